@@ -1,0 +1,272 @@
+package schema
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"secgw/generated"
+)
+
+// Elem is one step of a data path: a node name, and for a list entry the
+// name and value of its key.
+type Elem struct {
+	Name    string
+	KeyName string // empty unless this step selects a list entry
+	Key     string
+}
+
+// DataPath addresses a data node, like the instance-identifier
+// /vrf[name='main']/ike/vpn[name='hq'] (RFC 7950 §9.13).
+type DataPath []Elem
+
+// String renders the path as an instance identifier without prefixes.
+func (p DataPath) String() string {
+	if len(p) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, e := range p {
+		b.WriteByte('/')
+		b.WriteString(e.Name)
+		if e.KeyName != "" {
+			b.WriteByte('[')
+			b.WriteString(e.KeyName)
+			b.WriteString("='")
+			b.WriteString(e.Key)
+			b.WriteString("']")
+		}
+	}
+	return b.String()
+}
+
+// Child returns a copy of p extended by one step.
+func (p DataPath) Child(e Elem) DataPath {
+	out := make(DataPath, len(p)+1)
+	copy(out, p)
+	out[len(p)] = e
+	return out
+}
+
+// Node is a position in a generated tree: an addressable struct value
+// (container or list entry) and its binding.
+type Node struct {
+	V reflect.Value // the struct (not the pointer), addressable
+	B *Binding
+}
+
+// RootNode returns the node of a whole configuration tree.
+func (s *Schema) RootNode(d *generated.Device) Node {
+	return Node{V: reflect.ValueOf(d).Elem(), B: s.binding.root}
+}
+
+// Container returns the container child f of n, creating it when create is
+// set; ok is false when it does not exist and create is not set.
+func (n Node) Container(f *Field, create bool) (Node, bool) {
+	fv := n.V.Field(f.Index)
+	if fv.IsNil() {
+		if !create {
+			return Node{}, false
+		}
+		fv.Set(reflect.New(f.Type.Elem()))
+	}
+	return Node{V: fv.Elem(), B: f.Elem}, true
+}
+
+// Entry returns the list entry of list f with key value key, creating it
+// when create is set.
+func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, error) {
+	kf := &f.Elem.Fields[f.KeyIndex]
+	kv, err := s.ParseValue(kf, key)
+	if err != nil {
+		return Node{}, false, fmt.Errorf("key %s: %w", kf.Name, err)
+	}
+	mapKey := kv
+	if mapKey.Kind() == reflect.Pointer {
+		mapKey = mapKey.Elem()
+	}
+	m := n.V.Field(f.Index)
+	if m.IsNil() {
+		if !create {
+			return Node{}, false, nil
+		}
+		m.Set(reflect.MakeMap(f.Type))
+	}
+	if e := m.MapIndex(mapKey); e.IsValid() {
+		return Node{V: e.Elem(), B: f.Elem}, true, nil
+	}
+	if !create {
+		return Node{}, false, nil
+	}
+	e := reflect.New(f.Type.Elem().Elem())
+	e.Elem().Field(kf.Index).Set(kv)
+	m.SetMapIndex(mapKey, e)
+	return Node{V: e.Elem(), B: f.Elem}, true, nil
+}
+
+// Entries returns the entries of list f sorted by key (numerically for
+// integer keys), so that every walk sees the same order.
+func (n Node) Entries(f *Field) []Node {
+	m := n.V.Field(f.Index)
+	if m.Len() == 0 {
+		return nil
+	}
+	keys := m.MapKeys()
+	sortKeys(keys)
+	out := make([]Node, len(keys))
+	for i, k := range keys {
+		out[i] = Node{V: m.MapIndex(k).Elem(), B: f.Elem}
+	}
+	return out
+}
+
+func sortKeys(keys []reflect.Value) {
+	if len(keys) == 0 {
+		return
+	}
+	switch keys[0].Kind() {
+	case reflect.String:
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		sort.Slice(keys, func(i, j int) bool { return keys[i].Uint() < keys[j].Uint() })
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		sort.Slice(keys, func(i, j int) bool { return keys[i].Int() < keys[j].Int() })
+	}
+}
+
+// DeleteEntry removes the entry with key value key from list f.
+func (n Node) DeleteEntry(s *Schema, f *Field, key string) (bool, error) {
+	kf := &f.Elem.Fields[f.KeyIndex]
+	kv, err := s.ParseValue(kf, key)
+	if err != nil {
+		return false, fmt.Errorf("key %s: %w", kf.Name, err)
+	}
+	if kv.Kind() == reflect.Pointer {
+		kv = kv.Elem()
+	}
+	m := n.V.Field(f.Index)
+	if m.IsNil() || !m.MapIndex(kv).IsValid() {
+		return false, nil
+	}
+	m.SetMapIndex(kv, reflect.Value{})
+	return true, nil
+}
+
+// SetLeaf parses str and stores it in leaf f; for a leaf-list it appends
+// str unless already present (a configuration leaf-list holds no
+// duplicates, RFC 7950 §7.7).
+func (n Node) SetLeaf(s *Schema, f *Field, str string) error {
+	v, err := s.ParseValue(f, str)
+	if err != nil {
+		return err
+	}
+	fv := n.V.Field(f.Index)
+	if f.Kind == KindLeafList {
+		for i := 0; i < fv.Len(); i++ {
+			if reflect.DeepEqual(fv.Index(i).Interface(), v.Interface()) {
+				return nil
+			}
+		}
+		fv.Set(reflect.Append(fv, v))
+		return nil
+	}
+	fv.Set(v)
+	return nil
+}
+
+// DeleteLeaf clears leaf f, or removes str from leaf-list f (all of it when
+// str is empty).
+func (n Node) DeleteLeaf(s *Schema, f *Field, str string) error {
+	fv := n.V.Field(f.Index)
+	if f.Kind == KindLeafList && str != "" {
+		v, err := s.ParseValue(f, str)
+		if err != nil {
+			return err
+		}
+		out := reflect.MakeSlice(fv.Type(), 0, fv.Len())
+		for i := 0; i < fv.Len(); i++ {
+			if !reflect.DeepEqual(fv.Index(i).Interface(), v.Interface()) {
+				out = reflect.Append(out, fv.Index(i))
+			}
+		}
+		if out.Len() == 0 {
+			out = reflect.Zero(fv.Type())
+		}
+		fv.Set(out)
+		return nil
+	}
+	fv.Set(reflect.Zero(fv.Type()))
+	return nil
+}
+
+// Leaf returns the lexical value of leaf f, ok false when unset.
+func (n Node) Leaf(s *Schema, f *Field) (string, bool) {
+	return s.Format(n.V.Field(f.Index))
+}
+
+// LeafList returns the lexical values of leaf-list f, in order.
+func (n Node) LeafList(s *Schema, f *Field) []string {
+	fv := n.V.Field(f.Index)
+	out := make([]string, 0, fv.Len())
+	for i := 0; i < fv.Len(); i++ {
+		if str, ok := s.Format(fv.Index(i)); ok {
+			out = append(out, str)
+		}
+	}
+	return out
+}
+
+// Has reports whether child f of n exists (a set leaf, a non-empty
+// leaf-list or list, an existing container).
+func (n Node) Has(f *Field) bool {
+	fv := n.V.Field(f.Index)
+	switch fv.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return !fv.IsNil()
+	case reflect.Map, reflect.Slice:
+		return fv.Len() > 0
+	case reflect.Int64:
+		return fv.Int() != 0 // enum: 0 is UNSET
+	}
+	return !fv.IsZero()
+}
+
+// Key returns the lexical key value of a list entry node.
+func (n Node) Key(s *Schema, list *Field) string {
+	str, _ := s.Format(n.V.Field(list.Elem.Fields[list.KeyIndex].Index))
+	return str
+}
+
+// Resolve walks path from the root of d and returns the container or list
+// entry it names, creating missing nodes when create is set. A path that
+// ends at a leaf is an error.
+func (s *Schema) Resolve(d *generated.Device, p DataPath, create bool) (Node, bool, error) {
+	n := s.RootNode(d)
+	for i, e := range p {
+		f := n.B.Field(e.Name)
+		if f == nil {
+			return Node{}, false, fmt.Errorf("schema: %s: no node %q", p[:i], e.Name)
+		}
+		switch f.Kind {
+		case KindContainer:
+			c, ok := n.Container(f, create)
+			if !ok {
+				return Node{}, false, nil
+			}
+			n = c
+		case KindList:
+			c, ok, err := n.Entry(s, f, e.Key, create)
+			if err != nil {
+				return Node{}, false, fmt.Errorf("schema: %s: %w", p[:i+1], err)
+			}
+			if !ok {
+				return Node{}, false, nil
+			}
+			n = c
+		default:
+			return Node{}, false, fmt.Errorf("schema: %s: %s is a leaf", p[:i+1], e.Name)
+		}
+	}
+	return n, true, nil
+}
