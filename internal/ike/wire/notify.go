@@ -1,0 +1,256 @@
+package wire
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// NotifyType is the Notify Message Type (RFC 7296 §3.10.1, IANA "IKEv2
+// Notify Message Types"). Values below 16384 are errors, the others status.
+type NotifyType uint16
+
+// Error notify types (RFC 7296 §3.10.1 and later RFCs).
+const (
+	NotifyUnsupportedCriticalPayload NotifyType = 1  // UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296)
+	NotifyInvalidIKESPI              NotifyType = 4  // INVALID_IKE_SPI (RFC 7296)
+	NotifyInvalidMajorVersion        NotifyType = 5  // INVALID_MAJOR_VERSION (RFC 7296)
+	NotifyInvalidSyntax              NotifyType = 7  // INVALID_SYNTAX (RFC 7296)
+	NotifyInvalidMessageID           NotifyType = 9  // INVALID_MESSAGE_ID (RFC 7296)
+	NotifyInvalidSPI                 NotifyType = 11 // INVALID_SPI (RFC 7296)
+	NotifyNoProposalChosen           NotifyType = 14 // NO_PROPOSAL_CHOSEN (RFC 7296)
+	NotifyInvalidKEPayload           NotifyType = 17 // INVALID_KE_PAYLOAD (RFC 7296)
+	NotifyAuthenticationFailed       NotifyType = 24 // AUTHENTICATION_FAILED (RFC 7296)
+	NotifySinglePairRequired         NotifyType = 34 // SINGLE_PAIR_REQUIRED (RFC 7296)
+	NotifyNoAdditionalSAs            NotifyType = 35 // NO_ADDITIONAL_SAS (RFC 7296)
+	NotifyInternalAddressFailure     NotifyType = 36 // INTERNAL_ADDRESS_FAILURE (RFC 7296)
+	NotifyFailedCPRequired           NotifyType = 37 // FAILED_CP_REQUIRED (RFC 7296)
+	NotifyTSUnacceptable             NotifyType = 38 // TS_UNACCEPTABLE (RFC 7296)
+	NotifyInvalidSelectors           NotifyType = 39 // INVALID_SELECTORS (RFC 7296)
+	NotifyUnacceptableAddresses      NotifyType = 40 // UNACCEPTABLE_ADDRESSES (RFC 4555)
+	NotifyUnexpectedNATDetected      NotifyType = 41 // UNEXPECTED_NAT_DETECTED (RFC 4555)
+	NotifyUseAssignedHoA             NotifyType = 42 // USE_ASSIGNED_HoA (RFC 5026)
+	NotifyTemporaryFailure           NotifyType = 43 // TEMPORARY_FAILURE (RFC 7296)
+	NotifyChildSANotFound            NotifyType = 44 // CHILD_SA_NOT_FOUND (RFC 7296)
+)
+
+// Status notify types (RFC 7296 §3.10.1 and later RFCs).
+const (
+	NotifyInitialContact                NotifyType = 16384 // INITIAL_CONTACT (RFC 7296)
+	NotifySetWindowSize                 NotifyType = 16385 // SET_WINDOW_SIZE (RFC 7296)
+	NotifyAdditionalTSPossible          NotifyType = 16386 // ADDITIONAL_TS_POSSIBLE (RFC 7296)
+	NotifyIPCompSupported               NotifyType = 16387 // IPCOMP_SUPPORTED (RFC 7296)
+	NotifyNATDetectionSourceIP          NotifyType = 16388 // NAT_DETECTION_SOURCE_IP (RFC 7296)
+	NotifyNATDetectionDestinationIP     NotifyType = 16389 // NAT_DETECTION_DESTINATION_IP (RFC 7296)
+	NotifyCookie                        NotifyType = 16390 // COOKIE (RFC 7296)
+	NotifyUseTransportMode              NotifyType = 16391 // USE_TRANSPORT_MODE (RFC 7296)
+	NotifyHTTPCertLookupSupported       NotifyType = 16392 // HTTP_CERT_LOOKUP_SUPPORTED (RFC 7296)
+	NotifyRekeySA                       NotifyType = 16393 // REKEY_SA (RFC 7296)
+	NotifyESPTFCPaddingNotSupported     NotifyType = 16394 // ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296)
+	NotifyNonFirstFragmentsAlso         NotifyType = 16395 // NON_FIRST_FRAGMENTS_ALSO (RFC 7296)
+	NotifyMOBIKESupported               NotifyType = 16396 // MOBIKE_SUPPORTED (RFC 4555)
+	NotifyAdditionalIP4Address          NotifyType = 16397 // ADDITIONAL_IP4_ADDRESS (RFC 4555)
+	NotifyAdditionalIP6Address          NotifyType = 16398 // ADDITIONAL_IP6_ADDRESS (RFC 4555)
+	NotifyNoAdditionalAddresses         NotifyType = 16399 // NO_ADDITIONAL_ADDRESSES (RFC 4555)
+	NotifyUpdateSAAddresses             NotifyType = 16400 // UPDATE_SA_ADDRESSES (RFC 4555)
+	NotifyCookie2                       NotifyType = 16401 // COOKIE2 (RFC 4555)
+	NotifyNoNATsAllowed                 NotifyType = 16402 // NO_NATS_ALLOWED (RFC 4555)
+	NotifyAuthLifetime                  NotifyType = 16403 // AUTH_LIFETIME (RFC 4478)
+	NotifyMultipleAuthSupported         NotifyType = 16404 // MULTIPLE_AUTH_SUPPORTED (RFC 4739)
+	NotifyAnotherAuthFollows            NotifyType = 16405 // ANOTHER_AUTH_FOLLOWS (RFC 4739)
+	NotifyRedirectSupported             NotifyType = 16406 // REDIRECT_SUPPORTED (RFC 5685)
+	NotifyRedirect                      NotifyType = 16407 // REDIRECT (RFC 5685)
+	NotifyRedirectedFrom                NotifyType = 16408 // REDIRECTED_FROM (RFC 5685)
+	NotifyEAPOnlyAuthentication         NotifyType = 16417 // EAP_ONLY_AUTHENTICATION (RFC 5998)
+	NotifyChildlessIKEv2Supported       NotifyType = 16418 // CHILDLESS_IKEV2_SUPPORTED (RFC 6023)
+	NotifyIKEv2FragmentationSupported   NotifyType = 16430 // IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
+	NotifySignatureHashAlgorithms       NotifyType = 16431 // SIGNATURE_HASH_ALGORITHMS (RFC 7427)
+	NotifyUsePPK                        NotifyType = 16435 // USE_PPK (RFC 8784)
+	NotifyPPKIdentity                   NotifyType = 16436 // PPK_IDENTITY (RFC 8784)
+	NotifyNoPPKAuth                     NotifyType = 16437 // NO_PPK_AUTH (RFC 8784)
+	NotifyIntermediateExchangeSupported NotifyType = 16438 // INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242)
+)
+
+var notifyNames = map[NotifyType]string{
+	NotifyUnsupportedCriticalPayload: "UNSUPPORTED_CRITICAL_PAYLOAD",
+	NotifyInvalidIKESPI:              "INVALID_IKE_SPI",
+	NotifyInvalidMajorVersion:        "INVALID_MAJOR_VERSION",
+	NotifyInvalidSyntax:              "INVALID_SYNTAX",
+	NotifyInvalidMessageID:           "INVALID_MESSAGE_ID",
+	NotifyInvalidSPI:                 "INVALID_SPI",
+	NotifyNoProposalChosen:           "NO_PROPOSAL_CHOSEN",
+	NotifyInvalidKEPayload:           "INVALID_KE_PAYLOAD",
+	NotifyAuthenticationFailed:       "AUTHENTICATION_FAILED",
+	NotifySinglePairRequired:         "SINGLE_PAIR_REQUIRED",
+	NotifyNoAdditionalSAs:            "NO_ADDITIONAL_SAS",
+	NotifyInternalAddressFailure:     "INTERNAL_ADDRESS_FAILURE",
+	NotifyFailedCPRequired:           "FAILED_CP_REQUIRED",
+	NotifyTSUnacceptable:             "TS_UNACCEPTABLE",
+	NotifyInvalidSelectors:           "INVALID_SELECTORS",
+	NotifyUnacceptableAddresses:      "UNACCEPTABLE_ADDRESSES",
+	NotifyUnexpectedNATDetected:      "UNEXPECTED_NAT_DETECTED",
+	NotifyUseAssignedHoA:             "USE_ASSIGNED_HoA",
+	NotifyTemporaryFailure:           "TEMPORARY_FAILURE",
+	NotifyChildSANotFound:            "CHILD_SA_NOT_FOUND",
+
+	NotifyInitialContact:                "INITIAL_CONTACT",
+	NotifySetWindowSize:                 "SET_WINDOW_SIZE",
+	NotifyAdditionalTSPossible:          "ADDITIONAL_TS_POSSIBLE",
+	NotifyIPCompSupported:               "IPCOMP_SUPPORTED",
+	NotifyNATDetectionSourceIP:          "NAT_DETECTION_SOURCE_IP",
+	NotifyNATDetectionDestinationIP:     "NAT_DETECTION_DESTINATION_IP",
+	NotifyCookie:                        "COOKIE",
+	NotifyUseTransportMode:              "USE_TRANSPORT_MODE",
+	NotifyHTTPCertLookupSupported:       "HTTP_CERT_LOOKUP_SUPPORTED",
+	NotifyRekeySA:                       "REKEY_SA",
+	NotifyESPTFCPaddingNotSupported:     "ESP_TFC_PADDING_NOT_SUPPORTED",
+	NotifyNonFirstFragmentsAlso:         "NON_FIRST_FRAGMENTS_ALSO",
+	NotifyMOBIKESupported:               "MOBIKE_SUPPORTED",
+	NotifyAdditionalIP4Address:          "ADDITIONAL_IP4_ADDRESS",
+	NotifyAdditionalIP6Address:          "ADDITIONAL_IP6_ADDRESS",
+	NotifyNoAdditionalAddresses:         "NO_ADDITIONAL_ADDRESSES",
+	NotifyUpdateSAAddresses:             "UPDATE_SA_ADDRESSES",
+	NotifyCookie2:                       "COOKIE2",
+	NotifyNoNATsAllowed:                 "NO_NATS_ALLOWED",
+	NotifyAuthLifetime:                  "AUTH_LIFETIME",
+	NotifyMultipleAuthSupported:         "MULTIPLE_AUTH_SUPPORTED",
+	NotifyAnotherAuthFollows:            "ANOTHER_AUTH_FOLLOWS",
+	NotifyRedirectSupported:             "REDIRECT_SUPPORTED",
+	NotifyRedirect:                      "REDIRECT",
+	NotifyRedirectedFrom:                "REDIRECTED_FROM",
+	NotifyEAPOnlyAuthentication:         "EAP_ONLY_AUTHENTICATION",
+	NotifyChildlessIKEv2Supported:       "CHILDLESS_IKEV2_SUPPORTED",
+	NotifyIKEv2FragmentationSupported:   "IKEV2_FRAGMENTATION_SUPPORTED",
+	NotifySignatureHashAlgorithms:       "SIGNATURE_HASH_ALGORITHMS",
+	NotifyUsePPK:                        "USE_PPK",
+	NotifyPPKIdentity:                   "PPK_IDENTITY",
+	NotifyNoPPKAuth:                     "NO_PPK_AUTH",
+	NotifyIntermediateExchangeSupported: "INTERMEDIATE_EXCHANGE_SUPPORTED",
+}
+
+// String returns the IANA name, e.g. "NAT_DETECTION_SOURCE_IP", or
+// "NotifyType(n)".
+func (t NotifyType) String() string {
+	if s, ok := notifyNames[t]; ok {
+		return s
+	}
+	return "NotifyType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// IsError reports whether t is in the error range 0..16383 (RFC 7296
+// §3.10.1). Unrecognized error types in a response mean the request failed.
+func (t NotifyType) IsError() bool { return t < 16384 }
+
+// Notify is the Notify payload (RFC 7296 §3.10).
+type Notify struct {
+	CriticalFlag
+	// Protocol is the Protocol ID of the SA the SPI belongs to, or zero
+	// when there is no SPI (RFC 7296 §3.10).
+	Protocol ProtocolID
+	// SPI is the Security Parameter Index, empty for notifications about
+	// the IKE SA; its length is the SPI Size field (RFC 7296 §3.10).
+	SPI []byte
+	// NotifyType is the Notify Message Type (RFC 7296 §3.10.1).
+	NotifyType NotifyType
+	// Data is the Notification Data (RFC 7296 §3.10).
+	Data []byte
+}
+
+// Type returns PayloadNotify.
+func (*Notify) Type() PayloadType { return PayloadNotify }
+
+// AppendBody appends Protocol ID, SPI Size, type, SPI and data (RFC 7296 §3.10).
+func (n *Notify) AppendBody(b []byte) ([]byte, error) {
+	if len(n.SPI) > 0xff {
+		return nil, invalidf("notify SPI of %d octets", len(n.SPI))
+	}
+	b = append(b, byte(n.Protocol), byte(len(n.SPI)))
+	b = appendU16(b, uint16(n.NotifyType))
+	b = append(b, n.SPI...)
+	return append(b, n.Data...), nil
+}
+
+func parseNotify(c CriticalFlag, r *reader) (*Notify, error) {
+	n := &Notify{CriticalFlag: c}
+	var proto, spiSize uint8
+	var t uint16
+	if !r.u8(&proto) || !r.u8(&spiSize) || !r.u16(&t) {
+		return nil, r.fail(ErrBadLength, "notify body needs 4 octets")
+	}
+	n.Protocol, n.NotifyType = ProtocolID(proto), NotifyType(t)
+	if !r.bytes(int(spiSize), &n.SPI) {
+		return nil, r.fail(ErrBadLength, "notify SPI of %d octets exceeds payload", spiSize)
+	}
+	n.Data = r.rest()
+	return n, nil
+}
+
+// NewNotify returns a status or error notification about the IKE SA
+// (no SPI) carrying data.
+func NewNotify(t NotifyType, data []byte) *Notify {
+	return &Notify{NotifyType: t, Data: clip(data)}
+}
+
+// InvalidKEPayload returns the INVALID_KE_PAYLOAD notification naming the
+// group the responder wants, as a two-octet big-endian number (RFC 7296
+// §1.2, §3.10.1).
+func InvalidKEPayload(group TransformID) *Notify {
+	return NewNotify(NotifyInvalidKEPayload, []byte{byte(group >> 8), byte(group)})
+}
+
+// Group returns the group number carried by an INVALID_KE_PAYLOAD
+// notification (RFC 7296 §3.10.1).
+func (n *Notify) Group() (TransformID, bool) {
+	if n.NotifyType != NotifyInvalidKEPayload || len(n.Data) != 2 {
+		return 0, false
+	}
+	return TransformID(n.Data[0])<<8 | TransformID(n.Data[1]), true
+}
+
+// Addr returns the address carried by ADDITIONAL_IP4_ADDRESS (4 octets) or
+// ADDITIONAL_IP6_ADDRESS (16 octets) (RFC 4555 §3.6).
+func (n *Notify) Addr() (netip.Addr, bool) {
+	switch {
+	case n.NotifyType == NotifyAdditionalIP4Address && len(n.Data) == 4:
+		return netip.AddrFrom4([4]byte(n.Data)), true
+	case n.NotifyType == NotifyAdditionalIP6Address && len(n.Data) == 16:
+		return netip.AddrFrom16([16]byte(n.Data)), true
+	}
+	return netip.Addr{}, false
+}
+
+// HashAlgorithm is a hash algorithm identifier of SIGNATURE_HASH_ALGORITHMS
+// (RFC 7427 §4, IANA "IKEv2 Hash Algorithms").
+type HashAlgorithm uint16
+
+// Hash algorithm identifiers.
+const (
+	HashSHA1     HashAlgorithm = 1 // SHA1 (RFC 7427)
+	HashSHA2_256 HashAlgorithm = 2 // SHA2-256 (RFC 7427)
+	HashSHA2_384 HashAlgorithm = 3 // SHA2-384 (RFC 7427)
+	HashSHA2_512 HashAlgorithm = 4 // SHA2-512 (RFC 7427)
+	HashIdentity HashAlgorithm = 5 // Identity (RFC 8420)
+)
+
+// SignatureHashAlgorithms returns the SIGNATURE_HASH_ALGORITHMS notification
+// listing algs as two-octet identifiers (RFC 7427 §4).
+func SignatureHashAlgorithms(algs ...HashAlgorithm) *Notify {
+	data := make([]byte, 0, 2*len(algs))
+	for _, a := range algs {
+		data = appendU16(data, uint16(a))
+	}
+	return NewNotify(NotifySignatureHashAlgorithms, data)
+}
+
+// HashAlgorithms decodes the data of a SIGNATURE_HASH_ALGORITHMS
+// notification; ok is false if the type is different or the data length is
+// odd (RFC 7427 §4).
+func (n *Notify) HashAlgorithms() (algs []HashAlgorithm, ok bool) {
+	if n.NotifyType != NotifySignatureHashAlgorithms || len(n.Data)%2 != 0 {
+		return nil, false
+	}
+	algs = make([]HashAlgorithm, 0, len(n.Data)/2)
+	for i := 0; i < len(n.Data); i += 2 {
+		algs = append(algs, HashAlgorithm(n.Data[i])<<8|HashAlgorithm(n.Data[i+1]))
+	}
+	return algs, true
+}
