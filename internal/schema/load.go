@@ -107,6 +107,10 @@ func Load() (*Schema, error) {
 			s.Root.Dir[cname] = c
 		}
 	}
+	seen := map[*yang.Entry]bool{}
+	for _, e := range s.Modules {
+		applyRefines(e, seen)
+	}
 	b, err := newBinder(s.Root)
 	if err != nil {
 		return nil, err

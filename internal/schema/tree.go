@@ -270,3 +270,6 @@ func (s *Schema) Resolve(d *generated.Device, p DataPath, create bool) (Node, bo
 	}
 	return n, true, nil
 }
+
+// Len returns the number of entries of list f, or of values of leaf-list f.
+func (n Node) Len(f *Field) int { return n.V.Field(f.Index).Len() }

@@ -1,0 +1,171 @@
+package validate
+
+import (
+	"reflect"
+	"strings"
+
+	"secgw/internal/schema"
+	"secgw/internal/xpath"
+)
+
+// xnode exposes a generated tree to the XPath engine. Containers and list
+// entries wrap a schema.Node; leaves carry their lexical value. Parents are
+// linked as the walk (or an XPath step) goes down, so no node is built that
+// nobody visits.
+//
+// A non-presence container that is absent from the Go tree still exists in
+// the YANG data tree with its default leaves (RFC 7950 §7.5.1, §7.6.1): it
+// is a virtual node (n.V invalid) whose only children are defaults.
+type xnode struct {
+	parent *xnode
+	plan   *nodePlan  // container or list entry; nil for a leaf
+	fp     *fieldPlan // the field of the parent this node is; nil at the root
+	v      reflect.Value
+	value  string // leaf value
+}
+
+// xnode1 allocates a node together with the one-element slice that returns
+// it, halving the allocations of the common single-child step.
+type xnode1 struct {
+	x xnode
+	s [1]xpath.Node
+}
+
+func one(x xnode) []xpath.Node {
+	b := &xnode1{x: x}
+	b.s[0] = &b.x
+	return b.s[:]
+}
+
+var _ xpath.Node = (*xnode)(nil)
+
+func (x *xnode) isLeaf() bool { return x.plan == nil }
+
+func (x *xnode) node() schema.Node { return schema.Node{V: x.v, B: x.plan.b} }
+
+// Name implements xpath.Node.
+func (x *xnode) Name() string {
+	if x.fp == nil {
+		return ""
+	}
+	return x.fp.f.Name
+}
+
+// Parent implements xpath.Node.
+func (x *xnode) Parent() xpath.Node {
+	if x.parent == nil {
+		return nil
+	}
+	return x.parent
+}
+
+// Value implements xpath.Node.
+func (x *xnode) Value() (string, bool) { return x.value, x.plan == nil }
+
+// Children implements xpath.Node.
+func (x *xnode) Children(name string) []xpath.Node {
+	if x.plan == nil {
+		return nil
+	}
+	if name == "*" {
+		var out []xpath.Node
+		for i := range x.plan.fields {
+			out = x.appendChildren(out, &x.plan.fields[i])
+		}
+		return out
+	}
+	i, ok := x.plan.b.Index(name)
+	if !ok {
+		return nil
+	}
+	return x.appendChildren(nil, &x.plan.fields[i])
+}
+
+func (x *xnode) appendChildren(out []xpath.Node, fp *fieldPlan) []xpath.Node {
+	f := fp.f
+	s := fp.s
+	if !x.v.IsValid() {
+		// Virtual container: only defaults and virtual containers.
+		switch f.Kind {
+		case schema.KindLeaf:
+			if fp.hasDflt {
+				out = appendOne(out, xnode{parent: x, fp: fp, value: fp.dflt})
+			}
+		case schema.KindContainer:
+			if !fp.elem.presence {
+				out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem})
+			}
+		}
+		return out
+	}
+	n := x.node()
+	switch f.Kind {
+	case schema.KindLeaf:
+		if v, ok := n.Leaf(s, f); ok {
+			out = appendOne(out, xnode{parent: x, fp: fp, value: v})
+		} else if fp.hasDflt {
+			out = appendOne(out, xnode{parent: x, fp: fp, value: fp.dflt})
+		}
+	case schema.KindLeafList:
+		for _, v := range n.LeafList(s, f) {
+			out = append(out, &xnode{parent: x, fp: fp, value: v})
+		}
+	case schema.KindContainer:
+		if c, ok := n.Container(f, false); ok {
+			out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem, v: c.V})
+		} else if !fp.elem.presence {
+			out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem})
+		}
+	case schema.KindList:
+		entries := n.Entries(f)
+		xs := make([]xnode, len(entries))
+		for i, e := range entries {
+			xs[i] = xnode{parent: x, fp: fp, plan: fp.elem, v: e.V}
+			out = append(out, &xs[i])
+		}
+	}
+	return out
+}
+
+func appendOne(out []xpath.Node, x xnode) []xpath.Node {
+	if out == nil {
+		return one(x)
+	}
+	p := new(xnode)
+	*p = x
+	return append(out, p)
+}
+
+func (x *xnode) child(fp *fieldPlan, v reflect.Value) *xnode {
+	return &xnode{parent: x, fp: fp, plan: fp.elem, v: v}
+}
+
+// path renders the instance identifier of x.
+func (x *xnode) path() string {
+	var parts []*xnode
+	for n := x; n != nil && n.parent != nil; n = n.parent {
+		parts = append(parts, n)
+	}
+	if len(parts) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		n := parts[i]
+		b.WriteByte('/')
+		b.WriteString(n.fp.f.Name)
+		if n.fp.f.Kind == schema.KindList {
+			b.WriteString("[")
+			b.WriteString(schema.KeyNames(n.plan.b.Entry)[0])
+			b.WriteString("='")
+			b.WriteString(n.key())
+			b.WriteString("']")
+		}
+	}
+	return b.String()
+}
+
+// key returns the key value of a list entry node.
+func (x *xnode) key() string {
+	return x.node().Key(x.fp.s, x.fp.f)
+}
