@@ -80,3 +80,17 @@ func BenchmarkValidateOneVPN10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkYgotValidate10k is the baseline: ygot's own Validate of the same
+// tree, which checks types, patterns and leafrefs but no must, when,
+// mandatory or unique.
+func BenchmarkYgotValidate10k(b *testing.B) {
+	s, _ := setup(b)
+	d := concentrator(b, s, 10000)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := d.ΛValidate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
