@@ -60,10 +60,7 @@ func BenchmarkDiffOneVPN10k(b *testing.B) {
 func BenchmarkCommitOneVPN10k(b *testing.B) {
 	d := big(b, 10000)
 	dir := b.TempDir()
-	blob, err := encode(d)
-	if err != nil {
-		b.Fatal(err)
-	}
+	blob := encodeConfig(tSchema, d)
 	if err := writeAtomic(dir+"/"+runningFile, blob); err != nil {
 		b.Fatal(err)
 	}
@@ -81,5 +78,18 @@ func BenchmarkCommitOneVPN10k(b *testing.B) {
 		if err := st.Commit(CommitOptions{Session: 1}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkOpen10k loads and validates a stored 10k-VPN configuration
+// (the daemon's start).
+func BenchmarkOpen10k(b *testing.B) {
+	d := big(b, 10000)
+	dir := b.TempDir()
+	if err := writeAtomic(dir+"/"+runningFile, encodeConfig(tSchema, d)); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		open(b, dir)
 	}
 }

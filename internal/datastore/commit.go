@@ -130,11 +130,7 @@ func (st *Store) transact(next *generated.Device, changes []Change, user, commen
 			st.subs[j].Abort(tx)
 		}
 	}
-	b, err := encode(next)
-	if err != nil {
-		abortAll()
-		return &Error{Tag: "operation-failed", Message: err.Error(), Err: err}
-	}
+	b := encodeConfig(st.opt.Schema, next)
 	if err := writeAtomic(filepath.Join(st.opt.Dir, runningFile), b); err != nil {
 		abortAll()
 		return &Error{Tag: "operation-failed", Message: "cannot persist the configuration: " + err.Error(), Err: err}
@@ -146,9 +142,7 @@ func (st *Store) transact(next *generated.Device, changes []Change, user, commen
 			// Every subscriber was prepared; those that applied undo it.
 			abortAll()
 			st.running = old
-			if ob, err2 := encode(old); err2 == nil {
-				_ = writeAtomic(filepath.Join(st.opt.Dir, runningFile), ob)
-			}
+			_ = writeAtomic(filepath.Join(st.opt.Dir, runningFile), encodeConfig(st.opt.Schema, old))
 			return &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", s.Name(), err), Err: err}
 		}
 	}

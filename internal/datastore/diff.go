@@ -42,7 +42,7 @@ type Change struct {
 
 // Diff returns the changes that turn old into new, parents before their
 // children, list entries in key order. It compares list entries with
-// reflect.DeepEqual before descending, so unchanged subtrees cost one
+// a structural equality before descending, so unchanged subtrees cost one
 // comparison; ygot.Diff, by contrast, is quadratic in list sizes.
 func Diff(s *schema.Schema, old, new *generated.Device) []Change {
 	var out []Change
@@ -66,7 +66,7 @@ func diffNode(s *schema.Schema, a, b schema.Node, path schema.DataPath, out *[]C
 		av, bv := a.V.Field(f.Index), b.V.Field(f.Index)
 		switch f.Kind {
 		case schema.KindLeaf, schema.KindLeafList:
-			if !leavesDiffer && !reflect.DeepEqual(av.Interface(), bv.Interface()) {
+			if !leavesDiffer && !equal(av, bv) {
 				leavesDiffer = true
 			}
 		}
@@ -86,7 +86,7 @@ func diffNode(s *schema.Schema, a, b schema.Node, path schema.DataPath, out *[]C
 			p := path.Child(schema.Elem{Name: f.Name})
 			switch {
 			case okA && okB:
-				if ca.V.Addr().Pointer() != cb.V.Addr().Pointer() && !reflect.DeepEqual(ca.V.Interface(), cb.V.Interface()) {
+				if !equal(ca.V.Addr(), cb.V.Addr()) {
 					diffNode(s, ca, cb, p, out)
 				}
 			case okA:
@@ -105,35 +105,52 @@ func diffList(s *schema.Schema, a, b schema.Node, f *schema.Field, path schema.D
 	if ma.Len() == 0 && mb.Len() == 0 {
 		return
 	}
+	if ma.Len() == mb.Len() && ma.Pointer() == mb.Pointer() {
+		return
+	}
 	keyName := schema.KeyNames(f.Entry)[0]
-	elem := func(key reflect.Value) schema.DataPath {
-		k, _ := s.Format(key)
-		return path.Child(schema.Elem{Name: f.Name, KeyName: keyName, Key: k})
+	// Walk the maps unsorted (sorting 10k keys costs more than comparing),
+	// then report the few changed entries in key order.
+	type changed struct {
+		key  reflect.Value
+		a, b reflect.Value // entry pointers; invalid when absent
 	}
-	for _, ea := range a.Entries(f) {
-		key := ea.V.Field(f.Elem.Fields[f.KeyIndex].Index)
-		mk := key
-		if mk.Kind() == reflect.Pointer {
-			mk = mk.Elem()
+	var diffs []changed
+	it := ma.MapRange()
+	for it.Next() {
+		ev := mb.MapIndex(it.Key())
+		if !ev.IsValid() {
+			diffs = append(diffs, changed{key: it.Key(), a: it.Value()})
+		} else if !equal(it.Value(), ev) {
+			diffs = append(diffs, changed{key: it.Key(), a: it.Value(), b: ev})
 		}
-		eb := mb.MapIndex(mk)
-		if !eb.IsValid() {
-			*out = append(*out, Change{Op: Delete, Path: elem(key)})
-			continue
-		}
-		if eb.Pointer() == ea.V.Addr().Pointer() || reflect.DeepEqual(ea.V.Interface(), eb.Elem().Interface()) {
-			continue
-		}
-		diffNode(s, ea, schema.Node{V: eb.Elem(), B: f.Elem}, elem(key), out)
 	}
-	for _, eb := range b.Entries(f) {
-		key := eb.V.Field(f.Elem.Fields[f.KeyIndex].Index)
-		mk := key
-		if mk.Kind() == reflect.Pointer {
-			mk = mk.Elem()
+	it = mb.MapRange()
+	for it.Next() {
+		if !ma.MapIndex(it.Key()).IsValid() {
+			diffs = append(diffs, changed{key: it.Key(), b: it.Value()})
 		}
-		if !ma.MapIndex(mk).IsValid() {
-			*out = append(*out, Change{Op: Create, Path: elem(key)})
+	}
+	keys := make([]reflect.Value, len(diffs))
+	for i := range diffs {
+		keys[i] = diffs[i].key
+	}
+	order := make(map[reflect.Value]int, len(diffs))
+	for i, k := range keys {
+		order[k] = i
+	}
+	schema.SortKeys(keys)
+	for _, k := range keys {
+		c := diffs[order[k]]
+		ks, _ := s.Format(k)
+		p := path.Child(schema.Elem{Name: f.Name, KeyName: keyName, Key: ks})
+		switch {
+		case !c.b.IsValid():
+			*out = append(*out, Change{Op: Delete, Path: p})
+		case !c.a.IsValid():
+			*out = append(*out, Change{Op: Create, Path: p})
+		default:
+			diffNode(s, schema.Node{V: c.a.Elem(), B: f.Elem}, schema.Node{V: c.b.Elem(), B: f.Elem}, p, out)
 		}
 	}
 }

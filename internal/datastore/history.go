@@ -90,7 +90,7 @@ func (st *Store) Rollback(session uint32, id uint64) error {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return &Error{Tag: "operation-failed", Message: fmt.Sprintf("commit %d is damaged in the history", id), Err: err}
 	}
-	d, err := decode(h.Config)
+	d, err := decodeConfig(st.opt.Schema, h.Config)
 	if err != nil {
 		return &Error{Tag: "operation-failed", Message: fmt.Sprintf("commit %d is damaged in the history", id), Err: err}
 	}

@@ -1,14 +1,9 @@
 package datastore
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/openconfig/ygot/ygot"
-
-	"secgw/generated"
 )
 
 // writeAtomic replaces file with data so that a crash at any instant leaves
@@ -49,24 +44,4 @@ func writeAtomic(file string, data []byte) error {
 		return fmt.Errorf("datastore: syncing %s: %w", dir, err)
 	}
 	return nil
-}
-
-// encode serializes a configuration as RFC 7951 JSON, without ygot's
-// validation (the validator has run; ygot's would take a second at 10k
-// VPNs).
-func encode(d *generated.Device) ([]byte, error) {
-	m, err := ygot.ConstructIETFJSON(d, &ygot.RFC7951JSONConfig{})
-	if err != nil {
-		return nil, fmt.Errorf("datastore: encoding: %w", err)
-	}
-	return json.Marshal(m)
-}
-
-// decode parses what encode wrote.
-func decode(b []byte) (*generated.Device, error) {
-	d := &generated.Device{}
-	if err := generated.Unmarshal(b, d); err != nil {
-		return nil, fmt.Errorf("datastore: decoding: %w", err)
-	}
-	return d, nil
 }

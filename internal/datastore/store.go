@@ -125,7 +125,7 @@ func Open(opt Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("datastore: %w", err)
 	default:
-		if st.running, err = decode(b); err != nil {
+		if st.running, err = decodeConfig(opt.Schema, b); err != nil {
 			return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)
 		}
 	}

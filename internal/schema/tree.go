@@ -113,7 +113,7 @@ func (n Node) Entries(f *Field) []Node {
 		return nil
 	}
 	keys := m.MapKeys()
-	sortKeys(keys)
+	SortKeys(keys)
 	out := make([]Node, len(keys))
 	for i, k := range keys {
 		out[i] = Node{V: m.MapIndex(k).Elem(), B: f.Elem}
@@ -121,7 +121,8 @@ func (n Node) Entries(f *Field) []Node {
 	return out
 }
 
-func sortKeys(keys []reflect.Value) {
+// SortKeys sorts list keys: strings lexically, integers numerically.
+func SortKeys(keys []reflect.Value) {
 	if len(keys) == 0 {
 		return
 	}
