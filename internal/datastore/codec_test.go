@@ -1,34 +1,22 @@
 package datastore
 
 import (
-	"bufio"
-	"os"
 	"reflect"
-	"strings"
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/configtest"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
 	open(t, t.TempDir())
-	f, err := os.Open("../../test/testdata/vsr-config-lines.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	lines := []string{"/ vrf main", "/ vrf trusted",
+	lines := append(append([]string{}, configtest.ReferencePreconditions...),
 		"/ vrf main vrrp group g instance vrrp0 instance vrrp1 notify-ha-group hg",
 		"/ vrf main ike ha listen-ha-group hg node-id 1 local-address 192.168.100.1 remote-address 192.168.100.2 secret 0123456789abcdef0123",
 		"/ vrf main ike ha seqnum-sync oseq-shift 65536 sync-period-time 10s sync-period-packets 2",
 		"/ vrf main ike global-options retransmit-timeout 2.5",
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
+	)
+	lines = append(lines, configtest.Lines(t, "vsr-config-lines.txt")...)
 	d := &generated.Device{}
 	if err := set(lines...)(d); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,10 @@
 package validate
 
 import (
-	"bufio"
-	"os"
-	"strings"
 	"testing"
 
 	"secgw/generated"
-	"secgw/internal/cli"
+	"secgw/internal/configtest"
 	"secgw/internal/schema"
 )
 
@@ -31,49 +28,19 @@ func setup(t testing.TB) (*schema.Schema, *Validator) {
 	return s, v
 }
 
-// apply runs configuration-mode lines on d.
 func apply(t testing.TB, s *schema.Schema, d *generated.Device, lines ...string) {
 	t.Helper()
-	ed := &cli.Editor{S: s}
-	for _, l := range lines {
-		if _, err := ed.Set(d, nil, cli.Fields(l)); err != nil {
-			t.Fatalf("%s: %v", l, err)
-		}
-	}
-}
-
-func readLines(t testing.TB, file string) []string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if l != "" && !strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
-	}
-	return out
+	configtest.Apply(t, s, d, lines...)
 }
 
 // TestReferenceConfigLines applies every configuration line of the vsr
 // guide, in order, and validates the result.
 func TestReferenceConfigLines(t *testing.T) {
 	s, v := setup(t)
-	d := &generated.Device{}
-	// The guide's preconditions: vrf main always exists, and its
-	// inject-routes example says "the svti100 interface must exist in VRF
-	// trusted".
-	apply(t, s, d, "/ vrf main", "/ vrf trusted")
-	lines := readLines(t, "../../test/testdata/vsr-config-lines.txt")
-	if len(lines) != 75 {
-		t.Fatalf("test data has %d lines, the guide has 75", len(lines))
+	if n := len(configtest.Lines(t, "vsr-config-lines.txt")); n != 75 {
+		t.Fatalf("test data has %d lines, the guide has 75", n)
 	}
-	apply(t, s, d, lines...)
+	d := configtest.Reference(t, s)
 	if err := v.Validate(d); err != nil {
 		t.Fatalf("the guide's configuration does not validate:\n%v", err)
 	}

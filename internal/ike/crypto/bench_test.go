@@ -1,0 +1,105 @@
+package crypto
+
+import (
+	"fmt"
+	"testing"
+
+	"secgw/internal/ike/wire"
+)
+
+// BenchmarkDH measures one side of a key exchange: key generation and the
+// shared secret from a precomputed peer value.
+func BenchmarkDH(b *testing.B) {
+	for _, g := range []wire.TransformID{
+		wire.GroupMODP2048, wire.GroupMODP3072, wire.GroupMODP4096,
+		wire.GroupECP256, wire.GroupECP384, wire.GroupECP521, wire.GroupCurve25519,
+	} {
+		b.Run(groupName(g), func(b *testing.B) {
+			peer, err := NewDH(g, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				k, err := NewDH(g, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := k.SharedSecret(peer.PublicKey()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchSuites are the SK ciphers measured, one per construction and key
+// size class.
+var benchSuites = []Suite{
+	{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA1_96, PRF: wire.PRFHMACSHA2_256},
+	{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256},
+	{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_512_256, PRF: wire.PRFHMACSHA2_256},
+	{Encr: wire.EncrAESGCM8, KeyBits: 256, PRF: wire.PRFHMACSHA2_256},
+	{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2_256},
+	{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_256},
+	{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256},
+}
+
+func benchName(s Suite) string {
+	s.PRF = 0
+	return s.String()
+}
+
+const benchPayload = 1400
+
+func BenchmarkSKSeal(b *testing.B) {
+	for _, s := range benchSuites {
+		b.Run(benchName(s), func(b *testing.B) {
+			c := newTestSKCipher(b, s)
+			pt := make([]byte, benchPayload)
+			aad := skAAD(c.SealedLen(len(pt)))
+			buf := make([]byte, 0, len(aad)+c.SealedLen(len(pt)))
+			b.SetBytes(benchPayload)
+			for b.Loop() {
+				if _, err := c.Seal(buf, aad, pt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSKOpen(b *testing.B) {
+	for _, s := range benchSuites {
+		b.Run(benchName(s), func(b *testing.B) {
+			c := newTestSKCipher(b, s)
+			pt := make([]byte, benchPayload)
+			aad := skAAD(c.SealedLen(len(pt)))
+			body, _ := c.Seal(nil, aad, pt)
+			buf := make([]byte, 0, len(body))
+			b.SetBytes(benchPayload)
+			for b.Loop() {
+				if _, err := c.Open(buf, aad, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPRFPlus expands the IKE SA key material of AES-CBC-256 with
+// HMAC-SHA2-256-128 and the given PRF: 3 PRF keys + 2 * 32 + 2 * 32 octets.
+func BenchmarkPRFPlus(b *testing.B) {
+	for _, id := range []wire.TransformID{wire.PRFHMACSHA1, wire.PRFHMACSHA2_256, wire.PRFHMACSHA2_384, wire.PRFHMACSHA2_512} {
+		p := mustPRF(b, id)
+		n := 3*p.KeySize() + 4*32
+		b.Run(fmt.Sprintf("%s/%d", p, n), func(b *testing.B) {
+			key, seed := seq(1, p.Size()), seq(2, 32+32+16)
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				if _, err := p.PlusExpand(key, seed, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
