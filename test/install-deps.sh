@@ -4,6 +4,9 @@ set -euo pipefail
 
 need=()
 command -v yanglint >/dev/null || need+=(libyang2-tools)
+# The NETCONF interop tests drive the server with Debian's ncclient, through
+# /usr/bin/python3 (another python3 may come first on PATH).
+/usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
