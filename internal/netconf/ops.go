@@ -1,0 +1,440 @@
+package netconf
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"strconv"
+	"strings"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/datastore"
+	"secgw/internal/netconf/transport"
+	"secgw/internal/xmlcodec"
+)
+
+// HandleRPC implements transport.Handler: one operation, one reply.
+func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *transport.RPC) []byte {
+	op := rpc.Operation
+	if s.Role() != RoleAdmin && !readOnlyAllowed(op) {
+		return rpcError(&opError{Type: "application", Tag: "access-denied",
+			Message: "user " + s.User() + " (role " + s.Role() + ") may not run " + op.Local})
+	}
+	var reply []byte
+	var err error
+	switch op.Space {
+	case NSBase:
+		reply, err = srv.base(ctx, s, rpc)
+	case NSMonitoring:
+		if op.Local == "get-schema" {
+			reply, err = srv.getSchema(rpc)
+		} else {
+			err = unsupported(op)
+		}
+	case NSIKE, NSHA:
+		if srv.cfg.Ops == nil {
+			err = unsupported(op)
+		} else {
+			reply, err = srv.cfg.Ops.Call(ctx, op, rpc.Body)
+		}
+	default:
+		err = unsupported(op)
+	}
+	if err != nil {
+		return rpcError(err)
+	}
+	return reply
+}
+
+// readOnlyAllowed lists what a read-only user may do.
+func readOnlyAllowed(op xml.Name) bool {
+	switch op.Space {
+	case NSBase:
+		switch op.Local {
+		case "get", "get-config", "close-session":
+			return true
+		}
+	case NSMonitoring:
+		return op.Local == "get-schema"
+	}
+	return false
+}
+
+func unsupported(op xml.Name) error {
+	return &opError{Type: "protocol", Tag: "operation-not-supported",
+		Message: "operation " + op.Local + " (" + op.Space + ") is not supported",
+		Info:    map[string]string{"bad-element": op.Local}}
+}
+
+// datastoreRef is <source> or <target>: one of running, candidate, startup.
+type datastoreRef struct {
+	Running   *struct{} `xml:"running"`
+	Candidate *struct{} `xml:"candidate"`
+	Startup   *struct{} `xml:"startup"`
+	URL       *string   `xml:"url"`
+	Config    *inner    `xml:"config"`
+}
+
+type inner struct {
+	Attrs []xml.Attr `xml:",any,attr"`
+	XML   []byte     `xml:",innerxml"`
+}
+
+func (d *datastoreRef) name() (datastore.Datastore, error) {
+	switch {
+	case d == nil:
+		return "", &opError{Type: "protocol", Tag: "missing-element", Message: "no datastore given", Info: map[string]string{"bad-element": "target"}}
+	case d.Running != nil:
+		return datastore.Running, nil
+	case d.Candidate != nil:
+		return datastore.Candidate, nil
+	case d.Startup != nil:
+		return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "there is no startup datastore: running is persisted at every commit"}
+	}
+	return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "unsupported datastore (url is not supported)"}
+}
+
+type filterParam struct {
+	Type   string `xml:"type,attr"`
+	Select string `xml:"select,attr"`
+	XML    []byte `xml:",innerxml"`
+}
+
+type getParams struct {
+	Source       *datastoreRef `xml:"source"`
+	Filter       *filterParam  `xml:"filter"`
+	WithDefaults string        `xml:"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults with-defaults"`
+}
+
+type editParams struct {
+	Target           *datastoreRef `xml:"target"`
+	DefaultOperation string        `xml:"default-operation"`
+	TestOption       string        `xml:"test-option"`
+	ErrorOption      string        `xml:"error-option"`
+	Config           *inner        `xml:"config"`
+}
+
+type commitParams struct {
+	Confirmed      *struct{} `xml:"confirmed"`
+	ConfirmTimeout string    `xml:"confirm-timeout"`
+	Persist        string    `xml:"persist"`
+	PersistID      string    `xml:"persist-id"`
+}
+
+type lockParams struct {
+	Target *datastoreRef `xml:"target"`
+}
+
+type copyParams struct {
+	Target *datastoreRef `xml:"target"`
+	Source *datastoreRef `xml:"source"`
+}
+
+type killParams struct {
+	SessionID string `xml:"session-id"`
+}
+
+func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transport.RPC) ([]byte, error) {
+	sid := s.ID()
+	st := srv.cfg.Store
+	switch rpc.Operation.Local {
+	case "get", "get-config":
+		var p getParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		return srv.get(s, rpc.Operation.Local == "get", &p)
+	case "edit-config":
+		var p editParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		return nil, srv.editConfig(s, rpc, &p)
+	case "copy-config":
+		var p copyParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		return nil, srv.copyConfig(s, rpc, &p)
+	case "delete-config":
+		return nil, &opError{Type: "protocol", Tag: "operation-not-supported", Message: "delete-config: running and candidate cannot be deleted, and there is no startup datastore"}
+	case "lock", "unlock":
+		var p lockParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		ds, err := p.Target.name()
+		if err != nil {
+			return nil, err
+		}
+		if rpc.Operation.Local == "lock" {
+			if err := st.Lock(ds, sid); err != nil {
+				return nil, err
+			}
+			s.OnClose(func() { st.SessionEnded(sid) })
+			return nil, nil
+		}
+		return nil, st.Unlock(ds, sid)
+	case "close-session":
+		_ = s.Close()
+		return nil, nil
+	case "kill-session":
+		var p killParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		id, err := strconv.ParseUint(strings.TrimSpace(p.SessionID), 10, 32)
+		if err != nil || id == 0 {
+			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "kill-session needs a session-id", Info: map[string]string{"bad-element": "session-id"}}
+		}
+		if uint32(id) == sid {
+			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "kill-session cannot kill the session that asks (use close-session)"}
+		}
+		if err := srv.tr.Kill(uint32(id)); err != nil {
+			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "no session " + p.SessionID}
+		}
+		return nil, nil
+	case "commit":
+		var p commitParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		opt := datastore.CommitOptions{Session: sid, User: s.User(), Confirmed: p.Confirmed != nil, Persist: p.Persist, PersistID: p.PersistID}
+		if p.ConfirmTimeout != "" {
+			secs, err := strconv.ParseUint(strings.TrimSpace(p.ConfirmTimeout), 10, 32)
+			if err != nil || secs == 0 {
+				return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "confirm-timeout must be a number of seconds from 1", Info: map[string]string{"bad-element": "confirm-timeout"}}
+			}
+			opt.Timeout = time.Duration(secs) * time.Second
+		}
+		if opt.Confirmed && opt.Persist == "" {
+			// RFC 6241 §8.4.1: the session's end cancels it.
+			s.OnClose(func() { st.SessionEnded(sid) })
+		}
+		return nil, st.Commit(opt)
+	case "cancel-commit":
+		var p commitParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		return nil, st.CancelCommit(sid, p.PersistID)
+	case "discard-changes":
+		return nil, st.Discard(sid)
+	case "validate":
+		var p struct {
+			Source *datastoreRef `xml:"source"`
+		}
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		if p.Source != nil && p.Source.Config != nil {
+			d := &generated.Device{}
+			if err := srv.applyConfig(d, rpc, p.Source.Config, xmlcodec.OpMerge); err != nil {
+				return nil, err
+			}
+			return nil, srv.validator().Validate(d)
+		}
+		ds, err := p.Source.name()
+		if err != nil {
+			return nil, err
+		}
+		if ds == datastore.Running {
+			return nil, srv.validator().Validate(st.Running())
+		}
+		return nil, st.Validate()
+	}
+	return nil, unsupported(rpc.Operation)
+}
+
+func malformed(err error) error {
+	return &opError{Type: "rpc", Tag: "malformed-message", Message: err.Error()}
+}
+
+// get answers get (config and state) and get-config.
+func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]byte, error) {
+	tree := srv.cfg.Store.Running()
+	if !withState {
+		ds, err := p.Source.name()
+		if err != nil {
+			return nil, err
+		}
+		if ds == datastore.Candidate {
+			tree = srv.cfg.Store.Candidate()
+		}
+	}
+	opts := xmlcodec.EncodeOptions{Config: !withState, Secrets: s.Role() == RoleAdmin}
+	switch p.WithDefaults {
+	case "", "explicit":
+	case "report-all", "report-all-tagged", "trim":
+		opts.WithDefaults = xmlcodec.DefaultsMode(p.WithDefaults)
+	default:
+		return nil, &opError{Type: "application", Tag: "invalid-value", Message: "with-defaults " + p.WithDefaults + " is not supported", Info: map[string]string{"bad-element": "with-defaults"}}
+	}
+	if p.Filter != nil {
+		switch p.Filter.Type {
+		case "", "subtree":
+			f, err := xmlcodec.ParseFilter(bytes.NewReader(wrap("filter", p.Filter.XML)))
+			if err != nil {
+				return nil, err
+			}
+			opts.Filter = f
+		default:
+			return nil, &opError{Type: "protocol", Tag: "operation-not-supported", Message: "filter type " + p.Filter.Type + " is not supported (use subtree)", Info: map[string]string{"bad-attribute": "type", "bad-element": "filter"}}
+		}
+	}
+	b := []byte("<data>")
+	b, err := xmlcodec.Append(b, srv.cfg.Schema, tree, opts)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, "</data>"...), nil
+}
+
+func wrap(name string, inner []byte) []byte {
+	out := make([]byte, 0, len(inner)+2*len(name)+5)
+	out = append(out, '<')
+	out = append(out, name...)
+	out = append(out, '>')
+	out = append(out, inner...)
+	out = append(out, "</"...)
+	out = append(out, name...)
+	return append(out, '>')
+}
+
+// editConfig implements edit-config on the candidate (RFC 6241 §7.2).
+// error-option rollback-on-error and stop-on-error both leave the
+// candidate untouched on error (the edit is applied to a copy);
+// continue-on-error is refused.
+func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editParams) error {
+	ds, err := p.Target.name()
+	if err != nil {
+		return err
+	}
+	if ds != datastore.Candidate {
+		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "edit-config targets the candidate: edit it, then commit (running is written only by commit)", Info: map[string]string{"bad-element": "target"}}
+	}
+	defOp := xmlcodec.OpMerge
+	switch p.DefaultOperation {
+	case "", "merge":
+	case "replace", "none":
+		defOp = xmlcodec.Operation(p.DefaultOperation)
+	default:
+		return &opError{Type: "protocol", Tag: "invalid-value", Message: "default-operation must be merge, replace or none", Info: map[string]string{"bad-element": "default-operation"}}
+	}
+	switch p.ErrorOption {
+	case "", "stop-on-error", "rollback-on-error":
+	default:
+		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "error-option " + p.ErrorOption + " is not supported: edits are all or nothing", Info: map[string]string{"bad-element": "error-option"}}
+	}
+	testOnly := false
+	switch p.TestOption {
+	case "", "test-then-set", "set":
+	case "test-only":
+		testOnly = true
+	default:
+		return &opError{Type: "protocol", Tag: "invalid-value", Message: "test-option must be test-then-set, set or test-only", Info: map[string]string{"bad-element": "test-option"}}
+	}
+	if p.Config == nil {
+		return &opError{Type: "protocol", Tag: "missing-element", Message: "edit-config needs a config element", Info: map[string]string{"bad-element": "config"}}
+	}
+	if testOnly {
+		d := srv.cfg.Store.Candidate()
+		if err := srv.applyConfig(d, rpc, p.Config, defOp); err != nil {
+			return err
+		}
+		return srv.validator().Validate(d)
+	}
+	return srv.cfg.Store.Edit(s.ID(), func(d *generated.Device) error {
+		if err := srv.applyConfig(d, rpc, p.Config, defOp); err != nil {
+			return err
+		}
+		if p.TestOption == "test-then-set" {
+			return srv.validator().Validate(d)
+		}
+		return nil
+	})
+}
+
+// applyConfig decodes a <config> element and applies it to d. Namespace
+// declarations of <rpc> stay in scope for the config's content.
+func (srv *Server) applyConfig(d *generated.Device, rpc *transport.RPC, c *inner, defOp xmlcodec.Operation) error {
+	var b bytes.Buffer
+	b.WriteString(`<config xmlns="` + NSBase + `"`)
+	seen := map[string]bool{}
+	attrs := append(append([]xml.Attr(nil), c.Attrs...), rpc.Attrs...)
+	for _, a := range attrs {
+		// Prefixed declarations only: the default namespace of <config>
+		// is the base one, and its children declare their own.
+		if a.Name.Space != "xmlns" || seen[a.Name.Local] {
+			continue
+		}
+		seen[a.Name.Local] = true
+		b.WriteString(" xmlns:" + a.Name.Local + `="`)
+		_ = xml.EscapeText(&b, []byte(a.Value))
+		b.WriteByte('"')
+	}
+	b.WriteByte('>')
+	b.Write(c.XML)
+	b.WriteString("</config>")
+	edits, err := xmlcodec.Decode(&b, srv.cfg.Schema, d, xmlcodec.DecodeOptions{})
+	if err != nil {
+		return err
+	}
+	return xmlcodec.Apply(srv.cfg.Schema, d, edits, defOp)
+}
+
+// copyConfig supports copying an inline config or running into the
+// candidate, and candidate to running (a commit).
+func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyParams) error {
+	target, err := p.Target.name()
+	if err != nil {
+		return err
+	}
+	st := srv.cfg.Store
+	if p.Source != nil && p.Source.Config != nil {
+		if target != datastore.Candidate {
+			return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config of an inline config targets the candidate"}
+		}
+		return st.Edit(s.ID(), func(d *generated.Device) error {
+			*d = generated.Device{}
+			return srv.applyConfig(d, rpc, p.Source.Config, xmlcodec.OpMerge)
+		})
+	}
+	source, err := p.Source.name()
+	if err != nil {
+		return err
+	}
+	switch {
+	case source == datastore.Running && target == datastore.Candidate:
+		return st.Discard(s.ID())
+	case source == datastore.Candidate && target == datastore.Running:
+		return st.Commit(datastore.CommitOptions{Session: s.ID(), User: s.User(), Comment: "copy-config"})
+	}
+	return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from " + string(source) + " to " + string(target) + " is not supported"}
+}
+
+// getSchema answers get-schema (RFC 6022 §3.1) with the YANG text.
+func (srv *Server) getSchema(rpc *transport.RPC) ([]byte, error) {
+	var p struct {
+		Identifier string `xml:"identifier"`
+		Version    string `xml:"version"`
+		Format     string `xml:"format"`
+	}
+	if err := rpc.Decode(&p); err != nil {
+		return nil, malformed(err)
+	}
+	if f := strings.TrimSpace(p.Format); f != "" && !strings.HasSuffix(f, "yang") {
+		return nil, &opError{Type: "application", Tag: "invalid-value", Message: "only the yang format is available", Info: map[string]string{"bad-element": "format"}}
+	}
+	for _, src := range srv.cfg.Schema.Sources() {
+		if src.Name == strings.TrimSpace(p.Identifier) && (p.Version == "" || p.Version == src.Revision) {
+			var b bytes.Buffer
+			b.WriteString(`<data xmlns="` + NSMonitoring + `">`)
+			_ = xml.EscapeText(&b, []byte(src.Text))
+			b.WriteString("</data>")
+			return b.Bytes(), nil
+		}
+	}
+	return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "no schema " + p.Identifier + " " + p.Version, Info: map[string]string{"bad-element": "identifier"}}
+}

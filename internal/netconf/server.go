@@ -1,0 +1,110 @@
+// Package netconf is secgw's NETCONF server (RFC 6241): the operations on
+// the datastores, over the SSH transport of internal/netconf/transport,
+// with the schema-driven XML codec of internal/xmlcodec. It is a thin
+// adapter: every operation is a call to the datastore or to an Operations
+// handler; the XML lives only here.
+package netconf
+
+import (
+	"context"
+	"encoding/xml"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	"secgw/internal/datastore"
+	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
+	"secgw/internal/validate"
+)
+
+// Namespaces of the operations and capabilities.
+const (
+	NSBase         = transport.NSBase
+	NSWithDefaults = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+	NSMonitoring   = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+	NSIKE          = "urn:secgw:yang:secgw-ike"
+	NSHA           = "urn:secgw:yang:secgw-ha"
+)
+
+// Operations carries out the model's RPCs (initiate, rekey, reauth, flush,
+// ha-notify). The daemon fills it in; input is the RPC element as
+// received, and the reply is the content of <rpc-reply> (nil for <ok/>).
+type Operations interface {
+	Call(ctx context.Context, name xml.Name, input []byte) ([]byte, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	// Addr to listen on; default ":830".
+	Addr string
+	// Dir is the data directory: host key and users file live there.
+	Dir         string
+	Store       *datastore.Store
+	Schema      *schema.Schema
+	Validator   *validate.Validator
+	Users       *Users
+	Ops         Operations // nil: the model's RPCs answer operation-not-supported
+	Logger      *slog.Logger
+	MaxSessions int
+}
+
+// Server serves NETCONF.
+type Server struct {
+	cfg Config
+	tr  *transport.Server
+	log *slog.Logger
+}
+
+// Capabilities advertised beside base:1.0 and base:1.1 (RFC 6241 §8, RFC
+// 6243, RFC 6022, RFC 7950 §5.6.4 module capabilities).
+func (srv *Server) capabilities() []string {
+	caps := []string{
+		"urn:ietf:params:netconf:capability:candidate:1.0",
+		"urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+		"urn:ietf:params:netconf:capability:validate:1.1",
+		"urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
+		NSMonitoring + "?module=ietf-netconf-monitoring",
+	}
+	for _, src := range srv.cfg.Schema.Sources() {
+		if src.Submodule || src.Namespace == "" {
+			continue
+		}
+		caps = append(caps, src.Namespace+"?module="+src.Name+"&revision="+src.Revision)
+	}
+	return caps
+}
+
+// New builds a server; Serve or ListenAndServe runs it.
+func New(cfg Config) (*Server, error) {
+	srv := &Server{cfg: cfg, log: cfg.Logger}
+	if srv.log == nil {
+		srv.log = slog.Default()
+	}
+	tr, err := transport.NewServer(transport.Config{
+		Addr:         cfg.Addr,
+		HostKeyFile:  filepath.Join(cfg.Dir, "ssh_host_ed25519_key"),
+		Auth:         cfg.Users,
+		Handler:      srv,
+		Capabilities: srv.capabilities(),
+		MaxSessions:  cfg.MaxSessions,
+		Logger:       srv.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv.tr = tr
+	return srv, nil
+}
+
+// Serve serves on ln until Close.
+func (srv *Server) Serve(ln net.Listener) error { return srv.tr.Serve(ln) }
+
+// ListenAndServe listens on the configured address and serves.
+func (srv *Server) ListenAndServe() error { return srv.tr.ListenAndServe() }
+
+// Close stops the server and ends every session.
+func (srv *Server) Close() error { return srv.tr.Close() }
+
+func (srv *Server) validator() *validate.Validator { return srv.cfg.Validator }

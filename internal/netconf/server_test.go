@@ -1,0 +1,205 @@
+package netconf
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	gonetconf "github.com/Juniper/go-netconf/netconf"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/datastore"
+	"secgw/internal/schema"
+	"secgw/internal/validate"
+)
+
+type fixture struct {
+	addr  string
+	store *datastore.Store
+}
+
+// start runs a server on loopback with an admin and a read-only user.
+func start(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := schema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := validate.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := datastore.Open(datastore.Options{Dir: filepath.Join(dir, "config"), Schema: s, Validator: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := func(pw string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	users, err := ParseUsers([]byte(`{"users": [
+		{"name": "admin", "role": "admin", "password": "` + hash("secret-admin") + `"},
+		{"name": "reader", "role": "read-only", "password": "` + hash("secret-reader") + `"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Dir: dir, Store: st, Schema: s, Validator: v, Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &fixture{addr: ln.Addr().String(), store: st}
+}
+
+func dial(t *testing.T, addr, user, pw string) *gonetconf.Session {
+	t.Helper()
+	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}
+	sess, err := gonetconf.DialSSH(addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess
+}
+
+// exec runs one RPC and returns the reply's XML, or the rpc-error text.
+func exec1(t *testing.T, sess *gonetconf.Session, rpc string) (string, error) {
+	t.Helper()
+	reply, err := sess.Exec(gonetconf.RawMethod(rpc))
+	if err != nil {
+		return "", err
+	}
+	return reply.Data, nil
+}
+
+const ikeNS = `xmlns="urn:secgw:yang:secgw-ike"`
+
+func TestEditCommitGet(t *testing.T) {
+	f := start(t)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	edit := `<edit-config><target><candidate/></target><config>
+	  <vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+	    <ike ` + ikeNS + `><global-options><retransmit-tries>3</retransmit-tries></global-options>
+	      <ppk><name>k1</name><id>alice</id><secret>0x00112233445566778899aabbccddeeff</secret></ppk>
+	    </ike></vrf></config></edit-config>`
+	if _, err := exec1(t, admin, edit); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.store.Running().Vrf["main"].GetIke().GetGlobalOptions().GetRetransmitTries(); got == 3 {
+		t.Fatal("edit-config reached running before commit")
+	}
+	if _, err := exec1(t, admin, `<commit/>`); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.store.Running().Vrf["main"].Ike.GlobalOptions.GetRetransmitTries(); got != 3 {
+		t.Fatalf("after commit, retransmit-tries = %d", got)
+	}
+	data, err := exec1(t, admin, `<get-config><source><running/></source></get-config>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(data, "<retransmit-tries>3</retransmit-tries>") || !strings.Contains(data, "0x00112233") {
+		t.Errorf("admin get-config: %s", data)
+	}
+	// A read-only user reads without secrets and cannot write.
+	reader := dial(t, f.addr, "reader", "secret-reader")
+	data, err = exec1(t, reader, `<get-config><source><running/></source></get-config>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(data, "0x00112233") || strings.Contains(data, "<secret>") {
+		t.Errorf("a read-only user read a secret: %s", data)
+	}
+	if _, err := exec1(t, reader, edit); err == nil || !strings.Contains(err.Error(), "may not run edit-config") {
+		t.Errorf("read-only edit-config: %v", err)
+	}
+}
+
+func TestBadCommitIsRefused(t *testing.T) {
+	f := start(t)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	edit := `<edit-config><target><candidate/></target><config>
+	  <vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+	    <ike ` + ikeNS + `><vpn><name>hq</name><ike-policy><template>nope</template></ike-policy></vpn></ike>
+	  </vrf></config></edit-config>`
+	if _, err := exec1(t, admin, edit); err != nil {
+		t.Fatal(err)
+	}
+	_, err := exec1(t, admin, `<commit/>`)
+	if err == nil || !strings.Contains(err.Error(), `no ike-policy-template with name "nope" exists`) {
+		t.Fatalf("commit: %v", err)
+	}
+	if f.store.Running().Vrf["main"].Ike != nil {
+		t.Fatal("running changed")
+	}
+}
+
+// TestNcclient drives the server with Debian's ncclient, a client no one
+// here wrote, and checks the rpc-error fields it parses.
+func TestNcclient(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Fatal("python3 missing: apt-get install python3-ncclient")
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import ncclient").Run(); err != nil {
+		t.Fatal("python3-ncclient missing: apt-get install python3-ncclient")
+	}
+	f := start(t)
+	host, port, _ := net.SplitHostPort(f.addr)
+	script := `
+import sys
+from ncclient import manager
+from ncclient.operations import RPCError
+m = manager.connect(host=sys.argv[1], port=int(sys.argv[2]), username="admin", password="secret-admin",
+                    hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=20)
+with m.locked("candidate"):
+    m.edit_config(target="candidate", config="""<config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+      <ike xmlns="urn:secgw:yang:secgw-ike"><global-options><retransmit-tries>101</retransmit-tries></global-options></ike>
+      </vrf></config>""")
+    try:
+        m.commit()
+        print("COMMIT-ACCEPTED")
+    except RPCError as e:
+        print("ERR", e.type, e.tag, e.path, "|", e.message)
+    m.discard_changes()
+    m.edit_config(target="candidate", config="""<config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+      <ike xmlns="urn:secgw:yang:secgw-ike"><global-options><threads>4</threads></global-options></ike>
+      </vrf></config>""")
+    m.commit()
+r = m.get_config(source="running", filter=("subtree", '<vrf xmlns="urn:secgw:yang:secgw-vrf"><ike xmlns="urn:secgw:yang:secgw-ike"><global-options><threads/></global-options></ike></vrf>'))
+print("THREADS", "<threads>4</threads>" in r.data_xml)
+try:
+    m.edit_config(target="candidate", config="""<config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name><bogus/></vrf></config>""")
+except RPCError as e:
+    print("ERR", e.type, e.tag, e.path, "|", e.message)
+m.close_session()
+`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ncclient: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"ERR application invalid-value /vrf[name='main']/ike/global-options/retransmit-tries | 101 is out of range 0..100",
+		"THREADS True",
+		"ERR application unknown-element /vrf[name='main']/bogus | unknown element \"bogus\"",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("ncclient output lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package xmlcodec
+
+import (
+	"reflect"
+
+	"secgw/generated"
+	"secgw/internal/schema"
+)
+
+// Apply carries out edits on tree d as <edit-config> does (RFC 6241 §7.2),
+// in order, with defaultOp ("merge", "replace" or "none"; empty is merge)
+// for the edits without an operation:
+//
+//   - merge creates what is missing and sets the leaves given;
+//   - replace replaces the node and its subtree (for a leaf-list value,
+//     adds the value), creating it when missing;
+//   - create is a data-exists error when the node exists;
+//   - delete is a data-missing error when it does not; remove is not;
+//     both skip the edits inside the node they remove;
+//   - with default-operation none, an edit without operation only
+//     navigates: a container or entry that does not exist is a
+//     data-missing error, unless an edit inside it creates something
+//     (merge, replace, create, which build their ancestors) or only
+//     removes; a leaf without operation changes nothing. Default-operation
+//     replace replaces the whole configuration: d's configuration is
+//     cleared first, then the edits merge into it.
+//
+// Apply stops at the first error, leaving the edits before it applied:
+// the datastore applies edits to a copy (candidate) and drops it for
+// rollback-on-error. Keys cannot be changed; ordered-by user nodes take
+// their values in document order (no insert attribute).
+func Apply(s *schema.Schema, d *generated.Device, edits []Edit, defaultOp Operation) error {
+	switch defaultOp {
+	case "":
+		defaultOp = OpMerge
+	case OpMerge, OpNone:
+	case OpReplace:
+		root := s.RootNode(d)
+		for i := range root.B.Fields {
+			if f := &root.B.Fields[i]; f.Config {
+				root.V.Field(f.Index).Set(reflect.Zero(f.Type))
+			}
+		}
+		defaultOp = OpMerge
+	default:
+		return newError(typeProt, "invalid-value", "", "default-operation %q is not one of merge, replace, none", defaultOp).with("bad-element", "default-operation")
+	}
+	a := &applier{s: s, root: s.RootNode(d)}
+	for i := 0; i < len(edits); i++ {
+		skip, err := a.apply(edits, i, defaultOp)
+		if err != nil {
+			return err
+		}
+		if skip {
+			i = subtreeEnd(edits, i) - 1
+		}
+	}
+	return nil
+}
+
+// subtreeEnd returns the index after the edits that follow edits[i] and
+// lie inside its node.
+func subtreeEnd(edits []Edit, i int) int {
+	p := edits[i].Path
+	j := i + 1
+	for ; j < len(edits); j++ {
+		q := edits[j].Path
+		if len(q) <= len(p) || !hasPrefix(q, p) {
+			break
+		}
+	}
+	return j
+}
+
+func hasPrefix(p, prefix schema.DataPath) bool {
+	for i := range prefix {
+		if p[i] != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// applier resolves paths with a cursor: consecutive edits share most of
+// their path, so the nodes of the previous path are reused.
+type applier struct {
+	s     *schema.Schema
+	root  schema.Node
+	path  schema.DataPath // the containers and entries resolved last
+	nodes []schema.Node   // nodes[i] is the node at path[:i+1]
+}
+
+// resolve returns the container or entry at p, creating what is missing
+// when create is set.
+func (a *applier) resolve(p schema.DataPath, create bool) (schema.Node, bool, error) {
+	k := 0
+	for k < len(p) && k < len(a.path) && p[k] == a.path[k] {
+		k++
+	}
+	a.path, a.nodes = a.path[:k], a.nodes[:k]
+	n := a.root
+	if k > 0 {
+		n = a.nodes[k-1]
+	}
+	for _, el := range p[k:] {
+		f := n.B.Field(el.Name)
+		if f == nil {
+			return schema.Node{}, false, newError(typeApp, "unknown-element", a.path.Child(el).String(), "unknown node %q in %s", el.Name, a.path).with("bad-element", el.Name)
+		}
+		var c schema.Node
+		var ok bool
+		switch f.Kind {
+		case schema.KindContainer:
+			c, ok = n.Container(f, create)
+		case schema.KindList:
+			var err error
+			if c, ok, err = n.Entry(a.s, f, el.Key, create); err != nil {
+				return schema.Node{}, false, newError(typeApp, "invalid-value", a.path.Child(el).String(), "invalid key in %s: %v", a.path.Child(el), err).with("bad-element", el.KeyName)
+			}
+		default:
+			return schema.Node{}, false, newError(typeApp, "bad-element", a.path.Child(el).String(), "%s is a leaf, not a container or list", a.path.Child(el)).with("bad-element", el.Name)
+		}
+		if !ok {
+			return schema.Node{}, false, nil
+		}
+		a.path = append(a.path, el)
+		a.nodes = append(a.nodes, c)
+		n = c
+	}
+	return n, true, nil
+}
+
+// forget drops the cursor's nodes from depth i on, after the node there
+// was replaced or removed.
+func (a *applier) forget(i int) {
+	if i < len(a.path) {
+		a.path, a.nodes = a.path[:i], a.nodes[:i]
+	}
+}
+
+// apply carries out edits[i]; skip says to pass over the edits inside it.
+func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, err error) {
+	e := edits[i]
+	op := e.Op
+	if op == "" {
+		op = defaultOp
+	}
+	if len(e.Path) == 0 {
+		return false, newError(typeApp, "bad-element", "/", "an edit has an empty path")
+	}
+	parentPath, last := e.Path[:len(e.Path)-1], e.Path[len(e.Path)-1]
+	parent, ok, err := a.resolve(parentPath, op.creates())
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		switch op {
+		case OpRemove:
+			return true, nil
+		case OpNone:
+			return a.navigate(edits, i)
+		}
+		return false, newError(typeApp, "data-missing", e.Path.String(), "%s does not exist", parentPath)
+	}
+	f := parent.B.Field(last.Name)
+	if f == nil {
+		return false, newError(typeApp, "unknown-element", e.Path.String(), "unknown node %q in %s", last.Name, parentPath).with("bad-element", last.Name)
+	}
+	switch f.Kind {
+	case schema.KindLeaf, schema.KindLeafList:
+		return false, a.leaf(parent, f, e, op)
+	}
+	var exists bool
+	if f.Kind == schema.KindContainer {
+		_, exists = parent.Container(f, false)
+	} else {
+		_, exists, err = parent.Entry(a.s, f, last.Key, false)
+		if err != nil {
+			return false, newError(typeApp, "invalid-value", e.Path.String(), "invalid key in %s: %v", e.Path, err).with("bad-element", last.KeyName)
+		}
+	}
+	switch op {
+	case OpNone:
+		if !exists {
+			return a.navigate(edits, i)
+		}
+	case OpMerge:
+	case OpCreate:
+		if exists {
+			return false, newError(typeApp, "data-exists", e.Path.String(), "%s already exists", e.Path)
+		}
+	case OpReplace, OpDelete, OpRemove:
+		if !exists {
+			if op == OpDelete {
+				return false, newError(typeApp, "data-missing", e.Path.String(), "%s does not exist", e.Path)
+			}
+			if op == OpRemove {
+				return true, nil
+			}
+			break
+		}
+		a.forget(len(parentPath))
+		if f.Kind == schema.KindContainer {
+			parent.V.Field(f.Index).Set(reflect.Zero(f.Type))
+		} else if _, err := parent.DeleteEntry(a.s, f, last.Key); err != nil {
+			return false, newError(typeApp, "invalid-value", e.Path.String(), "invalid key in %s: %v", e.Path, err)
+		}
+		if op != OpReplace {
+			return true, nil
+		}
+	default:
+		return false, newError(typeProt, "bad-attribute", e.Path.String(), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).with("bad-attribute", "operation", "bad-element", last.Name)
+	}
+	_, _, err = a.resolve(e.Path, op != OpNone)
+	return false, err
+}
+
+// navigate handles a container or entry that does not exist, reached with
+// no operation under default-operation none.
+func (a *applier) navigate(edits []Edit, i int) (bool, error) {
+	end := subtreeEnd(edits, i)
+	onlyRemove := true
+	for _, c := range edits[i+1 : end] {
+		if c.Op.creates() {
+			return false, nil // it builds the path when it comes
+		}
+		if c.Op != OpRemove {
+			onlyRemove = false
+		}
+	}
+	if onlyRemove {
+		return true, nil
+	}
+	p := edits[i].Path
+	return false, newError(typeApp, "data-missing", p.String(), "%s does not exist (default-operation none)", p)
+}
+
+// leaf carries out an edit of leaf or leaf-list f of parent.
+func (a *applier) leaf(parent schema.Node, f *schema.Field, e Edit, op Operation) error {
+	if parent.B.Entry != nil && parent.B.Entry.Key != "" && schema.KeyNames(parent.B.Entry)[0] == f.Name {
+		if k, _ := parent.Leaf(a.s, f); (op == OpMerge || op == OpReplace || op == OpNone) && k == e.Value {
+			return nil
+		}
+		path := leafPath(f, e)
+		return newError(typeApp, "bad-element", path, "%s is a key: it cannot be changed or removed", path).with("bad-element", f.Name)
+	}
+	exists := false
+	if f.Kind == schema.KindLeaf {
+		exists = parent.Has(f)
+	} else if op != OpMerge && op != OpReplace && op != OpNone {
+		for _, v := range parent.LeafList(a.s, f) {
+			if v == e.Value {
+				exists = true
+				break
+			}
+		}
+	}
+	switch op {
+	case OpNone:
+		return nil
+	case OpCreate:
+		if exists {
+			path := leafPath(f, e)
+			return newError(typeApp, "data-exists", path, "%s already exists", path)
+		}
+	case OpDelete:
+		if !exists {
+			path := leafPath(f, e)
+			return newError(typeApp, "data-missing", path, "%s does not exist", path)
+		}
+		fallthrough
+	case OpRemove:
+		if f.Kind == schema.KindLeaf {
+			return parent.DeleteLeaf(a.s, f, "")
+		}
+		if !exists {
+			return nil
+		}
+		if err := parent.DeleteLeaf(a.s, f, e.Value); err != nil {
+			return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %v", e.Path, err).with("bad-element", f.Name)
+		}
+		return nil
+	case OpMerge, OpReplace:
+	default:
+		return newError(typeProt, "bad-attribute", leafPath(f, e), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).with("bad-attribute", "operation", "bad-element", f.Name)
+	}
+	if err := parent.SetLeaf(a.s, f, e.Value); err != nil {
+		msg := err.Error()
+		if f.Secret {
+			msg = "the value is not valid"
+		}
+		return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %s", e.Path, msg).with("bad-element", f.Name)
+	}
+	return nil
+}
+
+// leafPath is the instance identifier of a leaf, or of a leaf-list value
+// (RFC 7950 §9.13.2: leaf-list[.='value']).
+func leafPath(f *schema.Field, e Edit) string {
+	if f.Kind == schema.KindLeafList {
+		return e.Path.String() + "[.=" + quoteXPath(e.Value) + "]"
+	}
+	return e.Path.String()
+}

@@ -1,0 +1,344 @@
+package xmlcodec
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+
+	"secgw/generated"
+	"secgw/internal/schema"
+)
+
+// Edit is one node of an <edit-config> <config> element: a container, a
+// list entry (its path ends with the key), a leaf (Value is its lexical
+// value, in canonical form) or one leaf-list value.
+type Edit struct {
+	// Path addresses the node. For a leaf-list value, it addresses the
+	// leaf-list and Value says which value.
+	Path schema.DataPath
+	// Op is the operation of the element or of its nearest ancestor that
+	// has one; empty when none has, and the default operation applies.
+	Op Operation
+	// Value is the value of a leaf or leaf-list (empty for delete and
+	// remove on a leaf, whose content does not matter).
+	Value string
+}
+
+// DecodeOptions says what Decode accepts.
+type DecodeOptions struct {
+	// AllowState accepts state (config false) nodes, to read back what
+	// Encode wrote without EncodeOptions.Config. <edit-config> does not
+	// set it: a state node there is an unknown-element error.
+	AllowState bool
+}
+
+// element is a parsed XML element: the first pass of Decode builds the
+// tree, the second walks it with the schema, so that a list key may come
+// anywhere among the entry's children.
+type element struct {
+	name     xml.Name
+	attrs    []xml.Attr
+	text     []byte
+	children []*element
+}
+
+// Decode reads the content of an <edit-config> <config> element (the
+// <config> element itself may be included) and returns its edits in
+// document order, parents before children. It checks names, namespaces,
+// operation attributes, keys and the lexical form of values, and changes
+// nothing: Apply carries the edits out. d is not used today; it is there
+// for checks that need the target, like insert positions.
+func Decode(r io.Reader, s *schema.Schema, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
+	c, err := codecFor(s)
+	if err != nil {
+		return nil, err
+	}
+	top, count, err := parseElements(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(top) == 1 && top[0].name.Space == NetconfNS && (top[0].name.Local == "config" || top[0].name.Local == "data") {
+		top = top[0].children
+	}
+	dc := &decoder{c: c, opts: opts, edits: make([]Edit, 0, count)}
+	root := &element{children: top}
+	if err := dc.walk(nil, c.root, root, ""); err != nil {
+		return nil, err
+	}
+	return dc.edits, nil
+}
+
+// parseElements reads the elements of r; count is their number.
+func parseElements(r io.Reader) (top []*element, count int, err error) {
+	dec := xml.NewDecoder(r)
+	var stack []*element
+	var slab []element // elements are allocated by the hundred
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, 0, malformed(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) >= maxDepth {
+				return nil, 0, newError(typeRPC, "malformed-message", "", "XML nested deeper than %d elements", maxDepth)
+			}
+			if len(slab) == 0 {
+				slab = make([]element, 256)
+			}
+			el := &slab[0]
+			slab = slab[1:]
+			count++
+			el.name = t.Name
+			for _, a := range t.Attr {
+				if a.Name.Space != "xmlns" && !(a.Name.Space == "" && a.Name.Local == "xmlns") {
+					el.attrs = append(el.attrs, a)
+				}
+			}
+			if len(stack) == 0 {
+				top = append(top, el)
+			} else {
+				p := stack[len(stack)-1]
+				p.children = append(p.children, el)
+			}
+			stack = append(stack, el)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				el := stack[len(stack)-1]
+				el.text = append(el.text, t...)
+			} else if len(bytes.TrimSpace(t)) != 0 {
+				return nil, 0, newError(typeRPC, "malformed-message", "", "text outside of any element")
+			}
+		case xml.Directive:
+			return nil, 0, newError(typeRPC, "malformed-message", "", "XML directives (DTD) are not accepted")
+		}
+	}
+	return top, count, nil
+}
+
+type decoder struct {
+	c     *codec
+	opts  DecodeOptions
+	edits []Edit
+	arena []schema.Elem // backing store of the edits' paths
+}
+
+// child returns path extended by el, in storage of its own carved from
+// the arena (one allocation per few hundred paths).
+func (dc *decoder) child(path schema.DataPath, el schema.Elem) schema.DataPath {
+	n := len(path) + 1
+	if cap(dc.arena)-len(dc.arena) < n {
+		dc.arena = make([]schema.Elem, 0, max(1024, n))
+	}
+	start := len(dc.arena)
+	dc.arena = append(dc.arena, path...)
+	dc.arena = append(dc.arena, el)
+	return dc.arena[start:len(dc.arena):len(dc.arena)]
+}
+
+// walk decodes the children of el, a container or list entry of plan p
+// at path, whose effective operation is op.
+func (dc *decoder) walk(path schema.DataPath, p *plan, el *element, op Operation) error {
+	if len(el.text) > 0 && len(bytes.TrimSpace(el.text)) != 0 {
+		return newError(typeApp, "bad-element", path.String(), "%s is a container or list entry: it takes child elements, not text", path).with("bad-element", el.name.Local)
+	}
+	for _, ch := range el.children {
+		fp, err := dc.lookup(path, p, ch)
+		if err != nil {
+			return err
+		}
+		if fp.isKey {
+			continue // checked by the list entry
+		}
+		cop, wdDefault, err := dc.attrs(path, ch, op)
+		if err != nil {
+			return err
+		}
+		cpath := dc.child(path, schema.Elem{Name: fp.f.Name})
+		switch fp.f.Kind {
+		case schema.KindLeaf, schema.KindLeafList:
+			if err := dc.leaf(cpath, fp, ch, cop, wdDefault); err != nil {
+				return err
+			}
+		case schema.KindContainer:
+			dc.edits = append(dc.edits, Edit{Path: cpath, Op: cop})
+			if err := dc.walk(cpath, fp.elem, ch, cop); err != nil {
+				return err
+			}
+		case schema.KindList:
+			key, err := dc.key(path, fp, ch, cop)
+			if err != nil {
+				return err
+			}
+			cpath[len(cpath)-1] = schema.Elem{Name: fp.f.Name, KeyName: fp.elem.key.f.Name, Key: key}
+			dc.edits = append(dc.edits, Edit{Path: cpath, Op: cop})
+			if err := dc.walk(cpath, fp.elem, ch, cop); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lookup finds the schema node of element ch among the children of p.
+func (dc *decoder) lookup(path schema.DataPath, p *plan, ch *element) (*fieldPlan, error) {
+	name := ch.name.Local
+	fp := p.byName[name]
+	if fp != nil && fp.ns == ch.name.Space {
+		if !fp.f.Config && !dc.opts.AllowState {
+			epath := elemPath(path, name)
+			return nil, newError(typeApp, "unknown-element", epath, "%s is state data (config false), not configuration", epath).with("bad-element", name)
+		}
+		return fp, nil
+	}
+	where, epath := path.String(), elemPath(path, name)
+	switch {
+	case ch.name.Space == "":
+		return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has no namespace", name, where).with("bad-element", name, "bad-namespace", "")
+	case !dc.c.namespaces[ch.name.Space]:
+		return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has the unknown namespace %q", name, where, ch.name.Space).with("bad-element", name, "bad-namespace", ch.name.Space)
+	case fp == nil:
+		return nil, newError(typeApp, "unknown-element", epath, "unknown element %q in %s", name, where).with("bad-element", name)
+	}
+	return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has namespace %q, not %q", name, where, ch.name.Space, fp.ns).with("bad-element", name, "bad-namespace", ch.name.Space)
+}
+
+// elemPath is the path of child name of path, for errors.
+func elemPath(path schema.DataPath, name string) string {
+	return strings.TrimSuffix(path.String(), "/") + "/" + name
+}
+
+// attrs reads the attributes of ch: its operation (or the inherited op),
+// and the with-defaults default attribute.
+func (dc *decoder) attrs(path schema.DataPath, ch *element, op Operation) (Operation, bool, error) {
+	name := ch.name.Local
+	wdDefault := false
+	for _, a := range ch.attrs {
+		if a.Name.Space != NetconfNS && a.Name.Space != YangNS && a.Name.Space != WithDefaultsNS && a.Name.Space != "" {
+			continue // attributes of other namespaces are ignored
+		}
+		epath := elemPath(path, name)
+		switch {
+		case a.Name.Space == NetconfNS && a.Name.Local == "operation":
+			o, ok := parseOperation(a.Value)
+			if !ok {
+				return "", false, newError(typeProt, "bad-attribute", epath, "operation %q of %s is not one of merge, replace, create, delete, remove", a.Value, epath).with("bad-attribute", "operation", "bad-element", name)
+			}
+			op = o
+		case a.Name.Space == NetconfNS:
+			return "", false, newError(typeProt, "unknown-attribute", epath, "unknown NETCONF attribute %q on %s", a.Name.Local, epath).with("bad-attribute", a.Name.Local, "bad-element", name)
+		case a.Name.Space == "" && a.Name.Local == "operation":
+			return "", false, newError(typeProt, "bad-attribute", epath, "the operation attribute of %s is not in the NETCONF namespace %s", epath, NetconfNS).with("bad-attribute", "operation", "bad-element", name)
+		case a.Name.Space == YangNS || (a.Name.Space == "" && a.Name.Local == "insert"):
+			return "", false, newError(typeApp, "operation-not-supported", epath, "the %s attribute of %s is not supported: entries are inserted in document order", a.Name.Local, epath).with("bad-attribute", a.Name.Local, "bad-element", name)
+		case a.Name.Space == WithDefaultsNS && a.Name.Local == "default":
+			wdDefault = a.Value == "true" || a.Value == "1"
+		}
+		// Other unqualified attributes are ignored; an unqualified
+		// operation or insert is an error, as ignoring it would change
+		// what the request does.
+	}
+	return op, wdDefault, nil
+}
+
+// leaf adds the edit of a leaf or leaf-list element.
+func (dc *decoder) leaf(path schema.DataPath, fp *fieldPlan, ch *element, op Operation, wdDefault bool) error {
+	name := fp.f.Name
+	if len(ch.children) > 0 {
+		return newError(typeApp, "bad-element", path.String(), "%s is a leaf and cannot have child elements", path).with("bad-element", name)
+	}
+	text := string(ch.text)
+	if fp.f.Kind == schema.KindLeaf && (op == OpDelete || op == OpRemove) {
+		dc.edits = append(dc.edits, Edit{Path: path, Op: op})
+		return nil
+	}
+	v, err := dc.value(fp, text)
+	if err != nil {
+		return dc.valueError(path, fp, err)
+	}
+	if wdDefault && fp.f.Kind == schema.KindLeaf {
+		// RFC 6243 §4.5.2: the leaf is set to its default, which it takes
+		// when it is not set.
+		if !fp.hasDflt || v != fp.dflt {
+			return newError(typeApp, "invalid-value", path.String(), "%s is tagged wd:default but is not its default value", path).with("bad-element", name)
+		}
+		if op == "" || op.creates() {
+			op = OpRemove
+		}
+	}
+	dc.edits = append(dc.edits, Edit{Path: path, Op: op, Value: v})
+	return nil
+}
+
+// value parses the text of leaf fp and returns its canonical form; its
+// error is a plain error that valueError turns into an *Error.
+func (dc *decoder) value(fp *fieldPlan, text string) (string, error) {
+	if fp.trim {
+		text = strings.TrimSpace(text)
+	}
+	v, err := dc.c.s.ParseValue(fp.f, text)
+	if err != nil {
+		return "", err
+	}
+	str, _ := dc.c.s.Format(v)
+	return str, nil
+}
+
+// valueError is the invalid-value error of leaf fp at path.
+func (dc *decoder) valueError(path schema.DataPath, fp *fieldPlan, err error) *Error {
+	msg := err.Error()
+	if fp.secret {
+		msg = "the value is not valid" // never echo a secret
+	}
+	return newError(typeApp, "invalid-value", path.String(), "invalid value for %s: %s", path, msg).with("bad-element", fp.f.Name)
+}
+
+// key returns the canonical key of list entry element ch, checking the
+// key elements wherever they stand among its children.
+func (dc *decoder) key(path schema.DataPath, fp *fieldPlan, ch *element, op Operation) (string, error) {
+	// Paths for errors only: built when needed.
+	lpath := func() schema.DataPath { return path.Child(schema.Elem{Name: fp.f.Name}) }
+	kpath := func() schema.DataPath { return lpath().Child(schema.Elem{Name: fp.elem.key.f.Name}) }
+	kp := fp.elem.key
+	key, found := "", false
+	for _, k := range ch.children {
+		if k.name.Local != kp.f.Name {
+			continue
+		}
+		if k.name.Space != kp.ns {
+			_, err := dc.lookup(lpath(), fp.elem, k)
+			return "", err // a key in the wrong namespace
+		}
+		if len(k.children) > 0 {
+			return "", newError(typeApp, "bad-element", kpath().String(), "%s is a leaf and cannot have child elements", kpath()).with("bad-element", kp.f.Name)
+		}
+		if len(k.attrs) > 0 {
+			kop, _, err := dc.attrs(lpath(), k, op)
+			if err != nil {
+				return "", err
+			}
+			if kop != op {
+				return "", newError(typeProt, "bad-attribute", kpath().String(), "the key %s cannot have an operation other than its list entry's", kpath()).with("bad-attribute", "operation", "bad-element", kp.f.Name)
+			}
+		}
+		v, err := dc.value(kp, string(k.text))
+		if err != nil {
+			return "", dc.valueError(kpath(), kp, err)
+		}
+		if found && v != key {
+			return "", newError(typeApp, "bad-element", lpath().String(), "entry of %s has two keys %s, %q and %q", lpath(), kp.f.Name, key, v).with("bad-element", kp.f.Name)
+		}
+		key, found = v, true
+	}
+	if !found {
+		return "", newError(typeApp, "missing-element", lpath().String(), "entry of %s has no key %s", lpath(), kp.f.Name).with("bad-element", kp.f.Name)
+	}
+	return key, nil
+}

@@ -1,0 +1,120 @@
+// Package xmlcodec is the schema-driven XML codec of secgw's NETCONF server
+// (RFC 6241): it writes a configuration tree (generated.Device) as the
+// content of a <data> or <config> element, with the with-defaults modes of
+// RFC 6243 and subtree filtering (RFC 6241 §6), and reads the content of an
+// <edit-config> <config> element into a list of edits that Apply carries
+// out with the semantics of RFC 6241 §7.2.
+//
+// Elements follow the XML encoding of YANG (RFC 7950 §7): each element is
+// qualified by the namespace of the module that defines the node (for a
+// node brought in by an augment, the augmenting module), declared as the
+// default namespace only where it changes; list keys come first, in key
+// order, then the other children in the order of the YANG statements.
+package xmlcodec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Namespaces of the NETCONF protocol that the codec reads or writes.
+const (
+	// NetconfNS is the NETCONF base namespace, of the operation attribute.
+	NetconfNS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+	// YangNS is the namespace of the YANG XML attributes (insert, value,
+	// key of RFC 7950 §7.8.6, §7.7.9).
+	YangNS = "urn:ietf:params:xml:ns:yang:1"
+	// WithDefaultsNS is the namespace of the default attribute of RFC 6243
+	// §6, written in report-all-tagged mode.
+	WithDefaultsNS = "urn:ietf:params:xml:ns:netconf:default:1.0"
+)
+
+// Error is a NETCONF error (RFC 6241 §4.3, Appendix A), ready to become an
+// <rpc-error>.
+type Error struct {
+	// Type is the error-type: "rpc", "protocol" or "application".
+	Type string
+	// Tag is the error-tag: "unknown-element", "unknown-namespace",
+	// "bad-element", "bad-attribute", "unknown-attribute",
+	// "invalid-value", "missing-element", "data-exists", "data-missing",
+	// "operation-not-supported" or "malformed-message".
+	Tag string
+	// Path is the error-path: the instance identifier of the node, without
+	// prefixes, like /vrf[name='main']/ike/vpn[name='hq']/enabled. For an
+	// element that is not in the schema, it is the path of its parent
+	// followed by the element's name.
+	Path string
+	// Message is the error-message: what is wrong and where. It never
+	// holds the value of a secret leaf.
+	Message string
+	// Info is the error-info: bad-element, bad-attribute, bad-namespace as
+	// Appendix A of RFC 6241 gives them for each tag.
+	Info map[string]string
+}
+
+// Error returns the message prefixed by "xmlcodec: ".
+func (e *Error) Error() string { return "xmlcodec: " + e.Message }
+
+// Error types.
+const (
+	typeRPC  = "rpc"
+	typeProt = "protocol"
+	typeApp  = "application"
+)
+
+func newError(typ, tag, path, format string, args ...any) *Error {
+	return &Error{Type: typ, Tag: tag, Path: path, Message: fmt.Sprintf(format, args...)}
+}
+
+// with adds error-info entries (name, value pairs).
+func (e *Error) with(kv ...string) *Error {
+	if e.Info == nil {
+		e.Info = make(map[string]string, len(kv)/2)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e.Info[kv[i]] = kv[i+1]
+	}
+	return e
+}
+
+// Operation is the value of the NETCONF operation attribute (RFC 6241
+// §7.2), or of the default-operation parameter of <edit-config>.
+type Operation string
+
+// Operations. OpNone is only a default-operation; an Edit whose Op is empty
+// has no operation of its own or inherited, and takes the default one.
+const (
+	OpMerge   Operation = "merge"
+	OpReplace Operation = "replace"
+	OpCreate  Operation = "create"
+	OpDelete  Operation = "delete"
+	OpRemove  Operation = "remove"
+	OpNone    Operation = "none"
+)
+
+// parseOperation checks the value of an operation attribute.
+func parseOperation(s string) (Operation, bool) {
+	switch op := Operation(s); op {
+	case OpMerge, OpReplace, OpCreate, OpDelete, OpRemove:
+		return op, true
+	}
+	return "", false
+}
+
+// creates reports whether op builds the node it applies to (and so may
+// build its ancestors).
+func (op Operation) creates() bool {
+	return op == OpMerge || op == OpReplace || op == OpCreate
+}
+
+// quoteXPath quotes a string for an instance identifier predicate.
+func quoteXPath(s string) string {
+	if !strings.Contains(s, "'") {
+		return "'" + s + "'"
+	}
+	if !strings.Contains(s, `"`) {
+		return `"` + s + `"`
+	}
+	// Neither quote works alone (RFC 7950 §6.1.3): show it as is.
+	return "'" + s + "'"
+}
