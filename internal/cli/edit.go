@@ -26,12 +26,17 @@ type Editor struct {
 // "sp-hash-ipv4 local 16 remote 24". It returns the path of the last
 // container or list entry entered, the position an 'edit' would move to.
 func (e *Editor) Set(root *generated.Device, base schema.DataPath, words []string) (schema.DataPath, error) {
+	return e.SetNode(e.S.RootNode(root), base, words)
+}
+
+// SetNode is Set on the tree of root, which may carry a journal.
+func (e *Editor) SetNode(root schema.Node, base schema.DataPath, words []string) (schema.DataPath, error) {
 	path := append(schema.DataPath(nil), base...)
 	if len(words) > 0 && words[0] == "/" {
 		path = nil
 		words = words[1:]
 	}
-	n, ok, err := e.S.Resolve(root, path, true)
+	n, ok, err := e.S.ResolveFrom(root, path, true)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +50,7 @@ func (e *Editor) Set(root *generated.Device, base schema.DataPath, words []strin
 			return nil, fmt.Errorf("cli: unknown word %q at %s: expected one of %s", w, path, strings.Join(choices(n.B), ", "))
 		}
 		if !f.Config {
-			return nil, fmt.Errorf("cli: %s%s is state, not configuration", path.Child(schema.Elem{Name: w}), "")
+			return nil, fmt.Errorf("cli: %s is state, not configuration", path.Child(schema.Elem{Name: w}))
 		}
 		switch f.Kind {
 		case schema.KindContainer:

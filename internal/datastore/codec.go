@@ -20,19 +20,26 @@ const formatName = "secgw-config/1"
 
 type fileForm struct {
 	Format string          `json:"format"`
+	Commit uint64          `json:"commit"` // the last commit the snapshot holds
 	Data   json.RawMessage `json:"data"`
 }
 
 // encodeConfig serializes the configuration nodes of d.
-func encodeConfig(s *schema.Schema, d *generated.Device) []byte {
+func encodeConfig(s *schema.Schema, d *generated.Device, commit uint64) []byte {
 	var b bytes.Buffer
-	b.WriteString(`{"format":"` + formatName + `","data":`)
+	b.WriteString(`{"format":"` + formatName + `","commit":` + strconv.FormatUint(commit, 10) + `,"data":`)
 	encodeNode(s, &b, s.RootNode(d))
 	b.WriteString("}\n")
 	return b.Bytes()
 }
 
 func encodeNode(s *schema.Schema, b *bytes.Buffer, n schema.Node) {
+	encodeNodeOpt(s, b, n, false)
+}
+
+// encodeNodeOpt writes node n; with leavesOnly, only its own leaves and
+// leaf-lists (an update's payload).
+func encodeNodeOpt(s *schema.Schema, b *bytes.Buffer, n schema.Node, leavesOnly bool) {
 	b.WriteByte('{')
 	first := true
 	sep := func(name string) {
@@ -46,6 +53,9 @@ func encodeNode(s *schema.Schema, b *bytes.Buffer, n schema.Node) {
 	for i := range n.B.Fields {
 		f := &n.B.Fields[i]
 		if !f.Config || !n.Has(f) {
+			continue
+		}
+		if leavesOnly && (f.Kind == schema.KindContainer || f.Kind == schema.KindList) {
 			continue
 		}
 		switch f.Kind {
@@ -85,24 +95,24 @@ func encodeNode(s *schema.Schema, b *bytes.Buffer, n schema.Node) {
 
 // decodeConfig parses what encodeConfig wrote. Unknown nodes are an error:
 // a file from a newer model must not be half-loaded.
-func decodeConfig(s *schema.Schema, data []byte) (*generated.Device, error) {
+func decodeConfig(s *schema.Schema, data []byte) (*generated.Device, uint64, error) {
 	var f fileForm
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("datastore: %w", err)
+		return nil, 0, fmt.Errorf("datastore: %w", err)
 	}
 	if f.Format != formatName {
-		return nil, fmt.Errorf("datastore: unknown format %q", f.Format)
+		return nil, 0, fmt.Errorf("datastore: unknown format %q", f.Format)
 	}
 	var tree map[string]any
 	dec := json.NewDecoder(bytes.NewReader(f.Data))
 	if err := dec.Decode(&tree); err != nil {
-		return nil, fmt.Errorf("datastore: %w", err)
+		return nil, 0, fmt.Errorf("datastore: %w", err)
 	}
 	d := &generated.Device{}
 	if err := decodeNode(s, s.RootNode(d), tree, nil); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return d, nil
+	return d, f.Commit, nil
 }
 
 func decodeNode(s *schema.Schema, n schema.Node, obj map[string]any, path schema.DataPath) error {

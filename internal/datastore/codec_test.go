@@ -18,13 +18,16 @@ func TestCodecRoundTrip(t *testing.T) {
 	)
 	lines = append(lines, configtest.Lines(t, "vsr-config-lines.txt")...)
 	d := &generated.Device{}
-	if err := set(lines...)(d); err != nil {
+	if err := setTree(d, lines...); err != nil {
 		t.Fatal(err)
 	}
-	blob := encodeConfig(tSchema, d)
-	back, err := decodeConfig(tSchema, blob)
+	blob := encodeConfig(tSchema, d, 7)
+	back, id, err := decodeConfig(tSchema, blob)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if id != 7 {
+		t.Errorf("commit id %d, want 7", id)
 	}
 	if !reflect.DeepEqual(d, back) {
 		t.Fatalf("round trip differs:\n%s", Diff(tSchema, d, back))
@@ -36,7 +39,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		`{"format":"secgw-config/1","data":{"vrf":[{"ike":{}}]}}`,
 		`{"format":"secgw-config/1","data":{"vrf":[`,
 	} {
-		if _, err := decodeConfig(tSchema, []byte(bad)); err == nil {
+		if _, _, err := decodeConfig(tSchema, []byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
 	}

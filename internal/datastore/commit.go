@@ -1,12 +1,11 @@
 package datastore
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
-
-	"secgw/generated"
 )
 
 // CommitOptions are the parameters of a commit (RFC 6241 §8.3.4.1, §8.4).
@@ -25,15 +24,26 @@ type CommitOptions struct {
 	PersistID string
 }
 
+// commitRecord is one commit as the journal file and the history keep it.
+type commitRecord struct {
+	ID      uint64    `json:"id"`
+	Time    time.Time `json:"time"`
+	User    string    `json:"user,omitempty"`
+	Comment string    `json:"comment,omitempty"`
+	Forward []op      `json:"forward"`
+	Inverse []op      `json:"inverse"`
+}
+
 // pendingConfirm is a confirmed commit waiting for its confirmation.
 type pendingConfirm struct {
-	before  *generated.Device // running before the confirmed commit
 	session uint32
 	persist string
 	timer   *time.Timer
+	// undo holds the inverse operations of every commit made since the
+	// confirmed commit began, oldest first.
+	undo [][]op
 }
 
-// ErrNoChanges is not an error for callers: the commit had nothing to do.
 var errNoChanges = errors.New("no changes")
 
 // Commit makes the candidate running, as one transaction. With no
@@ -44,85 +54,100 @@ func (st *Store) Commit(opt CommitOptions) error {
 	if err := st.checkLock(Running, opt.Session); err != nil {
 		return err
 	}
-	if c := st.confirm; c != nil {
-		// A commit while a confirmed commit is pending confirms it (or
-		// extends it, if confirmed again). A persistent one needs its id.
-		if c.persist != "" && opt.PersistID != c.persist {
-			return &Error{Tag: "invalid-value", Message: "a persistent confirmed commit is pending: give its persist-id to confirm it"}
-		}
-		if c.persist == "" && opt.PersistID != "" {
-			return &Error{Tag: "invalid-value", Message: "no persistent confirmed commit is pending for this persist-id"}
-		}
-	} else if opt.PersistID != "" {
+	c := st.confirm
+	switch {
+	case c != nil && c.persist != "" && opt.PersistID != c.persist:
+		return &Error{Tag: "invalid-value", Message: "a persistent confirmed commit is pending: give its persist-id to confirm it"}
+	case c != nil && c.persist == "" && opt.PersistID != "":
+		return &Error{Tag: "invalid-value", Message: "no persistent confirmed commit is pending for this persist-id"}
+	case c == nil && opt.PersistID != "":
 		return &Error{Tag: "invalid-value", Message: "no confirmed commit is pending for this persist-id"}
 	}
-	before := st.running
-	if err := st.commitLocked(opt); err != nil && !errors.Is(err, errNoChanges) {
+	rec, err := st.commitLocked(opt.User, opt.Comment)
+	if err != nil && !errors.Is(err, errNoChanges) {
 		return err
 	}
-	if c := st.confirm; c != nil {
+	if c != nil {
 		c.timer.Stop()
-		before = c.before
+		if rec != nil {
+			c.undo = append(c.undo, rec.Inverse)
+		}
 		st.confirm = nil
+		if opt.Confirmed {
+			// A confirmed commit during a pending one extends it (§8.4.5).
+			st.confirm = c
+		}
+	} else if opt.Confirmed {
+		st.confirm = &pendingConfirm{}
+		if rec != nil {
+			st.confirm.undo = [][]op{rec.Inverse}
+		}
 	}
 	if opt.Confirmed {
 		timeout := opt.Timeout
 		if timeout == 0 {
 			timeout = 600 * time.Second
 		}
-		pc := &pendingConfirm{before: before, session: opt.Session, persist: opt.Persist}
+		pc := st.confirm
+		pc.session, pc.persist = opt.Session, opt.Persist
 		pc.timer = time.AfterFunc(timeout, func() { st.expire(pc) })
-		st.confirm = pc
 	}
 	return nil
 }
 
 // commitLocked runs the transaction from candidate to running.
-func (st *Store) commitLocked(opt CommitOptions) error {
-	if st.candidate == nil {
-		return errNoChanges
+func (st *Store) commitLocked(user, comment string) (*commitRecord, error) {
+	if st.journal.Len() == 0 {
+		return nil, errNoChanges
 	}
-	next := st.candidate
-	changes := Diff(st.opt.Schema, st.running, next)
+	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched())
 	if len(changes) == 0 {
-		st.candidate, st.editor = nil, 0
-		return errNoChanges
+		st.journal.Reset()
+		st.editor = 0
+		return nil, errNoChanges
 	}
-	if err := st.validateChanges(next, changes); err != nil {
-		return err
+	if err := st.validateChanges(changes); err != nil {
+		return nil, err
 	}
-	if err := st.transact(next, changes, opt.User, opt.Comment); err != nil {
-		return err
+	rec, err := st.transact(changes, user, comment)
+	if err != nil {
+		return nil, err
 	}
-	st.candidate, st.editor = nil, 0
-	return nil
+	st.journal.Reset()
+	st.editor = 0
+	return rec, nil
 }
 
 // validateChanges validates what changed; a large change set is validated
 // in full, which is then cheaper.
-func (st *Store) validateChanges(next *generated.Device, changes []Change) error {
-	if st.opt.FullValidation || len(changes) > 64 {
-		return st.opt.Validator.Validate(next)
+func (st *Store) validateChanges(changes []Change) error {
+	if len(changes) > 256 {
+		return st.opt.Validator.Validate(st.candidate)
 	}
 	for _, c := range changes {
-		if err := st.opt.Validator.ValidateChange(next, c.Path); err != nil {
+		if err := st.opt.Validator.ValidateChange(st.candidate, c.Path); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// transact prepares, persists, swaps and applies next; on any failure it
-// aborts in reverse order and leaves running (in memory and on disk) as it
-// was.
-func (st *Store) transact(next *generated.Device, changes []Change, user, comment string) error {
-	tx := &Tx{ID: st.commits + 1, Old: st.running, New: next, Changes: changes, User: user, Comment: comment}
-	for i, s := range st.subs {
-		if err := s.Prepare(tx); err != nil {
+// transact prepares, persists and applies the changes from running to the
+// candidate, then brings running up to date; on any failure it aborts in
+// reverse order and running (in memory and on disk) stays as it was.
+func (st *Store) transact(changes []Change, user, comment string) (*commitRecord, error) {
+	s := st.opt.Schema
+	fwd, inv, err := opsFor(s, s.RootNode(st.running), s.RootNode(st.candidate), changes)
+	if err != nil {
+		return nil, &Error{Tag: "operation-failed", Message: err.Error(), Err: err}
+	}
+	tx := &Tx{ID: st.commits + 1, Old: st.running, New: st.candidate, Changes: changes, User: user, Comment: comment}
+	for i, sub := range st.subs {
+		if err := sub.Prepare(tx); err != nil {
 			for j := i - 1; j >= 0; j-- {
 				st.subs[j].Abort(tx)
 			}
-			return &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s refused the commit: %v", s.Name(), err), Err: err}
+			return nil, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err}
 		}
 	}
 	abortAll := func() {
@@ -130,25 +155,53 @@ func (st *Store) transact(next *generated.Device, changes []Change, user, commen
 			st.subs[j].Abort(tx)
 		}
 	}
-	b := encodeConfig(st.opt.Schema, next)
-	if err := writeAtomic(filepath.Join(st.opt.Dir, runningFile), b); err != nil {
-		abortAll()
-		return &Error{Tag: "operation-failed", Message: "cannot persist the configuration: " + err.Error(), Err: err}
+	rec := &commitRecord{ID: tx.ID, Time: st.opt.Now().UTC(), User: user, Comment: comment, Forward: fwd, Inverse: inv}
+	payload, err := json.Marshal(rec)
+	if err == nil {
+		err = st.wal.append(payload)
 	}
-	old := st.running
-	st.running = next
-	for _, s := range st.subs {
-		if err := s.Apply(tx); err != nil {
+	if err != nil {
+		abortAll()
+		return nil, &Error{Tag: "operation-failed", Message: "cannot persist the configuration: " + err.Error(), Err: err}
+	}
+	for _, sub := range st.subs {
+		if err := sub.Apply(tx); err != nil {
 			// Every subscriber was prepared; those that applied undo it.
 			abortAll()
-			st.running = old
-			_ = writeAtomic(filepath.Join(st.opt.Dir, runningFile), encodeConfig(st.opt.Schema, old))
-			return &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", s.Name(), err), Err: err}
+			// The commit is on disk: journal its inverse, so that a
+			// restart does not bring it back.
+			undo := &commitRecord{ID: tx.ID + 1, Time: rec.Time, Comment: fmt.Sprintf("abort of commit %d", tx.ID), Forward: inv, Inverse: fwd}
+			if p, err2 := json.Marshal(undo); err2 == nil {
+				_ = st.wal.append(p)
+			}
+			st.commits = undo.ID
+			return nil, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err}
 		}
 	}
-	st.commits++
-	st.record(tx, b)
-	return nil
+	if err := applyOps(s, s.RootNode(st.running), fwd); err != nil {
+		// The journal has the commit: running in memory is what is wrong;
+		// reload it from what was persisted.
+		panic(fmt.Sprintf("datastore: commit %d could not be applied to running: %v", tx.ID, err))
+	}
+	st.commits = tx.ID
+	st.journaled++
+	st.remember(rec)
+	if st.journaled >= st.opt.SnapshotEvery {
+		st.snapshot()
+	}
+	return rec, nil
+}
+
+// snapshot writes running in full and empties the journal. A crash
+// between the two leaves records the snapshot already holds; Open skips
+// them by id.
+func (st *Store) snapshot() {
+	if err := writeAtomic(filepath.Join(st.opt.Dir, runningFile), encodeConfig(st.opt.Schema, st.running, st.commits)); err != nil {
+		return // the journal still holds everything
+	}
+	if st.wal.reset() == nil {
+		st.journaled = 0
+	}
 }
 
 // CancelCommit reverts a pending confirmed commit now (RFC 6241 §8.4.9).
@@ -192,21 +245,30 @@ func (st *Store) expire(c *pendingConfirm) {
 	_ = st.revertLocked(c, "confirm timeout")
 }
 
-// revertLocked restores the configuration that preceded a confirmed commit,
-// through a normal transaction so that every subscriber follows.
+// revertLocked restores the configuration that preceded a confirmed commit
+// through a normal transaction, so that every subscriber follows. The
+// candidate's uncommitted changes are dropped.
 func (st *Store) revertLocked(c *pendingConfirm, why string) error {
 	c.timer.Stop()
 	st.confirm = nil
-	changes := Diff(st.opt.Schema, st.running, c.before)
-	if len(changes) == 0 {
+	st.discardLocked()
+	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
+	for i := len(c.undo) - 1; i >= 0; i-- {
+		if err := applyOps(st.opt.Schema, root, c.undo[i]); err != nil {
+			st.discardLocked()
+			return &Error{Tag: "operation-failed", Message: "cannot revert the confirmed commit: " + err.Error(), Err: err}
+		}
+	}
+	_, err := st.commitLocked("", "rollback of a confirmed commit: "+why)
+	if errors.Is(err, errNoChanges) {
 		return nil
 	}
-	return st.transact(c.before, changes, "", "rollback of a confirmed commit: "+why)
+	return err
 }
 
 // ConfirmPending reports whether a confirmed commit waits for confirmation.
 func (st *Store) ConfirmPending() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	return st.confirm != nil
 }

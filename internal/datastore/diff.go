@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"reflect"
+	"sort"
 
 	"secgw/generated"
 	"secgw/internal/schema"
@@ -153,4 +154,80 @@ func diffList(s *schema.Schema, a, b schema.Node, f *schema.Field, path schema.D
 			diffNode(s, schema.Node{V: c.a.Elem(), B: f.Elem}, schema.Node{V: c.b.Elem(), B: f.Elem}, p, out)
 		}
 	}
+}
+
+// DiffTouched returns the changes between old and new at the nodes a
+// journal says were touched, without looking anywhere else: its cost is
+// the size of the change. Each touched node present in both trees is
+// compared shallowly — its own leaves (Update), and which child containers
+// and list entries exist (Create, Delete); a touched node inside a created
+// or deleted subtree is covered by that subtree's change.
+func DiffTouched(s *schema.Schema, old, new *generated.Device, touched []schema.DataPath) []Change {
+	var out []Change
+	seen := map[string]bool{}
+	add := func(c Change) {
+		k := c.Path.String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	for _, p := range touched {
+		a, okA, errA := s.Resolve(old, p, false)
+		b, okB, errB := s.Resolve(new, p, false)
+		if errA != nil || errB != nil || !okA || !okB {
+			continue
+		}
+		leaves := false
+		for i := range a.B.Fields {
+			f := &a.B.Fields[i]
+			if !f.Config {
+				continue
+			}
+			av, bv := a.V.Field(f.Index), b.V.Field(f.Index)
+			switch f.Kind {
+			case schema.KindLeaf, schema.KindLeafList:
+				if !equal(av, bv) {
+					leaves = true
+				}
+			case schema.KindContainer:
+				cp := p.Child(schema.Elem{Name: f.Name})
+				switch {
+				case av.IsNil() && !bv.IsNil():
+					add(Change{Op: Create, Path: cp})
+				case !av.IsNil() && bv.IsNil():
+					add(Change{Op: Delete, Path: cp})
+				}
+			case schema.KindList:
+				keyName := schema.KeyNames(f.Entry)[0]
+				var keys []reflect.Value
+				it := av.MapRange()
+				for it.Next() {
+					if !bv.MapIndex(it.Key()).IsValid() {
+						keys = append(keys, it.Key())
+					}
+				}
+				nDel := len(keys)
+				it = bv.MapRange()
+				for it.Next() {
+					if !av.MapIndex(it.Key()).IsValid() {
+						keys = append(keys, it.Key())
+					}
+				}
+				for i, k := range keys {
+					ks, _ := s.Format(k)
+					op := Create
+					if i < nDel {
+						op = Delete
+					}
+					add(Change{Op: op, Path: p.Child(schema.Elem{Name: f.Name, KeyName: keyName, Key: ks})})
+				}
+			}
+		}
+		if leaves && len(p) > 0 {
+			add(Change{Op: Update, Path: p})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path.String() < out[j].Path.String() })
+	return out
 }

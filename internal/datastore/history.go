@@ -11,35 +11,25 @@ import (
 
 // Record describes one commit of the history.
 type Record struct {
-	ID      uint64    `json:"id"`
-	Time    time.Time `json:"time"`
-	User    string    `json:"user,omitempty"`
-	Comment string    `json:"comment,omitempty"`
-	Changes int       `json:"changes"`
-}
-
-type historyFile struct {
-	Record
-	Config json.RawMessage `json:"config"`
+	ID      uint64
+	Time    time.Time
+	User    string
+	Comment string
+	Changes int
 }
 
 func (st *Store) historyPath(id uint64) string {
 	return filepath.Join(st.opt.Dir, "history", fmt.Sprintf("%08d.json", id))
 }
 
-// record keeps the configuration of commit tx, and forgets the oldest
-// beyond the history size. Failing to write history does not fail the
-// commit: running is already persisted.
-func (st *Store) record(tx *Tx, config []byte) {
-	r := Record{ID: tx.ID, Time: st.opt.Now().UTC(), User: tx.User, Comment: tx.Comment, Changes: len(tx.Changes)}
-	b, err := json.Marshal(historyFile{Record: r, Config: config})
-	if err == nil {
-		err = writeAtomic(st.historyPath(r.ID), b)
+// remember keeps commit rec for rollback, in memory and on disk, and
+// forgets the oldest beyond the history size. Failing to write history
+// does not fail the commit: the journal has it.
+func (st *Store) remember(rec *commitRecord) {
+	if b, err := json.Marshal(rec); err == nil {
+		_ = writeAtomic(st.historyPath(rec.ID), b)
 	}
-	if err != nil {
-		return
-	}
-	st.history = append(st.history, r)
+	st.history = append(st.history, rec)
 	for len(st.history) > st.opt.History {
 		_ = os.Remove(st.historyPath(st.history[0].ID))
 		st.history = st.history[1:]
@@ -52,53 +42,70 @@ func (st *Store) loadHistory() error {
 		return fmt.Errorf("datastore: %w", err)
 	}
 	sort.Strings(files)
+	if len(files) > st.opt.History {
+		files = files[len(files)-st.opt.History:]
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		var h historyFile
-		if json.Unmarshal(b, &h) != nil {
-			continue // a damaged history entry is skipped, never fatal
+		var r commitRecord
+		if json.Unmarshal(b, &r) != nil || r.ID > st.commits {
+			continue // damaged, or a commit the journal lost: skipped, never fatal
 		}
-		st.history = append(st.history, h.Record)
-		if h.ID > st.commits {
-			st.commits = h.ID
-		}
-	}
-	if len(st.history) > st.opt.History {
-		st.history = st.history[len(st.history)-st.opt.History:]
+		st.history = append(st.history, &r)
 	}
 	return nil
 }
 
 // History lists the kept commits, oldest first.
 func (st *Store) History() []Record {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return append([]Record(nil), st.history...)
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	out := make([]Record, len(st.history))
+	for i, r := range st.history {
+		out[i] = Record{ID: r.ID, Time: r.Time, User: r.User, Comment: r.Comment, Changes: len(r.Forward)}
+	}
+	return out
 }
 
-// Rollback loads the configuration of commit id into the candidate; a
-// commit then makes it running (like 'rollback N' then 'commit').
+// Rollback puts the configuration of commit id into the candidate (its
+// uncommitted changes are dropped); a commit then makes it running, like
+// 'rollback N' then 'commit'.
 func (st *Store) Rollback(session uint32, id uint64) error {
-	b, err := os.ReadFile(st.historyPath(id))
-	if err != nil {
-		return &Error{Tag: "data-missing", Message: fmt.Sprintf("commit %d is not in the history", id), Err: err}
-	}
-	var h historyFile
-	if err := json.Unmarshal(b, &h); err != nil {
-		return &Error{Tag: "operation-failed", Message: fmt.Sprintf("commit %d is damaged in the history", id), Err: err}
-	}
-	d, err := decodeConfig(st.opt.Schema, h.Config)
-	if err != nil {
-		return &Error{Tag: "operation-failed", Message: fmt.Sprintf("commit %d is damaged in the history", id), Err: err}
-	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
 	}
-	st.candidate, st.editor = d, session
+	if id > st.commits {
+		return &Error{Tag: "invalid-value", Message: fmt.Sprintf("commit %d does not exist (the last is %d)", id, st.commits)}
+	}
+	// The records after id, which must all be kept.
+	var undo []*commitRecord
+	next := id + 1
+	for _, r := range st.history {
+		if r.ID <= id {
+			continue
+		}
+		if r.ID != next {
+			return &Error{Tag: "data-missing", Message: fmt.Sprintf("commit %d is too old: the history keeps the last %d commits", id, st.opt.History)}
+		}
+		undo = append(undo, r)
+		next++
+	}
+	if next != st.commits+1 {
+		return &Error{Tag: "data-missing", Message: fmt.Sprintf("commit %d is too old: the history keeps the last %d commits", id, st.opt.History)}
+	}
+	st.discardLocked()
+	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
+	for i := len(undo) - 1; i >= 0; i-- {
+		if err := applyOps(st.opt.Schema, root, undo[i].Inverse); err != nil {
+			st.discardLocked()
+			return &Error{Tag: "operation-failed", Message: fmt.Sprintf("cannot roll back commit %d: %v", undo[i].ID, err), Err: err}
+		}
+	}
+	st.editor = session
 	return nil
 }

@@ -12,7 +12,7 @@ func (st *Store) Lock(ds Datastore, session uint32) error {
 		return &Error{Tag: "lock-denied", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
 			Info: map[string]string{"session-id": strconv.FormatUint(uint64(holder), 10)}}
 	}
-	if ds == Candidate && st.candidate != nil && st.editor != session {
+	if ds == Candidate && st.journal.Len() > 0 && st.editor != session {
 		return &Error{Tag: "lock-denied", Message: "the candidate holds uncommitted changes of session " + strconv.FormatUint(uint64(st.editor), 10) + ": commit or discard them first",
 			Info: map[string]string{"session-id": "0"}}
 	}

@@ -3,13 +3,21 @@
 // Running is persisted at every commit, so it is also the startup
 // configuration: there is no separate :startup datastore.
 //
-// A commit is a transaction over typed diffs: validate the candidate (only
-// what changed), offer the changes to every subscriber (any may refuse),
-// persist, swap, then apply; if a step fails, everything done is undone in
-// reverse order and running stays exactly as it was.
+// A commit is a transaction over typed diffs: validate what changed, offer
+// the changes to every subscriber (any may refuse), persist, apply; if a
+// step fails, everything done is undone in reverse order and running stays
+// exactly as it was.
+//
+// Every cost scales with the change, not with the configuration: the
+// candidate is a second tree edited through a schema.Journal (undo and
+// touched nodes), a commit diffs only the touched nodes, validates only
+// the changed subtrees, appends only the changed subtrees to a journal
+// file, and copies them into running. A snapshot of running is written
+// now and then, so that a restart replays a short journal.
 package datastore
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +30,10 @@ import (
 	"secgw/internal/validate"
 )
 
-// Tx is one commit, as subscribers see it.
+// Tx is one commit, as subscribers see it. Old and New are the running
+// configuration before and after; they are valid only during the calls
+// (the store keeps editing its trees in place afterwards): a subscriber
+// copies what it keeps.
 type Tx struct {
 	ID      uint64 // commit number
 	Old     *generated.Device
@@ -65,32 +76,35 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Options configure a Store.
 type Options struct {
-	Dir       string // where running and the history live; created if missing
+	Dir       string // where running, the journal and the history live
 	Schema    *schema.Schema
 	Validator *validate.Validator
 	// History is the number of commits kept for rollback (default 50).
 	History int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// FullValidation forces a whole-tree validation at every commit
-	// instead of validating the changed subtrees.
-	FullValidation bool
+	// SnapshotEvery is the number of journaled commits after which running
+	// is written in full and the journal emptied (default 1000).
+	SnapshotEvery int
 }
 
 // Store holds the datastores. Its methods are safe for concurrent use;
-// commits are serialized.
+// commits and edits are serialized, reads (View) run in parallel.
 type Store struct {
 	opt Options
 
-	mu        sync.Mutex
+	mu        sync.RWMutex
 	running   *generated.Device
-	candidate *generated.Device // nil until the first edit after a commit
+	candidate *generated.Device // equal to running when journal is empty
+	journal   *schema.Journal   // the candidate's changes since the last commit
 	editor    uint32            // session that modified the candidate
 	locks     map[Datastore]uint32
 	subs      []Subscriber
-	commits   uint64
-	history   []Record
+	commits   uint64 // last commit id
+	history   []*commitRecord
 	confirm   *pendingConfirm
+	wal       *wal
+	journaled int // commits in the journal file since the last snapshot
 }
 
 // Datastore names a datastore.
@@ -102,10 +116,14 @@ const (
 	Candidate Datastore = "candidate"
 )
 
-const runningFile = "running.json"
+const (
+	runningFile = "running.json"
+	walFile     = "journal"
+)
 
-// Open loads running from opt.Dir (an empty configuration with vrf main on
-// first start) and validates it.
+// Open loads running from opt.Dir — the snapshot, then the journal's
+// commits after it — and validates it. On first start running is an empty
+// configuration with vrf main.
 func Open(opt Options) (*Store, error) {
 	if opt.History == 0 {
 		opt.History = 50
@@ -113,10 +131,13 @@ func Open(opt Options) (*Store, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.SnapshotEvery == 0 {
+		opt.SnapshotEvery = 1000
+	}
 	if err := os.MkdirAll(filepath.Join(opt.Dir, "history"), 0o700); err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
 	}
-	st := &Store{opt: opt, locks: map[Datastore]uint32{}}
+	st := &Store{opt: opt, locks: map[Datastore]uint32{}, journal: schema.NewJournal()}
 	b, err := os.ReadFile(filepath.Join(opt.Dir, runningFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -125,17 +146,48 @@ func Open(opt Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("datastore: %w", err)
 	default:
-		if st.running, err = decodeConfig(opt.Schema, b); err != nil {
+		if st.running, st.commits, err = decodeConfig(opt.Schema, b); err != nil {
 			return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)
 		}
+	}
+	w, recs, err := openWAL(filepath.Join(opt.Dir, walFile))
+	if err != nil {
+		return nil, err
+	}
+	st.wal = w
+	root := opt.Schema.RootNode(st.running)
+	for _, payload := range recs {
+		var r commitRecord
+		if err := json.Unmarshal(payload, &r); err != nil {
+			return nil, fmt.Errorf("datastore: journal: %w", err)
+		}
+		if r.ID <= st.commits {
+			continue // already in the snapshot
+		}
+		if err := applyOps(opt.Schema, root, r.Forward); err != nil {
+			return nil, fmt.Errorf("datastore: journal, commit %d: %w", r.ID, err)
+		}
+		st.commits = r.ID
+		st.journaled++
 	}
 	if err := opt.Validator.Validate(st.running); err != nil {
 		return nil, fmt.Errorf("datastore: the stored configuration is not valid: %w", err)
 	}
+	st.candidate = Clone(st.running)
 	if err := st.loadHistory(); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// Close releases the journal file.
+func (st *Store) Close() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.confirm != nil {
+		st.confirm.timer.Stop()
+	}
+	return st.wal.close()
 }
 
 // Subscribe adds a subscriber; subscribers are prepared and applied in the
@@ -146,51 +198,85 @@ func (st *Store) Subscribe(s Subscriber) {
 	st.subs = append(st.subs, s)
 }
 
-// Running returns the running configuration. It is shared: callers must
-// not modify it.
-func (st *Store) Running() *generated.Device {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.running
+// View calls fn with the running configuration, which fn must neither
+// modify nor keep: it changes in place at the next commit.
+func (st *Store) View(fn func(running *generated.Device)) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	fn(st.running)
 }
 
-// Candidate returns a copy of the candidate configuration (running when the
-// candidate has no changes).
+// ViewCandidate is View for the candidate.
+func (st *Store) ViewCandidate(fn func(candidate *generated.Device)) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	fn(st.candidate)
+}
+
+// Running returns a copy of the running configuration.
+func (st *Store) Running() *generated.Device {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return Clone(st.running)
+}
+
+// Candidate returns a copy of the candidate configuration.
 func (st *Store) Candidate() *generated.Device {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.candidate == nil {
-		return Clone(st.running)
-	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	return Clone(st.candidate)
 }
 
 // Dirty reports whether the candidate holds uncommitted changes.
 func (st *Store) Dirty() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.candidate != nil
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.journal.Len() > 0
 }
 
-// Edit runs fn on the candidate for session. If fn fails, the candidate is
-// left as it was before the call (RFC 6241 rollback-on-error is the
-// caller's choice: it may call Edit once per operation).
-func (st *Store) Edit(session uint32, fn func(c *generated.Device) error) error {
+// Edit runs fn on the candidate for session: fn changes the tree through
+// root (a journaled node; every change must go through schema.Node
+// methods). If fn fails, its changes are undone and the candidate is as
+// before the call.
+func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
 	}
-	base := st.candidate
-	if base == nil {
-		base = st.running
-	}
-	work := Clone(base)
-	if err := fn(work); err != nil {
+	mark := st.journal.Mark()
+	if err := fn(st.opt.Schema.JournaledRoot(st.candidate, st.journal)); err != nil {
+		st.journal.Undo(mark)
 		return err
 	}
-	st.candidate = work
-	st.editor = session
+	if st.journal.Len() > mark {
+		st.editor = session
+	}
+	return nil
+}
+
+// EditAndValidate is Edit, then a validation of what the candidate now
+// differs from running in (RFC 6241 test-then-set); an invalid result is
+// undone and the validation errors returned.
+func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.checkLock(Candidate, session); err != nil {
+		return err
+	}
+	mark := st.journal.Mark()
+	if err := fn(st.opt.Schema.JournaledRoot(st.candidate, st.journal)); err != nil {
+		st.journal.Undo(mark)
+		return err
+	}
+	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched())
+	if err := st.validateChanges(changes); err != nil {
+		st.journal.Undo(mark)
+		return err
+	}
+	if st.journal.Len() > mark {
+		st.editor = session
+	}
 	return nil
 }
 
@@ -201,13 +287,19 @@ func (st *Store) Discard(session uint32) error {
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
 	}
-	st.candidate = nil
-	st.editor = 0
+	st.discardLocked()
 	return nil
+}
+
+func (st *Store) discardLocked() {
+	st.journal.Undo(0)
+	st.journal.Reset()
+	st.editor = 0
 }
 
 // Validate validates the candidate (the validate operation).
 func (st *Store) Validate() error {
-	c := st.Candidate()
-	return st.opt.Validator.Validate(c)
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.opt.Validator.Validate(st.candidate)
 }

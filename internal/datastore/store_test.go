@@ -42,16 +42,21 @@ func open(t testing.TB, dir string) *Store {
 }
 
 // set returns an edit function applying configuration-mode lines.
-func set(lines ...string) func(*generated.Device) error {
-	return func(d *generated.Device) error {
+func set(lines ...string) func(schema.Node) error {
+	return func(root schema.Node) error {
 		ed := &cli.Editor{S: tSchema}
 		for _, l := range lines {
-			if _, err := ed.Set(d, nil, cli.Fields(l)); err != nil {
+			if _, err := ed.SetNode(root, nil, cli.Fields(l)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+}
+
+// setTree applies configuration-mode lines to a plain tree.
+func setTree(d *generated.Device, lines ...string) error {
+	return set(lines...)(tSchema.RootNode(d))
 }
 
 // recorder is a subscriber that logs its calls and can fail on demand.
@@ -286,6 +291,6 @@ func TestHistoryAndRollback(t *testing.T) {
 		t.Fatalf("after rollback to commit 10, threads = %d", got)
 	}
 	if err := st.Rollback(1, 3); err == nil {
-		t.Fatal("rolled back to a forgotten commit")
+		t.Fatal("rolled back past the history")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
 	"secgw/internal/xmlcodec"
 )
 
@@ -230,7 +231,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		if p.Source != nil && p.Source.Config != nil {
 			d := &generated.Device{}
-			if err := srv.applyConfig(d, rpc, p.Source.Config, xmlcodec.OpMerge); err != nil {
+			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Source.Config, xmlcodec.OpMerge); err != nil {
 				return nil, err
 			}
 			return nil, srv.validator().Validate(d)
@@ -240,7 +241,9 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 			return nil, err
 		}
 		if ds == datastore.Running {
-			return nil, srv.validator().Validate(st.Running())
+			var err error
+			st.View(func(d *generated.Device) { err = srv.validator().Validate(d) })
+			return nil, err
 		}
 		return nil, st.Validate()
 	}
@@ -253,14 +256,14 @@ func malformed(err error) error {
 
 // get answers get (config and state) and get-config.
 func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]byte, error) {
-	tree := srv.cfg.Store.Running()
+	view := srv.cfg.Store.View
 	if !withState {
 		ds, err := p.Source.name()
 		if err != nil {
 			return nil, err
 		}
 		if ds == datastore.Candidate {
-			tree = srv.cfg.Store.Candidate()
+			view = srv.cfg.Store.ViewCandidate
 		}
 	}
 	opts := xmlcodec.EncodeOptions{Config: !withState, Secrets: s.Role() == RoleAdmin}
@@ -284,7 +287,10 @@ func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]by
 		}
 	}
 	b := []byte("<data>")
-	b, err := xmlcodec.Append(b, srv.cfg.Schema, tree, opts)
+	var err error
+	view(func(tree *generated.Device) {
+		b, err = xmlcodec.Append(b, srv.cfg.Schema, tree, opts)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -340,25 +346,23 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	}
 	if testOnly {
 		d := srv.cfg.Store.Candidate()
-		if err := srv.applyConfig(d, rpc, p.Config, defOp); err != nil {
+		if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Config, defOp); err != nil {
 			return err
 		}
 		return srv.validator().Validate(d)
 	}
-	return srv.cfg.Store.Edit(s.ID(), func(d *generated.Device) error {
-		if err := srv.applyConfig(d, rpc, p.Config, defOp); err != nil {
-			return err
-		}
-		if p.TestOption == "test-then-set" {
-			return srv.validator().Validate(d)
-		}
-		return nil
-	})
+	apply := func(root schema.Node) error { return srv.applyConfig(root, rpc, p.Config, defOp) }
+	if p.TestOption == "set" {
+		return srv.cfg.Store.Edit(s.ID(), apply)
+	}
+	// test-then-set, the default (RFC 6241 §7.2): an edit that leaves the
+	// candidate invalid is refused and undone.
+	return srv.cfg.Store.EditAndValidate(s.ID(), apply)
 }
 
 // applyConfig decodes a <config> element and applies it to d. Namespace
 // declarations of <rpc> stay in scope for the config's content.
-func (srv *Server) applyConfig(d *generated.Device, rpc *transport.RPC, c *inner, defOp xmlcodec.Operation) error {
+func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, defOp xmlcodec.Operation) error {
 	var b bytes.Buffer
 	b.WriteString(`<config xmlns="` + NSBase + `"`)
 	seen := map[string]bool{}
@@ -377,11 +381,11 @@ func (srv *Server) applyConfig(d *generated.Device, rpc *transport.RPC, c *inner
 	b.WriteByte('>')
 	b.Write(c.XML)
 	b.WriteString("</config>")
-	edits, err := xmlcodec.Decode(&b, srv.cfg.Schema, d, xmlcodec.DecodeOptions{})
+	edits, err := xmlcodec.Decode(&b, srv.cfg.Schema, nil, xmlcodec.DecodeOptions{})
 	if err != nil {
 		return err
 	}
-	return xmlcodec.Apply(srv.cfg.Schema, d, edits, defOp)
+	return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp)
 }
 
 // copyConfig supports copying an inline config or running into the
@@ -396,9 +400,8 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 		if target != datastore.Candidate {
 			return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config of an inline config targets the candidate"}
 		}
-		return st.Edit(s.ID(), func(d *generated.Device) error {
-			*d = generated.Device{}
-			return srv.applyConfig(d, rpc, p.Source.Config, xmlcodec.OpMerge)
+		return st.Edit(s.ID(), func(root schema.Node) error {
+			return srv.applyConfig(root, rpc, p.Source.Config, xmlcodec.OpReplace)
 		})
 	}
 	source, err := p.Source.name()

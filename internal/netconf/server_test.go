@@ -133,7 +133,7 @@ func TestEditCommitGet(t *testing.T) {
 func TestBadCommitIsRefused(t *testing.T) {
 	f := start(t)
 	admin := dial(t, f.addr, "admin", "secret-admin")
-	edit := `<edit-config><target><candidate/></target><config>
+	edit := `<edit-config><target><candidate/></target><test-option>set</test-option><config>
 	  <vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
 	    <ike ` + ikeNS + `><vpn><name>hq</name><ike-policy><template>nope</template></ike-policy></vpn></ike>
 	  </vrf></config></edit-config>`
@@ -146,6 +146,18 @@ func TestBadCommitIsRefused(t *testing.T) {
 	}
 	if f.store.Running().Vrf["main"].Ike != nil {
 		t.Fatal("running changed")
+	}
+	// Without test-option, edit-config validates (test-then-set) and
+	// refuses the edit itself, leaving the candidate as it was.
+	if _, err := exec1(t, admin, `<discard-changes/>`); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(edit, "<test-option>set</test-option>", "", 1)
+	if _, err := exec1(t, admin, bad); err == nil || !strings.Contains(err.Error(), `no ike-policy-template with name "nope" exists`) {
+		t.Fatalf("edit-config: %v", err)
+	}
+	if f.store.Dirty() {
+		t.Fatal("a refused edit stayed in the candidate")
 	}
 }
 
@@ -167,12 +179,11 @@ from ncclient.operations import RPCError
 m = manager.connect(host=sys.argv[1], port=int(sys.argv[2]), username="admin", password="secret-admin",
                     hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=20)
 with m.locked("candidate"):
-    m.edit_config(target="candidate", config="""<config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
-      <ike xmlns="urn:secgw:yang:secgw-ike"><global-options><retransmit-tries>101</retransmit-tries></global-options></ike>
-      </vrf></config>""")
     try:
-        m.commit()
-        print("COMMIT-ACCEPTED")
+        m.edit_config(target="candidate", config="""<config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+          <ike xmlns="urn:secgw:yang:secgw-ike"><global-options><retransmit-tries>101</retransmit-tries></global-options></ike>
+          </vrf></config>""")
+        print("EDIT-ACCEPTED")
     except RPCError as e:
         print("ERR", e.type, e.tag, e.path, "|", e.message)
     m.discard_changes()

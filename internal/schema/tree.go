@@ -54,6 +54,10 @@ func (p DataPath) Child(e Elem) DataPath {
 type Node struct {
 	V reflect.Value // the struct (not the pointer), addressable
 	B *Binding
+	// J, when set, records every change made through this node and the
+	// nodes reached from it (see Journal); P is then the node's path.
+	J *Journal
+	P DataPath
 }
 
 // RootNode returns the node of a whole configuration tree.
@@ -69,9 +73,10 @@ func (n Node) Container(f *Field, create bool) (Node, bool) {
 		if !create {
 			return Node{}, false
 		}
+		n.J.saveField(n, fv)
 		fv.Set(reflect.New(f.Type.Elem()))
 	}
-	return Node{V: fv.Elem(), B: f.Elem}, true
+	return n.child(fv.Elem(), f.Elem, Elem{Name: f.Name}), true
 }
 
 // Entry returns the list entry of list f with key value key, creating it
@@ -87,22 +92,24 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 		mapKey = mapKey.Elem()
 	}
 	m := n.V.Field(f.Index)
-	if m.IsNil() {
-		if !create {
-			return Node{}, false, nil
+	el := Elem{Name: f.Name, KeyName: kf.Name, Key: key}
+	if !m.IsNil() {
+		if e := m.MapIndex(mapKey); e.IsValid() {
+			return n.child(e.Elem(), f.Elem, el), true, nil
 		}
-		m.Set(reflect.MakeMap(f.Type))
-	}
-	if e := m.MapIndex(mapKey); e.IsValid() {
-		return Node{V: e.Elem(), B: f.Elem}, true, nil
 	}
 	if !create {
 		return Node{}, false, nil
 	}
+	if m.IsNil() {
+		n.J.saveField(n, m)
+		m.Set(reflect.MakeMap(f.Type))
+	}
+	n.J.saveMapEntry(n, m, mapKey)
 	e := reflect.New(f.Type.Elem().Elem())
 	e.Elem().Field(kf.Index).Set(kv)
 	m.SetMapIndex(mapKey, e)
-	return Node{V: e.Elem(), B: f.Elem}, true, nil
+	return n.child(e.Elem(), f.Elem, el), true, nil
 }
 
 // Entries returns the entries of list f sorted by key (numerically for
@@ -117,6 +124,9 @@ func (n Node) Entries(f *Field) []Node {
 	out := make([]Node, len(keys))
 	for i, k := range keys {
 		out[i] = Node{V: m.MapIndex(k).Elem(), B: f.Elem}
+		if n.J != nil {
+			out[i] = n.child(out[i].V, f.Elem, Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: out[i].Key0(f)})
+		}
 	}
 	return out
 }
@@ -150,6 +160,7 @@ func (n Node) DeleteEntry(s *Schema, f *Field, key string) (bool, error) {
 	if m.IsNil() || !m.MapIndex(kv).IsValid() {
 		return false, nil
 	}
+	n.J.saveMapEntry(n, m, kv)
 	m.SetMapIndex(kv, reflect.Value{})
 	return true, nil
 }
@@ -169,9 +180,14 @@ func (n Node) SetLeaf(s *Schema, f *Field, str string) error {
 				return nil
 			}
 		}
-		fv.Set(reflect.Append(fv, v))
+		n.J.saveField(n, fv)
+		// A fresh array, never the old one's spare capacity: an undo
+		// restores the old slice, which must not see the new value.
+		out := reflect.MakeSlice(fv.Type(), 0, fv.Len()+1)
+		fv.Set(reflect.Append(reflect.AppendSlice(out, fv), v))
 		return nil
 	}
+	n.J.saveField(n, fv)
 	fv.Set(v)
 	return nil
 }
@@ -180,6 +196,7 @@ func (n Node) SetLeaf(s *Schema, f *Field, str string) error {
 // str is empty).
 func (n Node) DeleteLeaf(s *Schema, f *Field, str string) error {
 	fv := n.V.Field(f.Index)
+	n.J.saveField(n, fv)
 	if f.Kind == KindLeafList && str != "" {
 		v, err := s.ParseValue(f, str)
 		if err != nil {
@@ -199,6 +216,32 @@ func (n Node) DeleteLeaf(s *Schema, f *Field, str string) error {
 	}
 	fv.Set(reflect.Zero(fv.Type()))
 	return nil
+}
+
+// ClearField removes child f of n, whatever its kind (a container or list
+// with its subtree, a leaf, a leaf-list).
+func (n Node) ClearField(f *Field) {
+	fv := n.V.Field(f.Index)
+	if fv.IsZero() {
+		return
+	}
+	n.J.saveField(n, fv)
+	fv.Set(reflect.Zero(fv.Type()))
+}
+
+// child returns the node below n, carrying n's journal and path.
+func (n Node) child(v reflect.Value, b *Binding, e Elem) Node {
+	c := Node{V: v, B: b}
+	if n.J != nil {
+		c.J, c.P = n.J, n.P.Child(e)
+	}
+	return c
+}
+
+// Key0 returns the lexical key of a list entry node of list f.
+func (n Node) Key0(f *Field) string {
+	str, _ := formatKey(n.V.Field(f.Elem.Fields[f.KeyIndex].Index))
+	return str
 }
 
 // Leaf returns the lexical value of leaf f, ok false when unset.
@@ -243,7 +286,11 @@ func (n Node) Key(s *Schema, list *Field) string {
 // entry it names, creating missing nodes when create is set. A path that
 // ends at a leaf is an error.
 func (s *Schema) Resolve(d *generated.Device, p DataPath, create bool) (Node, bool, error) {
-	n := s.RootNode(d)
+	return s.ResolveFrom(s.RootNode(d), p, create)
+}
+
+// ResolveFrom is Resolve starting at node n (which may carry a journal).
+func (s *Schema) ResolveFrom(n Node, p DataPath, create bool) (Node, bool, error) {
 	for i, e := range p {
 		f := n.B.Field(e.Name)
 		if f == nil {

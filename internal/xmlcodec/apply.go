@@ -1,7 +1,6 @@
 package xmlcodec
 
 import (
-	"reflect"
 
 	"secgw/generated"
 	"secgw/internal/schema"
@@ -30,22 +29,27 @@ import (
 // rollback-on-error. Keys cannot be changed; ordered-by user nodes take
 // their values in document order (no insert attribute).
 func Apply(s *schema.Schema, d *generated.Device, edits []Edit, defaultOp Operation) error {
+	return ApplyNode(s, s.RootNode(d), edits, defaultOp)
+}
+
+// ApplyNode is Apply on the tree of root, which may carry a journal that
+// records the changes (schema.Journal).
+func ApplyNode(s *schema.Schema, root schema.Node, edits []Edit, defaultOp Operation) error {
 	switch defaultOp {
 	case "":
 		defaultOp = OpMerge
 	case OpMerge, OpNone:
 	case OpReplace:
-		root := s.RootNode(d)
 		for i := range root.B.Fields {
 			if f := &root.B.Fields[i]; f.Config {
-				root.V.Field(f.Index).Set(reflect.Zero(f.Type))
+				root.ClearField(f)
 			}
 		}
 		defaultOp = OpMerge
 	default:
 		return newError(typeProt, "invalid-value", "", "default-operation %q is not one of merge, replace, none", defaultOp).with("bad-element", "default-operation")
 	}
-	a := &applier{s: s, root: s.RootNode(d)}
+	a := &applier{s: s, root: root}
 	for i := 0; i < len(edits); i++ {
 		skip, err := a.apply(edits, i, defaultOp)
 		if err != nil {
@@ -201,7 +205,7 @@ func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, er
 		}
 		a.forget(len(parentPath))
 		if f.Kind == schema.KindContainer {
-			parent.V.Field(f.Index).Set(reflect.Zero(f.Type))
+			parent.ClearField(f)
 		} else if _, err := parent.DeleteEntry(a.s, f, last.Key); err != nil {
 			return false, newError(typeApp, "invalid-value", e.Path.String(), "invalid key in %s: %v", e.Path, err)
 		}

@@ -1,0 +1,124 @@
+package schema
+
+import (
+	"reflect"
+	"sort"
+	"strconv"
+
+	"secgw/generated"
+)
+
+// Journal records the changes made to a tree through journaled Nodes: how
+// to undo each, and which nodes were touched. The datastore edits its
+// candidate through a journal, so that a failed edit or a discard-changes
+// is undone change by change, and a commit diffs only the touched nodes:
+// both cost the size of the change, not of the configuration.
+//
+// A Journal is not safe for concurrent use; the datastore serializes
+// edits.
+type Journal struct {
+	undo    []func()
+	touched map[string]DataPath
+}
+
+// NewJournal returns an empty journal.
+func NewJournal() *Journal { return &Journal{touched: map[string]DataPath{}} }
+
+// JournaledRoot returns the root node of d with journal j.
+func (s *Schema) JournaledRoot(d *generated.Device, j *Journal) Node {
+	n := s.RootNode(d)
+	n.J = j
+	return n
+}
+
+// Mark returns the position to undo back to.
+func (j *Journal) Mark() int { return len(j.undo) }
+
+// Undo reverts every change made since mark, newest first. The touched set
+// keeps its entries: diffing an unchanged node finds nothing.
+func (j *Journal) Undo(mark int) {
+	for i := len(j.undo) - 1; i >= mark; i-- {
+		j.undo[i]()
+	}
+	j.undo = j.undo[:mark]
+}
+
+// Reset forgets everything: the tree as it is becomes the base.
+func (j *Journal) Reset() {
+	j.undo = j.undo[:0]
+	clear(j.touched)
+}
+
+// Touched returns the paths of the nodes whose own fields changed (a leaf,
+// a leaf-list, a child container or list entry added or removed), sorted so
+// that parents come before their children.
+func (j *Journal) Touched() []DataPath {
+	keys := make([]string, 0, len(j.touched))
+	for k := range j.touched {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]DataPath, len(keys))
+	for i, k := range keys {
+		out[i] = j.touched[k]
+	}
+	return out
+}
+
+// Len returns the number of recorded changes.
+func (j *Journal) Len() int { return len(j.undo) }
+
+func (j *Journal) touch(n Node) {
+	k := n.P.String()
+	if _, ok := j.touched[k]; !ok {
+		j.touched[k] = n.P
+	}
+}
+
+// saveField records the current value of field fv of node n.
+func (j *Journal) saveField(n Node, fv reflect.Value) {
+	if j == nil {
+		return
+	}
+	j.touch(n)
+	old := reflect.New(fv.Type()).Elem()
+	old.Set(fv)
+	j.undo = append(j.undo, func() { fv.Set(old) })
+}
+
+// saveMapEntry records the current entry (or its absence) at key of map m
+// of node n.
+func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
+	if j == nil {
+		return
+	}
+	j.touch(n)
+	old := m.MapIndex(key)
+	j.undo = append(j.undo, func() {
+		if old.IsValid() {
+			m.SetMapIndex(key, old)
+		} else {
+			m.SetMapIndex(key, reflect.Value{})
+		}
+	})
+}
+
+// formatKey renders a list key value (strings and integers are the key
+// types of the model).
+func formatKey(v reflect.Value) (string, bool) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "", false
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return v.String(), true
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10), true
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10), true
+	}
+	return "", false
+}
