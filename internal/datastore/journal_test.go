@@ -109,13 +109,17 @@ func TestDiffTouchedMatchesDiff(t *testing.T) {
 	st := open(t, t.TempDir())
 	rng := rand.New(rand.NewSource(1))
 	words := []func() string{
-		func() string { return fmt.Sprintf("/ vrf main ike vpn v%d remote-address 192.0.2.%d", rng.Intn(8), rng.Intn(250)+1) },
+		func() string {
+			return fmt.Sprintf("/ vrf main ike vpn v%d remote-address 192.0.2.%d", rng.Intn(8), rng.Intn(250)+1)
+		},
 		func() string {
 			v := rng.Intn(8)
 			return fmt.Sprintf("/ vrf main ike vpn v%d security-policy s%d_%d local-ts subnet 10.%d.0.0/16", v, v, rng.Intn(20), rng.Intn(250))
 		},
 		func() string { return fmt.Sprintf("/ vrf main ike global-options threads %d", rng.Intn(30)+1) },
-		func() string { return fmt.Sprintf("/ vrf main ike pool p%d address 10.%d.0.0/24", rng.Intn(3), rng.Intn(250)) },
+		func() string {
+			return fmt.Sprintf("/ vrf main ike pool p%d address 10.%d.0.0/24", rng.Intn(3), rng.Intn(250))
+		},
 		func() string { return fmt.Sprintf("/ vrf v%d description d%d", rng.Intn(3), rng.Intn(9)) },
 	}
 	for round := 0; round < 200; round++ {

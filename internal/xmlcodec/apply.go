@@ -1,7 +1,6 @@
 package xmlcodec
 
 import (
-
 	"secgw/generated"
 	"secgw/internal/schema"
 )
