@@ -124,28 +124,30 @@ func (w *walker) checkPolicyNames(vrf, base string, ike *generated.SecgwVrf_Vrf_
 			owner[sp] = vn
 		}
 	}
-	idx.byVRF[vrf] = policyNames{ike: ike, owner: owner}
+	idx.byVRF[vrf] = policyNames{owner: owner}
 }
 
-// policyIndex remembers, per vrf, which VPN owns each security policy name,
-// for the tree last validated. It is rebuilt when another tree comes (a
-// different ike pointer), and updated by each incremental check; entries
-// left stale by deletions are confirmed against the live tree before an
-// error is reported. Incremental validation is correct as long as every
-// change since the last full validation of the tree went through
-// ValidateChange, which is the datastore's contract.
+// policyIndex remembers, per vrf, which VPN owns each security policy name.
+// A full validation rebuilds it from the tree it checks; each incremental
+// check adds the names of its VPN. Entries left stale by deletions, or
+// by another tree, are confirmed against the live tree before an error is
+// reported, so a stale entry never causes a false error. It misses no
+// conflict as long as every change made to the validated tree since its
+// last full validation went through ValidateChange — the datastore's
+// contract (it validates its running tree in full at start, then each
+// change of the candidate, whose content differs from running only by
+// those changes).
 type policyIndex struct {
 	mu    sync.Mutex
 	byVRF map[string]policyNames
 }
 
 type policyNames struct {
-	ike   *generated.SecgwVrf_Vrf_Ike
 	owner map[string]string
 }
 
 func (idx *policyIndex) names(vrf string, ike *generated.SecgwVrf_Vrf_Ike) map[string]string {
-	if pn, ok := idx.byVRF[vrf]; ok && pn.ike == ike {
+	if pn, ok := idx.byVRF[vrf]; ok {
 		return pn.owner
 	}
 	owner := make(map[string]string)
@@ -156,7 +158,7 @@ func (idx *policyIndex) names(vrf string, ike *generated.SecgwVrf_Vrf_Ike) map[s
 			}
 		}
 	}
-	idx.byVRF[vrf] = policyNames{ike: ike, owner: owner}
+	idx.byVRF[vrf] = policyNames{owner: owner}
 	return owner
 }
 
