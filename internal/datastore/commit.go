@@ -63,7 +63,7 @@ func (st *Store) Commit(opt CommitOptions) error {
 	case c == nil && opt.PersistID != "":
 		return &Error{Tag: "invalid-value", Message: "no confirmed commit is pending for this persist-id"}
 	}
-	rec, err := st.commitLocked(opt.User, opt.Comment)
+	rec, err := st.commitLocked(opt.User, opt.Comment, opt.Session)
 	if err != nil && !errors.Is(err, errNoChanges) {
 		return err
 	}
@@ -96,7 +96,7 @@ func (st *Store) Commit(opt CommitOptions) error {
 }
 
 // commitLocked runs the transaction from candidate to running.
-func (st *Store) commitLocked(user, comment string) (*commitRecord, error) {
+func (st *Store) commitLocked(user, comment string, session uint32) (*commitRecord, error) {
 	if st.journal.Len() == 0 {
 		return nil, errNoChanges
 	}
@@ -109,7 +109,7 @@ func (st *Store) commitLocked(user, comment string) (*commitRecord, error) {
 	if err := st.validateChanges(changes); err != nil {
 		return nil, err
 	}
-	rec, err := st.transact(changes, user, comment)
+	rec, err := st.transact(changes, user, comment, session)
 	if err != nil {
 		return nil, err
 	}
@@ -135,13 +135,13 @@ func (st *Store) validateChanges(changes []Change) error {
 // transact prepares, persists and applies the changes from running to the
 // candidate, then brings running up to date; on any failure it aborts in
 // reverse order and running (in memory and on disk) stays as it was.
-func (st *Store) transact(changes []Change, user, comment string) (*commitRecord, error) {
+func (st *Store) transact(changes []Change, user, comment string, session uint32) (*commitRecord, error) {
 	s := st.opt.Schema
 	fwd, inv, err := opsFor(s, s.RootNode(st.running), s.RootNode(st.candidate), changes)
 	if err != nil {
 		return nil, &Error{Tag: "operation-failed", Message: err.Error(), Err: err}
 	}
-	tx := &Tx{ID: st.commits + 1, Old: st.running, New: st.candidate, Changes: changes, User: user, Comment: comment}
+	tx := &Tx{ID: st.commits + 1, Old: st.running, New: st.candidate, Changes: changes, User: user, Session: session, Comment: comment}
 	for i, sub := range st.subs {
 		if err := sub.Prepare(tx); err != nil {
 			for j := i - 1; j >= 0; j-- {
@@ -259,7 +259,7 @@ func (st *Store) revertLocked(c *pendingConfirm, why string) error {
 			return &Error{Tag: "operation-failed", Message: "cannot revert the confirmed commit: " + err.Error(), Err: err}
 		}
 	}
-	_, err := st.commitLocked("", "rollback of a confirmed commit: "+why)
+	_, err := st.commitLocked("", "rollback of a confirmed commit: "+why, 0)
 	if errors.Is(err, errNoChanges) {
 		return nil
 	}

@@ -40,6 +40,7 @@ type Tx struct {
 	New     *generated.Device
 	Changes []Change
 	User    string
+	Session uint32 // NETCONF session that committed; 0 for the store itself
 	Comment string
 }
 

@@ -33,6 +33,12 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 		} else {
 			err = unsupported(op)
 		}
+	case NSNotification:
+		if op.Local == "create-subscription" {
+			reply, err = srv.createSubscription(s, rpc)
+		} else {
+			err = unsupported(op)
+		}
 	case NSIKE, NSHA:
 		if srv.cfg.Ops == nil {
 			err = unsupported(op)
@@ -58,6 +64,8 @@ func readOnlyAllowed(op xml.Name) bool {
 		}
 	case NSMonitoring:
 		return op.Local == "get-schema"
+	case NSNotification:
+		return op.Local == "create-subscription"
 	}
 	return false
 }

@@ -51,9 +51,10 @@ type Config struct {
 
 // Server serves NETCONF.
 type Server struct {
-	cfg Config
-	tr  *transport.Server
-	log *slog.Logger
+	cfg    Config
+	tr     *transport.Server
+	log    *slog.Logger
+	events notifier
 }
 
 // Capabilities advertised beside base:1.0 and base:1.1 (RFC 6241 §8, RFC
@@ -65,6 +66,8 @@ func (srv *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:validate:1.1",
 		"urn:ietf:params:netconf:capability:rollback-on-error:1.0",
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
+		"urn:ietf:params:netconf:capability:notification:1.0",
+		"urn:ietf:params:netconf:capability:interleave:1.0",
 		NSMonitoring + "?module=ietf-netconf-monitoring",
 	}
 	for _, src := range srv.cfg.Schema.Sources() {
@@ -83,18 +86,21 @@ func New(cfg Config) (*Server, error) {
 		srv.log = slog.Default()
 	}
 	tr, err := transport.NewServer(transport.Config{
-		Addr:         cfg.Addr,
-		HostKeyFile:  filepath.Join(cfg.Dir, "ssh_host_ed25519_key"),
-		Auth:         cfg.Users,
-		Handler:      srv,
-		Capabilities: srv.capabilities(),
-		MaxSessions:  cfg.MaxSessions,
-		Logger:       srv.log,
+		Addr:           cfg.Addr,
+		HostKeyFile:    filepath.Join(cfg.Dir, "ssh_host_ed25519_key"),
+		Auth:           cfg.Users,
+		Handler:        srv,
+		Capabilities:   srv.capabilities(),
+		MaxSessions:    cfg.MaxSessions,
+		Logger:         srv.log,
+		OnSessionStart: srv.sessionStart,
+		OnSessionEnd:   srv.sessionEnd,
 	})
 	if err != nil {
 		return nil, err
 	}
 	srv.tr = tr
+	cfg.Store.Subscribe(configChange{srv})
 	return srv, nil
 }
 

@@ -214,3 +214,49 @@ m.close_session()
 		}
 	}
 }
+
+// TestNotifications subscribes with ncclient and checks the RFC 6470
+// events another session causes: session-start, netconf-config-change
+// with a prefixed target, session-end.
+func TestNotifications(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import ncclient").Run(); err != nil {
+		t.Fatal("python3-ncclient missing: apt-get install python3-ncclient")
+	}
+	f := start(t)
+	host, port, _ := net.SplitHostPort(f.addr)
+	script := `
+import sys
+from ncclient import manager
+def conn():
+    return manager.connect(host=sys.argv[1], port=int(sys.argv[2]), username="admin", password="secret-admin",
+                           hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=20)
+m = conn()
+m.create_subscription()
+other = conn()
+other.edit_config(target="candidate", config="""<config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+  <ike xmlns="urn:secgw:yang:secgw-ike"><vpn><name>hq</name><remote-address>198.51.100.1</remote-address></vpn></ike>
+  </vrf></config>""")
+other.commit()
+other.close_session()
+for _ in range(3):
+    n = m.take_notification(timeout=10)
+    print("EVENT", n.notification_xml if n else None)
+m.close_session()
+`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ncclient: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"<netconf-session-start",
+		"<netconf-config-change",
+		"<username>admin</username>",
+		"/vrf:vrf[vrf:name='main']/ike:ike</target><operation>create</operation>",
+		"<termination-reason>closed</termination-reason>",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notifications lack %q:\n%s", want, text)
+		}
+	}
+}

@@ -122,6 +122,11 @@ type Config struct {
 	MaxSessions int
 	// Logger receives connection and session events; slog.Default() if nil.
 	Logger *slog.Logger
+	// OnSessionStart, when set, is called once a session's hello exchange
+	// is done; OnSessionEnd once it has ended, with the reason (RFC 6470
+	// session-start and session-end). They must not block.
+	OnSessionStart func(s *Session)
+	OnSessionEnd   func(s *Session, reason string)
 }
 
 // Server is a NETCONF-over-SSH server.

@@ -271,6 +271,9 @@ func (s *Session) handshake(br *bufio.Reader) error {
 	}
 	s.wmu.Unlock()
 	s.log.Info("netconf session started", "base11", base11)
+	if f := s.srv.cfg.OnSessionStart; f != nil {
+		s.runHook(func() { f(s) })
+	}
 	return nil
 }
 
@@ -458,6 +461,9 @@ func (s *Session) terminate(reason string) {
 	}
 	close(s.done)
 	s.log.Info("netconf session ended", "reason", reason)
+	if f := s.srv.cfg.OnSessionEnd; f != nil {
+		s.runHook(func() { f(s, reason) })
+	}
 	s.conn.sessionEnded(s)
 }
 

@@ -1,0 +1,199 @@
+package netconf
+
+import (
+	"bytes"
+	"encoding/xml"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"secgw/internal/datastore"
+	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
+)
+
+// Namespaces of notifications (RFC 5277, RFC 6470).
+const (
+	NSNotification = transport.NSNotification
+	NSNCNotif      = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+)
+
+// notifier fans events out to the sessions that subscribed with
+// create-subscription (RFC 5277; stream NETCONF, no replay).
+type notifier struct {
+	mu   sync.Mutex
+	subs map[uint32]*transport.Session
+}
+
+func (n *notifier) add(s *transport.Session) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.subs == nil {
+		n.subs = map[uint32]*transport.Session{}
+	}
+	if _, dup := n.subs[s.ID()]; dup {
+		return false
+	}
+	n.subs[s.ID()] = s
+	return true
+}
+
+func (n *notifier) remove(id uint32) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.subs, id)
+}
+
+// publish sends an event to every subscriber. Each send runs on its own
+// goroutine: a slow client never holds up a commit.
+func (n *notifier) publish(event []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range n.subs {
+		go func(s *transport.Session) { _ = s.Notify(event) }(s)
+	}
+}
+
+// createSubscription subscribes the session to the NETCONF stream.
+func (srv *Server) createSubscription(s *transport.Session, rpc *transport.RPC) ([]byte, error) {
+	var p struct {
+		Stream    string    `xml:"stream"`
+		Filter    *struct{} `xml:"filter"`
+		StartTime string    `xml:"startTime"`
+		StopTime  string    `xml:"stopTime"`
+	}
+	if err := rpc.Decode(&p); err != nil {
+		return nil, malformed(err)
+	}
+	if st := strings.TrimSpace(p.Stream); st != "" && st != "NETCONF" {
+		return nil, &opError{Type: "application", Tag: "invalid-value", Message: "no stream " + st + " (the stream is NETCONF)", Info: map[string]string{"bad-element": "stream"}}
+	}
+	if p.StartTime != "" || p.StopTime != "" {
+		return nil, &opError{Type: "application", Tag: "operation-not-supported", Message: "event replay is not supported: omit startTime and stopTime"}
+	}
+	if p.Filter != nil {
+		return nil, &opError{Type: "application", Tag: "operation-not-supported", Message: "event filters are not supported: every event is sent"}
+	}
+	if !srv.events.add(s) {
+		return nil, &opError{Type: "protocol", Tag: "in-use", Message: "this session already has a subscription"}
+	}
+	id := s.ID()
+	s.OnClose(func() { srv.events.remove(id) })
+	return nil, nil
+}
+
+func host(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// sessionStart publishes netconf-session-start (RFC 6470 §2.2.2).
+func (srv *Server) sessionStart(s *transport.Session) {
+	var b bytes.Buffer
+	b.WriteString(`<netconf-session-start xmlns="` + NSNCNotif + `"><username>`)
+	_ = xml.EscapeText(&b, []byte(s.User()))
+	b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(s.ID()), 10) + `</session-id><source-host>`)
+	_ = xml.EscapeText(&b, []byte(host(s.RemoteAddr())))
+	b.WriteString(`</source-host></netconf-session-start>`)
+	srv.events.publish(b.Bytes())
+}
+
+// sessionEnd publishes netconf-session-end (RFC 6470 §2.2.3).
+func (srv *Server) sessionEnd(s *transport.Session, reason string) {
+	why := "dropped"
+	switch {
+	case reason == "closed" || strings.Contains(reason, "close-session"):
+		why = "closed"
+	case strings.Contains(reason, "kill"):
+		why = "killed"
+	case strings.Contains(reason, "timeout"):
+		why = "timeout"
+	case strings.Contains(reason, "hello"):
+		why = "bad-hello"
+	}
+	var b bytes.Buffer
+	b.WriteString(`<netconf-session-end xmlns="` + NSNCNotif + `"><username>`)
+	_ = xml.EscapeText(&b, []byte(s.User()))
+	b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(s.ID()), 10) + `</session-id><source-host>`)
+	_ = xml.EscapeText(&b, []byte(host(s.RemoteAddr())))
+	b.WriteString(`</source-host><termination-reason>` + why + `</termination-reason></netconf-session-end>`)
+	srv.events.publish(b.Bytes())
+}
+
+// configChange is the datastore subscriber that publishes
+// netconf-config-change (RFC 6470 §2.2.1) after each commit.
+type configChange struct{ srv *Server }
+
+func (configChange) Name() string                { return "netconf notifications" }
+func (configChange) Prepare(*datastore.Tx) error { return nil }
+func (configChange) Abort(*datastore.Tx)         {}
+func (c configChange) Apply(tx *datastore.Tx) error {
+	var b bytes.Buffer
+	b.WriteString(`<netconf-config-change xmlns="` + NSNCNotif + `"><changed-by>`)
+	if tx.Session != 0 {
+		b.WriteString(`<username>`)
+		_ = xml.EscapeText(&b, []byte(tx.User))
+		b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(tx.Session), 10) + `</session-id>`)
+	} else {
+		b.WriteString(`<server/>`)
+	}
+	b.WriteString(`</changed-by><datastore>running</datastore>`)
+	for _, ch := range tx.Changes {
+		target, decls := c.srv.prefixedPath(ch.Path)
+		b.WriteString(`<edit><target` + decls + `>`)
+		b.WriteString(textEscaper.Replace(target))
+		op := "merge"
+		switch ch.Op {
+		case datastore.Create:
+			op = "create"
+		case datastore.Delete:
+			op = "delete"
+		}
+		b.WriteString(`</target><operation>` + op + `</operation></edit>`)
+	}
+	b.WriteString(`</netconf-config-change>`)
+	c.srv.events.publish(b.Bytes())
+	return nil
+}
+
+// textEscaper escapes element text; quotes stay as they are, which keeps
+// instance identifiers readable.
+var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// prefixedPath renders an instance identifier with module prefixes, as
+// RFC 6470's target is, and the namespace declarations it needs.
+func (srv *Server) prefixedPath(p schema.DataPath) (string, string) {
+	var out strings.Builder
+	decls := map[string]string{}
+	e := srv.cfg.Schema.Root
+	for _, el := range p {
+		e = schema.Child(e, el.Name)
+		prefix := "x"
+		if e != nil {
+			if ns := e.Namespace(); ns != nil {
+				for name, m := range srv.cfg.Schema.Modules {
+					if mns := m.Namespace(); mns != nil && mns.Name == ns.Name {
+						prefix = strings.TrimPrefix(name, "secgw-")
+						decls[prefix] = ns.Name
+					}
+				}
+			}
+		}
+		out.WriteString("/" + prefix + ":" + el.Name)
+		if el.KeyName != "" {
+			out.WriteString("[" + prefix + ":" + el.KeyName + "='" + el.Key + "']")
+		}
+	}
+	var d strings.Builder
+	for pfx, ns := range decls {
+		d.WriteString(` xmlns:` + pfx + `="` + ns + `"`)
+	}
+	return out.String(), d.String()
+}
