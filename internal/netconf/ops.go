@@ -302,6 +302,9 @@ func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]by
 	if err != nil {
 		return nil, err
 	}
+	if withState {
+		b = append(b, srv.monitoring(opts.Filter)...)
+	}
 	return append(b, "</data>"...), nil
 }
 

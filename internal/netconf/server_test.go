@@ -260,3 +260,30 @@ m.close_session()
 		}
 	}
 }
+
+// TestModuleDiscovery lists the modules through <get> and downloads each
+// with get-schema, as a client that knows nothing of secgw would.
+func TestModuleDiscovery(t *testing.T) {
+	f := start(t)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	data, err := exec1(t, admin, `<get><filter type="subtree"><netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><schemas/></netconf-state></filter></get>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"secgw-vrf", "secgw-ike", "secgw-ike-vpn", "secgw-ha", "secgw-types", "ietf-inet-types"} {
+		if !strings.Contains(data, "<identifier>"+m+"</identifier>") {
+			t.Errorf("schemas list lacks %s", m)
+			continue
+		}
+		text, err := exec1(t, admin, `<get-schema xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><identifier>`+m+`</identifier><format>yang</format></get-schema>`)
+		if err != nil || !strings.Contains(text, "module "+m) && !strings.Contains(text, "submodule "+m) {
+			t.Errorf("get-schema %s: %v %.80s", m, err, text)
+		}
+	}
+	if strings.Contains(data, "<vrf") {
+		t.Error("a filter for netconf-state returned configuration")
+	}
+	if _, err := exec1(t, admin, `<get-schema xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><identifier>nope</identifier></get-schema>`); err == nil {
+		t.Error("get-schema of an unknown module succeeded")
+	}
+}
