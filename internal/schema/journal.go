@@ -17,12 +17,14 @@ import (
 // A Journal is not safe for concurrent use; the datastore serializes
 // edits.
 type Journal struct {
-	undo    []func()
-	touched map[string]DataPath
+	undo []func()
+	// touched is keyed by the address of the node's struct: unique while
+	// the node exists, and far cheaper than rendering its path per change.
+	touched map[uintptr]DataPath
 }
 
 // NewJournal returns an empty journal.
-func NewJournal() *Journal { return &Journal{touched: map[string]DataPath{}} }
+func NewJournal() *Journal { return &Journal{touched: map[uintptr]DataPath{}} }
 
 // JournaledRoot returns the root node of d with journal j.
 func (s *Schema) JournaledRoot(d *generated.Device, j *Journal) Node {
@@ -53,14 +55,23 @@ func (j *Journal) Reset() {
 // a leaf-list, a child container or list entry added or removed), sorted so
 // that parents come before their children.
 func (j *Journal) Touched() []DataPath {
-	keys := make([]string, 0, len(j.touched))
-	for k := range j.touched {
-		keys = append(keys, k)
+	type entry struct {
+		key string
+		p   DataPath
 	}
-	sort.Strings(keys)
-	out := make([]DataPath, len(keys))
-	for i, k := range keys {
-		out[i] = j.touched[k]
+	seen := make(map[string]bool, len(j.touched))
+	list := make([]entry, 0, len(j.touched))
+	for _, p := range j.touched {
+		k := p.String()
+		if !seen[k] { // a node deleted and created again has two addresses
+			seen[k] = true
+			list = append(list, entry{k, p})
+		}
+	}
+	sort.Slice(list, func(a, b int) bool { return list[a].key < list[b].key })
+	out := make([]DataPath, len(list))
+	for i, e := range list {
+		out[i] = e.p
 	}
 	return out
 }
@@ -69,7 +80,7 @@ func (j *Journal) Touched() []DataPath {
 func (j *Journal) Len() int { return len(j.undo) }
 
 func (j *Journal) touch(n Node) {
-	k := n.P.String()
+	k := n.V.Addr().Pointer()
 	if _, ok := j.touched[k]; !ok {
 		j.touched[k] = n.P
 	}

@@ -1,0 +1,88 @@
+package netconf
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"secgw/generated"
+	"secgw/internal/configtest"
+	"secgw/internal/datastore"
+	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
+	"secgw/internal/validate"
+	"secgw/internal/xmlcodec"
+)
+
+// benchServer is a server without transport, over a store holding nothing.
+func benchServer(b *testing.B) (*Server, *schema.Schema) {
+	s, err := schema.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := validate.New(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := datastore.Open(datastore.Options{Dir: filepath.Join(b.TempDir(), "c"), Schema: s, Validator: v})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return &Server{cfg: Config{Store: st, Schema: s, Validator: v}}, s
+}
+
+// BenchmarkEditConfig10k is an edit-config of a 10k-VPN document into the
+// candidate, validated (test-then-set), then discarded.
+func BenchmarkEditConfig10k(b *testing.B) {
+	srv, s := benchServer(b)
+	doc, err := xmlcodec.Append(nil, s, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rpc := &transport.RPC{}
+	for b.Loop() {
+		if err := srv.cfg.Store.EditAndValidate(1, func(root schema.Node) error {
+			return srv.applyConfig(root, rpc, &inner{XML: doc}, xmlcodec.OpMerge)
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := srv.cfg.Store.Discard(1); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.SetBytes(int64(len(doc)))
+}
+
+// BenchmarkGetConfig10k answers get-config for a 10k-VPN running
+// configuration.
+func BenchmarkGetConfig10k(b *testing.B) {
+	srv, s := benchServer(b)
+	doc, err := xmlcodec.Append(nil, s, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.cfg.Store.Edit(1, func(root schema.Node) error {
+		return srv.applyConfig(root, &transport.RPC{}, &inner{XML: doc}, xmlcodec.OpMerge)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.cfg.Store.Commit(datastore.CommitOptions{Session: 1}); err != nil {
+		b.Fatal(err)
+	}
+	var out []byte
+	for b.Loop() {
+		srv.cfg.Store.View(func(d *generated.Device) {
+			out, err = xmlcodec.Append(out[:0], s, d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if !bytes.Contains(out, []byte("vpn09999")) {
+		b.Fatal("incomplete")
+	}
+	b.SetBytes(int64(len(out)))
+}
