@@ -290,13 +290,22 @@ func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]by
 				return nil, err
 			}
 			opts.Filter = f
+		case "xpath":
+			if p.Filter.Select == "" {
+				return nil, &opError{Type: "protocol", Tag: "missing-attribute", Message: "an xpath filter needs a select attribute", Info: map[string]string{"bad-attribute": "select", "bad-element": "filter"}}
+			}
 		default:
-			return nil, &opError{Type: "protocol", Tag: "operation-not-supported", Message: "filter type " + p.Filter.Type + " is not supported (use subtree)", Info: map[string]string{"bad-attribute": "type", "bad-element": "filter"}}
+			return nil, &opError{Type: "protocol", Tag: "bad-attribute", Message: "filter type " + p.Filter.Type + " is not one of subtree, xpath", Info: map[string]string{"bad-attribute": "type", "bad-element": "filter"}}
 		}
 	}
 	b := []byte("<data>")
 	var err error
 	view(func(tree *generated.Device) {
+		if p.Filter != nil && p.Filter.Type == "xpath" {
+			if opts.Filter, err = srv.xpathFilter(tree, p.Filter.Select); err != nil {
+				return
+			}
+		}
 		b, err = xmlcodec.Append(b, srv.cfg.Schema, tree, opts)
 	})
 	if err != nil {

@@ -64,6 +64,7 @@ func (srv *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:candidate:1.0",
 		"urn:ietf:params:netconf:capability:confirmed-commit:1.1",
 		"urn:ietf:params:netconf:capability:validate:1.1",
+		"urn:ietf:params:netconf:capability:xpath:1.0",
 		"urn:ietf:params:netconf:capability:rollback-on-error:1.0",
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:notification:1.0",

@@ -287,3 +287,50 @@ func TestModuleDiscovery(t *testing.T) {
 		t.Error("get-schema of an unknown module succeeded")
 	}
 }
+
+// TestXPathFilter reads parts of the configuration with XPath filters.
+func TestXPathFilter(t *testing.T) {
+	f := start(t)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	edit := `<edit-config><target><candidate/></target><config>
+	  <vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+	    <ike ` + ikeNS + `><global-options><threads>4</threads></global-options>
+	      <vpn><name>hq</name><remote-address>198.51.100.1</remote-address><vip-request>0.0.0.0</vip-request><vip-request>::</vip-request></vpn>
+	      <vpn><name>branch</name><remote-address>198.51.100.2</remote-address></vpn>
+	    </ike></vrf></config></edit-config>`
+	if _, err := exec1(t, admin, edit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec1(t, admin, `<commit/>`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		sel       string
+		want, not []string
+	}{
+		{"/vrf/ike/vpn[name='hq']", []string{"<name>hq</name>", "198.51.100.1", "<vip-request>::</vip-request>"}, []string{"branch", "<threads>"}},
+		{"/vrf/ike/vpn/remote-address", []string{"198.51.100.1", "198.51.100.2", "<name>hq</name>"}, []string{"<vip-request>", "<threads>"}},
+		{"//threads", []string{"<threads>4</threads>"}, []string{"<vpn>"}},
+		{"/vrf/ike/vpn[remote-address='198.51.100.2']/name", []string{"<name>branch</name>"}, []string{"hq"}},
+		{"/vrf/ike/vpn[name='none']", []string{"<data"}, []string{"<vrf"}},
+	} {
+		data, err := exec1(t, admin, `<get-config><source><running/></source><filter type="xpath" select="`+c.sel+`"/></get-config>`)
+		if err != nil {
+			t.Errorf("%s: %v", c.sel, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(data, w) {
+				t.Errorf("%s: lacks %s: %s", c.sel, w, data)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(data, n) {
+				t.Errorf("%s: has %s: %s", c.sel, n, data)
+			}
+		}
+	}
+	if _, err := exec1(t, admin, `<get-config><source><running/></source><filter type="xpath" select="/vrf[["/></get-config>`); err == nil || !strings.Contains(err.Error(), "xpath") {
+		t.Errorf("bad xpath: %v", err)
+	}
+}
