@@ -1,10 +1,13 @@
 package netconf
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 
 	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
 	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
@@ -25,10 +28,16 @@ func (e *opError) Error() string { return "netconf: " + e.Message }
 // error-type, error-tag, error-path and error-info the failure calls for.
 // Messages never carry secret values: the validator and the codec leave
 // them out of theirs.
-func rpcError(err error) []byte {
+func (srv *Server) rpcError(err error) []byte {
 	var out []byte
 	add := func(typ, tag, appTag, path, msg string, info map[string]string) {
-		out = append(out, transport.BuildRPCError(typ, tag, "error", appTag, path, msg, info)...)
+		prefixed, decls := srv.prefixedString(path)
+		e := transport.BuildRPCError(typ, tag, "error", appTag, prefixed, msg, info)
+		if decls != "" {
+			// RFC 6241 §4.3: the prefixes of error-path are declared on it.
+			e = bytes.Replace(e, []byte("<error-path>"), []byte("<error-path"+decls+">"), 1)
+		}
+		out = append(out, e...)
 	}
 	var oe *opError
 	var ve validate.Errors
@@ -50,11 +59,55 @@ func rpcError(err error) []byte {
 		}
 		// A commit refused by validation carries the validator's errors.
 		if errors.As(de.Err, &ve) {
-			return rpcError(ve)
+			return srv.rpcError(ve)
 		}
 		add(typ, de.Tag, "", "", de.Message, de.Info)
 	default:
 		add("application", "operation-failed", "", "", err.Error(), nil)
 	}
 	return out
+}
+
+// prefixedString adds module prefixes to an instance identifier written
+// without them ("/vrf[name='main']/ike" becomes "/vrf:vrf[vrf:name='main']/ike:ike")
+// and returns the namespace declarations the prefixes need. A path that
+// does not parse is returned as it is.
+func (srv *Server) prefixedString(path string) (string, string) {
+	if path == "" || path[0] != '/' {
+		return path, ""
+	}
+	var p schema.DataPath
+	rest := path[1:]
+	for rest != "" {
+		seg := rest
+		depth, cut := 0, -1
+		for i := 0; i < len(rest) && cut < 0; i++ {
+			switch rest[i] {
+			case '[':
+				depth++
+			case ']':
+				depth--
+			case '/':
+				if depth == 0 {
+					cut = i
+				}
+			}
+		}
+		if cut >= 0 {
+			seg, rest = rest[:cut], rest[cut+1:]
+		} else {
+			rest = ""
+		}
+		e := schema.Elem{Name: seg}
+		if i := strings.IndexByte(seg, '['); i > 0 && strings.HasSuffix(seg, "']") {
+			kv := seg[i+1 : len(seg)-1]
+			k, v, ok := strings.Cut(kv, "='")
+			if !ok {
+				return path, ""
+			}
+			e = schema.Elem{Name: seg[:i], KeyName: k, Key: strings.TrimSuffix(v, "'")}
+		}
+		p = append(p, e)
+	}
+	return srv.prefixedPath(p)
 }

@@ -175,7 +175,7 @@ func (srv *Server) prefixedPath(p schema.DataPath) (string, string) {
 	e := srv.cfg.Schema.Root
 	for _, el := range p {
 		e = schema.Child(e, el.Name)
-		prefix := "x"
+		prefix := ""
 		if e != nil {
 			if ns := e.Namespace(); ns != nil {
 				for name, m := range srv.cfg.Schema.Modules {
@@ -186,9 +186,12 @@ func (srv *Server) prefixedPath(p schema.DataPath) (string, string) {
 				}
 			}
 		}
-		out.WriteString("/" + prefix + ":" + el.Name)
+		if prefix != "" {
+			prefix += ":" // an unknown node (in an error) has none
+		}
+		out.WriteString("/" + prefix + el.Name)
 		if el.KeyName != "" {
-			out.WriteString("[" + prefix + ":" + el.KeyName + "='" + el.Key + "']")
+			out.WriteString("[" + prefix + el.KeyName + "='" + el.Key + "']")
 		}
 	}
 	var d strings.Builder

@@ -19,7 +19,7 @@ import (
 func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *transport.RPC) []byte {
 	op := rpc.Operation
 	if s.Role() != RoleAdmin && !readOnlyAllowed(op) {
-		return rpcError(&opError{Type: "application", Tag: "access-denied",
+		return srv.rpcError(&opError{Type: "application", Tag: "access-denied",
 			Message: "user " + s.User() + " (role " + s.Role() + ") may not run " + op.Local})
 	}
 	var reply []byte
@@ -49,7 +49,7 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 		err = unsupported(op)
 	}
 	if err != nil {
-		return rpcError(err)
+		return srv.rpcError(err)
 	}
 	return reply
 }

@@ -205,9 +205,9 @@ m.close_session()
 	}
 	text := string(out)
 	for _, want := range []string{
-		"ERR application invalid-value /vrf[name='main']/ike/global-options/retransmit-tries | 101 is out of range 0..100",
+		"ERR application invalid-value /vrf:vrf[vrf:name='main']/ike:ike/ike:global-options/ike:retransmit-tries | 101 is out of range 0..100",
 		"THREADS True",
-		"ERR application unknown-element /vrf[name='main']/bogus | unknown element \"bogus\"",
+		"ERR application unknown-element /vrf:vrf[vrf:name='main']/bogus | unknown element \"bogus\"",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("ncclient output lacks %q:\n%s", want, text)
