@@ -2,7 +2,7 @@
 GO        ?= go
 YANGLINT  ?= yanglint
 PKGS      := ./...
-YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang
+YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang
 YANG_ALL  := yang/ietf-inet-types.yang yang/ietf-yang-types.yang yang/secgw-types.yang $(YANG_SRC)
 GENFLAGS  := -path=yang -generate_fakeroot -fakeroot_name=device -generate_getters \
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \

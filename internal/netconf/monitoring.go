@@ -3,6 +3,9 @@ package netconf
 import (
 	"bytes"
 	"encoding/xml"
+	"strconv"
+	"strings"
+	"time"
 
 	"secgw/internal/xmlcodec"
 )
@@ -11,13 +14,16 @@ import (
 // 8525 for NETCONF clients that look for it).
 const NSYangLibrary = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 
+// NSConfig is the namespace of secgw-config (history and rollback).
+const NSConfig = "urn:secgw:yang:secgw-config"
+
 // monitoring returns the state <get> adds for clients that discover
 // modules: ietf-netconf-monitoring's schemas list (RFC 6022 §2.1.3), which
 // get-schema serves, and ietf-yang-library's modules-state (RFC 7895 §2.2,
 // RFC 8525 §1) with submodules. A filter receives them only when its top
 // level names them; an absent filter receives them always.
 func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
-	wantSchemas, wantModules := f == nil, f == nil
+	wantSchemas, wantModules, wantLibrary, wantHistory := f == nil, f == nil, f == nil, f == nil
 	if f != nil {
 		for _, n := range f.Nodes {
 			switch n.Name {
@@ -25,6 +31,10 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 				wantSchemas = true
 			case "modules-state":
 				wantModules = true
+			case "yang-library":
+				wantLibrary = true
+			case "config-history":
+				wantHistory = true
 			}
 		}
 	}
@@ -64,7 +74,7 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 			esc(src.Namespace)
 			b.WriteString(`</namespace><conformance-type>implement</conformance-type>`)
 			for _, sub := range srcs {
-				if sub.Submodule && len(sub.Name) > len(src.Name) && sub.Name[:len(src.Name)+1] == src.Name+"-" {
+				if sub.Submodule && strings.HasPrefix(sub.Name, src.Name+"-") {
 					b.WriteString(`<submodule><name>`)
 					esc(sub.Name)
 					b.WriteString(`</name><revision>`)
@@ -75,6 +85,52 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 			b.WriteString(`</module>`)
 		}
 		b.WriteString(`</modules-state>`)
+	}
+	if wantLibrary {
+		// RFC 8525 §3: one module set, one schema, used by both datastores.
+		b.WriteString(`<yang-library xmlns="` + NSYangLibrary + `" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"><module-set><name>secgw</name>`)
+		for _, src := range srcs {
+			if src.Submodule {
+				continue
+			}
+			tag := "import-only-module"
+			if src.Name != "ietf-inet-types" && src.Name != "ietf-yang-types" && src.Name != "secgw-types" {
+				tag = "module"
+			}
+			b.WriteString(`<` + tag + `><name>`)
+			esc(src.Name)
+			b.WriteString(`</name><revision>`)
+			esc(src.Revision)
+			b.WriteString(`</revision><namespace>`)
+			esc(src.Namespace)
+			b.WriteString(`</namespace>`)
+			for _, sub := range srcs {
+				if sub.Submodule && strings.HasPrefix(sub.Name, src.Name+"-") {
+					b.WriteString(`<submodule><name>`)
+					esc(sub.Name)
+					b.WriteString(`</name><revision>`)
+					esc(sub.Revision)
+					b.WriteString(`</revision></submodule>`)
+				}
+			}
+			b.WriteString(`</` + tag + `>`)
+		}
+		b.WriteString(`</module-set><schema><name>secgw</name><module-set>secgw</module-set></schema>` +
+			`<datastore><name>ds:running</name><schema>secgw</schema></datastore>` +
+			`<datastore><name>ds:candidate</name><schema>secgw</schema></datastore>` +
+			`<datastore><name>ds:operational</name><schema>secgw</schema></datastore>` +
+			`<content-id>secgw-1</content-id></yang-library>`)
+	}
+	if wantHistory {
+		b.WriteString(`<config-history xmlns="` + NSConfig + `">`)
+		for _, r := range srv.cfg.Store.History() {
+			b.WriteString(`<commit><id>` + strconv.FormatUint(r.ID, 10) + `</id><time>` + r.Time.UTC().Format(time.RFC3339) + `</time><user>`)
+			esc(r.User)
+			b.WriteString(`</user><comment>`)
+			esc(r.Comment)
+			b.WriteString(`</comment><changes>` + strconv.Itoa(r.Changes) + `</changes></commit>`)
+		}
+		b.WriteString(`</config-history>`)
 	}
 	return b.Bytes()
 }

@@ -39,6 +39,12 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 		} else {
 			err = unsupported(op)
 		}
+	case NSConfig:
+		if op.Local == "rollback" {
+			err = srv.rollback(s, rpc)
+		} else {
+			err = unsupported(op)
+		}
 	case NSIKE, NSHA:
 		if srv.cfg.Ops == nil {
 			err = unsupported(op)
@@ -460,4 +466,19 @@ func (srv *Server) getSchema(rpc *transport.RPC) ([]byte, error) {
 		}
 	}
 	return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "no schema " + p.Identifier + " " + p.Version, Info: map[string]string{"bad-element": "identifier"}}
+}
+
+// rollback loads a kept commit into the candidate (secgw-config rollback).
+func (srv *Server) rollback(s *transport.Session, rpc *transport.RPC) error {
+	var p struct {
+		ID string `xml:"commit-id"`
+	}
+	if err := rpc.Decode(&p); err != nil {
+		return malformed(err)
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(p.ID), 10, 64)
+	if err != nil {
+		return &opError{Type: "application", Tag: "invalid-value", Message: "commit-id must be a commit number", Info: map[string]string{"bad-element": "commit-id"}}
+	}
+	return srv.cfg.Store.Rollback(s.ID(), id)
 }

@@ -334,3 +334,36 @@ func TestXPathFilter(t *testing.T) {
 		t.Errorf("bad xpath: %v", err)
 	}
 }
+
+// TestHistoryAndRollback lists the commits through <get> and rolls one
+// back with the secgw-config rollback RPC.
+func TestHistoryAndRollbackRPC(t *testing.T) {
+	f := start(t)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	for _, n := range []string{"3", "4"} {
+		edit := `<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>
+		  <ike ` + ikeNS + `><global-options><threads>` + n + `</threads></global-options></ike></vrf></config></edit-config>`
+		if _, err := exec1(t, admin, edit); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := exec1(t, admin, `<commit/>`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := exec1(t, admin, `<get><filter><config-history xmlns="urn:secgw:yang:secgw-config"/></filter></get>`)
+	if err != nil || !strings.Contains(data, "<id>2</id>") || !strings.Contains(data, "<user>admin</user>") {
+		t.Fatalf("history: %v %s", err, data)
+	}
+	if _, err := exec1(t, admin, `<rollback xmlns="urn:secgw:yang:secgw-config"><commit-id>1</commit-id></rollback>`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec1(t, admin, `<commit/>`); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.store.Running().Vrf["main"].Ike.GlobalOptions.GetThreads(); got != 3 {
+		t.Fatalf("after rollback to commit 1, threads = %d", got)
+	}
+	if _, err := exec1(t, admin, `<rollback xmlns="urn:secgw:yang:secgw-config"><commit-id>99</commit-id></rollback>`); err == nil {
+		t.Fatal("rolled back to a commit that does not exist")
+	}
+}
