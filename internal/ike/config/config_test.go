@@ -1,0 +1,88 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/ike/wire"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestResolveDefaultsAndTemplates(t *testing.T) {
+	ike := &generated.SecgwVrf_Vrf_Ike{
+		IkePolicyTemplate: map[string]*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate{
+			"t": {Name: ptr("t"), PreSharedKey: ptr("0x0102"), DpdDelay: ptr("30s")},
+		},
+		Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{
+			"v": {Name: ptr("v"), RemoteAddress: ptr("192.0.2.1"), LocalId: ptr("keyid:abc"), RemoteId: ptr("peer@example.com"),
+				IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{Template: ptr("t")},
+				SecurityPolicy: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy{
+					"sp": {Name: ptr("sp"), LocalTs: &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs{Subnet: ptr("10.1.0.0/16"), Protocol: ptr(uint8(6)), Port: ptr(uint16(80))}},
+				}},
+			"off": {Name: ptr("off"), Enabled: ptr(false)},
+		},
+		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{RetransmitLimit: ptr(uint8(40)), RetransmitJitter: ptr(uint8(20)),
+			DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{CookieThreshold: generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection_CookieThreshold_always}},
+	}
+	c, err := Resolve(ike)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.VPNs) != 1 {
+		t.Fatalf("%d vpns", len(c.VPNs))
+	}
+	v := c.VPNs[0]
+	if string(v.PSK) != "\x01\x02" || v.IKE.DPDDelay != 30*time.Second || v.IKE.RekeyTime != 4*time.Hour {
+		t.Errorf("ike policy: %+v", v.IKE)
+	}
+	if v.LocalID.Type != wire.IDKeyID || v.RemoteID.Type != wire.IDRFC822Addr || !v.Initiator() {
+		t.Errorf("identities %v %v", v.LocalID, v.RemoteID)
+	}
+	if len(v.IKEProposals) != 2 || len(v.ESPProposals) != 2 {
+		t.Fatalf("default proposals: %d IKE, %d ESP", len(v.IKEProposals), len(v.ESPProposals))
+	}
+	if got := v.IKEProposals[0].Transforms[0].String(); got != "ENCR:AES_GCM_16/256" {
+		t.Errorf("first IKE transform %s", got)
+	}
+	if v.Child.LifeTime != 3960*time.Second || v.Child.ReplayWindow != 32 {
+		t.Errorf("child lifetimes %+v", v.Child)
+	}
+	sp := v.Policies[0]
+	if sp.Local.StartAddr.String() != "10.1.0.0" || sp.Local.IPProtocol != 6 || sp.Local.StartPort != 80 || sp.Remote.EndAddr.String() != "255.255.255.255" {
+		t.Errorf("selectors %+v %+v", sp.Local, sp.Remote)
+	}
+	g := c.Global
+	if g.Retransmit.Tries != 5 || g.Retransmit.Timeout != 4*time.Second || g.Retransmit.Limit != 40*time.Second || g.Retransmit.JitterPct != 20 || !g.Cookies.Required(0) {
+		t.Errorf("global %+v", g)
+	}
+}
+
+func TestProposalPRFFromInteg(t *testing.T) {
+	p, err := algs{Enc: []generated.E_SecgwIke_EncryptionAlgorithm{generated.SecgwIke_EncryptionAlgorithm_aes256_cbc},
+		Auth: []generated.E_SecgwIke_IntegrityAlgorithm{generated.SecgwIke_IntegrityAlgorithm_hmac_sha384},
+		DH:   []generated.E_SecgwIke_DhGroup{generated.SecgwIke_DhGroup_ecp384}}.proposal(1, wire.ProtocolIKE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tr := range p.Transforms {
+		got = append(got, tr.String())
+	}
+	want := "[ENCR:AES_CBC/256 PRF:HMAC_SHA2_384 INTEG:HMAC_SHA2_384_192 KE:ECP_384]"
+	if s := fmtList(got); s != want {
+		t.Errorf("got %s, want %s", s, want)
+	}
+}
+
+func fmtList(s []string) string {
+	out := "["
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out + "]"
+}

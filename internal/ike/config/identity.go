@@ -1,0 +1,123 @@
+package config
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"secgw/internal/ike/wire"
+)
+
+// Identity is an IKE identity (RFC 7296 §3.5) as configured in local-id and
+// remote-id. The zero value means "not configured".
+type Identity struct {
+	Type wire.IDType
+	Data []byte
+}
+
+// IsZero reports whether the identity is not configured.
+func (id Identity) IsZero() bool { return id.Type == 0 }
+
+// ParseIdentity parses the local-id / remote-id syntax of secgw-ike-vpn.yang:
+// an IPv4 or IPv6 address (ID_IPV4_ADDR, ID_IPV6_ADDR), "keyid:" followed by
+// the key id (ID_KEY_ID; "keyid:0x..." for binary), an e-mail address
+// (ID_RFC822_ADDR, any string with '@'), otherwise an FQDN (ID_FQDN).
+func ParseIdentity(s string) (Identity, error) {
+	if s == "" {
+		return Identity{}, fmt.Errorf("config: empty identity")
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return AddrIdentity(a), nil
+	}
+	if k, ok := strings.CutPrefix(s, "keyid:"); ok {
+		if h, ok := strings.CutPrefix(k, "0x"); ok {
+			b, err := hex.DecodeString(h)
+			if err != nil || len(b) == 0 {
+				return Identity{}, fmt.Errorf("config: bad hexadecimal key id %q", s)
+			}
+			return Identity{Type: wire.IDKeyID, Data: b}, nil
+		}
+		if k == "" {
+			return Identity{}, fmt.Errorf("config: empty key id")
+		}
+		return Identity{Type: wire.IDKeyID, Data: []byte(k)}, nil
+	}
+	if strings.Contains(s, "@") {
+		return Identity{Type: wire.IDRFC822Addr, Data: []byte(s)}, nil
+	}
+	return Identity{Type: wire.IDFQDN, Data: []byte(s)}, nil
+}
+
+// AddrIdentity returns the ID_IPV4_ADDR or ID_IPV6_ADDR identity of a.
+func AddrIdentity(a netip.Addr) Identity {
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return Identity{Type: wire.IDIPv4Addr, Data: b[:]}
+	}
+	b := a.As16()
+	return Identity{Type: wire.IDIPv6Addr, Data: b[:]}
+}
+
+// Payload returns the IDi (responder false) or IDr payload of the identity.
+func (id Identity) Payload(responder bool) *wire.Identification {
+	return &wire.Identification{Responder: responder, IDType: id.Type, Data: bytes.Clone(id.Data)}
+}
+
+// Matches reports whether a received ID payload presents this identity.
+// FQDN and RFC822 compare case-insensitively (DNS names are; RFC 7296 §3.5
+// leaves the comparison to the implementation).
+func (id Identity) Matches(p *wire.Identification) bool {
+	if p == nil || p.IDType != id.Type {
+		return false
+	}
+	switch id.Type {
+	case wire.IDFQDN, wire.IDRFC822Addr:
+		return strings.EqualFold(string(p.Data), string(id.Data))
+	}
+	return bytes.Equal(p.Data, id.Data)
+}
+
+// String renders the identity as configured, for logs.
+func (id Identity) String() string {
+	switch id.Type {
+	case 0:
+		return "%any"
+	case wire.IDIPv4Addr, wire.IDIPv6Addr:
+		if a, ok := netip.AddrFromSlice(id.Data); ok {
+			return a.String()
+		}
+	case wire.IDFQDN, wire.IDRFC822Addr:
+		return string(id.Data)
+	case wire.IDKeyID:
+		return "keyid:0x" + hex.EncodeToString(id.Data)
+	}
+	return fmt.Sprintf("ID(%d):%x", id.Type, id.Data)
+}
+
+// DecodePSK decodes a pre-shared-key leaf: plain text, "0x" followed by
+// hexadecimal digits, or "0s" followed by base64. The error never contains
+// the key.
+func DecodePSK(s string) ([]byte, error) {
+	switch {
+	case strings.HasPrefix(s, "0x"):
+		b, err := hex.DecodeString(s[2:])
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("config: pre-shared key: bad hexadecimal encoding")
+		}
+		return b, nil
+	case strings.HasPrefix(s, "0s"):
+		b, err := base64.StdEncoding.DecodeString(s[2:])
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("config: pre-shared key: bad base64 encoding")
+		}
+		return b, nil
+	}
+	if s == "" {
+		return nil, fmt.Errorf("config: empty pre-shared key")
+	}
+	return []byte(s), nil
+}

@@ -1,0 +1,133 @@
+// Package config resolves the IKE configuration of a vrf (the ygot structs
+// generated from yang/secgw-ike*.yang) into the effective, typed policies the
+// IKEv2 engine negotiates with: proposals as wire transforms, identities,
+// pre-shared keys, traffic selectors, lifetimes and the retransmission and
+// DoS-protection options.
+//
+// A VPN leaf that is not set takes its template's value; a template leaf
+// that is not set takes the template default of secgw-ike.yang (the "refine
+// default" statements, which ygot does not apply). Those defaults are
+// repeated here as constants (see defaults.go) because internal/schema does
+// not yet expose a typed accessor for them.
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"secgw/internal/ike/wire"
+)
+
+// Global holds the vrf-wide options of global-options that the engine uses.
+type Global struct {
+	// InitiatorOnly rejects IKE_SA_INIT requests from peers.
+	InitiatorOnly bool
+	// Retransmit holds the retransmission constants.
+	Retransmit Retransmit
+	// Cookies says when the responder demands a cookie (RFC 7296 §2.6).
+	Cookies CookiePolicy
+}
+
+// Retransmit holds the retransmission constants of global-options (vsr
+// "Retransmission constants"); see engine.RetransmitDelay for the formula.
+type Retransmit struct {
+	Tries     int           // retransmit-tries, 0..100
+	Timeout   time.Duration // retransmit-timeout
+	Base      float64       // retransmit-base
+	JitterPct int           // retransmit-jitter, percent 0..20
+	Limit     time.Duration // retransmit-limit, 0 means no cap
+}
+
+// CookiePolicy is dos-protection cookie-threshold.
+type CookiePolicy struct {
+	// Always demands a cookie on every IKE_SA_INIT (cookie-threshold always).
+	Always bool
+	// Threshold is the number of half-open IKE SAs from which cookies are
+	// demanded; 0 disables cookies unless Always is set.
+	Threshold uint32
+}
+
+// Required reports whether an IKE_SA_INIT request must carry a cookie when
+// halfOpen IKE SAs exist.
+func (c CookiePolicy) Required(halfOpen int) bool {
+	return c.Always || (c.Threshold > 0 && uint32(halfOpen) >= c.Threshold)
+}
+
+// VPN is the effective policy of one vpn entry: its IKE SA parameters and
+// the child SAs of its security policies.
+type VPN struct {
+	Name string
+	// LocalAddr and RemoteAddr are the IKE endpoints; invalid means any.
+	// A VPN with a RemoteAddr may initiate; without, it only responds.
+	LocalAddr, RemoteAddr netip.Addr
+	// LocalID is the identity we send; when its Type is zero the local
+	// address of the exchange is used (RFC 7296 §3.5).
+	LocalID Identity
+	// RemoteID is the identity the peer must present; the zero value
+	// accepts any identity that authenticates.
+	RemoteID Identity
+	// PSK is the decoded pre-shared key (RFC 7296 §2.15). Never log it.
+	PSK []byte
+	// IKEProposals are offered in order, each a wire proposal of protocol
+	// IKE numbered from 1 (RFC 7296 §3.3).
+	IKEProposals []wire.Proposal
+	// ESPProposals are the child SA proposals (without SPI) in order.
+	ESPProposals []wire.Proposal
+	// IKE holds the IKE SA timers.
+	IKE IKETimers
+	// Child holds the child SA lifetimes and replay window.
+	Child ChildLifetimes
+	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
+	Fragmentation bool
+	// Policies are the security policies, sorted by name.
+	Policies []SecurityPolicy
+}
+
+// Initiator reports whether the VPN can initiate: it needs a peer address.
+func (v *VPN) Initiator() bool { return v.RemoteAddr.IsValid() }
+
+// IKETimers are the IKE SA rekey, reauthentication and DPD settings.
+type IKETimers struct {
+	RekeyTime  time.Duration // 0 disables rekeying
+	ReauthTime time.Duration // 0 disables reauthentication
+	DPDDelay   time.Duration // 0 disables DPD
+}
+
+// ChildLifetimes are the child SA lifetimes (ipsec-policy) given to the
+// dataplane with each child SA.
+type ChildLifetimes struct {
+	RekeyTime    time.Duration
+	LifeTime     time.Duration
+	RekeyBytes   uint64
+	LifeBytes    uint64
+	RekeyPackets uint64
+	LifePackets  uint64
+	ReplayWindow uint16
+}
+
+// Mode is the encapsulation mode of a security policy.
+type Mode uint8
+
+// Encapsulation modes.
+const (
+	ModeTunnel Mode = iota
+	ModeTransport
+)
+
+// String returns "tunnel" or "transport".
+func (m Mode) String() string {
+	if m == ModeTransport {
+		return "transport"
+	}
+	return "tunnel"
+}
+
+// SecurityPolicy is one security-policy: the traffic of one child SA, from
+// this gateway's point of view.
+type SecurityPolicy struct {
+	Name string
+	// Local and Remote are the configured selectors (RFC 7296 §3.13.1);
+	// an unset subnet is the whole address space of the VPN's family.
+	Local, Remote wire.TrafficSelector
+	Mode          Mode
+}

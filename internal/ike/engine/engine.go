@@ -1,0 +1,309 @@
+// Package engine is the in-process core of the IKEv2 engine (RFC 7296): one
+// Engine per vrf owns the IKE SA table and runs the IKE_SA_INIT, IKE_AUTH
+// (PSK, first child SA) and INFORMATIONAL exchanges in both roles.
+//
+// The engine is deterministic apart from its random source: input is a
+// datagram (HandleDatagram), an API call or a timer message; output is
+// datagrams on the Conn and child SAs on the Dataplane. One mutex protects
+// all state; each IKE SA has one task manager (taskmgr.go) that owns its
+// message IDs, the retransmission of its outstanding request (window of 1)
+// and the cache of its last response.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/netip"
+	"sync"
+
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/wire"
+)
+
+// IKE ports (RFC 7296 §2, RFC 3948).
+const (
+	PortIKE  = 500
+	PortNATT = 4500
+)
+
+// LevelKeys is the slog level of messages that carry key material (level 4
+// of the logging subsystems); nothing below it ever logs keys.
+const LevelKeys = slog.LevelDebug - 4
+
+// Options configures an Engine.
+type Options struct {
+	// VRF names the vrf, for logs.
+	VRF string
+	// Config is the resolved configuration.
+	Config *config.Config
+	// LocalAddr is the address used for VPNs without local-address.
+	LocalAddr netip.Addr
+	Conn      Conn
+	Clock     Clock     // nil: SystemClock
+	Dataplane Dataplane // required
+	Logger    *slog.Logger
+	// Rand is the source of SPIs, nonces and cookie secrets; nil means
+	// crypto/rand.
+	Rand io.Reader
+	// Jitter returns numbers in [0,1) for the retransmission jitter; nil
+	// means math/rand/v2.Float64.
+	Jitter func() float64
+	// RequireCookies forces the cookie challenge (RFC 7296 §2.6) whatever
+	// the configured cookie-threshold.
+	RequireCookies bool
+}
+
+// Engine is the IKEv2 engine of one vrf.
+type Engine struct {
+	mu  sync.Mutex
+	o   Options
+	log *slog.Logger
+
+	// sas is the SA table, keyed by our own SPI (SPIi when we initiated,
+	// SPIr when we responded).
+	sas map[uint64]*ikeSA
+	// halfOpen finds a responder SA by the initiator's address and SPI,
+	// to answer a retransmitted IKE_SA_INIT request from its cache (RFC
+	// 7296 §2.1).
+	halfOpen map[halfOpenKey]*ikeSA
+
+	cookieSecret [32]byte
+}
+
+type halfOpenKey struct {
+	remote netip.AddrPort
+	spii   uint64
+}
+
+// New returns an Engine. It sends nothing until it is told to initiate or
+// receives a datagram.
+func New(o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Jitter == nil {
+		o.Jitter = mrand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Config == nil {
+		o.Config = &config.Config{}
+	}
+	e := &Engine{
+		o:        o,
+		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
+		sas:      map[uint64]*ikeSA{},
+		halfOpen: map[halfOpenKey]*ikeSA{},
+	}
+	io.ReadFull(o.Rand, e.cookieSecret[:])
+	return e
+}
+
+// Run reads datagrams from the Conn and handles them until ctx is done.
+func (e *Engine) Run(ctx context.Context) error {
+	for {
+		d, err := e.o.Conn.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		e.HandleDatagram(d)
+	}
+}
+
+// HandleDatagram processes one received datagram. Anything malformed,
+// unauthenticated, stale or unexpected is dropped (RFC 7296 §2.21); error
+// notifications are sent where the RFC asks for them.
+func (e *Engine) HandleDatagram(d Datagram) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	data := d.Data
+	if d.Local.Port() == PortNATT {
+		// RFC 3948 §2.2: IKE on port 4500 follows the Non-ESP Marker.
+		if wire.ClassifyNATT(data) != wire.PacketIKE {
+			return
+		}
+		data, _ = wire.StripNonESPMarker(data)
+	}
+	m, err := wire.Parse(data)
+	if err != nil {
+		e.log.Debug("dropping malformed message", "remote", d.Remote, "err", err)
+		return
+	}
+	h := m.Header
+	if h.Exchange == wire.ExchangeIKESAInit && !h.Flags.Response() {
+		e.handleInitRequest(d, m)
+		return
+	}
+	// Our SPI is the responder's when the original initiator sent it.
+	spi := h.SPIi
+	if h.Flags.Initiator() {
+		spi = h.SPIr
+	}
+	sa := e.sas[spi]
+	if sa == nil || (sa.initiator == h.Flags.Initiator()) {
+		e.log.Debug("dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
+		return
+	}
+	if h.Exchange != wire.ExchangeIKESAInit && (h.SPIi != sa.spii || h.SPIr != sa.spir) {
+		return
+	}
+	if h.Flags.Response() {
+		sa.handleResponse(d, m)
+	} else {
+		sa.handleRequest(d, m)
+	}
+}
+
+// Initiate starts an IKE SA, with its first child SA, for the named VPN
+// (RFC 7296 §1.2). It returns once the IKE_SA_INIT request is sent.
+func (e *Engine) Initiate(vpn string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := e.o.Config.VPN(vpn)
+	if v == nil || !v.Initiator() {
+		return ErrUnknownVPN
+	}
+	local := v.LocalAddr
+	if !local.IsValid() {
+		local = e.o.LocalAddr
+	}
+	sa := e.newSA(true, v)
+	sa.spii = sa.id
+	sa.local = netip.AddrPortFrom(local, PortIKE)
+	sa.remote = netip.AddrPortFrom(v.RemoteAddr, PortIKE)
+	sa.log = e.saLogger(sa)
+	sa.queue(&initTask{})
+	sa.queue(&authTask{})
+	sa.startNext()
+	return nil
+}
+
+// DeleteIKE deletes the IKE SA with our SPI spi and its child SAs with an
+// INFORMATIONAL exchange (RFC 7296 §1.4.1).
+func (e *Engine) DeleteIKE(spi uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.sas[spi]
+	if sa == nil || sa.state != stateEstablished {
+		return ErrNoSA
+	}
+	sa.queue(&deleteTask{ike: true})
+	sa.startNext()
+	return nil
+}
+
+// DeleteChild deletes the child SA whose inbound SPI is inSPI with an
+// INFORMATIONAL exchange (RFC 7296 §1.4.1).
+func (e *Engine) DeleteChild(inSPI uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, sa := range e.sas {
+		if c := sa.child(inSPI); c != nil && sa.state == stateEstablished {
+			sa.queue(&deleteTask{child: inSPI})
+			sa.startNext()
+			return nil
+		}
+	}
+	return ErrNoSA
+}
+
+// CheckLiveness sends an empty INFORMATIONAL request on the IKE SA (RFC
+// 7296 §1.4, DPD); an unanswered one ends the SA after the retransmissions.
+func (e *Engine) CheckLiveness(spi uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.sas[spi]
+	if sa == nil || sa.state != stateEstablished {
+		return ErrNoSA
+	}
+	sa.queue(&livenessTask{})
+	sa.startNext()
+	return nil
+}
+
+// IKESAInfo describes an IKE SA for the operational state.
+type IKESAInfo struct {
+	VPN        string
+	SPIi, SPIr uint64
+	Initiator  bool
+	State      string
+	Children   int
+	// LastError is the last notify error of the SA, if any.
+	LastError wire.NotifyType
+}
+
+// IKESAs lists the IKE SAs, keyed by our SPI.
+func (e *Engine) IKESAs() map[uint64]IKESAInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[uint64]IKESAInfo{}
+	for id, sa := range e.sas {
+		name := ""
+		if sa.vpn != nil {
+			name = sa.vpn.Name
+		}
+		out[id] = IKESAInfo{VPN: name, SPIi: sa.spii, SPIr: sa.spir, Initiator: sa.initiator,
+			State: sa.state.String(), Children: len(sa.children), LastError: sa.lastError}
+	}
+	return out
+}
+
+func (e *Engine) newSA(initiator bool, v *config.VPN) *ikeSA {
+	sa := &ikeSA{e: e, initiator: initiator, vpn: v}
+	for {
+		var b [8]byte
+		io.ReadFull(e.o.Rand, b[:])
+		sa.id = binary.BigEndian.Uint64(b[:])
+		if sa.id != 0 && e.sas[sa.id] == nil {
+			break
+		}
+	}
+	e.sas[sa.id] = sa
+	return sa
+}
+
+func (e *Engine) saLogger(sa *ikeSA) *slog.Logger {
+	name := ""
+	if sa.vpn != nil {
+		name = sa.vpn.Name
+	}
+	return e.log.With("vpn", name, "spii", spiString(sa.spii), "remote", sa.remote)
+}
+
+// removeSA drops the SA from the tables and deletes its child SAs from the
+// dataplane.
+func (e *Engine) removeSA(sa *ikeSA) {
+	sa.stopTimer()
+	for _, c := range sa.children {
+		if err := e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
+			sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
+		}
+	}
+	sa.children = nil
+	sa.state = stateDeleted
+	delete(e.sas, sa.id)
+	if sa.haveHalfOpen {
+		delete(e.halfOpen, sa.halfOpenKey)
+	}
+	if sa.keys != nil {
+		sa.keys.Clear()
+	}
+}
+
+func (e *Engine) halfOpenCount() int {
+	n := 0
+	for _, sa := range e.sas {
+		if !sa.initiator && sa.state == stateInit {
+			n++
+		}
+	}
+	return n
+}

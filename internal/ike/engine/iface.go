@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ike/wire"
+)
+
+// Datagram is one UDP datagram with its addresses. On port 4500 Data starts
+// with the Non-ESP Marker (RFC 3948 §2.2).
+type Datagram struct {
+	Local, Remote netip.AddrPort
+	Data          []byte
+}
+
+// Conn is the engine's UDP socket(s) on ports 500 and 4500. The in-memory
+// twin is enginetest.Network.
+type Conn interface {
+	// Send transmits one datagram from d.Local to d.Remote.
+	Send(d Datagram) error
+	// Receive blocks until a datagram arrives or ctx is done.
+	Receive(ctx context.Context) (Datagram, error)
+}
+
+// Clock schedules timers. The engine turns every timer into a message
+// carrying the SA and message id it was set for, which does nothing when it
+// has become stale, so Stop need not win the race with the timer.
+type Clock interface {
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// SystemClock is the Clock of package time; inside a testing/synctest
+// bubble it runs on the bubble's fake time.
+type SystemClock struct{}
+
+// AfterFunc implements Clock with time.AfterFunc.
+func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// Dataplane receives the child SAs the engine negotiates. The recording
+// twin is enginetest.Dataplane.
+type Dataplane interface {
+	InstallChild(c ChildSA) error
+	DeleteChild(c ChildSA) error
+}
+
+// DirKeys are the keys of one direction of a child SA (RFC 7296 §2.17).
+type DirKeys struct {
+	Encr  []byte // encryption key, with the salt for AES-GCM / ChaCha20
+	Integ []byte // integrity key, empty with an AEAD
+}
+
+// ChildSA is an established pair of ESP SAs as given to the dataplane.
+type ChildSA struct {
+	VPN, Policy string
+	// IKESPIi and IKESPIr name the IKE SA that created the child SA.
+	IKESPIi, IKESPIr uint64
+	// Local and Remote are the outer addresses; with Encap they carry the
+	// UDP ports of the encapsulation (RFC 3948).
+	Local, Remote netip.AddrPort
+	// Encap is UDP encapsulation of ESP, used when a NAT was detected
+	// (RFC 7296 §2.23).
+	Encap bool
+	// InSPI is the SPI we chose (inbound SA), OutSPI the peer's.
+	InSPI, OutSPI uint32
+	// Suite is the ESP suite: Encr, KeyBits, Integ.
+	Suite ikecrypto.Suite
+	ESN   bool
+	// In and Out are the inbound and outbound keys. Never log them below
+	// level 4.
+	In, Out DirKeys
+	// LocalTS and RemoteTS are the negotiated selectors.
+	LocalTS, RemoteTS []wire.TrafficSelector
+	Mode              config.Mode
+	Lifetimes         config.ChildLifetimes
+}

@@ -1,0 +1,359 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+
+	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ike/proposal"
+	"secgw/internal/ike/wire"
+)
+
+const nonceLen = 32
+
+// initTask is the initiator's IKE_SA_INIT (RFC 7296 §1.2):
+//
+//	HDR, SA, KEi, Ni, [N(NAT_DETECTION_*)], [N(IKEV2_FRAGMENTATION_SUPPORTED)],
+//	[N(SIGNATURE_HASH_ALGORITHMS)]  -->
+//	                    <--  HDR, SA, KEr, Nr, [N(NAT_DETECTION_*)], ...
+//
+// It handles the COOKIE (§2.6) and INVALID_KE_PAYLOAD (§1.2) retries.
+type initTask struct {
+	group  wire.TransformID
+	dh     ikecrypto.DH
+	cookie []byte
+	tries  int
+}
+
+func (t *initTask) exchange() wire.ExchangeType { return wire.ExchangeIKESAInit }
+
+func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	if t.group == 0 {
+		// The first group of the first proposal is the guess (yang dh-group).
+		t.group = proposal.Groups(sa.vpn.IKEProposals[0])[0]
+	}
+	if t.dh == nil || t.dh.Group() != t.group {
+		dh, err := ikecrypto.NewDH(t.group, sa.e.o.Rand)
+		if err != nil {
+			return nil, err
+		}
+		t.dh = dh
+	}
+	if sa.ni == nil {
+		sa.ni = make([]byte, nonceLen)
+		io.ReadFull(sa.e.o.Rand, sa.ni)
+	}
+	var ps []wire.Payload
+	if t.cookie != nil {
+		// RFC 7296 §2.6: the COOKIE notify is the first payload.
+		ps = append(ps, wire.NewNotify(wire.NotifyCookie, t.cookie))
+	}
+	ps = append(ps,
+		&wire.SA{Proposals: sa.vpn.IKEProposals},
+		&wire.KE{Group: t.group, Data: t.dh.PublicKey()},
+		&wire.Nonce{Data: sa.ni},
+	)
+	ps = append(ps, natdPayloads(sa.spii, 0, sa.local, sa.remote)...)
+	if sa.vpn.Fragmentation {
+		ps = append(ps, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
+	}
+	return ps, nil
+}
+
+func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
+	t.tries++
+	if n := findNotify(ps, wire.NotifyCookie); n != nil && t.cookie == nil && t.tries < 4 {
+		t.cookie = bytes.Clone(n.Data)
+		sa.log.Debug("responder asked for a cookie")
+		return errRestart
+	}
+	if n := findNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 4 {
+		g, ok := n.Group()
+		if !ok || g == t.group || !offersGroup(sa.vpn.IKEProposals, g) {
+			return notifyErr(wire.NotifyInvalidKEPayload, "responder wants unacceptable group %d", g)
+		}
+		sa.log.Debug("responder wants another group", "group", wire.TransformName(wire.TransformKE, g))
+		t.group = g
+		return errRestart
+	}
+	if n := firstError(ps); n != nil {
+		return &NotifyError{Type: n.NotifyType, Reason: "IKE_SA_INIT refused by peer"}
+	}
+	sap := find[*wire.SA](ps, nil)
+	ke := find[*wire.KE](ps, nil)
+	nr := find[*wire.Nonce](ps, nil)
+	if sap == nil || ke == nil || nr == nil || m.Header.SPIr == 0 {
+		return notifyErr(wire.NotifyInvalidSyntax, "IKE_SA_INIT response lacks SA, KE or Nr")
+	}
+	chosen, ok := proposal.Single(sa.vpn.IKEProposals, sap.Proposals)
+	if !ok {
+		return notifyErr(wire.NotifyNoProposalChosen, "responder chose a proposal we did not offer")
+	}
+	suite, err := ikeSuite(chosen)
+	if err != nil || suite.Group != ke.Group || ke.Group != t.group {
+		return notifyErr(wire.NotifyInvalidSyntax, "bad suite or KE group in response")
+	}
+	sa.spir = m.Header.SPIr
+	sa.nr = bytes.Clone(nr.Data)
+	sa.initResponse = m.Raw
+	if err := sa.deriveKeys(suite, t.dh, ke.Data); err != nil {
+		return err
+	}
+	sa.detectNAT(ps)
+	sa.state = stateAuth
+	sa.log = sa.e.saLogger(sa).With("spir", spiString(sa.spir))
+	sa.log.Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
+	return nil
+}
+
+func offersGroup(ps []wire.Proposal, g wire.TransformID) bool {
+	for _, p := range ps {
+		for _, x := range proposal.Groups(p) {
+			if x == g {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ikeSuite turns an accepted IKE proposal into a crypto suite.
+func ikeSuite(p wire.Proposal) (ikecrypto.Suite, error) {
+	enc, _ := proposal.Transform(p, wire.TransformEncr)
+	prf, _ := proposal.Transform(p, wire.TransformPRF)
+	integ, _ := proposal.Transform(p, wire.TransformInteg)
+	ke, _ := proposal.Transform(p, wire.TransformKE)
+	bits, _ := enc.KeyLength()
+	return ikecrypto.NewIKESuite(enc.ID, int(bits), integ.ID, prf.ID, ke.ID)
+}
+
+// deriveKeys computes g^ir, SKEYSEED and the SK_* keys (RFC 7296 §2.14).
+func (sa *ikeSA) deriveKeys(suite ikecrypto.Suite, dh ikecrypto.DH, peerKE []byte) error {
+	gir, err := dh.SharedSecret(peerKE)
+	if err != nil {
+		return notifyErr(wire.NotifyInvalidSyntax, "bad KE data: %v", err)
+	}
+	defer clear(gir)
+	keys, err := ikecrypto.NewIKEKeys(suite, gir, sa.ni, sa.nr, sa.spii, sa.spir)
+	if err != nil {
+		return err
+	}
+	out, in, err := keys.Ciphers(suite, sa.initiator)
+	if err != nil {
+		return err
+	}
+	sa.suite, sa.keys, sa.out, sa.in = suite, keys, out, in
+	sa.prf, _ = suite.NewPRF()
+	sa.log.Log(nil, LevelKeys, "IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
+		"sk_ai", keys.SKai, "sk_ar", keys.SKar)
+	return nil
+}
+
+// natdHash is SHA-1(SPIi | SPIr | IP | Port) (RFC 7296 §2.23).
+func natdHash(spii, spir uint64, ap netip.AddrPort) []byte {
+	h := sha1.New()
+	var b [18]byte
+	binary.BigEndian.PutUint64(b[:], spii)
+	binary.BigEndian.PutUint64(b[8:], spir)
+	h.Write(b[:16])
+	h.Write(ap.Addr().Unmap().AsSlice())
+	binary.BigEndian.PutUint16(b[16:], ap.Port())
+	h.Write(b[16:])
+	return h.Sum(nil)
+}
+
+func natdPayloads(spii, spir uint64, local, remote netip.AddrPort) []wire.Payload {
+	return []wire.Payload{
+		wire.NewNotify(wire.NotifyNATDetectionSourceIP, natdHash(spii, spir, local)),
+		wire.NewNotify(wire.NotifyNATDetectionDestinationIP, natdHash(spii, spir, remote)),
+	}
+}
+
+// detectNAT compares the peer's NAT_DETECTION_* hashes with the addresses
+// the datagram actually carried (RFC 7296 §2.23). When a NAT is found, IKE
+// floats to port 4500 from the next exchange on and ESP is encapsulated in
+// UDP (RFC 3948).
+func (sa *ikeSA) detectNAT(ps []wire.Payload) {
+	var src, dst bool
+	srcFound, dstFound := false, false
+	for _, p := range ps {
+		n, ok := p.(*wire.Notify)
+		if !ok {
+			continue
+		}
+		switch n.NotifyType {
+		case wire.NotifyNATDetectionSourceIP:
+			srcFound = true
+			src = src || bytes.Equal(n.Data, natdHash(sa.spii, sa.spirForNATD(), sa.remote))
+		case wire.NotifyNATDetectionDestinationIP:
+			dstFound = true
+			dst = dst || bytes.Equal(n.Data, natdHash(sa.spii, sa.spirForNATD(), sa.local))
+		}
+	}
+	if !srcFound || !dstFound {
+		return // peer does not support NAT-T
+	}
+	sa.natRemote, sa.natLocal = !src, !dst
+	if (sa.natRemote || sa.natLocal) && sa.initiator {
+		sa.natt = true
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), PortNATT)
+		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), PortNATT)
+	}
+}
+
+// spirForNATD is the SPIr the peer put in its hashes: zero in the request,
+// the responder's in the response.
+func (sa *ikeSA) spirForNATD() uint64 {
+	if sa.initiator {
+		return sa.spir
+	}
+	return 0
+}
+
+// cookie computes Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi |
+// <secret>) (RFC 7296 §2.6), with HMAC-SHA-256 keyed by the secret.
+func (e *Engine) cookie(ni []byte, ipi netip.Addr, spii uint64) []byte {
+	h := hmac.New(sha256.New, e.cookieSecret[:])
+	h.Write(ni)
+	h.Write(ipi.Unmap().AsSlice())
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], spii)
+	h.Write(b[:])
+	return append([]byte{1}, h.Sum(nil)...)
+}
+
+// replyInit sends a stateless IKE_SA_INIT response carrying only n, with a
+// zero SPIr (RFC 7296 §2.6, §1.2).
+func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
+	h := wire.Header{SPIi: m.Header.SPIi, MajorVersion: wire.MajorVersion, Exchange: wire.ExchangeIKESAInit,
+		Flags: wire.FlagResponse, MessageID: m.Header.MessageID}
+	raw, err := (&wire.Message{Header: h, Payloads: []wire.Payload{n}}).Marshal()
+	if err != nil {
+		return
+	}
+	e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw})
+}
+
+// handleInitRequest is the responder's IKE_SA_INIT.
+func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
+	h := m.Header
+	if h.MessageID != 0 || h.SPIr != 0 || !h.Flags.Initiator() {
+		return
+	}
+	key := halfOpenKey{remote: d.Remote, spii: h.SPIi}
+	if sa := e.halfOpen[key]; sa != nil {
+		// A retransmitted request: the cached response (RFC 7296 §2.1).
+		if bytes.Equal(sa.initRequest, m.Raw) && sa.haveLastResp {
+			sa.send(sa.lastResp)
+		}
+		return
+	}
+	if e.o.Config.Global.InitiatorOnly {
+		return
+	}
+	var cands []*config.VPN
+	for _, v := range e.o.Config.VPNs {
+		if (!v.RemoteAddr.IsValid() || v.RemoteAddr == d.Remote.Addr().Unmap()) &&
+			(!v.LocalAddr.IsValid() || v.LocalAddr == d.Local.Addr().Unmap()) {
+			cands = append(cands, v)
+		}
+	}
+	if len(cands) == 0 {
+		e.log.Debug("no vpn for peer", "remote", d.Remote)
+		return
+	}
+	if err := wire.CheckCritical(m.Payloads); err != nil {
+		var uc *wire.UnsupportedCriticalError
+		if errors.As(err, &uc) {
+			e.replyInit(d, m, uc.Notify())
+		}
+		return
+	}
+	ps := wire.SkipUnknown(m.Payloads)
+	sap := find[*wire.SA](ps, nil)
+	ke := find[*wire.KE](ps, nil)
+	ni := find[*wire.Nonce](ps, nil)
+	if sap == nil || ke == nil || ni == nil {
+		e.replyInit(d, m, wire.NewNotify(wire.NotifyInvalidSyntax, nil))
+		return
+	}
+	if e.o.RequireCookies || e.o.Config.Global.Cookies.Required(e.halfOpenCount()) {
+		want := e.cookie(ni.Data, d.Remote.Addr(), h.SPIi)
+		n, first := ps[0].(*wire.Notify)
+		if !first || n.NotifyType != wire.NotifyCookie || !hmac.Equal(n.Data, want) {
+			e.log.Debug("asking for a cookie", "remote", d.Remote)
+			e.replyInit(d, m, wire.NewNotify(wire.NotifyCookie, want))
+			return
+		}
+	}
+	// Proposal selection over the candidate VPNs, in name order.
+	var vpn *config.VPN
+	var chosen wire.Proposal
+	for _, v := range cands {
+		if p, ok := proposal.Select(v.IKEProposals, sap.Proposals, proposal.Options{PreferGroup: ke.Group}); ok {
+			vpn, chosen = v, p
+			break
+		}
+	}
+	if vpn == nil {
+		e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
+		return
+	}
+	suite, err := ikeSuite(chosen)
+	if err != nil {
+		e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
+		return
+	}
+	if ke.Group != suite.Group {
+		// RFC 7296 §1.2: the initiator guessed wrong; name our group.
+		e.replyInit(d, m, wire.InvalidKEPayload(suite.Group))
+		return
+	}
+	dh, err := ikecrypto.NewDH(suite.Group, e.o.Rand)
+	if err != nil {
+		return
+	}
+	sa := e.newSA(false, vpn)
+	sa.candidates = cands
+	sa.spii, sa.spir = h.SPIi, sa.id
+	sa.local, sa.remote = d.Local, d.Remote
+	sa.natt = d.Local.Port() == PortNATT
+	sa.log = e.saLogger(sa).With("spir", spiString(sa.spir))
+	sa.ni = bytes.Clone(ni.Data)
+	sa.nr = make([]byte, nonceLen)
+	io.ReadFull(e.o.Rand, sa.nr)
+	sa.initRequest = m.Raw
+	if err := sa.deriveKeys(suite, dh, ke.Data); err != nil {
+		e.removeSA(sa)
+		e.replyInit(d, m, wire.NewNotify(wire.NotifyInvalidSyntax, nil))
+		return
+	}
+	sa.detectNAT(ps)
+	resp := []wire.Payload{
+		&wire.SA{Proposals: []wire.Proposal{chosen}},
+		&wire.KE{Group: suite.Group, Data: dh.PublicKey()},
+		&wire.Nonce{Data: sa.nr},
+	}
+	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote)...)
+	if vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
+		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
+	}
+	raw, err := sa.encode(wire.ExchangeIKESAInit, 0, true, resp)
+	if err != nil {
+		e.removeSA(sa)
+		return
+	}
+	sa.initResponse = raw
+	sa.lastResp, sa.haveLastResp, sa.expectID = raw, true, 1
+	sa.halfOpenKey, sa.haveHalfOpen = key, true
+	e.halfOpen[key] = sa
+	sa.log.Info("IKE_SA_INIT answered", "suite", suite.String())
+	sa.send(raw)
+}

@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"errors"
+
+	"secgw/internal/ike/wire"
+)
+
+// task is one concern of an exchange we initiate (strongSwan's task
+// model): build returns the payloads of the request, process consumes the
+// response's payloads. Tasks run one at a time: IKEv2 with a window of 1
+// (RFC 7296 §2.3) has at most one outstanding request per SA.
+type task interface {
+	exchange() wire.ExchangeType
+	build(sa *ikeSA) ([]wire.Payload, error)
+	// process handles the response. Returning errRestart sends the
+	// (rebuilt) request again with the same message ID; any other error
+	// ends the IKE SA.
+	process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error
+}
+
+// request is the outstanding request of an SA.
+type request struct {
+	id   uint32
+	raw  []byte
+	try  int
+	task task
+	stop func() bool
+}
+
+// taskManager owns the message IDs of one IKE SA (RFC 7296 §2.2): as
+// requester the next ID and the outstanding request with its retransmission
+// timer; as responder the next expected ID and the cached last response,
+// sent again when the request is retransmitted.
+type taskManager struct {
+	tasks   []task
+	nextID  uint32
+	pending *request
+
+	expectID     uint32
+	lastResp     []byte
+	haveLastResp bool
+	// closeAfterResponse removes the SA once the response is sent
+	// (AUTHENTICATION_FAILED, RFC 7296 §2.21.2).
+	closeAfterResponse bool
+}
+
+func (sa *ikeSA) queue(t task) { sa.tasks = append(sa.tasks, t) }
+
+// startNext sends the request of the next queued task if none is
+// outstanding.
+func (sa *ikeSA) startNext() {
+	if sa.pending != nil || len(sa.tasks) == 0 || sa.state == stateDeleted {
+		return
+	}
+	t := sa.tasks[0]
+	sa.tasks = sa.tasks[1:]
+	sa.sendRequest(t, sa.nextID)
+}
+
+func (sa *ikeSA) sendRequest(t task, id uint32) {
+	ps, err := t.build(sa)
+	if err != nil {
+		sa.fail(err)
+		return
+	}
+	raw, err := sa.encode(t.exchange(), id, false, ps)
+	if err != nil {
+		sa.fail(err)
+		return
+	}
+	if t.exchange() == wire.ExchangeIKESAInit {
+		sa.initRequest = raw
+	}
+	sa.pending = &request{id: id, raw: raw, task: t}
+	sa.log.Debug("sending request", "exchange", t.exchange(), "msgid", id)
+	sa.send(raw)
+	sa.armRetransmit()
+}
+
+// retransmitTimer is the timer message of a request: it names the SA, the
+// message ID and the try, and does nothing when any no longer matches.
+type retransmitTimer struct {
+	spi uint64
+	id  uint32
+	try int
+}
+
+func (sa *ikeSA) armRetransmit() {
+	p := sa.pending
+	r := sa.e.o.Config.Global.Retransmit
+	d := RetransmitDelay(p.try, r.Tries, r.Timeout, r.Base, r.JitterPct, r.Limit, sa.e.o.Jitter)
+	msg := retransmitTimer{spi: sa.id, id: p.id, try: p.try}
+	p.stop = sa.e.o.Clock.AfterFunc(d, func() { sa.e.expiredRetransmit(msg) })
+}
+
+func (sa *ikeSA) stopTimer() {
+	if sa.pending != nil && sa.pending.stop != nil {
+		sa.pending.stop()
+	}
+}
+
+// expiredRetransmit retransmits the request named by t or, after the last
+// try, gives up on the IKE SA (RFC 7296 §2.4).
+func (e *Engine) expiredRetransmit(t retransmitTimer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.sas[t.spi]
+	if sa == nil || sa.pending == nil || sa.pending.id != t.id || sa.pending.try != t.try {
+		return // stale
+	}
+	if t.try >= e.o.Config.Global.Retransmit.Tries {
+		sa.fail(errors.New("engine: peer not responding, giving up"))
+		return
+	}
+	sa.pending.try++
+	sa.log.Debug("retransmitting request", "msgid", t.id, "try", sa.pending.try)
+	sa.send(sa.pending.raw)
+	sa.armRetransmit()
+}
+
+// handleResponse matches a response with the outstanding request; anything
+// else is a stale or duplicate response and is dropped (RFC 7296 §2.2).
+func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
+	p := sa.pending
+	if p == nil || m.Header.MessageID != p.id || m.Header.Exchange != p.task.exchange() {
+		return
+	}
+	var ps []wire.Payload
+	if m.Header.Exchange == wire.ExchangeIKESAInit {
+		ps = wire.SkipUnknown(m.Payloads)
+	} else {
+		var err error
+		if ps, err = sa.open(m); err != nil {
+			sa.log.Debug("dropping response", "err", err)
+			return
+		}
+	}
+	sa.stopTimer()
+	sa.pending = nil
+	err := p.task.process(sa, m, ps)
+	switch {
+	case errors.Is(err, errRestart):
+		sa.sendRequest(p.task, p.id)
+		return
+	case err != nil:
+		sa.fail(err)
+		return
+	}
+	if sa.state == stateDeleted {
+		return
+	}
+	sa.nextID = p.id + 1
+	sa.startNext()
+}
+
+// handleRequest runs the responder side of an exchange: a retransmitted
+// request gets the cached response, an unexpected message ID is dropped
+// (RFC 7296 §2.2, §2.3).
+func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
+	id := m.Header.MessageID
+	if sa.haveLastResp && id+1 == sa.expectID {
+		sa.log.Debug("retransmitting cached response", "msgid", id)
+		sa.send(sa.lastResp)
+		return
+	}
+	if id != sa.expectID || m.Header.Exchange == wire.ExchangeIKESAInit {
+		return
+	}
+	ps, err := sa.open(m)
+	if err != nil {
+		var uc *wire.UnsupportedCriticalError
+		if !errors.As(err, &uc) {
+			sa.log.Debug("dropping request", "err", err)
+			return
+		}
+		sa.respond(m, []wire.Payload{uc.Notify()})
+		return
+	}
+	if d.Local.Port() == PortNATT && !sa.natt {
+		// The initiator floated to port 4500 (RFC 7296 §2.23).
+		sa.natt, sa.local, sa.remote = true, d.Local, d.Remote
+	}
+	var resp []wire.Payload
+	switch m.Header.Exchange {
+	case wire.ExchangeIKEAuth:
+		if sa.state != stateInit {
+			return
+		}
+		resp = sa.respondAuth(d, ps)
+	case wire.ExchangeInformational:
+		if sa.state != stateEstablished {
+			return
+		}
+		resp = sa.respondInformational(ps)
+	default:
+		// CREATE_CHILD_SA and others are not implemented yet.
+		resp = []wire.Payload{wire.NewNotify(wire.NotifyNoAdditionalSAs, nil)}
+	}
+	sa.respond(m, resp)
+	if sa.state == stateDeleted || sa.closeAfterResponse {
+		sa.e.removeSA(sa)
+	}
+}
+
+// respond encodes, caches and sends the response to request m.
+func (sa *ikeSA) respond(m *wire.Message, ps []wire.Payload) {
+	raw, err := sa.encode(m.Header.Exchange, m.Header.MessageID, true, ps)
+	if err != nil {
+		sa.log.Warn("cannot encode response", "err", err)
+		return
+	}
+	sa.lastResp, sa.haveLastResp = raw, true
+	sa.expectID = m.Header.MessageID + 1
+	sa.send(raw)
+}

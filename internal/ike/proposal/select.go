@@ -1,0 +1,202 @@
+// Package proposal implements SA proposal selection (RFC 7296 §2.7, §3.3.6)
+// for IKE and ESP proposals expressed as wire proposals.
+//
+// The responder picks the first of its own configured proposals, in
+// configured order, that matches any of the initiator's proposals, and
+// within a transform type the first of its own algorithms the initiator
+// also offers. RFC 7296 §2.7 lets the responder choose any acceptable
+// proposal; the configured order wins here because the operator's
+// preference is the policy (issue 5: "proposal selection with the
+// configured preference order"), as in strongSwan's default
+// (charon.prefer_configured_proposals = yes).
+package proposal
+
+import (
+	"slices"
+
+	"secgw/internal/ike/wire"
+)
+
+// Options tunes Select.
+type Options struct {
+	// PreferGroup is the group of the initiator's KE payload: when it is
+	// acceptable in a matching proposal it is chosen over our preferred
+	// group, which saves an INVALID_KE_PAYLOAD round trip (RFC 7296 §1.2).
+	PreferGroup wire.TransformID
+	// IgnoreKE drops Key Exchange transforms from both sides, for the
+	// Child SA created by IKE_AUTH, which has no KE payload (RFC 7296
+	// §1.2: the KE transforms of that SA offer are ignored).
+	IgnoreKE bool
+}
+
+// Select returns the proposal the responder accepts: the initiator's
+// proposal number and protocol with exactly one transform of each type
+// (RFC 7296 §3.3.6), its SPI left for the caller to fill in, and ok false
+// when nothing matches (NO_PROPOSAL_CHOSEN).
+func Select(ours, theirs []wire.Proposal, o Options) (wire.Proposal, bool) {
+	for _, our := range ours {
+		for _, their := range theirs {
+			if p, ok := match(our, their, o); ok {
+				return p, true
+			}
+		}
+	}
+	return wire.Proposal{}, false
+}
+
+// typeOrder is the order of the transforms in a proposal we send.
+var typeOrder = []wire.TransformType{wire.TransformEncr, wire.TransformPRF, wire.TransformInteg, wire.TransformKE, wire.TransformESN}
+
+// match matches one of our proposals with one of theirs. Every transform
+// type present on either side must find a common algorithm, except that an
+// INTEG or KE type holding only NONE is the same as an absent one (RFC 7296
+// §3.3.2, §3.3.3: combined-mode ciphers with INTEG NONE, optional KE).
+// A transform type we do not know makes the proposal unacceptable
+// (RFC 7296 §3.3.6).
+func match(our, their wire.Proposal, o Options) (wire.Proposal, bool) {
+	if our.Protocol != their.Protocol {
+		return wire.Proposal{}, false
+	}
+	for _, t := range their.Transforms {
+		if !slices.Contains(typeOrder, t.Type) {
+			return wire.Proposal{}, false
+		}
+		if t.Type == wire.TransformPRF && their.Protocol != wire.ProtocolIKE {
+			return wire.Proposal{}, false
+		}
+	}
+	out := wire.Proposal{Number: their.Number, Protocol: their.Protocol}
+	for _, typ := range typeOrder {
+		if o.IgnoreKE && typ == wire.TransformKE {
+			continue
+		}
+		ourT := ofType(our.Transforms, typ)
+		theirT := ofType(their.Transforms, typ)
+		if len(ourT) == 0 && len(theirT) == 0 {
+			continue
+		}
+		if onlyNone(typ, ourT) && onlyNone(typ, theirT) {
+			if len(ourT) > 0 && len(theirT) > 0 {
+				out.Transforms = append(out.Transforms, wire.Transform{Type: typ, ID: 0})
+			}
+			continue
+		}
+		chosen, ok := pick(typ, ourT, theirT, o.PreferGroup)
+		if !ok {
+			return wire.Proposal{}, false
+		}
+		out.Transforms = append(out.Transforms, chosen)
+	}
+	return out, true
+}
+
+func pick(typ wire.TransformType, ours, theirs []wire.Transform, prefer wire.TransformID) (wire.Transform, bool) {
+	if typ == wire.TransformKE && prefer != 0 {
+		for _, a := range ours {
+			if a.ID == prefer && containsTransform(theirs, a) {
+				return a, true
+			}
+		}
+	}
+	for _, a := range ours {
+		if containsTransform(theirs, a) {
+			return a, true
+		}
+	}
+	return wire.Transform{}, false
+}
+
+func containsTransform(ts []wire.Transform, a wire.Transform) bool {
+	al, aok := a.KeyLength()
+	for _, t := range ts {
+		if t.Type != a.Type || t.ID != a.ID {
+			continue
+		}
+		if tl, tok := t.KeyLength(); tl == al && tok == aok {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyNone reports whether ts is empty or holds only the NONE value of an
+// optional transform type (INTEG NONE, KE NONE).
+func onlyNone(typ wire.TransformType, ts []wire.Transform) bool {
+	if typ != wire.TransformInteg && typ != wire.TransformKE {
+		return false
+	}
+	for _, t := range ts {
+		if t.ID != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func ofType(ts []wire.Transform, typ wire.TransformType) []wire.Transform {
+	var out []wire.Transform
+	for _, t := range ts {
+		if t.Type == typ {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Transform returns the chosen transform of type typ in an accepted
+// proposal.
+func Transform(p wire.Proposal, typ wire.TransformType) (wire.Transform, bool) {
+	for _, t := range p.Transforms {
+		if t.Type == typ {
+			return t, true
+		}
+	}
+	return wire.Transform{}, false
+}
+
+// Groups returns the Key Exchange transforms of p in order.
+func Groups(p wire.Proposal) []wire.TransformID {
+	var out []wire.TransformID
+	for _, t := range ofType(p.Transforms, wire.TransformKE) {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
+// WithoutKE returns copies of ps without Key Exchange transforms, for the SA
+// offer of IKE_AUTH (RFC 7296 §1.2).
+func WithoutKE(ps []wire.Proposal) []wire.Proposal {
+	out := make([]wire.Proposal, len(ps))
+	for i, p := range ps {
+		p.Transforms = slices.DeleteFunc(slices.Clone(p.Transforms), func(t wire.Transform) bool { return t.Type == wire.TransformKE })
+		out[i] = p
+	}
+	return out
+}
+
+// Single checks that a responder's SA payload holds exactly one proposal
+// whose transforms are a subset of what we offered, one per type (RFC 7296
+// §2.7, §3.3.6), and returns it.
+func Single(offered []wire.Proposal, resp []wire.Proposal) (wire.Proposal, bool) {
+	if len(resp) != 1 {
+		return wire.Proposal{}, false
+	}
+	r := resp[0]
+	for _, o := range offered {
+		if o.Number != r.Number || o.Protocol != r.Protocol {
+			continue
+		}
+		seen := map[wire.TransformType]bool{}
+		for _, t := range r.Transforms {
+			if seen[t.Type] {
+				return wire.Proposal{}, false
+			}
+			seen[t.Type] = true
+			if !containsTransform(o.Transforms, t) && !(t.ID == 0 && (t.Type == wire.TransformInteg || t.Type == wire.TransformKE)) {
+				return wire.Proposal{}, false
+			}
+		}
+		return r, true
+	}
+	return wire.Proposal{}, false
+}
