@@ -18,4 +18,6 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# strongSwan (charon, swanctl, kernel-libipsec) is the IKE interop peer.
+"$(dirname "$0")/install-strongswan.sh"
 go mod download

@@ -1,0 +1,18 @@
+// Package strongswan holds the interop tests of the IKE engine against
+// Debian's strongSwan charon (5.9.8). Each test builds two network
+// namespaces joined by a veth pair, runs a private charon in one of them
+// (kernel-libipsec, its own strongswan.conf, /run and vici socket, keys
+// logged at ike=4) and our engine, on real UDP sockets (internal/ike/udpconn)
+// with a recording dataplane, in the other.
+//
+// The tests need root and the packages that test/install-strongswan.sh
+// installs; a missing one fails the test with the package's name.
+//
+// Our engine runs in the test process: the goroutine locks its OS thread,
+// enters the namespace with setns(2) only while the sockets are created,
+// and returns. A socket stays in the namespace it was created in, so the
+// engine then runs on any thread while its traffic stays inside the
+// namespace, and the test reads the engine's dataplane and logs directly
+// (re-executing the test binary under ip netns exec would need a second
+// channel to get them back).
+package strongswan

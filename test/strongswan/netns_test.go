@@ -1,0 +1,143 @@
+package strongswan
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+// The addresses of the two ends of the veth pair: ours and charon's.
+var (
+	ourAddr    = netip.MustParseAddr("10.99.0.1")
+	charonAddr = netip.MustParseAddr("10.99.0.2")
+	// charonInner is an address of charon's protected subnet charonNet.
+	charonInner = netip.MustParseAddr("192.168.2.1")
+)
+
+// nsPrefix starts the name of every namespace the tests create:
+// nsPrefix<pid>-<seq>-o for ours, -c for charon's.
+const nsPrefix = "secgw-ss-"
+
+// topoSeq makes namespace and interface names unique within the process;
+// the pid makes them unique between concurrent test binaries.
+var topoSeq atomic.Uint32
+
+// topology is two network namespaces joined by a veth pair: ours holds
+// ourAddr, charon's holds charonAddr, both /24.
+type topology struct {
+	ours, charon string // namespace names
+}
+
+// run runs a command with a bound time and fails the test on error.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := runErr(name, args...)
+	if err != nil {
+		t.Fatalf("strongswan: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runErr runs a command with a bound time and returns its combined output.
+func runErr(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}
+
+// newTopology creates the namespaces and the veth pair; t.Cleanup deletes
+// the namespaces, which destroys the veth pair and the TUN device of
+// kernel-libipsec with them. Cleanups run in reverse order, so charon
+// (started later) is killed before its namespace goes.
+func newTopology(t *testing.T) *topology {
+	t.Helper()
+	id := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), topoSeq.Add(1))
+	top := &topology{ours: id + "-o", charon: id + "-c"}
+	// Created directly in their namespaces, the veth ends need unique
+	// names only there.
+	vo, vc := "veth-ours", "veth-charon"
+	for _, ns := range []string{top.ours, top.charon} {
+		run(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() {
+			if out, err := runErr("ip", "netns", "del", ns); err != nil {
+				t.Errorf("strongswan: ip netns del %s: %v %s", ns, err, out)
+			}
+		})
+	}
+	run(t, "ip", "link", "add", vo, "netns", top.ours, "type", "veth", "peer", "name", vc, "netns", top.charon)
+	for _, s := range []struct {
+		ns, dev string
+		addr    netip.Addr
+	}{{top.ours, vo, ourAddr}, {top.charon, vc, charonAddr}} {
+		run(t, "ip", "-n", s.ns, "link", "set", "lo", "up")
+		run(t, "ip", "-n", s.ns, "addr", "add", s.addr.String()+"/24", "dev", s.dev, "nodad")
+		run(t, "ip", "-n", s.ns, "link", "set", s.dev, "up")
+	}
+	// charon installs a route for its child SA via the TUN device of
+	// kernel-libipsec, with a source address inside its local selector;
+	// without one the CHILD_SA fails ("no local address found in traffic
+	// selector").
+	run(t, "ip", "-n", top.charon, "addr", "add", charonInner.String()+"/32", "dev", "lo")
+	return top
+}
+
+// sweepStale deletes the namespaces left by test binaries that died
+// without running their cleanups (killed by go test -timeout, say).
+func sweepStale() {
+	out, err := runErr("ip", "netns", "list")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(out, "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
+		rest, ok := strings.CutPrefix(name, nsPrefix)
+		if !ok {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if _, err := os.Stat("/proc/" + pid); err != nil {
+			runErr("ip", "netns", "del", name)
+		}
+	}
+}
+
+// inNetns runs fn with the calling goroutine's OS thread in the named
+// network namespace. Sockets created by fn stay in that namespace. If the
+// thread cannot be moved back it stays locked, so that the runtime retires
+// it with the goroutine instead of reusing it elsewhere.
+func inNetns(t *testing.T, name string, fn func() error) error {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("strongswan: current netns: %w", err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(name)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("strongswan: netns %s: %w", name, err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("strongswan: setns %s: %w", name, err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		return fmt.Errorf("strongswan: back from netns %s: %w", name, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}

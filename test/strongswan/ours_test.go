@@ -1,0 +1,153 @@
+package strongswan
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+
+	"secgw/generated"
+	"secgw/internal/configtest"
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/ike/udpconn"
+	"secgw/internal/schema"
+)
+
+var (
+	schemaOnce sync.Once
+	testSchema *schema.Schema
+	schemaErr  error
+)
+
+// ours is our engine running on real sockets in a namespace, with a
+// recording dataplane and a log capture down to engine.LevelKeys.
+type ours struct {
+	e    *engine.Engine
+	dp   *enginetest.Dataplane
+	logs *capture
+}
+
+// startOurs configures our engine from vsr CLI lines (relative to
+// "/ vrf main ike"), binds its sockets on ourAddr ports 500 and 4500 inside
+// namespace ns, and runs it until the test ends.
+func startOurs(t *testing.T, ns string, lines ...string) *ours {
+	t.Helper()
+	schemaOnce.Do(func() { testSchema, schemaErr = schema.Load() })
+	if schemaErr != nil {
+		t.Fatal(schemaErr)
+	}
+	d := &generated.Device{}
+	configtest.Apply(t, testSchema, d, "/ vrf main")
+	for _, l := range lines {
+		configtest.Apply(t, testSchema, d, "/ vrf main ike "+l)
+	}
+	cfg, err := config.Resolve(d.Vrf["main"].Ike)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn *udpconn.Conn
+	if err := inNetns(t, ns, func() (err error) {
+		conn, err = udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{ourAddr}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o := &ours{dp: enginetest.NewDataplane(), logs: &capture{t: t}}
+	o.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: ourAddr, Conn: conn,
+		Dataplane: o.dp, Logger: slog.New(&captureHandler{c: o.logs})})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.e.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		conn.Close()
+		o.logs.close()
+	})
+	return o
+}
+
+// record is one captured log record with its attributes flattened.
+type record struct {
+	level slog.Level
+	msg   string
+	attrs map[string]any
+}
+
+// capture keeps every record of the engine's logger, including those at
+// engine.LevelKeys, and echoes them to the test log until close.
+type capture struct {
+	t      *testing.T
+	mu     sync.Mutex
+	recs   []record
+	closed bool
+}
+
+func (c *capture) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+}
+
+// find returns the records with message msg.
+func (c *capture) find(msg string) []record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []record
+	for _, r := range c.recs {
+		if r.msg == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// captureHandler is the slog.Handler of a capture.
+type captureHandler struct {
+	c     *capture
+	attrs []slog.Attr
+}
+
+func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &captureHandler{c: h.c, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h *captureHandler) WithGroup(string) slog.Handler { return h }
+
+// Handle copies byte slices: the engine clears its key buffers when an SA
+// goes away.
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	rec := record{level: r.Level, msg: r.Message, attrs: map[string]any{}}
+	var line bytes.Buffer
+	fmt.Fprintf(&line, "ours %v %s", r.Level, r.Message)
+	add := func(a slog.Attr) bool {
+		v := a.Value.Resolve().Any()
+		if b, ok := v.([]byte); ok {
+			v = bytes.Clone(b)
+			fmt.Fprintf(&line, " %s=%x", a.Key, b)
+		} else {
+			fmt.Fprintf(&line, " %s=%v", a.Key, v)
+		}
+		rec.attrs[a.Key] = v
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	h.c.recs = append(h.c.recs, rec)
+	if !h.c.closed {
+		h.c.t.Log(line.String())
+	}
+	return nil
+}
