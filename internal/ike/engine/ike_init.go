@@ -238,7 +238,14 @@ func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
 	if err != nil {
 		return
 	}
-	e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw})
+	// A request that came on port 4500 carried the Non-ESP Marker; so does
+	// the answer (RFC 3948 §2.2, RFC 7296 §2.23).
+	if d.Local.Port() == 4500 || d.Remote.Port() == 4500 {
+		raw = append(wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen)), raw...)
+	}
+	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw}); err != nil {
+		e.log.Warn("send failed", "err", err)
+	}
 }
 
 // handleInitRequest is the responder's IKE_SA_INIT.
