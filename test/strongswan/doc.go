@@ -15,4 +15,14 @@
 // namespace, and the test reads the engine's dataplane and logs directly
 // (re-executing the test binary under ip netns exec would need a second
 // channel to get them back).
+//
+// TestInterop covers the suites of issue 5 in both roles (TestInteropIPv6
+// one of them over IPv6 outer addresses) and checks SPIs, algorithms and
+// keys on both sides; TestDelete deletes IKE and child SAs from either
+// side. When charon initiates, the datagrams it sent are decrypted with the
+// keys it logged; `go test ./test/strongswan -run TestInterop
+// -update-capture` writes them as the known-answer vectors
+// internal/ike/engine/testdata/strongswan-ikeauth-*.json (checked by
+// TestCapturedVectors without charon) and as fuzz seeds of wire.FuzzParse
+// and engine.FuzzResponder.
 package strongswan

@@ -7,22 +7,48 @@ import (
 	"testing"
 	"time"
 
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
 )
 
-// suite is one algorithm suite in charon's and in our vsr syntax.
+// suite is one algorithm suite in charon's and in our vsr syntax, with
+// the suites both sides must report once it is negotiated.
 type suite struct {
-	name                 string
+	name                 string // charon's IKE proposal, the subtest name
 	charonIKE, charonESP string // swanctl proposals
 	ourIKE, ourESP       string // ike-proposal 1 / esp-proposal 1 leaves
+	ike, esp             ikecrypto.Suite
 }
 
 var (
-	suiteGCM = suite{"ecp256-aesgcm256", "aes256gcm16-prfsha256-ecp256", "aes256gcm16",
-		"aead-alg aes256-gcm-128 prf-alg hmac-sha256 dh-group ecp256", "aead-alg aes256-gcm-128"}
-	suiteCBC = suite{"modp2048-aescbc256-sha256", "aes256-sha256-modp2048", "aes256-sha256",
+	suiteGCM = suite{"aes256gcm16-prfsha256-ecp256", "aes256gcm16-prfsha256-ecp256", "aes256gcm16",
+		"aead-alg aes256-gcm-128 prf-alg hmac-sha256 dh-group ecp256", "aead-alg aes256-gcm-128",
+		ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupECP256},
+		ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256}}
+	suiteCBC = suite{"aes256-sha256-modp2048", "aes256-sha256-modp2048", "aes256-sha256",
 		"enc-alg aes256-cbc auth-alg hmac-sha256 prf-alg hmac-sha256 dh-group modp2048",
-		"enc-alg aes256-cbc auth-alg hmac-sha256"}
+		"enc-alg aes256-cbc auth-alg hmac-sha256",
+		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupMODP2048},
+		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128}}
+	suiteCBC128 = suite{"aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha256",
+		"enc-alg aes128-cbc auth-alg hmac-sha256 prf-alg hmac-sha256 dh-group modp2048",
+		"enc-alg aes128-cbc auth-alg hmac-sha256",
+		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupMODP2048},
+		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128}}
+	suiteChaCha = suite{"chacha20poly1305-prfsha256-x25519", "chacha20poly1305-prfsha256-x25519", "chacha20poly1305",
+		"aead-alg chacha20-poly1305 prf-alg hmac-sha256 dh-group curve25519", "aead-alg chacha20-poly1305",
+		ikecrypto.Suite{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519},
+		ikecrypto.Suite{Encr: wire.EncrChaCha20Poly1305}}
+	suiteCBC384 = suite{"aes256-sha384-ecp384", "aes256-sha384-ecp384", "aes256-sha384",
+		"enc-alg aes256-cbc auth-alg hmac-sha384 prf-alg hmac-sha384 dh-group ecp384",
+		"enc-alg aes256-cbc auth-alg hmac-sha384",
+		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_384_192, PRF: wire.PRFHMACSHA2_384, Group: wire.GroupECP384},
+		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_384_192}}
+
+	// allSuites are the suites of issue 5's acceptance, plus AES-CBC-256
+	// with SHA-256.
+	allSuites = []suite{suiteGCM, suiteCBC128, suiteChaCha, suiteCBC384, suiteCBC}
 )
 
 const (
@@ -32,7 +58,7 @@ const (
 )
 
 // swanctlConf is charon's side: connection "secgw", child "net", one PSK.
-func swanctlConf(s suite, psk string) string {
+func swanctlConf(s suite, psk string, top *topology) string {
 	return fmt.Sprintf(`connections {
 	secgw {
 		version = 2
@@ -64,14 +90,14 @@ secrets {
 		secret = "%s"
 	}
 }
-`, charonAddr, ourAddr, s.charonIKE, charonID, ourID, charonNet, ourNet, s.charonESP, charonID, ourID, psk)
+`, top.charonAddr, top.ourAddr, s.charonIKE, charonID, ourID, charonNet, ourNet, s.charonESP, charonID, ourID, psk)
 }
 
 // ourConf is our side, VPN "v1", in vsr CLI lines under "/ vrf main ike".
-func ourConf(s suite, psk string) []string {
+func ourConf(s suite, psk string, top *topology) []string {
 	p := "vpn v1 "
 	return []string{
-		p + "local-address " + ourAddr.String(), p + "remote-address " + charonAddr.String(),
+		p + "local-address " + top.ourAddr.String(), p + "remote-address " + top.charonAddr.String(),
 		p + "local-id " + ourID, p + "remote-id " + charonID,
 		p + "ike-policy pre-shared-key " + psk,
 		p + "ike-policy ike-proposal 1 " + s.ourIKE,
@@ -90,11 +116,17 @@ type setup struct {
 
 func newSetup(t *testing.T, s suite, ourPSK, charonPSK string) *setup {
 	t.Helper()
+	return newSetupFor(t, s, ourPSK, charonPSK, false)
+}
+
+// newSetupFor is newSetup with IPv6 outer addresses if ipv6 is set.
+func newSetupFor(t *testing.T, s suite, ourPSK, charonPSK string, ipv6 bool) *setup {
+	t.Helper()
 	requirePrerequisites(t)
-	top := newTopology(t)
+	top := newTopologyFor(t, ipv6)
 	ch := startCharon(t, top.charon)
-	ch.load(t, swanctlConf(s, charonPSK))
-	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, ourConf(s, ourPSK)...)}
+	ch.load(t, swanctlConf(s, charonPSK, top))
+	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, ourConf(s, ourPSK, top)...)}
 }
 
 // waitChild waits up to d for our dataplane to hold exactly one child SA.
@@ -128,6 +160,12 @@ func (st *setup) checkCharonSAs(t *testing.T, c engine.ChildSA) {
 	if sa.state != "ESTABLISHED" || sa.spii != spii || sa.spir != spir {
 		t.Errorf("charon IKE SA %s %s/%s, want ESTABLISHED %s/%s", sa.state, sa.spii, sa.spir, spii, spir)
 	}
+	if lh, rh := sa.kv["local-host"], sa.kv["remote-host"]; lh != st.top.charonAddr.String() || rh != st.top.ourAddr.String() {
+		t.Errorf("charon IKE SA %s -> %s, want %s -> %s", lh, rh, st.top.charonAddr, st.top.ourAddr)
+	}
+	if c.Local.Addr() != st.top.ourAddr || c.Remote.Addr() != st.top.charonAddr {
+		t.Errorf("our child SA %v -> %v, want %v -> %v", c.Local, c.Remote, st.top.ourAddr, st.top.charonAddr)
+	}
 	if len(sa.children) != 1 {
 		t.Fatalf("charon has %d CHILD_SAs, want 1:\n%s", len(sa.children), raw)
 	}
@@ -148,33 +186,57 @@ func (st *setup) checkCharonSAs(t *testing.T, c engine.ChildSA) {
 }
 
 // TestInterop establishes an IKE SA with its child SA with charon in both
-// roles and both suites, checks the SAs on both sides and compares the
-// keys our engine derived with those charon logged.
+// roles and all suites, checks the SAs and algorithms on both sides and
+// compares the keys our engine derived with those charon logged. When
+// charon initiates, the datagrams it sent are decrypted with the keys it
+// logged (see capture_test.go).
 func TestInterop(t *testing.T) {
-	for _, s := range []suite{suiteGCM, suiteCBC} {
+	for _, s := range allSuites {
 		t.Run(s.name, func(t *testing.T) {
-			t.Run("ours-initiates", func(t *testing.T) {
-				t.Parallel()
-				st := newSetup(t, s, "interop-secret", "interop-secret")
-				if err := st.us.e.Initiate("v1"); err != nil {
-					t.Fatal(err)
-				}
-				c := st.waitChild(t, 10*time.Second)
-				st.checkCharonSAs(t, c)
-				st.checkKeys(t, c, true)
-			})
-			t.Run("charon-initiates", func(t *testing.T) {
-				t.Parallel()
-				st := newSetup(t, s, "interop-secret", "interop-secret")
-				if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
-					t.Fatalf("swanctl --initiate: %v\n%s", err, out)
-				}
-				c := st.waitChild(t, 5*time.Second)
-				st.checkCharonSAs(t, c)
-				st.checkKeys(t, c, false)
-			})
+			testBothRoles(t, s, false)
 		})
 	}
+}
+
+// TestInteropIPv6 is TestInterop for one suite over IPv6 outer addresses.
+func TestInteropIPv6(t *testing.T) {
+	testBothRoles(t, suiteGCM, true)
+}
+
+func testBothRoles(t *testing.T, s suite, ipv6 bool) {
+	t.Run("ours-initiates", func(t *testing.T) {
+		t.Parallel()
+		st := newSetupFor(t, s, "interop-secret", "interop-secret", ipv6)
+		c := st.establish(t, true)
+		st.checkCharonSAs(t, c)
+		st.checkAlgs(t, s, c, true)
+		st.checkKeys(t, c, true)
+	})
+	t.Run("charon-initiates", func(t *testing.T) {
+		t.Parallel()
+		st := newSetupFor(t, s, "interop-secret", "interop-secret", ipv6)
+		c := st.establish(t, false)
+		st.checkCharonSAs(t, c)
+		st.checkAlgs(t, s, c, false)
+		st.checkKeys(t, c, false)
+		st.checkCapture(t, s)
+	})
+}
+
+// establish sets up the IKE SA and its child SA, initiated by our engine
+// if ours is set, by charon otherwise, and returns our child SA.
+func (st *setup) establish(t *testing.T, ours bool) engine.ChildSA {
+	t.Helper()
+	if ours {
+		if err := st.us.e.Initiate("v1"); err != nil {
+			t.Fatal(err)
+		}
+		return st.waitChild(t, 10*time.Second)
+	}
+	if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
+	}
+	return st.waitChild(t, 5*time.Second)
 }
 
 // TestWrongPSK checks that both sides report a PSK mismatch, whoever

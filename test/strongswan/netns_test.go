@@ -15,13 +15,23 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// The addresses of the two ends of the veth pair: ours and charon's.
+// The addresses of the two ends of the veth pair, ours and charon's, for
+// IPv4 (/24) and IPv6 (/64) outer addresses.
 var (
-	ourAddr    = netip.MustParseAddr("10.99.0.1")
-	charonAddr = netip.MustParseAddr("10.99.0.2")
-	// charonInner is an address of charon's protected subnet charonNet.
-	charonInner = netip.MustParseAddr("192.168.2.1")
+	ourAddr     = netip.MustParseAddr("10.99.0.1")
+	charonAddr  = netip.MustParseAddr("10.99.0.2")
+	ourAddr6    = netip.MustParseAddr("fd00:99::1")
+	charonAddr6 = netip.MustParseAddr("fd00:99::2")
+	charonInner = netip.MustParseAddr("192.168.2.1") // in charon's protected subnet charonNet
 )
+
+// prefixLenFor is the prefix length of the veth addresses: /24 or /64.
+func prefixLenFor(a netip.Addr) string {
+	if a.Is4() {
+		return "/24"
+	}
+	return "/64"
+}
 
 // nsPrefix starts the name of every namespace the tests create:
 // nsPrefix<pid>-<seq>-o for ours, -c for charon's.
@@ -32,9 +42,10 @@ const nsPrefix = "secgw-ss-"
 var topoSeq atomic.Uint32
 
 // topology is two network namespaces joined by a veth pair: ours holds
-// ourAddr, charon's holds charonAddr, both /24.
+// ourAddr, charon's holds charonAddr (or the IPv6 pair).
 type topology struct {
-	ours, charon string // namespace names
+	ours, charon        string // namespace names
+	ourAddr, charonAddr netip.Addr
 }
 
 // run runs a command with a bound time and fails the test on error.
@@ -55,14 +66,20 @@ func runErr(name string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// newTopology creates the namespaces and the veth pair; t.Cleanup deletes
+// newTopology creates the IPv4 topology; see newTopologyFor.
+func newTopology(t *testing.T) *topology { return newTopologyFor(t, false) }
+
+// newTopologyFor creates the namespaces and the veth pair; t.Cleanup deletes
 // the namespaces, which destroys the veth pair and the TUN device of
 // kernel-libipsec with them. Cleanups run in reverse order, so charon
 // (started later) is killed before its namespace goes.
-func newTopology(t *testing.T) *topology {
+func newTopologyFor(t *testing.T, ipv6 bool) *topology {
 	t.Helper()
 	id := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), topoSeq.Add(1))
-	top := &topology{ours: id + "-o", charon: id + "-c"}
+	top := &topology{ours: id + "-o", charon: id + "-c", ourAddr: ourAddr, charonAddr: charonAddr}
+	if ipv6 {
+		top.ourAddr, top.charonAddr = ourAddr6, charonAddr6
+	}
 	// Created directly in their namespaces, the veth ends need unique
 	// names only there.
 	vo, vc := "veth-ours", "veth-charon"
@@ -78,9 +95,11 @@ func newTopology(t *testing.T) *topology {
 	for _, s := range []struct {
 		ns, dev string
 		addr    netip.Addr
-	}{{top.ours, vo, ourAddr}, {top.charon, vc, charonAddr}} {
+	}{{top.ours, vo, top.ourAddr}, {top.charon, vc, top.charonAddr}} {
 		run(t, "ip", "-n", s.ns, "link", "set", "lo", "up")
-		run(t, "ip", "-n", s.ns, "addr", "add", s.addr.String()+"/24", "dev", s.dev, "nodad")
+		// nodad: an IPv6 address is usable at once, without waiting for
+		// duplicate address detection.
+		run(t, "ip", "-n", s.ns, "addr", "add", s.addr.String()+prefixLenFor(s.addr), "dev", s.dev, "nodad")
 		run(t, "ip", "-n", s.ns, "link", "set", s.dev, "up")
 	}
 	// charon installs a route for its child SA via the TUN device of

@@ -31,12 +31,50 @@ type ours struct {
 	e    *engine.Engine
 	dp   *enginetest.Dataplane
 	logs *capture
+	conn *recConn
+}
+
+// recConn is an engine.Conn that keeps a copy of every datagram the engine
+// receives and sends, for the captured known-answer vectors.
+type recConn struct {
+	engine.Conn
+	mu       sync.Mutex
+	in, sent []engine.Datagram
+}
+
+func copyDatagram(d engine.Datagram) engine.Datagram {
+	d.Data = bytes.Clone(d.Data)
+	return d
+}
+
+func (c *recConn) Receive(ctx context.Context) (engine.Datagram, error) {
+	d, err := c.Conn.Receive(ctx)
+	if err == nil {
+		c.mu.Lock()
+		c.in = append(c.in, copyDatagram(d))
+		c.mu.Unlock()
+	}
+	return d, err
+}
+
+func (c *recConn) Send(d engine.Datagram) error {
+	c.mu.Lock()
+	c.sent = append(c.sent, copyDatagram(d))
+	c.mu.Unlock()
+	return c.Conn.Send(d)
+}
+
+// datagrams returns copies of the lists of received and sent datagrams.
+func (c *recConn) datagrams() (in, sent []engine.Datagram) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.in), slices.Clone(c.sent)
 }
 
 // startOurs configures our engine from vsr CLI lines (relative to
-// "/ vrf main ike"), binds its sockets on ourAddr ports 500 and 4500 inside
+// "/ vrf main ike"), binds its sockets on addr ports 500 and 4500 inside
 // namespace ns, and runs it until the test ends.
-func startOurs(t *testing.T, ns string, lines ...string) *ours {
+func startOurs(t *testing.T, ns string, addr netip.Addr, lines ...string) *ours {
 	t.Helper()
 	schemaOnce.Do(func() { testSchema, schemaErr = schema.Load() })
 	if schemaErr != nil {
@@ -53,13 +91,13 @@ func startOurs(t *testing.T, ns string, lines ...string) *ours {
 	}
 	var conn *udpconn.Conn
 	if err := inNetns(t, ns, func() (err error) {
-		conn, err = udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{ourAddr}})
+		conn, err = udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{addr}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	o := &ours{dp: enginetest.NewDataplane(), logs: &capture{t: t}}
-	o.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: ourAddr, Conn: conn,
+	o := &ours{dp: enginetest.NewDataplane(), logs: &capture{t: t}, conn: &recConn{Conn: conn}}
+	o.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: addr, Conn: o.conn,
 		Dataplane: o.dp, Logger: slog.New(&captureHandler{c: o.logs})})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
