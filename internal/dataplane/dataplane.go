@@ -213,7 +213,9 @@ type Policy struct {
 }
 
 // Key returns the policy's identity.
-func (p *Policy) Key() PolicyKey { return PolicyKey{Sel: p.Sel, Dir: p.Dir, Mark: p.Mark, IfID: p.IfID} }
+func (p *Policy) Key() PolicyKey {
+	return PolicyKey{Sel: p.Sel, Dir: p.Dir, Mark: p.Mark, IfID: p.IfID}
+}
 
 // State is a set of SAs and policies: what is wanted, or what is there.
 type State struct {
