@@ -72,6 +72,17 @@ type Engine struct {
 	halfOpen map[halfOpenKey]*ikeSA
 
 	cookieSecret [32]byte
+	// uids numbers IKE and child SAs for the operational state.
+	uids uint32
+}
+
+// nextUID returns the next unique-id (never 0); e.mu is held.
+func (e *Engine) nextUID() uint32 {
+	e.uids++
+	if e.uids == 0 {
+		e.uids++
+	}
+	return e.uids
 }
 
 type halfOpenKey struct {
@@ -257,7 +268,7 @@ func (e *Engine) IKESAs() map[uint64]IKESAInfo {
 }
 
 func (e *Engine) newSA(initiator bool, v *config.VPN) *ikeSA {
-	sa := &ikeSA{e: e, initiator: initiator, vpn: v}
+	sa := &ikeSA{e: e, initiator: initiator, vpn: v, uid: e.nextUID()}
 	for {
 		var b [8]byte
 		io.ReadFull(e.o.Rand, b[:])

@@ -58,6 +58,9 @@ type DirKeys struct {
 // ChildSA is an established pair of ESP SAs as given to the dataplane.
 type ChildSA struct {
 	VPN, Policy string
+	// UniqueID numbers the child SA in the operational state (unique-id);
+	// the dataplane may use it as the reqid.
+	UniqueID uint32
 	// IKESPIi and IKESPIr name the IKE SA that created the child SA.
 	IKESPIi, IKESPIr uint64
 	// Local and Remote are the outer addresses; with Encap they carry the

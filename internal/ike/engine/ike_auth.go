@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
+	"time"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -81,7 +83,8 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
 	}
 	sa.state = stateEstablished
-	sa.log.Info("IKE SA established", "peer-id", config.Identity{Type: idr.IDType, Data: idr.Data}.String())
+	sa.established, sa.peerID = time.Now(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
+	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
 	if t.offer == nil {
 		return nil
 	}
@@ -153,7 +156,8 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		delete(sa.e.halfOpen, sa.halfOpenKey)
 		sa.haveHalfOpen = false
 	}
-	sa.log.Info("IKE SA established", "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String())
+	sa.established, sa.peerID = time.Now(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
+	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
 	return append(resp, sa.respondChild(ps)...)
 }
@@ -273,7 +277,7 @@ func (sa *ikeSA) installChild(pol config.SecurityPolicy, p wire.Proposal, inSPI,
 	c := ChildSA{
 		VPN: sa.vpn.Name, Policy: pol.Name, IKESPIi: sa.spii, IKESPIr: sa.spir,
 		Local: sa.local, Remote: sa.remote, Encap: sa.natLocal || sa.natRemote,
-		InSPI: inSPI, OutSPI: outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
+		UniqueID: sa.e.nextUID(), InSPI: inSPI, OutSPI: outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
 		Mode: pol.Mode, Lifetimes: sa.vpn.Child,
 	}
 	i, r := DirKeys{Encr: keys.EncrI, Integ: keys.IntegI}, DirKeys{Encr: keys.EncrR, Integ: keys.IntegR}
@@ -287,7 +291,7 @@ func (sa *ikeSA) installChild(pol config.SecurityPolicy, p wire.Proposal, inSPI,
 	if err := sa.e.o.Dataplane.InstallChild(c); err != nil {
 		return err
 	}
-	sa.children = append(sa.children, &childSA{c})
+	sa.children = append(sa.children, &childSA{ChildSA: c, installed: time.Now()})
 	sa.log.Info("child SA installed", "subsystem", "child", "policy", pol.Name,
 		"in", spi32(inSPI), "out", spi32(outSPI), "suite", suite.String())
 	sa.log.Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(inSPI), "encr_in", c.In.Encr,

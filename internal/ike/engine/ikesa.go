@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -57,12 +58,19 @@ type ikeSA struct {
 
 	children []*childSA
 
+	// uid is the unique-id of the operational state; established is when
+	// IKE_AUTH completed and peerID the identity the peer proved.
+	uid         uint32
+	established time.Time
+	peerID      config.Identity
+
 	taskManager
 }
 
 // childSA is a child SA installed in the dataplane.
 type childSA struct {
 	ChildSA
+	installed time.Time
 }
 
 func (sa *ikeSA) child(inSPI uint32) *childSA {

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
+)
+
+// SAState is the operational state of one IKE SA with its child SAs, as
+// the daemon reports it (secgw-ike-state.yang ike-sa). It carries the IKE
+// keys only when asked for (Snapshot(true)); they are secrets.
+type SAState struct {
+	UniqueID   uint32
+	VPN        string
+	State      string // created, connecting, established, deleting
+	Initiator  bool
+	SPIi, SPIr uint64
+	// Local and Remote are the current IKE endpoints (port 4500 after
+	// NAT-T floating).
+	Local, Remote netip.AddrPort
+	LocalID       config.Identity
+	RemoteID      config.Identity
+	// Suite is the negotiated IKE suite; zero before IKE_SA_INIT is done.
+	Suite ikecrypto.Suite
+	// UDPEncap: a NAT was detected, ESP goes in UDP (RFC 3948).
+	UDPEncap    bool
+	Established time.Time // zero until IKE_AUTH completes
+	// Keys holds SK_ei, SK_er, SK_ai, SK_ar when requested.
+	Keys     *ikecrypto.IKEKeys
+	Children []ChildState
+}
+
+// ChildState is one child SA of an SAState.
+type ChildState struct {
+	ChildSA
+	Installed time.Time
+}
+
+// Snapshot returns the state of every IKE SA, ordered by unique-id. With
+// keys, SAState.Keys and the child keys are filled (copies); without, the
+// child SAs' key fields are nil.
+func (e *Engine) Snapshot(keys bool) []SAState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]SAState, 0, len(e.sas))
+	for _, sa := range e.sas {
+		s := SAState{
+			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
+			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,
+			UDPEncap: sa.natLocal || sa.natRemote, Established: sa.established,
+		}
+		if sa.vpn != nil {
+			s.VPN = sa.vpn.Name
+			s.LocalID = localIdentity(sa, sa.vpn)
+		}
+		switch sa.state {
+		case stateInit, stateAuth:
+			s.State = "connecting"
+			if !sa.initiator {
+				s.State = "created"
+			}
+		case stateEstablished:
+			s.State = "established"
+			if sa.deleting() {
+				s.State = "deleting"
+			}
+		default:
+			s.State = "deleting"
+		}
+		if keys && sa.keys != nil {
+			k := *sa.keys
+			s.Keys = &k
+		}
+		for _, c := range sa.children {
+			cs := ChildState{ChildSA: c.ChildSA, Installed: c.installed}
+			if !keys {
+				cs.In, cs.Out = DirKeys{}, DirKeys{}
+			}
+			s.Children = append(s.Children, cs)
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b SAState) int { return int(a.UniqueID) - int(b.UniqueID) })
+	return out
+}
+
+// deleting reports whether a delete of the IKE SA is outstanding.
+func (sa *ikeSA) deleting() bool {
+	if sa.pending == nil {
+		return false
+	}
+	d, ok := sa.pending.task.(*deleteTask)
+	return ok && d.ike
+}
