@@ -306,7 +306,12 @@ func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]by
 	}
 	b := []byte("<data>")
 	var err error
+	var state *generated.Device
+	if withState && srv.cfg.State != nil {
+		state = srv.cfg.State(opts.Secrets)
+	}
 	view(func(tree *generated.Device) {
+		tree = overlay(tree, state)
 		if p.Filter != nil && p.Filter.Type == "xpath" {
 			if opts.Filter, err = srv.xpathFilter(tree, p.Filter.Select); err != nil {
 				return

@@ -39,12 +39,15 @@ type Config struct {
 	// Addr to listen on; default ":830".
 	Addr string
 	// Dir is the data directory: host key and users file live there.
-	Dir         string
-	Store       *datastore.Store
-	Schema      *schema.Schema
-	Validator   *validate.Validator
-	Users       *Users
-	Ops         Operations // nil: the model's RPCs answer operation-not-supported
+	Dir       string
+	Store     *datastore.Store
+	Schema    *schema.Schema
+	Validator *validate.Validator
+	Users     *Users
+	Ops       Operations // nil: the model's RPCs answer operation-not-supported
+	// State, if set, gives the operational state that <get> returns
+	// beside running.
+	State       StateFunc
 	Logger      *slog.Logger
 	MaxSessions int
 }
