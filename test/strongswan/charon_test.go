@@ -28,9 +28,11 @@ type charon struct {
 	cmd *exec.Cmd
 }
 
-// strongswanConf is charon's private strongswan.conf.
-func strongswanConf(dir string) string {
+// strongswanConf is charon's private strongswan.conf; extra holds more
+// settings of the charon section.
+func strongswanConf(dir, extra string) string {
 	return fmt.Sprintf(`charon {
+%s
 	load_modular = no
 	load = %s
 	# One try is enough on a veth pair and keeps failing tests short.
@@ -60,7 +62,7 @@ func strongswanConf(dir string) string {
 		}
 	}
 }
-`, charonPlugins, filepath.Join(dir, "charon.log"), filepath.Join(dir, "charon.vici"))
+`, extra, charonPlugins, filepath.Join(dir, "charon.log"), filepath.Join(dir, "charon.vici"))
 }
 
 // startCharon starts charon in namespace ns and waits until its vici
@@ -68,11 +70,18 @@ func strongswanConf(dir string) string {
 // the test failed, logs the tail of charon's log.
 func startCharon(t *testing.T, ns string) *charon {
 	t.Helper()
+	return startCharonWith(t, ns, "")
+}
+
+// startCharonWith is startCharon with extra settings in the charon
+// section of strongswan.conf.
+func startCharonWith(t *testing.T, ns, extra string) *charon {
+	t.Helper()
 	dir := t.TempDir()
 	c := &charon{dir: dir, uri: "unix://" + filepath.Join(dir, "charon.vici"), log: filepath.Join(dir, "charon.log")}
 	conf := filepath.Join(dir, "strongswan.conf")
 	runDir := filepath.Join(dir, "run")
-	if err := os.WriteFile(conf, []byte(strongswanConf(dir)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(strongswanConf(dir, extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(runDir, 0o755); err != nil {

@@ -19,10 +19,12 @@
 // TestInterop covers the suites of issue 5 in both roles (TestInteropIPv6
 // one of them over IPv6 outer addresses) and checks SPIs, algorithms and
 // keys on both sides; TestDelete deletes IKE and child SAs from either
-// side. When charon initiates, the datagrams it sent are decrypted with the
-// keys it logged; `go test ./test/strongswan -run TestInterop
-// -update-capture` writes them as the known-answer vectors
+// side; TestFragmentation runs both roles with IKE_AUTH split into IKE
+// fragments (RFC 7383) in both directions. When charon initiates, the
+// datagrams it sent are decrypted with the keys it logged; `go test
+// ./test/strongswan -run 'TestInterop|TestFragmentation' -update-capture`
+// writes them as the known-answer vectors
 // internal/ike/engine/testdata/strongswan-ikeauth-*.json (checked by
 // TestCapturedVectors without charon) and as fuzz seeds of wire.FuzzParse
-// and engine.FuzzResponder.
+// (charon's IKE_AUTH fragments included) and engine.FuzzResponder.
 package strongswan

@@ -76,6 +76,12 @@ func (c *recConn) datagrams() (in, sent []engine.Datagram) {
 // namespace ns, and runs it until the test ends.
 func startOurs(t *testing.T, ns string, addr netip.Addr, lines ...string) *ours {
 	t.Helper()
+	return startOursWith(t, ns, addr, nil, lines...)
+}
+
+// startOursWith is startOurs with mod applied to the engine's options.
+func startOursWith(t *testing.T, ns string, addr netip.Addr, mod func(*engine.Options), lines ...string) *ours {
+	t.Helper()
 	schemaOnce.Do(func() { testSchema, schemaErr = schema.Load() })
 	if schemaErr != nil {
 		t.Fatal(schemaErr)
@@ -97,8 +103,12 @@ func startOurs(t *testing.T, ns string, addr netip.Addr, lines ...string) *ours 
 		t.Fatal(err)
 	}
 	o := &ours{dp: enginetest.NewDataplane(), logs: &capture{t: t}, conn: &recConn{Conn: conn}}
-	o.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: addr, Conn: o.conn,
-		Dataplane: o.dp, Logger: slog.New(&captureHandler{c: o.logs})})
+	opts := engine.Options{VRF: "main", Config: cfg, LocalAddr: addr, Conn: o.conn,
+		Dataplane: o.dp, Logger: slog.New(&captureHandler{c: o.logs})}
+	if mod != nil {
+		mod(&opts)
+	}
+	o.e = engine.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.e.Run(ctx); close(done) }()

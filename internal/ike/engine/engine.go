@@ -7,18 +7,23 @@
 // datagrams on the Conn and child SAs on the Dataplane. One mutex protects
 // all state; each IKE SA has one task manager (taskmgr.go) that owns its
 // message IDs, the retransmission of its outstanding request (window of 1)
-// and the cache of its last response.
+// and the cache of its last response. Protected messages larger than the
+// fragment size travel as IKE fragments (fragment.go, RFC 7383), and an SA
+// whose own address is behind a NAT sends NAT keepalives (keepalive.go,
+// RFC 3948); their timers are messages too.
 package engine
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/netip"
 	"sync"
+	"time"
 
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/wire"
@@ -52,9 +57,20 @@ type Options struct {
 	// Jitter returns numbers in [0,1) for the retransmission jitter; nil
 	// means math/rand/v2.Float64.
 	Jitter func() float64
+	// Events, if set, is told when SAs come up, go down or fail (see
+	// Event). It is called with the engine's lock held: it must not block
+	// nor call the Engine.
+	Events func(Event)
 	// RequireCookies forces the cookie challenge (RFC 7296 §2.6) whatever
 	// the configured cookie-threshold.
 	RequireCookies bool
+	// FragmentSize is the largest IP datagram, headers included, of an
+	// IKE fragment we send (RFC 7383 §2.5.1); 0 means
+	// DefaultFragmentSize. The model has no leaf for it.
+	FragmentSize int
+	// KeepaliveInterval is the NAT keepalive interval (RFC 3948 §2.3);
+	// 0 means DefaultKeepaliveInterval, a negative value disables them.
+	KeepaliveInterval time.Duration
 }
 
 // Engine is the IKEv2 engine of one vrf.
@@ -138,13 +154,20 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	data := d.Data
 	if d.Local.Port() == PortNATT {
 		// RFC 3948 §2.2: IKE on port 4500 follows the Non-ESP Marker.
-		if wire.ClassifyNATT(data) != wire.PacketIKE {
-			return
+		switch wire.ClassifyNATT(data) {
+		case wire.PacketIKE:
+			data, _ = wire.StripNonESPMarker(data)
+		case wire.PacketKeepalive:
+			return // RFC 3948 §2.3: a NAT-keepalive is ignored
+		default:
+			return // ESP is the dataplane's; anything else is noise
 		}
-		data, _ = wire.StripNonESPMarker(data)
 	}
 	m, err := wire.Parse(data)
 	if err != nil {
+		if errors.Is(err, wire.ErrBadVersion) {
+			e.rejectVersion(d, data)
+		}
 		e.log.Debug("dropping malformed message", "remote", d.Remote, "err", err)
 		return
 	}
@@ -176,11 +199,17 @@ func (e *Engine) HandleDatagram(d Datagram) {
 // Initiate starts an IKE SA, with its first child SA, for the named VPN
 // (RFC 7296 §1.2). It returns once the IKE_SA_INIT request is sent.
 func (e *Engine) Initiate(vpn string) error {
+	_, err := e.InitiateSA(vpn)
+	return err
+}
+
+// InitiateSA is Initiate that returns the unique-id of the new IKE SA.
+func (e *Engine) InitiateSA(vpn string) (uint32, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	v := e.o.Config.VPN(vpn)
 	if v == nil || !v.Initiator() {
-		return ErrUnknownVPN
+		return 0, ErrUnknownVPN
 	}
 	local := v.LocalAddr
 	if !local.IsValid() {
@@ -194,7 +223,7 @@ func (e *Engine) Initiate(vpn string) error {
 	sa.queue(&initTask{})
 	sa.queue(&authTask{})
 	sa.startNext()
-	return nil
+	return sa.uid, nil
 }
 
 // DeleteIKE deletes the IKE SA with our SPI spi and its child SAs with an
@@ -292,7 +321,11 @@ func (e *Engine) saLogger(sa *ikeSA) *slog.Logger {
 // removeSA drops the SA from the tables and deletes its child SAs from the
 // dataplane.
 func (e *Engine) removeSA(sa *ikeSA) {
-	sa.stopTimer()
+	if sa.state == stateDeleted {
+		return
+	}
+	sa.stopTimers()
+	e.emitDown(sa)
 	for _, c := range sa.children {
 		if err := e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
 			sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)

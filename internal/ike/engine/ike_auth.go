@@ -85,6 +85,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	sa.state = stateEstablished
 	sa.established, sa.peerID = time.Now(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
 	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
+	sa.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	if t.offer == nil {
 		return nil
 	}
@@ -158,6 +159,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	}
 	sa.established, sa.peerID = time.Now(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
 	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
+	sa.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
 	return append(resp, sa.respondChild(ps)...)
 }
@@ -292,6 +294,7 @@ func (sa *ikeSA) installChild(pol config.SecurityPolicy, p wire.Proposal, inSPI,
 		return err
 	}
 	sa.children = append(sa.children, &childSA{ChildSA: c, installed: time.Now()})
+	sa.e.emit(Event{Kind: ChildUp, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
 	sa.log.Info("child SA installed", "subsystem", "child", "policy", pol.Name,
 		"in", spi32(inSPI), "out", spi32(outSPI), "suite", suite.String())
 	sa.log.Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(inSPI), "encr_in", c.In.Encr,

@@ -107,6 +107,8 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		return err
 	}
 	sa.detectNAT(ps)
+	// RFC 7383 §2.3: fragments only when both sides announced support.
+	sa.fragOK = sa.vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
 	sa.state = stateAuth
 	sa.log = sa.e.saLogger(sa).With("spir", spiString(sa.spir))
 	sa.log.Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
@@ -201,6 +203,9 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload) {
 		return // peer does not support NAT-T
 	}
 	sa.natRemote, sa.natLocal = !src, !dst
+	if sa.natLocal {
+		sa.startKeepalive()
+	}
 	if (sa.natRemote || sa.natLocal) && sa.initiator {
 		sa.natt = true
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), PortNATT)
@@ -238,14 +243,40 @@ func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
 	if err != nil {
 		return
 	}
-	// A request that came on port 4500 carried the Non-ESP Marker; so does
-	// the answer (RFC 3948 §2.2, RFC 7296 §2.23).
-	if d.Local.Port() == 4500 || d.Remote.Port() == 4500 {
+	e.sendStateless(d, raw)
+}
+
+// sendStateless answers the datagram d with raw, from the address and port
+// it was sent to. A request that came on port 4500 carried the Non-ESP
+// Marker; so does the answer (RFC 3948 §2.2, RFC 7296 §2.23).
+func (e *Engine) sendStateless(d Datagram, raw []byte) {
+	if d.Local.Port() == PortNATT || d.Remote.Port() == PortNATT {
 		raw = append(wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen)), raw...)
 	}
 	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw}); err != nil {
 		e.log.Warn("send failed", "err", err)
 	}
+}
+
+// rejectVersion answers an IKE_SA_INIT request of a higher major version
+// with an unprotected INVALID_MAJOR_VERSION notification whose header
+// carries our version (RFC 7296 §2.5, §1.5: SPIs and Message ID copied
+// from the request, Response flag set). Anything else of another version
+// is only dropped.
+func (e *Engine) rejectVersion(d Datagram, data []byte) {
+	h, err := wire.ParseHeader(data)
+	if err == nil || h.MajorVersion <= wire.MajorVersion || h.Flags.Response() ||
+		h.Exchange != wire.ExchangeIKESAInit || h.SPIr != 0 || e.o.Config.Global.InitiatorOnly {
+		return
+	}
+	rh := wire.Header{SPIi: h.SPIi, MajorVersion: wire.MajorVersion, Exchange: wire.ExchangeInformational,
+		Flags: wire.FlagResponse, MessageID: h.MessageID}
+	raw, err := (&wire.Message{Header: rh, Payloads: []wire.Payload{wire.NewNotify(wire.NotifyInvalidMajorVersion, nil)}}).Marshal()
+	if err != nil {
+		return
+	}
+	e.log.Debug("answering INVALID_MAJOR_VERSION", "remote", d.Remote, "version", h.MajorVersion)
+	e.sendStateless(d, raw)
 }
 
 // handleInitRequest is the responder's IKE_SA_INIT.
@@ -258,7 +289,7 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 	if sa := e.halfOpen[key]; sa != nil {
 		// A retransmitted request: the cached response (RFC 7296 §2.1).
 		if bytes.Equal(sa.initRequest, m.Raw) && sa.haveLastResp {
-			sa.send(sa.lastResp)
+			sa.sendAll(sa.lastResp)
 		}
 		return
 	}
@@ -351,6 +382,7 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote)...)
 	if vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
 		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
+		sa.fragOK = true
 	}
 	raw, err := sa.encode(wire.ExchangeIKESAInit, 0, true, resp)
 	if err != nil {
@@ -358,7 +390,7 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 		return
 	}
 	sa.initResponse = raw
-	sa.lastResp, sa.haveLastResp, sa.expectID = raw, true, 1
+	sa.lastResp, sa.haveLastResp, sa.expectID = [][]byte{raw}, true, 1
 	sa.halfOpenKey, sa.haveHalfOpen = key, true
 	e.halfOpen[key] = sa
 	sa.log.Info("IKE_SA_INIT answered", "suite", suite.String())

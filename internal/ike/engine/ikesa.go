@@ -58,11 +58,16 @@ type ikeSA struct {
 
 	children []*childSA
 
+	fragState
+	keepalive
+
 	// uid is the unique-id of the operational state; established is when
 	// IKE_AUTH completed and peerID the identity the peer proved.
 	uid         uint32
 	established time.Time
 	peerID      config.Identity
+	// failure is why the SA failed, for the Events hook.
+	failure string
 
 	taskManager
 }
@@ -94,13 +99,7 @@ func (sa *ikeSA) childByOut(outSPI uint32) *childSA {
 // encode builds a message of the IKE SA: IKE_SA_INIT in clear, every other
 // exchange inside an SK payload (RFC 7296 §3.14).
 func (sa *ikeSA) encode(exch wire.ExchangeType, id uint32, response bool, ps []wire.Payload) ([]byte, error) {
-	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id}
-	if sa.initiator {
-		h.Flags |= wire.FlagInitiator
-	}
-	if response {
-		h.Flags |= wire.FlagResponse
-	}
+	h := sa.header(exch, id, response)
 	if exch == wire.ExchangeIKESAInit {
 		return (&wire.Message{Header: h, Payloads: ps}).Marshal()
 	}
@@ -159,8 +158,17 @@ func (sa *ikeSA) send(raw []byte) {
 		data = wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen))
 		data = append(data, raw...)
 	}
+	sa.sentSinceKeepalive = true
 	if err := sa.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data}); err != nil {
 		sa.log.Warn("send failed", "err", err)
+	}
+}
+
+// sendAll transmits the datagrams of one message: all its fragments, in
+// order (RFC 7383 §2.5: a retransmission resends every fragment).
+func (sa *ikeSA) sendAll(msgs [][]byte) {
+	for _, raw := range msgs {
+		sa.send(raw)
 	}
 }
 
@@ -170,6 +178,7 @@ func (sa *ikeSA) fail(err error) {
 		sa.lastError = ne.Type
 	}
 	sa.log.Info("IKE SA failed", "err", err)
+	sa.failure = err.Error()
 	sa.e.removeSA(sa)
 }
 

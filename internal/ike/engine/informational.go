@@ -41,6 +41,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 	if err := sa.e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
 		sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
 	}
+	sa.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
 	for i, x := range sa.children {
 		if x == c {
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)

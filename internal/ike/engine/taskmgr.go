@@ -21,8 +21,10 @@ type task interface {
 
 // request is the outstanding request of an SA.
 type request struct {
-	id   uint32
-	raw  []byte
+	id uint32
+	// msgs are the datagrams of the request: one, or its fragments
+	// (RFC 7383), all resent on a retransmission.
+	msgs [][]byte
 	try  int
 	task task
 	stop func() bool
@@ -37,8 +39,9 @@ type taskManager struct {
 	nextID  uint32
 	pending *request
 
-	expectID     uint32
-	lastResp     []byte
+	expectID uint32
+	// lastResp is the last response sent, as its datagrams (fragments).
+	lastResp     [][]byte
 	haveLastResp bool
 	// closeAfterResponse removes the SA once the response is sent
 	// (AUTHENTICATION_FAILED, RFC 7296 §2.21.2).
@@ -64,17 +67,17 @@ func (sa *ikeSA) sendRequest(t task, id uint32) {
 		sa.fail(err)
 		return
 	}
-	raw, err := sa.encode(t.exchange(), id, false, ps)
+	msgs, err := sa.encodeAll(t.exchange(), id, false, ps)
 	if err != nil {
 		sa.fail(err)
 		return
 	}
 	if t.exchange() == wire.ExchangeIKESAInit {
-		sa.initRequest = raw
+		sa.initRequest = msgs[0]
 	}
-	sa.pending = &request{id: id, raw: raw, task: t}
-	sa.log.Debug("sending request", "exchange", t.exchange(), "msgid", id)
-	sa.send(raw)
+	sa.pending = &request{id: id, msgs: msgs, task: t}
+	sa.log.Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs))
+	sa.sendAll(msgs)
 	sa.armRetransmit()
 }
 
@@ -100,6 +103,15 @@ func (sa *ikeSA) stopTimer() {
 	}
 }
 
+// stopTimers stops every timer of an SA that goes away: retransmission,
+// reassembly and keepalive. Each would find the SA gone anyway.
+func (sa *ikeSA) stopTimers() {
+	sa.stopTimer()
+	sa.resetReassembly(0)
+	sa.resetReassembly(1)
+	sa.stopKeepalive()
+}
+
 // expiredRetransmit retransmits the request named by t or, after the last
 // try, gives up on the IKE SA (RFC 7296 §2.4).
 func (e *Engine) expiredRetransmit(t retransmitTimer) {
@@ -115,7 +127,7 @@ func (e *Engine) expiredRetransmit(t retransmitTimer) {
 	}
 	sa.pending.try++
 	sa.log.Debug("retransmitting request", "msgid", t.id, "try", sa.pending.try)
-	sa.send(sa.pending.raw)
+	sa.sendAll(sa.pending.msgs)
 	sa.armRetransmit()
 }
 
@@ -131,9 +143,12 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 		ps = wire.SkipUnknown(m.Payloads)
 	} else {
 		var err error
-		if ps, err = sa.open(m); err != nil {
+		var complete bool
+		if ps, complete, err = sa.decrypt(m, true); err != nil {
 			sa.log.Debug("dropping response", "err", err)
 			return
+		} else if !complete {
+			return // more fragments to come (RFC 7383 §2.6)
 		}
 	}
 	sa.stopTimer()
@@ -160,22 +175,23 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	id := m.Header.MessageID
 	if sa.haveLastResp && id+1 == sa.expectID {
+		if f, ok := lastFragment(m); ok && !sa.retransmittedFirstFragment(m, f) {
+			return // RFC 7383 §2.6.1: only fragment 1 triggers the resend
+		}
 		sa.log.Debug("retransmitting cached response", "msgid", id)
-		sa.send(sa.lastResp)
+		sa.sendAll(sa.lastResp)
 		return
 	}
 	if id != sa.expectID || m.Header.Exchange == wire.ExchangeIKESAInit {
 		return
 	}
-	ps, err := sa.open(m)
+	ps, complete, err := sa.decrypt(m, false)
 	if err != nil {
-		var uc *wire.UnsupportedCriticalError
-		if !errors.As(err, &uc) {
-			sa.log.Debug("dropping request", "err", err)
-			return
-		}
-		sa.respond(m, []wire.Payload{uc.Notify()})
+		sa.rejectRequest(m, err)
 		return
+	}
+	if !complete {
+		return // more fragments to come (RFC 7383 §2.6)
 	}
 	if d.Local.Port() == PortNATT && !sa.natt {
 		// The initiator floated to port 4500 (RFC 7296 §2.23).
@@ -203,14 +219,42 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	}
 }
 
+// rejectRequest handles a request whose protected payloads could not be
+// used. One that does not authenticate is dropped (RFC 7296 §2.21: no
+// answer to what might be forged). One that authenticates but carries an
+// unsupported critical payload, or whose inner payloads do not parse, is
+// answered with UNSUPPORTED_CRITICAL_PAYLOAD (§2.5) or INVALID_SYNTAX
+// (§3.10.1: only for an authenticated message); in IKE_AUTH the IKE SA is
+// then not created (§2.21.2).
+func (sa *ikeSA) rejectRequest(m *wire.Message, err error) {
+	var uc *wire.UnsupportedCriticalError
+	var pe *wire.ParseError
+	var n *wire.Notify
+	switch {
+	case errors.As(err, &uc):
+		n = uc.Notify()
+	case errors.As(err, &pe):
+		n = wire.NewNotify(wire.NotifyInvalidSyntax, nil)
+	default:
+		sa.log.Debug("dropping request", "err", err)
+		return
+	}
+	sa.log.Info("rejecting request", "exchange", m.Header.Exchange, "msgid", m.Header.MessageID, "notify", n.NotifyType, "err", err)
+	sa.lastError = n.NotifyType
+	sa.respond(m, []wire.Payload{n})
+	if sa.state != stateEstablished {
+		sa.e.removeSA(sa)
+	}
+}
+
 // respond encodes, caches and sends the response to request m.
 func (sa *ikeSA) respond(m *wire.Message, ps []wire.Payload) {
-	raw, err := sa.encode(m.Header.Exchange, m.Header.MessageID, true, ps)
+	msgs, err := sa.encodeAll(m.Header.Exchange, m.Header.MessageID, true, ps)
 	if err != nil {
 		sa.log.Warn("cannot encode response", "err", err)
 		return
 	}
-	sa.lastResp, sa.haveLastResp = raw, true
+	sa.lastResp, sa.haveLastResp = msgs, true
 	sa.expectID = m.Header.MessageID + 1
-	sa.send(raw)
+	sa.sendAll(msgs)
 }

@@ -69,3 +69,24 @@ func (e *Engine) Config() *config.Config {
 	defer e.mu.Unlock()
 	return e.o.Config
 }
+
+// DeleteIKEByUID deletes the IKE SA with the given unique-id: with an
+// INFORMATIONAL exchange when established, at once when still being set
+// up.
+func (e *Engine) DeleteIKEByUID(uid uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, sa := range e.sas {
+		if sa.uid != uid {
+			continue
+		}
+		if sa.state == stateEstablished {
+			sa.queue(&deleteTask{ike: true})
+			sa.startNext()
+		} else {
+			e.removeSA(sa)
+		}
+		return nil
+	}
+	return ErrNoSA
+}

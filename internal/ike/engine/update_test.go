@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
 )
 
 // TestSetConfigKeepsOtherVPNs: a commit that changes one VPN deletes that
@@ -91,4 +92,59 @@ func TestSnapshot(t *testing.T) {
 	if y.Keys == nil || len(y.Keys.SKei) == 0 || len(y.Children[0].In.Encr) == 0 {
 		t.Error("no keys in a snapshot taken with keys")
 	}
+}
+
+// TestEvents: the Events hook hears ike-up and child-up on both sides, the
+// child-down and ike-down of a delete, and ike-failed with the reason
+// when authentication fails.
+func TestEvents(t *testing.T) {
+	var evA, evB []engine.Event
+	a, b := pair(t, nil, nil, func(o *engine.Options) { o.Events = func(e engine.Event) { evB = append(evB, e) } })
+	_ = a
+	ikeA := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
+	a = newPeer(t, ikeA, addrA, func(o *engine.Options) { o.Events = func(e engine.Event) { evA = append(evA, e) } })
+	establish(t, a, b)
+	kinds := func(evs []engine.Event) (out []string) {
+		for _, e := range evs {
+			out = append(out, e.Kind.String())
+		}
+		return out
+	}
+	if got := kinds(evA); !slices.Equal(got, []string{"ike-up", "child-up"}) {
+		t.Fatalf("A events %v", got)
+	}
+	if got := kinds(evB); !slices.Equal(got, []string{"ike-up", "child-up"}) {
+		t.Fatalf("B events %v", got)
+	}
+	if evA[1].Policy != "net" || evA[1].Child == 0 || evA[0].VPN != "to-b" {
+		t.Errorf("A events %+v", evA)
+	}
+	spi, _ := onlySA(t, a)
+	if err := a.e.DeleteIKE(spi); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b)
+	deliver(t, b, a)
+	if got := kinds(evA[2:]); !slices.Equal(got, []string{"child-down", "ike-down"}) {
+		t.Errorf("A events after delete %v", got)
+	}
+	if got := kinds(evB[2:]); !slices.Equal(got, []string{"child-down", "ike-down"}) {
+		t.Errorf("B events after delete %v", got)
+	}
+
+	// Wrong PSK: the initiator fails with AUTHENTICATION_FAILED.
+	evA, evB = nil, nil
+	ikeA.Vpn["to-b"].IkePolicy.PreSharedKey = ptr("wrong")
+	a = newPeer(t, ikeA, addrA, func(o *engine.Options) { o.Events = func(e engine.Event) { evA = append(evA, e) } })
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b) // IKE_SA_INIT request
+	deliver(t, b, a) // IKE_SA_INIT response
+	deliver(t, a, b) // IKE_AUTH request with a bad AUTH
+	deliver(t, b, a) // IKE_AUTH response: N(AUTHENTICATION_FAILED)
+	if len(evA) != 1 || evA[0].Kind != engine.IKEFailed || evA[0].Reason == "" {
+		t.Fatalf("A events with a wrong PSK: %+v", evA)
+	}
+	t.Logf("failure reason: %s", evA[0].Reason)
 }

@@ -1,0 +1,85 @@
+package engine
+
+import "time"
+
+// DefaultKeepaliveInterval is the NAT keepalive interval used when
+// Options.KeepaliveInterval is zero. secgw-ike*.yang and the vsr guide
+// have no keepalive option, so this is strongSwan's charon.keep_alive
+// default.
+const DefaultKeepaliveInterval = 20 * time.Second
+
+// keepaliveData is the NAT-keepalive packet: one octet 0xFF, sent on the
+// NAT-T port without Non-ESP Marker (RFC 3948 §2.3).
+var keepaliveData = []byte{0xff}
+
+// keepalive is the NAT keepalive state of an IKE SA.
+type keepalive struct {
+	// keepaliveOn is set once a NAT was detected in front of us.
+	keepaliveOn bool
+	// sentSinceKeepalive is set by every datagram sent to the peer: a
+	// keepalive is only needed after an interval without traffic.
+	sentSinceKeepalive bool
+	keepaliveGen       uint32
+	keepaliveStop      func() bool
+}
+
+// keepaliveTimer is the timer message of the keepalives of an SA; it does
+// nothing when the SA is gone or its keepalives were restarted.
+type keepaliveTimer struct {
+	spi uint64
+	gen uint32
+}
+
+func (e *Engine) keepaliveInterval() time.Duration {
+	if e.o.KeepaliveInterval == 0 {
+		return DefaultKeepaliveInterval
+	}
+	return e.o.KeepaliveInterval
+}
+
+// startKeepalive starts the NAT keepalives of the SA when NAT detection
+// found our own address translated (RFC 7296 §2.23: the host behind the
+// NAT keeps the mapping alive; RFC 3948 §2.3). It is idempotent. A
+// negative interval disables keepalives.
+func (sa *ikeSA) startKeepalive() {
+	if sa.keepaliveOn || sa.e.keepaliveInterval() < 0 {
+		return
+	}
+	sa.keepaliveOn = true
+	sa.armKeepalive()
+}
+
+func (sa *ikeSA) armKeepalive() {
+	msg := keepaliveTimer{spi: sa.id, gen: sa.keepaliveGen}
+	e := sa.e
+	sa.keepaliveStop = e.o.Clock.AfterFunc(e.keepaliveInterval(), func() { e.expiredKeepalive(msg) })
+}
+
+func (sa *ikeSA) stopKeepalive() {
+	if sa.keepaliveStop != nil {
+		sa.keepaliveStop()
+	}
+	sa.keepaliveOn = false
+	sa.keepaliveGen++
+}
+
+// expiredKeepalive sends a NAT-keepalive if nothing was sent to the peer
+// during the last interval, and re-arms the timer. Keepalives go on the
+// NAT-T port only: before IKE floated to it there is no mapping to keep.
+func (e *Engine) expiredKeepalive(t keepaliveTimer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.sas[t.spi]
+	if sa == nil || !sa.keepaliveOn || sa.keepaliveGen != t.gen || sa.state == stateDeleted {
+		return // stale
+	}
+	if sa.natt && !sa.sentSinceKeepalive {
+		if err := e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: keepaliveData}); err != nil {
+			sa.log.Warn("sending NAT keepalive failed", "err", err)
+		} else {
+			sa.log.Debug("sent NAT keepalive")
+		}
+	}
+	sa.sentSinceKeepalive = false
+	sa.armKeepalive()
+}

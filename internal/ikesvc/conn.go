@@ -1,0 +1,80 @@
+package ikesvc
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/udpconn"
+)
+
+// switchConn is the engine's Conn over a set of per-address udpconn.Conns
+// that commits change while the engine runs: a datagram is sent from the
+// socket of its local address, and every socket's datagrams are received
+// through one queue.
+type switchConn struct {
+	mu    sync.Mutex
+	conns map[netip.Addr]*udpconn.Conn
+	recv  chan engine.Datagram
+}
+
+func newSwitchConn() *switchConn {
+	return &switchConn{conns: map[netip.Addr]*udpconn.Conn{}, recv: make(chan engine.Datagram, 256)}
+}
+
+// add starts using c for address a.
+func (s *switchConn) add(a netip.Addr, c *udpconn.Conn) {
+	s.mu.Lock()
+	s.conns[a] = c
+	s.mu.Unlock()
+	go func() {
+		for {
+			d, err := c.Receive(context.Background())
+			if err != nil {
+				return // closed
+			}
+			s.recv <- d
+		}
+	}()
+}
+
+// remove stops using the Conn of address a and returns it (open).
+func (s *switchConn) remove(a netip.Addr) *udpconn.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conns[a]
+	delete(s.conns, a)
+	return c
+}
+
+func (s *switchConn) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for a, c := range s.conns {
+		c.Close()
+		delete(s.conns, a)
+	}
+}
+
+// Send implements engine.Conn.
+func (s *switchConn) Send(d engine.Datagram) error {
+	s.mu.Lock()
+	c := s.conns[d.Local.Addr().Unmap()]
+	s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("ike: no socket on %s", d.Local.Addr())
+	}
+	return c.Send(d)
+}
+
+// Receive implements engine.Conn.
+func (s *switchConn) Receive(ctx context.Context) (engine.Datagram, error) {
+	select {
+	case d := <-s.recv:
+		return d, nil
+	case <-ctx.Done():
+		return engine.Datagram{}, ctx.Err()
+	}
+}

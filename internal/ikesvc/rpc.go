@@ -1,0 +1,212 @@
+package ikesvc
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strings"
+	"time"
+
+	"secgw/internal/ike/engine"
+)
+
+// NS is the namespace of the IKE RPCs (secgw-ike-rpc.yang).
+const NS = "urn:secgw:yang:secgw-ike"
+
+// rpcInput is the input of initiate, rekey, reauth and flush: the vrf and
+// one of ike-sa / child-sa with its selector.
+type rpcInput struct {
+	VRF   string `xml:"vrf"`
+	IKESA *struct {
+		VPN      string  `xml:"vpn"`
+		UniqueID *uint32 `xml:"unique-id"`
+	} `xml:"ike-sa"`
+	ChildSA *struct {
+		Policy   string  `xml:"security-policy"`
+		UniqueID *uint32 `xml:"unique-id"`
+	} `xml:"child-sa"`
+}
+
+// InitiateTimeout bounds how long initiate waits for the outcome before
+// answering (the negotiation goes on after it).
+var InitiateTimeout = 30 * time.Second
+
+// Call implements netconf.Operations for the IKE RPCs. The reply carries
+// count and message lines, which the CLI prints as the vsr guide shows.
+func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte, error) {
+	var in rpcInput
+	if err := xml.Unmarshal(input, &in); err != nil {
+		return nil, fmt.Errorf("ike: malformed %s input: %v", name.Local, err)
+	}
+	if in.VRF != "" && in.VRF != VRF {
+		return nil, fmt.Errorf("ike: vrf %s: IKE runs in vrf %s only", in.VRF, VRF)
+	}
+	var (
+		msgs  []string
+		count int
+		err   error
+	)
+	switch name.Local {
+	case "initiate":
+		msgs, count, err = s.initiate(ctx, &in)
+	case "flush":
+		msgs, count, err = s.flush(&in)
+	case "rekey", "reauth":
+		return nil, fmt.Errorf("ike: %s is not supported yet (CREATE_CHILD_SA rekeying is not implemented)", name.Local)
+	default:
+		return nil, fmt.Errorf("ike: unknown operation %s", name.Local)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return commandOutput(count, msgs), nil
+}
+
+func commandOutput(count int, msgs []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<count xmlns="%s">%d</count>`, NS, count)
+	for _, m := range msgs {
+		b.WriteString(`<message xmlns="` + NS + `">`)
+		xml.EscapeText(&b, []byte(m))
+		b.WriteString(`</message>`)
+	}
+	return b.Bytes()
+}
+
+// initiate starts the IKE SA of a VPN (ike-sa vpn NAME) or of the VPN that
+// holds a security policy (child-sa security-policy NAME), then waits for
+// the outcome and reports the negotiation as strongSwan-style lines.
+func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, error) {
+	vpn := ""
+	switch {
+	case in.IKESA != nil:
+		vpn = in.IKESA.VPN
+	case in.ChildSA != nil:
+		for _, v := range s.eng.Config().VPNs {
+			for _, p := range v.Policies {
+				if p.Name == in.ChildSA.Policy {
+					vpn = v.Name
+				}
+			}
+		}
+		if vpn == "" {
+			return nil, 0, fmt.Errorf("ike: no security-policy %q in an enabled vpn", in.ChildSA.Policy)
+		}
+	default:
+		return nil, 0, fmt.Errorf("ike: initiate needs ike-sa vpn or child-sa security-policy")
+	}
+	v := s.eng.Config().VPN(vpn)
+	if v == nil {
+		return nil, 0, fmt.Errorf("ike: no enabled vpn %q", vpn)
+	}
+	if !v.Initiator() {
+		return nil, 0, fmt.Errorf("ike: vpn %s has no remote-address: it can only respond", vpn)
+	}
+	w := s.watch()
+	defer s.unwatch(w)
+	uid, err := s.eng.InitiateSA(vpn)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ike: initiating vpn %s: %w", vpn, err)
+	}
+	msgs := []string{fmt.Sprintf("initiating IKE_SA %s[%d] to %s", vpn, uid, v.RemoteAddr)}
+	timeout := time.NewTimer(InitiateTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case ev := <-w:
+			if ev.SA != uid {
+				continue
+			}
+			switch ev.Kind {
+			case engine.IKEUp:
+				msgs = append(msgs, s.establishedLine(uid))
+			case engine.ChildUp:
+				msgs = append(msgs, s.childLine(uid, ev.Child))
+				return msgs, 1, nil
+			case engine.IKEFailed, engine.IKEDown:
+				msgs = append(msgs, fmt.Sprintf("establishing IKE_SA %s[%d] failed: %s", vpn, uid, ev.Reason))
+				return msgs, 0, nil
+			}
+		case <-timeout.C:
+			return append(msgs, "negotiation still in progress"), 0, nil
+		case <-ctx.Done():
+			return msgs, 0, ctx.Err()
+		}
+	}
+}
+
+func (s *Service) establishedLine(uid uint32) string {
+	for _, sa := range s.eng.Snapshot(false) {
+		if sa.UniqueID == uid {
+			return fmt.Sprintf("IKE_SA %s[%d] established between %s[%s]...%s[%s]", sa.VPN, uid,
+				sa.Local.Addr(), sa.LocalID, sa.Remote.Addr(), sa.RemoteID)
+		}
+	}
+	return fmt.Sprintf("IKE_SA [%d] established", uid)
+}
+
+func (s *Service) childLine(uid, child uint32) string {
+	for _, sa := range s.eng.Snapshot(false) {
+		for _, c := range sa.Children {
+			if sa.UniqueID == uid && c.UniqueID == child {
+				var l, r []string
+				for _, t := range c.LocalTS {
+					l = append(l, tsSubnet(t))
+				}
+				for _, t := range c.RemoteTS {
+					r = append(r, tsSubnet(t))
+				}
+				return fmt.Sprintf("CHILD_SA %s{%d} established with SPIs %08x_i %08x_o and TS %s === %s",
+					c.Policy, child, c.InSPI, c.OutSPI, strings.Join(l, " "), strings.Join(r, " "))
+			}
+		}
+	}
+	return fmt.Sprintf("CHILD_SA {%d} established", child)
+}
+
+// flush deletes IKE SAs (with their child SAs) or child SAs, selected by
+// vpn / security-policy name or unique-id.
+func (s *Service) flush(in *rpcInput) ([]string, int, error) {
+	n := 0
+	var msgs []string
+	for _, sa := range s.eng.Snapshot(false) {
+		switch {
+		case in.IKESA != nil:
+			if (in.IKESA.UniqueID != nil && *in.IKESA.UniqueID != sa.UniqueID) ||
+				(in.IKESA.UniqueID == nil && in.IKESA.VPN != sa.VPN) {
+				continue
+			}
+			if err := s.eng.DeleteIKEByUID(sa.UniqueID); err == nil {
+				n++
+				msgs = append(msgs, fmt.Sprintf("deleting IKE_SA %s[%d]", sa.VPN, sa.UniqueID))
+			}
+		case in.ChildSA != nil:
+			for _, c := range sa.Children {
+				if (in.ChildSA.UniqueID != nil && *in.ChildSA.UniqueID != c.UniqueID) ||
+					(in.ChildSA.UniqueID == nil && in.ChildSA.Policy != c.Policy) {
+					continue
+				}
+				if err := s.eng.DeleteChild(c.InSPI); err == nil {
+					n++
+					msgs = append(msgs, fmt.Sprintf("deleting CHILD_SA %s{%d}", c.Policy, c.UniqueID))
+				}
+			}
+		default:
+			return nil, 0, fmt.Errorf("ike: flush needs ike-sa or child-sa")
+		}
+	}
+	what := "IKE"
+	if in.ChildSA != nil {
+		what = "child"
+	}
+	msgs = append(msgs, fmt.Sprintf("Deleted %d %s SA%s.", n, what, plural(n)))
+	return msgs, n, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,335 @@
+// Package ikesvc is the daemon's IKE subsystem: it runs the IKEv2 engine of
+// vrf main from the running configuration, applies commits to it live
+// (datastore.Subscriber), serves its operational state (ike-sa, child-sa,
+// statistics) and carries out the model's RPCs (initiate, rekey, reauth,
+// flush).
+//
+// A commit is applied in two phases. Prepare resolves the new IKE
+// configuration (refusing the commit with the reason when it cannot be
+// used) and opens the UDP sockets of any new local address; Apply hands
+// the configuration to the engine, which tears down only the SAs of VPNs
+// that changed, and swaps the sockets; Abort closes what Prepare opened and
+// restores the previous configuration if Apply ran.
+//
+// Only vrf main runs IKE for now: IKE configuration in another vrf is
+// refused at commit with a message saying so.
+package ikesvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"secgw/generated"
+	"secgw/internal/datastore"
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/udpconn"
+)
+
+// VRF is the only vrf that runs IKE.
+const VRF = "main"
+
+// Options configures a Service.
+type Options struct {
+	Logger *slog.Logger
+	// Dataplane receives the child SAs (the daemon's dataplane
+	// programmer). Required.
+	Dataplane engine.Dataplane
+	// DataplaneKind is reported as ike dataplane in the state
+	// ("kernel" or "userspace").
+	DataplaneKind string
+	// OnESP receives ESP-in-UDP datagrams arriving on port 4500 (the
+	// userspace dataplane); nil drops them.
+	OnESP func(engine.Datagram)
+	// HostAddrs lists the addresses to bind for VPNs without a
+	// local-address; nil means the host's global unicast addresses.
+	HostAddrs func() []netip.Addr
+	// PortIKE and PortNATT move the sockets for tests (see udpconn).
+	PortIKE, PortNATT uint16
+	// Counters, if set, returns the traffic counters of a child SA.
+	Counters func(c engine.ChildSA) (in, out Counters)
+	// OnEvent, if set, hears every SA event (the daemon's NETCONF
+	// notifications); called from the engine: it must not block.
+	OnEvent func(engine.Event)
+}
+
+// Counters are the bytes and packets of one direction of a child SA.
+type Counters struct{ Bytes, Packets uint64 }
+
+// Service is the IKE subsystem. Its methods are safe for concurrent use.
+type Service struct {
+	o   Options
+	log *slog.Logger
+
+	mu      sync.Mutex
+	eng     *engine.Engine
+	conn    *switchConn
+	bound   []netip.Addr // addresses of conn's current sockets
+	cfg     *config.Config
+	pending map[uint64]*prepared
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	wmu      sync.Mutex
+	watchers map[chan engine.Event]bool
+}
+
+// prepared is what Prepare computed for one transaction.
+type prepared struct {
+	cfg    *config.Config
+	addrs  []netip.Addr
+	opened map[netip.Addr]*udpconn.Conn // sockets of new addresses
+	// After Apply: what it replaced, for Abort and finalize.
+	oldCfg   *config.Config
+	oldAddrs []netip.Addr
+	removed  map[netip.Addr]*udpconn.Conn
+	applied  bool
+}
+
+// New returns a Service with an empty configuration. The daemon calls
+// Start with the running configuration, then subscribes it to the
+// datastore.
+func New(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HostAddrs == nil {
+		o.HostAddrs = hostAddrs
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{o: o, log: o.Logger.With("subsystem", "manager"), pending: map[uint64]*prepared{},
+		ctx: ctx, cancel: cancel, cfg: &config.Config{}}
+	s.conn = newSwitchConn()
+	s.watchers = map[chan engine.Event]bool{}
+	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: o.Dataplane, Logger: o.Logger, Events: s.onEvent})
+	go s.eng.Run(ctx)
+	return s
+}
+
+// Engine returns the engine of vrf main.
+func (s *Service) Engine() *engine.Engine { return s.eng }
+
+// Close stops the engine and closes the sockets.
+func (s *Service) Close() error {
+	s.cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn.closeAll()
+	return nil
+}
+
+// Name implements datastore.Subscriber.
+func (s *Service) Name() string { return "ike" }
+
+// Prepare implements datastore.Subscriber.
+func (s *Service) Prepare(tx *datastore.Tx) error {
+	var ike *generated.SecgwVrf_Vrf_Ike
+	for name, v := range tx.New.Vrf {
+		if v.Ike == nil {
+			continue
+		}
+		if name != VRF {
+			if len(v.Ike.Vpn) > 0 {
+				return fmt.Errorf("ike: vrf %s: IKE runs in vrf %s only in this release", name, VRF)
+			}
+			continue
+		}
+		ike = v.Ike
+	}
+	cfg := &config.Config{}
+	if ike != nil {
+		var err error
+		if cfg, err = config.Resolve(ike); err != nil {
+			return fmt.Errorf("ike: %w", err)
+		}
+	}
+	for _, v := range cfg.VPNs {
+		if v.Initiator() && !v.LocalAddr.IsValid() {
+			v.LocalAddr = sourceAddr(v.RemoteAddr)
+		}
+	}
+	p := &prepared{cfg: cfg, addrs: s.wantAddrs(cfg), opened: map[netip.Addr]*udpconn.Conn{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finalize()
+	for _, a := range p.addrs {
+		if slices.Contains(s.bound, a) {
+			continue
+		}
+		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
+			OnESP: s.o.OnESP, Logger: s.o.Logger})
+		if err != nil {
+			for _, c := range p.opened {
+				c.Close()
+			}
+			return fmt.Errorf("ike: opening the IKE sockets of %s: %w", a, err)
+		}
+		p.opened[a] = c
+	}
+	s.pending[tx.ID] = p
+	return nil
+}
+
+// Apply implements datastore.Subscriber.
+func (s *Service) Apply(tx *datastore.Tx) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending[tx.ID]
+	if p == nil {
+		return errors.New("ike: apply without prepare")
+	}
+	p.oldCfg, p.oldAddrs = s.cfg, s.bound
+	p.removed = map[netip.Addr]*udpconn.Conn{}
+	for _, a := range s.bound {
+		if !slices.Contains(p.addrs, a) {
+			p.removed[a] = s.conn.remove(a)
+		}
+	}
+	for a, c := range p.opened {
+		s.conn.add(a, c)
+	}
+	s.bound = p.addrs
+	s.cfg = p.cfg
+	if torn := s.eng.SetConfig(p.cfg); len(torn) > 0 {
+		s.log.Info("configuration applied: SAs of changed VPNs deleted", "vpns", torn)
+	}
+	p.applied = true
+	// p stays pending, with the old sockets open, until the next Prepare
+	// makes it final: until then an Abort may undo it.
+	return nil
+}
+
+// Abort implements datastore.Subscriber.
+func (s *Service) Abort(tx *datastore.Tx) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending[tx.ID]
+	delete(s.pending, tx.ID)
+	if p == nil {
+		return
+	}
+	if !p.applied {
+		for _, c := range p.opened {
+			c.Close()
+		}
+		return
+	}
+	for a := range p.opened {
+		s.conn.remove(a).Close()
+	}
+	for a, c := range p.removed {
+		s.conn.add(a, c)
+	}
+	s.bound = p.oldAddrs
+	s.cfg = p.oldCfg
+	s.eng.SetConfig(p.oldCfg)
+}
+
+// finalize closes what the transactions applied so far no longer need;
+// s.mu is held. Transactions never overlap, so a new Prepare means the
+// previous ones are final.
+func (s *Service) finalize() {
+	for id, p := range s.pending {
+		for _, c := range p.removed {
+			c.Close()
+		}
+		delete(s.pending, id)
+	}
+}
+
+// Start applies the running configuration found at daemon start.
+func (s *Service) Start(running *generated.Device) error {
+	tx := &datastore.Tx{New: running, Old: &generated.Device{}}
+	if err := s.Prepare(tx); err != nil {
+		return err
+	}
+	return s.Apply(tx)
+}
+
+// wantAddrs are the local addresses the sockets must be bound to: every
+// VPN's local-address, plus the host's addresses when a VPN has none.
+func (s *Service) wantAddrs(cfg *config.Config) []netip.Addr {
+	set := map[netip.Addr]bool{}
+	any := false
+	for _, v := range cfg.VPNs {
+		if v.LocalAddr.IsValid() {
+			set[v.LocalAddr.Unmap()] = true
+		} else {
+			any = true
+		}
+	}
+	if any {
+		for _, a := range s.o.HostAddrs() {
+			set[a.Unmap()] = true
+		}
+	}
+	out := make([]netip.Addr, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return out
+}
+
+// hostAddrs returns the host's global unicast addresses.
+func hostAddrs() []netip.Addr {
+	ifas, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, ifa := range ifas {
+		if p, err := netip.ParsePrefix(ifa.String()); err == nil && p.Addr().IsGlobalUnicast() {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
+}
+
+// sourceAddr is the address the host would send from to reach dst (a
+// connected UDP socket sends nothing), or the invalid Addr.
+func sourceAddr(dst netip.Addr) netip.Addr {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, engine.PortIKE)))
+	if err != nil {
+		return netip.Addr{}
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+}
+
+// onEvent fans an engine event out to the watchers (RPCs waiting for an
+// outcome) and to Options.OnEvent. A watcher that is not keeping up loses
+// events rather than stalling the engine.
+func (s *Service) onEvent(ev engine.Event) {
+	s.wmu.Lock()
+	for w := range s.watchers {
+		select {
+		case w <- ev:
+		default:
+		}
+	}
+	s.wmu.Unlock()
+	if s.o.OnEvent != nil {
+		s.o.OnEvent(ev)
+	}
+}
+
+func (s *Service) watch() chan engine.Event {
+	w := make(chan engine.Event, 64)
+	s.wmu.Lock()
+	s.watchers[w] = true
+	s.wmu.Unlock()
+	return w
+}
+
+func (s *Service) unwatch(w chan engine.Event) {
+	s.wmu.Lock()
+	delete(s.watchers, w)
+	s.wmu.Unlock()
+}

@@ -1,0 +1,155 @@
+package ikesvc
+
+import (
+	"context"
+	"encoding/xml"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/datastore"
+	"secgw/internal/ike/engine/enginetest"
+)
+
+func ptr2[T any](v T) *T { return &v }
+
+// device builds a running config with one VPN in vrf main.
+func device(name, local, remote, localID, remoteID, localTS, remoteTS string) *generated.Device {
+	v := &generated.SecgwVrf_Vrf_Ike_Vpn{
+		Name: ptr2(name), LocalAddress: ptr2(local), LocalId: ptr2(localID), RemoteId: ptr2(remoteID),
+		IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{PreSharedKey: ptr2("secret")},
+		SecurityPolicy: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy{"net": {
+			Name:     ptr2("net"),
+			LocalTs:  &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs{Subnet: ptr2(localTS)},
+			RemoteTs: &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_RemoteTs{Subnet: ptr2(remoteTS)},
+		}},
+	}
+	if remote != "" {
+		v.RemoteAddress = ptr2(remote)
+	}
+	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{"main": {
+		Name: ptr2("main"), Ike: &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{name: v}},
+	}}}
+}
+
+func newService(t *testing.T, port uint16) (*Service, *enginetest.Dataplane) {
+	dp := enginetest.NewDataplane()
+	s := New(Options{Dataplane: dp, DataplaneKind: "userspace", PortIKE: port, PortNATT: port + 1,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	t.Cleanup(func() { s.Close() })
+	return s, dp
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// TestInitiateStateFlush runs two services over loopback (127.0.0.1 and
+// 127.0.0.2, both on the same translated ports): the initiate RPC
+// establishes the tunnel and reports it, the state shows it on both sides,
+// a commit that adds a VPN leaves it up, one that changes it tears it
+// down, and flush deletes it.
+func TestInitiateStateFlush(t *testing.T) {
+	a, dpA := newService(t, 15500)
+	b, _ := newService(t, 15500)
+	if err := b.Start(device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	runA := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	if err := a.Start(runA); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
+		[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><ike-sa><vpn>to-b</vpn></ike-sa></initiate>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := string(out)
+	for _, want := range []string{"<count xmlns=\"urn:secgw:yang:secgw-ike\">1</count>", "initiating IKE_SA to-b[1] to 127.0.0.2",
+		"IKE_SA to-b[1] established between 127.0.0.1[a.example]...127.0.0.2[b.example]", "CHILD_SA net{2} established with SPIs",
+		"and TS 10.1.0.0/16 === 10.2.0.0/16"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("initiate reply lacks %q:\n%s", want, reply)
+		}
+	}
+	stA, stB := a.State(false), b.State(true)
+	if len(stA.IkeSa) != 1 || len(stB.IkeSa) != 1 {
+		t.Fatalf("state: %d and %d IKE SAs", len(stA.IkeSa), len(stB.IkeSa))
+	}
+	ea, eb := stA.IkeSa[1], stB.IkeSa[1]
+	if ea.State != generated.SecgwVrf_Vrf_Ike_IkeSa_State_established || *ea.InitiatorSpi != *eb.InitiatorSpi || *ea.RemoteId != "b.example" {
+		t.Errorf("A ike-sa %+v", ea)
+	}
+	if ea.SkEi != nil || eb.SkEi == nil {
+		t.Error("sk-ei shown without keys or missing with keys")
+	}
+	ca := ea.ChildSa[2]
+	if ca == nil || *ca.LocalTs.Subnet != "10.1.0.0/16" || *ca.RemoteTs.Subnet != "10.2.0.0/16" || ca.AeadAlg == 0 {
+		t.Fatalf("A child-sa %+v", ca)
+	}
+	if *stA.Statistics.IkeSaEstablished != 1 || stA.Dataplane != generated.SecgwVrf_Vrf_Ike_Dataplane_userspace_esp {
+		t.Errorf("statistics %+v dataplane %v", stA.Statistics, stA.Dataplane)
+	}
+
+	// A commit adding a VPN leaves the tunnel up.
+	next := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	other := device("other", "127.0.0.1", "127.0.0.9", "a.example", "c.example", "10.1.0.0/16", "10.9.0.0/16")
+	next.Vrf["main"].Ike.Vpn["other"] = other.Vrf["main"].Ike.Vpn["other"]
+	commit(t, a, 1, runA, next)
+	if len(dpA.Children()) != 1 || len(a.State(false).IkeSa) != 1 {
+		t.Fatal("adding a VPN disturbed the tunnel")
+	}
+	// flush deletes it on both sides.
+	out, err = a.Call(context.Background(), xml.Name{Space: NS, Local: "flush"},
+		[]byte(`<flush xmlns="urn:secgw:yang:secgw-ike"><ike-sa><vpn>to-b</vpn></ike-sa></flush>`))
+	if err != nil || !strings.Contains(string(out), "Deleted 1 IKE SA.") {
+		t.Fatalf("flush: %v %s", err, out)
+	}
+	waitFor(t, func() bool { return len(a.State(false).IkeSa) == 0 && len(b.State(false).IkeSa) == 0 })
+	if len(dpA.Children()) != 0 {
+		t.Error("child SA left in the dataplane after flush")
+	}
+}
+
+func commit(t *testing.T, s *Service, id uint64, old, new *generated.Device) {
+	t.Helper()
+	tx := &datastore.Tx{ID: id, Old: old, New: new}
+	if err := s.Prepare(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(tx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPrepareRefuses: a VPN that cannot be resolved, or IKE in another
+// vrf, refuses the commit with a reason.
+func TestPrepareRefuses(t *testing.T) {
+	s, _ := newService(t, 15600)
+	bad := device("v", "127.0.0.1", "", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	bad.Vrf["main"].Ike.Vpn["v"].IkePolicy.Template = ptr2("missing")
+	if err := s.Prepare(&datastore.Tx{ID: 1, New: bad}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("unknown template: %v", err)
+	}
+	other := device("v", "127.0.0.1", "", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	other.Vrf["red"] = &generated.SecgwVrf_Vrf{Name: ptr2("red"), Ike: other.Vrf["main"].Ike}
+	if err := s.Prepare(&datastore.Tx{ID: 2, New: other}); err == nil || !strings.Contains(err.Error(), "vrf red") {
+		t.Errorf("IKE in vrf red: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached in 2 s")
+}

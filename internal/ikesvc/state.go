@@ -1,0 +1,192 @@
+package ikesvc
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
+)
+
+// State returns the operational state of vrf main's ike container: ike-sa
+// with its child-sa entries, the dataplane in use and the global
+// statistics, in a fresh container that holds nothing else. With keys the
+// secret leaves (sk-*, child keys) are filled; the NETCONF layer still
+// omits them for users without the right to see secrets.
+func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
+	now := time.Now()
+	ike := &generated.SecgwVrf_Vrf_Ike{IkeSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa{}}
+	switch s.o.DataplaneKind {
+	case "kernel":
+		ike.Dataplane = generated.SecgwVrf_Vrf_Ike_Dataplane_kernel_xfrm
+	case "userspace":
+		ike.Dataplane = generated.SecgwVrf_Vrf_Ike_Dataplane_userspace_esp
+	}
+	var established, halfOpen, children uint32
+	for _, sa := range s.eng.Snapshot(keys) {
+		e := ikeSAState(sa, now, keys)
+		for _, c := range sa.Children {
+			cs := childState(c, now, keys)
+			if s.o.Counters != nil {
+				in, out := s.o.Counters(c.ChildSA)
+				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
+			}
+			e.ChildSa[c.UniqueID] = cs
+			children++
+		}
+		switch sa.State {
+		case "established":
+			established++
+		case "created":
+			halfOpen++
+		}
+		ike.IkeSa[sa.UniqueID] = e
+	}
+	ike.Statistics = &generated.SecgwVrf_Vrf_Ike_Statistics{
+		IkeSaEstablished: &established, IkeSaHalfOpen: &halfOpen, ChildSaInstalled: &children,
+	}
+	return ike
+}
+
+func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf_Vrf_Ike_IkeSa {
+	e := &generated.SecgwVrf_Vrf_Ike_IkeSa{
+		UniqueId: ptr(sa.UniqueID), Name: ptr(sa.VPN), Version: ptr(uint8(2)),
+		Initiator: ptr(sa.Initiator), UdpEncap: ptr(sa.UDPEncap), Mobike: ptr(false), PpkUsed: ptr(false),
+		InitiatorSpi: ptr(fmt.Sprintf("%016x", sa.SPIi)), ResponderSpi: ptr(fmt.Sprintf("%016x", sa.SPIr)),
+		ChildSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{},
+	}
+	switch sa.State {
+	case "established":
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_established
+	case "connecting":
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_connecting
+	case "created":
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_created
+	default:
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_deleting
+	}
+	if sa.Local.IsValid() {
+		e.LocalAddress, e.LocalPort = ptr(sa.Local.Addr().String()), ptr(sa.Local.Port())
+	}
+	if sa.Remote.IsValid() {
+		e.RemoteAddress, e.RemotePort = ptr(sa.Remote.Addr().String()), ptr(sa.Remote.Port())
+	}
+	if !sa.LocalID.IsZero() {
+		e.LocalId = ptr(sa.LocalID.String())
+	}
+	if !sa.RemoteID.IsZero() {
+		e.RemoteId = ptr(sa.RemoteID.String())
+	}
+	if sa.Suite.Encr != 0 {
+		en := config.EnumsOf(sa.Suite)
+		e.EncAlg, e.AuthAlg, e.AeadAlg, e.PrfAlg, e.DhGroup = en.Enc, en.Auth, en.Aead, en.Prf, en.DH
+	}
+	if !sa.Established.IsZero() {
+		e.EstablishedTime = ptr(uint64(now.Sub(sa.Established) / time.Second))
+	}
+	if keys && sa.Keys != nil {
+		e.SkEi, e.SkEr = hexPtr(sa.Keys.SKei), hexPtr(sa.Keys.SKer)
+		e.SkAi, e.SkAr = hexPtr(sa.Keys.SKai), hexPtr(sa.Keys.SKar)
+	}
+	return e
+}
+
+func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa {
+	cs := &generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{
+		UniqueId: ptr(c.UniqueID), Name: ptr(c.Policy), Reqid: ptr(c.UniqueID),
+		State:    generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
+		Protocol: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Protocol_esp,
+		Mode:     generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Mode_tunnel,
+		UdpEncap: ptr(c.Encap), Mobike: ptr(false), Esn: ptr(c.ESN),
+		SpiIn: ptr(fmt.Sprintf("%08x", c.InSPI)), SpiOut: ptr(fmt.Sprintf("%08x", c.OutSPI)),
+	}
+	if c.Mode == config.ModeTransport {
+		cs.Mode = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Mode_transport
+	}
+	en := config.EnumsOf(ikecrypto.Suite{Encr: c.Suite.Encr, KeyBits: c.Suite.KeyBits, Integ: c.Suite.Integ, Group: c.Suite.Group})
+	cs.EncAlg, cs.AuthAlg, cs.AeadAlg, cs.DhGroup = en.Enc, en.Auth, en.Aead, en.DH
+	if !c.Installed.IsZero() {
+		age := now.Sub(c.Installed)
+		cs.InstalledTime = ptr(uint64(age / time.Second))
+		if l := c.Lifetimes.RekeyTime; l > 0 {
+			cs.RekeyTime = ptr(uint64(max(l-age, 0) / time.Second))
+		}
+		if l := c.Lifetimes.LifeTime; l > 0 {
+			cs.LifeTime = ptr(uint64(max(l-age, 0) / time.Second))
+		}
+	}
+	if len(c.LocalTS) > 0 {
+		t := c.LocalTS[0]
+		cs.LocalTs = &generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_LocalTs{Subnet: ptr(tsSubnet(t)), Protocol: tsProto(t), Port: tsPort(t)}
+	}
+	if len(c.RemoteTS) > 0 {
+		t := c.RemoteTS[0]
+		cs.RemoteTs = &generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_RemoteTs{Subnet: ptr(tsSubnet(t)), Protocol: tsProto(t), Port: tsPort(t)}
+	}
+	if keys {
+		cs.EncrKeyIn, cs.EncrKeyOut = hexPtr(c.In.Encr), hexPtr(c.Out.Encr)
+		cs.IntegKeyIn, cs.IntegKeyOut = hexPtr(c.In.Integ), hexPtr(c.Out.Integ)
+	}
+	return cs
+}
+
+// tsSubnet is the smallest prefix that covers the selector's range (the
+// exact range when it is a prefix, as configured selectors are).
+func tsSubnet(t wire.TrafficSelector) string {
+	bits := t.StartAddr.BitLen()
+	for l := 0; l <= bits; l++ {
+		p, err := t.StartAddr.Prefix(bits - l)
+		if err != nil {
+			break
+		}
+		if p.Contains(t.EndAddr) && p.Addr() == t.StartAddr {
+			last := lastAddr(p)
+			if last == t.EndAddr {
+				return p.String()
+			}
+		}
+	}
+	for l := bits; l >= 0; l-- {
+		p, _ := t.StartAddr.Prefix(l)
+		if p.Contains(t.EndAddr) {
+			return p.String()
+		}
+	}
+	return t.StartAddr.String()
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func tsProto(t wire.TrafficSelector) *uint8 {
+	if t.IPProtocol == 0 {
+		return nil
+	}
+	return ptr(t.IPProtocol)
+}
+
+func tsPort(t wire.TrafficSelector) *uint16 {
+	if t.StartPort == t.EndPort {
+		return ptr(t.StartPort)
+	}
+	return nil
+}
+
+func hexPtr(b []byte) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	return ptr(fmt.Sprintf("%x", b))
+}
+
+func ptr[T any](v T) *T { return &v }
