@@ -7,6 +7,12 @@ command -v yanglint >/dev/null || need+=(libyang2-tools)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
 # /usr/bin/python3 (another python3 may come first on PATH).
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
+# test/e2e runs the playbooks of examples/ansible with Debian's Ansible
+# (ansible-core and the ansible.netcommon collection).
+if ! command -v ansible-playbook >/dev/null ||
+	! [ -d /usr/lib/python3/dist-packages/ansible_collections/ansible/netcommon ]; then
+	need+=(ansible)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then

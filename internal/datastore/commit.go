@@ -62,6 +62,10 @@ func (st *Store) Commit(opt CommitOptions) error {
 		return &Error{Tag: "invalid-value", Message: "no persistent confirmed commit is pending for this persist-id"}
 	case c == nil && opt.PersistID != "":
 		return &Error{Tag: "invalid-value", Message: "no confirmed commit is pending for this persist-id"}
+	case c != nil && c.persist == "" && c.session != opt.Session:
+		// RFC 6241 §8.4.1: only the session that issued a non-persistent
+		// confirmed commit can confirm it (or extend it).
+		return &Error{Tag: "in-use", Message: fmt.Sprintf("a confirmed commit of session %d is pending: only that session can confirm it", c.session)}
 	}
 	rec, err := st.commitLocked(opt.User, opt.Comment, opt.Session)
 	if err != nil && !errors.Is(err, errNoChanges) {

@@ -1,0 +1,216 @@
+// Package daemon is secgwd: one struct that owns every subsystem and wires
+// them together. cmd/secgwd only parses flags and calls it, so that tests
+// can run a whole daemon in-process on a temporary directory.
+//
+// Today the daemon owns the YANG schema, the validator, the datastores and
+// the NETCONF server; the IKE engine, the dataplane and HA will subscribe to
+// the datastore here as they arrive.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"secgw/internal/datastore"
+	"secgw/internal/netconf"
+	"secgw/internal/schema"
+	"secgw/internal/validate"
+)
+
+// Defaults of Config.
+const (
+	// DefaultDir is where the daemon keeps its state.
+	DefaultDir = "/var/lib/secgw"
+	// DefaultListen is the NETCONF address: the IANA port (RFC 6242 §3),
+	// on loopback only until an operator chooses otherwise.
+	DefaultListen = "127.0.0.1:830"
+)
+
+// Files and directories of the data directory.
+const (
+	// UsersFile holds the NETCONF accounts (bcrypt hashes, never clear
+	// passwords); see netconf.Users for its format.
+	UsersFile = "users.json"
+	// ConfigDir holds the datastore: running.json, its journal and the
+	// commit history.
+	ConfigDir = "config"
+)
+
+// Config configures a Daemon. The zero value is usable: every empty field
+// takes its default.
+type Config struct {
+	// Dir is the data directory, created with mode 0700 if missing.
+	Dir string
+	// Listen is the NETCONF-over-SSH address; port 0 picks a free port
+	// (see Daemon.Addr).
+	Listen string
+	// Logger receives the logs of every subsystem, each with its
+	// subsystem attribute; nil discards them.
+	Logger *slog.Logger
+	// SnapshotEvery is the number of commits the datastore journals
+	// before it writes running in full and empties its journal; 0 takes
+	// the datastore's default. Small values cost a full write every few
+	// commits (test/e2e's crash test uses them to kill secgwd around
+	// snapshots).
+	SnapshotEvery int
+}
+
+// Daemon owns the subsystems of secgwd. Build it with New, run it with Run;
+// a Daemon runs once.
+type Daemon struct {
+	cfg Config
+	log *slog.Logger
+
+	schema    *schema.Schema
+	validator *validate.Validator
+	store     *datastore.Store
+	users     *netconf.Users
+	netconf   *netconf.Server
+	ln        net.Listener
+
+	// createdPassword is the admin password generated on first start, or
+	// empty when the users file already existed.
+	createdPassword string
+}
+
+// New loads the schema, opens the datastores from the data directory,
+// loads (or, on first start, creates) the users file and binds the NETCONF
+// listener, so that Addr is valid as soon as New returns. Nothing is
+// served until Run.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Dir == "" {
+		cfg.Dir = DefaultDir
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger.With("subsystem", "daemon")}
+	if err := makeDataDir(cfg.Dir); err != nil {
+		return nil, err
+	}
+	var err error
+	if d.schema, err = schema.Load(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if d.validator, err = validate.New(d.schema); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d.store, err = datastore.Open(datastore.Options{
+		Dir:           filepath.Join(cfg.Dir, ConfigDir),
+		Schema:        d.schema,
+		Validator:     d.validator,
+		SnapshotEvery: cfg.SnapshotEvery,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if err := d.startNetconf(); err != nil {
+		_ = d.store.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// startNetconf loads (or creates) the users file, builds the NETCONF
+// server over the store and binds its listener.
+func (d *Daemon) startNetconf() error {
+	var err error
+	if d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile()); err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	d.netconf, err = netconf.New(netconf.Config{
+		Addr:      d.cfg.Listen,
+		Dir:       d.cfg.Dir,
+		Store:     d.store,
+		Schema:    d.schema,
+		Validator: d.validator,
+		Users:     d.users,
+		Logger:    d.cfg.Logger.With("subsystem", "netconf"),
+	})
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	if d.ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {
+		_ = d.netconf.Close()
+		return fmt.Errorf("daemon: netconf: %w", err)
+	}
+	return nil
+}
+
+// makeDataDir creates dir with mode 0700, or checks that an existing one
+// is a directory. It does not change the mode of an existing directory:
+// that is the operator's choice.
+func makeDataDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		// MkdirAll applies the umask; the data directory holds the host
+		// key and the users file, so it is the owner's only.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("daemon: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("daemon: %s is not a directory", dir)
+	}
+	return nil
+}
+
+// Addr returns the address the NETCONF server listens on, with the port
+// the system chose when Config.Listen had port 0.
+func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
+
+// CreatedPassword returns the admin password generated when this start
+// created the users file, or "" when the file already existed. It is
+// stored only as a bcrypt hash: this is the one chance to show it.
+func (d *Daemon) CreatedPassword() string { return d.createdPassword }
+
+// UsersFile returns the path of the users file.
+func (d *Daemon) UsersFile() string { return filepath.Join(d.cfg.Dir, UsersFile) }
+
+// Store returns the datastores, for in-process callers (tests, and the
+// subsystems wired here).
+func (d *Daemon) Store() *datastore.Store { return d.store }
+
+// Run serves until ctx is cancelled, then shuts down: it stops accepting
+// connections, ends every session (which releases their locks and
+// reverts their unconfirmed commits, as a session end requires) and
+// closes the datastore. It returns nil after a shutdown asked through
+// ctx, or the error that stopped the server.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.log.Info("secgwd running", "listen", d.Addr().String(), "dir", d.cfg.Dir)
+	served := make(chan error, 1)
+	go func() { served <- d.netconf.Serve(d.ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+		d.log.Info("secgwd shutting down", "reason", context.Cause(ctx).Error())
+		err = d.netconf.Close()
+		<-served
+	case serr := <-served:
+		_ = d.netconf.Close()
+		err = fmt.Errorf("netconf server stopped: %w", serr)
+	}
+	if cerr := d.store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	d.log.Info("secgwd stopped")
+	return nil
+}
