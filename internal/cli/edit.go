@@ -1,11 +1,18 @@
-// Package cli implements the vsr-style command language of secgw: the
-// configuration mode's paths ("/ vrf main ike vpn hq remote-address
-// 198.51.100.1"), and, later, the operational commands.
+// Package cli is secgw's vsr-style command language and shell: the
+// operational commands of the reference guides ('show config', 'show
+// state', 'show ike ike-sa', 'cmd ike ...', 'flush ike ...'), the
+// configuration mode ('edit running', paths such as "/ vrf main ike vpn
+// hq remote-address 198.51.100.1", 'del', 'commit', 'validate'), and
+// completion and '?' help generated from the YANG schema.
+//
+// The CLI talks to secgwd only over NETCONF (Backend; NetconfBackend is
+// the real one): every show is a get or get-config, every edit an
+// edit-config on the candidate, every operational command one of the
+// model's RPCs, so that Ansible can do all the CLI does.
 package cli
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"secgw/generated"
@@ -31,80 +38,51 @@ func (e *Editor) Set(root *generated.Device, base schema.DataPath, words []strin
 
 // SetNode is Set on the tree of root, which may carry a journal.
 func (e *Editor) SetNode(root schema.Node, base schema.DataPath, words []string) (schema.DataPath, error) {
-	path := append(schema.DataPath(nil), base...)
-	if len(words) > 0 && words[0] == "/" {
-		path = nil
-		words = words[1:]
-	}
-	n, ok, err := e.S.ResolveFrom(root, path, true)
+	ch, err := e.Parse(base, words)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("cli: %s does not exist", path)
-	}
-	for i := 0; i < len(words); {
-		w := words[i]
-		f := n.B.Field(w)
-		if f == nil {
-			return nil, fmt.Errorf("cli: unknown word %q at %s: expected one of %s", w, path, strings.Join(choices(n.B), ", "))
-		}
-		if !f.Config {
-			return nil, fmt.Errorf("cli: %s is state, not configuration", path.Child(schema.Elem{Name: w}))
-		}
-		switch f.Kind {
-		case schema.KindContainer:
-			n, _ = n.Container(f, true)
-			path = path.Child(schema.Elem{Name: w})
-			i++
-		case schema.KindList:
-			if i+1 >= len(words) {
-				return nil, fmt.Errorf("cli: %s needs a %s", w, schema.KeyNames(f.Entry)[0])
-			}
-			key := words[i+1]
-			entry, _, err := n.Entry(e.S, f, key, true)
-			if err != nil {
-				return nil, fmt.Errorf("cli: %s %s: %w", w, key, err)
-			}
-			n = entry
-			path = path.Child(schema.Elem{Name: w, KeyName: schema.KeyNames(f.Entry)[0], Key: key})
-			i += 2
-		default:
-			if i+1 >= len(words) {
-				return nil, fmt.Errorf("cli: %s needs a value", w)
-			}
-			if n.B.Entry.Key != "" && schema.KeyNames(n.B.Entry)[0] == w {
-				return nil, fmt.Errorf("cli: %s is the key of %s and cannot be changed", w, path)
-			}
-			if err := n.SetLeaf(e.S, f, words[i+1]); err != nil {
-				return nil, fmt.Errorf("cli: %s: %w", path.Child(schema.Elem{Name: w}), err)
-			}
-			i += 2
+	if len(words) == 0 || words[0] != "/" {
+		if _, _, err := e.S.ResolveFrom(root, base, true); err != nil {
+			return nil, err
 		}
 	}
-	return path, nil
+	if err := e.Apply(root, ch); err != nil {
+		return nil, err
+	}
+	return ch.Path, nil
 }
 
-// choices lists the configuration words accepted at a node, for messages.
-func choices(b *schema.Binding) []string {
-	var out []string
-	for _, f := range b.Fields {
-		if f.Config {
-			out = append(out, f.Name)
+// Apply carries out a parsed change on the tree of root.
+func (e *Editor) Apply(root schema.Node, ch *Change) error {
+	for _, op := range ch.Ops {
+		n, _, err := e.S.ResolveFrom(root, op.Path, true)
+		if err != nil {
+			return fmt.Errorf("cli: %w", err)
+		}
+		if op.Field != nil {
+			if err := n.SetLeaf(e.S, op.Field, op.Value); err != nil {
+				return fmt.Errorf("cli: %s %s: %w", Words(op.Path), op.Field.Name, err)
+			}
 		}
 	}
-	sort.Strings(out)
-	return out
+	return nil
 }
 
-// Fields splits a command line into words; double quotes group words and
-// are removed.
+// Fields splits a command line into words. Double quotes group words and
+// are removed; inside them a backslash escapes the next character, so
+// that every value 'show config' prints (see quote) reads back as it was.
 func Fields(line string) []string {
 	var out []string
 	var cur strings.Builder
-	inQuote, have := false, false
+	inQuote, have, escaped := false, false, false
 	for _, r := range line {
 		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case inQuote && r == '\\':
+			escaped = true
 		case r == '"':
 			inQuote = !inQuote
 			have = true

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"secgw/internal/datastore"
+	"secgw/internal/netconf"
+	"secgw/internal/schema"
+	"secgw/internal/validate"
+)
+
+// startServer runs secgw's NETCONF server on loopback with user admin
+// (password "pw-admin"), as internal/netconf's tests build it.
+func startServer(t *testing.T) (host, port string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := schema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := validate.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := datastore.Open(datastore.Options{Dir: filepath.Join(dir, "config"), Schema: s, Validator: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("pw-admin"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := netconf.ParseUsers([]byte(`{"users": [{"name": "admin", "role": "admin", "password": "` + string(h) + `"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := netconf.New(netconf.Config{Dir: dir, Store: st, Schema: s, Validator: v, Users: users,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close(); st.Close() })
+	host, port, _ = net.SplitHostPort(ln.Addr().String())
+	return host, port
+}
+
+// secgw runs the command with stdin holding input; the password comes
+// from the environment.
+func secgw(t *testing.T, input string, env map[string]string, args ...string) (code int, out, errOut string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(input)
+	f.Seek(0, 0)
+	defer f.Close()
+	var o, e bytes.Buffer
+	code = run(append([]string{"-history", ""}, args...), f, &o, &e, func(k string) string { return env[k] })
+	return code, o.String(), e.String()
+}
+
+func TestOneShot(t *testing.T) {
+	host, port := startServer(t)
+	env := map[string]string{"SECGW_HOST": host, "SECGW_PORT": port, "SECGW_PASSWORD": "pw-admin"}
+	code, out, errOut := secgw(t, "", env, "show", "config", "/", "vrf", "main", "ike", "logging")
+	want := "logging\n    daemon\n        default 0\n        ..\n    authpriv\n        default disable\n        ..\n    ..\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// A command the server cannot run yet: exit 1, and the message says so.
+	code, _, errOut = secgw(t, "", env, "cmd", "ike", "initiate", "ike-sa", "vpn", "hq")
+	if code != 1 || !strings.HasPrefix(errOut, "Error: not supported yet: cmd ike initiate: ") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	// Flags win over the environment.
+	code, _, errOut = secgw(t, "", env, "-password", "wrong", "show", "config")
+	if code != 2 || !strings.Contains(errOut, "unable to authenticate") {
+		t.Errorf("bad password: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestScriptFromStdin(t *testing.T) {
+	host, port := startServer(t)
+	env := map[string]string{"SECGW_PASSWORD": "pw-admin"}
+	script := `edit running
+/ vrf main ike global-options threads 20
+commit
+exit
+show config nodefault / vrf main ike global-options
+/ not a command
+`
+	code, out, errOut := secgw(t, script, env, "-host", host, "-port", port)
+	if out != "global-options\n    threads 20\n    ..\n" {
+		t.Errorf("stdout %q", out)
+	}
+	if code != 1 || !strings.HasPrefix(errOut, `line 6: Error: unknown command "/"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestEndDiscards leaves configuration mode at the end of the input with
+// uncommitted changes: they are discarded (the candidate is shared) and
+// the operator told so.
+func TestEndDiscards(t *testing.T) {
+	host, port := startServer(t)
+	env := map[string]string{"SECGW_HOST": host, "SECGW_PORT": port, "SECGW_PASSWORD": "pw-admin"}
+	code, _, errOut := secgw(t, "edit running\n/ vrf main ike global-options threads 20\n", env)
+	if code != 0 || errOut != "secgw: the uncommitted changes were discarded\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	code, out, _ := secgw(t, "edit running\nshow config nodefault / vrf main ike global-options\n", env)
+	if code != 0 || out != "" {
+		t.Errorf("the candidate kept the changes: %q", out)
+	}
+}
+
+func TestHelpHidesPassword(t *testing.T) {
+	code, _, errOut := secgw(t, "", map[string]string{"SECGW_PASSWORD": "s3cr3t-pw"}, "-h")
+	if code != 2 || strings.Contains(errOut, "s3cr3t-pw") || !strings.Contains(errOut, "SECGW_PASSWORD") {
+		t.Errorf("exit %d, help %q", code, errOut)
+	}
+}

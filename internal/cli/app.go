@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/term"
+
+	"secgw/internal/schema"
+)
+
+// App is the secgw command: connect to secgwd, then run one command
+// (the words after the flags), the shell on a terminal, or the lines of
+// a script on standard input.
+type App struct {
+	Dial DialConfig
+	// KnownHosts, when set, is an OpenSSH known_hosts file the server's
+	// host key must be in; otherwise the key is not checked.
+	KnownHosts string
+	// History is the shell's history file ("" keeps none).
+	History string
+	// Name starts the prompt.
+	Name string
+	// In is standard input; when it is a terminal the shell is
+	// interactive and the password may be asked there.
+	In       *os.File
+	Out, Err io.Writer
+}
+
+// Run runs the command and returns the process exit status: 0, 1 when a
+// command failed, 2 when secgwd could not be reached.
+func (a *App) Run(args []string) int {
+	s, err := schema.Load()
+	if err != nil {
+		fmt.Fprintln(a.Err, "secgw:", err)
+		return 2
+	}
+	tty := a.In != nil && term.IsTerminal(int(a.In.Fd()))
+	if a.Dial.Password == "" && tty {
+		fmt.Fprintf(a.Err, "%s@%s's password: ", a.Dial.User, a.Dial.Host)
+		pw, err := term.ReadPassword(int(a.In.Fd()))
+		fmt.Fprintln(a.Err)
+		if err != nil {
+			fmt.Fprintln(a.Err, "secgw:", err)
+			return 2
+		}
+		a.Dial.Password = string(pw)
+	}
+	if a.KnownHosts != "" {
+		cb, err := knownhosts.New(a.KnownHosts)
+		if err != nil {
+			fmt.Fprintln(a.Err, "secgw:", err)
+			return 2
+		}
+		a.Dial.HostKeyCallback = cb
+	}
+	be, err := Dial(a.Dial, Keep(s))
+	if err != nil {
+		fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
+		return 2
+	}
+	defer be.Close()
+	c := New(s, be, a.Out)
+	if a.Name != "" {
+		c.Name = a.Name
+	}
+	defer func() {
+		if discarded, err := c.End(); err != nil {
+			fmt.Fprintln(a.Err, ErrorText(err))
+		} else if discarded {
+			fmt.Fprintln(a.Err, "secgw: the uncommitted changes were discarded")
+		}
+	}()
+	switch {
+	case len(args) > 0:
+		if err := c.Run(JoinWords(args)); err != nil && !errors.Is(err, ErrExit) {
+			fmt.Fprintln(a.Err, ErrorText(err))
+			return 1
+		}
+		return 0
+	case tty:
+		return a.interactive(c)
+	default:
+		failed, err := c.Script(a.In, a.Err)
+		if err != nil {
+			fmt.Fprintln(a.Err, "secgw:", err)
+			return 1
+		}
+		if failed > 0 {
+			return 1
+		}
+		return 0
+	}
+}
+
+func (a *App) interactive(c *CLI) int {
+	var hist term.History
+	if a.History != "" {
+		h, err := OpenHistory(a.History)
+		if err != nil {
+			fmt.Fprintln(a.Err, "secgw:", err, "(no history kept)")
+		} else {
+			h.Private = c.HasSecret
+			defer h.Close()
+			hist = h
+		}
+	}
+	fd := int(a.In.Fd())
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		fmt.Fprintln(a.Err, "secgw:", err)
+		return 1
+	}
+	defer term.Restore(fd, old)
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{a.In, a.Out}
+	if err := c.Interactive(rw, hist); err != nil {
+		term.Restore(fd, old)
+		fmt.Fprintln(a.Err, "secgw:", err)
+		return 1
+	}
+	return 0
+}
+
+// JoinWords makes one command line of words given separately (the
+// arguments of 'secgw show ...'), quoting those that need it.
+func JoinWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = quote(w)
+		if w == "/" || w == ".." || w == "?" {
+			q[i] = w
+		}
+	}
+	return strings.Join(q, " ")
+}

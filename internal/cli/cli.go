@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"secgw/internal/schema"
+)
+
+// ErrExit is returned by Run for a command that ends the shell.
+var ErrExit = errors.New("cli: exit")
+
+// CLI runs command lines, in operational or configuration mode, against
+// a Backend. It is not safe for concurrent use: a shell owns one.
+type CLI struct {
+	s   *schema.Schema
+	be  Backend
+	out io.Writer
+	ed  *Editor
+	lay *layout
+	// Name starts the prompt ("secgw>").
+	Name string
+
+	config bool            // in configuration mode ('edit running')
+	ctx    schema.DataPath // configuration mode: the current node
+	// invalid is set when the candidate does not validate: the prompt
+	// then ends in "#!", as in the vsr guide, where the marker appears
+	// after "esp-proposal 1 enc-alg aes128-cbc" (no auth-alg yet) and
+	// goes away once the line that completes the proposal is typed,
+	// before any commit.
+	invalid bool
+	// dirty is set when this session changed the candidate since its
+	// last commit or discard.
+	dirty bool
+
+	secretWords map[string]bool // names of secret leaves, built on first use
+}
+
+// New returns a CLI in operational mode writing to out.
+func New(s *schema.Schema, be Backend, out io.Writer) *CLI {
+	return &CLI{s: s, be: be, out: out, ed: &Editor{S: s}, lay: newLayout(s), Name: "secgw"}
+}
+
+// InConfig reports whether the CLI is in configuration mode.
+func (c *CLI) InConfig() bool { return c.config }
+
+// Dirty reports whether this session has uncommitted changes.
+func (c *CLI) Dirty() bool { return c.dirty }
+
+// Prompt returns the prompt: "secgw> " in operational mode, "secgw
+// running config# " at the top of configuration mode and "secgw running
+// vpn hq# " inside a node, with "#!" while the candidate is invalid.
+func (c *CLI) Prompt() string {
+	if !c.config {
+		return c.Name + "> "
+	}
+	where := "config"
+	if n := len(c.ctx); n > 0 {
+		where = strings.TrimPrefix(Words(c.ctx[n-1:]), "/ ")
+	}
+	mark := "#"
+	if c.invalid {
+		mark = "#!"
+	}
+	return c.Name + " running " + where + mark + " "
+}
+
+// Keep reports whether a top-level data element in namespace ns belongs
+// to secgw's modules: the CLI decodes only those.
+func Keep(s *schema.Schema) func(ns string) bool {
+	nss := map[string]bool{}
+	for _, m := range s.Modules {
+		if n := m.Namespace(); n != nil {
+			nss[n.Name] = true
+		}
+	}
+	return func(ns string) bool { return nss[ns] }
+}
+
+// Run runs one command line. Output goes to the CLI's writer; the error,
+// if any, is the operator's to read (ErrExit ends the shell).
+func (c *CLI) Run(line string) error {
+	words := Fields(line)
+	if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+		return nil
+	}
+	if last := words[len(words)-1]; last == "?" {
+		_, err := io.WriteString(c.out, formatHelp(c.Candidates(words[:len(words)-1])))
+		return err
+	}
+	if c.config {
+		return c.runConfig(words)
+	}
+	return c.runOper(words)
+}
+
+// operational lists the commands of operational mode, for errors and help.
+var operational = []Cand{
+	{Word: "show", Help: "Show configuration, state or IKE SAs"},
+	{Word: "cmd", Help: "Run an operational command (cmd ike initiate|rekey|reauth ...)"},
+	{Word: "flush", Help: "Delete SAs (flush ike ike-sa|child-sa ...)"},
+	{Word: "edit", Help: "Enter configuration mode (edit running)"},
+	{Word: "exit", Help: "Leave the shell"},
+}
+
+// configuration lists the commands configuration mode adds.
+var configuration = []Cand{
+	{Word: "commit", Help: "Make the candidate configuration running"},
+	{Word: "validate", Help: "Validate the candidate configuration"},
+	{Word: "discard", Help: "Drop the uncommitted changes"},
+	{Word: "del", Help: "Delete a node, leaf or leaf-list value"},
+	{Word: "..", Help: "Go up one level"},
+	{Word: "/", Help: "Go to the top, or start an absolute path"},
+	{Word: "exit", Help: "Leave configuration mode"},
+}
+
+func (c *CLI) runOper(words []string) error {
+	switch words[0] {
+	case "show":
+		return c.show(words[1:])
+	case "cmd":
+		return c.cmd(words[1:])
+	case "flush":
+		if len(words) < 2 || words[1] != "ike" {
+			return fmt.Errorf("cli: flush: expected ike, as in: flush ike ike-sa vpn NAME")
+		}
+		return c.rpc("flush ike", "ike", append([]string{"flush"}, words[2:]...))
+	case "edit":
+		if len(words) != 2 || words[1] != "running" {
+			return fmt.Errorf("cli: edit takes one word: running (edits go to the candidate until commit)")
+		}
+		c.config, c.ctx = true, nil
+		return c.refresh()
+	case "exit", "quit", "logout":
+		return ErrExit
+	case "help":
+		_, err := io.WriteString(c.out, formatHelp(operational))
+		return err
+	}
+	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, edit, exit", words[0])
+}
+
+func (c *CLI) runConfig(words []string) error {
+	switch words[0] {
+	case "show", "cmd", "flush":
+		return c.runOper(words)
+	case "help":
+		_, err := io.WriteString(c.out, formatHelp(append(append([]Cand(nil), configuration...), operational[:3]...)))
+		return err
+	case "commit", "validate", "discard", "..":
+		if len(words) > 1 {
+			return fmt.Errorf("cli: unexpected word %q after %s", words[1], words[0])
+		}
+	case "exit", "quit":
+		if len(words) > 2 || len(words) == 2 && words[1] != "discard" {
+			return fmt.Errorf("cli: unexpected word %q after %s: expected discard or nothing", words[1], words[0])
+		}
+	}
+	switch words[0] {
+	case "commit":
+		if err := c.be.Commit(); err != nil {
+			c.refreshQuiet()
+			return err
+		}
+		c.dirty = false
+		return c.refresh()
+	case "validate":
+		err := c.be.Validate()
+		c.invalid = err != nil
+		if err == nil {
+			_, err = io.WriteString(c.out, "The candidate configuration is valid.\n")
+		}
+		return err
+	case "discard":
+		if err := c.be.Discard(); err != nil {
+			return err
+		}
+		c.dirty = false
+		return c.refresh()
+	case "exit", "quit":
+		if len(words) == 2 && words[1] == "discard" {
+			if err := c.be.Discard(); err != nil {
+				return err
+			}
+			c.dirty = false
+		}
+		if c.dirty {
+			return fmt.Errorf("cli: there are uncommitted changes: commit or discard them first (or 'exit discard')")
+		}
+		c.config, c.ctx, c.invalid = false, nil, false
+		return nil
+	case "..":
+		if len(c.ctx) > 0 {
+			c.ctx = c.ctx[:len(c.ctx)-1]
+		}
+		return nil
+	case "del":
+		return c.del(words[1:])
+	case "edit":
+		return fmt.Errorf("cli: already in configuration mode")
+	}
+	if len(words) == 1 && (words[0] == "/" || words[0] == "top") {
+		c.ctx = nil
+		return nil
+	}
+	return c.set(words)
+}
+
+// set runs a configuration line: edit the candidate, and move into the
+// node the line names when it sets no leaf. A line that only names a
+// node creates it when it is a list entry or a presence container that
+// does not exist yet ("vpn new" makes VPN new, as in the vsr); naming a
+// container or an existing entry only moves, and leaves the candidate
+// as it was (every later edit carries its whole path from the root).
+func (c *CLI) set(words []string) error {
+	ch, err := c.ed.Parse(c.ctx, words)
+	if err != nil {
+		return err
+	}
+	edit := ch.Sets > 0
+	if !edit && len(ch.Path) > 0 {
+		last := ch.Path[len(ch.Path)-1]
+		b, err := c.ed.bindingAt(ch.Path)
+		if err != nil {
+			return err
+		}
+		if last.KeyName != "" || isPresence(b.Entry) {
+			exists, err := c.exists(ch.Path)
+			if err != nil {
+				return err
+			}
+			edit = !exists
+		}
+	}
+	if edit {
+		x, err := editConfig(c.s, ch)
+		if err != nil {
+			return err
+		}
+		if err := c.be.EditConfig(x); err != nil {
+			return err
+		}
+		c.dirty = true
+	}
+	if ch.Sets == 0 {
+		c.ctx = ch.Path
+	}
+	if !edit {
+		return nil
+	}
+	return c.refresh()
+}
+
+// exists reports whether the node at p is in the candidate.
+func (c *CLI) exists(p schema.DataPath) (bool, error) {
+	filter, err := subtreeFilter(c.s, &Target{Path: p})
+	if err != nil {
+		return false, err
+	}
+	data, err := c.be.GetConfig("candidate", filter, "explicit")
+	if err != nil {
+		return false, err
+	}
+	d, err := c.decode(data)
+	if err != nil {
+		return false, err
+	}
+	_, ok, err := c.s.Resolve(d, p, false)
+	return ok, err
+}
+
+// del runs 'del PATH'.
+func (c *CLI) del(words []string) error {
+	if len(words) == 0 {
+		return fmt.Errorf("cli: del needs a path")
+	}
+	t, err := c.ed.Resolve(c.ctx, words, true)
+	if err != nil {
+		return err
+	}
+	var values []string
+	if t.Leaf != nil && t.Leaf.Kind == schema.KindLeafList && t.Value == "" {
+		if values, err = c.leafListValues(t); err != nil {
+			return err
+		}
+	}
+	x, err := deleteConfig(c.s, t, values)
+	if err != nil {
+		return err
+	}
+	if err := c.be.EditConfig(x); err != nil {
+		return err
+	}
+	c.dirty = true
+	if t.Leaf == nil && isPrefix(t.Path, c.ctx) {
+		// The current node, or one above it, is gone: stand where the
+		// deleted node was.
+		c.ctx = append(schema.DataPath(nil), t.Path[:len(t.Path)-1]...)
+	}
+	return c.refresh()
+}
+
+func isPrefix(p, of schema.DataPath) bool {
+	if len(p) > len(of) {
+		return false
+	}
+	for i := range p {
+		if p[i] != of[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// refresh sets the "!" of the prompt from a validation of the candidate.
+func (c *CLI) refresh() error {
+	err := c.be.Validate()
+	var rerr RPCErrors
+	if err != nil && !errors.As(err, &rerr) {
+		return err // the session failed, not the validation
+	}
+	c.invalid = err != nil
+	return nil
+}
+
+func (c *CLI) refreshQuiet() { _ = c.refresh() }

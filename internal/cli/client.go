@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	gonetconf "github.com/Juniper/go-netconf/netconf"
+	"golang.org/x/crypto/ssh"
+)
+
+// Backend is what the CLI asks of a NETCONF server. Filters are subtree
+// filters (RFC 6241 §6), nil for everything; defaults is a with-defaults
+// mode (RFC 6243: "report-all", "explicit"...). Get and GetConfig return
+// the content of <data>; Call returns the content of <rpc-reply>. Errors
+// from the server are RPCErrors.
+type Backend interface {
+	Get(filter []byte, defaults string) ([]byte, error)
+	GetConfig(source string, filter []byte, defaults string) ([]byte, error)
+	// EditConfig merges config (the content of <config>) into the
+	// candidate, with test-option set: a candidate may be invalid between
+	// two lines of configuration mode, until commit.
+	EditConfig(config []byte) error
+	Commit() error
+	// Validate validates the candidate.
+	Validate() error
+	Discard() error
+	Call(rpc []byte) ([]byte, error)
+	Close() error
+}
+
+// NSWithDefaults is the namespace of the with-defaults parameter.
+const NSWithDefaults = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+
+// DialConfig says how to reach secgwd.
+type DialConfig struct {
+	Host     string // default localhost
+	Port     int    // default 830
+	User     string
+	Password string
+	// HostKeyCallback checks the server's host key; nil accepts any key.
+	HostKeyCallback ssh.HostKeyCallback
+	Timeout         time.Duration // connection and authentication; default 10s
+}
+
+// NetconfBackend is a NETCONF session over SSH run by
+// github.com/Juniper/go-netconf, with framedTransport under it.
+type NetconfBackend struct {
+	sess *gonetconf.Session
+	tr   *framedTransport
+	// keep selects the top-level data elements the CLI decodes.
+	keep func(ns string) bool
+}
+
+// Dial opens a NETCONF session to secgwd.
+func Dial(cfg DialConfig, keep func(ns string) bool) (*NetconfBackend, error) {
+	if cfg.Host == "" {
+		cfg.Host = "localhost"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 830
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	hk := cfg.HostKeyCallback
+	if hk == nil {
+		hk = ssh.InsecureIgnoreHostKey()
+	}
+	pw := cfg.Password
+	sc := &ssh.ClientConfig{
+		User: cfg.User,
+		Auth: []ssh.AuthMethod{
+			ssh.Password(pw),
+			ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+				ans := make([]string, len(qs))
+				for i := range qs {
+					ans[i] = pw
+				}
+				return ans, nil
+			}),
+		},
+		HostKeyCallback: hk,
+		Timeout:         cfg.Timeout,
+	}
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	client, err := ssh.Dial("tcp", addr, sc)
+	if err != nil {
+		return nil, fmt.Errorf("cli: connecting to %s as %s: %w", addr, cfg.User, err)
+	}
+	ss, err := client.NewSession()
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cli: %s: %w", addr, err)
+	}
+	w, err := ss.StdinPipe()
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cli: %s: %w", addr, err)
+	}
+	r, err := ss.StdoutPipe()
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cli: %s: %w", addr, err)
+	}
+	if err := ss.RequestSubsystem("netconf"); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cli: %s: the netconf subsystem: %w", addr, err)
+	}
+	return newNetconfBackend(r, w, closers{ss, client}, keep)
+}
+
+// closers closes each in turn.
+type closers []io.Closer
+
+// Close closes every closer, returning the first error.
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// newNetconfBackend runs the hello exchange on an established channel.
+func newNetconfBackend(r io.Reader, w io.Writer, c io.Closer, keep func(ns string) bool) (*NetconfBackend, error) {
+	tr := newFramedTransport(r, w, c)
+	sess := gonetconf.NewSession(tr)
+	if tr.helloErr != nil {
+		tr.Close()
+		return nil, tr.helloErr
+	}
+	return &NetconfBackend{sess: sess, tr: tr, keep: keep}, nil
+}
+
+// SessionID returns the NETCONF session id the server gave.
+func (nb *NetconfBackend) SessionID() int { return nb.sess.SessionID }
+
+// exec runs one operation and parses the reply.
+func (nb *NetconfBackend) exec(op string) (*reply, error) {
+	nb.tr.clearLast()
+	_, err := nb.sess.Exec(gonetconf.RawMethod(op))
+	msg := nb.tr.lastMessage()
+	if err != nil && msg == nil {
+		return nil, fmt.Errorf("cli: %w", err)
+	}
+	// go-netconf returns only the first rpc-error, and no reply with
+	// it: the transport kept the message, which is parsed in full.
+	r, perr := parseReply(msg, nb.keep)
+	if perr != nil {
+		if err != nil {
+			return nil, fmt.Errorf("cli: %w", err)
+		}
+		return nil, perr
+	}
+	if len(r.Errors) > 0 {
+		return nil, r.Errors
+	}
+	return r, nil
+}
+
+func withDefaults(mode string) string {
+	if mode == "" {
+		return ""
+	}
+	return `<with-defaults xmlns="` + NSWithDefaults + `">` + mode + `</with-defaults>`
+}
+
+func filterElem(filter []byte) string {
+	if filter == nil {
+		return ""
+	}
+	return `<filter type="subtree">` + string(filter) + `</filter>`
+}
+
+// Get runs <get>.
+func (nb *NetconfBackend) Get(filter []byte, defaults string) ([]byte, error) {
+	r, err := nb.exec(`<get>` + filterElem(filter) + withDefaults(defaults) + `</get>`)
+	if err != nil {
+		return nil, err
+	}
+	return r.Data, nil
+}
+
+// GetConfig runs <get-config>.
+func (nb *NetconfBackend) GetConfig(source string, filter []byte, defaults string) ([]byte, error) {
+	r, err := nb.exec(`<get-config><source><` + source + `/></source>` + filterElem(filter) + withDefaults(defaults) + `</get-config>`)
+	if err != nil {
+		return nil, err
+	}
+	return r.Data, nil
+}
+
+// EditConfig edits the candidate.
+func (nb *NetconfBackend) EditConfig(config []byte) error {
+	var b bytes.Buffer
+	b.WriteString(`<edit-config><target><candidate/></target><test-option>set</test-option><config>`)
+	b.Write(config)
+	b.WriteString(`</config></edit-config>`)
+	_, err := nb.exec(b.String())
+	return err
+}
+
+// Commit runs <commit>.
+func (nb *NetconfBackend) Commit() error {
+	_, err := nb.exec(`<commit/>`)
+	return err
+}
+
+// Validate validates the candidate.
+func (nb *NetconfBackend) Validate() error {
+	_, err := nb.exec(`<validate><source><candidate/></source></validate>`)
+	return err
+}
+
+// Discard runs <discard-changes>.
+func (nb *NetconfBackend) Discard() error {
+	_, err := nb.exec(`<discard-changes/>`)
+	return err
+}
+
+// Call runs an RPC of the model.
+func (nb *NetconfBackend) Call(rpc []byte) ([]byte, error) {
+	r, err := nb.exec(string(rpc))
+	if err != nil {
+		return nil, err
+	}
+	return r.Body, nil
+}
+
+// Close sends <close-session> and ends the session.
+func (nb *NetconfBackend) Close() error {
+	_, _ = nb.exec(`<close-session/>`)
+	return nb.sess.Close()
+}

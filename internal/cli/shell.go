@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/term"
+
+	"secgw/internal/schema"
+)
+
+// Interactive runs the shell on a terminal: line editing and history
+// from golang.org/x/term, Tab completing the word being typed (listing
+// the choices when there are several), '?' printing help for it. rw is
+// the terminal in raw mode; history, when not nil, keeps the lines.
+// It returns at end of input or on exit.
+func (c *CLI) Interactive(rw io.ReadWriter, history term.History) error {
+	// x/term ends ReadLine on Ctrl-C; a shell only drops the line.
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{ctrlCReader{rw}, rw}, c.Prompt())
+	if history != nil {
+		t.History = history
+	}
+	c.out = t
+	t.AutoCompleteCallback = func(line string, pos int, key rune) (string, int, bool) {
+		switch key {
+		case keyInterrupt:
+			fmt.Fprintf(t, "%s%s^C\n", c.Prompt(), line)
+			return "", 0, true
+		case '\t':
+			nl, np, cands := c.Complete(line, pos)
+			if cands != nil {
+				fmt.Fprintf(t, "%s%s\n%s", c.Prompt(), line, formatHelp(cands))
+			}
+			return nl, np, true
+		case '?':
+			if strings.Count(line[:pos], `"`)%2 == 1 {
+				return "", 0, false // a literal '?' inside quotes
+			}
+			// The terminal's lock is not held during this call: Write
+			// clears the line being edited, prints, and redraws it.
+			fmt.Fprintf(t, "%s%s?\n%s", c.Prompt(), line, c.Help(line[:pos]))
+			return line, pos, true
+		}
+		return "", 0, false
+	}
+	for {
+		t.SetPrompt(c.Prompt())
+		line, err := t.ReadLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := c.Run(line); err != nil {
+			if errors.Is(err, ErrExit) {
+				return nil
+			}
+			fmt.Fprintln(t, ErrorText(err))
+		}
+	}
+}
+
+// keyInterrupt is the key ctrlCReader turns Ctrl-C into: a control
+// character x/term passes to AutoCompleteCallback (Ctrl-\, FS).
+const keyInterrupt = 0x1c
+
+// ctrlCReader reads r with Ctrl-C (ETX) turned into keyInterrupt.
+type ctrlCReader struct{ r io.Reader }
+
+// Read reads from the terminal, translating Ctrl-C.
+func (cr ctrlCReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	for i := range p[:n] {
+		if p[i] == 0x03 {
+			p[i] = keyInterrupt
+		}
+	}
+	return n, err
+}
+
+// End ends the session's configuration mode, if any: uncommitted changes
+// of this session are discarded, since the candidate is shared and would
+// otherwise go with the next commit of any session. It reports whether
+// it discarded something.
+func (c *CLI) End() (bool, error) {
+	if !c.config {
+		return false, nil
+	}
+	dirty := c.dirty
+	if dirty {
+		if err := c.be.Discard(); err != nil {
+			return false, err
+		}
+	}
+	c.config, c.ctx, c.dirty, c.invalid = false, nil, false, false
+	return dirty, nil
+}
+
+// Script runs the lines of r (a file, a pipe) as typed, printing each
+// error; it returns the number of lines that failed. The lines may be
+// the text 'show config' prints: a line naming a node enters it, ".."
+// goes back up.
+func (c *CLI) Script(r io.Reader, errOut io.Writer) (failed int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		if err := c.Run(sc.Text()); err != nil {
+			if errors.Is(err, ErrExit) {
+				return failed, nil
+			}
+			failed++
+			fmt.Fprintf(errOut, "line %d: %s\n", n, ErrorText(err))
+		}
+	}
+	return failed, sc.Err()
+}
+
+// HasSecret reports whether a command line names a leaf that holds a
+// secret (secgw-types:secret: a PPK or HA secret...), so that its value
+// stays out of files such as the history.
+func (c *CLI) HasSecret(line string) bool {
+	if c.secretWords == nil {
+		c.secretWords = map[string]bool{}
+		seen := map[*schema.Binding]bool{}
+		var walk func(b *schema.Binding)
+		walk = func(b *schema.Binding) {
+			if seen[b] {
+				return
+			}
+			seen[b] = true
+			for i := range b.Fields {
+				f := &b.Fields[i]
+				if f.Secret && f.Config {
+					c.secretWords[f.Name] = true
+				}
+				if f.Elem != nil {
+					walk(f.Elem)
+				}
+			}
+		}
+		walk(c.s.RootBinding())
+	}
+	for _, w := range Fields(line) {
+		if c.secretWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrorText is how the shell prints an error: without the package
+// prefix, "Error: " first, one line per server error.
+func ErrorText(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, "cli: ")
+	}
+	return "Error: " + strings.Join(lines, "\n       ")
+}
+
+// FileHistory is a term.History kept in a file, one line per entry, so
+// that history survives the session. Entries are appended to the file as
+// they come; the file is read once, at open, and its last Max lines kept.
+type FileHistory struct {
+	mu      sync.Mutex
+	entries []string // oldest first
+	f       *os.File
+	// Max is the number of entries kept in memory (default 1000).
+	Max int
+	// Private, when set, says which lines stay out of the file (kept in
+	// memory only): lines that carry a secret.
+	Private func(line string) bool
+}
+
+// OpenHistory opens (creating, mode 0600) the history file path.
+func OpenHistory(path string) (*FileHistory, error) {
+	h := &FileHistory{Max: 1000}
+	if b, err := os.ReadFile(path); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if l != "" {
+				h.entries = append(h.entries, l)
+			}
+		}
+		if len(h.entries) > h.Max {
+			h.entries = h.entries[len(h.entries)-h.Max:]
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cli: history: %w", err)
+	}
+	h.f = f
+	return h, nil
+}
+
+// Add appends an entry (term.History). Repeats of the last entry and
+// blank lines are not kept.
+func (h *FileHistory) Add(entry string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if strings.TrimSpace(entry) == "" || len(h.entries) > 0 && h.entries[len(h.entries)-1] == entry {
+		return
+	}
+	h.entries = append(h.entries, entry)
+	if len(h.entries) > h.Max {
+		h.entries = h.entries[len(h.entries)-h.Max:]
+	}
+	if h.f != nil && (h.Private == nil || !h.Private(entry)) {
+		_, _ = h.f.WriteString(entry + "\n")
+	}
+}
+
+// Len returns the number of entries (term.History).
+func (h *FileHistory) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.entries)
+}
+
+// At returns entry idx, 0 being the most recent (term.History).
+func (h *FileHistory) At(idx int) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.entries[len(h.entries)-1-idx]
+}
+
+// Close closes the file.
+func (h *FileHistory) Close() error {
+	if h.f == nil {
+		return nil
+	}
+	return h.f.Close()
+}
