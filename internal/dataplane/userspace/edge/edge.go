@@ -1,0 +1,43 @@
+// Package edge holds the OS edges of the userspace ESP dataplane: the TUN
+// device that carries inner packets and the UDP sockets that carry ESP in
+// UDP (RFC 3948), each behind a small interface. Linux implementations are
+// here; in-memory twins are in edgetest.
+package edge
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// Device is the TUN edge: one whole IP packet per Read or Write.
+type Device interface {
+	Read(b []byte) (int, error)
+	Write(b []byte) (int, error)
+	Close() error
+}
+
+// Datagram is one UDP datagram of a batch.
+type Datagram struct {
+	// Buf is the UDP payload. On receive it is the buffer to fill, and
+	// is resliced to the datagram.
+	Buf           []byte
+	Local, Remote netip.AddrPort
+}
+
+// ReceiveFunc fills ds with received datagrams (each Buf is filled up to
+// its capacity) and returns how many; it blocks until at least one
+// arrives and returns an error wrapping ErrClosed once the Bind is closed.
+type ReceiveFunc func(ds []Datagram) (int, error)
+
+// Bind is the UDP edge of ESP-in-UDP (RFC 3948), normally port 4500.
+type Bind interface {
+	// ReceiveFuncs returns a function per socket to read; none when the
+	// IKE socket reader owns receiving and hands ESP over itself.
+	ReceiveFuncs() []ReceiveFunc
+	// Send sends each datagram from its Local to its Remote address.
+	Send(ds []Datagram) error
+	Close() error
+}
+
+// ErrClosed is returned by Devices and Binds after Close.
+var ErrClosed = errors.New("edge: closed")

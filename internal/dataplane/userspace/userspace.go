@@ -1,0 +1,328 @@
+// Package userspace is the userspace ESP dataplane: a dataplane.Dataplane
+// that protects traffic read from a TUN device with RFC 4303 ESP in UDP
+// (RFC 3948) and writes decrypted traffic back to it. It is what the
+// daemon uses when the kernel has no ESP.
+//
+// Packet paths (RFC 4301 §5):
+//
+//   - Outbound: a reader per TUN queue reads a packet into a buffer with
+//     headroom, looks it up in the SPD (ordered by priority, then by the
+//     most specific selector), finds the newest SA of the policy's
+//     template (or raises an Acquire event for a trap policy), checks
+//     the path MTU (ICMP Fragmentation Needed / Packet Too Big back into
+//     the TUN when the inner packet may not be fragmented), seals it in
+//     place and sends it from the SA's local address and port.
+//   - Inbound: readers per UDP socket take batches (recvmmsg); datagrams
+//     with the Non-ESP Marker go to Options.OnIKE, keepalives are dropped,
+//     ESP is matched to its SA by SPI, opened in place (the replay window
+//     is checked before and updated after the ICV), checked against the
+//     selectors of the SA's inbound policies (RFC 4301 §5.2) and written
+//     to the TUN.
+//
+// When the IKE engine owns the port-4500 socket, its reader hands ESP to
+// HandleESP (the udpconn.Options.OnESP hook) and the dataplane only sends
+// through its Bind.
+//
+// The SAD and SPD are immutable tables swapped atomically by Apply, so the
+// packet paths take no lock; per-SA counters are atomic. Nothing on the
+// packet paths allocates.
+package userspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"secgw/internal/dataplane"
+	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/esp"
+)
+
+// Options configures a Dataplane.
+type Options struct {
+	// TUN are the queues of the TUN device; each gets a reader.
+	TUN []edge.Device
+	// Bind carries ESP in UDP.
+	Bind edge.Bind
+	// MTU is the path MTU of the outer packets; 0 means 1500.
+	MTU int
+	// OnIKE receives the datagrams of the Bind that are not ESP: IKE
+	// behind the Non-ESP Marker (RFC 3948 §2.2). data is valid only during
+	// the call. Without it they are dropped.
+	OnIKE func(local, remote netip.AddrPort, data []byte)
+	// Batch is the number of datagrams per receive call; 0 means 32.
+	Batch int
+	// Readers is the number of goroutines per receive function; 0 means
+	// one per CPU.
+	Readers int
+	// AcquireInterval is how long a trap policy stays quiet after an
+	// Acquire; 0 means 1 s.
+	AcquireInterval time.Duration
+	// Tick is the period of the lifetime check; 0 means 1 s.
+	Tick time.Duration
+	// Events is the capacity of the event queue; 0 means 1024. Events
+	// beyond it are dropped and counted.
+	Events int
+	Logger *slog.Logger
+}
+
+// Dataplane is the userspace ESP dataplane.
+type Dataplane struct {
+	o   Options
+	log *slog.Logger
+
+	tables atomic.Pointer[tables]
+	mu     sync.Mutex // serializes table writers (Apply, expiry) and guards reserved, nextSeq
+	// reserved holds SPIs handed out by AllocSPI and not yet installed.
+	reserved map[uint32]time.Time
+	nextSeq  uint64
+
+	events   chan dataplane.Event
+	stats    stats
+	bufs     sync.Pool // *buffer, for HandleESP
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closeErr error
+	closed   sync.Once
+	evMu     sync.RWMutex // held for writing when events is closed
+	evClosed bool
+}
+
+var _ dataplane.Dataplane = (*Dataplane)(nil)
+
+// headroom is the space before an inner packet in a buffer: ESP scratch,
+// header and IV (Seal writes them in front of the payload).
+const headroom = 128
+
+// bufSize holds the largest packet with headroom and ESP trailer.
+const bufSize = headroom + 65535 + esp.MaxTrailer
+
+// buffer is one packet buffer with its scratch for ICMP errors.
+type buffer struct {
+	b    [bufSize]byte
+	icmp [icmp6ErrorMax]byte
+	ds   [1]edge.Datagram
+}
+
+// New starts a dataplane on o's TUN queues and Bind.
+func New(o Options) (*Dataplane, error) {
+	if len(o.TUN) == 0 || o.Bind == nil {
+		return nil, errors.New("userspace: a TUN device and a Bind are needed")
+	}
+	if o.MTU == 0 {
+		o.MTU = 1500
+	}
+	if o.Batch <= 0 {
+		o.Batch = 32
+	}
+	if o.Readers <= 0 {
+		o.Readers = runtime.NumCPU()
+	}
+	if o.AcquireInterval <= 0 {
+		o.AcquireInterval = time.Second
+	}
+	if o.Tick <= 0 {
+		o.Tick = time.Second
+	}
+	if o.Events <= 0 {
+		o.Events = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dataplane{
+		o:        o,
+		log:      o.Logger.With("subsystem", "dataplane"),
+		reserved: map[uint32]time.Time{},
+		events:   make(chan dataplane.Event, o.Events),
+		done:     make(chan struct{}),
+	}
+	d.bufs.New = func() any { return new(buffer) }
+	d.tables.Store(newTables())
+	for _, dev := range o.TUN {
+		d.wg.Add(1)
+		go d.readTUN(dev)
+	}
+	for _, rf := range o.Bind.ReceiveFuncs() {
+		for range o.Readers {
+			d.wg.Add(1)
+			go d.readUDP(rf)
+		}
+	}
+	d.wg.Add(1)
+	go d.expiry()
+	d.log.Info("userspace ESP dataplane started", "tun-queues", len(o.TUN), "mtu", o.MTU)
+	return d, nil
+}
+
+// Kind implements dataplane.Dataplane.
+func (d *Dataplane) Kind() string { return "userspace" }
+
+// Apply implements dataplane.Dataplane: the batch is applied to a copy of
+// the tables, which replaces the live ones at once, up to the failing op.
+func (d *Dataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("userspace: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-d.done:
+		return errors.New("userspace: dataplane closed")
+	default:
+	}
+	t := d.tables.Load().clone()
+	now := time.Now()
+	var err error
+	for i, op := range ops {
+		d.nextSeq++
+		if e := t.apply(op, now, d.nextSeq); e != nil {
+			err = &dataplane.ApplyError{Index: i, Op: op, Err: e}
+			break
+		}
+		if op.SA != nil && op.Kind != dataplane.DeleteSA {
+			delete(d.reserved, op.SA.SPI)
+		}
+	}
+	t.index()
+	d.tables.Store(t)
+	return err
+}
+
+// List implements dataplane.Dataplane. The SAs are copies with their keys.
+func (d *Dataplane) List(ctx context.Context) (dataplane.State, error) {
+	t := d.tables.Load()
+	var st dataplane.State
+	for _, s := range t.sas {
+		st.SAs = append(st.SAs, cloneSA(&s.cfg))
+	}
+	for _, p := range t.policies {
+		st.Policies = append(st.Policies, p.cfg)
+	}
+	return st, nil
+}
+
+// Counters implements dataplane.Dataplane.
+func (d *Dataplane) Counters(ctx context.Context, k dataplane.SAKey) (dataplane.Counters, error) {
+	s := d.tables.Load().sas[k]
+	if s == nil {
+		return dataplane.Counters{}, fmt.Errorf("userspace: no SA %s", k)
+	}
+	return s.counters(), nil
+}
+
+// spiReservation is how long an SPI from AllocSPI stays reserved without
+// an SA (the kernel's larval SAs live as long).
+const spiReservation = time.Minute
+
+// AllocSPI implements dataplane.Dataplane: a random SPI above 255 (1-255
+// are reserved, RFC 4303 §2.1) that no inbound SA or reservation holds.
+func (d *Dataplane) AllocSPI(ctx context.Context, src, dst netip.Addr, reqID uint32) (uint32, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tables.Load()
+	for range 1000 {
+		spi := rand.Uint32()
+		if spi < 256 || t.bySPI[spi] != nil {
+			continue
+		}
+		if _, taken := d.reserved[spi]; taken {
+			continue
+		}
+		d.reserved[spi] = time.Now()
+		return spi, nil
+	}
+	return 0, errors.New("userspace: no free SPI")
+}
+
+// Events implements dataplane.Dataplane.
+func (d *Dataplane) Events() <-chan dataplane.Event { return d.events }
+
+// Close stops the readers, closes the TUN queues and the Bind, and
+// closes the event channel.
+func (d *Dataplane) Close() error {
+	d.closed.Do(func() {
+		d.mu.Lock()
+		close(d.done)
+		d.mu.Unlock()
+		var errs []error
+		for _, dev := range d.o.TUN {
+			errs = append(errs, dev.Close())
+		}
+		errs = append(errs, d.o.Bind.Close())
+		d.wg.Wait()
+		d.evMu.Lock()
+		d.evClosed = true
+		close(d.events)
+		d.evMu.Unlock()
+		d.closeErr = errors.Join(errs...)
+	})
+	return d.closeErr
+}
+
+// emit queues an event without blocking the packet path.
+func (d *Dataplane) emit(ev dataplane.Event) {
+	d.evMu.RLock()
+	defer d.evMu.RUnlock()
+	if d.evClosed {
+		return
+	}
+	select {
+	case d.events <- ev:
+	default:
+		d.stats.eventsDropped.Add(1)
+	}
+}
+
+// removeSA takes a hard-expired SA out of the tables (the kernel deletes
+// it too) and reports it.
+func (d *Dataplane) removeSA(s *sa, reason string) {
+	d.mu.Lock()
+	t := d.tables.Load()
+	if t.sas[s.cfg.Key()] == s {
+		t = t.clone()
+		t.apply(dataplane.Op{Kind: dataplane.DeleteSA, SA: &s.cfg}, time.Time{}, 0)
+		t.index()
+		d.tables.Store(t)
+	}
+	d.mu.Unlock()
+	d.emit(dataplane.Event{Kind: dataplane.HardExpire, SA: s.cfg.Key(), Reason: reason})
+}
+
+// expiry checks the time limits of every SA each Tick and forgets old
+// SPI reservations.
+func (d *Dataplane) expiry() {
+	defer d.wg.Done()
+	tick := time.NewTicker(d.o.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case now := <-tick.C:
+			for _, s := range d.tables.Load().sas {
+				if reason, hard := s.expired(now); reason != "" {
+					if hard {
+						d.removeSA(s, reason)
+					} else {
+						d.emit(dataplane.Event{Kind: dataplane.SoftExpire, SA: s.cfg.Key(), Reason: reason})
+					}
+				}
+			}
+			d.mu.Lock()
+			for spi, at := range d.reserved {
+				if now.Sub(at) > spiReservation {
+					delete(d.reserved, spi)
+				}
+			}
+			d.mu.Unlock()
+		}
+	}
+}
