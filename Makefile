@@ -8,7 +8,7 @@ GENFLAGS  := -path=yang -generate_fakeroot -fakeroot_name=device -generate_gette
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \
 	-generate_populate_defaults -package_name=generated
 
-.PHONY: all build generate check-generated lint yanglint test unit bench deps demo
+.PHONY: all build generate check-generated lint yanglint test unit bench bench-ike deps demo
 
 all: build
 
@@ -53,6 +53,12 @@ test: deps check-generated lint unit
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+# bench-ike compares IKE setup rate, CPU and memory per SA of our engine with
+# strongSwan charon (issue 6); root only, not part of `make test`. N, CONC,
+# SRCS and OUT tune it (see the script).
+bench-ike:
+	./test/bench-ike.sh
 
 # The two-gateway demo needs secgwd and the CLI (issue: secgwd and the
 # vsr-style CLI); until they exist it says so instead of pretending.

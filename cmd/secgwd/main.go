@@ -1,7 +1,11 @@
 // Command secgwd is the secgw daemon: it parses its flags and runs
 // internal/daemon, which owns every subsystem.
 //
-//	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-log-level info] [-snapshot-every N]
+//	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
+//	       [-log-level info|0-4] [-no-syslog] [-snapshot-every N]
+//
+// The stderr log shows what -log-level allows; syslog (facilities daemon
+// and authpriv) follows the logging configuration of vrf main ike.
 //
 // On first start it creates the users file with an admin account and prints
 // the generated password once on standard error. SIGTERM and SIGINT shut it
@@ -20,6 +24,7 @@ import (
 	"syscall"
 
 	"secgw/internal/daemon"
+	"secgw/internal/logging"
 )
 
 func main() {
@@ -31,6 +36,8 @@ func run(args []string) int {
 	dir := fs.String("dir", daemon.DefaultDir, "data directory (created with mode 0700 on first start)")
 	listen := fs.String("listen", daemon.DefaultListen, "NETCONF over SSH address (host:port; port 0 picks one)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error, or 0-4 as in the reference guide (4 is the most verbose)")
+	dp := fs.String("dataplane", daemon.DataplaneAuto, "dataplane: auto (kernel XFRM when the kernel has ESP, else userspace), kernel, userspace, or fake (no traffic protected)")
+	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -44,12 +51,27 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "secgwd:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	out := logging.Outputs{Stderr: logging.TextHandler(os.Stderr), StderrLevel: lvl}
+	if !*noSyslog {
+		var serr error
+		if out.Daemon, out.Authpriv, serr = logging.Syslog(); serr != nil {
+			fmt.Fprintln(os.Stderr, "secgwd: no syslog, logging to stderr only:", serr)
+		}
+	}
+	lh := logging.New(out, logging.DefaultConfig())
+	logger := slog.New(lh)
+	switch *dp {
+	case daemon.DataplaneAuto, daemon.DataplaneKernel, daemon.DataplaneUserspace, daemon.DataplaneFake:
+	default:
+		fmt.Fprintf(os.Stderr, "secgwd: bad -dataplane %q: want auto, kernel, userspace or fake\n", *dp)
+		return 2
+	}
 	if *snapshotEvery < 0 {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-every must not be negative")
 		return 2
 	}
-	d, err := daemon.New(daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, SnapshotEvery: *snapshotEvery})
+	d, err := daemon.New(daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
+		SnapshotEvery: *snapshotEvery, Dataplane: *dp})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "secgwd:", err)
 		return 1
@@ -67,20 +89,14 @@ func run(args []string) int {
 }
 
 // parseLevel accepts slog's level names (debug, info, warn, error, with an
-// optional +N/-N) and the reference guide's 0-4, where 0 logs only errors
-// and 4 everything.
+// optional +N/-N) and the reference guide's levels 0-4 (logging.Level0 to
+// Level4; 4 includes key material).
 func parseLevel(s string) (slog.Level, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		switch {
-		case n <= 0:
-			return slog.LevelError, nil
-		case n == 1:
-			return slog.LevelWarn, nil
-		case n == 2:
-			return slog.LevelInfo, nil
-		default:
-			return slog.LevelDebug, nil
+		if n < 0 || n > 4 {
+			return 0, fmt.Errorf("bad -log-level %q: levels are 0-4", s)
 		}
+		return logging.FromLevel(n), nil
 	}
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {

@@ -3,12 +3,14 @@ package main
 import (
 	"log/slog"
 	"testing"
+
+	"secgw/internal/logging"
 )
 
 // TestParseLevel maps the reference guide's levels 0-4 and slog's names.
 func TestParseLevel(t *testing.T) {
 	for in, want := range map[string]slog.Level{
-		"0": slog.LevelError, "1": slog.LevelWarn, "2": slog.LevelInfo, "3": slog.LevelDebug, "4": slog.LevelDebug,
+		"0": logging.Level0, "1": logging.Level1, "2": logging.Level2, "3": logging.Level3, "4": logging.Level4,
 		"debug": slog.LevelDebug, "INFO": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError, "info+2": slog.LevelInfo + 2,
 	} {
 		got, err := parseLevel(in)
@@ -16,8 +18,10 @@ func TestParseLevel(t *testing.T) {
 			t.Errorf("parseLevel(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if _, err := parseLevel("loud"); err == nil {
-		t.Error("parseLevel accepts loud")
+	for _, bad := range []string{"loud", "5", "-1"} {
+		if _, err := parseLevel(bad); err == nil {
+			t.Errorf("parseLevel accepts %s", bad)
+		}
 	}
 }
 
@@ -29,6 +33,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-snapshot-every", "-1"},
 		{"-no-such-flag"},
 		{"extra-argument"},
+		{"-dataplane", "magic"},
 	} {
 		if code := run(append([]string{"-dir", t.TempDir()}, args...)); code != 2 {
 			t.Errorf("run %q = %d, want 2", args, code)

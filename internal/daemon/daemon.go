@@ -2,9 +2,10 @@
 // them together. cmd/secgwd only parses flags and calls it, so that tests
 // can run a whole daemon in-process on a temporary directory.
 //
-// Today the daemon owns the YANG schema, the validator, the datastores and
-// the NETCONF server; the IKE engine, the dataplane and HA will subscribe to
-// the datastore here as they arrive.
+// The daemon owns the YANG schema, the validator, the datastores, the
+// NETCONF server, the IKE subsystem (internal/ikesvc) and the dataplane
+// with its programmer; the IKE subsystem and the logging configuration
+// subscribe to the datastore, so that commits take effect live.
 package daemon
 
 import (
@@ -17,7 +18,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"secgw/internal/dataplane"
+	"secgw/internal/dataplane/program"
 	"secgw/internal/datastore"
+	"secgw/internal/ikesvc"
+	"secgw/internal/logging"
 	"secgw/internal/netconf"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
@@ -59,6 +64,14 @@ type Config struct {
 	// commits (test/e2e's crash test uses them to kill secgwd around
 	// snapshots).
 	SnapshotEvery int
+	// Dataplane is auto (the default), kernel, userspace or fake.
+	Dataplane string
+	// IKEPort and NATTPort move the IKE sockets off 500 and 4500 (tests;
+	// see udpconn for the translation).
+	IKEPort, NATTPort uint16
+	// LogHandler, if set, is the handler under Logger that routes logs by
+	// the logging configuration; the daemon applies commits of it live.
+	LogHandler *logging.Handler
 }
 
 // Daemon owns the subsystems of secgwd. Build it with New, run it with Run;
@@ -73,6 +86,10 @@ type Daemon struct {
 	users     *netconf.Users
 	netconf   *netconf.Server
 	ln        net.Listener
+
+	dataplane  dataplane.Dataplane
+	programmer *program.Programmer
+	ike        *ikesvc.Service
 
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.
@@ -113,7 +130,12 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	if err := d.startIKE(); err != nil {
+		_ = d.store.Close()
+		return nil, err
+	}
 	if err := d.startNetconf(); err != nil {
+		d.stopIKE()
 		_ = d.store.Close()
 		return nil, err
 	}
@@ -134,6 +156,8 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
+		Ops:       d.ike,
+		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "netconf"),
 	})
 	if err != nil {
@@ -205,6 +229,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.netconf.Close()
 		err = fmt.Errorf("netconf server stopped: %w", serr)
 	}
+	d.stopIKE()
 	if cerr := d.store.Close(); err == nil {
 		err = cerr
 	}
@@ -213,4 +238,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("secgwd stopped")
 	return nil
+}
+
+// stopIKE stops the IKE engine and closes the dataplane (the SAs it
+// programmed stay in a kernel dataplane until the next start reconciles
+// them).
+func (d *Daemon) stopIKE() {
+	if d.ike != nil {
+		_ = d.ike.Close()
+	}
+	if d.dataplane != nil {
+		_ = d.dataplane.Close()
+	}
 }

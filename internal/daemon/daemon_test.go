@@ -63,7 +63,7 @@ func run(t *testing.T, d *Daemon) func() error {
 func TestFirstStartAndRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	var logs syncBuffer
-	d, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	d, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Dataplane: DataplaneFake, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestFirstStartAndRestart(t *testing.T) {
 		}
 	}
 
-	d2, err := New(Config{Dir: dir, Listen: "127.0.0.1:0"})
+	d2, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Dataplane: DataplaneFake})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +137,12 @@ func TestNewFails(t *testing.T) {
 	}
 	defer ln.Close()
 	dir := t.TempDir()
-	_, err = New(Config{Dir: dir, Listen: ln.Addr().String()})
+	_, err = New(Config{Dir: dir, Listen: ln.Addr().String(), Dataplane: DataplaneFake})
 	var opErr *net.OpError
 	if !errors.As(err, &opErr) || !strings.HasPrefix(err.Error(), "daemon: ") {
 		t.Errorf("New on a busy port: %v", err)
 	}
-	d, err := New(Config{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Dataplane: DataplaneFake})
 	if err != nil {
 		t.Fatalf("New after a failed New on the same directory: %v", err)
 	}

@@ -78,3 +78,14 @@ func (s *switchConn) Receive(ctx context.Context) (engine.Datagram, error) {
 		return engine.Datagram{}, ctx.Err()
 	}
 }
+
+// sendESP sends ESP-in-UDP from the NAT-T socket of d.Local.
+func (s *switchConn) sendESP(d engine.Datagram) error {
+	s.mu.Lock()
+	c := s.conns[d.Local.Addr().Unmap()]
+	s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("ike: no socket on %s", d.Local.Addr())
+	}
+	return c.SendESP(d)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/engine"
+	"secgw/internal/netconf"
 )
 
 // NS is the namespace of the IKE RPCs (secgw-ike-rpc.yang).
@@ -91,17 +92,17 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 			}
 		}
 		if vpn == "" {
-			return nil, 0, fmt.Errorf("ike: no security-policy %q in an enabled vpn", in.ChildSA.Policy)
+			return nil, 0, invalid("security-policy", fmt.Sprintf("no security-policy %q in an enabled vpn", in.ChildSA.Policy))
 		}
 	default:
-		return nil, 0, fmt.Errorf("ike: initiate needs ike-sa vpn or child-sa security-policy")
+		return nil, 0, missing("initiate", "initiate needs ike-sa vpn or child-sa security-policy")
 	}
 	v := s.eng.Config().VPN(vpn)
 	if v == nil {
-		return nil, 0, fmt.Errorf("ike: no enabled vpn %q", vpn)
+		return nil, 0, invalid("vpn", fmt.Sprintf("no enabled vpn %q", vpn))
 	}
 	if !v.Initiator() {
-		return nil, 0, fmt.Errorf("ike: vpn %s has no remote-address: it can only respond", vpn)
+		return nil, 0, invalid("vpn", fmt.Sprintf("vpn %s has no remote-address: it can only respond", vpn))
 	}
 	w := s.watch()
 	defer s.unwatch(w)
@@ -168,6 +169,9 @@ func (s *Service) childLine(uid, child uint32) string {
 // flush deletes IKE SAs (with their child SAs) or child SAs, selected by
 // vpn / security-policy name or unique-id.
 func (s *Service) flush(in *rpcInput) ([]string, int, error) {
+	if in.IKESA == nil && in.ChildSA == nil {
+		return nil, 0, missing("flush", "flush needs ike-sa or child-sa")
+	}
 	n := 0
 	var msgs []string
 	for _, sa := range s.eng.Snapshot(false) {
@@ -192,8 +196,6 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 					msgs = append(msgs, fmt.Sprintf("deleting CHILD_SA %s{%d}", c.Policy, c.UniqueID))
 				}
 			}
-		default:
-			return nil, 0, fmt.Errorf("ike: flush needs ike-sa or child-sa")
 		}
 	}
 	what := "IKE"
@@ -209,4 +211,16 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// missing is the rpc-error of an RPC input without its mandatory choice
+// (RFC 6241 Appendix A, missing-element).
+func missing(rpc, msg string) error {
+	return &netconf.RPCError{Type: "protocol", Tag: "missing-element", Message: msg, Info: map[string]string{"bad-element": rpc}}
+}
+
+// invalid is the rpc-error of an RPC input naming something that does not
+// exist.
+func invalid(elem, msg string) error {
+	return &netconf.RPCError{Type: "application", Tag: "invalid-value", Message: msg, Info: map[string]string{"bad-element": elem}}
 }

@@ -11,8 +11,8 @@
 // that changed, and swaps the sockets; Abort closes what Prepare opened and
 // restores the previous configuration if Apply ran.
 //
-// Only vrf main runs IKE for now: IKE configuration in another vrf is
-// refused at commit with a message saying so.
+// Only vrf main runs IKE for now: the VPNs of another vrf are accepted (the
+// configuration is valid) but not run, and a warning says so.
 package ikesvc
 
 import (
@@ -136,7 +136,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		}
 		if name != VRF {
 			if len(v.Ike.Vpn) > 0 {
-				return fmt.Errorf("ike: vrf %s: IKE runs in vrf %s only in this release", name, VRF)
+				s.log.Warn("IKE runs in vrf main only in this release: the VPNs of this vrf are not run", "vrf", name)
 			}
 			continue
 		}
@@ -165,13 +165,20 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
 			OnESP: s.o.OnESP, Logger: s.o.Logger})
 		if err != nil {
-			for _, c := range p.opened {
-				c.Close()
-			}
-			return fmt.Errorf("ike: opening the IKE sockets of %s: %w", a, err)
+			// Not a reason to refuse the commit: the address may not be
+			// configured yet. The next commit tries again.
+			s.log.Warn("cannot open the IKE sockets of a local address", "addr", a, "err", err)
+			continue
 		}
 		p.opened[a] = c
 	}
+	bound := p.addrs[:0:0]
+	for _, a := range p.addrs {
+		if slices.Contains(s.bound, a) || p.opened[a] != nil {
+			bound = append(bound, a)
+		}
+	}
+	p.addrs = bound
 	s.pending[tx.ID] = p
 	return nil
 }
@@ -333,3 +340,7 @@ func (s *Service) unwatch(w chan engine.Event) {
 	delete(s.watchers, w)
 	s.wmu.Unlock()
 }
+
+// SendESP sends an ESP-in-UDP datagram from the IKE NAT-T socket of its
+// local address (the userspace dataplane shares port 4500 with IKE).
+func (s *Service) SendESP(d engine.Datagram) error { return s.conn.sendESP(d) }

@@ -4,8 +4,8 @@
 // network) and a level from 0 (audit: SA up/down) to 4 (also key
 // material); each syslog facility (daemon, authpriv) has a maximum level
 // per subsystem, a default for the others, or disable. Syslog messages are
-// sent with severity notice. When the daemon runs in the foreground the
-// messages the daemon facility takes are also written to stderr.
+// sent with severity notice. When the daemon runs in the foreground its
+// log also goes to stderr, at the level given on its command line.
 //
 // The levels map onto log/slog levels: Level0 ... Level4 below. Code logs
 // with slog and a "subsystem" attribute (on the logger or the record); the
@@ -75,10 +75,12 @@ func FromLevel(n int) slog.Level {
 }
 
 // Outputs are where records go. Daemon and Authpriv are the syslog
-// facilities (nil: not connected); Stderr, if set, receives what the
-// daemon facility takes.
+// facilities (nil: not connected). Stderr, if set, receives every record
+// of StderrLevel or above, whatever the configuration: it is the
+// foreground log of `secgwd -log-level N`.
 type Outputs struct {
 	Daemon, Authpriv, Stderr slog.Handler
+	StderrLevel              slog.Level
 }
 
 // Handler is the slog.Handler that routes records. Handlers derived by
@@ -110,6 +112,9 @@ func New(out Outputs, cfg Config) *Handler {
 // once.
 func (h *Handler) Set(cfg Config) {
 	c := &compiled{Config: cfg, min: Disabled}
+	if h.out.Stderr != nil {
+		c.min = h.out.StderrLevel
+	}
 	for _, f := range []*Facility{&c.Daemon, &c.Authpriv} {
 		c.min = min(c.min, f.Default)
 		for _, l := range f.Subsystems {
@@ -147,13 +152,12 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	c := h.cfg.Load()
 	var err error
-	if r.Level >= c.Daemon.level(sub) {
-		for _, o := range []slog.Handler{h.derived.Daemon, h.derived.Stderr} {
-			if o != nil {
-				if e := o.Handle(ctx, r.Clone()); e != nil && err == nil {
-					err = e
-				}
-			}
+	if r.Level >= c.Daemon.level(sub) && h.derived.Daemon != nil {
+		err = h.derived.Daemon.Handle(ctx, r.Clone())
+	}
+	if r.Level >= h.out.StderrLevel && h.derived.Stderr != nil {
+		if e := h.derived.Stderr.Handle(ctx, r.Clone()); e != nil && err == nil {
+			err = e
 		}
 	}
 	if r.Level >= c.Authpriv.level(sub) && h.derived.Authpriv != nil {
@@ -190,5 +194,5 @@ func mapOutputs(o Outputs, f func(slog.Handler) slog.Handler) Outputs {
 		}
 		return f(h)
 	}
-	return Outputs{Daemon: m(o.Daemon), Authpriv: m(o.Authpriv), Stderr: m(o.Stderr)}
+	return Outputs{Daemon: m(o.Daemon), Authpriv: m(o.Authpriv), Stderr: m(o.Stderr), StderrLevel: o.StderrLevel}
 }

@@ -72,3 +72,19 @@ func TestFromModel(t *testing.T) {
 		t.Errorf("got %+v", c)
 	}
 }
+
+// TestStderr: the foreground log takes what its own level allows,
+// independently of the facilities.
+func TestStderr(t *testing.T) {
+	var e, d bytes.Buffer
+	h := New(Outputs{Daemon: TextHandler(&d), Stderr: TextHandler(&e), StderrLevel: Level2}, DefaultConfig())
+	l := slog.New(h).With("subsystem", "ike")
+	l.Debug("sending request")
+	l.Log(nil, Level4, "keys")
+	if got := lines(&e); len(got) != 1 || !strings.Contains(got[0], "sending request") {
+		t.Errorf("stderr got %q", got)
+	}
+	if got := lines(&d); got != nil {
+		t.Errorf("daemon facility got %q", got)
+	}
+}

@@ -24,6 +24,18 @@ type opError struct {
 
 func (e *opError) Error() string { return "netconf: " + e.Message }
 
+// RPCError is an error a subsystem's RPC handler (Operations) returns to
+// choose the <rpc-error> fields (RFC 6241 Appendix A); any other error is
+// reported as application operation-failed with its message.
+type RPCError struct {
+	Type    string // protocol or application
+	Tag     string // e.g. missing-element, invalid-value, data-missing
+	Message string
+	Info    map[string]string // error-info, e.g. bad-element
+}
+
+func (e *RPCError) Error() string { return e.Message }
+
 // rpcError renders err as one or more <rpc-error> elements with the
 // error-type, error-tag, error-path and error-info the failure calls for.
 // Messages never carry secret values: the validator and the codec leave
@@ -40,12 +52,15 @@ func (srv *Server) rpcError(err error) []byte {
 		out = append(out, e...)
 	}
 	var oe *opError
+	var re *RPCError
 	var ve validate.Errors
 	var de *datastore.Error
 	var xe *xmlcodec.Error
 	switch {
 	case errors.As(err, &oe):
 		add(oe.Type, oe.Tag, oe.AppTag, oe.Path, oe.Message, oe.Info)
+	case errors.As(err, &re):
+		add(re.Type, re.Tag, "", "", re.Message, re.Info)
 	case errors.As(err, &ve):
 		for _, e := range ve {
 			add("application", e.ErrorTag(), e.AppTag(), e.Path, e.Message, nil)

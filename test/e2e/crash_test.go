@@ -128,7 +128,7 @@ func TestKillAtRandomMoments(t *testing.T) {
 // not it serves yet.
 func killDuringStart(t *testing.T, dir string, delay time.Duration) {
 	t.Helper()
-	cmd := exec.Command(secgwdBin, "-dir", dir, "-listen", "127.0.0.1:0", "-log-level", "error", "-snapshot-every", snapshotEvery)
+	cmd := exec.Command(secgwdBin, "-dir", dir, "-listen", "127.0.0.1:0", "-log-level", "error", "-dataplane", "fake", "-no-syslog", "-snapshot-every", snapshotEvery)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

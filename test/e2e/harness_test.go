@@ -144,7 +144,7 @@ func startDaemon(t *testing.T, dir string) *daemon {
 // more verbose: the "secgwd running" line is at info.
 func launch(dir, level string, flags ...string) (*daemon, error) {
 	d := &daemon{dir: dir, exited: make(chan struct{})}
-	args := append([]string{"-dir", dir, "-listen", "127.0.0.1:0", "-log-level", level}, flags...)
+	args := append([]string{"-dir", dir, "-listen", "127.0.0.1:0", "-log-level", level, "-dataplane", "fake", "-no-syslog"}, flags...)
 	d.cmd = exec.Command(secgwdBin, args...)
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {

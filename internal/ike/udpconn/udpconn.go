@@ -192,6 +192,26 @@ func (c *Conn) Send(d engine.Datagram) error {
 	return nil
 }
 
+// SendESP sends an ESP-in-UDP datagram (RFC 3948 §2.1: no Non-ESP
+// Marker) from the port-4500 socket of d.Local, for the userspace
+// dataplane, which shares the NAT-T socket with IKE. Ports are the
+// engine's view, translated as for Send.
+func (c *Conn) SendESP(d engine.Datagram) error {
+	local := netip.AddrPortFrom(d.Local.Addr().Unmap(), d.Local.Port())
+	s := c.socks[local]
+	if s == nil || local.Port() != engine.PortNATT {
+		return fmt.Errorf("udpconn: no NAT-T socket bound to %v", d.Local)
+	}
+	if wire.ClassifyNATT(d.Data) != wire.PacketESP {
+		return errors.New("udpconn: not an ESP datagram")
+	}
+	remote := netip.AddrPortFrom(d.Remote.Addr().Unmap(), c.toReal(d.Remote.Port()))
+	if _, err := s.WriteToUDPAddrPort(d.Data, remote); err != nil {
+		return fmt.Errorf("udpconn: %w", err)
+	}
+	return nil
+}
+
 // Receive implements engine.Conn: it returns the next IKE datagram, with
 // its Non-ESP Marker on port 4500, or an error once ctx is done or the
 // Conn is closed.

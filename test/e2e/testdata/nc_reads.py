@@ -261,8 +261,8 @@ class ReadChecks:
             "protocol", "invalid-value", None, "test-option must be", info={"bad-element": "test-option"})
         self.expect_error("unknown operation", lambda: m.dispatch(to_ele('<frobnicate xmlns="urn:example:nope"/>')),
                           "protocol", "operation-not-supported", None, "operation frobnicate", info={"bad-element": "frobnicate"})
-        self.expect_error("model RPC not wired yet", lambda: m.dispatch(to_ele('<flush xmlns="%s"/>' % NS_IKE)),
-                          "protocol", "operation-not-supported", None, "operation flush")
+        self.expect_error("model RPC without its mandatory choice", lambda: m.dispatch(to_ele('<flush xmlns="%s"/>' % NS_IKE)),
+                          "protocol", "missing-element", None, "flush needs ike-sa or child-sa", info={"bad-element": "flush"})
         self.expect_error("get-config without source", raw("<get-config %s/>"),
                           "protocol", "missing-element", None, "no datastore given", info={"bad-element": "target"})
         self.expect_error("get-config of startup", lambda: m.get_config(source="startup"),

@@ -1,0 +1,310 @@
+// Command secgw-loadtest is the IKEv2 load generator and benchmark
+// responder (internal/loadtest):
+//
+//	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
+//	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
+//	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-liveness 30s]
+//	               [-cpuprofile f] [-memprofile f]
+//	secgw-loadtest stat PID
+//
+// The responder prints "READY" once listening, a RESPONDER line of
+// statistics on SIGUSR1, the same after a garbage collection on SIGUSR2,
+// and a final one (and its profiles) on SIGTERM or SIGINT. stat prints the
+// CPU time and resident memory of any process, the way the benchmark
+// measures both charon and our responder.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"time"
+
+	"secgw/internal/loadtest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "initiate"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "initiate":
+		return initiate(args, stdout, stderr)
+	case "responder":
+		return respond(args, stdout, stderr)
+	case "stat":
+		return stat(args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat)\n", cmd)
+	return 2
+}
+
+func initiate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("secgw-loadtest initiate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	remote := fs.String("remote", "", "responder address[:port] (port 500 by default)")
+	src := fs.String("src", "", "source addresses: a, a-b, prefix, comma-separated (default: the route's source towards -remote)")
+	perAddr := fs.Int("sockets-per-addr", 1, "sockets (source ports) per source address")
+	n := fs.Int("n", 1000, "tunnels to establish")
+	rate := fs.Float64("rate", 0, "tunnel starts per second (0: as fast as -c allows)")
+	conc := fs.Int("c", 128, "tunnels in flight at most")
+	psk := fs.String("psk", "load-test-secret", "pre-shared key of every tunnel")
+	idFormat := fs.String("id", "user%d@load.test", "identity format (fmt verb for the tunnel number)")
+	idStart := fs.Int("id-start", 1, "number of the first identity")
+	inner := fs.String("inner", "10.200.0.0/16", "prefix of the tunnels' inner addresses (TSi, one /32 each)")
+	remoteTS := fs.String("remote-ts", "0.0.0.0/0", "TSr of every tunnel")
+	noNATD := fs.Bool("no-natd", false, "omit the NAT_DETECTION notifications")
+	childless := fs.Bool("childless", false, "IKE SAs without the first child SA (RFC 6023)")
+	timeout := fs.Duration("timeout", 2*time.Second, "first retransmission timeout (doubles at each try)")
+	tries := fs.Int("tries", 4, "transmissions of a request before the tunnel fails")
+	hold := fs.Duration("hold", 0, "keep the SAs up this long after the setups, answering the responder")
+	liveness := fs.Duration("liveness", 0, "during -hold, send a liveness check on every SA at this interval")
+	floodRate := fs.Float64("flood-rate", 0, "half-open IKE_SA_INIT requests per second (0: no flood)")
+	floodDur := fs.Duration("flood-duration", 0, "flood duration (0: the whole run)")
+	floodSrc := fs.String("flood-src", "", "flood source addresses (default: -src)")
+	floodPer := fs.Int("flood-sockets-per-addr", 4, "flood sockets (source ports) per address")
+	progress := fs.Duration("progress", time.Second, "progress line interval on stderr (0: none)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ra, err := parseRemote(*remote)
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest:", err)
+		return 2
+	}
+	var srcs []netip.Addr
+	if *src == "" {
+		a, err := sourceFor(ra)
+		if err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return 1
+		}
+		srcs = []netip.Addr{a}
+	} else if srcs, err = loadtest.ParseAddrs(*src); err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest:", err)
+		return 2
+	}
+	p := loadtest.DefaultProfile([]byte(*psk))
+	p.IDFormat, p.IDStart, p.NATD, p.Childless = *idFormat, *idStart, !*noNATD, *childless
+	if p.Inner, err = netip.ParsePrefix(*inner); err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest: -inner:", err)
+		return 2
+	}
+	if p.RemoteTS, err = netip.ParsePrefix(*remoteTS); err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest: -remote-ts:", err)
+		return 2
+	}
+	o := loadtest.Options{Remote: ra, Sources: srcs, SocketsPerAddr: *perAddr, Count: *n, Rate: *rate,
+		Concurrency: *conc, Profile: p, Timeout: *timeout, Tries: *tries, Hold: *hold, Liveness: *liveness,
+		Flood: loadtest.FloodOptions{Rate: *floodRate, Duration: *floodDur, SocketsPerAddr: *floodPer}}
+	if *floodSrc != "" {
+		if o.Flood.Sources, err = loadtest.ParseAddrs(*floodSrc); err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return 2
+		}
+	}
+	if *progress > 0 {
+		o.Progress, o.ProgressEvery = stderr, *progress
+	}
+	g, err := loadtest.New(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest:", err)
+		return 1
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return 1
+		}
+		defer stopProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep := g.Run(ctx)
+	rep.Format(stdout)
+	if rep.Failed() > 0 {
+		return 1
+	}
+	return 0
+}
+
+// parseRemote accepts an address or address:port; the port defaults to 500.
+func parseRemote(s string) (netip.AddrPort, error) {
+	if s == "" {
+		return netip.AddrPort{}, fmt.Errorf("-remote is required")
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("-remote: %v", err)
+	}
+	return netip.AddrPortFrom(a, 500), nil
+}
+
+// sourceFor returns the address the kernel would send from towards ra (a
+// connected UDP socket sends nothing).
+func sourceFor(ra netip.AddrPort) (netip.Addr, error) {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ra))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("no route to %v: %w", ra, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+func respond(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("secgw-loadtest responder", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "", "local addresses (a, a-b, prefix, comma-separated)")
+	port := fs.Uint("port", 500, "IKE port")
+	nattPort := fs.Uint("natt-port", 4500, "NAT-T port")
+	psk := fs.String("psk", "load-test-secret", "pre-shared key")
+	id := fs.String("id", "gw.load.test", "our identity (local-id)")
+	localTS := fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet")
+	remoteTS := fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet")
+	cookie := fs.Uint("cookie-threshold", 0, "dos-protection cookie-threshold (0: never)")
+	liveness := fs.Duration("liveness", 0, "liveness check on every established SA at this interval (0: none)")
+	level := fs.String("log-level", "warn", "engine log level: debug, info, warn, error, none")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile (in-use after GC) to this file at exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	addrs, err := loadtest.ParseAddrs(*listen)
+	if err != nil || *port > 65535 || *nattPort > 65535 || *cookie > 1<<32-1 {
+		fmt.Fprintln(stderr, "secgw-loadtest responder: -listen, -port, -natt-port or -cookie-threshold invalid")
+		return 2
+	}
+	logger, err := newLogger(*level, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
+		return 2
+	}
+	r, err := loadtest.NewResponder(loadtest.ResponderOptions{Addrs: addrs, PortIKE: uint16(*port), PortNATT: uint16(*nattPort),
+		PSK: *psk, LocalID: *id, LocalTS: *localTS, RemoteTS: *remoteTS, CookieThreshold: uint32(*cookie),
+		Liveness: *liveness, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
+		return 1
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
+			return 1
+		}
+		defer stopProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for s := range sig {
+			if s == syscall.SIGUSR2 {
+				runtime.GC()
+				debug.FreeOSMemory()
+			}
+			st := r.Stats()
+			st.Format(stdout)
+		}
+	}()
+	fmt.Fprintln(stdout, "READY")
+	err = r.Run(ctx)
+	signal.Stop(sig)
+	st := r.Stats()
+	st.Format(stdout)
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
+		return 1
+	}
+	return 0
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC() // the profile shows what is live, not garbage
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	switch level {
+	case "none":
+		return slog.New(slog.DiscardHandler), nil
+	case "debug":
+		l = slog.LevelDebug
+	case "info":
+		l = slog.LevelInfo
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return nil, fmt.Errorf("unknown log level %q", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func stat(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: secgw-loadtest stat PID")
+		return 2
+	}
+	pid, err := strconv.Atoi(args[0])
+	if err != nil || pid <= 0 {
+		fmt.Fprintf(stderr, "secgw-loadtest stat: bad pid %q\n", args[0])
+		return 2
+	}
+	ps, err := loadtest.ReadProcStats(pid)
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest stat:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "cpu_s=%.2f rss_kb=%d\n", ps.CPU.Seconds(), ps.RSS/1024)
+	return 0
+}

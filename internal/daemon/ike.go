@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"log/slog"
+
+	"secgw/generated"
+	"secgw/internal/dataplane"
+	"secgw/internal/dataplane/program"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ikesvc"
+	"secgw/internal/logging"
+)
+
+// Dataplane choices of Config.Dataplane.
+const (
+	// DataplaneAuto picks the kernel when it has ESP, else userspace.
+	DataplaneAuto = "auto"
+	// DataplaneKernel programs XFRM over netlink.
+	DataplaneKernel = "kernel"
+	// DataplaneUserspace runs ESP in secgwd on a TUN device.
+	DataplaneUserspace = "userspace"
+	// DataplaneFake programs an in-memory table: the IKE engine runs,
+	// no traffic is protected (tests of the management plane).
+	DataplaneFake = "fake"
+)
+
+// startIKE builds the dataplane, its programmer and the IKE subsystem,
+// applies the running configuration to them and subscribes them (and the
+// logging configuration) to the datastore.
+func (d *Daemon) startIKE() error {
+	dp, err := d.openDataplane()
+	if err != nil {
+		return err
+	}
+	d.dataplane = dp
+	d.log.Info("dataplane selected", "dataplane", dp.Kind())
+	d.programmer = program.NewProgrammer(program.ProgrammerOptions{
+		Dataplane: dp,
+		Logger:    d.cfg.Logger.With("subsystem", "kernel"),
+	})
+	kind := dp.Kind()
+	if kind == DataplaneFake {
+		kind = ""
+	}
+	d.ike = ikesvc.New(ikesvc.Options{
+		Logger:        d.cfg.Logger,
+		Dataplane:     d.programmer,
+		DataplaneKind: kind,
+		OnESP:         d.onESP,
+		PortIKE:       d.cfg.IKEPort,
+		PortNATT:      d.cfg.NATTPort,
+		Counters:      d.childCounters,
+		OnEvent:       d.onIKEEvent,
+	})
+	var startErr error
+	d.store.View(func(running *generated.Device) {
+		if d.cfg.LogHandler != nil {
+			d.cfg.LogHandler.Set(logging.FromModel(loggingOf(running)))
+		}
+		startErr = d.ike.Start(running)
+	})
+	if startErr != nil {
+		// The running configuration was valid when committed; a failure
+		// here is the environment (an address gone): log it and serve, so
+		// that the operator can fix the configuration over NETCONF.
+		d.log.Error("IKE could not apply the running configuration", "err", startErr)
+	}
+	if d.cfg.LogHandler != nil {
+		d.store.Subscribe(&logging.Subscriber{H: d.cfg.LogHandler})
+	}
+	d.store.Subscribe(d.ike)
+	go d.dataplaneEvents()
+	return nil
+}
+
+// openDataplane opens the dataplane Config.Dataplane names.
+func (d *Daemon) openDataplane() (dataplane.Dataplane, error) {
+	switch d.cfg.Dataplane {
+	case DataplaneFake:
+		return dataplane.NewFake(), nil
+	case "", DataplaneAuto, DataplaneKernel, DataplaneUserspace:
+		return nil, fmt.Errorf("daemon: dataplane %q is not available yet", d.cfg.Dataplane)
+	}
+	return nil, fmt.Errorf("daemon: unknown dataplane %q (auto, kernel, userspace, fake)", d.cfg.Dataplane)
+}
+
+// onESP receives ESP-in-UDP from the IKE socket of port 4500 (userspace
+// dataplane only).
+func (d *Daemon) onESP(dg engine.Datagram) {}
+
+// childCounters reads a child SA's counters from the dataplane.
+func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
+	ctx := context.Background()
+	if k, err := d.dataplane.Counters(ctx, dataplane.SAKey{Dst: c.Local.Addr(), SPI: c.InSPI}); err == nil {
+		in = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
+	}
+	if k, err := d.dataplane.Counters(ctx, dataplane.SAKey{Dst: c.Remote.Addr(), SPI: c.OutSPI}); err == nil {
+		out = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
+	}
+	return in, out
+}
+
+// onIKEEvent logs SA events at level 0 (the guide's audit level) and
+// sends them as NETCONF notifications.
+func (d *Daemon) onIKEEvent(ev engine.Event) {
+	attrs := []any{"subsystem", "ike", "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
+	if ev.Policy != "" {
+		attrs = append(attrs, "policy", ev.Policy, "child-unique-id", ev.Child)
+	}
+	if ev.Reason != "" {
+		attrs = append(attrs, "reason", ev.Reason)
+	}
+	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
+	if d.netconf != nil {
+		d.netconf.Notify(saNotification(ev))
+	}
+}
+
+// dataplaneEvents forwards the dataplane's events (expiries, acquires) to
+// the log until the dataplane closes. (The engine acts on them once it
+// rekeys: issue 6.)
+func (d *Daemon) dataplaneEvents() {
+	for ev := range d.dataplane.Events() {
+		d.log.Info("dataplane event", "event", ev.Kind.String(), "sa", ev.SA.String(), "reason", ev.Reason)
+	}
+}
+
+// state is the operational state <get> returns beside running.
+func (d *Daemon) state(secrets bool) *generated.Device {
+	main := ikesvc.VRF
+	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
+		main: {Name: &main, Ike: d.ike.State(secrets)},
+	}}
+}
+
+func loggingOf(dev *generated.Device) *generated.SecgwVrf_Vrf_Ike_Logging {
+	if dev == nil || dev.Vrf[ikesvc.VRF] == nil || dev.Vrf[ikesvc.VRF].Ike == nil {
+		return nil
+	}
+	return dev.Vrf[ikesvc.VRF].Ike.Logging
+}
+
+// saNotification is the sa-event notification of secgw-ike-rpc.yang.
+func saNotification(ev engine.Event) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<sa-event xmlns="` + ikesvc.NS + `"><vrf>` + ikesvc.VRF + `</vrf><event>` + ev.Kind.String() + `</event><vpn>`)
+	_ = xml.EscapeText(&b, []byte(ev.VPN))
+	fmt.Fprintf(&b, `</vpn><unique-id>%d</unique-id>`, ev.SA)
+	if ev.Policy != "" {
+		b.WriteString(`<security-policy>`)
+		_ = xml.EscapeText(&b, []byte(ev.Policy))
+		fmt.Fprintf(&b, `</security-policy><child-unique-id>%d</child-unique-id>`, ev.Child)
+	}
+	if ev.Reason != "" {
+		b.WriteString(`<reason>`)
+		_ = xml.EscapeText(&b, []byte(ev.Reason))
+		b.WriteString(`</reason>`)
+	}
+	b.WriteString(`</sa-event>`)
+	return b.Bytes()
+}

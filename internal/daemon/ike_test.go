@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gonetconf "github.com/Juniper/go-netconf/netconf"
+	"golang.org/x/crypto/ssh"
+)
+
+// gateway is an in-process daemon with a NETCONF session.
+type gateway struct {
+	d    *Daemon
+	s    *gonetconf.Session
+	stop func() error
+}
+
+func startGateway(t *testing.T, name string, port uint16) *gateway {
+	t.Helper()
+	d, err := New(Config{Dir: filepath.Join(t.TempDir(), name), Listen: "127.0.0.1:0", Dataplane: DataplaneFake,
+		IKEPort: port, NATTPort: port + 1,
+		Logger: slog.New(slog.NewTextHandler(testLog{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{d: d, stop: run(t, d)}
+	g.s, err = gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+		Auth: []ssh.AuthMethod{ssh.Password(d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.s.Close()
+		if err := g.stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return g
+}
+
+type testLog struct {
+	t    *testing.T
+	name string
+}
+
+func (w testLog) Write(b []byte) (int, error) {
+	w.t.Log(w.name + ": " + strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func (g *gateway) rpc(t *testing.T, op string) string {
+	t.Helper()
+	r, err := g.s.Exec(gonetconf.RawMethod(op))
+	if err != nil {
+		t.Fatalf("%.60s: %v", op, err)
+	}
+	return r.Data
+}
+
+// configure edits the candidate with the vpn elements given and commits.
+func (g *gateway) configure(t *testing.T, operation, vpns string) {
+	t.Helper()
+	g.rpc(t, `<edit-config><target><candidate/></target><default-operation>`+operation+`</default-operation><config>`+
+		`<vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name><ike xmlns="urn:secgw:yang:secgw-ike">`+vpns+
+		`</ike></vrf></config></edit-config>`)
+	g.rpc(t, `<commit/>`)
+}
+
+func vpnXML(name, policy, local, remote, localID, remoteID, localTS, remoteTS string) string {
+	r := ""
+	if remote != "" {
+		r = "<remote-address>" + remote + "</remote-address>"
+	}
+	return fmt.Sprintf(`<vpn><name>%s</name><local-address>%s</local-address>%s<local-id>%s</local-id><remote-id>%s</remote-id>`+
+		`<ike-policy><pre-shared-key>secret</pre-shared-key></ike-policy>`+
+		`<security-policy><name>%s</name><local-ts><subnet>%s</subnet></local-ts><remote-ts><subnet>%s</subnet></remote-ts></security-policy></vpn>`,
+		name, local, r, localID, remoteID, policy, localTS, remoteTS)
+}
+
+const ikeSAFilter = `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name><ike xmlns="urn:secgw:yang:secgw-ike"><ike-sa/></ike></vrf></filter></get>`
+
+// TestTunnelThroughNETCONF: two daemons configured only over NETCONF
+// establish a tunnel when one is told to initiate (RPC), both report it in
+// <get>; a commit that adds another VPN leaves it up; deleting the VPN by
+// NETCONF tears the SAs down on both sides.
+func TestTunnelThroughNETCONF(t *testing.T) {
+	a := startGateway(t, "a", 17500)
+	b := startGateway(t, "b", 17500)
+	b.configure(t, "merge", vpnXML("from-a", "net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16"))
+	a.configure(t, "merge", vpnXML("to-b", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"))
+
+	out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><ike-sa><vpn>to-b</vpn></ike-sa></initiate>`)
+	if !strings.Contains(out, "IKE_SA to-b[1] established") || !strings.Contains(out, "CHILD_SA net{2} established") {
+		t.Fatalf("initiate reply:\n%s", out)
+	}
+	for _, g := range []*gateway{a, b} {
+		st := g.rpc(t, ikeSAFilter)
+		if !strings.Contains(st, "<state>established</state>") || !strings.Contains(st, "<child-sa>") || strings.Contains(st, "<sk-ei>") == false {
+			t.Fatalf("state:\n%s", st)
+		}
+	}
+	// Another VPN added on A: the tunnel stays.
+	a.configure(t, "merge", vpnXML("other", "other-net", "127.0.0.1", "127.0.0.9", "a.example", "c.example", "10.1.0.0/16", "10.9.0.0/16"))
+	if st := a.rpc(t, ikeSAFilter); strings.Count(st, "<ike-sa>") != 1 || !strings.Contains(st, "<state>established</state>") {
+		t.Fatalf("after adding a VPN:\n%s", st)
+	}
+	// Deleting to-b on A tears down both sides.
+	a.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>`+
+		`<ike xmlns="urn:secgw:yang:secgw-ike"><vpn xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="delete"><name>to-b</name></vpn></ike></vrf></config></edit-config>`)
+	a.rpc(t, `<commit/>`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sa, sb := a.rpc(t, ikeSAFilter), b.rpc(t, ikeSAFilter)
+		if !strings.Contains(sa, "<ike-sa>") && !strings.Contains(sb, "<ike-sa>") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SAs left after deleting the VPN:\nA %s\nB %s", sa, sb)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,26 @@
+// Package loadtest is the IKEv2 load generator and the benchmark responder
+// behind cmd/secgw-loadtest (issue 6, "Load generator and benchmark").
+//
+// The generator (Generator) is a lean IKEv2 initiator built directly on
+// internal/ike/wire and internal/ike/crypto rather than on the engine: it
+// keeps per tunnel only what the next message needs, runs every tunnel on
+// a fixed set of goroutines (one reader per UDP socket, a few starters)
+// and one runtime timer per tunnel in flight, so that it costs less CPU
+// per tunnel than the responder it measures. Each tunnel is IKE_SA_INIT,
+// then IKE_AUTH with a pre-shared key and the first child SA (RFC 7296
+// §1.2), from its own identity (user%d@load.test), spread over many source
+// addresses and ports, at a target rate (Pacer) or as fast as a
+// concurrency limit allows. The Report gives setups per second, latency
+// percentiles and failures by reason.
+//
+// After establishment the generator can hold the SAs for a soak (soak.go):
+// it answers the responder's liveness checks (RFC 7296 §1.4, DPD), deletes
+// and CREATE_CHILD_SA requests, and can send liveness checks of its own.
+// It can also flood half-open IKE_SA_INIT requests that it never completes
+// (flood.go), to exercise cookies and DoS limits.
+//
+// Responder (responder.go) runs the engine on real UDP sockets with a
+// dataplane that discards child SAs and a configuration that accepts the
+// generator's identities, and reports its CPU time and resident memory
+// from /proc (proc.go).
+package loadtest

@@ -1,0 +1,269 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/udpconn"
+)
+
+// ResponderOptions configures the benchmark responder: our engine with a
+// VPN that accepts any identity proving PSK, with the benchmark's suite.
+type ResponderOptions struct {
+	// Addrs are the local addresses to listen on.
+	Addrs []netip.Addr
+	// PortIKE and PortNATT are the UDP ports bound; 0 means 500 and 4500.
+	PortIKE, PortNATT uint16
+	// PSK is the pre-shared key; LocalID our identity (local-id).
+	PSK, LocalID string
+	// LocalTS and RemoteTS are the security policy's selectors, e.g.
+	// 0.0.0.0/0 and the generator's inner prefix.
+	LocalTS, RemoteTS string
+	// CookieThreshold is dos-protection cookie-threshold; 0 never asks.
+	CookieThreshold uint32
+	// Liveness, if set, sends a liveness check (RFC 7296 §1.4) on every
+	// established IKE SA at this interval, spread evenly (the engine has
+	// no dpd-delay timers yet).
+	Liveness time.Duration
+	// Logger is the engine's logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Responder is the engine on real UDP sockets with a discarding
+// dataplane, counting what happens through the engine's Events hook.
+type Responder struct {
+	o    ResponderOptions
+	e    *engine.Engine
+	conn *udpconn.Conn
+
+	ikeUp, ikeDown, ikeFailed, childUp, childDown, installs atomic.Int64
+	liveness                                                atomic.Int64
+
+	mu       sync.Mutex
+	failures map[string]int64
+
+	// onInstall, if set by a test, sees each child SA installed.
+	onInstall func(engine.ChildSA)
+}
+
+// NewResponder builds the configuration and binds the sockets.
+func NewResponder(o ResponderOptions) (*Responder, error) {
+	if len(o.Addrs) == 0 {
+		return nil, errors.New("loadtest: responder needs a listen address")
+	}
+	cfg, err := responderConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := udpconn.Listen(udpconn.Options{Addrs: o.Addrs, PortIKE: o.PortIKE, PortNATT: o.PortNATT, Queue: 4096})
+	if err != nil {
+		return nil, err
+	}
+	r := newResponder(o, cfg, conn)
+	r.conn = conn
+	return r, nil
+}
+
+// newResponder wires the engine to conn: the real sockets, or an
+// in-memory Conn in the tests and benchmarks.
+func newResponder(o ResponderOptions, cfg *config.Config, conn engine.Conn) *Responder {
+	r := &Responder{o: o, failures: map[string]int64{}}
+	r.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: o.Addrs[0], Conn: conn,
+		Dataplane: discard{r}, Logger: o.Logger, Events: r.event})
+	return r
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// responderConfig resolves, through the same path as the daemon, a vrf
+// with one VPN "load": no remote-address and no remote-id (any peer that
+// proves the PSK), aes256-gcm-128 / hmac-sha256 / ecp256, esp
+// aes256-gcm-128, one security policy.
+func responderConfig(o ResponderOptions) (*config.Config, error) {
+	aead := []generated.E_SecgwIke_AeadAlgorithm{generated.SecgwIke_AeadAlgorithm_aes256_gcm_128}
+	v := &generated.SecgwVrf_Vrf_Ike_Vpn{
+		Name:    ptr("load"),
+		LocalId: ptr(o.LocalID),
+		IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{
+			PreSharedKey: ptr(o.PSK),
+			IkeProposal: map[uint8]*generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy_IkeProposal{1: {
+				Id: ptr(uint8(1)), AeadAlg: aead,
+				PrfAlg:  []generated.E_SecgwIke_PrfAlgorithm{generated.SecgwIke_PrfAlgorithm_hmac_sha256},
+				DhGroup: []generated.E_SecgwIke_DhGroup{generated.SecgwIke_DhGroup_ecp256},
+			}},
+		},
+		IpsecPolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy{
+			EspProposal: map[uint8]*generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{1: {Id: ptr(uint8(1)), AeadAlg: aead}},
+		},
+		SecurityPolicy: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy{"net": {
+			Name:     ptr("net"),
+			LocalTs:  &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs{Subnet: ptr(o.LocalTS)},
+			RemoteTs: &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_RemoteTs{Subnet: ptr(o.RemoteTS)},
+		}},
+	}
+	if len(o.Addrs) == 1 {
+		v.LocalAddress = ptr(o.Addrs[0].String())
+	}
+	ike := &generated.SecgwVrf_Vrf_Ike{
+		Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v},
+		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
+			DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{
+				CookieThreshold: generated.UnionUint32(o.CookieThreshold),
+			},
+		},
+	}
+	cfg, err := config.Resolve(ike)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// discard is the dataplane: it counts child SAs and keeps nothing.
+type discard struct{ r *Responder }
+
+// InstallChild implements engine.Dataplane: it counts the child SA.
+func (d discard) InstallChild(c engine.ChildSA) error {
+	d.r.installs.Add(1)
+	if d.r.onInstall != nil {
+		d.r.onInstall(c)
+	}
+	return nil
+}
+
+// DeleteChild implements engine.Dataplane; there is nothing to remove.
+func (d discard) DeleteChild(engine.ChildSA) error { return nil }
+
+// event is the engine's Events hook; it runs with the engine's lock held
+// and only counts.
+func (r *Responder) event(ev engine.Event) {
+	switch ev.Kind {
+	case engine.IKEUp:
+		r.ikeUp.Add(1)
+	case engine.IKEDown:
+		r.ikeDown.Add(1)
+	case engine.IKEFailed:
+		r.ikeFailed.Add(1)
+		r.mu.Lock()
+		r.failures[ev.Reason]++
+		r.mu.Unlock()
+	case engine.ChildUp:
+		r.childUp.Add(1)
+	case engine.ChildDown:
+		r.childDown.Add(1)
+	}
+}
+
+// Engine returns the engine, for tests that drive it.
+func (r *Responder) Engine() *engine.Engine { return r.e }
+
+// LocalAddrs returns the bound sockets by the engine's view of them.
+func (r *Responder) LocalAddrs() map[netip.AddrPort]netip.AddrPort { return r.conn.LocalAddrs() }
+
+// Run runs the engine until ctx is done, then closes the sockets.
+func (r *Responder) Run(ctx context.Context) error {
+	defer r.conn.Close()
+	if r.o.Liveness > 0 {
+		go r.sweep(ctx)
+	}
+	err := r.e.Run(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// sweep checks the liveness of every established IKE SA once per
+// interval, a slice at each tick.
+func (r *Responder) sweep(ctx context.Context) {
+	tick := min(100*time.Millisecond, r.o.Liveness)
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	var spis []uint64
+	perTick := 0
+	for {
+		if len(spis) == 0 {
+			// A new round: the SAs established now.
+			for spi, info := range r.e.IKESAs() {
+				if info.State == "established" {
+					spis = append(spis, spi)
+				}
+			}
+			perTick = int((int64(len(spis))*int64(tick) + int64(r.o.Liveness) - 1) / int64(r.o.Liveness))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		n := min(perTick, len(spis))
+		for _, spi := range spis[:n] {
+			if r.e.CheckLiveness(spi) == nil {
+				r.liveness.Add(1)
+			}
+		}
+		spis = spis[n:]
+	}
+}
+
+// ResponderStats is a snapshot of the responder.
+type ResponderStats struct {
+	// Engine events: IKE SAs up, down and failed; child SAs up and down;
+	// child SAs given to the dataplane; liveness checks started.
+	IKEUp, IKEDown, IKEFailed, ChildUp, ChildDown, Installs, Liveness int64
+	// Failures counts failed IKE SAs by reason.
+	Failures map[string]int64
+	// Proc is the process's CPU time and resident memory.
+	Proc ProcStats
+	// HeapInuse and HeapSys are the Go runtime's (runtime.MemStats).
+	HeapInuse, HeapSys uint64
+	Goroutines         int
+}
+
+// Established returns the IKE SAs up now.
+func (s *ResponderStats) Established() int64 { return s.IKEUp - s.IKEDown }
+
+// Stats returns a snapshot; it briefly stops the world for the heap.
+func (r *Responder) Stats() ResponderStats {
+	s := ResponderStats{IKEUp: r.ikeUp.Load(), IKEDown: r.ikeDown.Load(), IKEFailed: r.ikeFailed.Load(),
+		ChildUp: r.childUp.Load(), ChildDown: r.childDown.Load(), Installs: r.installs.Load(),
+		Liveness: r.liveness.Load(), Failures: map[string]int64{}, Goroutines: runtime.NumGoroutine()}
+	r.mu.Lock()
+	for k, v := range r.failures {
+		s.Failures[k] = v
+	}
+	r.mu.Unlock()
+	s.Proc, _ = ReadProcStats(0)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.HeapInuse, s.HeapSys = ms.HeapInuse, ms.HeapSys
+	return s
+}
+
+// Format writes one RESPONDER line of key=value pairs (test/bench-ike.sh
+// reads it), then the failure reasons if any.
+func (s *ResponderStats) Format(w io.Writer) {
+	fmt.Fprintf(w, "RESPONDER established=%d ike_up=%d ike_down=%d ike_failed=%d child_up=%d installs=%d liveness=%d cpu_s=%.2f rss_kb=%d heap_inuse_kb=%d heap_sys_kb=%d goroutines=%d\n",
+		s.Established(), s.IKEUp, s.IKEDown, s.IKEFailed, s.ChildUp, s.Installs, s.Liveness,
+		s.Proc.CPU.Seconds(), s.Proc.RSS/1024, s.HeapInuse/1024, s.HeapSys/1024, s.Goroutines)
+	keys := make([]string, 0, len(s.Failures))
+	for k := range s.Failures {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  failed %d: %s\n", s.Failures[k], k)
+	}
+}

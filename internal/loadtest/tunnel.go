@@ -1,0 +1,368 @@
+package loadtest
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"time"
+
+	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ike/proposal"
+	"secgw/internal/ike/wire"
+)
+
+// Phases of a tunnel.
+const (
+	phaseInit = iota // IKE_SA_INIT request outstanding
+	phaseAuth        // IKE_AUTH request outstanding
+	phaseUp          // established, held for the soak
+	phaseDone        // finished (failed, or established and not held)
+)
+
+const nonceLen = 32
+
+// errDrop tells the caller to ignore the message and keep waiting.
+var errDrop = errors.New("loadtest: message dropped")
+
+// failure is why a tunnel failed: the exchange and a reason, counted
+// together in the Report ("IKE_AUTH: AUTHENTICATION_FAILED").
+type failure struct{ phase, reason string }
+
+// Error returns "exchange: reason", the Report's key.
+func (f *failure) Error() string { return f.phase + ": " + f.reason }
+
+func failf(phase, format string, args ...any) error {
+	return &failure{phase: phase, reason: fmt.Sprintf(format, args...)}
+}
+
+// reason returns the Report key of err.
+func reason(err error) string {
+	var f *failure
+	if errors.As(err, &f) {
+		return f.Error()
+	}
+	return err.Error()
+}
+
+// tunnel is one IKE SA the generator initiates. Its fields are guarded by
+// mu: the socket reader that receives a response, the retransmission
+// timer and the soak's sweeper all lock it. The methods named handle* and
+// *Request are the protocol, free of sockets and time, so that tests and
+// benchmarks can run them against an in-process engine.
+type tunnel struct {
+	mu    sync.Mutex
+	idx   int
+	phase int
+	// gen numbers the retransmission timer armed last; a timer that fires
+	// with another number is stale.
+	gen int
+
+	spii, spir    uint64
+	local, remote netip.AddrPort
+	sock          *socket
+
+	dh     ikecrypto.DH
+	ni, nr []byte
+	cookie []byte
+	// cookieRounds counts the COOKIE challenges followed.
+	cookieRounds int
+	initReq      []byte // IKE_SA_INIT request as sent: AUTH signs it (RFC 7296 §2.15)
+	initResp     []byte // IKE_SA_INIT response as received
+	keys         *ikecrypto.IKEKeys
+	prf          ikecrypto.PRF
+	out, in      ikecrypto.SKCipher
+	childSPI     uint32
+
+	// req is the outstanding request, resent on timeout; tries counts
+	// the retransmissions so far; timer is the pending retransmission.
+	req   []byte
+	tries int
+	timer interface{ Stop() bool }
+	start time.Time
+
+	soakState
+}
+
+// newTunnel prepares tunnel i: SPIi, Ni and the key exchange (RFC 7296
+// §1.2, §2.10).
+func newTunnel(p *Profile, i int, local, remote netip.AddrPort, rand io.Reader) (*tunnel, error) {
+	t := &tunnel{idx: i, local: local, remote: remote, ni: make([]byte, nonceLen)}
+	var b [12]byte
+	for t.spii == 0 || t.childSPI < 256 {
+		if _, err := io.ReadFull(rand, b[:]); err != nil {
+			return nil, fmt.Errorf("loadtest: random: %w", err)
+		}
+		t.spii = binary.BigEndian.Uint64(b[:8])
+		t.childSPI = binary.BigEndian.Uint32(b[8:]) // RFC 4303 §2.1: 1-255 reserved
+	}
+	if _, err := io.ReadFull(rand, t.ni); err != nil {
+		return nil, fmt.Errorf("loadtest: random: %w", err)
+	}
+	dh, err := ikecrypto.NewDH(p.Suite.Group, rand)
+	if err != nil {
+		return nil, err
+	}
+	t.dh = dh
+	return t, nil
+}
+
+// initRequest builds the IKE_SA_INIT request (RFC 7296 §1.2):
+//
+//	HDR, [N(COOKIE)], SA, KEi, Ni, [N(NAT_DETECTION_SOURCE_IP),
+//	N(NAT_DETECTION_DESTINATION_IP)]  -->
+//
+// and keeps it as sent, for AUTH.
+func (t *tunnel) initRequest(p *Profile) ([]byte, error) {
+	var ps []wire.Payload
+	if t.cookie != nil {
+		// RFC 7296 §2.6: the COOKIE notify comes first.
+		ps = append(ps, wire.NewNotify(wire.NotifyCookie, t.cookie))
+	}
+	ps = append(ps, &wire.SA{Proposals: []wire.Proposal{p.IKE}},
+		&wire.KE{Group: p.Suite.Group, Data: t.dh.PublicKey()},
+		&wire.Nonce{Data: t.ni})
+	if p.NATD {
+		ps = append(ps, wire.NewNotify(wire.NotifyNATDetectionSourceIP, natdHash(t.spii, 0, t.local)),
+			wire.NewNotify(wire.NotifyNATDetectionDestinationIP, natdHash(t.spii, 0, t.remote)))
+	}
+	h := wire.Header{SPIi: t.spii, MajorVersion: wire.MajorVersion, Exchange: wire.ExchangeIKESAInit,
+		Flags: wire.FlagInitiator}
+	raw, err := (&wire.Message{Header: h, Payloads: ps}).Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	t.initReq = raw
+	return raw, nil
+}
+
+// natdHash is SHA-1(SPIi | SPIr | IP | Port) (RFC 7296 §2.23).
+func natdHash(spii, spir uint64, ap netip.AddrPort) []byte {
+	var b [16 + 16 + 2]byte
+	binary.BigEndian.PutUint64(b[:], spii)
+	binary.BigEndian.PutUint64(b[8:], spir)
+	n := copy(b[16:], ap.Addr().Unmap().AsSlice())
+	binary.BigEndian.PutUint16(b[16+n:], ap.Port())
+	sum := sha1.Sum(b[:16+n+2])
+	return sum[:]
+}
+
+// handleInitResponse processes the IKE_SA_INIT response. It returns the
+// next request to send: the IKE_SA_INIT request again with the cookie
+// the responder asked for (restart true, RFC 7296 §2.6), or the IKE_AUTH
+// request. An error notification or an answer we cannot use fails the
+// tunnel.
+func (t *tunnel) handleInitResponse(p *Profile, m *wire.Message) (next []byte, restart bool, err error) {
+	const phase = "IKE_SA_INIT"
+	ps := wire.SkipUnknown(m.Payloads)
+	if n := findNotify(ps, wire.NotifyCookie); n != nil {
+		switch {
+		case bytes.Equal(n.Data, t.cookie):
+			// The answer to a retransmission of the request without the
+			// cookie, overtaken by the one we already followed.
+			return nil, false, errDrop
+		case t.cookieRounds >= 3:
+			return nil, false, failf(phase, "COOKIE asked %d times", t.cookieRounds+1)
+		}
+		// A first challenge, or a new one after the responder changed
+		// its secret (RFC 7296 §2.6).
+		t.cookieRounds++
+		t.cookie = bytes.Clone(n.Data)
+		next, err = t.initRequest(p)
+		return next, true, err
+	}
+	if n := firstError(ps); n != nil {
+		return nil, false, failf(phase, "%s", n.NotifyType)
+	}
+	sa := find[*wire.SA](ps)
+	ke := find[*wire.KE](ps)
+	nr := find[*wire.Nonce](ps)
+	if sa == nil || ke == nil || nr == nil || m.Header.SPIr == 0 {
+		return nil, false, failf(phase, "response lacks SA, KE, Nr or SPIr")
+	}
+	// One proposal was offered, so an accepted one implies p.Suite.
+	if _, ok := proposal.Single([]wire.Proposal{p.IKE}, sa.Proposals); !ok || ke.Group != p.Suite.Group {
+		return nil, false, failf(phase, "responder chose a proposal we did not offer")
+	}
+	t.spir = m.Header.SPIr
+	t.nr = bytes.Clone(nr.Data)
+	t.initResp = m.Raw
+	gir, err := t.dh.SharedSecret(ke.Data)
+	if err != nil {
+		return nil, false, failf(phase, "bad KEr: %v", err)
+	}
+	keys, err := ikecrypto.NewIKEKeys(p.Suite, gir, t.ni, t.nr, t.spii, t.spir)
+	clear(gir)
+	if err != nil {
+		return nil, false, failf(phase, "keys: %v", err)
+	}
+	out, in, err := keys.Ciphers(p.Suite, true)
+	if err != nil {
+		return nil, false, failf(phase, "ciphers: %v", err)
+	}
+	t.keys, t.out, t.in = keys, out, in
+	t.prf, _ = p.Suite.NewPRF()
+	t.dh = nil
+	next, err = t.authRequest(p)
+	return next, false, err
+}
+
+// authRequest builds the IKE_AUTH request with the first child SA (RFC
+// 7296 §1.2, §2.15):
+//
+//	HDR, SK {IDi, AUTH, SAi2, TSi, TSr}  -->
+func (t *tunnel) authRequest(p *Profile) ([]byte, error) {
+	idi, err := p.identity(t.idx)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := idi.AppendBody(nil)
+	auth := ikecrypto.AuthPSK(t.prf, p.PSK, ikecrypto.SignedOctets(t.prf, t.keys.SKpi, t.initReq, t.nr, body))
+	ps := []wire.Payload{idi, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth}}
+	if !p.Childless {
+		esp := p.ESP
+		esp.SPI = binary.BigEndian.AppendUint32(nil, t.childSPI)
+		inner := p.innerAddr(t.idx)
+		ps = append(ps,
+			&wire.SA{Proposals: []wire.Proposal{esp}},
+			&wire.TrafficSelectors{Selectors: []wire.TrafficSelector{
+				wire.SelectorFromPrefix(netip.PrefixFrom(inner, inner.BitLen()), 0, 0, 65535)}},
+			&wire.TrafficSelectors{Responder: true, Selectors: []wire.TrafficSelector{
+				wire.SelectorFromPrefix(p.RemoteTS, 0, 0, 65535)}})
+	}
+	return t.seal(wire.ExchangeIKEAuth, 1, false, ps)
+}
+
+// handleAuthResponse verifies the responder's AUTH (RFC 7296 §2.15) and
+// the child SA it accepted (§2.9: it may only narrow). nil means the IKE
+// SA and its first child SA are up.
+func (t *tunnel) handleAuthResponse(p *Profile, m *wire.Message) error {
+	const phase = "IKE_AUTH"
+	ps, err := open(t.in, m)
+	if err != nil {
+		// RFC 7296 §2.21: what does not authenticate may be forged; it
+		// is dropped and the request retransmitted.
+		return errDrop
+	}
+	idr := find[*wire.Identification](ps)
+	auth := find[*wire.Auth](ps)
+	if idr == nil || auth == nil {
+		if n := firstError(ps); n != nil {
+			return failf(phase, "%s", n.NotifyType)
+		}
+		return failf(phase, "response lacks IDr or AUTH")
+	}
+	so := ikecrypto.SignedOctets(t.prf, t.keys.SKpr, t.initResp, t.ni, idr.SignedOctets())
+	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(t.prf, p.PSK, so, auth.Data) {
+		return failf(phase, "responder AUTH does not verify")
+	}
+	if p.Childless {
+		return nil
+	}
+	// RFC 7296 §2.21.3: a refused child leaves the IKE SA up; the run
+	// counts it as a failed tunnel all the same.
+	if n := firstError(ps); n != nil {
+		return failf("child", "%s", n.NotifyType)
+	}
+	sa := find[*wire.SA](ps)
+	if sa == nil || find[*wire.TrafficSelectors](ps) == nil {
+		return failf("child", "no child SA in the response")
+	}
+	chosen, ok := proposal.Single([]wire.Proposal{p.ESP}, sa.Proposals)
+	if !ok || len(chosen.SPI) != 4 {
+		return failf("child", "responder chose an ESP proposal we did not offer")
+	}
+	t.peerChildSPI = binary.BigEndian.Uint32(chosen.SPI)
+	return nil
+}
+
+// settle drops what only the setup needed, once the tunnel is up: a held
+// tunnel keeps its SPIs, SK ciphers and message IDs.
+func (t *tunnel) settle() {
+	if t.keys != nil {
+		t.keys.Clear()
+	}
+	t.keys, t.dh, t.ni, t.nr, t.cookie, t.initReq, t.initResp, t.req = nil, nil, nil, nil, nil, nil, nil, nil
+	t.nextID = 2 // IKE_SA_INIT and IKE_AUTH used 0 and 1 (RFC 7296 §2.2)
+}
+
+// seal builds a protected message of the tunnel's IKE SA (RFC 7296
+// §3.14): header and SK payload header whose lengths count the sealed
+// body, then IV | ciphertext | ICV appended by the cipher. The original
+// initiator sets the I flag on every message it sends (§3.1).
+func (t *tunnel) seal(exch wire.ExchangeType, id uint32, response bool, ps []wire.Payload) ([]byte, error) {
+	plain, first, err := wire.AppendPayloadChain(nil, ps)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	flags := wire.FlagInitiator
+	if response {
+		flags |= wire.FlagResponse
+	}
+	h := wire.Header{SPIi: t.spii, SPIr: t.spir, MajorVersion: wire.MajorVersion, Exchange: exch, Flags: flags, MessageID: id}
+	n := t.out.SealedLen(len(plain))
+	raw, err := (&wire.Message{Header: h, Payloads: []wire.Payload{&wire.Encrypted{NextPayload: first, Body: make([]byte, n)}}}).Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	aad := raw[:len(raw)-n]
+	return t.out.Seal(aad, aad, plain)
+}
+
+// open authenticates and decrypts a protected message and returns its
+// inner payloads without the unknown non-critical ones (RFC 7296 §3.14,
+// §2.5).
+func open(in ikecrypto.SKCipher, m *wire.Message) ([]wire.Payload, error) {
+	if len(m.Payloads) == 0 {
+		return nil, errors.New("not protected")
+	}
+	sk, ok := m.Payloads[len(m.Payloads)-1].(*wire.Encrypted)
+	off := m.EncryptedBodyOffset()
+	if !ok || off < 0 {
+		return nil, errors.New("not protected")
+	}
+	plain, err := in.Open(nil, m.Raw[:off], sk.Body)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := wire.ParsePayloadChain(sk.NextPayload, plain)
+	if err != nil {
+		return nil, err
+	}
+	if err := wire.CheckCritical(ps); err != nil {
+		return nil, err
+	}
+	return wire.SkipUnknown(ps), nil
+}
+
+func findNotify(ps []wire.Payload, typ wire.NotifyType) *wire.Notify {
+	for _, p := range ps {
+		if n, ok := p.(*wire.Notify); ok && n.NotifyType == typ {
+			return n
+		}
+	}
+	return nil
+}
+
+func firstError(ps []wire.Payload) *wire.Notify {
+	for _, p := range ps {
+		if n, ok := p.(*wire.Notify); ok && n.NotifyType.IsError() {
+			return n
+		}
+	}
+	return nil
+}
+
+func find[T wire.Payload](ps []wire.Payload) T {
+	var zero T
+	for _, p := range ps {
+		if t, ok := p.(T); ok {
+			return t
+		}
+	}
+	return zero
+}
