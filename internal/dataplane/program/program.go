@@ -1,0 +1,441 @@
+package program
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"secgw/internal/dataplane"
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
+)
+
+// ChildOptions are the per-security-policy settings a child SA's entries
+// need beyond what the engine negotiated.
+type ChildOptions struct {
+	// Priority is the configured security-policy priority; 0 computes it
+	// from the selector (see PolicyPriority).
+	Priority uint32
+	// IfIDIn and IfIDOut are svti-id-in and svti-id-out: the XFRM
+	// interface ids of the inbound SA and in/fwd policies, and of the
+	// outbound SA and out policy.
+	IfIDIn, IfIDOut uint32
+	// MarkIn and MarkOut mark the inbound and outbound entries.
+	MarkIn, MarkOut dataplane.Mark
+}
+
+// ProgrammerOptions configure a Programmer.
+type ProgrammerOptions struct {
+	Dataplane dataplane.Dataplane
+	// Options returns the settings of a VPN's security policy; nil means
+	// none.
+	Options func(vpn, policy string) ChildOptions
+	// ReqIDs is the range reqids are allocated from; zero means
+	// OwnedReqIDs (an implementation recognises its entries by it).
+	ReqIDs dataplane.ReqIDRange
+	// Timeout bounds each Apply; zero means 10 s.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Programmer implements the IKE engine's Dataplane (engine.Dataplane): it
+// turns each child SA into two SAs (in and out) and its policies (for each
+// pair of local and remote selector prefixes: out, in and, in tunnel mode,
+// fwd) and applies them through a Dataplane, one batch per call. It keeps
+// the desired state of every installed child (State) for a Reconciler to
+// repair drift with.
+//
+// Reqids: a reqid ties a policy's template to its SAs. Children of the same
+// VPN, security policy, selectors, interface ids and marks share one
+// reqid, refcounted: a rekeyed child (CREATE_CHILD_SA, RFC 7296 §1.3.3)
+// gets the reqid of the one it replaces, so its policies are already in
+// place and only its SAs are added; while both exist the kernel sends on
+// the newest outbound SA of the reqid. Distinct children get distinct
+// reqids, from ReqIDs, lowest free first.
+//
+// Policies are refcounted by key too: the first child to install a key
+// owns it; another child with the same key (a duplicate child, or the same
+// selectors from another VPN) shares it, and takes it over (an update) when
+// the owner is deleted.
+//
+// Priorities: PolicyPriority of the out selector, the same for the in and
+// fwd policies of the child.
+//
+// Lifetimes: soft limits are the ipsec-policy rekey-* values and hard
+// limits the life-* values. Without ESN an outbound SA also gets a hard
+// packet limit of 2^32-1 (and a soft one of 0xf0000000) so that it expires,
+// and is rekeyed, before its 32-bit sequence number would cycle (RFC 4303
+// §3.3.3); the kernel does not report overflow otherwise.
+//
+// Methods are safe for concurrent use; each call holds the Programmer's
+// lock while it applies.
+type Programmer struct {
+	o   ProgrammerOptions
+	log *slog.Logger
+
+	mu       sync.Mutex
+	children map[uint32]*child // by inbound SPI
+	reqIDs   map[reqKey]*reqEntry
+	usedReq  map[uint32]bool
+	policies map[dataplane.PolicyKey]*policyUse
+}
+
+type child struct {
+	c    engine.ChildSA
+	rk   reqKey
+	sas  [2]dataplane.SA // in, out
+	pols []dataplane.Policy
+}
+
+// reqKey is what children sharing a reqid have in common.
+type reqKey struct {
+	vpn, policy, local, remote string
+	opts                       ChildOptions
+	mode                       config.Mode
+}
+
+type reqEntry struct {
+	id   uint32
+	refs int
+}
+
+type policyUse struct {
+	users []*child // users[0] owns the installed policy
+}
+
+// NewProgrammer returns a Programmer with no children.
+func NewProgrammer(o ProgrammerOptions) *Programmer {
+	if o.ReqIDs == (dataplane.ReqIDRange{}) {
+		o.ReqIDs = dataplane.OwnedReqIDs
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Programmer{
+		o: o, log: log.With("subsystem", "dataplane"),
+		children: map[uint32]*child{},
+		reqIDs:   map[reqKey]*reqEntry{},
+		usedReq:  map[uint32]bool{},
+		policies: map[dataplane.PolicyKey]*policyUse{},
+	}
+}
+
+// InstallChild implements engine.Dataplane.
+func (p *Programmer) InstallChild(c engine.ChildSA) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.children[c.InSPI]; ok {
+		return fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
+	}
+	var opts ChildOptions
+	if p.o.Options != nil {
+		opts = p.o.Options(c.VPN, c.Policy)
+	}
+	rk := reqKey{vpn: c.VPN, policy: c.Policy, local: tsString(c.LocalTS), remote: tsString(c.RemoteTS), opts: opts, mode: c.Mode}
+	re := p.reqIDs[rk]
+	if re == nil {
+		id, err := p.allocReqID()
+		if err != nil {
+			return err
+		}
+		re = &reqEntry{id: id}
+	}
+	sas, pols, err := ChildEntries(c, opts, re.id)
+	if err != nil {
+		return err
+	}
+	ch := &child{c: c, rk: rk, sas: [2]dataplane.SA{sas[0], sas[1]}, pols: pols}
+
+	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &ch.sas[0]}, {Kind: dataplane.AddSA, SA: &ch.sas[1]}}
+	for i := range ch.pols {
+		if p.policies[ch.pols[i].Key()] == nil {
+			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
+		}
+	}
+	if err := p.apply(ops); err != nil {
+		p.undo(ops, err)
+		return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
+	}
+	re.refs++
+	p.reqIDs[rk] = re
+	p.usedReq[re.id] = true
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		u := p.policies[k]
+		if u == nil {
+			u = &policyUse{}
+			p.policies[k] = u
+		}
+		u.users = append(u.users, ch)
+	}
+	p.children[c.InSPI] = ch
+	p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
+		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
+	return nil
+}
+
+// DeleteChild implements engine.Dataplane. Entries already gone (an SA
+// removed by its hard lifetime) are not an error.
+func (p *Programmer) DeleteChild(c engine.ChildSA) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := p.children[c.InSPI]
+	if ch == nil {
+		return fmt.Errorf("dataplane: child SA %08x not installed", c.InSPI)
+	}
+	delete(p.children, c.InSPI)
+	var polOps []dataplane.Op
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		u := p.policies[k]
+		owner := len(u.users) > 0 && u.users[0] == ch
+		u.users = slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })
+		switch {
+		case len(u.users) == 0:
+			delete(p.policies, k)
+			polOps = append(polOps, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
+		case owner:
+			next := u.users[0].policy(k)
+			if !samePolicy(&ch.pols[i], next) {
+				polOps = append(polOps, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
+			}
+		}
+	}
+	// Out policies first: stop sending into the SAs before removing them.
+	slices.SortStableFunc(polOps, func(x, y dataplane.Op) int {
+		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
+	})
+	ops := append(polOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[0]})
+	if re := p.reqIDs[ch.rk]; re != nil {
+		if re.refs--; re.refs == 0 {
+			delete(p.reqIDs, ch.rk)
+			delete(p.usedReq, re.id)
+		}
+	}
+	for len(ops) > 0 {
+		err := p.apply(ops)
+		var ae *dataplane.ApplyError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &ae) || !errors.Is(err, dataplane.ErrNotFound) || ae.Index < 0 || ae.Index >= len(ops) {
+			return fmt.Errorf("dataplane: delete child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
+		}
+		ops = ops[ae.Index+1:]
+	}
+	p.log.Info("child SA removed", "vpn", c.VPN, "policy", c.Policy,
+		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI))
+	return nil
+}
+
+// State returns the desired state of all installed children: what a
+// Reconciler should make the dataplane hold. The SAs share key slices with
+// the Programmer.
+func (p *Programmer) State() dataplane.State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var s dataplane.State
+	for _, ch := range p.children {
+		s.SAs = append(s.SAs, ch.sas[0], ch.sas[1])
+	}
+	for k, u := range p.policies {
+		s.Policies = append(s.Policies, *u.users[0].policy(k))
+	}
+	return s
+}
+
+// ReqID returns the reqid of an installed child (by inbound SPI).
+func (p *Programmer) ReqID(inSPI uint32) (uint32, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := p.children[inSPI]
+	if ch == nil {
+		return 0, false
+	}
+	return ch.sas[0].ReqID, true
+}
+
+func (ch *child) policy(k dataplane.PolicyKey) *dataplane.Policy {
+	for i := range ch.pols {
+		if ch.pols[i].Key() == k {
+			return &ch.pols[i]
+		}
+	}
+	return nil
+}
+
+// samePolicy reports whether installing b over a changes nothing.
+func samePolicy(a, b *dataplane.Policy) bool {
+	return a.Priority == b.Priority && a.Action == b.Action && a.Tmpl == b.Tmpl
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (p *Programmer) apply(ops []dataplane.Op) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
+	defer cancel()
+	return p.o.Dataplane.Apply(ctx, ops)
+}
+
+// undo removes what a failed install may have added: every op of the batch
+// but the one that failed, one at a time (a batching implementation may
+// have applied ops after the failed one), ignoring what is not there.
+func (p *Programmer) undo(ops []dataplane.Op, err error) {
+	failed := -1
+	var ae *dataplane.ApplyError
+	if errors.As(err, &ae) {
+		failed = ae.Index
+	}
+	for i := len(ops) - 1; i >= 0; i-- {
+		if i == failed {
+			continue
+		}
+		del := dataplane.Op{Kind: dataplane.DeleteSA, SA: ops[i].SA}
+		if ops[i].Policy != nil {
+			del = dataplane.Op{Kind: dataplane.DeletePolicy, Policy: ops[i].Policy}
+		}
+		if uerr := p.apply([]dataplane.Op{del}); uerr != nil && !errors.Is(uerr, dataplane.ErrNotFound) {
+			p.log.Error("undo of a failed install", "err", uerr)
+		}
+	}
+}
+
+func (p *Programmer) allocReqID() (uint32, error) {
+	for id := p.o.ReqIDs.Min; ; id++ {
+		if !p.usedReq[id] {
+			return id, nil
+		}
+		if id == p.o.ReqIDs.Max {
+			return 0, errors.New("dataplane: no free reqid")
+		}
+	}
+}
+
+func tsString(ts []wire.TrafficSelector) string {
+	var b strings.Builder
+	for _, t := range ts {
+		fmt.Fprintf(&b, "%d/%d/%s-%s/%d-%d;", t.Type, t.IPProtocol, t.StartAddr, t.EndAddr, t.StartPort, t.EndPort)
+	}
+	return b.String()
+}
+
+// ChildEntries translates a child SA into its SAs (in, out) and policies
+// with the given options and reqid; see Programmer.
+func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.SA, []dataplane.Policy, error) {
+	local, remote := c.Local.Addr(), c.Remote.Addr()
+	if !local.IsValid() || !remote.IsValid() || local.Is4() != remote.Is4() {
+		return nil, nil, errors.New("dataplane: child SA without outer addresses of one family")
+	}
+	mode := dataplane.Tunnel
+	if c.Mode == config.ModeTransport {
+		mode = dataplane.Transport
+	}
+	lim := dataplane.Limits{
+		SoftBytes: c.Lifetimes.RekeyBytes, HardBytes: c.Lifetimes.LifeBytes,
+		SoftPackets: c.Lifetimes.RekeyPackets, HardPackets: c.Lifetimes.LifePackets,
+		SoftAdd: c.Lifetimes.RekeyTime, HardAdd: c.Lifetimes.LifeTime,
+	}
+	in := dataplane.SA{
+		Src: remote, Dst: local, SPI: c.InSPI, Dir: dataplane.In, Mode: mode, ReqID: reqID,
+		Encr: c.Suite.Encr, EncrKey: c.In.Encr, Integ: c.Suite.Integ, IntegKey: c.In.Integ,
+		ESN: c.ESN, ReplayWindow: uint32(c.Lifetimes.ReplayWindow),
+		Mark: o.MarkIn, IfID: o.IfIDIn, Limits: lim,
+	}
+	out := in
+	out.Src, out.Dst, out.SPI, out.Dir = local, remote, c.OutSPI, dataplane.Out
+	out.EncrKey, out.IntegKey = c.Out.Encr, c.Out.Integ
+	out.Mark, out.IfID = o.MarkOut, o.IfIDOut
+	if c.Encap {
+		in.Encap = dataplane.Encap{SrcPort: c.Remote.Port(), DstPort: c.Local.Port()}
+		out.Encap = dataplane.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
+	}
+	if !c.ESN {
+		// RFC 4303 §3.3.3: the counter must not cycle; expire first.
+		const hard, soft = 1<<32 - 1, 0xf0000000
+		if out.Limits.HardPackets == 0 || out.Limits.HardPackets > hard {
+			out.Limits.HardPackets = hard
+		}
+		if out.Limits.SoftPackets == 0 || out.Limits.SoftPackets > soft {
+			out.Limits.SoftPackets = soft
+		}
+	}
+	if mode == dataplane.Transport {
+		bits := local.BitLen()
+		in.Sel = dataplane.Selector{Src: netip.PrefixFrom(remote, bits), Dst: netip.PrefixFrom(local, bits)}
+		out.Sel = dataplane.Selector{Src: netip.PrefixFrom(local, bits), Dst: netip.PrefixFrom(remote, bits)}
+	}
+
+	var pols []dataplane.Policy
+	seen := map[dataplane.PolicyKey]bool{}
+	addPol := func(p dataplane.Policy) {
+		if !seen[p.Key()] {
+			seen[p.Key()] = true
+			pols = append(pols, p)
+		}
+	}
+	tmplOut := dataplane.Template{Src: local, Dst: remote, Mode: mode, ReqID: reqID}
+	tmplIn := dataplane.Template{Src: remote, Dst: local, Mode: mode, ReqID: reqID}
+	if mode == dataplane.Transport {
+		// Transport templates name no addresses: the SA is found by reqid.
+		tmplOut, tmplIn = dataplane.Template{Mode: mode, ReqID: reqID}, dataplane.Template{Mode: mode, ReqID: reqID}
+	}
+	for _, lts := range c.LocalTS {
+		lps, err := tsPrefixes(lts)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rts := range c.RemoteTS {
+			rps, err := tsPrefixes(rts)
+			if err != nil {
+				return nil, nil, err
+			}
+			proto := lts.IPProtocol
+			if proto == 0 {
+				proto = rts.IPProtocol
+			} else if rts.IPProtocol != 0 && rts.IPProtocol != proto {
+				continue // RFC 7296 §2.9: no traffic matches both
+			}
+			lport := portSelector(proto, lts.StartPort, lts.EndPort)
+			rport := portSelector(proto, rts.StartPort, rts.EndPort)
+			for _, lp := range lps {
+				for _, rp := range rps {
+					if lp.Addr().Is4() != rp.Addr().Is4() {
+						continue
+					}
+					sel := dataplane.Selector{Src: lp, Dst: rp, Proto: proto, SrcPort: lport, DstPort: rport}
+					mirror := dataplane.Selector{Src: rp, Dst: lp, Proto: proto, SrcPort: rport, DstPort: lport}
+					prio := PolicyPriority(sel, o.Priority)
+					addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, Mark: o.MarkOut, IfID: o.IfIDOut, Priority: prio, Action: dataplane.Protect, Tmpl: tmplOut})
+					addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
+					if mode == dataplane.Tunnel {
+						addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.Fwd, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
+					}
+				}
+			}
+		}
+	}
+	if len(pols) == 0 {
+		return nil, nil, errors.New("dataplane: child SA traffic selectors give no policy")
+	}
+	// In and fwd before out: receive before sending.
+	slices.SortStableFunc(pols, func(x, y dataplane.Policy) int {
+		return boolRank(x.Dir == dataplane.Out) - boolRank(y.Dir == dataplane.Out)
+	})
+	return []dataplane.SA{in, out}, pols, nil
+}
