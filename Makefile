@@ -60,7 +60,8 @@ bench:
 bench-ike:
 	./test/bench-ike.sh
 
-# The two-gateway demo needs secgwd and the CLI (issue: secgwd and the
-# vsr-style CLI); until they exist it says so instead of pretending.
+# The two-gateway demo (README): builds secgwd and secgw into bin/, runs
+# examples/demo/demo.sh (network namespaces, root).
 demo:
-	@echo "make demo: not available yet: secgwd, the CLI and the demo topology are still to be built"; exit 1
+	$(GO) build -o bin/ ./cmd/secgwd ./cmd/secgw
+	BIN=$(CURDIR)/bin ./examples/demo/demo.sh

@@ -4,6 +4,8 @@ set -euo pipefail
 
 need=()
 command -v yanglint >/dev/null || need+=(libyang2-tools)
+# make demo pings through the tunnel.
+command -v ping >/dev/null || need+=(iputils-ping)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
 # /usr/bin/python3 (another python3 may come first on PATH).
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)

@@ -20,6 +20,7 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/userspace"
 	"secgw/internal/datastore"
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
@@ -72,6 +73,8 @@ type Config struct {
 	// LogHandler, if set, is the handler under Logger that routes logs by
 	// the logging configuration; the daemon applies commits of it live.
 	LogHandler *logging.Handler
+	// TUN names the userspace dataplane's TUN device; "" is DefaultTUN.
+	TUN string
 }
 
 // Daemon owns the subsystems of secgwd. Build it with New, run it with Run;
@@ -90,6 +93,9 @@ type Daemon struct {
 	dataplane  dataplane.Dataplane
 	programmer *program.Programmer
 	ike        *ikesvc.Service
+	// userspace and routes are set with the userspace dataplane.
+	userspace *userspace.Dataplane
+	routes    *tunRoutes
 
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.
@@ -249,5 +255,8 @@ func (d *Daemon) stopIKE() {
 	}
 	if d.dataplane != nil {
 		_ = d.dataplane.Close()
+	}
+	if d.routes != nil {
+		d.routes.close()
 	}
 }

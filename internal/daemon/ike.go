@@ -46,15 +46,20 @@ func (d *Daemon) startIKE() error {
 	if kind == DataplaneFake {
 		kind = ""
 	}
+	var eng engine.Dataplane = d.programmer
+	if d.routes != nil {
+		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes, d: d}
+	}
 	d.ike = ikesvc.New(ikesvc.Options{
 		Logger:        d.cfg.Logger,
-		Dataplane:     d.programmer,
+		Dataplane:     eng,
 		DataplaneKind: kind,
 		OnESP:         d.onESP,
 		PortIKE:       d.cfg.IKEPort,
 		PortNATT:      d.cfg.NATTPort,
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
+		ForceEncap:    d.userspace != nil,
 	})
 	var startErr error
 	d.store.View(func(running *generated.Device) {
@@ -82,15 +87,15 @@ func (d *Daemon) openDataplane() (dataplane.Dataplane, error) {
 	switch d.cfg.Dataplane {
 	case DataplaneFake:
 		return dataplane.NewFake(), nil
-	case "", DataplaneAuto, DataplaneKernel, DataplaneUserspace:
+	case DataplaneUserspace, DataplaneAuto, "":
+		// auto: the kernel dataplane when the kernel has ESP (not
+		// wired yet), else userspace.
+		return d.openUserspace()
+	case DataplaneKernel:
 		return nil, fmt.Errorf("daemon: dataplane %q is not available yet", d.cfg.Dataplane)
 	}
 	return nil, fmt.Errorf("daemon: unknown dataplane %q (auto, kernel, userspace, fake)", d.cfg.Dataplane)
 }
-
-// onESP receives ESP-in-UDP from the IKE socket of port 4500 (userspace
-// dataplane only).
-func (d *Daemon) onESP(dg engine.Datagram) {}
 
 // childCounters reads a child SA's counters from the dataplane.
 func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {

@@ -54,6 +54,9 @@ type Options struct {
 	PortIKE, PortNATT uint16
 	// Counters, if set, returns the traffic counters of a child SA.
 	Counters func(c engine.ChildSA) (in, out Counters)
+	// ForceEncap makes every SA encapsulate ESP in UDP (the userspace
+	// dataplane speaks nothing else); see engine.Options.ForceEncap.
+	ForceEncap bool
 	// OnEvent, if set, hears every SA event (the daemon's NETCONF
 	// notifications); called from the engine: it must not block.
 	OnEvent func(engine.Event)
@@ -107,7 +110,8 @@ func New(o Options) *Service {
 		ctx: ctx, cancel: cancel, cfg: &config.Config{}}
 	s.conn = newSwitchConn()
 	s.watchers = map[chan engine.Event]bool{}
-	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: o.Dataplane, Logger: o.Logger, Events: s.onEvent})
+	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: o.Dataplane, Logger: o.Logger, Events: s.onEvent,
+		ForceEncap: o.ForceEncap})
 	go s.eng.Run(ctx)
 	return s
 }

@@ -61,6 +61,10 @@ type Options struct {
 	// Event). It is called with the engine's lock held: it must not block
 	// nor call the Engine.
 	Events func(Event)
+	// ForceEncap makes every SA use UDP encapsulation of ESP (RFC 3948)
+	// by announcing a NAT in front of us (a NAT_DETECTION_SOURCE_IP hash
+	// that matches no address), for a dataplane that only does ESP in UDP.
+	ForceEncap bool
 	// RequireCookies forces the cookie challenge (RFC 7296 §2.6) whatever
 	// the configured cookie-threshold.
 	RequireCookies bool

@@ -60,7 +60,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		&wire.KE{Group: t.group, Data: t.dh.PublicKey()},
 		&wire.Nonce{Data: sa.ni},
 	)
-	ps = append(ps, natdPayloads(sa.spii, 0, sa.local, sa.remote)...)
+	ps = append(ps, natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.e.o.ForceEncap)...)
 	if sa.vpn.Fragmentation {
 		ps = append(ps, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 	}
@@ -171,7 +171,14 @@ func natdHash(spii, spir uint64, ap netip.AddrPort) []byte {
 	return h.Sum(nil)
 }
 
-func natdPayloads(spii, spir uint64, local, remote netip.AddrPort) []wire.Payload {
+// With force, the source hash is computed over port 0, which no datagram
+// carries: the peer concludes that we are behind a NAT and both sides
+// encapsulate ESP in UDP (what charon's encap=yes does). The userspace
+// dataplane needs it: it only speaks ESP in UDP.
+func natdPayloads(spii, spir uint64, local, remote netip.AddrPort, force bool) []wire.Payload {
+	if force {
+		local = netip.AddrPortFrom(local.Addr(), 0)
+	}
 	return []wire.Payload{
 		wire.NewNotify(wire.NotifyNATDetectionSourceIP, natdHash(spii, spir, local)),
 		wire.NewNotify(wire.NotifyNATDetectionDestinationIP, natdHash(spii, spir, remote)),
@@ -202,7 +209,7 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload) {
 	if !srcFound || !dstFound {
 		return // peer does not support NAT-T
 	}
-	sa.natRemote, sa.natLocal = !src, !dst
+	sa.natRemote, sa.natLocal = !src, !dst || sa.e.o.ForceEncap
 	if sa.natLocal {
 		sa.startKeepalive()
 	}
@@ -379,7 +386,7 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 		&wire.KE{Group: suite.Group, Data: dh.PublicKey()},
 		&wire.Nonce{Data: sa.nr},
 	}
-	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote)...)
+	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote, sa.e.o.ForceEncap)...)
 	if vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
 		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 		sa.fragOK = true

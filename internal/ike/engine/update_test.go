@@ -148,3 +148,27 @@ func TestEvents(t *testing.T) {
 	}
 	t.Logf("failure reason: %s", evA[0].Reason)
 }
+
+// TestForceEncap: with ForceEncap on one side only, both sides see a NAT
+// in front of it (RFC 7296 §2.23) and the child SAs use UDP encapsulation
+// on port 4500.
+func TestForceEncap(t *testing.T) {
+	for _, side := range []string{"initiator", "responder"} {
+		t.Run(side, func(t *testing.T) {
+			force := func(o *engine.Options) { o.ForceEncap = true }
+			var a, b *peer
+			if side == "initiator" {
+				ikeA := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
+				ikeB := vpnConfig("from-a", addrB, netip.Addr{}, "b.example", "a.example", "secret", "192.168.2.0/24", "192.168.1.0/24")
+				a, b = newPeer(t, ikeA, addrA, force), newPeer(t, ikeB, addrB, nil)
+			} else {
+				a, b = pair(t, nil, nil, force)
+			}
+			establish(t, a, b)
+			ca, cb := checkChildPair(t, a, b)
+			if !ca.Encap || !cb.Encap || ca.Remote.Port() != engine.PortNATT || cb.Remote.Port() != engine.PortNATT {
+				t.Errorf("child SAs: A encap %v remote %v, B encap %v remote %v", ca.Encap, ca.Remote, cb.Encap, cb.Remote)
+			}
+		})
+	}
+}
