@@ -222,7 +222,7 @@ func (c *CLI) set(words []string) error {
 	edit := ch.Sets > 0
 	if !edit && len(ch.Path) > 0 {
 		last := ch.Path[len(ch.Path)-1]
-		b, err := c.ed.bindingAt(ch.Path)
+		b, err := c.ed.BindingAt(ch.Path)
 		if err != nil {
 			return err
 		}

@@ -107,7 +107,7 @@ func (c *CLI) showCands(words []string) []Cand {
 
 // entryAt returns the schema entry of the node at p.
 func (c *CLI) entryAt(p schema.DataPath) *yang.Entry {
-	b, err := c.ed.bindingAt(p)
+	b, err := c.ed.BindingAt(p)
 	if err != nil {
 		return c.s.Root
 	}

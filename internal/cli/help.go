@@ -31,55 +31,6 @@ func describe(e *yang.Entry) string {
 	return d
 }
 
-// typeName returns the name of a leaf's type as help shows it: the
-// typedef name, or the built-in type with its range or length.
-func typeName(yt *yang.YangType) string {
-	if yt == nil {
-		return "value"
-	}
-	switch yt.Kind {
-	case yang.Yunion:
-		var names []string
-		for _, m := range yt.Type {
-			names = append(names, typeName(m))
-		}
-		return strings.Join(names, "|")
-	case yang.Yenum:
-		return strings.Join(yt.Enum.Names(), "|")
-	case yang.Ybool:
-		return "true|false"
-	case yang.Yidentityref:
-		return yt.Name
-	}
-	name := yt.Name
-	if yang.TypeKindToName[yt.Kind] != "" && name == yang.TypeKindToName[yt.Kind] {
-		if len(yt.Range) > 0 {
-			name += " " + yt.Range.String()
-		}
-		if len(yt.Length) > 0 && yt.Kind == yang.Ystring {
-			name += " length " + yt.Length.String()
-		}
-	} else if len(yt.Range) > 0 {
-		name += " " + yt.Range.String()
-	}
-	return name
-}
-
-// typeHelp describes what a leaf accepts: its type, units and default.
-func typeHelp(e *yang.Entry) string {
-	if e == nil {
-		return "a value"
-	}
-	s := typeName(e.Type)
-	if e.Units != "" {
-		s += ", in " + e.Units
-	}
-	if d, ok := e.SingleDefaultValue(); ok {
-		s += ", default " + d
-	}
-	return s
-}
-
 // valueCands returns the completions of a leaf's value: enum names and
 // booleans literally, any other type as a placeholder.
 func valueCands(e *yang.Entry) []Cand {

@@ -64,7 +64,7 @@ func TestSecretNotEchoed(t *testing.T) {
 	s := loadSchema(t)
 	ed := &Editor{S: s}
 	p := schema.DataPath{{Name: "vrf", KeyName: "name", Key: "main"}, {Name: "ike"}, {Name: "ha"}}
-	b, err := ed.bindingAt(p)
+	b, err := ed.BindingAt(p)
 	if err != nil {
 		t.Fatal(err)
 	}

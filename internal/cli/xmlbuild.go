@@ -152,7 +152,7 @@ func deleteConfig(s *schema.Schema, t *Target, values []string) ([]byte, error) 
 		if err != nil {
 			return nil, err
 		}
-		pb, err := (&Editor{S: s}).bindingAt(parentPath)
+		pb, err := (&Editor{S: s}).BindingAt(parentPath)
 		if err != nil {
 			return nil, err
 		}

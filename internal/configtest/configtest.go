@@ -13,16 +13,16 @@ import (
 	"testing"
 
 	"secgw/generated"
-	"secgw/internal/cli"
+	"secgw/internal/cliedit"
 	"secgw/internal/schema"
 )
 
 // Apply runs configuration-mode lines on d, failing the test on an error.
 func Apply(t testing.TB, s *schema.Schema, d *generated.Device, lines ...string) {
 	t.Helper()
-	ed := &cli.Editor{S: s}
+	ed := &cliedit.Editor{S: s}
 	for _, l := range lines {
-		if _, err := ed.Set(d, nil, cli.Fields(l)); err != nil {
+		if _, err := ed.Set(d, nil, cliedit.Fields(l)); err != nil {
 			t.Fatalf("%s: %v", l, err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"secgw/generated"
-	"secgw/internal/cli"
+	"secgw/internal/cliedit"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 )
@@ -44,9 +44,9 @@ func open(t testing.TB, dir string) *Store {
 // set returns an edit function applying configuration-mode lines.
 func set(lines ...string) func(schema.Node) error {
 	return func(root schema.Node) error {
-		ed := &cli.Editor{S: tSchema}
+		ed := &cliedit.Editor{S: tSchema}
 		for _, l := range lines {
-			if _, err := ed.SetNode(root, nil, cli.Fields(l)); err != nil {
+			if _, err := ed.SetNode(root, nil, cliedit.Fields(l)); err != nil {
 				return err
 			}
 		}

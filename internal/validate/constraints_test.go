@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"secgw/generated"
-	"secgw/internal/cli"
+	"secgw/internal/cliedit"
 	"secgw/internal/schema"
 )
 
@@ -120,14 +120,14 @@ func TestConstraints(t *testing.T) {
 			KindReference, vpn + "/vip-pool", "not synchronized with the HA peer"},
 	}
 	s, v := setup(t)
-	ed := &cli.Editor{S: s}
+	ed := &cliedit.Editor{S: s}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := &generated.Device{}
 			apply(t, s, d, base...)
 			var last schema.DataPath
 			for _, l := range c.lines {
-				p, err := ed.Set(d, nil, cli.Fields(l))
+				p, err := ed.Set(d, nil, cliedit.Fields(l))
 				if err != nil {
 					t.Fatalf("%s: %v", l, err)
 				}

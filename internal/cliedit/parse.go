@@ -1,4 +1,4 @@
-package cli
+package cliedit
 
 import (
 	"fmt"
@@ -64,7 +64,7 @@ var vsrOnly = map[string]map[string]string{
 
 // bindingAt returns the binding of the node at path p (a container or
 // list entry).
-func (e *Editor) bindingAt(p schema.DataPath) (*schema.Binding, error) {
+func (e *Editor) BindingAt(p schema.DataPath) (*schema.Binding, error) {
 	b := e.S.RootBinding()
 	for i, el := range p {
 		f := b.Field(el.Name)
@@ -100,7 +100,7 @@ func Words(p schema.DataPath) string {
 	for _, el := range p {
 		b.WriteString(" " + el.Name)
 		if el.KeyName != "" {
-			b.WriteString(" " + quote(el.Key))
+			b.WriteString(" " + Quote(el.Key))
 		}
 	}
 	return b.String()
@@ -118,7 +118,7 @@ func (e *Editor) Parse(base schema.DataPath, words []string) (*Change, error) {
 		path = nil
 		words = words[1:]
 	}
-	b, err := e.bindingAt(path)
+	b, err := e.BindingAt(path)
 	if err != nil {
 		return nil, err
 	}
@@ -153,14 +153,14 @@ func (e *Editor) Parse(base schema.DataPath, words []string) (*Change, error) {
 			i += 2
 		default:
 			if i+1 >= len(words) {
-				return nil, fmt.Errorf("cli: %s needs a value (%s)", w, typeHelp(f.Entry))
+				return nil, fmt.Errorf("cli: %s needs a value (%s)", w, TypeHelp(f.Entry))
 			}
 			if keys := schema.KeyNames(b.Entry); len(keys) > 0 && keys[0] == w {
 				return nil, fmt.Errorf("cli: %s is the key of %s and cannot be changed", w, Words(path))
 			}
 			v, err := e.canonical(f, words[i+1])
 			if err != nil {
-				return nil, badValue(path, f, words[i+1], err)
+				return nil, BadValue(path, f, words[i+1], err)
 			}
 			ch.Ops = append(ch.Ops, Op{Path: path, Field: f, Value: v})
 			ch.Sets++
@@ -173,9 +173,9 @@ func (e *Editor) Parse(base schema.DataPath, words []string) (*Change, error) {
 
 // badValue is the error for value v of leaf f at path. The value of a
 // secret leaf is never repeated: errors end up in terminals and logs.
-func badValue(path schema.DataPath, f *schema.Field, v string, err error) error {
+func BadValue(path schema.DataPath, f *schema.Field, v string, err error) error {
 	if f.Secret {
-		return fmt.Errorf("cli: %s %s: the value is not valid (%s)", Words(path), f.Name, typeHelp(f.Entry))
+		return fmt.Errorf("cli: %s %s: the value is not valid (%s)", Words(path), f.Name, TypeHelp(f.Entry))
 	}
 	return fmt.Errorf("cli: %s %s: bad value %q: %w", Words(path), f.Name, v, err)
 }
@@ -203,7 +203,7 @@ func (e *Editor) Resolve(base schema.DataPath, words []string, config bool) (*Ta
 		path = nil
 		words = words[1:]
 	}
-	b, err := e.bindingAt(path)
+	b, err := e.BindingAt(path)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (e *Editor) Resolve(base schema.DataPath, words []string, config bool) (*Ta
 			case len(rest) == 1:
 				v, err := e.canonical(f, rest[0])
 				if err != nil {
-					return nil, badValue(path, f, rest[0], err)
+					return nil, BadValue(path, f, rest[0], err)
 				}
 				t.Value = v
 			default:
