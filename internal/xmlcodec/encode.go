@@ -3,6 +3,7 @@ package xmlcodec
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"secgw/generated"
@@ -169,7 +170,11 @@ func (e *encoder) children(n schema.Node, p *plan, ns string, all bool, insts []
 		case schema.KindLeaf:
 			if v, isDefault, ok := e.leafValue(n, fp); ok {
 				e.leaf(fp, ns, v, isDefault && e.mode == ReportAllTagged)
-				wrote = wrote || !fp.isKey
+				// A key is written with every entry, but selects the
+				// entry only when the filter names it in a selection
+				// node (<vpn><name/></vpn>: the names of every vpn,
+				// RFC 6241 §6.2.5).
+				wrote = wrote || !fp.isKey || (!all && selectsKey(kept, fp))
 			}
 		case schema.KindLeafList:
 			if !n.V.IsValid() {
@@ -324,4 +329,15 @@ func appendEscaped(b []byte, s string, attr bool) []byte {
 		last = i
 	}
 	return append(b, s[last:]...)
+}
+
+// selectsKey reports whether a filter element of kept has a selection
+// node (no children, blank text) for the key fp.
+func selectsKey(kept []*FilterNode, fp *fieldPlan) bool {
+	for _, fe := range matching(kept, fp) {
+		if len(fe.Children) == 0 && strings.TrimSpace(fe.Text) == "" {
+			return true
+		}
+	}
+	return false
 }
