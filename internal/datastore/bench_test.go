@@ -62,7 +62,7 @@ func BenchmarkDiffOneVPN10k(b *testing.B) {
 func benchCommit(b *testing.B, n int) {
 	d := big(b, n)
 	dir := b.TempDir()
-	if err := writeAtomic(dir+"/"+runningFile, encodeConfig(tSchema, d, 0)); err != nil {
+	if err := writeAtomic(dir+"/"+runningFile, encodeConfig(tSchema, d, 0), nil); err != nil {
 		b.Fatal(err)
 	}
 	st := open(b, dir)
@@ -89,7 +89,7 @@ func BenchmarkCommitOneVPN100k(b *testing.B) { benchCommit(b, 100000) }
 func BenchmarkOpen10k(b *testing.B) {
 	d := big(b, 10000)
 	dir := b.TempDir()
-	if err := writeAtomic(dir+"/"+runningFile, encodeConfig(tSchema, d, 0)); err != nil {
+	if err := writeAtomic(dir+"/"+runningFile, encodeConfig(tSchema, d, 0), nil); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

@@ -22,15 +22,41 @@ type fileForm struct {
 	Format string          `json:"format"`
 	Commit uint64          `json:"commit"` // the last commit the snapshot holds
 	Data   json.RawMessage `json:"data"`
+	// Confirm is the confirmed commit pending when the snapshot was
+	// taken, if any: the journal that held its commits is emptied after
+	// the snapshot, so the snapshot must carry what a revert undoes.
+	Confirm *confirmForm `json:"confirm,omitempty"`
+}
+
+// confirmForm is a pending confirmed commit in a snapshot.
+type confirmForm struct {
+	// Undo holds the inverse operations of the commits made since the
+	// confirmed commit began, oldest first.
+	Undo [][]op `json:"undo"`
 }
 
 // encodeConfig serializes the configuration nodes of d.
 func encodeConfig(s *schema.Schema, d *generated.Device, commit uint64) []byte {
+	b, _ := encodeSnapshot(s, d, commit, nil) // fails only on a pending commit's ops
+	return b
+}
+
+// encodeSnapshot is encodeConfig with the pending confirmed commit c
+// (nil: none).
+func encodeSnapshot(s *schema.Schema, d *generated.Device, commit uint64, c *pendingConfirm) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"format":"` + formatName + `","commit":` + strconv.FormatUint(commit, 10) + `,"data":`)
 	encodeNode(s, &b, s.RootNode(d))
+	if c != nil {
+		undo, err := json.Marshal(confirmForm{Undo: c.undo})
+		if err != nil {
+			return nil, fmt.Errorf("datastore: encoding the pending confirmed commit: %w", err)
+		}
+		b.WriteString(`,"confirm":`)
+		b.Write(undo)
+	}
 	b.WriteString("}\n")
-	return b.Bytes()
+	return b.Bytes(), nil
 }
 
 func encodeNode(s *schema.Schema, b *bytes.Buffer, n schema.Node) {
@@ -96,23 +122,34 @@ func encodeNodeOpt(s *schema.Schema, b *bytes.Buffer, n schema.Node, leavesOnly 
 // decodeConfig parses what encodeConfig wrote. Unknown nodes are an error:
 // a file from a newer model must not be half-loaded.
 func decodeConfig(s *schema.Schema, data []byte) (*generated.Device, uint64, error) {
+	d, commit, _, err := decodeSnapshot(s, data)
+	return d, commit, err
+}
+
+// decodeSnapshot is decodeConfig that also returns the pending confirmed
+// commit the snapshot holds (nil: none).
+func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *pendingConfirm, error) {
 	var f fileForm
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, 0, fmt.Errorf("datastore: %w", err)
+		return nil, 0, nil, fmt.Errorf("datastore: %w", err)
 	}
 	if f.Format != formatName {
-		return nil, 0, fmt.Errorf("datastore: unknown format %q", f.Format)
+		return nil, 0, nil, fmt.Errorf("datastore: unknown format %q", f.Format)
 	}
 	var tree map[string]any
 	dec := json.NewDecoder(bytes.NewReader(f.Data))
 	if err := dec.Decode(&tree); err != nil {
-		return nil, 0, fmt.Errorf("datastore: %w", err)
+		return nil, 0, nil, fmt.Errorf("datastore: %w", err)
 	}
 	d := &generated.Device{}
 	if err := decodeNode(s, s.RootNode(d), tree, nil); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return d, f.Commit, nil
+	var c *pendingConfirm
+	if f.Confirm != nil {
+		c = &pendingConfirm{undo: f.Confirm.Undo}
+	}
+	return d, f.Commit, c, nil
 }
 
 func decodeNode(s *schema.Schema, n schema.Node, obj map[string]any, path schema.DataPath) error {

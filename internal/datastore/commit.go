@@ -24,24 +24,28 @@ type CommitOptions struct {
 	PersistID string
 }
 
-// commitRecord is one commit as the journal file and the history keep it.
+// commitRecord is one commit as the journal file and the history keep
+// it, or, in the journal only, a change of the confirmed-commit state that
+// came without a commit (Kind).
 type commitRecord struct {
-	ID      uint64    `json:"id"`
+	// Kind is empty for a commit, kindConfirmEnd for the end of a pending
+	// confirmed commit that no commit record carries (confirm.go).
+	Kind    string    `json:"kind,omitempty"`
+	ID      uint64    `json:"id"` // the commit; for kindConfirmEnd, the last commit then
 	Time    time.Time `json:"time"`
 	User    string    `json:"user,omitempty"`
 	Comment string    `json:"comment,omitempty"`
 	Forward []op      `json:"forward"`
 	Inverse []op      `json:"inverse"`
-}
-
-// pendingConfirm is a confirmed commit waiting for its confirmation.
-type pendingConfirm struct {
-	session uint32
-	persist string
-	timer   *time.Timer
-	// undo holds the inverse operations of every commit made since the
-	// confirmed commit began, oldest first.
-	undo [][]op
+	// Pending is set on a commit after which a confirmed commit is
+	// pending (RFC 6241 §8.4.1): the commit that began it, or a follow-up
+	// confirmed commit. Its Inverse is then part of what a revert undoes.
+	// A commit without it ends any pending confirmed commit.
+	Pending bool `json:"pending,omitempty"`
+	// Aborts is set on the record that takes back a commit whose apply
+	// failed (transact): the id of that commit, the record just before.
+	// The confirmed-commit state goes back to the one before that commit.
+	Aborts uint64 `json:"aborts,omitempty"`
 }
 
 var errNoChanges = errors.New("no changes")
@@ -67,9 +71,18 @@ func (st *Store) Commit(opt CommitOptions) error {
 		// confirmed commit can confirm it (or extend it).
 		return &Error{Tag: "in-use", Message: fmt.Sprintf("a confirmed commit of session %d is pending: only that session can confirm it", c.session)}
 	}
-	rec, err := st.commitLocked(opt.User, opt.Comment, opt.Session)
+	rec, err := st.commitLocked(opt.User, opt.Comment, opt.Session, opt.Confirmed)
 	if err != nil && !errors.Is(err, errNoChanges) {
 		return err
+	}
+	if rec == nil && c != nil && !opt.Confirmed {
+		// A confirming commit with nothing to commit: no commit record
+		// says that the confirmed commit is over, so that a restart
+		// would revert what was just confirmed. Say it in the journal
+		// before answering.
+		if err := st.journalConfirmEnd("confirmed"); err != nil {
+			return &Error{Tag: "operation-failed", Message: "cannot persist the confirmation: " + err.Error(), Err: err}
+		}
 	}
 	if c != nil {
 		c.timer.Stop()
@@ -96,11 +109,15 @@ func (st *Store) Commit(opt CommitOptions) error {
 		pc.session, pc.persist = opt.Session, opt.Persist
 		pc.timer = time.AfterFunc(timeout, func() { st.expire(pc) })
 	}
+	if rec != nil {
+		st.snapshotIfDue()
+	}
 	return nil
 }
 
-// commitLocked runs the transaction from candidate to running.
-func (st *Store) commitLocked(user, comment string, session uint32) (*commitRecord, error) {
+// commitLocked runs the transaction from candidate to running; pending
+// tells whether a confirmed commit is pending after it (commitRecord).
+func (st *Store) commitLocked(user, comment string, session uint32, pending bool) (*commitRecord, error) {
 	if st.journal.Len() == 0 {
 		return nil, errNoChanges
 	}
@@ -113,7 +130,7 @@ func (st *Store) commitLocked(user, comment string, session uint32) (*commitReco
 	if err := st.validateChanges(changes); err != nil {
 		return nil, err
 	}
-	rec, err := st.transact(changes, user, comment, session)
+	rec, err := st.transact(changes, user, comment, session, pending)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +156,7 @@ func (st *Store) validateChanges(changes []Change) error {
 // transact prepares, persists and applies the changes from running to the
 // candidate, then brings running up to date; on any failure it aborts in
 // reverse order and running (in memory and on disk) stays as it was.
-func (st *Store) transact(changes []Change, user, comment string, session uint32) (*commitRecord, error) {
+func (st *Store) transact(changes []Change, user, comment string, session uint32, pending bool) (*commitRecord, error) {
 	s := st.opt.Schema
 	fwd, inv, err := opsFor(s, s.RootNode(st.running), s.RootNode(st.candidate), changes)
 	if err != nil {
@@ -159,7 +176,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			st.subs[j].Abort(tx)
 		}
 	}
-	rec := &commitRecord{ID: tx.ID, Time: st.opt.Now().UTC(), User: user, Comment: comment, Forward: fwd, Inverse: inv}
+	rec := &commitRecord{ID: tx.ID, Time: st.opt.Now().UTC(), User: user, Comment: comment, Forward: fwd, Inverse: inv, Pending: pending}
 	payload, err := json.Marshal(rec)
 	if err == nil {
 		err = st.wal.append(payload)
@@ -173,8 +190,10 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			// Every subscriber was prepared; those that applied undo it.
 			abortAll()
 			// The commit is on disk: journal its inverse, so that a
-			// restart does not bring it back.
-			undo := &commitRecord{ID: tx.ID + 1, Time: rec.Time, Comment: fmt.Sprintf("abort of commit %d", tx.ID), Forward: inv, Inverse: fwd}
+			// restart does not bring it back, nor the confirmed-commit
+			// state it carried (Aborts).
+			undo := &commitRecord{ID: tx.ID + 1, Time: rec.Time, Comment: fmt.Sprintf("abort of commit %d", tx.ID), Forward: inv, Inverse: fwd,
+				Aborts: tx.ID}
 			if p, err2 := json.Marshal(undo); err2 == nil {
 				_ = st.wal.append(p)
 			}
@@ -190,89 +209,28 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 	st.commits = tx.ID
 	st.journaled++
 	st.remember(rec)
-	if st.journaled >= st.opt.SnapshotEvery {
-		st.snapshot()
-	}
 	return rec, nil
 }
 
-// snapshot writes running in full and empties the journal. A crash
-// between the two leaves records the snapshot already holds; Open skips
-// them by id.
-func (st *Store) snapshot() {
-	if err := writeAtomic(filepath.Join(st.opt.Dir, runningFile), encodeConfig(st.opt.Schema, st.running, st.commits)); err != nil {
+// snapshotIfDue writes running in full and empties the journal once
+// SnapshotEvery commits are in it. The callers make it the last step of a
+// call that journaled a commit, after the confirmed-commit state is up to
+// date: the snapshot carries that state, and every confirm-end record
+// with the snapshot's commit id comes after it (Open relies on both).
+// A crash between the write and the reset leaves records the snapshot
+// already holds; Open skips them by id.
+func (st *Store) snapshotIfDue() {
+	if st.journaled < st.opt.SnapshotEvery {
+		return
+	}
+	b, err := encodeSnapshot(st.opt.Schema, st.running, st.commits, st.confirm)
+	if err != nil {
 		return // the journal still holds everything
+	}
+	if err := writeAtomic(filepath.Join(st.opt.Dir, runningFile), b, st.opt.crashPoint); err != nil {
+		return
 	}
 	if st.wal.reset() == nil {
 		st.journaled = 0
 	}
-}
-
-// CancelCommit reverts a pending confirmed commit now (RFC 6241 §8.4.9).
-func (st *Store) CancelCommit(session uint32, persistID string) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	c := st.confirm
-	if c == nil {
-		return &Error{Tag: "operation-failed", Message: "no confirmed commit is pending"}
-	}
-	if c.persist != "" && persistID != c.persist {
-		return &Error{Tag: "invalid-value", Message: "the pending confirmed commit is persistent: give its persist-id"}
-	}
-	if c.persist == "" && c.session != session {
-		return &Error{Tag: "operation-failed", Message: "the pending confirmed commit belongs to another session"}
-	}
-	return st.revertLocked(c, "cancel-commit")
-}
-
-// SessionEnded releases the session's locks and reverts its pending
-// non-persistent confirmed commit (RFC 6241 §8.4.1).
-func (st *Store) SessionEnded(session uint32) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for ds, holder := range st.locks {
-		if holder == session {
-			delete(st.locks, ds)
-		}
-	}
-	if c := st.confirm; c != nil && c.persist == "" && c.session == session {
-		_ = st.revertLocked(c, "session ended")
-	}
-}
-
-func (st *Store) expire(c *pendingConfirm) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.confirm != c {
-		return // confirmed or cancelled meanwhile: the timer is stale
-	}
-	_ = st.revertLocked(c, "confirm timeout")
-}
-
-// revertLocked restores the configuration that preceded a confirmed commit
-// through a normal transaction, so that every subscriber follows. The
-// candidate's uncommitted changes are dropped.
-func (st *Store) revertLocked(c *pendingConfirm, why string) error {
-	c.timer.Stop()
-	st.confirm = nil
-	st.discardLocked()
-	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
-	for i := len(c.undo) - 1; i >= 0; i-- {
-		if err := applyOps(st.opt.Schema, root, c.undo[i]); err != nil {
-			st.discardLocked()
-			return &Error{Tag: "operation-failed", Message: "cannot revert the confirmed commit: " + err.Error(), Err: err}
-		}
-	}
-	_, err := st.commitLocked("", "rollback of a confirmed commit: "+why, 0)
-	if errors.Is(err, errNoChanges) {
-		return nil
-	}
-	return err
-}
-
-// ConfirmPending reports whether a confirmed commit waits for confirmation.
-func (st *Store) ConfirmPending() bool {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return st.confirm != nil
 }

@@ -27,10 +27,11 @@ func (st *Store) historyPath(id uint64) string {
 // does not fail the commit: the journal has it.
 func (st *Store) remember(rec *commitRecord) {
 	if b, err := json.Marshal(rec); err == nil {
-		_ = writeAtomic(st.historyPath(rec.ID), b)
+		_ = writeAtomic(st.historyPath(rec.ID), b, st.opt.crashPoint)
 	}
 	st.history = append(st.history, rec)
 	for len(st.history) > st.opt.History {
+		st.opt.crashPoint.reached("remove history")
 		_ = os.Remove(st.historyPath(st.history[0].ID))
 		st.history = st.history[1:]
 	}

@@ -20,7 +20,8 @@ func (st *Store) Lock(ds Datastore, session uint32) error {
 	return nil
 }
 
-// Unlock releases a lock the session holds.
+// Unlock releases a lock the session holds; the candidate's uncommitted
+// changes go with its lock (releaseLocked).
 func (st *Store) Unlock(ds Datastore, session uint32) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -28,8 +29,43 @@ func (st *Store) Unlock(ds Datastore, session uint32) error {
 	if !ok || holder != session {
 		return &Error{Tag: "operation-failed", Message: "the " + string(ds) + " datastore is not locked by this session"}
 	}
-	delete(st.locks, ds)
+	st.releaseLocked(ds)
 	return nil
+}
+
+// SessionEnded releases the session's locks, with the candidate's
+// uncommitted changes if it held the candidate's lock (releaseLocked),
+// and reverts its pending non-persistent confirmed commit (RFC 6241
+// §8.4.1). Changes a session made to the candidate without locking it
+// stay: the candidate is shared (§8.3.1) and the RFC discards changes
+// only with a lock.
+func (st *Store) SessionEnded(session uint32) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for ds, holder := range st.locks {
+		if holder == session {
+			st.releaseLocked(ds)
+		}
+	}
+	if c := st.confirm; c != nil && c.persist == "" && c.session == session {
+		_ = st.revertOrDrop(c, "session ended")
+	}
+}
+
+// releaseLocked drops the lock on ds. Releasing the candidate's lock
+// discards its uncommitted changes, RFC 6241 §8.3.5.2: "any outstanding
+// changes are discarded when the lock is released, whether explicitly
+// with the <unlock> operation or implicitly from session failure." While
+// the lock was held only its holder could change the candidate, and the
+// lock was only granted on a candidate that was clean or held the
+// holder's own changes (Lock), so what is dropped is the holder's. This
+// is what lets a client that locks (Ansible's netconf_config, lock:
+// always) in after another one died with changes under its lock.
+func (st *Store) releaseLocked(ds Datastore) {
+	delete(st.locks, ds)
+	if ds == Candidate {
+		st.discardLocked()
+	}
 }
 
 // checkLock refuses a write to ds by a session that does not hold its lock

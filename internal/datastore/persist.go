@@ -9,10 +9,13 @@ import (
 // writeAtomic replaces file with data so that a crash at any instant leaves
 // either the old content or the new one: write a temporary file in the same
 // directory, fsync it, rename it over the target, fsync the directory (the
-// rename itself is only durable once the directory entry is).
-func writeAtomic(file string, data []byte) error {
+// rename itself is only durable once the directory entry is). A crash
+// before the rename leaves a temporary file behind, which
+// removeStaleTemps deletes at the next start.
+func writeAtomic(file string, data []byte, at crashPoint) error {
 	dir := filepath.Dir(file)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
+	at.reached("create-temp " + filepath.Base(file))
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+tmpInfix+"*")
 	if err != nil {
 		return fmt.Errorf("datastore: %w", err)
 	}
@@ -32,6 +35,7 @@ func writeAtomic(file string, data []byte) error {
 	if err := os.Chmod(name, 0o600); err != nil {
 		return fmt.Errorf("datastore: %w", err)
 	}
+	at.reached("rename " + filepath.Base(file))
 	if err := os.Rename(name, file); err != nil {
 		return fmt.Errorf("datastore: %w", err)
 	}
@@ -44,4 +48,29 @@ func writeAtomic(file string, data []byte) error {
 		return fmt.Errorf("datastore: syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// tmpInfix marks writeAtomic's temporary files: ".<name>.tmp-<random>".
+const tmpInfix = ".tmp-"
+
+// removeStaleTemps deletes the temporary files a crash in writeAtomic
+// left in dir. They never hold the only copy of anything: the file they
+// were to replace is intact.
+func removeStaleTemps(dir string) {
+	names, _ := filepath.Glob(filepath.Join(dir, ".*"+tmpInfix+"*"))
+	for _, n := range names {
+		_ = os.Remove(n)
+	}
+}
+
+// crashPoint is called, when set, just before each write to the data
+// directory, with a name for the write: the crash tests of this package
+// kill the process there, to prove that a kill between any two writes
+// leaves a directory Open recovers from. It is nil outside those tests.
+type crashPoint func(point string)
+
+func (at crashPoint) reached(point string) {
+	if at != nil {
+		at(point)
+	}
 }

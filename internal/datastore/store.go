@@ -17,7 +17,6 @@
 package datastore
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,6 +86,9 @@ type Options struct {
 	// SnapshotEvery is the number of journaled commits after which running
 	// is written in full and the journal emptied (default 1000).
 	SnapshotEvery int
+
+	// crashPoint is set by this package's crash tests only.
+	crashPoint crashPoint
 }
 
 // Store holds the datastores. Its methods are safe for concurrent use;
@@ -125,6 +127,17 @@ const (
 // Open loads running from opt.Dir — the snapshot, then the journal's
 // commits after it — and validates it. On first start running is an empty
 // configuration with vrf main.
+//
+// A confirmed commit that was still pending when the process stopped is
+// reverted here, before any subscriber sees the configuration: RFC 6241
+// §8.4.1, "If the device reboots for any reason before the confirm
+// timeout expires, the server MUST restore the configuration to its state
+// before the confirmed commit was issued." The sentence makes no
+// exception for <persist>, which only lets a confirmed commit outlive its
+// session (§8.4.1, and the persist leaf of ietf-netconf): a persistent
+// confirmed commit is reverted too. The revert is a commit of its own in
+// the journal and the history. If it cannot be made, Open fails rather
+// than start from a configuration nobody confirmed.
 func Open(opt Options) (*Store, error) {
 	if opt.History == 0 {
 		opt.History = 50
@@ -138,7 +151,10 @@ func Open(opt Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(opt.Dir, "history"), 0o700); err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
 	}
+	removeStaleTemps(opt.Dir)
+	removeStaleTemps(filepath.Join(opt.Dir, "history"))
 	st := &Store{opt: opt, locks: map[Datastore]uint32{}, journal: schema.NewJournal()}
+	var pending *pendingConfirm
 	b, err := os.ReadFile(filepath.Join(opt.Dir, runningFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -147,36 +163,33 @@ func Open(opt Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("datastore: %w", err)
 	default:
-		if st.running, st.commits, err = decodeConfig(opt.Schema, b); err != nil {
+		if st.running, st.commits, pending, err = decodeSnapshot(opt.Schema, b); err != nil {
 			return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)
 		}
 	}
-	w, recs, err := openWAL(filepath.Join(opt.Dir, walFile))
+	w, recs, err := openWAL(filepath.Join(opt.Dir, walFile), opt.crashPoint)
 	if err != nil {
 		return nil, err
 	}
 	st.wal = w
-	root := opt.Schema.RootNode(st.running)
-	for _, payload := range recs {
-		var r commitRecord
-		if err := json.Unmarshal(payload, &r); err != nil {
-			return nil, fmt.Errorf("datastore: journal: %w", err)
-		}
-		if r.ID <= st.commits {
-			continue // already in the snapshot
-		}
-		if err := applyOps(opt.Schema, root, r.Forward); err != nil {
-			return nil, fmt.Errorf("datastore: journal, commit %d: %w", r.ID, err)
-		}
-		st.commits = r.ID
-		st.journaled++
+	if pending, err = st.replay(recs, pending); err != nil {
+		w.close()
+		return nil, err
 	}
 	if err := opt.Validator.Validate(st.running); err != nil {
+		w.close()
 		return nil, fmt.Errorf("datastore: the stored configuration is not valid: %w", err)
 	}
 	st.candidate = Clone(st.running)
 	if err := st.loadHistory(); err != nil {
+		w.close()
 		return nil, err
+	}
+	if pending != nil {
+		if err := st.revertLocked(pending, "restart before it was confirmed"); err != nil {
+			w.close()
+			return nil, fmt.Errorf("datastore: a confirmed commit was pending at the last stop and cannot be reverted: %w", err)
+		}
 	}
 	return st, nil
 }
@@ -185,7 +198,7 @@ func Open(opt Options) (*Store, error) {
 func (st *Store) Close() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.confirm != nil {
+	if st.confirm != nil && st.confirm.timer != nil {
 		st.confirm.timer.Stop()
 	}
 	return st.wal.close()

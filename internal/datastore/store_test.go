@@ -254,7 +254,28 @@ func TestLocks(t *testing.T) {
 	if err := st.Edit(1, set("/ vrf main ike global-options threads 4")); err != nil {
 		t.Fatal(err)
 	}
-	st.SessionEnded(1) // releases the lock
+	// RFC 6241 §8.3.5.2: the end of the session releases its lock and
+	// discards the changes made under it.
+	st.SessionEnded(1)
+	if st.Dirty() || st.Candidate().Vrf["main"].GetIke().GetGlobalOptions().GetThreads() == 4 {
+		t.Fatal("the changes of a session that ended holding the candidate's lock stayed")
+	}
+	if err := st.Lock(Candidate, 2); err != nil {
+		t.Fatalf("lock after the holder ended: %v", err)
+	}
+	if err := st.Unlock(Candidate, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Changes made without a lock stay when their session ends (the
+	// candidate is shared, §8.3.1), and still refuse another's lock
+	// (§7.5).
+	if err := st.Edit(3, set("/ vrf main ike global-options threads 5")); err != nil {
+		t.Fatal(err)
+	}
+	st.SessionEnded(3)
+	if !st.Dirty() {
+		t.Fatal("the end of a session that held no lock discarded its changes")
+	}
 	if err := st.Lock(Candidate, 2); !errors.As(err, &de) || de.Tag != "lock-denied" {
 		t.Fatalf("lock on a candidate holding another session's changes: %v", err)
 	}
@@ -263,6 +284,36 @@ func TestLocks(t *testing.T) {
 	}
 	if err := st.Lock(Candidate, 2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnlockDiscards: an explicit unlock of the candidate drops the
+// changes made under the lock too (RFC 6241 §8.3.5.2), a lock on running
+// does not touch the candidate, and committed changes are not affected.
+func TestUnlockDiscards(t *testing.T) {
+	st := open(t, t.TempDir())
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.Lock(Candidate, 1))
+	must(st.Edit(1, set("/ vrf main ike global-options threads 4")))
+	must(st.Commit(CommitOptions{Session: 1}))
+	must(st.Edit(1, set("/ vrf main ike global-options threads 6")))
+	must(st.Unlock(Candidate, 1))
+	if st.Dirty() {
+		t.Fatal("unlock left the changes made under the lock")
+	}
+	if got := st.Running().Vrf["main"].Ike.GlobalOptions.GetThreads(); got != 4 {
+		t.Fatalf("running threads %d after unlock, want the committed 4", got)
+	}
+	must(st.Lock(Running, 1))
+	must(st.Edit(1, set("/ vrf main ike global-options threads 7")))
+	must(st.Unlock(Running, 1))
+	if !st.Dirty() {
+		t.Fatal("unlocking running discarded the candidate")
 	}
 }
 

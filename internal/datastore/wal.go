@@ -18,6 +18,7 @@ import (
 type wal struct {
 	f    *os.File
 	size int64
+	at   crashPoint // the tests' kill points; nil in production
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -28,7 +29,7 @@ const maxRecord = 1 << 30
 
 // openWAL opens (creating) the journal file and returns it with the
 // payloads of its intact records; a torn tail is truncated.
-func openWAL(file string) (*wal, [][]byte, error) {
+func openWAL(file string, at crashPoint) (*wal, [][]byte, error) {
 	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("datastore: %w", err)
@@ -54,15 +55,18 @@ func openWAL(file string) (*wal, [][]byte, error) {
 		recs = append(recs, payload)
 		off += 8 + int64(n)
 	}
-	if err := f.Truncate(off); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("datastore: %w", err)
+	if fi, err := f.Stat(); err == nil && fi.Size() != off {
+		at.reached("journal-cut")
+		if err := f.Truncate(off); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("datastore: %w", err)
+		}
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("datastore: %w", err)
 	}
-	return &wal{f: f, size: off}, recs, nil
+	return &wal{f: f, size: off, at: at}, recs, nil
 }
 
 // append writes one record and fsyncs it.
@@ -74,12 +78,14 @@ func (w *wal) append(payload []byte) error {
 	binary.BigEndian.PutUint32(buf[:4], uint32(len(payload)))
 	binary.BigEndian.PutUint32(buf[4:], crc32.Checksum(payload, castagnoli))
 	buf = append(buf, payload...)
+	w.at.reached("journal-append")
 	if _, err := w.f.Write(buf); err != nil {
 		// Cut the partial write off so later records stay readable.
 		_ = w.f.Truncate(w.size)
 		_, _ = w.f.Seek(w.size, io.SeekStart)
 		return fmt.Errorf("datastore: journal: %w", err)
 	}
+	w.at.reached("journal-appended")
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("datastore: journal: %w", err)
 	}
@@ -89,6 +95,7 @@ func (w *wal) append(payload []byte) error {
 
 // reset empties the journal after a snapshot made it redundant.
 func (w *wal) reset() error {
+	w.at.reached("journal-reset")
 	if err := w.f.Truncate(0); err != nil {
 		return fmt.Errorf("datastore: journal: %w", err)
 	}

@@ -24,6 +24,42 @@ const (
 type notifier struct {
 	mu   sync.Mutex
 	subs map[uint32]*transport.Session
+	// killers maps a session that <kill-session> is ending to the session
+	// that asked, for the killed-by of its netconf-session-end.
+	killers map[uint32]uint32
+}
+
+// setKiller records that killer is ending session id; a kill already
+// under way keeps its killer.
+func (n *notifier) setKiller(id, killer uint32) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.killers == nil {
+		n.killers = map[uint32]uint32{}
+	}
+	if _, ok := n.killers[id]; !ok {
+		n.killers[id] = killer
+	}
+}
+
+// takeKiller returns and forgets the session ending session id, if any.
+func (n *notifier) takeKiller(id uint32) (uint32, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k, ok := n.killers[id]
+	delete(n.killers, id)
+	return k, ok
+}
+
+// killSession ends session id for <kill-session> from session killer
+// (RFC 6241 §7.9). The session-end event of the victim is published
+// while Kill runs (transport.Server.Kill ends the session and runs its
+// hooks before it returns), so it finds the killer recorded; whatever is
+// left afterwards (the session was ending anyway) is dropped.
+func (srv *Server) killSession(killer, id uint32) error {
+	srv.events.setKiller(id, killer)
+	defer srv.events.takeKiller(id)
+	return srv.tr.Kill(id)
 }
 
 func (n *notifier) add(s *transport.Session) bool {
@@ -105,7 +141,10 @@ func (srv *Server) sessionStart(s *transport.Session) {
 	srv.events.publish(b.Bytes())
 }
 
-// sessionEnd publishes netconf-session-end (RFC 6470 §2.2.3).
+// sessionEnd publishes netconf-session-end (RFC 6470 §2.2.3). A session
+// ended by <kill-session> carries killed-by, the session-id of the
+// session that killed it: RFC 6470's killed-by leaf, present when
+// termination-reason is "killed" and the killer is a NETCONF session.
 func (srv *Server) sessionEnd(s *transport.Session, reason string) {
 	why := "dropped"
 	switch {
@@ -123,7 +162,12 @@ func (srv *Server) sessionEnd(s *transport.Session, reason string) {
 	_ = xml.EscapeText(&b, []byte(s.User()))
 	b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(s.ID()), 10) + `</session-id><source-host>`)
 	_ = xml.EscapeText(&b, []byte(host(s.RemoteAddr())))
-	b.WriteString(`</source-host><termination-reason>` + why + `</termination-reason></netconf-session-end>`)
+	b.WriteString(`</source-host>`)
+	if killer, ok := srv.events.takeKiller(s.ID()); ok && why == "killed" {
+		// Before termination-reason, in the order of the module.
+		b.WriteString(`<killed-by>` + strconv.FormatUint(uint64(killer), 10) + `</killed-by>`)
+	}
+	b.WriteString(`<termination-reason>` + why + `</termination-reason></netconf-session-end>`)
 	srv.events.publish(b.Bytes())
 }
 

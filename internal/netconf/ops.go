@@ -206,7 +206,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if uint32(id) == sid {
 			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "kill-session cannot kill the session that asks (use close-session)"}
 		}
-		if err := srv.tr.Kill(uint32(id)); err != nil {
+		if err := srv.killSession(sid, uint32(id)); err != nil {
 			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "no session " + p.SessionID}
 		}
 		return nil, nil

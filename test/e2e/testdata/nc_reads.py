@@ -166,7 +166,7 @@ class ReadChecks:
             "session-start of the other session": "//ncn:netconf-session-start[ncn:session-id='%s' and ncn:username='admin']" % other.session_id,
             "config-change by the other session": "//ncn:netconf-config-change[ncn:changed-by/ncn:session-id='%s' and ncn:changed-by/ncn:username='admin' and ncn:datastore='running']" % other.session_id,
             "config-change target and operation of the new vpn": "//ncn:netconf-config-change/ncn:edit[ncn:operation='create' and contains(ncn:target, \":vpn[\") and contains(ncn:target, \"='notif']\")]",
-            "session-end of the killed session": "//ncn:netconf-session-end[ncn:session-id='%s' and ncn:termination-reason='killed']" % victim.session_id,
+            "session-end of the killed session, naming its killer": "//ncn:netconf-session-end[ncn:session-id='%s' and ncn:killed-by='%s' and ncn:termination-reason='killed']" % (victim.session_id, other.session_id),
             "config-change by the server when a confirmed commit times out": "//ncn:netconf-config-change[ncn:changed-by/ncn:server]",
         }
         got = []
