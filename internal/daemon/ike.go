@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/dataplane"
@@ -60,6 +61,7 @@ func (d *Daemon) startIKE() error {
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
 		ForceEncap:    d.userspace != nil,
+		Activity:      d.childActivity,
 	})
 	var startErr error
 	d.store.View(func(running *generated.Device) {
@@ -125,13 +127,27 @@ func (d *Daemon) onIKEEvent(ev engine.Event) {
 	}
 }
 
-// dataplaneEvents forwards the dataplane's events (expiries, acquires) to
-// the log until the dataplane closes. (The engine acts on them once it
-// rekeys: issue 6.)
+// dataplaneEvents hands the dataplane's events (soft and hard expiries by
+// bytes or packets, sequence overflow, acquires of trap policies) to the
+// IKE engine until the dataplane closes.
 func (d *Daemon) dataplaneEvents() {
 	for ev := range d.dataplane.Events() {
-		d.log.Info("dataplane event", "event", ev.Kind.String(), "sa", ev.SA.String(), "reason", ev.Reason)
+		d.log.Debug("dataplane event", "event", ev.Kind.String(), "sa", ev.SA.String(), "reason", ev.Reason)
+		d.ike.DataplaneEvent(ev)
 	}
+}
+
+// childActivity is when a child SA last received and sent traffic: DPD
+// takes inbound ESP as proof of the peer's liveness.
+func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
+	ctx := context.Background()
+	if k, err := d.dataplane.Counters(ctx, dataplane.SAKey{Dst: c.Local.Addr(), SPI: c.InSPI}); err == nil {
+		in = k.LastUsed
+	}
+	if k, err := d.dataplane.Counters(ctx, dataplane.SAKey{Dst: c.Remote.Addr(), SPI: c.OutSPI}); err == nil {
+		out = k.LastUsed
+	}
+	return in, out
 }
 
 // state is the operational state <get> returns beside running.

@@ -93,7 +93,7 @@ func TestTunnelThroughNETCONF(t *testing.T) {
 	b.configure(t, "merge", vpnXML("from-a", "net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16"))
 	a.configure(t, "merge", vpnXML("to-b", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"))
 
-	out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><ike-sa><vpn>to-b</vpn></ike-sa></initiate>`)
+	out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`)
 	if !strings.Contains(out, "IKE_SA to-b[1] established") || !strings.Contains(out, "CHILD_SA net{2} established") {
 		t.Fatalf("initiate reply:\n%s", out)
 	}

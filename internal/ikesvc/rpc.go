@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -53,8 +54,10 @@ func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte
 		msgs, count, err = s.initiate(ctx, &in)
 	case "flush":
 		msgs, count, err = s.flush(&in)
-	case "rekey", "reauth":
-		return nil, fmt.Errorf("ike: %s is not supported yet (CREATE_CHILD_SA rekeying is not implemented)", name.Local)
+	case "rekey":
+		count, err = s.rekey(&in)
+	case "reauth":
+		count, err = s.reauth(&in)
 	default:
 		return nil, fmt.Errorf("ike: unknown operation %s", name.Local)
 	}
@@ -75,24 +78,20 @@ func commandOutput(count int, msgs []string) []byte {
 	return b.Bytes()
 }
 
-// initiate starts the IKE SA of a VPN (ike-sa vpn NAME) or of the VPN that
-// holds a security policy (child-sa security-policy NAME), then waits for
-// the outcome and reports the negotiation as strongSwan-style lines.
+// initiate negotiates a childless IKE SA of a VPN ('cmd ike initiate
+// ike-sa vpn NAME', RFC 6023) or a child SA of a security policy ('cmd
+// ike initiate child-sa security-policy NAME': on an IKE SA of its VPN
+// if one is up, else with a new one), then waits for the outcome and
+// reports the negotiation as the vsr guide shows it.
 func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, error) {
-	vpn := ""
+	vpn, policy := "", ""
 	switch {
 	case in.IKESA != nil:
 		vpn = in.IKESA.VPN
 	case in.ChildSA != nil:
-		for _, v := range s.eng.Config().VPNs {
-			for _, p := range v.Policies {
-				if p.Name == in.ChildSA.Policy {
-					vpn = v.Name
-				}
-			}
-		}
-		if vpn == "" {
-			return nil, 0, invalid("security-policy", fmt.Sprintf("no security-policy %q in an enabled vpn", in.ChildSA.Policy))
+		policy = in.ChildSA.Policy
+		if vpn = s.eng.PolicyVPN(policy); vpn == "" {
+			return nil, 0, invalid("security-policy", fmt.Sprintf("no security-policy %q in an enabled vpn", policy))
 		}
 	default:
 		return nil, 0, missing("initiate", "initiate needs ike-sa vpn or child-sa security-policy")
@@ -101,16 +100,41 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 	if v == nil {
 		return nil, 0, invalid("vpn", fmt.Sprintf("no enabled vpn %q", vpn))
 	}
-	if !v.Initiator() {
-		return nil, 0, invalid("vpn", fmt.Sprintf("vpn %s has no remote-address: it can only respond", vpn))
+	existing := map[uint32]bool{}
+	for _, sa := range s.eng.Snapshot(false) {
+		existing[sa.UniqueID] = true
 	}
 	w := s.watch()
 	defer s.unwatch(w)
-	uid, err := s.eng.InitiateSA(vpn)
+	var (
+		uid uint32
+		err error
+	)
+	if policy == "" {
+		if !v.Initiator() {
+			return nil, 0, invalid("vpn", fmt.Sprintf("vpn %s has no remote-address: it can only respond", vpn))
+		}
+		uid, err = s.eng.InitiateChildless(vpn)
+	} else {
+		uid, err = s.eng.InitiateChild(policy)
+		if errors.Is(err, engine.ErrUnknownVPN) {
+			return nil, 0, invalid("vpn", fmt.Sprintf("vpn %s has no remote-address and no IKE SA: it can only respond", vpn))
+		}
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("ike: initiating vpn %s: %w", vpn, err)
 	}
-	msgs := []string{fmt.Sprintf("initiating IKE_SA %s[%d] to %s", vpn, uid, v.RemoteAddr)}
+	var msgs []string
+	if !existing[uid] {
+		msgs = append(msgs, fmt.Sprintf("initiating IKE_SA %s[%d] to %s", vpn, uid, v.RemoteAddr))
+	} else if policy != "" {
+		if line, ok := s.childUpLine(uid, policy); ok {
+			return append(msgs, line), 1, nil // already there
+		}
+	}
+	if policy != "" {
+		msgs = append(msgs, fmt.Sprintf("establishing CHILD_SA %s", policy))
+	}
 	timeout := time.NewTimer(InitiateTimeout)
 	defer timeout.Stop()
 	for {
@@ -122,19 +146,126 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 			switch ev.Kind {
 			case engine.IKEUp:
 				msgs = append(msgs, s.establishedLine(uid))
+				if policy == "" {
+					return append(msgs, s.lifetimeLines(uid)...), 1, nil
+				}
 			case engine.ChildUp:
-				msgs = append(msgs, s.childLine(uid, ev.Child))
-				return msgs, 1, nil
+				if ev.Policy == policy {
+					return append(msgs, s.childLine(uid, ev.Child)), 1, nil
+				}
+			case engine.ChildFailed:
+				if ev.Policy == policy {
+					return append(msgs, fmt.Sprintf("establishing CHILD_SA %s failed: %s", policy, ev.Reason)), 0, nil
+				}
 			case engine.IKEFailed, engine.IKEDown:
 				msgs = append(msgs, fmt.Sprintf("establishing IKE_SA %s[%d] failed: %s", vpn, uid, ev.Reason))
 				return msgs, 0, nil
 			}
 		case <-timeout.C:
+			if line, ok := s.childUpLine(uid, policy); ok && policy != "" {
+				return append(msgs, line), 1, nil // came up unseen (a full watcher)
+			}
 			return append(msgs, "negotiation still in progress"), 0, nil
 		case <-ctx.Done():
 			return msgs, 0, ctx.Err()
 		}
 	}
+}
+
+// childUpLine reports an installed child SA of the policy on IKE SA uid.
+func (s *Service) childUpLine(uid uint32, policy string) (string, bool) {
+	for _, sa := range s.eng.Snapshot(false) {
+		if sa.UniqueID != uid {
+			continue
+		}
+		for _, c := range sa.Children {
+			if c.Policy == policy && (c.State == "installed" || c.State == "rekeying") {
+				return s.childLine(uid, c.UniqueID), true
+			}
+		}
+	}
+	return "", false
+}
+
+// lifetimeLines are the guide's "scheduling rekeying in 13165s" and
+// "maximum IKE_SA lifetime 14605s" lines of a new IKE SA.
+func (s *Service) lifetimeLines(uid uint32) []string {
+	now := time.Now()
+	for _, sa := range s.eng.Snapshot(false) {
+		if sa.UniqueID != uid {
+			continue
+		}
+		var out []string
+		if !sa.RekeyAt.IsZero() {
+			out = append(out, fmt.Sprintf("scheduling rekeying in %ds", int(sa.RekeyAt.Sub(now)/time.Second)))
+		}
+		if !sa.ReauthAt.IsZero() {
+			out = append(out, fmt.Sprintf("scheduling reauthentication in %ds", int(sa.ReauthAt.Sub(now)/time.Second)))
+		}
+		if !sa.ExpireAt.IsZero() {
+			out = append(out, fmt.Sprintf("maximum IKE_SA lifetime %ds", int(sa.ExpireAt.Sub(now)/time.Second)))
+		}
+		return out
+	}
+	return nil
+}
+
+// rekey rekeys the selected IKE SAs (their child SAs are inherited) or
+// child SAs. The reply is the count only: the CLI words it as the guide
+// does ("Initiated 1 IKE SA rekey.").
+func (s *Service) rekey(in *rpcInput) (int, error) {
+	n := 0
+	switch {
+	case in.IKESA != nil:
+		for _, sa := range s.selectIKE(in) {
+			if s.eng.RekeyIKE(sa.UniqueID) == nil {
+				n++
+			}
+		}
+	case in.ChildSA != nil:
+		for _, sa := range s.eng.Snapshot(false) {
+			for _, c := range sa.Children {
+				if c.State != "installed" || (in.ChildSA.UniqueID != nil && *in.ChildSA.UniqueID != c.UniqueID) ||
+					(in.ChildSA.UniqueID == nil && in.ChildSA.Policy != c.Policy) {
+					continue
+				}
+				if s.eng.RekeyChild(c.UniqueID) == nil {
+					n++
+				}
+			}
+		}
+	default:
+		return 0, missing("rekey", "rekey needs ike-sa or child-sa")
+	}
+	return n, nil
+}
+
+// reauth reauthenticates the selected IKE SAs, in the order
+// make-before-break says.
+func (s *Service) reauth(in *rpcInput) (int, error) {
+	if in.IKESA == nil {
+		return 0, missing("reauth", "reauth needs ike-sa")
+	}
+	n := 0
+	for _, sa := range s.selectIKE(in) {
+		if s.eng.Reauth(sa.UniqueID) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// selectIKE returns the established IKE SAs an ike-sa selector names.
+func (s *Service) selectIKE(in *rpcInput) []engine.SAState {
+	var out []engine.SAState
+	for _, sa := range s.eng.Snapshot(false) {
+		if sa.State != "established" || (in.IKESA.UniqueID != nil && *in.IKESA.UniqueID != sa.UniqueID) ||
+			(in.IKESA.UniqueID == nil && in.IKESA.VPN != sa.VPN) {
+			continue
+		}
+		out = append(out, sa)
+	}
+	return out
 }
 
 func (s *Service) establishedLine(uid uint32) string {
@@ -191,7 +322,7 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 					(in.ChildSA.UniqueID == nil && in.ChildSA.Policy != c.Policy) {
 					continue
 				}
-				if err := s.eng.DeleteChild(c.InSPI); err == nil {
+				if err := s.eng.DeleteChildByUID(c.UniqueID); err == nil {
 					n++
 					msgs = append(msgs, fmt.Sprintf("deleting CHILD_SA %s{%d}", c.Policy, c.UniqueID))
 				}

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/datastore"
@@ -60,6 +61,10 @@ type Options struct {
 	// OnEvent, if set, hears every SA event (the daemon's NETCONF
 	// notifications); called from the engine: it must not block.
 	OnEvent func(engine.Event)
+	// Activity, if set, returns when a child SA last received and sent
+	// traffic: DPD takes inbound ESP as proof of liveness and dpd-mode
+	// optimized probes only after outbound traffic (engine.Activity).
+	Activity func(c engine.ChildSA) (in, out time.Time)
 }
 
 // Counters are the bytes and packets of one direction of a child SA.
@@ -110,7 +115,11 @@ func New(o Options) *Service {
 		ctx: ctx, cancel: cancel, cfg: &config.Config{}}
 	s.conn = newSwitchConn()
 	s.watchers = map[chan engine.Event]bool{}
-	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: o.Dataplane, Logger: o.Logger, Events: s.onEvent,
+	dp := o.Dataplane
+	if o.Activity != nil {
+		dp = activityDataplane{Dataplane: dp, activity: o.Activity}
+	}
+	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap})
 	go s.eng.Run(ctx)
 	return s

@@ -50,10 +50,11 @@ func (w testWriter) Write(b []byte) (int, error) {
 }
 
 // TestInitiateStateFlush runs two services over loopback (127.0.0.1 and
-// 127.0.0.2, both on the same translated ports): the initiate RPC
-// establishes the tunnel and reports it, the state shows it on both sides,
-// a commit that adds a VPN leaves it up, one that changes it tears it
-// down, and flush deletes it.
+// 127.0.0.2, both on the same translated ports): the initiate RPC sets up
+// a childless IKE SA (ike-sa vpn), then its child SA (child-sa
+// security-policy) and reports them as the vsr guide does, the state shows
+// them on both sides, a commit that adds a VPN leaves them up, and flush
+// deletes them.
 func TestInitiateStateFlush(t *testing.T) {
 	a, dpA := newService(t, 15500)
 	b, _ := newService(t, 15500)
@@ -71,8 +72,23 @@ func TestInitiateStateFlush(t *testing.T) {
 	}
 	reply := string(out)
 	for _, want := range []string{"<count xmlns=\"urn:secgw:yang:secgw-ike\">1</count>", "initiating IKE_SA to-b[1] to 127.0.0.2",
-		"IKE_SA to-b[1] established between 127.0.0.1[a.example]...127.0.0.2[b.example]", "CHILD_SA net{2} established with SPIs",
-		"and TS 10.1.0.0/16 === 10.2.0.0/16"} {
+		"IKE_SA to-b[1] established between 127.0.0.1[a.example]...127.0.0.2[b.example]", "scheduling rekeying in 1",
+		"maximum IKE_SA lifetime 1"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("initiate reply lacks %q:\n%s", want, reply)
+		}
+	}
+	if strings.Contains(reply, "CHILD_SA") || len(dpA.Children()) != 0 {
+		t.Errorf("initiate ike-sa set up a child SA:\n%s", reply)
+	}
+	out, err = a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
+		[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply = string(out)
+	for _, want := range []string{"<count xmlns=\"urn:secgw:yang:secgw-ike\">1</count>", "establishing CHILD_SA net",
+		"CHILD_SA net{2} established with SPIs", "and TS 10.1.0.0/16 === 10.2.0.0/16"} {
 		if !strings.Contains(reply, want) {
 			t.Errorf("initiate reply lacks %q:\n%s", want, reply)
 		}

@@ -66,6 +66,10 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_connecting
 	case "created":
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_created
+	case "rekeying":
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeying
+	case "rekeyed":
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeyed
 	default:
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_deleting
 	}
@@ -88,6 +92,12 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 	if !sa.Established.IsZero() {
 		e.EstablishedTime = ptr(uint64(now.Sub(sa.Established) / time.Second))
 	}
+	if !sa.RekeyAt.IsZero() {
+		e.RekeyTime = ptr(uint64(max(sa.RekeyAt.Sub(now), 0) / time.Second))
+	}
+	if !sa.ReauthAt.IsZero() {
+		e.ReauthTime = ptr(uint64(max(sa.ReauthAt.Sub(now), 0) / time.Second))
+	}
 	if keys && sa.Keys != nil {
 		e.SkEi, e.SkEr = hexPtr(sa.Keys.SKei), hexPtr(sa.Keys.SKer)
 		e.SkAi, e.SkAr = hexPtr(sa.Keys.SKai), hexPtr(sa.Keys.SKar)
@@ -109,15 +119,24 @@ func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwV
 	}
 	en := config.EnumsOf(ikecrypto.Suite{Encr: c.Suite.Encr, KeyBits: c.Suite.KeyBits, Integ: c.Suite.Integ, Group: c.Suite.Group})
 	cs.EncAlg, cs.AuthAlg, cs.AeadAlg, cs.DhGroup = en.Enc, en.Auth, en.Aead, en.DH
+	switch c.State {
+	case "rekeying":
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_rekeying
+	case "rekeyed":
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_rekeyed
+	case "deleting":
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_deleting
+	}
 	if !c.Installed.IsZero() {
-		age := now.Sub(c.Installed)
-		cs.InstalledTime = ptr(uint64(age / time.Second))
-		if l := c.Lifetimes.RekeyTime; l > 0 {
-			cs.RekeyTime = ptr(uint64(max(l-age, 0) / time.Second))
-		}
-		if l := c.Lifetimes.LifeTime; l > 0 {
-			cs.LifeTime = ptr(uint64(max(l-age, 0) / time.Second))
-		}
+		cs.InstalledTime = ptr(uint64(now.Sub(c.Installed) / time.Second))
+	}
+	// The engine's lifetimes, random margin included (the vsr guide's
+	// "rekeying in 3342s, expires in 3959s").
+	if !c.RekeyAt.IsZero() {
+		cs.RekeyTime = ptr(uint64(max(c.RekeyAt.Sub(now), 0) / time.Second))
+	}
+	if !c.ExpireAt.IsZero() {
+		cs.LifeTime = ptr(uint64(max(c.ExpireAt.Sub(now), 0) / time.Second))
 	}
 	if len(c.LocalTS) > 0 {
 		t := c.LocalTS[0]

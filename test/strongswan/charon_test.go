@@ -1,10 +1,13 @@
 package strongswan
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -197,8 +200,21 @@ func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 {
 		sweepStale()
 	}
+	// The tests mostly wait for charon and for protocol timers, not for
+	// a CPU: unless -test.parallel says otherwise, run more of them at
+	// once than GOMAXPROCS (the default), which keeps the package under
+	// a minute on two cores.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", strconv.Itoa(max(runtime.GOMAXPROCS(0), testParallel)))
+	}
 	os.Exit(m.Run())
 }
+
+// testParallel is the default number of tests run at once.
+const testParallel = 6
 
 // requirePrerequisites fails the test, naming the package, when something
 // the interop tests need is missing. It never skips: a missing peer must

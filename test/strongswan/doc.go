@@ -20,7 +20,14 @@
 // one of them over IPv6 outer addresses) and checks SPIs, algorithms and
 // keys on both sides; TestDelete deletes IKE and child SAs from either
 // side; TestFragmentation runs both roles with IKE_AUTH split into IKE
-// fragments (RFC 7383) in both directions. When charon initiates, the
+// fragments (RFC 7383) in both directions. The lifecycle tests
+// (lifecycle_test.go) rekey the child SA (with and without PFS) and the
+// IKE SA from either side (swanctl --rekey on charon's), reauthenticate
+// make-before-break from either side, and check DPD with dpd-action clear
+// (charon killed) and restart (the link to charon's namespace down, then
+// up), comparing the keys of the rekeyed SAs with charon's log. Most tests
+// wait on charon and on protocol timers, so TestMain runs six at once
+// unless -test.parallel says otherwise. When charon initiates, the
 // datagrams it sent are decrypted with the keys it logged; `go test
 // ./test/strongswan -run 'TestInterop|TestFragmentation' -update-capture`
 // writes them as the known-answer vectors

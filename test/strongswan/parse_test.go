@@ -121,6 +121,16 @@ var dumpLine = regexp.MustCompile(`\[\w+\]\s+(\d+): (.*)$`)
 // at ike=4/chd=4 ("Sk_ei secret", "encryption initiator key", ...).
 func loggedSecrets(log string) map[string][]byte {
 	out := map[string][]byte{}
+	for label, all := range loggedAll(log) {
+		out[label] = all[0]
+	}
+	return out
+}
+
+// loggedAll returns every hexdump of each label in a charon log, in order
+// (a rekey logs new keys under the same labels).
+func loggedAll(log string) map[string][][]byte {
+	out := map[string][][]byte{}
 	lines := strings.Split(log, "\n")
 	for i := 0; i < len(lines); i++ {
 		m := dumpHeader.FindStringSubmatch(lines[i])
@@ -144,8 +154,8 @@ func loggedSecrets(log string) map[string][]byte {
 				b = append(b, x[0])
 			}
 		}
-		if _, seen := out[m[2]]; !seen && len(b) == n {
-			out[m[2]] = b
+		if len(b) == n {
+			out[m[2]] = append(out[m[2]], b)
 		}
 	}
 	return out

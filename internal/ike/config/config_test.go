@@ -86,3 +86,45 @@ func fmtList(s []string) string {
 	}
 	return out + "]"
 }
+
+// TestLifecycleKnobs resolves start/close/dpd actions, the DPD mode and
+// threshold, acquire-timeout and make-before-break: a VPN leaf wins over
+// its template's, a template leaf over the template default.
+func TestLifecycleKnobs(t *testing.T) {
+	ike := &generated.SecgwVrf_Vrf_Ike{
+		IkePolicyTemplate: map[string]*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate{
+			"t": {Name: ptr("t"), DpdMode: generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode_always_send, DpdThreshold: ptr(uint8(3))},
+		},
+		IpsecPolicyTemplate: map[string]*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate{
+			"s": {Name: ptr("s"), StartAction: generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction_start,
+				DpdAction: generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction_clear},
+		},
+		Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{
+			"a": {Name: ptr("a"),
+				IkePolicy:   &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{Template: ptr("t"), DpdMode: generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode_optimized},
+				IpsecPolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy{Template: ptr("s"), CloseAction: generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction_trap}},
+			"b": {Name: ptr("b")},
+		},
+		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{AcquireTimeout: ptr(uint32(60)), MakeBeforeBreak: ptr(true)},
+	}
+	c, err := Resolve(ike)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.VPN("a"), c.VPN("b")
+	if a.IKE.DPDMode != DPDOptimized || a.IKE.DPDThreshold != 3 {
+		t.Errorf("a: dpd %v threshold %d", a.IKE.DPDMode, a.IKE.DPDThreshold)
+	}
+	if a.StartAction != ActionStart || a.CloseAction != ActionTrap || a.DPDAction != ActionNone {
+		t.Errorf("a: start %v close %v dpd %v", a.StartAction, a.CloseAction, a.DPDAction)
+	}
+	if b.IKE.DPDMode != DPDProbeIdle || b.IKE.DPDThreshold != 0 || b.StartAction != ActionTrap || b.CloseAction != ActionNone || b.DPDAction != ActionStart {
+		t.Errorf("b defaults: %+v start %v close %v dpd %v", b.IKE, b.StartAction, b.CloseAction, b.DPDAction)
+	}
+	if c.Global.AcquireTimeout != time.Minute || !c.Global.MakeBeforeBreak {
+		t.Errorf("global %+v", c.Global)
+	}
+	if d, _ := Resolve(&generated.SecgwVrf_Vrf_Ike{}); d.Global.AcquireTimeout != 30*time.Second || d.Global.MakeBeforeBreak {
+		t.Errorf("global defaults %+v", d.Global)
+	}
+}

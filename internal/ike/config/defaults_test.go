@@ -40,3 +40,35 @@ func TestDefaultsMatchSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestActionDefaultsMatchSchema does the same for the enumerations and the
+// acquire timeout.
+func TestActionDefaultsMatchSchema(t *testing.T) {
+	s, err := schema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := func(path ...string) string {
+		e := s.Find(path...)
+		if e == nil {
+			t.Fatalf("no node %v", path)
+		}
+		d, _ := e.SingleDefaultValue()
+		return d
+	}
+	for _, c := range []struct{ got, want string }{
+		{DefaultStartAction.String(), def("vrf", "ike", "ipsec-policy-template", "start-action")},
+		{DefaultCloseAction.String(), def("vrf", "ike", "ipsec-policy-template", "close-action")},
+		{"restart", def("vrf", "ike", "ipsec-policy-template", "dpd-action")},
+		{DPDProbeIdle.String(), def("vrf", "ike", "ike-policy-template", "dpd-mode")},
+		{strconv.Itoa(int(DefaultAcquireTimeout / time.Second)), def("vrf", "ike", "global-options", "acquire-timeout")},
+		{"false", def("vrf", "ike", "global-options", "make-before-break")},
+	} {
+		if c.got != c.want {
+			t.Errorf("constant %s, schema default %s", c.got, c.want)
+		}
+	}
+	if DefaultDPDAction != ActionStart {
+		t.Error("dpd-action restart must resolve to ActionStart")
+	}
+}

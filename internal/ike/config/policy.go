@@ -26,6 +26,13 @@ type Global struct {
 	Retransmit Retransmit
 	// Cookies says when the responder demands a cookie (RFC 7296 §2.6).
 	Cookies CookiePolicy
+	// AcquireTimeout is acquire-timeout: how long an acquire for a
+	// policy suppresses further acquires while the negotiation it
+	// started runs.
+	AcquireTimeout time.Duration
+	// MakeBeforeBreak is make-before-break: a reauthentication sets up
+	// the new IKE and child SAs before it deletes the old ones.
+	MakeBeforeBreak bool
 }
 
 // Retransmit holds the retransmission constants of global-options (vsr
@@ -81,6 +88,86 @@ type VPN struct {
 	Fragmentation bool
 	// Policies are the security policies, sorted by name.
 	Policies []SecurityPolicy
+	// StartAction, CloseAction and DPDAction are the ipsec-policy
+	// start-action, close-action and dpd-action of the VPN's child SAs.
+	StartAction, CloseAction, DPDAction Action
+}
+
+// Policy returns the security policy called name, or nil.
+func (v *VPN) Policy(name string) *SecurityPolicy {
+	for i := range v.Policies {
+		if v.Policies[i].Name == name {
+			return &v.Policies[i]
+		}
+	}
+	return nil
+}
+
+// PolicyVPN returns the VPN that holds the security policy called name
+// (policy names are unique in a vrf) and the policy, or nils.
+func (c *Config) PolicyVPN(name string) (*VPN, *SecurityPolicy) {
+	for _, v := range c.VPNs {
+		if p := v.Policy(name); p != nil {
+			return v, p
+		}
+	}
+	return nil, nil
+}
+
+// Action is what happens to the child SAs of a security policy when the
+// policy is loaded (start-action), when the peer closes them
+// (close-action) or when DPD declares the peer dead (dpd-action).
+type Action uint8
+
+// Actions. dpd-action clear is ActionNone and dpd-action restart is
+// ActionStart.
+const (
+	// ActionNone does nothing (dpd-action clear: the child SAs are
+	// closed and nothing more happens).
+	ActionNone Action = iota
+	// ActionTrap installs trap policies: matching traffic makes the
+	// dataplane raise an acquire, which negotiates the child SA.
+	ActionTrap
+	// ActionStart negotiates the child SA at once (dpd-action restart:
+	// under a fresh IKE SA).
+	ActionStart
+)
+
+// String returns none, trap or start.
+func (a Action) String() string {
+	switch a {
+	case ActionTrap:
+		return "trap"
+	case ActionStart:
+		return "start"
+	}
+	return "none"
+}
+
+// DPDMode is dpd-mode: when liveness checks are sent.
+type DPDMode uint8
+
+// DPD modes (secgw-ike-vpn.yang dpd-mode, after the Juniper modes).
+const (
+	// DPDProbeIdle (probe-idle-tunnel, the default) probes when nothing
+	// was received from the peer during dpd-delay (RFC 7296 §2.4).
+	DPDProbeIdle DPDMode = iota
+	// DPDOptimized probes only when traffic was sent to the peer and
+	// none was received during dpd-delay.
+	DPDOptimized
+	// DPDAlwaysSend probes every dpd-delay, whatever the traffic.
+	DPDAlwaysSend
+)
+
+// String returns the YANG enum name.
+func (m DPDMode) String() string {
+	switch m {
+	case DPDOptimized:
+		return "optimized"
+	case DPDAlwaysSend:
+		return "always-send"
+	}
+	return "probe-idle-tunnel"
 }
 
 // Initiator reports whether the VPN can initiate: it needs a peer address.
@@ -91,6 +178,11 @@ type IKETimers struct {
 	RekeyTime  time.Duration // 0 disables rekeying
 	ReauthTime time.Duration // 0 disables reauthentication
 	DPDDelay   time.Duration // 0 disables DPD
+	DPDMode    DPDMode
+	// DPDThreshold is dpd-threshold: the number of unanswered probes,
+	// sent every DPDDelay, after which the peer is dead; 0 (unset) means
+	// a probe is retransmitted like any request.
+	DPDThreshold int
 }
 
 // ChildLifetimes are the child SA lifetimes (ipsec-policy) given to the

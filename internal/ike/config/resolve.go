@@ -25,6 +25,13 @@ const (
 	DefaultRetransmitTimeout = 4 * time.Second
 	DefaultRetransmitBase    = 1.8
 	DefaultCookieThreshold   = 10
+	DefaultAcquireTimeout    = 30 * time.Second
+
+	// Template defaults of ipsec-policy-template start-action (trap),
+	// close-action (none) and dpd-action (restart).
+	DefaultStartAction = ActionTrap
+	DefaultCloseAction = ActionNone
+	DefaultDPDAction   = ActionStart
 )
 
 // Config is the resolved IKE configuration of one vrf.
@@ -116,14 +123,21 @@ func Resolve(ike *generated.SecgwVrf_Vrf_Ike) (*Config, error) {
 
 func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
 	out := Global{
-		Retransmit: Retransmit{Tries: DefaultRetransmitTries, Timeout: DefaultRetransmitTimeout, Base: DefaultRetransmitBase},
-		Cookies:    CookiePolicy{Threshold: DefaultCookieThreshold},
+		Retransmit:     Retransmit{Tries: DefaultRetransmitTries, Timeout: DefaultRetransmitTimeout, Base: DefaultRetransmitBase},
+		Cookies:        CookiePolicy{Threshold: DefaultCookieThreshold},
+		AcquireTimeout: DefaultAcquireTimeout,
 	}
 	if g == nil {
 		return out
 	}
 	if g.InitiatorOnly != nil {
 		out.InitiatorOnly = *g.InitiatorOnly
+	}
+	if g.AcquireTimeout != nil {
+		out.AcquireTimeout = time.Duration(*g.AcquireTimeout) * time.Second
+	}
+	if g.MakeBeforeBreak != nil {
+		out.MakeBeforeBreak = *g.MakeBeforeBreak
 	}
 	r := &out.Retransmit
 	if g.RetransmitTries != nil {
@@ -251,6 +265,13 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 			return nil, fmt.Errorf("dpd-delay: %w", err)
 		}
 	}
+	out.IKE.DPDMode = dpdMode(pickEnum(ip.DpdMode, it.DpdMode))
+	if th := pick(ip.DpdThreshold, it.DpdThreshold); th != nil {
+		out.IKE.DPDThreshold = int(*th)
+	}
+	out.StartAction = startAction(pickEnum(sp.StartAction, st.StartAction))
+	out.CloseAction = closeAction(pickEnum(sp.CloseAction, st.CloseAction))
+	out.DPDAction = dpdAction(pickEnum(sp.DpdAction, st.DpdAction))
 	ch := &out.Child
 	ch.RekeyTime = secs(pick(sp.RekeyTime, st.RekeyTime), DefaultChildRekeyTime)
 	ch.LifeTime = secs(pick(sp.LifeTime, st.LifeTime), ch.RekeyTime+ch.RekeyTime/10)
@@ -358,6 +379,54 @@ func pick[T any](vpn, tmpl *T) *T {
 		return vpn
 	}
 	return tmpl
+}
+
+// pickEnum is pick for enumerations, whose unset value is 0.
+func pickEnum[T ~int64](vpn, tmpl T) T {
+	if vpn != 0 {
+		return vpn
+	}
+	return tmpl
+}
+
+func dpdMode(m generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode) DPDMode {
+	switch m {
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode_optimized:
+		return DPDOptimized
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode_always_send:
+		return DPDAlwaysSend
+	}
+	return DPDProbeIdle
+}
+
+func startAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction) Action {
+	switch a {
+	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction_none:
+		return ActionNone
+	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction_start:
+		return ActionStart
+	}
+	return DefaultStartAction
+}
+
+func closeAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction) Action {
+	switch a {
+	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction_trap:
+		return ActionTrap
+	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction_start:
+		return ActionStart
+	}
+	return DefaultCloseAction
+}
+
+func dpdAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction) Action {
+	switch a {
+	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction_clear:
+		return ActionNone
+	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction_trap:
+		return ActionTrap
+	}
+	return DefaultDPDAction
 }
 
 func secs(v *uint32, def time.Duration) time.Duration {

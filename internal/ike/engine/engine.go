@@ -1,6 +1,17 @@
 // Package engine is the in-process core of the IKEv2 engine (RFC 7296): one
 // Engine per vrf owns the IKE SA table and runs the IKE_SA_INIT, IKE_AUTH
-// (PSK, first child SA) and INFORMATIONAL exchanges in both roles.
+// (PSK, first child SA), CREATE_CHILD_SA and INFORMATIONAL exchanges in
+// both roles.
+//
+// The lifecycle of the SAs (issue 6): child SAs are created and rekeyed,
+// with or without PFS, and IKE SAs rekeyed by CREATE_CHILD_SA
+// (create_child.go, ike_rekey.go), simultaneous rekeys and rekey-versus-
+// delete collisions resolved as RFC 7296 §2.8.1, §2.8.2 and §2.25 say;
+// soft and hard lifetimes with a random margin (lifetime.go), and the
+// dataplane's bytes/packets expiries (Expire); reauthentication, make-
+// or break-before-make (reauth.go); DPD with the vsr and Juniper modes
+// (dpd.go); start-, close- and dpd-action with trap policies and acquires
+// (actions.go); the operator's commands (api.go).
 //
 // The engine is deterministic apart from its random source: input is a
 // datagram (HandleDatagram), an API call or a timer message; output is
@@ -54,8 +65,9 @@ type Options struct {
 	// Rand is the source of SPIs, nonces and cookie secrets; nil means
 	// crypto/rand.
 	Rand io.Reader
-	// Jitter returns numbers in [0,1) for the retransmission jitter; nil
-	// means math/rand/v2.Float64.
+	// Jitter returns numbers in [0,1) for the retransmission jitter, the
+	// random margin of the soft lifetimes (RekeyMarginPct) and the wait
+	// after TEMPORARY_FAILURE; nil means math/rand/v2.Float64.
 	Jitter func() float64
 	// Events, if set, is told when SAs come up, go down or fail (see
 	// Event). It is called with the engine's lock held: it must not block
@@ -75,6 +87,9 @@ type Options struct {
 	// KeepaliveInterval is the NAT keepalive interval (RFC 3948 §2.3);
 	// 0 means DefaultKeepaliveInterval, a negative value disables them.
 	KeepaliveInterval time.Duration
+	// MaxChildSAs bounds the child SAs of one IKE SA; 0 means
+	// DefaultMaxChildSAs.
+	MaxChildSAs int
 }
 
 // Engine is the IKEv2 engine of one vrf.
@@ -94,6 +109,19 @@ type Engine struct {
 	cookieSecret [32]byte
 	// uids numbers IKE and child SAs for the operational state.
 	uids uint32
+
+	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
+	// value reserves an SPI offered in a negotiation under way.
+	spis map[uint32]*ikeSA
+	// reservedSPIs are our SPIs of IKE SAs being created by a rekey.
+	reservedSPIs map[uint64]bool
+	// traps are the installed trap policies, by security policy name.
+	traps map[string]Trap
+	// acquires holds, per security policy, until when a negotiation an
+	// acquire started makes further acquires wait (acquire-timeout).
+	acquires map[string]time.Time
+	// warnedNoTraps: the dataplane's lack of trap policies was logged.
+	warnedNoTraps bool
 }
 
 // nextUID returns the next unique-id (never 0); e.mu is held.
@@ -133,6 +161,11 @@ func New(o Options) *Engine {
 		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
 		sas:      map[uint64]*ikeSA{},
 		halfOpen: map[halfOpenKey]*ikeSA{},
+		spis:     map[uint32]*ikeSA{},
+		traps:    map[string]Trap{},
+		acquires: map[string]time.Time{},
+
+		reservedSPIs: map[uint64]bool{},
 	}
 	io.ReadFull(o.Rand, e.cookieSecret[:])
 	return e
@@ -200,8 +233,9 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	}
 }
 
-// Initiate starts an IKE SA, with its first child SA, for the named VPN
-// (RFC 7296 §1.2). It returns once the IKE_SA_INIT request is sent.
+// Initiate starts an IKE SA, with the child SA of its first security
+// policy, for the named VPN (RFC 7296 §1.2). It returns once the
+// IKE_SA_INIT request is sent.
 func (e *Engine) Initiate(vpn string) error {
 	_, err := e.InitiateSA(vpn)
 	return err
@@ -215,19 +249,8 @@ func (e *Engine) InitiateSA(vpn string) (uint32, error) {
 	if v == nil || !v.Initiator() {
 		return 0, ErrUnknownVPN
 	}
-	local := v.LocalAddr
-	if !local.IsValid() {
-		local = e.o.LocalAddr
-	}
-	sa := e.newSA(true, v)
-	sa.spii = sa.id
-	sa.local = netip.AddrPortFrom(local, PortIKE)
-	sa.remote = netip.AddrPortFrom(v.RemoteAddr, PortIKE)
-	sa.log = e.saLogger(sa)
-	sa.queue(&initTask{})
-	sa.queue(&authTask{})
-	sa.startNext()
-	return sa.uid, nil
+	local, remote := e.endpoints(v)
+	return e.startIKE(v, local, remote, false, v.Policies[:min(1, len(v.Policies))], nil).uid, nil
 }
 
 // DeleteIKE deletes the IKE SA with our SPI spi and its child SAs with an
@@ -249,14 +272,18 @@ func (e *Engine) DeleteIKE(spi uint64) error {
 func (e *Engine) DeleteChild(inSPI uint32) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, sa := range e.sas {
-		if c := sa.child(inSPI); c != nil && sa.state == stateEstablished {
-			sa.queue(&deleteTask{child: inSPI})
-			sa.startNext()
-			return nil
-		}
+	sa := e.spis[inSPI]
+	if sa == nil || sa.state != stateEstablished {
+		return ErrNoSA
 	}
-	return ErrNoSA
+	c := sa.child(inSPI)
+	if c == nil || c.state == childDeleting {
+		return ErrNoSA
+	}
+	c.state = childDeleting
+	sa.queue(&deleteTask{child: inSPI})
+	sa.startNext()
+	return nil
 }
 
 // CheckLiveness sends an empty INFORMATIONAL request on the IKE SA (RFC
@@ -306,7 +333,7 @@ func (e *Engine) newSA(initiator bool, v *config.VPN) *ikeSA {
 		var b [8]byte
 		io.ReadFull(e.o.Rand, b[:])
 		sa.id = binary.BigEndian.Uint64(b[:])
-		if sa.id != 0 && e.sas[sa.id] == nil {
+		if sa.id != 0 && e.sas[sa.id] == nil && !e.reservedSPIs[sa.id] {
 			break
 		}
 	}
@@ -323,19 +350,38 @@ func (e *Engine) saLogger(sa *ikeSA) *slog.Logger {
 }
 
 // removeSA drops the SA from the tables and deletes its child SAs from the
-// dataplane.
+// dataplane. Then, as the reason for the removal says: dpd-action when the
+// peer stopped answering, close-action when the peer deleted it, the new
+// IKE SA of a break-before-make reauthentication.
 func (e *Engine) removeSA(sa *ikeSA) {
 	if sa.state == stateDeleted {
 		return
 	}
 	sa.stopTimers()
+	sa.stopIKETimers()
 	e.emitDown(sa)
+	var policies []config.SecurityPolicy
+	if sa.vpn != nil && sa.state == stateEstablished {
+		policies = sa.policiesOf()
+	}
 	for _, c := range sa.children {
+		sa.stopChildTimers(c)
+		if e.spis[c.InSPI] == sa {
+			delete(e.spis, c.InSPI)
+		}
 		if err := e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
 			sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
 		}
 	}
 	sa.children = nil
+	if p := sa.pending; p != nil {
+		abortTask(sa, p.task)
+	}
+	for _, t := range sa.tasks {
+		abortTask(sa, t)
+	}
+	sa.tasks = nil
+	established := sa.state == stateEstablished
 	sa.state = stateDeleted
 	delete(e.sas, sa.id)
 	if sa.haveHalfOpen {
@@ -343,6 +389,37 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	}
 	if sa.keys != nil {
 		sa.keys.Clear()
+	}
+	switch {
+	case sa.reestablish != nil:
+		r := sa.reestablish
+		sa.log.Info("setting up the new IKE SA of the reauthentication")
+		e.startIKE(r.v, r.local, r.remote, r.natt, r.policies, nil)
+	case sa.peerDead && established:
+		e.dpdAction(sa, policies)
+	case sa.closedByPeer:
+		for _, p := range policies {
+			e.closeAction(sa.vpn, p.Name)
+		}
+	}
+}
+
+// abortTask frees what a task that will never complete holds: reserved
+// SPIs, and the acquire of the child SA it was to create.
+func abortTask(sa *ikeSA, t task) {
+	switch x := t.(type) {
+	case *ikeRekeyTask:
+		x.abort(sa)
+	case *childCreateTask:
+		sa.e.releaseSPI(x.spi)
+		if x.rekey == nil {
+			sa.e.childFailed(sa, x.policy.Name, "")
+		}
+	case *authTask:
+		sa.e.releaseSPI(x.spi)
+		for _, p := range x.policies {
+			sa.e.childFailed(sa, p.Name, "")
+		}
 	}
 }
 

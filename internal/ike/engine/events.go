@@ -17,10 +17,20 @@ const (
 	ChildUp
 	// ChildDown: a child SA was removed.
 	ChildDown
+	// IKERekeyed: a rekey (RFC 7296 §2.18) replaced the IKE SA Old by
+	// SA, which inherits its child SAs. No IKEUp/IKEDown pair is
+	// reported for a rekey.
+	IKERekeyed
+	// ChildRekeyed: a rekey (RFC 7296 §1.3.3) replaced the child SA Old
+	// by Child. No ChildUp/ChildDown pair is reported for a rekey.
+	ChildRekeyed
+	// ChildFailed: a child SA of Policy was not set up on an IKE SA that
+	// stays up (RFC 7296 §2.21.3); Reason says why.
+	ChildFailed
 )
 
 func (k EventKind) String() string {
-	return [...]string{"?", "ike-up", "ike-down", "ike-failed", "child-up", "child-down"}[k]
+	return [...]string{"?", "ike-up", "ike-down", "ike-failed", "child-up", "child-down", "ike-rekeyed", "child-rekeyed", "child-failed"}[k]
 }
 
 // Event reports a change of an IKE or child SA to Options.Events (the
@@ -29,9 +39,12 @@ type Event struct {
 	Kind EventKind
 	// SA is the unique-id of the IKE SA; Child that of the child SA for
 	// the child events.
-	SA, Child   uint32
+	SA, Child uint32
+	// Old is the unique-id of the SA a rekey replaced.
+	Old         uint32
 	VPN, Policy string
-	// Reason explains IKEFailed; it never holds key material.
+	// Reason explains IKEFailed, IKEDown and ChildFailed; it never holds
+	// key material.
 	Reason string
 }
 
@@ -51,10 +64,15 @@ func (e *Engine) emitDown(sa *ikeSA) {
 		vpn = sa.vpn.Name
 	}
 	for _, c := range sa.children {
-		e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+		if !c.replaced {
+			e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+		}
+	}
+	if sa.successor != nil {
+		return // replaced by a rekey: IKERekeyed said so
 	}
 	if !sa.established.IsZero() {
-		e.emit(Event{Kind: IKEDown, SA: sa.uid, VPN: vpn})
+		e.emit(Event{Kind: IKEDown, SA: sa.uid, VPN: vpn, Reason: sa.failure})
 		return
 	}
 	reason := sa.failure

@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
-	"time"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -19,7 +17,14 @@ import (
 //	HDR, SK {IDi, [IDr,] AUTH, SAi2, TSi, TSr}  -->
 //	                      <--  HDR, SK {IDr, AUTH, SAr2, TSi, TSr}
 type authTask struct {
-	idi    *wire.Identification
+	idi *wire.Identification
+	// policies are the security policies to set up child SAs for: the
+	// first in IKE_AUTH, the others with CREATE_CHILD_SA once the IKE SA
+	// is up (RFC 7296 §1.3.1). None makes a childless IKE SA (RFC 6023).
+	policies []config.SecurityPolicy
+	// hint is the packet that triggered the negotiation (an acquire),
+	// if any: its addresses go first in TSi and TSr (RFC 7296 §2.9).
+	hint   *Packet
 	policy config.SecurityPolicy
 	spi    uint32
 	offer  []wire.Proposal
@@ -46,12 +51,13 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, v.RemoteID.Payload(true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth})
-	if len(v.Policies) > 0 {
-		t.policy = v.Policies[0]
-		t.spi = sa.e.newChildSPI()
+	if len(t.policies) > 0 {
+		t.policy = t.policies[0]
+		if t.spi == 0 {
+			t.spi = sa.e.newChildSPI()
+		}
 		t.offer = withSPI(proposal.WithoutKE(v.ESPProposals), t.spi)
-		t.tsi = []wire.TrafficSelector{t.policy.Local}
-		t.tsr = []wire.TrafficSelector{t.policy.Remote}
+		t.tsi, t.tsr = policySelectors(t.policy, t.hint)
 		ps = append(ps, &wire.SA{Proposals: t.offer},
 			&wire.TrafficSelectors{Selectors: t.tsi},
 			&wire.TrafficSelectors{Responder: true, Selectors: t.tsr})
@@ -83,16 +89,35 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
 	}
 	sa.state = stateEstablished
-	sa.established, sa.peerID = time.Now(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
+	sa.established, sa.peerID = sa.e.now(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
 	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
 	sa.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
+	sa.startIKETimers()
 	if t.offer == nil {
+		sa.childrenDone()
 		return nil
 	}
-	// RFC 7296 §2.21.3: a child SA failure leaves the IKE SA up.
+	// The other policies get their child SAs by CREATE_CHILD_SA.
+	for _, p := range t.policies[1:] {
+		sa.pendingChildren++
+		sa.queue(&childCreateTask{policy: p, counted: true})
+	}
+	err := t.processChild(sa, ps)
+	if err != nil {
+		sa.e.releaseSPI(t.spi)
+	}
+	sa.childrenDone()
+	return err
+}
+
+// processChild installs the child SA of the IKE_AUTH response. A child SA
+// failure leaves the IKE SA up (RFC 7296 §2.21.3).
+func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) error {
 	if n := firstError(ps); n != nil {
 		sa.lastError = n.NotifyType
 		sa.log.Info("first child SA refused", "subsystem", "child", "notify", n.NotifyType)
+		sa.e.childFailed(sa, t.policy.Name, n.NotifyType.String())
+		sa.e.releaseSPI(t.spi)
 		return nil
 	}
 	sap := find[*wire.SA](ps, nil)
@@ -100,6 +125,8 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	tsr := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return x.Responder })
 	if sap == nil || tsi == nil || tsr == nil {
 		sa.log.Info("IKE_AUTH response without child SA", "subsystem", "child")
+		sa.e.childFailed(sa, t.policy.Name, "no child SA in the IKE_AUTH response")
+		sa.e.releaseSPI(t.spi)
 		return nil
 	}
 	chosen, ok := proposal.Single(t.offer, sap.Proposals)
@@ -107,9 +134,25 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		// RFC 7296 §2.9: the responder may only narrow.
 		sa.lastError = wire.NotifyTSUnacceptable
 		sa.log.Info("peer answered with an unacceptable child SA", "subsystem", "child")
+		sa.e.childFailed(sa, t.policy.Name, failureReason(0))
+		sa.e.releaseSPI(t.spi)
 		return nil
 	}
-	return sa.installChild(t.policy, chosen, t.spi, binary.BigEndian.Uint32(chosen.SPI), tsi.Selectors, tsr.Selectors)
+	_, err := sa.installChild(childParams{policy: t.policy, proposal: chosen, inSPI: t.spi,
+		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: tsi.Selectors, tsr: tsr.Selectors,
+		ni: sa.ni, nr: sa.nr, initiator: true})
+	return err
+}
+
+// policySelectors are the TSi and TSr we propose for a policy: its
+// selectors, preceded by the addresses of the packet that triggered the
+// negotiation, if any (RFC 7296 §2.9).
+func policySelectors(p config.SecurityPolicy, hint *Packet) (tsi, tsr []wire.TrafficSelector) {
+	if hint != nil && hint.Src.IsValid() && hint.Dst.IsValid() {
+		tsi = append(tsi, hint.selector(true))
+		tsr = append(tsr, hint.selector(false))
+	}
+	return append(tsi, p.Local), append(tsr, p.Remote)
 }
 
 // respondAuth is the responder's IKE_AUTH: pick the VPN by identity among
@@ -157,9 +200,10 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		delete(sa.e.halfOpen, sa.halfOpenKey)
 		sa.haveHalfOpen = false
 	}
-	sa.established, sa.peerID = time.Now(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
+	sa.established, sa.peerID = sa.e.now(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
 	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
 	sa.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
+	sa.startIKETimers()
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
 	return append(resp, sa.respondChild(ps)...)
 }
@@ -179,10 +223,8 @@ func (sa *ikeSA) acceptedIKE() wire.Proposal {
 	return p // KE is not checked: the group was agreed in IKE_SA_INIT
 }
 
-// respondChild negotiates the child SA carried by IKE_AUTH: proposal
-// (ignoring KE transforms) and traffic selector narrowing against the
-// VPN's security policies in name order (RFC 7296 §2.9). Failures are
-// answered with NO_PROPOSAL_CHOSEN or TS_UNACCEPTABLE (§2.21.3).
+// respondChild negotiates the child SA carried by IKE_AUTH, if any
+// (RFC 7296 §1.2; none is childless, RFC 6023).
 func (sa *ikeSA) respondChild(ps []wire.Payload) []wire.Payload {
 	sap := find[*wire.SA](ps, nil)
 	tsi := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return !x.Responder })
@@ -190,38 +232,31 @@ func (sa *ikeSA) respondChild(ps []wire.Payload) []wire.Payload {
 	if sap == nil || tsi == nil || tsr == nil {
 		return nil // childless (RFC 6023) or malformed: no child SA
 	}
-	chosen, ok := proposal.Select(proposal.WithoutKE(sa.vpn.ESPProposals), sap.Proposals, proposal.Options{IgnoreKE: true})
-	if !ok || len(theirSPI(sap.Proposals, chosen.Number)) != 4 {
-		sa.lastError = wire.NotifyNoProposalChosen
-		return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
+	out, _ := sa.negotiateChild(childRequest{sap: sap, tsi: tsi.Selectors, tsr: tsr.Selectors,
+		transport: findNotify(ps, wire.NotifyUseTransportMode) != nil, ni: sa.ni, nr: sa.nr, auth: true})
+	return out
+}
+
+// narrow is the responder's narrowing of offered selectors to one allowed
+// selector (RFC 7296 §2.9), without the selectors another one of the
+// result covers (the packet's addresses that an acquire put first, when
+// the whole policy is acceptable).
+func narrow(offered []wire.TrafficSelector, allowed wire.TrafficSelector) []wire.TrafficSelector {
+	n := ts.Narrow(offered, []wire.TrafficSelector{allowed})
+	out := n[:0:0]
+	for i, x := range n {
+		covered := false
+		for j, y := range n {
+			if i != j && ts.Covers(y, x) && (!ts.Covers(x, y) || j < i) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, x)
+		}
 	}
-	transport := findNotify(ps, wire.NotifyUseTransportMode) != nil
-	for _, pol := range sa.vpn.Policies {
-		if (pol.Mode == config.ModeTransport) != transport {
-			continue
-		}
-		ni := ts.Narrow(tsi.Selectors, []wire.TrafficSelector{pol.Remote})
-		nr := ts.Narrow(tsr.Selectors, []wire.TrafficSelector{pol.Local})
-		if len(ni) == 0 || len(nr) == 0 {
-			continue
-		}
-		peerSPI := binary.BigEndian.Uint32(theirSPI(sap.Proposals, chosen.Number))
-		mySPI := sa.e.newChildSPI()
-		chosen.SPI = binary.BigEndian.AppendUint32(nil, mySPI)
-		if err := sa.installChild(pol, chosen, mySPI, peerSPI, ni, nr); err != nil {
-			sa.log.Warn("cannot install child SA", "subsystem", "child", "err", err)
-			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
-		}
-		out := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}},
-			&wire.TrafficSelectors{Selectors: ni}, &wire.TrafficSelectors{Responder: true, Selectors: nr}}
-		if transport {
-			out = append(out, wire.NewNotify(wire.NotifyUseTransportMode, nil))
-		}
-		return out
-	}
-	sa.lastError = wire.NotifyTSUnacceptable
-	sa.log.Info("no security policy matches the proposed selectors", "subsystem", "child")
-	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}
+	return out
 }
 
 func theirSPI(ps []wire.Proposal, num uint8) []byte {
@@ -238,76 +273,4 @@ func withSPI(ps []wire.Proposal, spi uint32) []wire.Proposal {
 		ps[i].SPI = binary.BigEndian.AppendUint32(nil, spi)
 	}
 	return ps
-}
-
-// newChildSPI returns a random ESP SPI above 255 (RFC 4303 §2.1 reserves
-// 1..255) not used by another child SA of the engine.
-func (e *Engine) newChildSPI() uint32 {
-	for {
-		var b [4]byte
-		io.ReadFull(e.o.Rand, b[:])
-		spi := binary.BigEndian.Uint32(b[:])
-		if spi < 256 {
-			continue
-		}
-		used := false
-		for _, sa := range e.sas {
-			used = used || sa.child(spi) != nil
-		}
-		if !used {
-			return spi
-		}
-	}
-}
-
-// installChild derives the child SA keys (RFC 7296 §2.17, KEYMAT = prf+(SK_d,
-// Ni | Nr) for the child of IKE_AUTH) and gives the SA to the dataplane.
-// tsi and tsr are the selectors as the initiator names them.
-func (sa *ikeSA) installChild(pol config.SecurityPolicy, p wire.Proposal, inSPI, outSPI uint32, tsi, tsr []wire.TrafficSelector) error {
-	enc, _ := proposal.Transform(p, wire.TransformEncr)
-	integ, _ := proposal.Transform(p, wire.TransformInteg)
-	esn, _ := proposal.Transform(p, wire.TransformESN)
-	bits, _ := enc.KeyLength()
-	suite, err := ikecrypto.NewESPSuite(enc.ID, int(bits), integ.ID, wire.GroupNone)
-	if err != nil {
-		return err
-	}
-	keys, err := ikecrypto.DeriveChildKeys(sa.prf, sa.keys.SKd, suite, nil, sa.ni, sa.nr)
-	if err != nil {
-		return err
-	}
-	c := ChildSA{
-		VPN: sa.vpn.Name, Policy: pol.Name, IKESPIi: sa.spii, IKESPIr: sa.spir,
-		Local: sa.local, Remote: sa.remote, Encap: sa.natLocal || sa.natRemote,
-		UniqueID: sa.e.nextUID(), InSPI: inSPI, OutSPI: outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
-		Mode: pol.Mode, Lifetimes: sa.vpn.Child,
-	}
-	i, r := DirKeys{Encr: keys.EncrI, Integ: keys.IntegI}, DirKeys{Encr: keys.EncrR, Integ: keys.IntegR}
-	if sa.initiator {
-		c.Out, c.In = i, r
-		c.LocalTS, c.RemoteTS = tsi, tsr
-	} else {
-		c.In, c.Out = i, r
-		c.LocalTS, c.RemoteTS = tsr, tsi
-	}
-	if err := sa.e.o.Dataplane.InstallChild(c); err != nil {
-		return err
-	}
-	sa.children = append(sa.children, &childSA{ChildSA: c, installed: time.Now()})
-	sa.e.emit(Event{Kind: ChildUp, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
-	sa.log.Info("child SA installed", "subsystem", "child", "policy", pol.Name,
-		"in", spi32(inSPI), "out", spi32(outSPI), "suite", suite.String())
-	sa.log.Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(inSPI), "encr_in", c.In.Encr,
-		"integ_in", c.In.Integ, "encr_out", c.Out.Encr, "integ_out", c.Out.Integ)
-	return nil
-}
-
-func spi32(s uint32) string {
-	const hex = "0123456789abcdef"
-	b := make([]byte, 8)
-	for i := 7; i >= 0; i-- {
-		b[i] = hex[s&15]
-		s >>= 4
-	}
-	return string(b)
 }

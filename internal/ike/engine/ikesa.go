@@ -69,31 +69,33 @@ type ikeSA struct {
 	// failure is why the SA failed, for the Events hook.
 	failure string
 
+	// lastIn is when an authenticated message of the peer last arrived:
+	// the IKE part of DPD's proof of liveness (RFC 7296 §2.4).
+	lastIn time.Time
+	// peerDead: the peer stopped answering an established SA
+	// (dpd-action applies); closedByPeer: the peer deleted it
+	// (close-action applies); closing: our Delete of it is queued or
+	// sent.
+	peerDead, closedByPeer, closing bool
+
+	// successor is the IKE SA that replaced this one by a rekey and took
+	// its child SAs; peerRekey is the IKE SA the peer's rekey request
+	// created while our own rekey was outstanding, with the nonces of
+	// that exchange (RFC 7296 §2.8.2).
+	successor, peerRekey *ikeSA
+	peerRekeyNonces      [2][]byte
+	rekeyRetries         int
+
+	// replaces is, during a make-before-break reauthentication, the SPI
+	// of the IKE SA to delete once this one has set up its child SAs
+	// (pendingChildren of them are still to come); reestablish is, in
+	// a break-before-make one, what to set up once this SA is gone.
+	replaces        uint64
+	pendingChildren int
+	reestablish     *reestablish
+
+	ikeTimers
 	taskManager
-}
-
-// childSA is a child SA installed in the dataplane.
-type childSA struct {
-	ChildSA
-	installed time.Time
-}
-
-func (sa *ikeSA) child(inSPI uint32) *childSA {
-	for _, c := range sa.children {
-		if c.InSPI == inSPI {
-			return c
-		}
-	}
-	return nil
-}
-
-func (sa *ikeSA) childByOut(outSPI uint32) *childSA {
-	for _, c := range sa.children {
-		if c.OutSPI == outSPI {
-			return c
-		}
-	}
-	return nil
 }
 
 // encode builds a message of the IKE SA: IKE_SA_INIT in clear, every other

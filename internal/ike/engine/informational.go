@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"time"
 
 	"secgw/internal/ike/wire"
 )
@@ -13,13 +14,23 @@ import (
 type deleteTask struct {
 	ike   bool
 	child uint32
+	// orphan: the child SA was never installed on our side (we refused
+	// the peer's answer); the delete still tells the peer to drop its
+	// half.
+	orphan bool
 }
 
 func (t *deleteTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }
 
 func (t *deleteTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if t.ike {
+		sa.closing = true
 		return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}}, nil
+	}
+	if c := sa.child(t.child); c != nil {
+		c.state = childDeleting
+	} else if !t.orphan {
+		return nil, errSkip // the peer deleted it meanwhile
 	}
 	return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4,
 		SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, t.child)}}}, nil
@@ -37,32 +48,32 @@ func (t *deleteTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) erro
 	return nil
 }
 
-func (sa *ikeSA) removeChild(c *childSA) {
-	if err := sa.e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
-		sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
-	}
-	sa.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
-	for i, x := range sa.children {
-		if x == c {
-			sa.children = append(sa.children[:i], sa.children[i+1:]...)
-			break
-		}
-	}
-	sa.log.Info("child SA deleted", "subsystem", "child", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
+// livenessTask is the empty INFORMATIONAL request of DPD (RFC 7296 §1.4,
+// §2.4): the response is the proof of liveness; no response ends the IKE
+// SA after the retransmissions. With dpd-threshold, a DPD probe is sent
+// every dpd-delay instead, and the peer is dead after threshold
+// unanswered probes (the Juniper model of the reference).
+type livenessTask struct {
+	interval  time.Duration
+	threshold int
 }
 
-// livenessTask is the empty INFORMATIONAL request of DPD (RFC 7296 §1.4):
-// the response is the proof of liveness, no response ends the IKE SA after
-// the retransmissions.
-type livenessTask struct{}
+func (*livenessTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }
 
-func (livenessTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }
+func (*livenessTask) build(*ikeSA) ([]wire.Payload, error) { return nil, nil }
 
-func (livenessTask) build(*ikeSA) ([]wire.Payload, error) { return nil, nil }
-
-func (livenessTask) process(sa *ikeSA, _ *wire.Message, _ []wire.Payload) error {
+func (*livenessTask) process(sa *ikeSA, _ *wire.Message, _ []wire.Payload) error {
 	sa.log.Debug("peer is alive")
 	return nil
+}
+
+// retransmitSchedule implements retransmitter: threshold probes in all,
+// one every interval.
+func (t *livenessTask) retransmitSchedule(*ikeSA) (int, time.Duration) {
+	if t.threshold <= 0 || t.interval <= 0 {
+		return 0, 0
+	}
+	return t.threshold - 1, t.interval
 }
 
 // respondInformational answers an INFORMATIONAL request: deletes of child
@@ -79,6 +90,7 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 		switch d.Protocol {
 		case wire.ProtocolIKE:
 			sa.log.Info("IKE SA deleted by peer")
+			sa.peerDeleted()
 			sa.closeAfterResponse = true
 			return nil
 		case wire.ProtocolESP:
@@ -86,9 +98,22 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 				if len(spi) != 4 {
 					continue
 				}
-				if c := sa.childByOut(binary.BigEndian.Uint32(spi)); c != nil {
+				owner, c := sa, sa.childByOut(binary.BigEndian.Uint32(spi))
+				if c == nil && sa.successor != nil {
+					// Moved to the IKE SA that replaced this one.
+					owner, c = sa.successor, sa.successor.childByOut(binary.BigEndian.Uint32(spi))
+				}
+				if c == nil {
+					continue
+				}
+				if c.state != childDeleting {
 					ours = append(ours, binary.BigEndian.AppendUint32(nil, c.InSPI))
-					sa.removeChild(c)
+				} // else RFC 7296 §2.25.1: we are closing it too, no Delete payload
+				closed := c.state != childDeleting && !c.replaced
+				owner.removeChild(c)
+				if closed {
+					vpn, policy := owner.vpn, c.Policy
+					sa.afterResponse = append(sa.afterResponse, func() { sa.e.closeAction(vpn, policy) })
 				}
 			}
 		}
@@ -97,4 +122,18 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 		return nil
 	}
 	return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: ours}}
+}
+
+// peerDeleted prepares the removal of an IKE SA the peer deleted. If the
+// peer rekeyed it while our own rekey was outstanding and did not see the
+// collision, its delete says so: the IKE SA it created inherits the child
+// SAs and our rekey is forgotten (RFC 7296 §2.8.2, §2.25.2). Otherwise
+// the child SAs that go with it are closed by the peer (close-action).
+func (sa *ikeSA) peerDeleted() {
+	if n := sa.peerRekey; n != nil && sa.successor == nil && n.state == stateEstablished {
+		sa.log.Info("peer deleted the IKE SA it rekeyed: its new IKE SA takes the child SAs")
+		sa.moveTo(n)
+		return
+	}
+	sa.closedByPeer = true
 }

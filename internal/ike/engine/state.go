@@ -15,7 +15,7 @@ import (
 type SAState struct {
 	UniqueID   uint32
 	VPN        string
-	State      string // created, connecting, established, deleting
+	State      string // created, connecting, established, rekeying, rekeyed, deleting
 	Initiator  bool
 	SPIi, SPIr uint64
 	// Local and Remote are the current IKE endpoints (port 4500 after
@@ -29,14 +29,23 @@ type SAState struct {
 	UDPEncap    bool
 	Established time.Time // zero until IKE_AUTH completes
 	// Keys holds SK_ei, SK_er, SK_ai, SK_ar when requested.
-	Keys     *ikecrypto.IKEKeys
-	Children []ChildState
+	Keys *ikecrypto.IKEKeys
+	// RekeyAt, ReauthAt and ExpireAt are when the IKE SA is due to be
+	// rekeyed, reauthenticated and deleted (zero: never).
+	RekeyAt, ReauthAt, ExpireAt time.Time
+	Children                    []ChildState
 }
 
 // ChildState is one child SA of an SAState.
 type ChildState struct {
 	ChildSA
 	Installed time.Time
+	// State is installed, rekeying, rekeyed (replaced, waiting for its
+	// delete) or deleting.
+	State string
+	// RekeyAt and ExpireAt are when the child SA is due to be rekeyed and
+	// deleted (zero: never, or no longer).
+	RekeyAt, ExpireAt time.Time
 }
 
 // Snapshot returns the state of every IKE SA, ordered by unique-id. With
@@ -51,6 +60,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
 			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,
 			UDPEncap: sa.natLocal || sa.natRemote, Established: sa.established,
+			RekeyAt: sa.rekeyAt, ReauthAt: sa.reauthAt, ExpireAt: sa.expireAt,
 		}
 		if sa.vpn != nil {
 			s.VPN = sa.vpn.Name
@@ -64,7 +74,13 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			}
 		case stateEstablished:
 			s.State = "established"
-			if sa.deleting() {
+			if _, ok := sa.pendingTask().(*ikeRekeyTask); ok {
+				s.State = "rekeying"
+			}
+			switch {
+			case sa.successor != nil:
+				s.State = "rekeyed"
+			case sa.deleting():
 				s.State = "deleting"
 			}
 		default:
@@ -75,7 +91,8 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			s.Keys = &k
 		}
 		for _, c := range sa.children {
-			cs := ChildState{ChildSA: c.ChildSA, Installed: c.installed}
+			cs := ChildState{ChildSA: c.ChildSA, Installed: c.installed, State: c.state.String(),
+				RekeyAt: c.rekeyAt, ExpireAt: c.expireAt}
 			if !keys {
 				cs.In, cs.Out = DirKeys{}, DirKeys{}
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"time"
 
 	"secgw/internal/ike/wire"
 )
@@ -14,9 +15,18 @@ type task interface {
 	exchange() wire.ExchangeType
 	build(sa *ikeSA) ([]wire.Payload, error)
 	// process handles the response. Returning errRestart sends the
-	// (rebuilt) request again with the same message ID; any other error
-	// ends the IKE SA.
+	// (rebuilt) request again with the same message ID (IKE_SA_INIT);
+	// errAgain sends it again as a new exchange with the next message ID
+	// (CREATE_CHILD_SA after INVALID_KE_PAYLOAD, RFC 7296 §1.3); any
+	// other error ends the IKE SA.
 	process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error
+}
+
+// retransmitter is a task whose request follows its own retransmission
+// schedule instead of global-options' (a DPD probe with dpd-threshold):
+// tries retransmissions, each after delay.
+type retransmitter interface {
+	retransmitSchedule(sa *ikeSA) (tries int, delay time.Duration)
 }
 
 // request is the outstanding request of an SA.
@@ -28,6 +38,10 @@ type request struct {
 	try  int
 	task task
 	stop func() bool
+	// tries and fixed, when fixed is not zero, replace the global
+	// retransmission constants (see retransmitter).
+	tries int
+	fixed time.Duration
 }
 
 // taskManager owns the message IDs of one IKE SA (RFC 7296 §2.2): as
@@ -46,6 +60,8 @@ type taskManager struct {
 	// closeAfterResponse removes the SA once the response is sent
 	// (AUTHENTICATION_FAILED, RFC 7296 §2.21.2).
 	closeAfterResponse bool
+	// afterResponse runs once the response is sent.
+	afterResponse []func()
 }
 
 func (sa *ikeSA) queue(t task) { sa.tasks = append(sa.tasks, t) }
@@ -63,6 +79,12 @@ func (sa *ikeSA) startNext() {
 
 func (sa *ikeSA) sendRequest(t task, id uint32) {
 	ps, err := t.build(sa)
+	if errors.Is(err, errSkip) {
+		// The task has nothing to do any more (its child SA went away
+		// while it waited in the queue).
+		sa.startNext()
+		return
+	}
 	if err != nil {
 		sa.fail(err)
 		return
@@ -75,7 +97,12 @@ func (sa *ikeSA) sendRequest(t task, id uint32) {
 	if t.exchange() == wire.ExchangeIKESAInit {
 		sa.initRequest = msgs[0]
 	}
-	sa.pending = &request{id: id, msgs: msgs, task: t}
+	sa.pending = &request{id: id, msgs: msgs, task: t, tries: sa.e.o.Config.Global.Retransmit.Tries}
+	if r, ok := t.(retransmitter); ok {
+		if tries, d := r.retransmitSchedule(sa); d > 0 {
+			sa.pending.tries, sa.pending.fixed = tries, d
+		}
+	}
 	sa.log.Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs))
 	sa.sendAll(msgs)
 	sa.armRetransmit()
@@ -92,7 +119,10 @@ type retransmitTimer struct {
 func (sa *ikeSA) armRetransmit() {
 	p := sa.pending
 	r := sa.e.o.Config.Global.Retransmit
-	d := RetransmitDelay(p.try, r.Tries, r.Timeout, r.Base, r.JitterPct, r.Limit, sa.e.o.Jitter)
+	d := p.fixed
+	if d == 0 {
+		d = RetransmitDelay(p.try, r.Tries, r.Timeout, r.Base, r.JitterPct, r.Limit, sa.e.o.Jitter)
+	}
 	msg := retransmitTimer{spi: sa.id, id: p.id, try: p.try}
 	p.stop = sa.e.o.Clock.AfterFunc(d, func() { sa.e.expiredRetransmit(msg) })
 }
@@ -121,8 +151,9 @@ func (e *Engine) expiredRetransmit(t retransmitTimer) {
 	if sa == nil || sa.pending == nil || sa.pending.id != t.id || sa.pending.try != t.try {
 		return // stale
 	}
-	if t.try >= e.o.Config.Global.Retransmit.Tries {
-		sa.fail(errors.New("engine: peer not responding, giving up"))
+	if t.try >= sa.pending.tries {
+		sa.peerDead = sa.state == stateEstablished
+		sa.fail(errPeerDead)
 		return
 	}
 	sa.pending.try++
@@ -153,10 +184,16 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	}
 	sa.stopTimer()
 	sa.pending = nil
+	sa.lastIn = sa.e.now()
 	err := p.task.process(sa, m, ps)
 	switch {
 	case errors.Is(err, errRestart):
 		sa.sendRequest(p.task, p.id)
+		return
+	case errors.Is(err, errAgain):
+		sa.nextID = p.id + 1
+		sa.tasks = append([]task{p.task}, sa.tasks...)
+		sa.startNext()
 		return
 	case err != nil:
 		sa.fail(err)
@@ -193,6 +230,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	if !complete {
 		return // more fragments to come (RFC 7383 §2.6)
 	}
+	sa.lastIn = sa.e.now()
 	if d.Local.Port() == PortNATT && !sa.natt {
 		// The initiator floated to port 4500 (RFC 7296 §2.23).
 		sa.natt, sa.local, sa.remote = true, d.Local, d.Remote
@@ -209,13 +247,23 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 			return
 		}
 		resp = sa.respondInformational(ps)
+	case wire.ExchangeCreateChildSA:
+		if sa.state != stateEstablished {
+			return
+		}
+		resp = sa.respondCreateChild(ps)
 	default:
-		// CREATE_CHILD_SA and others are not implemented yet.
-		resp = []wire.Payload{wire.NewNotify(wire.NotifyNoAdditionalSAs, nil)}
+		return // RFC 7296 §2.21: an unknown exchange type is dropped
 	}
 	sa.respond(m, resp)
 	if sa.state == stateDeleted || sa.closeAfterResponse {
 		sa.e.removeSA(sa)
+	}
+	// What the request leads us to do comes after our answer to it.
+	after := sa.afterResponse
+	sa.afterResponse = nil
+	for _, f := range after {
+		f()
 	}
 }
 

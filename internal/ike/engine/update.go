@@ -11,8 +11,10 @@ import (
 // IKE SA whose VPN was removed, disabled or changed is deleted with an
 // INFORMATIONAL exchange (RFC 7296 §1.4.1) when established, or dropped
 // when still being set up, so that the next initiation uses the new
-// policy. SAs of other VPNs are never touched. It returns the names of the
-// VPNs whose SAs were torn down.
+// policy. SAs of other VPNs are never touched. The trap policies of
+// removed and changed VPNs go, and start-action applies to added and
+// changed ones (the first SetConfig of the daemon adds them all). It
+// returns the names of the VPNs whose SAs were torn down.
 func (e *Engine) SetConfig(c *config.Config) []string {
 	if c == nil {
 		c = &config.Config{}
@@ -26,6 +28,9 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 		if nv := c.VPN(ov.Name); nv == nil || !reflect.DeepEqual(ov, nv) {
 			changed[ov.Name] = true
 		}
+	}
+	for name := range changed {
+		e.removeTraps(name)
 	}
 	var torn []string
 	seen := map[string]bool{}
@@ -59,6 +64,11 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 		}
 		sa.log.Info("configuration changed: dropping IKE SA being set up")
 		e.removeSA(sa)
+	}
+	for _, v := range c.VPNs {
+		if ov := old.VPN(v.Name); ov == nil || changed[v.Name] {
+			e.startActions(v)
+		}
 	}
 	return torn
 }

@@ -1,12 +1,13 @@
 // Package enginetest holds the in-memory twins of the engine's OS edges: a
 // datagram network whose packets tests deliver one at a time, and a
-// dataplane that records the child SAs it is given.
+// dataplane that records the child SAs and trap policies it is given.
 package enginetest
 
 import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"secgw/internal/ike/engine"
 )
@@ -65,15 +66,25 @@ func (n *Network) Next() (d engine.Datagram, ok bool) {
 	return d, true
 }
 
-// Dataplane records installed and deleted child SAs.
+// Dataplane records installed and deleted child SAs, in order, and the
+// trap policies; it implements engine.TrapDataplane and engine.Activity
+// (with the times tests set).
 type Dataplane struct {
 	mu        sync.Mutex
 	Installed map[uint32]engine.ChildSA // by inbound SPI
 	Deleted   []engine.ChildSA
+	// Log lists the operations in order: "install XXXXXXXX" and
+	// "delete XXXXXXXX" (inbound SPIs in hex), "trap POLICY" and
+	// "untrap POLICY".
+	Log      []string
+	traps    map[string]engine.Trap
+	activity map[uint32][2]time.Time
 }
 
 // NewDataplane returns an empty recording dataplane.
-func NewDataplane() *Dataplane { return &Dataplane{Installed: map[uint32]engine.ChildSA{}} }
+func NewDataplane() *Dataplane {
+	return &Dataplane{Installed: map[uint32]engine.ChildSA{}, traps: map[string]engine.Trap{}, activity: map[uint32][2]time.Time{}}
+}
 
 // InstallChild implements engine.Dataplane.
 func (d *Dataplane) InstallChild(c engine.ChildSA) error {
@@ -83,6 +94,7 @@ func (d *Dataplane) InstallChild(c engine.ChildSA) error {
 		return fmt.Errorf("enginetest: SPI %08x already installed", c.InSPI)
 	}
 	d.Installed[c.InSPI] = c
+	d.Log = append(d.Log, fmt.Sprintf("install %08x", c.InSPI))
 	return nil
 }
 
@@ -95,7 +107,66 @@ func (d *Dataplane) DeleteChild(c engine.ChildSA) error {
 	}
 	delete(d.Installed, c.InSPI)
 	d.Deleted = append(d.Deleted, c)
+	d.Log = append(d.Log, fmt.Sprintf("delete %08x", c.InSPI))
 	return nil
+}
+
+// InstallTrap implements engine.TrapDataplane.
+func (d *Dataplane) InstallTrap(t engine.Trap) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.traps[t.Policy]; ok {
+		return fmt.Errorf("enginetest: trap %s already installed", t.Policy)
+	}
+	d.traps[t.Policy] = t
+	d.Log = append(d.Log, "trap "+t.Policy)
+	return nil
+}
+
+// RemoveTrap implements engine.TrapDataplane.
+func (d *Dataplane) RemoveTrap(t engine.Trap) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.traps[t.Policy]; !ok {
+		return fmt.Errorf("enginetest: trap %s not installed", t.Policy)
+	}
+	delete(d.traps, t.Policy)
+	d.Log = append(d.Log, "untrap "+t.Policy)
+	return nil
+}
+
+// Traps returns the installed trap policies by policy name.
+func (d *Dataplane) Traps() map[string]engine.Trap {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]engine.Trap{}
+	for k, v := range d.traps {
+		out[k] = v
+	}
+	return out
+}
+
+// SetActivity sets when the child SA with inbound SPI inSPI last received
+// and sent traffic, as LastActivity reports it.
+func (d *Dataplane) SetActivity(inSPI uint32, in, out time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.activity[inSPI] = [2]time.Time{in, out}
+}
+
+// LastActivity implements engine.Activity.
+func (d *Dataplane) LastActivity(c engine.ChildSA) (in, out time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.activity[c.InSPI]
+	return a[0], a[1]
+}
+
+// Ops returns a copy of Log.
+func (d *Dataplane) Ops() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.Log...)
 }
 
 // Children returns the installed child SAs.

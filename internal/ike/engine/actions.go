@@ -1,0 +1,362 @@
+package engine
+
+import (
+	"net/netip"
+	"slices"
+
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/wire"
+)
+
+// Packet is the packet behind an acquire: outbound traffic that matched a
+// trap policy. Its addresses are proposed first in TSi and TSr (RFC 7296
+// §2.9). The zero Packet is allowed and means unknown.
+type Packet struct {
+	Src, Dst         netip.Addr
+	Proto            uint8
+	SrcPort, DstPort uint16
+}
+
+// selector is the single-address selector of the packet's source (src)
+// or destination, with its protocol and port (any port when zero).
+func (p Packet) selector(src bool) wire.TrafficSelector {
+	a, port := p.Dst, p.DstPort
+	if src {
+		a, port = p.Src, p.SrcPort
+	}
+	start, end := port, port
+	if port == 0 {
+		end = 65535
+	}
+	return wire.SelectorFromPrefix(netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), p.Proto, start, end)
+}
+
+// Trap is a trap policy: outbound traffic matching LocalTS -> RemoteTS
+// makes the dataplane raise an acquire (an SA is needed and none exists)
+// instead of being sent in clear or dropped; the daemon hands the acquire
+// to Engine.Acquire. The dataplane should let the policies of an
+// established child SA take precedence over the trap and keep the trap
+// for when they go.
+type Trap struct {
+	VPN, Policy       string
+	Local, Remote     netip.Addr // the IKE endpoints
+	LocalTS, RemoteTS wire.TrafficSelector
+	Mode              config.Mode
+}
+
+// TrapDataplane is implemented by dataplanes that install trap policies
+// (start-action, close-action and dpd-action trap). Without it, trap
+// actions are logged and do nothing.
+type TrapDataplane interface {
+	InstallTrap(t Trap) error
+	RemoveTrap(t Trap) error
+}
+
+// installTrap installs the trap of a security policy once.
+func (e *Engine) installTrap(v *config.VPN, pol config.SecurityPolicy) {
+	if _, ok := e.traps[pol.Name]; ok {
+		return
+	}
+	td, ok := e.o.Dataplane.(TrapDataplane)
+	if !ok {
+		if !e.warnedNoTraps { // once: 10k VPNs would say it 10k times
+			e.warnedNoTraps = true
+			e.log.Warn("the dataplane cannot install trap policies: start-, close- and dpd-action trap do nothing",
+				"vpn", v.Name, "policy", pol.Name)
+		}
+		return
+	}
+	local := v.LocalAddr
+	if !local.IsValid() {
+		local = e.o.LocalAddr
+	}
+	t := Trap{VPN: v.Name, Policy: pol.Name, Local: local, Remote: v.RemoteAddr, LocalTS: pol.Local, RemoteTS: pol.Remote, Mode: pol.Mode}
+	if err := td.InstallTrap(t); err != nil {
+		e.log.Warn("installing trap policy failed", "vpn", v.Name, "policy", pol.Name, "err", err)
+		return
+	}
+	e.traps[pol.Name] = t
+	e.log.Info("trap policy installed", "vpn", v.Name, "policy", pol.Name)
+}
+
+// removeTraps removes the traps of a VPN (removed or changed by a commit).
+func (e *Engine) removeTraps(vpn string) {
+	td, _ := e.o.Dataplane.(TrapDataplane)
+	for name, t := range e.traps {
+		if t.VPN != vpn {
+			continue
+		}
+		if td != nil {
+			if err := td.RemoveTrap(t); err != nil {
+				e.log.Warn("removing trap policy failed", "vpn", vpn, "policy", name, "err", err)
+			}
+		}
+		delete(e.traps, name)
+	}
+}
+
+// Traps lists the installed trap policies, by policy name.
+func (e *Engine) Traps() []Trap {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Trap, 0, len(e.traps))
+	for _, t := range e.traps {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b Trap) int {
+		if a.Policy < b.Policy {
+			return -1
+		}
+		if a.Policy > b.Policy {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Acquire starts the child SA of a trap policy because the dataplane saw
+// traffic for it (an acquire). policy names the security policy; empty,
+// the trap whose selectors hold pkt is used. The negotiation reuses an
+// IKE SA of the VPN when one is up. Further acquires for the policy are
+// ignored while its negotiation runs, for at most acquire-timeout (the
+// lifetime of the dataplane's temporary acquire SA in the vsr guide), so
+// that a burst of packets starts one negotiation.
+func (e *Engine) Acquire(policy string, pkt Packet) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if policy == "" {
+		policy = e.trapFor(pkt)
+	}
+	v, pol := e.o.Config.PolicyVPN(policy)
+	if v == nil {
+		return ErrUnknownPolicy
+	}
+	now := e.now()
+	if until, ok := e.acquires[policy]; ok && now.Before(until) {
+		return nil // a negotiation for this policy is under way
+	}
+	if e.liveChild(policy) {
+		return nil
+	}
+	e.acquires[policy] = now.Add(e.o.Config.Global.AcquireTimeout)
+	var hint *Packet
+	if pkt.Src.IsValid() && pkt.Dst.IsValid() {
+		hint = &pkt
+	}
+	e.log.Info("acquire: negotiating", "vpn", v.Name, "policy", policy)
+	_, err := e.initiateChild(v, *pol, hint)
+	return err
+}
+
+// trapFor returns the policy of the installed trap whose selectors hold
+// the packet, or "".
+func (e *Engine) trapFor(pkt Packet) string {
+	for name, t := range e.traps {
+		if covers(t.LocalTS, pkt.selector(true)) && covers(t.RemoteTS, pkt.selector(false)) {
+			return name
+		}
+	}
+	return ""
+}
+
+func covers(outer, inner wire.TrafficSelector) bool {
+	return outer.Type == inner.Type && !inner.StartAddr.Less(outer.StartAddr) && !outer.EndAddr.Less(inner.EndAddr) &&
+		(outer.IPProtocol == 0 || outer.IPProtocol == inner.IPProtocol) &&
+		outer.StartPort <= inner.StartPort && inner.EndPort <= outer.EndPort
+}
+
+// liveChild reports whether some IKE SA has a live child SA of the policy.
+func (e *Engine) liveChild(policy string) bool {
+	for _, sa := range e.sas {
+		if sa.hasChild(policy) {
+			return true
+		}
+	}
+	return false
+}
+
+// childUp reports a new child SA (not a rekey) and ends the acquire of its
+// policy.
+func (e *Engine) childUp(sa *ikeSA, c *childSA) {
+	delete(e.acquires, c.Policy)
+	e.emit(Event{Kind: ChildUp, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+}
+
+// childFailed reports a child SA that was not set up on an IKE SA that
+// stays (ChildFailed) and ends the acquire of its policy, so that the
+// next acquire tries again. why is empty when the IKE SA itself went.
+func (e *Engine) childFailed(sa *ikeSA, policy, why string) {
+	delete(e.acquires, policy)
+	if why != "" && sa.vpn != nil {
+		e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpn.Name, Policy: policy, Reason: why})
+	}
+}
+
+// failureReason is the reason of a child SA failure for ChildFailed: the
+// notify of the peer, or ours.
+func failureReason(n wire.NotifyType) string {
+	if n == 0 {
+		return "unacceptable answer"
+	}
+	return n.String()
+}
+
+// startIKE starts an IKE SA for v from local to remote (port 4500 with
+// the Non-ESP Marker from the start when natt) with child SAs for the
+// policies; none makes a childless IKE SA (RFC 6023).
+func (e *Engine) startIKE(v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
+	sa := e.newSA(true, v)
+	sa.spii = sa.id
+	sa.local, sa.remote, sa.natt = local, remote, natt
+	sa.log = e.saLogger(sa)
+	sa.queue(&initTask{})
+	sa.queue(&authTask{policies: policies, hint: hint})
+	sa.startNext()
+	return sa
+}
+
+// endpoints are the addresses a new IKE SA of v starts from and to.
+func (e *Engine) endpoints(v *config.VPN) (local, remote netip.AddrPort) {
+	l := v.LocalAddr
+	if !l.IsValid() {
+		l = e.o.LocalAddr
+	}
+	return netip.AddrPortFrom(l, PortIKE), netip.AddrPortFrom(v.RemoteAddr, PortIKE)
+}
+
+// initiateChild sets up a child SA of pol: on an IKE SA of v that is up
+// or being set up by us, else on a new one. It returns the IKE SA's
+// unique-id.
+func (e *Engine) initiateChild(v *config.VPN, pol config.SecurityPolicy, hint *Packet) (uint32, error) {
+	var best *ikeSA
+	for _, sa := range e.sas {
+		if sa.vpn == nil || sa.vpn.Name != v.Name || sa.closing || sa.successor != nil || sa.state == stateDeleted {
+			continue
+		}
+		if sa.state != stateEstablished && !sa.initiator {
+			continue // a responder still authenticating: not ours to use
+		}
+		if best == nil || better(sa, best) {
+			best = sa
+		}
+	}
+	if best != nil {
+		if !best.plansChild(pol.Name) {
+			best.queue(&childCreateTask{policy: pol, hint: hint})
+			best.startNext()
+		}
+		return best.uid, nil
+	}
+	if !v.Initiator() {
+		return 0, ErrUnknownVPN
+	}
+	local, remote := e.endpoints(v)
+	return e.startIKE(v, local, remote, false, []config.SecurityPolicy{pol}, hint).uid, nil
+}
+
+// better prefers an established IKE SA to one being set up, then the
+// newest.
+func better(a, b *ikeSA) bool {
+	if ae, be := a.state == stateEstablished, b.state == stateEstablished; ae != be {
+		return ae
+	}
+	return a.uid > b.uid
+}
+
+// policiesOf lists the security policies of the live child SAs of sa,
+// once each, in the VPN's order; those no longer configured are left out.
+func (sa *ikeSA) policiesOf() []config.SecurityPolicy {
+	var out []config.SecurityPolicy
+	for _, p := range sa.vpn.Policies {
+		for _, c := range sa.children {
+			if c.Policy == p.Name && !c.replaced {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// startActions applies start-action to a VPN a commit added or changed:
+// trap installs its trap policies, start negotiates its child SAs at once
+// (one IKE SA with all of them). A VPN without remote-address only
+// responds: start-action does not apply to it.
+func (e *Engine) startActions(v *config.VPN) {
+	if !v.Initiator() {
+		return
+	}
+	switch v.StartAction {
+	case config.ActionTrap:
+		for _, p := range v.Policies {
+			e.installTrap(v, p)
+		}
+	case config.ActionStart:
+		e.log.Info("start-action start: initiating", "vpn", v.Name)
+		local, remote := e.endpoints(v)
+		e.startIKE(v, local, remote, false, v.Policies, nil)
+	}
+}
+
+// closeAction applies close-action after the peer closed a child SA of
+// the policy (RFC 7296 §1.4.1 delete, its own or of its IKE SA): start
+// negotiates it again, trap installs its trap policy. Nothing happens
+// while another child SA of the policy lives (a rekey or a
+// reauthentication replaced it).
+func (e *Engine) closeAction(v *config.VPN, policy string) {
+	if v == nil || e.liveChild(policy) {
+		return
+	}
+	v = e.o.Config.VPN(v.Name)
+	if v == nil {
+		return
+	}
+	pol := v.Policy(policy)
+	if pol == nil {
+		return
+	}
+	switch v.CloseAction {
+	case config.ActionStart:
+		if v.Initiator() {
+			e.log.Info("close-action start: negotiating again", "vpn", v.Name, "policy", policy)
+			e.initiateChild(v, *pol, nil)
+		}
+	case config.ActionTrap:
+		if v.Initiator() {
+			e.installTrap(v, *pol)
+		}
+	}
+}
+
+// dpdAction applies dpd-action to the child SAs of an IKE SA whose peer
+// stopped answering (the vsr guide: clear closes them, restart
+// negotiates them again under a fresh IKE SA at once, trap installs trap
+// policies that renegotiate on demand).
+func (e *Engine) dpdAction(sa *ikeSA, policies []config.SecurityPolicy) {
+	v := e.o.Config.VPN(sa.vpn.Name)
+	if v == nil || len(policies) == 0 {
+		return
+	}
+	switch v.DPDAction {
+	case config.ActionStart:
+		local, remote := e.endpoints(v)
+		natt := false
+		if !v.Initiator() {
+			// A responder-only VPN: back to where the peer was.
+			local, remote, natt = sa.local, sa.remote, sa.natt
+		}
+		sa.log.Info("dpd-action restart: negotiating a new IKE SA")
+		e.startIKE(v, local, remote, natt, policies, nil)
+	case config.ActionTrap:
+		if !v.Initiator() {
+			return
+		}
+		sa.log.Info("dpd-action trap: installing trap policies")
+		for _, p := range policies {
+			e.installTrap(v, p)
+		}
+	default:
+		sa.log.Info("dpd-action clear: child SAs closed")
+	}
+}

@@ -1,0 +1,105 @@
+package engine
+
+// The operator's commands (cmd ike initiate / rekey / reauth, flush ike):
+// the daemon's RPCs select SAs by VPN, security policy or unique-id from
+// Snapshot and call these per SA.
+
+// InitiateChildless starts an IKE SA of the VPN without child SA (RFC
+// 6023; "cmd ike initiate ike-sa vpn NAME") and returns its unique-id.
+func (e *Engine) InitiateChildless(vpn string) (uint32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := e.o.Config.VPN(vpn)
+	if v == nil || !v.Initiator() {
+		return 0, ErrUnknownVPN
+	}
+	local, remote := e.endpoints(v)
+	return e.startIKE(v, local, remote, false, nil, nil).uid, nil
+}
+
+// InitiateChild sets up a child SA of the security policy ("cmd ike
+// initiate child-sa security-policy NAME"): with CREATE_CHILD_SA on an
+// IKE SA of its VPN that is up or being set up, else with a new IKE SA
+// (RFC 7296 §1.3.1). It returns the unique-id of the IKE SA used. When
+// a child SA of the policy exists or is being set up, nothing more is
+// done.
+func (e *Engine) InitiateChild(policy string) (uint32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, pol := e.o.Config.PolicyVPN(policy)
+	if v == nil {
+		return 0, ErrUnknownPolicy
+	}
+	return e.initiateChild(v, *pol, nil)
+}
+
+// RekeyIKE rekeys the IKE SA with the given unique-id (RFC 7296 §2.18):
+// a new IKE SA inherits its child SAs.
+func (e *Engine) RekeyIKE(uid uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.byUID(uid)
+	if sa == nil || !sa.rekeyIKE() {
+		return ErrNoSA
+	}
+	return nil
+}
+
+// RekeyChild rekeys the child SA with the given unique-id (RFC 7296
+// §1.3.3): a new child SA replaces it, then it is deleted.
+func (e *Engine) RekeyChild(uid uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, c := e.childByUID(uid)
+	if c == nil || !sa.rekeyChild(c) {
+		return ErrNoSA
+	}
+	return nil
+}
+
+// Reauth reauthenticates the IKE SA with the given unique-id, in the
+// order make-before-break says (see reauth).
+func (e *Engine) Reauth(uid uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.byUID(uid)
+	if sa == nil {
+		return ErrNoSA
+	}
+	return e.reauth(sa)
+}
+
+// DeleteChildByUID deletes the child SA with the given unique-id with an
+// INFORMATIONAL exchange (RFC 7296 §1.4.1).
+func (e *Engine) DeleteChildByUID(uid uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, c := e.childByUID(uid)
+	if c == nil || sa.state != stateEstablished || c.state == childDeleting {
+		return ErrNoSA
+	}
+	c.state = childDeleting
+	sa.queue(&deleteTask{child: c.InSPI})
+	sa.startNext()
+	return nil
+}
+
+// byUID finds an IKE SA by unique-id; e.mu is held.
+func (e *Engine) byUID(uid uint32) *ikeSA {
+	for _, sa := range e.sas {
+		if sa.uid == uid {
+			return sa
+		}
+	}
+	return nil
+}
+
+// PolicyVPN names the VPN of a security policy, or "".
+func (e *Engine) PolicyVPN(policy string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, _ := e.o.Config.PolicyVPN(policy); v != nil {
+		return v.Name
+	}
+	return ""
+}

@@ -1,0 +1,302 @@
+package engine
+
+import (
+	"encoding/binary"
+	"io"
+	"time"
+
+	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ike/proposal"
+	"secgw/internal/ike/wire"
+)
+
+// childState is where a child SA is in its life.
+type childState uint8
+
+const (
+	// childInstalled: in the dataplane, carrying traffic.
+	childInstalled childState = iota
+	// childRekeying: our CREATE_CHILD_SA rekeying it is outstanding.
+	childRekeying
+	// childRekeyed: a new child SA replaced it; its delete is due (ours
+	// after our rekey, the peer's after the peer's rekey).
+	childRekeyed
+	// childDeleting: our INFORMATIONAL delete of it is outstanding or
+	// queued.
+	childDeleting
+)
+
+func (s childState) String() string {
+	return [...]string{"installed", "rekeying", "rekeyed", "deleting"}[s]
+}
+
+// childSA is a child SA installed in the dataplane. It belongs to one IKE
+// SA at a time (it moves to the new IKE SA when that one is rekeyed, RFC
+// 7296 §2.18) and is found by its inbound SPI in Engine.spis.
+type childSA struct {
+	ChildSA
+	installed time.Time
+	state     childState
+
+	// peerRekey is the child SA the peer created by rekeying this one
+	// while our own rekey of it was outstanding, and peerNonces the
+	// nonces (Ni, Nr) of the peer's exchange: with ours they decide
+	// which of the two redundant SAs survives (RFC 7296 §2.8.1).
+	peerRekey  *childSA
+	peerNonces [2][]byte
+
+	// retries counts TEMPORARY_FAILURE answers to our rekeys of it.
+	retries int
+	// replaced: a rekey installed its successor; its removal is no
+	// ChildDown and triggers no close-action.
+	replaced bool
+
+	childTimers
+}
+
+func (sa *ikeSA) child(inSPI uint32) *childSA {
+	for _, c := range sa.children {
+		if c.InSPI == inSPI {
+			return c
+		}
+	}
+	return nil
+}
+
+func (sa *ikeSA) childByOut(outSPI uint32) *childSA {
+	for _, c := range sa.children {
+		if c.OutSPI == outSPI {
+			return c
+		}
+	}
+	return nil
+}
+
+// childByUID finds a child SA of the engine by unique-id; e.mu is held.
+func (e *Engine) childByUID(uid uint32) (*ikeSA, *childSA) {
+	for _, sa := range e.sas {
+		for _, c := range sa.children {
+			if c.UniqueID == uid {
+				return sa, c
+			}
+		}
+	}
+	return nil, nil
+}
+
+// newChildSPI returns a random ESP SPI above 255 (RFC 4303 §2.1 reserves
+// 1..255) that no child SA of the engine uses or has reserved, and
+// reserves it until installChild takes it or releaseSPI frees it.
+func (e *Engine) newChildSPI() uint32 {
+	for {
+		var b [4]byte
+		io.ReadFull(e.o.Rand, b[:])
+		spi := binary.BigEndian.Uint32(b[:])
+		if _, used := e.spis[spi]; spi < 256 || used {
+			continue
+		}
+		e.spis[spi] = nil
+		return spi
+	}
+}
+
+// releaseSPI frees a reserved SPI that no child SA took.
+func (e *Engine) releaseSPI(spi uint32) {
+	if owner, ok := e.spis[spi]; ok && owner == nil {
+		delete(e.spis, spi)
+	}
+}
+
+// childParams is what a negotiation decided about a new child SA.
+type childParams struct {
+	policy        config.SecurityPolicy
+	proposal      wire.Proposal // the accepted proposal
+	inSPI, outSPI uint32
+	// tsi and tsr are the selectors as the initiator of the exchange
+	// names them.
+	tsi, tsr []wire.TrafficSelector
+	// gir is the shared secret of the exchange's KE payloads (PFS), or
+	// nil; ni and nr are its nonces.
+	gir, ni, nr []byte
+	// initiator: we initiated the exchange that creates the child SA.
+	initiator bool
+	// rekeyOf is the child SA this one replaces, if it is a rekey.
+	rekeyOf *childSA
+}
+
+// installChild derives the child SA keys (RFC 7296 §2.17: KEYMAT =
+// prf+(SK_d, [g^ir (new) |] Ni | Nr)), gives the SA to the dataplane and
+// starts its lifetimes.
+func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
+	enc, _ := proposal.Transform(p.proposal, wire.TransformEncr)
+	integ, _ := proposal.Transform(p.proposal, wire.TransformInteg)
+	esn, _ := proposal.Transform(p.proposal, wire.TransformESN)
+	ke, _ := proposal.Transform(p.proposal, wire.TransformKE)
+	bits, _ := enc.KeyLength()
+	group := wire.GroupNone
+	if p.gir != nil {
+		group = ke.ID
+	}
+	suite, err := ikecrypto.NewESPSuite(enc.ID, int(bits), integ.ID, group)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ikecrypto.DeriveChildKeys(sa.prf, sa.keys.SKd, suite, p.gir, p.ni, p.nr)
+	if err != nil {
+		return nil, err
+	}
+	c := ChildSA{
+		VPN: sa.vpn.Name, Policy: p.policy.Name, IKESPIi: sa.spii, IKESPIr: sa.spir,
+		Local: sa.local, Remote: sa.remote, Encap: sa.natLocal || sa.natRemote,
+		UniqueID: sa.e.nextUID(), InSPI: p.inSPI, OutSPI: p.outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
+		Mode: p.policy.Mode, Lifetimes: sa.vpn.Child,
+	}
+	i, r := DirKeys{Encr: keys.EncrI, Integ: keys.IntegI}, DirKeys{Encr: keys.EncrR, Integ: keys.IntegR}
+	if p.initiator {
+		c.Out, c.In = i, r
+		c.LocalTS, c.RemoteTS = p.tsi, p.tsr
+	} else {
+		c.In, c.Out = i, r
+		c.LocalTS, c.RemoteTS = p.tsr, p.tsi
+	}
+	if err := sa.e.o.Dataplane.InstallChild(c); err != nil {
+		sa.e.releaseSPI(p.inSPI)
+		return nil, err
+	}
+	child := &childSA{ChildSA: c, installed: sa.e.now()}
+	sa.children = append(sa.children, child)
+	sa.e.spis[c.InSPI] = sa
+	sa.armChildTimers(child)
+	if p.rekeyOf != nil {
+		sa.e.emit(Event{Kind: ChildRekeyed, SA: sa.uid, Child: c.UniqueID, Old: p.rekeyOf.UniqueID, VPN: c.VPN, Policy: c.Policy})
+	} else {
+		sa.e.childUp(sa, child)
+	}
+	sa.log.Info("child SA installed", "subsystem", "child", "policy", p.policy.Name,
+		"in", spi32(p.inSPI), "out", spi32(p.outSPI), "suite", suite.String())
+	sa.log.Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
+		"integ_in", c.In.Integ, "encr_out", c.Out.Encr, "integ_out", c.Out.Integ)
+	return child, nil
+}
+
+// removeChild takes a child SA out of the dataplane and of its IKE SA.
+func (sa *ikeSA) removeChild(c *childSA) {
+	if err := sa.e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
+		sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
+	}
+	sa.stopChildTimers(c)
+	if sa.e.spis[c.InSPI] == sa {
+		delete(sa.e.spis, c.InSPI)
+	}
+	if !c.replaced {
+		sa.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+	}
+	for i, x := range sa.children {
+		if x == c {
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			break
+		}
+	}
+	sa.log.Info("child SA deleted", "subsystem", "child", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
+}
+
+// childRequest is a child SA proposal as the responder receives it, in
+// IKE_AUTH or CREATE_CHILD_SA.
+type childRequest struct {
+	sap       *wire.SA
+	tsi, tsr  []wire.TrafficSelector
+	transport bool
+	// ke is the initiator's KE payload (CREATE_CHILD_SA with PFS).
+	ke *wire.KE
+	// ni and nr are the nonces the KEYMAT uses: of IKE_SA_INIT for the
+	// child SA of IKE_AUTH (ours, nr, included), of the exchange for
+	// CREATE_CHILD_SA.
+	ni, nr []byte
+	// auth: the child SA of IKE_AUTH, whose KE transforms are ignored
+	// (RFC 7296 §1.2).
+	auth bool
+	// rekeyOf is the child SA the request rekeys (REKEY_SA): only its
+	// security policy applies.
+	rekeyOf *childSA
+}
+
+// negotiateChild is the responder's child SA negotiation: proposal
+// selection (with the KE group check of CREATE_CHILD_SA, RFC 7296 §1.3)
+// and traffic selector narrowing against the VPN's security policies in
+// name order (§2.9), then installation. It returns the payloads of the
+// answer (SA, [KEr,] TSi, TSr, [N(USE_TRANSPORT_MODE)]; the caller adds
+// Nr) or an error notification (§2.21.3), and the child SA.
+func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
+	ours := sa.vpn.ESPProposals
+	o := proposal.Options{}
+	if r.auth {
+		ours, o.IgnoreKE = proposal.WithoutKE(ours), true
+	} else if r.ke != nil {
+		o.PreferGroup = r.ke.Group
+	}
+	chosen, ok := proposal.Select(ours, r.sap.Proposals, o)
+	if !ok || len(theirSPI(r.sap.Proposals, chosen.Number)) != 4 {
+		sa.lastError = wire.NotifyNoProposalChosen
+		return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
+	}
+	var gir []byte
+	var myKE *wire.KE
+	if ke, has := proposal.Transform(chosen, wire.TransformKE); has && ke.ID != wire.GroupNone && !r.auth {
+		if r.ke == nil || r.ke.Group != ke.ID {
+			// RFC 7296 §1.3: the initiator guessed another group, or
+			// none; name ours.
+			return []wire.Payload{wire.InvalidKEPayload(ke.ID)}, nil
+		}
+		dh, err := ikecrypto.NewDH(ke.ID, sa.e.o.Rand)
+		if err != nil {
+			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
+		}
+		if gir, err = dh.SharedSecret(r.ke.Data); err != nil {
+			return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}, nil
+		}
+		defer clear(gir)
+		myKE = &wire.KE{Group: ke.ID, Data: dh.PublicKey()}
+	}
+	for _, pol := range sa.vpn.Policies {
+		if (pol.Mode == config.ModeTransport) != r.transport || (r.rekeyOf != nil && pol.Name != r.rekeyOf.Policy) {
+			continue
+		}
+		ni := narrow(r.tsi, pol.Remote)
+		nr := narrow(r.tsr, pol.Local)
+		if len(ni) == 0 || len(nr) == 0 {
+			continue
+		}
+		peerSPI := binary.BigEndian.Uint32(theirSPI(r.sap.Proposals, chosen.Number))
+		mySPI := sa.e.newChildSPI()
+		chosen.SPI = binary.BigEndian.AppendUint32(nil, mySPI)
+		c, err := sa.installChild(childParams{policy: pol, proposal: chosen, inSPI: mySPI, outSPI: peerSPI,
+			tsi: ni, tsr: nr, gir: gir, ni: r.ni, nr: r.nr, rekeyOf: r.rekeyOf})
+		if err != nil {
+			sa.log.Warn("cannot install child SA", "subsystem", "child", "err", err)
+			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
+		}
+		out := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}}}
+		if myKE != nil {
+			out = append(out, myKE)
+		}
+		out = append(out, &wire.TrafficSelectors{Selectors: ni}, &wire.TrafficSelectors{Responder: true, Selectors: nr})
+		if r.transport {
+			out = append(out, wire.NewNotify(wire.NotifyUseTransportMode, nil))
+		}
+		return out, c
+	}
+	sa.lastError = wire.NotifyTSUnacceptable
+	sa.log.Info("no security policy matches the proposed selectors", "subsystem", "child")
+	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}, nil
+}
+
+func spi32(s uint32) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		b[i] = hex[s&15]
+		s >>= 4
+	}
+	return string(b)
+}

@@ -1,0 +1,67 @@
+package ikesvc
+
+import (
+	"errors"
+	"time"
+
+	"secgw/internal/dataplane"
+	"secgw/internal/ike/engine"
+)
+
+// DataplaneEvent hands an event of the dataplane to the engine (the
+// daemon calls it for each event of its dataplane's Events channel):
+//
+//   - an acquire (traffic matched a trap policy) starts the negotiation
+//     of the security policy whose trap holds the packet, at most once
+//     per acquire-timeout;
+//   - a soft expiry (a rekey-bytes or rekey-packets limit, or a time
+//     limit) rekeys the child SA;
+//   - a hard expiry (life-*) means the SA is gone: the child SA is
+//     deleted with the peer.
+//
+// Sequence number overflows are hard expiries of the outbound SA (RFC
+// 4303 §3.3.3: it must not send any more). It returns the engine's
+// error, engine.ErrNoSA for an SA it does not know (one it already
+// replaced).
+func (s *Service) DataplaneEvent(ev dataplane.Event) error {
+	switch ev.Kind {
+	case dataplane.Acquire:
+		p := engine.Packet{Src: ev.Sel.Src.Addr(), Dst: ev.Sel.Dst.Addr(), Proto: ev.Sel.Proto,
+			SrcPort: ev.Sel.SrcPort, DstPort: ev.Sel.DstPort}
+		return s.eng.Acquire("", p)
+	case dataplane.SoftExpire:
+		return s.eng.ExpireSA(ev.SA.Dst, ev.SA.SPI, false)
+	case dataplane.HardExpire, dataplane.SeqOverflow:
+		return s.eng.ExpireSA(ev.SA.Dst, ev.SA.SPI, true)
+	}
+	return errors.New("ike: unknown dataplane event " + ev.Kind.String())
+}
+
+// activityDataplane adds Options.Activity to the daemon's dataplane, and
+// passes trap policies through when it installs them.
+type activityDataplane struct {
+	engine.Dataplane
+	activity func(c engine.ChildSA) (in, out time.Time)
+}
+
+// LastActivity implements engine.Activity.
+func (d activityDataplane) LastActivity(c engine.ChildSA) (in, out time.Time) { return d.activity(c) }
+
+// errNoTraps says the dataplane has no trap policies.
+var errNoTraps = errors.New("ike: the dataplane cannot install trap policies")
+
+// InstallTrap implements engine.TrapDataplane.
+func (d activityDataplane) InstallTrap(t engine.Trap) error {
+	if td, ok := d.Dataplane.(engine.TrapDataplane); ok {
+		return td.InstallTrap(t)
+	}
+	return errNoTraps
+}
+
+// RemoveTrap implements engine.TrapDataplane.
+func (d activityDataplane) RemoveTrap(t engine.Trap) error {
+	if td, ok := d.Dataplane.(engine.TrapDataplane); ok {
+		return td.RemoveTrap(t)
+	}
+	return errNoTraps
+}
