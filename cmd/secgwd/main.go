@@ -37,6 +37,7 @@ func run(args []string) int {
 	listen := fs.String("listen", daemon.DefaultListen, "NETCONF over SSH address (host:port; port 0 picks one)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error, or 0-4 as in the reference guide (4 is the most verbose)")
 	dp := fs.String("dataplane", daemon.DataplaneAuto, "dataplane: auto (kernel XFRM when the kernel has ESP, else userspace), kernel, userspace, or fake (no traffic protected)")
+	ikePort := fs.Uint("ike-port", 0, "UDP port of IKE instead of 500 (NAT-T uses the next one instead of 4500); for tests, where peers must use the same")
 	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	if err := fs.Parse(args); err != nil {
@@ -66,12 +67,20 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "secgwd: bad -dataplane %q: want auto, kernel, userspace or fake\n", *dp)
 		return 2
 	}
+	if *ikePort > 65534 {
+		fmt.Fprintln(os.Stderr, "secgwd: -ike-port must be below 65535")
+		return 2
+	}
 	if *snapshotEvery < 0 {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-every must not be negative")
 		return 2
 	}
-	d, err := daemon.New(daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
-		SnapshotEvery: *snapshotEvery, Dataplane: *dp})
+	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
+		SnapshotEvery: *snapshotEvery, Dataplane: *dp}
+	if *ikePort != 0 {
+		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
+	}
+	d, err := daemon.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "secgwd:", err)
 		return 1
