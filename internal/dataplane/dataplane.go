@@ -298,7 +298,11 @@ type Dataplane interface {
 	Kind() string
 	// Apply performs ops in order, batched as the implementation can. On
 	// failure it returns an *ApplyError naming the first op that failed;
-	// ops before it are applied, ops after it are not attempted.
+	// ops before it are applied, ops after it are not attempted, except
+	// that the kernel dataplane may have applied the ops that followed
+	// the failed one in the same netlink buffer (the kernel goes on after
+	// a failed message): a caller that must know lists again, as the
+	// Reconciler does.
 	Apply(ctx context.Context, ops []Op) error
 	// List returns the SAs and policies this dataplane owns (installed by
 	// secgw, possibly by an earlier process), keys included.

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -77,5 +78,18 @@ func TestFakeSPIsCountersEvents(t *testing.T) {
 	}
 	if err := f.Apply(ctx, nil); err == nil {
 		t.Error("Apply after Close succeeded")
+	}
+}
+
+// TestRenderKeys: keys appear only when asked.
+func TestRenderKeys(t *testing.T) {
+	in, _ := gcmPair(1, 2, 1)
+	in.EncrKey = []byte{0xde, 0xad, 0xbe, 0xef}
+	s := State{SAs: []SA{in}}
+	if out := Render(s, RenderOptions{}); strings.Contains(out, "deadbeef") || !strings.Contains(out, "(32 bits)") {
+		t.Errorf("without Keys:\n%s", out)
+	}
+	if out := Render(s, RenderOptions{Keys: true}); !strings.Contains(out, "0xdeadbeef") {
+		t.Errorf("with Keys:\n%s", out)
 	}
 }

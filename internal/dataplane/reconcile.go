@@ -126,10 +126,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, desired State) (Report, erro
 	if err := r.dp.Apply(ctx, ops); err != nil {
 		// What was applied is uncertain (the kernel may have applied ops
 		// after the failed one in the same batch): look again.
-		var ae *ApplyError
-		if !errors.As(err, &ae) {
-			err = &ApplyError{Index: -1, Err: err}
-		}
 		r.log.Error("reconcile failed", "err", err)
 		if again, lerr := r.dp.List(ctx); lerr == nil {
 			_, rep.Remaining, _ = Plan(desired, again)
