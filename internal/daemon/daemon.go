@@ -96,6 +96,8 @@ type Daemon struct {
 	// userspace and routes are set with the userspace dataplane.
 	userspace *userspace.Dataplane
 	routes    *tunRoutes
+	// kernel is set with the kernel dataplane.
+	kernel bool
 
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.

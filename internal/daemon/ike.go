@@ -6,11 +6,13 @@ import (
 	"encoding/xml"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"secgw/generated"
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
@@ -61,6 +63,7 @@ func (d *Daemon) startIKE() error {
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
 		ForceEncap:    d.userspace != nil,
+		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
 	})
 	var startErr error
@@ -89,12 +92,18 @@ func (d *Daemon) openDataplane() (dataplane.Dataplane, error) {
 	switch d.cfg.Dataplane {
 	case DataplaneFake:
 		return dataplane.NewFake(), nil
-	case DataplaneUserspace, DataplaneAuto, "":
-		// auto: the kernel dataplane when the kernel has ESP (not
-		// wired yet), else userspace.
+	case DataplaneUserspace:
 		return d.openUserspace()
 	case DataplaneKernel:
-		return nil, fmt.Errorf("daemon: dataplane %q is not available yet", d.cfg.Dataplane)
+		return d.openKernel()
+	case DataplaneAuto, "":
+		// The kernel when it can hold ESP SAs (probed in a throwaway
+		// namespace), else userspace; the log says which and why.
+		if err := xfrm.ProbeESP(); err != nil {
+			d.log.Info("the kernel has no ESP: using the userspace dataplane", "probe", err.Error())
+			return d.openUserspace()
+		}
+		return d.openKernel()
 	}
 	return nil, fmt.Errorf("daemon: unknown dataplane %q (auto, kernel, userspace, fake)", d.cfg.Dataplane)
 }
@@ -183,4 +192,25 @@ func saNotification(ev engine.Event) []byte {
 	}
 	b.WriteString(`</sa-event>`)
 	return b.Bytes()
+}
+
+// openKernel opens the kernel XFRM dataplane, subscribed to acquires and
+// expiries.
+func (d *Daemon) openKernel() (dataplane.Dataplane, error) {
+	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.cfg.Logger.With("subsystem", "kernel")})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: kernel dataplane: %w", err)
+	}
+	d.kernel = true
+	return dp, nil
+}
+
+// onNATTSocket prepares an IKE NAT-T socket for the kernel dataplane: the
+// kernel decapsulates UDP-encapsulated ESP only on a socket with
+// UDP_ENCAP_ESPINUDP.
+func (d *Daemon) onNATTSocket(c *net.UDPConn) error {
+	if !d.kernel {
+		return nil
+	}
+	return xfrm.EnableESPInUDP(c)
 }

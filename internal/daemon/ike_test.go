@@ -10,6 +10,7 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
+	"secgw/internal/dataplane/xfrm"
 )
 
 // gateway is an in-process daemon with a NETCONF session.
@@ -122,5 +123,31 @@ func TestTunnelThroughNETCONF(t *testing.T) {
 			t.Fatalf("SAs left after deleting the VPN:\nA %s\nB %s", sa, sb)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAutoDataplane: auto picks the kernel when it can hold ESP SAs and
+// userspace otherwise (this CI machine's kernel has XFRM but no ESP), and
+// reports the choice in the state (ike dataplane).
+func TestAutoDataplane(t *testing.T) {
+	d, err := New(Config{Dir: filepath.Join(t.TempDir(), "d"), Listen: "127.0.0.1:0", Dataplane: DataplaneAuto,
+		TUN: "secgwtest0", IKEPort: 17800, NATTPort: 17801})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	want := DataplaneUserspace
+	if xfrm.ProbeESP() == nil {
+		want = DataplaneKernel
+	}
+	if got := d.dataplane.Kind(); got != want {
+		t.Errorf("auto chose %s, want %s", got, want)
+	}
+	st := d.state(false).Vrf["main"].Ike.Dataplane.String()
+	if (want == DataplaneUserspace && st != "userspace-esp") || (want == DataplaneKernel && st != "kernel-xfrm") {
+		t.Errorf("state dataplane %s with the %s dataplane", st, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }

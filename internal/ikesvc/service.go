@@ -55,6 +55,9 @@ type Options struct {
 	PortIKE, PortNATT uint16
 	// Counters, if set, returns the traffic counters of a child SA.
 	Counters func(c engine.ChildSA) (in, out Counters)
+	// OnNATTSocket is udpconn.Options.OnNATTSocket (the kernel
+	// dataplane's UDP_ENCAP_ESPINUDP).
+	OnNATTSocket func(*net.UDPConn) error
 	// ForceEncap makes every SA encapsulate ESP in UDP (the userspace
 	// dataplane speaks nothing else); see engine.Options.ForceEncap.
 	ForceEncap bool
@@ -176,7 +179,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			continue
 		}
 		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
-			OnESP: s.o.OnESP, Logger: s.o.Logger})
+			OnESP: s.o.OnESP, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger})
 		if err != nil {
 			// Not a reason to refuse the commit: the address may not be
 			// configured yet. The next commit tries again.

@@ -53,6 +53,11 @@ type Options struct {
 	// (RFC 3948 §2.1), from the Conn's reader goroutines; d.Data is owned
 	// by the callee. Without it they are dropped.
 	OnESP func(d engine.Datagram)
+	// OnNATTSocket, if set, is called with each port-4500 socket once
+	// bound, before any read: the kernel dataplane sets
+	// UDP_ENCAP_ESPINUDP there (RFC 3948 §2), so that the kernel takes
+	// the ESP and passes IKE up. An error closes the Conn.
+	OnNATTSocket func(*net.UDPConn) error
 	// Queue is the number of received IKE datagrams held for Receive;
 	// 0 means 256. A reader blocks while the queue is full.
 	Queue int
@@ -117,6 +122,13 @@ func Listen(o Options) (*Conn, error) {
 			if err != nil {
 				c.closeSockets()
 				return nil, fmt.Errorf("udpconn: %w", err)
+			}
+			if p[0] == engine.PortNATT && o.OnNATTSocket != nil {
+				if err := o.OnNATTSocket(s); err != nil {
+					s.Close()
+					c.closeSockets()
+					return nil, fmt.Errorf("udpconn: %w", err)
+				}
 			}
 			c.socks[key] = s
 		}
