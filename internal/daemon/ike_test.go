@@ -10,6 +10,7 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
+
 	"secgw/internal/dataplane/xfrm"
 )
 
