@@ -89,6 +89,8 @@ type Service struct {
 
 	wmu      sync.Mutex
 	watchers map[chan engine.Event]bool
+
+	stats stats
 }
 
 // prepared is what Prepare computed for one transaction.
@@ -218,7 +220,17 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		s.conn.add(a, c)
 	}
 	s.bound = p.addrs
+	restart := p.oldCfg != nil && p.oldCfg.Global.InitiatorOnly != p.cfg.Global.InitiatorOnly
 	s.cfg = p.cfg
+	if restart {
+		// The guide: changing initiator-only restarts the IKE daemon of
+		// the vrf and so terminates all existing tunnels. The engine
+		// keeps running; every IKE SA is deleted (the peers are told).
+		s.log.Warn("initiator-only changed: terminating every tunnel of the vrf", "initiator-only", p.cfg.Global.InitiatorOnly)
+		for _, sa := range s.eng.Snapshot(false) {
+			_ = s.eng.DeleteIKEByUID(sa.UniqueID)
+		}
+	}
 	if torn := s.eng.SetConfig(p.cfg); len(torn) > 0 {
 		s.log.Info("configuration applied: SAs of changed VPNs deleted", "vpns", torn)
 	}
@@ -330,6 +342,7 @@ func sourceAddr(dst netip.Addr) netip.Addr {
 // outcome) and to Options.OnEvent. A watcher that is not keeping up loses
 // events rather than stalling the engine.
 func (s *Service) onEvent(ev engine.Event) {
+	s.stats.count(ev)
 	s.wmu.Lock()
 	for w := range s.watchers {
 		select {

@@ -183,3 +183,54 @@ func TestUnboundAddressIsNotFatal(t *testing.T) {
 		t.Errorf("bound %v", s.bound)
 	}
 }
+
+// TestInitiatorOnlyRestartsAndCounters: the global counters count setups
+// and failures by reason; changing initiator-only terminates every tunnel
+// of the vrf (the guide: it restarts the IKE daemon of the vrf).
+func TestInitiatorOnlyRestartsAndCounters(t *testing.T) {
+	a, _ := newService(t, 15800)
+	b, _ := newService(t, 15800)
+	runB := device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")
+	if err := b.Start(runB); err != nil {
+		t.Fatal(err)
+	}
+	runA := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	if err := a.Start(runA); err != nil {
+		t.Fatal(err)
+	}
+	initiate := func() string {
+		out, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
+			[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	if out := initiate(); !strings.Contains(out, "CHILD_SA net{") {
+		t.Fatalf("initiate: %s", out)
+	}
+	st := a.State(false).Statistics
+	if *st.IkeSaSetups != 1 || *st.ChildSaSetups != 1 || len(st.Failure) != 0 {
+		t.Errorf("counters after a setup: %+v", st)
+	}
+
+	// B becomes initiator-only: every SA of B goes, and A hears of it.
+	next := device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")
+	next.Vrf["main"].Ike.GlobalOptions = &generated.SecgwVrf_Vrf_Ike_GlobalOptions{InitiatorOnly: ptr2(true)}
+	commit(t, b, 1, runB, next)
+	waitFor(t, func() bool { return len(a.State(false).IkeSa) == 0 && len(b.State(false).IkeSa) == 0 })
+
+	// A wrong PSK on A's side is an authentication failure (B is no
+	// longer initiator-only).
+	commit(t, b, 2, next, runB)
+	wrong := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	wrong.Vrf["main"].Ike.Vpn["to-b"].IkePolicy.PreSharedKey = ptr2("not the secret")
+	commit(t, a, 1, runA, wrong)
+	if out := initiate(); !strings.Contains(out, "failed") {
+		t.Fatalf("initiate with a wrong PSK: %s", out)
+	}
+	st = a.State(false).Statistics
+	if f := st.Failure[generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_authentication_failed]; f == nil || *f.Count != 1 {
+		t.Errorf("failures: %+v", st.Failure)
+	}
+}

@@ -49,6 +49,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	ike.Statistics = &generated.SecgwVrf_Vrf_Ike_Statistics{
 		IkeSaEstablished: &established, IkeSaHalfOpen: &halfOpen, ChildSaInstalled: &children,
 	}
+	s.stats.fill(ike.Statistics)
 	return ike
 }
 
