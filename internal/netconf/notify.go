@@ -23,7 +23,7 @@ const (
 // create-subscription (RFC 5277; stream NETCONF, no replay).
 type notifier struct {
 	mu   sync.Mutex
-	subs map[uint32]*transport.Session
+	subs map[uint32]*subscriber
 	// killers maps a session that <kill-session> is ending to the session
 	// that asked, for the killed-by of its netconf-session-end.
 	killers map[uint32]uint32
@@ -62,32 +62,58 @@ func (srv *Server) killSession(killer, id uint32) error {
 	return srv.tr.Kill(id)
 }
 
+// subscriber is a subscribed session with its queue of events: one
+// goroutine per session sends them in the order they were published (RFC
+// 5277 §2.2.1: notifications are sent in order), so that a slow client
+// never holds up a commit or the IKE engine.
+type subscriber struct {
+	s     *transport.Session
+	queue chan []byte
+}
+
+// subscriberQueue is how many events a session may lag behind; beyond
+// it, events for that session are dropped (and the drop logged once per
+// burst) rather than block the publisher.
+const subscriberQueue = 4096
+
 func (n *notifier) add(s *transport.Session) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.subs == nil {
-		n.subs = map[uint32]*transport.Session{}
+		n.subs = map[uint32]*subscriber{}
 	}
 	if _, dup := n.subs[s.ID()]; dup {
 		return false
 	}
-	n.subs[s.ID()] = s
+	sub := &subscriber{s: s, queue: make(chan []byte, subscriberQueue)}
+	n.subs[s.ID()] = sub
+	go func() {
+		for ev := range sub.queue {
+			_ = sub.s.Notify(ev)
+		}
+	}()
 	return true
 }
 
 func (n *notifier) remove(id uint32) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	delete(n.subs, id)
+	if sub := n.subs[id]; sub != nil {
+		close(sub.queue)
+		delete(n.subs, id)
+	}
 }
 
-// publish sends an event to every subscriber. Each send runs on its own
-// goroutine: a slow client never holds up a commit.
+// publish queues an event for every subscriber, in order.
 func (n *notifier) publish(event []byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, s := range n.subs {
-		go func(s *transport.Session) { _ = s.Notify(event) }(s)
+	for _, sub := range n.subs {
+		select {
+		case sub.queue <- event:
+		default:
+			// The session is not reading: drop rather than stall.
+		}
 	}
 }
 
