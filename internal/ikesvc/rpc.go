@@ -103,6 +103,11 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 	existing := map[uint32]bool{}
 	for _, sa := range s.eng.Snapshot(false) {
 		existing[sa.UniqueID] = true
+		if policy != "" && sa.VPN == vpn && sa.State == "established" {
+			if line, ok := s.childUpLine(sa.UniqueID, policy); ok {
+				return []string{line}, 1, nil // already there
+			}
+		}
 	}
 	w := s.watch()
 	defer s.unwatch(w)
@@ -127,10 +132,6 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 	var msgs []string
 	if !existing[uid] {
 		msgs = append(msgs, fmt.Sprintf("initiating IKE_SA %s[%d] to %s", vpn, uid, v.RemoteAddr))
-	} else if policy != "" {
-		if line, ok := s.childUpLine(uid, policy); ok {
-			return append(msgs, line), 1, nil // already there
-		}
 	}
 	if policy != "" {
 		msgs = append(msgs, fmt.Sprintf("establishing CHILD_SA %s", policy))
