@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"secgw/internal/dataplane/xfrm"
+	"secgw/internal/logging"
 )
 
 // gateway is an in-process daemon with a NETCONF session.
@@ -150,5 +151,43 @@ func TestAutoDataplane(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoggingLive: a commit of the logging container changes what reaches
+// syslog at once: with daemon ike 2, debug messages of subsystem ike pass
+// the daemon facility; other subsystems stay at the default 0.
+func TestLoggingLive(t *testing.T) {
+	var daemonFacility syncBuffer
+	lh := logging.New(logging.Outputs{Daemon: logging.TextHandler(&daemonFacility)}, logging.DefaultConfig())
+	d, err := New(Config{Dir: filepath.Join(t.TempDir(), "d"), Listen: "127.0.0.1:0", Dataplane: DataplaneFake,
+		Logger: slog.New(lh), LogHandler: lh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	defer stop()
+	log := slog.New(lh)
+	log.Debug("before", "subsystem", "ike")
+	s, err := gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+		Auth: []ssh.AuthMethod{ssh.Password(d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, op := range []string{
+		`<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>` +
+			`<ike xmlns="urn:secgw:yang:secgw-ike"><logging><daemon><ike>2</ike></daemon></logging></ike></vrf></config></edit-config>`,
+		`<commit/>`,
+	} {
+		if _, err := s.Exec(gonetconf.RawMethod(op)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Debug("after", "subsystem", "ike")
+	log.Debug("other", "subsystem", "child")
+	out := daemonFacility.String()
+	if strings.Contains(out, "msg=before") || !strings.Contains(out, "msg=after") || strings.Contains(out, "msg=other") {
+		t.Errorf("daemon facility got:\n%s", out)
 	}
 }
