@@ -93,9 +93,10 @@ type Daemon struct {
 	dataplane  dataplane.Dataplane
 	programmer *program.Programmer
 	ike        *ikesvc.Service
-	// userspace and routes are set with the userspace dataplane.
+	// userspace is set with the userspace dataplane, routes with it and
+	// with the kernel one.
 	userspace *userspace.Dataplane
-	routes    *tunRoutes
+	routes    *routing
 	// kernel is set with the kernel dataplane.
 	kernel bool
 

@@ -51,7 +51,7 @@ func (d *Daemon) startIKE() error {
 	}
 	var eng engine.Dataplane = d.programmer
 	if d.routes != nil {
-		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes, d: d}
+		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes}
 	}
 	d.ike = ikesvc.New(ikesvc.Options{
 		Logger:        d.cfg.Logger,
@@ -71,6 +71,11 @@ func (d *Daemon) startIKE() error {
 		if d.cfg.LogHandler != nil {
 			d.cfg.LogHandler.Set(logging.FromModel(loggingOf(running)))
 		}
+		if d.routes != nil {
+			// Before IKE: no child SA is routed before a previous run's
+			// routes are cleaned up.
+			d.routes.start(running)
+		}
 		startErr = d.ike.Start(running)
 	})
 	if startErr != nil {
@@ -83,6 +88,9 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(&logging.Subscriber{H: d.cfg.LogHandler})
 	}
 	d.store.Subscribe(d.ike)
+	if d.routes != nil {
+		d.store.Subscribe(d.routes)
+	}
 	go d.dataplaneEvents()
 	return nil
 }
@@ -195,11 +203,15 @@ func saNotification(ev engine.Event) []byte {
 }
 
 // openKernel opens the kernel XFRM dataplane, subscribed to acquires and
-// expiries.
+// expiries, and the routing of install-routes and inject-routes.
 func (d *Daemon) openKernel() (dataplane.Dataplane, error) {
 	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.cfg.Logger.With("subsystem", "kernel")})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: kernel dataplane: %w", err)
+	}
+	if err := d.openRouting(""); err != nil {
+		_ = dp.Close()
+		return nil, err
 	}
 	d.kernel = true
 	return dp, nil

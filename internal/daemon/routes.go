@@ -1,0 +1,206 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"secgw/generated"
+	"secgw/internal/dataplane/program"
+	"secgw/internal/datastore"
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ikesvc"
+	"secgw/internal/routes"
+)
+
+// routing is the daemon's route manager (internal/routes) with the kernel
+// or userspace dataplane: routedProgrammer tells it of each child SA, and
+// it subscribes to the datastore so that a commit of install-routes,
+// routing-table, routing-table-prio or a security policy's inject-routes
+// applies live (a subscriber of its own rather than a hook in ikesvc: the
+// route options are not the engine's business, and the two subsystems
+// then prepare, apply and abort independently).
+//
+// It also reconciles every routeReconcileEvery: the kernel deletes routes
+// by itself (a device going down, the preferred source address removed)
+// and the next hop to a peer changes; charon follows routing events for
+// that, a periodic reconcile is the simple form.
+type routing struct {
+	m     *routes.Manager
+	os    *routes.Netlink // nil with another OS (tests)
+	log   *slog.Logger
+	every time.Duration
+	stop  chan struct{} // closed by close
+	done  chan struct{} // made by start, closed when its loop ends
+
+	mu      sync.Mutex
+	pending map[uint64]*routeTx
+}
+
+// routeReconcileEvery is the period of routing's reconcile.
+const routeReconcileEvery = 30 * time.Second
+
+// routeTx is a commit between Prepare and its end.
+type routeTx struct {
+	cfg, old config.Routes
+	applied  bool
+}
+
+// openRouting opens the host's routing (this process's network
+// namespace) for a dataplane; tun is the userspace dataplane's TUN
+// device, "" for the kernel dataplane.
+func (d *Daemon) openRouting(tun string) error {
+	nl, err := routes.NewNetlink(netns.None())
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	d.routes = newRouting(nl, tun, d.cfg.Logger)
+	d.routes.os = nl
+	return nil
+}
+
+func newRouting(os routes.OS, tun string, logger *slog.Logger) *routing {
+	log := logger.With("subsystem", "routes")
+	return &routing{m: routes.New(routes.Options{OS: os, TUN: tun, Logger: log}), log: log,
+		every: routeReconcileEvery, stop: make(chan struct{}),
+		pending: map[uint64]*routeTx{}}
+}
+
+// routesOf is the route configuration of vrf main's IKE in dev.
+func routesOf(dev *generated.Device) config.Routes {
+	var ike *generated.SecgwVrf_Vrf_Ike
+	if dev != nil && dev.Vrf[ikesvc.VRF] != nil {
+		ike = dev.Vrf[ikesvc.VRF].Ike
+	}
+	return config.ResolveRoutes(ike)
+}
+
+// start applies the running configuration, removes what a previous run
+// left, installs the rules and starts the periodic reconcile. Failures
+// are the host's (logged): the daemon serves on, and the next commit or
+// reconcile retries.
+func (r *routing) start(running *generated.Device) {
+	if err := r.m.SetConfig(routesOf(running)); err != nil {
+		r.log.Warn("routes: cannot apply the running configuration", "err", err)
+	}
+	if err := r.m.Start(); err != nil {
+		r.log.Warn("routes: start", "err", err)
+	}
+	r.done = make(chan struct{})
+	go r.reconcileLoop()
+}
+
+func (r *routing) reconcileLoop() {
+	defer close(r.done)
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			if err := r.m.Reconcile(); err != nil {
+				r.log.Debug("routes: reconcile", "err", err)
+			}
+		}
+	}
+}
+
+// close stops the reconcile and removes every route and rule of ours.
+func (r *routing) close() {
+	close(r.stop)
+	if r.done != nil {
+		<-r.done
+	}
+	if err := r.m.Close(); err != nil {
+		r.log.Warn("routes: cannot remove every route at shutdown", "err", err)
+	}
+	if r.os != nil {
+		r.os.Close()
+	}
+}
+
+// Name implements datastore.Subscriber.
+func (r *routing) Name() string { return "routes" }
+
+// Prepare implements datastore.Subscriber: the route options cannot be
+// refused (the schema checks their ranges), so it only resolves them.
+func (r *routing) Prepare(tx *datastore.Tx) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.pending) // transactions never overlap: earlier ones are final
+	r.pending[tx.ID] = &routeTx{cfg: routesOf(tx.New)}
+	return nil
+}
+
+// Apply implements datastore.Subscriber. A route the host refuses does
+// not fail the commit: it is logged, and retried by the next reconcile.
+func (r *routing) Apply(tx *datastore.Tx) error {
+	r.mu.Lock()
+	p := r.pending[tx.ID]
+	r.mu.Unlock()
+	if p == nil {
+		return errors.New("routes: apply without prepare")
+	}
+	p.old, p.applied = r.m.Config(), true
+	if err := r.m.SetConfig(p.cfg); err != nil {
+		r.log.Warn("routes: configuration applied with errors", "err", err)
+	}
+	return nil
+}
+
+// Abort implements datastore.Subscriber: an applied configuration is
+// undone.
+func (r *routing) Abort(tx *datastore.Tx) {
+	r.mu.Lock()
+	p := r.pending[tx.ID]
+	delete(r.pending, tx.ID)
+	r.mu.Unlock()
+	if p == nil || !p.applied {
+		return
+	}
+	if err := r.m.SetConfig(p.old); err != nil {
+		r.log.Warn("routes: previous configuration restored with errors", "err", err)
+	}
+}
+
+// routedProgrammer is the engine's dataplane with routes: the
+// programmer, plus the routes of each child SA it installs (added after
+// its SAs and policies, removed before them).
+type routedProgrammer struct {
+	*program.Programmer
+	routes *routing
+}
+
+// InstallChild implements engine.Dataplane.
+func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
+	if err := p.Programmer.InstallChild(c); err != nil {
+		return err
+	}
+	if err := p.routes.m.Add(childOf(c)); err != nil {
+		// The SAs are up; a missing route is the host's (logged by the
+		// manager, retried by the next reconcile), not a reason to fail
+		// the child SA.
+		p.routes.log.Debug("routes: child SA installed without all its routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
+	}
+	return nil
+}
+
+// DeleteChild implements engine.Dataplane.
+func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
+	if err := p.routes.m.Remove(childOf(c)); err != nil {
+		p.routes.log.Warn("routes: cannot remove a child SA's routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
+	}
+	return p.Programmer.DeleteChild(c)
+}
+
+// childOf is what routing needs of a child SA.
+func childOf(c engine.ChildSA) routes.Child {
+	return routes.Child{VPN: c.VPN, Policy: c.Policy, Local: c.Local.Addr().Unmap(), Remote: c.Remote.Addr().Unmap(),
+		InSPI: c.InSPI, Mode: c.Mode, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS}
+}

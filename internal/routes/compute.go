@@ -1,0 +1,246 @@
+package routes
+
+import (
+	"net/netip"
+
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/wire"
+)
+
+// mainVRF is the only vrf whose tables exist here (ikesvc.VRF; not
+// imported, to keep this package below ikesvc).
+const mainVRF = "main"
+
+// logFunc is slog.Logger.Warn or Debug: a child SA's problems are warned
+// about when it is added, and only debug-logged when its routes are
+// recomputed (a configuration change, a reconcile).
+type logFunc func(msg string, args ...any)
+
+// childRoutes computes the routes of child SA c under the configuration
+// and the host's addresses. m.mu is held.
+func (m *Manager) childRoutes(c Child, addrs []netip.Addr, warn logFunc) []Route {
+	pol := m.cfg.Policies[config.PolicyRef{VPN: c.VPN, Policy: c.Policy}]
+	var out []Route
+	if pol.Inject != nil {
+		out = append(out, m.injectRoutes(c, pol.Inject, warn)...)
+	}
+	if pol.SVTI {
+		// The guide: install-routes does not apply to SVTI child SAs (the
+		// next hop would be the SVTI, their selectors are often
+		// wildcards); inject-routes is their explicit form.
+		return out
+	}
+	if m.tun != "" {
+		return append(out, m.tunRoutes(c, addrs, warn)...)
+	}
+	if m.cfg.Install {
+		return append(out, m.installRoutes(c, addrs, warn)...)
+	}
+	return out
+}
+
+// tunRoutes routes the remote selectors of c into the userspace
+// dataplane's TUN device: without them no packet reaches its SPD. Like
+// kernel-libipsec they are routed whatever install-routes says, and
+// whatever the selector's protocol and ports (the TUN device sees the
+// whole prefix; what the SPD does not match it drops).
+//
+// A prefix holding the peer's outer address is not routed: the rule
+// looking routing-table up is "from all", so IKE and ESP to the peer
+// would be routed into the tunnel they carry.
+func (m *Manager) tunRoutes(c Child, addrs []netip.Addr, warn logFunc) []Route {
+	peer := c.Remote.Unmap()
+	var out []Route
+	for _, ts := range c.RemoteTS {
+		for _, p := range tsPrefixes(ts) {
+			if p.Contains(peer) {
+				warn("remote selector holds the IKE peer: not routed into the TUN device (it would loop)",
+					"vpn", c.VPN, "policy", c.Policy, "prefix", p, "peer", peer)
+				continue
+			}
+			r := Route{Table: m.cfg.Table, Dst: p, Dev: m.tun}
+			r.Src, _ = localSource(c, addrs, p.Addr().Is4())
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// installRoutes are the routes of install-routes with the kernel
+// dataplane, as charon's install_routes (kernel-netlink) does them:
+//
+//   - only tunnel mode: a transport-mode child protects the peer itself,
+//     which is routed already;
+//   - only selectors of any protocol and port: a route covers the whole
+//     prefix, and would divert traffic the SA does not protect;
+//   - only when the host has an address inside the local selectors, which
+//     becomes the route's source: the route exists so that the host's own
+//     packets to the remote network leave with a source the SA protects
+//     (forwarded traffic is matched by the XFRM policy whatever route it
+//     takes);
+//   - via the next hop of the route to the peer (the guide: "via the same
+//     next-hop as the route to the remote IKE peer"). A prefix holding the
+//     peer is routed too: its route is the peer's own path, so there is
+//     no loop.
+func (m *Manager) installRoutes(c Child, addrs []netip.Addr, warn logFunc) []Route {
+	if c.Mode == config.ModeTransport {
+		return nil
+	}
+	peer := c.Remote.Unmap()
+	var nh NextHop
+	var nhErr error
+	looked := false
+	var out []Route
+	for _, ts := range c.RemoteTS {
+		if ts.IPProtocol != 0 || ts.StartPort != 0 || ts.EndPort != 0xffff {
+			continue
+		}
+		for _, p := range tsPrefixes(ts) {
+			src, ok := localSource(c, addrs, p.Addr().Is4())
+			if !ok {
+				m.log.Debug("no local address inside the local selectors: no route installed",
+					"vpn", c.VPN, "policy", c.Policy, "prefix", p)
+				continue
+			}
+			if !looked {
+				nh, nhErr = m.os.RouteTo(peer, c.Local.Unmap())
+				looked = true
+				if nhErr != nil {
+					warn("no route to the IKE peer: its child SA's routes are not installed",
+						"vpn", c.VPN, "peer", peer, "err", nhErr)
+				}
+			}
+			if nhErr != nil {
+				return out
+			}
+			r := Route{Table: m.cfg.Table, Dst: p, Dev: nh.Dev, Src: src}
+			// An IPv6 selector in an IPv4 tunnel (or the reverse) cannot
+			// take the peer's gateway: it is routed on the device only,
+			// which is all the XFRM lookup that follows needs.
+			if nh.Gateway.IsValid() && nh.Gateway.Is4() == p.Addr().Is4() {
+				r.Gateway = nh.Gateway
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// injectRoutes are the routes of a security policy's inject-routes: every
+// remote selector via the configured next hop, in the configured table.
+// Only vrf main exists here; routes for another vrf or an l3vrf are not
+// installed (SetConfig warns once). A prefix holding the peer is not
+// injected into the main table: the host's IKE and ESP to the peer are
+// looked up there.
+func (m *Manager) injectRoutes(c Child, in *config.InjectRoutes, warn logFunc) []Route {
+	if (in.VRF != "" && in.VRF != mainVRF) || in.L3VRF != "" {
+		return nil
+	}
+	peer := c.Remote.Unmap()
+	table := in.RouteTable()
+	var out []Route
+	for _, ts := range c.RemoteTS {
+		for _, p := range tsPrefixes(ts) {
+			if table == config.MainTable && p.Contains(peer) {
+				warn("inject-routes: remote selector holds the IKE peer: not injected into the main table (it would loop)",
+					"vpn", c.VPN, "policy", c.Policy, "prefix", p, "peer", peer)
+				continue
+			}
+			if in.Gateway.IsValid() && in.Gateway.Is4() != p.Addr().Is4() {
+				continue // a next hop of the other family cannot route it
+			}
+			out = append(out, Route{Table: table, Dst: p, Gateway: in.Gateway, Dev: in.Dev})
+		}
+	}
+	return out
+}
+
+// localSource picks the host address that the host's own packets to the
+// remote selectors should come from: one inside the local selectors, of
+// the family asked for. It prefers the child SA's own outer address
+// (when the local selectors hold it), then the lowest; loopback,
+// link-local and unspecified addresses never qualify.
+func localSource(c Child, addrs []netip.Addr, v4 bool) (netip.Addr, bool) {
+	inLocal := func(a netip.Addr) bool {
+		for _, ts := range c.LocalTS {
+			if ts.StartAddr.Is4() == a.Is4() && ts.StartAddr.Compare(a) <= 0 && a.Compare(ts.EndAddr) <= 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if l := c.Local.Unmap(); l.IsValid() && l.Is4() == v4 && usableSource(l) && inLocal(l) {
+		for _, a := range addrs {
+			if a.Unmap() == l {
+				return l, true
+			}
+		}
+	}
+	var best netip.Addr
+	for _, a := range addrs {
+		a = a.Unmap()
+		if a.Is4() != v4 || !usableSource(a) || !inLocal(a) {
+			continue
+		}
+		if !best.IsValid() || a.Less(best) {
+			best = a
+		}
+	}
+	return best, best.IsValid()
+}
+
+func usableSource(a netip.Addr) bool {
+	return !a.IsLoopback() && !a.IsLinkLocalUnicast() && !a.IsUnspecified() && !a.IsMulticast()
+}
+
+// tsPrefixes is the address range of an IP traffic selector (RFC 7296
+// §3.13.1) as the fewest prefixes covering it exactly: a peer may narrow
+// to any range, routes are prefixes. Selectors of another type, or whose
+// addresses do not match their type or end before they start, give none.
+func tsPrefixes(ts wire.TrafficSelector) []netip.Prefix {
+	s, e := ts.StartAddr, ts.EndAddr
+	switch ts.Type {
+	case wire.TSIPv4AddrRange:
+		if !s.Is4() || !e.Is4() {
+			return nil
+		}
+	case wire.TSIPv6AddrRange:
+		if !s.Is6() || !e.Is6() || s.Is4In6() || e.Is4In6() {
+			return nil
+		}
+	default:
+		return nil
+	}
+	s, e = s.WithZone(""), e.WithZone("")
+	if e.Less(s) {
+		return nil
+	}
+	var out []netip.Prefix
+	for {
+		// The largest block starting at s that does not pass e.
+		var p netip.Prefix
+		for l := 0; l <= s.BitLen(); l++ {
+			q := netip.PrefixFrom(s, l)
+			if q.Masked().Addr() == s && !e.Less(lastAddr(q)) {
+				p = q
+				break
+			}
+		}
+		out = append(out, p)
+		last := lastAddr(p)
+		if last == e {
+			return out
+		}
+		s = last.Next()
+	}
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
