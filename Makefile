@@ -8,7 +8,7 @@ GENFLAGS  := -path=yang -generate_fakeroot -fakeroot_name=device -generate_gette
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \
 	-generate_populate_defaults -package_name=generated
 
-.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike deps demo
+.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-esp deps demo demo-strongswan
 
 all: build
 
@@ -71,8 +71,25 @@ bench:
 bench-ike:
 	./test/bench-ike.sh
 
+# bench-esp compares the ESP throughput (iperf3 TCP through the tunnel) of
+# secgwd's userspace dataplane with strongSwan's kernel-libipsec on the
+# same topology, prints the ratio (target >= 5), and runs internal/esp's
+# BenchmarkESPvsRawGCM (target >= 0.7 of raw AES-GCM); root only, not part
+# of `make test`. DURATION, STREAMS, OUT and STRICT tune it (see the
+# script).
+bench-esp:
+	./test/bench-esp.sh
+
 # The two-gateway demo (README): builds secgwd and secgw into bin/, runs
 # examples/demo/demo.sh (network namespaces, root).
 demo:
 	$(GO) build -o bin/ ./cmd/secgwd ./cmd/secgw
 	BIN=$(CURDIR)/bin ./examples/demo/demo.sh
+
+# The same demo against a strongSwan peer (charon with kernel-libipsec,
+# configured with swanctl): examples/demo/demo-strongswan.sh (root,
+# test/install-strongswan.sh installs strongSwan if missing).
+demo-strongswan:
+	$(GO) build -o bin/ ./cmd/secgwd ./cmd/secgw
+	./test/install-strongswan.sh
+	BIN=$(CURDIR)/bin ./examples/demo/demo-strongswan.sh

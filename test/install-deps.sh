@@ -6,6 +6,8 @@ need=()
 command -v yanglint >/dev/null || need+=(libyang2-tools)
 # make demo pings through the tunnel.
 command -v ping >/dev/null || need+=(iputils-ping)
+# make bench-esp measures TCP through the tunnel with iperf3.
+command -v iperf3 >/dev/null || need+=(iperf3)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
 # /usr/bin/python3 (another python3 may come first on PATH).
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)

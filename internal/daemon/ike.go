@@ -217,12 +217,13 @@ func (d *Daemon) openKernel() (dataplane.Dataplane, error) {
 	return dp, nil
 }
 
-// onNATTSocket prepares an IKE NAT-T socket for the kernel dataplane: the
-// kernel decapsulates UDP-encapsulated ESP only on a socket with
-// UDP_ENCAP_ESPINUDP.
+// onNATTSocket prepares an IKE NAT-T socket for the dataplane: the kernel
+// decapsulates UDP-encapsulated ESP only on a socket with
+// UDP_ENCAP_ESPINUDP; the userspace dataplane reads and writes its ESP
+// through the socket, which needs buffers for bursts of it.
 func (d *Daemon) onNATTSocket(c *net.UDPConn) error {
 	if !d.kernel {
-		return nil
+		return setESPBuffers(c)
 	}
 	return xfrm.EnableESPInUDP(c)
 }

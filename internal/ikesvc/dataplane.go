@@ -37,8 +37,7 @@ func (s *Service) DataplaneEvent(ev dataplane.Event) error {
 	return errors.New("ike: unknown dataplane event " + ev.Kind.String())
 }
 
-// activityDataplane adds Options.Activity to the daemon's dataplane, and
-// passes trap policies through when it installs them.
+// activityDataplane adds Options.Activity to the daemon's dataplane.
 type activityDataplane struct {
 	engine.Dataplane
 	activity func(c engine.ChildSA) (in, out time.Time)
@@ -47,21 +46,27 @@ type activityDataplane struct {
 // LastActivity implements engine.Activity.
 func (d activityDataplane) LastActivity(c engine.ChildSA) (in, out time.Time) { return d.activity(c) }
 
-// errNoTraps says the dataplane has no trap policies.
-var errNoTraps = errors.New("ike: the dataplane cannot install trap policies")
-
-// InstallTrap implements engine.TrapDataplane.
-func (d activityDataplane) InstallTrap(t engine.Trap) error {
-	if td, ok := d.Dataplane.(engine.TrapDataplane); ok {
-		return td.InstallTrap(t)
-	}
-	return errNoTraps
+// trapActivityDataplane is activityDataplane over a dataplane that
+// installs trap policies: it passes them through. Only such a dataplane
+// gets the trap methods, so that the engine sees that the others cannot
+// (and says so once, not once per security policy).
+type trapActivityDataplane struct {
+	activityDataplane
+	traps engine.TrapDataplane
 }
 
+// InstallTrap implements engine.TrapDataplane.
+func (d trapActivityDataplane) InstallTrap(t engine.Trap) error { return d.traps.InstallTrap(t) }
+
 // RemoveTrap implements engine.TrapDataplane.
-func (d activityDataplane) RemoveTrap(t engine.Trap) error {
-	if td, ok := d.Dataplane.(engine.TrapDataplane); ok {
-		return td.RemoveTrap(t)
+func (d trapActivityDataplane) RemoveTrap(t engine.Trap) error { return d.traps.RemoveTrap(t) }
+
+// withActivity wraps dp with the activity function, keeping its trap
+// methods if it has them.
+func withActivity(dp engine.Dataplane, activity func(c engine.ChildSA) (in, out time.Time)) engine.Dataplane {
+	a := activityDataplane{Dataplane: dp, activity: activity}
+	if td, ok := dp.(engine.TrapDataplane); ok {
+		return trapActivityDataplane{activityDataplane: a, traps: td}
 	}
-	return errNoTraps
+	return a
 }

@@ -122,7 +122,7 @@ func New(o Options) *Service {
 	s.watchers = map[chan engine.Event]bool{}
 	dp := o.Dataplane
 	if o.Activity != nil {
-		dp = activityDataplane{Dataplane: dp, activity: o.Activity}
+		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap})

@@ -1,0 +1,138 @@
+package gateway
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Binaries built by TestMain.
+var secgwdBin, secgwBin string
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		sweepStale()
+	}
+	// The tests mostly wait on daemons and the network, not on a CPU:
+	// run more at once than GOMAXPROCS unless -test.parallel says so.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", strconv.Itoa(max(runtime.GOMAXPROCS(0), testParallel)))
+	}
+	tmp, err := os.MkdirTemp("", "secgw-gateway-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+	secgwdBin, secgwBin = filepath.Join(tmp, "secgwd"), filepath.Join(tmp, "secgw")
+	build := exec.Command("go", "build", "-o", tmp+"/", "./cmd/secgwd", "./cmd/secgw")
+	build.Dir = repoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "gateway: building secgwd and secgw: %v\n%s", err, out)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// testParallel is the default number of tests run at once.
+const testParallel = 6
+
+// repoRoot is the module root, two levels above this file.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+const charonPath = "/usr/lib/ipsec/charon"
+
+// prerequisites maps what the tests need to the Debian package that ships
+// it (test/install-deps.sh installs them).
+var prerequisites = []struct{ file, pkg string }{
+	{charonPath, "strongswan-charon"},
+	{"/usr/sbin/swanctl", "strongswan-swanctl"},
+	{"/usr/lib/ipsec/plugins/libstrongswan-openssl.so", "libstrongswan-standard-plugins"},
+	{"/usr/lib/ipsec/plugins/libstrongswan-curve25519.so", "libstrongswan-extra-plugins"},
+	{"/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so", "libcharon-extra-plugins"},
+	{"/usr/lib/ipsec/plugins/libstrongswan-vici.so", "strongswan-swanctl"},
+	{"/usr/sbin/ip", "iproute2"},
+	{"/usr/bin/ping", "iputils-ping"},
+	{"/dev/net/tun", "the kernel's tun device (secgwd and kernel-libipsec need /dev/net/tun)"},
+}
+
+// requirePrerequisites fails the test, naming the packages, when something
+// is missing. It never skips: a missing peer must not pass as green.
+func requirePrerequisites(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("gateway: the tests need root (network namespaces, TUN devices, mounts)")
+	}
+	var missing []string
+	for _, p := range prerequisites {
+		if _, err := os.Stat(p.file); err != nil {
+			missing = append(missing, p.pkg+" ("+p.file+")")
+		}
+	}
+	if _, err := exec.LookPath("mount"); err != nil {
+		missing = append(missing, "mount (util-linux)")
+	}
+	if len(missing) > 0 {
+		t.Fatalf("gateway: missing prerequisites %v: run test/install-deps.sh", missing)
+	}
+}
+
+// cmdTimeout bounds every command the tests run.
+const cmdTimeout = 20 * time.Second
+
+// run runs a command and fails the test on error.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := runErr(name, args...)
+	if err != nil {
+		t.Fatalf("gateway: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runErr runs a command with a bounded time and returns its combined
+// output.
+func runErr(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// eventually polls cond every 50 ms for up to d and reports whether it
+// held.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
