@@ -57,7 +57,7 @@ func (d *Daemon) startIKE() error {
 		Logger:        d.cfg.Logger,
 		Dataplane:     eng,
 		DataplaneKind: kind,
-		OnESP:         d.onESP,
+		OnESPBorrow:   d.onESP,
 		PortIKE:       d.cfg.IKEPort,
 		PortNATT:      d.cfg.NATTPort,
 		Counters:      d.childCounters,

@@ -1,8 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 
@@ -19,6 +23,9 @@ const DefaultTUN = "secgw0"
 // and IPv4) on a 1500-octet path.
 const tunMTU = 1400
 
+// tunQueues is the number of TUN queues, each with its reader.
+const tunQueues = 2
+
 // openUserspace creates the TUN device and the userspace dataplane, which
 // sends ESP from the IKE NAT-T sockets (ikeBind) and receives it from them
 // (onESP), and the routing that brings the remote selectors' traffic into
@@ -29,13 +36,18 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 	if name == "" {
 		name = DefaultTUN
 	}
-	devs, err := edge.CreateTUN(name, 1)
+	devs, err := edge.CreateOffloadTUN(name, tunQueues)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: userspace dataplane: %w", err)
 	}
 	link, err := netlink.LinkByName(name)
 	if err == nil {
 		err = netlink.LinkSetMTU(link, tunMTU)
+	}
+	if err == nil {
+		// A TUN device starts with txqueuelen 500; a burst of TCP
+		// super-segments overruns it.
+		err = netlink.LinkSetTxQLen(link, 1000)
 	}
 	if err == nil {
 		err = netlink.LinkSetUp(link)
@@ -49,7 +61,7 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 	// Decrypted packets come out of the TUN with sources that are routed
 	// into it: strict reverse-path filtering would drop them.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/rp_filter", []byte("0"), 0o644)
-	dp, err := userspace.New(userspace.Options{TUN: devs, Bind: ikeBind{d}, MTU: 1500,
+	dp, err := userspace.New(userspace.Options{TUN: devs, Bind: newIKEBind(d), MTU: 1500,
 		Logger: d.cfg.Logger.With("subsystem", "ipsec")})
 	if err != nil {
 		for _, dev := range devs {
@@ -66,28 +78,90 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 }
 
 // ikeBind is the userspace dataplane's UDP edge over the IKE sockets: it
-// sends through them and never receives (the IKE socket readers hand ESP
-// to onESP).
-type ikeBind struct{ d *Daemon }
+// sends through the NAT-T socket of each local address with sendmmsg (an
+// edge.UDPBind that never receives or closes it) and never receives (the
+// IKE socket readers hand ESP to onESP). ikesvc replaces the sockets of an
+// address that a commit removes and adds back, so the socket is looked up
+// for every batch and the UDPBind rebuilt when it changed.
+type ikeBind struct {
+	d     *Daemon
+	mu    sync.Mutex
+	binds map[netip.Addr]sendBind
+}
 
-func (ikeBind) ReceiveFuncs() []edge.ReceiveFunc { return nil }
+// sendBind is the send-only UDPBind over one NAT-T socket.
+type sendBind struct {
+	sock *net.UDPConn
+	bind *edge.UDPBind
+}
 
-func (b ikeBind) Send(ds []edge.Datagram) error {
+func newIKEBind(d *Daemon) *ikeBind { return &ikeBind{d: d, binds: map[netip.Addr]sendBind{}} }
+
+func (*ikeBind) ReceiveFuncs() []edge.ReceiveFunc { return nil }
+
+// Send sends runs of datagrams with the same local address in one batch.
+// The remote ports are the engine's (500/4500) and are translated in ds
+// to the real ones, as udpconn does.
+func (b *ikeBind) Send(ds []edge.Datagram) error {
 	var first error
-	for _, x := range ds {
-		err := b.d.ike.SendESP(engine.Datagram{Local: x.Local, Remote: x.Remote, Data: x.Buf})
-		if err != nil && first == nil {
+	for len(ds) > 0 {
+		run := 1
+		for run < len(ds) && ds[run].Local.Addr() == ds[0].Local.Addr() {
+			run++
+		}
+		if err := b.sendRun(ds[:run]); err != nil && first == nil {
 			first = err
 		}
+		ds = ds[run:]
 	}
 	return first
 }
 
-func (ikeBind) Close() error { return nil }
+func (b *ikeBind) sendRun(ds []edge.Datagram) error {
+	if b.d.ike == nil {
+		return errors.New("daemon: IKE not running")
+	}
+	a := ds[0].Local.Addr().Unmap()
+	sock := b.d.ike.NATTSocket(a)
+	if sock == nil {
+		return fmt.Errorf("daemon: no NAT-T socket on %s", a)
+	}
+	b.mu.Lock()
+	sb := b.binds[a]
+	if sb.sock != sock {
+		bind, err := edge.NewUDPBind([]*net.UDPConn{sock}, false)
+		if err != nil {
+			b.mu.Unlock()
+			return fmt.Errorf("daemon: %w", err)
+		}
+		sb = sendBind{sock: sock, bind: bind}
+		b.binds[a] = sb
+	}
+	b.mu.Unlock()
+	for i := range ds {
+		ds[i].Local = netip.AddrPortFrom(a, ds[i].Local.Port())
+		ds[i].Remote = netip.AddrPortFrom(ds[i].Remote.Addr().Unmap(), b.realPort(ds[i].Remote.Port()))
+	}
+	return sb.bind.Send(ds)
+}
 
-// onESP receives ESP-in-UDP from the IKE socket of port 4500.
-func (d *Daemon) onESP(dg engine.Datagram) {
+// realPort maps an engine port (500, 4500) to the one configured.
+func (b *ikeBind) realPort(p uint16) uint16 {
+	switch {
+	case p == engine.PortNATT && b.d.cfg.NATTPort != 0:
+		return b.d.cfg.NATTPort
+	case p == engine.PortIKE && b.d.cfg.IKEPort != 0:
+		return b.d.cfg.IKEPort
+	}
+	return p
+}
+
+func (*ikeBind) Close() error { return nil }
+
+// onESP receives ESP-in-UDP from the IKE socket of port 4500, in the
+// reader's buffer (HandleESP copies it).
+func (d *Daemon) onESP(local, remote netip.AddrPort, data []byte) {
 	if d.userspace != nil {
-		d.userspace.HandleESP(dg.Local, dg.Remote, dg.Data)
+		d.userspace.HandleESP(local, remote, data)
 	}
 }

@@ -3,6 +3,7 @@ package ikesvc
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 
@@ -88,4 +89,15 @@ func (s *switchConn) sendESP(d engine.Datagram) error {
 		return fmt.Errorf("ike: no socket on %s", d.Local.Addr())
 	}
 	return c.SendESP(d)
+}
+
+// nattSocket returns the NAT-T socket of address a, or nil.
+func (s *switchConn) nattSocket(a netip.Addr) *net.UDPConn {
+	s.mu.Lock()
+	c := s.conns[a.Unmap()]
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.NATTSocket(a)
 }

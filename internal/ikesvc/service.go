@@ -48,6 +48,9 @@ type Options struct {
 	// OnESP receives ESP-in-UDP datagrams arriving on port 4500 (the
 	// userspace dataplane); nil drops them.
 	OnESP func(engine.Datagram)
+	// OnESPBorrow is udpconn.Options.OnESPBorrow: used instead of OnESP,
+	// with data valid only during the call.
+	OnESPBorrow func(local, remote netip.AddrPort, data []byte)
 	// HostAddrs lists the addresses to bind for VPNs without a
 	// local-address; nil means the host's global unicast addresses.
 	HostAddrs func() []netip.Addr
@@ -181,7 +184,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			continue
 		}
 		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
-			OnESP: s.o.OnESP, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger})
+			OnESP: s.o.OnESP, OnESPBorrow: s.o.OnESPBorrow, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger})
 		if err != nil {
 			// Not a reason to refuse the commit: the address may not be
 			// configured yet. The next commit tries again.
@@ -369,6 +372,13 @@ func (s *Service) unwatch(w chan engine.Event) {
 	delete(s.watchers, w)
 	s.wmu.Unlock()
 }
+
+// NATTSocket returns the IKE NAT-T (port 4500) socket of local address
+// a, or nil when a has none. A commit that removes a closes it and one
+// that adds a back opens a new one: callers look it up again rather than
+// keep it. They may send on it (the userspace dataplane's batched ESP)
+// but must not read from it or close it.
+func (s *Service) NATTSocket(a netip.Addr) *net.UDPConn { return s.conn.nattSocket(a) }
 
 // SendESP sends an ESP-in-UDP datagram from the IKE NAT-T socket of its
 // local address (the userspace dataplane shares port 4500 with IKE).

@@ -94,15 +94,20 @@ type side struct {
 	veth netip.Addr
 }
 
-// newSide creates namespace ns with the veth end and a TUN, and starts a
-// dataplane on them.
-func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote6 netip.Prefix, mtu int) *side {
+// newSide creates namespace ns with the veth end and a TUN (with
+// offloads: TSO super-segments cut by the TUN, virtio-net headers), and
+// starts a dataplane on them.
+func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote6 netip.Prefix, mtu int, offload bool) *side {
 	t.Helper()
 	var devs []edge.Device
 	var conns []*net.UDPConn
 	inNetns(t, ns, func() error {
 		var err error
-		if devs, err = edge.CreateTUN("secgw0", 2); err != nil {
+		create := edge.CreateTUN
+		if offload {
+			create = edge.CreateOffloadTUN
+		}
+		if devs, err = create("secgw0", 2); err != nil {
 			return err
 		}
 		conns, err = edge.ListenUDP([]netip.Addr{veth}, 4500)
@@ -143,8 +148,10 @@ func newNetnsPair(t testing.TB) (a, b *side) {
 	sh(t, "ip", "-n", nb, "addr", "add", vethB.String()+"/24", "dev", "veth-b")
 	sh(t, "ip", "-n", na, "link", "set", "veth-a", "up")
 	sh(t, "ip", "-n", nb, "link", "set", "veth-b", "up")
-	a = newSide(t, na, vethA, innerA, inA6, subB, subB6, tunMTU)
-	b = newSide(t, nb, vethB, innerB, inB6, subA, subA6, tunMTU)
+	// A's TUN has offloads, B's has none: both kinds of queue, and
+	// their packets interoperate.
+	a = newSide(t, na, vethA, innerA, inA6, subB, subB6, tunMTU, true)
+	b = newSide(t, nb, vethB, innerB, inB6, subA, subA6, tunMTU, false)
 	return a, b
 }
 

@@ -49,6 +49,10 @@ func (d *Dataplane) Stats() Stats {
 // readTUN is the outbound reader of one TUN queue.
 func (d *Dataplane) readTUN(dev edge.Device) {
 	defer d.wg.Done()
+	if bd, ok := dev.(edge.BatchDevice); ok {
+		d.readTUNBatch(bd)
+		return
+	}
 	buf := new(buffer)
 	for {
 		n, err := dev.Read(buf.b[headroom : bufSize-esp.MaxTrailer])
@@ -69,32 +73,90 @@ func (d *Dataplane) readTUN(dev edge.Device) {
 	}
 }
 
+// readTUNBatch is the outbound reader of a TUN queue that returns
+// several packets per read: they are protected one by one and their ESP
+// datagrams go out together (sendmmsg through a UDPBind).
+func (d *Dataplane) readTUNBatch(dev edge.BatchDevice) {
+	bufs := make([]*buffer, maxTUNBatch)
+	views := make([][]byte, maxTUNBatch)
+	sizes := make([]int, maxTUNBatch)
+	ds := make([]edge.Datagram, 0, maxTUNBatch)
+	for i := range bufs {
+		bufs[i] = new(buffer)
+		views[i] = bufs[i].b[:bufSize-esp.MaxTrailer]
+	}
+	for {
+		n, err := dev.ReadBatch(views, sizes, headroom)
+		if err != nil {
+			select {
+			case <-d.done:
+				return
+			default:
+			}
+			if errors.Is(err, edge.ErrClosed) {
+				return
+			}
+			d.log.Debug("TUN read failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		ds = ds[:0]
+		for i := range n {
+			if dg, ok := d.protect(dev, bufs[i], sizes[i]); ok {
+				ds = append(ds, dg)
+			}
+		}
+		if len(ds) > 0 {
+			if err := d.o.Bind.Send(ds); err != nil {
+				d.stats.sendErr.Add(1)
+			}
+		}
+	}
+}
+
+// maxTUNBatch is the number of packets of one TUN read: a 64 KiB TCP
+// super-segment cut at an MSS above 1024.
+const maxTUNBatch = 64
+
 // outbound protects one packet of n octets at buf.b[headroom:] (RFC 4301
-// §5.1).
+// §5.1) and sends it.
 func (d *Dataplane) outbound(dev edge.Device, buf *buffer, n int) {
+	dg, ok := d.protect(dev, buf, n)
+	if !ok {
+		return
+	}
+	buf.ds[0] = dg
+	if err := d.o.Bind.Send(buf.ds[:]); err != nil {
+		d.stats.sendErr.Add(1)
+	}
+}
+
+// protect seals one packet of n octets at buf.b[headroom:] (RFC 4301
+// §5.1) and returns its ESP datagram, or false if it was dropped.
+func (d *Dataplane) protect(dev edge.Device, buf *buffer, n int) (edge.Datagram, bool) {
 	pkt := buf.b[headroom : headroom+n]
 	f, ok := parseFlow(pkt)
 	if !ok {
 		d.stats.malformed.Add(1)
-		return
+		return edge.Datagram{}, false
 	}
 	t := d.tables.Load()
 	p := t.lookupOut(&f)
 	if p == nil {
 		d.stats.noPolicy.Add(1)
-		return
+		return edge.Datagram{}, false
 	}
 	if p.cfg.Action != dataplane.Protect {
 		// Bypass cannot be honoured: the packet was routed into the
 		// tunnel device and has nowhere else to go.
 		d.stats.discard.Add(1)
-		return
+		return edge.Datagram{}, false
 	}
 	s := t.saFor(p)
 	if s == nil || s.st.hardFired.Load() {
 		d.stats.noSA.Add(1)
 		d.acquire(p, &f)
-		return
+		return edge.Datagram{}, false
 	}
 	off, plen, next := headroom, n, byte(esp.NextIPv4)
 	if f.v6 {
@@ -115,7 +177,7 @@ func (d *Dataplane) outbound(dev edge.Device, buf *buffer, n int) {
 		if (!f.v6 && f.df) || (f.v6 && mtu >= 1280) {
 			d.stats.mtu.Add(1)
 			d.tooBig(dev, buf, pkt, &f, mtu)
-			return
+			return edge.Datagram{}, false
 		}
 	}
 	out, err := s.st.out.Seal(buf.b[:], off, plen, next)
@@ -125,16 +187,13 @@ func (d *Dataplane) outbound(dev edge.Device, buf *buffer, n int) {
 			if !s.st.ovfl.Swap(true) {
 				d.emit(dataplane.Event{Kind: dataplane.SeqOverflow, SA: s.cfg.Key()})
 			}
-			return
+			return edge.Datagram{}, false
 		}
 		d.stats.malformed.Add(1)
-		return
+		return edge.Datagram{}, false
 	}
 	d.account(s, n)
-	buf.ds[0] = edge.Datagram{Buf: out, Local: s.local, Remote: s.remote}
-	if err := d.o.Bind.Send(buf.ds[:]); err != nil {
-		d.stats.sendErr.Add(1)
-	}
+	return edge.Datagram{Buf: out, Local: s.local, Remote: s.remote}, true
 }
 
 // innerMTU is the largest inner packet that an outbound SA carries within

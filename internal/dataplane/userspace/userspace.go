@@ -6,7 +6,9 @@
 // Packet paths (RFC 4301 §5):
 //
 //   - Outbound: a reader per TUN queue reads a packet into a buffer with
-//     headroom, looks it up in the SPD (ordered by priority, then by the
+//     headroom (from a TUN with offloads, edge.BatchDevice, a batch of
+//     packets cut from one TCP super-segment, whose ESP datagrams then go
+//     out in one Bind.Send), looks it up in the SPD (ordered by priority, then by the
 //     most specific selector), finds the newest SA of the policy's
 //     template (or raises an Acquire event for a trap policy), checks
 //     the path MTU (ICMP Fragmentation Needed / Packet Too Big back into

@@ -32,6 +32,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"secgw/internal/dataplane/userspace/edge"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	// (RFC 3948 §2.1), from the Conn's reader goroutines; d.Data is owned
 	// by the callee. Without it they are dropped.
 	OnESP func(d engine.Datagram)
+	// OnESPBorrow, if set, is used instead of OnESP: data is the reader's
+	// buffer, valid only during the call, so that no datagram is copied.
+	// The port-4500 sockets are then read in batches (recvmmsg).
+	OnESPBorrow func(local, remote netip.AddrPort, data []byte)
 	// OnNATTSocket, if set, is called with each port-4500 socket once
 	// bound, before any read: the kernel dataplane sets
 	// UDP_ENCAP_ESPINUDP there (RFC 3948 §2), so that the kernel takes
@@ -135,6 +140,16 @@ func Listen(o Options) (*Conn, error) {
 	}
 	for key, s := range c.socks {
 		c.wg.Add(1)
+		if key.Port() == engine.PortNATT && o.OnESPBorrow != nil {
+			b, err := edge.NewUDPBind([]*net.UDPConn{s}, true)
+			if err != nil {
+				c.wg.Done()
+				c.closeSockets()
+				return nil, fmt.Errorf("udpconn: %w", err)
+			}
+			go c.readBatches(key, b.ReceiveFuncs()[0])
+			continue
+		}
 		go c.read(key, s)
 	}
 	return c, nil
@@ -224,6 +239,13 @@ func (c *Conn) SendESP(d engine.Datagram) error {
 	return nil
 }
 
+// NATTSocket returns the port-4500 socket bound to a, or nil. The
+// userspace dataplane sends its ESP through it in batches (sendmmsg);
+// it must not read from it or close it: the Conn's reader owns receiving.
+func (c *Conn) NATTSocket(a netip.Addr) *net.UDPConn {
+	return c.socks[netip.AddrPortFrom(a.Unmap(), engine.PortNATT)]
+}
+
 // Receive implements engine.Conn: it returns the next IKE datagram, with
 // its Non-ESP Marker on port 4500, or an error once ctx is done or the
 // Conn is closed.
@@ -283,6 +305,49 @@ func (c *Conn) read(key netip.AddrPort, s *net.UDPConn) {
 		}
 	}
 }
+
+// readBatches is the reader of a port-4500 socket with OnESPBorrow: it
+// takes batches of datagrams (recvmmsg) and lends ESP to the hook.
+func (c *Conn) readBatches(key netip.AddrPort, rf edge.ReceiveFunc) {
+	defer c.wg.Done()
+	bufs := make([][]byte, readBatch)
+	ds := make([]edge.Datagram, readBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, maxDatagram)
+	}
+	for {
+		for i := range ds {
+			ds[i].Buf = bufs[i]
+		}
+		n, err := rf(ds)
+		if err != nil {
+			select {
+			case <-c.done:
+				return
+			default:
+			}
+			if errors.Is(err, edge.ErrClosed) {
+				return
+			}
+			c.log.Debug("read failed", "local", key, "err", err)
+			continue
+		}
+		for i := range n {
+			remote := netip.AddrPortFrom(ds[i].Remote.Addr().Unmap(), c.toEngine(ds[i].Remote.Port()))
+			if wire.ClassifyNATT(ds[i].Buf) == wire.PacketESP {
+				c.o.OnESPBorrow(key, remote, ds[i].Buf)
+				continue
+			}
+			d := engine.Datagram{Local: key, Remote: remote, Data: append([]byte(nil), ds[i].Buf...)}
+			if !c.dispatch(d) {
+				return
+			}
+		}
+	}
+}
+
+// readBatch is the number of datagrams of one recvmmsg.
+const readBatch = 32
 
 // dispatch sorts one received datagram (RFC 3948 §2); it returns false
 // when the Conn is closing.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -42,11 +43,25 @@ func freePorts(t *testing.T, addr netip.Addr) (uint16, uint16) {
 // listen opens a Conn on addr with free ports and a peer socket on the
 // same address; esp receives what OnESP gets.
 func listen(t *testing.T, addr netip.Addr) (c *udpconn.Conn, peer *net.UDPConn, ike, natt netip.AddrPort, esp chan engine.Datagram) {
+	return listenWith(t, addr, false)
+}
+
+// listenWith is listen; with borrow the Conn has OnESPBorrow (batched
+// reads of port 4500) instead of OnESP, and esp gets copies of what it
+// lends.
+func listenWith(t *testing.T, addr netip.Addr, borrow bool) (c *udpconn.Conn, peer *net.UDPConn, ike, natt netip.AddrPort, esp chan engine.Datagram) {
 	t.Helper()
 	pi, pn := freePorts(t, addr)
 	esp = make(chan engine.Datagram, 4)
-	c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{addr}, PortIKE: pi, PortNATT: pn,
-		OnESP: func(d engine.Datagram) { esp <- d }})
+	o := udpconn.Options{Addrs: []netip.Addr{addr}, PortIKE: pi, PortNATT: pn,
+		OnESP: func(d engine.Datagram) { esp <- d }}
+	if borrow {
+		o.OnESP = nil
+		o.OnESPBorrow = func(local, remote netip.AddrPort, data []byte) {
+			esp <- engine.Datagram{Local: local, Remote: remote, Data: append([]byte(nil), data...)}
+		}
+	}
+	c, err := udpconn.Listen(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,10 +93,17 @@ func ikeHeader() []byte {
 	return h.Append(nil)
 }
 
+// TestReceiveSortsDatagrams: RFC 3948 §2 on port 4500 (keepalives and
+// bare markers dropped, ESP to the hook, IKE with its marker to Receive),
+// with OnESP (one read per datagram) and with OnESPBorrow (recvmmsg).
 func TestReceiveSortsDatagrams(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1", "::1"} {
-		t.Run(addr, func(t *testing.T) {
-			c, peer, ike, natt, esp := listen(t, netip.MustParseAddr(addr))
+	for _, tc := range []struct {
+		addr   string
+		borrow bool
+	}{{"127.0.0.1", false}, {"::1", false}, {"127.0.0.1", true}, {"::1", true}} {
+		addr := tc.addr
+		t.Run(fmt.Sprintf("%s/borrow=%v", addr, tc.borrow), func(t *testing.T) {
+			c, peer, ike, natt, esp := listenWith(t, netip.MustParseAddr(addr), tc.borrow)
 			from := peer.LocalAddr().(*net.UDPAddr).AddrPort()
 			send := func(to netip.AddrPort, b []byte) {
 				if _, err := peer.WriteToUDPAddrPort(b, to); err != nil {

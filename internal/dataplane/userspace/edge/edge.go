@@ -16,6 +16,16 @@ type Device interface {
 	Close() error
 }
 
+// BatchDevice is a Device that can return several packets per call, as
+// a TUN with offloads does when it cuts a TCP super-segment. One reader
+// at a time.
+type BatchDevice interface {
+	Device
+	// ReadBatch reads packets into bufs[i][offset:], sets sizes[i] to
+	// their lengths and returns how many; at least one unless err is set.
+	ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error)
+}
+
 // Datagram is one UDP datagram of a batch.
 type Datagram struct {
 	// Buf is the UDP payload. On receive it is the buffer to fill, and
