@@ -23,6 +23,10 @@
 # ikesa_table_segments 64, init_limit_half_open 0 and init_limit_job_load 0
 # (no limit), cookie_threshold and block_threshold 1000000 (never reached),
 # logging off.
+# Ours, the same (global-options of the responder's configuration):
+# threads 16, sa-table-size 16384, sa-table-segments 64, dos-protection
+# cookie-threshold 0 and block-threshold 0 (off), the other limits 0 (off),
+# log level warn.
 set -euo pipefail
 
 N=${N:-10000}
@@ -180,6 +184,7 @@ wait "$charon" 2>/dev/null || true
 
 # ---- our engine ----
 ip netns exec "$ns_r" "$bin" responder -listen $RESP -psk $PSK -remote-ts $INNER \
+	-threads 16 -sa-table-size 16384 -sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 \
 	-cpuprofile "$OUT/responder.cpu" -memprofile "$OUT/responder.mem" >"$OUT/responder.txt" 2>"$OUT/responder.err" &
 ours=$!
 pids+=("$ours")

@@ -3,8 +3,10 @@
 //
 //	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
 //	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
-//	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-liveness 30s]
-//	               [-cpuprofile f] [-memprofile f]
+//	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
+//	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
+//	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
+//	               [-dpd-delay 0] [-liveness 0] [-gc-percent 100] [-cpuprofile f] [-memprofile f]
 //	secgw-loadtest stat PID
 //
 // The responder prints "READY" once listening, a RESPONDER line of
@@ -183,7 +185,16 @@ func respond(args []string, stdout, stderr io.Writer) int {
 	localTS := fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet")
 	remoteTS := fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet")
 	cookie := fs.Uint("cookie-threshold", 0, "dos-protection cookie-threshold (0: never)")
-	liveness := fs.Duration("liveness", 0, "liveness check on every established SA at this interval (0: none)")
+	block := fs.Uint("block-threshold", 0, "dos-protection block-threshold (0: no limit)")
+	halfOpen := fs.Uint("init-limit-half-open", 0, "dos-protection init-limit-half-open (0: no limit)")
+	jobLoad := fs.Uint("init-limit-job-load", 0, "dos-protection init-limit-job-load (0: no limit)")
+	saLimit := fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)")
+	threads := fs.Uint("threads", 16, "global-options threads (IKE workers)")
+	tableSize := fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)")
+	tableSegs := fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)")
+	dpdDelay := fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)")
+	liveness := fs.Duration("liveness", 0, "liveness check on every established SA at this interval through the API (0: none)")
+	gcPercent := fs.Int("gc-percent", 100, "the Go collector's GOGC (memory kept per live byte)")
 	level := fs.String("log-level", "warn", "engine log level: debug, info, warn, error, none")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (in-use after GC) to this file at exit")
@@ -191,10 +202,16 @@ func respond(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	addrs, err := loadtest.ParseAddrs(*listen)
-	if err != nil || *port > 65535 || *nattPort > 65535 || *cookie > 1<<32-1 {
-		fmt.Fprintln(stderr, "secgw-loadtest responder: -listen, -port, -natt-port or -cookie-threshold invalid")
+	u32 := []*uint{cookie, block, halfOpen, jobLoad, saLimit, threads, tableSize, tableSegs}
+	bad := err != nil || *port > 65535 || *nattPort > 65535 || *threads == 0 || *tableSize == 0 || *tableSegs == 0
+	for _, v := range u32 {
+		bad = bad || *v > 1<<32-1
+	}
+	if bad {
+		fmt.Fprintln(stderr, "secgw-loadtest responder: -listen, a port, a dos-protection limit, -threads or -sa-table-* invalid")
 		return 2
 	}
+	debug.SetGCPercent(*gcPercent)
 	logger, err := newLogger(*level, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
@@ -202,7 +219,9 @@ func respond(args []string, stdout, stderr io.Writer) int {
 	}
 	r, err := loadtest.NewResponder(loadtest.ResponderOptions{Addrs: addrs, PortIKE: uint16(*port), PortNATT: uint16(*nattPort),
 		PSK: *psk, LocalID: *id, LocalTS: *localTS, RemoteTS: *remoteTS, CookieThreshold: uint32(*cookie),
-		Liveness: *liveness, Logger: logger})
+		BlockThreshold: uint32(*block), InitLimitHalfOpen: uint32(*halfOpen), InitLimitJobLoad: uint32(*jobLoad),
+		IKESALimit: uint32(*saLimit), Threads: uint32(*threads), SATableSize: uint32(*tableSize),
+		SATableSegments: uint32(*tableSegs), DPDDelay: *dpdDelay, Liveness: *liveness, Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
 		return 1

@@ -21,6 +21,10 @@
 //
 // Responder (responder.go) runs the engine on real UDP sockets with a
 // dataplane that discards child SAs and a configuration that accepts the
-// generator's identities, and reports its CPU time and resident memory
-// from /proc (proc.go).
+// generator's identities, with the scale knobs of global-options (threads,
+// sa-table-size, sa-table-segments), the dos-protection limits and, for a
+// soak, the engine's own DPD (dpd-delay); it reports its CPU time and
+// resident memory from /proc (proc.go) and the engine's DoS counters.
+// test/bench-ike.sh compares it with charon; test/soak-ike.sh holds 100k
+// SAs with DPD running.
 package loadtest

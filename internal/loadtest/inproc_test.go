@@ -57,7 +57,7 @@ type inproc struct {
 
 func respOptions() ResponderOptions {
 	return ResponderOptions{Addrs: []netip.Addr{respAddr.Addr()}, PSK: testPSK, LocalID: "gw.load.test",
-		LocalTS: "0.0.0.0/0", RemoteTS: "10.200.0.0/16"}
+		LocalTS: "0.0.0.0/0", RemoteTS: "10.200.0.0/16", SATableSize: 16384, SATableSegments: 64}
 }
 
 func newInproc(tb testing.TB, o ResponderOptions) *inproc {

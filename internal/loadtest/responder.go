@@ -33,9 +33,21 @@ type ResponderOptions struct {
 	LocalTS, RemoteTS string
 	// CookieThreshold is dos-protection cookie-threshold; 0 never asks.
 	CookieThreshold uint32
+	// BlockThreshold, InitLimitHalfOpen, InitLimitJobLoad and IKESALimit
+	// are the other dos-protection limits; 0 disables each (unlike the
+	// model's block-threshold default of 5: a generator with few source
+	// addresses and many tunnels in flight would hit it).
+	BlockThreshold, InitLimitHalfOpen, InitLimitJobLoad, IKESALimit uint32
+	// Threads, SATableSize and SATableSegments are global-options
+	// threads, sa-table-size and sa-table-segments; 0 takes the model's
+	// defaults (16, 1, 1).
+	Threads, SATableSize, SATableSegments uint32
+	// DPDDelay is the VPN's dpd-delay: the engine's own DPD
+	// (probe-idle-tunnel) on every IKE SA; 0 disables it.
+	DPDDelay time.Duration
 	// Liveness, if set, sends a liveness check (RFC 7296 §1.4) on every
-	// established IKE SA at this interval, spread evenly (the engine has
-	// no dpd-delay timers yet).
+	// established IKE SA at this interval, spread evenly, through the
+	// engine's API (CheckLiveness), besides DPD.
 	Liveness time.Duration
 	// Logger is the engine's logger; nil discards.
 	Logger *slog.Logger
@@ -116,14 +128,25 @@ func responderConfig(o ResponderOptions) (*config.Config, error) {
 	if len(o.Addrs) == 1 {
 		v.LocalAddress = ptr(o.Addrs[0].String())
 	}
-	ike := &generated.SecgwVrf_Vrf_Ike{
-		Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v},
-		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
-			DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{
-				CookieThreshold: generated.UnionUint32(o.CookieThreshold),
-			},
+	if o.DPDDelay > 0 {
+		v.IkePolicy.DpdDelay = ptr(fmt.Sprintf("%ds", max(1, int(o.DPDDelay/time.Second))))
+	}
+	g := &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
+		DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{
+			CookieThreshold: generated.UnionUint32(o.CookieThreshold),
+			BlockThreshold:  ptr(o.BlockThreshold), InitLimitHalfOpen: ptr(o.InitLimitHalfOpen),
+			InitLimitJobLoad: ptr(o.InitLimitJobLoad), IkeSaLimit: ptr(o.IKESALimit),
 		},
 	}
+	for _, k := range []struct {
+		v   uint32
+		dst **uint32
+	}{{o.Threads, &g.Threads}, {o.SATableSize, &g.SaTableSize}, {o.SATableSegments, &g.SaTableSegments}} {
+		if k.v > 0 {
+			*k.dst = ptr(k.v)
+		}
+	}
+	ike := &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
 	cfg, err := config.Resolve(ike)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
@@ -146,8 +169,8 @@ func (d discard) InstallChild(c engine.ChildSA) error {
 // DeleteChild implements engine.Dataplane; there is nothing to remove.
 func (d discard) DeleteChild(engine.ChildSA) error { return nil }
 
-// event is the engine's Events hook; it runs with the engine's lock held
-// and only counts.
+// event is the engine's Events hook; it runs with a worker's lock held,
+// from several workers at once, and only counts.
 func (r *Responder) event(ev engine.Event) {
 	switch ev.Kind {
 	case engine.IKEUp:
@@ -230,6 +253,9 @@ type ResponderStats struct {
 	// HeapInuse and HeapSys are the Go runtime's (runtime.MemStats).
 	HeapInuse, HeapSys uint64
 	Goroutines         int
+	// DoS are the engine's DoS protection counters (half-open SAs,
+	// cookies sent, requests refused).
+	DoS engine.DoSStats
 }
 
 // Established returns the IKE SAs up now.
@@ -239,7 +265,7 @@ func (s *ResponderStats) Established() int64 { return s.IKEUp - s.IKEDown }
 func (r *Responder) Stats() ResponderStats {
 	s := ResponderStats{IKEUp: r.ikeUp.Load(), IKEDown: r.ikeDown.Load(), IKEFailed: r.ikeFailed.Load(),
 		ChildUp: r.childUp.Load(), ChildDown: r.childDown.Load(), Installs: r.installs.Load(),
-		Liveness: r.liveness.Load(), Failures: map[string]int64{}, Goroutines: runtime.NumGoroutine()}
+		Liveness: r.liveness.Load(), Failures: map[string]int64{}, Goroutines: runtime.NumGoroutine(), DoS: r.e.DoSStats()}
 	r.mu.Lock()
 	for k, v := range r.failures {
 		s.Failures[k] = v
@@ -255,9 +281,10 @@ func (r *Responder) Stats() ResponderStats {
 // Format writes one RESPONDER line of key=value pairs (test/bench-ike.sh
 // reads it), then the failure reasons if any.
 func (s *ResponderStats) Format(w io.Writer) {
-	fmt.Fprintf(w, "RESPONDER established=%d ike_up=%d ike_down=%d ike_failed=%d child_up=%d installs=%d liveness=%d cpu_s=%.2f rss_kb=%d heap_inuse_kb=%d heap_sys_kb=%d goroutines=%d\n",
+	fmt.Fprintf(w, "RESPONDER established=%d ike_up=%d ike_down=%d ike_failed=%d child_up=%d installs=%d liveness=%d cpu_s=%.2f rss_kb=%d heap_inuse_kb=%d heap_sys_kb=%d goroutines=%d half_open=%d cookies=%d refused=%d queue_full=%d\n",
 		s.Established(), s.IKEUp, s.IKEDown, s.IKEFailed, s.ChildUp, s.Installs, s.Liveness,
-		s.Proc.CPU.Seconds(), s.Proc.RSS/1024, s.HeapInuse/1024, s.HeapSys/1024, s.Goroutines)
+		s.Proc.CPU.Seconds(), s.Proc.RSS/1024, s.HeapInuse/1024, s.HeapSys/1024, s.Goroutines,
+		s.DoS.HalfOpen, s.DoS.Cookies, s.DoS.Blocked+s.DoS.HalfOpenLimit+s.DoS.SALimit+s.DoS.JobLoad, s.DoS.QueueFull)
 	keys := make([]string, 0, len(s.Failures))
 	for k := range s.Failures {
 		keys = append(keys, k)

@@ -111,6 +111,10 @@ func (g *Generator) runSoak(ctx context.Context) *SoakStats {
 	ctx, cancel := context.WithTimeout(ctx, g.o.Hold)
 	defer cancel()
 	start := time.Now()
+	if g.o.Progress != nil {
+		// test/soak-ike.sh reads this line: the setups are over.
+		fmt.Fprintf(g.o.Progress, "hold: %d SAs up, holding them for %v\n", g.held.up(), g.o.Hold)
+	}
 	if g.o.Liveness > 0 {
 		g.sweep(ctx)
 	}

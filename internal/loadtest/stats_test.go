@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/ike/engine"
 )
 
 // TestPercentile checks the nearest-rank definition on known data.
@@ -90,10 +92,11 @@ RESULT attempted=10 established=7 failed=3 elapsed_s=2.000 rate=3.5 p50_ms=1.5 p
 func TestResponderStatsFormat(t *testing.T) {
 	s := ResponderStats{IKEUp: 10, IKEDown: 2, ChildUp: 10, Installs: 10,
 		Proc: ProcStats{CPU: 1500 * time.Millisecond, RSS: 2048 * 1024}, HeapInuse: 1024 * 1024, HeapSys: 4096 * 1024,
-		Goroutines: 5, Failures: map[string]int64{"AUTHENTICATION_FAILED": 3}}
+		Goroutines: 5, Failures: map[string]int64{"AUTHENTICATION_FAILED": 3},
+		DoS: engine.DoSStats{HalfOpen: 7, Cookies: 100, Blocked: 1, HalfOpenLimit: 2, SALimit: 3, JobLoad: 4, QueueFull: 9}}
 	var b strings.Builder
 	s.Format(&b)
-	want := "RESPONDER established=8 ike_up=10 ike_down=2 ike_failed=0 child_up=10 installs=10 liveness=0 cpu_s=1.50 rss_kb=2048 heap_inuse_kb=1024 heap_sys_kb=4096 goroutines=5\n" +
+	want := "RESPONDER established=8 ike_up=10 ike_down=2 ike_failed=0 child_up=10 installs=10 liveness=0 cpu_s=1.50 rss_kb=2048 heap_inuse_kb=1024 heap_sys_kb=4096 goroutines=5 half_open=7 cookies=100 refused=10 queue_full=9\n" +
 		"  failed 3: AUTHENTICATION_FAILED\n"
 	if b.String() != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)

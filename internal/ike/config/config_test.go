@@ -128,3 +128,38 @@ func TestLifecycleKnobs(t *testing.T) {
 		t.Errorf("global defaults %+v", d.Global)
 	}
 }
+
+// TestResolveScaleKnobs: every dos-protection leaf, threads and the SA
+// table shape reach the engine as configured; cookie-threshold always and
+// 0 mean what the vsr guide says.
+func TestResolveScaleKnobs(t *testing.T) {
+	dos := &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{
+		CookieThreshold: generated.UnionUint32(12), BlockThreshold: ptr(uint32(6)), InitLimitHalfOpen: ptr(uint32(100)),
+		InitLimitJobLoad: ptr(uint32(1)), IkeSaLimit: ptr(uint32(2000)),
+	}
+	c, err := Resolve(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
+		DosProtection: dos, Threads: ptr(uint32(20)), SaTableSize: ptr(uint32(128)), SaTableSegments: ptr(uint32(16))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Global
+	want := DoSLimits{BlockThreshold: 6, InitLimitHalfOpen: 100, InitLimitJobLoad: 1, IKESALimit: 2000}
+	if g.DoS != want || g.Cookies != (CookiePolicy{Threshold: 12}) || g.Threads != 20 || g.SATableSize != 128 || g.SATableSegments != 16 {
+		t.Errorf("global %+v", g)
+	}
+	// cookie-threshold 12: cookies from the 12th half-open SA on.
+	if g.Cookies.Required(11) || !g.Cookies.Required(12) {
+		t.Error("cookie-threshold 12 is not the point where cookies start")
+	}
+	// 0 disables cookies, "always" demands them with no half-open SA.
+	dos.CookieThreshold = generated.UnionUint32(0)
+	c, _ = Resolve(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{DosProtection: dos}})
+	if c.Global.Cookies.Required(1 << 20) {
+		t.Error("cookie-threshold 0 still demands cookies")
+	}
+	dos.CookieThreshold = generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection_CookieThreshold_always
+	c, _ = Resolve(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{DosProtection: dos}})
+	if !c.Global.Cookies.Required(0) {
+		t.Error("cookie-threshold always does not demand a cookie at 0 half-open SAs")
+	}
+}

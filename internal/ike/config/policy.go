@@ -24,8 +24,18 @@ type Global struct {
 	InitiatorOnly bool
 	// Retransmit holds the retransmission constants.
 	Retransmit Retransmit
-	// Cookies says when the responder demands a cookie (RFC 7296 §2.6).
+	// Cookies says when the responder demands a cookie (RFC 7296 §2.6):
+	// dos-protection cookie-threshold.
 	Cookies CookiePolicy
+	// DoS holds the other limits of dos-protection.
+	DoS DoSLimits
+	// Threads is the number of IKE workers (threads); a peer is always
+	// served by the same one.
+	Threads int
+	// SATableSize and SATableSegments shape the IKE SA hash table: the
+	// number of buckets and of separately locked segments
+	// (sa-table-size, sa-table-segments).
+	SATableSize, SATableSegments int
 	// AcquireTimeout is acquire-timeout: how long an acquire for a
 	// policy suppresses further acquires while the negotiation it
 	// started runs.
@@ -58,6 +68,23 @@ type CookiePolicy struct {
 // halfOpen IKE SAs exist.
 func (c CookiePolicy) Required(halfOpen int) bool {
 	return c.Always || (c.Threshold > 0 && uint32(halfOpen) >= c.Threshold)
+}
+
+// DoSLimits are the limits of dos-protection besides cookies (the vsr
+// guide, "DoS protection"). Zero disables each limit.
+type DoSLimits struct {
+	// BlockThreshold is block-threshold: the most half-open IKE SAs one
+	// peer IP address may have.
+	BlockThreshold uint32
+	// InitLimitHalfOpen is init-limit-half-open: new IKE connections are
+	// refused while this many IKE SAs are half-open.
+	InitLimitHalfOpen uint32
+	// InitLimitJobLoad is init-limit-job-load: new IKE connections are
+	// refused while this many jobs wait for a worker.
+	InitLimitJobLoad uint32
+	// IKESALimit is ike-sa-limit: new connection attempts are blocked
+	// once this many IKE SAs are established.
+	IKESALimit uint32
 }
 
 // VPN is the effective policy of one vpn entry: its IKE SA parameters and

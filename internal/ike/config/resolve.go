@@ -25,6 +25,10 @@ const (
 	DefaultRetransmitTimeout = 4 * time.Second
 	DefaultRetransmitBase    = 1.8
 	DefaultCookieThreshold   = 10
+	DefaultBlockThreshold    = 5
+	DefaultThreads           = 16
+	DefaultSATableSize       = 1
+	DefaultSATableSegments   = 1
 	DefaultAcquireTimeout    = 30 * time.Second
 
 	// Template defaults of ipsec-policy-template start-action (trap),
@@ -125,7 +129,10 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
 	out := Global{
 		Retransmit:     Retransmit{Tries: DefaultRetransmitTries, Timeout: DefaultRetransmitTimeout, Base: DefaultRetransmitBase},
 		Cookies:        CookiePolicy{Threshold: DefaultCookieThreshold},
+		DoS:            DoSLimits{BlockThreshold: DefaultBlockThreshold},
 		AcquireTimeout: DefaultAcquireTimeout,
+		Threads:        DefaultThreads,
+		SATableSize:    DefaultSATableSize, SATableSegments: DefaultSATableSegments,
 	}
 	if g == nil {
 		return out
@@ -161,6 +168,27 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
 			out.Cookies.Threshold = uint32(t)
 		case generated.E_SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection_CookieThreshold:
 			out.Cookies.Always = t != 0
+		}
+		for _, l := range []struct {
+			src *uint32
+			dst *uint32
+		}{
+			{d.BlockThreshold, &out.DoS.BlockThreshold}, {d.InitLimitHalfOpen, &out.DoS.InitLimitHalfOpen},
+			{d.InitLimitJobLoad, &out.DoS.InitLimitJobLoad}, {d.IkeSaLimit, &out.DoS.IKESALimit},
+		} {
+			if l.src != nil {
+				*l.dst = *l.src
+			}
+		}
+	}
+	// threads, sa-table-size and sa-table-segments are 1..max in the
+	// model; a value the int cannot hold is capped.
+	for _, l := range []struct {
+		src *uint32
+		dst *int
+	}{{g.Threads, &out.Threads}, {g.SaTableSize, &out.SATableSize}, {g.SaTableSegments, &out.SATableSegments}} {
+		if l.src != nil && *l.src > 0 {
+			*l.dst = int(min(uint64(*l.src), 1<<31-1))
 		}
 	}
 	return out

@@ -94,6 +94,12 @@ func encrName(id wire.TransformID) string { return wire.TransformName(wire.Trans
 // IVSize implements SKCipher.IVSize.
 func (c *aeadCipher) IVSize() int { return aeadIVSize }
 
+// LastIV implements IVCounter.
+func (c *aeadCipher) LastIV() uint64 { return c.counter.Load() }
+
+// SetLastIV implements IVCounter.
+func (c *aeadCipher) SetLastIV(iv uint64) { c.counter.Store(iv) }
+
 // ICVSize implements SKCipher.ICVSize.
 func (c *aeadCipher) ICVSize() int { return c.icvSize }
 

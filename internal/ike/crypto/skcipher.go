@@ -66,6 +66,19 @@ type SKCipher interface {
 	Open(dst, aad, body []byte) ([]byte, error)
 }
 
+// IVCounter is implemented by the SKCiphers whose IVs count up from a
+// random start (the AEADs: RFC 5282 §3 and RFC 7634 §2 only ask that an IV
+// never repeat under one key). A user that builds the cipher of a key
+// anew for each message, instead of keeping it, carries the counter from
+// one instance to the next: SetLastIV on the new instance with what
+// LastIV returned on the previous one, so that IVs keep counting up.
+type IVCounter interface {
+	// LastIV returns the last IV used (the random start if none was).
+	LastIV() uint64
+	// SetLastIV sets it: the next Seal uses iv+1.
+	SetLastIV(iv uint64)
+}
+
 // sliceForAppend extends in by n octets, reallocating if needed, and
 // returns the whole slice and the new tail.
 func sliceForAppend(in []byte, n int) (head, tail []byte) {

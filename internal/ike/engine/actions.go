@@ -52,8 +52,11 @@ type TrapDataplane interface {
 	RemoveTrap(t Trap) error
 }
 
-// installTrap installs the trap of a security policy once.
+// installTrap installs the trap of a security policy once; it takes
+// e.pmu (a leaf lock).
 func (e *Engine) installTrap(v *config.VPN, pol config.SecurityPolicy) {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
 	if _, ok := e.traps[pol.Name]; ok {
 		return
 	}
@@ -81,6 +84,8 @@ func (e *Engine) installTrap(v *config.VPN, pol config.SecurityPolicy) {
 
 // removeTraps removes the traps of a VPN (removed or changed by a commit).
 func (e *Engine) removeTraps(vpn string) {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
 	td, _ := e.o.Dataplane.(TrapDataplane)
 	for name, t := range e.traps {
 		if t.VPN != vpn {
@@ -97,8 +102,8 @@ func (e *Engine) removeTraps(vpn string) {
 
 // Traps lists the installed trap policies, by policy name.
 func (e *Engine) Traps() []Trap {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
 	out := make([]Trap, 0, len(e.traps))
 	for _, t := range e.traps {
 		out = append(out, t)
@@ -123,34 +128,60 @@ func (e *Engine) Traps() []Trap {
 // lifetime of the dataplane's temporary acquire SA in the vsr guide), so
 // that a burst of packets starts one negotiation.
 func (e *Engine) Acquire(policy string, pkt Packet) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if policy == "" {
+		e.pmu.Lock()
 		policy = e.trapFor(pkt)
+		e.pmu.Unlock()
 	}
-	v, pol := e.o.Config.PolicyVPN(policy)
+	cfg := e.config()
+	v, pol := cfg.PolicyVPN(policy)
 	if v == nil {
 		return ErrUnknownPolicy
 	}
-	now := e.now()
-	if until, ok := e.acquires[policy]; ok && now.Before(until) {
-		return nil // a negotiation for this policy is under way
-	}
-	if e.liveChild(policy) {
-		return nil
-	}
-	e.acquires[policy] = now.Add(e.o.Config.Global.AcquireTimeout)
 	var hint *Packet
 	if pkt.Src.IsValid() && pkt.Dst.IsValid() {
 		hint = &pkt
 	}
-	e.log.Info("acquire: negotiating", "vpn", v.Name, "policy", policy)
-	_, err := e.initiateChild(v, *pol, hint)
+	var err error
+	e.onVPN(v, func(ws []*worker) {
+		if e.liveChild(ws, policy) {
+			return
+		}
+		now := e.now()
+		e.pmu.Lock()
+		until, busy := e.acquires[policy]
+		busy = busy && now.Before(until)
+		if !busy {
+			e.acquires[policy] = now.Add(cfg.Global.AcquireTimeout)
+		}
+		e.pmu.Unlock()
+		if busy {
+			return // a negotiation for this policy is under way
+		}
+		e.log.Info("acquire: negotiating", "vpn", v.Name, "policy", policy)
+		_, err = e.initiateChild(ws, v, *pol, hint)
+	})
 	return err
 }
 
+// onVPN runs f with the workers that may hold IKE SAs of v locked: the
+// worker of its remote-address for a VPN that initiates (every IKE SA of
+// such a VPN has that peer: we initiate to it, and accept it only from
+// it), every worker for a responder-only VPN.
+func (e *Engine) onVPN(v *config.VPN, f func(ws []*worker)) {
+	if v.Initiator() {
+		w := e.lockPeer(v.RemoteAddr)
+		defer w.unlock()
+		f([]*worker{w})
+		return
+	}
+	s := e.lockAll()
+	defer s.unlockAll()
+	f(s.workers)
+}
+
 // trapFor returns the policy of the installed trap whose selectors hold
-// the packet, or "".
+// the packet, or ""; e.pmu is held.
 func (e *Engine) trapFor(pkt Packet) string {
 	for name, t := range e.traps {
 		if covers(t.LocalTS, pkt.selector(true)) && covers(t.RemoteTS, pkt.selector(false)) {
@@ -166,10 +197,11 @@ func covers(outer, inner wire.TrafficSelector) bool {
 		outer.StartPort <= inner.StartPort && inner.EndPort <= outer.EndPort
 }
 
-// liveChild reports whether some IKE SA has a live child SA of the policy.
-func (e *Engine) liveChild(policy string) bool {
-	for _, sa := range e.sas {
-		if sa.hasChild(policy) {
+// liveChild reports whether some IKE SA of the workers ws (locked) has a
+// live child SA of the policy.
+func (e *Engine) liveChild(ws []*worker, policy string) bool {
+	for _, w := range ws {
+		if !w.each(func(sa *ikeSA) bool { return !sa.hasChild(policy) }) {
 			return true
 		}
 	}
@@ -179,15 +211,21 @@ func (e *Engine) liveChild(policy string) bool {
 // childUp reports a new child SA (not a rekey) and ends the acquire of its
 // policy.
 func (e *Engine) childUp(sa *ikeSA, c *childSA) {
-	delete(e.acquires, c.Policy)
-	e.emit(Event{Kind: ChildUp, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+	e.endAcquire(c.Policy)
+	e.emit(Event{Kind: ChildUp, SA: sa.uid, Child: c.UniqueID, VPN: sa.vpnName(), Policy: c.Policy})
+}
+
+func (e *Engine) endAcquire(policy string) {
+	e.pmu.Lock()
+	delete(e.acquires, policy)
+	e.pmu.Unlock()
 }
 
 // childFailed reports a child SA that was not set up on an IKE SA that
 // stays (ChildFailed) and ends the acquire of its policy, so that the
 // next acquire tries again. why is empty when the IKE SA itself went.
 func (e *Engine) childFailed(sa *ikeSA, policy, why string) {
-	delete(e.acquires, policy)
+	e.endAcquire(policy)
 	if why != "" && sa.vpn != nil {
 		e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpn.Name, Policy: policy, Reason: why})
 	}
@@ -204,12 +242,13 @@ func failureReason(n wire.NotifyType) string {
 
 // startIKE starts an IKE SA for v from local to remote (port 4500 with
 // the Non-ESP Marker from the start when natt) with child SAs for the
-// policies; none makes a childless IKE SA (RFC 6023).
-func (e *Engine) startIKE(v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
-	sa := e.newSA(true, v)
+// policies; none makes a childless IKE SA (RFC 6023). w is the worker of
+// remote's address, locked.
+func (e *Engine) startIKE(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
+	sa := e.newSA(w, true, v)
+	sa.handshake = &handshake{}
 	sa.spii = sa.id
 	sa.local, sa.remote, sa.natt = local, remote, natt
-	sa.log = e.saLogger(sa)
 	sa.queue(&initTask{})
 	sa.queue(&authTask{policies: policies, hint: hint})
 	sa.startNext()
@@ -226,20 +265,24 @@ func (e *Engine) endpoints(v *config.VPN) (local, remote netip.AddrPort) {
 }
 
 // initiateChild sets up a child SA of pol: on an IKE SA of v that is up
-// or being set up by us, else on a new one. It returns the IKE SA's
+// or being set up by us, else on a new one. ws are the workers that may
+// hold IKE SAs of v, locked (see onVPN). It returns the IKE SA's
 // unique-id.
-func (e *Engine) initiateChild(v *config.VPN, pol config.SecurityPolicy, hint *Packet) (uint32, error) {
+func (e *Engine) initiateChild(ws []*worker, v *config.VPN, pol config.SecurityPolicy, hint *Packet) (uint32, error) {
 	var best *ikeSA
-	for _, sa := range e.sas {
-		if sa.vpn == nil || sa.vpn.Name != v.Name || sa.closing || sa.successor != nil || sa.state == stateDeleted {
-			continue
-		}
-		if sa.state != stateEstablished && !sa.initiator {
-			continue // a responder still authenticating: not ours to use
-		}
-		if best == nil || better(sa, best) {
-			best = sa
-		}
+	for _, w := range ws {
+		w.each(func(sa *ikeSA) bool {
+			if sa.vpn == nil || sa.vpn.Name != v.Name || sa.closing || sa.successor != nil || sa.state == stateDeleted {
+				return true
+			}
+			if sa.state != stateEstablished && !sa.initiator {
+				return true // a responder still authenticating: not ours to use
+			}
+			if best == nil || better(sa, best) {
+				best = sa
+			}
+			return true
+		})
 	}
 	if best != nil {
 		if !best.plansChild(pol.Name) {
@@ -252,7 +295,7 @@ func (e *Engine) initiateChild(v *config.VPN, pol config.SecurityPolicy, hint *P
 		return 0, ErrUnknownVPN
 	}
 	local, remote := e.endpoints(v)
-	return e.startIKE(v, local, remote, false, []config.SecurityPolicy{pol}, hint).uid, nil
+	return e.startIKE(ws[0], v, local, remote, false, []config.SecurityPolicy{pol}, hint).uid, nil
 }
 
 // better prefers an established IKE SA to one being set up, then the
@@ -282,7 +325,8 @@ func (sa *ikeSA) policiesOf() []config.SecurityPolicy {
 // startActions applies start-action to a VPN a commit added or changed:
 // trap installs its trap policies, start negotiates its child SAs at once
 // (one IKE SA with all of them). A VPN without remote-address only
-// responds: start-action does not apply to it.
+// responds: start-action does not apply to it. Every worker is locked
+// (SetConfig).
 func (e *Engine) startActions(v *config.VPN) {
 	if !v.Initiator() {
 		return
@@ -295,7 +339,7 @@ func (e *Engine) startActions(v *config.VPN) {
 	case config.ActionStart:
 		e.log.Info("start-action start: initiating", "vpn", v.Name)
 		local, remote := e.endpoints(v)
-		e.startIKE(v, local, remote, false, v.Policies, nil)
+		e.startIKE(e.workerFor(remote.Addr()), v, local, remote, false, v.Policies, nil)
 	}
 }
 
@@ -303,38 +347,40 @@ func (e *Engine) startActions(v *config.VPN) {
 // the policy (RFC 7296 §1.4.1 delete, its own or of its IKE SA): start
 // negotiates it again, trap installs its trap policy. Nothing happens
 // while another child SA of the policy lives (a rekey or a
-// reauthentication replaced it).
-func (e *Engine) closeAction(v *config.VPN, policy string) {
-	if v == nil || e.liveChild(policy) {
-		return
-	}
-	v = e.o.Config.VPN(v.Name)
+// reauthentication replaced it). cur is the worker whose lock is held;
+// the work runs on the worker of the VPN's remote-address.
+func (e *Engine) closeAction(cur *worker, v *config.VPN, policy string) {
 	if v == nil {
 		return
+	}
+	v = e.config().VPN(v.Name)
+	if v == nil || !v.Initiator() || (v.CloseAction != config.ActionStart && v.CloseAction != config.ActionTrap) {
+		return // a responder-only VPN neither starts nor traps
 	}
 	pol := v.Policy(policy)
 	if pol == nil {
 		return
 	}
-	switch v.CloseAction {
-	case config.ActionStart:
-		if v.Initiator() {
-			e.log.Info("close-action start: negotiating again", "vpn", v.Name, "policy", policy)
-			e.initiateChild(v, *pol, nil)
+	e.onPeer(cur, v.RemoteAddr, func(w *worker) {
+		ws := []*worker{w}
+		if e.liveChild(ws, policy) {
+			return
 		}
-	case config.ActionTrap:
-		if v.Initiator() {
+		if v.CloseAction == config.ActionStart {
+			e.log.Info("close-action start: negotiating again", "vpn", v.Name, "policy", policy)
+			e.initiateChild(ws, v, *pol, nil)
+		} else {
 			e.installTrap(v, *pol)
 		}
-	}
+	})
 }
 
 // dpdAction applies dpd-action to the child SAs of an IKE SA whose peer
 // stopped answering (the vsr guide: clear closes them, restart
 // negotiates them again under a fresh IKE SA at once, trap installs trap
-// policies that renegotiate on demand).
+// policies that renegotiate on demand). sa.w's lock is held.
 func (e *Engine) dpdAction(sa *ikeSA, policies []config.SecurityPolicy) {
-	v := e.o.Config.VPN(sa.vpn.Name)
+	v := e.config().VPN(sa.vpn.Name)
 	if v == nil || len(policies) == 0 {
 		return
 	}
@@ -346,17 +392,17 @@ func (e *Engine) dpdAction(sa *ikeSA, policies []config.SecurityPolicy) {
 			// A responder-only VPN: back to where the peer was.
 			local, remote, natt = sa.local, sa.remote, sa.natt
 		}
-		sa.log.Info("dpd-action restart: negotiating a new IKE SA")
-		e.startIKE(v, local, remote, natt, policies, nil)
+		sa.log().Info("dpd-action restart: negotiating a new IKE SA")
+		e.onPeer(sa.w, remote.Addr(), func(w *worker) { e.startIKE(w, v, local, remote, natt, policies, nil) })
 	case config.ActionTrap:
 		if !v.Initiator() {
 			return
 		}
-		sa.log.Info("dpd-action trap: installing trap policies")
+		sa.log().Info("dpd-action trap: installing trap policies")
 		for _, p := range policies {
 			e.installTrap(v, p)
 		}
 	default:
-		sa.log.Info("dpd-action clear: child SAs closed")
+		sa.log().Info("dpd-action clear: child SAs closed")
 	}
 }

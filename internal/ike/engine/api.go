@@ -2,19 +2,17 @@ package engine
 
 // The operator's commands (cmd ike initiate / rekey / reauth, flush ike):
 // the daemon's RPCs select SAs by VPN, security policy or unique-id from
-// Snapshot and call these per SA.
+// Snapshot and call these per SA. Each locks the worker of the SA it acts
+// on; finding an SA by unique-id visits the workers one at a time.
 
 // InitiateChildless starts an IKE SA of the VPN without child SA (RFC
 // 6023; "cmd ike initiate ike-sa vpn NAME") and returns its unique-id.
 func (e *Engine) InitiateChildless(vpn string) (uint32, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v := e.o.Config.VPN(vpn)
+	v := e.config().VPN(vpn)
 	if v == nil || !v.Initiator() {
 		return 0, ErrUnknownVPN
 	}
-	local, remote := e.endpoints(v)
-	return e.startIKE(v, local, remote, false, nil, nil).uid, nil
+	return e.initiateOn(v, nil), nil
 }
 
 // InitiateChild sets up a child SA of the security policy ("cmd ike
@@ -24,22 +22,25 @@ func (e *Engine) InitiateChildless(vpn string) (uint32, error) {
 // a child SA of the policy exists or is being set up, nothing more is
 // done.
 func (e *Engine) InitiateChild(policy string) (uint32, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v, pol := e.o.Config.PolicyVPN(policy)
+	v, pol := e.config().PolicyVPN(policy)
 	if v == nil {
 		return 0, ErrUnknownPolicy
 	}
-	return e.initiateChild(v, *pol, nil)
+	var uid uint32
+	var err error
+	e.onVPN(v, func(ws []*worker) { uid, err = e.initiateChild(ws, v, *pol, nil) })
+	return uid, err
 }
 
 // RekeyIKE rekeys the IKE SA with the given unique-id (RFC 7296 §2.18):
 // a new IKE SA inherits its child SAs.
 func (e *Engine) RekeyIKE(uid uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.byUID(uid)
-	if sa == nil || !sa.rekeyIKE() {
+	sa, w := e.byUID(uid)
+	if sa == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if !sa.rekeyIKE() {
 		return ErrNoSA
 	}
 	return nil
@@ -48,10 +49,12 @@ func (e *Engine) RekeyIKE(uid uint32) error {
 // RekeyChild rekeys the child SA with the given unique-id (RFC 7296
 // §1.3.3): a new child SA replaces it, then it is deleted.
 func (e *Engine) RekeyChild(uid uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, c := e.childByUID(uid)
-	if c == nil || !sa.rekeyChild(c) {
+	sa, c, w := e.childByUID(uid)
+	if c == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if !sa.rekeyChild(c) {
 		return ErrNoSA
 	}
 	return nil
@@ -60,22 +63,23 @@ func (e *Engine) RekeyChild(uid uint32) error {
 // Reauth reauthenticates the IKE SA with the given unique-id, in the
 // order make-before-break says (see reauth).
 func (e *Engine) Reauth(uid uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.byUID(uid)
+	sa, w := e.byUID(uid)
 	if sa == nil {
 		return ErrNoSA
 	}
+	defer w.unlock()
 	return e.reauth(sa)
 }
 
 // DeleteChildByUID deletes the child SA with the given unique-id with an
 // INFORMATIONAL exchange (RFC 7296 §1.4.1).
 func (e *Engine) DeleteChildByUID(uid uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, c := e.childByUID(uid)
-	if c == nil || sa.state != stateEstablished || c.state == childDeleting {
+	sa, c, w := e.childByUID(uid)
+	if c == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if sa.state != stateEstablished || c.state == childDeleting {
 		return ErrNoSA
 	}
 	c.state = childDeleting
@@ -84,21 +88,28 @@ func (e *Engine) DeleteChildByUID(uid uint32) error {
 	return nil
 }
 
-// byUID finds an IKE SA by unique-id; e.mu is held.
-func (e *Engine) byUID(uid uint32) *ikeSA {
-	for _, sa := range e.sas {
-		if sa.uid == uid {
-			return sa
+// byUID finds an IKE SA by unique-id and locks its worker; the caller
+// unlocks w when sa is not nil.
+func (e *Engine) byUID(uid uint32) (sa *ikeSA, w *worker) {
+	for _, w := range e.set.Load().workers {
+		w.mu.Lock()
+		w.each(func(x *ikeSA) bool {
+			if x.uid == uid {
+				sa = x
+			}
+			return sa == nil
+		})
+		if sa != nil {
+			return sa, w
 		}
+		w.unlock()
 	}
-	return nil
+	return nil, nil
 }
 
 // PolicyVPN names the VPN of a security policy, or "".
 func (e *Engine) PolicyVPN(policy string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if v, _ := e.o.Config.PolicyVPN(policy); v != nil {
+	if v, _ := e.config().PolicyVPN(policy); v != nil {
 		return v.Name
 	}
 	return ""

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/binary"
 	"io"
-	"time"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -34,25 +33,62 @@ func (s childState) String() string {
 // childSA is a child SA installed in the dataplane. It belongs to one IKE
 // SA at a time (it moves to the new IKE SA when that one is rekeyed, RFC
 // 7296 §2.18) and is found by its inbound SPI in Engine.spis.
+//
+// It keeps only what is its own (childCore): the ChildSA the dataplane
+// got is rebuilt with its IKE SA (ikeSA.childSA), whose VPN, outer
+// addresses, encapsulation and SPIs are the child SA's. They do not change
+// once the child SA exists: IKE floats to port 4500 during IKE_AUTH,
+// before any child SA, and without MOBIKE the peer's address is fixed.
 type childSA struct {
-	ChildSA
-	installed time.Time
-	state     childState
+	childCore
+	installed int64 // engine clock
 
 	// peerRekey is the child SA the peer created by rekeying this one
 	// while our own rekey of it was outstanding, and peerNonces the
 	// nonces (Ni, Nr) of the peer's exchange: with ours they decide
 	// which of the two redundant SAs survives (RFC 7296 §2.8.1).
 	peerRekey  *childSA
-	peerNonces [2][]byte
+	peerNonces *[2][]byte
 
 	// retries counts TEMPORARY_FAILURE answers to our rekeys of it.
-	retries int
+	retries int32
+	state   childState
 	// replaced: a rekey installed its successor; its removal is no
 	// ChildDown and triggers no close-action.
 	replaced bool
 
-	childTimers
+	// at are the deadlines of the rekey and expire timers (timers.go),
+	// run by the IKE SA that holds the child SA.
+	at [numChildTimers]int64
+}
+
+// childCore is the part of ChildSA that is the child SA's own.
+type childCore struct {
+	Policy                  string
+	UniqueID, InSPI, OutSPI uint32
+	ESN                     bool
+	Mode                    config.Mode
+	Suite                   ikecrypto.Suite
+	In, Out                 DirKeys
+	LocalTS, RemoteTS       []wire.TrafficSelector
+}
+
+// childSA returns the ChildSA of c, a child SA of sa, as the dataplane got
+// it.
+func (sa *ikeSA) childSA(c *childSA) ChildSA {
+	k := &c.childCore
+	return ChildSA{VPN: sa.vpnName(), Policy: k.Policy, UniqueID: k.UniqueID, InSPI: k.InSPI, OutSPI: k.OutSPI,
+		Encap: sa.natLocal || sa.natRemote, ESN: k.ESN, Mode: k.Mode, IKESPIi: sa.spii, IKESPIr: sa.spir,
+		Local: sa.local, Remote: sa.remote, Suite: k.Suite, In: k.In, Out: k.Out, LocalTS: k.LocalTS,
+		RemoteTS: k.RemoteTS, Lifetimes: sa.vpn.Child}
+}
+
+// vpnName is the name of the SA's VPN, or "".
+func (sa *ikeSA) vpnName() string {
+	if sa.vpn == nil {
+		return ""
+	}
+	return sa.vpn.Name
 }
 
 func (sa *ikeSA) child(inSPI uint32) *childSA {
@@ -73,16 +109,26 @@ func (sa *ikeSA) childByOut(outSPI uint32) *childSA {
 	return nil
 }
 
-// childByUID finds a child SA of the engine by unique-id; e.mu is held.
-func (e *Engine) childByUID(uid uint32) (*ikeSA, *childSA) {
-	for _, sa := range e.sas {
-		for _, c := range sa.children {
-			if c.UniqueID == uid {
-				return sa, c
+// childByUID finds a child SA of the engine by unique-id and locks its
+// worker; the caller unlocks w when c is not nil.
+func (e *Engine) childByUID(uid uint32) (sa *ikeSA, c *childSA, w *worker) {
+	for _, w := range e.set.Load().workers {
+		w.mu.Lock()
+		w.each(func(x *ikeSA) bool {
+			for _, y := range x.children {
+				if y.UniqueID == uid {
+					sa, c = x, y
+					return false
+				}
 			}
+			return true
+		})
+		if c != nil {
+			return sa, c, w
 		}
+		w.unlock()
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // newChildSPI returns a random ESP SPI above 255 (RFC 4303 §2.1 reserves
@@ -93,19 +139,28 @@ func (e *Engine) newChildSPI() uint32 {
 		var b [4]byte
 		io.ReadFull(e.o.Rand, b[:])
 		spi := binary.BigEndian.Uint32(b[:])
-		if _, used := e.spis[spi]; spi < 256 || used {
+		if spi < 256 {
 			continue
 		}
-		e.spis[spi] = nil
-		return spi
+		e.spiMu.Lock()
+		_, used := e.spis[spi]
+		if !used {
+			e.spis[spi] = nil
+		}
+		e.spiMu.Unlock()
+		if !used {
+			return spi
+		}
 	}
 }
 
 // releaseSPI frees a reserved SPI that no child SA took.
 func (e *Engine) releaseSPI(spi uint32) {
+	e.spiMu.Lock()
 	if owner, ok := e.spis[spi]; ok && owner == nil {
 		delete(e.spis, spi)
 	}
+	e.spiMu.Unlock()
 }
 
 // childParams is what a negotiation decided about a new child SA.
@@ -142,14 +197,14 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := ikecrypto.DeriveChildKeys(sa.prf, sa.keys.SKd, suite, p.gir, p.ni, p.nr)
+	keys, err := ikecrypto.DeriveChildKeys(sa.prf(), sa.keys().SKd, suite, p.gir, p.ni, p.nr)
 	if err != nil {
 		return nil, err
 	}
 	c := ChildSA{
 		VPN: sa.vpn.Name, Policy: p.policy.Name, IKESPIi: sa.spii, IKESPIr: sa.spir,
 		Local: sa.local, Remote: sa.remote, Encap: sa.natLocal || sa.natRemote,
-		UniqueID: sa.e.nextUID(), InSPI: p.inSPI, OutSPI: p.outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
+		UniqueID: sa.w.e.nextUID(), InSPI: p.inSPI, OutSPI: p.outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
 		Mode: p.policy.Mode, Lifetimes: sa.vpn.Child,
 	}
 	i, r := DirKeys{Encr: keys.EncrI, Integ: keys.IntegI}, DirKeys{Encr: keys.EncrR, Integ: keys.IntegR}
@@ -160,45 +215,52 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 		c.In, c.Out = i, r
 		c.LocalTS, c.RemoteTS = p.tsr, p.tsi
 	}
-	if err := sa.e.o.Dataplane.InstallChild(c); err != nil {
-		sa.e.releaseSPI(p.inSPI)
+	if err := sa.w.e.o.Dataplane.InstallChild(c); err != nil {
+		sa.w.e.releaseSPI(p.inSPI)
 		return nil, err
 	}
-	child := &childSA{ChildSA: c, installed: sa.e.now()}
+	child := &childSA{childCore: childCore{Policy: c.Policy, UniqueID: c.UniqueID, InSPI: c.InSPI, OutSPI: c.OutSPI,
+		ESN: c.ESN, Mode: c.Mode, Suite: c.Suite, In: c.In, Out: c.Out, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS},
+		installed: sa.w.e.mono()}
 	sa.children = append(sa.children, child)
-	sa.e.spis[c.InSPI] = sa
-	sa.armChildTimers(child)
+	sa.w.e.setSPIOwner(c.InSPI, sa)
+	sa.armChildTimers(child, c.Lifetimes)
 	if p.rekeyOf != nil {
-		sa.e.emit(Event{Kind: ChildRekeyed, SA: sa.uid, Child: c.UniqueID, Old: p.rekeyOf.UniqueID, VPN: c.VPN, Policy: c.Policy})
+		sa.w.e.emit(Event{Kind: ChildRekeyed, SA: sa.uid, Child: c.UniqueID, Old: p.rekeyOf.UniqueID, VPN: c.VPN, Policy: c.Policy})
 	} else {
-		sa.e.childUp(sa, child)
+		sa.w.e.childUp(sa, child)
 	}
-	sa.log.Info("child SA installed", "subsystem", "child", "policy", p.policy.Name,
+	sa.log().Info("child SA installed", "subsystem", "child", "policy", p.policy.Name,
 		"in", spi32(p.inSPI), "out", spi32(p.outSPI), "suite", suite.String())
-	sa.log.Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
+	sa.log().Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
 		"integ_in", c.In.Integ, "encr_out", c.Out.Encr, "integ_out", c.Out.Integ)
 	return child, nil
 }
 
 // removeChild takes a child SA out of the dataplane and of its IKE SA.
 func (sa *ikeSA) removeChild(c *childSA) {
-	if err := sa.e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
-		sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
+	if err := sa.w.e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
+		sa.log().Warn("dataplane delete failed", "subsystem", "child", "err", err)
 	}
-	sa.stopChildTimers(c)
-	if sa.e.spis[c.InSPI] == sa {
-		delete(sa.e.spis, c.InSPI)
-	}
+	c.at = [numChildTimers]int64{}
+	sa.w.e.dropSPI(c.InSPI, sa)
 	if !c.replaced {
-		sa.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+		sa.w.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: sa.vpnName(), Policy: c.Policy})
 	}
 	for i, x := range sa.children {
 		if x == c {
-			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			n := len(sa.children)
+			copy(sa.children[i:], sa.children[i+1:])
+			sa.children[n-1] = nil // not kept alive by the array
+			sa.children = sa.children[:n-1]
 			break
 		}
 	}
-	sa.log.Info("child SA deleted", "subsystem", "child", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
+	if len(sa.children) == 0 {
+		sa.children = nil
+	}
+	sa.resched()
+	sa.log().Info("child SA deleted", "subsystem", "child", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
 }
 
 // childRequest is a child SA proposal as the responder receives it, in
@@ -248,7 +310,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 			// none; name ours.
 			return []wire.Payload{wire.InvalidKEPayload(ke.ID)}, nil
 		}
-		dh, err := ikecrypto.NewDH(ke.ID, sa.e.o.Rand)
+		dh, err := ikecrypto.NewDH(ke.ID, sa.w.e.o.Rand)
 		if err != nil {
 			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
 		}
@@ -268,12 +330,12 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 			continue
 		}
 		peerSPI := binary.BigEndian.Uint32(theirSPI(r.sap.Proposals, chosen.Number))
-		mySPI := sa.e.newChildSPI()
+		mySPI := sa.w.e.newChildSPI()
 		chosen.SPI = binary.BigEndian.AppendUint32(nil, mySPI)
 		c, err := sa.installChild(childParams{policy: pol, proposal: chosen, inSPI: mySPI, outSPI: peerSPI,
 			tsi: ni, tsr: nr, gir: gir, ni: r.ni, nr: r.nr, rekeyOf: r.rekeyOf})
 		if err != nil {
-			sa.log.Warn("cannot install child SA", "subsystem", "child", "err", err)
+			sa.log().Warn("cannot install child SA", "subsystem", "child", "err", err)
 			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
 		}
 		out := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}}}
@@ -287,7 +349,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		return out, c
 	}
 	sa.lastError = wire.NotifyTSUnacceptable
-	sa.log.Info("no security policy matches the proposed selectors", "subsystem", "child")
+	sa.log().Info("no security policy matches the proposed selectors", "subsystem", "child")
 	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}, nil
 }
 

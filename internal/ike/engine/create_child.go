@@ -94,20 +94,20 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		t.tsi, t.tsr = policySelectors(t.policy, t.hint)
 	}
 	if t.spi == 0 {
-		t.spi = sa.e.newChildSPI()
+		t.spi = sa.w.e.newChildSPI()
 	}
 	if t.group == 0 {
 		t.group = pfsGroup(v.ESPProposals)
 	}
 	if t.group != wire.GroupNone && (t.dh == nil || t.dh.Group() != t.group) {
-		dh, err := ikecrypto.NewDH(t.group, sa.e.o.Rand)
+		dh, err := ikecrypto.NewDH(t.group, sa.w.e.o.Rand)
 		if err != nil {
 			return nil, err
 		}
 		t.dh = dh
 	}
 	t.ni = make([]byte, nonceLen)
-	io.ReadFull(sa.e.o.Rand, t.ni)
+	io.ReadFull(sa.w.e.o.Rand, t.ni)
 	t.offer = withSPI(slices.Clone(v.ESPProposals), t.spi)
 	var ps []wire.Payload
 	if t.rekey != nil {
@@ -126,7 +126,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if t.rekey != nil {
 		what = "rekeying"
 	}
-	sa.log.Info(what+" child SA", "subsystem", "child", "policy", t.policy.Name, "pfs", t.group != wire.GroupNone)
+	sa.log().Info(what+" child SA", "subsystem", "child", "policy", t.policy.Name, "pfs", t.group != wire.GroupNone)
 	return ps, nil
 }
 
@@ -150,7 +150,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		if g, ok := n.Group(); ok && g != t.group && offersGroup(sa.vpn.ESPProposals, g) {
 			// RFC 7296 §1.3: a new exchange with the group the
 			// responder named.
-			sa.log.Debug("responder wants another PFS group", "group", wire.TransformName(wire.TransformKE, g))
+			sa.log().Debug("responder wants another PFS group", "group", wire.TransformName(wire.TransformKE, g))
 			t.group = g
 			return errAgain
 		}
@@ -188,7 +188,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		// RFC 7296 §2.9, §3.3.6: an answer we did not offer. The peer
 		// may have installed it: delete its half.
 		sa.lastError = wire.NotifyNoProposalChosen
-		sa.log.Info("peer answered with an unacceptable child SA", "subsystem", "child", "policy", t.policy.Name)
+		sa.log().Info("peer answered with an unacceptable child SA", "subsystem", "child", "policy", t.policy.Name)
 		if sap != nil {
 			sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
 		}
@@ -200,7 +200,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: tsi.Selectors, tsr: tsr.Selectors,
 		gir: gir, ni: t.ni, nr: nr.Data, initiator: true, rekeyOf: t.rekey})
 	if err != nil {
-		sa.log.Warn("cannot install child SA", "subsystem", "child", "err", err)
+		sa.log().Warn("cannot install child SA", "subsystem", "child", "err", err)
 		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
 		t.failed(sa)
 		return nil
@@ -215,19 +215,23 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 // refused handles an error notification in the response.
 func (t *childCreateTask) refused(sa *ikeSA, n *wire.Notify) {
 	sa.lastError = n.NotifyType
-	sa.log.Info("peer refused the child SA", "subsystem", "child", "policy", t.policy.Name, "notify", n.NotifyType)
+	sa.log().Info("peer refused the child SA", "subsystem", "child", "policy", t.policy.Name, "notify", n.NotifyType)
 	switch n.NotifyType {
 	case wire.NotifyTemporaryFailure:
 		// RFC 7296 §2.25: wait, then try again.
-		e := sa.e
+		e := sa.w.e
 		if t.rekey != nil {
 			if c := t.rekey; sa.child(c.InSPI) == c && c.retries < MaxTempFailures {
 				c.retries++
 				sa.armChildTimer(c, timerChildRekey, e.tempFailureDelay())
 			}
 		} else if t.retries < MaxTempFailures {
-			id, pol, hint, retries := sa.id, t.policy, t.hint, t.retries+1
-			e.o.Clock.AfterFunc(e.tempFailureDelay(), func() { e.retryChild(id, pol, hint, retries) })
+			if sa.retries == nil {
+				sa.retries = new([]childRetry)
+			}
+			*sa.retries = append(*sa.retries, childRetry{at: e.deadline(e.tempFailureDelay()),
+				policy: t.policy.Name, hint: t.hint, retries: t.retries + 1})
+			sa.resched()
 		}
 	case wire.NotifyChildSANotFound:
 		// RFC 7296 §2.25: silently delete the child SA and create a new
@@ -246,25 +250,26 @@ func (t *childCreateTask) refused(sa *ikeSA, n *wire.Notify) {
 
 // failed cleans up after a child SA that was not created.
 func (t *childCreateTask) failed(sa *ikeSA) {
-	sa.e.releaseSPI(t.spi)
+	sa.w.e.releaseSPI(t.spi)
 	if c := t.rekey; c != nil && c.state == childRekeying {
 		c.state = childInstalled
 	}
 	if t.rekey == nil {
-		sa.e.childFailed(sa, t.policy.Name, failureReason(sa.lastError))
+		sa.w.e.childFailed(sa, t.policy.Name, failureReason(sa.lastError))
 	}
 	t.finish(sa)
 }
 
 // retryChild queues a child SA creation again after TEMPORARY_FAILURE.
-func (e *Engine) retryChild(spi uint64, pol config.SecurityPolicy, hint *Packet, retries int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[spi]
-	if sa == nil || sa.state != stateEstablished || sa.closing || sa.successor != nil || sa.hasChild(pol.Name) {
+func (sa *ikeSA) retryChild(r childRetry) {
+	if sa.state != stateEstablished || sa.closing || sa.successor != nil || sa.hasChild(r.policy) {
 		return
 	}
-	sa.queue(&childCreateTask{policy: pol, hint: hint, retries: retries})
+	pol := sa.vpn.Policy(r.policy)
+	if pol == nil {
+		return // no longer configured
+	}
+	sa.queue(&childCreateTask{policy: *pol, hint: r.hint, retries: r.retries})
 	sa.startNext()
 }
 
@@ -280,15 +285,15 @@ func (sa *ikeSA) rekeyed(old, c *childSA, ni, nr []byte) {
 		return // the peer deleted it while we rekeyed it (§2.25.1)
 	}
 	if p := old.peerRekey; p != nil && sa.child(p.InSPI) == p {
-		if lowestIsOurs(ni, nr, old.peerNonces) {
-			sa.log.Info("simultaneous rekey: ours has the lowest nonce, deleting it", "subsystem", "child",
+		if lowestIsOurs(ni, nr, *old.peerNonces) {
+			sa.log().Info("simultaneous rekey: ours has the lowest nonce, deleting it", "subsystem", "child",
 				"policy", c.Policy, "in", spi32(c.InSPI))
 			old.state = childRekeyed // the peer deletes it
 			c.state = childDeleting
 			sa.queueFirst(&deleteTask{child: c.InSPI})
 			return
 		}
-		sa.log.Info("simultaneous rekey: the peer's has the lowest nonce, it deletes it", "subsystem", "child",
+		sa.log().Info("simultaneous rekey: the peer's has the lowest nonce, it deletes it", "subsystem", "child",
 			"policy", c.Policy, "in", spi32(p.InSPI))
 	}
 	old.state = childDeleting
@@ -356,11 +361,11 @@ func (sa *ikeSA) respondCreateChild(ps []wire.Payload) []wire.Payload {
 			return []wire.Payload{wire.NewNotify(wire.NotifyTemporaryFailure, nil)}
 		}
 		req.rekeyOf = old
-	} else if len(sa.children) >= sa.e.maxChildSAs() {
+	} else if len(sa.children) >= sa.w.e.maxChildSAs() {
 		return []wire.Payload{wire.NewNotify(wire.NotifyNoAdditionalSAs, nil)}
 	}
 	req.nr = make([]byte, nonceLen)
-	io.ReadFull(sa.e.o.Rand, req.nr)
+	io.ReadFull(sa.w.e.o.Rand, req.nr)
 	out, c := sa.negotiateChild(req)
 	if c == nil {
 		return out
@@ -370,7 +375,7 @@ func (sa *ikeSA) respondCreateChild(ps []wire.Payload) []wire.Payload {
 		if old.state == childRekeying {
 			// RFC 7296 §2.8.1: we are rekeying it too; answer as usual
 			// and let the nonces decide once ours completes.
-			old.peerRekey, old.peerNonces = c, [2][]byte{bytes.Clone(ni.Data), req.nr}
+			old.peerRekey, old.peerNonces = c, &[2][]byte{bytes.Clone(ni.Data), req.nr}
 		} else {
 			old.state = childRekeyed // the initiator deletes it (§2.8)
 		}

@@ -42,10 +42,10 @@ func (sa *ikeSA) dpdCheck() {
 		sa.armIKETimer(timerDPD, delay)
 		return
 	}
-	lastIn, lastOut := sa.lastIn, time.Time{}
-	if act, ok := sa.e.o.Dataplane.(Activity); ok {
+	lastIn, lastOut := sa.w.e.timeAt(sa.lastIn), time.Time{}
+	if act, ok := sa.w.e.o.Dataplane.(Activity); ok {
 		for _, c := range sa.children {
-			in, out := act.LastActivity(c.ChildSA)
+			in, out := act.LastActivity(sa.childSA(c))
 			if in.After(lastIn) {
 				lastIn = in
 			}
@@ -54,7 +54,7 @@ func (sa *ikeSA) dpdCheck() {
 			}
 		}
 	}
-	idle := sa.e.now().Sub(lastIn)
+	idle := sa.w.e.now().Sub(lastIn)
 	var probe bool
 	switch v.DPDMode {
 	case config.DPDAlwaysSend:
@@ -69,7 +69,7 @@ func (sa *ikeSA) dpdCheck() {
 		next = delay - idle // dpd-delay after the last proof of liveness
 	}
 	if probe {
-		sa.log.Debug("DPD: checking liveness", "mode", v.DPDMode.String(), "idle", idle)
+		sa.log().Debug("DPD: checking liveness", "mode", v.DPDMode.String(), "idle", idle)
 		sa.queue(&livenessTask{interval: delay, threshold: v.DPDThreshold})
 		sa.startNext()
 	}

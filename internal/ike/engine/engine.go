@@ -15,8 +15,13 @@
 //
 // The engine is deterministic apart from its random source: input is a
 // datagram (HandleDatagram), an API call or a timer message; output is
-// datagrams on the Conn and child SAs on the Dataplane. One mutex protects
-// all state; each IKE SA has one task manager (taskmgr.go) that owns its
+// datagrams on the Conn and child SAs on the Dataplane. The work is spread
+// over workers (global-options threads, worker.go): an IKE SA belongs to
+// the worker of its peer's address, whose lock protects it; the SA table
+// has sa-table-size buckets in sa-table-segments locked segments
+// (satable.go); timers are per-worker heaps (timers.go); dos-protection
+// (dos.go) bounds what a flood of IKE_SA_INIT requests costs. Each IKE SA
+// has one task manager (taskmgr.go) that owns its
 // message IDs, the retransmission of its outstanding request (window of 1)
 // and the cache of its last response. Protected messages larger than the
 // fragment size travel as IKE fragments (fragment.go, RFC 7383), and an SA
@@ -27,13 +32,13 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"secgw/internal/ike/config"
@@ -58,6 +63,8 @@ type Options struct {
 	Config *config.Config
 	// LocalAddr is the address used for VPNs without local-address.
 	LocalAddr netip.Addr
+	// Conn, Dataplane and Events are called from the engine's workers,
+	// several at once: they must be safe for concurrent use.
 	Conn      Conn
 	Clock     Clock     // nil: SystemClock
 	Dataplane Dataplane // required
@@ -70,8 +77,9 @@ type Options struct {
 	// after TEMPORARY_FAILURE; nil means math/rand/v2.Float64.
 	Jitter func() float64
 	// Events, if set, is told when SAs come up, go down or fail (see
-	// Event). It is called with the engine's lock held: it must not block
-	// nor call the Engine.
+	// Event). It is called with the lock of the SA's worker held, and
+	// from several workers at once: it must be safe for concurrent use,
+	// must not block and must not call the Engine.
 	Events func(Event)
 	// ForceEncap makes every SA use UDP encapsulation of ESP (RFC 3948)
 	// by announcing a NAT in front of us (a NAT_DETECTION_SOURCE_IP hash
@@ -93,28 +101,39 @@ type Options struct {
 }
 
 // Engine is the IKEv2 engine of one vrf.
+//
+// Locking (see worker.go): each IKE SA belongs to the worker of its
+// peer's address and is only touched with that worker's lock held. The
+// SA table (satable.go) has its own segment locks; the child SA SPIs
+// (spiMu) and the trap and acquire state (pmu) have theirs; all three are
+// leaves. The configuration is read atomically and replaced by SetConfig
+// with every worker locked.
 type Engine struct {
-	mu  sync.Mutex
-	o   Options
-	log *slog.Logger
+	o     Options
+	log   *slog.Logger
+	epoch time.Time
 
-	// sas is the SA table, keyed by our own SPI (SPIi when we initiated,
-	// SPIr when we responded).
-	sas map[uint64]*ikeSA
-	// halfOpen finds a responder SA by the initiator's address and SPI,
-	// to answer a retransmitted IKE_SA_INIT request from its cache (RFC
-	// 7296 §2.1).
-	halfOpen map[halfOpenKey]*ikeSA
+	cfg atomic.Pointer[config.Config]
+	// set is the workers and the SA table (keyed by our own SPI: SPIi
+	// when we initiated, SPIr when we responded).
+	set atomic.Pointer[workerSet]
 
 	cookieSecret [32]byte
 	// uids numbers IKE and child SAs for the operational state.
-	uids uint32
+	uids atomic.Uint32
 
+	// dos counts half-open and established IKE SAs and the refusals of
+	// the DoS protection; jobs is the number of received datagrams
+	// waiting for a worker in Run (init-limit-job-load).
+	dos  dosCounters
+	jobs atomic.Int64
+
+	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
 	// value reserves an SPI offered in a negotiation under way.
 	spis map[uint32]*ikeSA
-	// reservedSPIs are our SPIs of IKE SAs being created by a rekey.
-	reservedSPIs map[uint64]bool
+
+	pmu sync.Mutex
 	// traps are the installed trap policies, by security policy name.
 	traps map[string]Trap
 	// acquires holds, per security policy, until when a negotiation an
@@ -124,13 +143,16 @@ type Engine struct {
 	warnedNoTraps bool
 }
 
-// nextUID returns the next unique-id (never 0); e.mu is held.
+// config returns the configuration in use.
+func (e *Engine) config() *config.Config { return e.cfg.Load() }
+
+// nextUID returns the next unique-id (never 0).
 func (e *Engine) nextUID() uint32 {
-	e.uids++
-	if e.uids == 0 {
-		e.uids++
+	for {
+		if u := e.uids.Add(1); u != 0 {
+			return u
+		}
 	}
-	return e.uids
 }
 
 type halfOpenKey struct {
@@ -139,7 +161,8 @@ type halfOpenKey struct {
 }
 
 // New returns an Engine. It sends nothing until it is told to initiate or
-// receives a datagram.
+// receives a datagram, and starts no goroutine: Run does, and the Clock's
+// timers.
 func New(o Options) *Engine {
 	if o.Clock == nil {
 		o.Clock = SystemClock{}
@@ -159,35 +182,24 @@ func New(o Options) *Engine {
 	e := &Engine{
 		o:        o,
 		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
-		sas:      map[uint64]*ikeSA{},
-		halfOpen: map[halfOpenKey]*ikeSA{},
+		epoch:    time.Now(),
 		spis:     map[uint32]*ikeSA{},
 		traps:    map[string]Trap{},
 		acquires: map[string]time.Time{},
-
-		reservedSPIs: map[uint64]bool{},
 	}
+	e.cfg.Store(o.Config)
+	e.set.Store(e.newWorkerSet(o.Config.Global))
 	io.ReadFull(o.Rand, e.cookieSecret[:])
 	return e
 }
 
-// Run reads datagrams from the Conn and handles them until ctx is done.
-func (e *Engine) Run(ctx context.Context) error {
-	for {
-		d, err := e.o.Conn.Receive(ctx)
-		if err != nil {
-			return err
-		}
-		e.HandleDatagram(d)
-	}
-}
-
-// HandleDatagram processes one received datagram. Anything malformed,
-// unauthenticated, stale or unexpected is dropped (RFC 7296 §2.21); error
-// notifications are sent where the RFC asks for them.
+// HandleDatagram processes one received datagram, in the caller's
+// goroutine, under the lock of the worker of the IKE SA it is for (of the
+// peer, for an IKE_SA_INIT request). Anything malformed, unauthenticated,
+// stale or unexpected is dropped (RFC 7296 §2.21); error notifications
+// are sent where the RFC asks for them. Parsing happens before any lock
+// is taken.
 func (e *Engine) HandleDatagram(d Datagram) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	data := d.Data
 	if d.Local.Port() == PortNATT {
 		// RFC 3948 §2.2: IKE on port 4500 follows the Non-ESP Marker.
@@ -205,12 +217,14 @@ func (e *Engine) HandleDatagram(d Datagram) {
 		if errors.Is(err, wire.ErrBadVersion) {
 			e.rejectVersion(d, data)
 		}
-		e.log.Debug("dropping malformed message", "remote", d.Remote, "err", err)
+		e.debug("dropping malformed message", "remote", d.Remote, "err", err)
 		return
 	}
 	h := m.Header
 	if h.Exchange == wire.ExchangeIKESAInit && !h.Flags.Response() {
-		e.handleInitRequest(d, m)
+		w := e.lockPeer(d.Remote.Addr())
+		e.handleInitRequest(w, d, m)
+		w.unlock()
 		return
 	}
 	// Our SPI is the responder's when the original initiator sent it.
@@ -218,9 +232,15 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	if h.Flags.Initiator() {
 		spi = h.SPIr
 	}
-	sa := e.sas[spi]
-	if sa == nil || (sa.initiator == h.Flags.Initiator()) {
-		e.log.Debug("dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
+	sa := e.set.Load().table.get(spi)
+	if sa == nil {
+		e.dropUnknown(d, m)
+		return
+	}
+	w, live := e.lockSA(sa)
+	defer w.unlock()
+	if !live || sa.initiator == h.Flags.Initiator() {
+		e.dropUnknown(d, m)
 		return
 	}
 	if h.Exchange != wire.ExchangeIKESAInit && (h.SPIi != sa.spii || h.SPIr != sa.spir) {
@@ -230,6 +250,12 @@ func (e *Engine) HandleDatagram(d Datagram) {
 		sa.handleResponse(d, m)
 	} else {
 		sa.handleRequest(d, m)
+	}
+}
+
+func (e *Engine) dropUnknown(d Datagram, m *wire.Message) {
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
 	}
 }
 
@@ -243,23 +269,67 @@ func (e *Engine) Initiate(vpn string) error {
 
 // InitiateSA is Initiate that returns the unique-id of the new IKE SA.
 func (e *Engine) InitiateSA(vpn string) (uint32, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v := e.o.Config.VPN(vpn)
+	v := e.config().VPN(vpn)
 	if v == nil || !v.Initiator() {
 		return 0, ErrUnknownVPN
 	}
+	return e.initiateOn(v, v.Policies[:min(1, len(v.Policies))]), nil
+}
+
+// initiateOn starts an IKE SA of an initiating VPN from the API, under
+// the lock of the worker of its remote-address.
+func (e *Engine) initiateOn(v *config.VPN, policies []config.SecurityPolicy) uint32 {
 	local, remote := e.endpoints(v)
-	return e.startIKE(v, local, remote, false, v.Policies[:min(1, len(v.Policies))], nil).uid, nil
+	w := e.lockPeer(remote.Addr())
+	defer w.unlock()
+	return e.startIKE(w, v, local, remote, false, policies, nil).uid
+}
+
+// lookup finds an IKE SA by our SPI and locks its worker; the caller
+// unlocks w when sa is not nil.
+func (e *Engine) lookup(spi uint64) (sa *ikeSA, w *worker) {
+	sa = e.set.Load().table.get(spi)
+	if sa == nil {
+		return nil, nil
+	}
+	w, live := e.lockSA(sa)
+	if !live {
+		w.unlock()
+		return nil, nil
+	}
+	return sa, w
+}
+
+// lookupChild finds a child SA's IKE SA by the child's inbound SPI and
+// locks its worker; the caller unlocks w when sa is not nil. The child
+// SA may move to another IKE SA of the worker (an IKE SA rekey) until
+// the lock is held: the owner is looked up again then.
+func (e *Engine) lookupChild(inSPI uint32) (sa *ikeSA, w *worker) {
+	for {
+		sa = e.spiOwner(inSPI)
+		if sa == nil {
+			return nil, nil
+		}
+		w, live := e.lockSA(sa)
+		if live && e.spiOwner(inSPI) == sa {
+			return sa, w
+		}
+		w.unlock()
+		if !live {
+			return nil, nil
+		}
+	}
 }
 
 // DeleteIKE deletes the IKE SA with our SPI spi and its child SAs with an
 // INFORMATIONAL exchange (RFC 7296 §1.4.1).
 func (e *Engine) DeleteIKE(spi uint64) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[spi]
-	if sa == nil || sa.state != stateEstablished {
+	sa, w := e.lookup(spi)
+	if sa == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if sa.state != stateEstablished {
 		return ErrNoSA
 	}
 	sa.queue(&deleteTask{ike: true})
@@ -270,10 +340,12 @@ func (e *Engine) DeleteIKE(spi uint64) error {
 // DeleteChild deletes the child SA whose inbound SPI is inSPI with an
 // INFORMATIONAL exchange (RFC 7296 §1.4.1).
 func (e *Engine) DeleteChild(inSPI uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.spis[inSPI]
-	if sa == nil || sa.state != stateEstablished {
+	sa, w := e.lookupChild(inSPI)
+	if sa == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if sa.state != stateEstablished {
 		return ErrNoSA
 	}
 	c := sa.child(inSPI)
@@ -289,10 +361,12 @@ func (e *Engine) DeleteChild(inSPI uint32) error {
 // CheckLiveness sends an empty INFORMATIONAL request on the IKE SA (RFC
 // 7296 §1.4, DPD); an unanswered one ends the SA after the retransmissions.
 func (e *Engine) CheckLiveness(spi uint64) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[spi]
-	if sa == nil || sa.state != stateEstablished {
+	sa, w := e.lookup(spi)
+	if sa == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if sa.state != stateEstablished {
 		return ErrNoSA
 	}
 	sa.queue(&livenessTask{})
@@ -311,42 +385,28 @@ type IKESAInfo struct {
 	LastError wire.NotifyType
 }
 
-// IKESAs lists the IKE SAs, keyed by our SPI.
+// IKESAs lists the IKE SAs, keyed by our SPI. The workers are visited one
+// at a time: the list is not one instant's.
 func (e *Engine) IKESAs() map[uint64]IKESAInfo {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	out := map[uint64]IKESAInfo{}
-	for id, sa := range e.sas {
+	e.eachSA(func(sa *ikeSA) bool {
 		name := ""
 		if sa.vpn != nil {
 			name = sa.vpn.Name
 		}
-		out[id] = IKESAInfo{VPN: name, SPIi: sa.spii, SPIr: sa.spir, Initiator: sa.initiator,
+		out[sa.id] = IKESAInfo{VPN: name, SPIi: sa.spii, SPIr: sa.spir, Initiator: sa.initiator,
 			State: sa.state.String(), Children: len(sa.children), LastError: sa.lastError}
-	}
+		return true
+	})
 	return out
 }
 
-func (e *Engine) newSA(initiator bool, v *config.VPN) *ikeSA {
-	sa := &ikeSA{e: e, initiator: initiator, vpn: v, uid: e.nextUID()}
-	for {
-		var b [8]byte
-		io.ReadFull(e.o.Rand, b[:])
-		sa.id = binary.BigEndian.Uint64(b[:])
-		if sa.id != 0 && e.sas[sa.id] == nil && !e.reservedSPIs[sa.id] {
-			break
-		}
-	}
-	e.sas[sa.id] = sa
+// newSA creates an IKE SA on worker w (locked), with a fresh SPI of ours.
+func (e *Engine) newSA(w *worker, initiator bool, v *config.VPN) *ikeSA {
+	sa := &ikeSA{initiator: initiator, vpn: v, uid: e.nextUID()}
+	w.add(sa)
+	e.set.Load().table.insertNew(sa, e.o.Rand)
 	return sa
-}
-
-func (e *Engine) saLogger(sa *ikeSA) *slog.Logger {
-	name := ""
-	if sa.vpn != nil {
-		name = sa.vpn.Name
-	}
-	return e.log.With("vpn", name, "spii", spiString(sa.spii), "remote", sa.remote)
 }
 
 // removeSA drops the SA from the tables and deletes its child SAs from the
@@ -359,18 +419,16 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	}
 	sa.stopTimers()
 	sa.stopIKETimers()
+	sa.endHalfOpen()
 	e.emitDown(sa)
 	var policies []config.SecurityPolicy
 	if sa.vpn != nil && sa.state == stateEstablished {
 		policies = sa.policiesOf()
 	}
 	for _, c := range sa.children {
-		sa.stopChildTimers(c)
-		if e.spis[c.InSPI] == sa {
-			delete(e.spis, c.InSPI)
-		}
-		if err := e.o.Dataplane.DeleteChild(c.ChildSA); err != nil {
-			sa.log.Warn("dataplane delete failed", "subsystem", "child", "err", err)
+		e.dropSPI(c.InSPI, sa)
+		if err := e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
+			sa.log().Warn("dataplane delete failed", "subsystem", "child", "err", err)
 		}
 	}
 	sa.children = nil
@@ -382,24 +440,23 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	}
 	sa.tasks = nil
 	established := sa.state == stateEstablished
+	if established {
+		e.dos.established.Add(-1)
+	}
 	sa.state = stateDeleted
-	delete(e.sas, sa.id)
-	if sa.haveHalfOpen {
-		delete(e.halfOpen, sa.halfOpenKey)
-	}
-	if sa.keys != nil {
-		sa.keys.Clear()
-	}
+	e.set.Load().table.remove(sa)
+	sa.w.drop(sa)
+	clear(sa.keymat)
 	switch {
 	case sa.reestablish != nil:
 		r := sa.reestablish
-		sa.log.Info("setting up the new IKE SA of the reauthentication")
-		e.startIKE(r.v, r.local, r.remote, r.natt, r.policies, nil)
+		sa.log().Info("setting up the new IKE SA of the reauthentication")
+		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) { e.startIKE(w, r.v, r.local, r.remote, r.natt, r.policies, nil) })
 	case sa.peerDead && established:
 		e.dpdAction(sa, policies)
 	case sa.closedByPeer:
 		for _, p := range policies {
-			e.closeAction(sa.vpn, p.Name)
+			e.closeAction(sa.w, sa.vpn, p.Name)
 		}
 	}
 }
@@ -411,24 +468,38 @@ func abortTask(sa *ikeSA, t task) {
 	case *ikeRekeyTask:
 		x.abort(sa)
 	case *childCreateTask:
-		sa.e.releaseSPI(x.spi)
+		sa.w.e.releaseSPI(x.spi)
 		if x.rekey == nil {
-			sa.e.childFailed(sa, x.policy.Name, "")
+			sa.w.e.childFailed(sa, x.policy.Name, "")
 		}
 	case *authTask:
-		sa.e.releaseSPI(x.spi)
+		sa.w.e.releaseSPI(x.spi)
 		for _, p := range x.policies {
-			sa.e.childFailed(sa, p.Name, "")
+			sa.w.e.childFailed(sa, p.Name, "")
 		}
 	}
 }
 
-func (e *Engine) halfOpenCount() int {
-	n := 0
-	for _, sa := range e.sas {
-		if !sa.initiator && sa.state == stateInit {
-			n++
-		}
+// spiOwner returns the IKE SA of the child SA with inbound SPI spi.
+func (e *Engine) spiOwner(spi uint32) *ikeSA {
+	e.spiMu.Lock()
+	defer e.spiMu.Unlock()
+	return e.spis[spi]
+}
+
+// setSPIOwner records sa as the IKE SA of the child SA with inbound SPI
+// spi.
+func (e *Engine) setSPIOwner(spi uint32, sa *ikeSA) {
+	e.spiMu.Lock()
+	e.spis[spi] = sa
+	e.spiMu.Unlock()
+}
+
+// dropSPI forgets the child SA with inbound SPI spi if sa owns it.
+func (e *Engine) dropSPI(spi uint32, sa *ikeSA) {
+	e.spiMu.Lock()
+	if e.spis[spi] == sa {
+		delete(e.spis, spi)
 	}
-	return n
+	e.spiMu.Unlock()
 }

@@ -65,13 +65,13 @@ func (e *Engine) emitDown(sa *ikeSA) {
 	}
 	for _, c := range sa.children {
 		if !c.replaced {
-			e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: c.VPN, Policy: c.Policy})
+			e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: vpn, Policy: c.Policy})
 		}
 	}
 	if sa.successor != nil {
 		return // replaced by a rekey: IKERekeyed said so
 	}
-	if !sa.established.IsZero() {
+	if sa.established != 0 {
 		e.emit(Event{Kind: IKEDown, SA: sa.uid, VPN: vpn, Reason: sa.failure})
 		return
 	}

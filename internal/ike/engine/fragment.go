@@ -43,6 +43,9 @@ const (
 	// skfHeaderLen is the generic payload header plus the Fragment Number
 	// and Total Fragments fields of the SKF payload (RFC 7383 §2.5).
 	skfHeaderLen = 8
+	// skHeaderLen is the generic payload header of the SK payload (RFC
+	// 7296 §3.14).
+	skHeaderLen = 4
 )
 
 // Header sizes that the fragment size counts (RFC 7383 §2.5.1).
@@ -52,17 +55,19 @@ const (
 	udpHeaderLen  = 8
 )
 
-// fragState is the fragmentation state of an IKE SA.
+// fragState is the fragmentation state of an IKE SA. The reassembly of
+// fragmented messages is ikeSA.reasm: the message being reassembled in
+// each direction, [0] requests from the peer, [1] responses to our
+// requests, allocated by the first fragment and freed when neither
+// direction reassembles (most SAs never see a fragment).
 type fragState struct {
 	// fragOK is set when both peers announced IKEV2_FRAGMENTATION_SUPPORTED
 	// (RFC 7383 §2.3); only then are SKF payloads sent or accepted.
 	fragOK bool
-	// reasm holds the message being reassembled in each direction:
-	// [0] requests from the peer, [1] responses to our requests.
-	reasm [2]reassembly
 }
 
-// reassembly collects the fragments of one message (RFC 7383 §2.6).
+// reassembly collects the fragments of one message (RFC 7383 §2.6). Its
+// timeout is the SA's timerReasmReq or timerReasmResp.
 type reassembly struct {
 	active bool
 	id     uint32 // Message ID
@@ -71,17 +76,6 @@ type reassembly struct {
 	// parts are the authenticated plaintexts by fragment number - 1.
 	parts      [][]byte
 	have, size int
-	// gen invalidates the timer of an earlier reassembly.
-	gen  uint32
-	stop func() bool
-}
-
-// reassemblyTimer is the timer message that discards an incomplete
-// reassembly; it does nothing when the reassembly it names is gone.
-type reassemblyTimer struct {
-	spi uint64
-	dir int
-	gen uint32
 }
 
 func dirIndex(response bool) int {
@@ -116,19 +110,24 @@ func (sa *ikeSA) encodeAll(exch wire.ExchangeType, id uint32, response bool, ps 
 	if err != nil {
 		return nil, err
 	}
+	out := sa.cipherOut()
+	if out == nil {
+		return nil, fmt.Errorf("engine: no keys")
+	}
+	defer sa.doneOut(out)
 	limit := sa.fragmentLimit()
-	if wire.HeaderLen+4+sa.out.SealedLen(len(plain)) <= limit {
-		raw, err := seal(sa.out, sa.header(exch, id, response), ps)
+	if wire.HeaderLen+4+out.SealedLen(len(plain)) <= limit {
+		raw, err := seal(out, sa.header(exch, id, response), ps)
 		return [][]byte{raw}, err
 	}
-	return sealFragments(sa.out, sa.header(exch, id, response), first, plain, limit)
+	return sealFragments(out, sa.header(exch, id, response), first, plain, limit)
 }
 
 // fragmentLimit is the largest IKE message that fits in an IP datagram of
 // the fragment size: the IP and UDP headers and, on port 4500, the Non-ESP
 // Marker are not part of the message (RFC 7383 §2.5.1).
 func (sa *ikeSA) fragmentLimit() int {
-	size := sa.e.o.FragmentSize
+	size := sa.w.e.o.FragmentSize
 	if size <= 0 {
 		size = DefaultFragmentSize
 	}
@@ -163,7 +162,7 @@ func sealFragments(c ikecrypto.SKCipher, h wire.Header, first wire.PayloadType, 
 		if i == 0 {
 			f.NextPayload = first
 		}
-		raw, err := (&wire.Message{Header: h, Payloads: []wire.Payload{f}}).Marshal()
+		raw, err := (&wire.Message{Header: h, Payloads: []wire.Payload{f}}).Append(make([]byte, 0, wire.HeaderLen+skfHeaderLen+len(f.Body)))
 		if err != nil {
 			return nil, err
 		}
@@ -213,13 +212,17 @@ var errFragDropped = errors.New("engine: fragment dropped")
 // UnsupportedCriticalError or a parse error of the reassembled chain mean
 // the fragment was dropped.
 func (sa *ikeSA) openFragment(m *wire.Message, f *wire.EncryptedFragment, response bool) ([]wire.Payload, bool, error) {
-	if !sa.fragOK || sa.in == nil {
+	in := sa.cipherIn()
+	if !sa.fragOK || in == nil {
 		return nil, false, fmt.Errorf("%w: fragmentation not negotiated", errFragDropped)
 	}
 	if f.TotalFragments > maxFragments {
 		return nil, false, fmt.Errorf("%w: %d fragments announced, at most %d kept", errFragDropped, f.TotalFragments, maxFragments)
 	}
-	r := &sa.reasm[dirIndex(response)]
+	r := &reassembly{}
+	if sa.reasm != nil {
+		r = &sa.reasm[dirIndex(response)]
+	}
 	id := m.Header.MessageID
 	if r.active && r.id == id {
 		if f.TotalFragments < r.total {
@@ -233,12 +236,12 @@ func (sa *ikeSA) openFragment(m *wire.Message, f *wire.EncryptedFragment, respon
 	if off < 0 {
 		return nil, false, fmt.Errorf("%w: no encrypted body", errFragDropped)
 	}
-	plain, err := sa.in.Open(nil, m.Raw[:off], f.Body)
+	plain, err := in.Open(nil, m.Raw[:off], f.Body)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", errFragDropped, err)
 	}
 	if !r.active || r.id != id || f.TotalFragments > r.total {
-		sa.startReassembly(dirIndex(response), id, f.TotalFragments)
+		r = sa.startReassembly(dirIndex(response), id, f.TotalFragments)
 	}
 	if r.size+len(plain) > maxReassembledLen {
 		sa.resetReassembly(dirIndex(response))
@@ -259,7 +262,7 @@ func (sa *ikeSA) openFragment(m *wire.Message, f *wire.EncryptedFragment, respon
 	}
 	next := r.next
 	sa.resetReassembly(dirIndex(response))
-	sa.log.Debug("reassembled fragmented message", "msgid", id, "octets", len(buf))
+	sa.log().Debug("reassembled fragmented message", "msgid", id, "octets", len(buf))
 	ps, err := wire.ParsePayloadChain(next, buf)
 	if err != nil {
 		return nil, true, err
@@ -270,37 +273,39 @@ func (sa *ikeSA) openFragment(m *wire.Message, f *wire.EncryptedFragment, respon
 	return wire.SkipUnknown(ps), true, nil
 }
 
-func (sa *ikeSA) startReassembly(dir int, id uint32, total uint16) {
+func (sa *ikeSA) startReassembly(dir int, id uint32, total uint16) *reassembly {
 	sa.resetReassembly(dir)
+	if sa.reasm == nil {
+		sa.reasm = new([2]reassembly)
+	}
 	r := &sa.reasm[dir]
 	r.active, r.id, r.total = true, id, total
 	r.parts = make([][]byte, total)
-	msg := reassemblyTimer{spi: sa.id, dir: dir, gen: r.gen}
-	e := sa.e
-	r.stop = e.o.Clock.AfterFunc(reassemblyTimeout, func() { e.expiredReassembly(msg) })
+	sa.arm(timerReasmReq+timerKind(dir), reassemblyTimeout)
+	return r
 }
 
-// resetReassembly forgets the fragments of one direction and makes its
-// timer stale.
+// resetReassembly forgets the fragments of one direction and stops its
+// timer.
 func (sa *ikeSA) resetReassembly(dir int) {
-	r := &sa.reasm[dir]
-	if r.stop != nil {
-		r.stop()
+	if sa.reasm == nil {
+		return
 	}
-	*r = reassembly{gen: r.gen + 1}
+	sa.reasm[dir] = reassembly{}
+	sa.disarm(timerReasmReq + timerKind(dir))
+	if !sa.reasm[0].active && !sa.reasm[1].active {
+		sa.reasm = nil
+	}
 }
 
 // expiredReassembly discards an incomplete message (RFC 7383 §2.6).
-func (e *Engine) expiredReassembly(t reassemblyTimer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[t.spi]
-	if sa == nil || !sa.reasm[t.dir].active || sa.reasm[t.dir].gen != t.gen {
-		return // stale
+func (sa *ikeSA) expiredReassembly(dir int) {
+	if sa.reasm == nil || !sa.reasm[dir].active {
+		return
 	}
-	sa.log.Debug("discarding incomplete fragmented message", "msgid", sa.reasm[t.dir].id,
-		"have", sa.reasm[t.dir].have, "total", sa.reasm[t.dir].total)
-	sa.resetReassembly(t.dir)
+	r := &sa.reasm[dir]
+	sa.log().Debug("discarding incomplete fragmented message", "msgid", r.id, "have", r.have, "total", r.total)
+	sa.resetReassembly(dir)
 }
 
 // retransmittedFirstFragment reports whether m, a retransmission of the
@@ -310,14 +315,15 @@ func (e *Engine) expiredReassembly(t reassemblyTimer) {
 // ICV keeps a forged fragment from making us resend every fragment of the
 // response.
 func (sa *ikeSA) retransmittedFirstFragment(m *wire.Message, f *wire.EncryptedFragment) bool {
-	if f.FragmentNumber != 1 || sa.in == nil {
+	in := sa.cipherIn()
+	if f.FragmentNumber != 1 || in == nil {
 		return false
 	}
 	off := m.EncryptedBodyOffset()
 	if off < 0 {
 		return false
 	}
-	_, err := sa.in.Open(nil, m.Raw[:off], f.Body)
+	_, err := in.Open(nil, m.Raw[:off], f.Body)
 	return err == nil
 }
 

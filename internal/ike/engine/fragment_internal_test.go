@@ -26,20 +26,19 @@ var fragSuites = []struct {
 func keyedPair(t testing.TB, suite ikecrypto.Suite, fragmentSize int) (s, r *ikeSA) {
 	t.Helper()
 	e := New(Options{FragmentSize: fragmentSize})
-	keys, err := ikecrypto.NewIKEKeys(suite, make([]byte, 32), bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), 1, 2)
-	if err != nil {
-		t.Fatal(err)
+	s = &ikeSA{spii: 1, spir: 2, initiator: true, remote: netip.MustParseAddrPort("192.0.2.2:500")}
+	r = &ikeSA{spii: 1, spir: 2, remote: netip.MustParseAddrPort("192.0.2.1:500")}
+	for _, sa := range []*ikeSA{s, r} {
+		w := e.workerFor(sa.remote.Addr())
+		w.add(sa)
+		e.set.Load().table.insertNew(sa, e.o.Rand)
+		keys, err := ikecrypto.NewIKEKeys(suite, make([]byte, 32), bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), 1, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa.setKeys(suite, keys)
+		sa.fragOK = true
 	}
-	s = &ikeSA{e: e, log: e.log, id: 1, spii: 1, spir: 2, initiator: true, remote: netip.MustParseAddrPort("192.0.2.2:500")}
-	r = &ikeSA{e: e, log: e.log, id: 2, spii: 1, spir: 2, remote: netip.MustParseAddrPort("192.0.2.1:500")}
-	if s.out, s.in, err = keys.Ciphers(suite, true); err != nil {
-		t.Fatal(err)
-	}
-	if r.out, r.in, err = keys.Ciphers(suite, false); err != nil {
-		t.Fatal(err)
-	}
-	s.fragOK, r.fragOK = true, true
-	e.sas[s.id], e.sas[r.id] = s, r
 	return s, r
 }
 
@@ -49,7 +48,7 @@ func keyedPair(t testing.TB, suite ikecrypto.Suite, fragmentSize int) (s, r *ike
 func TestFragmentPlainLen(t *testing.T) {
 	for _, fs := range fragSuites {
 		s, _ := keyedPair(t, fs.s, 0)
-		c := s.out
+		c := s.cipherOut()
 		for limit := 40; limit <= 1500; limit++ {
 			n := fragmentPlainLen(c, limit)
 			room := limit - wire.HeaderLen - skfHeaderLen

@@ -26,9 +26,10 @@ type Conn interface {
 	Receive(ctx context.Context) (Datagram, error)
 }
 
-// Clock schedules timers. The engine turns every timer into a message
-// carrying the SA and message id it was set for, which does nothing when it
-// has become stale, so Stop need not win the race with the timer.
+// Clock schedules timers. The engine keeps the deadlines of its SAs'
+// timers in a heap per worker and arms one Clock timer per worker, for the
+// earliest (timers.go); a deadline cleared or moved meanwhile makes the
+// timer find nothing due, so Stop need not win the race with the timer.
 type Clock interface {
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
@@ -56,29 +57,30 @@ type DirKeys struct {
 }
 
 // ChildSA is an established pair of ESP SAs as given to the dataplane.
+// (The small fields are grouped: the engine keeps one per child SA.)
 type ChildSA struct {
 	VPN, Policy string
 	// UniqueID numbers the child SA in the operational state (unique-id);
 	// the dataplane may use it as the reqid.
 	UniqueID uint32
+	// InSPI is the SPI we chose (inbound SA), OutSPI the peer's.
+	InSPI, OutSPI uint32
+	// Encap is UDP encapsulation of ESP, used when a NAT was detected
+	// (RFC 7296 §2.23).
+	Encap bool
+	ESN   bool
+	Mode  config.Mode
 	// IKESPIi and IKESPIr name the IKE SA that created the child SA.
 	IKESPIi, IKESPIr uint64
 	// Local and Remote are the outer addresses; with Encap they carry the
 	// UDP ports of the encapsulation (RFC 3948).
 	Local, Remote netip.AddrPort
-	// Encap is UDP encapsulation of ESP, used when a NAT was detected
-	// (RFC 7296 §2.23).
-	Encap bool
-	// InSPI is the SPI we chose (inbound SA), OutSPI the peer's.
-	InSPI, OutSPI uint32
 	// Suite is the ESP suite: Encr, KeyBits, Integ.
 	Suite ikecrypto.Suite
-	ESN   bool
 	// In and Out are the inbound and outbound keys. Never log them below
 	// level 4.
 	In, Out DirKeys
 	// LocalTS and RemoteTS are the negotiated selectors.
 	LocalTS, RemoteTS []wire.TrafficSelector
-	Mode              config.Mode
 	Lifetimes         config.ChildLifetimes
 }

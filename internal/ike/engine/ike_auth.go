@@ -45,7 +45,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	v := sa.vpn
 	t.idi = localIdentity(sa, v).Payload(false)
 	body, _ := t.idi.AppendBody(nil)
-	auth := ikecrypto.AuthPSK(sa.prf, v.PSK, ikecrypto.SignedOctets(sa.prf, sa.keys.SKpi, sa.initRequest, sa.nr, body))
+	auth := ikecrypto.AuthPSK(sa.prf(), v.PSK, ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, body))
 	ps := []wire.Payload{t.idi}
 	if !v.RemoteID.IsZero() {
 		ps = append(ps, v.RemoteID.Payload(true))
@@ -54,7 +54,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if len(t.policies) > 0 {
 		t.policy = t.policies[0]
 		if t.spi == 0 {
-			t.spi = sa.e.newChildSPI()
+			t.spi = sa.w.e.newChildSPI()
 		}
 		t.offer = withSPI(proposal.WithoutKE(v.ESPProposals), t.spi)
 		t.tsi, t.tsr = policySelectors(t.policy, t.hint)
@@ -84,15 +84,16 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idr) {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer identity does not match remote-id")
 	}
-	so := ikecrypto.SignedOctets(sa.prf, sa.keys.SKpr, sa.initResponse, sa.ni, idr.SignedOctets())
-	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(sa.prf, v.PSK, so, auth.Data) {
+	so := ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpr, sa.initResponse, sa.ni, idr.SignedOctets())
+	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
 	}
-	sa.state = stateEstablished
-	sa.established, sa.peerID = sa.e.now(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
-	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
-	sa.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
+	sa.setEstablished()
+	sa.established, sa.peerID = sa.w.e.mono(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
+	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String())
+	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
+	defer sa.authDone() // the child SA of IKE_AUTH still needs the nonces
 	if t.offer == nil {
 		sa.childrenDone()
 		return nil
@@ -104,7 +105,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	}
 	err := t.processChild(sa, ps)
 	if err != nil {
-		sa.e.releaseSPI(t.spi)
+		sa.w.e.releaseSPI(t.spi)
 	}
 	sa.childrenDone()
 	return err
@@ -115,27 +116,27 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) error {
 	if n := firstError(ps); n != nil {
 		sa.lastError = n.NotifyType
-		sa.log.Info("first child SA refused", "subsystem", "child", "notify", n.NotifyType)
-		sa.e.childFailed(sa, t.policy.Name, n.NotifyType.String())
-		sa.e.releaseSPI(t.spi)
+		sa.log().Info("first child SA refused", "subsystem", "child", "notify", n.NotifyType)
+		sa.w.e.childFailed(sa, t.policy.Name, n.NotifyType.String())
+		sa.w.e.releaseSPI(t.spi)
 		return nil
 	}
 	sap := find[*wire.SA](ps, nil)
 	tsi := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return !x.Responder })
 	tsr := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return x.Responder })
 	if sap == nil || tsi == nil || tsr == nil {
-		sa.log.Info("IKE_AUTH response without child SA", "subsystem", "child")
-		sa.e.childFailed(sa, t.policy.Name, "no child SA in the IKE_AUTH response")
-		sa.e.releaseSPI(t.spi)
+		sa.log().Info("IKE_AUTH response without child SA", "subsystem", "child")
+		sa.w.e.childFailed(sa, t.policy.Name, "no child SA in the IKE_AUTH response")
+		sa.w.e.releaseSPI(t.spi)
 		return nil
 	}
 	chosen, ok := proposal.Single(t.offer, sap.Proposals)
 	if !ok || len(chosen.SPI) != 4 || !ts.Subset(tsi.Selectors, t.tsi) || !ts.Subset(tsr.Selectors, t.tsr) {
 		// RFC 7296 §2.9: the responder may only narrow.
 		sa.lastError = wire.NotifyTSUnacceptable
-		sa.log.Info("peer answered with an unacceptable child SA", "subsystem", "child")
-		sa.e.childFailed(sa, t.policy.Name, failureReason(0))
-		sa.e.releaseSPI(t.spi)
+		sa.log().Info("peer answered with an unacceptable child SA", "subsystem", "child")
+		sa.w.e.childFailed(sa, t.policy.Name, failureReason(0))
+		sa.w.e.releaseSPI(t.spi)
 		return nil
 	}
 	_, err := sa.installChild(childParams{policy: t.policy, proposal: chosen, inSPI: t.spi,
@@ -166,7 +167,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
-	so := ikecrypto.SignedOctets(sa.prf, sa.keys.SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
+	so := ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
 	var vpn *config.VPN
 	for _, v := range sa.candidates {
 		if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idi) {
@@ -178,7 +179,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true}); !ok {
 			continue
 		}
-		if len(v.PSK) > 0 && auth.Method == wire.AuthSharedKeyMIC && ikecrypto.VerifyAuthPSK(sa.prf, v.PSK, so, auth.Data) {
+		if len(v.PSK) > 0 && auth.Method == wire.AuthSharedKeyMIC && ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
 			vpn = v
 			break
 		}
@@ -186,26 +187,24 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if vpn == nil {
 		// RFC 7296 §2.21.2: AUTHENTICATION_FAILED, and the IKE SA is gone.
 		sa.lastError = wire.NotifyAuthenticationFailed
-		sa.log.Info("authentication of peer failed", "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String())
+		sa.log().Info("authentication of peer failed", "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String())
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
 	sa.vpn = vpn
-	sa.log = sa.e.saLogger(sa).With("spir", spiString(sa.spir))
 	myID := localIdentity(sa, vpn).Payload(true)
 	body, _ := myID.AppendBody(nil)
-	myAuth := ikecrypto.AuthPSK(sa.prf, vpn.PSK, ikecrypto.SignedOctets(sa.prf, sa.keys.SKpr, sa.initResponse, sa.ni, body))
-	sa.state = stateEstablished
-	if sa.haveHalfOpen {
-		delete(sa.e.halfOpen, sa.halfOpenKey)
-		sa.haveHalfOpen = false
-	}
-	sa.established, sa.peerID = sa.e.now(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
-	sa.log.Info("IKE SA established", "peer-id", sa.peerID.String())
-	sa.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
+	myAuth := ikecrypto.AuthPSK(sa.prf(), vpn.PSK, ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpr, sa.initResponse, sa.ni, body))
+	sa.setEstablished()
+	sa.endHalfOpen()
+	sa.established, sa.peerID = sa.w.e.mono(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
+	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String())
+	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
-	return append(resp, sa.respondChild(ps)...)
+	resp = append(resp, sa.respondChild(ps)...)
+	sa.authDone()
+	return resp
 }
 
 // acceptedIKE rebuilds the accepted IKE proposal from the suite, to check

@@ -40,7 +40,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		t.group = proposal.Groups(sa.vpn.IKEProposals[0])[0]
 	}
 	if t.dh == nil || t.dh.Group() != t.group {
-		dh, err := ikecrypto.NewDH(t.group, sa.e.o.Rand)
+		dh, err := ikecrypto.NewDH(t.group, sa.w.e.o.Rand)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +48,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	if sa.ni == nil {
 		sa.ni = make([]byte, nonceLen)
-		io.ReadFull(sa.e.o.Rand, sa.ni)
+		io.ReadFull(sa.w.e.o.Rand, sa.ni)
 	}
 	var ps []wire.Payload
 	if t.cookie != nil {
@@ -60,7 +60,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		&wire.KE{Group: t.group, Data: t.dh.PublicKey()},
 		&wire.Nonce{Data: sa.ni},
 	)
-	ps = append(ps, natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.e.o.ForceEncap)...)
+	ps = append(ps, natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.w.e.o.ForceEncap)...)
 	if sa.vpn.Fragmentation {
 		ps = append(ps, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 	}
@@ -71,7 +71,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	t.tries++
 	if n := findNotify(ps, wire.NotifyCookie); n != nil && t.cookie == nil && t.tries < 4 {
 		t.cookie = bytes.Clone(n.Data)
-		sa.log.Debug("responder asked for a cookie")
+		sa.log().Debug("responder asked for a cookie")
 		return errRestart
 	}
 	if n := findNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 4 {
@@ -79,7 +79,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		if !ok || g == t.group || !offersGroup(sa.vpn.IKEProposals, g) {
 			return notifyErr(wire.NotifyInvalidKEPayload, "responder wants unacceptable group %d", g)
 		}
-		sa.log.Debug("responder wants another group", "group", wire.TransformName(wire.TransformKE, g))
+		sa.log().Debug("responder wants another group", "group", wire.TransformName(wire.TransformKE, g))
 		t.group = g
 		return errRestart
 	}
@@ -110,8 +110,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	// RFC 7383 §2.3: fragments only when both sides announced support.
 	sa.fragOK = sa.vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
 	sa.state = stateAuth
-	sa.log = sa.e.saLogger(sa).With("spir", spiString(sa.spir))
-	sa.log.Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
+	sa.log().Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
 	return nil
 }
 
@@ -147,13 +146,10 @@ func (sa *ikeSA) deriveKeys(suite ikecrypto.Suite, dh ikecrypto.DH, peerKE []byt
 	if err != nil {
 		return err
 	}
-	out, in, err := keys.Ciphers(suite, sa.initiator)
-	if err != nil {
-		return err
-	}
-	sa.suite, sa.keys, sa.out, sa.in = suite, keys, out, in
-	sa.prf, _ = suite.NewPRF()
-	sa.log.Log(nil, LevelKeys, "IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
+	sa.setKeys(suite, keys)
+	k := sa.keys()
+	keys = &k
+	sa.log().Log(nil, LevelKeys, "IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
 		"sk_ai", keys.SKai, "sk_ar", keys.SKar)
 	return nil
 }
@@ -209,7 +205,7 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload) {
 	if !srcFound || !dstFound {
 		return // peer does not support NAT-T
 	}
-	sa.natRemote, sa.natLocal = !src, !dst || sa.e.o.ForceEncap
+	sa.natRemote, sa.natLocal = !src, !dst || sa.w.e.o.ForceEncap
 	if sa.natLocal {
 		sa.startKeepalive()
 	}
@@ -273,7 +269,7 @@ func (e *Engine) sendStateless(d Datagram, raw []byte) {
 func (e *Engine) rejectVersion(d Datagram, data []byte) {
 	h, err := wire.ParseHeader(data)
 	if err == nil || h.MajorVersion <= wire.MajorVersion || h.Flags.Response() ||
-		h.Exchange != wire.ExchangeIKESAInit || h.SPIr != 0 || e.o.Config.Global.InitiatorOnly {
+		h.Exchange != wire.ExchangeIKESAInit || h.SPIr != 0 || e.config().Global.InitiatorOnly {
 		return
 	}
 	rh := wire.Header{SPIi: h.SPIi, MajorVersion: wire.MajorVersion, Exchange: wire.ExchangeInformational,
@@ -286,32 +282,32 @@ func (e *Engine) rejectVersion(d Datagram, data []byte) {
 	e.sendStateless(d, raw)
 }
 
-// handleInitRequest is the responder's IKE_SA_INIT.
-func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
+// handleInitRequest is the responder's IKE_SA_INIT; w is the worker of
+// the peer's address, locked.
+func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	h := m.Header
 	if h.MessageID != 0 || h.SPIr != 0 || !h.Flags.Initiator() {
 		return
 	}
-	key := halfOpenKey{remote: d.Remote, spii: h.SPIi}
-	if sa := e.halfOpen[key]; sa != nil {
+	if sa := w.findHalfOpen(d.Remote, h.SPIi); sa != nil {
 		// A retransmitted request: the cached response (RFC 7296 §2.1).
 		if bytes.Equal(sa.initRequest, m.Raw) && sa.haveLastResp {
 			sa.sendAll(sa.lastResp)
 		}
 		return
 	}
-	if e.o.Config.Global.InitiatorOnly {
+	cfg := e.config()
+	if cfg.Global.InitiatorOnly {
 		return
 	}
 	var cands []*config.VPN
-	for _, v := range e.o.Config.VPNs {
-		if (!v.RemoteAddr.IsValid() || v.RemoteAddr == d.Remote.Addr().Unmap()) &&
-			(!v.LocalAddr.IsValid() || v.LocalAddr == d.Local.Addr().Unmap()) {
+	for _, v := range cfg.VPNs {
+		if matchesPeer(v, d) {
 			cands = append(cands, v)
 		}
 	}
 	if len(cands) == 0 {
-		e.log.Debug("no vpn for peer", "remote", d.Remote)
+		e.debug("no vpn for peer", "remote", d.Remote)
 		return
 	}
 	if err := wire.CheckCritical(m.Payloads); err != nil {
@@ -329,15 +325,17 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 		e.replyInit(d, m, wire.NewNotify(wire.NotifyInvalidSyntax, nil))
 		return
 	}
-	if e.o.RequireCookies || e.o.Config.Global.Cookies.Required(e.halfOpenCount()) {
-		want := e.cookie(ni.Data, d.Remote.Addr(), h.SPIi)
-		n, first := ps[0].(*wire.Notify)
-		if !first || n.NotifyType != wire.NotifyCookie || !hmac.Equal(n.Data, want) {
-			e.log.Debug("asking for a cookie", "remote", d.Remote)
-			e.replyInit(d, m, wire.NewNotify(wire.NotifyCookie, want))
-			return
-		}
+	// The cookie and the limits come before anything costly: no state,
+	// no Diffie-Hellman for a request that is refused (dos.go).
+	if !e.admitInit(w, d, m, ps, ni.Data) {
+		return
 	}
+	admitted := true // a place among the half-open SAs (admitInit)
+	defer func() {
+		if admitted {
+			e.releaseHalfOpen()
+		}
+	}()
 	// Proposal selection over the candidate VPNs, in name order.
 	var vpn *config.VPN
 	var chosen wire.Proposal
@@ -365,12 +363,11 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 	if err != nil {
 		return
 	}
-	sa := e.newSA(false, vpn)
-	sa.candidates = cands
+	sa := e.newSA(w, false, vpn)
+	sa.handshake = &handshake{candidates: cands}
 	sa.spii, sa.spir = h.SPIi, sa.id
 	sa.local, sa.remote = d.Local, d.Remote
 	sa.natt = d.Local.Port() == PortNATT
-	sa.log = e.saLogger(sa).With("spir", spiString(sa.spir))
 	sa.ni = bytes.Clone(ni.Data)
 	sa.nr = make([]byte, nonceLen)
 	io.ReadFull(e.o.Rand, sa.nr)
@@ -386,7 +383,7 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 		&wire.KE{Group: suite.Group, Data: dh.PublicKey()},
 		&wire.Nonce{Data: sa.nr},
 	}
-	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote, sa.e.o.ForceEncap)...)
+	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote, sa.w.e.o.ForceEncap)...)
 	if vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
 		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 		sa.fragOK = true
@@ -398,8 +395,16 @@ func (e *Engine) handleInitRequest(d Datagram, m *wire.Message) {
 	}
 	sa.initResponse = raw
 	sa.lastResp, sa.haveLastResp, sa.expectID = [][]byte{raw}, true, 1
-	sa.halfOpenKey, sa.haveHalfOpen = key, true
-	e.halfOpen[key] = sa
-	sa.log.Info("IKE_SA_INIT answered", "suite", suite.String())
+	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi})
+	admitted = false // the SA holds the place now
+	sa.log().Info("IKE_SA_INIT answered", "suite", suite.String())
 	sa.send(raw)
+}
+
+// matchesPeer reports whether v may answer an IKE_SA_INIT request that
+// arrived as d: its remote-address and local-address, when set, are the
+// datagram's.
+func matchesPeer(v *config.VPN, d Datagram) bool {
+	return (!v.RemoteAddr.IsValid() || v.RemoteAddr == d.Remote.Addr().Unmap()) &&
+		(!v.LocalAddr.IsValid() || v.LocalAddr == d.Local.Addr().Unmap())
 }

@@ -37,7 +37,7 @@ func (t *ikeRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	v := sa.vpn
 	if t.spi == 0 {
-		t.spi = sa.e.reserveIKESPI()
+		t.spi = sa.w.e.set.Load().table.reserve(sa.w.e.o.Rand)
 	}
 	if t.group == 0 {
 		// Keep the group in use if it is still configured, else guess
@@ -48,26 +48,26 @@ func (t *ikeRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		}
 	}
 	if t.dh == nil || t.dh.Group() != t.group {
-		dh, err := ikecrypto.NewDH(t.group, sa.e.o.Rand)
+		dh, err := ikecrypto.NewDH(t.group, sa.w.e.o.Rand)
 		if err != nil {
 			return nil, err
 		}
 		t.dh = dh
 	}
 	t.ni = make([]byte, nonceLen)
-	io.ReadFull(sa.e.o.Rand, t.ni)
+	io.ReadFull(sa.w.e.o.Rand, t.ni)
 	t.offer = slices.Clone(v.IKEProposals)
 	for i := range t.offer {
 		t.offer[i].SPI = binary.BigEndian.AppendUint64(nil, t.spi)
 	}
-	sa.log.Info("rekeying IKE SA")
+	sa.log().Info("rekeying IKE SA")
 	return []wire.Payload{&wire.SA{Proposals: t.offer}, &wire.Nonce{Data: t.ni}, &wire.KE{Group: t.group, Data: t.dh.PublicKey()}}, nil
 }
 
 // abort releases the SPI reserved for the new IKE SA.
 func (t *ikeRekeyTask) abort(sa *ikeSA) {
 	if t.spi != 0 {
-		delete(sa.e.reservedSPIs, t.spi)
+		sa.w.e.set.Load().table.release(t.spi)
 		t.spi = 0
 	}
 }
@@ -83,12 +83,12 @@ func (t *ikeRekeyTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) er
 	if n := firstError(ps); n != nil {
 		t.abort(sa)
 		sa.lastError = n.NotifyType
-		sa.log.Info("peer refused the IKE SA rekey", "notify", n.NotifyType)
+		sa.log().Info("peer refused the IKE SA rekey", "notify", n.NotifyType)
 		if n.NotifyType == wire.NotifyTemporaryFailure && t.retries < MaxTempFailures && sa.peerRekey == nil {
 			// RFC 7296 §2.25: wait, then try again (unless the peer
 			// rekeyed it meanwhile: its delete of this SA follows).
-			sa.rekeyRetries = t.retries + 1
-			sa.armIKETimer(timerIKERekey, sa.e.tempFailureDelay())
+			sa.rekeyRetries = int32(t.retries + 1)
+			sa.armIKETimer(timerIKERekey, sa.w.e.tempFailureDelay())
 		}
 		return nil
 	}
@@ -116,26 +116,26 @@ func (t *ikeRekeyTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) er
 	}
 	defer clear(gir)
 	peerSPI := binary.BigEndian.Uint64(chosen.SPI)
-	keys, err := ikecrypto.RekeyIKEKeys(sa.prf, sa.keys.SKd, suite, gir, t.ni, nr.Data, t.spi, peerSPI)
+	keys, err := ikecrypto.RekeyIKEKeys(sa.prf(), sa.keys().SKd, suite, gir, t.ni, nr.Data, t.spi, peerSPI)
 	if err != nil {
 		t.abort(sa)
 		return err
 	}
-	n := sa.e.newRekeyedSA(sa, true, t.spi, peerSPI, suite, keys)
+	n := sa.w.e.newRekeyedSA(sa, true, t.spi, peerSPI, suite, keys)
 	t.spi = 0
-	if p := sa.peerRekey; p != nil && p.state == stateEstablished && sa.e.sas[p.id] == p {
+	if p := sa.peerRekey; p != nil && p.state == stateEstablished {
 		// RFC 7296 §2.8.2: both rekeyed; the new IKE SA with the lowest
 		// nonce is deleted by the peer that created it, the other one
 		// inherits the child SAs, and the old one is deleted by the
 		// winner.
-		if lowestIsOurs(t.ni, nr.Data, sa.peerRekeyNonces) {
-			sa.log.Info("simultaneous IKE SA rekey: ours has the lowest nonce, deleting it")
+		if lowestIsOurs(t.ni, nr.Data, *sa.peerRekeyNonces) {
+			sa.log().Info("simultaneous IKE SA rekey: ours has the lowest nonce, deleting it")
 			sa.moveTo(p)
 			n.queue(&deleteTask{ike: true})
 			n.startNext()
 			return nil
 		}
-		sa.log.Info("simultaneous IKE SA rekey: the peer's has the lowest nonce, it deletes it")
+		sa.log().Info("simultaneous IKE SA rekey: the peer's has the lowest nonce, it deletes it")
 	}
 	sa.moveTo(n)
 	// RFC 7296 §2.18: the Delete is the last request of the old IKE SA.
@@ -170,7 +170,7 @@ func (sa *ikeSA) respondRekeyIKE(sap *wire.SA, ni *wire.Nonce, ke *wire.KE) []wi
 	if ke.Group != suite.Group {
 		return []wire.Payload{wire.InvalidKEPayload(suite.Group)}
 	}
-	dh, err := ikecrypto.NewDH(suite.Group, sa.e.o.Rand)
+	dh, err := ikecrypto.NewDH(suite.Group, sa.w.e.o.Rand)
 	if err != nil {
 		return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
 	}
@@ -180,19 +180,19 @@ func (sa *ikeSA) respondRekeyIKE(sap *wire.SA, ni *wire.Nonce, ke *wire.KE) []wi
 	}
 	defer clear(gir)
 	nr := make([]byte, nonceLen)
-	io.ReadFull(sa.e.o.Rand, nr)
-	mySPI := sa.e.reserveIKESPI()
+	io.ReadFull(sa.w.e.o.Rand, nr)
+	mySPI := sa.w.e.set.Load().table.reserve(sa.w.e.o.Rand)
 	peerSPI := binary.BigEndian.Uint64(peer)
-	keys, err := ikecrypto.RekeyIKEKeys(sa.prf, sa.keys.SKd, suite, gir, ni.Data, nr, peerSPI, mySPI)
+	keys, err := ikecrypto.RekeyIKEKeys(sa.prf(), sa.keys().SKd, suite, gir, ni.Data, nr, peerSPI, mySPI)
 	if err != nil {
-		delete(sa.e.reservedSPIs, mySPI)
+		sa.w.e.set.Load().table.release(mySPI)
 		return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
 	}
-	n := sa.e.newRekeyedSA(sa, false, mySPI, peerSPI, suite, keys)
+	n := sa.w.e.newRekeyedSA(sa, false, mySPI, peerSPI, suite, keys)
 	if _, ours := sa.pendingTask().(*ikeRekeyTask); ours {
 		// RFC 7296 §2.8.2: we are rekeying it too; answer as usual and
 		// let the nonces decide when ours completes.
-		sa.peerRekey, sa.peerRekeyNonces = n, [2][]byte{ni.Data, nr}
+		sa.peerRekey, sa.peerRekeyNonces = n, &[2][]byte{ni.Data, nr}
 	} else {
 		sa.moveTo(n)
 	}
@@ -219,42 +219,29 @@ func (sa *ikeSA) pendingTask() task {
 	return sa.pending.task
 }
 
-// reserveIKESPI returns a random IKE SPI no SA uses, reserved for an IKE
-// SA being created by a rekey.
-func (e *Engine) reserveIKESPI() uint64 {
-	for {
-		var b [8]byte
-		io.ReadFull(e.o.Rand, b[:])
-		spi := binary.BigEndian.Uint64(b[:])
-		if spi != 0 && e.sas[spi] == nil && !e.reservedSPIs[spi] {
-			e.reservedSPIs[spi] = true
-			return spi
-		}
-	}
-}
-
 // newRekeyedSA creates the IKE SA that a rekey of old produced, with our
 // SPI ours (reserved) and the peer's; initiator is true when we initiated
 // the rekey: we are then the original initiator of the new SA (RFC 7296
 // §2.18).
+//
+// The new SA lives on the old one's worker: same peer.
 func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, suite ikecrypto.Suite, keys *ikecrypto.IKEKeys) *ikeSA {
-	delete(e.reservedSPIs, ours)
-	n := &ikeSA{e: e, initiator: initiator, vpn: old.vpn, uid: e.nextUID(), id: ours}
+	n := &ikeSA{initiator: initiator, vpn: old.vpn, uid: e.nextUID(), id: ours}
 	n.spii, n.spir = peer, ours
 	if initiator {
 		n.spii, n.spir = ours, peer
 	}
-	e.sas[ours] = n
+	old.w.add(n)
+	e.set.Load().table.insert(n, ours) // takes the reservation
 	n.local, n.remote, n.natt, n.natLocal, n.natRemote = old.local, old.remote, old.natt, old.natLocal, old.natRemote
 	n.fragOK, n.peerID = old.fragOK, old.peerID
-	n.suite, n.keys = suite, keys
-	n.out, n.in, _ = keys.Ciphers(suite, initiator)
-	n.prf, _ = suite.NewPRF()
-	n.state = stateEstablished
-	n.established, n.lastIn = e.now(), e.now()
-	n.log = e.saLogger(n).With("spir", spiString(n.spir))
-	n.log.Info("IKE SA rekeyed", "old-spii", spiString(old.spii), "old-spir", spiString(old.spir), "suite", suite.String())
-	n.log.Log(nil, LevelKeys, "IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
+	n.setEstablished()
+	n.setKeys(suite, keys)
+	k := n.keys()
+	keys = &k
+	n.established, n.lastIn = e.mono(), e.mono()
+	n.log().Info("IKE SA rekeyed", "old-spii", spiString(old.spii), "old-spir", spiString(old.spir), "suite", suite.String())
+	n.log().Log(nil, LevelKeys, "IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
 		"sk_ai", keys.SKai, "sk_ar", keys.SKar)
 	if old.keepaliveOn {
 		n.startKeepalive()
@@ -271,11 +258,11 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 // retransmitting it.
 func (sa *ikeSA) moveTo(n *ikeSA) {
 	for _, c := range sa.children {
-		c.IKESPIi, c.IKESPIr = n.spii, n.spir
-		sa.e.spis[c.InSPI] = n
+		sa.w.e.setSPIOwner(c.InSPI, n)
 		n.children = append(n.children, c)
 	}
 	sa.children = nil
+	n.resched() // the child SAs' timers come along
 	for _, t := range sa.tasks {
 		if d, ok := t.(*deleteTask); ok && d.ike {
 			continue
@@ -290,7 +277,7 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 	n.pendingChildren, sa.pendingChildren = n.pendingChildren+sa.pendingChildren, 0
 	n.replaces, sa.replaces = sa.replaces, 0
 	sa.stopIKETimers()
-	r := sa.e.o.Config.Global.Retransmit
+	r := sa.w.e.config().Global.Retransmit
 	sa.armIKETimer(timerIKEExpire, RetransmitTotal(r.Tries, r.Timeout, r.Base, r.Limit)+r.Timeout)
 	n.startNext()
 }

@@ -1,10 +1,10 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
-	"log/slog"
+	"io"
 	"net/netip"
-	"time"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -24,78 +24,240 @@ func (s saState) String() string {
 	return [...]string{"init", "auth", "established", "deleted"}[s]
 }
 
-// ikeSA is one IKE SA. It is owned by its Engine and only touched with the
-// Engine's mutex held.
+// ikeSA is one IKE SA. It is checked out to its worker w (and w.e is its
+// Engine) for its whole life: every field is only read or written with
+// w.mu held, but for w, id and uid, which never change once the SA is in
+// the table.
+//
+// The struct is kept small (issue 6: ≤ 4 KB per established IKE SA with
+// one child SA, 100k of them): no logger (saLogger builds one when a
+// message is logged), no cipher objects (built from the keys on use), no
+// runtime timers (deadlines in at, one slot in the worker's heap), and
+// what only IKE_SA_INIT and IKE_AUTH need (the IKE_SA_INIT messages, the
+// nonces, the candidate VPNs) is dropped once the SA is established.
 type ikeSA struct {
-	e   *Engine
-	log *slog.Logger
+	w *worker
 	// id is our SPI, the key in the SA table.
 	id         uint64
 	spii, spir uint64
+	// tnext chains the SA table's bucket; wprev and wnext the worker's
+	// list; hidx and wake place it in the worker's timer heap.
+	tnext, wprev, wnext *ikeSA
+	hidx                int32
+	// uid is the unique-id of the operational state.
+	uid uint32
+	// at are the deadlines of the SA's timers (timers.go), 0 if not
+	// armed; retries the child SA creations to try again (rare: a
+	// pointer).
+	at      [numTimers]int64
+	retries *[]childRetry
+
 	// initiator is true on the original initiator (RFC 7296 §2.2: the I
 	// flag).
 	initiator bool
 	state     saState
 	lastError wire.NotifyType
-
-	vpn *config.VPN
-	// candidates are, on the responder, the VPNs that match the peer's
-	// address; IKE_AUTH picks one by identity.
-	candidates []*config.VPN
-
-	local, remote netip.AddrPort
-	// natt is set once IKE moved to port 4500 (RFC 7296 §2.23).
-	natt                      bool
-	natLocal, natRemote       bool
-	haveHalfOpen              bool
-	halfOpenKey               halfOpenKey
-	suite                     ikecrypto.Suite
-	prf                       ikecrypto.PRF
-	keys                      *ikecrypto.IKEKeys
-	out, in                   ikecrypto.SKCipher
-	ni, nr                    []byte
-	initRequest, initResponse []byte // IKE_SA_INIT messages as sent/received, for AUTH (§2.15)
-
-	children []*childSA
-
-	fragState
-	keepalive
-
-	// uid is the unique-id of the operational state; established is when
-	// IKE_AUTH completed and peerID the identity the peer proved.
-	uid         uint32
-	established time.Time
-	peerID      config.Identity
-	// failure is why the SA failed, for the Events hook.
-	failure string
-
-	// lastIn is when an authenticated message of the peer last arrived:
-	// the IKE part of DPD's proof of liveness (RFC 7296 §2.4).
-	lastIn time.Time
+	// natt is set once IKE moved to port 4500 (RFC 7296 §2.23);
+	// natLocal and natRemote say which side a NAT is in front of.
+	natt, natLocal, natRemote bool
+	// haveHalfOpen: the SA is a half-open responder SA (dos.go), under
+	// handshake.halfOpenKey.
+	haveHalfOpen bool
 	// peerDead: the peer stopped answering an established SA
 	// (dpd-action applies); closedByPeer: the peer deleted it
 	// (close-action applies); closing: our Delete of it is queued or
 	// sent.
 	peerDead, closedByPeer, closing bool
+	fragState
+	keepalive
+
+	vpn *config.VPN
+	// handshake is what IKE_SA_INIT and IKE_AUTH need, nil once the SA
+	// is established (authDone) or when a rekey created it.
+	*handshake
+
+	local, remote netip.AddrPort
+	suite         ikecrypto.Suite
+	// keymat holds the IKE SA's keys back to back, SK_d | SK_ai | SK_ar |
+	// SK_ei | SK_er, and SK_pi | SK_pr until the SA is established
+	// (RFC 7296 §2.14); keys() splits it.
+	keymat []byte
+	// lastIV is the last IV of our SK payloads with an AEAD: the cipher
+	// is built anew for each message and carries it on (RFC 5282 §3).
+	lastIV uint64
+
+	children []*childSA
+	// reasm is the reassembly of fragmented messages (fragment.go).
+	reasm *[2]reassembly
+
+	// established is when IKE_AUTH completed (engine clock, 0 before)
+	// and peerID the identity the peer proved.
+	established int64
+	peerID      config.Identity
+	// failure is why the SA failed, for the Events hook.
+	failure string
+
+	// lastIn is when an authenticated message of the peer last arrived
+	// (engine clock): the IKE part of DPD's proof of liveness (RFC 7296
+	// §2.4).
+	lastIn int64
 
 	// successor is the IKE SA that replaced this one by a rekey and took
 	// its child SAs; peerRekey is the IKE SA the peer's rekey request
 	// created while our own rekey was outstanding, with the nonces of
 	// that exchange (RFC 7296 §2.8.2).
 	successor, peerRekey *ikeSA
-	peerRekeyNonces      [2][]byte
-	rekeyRetries         int
+	peerRekeyNonces      *[2][]byte
 
 	// replaces is, during a make-before-break reauthentication, the SPI
 	// of the IKE SA to delete once this one has set up its child SAs
 	// (pendingChildren of them are still to come); reestablish is, in
 	// a break-before-make one, what to set up once this SA is gone.
-	replaces        uint64
-	pendingChildren int
-	reestablish     *reestablish
+	replaces    uint64
+	reestablish *reestablish
+	// pendingChildren counts the child SAs still to come (see replaces);
+	// rekeyRetries the TEMPORARY_FAILURE answers to our IKE SA rekeys.
+	pendingChildren, rekeyRetries int32
 
-	ikeTimers
 	taskManager
+}
+
+// handshake is the state of IKE_SA_INIT and IKE_AUTH (RFC 7296 §1.2).
+type handshake struct {
+	// candidates are, on the responder, the VPNs that match the peer's
+	// address; IKE_AUTH picks one by identity.
+	candidates []*config.VPN
+	// ni and nr are the IKE_SA_INIT nonces, and initRequest and
+	// initResponse its messages as sent/received, which AUTH signs (RFC
+	// 7296 §2.15) and the KEYMAT of the first child SA uses (§2.17).
+	ni, nr                    []byte
+	initRequest, initResponse []byte
+	// halfOpenKey is the responder SA's key in its worker's halfOpen
+	// index: the initiator's address and SPI.
+	halfOpenKey halfOpenKey
+}
+
+// log returns the SA's logger.
+func (sa *ikeSA) log() saLogger { return saLogger{sa} }
+
+// setKeys installs the IKE SA's keys and suite (keys is cleared); the SK
+// ciphers are built from them on use.
+func (sa *ikeSA) setKeys(suite ikecrypto.Suite, keys *ikecrypto.IKEKeys) {
+	sa.suite = suite
+	all := [][]byte{keys.SKd, keys.SKai, keys.SKar, keys.SKei, keys.SKer, keys.SKpi, keys.SKpr}
+	if sa.state == stateEstablished {
+		all = all[:5] // created by a rekey: no AUTH to sign
+	}
+	sa.packKeys(all)
+	keys.Clear()
+	var b [8]byte
+	io.ReadFull(sa.w.e.o.Rand, b[:])
+	sa.lastIV = binary.BigEndian.Uint64(b[:])
+}
+
+// packKeys stores keys back to back in keymat, in an array of their
+// exact size, and clears the previous keymat.
+func (sa *ikeSA) packKeys(keys [][]byte) {
+	n := 0
+	for _, k := range keys {
+		n += len(k)
+	}
+	km := make([]byte, 0, n)
+	for _, k := range keys {
+		km = append(km, k...)
+	}
+	clear(sa.keymat)
+	sa.keymat = km
+}
+
+// keys returns the IKE SA's keys, slices of keymat; SK_pi and SK_pr are
+// empty once the SA is established.
+func (sa *ikeSA) keys() ikecrypto.IKEKeys {
+	var k ikecrypto.IKEKeys
+	kl, err := sa.suite.IKEKeyLengths()
+	if err != nil || len(sa.keymat) == 0 {
+		return k
+	}
+	km := sa.keymat
+	for _, f := range []struct {
+		dst *[]byte
+		n   int
+	}{
+		{&k.SKd, kl.PRF}, {&k.SKai, kl.Integ}, {&k.SKar, kl.Integ},
+		{&k.SKei, kl.Encr}, {&k.SKer, kl.Encr}, {&k.SKpi, kl.PRF}, {&k.SKpr, kl.PRF},
+	} {
+		if len(km) < f.n {
+			break
+		}
+		*f.dst, km = km[:f.n:f.n], km[f.n:]
+	}
+	return k
+}
+
+// prf is the IKE SA's PRF (a small value, made from the suite on use).
+func (sa *ikeSA) prf() ikecrypto.PRF {
+	p, _ := sa.suite.NewPRF()
+	return p
+}
+
+// hasKeys reports whether IKE_SA_INIT (or a rekey) gave the SA its keys.
+func (sa *ikeSA) hasKeys() bool { return len(sa.keymat) > 0 }
+
+// cipherOut builds the cipher of the messages we send (SK_ei/SK_ai on the
+// original initiator, RFC 7296 §2.14), starting its IVs after lastIV; the
+// caller stores them back with doneOut. nil without keys.
+func (sa *ikeSA) cipherOut() ikecrypto.SKCipher {
+	if !sa.hasKeys() {
+		return nil
+	}
+	k := sa.keys()
+	enc, integ := k.SKer, k.SKar
+	if sa.initiator {
+		enc, integ = k.SKei, k.SKai
+	}
+	c, err := ikecrypto.NewSKCipher(sa.suite, enc, integ)
+	if err != nil {
+		return nil
+	}
+	if ic, ok := c.(ikecrypto.IVCounter); ok {
+		ic.SetLastIV(sa.lastIV)
+	}
+	return c
+}
+
+// doneOut keeps the IV counter of a cipher from cipherOut.
+func (sa *ikeSA) doneOut(c ikecrypto.SKCipher) {
+	if ic, ok := c.(ikecrypto.IVCounter); ok {
+		sa.lastIV = ic.LastIV()
+	}
+}
+
+// cipherIn builds the cipher of the messages we receive; nil without
+// keys.
+func (sa *ikeSA) cipherIn() ikecrypto.SKCipher {
+	if !sa.hasKeys() {
+		return nil
+	}
+	k := sa.keys()
+	enc, integ := k.SKei, k.SKai
+	if sa.initiator {
+		enc, integ = k.SKer, k.SKar
+	}
+	c, err := ikecrypto.NewSKCipher(sa.suite, enc, integ)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// authDone drops what only IKE_SA_INIT and IKE_AUTH needed, once the SA
+// is established: a reauthentication is a new IKE SA with its own
+// IKE_SA_INIT (RFC 7296 §2.8.3), so nothing signs these again.
+func (sa *ikeSA) authDone() {
+	sa.endHalfOpen()
+	sa.handshake = nil
+	k := sa.keys()
+	sa.packKeys([][]byte{k.SKd, k.SKai, k.SKar, k.SKei, k.SKer}) // SK_pi, SK_pr signed their last AUTH
 }
 
 // encode builds a message of the IKE SA: IKE_SA_INIT in clear, every other
@@ -105,7 +267,12 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, id uint32, response bool, ps []w
 	if exch == wire.ExchangeIKESAInit {
 		return (&wire.Message{Header: h, Payloads: ps}).Marshal()
 	}
-	return seal(sa.out, h, ps)
+	c := sa.cipherOut()
+	if c == nil {
+		return nil, fmt.Errorf("engine: no keys")
+	}
+	defer sa.doneOut(c)
+	return seal(c, h, ps)
 }
 
 // seal builds a protected message: the header and SK payload header with
@@ -117,7 +284,10 @@ func seal(c ikecrypto.SKCipher, h wire.Header, ps []wire.Payload) ([]byte, error
 		return nil, err
 	}
 	n := c.SealedLen(len(plain))
-	raw, err := (&wire.Message{Header: h, Payloads: []wire.Payload{&wire.Encrypted{NextPayload: first, Body: make([]byte, n)}}}).Marshal()
+	// The message is allocated to its exact size: responses are cached
+	// until the next request (RFC 7296 §2.1), 100k SAs each hold one.
+	m := &wire.Message{Header: h, Payloads: []wire.Payload{&wire.Encrypted{NextPayload: first, Body: make([]byte, n)}}}
+	raw, err := m.Append(make([]byte, 0, wire.HeaderLen+skHeaderLen+n))
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +298,8 @@ func seal(c ikecrypto.SKCipher, h wire.Header, ps []wire.Payload) ([]byte, error
 // open authenticates and decrypts a protected message and returns its inner
 // payloads, without the non-critical unknown ones (RFC 7296 §2.5).
 func (sa *ikeSA) open(m *wire.Message) ([]wire.Payload, error) {
-	if sa.in == nil || len(m.Payloads) == 0 {
+	in := sa.cipherIn()
+	if in == nil || len(m.Payloads) == 0 {
 		return nil, fmt.Errorf("engine: no keys or no payload")
 	}
 	sk, ok := m.Payloads[len(m.Payloads)-1].(*wire.Encrypted)
@@ -139,7 +310,7 @@ func (sa *ikeSA) open(m *wire.Message) ([]wire.Payload, error) {
 	if off < 0 {
 		return nil, fmt.Errorf("engine: no encrypted body")
 	}
-	plain, err := sa.in.Open(nil, m.Raw[:off], sk.Body)
+	plain, err := in.Open(nil, m.Raw[:off], sk.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -161,8 +332,8 @@ func (sa *ikeSA) send(raw []byte) {
 		data = append(data, raw...)
 	}
 	sa.sentSinceKeepalive = true
-	if err := sa.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data}); err != nil {
-		sa.log.Warn("send failed", "err", err)
+	if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data}); err != nil {
+		sa.log().Warn("send failed", "err", err)
 	}
 }
 
@@ -179,9 +350,9 @@ func (sa *ikeSA) fail(err error) {
 	if ne, ok := err.(*NotifyError); ok {
 		sa.lastError = ne.Type
 	}
-	sa.log.Info("IKE SA failed", "err", err)
+	sa.log().Info("IKE SA failed", "err", err)
 	sa.failure = err.Error()
-	sa.e.removeSA(sa)
+	sa.w.e.removeSA(sa)
 }
 
 func findNotify(ps []wire.Payload, t wire.NotifyType) *wire.Notify {

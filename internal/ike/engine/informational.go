@@ -38,8 +38,8 @@ func (t *deleteTask) build(sa *ikeSA) ([]wire.Payload, error) {
 
 func (t *deleteTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	if t.ike {
-		sa.log.Info("IKE SA deleted")
-		sa.e.removeSA(sa)
+		sa.log().Info("IKE SA deleted")
+		sa.w.e.removeSA(sa)
 		return nil
 	}
 	if c := sa.child(t.child); c != nil {
@@ -63,7 +63,7 @@ func (*livenessTask) exchange() wire.ExchangeType { return wire.ExchangeInformat
 func (*livenessTask) build(*ikeSA) ([]wire.Payload, error) { return nil, nil }
 
 func (*livenessTask) process(sa *ikeSA, _ *wire.Message, _ []wire.Payload) error {
-	sa.log.Debug("peer is alive")
+	sa.log().Debug("peer is alive")
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 		}
 		switch d.Protocol {
 		case wire.ProtocolIKE:
-			sa.log.Info("IKE SA deleted by peer")
+			sa.log().Info("IKE SA deleted by peer")
 			sa.peerDeleted()
 			sa.closeAfterResponse = true
 			return nil
@@ -113,7 +113,7 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 				owner.removeChild(c)
 				if closed {
 					vpn, policy := owner.vpn, c.Policy
-					sa.afterResponse = append(sa.afterResponse, func() { sa.e.closeAction(vpn, policy) })
+					sa.w.afterResponse = append(sa.w.afterResponse, func() { sa.w.e.closeAction(sa.w, vpn, policy) })
 				}
 			}
 		}
@@ -131,7 +131,7 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 // the child SAs that go with it are closed by the peer (close-action).
 func (sa *ikeSA) peerDeleted() {
 	if n := sa.peerRekey; n != nil && sa.successor == nil && n.state == stateEstablished {
-		sa.log.Info("peer deleted the IKE SA it rekeyed: its new IKE SA takes the child SAs")
+		sa.log().Info("peer deleted the IKE SA it rekeyed: its new IKE SA takes the child SAs")
 		sa.moveTo(n)
 		return
 	}

@@ -12,22 +12,14 @@ const DefaultKeepaliveInterval = 20 * time.Second
 // NAT-T port without Non-ESP Marker (RFC 3948 §2.3).
 var keepaliveData = []byte{0xff}
 
-// keepalive is the NAT keepalive state of an IKE SA.
+// keepalive is the NAT keepalive state of an IKE SA; its timer is the
+// SA's timerKeepalive.
 type keepalive struct {
 	// keepaliveOn is set once a NAT was detected in front of us.
 	keepaliveOn bool
 	// sentSinceKeepalive is set by every datagram sent to the peer: a
 	// keepalive is only needed after an interval without traffic.
 	sentSinceKeepalive bool
-	keepaliveGen       uint32
-	keepaliveStop      func() bool
-}
-
-// keepaliveTimer is the timer message of the keepalives of an SA; it does
-// nothing when the SA is gone or its keepalives were restarted.
-type keepaliveTimer struct {
-	spi uint64
-	gen uint32
 }
 
 func (e *Engine) keepaliveInterval() time.Duration {
@@ -42,44 +34,32 @@ func (e *Engine) keepaliveInterval() time.Duration {
 // NAT keeps the mapping alive; RFC 3948 §2.3). It is idempotent. A
 // negative interval disables keepalives.
 func (sa *ikeSA) startKeepalive() {
-	if sa.keepaliveOn || sa.e.keepaliveInterval() < 0 {
+	if sa.keepaliveOn || sa.w.e.keepaliveInterval() < 0 {
 		return
 	}
 	sa.keepaliveOn = true
-	sa.armKeepalive()
-}
-
-func (sa *ikeSA) armKeepalive() {
-	msg := keepaliveTimer{spi: sa.id, gen: sa.keepaliveGen}
-	e := sa.e
-	sa.keepaliveStop = e.o.Clock.AfterFunc(e.keepaliveInterval(), func() { e.expiredKeepalive(msg) })
+	sa.arm(timerKeepalive, sa.w.e.keepaliveInterval())
 }
 
 func (sa *ikeSA) stopKeepalive() {
-	if sa.keepaliveStop != nil {
-		sa.keepaliveStop()
-	}
 	sa.keepaliveOn = false
-	sa.keepaliveGen++
+	sa.disarm(timerKeepalive)
 }
 
 // expiredKeepalive sends a NAT-keepalive if nothing was sent to the peer
 // during the last interval, and re-arms the timer. Keepalives go on the
 // NAT-T port only: before IKE floated to it there is no mapping to keep.
-func (e *Engine) expiredKeepalive(t keepaliveTimer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[t.spi]
-	if sa == nil || !sa.keepaliveOn || sa.keepaliveGen != t.gen || sa.state == stateDeleted {
-		return // stale
+func (sa *ikeSA) expiredKeepalive() {
+	if !sa.keepaliveOn || sa.state == stateDeleted {
+		return
 	}
 	if sa.natt && !sa.sentSinceKeepalive {
-		if err := e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: keepaliveData}); err != nil {
-			sa.log.Warn("sending NAT keepalive failed", "err", err)
+		if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: keepaliveData}); err != nil {
+			sa.log().Warn("sending NAT keepalive failed", "err", err)
 		} else {
-			sa.log.Debug("sent NAT keepalive")
+			sa.log().Debug("sent NAT keepalive")
 		}
 	}
 	sa.sentSinceKeepalive = false
-	sa.armKeepalive()
+	sa.arm(timerKeepalive, sa.w.e.keepaliveInterval())
 }

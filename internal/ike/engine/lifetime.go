@@ -3,6 +3,8 @@ package engine
 import (
 	"net/netip"
 	"time"
+
+	"secgw/internal/ike/config"
 )
 
 // RekeyMarginPct is the random margin of the soft lifetimes: an SA is
@@ -19,55 +21,6 @@ import (
 // over_time at 10%).
 const RekeyMarginPct = 10
 
-// timerKind names the lifetime timers of an IKE SA and of a child SA.
-type timerKind uint8
-
-// IKE SA timers.
-const (
-	timerIKERekey timerKind = iota
-	timerIKEReauth
-	timerIKEExpire
-	timerDPD
-	numIKETimers
-)
-
-// Child SA timers.
-const (
-	timerChildRekey timerKind = iota
-	timerChildExpire
-	numChildTimers
-)
-
-// ikeTimers are the lifetime and DPD timers of an IKE SA. Each kind has a
-// generation: a timer message whose generation is no longer current is
-// stale and does nothing.
-type ikeTimers struct {
-	rekeyAt, reauthAt, expireAt time.Time
-	tstop                       [numIKETimers]func() bool
-	tgen                        [numIKETimers]uint32
-}
-
-// childTimers are the soft (rekey) and hard (expire) lifetimes of a child
-// SA.
-type childTimers struct {
-	rekeyAt, expireAt time.Time
-	cstop             [numChildTimers]func() bool
-	cgen              [numChildTimers]uint32
-}
-
-// ikeTimer and childTimer are the timer messages.
-type ikeTimer struct {
-	spi  uint64
-	kind timerKind
-	gen  uint32
-}
-
-type childTimer struct {
-	inSPI uint32
-	kind  timerKind
-	gen   uint32
-}
-
 func (e *Engine) now() time.Time { return time.Now() }
 
 // softLifetime is t minus the random margin.
@@ -75,32 +28,15 @@ func (e *Engine) softLifetime(t time.Duration) time.Duration {
 	return t - time.Duration(float64(t)*RekeyMarginPct/100*e.o.Jitter())
 }
 
-func (sa *ikeSA) armIKETimer(k timerKind, d time.Duration) {
-	if stop := sa.tstop[k]; stop != nil {
-		stop()
-	}
-	sa.tgen[k]++
-	msg, e := ikeTimer{spi: sa.id, kind: k, gen: sa.tgen[k]}, sa.e
-	sa.tstop[k] = e.o.Clock.AfterFunc(d, func() { e.expiredIKETimer(msg) })
-	switch k {
-	case timerIKERekey:
-		sa.rekeyAt = e.now().Add(d)
-	case timerIKEReauth:
-		sa.reauthAt = e.now().Add(d)
-	case timerIKEExpire:
-		sa.expireAt = e.now().Add(d)
-	}
-}
+// armIKETimer arms a lifetime or DPD timer of the IKE SA.
+func (sa *ikeSA) armIKETimer(k timerKind, d time.Duration) { sa.arm(k, d) }
 
+// stopIKETimers stops the lifetimes and DPD of the IKE SA.
 func (sa *ikeSA) stopIKETimers() {
-	for k := range sa.tstop {
-		if sa.tstop[k] != nil {
-			sa.tstop[k]()
-			sa.tstop[k] = nil
-		}
-		sa.tgen[k]++
+	for _, k := range []timerKind{timerIKERekey, timerIKEReauth, timerIKEExpire, timerDPD} {
+		sa.at[k] = 0
 	}
-	sa.rekeyAt, sa.reauthAt, sa.expireAt = time.Time{}, time.Time{}, time.Time{}
+	sa.resched()
 }
 
 // startIKETimers arms the lifetimes and DPD of an IKE SA that just became
@@ -115,7 +51,7 @@ func (sa *ikeSA) startIKETimers() {
 		if l.every <= 0 {
 			continue
 		}
-		soft := sa.e.softLifetime(l.every)
+		soft := sa.w.e.softLifetime(l.every)
 		sa.armIKETimer(l.kind, soft)
 		if h := soft + l.every*RekeyMarginPct/100; hard == 0 || h < hard {
 			hard = h
@@ -129,23 +65,17 @@ func (sa *ikeSA) startIKETimers() {
 	}
 }
 
-// expiredIKETimer runs an IKE SA timer that is still current.
-func (e *Engine) expiredIKETimer(t ikeTimer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[t.spi]
-	if sa == nil || sa.tgen[t.kind] != t.gen || sa.state == stateDeleted {
-		return // stale
+// expiredIKETimer runs a lifetime or DPD timer of the IKE SA.
+func (sa *ikeSA) expiredIKETimer(k timerKind) {
+	if sa.state == stateDeleted {
+		return
 	}
-	sa.tstop[t.kind] = nil
-	switch t.kind {
+	switch k {
 	case timerIKERekey:
-		sa.rekeyAt = time.Time{}
 		sa.rekeyIKE()
 	case timerIKEReauth:
-		sa.reauthAt = time.Time{}
-		sa.log.Info("reauthentication time reached")
-		e.reauth(sa)
+		sa.log().Info("reauthentication time reached")
+		sa.w.e.reauth(sa)
 	case timerIKEExpire:
 		sa.expireIKE()
 	case timerDPD:
@@ -166,7 +96,7 @@ func (sa *ikeSA) rekeyIKE() bool {
 			return true
 		}
 	}
-	sa.queue(&ikeRekeyTask{retries: sa.rekeyRetries})
+	sa.queue(&ikeRekeyTask{retries: int(sa.rekeyRetries)})
 	sa.startNext()
 	return true
 }
@@ -178,81 +108,51 @@ func (sa *ikeSA) rekeyIKE() bool {
 // while that request is retransmitted.
 func (sa *ikeSA) expireIKE() {
 	if sa.successor != nil || sa.state != stateEstablished {
-		sa.log.Info("dropping IKE SA replaced by a rekey")
-		sa.e.removeSA(sa)
+		sa.log().Info("dropping IKE SA replaced by a rekey")
+		sa.w.e.removeSA(sa)
 		return
 	}
 	if sa.pending != nil {
-		sa.log.Info("IKE SA reached its maximum lifetime with a request unanswered, dropping it")
+		sa.log().Info("IKE SA reached its maximum lifetime with a request unanswered, dropping it")
 		sa.failure = "maximum lifetime reached"
-		sa.e.removeSA(sa)
+		sa.w.e.removeSA(sa)
 		return
 	}
 	if sa.closing {
 		return
 	}
-	sa.log.Info("IKE SA reached its maximum lifetime, deleting it")
+	sa.log().Info("IKE SA reached its maximum lifetime, deleting it")
 	sa.closing = true
 	sa.queueFirst(&deleteTask{ike: true})
 	sa.startNext()
 }
 
-func (sa *ikeSA) armChildTimer(c *childSA, k timerKind, d time.Duration) {
-	if stop := c.cstop[k]; stop != nil {
-		stop()
-	}
-	c.cgen[k]++
-	msg, e := childTimer{inSPI: c.InSPI, kind: k, gen: c.cgen[k]}, sa.e
-	c.cstop[k] = e.o.Clock.AfterFunc(d, func() { e.expiredChildTimer(msg) })
-	if k == timerChildRekey {
-		c.rekeyAt = e.now().Add(d)
-	} else {
-		c.expireAt = e.now().Add(d)
-	}
-}
+func (sa *ikeSA) armChildTimer(c *childSA, k int, d time.Duration) { sa.armChild(c, k, d) }
 
 func (sa *ikeSA) stopChildTimers(c *childSA) {
-	for k := range c.cstop {
-		if c.cstop[k] != nil {
-			c.cstop[k]()
-			c.cstop[k] = nil
-		}
-		c.cgen[k]++
-	}
+	c.at = [numChildTimers]int64{}
+	sa.resched()
 }
 
 // armChildTimers starts the lifetimes of a new child SA (ipsec-policy
 // rekey-time, life-time): rekeyed at rekey-time minus the random margin,
 // deleted at life-time. A rekey-time not below the life-time is taken as
 // 90% of it, so that the rekey comes first.
-func (sa *ikeSA) armChildTimers(c *childSA) {
-	l := c.Lifetimes
+func (sa *ikeSA) armChildTimers(c *childSA, l config.ChildLifetimes) {
 	if soft := l.RekeyTime; soft > 0 {
 		if l.LifeTime > 0 && soft >= l.LifeTime {
 			soft = l.LifeTime - l.LifeTime*RekeyMarginPct/100
 		}
-		sa.armChildTimer(c, timerChildRekey, sa.e.softLifetime(soft))
+		sa.armChildTimer(c, timerChildRekey, sa.w.e.softLifetime(soft))
 	}
 	if l.LifeTime > 0 {
 		sa.armChildTimer(c, timerChildExpire, l.LifeTime)
 	}
 }
 
-// expiredChildTimer runs a child SA timer that is still current.
-func (e *Engine) expiredChildTimer(t childTimer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.spis[t.inSPI]
-	if sa == nil {
-		return
-	}
-	c := sa.child(t.inSPI)
-	if c == nil || c.cgen[t.kind] != t.gen {
-		return // stale
-	}
-	c.cstop[t.kind] = nil
-	if t.kind == timerChildRekey {
-		c.rekeyAt = time.Time{}
+// expiredChild runs timer k of child SA c of the IKE SA.
+func (sa *ikeSA) expiredChild(c *childSA, k int) {
+	if k == timerChildRekey {
 		sa.rekeyChild(c)
 	} else {
 		sa.expireChild(c)
@@ -279,7 +179,7 @@ func (sa *ikeSA) rekeyChild(c *childSA) bool {
 // at once (it must not carry more traffic), then an INFORMATIONAL delete
 // tells the peer (RFC 7296 §1.4.1).
 func (sa *ikeSA) expireChild(c *childSA) {
-	sa.log.Info("child SA reached its hard lifetime", "subsystem", "child", "policy", c.Policy, "in", spi32(c.InSPI))
+	sa.log().Info("child SA reached its hard lifetime", "subsystem", "child", "policy", c.Policy, "in", spi32(c.InSPI))
 	deleting := c.state == childDeleting
 	sa.removeChild(c)
 	if !deleting && sa.state == stateEstablished && !sa.closing {
@@ -295,36 +195,46 @@ func (sa *ikeSA) expireChild(c *childSA) {
 // deletes it. An expiry of a child SA already being rekeyed or deleted
 // changes nothing.
 func (e *Engine) Expire(inSPI uint32, hard bool) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.spis[inSPI]
-	if sa == nil || sa.child(inSPI) == nil {
+	sa, w := e.lookupChild(inSPI)
+	if sa == nil {
 		return ErrNoSA
 	}
-	e.expire(sa, sa.child(inSPI), hard)
+	defer w.unlock()
+	c := sa.child(inSPI)
+	if c == nil {
+		return ErrNoSA
+	}
+	e.expire(sa, c, hard)
 	return nil
 }
 
 // ExpireSA is Expire for an SA named as the dataplane names it, by
 // destination address and SPI: the inbound (destination ours) or the
-// outbound (destination the peer's) SA of a child SA.
+// outbound (destination the peer's) SA of a child SA. An outbound SPI is
+// looked for on the workers one at a time.
 func (e *Engine) ExpireSA(dst netip.Addr, spi uint32, hard bool) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	dst = dst.Unmap()
-	if sa := e.spis[spi]; sa != nil {
-		if c := sa.child(spi); c != nil && c.Local.Addr().Unmap() == dst {
+	if sa, w := e.lookupChild(spi); sa != nil {
+		c := sa.child(spi)
+		if c != nil && sa.local.Addr().Unmap() == dst {
 			e.expire(sa, c, hard)
+			w.unlock()
 			return nil
 		}
+		w.unlock()
 	}
-	for _, sa := range e.sas {
-		if c := sa.childByOut(spi); c != nil && c.Remote.Addr().Unmap() == dst {
+	found := false
+	e.eachSA(func(sa *ikeSA) bool {
+		if c := sa.childByOut(spi); c != nil && sa.remote.Addr().Unmap() == dst {
 			e.expire(sa, c, hard)
-			return nil
+			found = true
 		}
+		return !found
+	})
+	if !found {
+		return ErrNoSA
 	}
-	return ErrNoSA
+	return nil
 }
 
 func (e *Engine) expire(sa *ikeSA, c *childSA, hard bool) {
@@ -332,6 +242,6 @@ func (e *Engine) expire(sa *ikeSA, c *childSA, hard bool) {
 		sa.expireChild(c)
 		return
 	}
-	sa.log.Info("child SA reached a soft limit of the dataplane", "subsystem", "child", "in", spi32(c.InSPI))
+	sa.log().Info("child SA reached a soft limit of the dataplane", "subsystem", "child", "in", spi32(c.InSPI))
 	sa.rekeyChild(c)
 }

@@ -21,19 +21,25 @@ func (e *Engine) reauth(sa *ikeSA) error {
 	if sa.state != stateEstablished || sa.closing || sa.successor != nil {
 		return ErrNoSA
 	}
-	v := e.o.Config.VPN(sa.vpn.Name)
+	cfg := e.config()
+	v := cfg.VPN(sa.vpn.Name)
 	if v == nil {
 		return ErrUnknownVPN
 	}
 	policies := sa.policiesOf()
 	local, remote, natt := e.reauthEndpoints(sa, v)
-	if e.o.Config.Global.MakeBeforeBreak {
-		n := e.startIKE(v, local, remote, natt, policies, nil)
-		n.replaces = sa.id
-		sa.log.Info("reauthenticating: make-before-break", "new", n.uid)
+	if cfg.Global.MakeBeforeBreak {
+		// The new IKE SA has the same peer, hence the same worker, but
+		// for a VPN whose remote-address changed meanwhile.
+		old := sa.id
+		e.onPeer(sa.w, remote.Addr(), func(w *worker) {
+			n := e.startIKE(w, v, local, remote, natt, policies, nil)
+			n.replaces = old
+			n.log().Info("reauthenticating: make-before-break", "old-spi", spiString(old))
+		})
 		return nil
 	}
-	sa.log.Info("reauthenticating: break-before-make")
+	sa.log().Info("reauthenticating: break-before-make")
 	sa.reestablish = &reestablish{v: v, local: local, remote: remote, natt: natt, policies: policies}
 	sa.closing = true
 	sa.queueFirst(&deleteTask{ike: true})
@@ -65,13 +71,29 @@ func (sa *ikeSA) childrenDone() {
 	if sa.pendingChildren > 0 || sa.replaces == 0 {
 		return
 	}
-	old := sa.e.sas[sa.replaces]
+	old := sa.w.e.set.Load().table.get(sa.replaces)
 	sa.replaces = 0
-	if old == nil || old.state != stateEstablished || old.closing {
+	if old == nil {
 		return
 	}
-	old.log.Info("reauthenticated: deleting the old IKE SA", "new", sa.uid)
-	old.closing = true
-	old.queueFirst(&deleteTask{ike: true})
-	old.startNext()
+	del := func() {
+		if old.state != stateEstablished || old.closing {
+			return
+		}
+		old.log().Info("reauthenticated: deleting the old IKE SA", "new", sa.uid)
+		old.closing = true
+		old.queueFirst(&deleteTask{ike: true})
+		old.startNext()
+	}
+	if old.w == sa.w {
+		del()
+		return
+	}
+	sa.w.later = append(sa.w.later, func() {
+		w, live := sa.w.e.lockSA(old)
+		defer w.unlock()
+		if live {
+			del()
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"time"
@@ -51,16 +52,18 @@ type ChildState struct {
 // Snapshot returns the state of every IKE SA, ordered by unique-id. With
 // keys, SAState.Keys and the child keys are filled (copies); without, the
 // child SAs' key fields are nil.
+//
+// The workers are visited one at a time, each locked while its SAs are
+// copied.
 func (e *Engine) Snapshot(keys bool) []SAState {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]SAState, 0, len(e.sas))
-	for _, sa := range e.sas {
+	out := make([]SAState, 0, e.set.Load().table.len())
+	e.eachSA(func(sa *ikeSA) bool {
 		s := SAState{
 			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
 			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,
-			UDPEncap: sa.natLocal || sa.natRemote, Established: sa.established,
-			RekeyAt: sa.rekeyAt, ReauthAt: sa.reauthAt, ExpireAt: sa.expireAt,
+			UDPEncap: sa.natLocal || sa.natRemote, Established: e.timeAt(sa.established),
+			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
+			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),
 		}
 		if sa.vpn != nil {
 			s.VPN = sa.vpn.Name
@@ -86,20 +89,24 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 		default:
 			s.State = "deleting"
 		}
-		if keys && sa.keys != nil {
-			k := *sa.keys
+		if keys && sa.hasKeys() {
+			k := sa.keys()
+			for _, b := range []*[]byte{&k.SKd, &k.SKai, &k.SKar, &k.SKei, &k.SKer, &k.SKpi, &k.SKpr} {
+				*b = bytes.Clone(*b) // the SA clears its own when it goes
+			}
 			s.Keys = &k
 		}
 		for _, c := range sa.children {
-			cs := ChildState{ChildSA: c.ChildSA, Installed: c.installed, State: c.state.String(),
-				RekeyAt: c.rekeyAt, ExpireAt: c.expireAt}
+			cs := ChildState{ChildSA: sa.childSA(c), Installed: e.timeAt(c.installed), State: c.state.String(),
+				RekeyAt: e.timeAt(c.at[timerChildRekey]), ExpireAt: e.timeAt(c.at[timerChildExpire])}
 			if !keys {
 				cs.In, cs.Out = DirKeys{}, DirKeys{}
 			}
 			s.Children = append(s.Children, cs)
 		}
 		out = append(out, s)
-	}
+		return true
+	})
 	slices.SortFunc(out, func(a, b SAState) int { return int(a.UniqueID) - int(b.UniqueID) })
 	return out
 }

@@ -37,7 +37,6 @@ type request struct {
 	msgs [][]byte
 	try  int
 	task task
-	stop func() bool
 	// tries and fixed, when fixed is not zero, replace the global
 	// retransmission constants (see retransmitter).
 	tries int
@@ -49,10 +48,9 @@ type request struct {
 // timer; as responder the next expected ID and the cached last response,
 // sent again when the request is retransmitted.
 type taskManager struct {
-	tasks   []task
-	nextID  uint32
-	pending *request
-
+	tasks    []task
+	pending  *request
+	nextID   uint32
 	expectID uint32
 	// lastResp is the last response sent, as its datagrams (fragments).
 	lastResp     [][]byte
@@ -60,8 +58,6 @@ type taskManager struct {
 	// closeAfterResponse removes the SA once the response is sent
 	// (AUTHENTICATION_FAILED, RFC 7296 §2.21.2).
 	closeAfterResponse bool
-	// afterResponse runs once the response is sent.
-	afterResponse []func()
 }
 
 func (sa *ikeSA) queue(t task) { sa.tasks = append(sa.tasks, t) }
@@ -73,7 +69,11 @@ func (sa *ikeSA) startNext() {
 		return
 	}
 	t := sa.tasks[0]
+	sa.tasks[0] = nil
 	sa.tasks = sa.tasks[1:]
+	if len(sa.tasks) == 0 {
+		sa.tasks = nil // free the array: most SAs idle with no task
+	}
 	sa.sendRequest(t, sa.nextID)
 }
 
@@ -97,44 +97,33 @@ func (sa *ikeSA) sendRequest(t task, id uint32) {
 	if t.exchange() == wire.ExchangeIKESAInit {
 		sa.initRequest = msgs[0]
 	}
-	sa.pending = &request{id: id, msgs: msgs, task: t, tries: sa.e.o.Config.Global.Retransmit.Tries}
+	sa.pending = &request{id: id, msgs: msgs, task: t, tries: sa.w.e.config().Global.Retransmit.Tries}
 	if r, ok := t.(retransmitter); ok {
 		if tries, d := r.retransmitSchedule(sa); d > 0 {
 			sa.pending.tries, sa.pending.fixed = tries, d
 		}
 	}
-	sa.log.Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs))
+	sa.log().Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs))
 	sa.sendAll(msgs)
 	sa.armRetransmit()
 }
 
-// retransmitTimer is the timer message of a request: it names the SA, the
-// message ID and the try, and does nothing when any no longer matches.
-type retransmitTimer struct {
-	spi uint64
-	id  uint32
-	try int
-}
-
+// armRetransmit arms the retransmission timer of the outstanding request
+// (its timerRetransmit deadline: clearing it is stopping the timer).
 func (sa *ikeSA) armRetransmit() {
 	p := sa.pending
-	r := sa.e.o.Config.Global.Retransmit
+	r := sa.w.e.config().Global.Retransmit
 	d := p.fixed
 	if d == 0 {
-		d = RetransmitDelay(p.try, r.Tries, r.Timeout, r.Base, r.JitterPct, r.Limit, sa.e.o.Jitter)
+		d = RetransmitDelay(p.try, r.Tries, r.Timeout, r.Base, r.JitterPct, r.Limit, sa.w.e.o.Jitter)
 	}
-	msg := retransmitTimer{spi: sa.id, id: p.id, try: p.try}
-	p.stop = sa.e.o.Clock.AfterFunc(d, func() { sa.e.expiredRetransmit(msg) })
+	sa.arm(timerRetransmit, d)
 }
 
-func (sa *ikeSA) stopTimer() {
-	if sa.pending != nil && sa.pending.stop != nil {
-		sa.pending.stop()
-	}
-}
+func (sa *ikeSA) stopTimer() { sa.disarm(timerRetransmit) }
 
 // stopTimers stops every timer of an SA that goes away: retransmission,
-// reassembly and keepalive. Each would find the SA gone anyway.
+// reassembly and keepalive.
 func (sa *ikeSA) stopTimers() {
 	sa.stopTimer()
 	sa.resetReassembly(0)
@@ -142,22 +131,19 @@ func (sa *ikeSA) stopTimers() {
 	sa.stopKeepalive()
 }
 
-// expiredRetransmit retransmits the request named by t or, after the last
-// try, gives up on the IKE SA (RFC 7296 §2.4).
-func (e *Engine) expiredRetransmit(t retransmitTimer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa := e.sas[t.spi]
-	if sa == nil || sa.pending == nil || sa.pending.id != t.id || sa.pending.try != t.try {
-		return // stale
+// expiredRetransmit retransmits the outstanding request or, after the
+// last try, gives up on the IKE SA (RFC 7296 §2.4).
+func (sa *ikeSA) expiredRetransmit() {
+	if sa.pending == nil {
+		return // answered meanwhile
 	}
-	if t.try >= sa.pending.tries {
+	if sa.pending.try >= sa.pending.tries {
 		sa.peerDead = sa.state == stateEstablished
 		sa.fail(errPeerDead)
 		return
 	}
 	sa.pending.try++
-	sa.log.Debug("retransmitting request", "msgid", t.id, "try", sa.pending.try)
+	sa.log().Debug("retransmitting request", "msgid", sa.pending.id, "try", sa.pending.try)
 	sa.sendAll(sa.pending.msgs)
 	sa.armRetransmit()
 }
@@ -176,7 +162,7 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 		var err error
 		var complete bool
 		if ps, complete, err = sa.decrypt(m, true); err != nil {
-			sa.log.Debug("dropping response", "err", err)
+			sa.log().Debug("dropping response", "err", err)
 			return
 		} else if !complete {
 			return // more fragments to come (RFC 7383 §2.6)
@@ -184,7 +170,7 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	}
 	sa.stopTimer()
 	sa.pending = nil
-	sa.lastIn = sa.e.now()
+	sa.lastIn = sa.w.e.mono()
 	err := p.task.process(sa, m, ps)
 	switch {
 	case errors.Is(err, errRestart):
@@ -215,7 +201,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 		if f, ok := lastFragment(m); ok && !sa.retransmittedFirstFragment(m, f) {
 			return // RFC 7383 §2.6.1: only fragment 1 triggers the resend
 		}
-		sa.log.Debug("retransmitting cached response", "msgid", id)
+		sa.log().Debug("retransmitting cached response", "msgid", id)
 		sa.sendAll(sa.lastResp)
 		return
 	}
@@ -230,7 +216,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	if !complete {
 		return // more fragments to come (RFC 7383 §2.6)
 	}
-	sa.lastIn = sa.e.now()
+	sa.lastIn = sa.w.e.mono()
 	if d.Local.Port() == PortNATT && !sa.natt {
 		// The initiator floated to port 4500 (RFC 7296 §2.23).
 		sa.natt, sa.local, sa.remote = true, d.Local, d.Remote
@@ -257,11 +243,11 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	}
 	sa.respond(m, resp)
 	if sa.state == stateDeleted || sa.closeAfterResponse {
-		sa.e.removeSA(sa)
+		sa.w.e.removeSA(sa)
 	}
 	// What the request leads us to do comes after our answer to it.
-	after := sa.afterResponse
-	sa.afterResponse = nil
+	after := sa.w.afterResponse
+	sa.w.afterResponse = nil
 	for _, f := range after {
 		f()
 	}
@@ -284,14 +270,14 @@ func (sa *ikeSA) rejectRequest(m *wire.Message, err error) {
 	case errors.As(err, &pe):
 		n = wire.NewNotify(wire.NotifyInvalidSyntax, nil)
 	default:
-		sa.log.Debug("dropping request", "err", err)
+		sa.log().Debug("dropping request", "err", err)
 		return
 	}
-	sa.log.Info("rejecting request", "exchange", m.Header.Exchange, "msgid", m.Header.MessageID, "notify", n.NotifyType, "err", err)
+	sa.log().Info("rejecting request", "exchange", m.Header.Exchange, "msgid", m.Header.MessageID, "notify", n.NotifyType, "err", err)
 	sa.lastError = n.NotifyType
 	sa.respond(m, []wire.Payload{n})
 	if sa.state != stateEstablished {
-		sa.e.removeSA(sa)
+		sa.w.e.removeSA(sa)
 	}
 }
 
@@ -299,7 +285,7 @@ func (sa *ikeSA) rejectRequest(m *wire.Message, err error) {
 func (sa *ikeSA) respond(m *wire.Message, ps []wire.Payload) {
 	msgs, err := sa.encodeAll(m.Header.Exchange, m.Header.MessageID, true, ps)
 	if err != nil {
-		sa.log.Warn("cannot encode response", "err", err)
+		sa.log().Warn("cannot encode response", "err", err)
 		return
 	}
 	sa.lastResp, sa.haveLastResp = msgs, true

@@ -15,14 +15,19 @@ import (
 // removed and changed VPNs go, and start-action applies to added and
 // changed ones (the first SetConfig of the daemon adds them all). It
 // returns the names of the VPNs whose SAs were torn down.
+//
+// threads, sa-table-size and sa-table-segments shape the workers and the
+// SA table: a change of them takes effect at once when no IKE SA exists
+// (the daemon's first commit), else when the engine is created again.
+// Every worker is locked while the configuration changes.
 func (e *Engine) SetConfig(c *config.Config) []string {
 	if c == nil {
 		c = &config.Config{}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	old := e.o.Config
-	e.o.Config = c
+	set := e.lockAll()
+	defer func() { set.unlockAll() }()
+	old := e.config()
+	e.cfg.Store(c)
 	changed := map[string]bool{}
 	for _, ov := range old.VPNs {
 		if nv := c.VPN(ov.Name); nv == nil || !reflect.DeepEqual(ov, nv) {
@@ -34,8 +39,15 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 	}
 	var torn []string
 	seen := map[string]bool{}
-	for _, sa := range e.sas {
-		if sa.vpn == nil {
+	var all []*ikeSA
+	for _, w := range set.workers {
+		w.each(func(sa *ikeSA) bool { all = append(all, sa); return true })
+	}
+	for _, sa := range all {
+		if sa.state == stateDeleted {
+			continue // removed by the removal of another
+		}
+		if sa.vpn == nil && sa.handshake != nil {
 			// A responder SA before IKE_AUTH picked its VPN: keep the
 			// candidates that still exist, in their new form.
 			kept := sa.candidates[:0]
@@ -57,13 +69,21 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 			torn = append(torn, name)
 		}
 		if sa.state == stateEstablished {
-			sa.log.Info("configuration changed: deleting IKE SA")
+			sa.log().Info("configuration changed: deleting IKE SA")
 			sa.queue(&deleteTask{ike: true})
 			sa.startNext()
 			continue
 		}
-		sa.log.Info("configuration changed: dropping IKE SA being set up")
+		sa.log().Info("configuration changed: dropping IKE SA being set up")
 		e.removeSA(sa)
+	}
+	if !set.sameShape(c.Global) {
+		if set.table.len() == 0 {
+			set = e.reshape(set, c.Global)
+		} else {
+			e.log.Info("threads, sa-table-size and sa-table-segments apply when no IKE SA exists: keeping the current ones",
+				"ike-sas", set.table.len())
+		}
 	}
 	for _, v := range c.VPNs {
 		if ov := old.VPN(v.Name); ov == nil || changed[v.Name] {
@@ -73,23 +93,40 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 	return torn
 }
 
-// Config returns the configuration in use; the caller must not modify it.
-func (e *Engine) Config() *config.Config {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.o.Config
+// reshape replaces the workers and the SA table, empty, by ones of the
+// shape g asks for. old's workers are all locked; the new ones are
+// returned locked, old's are retired and unlocked (whoever waited for
+// one starts again with the new set).
+func (e *Engine) reshape(old *workerSet, g config.Global) *workerSet {
+	n := e.newWorkerSet(g)
+	for _, w := range n.workers {
+		w.mu.Lock()
+	}
+	e.set.Store(n)
+	for _, w := range old.workers {
+		w.retired = true
+		if w.clock.stop != nil {
+			w.clock.stop()
+		}
+		// Queued work runs once the new workers are unlocked too.
+		n.workers[0].later = append(n.workers[0].later, w.later...)
+		w.later = nil
+		w.mu.Unlock()
+	}
+	size, segs := n.table.shape()
+	e.log.Info("IKE workers and SA table set up", "threads", len(n.workers), "sa-table-size", size, "sa-table-segments", segs)
+	return n
 }
+
+// Config returns the configuration in use; the caller must not modify it.
+func (e *Engine) Config() *config.Config { return e.config() }
 
 // DeleteIKEByUID deletes the IKE SA with the given unique-id: with an
 // INFORMATIONAL exchange when established, at once when still being set
 // up.
 func (e *Engine) DeleteIKEByUID(uid uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, sa := range e.sas {
-		if sa.uid != uid {
-			continue
-		}
+	if sa, w := e.byUID(uid); sa != nil {
+		defer w.unlock()
 		if sa.state == stateEstablished {
 			sa.queue(&deleteTask{ike: true})
 			sa.startNext()

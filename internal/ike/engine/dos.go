@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"crypto/hmac"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/wire"
+)
+
+// DoS protection (global-options dos-protection, the vsr guide's "DoS
+// protection"), applied to each IKE_SA_INIT request that would create a
+// responder IKE SA, in the order strongSwan's receiver applies the same
+// knobs:
+//
+//  1. cookie-threshold: with that many half-open IKE SAs (or always), a
+//     request without a valid COOKIE gets one (RFC 7296 §2.6) and
+//     nothing is kept: the cookie is a MAC of the request, so a flood
+//     from spoofed addresses, which never see the cookie, costs a MAC and
+//     a small answer each and no memory;
+//  2. block-threshold: a peer IP address with that many half-open IKE SAs
+//     gets no new one;
+//  3. init-limit-half-open: with that many half-open IKE SAs in all, no
+//     new one;
+//  4. ike-sa-limit: with that many established IKE SAs, no new
+//     connection;
+//  5. init-limit-job-load: with that many received datagrams waiting for
+//     a worker, IKE_SA_INIT requests are dropped on arrival (Run), before
+//     they cost anything.
+//
+// A refused request is dropped without an answer (there is no error
+// notification for "busy" in IKE_SA_INIT; the initiator retransmits and
+// may get through later), and counted (DoSStats).
+//
+// A half-open IKE SA is a responder IKE SA between its IKE_SA_INIT and
+// its IKE_AUTH. It is dropped HalfOpenTimeout after it was created if
+// IKE_AUTH has not authenticated the peer by then. Half-open SAs and their
+// counts are O(1) to maintain: counted when created and when they leave
+// the state, never by scanning the table.
+//
+// Established IKE SAs never wait behind new ones: Run queues the
+// datagrams of existing SAs and the IKE_SA_INIT requests apart, and each
+// worker serves the first queue before the second, so that a flood of
+// IKE_SA_INIT requests delays and drops only IKE_SA_INIT requests.
+
+// HalfOpenTimeout is how long a responder IKE SA may stay half-open. The
+// model has no leaf for it. strongSwan's charon.half_open_timeout is 30 s;
+// we take twice that: with the default retransmission constants an
+// initiator sends its IKE_AUTH request at 0, 4, 11.2, 24.2 and 47.5 s, and
+// a fragmented one is reassembled for 30 s (reassemblyTimeout), so 60 s
+// lets a peer on a lossy path through where 30 s would drop it after its
+// fourth try. What bounds the memory of a flood is not this timeout but
+// cookie-threshold, block-threshold and init-limit-half-open: the
+// timeout only decides how long the half-open SAs that got in stay.
+const HalfOpenTimeout = 60 * time.Second
+
+// DoSStats are the counters of the DoS protection.
+type DoSStats struct {
+	// HalfOpen is the number of half-open responder IKE SAs, Established
+	// the number of established IKE SAs, now.
+	HalfOpen, Established int
+	// Cookies counts COOKIE answers; the others count IKE_SA_INIT
+	// requests refused by block-threshold (Blocked), init-limit-half-open
+	// (HalfOpenLimit), ike-sa-limit (SALimit) and init-limit-job-load
+	// (JobLoad), and datagrams Run dropped because their worker's queue
+	// was full (QueueFull).
+	Cookies, Blocked, HalfOpenLimit, SALimit, JobLoad, QueueFull uint64
+	// HalfOpenTimeouts counts half-open IKE SAs dropped after
+	// HalfOpenTimeout.
+	HalfOpenTimeouts uint64
+}
+
+// dosCounters are the engine-wide counters of the DoS protection; the
+// per-peer counts live in the workers.
+type dosCounters struct {
+	halfOpen, established                                                 atomic.Int64
+	cookies, blocked, halfOpenLimit, saLimit, jobLoad, queueFull, timeout atomic.Uint64
+}
+
+// DoSStats returns the counters of the DoS protection.
+func (e *Engine) DoSStats() DoSStats {
+	d := &e.dos
+	return DoSStats{HalfOpen: int(d.halfOpen.Load()), Established: int(d.established.Load()),
+		Cookies: d.cookies.Load(), Blocked: d.blocked.Load(), HalfOpenLimit: d.halfOpenLimit.Load(),
+		SALimit: d.saLimit.Load(), JobLoad: d.jobLoad.Load(), QueueFull: d.queueFull.Load(),
+		HalfOpenTimeouts: d.timeout.Load()}
+}
+
+// admitInit applies the cookie and the limits to an IKE_SA_INIT request
+// from d whose nonce is ni; w is the peer's worker, locked. It reports
+// whether the request may create a half-open IKE SA; if not, it sent
+// the COOKIE when one is due.
+//
+// The half-open count is shared by the workers, which admit requests in
+// parallel: admitting takes a place in it at once (an atomic increment,
+// then the checks against the count before it), so that two workers never
+// both take the last place below cookie-threshold or
+// init-limit-half-open. An admitted request holds its place until its SA
+// becomes half-open (startHalfOpen) or the caller gives it back
+// (releaseHalfOpen).
+func (e *Engine) admitInit(w *worker, d Datagram, m *wire.Message, ps []wire.Payload, ni []byte) bool {
+	g := e.config().Global
+	before := e.dos.halfOpen.Add(1) - 1
+	if e.o.RequireCookies || g.Cookies.Required(int(before)) {
+		want := e.cookie(ni, d.Remote.Addr(), m.Header.SPIi)
+		n, first := ps[0].(*wire.Notify)
+		if !first || n.NotifyType != wire.NotifyCookie || !hmac.Equal(n.Data, want) {
+			e.releaseHalfOpen()
+			e.dos.cookies.Add(1)
+			e.debug("asking for a cookie", "remote", d.Remote)
+			e.replyInit(d, m, wire.NewNotify(wire.NotifyCookie, want))
+			return false
+		}
+	}
+	l := g.DoS
+	peer := d.Remote.Addr().Unmap()
+	switch {
+	case l.BlockThreshold > 0 && uint32(w.perPeer[peer]) >= l.BlockThreshold:
+		e.dos.blocked.Add(1)
+		e.debug("ignoring IKE_SA_INIT: peer has too many half-open IKE SAs (block-threshold)", "remote", d.Remote)
+	case l.InitLimitHalfOpen > 0 && before >= int64(l.InitLimitHalfOpen):
+		e.dos.halfOpenLimit.Add(1)
+		e.debug("ignoring IKE_SA_INIT: init-limit-half-open reached", "remote", d.Remote)
+	case l.IKESALimit > 0 && e.dos.established.Load() >= int64(l.IKESALimit):
+		e.dos.saLimit.Add(1)
+		e.debug("ignoring IKE_SA_INIT: ike-sa-limit reached", "remote", d.Remote)
+	default:
+		return true
+	}
+	e.releaseHalfOpen()
+	return false
+}
+
+// releaseHalfOpen gives back a place admitInit took for a request that
+// created no half-open SA after all.
+func (e *Engine) releaseHalfOpen() { e.dos.halfOpen.Add(-1) }
+
+// jobLoadExceeded reports whether init-limit-job-load refuses an
+// IKE_SA_INIT request now, with jobs datagrams waiting for a worker.
+func jobLoadExceeded(g config.Global, jobs int64) bool {
+	return g.DoS.InitLimitJobLoad > 0 && jobs >= int64(g.DoS.InitLimitJobLoad)
+}
+
+// startHalfOpen records a new responder IKE SA as half-open under key,
+// in the place admitInit took, and starts its timeout; sa.w.mu is held.
+func (sa *ikeSA) startHalfOpen(key halfOpenKey) {
+	w := sa.w
+	key.remote = netip.AddrPortFrom(key.remote.Addr().Unmap(), key.remote.Port())
+	sa.halfOpenKey, sa.haveHalfOpen = key, true
+	w.halfOpen[key] = sa
+	w.perPeer[key.remote.Addr()]++
+	sa.arm(timerHalfOpen, HalfOpenTimeout)
+}
+
+// endHalfOpen forgets that the SA is half-open: it was authenticated or
+// is being removed. It is idempotent.
+func (sa *ikeSA) endHalfOpen() {
+	if !sa.haveHalfOpen {
+		return
+	}
+	w := sa.w
+	sa.haveHalfOpen = false
+	if w.halfOpen[sa.halfOpenKey] == sa {
+		delete(w.halfOpen, sa.halfOpenKey)
+	}
+	peer := sa.halfOpenKey.remote.Addr()
+	if n := w.perPeer[peer] - 1; n > 0 {
+		w.perPeer[peer] = n
+	} else {
+		delete(w.perPeer, peer)
+	}
+	sa.w.e.dos.halfOpen.Add(-1)
+	sa.disarm(timerHalfOpen)
+}
+
+// findHalfOpen returns the half-open SA of an initiator address and SPI.
+func (w *worker) findHalfOpen(remote netip.AddrPort, spii uint64) *ikeSA {
+	return w.halfOpen[halfOpenKey{remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port()), spii: spii}]
+}
+
+// expiredHalfOpen drops a responder IKE SA that is still half-open.
+func (sa *ikeSA) expiredHalfOpen() {
+	if !sa.haveHalfOpen || sa.state != stateInit {
+		return
+	}
+	sa.w.e.dos.timeout.Add(1)
+	sa.log().Debug("half-open IKE SA timed out", "timeout", HalfOpenTimeout)
+	sa.failure = "half-open timeout"
+	sa.w.e.removeSA(sa)
+}
+
+// setEstablished marks the SA authenticated and counts it for
+// ike-sa-limit.
+func (sa *ikeSA) setEstablished() {
+	if sa.state != stateEstablished {
+		sa.w.e.dos.established.Add(1)
+	}
+	sa.state = stateEstablished
+}
