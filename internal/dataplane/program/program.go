@@ -85,6 +85,8 @@ type Programmer struct {
 	reqIDs   map[reqKey]*reqEntry
 	usedReq  map[uint32]bool
 	policies map[dataplane.PolicyKey]*policyUse
+	// traps are the trap policies, by security policy name (trap.go).
+	traps map[string]*child
 }
 
 type child struct {

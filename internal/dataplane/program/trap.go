@@ -1,0 +1,137 @@
+package program
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"secgw/internal/dataplane"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
+)
+
+// Trap policies (start-action, close-action and dpd-action trap): the
+// out policy of a security policy, installed without SAs, so that the
+// first matching packet raises an Acquire (the kernel's XFRM acquire, or
+// the userspace dataplane's) and the engine negotiates the child SA.
+//
+// A trap is a child without SAs: it takes the reqid a child of the same
+// VPN, policy and selectors would take, and shares the out policy with
+// such a child (the policy key is the same, and so the policy), so that
+// the policy stays when the child goes and the next packet traps again.
+
+var _ engine.TrapDataplane = (*Programmer)(nil)
+
+// InstallTrap implements engine.TrapDataplane.
+func (p *Programmer) InstallTrap(t engine.Trap) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.traps == nil {
+		p.traps = map[string]*child{}
+	}
+	if _, ok := p.traps[t.Policy]; ok {
+		return nil
+	}
+	c := trapChild(t)
+	var opts ChildOptions
+	if p.o.Options != nil {
+		opts = p.o.Options(c.VPN, c.Policy)
+	}
+	rk := reqKey{vpn: c.VPN, policy: c.Policy, local: tsString(c.LocalTS), remote: tsString(c.RemoteTS), opts: opts, mode: c.Mode}
+	re := p.reqIDs[rk]
+	if re == nil {
+		id, err := p.allocReqID()
+		if err != nil {
+			return err
+		}
+		re = &reqEntry{id: id}
+	}
+	_, pols, err := ChildEntries(c, opts, re.id)
+	if err != nil {
+		return err
+	}
+	ch := &child{c: c, rk: rk}
+	for _, pol := range pols {
+		if pol.Dir == dataplane.Out {
+			ch.pols = append(ch.pols, pol)
+		}
+	}
+	var ops []dataplane.Op
+	for i := range ch.pols {
+		if p.policies[ch.pols[i].Key()] == nil {
+			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
+		}
+	}
+	if len(ops) > 0 {
+		if err := p.apply(ops); err != nil {
+			p.undo(ops, err)
+			return fmt.Errorf("dataplane: install trap %s: %w", t.Policy, err)
+		}
+	}
+	re.refs++
+	p.reqIDs[rk] = re
+	p.usedReq[re.id] = true
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		u := p.policies[k]
+		if u == nil {
+			u = &policyUse{}
+			p.policies[k] = u
+		}
+		u.users = append(u.users, ch)
+	}
+	p.traps[t.Policy] = ch
+	p.log.Info("trap policy programmed", "vpn", t.VPN, "policy", t.Policy, "reqid", re.id, "policies", len(ch.pols))
+	return nil
+}
+
+// RemoveTrap implements engine.TrapDataplane.
+func (p *Programmer) RemoveTrap(t engine.Trap) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := p.traps[t.Policy]
+	if ch == nil {
+		return nil
+	}
+	delete(p.traps, t.Policy)
+	var ops []dataplane.Op
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		u := p.policies[k]
+		if u == nil {
+			continue
+		}
+		owner := len(u.users) > 0 && u.users[0] == ch
+		u.users = slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })
+		switch {
+		case len(u.users) == 0:
+			delete(p.policies, k)
+			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
+		case owner:
+			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
+				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
+			}
+		}
+	}
+	if re := p.reqIDs[ch.rk]; re != nil {
+		if re.refs--; re.refs == 0 {
+			delete(p.reqIDs, ch.rk)
+			delete(p.usedReq, re.id)
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := p.apply(ops); err != nil {
+		return fmt.Errorf("dataplane: remove trap %s: %w", t.Policy, err)
+	}
+	return nil
+}
+
+// trapChild is the child SA a trap stands for: its selectors and outer
+// addresses, no SPIs nor keys.
+func trapChild(t engine.Trap) engine.ChildSA {
+	port := func(a netip.Addr) netip.AddrPort { return netip.AddrPortFrom(a, engine.PortIKE) }
+	return engine.ChildSA{VPN: t.VPN, Policy: t.Policy, Local: port(t.Local), Remote: port(t.Remote),
+		LocalTS: []wire.TrafficSelector{t.LocalTS}, RemoteTS: []wire.TrafficSelector{t.RemoteTS}, Mode: t.Mode}
+}
