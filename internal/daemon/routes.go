@@ -14,6 +14,7 @@ import (
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
 	"secgw/internal/ikesvc"
 	"secgw/internal/routes"
 )
@@ -203,4 +204,31 @@ func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
 func childOf(c engine.ChildSA) routes.Child {
 	return routes.Child{VPN: c.VPN, Policy: c.Policy, Local: c.Local.Addr().Unmap(), Remote: c.Remote.Addr().Unmap(),
 		InSPI: c.InSPI, Mode: c.Mode, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS}
+}
+
+// InstallTrap implements engine.TrapDataplane: the trap policy, and with
+// the userspace dataplane the routes of its remote selectors into the TUN
+// (without them no packet would reach the dataplane to raise the acquire).
+func (p routedProgrammer) InstallTrap(t engine.Trap) error {
+	if err := p.Programmer.InstallTrap(t); err != nil {
+		return err
+	}
+	if err := p.routes.m.Add(trapOf(t)); err != nil {
+		p.routes.log.Debug("routes: trap installed without all its routes", "vpn", t.VPN, "policy", t.Policy, "err", err)
+	}
+	return nil
+}
+
+// RemoveTrap implements engine.TrapDataplane.
+func (p routedProgrammer) RemoveTrap(t engine.Trap) error {
+	if err := p.routes.m.Remove(trapOf(t)); err != nil {
+		p.routes.log.Warn("routes: cannot remove a trap's routes", "vpn", t.VPN, "policy", t.Policy, "err", err)
+	}
+	return p.Programmer.RemoveTrap(t)
+}
+
+// trapOf is what routing needs of a trap: a child without inbound SA.
+func trapOf(t engine.Trap) routes.Child {
+	return routes.Child{VPN: t.VPN, Policy: t.Policy, Local: t.Local.Unmap(), Remote: t.Remote.Unmap(), Mode: t.Mode,
+		LocalTS: []wire.TrafficSelector{t.LocalTS}, RemoteTS: []wire.TrafficSelector{t.RemoteTS}}
 }

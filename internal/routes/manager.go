@@ -67,6 +67,9 @@ type Manager struct {
 type childKey struct {
 	local netip.Addr
 	spi   uint32
+	// policy tells traps apart: a trap (InSPI 0) stands for a security
+	// policy before its first child SA.
+	policy string
 }
 
 type child struct {
@@ -136,7 +139,7 @@ func (m *Manager) Config() config.Routes {
 func (m *Manager) Add(c Child) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := childKey{c.Local.Unmap(), c.InSPI}
+	k := childKey{c.Local.Unmap(), c.InSPI, trapName(c)}
 	if m.children[k] != nil || m.closed {
 		return nil
 	}
@@ -161,7 +164,7 @@ func (m *Manager) Add(c Child) error {
 func (m *Manager) Remove(c Child) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := childKey{c.Local.Unmap(), c.InSPI}
+	k := childKey{c.Local.Unmap(), c.InSPI, trapName(c)}
 	ch := m.children[k]
 	if ch == nil {
 		return nil
@@ -412,3 +415,12 @@ func compareKeys(a, b key) int {
 }
 
 func compareRoutes(a, b Route) int { return compareKeys(a.key(), b.key()) }
+
+// trapName is the policy of a trap (a Child without InSPI), "" for a
+// child SA, which its inbound SA names alone.
+func trapName(c Child) string {
+	if c.InSPI != 0 {
+		return ""
+	}
+	return c.VPN + "/" + c.Policy
+}

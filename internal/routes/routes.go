@@ -39,6 +39,8 @@ type Child struct {
 	// Local and Remote are the outer (IKE peer) addresses.
 	Local, Remote netip.Addr
 	// InSPI is the SPI of the inbound SA: with Local, it names the child.
+	// Zero makes it a trap: the routes of a security policy that has no
+	// child SA yet, named by VPN and Policy.
 	InSPI uint32
 	Mode  config.Mode
 	// LocalTS and RemoteTS are the negotiated selectors.
