@@ -159,9 +159,16 @@ func (b *ikeBind) realPort(p uint16) uint16 {
 func (*ikeBind) Close() error { return nil }
 
 // onESP receives ESP-in-UDP from the IKE socket of port 4500, in the
-// reader's buffer (HandleESP copies it).
+// reader's buffer (HandleESPBatched copies it); nil data ends a batch
+// (udpconn.Options.OnESPBorrow) and writes the TCP segments that the
+// dataplane coalesced.
 func (d *Daemon) onESP(local, remote netip.AddrPort, data []byte) {
-	if d.userspace != nil {
-		d.userspace.HandleESP(local, remote, data)
+	if d.userspace == nil {
+		return
 	}
+	if data == nil {
+		d.userspace.FlushESP()
+		return
+	}
+	d.userspace.HandleESPBatched(local, remote, data)
 }

@@ -104,7 +104,10 @@ func newTwin(t *testing.T, oa, ob Options) *twin {
 	tw.bindA = tw.net.Bind(netip.AddrPortFrom(gwA, 4500))
 	tw.bindB = tw.net.Bind(netip.AddrPortFrom(gwB, 4500))
 	oa.TUN, oa.Bind = []edge.Device{tw.tunA}, tw.bindA
-	ob.TUN, ob.Bind = []edge.Device{tw.tunB}, tw.bindB
+	if ob.TUN == nil { // else the caller's device, over its own TUN twin
+		ob.TUN = []edge.Device{tw.tunB}
+	}
+	ob.Bind = tw.bindB
 	var err error
 	if tw.a, err = New(oa); err != nil {
 		t.Fatal(err)

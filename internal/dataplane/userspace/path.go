@@ -285,8 +285,9 @@ func (d *Dataplane) readUDP(rf edge.ReceiveFunc) {
 			continue
 		}
 		for i := range n {
-			d.inbound(bufs[i], len(ds[i].Buf), ds[i].Local, ds[i].Remote)
+			d.inbound(bufs[i], len(ds[i].Buf), ds[i].Local, ds[i].Remote, true)
 		}
+		d.FlushESP()
 	}
 }
 
@@ -294,18 +295,40 @@ func (d *Dataplane) readUDP(rf edge.ReceiveFunc) {
 // (udpconn.Options.OnESP): it processes one ESP-in-UDP datagram (RFC 3948
 // §2.1) synchronously. data is not retained or modified.
 func (d *Dataplane) HandleESP(local, remote netip.AddrPort, data []byte) {
+	d.handleESP(local, remote, data, false)
+}
+
+// HandleESPBatched is HandleESP for a reader that takes batches
+// (udpconn.Options.OnESPBorrow): the decrypted TCP segments of a flow may
+// be held to go into the TUN as one super-segment, until FlushESP, which
+// the reader calls at the end of each batch.
+func (d *Dataplane) HandleESPBatched(local, remote netip.AddrPort, data []byte) {
+	d.handleESP(local, remote, data, true)
+}
+
+// FlushESP writes into the TUN what HandleESPBatched holds.
+func (d *Dataplane) FlushESP() {
+	if cd, ok := d.o.TUN[0].(edge.CoalescingDevice); ok {
+		if err := cd.Flush(); err != nil {
+			d.stats.tunErr.Add(1)
+		}
+	}
+}
+
+func (d *Dataplane) handleESP(local, remote netip.AddrPort, data []byte, coalesce bool) {
 	if len(data) > bufSize-esp.Scratch {
 		d.stats.malformed.Add(1)
 		return
 	}
 	buf := d.bufs.Get().(*buffer)
 	n := copy(buf.b[esp.Scratch:], data)
-	d.inbound(buf, n, local, remote)
+	d.inbound(buf, n, local, remote, coalesce)
 	d.bufs.Put(buf)
 }
 
-// inbound processes one datagram of n octets at buf.b[esp.Scratch:].
-func (d *Dataplane) inbound(buf *buffer, n int, local, remote netip.AddrPort) {
+// inbound processes one datagram of n octets at buf.b[esp.Scratch:];
+// with coalesce its inner packet may be held by the TUN (FlushESP).
+func (d *Dataplane) inbound(buf *buffer, n int, local, remote netip.AddrPort, coalesce bool) {
 	off, end := esp.Scratch, esp.Scratch+n
 	pkt := buf.b[off:end]
 	switch wire.ClassifyNATT(pkt) {
@@ -371,7 +394,12 @@ func (d *Dataplane) inbound(buf *buffer, n int, local, remote netip.AddrPort) {
 		return
 	}
 	d.account(s, len(inner))
-	if _, err := d.o.TUN[0].Write(inner); err != nil {
+	if cd, ok := d.o.TUN[0].(edge.CoalescingDevice); ok && coalesce {
+		_, err = cd.WriteCoalesced(inner)
+	} else {
+		_, err = d.o.TUN[0].Write(inner)
+	}
+	if err != nil {
 		d.stats.tunErr.Add(1)
 	}
 }

@@ -19,11 +19,15 @@
 //     ESP is matched to its SA by SPI, opened in place (the replay window
 //     is checked before and updated after the ICV), checked against the
 //     selectors of the SA's inbound policies (RFC 4301 §5.2) and written
-//     to the TUN.
+//     to the TUN. A TUN with offloads (edge.CoalescingDevice) merges the
+//     consecutive TCP segments of a flow within a batch into one
+//     super-segment write (GRO-style, edge/gro.go); the batch's end
+//     flushes it.
 //
 // When the IKE engine owns the port-4500 socket, its reader hands ESP to
-// HandleESP (the udpconn.Options.OnESP hook) and the dataplane only sends
-// through its Bind.
+// HandleESP (the udpconn.Options.OnESP hook), or with batched reads to
+// HandleESPBatched and FlushESP at the end of each batch, and the
+// dataplane only sends through its Bind.
 //
 // The SAD and SPD are immutable tables swapped atomically by Apply, so the
 // packet paths take no lock; per-SA counters are atomic. Nothing on the

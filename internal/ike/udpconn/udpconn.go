@@ -56,7 +56,10 @@ type Options struct {
 	OnESP func(d engine.Datagram)
 	// OnESPBorrow, if set, is used instead of OnESP: data is the reader's
 	// buffer, valid only during the call, so that no datagram is copied.
-	// The port-4500 sockets are then read in batches (recvmmsg).
+	// The port-4500 sockets are then read in batches (recvmmsg), and
+	// after the last ESP datagram of a batch the hook is called once more
+	// with nil data and zero addresses: the end of the batch, when
+	// whatever the callee held back (coalesced TUN writes) must go out.
 	OnESPBorrow func(local, remote netip.AddrPort, data []byte)
 	// OnNATTSocket, if set, is called with each port-4500 socket once
 	// bound, before any read: the kernel dataplane sets
@@ -332,16 +335,26 @@ func (c *Conn) readBatches(key netip.AddrPort, rf edge.ReceiveFunc) {
 			c.log.Debug("read failed", "local", key, "err", err)
 			continue
 		}
+		lent := false
 		for i := range n {
 			remote := netip.AddrPortFrom(ds[i].Remote.Addr().Unmap(), c.toEngine(ds[i].Remote.Port()))
 			if wire.ClassifyNATT(ds[i].Buf) == wire.PacketESP {
 				c.o.OnESPBorrow(key, remote, ds[i].Buf)
+				lent = true
 				continue
+			}
+			if lent {
+				// What was held goes out before the IKE message.
+				c.o.OnESPBorrow(netip.AddrPort{}, netip.AddrPort{}, nil)
+				lent = false
 			}
 			d := engine.Datagram{Local: key, Remote: remote, Data: append([]byte(nil), ds[i].Buf...)}
 			if !c.dispatch(d) {
 				return
 			}
+		}
+		if lent {
+			c.o.OnESPBorrow(netip.AddrPort{}, netip.AddrPort{}, nil)
 		}
 	}
 }

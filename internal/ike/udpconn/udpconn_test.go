@@ -48,7 +48,7 @@ func listen(t *testing.T, addr netip.Addr) (c *udpconn.Conn, peer *net.UDPConn, 
 
 // listenWith is listen; with borrow the Conn has OnESPBorrow (batched
 // reads of port 4500) instead of OnESP, and esp gets copies of what it
-// lends.
+// lends (a Datagram with nil Data for an end-of-batch call).
 func listenWith(t *testing.T, addr netip.Addr, borrow bool) (c *udpconn.Conn, peer *net.UDPConn, ike, natt netip.AddrPort, esp chan engine.Datagram) {
 	t.Helper()
 	pi, pn := freePorts(t, addr)
@@ -145,6 +145,18 @@ func TestReceiveSortsDatagrams(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("ESP-in-UDP not handed to OnESP")
+			}
+			if tc.borrow {
+				// The end of the batch was marked before the IKE message
+				// after the ESP datagram was dispatched.
+				select {
+				case d := <-esp:
+					if d.Data != nil || d.Local.IsValid() || d.Remote.IsValid() {
+						t.Errorf("want the end-of-batch call, got %+v", d)
+					}
+				default:
+					t.Error("no end-of-batch call (nil data) after the ESP datagram")
+				}
 			}
 			select {
 			case d := <-esp:

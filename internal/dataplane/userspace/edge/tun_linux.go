@@ -23,6 +23,8 @@ type tunQueue struct {
 	// Write side: the packet behind an all-zero virtio-net header.
 	wmu  sync.Mutex
 	wbuf []byte
+	// gro holds the TCP super-segment of WriteCoalesced (under wmu).
+	gro coalescer
 }
 
 // CreateTUN creates (or attaches to) the TUN device name with queues
@@ -79,6 +81,7 @@ func createTUN(name string, queues int, offload bool) ([]Device, error) {
 			}
 			q.rbuf = make([]byte, vnetHdrLen+65535)
 			q.wbuf = make([]byte, vnetHdrLen+65535)
+			q.gro = coalescer{buf: make([]byte, vnetHdrLen+65535), write: q.writeRaw}
 		}
 		// A non-blocking descriptor goes on the runtime poller: Read
 		// parks the goroutine, and Close wakes it.
@@ -160,12 +163,45 @@ func (q *tunQueue) Write(b []byte) (int, error) {
 	}
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
+	if err := q.gro.flush(); err != nil {
+		return 0, err
+	}
 	clear(q.wbuf[:vnetHdrLen]) // no offload: checksums are complete
 	n := copy(q.wbuf[vnetHdrLen:], b)
 	if _, err := q.f.Write(q.wbuf[:vnetHdrLen+n]); err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// WriteCoalesced implements CoalescingDevice: without offloads it is
+// Write.
+func (q *tunQueue) WriteCoalesced(b []byte) (int, error) {
+	if !q.vnet {
+		return q.f.Write(b)
+	}
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	if err := q.gro.add(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Flush implements CoalescingDevice.
+func (q *tunQueue) Flush() error {
+	if !q.vnet {
+		return nil
+	}
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	return q.gro.flush()
+}
+
+// writeRaw writes one packet with its virtio-net header.
+func (q *tunQueue) writeRaw(b []byte) error {
+	_, err := q.f.Write(b)
+	return err
 }
 
 // Close implements Device.
