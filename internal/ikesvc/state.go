@@ -2,7 +2,6 @@ package ikesvc
 
 import (
 	"fmt"
-	"net/netip"
 	"time"
 
 	"secgw/generated"
@@ -154,38 +153,22 @@ func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwV
 	return cs
 }
 
-// tsSubnet is the smallest prefix that covers the selector's range (the
-// exact range when it is a prefix, as configured selectors are).
+// tsSubnet is the selector's range as the prefix it is (configured
+// selectors are prefixes), or else the smallest prefix that covers it.
 func tsSubnet(t wire.TrafficSelector) string {
-	bits := t.StartAddr.BitLen()
-	for l := 0; l <= bits; l++ {
-		p, err := t.StartAddr.Prefix(bits - l)
-		if err != nil {
-			break
-		}
-		if p.Contains(t.EndAddr) && p.Addr() == t.StartAddr {
-			last := lastAddr(p)
-			if last == t.EndAddr {
-				return p.String()
-			}
-		}
+	ps, err := t.Prefixes()
+	switch {
+	case err != nil:
+		return t.StartAddr.String()
+	case len(ps) == 1:
+		return ps[0].String()
 	}
-	for l := bits; l >= 0; l-- {
-		p, _ := t.StartAddr.Prefix(l)
-		if p.Contains(t.EndAddr) {
+	for l := t.StartAddr.BitLen(); l >= 0; l-- {
+		if p, _ := t.StartAddr.Prefix(l); p.Contains(t.EndAddr) {
 			return p.String()
 		}
 	}
 	return t.StartAddr.String()
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 func tsProto(t wire.TrafficSelector) *uint8 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"secgw/internal/ike/wire"
 )
 
 // maxAddrs bounds what ParseAddrs expands, against typos such as a /8.
@@ -56,7 +58,7 @@ func addrSpan(item string) (first, last netip.Addr, err error) {
 			return first, last, fmt.Errorf("loadtest: bad prefix %q", item)
 		}
 		p = p.Masked()
-		first, last = p.Addr(), lastAddr(p)
+		first, last = p.Addr(), wire.LastAddr(p)
 		if first.Is4() && p.Bits() < 31 {
 			first, last = first.Next(), last.Prev()
 		}
@@ -67,18 +69,4 @@ func addrSpan(item string) (first, last netip.Addr, err error) {
 		return first, last, fmt.Errorf("loadtest: bad address %q", item)
 	}
 	return a, a, nil
-}
-
-// lastAddr returns the highest address of the masked prefix p.
-func lastAddr(p netip.Prefix) netip.Addr {
-	bits := p.Addr().BitLen() - p.Bits()
-	a := p.Addr()
-	b := a.AsSlice()
-	for i := len(b) - 1; i >= 0 && bits > 0; i-- {
-		n := min(bits, 8)
-		b[i] |= byte(1<<n - 1)
-		bits -= n
-	}
-	out, _ := netip.AddrFromSlice(b)
-	return out
 }

@@ -211,36 +211,10 @@ func tsPrefixes(ts wire.TrafficSelector) []netip.Prefix {
 	default:
 		return nil
 	}
-	s, e = s.WithZone(""), e.WithZone("")
-	if e.Less(s) {
+	ts.StartAddr, ts.EndAddr = s.WithZone(""), e.WithZone("")
+	ps, err := ts.Prefixes()
+	if err != nil {
 		return nil
 	}
-	var out []netip.Prefix
-	for {
-		// The largest block starting at s that does not pass e.
-		var p netip.Prefix
-		for l := 0; l <= s.BitLen(); l++ {
-			q := netip.PrefixFrom(s, l)
-			if q.Masked().Addr() == s && !e.Less(lastAddr(q)) {
-				p = q
-				break
-			}
-		}
-		out = append(out, p)
-		last := lastAddr(p)
-		if last == e {
-			return out
-		}
-		s = last.Next()
-	}
-}
-
-// lastAddr is the highest address of p.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
+	return ps
 }

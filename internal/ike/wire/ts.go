@@ -184,12 +184,12 @@ func SelectorFromPrefix(p netip.Prefix, proto uint8, startPort, endPort uint16) 
 	}
 	return TrafficSelector{
 		Type: typ, IPProtocol: proto, StartPort: startPort, EndPort: endPort,
-		StartAddr: first, EndAddr: lastAddr(p),
+		StartAddr: first, EndAddr: LastAddr(p),
 	}
 }
 
-// lastAddr returns the highest address in the masked prefix p.
-func lastAddr(p netip.Prefix) netip.Addr {
+// LastAddr returns the highest address in the masked prefix p.
+func LastAddr(p netip.Prefix) netip.Addr {
 	a := p.Addr().As16()
 	bits := p.Bits()
 	if p.Addr().Is4() {
