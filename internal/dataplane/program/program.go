@@ -144,14 +144,10 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	if p.o.Options != nil {
 		opts = p.o.Options(c.VPN, c.Policy)
 	}
-	rk := reqKey{vpn: c.VPN, policy: c.Policy, local: tsString(c.LocalTS), remote: tsString(c.RemoteTS), opts: opts, mode: c.Mode}
-	re := p.reqIDs[rk]
-	if re == nil {
-		id, err := p.allocReqID()
-		if err != nil {
-			return err
-		}
-		re = &reqEntry{id: id}
+	rk := childReqKey(c, opts)
+	re, err := p.reqEntry(rk)
+	if err != nil {
+		return err
 	}
 	sas, pols, err := ChildEntries(c, opts, re.id)
 	if err != nil {
@@ -169,18 +165,7 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 		p.undo(ops, err)
 		return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
 	}
-	re.refs++
-	p.reqIDs[rk] = re
-	p.usedReq[re.id] = true
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
-		u := p.policies[k]
-		if u == nil {
-			u = &policyUse{}
-			p.policies[k] = u
-		}
-		u.users = append(u.users, ch)
-	}
+	p.register(ch, re)
 	p.children[c.InSPI] = ch
 	p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
 		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
@@ -197,34 +182,12 @@ func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 		return fmt.Errorf("dataplane: child SA %08x not installed", c.InSPI)
 	}
 	delete(p.children, c.InSPI)
-	var polOps []dataplane.Op
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
-		u := p.policies[k]
-		owner := len(u.users) > 0 && u.users[0] == ch
-		u.users = slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })
-		switch {
-		case len(u.users) == 0:
-			delete(p.policies, k)
-			polOps = append(polOps, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
-		case owner:
-			next := u.users[0].policy(k)
-			if !samePolicy(&ch.pols[i], next) {
-				polOps = append(polOps, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
-			}
-		}
-	}
+	polOps := p.unregister(ch)
 	// Out policies first: stop sending into the SAs before removing them.
 	slices.SortStableFunc(polOps, func(x, y dataplane.Op) int {
 		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
 	})
 	ops := append(polOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[0]})
-	if re := p.reqIDs[ch.rk]; re != nil {
-		if re.refs--; re.refs == 0 {
-			delete(p.reqIDs, ch.rk)
-			delete(p.usedReq, re.id)
-		}
-	}
 	for len(ops) > 0 {
 		err := p.apply(ops)
 		var ae *dataplane.ApplyError
@@ -440,4 +403,71 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		return boolRank(x.Dir == dataplane.Out) - boolRank(y.Dir == dataplane.Out)
 	})
 	return []dataplane.SA{in, out}, pols, nil
+}
+
+// childReqKey is the reqid key of a child SA (or of a trap) of c.
+func childReqKey(c engine.ChildSA, opts ChildOptions) reqKey {
+	return reqKey{vpn: c.VPN, policy: c.Policy, local: tsString(c.LocalTS), remote: tsString(c.RemoteTS), opts: opts, mode: c.Mode}
+}
+
+// reqEntry returns the reqid entry of rk, allocating a reqid for a new
+// one (which register then records).
+func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
+	if re := p.reqIDs[rk]; re != nil {
+		return re, nil
+	}
+	id, err := p.allocReqID()
+	if err != nil {
+		return nil, err
+	}
+	return &reqEntry{id: id}, nil
+}
+
+// register records ch, whose entries were applied, as a user of its
+// reqid and of its policies.
+func (p *Programmer) register(ch *child, re *reqEntry) {
+	re.refs++
+	p.reqIDs[ch.rk] = re
+	p.usedReq[re.id] = true
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		u := p.policies[k]
+		if u == nil {
+			u = &policyUse{}
+			p.policies[k] = u
+		}
+		u.users = append(u.users, ch)
+	}
+}
+
+// unregister forgets ch as a user of its policies and reqid and returns
+// the policy ops that follow: a delete when it was the last user, an
+// update when the next user's policy differs from the one it owned.
+func (p *Programmer) unregister(ch *child) []dataplane.Op {
+	var ops []dataplane.Op
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		u := p.policies[k]
+		if u == nil {
+			continue
+		}
+		owner := len(u.users) > 0 && u.users[0] == ch
+		u.users = slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })
+		switch {
+		case len(u.users) == 0:
+			delete(p.policies, k)
+			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
+		case owner:
+			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
+				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
+			}
+		}
+	}
+	if re := p.reqIDs[ch.rk]; re != nil {
+		if re.refs--; re.refs == 0 {
+			delete(p.reqIDs, ch.rk)
+			delete(p.usedReq, re.id)
+		}
+	}
+	return ops
 }

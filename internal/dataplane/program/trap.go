@@ -3,7 +3,6 @@ package program
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/ike/engine"
@@ -37,14 +36,10 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 	if p.o.Options != nil {
 		opts = p.o.Options(c.VPN, c.Policy)
 	}
-	rk := reqKey{vpn: c.VPN, policy: c.Policy, local: tsString(c.LocalTS), remote: tsString(c.RemoteTS), opts: opts, mode: c.Mode}
-	re := p.reqIDs[rk]
-	if re == nil {
-		id, err := p.allocReqID()
-		if err != nil {
-			return err
-		}
-		re = &reqEntry{id: id}
+	rk := childReqKey(c, opts)
+	re, err := p.reqEntry(rk)
+	if err != nil {
+		return err
 	}
 	_, pols, err := ChildEntries(c, opts, re.id)
 	if err != nil {
@@ -68,18 +63,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 			return fmt.Errorf("dataplane: install trap %s: %w", t.Policy, err)
 		}
 	}
-	re.refs++
-	p.reqIDs[rk] = re
-	p.usedReq[re.id] = true
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
-		u := p.policies[k]
-		if u == nil {
-			u = &policyUse{}
-			p.policies[k] = u
-		}
-		u.users = append(u.users, ch)
-	}
+	p.register(ch, re)
 	p.traps[t.Policy] = ch
 	p.log.Info("trap policy programmed", "vpn", t.VPN, "policy", t.Policy, "reqid", re.id, "policies", len(ch.pols))
 	return nil
@@ -94,31 +78,7 @@ func (p *Programmer) RemoveTrap(t engine.Trap) error {
 		return nil
 	}
 	delete(p.traps, t.Policy)
-	var ops []dataplane.Op
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
-		u := p.policies[k]
-		if u == nil {
-			continue
-		}
-		owner := len(u.users) > 0 && u.users[0] == ch
-		u.users = slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })
-		switch {
-		case len(u.users) == 0:
-			delete(p.policies, k)
-			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
-		case owner:
-			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
-				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
-			}
-		}
-	}
-	if re := p.reqIDs[ch.rk]; re != nil {
-		if re.refs--; re.refs == 0 {
-			delete(p.reqIDs, ch.rk)
-			delete(p.usedReq, re.id)
-		}
-	}
+	ops := p.unregister(ch)
 	if len(ops) == 0 {
 		return nil
 	}
