@@ -129,30 +129,12 @@ func TestAnsibleInitiate(t *testing.T) {
 	if err != nil {
 		t.Fatal("ansible-playbook missing: apt-get install ansible")
 	}
-	start := func() *daemon {
-		d, err := launch(newDataDir(t), "debug", "-ike-port", "17700")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(d.kill)
-		return d
-	}
-	a, b := start(), start()
-	vpn := func(name, policy, local, remote, localID, remoteID, localTS, remoteTS string) string {
-		r := ""
-		if remote != "" {
-			r = "<remote-address>" + remote + "</remote-address>"
-		}
-		return `<vpn><name>` + name + `</name><local-address>` + local + `</local-address>` + r +
-			`<local-id>` + localID + `</local-id><remote-id>` + remoteID + `</remote-id>` +
-			`<ike-policy><pre-shared-key>ansible-demo-secret</pre-shared-key></ike-policy><security-policy><name>` + policy +
-			`</name><local-ts><subnet>` + localTS + `</subnet></local-ts><remote-ts><subnet>` + remoteTS + `</subnet></remote-ts></security-policy></vpn>`
-	}
+	a, b := startIKEPeers(t, "17700")
 	sb := mustDial(t, b.addr, adminUser, adminPassword)
-	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpn("from-a", "hq-sp", "127.0.0.2", "", "hq.example", "branch1.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
+	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("ansible-demo-secret", "from-a", "hq-sp", "127.0.0.2", "", "hq.example", "branch1.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sb, `<commit/>`)
 	sa := mustDial(t, a.addr, adminUser, adminPassword)
-	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(vpn("branch1", "branch1-sp", "127.0.0.1", "127.0.0.2", "branch1.example", "hq.example", "10.1.0.0/16", "10.2.0.0/16"))+`</edit-config>`)
+	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("ansible-demo-secret", "branch1", "branch1-sp", "127.0.0.1", "127.0.0.2", "branch1.example", "hq.example", "10.1.0.0/16", "10.2.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sa, `<commit/>`)
 
 	out := runPlaybooks(t, playbook, a, []string{"vpn-initiate.yml"}, "-e", "policy=branch1-sp", "-e", "vpn_name=branch1")

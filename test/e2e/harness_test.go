@@ -322,3 +322,32 @@ func needNcclient(t *testing.T) {
 		t.Fatalf("ncclient missing (%v: %s): apt-get install python3-ncclient", err, out)
 	}
 }
+
+// startIKEPeers starts two secgwd (fake dataplane) whose IKE sockets use
+// the test port ikePort instead of 500, so that a VPN of one on 127.0.0.1
+// can have the other, on 127.0.0.2, as its peer.
+func startIKEPeers(t *testing.T, ikePort string) (a, b *daemon) {
+	t.Helper()
+	start := func() *daemon {
+		d, err := launch(newDataDir(t), "debug", "-ike-port", ikePort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(d.kill)
+		return d
+	}
+	return start(), start()
+}
+
+// vpnElem is the <vpn> element of a VPN with a pre-shared key and one
+// security policy; remote may be empty (a responder-only VPN).
+func vpnElem(psk, name, policy, local, remote, localID, remoteID, localTS, remoteTS string) string {
+	r := ""
+	if remote != "" {
+		r = "<remote-address>" + remote + "</remote-address>"
+	}
+	return `<vpn><name>` + name + `</name><local-address>` + local + `</local-address>` + r +
+		`<local-id>` + localID + `</local-id><remote-id>` + remoteID + `</remote-id>` +
+		`<ike-policy><pre-shared-key>` + psk + `</pre-shared-key></ike-policy><security-policy><name>` + policy +
+		`</name><local-ts><subnet>` + localTS + `</subnet></local-ts><remote-ts><subnet>` + remoteTS + `</subnet></remote-ts></security-policy></vpn>`
+}

@@ -16,30 +16,12 @@ import (
 func TestSAEventNotifications(t *testing.T) {
 	t.Parallel()
 	needNcclient(t)
-	start := func() *daemon {
-		d, err := launch(newDataDir(t), "debug", "-ike-port", "17900")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(d.kill)
-		return d
-	}
-	a, b := start(), start()
-	vpn := func(name, policy, local, remote, localID, remoteID, localTS, remoteTS string) string {
-		r := ""
-		if remote != "" {
-			r = "<remote-address>" + remote + "</remote-address>"
-		}
-		return `<vpn><name>` + name + `</name><local-address>` + local + `</local-address>` + r +
-			`<local-id>` + localID + `</local-id><remote-id>` + remoteID + `</remote-id>` +
-			`<ike-policy><pre-shared-key>notify-test-secret</pre-shared-key></ike-policy><security-policy><name>` + policy +
-			`</name><local-ts><subnet>` + localTS + `</subnet></local-ts><remote-ts><subnet>` + remoteTS + `</subnet></remote-ts></security-policy></vpn>`
-	}
+	a, b := startIKEPeers(t, "17900")
 	sb := mustDial(t, b.addr, adminUser, adminPassword)
-	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpn("from-a", "b-net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
+	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("notify-test-secret", "from-a", "b-net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sb, `<commit/>`)
 	sa := mustDial(t, a.addr, adminUser, adminPassword)
-	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(vpn("to-b", "a-net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"))+`</edit-config>`)
+	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("notify-test-secret", "to-b", "a-net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sa, `<commit/>`)
 
 	cmd := exec.Command(python3, filepath.Join(repoRoot(), "test", "e2e", "testdata", "sa_events.py"),
