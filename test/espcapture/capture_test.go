@@ -13,18 +13,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/esp"
 	"secgw/internal/ike/wire"
+	"secgw/internal/netnsutil"
 )
 
 var update = flag.Bool("update", false, "write the captures to internal/esp/testdata")
@@ -104,27 +103,11 @@ func prerequisites(t *testing.T) {
 	}
 }
 
-// inNetns runs fn on a thread in namespace name.
+// inNetns runs fn on a thread in namespace name (netnsutil.RunNamed).
 func inNetns(t *testing.T, name string, fn func() error) {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, _ := netns.Get()
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
+	if err := netnsutil.RunNamed(name, fn); err != nil {
 		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		t.Fatal(err)
-	}
-	runtime.UnlockOSThread()
-	if ferr != nil {
-		t.Fatal(ferr)
 	}
 }
 

@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/vishvananda/netns"
+	"secgw/internal/netnsutil"
 )
 
 // Addresses of the topology. The outer ones are the two ends of the veth
@@ -107,33 +106,8 @@ func sweepStale() {
 	}
 }
 
-// inNetns runs fn with the calling goroutine's OS thread in the named
-// network namespace: sockets created by fn stay in that namespace after
-// the thread has left it. If the thread cannot be moved back it stays
-// locked, so that the runtime retires it with the goroutine instead of
-// reusing it elsewhere.
+// inNetns runs fn on a thread in the named network namespace
+// (netnsutil.RunNamed): sockets created by fn stay there.
 func inNetns(name string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("gateway: current netns: %w", err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("gateway: netns %s: %w", name, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("gateway: setns %s: %w", name, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("gateway: back from netns %s: %w", name, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
+	return netnsutil.RunNamed(name, fn)
 }

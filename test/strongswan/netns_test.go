@@ -6,13 +6,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"secgw/internal/netnsutil"
 )
 
 // The addresses of the two ends of the veth pair, ours and charon's, for
@@ -130,33 +129,9 @@ func sweepStale() {
 	}
 }
 
-// inNetns runs fn with the calling goroutine's OS thread in the named
-// network namespace. Sockets created by fn stay in that namespace. If the
-// thread cannot be moved back it stays locked, so that the runtime retires
-// it with the goroutine instead of reusing it elsewhere.
+// inNetns runs fn on a thread in the named network namespace
+// (netnsutil.RunNamed): sockets created by fn stay there.
 func inNetns(t *testing.T, name string, fn func() error) error {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("strongswan: current netns: %w", err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("strongswan: netns %s: %w", name, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("strongswan: setns %s: %w", name, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("strongswan: back from netns %s: %w", name, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
+	return netnsutil.RunNamed(name, fn)
 }

@@ -11,16 +11,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/netnsutil"
 )
 
 // The real topology: namespaces A and B joined by a veth pair (outer
@@ -59,31 +57,12 @@ func requireNetns(t testing.TB) {
 	}
 }
 
-// inNetns runs fn on a thread moved into the named namespace: sockets and
-// TUN devices it creates stay there.
+// inNetns runs fn on a thread moved into the named namespace
+// (netnsutil.RunNamed): sockets and TUN devices it creates stay there.
 func inNetns(t testing.TB, name string, fn func() error) {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	if err := netnsutil.RunNamed(name, fn); err != nil {
 		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("userspace: back from %s: %v", name, err) // thread stays locked and dies
-	}
-	runtime.UnlockOSThread()
-	if ferr != nil {
-		t.Fatal(ferr)
 	}
 }
 

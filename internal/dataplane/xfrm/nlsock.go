@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
+	"secgw/internal/netnsutil"
 )
 
 // Netlink socket options not named by x/sys/unix on every version.
@@ -30,32 +30,12 @@ const (
 	rcvBuf = 8 << 20
 )
 
-// inNetns runs fn on a thread in network namespace ns (the current one
-// when ns is netns.None() or 0, which is never a namespace handle):
-// sockets created there stay in ns.
+// inNetns runs fn on a thread in network namespace ns (netnsutil.Run).
 func inNetns(ns netns.NsHandle, fn func() error) error {
-	if !ns.IsOpen() || ns == 0 {
-		return fn()
+	if err := netnsutil.Run(ns, fn); err != nil {
+		return fmt.Errorf("xfrm: %w", err)
 	}
-	runtime.LockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("xfrm: current network namespace: %w", err)
-	}
-	defer cur.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("xfrm: enter network namespace: %w", err)
-	}
-	ferr := fn()
-	if err := netns.Set(cur); err != nil {
-		// The thread is left in ns: keep it locked so that the runtime
-		// ends it with this goroutine instead of reusing it.
-		return fmt.Errorf("xfrm: leave network namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
+	return nil
 }
 
 // conn is a NETLINK_XFRM socket for requests: one outstanding batch at a
