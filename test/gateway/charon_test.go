@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"secgw/internal/swanctl"
 )
 
 // charonPlugins is the load list of NOTES.md: kernel-libipsec before
@@ -165,9 +167,9 @@ func (c *charon) listSAs(t *testing.T) []rawSection {
 func listSAsRaw(out string) []rawSection {
 	var sas []rawSection
 	for _, ev := range parseRaw(out) {
-		for _, name := range ev.order {
-			sa := *ev.sub[name]
-			sa.name = name
+		for _, name := range ev.Order {
+			sa := *ev.Sub[name]
+			sa.Name = name
 			sas = append(sas, sa)
 		}
 	}
@@ -224,76 +226,8 @@ secrets {
 // The IKE identities of the two sides.
 const gwID, charonID = "secgw.example", "charon.example"
 
-// rawSection is one {...} block of `swanctl --raw` output: key=value
-// pairs (a list keeps its "[a b]" text) and named sub-blocks in order.
-type rawSection struct {
-	name  string
-	kv    map[string]string
-	sub   map[string]*rawSection
-	order []string
-}
+// rawSection is a block of `swanctl --list-sas --raw`.
+type rawSection = swanctl.Section
 
-// parseRaw parses `swanctl --list-sas --raw`: one "list-sa event {...}"
-// per IKE SA, holding a block named by the connection.
-func parseRaw(s string) []*rawSection {
-	toks := rawTokens(s)
-	var events []*rawSection
-	for i := 0; i < len(toks); i++ {
-		if toks[i] == "{" {
-			var sec *rawSection
-			sec, i = parseBlock(toks, i+1)
-			events = append(events, sec)
-		}
-	}
-	return events
-}
-
-// rawTokens splits raw output into braces and words; a "[...]" list stays
-// in its word.
-func rawTokens(s string) []string {
-	var out []string
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
-			i++
-		case c == '{' || c == '}':
-			out = append(out, string(c))
-			i++
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" \n\t\r{}", rune(s[j])) {
-				if s[j] == '[' {
-					if k := strings.IndexByte(s[j:], ']'); k >= 0 {
-						j += k
-					}
-				}
-				j++
-			}
-			out = append(out, s[i:j])
-			i = j
-		}
-	}
-	return out
-}
-
-// parseBlock parses from just after a "{" and returns the index of the
-// matching "}".
-func parseBlock(toks []string, i int) (*rawSection, int) {
-	sec := &rawSection{kv: map[string]string{}, sub: map[string]*rawSection{}}
-	for ; i < len(toks); i++ {
-		switch t := toks[i]; {
-		case t == "}":
-			return sec, i
-		case i+1 < len(toks) && toks[i+1] == "{":
-			var sub *rawSection
-			sub, i = parseBlock(toks, i+2)
-			sub.name = t
-			sec.sub[t] = sub
-			sec.order = append(sec.order, t)
-		default:
-			k, v, _ := strings.Cut(t, "=")
-			sec.kv[k] = v
-		}
-	}
-	return sec, i
-}
+// parseRaw parses `swanctl --list-sas --raw`.
+func parseRaw(s string) []*rawSection { return swanctl.ParseRaw(s) }

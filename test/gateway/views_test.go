@@ -182,7 +182,7 @@ func joinAlgs(algs ...string) string {
 func viewsFromCharon(sas []rawSection) []saView {
 	var out []saView
 	for _, sa := range sas {
-		kv := sa.kv
+		kv := sa.KV
 		algs := joinAlgs(charonEncr(kv), charonName(kv["integ-alg"]))
 		if p := kv["prf-alg"]; p != "" {
 			algs += "/prf:" + charonName(strings.TrimPrefix(p, "PRF_"))
@@ -191,9 +191,9 @@ func viewsFromCharon(sas []rawSection) []saView {
 			algs += "/" + charonName(g)
 		}
 		view := saView{State: kv["state"], SPIi: kv["initiator-spi"], SPIr: kv["responder-spi"], Algs: algs}
-		if cs := sa.sub["child-sas"]; cs != nil {
-			for _, name := range cs.order {
-				c := cs.sub[name].kv
+		if cs := sa.Sub["child-sas"]; cs != nil {
+			for _, name := range cs.Order {
+				c := cs.Sub[name].KV
 				in, _ := strconv.ParseUint(c["packets-out"], 10, 64)
 				outp, _ := strconv.ParseUint(c["packets-in"], 10, 64)
 				view.Children = append(view.Children, childView{Name: c["name"], State: c["state"],

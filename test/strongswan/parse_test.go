@@ -8,77 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"secgw/internal/swanctl"
 )
-
-// section is one {...} block of `swanctl --raw` output: key=value pairs
-// (lists kept as their "[a b]" text) and named sub-sections.
-type section struct {
-	kv  map[string]string
-	sub map[string]*section
-}
-
-// tokens splits raw swanctl output into braces and words; a "[...]" list
-// stays inside its word.
-func tokens(s string) []string {
-	var out []string
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
-			i++
-		case c == '{' || c == '}':
-			out = append(out, string(c))
-			i++
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" \n\t\r{}", rune(s[j])) {
-				if s[j] == '[' {
-					if k := strings.IndexByte(s[j:], ']'); k >= 0 {
-						j += k
-					}
-				}
-				j++
-			}
-			out = append(out, s[i:j])
-			i = j
-		}
-	}
-	return out
-}
-
-// parseRaw parses the output of `swanctl --list-sas --raw`: one event
-// ("list-sa event {...}") per IKE SA, each holding sections named by
-// connection.
-func parseRaw(s string) []*section {
-	toks := tokens(s)
-	var events []*section
-	for i := 0; i < len(toks); i++ {
-		if toks[i] == "{" {
-			var sec *section
-			sec, i = parseSection(toks, i+1)
-			events = append(events, sec)
-		}
-	}
-	return events
-}
-
-// parseSection parses from just after a "{" and returns the index of the
-// matching "}".
-func parseSection(toks []string, i int) (*section, int) {
-	sec := &section{kv: map[string]string{}, sub: map[string]*section{}}
-	for ; i < len(toks); i++ {
-		t := toks[i]
-		switch {
-		case t == "}":
-			return sec, i
-		case i+1 < len(toks) && toks[i+1] == "{":
-			sec.sub[t], i = parseSection(toks, i+2)
-		default:
-			k, v, _ := strings.Cut(t, "=")
-			sec.kv[k] = v
-		}
-	}
-	return sec, i
-}
 
 // charonIKESA is what the tests check of one IKE SA of charon.
 type charonIKESA struct {
@@ -95,13 +27,13 @@ type charonChild struct {
 // listSAs parses `swanctl --list-sas --raw`.
 func listSAs(raw string) []charonIKESA {
 	var out []charonIKESA
-	for _, ev := range parseRaw(raw) {
-		for name, s := range ev.sub {
-			sa := charonIKESA{name: name, state: s.kv["state"], spii: s.kv["initiator-spi"], spir: s.kv["responder-spi"], kv: s.kv}
-			if cs := s.sub["child-sas"]; cs != nil {
-				for _, c := range cs.sub {
-					sa.children = append(sa.children, charonChild{name: c.kv["name"], state: c.kv["state"],
-						spiIn: c.kv["spi-in"], spiOut: c.kv["spi-out"], encap: c.kv["encap"], encr: c.kv["encr-alg"], kv: c.kv})
+	for _, ev := range swanctl.ParseRaw(raw) {
+		for name, s := range ev.Sub {
+			sa := charonIKESA{name: name, state: s.KV["state"], spii: s.KV["initiator-spi"], spir: s.KV["responder-spi"], kv: s.KV}
+			if cs := s.Sub["child-sas"]; cs != nil {
+				for _, c := range cs.Sub {
+					sa.children = append(sa.children, charonChild{name: c.KV["name"], state: c.KV["state"],
+						spiIn: c.KV["spi-in"], spiOut: c.KV["spi-out"], encap: c.KV["encap"], encr: c.KV["encr-alg"], kv: c.KV})
 				}
 			}
 			out = append(out, sa)
