@@ -19,19 +19,7 @@ WORK=$(mktemp -d /tmp/secgw-demo-ss.XXXXXX)
 A=secgw-demo-sg
 B=secgw-demo-ss
 CHARON=/usr/lib/ipsec/charon
-pids=()
-
-cleanup() {
-	set +e
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del $A 2>/dev/null
-	ip netns del $B 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "make demo-strongswan needs root (network namespaces, TUN, mounts)"; exit 1; }
 for b in "$BIN/secgwd" "$BIN/secgw"; do [ -x "$b" ] || { echo "missing $b: run make demo-strongswan"; exit 1; }; done
@@ -40,35 +28,10 @@ for f in $CHARON /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-l
 done
 
 say "topology: namespaces $A (secgw) and $B (strongSwan) joined by a veth"
-ip netns del $A 2>/dev/null || true
-ip netns del $B 2>/dev/null || true
-ip netns add $A
-ip netns add $B
-ip link add demo-sg netns $A type veth peer name demo-ss netns $B
-ip -n $A addr add 192.0.2.1/24 dev demo-sg
-ip -n $B addr add 192.0.2.2/24 dev demo-ss
-for ns in $A $B; do ip -n $ns link set lo up; done
-ip -n $A link set demo-sg up
-ip -n $B link set demo-ss up
-# The protected networks: one host address of each, on loopback.
-ip -n $A addr add 10.1.0.1/32 dev lo
-ip -n $B addr add 10.2.0.1/32 dev lo
+topology demo-sg demo-ss
 
 say "starting secgwd in $A (NETCONF on 127.0.0.1:830 inside it)"
-mkdir -p "$WORK/secgw"
-ip netns exec $A "$BIN/secgwd" -dir "$WORK/secgw/data" -listen 127.0.0.1:830 -dataplane userspace \
-	-no-syslog -log-level 0 2>"$WORK/secgw/log" &
-pids+=($!)
-for _ in $(seq 100); do
-	grep -q "secgwd running" "$WORK/secgw/log" 2>/dev/null && break
-	sleep 0.1
-done
-grep -q "secgwd running" "$WORK/secgw/log" || { echo "secgwd did not start:"; cat "$WORK/secgw/log"; exit 1; }
-sed -n 's/.*created user admin with password \([^ ]*\) .*/\1/p' "$WORK/secgw/log" >"$WORK/secgw/password"
-
-cli() {
-	SECGW_PASSWORD=$(cat "$WORK/secgw/password") ip netns exec $A "$BIN/secgw" -host 127.0.0.1 -port 830 "$@"
-}
+start $A secgw
 
 say "starting charon in $B (kernel-libipsec, private strongswan.conf, /run and vici socket)"
 mkdir -p "$WORK/charon/run"
@@ -119,7 +82,7 @@ edit running
 commit
 CFG
 cat "$WORK/secgw.cli"
-cli <"$WORK/secgw.cli"
+cli $A secgw <"$WORK/secgw.cli"
 
 say "configuring strongSwan (swanctl.conf)"
 cat >"$WORK/charon/swanctl.conf" <<'CONF'
@@ -161,7 +124,7 @@ cat "$WORK/charon/swanctl.conf"
 swanctl --load-all --file "$WORK/charon/swanctl.conf"
 
 say "secgw: cmd ike initiate child-sa security-policy net"
-cli cmd ike initiate child-sa security-policy net
+cli $A secgw cmd ike initiate child-sa security-policy net
 
 say "ping 10.1.0.1 -> 10.2.0.1 (secgw -> strongSwan) through the tunnel"
 ip netns exec $A ping -c 3 -i 0.2 -W 2 -I 10.1.0.1 10.2.0.1
@@ -169,7 +132,7 @@ say "ping 10.2.0.1 -> 10.1.0.1 (strongSwan -> secgw) through the tunnel"
 ip netns exec $B ping -c 3 -i 0.2 -W 2 -I 10.2.0.1 10.1.0.1
 
 say "secgw: show ike ike-sa details"
-cli show ike ike-sa details
+cli $A secgw show ike ike-sa details
 say "strongSwan: swanctl --list-sas"
 swanctl --list-sas
 
