@@ -78,7 +78,7 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 }
 
 // ikeBind is the userspace dataplane's UDP edge over the IKE sockets: it
-// sends through the NAT-T socket of each local address with sendmmsg (an
+// sends through the NAT-T socket of each local address with sendmmsg and UDP GSO (an
 // edge.UDPBind that never receives or closes it) and never receives (the
 // IKE socket readers hand ESP to onESP). ikesvc replaces the sockets of an
 // address that a commit removes and adds back, so the socket is looked up

@@ -75,7 +75,7 @@ func (d *Dataplane) readTUN(dev edge.Device) {
 
 // readTUNBatch is the outbound reader of a TUN queue that returns
 // several packets per read: they are protected one by one and their ESP
-// datagrams go out together (sendmmsg through a UDPBind).
+// datagrams go out together (sendmmsg with UDP GSO through a UDPBind).
 func (d *Dataplane) readTUNBatch(dev edge.BatchDevice) {
 	bufs := make([]*buffer, maxTUNBatch)
 	views := make([][]byte, maxTUNBatch)
@@ -285,6 +285,15 @@ func (d *Dataplane) readUDP(rf edge.ReceiveFunc) {
 			continue
 		}
 		for i := range n {
+			if seg := ds[i].Seg; seg > 0 {
+				// A GRO run: each datagram is copied out and opened
+				// on its own.
+				b := ds[i].Buf
+				for off := 0; off < len(b); off += seg {
+					d.handleESP(ds[i].Local, ds[i].Remote, b[off:min(off+seg, len(b))], true)
+				}
+				continue
+			}
 			d.inbound(bufs[i], len(ds[i].Buf), ds[i].Local, ds[i].Remote, true)
 		}
 		d.FlushESP()

@@ -156,6 +156,11 @@ func New(o Options) (*Dataplane, error) {
 		d.wg.Add(1)
 		go d.readTUN(dev)
 	}
+	if gb, ok := o.Bind.(interface{ EnableGRO() bool }); ok {
+		// readUDP's buffers hold 65535 octets: runs of ESP sent with
+		// UDP GSO arrive in one piece.
+		gb.EnableGRO()
+	}
 	for _, rf := range o.Bind.ReceiveFuncs() {
 		for range o.Readers {
 			d.wg.Add(1)

@@ -150,6 +150,9 @@ func Listen(o Options) (*Conn, error) {
 				c.closeSockets()
 				return nil, fmt.Errorf("udpconn: %w", err)
 			}
+			// Runs of ESP that a peer sent with UDP GSO arrive whole
+			// (the buffers hold maxDatagram); readBatches splits them.
+			b.EnableGRO()
 			go c.readBatches(key, b.ReceiveFuncs()[0])
 			continue
 		}
@@ -338,19 +341,28 @@ func (c *Conn) readBatches(key netip.AddrPort, rf edge.ReceiveFunc) {
 		lent := false
 		for i := range n {
 			remote := netip.AddrPortFrom(ds[i].Remote.Addr().Unmap(), c.toEngine(ds[i].Remote.Port()))
-			if wire.ClassifyNATT(ds[i].Buf) == wire.PacketESP {
-				c.o.OnESPBorrow(key, remote, ds[i].Buf)
-				lent = true
-				continue
+			b, seg := ds[i].Buf, ds[i].Seg
+			if seg <= 0 || seg > len(b) {
+				seg = max(len(b), 1)
 			}
-			if lent {
-				// What was held goes out before the IKE message.
-				c.o.OnESPBorrow(netip.AddrPort{}, netip.AddrPort{}, nil)
-				lent = false
-			}
-			d := engine.Datagram{Local: key, Remote: remote, Data: append([]byte(nil), ds[i].Buf...)}
-			if !c.dispatch(d) {
-				return
+			// A GRO run is a sequence of datagrams, each sorted on
+			// its own (RFC 3948 §2).
+			for off := 0; off < len(b) || off == 0; off += seg {
+				one := b[off:min(off+seg, len(b))]
+				if wire.ClassifyNATT(one) == wire.PacketESP {
+					c.o.OnESPBorrow(key, remote, one)
+					lent = true
+					continue
+				}
+				if lent {
+					// What was held goes out before the IKE message.
+					c.o.OnESPBorrow(netip.AddrPort{}, netip.AddrPort{}, nil)
+					lent = false
+				}
+				d := engine.Datagram{Local: key, Remote: remote, Data: append([]byte(nil), one...)}
+				if !c.dispatch(d) {
+					return
+				}
 			}
 		}
 		if lent {

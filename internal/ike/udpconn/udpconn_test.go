@@ -13,6 +13,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/configtest"
+	"secgw/internal/dataplane/userspace/edge"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
@@ -52,7 +53,7 @@ func listen(t *testing.T, addr netip.Addr) (c *udpconn.Conn, peer *net.UDPConn, 
 func listenWith(t *testing.T, addr netip.Addr, borrow bool) (c *udpconn.Conn, peer *net.UDPConn, ike, natt netip.AddrPort, esp chan engine.Datagram) {
 	t.Helper()
 	pi, pn := freePorts(t, addr)
-	esp = make(chan engine.Datagram, 4)
+	esp = make(chan engine.Datagram, 16)
 	o := udpconn.Options{Addrs: []netip.Addr{addr}, PortIKE: pi, PortNATT: pn,
 		OnESP: func(d engine.Datagram) { esp <- d }}
 	if borrow {
@@ -167,6 +168,73 @@ func TestReceiveSortsDatagrams(t *testing.T) {
 			defer cancel()
 			if d, err := c.Receive(ctx); err == nil {
 				t.Errorf("extra datagram %+v", d)
+			}
+		})
+	}
+}
+
+// TestReceiveGSORun: a run of datagrams that a peer sent with UDP GSO
+// (an edge.UDPBind) reaches the port-4500 reader whole (UDP_GRO) and is
+// sorted datagram by datagram: ESP lent in order, an IKE message of the
+// same size in the middle of the run to Receive, after an end-of-batch
+// call for the ESP before it.
+func TestReceiveGSORun(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1", "::1"} {
+		t.Run(addr, func(t *testing.T) {
+			c, peer, _, natt, esp := listenWith(t, netip.MustParseAddr(addr), true)
+			from := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			tx, err := edge.NewUDPBind([]*net.UDPConn{peer}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const size = 300
+			espPkt := func(i int) []byte {
+				b := bytes.Repeat([]byte{byte(i)}, size)
+				copy(b, []byte{0xc0, 0xff, 0xee, byte(i + 1)})
+				return b
+			}
+			ike := append(wire.AppendNonESPMarker(nil), ikeHeader()...)
+			ike = append(ike, make([]byte, size-len(ike))...)
+			var run []edge.Datagram
+			for i := range 6 {
+				b := espPkt(i)
+				if i == 2 {
+					b = ike
+				}
+				if i == 5 {
+					b = b[:100] // the short last one
+				}
+				run = append(run, edge.Datagram{Buf: b, Local: from, Remote: natt})
+			}
+			if err := tx.Send(run); err != nil {
+				t.Fatal(err)
+			}
+			next := func() engine.Datagram {
+				t.Helper()
+				select {
+				case d := <-esp:
+					return d
+				case <-time.After(5 * time.Second):
+					t.Fatal("OnESPBorrow not called")
+				}
+				return engine.Datagram{}
+			}
+			for _, want := range []int{0, 1, -1, 3, 4, 5, -1} {
+				d := next()
+				if want < 0 {
+					if d.Data != nil {
+						t.Fatalf("want the end of a batch, got %d octets", len(d.Data))
+					}
+					continue
+				}
+				if !bytes.Equal(d.Data, run[want].Buf) || d.Remote != from {
+					t.Fatalf("want ESP datagram %d (%d octets) from %v, got %d octets from %v",
+						want, len(run[want].Buf), from, len(d.Data), d.Remote)
+				}
+			}
+			if d := receive(t, c); !bytes.Equal(d.Data, ike) {
+				t.Errorf("IKE in the run: got %d octets", len(d.Data))
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -16,6 +17,13 @@ import (
 // batching with recvmmsg(2) and sendmmsg(2) through the sockets' raw
 // connections (no allocation per datagram: golang.org/x/net's batch API
 // allocates an address per message).
+//
+// Send hands runs of equal-sized datagrams to one remote address to the
+// kernel as one message with UDP_SEGMENT (UDP GSO, udp(7)): the stack
+// carries the run as one packet as far as it can (through veth and
+// loopback to the receiving socket, or to the device that segments it),
+// which costs far less than a datagram at a time. A receiver that enables
+// UDP_GRO (EnableGRO) takes such a run in one piece.
 //
 // The sockets may be the IKE engine's own port-4500 sockets: with
 // receive false the Bind only sends through them and the engine's reader
@@ -33,6 +41,8 @@ type udpSock struct {
 	rc    syscall.RawConn
 	local netip.AddrPort
 	v4    bool
+	gro   bool        // UDP_GRO is on: a message may hold a run
+	noGSO atomic.Bool // the kernel refused UDP_SEGMENT: plain sends
 }
 
 // ListenUDP binds a UDP socket on port of each address, in the calling
@@ -93,12 +103,27 @@ func NewUDPBind(conns []*net.UDPConn, receive bool) (*UDPBind, error) {
 // maxBatch bounds the datagrams of one recvmmsg or sendmmsg call.
 const maxBatch = 64
 
+// GSO bounds (udp(7), net/ipv4/udp.c): at most maxGSOSegments datagrams
+// per UDP_SEGMENT message (the kernel's UDP_MAX_SEGMENTS is 64 in older
+// kernels, 128 since 6.x), and the whole run must fit one IPv4 packet.
+const (
+	maxGSOSegments = 64
+	maxGSOBytes    = 65535 - 20 - 8
+)
+
+// ctrlLen is the control buffer of one message: one cmsg with an int
+// (UDP_GRO received, UDP_SEGMENT sent as a uint16).
+var ctrlLen = unix.CmsgSpace(4)
+
 // mmsg is the reusable argument block of one batched syscall.
 type mmsg struct {
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6 // large enough for either family
+	ctrl  []byte                  // ctrlLen per message
+	first []int                   // to send: the first datagram of each message
 	ds    []Datagram
+	nmsg  int // messages prepared
 	sock  *udpSock
 	n     int
 	errno syscall.Errno
@@ -108,13 +133,14 @@ type mmsg struct {
 }
 
 func newMmsg(n int) *mmsg {
-	m := &mmsg{hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n), names: make([]unix.RawSockaddrInet6, n)}
+	m := &mmsg{hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n), names: make([]unix.RawSockaddrInet6, n),
+		ctrl: make([]byte, n*ctrlLen), first: make([]int, n+1)}
 	m.recvFn, m.sendFn = m.recv, m.send
 	return m
 }
 
 func (m *mmsg) recv(fd uintptr) bool {
-	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.ds)), unix.MSG_DONTWAIT, 0, 0)
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(m.nmsg), unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN {
 		return false // wait on the poller
 	}
@@ -123,7 +149,7 @@ func (m *mmsg) recv(fd uintptr) bool {
 }
 
 func (m *mmsg) send(fd uintptr) bool {
-	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.ds)), unix.MSG_DONTWAIT, 0, 0)
+	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(m.nmsg), unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN {
 		return false
 	}
@@ -131,26 +157,89 @@ func (m *mmsg) send(fd uintptr) bool {
 	return true
 }
 
-// prepare points the headers at ds's buffers (and, to send, encodes the
-// remote addresses).
-func (m *mmsg) prepare(ds []Datagram, sending bool) {
-	m.ds = ds
+// prepareRecv points one header at each of ds's buffers, with a control
+// buffer when UDP_GRO is on.
+func (m *mmsg) prepareRecv(ds []Datagram, gro bool) {
+	m.ds, m.nmsg = ds, len(ds)
 	for i := range ds {
-		b := ds[i].Buf
-		if sending {
-			b = b[:len(b)]
-		} else {
-			b = b[:cap(b)]
-		}
+		b := ds[i].Buf[:cap(ds[i].Buf)]
 		m.iovs[i].Base = unsafe.SliceData(b)
 		m.iovs[i].SetLen(len(b))
 		h := &m.hdrs[i].Hdr
 		*h = unix.Msghdr{Iov: &m.iovs[i], Iovlen: 1, Name: (*byte)(unsafe.Pointer(&m.names[i])), Namelen: unix.SizeofSockaddrInet6}
-		m.hdrs[i].Len = 0
-		if sending {
-			h.Namelen = putSockaddr(&m.names[i], ds[i].Remote)
+		if gro {
+			h.Control = &m.ctrl[i*ctrlLen]
+			h.SetControllen(ctrlLen)
 		}
+		m.hdrs[i].Len = 0
 	}
+}
+
+// prepareSend encodes ds as messages: with gso, each run of datagrams to
+// one remote address whose sizes are equal, but for a shorter last one,
+// is one message of several iovecs with a UDP_SEGMENT cmsg (udp(7));
+// otherwise a message per datagram.
+func (m *mmsg) prepareSend(ds []Datagram, gso bool) {
+	m.ds, m.nmsg = ds, 0
+	for i := 0; i < len(ds); {
+		seg := len(ds[i].Buf)
+		j, total := i+1, seg
+		for gso && j < len(ds) && j-i < maxGSOSegments && ds[j].Remote == ds[i].Remote &&
+			len(ds[j].Buf) <= seg && total+len(ds[j].Buf) <= maxGSOBytes {
+			total += len(ds[j].Buf)
+			j++
+			if len(ds[j-1].Buf) < seg {
+				break // a shorter datagram ends the run
+			}
+		}
+		for k := i; k < j; k++ {
+			m.iovs[k].Base = unsafe.SliceData(ds[k].Buf)
+			m.iovs[k].SetLen(len(ds[k].Buf))
+		}
+		mh := &m.hdrs[m.nmsg]
+		h := &mh.Hdr
+		*h = unix.Msghdr{Iov: &m.iovs[i], Name: (*byte)(unsafe.Pointer(&m.names[m.nmsg]))}
+		h.SetIovlen(j - i)
+		h.Namelen = putSockaddr(&m.names[m.nmsg], ds[i].Remote)
+		if j-i > 1 {
+			c := m.ctrl[m.nmsg*ctrlLen : (m.nmsg+1)*ctrlLen]
+			clear(c)
+			ch := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+			ch.Level, ch.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+			ch.SetLen(unix.CmsgLen(2))
+			*(*uint16)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = uint16(seg)
+			h.Control = &c[0]
+			h.SetControllen(unix.CmsgSpace(2))
+		}
+		mh.Len = 0
+		m.first[m.nmsg] = i
+		m.nmsg++
+		i = j
+	}
+	m.first[m.nmsg] = len(ds)
+}
+
+// groSize returns the segment size that the UDP_GRO cmsg of received
+// message i carries, or 0.
+func (m *mmsg) groSize(i int) int {
+	h := &m.hdrs[i].Hdr
+	c := m.ctrl[i*ctrlLen : i*ctrlLen+int(h.Controllen)]
+	for len(c) >= unix.CmsgLen(0) {
+		ch := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+		l := int(ch.Len)
+		if l < unix.CmsgLen(0) || l > len(c) {
+			return 0
+		}
+		if ch.Level == unix.SOL_UDP && ch.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
+			return int(*(*int32)(unsafe.Pointer(&c[unix.CmsgLen(0)])))
+		}
+		sp := unix.CmsgSpace(l - unix.CmsgLen(0))
+		if sp > len(c) {
+			return 0
+		}
+		c = c[sp:]
+	}
+	return 0
 }
 
 // putSockaddr encodes a as a sockaddr_in or sockaddr_in6 into sa.
@@ -198,7 +287,7 @@ func (b *UDPBind) receiveOn(s *udpSock, ds []Datagram) (int, error) {
 	}
 	m := b.pool.Get().(*mmsg)
 	defer b.pool.Put(m)
-	m.prepare(ds, false)
+	m.prepareRecv(ds, s.gro)
 	if err := s.rc.Read(m.recvFn); err != nil {
 		if errors.Is(err, net.ErrClosed) {
 			return 0, ErrClosed
@@ -210,6 +299,12 @@ func (b *UDPBind) receiveOn(s *udpSock, ds []Datagram) (int, error) {
 	}
 	for i := range m.n {
 		ds[i].Buf = ds[i].Buf[:m.hdrs[i].Len]
+		ds[i].Seg = 0
+		if s.gro {
+			if g := m.groSize(i); g > 0 && g < len(ds[i].Buf) {
+				ds[i].Seg = g
+			}
+		}
 		ds[i].Local = s.local
 		ds[i].Remote = getSockaddr(&m.names[i])
 	}
@@ -241,7 +336,39 @@ func (b *UDPBind) sendRun(ds []Datagram) error {
 	m := b.pool.Get().(*mmsg)
 	defer b.pool.Put(m)
 	for len(ds) > 0 {
-		m.prepare(ds, true)
+		gso := !s.noGSO.Load()
+		m.prepareSend(ds, gso)
+		if err := s.rc.Write(m.sendFn); err != nil {
+			return err
+		}
+		if m.errno != 0 {
+			run := m.first[1]
+			if !gso || run == 1 {
+				return m.errno
+			}
+			// The first message, a GSO run, was refused: EIO when the
+			// route's device cannot checksum for GSO (never again on
+			// this socket), EINVAL when a segment exceeds the path MTU
+			// (it must be fragmented). The run goes out datagram by
+			// datagram.
+			if m.errno == unix.EIO || m.errno == unix.ENOPROTOOPT || m.errno == unix.EOPNOTSUPP {
+				s.noGSO.Store(true)
+			}
+			if err := b.sendPlain(s, m, ds[:run]); err != nil {
+				return err
+			}
+			ds = ds[run:]
+			continue
+		}
+		ds = ds[m.first[m.n]:]
+	}
+	return nil
+}
+
+// sendPlain sends ds a datagram per message.
+func (b *UDPBind) sendPlain(s *udpSock, m *mmsg, ds []Datagram) error {
+	for len(ds) > 0 {
+		m.prepareSend(ds, false)
 		if err := s.rc.Write(m.sendFn); err != nil {
 			return err
 		}
@@ -251,6 +378,31 @@ func (b *UDPBind) sendRun(ds []Datagram) error {
 		ds = ds[m.n:]
 	}
 	return nil
+}
+
+// EnableGRO turns UDP_GRO on for the receiving sockets (udp(7)): a
+// received message may then hold a run of datagrams of one sender,
+// reported in Datagram.Seg. Every buffer given to the ReceiveFuncs must
+// then hold 65535 octets, or runs are cut short. Call it before the
+// first receive. It returns false for a send-only Bind or if the kernel
+// refused (the Bind then receives a datagram per message).
+func (b *UDPBind) EnableGRO() bool {
+	if !b.receive {
+		return false
+	}
+	ok := true
+	for _, s := range b.socks {
+		var serr error
+		err := s.rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1)
+		})
+		if err != nil || serr != nil {
+			ok = false
+			continue
+		}
+		s.gro = true
+	}
+	return ok
 }
 
 // errNoSocket: the SA's local address has no socket in the Bind.

@@ -32,6 +32,10 @@ type Datagram struct {
 	// is resliced to the datagram.
 	Buf           []byte
 	Local, Remote netip.AddrPort
+	// Seg, on receive from a Bind with GRO on, is non-zero when Buf
+	// holds a run of datagrams from Remote: each Seg octets long but
+	// the last, which may be shorter. Send ignores it.
+	Seg int
 }
 
 // ReceiveFunc fills ds with received datagrams (each Buf is filled up to
