@@ -39,6 +39,7 @@ func run(args []string) int {
 	dp := fs.String("dataplane", daemon.DataplaneAuto, "dataplane: auto (kernel XFRM when the kernel has ESP, else userspace), kernel, userspace, or fake (no traffic protected)")
 	ikePort := fs.Uint("ike-port", 0, "UDP port of IKE instead of 500 (NAT-T uses the next one instead of 4500); for tests, where peers must use the same")
 	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
+	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0: one per CPU up to 8 with more than 2 CPUs, else 1; 1: in the socket readers)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -71,12 +72,16 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "secgwd: -ike-port must be below 65535")
 		return 2
 	}
+	if *espWorkers < 0 || *espWorkers > 64 {
+		fmt.Fprintln(os.Stderr, "secgwd: -esp-workers must be 0 to 64")
+		return 2
+	}
 	if *snapshotEvery < 0 {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-every must not be negative")
 		return 2
 	}
 	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
-		SnapshotEvery: *snapshotEvery, Dataplane: *dp}
+		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers}
 	if *ikePort != 0 {
 		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
 	}

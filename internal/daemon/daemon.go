@@ -75,6 +75,11 @@ type Config struct {
 	LogHandler *logging.Handler
 	// TUN names the userspace dataplane's TUN device; "" is DefaultTUN.
 	TUN string
+	// ESPWorkers is the number of goroutines of the userspace dataplane
+	// that open inbound ESP (userspace.Options.InboundWorkers); 0 picks
+	// by the number of CPUs (DefaultESPWorkers), 1 opens it in the
+	// socket readers.
+	ESPWorkers int
 }
 
 // Daemon owns the subsystems of secgwd. Build it with New, run it with Run;

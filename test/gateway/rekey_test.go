@@ -16,9 +16,10 @@ var lossRE = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 // ESP on secgwd, kernel-libipsec on charon), the child SA is rekeyed, once
 // by secgwd (cmd ike rekey, CREATE_CHILD_SA from our side) and once by
 // charon (swanctl --rekey); every echo request is answered and the SPIs
-// changed.
+// changed. secgwd opens inbound ESP in four workers (-esp-workers 4), so
+// that the old and the new SA of a rekey are in different hands.
 func TestRekeyWithoutLoss(t *testing.T) {
-	st := newSetup(t, suiteGCM, policy4)
+	st := newSetupArgs(t, []string{"-esp-workers", "4"}, suiteGCM, policy4)
 	st.gwInitiate(t, policy4)
 	before := st.checkAgree(t, policy4.name)
 

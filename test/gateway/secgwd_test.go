@@ -31,10 +31,11 @@ const netconfAddr = "127.0.0.1:830"
 
 var passwordRE = regexp.MustCompile(`created user admin with password (\S+) `)
 
-// startGateway starts secgwd in ns and waits until it serves NETCONF, then
-// opens a go-netconf session to it. t.Cleanup stops it (SIGTERM, SIGKILL
-// after 5 s) and, if the test failed, logs the tail of its log.
-func startGateway(t *testing.T, ns string) *gateway {
+// startGateway starts secgwd in ns, with extra flags, and waits until it
+// serves NETCONF, then opens a go-netconf session to it. t.Cleanup stops
+// it (SIGTERM, SIGKILL after 5 s) and, if the test failed, logs the tail
+// of its log.
+func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{ns: ns, dir: dir, log: filepath.Join(dir, "secgwd.log")}
@@ -44,8 +45,9 @@ func startGateway(t *testing.T, ns string) *gateway {
 	}
 	defer out.Close()
 	// ip netns exec execs: the pid is secgwd's.
-	cmd := exec.Command("ip", "netns", "exec", ns, secgwdBin, "-dir", filepath.Join(dir, "data"),
-		"-listen", netconfAddr, "-dataplane", "userspace", "-no-syslog", "-log-level", "2")
+	args := append([]string{"netns", "exec", ns, secgwdBin, "-dir", filepath.Join(dir, "data"),
+		"-listen", netconfAddr, "-dataplane", "userspace", "-no-syslog", "-log-level", "2"}, extra...)
+	cmd := exec.Command("ip", args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	// If the test binary dies without its cleanups, secgwd dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

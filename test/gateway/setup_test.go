@@ -27,9 +27,15 @@ type setup struct {
 
 func newSetup(t *testing.T, s suite, policies ...policy) *setup {
 	t.Helper()
+	return newSetupArgs(t, nil, s, policies...)
+}
+
+// newSetupArgs is newSetup with extra secgwd flags.
+func newSetupArgs(t *testing.T, secgwdArgs []string, s suite, policies ...policy) *setup {
+	t.Helper()
 	requirePrerequisites(t)
 	top := newTopology(t)
-	st := &setup{top: top, gw: startGateway(t, top.gw), ch: startCharon(t, top.charon), s: s, policies: policies}
+	st := &setup{top: top, gw: startGateway(t, top.gw, secgwdArgs...), ch: startCharon(t, top.charon), s: s, policies: policies}
 	st.gw.configure(t, ourVPN(ourVPNName, s, testPSK, policies...)...)
 	st.ch.load(t, swanctlConf(s, testPSK, charonChildren(policies...)...))
 	return st

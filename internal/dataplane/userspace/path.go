@@ -294,7 +294,7 @@ func (d *Dataplane) readUDP(rf edge.ReceiveFunc) {
 				}
 				continue
 			}
-			d.inbound(bufs[i], len(ds[i].Buf), ds[i].Local, ds[i].Remote, true)
+			d.inbound(d.o.TUN[0], bufs[i], len(ds[i].Buf), ds[i].Local, ds[i].Remote, true)
 		}
 		d.FlushESP()
 	}
@@ -310,13 +310,22 @@ func (d *Dataplane) HandleESP(local, remote netip.AddrPort, data []byte) {
 // HandleESPBatched is HandleESP for a reader that takes batches
 // (udpconn.Options.OnESPBorrow): the decrypted TCP segments of a flow may
 // be held to go into the TUN as one super-segment, until FlushESP, which
-// the reader calls at the end of each batch.
+// the reader calls at the end of each batch. With Options.InboundWorkers
+// the datagram is queued for the worker of its SPI (inworkers.go).
 func (d *Dataplane) HandleESPBatched(local, remote netip.AddrPort, data []byte) {
+	if d.in != nil && wire.ClassifyNATT(data) == wire.PacketESP {
+		d.in.queue(d, local, remote, data)
+		return
+	}
 	d.handleESP(local, remote, data, true)
 }
 
-// FlushESP writes into the TUN what HandleESPBatched holds.
+// FlushESP writes into the TUN what HandleESPBatched holds, and hands the
+// queued datagrams to the inbound workers.
 func (d *Dataplane) FlushESP() {
+	if d.in != nil {
+		d.in.flush(d)
+	}
 	if cd, ok := d.o.TUN[0].(edge.CoalescingDevice); ok {
 		if err := cd.Flush(); err != nil {
 			d.stats.tunErr.Add(1)
@@ -331,13 +340,14 @@ func (d *Dataplane) handleESP(local, remote netip.AddrPort, data []byte, coalesc
 	}
 	buf := d.bufs.Get().(*buffer)
 	n := copy(buf.b[esp.Scratch:], data)
-	d.inbound(buf, n, local, remote, coalesce)
+	d.inbound(d.o.TUN[0], buf, n, local, remote, coalesce)
 	d.bufs.Put(buf)
 }
 
-// inbound processes one datagram of n octets at buf.b[esp.Scratch:];
-// with coalesce its inner packet may be held by the TUN (FlushESP).
-func (d *Dataplane) inbound(buf *buffer, n int, local, remote netip.AddrPort, coalesce bool) {
+// inbound processes one datagram of n octets at buf.b[esp.Scratch:] and
+// writes its inner packet into dev; with coalesce the packet may be held
+// by dev (edge.CoalescingDevice) until its Flush.
+func (d *Dataplane) inbound(dev edge.Device, buf *buffer, n int, local, remote netip.AddrPort, coalesce bool) {
 	off, end := esp.Scratch, esp.Scratch+n
 	pkt := buf.b[off:end]
 	switch wire.ClassifyNATT(pkt) {
@@ -403,10 +413,10 @@ func (d *Dataplane) inbound(buf *buffer, n int, local, remote netip.AddrPort, co
 		return
 	}
 	d.account(s, len(inner))
-	if cd, ok := d.o.TUN[0].(edge.CoalescingDevice); ok && coalesce {
+	if cd, ok := dev.(edge.CoalescingDevice); ok && coalesce {
 		_, err = cd.WriteCoalesced(inner)
 	} else {
-		_, err = d.o.TUN[0].Write(inner)
+		_, err = dev.Write(inner)
 	}
 	if err != nil {
 		d.stats.tunErr.Add(1)

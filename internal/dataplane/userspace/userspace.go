@@ -27,7 +27,10 @@
 // When the IKE engine owns the port-4500 socket, its reader hands ESP to
 // HandleESP (the udpconn.Options.OnESP hook), or with batched reads to
 // HandleESPBatched and FlushESP at the end of each batch, and the
-// dataplane only sends through its Bind.
+// dataplane only sends through its Bind. With Options.InboundWorkers the
+// batched ESP is opened by workers chosen by SPI, each writing into its
+// own TUN queue (inworkers.go), so that the SAs of one socket spread over
+// the CPUs while each SA keeps its order.
 //
 // The SAD and SPD are immutable tables swapped atomically by Apply, so the
 // packet paths take no lock; per-SA counters are atomic. Nothing on the
@@ -68,6 +71,11 @@ type Options struct {
 	// Readers is the number of goroutines per receive function; 0 means
 	// one per CPU.
 	Readers int
+	// InboundWorkers is the number of goroutines that open the ESP given
+	// to HandleESPBatched, each the SAs whose SPI hashes to it and each
+	// writing into a TUN queue of its own; 0 or 1: the caller's reader
+	// opens it itself.
+	InboundWorkers int
 	// AcquireInterval is how long a trap policy stays quiet after an
 	// Acquire; 0 means 1 s.
 	AcquireInterval time.Duration
@@ -91,6 +99,7 @@ type Dataplane struct {
 	nextSeq  uint64
 
 	events   chan dataplane.Event
+	in       *inWorkers // nil: HandleESPBatched opens in the caller
 	stats    stats
 	bufs     sync.Pool // *buffer, for HandleESP
 	done     chan struct{}
@@ -156,6 +165,9 @@ func New(o Options) (*Dataplane, error) {
 		d.wg.Add(1)
 		go d.readTUN(dev)
 	}
+	if o.InboundWorkers > 1 {
+		d.in = d.startInWorkers(o.InboundWorkers)
+	}
 	if gb, ok := o.Bind.(interface{ EnableGRO() bool }); ok {
 		// readUDP's buffers hold 65535 octets: runs of ESP sent with
 		// UDP GSO arrive in one piece.
@@ -169,7 +181,8 @@ func New(o Options) (*Dataplane, error) {
 	}
 	d.wg.Add(1)
 	go d.expiry()
-	d.log.Info("userspace ESP dataplane started", "tun-queues", len(o.TUN), "mtu", o.MTU)
+	d.log.Info("userspace ESP dataplane started", "tun-queues", len(o.TUN), "mtu", o.MTU,
+		"inbound-workers", max(o.InboundWorkers, 1))
 	return d, nil
 }
 
