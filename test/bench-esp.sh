@@ -16,7 +16,8 @@
 # It prints the throughputs and the ratio secgw/charon (target >= 5), then
 # runs internal/esp's BenchmarkESPvsRawGCM (ESP seal+open of 1400-octet
 # packets against raw crypto/cipher AES-GCM, target >= 0.7) and prints its
-# ratio.
+# ratio, and the userspace dataplane's BenchmarkInboundWorkers (inbound
+# ESP of 8 SAs opened by two workers against the reader alone).
 #
 # Needs root (namespaces, TUN devices, mounts), strongSwan
 # (test/install-strongswan.sh) and iperf3 (installed here if missing, as
@@ -254,6 +255,11 @@ ratio=$(awk '/BenchmarkESPvsRawGCM/ { for (i = 2; i <= NF; i++) if ($i == "esp/r
 best=$(awk '/BenchmarkESPvsRawGCM/ { for (i = 2; i <= NF; i++) if ($i == "esp/raw-best") print $(i-1) }' "$OUT/esp-bench")
 [ -n "$ratio" ] || die "no esp/raw metric in the benchmark output"
 
+say "micro benchmark: userspace BenchmarkInboundWorkers (8 SAs, opened by the reader or by two workers)"
+(cd "$root" && go test -run '^$' -bench '^BenchmarkInboundWorkers$' -benchtime "$BENCHTIME" -count 1 ./internal/dataplane/userspace) |
+	tee "$OUT/workers-bench"
+spread=$(awk '/InboundWorkers\/workers=1/ { a = $3 } /InboundWorkers\/workers=2/ { b = $3 } END { if (a && b) printf "%.2f", a / b }' "$OUT/workers-bench")
+
 x=$(awk -v a="$secgw" -v b="$libipsec" 'BEGIN { printf "%.2f", a / b }')
 say "results (iperf3 TCP, ${DURATION} s, $STREAMS stream(s), AES-GCM-128, ESP in UDP; logs in $OUT)"
 printf '  %-40s %10s Mbit/s\n' "secgw userspace ESP (secgw <-> secgw)" "$secgw"
@@ -261,6 +267,7 @@ printf '  %-40s %10s Mbit/s\n' "kernel-libipsec (charon <-> charon)" "$libipsec"
 printf '  %-40s %10s Mbit/s\n' "mixed (secgw <-> charon)" "$mixed"
 printf '  %-40s %10sx   (target >= 5)\n' "secgw / libipsec" "$x"
 printf '  %-40s %10s    (best blocks %s; target >= 0.7)\n' "ESP / raw AES-GCM (micro benchmark)" "$ratio" "$best"
+printf '  %-40s %10sx   (%s CPUs)\n' "inbound: 2 workers / reader (8 SAs)" "$spread" "$(nproc)"
 met=$(awk -v x="$x" -v r="$ratio" 'BEGIN { print (x >= 5 && r >= 0.7) ? "yes" : "no" }')
 echo "  targets met: $met"
 [ "$STRICT" != 1 ] || [ "$met" = yes ]

@@ -39,7 +39,7 @@ func run(args []string) int {
 	dp := fs.String("dataplane", daemon.DataplaneAuto, "dataplane: auto (kernel XFRM when the kernel has ESP, else userspace), kernel, userspace, or fake (no traffic protected)")
 	ikePort := fs.Uint("ike-port", 0, "UDP port of IKE instead of 500 (NAT-T uses the next one instead of 4500); for tests, where peers must use the same")
 	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
-	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0: one per CPU up to 8 with more than 2 CPUs, else 1; 1: in the socket readers)")
+	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0 or 1: the socket readers decrypt; measure before raising it)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -76,9 +76,8 @@ type Config struct {
 	// TUN names the userspace dataplane's TUN device; "" is DefaultTUN.
 	TUN string
 	// ESPWorkers is the number of goroutines of the userspace dataplane
-	// that open inbound ESP (userspace.Options.InboundWorkers); 0 picks
-	// by the number of CPUs (DefaultESPWorkers), 1 opens it in the
-	// socket readers.
+	// that open inbound ESP (userspace.Options.InboundWorkers); 0 is
+	// DefaultESPWorkers, 1 opens it in the socket readers.
 	ESPWorkers int
 }
 

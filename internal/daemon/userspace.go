@@ -29,18 +29,14 @@ const tunMTU = 1400
 var tunQueues = min(max(runtime.NumCPU(), 2), 8)
 
 // DefaultESPWorkers is the number of inbound ESP workers with
-// Config.ESPWorkers 0: one per CPU up to eight, but none (the socket
-// readers open ESP themselves) on two CPUs or fewer, where the workers
-// compete with the TUN readers and the kernel's share of every packet: on
-// the 2-CPU test machine two workers open the ESP of 8 SAs 1.29x faster
-// in process (BenchmarkInboundWorkers) but cut bench-esp's single tunnel
-// by about 10 %.
-func DefaultESPWorkers() int {
-	if n := runtime.NumCPU(); n > 2 {
-		return min(n, 8)
-	}
-	return 1
-}
+// Config.ESPWorkers 0: none, the socket readers open ESP themselves. On
+// the 2-CPU machine this was measured on, two workers open the ESP of 8
+// SAs at 0.93x the reader alone (BenchmarkInboundWorkers: the decryption
+// itself runs 1.4x slower on packets that crossed to another CPU) and cut
+// bench-esp's single tunnel by about 10 %; workers are for machines with
+// more CPUs and many SAs per local address, where they must be measured
+// first (secgwd -esp-workers).
+const DefaultESPWorkers = 1
 
 // openUserspace creates the TUN device and the userspace dataplane, which
 // sends ESP from the IKE NAT-T sockets (ikeBind) and receives it from them
@@ -79,7 +75,7 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/rp_filter", []byte("0"), 0o644)
 	workers := d.cfg.ESPWorkers
 	if workers <= 0 {
-		workers = DefaultESPWorkers()
+		workers = DefaultESPWorkers
 	}
 	dp, err := userspace.New(userspace.Options{TUN: devs, Bind: newIKEBind(d), MTU: 1500,
 		InboundWorkers: workers, Logger: d.cfg.Logger.With("subsystem", "ipsec")})

@@ -79,7 +79,7 @@ func FuzzPaths(f *testing.F) {
 			send.outbound(send.o.TUN[0], buf, copy(buf.b[headroom:], data[1:]))
 			return
 		}
-		recv.inbound(recv.o.TUN[0], buf, copy(buf.b[esp.Scratch:], data[1:]), netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500), false)
+		recv.inbound(recv.o.TUN[0], buf.b[:], copy(buf.b[esp.Scratch:], data[1:]), netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500), false)
 	})
 }
 

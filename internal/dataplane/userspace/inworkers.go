@@ -14,9 +14,10 @@ import (
 // §3.4.3 would take them reordered, TCP would not like it) and an SA's
 // window is never contended; each worker writes into a TUN queue of its
 // own, with its own coalescer. The reader copies each datagram into a
-// packet buffer (as the inline path does), adds it to the pending batch
-// of its worker and hands the batches over when a batch is full and at
-// the end of its own batch (FlushESP). A full worker queue blocks the
+// slot of the pending batch of its worker (a batch is one arena, so that
+// what crosses to the worker's CPU is packed) and hands the batches over
+// when a batch is full and at the end of its own batch (FlushESP);
+// datagrams too big for a slot are opened by the reader itself. A full worker queue blocks the
 // reader: the socket's receive queue absorbs the burst, as it does
 // inline.
 type inWorkers struct {
@@ -35,15 +36,24 @@ const inBatchMax = 64
 // inQueue is the number of batches a worker may have waiting.
 const inQueue = 16
 
+// inSlot is the room of one datagram in a batch: ESP scratch, an
+// Ethernet-sized datagram and the room a transport-mode header needs.
+const inSlot = 2048
+
 type inPkt struct {
-	buf           *buffer
 	n             int
 	local, remote netip.AddrPort
 }
 
 type inBatch struct {
-	pkts [inBatchMax]inPkt
-	n    int
+	pkts  [inBatchMax]inPkt
+	arena [inBatchMax * inSlot]byte
+	n     int
+}
+
+// slot returns the buffer of datagram i, ending at its slot's end.
+func (b *inBatch) slot(i int) []byte {
+	return b.arena[i*inSlot : (i+1)*inSlot : (i+1)*inSlot]
 }
 
 type inWorker struct {
@@ -73,15 +83,16 @@ func (w *inWorkers) workerOf(spi uint32) int {
 	return int(uint64(h>>16) * uint64(len(w.workers)) >> 16)
 }
 
-// queue copies one ESP datagram into a packet buffer and adds it to the
-// pending batch of its SPI's worker.
+// queue copies one ESP datagram into the pending batch of its SPI's
+// worker.
 func (w *inWorkers) queue(d *Dataplane, local, remote netip.AddrPort, data []byte) {
-	if len(data) > bufSize-esp.Scratch {
-		d.stats.malformed.Add(1)
+	if len(data) > inSlot-esp.Scratch {
+		// Rare (jumbo frames, reassembled fragments): in order with the
+		// SA's queued packets only if those go first.
+		w.flush(d)
+		d.handleESP(local, remote, data, true)
 		return
 	}
-	buf := d.bufs.Get().(*buffer)
-	n := copy(buf.b[esp.Scratch:], data)
 	i := w.workerOf(esp.SPI(data))
 	w.mu.Lock()
 	b := w.pending[i]
@@ -89,7 +100,8 @@ func (w *inWorkers) queue(d *Dataplane, local, remote netip.AddrPort, data []byt
 		b = w.batches.Get().(*inBatch)
 		w.pending[i] = b
 	}
-	b.pkts[b.n] = inPkt{buf: buf, n: n, local: local, remote: remote}
+	copy(b.slot(b.n)[esp.Scratch:], data)
+	b.pkts[b.n] = inPkt{n: len(data), local: local, remote: remote}
 	b.n++
 	full := b.n == inBatchMax
 	if full {
@@ -123,12 +135,8 @@ func (w *inWorkers) send(d *Dataplane, i int, b *inBatch) {
 	}
 }
 
-// release returns a batch and its packet buffers to their pools.
+// release returns a batch to its pool.
 func (w *inWorkers) release(d *Dataplane, b *inBatch) {
-	for i := range b.n {
-		d.bufs.Put(b.pkts[i].buf)
-		b.pkts[i] = inPkt{}
-	}
 	b.n = 0
 	w.batches.Put(b)
 }
@@ -145,7 +153,7 @@ func (d *Dataplane) runInWorker(w *inWorkers, wk *inWorker) {
 		case b := <-wk.ch:
 			for i := range b.n {
 				p := &b.pkts[i]
-				d.inbound(wk.dev, p.buf, p.n, p.local, p.remote, true)
+				d.inbound(wk.dev, b.slot(i), p.n, p.local, p.remote, true)
 			}
 			w.release(d, b)
 			if cd != nil && len(wk.ch) == 0 {

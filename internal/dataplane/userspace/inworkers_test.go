@@ -179,8 +179,8 @@ func BenchmarkInboundWorkers(b *testing.B) {
 			defer d.Close()
 			sealers := inboundSAs(b, d, 8, false, 0)
 			var pkts [][]byte
-			for i := range 32 {
-				pkts = append(pkts, sealers[i%8].seal(b, ipv4(hostA, hostB, 1400-28, false)))
+			for i := range 256 {
+				pkts = append(pkts, sealers[i/32].seal(b, ipv4(hostA, hostB, 1400-28, false)))
 			}
 			local, remote := netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500)
 			b.SetBytes(int64(len(pkts) * 1400))

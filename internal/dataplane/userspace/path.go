@@ -294,7 +294,7 @@ func (d *Dataplane) readUDP(rf edge.ReceiveFunc) {
 				}
 				continue
 			}
-			d.inbound(d.o.TUN[0], bufs[i], len(ds[i].Buf), ds[i].Local, ds[i].Remote, true)
+			d.inbound(d.o.TUN[0], bufs[i].b[:], len(ds[i].Buf), ds[i].Local, ds[i].Remote, true)
 		}
 		d.FlushESP()
 	}
@@ -340,16 +340,17 @@ func (d *Dataplane) handleESP(local, remote netip.AddrPort, data []byte, coalesc
 	}
 	buf := d.bufs.Get().(*buffer)
 	n := copy(buf.b[esp.Scratch:], data)
-	d.inbound(d.o.TUN[0], buf, n, local, remote, coalesce)
+	d.inbound(d.o.TUN[0], buf.b[:], n, local, remote, coalesce)
 	d.bufs.Put(buf)
 }
 
-// inbound processes one datagram of n octets at buf.b[esp.Scratch:] and
-// writes its inner packet into dev; with coalesce the packet may be held
-// by dev (edge.CoalescingDevice) until its Flush.
-func (d *Dataplane) inbound(dev edge.Device, buf *buffer, n int, local, remote netip.AddrPort, coalesce bool) {
+// inbound processes one datagram of n octets at b[esp.Scratch:] (b is
+// the packet's buffer, cap(b) its end) and writes its inner packet into
+// dev; with coalesce the packet may be held by dev
+// (edge.CoalescingDevice) until its Flush.
+func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote netip.AddrPort, coalesce bool) {
 	off, end := esp.Scratch, esp.Scratch+n
-	pkt := buf.b[off:end]
+	pkt := b[off:end]
 	switch wire.ClassifyNATT(pkt) {
 	case wire.PacketKeepalive:
 		d.stats.keepalive.Add(1)
@@ -370,7 +371,7 @@ func (d *Dataplane) inbound(dev edge.Device, buf *buffer, n int, local, remote n
 		d.stats.unknownSPI.Add(1)
 		return
 	}
-	payload, next, _, err := s.st.in.Open(buf.b[:], off, end)
+	payload, next, _, err := s.st.in.Open(b, off, end)
 	switch err {
 	case nil:
 	case esp.ErrReplay, esp.ErrTooOld:
@@ -387,7 +388,7 @@ func (d *Dataplane) inbound(dev edge.Device, buf *buffer, n int, local, remote n
 	}
 	var inner []byte
 	if s.cfg.Mode == dataplane.Transport {
-		inner = d.transportInner(buf, payload, next, s)
+		inner = d.transportInner(b, payload, next, s)
 	} else {
 		inner = d.tunnelInner(payload, next)
 	}
@@ -449,11 +450,11 @@ func (d *Dataplane) tunnelInner(p []byte, next byte) []byte {
 // transportInner rebuilds the IP packet of a transport-mode payload: a
 // header from the SA's addresses (RFC 4303 §3.1.1) written in front of
 // the payload, over the ESP header that is no longer needed.
-func (d *Dataplane) transportInner(buf *buffer, p []byte, next byte, s *sa) []byte {
+func (d *Dataplane) transportInner(b []byte, p []byte, next byte, s *sa) []byte {
 	if next == esp.NextDummy {
 		return nil
 	}
-	start := len(buf.b[:cap(buf.b)]) - cap(p) // offset of p in buf.b
+	start := cap(b) - cap(p) // offset of p in b
 	hl := ipv4HeaderLen
 	if !s.cfg.Src.Is4() {
 		hl = ipv6HeaderLen
@@ -462,7 +463,7 @@ func (d *Dataplane) transportInner(buf *buffer, p []byte, next byte, s *sa) []by
 		d.stats.badInner.Add(1)
 		return nil
 	}
-	pkt := buf.b[start-hl : start+len(p)]
+	pkt := b[start-hl : start+len(p)]
 	if hl == ipv4HeaderLen {
 		putIPv4Header(pkt, s.cfg.Src, s.cfg.Dst, next, len(pkt), false)
 	} else {

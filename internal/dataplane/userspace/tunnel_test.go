@@ -304,7 +304,7 @@ func TestPathAllocs(t *testing.T) {
 	// through the whole lookup and the window check).
 	inbound := func() {
 		n := copy(buf.b[esp.Scratch:], sealed)
-		b.inbound(b.o.TUN[0], buf, n, netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500), false)
+		b.inbound(b.o.TUN[0], buf.b[:], n, netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500), false)
 	}
 	inbound()
 	if c, _ := b.Counters(ctx, abIn.Key()); c.Packets != 1 {
@@ -323,7 +323,7 @@ func TestPathAllocs(t *testing.T) {
 	accept := func() {
 		n := copy(buf.b[esp.Scratch:], fresh[i])
 		i++
-		b.inbound(b.o.TUN[0], buf, n, netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500), false)
+		b.inbound(b.o.TUN[0], buf.b[:], n, netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500), false)
 	}
 	if n := testing.AllocsPerRun(200, accept); n != 0 {
 		t.Errorf("inbound accepted: %.1f allocations per packet", n)
