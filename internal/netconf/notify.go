@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
@@ -24,6 +25,9 @@ const (
 type notifier struct {
 	mu   sync.Mutex
 	subs map[uint32]*subscriber
+	// now stamps events when they are published (their eventTime, RFC
+	// 5277 §4); nil is time.Now. Tests set a clock.
+	now func() time.Time
 	// killers maps a session that <kill-session> is ending to the session
 	// that asked, for the killed-by of its netconf-session-end.
 	killers map[uint32]uint32
@@ -68,7 +72,13 @@ func (srv *Server) killSession(killer, id uint32) error {
 // never holds up a commit or the IKE engine.
 type subscriber struct {
 	s     *transport.Session
-	queue chan []byte
+	queue chan event
+}
+
+// event is a published notification and the time it was published.
+type event struct {
+	at  time.Time
+	xml []byte
 }
 
 // subscriberQueue is how many events a session may lag behind; beyond
@@ -85,11 +95,11 @@ func (n *notifier) add(s *transport.Session) bool {
 	if _, dup := n.subs[s.ID()]; dup {
 		return false
 	}
-	sub := &subscriber{s: s, queue: make(chan []byte, subscriberQueue)}
+	sub := &subscriber{s: s, queue: make(chan event, subscriberQueue)}
 	n.subs[s.ID()] = sub
 	go func() {
 		for ev := range sub.queue {
-			_ = sub.s.Notify(ev)
+			_ = sub.s.NotifyAt(ev.at, ev.xml)
 		}
 	}()
 	return true
@@ -104,13 +114,20 @@ func (n *notifier) remove(id uint32) {
 	}
 }
 
-// publish queues an event for every subscriber, in order.
-func (n *notifier) publish(event []byte) {
+// publish queues an event for every subscriber, in order, stamped with
+// the time it happened: now.
+func (n *notifier) publish(xml []byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	ev := event{xml: xml}
+	if n.now != nil {
+		ev.at = n.now()
+	} else {
+		ev.at = time.Now()
+	}
 	for _, sub := range n.subs {
 		select {
-		case sub.queue <- event:
+		case sub.queue <- ev:
 		default:
 			// The session is not reading: drop rather than stall.
 		}

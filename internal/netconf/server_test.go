@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/bcrypt"
@@ -22,6 +23,7 @@ import (
 type fixture struct {
 	addr  string
 	store *datastore.Store
+	srv   *Server
 }
 
 // start runs a server on loopback with an admin and a read-only user.
@@ -63,7 +65,7 @@ func start(t *testing.T) *fixture {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &fixture{addr: ln.Addr().String(), store: st}
+	return &fixture{addr: ln.Addr().String(), store: st, srv: srv}
 }
 
 func dial(t *testing.T, addr, user, pw string) *gonetconf.Session {
@@ -217,12 +219,17 @@ m.close_session()
 
 // TestNotifications subscribes with ncclient and checks the RFC 6470
 // events another session causes: session-start, netconf-config-change
-// with a prefixed target, session-end.
+// with a prefixed target, session-end; their eventTime is when they were
+// published (RFC 5277 §4), read from the notifier's clock, not when they
+// were sent.
 func TestNotifications(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import ncclient").Run(); err != nil {
 		t.Fatal("python3-ncclient missing: apt-get install python3-ncclient")
 	}
 	f := start(t)
+	f.srv.events.mu.Lock()
+	f.srv.events.now = func() time.Time { return time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC) }
+	f.srv.events.mu.Unlock()
 	host, port, _ := net.SplitHostPort(f.addr)
 	script := `
 import sys
@@ -254,6 +261,7 @@ m.close_session()
 		"<username>admin</username>",
 		"/vrf:vrf[vrf:name='main']/ike:ike</target><operation>create</operation>",
 		"<termination-reason>closed</termination-reason>",
+		"<eventTime>2001-02-03T04:05:06Z</eventTime>",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("notifications lack %q:\n%s", want, text)

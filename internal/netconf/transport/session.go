@@ -143,14 +143,18 @@ func (s *Session) OnClose(f func()) {
 // elements, written verbatim) and the current time as eventTime. It is
 // safe to call concurrently with RPC handling: the notification is written
 // between two whole replies.
-func (s *Session) Notify(eventXML []byte) error {
+func (s *Session) Notify(eventXML []byte) error { return s.NotifyAt(time.Now(), eventXML) }
+
+// NotifyAt is Notify for an event that happened at t: RFC 5277 §4's
+// eventTime is when the event was generated, not when it is sent.
+func (s *Session) NotifyAt(t time.Time, eventXML []byte) error {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
 		return ErrSessionClosed
 	}
-	err := s.writeMessage(notificationMessage(time.Now(), eventXML))
+	err := s.writeMessage(notificationMessage(t, eventXML))
 	s.touch()
 	return err
 }
