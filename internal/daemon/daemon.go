@@ -171,7 +171,7 @@ func (d *Daemon) startNetconf() error {
 		Users:     d.users,
 		Ops:       d.ike,
 		State:     d.state,
-		Logger:    d.cfg.Logger.With("subsystem", "netconf"),
+		Logger:    d.cfg.Logger.With("subsystem", "config"),
 	})
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)

@@ -99,7 +99,7 @@ func TestFirstStartAndRestart(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
-	for _, want := range []string{`msg="secgwd running" subsystem=daemon`, `subsystem=netconf`, `msg="secgwd stopped" subsystem=daemon`} {
+	for _, want := range []string{`msg="secgwd running" subsystem=daemon`, `subsystem=config`, `msg="secgwd stopped" subsystem=daemon`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs.String())
 		}

@@ -43,7 +43,7 @@ func (d *Daemon) startIKE() error {
 	d.log.Info("dataplane selected", "dataplane", dp.Kind())
 	d.programmer = program.NewProgrammer(program.ProgrammerOptions{
 		Dataplane: dp,
-		Logger:    d.cfg.Logger.With("subsystem", "kernel"),
+		Logger:    d.cfg.Logger,
 	})
 	kind := dp.Kind()
 	if kind == DataplaneFake {
@@ -205,7 +205,7 @@ func saNotification(ev engine.Event) []byte {
 // openKernel opens the kernel XFRM dataplane, subscribed to acquires and
 // expiries, and the routing of install-routes and inject-routes.
 func (d *Daemon) openKernel() (dataplane.Dataplane, error) {
-	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.cfg.Logger.With("subsystem", "kernel")})
+	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: kernel dataplane: %w", err)
 	}

@@ -66,7 +66,7 @@ func (d *Daemon) openRouting(tun string) error {
 }
 
 func newRouting(os routes.OS, tun string, logger *slog.Logger) *routing {
-	log := logger.With("subsystem", "routes")
+	log := logger.With("subsystem", "kernel")
 	return &routing{m: routes.New(routes.Options{OS: os, TUN: tun, Logger: log}), log: log,
 		every: routeReconcileEvery, stop: make(chan struct{}),
 		pending: map[uint64]*routeTx{}}

@@ -78,7 +78,7 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 		workers = DefaultESPWorkers
 	}
 	dp, err := userspace.New(userspace.Options{TUN: devs, Bind: newIKEBind(d), MTU: 1500,
-		InboundWorkers: workers, Logger: d.cfg.Logger.With("subsystem", "ipsec")})
+		InboundWorkers: workers, Logger: d.cfg.Logger})
 	if err != nil {
 		for _, dev := range devs {
 			dev.Close()

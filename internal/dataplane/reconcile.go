@@ -90,7 +90,7 @@ func NewReconciler(dp Dataplane, log *slog.Logger) *Reconciler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reconciler{dp: dp, log: log.With("subsystem", "dataplane")}
+	return &Reconciler{dp: dp, log: log.With("subsystem", "kernel")}
 }
 
 // Reconcile lists the dataplane, computes the ops that make it match

@@ -125,7 +125,7 @@ func NewProgrammer(o ProgrammerOptions) *Programmer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Programmer{
-		o: o, log: log.With("subsystem", "dataplane"),
+		o: o, log: log.With("subsystem", "kernel"),
 		children: map[uint32]*child{},
 		reqIDs:   map[reqKey]*reqEntry{},
 		usedReq:  map[uint32]bool{},

@@ -154,7 +154,7 @@ func New(o Options) (*Dataplane, error) {
 	}
 	d := &Dataplane{
 		o:        o,
-		log:      o.Logger.With("subsystem", "dataplane"),
+		log:      o.Logger.With("subsystem", "ipsec"),
 		reserved: map[uint32]time.Time{},
 		events:   make(chan dataplane.Event, o.Events),
 		done:     make(chan struct{}),

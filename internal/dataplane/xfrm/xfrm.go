@@ -131,7 +131,7 @@ func New(o Options) (*Dataplane, error) {
 		return nil, err
 	}
 	d := &Dataplane{
-		o: o, log: log.With("subsystem", "dataplane"), c: c,
+		o: o, log: log.With("subsystem", "kernel"), c: c,
 		usedIdx: map[uint32]bool{},
 		saMark:  map[dataplane.SAKey]dataplane.Mark{}, larval: map[dataplane.SAKey]bool{},
 		events: make(chan dataplane.Event, 256), done: make(chan struct{}),

@@ -110,7 +110,7 @@ func Listen(o Options) (*Conn, error) {
 	}
 	c := &Conn{
 		o:     o,
-		log:   o.Logger.With("subsystem", "udp"),
+		log:   o.Logger.With("subsystem", "network"),
 		socks: map[netip.AddrPort]*net.UDPConn{},
 		recv:  make(chan engine.Datagram, o.Queue),
 		done:  make(chan struct{}),
