@@ -31,11 +31,11 @@ var tunQueues = min(max(runtime.NumCPU(), 2), 8)
 // DefaultESPWorkers is the number of inbound ESP workers with
 // Config.ESPWorkers 0: none, the socket readers open ESP themselves. On
 // the 2-CPU machine this was measured on, two workers open the ESP of 8
-// SAs at 0.93x the reader alone (BenchmarkInboundWorkers: the decryption
-// itself runs 1.4x slower on packets that crossed to another CPU) and cut
-// bench-esp's single tunnel by about 10 %; workers are for machines with
-// more CPUs and many SAs per local address, where they must be measured
-// first (secgwd -esp-workers).
+// SAs at 0.93x to 1.22x the reader alone (BenchmarkInboundWorkers, from
+// run to run: packets that cross to another CPU decrypt slower), and
+// bench-esp's single tunnel (one SA, one worker) runs 2-7 % slower with
+// them; workers are for machines with more CPUs and many SAs per local
+// address, where they must be measured first (secgwd -esp-workers).
 const DefaultESPWorkers = 1
 
 // openUserspace creates the TUN device and the userspace dataplane, which
