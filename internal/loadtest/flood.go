@@ -175,13 +175,13 @@ func (f *flooder) read(s *socket) {
 		}
 		ps := wire.SkipUnknown(m.Payloads)
 		switch {
-		case findNotify(ps, wire.NotifyCookie) != nil:
+		case wire.FindNotify(ps, wire.NotifyCookie) != nil:
 			f.cookies.Add(1)
 		case find[*wire.SA](ps) != nil:
 			f.answered.Add(1)
 		default:
 			name := "other"
-			if n := firstError(ps); n != nil {
+			if n := wire.FirstError(ps); n != nil {
 				name = n.NotifyType.String()
 			}
 			f.mu.Lock()

@@ -159,7 +159,7 @@ func natdHash(spii, spir uint64, ap netip.AddrPort) []byte {
 func (t *tunnel) handleInitResponse(p *Profile, m *wire.Message) (next []byte, restart bool, err error) {
 	const phase = "IKE_SA_INIT"
 	ps := wire.SkipUnknown(m.Payloads)
-	if n := findNotify(ps, wire.NotifyCookie); n != nil {
+	if n := wire.FindNotify(ps, wire.NotifyCookie); n != nil {
 		switch {
 		case bytes.Equal(n.Data, t.cookie):
 			// The answer to a retransmission of the request without the
@@ -175,7 +175,7 @@ func (t *tunnel) handleInitResponse(p *Profile, m *wire.Message) (next []byte, r
 		next, err = t.initRequest(p)
 		return next, true, err
 	}
-	if n := firstError(ps); n != nil {
+	if n := wire.FirstError(ps); n != nil {
 		return nil, false, failf(phase, "%s", n.NotifyType)
 	}
 	sa := find[*wire.SA](ps)
@@ -251,7 +251,7 @@ func (t *tunnel) handleAuthResponse(p *Profile, m *wire.Message) error {
 	idr := find[*wire.Identification](ps)
 	auth := find[*wire.Auth](ps)
 	if idr == nil || auth == nil {
-		if n := firstError(ps); n != nil {
+		if n := wire.FirstError(ps); n != nil {
 			return failf(phase, "%s", n.NotifyType)
 		}
 		return failf(phase, "response lacks IDr or AUTH")
@@ -265,7 +265,7 @@ func (t *tunnel) handleAuthResponse(p *Profile, m *wire.Message) error {
 	}
 	// RFC 7296 §2.21.3: a refused child leaves the IKE SA up; the run
 	// counts it as a failed tunnel all the same.
-	if n := firstError(ps); n != nil {
+	if n := wire.FirstError(ps); n != nil {
 		return failf("child", "%s", n.NotifyType)
 	}
 	sa := find[*wire.SA](ps)
@@ -337,24 +337,6 @@ func open(in ikecrypto.SKCipher, m *wire.Message) ([]wire.Payload, error) {
 		return nil, err
 	}
 	return wire.SkipUnknown(ps), nil
-}
-
-func findNotify(ps []wire.Payload, typ wire.NotifyType) *wire.Notify {
-	for _, p := range ps {
-		if n, ok := p.(*wire.Notify); ok && n.NotifyType == typ {
-			return n
-		}
-	}
-	return nil
-}
-
-func firstError(ps []wire.Payload) *wire.Notify {
-	for _, p := range ps {
-		if n, ok := p.(*wire.Notify); ok && n.NotifyType.IsError() {
-			return n
-		}
-	}
-	return nil
 }
 
 func find[T wire.Payload](ps []wire.Payload) T {

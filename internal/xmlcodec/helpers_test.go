@@ -2,18 +2,15 @@ package xmlcodec
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"secgw/generated"
 	"secgw/internal/configtest"
+	goldenfile "secgw/internal/golden"
 	"secgw/internal/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")
 
 var (
 	schemaOnce sync.Once
@@ -86,21 +83,5 @@ func encode(t testing.TB, s *schema.Schema, d *generated.Device, opts EncodeOpti
 // golden compares got with testdata/golden/name, rewriting it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got)
 }

@@ -46,6 +46,23 @@ func (d *Dataplane) Stats() Stats {
 	}
 }
 
+// readFailed handles a failed read of a reader goroutine: true if the
+// reader must stop (the dataplane or the device is closed), else the
+// failure is logged and the reader backs off before its next read.
+func (d *Dataplane) readFailed(what string, err error) bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+	}
+	if errors.Is(err, edge.ErrClosed) {
+		return true
+	}
+	d.log.Debug(what, "err", err)
+	time.Sleep(10 * time.Millisecond)
+	return false
+}
+
 // readTUN is the outbound reader of one TUN queue.
 func (d *Dataplane) readTUN(dev edge.Device) {
 	defer d.wg.Done()
@@ -57,16 +74,9 @@ func (d *Dataplane) readTUN(dev edge.Device) {
 	for {
 		n, err := dev.Read(buf.b[headroom : bufSize-esp.MaxTrailer])
 		if err != nil {
-			select {
-			case <-d.done:
-				return
-			default:
-			}
-			if errors.Is(err, edge.ErrClosed) {
+			if d.readFailed("TUN read failed", err) {
 				return
 			}
-			d.log.Debug("TUN read failed", "err", err)
-			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		d.outbound(dev, buf, n)
@@ -88,16 +98,9 @@ func (d *Dataplane) readTUNBatch(dev edge.BatchDevice) {
 	for {
 		n, err := dev.ReadBatch(views, sizes, headroom)
 		if err != nil {
-			select {
-			case <-d.done:
-				return
-			default:
-			}
-			if errors.Is(err, edge.ErrClosed) {
+			if d.readFailed("TUN read failed", err) {
 				return
 			}
-			d.log.Debug("TUN read failed", "err", err)
-			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		ds = ds[:0]
@@ -272,25 +275,17 @@ func (d *Dataplane) readUDP(rf edge.ReceiveFunc) {
 		}
 		n, err := rf(ds)
 		if err != nil {
-			select {
-			case <-d.done:
-				return
-			default:
-			}
-			if errors.Is(err, edge.ErrClosed) {
+			if d.readFailed("UDP receive failed", err) {
 				return
 			}
-			d.log.Debug("UDP receive failed", "err", err)
-			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		for i := range n {
-			if seg := ds[i].Seg; seg > 0 {
+			if ds[i].Seg > 0 {
 				// A GRO run: each datagram is copied out and opened
 				// on its own.
-				b := ds[i].Buf
-				for off := 0; off < len(b); off += seg {
-					d.handleESP(ds[i].Local, ds[i].Remote, b[off:min(off+seg, len(b))], true)
+				for one := range ds[i].Datagrams() {
+					d.handleESP(ds[i].Local, ds[i].Remote, one, true)
 				}
 				continue
 			}

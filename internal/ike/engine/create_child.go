@@ -146,7 +146,7 @@ func pfsGroup(ps []wire.Proposal) wire.TransformID {
 
 func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
-	if n := findNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 3 {
+	if n := wire.FindNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 3 {
 		if g, ok := n.Group(); ok && g != t.group && offersGroup(sa.vpn.ESPProposals, g) {
 			// RFC 7296 §1.3: a new exchange with the group the
 			// responder named.
@@ -155,7 +155,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 			return errAgain
 		}
 	}
-	if n := firstError(ps); n != nil {
+	if n := wire.FirstError(ps); n != nil {
 		t.refused(sa, n)
 		return nil
 	}
@@ -328,7 +328,7 @@ func (sa *ikeSA) respondCreateChild(ps []wire.Payload) []wire.Payload {
 	if sap.Proposals[0].Protocol == wire.ProtocolIKE {
 		return sa.respondRekeyIKE(sap, ni, find[*wire.KE](ps, nil))
 	}
-	rekey := findNotify(ps, wire.NotifyRekeySA)
+	rekey := wire.FindNotify(ps, wire.NotifyRekeySA)
 	switch {
 	case sa.successor != nil || (sa.closing && rekey != nil):
 		// RFC 7296 §2.25, §2.25.1: the IKE SA was just rekeyed (its child
@@ -346,7 +346,7 @@ func (sa *ikeSA) respondCreateChild(ps []wire.Payload) []wire.Payload {
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
 	req := childRequest{sap: sap, tsi: tsi.Selectors, tsr: tsr.Selectors, ke: find[*wire.KE](ps, nil),
-		transport: findNotify(ps, wire.NotifyUseTransportMode) != nil, ni: ni.Data}
+		transport: wire.FindNotify(ps, wire.NotifyUseTransportMode) != nil, ni: ni.Data}
 	var old *childSA
 	if rekey != nil {
 		if rekey.Protocol != wire.ProtocolESP || len(rekey.SPI) != 4 {

@@ -69,13 +69,13 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 }
 
 func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
-	if n := findNotify(ps, wire.NotifyAuthenticationFailed); n != nil {
+	if n := wire.FindNotify(ps, wire.NotifyAuthenticationFailed); n != nil {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer rejected our authentication")
 	}
 	idr := find[*wire.Identification](ps, func(id *wire.Identification) bool { return id.Responder })
 	auth := find[*wire.Auth](ps, nil)
 	if idr == nil || auth == nil {
-		if n := firstError(ps); n != nil {
+		if n := wire.FirstError(ps); n != nil {
 			return &NotifyError{Type: n.NotifyType, Reason: "IKE_AUTH refused by peer"}
 		}
 		return notifyErr(wire.NotifyInvalidSyntax, "IKE_AUTH response lacks IDr or AUTH")
@@ -114,7 +114,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 // processChild installs the child SA of the IKE_AUTH response. A child SA
 // failure leaves the IKE SA up (RFC 7296 §2.21.3).
 func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) error {
-	if n := firstError(ps); n != nil {
+	if n := wire.FirstError(ps); n != nil {
 		sa.lastError = n.NotifyType
 		sa.log().Info("first child SA refused", "subsystem", "child", "notify", n.NotifyType)
 		sa.w.e.childFailed(sa, t.policy.Name, n.NotifyType.String())
@@ -232,7 +232,7 @@ func (sa *ikeSA) respondChild(ps []wire.Payload) []wire.Payload {
 		return nil // childless (RFC 6023) or malformed: no child SA
 	}
 	out, _ := sa.negotiateChild(childRequest{sap: sap, tsi: tsi.Selectors, tsr: tsr.Selectors,
-		transport: findNotify(ps, wire.NotifyUseTransportMode) != nil, ni: sa.ni, nr: sa.nr, auth: true})
+		transport: wire.FindNotify(ps, wire.NotifyUseTransportMode) != nil, ni: sa.ni, nr: sa.nr, auth: true})
 	return out
 }
 

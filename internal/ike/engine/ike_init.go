@@ -69,12 +69,12 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 
 func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
-	if n := findNotify(ps, wire.NotifyCookie); n != nil && t.cookie == nil && t.tries < 4 {
+	if n := wire.FindNotify(ps, wire.NotifyCookie); n != nil && t.cookie == nil && t.tries < 4 {
 		t.cookie = bytes.Clone(n.Data)
 		sa.log().Debug("responder asked for a cookie")
 		return errRestart
 	}
-	if n := findNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 4 {
+	if n := wire.FindNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 4 {
 		g, ok := n.Group()
 		if !ok || g == t.group || !offersGroup(sa.vpn.IKEProposals, g) {
 			return notifyErr(wire.NotifyInvalidKEPayload, "responder wants unacceptable group %d", g)
@@ -83,7 +83,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		t.group = g
 		return errRestart
 	}
-	if n := firstError(ps); n != nil {
+	if n := wire.FirstError(ps); n != nil {
 		return &NotifyError{Type: n.NotifyType, Reason: "IKE_SA_INIT refused by peer"}
 	}
 	sap := find[*wire.SA](ps, nil)
@@ -108,7 +108,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	}
 	sa.detectNAT(ps)
 	// RFC 7383 §2.3: fragments only when both sides announced support.
-	sa.fragOK = sa.vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
+	sa.fragOK = sa.vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
 	sa.state = stateAuth
 	sa.log().Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
 	return nil
@@ -384,7 +384,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		&wire.Nonce{Data: sa.nr},
 	}
 	resp = append(resp, natdPayloads(sa.spii, sa.spir, sa.local, sa.remote, sa.w.e.o.ForceEncap)...)
-	if vpn.Fragmentation && findNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
+	if vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
 		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 		sa.fragOK = true
 	}

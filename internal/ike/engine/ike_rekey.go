@@ -74,13 +74,13 @@ func (t *ikeRekeyTask) abort(sa *ikeSA) {
 
 func (t *ikeRekeyTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
-	if n := findNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 3 {
+	if n := wire.FindNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 3 {
 		if g, ok := n.Group(); ok && g != t.group && offersGroup(sa.vpn.IKEProposals, g) {
 			t.group = g
 			return errAgain
 		}
 	}
-	if n := firstError(ps); n != nil {
+	if n := wire.FirstError(ps); n != nil {
 		t.abort(sa)
 		sa.lastError = n.NotifyType
 		sa.log().Info("peer refused the IKE SA rekey", "notify", n.NotifyType)

@@ -355,25 +355,6 @@ func (sa *ikeSA) fail(err error) {
 	sa.w.e.removeSA(sa)
 }
 
-func findNotify(ps []wire.Payload, t wire.NotifyType) *wire.Notify {
-	for _, p := range ps {
-		if n, ok := p.(*wire.Notify); ok && n.NotifyType == t {
-			return n
-		}
-	}
-	return nil
-}
-
-// firstError returns the first error notification in ps, if any.
-func firstError(ps []wire.Payload) *wire.Notify {
-	for _, p := range ps {
-		if n, ok := p.(*wire.Notify); ok && n.NotifyType.IsError() {
-			return n
-		}
-	}
-	return nil
-}
-
 func find[T wire.Payload](ps []wire.Payload, ok func(T) bool) T {
 	var zero T
 	for _, p := range ps {

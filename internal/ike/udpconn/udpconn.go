@@ -341,14 +341,9 @@ func (c *Conn) readBatches(key netip.AddrPort, rf edge.ReceiveFunc) {
 		lent := false
 		for i := range n {
 			remote := netip.AddrPortFrom(ds[i].Remote.Addr().Unmap(), c.toEngine(ds[i].Remote.Port()))
-			b, seg := ds[i].Buf, ds[i].Seg
-			if seg <= 0 || seg > len(b) {
-				seg = max(len(b), 1)
-			}
 			// A GRO run is a sequence of datagrams, each sorted on
 			// its own (RFC 3948 §2).
-			for off := 0; off < len(b) || off == 0; off += seg {
-				one := b[off:min(off+seg, len(b))]
+			for one := range ds[i].Datagrams() {
 				if wire.ClassifyNATT(one) == wire.PacketESP {
 					c.o.OnESPBorrow(key, remote, one)
 					lent = true

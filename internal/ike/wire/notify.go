@@ -254,3 +254,24 @@ func (n *Notify) HashAlgorithms() (algs []HashAlgorithm, ok bool) {
 	}
 	return algs, true
 }
+
+// FindNotify returns the first Notify of type t in ps, or nil.
+func FindNotify(ps []Payload, t NotifyType) *Notify {
+	for _, p := range ps {
+		if n, ok := p.(*Notify); ok && n.NotifyType == t {
+			return n
+		}
+	}
+	return nil
+}
+
+// FirstError returns the first error Notify (RFC 7296 §3.10.1: types
+// below 16384) in ps, or nil.
+func FirstError(ps []Payload) *Notify {
+	for _, p := range ps {
+		if n, ok := p.(*Notify); ok && n.NotifyType.IsError() {
+			return n
+		}
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ package edge
 
 import (
 	"errors"
+	"iter"
 	"net/netip"
 )
 
@@ -36,6 +37,23 @@ type Datagram struct {
 	// holds a run of datagrams from Remote: each Seg octets long but
 	// the last, which may be shorter. Send ignores it.
 	Seg int
+}
+
+// Datagrams yields the datagrams that d holds: Buf itself, or each piece
+// of a GRO run of Seg octets (the last may be shorter).
+func (d *Datagram) Datagrams() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		seg := d.Seg
+		if seg <= 0 || seg >= len(d.Buf) {
+			yield(d.Buf)
+			return
+		}
+		for off := 0; off < len(d.Buf); off += seg {
+			if !yield(d.Buf[off:min(off+seg, len(d.Buf))]) {
+				return
+			}
+		}
+	}
 }
 
 // ReceiveFunc fills ds with received datagrams (each Buf is filled up to

@@ -132,14 +132,12 @@ func receiveSplit(t *testing.T, c *net.UDPConn, rf ReceiveFunc, want int) ([][]b
 			t.Fatalf("after %d datagrams of %d: %v", len(got), want, err)
 		}
 		for _, d := range ds[:n] {
-			seg := d.Seg
-			if seg == 0 {
-				seg = len(d.Buf)
+			run := 0
+			for one := range d.Datagrams() {
+				got = append(got, one)
+				run++
 			}
-			maxRun = max(maxRun, (len(d.Buf)+seg-1)/seg)
-			for off := 0; off < len(d.Buf); off += seg {
-				got = append(got, d.Buf[off:min(off+seg, len(d.Buf))])
-			}
+			maxRun = max(maxRun, run)
 		}
 	}
 	return got, maxRun
