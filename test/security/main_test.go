@@ -1,0 +1,35 @@
+// Package security performs attacks against a real secgwd and asserts the
+// defended outcome (issue 22): a read-only NETCONF account probing for
+// secrets or freezing management, clients exhausting memory, file
+// descriptors or bcrypt, and off-path attackers on the IKE port. During
+// every attack a second session's <get> must be answered within a bound.
+package security
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"secgw/test/secgwdtest"
+)
+
+// secgwdBin is the daemon built once by TestMain for every test.
+var secgwdBin string
+
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "secgw-security-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "security:", err)
+		os.Exit(1)
+	}
+	if err := secgwdtest.Build(tmp, "secgwd"); err != nil {
+		fmt.Fprintln(os.Stderr, "security:", err)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	secgwdBin = filepath.Join(tmp, "secgwd")
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
