@@ -61,7 +61,12 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 		}
 		name := sa.vpn.Name
 		if !changed[name] {
-			sa.vpn = c.VPN(name)
+			if nv := c.VPN(name); nv != nil {
+				sa.vpn = nv
+			}
+			// else the VPN went in an earlier commit and the SA's
+			// deletion is under way: it keeps the VPN it was made
+			// for, to report and to finish the deletion with.
 			continue
 		}
 		if !seen[name] {
