@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"reflect"
 
 	"secgw/internal/ike/config"
@@ -141,4 +142,17 @@ func (e *Engine) DeleteIKEByUID(uid uint32) error {
 		return nil
 	}
 	return ErrNoSA
+}
+
+// UsesLocal reports whether an IKE SA of the engine has local address a
+// (the daemon keeps the sockets of a removed address open until none
+// has).
+func (e *Engine) UsesLocal(a netip.Addr) bool {
+	a = a.Unmap()
+	found := false
+	e.eachSA(func(sa *ikeSA) bool {
+		found = sa.local.Addr().Unmap() == a
+		return !found
+	})
+	return found
 }
