@@ -261,5 +261,7 @@ func TestRemovedAddressDrains(t *testing.T) {
 	commit(t, a, 1, runA, empty)
 	commit(t, a, 2, empty, empty) // another commit at once
 	waitFor(t, func() bool { return len(b.State(false).IkeSa) == 0 && len(dpB.Children()) == 0 })
-	waitFor(t, func() bool { return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil })
+	waitFor(t, func() bool {
+		return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil
+	})
 }
