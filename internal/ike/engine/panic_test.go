@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"secgw/generated"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -98,5 +100,33 @@ func TestResponderCannotInstallChild(t *testing.T) {
 		if _, sa := onlySA(t, p); sa.State != "established" {
 			t.Fatalf("IKE SA %+v, want established", sa)
 		}
+	}
+}
+
+// TestRefusedInitIsReported: a responder that finds no acceptable IKE
+// proposal answers NO_PROPOSAL_CHOSEN, logs why and reports IKEFailed
+// (which the statistics count), though no IKE SA was made.
+func TestRefusedInitIsReported(t *testing.T) {
+	logs, withLogs := recordLogs(t)
+	var ev events
+	a, b := pairOpts(t, nil, func(ike *generated.SecgwVrf_Vrf_Ike) {
+		ike.Vpn["from-a"].IkePolicy.IkeProposal = map[uint8]*generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy_IkeProposal{
+			1: {Id: ptr(uint8(1)), EncAlg: []generated.E_SecgwIke_EncryptionAlgorithm{generated.SecgwIke_EncryptionAlgorithm_aes256_cbc},
+				AuthAlg: []generated.E_SecgwIke_IntegrityAlgorithm{generated.SecgwIke_IntegrityAlgorithm_hmac_sha512},
+				DhGroup: []generated.E_SecgwIke_DhGroup{generated.SecgwIke_DhGroup_ecp384}},
+		}
+	}, nil, both(withLogs, ev.hook()))
+	a.e.Initiate("to-b")
+	deliver(t, a, b)      // IKE_SA_INIT request with the default proposals
+	d := deliver(t, b, a) // IKE_SA_INIT response: N(NO_PROPOSAL_CHOSEN)
+	if m, err := wire.Parse(d.Data); err != nil || m.Find(wire.PayloadNotify).(*wire.Notify).NotifyType != wire.NotifyNoProposalChosen {
+		t.Fatalf("response %v, %v", m, err)
+	}
+	recs := logs.find("IKE_SA_INIT refused")
+	if len(recs) != 1 || recs[0]["vpn"] != "from-a" || recs[0]["notify"] != "NO_PROPOSAL_CHOSEN" {
+		t.Fatalf("log records %v, want one line naming the VPN and the notify", recs)
+	}
+	if ev.kinds() != "ike-failed" || !strings.Contains(ev.list[0].Reason, "NO_PROPOSAL_CHOSEN") {
+		t.Fatalf("events %q %+v, want IKEFailed with NO_PROPOSAL_CHOSEN", ev.kinds(), ev.list)
 	}
 }
