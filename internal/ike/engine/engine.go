@@ -118,7 +118,8 @@ type Engine struct {
 	// when we initiated, SPIr when we responded).
 	set atomic.Pointer[workerSet]
 
-	cookieSecret [32]byte
+	// cookies are the secrets of the COOKIE (cookie.go).
+	cookies cookieJar
 	// uids numbers IKE and child SAs for the operational state.
 	uids atomic.Uint32
 
@@ -189,7 +190,7 @@ func New(o Options) *Engine {
 	}
 	e.cfg.Store(o.Config)
 	e.set.Store(e.newWorkerSet(o.Config.Global))
-	io.ReadFull(o.Rand, e.cookieSecret[:])
+	e.initCookies()
 	return e
 }
 

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -225,18 +223,6 @@ func (sa *ikeSA) spirForNATD() uint64 {
 	return 0
 }
 
-// cookie computes Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi |
-// <secret>) (RFC 7296 §2.6), with HMAC-SHA-256 keyed by the secret.
-func (e *Engine) cookie(ni []byte, ipi netip.Addr, spii uint64) []byte {
-	h := hmac.New(sha256.New, e.cookieSecret[:])
-	h.Write(ni)
-	h.Write(ipi.Unmap().AsSlice())
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], spii)
-	h.Write(b[:])
-	return append([]byte{1}, h.Sum(nil)...)
-}
-
 // replyInit sends a stateless IKE_SA_INIT response carrying only n, with a
 // zero SPIr (RFC 7296 §2.6, §1.2).
 func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
@@ -327,7 +313,8 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	// The cookie and the limits come before anything costly: no state,
 	// no Diffie-Hellman for a request that is refused (dos.go).
-	if !e.admitInit(w, d, m, ps, ni.Data) {
+	ok, verified := e.admitInit(w, d, m, ps, ni.Data)
+	if !ok {
 		return
 	}
 	admitted := true // a place among the half-open SAs (admitInit)
@@ -395,7 +382,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	sa.initResponse = raw
 	sa.lastResp, sa.haveLastResp, sa.expectID = [][]byte{raw}, true, 1
-	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi})
+	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi}, verified)
 	admitted = false // the SA holds the place now
 	sa.log().Info("IKE_SA_INIT answered", "suite", suite.String())
 	sa.send(raw)

@@ -135,6 +135,9 @@ type handshake struct {
 	// halfOpenKey is the responder SA's key in its worker's halfOpen
 	// index: the initiator's address and SPI.
 	halfOpenKey halfOpenKey
+	// halfOpenVerified: the request that created the half-open SA
+	// carried a valid cookie (dos.go).
+	halfOpenVerified bool
 }
 
 // log returns the SA's logger.
