@@ -154,9 +154,9 @@ func (e *Engine) admitInit(w *worker, d Datagram, m *wire.Message, ps []wire.Pay
 		e.dos.cookies.Add(1)
 		if !global {
 			e.dos.peerCookies.Add(1)
-			e.debug("asking for a cookie: address has block-threshold unverified half-open IKE SAs", "remote", d.Remote)
+			e.debugLimited("asking for a cookie: address has block-threshold unverified half-open IKE SAs", "remote", d.Remote)
 		} else {
-			e.debug("asking for a cookie", "remote", d.Remote)
+			e.debugLimited("asking for a cookie", "remote", d.Remote)
 		}
 		e.replyInit(d, m, wire.NewNotify(wire.NotifyCookie, e.cookie(ni, peer, m.Header.SPIi)))
 		return false, false
@@ -164,13 +164,13 @@ func (e *Engine) admitInit(w *worker, d Datagram, m *wire.Message, ps []wire.Pay
 	switch {
 	case l.BlockThreshold > 0 && uint32(counts.verified) >= l.BlockThreshold:
 		e.dos.blocked.Add(1)
-		e.debug("ignoring IKE_SA_INIT: peer has too many half-open IKE SAs (block-threshold)", "remote", d.Remote)
+		e.debugLimited("ignoring IKE_SA_INIT: peer has too many half-open IKE SAs (block-threshold)", "remote", d.Remote)
 	case l.InitLimitHalfOpen > 0 && before >= int64(l.InitLimitHalfOpen):
 		e.dos.halfOpenLimit.Add(1)
-		e.debug("ignoring IKE_SA_INIT: init-limit-half-open reached", "remote", d.Remote)
+		e.debugLimited("ignoring IKE_SA_INIT: init-limit-half-open reached", "remote", d.Remote)
 	case l.IKESALimit > 0 && e.dos.established.Load() >= int64(l.IKESALimit):
 		e.dos.saLimit.Add(1)
-		e.debug("ignoring IKE_SA_INIT: ike-sa-limit reached", "remote", d.Remote)
+		e.debugLimited("ignoring IKE_SA_INIT: ike-sa-limit reached", "remote", d.Remote)
 	default:
 		return true, verified
 	}

@@ -43,6 +43,7 @@ import (
 
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/wire"
+	"secgw/internal/logging/loglimit"
 )
 
 // IKE ports (RFC 7296 §2, RFC 3948).
@@ -112,6 +113,8 @@ type Engine struct {
 	o     Options
 	log   *slog.Logger
 	epoch time.Time
+	// limit rate-limits the log records a flood repeats per datagram.
+	limit *loglimit.Limiter
 
 	cfg atomic.Pointer[config.Config]
 	// set is the workers and the SA table (keyed by our own SPI: SPIi
@@ -183,6 +186,7 @@ func New(o Options) *Engine {
 	e := &Engine{
 		o:        o,
 		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
+		limit:    loglimit.NewLimiter(0, 0),
 		epoch:    time.Now(),
 		spis:     map[uint32]*ikeSA{},
 		traps:    map[string]Trap{},
@@ -218,7 +222,7 @@ func (e *Engine) HandleDatagram(d Datagram) {
 		if errors.Is(err, wire.ErrBadVersion) {
 			e.rejectVersion(d, data)
 		}
-		e.debug("dropping malformed message", "remote", d.Remote, "err", err)
+		e.debugLimited("dropping malformed message", "remote", d.Remote, "err", err)
 		return
 	}
 	h := m.Header
@@ -256,7 +260,7 @@ func (e *Engine) HandleDatagram(d Datagram) {
 
 func (e *Engine) dropUnknown(d Datagram, m *wire.Message) {
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
-		e.log.Debug("dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
+		e.limit.Log(nil, e.log, slog.LevelDebug, "dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
 	}
 }
 

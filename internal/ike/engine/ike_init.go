@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net/netip"
 
 	"secgw/internal/ike/config"
@@ -243,7 +244,7 @@ func (e *Engine) sendStateless(d Datagram, raw []byte) {
 		raw = append(wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen)), raw...)
 	}
 	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw}); err != nil {
-		e.log.Warn("send failed", "err", err)
+		e.limit.Log(nil, e.log, slog.LevelWarn, "send failed", "remote", d.Remote, "err", err)
 	}
 }
 
@@ -293,7 +294,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		}
 	}
 	if len(cands) == 0 {
-		e.debug("no vpn for peer", "remote", d.Remote)
+		e.debugLimited("no vpn for peer", "remote", d.Remote)
 		return
 	}
 	if err := wire.CheckCritical(m.Payloads); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 
 	"secgw/internal/ike/config"
@@ -336,7 +337,7 @@ func (sa *ikeSA) send(raw []byte) {
 	}
 	sa.sentSinceKeepalive = true
 	if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data}); err != nil {
-		sa.log().Warn("send failed", "err", err)
+		sa.log().Limited(slog.LevelWarn, "send failed", "err", err)
 	}
 }
 

@@ -2,9 +2,14 @@ package engine_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
+	"log/slog"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +20,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/proposal"
 	"secgw/internal/ike/wire"
+	"secgw/internal/logging/loglimit"
 )
 
 // Issue 22 item 4: block-threshold must not be something an off-path
@@ -221,6 +227,70 @@ func TestCookieRotation(t *testing.T) {
 			if got, _ := r3.send(t, b, from, c); got != "cookie" {
 				t.Fatalf("cookie %x: %q", c, got)
 			}
+		}
+	})
+}
+
+// unreachable is a Conn with no route anywhere: every send fails as
+// sendto(2) does for a spoofed source address that has no route back.
+type unreachable struct{}
+
+func (unreachable) Send(engine.Datagram) error {
+	return errors.New("udpconn: sendto: network is unreachable")
+}
+
+func (unreachable) Receive(ctx context.Context) (engine.Datagram, error) {
+	<-ctx.Done()
+	return engine.Datagram{}, ctx.Err()
+}
+
+// lockedBuffer collects log lines from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count returns how many lines contain s.
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestSpoofedFloodLogsRateLimited: 10,000 IKE_SA_INIT requests in 5 s from
+// spoofed addresses with no route back (every answer fails to send) give
+// loglimit.DefaultBurst "send failed" warnings, not one per packet, and
+// one summary line with the count of the others once the interval ends.
+func TestSpoofedFloodLogsRateLimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out lockedBuffer
+		b := newPeer(t, anyConfig(), addrB, func(o *engine.Options) {
+			o.Conn = unreachable{}
+			o.Logger = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		})
+		for s := range 5 {
+			for i := range 2000 {
+				b.e.HandleDatagram(engine.Datagram{Local: netip.AddrPortFrom(addrB, 500), Remote: spoofed(s*2000 + i), Data: floodInit(t)})
+			}
+			time.Sleep(time.Second)
+		}
+		if n := out.count(`msg="send failed"`); n != loglimit.DefaultBurst {
+			t.Fatalf("%d send failed warnings during the flood, want %d", n, loglimit.DefaultBurst)
+		}
+		time.Sleep(loglimit.DefaultInterval)
+		synctest.Wait()
+		want := `msg="send failed ... 9995 more suppressed"`
+		if n := out.count(want); n != 1 {
+			t.Fatalf("%d summary lines %s", n, want)
+		}
+		if n := strings.Count(out.b.String(), "\n"); n > 2*loglimit.DefaultBurst+config.DefaultCookieThreshold+1 {
+			t.Fatalf("%d lines in all:\n%s", n, out.b.String())
 		}
 	})
 }

@@ -35,6 +35,21 @@ func (l saLogger) Log(ctx context.Context, level slog.Level, msg string, args ..
 	if !e.log.Enabled(ctx, level) {
 		return
 	}
+	e.log.Log(ctx, level, msg, l.attrs(args)...)
+}
+
+// Limited logs at level, rate-limited by message (Engine.limit): for the
+// records a flood repeats once per datagram.
+func (l saLogger) Limited(level slog.Level, msg string, args ...any) {
+	e := l.sa.w.e
+	if !e.log.Enabled(context.Background(), level) {
+		return
+	}
+	e.limit.Log(nil, e.log, level, msg, l.attrs(args)...)
+}
+
+// attrs returns the SA's attributes followed by args.
+func (l saLogger) attrs(args []any) []any {
 	sa := l.sa
 	name := ""
 	if sa.vpn != nil {
@@ -45,7 +60,7 @@ func (l saLogger) Log(ctx context.Context, level slog.Level, msg string, args ..
 	if sa.spir != 0 {
 		attrs = append(attrs, "spir", spiString(sa.spir))
 	}
-	e.log.Log(ctx, level, msg, append(attrs, args...)...)
+	return append(attrs, args...)
 }
 
 // debug logs at debug level on the engine's logger, building the
@@ -53,5 +68,13 @@ func (l saLogger) Log(ctx context.Context, level slog.Level, msg string, args ..
 func (e *Engine) debug(msg string, args ...any) {
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug(msg, args...)
+	}
+}
+
+// debugLimited is debug rate-limited by message (Engine.limit), for the
+// records of the paths a flood of datagrams takes.
+func (e *Engine) debugLimited(msg string, args ...any) {
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.limit.Log(nil, e.log, slog.LevelDebug, msg, args...)
 	}
 }
