@@ -65,6 +65,7 @@ func (d *Daemon) startIKE() error {
 		ForceEncap:    d.userspace != nil,
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
+		LogKeys:       d.cfg.LogKeys,
 	})
 	var startErr error
 	d.store.View(func(running *generated.Device) {

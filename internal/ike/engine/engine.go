@@ -53,7 +53,8 @@ const (
 )
 
 // LevelKeys is the slog level of messages that carry key material (level 4
-// of the logging subsystems); nothing below it ever logs keys.
+// of the logging subsystems); nothing below it ever logs keys, and it only
+// does with Options.LogKeys.
 const LevelKeys = slog.LevelDebug - 4
 
 // Options configures an Engine.
@@ -99,6 +100,10 @@ type Options struct {
 	// MaxChildSAs bounds the child SAs of one IKE SA; 0 means
 	// DefaultMaxChildSAs.
 	MaxChildSAs int
+	// LogKeys lets the records of key material (IKE and child SA keys,
+	// in hex) out at LevelKeys; without it nothing logs keys, whatever
+	// the level (secgwd -log-keys).
+	LogKeys bool
 }
 
 // Engine is the IKEv2 engine of one vrf.

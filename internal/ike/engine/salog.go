@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 )
 
@@ -77,4 +78,23 @@ func (e *Engine) debugLimited(msg string, args ...any) {
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.limit.Log(nil, e.log, slog.LevelDebug, msg, args...)
 	}
+}
+
+// logKeys logs key material (the values of args that are []byte, in hex)
+// at LevelKeys, and only when Options.LogKeys is set: level 4 of the
+// logging configuration alone logs no key (the model has no with-keys
+// switch for logs; secgwd -log-keys is it).
+func (sa *ikeSA) logKeys(msg string, args ...any) {
+	e := sa.w.e
+	if !e.o.LogKeys || !e.log.Enabled(context.Background(), LevelKeys) {
+		return
+	}
+	out := make([]any, len(args))
+	for i, a := range args {
+		if b, ok := a.([]byte); ok {
+			a = hex.EncodeToString(b)
+		}
+		out[i] = a
+	}
+	sa.log().Log(nil, LevelKeys, msg, out...)
 }
