@@ -68,7 +68,10 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 
 func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
-	if n := wire.FindNotify(ps, wire.NotifyCookie); n != nil && t.cookie == nil && t.tries < 4 {
+	// A COOKIE again, other than the one we returned: the responder
+	// replaced its secret meanwhile (RFC 7296 §2.6; or restarted), and
+	// the new cookie is what it wants now. tries bounds the rounds.
+	if n := wire.FindNotify(ps, wire.NotifyCookie); n != nil && !bytes.Equal(n.Data, t.cookie) && t.tries < 4 {
 		t.cookie = bytes.Clone(n.Data)
 		sa.log().Debug("responder asked for a cookie")
 		return errRestart

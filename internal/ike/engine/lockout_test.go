@@ -294,3 +294,28 @@ func TestSpoofedFloodLogsRateLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestNewCookieAfterRestart: the initiator returns a cookie, but the
+// responder no longer knows its secret (it restarted; the same happens
+// when a cookie outlives CookieSecretGrace) and answers with a new
+// COOKIE; the initiator returns the new one (RFC 7296 §2.6) and the IKE
+// SA comes up.
+func TestNewCookieAfterRestart(t *testing.T) {
+	require := func(o *engine.Options) { o.RequireCookies = true }
+	a, b := pair(t, nil, nil, require)
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b) // IKE_SA_INIT request
+	deliver(t, b, a) // N(COOKIE)
+	_, b2 := pair(t, nil, nil, require)
+	deliver(t, a, b2) // IKE_SA_INIT request with the old N(COOKIE) first
+	if _, m := message(t, deliver(t, b2, a)); m.Payloads[0].(*wire.Notify).NotifyType != wire.NotifyCookie {
+		t.Fatal("the restarted responder accepted a cookie of its previous life")
+	}
+	deliver(t, a, b2) // IKE_SA_INIT request with the new N(COOKIE)
+	deliver(t, b2, a) // IKE_SA_INIT response
+	deliver(t, a, b2) // IKE_AUTH request
+	deliver(t, b2, a) // IKE_AUTH response
+	checkChildPair(t, a, b2)
+}
