@@ -2,10 +2,13 @@
 // internal/daemon, which owns every subsystem.
 //
 //	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
-//	       [-log-level info|0-4] [-no-syslog] [-snapshot-every N]
+//	       [-log-level info|0-4] [-log-keys] [-no-syslog] [-snapshot-every N]
 //
 // The stderr log shows what -log-level allows; syslog (facilities daemon
-// and authpriv) follows the logging configuration of vrf main ike.
+// and authpriv) follows the logging configuration of vrf main ike. Key
+// material is logged (in hex, at level 4) only with -log-keys: the model's
+// logging container has no with-keys switch, and level 4 alone must not
+// write keys to syslog.
 //
 // On first start it creates the users file with an admin account and prints
 // the generated password once on standard error. SIGTERM and SIGINT shut it
@@ -39,6 +42,7 @@ func run(args []string) int {
 	dp := fs.String("dataplane", daemon.DataplaneAuto, "dataplane: auto (kernel XFRM when the kernel has ESP, else userspace), kernel, userspace, or fake (no traffic protected)")
 	ikePort := fs.Uint("ike-port", 0, "UDP port of IKE instead of 500 (NAT-T uses the next one instead of 4500); for tests, where peers must use the same")
 	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
+	logKeys := fs.Bool("log-keys", false, "log IKE and child SA keys, in hex, at level 4 (off: no level logs keys)")
 	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0 or 1: the socket readers decrypt; measure before raising it)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	if err := fs.Parse(args); err != nil {
@@ -81,7 +85,7 @@ func run(args []string) int {
 		return 2
 	}
 	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
-		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers}
+		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers, LogKeys: *logKeys}
 	if *ikePort != 0 {
 		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
 	}

@@ -79,6 +79,9 @@ type Config struct {
 	// that open inbound ESP (userspace.Options.InboundWorkers); 0 is
 	// DefaultESPWorkers, 1 opens it in the socket readers.
 	ESPWorkers int
+	// LogKeys lets IKE log key material, in hex, at level 4 (secgwd
+	// -log-keys); without it no level logs keys.
+	LogKeys bool
 }
 
 // Daemon owns the subsystems of secgwd. Build it with New, run it with Run;

@@ -65,6 +65,7 @@ func (d *Daemon) startIKE() error {
 		ForceEncap:    d.userspace != nil,
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
+		LogKeys:       d.cfg.LogKeys,
 	})
 	var startErr error
 	d.store.View(func(running *generated.Device) {
@@ -174,8 +175,14 @@ func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
 // state is the operational state <get> returns beside running.
 func (d *Daemon) state(secrets bool) *generated.Device {
 	main := ikesvc.VRF
+	ike := d.ike.State(secrets)
+	if ike.Statistics != nil {
+		// cookies-sent: the COOKIE challenges of the DoS protection.
+		cookies := d.ike.Engine().DoSStats().Cookies
+		ike.Statistics.CookiesSent = &cookies
+	}
 	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
-		main: {Name: &main, Ike: d.ike.State(secrets)},
+		main: {Name: &main, Ike: ike},
 	}}
 }
 

@@ -71,6 +71,8 @@ type Options struct {
 	// traffic: DPD takes inbound ESP as proof of liveness and dpd-mode
 	// optimized probes only after outbound traffic (engine.Activity).
 	Activity func(c engine.ChildSA) (in, out time.Time)
+	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
+	LogKeys bool
 }
 
 // Counters are the bytes and packets of one direction of a child SA.
@@ -142,7 +144,7 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
-		ForceEncap: o.ForceEncap})
+		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys})
 	go s.eng.Run(ctx)
 	return s
 }

@@ -20,7 +20,8 @@ import (
 )
 
 // The vsr log levels as slog levels. Level4 is engine.LevelKeys: messages
-// with keys are never emitted unless the subsystem is at level 4.
+// with keys are never emitted unless the subsystem is at level 4, and the
+// engine only emits them with secgwd -log-keys (engine.Options.LogKeys).
 // slog.LevelInfo and above (SA up/down, warnings, errors) are level 0.
 const (
 	Level0 = slog.LevelInfo      // very basic auditing (SA up/down)

@@ -1,7 +1,11 @@
 package userspace
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -363,7 +367,7 @@ func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote neti
 	t := d.tables.Load()
 	s := t.bySPI[esp.SPI(pkt)]
 	if s == nil || s.st.hardFired.Load() {
-		d.stats.unknownSPI.Add(1)
+		d.dropUnknownSPI(pkt, local, remote)
 		return
 	}
 	payload, next, _, err := s.st.in.Open(b, off, end)
@@ -465,4 +469,18 @@ func (d *Dataplane) transportInner(b []byte, p []byte, next byte, s *sa) []byte 
 		putIPv6Header(pkt, s.cfg.Src, s.cfg.Dst, next, len(p))
 	}
 	return pkt
+}
+
+// dropUnknownSPI counts an inbound ESP packet for which no SA exists (or
+// whose SA reached its hard lifetime) and logs it, rate-limited: RFC 4303
+// §3.4.2 makes it an auditable event, whose entry should carry the SPI,
+// the addresses and the sequence number. A flood of such packets costs a
+// counter each and DefaultBurst lines per interval (loglimit).
+func (d *Dataplane) dropUnknownSPI(pkt []byte, local, remote netip.AddrPort) {
+	n := d.stats.unknownSPI.Add(1)
+	if !d.log.Enabled(context.Background(), slog.LevelInfo) || len(pkt) < esp.HeaderLen {
+		return
+	}
+	d.limit.Log(nil, d.log, slog.LevelInfo, "dropping ESP with unknown SPI", "spi", fmt.Sprintf("%08x", esp.SPI(pkt)),
+		"seq", binary.BigEndian.Uint32(pkt[4:]), "remote", remote, "local", local, "total", n)
 }

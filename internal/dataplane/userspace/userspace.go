@@ -52,6 +52,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/userspace/edge"
 	"secgw/internal/esp"
+	"secgw/internal/logging/loglimit"
 )
 
 // Options configures a Dataplane.
@@ -101,7 +102,8 @@ type Dataplane struct {
 	events   chan dataplane.Event
 	in       *inWorkers // nil: HandleESPBatched opens in the caller
 	stats    stats
-	bufs     sync.Pool // *buffer, for HandleESP
+	limit    *loglimit.Limiter // the records the packet paths repeat
+	bufs     sync.Pool         // *buffer, for HandleESP
 	done     chan struct{}
 	wg       sync.WaitGroup
 	closeErr error
@@ -155,6 +157,7 @@ func New(o Options) (*Dataplane, error) {
 	d := &Dataplane{
 		o:        o,
 		log:      o.Logger.With("subsystem", "ipsec"),
+		limit:    loglimit.NewLimiter(0, 0),
 		reserved: map[uint32]time.Time{},
 		events:   make(chan dataplane.Event, o.Events),
 		done:     make(chan struct{}),

@@ -232,7 +232,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 	}
 	sa.log().Info("child SA installed", "subsystem", "child", "policy", p.policy.Name,
 		"in", spi32(p.inSPI), "out", spi32(p.outSPI), "suite", suite.String())
-	sa.log().Log(nil, LevelKeys, "child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
+	sa.logKeys("child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
 		"integ_in", c.In.Integ, "encr_out", c.Out.Encr, "integ_out", c.Out.Integ)
 	return child, nil
 }

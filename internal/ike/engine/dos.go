@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"crypto/hmac"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -20,8 +19,9 @@ import (
 //     nothing is kept: the cookie is a MAC of the request, so a flood
 //     from spoofed addresses, which never see the cookie, costs a MAC and
 //     a small answer each and no memory;
-//  2. block-threshold: a peer IP address with that many half-open IKE SAs
-//     gets no new one;
+//  2. block-threshold: a peer IP address with that many half-open IKE
+//     SAs whose return routability was proved (see below) gets no new
+//     one;
 //  3. init-limit-half-open: with that many half-open IKE SAs in all, no
 //     new one;
 //  4. ike-sa-limit: with that many established IKE SAs, no new
@@ -29,6 +29,32 @@ import (
 //  5. init-limit-job-load: with that many received datagrams waiting for
 //     a worker, IKE_SA_INIT requests are dropped on arrival (Run), before
 //     they cost anything.
+//
+// block-threshold and spoofed addresses. An off-path attacker can send
+// IKE_SA_INIT requests with any source address, the victim's included;
+// if those counted toward the victim's block-threshold, five spoofed
+// datagrams would lock the victim out for HalfOpenTimeout, and cookies
+// would not help, the count being against the address and not against
+// who sent the requests. RFC 8019 (§5, on limiting half-open SAs per
+// source address) advises such limits only for initiators whose return
+// routability was checked, for this very reason. So the half-open SAs of
+// an address are counted in two groups:
+// unverified (created without a cookie) and verified (created by a
+// request that returned a valid COOKIE, proving that whoever sent it
+// receives what is sent to that address, RFC 7296 §2.6):
+//
+//   - an address with block-threshold unverified half-open SAs gets a
+//     COOKIE for its next request without one, whatever cookie-threshold
+//     says (even 0: the per-address cookie is part of block-threshold,
+//     and the only thing that tells the victim from its impostors);
+//     nothing is kept for it;
+//   - only the verified half-open SAs count toward block-threshold.
+//
+// A spoofer thus gets at most block-threshold half-open SAs per address
+// (as before), then only cookies, which go to the real owner of the
+// address; the real peer returns its cookie and gets in. A real peer
+// that opens too many half-open SAs still proves each, and is blocked
+// at block-threshold verified ones.
 //
 // A refused request is dropped without an answer (there is no error
 // notification for "busy" in IKE_SA_INIT; the initiator retransmits and
@@ -67,9 +93,15 @@ type DoSStats struct {
 	// (JobLoad), and datagrams Run dropped because their worker's queue
 	// was full (QueueFull).
 	Cookies, Blocked, HalfOpenLimit, SALimit, JobLoad, QueueFull uint64
+	// PeerCookies counts the COOKIE answers (among Cookies) demanded from
+	// an address that had block-threshold unverified half-open SAs.
+	PeerCookies uint64
 	// HalfOpenTimeouts counts half-open IKE SAs dropped after
 	// HalfOpenTimeout.
 	HalfOpenTimeouts uint64
+	// CookieRotations counts the rotations of the cookie secret
+	// (cookie.go).
+	CookieRotations uint64
 }
 
 // dosCounters are the engine-wide counters of the DoS protection; the
@@ -77,7 +109,12 @@ type DoSStats struct {
 type dosCounters struct {
 	halfOpen, established                                                 atomic.Int64
 	cookies, blocked, halfOpenLimit, saLimit, jobLoad, queueFull, timeout atomic.Uint64
+	peerCookies, cookieRotations                                          atomic.Uint64
 }
+
+// peerHalfOpen counts the half-open IKE SAs of one peer address, by
+// whether their initiator proved its return routability with a cookie.
+type peerHalfOpen struct{ unverified, verified int32 }
 
 // DoSStats returns the counters of the DoS protection.
 func (e *Engine) DoSStats() DoSStats {
@@ -85,13 +122,14 @@ func (e *Engine) DoSStats() DoSStats {
 	return DoSStats{HalfOpen: int(d.halfOpen.Load()), Established: int(d.established.Load()),
 		Cookies: d.cookies.Load(), Blocked: d.blocked.Load(), HalfOpenLimit: d.halfOpenLimit.Load(),
 		SALimit: d.saLimit.Load(), JobLoad: d.jobLoad.Load(), QueueFull: d.queueFull.Load(),
-		HalfOpenTimeouts: d.timeout.Load()}
+		PeerCookies: d.peerCookies.Load(), HalfOpenTimeouts: d.timeout.Load(), CookieRotations: d.cookieRotations.Load()}
 }
 
 // admitInit applies the cookie and the limits to an IKE_SA_INIT request
 // from d whose nonce is ni; w is the peer's worker, locked. It reports
-// whether the request may create a half-open IKE SA; if not, it sent
-// the COOKIE when one is due.
+// whether the request may create a half-open IKE SA, and whether it
+// carried a valid cookie (verified: its initiator proved its return
+// routability); if not admitted, it sent the COOKIE when one is due.
 //
 // The half-open count is shared by the workers, which admit requests in
 // parallel: admitting takes a place in it at once (an atomic increment,
@@ -100,37 +138,45 @@ func (e *Engine) DoSStats() DoSStats {
 // init-limit-half-open. An admitted request holds its place until its SA
 // becomes half-open (startHalfOpen) or the caller gives it back
 // (releaseHalfOpen).
-func (e *Engine) admitInit(w *worker, d Datagram, m *wire.Message, ps []wire.Payload, ni []byte) bool {
+func (e *Engine) admitInit(w *worker, d Datagram, m *wire.Message, ps []wire.Payload, ni []byte) (admitted, verified bool) {
 	g := e.config().Global
-	before := e.dos.halfOpen.Add(1) - 1
-	if e.o.RequireCookies || g.Cookies.Required(int(before)) {
-		want := e.cookie(ni, d.Remote.Addr(), m.Header.SPIi)
-		n, first := ps[0].(*wire.Notify)
-		if !first || n.NotifyType != wire.NotifyCookie || !hmac.Equal(n.Data, want) {
-			e.releaseHalfOpen()
-			e.dos.cookies.Add(1)
-			e.debug("asking for a cookie", "remote", d.Remote)
-			e.replyInit(d, m, wire.NewNotify(wire.NotifyCookie, want))
-			return false
-		}
-	}
 	l := g.DoS
 	peer := d.Remote.Addr().Unmap()
+	counts := w.perPeer[peer]
+	before := e.dos.halfOpen.Add(1) - 1
+	// RFC 7296 §2.6: the COOKIE notify is the first payload.
+	if n, first := ps[0].(*wire.Notify); first && n.NotifyType == wire.NotifyCookie {
+		verified = e.validCookie(n.Data, ni, peer, m.Header.SPIi)
+	}
+	global := e.o.RequireCookies || g.Cookies.Required(int(before))
+	perPeer := l.BlockThreshold > 0 && uint32(counts.unverified) >= l.BlockThreshold
+	if (global || perPeer) && !verified {
+		e.releaseHalfOpen()
+		e.dos.cookies.Add(1)
+		if !global {
+			e.dos.peerCookies.Add(1)
+			e.debugLimited("asking for a cookie: address has block-threshold unverified half-open IKE SAs", "remote", d.Remote)
+		} else {
+			e.debugLimited("asking for a cookie", "remote", d.Remote)
+		}
+		e.replyInit(d, m, wire.NewNotify(wire.NotifyCookie, e.cookie(ni, peer, m.Header.SPIi)))
+		return false, false
+	}
 	switch {
-	case l.BlockThreshold > 0 && uint32(w.perPeer[peer]) >= l.BlockThreshold:
+	case l.BlockThreshold > 0 && uint32(counts.verified) >= l.BlockThreshold:
 		e.dos.blocked.Add(1)
-		e.debug("ignoring IKE_SA_INIT: peer has too many half-open IKE SAs (block-threshold)", "remote", d.Remote)
+		e.debugLimited("ignoring IKE_SA_INIT: peer has too many half-open IKE SAs (block-threshold)", "remote", d.Remote)
 	case l.InitLimitHalfOpen > 0 && before >= int64(l.InitLimitHalfOpen):
 		e.dos.halfOpenLimit.Add(1)
-		e.debug("ignoring IKE_SA_INIT: init-limit-half-open reached", "remote", d.Remote)
+		e.debugLimited("ignoring IKE_SA_INIT: init-limit-half-open reached", "remote", d.Remote)
 	case l.IKESALimit > 0 && e.dos.established.Load() >= int64(l.IKESALimit):
 		e.dos.saLimit.Add(1)
-		e.debug("ignoring IKE_SA_INIT: ike-sa-limit reached", "remote", d.Remote)
+		e.debugLimited("ignoring IKE_SA_INIT: ike-sa-limit reached", "remote", d.Remote)
 	default:
-		return true
+		return true, verified
 	}
 	e.releaseHalfOpen()
-	return false
+	return false, verified
 }
 
 // releaseHalfOpen gives back a place admitInit took for a request that
@@ -144,13 +190,20 @@ func jobLoadExceeded(g config.Global, jobs int64) bool {
 }
 
 // startHalfOpen records a new responder IKE SA as half-open under key,
-// in the place admitInit took, and starts its timeout; sa.w.mu is held.
-func (sa *ikeSA) startHalfOpen(key halfOpenKey) {
+// in the place admitInit took, and starts its timeout; verified is
+// admitInit's (a valid cookie came with the request). sa.w.mu is held.
+func (sa *ikeSA) startHalfOpen(key halfOpenKey, verified bool) {
 	w := sa.w
 	key.remote = netip.AddrPortFrom(key.remote.Addr().Unmap(), key.remote.Port())
-	sa.halfOpenKey, sa.haveHalfOpen = key, true
+	sa.halfOpenKey, sa.haveHalfOpen, sa.halfOpenVerified = key, true, verified
 	w.halfOpen[key] = sa
-	w.perPeer[key.remote.Addr()]++
+	c := w.perPeer[key.remote.Addr()]
+	if verified {
+		c.verified++
+	} else {
+		c.unverified++
+	}
+	w.perPeer[key.remote.Addr()] = c
 	sa.arm(timerHalfOpen, HalfOpenTimeout)
 }
 
@@ -166,8 +219,14 @@ func (sa *ikeSA) endHalfOpen() {
 		delete(w.halfOpen, sa.halfOpenKey)
 	}
 	peer := sa.halfOpenKey.remote.Addr()
-	if n := w.perPeer[peer] - 1; n > 0 {
-		w.perPeer[peer] = n
+	c := w.perPeer[peer]
+	if sa.halfOpenVerified {
+		c.verified--
+	} else {
+		c.unverified--
+	}
+	if c.verified > 0 || c.unverified > 0 {
+		w.perPeer[peer] = c
 	} else {
 		delete(w.perPeer, peer)
 	}

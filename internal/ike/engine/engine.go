@@ -43,6 +43,7 @@ import (
 
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/wire"
+	"secgw/internal/logging/loglimit"
 )
 
 // IKE ports (RFC 7296 §2, RFC 3948).
@@ -52,7 +53,8 @@ const (
 )
 
 // LevelKeys is the slog level of messages that carry key material (level 4
-// of the logging subsystems); nothing below it ever logs keys.
+// of the logging subsystems); nothing below it ever logs keys, and it only
+// does with Options.LogKeys.
 const LevelKeys = slog.LevelDebug - 4
 
 // Options configures an Engine.
@@ -98,6 +100,10 @@ type Options struct {
 	// MaxChildSAs bounds the child SAs of one IKE SA; 0 means
 	// DefaultMaxChildSAs.
 	MaxChildSAs int
+	// LogKeys lets the records of key material (IKE and child SA keys,
+	// in hex) out at LevelKeys; without it nothing logs keys, whatever
+	// the level (secgwd -log-keys).
+	LogKeys bool
 }
 
 // Engine is the IKEv2 engine of one vrf.
@@ -112,13 +118,16 @@ type Engine struct {
 	o     Options
 	log   *slog.Logger
 	epoch time.Time
+	// limit rate-limits the log records a flood repeats per datagram.
+	limit *loglimit.Limiter
 
 	cfg atomic.Pointer[config.Config]
 	// set is the workers and the SA table (keyed by our own SPI: SPIi
 	// when we initiated, SPIr when we responded).
 	set atomic.Pointer[workerSet]
 
-	cookieSecret [32]byte
+	// cookies are the secrets of the COOKIE (cookie.go).
+	cookies cookieJar
 	// uids numbers IKE and child SAs for the operational state.
 	uids atomic.Uint32
 
@@ -185,6 +194,7 @@ func New(o Options) *Engine {
 	e := &Engine{
 		o:        o,
 		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
+		limit:    loglimit.NewLimiter(0, 0),
 		epoch:    time.Now(),
 		spis:     map[uint32]*ikeSA{},
 		traps:    map[string]Trap{},
@@ -192,7 +202,7 @@ func New(o Options) *Engine {
 	}
 	e.cfg.Store(o.Config)
 	e.set.Store(e.newWorkerSet(o.Config.Global))
-	io.ReadFull(o.Rand, e.cookieSecret[:])
+	e.initCookies()
 	return e
 }
 
@@ -221,7 +231,7 @@ func (e *Engine) HandleDatagram(d Datagram) {
 		if errors.Is(err, wire.ErrBadVersion) {
 			e.rejectVersion(d, data)
 		}
-		e.debug("dropping malformed message", "remote", d.Remote, "err", err)
+		e.debugLimited("dropping malformed message", "remote", d.Remote, "err", err)
 		return
 	}
 	h := m.Header
@@ -259,7 +269,7 @@ func (e *Engine) HandleDatagram(d Datagram) {
 
 func (e *Engine) dropUnknown(d Datagram, m *wire.Message) {
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
-		e.log.Debug("dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
+		e.limit.Log(nil, e.log, slog.LevelDebug, "dropping message for unknown IKE SA", "remote", d.Remote, "msg", m.String())
 	}
 }
 

@@ -2,12 +2,11 @@ package engine
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net/netip"
 
 	"secgw/internal/ike/config"
@@ -69,7 +68,10 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 
 func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
-	if n := wire.FindNotify(ps, wire.NotifyCookie); n != nil && t.cookie == nil && t.tries < 4 {
+	// A COOKIE again, other than the one we returned: the responder
+	// replaced its secret meanwhile (RFC 7296 §2.6; or restarted), and
+	// the new cookie is what it wants now. tries bounds the rounds.
+	if n := wire.FindNotify(ps, wire.NotifyCookie); n != nil && !bytes.Equal(n.Data, t.cookie) && t.tries < 4 {
 		t.cookie = bytes.Clone(n.Data)
 		sa.log().Debug("responder asked for a cookie")
 		return errRestart
@@ -149,7 +151,7 @@ func (sa *ikeSA) deriveKeys(suite ikecrypto.Suite, dh ikecrypto.DH, peerKE []byt
 	sa.setKeys(suite, keys)
 	k := sa.keys()
 	keys = &k
-	sa.log().Log(nil, LevelKeys, "IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
+	sa.logKeys("IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
 		"sk_ai", keys.SKai, "sk_ar", keys.SKar)
 	return nil
 }
@@ -228,18 +230,6 @@ func (sa *ikeSA) spirForNATD() uint64 {
 	return 0
 }
 
-// cookie computes Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi |
-// <secret>) (RFC 7296 §2.6), with HMAC-SHA-256 keyed by the secret.
-func (e *Engine) cookie(ni []byte, ipi netip.Addr, spii uint64) []byte {
-	h := hmac.New(sha256.New, e.cookieSecret[:])
-	h.Write(ni)
-	h.Write(ipi.Unmap().AsSlice())
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], spii)
-	h.Write(b[:])
-	return append([]byte{1}, h.Sum(nil)...)
-}
-
 // replyInit sends a stateless IKE_SA_INIT response carrying only n, with a
 // zero SPIr (RFC 7296 §2.6, §1.2).
 // refuseInit answers an IKE_SA_INIT request with NO_PROPOSAL_CHOSEN, says
@@ -270,7 +260,7 @@ func (e *Engine) sendStateless(d Datagram, raw []byte) {
 		raw = append(wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen)), raw...)
 	}
 	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw}); err != nil {
-		e.log.Warn("send failed", "err", err)
+		e.limit.Log(nil, e.log, slog.LevelWarn, "send failed", "remote", d.Remote, "err", err)
 	}
 }
 
@@ -320,7 +310,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		}
 	}
 	if len(cands) == 0 {
-		e.debug("no vpn for peer", "remote", d.Remote)
+		e.debugLimited("no vpn for peer", "remote", d.Remote)
 		return
 	}
 	if err := wire.CheckCritical(m.Payloads); err != nil {
@@ -340,7 +330,8 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	// The cookie and the limits come before anything costly: no state,
 	// no Diffie-Hellman for a request that is refused (dos.go).
-	if !e.admitInit(w, d, m, ps, ni.Data) {
+	ok, verified := e.admitInit(w, d, m, ps, ni.Data)
+	if !ok {
 		return
 	}
 	admitted := true // a place among the half-open SAs (admitInit)
@@ -408,7 +399,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	sa.initResponse = raw
 	sa.lastResp, sa.haveLastResp, sa.expectID = [][]byte{raw}, true, 1
-	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi})
+	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi}, verified)
 	admitted = false // the SA holds the place now
 	sa.log().Info("IKE_SA_INIT answered", "suite", suite.String())
 	sa.send(raw)

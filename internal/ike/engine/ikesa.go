@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 
 	"secgw/internal/ike/config"
@@ -135,6 +136,9 @@ type handshake struct {
 	// halfOpenKey is the responder SA's key in its worker's halfOpen
 	// index: the initiator's address and SPI.
 	halfOpenKey halfOpenKey
+	// halfOpenVerified: the request that created the half-open SA
+	// carried a valid cookie (dos.go).
+	halfOpenVerified bool
 }
 
 // log returns the SA's logger.
@@ -333,7 +337,7 @@ func (sa *ikeSA) send(raw []byte) {
 	}
 	sa.sentSinceKeepalive = true
 	if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data}); err != nil {
-		sa.log().Warn("send failed", "err", err)
+		sa.log().Limited(slog.LevelWarn, "send failed", "err", err)
 	}
 }
 

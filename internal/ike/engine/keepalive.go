@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // DefaultKeepaliveInterval is the NAT keepalive interval used when
 // Options.KeepaliveInterval is zero. secgw-ike*.yang and the vsr guide
@@ -55,7 +58,7 @@ func (sa *ikeSA) expiredKeepalive() {
 	}
 	if sa.natt && !sa.sentSinceKeepalive {
 		if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: keepaliveData}); err != nil {
-			sa.log().Warn("sending NAT keepalive failed", "err", err)
+			sa.log().Limited(slog.LevelWarn, "sending NAT keepalive failed", "err", err)
 		} else {
 			sa.log().Debug("sent NAT keepalive")
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 )
 
@@ -35,6 +36,21 @@ func (l saLogger) Log(ctx context.Context, level slog.Level, msg string, args ..
 	if !e.log.Enabled(ctx, level) {
 		return
 	}
+	e.log.Log(ctx, level, msg, l.attrs(args)...)
+}
+
+// Limited logs at level, rate-limited by message (Engine.limit): for the
+// records a flood repeats once per datagram.
+func (l saLogger) Limited(level slog.Level, msg string, args ...any) {
+	e := l.sa.w.e
+	if !e.log.Enabled(context.Background(), level) {
+		return
+	}
+	e.limit.Log(nil, e.log, level, msg, l.attrs(args)...)
+}
+
+// attrs returns the SA's attributes followed by args.
+func (l saLogger) attrs(args []any) []any {
 	sa := l.sa
 	name := ""
 	if sa.vpn != nil {
@@ -45,7 +61,7 @@ func (l saLogger) Log(ctx context.Context, level slog.Level, msg string, args ..
 	if sa.spir != 0 {
 		attrs = append(attrs, "spir", spiString(sa.spir))
 	}
-	e.log.Log(ctx, level, msg, append(attrs, args...)...)
+	return append(attrs, args...)
 }
 
 // debug logs at debug level on the engine's logger, building the
@@ -54,4 +70,31 @@ func (e *Engine) debug(msg string, args ...any) {
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug(msg, args...)
 	}
+}
+
+// debugLimited is debug rate-limited by message (Engine.limit), for the
+// records of the paths a flood of datagrams takes.
+func (e *Engine) debugLimited(msg string, args ...any) {
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.limit.Log(nil, e.log, slog.LevelDebug, msg, args...)
+	}
+}
+
+// logKeys logs key material (the values of args that are []byte, in hex)
+// at LevelKeys, and only when Options.LogKeys is set: level 4 of the
+// logging configuration alone logs no key (the model has no with-keys
+// switch for logs; secgwd -log-keys is it).
+func (sa *ikeSA) logKeys(msg string, args ...any) {
+	e := sa.w.e
+	if !e.o.LogKeys || !e.log.Enabled(context.Background(), LevelKeys) {
+		return
+	}
+	out := make([]any, len(args))
+	for i, a := range args {
+		if b, ok := a.([]byte); ok {
+			a = hex.EncodeToString(b)
+		}
+		out[i] = a
+	}
+	sa.log().Log(nil, LevelKeys, msg, out...)
 }

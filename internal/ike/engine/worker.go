@@ -49,10 +49,10 @@ type worker struct {
 
 	// halfOpen finds a responder SA by the initiator's address and SPI,
 	// to answer a retransmitted IKE_SA_INIT request from its cache (RFC
-	// 7296 §2.1); perPeer counts the half-open SAs of each peer address
-	// (dos-protection block-threshold).
+	// 7296 §2.1); perPeer counts the half-open SAs of each peer address,
+	// unverified and verified (dos-protection block-threshold, dos.go).
 	halfOpen map[halfOpenKey]*ikeSA
-	perPeer  map[netip.Addr]int32
+	perPeer  map[netip.Addr]peerHalfOpen
 
 	timers timerHeap
 	clock  workerClock
@@ -85,7 +85,7 @@ func (e *Engine) newWorkerSet(g config.Global) *workerSet {
 	}
 	s := &workerSet{table: newSATable(g.SATableSize, g.SATableSegments, e.log), threads: g.Threads, size: g.SATableSize, segments: g.SATableSegments}
 	for i := range n {
-		s.workers = append(s.workers, &worker{e: e, id: i, halfOpen: map[halfOpenKey]*ikeSA{}, perPeer: map[netip.Addr]int32{}})
+		s.workers = append(s.workers, &worker{e: e, id: i, halfOpen: map[halfOpenKey]*ikeSA{}, perPeer: map[netip.Addr]peerHalfOpen{}})
 	}
 	return s
 }
