@@ -108,6 +108,10 @@ type Store struct {
 	confirm   *pendingConfirm
 	wal       *wal
 	journaled int // commits in the journal file since the last snapshot
+	// gen counts the write locks taken (lockW): the version of the
+	// candidate for the copies that Snapshot caches.
+	gen  uint64
+	snap snapshots
 }
 
 // Datastore names a datastore.
@@ -196,7 +200,7 @@ func Open(opt Options) (*Store, error) {
 
 // Close releases the journal file.
 func (st *Store) Close() error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if st.confirm != nil && st.confirm.timer != nil {
 		st.confirm.timer.Stop()
@@ -207,7 +211,7 @@ func (st *Store) Close() error {
 // Subscribe adds a subscriber; subscribers are prepared and applied in the
 // order they were added, and aborted in reverse order.
 func (st *Store) Subscribe(s Subscriber) {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	st.subs = append(st.subs, s)
 }
@@ -253,7 +257,7 @@ func (st *Store) Dirty() bool {
 // methods). If fn fails, its changes are undone and the candidate is as
 // before the call.
 func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
@@ -273,7 +277,7 @@ func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
 // differs from running in (RFC 6241 test-then-set); an invalid result is
 // undone and the validation errors returned.
 func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
@@ -296,7 +300,7 @@ func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error
 
 // Discard drops the candidate's changes (discard-changes, RFC 6241 §8.3.4.2).
 func (st *Store) Discard(session uint32) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
