@@ -227,6 +227,9 @@ func (w *walker) leafref(x *xnode, fp *fieldPlan, val string) {
 			return
 		}
 	}
+	if fp.f.Secret {
+		val = "(the secret value)" // never in an error, as in check
+	}
 	w.fail(x, KindLeafref, "%s", refMessage(fp.leafref.src, val))
 }
 
