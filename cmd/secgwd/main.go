@@ -3,6 +3,7 @@
 //
 //	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
 //	       [-log-level info|0-4] [-log-keys] [-no-syslog] [-snapshot-every N]
+//	       [-xpath-max-steps N] [-xpath-timeout D]
 //
 // The stderr log shows what -log-level allows; syslog (facilities daemon
 // and authpriv) follows the logging configuration of vrf main ike. Key
@@ -28,6 +29,7 @@ import (
 
 	"secgw/internal/daemon"
 	"secgw/internal/logging"
+	"secgw/internal/netconf"
 )
 
 func main() {
@@ -45,6 +47,8 @@ func run(args []string) int {
 	logKeys := fs.Bool("log-keys", false, "log IKE and child SA keys, in hex, at level 4 (off: no level logs keys)")
 	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0 or 1: the socket readers decrypt; measure before raising it)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
+	xpathSteps := fs.Int64("xpath-max-steps", netconf.DefaultXPathMaxSteps, "work allowed to one NETCONF xpath filter, in steps (nodes visited, compared or evaluated); a filter needing more is refused with resource-denied; -1: no bound")
+	xpathTimeout := fs.Duration("xpath-timeout", netconf.DefaultXPathTimeout, "time allowed to one NETCONF xpath filter; a filter needing more is refused with resource-denied; -1s: no bound")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,12 +84,17 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "secgwd: -esp-workers must be 0 to 64")
 		return 2
 	}
+	if *xpathSteps == 0 || *xpathTimeout == 0 {
+		fmt.Fprintln(os.Stderr, "secgwd: -xpath-max-steps and -xpath-timeout must not be 0 (a negative value removes the bound)")
+		return 2
+	}
 	if *snapshotEvery < 0 {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-every must not be negative")
 		return 2
 	}
 	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
-		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers, LogKeys: *logKeys}
+		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers, LogKeys: *logKeys,
+		XPathMaxSteps: *xpathSteps, XPathTimeout: *xpathTimeout}
 	if *ikePort != 0 {
 		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
 	}

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/program"
@@ -82,6 +83,11 @@ type Config struct {
 	// LogKeys lets IKE log key material, in hex, at level 4 (secgwd
 	// -log-keys); without it no level logs keys.
 	LogKeys bool
+	// XPathMaxSteps and XPathTimeout bound the evaluation of one NETCONF
+	// xpath filter (netconf.Config); 0 takes the netconf defaults, a
+	// negative value removes the bound.
+	XPathMaxSteps int64
+	XPathTimeout  time.Duration
 }
 
 // Daemon owns the subsystems of secgwd. Build it with New, run it with Run;
@@ -180,6 +186,9 @@ func (d *Daemon) startNetconf() error {
 		Ops:       d.ike,
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
+
+		XPathMaxSteps: d.cfg.XPathMaxSteps,
+		XPathTimeout:  d.cfg.XPathTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)

@@ -53,7 +53,7 @@ var errNoChanges = errors.New("no changes")
 // Commit makes the candidate running, as one transaction. With no
 // candidate changes it still confirms a pending confirmed commit.
 func (st *Store) Commit(opt CommitOptions) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Running, opt.Session); err != nil {
 		return err

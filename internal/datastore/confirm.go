@@ -114,7 +114,7 @@ func (st *Store) replay(recs [][]byte, pending *pendingConfirm) (*pendingConfirm
 
 // CancelCommit reverts a pending confirmed commit now (RFC 6241 §8.4.4.1).
 func (st *Store) CancelCommit(session uint32, persistID string) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	c := st.confirm
 	if c == nil {
@@ -130,7 +130,7 @@ func (st *Store) CancelCommit(session uint32, persistID string) error {
 }
 
 func (st *Store) expire(c *pendingConfirm) {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if st.confirm != c {
 		return // confirmed or cancelled meanwhile: the timer is stale

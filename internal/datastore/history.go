@@ -75,7 +75,7 @@ func (st *Store) History() []Record {
 // uncommitted changes are dropped); a commit then makes it running, like
 // 'rollback N' then 'commit'.
 func (st *Store) Rollback(session uint32, id uint64) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err

@@ -6,7 +6,7 @@ import "strconv"
 // another session is refused with lock-denied naming the holder; a lock on
 // the candidate is refused while it holds changes of another session.
 func (st *Store) Lock(ds Datastore, session uint32) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if holder, ok := st.locks[ds]; ok {
 		return &Error{Tag: "lock-denied", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
@@ -23,7 +23,7 @@ func (st *Store) Lock(ds Datastore, session uint32) error {
 // Unlock releases a lock the session holds; the candidate's uncommitted
 // changes go with its lock (releaseLocked).
 func (st *Store) Unlock(ds Datastore, session uint32) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	holder, ok := st.locks[ds]
 	if !ok || holder != session {
@@ -40,7 +40,7 @@ func (st *Store) Unlock(ds Datastore, session uint32) error {
 // stay: the candidate is shared (§8.3.1) and the RFC discards changes
 // only with a lock.
 func (st *Store) SessionEnded(session uint32) {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	for ds, holder := range st.locks {
 		if holder == session {

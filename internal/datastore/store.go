@@ -111,6 +111,10 @@ type Store struct {
 	// recovered says what Open did about an invalid stored
 	// configuration (recover.go).
 	recovered string
+	// gen counts the write locks taken (lockW): the version of the
+	// candidate for the copies that Snapshot caches.
+	gen  uint64
+	snap snapshots
 }
 
 // Datastore names a datastore.
@@ -209,7 +213,7 @@ func Open(opt Options) (*Store, error) {
 
 // Close releases the journal file.
 func (st *Store) Close() error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if st.confirm != nil && st.confirm.timer != nil {
 		st.confirm.timer.Stop()
@@ -220,7 +224,7 @@ func (st *Store) Close() error {
 // Subscribe adds a subscriber; subscribers are prepared and applied in the
 // order they were added, and aborted in reverse order.
 func (st *Store) Subscribe(s Subscriber) {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	st.subs = append(st.subs, s)
 }
@@ -266,7 +270,7 @@ func (st *Store) Dirty() bool {
 // methods). If fn fails, its changes are undone and the candidate is as
 // before the call.
 func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
@@ -286,7 +290,7 @@ func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
 // differs from running in (RFC 6241 test-then-set); an invalid result is
 // undone and the validation errors returned.
 func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err
@@ -309,7 +313,7 @@ func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error
 
 // Discard drops the candidate's changes (discard-changes, RFC 6241 §8.3.4.2).
 func (st *Store) Discard(session uint32) error {
-	st.mu.Lock()
+	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
 		return err

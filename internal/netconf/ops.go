@@ -159,7 +159,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if err := rpc.Decode(&p); err != nil {
 			return nil, malformed(err)
 		}
-		return srv.get(s, rpc.Operation.Local == "get", &p)
+		return srv.get(ctx, s, rpc.Operation.Local == "get", &p)
 	case "edit-config":
 		var p editParams
 		if err := rpc.Decode(&p); err != nil {
@@ -268,16 +268,17 @@ func malformed(err error) error {
 	return &opError{Type: "rpc", Tag: "malformed-message", Message: err.Error()}
 }
 
-// get answers get (config and state) and get-config.
-func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]byte, error) {
-	view := srv.cfg.Store.View
+// get answers get (config and state) and get-config. It reads an
+// immutable snapshot of the datastore (datastore.Store.Snapshot) and holds
+// no lock while it filters and encodes: a slow filter delays nobody else
+// (issue 22). Filters see the tree as the session's role may: without the
+// right to secrets, secret leaves do not exist for them.
+func (srv *Server) get(ctx context.Context, s *transport.Session, withState bool, p *getParams) ([]byte, error) {
+	ds := datastore.Running
 	if !withState {
-		ds, err := p.Source.name()
-		if err != nil {
+		var err error
+		if ds, err = p.Source.name(); err != nil {
 			return nil, err
-		}
-		if ds == datastore.Candidate {
-			view = srv.cfg.Store.ViewCandidate
 		}
 	}
 	opts := xmlcodec.EncodeOptions{Config: !withState, Secrets: s.Role() == RoleAdmin}
@@ -304,21 +305,18 @@ func (srv *Server) get(s *transport.Session, withState bool, p *getParams) ([]by
 			return nil, &opError{Type: "protocol", Tag: "bad-attribute", Message: "filter type " + p.Filter.Type + " is not one of subtree, xpath", Info: map[string]string{"bad-attribute": "type", "bad-element": "filter"}}
 		}
 	}
-	b := []byte("<data>")
-	var err error
 	var state *generated.Device
 	if withState && srv.cfg.State != nil {
 		state = srv.cfg.State(opts.Secrets)
 	}
-	view(func(tree *generated.Device) {
-		tree = overlay(tree, state)
-		if p.Filter != nil && p.Filter.Type == "xpath" {
-			if opts.Filter, err = srv.xpathFilter(tree, p.Filter.Select); err != nil {
-				return
-			}
+	tree := overlay(srv.cfg.Store.Snapshot(ds), state)
+	if p.Filter != nil && p.Filter.Type == "xpath" {
+		var err error
+		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, opts.Secrets); err != nil {
+			return nil, err
 		}
-		b, err = xmlcodec.Append(b, srv.cfg.Schema, tree, opts)
-	})
+	}
+	b, err := xmlcodec.Append([]byte("<data>"), srv.cfg.Schema, tree, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"time"
 
 	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
@@ -50,6 +51,13 @@ type Config struct {
 	State       StateFunc
 	Logger      *slog.Logger
 	MaxSessions int
+	// XPathMaxSteps bounds the work of one xpath filter of <get> or
+	// <get-config> (see xpath.EvalWithin); XPathTimeout its duration.
+	// 0 takes DefaultXPathMaxSteps and DefaultXPathTimeout, a negative
+	// value removes the bound. A filter over either is refused with
+	// resource-denied.
+	XPathMaxSteps int64
+	XPathTimeout  time.Duration
 }
 
 // Server serves NETCONF.

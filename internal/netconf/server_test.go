@@ -26,8 +26,9 @@ type fixture struct {
 	srv   *Server
 }
 
-// start runs a server on loopback with an admin and a read-only user.
-func start(t *testing.T) *fixture {
+// start runs a server on loopback with an admin and a read-only user;
+// opts may change its Config.
+func start(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := schema.Load()
@@ -55,7 +56,11 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Dir: dir, Store: st, Schema: s, Validator: v, Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{Dir: dir, Store: st, Schema: s, Validator: v, Users: users, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,9 @@ type fieldPlan struct {
 	dflt      string
 	hasDflt   bool
 	elem      *nodePlan
+	// hidden is set, in the Validator's public plans only, on the secret
+	// leaves: they do not exist in that view of the tree (see redact).
+	hidden bool
 }
 
 type exprPlan struct {
@@ -256,64 +259,78 @@ func (c *compiler) typ(yt *yang.YangType) (*typeCheck, error) {
 	return t, nil
 }
 
-// check returns why s is not in the value space, or "".
-func (t *typeCheck) check(s string) string {
+// check returns why s is not in the value space, or "". The reason
+// quotes s, except for a secret leaf: its value never appears in an error,
+// which reaches rpc-errors and logs (issue 22), whoever asked.
+func (t *typeCheck) check(s string, secret bool) string {
 	if t == nil {
 		return ""
 	}
 	switch t.kind {
 	case yang.Yunion:
 		for _, m := range t.members {
-			if m.check(s) == "" {
+			if m.check(s, secret) == "" {
 				return ""
 			}
 		}
-		return fmt.Sprintf("%q is not a valid value", s)
+		return shown(s, secret, true) + " is not a valid value"
 	case yang.Ystring:
 		if t.native != nil {
 			if !t.native(s) {
-				return fmt.Sprintf("%q is not a valid %s", s, t.name)
+				return fmt.Sprintf("%s is not a valid %s", shown(s, secret, true), t.name)
 			}
 			return ""
 		}
 		if len(t.lengths) > 0 {
 			n := yang.FromInt(int64(len([]rune(s))))
 			if !inRange(t.lengths, n) {
-				return fmt.Sprintf("%q has length %d, allowed %s", s, len([]rune(s)), t.lengths)
+				return fmt.Sprintf("%s has length %d, allowed %s", shown(s, secret, true), len([]rune(s)), t.lengths)
 			}
 		}
 		for _, re := range t.patterns {
 			if !re.MatchString(s) {
-				return fmt.Sprintf("%q does not match the pattern %s", s, strings.TrimSuffix(strings.TrimPrefix(re.String(), "^(?:"), ")$"))
+				return fmt.Sprintf("%s does not match the pattern %s", shown(s, secret, true), strings.TrimSuffix(strings.TrimPrefix(re.String(), "^(?:"), ")$"))
 			}
 		}
 	case yang.Yint8, yang.Yint16, yang.Yint32, yang.Yint64:
 		i, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return fmt.Sprintf("%q is not an integer", s)
+			return shown(s, secret, true) + " is not an integer"
 		}
 		if !inRange(t.ranges, yang.FromInt(i)) {
-			return fmt.Sprintf("%s is out of range %s", s, t.ranges)
+			return fmt.Sprintf("%s is out of range %s", shown(s, secret, false), t.ranges)
 		}
 	case yang.Yuint8, yang.Yuint16, yang.Yuint32, yang.Yuint64:
 		u, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return fmt.Sprintf("%q is not an integer", s)
+			return shown(s, secret, true) + " is not an integer"
 		}
 		if !inRange(t.ranges, yang.FromUint(u)) {
-			return fmt.Sprintf("%s is out of range %s", s, t.ranges)
+			return fmt.Sprintf("%s is out of range %s", shown(s, secret, false), t.ranges)
 		}
 	case yang.Ydecimal64:
 		n, err := yang.ParseDecimal(s, t.fd)
 		if err != nil {
 			// More fraction digits than allowed, as 4.0001 for 3 digits.
-			return fmt.Sprintf("%q is not a decimal with at most %d fraction digits", s, t.fd)
+			return fmt.Sprintf("%s is not a decimal with at most %d fraction digits", shown(s, secret, true), t.fd)
 		}
 		if !inRange(t.ranges, n) {
-			return fmt.Sprintf("%s is out of range %s", s, t.ranges)
+			return fmt.Sprintf("%s is out of range %s", shown(s, secret, false), t.ranges)
 		}
 	}
 	return ""
+}
+
+// shown is how an error message shows value s: quoted (or not, for
+// numbers), or not at all for a secret.
+func shown(s string, secret, quote bool) string {
+	switch {
+	case secret:
+		return "the secret value"
+	case quote:
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func inRange(r yang.YangRange, n yang.Number) bool {

@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -17,19 +19,49 @@ type Selection struct {
 	LeafList bool
 }
 
+// SelectOptions say over which tree, and within which bounds, Select
+// evaluates a client's expression.
+type SelectOptions struct {
+	// Secrets makes the leaves marked secgw-types:secret part of the tree.
+	// Without it they do not exist for the expression, in predicates and
+	// function arguments too: a reader who may not see a secret cannot
+	// test it either (issue 22).
+	Secrets bool
+	// MaxSteps bounds the work of the evaluation (see xpath.EvalWithin);
+	// 0 means no bound.
+	MaxSteps int64
+}
+
+// ErrLimit is the cause of a Select that its step budget or its context
+// stopped; errors.As finds the *xpath.LimitError with the details.
+var ErrLimit = errors.New("validate: the expression needs more work than allowed")
+
 // Select evaluates an XPath 1.0 expression (a NETCONF xpath filter, RFC
 // 6241 §8.9) on tree d from its root, and returns the selected nodes.
-// Prefixes in names are ignored.
-func (v *Validator) Select(d *generated.Device, expr string) ([]Selection, error) {
+// Prefixes in names are ignored. d is only read, and may be shared with
+// other readers. The evaluation stops when ctx ends or opt.MaxSteps is
+// spent, with an error that wraps ErrLimit and the *xpath.LimitError.
+func (v *Validator) Select(ctx context.Context, d *generated.Device, expr string, opt SelectOptions) ([]Selection, error) {
 	x, err := xpath.Compile(expr)
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}
-	root := &xnode{plan: v.root, v: reflect.ValueOf(d).Elem()}
-	nodes, err := x.EvalNodes(root, root)
-	if err != nil {
-		return nil, fmt.Errorf("validate: %w", err)
+	plan := v.public
+	if opt.Secrets {
+		plan = v.root
 	}
+	root := &xnode{plan: plan, v: reflect.ValueOf(d).Elem()}
+	val, err := x.EvalWithin(ctx, root, root, opt.MaxSteps)
+	var le *xpath.LimitError
+	switch {
+	case errors.As(err, &le):
+		return nil, fmt.Errorf("%w: %w", ErrLimit, le)
+	case err != nil:
+		return nil, fmt.Errorf("validate: %w", err)
+	case val.Kind() != xpath.NodeSetKind:
+		return nil, fmt.Errorf("validate: %q yields a %s, not a node-set", expr, val.Kind())
+	}
+	nodes := val.Nodes()
 	out := make([]Selection, 0, len(nodes))
 	for _, n := range nodes {
 		xn, ok := n.(*xnode)
@@ -43,6 +75,28 @@ func (v *Validator) Select(d *generated.Device, expr string) ([]Selection, error
 		out = append(out, sel)
 	}
 	return out, nil
+}
+
+// redact returns a copy of the plan tree below p in which the secret
+// leaves are hidden (fieldPlan.hidden): the tree as a reader without the
+// right to see secrets sees it. Constraints are shared with p; only the
+// plans are copied, once, when the Validator is built.
+func redact(p *nodePlan, done map[*nodePlan]*nodePlan) *nodePlan {
+	if c, ok := done[p]; ok {
+		return c
+	}
+	c := new(nodePlan)
+	*c = *p
+	done[p] = c
+	c.fields = append([]fieldPlan(nil), p.fields...)
+	for i := range c.fields {
+		fp := &c.fields[i]
+		fp.hidden = fp.f.Secret
+		if fp.elem != nil {
+			fp.elem = redact(fp.elem, done)
+		}
+	}
+	return c
 }
 
 // dataPath returns the path of x as a schema.DataPath.

@@ -17,6 +17,9 @@ import (
 type Validator struct {
 	s    *schema.Schema
 	root *nodePlan
+	// public is root with the secret leaves hidden, for the expressions
+	// of readers who may not see secrets (Select).
+	public *nodePlan
 	// all lists every constraint with its location, for the dependency
 	// analysis of incremental validation.
 	all []constraintRef
@@ -31,7 +34,7 @@ func New(s *schema.Schema) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Validator{s: s, root: root, policies: &policyIndex{byVRF: map[string]policyNames{}}}
+	v := &Validator{s: s, root: root, public: redact(root, map[*nodePlan]*nodePlan{}), policies: &policyIndex{byVRF: map[string]policyNames{}}}
 	v.all = collectConstraints(root, nil)
 	return v, nil
 }
@@ -178,7 +181,7 @@ func (w *walker) local(x *xnode) {
 // leaf checks one leaf or leaf-list value.
 func (w *walker) leaf(parent *xnode, fp *fieldPlan, val string) {
 	needNode := fp.when != nil || len(fp.musts) > 0 || fp.leafref != nil
-	bad := fp.typ.check(val)
+	bad := fp.typ.check(val, fp.f.Secret)
 	if bad == "" && !needNode {
 		return
 	}
@@ -223,6 +226,9 @@ func (w *walker) leafref(x *xnode, fp *fieldPlan, val string) {
 		if tv, ok := t.Value(); ok && tv == val {
 			return
 		}
+	}
+	if fp.f.Secret {
+		val = "(the secret value)" // never in an error, as in check
 	}
 	w.fail(x, KindLeafref, "%s", refMessage(fp.leafref.src, val))
 }

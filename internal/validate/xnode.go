@@ -82,6 +82,9 @@ func (x *xnode) Children(name string) []xpath.Node {
 }
 
 func (x *xnode) appendChildren(out []xpath.Node, fp *fieldPlan) []xpath.Node {
+	if fp.hidden {
+		return out // a secret, in the view of a reader who may not see it
+	}
 	f := fp.f
 	s := fp.s
 	if !x.v.IsValid() {

@@ -33,7 +33,7 @@ func (ev *evaluator) evalBool(x exprNode) (bool, error) {
 func (ev *evaluator) evalString(x exprNode) (string, error) {
 	mark := len(ev.arena)
 	v, err := x.eval(ev)
-	s := v.String()
+	s := ev.str(v)
 	ev.arena = ev.arena[:mark]
 	return s, err
 }
@@ -42,9 +42,56 @@ func (ev *evaluator) evalString(x exprNode) (string, error) {
 func (ev *evaluator) evalNumber(x exprNode) (float64, error) {
 	mark := len(ev.arena)
 	v, err := x.eval(ev)
-	f := v.Number()
+	var f float64
+	if v.kind == NodeSetKind {
+		f = parseNumber(ev.str(v))
+	} else {
+		f = v.Number()
+	}
 	ev.arena = ev.arena[:mark]
 	return f, err
+}
+
+// str is v.String() with the string-value of a node charged to the budget.
+func (ev *evaluator) str(v Value) string {
+	if v.kind == NodeSetKind {
+		if len(v.nodes) == 0 {
+			return ""
+		}
+		return ev.stringValue(v.nodes[0])
+	}
+	return v.String()
+}
+
+// stringValue is StringValue charging one step per node visited.
+func (ev *evaluator) stringValue(n Node) string {
+	if v, ok := n.Value(); ok {
+		ev.charge(1)
+		return v
+	}
+	kids := n.Children("*")
+	ev.charge(1 + len(kids))
+	if len(kids) == 0 {
+		return ""
+	}
+	if len(kids) == 1 {
+		return ev.stringValue(kids[0])
+	}
+	var b strings.Builder
+	ev.appendText(&b, kids)
+	return b.String()
+}
+
+func (ev *evaluator) appendText(b *strings.Builder, nodes []Node) {
+	for _, n := range nodes {
+		if v, ok := n.Value(); ok {
+			b.WriteString(v)
+		} else {
+			kids := n.Children("*")
+			ev.charge(1 + len(kids))
+			ev.appendText(b, kids)
+		}
+	}
 }
 
 // logicExpr is 'or' / 'and' with short-circuit evaluation (XPath 1.0 §3.4).
@@ -108,22 +155,24 @@ func (x *compareExpr) eval(ev *evaluator) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	b := compareValues(x.op, l, r)
+	b := ev.compareValues(x.op, l, r)
 	ev.arena = ev.arena[:mark]
 	return boolVal(b), nil
 }
 
-// compareValues implements the comparison rules of XPath 1.0 §3.4.
-func compareValues(op cmpOp, a, b Value) bool {
+// compareValues implements the comparison rules of XPath 1.0 §3.4. Every
+// string-value it reads is charged to the budget: two node-sets compare
+// pairwise, which is quadratic.
+func (ev *evaluator) compareValues(op cmpOp, a, b Value) bool {
 	switch {
 	case a.kind == NodeSetKind && b.kind == NodeSetKind:
 		// True iff some pair of nodes' string-values compares true; for
 		// relational operators both are converted to numbers.
 		for _, x := range a.nodes {
-			sx := StringValue(x)
+			sx := ev.stringValue(x)
 			if op <= opNe {
 				for _, y := range b.nodes {
-					if (sx == StringValue(y)) == (op == opEq) {
+					if (sx == ev.stringValue(y)) == (op == opEq) {
 						return true
 					}
 				}
@@ -131,16 +180,16 @@ func compareValues(op cmpOp, a, b Value) bool {
 			}
 			fx := parseNumber(sx)
 			for _, y := range b.nodes {
-				if compareNumbers(op, fx, parseNumber(StringValue(y))) {
+				if compareNumbers(op, fx, parseNumber(ev.stringValue(y))) {
 					return true
 				}
 			}
 		}
 		return false
 	case a.kind == NodeSetKind:
-		return compareNodeSet(op, a.nodes, b)
+		return ev.compareNodeSet(op, a.nodes, b)
 	case b.kind == NodeSetKind:
-		return compareNodeSet(op.swap(), b.nodes, a)
+		return ev.compareNodeSet(op.swap(), b.nodes, a)
 	}
 	return compareScalars(op, a, b)
 }
@@ -148,14 +197,14 @@ func compareValues(op cmpOp, a, b Value) bool {
 // compareNodeSet compares a node-set with a non-node-set value (XPath 1.0
 // §3.4): existentially against a number or string, via boolean() against a
 // boolean.
-func compareNodeSet(op cmpOp, ns []Node, v Value) bool {
+func (ev *evaluator) compareNodeSet(op cmpOp, ns []Node, v Value) bool {
 	switch v.kind {
 	case BooleanKind:
 		return compareScalars(op, boolVal(len(ns) > 0), v)
 	case StringKind:
 		if op <= opNe {
 			for _, n := range ns {
-				if (StringValue(n) == v.str) == (op == opEq) {
+				if (ev.stringValue(n) == v.str) == (op == opEq) {
 					return true
 				}
 			}
@@ -164,7 +213,7 @@ func compareNodeSet(op cmpOp, ns []Node, v Value) bool {
 		v = numberVal(parseNumber(v.str))
 	}
 	for _, n := range ns {
-		if compareNumbers(op, parseNumber(StringValue(n)), v.num) {
+		if compareNumbers(op, parseNumber(ev.stringValue(n)), v.num) {
 			return true
 		}
 	}
@@ -277,7 +326,7 @@ func (x *unionExpr) eval(ev *evaluator) (Value, error) {
 	}
 	out := make([]Node, 0, len(l.nodes)+len(r.nodes))
 	out = append(append(out, l.nodes...), r.nodes...)
-	return nodeSetVal(sortDocOrder(out)), nil
+	return nodeSetVal(ev.sortDocOrder(out)), nil
 }
 
 // StringValue returns the XPath string-value of a node (XPath 1.0 §5): a

@@ -96,7 +96,7 @@ func buildFuncs() map[string]*funcDef {
 // string-value of the context node when the call has no arguments.
 func (ev *evaluator) argString(c *callExpr, i int) (string, error) {
 	if i >= len(c.args) {
-		return StringValue(ev.ctx), nil
+		return ev.stringValue(ev.ctx), nil
 	}
 	return ev.evalString(c.args[i])
 }
@@ -150,6 +150,7 @@ func fnConcat(ev *evaluator, c *callExpr) (Value, error) {
 			return Value{}, err
 		}
 		b.WriteString(s)
+		ev.charge(len(s) / 64) // the copy, against a many-argument concat
 	}
 	return stringVal(b.String()), nil
 }
@@ -258,14 +259,17 @@ func fnTranslate(ev *evaluator, c *callExpr) (Value, error) {
 		return Value{}, err
 	}
 	fromR, toR := []rune(from), []rune(to)
+	// A map keeps it linear when both strings are long (string(/) twice).
+	index := make(map[rune]int, len(fromR))
+	for i := len(fromR) - 1; i >= 0; i-- {
+		index[fromR[i]] = i
+	}
+	ev.charge((len(s) + len(fromR)) / 64)
 	var b strings.Builder
 	for _, r := range s {
-		i := 0
-		for i < len(fromR) && fromR[i] != r {
-			i++
-		}
+		i, found := index[r]
 		switch {
-		case i == len(fromR):
+		case !found:
 			b.WriteRune(r)
 		case i < len(toR):
 			b.WriteRune(toR[i])
@@ -289,7 +293,7 @@ func fnFalse(*evaluator, *callExpr) (Value, error) { return boolVal(false), nil 
 
 func fnNumber(ev *evaluator, c *callExpr) (Value, error) {
 	if len(c.args) == 0 {
-		return numberVal(parseNumber(StringValue(ev.ctx))), nil
+		return numberVal(parseNumber(ev.stringValue(ev.ctx))), nil
 	}
 	f, err := ev.evalNumber(c.args[0])
 	return numberVal(f), err
@@ -300,7 +304,7 @@ func fnSum(ev *evaluator, c *callExpr) (Value, error) {
 	ns, err := ev.argNodes(c, 0)
 	sum := 0.0
 	for _, n := range ns {
-		sum += parseNumber(StringValue(n))
+		sum += parseNumber(ev.stringValue(n))
 	}
 	ev.arena = ev.arena[:mark]
 	return numberVal(sum), err
@@ -358,7 +362,7 @@ func fnDeref(ev *evaluator, c *callExpr) (Value, error) {
 	if err != nil {
 		return Value{}, fmt.Errorf("xpath: deref(): %w", err)
 	}
-	return nodeSetVal(sortDocOrder(cloneNodes(ns))), nil
+	return nodeSetVal(ev.sortDocOrder(cloneNodes(ns))), nil
 }
 
 // fnDerivedFrom serves derived-from() and derived-from-or-self()

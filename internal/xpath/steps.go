@@ -2,6 +2,7 @@ package xpath
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 )
 
@@ -162,22 +163,22 @@ func (ev *evaluator) walk(set []Node, steps []step, flat, level bool) ([]Node, e
 			// A subset of set, in order.
 		case AxisChild:
 			if !flat {
-				out = sortDocOrder(out)
+				out = ev.sortDocOrder(out)
 			}
 		case AxisParent:
 			if flat && level {
 				out = dedupAdjacent(out)
 			} else {
-				out = sortDocOrder(out)
+				out = ev.sortDocOrder(out)
 			}
 			flat = level
 		case AxisDescendant, AxisDescendantOrSelf:
 			if !flat {
-				out = sortDocOrder(out)
+				out = ev.sortDocOrder(out)
 			}
 			flat, level = false, false
 		default:
-			out = sortDocOrder(out)
+			out = ev.sortDocOrder(out)
 			flat, level = false, false
 		}
 		set = out
@@ -236,7 +237,7 @@ func (ev *evaluator) keyValue(p *predicate) (key string, none, usable bool, err 
 	case v.kind == StringKind:
 		return v.str, false, true, nil
 	case len(v.nodes) == 1:
-		return StringValue(v.nodes[0]), false, true, nil
+		return ev.stringValue(v.nodes[0]), false, true, nil
 	case len(v.nodes) == 0:
 		return "", true, true, nil
 	}
@@ -254,6 +255,7 @@ func (ev *evaluator) lookup(ix Indexer, st *step, p *predicate) ([]Node, bool, e
 		return nil, true, nil
 	}
 	set, ok := ix.ChildrenByValue(st.name, p.keyLeaf, key)
+	ev.charge(1 + len(set))
 	return set, ok, nil
 }
 
@@ -271,8 +273,9 @@ func (ev *evaluator) keyFilter(set []Node, p *predicate) (out []Node, done bool,
 	start, end, owned := -1, -1, false
 	for i, n := range set {
 		keep := false
+		ev.charge(1)
 		for _, c := range n.Children(p.keyLeaf) {
-			if StringValue(c) == key {
+			if ev.stringValue(c) == key {
 				keep = true
 				break
 			}
@@ -335,6 +338,7 @@ func (ev *evaluator) filter(set []Node, p *predicate) ([]Node, error) {
 	start, end, owned := -1, -1, false
 	ev.size = len(set)
 	for i, n := range set {
+		ev.charge(1)
 		ev.ctx, ev.pos = n, i+1
 		mark := len(ev.arena)
 		v, err := p.x.eval(ev)
@@ -358,8 +362,15 @@ func (ev *evaluator) filter(set []Node, p *predicate) ([]Node, error) {
 // axis returns the nodes of st's axis from n that pass the node test, in axis
 // order (XPath 1.0 §2.2). Child and following-sibling results may be the
 // slice returned by Children and must not be modified; the results of reverse
-// axes are always freshly allocated.
+// axes are always freshly allocated. The nodes are charged to the budget;
+// the sibling and document axes charge what they look at, found or not.
 func (ev *evaluator) axis(n Node, st *step) []Node {
+	out := ev.axisNodes(n, st)
+	ev.charge(1 + len(out))
+	return out
+}
+
+func (ev *evaluator) axisNodes(n Node, st *step) []Node {
 	switch st.axis {
 	case AxisChild:
 		switch st.test {
@@ -401,13 +412,14 @@ func (ev *evaluator) axis(n Node, st *step) []Node {
 		if st.axis == AxisDescendantOrSelf && st.match(n, st.test != TestNode && n.Parent() == nil) {
 			out = append(out, n)
 		}
-		return descend(n, st, out)
+		return ev.descend(n, st, out)
 	case AxisFollowingSibling, AxisPrecedingSibling:
 		p := n.Parent()
 		if p == nil {
 			return nil
 		}
 		sibs := p.Children("*")
+		ev.charge(len(sibs))
 		i := slices.Index(sibs, n)
 		if i < 0 {
 			return nil
@@ -430,12 +442,13 @@ func (ev *evaluator) axis(n Node, st *step) []Node {
 				return out
 			}
 			sibs := p.Children("*")
+			ev.charge(len(sibs))
 			if i := slices.Index(sibs, cur); i >= 0 {
 				for _, s := range sibs[i+1:] {
 					if st.match(s, false) {
 						out = append(out, s)
 					}
-					out = descend(s, st, out)
+					out = ev.descend(s, st, out)
 				}
 			}
 			cur = p
@@ -451,12 +464,13 @@ func (ev *evaluator) axis(n Node, st *step) []Node {
 		for k := len(chain) - 1; k >= 0; k-- {
 			cur := chain[k]
 			sibs := cur.Parent().Children("*")
+			ev.charge(len(sibs))
 			i := slices.Index(sibs, cur)
 			for _, s := range sibs[:max(i, 0)] {
 				if st.match(s, false) {
 					out = append(out, s)
 				}
-				out = descend(s, st, out)
+				out = ev.descend(s, st, out)
 			}
 		}
 		slices.Reverse(out)
@@ -475,13 +489,15 @@ func appendMatching(out, nodes []Node, st *step) []Node {
 }
 
 // descend appends the descendants of n that pass st's node test, in
-// document order.
-func descend(n Node, st *step, out []Node) []Node {
-	for _, c := range n.Children("*") {
+// document order, charging every node it visits.
+func (ev *evaluator) descend(n Node, st *step, out []Node) []Node {
+	kids := n.Children("*")
+	ev.charge(len(kids))
+	for _, c := range kids {
 		if st.match(c, false) {
 			out = append(out, c)
 		}
-		out = descend(c, st, out)
+		out = ev.descend(c, st, out)
 	}
 	return out
 }
@@ -495,10 +511,12 @@ func dedupAdjacent(nodes []Node) []Node {
 // duplicates. Each node is keyed by its chain of ancestors; two chains are
 // ordered by the first differing ancestors' positions among their parent's
 // children, looked up once per parent.
-func sortDocOrder(nodes []Node) []Node {
+func (ev *evaluator) sortDocOrder(nodes []Node) []Node {
 	if len(nodes) < 2 {
 		return nodes
 	}
+	// n log n comparisons, each walking two ancestor chains.
+	ev.charge(len(nodes) * bits.Len(uint(len(nodes))))
 	type item struct {
 		n     Node
 		chain []Node // ancestors-or-self below the root, top first

@@ -38,6 +38,7 @@
 package xpath
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -350,6 +351,11 @@ type evaluator struct {
 	// it back once the predicate's value has been converted to a boolean.
 	arena []Node
 	used  int // high-water mark of arena, cleared on release
+	// spent counts the steps of work done (see charge); at checkAt the
+	// budget (limit steps, 0 for none) and the context stop are looked
+	// at. Without a budget checkAt is never reached.
+	spent, limit, checkAt int64
+	stop                  context.Context
 }
 
 var evalPool = sync.Pool{New: func() any { return &evaluator{arena: make([]Node, 0, 32)} }}
@@ -364,11 +370,13 @@ func acquire(ctx, current Node) (*evaluator, error) {
 	ev := evalPool.Get().(*evaluator)
 	ev.ctx, ev.pos, ev.size, ev.start = ctx, 1, 1, ctx
 	ev.current[0] = current
+	ev.spent, ev.limit, ev.checkAt = 0, 0, unlimited
 	return ev, nil
 }
 
 func (ev *evaluator) release() {
 	ev.ctx, ev.start, ev.root, ev.current[0] = nil, nil, nil, nil
+	ev.stop = nil
 	if cap(ev.arena) > 1024 {
 		ev.arena = make([]Node, 0, 32)
 	} else {
