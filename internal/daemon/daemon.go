@@ -143,6 +143,11 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	if msg := d.store.Recovered(); msg != "" {
+		// Started, but not with what was committed last: an operator
+		// must look (show the commit history, fix, commit).
+		d.log.Error("STORED CONFIGURATION NOT VALID, started from an earlier one", "what", msg)
+	}
 	if err := d.startIKE(); err != nil {
 		_ = d.store.Close()
 		return nil, err

@@ -149,7 +149,11 @@ func (d *Daemon) onIKEEvent(ev engine.Event) {
 // IKE engine until the dataplane closes.
 func (d *Daemon) dataplaneEvents() {
 	for ev := range d.dataplane.Events() {
-		d.log.Debug("dataplane event", "event", ev.Kind.String(), "sa", ev.SA.String(), "reason", ev.Reason)
+		if ev.Kind != dataplane.Acquire {
+			// An acquire comes with traffic that hits a trap: the
+			// engine logs the ones that start a negotiation, once.
+			d.log.Debug("dataplane event", "event", ev.Kind.String(), "sa", ev.SA.String(), "reason", ev.Reason)
+		}
 		d.ike.DataplaneEvent(ev)
 	}
 }

@@ -108,6 +108,9 @@ type Store struct {
 	confirm   *pendingConfirm
 	wal       *wal
 	journaled int // commits in the journal file since the last snapshot
+	// recovered says what Open did about an invalid stored
+	// configuration (recover.go).
+	recovered string
 }
 
 // Datastore names a datastore.
@@ -176,14 +179,24 @@ func Open(opt Options) (*Store, error) {
 		w.close()
 		return nil, err
 	}
-	if err := opt.Validator.Validate(st.running); err != nil {
-		w.close()
-		return nil, fmt.Errorf("datastore: the stored configuration is not valid: %w", err)
-	}
 	st.candidate = Clone(st.running)
 	if err := st.loadHistory(); err != nil {
 		w.close()
 		return nil, err
+	}
+	if err := opt.Validator.Validate(st.running); err != nil {
+		if pending != nil {
+			// Going back to a valid configuration ends it.
+			if pending.timer != nil {
+				pending.timer.Stop()
+			}
+			pending = nil
+			st.confirm = nil
+		}
+		if err := st.recoverValid(err); err != nil {
+			w.close()
+			return nil, err
+		}
 	}
 	if pending != nil {
 		if err := st.revertLocked(pending, "restart before it was confirmed"); err != nil {

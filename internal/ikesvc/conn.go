@@ -18,11 +18,56 @@ import (
 type switchConn struct {
 	mu    sync.Mutex
 	conns map[netip.Addr]*udpconn.Conn
-	recv  chan engine.Datagram
+	// draining marks the addresses of conns no configuration wants any
+	// more: their sockets stay open, sending and receiving, until the
+	// IKE SAs on them are gone (their DELETE exchanges need them), see
+	// Service.drain.
+	draining map[netip.Addr]bool
+	recv     chan engine.Datagram
 }
 
 func newSwitchConn() *switchConn {
-	return &switchConn{conns: map[netip.Addr]*udpconn.Conn{}, recv: make(chan engine.Datagram, 256)}
+	return &switchConn{conns: map[netip.Addr]*udpconn.Conn{}, draining: map[netip.Addr]bool{},
+		recv: make(chan engine.Datagram, 256)}
+}
+
+// setDraining marks or unmarks the socket of address a as draining and
+// reports whether a has a socket.
+func (s *switchConn) setDraining(a netip.Addr, on bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[a] == nil {
+		return false
+	}
+	if on {
+		s.draining[a] = true
+	} else {
+		delete(s.draining, a)
+	}
+	return true
+}
+
+// isDraining reports whether the socket of address a is draining.
+func (s *switchConn) isDraining(a netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining[a]
+}
+
+// closeDrained closes and forgets the socket of address a if it is still
+// draining (a later commit may have taken it back).
+func (s *switchConn) closeDrained(a netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.draining[a] {
+		return false
+	}
+	delete(s.draining, a)
+	if c := s.conns[a]; c != nil {
+		c.Close()
+		delete(s.conns, a)
+	}
+	return true
 }
 
 // add starts using c for address a.
@@ -47,6 +92,7 @@ func (s *switchConn) remove(a netip.Addr) *udpconn.Conn {
 	defer s.mu.Unlock()
 	c := s.conns[a]
 	delete(s.conns, a)
+	delete(s.draining, a)
 	return c
 }
 
@@ -56,6 +102,7 @@ func (s *switchConn) closeAll() {
 	for a, c := range s.conns {
 		c.Close()
 		delete(s.conns, a)
+		delete(s.draining, a)
 	}
 }
 

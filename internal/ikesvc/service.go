@@ -101,12 +101,26 @@ type prepared struct {
 	cfg    *config.Config
 	addrs  []netip.Addr
 	opened map[netip.Addr]*udpconn.Conn // sockets of new addresses
-	// After Apply: what it replaced, for Abort and finalize.
+	// reused are addresses whose sockets were draining and that this
+	// configuration wants again.
+	reused []netip.Addr
+	// After Apply: what it replaced, for Abort. drained are the
+	// addresses whose sockets it set draining.
 	oldCfg   *config.Config
 	oldAddrs []netip.Addr
-	removed  map[netip.Addr]*udpconn.Conn
+	drained  []netip.Addr
 	applied  bool
 }
+
+// drainPoll and drainMax bound how long the sockets of a local address
+// that no VPN uses any more stay open: until no IKE SA is on the
+// address (the DELETE exchanges of the removed VPNs' SAs go out and
+// their answers come back on them), and at most drainMax, so that a peer
+// that never answers does not keep them open for ever.
+const (
+	drainPoll = 200 * time.Millisecond
+	drainMax  = 30 * time.Second
+)
 
 // New returns a Service with an empty configuration. The daemon calls
 // Start with the running configuration, then subscribes it to the
@@ -183,6 +197,10 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		if slices.Contains(s.bound, a) {
 			continue
 		}
+		if s.conn.isDraining(a) {
+			p.reused = append(p.reused, a)
+			continue
+		}
 		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
 			OnESP: s.o.OnESP, OnESPBorrow: s.o.OnESPBorrow, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger})
 		if err != nil {
@@ -195,7 +213,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	}
 	bound := p.addrs[:0:0]
 	for _, a := range p.addrs {
-		if slices.Contains(s.bound, a) || p.opened[a] != nil {
+		if slices.Contains(s.bound, a) || p.opened[a] != nil || slices.Contains(p.reused, a) {
 			bound = append(bound, a)
 		}
 	}
@@ -213,11 +231,15 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		return errors.New("ike: apply without prepare")
 	}
 	p.oldCfg, p.oldAddrs = s.cfg, s.bound
-	p.removed = map[netip.Addr]*udpconn.Conn{}
 	for _, a := range s.bound {
-		if !slices.Contains(p.addrs, a) {
-			p.removed[a] = s.conn.remove(a)
+		// Removed sockets drain: the SAs on them are deleted by
+		// SetConfig below, with exchanges that need them.
+		if !slices.Contains(p.addrs, a) && s.conn.setDraining(a, true) {
+			p.drained = append(p.drained, a)
 		}
+	}
+	for _, a := range p.reused {
+		s.conn.setDraining(a, false)
 	}
 	for a, c := range p.opened {
 		s.conn.add(a, c)
@@ -238,9 +260,40 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		s.log.Info("configuration applied: SAs of changed VPNs deleted", "vpns", torn)
 	}
 	p.applied = true
-	// p stays pending, with the old sockets open, until the next Prepare
-	// makes it final: until then an Abort may undo it.
+	for _, a := range p.drained {
+		go s.drain(a)
+	}
+	// p stays pending until the next Prepare makes it final: until then
+	// an Abort may undo it.
 	return nil
+}
+
+// drain closes the sockets of address a once no IKE SA is on it, or
+// after drainMax, unless a commit took them back meanwhile.
+func (s *Service) drain(a netip.Addr) {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	deadline := time.Now().Add(drainMax)
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.conn.isDraining(a) {
+			return
+		}
+		if s.eng.UsesLocal(a) && time.Now().Before(deadline) {
+			continue
+		}
+		s.mu.Lock()
+		closed := s.conn.closeDrained(a)
+		s.mu.Unlock()
+		if closed {
+			s.log.Info("IKE sockets of a local address no VPN uses closed", "addr", a)
+		}
+		return
+	}
 }
 
 // Abort implements datastore.Subscriber.
@@ -261,22 +314,22 @@ func (s *Service) Abort(tx *datastore.Tx) {
 	for a := range p.opened {
 		s.conn.remove(a).Close()
 	}
-	for a, c := range p.removed {
-		s.conn.add(a, c)
+	for _, a := range p.drained {
+		s.conn.setDraining(a, false)
+	}
+	for _, a := range p.reused {
+		s.conn.setDraining(a, true)
+		go s.drain(a)
 	}
 	s.bound = p.oldAddrs
 	s.cfg = p.oldCfg
 	s.eng.SetConfig(p.oldCfg)
 }
 
-// finalize closes what the transactions applied so far no longer need;
-// s.mu is held. Transactions never overlap, so a new Prepare means the
+// finalize forgets the transactions applied so far; s.mu is held. Transactions never overlap, so a new Prepare means the
 // previous ones are final.
 func (s *Service) finalize() {
-	for id, p := range s.pending {
-		for _, c := range p.removed {
-			c.Close()
-		}
+	for id := range s.pending {
 		delete(s.pending, id)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +234,34 @@ func TestInitiatorOnlyRestartsAndCounters(t *testing.T) {
 	if f := st.Failure[generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_authentication_failed]; f == nil || *f.Count != 1 {
 		t.Errorf("failures: %+v", st.Failure)
 	}
+}
+
+// TestRemovedAddressDrains: a commit deletes the only VPN on a local
+// address. Its IKE SA is deleted with an INFORMATIONAL exchange that
+// still has a socket to go out on and to come back to, so the peer
+// drops its SA too; then the sockets of the address close. A further
+// commit meanwhile changes nothing of that.
+func TestRemovedAddressDrains(t *testing.T) {
+	a, dpA := newService(t, 15520)
+	b, dpB := newService(t, 15520)
+	if err := b.Start(device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	runA := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	if err := a.Start(runA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
+		[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(dpA.Children()) == 1 && len(dpB.Children()) == 1 })
+	// The VPN goes, and with it the last use of 127.0.0.1.
+	empty := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{"main": {Name: ptr2("main"), Ike: &generated.SecgwVrf_Vrf_Ike{}}}}
+	commit(t, a, 1, runA, empty)
+	commit(t, a, 2, empty, empty) // another commit at once
+	waitFor(t, func() bool { return len(b.State(false).IkeSa) == 0 && len(dpB.Children()) == 0 })
+	waitFor(t, func() bool {
+		return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil
+	})
 }

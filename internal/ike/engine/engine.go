@@ -127,6 +127,9 @@ type Engine struct {
 	// waiting for a worker in Run (init-limit-job-load).
 	dos  dosCounters
 	jobs atomic.Int64
+	// panics counts the panics recovered at the roots of the
+	// engine's goroutines (recoverPanic).
+	panics atomic.Uint64
 
 	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
@@ -200,6 +203,7 @@ func New(o Options) *Engine {
 // are sent where the RFC asks for them. Parsing happens before any lock
 // is taken.
 func (e *Engine) HandleDatagram(d Datagram) {
+	defer e.recoverPanic("datagram")
 	data := d.Data
 	if d.Local.Port() == PortNATT {
 		// RFC 3948 §2.2: IKE on port 4500 follows the Non-ESP Marker.
@@ -223,8 +227,8 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	h := m.Header
 	if h.Exchange == wire.ExchangeIKESAInit && !h.Flags.Response() {
 		w := e.lockPeer(d.Remote.Addr())
+		defer w.unlock()
 		e.handleInitRequest(w, d, m)
-		w.unlock()
 		return
 	}
 	// Our SPI is the responder's when the original initiator sent it.

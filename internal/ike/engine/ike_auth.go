@@ -103,23 +103,20 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		sa.pendingChildren++
 		sa.queue(&childCreateTask{policy: p, counted: true})
 	}
-	err := t.processChild(sa, ps)
-	if err != nil {
-		sa.w.e.releaseSPI(t.spi)
-	}
+	t.processChild(sa, ps)
 	sa.childrenDone()
-	return err
+	return nil
 }
 
 // processChild installs the child SA of the IKE_AUTH response. A child SA
 // failure leaves the IKE SA up (RFC 7296 §2.21.3).
-func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) error {
+func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 	if n := wire.FirstError(ps); n != nil {
 		sa.lastError = n.NotifyType
 		sa.log().Info("first child SA refused", "subsystem", "child", "notify", n.NotifyType)
 		sa.w.e.childFailed(sa, t.policy.Name, n.NotifyType.String())
 		sa.w.e.releaseSPI(t.spi)
-		return nil
+		return
 	}
 	sap := find[*wire.SA](ps, nil)
 	tsi := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return !x.Responder })
@@ -128,7 +125,7 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) error {
 		sa.log().Info("IKE_AUTH response without child SA", "subsystem", "child")
 		sa.w.e.childFailed(sa, t.policy.Name, "no child SA in the IKE_AUTH response")
 		sa.w.e.releaseSPI(t.spi)
-		return nil
+		return
 	}
 	chosen, ok := proposal.Single(t.offer, sap.Proposals)
 	if !ok || len(chosen.SPI) != 4 || !ts.Subset(tsi.Selectors, t.tsi) || !ts.Subset(tsr.Selectors, t.tsr) {
@@ -137,12 +134,24 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) error {
 		sa.log().Info("peer answered with an unacceptable child SA", "subsystem", "child")
 		sa.w.e.childFailed(sa, t.policy.Name, failureReason(0))
 		sa.w.e.releaseSPI(t.spi)
-		return nil
+		// The peer may have installed its half: delete it.
+		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
+		return
 	}
 	_, err := sa.installChild(childParams{policy: t.policy, proposal: chosen, inSPI: t.spi,
 		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: tsi.Selectors, tsr: tsr.Selectors,
 		ni: sa.ni, nr: sa.nr, initiator: true})
-	return err
+	if err != nil {
+		// Our side cannot carry what was agreed (the dataplane refused
+		// the suite, say): not the peer's fault. The IKE SA stays up
+		// (RFC 7296 §2.21.3) and the peer is told to delete its half,
+		// so that it keeps no dead tunnel.
+		sa.log().Warn("cannot install the child SA of IKE_AUTH: deleting it on the peer", "subsystem", "child",
+			"policy", t.policy.Name, "err", err)
+		sa.w.e.childFailed(sa, t.policy.Name, "cannot install: "+err.Error())
+		sa.w.e.releaseSPI(t.spi)
+		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
+	}
 }
 
 // policySelectors are the TSi and TSr we propose for a policy: its

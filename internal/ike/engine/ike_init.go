@@ -206,7 +206,10 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload) {
 		return // peer does not support NAT-T
 	}
 	sa.natRemote, sa.natLocal = !src, !dst || sa.w.e.o.ForceEncap
-	if sa.natLocal {
+	if !dst {
+		// Only a NAT really in front of us has a mapping to keep alive;
+		// ForceEncap pretends one to get ESP in UDP, and keepalives
+		// then are noise.
 		sa.startKeepalive()
 	}
 	if (sa.natRemote || sa.natLocal) && sa.initiator {
@@ -239,6 +242,16 @@ func (e *Engine) cookie(ni []byte, ipi netip.Addr, spii uint64) []byte {
 
 // replyInit sends a stateless IKE_SA_INIT response carrying only n, with a
 // zero SPIr (RFC 7296 §2.6, §1.2).
+// refuseInit answers an IKE_SA_INIT request with NO_PROPOSAL_CHOSEN, says
+// why in the log and reports an IKEFailed event without an SA (counted in
+// the statistics' failures), so that an operator sees why a peer cannot
+// connect.
+func (e *Engine) refuseInit(d Datagram, m *wire.Message, vpn, why string) {
+	e.log.Info("IKE_SA_INIT refused", "remote", d.Remote, "vpn", vpn, "notify", wire.NotifyNoProposalChosen.String(), "reason", why)
+	e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
+	e.emit(Event{Kind: IKEFailed, VPN: vpn, Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})
+}
+
 func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
 	h := wire.Header{SPIi: m.Header.SPIi, MajorVersion: wire.MajorVersion, Exchange: wire.ExchangeIKESAInit,
 		Flags: wire.FlagResponse, MessageID: m.Header.MessageID}
@@ -346,12 +359,12 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		}
 	}
 	if vpn == nil {
-		e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
+		e.refuseInit(d, m, cands[0].Name, "no IKE proposal of the peer is acceptable")
 		return
 	}
 	suite, err := ikeSuite(chosen)
 	if err != nil {
-		e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
+		e.refuseInit(d, m, vpn.Name, err.Error())
 		return
 	}
 	if ke.Group != suite.Group {

@@ -214,14 +214,16 @@ func (e *Engine) Expire(inSPI uint32, hard bool) error {
 // looked for on the workers one at a time.
 func (e *Engine) ExpireSA(dst netip.Addr, spi uint32, hard bool) error {
 	dst = dst.Unmap()
-	if sa, w := e.lookupChild(spi); sa != nil {
+	if sa, w := e.lookupChild(spi); sa != nil && func() bool {
+		defer w.unlock()
 		c := sa.child(spi)
 		if c != nil && sa.local.Addr().Unmap() == dst {
 			e.expire(sa, c, hard)
-			w.unlock()
-			return nil
+			return true
 		}
-		w.unlock()
+		return false
+	}() {
+		return nil
 	}
 	found := false
 	e.eachSA(func(sa *ikeSA) bool {

@@ -190,3 +190,20 @@ func TestReceivedKeepaliveIgnored(t *testing.T) {
 		t.Fatal("B reacted to a keepalive")
 	}
 }
+
+// TestNoKeepaliveWithForceEncap: ForceEncap (the userspace dataplane)
+// pretends a NAT to get ESP in UDP; with no NAT really in front of
+// either side, neither sends NAT keepalives.
+func TestNoKeepaliveWithForceEncap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		force := func(o *engine.Options) { o.ForceEncap = true }
+		a, b := pairOpts(t, nil, nil, force, force)
+		establish(t, a, b)
+		if ca, _ := checkChildPair(t, a, b); !ca.Encap {
+			t.Fatal("child SA without UDP encapsulation under ForceEncap")
+		}
+		if na, nb := len(advance(a, 5*time.Minute)), len(advance(b, 0)); na+nb != 0 {
+			t.Fatalf("%d and %d datagrams (keepalives) without a NAT", na, nb)
+		}
+	})
+}

@@ -213,6 +213,7 @@ func (w *worker) armClock() {
 
 // fireWorker runs the due timers of a worker.
 func (e *Engine) fireWorker(w *worker, gen uint64) {
+	defer e.recoverPanic("timers")
 	w.mu.Lock()
 	defer w.unlock()
 	if gen != w.clock.gen {

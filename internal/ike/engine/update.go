@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"reflect"
 
 	"secgw/internal/ike/config"
@@ -61,7 +62,12 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 		}
 		name := sa.vpn.Name
 		if !changed[name] {
-			sa.vpn = c.VPN(name)
+			if nv := c.VPN(name); nv != nil {
+				sa.vpn = nv
+			}
+			// else the VPN went in an earlier commit and the SA's
+			// deletion is under way: it keeps the VPN it was made
+			// for, to report and to finish the deletion with.
 			continue
 		}
 		if !seen[name] {
@@ -136,4 +142,17 @@ func (e *Engine) DeleteIKEByUID(uid uint32) error {
 		return nil
 	}
 	return ErrNoSA
+}
+
+// UsesLocal reports whether an IKE SA of the engine has local address a
+// (the daemon keeps the sockets of a removed address open until none
+// has).
+func (e *Engine) UsesLocal(a netip.Addr) bool {
+	a = a.Unmap()
+	found := false
+	e.eachSA(func(sa *ikeSA) bool {
+		found = sa.local.Addr().Unmap() == a
+		return !found
+	})
+	return found
 }

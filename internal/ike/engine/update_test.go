@@ -172,3 +172,38 @@ func TestForceEncap(t *testing.T) {
 		})
 	}
 }
+
+// TestSetConfigDeletedVPNThenOtherCommit: a VPN is deleted while its IKE
+// SA is established (the DELETE is on its way and not answered yet), then
+// another commit comes. The SA must keep a VPN to report and to finish its
+// deletion with: the state (show ike ike-sa) is served, not a nil-pointer
+// panic, and once the peer answers the SA is gone on both sides.
+func TestSetConfigDeletedVPNThenOtherCommit(t *testing.T) {
+	a, b := pair(t, nil, nil, nil)
+	establish(t, a, b)
+	a.e.SetConfig(&config.Config{}) // the VPN is deleted: D(IKE) queued
+	other := vpnConfig("other", addrA, netip.MustParseAddr("10.0.0.9"), "a.example", "c.example", "x", "192.168.1.0/24", "192.168.9.0/24")
+	c, err := config.Resolve(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.e.SetConfig(c) // another commit while the DELETE is outstanding
+	for _, info := range a.e.Snapshot(false) {
+		if info.VPN != "to-b" {
+			t.Fatalf("SA of the deleted VPN reports VPN %q", info.VPN)
+		}
+	}
+	_ = a.e.IKESAs()
+	deliver(t, a, b) // INFORMATIONAL request: SK{D(IKE)}
+	deliver(t, b, a) // INFORMATIONAL response: SK{}
+	if n := len(a.e.IKESAs()) + len(b.e.IKESAs()); n != 0 {
+		t.Fatalf("%d IKE SAs left after the deletion", n)
+	}
+	// A third commit with the deleted VPN back brings it up again.
+	ike := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
+	if c, err = config.Resolve(ike); err != nil {
+		t.Fatal(err)
+	}
+	a.e.SetConfig(c)
+	establish(t, a, b)
+}

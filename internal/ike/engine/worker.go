@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"fmt"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 
 	"secgw/internal/ike/config"
@@ -231,11 +233,32 @@ func (w *worker) each(f func(sa *ikeSA) bool) bool {
 // one worker at a time, until f returns false.
 func (e *Engine) eachSA(f func(sa *ikeSA) bool) {
 	for _, w := range e.set.Load().workers {
-		w.mu.Lock()
-		more := w.each(f)
-		w.unlock()
-		if !more {
+		if !w.eachLocked(f) {
 			return
 		}
 	}
 }
+
+// eachLocked is each with the worker's lock taken and released, also
+// when f panics.
+func (w *worker) eachLocked(f func(sa *ikeSA) bool) bool {
+	w.mu.Lock()
+	defer w.unlock()
+	return w.each(f)
+}
+
+// recoverPanic is deferred at the roots of the engine's own goroutines
+// (a worker's datagrams, its timers): a panic becomes a log line with
+// the stack and a count (Panics), and costs the datagram or the timer
+// round, not the daemon. The worker lock of the section that panicked
+// is already released: every lock section unlocks in a defer, so a
+// panic on a caller's goroutine (an API call) also leaves no lock held.
+func (e *Engine) recoverPanic(where string) {
+	if p := recover(); p != nil {
+		e.panics.Add(1)
+		e.log.Error("recovered panic", "in", where, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	}
+}
+
+// Panics returns how many panics the engine recovered from.
+func (e *Engine) Panics() uint64 { return e.panics.Load() }

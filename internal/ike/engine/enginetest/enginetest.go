@@ -79,6 +79,10 @@ type Dataplane struct {
 	Log      []string
 	traps    map[string]engine.Trap
 	activity map[uint32][2]time.Time
+	// InstallHook, if set, runs first in InstallChild: its error fails
+	// the installation (a dataplane that cannot carry the negotiated
+	// suite), and it may panic (the engine's panic safety).
+	InstallHook func(c engine.ChildSA) error
 }
 
 // NewDataplane returns an empty recording dataplane.
@@ -88,6 +92,11 @@ func NewDataplane() *Dataplane {
 
 // InstallChild implements engine.Dataplane.
 func (d *Dataplane) InstallChild(c engine.ChildSA) error {
+	if d.InstallHook != nil {
+		if err := d.InstallHook(c); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.Installed[c.InSPI]; ok {
