@@ -286,7 +286,7 @@ func (s *soak) opCharonInitiate() string {
 		return "charon down: no initiate"
 	}
 	p, i := s.pickPolicy("to-c")
-	out, err := s.ch.Swanctl("--initiate", "--child", p, "--timeout", "8")
+	out, err := s.ch.Swanctl("--initiate", "--child", p, "--timeout", "5")
 	if err == nil {
 		if !s.configured("to-c", i) {
 			s.fail("charon initiated %s, which A does not have: A accepted it\n%s", p, out)
