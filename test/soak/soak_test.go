@@ -117,7 +117,7 @@ func (s *soak) committed(next model) {
 	for _, vpn := range vpnNames {
 		_, had := old.VPNs[vpn]
 		v, has := next.VPNs[vpn]
-		if had && has && old.vpnXML(vpn, "") == next.vpnXML(vpn, "") {
+		if had && has && old.effective(vpn) == next.effective(vpn) {
 			continue
 		}
 		for i := range nets {
