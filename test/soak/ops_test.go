@@ -172,7 +172,12 @@ func (s *soak) peerUp(vpn string) bool { return vpn == "to-b" || s.charonUp }
 
 func (s *soak) opInitiate() string {
 	if s.r.IntN(3) == 0 {
-		// From B: A is the responder.
+		// From B: A is the responder. The RPC waits for the
+		// negotiation: with no VPN on A's address nothing answers and
+		// it would wait out B's retransmissions, longer than rpcBound.
+		if _, ok := s.m.VPNs["to-b"]; !ok {
+			return "B: no initiate (A has no to-b: nothing would answer)"
+		}
 		p, i := s.pickPolicy("to-b")
 		_, err := s.rpc(s.b, rpcSA("initiate", "child-sa", "security-policy", p))
 		s.notHung(err)
@@ -187,6 +192,10 @@ func (s *soak) opInitiate() string {
 	}
 	vpn := vpnNames[s.r.IntN(len(vpnNames))]
 	p, i := s.pickPolicy(vpn)
+	if !s.peerUp(vpn) {
+		// The RPC would wait out A's retransmissions to a dead peer.
+		return "A: no initiate of " + p + " (charon is down)"
+	}
 	_, err := s.rpc(s.a, rpcSA("initiate", "child-sa", "security-policy", p))
 	s.notHung(err)
 	if err == nil && !s.configured(vpn, i) {
