@@ -179,16 +179,16 @@ func (s *soak) opInitiate() string {
 			return "B: no initiate (A has no to-b: nothing would answer)"
 		}
 		p, i := s.pickPolicy("to-b")
-		_, err := s.rpc(s.b, rpcSA("initiate", "child-sa", "security-policy", p))
+		data, err := s.rpc(s.b, rpcSA("initiate", "child-sa", "security-policy", p))
 		s.notHung(err)
 		ok := s.configured("to-b", i) && s.m.canComeUp("to-b")
-		if err == nil {
+		if established(data, err) {
 			if !s.configured("to-b", i) {
 				s.fail("B initiated %s, which A does not have: A accepted it", p)
 			}
 			s.expectUp[p] = ok
 		}
-		return fmt.Sprintf("B: initiate %s: %v", p, errText(err))
+		return fmt.Sprintf("B: initiate %s: %v established %v", p, errText(err), established(data, err))
 	}
 	vpn := vpnNames[s.r.IntN(len(vpnNames))]
 	p, i := s.pickPolicy(vpn)
@@ -196,15 +196,15 @@ func (s *soak) opInitiate() string {
 		// The RPC would wait out A's retransmissions to a dead peer.
 		return "A: no initiate of " + p + " (charon is down)"
 	}
-	_, err := s.rpc(s.a, rpcSA("initiate", "child-sa", "security-policy", p))
+	data, err := s.rpc(s.a, rpcSA("initiate", "child-sa", "security-policy", p))
 	s.notHung(err)
 	if err == nil && !s.configured(vpn, i) {
 		s.fail("A initiated %s, which it does not have", p)
 	}
-	if err == nil {
+	if established(data, err) {
 		s.expectUp[p] = s.m.canComeUp(vpn)
 	}
-	return fmt.Sprintf("A: initiate %s: %v", p, errText(err))
+	return fmt.Sprintf("A: initiate %s: %v established %v", p, errText(err), established(data, err))
 }
 
 func (s *soak) opRekey() string {
@@ -360,6 +360,26 @@ func (s *soak) opTraffic() string {
 func (s *soak) opSettle() string {
 	s.settle()
 	return "settle"
+}
+
+// established reports whether an initiate RPC established its child SA:
+// a failed negotiation is a reply with count 0 and the reason in its
+// messages, not an rpc-error.
+func established(data string, err error) bool {
+	if err != nil {
+		return false
+	}
+	root, perr := parseXML(data)
+	if perr != nil {
+		return false
+	}
+	var count int
+	for _, n := range root.kids {
+		if n.name == "count" {
+			count, _ = strconv.Atoi(n.text)
+		}
+	}
+	return count > 0
 }
 
 // notHung fails on a request that hung or broke the session (not on a
