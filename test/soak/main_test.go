@@ -16,7 +16,7 @@ import (
 
 var (
 	flagSeed     = flag.Int64("soak.seed", 0, "seed of the random walk (0: from the clock); a failure prints its seed")
-	flagSteps    = flag.Int("soak.steps", 150, "steps of the walk (the short form's default); 0 with -soak.duration: until the duration")
+	flagSteps    = flag.Int("soak.steps", 400, "steps of the walk (the short form's default); 0 with -soak.duration: until the duration")
 	flagDuration = flag.Duration("soak.duration", 0, "run the walk for this long (the long form), instead of -soak.steps when set")
 )
 
