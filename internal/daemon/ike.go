@@ -181,6 +181,7 @@ func (d *Daemon) state(secrets bool) *generated.Device {
 		cookies := d.ike.Engine().DoSStats().Cookies
 		ike.Statistics.CookiesSent = &cookies
 	}
+	ike.Diagnostics = d.diagnostics()
 	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
 		main: {Name: &main, Ike: ike},
 	}}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/test/gwtest"
 )
 
 // Binaries built by TestMain.
@@ -56,7 +57,7 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-const charonPath = "/usr/lib/ipsec/charon"
+const charonPath = gwtest.CharonPath
 
 // prerequisites maps what the tests need to the Debian package that ships
 // it (test/install-deps.sh installs them).
@@ -94,7 +95,7 @@ func requirePrerequisites(t *testing.T) {
 }
 
 // cmdTimeout bounds every command the tests run.
-const cmdTimeout = 20 * time.Second
+const cmdTimeout = gwtest.CmdTimeout
 
 // run runs a command and fails the test on error.
 func run(t *testing.T, name string, args ...string) string {
@@ -109,10 +110,7 @@ func run(t *testing.T, name string, args ...string) string {
 // runErr runs a command with a bounded time and returns its combined
 // output.
 func runErr(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+	return gwtest.Run(name, args...)
 }
 
 // tail returns the last n lines of s.

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"secgw/internal/netnsutil"
+	"secgw/test/gwtest"
 )
 
 // Addresses of the topology. The outer ones are the two ends of the veth
@@ -109,5 +109,5 @@ func sweepStale() {
 // inNetns runs fn on a thread in the named network namespace
 // (netnsutil.RunNamed): sockets created by fn stay there.
 func inNetns(name string, fn func() error) error {
-	return netnsutil.RunNamed(name, fn)
+	return gwtest.InNetns(name, fn)
 }

@@ -1,14 +1,10 @@
 package gateway
 
 import (
-	"bytes"
-	"crypto/rand"
-	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"testing"
-	"time"
+
+	"secgw/test/gwtest"
 )
 
 // pingCount is the number of echo requests of each ping; all must be
@@ -39,9 +35,6 @@ func pingFails(t *testing.T, ns string, src, dst netip.Addr) {
 // for full-size segments and a few round trips of the window.
 const tcpSize = 1 << 20
 
-// tcpTimeout bounds one TCP transfer.
-const tcpTimeout = 20 * time.Second
-
 // tcpEcho connects from src (in clientNS) to an echo server on dst (in
 // serverNS), sends tcpSize random octets and checks that the same octets
 // come back: data crosses the tunnel both ways on one connection.
@@ -53,65 +46,7 @@ func tcpEcho(t *testing.T, clientNS string, src netip.Addr, serverNS string, dst
 }
 
 func tcpEchoErr(clientNS string, src netip.Addr, serverNS string, dst netip.Addr) error {
-	var ln net.Listener
-	err := inNetns(serverNS, func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, 0).String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			served <- err
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(tcpTimeout))
-		_, err = io.Copy(c, c)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		served <- err
-	}()
-	var conn net.Conn
-	err = inNetns(clientNS, func() (err error) {
-		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 5 * time.Second}
-		conn, err = d.Dial("tcp", ln.Addr().String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(tcpTimeout))
-	sent := make([]byte, tcpSize)
-	rand.Read(sent)
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := conn.Write(sent)
-		if err == nil {
-			err = conn.(*net.TCPConn).CloseWrite()
-		}
-		wrote <- err
-	}()
-	got, rerr := io.ReadAll(conn)
-	if err := <-wrote; err != nil {
-		return fmt.Errorf("sending: %w", err)
-	}
-	if rerr != nil {
-		return fmt.Errorf("receiving (%d of %d octets back): %w", len(got), len(sent), rerr)
-	}
-	if err := <-served; err != nil {
-		return fmt.Errorf("echo server: %w", err)
-	}
-	if !bytes.Equal(got, sent) {
-		return fmt.Errorf("%d octets back, not the %d sent", len(got), len(sent))
-	}
-	return nil
+	return gwtest.TCPEcho(clientNS, src, serverNS, dst, tcpSize)
 }
 
 // traffic is the addresses of one inner family on both sides.

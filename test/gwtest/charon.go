@@ -1,0 +1,203 @@
+package gwtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"secgw/internal/swanctl"
+)
+
+// CharonPath is Debian's charon.
+const CharonPath = "/usr/lib/ipsec/charon"
+
+// CharonPlugins is the load list of NOTES.md: kernel-libipsec before
+// kernel-netlink, so that the userspace ESP backend wins and
+// kernel-netlink only serves addresses and routes.
+const CharonPlugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey " +
+	"kernel-libipsec kernel-netlink socket-default vici counters"
+
+// Charon is one charon daemon running in a namespace with a private
+// strongswan.conf, /run, vici socket and log, all in Dir. It may be
+// stopped and started again (Stop, Start) with the same directory.
+type Charon struct {
+	NS, Dir, URI, Log string
+
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// CharonConf is the strongswan.conf of a charon whose files are in dir.
+func CharonConf(dir string) string {
+	return fmt.Sprintf(`charon {
+	load_modular = no
+	load = %s
+	retransmit_tries = 2
+	retransmit_timeout = 1.0
+	filelog {
+		test {
+			path = %s
+			time_format = %%T
+			append = yes
+			flush_line = yes
+			default = 1
+			knl = 2
+			cfg = 2
+		}
+	}
+	syslog {
+		daemon {
+			default = -1
+		}
+	}
+	plugins {
+		vici {
+			socket = unix://%s
+		}
+	}
+}
+`, CharonPlugins, filepath.Join(dir, "charon.log"), filepath.Join(dir, "charon.vici"))
+}
+
+// StartCharon starts charon in ns and waits until its vici socket
+// answers. t.Cleanup stops it and, if the test failed, logs the tail of
+// its log.
+func StartCharon(t testing.TB, ns string) *Charon {
+	t.Helper()
+	dir := t.TempDir()
+	c := &Charon{NS: ns, Dir: dir, URI: "unix://" + filepath.Join(dir, "charon.vici"), Log: filepath.Join(dir, "charon.log")}
+	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(CharonConf(dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// swanctl --load-all also reads credentials from the directories next
+	// to swanctl.conf: empty ones keep its output short.
+	for _, d := range []string{"run", "x509", "x509ca", "x509ocsp", "x509aa", "x509ac", "x509crl", "pubkey",
+		"private", "rsa", "ecdsa", "bliss", "pkcs8", "pkcs12"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c.Stop()
+		if t.Failed() {
+			t.Logf("charon log (%s), last lines:\n%s", c.Log, Tail(c.ReadLog(), 60))
+		}
+	})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Start starts charon (again) and waits until its vici socket answers.
+func (c *Charon) Start() error {
+	out, err := os.OpenFile(filepath.Join(c.Dir, "charon.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	// ip netns exec gives the command its own mount namespace: the bind
+	// mount on /run (charon's pid file) stays private to this charon.
+	// Both ip and sh exec, so the pid is charon's.
+	cmd := exec.Command("ip", "netns", "exec", c.NS, "sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh",
+		filepath.Join(c.Dir, "run"), CharonPath)
+	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(c.Dir, "strongswan.conf"))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("gwtest: starting charon: %v", err)
+	}
+	c.cmd, c.exited = cmd, make(chan error, 1)
+	go func() { c.exited <- cmd.Wait() }()
+	deadline := time.Now().Add(CmdTimeout)
+	for {
+		if _, err := c.Swanctl("--stats"); err == nil {
+			return nil
+		}
+		select {
+		case err := <-c.exited:
+			c.exited <- err
+			b, _ := os.ReadFile(filepath.Join(c.Dir, "charon.out"))
+			return fmt.Errorf("gwtest: charon exited: %v\n%s\n%s", err, b, Tail(c.ReadLog(), 40))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gwtest: charon's vici socket did not answer within %v\n%s", CmdTimeout, Tail(c.ReadLog(), 40))
+		}
+	}
+}
+
+// Stop stops charon (SIGTERM, SIGKILL after 3 s) if it runs.
+func (c *Charon) Stop() {
+	if c.cmd == nil {
+		return
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.exited:
+		c.exited <- err
+	case <-time.After(3 * time.Second):
+		c.cmd.Process.Kill()
+		c.exited <- <-c.exited
+	}
+	c.cmd = nil
+}
+
+// PID is the running charon's process id, 0 if stopped.
+func (c *Charon) PID() int {
+	if c.cmd == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
+// ReadLog returns charon's log file.
+func (c *Charon) ReadLog() string {
+	b, _ := os.ReadFile(c.Log)
+	return string(b)
+}
+
+// Swanctl runs a swanctl command against this charon.
+func (c *Charon) Swanctl(args ...string) (string, error) {
+	return Run("swanctl", append(args, "--uri", c.URI)...)
+}
+
+// Load writes swanctl.conf and loads it.
+func (c *Charon) Load(conf string) error {
+	f := filepath.Join(c.Dir, "swanctl.conf")
+	if err := os.WriteFile(f, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	if out, err := c.Swanctl("--load-all", "--file", f); err != nil {
+		return fmt.Errorf("gwtest: swanctl --load-all: %v\n%s\n%s", err, conf, out)
+	}
+	return nil
+}
+
+// ListSAs returns charon's IKE SAs from `swanctl --list-sas --raw`, each
+// named by its connection.
+func (c *Charon) ListSAs() ([]swanctl.Section, error) {
+	out, err := c.Swanctl("--list-sas", "--raw")
+	if err != nil {
+		return nil, fmt.Errorf("gwtest: swanctl --list-sas: %v\n%s", err, out)
+	}
+	return ListSAsRaw(out), nil
+}
+
+// ListSAsRaw returns the IKE SAs of `swanctl --list-sas --raw` output,
+// each named by its connection.
+func ListSAsRaw(out string) []swanctl.Section {
+	var sas []swanctl.Section
+	for _, ev := range swanctl.ParseRaw(out) {
+		for _, name := range ev.Order {
+			sa := *ev.Sub[name]
+			sa.Name = name
+			sas = append(sas, sa)
+		}
+	}
+	return sas
+}

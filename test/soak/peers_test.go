@@ -1,0 +1,64 @@
+package soak
+
+import (
+	"fmt"
+	"strings"
+)
+
+// bConfig is B's static configuration: VPN to-a with both policies
+// mirrored, default proposals (which accept A's ike-gcm, ike-cbc and
+// esp-cbc), start-action none: B negotiates only when asked (the RPCs of
+// the walk) or when A does.
+func bConfig() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<vpn><name>to-a</name><local-address>%s</local-address><remote-address>%s</remote-address>`+
+		`<local-id>%s</local-id><remote-id>%s</remote-id><ike-policy><pre-shared-key>%s</pre-shared-key></ike-policy>`+
+		`<ipsec-policy><start-action>none</start-action></ipsec-policy>`, bOuter, aToB, idB, idA, psk)
+	for i := range nets {
+		b.WriteString(policyXML(policyName("to-b", i), subnet('b', i), subnet('a', i)))
+	}
+	b.WriteString(`</vpn>`)
+	return b.String()
+}
+
+// charonConf is charon's swanctl.conf: connection "secgw" to A with a
+// child per policy of A's to-c, proposals that accept A's defaults and
+// templates (AES-CTR included: A may propose it), start_action none.
+func charonConf() string {
+	var cs strings.Builder
+	for i := range nets {
+		fmt.Fprintf(&cs, `			%s {
+				local_ts = %s
+				remote_ts = %s
+				esp_proposals = aes256gcm16,aes128-sha256,aes128ctr-sha256
+				start_action = none
+			}
+`, policyName("to-c", i), subnet('c', i), subnet('a', i))
+	}
+	return fmt.Sprintf(`connections {
+	secgw {
+		version = 2
+		local_addrs = %s
+		remote_addrs = %s
+		proposals = aes256gcm16-prfsha256-ecp256-curve25519-modp3072,aes128-sha256-modp2048-curve25519-ecp256-modp3072
+		local {
+			auth = psk
+			id = %s
+		}
+		remote {
+			auth = psk
+			id = %s
+		}
+		children {
+%s		}
+	}
+}
+secrets {
+	ike-secgw {
+		id-1 = %s
+		id-2 = %s
+		secret = "%s"
+	}
+}
+`, cOuter, aToC, idC, idA, cs.String(), idC, idA, psk)
+}
