@@ -121,7 +121,7 @@ func (st *Store) commitLocked(user, comment string, session uint32, pending bool
 	if st.journal.Len() == 0 {
 		return nil, errNoChanges
 	}
-	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched())
+	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
 	if len(changes) == 0 {
 		st.journal.Reset()
 		st.editor = 0

@@ -161,8 +161,10 @@ func diffList(s *schema.Schema, a, b schema.Node, f *schema.Field, path schema.D
 // the size of the change. Each touched node present in both trees is
 // compared shallowly — its own leaves (Update), and which child containers
 // and list entries exist (Create, Delete); a touched node inside a created
-// or deleted subtree is covered by that subtree's change.
-func DiffTouched(s *schema.Schema, old, new *generated.Device, touched []schema.DataPath) []Change {
+// or deleted subtree is covered by that subtree's change. A replaced node
+// (Journal.Replaced: removed, maybe created again) present in both trees
+// is compared in full, its subtree being possibly all new.
+func DiffTouched(s *schema.Schema, old, new *generated.Device, touched []schema.DataPath, replaced ...schema.DataPath) []Change {
 	var out []Change
 	seen := map[string]bool{}
 	add := func(c Change) {
@@ -170,6 +172,18 @@ func DiffTouched(s *schema.Schema, old, new *generated.Device, touched []schema.
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, c)
+		}
+	}
+	for _, p := range replaced {
+		a, okA, errA := s.Resolve(old, p, false)
+		b, okB, errB := s.Resolve(new, p, false)
+		if errA != nil || errB != nil || !okA || !okB || equal(a.V.Addr(), b.V.Addr()) {
+			continue // gone or created (the touched parent says so), or unchanged
+		}
+		var deep []Change
+		diffNode(s, a, b, p, &deep)
+		for _, c := range deep {
+			add(c)
 		}
 	}
 	for _, p := range touched {

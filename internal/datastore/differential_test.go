@@ -41,13 +41,18 @@ func TestIncrementalMatchesFull(t *testing.T) {
 			for step := range *diffSteps {
 				var what string
 				var edit func(schema.Node) error
-				if rng.IntN(3) > 0 {
+				switch r := rng.IntN(6); {
+				case r < 4:
 					l := lines[rng.IntN(len(lines))]
 					what, edit = "set "+l, set(l)
-				} else {
+				case r == 4:
 					nodes := configNodes(tSchema, tSchema.RootNode(st.Candidate()), nil)
 					n := nodes[rng.IntN(len(nodes))]
 					what, edit = "del "+n.String(), n.del
+				default:
+					nodes := configNodes(tSchema, tSchema.RootNode(st.Candidate()), nil)
+					n := nodes[rng.IntN(len(nodes))]
+					what, edit = "replace-empty "+n.String(), n.replaceEmpty
 				}
 				trail = append(trail, what)
 				if err := st.Edit(1, edit); err != nil {
@@ -55,7 +60,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 					continue // refused by the edit itself (a type error)
 				}
 				st.mu.Lock()
-				changes := DiffTouched(tSchema, st.running, st.candidate, st.journal.Touched())
+				changes := DiffTouched(tSchema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
 				inc := st.validateChanges(changes)
 				st.mu.Unlock()
 				full := tValidator.Validate(st.Candidate())
@@ -69,8 +74,14 @@ func TestIncrementalMatchesFull(t *testing.T) {
 					}
 					continue
 				}
+				want := Clone(st.Candidate())
 				if err := st.Commit(CommitOptions{Session: 1}); err != nil && !strings.Contains(err.Error(), "no changes") {
 					t.Fatalf("seed %d step %d: %s: commit after both validations accepted: %v", seed, step, what, err)
+				}
+				// Commit diffs only what the journal says changed:
+				// running must still come out equal to the candidate.
+				if d := Diff(tSchema, st.Running(), want); len(d) != 0 {
+					t.Fatalf("seed %d step %d: %s: running differs from the committed candidate: %v", seed, step, what, d)
 				}
 				accepted++
 			}
@@ -113,6 +124,30 @@ func (n nodeRef) del(root schema.Node) error {
 		return err
 	}
 	p.ClearField(f)
+	return nil
+}
+
+// replaceEmpty replaces the node by an empty one (edit-config replace
+// with no content), leaves by nothing.
+func (n nodeRef) replaceEmpty(root schema.Node) error {
+	p, ok, err := tSchema.ResolveFrom(root, n.parent, false)
+	if err != nil || !ok {
+		return fmt.Errorf("parent of %s: %v", n, err)
+	}
+	f := p.B.Field(n.field)
+	switch f.Kind {
+	case schema.KindList:
+		if _, err := p.DeleteEntry(tSchema, f, n.key); err != nil {
+			return err
+		}
+		_, _, err := p.Entry(tSchema, f, n.key, true)
+		return err
+	case schema.KindContainer:
+		p.ClearField(f)
+		p.Container(f, true)
+	default:
+		p.ClearField(f)
+	}
 	return nil
 }
 

@@ -300,7 +300,7 @@ func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error
 		st.journal.Undo(mark)
 		return err
 	}
-	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched())
+	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
 	if err := st.validateChanges(changes); err != nil {
 		st.journal.Undo(mark)
 		return err

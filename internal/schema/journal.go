@@ -21,10 +21,47 @@ type Journal struct {
 	// touched is keyed by the address of the node's struct: unique while
 	// the node exists, and far cheaper than rendering its path per change.
 	touched map[uintptr]DataPath
+	// replaced holds the paths of containers and list entries that were
+	// removed (and maybe created again, by a replace): the node at such
+	// a path may be a new one whose whole subtree differs, which the
+	// touched set alone does not show (a replace by an empty node
+	// touches nothing inside it).
+	replaced map[string]DataPath
 }
 
 // NewJournal returns an empty journal.
-func NewJournal() *Journal { return &Journal{touched: map[uintptr]DataPath{}} }
+func NewJournal() *Journal {
+	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}}
+}
+
+// Replaced returns the paths of the containers and list entries removed
+// since the last Reset (see Journal.replaced), sorted.
+func (j *Journal) Replaced() []DataPath {
+	keys := make([]string, 0, len(j.replaced))
+	for k := range j.replaced {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]DataPath, len(keys))
+	for i, k := range keys {
+		out[i] = j.replaced[k]
+	}
+	return out
+}
+
+// replace records that the child at path p of a node was removed.
+func (j *Journal) replace(p DataPath) { j.replaced[p.String()] = p }
+
+// fieldOf returns the field of n whose value is fv, or nil.
+func fieldOf(n Node, fv reflect.Value) *Field {
+	for i := range n.B.Fields {
+		f := &n.B.Fields[i]
+		if fv.CanAddr() && n.V.Field(f.Index).Addr().Pointer() == fv.Addr().Pointer() {
+			return f
+		}
+	}
+	return nil
+}
 
 // JournaledRoot returns the root node of d with journal j.
 func (s *Schema) JournaledRoot(d *generated.Device, j *Journal) Node {
@@ -49,6 +86,7 @@ func (j *Journal) Undo(mark int) {
 func (j *Journal) Reset() {
 	j.undo = j.undo[:0]
 	clear(j.touched)
+	clear(j.replaced)
 }
 
 // Touched returns the paths of the nodes whose own fields changed (a leaf,
@@ -92,6 +130,21 @@ func (j *Journal) saveField(n Node, fv reflect.Value) {
 		return
 	}
 	j.touch(n)
+	if !fv.IsZero() && (fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Map) {
+		if f := fieldOf(n, fv); f != nil {
+			switch f.Kind {
+			case KindContainer:
+				j.replace(n.P.Child(Elem{Name: f.Name}))
+			case KindList:
+				kn := KeyNames(f.Entry)[0]
+				for it := fv.MapRange(); it.Next(); {
+					if k, ok := formatKey(it.Key()); ok {
+						j.replace(n.P.Child(Elem{Name: f.Name, KeyName: kn, Key: k}))
+					}
+				}
+			}
+		}
+	}
 	old := reflect.New(fv.Type()).Elem()
 	old.Set(fv)
 	j.undo = append(j.undo, func() { fv.Set(old) })
@@ -105,6 +158,13 @@ func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
 	}
 	j.touch(n)
 	old := m.MapIndex(key)
+	if old.IsValid() {
+		if f := fieldOf(n, m); f != nil && f.Kind == KindList {
+			if k, ok := formatKey(key); ok {
+				j.replace(n.P.Child(Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: k}))
+			}
+		}
+	}
 	j.undo = append(j.undo, func() {
 		if old.IsValid() {
 			m.SetMapIndex(key, old)

@@ -52,6 +52,20 @@ func TestApply(t *testing.T) {
 				}
 				return ""
 			}, ""},
+		{"replace a container by nothing", OpMerge, inMain(`<global-options nc:operation="replace"></global-options>`),
+			func(d *generated.Device) string {
+				if g := d.Vrf["main"].Ike.GlobalOptions; g != nil && g.RetransmitTries != nil {
+					return "global-options not emptied"
+				}
+				return ""
+			}, ""},
+		{"replace a container by nothing, self-closing", OpMerge, inMain(`<global-options nc:operation="replace"/>`),
+			func(d *generated.Device) string {
+				if g := d.Vrf["main"].Ike.GlobalOptions; g != nil && g.RetransmitTries != nil {
+					return "global-options not emptied"
+				}
+				return ""
+			}, ""},
 		{"create new", OpMerge, inMain(`<vpn nc:operation="create"><name>new</name><remote-id>r</remote-id></vpn>`),
 			func(d *generated.Device) string {
 				if d.Vrf["main"].Ike.Vpn["new"].GetRemoteId() != "r" {

@@ -114,3 +114,24 @@ func TestDeleteVRFMainRefusedByCommit(t *testing.T) {
 		t.Fatalf("running after restart: %s", data)
 	}
 }
+
+// TestReplaceContainerByNothing: an edit-config that replaces a
+// container by an empty one removes its children from running (RFC 6241
+// §7.2, "replace"); the soak found it ignored.
+func TestReplaceContainerByNothing(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, newDataDir(t))
+	s := mustDial(t, d.addr, adminUser, adminPassword)
+	mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><retransmit-timeout>2.0</retransmit-timeout></global-options>`)+`</edit-config>`)
+	mustRPC(t, s, `<commit/>`)
+	for _, empty := range []string{`<global-options xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="replace"></global-options>`,
+		`<global-options xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="replace"/>`} {
+		mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><retransmit-timeout>2.0</retransmit-timeout></global-options>`)+`</edit-config>`)
+		mustRPC(t, s, `<commit/>`)
+		mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(empty)+`</edit-config>`)
+		mustRPC(t, s, `<commit/>`)
+		if data := mustRPC(t, s, `<get-config><source><running/></source></get-config>`); strings.Contains(data, "retransmit-timeout") {
+			t.Fatalf("after %s, running still has retransmit-timeout:\n%s", empty, data)
+		}
+	}
+}
