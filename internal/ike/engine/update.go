@@ -80,8 +80,8 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 			sa.startNext()
 			continue
 		}
-		sa.log().Info("configuration changed: dropping IKE SA being set up")
-		e.removeSA(sa)
+		sa.log().Info("configuration changed: ending IKE SA being set up")
+		e.endUnestablished(sa)
 	}
 	if !set.sameShape(c.Global) {
 		if set.table.len() == 0 {
@@ -137,11 +137,29 @@ func (e *Engine) DeleteIKEByUID(uid uint32) error {
 			sa.queue(&deleteTask{ike: true})
 			sa.startNext()
 		} else {
-			e.removeSA(sa)
+			e.endUnestablished(sa)
 		}
 		return nil
 	}
 	return ErrNoSA
+}
+
+// endUnestablished ends an IKE SA that is not established; its worker
+// is locked. Once our IKE_AUTH request is out the peer may complete the
+// exchange and keep an IKE SA (and a child SA) we would not have: such an
+// SA is deleted with an INFORMATIONAL exchange as soon as the IKE_AUTH
+// answer is in (one exchange at a time, RFC 7296 §2.3), so that the peer
+// is told. One still in IKE_SA_INIT holds nothing the peer could use
+// without us, and is dropped at once.
+func (e *Engine) endUnestablished(sa *ikeSA) {
+	if sa.state == stateAuth && sa.initiator {
+		if !sa.closing {
+			sa.closing = true
+			sa.queueFirst(&deleteTask{ike: true})
+		}
+		return
+	}
+	e.removeSA(sa)
 }
 
 // UsesLocal reports whether an IKE SA of the engine has local address a

@@ -7,6 +7,7 @@ import (
 
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
 )
 
 // TestSetConfigKeepsOtherVPNs: a commit that changes one VPN deletes that
@@ -206,4 +207,31 @@ func TestSetConfigDeletedVPNThenOtherCommit(t *testing.T) {
 	}
 	a.e.SetConfig(c)
 	establish(t, a, b)
+}
+
+// TestDeleteDuringIKEAuth: an IKE SA flushed while our IKE_AUTH request
+// is out is not forgotten on our side only: the peer completes the
+// exchange, so once its answer is in the SA is deleted with D(IKE) and
+// neither side keeps it (the soak found charon with a stale SA after a
+// reauth followed at once by a flush).
+func TestDeleteDuringIKEAuth(t *testing.T) {
+	a, b := pair(t, nil, nil, nil)
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b) // IKE_SA_INIT request
+	deliver(t, b, a) // IKE_SA_INIT response; A sends IKE_AUTH
+	if err := a.e.DeleteIKEByUID(a.e.Snapshot(false)[0].UniqueID); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b) // IKE_AUTH request: B establishes
+	deliver(t, b, a) // IKE_AUTH response
+	step(t, a, b, wire.ExchangeInformational, false, "D(IKE)")
+	step(t, b, a, wire.ExchangeInformational, true, "")
+	if n := len(a.e.IKESAs()) + len(b.e.IKESAs()); n != 0 {
+		t.Fatalf("%d IKE SAs left", n)
+	}
+	if n := len(a.dp.Children()) + len(b.dp.Children()); n != 0 {
+		t.Fatalf("%d child SAs left", n)
+	}
 }
