@@ -198,6 +198,12 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 				_ = st.wal.append(p)
 			}
 			st.commits = undo.ID
+			// Both ids are used: the history keeps them, so that a
+			// rollback across the pair (a no-op) finds no gap, and a
+			// restart, which restores them from the journal, changes
+			// nothing.
+			st.remember(rec)
+			st.remember(undo)
 			return nil, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err}
 		}
 	}
