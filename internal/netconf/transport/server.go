@@ -18,7 +18,9 @@ import (
 	"math"
 	"net"
 	"slices"
+	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -120,6 +122,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxSessions limits concurrent NETCONF sessions; 0 means no limit.
 	MaxSessions int
+	// Limits bound memory, sessions per user, unauthenticated connections
+	// and password checks; zero fields take their defaults.
+	Limits Limits
 	// Logger receives connection and session events; slog.Default() if nil.
 	Logger *slog.Logger
 	// OnSessionStart, when set, is called once a session's hello exchange
@@ -135,6 +140,10 @@ type Server struct {
 	sshCfg  *ssh.ServerConfig
 	hostKey ssh.Signer
 	log     *slog.Logger
+
+	budget budget     // Limits.MaxBuffered
+	pre    *preauth   // unauthenticated connections
+	guard  *authGuard // password checks
 
 	mu        sync.Mutex
 	closed    bool
@@ -154,7 +163,9 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, errors.New("netconf: Config.Auth is required")
 	case cfg.Handler == nil:
 		return nil, errors.New("netconf: Config.Handler is required")
-	case cfg.MaxMessageSize < 0, cfg.HelloTimeout < 0, cfg.IdleTimeout < 0, cfg.MaxSessions < 0:
+	case cfg.MaxMessageSize < 0, cfg.HelloTimeout < 0, cfg.IdleTimeout < 0, cfg.MaxSessions < 0,
+		cfg.Limits.BusyAuthTimeout < 0, cfg.Limits.AuthFailureDelay < 0, cfg.Limits.AuthMaxDelay < 0,
+		cfg.Limits.AuthForget < 0, cfg.Limits.AuthQueueTimeout < 0:
 		return nil, errors.New("netconf: negative limit in Config")
 	}
 	if cfg.Addr == "" {
@@ -169,6 +180,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	cfg.Capabilities = slices.Clone(cfg.Capabilities)
 	key, err := loadOrCreateHostKey(cfg.HostKeyFile)
 	if err != nil {
@@ -181,10 +193,20 @@ func NewServer(cfg Config) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
 		sessions:  map[uint32]*Session{},
+		pre: &preauth{max: cfg.Limits.MaxUnauthenticated, perSource: cfg.Limits.MaxUnauthenticatedPerSource,
+			normal: cfg.HelloTimeout, busy: min(cfg.Limits.BusyAuthTimeout, cfg.HelloTimeout),
+			bySource: map[netip.Prefix]int{}},
+		guard: newAuthGuard(cfg.Limits, cfg.Logger),
 	}
+	s.budget.limit = cfg.Limits.MaxBuffered
 	s.sshCfg = &ssh.ServerConfig{
 		PasswordCallback: func(m ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			name, role, err := cfg.Auth.PasswordAuth(m.User(), pw)
+			var name, role string
+			err := s.guard.check(m.User(), sourceOf(m.RemoteAddr()), func() error {
+				var err error
+				name, role, err = cfg.Auth.PasswordAuth(m.User(), pw)
+				return err
+			})
 			return s.authResult(m, "password", name, role, err)
 		},
 		PublicKeyCallback: func(m ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
@@ -249,6 +271,16 @@ func (s *Server) Serve(ln net.Listener) error {
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of file descriptors: the oldest unauthenticated
+				// connection gives its own up, so that the accept queue
+				// (where a new login waits) keeps moving.
+				if s.pre.evictOldest() {
+					s.log.Warn("netconf accept: out of file descriptors; closed the oldest unauthenticated connection", "err", err)
+					time.Sleep(time.Millisecond)
+					continue
+				}
 			}
 			var te interface{ Temporary() bool }
 			if errors.As(err, &te) && te.Temporary() {
@@ -346,6 +378,10 @@ func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 		return nil, ErrServerClosed
 	case s.cfg.MaxSessions > 0 && len(s.sessions) >= s.cfg.MaxSessions:
 		return nil, fmt.Errorf("netconf: session limit of %d reached", s.cfg.MaxSessions)
+	case s.userSessionsLocked(c.ssh.Permissions.Extensions[permUser]) >= s.cfg.Limits.MaxSessionsPerUser &&
+		s.cfg.Limits.MaxSessionsPerUser >= 0:
+		return nil, fmt.Errorf("netconf: user %s has %d sessions, the limit per user", c.ssh.Permissions.Extensions[permUser],
+			s.cfg.Limits.MaxSessionsPerUser)
 	case s.lastID == math.MaxUint32:
 		return nil, errors.New("netconf: session-ids exhausted")
 	}
@@ -353,6 +389,7 @@ func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ext := c.ssh.Permissions.Extensions
 	sess := &Session{
+		acct:   &account{b: &s.budget},
 		id:     s.lastID,
 		user:   ext[permUser],
 		role:   ext[permRole],
@@ -374,6 +411,30 @@ func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 	}
 	s.sessions[sess.id] = sess
 	return sess, nil
+}
+
+// userSessionsLocked counts the sessions of user; s.mu is held.
+func (s *Server) userSessionsLocked(user string) int {
+	n := 0
+	for _, sess := range s.sessions {
+		if sess.user == user {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats describes what the server's limits are doing.
+type Stats struct {
+	// Buffered is the memory held in messages being read or handled.
+	Buffered int64
+	Preauth  PreauthStats
+	Auth     AuthStats
+}
+
+// Stats returns the counters of the limits.
+func (s *Server) Stats() Stats {
+	return Stats{Buffered: s.budget.used.Load(), Preauth: s.pre.stats(), Auth: s.guard.snapshot()}
 }
 
 func (s *Server) removeSession(sess *Session) {

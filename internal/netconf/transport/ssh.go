@@ -42,8 +42,14 @@ func (s *Server) handleConn(nc net.Conn) {
 	defer s.untrackConn(c)
 	defer nc.Close()
 
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.HelloTimeout))
+	pc := s.pre.admit(nc) // sets the deadline of the handshake
+	if pc == nil {
+		s.log.Debug("netconf connection refused: too many unauthenticated connections from its source",
+			"remote", nc.RemoteAddr().String(), "limit", s.cfg.Limits.MaxUnauthenticatedPerSource)
+		return
+	}
 	sc, chans, reqs, err := ssh.NewServerConn(nc, s.sshCfg)
+	s.pre.done(pc)
 	if err != nil {
 		s.log.Debug("netconf ssh handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 		return
