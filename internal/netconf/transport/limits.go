@@ -196,12 +196,13 @@ func grow(acct *account, buf []byte, n, limit int) ([]byte, error) {
 		return buf, nil
 	}
 	c := min(max(2*cap(buf), need, 512), limit)
+	// What the session holds is the capacity of its buffers; the old
+	// array, garbage after the copy, is not counted.
 	if !acct.charge(c - cap(buf)) {
 		return nil, ErrBudgetExhausted
 	}
 	nb := make([]byte, len(buf), c)
 	copy(nb, buf)
-	acct.release(cap(buf)) // the old array is garbage now
 	return nb, nil
 }
 
