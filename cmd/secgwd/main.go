@@ -2,7 +2,11 @@
 // internal/daemon, which owns every subsystem.
 //
 //	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
-//	       [-log-level info|0-4] [-no-syslog] [-snapshot-every N]
+//	       [-log-level info|0-4] [-no-syslog] [-snapshot-every N] [-snapshot-bytes N]
+//	       [limits of NETCONF: -max-sessions, -max-sessions-per-user, -idle-timeout,
+//	        -max-message-size, -max-buffered, -max-xml-depth, -max-xml-elements,
+//	        -max-unauth, -max-unauth-per-source, -busy-auth-timeout,
+//	        -auth-free-failures, -auth-failure-delay, -auth-max-delay, -auth-concurrency]
 //
 // The stderr log shows what -log-level allows; syslog (facilities daemon
 // and authpriv) follows the logging configuration of vrf main ike.
@@ -24,6 +28,7 @@ import (
 	"syscall"
 
 	"secgw/internal/daemon"
+	"secgw/internal/datastore"
 	"secgw/internal/logging"
 )
 
@@ -41,6 +46,8 @@ func run(args []string) int {
 	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
 	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0 or 1: the socket readers decrypt; measure before raising it)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
+	snapshotBytes := fs.Int64("snapshot-bytes", datastore.DefaultSnapshotBytes, "journal size in bytes after which the running configuration is written in full (bounds the restart time; negative: by count only)")
+	lim := netconfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,8 +87,16 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-every must not be negative")
 		return 2
 	}
+	if *snapshotBytes == 0 {
+		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-bytes must not be 0 (negative disables it)")
+		return 2
+	}
 	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
-		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers}
+		SnapshotEvery: *snapshotEvery, SnapshotBytes: *snapshotBytes, Dataplane: *dp, ESPWorkers: *espWorkers}
+	if err := lim.apply(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "secgwd:", err)
+		return 2
+	}
 	if *ikePort != 0 {
 		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
 	}
