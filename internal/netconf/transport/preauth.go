@@ -15,18 +15,20 @@ import (
 // otherwise exhaust the file descriptors and keep every login out (issue
 // 22: 20,200 of them stalled an admin login for 24 s).
 //
-// Over the total, the oldest connection is closed to admit the new one:
-// a real client authenticates within milliseconds of connecting, so the
-// oldest unauthenticated connections are the idle ones. Once half the
-// total is in use, every unauthenticated connection gets the shorter
-// BusyAuthTimeout.
+// Over the total, a connection is closed to admit the new one: the oldest
+// of the source holding the most. A real client authenticates within
+// milliseconds of connecting, so the oldest unauthenticated connections
+// are the idle ones; and the flood's sources hold many each, so that a
+// login from elsewhere is not the one closed even when the flood opens
+// connections faster than the login completes. Once half the total is in
+// use, every unauthenticated connection gets the shorter BusyAuthTimeout.
 type preauth struct {
 	max, perSource int // < 0: none
 	normal, busy   time.Duration
 
 	mu       sync.Mutex
-	order    list.List // of *preConn, oldest first
-	bySource map[netip.Prefix]int
+	n        int                         // connections in bySource
+	bySource map[netip.Prefix]*list.List // of *preConn, oldest first
 	evicted  uint64
 	refused  uint64
 }
@@ -65,28 +67,31 @@ func (p *preauth) admit(nc net.Conn) *preConn {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.perSource >= 0 && p.bySource[src] >= p.perSource {
+	l := p.bySource[src]
+	if p.perSource >= 0 && l != nil && l.Len() >= p.perSource {
 		p.refused++
 		return nil
 	}
-	if p.max >= 0 && p.order.Len() >= p.max {
-		if old := p.order.Front(); old != nil {
-			p.removeLocked(old.Value.(*preConn))
-			p.evicted++
-			_ = old.Value.(*preConn).nc.Close()
-		}
+	if p.max >= 0 && p.n >= p.max {
+		p.evictLocked()
 	}
 	c := &preConn{nc: nc, src: src, start: now, deadline: now.Add(p.normal)}
-	c.elem = p.order.PushBack(c)
-	p.bySource[src]++
-	if p.max >= 0 && 2*p.order.Len() >= p.max {
+	if l = p.bySource[src]; l == nil {
+		l = list.New()
+		p.bySource[src] = l
+	}
+	c.elem = l.PushBack(c)
+	p.n++
+	if p.max >= 0 && 2*p.n >= p.max {
 		// Under pressure: every unauthenticated connection gets the short
 		// timeout, counted from when it connected.
-		for e := p.order.Front(); e != nil; e = e.Next() {
-			pc := e.Value.(*preConn)
-			if d := pc.start.Add(p.busy); d.Before(pc.deadline) {
-				pc.deadline = d
-				_ = pc.nc.SetDeadline(d)
+		for _, l := range p.bySource {
+			for e := l.Front(); e != nil; e = e.Next() {
+				pc := e.Value.(*preConn)
+				if d := pc.start.Add(p.busy); d.Before(pc.deadline) {
+					pc.deadline = d
+					_ = pc.nc.SetDeadline(d)
+				}
 			}
 		}
 	}
@@ -104,28 +109,43 @@ func (p *preauth) done(c *preConn) {
 }
 
 func (p *preauth) removeLocked(c *preConn) {
-	p.order.Remove(c.elem)
+	l := p.bySource[c.src]
+	l.Remove(c.elem)
 	c.elem = nil
-	if p.bySource[c.src]--; p.bySource[c.src] <= 0 {
+	p.n--
+	if l.Len() == 0 {
 		delete(p.bySource, c.src)
 	}
 }
 
-// evictOldest closes the oldest unauthenticated connection, for an
-// accept that failed for want of file descriptors; it reports whether
+// evictLocked closes the oldest connection of the source with the most
+// (of the oldest such sources' connections on a tie); it reports whether
 // there was one.
-func (p *preauth) evictOldest() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := p.order.Front()
-	if old == nil {
+func (p *preauth) evictLocked() bool {
+	var victim *preConn
+	most := 0
+	for _, l := range p.bySource {
+		pc := l.Front().Value.(*preConn)
+		if l.Len() > most || l.Len() == most && pc.start.Before(victim.start) {
+			victim, most = pc, l.Len()
+		}
+	}
+	if victim == nil {
 		return false
 	}
-	pc := old.Value.(*preConn)
-	p.removeLocked(pc)
+	p.removeLocked(victim)
 	p.evicted++
-	_ = pc.nc.Close()
+	_ = victim.nc.Close()
 	return true
+}
+
+// evict closes an unauthenticated connection as admit does over the
+// total, for an accept that failed for want of file descriptors; it
+// reports whether there was one.
+func (p *preauth) evict() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.evictLocked()
 }
 
 // PreauthStats counts what the limits on unauthenticated connections did.
@@ -141,5 +161,5 @@ type PreauthStats struct {
 func (p *preauth) stats() PreauthStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PreauthStats{Pending: p.order.Len(), Evicted: p.evicted, Refused: p.refused}
+	return PreauthStats{Pending: p.n, Evicted: p.evicted, Refused: p.refused}
 }

@@ -166,15 +166,40 @@ func TestEvictOldestOnEMFILE(t *testing.T) {
 		srv, ln, done := startPipeServer(t, Config{})
 		old := openIdle(ln, "10.0.0.1:1")
 		synctest.Wait()
-		if !srv.pre.evictOldest() {
+		if !srv.pre.evict() {
 			t.Fatal("nothing to evict")
 		}
 		synctest.Wait()
 		if !old.isClosed() {
 			t.Fatal("evicted connection still open")
 		}
-		if srv.pre.evictOldest() {
+		if srv.pre.evict() {
 			t.Fatal("evicted a connection twice")
+		}
+		stopPipeServer(t, srv, done)
+	})
+}
+
+// TestPreauthEvictsFromHeaviestSource checks that over the total the
+// connection closed is the oldest of the source holding the most, not an
+// older one of a source holding one.
+func TestPreauthEvictsFromHeaviestSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, ln, done := startPipeServer(t, Config{Limits: Limits{MaxUnauthenticated: 4, MaxUnauthenticatedPerSource: -1}})
+		lone := openIdle(ln, "10.0.0.9:1")
+		time.Sleep(time.Second)
+		var flood []*idle
+		for range 3 {
+			flood = append(flood, openIdle(ln, "10.0.0.1:1"))
+			time.Sleep(time.Second)
+		}
+		newer := openIdle(ln, "10.0.0.2:1")
+		synctest.Wait()
+		if lone.isClosed() || newer.isClosed() {
+			t.Error("a connection of a source holding one was closed")
+		}
+		if !flood[0].isClosed() || flood[1].isClosed() || flood[2].isClosed() {
+			t.Error("the oldest connection of the heaviest source was not the one closed")
 		}
 		stopPipeServer(t, srv, done)
 	})

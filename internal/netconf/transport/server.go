@@ -11,6 +11,7 @@ package transport
 
 import (
 	"cmp"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -195,7 +196,7 @@ func NewServer(cfg Config) (*Server, error) {
 		sessions:  map[uint32]*Session{},
 		pre: &preauth{max: cfg.Limits.MaxUnauthenticated, perSource: cfg.Limits.MaxUnauthenticatedPerSource,
 			normal: cfg.HelloTimeout, busy: min(cfg.Limits.BusyAuthTimeout, cfg.HelloTimeout),
-			bySource: map[netip.Prefix]int{}},
+			bySource: map[netip.Prefix]*list.List{}},
 		guard: newAuthGuard(cfg.Limits, cfg.Logger),
 	}
 	s.budget.limit = cfg.Limits.MaxBuffered
@@ -276,7 +277,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				// Out of file descriptors: the oldest unauthenticated
 				// connection gives its own up, so that the accept queue
 				// (where a new login waits) keeps moving.
-				if s.pre.evictOldest() {
+				if s.pre.evict() {
 					s.log.Warn("netconf accept: out of file descriptors; closed the oldest unauthenticated connection", "err", err)
 					time.Sleep(time.Millisecond)
 					continue
