@@ -64,8 +64,10 @@ func TestPreauthPerSource(t *testing.T) {
 		var conns []*idle
 		for range 3 {
 			conns = append(conns, openIdle(ln, "10.0.0.1:40000"))
+			synctest.Wait() // admitted in this order
 		}
 		extra := openIdle(ln, "10.0.0.1:40001")
+		synctest.Wait()
 		other := openIdle(ln, "10.0.0.2:40000")
 		synctest.Wait()
 		if !extra.isClosed() {
