@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,7 +21,8 @@ type Limits struct {
 	// take every session of Config.MaxSessions.
 	MaxSessionsPerUser int
 	// MaxBuffered is the memory, in bytes, that all sessions together may
-	// hold in messages being received or handled (DefaultMaxBuffered).
+	// hold in messages being received or handled (DefaultMaxBuffered),
+	// beyond a reserve of 64 KiB per session for small requests.
 	// Config.MaxMessageSize bounds one message; this bounds their sum. A
 	// session whose message would go over it gets a resource-denied
 	// rpc-error and is closed: its stream cannot be resynchronised.
@@ -150,23 +152,38 @@ func (b *budget) take(n int64) bool {
 
 func (b *budget) give(n int64) { b.used.Add(-n) }
 
+// sessionReserve is what each session may hold in messages without
+// drawing on the shared budget: small requests (a <get>, a <commit>) of
+// one session never fail because others hold the budget. It adds at most
+// MaxSessions times itself to MaxBuffered.
+const sessionReserve = 64 << 10
+
 // account is one session's share of the budget: what its readers have
-// allocated for messages not yet handled. Release returns a handled
-// message's share; close returns whatever is left when the session ends.
+// allocated for messages not yet handled, the first sessionReserve of it
+// its own. Release returns a handled message's share; close returns
+// whatever is left when the session ends. The session's reader and its
+// handler use it concurrently.
 type account struct {
 	b    *budget
-	held atomic.Int64
+	mu   sync.Mutex
+	held int64 // of which max(0, held-sessionReserve) is from b
 }
 
-// charge takes n bytes from the budget for the session, or reports false.
+// fromBudget is the part of held bytes drawn from the shared budget.
+func fromBudget(held int64) int64 { return max(0, held-sessionReserve) }
+
+// charge takes n bytes for the session, or reports false when the shared
+// budget cannot give its part.
 func (a *account) charge(n int) bool {
 	if a == nil || n <= 0 {
 		return true
 	}
-	if !a.b.take(int64(n)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d := fromBudget(a.held+int64(n)) - fromBudget(a.held); d > 0 && !a.b.take(d) {
 		return false
 	}
-	a.held.Add(int64(n))
+	a.held += int64(n)
 	return true
 }
 
@@ -175,8 +192,10 @@ func (a *account) release(n int) {
 	if a == nil || n <= 0 {
 		return
 	}
-	a.held.Add(-int64(n))
-	a.b.give(int64(n))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.b.give(fromBudget(a.held) - fromBudget(a.held-int64(n)))
+	a.held -= int64(n)
 }
 
 // close returns everything the session still holds.
@@ -184,7 +203,17 @@ func (a *account) close() {
 	if a == nil {
 		return
 	}
-	a.b.give(a.held.Swap(0))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.b.give(fromBudget(a.held))
+	a.held = 0
+}
+
+// holding returns what the session holds.
+func (a *account) holding() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.held
 }
 
 // grow makes room for n more bytes in buf without raising its capacity

@@ -124,8 +124,8 @@ func TestChunkMemoryFollowsData(t *testing.T) {
 	if _, err := io.WriteString(pw, "\n#60000000\n"+strings.Repeat("z", 1000)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reader to take the data", func() bool { return acct.held.Load() > 0 })
-	if h := acct.held.Load(); h > 1<<20 {
+	waitFor(t, "the reader to take the data", func() bool { return acct.holding() > 0 })
+	if h := acct.holding(); h > 1<<20 {
 		t.Fatalf("%d bytes held after a 60 MB chunk header and 1000 bytes", h)
 	}
 	pw.Close()
@@ -168,5 +168,35 @@ func TestSessionsPerUser(t *testing.T) {
 	})
 	if p := parseReply(t, b.rpc("<get/>")).Probe; p == nil {
 		t.Fatal(fmt.Sprint("session b broken"))
+	}
+}
+
+// TestSessionReserve checks that a session holds its first
+// sessionReserve bytes without the shared budget, so that small requests
+// pass when others hold all of it.
+func TestSessionReserve(t *testing.T) {
+	b := &budget{limit: 100}
+	a := &account{b: b}
+	if !a.charge(sessionReserve) {
+		t.Fatal("the reserve needs the budget")
+	}
+	if !a.charge(100) || b.used.Load() != 100 {
+		t.Fatalf("charge beyond the reserve: budget used %d, want 100", b.used.Load())
+	}
+	if a.charge(1) {
+		t.Fatal("charged over the budget")
+	}
+	other := &account{b: b}
+	if !other.charge(sessionReserve) {
+		t.Fatal("a small message of another session refused while the budget is full")
+	}
+	a.release(50)
+	if b.used.Load() != 50 {
+		t.Fatalf("after releasing 50: budget used %d", b.used.Load())
+	}
+	a.close()
+	other.close()
+	if b.used.Load() != 0 {
+		t.Fatalf("after close: budget used %d", b.used.Load())
 	}
 }

@@ -319,7 +319,7 @@ func (s *Session) readFailed(err error) string {
 		msg := fmt.Sprintf("the server's memory for incoming messages (%d bytes for all sessions) is exhausted; "+
 			"the message is refused and the session closed", s.srv.cfg.Limits.MaxBuffered)
 		s.log.Warn("netconf message refused: message memory exhausted", "limit", s.srv.cfg.Limits.MaxBuffered,
-			"session_held", s.acct.held.Load())
+			"session_held", s.acct.holding())
 		_ = s.writeMessage(replyMessage(nil, BuildRPCError(ErrorTypeRPC, TagResourceDenied, SeverityError, "", "", msg, nil)))
 		return msg
 	case errors.Is(err, ErrMalformedFrame):
