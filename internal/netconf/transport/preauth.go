@@ -31,6 +31,7 @@ type preauth struct {
 	bySource map[netip.Prefix]*list.List // of *preConn, oldest first
 	evicted  uint64
 	refused  uint64
+	busyMode bool // at least half of max in use: new connections get busy
 }
 
 // preConn is one connection in the handshake or authentication.
@@ -76,15 +77,20 @@ func (p *preauth) admit(nc net.Conn) *preConn {
 		p.evictLocked()
 	}
 	c := &preConn{nc: nc, src: src, start: now, deadline: now.Add(p.normal)}
+	if p.busyMode {
+		c.deadline = now.Add(p.busy)
+	}
 	if l = p.bySource[src]; l == nil {
 		l = list.New()
 		p.bySource[src] = l
 	}
 	c.elem = l.PushBack(c)
 	p.n++
-	if p.max >= 0 && 2*p.n >= p.max {
-		// Under pressure: every unauthenticated connection gets the short
-		// timeout, counted from when it connected.
+	if p.max >= 0 && 2*p.n >= p.max && !p.busyMode {
+		// Pressure begins: every unauthenticated connection gets the
+		// short timeout, counted from when it connected; new ones get it
+		// until the pressure is over.
+		p.busyMode = true
 		for _, l := range p.bySource {
 			for e := l.Front(); e != nil; e = e.Next() {
 				pc := e.Value.(*preConn)
@@ -115,6 +121,9 @@ func (p *preauth) removeLocked(c *preConn) {
 	p.n--
 	if l.Len() == 0 {
 		delete(p.bySource, c.src)
+	}
+	if 2*p.n < p.max {
+		p.busyMode = false
 	}
 }
 

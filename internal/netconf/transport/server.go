@@ -293,7 +293,17 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("netconf: accept: %w", err)
 		}
 		delay = 0
-		go s.handleConn(c)
+		// Admitted here rather than in the connection's goroutine, so
+		// that a flood's refused connections are closed before the next
+		// accept instead of piling up as goroutines holding descriptors.
+		pc := s.pre.admit(c) // sets the deadline of the handshake
+		if pc == nil {
+			s.log.Debug("netconf connection refused: too many unauthenticated connections from its source",
+				"remote", c.RemoteAddr().String(), "limit", s.cfg.Limits.MaxUnauthenticatedPerSource)
+			_ = c.Close()
+			continue
+		}
+		go s.handleConn(c, pc)
 	}
 }
 

@@ -32,22 +32,18 @@ type serverConn struct {
 	closed   bool
 }
 
-// handleConn runs the SSH handshake and accepts "session" channels.
-func (s *Server) handleConn(nc net.Conn) {
+// handleConn runs the SSH handshake and accepts "session" channels; pc is
+// nc's entry among the unauthenticated connections, which Serve made.
+func (s *Server) handleConn(nc net.Conn, pc *preConn) {
 	c := &serverConn{srv: s, nc: nc, sessions: map[*Session]struct{}{}}
 	if !s.trackConn(c) {
+		s.pre.done(pc)
 		_ = nc.Close()
 		return
 	}
 	defer s.untrackConn(c)
 	defer nc.Close()
 
-	pc := s.pre.admit(nc) // sets the deadline of the handshake
-	if pc == nil {
-		s.log.Debug("netconf connection refused: too many unauthenticated connections from its source",
-			"remote", nc.RemoteAddr().String(), "limit", s.cfg.Limits.MaxUnauthenticatedPerSource)
-		return
-	}
 	sc, chans, reqs, err := ssh.NewServerConn(nc, s.sshCfg)
 	s.pre.done(pc)
 	if err != nil {
