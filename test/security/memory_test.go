@@ -45,7 +45,7 @@ func TestMemoryAmplification(t *testing.T) {
 		t.Fatalf("no reply to the message of unclosed tags: %v\n%s", err, d.Logs())
 	}
 	if !strings.Contains(string(reply), "<error-tag>too-big</error-tag>") || !strings.Contains(string(reply), `message-id="1"`) {
-		t.Fatalf("reply to the message of unclosed tags: %.300s", reply)
+		t.Errorf("reply to the message of unclosed tags: %.300s", reply)
 	}
 	if err := transport.NewChunkedWriter(s.in).WriteMessage([]byte(`<rpc message-id="2" xmlns="` + transport.NSBase + `"><get/></rpc>`)); err != nil {
 		t.Fatal(err)
