@@ -18,7 +18,9 @@ import (
 type Limits struct {
 	// MaxSessionsPerUser limits the concurrent NETCONF sessions of one
 	// user name (DefaultMaxSessionsPerUser), so that one account cannot
-	// take every session of Config.MaxSessions.
+	// take every session of Config.MaxSessions. It also bounds the
+	// channels of one SSH connection, and the user's authenticated
+	// connections to twice as many.
 	MaxSessionsPerUser int
 	// MaxBuffered is the memory, in bytes, that all sessions together may
 	// hold in messages being received or handled (DefaultMaxBuffered),

@@ -200,3 +200,37 @@ func TestSessionReserve(t *testing.T) {
 		t.Fatalf("after close: budget used %d", b.used.Load())
 	}
 }
+
+// TestConnectionsAndChannelsPerUser checks that one user's authenticated
+// connections are bounded by twice MaxSessionsPerUser and the channels of
+// one connection by MaxSessionsPerUser.
+func TestConnectionsAndChannelsPerUser(t *testing.T) {
+	_, addr := startServer(t, Config{Limits: Limits{MaxSessionsPerUser: 2}})
+	sc, err := dialSSH(addr, passwordConfig(testUser, testPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	for i := range 2 {
+		if _, err := sc.NewSession(); err != nil {
+			t.Fatalf("channel %d: %v", i+1, err)
+		}
+	}
+	if _, err := sc.NewSession(); err == nil {
+		t.Fatal("a third channel on one connection was accepted")
+	}
+	for i := range 3 {
+		c, err := dialSSH(addr, passwordConfig(testUser, testPassword))
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+2, err)
+		}
+		defer c.Close()
+	}
+	c, err := dialSSH(addr, passwordConfig(testUser, testPassword))
+	if err == nil {
+		defer c.Close()
+		if _, err = c.NewSession(); err == nil {
+			t.Fatal("a fifth connection of the user could open a channel")
+		}
+	}
+}

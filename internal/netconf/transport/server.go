@@ -150,6 +150,7 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*serverConn]struct{}
+	userConns map[string]int // authenticated connections per user
 	sessions  map[uint32]*Session
 	lastID    uint32
 }
@@ -193,6 +194,7 @@ func NewServer(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
+		userConns: map[string]int{},
 		sessions:  map[uint32]*Session{},
 		pre: &preauth{max: cfg.Limits.MaxUnauthenticated, perSource: cfg.Limits.MaxUnauthenticatedPerSource,
 			normal: cfg.HelloTimeout, busy: min(cfg.Limits.BusyAuthTimeout, cfg.HelloTimeout),
@@ -464,6 +466,29 @@ func (s *Server) trackConn(c *serverConn) bool {
 	}
 	s.conns[c] = struct{}{}
 	return true
+}
+
+// addUserConn counts an authenticated connection of user, or reports
+// false when the user has twice Limits.MaxSessionsPerUser: every session
+// needs a connection of its own or a channel of one, so more connections
+// than sessions only hold descriptors; twice, because a connection
+// lingers a little after its session ends.
+func (s *Server) addUserConn(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lim := s.cfg.Limits.MaxSessionsPerUser; lim >= 0 && s.userConns[user] >= 2*lim {
+		return false
+	}
+	s.userConns[user]++
+	return true
+}
+
+func (s *Server) removeUserConn(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userConns[user]--; s.userConns[user] <= 0 {
+		delete(s.userConns, user)
+	}
 }
 
 func (s *Server) untrackConn(c *serverConn) {
