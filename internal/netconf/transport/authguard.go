@@ -14,8 +14,9 @@ import (
 // beyond Limits.AuthFreeFailures each failure refuses further attempts
 // for a delay that doubles up to AuthMaxDelay. A refused attempt costs no
 // bcrypt. And the checks themselves run at most MaxConcurrentAuth at once,
-// one slot kept for sources without recent failures, so that a real login
-// does not queue behind a guesser's.
+// one slot kept for sources without recent failures and without a check
+// in progress, so that a real login does not queue behind a guesser's,
+// not even behind the burst of a guesser's first attempts.
 type authGuard struct {
 	lim Limits
 	log *slog.Logger
@@ -24,9 +25,10 @@ type authGuard struct {
 	suspect chan struct{} // MaxConcurrentAuth-1: what failing sources may use
 
 	mu      sync.Mutex
-	sources map[netip.Prefix]*failures
-	users   map[string]*failures
-	stats   AuthStats
+	sources  map[netip.Prefix]*failures
+	users    map[string]*failures
+	inflight map[netip.Prefix]int // checks in progress per source
+	stats    AuthStats
 }
 
 // failures is the recent failure record of a source or a user name.
@@ -66,8 +68,9 @@ func newAuthGuard(lim Limits, log *slog.Logger) *authGuard {
 		log:     log,
 		clean:   make(chan struct{}, n),
 		suspect: make(chan struct{}, max(1, n-1)),
-		sources: map[netip.Prefix]*failures{},
-		users:   map[string]*failures{},
+		sources:  map[netip.Prefix]*failures{},
+		users:    map[string]*failures{},
+		inflight: map[netip.Prefix]int{},
 	}
 }
 
@@ -79,6 +82,7 @@ func (g *authGuard) check(user string, src netip.Prefix, check func() error) err
 	if err != nil {
 		return err
 	}
+	defer g.done(src)
 	release, err := g.acquire(suspect)
 	if err != nil {
 		return err
@@ -92,7 +96,8 @@ func (g *authGuard) check(user string, src netip.Prefix, check func() error) err
 }
 
 // admit reports whether the attempt must be refused, and whether its
-// source has failed recently (then it may not take the last slot).
+// source has failed recently or has a check in progress (then it may not
+// take the last slot). An admitted attempt is in progress until done.
 func (g *authGuard) admit(user string, src netip.Prefix) (suspect bool, err error) {
 	now := time.Now()
 	g.mu.Lock()
@@ -106,11 +111,22 @@ func (g *authGuard) admit(user string, src netip.Prefix) (suspect bool, err erro
 		// refuse. A source without failures still gets its check, so
 		// that the owner of the name can log in during an attack.
 	default:
-		return s != nil, nil
+		suspect = s != nil || g.inflight[src] > 0
+		g.inflight[src]++
+		return suspect, nil
 	}
 	g.stats.Throttled++
 	g.log.Debug("netconf authentication refused: delayed after failures", "user", user, "source", src.String())
 	return true, errThrottled
+}
+
+// done ends an attempt admit let through.
+func (g *authGuard) done(src netip.Prefix) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.inflight[src]--; g.inflight[src] <= 0 {
+		delete(g.inflight, src)
+	}
 }
 
 // current returns f unless it is nil or forgotten.

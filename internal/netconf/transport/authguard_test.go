@@ -140,3 +140,39 @@ func TestAuthConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthBurstOfOneSourceIsSuspect checks that a source's attempts
+// beyond its first in progress are treated as failing ones, before any
+// has failed: the burst of a guesser's first attempts takes one slot, and
+// another source still finds one free.
+func TestAuthBurstOfOneSourceIsSuspect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := testGuard(Limits{MaxConcurrentAuth: 2})
+		release := make(chan struct{})
+		var mu sync.Mutex
+		running, peak := 0, 0
+		slow := func() error {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			<-release
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return errWrong
+		}
+		done := make(chan error, 8)
+		for range 8 {
+			go func() { done <- g.check("admin", srcA, slow) }()
+		}
+		synctest.Wait()
+		if peak != 2 {
+			t.Fatalf("%d checks of one source's burst run at once, want 2 (its first, and one suspect)", peak)
+		}
+		close(release)
+		for range 8 {
+			<-done
+		}
+	})
+}
