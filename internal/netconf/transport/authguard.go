@@ -24,7 +24,7 @@ type authGuard struct {
 	clean   chan struct{} // MaxConcurrentAuth slots
 	suspect chan struct{} // MaxConcurrentAuth-1: what failing sources may use
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	sources  map[netip.Prefix]*failures
 	users    map[string]*failures
 	inflight map[netip.Prefix]int // checks in progress per source
@@ -64,10 +64,10 @@ var (
 func newAuthGuard(lim Limits, log *slog.Logger) *authGuard {
 	n := max(1, lim.MaxConcurrentAuth)
 	return &authGuard{
-		lim:     lim,
-		log:     log,
-		clean:   make(chan struct{}, n),
-		suspect: make(chan struct{}, max(1, n-1)),
+		lim:      lim,
+		log:      log,
+		clean:    make(chan struct{}, n),
+		suspect:  make(chan struct{}, max(1, n-1)),
 		sources:  map[netip.Prefix]*failures{},
 		users:    map[string]*failures{},
 		inflight: map[netip.Prefix]int{},
