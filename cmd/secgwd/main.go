@@ -2,8 +2,12 @@
 // internal/daemon, which owns every subsystem.
 //
 //	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
-//	       [-log-level info|0-4] [-log-keys] [-no-syslog] [-snapshot-every N]
+//	       [-log-level info|0-4] [-log-keys] [-no-syslog] [-snapshot-every N] [-snapshot-bytes N]
 //	       [-xpath-max-steps N] [-xpath-timeout D]
+//	       [limits of NETCONF: -max-sessions, -max-sessions-per-user, -idle-timeout,
+//	        -max-message-size, -max-buffered, -max-xml-depth, -max-xml-elements,
+//	        -max-unauth, -max-unauth-per-source, -busy-auth-timeout,
+//	        -auth-free-failures, -auth-failure-delay, -auth-max-delay, -auth-concurrency]
 //
 // The stderr log shows what -log-level allows; syslog (facilities daemon
 // and authpriv) follows the logging configuration of vrf main ike. Key
@@ -28,6 +32,7 @@ import (
 	"syscall"
 
 	"secgw/internal/daemon"
+	"secgw/internal/datastore"
 	"secgw/internal/logging"
 	"secgw/internal/netconf"
 )
@@ -49,6 +54,8 @@ func run(args []string) int {
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	xpathSteps := fs.Int64("xpath-max-steps", netconf.DefaultXPathMaxSteps, "work allowed to one NETCONF xpath filter, in steps (nodes visited, compared or evaluated); a filter needing more is refused with resource-denied; -1: no bound")
 	xpathTimeout := fs.Duration("xpath-timeout", netconf.DefaultXPathTimeout, "time allowed to one NETCONF xpath filter; a filter needing more is refused with resource-denied; -1s: no bound")
+	snapshotBytes := fs.Int64("snapshot-bytes", datastore.DefaultSnapshotBytes, "journal size in bytes after which the running configuration is written in full (bounds the restart time; negative: by count only)")
+	lim := netconfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -92,9 +99,17 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-every must not be negative")
 		return 2
 	}
+	if *snapshotBytes == 0 {
+		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-bytes must not be 0 (negative disables it)")
+		return 2
+	}
 	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
-		SnapshotEvery: *snapshotEvery, Dataplane: *dp, ESPWorkers: *espWorkers, LogKeys: *logKeys,
-		XPathMaxSteps: *xpathSteps, XPathTimeout: *xpathTimeout}
+		SnapshotEvery: *snapshotEvery, SnapshotBytes: *snapshotBytes, Dataplane: *dp, ESPWorkers: *espWorkers,
+		LogKeys: *logKeys, XPathMaxSteps: *xpathSteps, XPathTimeout: *xpathTimeout}
+	if err := lim.apply(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "secgwd:", err)
+		return 2
+	}
 	if *ikePort != 0 {
 		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
 	}

@@ -26,6 +26,7 @@ import (
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
 	"secgw/internal/netconf"
+	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 )
@@ -37,6 +38,11 @@ const (
 	// DefaultListen is the NETCONF address: the IANA port (RFC 6242 §3),
 	// on loopback only until an operator chooses otherwise.
 	DefaultListen = "127.0.0.1:830"
+	// DefaultMaxSessions bounds the NETCONF sessions of all users.
+	DefaultMaxSessions = 64
+	// DefaultIdleTimeout ends a NETCONF session after that long without
+	// a message in either direction (a partial message does not count).
+	DefaultIdleTimeout = 30 * time.Minute
 )
 
 // Files and directories of the data directory.
@@ -66,6 +72,21 @@ type Config struct {
 	// commits (test/e2e's crash test uses them to kill secgwd around
 	// snapshots).
 	SnapshotEvery int
+	// SnapshotBytes is the journal size after which the datastore writes
+	// running in full and empties its journal; 0 takes the datastore's
+	// default (datastore.DefaultSnapshotBytes), negative disables it.
+	SnapshotBytes int64
+	// MaxSessions bounds the NETCONF sessions (DefaultMaxSessions if 0,
+	// none if negative); IdleTimeout ends idle ones (DefaultIdleTimeout
+	// if 0, never if negative); MaxMessageSize bounds one incoming
+	// message (transport.DefaultMaxMessageSize if 0).
+	MaxSessions    int
+	IdleTimeout    time.Duration
+	MaxMessageSize int
+	// NetconfLimits bound memory per message and in total, sessions per
+	// user, unauthenticated connections and password checks; zero fields
+	// take the transport's defaults.
+	NetconfLimits transport.Limits
 	// Dataplane is auto (the default), kernel, userspace or fake.
 	Dataplane string
 	// IKEPort and NATTPort move the IKE sockets off 500 and 4500 (tests;
@@ -136,6 +157,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err := makeDataDir(cfg.Dir); err != nil {
 		return nil, err
 	}
+	if err := checkSecretFiles(cfg.Dir); err != nil {
+		return nil, err
+	}
 	var err error
 	if d.schema, err = schema.Load(); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -148,6 +172,7 @@ func New(cfg Config) (*Daemon, error) {
 		Schema:        d.schema,
 		Validator:     d.validator,
 		SnapshotEvery: cfg.SnapshotEvery,
+		SnapshotBytes: cfg.SnapshotBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -187,8 +212,12 @@ func (d *Daemon) startNetconf() error {
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
 
-		XPathMaxSteps: d.cfg.XPathMaxSteps,
-		XPathTimeout:  d.cfg.XPathTimeout,
+		XPathMaxSteps:  d.cfg.XPathMaxSteps,
+		XPathTimeout:   d.cfg.XPathTimeout,
+		MaxSessions:    limitOr(d.cfg.MaxSessions, DefaultMaxSessions),
+		IdleTimeout:    limitOr(d.cfg.IdleTimeout, DefaultIdleTimeout),
+		MaxMessageSize: d.cfg.MaxMessageSize,
+		Limits:         d.cfg.NetconfLimits,
 	})
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
@@ -199,6 +228,21 @@ func (d *Daemon) startNetconf() error {
 	}
 	return nil
 }
+
+// limitOr is v, or def when v is 0, or 0 (the transport's "none") when v
+// is negative.
+func limitOr[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// NetconfStats returns the counters of the NETCONF server's limits.
+func (d *Daemon) NetconfStats() transport.Stats { return d.netconf.Stats() }
 
 // makeDataDir creates dir with mode 0700, or checks that an existing one
 // is a directory. It does not change the mode of an existing directory:

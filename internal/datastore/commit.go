@@ -198,6 +198,12 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 				_ = st.wal.append(p)
 			}
 			st.commits = undo.ID
+			// Both ids are used: the history keeps them, so that a
+			// rollback across the pair (a no-op) finds no gap, and a
+			// restart, which restores them from the journal, changes
+			// nothing.
+			st.remember(rec)
+			st.remember(undo)
 			return nil, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err}
 		}
 	}
@@ -213,14 +219,15 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 }
 
 // snapshotIfDue writes running in full and empties the journal once
-// SnapshotEvery commits are in it. The callers make it the last step of a
+// SnapshotEvery commits are in it, or SnapshotBytes of records. The callers make it the last step of a
 // call that journaled a commit, after the confirmed-commit state is up to
 // date: the snapshot carries that state, and every confirm-end record
 // with the snapshot's commit id comes after it (Open relies on both).
 // A crash between the write and the reset leaves records the snapshot
 // already holds; Open skips them by id.
 func (st *Store) snapshotIfDue() {
-	if st.journaled < st.opt.SnapshotEvery {
+	bySize := st.opt.SnapshotBytes > 0 && st.wal.size >= st.opt.SnapshotBytes
+	if st.journaled < st.opt.SnapshotEvery && !bySize {
 		return
 	}
 	b, err := encodeSnapshot(st.opt.Schema, st.running, st.commits, st.confirm)

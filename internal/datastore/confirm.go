@@ -78,6 +78,7 @@ func (st *Store) replay(recs [][]byte, pending *pendingConfirm) (*pendingConfirm
 			aborts := r.Aborts != 0 && r.Aborts == st.commits
 			st.commits = r.ID
 			st.journaled++
+			st.replayed = append(st.replayed, &r)
 			if aborts {
 				// The aborted commit never happened: neither did its
 				// change of the confirmed-commit state. (No snapshot

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,7 +59,105 @@ func (st *Store) loadHistory() error {
 		}
 		st.history = append(st.history, &r)
 	}
+	st.restoreHistory()
 	return nil
+}
+
+// restoreHistory puts back the commits that the journal holds and the
+// history directory lacks: a kill -9 between the journal write and the
+// history file, or a full disk, loses the file but not the commit. It
+// also keeps the records of aborted commits (the commit and its undo),
+// which a rollback across them needs. st.replayed is dropped after.
+func (st *Store) restoreHistory() {
+	replayed := st.replayed
+	st.replayed = nil
+	have := make(map[uint64]bool, len(st.history))
+	for _, r := range st.history {
+		have[r.ID] = true
+	}
+	added := false
+	for _, r := range replayed {
+		if have[r.ID] {
+			continue
+		}
+		have[r.ID] = true
+		st.history = append(st.history, r)
+		added = true
+		if b, err := json.Marshal(r); err == nil {
+			_ = writeAtomic(st.historyPath(r.ID), b, st.opt.crashPoint)
+		}
+	}
+	if !added {
+		return
+	}
+	sort.Slice(st.history, func(i, j int) bool { return st.history[i].ID < st.history[j].ID })
+	for len(st.history) > st.opt.History {
+		_ = os.Remove(st.historyPath(st.history[0].ID))
+		st.history = st.history[1:]
+	}
+}
+
+// missingMessage says why commit id cannot be rolled back: it is older
+// than what the history keeps, or commits after it are missing from the
+// history (lost to a crash or a full disk after the journal that held
+// them was compacted). It names the missing commits, so that an operator
+// knows what a rollback would have to skip.
+func (st *Store) missingMessage(id uint64) string {
+	have := make(map[uint64]bool, len(st.history))
+	for _, r := range st.history {
+		have[r.ID] = true
+	}
+	var missing []uint64
+	for c := id + 1; c <= st.commits; c++ {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	kept := "no commits"
+	if n := len(st.history); n > 0 {
+		kept = "commits " + idRanges(historyIDs(st.history))
+	}
+	oldest := uint64(0)
+	if len(st.history) > 0 {
+		oldest = st.history[0].ID
+	}
+	// Only the commits just after id are missing, before the oldest kept
+	// one, and the history is full: id is older than what it keeps.
+	if len(st.history) >= st.opt.History && len(missing) > 0 && missing[len(missing)-1] < oldest &&
+		uint64(len(missing)) == oldest-id-1 {
+		return fmt.Sprintf("commit %d is too old: the history keeps the last %d commits (%s)", id, st.opt.History, kept)
+	}
+	return fmt.Sprintf("commit %d cannot be rolled back: the history lacks commit %s after it "+
+		"(its record was lost, e.g. to a crash or a full disk, after the journal holding it was compacted); "+
+		"the history holds %s", id, idRanges(missing), kept)
+}
+
+func historyIDs(h []*commitRecord) []uint64 {
+	ids := make([]uint64, len(h))
+	for i, r := range h {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// idRanges writes sorted ids as "3-5, 8".
+func idRanges(ids []uint64) string {
+	var b strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatUint(ids[i], 10))
+		if j > i {
+			b.WriteString("-" + strconv.FormatUint(ids[j], 10))
+		}
+		i = j + 1
+	}
+	return b.String()
 }
 
 // History lists the kept commits, oldest first.
@@ -85,19 +185,13 @@ func (st *Store) Rollback(session uint32, id uint64) error {
 	}
 	// The records after id, which must all be kept.
 	var undo []*commitRecord
-	next := id + 1
 	for _, r := range st.history {
-		if r.ID <= id {
-			continue
+		if r.ID > id {
+			undo = append(undo, r)
 		}
-		if r.ID != next {
-			return &Error{Tag: "data-missing", Message: fmt.Sprintf("commit %d is too old: the history keeps the last %d commits", id, st.opt.History)}
-		}
-		undo = append(undo, r)
-		next++
 	}
-	if next != st.commits+1 {
-		return &Error{Tag: "data-missing", Message: fmt.Sprintf("commit %d is too old: the history keeps the last %d commits", id, st.opt.History)}
+	if uint64(len(undo)) != st.commits-id {
+		return &Error{Tag: "data-missing", Message: st.missingMessage(id)}
 	}
 	st.discardLocked()
 	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)

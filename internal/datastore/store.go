@@ -86,6 +86,13 @@ type Options struct {
 	// SnapshotEvery is the number of journaled commits after which running
 	// is written in full and the journal emptied (default 1000).
 	SnapshotEvery int
+	// SnapshotBytes is the journal size after which running is written
+	// in full and the journal emptied, whatever the number of commits in
+	// it (default DefaultSnapshotBytes; negative: by count only). A
+	// restart replays the whole journal, so its size bounds the restart
+	// time: a few commits of a large configuration must not grow it
+	// without limit.
+	SnapshotBytes int64
 
 	// crashPoint is set by this package's crash tests only.
 	crashPoint crashPoint
@@ -115,6 +122,9 @@ type Store struct {
 	// candidate for the copies that Snapshot caches.
 	gen  uint64
 	snap snapshots
+	// replayed holds the commit records Open replayed from the journal,
+	// until loadHistory has put back those the history lacks.
+	replayed []*commitRecord
 }
 
 // Datastore names a datastore.
@@ -125,6 +135,10 @@ const (
 	Running   Datastore = "running"
 	Candidate Datastore = "candidate"
 )
+
+// DefaultSnapshotBytes is the default Options.SnapshotBytes: 8 MiB of
+// journal replay at a restart (about 0.3 s at 10k VPNs on two cores).
+const DefaultSnapshotBytes = 8 << 20
 
 const (
 	runningFile = "running.json"
@@ -154,6 +168,9 @@ func Open(opt Options) (*Store, error) {
 	}
 	if opt.SnapshotEvery == 0 {
 		opt.SnapshotEvery = 1000
+	}
+	if opt.SnapshotBytes == 0 {
+		opt.SnapshotBytes = DefaultSnapshotBytes
 	}
 	if err := os.MkdirAll(filepath.Join(opt.Dir, "history"), 0o700); err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)

@@ -48,9 +48,15 @@ type Config struct {
 	Ops       Operations // nil: the model's RPCs answer operation-not-supported
 	// State, if set, gives the operational state that <get> returns
 	// beside running.
-	State       StateFunc
-	Logger      *slog.Logger
-	MaxSessions int
+	State  StateFunc
+	Logger *slog.Logger
+	// MaxSessions, IdleTimeout, MaxMessageSize and Limits bound the
+	// sessions and what clients can make the server hold (see
+	// transport.Config); zero values take the transport's defaults.
+	MaxSessions    int
+	IdleTimeout    time.Duration
+	MaxMessageSize int
+	Limits         transport.Limits
 	// XPathMaxSteps bounds the work of one xpath filter of <get> or
 	// <get-config> (see xpath.EvalWithin); XPathTimeout its duration.
 	// 0 takes DefaultXPathMaxSteps and DefaultXPathTimeout, a negative
@@ -104,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 		Handler:        srv,
 		Capabilities:   srv.capabilities(),
 		MaxSessions:    cfg.MaxSessions,
+		IdleTimeout:    cfg.IdleTimeout,
+		MaxMessageSize: cfg.MaxMessageSize,
+		Limits:         cfg.Limits,
 		Logger:         srv.log,
 		OnSessionStart: srv.sessionStart,
 		OnSessionEnd:   srv.sessionEnd,
@@ -121,6 +130,9 @@ func (srv *Server) Serve(ln net.Listener) error { return srv.tr.Serve(ln) }
 
 // ListenAndServe listens on the configured address and serves.
 func (srv *Server) ListenAndServe() error { return srv.tr.ListenAndServe() }
+
+// Stats returns the counters of the transport's limits.
+func (srv *Server) Stats() transport.Stats { return srv.tr.Stats() }
 
 // Close stops the server and ends every session.
 func (srv *Server) Close() error { return srv.tr.Close() }

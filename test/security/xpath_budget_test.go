@@ -18,10 +18,6 @@ import (
 // leaves no room for the probe bound on a machine shared with the attack.
 const attackVPNs = 3000
 
-// probeBound is how long a <get> of another session and an admin commit
-// may take while the attack runs (issue 22 item 2).
-const probeBound = time.Second
-
 // TestXPathBudget is issue 22 item 2: a read-only user's expensive xpath
 // filters (a quadratic predicate, nested count(), a pairwise node-set
 // comparison) over thousands of VPNs are refused with application

@@ -65,28 +65,14 @@ func bufferedReader(r io.Reader) *bufio.Reader {
 	return bufio.NewReaderSize(r, readBufferSize)
 }
 
-// growTo makes room for n more bytes in buf without ever raising its
-// capacity above limit, which callers have already checked len(buf)+n
-// against, so a reader never allocates more than its size limit.
-func growTo(buf []byte, n, limit int) []byte {
-	need := len(buf) + n
-	if need <= cap(buf) {
-		return buf
-	}
-	c := max(2*cap(buf), need, 512)
-	c = min(c, limit)
-	nb := make([]byte, len(buf), c)
-	copy(nb, buf)
-	return nb
-}
-
 // EOMReader reads messages delimited by the base:1.0 end-of-message
 // marker ]]>]]> (RFC 6242 §4.3). The marker may arrive split across any
 // number of reads.
 type EOMReader struct {
-	br  *bufio.Reader
-	max int
-	err error
+	br   *bufio.Reader
+	max  int
+	err  error
+	acct *account // the session's share of Limits.MaxBuffered; nil: none
 }
 
 // NewEOMReader returns an EOMReader that rejects messages longer than
@@ -134,7 +120,11 @@ func (r *EOMReader) ReadMessage() ([]byte, error) {
 			r.err = ErrMessageTooLarge
 			return nil, r.err
 		}
-		msg = growTo(msg, take, limit)
+		var err error
+		if msg, err = grow(r.acct, msg, take, limit); err != nil {
+			r.err = err
+			return nil, err
+		}
 		msg = append(msg, data[:take]...)
 		_, _ = r.br.Discard(take)
 		if msg[len(msg)-1] == '>' && bytes.HasSuffix(msg, []byte(EOMMarker)) {
@@ -179,9 +169,10 @@ func (w *EOMWriter) WriteMessage(msg []byte) error {
 // A message may consist of any number of chunks and arrive split across
 // any number of reads.
 type ChunkedReader struct {
-	br  *bufio.Reader
-	max int
-	err error
+	br   *bufio.Reader
+	max  int
+	err  error
+	acct *account // the session's share of Limits.MaxBuffered; nil: none
 }
 
 // NewChunkedReader returns a ChunkedReader that rejects messages longer
@@ -196,7 +187,8 @@ func NewChunkedReader(r io.Reader, maxSize int) *ChunkedReader {
 
 // ReadMessage returns the concatenated chunk data of the next message.
 // The size limit is checked against each chunk header before its data is
-// read, so at most maxSize bytes are ever buffered. Errors for bad framing
+// read, so at most maxSize bytes are ever buffered, and they are
+// allocated as the data arrives. Errors for bad framing
 // wrap ErrMalformedFrame.
 func (r *ChunkedReader) ReadMessage() ([]byte, error) {
 	if r.err != nil {
@@ -226,12 +218,19 @@ func (r *ChunkedReader) readMessage() ([]byte, error) {
 		if size > uint64(r.max-len(msg)) {
 			return nil, ErrMessageTooLarge
 		}
-		n := int(size)
-		msg = growTo(msg, n, r.max)
-		if _, err := io.ReadFull(r.br, msg[len(msg):len(msg)+n]); err != nil {
-			return nil, unexpected(err)
+		// Read the chunk as it arrives rather than allocating its
+		// declared size up front: memory follows the bytes received.
+		for n := int(size); n > 0; {
+			step := min(n, max(cap(msg)-len(msg), readBufferSize))
+			if msg, err = grow(r.acct, msg, step, r.max); err != nil {
+				return nil, err
+			}
+			if _, err := io.ReadFull(r.br, msg[len(msg):len(msg)+step]); err != nil {
+				return nil, unexpected(err)
+			}
+			msg = msg[:len(msg)+step]
+			n -= step
 		}
-		msg = msg[:len(msg)+n]
 	}
 }
 

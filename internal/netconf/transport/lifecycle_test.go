@@ -206,7 +206,8 @@ func TestMalformedChunkEndsSession(t *testing.T) {
 
 func TestConcurrentSessions(t *testing.T) {
 	const n = 50
-	srv, addr := startServer(t, Config{})
+	// One user from one address: lift the limits per user and per source.
+	srv, addr := startServer(t, Config{Limits: Limits{MaxSessionsPerUser: -1, MaxUnauthenticatedPerSource: -1}})
 	ready, proceed := make(chan struct{}, n), make(chan struct{})
 	ids := make(chan uint32, n)
 	var wg sync.WaitGroup

@@ -11,14 +11,17 @@ package transport
 
 import (
 	"cmp"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -120,6 +123,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxSessions limits concurrent NETCONF sessions; 0 means no limit.
 	MaxSessions int
+	// Limits bound memory, sessions per user, unauthenticated connections
+	// and password checks; zero fields take their defaults.
+	Limits Limits
 	// Logger receives connection and session events; slog.Default() if nil.
 	Logger *slog.Logger
 	// OnSessionStart, when set, is called once a session's hello exchange
@@ -136,10 +142,15 @@ type Server struct {
 	hostKey ssh.Signer
 	log     *slog.Logger
 
+	budget budget     // Limits.MaxBuffered
+	pre    *preauth   // unauthenticated connections
+	guard  *authGuard // password checks
+
 	mu        sync.Mutex
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*serverConn]struct{}
+	userConns map[string]int // authenticated connections per user
 	sessions  map[uint32]*Session
 	lastID    uint32
 }
@@ -154,7 +165,9 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, errors.New("netconf: Config.Auth is required")
 	case cfg.Handler == nil:
 		return nil, errors.New("netconf: Config.Handler is required")
-	case cfg.MaxMessageSize < 0, cfg.HelloTimeout < 0, cfg.IdleTimeout < 0, cfg.MaxSessions < 0:
+	case cfg.MaxMessageSize < 0, cfg.HelloTimeout < 0, cfg.IdleTimeout < 0, cfg.MaxSessions < 0,
+		cfg.Limits.BusyAuthTimeout < 0, cfg.Limits.AuthFailureDelay < 0, cfg.Limits.AuthMaxDelay < 0,
+		cfg.Limits.AuthForget < 0, cfg.Limits.AuthQueueTimeout < 0:
 		return nil, errors.New("netconf: negative limit in Config")
 	}
 	if cfg.Addr == "" {
@@ -169,6 +182,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	cfg.Capabilities = slices.Clone(cfg.Capabilities)
 	key, err := loadOrCreateHostKey(cfg.HostKeyFile)
 	if err != nil {
@@ -180,11 +194,22 @@ func NewServer(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
+		userConns: map[string]int{},
 		sessions:  map[uint32]*Session{},
+		pre: &preauth{max: cfg.Limits.MaxUnauthenticated, perSource: cfg.Limits.MaxUnauthenticatedPerSource,
+			normal: cfg.HelloTimeout, busy: min(cfg.Limits.BusyAuthTimeout, cfg.HelloTimeout),
+			bySource: map[netip.Prefix]*list.List{}},
+		guard: newAuthGuard(cfg.Limits, cfg.Logger),
 	}
+	s.budget.limit = cfg.Limits.MaxBuffered
 	s.sshCfg = &ssh.ServerConfig{
 		PasswordCallback: func(m ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			name, role, err := cfg.Auth.PasswordAuth(m.User(), pw)
+			var name, role string
+			err := s.guard.check(m.User(), sourceOf(m.RemoteAddr()), func() error {
+				var err error
+				name, role, err = cfg.Auth.PasswordAuth(m.User(), pw)
+				return err
+			})
 			return s.authResult(m, "password", name, role, err)
 		},
 		PublicKeyCallback: func(m ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
@@ -250,6 +275,16 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of file descriptors: the oldest unauthenticated
+				// connection gives its own up, so that the accept queue
+				// (where a new login waits) keeps moving.
+				if s.pre.evict() {
+					s.log.Warn("netconf accept: out of file descriptors; closed the oldest unauthenticated connection", "err", err)
+					time.Sleep(time.Millisecond)
+					continue
+				}
+			}
 			var te interface{ Temporary() bool }
 			if errors.As(err, &te) && te.Temporary() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
@@ -260,7 +295,17 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("netconf: accept: %w", err)
 		}
 		delay = 0
-		go s.handleConn(c)
+		// Admitted here rather than in the connection's goroutine, so
+		// that a flood's refused connections are closed before the next
+		// accept instead of piling up as goroutines holding descriptors.
+		pc := s.pre.admit(c) // sets the deadline of the handshake
+		if pc == nil {
+			s.log.Debug("netconf connection refused: too many unauthenticated connections from its source",
+				"remote", c.RemoteAddr().String(), "limit", s.cfg.Limits.MaxUnauthenticatedPerSource)
+			_ = c.Close()
+			continue
+		}
+		go s.handleConn(c, pc)
 	}
 }
 
@@ -346,6 +391,10 @@ func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 		return nil, ErrServerClosed
 	case s.cfg.MaxSessions > 0 && len(s.sessions) >= s.cfg.MaxSessions:
 		return nil, fmt.Errorf("netconf: session limit of %d reached", s.cfg.MaxSessions)
+	case s.userSessionsLocked(c.ssh.Permissions.Extensions[permUser]) >= s.cfg.Limits.MaxSessionsPerUser &&
+		s.cfg.Limits.MaxSessionsPerUser >= 0:
+		return nil, fmt.Errorf("netconf: user %s has %d sessions, the limit per user", c.ssh.Permissions.Extensions[permUser],
+			s.cfg.Limits.MaxSessionsPerUser)
 	case s.lastID == math.MaxUint32:
 		return nil, errors.New("netconf: session-ids exhausted")
 	}
@@ -353,6 +402,7 @@ func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ext := c.ssh.Permissions.Extensions
 	sess := &Session{
+		acct:   &account{b: &s.budget},
 		id:     s.lastID,
 		user:   ext[permUser],
 		role:   ext[permRole],
@@ -376,6 +426,30 @@ func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 	return sess, nil
 }
 
+// userSessionsLocked counts the sessions of user; s.mu is held.
+func (s *Server) userSessionsLocked(user string) int {
+	n := 0
+	for _, sess := range s.sessions {
+		if sess.user == user {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats describes what the server's limits are doing.
+type Stats struct {
+	// Buffered is the memory held in messages being read or handled.
+	Buffered int64
+	Preauth  PreauthStats
+	Auth     AuthStats
+}
+
+// Stats returns the counters of the limits.
+func (s *Server) Stats() Stats {
+	return Stats{Buffered: s.budget.used.Load(), Preauth: s.pre.stats(), Auth: s.guard.snapshot()}
+}
+
 func (s *Server) removeSession(sess *Session) {
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
@@ -392,6 +466,29 @@ func (s *Server) trackConn(c *serverConn) bool {
 	}
 	s.conns[c] = struct{}{}
 	return true
+}
+
+// addUserConn counts an authenticated connection of user, or reports
+// false when the user has twice Limits.MaxSessionsPerUser: every session
+// needs a connection of its own or a channel of one, so more connections
+// than sessions only hold descriptors; twice, because a connection
+// lingers a little after its session ends.
+func (s *Server) addUserConn(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lim := s.cfg.Limits.MaxSessionsPerUser; lim >= 0 && s.userConns[user] >= 2*lim {
+		return false
+	}
+	s.userConns[user]++
+	return true
+}
+
+func (s *Server) removeUserConn(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userConns[user]--; s.userConns[user] <= 0 {
+		delete(s.userConns, user)
+	}
 }
 
 func (s *Server) untrackConn(c *serverConn) {

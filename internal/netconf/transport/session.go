@@ -44,6 +44,10 @@ type Session struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed once the OnClose hooks have run
 
+	// acct is the session's share of Limits.MaxBuffered: the messages
+	// being read or handled. terminate returns it.
+	acct *account
+
 	wmu sync.Mutex    // held while writing one whole message
 	bw  *bufio.Writer // over ch
 	w   MessageWriter // nil until the hellos are exchanged
@@ -190,9 +194,13 @@ func (s *Session) run() {
 	}
 	var r MessageReader
 	if s.Base11() {
-		r = NewChunkedReader(br, s.srv.cfg.MaxMessageSize)
+		cr := NewChunkedReader(br, s.srv.cfg.MaxMessageSize)
+		cr.acct = s.acct
+		r = cr
 	} else {
-		r = NewEOMReader(br, s.srv.cfg.MaxMessageSize)
+		er := NewEOMReader(br, s.srv.cfg.MaxMessageSize)
+		er.acct = s.acct
+		r = er
 	}
 	msgs := make(chan readResult) // unbuffered: at most one message read ahead
 	go s.readLoop(r, msgs)
@@ -206,7 +214,9 @@ func (s *Session) run() {
 				reason = s.readFailed(res.err)
 				return
 			}
-			if !s.dispatch(res.msg) {
+			ok := s.dispatch(res.msg)
+			s.acct.release(cap(res.msg))
+			if !ok {
 				reason = "closed"
 				return
 			}
@@ -254,9 +264,20 @@ func (s *Session) handshake(br *bufio.Reader) error {
 	if err != nil {
 		return fmt.Errorf("netconf: sending hello: %w", err)
 	}
-	msg, err := NewEOMReader(br, s.srv.cfg.MaxMessageSize).ReadMessage()
+	hr := NewEOMReader(br, s.srv.cfg.MaxMessageSize)
+	hr.acct = s.acct
+	msg, err := hr.ReadMessage()
 	if err != nil {
+		if errors.Is(err, ErrBudgetExhausted) {
+			s.log.Warn("netconf client hello refused: message memory exhausted",
+				"limit", s.srv.cfg.Limits.MaxBuffered)
+		}
 		return fmt.Errorf("netconf: reading client hello: %w", err)
+	}
+	defer s.acct.release(cap(msg))
+	lim := s.srv.cfg.Limits
+	if err := checkShape(msg, lim.MaxDepth, lim.MaxElements); err != nil {
+		return fmt.Errorf("netconf: client hello refused: %w", err)
 	}
 	caps, err := parseHello(msg)
 	if err != nil {
@@ -290,6 +311,16 @@ func (s *Session) readFailed(err error) string {
 	case errors.Is(err, ErrMessageTooLarge):
 		msg := fmt.Sprintf("message exceeds the maximum size of %d bytes", s.srv.cfg.MaxMessageSize)
 		_ = s.writeMessage(replyMessage(nil, s.malformedError(msg)))
+		return msg
+	case errors.Is(err, ErrBudgetExhausted):
+		// RFC 6241 Appendix A: resource-denied, "insufficient resources".
+		// The rest of the message is not read, so the stream cannot be
+		// resynchronised: the session ends after the error.
+		msg := fmt.Sprintf("the server's memory for incoming messages (%d bytes for all sessions) is exhausted; "+
+			"the message is refused and the session closed", s.srv.cfg.Limits.MaxBuffered)
+		s.log.Warn("netconf message refused: message memory exhausted", "limit", s.srv.cfg.Limits.MaxBuffered,
+			"session_held", s.acct.holding())
+		_ = s.writeMessage(replyMessage(nil, BuildRPCError(ErrorTypeRPC, TagResourceDenied, SeverityError, "", "", msg, nil)))
 		return msg
 	case errors.Is(err, ErrMalformedFrame):
 		_ = s.writeMessage(replyMessage(nil, s.malformedError(err.Error())))
@@ -334,6 +365,15 @@ func (s *Session) dispatch(msg []byte) bool {
 
 // process turns one incoming message into the bytes of its rpc-reply.
 func (s *Session) process(msg []byte) []byte {
+	lim := s.srv.cfg.Limits
+	if err := checkShape(msg, lim.MaxDepth, lim.MaxElements); err != nil {
+		// RFC 6241 Appendix A: too-big, "the request is too large for
+		// the implementation to handle". The message was read whole, so
+		// the session goes on.
+		s.log.Info("netconf message refused", "err", err, "len", len(msg))
+		return replyMessage(rootRPCAttrs(msg), BuildRPCError(ErrorTypeRPC, TagTooBig, SeverityError, "", "",
+			err.(*shapeError).detail, nil))
+	}
 	rpc, perr := parseRPC(msg)
 	if perr != nil {
 		var attrs []xml.Attr
@@ -459,6 +499,7 @@ func (s *Session) terminate(reason string) {
 	// returning on cancellation finds nothing to write to.
 	_ = s.ch.Close()
 	s.cancel()
+	s.acct.close()
 	s.srv.removeSession(s)
 	for _, f := range hooks {
 		s.runHook(f)

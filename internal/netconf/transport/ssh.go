@@ -28,28 +28,39 @@ type serverConn struct {
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
+	channels int // open "session" channels, with or without a session
 	timer    *time.Timer
 	closed   bool
 }
 
-// handleConn runs the SSH handshake and accepts "session" channels.
-func (s *Server) handleConn(nc net.Conn) {
+// handleConn runs the SSH handshake and accepts "session" channels; pc is
+// nc's entry among the unauthenticated connections, which Serve made.
+func (s *Server) handleConn(nc net.Conn, pc *preConn) {
 	c := &serverConn{srv: s, nc: nc, sessions: map[*Session]struct{}{}}
 	if !s.trackConn(c) {
+		s.pre.done(pc)
 		_ = nc.Close()
 		return
 	}
 	defer s.untrackConn(c)
 	defer nc.Close()
 
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.HelloTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(nc, s.sshCfg)
+	s.pre.done(pc)
 	if err != nil {
 		s.log.Debug("netconf ssh handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
 	c.ssh = sc
+	user := sc.Permissions.Extensions[permUser]
+	if !s.addUserConn(user) {
+		s.log.Warn("netconf connection refused: too many connections of its user",
+			"user", user, "remote", nc.RemoteAddr().String(), "limit", s.cfg.Limits.MaxSessionsPerUser)
+		_ = sc.Close()
+		return
+	}
+	defer s.removeUserConn(user)
 	go ssh.DiscardRequests(reqs)
 	c.armTimer(s.cfg.HelloTimeout)
 
@@ -58,11 +69,21 @@ func (s *Server) handleConn(nc net.Conn) {
 			_ = nch.Reject(ssh.UnknownChannelType, "only session channels are supported")
 			continue
 		}
-		ch, creqs, err := nch.Accept()
-		if err != nil {
+		// Each channel may buffer a window of data before its subsystem
+		// request: as many as the user may have sessions.
+		if !c.addChannel() {
+			_ = nch.Reject(ssh.ResourceShortage, "too many channels on this connection")
 			continue
 		}
-		go c.serveChannel(ch, creqs)
+		ch, creqs, err := nch.Accept()
+		if err != nil {
+			c.removeChannel()
+			continue
+		}
+		go func() {
+			defer c.removeChannel()
+			c.serveChannel(ch, creqs)
+		}()
 	}
 	c.endAll() // the connection is gone
 }
@@ -132,6 +153,22 @@ func parseSSHString(p []byte) (string, bool) {
 // in as few SSH packets as possible; the session flushes per message.
 func newChannelWriter(ch ssh.Channel) *bufio.Writer {
 	return bufio.NewWriterSize(ch, 32<<10)
+}
+
+func (c *serverConn) addChannel() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if lim := c.srv.cfg.Limits.MaxSessionsPerUser; lim >= 0 && c.channels >= lim {
+		return false
+	}
+	c.channels++
+	return true
+}
+
+func (c *serverConn) removeChannel() {
+	c.mu.Lock()
+	c.channels--
+	c.mu.Unlock()
 }
 
 func (c *serverConn) addSession(s *Session) bool {
