@@ -17,6 +17,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/cliedit"
 	"secgw/internal/schema"
+	"secgw/internal/support"
 	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
@@ -24,7 +25,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the .xml files from the .cli files")
 
 // TestExamples applies each .cli file as configuration-mode lines, checks
-// the result with the validator a commit runs, and compares it with the
+// the result with the validator a commit runs and that it sets nothing
+// this release refuses (internal/support), and compares it with the
 // .xml file (encoded, and decoded back into the same tree).
 func TestExamples(t *testing.T) {
 	s, err := schema.Load()
@@ -45,6 +47,10 @@ func TestExamples(t *testing.T) {
 			applyCLI(t, s, d, f)
 			if err := v.Validate(d); err != nil {
 				t.Fatalf("%s does not validate: %v", f, err)
+			}
+			// An example claims only what runs: nothing a commit refuses.
+			if err := support.NewChecker(s).Present(d); err != nil {
+				t.Fatalf("%s sets what this release refuses: %v", f, err)
 			}
 			var b bytes.Buffer
 			b.WriteString("<config xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n")

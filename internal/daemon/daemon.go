@@ -28,6 +28,7 @@ import (
 	"secgw/internal/netconf"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
+	"secgw/internal/support"
 	"secgw/internal/validate"
 )
 
@@ -167,15 +168,24 @@ func New(cfg Config) (*Daemon, error) {
 	if d.validator, err = validate.New(d.schema); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	// Honour or refuse: a commit that sets what the runtime does not act
+	// on is refused (internal/support).
+	checker := support.NewChecker(d.schema)
 	d.store, err = datastore.Open(datastore.Options{
 		Dir:           filepath.Join(cfg.Dir, ConfigDir),
 		Schema:        d.schema,
 		Validator:     d.validator,
 		SnapshotEvery: cfg.SnapshotEvery,
 		SnapshotBytes: cfg.SnapshotBytes,
+		Check:         checker.Check,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if err := checker.Present(d.store.Running()); err != nil {
+		// Committed by a release that accepted them: they stay, unused,
+		// until changed; say so.
+		d.log.Error("running configuration holds nodes this release does not act on (they are ignored; a commit that changes them is refused)", "nodes", err.Error())
 	}
 	if msg := d.store.Recovered(); msg != "" {
 		// Started, but not with what was committed last: an operator

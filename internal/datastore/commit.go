@@ -130,6 +130,11 @@ func (st *Store) commitLocked(user, comment string, session uint32, pending bool
 	if err := st.validateChanges(changes); err != nil {
 		return nil, err
 	}
+	if st.opt.Check != nil {
+		if err := st.opt.Check(st.candidate, changes); err != nil {
+			return nil, err
+		}
+	}
 	rec, err := st.transact(changes, user, comment, session, pending)
 	if err != nil {
 		return nil, err

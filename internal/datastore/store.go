@@ -93,6 +93,11 @@ type Options struct {
 	// time: a few commits of a large configuration must not grow it
 	// without limit.
 	SnapshotBytes int64
+	// Check, if set, refuses at commit and validate what the changes
+	// from running to the candidate set that the runtime does not act on
+	// (internal/support); it sees only the changes, so a node committed
+	// before it existed stays until changed.
+	Check func(d *generated.Device, changes []Change) error
 
 	// crashPoint is set by this package's crash tests only.
 	crashPoint crashPoint
@@ -349,5 +354,12 @@ func (st *Store) discardLocked() {
 func (st *Store) Validate() error {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return st.opt.Validator.Validate(st.candidate)
+	if err := st.opt.Validator.Validate(st.candidate); err != nil {
+		return err
+	}
+	if st.opt.Check != nil {
+		changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+		return st.opt.Check(st.candidate, changes)
+	}
+	return nil
 }

@@ -180,6 +180,11 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		ike = v.Ike
 	}
 	cfg := &config.Config{}
+	if ike != nil && ike.Enabled != nil && !*ike.Enabled {
+		// ike enabled false: the vrf runs no IKE; its SAs are deleted
+		// like those of removed VPNs, and its sockets drain.
+		ike = nil
+	}
 	if ike != nil {
 		var err error
 		if cfg, err = config.Resolve(ike); err != nil {

@@ -265,3 +265,38 @@ func TestRemovedAddressDrains(t *testing.T) {
 		return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil
 	})
 }
+
+// TestIKEDisabled: ike enabled false stops IKE in the vrf: the tunnel is
+// deleted on both sides (the peer is told) and the sockets close; enabled
+// true again brings the VPN back.
+func TestIKEDisabled(t *testing.T) {
+	a, dpA := newService(t, 15540)
+	b, dpB := newService(t, 15540)
+	if err := b.Start(device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	runA := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	if err := a.Start(runA); err != nil {
+		t.Fatal(err)
+	}
+	initiate := func() {
+		t.Helper()
+		if _, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
+			[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return len(dpA.Children()) == 1 && len(dpB.Children()) == 1 })
+	}
+	initiate()
+	off := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	off.Vrf["main"].Ike.Enabled = ptr2(false)
+	commit(t, a, 1, runA, off)
+	waitFor(t, func() bool { return len(b.State(false).IkeSa) == 0 && len(dpB.Children()) == 0 })
+	waitFor(t, func() bool { return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil })
+	if _, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
+		[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`)); err == nil {
+		t.Fatal("initiate succeeded with IKE disabled")
+	}
+	commit(t, a, 2, off, runA)
+	initiate()
+}

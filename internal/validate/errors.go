@@ -28,6 +28,9 @@ const (
 	KindMinElements Kind = "min-elements" // too few entries
 	KindMaxElements Kind = "max-elements" // too many entries
 	KindReference   Kind = "reference"    // a cross reference outside YANG (pool, ppk, names)
+	// KindNotSupported: a node this release does not act on, refused
+	// rather than accepted (internal/support).
+	KindNotSupported Kind = "not-supported"
 )
 
 // Error is one violated constraint, at one data node.
@@ -56,6 +59,8 @@ func (e *Error) AppTag() string {
 		return "too-few-elements"
 	case KindMaxElements:
 		return "too-many-elements"
+	case KindNotSupported:
+		return "not-supported"
 	}
 	return ""
 }
@@ -70,6 +75,8 @@ func (e *Error) ErrorTag() string {
 		return "data-missing"
 	case KindWhen:
 		return "unknown-element"
+	case KindNotSupported:
+		return "operation-not-supported"
 	}
 	return "operation-failed"
 }

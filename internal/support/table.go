@@ -1,0 +1,105 @@
+// Package support says which configuration nodes this release acts on.
+// A node the runtime does not act on is refused at commit (and by
+// validate) with operation-not-supported rather than accepted and
+// ignored: an operator who commits require-ppk true must not believe the
+// tunnel is quantum-safe. Refused is the one table of such nodes, each
+// row naming the feature it waits for; a feature that lands removes its
+// rows and adds the nodes to Honoured, with the test that shows them
+// acting. The README's Status table is rendered from Refused
+// (TestReadmeStatus keeps them equal).
+package support
+
+// Row is a configuration node, or some of its values, that the runtime
+// does not act on yet.
+type Row struct {
+	// Path is the schema path, without keys. A container or list row
+	// covers its whole subtree: the node may not exist at all.
+	Path string
+	// Allowed, for a leaf, lists the values that are honoured; any
+	// other is refused. Empty: any value but the leaf's default is
+	// refused (a leaf without default: any value).
+	Allowed []string
+	// NonMainVRF limits the row to vrfs other than main.
+	NonMainVRF bool
+	// Feature names what the node waits for, in the refusal's message.
+	Feature string
+	// Example is configuration lines (CLI syntax, after a base
+	// configuration with one VPN "v1" with security policy "sp1" and
+	// templates "it1"/"pt1") that set the node and are otherwise valid;
+	// the tests commit them and expect the refusal.
+	Example []string
+}
+
+// The features refused nodes wait for.
+const (
+	featureHA     = "high availability (VRRP groups, IKE HA, HA pools: issue 15)"
+	featureRA     = "remote access: virtual IP pools and configuration payload (issue 16)"
+	featureCert   = "certificate and EAP/RADIUS authentication (issue 16)"
+	featurePPK    = "post-quantum preshared keys, RFC 8784 (issue 17)"
+	featureVRF    = "IKE and routes in a vrf other than main (issue 18)"
+	featureMOBIKE = "MOBIKE, RFC 4555 (issue 19)"
+	featureUnique = "unique-sa policies other than the default (INITIAL_CONTACT handling, issue 19)"
+	featureSNMP   = "SNMP (issue 20)"
+	featurePrio   = "explicit policy priorities (the priority follows the selectors today)"
+	featureAction = "security-policy actions pass and drop"
+	featureSVTI   = "SVTI: XFRM interface ids on SAs and policies"
+	featureSPHash = "SPD hash thresholds (sp-hash-ipv4, sp-hash-ipv6)"
+)
+
+// Refused is the table of configuration nodes the runtime does not act
+// on yet. Keep one row per node or subtree.
+func Refused() []Row {
+	return []Row{
+		{Path: "/vrf/vrrp", Feature: featureHA, Example: []string{"/ vrf main vrrp group g1 instance i1"}},
+		{Path: "/vrf/ike/ha", Feature: featureHA, Example: []string{
+			"/ vrf main vrrp group group1 instance vrrp0 notify-ha-group ha-group1",
+			"/ vrf main ike ha listen-ha-group ha-group1 node-id 1 local-address 10.9.0.1 remote-address 10.9.0.2 secret 0123456789abcdef0123456789abcdef"}},
+		{Path: "/vrf/ike", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike global-options threads 2"}},
+		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
+			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
+				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 vrf trusted"}},
+		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
+			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
+				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
+		{Path: "/vrf/ike/pool", Feature: featureRA, Example: []string{"/ vrf main ike pool p1 address 10.8.0.0/24"}},
+		{Path: "/vrf/ike/vpn/vip-pool", Feature: featureRA, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
+		{Path: "/vrf/ike/vpn/vip-request", Feature: featureRA, Example: []string{"/ vrf main ike vpn v1 vip-request 0.0.0.0"}},
+		{Path: "/vrf/ike/global-options/install-vip-on", Feature: featureRA, Example: []string{"/ vrf main ike global-options install-vip-on lo"}},
+		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
+		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
+		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method certificate"}},
+		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius"}},
+		{Path: "/vrf/ike/vpn/ike-policy/certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy certificate gw"}},
+		{Path: "/vrf/ike/vpn/ike-policy/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy ca-certificate ca"}},
+		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
+		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
+		{Path: "/vrf/ike/ppk", Feature: featurePPK, Example: []string{"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff"}},
+		{Path: "/vrf/ike/vpn/ppk", Feature: featurePPK, Example: []string{
+			"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff", "/ vrf main ike vpn v1 ppk k1"}},
+		{Path: "/vrf/ike/ike-policy-template/require-ppk", Feature: featurePPK, Example: []string{
+			"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff", "/ vrf main ike vpn v1 ppk k1",
+			"/ vrf main ike ike-policy-template it1 require-ppk true"}},
+		{Path: "/vrf/ike/vpn/ike-policy/require-ppk", Allowed: []string{"false"}, Feature: featurePPK, Example: []string{
+			"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff", "/ vrf main ike vpn v1 ppk k1",
+			"/ vrf main ike vpn v1 ike-policy require-ppk true"}},
+		{Path: "/vrf/ike/ike-policy-template/mobike", Feature: featureMOBIKE, Example: []string{"/ vrf main ike ike-policy-template it1 mobike true"}},
+		{Path: "/vrf/ike/vpn/ike-policy/mobike", Allowed: []string{"false"}, Feature: featureMOBIKE, Example: []string{"/ vrf main ike vpn v1 ike-policy mobike true"}},
+		{Path: "/vrf/ike/global-options/mobike-prefer-best-path", Feature: featureMOBIKE, Example: []string{"/ vrf main ike global-options mobike-prefer-best-path true"}},
+		{Path: "/vrf/ike/ike-policy-template/unique-sa", Feature: featureUnique, Example: []string{"/ vrf main ike ike-policy-template it1 unique-sa replace"}},
+		{Path: "/vrf/ike/vpn/ike-policy/unique-sa", Allowed: []string{"no"}, Feature: featureUnique, Example: []string{"/ vrf main ike vpn v1 ike-policy unique-sa keep"}},
+		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
+		{Path: "/vrf/ike/vpn/security-policy/priority", Feature: featurePrio, Example: []string{"/ vrf main ike vpn v1 security-policy sp1 priority 100"}},
+		{Path: "/vrf/ike/vpn/security-policy/action", Allowed: []string{"esp"}, Feature: featureAction,
+			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 action drop"}},
+		{Path: "/vrf/ike/vpn/security-policy/svti-id-in", Feature: featureSVTI, Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-in 100"}},
+		{Path: "/vrf/ike/vpn/security-policy/svti-id-out", Feature: featureSVTI, Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100"}},
+		{Path: "/vrf/ike/global-options/sp-hash-ipv4/local", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv4 local 16"}},
+		{Path: "/vrf/ike/global-options/sp-hash-ipv4/remote", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv4 remote 24"}},
+		{Path: "/vrf/ike/global-options/sp-hash-ipv6/local", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv6 local 64"}},
+		{Path: "/vrf/ike/global-options/sp-hash-ipv6/remote", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv6 remote 64"}},
+	}
+}
