@@ -292,7 +292,9 @@ func TestIKEDisabled(t *testing.T) {
 	off.Vrf["main"].Ike.Enabled = ptr2(false)
 	commit(t, a, 1, runA, off)
 	waitFor(t, func() bool { return len(b.State(false).IkeSa) == 0 && len(dpB.Children()) == 0 })
-	waitFor(t, func() bool { return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil })
+	waitFor(t, func() bool {
+		return len(a.State(false).IkeSa) == 0 && a.NATTSocket(netip.MustParseAddr("127.0.0.1")) == nil
+	})
 	if _, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "initiate"},
 		[]byte(`<initiate xmlns="urn:secgw:yang:secgw-ike"><child-sa><security-policy>net</security-policy></child-sa></initiate>`)); err == nil {
 		t.Fatal("initiate succeeded with IKE disabled")
