@@ -15,6 +15,8 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/dataplane"
 )
 
 // syncBuffer is a log destination safe for concurrent writers.
@@ -148,5 +150,35 @@ func TestNewFails(t *testing.T) {
 	}
 	if err := run(t, d)(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAcquiresNotLoggedPerPacket: every packet that hits a trap policy
+// raises an acquire; the daemon does not log them one by one, even at
+// debug (the engine logs the negotiation one starts, once), while it
+// still logs the other dataplane events.
+func TestAcquiresNotLoggedPerPacket(t *testing.T) {
+	var logs syncBuffer
+	d, err := New(Config{Dir: filepath.Join(t.TempDir(), "data"), Listen: "127.0.0.1:0", Dataplane: DataplaneFake,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	defer stop()
+	fake := d.dataplane.(*dataplane.Fake)
+	for range 100 {
+		fake.Emit(dataplane.Event{Kind: dataplane.Acquire})
+	}
+	fake.Emit(dataplane.Event{Kind: dataplane.SoftExpire, Reason: "bytes"})
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "event=soft-expire") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the expiry was not logged:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "event=acquire"); n != 0 {
+		t.Fatalf("%d acquires logged", n)
 	}
 }
