@@ -35,9 +35,9 @@ import (
 // if those counted toward the victim's block-threshold, five spoofed
 // datagrams would lock the victim out for HalfOpenTimeout, and cookies
 // would not help, the count being against the address and not against
-// who sent the requests. RFC 8019 (§5, on limiting half-open SAs per
-// source address) advises such limits only for initiators whose return
-// routability was checked, for this very reason. So the half-open SAs of
+// who sent the requests. RFC 8019's rate limiting of half-open SAs per
+// source address rests on the return routability a cookie proves (RFC
+// 7296 §2.6), for this very reason. So the half-open SAs of
 // an address are counted in two groups:
 // unverified (created without a cookie) and verified (created by a
 // request that returned a valid COOKIE, proving that whoever sent it
