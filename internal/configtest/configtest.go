@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openconfig/ygot/ygot"
+
 	"secgw/generated"
 	"secgw/internal/cliedit"
 	"secgw/internal/schema"
@@ -65,6 +67,28 @@ func Reference(t testing.TB, s *schema.Schema) *generated.Device {
 	d := &generated.Device{}
 	Apply(t, s, d, ReferencePreconditions...)
 	Apply(t, s, d, Lines(t, "vsr-config-lines.txt")...)
+	return d
+}
+
+// ReferenceAccepted is Reference without the lines that set what refused
+// reports (support.Checker.Present: what this release refuses at
+// commit): the part of the guide a commit to secgwd takes.
+func ReferenceAccepted(t testing.TB, s *schema.Schema, refused func(*generated.Device) error) *generated.Device {
+	t.Helper()
+	d := &generated.Device{}
+	Apply(t, s, d, ReferencePreconditions...)
+	ed := &cliedit.Editor{S: s}
+	for _, l := range Lines(t, "vsr-config-lines.txt") {
+		c, err := ygot.DeepCopy(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		try := c.(*generated.Device)
+		if _, err := ed.Set(try, nil, cliedit.Fields(l)); err != nil || refused(try) != nil {
+			continue
+		}
+		d = try
+	}
 	return d
 }
 

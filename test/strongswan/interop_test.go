@@ -327,7 +327,7 @@ func (st *setup) checkKeys(t *testing.T, c engine.ChildSA, initiator bool) {
 		{"Sk_ai secret", "sk_ai"}, {"Sk_ar secret", "sk_ar"},
 	} {
 		want, ok := logged[k.charon]
-		got, _ := ours[k.ours].([]byte)
+		got := keyBytes(ours[k.ours])
 		switch {
 		case !ok && len(got) == 0:
 			// AEAD suites have no SK_a: charon logs none.

@@ -103,7 +103,7 @@ func (st *setup) checkIKEKeys(t *testing.T) {
 	}
 	for _, k := range []struct{ charon, ours string }{{"Sk_d secret", "sk_d"}, {"Sk_ei secret", "sk_ei"}, {"Sk_er secret", "sk_er"}} {
 		all := logged[k.charon]
-		got, _ := recs[len(recs)-1].attrs[k.ours].([]byte)
+		got := keyBytes(recs[len(recs)-1].attrs[k.ours])
 		if len(all) < 2 || !bytes.Equal(all[len(all)-1], got) {
 			t.Errorf("%s of the rekeyed IKE SA: ours %x differs from charon's last (%d logged)", k.ours, got, len(all))
 		}

@@ -3,6 +3,7 @@ package strongswan
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -103,8 +104,10 @@ func startOursWith(t *testing.T, ns string, addr netip.Addr, mod func(*engine.Op
 		t.Fatal(err)
 	}
 	o := &ours{dp: enginetest.NewDataplane(), logs: &capture{t: t}, conn: &recConn{Conn: conn}}
+	// LogKeys: the known-answer checks compare the keys our engine logs
+	// at level 4 with charon's.
 	opts := engine.Options{VRF: "main", Config: cfg, LocalAddr: addr, Conn: o.conn,
-		Dataplane: o.dp, Logger: slog.New(&captureHandler{c: o.logs})}
+		Dataplane: o.dp, Logger: slog.New(&captureHandler{c: o.logs}), LogKeys: true}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -169,6 +172,19 @@ func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *captureHandler) WithGroup(string) slog.Handler { return h }
+
+// keyBytes is a key our engine logged: in hex (engine.Options.LogKeys),
+// or raw bytes.
+func keyBytes(v any) []byte {
+	switch x := v.(type) {
+	case []byte:
+		return x
+	case string:
+		b, _ := hex.DecodeString(x)
+		return b
+	}
+	return nil
+}
 
 // Handle copies byte slices: the engine clears its key buffers when an SA
 // goes away.

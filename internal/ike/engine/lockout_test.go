@@ -207,6 +207,7 @@ func TestCookieRotation(t *testing.T) {
 			t.Fatalf("the previous secret's cookie within the grace: %q", got)
 		}
 		time.Sleep(engine.CookieSecretGrace)
+		synctest.Wait() // r1's half-open timeout, due now too, has fired
 		got, fresh := r2.send(t, b, from, c2)
 		if got != "cookie" || bytes.Equal(fresh, c2) {
 			t.Fatalf("the previous secret's cookie after the grace: %q %x", got, fresh)
