@@ -225,6 +225,12 @@ func TestConnectionsAndChannelsPerUser(t *testing.T) {
 			t.Fatalf("connection %d: %v", i+2, err)
 		}
 		defer c.Close()
+		// A channel accepted means the server counted the connection
+		// (it counts before it serves channels): the fifth is then the
+		// one over the limit, not a racing earlier one.
+		if _, err := c.NewSession(); err != nil {
+			t.Fatalf("connection %d: channel: %v", i+2, err)
+		}
 	}
 	c, err := dialSSH(addr, passwordConfig(testUser, testPassword))
 	if err == nil {
