@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	gonetconf "github.com/Juniper/go-netconf/netconf"
+)
+
+// TestDropPolicyAndSVTIRefusal: secgwd with the userspace dataplane and
+// charon. A security policy of action drop, committed over the CLI beside
+// an established tunnel, drops the pings between the two hosts it names
+// (its Discard policy and its route into the TUN) and leaves the tunnel's
+// SAs up (no IKE for it); deleting it lets them through again. An
+// svti-id-in on the userspace dataplane is refused at commit with
+// operation-not-supported.
+func TestDropPolicyAndSVTIRefusal(t *testing.T) {
+	t.Parallel()
+	st := newSetup(t, suiteGCM, policy4)
+	st.gwInitiate(t, policy4)
+	before := st.checkAgree(t, policy4.name)
+	ping(t, st.top.gw, gwInner4, charonIn4)
+
+	sp := "vpn " + ourVPNName + " security-policy drop1 "
+	st.gw.configure(t, sp+"local-ts subnet "+gwInner4.String()+"/32", sp+"remote-ts subnet "+charonIn4.String()+"/32", sp+"action drop")
+	pingFails(t, st.top.gw, gwInner4, charonIn4)
+	if after := st.checkAgree(t, policy4.name); after.String() != before.String() {
+		t.Errorf("adding a drop policy changed the tunnel:\nbefore %v\nafter  %v", before, after)
+	}
+
+	st.gw.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="`+nsVRF+`"><name>main</name>`+
+		`<ike xmlns="`+nsIKE+`"><vpn><name>`+ourVPNName+`</name>`+
+		`<security-policy xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="delete"><name>drop1</name></security-policy>`+
+		`</vpn></ike></vrf></config></edit-config>`)
+	st.gw.rpc(t, `<commit/>`)
+	ping(t, st.top.gw, gwInner4, charonIn4)
+
+	st.gw.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="`+nsVRF+`"><name>main</name>`+
+		`<ike xmlns="`+nsIKE+`"><vpn><name>`+ourVPNName+`</name><security-policy><name>`+policy4.name+`</name>`+
+		`<svti-id-in>5</svti-id-in></security-policy></vpn></ike></vrf></config></edit-config>`)
+	reply, err := st.gw.nc.Exec(gonetconf.RawMethod(`<commit/>`))
+	raw := fmt.Sprint(err)
+	if reply != nil {
+		raw += reply.RawReply
+	}
+	if !strings.Contains(raw, "operation-not-supported") || !strings.Contains(raw, "need the kernel dataplane") {
+		t.Errorf("gateway: svti-id-in on the userspace dataplane was not refused as not supported:\n%s", raw)
+	}
+	st.gw.rpc(t, `<discard-changes/>`)
+	if cfg := st.gw.rpc(t, `<get-config><source><running/></source></get-config>`); strings.Contains(cfg, "svti-id-in") {
+		t.Errorf("the refused svti-id-in reached running:\n%s", cfg)
+	}
+	ping(t, st.top.gw, gwInner4, charonIn4)
+}
