@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"fmt"
+	"errors"
 	"strings"
 	"testing"
 
@@ -39,13 +39,10 @@ func TestDropPolicyAndSVTIRefusal(t *testing.T) {
 	st.gw.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="`+nsVRF+`"><name>main</name>`+
 		`<ike xmlns="`+nsIKE+`"><vpn><name>`+ourVPNName+`</name><security-policy><name>`+policy4.name+`</name>`+
 		`<svti-id-in>5</svti-id-in></security-policy></vpn></ike></vrf></config></edit-config>`)
-	reply, err := st.gw.nc.Exec(gonetconf.RawMethod(`<commit/>`))
-	raw := fmt.Sprint(err)
-	if reply != nil {
-		raw += reply.RawReply
-	}
-	if !strings.Contains(raw, "operation-not-supported") || !strings.Contains(raw, "need the kernel dataplane") {
-		t.Errorf("gateway: svti-id-in on the userspace dataplane was not refused as not supported:\n%s", raw)
+	_, err := st.gw.nc.Exec(gonetconf.RawMethod(`<commit/>`))
+	var re *gonetconf.RPCError
+	if !errors.As(err, &re) || re.Tag != "operation-not-supported" || !strings.Contains(re.Message, "need the kernel dataplane") {
+		t.Errorf("gateway: svti-id-in on the userspace dataplane was not refused as not supported: %v %+v", err, re)
 	}
 	st.gw.rpc(t, `<discard-changes/>`)
 	if cfg := st.gw.rpc(t, `<get-config><source><running/></source></get-config>`); strings.Contains(cfg, "svti-id-in") {
