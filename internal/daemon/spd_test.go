@@ -10,6 +10,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/program"
 	"secgw/internal/dataplane/xfrm"
+	"secgw/internal/dataplane/xfrm/xfrmtest"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
 	"secgw/internal/routes/routestest"
@@ -156,4 +157,41 @@ func TestClearPolicyRoutes(t *testing.T) {
 		t.Errorf("%d policies left, want the child's 3", n)
 	}
 	r.close()
+}
+
+// TestSPDHashKernel: the same wiring against this machine's kernel (XFRM
+// without ESP is enough for the SPD), in a fresh network namespace: the
+// thresholds of the running configuration, then of a commit, are what
+// XFRM_MSG_GETSPDINFO reads back.
+func TestSPDHashKernel(t *testing.T) {
+	ns := xfrmtest.NewNS(t)
+	dp, err := xfrm.New(xfrm.Options{NetNS: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	h := newSPDHash(dp.SetSPDHash, slog.New(slog.DiscardHandler))
+	read := func() xfrm.SPDHash {
+		t.Helper()
+		info, err := dp.SPDInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Hash
+	}
+	running := deviceWithSPDHash(24, 24, 64, 64)
+	h.start(running)
+	if got, want := read(), (xfrm.SPDHash{IPv4Local: 24, IPv4Remote: 24, IPv6Local: 64, IPv6Remote: 64}); got != want {
+		t.Fatalf("after start: the kernel has %+v, want %+v", got, want)
+	}
+	tx := &datastore.Tx{ID: 2, Old: running, New: deviceWithSPDHash(16, 20, 48, 56)}
+	if err := h.Prepare(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Apply(tx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), (xfrm.SPDHash{IPv4Local: 16, IPv4Remote: 20, IPv6Local: 48, IPv6Remote: 56}); got != want {
+		t.Fatalf("after the commit: the kernel has %+v, want %+v", got, want)
+	}
 }
