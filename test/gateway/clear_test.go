@@ -50,3 +50,36 @@ func TestDropPolicyAndSVTIRefusal(t *testing.T) {
 	}
 	ping(t, st.top.gw, gwInner4, charonIn4)
 }
+
+// TestPassPolicyInClear: a security policy of action pass inside an esp
+// policy whose trap routes its remote network into secgwd's TUN. With
+// the pass policy (its throw route in routing-table), the pings between
+// the two hosts it names leave by the main table, in clear, and raise no
+// acquire: no IKE SA comes up. Once it is deleted the same pings enter
+// the TUN, trap, and the tunnel comes up.
+func TestPassPolicyInClear(t *testing.T) {
+	t.Parallel()
+	st := newSetup(t, suiteGCM, policy4)
+	// The clear path: each side routes the other's inner host over the
+	// veth in its main table (secgwd's table 220 is looked up first).
+	run(t, "ip", "-n", st.top.gw, "route", "add", charonIn4.String()+"/32", "via", charonOuter.String())
+	run(t, "ip", "-n", st.top.charon, "route", "add", gwInner4.String()+"/32", "via", gwOuter.String())
+	sp := "vpn " + ourVPNName + " security-policy pass1 "
+	st.gw.configure(t, sp+"local-ts subnet "+gwInner4.String()+"/32", sp+"remote-ts subnet "+charonIn4.String()+"/32", sp+"action pass")
+	ping(t, st.top.gw, gwInner4, charonIn4)
+	ping(t, st.top.charon, charonIn4, gwInner4)
+	if show, get, ch := st.views(t); len(show)+len(get)+len(ch) != 0 {
+		t.Fatalf("gateway: the pings of a pass policy set up SAs:\nshow %v\nget %v\ncharon %v", show, get, ch)
+	}
+
+	st.gw.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="`+nsVRF+`"><name>main</name>`+
+		`<ike xmlns="`+nsIKE+`"><vpn><name>`+ourVPNName+`</name>`+
+		`<security-policy xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="delete"><name>pass1</name></security-policy>`+
+		`</vpn></ike></vrf></config></edit-config>`)
+	st.gw.rpc(t, `<commit/>`)
+	// The first echo request is the trigger; it may be lost.
+	runErr("ip", "netns", "exec", st.top.gw, "ping", "-n", "-q", "-c", "4", "-i", "0.5", "-W", "1",
+		"-I", gwInner4.String(), charonIn4.String())
+	st.checkAgree(t, policy4.name)
+	ping(t, st.top.gw, gwInner4, charonIn4)
+}
