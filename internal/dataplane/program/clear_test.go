@@ -79,3 +79,33 @@ func TestClearPolicyPriority(t *testing.T) {
 		}
 	}
 }
+
+// TestClearPoliciesTakeOver: a pass or drop policy a previous run left in
+// the dataplane (same key, another action) is taken over by an update,
+// and the rest of the batch goes on; removing one already gone is not an
+// error.
+func TestClearPoliciesTakeOver(t *testing.T) {
+	f := dataplane.NewFake()
+	p := NewProgrammer(ProgrammerOptions{Dataplane: f})
+	drop := clearPolicy("d", config.ClearDrop, ts4("10.2.6.0", "10.2.6.255"))
+	pols, err := ClearEntries(drop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := pols[0]
+	left.Action, left.Priority = dataplane.Bypass, 7
+	f.Edit(func(_ map[dataplane.SAKey]dataplane.SA, m map[dataplane.PolicyKey]dataplane.Policy) { m[left.Key()] = left })
+	if err := p.SetClearPolicies([]config.ClearPolicy{drop}); err != nil {
+		t.Fatal(err)
+	}
+	if ops, ch, err := dataplane.Plan(p.State(), must(f.List(context.Background()))); err != nil || len(ops) != 0 {
+		t.Fatalf("after the take-over the dataplane differs: %v %v", ch, err)
+	}
+	f.Edit(func(_ map[dataplane.SAKey]dataplane.SA, m map[dataplane.PolicyKey]dataplane.Policy) { delete(m, left.Key()) })
+	if err := p.SetClearPolicies(nil); err != nil {
+		t.Fatalf("removing a policy already gone: %v", err)
+	}
+	if n := len(f.All().Policies); n != 0 {
+		t.Errorf("%d policies left", n)
+	}
+}
