@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"secgw/internal/dataplane"
+	"secgw/internal/dataplane/xfrm"
 )
 
 // clearPolicies are the policies of a pass (Bypass) or drop (Discard)
@@ -128,5 +129,26 @@ func TestXFRMInterfaceNoCapture(t *testing.T) {
 	if p := outPackets(t, a, b, c); p != 0 {
 		t.Fatalf("the 0.0.0.0/0 if_id policies captured %d packets not routed through the interface", p)
 	}
+	traffic(t, a, b, c, a.inner, b.inner)
+}
+
+// TestSPDHash: global-options sp-hash-ipv4/ipv6 as the daemon sets them
+// (xfrm.Dataplane.SetSPDHash at start and commit) on Debian's kernel: the
+// thresholds read back by XFRM_MSG_GETSPDINFO, and policies of the hashed
+// prefix lengths still carry traffic after the rebuild.
+func TestSPDHash(t *testing.T) {
+	a, b := setup(t, topo{})
+	want := xfrm.SPDHash{IPv4Local: 16, IPv4Remote: 16, IPv6Local: 64, IPv6Remote: 64}
+	for _, s := range []*side{a, b} {
+		if err := s.dp.SetSPDHash(want); err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.dp.SPDInfo()
+		if err != nil || info.Hash != want {
+			t.Fatalf("SPD info %+v %v, want thresholds %+v", info, err, want)
+		}
+	}
+	c := with(gcm256, func(c *child) { c.spi = 0xc000 })
+	install(t, a, b, c)
 	traffic(t, a, b, c, a.inner, b.inner)
 }
