@@ -94,14 +94,18 @@ func TestClearPoliciesTakeOver(t *testing.T) {
 	}
 	left := pols[0]
 	left.Action, left.Priority = dataplane.Bypass, 7
-	f.Edit(func(_ map[dataplane.SAKey]dataplane.SA, m map[dataplane.PolicyKey]dataplane.Policy) { m[left.Key()] = left })
+	f.Edit(func(_ map[dataplane.SAKey]dataplane.SA, m map[dataplane.PolicyKey]dataplane.Policy) {
+		m[left.Key()] = left
+	})
 	if err := p.SetClearPolicies([]config.ClearPolicy{drop}); err != nil {
 		t.Fatal(err)
 	}
 	if ops, ch, err := dataplane.Plan(p.State(), must(f.List(context.Background()))); err != nil || len(ops) != 0 {
 		t.Fatalf("after the take-over the dataplane differs: %v %v", ch, err)
 	}
-	f.Edit(func(_ map[dataplane.SAKey]dataplane.SA, m map[dataplane.PolicyKey]dataplane.Policy) { delete(m, left.Key()) })
+	f.Edit(func(_ map[dataplane.SAKey]dataplane.SA, m map[dataplane.PolicyKey]dataplane.Policy) {
+		delete(m, left.Key())
+	})
 	if err := p.SetClearPolicies(nil); err != nil {
 		t.Fatalf("removing a policy already gone: %v", err)
 	}
