@@ -134,6 +134,8 @@ type Daemon struct {
 	routes    *routing
 	// kernel is set with the kernel dataplane.
 	kernel bool
+	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
+	spdHash *spdHash
 
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.

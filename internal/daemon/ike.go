@@ -13,6 +13,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/program"
 	"secgw/internal/dataplane/xfrm"
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
@@ -41,8 +42,12 @@ func (d *Daemon) startIKE() error {
 	}
 	d.dataplane = dp
 	d.log.Info("dataplane selected", "dataplane", dp.Kind())
+	// Security policy priority and svti-id-in/out, from the
+	// configuration the engine runs.
+	opts := &childOptions{cfg: func() *config.Config { return d.ike.Engine().Config() }}
 	d.programmer = program.NewProgrammer(program.ProgrammerOptions{
 		Dataplane: dp,
+		Options:   opts.options,
 		Logger:    d.cfg.Logger,
 	})
 	kind := dp.Kind()
@@ -66,7 +71,13 @@ func (d *Daemon) startIKE() error {
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
 		LogKeys:       d.cfg.LogKeys,
+		// The userspace dataplane has no XFRM interfaces: svti-id-in
+		// and svti-id-out are refused there.
+		NoIfID: d.userspace != nil,
 	})
+	if x, ok := dp.(*xfrm.Dataplane); ok {
+		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)
+	}
 	var startErr error
 	d.store.View(func(running *generated.Device) {
 		if d.cfg.LogHandler != nil {
@@ -76,6 +87,10 @@ func (d *Daemon) startIKE() error {
 			// Before IKE: no child SA is routed before a previous run's
 			// routes are cleaned up.
 			d.routes.start(running)
+		}
+		if d.spdHash != nil {
+			// Before IKE: the policies it installs are hashed at once.
+			d.spdHash.start(running)
 		}
 		startErr = d.ike.Start(running)
 	})
@@ -87,6 +102,9 @@ func (d *Daemon) startIKE() error {
 	}
 	if d.cfg.LogHandler != nil {
 		d.store.Subscribe(&logging.Subscriber{H: d.cfg.LogHandler})
+	}
+	if d.spdHash != nil {
+		d.store.Subscribe(d.spdHash)
 	}
 	d.store.Subscribe(d.ike)
 	if d.routes != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type routing struct {
 
 	mu      sync.Mutex
 	pending map[uint64]*routeTx
+	// clear are the pass and drop policies told to the manager, by
+	// policy (setClear; guarded by mu).
+	clear map[config.PolicyRef]routes.Child
 }
 
 // routeReconcileEvery is the period of routing's reconcile.
@@ -225,6 +229,50 @@ func (p routedProgrammer) RemoveTrap(t engine.Trap) error {
 		p.routes.log.Warn("routes: cannot remove a trap's routes", "vpn", t.VPN, "policy", t.Policy, "err", err)
 	}
 	return p.Programmer.RemoveTrap(t)
+}
+
+// SetClearPolicies implements ikesvc.ClearDataplane: the pass and drop
+// policies, and their routes (routes.Manager.clearRoutes: with the
+// userspace dataplane, drop policies routed into the TUN, pass policies
+// thrown out of routing-table). The routes follow the policies: a drop
+// policy's route goes in once its Discard policy is there.
+func (p routedProgrammer) SetClearPolicies(list []config.ClearPolicy) error {
+	err := p.Programmer.SetClearPolicies(list)
+	p.routes.setClear(list)
+	return err
+}
+
+// setClear tells the manager of the pass and drop policies of list, and
+// that those it knew and list lacks (or changed) are gone.
+func (r *routing) setClear(list []config.ClearPolicy) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	want := make(map[config.PolicyRef]routes.Child, len(list))
+	for _, cp := range list {
+		want[config.PolicyRef{VPN: cp.VPN, Policy: cp.Name}] = routes.Child{VPN: cp.VPN, Policy: cp.Name, Clear: cp.Action,
+			LocalTS: []wire.TrafficSelector{cp.Local}, RemoteTS: []wire.TrafficSelector{cp.Remote}}
+	}
+	for ref, c := range r.clear {
+		if w, ok := want[ref]; ok && reflect.DeepEqual(w, c) {
+			continue
+		}
+		if err := r.m.Remove(c); err != nil {
+			r.log.Warn("routes: cannot remove a pass or drop policy's routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
+		}
+		delete(r.clear, ref)
+	}
+	if r.clear == nil {
+		r.clear = map[config.PolicyRef]routes.Child{}
+	}
+	for ref, c := range want {
+		if _, ok := r.clear[ref]; ok {
+			continue
+		}
+		if err := r.m.Add(c); err != nil {
+			r.log.Warn("routes: a pass or drop policy installed without all its routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
+		}
+		r.clear[ref] = c
+	}
 }
 
 // trapOf is what routing needs of a trap: a child without inbound SA.

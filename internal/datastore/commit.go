@@ -173,7 +173,13 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			for j := i - 1; j >= 0; j-- {
 				st.subs[j].Abort(tx)
 			}
-			return nil, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err}
+			// A subscriber may name the rpc-error tag (ErrorTagger, e.g.
+			// operation-not-supported for what its backend cannot do).
+			tag := "operation-failed"
+			if et := ErrorTagger(nil); errors.As(err, &et) && et.ErrorTag() != "" {
+				tag = et.ErrorTag()
+			}
+			return nil, &Error{Tag: tag, Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err}
 		}
 	}
 	abortAll := func() {

@@ -74,6 +74,14 @@ func (e *Error) Error() string { return "datastore: " + e.Message }
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrorTagger is an error of a subscriber's Prepare that names the
+// rpc-error tag of the refused commit (RFC 6241 Appendix A), instead of
+// operation-failed.
+type ErrorTagger interface {
+	error
+	ErrorTag() string
+}
+
 // Options configure a Store.
 type Options struct {
 	Dir       string // where running, the journal and the history live

@@ -73,6 +73,19 @@ type Options struct {
 	Activity func(c engine.ChildSA) (in, out time.Time)
 	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
 	LogKeys bool
+	// NoIfID says that the dataplane cannot bind SAs and policies to an
+	// XFRM interface (the userspace dataplane): a configuration with
+	// svti-id-in or svti-id-out is refused (operation-not-supported)
+	// rather than run without them.
+	NoIfID bool
+}
+
+// ClearDataplane is implemented by dataplanes that install the security
+// policies of action pass and drop (program.Programmer): the Service
+// hands them config.Config.Clear at every commit that applies. Without
+// it, such policies are refused.
+type ClearDataplane interface {
+	SetClearPolicies(list []config.ClearPolicy) error
 }
 
 // Counters are the bytes and packets of one direction of a child SA.
@@ -191,6 +204,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			return fmt.Errorf("ike: %w", err)
 		}
 	}
+	if err := s.supported(cfg); err != nil {
+		return err
+	}
 	for _, v := range cfg.VPNs {
 		if v.Initiator() && !v.LocalAddr.IsValid() {
 			v.LocalAddr = sourceAddr(v.RemoteAddr)
@@ -267,6 +283,12 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		s.log.Info("configuration applied: SAs of changed VPNs deleted", "vpns", torn)
 	}
 	p.applied = true
+	if err := s.setClear(p.cfg); err != nil {
+		// Abort restores the previous configuration, its pass and drop
+		// policies included: a drop policy that is not in place must
+		// not look committed.
+		return err
+	}
 	for _, a := range p.drained {
 		go s.drain(a)
 	}
@@ -331,6 +353,63 @@ func (s *Service) Abort(tx *datastore.Tx) {
 	s.bound = p.oldAddrs
 	s.cfg = p.oldCfg
 	s.eng.SetConfig(p.oldCfg)
+	if err := s.setClear(p.oldCfg); err != nil {
+		s.log.Error("the previous pass and drop policies could not be restored", "err", err)
+	}
+}
+
+// supported refuses what the dataplane cannot do: svti-id-in and
+// svti-id-out without XFRM interfaces, pass and drop policies without a
+// dataplane that installs them. Either would leave traffic unprotected
+// or in the wrong place while the configuration says otherwise.
+func (s *Service) supported(cfg *config.Config) error {
+	if s.o.NoIfID {
+		for _, v := range cfg.VPNs {
+			for _, p := range v.Policies {
+				if p.IfIDIn != 0 || p.IfIDOut != 0 {
+					return unsupported(fmt.Sprintf(
+						"ike: vpn %s security-policy %s: svti-id-in and svti-id-out need the kernel dataplane (XFRM interfaces); the %s dataplane cannot honour them",
+						v.Name, p.Name, s.o.DataplaneKind))
+				}
+			}
+		}
+		for _, c := range cfg.Clear {
+			if c.IfIDIn != 0 || c.IfIDOut != 0 {
+				return unsupported(fmt.Sprintf(
+					"ike: vpn %s security-policy %s: svti-id-in and svti-id-out need the kernel dataplane (XFRM interfaces); the %s dataplane cannot honour them",
+					c.VPN, c.Name, s.o.DataplaneKind))
+			}
+		}
+	}
+	if _, ok := s.o.Dataplane.(ClearDataplane); !ok && len(cfg.Clear) > 0 {
+		c := cfg.Clear[0]
+		return unsupported(fmt.Sprintf(
+			"ike: vpn %s security-policy %s: action %s is not supported by this dataplane", c.VPN, c.Name, c.Action))
+	}
+	return nil
+}
+
+// UnsupportedError refuses a commit that asks for what the dataplane
+// cannot do: its rpc-error tag is operation-not-supported.
+type UnsupportedError struct{ Msg string }
+
+func (e *UnsupportedError) Error() string { return e.Msg }
+
+// ErrorTag implements datastore.ErrorTagger.
+func (e *UnsupportedError) ErrorTag() string { return "operation-not-supported" }
+
+func unsupported(msg string) error { return &UnsupportedError{Msg: msg} }
+
+// setClear installs the pass and drop policies of cfg.
+func (s *Service) setClear(cfg *config.Config) error {
+	cd, ok := s.o.Dataplane.(ClearDataplane)
+	if !ok {
+		return nil
+	}
+	if err := cd.SetClearPolicies(cfg.Clear); err != nil {
+		return fmt.Errorf("ike: %w", err)
+	}
+	return nil
 }
 
 // finalize forgets the transactions applied so far; s.mu is held. Transactions never overlap, so a new Prepare means the

@@ -19,6 +19,9 @@ type logFunc func(msg string, args ...any)
 // childRoutes computes the routes of child SA c under the configuration
 // and the host's addresses. m.mu is held.
 func (m *Manager) childRoutes(c Child, addrs []netip.Addr, warn logFunc) []Route {
+	if c.Clear != 0 {
+		return m.clearRoutes(c, warn)
+	}
 	pol := m.cfg.Policies[config.PolicyRef{VPN: c.VPN, Policy: c.Policy}]
 	var out []Route
 	if pol.Inject != nil {
@@ -62,6 +65,43 @@ func (m *Manager) tunRoutes(c Child, addrs []netip.Addr, warn logFunc) []Route {
 			r.Src, _ = localSource(c, addrs, p.Addr().Is4())
 			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// clearRoutes are the routes of a pass or drop security policy. The
+// kernel dataplane needs none: its XFRM policies pass or drop the traffic
+// whatever route it takes. The userspace dataplane sees only what is
+// routed into its TUN device, so:
+//
+//   - a drop policy's remote selectors are routed into the TUN, where the
+//     policy (Discard) drops what it matches; without the route the
+//     traffic would leave in clear by the host's other routes;
+//   - a pass policy's remote selectors get throw routes in
+//     routing-table: more specific than the routes of an esp policy
+//     around them, they keep the traffic out of the TUN, and the lookup
+//     goes on in the next tables (the host's routes), in clear.
+//
+// Routes match destinations only: the local selectors, protocol and
+// ports of the policy do not narrow them (what the TUN receives and no
+// policy matches is dropped). A prefix holding the peer of an esp
+// policy is the operator's to avoid: a drop policy over it drops IKE.
+func (m *Manager) clearRoutes(c Child, warn logFunc) []Route {
+	if m.tun == "" {
+		return nil
+	}
+	var out []Route
+	for _, ts := range c.RemoteTS {
+		for _, p := range tsPrefixes(ts) {
+			if c.Clear == config.ClearPass {
+				out = append(out, Route{Table: m.cfg.Table, Dst: p, Throw: true})
+			} else {
+				out = append(out, Route{Table: m.cfg.Table, Dst: p, Dev: m.tun})
+			}
+		}
+	}
+	if len(out) == 0 {
+		warn("security policy without IP selectors: not routed", "vpn", c.VPN, "policy", c.Policy, "action", c.Clear.String())
 	}
 	return out
 }

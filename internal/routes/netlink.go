@@ -54,6 +54,10 @@ func (n *Netlink) Routes() ([]Route, error) {
 			if !ok || len(r.MultiPath) > 0 {
 				continue // not a route of ours
 			}
+			if r.Type == unix.RTN_THROW {
+				out = append(out, Route{Table: uint32(r.Table), Dst: dst, Throw: true})
+				continue
+			}
 			out = append(out, Route{Table: uint32(r.Table), Dst: dst, Gateway: addrOf(r.Gw), Src: addrOf(r.Src),
 				Dev: n.linkName(names, r.LinkIndex)})
 		}
@@ -81,6 +85,11 @@ func (n *Netlink) linkName(cache map[int]string, i int) string {
 // route is the netlink form of r. n.mu is held.
 func (n *Netlink) route(r Route) (*netlink.Route, error) {
 	nr := &netlink.Route{Table: int(r.Table), Dst: ipNet(r.Dst), Protocol: Protocol}
+	if r.Throw {
+		// "ip route add throw P table T": no next hop, scope universe.
+		nr.Type = unix.RTN_THROW
+		return nr, nil
+	}
 	if r.Gateway.IsValid() {
 		nr.Gw = r.Gateway.AsSlice()
 	} else {

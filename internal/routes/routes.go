@@ -45,6 +45,10 @@ type Child struct {
 	Mode  config.Mode
 	// LocalTS and RemoteTS are the negotiated selectors.
 	LocalTS, RemoteTS []wire.TrafficSelector
+	// Clear makes it a security policy of action pass or drop (with
+	// InSPI 0): routed only with the userspace dataplane, see
+	// Manager.clearRoutes.
+	Clear config.ClearAction
 }
 
 // Protocol is the routing protocol number of every route and rule the
@@ -65,6 +69,9 @@ type Route struct {
 	// Src is the preferred source address of the host's own packets;
 	// invalid means none.
 	Src netip.Addr
+	// Throw makes it a throw route (no Gateway, Dev nor Src): the lookup
+	// of Table ends without a route and goes on with the next rule.
+	Throw bool
 }
 
 // key is what identifies a route in the kernel (with metric 0 and tos 0,
@@ -79,6 +86,9 @@ func (r Route) key() key { return key{r.Table, r.Dst} }
 // String renders r as ip route does.
 func (r Route) String() string {
 	var b strings.Builder
+	if r.Throw {
+		b.WriteString("throw ")
+	}
 	b.WriteString(r.Dst.String())
 	if r.Gateway.IsValid() {
 		b.WriteString(" via " + r.Gateway.String())

@@ -87,6 +87,8 @@ type Programmer struct {
 	policies map[dataplane.PolicyKey]*policyUse
 	// traps are the trap policies, by security policy name (trap.go).
 	traps map[string]*child
+	// clear are the pass and drop policies (clear.go).
+	clear map[clearKey]*clearEntry
 }
 
 type child struct {
@@ -360,15 +362,41 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		// Transport templates name no addresses: the SA is found by reqid.
 		tmplOut, tmplIn = dataplane.Template{Mode: mode, ReqID: reqID}, dataplane.Template{Mode: mode, ReqID: reqID}
 	}
-	for _, lts := range c.LocalTS {
+	err := selectorPairs(c.LocalTS, c.RemoteTS, func(sel, mirror dataplane.Selector) {
+		prio := PolicyPriority(sel, o.Priority)
+		addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, Mark: o.MarkOut, IfID: o.IfIDOut, Priority: prio, Action: dataplane.Protect, Tmpl: tmplOut})
+		addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
+		if mode == dataplane.Tunnel {
+			addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.Fwd, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pols) == 0 {
+		return nil, nil, errors.New("dataplane: child SA traffic selectors give no policy")
+	}
+	// In and fwd before out: receive before sending.
+	slices.SortStableFunc(pols, func(x, y dataplane.Policy) int {
+		return boolRank(x.Dir == dataplane.Out) - boolRank(y.Dir == dataplane.Out)
+	})
+	return []dataplane.SA{in, out}, pols, nil
+}
+
+// selectorPairs calls fn with each policy selector of the traffic
+// between local and remote selectors (local to remote) and its mirror:
+// every pair of their prefixes of one family, with the protocol both
+// admit and the ports a selector can express.
+func selectorPairs(local, remote []wire.TrafficSelector, fn func(sel, mirror dataplane.Selector)) error {
+	for _, lts := range local {
 		lps, err := tsPrefixes(lts)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		for _, rts := range c.RemoteTS {
+		for _, rts := range remote {
 			rps, err := tsPrefixes(rts)
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
 			proto := lts.IPProtocol
 			if proto == 0 {
@@ -383,26 +411,13 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 					if lp.Addr().Is4() != rp.Addr().Is4() {
 						continue
 					}
-					sel := dataplane.Selector{Src: lp, Dst: rp, Proto: proto, SrcPort: lport, DstPort: rport}
-					mirror := dataplane.Selector{Src: rp, Dst: lp, Proto: proto, SrcPort: rport, DstPort: lport}
-					prio := PolicyPriority(sel, o.Priority)
-					addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, Mark: o.MarkOut, IfID: o.IfIDOut, Priority: prio, Action: dataplane.Protect, Tmpl: tmplOut})
-					addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
-					if mode == dataplane.Tunnel {
-						addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.Fwd, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
-					}
+					fn(dataplane.Selector{Src: lp, Dst: rp, Proto: proto, SrcPort: lport, DstPort: rport},
+						dataplane.Selector{Src: rp, Dst: lp, Proto: proto, SrcPort: rport, DstPort: lport})
 				}
 			}
 		}
 	}
-	if len(pols) == 0 {
-		return nil, nil, errors.New("dataplane: child SA traffic selectors give no policy")
-	}
-	// In and fwd before out: receive before sending.
-	slices.SortStableFunc(pols, func(x, y dataplane.Policy) int {
-		return boolRank(x.Dir == dataplane.Out) - boolRank(y.Dir == dataplane.Out)
-	})
-	return []dataplane.SA{in, out}, pols, nil
+	return nil
 }
 
 // childReqKey is the reqid key of a child SA (or of a trap) of c.
@@ -429,21 +444,25 @@ func (p *Programmer) register(ch *child, re *reqEntry) {
 	re.refs++
 	p.reqIDs[ch.rk] = re
 	p.usedReq[re.id] = true
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
-		u := p.policies[k]
-		if u == nil {
-			u = &policyUse{}
-			p.policies[k] = u
-		}
-		u.users = append(u.users, ch)
-	}
+	p.registerPolicies(ch)
 }
 
 // unregister forgets ch as a user of its policies and reqid and returns
 // the policy ops that follow: a delete when it was the last user, an
 // update when the next user's policy differs from the one it owned.
 func (p *Programmer) unregister(ch *child) []dataplane.Op {
+	ops := p.unregisterPolicies(ch)
+	if re := p.reqIDs[ch.rk]; re != nil {
+		if re.refs--; re.refs == 0 {
+			delete(p.reqIDs, ch.rk)
+			delete(p.usedReq, re.id)
+		}
+	}
+	return ops
+}
+
+// unregisterPolicies is the policy part of unregister.
+func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 	var ops []dataplane.Op
 	for i := range ch.pols {
 		k := ch.pols[i].Key()
@@ -461,12 +480,6 @@ func (p *Programmer) unregister(ch *child) []dataplane.Op {
 			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
 				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
 			}
-		}
-	}
-	if re := p.reqIDs[ch.rk]; re != nil {
-		if re.refs--; re.refs == 0 {
-			delete(p.reqIDs, ch.rk)
-			delete(p.usedReq, re.id)
 		}
 	}
 	return ops

@@ -168,6 +168,15 @@ func installSuite(t testing.TB, a, b *side, s suite, spiBase uint32) {
 // reply (a raw ICMP socket: no ping binary needed).
 func ping(t *testing.T, ns string, dst netip.Addr) {
 	t.Helper()
+	if !tryPing(t, ns, dst, 5) {
+		t.Fatalf("no echo reply from %v in %s", dst, ns)
+	}
+}
+
+// tryPing sends up to tries echo requests and reports whether one was
+// answered.
+func tryPing(t *testing.T, ns string, dst netip.Addr, tries int) bool {
+	t.Helper()
 	network, req := "ip4:icmp", byte(8)
 	if dst.Is6() {
 		network, req = "ip6:ipv6-icmp", 128
@@ -179,7 +188,7 @@ func ping(t *testing.T, ns string, dst netip.Addr) {
 	})
 	defer c.Close()
 	id := uint16(os.Getpid())
-	for seq := uint16(1); seq <= 5; seq++ {
+	for seq := uint16(1); seq <= uint16(tries); seq++ {
 		msg := make([]byte, 8+56)
 		msg[0] = req
 		binary.BigEndian.PutUint16(msg[4:], id)
@@ -199,11 +208,11 @@ func ping(t *testing.T, ns string, dst netip.Addr) {
 			}
 			if n >= 8 && (buf[0] == 0 || buf[0] == 129) && binary.BigEndian.Uint16(buf[4:]) == id &&
 				binary.BigEndian.Uint16(buf[6:]) == seq {
-				return
+				return true
 			}
 		}
 	}
-	t.Fatalf("no echo reply from %v in %s", dst, ns)
+	return false
 }
 
 // tcpEcho connects from namespace from to an echo server in namespace to

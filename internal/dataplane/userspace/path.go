@@ -25,7 +25,8 @@ type stats struct {
 
 // Stats are the dataplane's drop and pass-through counters.
 type Stats struct {
-	// Outbound drops: no Out policy, a Discard or Bypass policy, no SA
+	// Outbound drops: no Out policy, a Discard or Bypass policy (and
+	// inbound: a decrypted packet whose In policy is a Discard), no SA
 	// (an Acquire was raised), too big with DF (an ICMP error was sent
 	// back), sequence numbers exhausted, unparsable, send failures.
 	NoPolicy, Discard, NoSA, TooBig, SeqOverflow, Malformed, SendErrors uint64
@@ -154,8 +155,11 @@ func (d *Dataplane) protect(dev edge.Device, buf *buffer, n int) (edge.Datagram,
 		return edge.Datagram{}, false
 	}
 	if p.cfg.Action != dataplane.Protect {
-		// Bypass cannot be honoured: the packet was routed into the
-		// tunnel device and has nowhere else to go.
+		// Discard: a drop security policy, whose traffic is routed
+		// into the TUN to meet this. Bypass cannot be honoured here:
+		// the packet was routed into the tunnel device and has nowhere
+		// else to go; a pass policy's traffic is kept out of the TUN
+		// by its throw routes (internal/routes) and goes in clear.
 		d.stats.discard.Add(1)
 		return edge.Datagram{}, false
 	}
@@ -410,6 +414,10 @@ func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote neti
 	}
 	if !allowed {
 		d.stats.selector.Add(1)
+		return
+	}
+	if t.inSPD != nil && t.dropIn(&f) {
+		d.stats.discard.Add(1)
 		return
 	}
 	d.account(s, len(inner))

@@ -34,6 +34,10 @@ type tables struct {
 	out   map[outKey][]*sa                // outbound SAs by template, oldest first
 	spd   []*policy                       // Out policies, in match order
 	inSel map[uint32][]dataplane.Selector // In/Fwd Protect selectors by reqid
+	// inSPD are the In policies in match order when one of them is a
+	// Discard (a drop security policy), else nil: decrypted packets are
+	// then checked against it, as the kernel's in policy lookup does.
+	inSPD []*policy
 }
 
 // outKey finds the outbound SA of a template (RFC 4301 §5.1.1: the SA is
@@ -92,6 +96,8 @@ func (t *tables) index() {
 	t.out = make(map[outKey][]*sa)
 	t.inSel = make(map[uint32][]dataplane.Selector)
 	t.spd = t.spd[:0]
+	t.inSPD = t.inSPD[:0]
+	discardIn := false
 	for _, p := range t.policies {
 		switch p.cfg.Dir {
 		case dataplane.Out:
@@ -100,17 +106,18 @@ func (t *tables) index() {
 			if p.cfg.Action == dataplane.Protect {
 				t.inSel[p.cfg.Tmpl.ReqID] = append(t.inSel[p.cfg.Tmpl.ReqID], p.cfg.Sel)
 			}
+			if p.cfg.Dir == dataplane.In {
+				t.inSPD = append(t.inSPD, p)
+				discardIn = discardIn || p.cfg.Action == dataplane.Discard
+			}
 		}
 	}
-	slices.SortFunc(t.spd, func(a, b *policy) int {
-		if c := cmp.Compare(a.cfg.Priority, b.cfg.Priority); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(specificity(&b.cfg.Sel), specificity(&a.cfg.Sel)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.cfg.Sel.String(), b.cfg.Sel.String())
-	})
+	slices.SortFunc(t.spd, comparePolicies)
+	if discardIn {
+		slices.SortFunc(t.inSPD, comparePolicies)
+	} else {
+		t.inSPD = nil
+	}
 	for _, s := range t.sas {
 		switch s.cfg.Dir {
 		case dataplane.Out:
@@ -122,6 +129,30 @@ func (t *tables) index() {
 		slices.SortFunc(list, func(a, b *sa) int { return cmp.Compare(a.seq, b.seq) })
 		t.out[k] = list
 	}
+}
+
+// comparePolicies orders an SPD: see index.
+func comparePolicies(a, b *policy) int {
+	if c := cmp.Compare(a.cfg.Priority, b.cfg.Priority); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(specificity(&b.cfg.Sel), specificity(&a.cfg.Sel)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.cfg.Sel.String(), b.cfg.Sel.String())
+}
+
+// dropIn reports whether the first In policy matching a decrypted packet
+// is a Discard (a drop security policy narrower than, or of a better
+// priority than, the esp policy of its SA). Without Discard policies
+// (inSPD nil) it costs nothing.
+func (t *tables) dropIn(f *flow) bool {
+	for _, p := range t.inSPD {
+		if matches(&p.cfg.Sel, f) {
+			return p.cfg.Action == dataplane.Discard
+		}
+	}
+	return false
 }
 
 // lookupOut returns the first Out policy matching f (nil if none).

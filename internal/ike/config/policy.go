@@ -249,4 +249,42 @@ type SecurityPolicy struct {
 	// an unset subnet is the whole address space of the VPN's family.
 	Local, Remote wire.TrafficSelector
 	Mode          Mode
+	// Priority is the configured policy priority; 0 lets the dataplane
+	// compute it from the selectors' specificity.
+	Priority uint32
+	// IfIDIn and IfIDOut are svti-id-in and svti-id-out (0: unset): the
+	// XFRM interface ids of the inbound and outbound SAs and policies,
+	// so that the traffic goes through an XFRM interface rather than by
+	// the policies' selectors.
+	IfIDIn, IfIDOut uint32
+}
+
+// ClearAction is the action of a security policy that needs no child SA.
+type ClearAction uint8
+
+// Clear actions (security-policy action; esp policies are
+// SecurityPolicy of VPN.Policies).
+const (
+	// ClearPass lets the matching traffic pass in clear, bypassing
+	// IPsec (action pass).
+	ClearPass ClearAction = iota + 1
+	// ClearDrop drops the matching traffic (action drop).
+	ClearDrop
+)
+
+// String returns the YANG enum name, pass or drop.
+func (a ClearAction) String() string {
+	if a == ClearDrop {
+		return "drop"
+	}
+	return "pass"
+}
+
+// ClearPolicy is a security policy of action pass or drop: installed in
+// the dataplane from the configuration, without IKE, for as long as its
+// VPN exists and is enabled. Mode is meaningless for it.
+type ClearPolicy struct {
+	VPN string
+	SecurityPolicy
+	Action ClearAction
 }

@@ -43,6 +43,12 @@ type Config struct {
 	Global Global
 	// VPNs are the enabled VPNs, sorted by name.
 	VPNs []*VPN
+	// Clear are the security policies of action pass and drop of the
+	// enabled VPNs, by VPN then policy name. They need no child SA: the
+	// dataplane installs them from the configuration. They are kept out
+	// of VPN so that adding or changing one does not make the engine
+	// tear the VPN's SAs down.
+	Clear []ClearPolicy
 }
 
 // VPN returns the VPN called name, or nil.
@@ -116,11 +122,12 @@ func Resolve(ike *generated.SecgwVrf_Vrf_Ike) (*Config, error) {
 		if v.Enabled != nil && !*v.Enabled {
 			continue
 		}
-		rv, err := resolveVPN(ike, v)
+		rv, clear, err := resolveVPN(ike, v)
 		if err != nil {
 			return nil, fmt.Errorf("config: vpn %s: %w", n, err)
 		}
 		c.VPNs = append(c.VPNs, rv)
+		c.Clear = append(c.Clear, clear...)
 	}
 	return c, nil
 }
@@ -194,7 +201,8 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
 	return out
 }
 
-func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn) (*VPN, error) {
+// resolveVPN resolves one enabled VPN, and its pass and drop policies.
+func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn) (*VPN, []ClearPolicy, error) {
 	ip := v.IkePolicy
 	if ip == nil {
 		ip = &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{}
@@ -206,7 +214,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	var it *generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate
 	if ip.Template != nil {
 		if it = ike.IkePolicyTemplate[*ip.Template]; it == nil {
-			return nil, fmt.Errorf("unknown ike-policy-template %q", *ip.Template)
+			return nil, nil, fmt.Errorf("unknown ike-policy-template %q", *ip.Template)
 		}
 	} else {
 		it = &generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate{}
@@ -214,7 +222,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	var st *generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate
 	if sp.Template != nil {
 		if st = ike.IpsecPolicyTemplate[*sp.Template]; st == nil {
-			return nil, fmt.Errorf("unknown ipsec-policy-template %q", *sp.Template)
+			return nil, nil, fmt.Errorf("unknown ipsec-policy-template %q", *sp.Template)
 		}
 	} else {
 		st = &generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate{}
@@ -223,27 +231,27 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	var err error
 	if v.LocalAddress != nil {
 		if out.LocalAddr, err = netip.ParseAddr(*v.LocalAddress); err != nil {
-			return nil, fmt.Errorf("local-address: %w", err)
+			return nil, nil, fmt.Errorf("local-address: %w", err)
 		}
 	}
 	if v.RemoteAddress != nil {
 		if out.RemoteAddr, err = netip.ParseAddr(*v.RemoteAddress); err != nil {
-			return nil, fmt.Errorf("remote-address: %w", err)
+			return nil, nil, fmt.Errorf("remote-address: %w", err)
 		}
 	}
 	if v.LocalId != nil {
 		if out.LocalID, err = ParseIdentity(*v.LocalId); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if v.RemoteId != nil {
 		if out.RemoteID, err = ParseIdentity(*v.RemoteId); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if psk := pick(ip.PreSharedKey, it.PreSharedKey); psk != nil {
 		if out.PSK, err = DecodePSK(*psk); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if b := pick(ip.Fragmentation, it.Fragmentation); b != nil {
@@ -263,7 +271,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	if out.IKEProposals, err = proposals(ia, wire.ProtocolIKE); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(out.IKEProposals) == 0 {
 		out.IKEProposals = DefaultIKEProposals()
@@ -280,7 +288,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	if out.ESPProposals, err = proposals(ea, wire.ProtocolESP); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(out.ESPProposals) == 0 {
 		out.ESPProposals = DefaultESPProposals()
@@ -290,7 +298,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	out.IKE.ReauthTime = secs(pick(ip.ReauthTime, it.ReauthTime), 0)
 	if d := pick(ip.DpdDelay, it.DpdDelay); d != nil {
 		if out.IKE.DPDDelay, err = ParseDuration(*d); err != nil {
-			return nil, fmt.Errorf("dpd-delay: %w", err)
+			return nil, nil, fmt.Errorf("dpd-delay: %w", err)
 		}
 	}
 	out.IKE.DPDMode = dpdMode(pickEnum(ip.DpdMode, it.DpdMode))
@@ -321,13 +329,10 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		spNames = append(spNames, n)
 	}
 	slices.Sort(spNames)
+	var clear []ClearPolicy
 	for _, n := range spNames {
 		p := v.SecurityPolicy[n]
-		if p.Action != generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_UNSET &&
-			p.Action != generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_esp {
-			continue // pass and drop policies need no child SA
-		}
-		rp := SecurityPolicy{Name: n}
+		rp := SecurityPolicy{Name: n, Priority: p.GetPriority(), IfIDIn: p.GetSvtiIdIn(), IfIDOut: p.GetSvtiIdOut()}
 		if p.Mode == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Mode_transport {
 			rp.Mode = ModeTransport
 		}
@@ -337,14 +342,21 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 			rt = &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs{Subnet: p.RemoteTs.Subnet, Protocol: p.RemoteTs.Protocol, Port: p.RemoteTs.Port}
 		}
 		if rp.Local, err = selector(lt, rt, family); err != nil {
-			return nil, fmt.Errorf("security-policy %s local-ts: %w", n, err)
+			return nil, nil, fmt.Errorf("security-policy %s local-ts: %w", n, err)
 		}
 		if rp.Remote, err = selector(rt, lt, family); err != nil {
-			return nil, fmt.Errorf("security-policy %s remote-ts: %w", n, err)
+			return nil, nil, fmt.Errorf("security-policy %s remote-ts: %w", n, err)
 		}
-		out.Policies = append(out.Policies, rp)
+		switch p.Action {
+		case generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_pass:
+			clear = append(clear, ClearPolicy{VPN: out.Name, SecurityPolicy: rp, Action: ClearPass})
+		case generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_drop:
+			clear = append(clear, ClearPolicy{VPN: out.Name, SecurityPolicy: rp, Action: ClearDrop})
+		default:
+			out.Policies = append(out.Policies, rp)
+		}
 	}
-	return out, nil
+	return out, clear, nil
 }
 
 // selector converts one side of a security policy into a traffic selector

@@ -135,6 +135,12 @@ func (f *Fake) Routes() ([]routes.Route, error) {
 // check applies the kernel's checks to a route being added; f.mu is held.
 // It returns the route as the kernel stores it (device filled in).
 func (f *Fake) check(r routes.Route) (routes.Route, error) {
+	if r.Throw {
+		if r.Dev != "" || r.Gateway.IsValid() || r.Src.IsValid() {
+			return r, fmt.Errorf("routestest: throw route with a next hop: %w", unix.EINVAL)
+		}
+		return r, nil
+	}
 	if r.Dev != "" {
 		if _, ok := f.links[r.Dev]; !ok {
 			return r, fmt.Errorf("routestest: device %s: %w", r.Dev, unix.ENODEV)
