@@ -135,6 +135,14 @@ func Honoured() []Honour {
 		{"/vrf/ike/vpn/security-policy/remote-ts/protocol", "", ""},
 		{"/vrf/ike/vpn/security-policy/remote-ts/subnet", "TestNarrowing", "internal/ike/engine/exchange_test.go"},
 		{"/vrf/ike/vpn/version", "", ""},
+		{"/vrf/ike/vpn/security-policy/action", "TestDropPolicyAndSVTIRefusal", "test/gateway/clear_test.go"},
+		{"/vrf/ike/vpn/security-policy/priority", "TestClearPolicyPriority", "internal/dataplane/program/clear_test.go"},
+		{"/vrf/ike/vpn/security-policy/svti-id-in", "TestChildOptionsWiring", "internal/daemon/spd_test.go"},
+		{"/vrf/ike/vpn/security-policy/svti-id-out", "TestChildOptionsWiring", "internal/daemon/spd_test.go"},
+		{"/vrf/ike/global-options/sp-hash-ipv4/local", "TestSPDHashKernel", "internal/daemon/spd_test.go"},
+		{"/vrf/ike/global-options/sp-hash-ipv4/remote", "TestSPDHashKernel", "internal/daemon/spd_test.go"},
+		{"/vrf/ike/global-options/sp-hash-ipv6/local", "TestSPDHashKernel", "internal/daemon/spd_test.go"},
+		{"/vrf/ike/global-options/sp-hash-ipv6/remote", "TestSPDHashKernel", "internal/daemon/spd_test.go"},
 		{"/vrf/ike/enabled", "TestIKEDisabled", "internal/ikesvc/service_test.go"},
 	}
 }

@@ -40,10 +40,6 @@ const (
 	featureMOBIKE = "MOBIKE, RFC 4555 (issue 19)"
 	featureUnique = "unique-sa policies other than the default (INITIAL_CONTACT handling, issue 19)"
 	featureSNMP   = "SNMP (issue 20)"
-	featurePrio   = "explicit policy priorities (the priority follows the selectors today)"
-	featureAction = "security-policy actions pass and drop"
-	featureSVTI   = "SVTI: XFRM interface ids on SAs and policies"
-	featureSPHash = "SPD hash thresholds (sp-hash-ipv4, sp-hash-ipv6)"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -92,14 +88,5 @@ func Refused() []Row {
 		{Path: "/vrf/ike/ike-policy-template/unique-sa", Feature: featureUnique, Example: []string{"/ vrf main ike ike-policy-template it1 unique-sa replace"}},
 		{Path: "/vrf/ike/vpn/ike-policy/unique-sa", Allowed: []string{"no"}, Feature: featureUnique, Example: []string{"/ vrf main ike vpn v1 ike-policy unique-sa keep"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
-		{Path: "/vrf/ike/vpn/security-policy/priority", Feature: featurePrio, Example: []string{"/ vrf main ike vpn v1 security-policy sp1 priority 100"}},
-		{Path: "/vrf/ike/vpn/security-policy/action", Allowed: []string{"esp"}, Feature: featureAction,
-			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 action drop"}},
-		{Path: "/vrf/ike/vpn/security-policy/svti-id-in", Feature: featureSVTI, Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-in 100"}},
-		{Path: "/vrf/ike/vpn/security-policy/svti-id-out", Feature: featureSVTI, Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100"}},
-		{Path: "/vrf/ike/global-options/sp-hash-ipv4/local", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv4 local 16"}},
-		{Path: "/vrf/ike/global-options/sp-hash-ipv4/remote", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv4 remote 24"}},
-		{Path: "/vrf/ike/global-options/sp-hash-ipv6/local", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv6 local 64"}},
-		{Path: "/vrf/ike/global-options/sp-hash-ipv6/remote", Feature: featureSPHash, Example: []string{"/ vrf main ike global-options sp-hash-ipv6 remote 64"}},
 	}
 }
