@@ -13,6 +13,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/program"
 	"secgw/internal/dataplane/xfrm"
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
@@ -53,6 +54,12 @@ func (d *Daemon) startIKE() error {
 	if d.routes != nil {
 		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes}
 	}
+	// A dataplane that cannot carry every ESP suite (userspace) says
+	// which it can: the engine offers and accepts only those.
+	var supportsESP func(ikecrypto.Suite) bool
+	if s, ok := dp.(engine.ESPSupport); ok {
+		supportsESP = s.SupportsESP
+	}
 	d.ike = ikesvc.New(ikesvc.Options{
 		Logger:        d.cfg.Logger,
 		Dataplane:     eng,
@@ -66,6 +73,7 @@ func (d *Daemon) startIKE() error {
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
 		LogKeys:       d.cfg.LogKeys,
+		SupportsESP:   supportsESP,
 	})
 	var startErr error
 	d.store.View(func(running *generated.Device) {

@@ -29,6 +29,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/udpconn"
 )
@@ -73,6 +74,9 @@ type Options struct {
 	Activity func(c engine.ChildSA) (in, out time.Time)
 	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
 	LogKeys bool
+	// SupportsESP is engine.Options.SupportsESP: the ESP suites the
+	// dataplane can carry (engine.ESPSupport); nil means all of them.
+	SupportsESP func(ikecrypto.Suite) bool
 }
 
 // Counters are the bytes and packets of one direction of a child SA.
@@ -144,7 +148,7 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
-		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys})
+		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP})
 	go s.eng.Run(ctx)
 	return s
 }
