@@ -191,6 +191,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		}
 	}
 	for _, v := range cfg.VPNs {
+		for _, w := range v.Warnings {
+			s.log.Warn(w, "vpn", v.Name)
+		}
 		if v.Initiator() && !v.LocalAddr.IsValid() {
 			v.LocalAddr = sourceAddr(v.RemoteAddr)
 		}
