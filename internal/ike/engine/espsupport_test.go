@@ -183,3 +183,50 @@ func TestInitiatorWithoutSupportedESP(t *testing.T) {
 		}
 	}
 }
+
+// TestRekeyUnsupportedESP: CREATE_CHILD_SA follows the same rule. Once
+// the responder's dataplane carries nothing, the rekey of a child SA is
+// refused with NO_PROPOSAL_CHOSEN, logged and reported as the policy's
+// failure, and the old child SA stays; once the initiator's carries
+// nothing, it does not even ask.
+func TestRekeyUnsupportedESP(t *testing.T) {
+	logsA, withLogsA := recordLogs(t)
+	logsB, withLogsB := recordLogs(t)
+	var evB events
+	a, b := pairOpts(t, nil, nil, both(withLogsA, func(o *engine.Options) { o.SupportsESP = o.Dataplane.(*enginetest.Dataplane).SupportsESP }),
+		both(withLogsB, evB.hook(), func(o *engine.Options) { o.SupportsESP = o.Dataplane.(*enginetest.Dataplane).SupportsESP }))
+	establish(t, a, b)
+	old, _ := checkChildPair(t, a, b)
+	evB.list = nil
+
+	b.dp.Refuse = func(ikecrypto.Suite) bool { return true }
+	if err := a.e.RekeyChild(onlyChildUID(t, a)); err != nil {
+		t.Fatal(err)
+	}
+	step(t, a, b, cc, false, "N(REKEY_SA) SA No TSi TSr") // CREATE_CHILD_SA request
+	step(t, b, a, cc, true, "N(NO_PROPOSAL_CHOSEN)")      // CREATE_CHILD_SA response: refused
+	silent(t, a, b)
+	if cur, _ := checkChildPair(t, a, b); cur.InSPI != old.InSPI {
+		t.Errorf("child SA %08x, want the old one %08x kept", cur.InSPI, old.InSPI)
+	}
+	if recs := logsB.find("child SA refused"); len(recs) != 1 || recs[0]["policy"] != "net" ||
+		!strings.Contains(recs[0]["reason"], "the dataplane cannot carry AES_GCM_16/256") {
+		t.Errorf("B's log records %v, want one naming the policy and the suite", recs)
+	}
+	if evB.kinds() != "child-failed" || evB.list[0].Policy != "net" {
+		t.Errorf("B's events %q %+v, want child-failed of policy net", evB.kinds(), evB.list)
+	}
+
+	b.dp.Refuse = nil
+	a.dp.Refuse = func(ikecrypto.Suite) bool { return true }
+	if err := a.e.RekeyChild(onlyChildUID(t, a)); err != nil {
+		t.Fatal(err)
+	}
+	silent(t, a, b) // nothing to offer: no CREATE_CHILD_SA
+	if recs := logsA.find("child SA not offered"); len(recs) != 1 || recs[0]["policy"] != "net" {
+		t.Errorf("A's log records %v, want one naming the policy", recs)
+	}
+	if cur, _ := checkChildPair(t, a, b); cur.InSPI != old.InSPI {
+		t.Errorf("child SA %08x, want the old one %08x kept", cur.InSPI, old.InSPI)
+	}
+}
