@@ -88,7 +88,7 @@ func TestCTRKnownAnswers(t *testing.T) {
 
 // TestGCMShortICVKnownAnswers: the ICV of ENCR_AES_GCM_12 and _8 is the
 // GCM tag truncated to 12 and 8 octets (RFC 4106 §6; NIST SP 800-38D §7.1
-// step 8: T = MSB_t(...)), over the same ciphertext. So the GCM-16 packets
+// step 6: T = MSB_t(...)), over the same ciphertext. So the GCM-16 packets
 // of draft-mcgrew-gcm-test-01 (aeadKATs), their ICV truncated, are GCM-12
 // and GCM-8 packets: each opens to the published plaintext, ESN cases
 // included, and fails with any bit of the ICV, ciphertext or header

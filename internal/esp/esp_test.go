@@ -125,7 +125,7 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 	case wire.EncrAESGCM8:
 		// crypto/cipher opens no 8-octet tag: decrypt with AES-CTR from
 		// inc32(J0), seal the plaintext again with the full tag and
-		// compare its first 8 octets (NIST SP 800-38D §7.1 step 8).
+		// compare its first 8 octets (NIST SP 800-38D §7.1 step 6).
 		key, salt := s.encrKey[:len(s.encrKey)-4], s.encrKey[len(s.encrKey)-4:]
 		blk, _ := aes.NewCipher(key)
 		a, _ := cipher.NewGCM(blk)

@@ -7,7 +7,7 @@ import (
 )
 
 // AES-GCM with an 8-octet ICV (ENCR_AES_GCM_8, RFC 4106 §6). A short GCM
-// tag is the full tag truncated (NIST SP 800-38D §7.1 step 8: T =
+// tag is the full tag truncated (NIST SP 800-38D §7.1 step 6: T =
 // MSB_t(GCTR(J0, S))), but crypto/cipher makes no tag shorter than 12
 // octets. So Seal seals with the full tag and sends its first 8 octets,
 // and Open, which cannot hand a truncated tag to cipher.AEAD.Open,

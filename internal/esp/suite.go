@@ -189,7 +189,7 @@ func newSuite(c *Config) (*suite, error) {
 	case modeAEAD, modeGCM8:
 		if s.aead == nil {
 			// AES-GCM-8 seals with the full tag and sends its first 8
-			// octets (NIST SP 800-38D §5.2.1.2, RFC 4106 §6); crypto/
+			// octets (NIST SP 800-38D §7.1 step 6, RFC 4106 §6); crypto/
 			// cipher makes no tag shorter than 12.
 			tag := p.tagLen
 			if p.mode == modeGCM8 {
