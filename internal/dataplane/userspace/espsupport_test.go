@@ -6,8 +6,12 @@ import (
 
 	"secgw/internal/dataplane"
 	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
+
+// The daemon finds the capability by this interface (daemon/ike.go).
+var _ engine.ESPSupport = (*Dataplane)(nil)
 
 // TestSupportsESP (issue 13): the userspace dataplane reports as
 // supported every ESP suite the IKE engine negotiates but ENCR_NULL,
