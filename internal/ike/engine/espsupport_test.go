@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/esp"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
@@ -228,5 +229,66 @@ func TestRekeyUnsupportedESP(t *testing.T) {
 	}
 	if cur, _ := checkChildPair(t, a, b); cur.InSPI != old.InSPI {
 		t.Errorf("child SA %08x, want the old one %08x kept", cur.InSPI, old.InSPI)
+	}
+}
+
+// TestNegotiatedSuitesCarry: AES-CTR and AES-GCM-8/-12 child SAs
+// negotiated between two engines key internal/esp (the userspace
+// dataplane's ESP) in both directions: the KEYMAT split of ike/crypto (key
+// then the 4-octet nonce or salt, RFC 3686 §5.1, RFC 4106 §8.1) is what
+// esp expects, and a packet A seals B opens.
+func TestNegotiatedSuitesCarry(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal
+		encr wire.TransformID
+	}{
+		{"aes256-ctr", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{EncAlg: []encAlg{generated.SecgwIke_EncryptionAlgorithm_aes256_ctr},
+			AuthAlg: []intAlg{generated.SecgwIke_IntegrityAlgorithm_hmac_sha256}}, wire.EncrAESCTR},
+		{"aes128-ctr", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{EncAlg: []encAlg{generated.SecgwIke_EncryptionAlgorithm_aes128_ctr},
+			AuthAlg: []intAlg{generated.SecgwIke_IntegrityAlgorithm_hmac_sha1}}, wire.EncrAESCTR},
+		{"aes128-gcm-64", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes128_gcm_64}}, wire.EncrAESGCM8},
+		{"aes256-gcm-96", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes256_gcm_96}}, wire.EncrAESGCM12},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			set := func(ike *generated.SecgwVrf_Vrf_Ike) {
+				p := c.p
+				p.Id = ptr(uint8(1))
+				for _, v := range ike.Vpn {
+					v.IpsecPolicy = &generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy{EspProposal: map[uint8]*generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{1: &p}}
+				}
+			}
+			a, b := pair(t, set, set, nil)
+			establish(t, a, b)
+			ca, cb := checkChildPair(t, a, b)
+			if ca.Suite.Encr != c.encr {
+				t.Fatalf("negotiated %v", ca.Suite)
+			}
+			for _, d := range []struct{ from, to engine.ChildSA }{{ca, cb}, {cb, ca}} {
+				out, err := esp.NewOutbound(esp.Config{SPI: d.from.OutSPI, Encr: d.from.Suite.Encr, EncrKey: d.from.Out.Encr,
+					Integ: d.from.Suite.Integ, IntegKey: d.from.Out.Integ})
+				if err != nil {
+					t.Fatal(err)
+				}
+				in, err := esp.NewInbound(esp.Config{SPI: d.to.InSPI, Encr: d.to.Suite.Encr, EncrKey: d.to.In.Encr,
+					Integ: d.to.Suite.Integ, IntegKey: d.to.In.Integ, ReplayWindow: 32})
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg := []byte("a packet through the tunnel")
+				off := esp.Scratch + out.HeaderLen()
+				buf := make([]byte, off+len(msg)+esp.MaxTrailer)
+				copy(buf[off:], msg)
+				pkt, err := out.Seal(buf, off, len(msg), esp.NextIPv4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := off - out.HeaderLen()
+				got, next, _, err := in.Open(buf, h, h+len(pkt))
+				if err != nil || string(got) != string(msg) || next != esp.NextIPv4 {
+					t.Fatalf("Open: %q %d %v", got, next, err)
+				}
+			}
+		})
 	}
 }
