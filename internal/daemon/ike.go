@@ -14,6 +14,7 @@ import (
 	"secgw/internal/dataplane/program"
 	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
@@ -58,6 +59,12 @@ func (d *Daemon) startIKE() error {
 	if d.routes != nil {
 		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes}
 	}
+	// A dataplane that cannot carry every ESP suite (userspace) says
+	// which it can: the engine offers and accepts only those.
+	var supportsESP func(ikecrypto.Suite) bool
+	if s, ok := dp.(engine.ESPSupport); ok {
+		supportsESP = s.SupportsESP
+	}
 	d.ike = ikesvc.New(ikesvc.Options{
 		Logger:        d.cfg.Logger,
 		Dataplane:     eng,
@@ -73,7 +80,8 @@ func (d *Daemon) startIKE() error {
 		LogKeys:       d.cfg.LogKeys,
 		// The userspace dataplane has no XFRM interfaces: svti-id-in
 		// and svti-id-out are refused there.
-		NoIfID: d.userspace != nil,
+		NoIfID:      d.userspace != nil,
+		SupportsESP: supportsESP,
 	})
 	if x, ok := dp.(*xfrm.Dataplane); ok {
 		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)

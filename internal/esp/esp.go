@@ -3,9 +3,10 @@
 // per packet. The userspace dataplane (internal/dataplane/userspace) frames
 // the result in IP and UDP; this package knows nothing of either.
 //
-// Suites: AES-GCM with a 16-octet ICV (RFC 4106), AES-CBC (RFC 3602) with
-// HMAC-SHA1-96 (RFC 2404) or HMAC-SHA2-256-128/-384-192/-512-256
-// (RFC 4868), and ChaCha20-Poly1305 (RFC 7634). Extended sequence numbers
+// Suites: AES-GCM with a 16-, 12- or 8-octet ICV (RFC 4106), AES-CBC
+// (RFC 3602) and AES-CTR (RFC 3686) with HMAC-SHA1-96 (RFC 2404) or
+// HMAC-SHA2-256-128/-384-192/-512-256 (RFC 4868), and ChaCha20-Poly1305
+// (RFC 7634); Supports tells which. Extended sequence numbers
 // (RFC 4303 §2.2.1, RFC 4304) and an anti-replay window of up to 4096
 // packets (an RFC 6479 bitmap) are supported on every suite.
 //

@@ -45,6 +45,12 @@ var suites = []testSuite{
 	{"aes256-sha256_128", wire.EncrAESCBC, seqKey(32, 6), wire.IntegHMACSHA2_256_128, seqKey(32, 7)},
 	{"aes128-sha384_192", wire.EncrAESCBC, seqKey(16, 8), wire.IntegHMACSHA2_384_192, seqKey(48, 9)},
 	{"aes256-sha512_256", wire.EncrAESCBC, seqKey(32, 10), wire.IntegHMACSHA2_512_256, seqKey(64, 11)},
+	// Issue 13: AES-GCM with 12- and 8-octet ICVs, AES-CTR.
+	{"aes128gcm12", wire.EncrAESGCM12, seqKey(20, 12), wire.IntegNone, nil},
+	{"aes256gcm8", wire.EncrAESGCM8, seqKey(36, 13), wire.IntegNone, nil},
+	{"aes192gcm8", wire.EncrAESGCM8, seqKey(28, 14), wire.IntegNone, nil},
+	{"aes128ctr-sha1_96", wire.EncrAESCTR, seqKey(20, 15), wire.IntegHMACSHA1_96, seqKey(20, 16)},
+	{"aes256ctr-sha256_128", wire.EncrAESCTR, seqKey(36, 17), wire.IntegHMACSHA2_256_128, seqKey(32, 18)},
 }
 
 func (s testSuite) config(spi uint32, esn bool, window uint32) Config {
@@ -96,7 +102,7 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 		aad = append(aad, pkt[4:8]...)
 	}
 	switch s.encr {
-	case wire.EncrAESGCM16, wire.EncrChaCha20Poly1305:
+	case wire.EncrAESGCM16, wire.EncrAESGCM12, wire.EncrChaCha20Poly1305:
 		key, salt := s.encrKey[:len(s.encrKey)-4], s.encrKey[len(s.encrKey)-4:]
 		var a cipher.AEAD
 		var err error
@@ -105,7 +111,7 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 		} else {
 			var blk cipher.Block
 			blk, _ = aes.NewCipher(key)
-			a, err = cipher.NewGCM(blk)
+			a, err = cipher.NewGCMWithTagSize(blk, map[wire.TransformID]int{wire.EncrAESGCM16: 16, wire.EncrAESGCM12: 12}[s.encr])
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -114,6 +120,22 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 		pt, err := a.Open(nil, nonce, pkt[16:], aad)
 		if err != nil {
 			t.Fatalf("independent AEAD open: %v", err)
+		}
+		return pt
+	case wire.EncrAESGCM8:
+		// crypto/cipher opens no 8-octet tag: decrypt with AES-CTR from
+		// inc32(J0), seal the plaintext again with the full tag and
+		// compare its first 8 octets (NIST SP 800-38D §7.1 step 6).
+		key, salt := s.encrKey[:len(s.encrKey)-4], s.encrKey[len(s.encrKey)-4:]
+		blk, _ := aes.NewCipher(key)
+		a, _ := cipher.NewGCM(blk)
+		nonce := append(append([]byte(nil), salt...), pkt[8:16]...)
+		ct, icv := pkt[16:len(pkt)-8], pkt[len(pkt)-8:]
+		pt := make([]byte, len(ct))
+		cipher.NewCTR(blk, append(append([]byte(nil), nonce...), 0, 0, 0, 2)).XORKeyStream(pt, ct)
+		full := a.Seal(nil, nonce, pt, aad)
+		if !bytes.Equal(full[:len(ct)], ct) || !bytes.Equal(full[len(ct):len(ct)+8], icv) {
+			t.Fatal("independent AES-GCM-8 check failed")
 		}
 		return pt
 	}
@@ -131,6 +153,14 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 	}
 	if !bytes.Equal(m.Sum(nil)[:icvLen], icv) {
 		t.Fatal("independent HMAC check failed")
+	}
+	if s.encr == wire.EncrAESCTR {
+		// RFC 3686 §4: counter block nonce | IV | 1.
+		key, nonce := s.encrKey[:len(s.encrKey)-4], s.encrKey[len(s.encrKey)-4:]
+		blk, _ := aes.NewCipher(key)
+		ct := append([]byte(nil), body[8+8:]...)
+		cipher.NewCTR(blk, append(append(append([]byte(nil), nonce...), body[8:16]...), 0, 0, 0, 1)).XORKeyStream(ct, ct)
+		return ct
 	}
 	blk, _ := aes.NewCipher(s.encrKey)
 	ct := append([]byte(nil), body[8+16:]...)

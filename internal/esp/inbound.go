@@ -37,7 +37,8 @@ func (in *Inbound) Top() uint64 {
 
 // Open authenticates and decrypts the ESP packet b[off:end] in place and
 // returns its payload (a subslice of b), Next Header and full sequence
-// number. b[off-Scratch:off] is used as scratch. The replay window is
+// number. b[off-Scratch:off] is used as scratch (and, with AES-GCM-8, the
+// header and IV, restored before it returns). The replay window is
 // checked before the ICV and updated only after it verifies (RFC 4303
 // §3.4.3); nothing of a packet that fails is released.
 func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq uint64, err error) {
@@ -68,7 +69,8 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 		return nil, 0, seq, err
 	}
 	scratch := b[off-Scratch : off]
-	if s.aead != nil {
+	switch s.mode {
+	case modeAEAD:
 		nonce := scratch[:12]
 		copy(nonce, s.salt[:])
 		copy(nonce[4:], b[off+HeaderLen:ctStart])
@@ -76,7 +78,11 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 		if _, err := s.aead.Open(b[ctStart:ctStart], nonce, b[ctStart:end], aad); err != nil {
 			return nil, 0, seq, ErrAuth
 		}
-	} else {
+	case modeGCM8:
+		if !s.openGCM8(b[off:end], ctStart-off, ctEnd-off, scratch, in.spi, in.esn, seq) {
+			return nil, 0, seq, ErrAuth
+		}
+	default:
 		// RFC 4303 §3.4.4: verify the ICV before decrypting.
 		if (ctEnd-ctStart)%s.align != 0 {
 			return nil, 0, seq, ErrLength
@@ -87,8 +93,12 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 			s.putState(st)
 			return nil, 0, seq, ErrAuth
 		}
-		st.dec.SetIV(b[off+HeaderLen : ctStart])
-		st.dec.CryptBlocks(b[ctStart:ctEnd], b[ctStart:ctEnd])
+		if s.mode == modeCTR {
+			s.xorCTR(b[ctStart:ctEnd], scratch, b[off+HeaderLen:ctStart], 1)
+		} else {
+			st.dec.SetIV(b[off+HeaderLen : ctStart])
+			st.dec.CryptBlocks(b[ctStart:ctEnd], b[ctStart:ctEnd])
+		}
 		s.putState(st)
 	}
 	in.mu.Lock()

@@ -87,7 +87,7 @@ func (o *Outbound) Seal(b []byte, off, n int, next byte) ([]byte, error) {
 	binary.BigEndian.PutUint32(b[h:], o.spi)
 	binary.BigEndian.PutUint32(b[h+4:], uint32(seq))
 	scratch := b[h-Scratch : h]
-	if s.aead != nil {
+	if s.mode == modeAEAD || s.mode == modeGCM8 {
 		// The explicit IV is the 64-bit sequence number: unique per key,
 		// as RFC 4106 §3.1 and RFC 7634 §2 require, and a counter as they
 		// suggest.
@@ -96,20 +96,29 @@ func (o *Outbound) Seal(b []byte, off, n int, next byte) ([]byte, error) {
 		copy(nonce, s.salt[:])
 		copy(nonce[4:], b[h+HeaderLen:off])
 		aad := o.aad(scratch[16:], seq)
+		// AES-GCM-8 writes the full 16-octet tag (within MaxTrailer)
+		// and sends its first 8 octets (RFC 4106 §6).
 		s.aead.Seal(b[off:off], nonce, b[off:end], aad)
 		return b[h : end+s.icvLen], nil
 	}
-	// AES-CBC: the IV must be unpredictable (RFC 3602 §3). It is the
-	// block cipher applied to a nonce unique per key (NIST SP 800-38A
-	// Appendix C): all-ones then the 64-bit sequence number.
-	iv := b[h+HeaderLen : off]
-	ctr := scratch[:aes.BlockSize]
-	binary.BigEndian.PutUint64(ctr, math.MaxUint64)
-	binary.BigEndian.PutUint64(ctr[8:], seq)
-	s.block.Encrypt(iv, ctr)
 	st := s.getState()
-	st.enc.SetIV(iv)
-	st.enc.CryptBlocks(b[off:end], b[off:end])
+	if s.mode == modeCTR {
+		// AES-CTR: the IV must be unique per key, and may be a counter
+		// (RFC 3686 §3.1): the 64-bit sequence number, as for GCM.
+		binary.BigEndian.PutUint64(b[h+HeaderLen:], seq)
+		s.xorCTR(b[off:end], scratch, b[h+HeaderLen:off], 1)
+	} else {
+		// AES-CBC: the IV must be unpredictable (RFC 3602 §3). It is
+		// the block cipher applied to a nonce unique per key (NIST SP
+		// 800-38A Appendix C): all-ones then the 64-bit sequence number.
+		iv := b[h+HeaderLen : off]
+		ctr := scratch[:aes.BlockSize]
+		binary.BigEndian.PutUint64(ctr, math.MaxUint64)
+		binary.BigEndian.PutUint64(ctr[8:], seq)
+		s.block.Encrypt(iv, ctr)
+		st.enc.SetIV(iv)
+		st.enc.CryptBlocks(b[off:end], b[off:end])
+	}
 	icv := s.mac(st, b[h:end], scratch, o.esn, seq)
 	s.putState(st)
 	copy(b[end:], icv[:s.icvLen])

@@ -20,9 +20,10 @@ import (
 // Config is never logged.
 type Config struct {
 	SPI uint32
-	// Encr is ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305 or ENCR_AES_CBC.
-	// EncrKey of the AEADs ends with their 4-octet salt (RFC 4106 §8.1,
-	// RFC 7634 §2).
+	// Encr is ENCR_AES_GCM_16, _12 or _8, ENCR_CHACHA20_POLY1305,
+	// ENCR_AES_CBC or ENCR_AES_CTR. EncrKey of the AEADs ends with their
+	// 4-octet salt (RFC 4106 §8.1, RFC 7634 §2), that of AES-CTR with its
+	// 4-octet nonce (RFC 3686 §5.1).
 	Encr    wire.TransformID
 	EncrKey []byte
 	// Integ is wire.IntegNone with an AEAD, else one of the HMACs.
@@ -43,28 +44,117 @@ const (
 	aeadSaltLen = 4  // from the end of the key material (RFC 4106 §8.1)
 	aeadTagLen  = 16 // ENCR_AES_GCM_16 and Poly1305 (RFC 4106 §6, RFC 7634 §2)
 	aeadAlign   = 4  // RFC 4303 §2.4: the ICV is 4-octet aligned
+	ctrIVLen    = 8  // RFC 3686 §3.1
+	ctrNonceLen = 4  // RFC 3686 §5.1: from the end of the key material
 )
+
+// mode is how a suite encrypts.
+type mode uint8
+
+const (
+	modeAEAD mode = iota + 1 // AES-GCM-16/12, ChaCha20-Poly1305: cipher.AEAD
+	modeGCM8                 // AES-GCM-8: gcm8.go
+	modeCBC                  // AES-CBC and an HMAC (RFC 3602)
+	modeCTR                  // AES-CTR and an HMAC (RFC 3686)
+)
+
+// params are the transforms of an SA, checked (see check).
+type params struct {
+	mode    mode
+	keyLen  int // the cipher's key, without salt or nonce
+	tagLen  int // the AEAD's ICV
+	newHash func() hash.Hash
+	macLen  int // the HMAC's ICV
+}
+
+// check validates the transforms of an SA and the lengths of its keys
+// (encryption key material with its salt or nonce) without keying
+// anything. newSuite relies on it, and Supports answers with it.
+func check(encr wire.TransformID, encrKeyLen int, integ wire.TransformID, integKeyLen int) (params, error) {
+	var p params
+	saltLen := 0
+	switch encr {
+	case wire.EncrAESGCM16, wire.EncrAESGCM12, wire.EncrAESGCM8, wire.EncrChaCha20Poly1305:
+		// RFC 4106 §3, §6: the ICV is 16, 12 or 8 octets; RFC 7634 §2.
+		p.mode, p.tagLen, saltLen = modeAEAD, aeadTagLen, aeadSaltLen
+		switch encr {
+		case wire.EncrAESGCM12:
+			p.tagLen = 12
+		case wire.EncrAESGCM8:
+			p.mode, p.tagLen = modeGCM8, 8
+		}
+		if integ != wire.IntegNone {
+			return params{}, fmt.Errorf("esp: %s is an AEAD and takes no integrity transform (got %s)", encrName(encr), integName(integ))
+		}
+	case wire.EncrAESCBC:
+		p.mode = modeCBC
+	case wire.EncrAESCTR:
+		p.mode, saltLen = modeCTR, ctrNonceLen
+	default:
+		return params{}, fmt.Errorf("esp: unsupported encryption transform %s", encrName(encr))
+	}
+	p.keyLen = encrKeyLen - saltLen
+	switch {
+	case encr == wire.EncrChaCha20Poly1305 && p.keyLen != chacha20poly1305.KeySize,
+		encr != wire.EncrChaCha20Poly1305 && p.keyLen != 16 && p.keyLen != 24 && p.keyLen != 32:
+		return params{}, fmt.Errorf("esp: %d octets of key material for %s", encrKeyLen, encrName(encr))
+	}
+	if p.mode != modeCBC && p.mode != modeCTR {
+		return p, nil
+	}
+	var keyLen int
+	switch integ {
+	case wire.IntegHMACSHA1_96: // RFC 2404 §2
+		p.newHash, keyLen, p.macLen = sha1.New, 20, 12
+	case wire.IntegHMACSHA2_256_128: // RFC 4868 §2.1.1, §2.6
+		p.newHash, keyLen, p.macLen = sha256.New, 32, 16
+	case wire.IntegHMACSHA2_384_192:
+		p.newHash, keyLen, p.macLen = sha512.New384, 48, 24
+	case wire.IntegHMACSHA2_512_256:
+		p.newHash, keyLen, p.macLen = sha512.New, 64, 32
+	default:
+		return params{}, fmt.Errorf("esp: unsupported integrity transform %s with %s", integName(integ), encrName(encr))
+	}
+	if integKeyLen != keyLen {
+		return params{}, fmt.Errorf("esp: %s needs a %d-octet key, got %d", integName(integ), keyLen, integKeyLen)
+	}
+	return p, nil
+}
+
+// Supports reports whether NewOutbound and NewInbound accept an SA with
+// the encryption transform encr and encrKeyLen octets of its key material
+// (salt or nonce included), and the integrity transform integ with an
+// integKeyLen-octet key (wire.IntegNone and 0 with an AEAD).
+func Supports(encr wire.TransformID, encrKeyLen int, integ wire.TransformID, integKeyLen int) bool {
+	_, err := check(encr, encrKeyLen, integ, integKeyLen)
+	return err == nil
+}
 
 // suite is the keyed transform of one SA direction.
 type suite struct {
-	aead cipher.AEAD // AEAD suites
+	mode mode
+	aead cipher.AEAD // modeAEAD, modeGCM8 (with a 16-octet tag)
+	// salt is the AEAD's salt (RFC 4106 §4) or AES-CTR's nonce (RFC
+	// 3686 §4): the first octets of every nonce or counter block.
 	salt [aeadSaltLen]byte
+	// gh is the GHASH key H of AES-GCM-8 (gcm8.go); a secret.
+	gh ghashKey
 
-	block   cipher.Block     // AES-CBC suites
+	block   cipher.Block     // modeCBC, modeCTR, modeGCM8
 	newHash func() hash.Hash // HMAC's hash
 	macKey  []byte
 	icvLen  int
 	ivLen   int
 	align   int // padding boundary: the cipher's block (RFC 4303 §2.4)
-	// states is a free list of CBC+HMAC states (a channel rather than a
-	// sync.Pool, which drops entries at random under the race detector
-	// and at every GC).
+	// states is a free list of HMAC states, with the CBC modes for
+	// modeCBC (a channel rather than a sync.Pool, which drops entries at
+	// random under the race detector and at every GC).
 	states chan *cbcState
 }
 
-// cbcState is the per-goroutine state of a CBC+HMAC SA: the block mode
-// with SetIV (crypto/cipher's CBC implements it; crypto/tls relies on the
-// same) and a keyed HMAC.
+// cbcState is the per-goroutine state of an SA with an HMAC: a keyed
+// HMAC and, for AES-CBC, the block modes with SetIV (crypto/cipher's CBC
+// implements it; crypto/tls relies on the same).
 type cbcState struct {
 	enc cbcMode
 	dec cbcMode
@@ -78,82 +168,67 @@ type cbcMode interface {
 
 // newSuite checks the transforms and key lengths of c and keys them.
 func newSuite(c *Config) (*suite, error) {
-	s := &suite{}
-	switch c.Encr {
-	case wire.EncrAESGCM16, wire.EncrChaCha20Poly1305:
-		if c.Integ != wire.IntegNone {
-			return nil, fmt.Errorf("esp: %s is an AEAD and takes no integrity transform (got %s)", encrName(c.Encr), integName(c.Integ))
+	p, err := check(c.Encr, len(c.EncrKey), c.Integ, len(c.IntegKey))
+	if err != nil {
+		return nil, err
+	}
+	s := &suite{mode: p.mode}
+	key := c.EncrKey[:p.keyLen]
+	copy(s.salt[:], c.EncrKey[p.keyLen:])
+	switch {
+	case c.Encr == wire.EncrChaCha20Poly1305:
+		if s.aead, err = chacha20poly1305.New(key); err != nil {
+			return nil, err
 		}
-		if len(c.EncrKey) <= aeadSaltLen {
-			return nil, fmt.Errorf("esp: %d octets of key material for %s", len(c.EncrKey), encrName(c.Encr))
+	default:
+		if s.block, err = aes.NewCipher(key); err != nil {
+			return nil, err
 		}
-		key := c.EncrKey[:len(c.EncrKey)-aeadSaltLen]
-		copy(s.salt[:], c.EncrKey[len(key):])
-		var err error
-		if c.Encr == wire.EncrChaCha20Poly1305 {
-			s.aead, err = chacha20poly1305.New(key)
-		} else {
-			var b cipher.Block
-			if b, err = newAES(key, "AES-GCM"); err == nil {
-				s.aead, err = cipher.NewGCM(b)
+	}
+	switch p.mode {
+	case modeAEAD, modeGCM8:
+		if s.aead == nil {
+			// AES-GCM-8 seals with the full tag and sends its first 8
+			// octets (NIST SP 800-38D §7.1 step 6, RFC 4106 §6); crypto/
+			// cipher makes no tag shorter than 12.
+			tag := p.tagLen
+			if p.mode == modeGCM8 {
+				tag = aeadTagLen
+				s.gh = newGHASHKey(s.block)
+			}
+			if s.aead, err = cipher.NewGCMWithTagSize(s.block, tag); err != nil {
+				return nil, err
 			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.ivLen, s.icvLen, s.align = aeadIVLen, aeadTagLen, aeadAlign
-	case wire.EncrAESCBC:
-		b, err := newAES(c.EncrKey, "AES-CBC")
-		if err != nil {
-			return nil, err
-		}
-		s.block = b
+		s.ivLen, s.icvLen, s.align = aeadIVLen, p.tagLen, aeadAlign
+	case modeCBC, modeCTR:
 		s.ivLen, s.align = aes.BlockSize, aes.BlockSize
-		var keyLen int
-		switch c.Integ {
-		case wire.IntegHMACSHA1_96: // RFC 2404 §2
-			s.newHash, keyLen, s.icvLen = sha1.New, 20, 12
-		case wire.IntegHMACSHA2_256_128: // RFC 4868 §2.1.1, §2.6
-			s.newHash, keyLen, s.icvLen = sha256.New, 32, 16
-		case wire.IntegHMACSHA2_384_192:
-			s.newHash, keyLen, s.icvLen = sha512.New384, 48, 24
-		case wire.IntegHMACSHA2_512_256:
-			s.newHash, keyLen, s.icvLen = sha512.New, 64, 32
-		default:
-			return nil, fmt.Errorf("esp: unsupported integrity transform %s with AES-CBC", integName(c.Integ))
+		if p.mode == modeCTR {
+			// RFC 3686 §3.1, §3.2: an 8-octet IV, no block alignment
+			// beyond ESP's 4 octets.
+			s.ivLen, s.align = ctrIVLen, aeadAlign
 		}
-		if len(c.IntegKey) != keyLen {
-			return nil, fmt.Errorf("esp: %s needs a %d-octet key, got %d", integName(c.Integ), keyLen, len(c.IntegKey))
-		}
+		s.newHash, s.icvLen = p.newHash, p.macLen
 		s.macKey = append([]byte(nil), c.IntegKey...)
 		s.states = make(chan *cbcState, 4*runtime.GOMAXPROCS(0))
-	default:
-		return nil, fmt.Errorf("esp: unsupported encryption transform %s", encrName(c.Encr))
 	}
 	return s, nil
 }
 
-func newAES(key []byte, name string) (cipher.Block, error) {
-	switch len(key) {
-	case 16, 24, 32:
-		return aes.NewCipher(key)
-	}
-	return nil, fmt.Errorf("esp: %s key of %d octets", name, len(key))
-}
-
-// getState takes a CBC+HMAC state from the free list, or makes one.
+// getState takes an HMAC (and CBC) state from the free list, or makes one.
 func (s *suite) getState() *cbcState {
 	select {
 	case st := <-s.states:
 		return st
 	default:
 	}
-	iv := make([]byte, aes.BlockSize)
-	return &cbcState{
-		enc: cipher.NewCBCEncrypter(s.block, iv).(cbcMode),
-		dec: cipher.NewCBCDecrypter(s.block, iv).(cbcMode),
-		mac: hmac.New(s.newHash, s.macKey),
+	st := &cbcState{mac: hmac.New(s.newHash, s.macKey)}
+	if s.mode == modeCBC {
+		iv := make([]byte, aes.BlockSize)
+		st.enc = cipher.NewCBCEncrypter(s.block, iv).(cbcMode)
+		st.dec = cipher.NewCBCDecrypter(s.block, iv).(cbcMode)
 	}
+	return st
 }
 
 // putState returns a state to the free list (or drops it when full).

@@ -29,6 +29,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/udpconn"
 )
@@ -78,6 +79,9 @@ type Options struct {
 	// svti-id-in or svti-id-out is refused (operation-not-supported)
 	// rather than run without them.
 	NoIfID bool
+	// SupportsESP is engine.Options.SupportsESP: the ESP suites the
+	// dataplane can carry (engine.ESPSupport); nil means all of them.
+	SupportsESP func(ikecrypto.Suite) bool
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
@@ -157,7 +161,7 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
-		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys})
+		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP})
 	go s.eng.Run(ctx)
 	return s
 }
@@ -208,6 +212,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		return err
 	}
 	for _, v := range cfg.VPNs {
+		for _, w := range v.Warnings {
+			s.log.Warn(w, "vpn", v.Name)
+		}
 		if v.Initiator() && !v.LocalAddr.IsValid() {
 			v.LocalAddr = sourceAddr(v.RemoteAddr)
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"secgw/generated"
 	"secgw/internal/ike/wire"
@@ -133,6 +134,7 @@ func groupID(g generated.E_SecgwIke_DhGroup) (wire.TransformID, error) {
 
 // algs is a proposal as configured, common to the VPN and template structs.
 type algs struct {
+	ID   uint8 // the proposal's id, for messages
 	Enc  []generated.E_SecgwIke_EncryptionAlgorithm
 	Auth []generated.E_SecgwIke_IntegrityAlgorithm
 	Aead []generated.E_SecgwIke_AeadAlgorithm
@@ -216,4 +218,48 @@ func (a algs) proposal(num uint8, p wire.ProtocolID) (wire.Proposal, error) {
 		return out, fmt.Errorf("config: proposal %d has no algorithm", num)
 	}
 	return out, nil
+}
+
+// espOnlyEncr names the encryption algorithms of the model that only ESP
+// has here: AES-CTR (RFC 3686). RFC 5930 defines it for the IKE SA too,
+// but ike/crypto does not implement it for the SK payload, so an IKE SA
+// that negotiated it could not be set up.
+func espOnlyEncr(a generated.E_SecgwIke_EncryptionAlgorithm) (string, bool) {
+	switch a {
+	case generated.SecgwIke_EncryptionAlgorithm_aes128_ctr:
+		return "aes128-ctr", true
+	case generated.SecgwIke_EncryptionAlgorithm_aes256_ctr:
+		return "aes256-ctr", true
+	}
+	return "", false
+}
+
+// dropESPOnly takes the ESP-only encryption algorithms out of an IKE
+// proposal (where names it: "ike-proposal" or the template's). A proposal
+// that keeps another encryption or AEAD algorithm loses them with a
+// warning: it still negotiates what it can, as it did when a peer picked
+// the other algorithm, and a running configuration that was accepted
+// still loads at start. A proposal left with none could never set up an
+// IKE SA: it is an error, so that the commit is refused with the reason.
+func (a *algs) dropESPOnly(where string) (warnings []string, err error) {
+	var dropped []string
+	kept := a.Enc[:0:0]
+	for _, e := range a.Enc {
+		if name, ok := espOnlyEncr(e); ok {
+			dropped = append(dropped, name)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	names := strings.Join(dropped, ", ")
+	if len(kept) == 0 && len(a.Aead) == 0 {
+		return nil, fmt.Errorf("%s %d: enc-alg %s is for ESP only (RFC 3686), not for the IKE SA: "+
+			"list an AES-CBC enc-alg or an aead-alg", where, a.ID, names)
+	}
+	a.Enc = kept
+	return []string{fmt.Sprintf("config: %s %d: enc-alg %s is for ESP only (RFC 3686): left out of the IKE SA proposal",
+		where, a.ID, names)}, nil
 }

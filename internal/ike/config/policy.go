@@ -118,6 +118,9 @@ type VPN struct {
 	// StartAction, CloseAction and DPDAction are the ipsec-policy
 	// start-action, close-action and dpd-action of the VPN's child SAs.
 	StartAction, CloseAction, DPDAction Action
+	// Warnings say what of the configuration resolution left out (an
+	// ESP-only algorithm in an IKE proposal), for the log.
+	Warnings []string
 }
 
 // Policy returns the security policy called name, or nil.

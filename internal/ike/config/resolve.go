@@ -260,15 +260,26 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 
 	// IKE proposals: the VPN's, else the template's, else the defaults.
 	var ia []algs
+	where := "ike-proposal"
 	for _, id := range sortedKeys(ip.IkeProposal) {
 		p := ip.IkeProposal[id]
-		ia = append(ia, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup})
+		ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup})
 	}
 	if len(ia) == 0 {
+		if ip.Template != nil {
+			where = fmt.Sprintf("ike-policy-template %s ike-proposal", *ip.Template)
+		}
 		for _, id := range sortedKeys(it.IkeProposal) {
 			p := it.IkeProposal[id]
-			ia = append(ia, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup})
+			ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup})
 		}
+	}
+	for i := range ia {
+		w, err := ia[i].dropESPOnly(where)
+		if err != nil {
+			return nil, nil, err
+		}
+		out.Warnings = append(out.Warnings, w...)
 	}
 	if out.IKEProposals, err = proposals(ia, wire.ProtocolIKE); err != nil {
 		return nil, nil, err

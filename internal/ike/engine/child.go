@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -290,17 +292,26 @@ type childRequest struct {
 // answer (SA, [KEr,] TSi, TSr, [N(USE_TRANSPORT_MODE)]; the caller adds
 // Nr) or an error notification (§2.21.3), and the child SA.
 func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
-	ours := sa.vpn.ESPProposals
+	all := sa.vpn.ESPProposals
 	o := proposal.Options{}
 	if r.auth {
-		ours, o.IgnoreKE = proposal.WithoutKE(ours), true
+		all, o.IgnoreKE = proposal.WithoutKE(all), true
 	} else if r.ke != nil {
 		o.PreferGroup = r.ke.Group
 	}
+	// Only what the dataplane can carry is acceptable: a child SA agreed
+	// on and then not installed would leave the peer a dead tunnel.
+	ours := sa.w.e.espOffer(all)
 	chosen, ok := proposal.Select(ours, r.sap.Proposals, o)
-	if !ok || len(theirSPI(r.sap.Proposals, chosen.Number)) != 4 {
-		sa.lastError = wire.NotifyNoProposalChosen
-		return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
+	if !ok {
+		why := "no proposal matches ours"
+		if s := unsupportedChoice(all, r.sap.Proposals, o); s != "" {
+			why = "the dataplane cannot carry " + s
+		}
+		return sa.refuseChild(r, slog.LevelInfo, why), nil
+	}
+	if len(theirSPI(r.sap.Proposals, chosen.Number)) != 4 {
+		return sa.refuseChild(r, slog.LevelInfo, "the chosen proposal has no 4-octet SPI"), nil
 	}
 	var gir []byte
 	var myKE *wire.KE
@@ -312,7 +323,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		}
 		dh, err := ikecrypto.NewDH(ke.ID, sa.w.e.o.Rand)
 		if err != nil {
-			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
+			return sa.refuseChild(r, slog.LevelWarn, "key exchange: "+err.Error()), nil
 		}
 		if gir, err = dh.SharedSecret(r.ke.Data); err != nil {
 			return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}, nil
@@ -335,8 +346,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		c, err := sa.installChild(childParams{policy: pol, proposal: chosen, inSPI: mySPI, outSPI: peerSPI,
 			tsi: ni, tsr: nr, gir: gir, ni: r.ni, nr: r.nr, rekeyOf: r.rekeyOf})
 		if err != nil {
-			sa.log().Warn("cannot install child SA", "subsystem", "child", "err", err)
-			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}, nil
+			return sa.refuseChild(r, slog.LevelWarn, "cannot install: "+err.Error()), nil
 		}
 		out := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}}}
 		if myKE != nil {
@@ -351,6 +361,24 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 	sa.lastError = wire.NotifyTSUnacceptable
 	sa.log().Info("no security policy matches the proposed selectors", "subsystem", "child")
 	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}, nil
+}
+
+// refuseChild answers a child SA request with NO_PROPOSAL_CHOSEN (the
+// IKE SA stays, RFC 7296 §2.21.3), logs why at level and reports
+// ChildFailed (counted in the statistics' failures), so that an operator
+// sees why the peer got no child SA. The policy is known only for a
+// rekey: selection by traffic selectors comes after the proposal.
+func (sa *ikeSA) refuseChild(r childRequest, level slog.Level, why string) []wire.Payload {
+	sa.lastError = wire.NotifyNoProposalChosen
+	policy := ""
+	if r.rekeyOf != nil {
+		policy = r.rekeyOf.Policy
+	}
+	sa.log().Log(context.Background(), level, "child SA refused", "subsystem", "child", "policy", policy,
+		"notify", wire.NotifyNoProposalChosen.String(), "reason", why)
+	sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpnName(), Policy: policy,
+		Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})
+	return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
 }
 
 func spi32(s uint32) string {

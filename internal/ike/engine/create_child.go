@@ -82,6 +82,27 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		if sa.child(c.InSPI) != c || (c.state != childInstalled && c.state != childRekeying) {
 			return nil, errSkip // deleted or rekeyed by the peer meanwhile
 		}
+	}
+	offer := sa.w.e.espOffer(v.ESPProposals)
+	if len(offer) == 0 {
+		// Nothing we could install: not offered (a rekeyed child SA
+		// lives on until its hard lifetime).
+		name := t.policy.Name
+		if t.rekey != nil {
+			name = t.rekey.Policy
+		}
+		why := noESPOffer(sa, name)
+		sa.w.e.releaseSPI(t.spi)
+		if c := t.rekey; c != nil && c.state == childRekeying {
+			c.state = childInstalled
+		} else if c == nil {
+			sa.w.e.childFailed(sa, name, why)
+		}
+		t.finish(sa)
+		return nil, errSkip
+	}
+	if t.rekey != nil {
+		c := t.rekey
 		c.state = childRekeying
 		t.policy = config.SecurityPolicy{Name: c.Policy, Mode: c.Mode}
 		// RFC 7296 §2.8: the new child SA keeps the old one's selectors.
@@ -97,7 +118,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		t.spi = sa.w.e.newChildSPI()
 	}
 	if t.group == 0 {
-		t.group = pfsGroup(v.ESPProposals)
+		t.group = pfsGroup(offer)
 	}
 	if t.group != wire.GroupNone && (t.dh == nil || t.dh.Group() != t.group) {
 		dh, err := ikecrypto.NewDH(t.group, sa.w.e.o.Rand)
@@ -108,7 +129,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	t.ni = make([]byte, nonceLen)
 	io.ReadFull(sa.w.e.o.Rand, t.ni)
-	t.offer = withSPI(slices.Clone(v.ESPProposals), t.spi)
+	t.offer = withSPI(slices.Clone(offer), t.spi)
 	var ps []wire.Payload
 	if t.rekey != nil {
 		ps = append(ps, &wire.Notify{Protocol: wire.ProtocolESP, NotifyType: wire.NotifyRekeySA,
@@ -147,7 +168,7 @@ func pfsGroup(ps []wire.Proposal) wire.TransformID {
 func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
 	if n := wire.FindNotify(ps, wire.NotifyInvalidKEPayload); n != nil && t.tries < 3 {
-		if g, ok := n.Group(); ok && g != t.group && offersGroup(sa.vpn.ESPProposals, g) {
+		if g, ok := n.Group(); ok && g != t.group && offersGroup(t.offer, g) {
 			// RFC 7296 §1.3: a new exchange with the group the
 			// responder named.
 			sa.log().Debug("responder wants another PFS group", "group", wire.TransformName(wire.TransformKE, g))

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/config"
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/wire"
 	"secgw/internal/logging/loglimit"
 )
@@ -100,6 +101,11 @@ type Options struct {
 	// MaxChildSAs bounds the child SAs of one IKE SA; 0 means
 	// DefaultMaxChildSAs.
 	MaxChildSAs int
+	// SupportsESP, if set, tells which ESP suites the dataplane can
+	// carry (see ESPSupport): the others are neither offered nor
+	// accepted, so that no child SA is negotiated that cannot be
+	// installed. nil: the dataplane carries every suite.
+	SupportsESP func(ikecrypto.Suite) bool
 	// LogKeys lets the records of key material (IKE and child SA keys,
 	// in hex) out at LevelKeys; without it nothing logs keys, whatever
 	// the level (secgwd -log-keys).

@@ -154,7 +154,7 @@ func (r *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
 func (r *logRecorder) WithGroup(string) slog.Handler { return r }
 
 func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	m := map[string]string{"msg": rec.Message}
+	m := map[string]string{"msg": rec.Message, "level": rec.Level.String()}
 	line := rec.Message
 	add := func(a slog.Attr) bool {
 		m[a.Key] = a.Value.String()

@@ -44,7 +44,9 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
 }
 
 // Dataplane receives the child SAs the engine negotiates. The recording
-// twin is enginetest.Dataplane.
+// twin is enginetest.Dataplane. One that cannot carry every ESP suite
+// says which it can (ESPSupport, given as Options.SupportsESP): the
+// engine offers and accepts no other.
 type Dataplane interface {
 	InstallChild(c ChildSA) error
 	DeleteChild(c ChildSA) error

@@ -51,12 +51,21 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, v.RemoteID.Payload(true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth})
+	offer := sa.w.e.espOffer(proposal.WithoutKE(v.ESPProposals))
+	if len(t.policies) > 0 && len(offer) == 0 {
+		// Nothing we could install: no child SA is offered, the IKE SA
+		// comes up childless (RFC 6023) and each policy fails.
+		for _, p := range t.policies {
+			sa.w.e.childFailed(sa, p.Name, noESPOffer(sa, p.Name))
+		}
+		t.policies = nil
+	}
 	if len(t.policies) > 0 {
 		t.policy = t.policies[0]
 		if t.spi == 0 {
 			t.spi = sa.w.e.newChildSPI()
 		}
-		t.offer = withSPI(proposal.WithoutKE(v.ESPProposals), t.spi)
+		t.offer = withSPI(offer, t.spi)
 		t.tsi, t.tsr = policySelectors(t.policy, t.hint)
 		ps = append(ps, &wire.SA{Proposals: t.offer},
 			&wire.TrafficSelectors{Selectors: t.tsi},

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 )
 
@@ -67,8 +68,8 @@ func (n *Network) Next() (d engine.Datagram, ok bool) {
 }
 
 // Dataplane records installed and deleted child SAs, in order, and the
-// trap policies; it implements engine.TrapDataplane and engine.Activity
-// (with the times tests set).
+// trap policies; it implements engine.TrapDataplane, engine.Activity
+// (with the times tests set) and engine.ESPSupport (see Refuse).
 type Dataplane struct {
 	mu        sync.Mutex
 	Installed map[uint32]engine.ChildSA // by inbound SPI
@@ -83,7 +84,15 @@ type Dataplane struct {
 	// the installation (a dataplane that cannot carry the negotiated
 	// suite), and it may panic (the engine's panic safety).
 	InstallHook func(c engine.ChildSA) error
+	// Refuse, if set, names the ESP suites the dataplane cannot carry:
+	// InstallChild fails for them and SupportsESP reports them
+	// (engine.ESPSupport; a test hands it to Options.SupportsESP).
+	Refuse func(s ikecrypto.Suite) bool
 }
+
+// SupportsESP implements engine.ESPSupport: every suite but those Refuse
+// names.
+func (d *Dataplane) SupportsESP(s ikecrypto.Suite) bool { return d.Refuse == nil || !d.Refuse(s) }
 
 // NewDataplane returns an empty recording dataplane.
 func NewDataplane() *Dataplane {
@@ -96,6 +105,9 @@ func (d *Dataplane) InstallChild(c engine.ChildSA) error {
 		if err := d.InstallHook(c); err != nil {
 			return err
 		}
+	}
+	if !d.SupportsESP(c.Suite) {
+		return fmt.Errorf("enginetest: cannot carry ESP suite %s", c.Suite)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
