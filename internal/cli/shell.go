@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
@@ -89,8 +90,10 @@ func (cr ctrlCReader) Read(p []byte) (int, error) {
 
 // End ends the session's configuration mode, if any: uncommitted changes
 // of this session are discarded, since the candidate is shared and would
-// otherwise go with the next commit of any session. It reports whether
-// it discarded something.
+// otherwise go with the next commit of any session, and its locks
+// released. It reports whether it discarded something. A confirmed
+// commit still pending is not confirmed: secgwd rolls it back when the
+// session ends (RFC 6241 §8.4.1); PendingConfirm says so.
 func (c *CLI) End() (bool, error) {
 	if !c.config {
 		return false, nil
@@ -101,15 +104,38 @@ func (c *CLI) End() (bool, error) {
 			return false, err
 		}
 	}
-	c.config, c.ctx, c.dirty, c.invalid = false, nil, false, false
+	if err := c.leaveConfig(); err != nil {
+		return dirty, err
+	}
 	return dirty, nil
 }
 
-// Script runs the lines of r (a file, a pipe) as typed, printing each
-// error; it returns the number of lines that failed. The lines may be
+// PendingConfirm reports whether a confirmed commit of this session
+// waits for its confirmation: ending the session rolls it back.
+func (c *CLI) PendingConfirm() bool {
+	return c.confirmPending() && time.Now().Before(c.confirmUntil)
+}
+
+// ScriptError is the first line of a script that failed: the script
+// stopped there.
+type ScriptError struct {
+	Line int // 1-based
+	Err  error
+}
+
+// Error names the line and what went wrong, as the shell prints it.
+func (e *ScriptError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, ErrorText(e.Err)) }
+
+// Unwrap returns the line's error.
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// Script runs the lines of r (a file, a pipe) as typed, and stops at the
+// first line that fails, returning a *ScriptError: the lines after it do
+// not run, so no later commit makes running a half-applied script (the
+// caller's End then discards the uncommitted changes). The lines may be
 // the text 'show config' prints: a line naming a node enters it, ".."
 // goes back up.
-func (c *CLI) Script(r io.Reader, errOut io.Writer) (failed int, err error) {
+func (c *CLI) Script(r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	n := 0
@@ -117,13 +143,15 @@ func (c *CLI) Script(r io.Reader, errOut io.Writer) (failed int, err error) {
 		n++
 		if err := c.Run(sc.Text()); err != nil {
 			if errors.Is(err, ErrExit) {
-				return failed, nil
+				return nil
 			}
-			failed++
-			fmt.Fprintf(errOut, "line %d: %s\n", n, ErrorText(err))
+			return &ScriptError{Line: n, Err: err}
 		}
 	}
-	return failed, sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("cli: reading the script after line %d: %w", n, err)
+	}
+	return nil
 }
 
 // HasSecret reports whether a command line names a leaf that holds a

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,12 +102,12 @@ func TestHistoryFile(t *testing.T) {
 }
 
 // TestScriptPaste runs the text 'show config' prints as a script: it
-// recreates the configuration, and a bad line is counted, named, and
-// does not stop the rest.
+// recreates the configuration; a bad line is named and stops the script,
+// before the commit that follows it.
 func TestScriptPaste(t *testing.T) {
 	s := loadSchema(t)
 	m := newMem(t, s, nil, nil)
-	var out, errOut bytes.Buffer
+	var out bytes.Buffer
 	c := New(s, m, &out)
 	script := `edit running
 vrf main
@@ -122,9 +123,22 @@ vrf main
 commit
 show config nodefault / vrf main ike vpn hq
 `
-	failed, err := c.Script(strings.NewReader(script), &errOut)
-	if err != nil || failed != 1 || !strings.HasPrefix(errOut.String(), `line 8: Error: unknown word "bogus-leaf" at / vrf main ike vpn hq`) {
-		t.Fatalf("failed %d, err %v, stderr %q", failed, err, errOut.String())
+	err := c.Script(strings.NewReader(script))
+	var serr *ScriptError
+	if !errors.As(err, &serr) || serr.Line != 8 || !strings.HasPrefix(err.Error(), `line 8: Error: unknown word "bogus-leaf" at / vrf main ike vpn hq`) {
+		t.Fatalf("script error %v", err)
+	}
+	// It stopped there: the commit did not run.
+	if out.Len() != 0 || len(m.commits) != 0 || m.running.Vrf["main"].GetIke().GetVpn("hq") != nil {
+		t.Errorf("after the bad line: output %q, %d commits", out.String(), len(m.commits))
+	}
+	if discarded, err := c.End(); err != nil || !discarded {
+		t.Fatalf("End after the failed script: discarded %v, %v", discarded, err)
+	}
+	// The same lines without the bad one paste as typed.
+	script = strings.Replace(script, "            bogus-leaf 1\n", "", 1)
+	if err := c.Script(strings.NewReader(script)); err != nil {
+		t.Fatal(err)
 	}
 	want := "vpn hq\n    description \"head quarters \\\"HQ\\\"\"\n    vip-request 0.0.0.0\n    vip-request ::\n    ..\n"
 	if d := diff(out.String(), want); d != "" {
