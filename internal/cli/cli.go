@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openconfig/goyang/pkg/yang"
 
 	"secgw/internal/schema"
 	"secgw/internal/validate"
@@ -345,7 +348,7 @@ func (c *CLI) checkValues(ch *Change) error {
 	for _, op := range ch.Ops {
 		if op.Field != nil {
 			if why := validate.CheckValue(op.Field.Entry.Type, op.Value, op.Field.Secret); why != "" {
-				return badValue(op.Path, op.Field, op.Value, errors.New(why))
+				return badValue(op.Path, op.Field, op.Value, errors.New(reason(why, op.Value, op.Field.Entry.Type)))
 			}
 			continue
 		}
@@ -360,8 +363,26 @@ func (c *CLI) checkValues(ch *Change) error {
 		list := b.Field(op.Path[n-1].Name)
 		kf := &list.Elem.Fields[list.KeyIndex]
 		if why := validate.CheckValue(kf.Entry.Type, op.Path[n-1].Key, kf.Secret); why != "" {
-			return fmt.Errorf("cli: %s %s: bad %s: %s", Words(op.Path[:n-1]), list.Name, kf.Name, why)
+			return fmt.Errorf("cli: %s %s: bad %s %s: %s", Words(op.Path[:n-1]), list.Name, kf.Name,
+				quote(op.Path[n-1].Key), reason(why, op.Path[n-1].Key, kf.Entry.Type))
 		}
 	}
 	return nil
+}
+
+// reason words a reason of validate.CheckValue after the value it is
+// about: without the value again ("101 is out of range 0..100" is "out
+// of range 0..100"), and naming the types a union accepts, which the
+// validator's own message leaves out.
+func reason(why, value string, yt *yang.YangType) string {
+	for _, v := range []string{strconv.Quote(value) + " ", value + " "} {
+		if r, ok := strings.CutPrefix(why, v); ok {
+			why = strings.TrimPrefix(r, "is ")
+			break
+		}
+	}
+	if why == "not a valid value" {
+		return "expected " + typeName(yt)
+	}
+	return why
 }

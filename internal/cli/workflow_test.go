@@ -174,3 +174,30 @@ func TestDiff(t *testing.T) {
 		t.Errorf("compare:\n%s\nwant:\n%s%s", out, want, diff(out, want))
 	}
 }
+
+// TestValuesCheckedAsTyped: a value outside the model's value space is
+// refused when typed, naming the path as typed and what the model
+// accepts, and the candidate is not touched; a secret's value is never
+// repeated.
+func TestValuesCheckedAsTyped(t *testing.T) {
+	s := loadSchema(t)
+	m := newMem(t, s, nil, nil)
+	var buf bytes.Buffer
+	c := New(s, m, &buf)
+	mustRun(t, c, &buf, "edit running")
+	for line, want := range map[string]string{
+		"/ vrf main ike global-options retransmit-tries 101":                   `cli: / vrf main ike global-options retransmit-tries: bad value "101": out of range 0..100`,
+		"/ vrf main ike vpn v local-address 300.1.1.1":                         `cli: / vrf main ike vpn v local-address: bad value "300.1.1.1": expected ipv4-address|ipv6-address`,
+		"/ vrf main ike vpn v security-policy p local-ts subnet 10.0.0.0/33":   `cli: / vrf main ike vpn v security-policy p local-ts subnet: bad value "10.0.0.0/33": expected ipv4-prefix|ipv6-prefix`,
+		`/ vrf main ike vpn v ike-policy pre-shared-key ""`:                    `cli: / vrf main ike vpn v ike-policy pre-shared-key: the value is not valid (string length 1..1024)`,
+		"/ vrf main ike ipsec-policy-template t esp-proposal 1 enc-alg aes999": `"aes999" is not one of aes128-cbc,`,
+	} {
+		err := c.Run(line)
+		if err == nil || !strings.HasPrefix(err.Error(), want) && !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", line, err, want)
+		}
+	}
+	if len(m.requests) != 0 {
+		t.Errorf("the candidate was edited: %q", m.requests)
+	}
+}
