@@ -8,9 +8,10 @@
 //	secgw < lines.txt                      each line as typed in the shell
 //	secgw -f lines.txt                     the same
 //
-// A script stops at its first bad line (secgw exits 1 and names it):
-// the lines after it do not run, and the uncommitted changes are
-// discarded. 'edit running' locks the candidate and running datastores
+// A script stops at its first bad line (secgw exits 1 and names it). Its
+// lines run dry first, so that a line the CLI refuses stops it before
+// any line ran; after a line secgwd refuses nothing runs, and the
+// uncommitted changes are discarded. 'edit running' locks the candidate and running datastores
 // until configuration mode is left: another operator cannot edit or
 // commit meanwhile, and is told which NETCONF session holds the lock.
 //

@@ -45,6 +45,10 @@ type CLI struct {
 	// confirmUntil, when set, is when secgwd rolls back this session's
 	// confirmed commit unless a commit confirms it first.
 	confirmUntil time.Time
+	// dry is set on the CLI of a script's dry run (Script): it changes
+	// nothing, and the candidate it reads is not the one the script
+	// builds.
+	dry bool
 
 	secretWords map[string]bool // names of secret leaves, built on first use
 }
@@ -298,6 +302,9 @@ func (c *CLI) del(words []string) error {
 		if values, err = c.leafListValues(t); err != nil {
 			return err
 		}
+	}
+	if c.dry && len(values) == 0 && t.Leaf != nil && t.Leaf.Kind == schema.KindLeafList && t.Value == "" {
+		return nil // the values may come from the script's earlier lines
 	}
 	x, err := deleteConfig(c.s, t, values)
 	if err != nil {

@@ -130,29 +130,75 @@ func (e *ScriptError) Error() string { return fmt.Sprintf("line %d: %s", e.Line,
 func (e *ScriptError) Unwrap() error { return e.Err }
 
 // Script runs the lines of r (a file, a pipe) as typed, and stops at the
-// first line that fails, returning a *ScriptError: the lines after it do
-// not run, so no later commit makes running a half-applied script (the
-// caller's End then discards the uncommitted changes). The lines may be
-// the text 'show config' prints: a line naming a node enters it, ".."
-// goes back up.
+// first line that fails, returning a *ScriptError. The lines run twice:
+// first against a dryBackend, which reads from secgwd but changes
+// nothing, so that a line the CLI refuses (an unknown word, a bad value,
+// a command out of place) stops the script before any line ran, earlier
+// commits included; then for real, where a line secgwd refuses (a
+// commit that does not validate, a lock held by another session) stops
+// it there: the lines after it do not run, and the caller's End
+// discards the uncommitted changes. The whole input is read first. The
+// lines may be the text 'show config' prints: a line naming a node
+// enters it, ".." goes back up.
 func (c *CLI) Script(r io.Reader) error {
+	var lines []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	n := 0
 	for sc.Scan() {
-		n++
-		if err := c.Run(sc.Text()); err != nil {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("cli: reading the script after line %d: %w", len(lines), err)
+	}
+	dry := New(c.s, dryBackend{c.be}, io.Discard)
+	dry.dry, dry.config, dry.ctx = true, c.config, c.ctx
+	if err := dry.runLines(lines); err != nil {
+		return err
+	}
+	return c.runLines(lines)
+}
+
+// runLines runs lines until exit or the first failure.
+func (c *CLI) runLines(lines []string) error {
+	for i, l := range lines {
+		if err := c.Run(l); err != nil {
 			if errors.Is(err, ErrExit) {
 				return nil
 			}
-			return &ScriptError{Line: n, Err: err}
+			return &ScriptError{Line: i + 1, Err: err}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("cli: reading the script after line %d: %w", n, err)
 	}
 	return nil
 }
+
+// dryBackend is the backend of a script's dry run: reads go to secgwd,
+// so that lines that enter nodes or list values see the configuration;
+// every change, lock and RPC succeeds without reaching it.
+type dryBackend struct{ Backend }
+
+// EditConfig changes nothing.
+func (dryBackend) EditConfig([]byte) error { return nil }
+
+// Commit commits nothing.
+func (dryBackend) Commit(CommitOptions) error { return nil }
+
+// Validate says the unchanged candidate is valid.
+func (dryBackend) Validate() error { return nil }
+
+// Discard discards nothing.
+func (dryBackend) Discard() error { return nil }
+
+// Lock locks nothing.
+func (dryBackend) Lock(string) error { return nil }
+
+// Unlock unlocks nothing.
+func (dryBackend) Unlock(string) error { return nil }
+
+// Call runs no RPC, and returns no output.
+func (dryBackend) Call([]byte) ([]byte, error) { return nil, nil }
+
+// Close leaves the session to its owner.
+func (dryBackend) Close() error { return nil }
 
 // HasSecret reports whether a command line names a leaf that holds a
 // secret (secgw-types:secret: a PPK or HA secret...), so that its value

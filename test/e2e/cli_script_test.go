@@ -8,15 +8,18 @@ import (
 )
 
 // TestCliScriptStopsAtFirstBadLine: a script, from -f or standard input,
-// stops at its first bad line, which it names, commits nothing, exits 1
-// and leaves configuration mode's locks behind it; a good script exits
-// 0. Values are checked as typed, with the model's range or choices,
-// and the path in the CLI's syntax.
+// stops at its first bad line, which it names, and exits 1: a line the
+// CLI refuses stops it before any line ran (a commit before it
+// included); a line secgwd refuses stops it there, and the lines after
+// it do not run. Configuration mode's locks do not outlive it; a good
+// script exits 0. Values are checked as typed, with the model's range or
+// choices, and the path in the CLI's syntax.
 func TestCliScriptStopsAtFirstBadLine(t *testing.T) {
 	t.Parallel()
 	d := startCLIDaemon(t)
 	script := "edit running\n" +
 		"/ vrf main ike global-options threads 12\n" +
+		"commit\n" +
 		"/ vrf main ike global-options retransmit-tries 101\n" +
 		"commit\n"
 	file := filepath.Join(t.TempDir(), "bad.cli")
@@ -30,9 +33,8 @@ func TestCliScriptStopsAtFirstBadLine(t *testing.T) {
 		} else {
 			r = runCLI(t, d, adminUser, adminPassword, script)
 		}
-		if r.code != 1 || !strings.HasPrefix(r.errOut, "line 3: Error: / vrf main ike global-options retransmit-tries: bad value \"101\": out of range 0..100\n") ||
-			!strings.Contains(r.errOut, "secgw: stopped at line 3") ||
-			!strings.Contains(r.errOut, "the uncommitted changes were discarded") {
+		if r.code != 1 || r.errOut != "line 4: Error: / vrf main ike global-options retransmit-tries: bad value \"101\": out of range 0..100\n"+
+			"secgw: stopped at line 4: the lines after it did not run\n" {
 			t.Errorf("%s: %s", how, r)
 		}
 		if got := runningThreads(t, d); got != "" {
@@ -43,6 +45,17 @@ func TestCliScriptStopsAtFirstBadLine(t *testing.T) {
 	r := runCLI(t, d, aliceUser, alicePassword, "edit running\nshow config diff\nexit\n")
 	if r.code != 0 || r.out != "No uncommitted changes.\n" {
 		t.Fatalf("after the failed scripts: %s", r)
+	}
+	// A commit secgwd refuses: the script stops there, what follows does
+	// not run, and the uncommitted changes go.
+	r = runCLI(t, d, adminUser, adminPassword, "edit running\n/ vrf main ike global-options threads 12\n"+
+		"/ vrf main ike vpn hq ike-policy template nope\ncommit\nshow config diff\n")
+	if r.code != 1 || !strings.HasPrefix(r.errOut, "line 4: Error: / vrf main ike vpn hq ike-policy template: ") ||
+		!strings.Contains(r.errOut, "secgw: stopped at line 4") || !strings.Contains(r.errOut, "the uncommitted changes were discarded") || r.out != "" {
+		t.Errorf("a commit secgwd refuses: %s", r)
+	}
+	if got := runningThreads(t, d); got != "" {
+		t.Fatalf("the refused script committed: %q", got)
 	}
 	// Without the bad line the script commits and exits 0.
 	good := strings.Replace(script, "retransmit-tries 101", "retransmit-tries 10", 1)
