@@ -320,6 +320,9 @@ func (c *CLI) printOutput(mod string, words []string, body []byte) error {
 		if n := len(out.Messages); n > 0 {
 			why = printable(out.Messages[n-1])
 		}
+		if why == "negotiation still in progress" {
+			why = "no SA came up in the time secgwd waits (" + why + ")"
+		}
 		return fmt.Errorf("cli: cmd ike initiate failed: %s", why)
 	}
 	return nil
