@@ -208,8 +208,8 @@ func TestCliCommitConfirmed(t *testing.T) {
 	admin := startOperator(t, d, adminUser, adminPassword)
 	admin.run("edit running")
 	admin.run("/ vrf main ike global-options threads 6")
-	out := admin.run(`commit confirmed 2 comment "try 6"`)
-	if !strings.HasPrefix(out, "Committed. secgwd rolls it back in 2s unless confirmed by 'commit'") {
+	out := admin.run(`commit confirmed 4 comment "try 6"`)
+	if !strings.HasPrefix(out, "Committed. secgwd rolls it back in 4s unless confirmed by 'commit'") {
 		t.Fatalf("commit confirmed: %q", out)
 	}
 	if got := runningThreads(t, d); got != "threads 6\n" {
@@ -219,6 +219,7 @@ func TestCliCommitConfirmed(t *testing.T) {
 		t.Errorf("exit during a confirmed commit: %q", out)
 	}
 	// Not confirmed: rolled back.
+	time.Sleep(4 * time.Second)
 	eventually(t, func() string {
 		if got := runningThreads(t, d); got != "" {
 			return "running after the confirm timeout: " + got
@@ -238,11 +239,11 @@ func TestCliCommitConfirmed(t *testing.T) {
 
 	// Confirmed in time: it stays.
 	admin.run("/ vrf main ike global-options threads 7")
-	admin.run("commit confirmed 2")
+	admin.run("commit confirmed 4")
 	if out := admin.run("commit"); out != "The confirmed commit is confirmed.\n" {
 		t.Errorf("confirming commit: %q", out)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(5 * time.Second)
 	if got := runningThreads(t, d); got != "threads 7\n" {
 		t.Fatalf("running after a confirmed commit was confirmed: %q", got)
 	}
