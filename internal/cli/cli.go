@@ -118,6 +118,7 @@ var operational = []Cand{
 	{Word: "cmd", Help: "Run an operational command (cmd ike initiate|rekey|reauth ...)"},
 	{Word: "flush", Help: "Delete SAs (flush ike ike-sa|child-sa ...)"},
 	{Word: "edit", Help: "Enter configuration mode (edit running): locks the candidate and running until exit"},
+	{Word: "discard", Help: "Drop the changes a NETCONF session left in the candidate without locking it (refused while anyone is in configuration mode)"},
 	{Word: "exit", Help: "Leave the shell"},
 }
 
@@ -150,13 +151,27 @@ func (c *CLI) runOper(words []string) error {
 			return fmt.Errorf("cli: edit takes one word: running (edits go to the candidate until commit)")
 		}
 		return c.enterConfig()
+	case "discard":
+		// Configuration mode holds the candidate's lock, so this only
+		// drops changes left by a session that edited without it, which
+		// keep everyone out of configuration mode (RFC 6241 §7.5: no lock
+		// on a modified candidate); secgwd refuses it (in-use) while
+		// another session holds the lock.
+		if len(words) > 1 {
+			return fmt.Errorf("cli: unexpected word %q after discard", words[1])
+		}
+		if err := c.be.Discard(); err != nil {
+			return lockError("candidate", err)
+		}
+		_, err := io.WriteString(c.out, "The candidate holds no uncommitted changes now.\n")
+		return err
 	case "exit", "quit", "logout":
 		return ErrExit
 	case "help":
 		_, err := io.WriteString(c.out, formatHelp(operational))
 		return err
 	}
-	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, edit, exit", words[0])
+	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, edit, discard, exit", words[0])
 }
 
 func (c *CLI) runConfig(words []string) error {

@@ -83,11 +83,16 @@ func lockError(ds string, err error) error {
 	if sid == "" || sid == "0" {
 		// Not a lock: the candidate holds changes of a session that did
 		// not lock it (a NETCONF client), which a lock would discard.
-		return fmt.Errorf("cli: configuration mode is not available: %s (see them with 'show config diff')", msg)
+		return fmt.Errorf("cli: configuration mode is not available: %s (see them with 'show config diff'; "+
+			"'discard' drops them)", msg)
 	}
 	who := "NETCONF session " + sid
 	if m := userRE.FindStringSubmatch(msg); m != nil {
 		who += " (user " + m[1] + ")"
+	}
+	if !rerr.Has("lock-denied") {
+		return fmt.Errorf("cli: configuration mode is taken: %s holds the lock of the %s datastore: "+
+			"its changes are not yours to drop", who, ds)
 	}
 	return fmt.Errorf("cli: configuration mode is taken: %s holds the lock of the %s datastore: "+
 		"its changes are not yours to commit; try again when it leaves configuration mode", who, ds)

@@ -44,7 +44,8 @@ func eventually(t *testing.T, check func() string) {
 // half-made edits (neither from secgw nor with a raw NETCONF <commit>);
 // 'exit' with changes is refused, 'exit discard' releases the locks, and
 // so do Ctrl-D and a killed secgw (secgwd ends the session), each
-// discarding the uncommitted edits.
+// discarding the uncommitted edits. 'discard' drops what a NETCONF
+// client left in the candidate without a lock, never an operator's.
 func TestCliLockTwoOperators(t *testing.T) {
 	t.Parallel()
 	d := startCLIDaemon(t)
@@ -118,6 +119,29 @@ func TestCliLockTwoOperators(t *testing.T) {
 	})
 	if got := runningThreads(t, d); got != "threads 10\n" {
 		t.Fatalf("running: %q", got)
+	}
+
+	// A NETCONF client that edits without the lock keeps everyone out of
+	// configuration mode (RFC 6241 §7.5); 'discard' drops its changes,
+	// but never those of an operator in configuration mode.
+	mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><threads>13</threads></global-options>`)+`</edit-config>`)
+	r = runCLI(t, d, adminUser, adminPassword, "edit running\n")
+	if r.code != 1 || !strings.HasPrefix(r.errOut, "line 1: Error: configuration mode is not available: the candidate holds uncommitted changes of session ") ||
+		!strings.Contains(r.errOut, "'discard' drops them") {
+		t.Fatalf("edit running on a candidate changed without a lock: %s", r)
+	}
+	if r = runCLI(t, d, adminUser, adminPassword, "", "discard"); r.code != 0 || r.out != "The candidate holds no uncommitted changes now.\n" {
+		t.Fatalf("discard: %s", r)
+	}
+	e := startOperator(t, d, adminUser, adminPassword)
+	e.run("edit running")
+	e.run("/ vrf main ike global-options threads 14")
+	r = runCLI(t, d, aliceUser, alicePassword, "", "discard")
+	if r.code != 1 || !strings.Contains(r.errOut, "configuration mode is taken: NETCONF session ") || !strings.Contains(r.errOut, "not yours to drop") {
+		t.Fatalf("discard while an operator is in configuration mode: %s", r)
+	}
+	if out := e.run("show config diff"); !strings.Contains(out, "+             threads 14\n") {
+		t.Errorf("the operator's change after another one's discard: %q", out)
 	}
 }
 
