@@ -116,7 +116,11 @@ func (a *App) Run(args []string) int {
 			var serr *ScriptError
 			if errors.As(err, &serr) {
 				fmt.Fprintln(a.Err, serr.Error())
-				fmt.Fprintf(a.Err, "secgw: stopped at line %d: the lines after it did not run\n", serr.Line)
+				if serr.Dry {
+					fmt.Fprintf(a.Err, "secgw: stopped at line %d before running any line: nothing was changed\n", serr.Line)
+				} else {
+					fmt.Fprintf(a.Err, "secgw: stopped at line %d: the lines after it did not run\n", serr.Line)
+				}
 			} else {
 				fmt.Fprintln(a.Err, ErrorText(err))
 			}

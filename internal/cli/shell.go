@@ -121,6 +121,8 @@ func (c *CLI) PendingConfirm() bool {
 type ScriptError struct {
 	Line int // 1-based
 	Err  error
+	// Dry is set when the dry run found the line: no line ran.
+	Dry bool
 }
 
 // Error names the line and what went wrong, as the shell prints it.
@@ -153,6 +155,10 @@ func (c *CLI) Script(r io.Reader) error {
 	dry := New(c.s, dryBackend{c.be}, io.Discard)
 	dry.dry, dry.config, dry.ctx = true, c.config, c.ctx
 	if err := dry.runLines(lines); err != nil {
+		var serr *ScriptError
+		if errors.As(err, &serr) {
+			serr.Dry = true
+		}
 		return err
 	}
 	return c.runLines(lines)

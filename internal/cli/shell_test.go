@@ -125,7 +125,7 @@ show config nodefault / vrf main ike vpn hq
 `
 	err := c.Script(strings.NewReader(script))
 	var serr *ScriptError
-	if !errors.As(err, &serr) || serr.Line != 8 || !strings.HasPrefix(err.Error(), `line 8: Error: unknown word "bogus-leaf" at / vrf main ike vpn hq`) {
+	if !errors.As(err, &serr) || serr.Line != 8 || !serr.Dry || !strings.HasPrefix(err.Error(), `line 8: Error: unknown word "bogus-leaf" at / vrf main ike vpn hq`) {
 		t.Fatalf("script error %v", err)
 	}
 	// The dry run found it: no line ran, not even edit running.

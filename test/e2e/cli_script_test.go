@@ -34,7 +34,7 @@ func TestCliScriptStopsAtFirstBadLine(t *testing.T) {
 			r = runCLI(t, d, adminUser, adminPassword, script)
 		}
 		if r.code != 1 || r.errOut != "line 4: Error: / vrf main ike global-options retransmit-tries: bad value \"101\": out of range 0..100\n"+
-			"secgw: stopped at line 4: the lines after it did not run\n" {
+			"secgw: stopped at line 4 before running any line: nothing was changed\n" {
 			t.Errorf("%s: %s", how, r)
 		}
 		if got := runningThreads(t, d); got != "" {
@@ -51,7 +51,7 @@ func TestCliScriptStopsAtFirstBadLine(t *testing.T) {
 	r = runCLI(t, d, adminUser, adminPassword, "edit running\n/ vrf main ike global-options threads 12\n"+
 		"/ vrf main ike vpn hq ike-policy template nope\ncommit\nshow config diff\n")
 	if r.code != 1 || !strings.HasPrefix(r.errOut, "line 4: Error: / vrf main ike vpn hq ike-policy template: ") ||
-		!strings.Contains(r.errOut, "secgw: stopped at line 4") || !strings.Contains(r.errOut, "the uncommitted changes were discarded") || r.out != "" {
+		!strings.Contains(r.errOut, "secgw: stopped at line 4: the lines after it did not run") || !strings.Contains(r.errOut, "the uncommitted changes were discarded") || r.out != "" {
 		t.Errorf("a commit secgwd refuses: %s", r)
 	}
 	if got := runningThreads(t, d); got != "" {
