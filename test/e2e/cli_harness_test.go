@@ -233,9 +233,28 @@ func (o *operator) run(line string) string {
 		o.t.Fatal(err)
 	}
 	s := o.waitFor(from, regexp.MustCompile(`\n(?s:.*)`+promptRE.String()))
-	_, s, _ = strings.Cut(s, "\n")
+	s = afterEcho(s, line)
 	loc := promptRE.FindStringIndex(s)
 	return s[:loc[0]]
+}
+
+// afterEcho returns what follows the terminal's echo of line in s. The
+// echo wraps at the terminal's width (x/term's 80 columns), with line
+// breaks that are not in line.
+func afterEcho(s, line string) string {
+	i, j := 0, 0
+	for i < len(s) && j < len(line) {
+		switch {
+		case s[i] == '\n':
+			i++
+		case s[i] == line[j]:
+			i, j = i+1, j+1
+		default:
+			_, rest, _ := strings.Cut(s, "\n") // not the echo: its first line
+			return rest
+		}
+	}
+	return strings.TrimPrefix(s[i:], "\n")
 }
 
 // prompt returns the prompt the shell shows now.

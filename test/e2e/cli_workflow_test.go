@@ -154,7 +154,10 @@ func TestCliDiffCheckComment(t *testing.T) {
 	d := startCLIDaemon(t)
 	admin := startOperator(t, d, adminUser, adminPassword)
 	admin.run("edit running")
-	admin.run("/ vrf main ike vpn hq local-address 192.0.2.1 remote-address 198.51.100.1")
+	// Lines longer than the terminal wraps them print nothing either.
+	if out := admin.run("/ vrf main ike vpn hq local-address 192.0.2.1 remote-address 198.51.100.1"); out != "" {
+		t.Fatalf("a configuration line printed %q", out)
+	}
 	admin.run("/ vrf main ike vpn hq security-policy trunk local-ts subnet 10.0.0.0/24")
 	if out := admin.run(`commit comment "first hq"`); out != "" {
 		t.Fatalf("commit: %q", out)
