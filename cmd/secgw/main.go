@@ -6,6 +6,14 @@
 //	secgw show ike ike-sa details          one command, then exit
 //	secgw                                  the shell (edit running, commit...)
 //	secgw < lines.txt                      each line as typed in the shell
+//	secgw -f lines.txt                     the same
+//
+// A script stops at its first bad line (secgw exits 1 and names it). Its
+// lines run dry first, so that a line the CLI refuses stops it before
+// any line ran; after a line secgwd refuses nothing runs, and the
+// uncommitted changes are discarded. 'edit running' locks the candidate and running datastores
+// until configuration mode is left: another operator cannot edit or
+// commit meanwhile, and is told which NETCONF session holds the lock.
 //
 // The connection comes from the flags, else from SECGW_HOST, SECGW_PORT,
 // SECGW_USER, SECGW_PASSWORD and SECGW_KNOWN_HOSTS. Without a password
@@ -56,6 +64,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer, getenv func(st
 	fs.StringVar(&app.KnownHosts, "known-hosts", getenv("SECGW_KNOWN_HOSTS"), "known_hosts file to check secgwd's host key against (SECGW_KNOWN_HOSTS; unchecked when empty)")
 	fs.StringVar(&app.History, "history", history, "the shell's history file (empty: none)")
 	fs.StringVar(&app.Name, "name", "secgw", "the name the prompt starts with")
+	fs.StringVar(&app.Script, "f", "", "run the lines of this file as typed in the shell, stopping at the first bad one")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -104,12 +104,25 @@ exit
 show config nodefault / vrf main ike global-options
 / not a command
 `
+	// The bad last line stops the script before any line ran.
 	code, out, errOut := secgw(t, script, env, "-host", host, "-port", port)
-	if out != "global-options\n    threads 20\n    ..\n" {
-		t.Errorf("stdout %q", out)
+	if code != 1 || out != "" || errOut != "line 6: Error: unknown command \"/\": expected one of show, cmd, flush, edit, discard, exit\n"+
+		"secgw: stopped at line 6 before running any line: nothing was changed\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if code != 1 || !strings.HasPrefix(errOut, `line 6: Error: unknown command "/"`) {
-		t.Errorf("exit %d, stderr %q", code, errOut)
+	script = strings.TrimSuffix(script, "/ not a command\n")
+	code, out, errOut = secgw(t, script, env, "-host", host, "-port", port)
+	if code != 0 || out != "global-options\n    threads 20\n    ..\n" || errOut != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// -f reads the script from a file.
+	file := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(file, []byte("show config nodefault / vrf main ike global-options\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = secgw(t, "", env, "-host", host, "-port", port, "-f", file)
+	if code != 0 || out != "global-options\n    threads 20\n    ..\n" {
+		t.Errorf("-f: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

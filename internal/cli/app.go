@@ -25,6 +25,9 @@ type App struct {
 	History string
 	// Name starts the prompt.
 	Name string
+	// Script, when set, is a file whose lines run as typed in the shell
+	// (secgw -f FILE), as standard input's do when it is not a terminal.
+	Script string
 	// In is standard input; when it is a terminal the shell is
 	// interactive and the password may be asked there.
 	In       *os.File
@@ -32,14 +35,29 @@ type App struct {
 }
 
 // Run runs the command and returns the process exit status: 0, 1 when a
-// command failed, 2 when secgwd could not be reached.
+// command failed (a script stops at its first failed line, whose number
+// the message gives), 2 when secgwd could not be reached.
 func (a *App) Run(args []string) int {
+	var script io.Reader
+	if a.Script != "" {
+		if len(args) > 0 {
+			fmt.Fprintln(a.Err, "secgw: -f runs a script: give no command with it")
+			return 2
+		}
+		f, err := os.Open(a.Script)
+		if err != nil {
+			fmt.Fprintln(a.Err, "secgw:", err)
+			return 2
+		}
+		defer f.Close()
+		script = f
+	}
 	s, err := schema.Load()
 	if err != nil {
 		fmt.Fprintln(a.Err, "secgw:", err)
 		return 2
 	}
-	tty := a.In != nil && term.IsTerminal(int(a.In.Fd()))
+	tty := script == nil && a.In != nil && term.IsTerminal(int(a.In.Fd()))
 	if a.Dial.Password == "" && tty {
 		fmt.Fprintf(a.Err, "%s@%s's password: ", a.Dial.User, a.Dial.Host)
 		pw, err := term.ReadPassword(int(a.In.Fd()))
@@ -69,6 +87,9 @@ func (a *App) Run(args []string) int {
 		c.Name = a.Name
 	}
 	defer func() {
+		if c.PendingConfirm() {
+			fmt.Fprintln(a.Err, "secgw: the confirmed commit was not confirmed: secgwd rolls it back as the session ends")
+		}
 		if discarded, err := c.End(); err != nil {
 			fmt.Fprintln(a.Err, ErrorText(err))
 		} else if discarded {
@@ -85,12 +106,24 @@ func (a *App) Run(args []string) int {
 	case tty:
 		return a.interactive(c)
 	default:
-		failed, err := c.Script(a.In, a.Err)
-		if err != nil {
-			fmt.Fprintln(a.Err, "secgw:", err)
-			return 1
+		if script == nil && a.In != nil {
+			script = a.In
 		}
-		if failed > 0 {
+		if script == nil {
+			return 0
+		}
+		if err := c.Script(script); err != nil {
+			var serr *ScriptError
+			if errors.As(err, &serr) {
+				fmt.Fprintln(a.Err, serr.Error())
+				if serr.Dry {
+					fmt.Fprintf(a.Err, "secgw: stopped at line %d before running any line: nothing was changed\n", serr.Line)
+				} else {
+					fmt.Fprintf(a.Err, "secgw: stopped at line %d: the lines after it did not run\n", serr.Line)
+				}
+			} else {
+				fmt.Fprintln(a.Err, ErrorText(err))
+			}
 			return 1
 		}
 		return 0

@@ -19,7 +19,9 @@ type cannedBackend struct{ data []byte }
 func (b cannedBackend) Get([]byte, string) ([]byte, error)               { return b.data, nil }
 func (b cannedBackend) GetConfig(string, []byte, string) ([]byte, error) { return b.data, nil }
 func (cannedBackend) EditConfig([]byte) error                            { return nil }
-func (cannedBackend) Commit() error                                      { return nil }
+func (cannedBackend) Commit(cli.CommitOptions) error                     { return nil }
+func (cannedBackend) Lock(string) error                                  { return nil }
+func (cannedBackend) Unlock(string) error                                { return nil }
 func (cannedBackend) Validate() error                                    { return nil }
 func (cannedBackend) Discard() error                                     { return nil }
 func (cannedBackend) Call([]byte) ([]byte, error)                        { return nil, nil }

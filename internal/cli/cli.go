@@ -4,9 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/openconfig/goyang/pkg/yang"
 
 	"secgw/internal/schema"
+	"secgw/internal/validate"
 )
 
 // ErrExit is returned by Run for a command that ends the shell.
@@ -34,6 +39,16 @@ type CLI struct {
 	// dirty is set when this session changed the candidate since its
 	// last commit or discard.
 	dirty bool
+	// locked lists the datastores whose lock configuration mode holds,
+	// in the order taken (workflow.go).
+	locked []string
+	// confirmUntil, when set, is when secgwd rolls back this session's
+	// confirmed commit unless a commit confirms it first.
+	confirmUntil time.Time
+	// dry is set on the CLI of a script's dry run (Script): it changes
+	// nothing, and the candidate it reads is not the one the script
+	// builds.
+	dry bool
 
 	secretWords map[string]bool // names of secret leaves, built on first use
 }
@@ -86,6 +101,7 @@ func (c *CLI) Run(line string) error {
 	if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 		return nil
 	}
+	c.checkConfirm()
 	if last := words[len(words)-1]; last == "?" {
 		_, err := io.WriteString(c.out, formatHelp(c.Candidates(words[:len(words)-1])))
 		return err
@@ -98,17 +114,20 @@ func (c *CLI) Run(line string) error {
 
 // operational lists the commands of operational mode, for errors and help.
 var operational = []Cand{
-	{Word: "show", Help: "Show configuration, state or IKE SAs"},
+	{Word: "show", Help: "Show configuration, state, IKE SAs, uncommitted changes (show config diff) or commits (show commits)"},
 	{Word: "cmd", Help: "Run an operational command (cmd ike initiate|rekey|reauth ...)"},
 	{Word: "flush", Help: "Delete SAs (flush ike ike-sa|child-sa ...)"},
-	{Word: "edit", Help: "Enter configuration mode (edit running)"},
+	{Word: "edit", Help: "Enter configuration mode (edit running): locks the candidate and running until exit"},
+	{Word: "discard", Help: "Drop the changes a NETCONF session left in the candidate without locking it (refused while anyone is in configuration mode)"},
 	{Word: "exit", Help: "Leave the shell"},
 }
 
 // configuration lists the commands configuration mode adds.
 var configuration = []Cand{
-	{Word: "commit", Help: "Make the candidate configuration running"},
-	{Word: "validate", Help: "Validate the candidate configuration"},
+	{Word: "commit", Help: "Make the candidate running: commit [check] [confirmed [SECONDS]] [comment TEXT]"},
+	{Word: "validate", Help: "Validate the candidate configuration (as commit check)"},
+	{Word: "compare", Help: "Show the uncommitted changes (as show config diff)"},
+	{Word: "rollback", Help: "Load commit ID (see show commits) into the candidate and show what it changes"},
 	{Word: "discard", Help: "Drop the uncommitted changes"},
 	{Word: "del", Help: "Delete a node, leaf or leaf-list value"},
 	{Word: "..", Help: "Go up one level"},
@@ -131,15 +150,28 @@ func (c *CLI) runOper(words []string) error {
 		if len(words) != 2 || words[1] != "running" {
 			return fmt.Errorf("cli: edit takes one word: running (edits go to the candidate until commit)")
 		}
-		c.config, c.ctx = true, nil
-		return c.refresh()
+		return c.enterConfig()
+	case "discard":
+		// Configuration mode holds the candidate's lock, so this only
+		// drops changes left by a session that edited without it, which
+		// keep everyone out of configuration mode (RFC 6241 §7.5: no lock
+		// on a modified candidate); secgwd refuses it (in-use) while
+		// another session holds the lock.
+		if len(words) > 1 {
+			return fmt.Errorf("cli: unexpected word %q after discard", words[1])
+		}
+		if err := c.be.Discard(); err != nil {
+			return lockError("candidate", err)
+		}
+		_, err := io.WriteString(c.out, "The candidate holds no uncommitted changes now.\n")
+		return err
 	case "exit", "quit", "logout":
 		return ErrExit
 	case "help":
 		_, err := io.WriteString(c.out, formatHelp(operational))
 		return err
 	}
-	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, edit, exit", words[0])
+	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, edit, discard, exit", words[0])
 }
 
 func (c *CLI) runConfig(words []string) error {
@@ -149,7 +181,7 @@ func (c *CLI) runConfig(words []string) error {
 	case "help":
 		_, err := io.WriteString(c.out, formatHelp(append(append([]Cand(nil), configuration...), operational[:3]...)))
 		return err
-	case "commit", "validate", "discard", "..":
+	case "validate", "discard", "..", "compare":
 		if len(words) > 1 {
 			return fmt.Errorf("cli: unexpected word %q after %s", words[1], words[0])
 		}
@@ -160,19 +192,13 @@ func (c *CLI) runConfig(words []string) error {
 	}
 	switch words[0] {
 	case "commit":
-		if err := c.be.Commit(); err != nil {
-			c.refreshQuiet()
-			return err
-		}
-		c.dirty = false
-		return c.refresh()
+		return c.commitCommand(words[1:])
 	case "validate":
-		err := c.be.Validate()
-		c.invalid = err != nil
-		if err == nil {
-			_, err = io.WriteString(c.out, "The candidate configuration is valid.\n")
-		}
-		return err
+		return c.validateCommand()
+	case "compare":
+		return c.showDiff(nil)
+	case "rollback":
+		return c.rollbackCommand(words[1:])
 	case "discard":
 		if err := c.be.Discard(); err != nil {
 			return err
@@ -189,8 +215,11 @@ func (c *CLI) runConfig(words []string) error {
 		if c.dirty {
 			return fmt.Errorf("cli: there are uncommitted changes: commit or discard them first (or 'exit discard')")
 		}
-		c.config, c.ctx, c.invalid = false, nil, false
-		return nil
+		if c.confirmPending() {
+			return fmt.Errorf("cli: a confirmed commit is pending: 'commit' confirms it; otherwise secgwd rolls it back at %s UTC",
+				c.confirmUntil.UTC().Format("15:04:05"))
+		}
+		return c.leaveConfig()
 	case "..":
 		if len(c.ctx) > 0 {
 			c.ctx = c.ctx[:len(c.ctx)-1]
@@ -217,6 +246,9 @@ func (c *CLI) runConfig(words []string) error {
 func (c *CLI) set(words []string) error {
 	ch, err := c.ed.Parse(c.ctx, words)
 	if err != nil {
+		return err
+	}
+	if err := c.checkValues(ch); err != nil {
 		return err
 	}
 	edit := ch.Sets > 0
@@ -286,6 +318,9 @@ func (c *CLI) del(words []string) error {
 			return err
 		}
 	}
+	if c.dry && len(values) == 0 && t.Leaf != nil && t.Leaf.Kind == schema.KindLeafList && t.Value == "" {
+		return nil // the values may come from the script's earlier lines
+	}
 	x, err := deleteConfig(c.s, t, values)
 	if err != nil {
 		return err
@@ -326,3 +361,50 @@ func (c *CLI) refresh() error {
 }
 
 func (c *CLI) refreshQuiet() { _ = c.refresh() }
+
+// checkValues checks the values and keys a line sets against the model
+// (ranges, lengths, patterns, addresses and prefixes: validate.CheckValue,
+// the check secgwd makes at commit), so that a bad value is named when
+// it is typed, with the path as typed, rather than at commit.
+func (c *CLI) checkValues(ch *Change) error {
+	for _, op := range ch.Ops {
+		if op.Field != nil {
+			if why := validate.CheckValue(op.Field.Entry.Type, op.Value, op.Field.Secret); why != "" {
+				return badValue(op.Path, op.Field, op.Value, errors.New(reason(why, op.Value, op.Field.Entry.Type)))
+			}
+			continue
+		}
+		n := len(op.Path)
+		if n == 0 || op.Path[n-1].KeyName == "" {
+			continue
+		}
+		b, err := c.ed.BindingAt(op.Path[:n-1])
+		if err != nil {
+			return err
+		}
+		list := b.Field(op.Path[n-1].Name)
+		kf := &list.Elem.Fields[list.KeyIndex]
+		if why := validate.CheckValue(kf.Entry.Type, op.Path[n-1].Key, kf.Secret); why != "" {
+			return fmt.Errorf("cli: %s %s: bad %s %s: %s", Words(op.Path[:n-1]), list.Name, kf.Name,
+				quote(op.Path[n-1].Key), reason(why, op.Path[n-1].Key, kf.Entry.Type))
+		}
+	}
+	return nil
+}
+
+// reason words a reason of validate.CheckValue after the value it is
+// about: without the value again ("101 is out of range 0..100" is "out
+// of range 0..100"), and naming the types a union accepts, which the
+// validator's own message leaves out.
+func reason(why, value string, yt *yang.YangType) string {
+	for _, v := range []string{strconv.Quote(value) + " ", value + " "} {
+		if r, ok := strings.CutPrefix(why, v); ok {
+			why = strings.TrimPrefix(r, "is ")
+			break
+		}
+	}
+	if why == "not a valid value" {
+		return "expected " + typeName(yt)
+	}
+	return why
+}

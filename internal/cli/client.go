@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -24,12 +25,33 @@ type Backend interface {
 	// candidate, with test-option set: a candidate may be invalid between
 	// two lines of configuration mode, until commit.
 	EditConfig(config []byte) error
-	Commit() error
+	// Commit makes the candidate running (RFC 6241 §8.3.4.1), or, with
+	// opt.Confirmed, running until the confirmation (§8.4).
+	Commit(opt CommitOptions) error
 	// Validate validates the candidate.
 	Validate() error
 	Discard() error
+	// Lock and Unlock take and release the lock of a datastore
+	// ("candidate", "running"; RFC 6241 §7.5, §7.6).
+	Lock(target string) error
+	Unlock(target string) error
 	Call(rpc []byte) ([]byte, error)
 	Close() error
+}
+
+// CommitOptions are the parameters of a commit.
+type CommitOptions struct {
+	// Confirmed makes a confirmed commit (RFC 6241 §8.4): the server
+	// reverts it after Timeout unless a later commit confirms it, or
+	// when the session ends first.
+	Confirmed bool
+	// Timeout of a confirmed commit; 0 is the server's default (600 s).
+	Timeout time.Duration
+	// Comment goes into the commit's record in config-history. It
+	// travels as <comment> in the secgw-config namespace inside
+	// <commit>: ietf-netconf's commit has no comment, and secgwd reads
+	// this extra parameter (a server that does not ignores it).
+	Comment string
 }
 
 // NSWithDefaults is the namespace of the with-defaults parameter.
@@ -207,8 +229,39 @@ func (nb *NetconfBackend) EditConfig(config []byte) error {
 }
 
 // Commit runs <commit>.
-func (nb *NetconfBackend) Commit() error {
-	_, err := nb.exec(`<commit/>`)
+func (nb *NetconfBackend) Commit(opt CommitOptions) error {
+	_, err := nb.exec(commitOp(opt))
+	return err
+}
+
+// commitOp is the <commit> element for opt.
+func commitOp(opt CommitOptions) string {
+	var b bytes.Buffer
+	b.WriteString(`<commit>`)
+	if opt.Confirmed {
+		b.WriteString(`<confirmed/>`)
+		if opt.Timeout > 0 {
+			b.WriteString(`<confirm-timeout>` + strconv.FormatInt(int64((opt.Timeout+time.Second-1)/time.Second), 10) + `</confirm-timeout>`)
+		}
+	}
+	if opt.Comment != "" {
+		b.WriteString(`<comment xmlns="` + NSConfig + `">`)
+		_ = xml.EscapeText(&b, []byte(opt.Comment))
+		b.WriteString(`</comment>`)
+	}
+	b.WriteString(`</commit>`)
+	return b.String()
+}
+
+// Lock runs <lock> on target.
+func (nb *NetconfBackend) Lock(target string) error {
+	_, err := nb.exec(`<lock><target><` + target + `/></target></lock>`)
+	return err
+}
+
+// Unlock runs <unlock> on target.
+func (nb *NetconfBackend) Unlock(target string) error {
+	_, err := nb.exec(`<unlock><target><` + target + `/></target></unlock>`)
 	return err
 }
 

@@ -39,7 +39,7 @@ func (c *CLI) Candidates(words []string) []Cand {
 		return c.rpcCands("ike", append([]string{"flush"}, words[2:]...))
 	case "edit":
 		if len(words) == 1 && !c.config {
-			return []Cand{{Word: "running", Help: "Edit the configuration (changes go to the candidate until commit)"}}
+			return []Cand{{Word: "running", Help: "Edit the configuration: changes go to the candidate until commit; the candidate and running stay locked for other sessions until exit"}}
 		}
 		return nil
 	case "exit":
@@ -52,7 +52,14 @@ func (c *CLI) Candidates(words []string) []Cand {
 		return nil
 	}
 	switch words[0] {
-	case "commit", "validate", "discard", "..", "help":
+	case "commit":
+		return commitCands(words[1:])
+	case "rollback":
+		if len(words) == 1 {
+			return []Cand{{Word: "<commit-id>", Help: "The commit to load into the candidate (see show commits)", Value: true}}
+		}
+		return nil
+	case "validate", "discard", "..", "help", "compare":
 		return nil
 	case "del":
 		return c.pathCands(c.ctx, words[1:], true, false)
@@ -66,14 +73,22 @@ func (c *CLI) showCands(words []string) []Cand {
 			{Word: "config", Help: "The configuration (the candidate in configuration mode) [nodefault] [path]"},
 			{Word: "state", Help: "Configuration and operational state [path]"},
 			{Word: "ike", Help: "IKE SAs (show ike ike-sa [details|with-keys])"},
+			{Word: "commits", Help: "The kept commits: id (for rollback), time, user, comment"},
 		}
+	}
+	if words[0] == "commits" {
+		return nil
+	}
+	if words[0] == "config" && len(words) > 1 && words[1] == "diff" {
+		return nil
 	}
 	switch words[0] {
 	case "config", "state":
 		rest := words[1:]
 		var out []Cand
 		if len(rest) == 0 && words[0] == "config" {
-			out = append(out, Cand{Word: "nodefault", Help: "Leave out the values that are defaults"})
+			out = append(out, Cand{Word: "nodefault", Help: "Leave out the values that are defaults"},
+				Cand{Word: "diff", Help: "The uncommitted changes: + added, - removed (candidate against running)"})
 		} else if len(rest) > 0 && rest[0] == "nodefault" {
 			rest = rest[1:]
 		}
@@ -320,4 +335,35 @@ func (c *CLI) Help(line string) string {
 		words = words[:len(words)-1]
 	}
 	return formatHelp(filterCands(c.Candidates(words), partial))
+}
+
+// commitCands completes 'commit [check] [confirmed [SECONDS]] [comment
+// TEXT]' after the words given.
+func commitCands(words []string) []Cand {
+	if n := len(words); n > 0 {
+		switch words[n-1] {
+		case "comment":
+			return []Cand{{Word: "<text>", Help: "Why: kept in the commit history (show commits)", Value: true}}
+		case "confirmed":
+			return append([]Cand{{Word: "<seconds>", Help: "Roll back unless confirmed by commit within this time (default 600)", Value: true}},
+				commitCands(append(append([]string(nil), words...), "0"))...)
+		case "check":
+			return nil
+		}
+	}
+	used := map[string]bool{}
+	for _, w := range words {
+		used[w] = true
+	}
+	var out []Cand
+	if len(words) == 0 {
+		out = append(out, Cand{Word: "check", Help: "Validate only, commit nothing"})
+	}
+	if !used["confirmed"] {
+		out = append(out, Cand{Word: "confirmed", Help: "Roll back unless confirmed by commit in time (RFC 6241 §8.4)"})
+	}
+	if !used["comment"] {
+		out = append(out, Cand{Word: "comment", Help: "A comment kept in the commit history"})
+	}
+	return out
 }

@@ -49,7 +49,7 @@ func TestCompletion(t *testing.T) {
 	}
 	// Several choices: the candidates come back for the shell to list.
 	_, _, cands := c.Complete("show ", 5)
-	if words(cands) != "config state ike" {
+	if words(cands) != "config state ike commits" {
 		t.Errorf("after show: %q", words(cands))
 	}
 	// Configuration mode: the commands, then the schema from the context.
@@ -154,7 +154,24 @@ func TestHelp(t *testing.T) {
 	if !strings.Contains(out, "  config ") || !strings.Contains(out, "  ike ") {
 		t.Errorf("show ?: %q", out)
 	}
-	if h := c.Help("commit "); h != "  <cr>\n" {
+	if h := c.Help("validate "); h != "  <cr>\n" {
 		t.Errorf("end of command: %q", h)
+	}
+	// The words of commit, each once.
+	for line, want := range map[string]string{
+		"commit ":              "check confirmed comment",
+		"commit confirmed ":    "<seconds> comment",
+		"commit confirmed 30 ": "comment",
+		"commit comment ":      "<text>",
+		"commit comment x ":    "confirmed",
+		"commit check ":        "",
+		"rollback ":            "<commit-id>",
+		"show config ":         "nodefault diff",
+		"show commits ":        "",
+		"show config diff ":    "",
+	} {
+		if got := words(c.Candidates(Fields(line))); !strings.HasPrefix(got, want) || want == "" && got != "" {
+			t.Errorf("%q: candidates %q, want %q first", line, got, want)
+		}
 	}
 }

@@ -27,6 +27,8 @@ type memBackend struct {
 	state              []byte // state XML merged into <get>
 	requests           [][]byte
 	reply              func(rpc []byte) ([]byte, error)
+	commits            []CommitOptions // the commits, in order
+	locks              []string        // "lock candidate", "unlock running"...
 }
 
 func newMem(t testing.TB, s *schema.Schema, config, state []byte) *memBackend {
@@ -94,11 +96,24 @@ func (m *memBackend) EditConfig(config []byte) error {
 	return nil
 }
 
-func (m *memBackend) Commit() error {
+func (m *memBackend) Commit(opt CommitOptions) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	m.commits = append(m.commits, opt)
 	m.running = datastore.Clone(m.candidate)
+	return nil
+}
+
+// Lock and Unlock record the locks; the in-memory backend has one
+// session, so they never conflict.
+func (m *memBackend) Lock(target string) error {
+	m.locks = append(m.locks, "lock "+target)
+	return nil
+}
+
+func (m *memBackend) Unlock(target string) error {
+	m.locks = append(m.locks, "unlock "+target)
 	return nil
 }
 

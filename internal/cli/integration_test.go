@@ -283,7 +283,7 @@ func TestGoldenConfigThroughServer(t *testing.T) {
 				if err := be.EditConfig(gc.config); err != nil {
 					t.Fatal(err)
 				}
-				if err := be.Commit(); err != nil {
+				if err := be.Commit(CommitOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}

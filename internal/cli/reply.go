@@ -17,15 +17,24 @@ type RPCError struct {
 	Info map[string]string
 }
 
-// Error returns the server's message, with the path and the bad element
-// when the message does not already say them.
+// Error returns the server's message, with the path (in the CLI's
+// syntax) and the bad element when the message does not already say
+// them.
 func (e *RPCError) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = e.Tag
 	}
 	if e.Path != "" && !strings.Contains(msg, e.Path) {
-		msg += " (at " + e.Path + ")"
+		// The operator reads paths as typed: "/ vrf main ike vpn hq",
+		// not the instance identifier of error-path.
+		if p := cliPath(e.Path); p != "" {
+			if !strings.Contains(msg, p) {
+				msg = p + ": " + msg
+			}
+		} else {
+			msg += " (at " + e.Path + ")"
+		}
 	}
 	if be := e.Info["bad-element"]; be != "" && !strings.Contains(msg, be) {
 		msg += " (bad element " + be + ")"

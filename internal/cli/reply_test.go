@@ -45,10 +45,10 @@ func TestParseReply(t *testing.T) {
 		t.Fatalf("errors %+v", r.Errors)
 	}
 	var es RPCErrors
-	if !errors.As(error(r.Errors), &es) || es.Error() != "cli: bad thing (at /vrf[name='main']/ike)\nother thing" {
+	if !errors.As(error(r.Errors), &es) || es.Error() != "cli: / vrf main ike: bad thing\nother thing" {
 		t.Errorf("message %q", r.Errors.Error())
 	}
-	if ErrorText(r.Errors) != "Error: bad thing (at /vrf[name='main']/ike)\n       other thing" {
+	if ErrorText(r.Errors) != "Error: / vrf main ike: bad thing\n       other thing" {
 		t.Errorf("shell text %q", ErrorText(r.Errors))
 	}
 	for _, bad := range []string{"", "<ok/>", "<rpc-reply>", `<rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><data>`, `<hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>`} {

@@ -75,6 +75,11 @@ func (c *CLI) cmd(words []string) error {
 		}
 		return fmt.Errorf("cli: unknown word %q after cmd %s: expected one of %s", words[1], words[0], strings.Join(names, ", "))
 	}
+	if words[0] == "config" && !c.config {
+		// secgw-config's RPCs (rollback) load the candidate, which only
+		// configuration mode edits, under its lock.
+		return fmt.Errorf("cli: cmd config %s loads the candidate: enter configuration mode first (edit running)", words[1])
+	}
 	return c.rpc("cmd "+words[0]+" "+words[1], words[0], words[1:])
 }
 
@@ -99,11 +104,16 @@ func (c *CLI) rpc(what, mod string, words []string) error {
 		return err
 	}
 	if mod == "config" {
-		// secgw-config's RPCs (rollback) load the candidate.
+		// secgw-config's RPCs (rollback) load the candidate: show what
+		// a commit would change.
 		c.dirty = true
 		if err := c.refresh(); err != nil {
 			return err
 		}
+		if err := c.printOutput(mod, words, out); err != nil {
+			return err
+		}
+		return c.showDiff(nil)
 	}
 	return c.printOutput(mod, words, out)
 }
@@ -299,8 +309,23 @@ func (c *CLI) printOutput(mod string, words []string, body []byte) error {
 			b.WriteString(s + "\n")
 		}
 	}
-	_, err := io.WriteString(c.out, b.String())
-	return err
+	if _, err := io.WriteString(c.out, b.String()); err != nil {
+		return err
+	}
+	if mod == "ike" && words[0] == "initiate" && out.Count != nil && *out.Count == 0 {
+		// secgwd counts the SAs that came up: none is a failure (the
+		// peer refused authentication or every proposal, or it did not
+		// answer in time), which a script must see in the exit status.
+		why := "no SA came up"
+		if n := len(out.Messages); n > 0 {
+			why = printable(out.Messages[n-1])
+		}
+		if why == "negotiation still in progress" {
+			why = "no SA came up in the time secgwd waits (" + why + ")"
+		}
+		return fmt.Errorf("cli: cmd ike initiate failed: %s", why)
+	}
+	return nil
 }
 
 // countSentence words the count of a rekey or reauth as the guide does.

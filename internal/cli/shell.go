@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
@@ -89,8 +90,10 @@ func (cr ctrlCReader) Read(p []byte) (int, error) {
 
 // End ends the session's configuration mode, if any: uncommitted changes
 // of this session are discarded, since the candidate is shared and would
-// otherwise go with the next commit of any session. It reports whether
-// it discarded something.
+// otherwise go with the next commit of any session, and its locks
+// released. It reports whether it discarded something. A confirmed
+// commit still pending is not confirmed: secgwd rolls it back when the
+// session ends (RFC 6241 §8.4.1); PendingConfirm says so.
 func (c *CLI) End() (bool, error) {
 	if !c.config {
 		return false, nil
@@ -101,30 +104,107 @@ func (c *CLI) End() (bool, error) {
 			return false, err
 		}
 	}
-	c.config, c.ctx, c.dirty, c.invalid = false, nil, false, false
+	if err := c.leaveConfig(); err != nil {
+		return dirty, err
+	}
 	return dirty, nil
 }
 
-// Script runs the lines of r (a file, a pipe) as typed, printing each
-// error; it returns the number of lines that failed. The lines may be
-// the text 'show config' prints: a line naming a node enters it, ".."
-// goes back up.
-func (c *CLI) Script(r io.Reader, errOut io.Writer) (failed int, err error) {
+// PendingConfirm reports whether a confirmed commit of this session
+// waits for its confirmation: ending the session rolls it back.
+func (c *CLI) PendingConfirm() bool {
+	return c.confirmPending() && time.Now().Before(c.confirmUntil)
+}
+
+// ScriptError is the first line of a script that failed: the script
+// stopped there.
+type ScriptError struct {
+	Line int // 1-based
+	Err  error
+	// Dry is set when the dry run found the line: no line ran.
+	Dry bool
+}
+
+// Error names the line and what went wrong, as the shell prints it.
+func (e *ScriptError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, ErrorText(e.Err)) }
+
+// Unwrap returns the line's error.
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// Script runs the lines of r (a file, a pipe) as typed, and stops at the
+// first line that fails, returning a *ScriptError. The lines run twice:
+// first against a dryBackend, which reads from secgwd but changes
+// nothing, so that a line the CLI refuses (an unknown word, a bad value,
+// a command out of place) stops the script before any line ran, earlier
+// commits included; then for real, where a line secgwd refuses (a
+// commit that does not validate, a lock held by another session) stops
+// it there: the lines after it do not run, and the caller's End
+// discards the uncommitted changes. The whole input is read first. The
+// lines may be the text 'show config' prints: a line naming a node
+// enters it, ".." goes back up.
+func (c *CLI) Script(r io.Reader) error {
+	var lines []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	n := 0
 	for sc.Scan() {
-		n++
-		if err := c.Run(sc.Text()); err != nil {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("cli: reading the script after line %d: %w", len(lines), err)
+	}
+	dry := New(c.s, dryBackend{c.be}, io.Discard)
+	dry.dry, dry.config, dry.ctx = true, c.config, c.ctx
+	if err := dry.runLines(lines); err != nil {
+		var serr *ScriptError
+		if errors.As(err, &serr) {
+			serr.Dry = true
+		}
+		return err
+	}
+	return c.runLines(lines)
+}
+
+// runLines runs lines until exit or the first failure.
+func (c *CLI) runLines(lines []string) error {
+	for i, l := range lines {
+		if err := c.Run(l); err != nil {
 			if errors.Is(err, ErrExit) {
-				return failed, nil
+				return nil
 			}
-			failed++
-			fmt.Fprintf(errOut, "line %d: %s\n", n, ErrorText(err))
+			return &ScriptError{Line: i + 1, Err: err}
 		}
 	}
-	return failed, sc.Err()
+	return nil
 }
+
+// dryBackend is the backend of a script's dry run: reads go to secgwd,
+// so that lines that enter nodes or list values see the configuration;
+// every change, lock and RPC succeeds without reaching it.
+type dryBackend struct{ Backend }
+
+// EditConfig changes nothing.
+func (dryBackend) EditConfig([]byte) error { return nil }
+
+// Commit commits nothing.
+func (dryBackend) Commit(CommitOptions) error { return nil }
+
+// Validate says the unchanged candidate is valid.
+func (dryBackend) Validate() error { return nil }
+
+// Discard discards nothing.
+func (dryBackend) Discard() error { return nil }
+
+// Lock locks nothing.
+func (dryBackend) Lock(string) error { return nil }
+
+// Unlock unlocks nothing.
+func (dryBackend) Unlock(string) error { return nil }
+
+// Call runs no RPC, and returns no output.
+func (dryBackend) Call([]byte) ([]byte, error) { return nil, nil }
+
+// Close leaves the session to its owner.
+func (dryBackend) Close() error { return nil }
 
 // HasSecret reports whether a command line names a leaf that holds a
 // secret (secgw-types:secret: a PPK or HA secret...), so that its value

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,12 +102,12 @@ func TestHistoryFile(t *testing.T) {
 }
 
 // TestScriptPaste runs the text 'show config' prints as a script: it
-// recreates the configuration, and a bad line is counted, named, and
-// does not stop the rest.
+// recreates the configuration; a bad line is named and stops the script
+// before any line ran.
 func TestScriptPaste(t *testing.T) {
 	s := loadSchema(t)
 	m := newMem(t, s, nil, nil)
-	var out, errOut bytes.Buffer
+	var out bytes.Buffer
 	c := New(s, m, &out)
 	script := `edit running
 vrf main
@@ -122,9 +123,19 @@ vrf main
 commit
 show config nodefault / vrf main ike vpn hq
 `
-	failed, err := c.Script(strings.NewReader(script), &errOut)
-	if err != nil || failed != 1 || !strings.HasPrefix(errOut.String(), `line 8: Error: unknown word "bogus-leaf" at / vrf main ike vpn hq`) {
-		t.Fatalf("failed %d, err %v, stderr %q", failed, err, errOut.String())
+	err := c.Script(strings.NewReader(script))
+	var serr *ScriptError
+	if !errors.As(err, &serr) || serr.Line != 8 || !serr.Dry || !strings.HasPrefix(err.Error(), `line 8: Error: unknown word "bogus-leaf" at / vrf main ike vpn hq`) {
+		t.Fatalf("script error %v", err)
+	}
+	// The dry run found it: no line ran, not even edit running.
+	if out.Len() != 0 || len(m.commits) != 0 || len(m.locks) != 0 || len(m.requests) != 0 || c.InConfig() {
+		t.Errorf("after the bad line: output %q, %d commits, locks %q, %d requests", out.String(), len(m.commits), m.locks, len(m.requests))
+	}
+	// The same lines without the bad one paste as typed.
+	script = strings.Replace(script, "            bogus-leaf 1\n", "", 1)
+	if err := c.Script(strings.NewReader(script)); err != nil {
+		t.Fatal(err)
 	}
 	want := "vpn hq\n    description \"head quarters \\\"HQ\\\"\"\n    vip-request 0.0.0.0\n    vip-request ::\n    ..\n"
 	if d := diff(out.String(), want); d != "" {

@@ -13,11 +13,16 @@ import (
 // show runs 'show config|state|ike ...'.
 func (c *CLI) show(words []string) error {
 	if len(words) == 0 {
-		return fmt.Errorf("cli: show what? expected one of config, state, ike")
+		return fmt.Errorf("cli: show what? expected one of config, state, ike, commits")
 	}
 	switch words[0] {
 	case "config":
+		if len(words) > 1 && words[1] == "diff" {
+			return c.showDiff(words[2:])
+		}
 		return c.showTree(false, words[1:])
+	case "commits":
+		return c.showCommits(words[1:])
 	case "state":
 		return c.showTree(true, words[1:])
 	case "ike":
@@ -26,7 +31,7 @@ func (c *CLI) show(words []string) error {
 		}
 		return c.showIkeSA(words[2:])
 	}
-	return fmt.Errorf("cli: unknown word %q after show: expected one of config, state, ike", words[0])
+	return fmt.Errorf("cli: unknown word %q after show: expected one of config, state, ike, commits", words[0])
 }
 
 // showTree runs 'show config [nodefault] [PATH]' (the running

@@ -3,6 +3,7 @@ package netconf
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 
 	"secgw/internal/datastore"
@@ -76,7 +77,7 @@ func (srv *Server) rpcError(err error) []byte {
 		if errors.As(de.Err, &ve) {
 			return srv.rpcError(ve)
 		}
-		add(typ, de.Tag, "", "", de.Message, de.Info)
+		add(typ, de.Tag, "", "", de.Message+srv.holderUser(de.Info["session-id"]), de.Info)
 	default:
 		add("application", "operation-failed", "", "", err.Error(), nil)
 	}
@@ -125,4 +126,20 @@ func (srv *Server) prefixedString(path string) (string, string) {
 		p = append(p, e)
 	}
 	return srv.prefixedPath(p)
+}
+
+// holderUser is " (user NAME)" for the session that holds a lock, named
+// by the session-id of a lock-denied or in-use error, so that an
+// operator refused a lock learns who holds it, not only a number; ""
+// when the session is gone or unknown.
+func (srv *Server) holderUser(sid string) string {
+	if sid == "" || sid == "0" || srv.tr == nil {
+		return ""
+	}
+	for _, si := range srv.tr.Sessions() {
+		if strconv.FormatUint(uint64(si.ID), 10) == sid {
+			return " (user " + si.User + ")"
+		}
+	}
+	return ""
 }

@@ -135,7 +135,15 @@ type commitParams struct {
 	ConfirmTimeout string    `xml:"confirm-timeout"`
 	Persist        string    `xml:"persist"`
 	PersistID      string    `xml:"persist-id"`
+	// Comment is secgw's own parameter of <commit> (ietf-netconf's has
+	// none): <comment xmlns="urn:secgw:yang:secgw-config">, kept with the
+	// commit in config-history. Other servers ignore it.
+	Comment string `xml:"urn:secgw:yang:secgw-config comment"`
 }
+
+// maxCommentLen bounds a commit comment: the history keeps it on disk
+// for every kept commit.
+const maxCommentLen = 1024
 
 type lockParams struct {
 	Target *datastoreRef `xml:"target"`
@@ -215,7 +223,10 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if err := rpc.Decode(&p); err != nil {
 			return nil, malformed(err)
 		}
-		opt := datastore.CommitOptions{Session: sid, User: s.User(), Confirmed: p.Confirmed != nil, Persist: p.Persist, PersistID: p.PersistID}
+		if len(p.Comment) > maxCommentLen {
+			return nil, &opError{Type: "application", Tag: "invalid-value", Message: "the commit comment is longer than " + strconv.Itoa(maxCommentLen) + " bytes", Info: map[string]string{"bad-element": "comment"}}
+		}
+		opt := datastore.CommitOptions{Session: sid, User: s.User(), Comment: p.Comment, Confirmed: p.Confirmed != nil, Persist: p.Persist, PersistID: p.PersistID}
 		if p.ConfirmTimeout != "" {
 			secs, err := strconv.ParseUint(strings.TrimSpace(p.ConfirmTimeout), 10, 32)
 			if err != nil || secs == 0 {
