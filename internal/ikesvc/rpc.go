@@ -58,6 +58,10 @@ func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte
 		count, err = s.rekey(&in)
 	case "reauth":
 		count, err = s.reauth(&in)
+	case "ha-notify":
+		// Honour or refuse: HA is modelled, not built (README, Status).
+		return nil, &netconf.RPCError{Type: "application", Tag: "operation-not-supported",
+			Message: "ike: ha-notify is not supported by this release: high availability (issue 15) is not built yet"}
 	default:
 		return nil, fmt.Errorf("ike: unknown operation %s", name.Local)
 	}
