@@ -99,19 +99,27 @@ class EditChecks:
         self.call("test-option test-only", lambda: m.edit_config(
             target="candidate", test_option="test-only", config=go("<threads>7</threads>")))
         self.check("test-only leaves the candidate", self.candidate() == self.running())
-        self.expect_error("test-only of an invalid edit", lambda: m.edit_config(
+        # On the candidate, test-then-set (and so test-only) checks the
+        # values against their types; references between nodes wait for
+        # validate and commit (RFC 7950 §8.3.3, issue 13 §3 item 7).
+        self.expect_error("test-only of an edit with a value out of range", lambda: m.edit_config(
+            target="candidate", test_option="test-only", config=go("<retransmit-tries>101</retransmit-tries>")),
+            "application", "invalid-value", GO_PATH + "/retransmit-tries", "101 is out of range 0..100")
+        self.call("test-only of a vpn naming a template not there yet", lambda: m.edit_config(
             target="candidate", test_option="test-only",
-            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")),
-            "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
-            'no ike-policy-template with name "nope" exists')
+            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")))
         self.call("test-option test-then-set", lambda: m.edit_config(
             target="candidate", test_option="test-then-set", config=go("<threads>7</threads>")))
         self.check("test-then-set sets", self.leaf("candidate", "threads") == "7")
-        self.expect_error("test-then-set refuses an invalid edit", lambda: m.edit_config(
+        self.expect_error("test-then-set refuses a value out of range", lambda: m.edit_config(
+            target="candidate", test_option="test-then-set", config=go("<retransmit-tries>101</retransmit-tries>")),
+            "application", "invalid-value", GO_PATH + "/retransmit-tries", "101 is out of range 0..100")
+        self.call("test-then-set accepts a vpn naming a template not there yet", lambda: m.edit_config(
             target="candidate", test_option="test-then-set",
-            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")),
-            "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
-            'no ike-policy-template with name "nope" exists')
+            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")))
+        self.expect_error("validate finds the missing template", lambda: m.validate(source="candidate"),
+                          "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
+                          'no ike-policy-template with name "nope" exists')
         self.reset()
         for opt in ["rollback-on-error", "stop-on-error"]:
             self.expect_error("error-option " + opt, lambda: m.edit_config(
@@ -159,8 +167,7 @@ class EditChecks:
             source=to_ele(cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>"))),
             "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
             'no ike-policy-template with name "nope" exists')
-        # test-then-set is the default and would refuse the edit: "set"
-        # puts an invalid candidate in place for validate and commit.
+        # "set" skips even the type checks of test-then-set.
         self.call("invalid edit with test-option set", lambda: m.edit_config(
             target="candidate", test_option="set", config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")))
         self.expect_error("validate an invalid candidate", lambda: m.validate(source="candidate"),
