@@ -117,8 +117,10 @@ func (d *datastoreRef) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) er
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
+			// Unqualified children are taken as NETCONF's, as before:
+			// ncclient builds an inline <config> without a namespace.
 			name := t.Name.Local
-			if t.Name.Space != NSBase {
+			if t.Name.Space != NSBase && t.Name.Space != "" {
 				name = "{" + t.Name.Space + "}" + name
 			}
 			d.given = append(d.given, name)

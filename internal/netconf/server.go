@@ -99,7 +99,7 @@ func (srv *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:notification:1.0",
 		"urn:ietf:params:netconf:capability:interleave:1.0",
-		NSMonitoring + "?module=ietf-netconf-monitoring",
+		NSMonitoring + "?module=ietf-netconf-monitoring&revision=2010-10-04",
 	}
 	for _, src := range srv.cfg.Schema.Sources() {
 		if src.Submodule || src.Namespace == "" {

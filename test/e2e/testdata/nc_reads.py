@@ -263,8 +263,10 @@ class ReadChecks:
                           "protocol", "operation-not-supported", None, "operation frobnicate", info={"bad-element": "frobnicate"})
         self.expect_error("model RPC without its mandatory choice", lambda: m.dispatch(to_ele('<flush xmlns="%s"/>' % NS_IKE)),
                           "protocol", "missing-element", None, "flush needs ike-sa or child-sa", info={"bad-element": "flush"})
+        # The missing element is source (this check said target before
+        # issue 13 §3: the server named the wrong element).
         self.expect_error("get-config without source", raw("<get-config %s/>"),
-                          "protocol", "missing-element", None, "no datastore given", info={"bad-element": "target"})
+                          "protocol", "missing-element", None, "no datastore given", info={"bad-element": "source"})
         self.expect_error("get-config of startup", lambda: m.get_config(source="startup"),
                           "protocol", "invalid-value", None, "there is no startup datastore")
         self.expect_error("filter of an unknown type", raw('<get-config %s><source><running/></source><filter type="regex"/></get-config>'),
