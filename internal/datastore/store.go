@@ -1,7 +1,7 @@
 // Package datastore holds secgw's configuration datastores (RFC 6241):
-// candidate, where edits land, and running, which the subsystems apply.
-// Running is persisted at every commit, so it is also the startup
-// configuration: there is no separate :startup datastore.
+// candidate, where edits land, running, which the subsystems apply, and
+// startup, a copy of running saved on purpose that a boot loads
+// (startup.go). Running is persisted at every commit.
 //
 // A commit is a transaction over typed diffs: validate what changed, offer
 // the changes to every subscriber (any may refuse), persist, apply; if a
