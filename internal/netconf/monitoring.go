@@ -136,6 +136,7 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 		b.WriteString(`</module-set><schema><name>secgw</name><module-set>secgw</module-set></schema>` +
 			`<datastore><name>ds:running</name><schema>secgw</schema></datastore>` +
 			`<datastore><name>ds:candidate</name><schema>secgw</schema></datastore>` +
+			`<datastore><name>ds:startup</name><schema>secgw</schema></datastore>` +
 			`<datastore><name>ds:operational</name><schema>secgw</schema></datastore>` +
 			`<content-id>` + srv.libraryID + `</content-id></yang-library>`)
 	}

@@ -196,7 +196,7 @@ func (d *datastoreRef) name() (datastore.Datastore, error) {
 	case d.Candidate != nil:
 		return datastore.Candidate, nil
 	case d.Startup != nil:
-		return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "there is no startup datastore: running is persisted at every commit"}
+		return datastore.Startup, nil
 	}
 	return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "unsupported datastore (url is not supported)"}
 }
@@ -266,7 +266,11 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		return nil, srv.copyConfig(s, rpc, &p)
 	case "delete-config":
-		return nil, &opError{Type: "protocol", Tag: "operation-not-supported", Message: "delete-config: running and candidate cannot be deleted, and there is no startup datastore"}
+		var p lockParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		return nil, srv.deleteConfig(s, &p)
 	case "lock", "unlock":
 		var p lockParams
 		if err := rpc.Decode(&p); err != nil {
@@ -351,10 +355,17 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if err != nil {
 			return nil, err
 		}
-		if ds == datastore.Running {
+		switch ds {
+		case datastore.Running:
 			var err error
 			st.View(func(d *generated.Device) { err = srv.validator().Validate(d) })
 			return nil, err
+		case datastore.Startup:
+			d, err := srv.startupTree()
+			if err != nil {
+				return nil, err
+			}
+			return nil, srv.validator().Validate(d)
 		}
 		return nil, st.Validate()
 	}
@@ -407,7 +418,16 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	if withState && srv.cfg.State != nil {
 		state = srv.cfg.State(opts.Secrets)
 	}
-	tree := overlay(srv.cfg.Store.Snapshot(ds), state)
+	var tree *generated.Device
+	if ds == datastore.Startup {
+		d, err := srv.startupTree()
+		if err != nil {
+			return nil, err
+		}
+		tree = d
+	} else {
+		tree = overlay(srv.cfg.Store.Snapshot(ds), state)
+	}
 	if p.Filter != nil && p.Filter.Type == "xpath" {
 		var err error
 		ns := namespaces(rpc.Attrs, p.Attrs, p.Filter.Attrs)
@@ -598,6 +618,14 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 		return st.Discard(s.ID())
 	case source == datastore.Candidate && target == datastore.Running:
 		return st.Commit(datastore.CommitOptions{Session: s.ID(), User: s.User(), Comment: "copy-config"})
+	case source == datastore.Running && target == datastore.Startup:
+		return st.SaveStartup(s.ID())
+	case source == datastore.Startup && target == datastore.Candidate:
+		return st.LoadStartup(s.ID())
+	case target == datastore.Startup:
+		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config to startup copies running: commit, then copy running to startup"}
+	case source == datastore.Startup:
+		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from startup goes to the candidate: copy it there, then commit"}
 	}
 	return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from " + string(source) + " to " + string(target) + " is not supported"}
 }

@@ -92,6 +92,7 @@ func (srv *Server) capabilities() []string {
 	caps := []string{
 		"urn:ietf:params:netconf:capability:yang-library:1.0?revision=" + YangLibraryRevision + "&module-set-id=" + srv.libraryID,
 		"urn:ietf:params:netconf:capability:candidate:1.0",
+		"urn:ietf:params:netconf:capability:startup:1.0",
 		"urn:ietf:params:netconf:capability:confirmed-commit:1.1",
 		"urn:ietf:params:netconf:capability:validate:1.1",
 		"urn:ietf:params:netconf:capability:xpath:1.0",
