@@ -20,6 +20,7 @@ class EditChecks:
         caps = list(self.admin.server_capabilities)
         for c in ["urn:ietf:params:netconf:base:1.0", BASE11,
                   "urn:ietf:params:netconf:capability:candidate:1.0",
+                  "urn:ietf:params:netconf:capability:startup:1.0",
                   "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
                   "urn:ietf:params:netconf:capability:validate:1.1",
                   "urn:ietf:params:netconf:capability:xpath:1.0",
@@ -179,13 +180,19 @@ class EditChecks:
         self.reset()
 
     def delete_config(self):
-        """RFC 6241 §7.4: running cannot be deleted; secgw has no startup
-        (running is persisted at every commit), and its candidate always
-        mirrors running plus edits, so every target is refused."""
+        """RFC 6241 §7.4: running cannot be deleted, and secgw's candidate
+        always mirrors running plus edits: both are refused. Startup
+        (:startup, issue 13 §3 item 6) can be deleted; it was refused
+        before secgw had one."""
         m = self.admin
-        for target in ["running", "candidate", "startup"]:
+        for target in ["running", "candidate"]:
             self.expect_error("delete-config " + target, lambda: m.delete_config(target=target),
                               "protocol", "operation-not-supported", None, "delete-config")
+        self.call("copy-config running to startup", lambda: m.copy_config(source="running", target="startup"))
+        self.check("startup holds running", m.get_config(source="startup").data_xml == self.running())
+        self.call("delete-config startup", lambda: m.delete_config(target="startup"))
+        self.check("startup is empty after delete-config",
+                   values(m.get_config(source="startup").data_xml, "//v:vrf") == [])
 
     def locks_and_sessions(self):
         m = self.admin

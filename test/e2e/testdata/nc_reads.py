@@ -267,8 +267,8 @@ class ReadChecks:
         # issue 13 §3: the server named the wrong element).
         self.expect_error("get-config without source", raw("<get-config %s/>"),
                           "protocol", "missing-element", None, "no datastore given", info={"bad-element": "source"})
-        self.expect_error("get-config of startup", lambda: m.get_config(source="startup"),
-                          "protocol", "invalid-value", None, "there is no startup datastore")
+        self.expect_error("get-config of a url", raw("<get-config %s><source><url>file:///x</url></source></get-config>"),
+                          "protocol", "invalid-value", None, "url is not supported")
         self.expect_error("filter of an unknown type", raw('<get-config %s><source><running/></source><filter type="regex"/></get-config>'),
                           "protocol", "bad-attribute", None, "filter type regex",
                           info={"bad-attribute": "type", "bad-element": "filter"})
