@@ -619,7 +619,11 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 	case source == datastore.Candidate && target == datastore.Running:
 		return st.Commit(datastore.CommitOptions{Session: s.ID(), User: s.User(), Comment: "copy-config"})
 	case source == datastore.Running && target == datastore.Startup:
-		return st.SaveStartup(s.ID())
+		if err := st.SaveStartup(s.ID()); err != nil {
+			return err
+		}
+		srv.startupChanged(s)
+		return nil
 	case source == datastore.Startup && target == datastore.Candidate:
 		return st.LoadStartup(s.ID())
 	case target == datastore.Startup:

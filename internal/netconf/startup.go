@@ -1,6 +1,10 @@
 package netconf
 
 import (
+	"bytes"
+	"encoding/xml"
+	"strconv"
+
 	"secgw/generated"
 	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
@@ -38,5 +42,21 @@ func (srv *Server) deleteConfig(s *transport.Session, p *lockParams) error {
 			Message: "delete-config deletes startup only: running and candidate cannot be deleted (discard-changes drops the candidate's edits)",
 			Info:    map[string]string{"bad-element": string(ds)}}
 	}
-	return srv.cfg.Store.DeleteStartup(s.ID())
+	if err := srv.cfg.Store.DeleteStartup(s.ID()); err != nil {
+		return err
+	}
+	srv.startupChanged(s)
+	return nil
+}
+
+// startupChanged publishes netconf-config-change for startup (RFC 6470
+// §2.2.1, datastore startup) after s saved or deleted it. The edit list is
+// left out: the whole datastore was replaced.
+func (srv *Server) startupChanged(s *transport.Session) {
+	var b bytes.Buffer
+	b.WriteString(`<netconf-config-change xmlns="` + NSNCNotif + `"><changed-by><username>`)
+	_ = xml.EscapeText(&b, []byte(s.User()))
+	b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(s.ID()), 10) + `</session-id></changed-by>`)
+	b.WriteString(`<datastore>startup</datastore></netconf-config-change>`)
+	srv.events.publish(b.Bytes())
 }

@@ -19,7 +19,7 @@ from ncclient.xml_ import to_ele
 from nclib import (GO_PATH, NS_IKE, NS_NC, NS_VRF, NS_YLIB, Checks, RawCapture, cfg, go, main, values)
 
 SECTIONS = ["lock_during_confirmed_commit", "two_sources", "xpath_prefixes", "xml_declaration",
-            "edit_defers_references", "yang_library_capability"]
+            "edit_defers_references", "yang_library_capability", "startup"]
 
 TEMPLATE_MISSING = 'no ike-policy-template with name "t1" exists'
 VPN_T1 = "<vpn><name>c1</name><remote-address>198.51.100.3</remote-address><ike-policy><template>t1</template></ike-policy></vpn>"
@@ -153,6 +153,38 @@ class Conformance(Checks):
         self.check("modules-state module-set-id is the hello's", values(st, "//yl:module-set-id") == [set_id], st)
         lib = m.get(filter=("subtree", '<yang-library xmlns="%s"/>' % NS_YLIB)).data_xml
         self.check("yang-library content-id is the hello's", values(lib, "//yl:content-id") == [set_id], lib)
+
+    def startup(self):
+        """RFC 6241 §8.7: the :startup capability and its operations;
+        RFC 6470 §2.2.1: a change of startup is a netconf-config-change
+        naming datastore startup."""
+        m = self.admin
+        self.check("hello advertises :startup",
+                   "urn:ietf:params:netconf:capability:startup:1.0" in list(m.server_capabilities))
+        listener = self.connect()
+        listener.create_subscription()
+        self.call("edit", lambda: m.edit_config(target="candidate", config=go("<threads>11</threads>")))
+        self.call("commit", m.commit)
+        self.call("copy-config running to startup", lambda: m.copy_config(source="running", target="startup"))
+        self.check("startup holds what was saved", values(m.get_config(source="startup").data_xml, "//i:threads") == ["11"])
+        events = []
+        for _ in range(4):
+            n = listener.take_notification(timeout=5)
+            if n is None:
+                break
+            events.append(n.notification_xml)
+            if "<datastore>startup</datastore>" in n.notification_xml:
+                break
+        self.check("a netconf-config-change names startup",
+                   any("<datastore>startup</datastore>" in e and "<username>admin</username>" in e for e in events), events)
+        self.call("copy-config startup to candidate", lambda: m.copy_config(source="startup", target="candidate"))
+        self.call("validate startup", lambda: m.validate(source="startup"))
+        self.call("delete-config startup", lambda: m.delete_config(target="startup"))
+        self.check("startup is empty", values(m.get_config(source="startup").data_xml, "//v:vrf") == [])
+        self.call("discard", m.discard_changes)
+        self.call("edit back", lambda: m.edit_config(target="candidate", config=go('<threads nc:operation="remove"/>')))
+        self.call("commit back", m.commit)
+        listener.close_session()
 
     def reset(self):
         self.admin.discard_changes()
