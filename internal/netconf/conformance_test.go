@@ -253,4 +253,18 @@ func TestConformanceYangLibraryCapability(t *testing.T) {
 	if subs == 0 {
 		t.Error("the library lists no submodule (secgw-ike has some)")
 	}
+	// RFC 6022: every schema has its namespace, a submodule its module's.
+	schemas, err := exec1(t, admin, `<get><filter type="subtree"><netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><schemas/></netconf-state></filter></get>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(schemas, "<namespace></namespace>") ||
+		!strings.Contains(schemas, "<identifier>secgw-ike-vpn</identifier><version>") {
+		t.Errorf("schemas: %s", schemas)
+	}
+	if i := strings.Index(schemas, "<identifier>secgw-ike-vpn</identifier>"); i >= 0 {
+		if entry, _, _ := strings.Cut(schemas[i:], "</schema>"); !strings.Contains(entry, "<namespace>urn:secgw:yang:secgw-ike</namespace>") {
+			t.Errorf("secgw-ike-vpn's schema entry: %s", entry)
+		}
+	}
 }

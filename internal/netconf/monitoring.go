@@ -73,7 +73,15 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 			b.WriteString(`</identifier><version>`)
 			esc(src.Revision)
 			b.WriteString(`</version><format>yang</format><namespace>`)
-			esc(src.Namespace)
+			// RFC 6022's namespace is mandatory: a submodule's is its
+			// module's (the one its name extends, as below).
+			ns := src.Namespace
+			for _, m := range srcs {
+				if src.Submodule && !m.Submodule && strings.HasPrefix(src.Name, m.Name+"-") {
+					ns = m.Namespace
+				}
+			}
+			esc(ns)
 			b.WriteString(`</namespace><location>NETCONF</location></schema>`)
 		}
 		b.WriteString(`</schemas></netconf-state>`)
