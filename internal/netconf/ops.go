@@ -479,7 +479,10 @@ func wrap(name string, inner []byte) []byte {
 // editConfig implements edit-config on the candidate (RFC 6241 §7.2).
 // error-option rollback-on-error and stop-on-error both leave the
 // candidate untouched on error (the edit is applied to a copy);
-// continue-on-error is refused.
+// continue-on-error is refused. test-then-set (the default) and
+// test-only check what the payload gets wrong, not the references
+// between nodes, which validate and commit check (refusedAtEdit); set
+// checks nothing.
 func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editParams) error {
 	ds, err := p.Target.name()
 	if err != nil {
