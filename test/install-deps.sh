@@ -11,6 +11,9 @@ command -v iperf3 >/dev/null || need+=(iperf3)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
 # /usr/bin/python3 (another python3 may come first on PATH).
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
+# test/e2e drives secgwd with yuma123's yangcli, which loads the modules
+# through the yang-library and get-schema.
+command -v yangcli >/dev/null || need+=(yangcli)
 # test/e2e runs the playbooks of examples/ansible with Debian's Ansible
 # (ansible-core and the ansible.netcommon collection).
 if ! command -v ansible-playbook >/dev/null ||

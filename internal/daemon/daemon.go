@@ -194,6 +194,14 @@ func New(cfg Config) (*Daemon, error) {
 		// must look (show the commit history, fix, commit).
 		d.log.Error("STORED CONFIGURATION NOT VALID, started from an earlier one", "what", msg)
 	}
+	// A device loads its startup configuration when it boots (RFC 6241
+	// §8.7.1), before any subsystem sees running. One that no longer
+	// validates is reported, and running stays as journaled.
+	if changed, err := d.store.BootFromStartup(); err != nil {
+		d.log.Error("STARTUP CONFIGURATION NOT LOADED, running as last committed", "err", err)
+	} else if changed {
+		d.log.Info("running loaded from the startup configuration")
+	}
 	if err := d.startIKE(); err != nil {
 		_ = d.store.Close()
 		return nil, err

@@ -4,13 +4,28 @@ import "strconv"
 
 // Lock locks a datastore for session (RFC 6241 §7.5). A lock held by
 // another session is refused with lock-denied naming the holder; a lock on
-// the candidate is refused while it holds changes of another session.
+// the candidate is refused while it holds changes of another session; a
+// lock on running is refused while another session's confirmed commit is
+// pending (§7.5: "The target configuration is <running>, and another
+// NETCONF session has an ongoing confirmed commit"), since the revert the
+// lock could not stop would change running under it. A persistent
+// confirmed commit belongs to whoever knows its persist-id, no session:
+// error-info names session 0 for it.
 func (st *Store) Lock(ds Datastore, session uint32) error {
 	st.lockW()
 	defer st.mu.Unlock()
 	if holder, ok := st.locks[ds]; ok {
 		return &Error{Tag: "lock-denied", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
 			Info: map[string]string{"session-id": strconv.FormatUint(uint64(holder), 10)}}
+	}
+	if c := st.confirm; ds == Running && c != nil && c.session != session {
+		id := strconv.FormatUint(uint64(c.session), 10)
+		msg := "a confirmed commit of session " + id + " is pending: running can be locked once it is confirmed or cancelled"
+		if c.persist != "" {
+			id = "0"
+			msg = "a persistent confirmed commit is pending: running can be locked once it is confirmed or cancelled"
+		}
+		return &Error{Tag: "lock-denied", Message: msg, Info: map[string]string{"session-id": id}}
 	}
 	if ds == Candidate && st.journal.Len() > 0 && st.editor != session {
 		return &Error{Tag: "lock-denied", Message: "the candidate holds uncommitted changes of session " + strconv.FormatUint(uint64(st.editor), 10) + ": commit or discard them first",

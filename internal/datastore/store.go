@@ -1,7 +1,7 @@
 // Package datastore holds secgw's configuration datastores (RFC 6241):
-// candidate, where edits land, and running, which the subsystems apply.
-// Running is persisted at every commit, so it is also the startup
-// configuration: there is no separate :startup datastore.
+// candidate, where edits land, running, which the subsystems apply, and
+// startup, a copy of running saved on purpose that a boot loads
+// (startup.go). Running is persisted at every commit.
 //
 // A commit is a transaction over typed diffs: validate what changed, offer
 // the changes to every subscriber (any may refuse), persist, apply; if a
@@ -317,9 +317,20 @@ func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
 }
 
 // EditAndValidate is Edit, then a validation of what the candidate now
-// differs from running in (RFC 6241 test-then-set); an invalid result is
-// undone and the validation errors returned.
+// differs from running in; an invalid result is undone and the validation
+// errors returned.
 func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error) error {
+	return st.EditAndCheck(session, fn, nil)
+}
+
+// EditAndCheck is EditAndValidate refusing the edit only for the
+// validation errors that refuse says are errors at edit time (nil: all of
+// them). What the candidate differs from running in is validated in full,
+// change by change, and the errors refuse does not keep are left for
+// Validate and Commit: NETCONF's test-then-set on the candidate checks
+// types, ranges and patterns, and defers leafrefs, must, mandatory and
+// the like to commit time (RFC 7950 §8.3.3).
+func (st *Store) EditAndCheck(session uint32, fn func(root schema.Node) error, refuse func(*validate.Error) bool) error {
 	st.lockW()
 	defer st.mu.Unlock()
 	if err := st.checkLock(Candidate, session); err != nil {
@@ -331,7 +342,13 @@ func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error
 		return err
 	}
 	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
-	if err := st.validateChanges(changes); err != nil {
+	var err error
+	if refuse == nil {
+		err = st.validateChanges(changes)
+	} else {
+		err = st.checkChanges(changes, refuse)
+	}
+	if err != nil {
 		st.journal.Undo(mark)
 		return err
 	}
@@ -339,6 +356,41 @@ func (st *Store) EditAndValidate(session uint32, fn func(root schema.Node) error
 		st.editor = session
 	}
 	return nil
+}
+
+// checkChanges validates every change (all of them: the errors of the
+// first change may all be deferred ones) and returns the errors refuse
+// keeps, as validate.Errors, or nil.
+func (st *Store) checkChanges(changes []Change, refuse func(*validate.Error) bool) error {
+	var all []error
+	if len(changes) > 256 {
+		all = append(all, st.opt.Validator.Validate(st.candidate))
+	} else {
+		for _, c := range changes {
+			all = append(all, st.opt.Validator.ValidateChange(st.candidate, c.Path))
+		}
+	}
+	var kept validate.Errors
+	seen := map[validate.Error]bool{} // changes may recheck the same constraint
+	for _, err := range all {
+		var ve validate.Errors
+		switch {
+		case err == nil:
+		case errors.As(err, &ve):
+			for _, e := range ve {
+				if refuse(e) && !seen[*e] {
+					seen[*e] = true
+					kept = append(kept, e)
+				}
+			}
+		default:
+			return err
+		}
+	}
+	if kept == nil {
+		return nil
+	}
+	return kept
 }
 
 // Discard drops the candidate's changes (discard-changes, RFC 6241 §8.3.4.2).

@@ -33,7 +33,8 @@ func benchServer(b *testing.B) (*Server, *schema.Schema) {
 }
 
 // BenchmarkEditConfig10k is an edit-config of a 10k-VPN document into the
-// candidate, validated (test-then-set), then discarded.
+// candidate, checked as test-then-set checks it (refusedAtEdit), then
+// discarded.
 func BenchmarkEditConfig10k(b *testing.B) {
 	srv, s := benchServer(b)
 	doc, err := xmlcodec.Append(nil, s, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
@@ -42,9 +43,9 @@ func BenchmarkEditConfig10k(b *testing.B) {
 	}
 	rpc := &transport.RPC{}
 	for b.Loop() {
-		if err := srv.cfg.Store.EditAndValidate(1, func(root schema.Node) error {
+		if err := srv.cfg.Store.EditAndCheck(1, func(root schema.Node) error {
 			return srv.applyConfig(root, rpc, &inner{XML: doc}, xmlcodec.OpMerge)
-		}); err != nil {
+		}, refusedAtEdit); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

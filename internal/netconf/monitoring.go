@@ -2,17 +2,41 @@ package netconf
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"secgw/internal/schema"
 	"secgw/internal/xmlcodec"
 )
 
 // NSYangLibrary is the namespace of modules-state (RFC 7895, kept by RFC
 // 8525 for NETCONF clients that look for it).
 const NSYangLibrary = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+
+// YangLibraryRevision is the revision of ietf-yang-library the server
+// implements: RFC 8525's, which keeps RFC 7895's modules-state (as
+// deprecated) beside yang-library, and the server fills both.
+const YangLibraryRevision = "2019-01-04"
+
+// libraryID identifies the module set: a digest of every module and
+// submodule served (name, revision and text), so that it changes whenever
+// what get-schema returns does, and a client that cached the library
+// (RFC 7950 §5.6.4, RFC 8525 §3) reads it again. It is both the
+// module-set-id of modules-state and the content-id of yang-library.
+func libraryID(s *schema.Schema) string {
+	h := sha256.New()
+	for _, src := range s.Sources() {
+		for _, f := range []string{src.Name, src.Revision, src.Text} {
+			fmt.Fprintf(h, "%d:%s", len(f), f)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // NSConfig is the namespace of secgw-config (history and rollback).
 const NSConfig = "urn:secgw:yang:secgw-config"
@@ -49,19 +73,21 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 			b.WriteString(`</identifier><version>`)
 			esc(src.Revision)
 			b.WriteString(`</version><format>yang</format><namespace>`)
-			esc(src.Namespace)
+			// RFC 6022's namespace is mandatory: a submodule's is its
+			// module's (the one its name extends, as below).
+			ns := src.Namespace
+			for _, m := range srcs {
+				if src.Submodule && !m.Submodule && strings.HasPrefix(src.Name, m.Name+"-") {
+					ns = m.Namespace
+				}
+			}
+			esc(ns)
 			b.WriteString(`</namespace><location>NETCONF</location></schema>`)
 		}
 		b.WriteString(`</schemas></netconf-state>`)
 	}
 	if wantModules {
-		b.WriteString(`<modules-state xmlns="` + NSYangLibrary + `"><module-set-id>secgw-`)
-		for _, src := range srcs {
-			if src.Name == "secgw-ike" {
-				esc(src.Revision)
-			}
-		}
-		b.WriteString(`</module-set-id>`)
+		b.WriteString(`<modules-state xmlns="` + NSYangLibrary + `"><module-set-id>` + srv.libraryID + `</module-set-id>`)
 		for _, src := range srcs {
 			if src.Submodule {
 				continue
@@ -118,8 +144,9 @@ func (srv *Server) monitoring(f *xmlcodec.Filter) []byte {
 		b.WriteString(`</module-set><schema><name>secgw</name><module-set>secgw</module-set></schema>` +
 			`<datastore><name>ds:running</name><schema>secgw</schema></datastore>` +
 			`<datastore><name>ds:candidate</name><schema>secgw</schema></datastore>` +
+			`<datastore><name>ds:startup</name><schema>secgw</schema></datastore>` +
 			`<datastore><name>ds:operational</name><schema>secgw</schema></datastore>` +
-			`<content-id>secgw-1</content-id></yang-library>`)
+			`<content-id>` + srv.libraryID + `</content-id></yang-library>`)
 	}
 	if wantHistory {
 		b.WriteString(`<config-history xmlns="` + NSConfig + `">`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
+	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
 
@@ -82,13 +84,19 @@ func unsupported(op xml.Name) error {
 		Info:    map[string]string{"bad-element": op.Local}}
 }
 
-// datastoreRef is <source> or <target>: one of running, candidate, startup.
+// datastoreRef is <source> or <target>: one of running, candidate,
+// startup, url, or (for some sources) an inline config. Exactly one: the
+// parameter is a YANG choice (RFC 6241 §7.1 "the configuration datastore
+// being queried", ietf-netconf's config-source and config-target), so a
+// second one is an error, not ignored (name and one).
 type datastoreRef struct {
-	Running   *struct{} `xml:"running"`
-	Candidate *struct{} `xml:"candidate"`
-	Startup   *struct{} `xml:"startup"`
-	URL       *string   `xml:"url"`
-	Config    *inner    `xml:"config"`
+	Running   *struct{}
+	Candidate *struct{}
+	Startup   *struct{}
+	URL       *string
+	Config    *inner
+	elem      string   // source or target
+	given     []string // the child elements, in order
 }
 
 type inner struct {
@@ -96,27 +104,112 @@ type inner struct {
 	XML   []byte     `xml:",innerxml"`
 }
 
+// UnmarshalXML records every child element, so that two datastores are
+// seen (encoding/xml would keep the last of each name and ignore others).
+func (d *datastoreRef) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
+	d.elem = start.Name.Local
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			// Unqualified children are taken as NETCONF's, as before:
+			// ncclient builds an inline <config> without a namespace.
+			name := t.Name.Local
+			if t.Name.Space != NSBase && t.Name.Space != "" {
+				name = "{" + t.Name.Space + "}" + name
+			}
+			d.given = append(d.given, name)
+			switch name {
+			case "running":
+				d.Running = &struct{}{}
+			case "candidate":
+				d.Candidate = &struct{}{}
+			case "startup":
+				d.Startup = &struct{}{}
+			case "url":
+				var u string
+				if err := dec.DecodeElement(&u, &t); err != nil {
+					return err
+				}
+				d.URL = &u
+				continue
+			case "config":
+				var c inner
+				if err := dec.DecodeElement(&c, &t); err != nil {
+					return err
+				}
+				d.Config = &c
+				continue
+			}
+			if err := dec.Skip(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// one checks that the element names exactly one known datastore or
+// config.
+func (d *datastoreRef) one() error {
+	if d == nil {
+		return &opError{Type: "protocol", Tag: "missing-element", Message: "no datastore given", Info: map[string]string{"bad-element": "target"}}
+	}
+	if len(d.given) == 0 {
+		return &opError{Type: "protocol", Tag: "missing-element", Message: "no datastore given in " + d.elem, Info: map[string]string{"bad-element": d.elem}}
+	}
+	for _, g := range d.given {
+		switch g {
+		case "running", "candidate", "startup", "url", "config":
+		default:
+			return &opError{Type: "protocol", Tag: "unknown-element", Message: d.elem + " names " + g + ", which is not a datastore", Info: map[string]string{"bad-element": g}}
+		}
+	}
+	if len(d.given) > 1 {
+		return &opError{Type: "protocol", Tag: "bad-element",
+			Message: d.elem + " names " + strings.Join(d.given, " and ") + ": it takes exactly one datastore",
+			Info:    map[string]string{"bad-element": d.elem}}
+	}
+	return nil
+}
+
+// source is d, or for a missing <source> an empty one that one refuses
+// naming the element.
+func source(d *datastoreRef) *datastoreRef {
+	if d == nil {
+		return &datastoreRef{elem: "source"}
+	}
+	return d
+}
+
 func (d *datastoreRef) name() (datastore.Datastore, error) {
+	if err := d.one(); err != nil {
+		return "", err
+	}
 	switch {
-	case d == nil:
-		return "", &opError{Type: "protocol", Tag: "missing-element", Message: "no datastore given", Info: map[string]string{"bad-element": "target"}}
 	case d.Running != nil:
 		return datastore.Running, nil
 	case d.Candidate != nil:
 		return datastore.Candidate, nil
 	case d.Startup != nil:
-		return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "there is no startup datastore: running is persisted at every commit"}
+		return datastore.Startup, nil
 	}
 	return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "unsupported datastore (url is not supported)"}
 }
 
 type filterParam struct {
-	Type   string `xml:"type,attr"`
-	Select string `xml:"select,attr"`
-	XML    []byte `xml:",innerxml"`
+	Type   string     `xml:"type,attr"`
+	Select string     `xml:"select,attr"`
+	Attrs  []xml.Attr `xml:",any,attr"` // namespace declarations among them
+	XML    []byte     `xml:",innerxml"`
 }
 
 type getParams struct {
+	Attrs        []xml.Attr    `xml:",any,attr"`
 	Source       *datastoreRef `xml:"source"`
 	Filter       *filterParam  `xml:"filter"`
 	WithDefaults string        `xml:"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults with-defaults"`
@@ -167,7 +260,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if err := rpc.Decode(&p); err != nil {
 			return nil, malformed(err)
 		}
-		return srv.get(ctx, s, rpc.Operation.Local == "get", &p)
+		return srv.get(ctx, s, rpc, &p)
 	case "edit-config":
 		var p editParams
 		if err := rpc.Decode(&p); err != nil {
@@ -181,7 +274,11 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		return nil, srv.copyConfig(s, rpc, &p)
 	case "delete-config":
-		return nil, &opError{Type: "protocol", Tag: "operation-not-supported", Message: "delete-config: running and candidate cannot be deleted, and there is no startup datastore"}
+		var p lockParams
+		if err := rpc.Decode(&p); err != nil {
+			return nil, malformed(err)
+		}
+		return nil, srv.deleteConfig(s, &p)
 	case "lock", "unlock":
 		var p lockParams
 		if err := rpc.Decode(&p); err != nil {
@@ -254,7 +351,11 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if err := rpc.Decode(&p); err != nil {
 			return nil, malformed(err)
 		}
-		if p.Source != nil && p.Source.Config != nil {
+		p.Source = source(p.Source)
+		if err := p.Source.one(); err != nil {
+			return nil, err
+		}
+		if p.Source.Config != nil {
 			d := &generated.Device{}
 			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Source.Config, xmlcodec.OpMerge); err != nil {
 				return nil, err
@@ -265,10 +366,17 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		if err != nil {
 			return nil, err
 		}
-		if ds == datastore.Running {
+		switch ds {
+		case datastore.Running:
 			var err error
 			st.View(func(d *generated.Device) { err = srv.validator().Validate(d) })
 			return nil, err
+		case datastore.Startup:
+			d, err := srv.startupTree()
+			if err != nil {
+				return nil, err
+			}
+			return nil, srv.validator().Validate(d)
 		}
 		return nil, st.Validate()
 	}
@@ -284,11 +392,12 @@ func malformed(err error) error {
 // no lock while it filters and encodes: a slow filter delays nobody else
 // (issue 22). Filters see the tree as the session's role may: without the
 // right to secrets, secret leaves do not exist for them.
-func (srv *Server) get(ctx context.Context, s *transport.Session, withState bool, p *getParams) ([]byte, error) {
+func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport.RPC, p *getParams) ([]byte, error) {
+	withState := rpc.Operation.Local == "get"
 	ds := datastore.Running
 	if !withState {
 		var err error
-		if ds, err = p.Source.name(); err != nil {
+		if ds, err = source(p.Source).name(); err != nil {
 			return nil, err
 		}
 	}
@@ -320,10 +429,20 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, withState bool
 	if withState && srv.cfg.State != nil {
 		state = srv.cfg.State(opts.Secrets)
 	}
-	tree := overlay(srv.cfg.Store.Snapshot(ds), state)
+	var tree *generated.Device
+	if ds == datastore.Startup {
+		d, err := srv.startupTree()
+		if err != nil {
+			return nil, err
+		}
+		tree = d
+	} else {
+		tree = overlay(srv.cfg.Store.Snapshot(ds), state)
+	}
 	if p.Filter != nil && p.Filter.Type == "xpath" {
 		var err error
-		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, opts.Secrets); err != nil {
+		ns := namespaces(rpc.Attrs, p.Attrs, p.Filter.Attrs)
+		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, ns, opts.Secrets); err != nil {
 			return nil, err
 		}
 	}
@@ -335,6 +454,26 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, withState bool
 		b = append(b, srv.monitoring(opts.Filter)...)
 	}
 	return append(b, "</data>"...), nil
+}
+
+// namespaces returns the prefixes the namespace declarations of nested
+// start tags bind (attrs of the outermost first; an inner declaration
+// hides an outer one), as the resolver of an xpath filter: its context's
+// namespace declarations are those in scope on the <filter> element (RFC
+// 6241 §8.9.1). xml is always bound (Namespaces in XML 1.0 §3).
+func namespaces(attrs ...[]xml.Attr) func(prefix string) (string, bool) {
+	m := map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
+	for _, as := range attrs {
+		for _, a := range as {
+			if a.Name.Space == "xmlns" {
+				m[a.Name.Local] = a.Value
+			}
+		}
+	}
+	return func(prefix string) (string, bool) {
+		uri, ok := m[prefix]
+		return uri, ok && uri != ""
+	}
 }
 
 func wrap(name string, inner []byte) []byte {
@@ -351,7 +490,10 @@ func wrap(name string, inner []byte) []byte {
 // editConfig implements edit-config on the candidate (RFC 6241 §7.2).
 // error-option rollback-on-error and stop-on-error both leave the
 // candidate untouched on error (the edit is applied to a copy);
-// continue-on-error is refused.
+// continue-on-error is refused. test-then-set (the default) and
+// test-only check what the payload gets wrong, not the references
+// between nodes, which validate and commit check (refusedAtEdit); set
+// checks nothing.
 func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editParams) error {
 	ds, err := p.Target.name()
 	if err != nil {
@@ -385,19 +527,52 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 		return &opError{Type: "protocol", Tag: "missing-element", Message: "edit-config needs a config element", Info: map[string]string{"bad-element": "config"}}
 	}
 	if testOnly {
+		// The test of test-then-set, without the set.
 		d := srv.cfg.Store.Candidate()
 		if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Config, defOp); err != nil {
 			return err
 		}
-		return srv.validator().Validate(d)
+		return editTimeErrors(srv.validator().Validate(d))
 	}
 	apply := func(root schema.Node) error { return srv.applyConfig(root, rpc, p.Config, defOp) }
 	if p.TestOption == "set" {
 		return srv.cfg.Store.Edit(s.ID(), apply)
 	}
-	// test-then-set, the default (RFC 6241 §7.2): an edit that leaves the
-	// candidate invalid is refused and undone.
-	return srv.cfg.Store.EditAndValidate(s.ID(), apply)
+	// test-then-set, the default (RFC 6241 §7.2): an edit whose values do
+	// not fit their types is refused and undone. The rest of the
+	// validation waits for validate or commit (RFC 7950 §8.3.3), so that
+	// a VPN may arrive before the template it names.
+	return srv.cfg.Store.EditAndCheck(s.ID(), apply, refusedAtEdit)
+}
+
+// refusedAtEdit says which validation errors test-then-set refuses an
+// edit of the candidate for: the value of a leaf outside its type
+// (range, length, pattern; RFC 7950 §8.3.1, payload parsing, as the
+// codec's own type errors). Constraints between nodes — leafref, must,
+// when, mandatory, unique, min- and max-elements, secgw's cross
+// references — hold for the datastore as a whole, and on the candidate
+// "the constraint enforcement is delayed until a <commit> or <validate>
+// operation takes place" (RFC 7950 §8.3.3): an operator may build a
+// configuration in any order, over several edit-configs.
+func refusedAtEdit(e *validate.Error) bool { return e.Kind == validate.KindType }
+
+// editTimeErrors keeps the errors of a full validation that refusedAtEdit
+// refuses; nil when none.
+func editTimeErrors(err error) error {
+	var ve validate.Errors
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var kept validate.Errors
+	for _, e := range ve {
+		if refusedAtEdit(e) {
+			kept = append(kept, e)
+		}
+	}
+	if kept == nil {
+		return nil
+	}
+	return kept
 }
 
 // applyConfig decodes a <config> element and applies it to d. Namespace
@@ -436,7 +611,11 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 		return err
 	}
 	st := srv.cfg.Store
-	if p.Source != nil && p.Source.Config != nil {
+	p.Source = source(p.Source)
+	if err := p.Source.one(); err != nil {
+		return err
+	}
+	if p.Source.Config != nil {
 		if target != datastore.Candidate {
 			return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config of an inline config targets the candidate"}
 		}
@@ -453,6 +632,18 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 		return st.Discard(s.ID())
 	case source == datastore.Candidate && target == datastore.Running:
 		return st.Commit(datastore.CommitOptions{Session: s.ID(), User: s.User(), Comment: "copy-config"})
+	case source == datastore.Running && target == datastore.Startup:
+		if err := st.SaveStartup(s.ID()); err != nil {
+			return err
+		}
+		srv.startupChanged(s)
+		return nil
+	case source == datastore.Startup && target == datastore.Candidate:
+		return st.LoadStartup(s.ID())
+	case target == datastore.Startup:
+		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config to startup copies running: commit, then copy running to startup"}
+	case source == datastore.Startup:
+		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from startup goes to the candidate: copy it there, then commit"}
 	}
 	return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from " + string(source) + " to " + string(target) + " is not supported"}
 }

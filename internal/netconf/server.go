@@ -72,13 +72,27 @@ type Server struct {
 	tr     *transport.Server
 	log    *slog.Logger
 	events notifier
+	// libraryID is the module-set-id of modules-state and the
+	// content-id of yang-library (libraryID), fixed for the process.
+	libraryID string
 }
 
 // Capabilities advertised beside base:1.0 and base:1.1 (RFC 6241 §8, RFC
-// 6243, RFC 6022, RFC 7950 §5.6.4 module capabilities).
+// 6243, RFC 6022, RFC 7950 §5.6.4). The yang-library capability is how a
+// client learns the whole module set, submodules included: RFC 7950
+// §5.6.4 has a server announce its modules in /modules-state and
+// advertise yang-library:1.0 with the revision of ietf-yang-library it
+// implements and the module-set-id /modules-state holds, which lets a
+// client cache the library until the id changes. yang-library:1.1 (RFC
+// 8526 §2) is not advertised: it announces an NMDA server, with
+// <get-data> and <edit-data>, which this one does not have. The module
+// capabilities of RFC 6020 §5.6.4 stay for the clients that read only the
+// hello; submodules never appear there.
 func (srv *Server) capabilities() []string {
 	caps := []string{
+		"urn:ietf:params:netconf:capability:yang-library:1.0?revision=" + YangLibraryRevision + "&module-set-id=" + srv.libraryID,
 		"urn:ietf:params:netconf:capability:candidate:1.0",
+		"urn:ietf:params:netconf:capability:startup:1.0",
 		"urn:ietf:params:netconf:capability:confirmed-commit:1.1",
 		"urn:ietf:params:netconf:capability:validate:1.1",
 		"urn:ietf:params:netconf:capability:xpath:1.0",
@@ -86,7 +100,7 @@ func (srv *Server) capabilities() []string {
 		"urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
 		"urn:ietf:params:netconf:capability:notification:1.0",
 		"urn:ietf:params:netconf:capability:interleave:1.0",
-		NSMonitoring + "?module=ietf-netconf-monitoring",
+		NSMonitoring + "?module=ietf-netconf-monitoring&revision=2010-10-04",
 	}
 	for _, src := range srv.cfg.Schema.Sources() {
 		if src.Submodule || src.Namespace == "" {
@@ -99,7 +113,7 @@ func (srv *Server) capabilities() []string {
 
 // New builds a server; Serve or ListenAndServe runs it.
 func New(cfg Config) (*Server, error) {
-	srv := &Server{cfg: cfg, log: cfg.Logger}
+	srv := &Server{cfg: cfg, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
 	if srv.log == nil {
 		srv.log = slog.Default()
 	}

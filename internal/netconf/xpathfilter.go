@@ -48,6 +48,11 @@ func (srv *Server) xpathLimits() (steps int64, timeout time.Duration) {
 // tree, and each selected node becomes a chain of containment nodes down
 // to a selection node (list entries matched by their key).
 //
+// Prefixes in the expression are resolved with ns, the namespace
+// declarations in scope at the filter: a prefix not declared there is an
+// error (XPath 1.0 §2.3), and a prefixed name selects only the nodes of
+// the module whose namespace it is bound to.
+//
 // The tree is the one the session's role may see (secrets says whether
 // secret leaves exist in it), and the evaluation is bounded by a step
 // budget and a deadline (xpathLimits), and stops when the session ends
@@ -55,7 +60,7 @@ func (srv *Server) xpathLimits() (steps int64, timeout time.Duration) {
 // 6241 Appendix A, "request could not be completed because of
 // insufficient resources"). The expression is never logged: an admin's
 // may hold a key it compares with.
-func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *generated.Device, expr string, secrets bool) (*xmlcodec.Filter, error) {
+func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *generated.Device, expr string, ns func(string) (string, bool), secrets bool) (*xmlcodec.Filter, error) {
 	steps, timeout := srv.xpathLimits()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -63,7 +68,7 @@ func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *gen
 		defer cancel()
 	}
 	start := time.Now()
-	sels, err := srv.validator().Select(ctx, d, expr, validate.SelectOptions{Secrets: secrets, MaxSteps: steps})
+	sels, err := srv.validator().Select(ctx, d, expr, validate.SelectOptions{Secrets: secrets, MaxSteps: steps, Namespaces: ns})
 	var le *xpath.LimitError
 	switch {
 	case errors.As(err, &le):

@@ -30,6 +30,7 @@ type nodePlan struct {
 type fieldPlan struct {
 	s         *schema.Schema
 	f         *schema.Field
+	ns        string // namespace of the node's module (xnode.Namespace)
 	typ       *typeCheck
 	mandatory bool
 	musts     []mustPlan // musts of a leaf or leaf-list
@@ -118,6 +119,9 @@ func (c *compiler) plan(b *schema.Binding) (*nodePlan, error) {
 		fp.f = f
 		fp.s = c.s
 		e := f.Entry
+		if ns := e.Namespace(); ns != nil {
+			fp.ns = ns.Name
+		}
 		switch f.Kind {
 		case schema.KindContainer, schema.KindList:
 			if fp.elem, err = c.plan(f.Elem); err != nil {

@@ -30,6 +30,10 @@ type SelectOptions struct {
 	// MaxSteps bounds the work of the evaluation (see xpath.EvalWithin);
 	// 0 means no bound.
 	MaxSteps int64
+	// Namespaces resolves the prefixes of the expression: the namespace
+	// declarations in scope where it was written (RFC 6241 §8.9). nil:
+	// prefixes are ignored.
+	Namespaces func(prefix string) (uri string, ok bool)
 }
 
 // ErrLimit is the cause of a Select that its step budget or its context
@@ -38,11 +42,19 @@ var ErrLimit = errors.New("validate: the expression needs more work than allowed
 
 // Select evaluates an XPath 1.0 expression (a NETCONF xpath filter, RFC
 // 6241 §8.9) on tree d from its root, and returns the selected nodes.
-// Prefixes in names are ignored. d is only read, and may be shared with
+// With opt.Namespaces, a prefix it does not know is an error and a
+// prefixed name selects only nodes of its namespace; without, prefixes are
+// ignored. d is only read, and may be shared with
 // other readers. The evaluation stops when ctx ends or opt.MaxSteps is
 // spent, with an error that wraps ErrLimit and the *xpath.LimitError.
 func (v *Validator) Select(ctx context.Context, d *generated.Device, expr string, opt SelectOptions) ([]Selection, error) {
-	x, err := xpath.Compile(expr)
+	var x *xpath.Expr
+	var err error
+	if opt.Namespaces != nil {
+		x, err = xpath.CompileNS(expr, opt.Namespaces)
+	} else {
+		x, err = xpath.Compile(expr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}

@@ -51,6 +51,15 @@ func (x *xnode) Name() string {
 	return x.fp.f.Name
 }
 
+// Namespace implements xpath.NamespaceNode: the namespace of the module
+// that defines the node (the augmenting module's for augmented nodes).
+func (x *xnode) Namespace() string {
+	if x.fp == nil {
+		return ""
+	}
+	return x.fp.ns
+}
+
 // Parent implements xpath.Node.
 func (x *xnode) Parent() xpath.Node {
 	if x.parent == nil {

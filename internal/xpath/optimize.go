@@ -128,8 +128,8 @@ func simpleChild(x exprNode) string {
 		return ""
 	}
 	s := p.steps[0]
-	if s.axis != AxisChild || s.test != TestName || s.name == "*" || len(s.preds) > 0 {
-		return ""
+	if s.axis != AxisChild || s.test != TestName || s.name == "*" || len(s.preds) > 0 || s.ns != "" {
+		return "" // a key predicate compares the leaves by name only
 	}
 	return s.name
 }

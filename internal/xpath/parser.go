@@ -16,6 +16,9 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	// ns resolves the prefixes of name tests (CompileNS); nil: prefixes
+	// are not resolved and match any namespace (Compile).
+	ns func(prefix string) (string, bool)
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -294,6 +297,13 @@ func (p *parser) parseStep() (step, error) {
 	switch t.kind {
 	case tName:
 		s.test, s.prefix, s.name = TestName, t.prefix, t.text
+		if t.prefix != "" && p.ns != nil {
+			uri, ok := p.ns(t.prefix)
+			if !ok {
+				return s, p.errf(t.pos, "prefix %q is not declared", t.prefix)
+			}
+			s.ns = uri
+		}
 	case tNodeType:
 		if t.text != "node" && t.text != "text" {
 			return s, p.errf(t.pos, "node test %s() is not supported (YANG data has no such nodes)", t.text)

@@ -11,8 +11,11 @@ type step struct {
 	axis   Axis
 	test   NodeTest
 	prefix string
-	name   string
-	preds  []predicate
+	// ns is the namespace URI bound to prefix (CompileNS); empty when
+	// the name test matches any namespace.
+	ns    string
+	name  string
+	preds []predicate
 	// indexable: a child step by name whose first predicate is a key
 	// predicate, which an Indexer can answer.
 	indexable bool
@@ -44,7 +47,38 @@ func (s *step) match(n Node, root bool) bool {
 		_, ok := n.Value()
 		return ok && !root
 	}
-	return !root && (s.name == "*" || n.Name() == s.name)
+	return !root && (s.name == "*" || n.Name() == s.name) && inNamespace(n, s.ns)
+}
+
+// inNamespace reports whether n may match a name test bound to namespace
+// ns ("" for any).
+func inNamespace(n Node, ns string) bool {
+	if ns == "" {
+		return true
+	}
+	nn, ok := n.(NamespaceNode)
+	return !ok || nn.Namespace() == ns
+}
+
+// inNS narrows the children an axis or an Indexer found by name to those
+// of the step's namespace. The set is borrowed: it is returned as it is
+// when nothing goes, and copied otherwise.
+func (s *step) inNS(set []Node) []Node {
+	if s.ns == "" {
+		return set
+	}
+	for i, n := range set {
+		if !inNamespace(n, s.ns) {
+			out := append([]Node(nil), set[:i]...)
+			for _, m := range set[i+1:] {
+				if inNamespace(m, s.ns) {
+					out = append(out, m)
+				}
+			}
+			return out
+		}
+	}
+	return set
 }
 
 // pathExpr is a location path, or a filter expression followed by steps
@@ -256,7 +290,7 @@ func (ev *evaluator) lookup(ix Indexer, st *step, p *predicate) ([]Node, bool, e
 	}
 	set, ok := ix.ChildrenByValue(st.name, p.keyLeaf, key)
 	ev.charge(1 + len(set))
-	return set, ok, nil
+	return st.inNS(set), ok, nil
 }
 
 // keyFilter evaluates a key predicate by computing its key once and
@@ -375,7 +409,7 @@ func (ev *evaluator) axisNodes(n Node, st *step) []Node {
 	case AxisChild:
 		switch st.test {
 		case TestName:
-			return n.Children(st.name)
+			return st.inNS(n.Children(st.name))
 		case TestNode:
 			return n.Children("*")
 		}

@@ -7,8 +7,12 @@
 // The data tree is mapped onto the XPath 1.0 data model (XPath 1.0 §5) as
 // RFC 7950 §6.4.1 describes: containers, list entries, leaves and leaf-list
 // entries are element nodes; the root node is a virtual node above the
-// top-level data nodes; a leaf's value is its text. Namespace prefixes in name
-// tests are accepted and ignored (only local names are compared). There are no
+// top-level data nodes; a leaf's value is its text. Compile accepts namespace
+// prefixes in name tests and ignores them (only local names are compared), as
+// YANG expressions name the module by a prefix their module declares;
+// CompileNS resolves them against the caller's declarations, refuses an
+// undeclared one, and matches a prefixed name test only against nodes of
+// that namespace (NamespaceNode). There are no
 // attribute, namespace, comment or processing-instruction nodes. The node test
 // text() treats a leaf as its own text node: child::text() of a leaf selects
 // the leaf itself, and on every other axis text() selects the leaves.
@@ -76,6 +80,15 @@ type Indexer interface {
 	// value. ok=false means no index is available; the engine then scans.
 	// The engine does not modify the returned slice.
 	ChildrenByValue(name, leaf, value string) (nodes []Node, ok bool)
+}
+
+// NamespaceNode may be implemented by a Node that knows the namespace of its
+// module, so that a prefixed name test of an expression compiled with
+// CompileNS selects only nodes of the namespace its prefix is bound to
+// (XPath 1.0 §2.3). A node that does not implement it matches any namespace.
+type NamespaceNode interface {
+	// Namespace returns the namespace URI of the node's module.
+	Namespace() string
 }
 
 // Derefer may be implemented by leaf nodes of type leafref or
@@ -226,7 +239,24 @@ type Expr struct {
 // offset; unknown functions, wrong argument counts and type errors (such as
 // count('a')) are compile errors because XPath 1.0 without variables is
 // statically typed.
-func Compile(src string) (*Expr, error) {
+func Compile(src string) (*Expr, error) { return compile(src, nil) }
+
+// CompileNS is Compile for an expression from outside the schema, such as a
+// NETCONF xpath filter (RFC 6241 §8.9), whose prefixes are bound by the
+// namespace declarations in scope where it was written: ns returns the
+// namespace URI bound to a prefix. A prefix ns does not know is a compile
+// error (XPath 1.0 §2.3: "It is an error if the QName has a prefix for which
+// there is no namespace declaration in the expression context"); a prefixed
+// name test then selects only the nodes of that namespace (NamespaceNode),
+// and an unprefixed one any node of that local name.
+func CompileNS(src string, ns func(prefix string) (uri string, ok bool)) (*Expr, error) {
+	if ns == nil {
+		ns = func(string) (string, bool) { return "", false }
+	}
+	return compile(src, ns)
+}
+
+func compile(src string, ns func(string) (string, bool)) (*Expr, error) {
 	if len(src) > maxSourceLen {
 		return nil, &Error{Offset: maxSourceLen, Msg: fmt.Sprintf("expression longer than %d bytes", maxSourceLen)}
 	}
@@ -234,7 +264,7 @@ func Compile(src string) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks}
+	p := &parser{src: src, toks: toks, ns: ns}
 	root, err := p.parseTop()
 	if err != nil {
 		return nil, err

@@ -80,11 +80,30 @@ func malformed(format string, args ...any) *messageError {
 
 func isSpace(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
 
-// openDocument checks the prolog of msg (white space, comments and
-// processing instructions only; no DTD) and returns a decoder positioned
-// after the root start tag, that tag, and the offset at which it starts.
+// errXMLDecl is an XML declaration anywhere but at the start of a message.
+var errXMLDecl = errors.New("an XML declaration (<?xml ...?>) may only open the message (XML 1.0 §2.8); " +
+	"a processing instruction named xml elsewhere is not well-formed (§2.6 reserves the name)")
+
+// checkPI refuses a processing instruction whose target is xml (in any
+// case) unless it is the first token of the message: XML 1.0 §2.8 puts
+// the XML declaration at the very beginning of the document and §2.6
+// reserves the target for it, and encoding/xml accepts it anywhere. first
+// allows white space before it, which base:1.0 framing may leave between
+// messages.
+func checkPI(t xml.ProcInst, first bool) error {
+	if !first && strings.EqualFold(t.Target, "xml") {
+		return errXMLDecl
+	}
+	return nil
+}
+
+// openDocument checks the prolog of msg (an XML declaration first if any,
+// then white space, comments and processing instructions only; no DTD)
+// and returns a decoder positioned after the root start tag, that tag,
+// and the offset at which it starts.
 func openDocument(msg []byte) (*xml.Decoder, xml.StartElement, int64, error) {
 	d := xml.NewDecoder(bytes.NewReader(msg))
+	first := true // no token but white space yet
 	for {
 		off := d.InputOffset()
 		tok, err := d.Token()
@@ -101,10 +120,38 @@ func openDocument(msg []byte) (*xml.Decoder, xml.StartElement, int64, error) {
 			if !isSpace(t) {
 				return nil, xml.StartElement{}, 0, errors.New("text before the root element")
 			}
+			continue
+		case xml.ProcInst:
+			if err := checkPI(t, first); err != nil {
+				return nil, xml.StartElement{}, 0, err
+			}
 		case xml.Directive:
 			return nil, xml.StartElement{}, 0, errors.New("DTDs and directives are not allowed")
 		}
+		first = false
 	}
+}
+
+// skip is xml.Decoder.Skip (the rest of the element whose start tag was
+// just read) refusing an XML declaration on the way.
+func skip(d *xml.Decoder) error {
+	for depth := 1; depth > 0; {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.ProcInst:
+			if err := checkPI(t, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // closeDocument checks that nothing but white space, comments and
@@ -119,6 +166,10 @@ func closeDocument(d *xml.Decoder) error {
 			return err
 		}
 		switch t := tok.(type) {
+		case xml.ProcInst:
+			if err := checkPI(t, false); err != nil {
+				return err
+			}
 		case xml.StartElement:
 			return errors.New("more than one root element")
 		case xml.CharData:
@@ -160,7 +211,7 @@ children:
 		case xml.StartElement:
 			nops++
 			op, opStart = t.Name, off
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return nil, malformed("not well-formed XML: %v", err)
 			}
 			opEnd = d.InputOffset()
@@ -169,6 +220,10 @@ children:
 		case xml.CharData:
 			if !isSpace(t) {
 				return nil, malformed("text directly inside <rpc>")
+			}
+		case xml.ProcInst:
+			if err := checkPI(t, false); err != nil {
+				return nil, malformed("not well-formed XML: %v", err)
 			}
 		case xml.Directive:
 			return nil, malformed("DTDs and directives are not allowed")
@@ -256,6 +311,10 @@ func parseHello(msg []byte) ([]string, error) {
 			break
 		}
 		switch t := tok.(type) {
+		case xml.ProcInst:
+			if err := checkPI(t, false); err != nil {
+				return nil, fmt.Errorf("netconf: client hello is not well-formed XML: %w", err)
+			}
 		case xml.StartElement:
 			path = append(path, t.Name.Local)
 			if len(path) == 1 && t.Name.Local == "session-id" {

@@ -20,6 +20,7 @@ class EditChecks:
         caps = list(self.admin.server_capabilities)
         for c in ["urn:ietf:params:netconf:base:1.0", BASE11,
                   "urn:ietf:params:netconf:capability:candidate:1.0",
+                  "urn:ietf:params:netconf:capability:startup:1.0",
                   "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
                   "urn:ietf:params:netconf:capability:validate:1.1",
                   "urn:ietf:params:netconf:capability:xpath:1.0",
@@ -99,19 +100,27 @@ class EditChecks:
         self.call("test-option test-only", lambda: m.edit_config(
             target="candidate", test_option="test-only", config=go("<threads>7</threads>")))
         self.check("test-only leaves the candidate", self.candidate() == self.running())
-        self.expect_error("test-only of an invalid edit", lambda: m.edit_config(
+        # On the candidate, test-then-set (and so test-only) checks the
+        # values against their types; references between nodes wait for
+        # validate and commit (RFC 7950 §8.3.3, issue 13 §3 item 7).
+        self.expect_error("test-only of an edit with a value out of range", lambda: m.edit_config(
+            target="candidate", test_option="test-only", config=go("<retransmit-tries>101</retransmit-tries>")),
+            "application", "invalid-value", GO_PATH + "/retransmit-tries", "101 is out of range 0..100")
+        self.call("test-only of a vpn naming a template not there yet", lambda: m.edit_config(
             target="candidate", test_option="test-only",
-            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")),
-            "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
-            'no ike-policy-template with name "nope" exists')
+            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")))
         self.call("test-option test-then-set", lambda: m.edit_config(
             target="candidate", test_option="test-then-set", config=go("<threads>7</threads>")))
         self.check("test-then-set sets", self.leaf("candidate", "threads") == "7")
-        self.expect_error("test-then-set refuses an invalid edit", lambda: m.edit_config(
+        self.expect_error("test-then-set refuses a value out of range", lambda: m.edit_config(
+            target="candidate", test_option="test-then-set", config=go("<retransmit-tries>101</retransmit-tries>")),
+            "application", "invalid-value", GO_PATH + "/retransmit-tries", "101 is out of range 0..100")
+        self.call("test-then-set accepts a vpn naming a template not there yet", lambda: m.edit_config(
             target="candidate", test_option="test-then-set",
-            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")),
-            "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
-            'no ike-policy-template with name "nope" exists')
+            config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")))
+        self.expect_error("validate finds the missing template", lambda: m.validate(source="candidate"),
+                          "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
+                          'no ike-policy-template with name "nope" exists')
         self.reset()
         for opt in ["rollback-on-error", "stop-on-error"]:
             self.expect_error("error-option " + opt, lambda: m.edit_config(
@@ -159,8 +168,7 @@ class EditChecks:
             source=to_ele(cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>"))),
             "application", "data-missing", "/vrf[name='main']/ike/vpn[name='x']/ike-policy/template",
             'no ike-policy-template with name "nope" exists')
-        # test-then-set is the default and would refuse the edit: "set"
-        # puts an invalid candidate in place for validate and commit.
+        # "set" skips even the type checks of test-then-set.
         self.call("invalid edit with test-option set", lambda: m.edit_config(
             target="candidate", test_option="set", config=cfg("<vpn><name>x</name><ike-policy><template>nope</template></ike-policy></vpn>")))
         self.expect_error("validate an invalid candidate", lambda: m.validate(source="candidate"),
@@ -172,13 +180,19 @@ class EditChecks:
         self.reset()
 
     def delete_config(self):
-        """RFC 6241 §7.4: running cannot be deleted; secgw has no startup
-        (running is persisted at every commit), and its candidate always
-        mirrors running plus edits, so every target is refused."""
+        """RFC 6241 §7.4: running cannot be deleted, and secgw's candidate
+        always mirrors running plus edits: both are refused. Startup
+        (:startup, issue 13 §3 item 6) can be deleted; it was refused
+        before secgw had one."""
         m = self.admin
-        for target in ["running", "candidate", "startup"]:
+        for target in ["running", "candidate"]:
             self.expect_error("delete-config " + target, lambda: m.delete_config(target=target),
                               "protocol", "operation-not-supported", None, "delete-config")
+        self.call("copy-config running to startup", lambda: m.copy_config(source="running", target="startup"))
+        self.check("startup holds running", m.get_config(source="startup").data_xml == self.running())
+        self.call("delete-config startup", lambda: m.delete_config(target="startup"))
+        self.check("startup is empty after delete-config",
+                   values(m.get_config(source="startup").data_xml, "//v:vrf") == [])
 
     def locks_and_sessions(self):
         m = self.admin

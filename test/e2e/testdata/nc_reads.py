@@ -263,10 +263,12 @@ class ReadChecks:
                           "protocol", "operation-not-supported", None, "operation frobnicate", info={"bad-element": "frobnicate"})
         self.expect_error("model RPC without its mandatory choice", lambda: m.dispatch(to_ele('<flush xmlns="%s"/>' % NS_IKE)),
                           "protocol", "missing-element", None, "flush needs ike-sa or child-sa", info={"bad-element": "flush"})
+        # The missing element is source (this check said target before
+        # issue 13 §3: the server named the wrong element).
         self.expect_error("get-config without source", raw("<get-config %s/>"),
-                          "protocol", "missing-element", None, "no datastore given", info={"bad-element": "target"})
-        self.expect_error("get-config of startup", lambda: m.get_config(source="startup"),
-                          "protocol", "invalid-value", None, "there is no startup datastore")
+                          "protocol", "missing-element", None, "no datastore given", info={"bad-element": "source"})
+        self.expect_error("get-config of a url", raw("<get-config %s><source><url>file:///x</url></source></get-config>"),
+                          "protocol", "invalid-value", None, "url is not supported")
         self.expect_error("filter of an unknown type", raw('<get-config %s><source><running/></source><filter type="regex"/></get-config>'),
                           "protocol", "bad-attribute", None, "filter type regex",
                           info={"bad-attribute": "type", "bad-element": "filter"})
