@@ -36,7 +36,7 @@ func TestAnsible(t *testing.T) {
 		t.Fatal("ansible-playbook missing: apt-get install ansible")
 	}
 	d := startDaemon(t, newDataDir(t))
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><threads>4</threads></global-options>`)+`</edit-config>`)
 	mustRPC(t, s, `<commit/>`)
 
@@ -84,7 +84,7 @@ func runPlaybooks(t *testing.T, bin string, d *daemon, playbooks []string, args 
 	cmd := exec.Command(bin, append(playbooks, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
-		"SECGW_HOST="+d.host, "SECGW_PORT="+d.port, "SECGW_USER="+adminUser, "SECGW_PASSWORD="+adminPassword,
+		"SECGW_HOST="+d.Host, "SECGW_PORT="+d.Port, "SECGW_USER="+adminUser, "SECGW_PASSWORD="+adminPassword,
 		"ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"),
 		"ANSIBLE_HOME="+home, "ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"),
 		"ANSIBLE_PERSISTENT_CONTROL_PATH_DIR="+filepath.Join(home, "pc"),
@@ -100,7 +100,7 @@ func runPlaybooks(t *testing.T, bin string, d *daemon, playbooks []string, args 
 		if strings.Contains(out, "couldn't resolve module/action 'ansible.netcommon") {
 			t.Fatalf("the ansible.netcommon collection is missing: apt-get install ansible\n%s", out)
 		}
-		t.Fatalf("ansible-playbook %s: %v\n%s\nsecgwd log:\n%s", strings.Join(playbooks, " "), err, out, d.logs())
+		t.Fatalf("ansible-playbook %s: %v\n%s\nsecgwd log:\n%s", strings.Join(playbooks, " "), err, out, d.Logs())
 	}
 	t.Logf("ansible-playbook %s: tasks changed per play %v", strings.Join(playbooks, " "), playChanges(out))
 	return out
@@ -130,10 +130,10 @@ func TestAnsibleInitiate(t *testing.T) {
 		t.Fatal("ansible-playbook missing: apt-get install ansible")
 	}
 	a, b := startIKEPeers(t, "17700")
-	sb := mustDial(t, b.addr, adminUser, adminPassword)
+	sb := mustDial(t, b.Addr, adminUser, adminPassword)
 	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("ansible-demo-secret", "from-a", "hq-sp", "127.0.0.2", "", "hq.example", "branch1.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sb, `<commit/>`)
-	sa := mustDial(t, a.addr, adminUser, adminPassword)
+	sa := mustDial(t, a.Addr, adminUser, adminPassword)
 	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("ansible-demo-secret", "branch1", "branch1-sp", "127.0.0.1", "127.0.0.2", "branch1.example", "hq.example", "10.1.0.0/16", "10.2.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sa, `<commit/>`)
 

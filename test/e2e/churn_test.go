@@ -18,10 +18,10 @@ import (
 func TestDeleteVPNThenCommitThenShow(t *testing.T) {
 	t.Parallel()
 	a, b := startIKEPeers(t, "17950")
-	sb := mustDial(t, b.addr, adminUser, adminPassword)
+	sb := mustDial(t, b.Addr, adminUser, adminPassword)
 	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("churn-secret", "from-a", "b-net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sb, `<commit/>`)
-	sa := mustDial(t, a.addr, adminUser, adminPassword)
+	sa := mustDial(t, a.Addr, adminUser, adminPassword)
 	toB := vpnElem("churn-secret", "to-b", "a-net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
 	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(toB)+`</edit-config>`)
 	mustRPC(t, sa, `<commit/>`)
@@ -43,7 +43,7 @@ func TestDeleteVPNThenCommitThenShow(t *testing.T) {
 	mustRPC(t, sa, `<initiate xmlns="`+nsIKE+`"><child-sa><security-policy>a-net</security-policy></child-sa></initiate>`)
 	waitState(t, sb, func(s string) bool { return strings.Contains(s, "<ike-sa>") })
 	for _, d := range []*daemon{a, b} {
-		if l := d.logs(); strings.Contains(l, "panic") {
+		if l := d.Logs(); strings.Contains(l, "panic") {
 			t.Fatalf("secgwd logged a panic:\n%s", l)
 		}
 	}
@@ -97,7 +97,7 @@ func TestDeleteVRFMainRefusedByCommit(t *testing.T) {
 	t.Parallel()
 	dir := newDataDir(t)
 	d := startDaemon(t, dir)
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	// With test-option set the edit lands unchecked (RFC 6241 §7.2);
 	// validate and commit must then refuse it.
 	mustRPC(t, s, `<edit-config><target><candidate/></target><test-option>set</test-option><config><vrf xmlns="`+nsVRF+`" xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="delete"><name>main</name></vrf></config></edit-config>`)
@@ -107,9 +107,9 @@ func TestDeleteVRFMainRefusedByCommit(t *testing.T) {
 		}
 	}
 	s.Close()
-	d.stop(t)
+	d.Stop(t)
 	d = startDaemon(t, dir)
-	s = mustDial(t, d.addr, adminUser, adminPassword)
+	s = mustDial(t, d.Addr, adminUser, adminPassword)
 	if data := mustRPC(t, s, `<get-config><source><running/></source></get-config>`); !strings.Contains(data, "<name>main</name>") {
 		t.Fatalf("running after restart: %s", data)
 	}
@@ -121,7 +121,7 @@ func TestDeleteVRFMainRefusedByCommit(t *testing.T) {
 func TestReplaceContainerByNothing(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, newDataDir(t))
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><retransmit-timeout>2.0</retransmit-timeout></global-options>`)+`</edit-config>`)
 	mustRPC(t, s, `<commit/>`)
 	for _, empty := range []string{`<global-options xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="replace"></global-options>`,

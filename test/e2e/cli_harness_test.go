@@ -65,7 +65,7 @@ func startCLIDaemon(t *testing.T) *daemon {
 // environment and no history file.
 func cliCommand(t *testing.T, d *daemon, user, password string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(secgwBin(t), append([]string{"-host", d.host, "-port", d.port, "-user", user, "-history", ""}, args...)...)
+	cmd := exec.Command(secgwBin(t), append([]string{"-host", d.Host, "-port", d.Port, "-user", user, "-history", ""}, args...)...)
 	cmd.Env = append(os.Environ(), "SECGW_PASSWORD="+password)
 	return cmd
 }

@@ -91,12 +91,12 @@ func TestCliScriptStopsAtFirstBadLine(t *testing.T) {
 func TestCliInitiateExitStatus(t *testing.T) {
 	t.Parallel()
 	a, b := startIKEPeers(t, "17980")
-	sb := mustDial(t, b.addr, adminUser, adminPassword)
+	sb := mustDial(t, b.Addr, adminUser, adminPassword)
 	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(
 		vpnElem("cli-test-secret", "from-a", "b-net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")+
 			vpnElem("the-right-key", "from-a2", "b-net2", "127.0.0.2", "", "b.example", "a2.example", "10.4.0.0/16", "10.3.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sb, `<commit/>`)
-	sa := mustDial(t, a.addr, adminUser, adminPassword)
+	sa := mustDial(t, a.Addr, adminUser, adminPassword)
 	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(
 		vpnElem("cli-test-secret", "to-b", "a-net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")+
 			vpnElem("a-wrong-key", "to-b2", "a-net2", "127.0.0.1", "127.0.0.2", "a2.example", "b.example", "10.3.0.0/16", "10.4.0.0/16"))+`</edit-config>`)

@@ -70,7 +70,7 @@ func TestCliLockTwoOperators(t *testing.T) {
 		t.Fatalf("show config diff by the second operator: %s\nwant:\n%s", r, want)
 	}
 	// A NETCONF client cannot commit it either: running is locked.
-	s := mustDial(t, d.addr, aliceUser, alicePassword)
+	s := mustDial(t, d.Addr, aliceUser, alicePassword)
 	if _, err := rpc(s, `<commit/>`); err == nil || !strings.Contains(err.Error(), "locked by session") || !strings.Contains(err.Error(), "(user admin)") {
 		t.Fatalf("a raw commit while admin is in configuration mode: %v", err)
 	}

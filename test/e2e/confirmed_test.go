@@ -19,7 +19,7 @@ func TestConfirmedCommitKilled(t *testing.T) {
 	t.Parallel()
 	dir := newDataDir(t)
 	d := startDaemon(t, dir)
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	edit := func(threads int, vpn string) string {
 		return `<edit-config><target><candidate/></target>` + ikeConfig(fmt.Sprintf(
 			`<global-options><threads>%d</threads></global-options>%s`, threads, vpn)) + `</edit-config>`
@@ -48,11 +48,11 @@ func TestConfirmedCommitKilled(t *testing.T) {
 		}
 		// SIGKILL first: closing the session first would revert a
 		// non-persistent confirmed commit before the kill (§8.4.1).
-		d.kill()
+		d.Kill()
 		s.Close()
 
 		d = startDaemon(t, dir)
-		s = mustDial(t, d.addr, adminUser, adminPassword)
+		s = mustDial(t, d.Addr, adminUser, adminPassword)
 		running = mustRPC(t, s, `<get-config><source><running/></source></get-config>`)
 		names := vpnNames(t, running)
 		switch {
@@ -88,7 +88,7 @@ func TestConfirmedCommitKilled(t *testing.T) {
 func TestLockedChangesOfADeadSession(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, newDataDir(t))
-	dead, err := dialNetconf(d.addr, adminUser, adminPassword)
+	dead, err := dialNetconf(d.Addr, adminUser, adminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestLockedChangesOfADeadSession(t *testing.T) {
 	mustRPC(t, dead, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><threads>7</threads></global-options>`)+`</edit-config>`)
 	dead.Close() // the connection drops, no close-session
 
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := rpc(s, `<lock><target><candidate/></target></lock>`)

@@ -19,7 +19,7 @@ func TestConformanceNcclient(t *testing.T) {
 			t.Parallel()
 			d := startDaemon(t, newDataDir(t))
 			out := runChecks(t, "nc_conformance.py",
-				"--host", d.host, "--port", d.port, "--password="+adminPassword,
+				"--host", d.Host, "--port", d.Port, "--password="+adminPassword,
 				"--reader-password="+readerPassword, "--framing", framing,
 				"--yang-dir", filepath.Join(repoRoot(), "yang"))
 			// Every section ran to its end: a section that aborts prints
@@ -28,7 +28,7 @@ func TestConformanceNcclient(t *testing.T) {
 				t.Errorf("only %d checks passed; the script stopped early?", n)
 			}
 			if t.Failed() {
-				t.Logf("secgwd log:\n%s", d.logs())
+				t.Logf("secgwd log:\n%s", d.Logs())
 			}
 		})
 	}

@@ -14,7 +14,7 @@ func TestConformanceStartupAtBoot(t *testing.T) {
 	t.Parallel()
 	dir := newDataDir(t)
 	d := startDaemon(t, dir)
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	threads := func(n string) string {
 		return `<edit-config><target><candidate/></target>` + ikeConfig(`<global-options><threads>`+n+`</threads></global-options>`) + `</edit-config>`
 	}
@@ -26,20 +26,20 @@ func TestConformanceStartupAtBoot(t *testing.T) {
 	restart := func() {
 		t.Helper()
 		s.Close()
-		d.stop(t)
+		d.Stop(t)
 		d = startDaemon(t, dir)
-		s = mustDial(t, d.addr, adminUser, adminPassword)
+		s = mustDial(t, d.Addr, adminUser, adminPassword)
 	}
 	runningHas := func(when, want string) {
 		t.Helper()
 		if data := mustRPC(t, s, `<get-config><source><running/></source></get-config>`); !strings.Contains(data, want) {
-			t.Fatalf("%s: running lacks %s: %s\nsecgwd log:\n%s", when, want, data, d.logs())
+			t.Fatalf("%s: running lacks %s: %s\nsecgwd log:\n%s", when, want, data, d.Logs())
 		}
 	}
 	restart()
 	runningHas("after a restart with startup saved at threads 3", "<threads>3</threads>")
-	if !strings.Contains(d.logs(), "running loaded from the startup configuration") {
-		t.Errorf("secgwd did not log the load of startup:\n%s", d.logs())
+	if !strings.Contains(d.Logs(), "running loaded from the startup configuration") {
+		t.Errorf("secgwd did not log the load of startup:\n%s", d.Logs())
 	}
 	hist := mustRPC(t, s, `<get><filter><config-history xmlns="urn:secgw:yang:secgw-config"/></filter></get>`)
 	if !strings.Contains(hist, "boot: running loaded from startup") {

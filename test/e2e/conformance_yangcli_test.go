@@ -40,7 +40,7 @@ func TestYangcli(t *testing.T) {
 	if err := os.WriteFile(script, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--home="+home, "--server="+d.host, "--ncport="+d.port,
+	cmd := exec.Command(bin, "--home="+home, "--server="+d.Host, "--ncport="+d.Port,
 		"--user="+adminUser, "--password="+adminPassword, "--batch-mode", "--run-script="+script,
 		"--log-level=info", "--autohistory=false", "--autoaliases=false", "--autouservars=false", "--timeout=20")
 	cmd.Env = append(os.Environ(), "HOME="+home)
@@ -89,7 +89,7 @@ func TestYangcli(t *testing.T) {
 		}
 	}
 	// The server's view agrees.
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	run := mustRPC(t, s, `<get-config><source><running/></source></get-config>`)
 	for _, want := range []string{"<name>y1</name>", "<template>t1</template>", "<threads>6</threads>"} {
 		if !strings.Contains(run, want) {
@@ -97,6 +97,6 @@ func TestYangcli(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("yangcli output:\n%s\nsecgwd log:\n%s", text, d.logs())
+		t.Logf("yangcli output:\n%s\nsecgwd log:\n%s", text, d.Logs())
 	}
 }

@@ -74,18 +74,18 @@ func TestKillAtRandomMoments(t *testing.T) {
 		}
 		starting += time.Since(t0)
 		t0 = time.Now()
-		s, err := dialNetconf(d.addr, adminUser, adminPassword)
+		s, err := dialNetconf(d.Addr, adminUser, adminPassword)
 		var k int64
 		if err == nil {
 			k, err = recoveredVersion(s)
 		}
 		if err != nil {
-			d.kill()
-			t.Fatalf("round %d: %v\nsecgwd log:\n%s", round, err, d.logs())
+			d.Kill()
+			t.Fatalf("round %d: %v\nsecgwd log:\n%s", round, err, d.Logs())
 		}
 		checking += time.Since(t0)
 		if k < acked || k > sent {
-			d.kill()
+			d.Kill()
 			t.Fatalf("round %d: recovered version %d, want one between the last acknowledged (or recovered) "+
 				"version %d and the last sent %d", round, k, acked, sent)
 		}
@@ -97,17 +97,17 @@ func TestKillAtRandomMoments(t *testing.T) {
 		}
 		if round == crashKills {
 			s.Close()
-			d.kill()
+			d.Kill()
 			break
 		}
 		// From here version k is durable: it was read back from disk.
 		loop := startCommitLoop(s, k)
 		time.Sleep(time.Duration(rng.Int64N(int64(maxKillDelay))))
-		d.kill()
+		d.Kill()
 		acked, sent, err = loop.wait()
 		s.Close()
 		if err != nil {
-			t.Fatalf("round %d: commit loop: %v\nsecgwd log:\n%s", round, err, d.logs())
+			t.Fatalf("round %d: commit loop: %v\nsecgwd log:\n%s", round, err, d.Logs())
 		}
 		commits += int(acked - k)
 	}

@@ -59,7 +59,7 @@ func vpnNames(t *testing.T, data string) []string {
 func TestGoNetconf(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, newDataDir(t))
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	if !strings.Contains(strings.Join(s.ServerCapabilities, " "), "urn:ietf:params:netconf:base:1.1") {
 		t.Fatalf("go-netconf saw capabilities %q", s.ServerCapabilities)
 	}
@@ -93,7 +93,7 @@ func TestGoNetconf(t *testing.T) {
 	}
 
 	// Errors come back as go-netconf's RPCError with the wire fields.
-	other := mustDial(t, d.addr, adminUser, adminPassword)
+	other := mustDial(t, d.Addr, adminUser, adminPassword)
 	mustRPC(t, s, `<lock><target><candidate/></target></lock>`)
 	_, err = other.Exec(gonetconf.MethodLock("candidate"))
 	var rerr *gonetconf.RPCError
@@ -123,7 +123,7 @@ func TestGoNetconf(t *testing.T) {
 	}
 	mustRPC(t, other, `<close-session/>`)
 	var base11 int
-	for _, b := range d.sessionFramings() {
+	for _, b := range d.SessionFramings() {
 		if b {
 			base11++
 		}

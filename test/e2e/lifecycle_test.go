@@ -27,8 +27,8 @@ func TestFirstStart(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "secgw")
 	first := startDaemon(t, dir)
-	if first.password == "" {
-		t.Fatalf("first start printed no admin password:\n%s", first.logs())
+	if first.Password == "" {
+		t.Fatalf("first start printed no admin password:\n%s", first.Logs())
 	}
 	for name, want := range map[string]os.FileMode{".": 0o700, "users.json": 0o600} {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -43,14 +43,14 @@ func TestFirstStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(users, []byte(first.password)) || !bytes.Contains(users, []byte(`"$2`)) {
+	if bytes.Contains(users, []byte(first.Password)) || !bytes.Contains(users, []byte(`"$2`)) {
 		t.Errorf("users file does not hold only a bcrypt hash of the password:\n%s", users)
 	}
-	s, key1 := dialCapturingHostKey(t, first.addr, adminUser, ssh.Password(first.password))
+	s, key1 := dialCapturingHostKey(t, first.Addr, adminUser, ssh.Password(first.Password))
 	mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><threads>9</threads></global-options>`)+`</edit-config>`)
 	mustRPC(t, s, `<commit/>`)
 	s.Close()
-	first.stop(t)
+	first.Stop(t)
 
 	// A user who logs in with an ed25519 key.
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -69,25 +69,25 @@ func TestFirstStart(t *testing.T) {
 		Keys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}})
 
 	second := startDaemon(t, dir)
-	if second.password != "" {
-		t.Errorf("second start printed a password again:\n%s", second.logs())
+	if second.Password != "" {
+		t.Errorf("second start printed a password again:\n%s", second.Logs())
 	}
-	s, key2 := dialCapturingHostKey(t, second.addr, adminUser, ssh.Password(first.password))
+	s, key2 := dialCapturingHostKey(t, second.Addr, adminUser, ssh.Password(first.Password))
 	if !bytes.Equal(key1.Marshal(), key2.Marshal()) {
 		t.Error("the host key changed across a restart")
 	}
 	if data := mustRPC(t, s, `<get-config><source><running/></source></get-config>`); !strings.Contains(data, "<threads>9</threads>") {
 		t.Errorf("the committed configuration did not survive the restart: %s", data)
 	}
-	ks, _ := dialCapturingHostKey(t, second.addr, "keyed", ssh.PublicKeys(signer))
+	ks, _ := dialCapturingHostKey(t, second.Addr, "keyed", ssh.PublicKeys(signer))
 	if _, err := rpc(ks, `<get-config><source><running/></source></get-config>`); err != nil {
 		t.Errorf("public-key user: %v", err)
 	}
-	if s, err := dialNetconf(second.addr, adminUser, "wrong-password"); err == nil {
+	if s, err := dialNetconf(second.Addr, adminUser, "wrong-password"); err == nil {
 		s.Close()
 		t.Error("a wrong password logged in")
 	}
-	second.stop(t)
+	second.Stop(t)
 }
 
 // dialCapturingHostKey opens a go-netconf session and returns it with the

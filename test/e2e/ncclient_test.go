@@ -27,13 +27,13 @@ func TestNcclient(t *testing.T) {
 			t.Parallel()
 			d := startDaemon(t, newDataDir(t))
 			out := runChecks(t, "ncclient_suite.py",
-				"--host", d.host, "--port", d.port, "--password="+adminPassword,
+				"--host", d.Host, "--port", d.Port, "--password="+adminPassword,
 				"--reader-user", readerUser, "--reader-password="+readerPassword,
 				"--framing", framing, "--yang-dir", filepath.Join(repoRoot(), "yang"))
 			if n := strings.Count(out, "\nPASS "); n < minNcclientChecks {
 				t.Errorf("only %d checks passed, want at least %d; the suite stopped early?", n, minNcclientChecks)
 			}
-			framings := d.sessionFramings()
+			framings := d.SessionFramings()
 			// The admin, lock, kill, close, confirmed-commit, notification,
 			// reader and raw sessions.
 			if len(framings) < 13 {
@@ -45,7 +45,7 @@ func TestNcclient(t *testing.T) {
 				}
 			}
 			if t.Failed() {
-				t.Logf("secgwd log:\n%s", d.logs())
+				t.Logf("secgwd log:\n%s", d.Logs())
 			}
 		})
 	}

@@ -17,15 +17,15 @@ func TestSAEventNotifications(t *testing.T) {
 	t.Parallel()
 	needNcclient(t)
 	a, b := startIKEPeers(t, "17900")
-	sb := mustDial(t, b.addr, adminUser, adminPassword)
+	sb := mustDial(t, b.Addr, adminUser, adminPassword)
 	mustRPC(t, sb, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("notify-test-secret", "from-a", "b-net", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sb, `<commit/>`)
-	sa := mustDial(t, a.addr, adminUser, adminPassword)
+	sa := mustDial(t, a.Addr, adminUser, adminPassword)
 	mustRPC(t, sa, `<edit-config><target><candidate/></target>`+ikeConfig(vpnElem("notify-test-secret", "to-b", "a-net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"))+`</edit-config>`)
 	mustRPC(t, sa, `<commit/>`)
 
 	cmd := exec.Command(python3, filepath.Join(repoRoot(), "test", "e2e", "testdata", "sa_events.py"),
-		"--host", a.host, "--port", a.port, "--password", adminPassword)
+		"--host", a.Host, "--port", a.Port, "--password", adminPassword)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 func TestRefusedNodeCommit(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, newDataDir(t))
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	before := mustRPC(t, s, `<get-config><source><running/></source></get-config>`)
 	mustRPC(t, s, `<edit-config><target><candidate/></target>`+ikeConfig(`<global-options><snmp>true</snmp></global-options>`)+`</edit-config>`)
 	_, err := s.Exec(gonetconf.RawMethod(`<commit/>`))

@@ -51,7 +51,7 @@ func TestYanglint(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, newDataDir(t))
-	s := mustDial(t, d.addr, adminUser, adminPassword)
+	s := mustDial(t, d.Addr, adminUser, adminPassword)
 	mustRPC(t, s, `<copy-config><target><candidate/></target><source><config>`+string(want)+`</config></source></copy-config>`)
 	mustRPC(t, s, `<commit/>`)
 
