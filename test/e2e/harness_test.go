@@ -6,7 +6,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,20 +21,7 @@ import (
 var secgwdBin string
 
 func TestMain(m *testing.M) {
-	tmp, err := os.MkdirTemp("", "secgw-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(1)
-	}
-	if err := secgwdtest.Build(tmp, "secgwd"); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.RemoveAll(tmp)
-		os.Exit(1)
-	}
-	secgwdBin = filepath.Join(tmp, "secgwd")
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
+	secgwdtest.Main(m, "e2e", func(dir string) { secgwdBin = filepath.Join(dir, "secgwd") }, "secgwd")
 }
 
 // The names below are this package's short forms of test/secgwdtest.

@@ -57,41 +57,11 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-const charonPath = gwtest.CharonPath
-
-// prerequisites maps what the tests need to the Debian package that ships
-// it (test/install-deps.sh installs them).
-var prerequisites = []struct{ file, pkg string }{
-	{charonPath, "strongswan-charon"},
-	{"/usr/sbin/swanctl", "strongswan-swanctl"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-openssl.so", "libstrongswan-standard-plugins"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-curve25519.so", "libstrongswan-extra-plugins"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so", "libcharon-extra-plugins"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-vici.so", "strongswan-swanctl"},
-	{"/usr/sbin/ip", "iproute2"},
-	{"/usr/bin/ping", "iputils-ping"},
-	{"/dev/net/tun", "the kernel's tun device (secgwd and kernel-libipsec need /dev/net/tun)"},
-}
-
-// requirePrerequisites fails the test, naming the packages, when something
-// is missing. It never skips: a missing peer must not pass as green.
+// requirePrerequisites fails the test, naming what is missing
+// (gwtest.RequirePrerequisites).
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("gateway: the tests need root (network namespaces, TUN devices, mounts)")
-	}
-	var missing []string
-	for _, p := range prerequisites {
-		if _, err := os.Stat(p.file); err != nil {
-			missing = append(missing, p.pkg+" ("+p.file+")")
-		}
-	}
-	if _, err := exec.LookPath("mount"); err != nil {
-		missing = append(missing, "mount (util-linux)")
-	}
-	if len(missing) > 0 {
-		t.Fatalf("gateway: missing prerequisites %v: run test/install-deps.sh", missing)
-	}
+	gwtest.RequirePrerequisites(t, "gateway")
 }
 
 // cmdTimeout bounds every command the tests run.
@@ -114,23 +84,7 @@ func runErr(name string, args ...string) (string, error) {
 }
 
 // tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(s string, n int) string { return gwtest.Tail(s, n) }
 
-// eventually polls cond every 50 ms for up to d and reports whether it
-// held.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}
+// eventually polls cond for up to d and reports whether it held.
+func eventually(d time.Duration, cond func() bool) bool { return gwtest.Eventually(d, cond) }

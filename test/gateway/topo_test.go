@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -86,25 +85,9 @@ func ipBatch(t *testing.T, ns, batch string) {
 	run(t, "ip", "-n", ns, "-batch", f.Name())
 }
 
-// sweepStale deletes the namespaces left by test binaries that died
-// without running their cleanups (killed by go test -timeout, say).
-func sweepStale() {
-	out, err := runErr("ip", "netns", "list")
-	if err != nil {
-		return
-	}
-	for _, l := range strings.Split(out, "\n") {
-		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
-		rest, ok := strings.CutPrefix(name, nsPrefix)
-		if !ok {
-			continue
-		}
-		pid, _, _ := strings.Cut(rest, "-")
-		if _, err := os.Stat("/proc/" + pid); err != nil {
-			runErr("ip", "netns", "del", name)
-		}
-	}
-}
+// sweepStale deletes the namespaces left by test binaries that died without
+// running their cleanups.
+func sweepStale() { gwtest.SweepStale(nsPrefix) }
 
 // inNetns runs fn on a thread in the named network namespace
 // (netnsutil.RunNamed): sockets created by fn stay there.

@@ -341,3 +341,24 @@ func VPNElem(psk, name, policy, local, remote, localID, remoteID, localTS, remot
 		`<ike-policy><pre-shared-key>` + psk + `</pre-shared-key></ike-policy><security-policy><name>` + policy +
 		`</name><local-ts><subnet>` + localTS + `</subnet></local-ts><remote-ts><subnet>` + remoteTS + `</subnet></remote-ts></security-policy></vpn>`
 }
+
+// Main is the TestMain of a package of such tests: it builds the named
+// commands of cmd/ into a temporary directory, hands it to built, runs the
+// tests, removes the directory and exits with their status. pkg prefixes
+// the messages.
+func Main(m *testing.M, pkg string, built func(dir string), cmds ...string) {
+	tmp, err := os.MkdirTemp("", "secgw-"+pkg+"-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, pkg+":", err)
+		os.Exit(1)
+	}
+	if err := Build(tmp, cmds...); err != nil {
+		fmt.Fprintln(os.Stderr, pkg+":", err)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	built(tmp)
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}

@@ -6,8 +6,6 @@
 package security
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,18 +16,5 @@ import (
 var secgwdBin string
 
 func TestMain(m *testing.M) {
-	tmp, err := os.MkdirTemp("", "secgw-security-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "security:", err)
-		os.Exit(1)
-	}
-	if err := secgwdtest.Build(tmp, "secgwd"); err != nil {
-		fmt.Fprintln(os.Stderr, "security:", err)
-		os.RemoveAll(tmp)
-		os.Exit(1)
-	}
-	secgwdBin = filepath.Join(tmp, "secgwd")
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
+	secgwdtest.Main(m, "security", func(dir string) { secgwdBin = filepath.Join(dir, "secgwd") }, "secgwd")
 }

@@ -4,9 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,38 +42,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// prerequisites maps what the soak needs to the Debian package that
-// ships it (test/install-deps.sh, test/install-strongswan.sh).
-var prerequisites = []struct{ file, pkg string }{
-	{gwtest.CharonPath, "strongswan-charon"},
-	{"/usr/sbin/swanctl", "strongswan-swanctl"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-openssl.so", "libstrongswan-standard-plugins"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-curve25519.so", "libstrongswan-extra-plugins"},
-	{"/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so", "libcharon-extra-plugins"},
-	{"/usr/sbin/ip", "iproute2"},
-	{"/usr/bin/ping", "iputils-ping"},
-	{"/dev/net/tun", "the kernel's tun device"},
-}
-
-// requirePrerequisites fails the test, naming what is missing. It never
-// skips: a soak that did not run must not pass as green.
+// requirePrerequisites fails the test, naming what is missing
+// (gwtest.RequirePrerequisites).
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("soak: needs root (network namespaces, TUN devices, mounts)")
-	}
-	var missing []string
-	for _, p := range prerequisites {
-		if _, err := os.Stat(p.file); err != nil {
-			missing = append(missing, p.pkg+" ("+p.file+")")
-		}
-	}
-	if _, err := exec.LookPath("mount"); err != nil {
-		missing = append(missing, "mount (util-linux)")
-	}
-	if len(missing) > 0 {
-		t.Fatalf("soak: missing prerequisites %s: run test/install-strongswan.sh / test/install-deps.sh", strings.Join(missing, ", "))
-	}
+	gwtest.RequirePrerequisites(t, "soak")
 }
 
 // Bounds of the invariants.

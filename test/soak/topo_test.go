@@ -93,22 +93,6 @@ func mustRun(t *testing.T, name string, args ...string) string {
 	return out
 }
 
-// sweepStale deletes the namespaces left by soak binaries that died
-// without running their cleanups.
-func sweepStale() {
-	out, err := gwtest.Run("ip", "netns", "list")
-	if err != nil {
-		return
-	}
-	for _, l := range strings.Split(out, "\n") {
-		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
-		rest, ok := strings.CutPrefix(name, nsPrefix)
-		if !ok {
-			continue
-		}
-		pid, _, _ := strings.Cut(rest, "-")
-		if _, err := os.Stat("/proc/" + pid); err != nil {
-			gwtest.Run("ip", "netns", "del", name)
-		}
-	}
-}
+// sweepStale deletes the namespaces left by soak binaries that died without
+// running their cleanups.
+func sweepStale() { gwtest.SweepStale(nsPrefix) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"secgw/internal/netnsutil"
+
+	"secgw/test/gwtest"
 )
 
 // The addresses of the two ends of the veth pair, ours and charon's, for
@@ -109,25 +111,9 @@ func newTopologyFor(t *testing.T, ipv6 bool) *topology {
 	return top
 }
 
-// sweepStale deletes the namespaces left by test binaries that died
-// without running their cleanups (killed by go test -timeout, say).
-func sweepStale() {
-	out, err := runErr("ip", "netns", "list")
-	if err != nil {
-		return
-	}
-	for _, l := range strings.Split(out, "\n") {
-		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
-		rest, ok := strings.CutPrefix(name, nsPrefix)
-		if !ok {
-			continue
-		}
-		pid, _, _ := strings.Cut(rest, "-")
-		if _, err := os.Stat("/proc/" + pid); err != nil {
-			runErr("ip", "netns", "del", name)
-		}
-	}
-}
+// sweepStale deletes the namespaces left by test binaries that died without
+// running their cleanups.
+func sweepStale() { gwtest.SweepStale(nsPrefix) }
 
 // inNetns runs fn on a thread in the named network namespace
 // (netnsutil.RunNamed): sockets created by fn stay there.
