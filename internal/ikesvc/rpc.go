@@ -313,7 +313,7 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 				(in.IKESA.UniqueID == nil && in.IKESA.VPN != sa.VPN) {
 				continue
 			}
-			if err := s.eng.DeleteIKEByUID(sa.UniqueID); err == nil {
+			if err := s.eng.FlushIKE(sa.UniqueID); err == nil {
 				n++
 				msgs = append(msgs, fmt.Sprintf("deleting IKE_SA %s[%d]", sa.VPN, sa.UniqueID))
 			}
