@@ -36,7 +36,7 @@ func TestFlushIKE(t *testing.T) {
 			t.Fatalf("the flush sent %d datagrams, want one D(IKE)", a.net.Len())
 		}
 		step(t, a, b, info, false, "D(IKE)") // INFORMATIONAL request: SK{D(IKE)}
-		deliver(t, b, a)                      // INFORMATIONAL response: SK{}, to an SA A no longer has
+		deliver(t, b, a)                     // INFORMATIONAL response: SK{}, to an SA A no longer has
 		if n := len(b.e.IKESAs()) + len(b.dp.Children()); n != 0 {
 			t.Fatalf("B keeps %d SAs after the D(IKE)", n)
 		}
@@ -97,7 +97,7 @@ func TestFlushDuringIKEAuth(t *testing.T) {
 		t.Fatal("B did not establish")
 	}
 	step(t, a, b, info, false, "D(IKE)") // INFORMATIONAL request, message ID 2
-	for _, d := range takeAll(b) {      // the IKE_AUTH and INFORMATIONAL responses: dropped by A
+	for _, d := range takeAll(b) {       // the IKE_AUTH and INFORMATIONAL responses: dropped by A
 		a.e.HandleDatagram(engine.Datagram{Local: d.Remote, Remote: d.Local, Data: d.Data})
 	}
 	if n := len(a.e.IKESAs()) + len(b.e.IKESAs()); n != 0 {
