@@ -88,7 +88,13 @@ func (c *CLI) showIkeSA(words []string) error {
 	if err != nil {
 		return err
 	}
-	filter, err := subtreeFilter(c.s, t)
+	// The keys come only when asked: the server sends them to a filter
+	// that names them.
+	build := subtreeFilter
+	if q.keys {
+		build = keysFilter
+	}
+	filter, err := build(c.s, t)
 	if err != nil {
 		return err
 	}

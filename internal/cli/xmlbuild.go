@@ -199,3 +199,47 @@ func subtreeFilter(s *schema.Schema, t *Target) ([]byte, error) {
 	}
 	return bd.root.bytes(), nil
 }
+
+// keysFilter is subtreeFilter for a list target t with its session keys:
+// the server writes a secret state leaf only when a filter names it
+// (xmlcodec.EncodeOptions.Secrets), so every child of the list entry is
+// named as a selection node, and the lists and containers that hold such
+// keys (child-sa) are descended into the same way ('show ike ike-sa
+// with-keys').
+func keysFilter(s *schema.Schema, t *Target) ([]byte, error) {
+	if t.List == nil {
+		return subtreeFilter(s, t)
+	}
+	bd := &builder{s: s}
+	x, err := bd.at(t.Path)
+	if err != nil {
+		return nil, err
+	}
+	l := &xnode{name: t.List.Name, ns: t.List.Entry.Namespace().Name}
+	selectEvery(l, t.List.Elem)
+	x.children = append(x.children, l)
+	return bd.root.bytes(), nil
+}
+
+// selectEvery names every child of b under x; see keysFilter.
+func selectEvery(x *xnode, b *schema.Binding) {
+	for i := range b.Fields {
+		f := &b.Fields[i]
+		c := &xnode{name: f.Name, ns: f.Entry.Namespace().Name}
+		if f.Elem != nil && holdsStateSecret(f.Elem) {
+			selectEvery(c, f.Elem)
+		}
+		x.children = append(x.children, c)
+	}
+}
+
+// holdsStateSecret reports whether a secret state leaf is in b or below.
+func holdsStateSecret(b *schema.Binding) bool {
+	for i := range b.Fields {
+		f := &b.Fields[i]
+		if (f.Secret && !f.Config) || (f.Elem != nil && holdsStateSecret(f.Elem)) {
+			return true
+		}
+	}
+	return false
+}

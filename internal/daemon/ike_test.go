@@ -86,6 +86,10 @@ func vpnXML(name, policy, local, remote, localID, remoteID, localTS, remoteTS st
 
 const ikeSAFilter = `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name><ike xmlns="urn:secgw:yang:secgw-ike"><ike-sa/></ike></vrf></filter></get>`
 
+// ikeSAKeysFilter names the session keys of the IKE and child SAs.
+const ikeSAKeysFilter = `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name><ike xmlns="urn:secgw:yang:secgw-ike">` +
+	`<ike-sa><unique-id/><sk-ei/><child-sa><unique-id/><encr-key-in/></child-sa></ike-sa></ike></vrf></filter></get>`
+
 // TestTunnelThroughNETCONF: two daemons configured only over NETCONF
 // establish a tunnel when one is told to initiate (RPC), both report it in
 // <get>; a commit that adds another VPN leaves it up; deleting the VPN by
@@ -102,8 +106,12 @@ func TestTunnelThroughNETCONF(t *testing.T) {
 	}
 	for _, g := range []*gateway{a, b} {
 		st := g.rpc(t, ikeSAFilter)
-		if !strings.Contains(st, "<state>established</state>") || !strings.Contains(st, "<child-sa>") || strings.Contains(st, "<sk-ei>") == false {
-			t.Fatalf("state:\n%s", st)
+		if !strings.Contains(st, "<state>established</state>") || !strings.Contains(st, "<child-sa>") || strings.Contains(st, "<sk-ei>") {
+			t.Fatalf("state (no keys unless named):\n%s", st)
+		}
+		// The session keys come to an admin's filter that names them.
+		if st := g.rpc(t, ikeSAKeysFilter); !strings.Contains(st, "<sk-ei>") || !strings.Contains(st, "<encr-key-in>") {
+			t.Fatalf("state with a filter naming the keys:\n%s", st)
 		}
 	}
 	// Another VPN added on A: the tunnel stays.

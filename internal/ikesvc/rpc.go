@@ -108,8 +108,8 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 	for _, sa := range s.eng.Snapshot(false) {
 		existing[sa.UniqueID] = true
 		if policy != "" && sa.VPN == vpn && sa.State == "established" {
-			if line, ok := s.childUpLine(sa.UniqueID, policy); ok {
-				return []string{line}, 1, nil // already there
+			if c, ok := s.childUp(sa.UniqueID, policy); ok {
+				return []string{s.childLine(sa.UniqueID, c)}, 1, nil // already there
 			}
 		}
 	}
@@ -133,13 +133,7 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("ike: initiating vpn %s: %w", vpn, err)
 	}
-	var msgs []string
-	if !existing[uid] {
-		msgs = append(msgs, fmt.Sprintf("initiating IKE_SA %s[%d] to %s", vpn, uid, v.RemoteAddr))
-	}
-	if policy != "" {
-		msgs = append(msgs, fmt.Sprintf("establishing CHILD_SA %s", policy))
-	}
+	lines := initiateLog{vpn: vpn, uid: uid, remote: v.RemoteAddr.String(), newIKE: !existing[uid], policy: policy}
 	timeout := time.NewTimer(InitiateTimeout)
 	defer timeout.Stop()
 	for {
@@ -150,69 +144,124 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 			}
 			switch ev.Kind {
 			case engine.IKEUp:
-				msgs = append(msgs, s.establishedLine(uid))
+				lines.up = s.saState(uid)
 				if policy == "" {
-					return append(msgs, s.lifetimeLines(uid)...), 1, nil
+					return lines.render(s), 1, nil
 				}
 			case engine.ChildUp:
 				if ev.Policy == policy {
-					return append(msgs, s.childLine(uid, ev.Child)), 1, nil
+					lines.child = ev.Child
+					return append(lines.render(s), s.childLine(uid, ev.Child)), 1, nil
 				}
 			case engine.ChildFailed:
 				if ev.Policy == policy {
-					return append(msgs, fmt.Sprintf("establishing CHILD_SA %s failed: %s", policy, ev.Reason)), 0, nil
+					return append(lines.render(s), fmt.Sprintf("establishing CHILD_SA %s failed: %s", policy, ev.Reason)), 0, nil
 				}
 			case engine.IKEFailed, engine.IKEDown:
-				msgs = append(msgs, fmt.Sprintf("establishing IKE_SA %s[%d] failed: %s", vpn, uid, ev.Reason))
-				return msgs, 0, nil
+				return append(lines.render(s), fmt.Sprintf("establishing IKE_SA %s[%d] failed: %s", vpn, uid, ev.Reason)), 0, nil
 			}
 		case <-timeout.C:
-			if line, ok := s.childUpLine(uid, policy); ok && policy != "" {
-				return append(msgs, line), 1, nil // came up unseen (a full watcher)
+			if c, ok := s.childUp(uid, policy); ok && policy != "" {
+				lines.up, lines.child = s.saState(uid), c // came up unseen (a full watcher)
+				return append(lines.render(s), s.childLine(uid, c)), 1, nil
 			}
-			return append(msgs, "negotiation still in progress"), 0, nil
+			return append(lines.render(s), "negotiation still in progress"), 0, nil
 		case <-ctx.Done():
-			return msgs, 0, ctx.Err()
+			return lines.render(s), 0, ctx.Err()
 		}
 	}
 }
 
-// childUpLine reports an installed child SA of the policy on IKE SA uid.
-func (s *Service) childUpLine(uid uint32, policy string) (string, bool) {
-	for _, sa := range s.eng.Snapshot(false) {
-		if sa.UniqueID != uid {
-			continue
+// initiateLog is what 'cmd ike initiate' prints, in the order of the
+// guide's (strongSwan's) log: the lines of a new IKE SA, with the
+// authentications of both sides around the CHILD_SA being established,
+// then the IKE SA's endpoints and lifetimes, then the child SA with its
+// SPIs and selectors. (The guide's vendor ID and certificate request
+// lines have no counterpart: secgw sends neither.)
+type initiateLog struct {
+	vpn    string
+	uid    uint32
+	remote string
+	newIKE bool
+	policy string
+	// up is the IKE SA once established (nil before); child the
+	// unique-id of the child SA once up (0 before).
+	up    *engine.SAState
+	child uint32
+}
+
+func (l *initiateLog) render(s *Service) []string {
+	var out []string
+	if l.newIKE {
+		out = append(out, fmt.Sprintf("initiating IKE_SA %s[%d] to %s", l.vpn, l.uid, l.remote))
+		if l.up != nil {
+			out = append(out, fmt.Sprintf("authentication of '%s' (myself) with pre-shared key", l.up.LocalID))
 		}
+	}
+	if l.policy != "" {
+		if l.child != 0 {
+			out = append(out, fmt.Sprintf("establishing CHILD_SA %s{%d}", l.policy, l.child))
+		} else {
+			out = append(out, fmt.Sprintf("establishing CHILD_SA %s", l.policy))
+		}
+	}
+	if l.newIKE && l.up != nil {
+		out = append(out, fmt.Sprintf("authentication of '%s' with pre-shared key successful", l.up.RemoteID))
+		out = append(out, fmt.Sprintf("IKE_SA %s[%d] established between %s", l.vpn, l.uid, between(*l.up)))
+		out = append(out, lifetimeLines(*l.up, time.Now())...)
+	}
+	return out
+}
+
+// between is the guide's "192.0.2.1[localgw.6wind.net]...198.51.100.1[remotegw.6wind.net]"
+// of an IKE SA: its addresses with the identities (%any before the peer
+// proved one).
+func between(sa engine.SAState) string {
+	id := func(s string) string {
+		if s == "" {
+			return "%any"
+		}
+		return s
+	}
+	return fmt.Sprintf("%s[%s]...%s[%s]", sa.Local.Addr(), id(sa.LocalID.String()), sa.Remote.Addr(), id(sa.RemoteID.String()))
+}
+
+// saState returns the state of IKE SA uid, nil once it is gone.
+func (s *Service) saState(uid uint32) *engine.SAState {
+	for _, sa := range s.eng.Snapshot(false) {
+		if sa.UniqueID == uid {
+			return &sa
+		}
+	}
+	return nil
+}
+
+// childUp reports an installed child SA of the policy on IKE SA uid.
+func (s *Service) childUp(uid uint32, policy string) (uint32, bool) {
+	if sa := s.saState(uid); sa != nil {
 		for _, c := range sa.Children {
 			if c.Policy == policy && (c.State == "installed" || c.State == "rekeying") {
-				return s.childLine(uid, c.UniqueID), true
+				return c.UniqueID, true
 			}
 		}
 	}
-	return "", false
+	return 0, false
 }
 
 // lifetimeLines are the guide's "scheduling rekeying in 13165s" and
 // "maximum IKE_SA lifetime 14605s" lines of a new IKE SA.
-func (s *Service) lifetimeLines(uid uint32) []string {
-	now := time.Now()
-	for _, sa := range s.eng.Snapshot(false) {
-		if sa.UniqueID != uid {
-			continue
-		}
-		var out []string
-		if !sa.RekeyAt.IsZero() {
-			out = append(out, fmt.Sprintf("scheduling rekeying in %ds", int(sa.RekeyAt.Sub(now)/time.Second)))
-		}
-		if !sa.ReauthAt.IsZero() {
-			out = append(out, fmt.Sprintf("scheduling reauthentication in %ds", int(sa.ReauthAt.Sub(now)/time.Second)))
-		}
-		if !sa.ExpireAt.IsZero() {
-			out = append(out, fmt.Sprintf("maximum IKE_SA lifetime %ds", int(sa.ExpireAt.Sub(now)/time.Second)))
-		}
-		return out
+func lifetimeLines(sa engine.SAState, now time.Time) []string {
+	var out []string
+	if !sa.RekeyAt.IsZero() {
+		out = append(out, fmt.Sprintf("scheduling rekeying in %ds", int(sa.RekeyAt.Sub(now)/time.Second)))
 	}
-	return nil
+	if !sa.ReauthAt.IsZero() {
+		out = append(out, fmt.Sprintf("scheduling reauthentication in %ds", int(sa.ReauthAt.Sub(now)/time.Second)))
+	}
+	if !sa.ExpireAt.IsZero() {
+		out = append(out, fmt.Sprintf("maximum IKE_SA lifetime %ds", int(sa.ExpireAt.Sub(now)/time.Second)))
+	}
+	return out
 }
 
 // rekey rekeys the selected IKE SAs (their child SAs are inherited) or
@@ -273,37 +322,36 @@ func (s *Service) selectIKE(in *rpcInput) []engine.SAState {
 	return out
 }
 
-func (s *Service) establishedLine(uid uint32) string {
-	for _, sa := range s.eng.Snapshot(false) {
-		if sa.UniqueID == uid {
-			return fmt.Sprintf("IKE_SA %s[%d] established between %s[%s]...%s[%s]", sa.VPN, uid,
-				sa.Local.Addr(), sa.LocalID, sa.Remote.Addr(), sa.RemoteID)
-		}
-	}
-	return fmt.Sprintf("IKE_SA [%d] established", uid)
-}
-
 func (s *Service) childLine(uid, child uint32) string {
-	for _, sa := range s.eng.Snapshot(false) {
+	if sa := s.saState(uid); sa != nil {
 		for _, c := range sa.Children {
-			if sa.UniqueID == uid && c.UniqueID == child {
-				var l, r []string
-				for _, t := range c.LocalTS {
-					l = append(l, tsSubnet(t))
-				}
-				for _, t := range c.RemoteTS {
-					r = append(r, tsSubnet(t))
-				}
-				return fmt.Sprintf("CHILD_SA %s{%d} established with SPIs %08x_i %08x_o and TS %s === %s",
-					c.Policy, child, c.InSPI, c.OutSPI, strings.Join(l, " "), strings.Join(r, " "))
+			if c.UniqueID == child {
+				return fmt.Sprintf("CHILD_SA %s{%d} established with SPIs %08x_i %08x_o and TS %s",
+					c.Policy, child, c.InSPI, c.OutSPI, tsPair(c))
 			}
 		}
 	}
 	return fmt.Sprintf("CHILD_SA {%d} established", child)
 }
 
-// flush deletes IKE SAs (with their child SAs) or child SAs, selected by
-// vpn / security-policy name or unique-id.
+// tsPair is the guide's "192.168.0.0/24 === 192.168.99.0/24" of a child
+// SA: its local and remote selectors.
+func tsPair(c engine.ChildState) string {
+	var l, r []string
+	for _, t := range c.LocalTS {
+		l = append(l, tsSubnet(t))
+	}
+	for _, t := range c.RemoteTS {
+		r = append(r, tsSubnet(t))
+	}
+	return strings.Join(l, " ") + " === " + strings.Join(r, " ")
+}
+
+// flush removes IKE SAs (with their child SAs, at once: engine.FlushIKE)
+// or deletes child SAs, selected by vpn / security-policy name or
+// unique-id. Each SA is reported as the guide shows it: an IKE SA with
+// its endpoints and identities, a child SA with its SPIs, the bytes each
+// carried and its selectors.
 func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 	if in.IKESA == nil && in.ChildSA == nil {
 		return nil, 0, missing("flush", "flush needs ike-sa or child-sa")
@@ -317,9 +365,9 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 				(in.IKESA.UniqueID == nil && in.IKESA.VPN != sa.VPN) {
 				continue
 			}
-			if err := s.eng.DeleteIKEByUID(sa.UniqueID); err == nil {
+			if err := s.eng.FlushIKE(sa.UniqueID); err == nil {
 				n++
-				msgs = append(msgs, fmt.Sprintf("deleting IKE_SA %s[%d]", sa.VPN, sa.UniqueID))
+				msgs = append(msgs, fmt.Sprintf("deleting IKE_SA %s[%d] between %s", sa.VPN, sa.UniqueID, between(sa)))
 			}
 		case in.ChildSA != nil:
 			for _, c := range sa.Children {
@@ -327,26 +375,24 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 					(in.ChildSA.UniqueID == nil && in.ChildSA.Policy != c.Policy) {
 					continue
 				}
+				var cin, cout Counters
+				if s.o.Counters != nil {
+					cin, cout = s.o.Counters(c.ChildSA) // before the dataplane forgets them
+				}
 				if err := s.eng.DeleteChildByUID(c.UniqueID); err == nil {
 					n++
-					msgs = append(msgs, fmt.Sprintf("deleting CHILD_SA %s{%d}", c.Policy, c.UniqueID))
+					msgs = append(msgs, fmt.Sprintf("closing CHILD_SA %s{%d} with SPIs %08x_i (%d bytes) %08x_o (%d bytes) and TS %s",
+						c.Policy, c.UniqueID, c.InSPI, cin.Bytes, c.OutSPI, cout.Bytes, tsPair(c)))
 				}
 			}
 		}
 	}
-	what := "IKE"
-	if in.ChildSA != nil {
-		what = "child"
+	if n == 0 {
+		// swanctl --terminate's words when nothing matches; the guide
+		// shows only flushes that found their SA.
+		msgs = append(msgs, "no matching SAs to flush found")
 	}
-	msgs = append(msgs, fmt.Sprintf("Deleted %d %s SA%s.", n, what, plural(n)))
 	return msgs, n, nil
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // missing is the rpc-error of an RPC input without its mandatory choice

@@ -124,7 +124,7 @@ func TestInitiateStateFlush(t *testing.T) {
 	// flush deletes it on both sides.
 	out, err = a.Call(context.Background(), xml.Name{Space: NS, Local: "flush"},
 		[]byte(`<flush xmlns="urn:secgw:yang:secgw-ike"><ike-sa><vpn>to-b</vpn></ike-sa></flush>`))
-	if err != nil || !strings.Contains(string(out), "Deleted 1 IKE SA.") {
+	if err != nil || !strings.Contains(string(out), "deleting IKE_SA to-b[1] between 127.0.0.1[a.example]...127.0.0.2[b.example]") {
 		t.Fatalf("flush: %v %s", err, out)
 	}
 	waitFor(t, func() bool { return len(a.State(false).IkeSa) == 0 && len(b.State(false).IkeSa) == 0 })

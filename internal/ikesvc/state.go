@@ -26,10 +26,18 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 		ike.Dataplane = generated.SecgwVrf_Vrf_Ike_Dataplane_userspace_esp
 	}
 	var established, halfOpen, children uint32
+	reqids, _ := s.o.Dataplane.(engine.ReqIDs)
 	for _, sa := range s.eng.Snapshot(keys) {
 		e := ikeSAState(sa, now, keys)
 		for _, c := range sa.Children {
 			cs := childState(c, now, keys)
+			if reqids != nil {
+				// The dataplane's reqid, which the child SA's rekeys
+				// keep (the guide's "reqid 1" of #3 and then #4).
+				if id, ok := reqids.ReqID(c.InSPI); ok {
+					cs.Reqid = &id
+				}
+			}
 			if s.o.Counters != nil {
 				in, out := s.o.Counters(c.ChildSA)
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
@@ -107,7 +115,7 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 
 func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa {
 	cs := &generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{
-		UniqueId: ptr(c.UniqueID), Name: ptr(c.Policy), Reqid: ptr(c.UniqueID),
+		UniqueId: ptr(c.UniqueID), Name: ptr(c.Policy),
 		State:    generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
 		Protocol: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Protocol_esp,
 		Mode:     generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Mode_tunnel,

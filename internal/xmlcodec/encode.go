@@ -37,7 +37,11 @@ type EncodeOptions struct {
 	// WithDefaults is the RFC 6243 mode; empty means Explicit.
 	WithDefaults DefaultsMode
 	// Secrets includes the leaves marked secgw-types:secret; without it
-	// they are left out, and a filter cannot match on their values.
+	// they are left out, and a filter cannot match on their values. A
+	// secret state leaf (a session key) is written only when, besides,
+	// a subtree filter names it: a plain <get> (the CLI's show state)
+	// never carries keys, only a request that asks for them does (the
+	// CLI's show ike ike-sa with-keys).
 	Secrets bool
 	// Filter, when not nil, is a subtree filter (RFC 6241 §6).
 	Filter *Filter
@@ -158,6 +162,9 @@ func (e *encoder) children(n schema.Node, p *plan, ns string, all bool, insts []
 		fp := &p.fields[i]
 		if e.hidden(fp) {
 			continue
+		}
+		if all && fp.secret && !fp.f.Config {
+			continue // a session key: only when the filter names it
 		}
 		subAll := all || fp.isKey
 		var sub []*FilterNode

@@ -106,16 +106,35 @@ func TestEncodeState(t *testing.T) {
 			t.Errorf("get-config output has state %s", state)
 		}
 	}
+	// Session keys (secret state leaves) only when a filter names them,
+	// even for a user allowed to see secrets.
 	all := string(encode(t, s, d, EncodeOptions{Secrets: true}))
 	for _, want := range []string{
 		`<dataplane>kernel-xfrm</dataplane><ike-sa><unique-id>7</unique-id><name>hq</name>`,
-		`<local-vip>10.9.0.1</local-vip><sk-ei>00ff00ff</sk-ei>`,
-		`<child-sa><unique-id>9</unique-id><encr-key-in>abcd</encr-key-in></child-sa>`,
+		`<local-vip>10.9.0.1</local-vip><child-sa><unique-id>9</unique-id></child-sa></ike-sa>`,
 		`<state><role>active</role></state></ha>`,
+		`<secret>0123456789abcdef-ha</secret>`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("get output lacks %s\n%s", want, all)
 		}
+	}
+	f, err := ParseFilter(strings.NewReader(`<vrf xmlns="urn:secgw:yang:secgw-vrf"><ike xmlns="urn:secgw:yang:secgw-ike"><ike-sa>` +
+		`<unique-id/><name/><local-vip/><sk-ei/><child-sa><unique-id/><encr-key-in/></child-sa></ike-sa></ike></vrf>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := string(encode(t, s, d, EncodeOptions{Secrets: true, Filter: f}))
+	for _, want := range []string{
+		`<ike-sa><unique-id>7</unique-id><name>hq</name><local-vip>10.9.0.1</local-vip><sk-ei>00ff00ff</sk-ei>`,
+		`<child-sa><unique-id>9</unique-id><encr-key-in>abcd</encr-key-in></child-sa>`,
+	} {
+		if !strings.Contains(keys, want) {
+			t.Errorf("get output with a filter naming the keys lacks %s\n%s", want, keys)
+		}
+	}
+	if keys := string(encode(t, s, d, EncodeOptions{Filter: f})); strings.Contains(keys, "sk-ei") || strings.Contains(keys, "encr-key-in") {
+		t.Errorf("keys named by the filter given without Secrets:\n%s", keys)
 	}
 	noSecrets := string(encode(t, s, d, EncodeOptions{}))
 	if strings.Contains(noSecrets, "sk-ei") || strings.Contains(noSecrets, "encr-key-in") || !strings.Contains(noSecrets, "<child-sa><unique-id>9</unique-id></child-sa>") {

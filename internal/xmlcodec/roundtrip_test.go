@@ -49,6 +49,10 @@ func TestRoundTripReference(t *testing.T) {
 func TestRoundTripState(t *testing.T) {
 	s := loadSchema(t)
 	d := stateTree(t, s)
+	// Session keys are written only when a filter names them (see
+	// TestEncodeState): the round trip carries the rest.
+	sa := d.Vrf["main"].Ike.IkeSa[7]
+	sa.SkEi, sa.ChildSa[9].EncrKeyIn = nil, nil
 	requireEqual(t, s, roundTrip(t, s, d, EncodeOptions{Secrets: true}, DecodeOptions{AllowState: true}), d)
 }
 

@@ -19,7 +19,7 @@ func TestViewsAgreeOnCapture(t *testing.T) {
 		}
 		return string(b)
 	}
-	want := saView{State: "ESTABLISHED", SPIi: "ee98b97815dc0ccf", SPIr: "2e0593901b88608a",
+	want := saView{State: "ESTABLISHED", Endpoints: "192.0.2.1[4500] 192.0.2.2[4500]", SPIi: "ee98b97815dc0ccf", SPIr: "2e0593901b88608a",
 		Algs: "aes128-cbc/hmac-sha256/prf:hmac-sha256/modp2048", Children: []childView{
 			{Name: "net4", State: "INSTALLED", Encap: true, SPIIn: "73a9a31a", SPIOut: "1656a091",
 				Algs: "aes128-cbc/hmac-sha256", Local: gwNet4, Remote: charonNet4},

@@ -14,7 +14,10 @@ import (
 // CLI's text, <get>, charon's swanctl --list-sas) are each turned into it
 // and must be equal.
 type saView struct {
-	State      string // ESTABLISHED
+	State string // ESTABLISHED
+	// Endpoints are secgwd's then the peer's address[port]: the ports
+	// the IKE SA really uses (4500 once floated, RFC 7296 §2.23).
+	Endpoints  string
 	SPIi, SPIr string // 16 hex digits
 	Algs       string // aes256-gcm-128/prf:hmac-sha256/ecp256
 	Children   []childView
@@ -35,7 +38,7 @@ type childView struct {
 }
 
 func (v saView) String() string {
-	s := fmt.Sprintf("%s %s_i %s_r %s", v.State, v.SPIi, v.SPIr, v.Algs)
+	s := fmt.Sprintf("%s %s %s_i %s_r %s", v.State, v.Endpoints, v.SPIi, v.SPIr, v.Algs)
 	for _, c := range v.Children {
 		s += fmt.Sprintf("\n  %s %s encap=%v in %s out %s %s %s === %s", c.Name, c.State, c.Encap, c.SPIIn, c.SPIOut, c.Algs, c.Local, c.Remote)
 	}
@@ -59,6 +62,7 @@ var (
 	showChildLine = regexp.MustCompile(`^  (\S+): #\d+, reqid \d+, (\w+), (\w+?)(-in-UDP)?, esp:(\S+)$`)
 	showSPILine   = regexp.MustCompile(`^    (in|out) +([0-9a-f]{8}), \d+ bytes, (\d+) packets$`)
 	showTSLine    = regexp.MustCompile(`^    (local|remote) +(.*)$`)
+	showPeerLine  = regexp.MustCompile(`^  (local|remote) +'.*' @ (\S+\[\d+\])`)
 )
 
 // viewsFromShow parses `secgw show ike ike-sa details`.
@@ -84,8 +88,12 @@ func viewsFromShow(text string) ([]saView, error) {
 			sa.Algs = m[1]
 			continue
 		}
+		if m := showPeerLine.FindStringSubmatch(l); m != nil && len(sa.Children) == 0 {
+			sa.Endpoints = strings.TrimSpace(sa.Endpoints + " " + m[2]) // local, then remote
+			continue
+		}
 		if len(sa.Children) == 0 {
-			continue // local, remote, established lines
+			continue // established line
 		}
 		c := &sa.Children[len(sa.Children)-1]
 		if m := showSPILine.FindStringSubmatch(l); m != nil {
@@ -110,6 +118,10 @@ func viewsFromShow(text string) ([]saView, error) {
 type getIKESA struct {
 	Name     string `xml:"name"`
 	State    string `xml:"state"`
+	LAddr    string `xml:"local-address"`
+	LPort    string `xml:"local-port"`
+	RAddr    string `xml:"remote-address"`
+	RPort    string `xml:"remote-port"`
 	SPIi     string `xml:"initiator-spi"`
 	SPIr     string `xml:"responder-spi"`
 	Enc      string `xml:"enc-alg"`
@@ -160,7 +172,8 @@ func viewsFromGet(data string) ([]saView, error) {
 			if sa.DH != "" {
 				algs += "/" + sa.DH
 			}
-			view := saView{State: strings.ToUpper(sa.State), SPIi: sa.SPIi, SPIr: sa.SPIr, Algs: algs}
+			view := saView{State: strings.ToUpper(sa.State), SPIi: sa.SPIi, SPIr: sa.SPIr, Algs: algs,
+				Endpoints: sa.LAddr + "[" + sa.LPort + "] " + sa.RAddr + "[" + sa.RPort + "]"}
 			for _, c := range sa.ChildSAs {
 				view.Children = append(view.Children, childView{Name: c.Name, State: strings.ToUpper(c.State),
 					Encap: c.Encap, SPIIn: c.SPIIn, SPIOut: c.SPIOut, Algs: joinAlgs(c.Enc, c.Auth, c.AEAD),
@@ -190,7 +203,8 @@ func viewsFromCharon(sas []rawSection) []saView {
 		if g := kv["dh-group"]; g != "" {
 			algs += "/" + charonName(g)
 		}
-		view := saView{State: kv["state"], SPIi: kv["initiator-spi"], SPIr: kv["responder-spi"], Algs: algs}
+		view := saView{State: kv["state"], SPIi: kv["initiator-spi"], SPIr: kv["responder-spi"], Algs: algs,
+			Endpoints: kv["remote-host"] + "[" + kv["remote-port"] + "] " + kv["local-host"] + "[" + kv["local-port"] + "]"}
 		if cs := sa.Sub["child-sas"]; cs != nil {
 			for _, name := range cs.Order {
 				c := cs.Sub[name].KV

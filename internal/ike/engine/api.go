@@ -71,6 +71,21 @@ func (e *Engine) Reauth(uid uint32) error {
 	return e.reauth(sa)
 }
 
+// FlushIKE removes the IKE SA with the given unique-id at once ("flush
+// ike ike-sa"): its child SAs and their routes leave the dataplane now,
+// and the peer is told with one INFORMATIONAL D(IKE) request, sent once
+// and never retransmitted nor waited for (best effort: an operator's
+// flush does not wait minutes for a peer that may be gone). See flush.
+func (e *Engine) FlushIKE(uid uint32) error {
+	sa, w := e.byUID(uid)
+	if sa == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	e.flush(sa)
+	return nil
+}
+
 // DeleteChildByUID deletes the child SA with the given unique-id with an
 // INFORMATIONAL exchange (RFC 7296 §1.4.1).
 func (e *Engine) DeleteChildByUID(uid uint32) error {

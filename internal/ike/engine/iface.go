@@ -52,6 +52,15 @@ type Dataplane interface {
 	DeleteChild(c ChildSA) error
 }
 
+// ReqIDs is implemented by a dataplane that ties the policies of a child
+// SA to its SAs with a reqid (the programmer, internal/dataplane/program;
+// 'ip xfrm state' shows it): the reqid the operational state reports for
+// a child SA, kept by its rekeys. ok is false for a child SA the
+// dataplane does not hold.
+type ReqIDs interface {
+	ReqID(inSPI uint32) (reqid uint32, ok bool)
+}
+
 // DirKeys are the keys of one direction of a child SA (RFC 7296 §2.17).
 type DirKeys struct {
 	Encr  []byte // encryption key, with the salt for AES-GCM / ChaCha20
@@ -62,8 +71,9 @@ type DirKeys struct {
 // (The small fields are grouped: the engine keeps one per child SA.)
 type ChildSA struct {
 	VPN, Policy string
-	// UniqueID numbers the child SA in the operational state (unique-id);
-	// the dataplane may use it as the reqid.
+	// UniqueID numbers the child SA in the operational state
+	// (unique-id); a rekey gives a new one. It is not the reqid, which
+	// the dataplane assigns (ReqIDs).
 	UniqueID uint32
 	// InSPI is the SPI we chose (inbound SA), OutSPI the peer's.
 	InSPI, OutSPI uint32

@@ -129,7 +129,8 @@ func (e *Engine) Config() *config.Config { return e.config() }
 
 // DeleteIKEByUID deletes the IKE SA with the given unique-id: with an
 // INFORMATIONAL exchange when established, at once when still being set
-// up.
+// up (see endUnestablished). The operator's flush is FlushIKE, which
+// neither retransmits nor waits.
 func (e *Engine) DeleteIKEByUID(uid uint32) error {
 	if sa, w := e.byUID(uid); sa != nil {
 		defer w.unlock()

@@ -69,7 +69,9 @@ func (n *Network) Next() (d engine.Datagram, ok bool) {
 
 // Dataplane records installed and deleted child SAs, in order, and the
 // trap policies; it implements engine.TrapDataplane, engine.Activity
-// (with the times tests set) and engine.ESPSupport (see Refuse).
+// (with the times tests set), engine.ESPSupport (see Refuse) and
+// engine.ReqIDs (one reqid per VPN and policy, from 1, as the programmer
+// keeps one across rekeys).
 type Dataplane struct {
 	mu        sync.Mutex
 	Installed map[uint32]engine.ChildSA // by inbound SPI
@@ -80,6 +82,7 @@ type Dataplane struct {
 	Log      []string
 	traps    map[string]engine.Trap
 	activity map[uint32][2]time.Time
+	reqids   map[[2]string]uint32
 	// InstallHook, if set, runs first in InstallChild: its error fails
 	// the installation (a dataplane that cannot carry the negotiated
 	// suite), and it may panic (the engine's panic safety).
@@ -115,6 +118,12 @@ func (d *Dataplane) InstallChild(c engine.ChildSA) error {
 		return fmt.Errorf("enginetest: SPI %08x already installed", c.InSPI)
 	}
 	d.Installed[c.InSPI] = c
+	if d.reqids == nil {
+		d.reqids = map[[2]string]uint32{}
+	}
+	if k := [2]string{c.VPN, c.Policy}; d.reqids[k] == 0 {
+		d.reqids[k] = uint32(len(d.reqids) + 1)
+	}
 	d.Log = append(d.Log, fmt.Sprintf("install %08x", c.InSPI))
 	return nil
 }
@@ -130,6 +139,17 @@ func (d *Dataplane) DeleteChild(c engine.ChildSA) error {
 	d.Deleted = append(d.Deleted, c)
 	d.Log = append(d.Log, fmt.Sprintf("delete %08x", c.InSPI))
 	return nil
+}
+
+// ReqID implements engine.ReqIDs.
+func (d *Dataplane) ReqID(inSPI uint32) (uint32, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.Installed[inSPI]
+	if !ok {
+		return 0, false
+	}
+	return d.reqids[[2]string{c.VPN, c.Policy}], true
 }
 
 // InstallTrap implements engine.TrapDataplane.
