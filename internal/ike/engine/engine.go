@@ -410,6 +410,9 @@ type IKESAInfo struct {
 func (e *Engine) IKESAs() map[uint64]IKESAInfo {
 	out := map[uint64]IKESAInfo{}
 	e.eachSA(func(sa *ikeSA) bool {
+		if sa.flushed {
+			return true // gone for everyone but the peer (flush.go)
+		}
 		name := ""
 		if sa.vpn != nil {
 			name = sa.vpn.Name

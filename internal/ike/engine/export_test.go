@@ -132,3 +132,6 @@ func (e *Engine) CheckWorkersForTest() ([]int, error) {
 	}
 	return per, nil
 }
+
+// SACount is the number of IKE SAs in the table, flushed ones included.
+func (e *Engine) SACount() int { return e.set.Load().table.len() }

@@ -6,22 +6,21 @@ import "secgw/internal/ike/wire"
 // its worker is locked.
 //
 // The peer is told with D(IKE) (RFC 7296 §1.4.1) sent once, best effort:
-// no retransmission, no wait for the answer, which is dropped as the
-// answer of an unknown SA when it comes. What the SA is decides whether
-// the DELETE goes out at all:
+// no retransmission, and the SA is gone at once for everyone else. What
+// the SA is decides how the DELETE goes out:
 //
-//   - established: D(IKE) with the next message ID (after an
-//     outstanding request's, whose answer will never be used);
-//   - ours with the IKE_AUTH request out: the keys exist and the peer may
-//     have completed the exchange (an SA we would not have, the stale SA
-//     the soak found after a reauth then a flush), so D(IKE) goes out at
-//     once with message ID 2, right behind the IKE_AUTH request. It is
-//     ahead of the window of one (RFC 7296 §2.3) only until the peer
-//     answers IKE_AUTH, which a peer processing requests in order (charon)
-//     has done before it reads ours; one that never got IKE_AUTH drops it
-//     as out of the window and its half-open SA times out. Waiting for
-//     the IKE_AUTH answer, as the deletion for other causes does
-//     (endUnestablished), would not be "at once";
+//   - established, or ours with the IKE_AUTH request out (the keys exist
+//     and the peer may complete the exchange: an SA we would not have,
+//     the stale SA the soak found after a reauth then a flush), with no
+//     request of ours outstanding: D(IKE) at once with the next message
+//     ID, and the SA is removed;
+//   - the same with a request of ours outstanding (IKE_AUTH, a DPD
+//     probe, a rekey): the window of one (RFC 7296 §2.3: an endpoint
+//     MUST NOT exceed the peer's window) forbids a second request, so
+//     the SA's child SAs are removed at once, the SA leaves the state
+//     (flushed) and stays only to send D(IKE) once the outstanding
+//     request is answered (its answer is not acted on) or has timed
+//     out, after which it is removed whatever the peer says;
 //   - in IKE_SA_INIT, or a responder not yet authenticated: nothing to
 //     tell, nothing the peer can use without us; dropped.
 //
@@ -37,21 +36,29 @@ func (e *Engine) flush(sa *ikeSA) {
 	if sa.state == stateDeleted {
 		return
 	}
-	if sa.hasKeys() && (sa.state == stateEstablished || (sa.state == stateAuth && sa.initiator)) {
-		id := sa.nextID
-		if sa.pending != nil {
-			id = sa.pending.id + 1
-		}
-		msgs, err := sa.encodeAll(wire.ExchangeInformational, id, false, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}})
-		if err != nil {
-			sa.log().Warn("flush: cannot encode the DELETE", "err", err)
-		} else {
-			sa.log().Debug("flush: sending the DELETE once", "msgid", id)
-			sa.sendAll(msgs)
-		}
-	}
+	tell := sa.hasKeys() && (sa.state == stateEstablished || (sa.state == stateAuth && sa.initiator))
 	sa.log().Info("IKE SA flushed")
 	sa.closing = true
 	sa.peerDead, sa.closedByPeer, sa.reestablish = false, false, nil
+	if tell && sa.pending != nil {
+		for len(sa.children) > 0 {
+			sa.removeChild(sa.children[0])
+		}
+		sa.flushed = true
+		sa.tasks = []task{&deleteTask{ike: true, once: true}}
+		// No more retransmissions of the outstanding request: its
+		// answer is awaited one retransmission delay, no longer.
+		sa.pending.tries = sa.pending.try
+		return
+	}
+	if tell {
+		msgs, err := sa.encodeAll(wire.ExchangeInformational, sa.nextID, false, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}})
+		if err != nil {
+			sa.log().Warn("flush: cannot encode the DELETE", "err", err)
+		} else {
+			sa.log().Debug("flush: sending the DELETE once", "msgid", sa.nextID)
+			sa.sendAll(msgs)
+		}
+	}
 	e.removeSA(sa)
 }

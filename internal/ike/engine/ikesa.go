@@ -69,6 +69,11 @@ type ikeSA struct {
 	// (close-action applies); closing: our Delete of it is queued or
 	// sent.
 	peerDead, closedByPeer, closing bool
+	// flushed: the operator flushed the SA while one of our requests
+	// was outstanding; it is gone for everyone (no child SA, not in the
+	// state), and stays only to send its D(IKE) once that request is
+	// answered (flush.go).
+	flushed bool
 	fragState
 	keepalive
 

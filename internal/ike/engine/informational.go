@@ -18,6 +18,19 @@ type deleteTask struct {
 	// the peer's answer); the delete still tells the peer to drop its
 	// half.
 	orphan bool
+	// once: the D(IKE) of a flushed SA, sent once and not retransmitted
+	// (flush.go): the SA goes after one retransmission delay whatever
+	// the peer says.
+	once bool
+}
+
+// retransmitSchedule implements retransmitter: a D(IKE) sent once waits
+// one first retransmission delay for its answer, then fails the SA.
+func (t *deleteTask) retransmitSchedule(sa *ikeSA) (int, time.Duration) {
+	if !t.once {
+		return 0, 0
+	}
+	return 0, sa.w.e.config().Global.Retransmit.Timeout
 }
 
 func (t *deleteTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }

@@ -58,6 +58,9 @@ type ChildState struct {
 func (e *Engine) Snapshot(keys bool) []SAState {
 	out := make([]SAState, 0, e.set.Load().table.len())
 	e.eachSA(func(sa *ikeSA) bool {
+		if sa.flushed {
+			return true // gone for everyone but the peer (flush.go)
+		}
 		s := SAState{
 			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
 			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,

@@ -138,7 +138,9 @@ func (sa *ikeSA) expiredRetransmit() {
 		return // answered meanwhile
 	}
 	if sa.pending.try >= sa.pending.tries {
-		sa.peerDead = sa.state == stateEstablished
+		// A flushed SA's end is the operator's, not a dead peer's:
+		// no dpd-action (flush.go).
+		sa.peerDead = sa.state == stateEstablished && !sa.flushed
 		sa.fail(errPeerDead)
 		return
 	}
@@ -171,6 +173,13 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	sa.stopTimer()
 	sa.pending = nil
 	sa.lastIn = sa.w.e.mono()
+	if sa.flushed {
+		// The answer the flush waited for: not acted on; the D(IKE)
+		// follows (flush.go).
+		sa.nextID = p.id + 1
+		sa.startNext()
+		return
+	}
 	err := p.task.process(sa, m, ps)
 	switch {
 	case errors.Is(err, errRestart):
