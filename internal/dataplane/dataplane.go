@@ -149,7 +149,7 @@ type SA struct {
 	// Sel restricts what a transport-mode SA carries; zero in tunnel mode.
 	Sel Selector
 	// OSeq is the first outbound sequence number minus one (0 for a new
-	// SA; HA sync sets it on the standby's takeover).
+	// SA; HA sync, once built, sets it on the standby's takeover).
 	OSeq uint64
 }
 

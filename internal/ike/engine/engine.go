@@ -1,5 +1,5 @@
-// Package engine is the in-process core of the IKEv2 engine (RFC 7296): one
-// Engine per vrf owns the IKE SA table and runs the IKE_SA_INIT, IKE_AUTH
+// Package engine is the in-process core of the IKEv2 engine (RFC 7296): an
+// Engine (the daemon runs one, for vrf main) owns the IKE SA table and runs the IKE_SA_INIT, IKE_AUTH
 // (PSK, first child SA), CREATE_CHILD_SA and INFORMATIONAL exchanges in
 // both roles.
 //

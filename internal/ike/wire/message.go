@@ -1,7 +1,8 @@
 // Package wire encodes and decodes IKEv2 messages (RFC 7296 §3) and the
-// extensions the gateway uses: IKE fragmentation (RFC 7383), MOBIKE
-// notifications (RFC 4555), signature hash algorithms (RFC 7427), PPK
-// (RFC 8784) and IKE_INTERMEDIATE (RFC 9242).
+// payloads of the extensions: IKE fragmentation (RFC 7383, used), and the
+// codecs of MOBIKE notifications (RFC 4555), signature hash algorithms
+// (RFC 7427), PPK (RFC 8784) and IKE_INTERMEDIATE (RFC 9242), which the
+// engine does not use yet (README, Status).
 //
 // The package is a pure codec: it checks every length, count and field
 // whose value the RFCs fix, but it does not interpret the negotiation.
