@@ -58,7 +58,7 @@ var vsrOnly = map[string]map[string]string{
 	"/vrf": {
 		"interface": "interfaces in a vrf: secgw uses the host's interfaces",
 		"routing":   "static routing: configure routes on the host",
-		"kpi":       "KPI export (telegraf/influxdb): not available (metrics wait for issue 20)",
+		"kpi":       "KPI export (telegraf/influxdb): not available in this release",
 	},
 }
 

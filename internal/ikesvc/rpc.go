@@ -61,7 +61,7 @@ func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte
 	case "ha-notify":
 		// Honour or refuse: HA is modelled, not built (README, Status).
 		return nil, &netconf.RPCError{Type: "application", Tag: "operation-not-supported",
-			Message: "ike: ha-notify is not supported by this release: high availability (issue 15) is not built yet"}
+			Message: "ike: ha-notify is not supported by this release: high availability is not built yet (README, Status)"}
 	default:
 		return nil, fmt.Errorf("ike: unknown operation %s", name.Local)
 	}

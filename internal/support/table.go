@@ -32,14 +32,14 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA     = "high availability (VRRP groups, IKE HA, HA pools: issue 15)"
-	featureRA     = "remote access: virtual IP pools and configuration payload (issue 16)"
-	featureCert   = "certificate and EAP/RADIUS authentication (issue 16)"
-	featurePPK    = "post-quantum preshared keys, RFC 8784 (issue 17)"
-	featureVRF    = "IKE and routes in a vrf other than main (issue 18)"
-	featureMOBIKE = "MOBIKE, RFC 4555 (issue 19)"
-	featureUnique = "unique-sa policies other than the default (INITIAL_CONTACT handling, issue 19)"
-	featureSNMP   = "SNMP (issue 20)"
+	featureHA     = "high availability: VRRP groups, IKE HA, HA pools"
+	featureRA     = "remote access: virtual IP pools and the configuration payload"
+	featureCert   = "certificate and EAP/RADIUS authentication"
+	featurePPK    = "post-quantum preshared keys (RFC 8784)"
+	featureVRF    = "IKE and routes in a vrf other than main"
+	featureMOBIKE = "MOBIKE (RFC 4555)"
+	featureUnique = "unique-sa policies other than the default (INITIAL_CONTACT handling)"
+	featureSNMP   = "SNMP"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
