@@ -206,6 +206,10 @@ func (d *Daemon) state(secrets bool) *generated.Device {
 		// cookies-sent: the COOKIE challenges of the DoS protection.
 		cookies := d.ike.Engine().DoSStats().Cookies
 		ike.Statistics.CookiesSent = &cookies
+		if d.userspace != nil {
+			unknown := d.userspace.Stats().UnknownSPI
+			ike.Statistics.EspUnknownSpi = &unknown
+		}
 	}
 	ike.Diagnostics = d.diagnostics()
 	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
