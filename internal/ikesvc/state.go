@@ -63,7 +63,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf_Vrf_Ike_IkeSa {
 	e := &generated.SecgwVrf_Vrf_Ike_IkeSa{
 		UniqueId: ptr(sa.UniqueID), Name: ptr(sa.VPN), Version: ptr(uint8(2)),
-		Initiator: ptr(sa.Initiator), UdpEncap: ptr(sa.UDPEncap), Mobike: ptr(false), PpkUsed: ptr(false),
+		Initiator: ptr(sa.Initiator), UdpEncap: ptr(sa.UDPEncap), Mobike: ptr(false), PpkUsed: ptr(sa.PPKUsed),
 		InitiatorSpi: ptr(fmt.Sprintf("%016x", sa.SPIi)), ResponderSpi: ptr(fmt.Sprintf("%016x", sa.SPIr)),
 		ChildSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{},
 	}

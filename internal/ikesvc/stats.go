@@ -58,13 +58,15 @@ func failureReason(reason string) generated.E_SecgwVrf_Vrf_Ike_Statistics_Failur
 		sub string
 		r   generated.E_SecgwVrf_Vrf_Ike_Statistics_Failure_Reason
 	}{
+		// First: a PPK failure is also an AUTHENTICATION_FAILED (RFC
+		// 8784 §3), and the more telling reason.
+		{"PPK required", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_ppk_required},
 		{"NO_PROPOSAL_CHOSEN", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_no_proposal_chosen},
 		{"AUTHENTICATION_FAILED", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_authentication_failed},
 		{"TS_UNACCEPTABLE", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_ts_unacceptable},
 		{"INVALID_KE_PAYLOAD", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_invalid_ke},
 		{"not responding", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_timeout},
 		{"INTERNAL_ADDRESS_FAILURE", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_internal_address_failure},
-		{"PPK", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_ppk_required},
 		{"no vpn", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_peer_unknown},
 	} {
 		if strings.Contains(reason, m.sub) {

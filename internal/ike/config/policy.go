@@ -102,6 +102,14 @@ type VPN struct {
 	RemoteID Identity
 	// PSK is the decoded pre-shared key (RFC 7296 §2.15). Never log it.
 	PSK []byte
+	// PPK is the post-quantum preshared key the VPN names (vpn ppk), or
+	// nil: proposed when initiating, and as responder the only one
+	// accepted (RFC 8784 §3).
+	PPK *PPK
+	// RequirePPK is require-ppk (the VPN's, else its template's): fail
+	// the negotiation rather than proceed without a PPK (RFC 8784 §3,
+	// mandatory_or_not).
+	RequirePPK bool
 	// IKEProposals are offered in order, each a wire proposal of protocol
 	// IKE numbered from 1 (RFC 7296 §3.3).
 	IKEProposals []wire.Proposal
@@ -121,6 +129,17 @@ type VPN struct {
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string
+}
+
+// PPK is one entry of the ppk list: a post-quantum preshared key and its
+// identity (RFC 8784 §3, §5.1).
+type PPK struct {
+	Name string
+	// ID is the PPK identity, the bytes of id or of id-hex; it goes on
+	// the wire as a PPK_ID_FIXED (RFC 8784 §5.1).
+	ID []byte
+	// Secret is the decoded PPK. Never log it.
+	Secret []byte
 }
 
 // Policy returns the security policy called name, or nil.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -43,6 +45,10 @@ type Config struct {
 	Global Global
 	// VPNs are the enabled VPNs, sorted by name.
 	VPNs []*VPN
+	// PPKs are the ppk list, sorted by name: as responder, a PPK is
+	// used only when the peer names one of these identities (RFC 8784
+	// §3).
+	PPKs []*PPK
 	// Clear are the security policies of action pass and drop of the
 	// enabled VPNs, by VPN then policy name. They need no child SA: the
 	// dataplane installs them from the configuration. They are kept out
@@ -56,6 +62,16 @@ func (c *Config) VPN(name string) *VPN {
 	for _, v := range c.VPNs {
 		if v.Name == name {
 			return v
+		}
+	}
+	return nil
+}
+
+// PPKByID returns the PPK whose identity is id, or nil.
+func (c *Config) PPKByID(id []byte) *PPK {
+	for _, p := range c.PPKs {
+		if bytes.Equal(p.ID, id) {
+			return p
 		}
 	}
 	return nil
@@ -112,6 +128,11 @@ func proposals(a []algs, p wire.ProtocolID) ([]wire.Proposal, error) {
 // Resolve computes the effective configuration of a vrf's ike container.
 func Resolve(ike *generated.SecgwVrf_Vrf_Ike) (*Config, error) {
 	c := &Config{Global: resolveGlobal(ike.GetGlobalOptions())}
+	ppks, err := resolvePPKs(ike)
+	if err != nil {
+		return nil, err
+	}
+	c.PPKs = ppks
 	names := make([]string, 0, len(ike.Vpn))
 	for n := range ike.Vpn {
 		names = append(names, n)
@@ -122,7 +143,7 @@ func Resolve(ike *generated.SecgwVrf_Vrf_Ike) (*Config, error) {
 		if v.Enabled != nil && !*v.Enabled {
 			continue
 		}
-		rv, clear, err := resolveVPN(ike, v)
+		rv, clear, err := resolveVPN(ike, v, ppks)
 		if err != nil {
 			return nil, fmt.Errorf("config: vpn %s: %w", n, err)
 		}
@@ -202,7 +223,7 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
 }
 
 // resolveVPN resolves one enabled VPN, and its pass and drop policies.
-func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn) (*VPN, []ClearPolicy, error) {
+func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*PPK) (*VPN, []ClearPolicy, error) {
 	ip := v.IkePolicy
 	if ip == nil {
 		ip = &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{}
@@ -256,6 +277,19 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	if b := pick(ip.Fragmentation, it.Fragmentation); b != nil {
 		out.Fragmentation = *b
+	}
+	if v.Ppk != nil {
+		for _, p := range ppks {
+			if p.Name == *v.Ppk {
+				out.PPK = p
+			}
+		}
+		if out.PPK == nil {
+			return nil, nil, fmt.Errorf("unknown ppk %q", *v.Ppk)
+		}
+	}
+	if b := pick(ip.RequirePpk, it.RequirePpk); b != nil {
+		out.RequirePPK = *b
 	}
 
 	// IKE proposals: the VPN's, else the template's, else the defaults.
@@ -368,6 +402,44 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	return out, clear, nil
+}
+
+// resolvePPKs decodes the ppk list, sorted by name. id and id-hex name
+// the same kind of bytes: 'id-hex 626172' is 'id bar'. Errors never hold
+// the secret.
+func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*PPK, error) {
+	names := make([]string, 0, len(ike.Ppk))
+	for n := range ike.Ppk {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]*PPK, 0, len(names))
+	for _, n := range names {
+		p := ike.Ppk[n]
+		r := &PPK{Name: n}
+		switch {
+		case p.Id != nil:
+			r.ID = []byte(*p.Id)
+		case p.IdHex != nil:
+			b, err := hex.DecodeString(*p.IdHex)
+			if err != nil || len(b) == 0 {
+				return nil, fmt.Errorf("config: ppk %s: bad id-hex", n)
+			}
+			r.ID = b
+		default:
+			return nil, fmt.Errorf("config: ppk %s: no id", n)
+		}
+		if p.Secret == nil {
+			return nil, fmt.Errorf("config: ppk %s: no secret", n)
+		}
+		b, err := decodeSecret("ppk "+n+" secret", *p.Secret)
+		if err != nil {
+			return nil, err
+		}
+		r.Secret = b
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // selector converts one side of a security policy into a traffic selector

@@ -136,6 +136,8 @@ type logRecorder struct {
 	recs  []map[string]string
 	attrs []slog.Attr
 	root  *logRecorder
+	// keys records engine.LevelKeys too (set on the root before use).
+	keys bool
 }
 
 // recordLogs makes the engine log into a new recorder.
@@ -145,7 +147,9 @@ func recordLogs(t testing.TB) (*logRecorder, func(*engine.Options)) {
 	return r, func(o *engine.Options) { o.Logger = slog.New(r) }
 }
 
-func (r *logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelDebug }
+func (r *logRecorder) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= slog.LevelDebug || r.root.keys
+}
 
 func (r *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
 	return &logRecorder{t: r.t, attrs: append(append([]slog.Attr(nil), r.attrs...), as...), root: r.root}

@@ -30,6 +30,10 @@ type authTask struct {
 	offer  []wire.Proposal
 	tsi    []wire.TrafficSelector
 	tsr    []wire.TrafficSelector
+	// ppk holds SK_d', SK_pi' and SK_pr' while the IKE_AUTH request
+	// authenticated with the PPK is outstanding (RFC 8784 §3); nil
+	// without PPK.
+	ppk *ikecrypto.IKEKeys
 }
 
 func (t *authTask) exchange() wire.ExchangeType { return wire.ExchangeIKEAuth }
@@ -45,12 +49,34 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	v := sa.vpn
 	t.idi = localIdentity(sa, v).Payload(false)
 	body, _ := t.idi.AppendBody(nil)
-	auth := ikecrypto.AuthPSK(sa.prf(), v.PSK, ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, body))
+	skpi := sa.keys().SKpi
+	if sa.usePPK {
+		// RFC 8784 §3: AUTH with SK_pi' = prf+(PPK, SK_pi).
+		if t.ppk != nil {
+			t.ppk.Clear()
+		}
+		var err error
+		if t.ppk, err = sa.ppkKeys(v.PPK.Secret); err != nil {
+			return nil, err
+		}
+		skpi = t.ppk.SKpi
+	}
+	auth := ikecrypto.AuthPSK(sa.prf(), v.PSK, ikecrypto.SignedOctets(sa.prf(), skpi, sa.initRequest, sa.nr, body))
 	ps := []wire.Payload{t.idi}
 	if !v.RemoteID.IsZero() {
 		ps = append(ps, v.RemoteID.Payload(true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth})
+	if sa.usePPK {
+		ps = append(ps, wire.NewNotify(wire.NotifyPPKIdentity, ppkIdentity(v.PPK.ID)))
+		if !v.RequirePPK {
+			// RFC 8784 §3: with an optional PPK, NO_PPK_AUTH carries
+			// the Authentication Data computed with SK_pi, for a
+			// responder that does not have this PPK.
+			noPPK := ikecrypto.AuthPSK(sa.prf(), v.PSK, ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, body))
+			ps = append(ps, wire.NewNotify(wire.NotifyNoPPKAuth, noPPK))
+		}
+	}
 	offer := sa.w.e.espOffer(proposal.WithoutKE(v.ESPProposals))
 	if len(t.policies) > 0 && len(offer) == 0 {
 		// Nothing we could install: no child SA is offered, the IKE SA
@@ -93,9 +119,34 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idr) {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer identity does not match remote-id")
 	}
-	so := ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpr, sa.initResponse, sa.ni, idr.SignedOctets())
+	ppk := t.ppk
+	t.ppk = nil
+	defer func() {
+		if ppk != nil {
+			ppk.Clear()
+		}
+	}()
+	skpr := sa.keys().SKpr
+	if ppk != nil {
+		// RFC 8784 §3: the responder's PPK_IDENTITY says it used the
+		// PPK; without it, it authenticated with NO_PPK_AUTH.
+		if wire.FindNotify(ps, wire.NotifyPPKIdentity) != nil {
+			skpr = ppk.SKpr
+		} else if v.RequirePPK {
+			return ppkRequired("the peer did not use the PPK (no PPK_IDENTITY in its IKE_AUTH response)")
+		} else {
+			sa.log().Info("the peer did not use the PPK: proceeding without", "ppk", v.PPK.Name)
+			ppk.Clear()
+			ppk = nil
+		}
+	}
+	so := ikecrypto.SignedOctets(sa.prf(), skpr, sa.initResponse, sa.ni, idr.SignedOctets())
 	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
+	}
+	if ppk != nil {
+		sa.commitPPK(ppk, v.PPK.Name)
+		ppk = nil
 	}
 	sa.setEstablished()
 	sa.established, sa.peerID = sa.w.e.mono(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
@@ -186,33 +237,32 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
 	so := ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
-	var vpn *config.VPN
-	for _, v := range sa.candidates {
-		if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idi) {
-			continue
-		}
-		if idr != nil && !v.LocalID.IsZero() && !v.LocalID.Matches(idr) {
-			continue
-		}
-		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true}); !ok {
-			continue
-		}
-		if len(v.PSK) > 0 && auth.Method == wire.AuthSharedKeyMIC && ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
-			vpn = v
-			break
-		}
-	}
+	vpn, ppk, ppkWhy := sa.authenticatePeer(ps, idi, idr, auth, so)
 	if vpn == nil {
 		// RFC 7296 §2.21.2: AUTHENTICATION_FAILED, and the IKE SA is gone.
 		sa.lastError = wire.NotifyAuthenticationFailed
-		sa.log().Info("authentication of peer failed", "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String())
+		peer := config.Identity{Type: idi.IDType, Data: idi.Data}.String()
+		if ppkWhy != "" {
+			// RFC 8784 §3: a PPK was required and not used.
+			sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: PPK required: " + ppkWhy
+			sa.log().Info("authentication of peer failed", "peer-id", peer, "reason", "PPK required: "+ppkWhy)
+		} else {
+			sa.log().Info("authentication of peer failed", "peer-id", peer)
+		}
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
 	sa.vpn = vpn
 	myID := localIdentity(sa, vpn).Payload(true)
 	body, _ := myID.AppendBody(nil)
-	myAuth := ikecrypto.AuthPSK(sa.prf(), vpn.PSK, ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpr, sa.initResponse, sa.ni, body))
+	skpr := sa.keys().SKpr
+	if ppk != nil {
+		skpr = ppk.keys.SKpr // RFC 8784 §3: our AUTH with SK_pr'
+	}
+	myAuth := ikecrypto.AuthPSK(sa.prf(), vpn.PSK, ikecrypto.SignedOctets(sa.prf(), skpr, sa.initResponse, sa.ni, body))
+	if ppk != nil {
+		sa.commitPPK(ppk.keys, ppk.name)
+	}
 	sa.setEstablished()
 	sa.endHalfOpen()
 	sa.established, sa.peerID = sa.w.e.mono(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
@@ -220,6 +270,10 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
+	if ppk != nil {
+		// RFC 8784 §3: an empty PPK_IDENTITY says the PPK was used.
+		resp = append(resp, wire.NewNotify(wire.NotifyPPKIdentity, nil))
+	}
 	resp = append(resp, sa.respondChild(ps)...)
 	sa.authDone()
 	return resp

@@ -63,6 +63,11 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if sa.vpn.Fragmentation {
 		ps = append(ps, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 	}
+	if sa.vpn.PPK != nil {
+		// RFC 8784 §3: the initiator configured with a PPK for the
+		// responder announces it, again after a COOKIE.
+		ps = append(ps, wire.NewNotify(wire.NotifyUsePPK, nil))
+	}
 	return ps, nil
 }
 
@@ -111,6 +116,17 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	sa.detectNAT(ps)
 	// RFC 7383 §2.3: fragments only when both sides announced support.
 	sa.fragOK = sa.vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
+	if sa.vpn.PPK != nil {
+		// RFC 8784 §3: without USE_PPK in the response, a mandatory
+		// PPK aborts the exchange; an optional one is not used.
+		sa.usePPK = wire.FindNotify(ps, wire.NotifyUsePPK) != nil
+		if !sa.usePPK {
+			if sa.vpn.RequirePPK {
+				return ppkRequired("the peer does not support PPK (no USE_PPK in its IKE_SA_INIT response)")
+			}
+			sa.log().Info("the peer does not support PPK: proceeding without", "ppk", sa.vpn.PPK.Name)
+		}
+	}
 	sa.state = stateAuth
 	sa.log().Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
 	return nil
@@ -391,6 +407,12 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	if vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
 		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 		sa.fragOK = true
+	}
+	if wire.FindNotify(ps, wire.NotifyUsePPK) != nil && len(cfg.PPKs) > 0 {
+		// RFC 8784 §3: a responder with PPKs configured answers
+		// USE_PPK; one without ignores it.
+		resp = append(resp, wire.NewNotify(wire.NotifyUsePPK, nil))
+		sa.usePPK = true
 	}
 	raw, err := sa.encode(wire.ExchangeIKESAInit, 0, true, resp)
 	if err != nil {

@@ -235,6 +235,9 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	e.set.Load().table.insert(n, ours) // takes the reservation
 	n.local, n.remote, n.natt, n.natLocal, n.natRemote = old.local, old.remote, old.natt, old.natLocal, old.natRemote
 	n.fragOK, n.peerID = old.fragOK, old.peerID
+	// The new SKEYSEED comes from the old SK_d, SK_d' with a PPK (RFC
+	// 8784 §3): the new SA still carries the PPK's protection.
+	n.ppkUsed = old.ppkUsed
 	n.setEstablished()
 	n.setKeys(suite, keys)
 	k := n.keys()

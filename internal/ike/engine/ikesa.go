@@ -74,6 +74,9 @@ type ikeSA struct {
 	// state), and stays only to send its D(IKE) once that request is
 	// answered (flush.go).
 	flushed bool
+	// ppkUsed: a PPK went into SK_d (RFC 8784 §3; ppk.go), or into the
+	// SK_d of the IKE SA this one rekeyed.
+	ppkUsed bool
 	fragState
 	keepalive
 
@@ -144,6 +147,9 @@ type handshake struct {
 	// halfOpenVerified: the request that created the half-open SA
 	// carried a valid cookie (dos.go).
 	halfOpenVerified bool
+	// usePPK: both sides sent USE_PPK in IKE_SA_INIT (RFC 8784 §3), so
+	// IKE_AUTH carries PPK_IDENTITY (ppk.go).
+	usePPK bool
 }
 
 // log returns the SA's logger.

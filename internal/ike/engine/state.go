@@ -27,7 +27,10 @@ type SAState struct {
 	// Suite is the negotiated IKE suite; zero before IKE_SA_INIT is done.
 	Suite ikecrypto.Suite
 	// UDPEncap: a NAT was detected, ESP goes in UDP (RFC 3948).
-	UDPEncap    bool
+	UDPEncap bool
+	// PPKUsed: a PPK went into the keys (RFC 8784), or into those of the
+	// IKE SA this one rekeyed.
+	PPKUsed     bool
 	Established time.Time // zero until IKE_AUTH completes
 	// Keys holds SK_ei, SK_er, SK_ai, SK_ar when requested.
 	Keys *ikecrypto.IKEKeys
@@ -64,7 +67,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 		s := SAState{
 			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
 			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,
-			UDPEncap: sa.natLocal || sa.natRemote, Established: e.timeAt(sa.established),
+			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, Established: e.timeAt(sa.established),
 			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
 			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),
 		}
