@@ -144,6 +144,13 @@ func Honoured() []Honour {
 		{"/vrf/ike/global-options/sp-hash-ipv6/local", "TestSPDHashKernel", "internal/daemon/spd_test.go"},
 		{"/vrf/ike/global-options/sp-hash-ipv6/remote", "TestSPDHashKernel", "internal/daemon/spd_test.go"},
 		{"/vrf/ike/enabled", "TestIKEDisabled", "internal/ikesvc/service_test.go"},
+		{"/vrf/ike/ppk/name", "TestPPKResponderRequires", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/ppk/id", "TestPPKMismatchedID", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/ppk/id-hex", "TestPPKUsed", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/ppk/secret", "TestPPKWrongSecret", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/vpn/ppk", "TestPPKUsed", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/vpn/ike-policy/require-ppk", "TestPPKPeerWithoutPPK", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/ike-policy-template/require-ppk", "TestPPKPeerWithoutPPK", "internal/ike/engine/ppk_test.go"},
 	}
 }
 

@@ -1,9 +1,9 @@
 // Package support says which configuration nodes this release acts on.
 // A node the runtime does not act on is refused at commit (and by
 // validate) with operation-not-supported rather than accepted and
-// ignored: an operator who commits require-ppk true must not believe the
-// tunnel is quantum-safe. Refused is the one table of such nodes, each
-// row naming the feature it waits for; a feature that lands removes its
+// ignored: an operator who commits mobike true must not believe the
+// tunnel follows its addresses. Refused is the one table of such nodes,
+// each row naming the feature it waits for; a feature that lands removes its
 // rows and adds the nodes to Honoured, with the test that shows them
 // acting. The README's Status table is rendered from Refused
 // (TestReadmeStatus keeps them equal).
@@ -35,7 +35,6 @@ const (
 	featureHA     = "high availability: VRRP groups, IKE HA, HA pools"
 	featureRA     = "remote access: virtual IP pools and the configuration payload"
 	featureCert   = "certificate and EAP/RADIUS authentication"
-	featurePPK    = "post-quantum preshared keys (RFC 8784)"
 	featureVRF    = "IKE and routes in a vrf other than main"
 	featureMOBIKE = "MOBIKE (RFC 4555)"
 	featureUnique = "unique-sa policies other than the default (INITIAL_CONTACT handling)"
@@ -73,15 +72,6 @@ func Refused() []Row {
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/ppk", Feature: featurePPK, Example: []string{"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff"}},
-		{Path: "/vrf/ike/vpn/ppk", Feature: featurePPK, Example: []string{
-			"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff", "/ vrf main ike vpn v1 ppk k1"}},
-		{Path: "/vrf/ike/ike-policy-template/require-ppk", Feature: featurePPK, Example: []string{
-			"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff", "/ vrf main ike vpn v1 ppk k1",
-			"/ vrf main ike ike-policy-template it1 require-ppk true"}},
-		{Path: "/vrf/ike/vpn/ike-policy/require-ppk", Allowed: []string{"false"}, Feature: featurePPK, Example: []string{
-			"/ vrf main ike ppk k1 id alice secret 0x00112233445566778899aabbccddeeff", "/ vrf main ike vpn v1 ppk k1",
-			"/ vrf main ike vpn v1 ike-policy require-ppk true"}},
 		{Path: "/vrf/ike/ike-policy-template/mobike", Feature: featureMOBIKE, Example: []string{"/ vrf main ike ike-policy-template it1 mobike true"}},
 		{Path: "/vrf/ike/vpn/ike-policy/mobike", Allowed: []string{"false"}, Feature: featureMOBIKE, Example: []string{"/ vrf main ike vpn v1 ike-policy mobike true"}},
 		{Path: "/vrf/ike/global-options/mobike-prefer-best-path", Feature: featureMOBIKE, Example: []string{"/ vrf main ike global-options mobike-prefer-best-path true"}},

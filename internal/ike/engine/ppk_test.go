@@ -275,6 +275,20 @@ func TestPPKPeerWithoutPPK(t *testing.T) {
 		r.checkFailedPPK(t, r.a, &r.evA, r.logA, "IKE SA failed", "no USE_PPK")
 		// B's half-open SA goes when it times out; A sent it nothing.
 	})
+	t.Run("required-by-template", func(t *testing.T) {
+		r := runPPK(t, func(ike *generated.SecgwVrf_Vrf_Ike) {
+			withPPK(ike, "k1", "bar", false, ppkSecret)
+			usePPK(ike, "k1", false)
+			ike.IkePolicyTemplate = map[string]*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate{
+				"it1": {Name: ptr("it1"), RequirePpk: ptr(true)},
+			}
+			ike.Vpn["to-b"].IkePolicy.Template = ptr("it1")
+		}, nil)
+		if !r.initAbort {
+			t.Fatal("A went on to IKE_AUTH without USE_PPK from the peer")
+		}
+		r.checkFailedPPK(t, r.a, &r.evA, r.logA, "IKE SA failed", "no USE_PPK")
+	})
 	t.Run("initiator-without", func(t *testing.T) {
 		r := runPPK(t, nil, func(ike *generated.SecgwVrf_Vrf_Ike) {
 			withPPK(ike, "k1", "bar", false, ppkSecret)
