@@ -16,7 +16,10 @@
 // SPIs alone, and deleting the VPN by NETCONF removes the SAs on both
 // sides. TestSuites is issue 7's: for each suite, IPv4 and IPv6 inner
 // traffic (one child SA per family, one initiated by each side), ping
-// and TCP both directions, algorithms agreeing on both sides.
+// and TCP both directions, algorithms agreeing on both sides. TestPPK
+// configures RFC 8784 PPKs over NETCONF and checks charon's "using PPK",
+// the /PPK of `show ike ike-sa details`, <get>'s ppk-used and the
+// ppk-required failure count.
 //
 // TCP runs in the test process: a goroutine locks its OS thread, enters
 // the namespace with setns(2) just while it creates its socket, and
