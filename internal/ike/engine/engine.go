@@ -146,6 +146,10 @@ type Engine struct {
 	// engine's goroutines (recoverPanic).
 	panics atomic.Uint64
 
+	// contacts finds the established IKE SAs by peer identity, for
+	// INITIAL_CONTACT and unique-sa (unique.go).
+	contacts contactIndex
+
 	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
 	// value reserves an SPI offered in a negotiation under way.
@@ -467,6 +471,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		e.dos.established.Add(-1)
 	}
 	sa.state = stateDeleted
+	e.contacts.drop(sa)
 	e.set.Load().table.remove(sa)
 	sa.w.drop(sa)
 	clear(sa.keymat)
