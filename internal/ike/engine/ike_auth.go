@@ -104,7 +104,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
 	sa.uniqueEstablished(wire.FindNotify(ps, wire.NotifyInitialContact) != nil) // unique.go
-	defer sa.authDone() // the child SA of IKE_AUTH still needs the nonces
+	defer sa.authDone()                                                         // the child SA of IKE_AUTH still needs the nonces
 	if t.offer == nil {
 		sa.childrenDone()
 		return nil
