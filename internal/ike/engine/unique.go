@@ -239,7 +239,7 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 	others := e.contacts.others(sa.contactKey, sa)
 	if ic {
 		for _, c := range others {
-			sa.onOther(c.sa, func(x *ikeSA) {
+			sa.onOther(c.sa, false, func(x *ikeSA) {
 				x.log().Info("peer sent INITIAL_CONTACT on a new IKE SA: removing this one, which it no longer holds",
 					"new", sa.uid, "peer-id", sa.peerID.String())
 				x.closing = true
@@ -255,7 +255,9 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 		}
 		switch v.Unique {
 		case config.UniqueReplace:
-			sa.onOther(c.sa, func(x *ikeSA) {
+			// After our IKE_AUTH message: the peer hears of the new
+			// IKE SA before it is asked to delete the old one.
+			sa.onOther(c.sa, true, func(x *ikeSA) {
 				if x.state != stateEstablished || x.closing {
 					return
 				}
@@ -275,10 +277,11 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 }
 
 // onOther runs f on the IKE SA x, under the lock of x's worker: at once
-// when it is sa's (held), else once sa's worker is unlocked; not if x is
-// gone meanwhile.
-func (sa *ikeSA) onOther(x *ikeSA, f func(x *ikeSA)) {
-	if x.w == sa.w {
+// when it is sa's (held) and not later, else once sa's worker is
+// unlocked (after the message being handled is answered or sent); not if
+// x is gone meanwhile.
+func (sa *ikeSA) onOther(x *ikeSA, later bool, f func(x *ikeSA)) {
+	if x.w == sa.w && !later {
 		if x.state != stateDeleted {
 			f(x)
 		}
