@@ -6,6 +6,8 @@ import (
 	"testing/synctest"
 
 	"secgw/generated"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
 )
 
 // Tests of INITIAL_CONTACT and unique-sa (unique.go, RFC 7296 §2.4).
@@ -161,6 +163,45 @@ func TestUniqueReplace(t *testing.T) {
 		ca, _ := checkChildPair(t, a, b)
 		if ca.InSPI == old.InSPI || len(a.e.IKESAs()) != 1 || len(b.e.IKESAs()) != 1 {
 			t.Fatalf("after replace: A %d IKE SAs, B %d, child %08x (old %08x)", len(a.e.IKESAs()), len(b.e.IKESAs()), ca.InSPI, old.InSPI)
+		}
+	})
+}
+
+// TestInitialContactInResponse: INITIAL_CONTACT in the IKE_AUTH
+// response (RFC 7296 §2.4: "in the first IKE_AUTH request or response")
+// is acted on by the initiator too. B restarts; A, which still has the
+// IKE SA of B's previous life, sets up a new one (without INITIAL_CONTACT:
+// it has one with B) and B's answer asserts INITIAL_CONTACT (our
+// responder never does: added here): A removes the old IKE SA and its
+// child SA without an exchange.
+func TestInitialContactInResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pair(t, nil, nil, nil)
+		establish(t, a, b)
+		old, _ := checkChildPair(t, a, b)
+		_, b2 := pair(t, nil, nil, nil) // B restarted
+		if err := a.e.Initiate("to-b"); err != nil {
+			t.Fatal(err)
+		}
+		deliverInit(t, a, b2, false)
+		deliverInit(t, b2, a, true)
+		step(t, a, b2, authX, false, authNoIC)
+		d := next(t, b2) // IKE_AUTH response: SK{IDr, AUTH, SA, TSi, TSr}
+		raw, m := message(t, d)
+		ps, err := b2.e.OpenForTest(m.Header.SPIr, raw, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, wire.NewNotify(wire.NotifyInitialContact, nil))
+		msgs, err := b2.e.EncodeForTest(m.Header.SPIr, authX, m.Header.MessageID, true, ps)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("encode: %v, %d datagrams", err, len(msgs))
+		}
+		inject(a, engine.Datagram{Local: d.Local, Remote: d.Remote, Data: withMarker(d, msgs[0])}, nil, b2)
+		silent(t, a, b2) // nothing to the forgotten IKE SA
+		kids := a.dp.Children()
+		if len(a.e.IKESAs()) != 1 || len(kids) != 1 || kids[0].InSPI == old.InSPI {
+			t.Fatalf("A has %d IKE SAs, %d child SAs, want only the new ones", len(a.e.IKESAs()), len(kids))
 		}
 	})
 }
