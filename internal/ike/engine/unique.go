@@ -255,6 +255,11 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 		}
 		switch v.Unique {
 		case config.UniqueReplace:
+			if c.sa.id == sa.replaces {
+				// Our own make-before-break reauthentication deletes
+				// it once the new child SAs are up (reauth.go).
+				continue
+			}
 			// After our IKE_AUTH message: the peer hears of the new
 			// IKE SA before it is asked to delete the old one.
 			sa.onOther(c.sa, true, func(x *ikeSA) {

@@ -205,3 +205,36 @@ func TestInitialContactInResponse(t *testing.T) {
 		}
 	})
 }
+
+// TestUniqueReplaceOwnReauth: unique-sa replace leaves to our own
+// make-before-break reauthentication the IKE SA it replaces: the second
+// policy's child SA is set up before the old IKE SA is deleted, as
+// without unique-sa.
+func TestUniqueReplaceOwnReauth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pair(t, chain(makeBeforeBreak(true), uniqueSA(uniqueReplace), addPolicy("net2", "10.1.0.0/16", "10.2.0.0/16")),
+			chain(makeBeforeBreak(true), addPolicy("net2", "10.2.0.0/16", "10.1.0.0/16")), nil)
+		establish(t, a, b)
+		a.e.InitiateChild("net2")
+		step(t, a, b, cc, false, "SA No TSi TSr")
+		step(t, b, a, cc, true, "SA No TSi TSr")
+		if err := a.e.Reauth(saState(t, a).UniqueID); err != nil {
+			t.Fatal(err)
+		}
+		deliverInit(t, a, b, false)
+		deliverInit(t, b, a, true)
+		step(t, a, b, authX, false, authNoIC) // the old IKE SA is still up
+		step(t, b, a, authX, true, authOK)
+		if n := a.net.Len(); n != 1 {
+			t.Fatalf("A sent %d requests after IKE_AUTH, want the CREATE_CHILD_SA alone (no delete yet)", n)
+		}
+		step(t, a, b, cc, false, "SA No TSi TSr") // the second policy, before any delete
+		step(t, b, a, cc, true, "SA No TSi TSr")
+		step(t, a, b, info, false, "D(IKE)")
+		step(t, b, a, info, true, "")
+		silent(t, a, b)
+		if s := saState(t, a); len(s.Children) != 2 {
+			t.Fatalf("after reauthentication: %+v", s)
+		}
+	})
+}
