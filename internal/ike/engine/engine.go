@@ -11,7 +11,8 @@
 // dataplane's bytes/packets expiries (Expire); reauthentication, make-
 // or break-before-make (reauth.go); DPD with the vsr and Juniper modes
 // (dpd.go); start-, close- and dpd-action with trap policies and acquires
-// (actions.go); the operator's commands (api.go).
+// (actions.go); the operator's commands (api.go); INITIAL_CONTACT and
+// unique-sa, the uniqueness of IKE SAs per peer identity (unique.go).
 //
 // The engine is deterministic apart from its random source: input is a
 // datagram (HandleDatagram), an API call or a timer message; output is
