@@ -225,7 +225,7 @@ func (sa *ikeSA) uniqueRefuses(v *config.VPN, peer config.Identity, ic bool) boo
 	return false
 }
 
-// established applies INITIAL_CONTACT and unique-sa to an IKE SA that
+// uniqueEstablished applies INITIAL_CONTACT and unique-sa to an IKE SA that
 // IKE_AUTH just established (either role; sa.peerID is set), and enters
 // it in the index. ic tells whether the peer's IKE_AUTH message carried
 // N(INITIAL_CONTACT).
@@ -237,11 +237,14 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 		return
 	}
 	others := e.contacts.others(sa.contactKey, sa)
+	// What the closures say of sa, read now: they may run under the
+	// lock of another worker.
+	uid, peer := sa.uid, sa.peerID.String()
 	if ic {
 		for _, c := range others {
 			sa.onOther(c.sa, false, func(x *ikeSA) {
 				x.log().Info("peer sent INITIAL_CONTACT on a new IKE SA: removing this one, which it no longer holds",
-					"new", sa.uid, "peer-id", sa.peerID.String())
+					"new", uid, "peer-id", peer)
 				x.closing = true
 				x.peerDead, x.closedByPeer, x.reestablish = false, false, nil
 				e.removeSA(x)
@@ -266,7 +269,7 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 				if x.state != stateEstablished || x.closing {
 					return
 				}
-				x.log().Info("unique-sa replace: deleting the IKE SA a new one of the peer identity replaces", "new", sa.uid)
+				x.log().Info("unique-sa replace: deleting the IKE SA a new one of the peer identity replaces", "new", uid)
 				x.closing = true
 				x.queueFirst(&deleteTask{ike: true})
 				x.startNext()
