@@ -76,3 +76,26 @@ func TestInitialContactWeRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestUniqueReplaceInterop: with unique-sa replace, a second IKE SA
+// charon sets up with the same identities (reuse_ikesa = no: charon
+// opens a new IKE SA for the second initiate, without INITIAL_CONTACT
+// since it has one with us) makes our engine delete the first with an
+// INFORMATIONAL exchange, which charon accepts: both sides end with the
+// second IKE SA and its child SA only.
+func TestUniqueReplaceInterop(t *testing.T) {
+	t.Parallel()
+	st := newLifecycleSetup(t, "reuse_ikesa = no", false, "vpn v1 ike-policy unique-sa replace")
+	old := st.establish(t, false)
+	if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
+	}
+	waitUntil(t, 10*time.Second, "only the second IKE SA on both sides", func() bool {
+		cur, ok := st.ourSA()
+		cs := st.us.dp.Children()
+		return ok && len(cs) == 1 && cur.Children[0].InSPI != old.InSPI && st.charonSettled(cs[0])
+	})
+	if n := len(st.us.logs.find("unique-sa replace: deleting the IKE SA a new one of the peer identity replaces")); n != 1 {
+		t.Errorf("%d IKE SAs deleted by unique-sa replace, want 1", n)
+	}
+}
