@@ -37,7 +37,6 @@ const (
 	featureCert   = "certificate and EAP/RADIUS authentication"
 	featureVRF    = "IKE and routes in a vrf other than main"
 	featureMOBIKE = "MOBIKE (RFC 4555)"
-	featureUnique = "unique-sa policies other than the default (INITIAL_CONTACT handling)"
 	featureSNMP   = "SNMP"
 )
 
@@ -75,8 +74,6 @@ func Refused() []Row {
 		{Path: "/vrf/ike/ike-policy-template/mobike", Feature: featureMOBIKE, Example: []string{"/ vrf main ike ike-policy-template it1 mobike true"}},
 		{Path: "/vrf/ike/vpn/ike-policy/mobike", Allowed: []string{"false"}, Feature: featureMOBIKE, Example: []string{"/ vrf main ike vpn v1 ike-policy mobike true"}},
 		{Path: "/vrf/ike/global-options/mobike-prefer-best-path", Feature: featureMOBIKE, Example: []string{"/ vrf main ike global-options mobike-prefer-best-path true"}},
-		{Path: "/vrf/ike/ike-policy-template/unique-sa", Feature: featureUnique, Example: []string{"/ vrf main ike ike-policy-template it1 unique-sa replace"}},
-		{Path: "/vrf/ike/vpn/ike-policy/unique-sa", Allowed: []string{"no"}, Feature: featureUnique, Example: []string{"/ vrf main ike vpn v1 ike-policy unique-sa keep"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}
 }

@@ -25,7 +25,11 @@
 // IKE SA from either side (swanctl --rekey on charon's), reauthenticate
 // make-before-break from either side, and check DPD with dpd-action clear
 // (charon killed) and restart (the link to charon's namespace down, then
-// up), comparing the keys of the rekeyed SAs with charon's log. Most tests
+// up), comparing the keys of the rekeyed SAs with charon's log.
+// unique_test.go restarts charon or our engine (a crash) and checks that
+// the INITIAL_CONTACT of the new IKE SA leaves no stale IKE SA on the
+// other side, and that unique-sa replace deletes charon's first IKE SA
+// when it opens a second. Most tests
 // wait on charon and on protocol timers, so TestMain runs six at once
 // unless -test.parallel says otherwise. When charon initiates, the
 // datagrams it sent are decrypted with the keys it logged; `go test

@@ -33,6 +33,9 @@ type ours struct {
 	dp   *enginetest.Dataplane
 	logs *capture
 	conn *recConn
+	// stop ends the engine and closes its sockets (a crash, for the
+	// tests of a restart); t.Cleanup calls it too. Idempotent.
+	stop func()
 }
 
 // recConn is an engine.Conn that keeps a copy of every datagram the engine
@@ -115,12 +118,13 @@ func startOursWith(t *testing.T, ns string, addr netip.Addr, mod func(*engine.Op
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.e.Run(ctx); close(done) }()
-	t.Cleanup(func() {
+	o.stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
 		conn.Close()
 		o.logs.close()
 	})
+	t.Cleanup(o.stop)
 	return o
 }
 

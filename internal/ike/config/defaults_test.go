@@ -66,6 +66,7 @@ func TestActionDefaultsMatchSchema(t *testing.T) {
 		{DefaultCloseAction.String(), def("vrf", "ike", "ipsec-policy-template", "close-action")},
 		{"restart", def("vrf", "ike", "ipsec-policy-template", "dpd-action")},
 		{DPDProbeIdle.String(), def("vrf", "ike", "ike-policy-template", "dpd-mode")},
+		{UniqueNo.String(), def("vrf", "ike", "ike-policy-template", "unique-sa")},
 		{strconv.Itoa(int(DefaultAcquireTimeout / time.Second)), def("vrf", "ike", "global-options", "acquire-timeout")},
 		{"false", def("vrf", "ike", "global-options", "make-before-break")},
 	} {

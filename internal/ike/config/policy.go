@@ -121,6 +121,9 @@ type VPN struct {
 	Child ChildLifetimes
 	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
 	Fragmentation bool
+	// Unique is unique-sa: what a new IKE SA with the peer identity of
+	// existing ones does to them (engine/unique.go).
+	Unique UniquePolicy
 	// Policies are the security policies, sorted by name.
 	Policies []SecurityPolicy
 	// StartAction, CloseAction and DPDAction are the ipsec-policy
@@ -191,6 +194,39 @@ func (a Action) String() string {
 		return "start"
 	}
 	return "none"
+}
+
+// UniquePolicy is unique-sa: the uniqueness of IKE SAs per peer
+// identity (strongSwan's uniqueids).
+type UniquePolicy uint8
+
+// Unique policies (secgw-ike-vpn.yang unique-sa).
+const (
+	// UniqueNo (the default) keeps the existing IKE SAs of a peer
+	// identity unless the peer sends INITIAL_CONTACT.
+	UniqueNo UniquePolicy = iota
+	// UniqueNever keeps them even on INITIAL_CONTACT, and never sends
+	// INITIAL_CONTACT.
+	UniqueNever
+	// UniqueKeep refuses a new IKE SA when one of the VPN with the
+	// same identities exists.
+	UniqueKeep
+	// UniqueReplace deletes the existing IKE SA of the VPN with the
+	// same identities once a new one is established.
+	UniqueReplace
+)
+
+// String returns the YANG enum name.
+func (u UniquePolicy) String() string {
+	switch u {
+	case UniqueNever:
+		return "never"
+	case UniqueKeep:
+		return "keep"
+	case UniqueReplace:
+		return "replace"
+	}
+	return "no"
 }
 
 // DPDMode is dpd-mode: when liveness checks are sent.

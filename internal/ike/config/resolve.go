@@ -347,6 +347,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	out.IKE.DPDMode = dpdMode(pickEnum(ip.DpdMode, it.DpdMode))
+	out.Unique = uniquePolicy(pickEnum(ip.UniqueSa, it.UniqueSa))
 	if th := pick(ip.DpdThreshold, it.DpdThreshold); th != nil {
 		out.IKE.DPDThreshold = int(*th)
 	}
@@ -520,6 +521,19 @@ func dpdMode(m generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode) DPDMode {
 		return DPDAlwaysSend
 	}
 	return DPDProbeIdle
+}
+
+// uniquePolicy maps unique-sa; unset is the template default no.
+func uniquePolicy(u generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa) UniquePolicy {
+	switch u {
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_never:
+		return UniqueNever
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_keep:
+		return UniqueKeep
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_replace:
+		return UniqueReplace
+	}
+	return UniqueNo
 }
 
 func startAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction) Action {

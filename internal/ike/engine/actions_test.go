@@ -50,7 +50,7 @@ func TestStartActionStart(t *testing.T) {
 		commitA(t, a, chain(startAction(startStart), addPolicy("net2", "10.1.0.0/16", "10.2.0.0/16")))
 		deliverInit(t, a, b, false)
 		deliverInit(t, b, a, true)
-		step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr")
+		step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 		step(t, b, a, authX, true, "IDr AUTH SA TSi TSr")
 		step(t, a, b, cc, false, "SA No TSi TSr")
 		step(t, b, a, cc, true, "SA No TSi TSr")
@@ -102,7 +102,7 @@ func TestStartActionTrapAcquire(t *testing.T) {
 			t.Fatal("a second acquire started a second negotiation")
 		}
 		deliverInit(t, b, a, true)
-		ps := step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr")
+		ps := step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 		if tsr := firstTS(ps, true); len(tsr) != 2 || tsr[0].StartAddr != pkt.Dst {
 			t.Errorf("TSr %v", tsr)
 		}
@@ -198,7 +198,7 @@ func TestCloseAction(t *testing.T) {
 				case tc.action == closeStart && tc.ike:
 					deliverInit(t, a, b, false) // a new IKE SA
 					deliverInit(t, b, a, true)
-					step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr")
+					step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 					step(t, b, a, authX, true, "IDr AUTH SA TSi TSr")
 					checkChildPair(t, a, b)
 				case tc.action == closeStart:
@@ -241,7 +241,7 @@ func TestInitiatorOnlyStillInitiates(t *testing.T) {
 		}
 		deliverInit(t, b, a, false)
 		deliverInit(t, a, b, true)
-		step(t, b, a, authX, false, "IDi IDr AUTH SA TSi TSr")
+		step(t, b, a, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 		step(t, a, b, authX, true, "IDr AUTH SA TSi TSr")
 		checkChildPair(t, a, b)
 	})

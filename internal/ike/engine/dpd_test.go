@@ -177,7 +177,7 @@ func TestDPDActionRestart(t *testing.T) {
 				// The peer answers again: the child SA is back.
 				inject(y, got[0], nil, x)
 				deliverInit(t, y, x, true)
-				step(t, x, y, authX, false, "IDi IDr AUTH SA TSi TSr")
+				step(t, x, y, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 				step(t, y, x, authX, true, "IDr AUTH SA TSi TSr")
 				if len(x.dp.Children()) != 1 {
 					t.Fatal("child SA not restarted")
@@ -206,10 +206,12 @@ func TestDPDActionTrap(t *testing.T) {
 		}
 		deliverInit(t, a, b, false)
 		deliverInit(t, b, a, true)
-		ps := step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr")
+		ps := step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 		step(t, b, a, authX, true, "IDr AUTH SA TSi TSr")
-		// B still holds the child SA of the IKE SA it does not know is dead.
-		if cs := a.dp.Children(); len(cs) != 1 || len(b.dp.Children()) != 2 || b.dp.Installed[cs[0].OutSPI].OutSPI != cs[0].InSPI {
+		// B did not know the first IKE SA was dead; A's INITIAL_CONTACT
+		// (its only IKE SA with B) made B remove it with its child SA
+		// (RFC 7296 §2.4, unique.go).
+		if cs := a.dp.Children(); len(cs) != 1 || len(b.dp.Children()) != 1 || b.dp.Installed[cs[0].OutSPI].OutSPI != cs[0].InSPI || len(b.e.IKESAs()) != 1 {
 			t.Fatalf("child SAs after the acquire: A %d, B %d", len(cs), len(b.dp.Children()))
 		}
 		if tsi := firstTS(ps, false); len(tsi) != 2 || tsi[0].StartAddr != ip("192.168.1.7") || tsi[0].EndAddr != ip("192.168.1.7") {

@@ -11,7 +11,8 @@
 // dataplane's bytes/packets expiries (Expire); reauthentication, make-
 // or break-before-make (reauth.go); DPD with the vsr and Juniper modes
 // (dpd.go); start-, close- and dpd-action with trap policies and acquires
-// (actions.go); the operator's commands (api.go).
+// (actions.go); the operator's commands (api.go); INITIAL_CONTACT and
+// unique-sa, the uniqueness of IKE SAs per peer identity (unique.go).
 //
 // The engine is deterministic apart from its random source: input is a
 // datagram (HandleDatagram), an API call or a timer message; output is
@@ -145,6 +146,10 @@ type Engine struct {
 	// panics counts the panics recovered at the roots of the
 	// engine's goroutines (recoverPanic).
 	panics atomic.Uint64
+
+	// contacts finds the established IKE SAs by peer identity, for
+	// INITIAL_CONTACT and unique-sa (unique.go).
+	contacts contactIndex
 
 	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
@@ -467,6 +472,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		e.dos.established.Add(-1)
 	}
 	sa.state = stateDeleted
+	e.contacts.drop(sa)
 	e.set.Load().table.remove(sa)
 	sa.w.drop(sa)
 	clear(sa.keymat)

@@ -88,10 +88,10 @@ func TestResponderRefusesUnsupportedESP(t *testing.T) {
 	if err := a.e.Initiate("to-b"); err != nil {
 		t.Fatal(err)
 	}
-	deliver(t, a, b)                                             // IKE_SA_INIT request
-	deliver(t, b, a)                                             // IKE_SA_INIT response
-	step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr")       // IKE_AUTH request: SA offers AES-CBC only
-	step(t, b, a, authX, true, "IDr AUTH N(NO_PROPOSAL_CHOSEN)") // IKE_AUTH response: the child SA refused
+	deliver(t, a, b)                                                          // IKE_SA_INIT request
+	deliver(t, b, a)                                                          // IKE_SA_INIT response
+	step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr") // IKE_AUTH request: SA offers AES-CBC only
+	step(t, b, a, authX, true, "IDr AUTH N(NO_PROPOSAL_CHOSEN)")              // IKE_AUTH response: the child SA refused
 	if attempts != 0 {
 		t.Errorf("responder tried %d installs, want none", attempts)
 	}
@@ -134,9 +134,9 @@ func TestInitiatorOffersOnlySupportedESP(t *testing.T) {
 	if err := a.e.Initiate("to-b"); err != nil {
 		t.Fatal(err)
 	}
-	deliver(t, a, b)                                             // IKE_SA_INIT request
-	deliver(t, b, a)                                             // IKE_SA_INIT response
-	ps := step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr") // IKE_AUTH request
+	deliver(t, a, b)                                                                // IKE_SA_INIT request
+	deliver(t, b, a)                                                                // IKE_SA_INIT response
+	ps := step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr") // IKE_AUTH request
 	if got := offered(ps); len(got) != 1 || len(got[0]) != 1 || got[0][0] != wire.EncrAESGCM16 {
 		t.Errorf("offered %v, want one proposal of AES-GCM-16", got)
 	}
@@ -165,10 +165,10 @@ func TestInitiatorWithoutSupportedESP(t *testing.T) {
 	if err := a.e.Initiate("to-b"); err != nil {
 		t.Fatal(err)
 	}
-	deliver(t, a, b)                            // IKE_SA_INIT request
-	deliver(t, b, a)                            // IKE_SA_INIT response
-	step(t, a, b, authX, false, "IDi IDr AUTH") // IKE_AUTH request: no SA, TSi, TSr
-	step(t, b, a, authX, true, "IDr AUTH")      // IKE_AUTH response
+	deliver(t, a, b)                                               // IKE_SA_INIT request
+	deliver(t, b, a)                                               // IKE_SA_INIT response
+	step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT)") // IKE_AUTH request: no SA, TSi, TSr
+	step(t, b, a, authX, true, "IDr AUTH")                         // IKE_AUTH response
 	if n := len(a.dp.Log) + len(b.dp.Log); n != 0 || attempts != 0 {
 		t.Errorf("dataplanes saw %v and %v and %d install attempts, want nothing", a.dp.Log, b.dp.Log, attempts)
 	}

@@ -45,6 +45,7 @@ func (e *Engine) flush(sa *ikeSA) {
 			sa.removeChild(sa.children[0])
 		}
 		sa.flushed = true
+		e.contacts.drop(sa) // gone for everyone: no contact (unique.go)
 		sa.tasks = []task{&deleteTask{ike: true, once: true}}
 		// No more retransmissions of the outstanding request: its
 		// answer is awaited one retransmission delay, no longer.

@@ -77,6 +77,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 			ps = append(ps, wire.NewNotify(wire.NotifyNoPPKAuth, noPPK))
 		}
 	}
+	ps = append(ps, sa.initialContact()...) // RFC 7296 §2.4 (unique.go)
 	offer := sa.w.e.espOffer(proposal.WithoutKE(v.ESPProposals))
 	if len(t.policies) > 0 && len(offer) == 0 {
 		// Nothing we could install: no child SA is offered, the IKE SA
@@ -153,7 +154,8 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String())
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
-	defer sa.authDone() // the child SA of IKE_AUTH still needs the nonces
+	sa.uniqueEstablished(wire.FindNotify(ps, wire.NotifyInitialContact) != nil) // unique.go
+	defer sa.authDone()                                                         // the child SA of IKE_AUTH still needs the nonces
 	if t.offer == nil {
 		sa.childrenDone()
 		return nil
@@ -252,6 +254,13 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
+	ic := wire.FindNotify(ps, wire.NotifyInitialContact) != nil
+	if sa.uniqueRefuses(vpn, config.Identity{Type: idi.IDType, Data: idi.Data}, ic) {
+		// unique-sa keep (unique.go); RFC 7296 §2.21.2.
+		sa.lastError = wire.NotifyAuthenticationFailed
+		sa.closeAfterResponse = true
+		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
+	}
 	sa.vpn = vpn
 	myID := localIdentity(sa, vpn).Payload(true)
 	body, _ := myID.AppendBody(nil)
@@ -269,6 +278,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String())
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
+	sa.uniqueEstablished(ic) // unique.go
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
 	if ppk != nil {
 		// RFC 8784 §3: an empty PPK_IDENTITY says the PPK was used.

@@ -250,6 +250,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 		n.startKeepalive()
 	}
 	n.startIKETimers()
+	e.contacts.add(n) // same identities as old (unique.go)
 	e.emit(Event{Kind: IKERekeyed, SA: n.uid, Old: old.uid, VPN: n.vpn.Name})
 	return n
 }

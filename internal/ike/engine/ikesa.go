@@ -103,6 +103,9 @@ type ikeSA struct {
 	// and peerID the identity the peer proved.
 	established int64
 	peerID      config.Identity
+	// contactKey is the SA's key in the engine's contacts (unique.go),
+	// "" when not in it.
+	contactKey string
 	// failure is why the SA failed, for the Events hook.
 	failure string
 

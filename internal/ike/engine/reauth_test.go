@@ -114,7 +114,7 @@ func TestReauthBreakBeforeMake(t *testing.T) {
 		}
 		deliverInit(t, a, b, false)
 		deliverInit(t, b, a, true)
-		step(t, a, b, authX, false, "IDi IDr AUTH SA TSi TSr")
+		step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr")
 		step(t, b, a, authX, true, "IDr AUTH SA TSi TSr")
 		silent(t, a, b)
 		c, _ := checkChildPair(t, a, b)

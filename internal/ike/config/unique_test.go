@@ -1,0 +1,46 @@
+package config
+
+import (
+	"testing"
+
+	"secgw/generated"
+)
+
+// TestResolveUniqueSA: unique-sa of the VPN's ike-policy wins over its
+// template's; unset on both is the template default no.
+func TestResolveUniqueSA(t *testing.T) {
+	type enum = generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa
+	const (
+		unset   = generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_UNSET
+		no      = generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_no
+		never   = generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_never
+		keep    = generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_keep
+		replace = generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_replace
+	)
+	for _, c := range []struct {
+		vpn, tmpl enum
+		want      UniquePolicy
+	}{
+		{unset, unset, UniqueNo},
+		{unset, never, UniqueNever},
+		{unset, keep, UniqueKeep},
+		{unset, replace, UniqueReplace},
+		{no, replace, UniqueNo},
+		{keep, never, UniqueKeep},
+		{replace, unset, UniqueReplace},
+		{never, unset, UniqueNever},
+	} {
+		ike := &generated.SecgwVrf_Vrf_Ike{
+			IkePolicyTemplate: map[string]*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate{"t": {Name: ptr("t"), UniqueSa: c.tmpl}},
+			Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"v": {Name: ptr("v"),
+				IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{Template: ptr("t"), UniqueSa: c.vpn}}},
+		}
+		cfg, err := Resolve(ike)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.VPNs[0].Unique; got != c.want {
+			t.Errorf("vpn %v, template %v: %v, want %v", c.vpn, c.tmpl, got, c.want)
+		}
+	}
+}
