@@ -63,7 +63,7 @@ test-kernel:
 
 test: deps check-generated lint unit test-kernel
 
-# soak is issue 23's soak test in its long form: the random walk of
+# soak is the long form of test/soak: the random walk of
 # test/soak (two secgwd and a charon in network namespaces) for
 # SOAK_DURATION (default 30m), seed SOAK_SEED (default: from the clock,
 # printed). Root; `go test ./...` runs its short form (400 steps of
@@ -78,7 +78,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 # bench-ike compares IKE setup rate, CPU and memory per SA of our engine with
-# strongSwan charon (issue 6); root only, not part of `make test`. N, CONC,
+# strongSwan charon; root only, not part of `make test`. N, CONC,
 # SRCS and OUT tune it (see the script).
 bench-ike:
 	./test/bench-ike.sh

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench-esp.sh: `make bench-esp` (issue 7). ESP throughput of secgw's
+# bench-esp.sh: `make bench-esp`. ESP throughput of secgw's
 # userspace dataplane against strongSwan's kernel-libipsec, on the same
 # topology: two network namespaces joined by a veth pair, one host address
 # of each protected network on loopback, an IKEv2 tunnel (PSK, AES-GCM-128

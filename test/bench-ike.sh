@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench-ike.sh: `make bench-ike` (issue 6). Establishes N tunnels (IKE_SA_INIT
+# bench-ike.sh: `make bench-ike`. Establishes N tunnels (IKE_SA_INIT
 # + IKE_AUTH with PSK + first child SA; ECP256, AES-GCM-256, PRF-HMAC-SHA256)
 # with cmd/secgw-loadtest, first against strongSwan charon, then against our
 # engine (secgw-loadtest responder), on the same topology: two network

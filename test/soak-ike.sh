@@ -1,5 +1,5 @@
 #!/bin/bash
-# soak-ike.sh (issue 6: "100k established SAs held with DPD running"):
+# soak-ike.sh ("100k established SAs held with DPD running"):
 # cmd/secgw-loadtest establishes N tunnels (PSK, ECP256, AES-GCM-256,
 # PRF-SHA256, first child SA) against our engine as responder, on the
 # topology of bench-ike.sh (two network namespaces, one veth pair), then

@@ -9,8 +9,8 @@ import (
 	"secgw/internal/netconf/transport"
 )
 
-// netconfLimits holds the flags of the NETCONF server's limits (issue 22;
-// SECURITY.md lists them). Their defaults are the daemon's and the
+// netconfLimits holds the flags of the NETCONF server's limits
+// (SECURITY.md lists them). Their defaults are the daemon's and the
 // transport's; a negative value lifts a limit where that makes sense.
 type netconfLimits struct {
 	maxSessions, perUser    *int

@@ -10,7 +10,7 @@ import (
 
 // checkSecretFiles refuses to start on a data directory whose secret
 // files are readable by group or others, as the NETCONF transport refuses
-// such a host key (issue 22, low b: the daemon started silently with a
+// such a host key (the daemon started silently with a
 // 0644 journal or users file). Every file it checks holds secrets: the
 // users file has password hashes and keys; running.json, the journal and
 // the commit history hold the configuration with its pre-shared keys.

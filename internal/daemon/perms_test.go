@@ -13,8 +13,8 @@ import (
 
 // TestLooseSecretFilesRefused starts on a data directory whose users
 // file, journal, snapshot or history file is readable by others: New must
-// refuse, naming the file, as the transport refuses such a host key
-// (issue 22, low b). With mode 0600 the same directory starts.
+// refuse, naming the file, as the transport refuses such a host key.
+// With mode 0600 the same directory starts.
 func TestLooseSecretFilesRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	d, err := New(Config{Dir: dir, Listen: "127.0.0.1:0", Dataplane: DataplaneFake})

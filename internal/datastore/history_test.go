@@ -34,7 +34,7 @@ func commitVPNs(t *testing.T, st *Store, from, to int) {
 }
 
 // TestSnapshotBySize checks that the journal is compacted once it holds
-// SnapshotBytes, however few commits are in it (issue 22 item 7: 82 MB
+// SnapshotBytes, however few commits are in it (82 MB
 // after 8 commits of 10k VPNs with the count alone).
 func TestSnapshotBySize(t *testing.T) {
 	dir := t.TempDir()
@@ -103,7 +103,7 @@ func TestHistoryRestoredFromJournal(t *testing.T) {
 
 // TestRollbackGapSaysWhatIsMissing loses a history file after the
 // journal holding the commit was compacted: rollback across it must name
-// the missing commit, not call the target too old (issue 22, low a).
+// the missing commit, not call the target too old.
 func TestRollbackGapSaysWhatIsMissing(t *testing.T) {
 	dir := t.TempDir()
 	st := openOpts(t, dir, Options{SnapshotEvery: 1})

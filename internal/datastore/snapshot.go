@@ -9,7 +9,7 @@ import (
 // snapshots caches one immutable copy of running and one of the candidate
 // for the readers that must not hold the store's lock while they work: a
 // NETCONF <get> whose filter takes long would otherwise stall every edit,
-// commit and other reader behind it (issue 22). A copy is made at the
+// commit and other reader behind it. A copy is made at the
 // first read after a change, under the read lock, which a writer then
 // waits for as long as one Clone takes; the evaluation that follows runs
 // without any lock. Readers share the copy and never modify it.

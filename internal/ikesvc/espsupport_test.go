@@ -14,7 +14,7 @@ import (
 	"secgw/internal/ike/engine/enginetest"
 )
 
-// TestUnsupportedESPRefusedAndCounted (issue 13): the responder's
+// TestUnsupportedESPRefusedAndCounted: the responder's
 // dataplane can carry no ESP suite the initiator proposes. The responder
 // answers NO_PROPOSAL_CHOSEN without trying to install anything and
 // counts the failure in its statistics as no-proposal-chosen, as the

@@ -30,7 +30,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestPrepareCTRForIKE (issue 13): AES-CTR is ESP-only here. A commit
+// TestPrepareCTRForIKE: AES-CTR is ESP-only here. A commit
 // whose IKE proposal has no other encryption algorithm is refused with
 // the reason; one with another keeps it and logs a warning that CTR was
 // left out.

@@ -1,5 +1,5 @@
 // Package loadtest is the IKEv2 load generator and the benchmark responder
-// behind cmd/secgw-loadtest (issue 6, "Load generator and benchmark").
+// behind cmd/secgw-loadtest.
 //
 // The generator (Generator) is a lean IKEv2 initiator built directly on
 // internal/ike/wire and internal/ike/crypto rather than on the engine: it

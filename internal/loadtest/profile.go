@@ -44,7 +44,7 @@ type Profile struct {
 	Childless bool
 }
 
-// DefaultProfile is the benchmark's suite (issue 6): IKE with
+// DefaultProfile is the benchmark's suite: IKE with
 // AES-GCM-256 (16-octet ICV), PRF-HMAC-SHA2-256 and ECP-256, ESP with
 // AES-GCM-256, no PFS, no ESN; identities user%d@load.test; inner addresses
 // from 10.200.0.0/16 towards 0.0.0.0/0.

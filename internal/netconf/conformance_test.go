@@ -9,7 +9,7 @@ import (
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 )
 
-// The conformance gaps of issue 13 §3, each with the clause of the RFC it
+// NETCONF conformance gaps an outside client found, each with the clause of the RFC it
 // checks; test/e2e/conformance_*_test.go checks them with real clients.
 
 // wantRPCError checks that err is an rpc-error with these fields; path

@@ -389,8 +389,8 @@ func malformed(err error) error {
 
 // get answers get (config and state) and get-config. It reads an
 // immutable snapshot of the datastore (datastore.Store.Snapshot) and holds
-// no lock while it filters and encodes: a slow filter delays nobody else
-// (issue 22). Filters see the tree as the session's role may: without the
+// no lock while it filters and encodes: a slow filter delays nobody else.
+// Filters see the tree as the session's role may: without the
 // right to secrets, secret leaves do not exist for them.
 func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport.RPC, p *getParams) ([]byte, error) {
 	withState := rpc.Operation.Local == "get"

@@ -265,7 +265,7 @@ func (c *compiler) typ(yt *yang.YangType) (*typeCheck, error) {
 
 // check returns why s is not in the value space, or "". The reason
 // quotes s, except for a secret leaf: its value never appears in an error,
-// which reaches rpc-errors and logs (issue 22), whoever asked.
+// which reaches rpc-errors and logs, whoever asked.
 func (t *typeCheck) check(s string, secret bool) string {
 	if t == nil {
 		return ""

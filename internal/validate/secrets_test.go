@@ -126,7 +126,7 @@ func TestSelectLimits(t *testing.T) {
 }
 
 // TestTypeErrorsHideSecrets checks that a secret leaf's value outside its
-// type (length, pattern) is reported without the value (issue 22, low).
+// type (length, pattern) is reported without the value.
 func TestTypeErrorsHideSecrets(t *testing.T) {
 	s, v := setup(t)
 	long := "LEAKME" + strings.Repeat("x", 1100)

@@ -25,7 +25,7 @@ type SelectOptions struct {
 	// Secrets makes the leaves marked secgw-types:secret part of the tree.
 	// Without it they do not exist for the expression, in predicates and
 	// function arguments too: a reader who may not see a secret cannot
-	// test it either (issue 22).
+	// test it either.
 	Secrets bool
 	// MaxSteps bounds the work of the evaluation (see xpath.EvalWithin);
 	// 0 means no bound.

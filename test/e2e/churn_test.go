@@ -9,7 +9,7 @@ import (
 )
 
 // TestDeleteVPNThenCommitThenShow replays the defect the product soak
-// found (issue 23), through secgwd: A and B have a tunnel; A's VPN, the
+// found, through secgwd: A and B have a tunnel; A's VPN, the
 // last one on its local address, is deleted, then another commit follows
 // at once. A must go on answering <get> of the IKE state (it answered
 // "internal error" from a panic, then hung for good), tell B with a

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The safe change workflow of the secgw CLI (issue 13 §2), with two
+// The safe change workflow of the secgw CLI, with two
 // operators at once: the real secgw against a real secgwd, over NETCONF
 // only.
 

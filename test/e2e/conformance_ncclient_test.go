@@ -7,7 +7,7 @@ import (
 )
 
 // TestConformanceNcclient runs testdata/nc_conformance.py: the NETCONF
-// conformance gaps of issue 13 §3 that an outside client found, checked
+// conformance gaps that an outside client found, checked
 // with Debian's ncclient against a fresh secgwd under each framing (the
 // rpc-error of a malformed message differs: malformed-message is base:1.1
 // only, RFC 6241 Appendix A).

@@ -9,7 +9,7 @@ import (
 // startup configuration is what secgwd runs after a restart, and the
 // commits made after the last copy-config running to startup are not
 // copied there by themselves; with startup deleted, a restart runs what
-// was committed last, as before startup existed (issue 13 §3 item 6).
+// was committed last, as before startup existed.
 func TestConformanceStartupAtBoot(t *testing.T) {
 	t.Parallel()
 	dir := newDataDir(t)

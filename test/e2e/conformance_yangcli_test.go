@@ -19,7 +19,7 @@ import (
 // separate edit-configs: on the candidate the reference is checked at
 // commit (RFC 7950 §8.3.3). Without the capability yangcli loaded the
 // modules from the hello alone and could not find secgw-ike's submodules;
-// issue 13 §3 items 5 and 8.
+// the yang-library capability and yangcli as a client.
 func TestYangcli(t *testing.T) {
 	t.Parallel()
 	bin, err := exec.LookPath("yangcli")

@@ -13,7 +13,7 @@ import (
 const minNcclientChecks = 400
 
 // TestNcclient runs testdata/ncclient_suite.py (with nclib.py, nc_edits.py
-// and nc_reads.py): every operation of issue 4 and every kind of bad
+// and nc_reads.py): every base operation and every kind of bad
 // request through Debian's ncclient, against a fresh secgwd under each
 // framing: base:1.1 (chunked, what ncclient negotiates by default) and
 // base:1.0 (end-of-message, with a client that advertises only base:1.0).

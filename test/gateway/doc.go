@@ -8,13 +8,13 @@
 // addresses on loopback in each namespace, inside the protected
 // networks, so every packet crosses the tunnel.
 //
-// TestStrongSwan is issue 8's acceptance, with secgwd initiating (the
+// TestStrongSwan runs secgwd against charon, with secgwd initiating (the
 // initiate RPC) and charon initiating (swanctl --initiate): the tunnel
 // comes up, ping and TCP go both ways, `secgw show ike ike-sa details`,
 // <get> and `swanctl --list-sas` agree on the SAs (SPIs, algorithms,
 // states), committing a change to another VPN leaves the tunnel and its
 // SPIs alone, and deleting the VPN by NETCONF removes the SAs on both
-// sides. TestSuites is issue 7's: for each suite, IPv4 and IPv6 inner
+// sides. TestSuites: for each suite, IPv4 and IPv6 inner
 // traffic (one child SA per family, one initiated by each side), ping
 // and TCP both directions, algorithms agreeing on both sides. TestPPK
 // configures RFC 8784 PPKs over NETCONF and checks charon's "using PPK",

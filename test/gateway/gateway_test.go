@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestStrongSwan is issue 8's acceptance: secgwd, configured only through
+// TestStrongSwan: secgwd, configured only through
 // NETCONF, establishes a tunnel with charon, whichever side initiates;
 // ping and TCP go through it both ways; the CLI, <get> and swanctl agree
 // on the SAs; a commit that changes another VPN leaves the tunnel (same

@@ -11,7 +11,7 @@ import (
 // lossRE reads ping's summary: "N packets transmitted, M received".
 var lossRE = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 
-// TestRekeyWithoutLoss is issue 7's "traffic continues across a child
+// TestRekeyWithoutLoss: "traffic continues across a child
 // rekey without loss": while a ping runs through the tunnel (userspace
 // ESP on secgwd, kernel-libipsec on charon), the child SA is rekeyed, once
 // by secgwd (cmd ike rekey, CREATE_CHILD_SA from our side) and once by

@@ -10,7 +10,7 @@ type suite struct {
 	ikeAlgs, espAlgs     string // as shown, e.g. "aes256-gcm-128/prf:hmac-sha256/ecp256"
 }
 
-// The suites of issue 7's acceptance.
+// The suites the gateway tests run.
 var (
 	suiteGCM = suite{"aes256gcm16-prfsha256-ecp256", "aes256gcm16-prfsha256-ecp256", "aes256gcm16",
 		"aead-alg aes256-gcm-128 prf-alg hmac-sha256 dh-group ecp256", "aead-alg aes256-gcm-128",

@@ -2,7 +2,7 @@ package gateway
 
 import "testing"
 
-// TestSuites is issue 7's end-to-end acceptance: for each suite, secgwd's
+// TestSuites, end to end: for each suite, secgwd's
 // userspace ESP and charon's kernel-libipsec carry IPv4 and IPv6 inner
 // traffic (ping and TCP both directions). The IPv4 child SA is initiated
 // by secgwd (with the IKE SA), the IPv6 one by charon (CREATE_CHILD_SA on

@@ -18,7 +18,7 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// The bounds every attack is held to (issue 22): a second, established
+// The bounds every attack is held to: a second, established
 // admin session's <get> is answered within probeBound, and a fresh admin
 // login (SSH, hello, <get>) completes within loginBound.
 const (

@@ -12,7 +12,7 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// TestJournalBoundedBySize performs issue 22 item 7 at test scale: large
+// TestJournalBoundedBySize performs journal growth at test scale: large
 // commits (every one of 3,000 VPNs changed) against secgwd with its
 // default -snapshot-bytes. The journal must be compacted once it holds
 // 8 MiB, however few commits that is, so that it never holds more than

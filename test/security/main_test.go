@@ -1,5 +1,5 @@
 // Package security performs attacks against a real secgwd and asserts the
-// defended outcome (issue 22): a read-only NETCONF account probing for
+// defended outcome: a read-only NETCONF account probing for
 // secrets or freezing management, clients exhausting memory, file
 // descriptors or bcrypt, and off-path attackers on the IKE port. During
 // every attack a second session's <get> must be answered within a bound.

@@ -18,7 +18,7 @@ import (
 // took it to 606 MB and the second added 650 MB.
 const rssBoundKB = 256 << 10
 
-// TestMemoryAmplification performs issue 22 item 3 against secgwd with
+// TestMemoryAmplification performs memory amplification against secgwd with
 // its default limits: a 16 MiB message of unclosed tags, then 30
 // sessions each holding a 15 MiB partial message. The first is refused
 // with too-big and its session goes on; of the second, the sessions over

@@ -18,7 +18,7 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// TestPasswordGuessing performs issue 22 item 6: 1,002 wrong passwords
+// TestPasswordGuessing performs password guessing: 1,002 wrong passwords
 // for admin, each on a new SSH connection, from 32 workers on four
 // addresses (127.0.0.2-5), against accounts hashed at bcrypt's default
 // cost (secgwdtest's minimum cost would make the attack free). secgwd

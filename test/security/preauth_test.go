@@ -13,7 +13,7 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// TestConnectionFlood performs issue 22 item 5 at test scale: for 5 s,
+// TestConnectionFlood performs a pre-authentication connection flood at test scale: for 5 s,
 // 40 workers on 20 addresses (127.0.0.2-21) open idle TCP connections to
 // the NETCONF port as fast as they can, reopening each one secgwd closes
 // (20,000 at most, the issue's number), against a secgwd allowed 1,024

@@ -14,11 +14,11 @@ import (
 // over: the quadratic predicate needs some 10^8 steps on it (seconds to
 // minutes unbounded), and it loads in a second. At 10k VPNs a commit of
 // one changed VPN takes 0.6 s in secgwd on two CPUs without any attack
-// (the subscribers' cost, measured on the code before issue 22 too), which
+// (the subscribers' cost, measured on the code before these bounds too), which
 // leaves no room for the probe bound on a machine shared with the attack.
 const attackVPNs = 3000
 
-// TestXPathBudget is issue 22 item 2: a read-only user's expensive xpath
+// TestXPathBudget: a read-only user's expensive xpath
 // filters (a quadratic predicate, nested count(), a pairwise node-set
 // comparison) over thousands of VPNs are refused with application
 // resource-denied within secgwd's bound (defaults: netconf's

@@ -7,7 +7,7 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// TestXPathFiltersHideSecrets is issue 22 item 1: a read-only user's
+// TestXPathFiltersHideSecrets: a read-only user's
 // xpath filter (and subtree content match) with a predicate on a secret
 // leaf must learn nothing. For every secret (a committed PSK, a PSK of a
 // template, and uncommitted ones in the candidate: a changed PSK, a PPK
@@ -103,7 +103,7 @@ func TestXPathFiltersHideSecrets(t *testing.T) {
 	}
 }
 
-// TestSecretTypeErrorsHideValue is issue 22's low item: an edit that puts
+// TestSecretTypeErrorsHideValue: an edit that puts
 // a secret outside its type (too long, too short) is refused with an
 // rpc-error that names the leaf but not the value, and the value reaches
 // neither the log nor the reply in any form.

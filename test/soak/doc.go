@@ -1,4 +1,4 @@
-// Package soak is issue 23's soak test: a seeded, model-based random walk
+// Package soak is the product soak test: a seeded, model-based random walk
 // over what an operator and a peer can do, driven through the product's
 // real interfaces only, with invariants checked after every step.
 //

@@ -44,7 +44,7 @@ type soak struct {
 	trace        []string
 }
 
-// TestSoak is issue 23's soak: see doc.go.
+// TestSoak is the soak: see doc.go.
 func TestSoak(t *testing.T) {
 	requirePrerequisites(t)
 	seed := *flagSeed

@@ -16,7 +16,7 @@
 // (re-executing the test binary under ip netns exec would need a second
 // channel to get them back).
 //
-// TestInterop covers the suites of issue 5 in both roles (TestInteropIPv6
+// TestInterop covers the suites in both roles (TestInteropIPv6
 // one of them over IPv6 outer addresses) and checks SPIs, algorithms and
 // keys on both sides; TestDelete deletes IKE and child SAs from either
 // side; TestFragmentation runs both roles with IKE_AUTH split into IKE

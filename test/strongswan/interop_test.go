@@ -46,7 +46,7 @@ var (
 		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_384_192, PRF: wire.PRFHMACSHA2_384, Group: wire.GroupECP384},
 		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_384_192}}
 
-	// allSuites are the suites of issue 5's acceptance, plus AES-CBC-256
+	// allSuites are the IKE and ESP suites of the interop acceptance, plus AES-CBC-256
 	// with SHA-256.
 	allSuites = []suite{suiteGCM, suiteCBC128, suiteChaCha, suiteCBC384, suiteCBC}
 )

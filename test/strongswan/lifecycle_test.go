@@ -10,7 +10,7 @@ import (
 	"secgw/internal/ike/engine"
 )
 
-// Interop of the IKE lifecycle (issue 6) with charon: child SA and IKE SA
+// Interop of the IKE lifecycle with charon: child SA and IKE SA
 // rekeys initiated by each side (with and without PFS), make-before-break
 // reauthentication initiated by each side, and DPD clear and restart
 // after the peer disappears. Deletes from each side are in delete_test.go.

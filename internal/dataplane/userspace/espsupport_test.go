@@ -13,7 +13,7 @@ import (
 // The daemon finds the capability by this interface (daemon/ike.go).
 var _ engine.ESPSupport = (*Dataplane)(nil)
 
-// TestSupportsESP (issue 13): the userspace dataplane reports as
+// TestSupportsESP: the userspace dataplane reports as
 // supported every ESP suite the IKE engine negotiates but ENCR_NULL,
 // AES-CTR (RFC 3686) and AES-GCM with 8- and 12-octet ICVs (RFC 4106)
 // included, and installs an SA of each with the key lengths the IKE key

@@ -8,7 +8,7 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// TestIKEProposalESPOnlyEncr (issue 13): AES-CTR is ESP-only (ike/crypto
+// TestIKEProposalESPOnlyEncr: AES-CTR is ESP-only (ike/crypto
 // has no RFC 5930 SK payload). An IKE proposal listing nothing else is
 // refused with the reason, in the VPN or in its template; one listing
 // another algorithm keeps that one, with a warning; ESP proposals keep

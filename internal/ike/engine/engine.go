@@ -3,7 +3,7 @@
 // (PSK, first child SA), CREATE_CHILD_SA and INFORMATIONAL exchanges in
 // both roles.
 //
-// The lifecycle of the SAs (issue 6): child SAs are created and rekeyed,
+// The lifecycle of the SAs: child SAs are created and rekeyed,
 // with or without PFS, and IKE SAs rekeyed by CREATE_CHILD_SA
 // (create_child.go, ike_rekey.go), simultaneous rekeys and rekey-versus-
 // delete collisions resolved as RFC 7296 §2.8.1, §2.8.2 and §2.25 say;

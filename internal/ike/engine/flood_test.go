@@ -47,8 +47,8 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-// TestFloodWhileEstablished is the acceptance test of the DoS protection
-// (issue 6): 100 tunnels are up between A and B with DPD (dpd-delay 10 s,
+// TestFloodWhileEstablished is the acceptance test of the DoS protection:
+// 100 tunnels are up between A and B with DPD (dpd-delay 10 s,
 // both sides); B, with the default cookie-threshold (10), then gets 1000
 // IKE_SA_INIT requests a second for 30 s from spoofed addresses that never
 // answer.

@@ -30,7 +30,7 @@ func (s saState) String() string {
 // w.mu held, but for w, id and uid, which never change once the SA is in
 // the table.
 //
-// The struct is kept small (issue 6: ≤ 4 KB per established IKE SA with
+// The struct is kept small (≤ 4 KB per established IKE SA with
 // one child SA, 100k of them): no logger (saLogger builds one when a
 // message is logged), no cipher objects (built from the keys on use), no
 // runtime timers (deadlines in at, one slot in the worker's heap), and

@@ -135,7 +135,7 @@ func TestBlockThresholdNeedsReturnRoutability(t *testing.T) {
 	}
 }
 
-// TestSpoofedLockout is the attack of issue 22 item 4: an off-path
+// TestSpoofedLockout is the spoofed lock-out attack: an off-path
 // attacker sends IKE_SA_INIT requests with A's address as source to B
 // (default dos-protection: cookie-threshold 10, block-threshold 5), five
 // first, then twenty per round while A connects. The attacker never sees

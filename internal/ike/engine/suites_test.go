@@ -17,7 +17,7 @@ type (
 )
 
 // TestIKESuites negotiates the IKE SA with each encryption, integrity, PRF
-// and DH group family of issue 5 between two engines configured with that
+// and DH group family between two engines configured with that
 // one proposal; the interop tests cover the same with charon.
 func TestIKESuites(t *testing.T) {
 	for _, tc := range []struct {

@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// Timers that scale (issue 6: 100k IKE SAs with DPD running): no runtime
+// Timers that scale (100k IKE SAs with DPD running): no runtime
 // timer per timer per SA. Each IKE SA keeps the deadlines of its timers
 // (ikeSA.at, childSA.at, its TEMPORARY_FAILURE retries) as nanoseconds of
 // the engine's clock, 0 meaning not armed, and sits once in its worker's

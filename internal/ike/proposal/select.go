@@ -6,7 +6,7 @@
 // within a transform type the first of its own algorithms the initiator
 // also offers. RFC 7296 §2.7 lets the responder choose any acceptable
 // proposal; the configured order wins here because the operator's
-// preference is the policy (issue 5: "proposal selection with the
+// preference is the policy ("proposal selection with the
 // configured preference order"), as in strongSwan's default
 // (charon.prefer_configured_proposals = yes).
 package proposal

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// authGuard slows password guessing down (issue 22: 1,002 wrong passwords
+// authGuard slows password guessing down (1,002 wrong passwords
 // at 27/s, whose bcrypt load made real logins take 2.4 s). Failed
 // password authentications are counted per source and per user name;
 // beyond Limits.AuthFreeFailures each failure refuses further attempts

@@ -9,7 +9,7 @@ import (
 // document (XML 1.0 §2.8, "XMLDecl?" first in the prolog), and §2.6
 // reserves the processing-instruction target xml, in any case, for it.
 // encoding/xml takes one anywhere, so the transport refuses it: a message
-// with one after the start is not well-formed (issue 13 §3 item 4).
+// with one after the start is not well-formed.
 func TestConformanceXMLDeclaration(t *testing.T) {
 	rpc := func(inner string) string {
 		return `<rpc message-id="1" xmlns="` + NSBase + `">` + inner + `</rpc>`

@@ -13,7 +13,7 @@ import (
 
 // Limits bound what clients can make the server hold: memory for
 // messages, sessions, connections that have not authenticated yet, and
-// password checks (issue 22). NewServer replaces every zero field by its
+// password checks. NewServer replaces every zero field by its
 // default; a negative value lifts that limit.
 type Limits struct {
 	// MaxSessionsPerUser limits the concurrent NETCONF sessions of one

@@ -46,7 +46,7 @@ func TestCheckShapeAllocatesNothing(t *testing.T) {
 	}
 }
 
-// TestUnclosedTagsTooBig sends the message of issue 22 item 3 in small:
+// TestUnclosedTagsTooBig sends a message of unclosed tags, in small:
 // an <rpc> of unclosed tags. It must be answered with too-big carrying its
 // message-id, without an XML decoder ever seeing it, and the session must
 // go on.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The NETCONF conformance gaps of issue 13 §3, through Debian's ncclient:
+"""NETCONF conformance gaps an outside client found, checked through Debian's ncclient:
 lock of running during a confirmed commit (RFC 6241 §7.5), two sources
 (§7.1), xpath filter prefixes (§8.9.1, XPath 1.0 §2.3), an XML
 declaration inside an rpc (XML 1.0 §2.8), edits validated at commit time

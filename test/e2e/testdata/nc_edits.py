@@ -102,7 +102,7 @@ class EditChecks:
         self.check("test-only leaves the candidate", self.candidate() == self.running())
         # On the candidate, test-then-set (and so test-only) checks the
         # values against their types; references between nodes wait for
-        # validate and commit (RFC 7950 §8.3.3, issue 13 §3 item 7).
+        # validate and commit (RFC 7950 §8.3.3).
         self.expect_error("test-only of an edit with a value out of range", lambda: m.edit_config(
             target="candidate", test_option="test-only", config=go("<retransmit-tries>101</retransmit-tries>")),
             "application", "invalid-value", GO_PATH + "/retransmit-tries", "101 is out of range 0..100")
@@ -182,7 +182,7 @@ class EditChecks:
     def delete_config(self):
         """RFC 6241 §7.4: running cannot be deleted, and secgw's candidate
         always mirrors running plus edits: both are refused. Startup
-        (:startup, issue 13 §3 item 6) can be deleted; it was refused
+        (:startup) can be deleted; it was refused
         before secgw had one."""
         m = self.admin
         for target in ["running", "candidate"]:

@@ -264,7 +264,7 @@ class ReadChecks:
         self.expect_error("model RPC without its mandatory choice", lambda: m.dispatch(to_ele('<flush xmlns="%s"/>' % NS_IKE)),
                           "protocol", "missing-element", None, "flush needs ike-sa or child-sa", info={"bad-element": "flush"})
         # The missing element is source (this check said target before
-        # issue 13 §3: the server named the wrong element).
+        # the server used to name the wrong element).
         self.expect_error("get-config without source", raw("<get-config %s/>"),
                           "protocol", "missing-element", None, "no datastore given", info={"bad-element": "source"})
         self.expect_error("get-config of a url", raw("<get-config %s><source><url>file:///x</url></source></get-config>"),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Drives secgwd with Debian's ncclient: every operation of issue 4, and
+"""Drives secgwd with Debian's ncclient: every base operation, and
 the rpc-error of every kind of bad request. Run by
 test/e2e/ncclient_test.go, once per framing:
 
