@@ -18,6 +18,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/logging"
+	"secgw/internal/netconf"
 )
 
 // Dataplane choices of Config.Dataplane.
@@ -199,9 +200,9 @@ func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
 }
 
 // state is the operational state <get> returns beside running.
-func (d *Daemon) state(secrets bool) *generated.Device {
+func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 	main := ikesvc.VRF
-	ike := d.ike.State(secrets)
+	ike := d.ike.State(r.Secrets)
 	if ike.Statistics != nil {
 		// cookies-sent: the COOKIE challenges of the DoS protection.
 		cookies := d.ike.Engine().DoSStats().Cookies
@@ -211,7 +212,10 @@ func (d *Daemon) state(secrets bool) *generated.Device {
 			ike.Statistics.EspUnknownSpi = &unknown
 		}
 	}
-	ike.Diagnostics = d.diagnostics()
+	if r.Wants("vrf", "ike", "diagnostics") {
+		// The dataplane's whole table: only when asked for.
+		ike.Diagnostics = d.diagnostics()
+	}
 	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
 		main: {Name: &main, Ike: ike},
 	}}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"secgw/internal/netconf"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestAutoDataplane(t *testing.T) {
 	if got := d.dataplane.Kind(); got != want {
 		t.Errorf("auto chose %s, want %s", got, want)
 	}
-	st := d.state(false).Vrf["main"].Ike.Dataplane.String()
+	st := d.state(netconf.StateRequest{Wants: func(...string) bool { return true }}).Vrf["main"].Ike.Dataplane.String()
 	if (want == DataplaneUserspace && st != "userspace-esp") || (want == DataplaneKernel && st != "kernel-xfrm") {
 		t.Errorf("state dataplane %s with the %s dataplane", st, want)
 	}

@@ -427,7 +427,11 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	}
 	var state *generated.Device
 	if withState && srv.cfg.State != nil {
-		state = srv.cfg.State(opts.Secrets)
+		req := StateRequest{Secrets: opts.Secrets, Wants: wantsAll}
+		if opts.Filter != nil {
+			req.Wants = subtreeWants(opts.Filter)
+		}
+		state = srv.cfg.State(req)
 	}
 	var tree *generated.Device
 	if ds == datastore.Startup {

@@ -2,14 +2,65 @@ package netconf
 
 import (
 	"reflect"
+	"strings"
 
 	"secgw/generated"
+	"secgw/internal/xmlcodec"
 )
 
 // StateFunc returns the operational state of the subsystems as a tree
-// that holds only state nodes (and the keys leading to them); secrets says
-// whether the reader may see secret leaves. <get> overlays it on running.
-type StateFunc func(secrets bool) *generated.Device
+// that holds only state nodes (and the keys leading to them). <get>
+// overlays it on running.
+type StateFunc func(r StateRequest) *generated.Device
+
+// StateRequest is what a <get> asks of the state.
+type StateRequest struct {
+	// Secrets says whether the reader may see secret leaves.
+	Secrets bool
+	// Wants reports whether the request may select the state node at a
+	// schema path below the root ("vrf", "ike", "diagnostics"): a
+	// subsystem may leave out what costs to build and nobody asked for.
+	// It errs on the side of true (no filter, an xpath filter).
+	Wants func(path ...string) bool
+}
+
+// wantsAll is StateRequest.Wants without a subtree filter.
+func wantsAll(...string) bool { return true }
+
+// subtreeWants is StateRequest.Wants for a subtree filter (RFC 6241
+// §6.2): the node at path is selected when a chain of containment nodes
+// leads to it or to an ancestor that is a selection node, or to a node
+// whose children are content matches only (§6.2.5).
+func subtreeWants(f *xmlcodec.Filter) func(path ...string) bool {
+	return func(path ...string) bool { return filterSelects(f.Nodes, path) }
+}
+
+func filterSelects(nodes []*xmlcodec.FilterNode, path []string) bool {
+	if len(path) == 0 {
+		return true
+	}
+	for _, n := range nodes {
+		if n.Name != path[0] {
+			continue
+		}
+		if len(n.Children) == 0 {
+			if strings.TrimSpace(n.Text) == "" {
+				return true // a selection node: everything below it
+			}
+			continue // a content match: a leaf
+		}
+		containment := false
+		for _, c := range n.Children {
+			if len(c.Children) > 0 || strings.TrimSpace(c.Text) == "" {
+				containment = true
+			}
+		}
+		if !containment || filterSelects(n.Children, path[1:]) {
+			return true
+		}
+	}
+	return false
+}
 
 // overlay returns a tree that reads as running with the nodes of state
 // added. running is not modified and most of it is shared: only the
