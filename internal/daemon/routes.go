@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"secgw/internal/ipsec"
 	"sync"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 	"secgw/internal/ikesvc"
 	"secgw/internal/routes"
 )
@@ -250,7 +250,7 @@ func (r *routing) setClear(list []config.ClearPolicy) {
 	want := make(map[config.PolicyRef]routes.Child, len(list))
 	for _, cp := range list {
 		want[config.PolicyRef{VPN: cp.VPN, Policy: cp.Name}] = routes.Child{VPN: cp.VPN, Policy: cp.Name, Clear: cp.Action,
-			LocalTS: []wire.TrafficSelector{cp.Local}, RemoteTS: []wire.TrafficSelector{cp.Remote}}
+			LocalTS: []ipsec.TrafficSelector{cp.Local}, RemoteTS: []ipsec.TrafficSelector{cp.Remote}}
 	}
 	for ref, c := range r.clear {
 		if w, ok := want[ref]; ok && reflect.DeepEqual(w, c) {
@@ -278,5 +278,5 @@ func (r *routing) setClear(list []config.ClearPolicy) {
 // trapOf is what routing needs of a trap: a child without inbound SA.
 func trapOf(t engine.Trap) routes.Child {
 	return routes.Child{VPN: t.VPN, Policy: t.Policy, Local: t.Local.Unmap(), Remote: t.Remote.Unmap(), Mode: t.Mode,
-		LocalTS: []wire.TrafficSelector{t.LocalTS}, RemoteTS: []wire.TrafficSelector{t.RemoteTS}}
+		LocalTS: []ipsec.TrafficSelector{t.LocalTS}, RemoteTS: []ipsec.TrafficSelector{t.RemoteTS}}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"secgw/internal/ipsec"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,18 +28,17 @@ import (
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 	"secgw/internal/routes"
 	"secgw/internal/routes/routestest"
 )
 
-func sel4(p string) wire.TrafficSelector {
+func sel4(p string) ipsec.TrafficSelector {
 	pf := netip.MustParsePrefix(p)
 	b := pf.Addr().As4()
 	for i := pf.Bits(); i < 32; i++ {
 		b[i/8] |= 0x80 >> (i % 8)
 	}
-	return wire.TrafficSelector{Type: wire.TSIPv4AddrRange, StartAddr: pf.Addr(), EndAddr: netip.AddrFrom4(b), EndPort: 0xffff}
+	return ipsec.TrafficSelector{Type: ipsec.TSIPv4AddrRange, StartAddr: pf.Addr(), EndAddr: netip.AddrFrom4(b), EndPort: 0xffff}
 }
 
 // routeChild is a child SA as the engine gives it: 192.0.2.1 to
@@ -53,9 +53,9 @@ func routeChild(spi uint32) engine.ChildSA {
 	}
 	return engine.ChildSA{VPN: "to-b", Policy: "net", UniqueID: spi,
 		Local: netip.MustParseAddrPort("192.0.2.1:4500"), Remote: netip.MustParseAddrPort("192.0.2.2:4500"), Encap: true,
-		InSPI: spi, OutSPI: spi + 0x1000, Suite: ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256},
+		InSPI: spi, OutSPI: spi + 0x1000, Suite: ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256},
 		In: engine.DirKeys{Encr: k(1)}, Out: engine.DirKeys{Encr: k(2)},
-		LocalTS: []wire.TrafficSelector{sel4("10.1.0.0/16")}, RemoteTS: []wire.TrafficSelector{sel4("10.2.0.0/16")},
+		LocalTS: []ipsec.TrafficSelector{sel4("10.1.0.0/16")}, RemoteTS: []ipsec.TrafficSelector{sel4("10.2.0.0/16")},
 		Mode: config.ModeTunnel, Lifetimes: config.ChildLifetimes{RekeyTime: time.Hour, LifeTime: 2 * time.Hour, ReplayWindow: 32}}
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/userspace"
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/ike/engine"
 )
 

@@ -2,8 +2,7 @@ package dataplane
 
 import (
 	"fmt"
-
-	"secgw/internal/ike/wire"
+	"secgw/internal/ipsec"
 )
 
 // KernelAlg is an ESP algorithm as the Linux crypto API names it, with the
@@ -20,74 +19,74 @@ type KernelAlg struct {
 // key carries the 4-octet salt, §8.1); ChaCha20-Poly1305 is
 // "rfc7539esp(chacha20,poly1305)" (RFC 7634 §2: 16 octet tag, 4-octet
 // salt); AES-CTR is "rfc3686(ctr(aes))" (RFC 3686 §5.1: 4-octet nonce).
-func EncrAlg(id wire.TransformID) (alg KernelAlg, aead bool, err error) {
+func EncrAlg(id ipsec.TransformID) (alg KernelAlg, aead bool, err error) {
 	switch id {
-	case wire.EncrAESGCM8:
+	case ipsec.EncrAESGCM8:
 		return KernelAlg{"rfc4106(gcm(aes))", 64}, true, nil
-	case wire.EncrAESGCM12:
+	case ipsec.EncrAESGCM12:
 		return KernelAlg{"rfc4106(gcm(aes))", 96}, true, nil
-	case wire.EncrAESGCM16:
+	case ipsec.EncrAESGCM16:
 		return KernelAlg{"rfc4106(gcm(aes))", 128}, true, nil
-	case wire.EncrChaCha20Poly1305:
+	case ipsec.EncrChaCha20Poly1305:
 		return KernelAlg{"rfc7539esp(chacha20,poly1305)", 128}, true, nil
-	case wire.EncrAESCBC:
+	case ipsec.EncrAESCBC:
 		return KernelAlg{Name: "cbc(aes)"}, false, nil
-	case wire.EncrAESCTR:
+	case ipsec.EncrAESCTR:
 		return KernelAlg{Name: "rfc3686(ctr(aes))"}, false, nil
-	case wire.EncrNull:
+	case ipsec.EncrNull:
 		return KernelAlg{Name: "ecb(cipher_null)"}, false, nil
 	}
-	return KernelAlg{}, false, fmt.Errorf("dataplane: unsupported ESP encryption %s", wire.TransformName(wire.TransformEncr, id))
+	return KernelAlg{}, false, fmt.Errorf("dataplane: unsupported ESP encryption %s", ipsec.TransformName(ipsec.TransformEncr, id))
 }
 
 // IntegAlg returns the kernel name and truncation length of an ESP
 // integrity transform: HMAC-SHA1-96 (RFC 2404) and the RFC 4868 §2.3
 // truncations of HMAC-SHA-256/384/512 to half the hash (128, 192, 256
 // bits).
-func IntegAlg(id wire.TransformID) (KernelAlg, error) {
+func IntegAlg(id ipsec.TransformID) (KernelAlg, error) {
 	switch id {
-	case wire.IntegHMACSHA1_96:
+	case ipsec.IntegHMACSHA1_96:
 		return KernelAlg{"hmac(sha1)", 96}, nil
-	case wire.IntegHMACSHA2_256_128:
+	case ipsec.IntegHMACSHA2_256_128:
 		return KernelAlg{"hmac(sha256)", 128}, nil
-	case wire.IntegHMACSHA2_384_192:
+	case ipsec.IntegHMACSHA2_384_192:
 		return KernelAlg{"hmac(sha384)", 192}, nil
-	case wire.IntegHMACSHA2_512_256:
+	case ipsec.IntegHMACSHA2_512_256:
 		return KernelAlg{"hmac(sha512)", 256}, nil
 	}
-	return KernelAlg{}, fmt.Errorf("dataplane: unsupported ESP integrity %s", wire.TransformName(wire.TransformInteg, id))
+	return KernelAlg{}, fmt.Errorf("dataplane: unsupported ESP integrity %s", ipsec.TransformName(ipsec.TransformInteg, id))
 }
 
 // EncrFromAlg is the inverse of EncrAlg; ok is false for a name this
 // package does not produce.
-func EncrFromAlg(a KernelAlg) (id wire.TransformID, ok bool) {
+func EncrFromAlg(a KernelAlg) (id ipsec.TransformID, ok bool) {
 	switch a.Name {
 	case "rfc4106(gcm(aes))":
 		switch a.Bits {
 		case 64:
-			return wire.EncrAESGCM8, true
+			return ipsec.EncrAESGCM8, true
 		case 96:
-			return wire.EncrAESGCM12, true
+			return ipsec.EncrAESGCM12, true
 		case 128:
-			return wire.EncrAESGCM16, true
+			return ipsec.EncrAESGCM16, true
 		}
 	case "rfc7539esp(chacha20,poly1305)":
-		return wire.EncrChaCha20Poly1305, a.Bits == 128
+		return ipsec.EncrChaCha20Poly1305, a.Bits == 128
 	case "cbc(aes)":
-		return wire.EncrAESCBC, true
+		return ipsec.EncrAESCBC, true
 	case "rfc3686(ctr(aes))":
-		return wire.EncrAESCTR, true
+		return ipsec.EncrAESCTR, true
 	case "ecb(cipher_null)", "cipher_null":
-		return wire.EncrNull, true
+		return ipsec.EncrNull, true
 	}
 	return 0, false
 }
 
 // IntegFromAlg is the inverse of IntegAlg; ok is false for a name or
 // truncation this package does not produce.
-func IntegFromAlg(a KernelAlg) (id wire.TransformID, ok bool) {
-	for _, id := range []wire.TransformID{wire.IntegHMACSHA1_96, wire.IntegHMACSHA2_256_128,
-		wire.IntegHMACSHA2_384_192, wire.IntegHMACSHA2_512_256} {
+func IntegFromAlg(a KernelAlg) (id ipsec.TransformID, ok bool) {
+	for _, id := range []ipsec.TransformID{ipsec.IntegHMACSHA1_96, ipsec.IntegHMACSHA2_256_128,
+		ipsec.IntegHMACSHA2_384_192, ipsec.IntegHMACSHA2_512_256} {
 		if k, _ := IntegAlg(id); k == a {
 			return id, true
 		}

@@ -19,9 +19,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"time"
-
-	"secgw/internal/ike/wire"
 )
 
 // Dir is the direction of an SA or a policy.
@@ -129,11 +128,11 @@ type SA struct {
 	// Encr is the IANA encryption transform (ENCR_AES_CBC,
 	// ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305); EncrKey includes the
 	// 4-octet salt of the AEADs (RFC 4106 §8.1, RFC 7634 §2).
-	Encr    wire.TransformID
+	Encr    ipsec.TransformID
 	EncrKey []byte
 	// Integ is the IANA integrity transform (AUTH_HMAC_SHA1_96,
-	// AUTH_HMAC_SHA2_256_128, _384_192, _512_256), or wire.IntegNone with an AEAD.
-	Integ    wire.TransformID
+	// AUTH_HMAC_SHA2_256_128, _384_192, _512_256), or ipsec.IntegNone with an AEAD.
+	Integ    ipsec.TransformID
 	IntegKey []byte
 	// ESN enables extended sequence numbers (RFC 4304).
 	ESN bool

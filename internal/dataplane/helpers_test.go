@@ -3,11 +3,11 @@ package dataplane
 import (
 	"net/netip"
 	"path/filepath"
+	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
 	goldenfile "secgw/internal/golden"
-	"secgw/internal/ike/wire"
 )
 
 // golden compares got with testdata/name.golden (go test -update rewrites it).
@@ -33,7 +33,7 @@ var (
 func gcmPair(in, out uint32, reqID uint32) (SA, SA) {
 	a := SA{
 		Src: gwB, Dst: gwA, SPI: in, Dir: In, Mode: Tunnel, ReqID: reqID,
-		Encr: wire.EncrAESGCM16, EncrKey: key(byte(in), 36), ReplayWindow: 32,
+		Encr: ipsec.EncrAESGCM16, EncrKey: key(byte(in), 36), ReplayWindow: 32,
 		Limits: Limits{SoftAdd: 3000 * time.Second, HardAdd: 3600 * time.Second},
 	}
 	b := a

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"secgw/internal/ike/wire"
 )
 
 // step is one configuration step of the golden scenario: it changes the
@@ -58,8 +57,8 @@ func clone(s State) State {
 func TestReconcileGolden(t *testing.T) {
 	c1in, c1out := gcmPair(0x1001, 0x2001, OwnedReqIDs.Min)
 	c2in, c2out := gcmPair(0x1002, 0x2002, OwnedReqIDs.Min+1)
-	c2in.Encr, c2in.EncrKey, c2in.Integ, c2in.IntegKey = wire.EncrAESCBC, key(1, 32), wire.IntegHMACSHA2_256_128, key(2, 32)
-	c2out.Encr, c2out.EncrKey, c2out.Integ, c2out.IntegKey = wire.EncrAESCBC, key(3, 32), wire.IntegHMACSHA2_256_128, key(4, 32)
+	c2in.Encr, c2in.EncrKey, c2in.Integ, c2in.IntegKey = ipsec.EncrAESCBC, key(1, 32), ipsec.IntegHMACSHA2_256_128, key(2, 32)
+	c2out.Encr, c2out.EncrKey, c2out.Integ, c2out.IntegKey = ipsec.EncrAESCBC, key(3, 32), ipsec.IntegHMACSHA2_256_128, key(4, 32)
 	c2in.ESN, c2out.ESN, c2in.ReplayWindow, c2out.ReplayWindow = true, true, 4096, 4096
 	p1 := tunnelPolicies("10.1.0.0/16", "10.2.0.0/16", OwnedReqIDs.Min)
 	p2 := tunnelPolicies("10.1.0.0/16", "10.3.0.0/24", OwnedReqIDs.Min+1)

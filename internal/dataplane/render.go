@@ -5,11 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 	"strings"
 	"time"
-
-	"secgw/internal/ike/wire"
 )
 
 // RenderOptions select what Render shows.
@@ -102,15 +101,15 @@ func renderSA(b *strings.Builder, sa *SA, o RenderOptions) {
 		return fmt.Sprintf("(%d bits)", len(k)*8)
 	}
 	if alg, aead, err := EncrAlg(sa.Encr); err != nil {
-		fmt.Fprintf(b, "\tenc %s %s\n", wire.TransformName(wire.TransformEncr, sa.Encr), key(sa.EncrKey))
+		fmt.Fprintf(b, "\tenc %s %s\n", ipsec.TransformName(ipsec.TransformEncr, sa.Encr), key(sa.EncrKey))
 	} else if aead {
 		fmt.Fprintf(b, "\taead %s %s %d\n", alg.Name, key(sa.EncrKey), alg.Bits)
 	} else {
 		fmt.Fprintf(b, "\tenc %s %s\n", alg.Name, key(sa.EncrKey))
 	}
-	if sa.Integ != wire.IntegNone {
+	if sa.Integ != ipsec.IntegNone {
 		if alg, err := IntegAlg(sa.Integ); err != nil {
-			fmt.Fprintf(b, "\tauth %s %s\n", wire.TransformName(wire.TransformInteg, sa.Integ), key(sa.IntegKey))
+			fmt.Fprintf(b, "\tauth %s %s\n", ipsec.TransformName(ipsec.TransformInteg, sa.Integ), key(sa.IntegKey))
 		} else {
 			fmt.Fprintf(b, "\tauth-trunc %s %s %d\n", alg.Name, key(sa.IntegKey), alg.Bits)
 		}

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"secgw/internal/ipsec"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
 // ctrKATs are the test vectors of RFC 3686 §6 (#1 to #9): AES key, nonce,
@@ -49,8 +48,8 @@ func TestCTRKnownAnswers(t *testing.T) {
 		t.Run(fmt.Sprintf("#%d", i+1), func(t *testing.T) {
 			keymat := append(unhex(t, v.key), unhex(t, v.nonce)...)
 			iv, pt, ct := unhex(t, v.iv), unhex(t, v.plaintext), unhex(t, v.ciphertext)
-			c := Config{SPI: 0x1000 + uint32(i), Encr: wire.EncrAESCTR, EncrKey: keymat,
-				Integ: wire.IntegHMACSHA2_256_128, IntegKey: seqKey(32, 1), ESN: true, ReplayWindow: 64}
+			c := Config{SPI: 0x1000 + uint32(i), Encr: ipsec.EncrAESCTR, EncrKey: keymat,
+				Integ: ipsec.IntegHMACSHA2_256_128, IntegKey: seqKey(32, 1), ESN: true, ReplayWindow: 64}
 			s, err := newSuite(&c)
 			if err != nil {
 				t.Fatal(err)
@@ -95,13 +94,13 @@ func TestCTRKnownAnswers(t *testing.T) {
 // flipped.
 func TestGCMShortICVKnownAnswers(t *testing.T) {
 	for _, v := range aeadKATs {
-		if v.encr != wire.EncrAESGCM16 {
+		if v.encr != ipsec.EncrAESGCM16 {
 			continue
 		}
 		for _, c := range []struct {
-			encr wire.TransformID
+			encr ipsec.TransformID
 			icv  int
-		}{{wire.EncrAESGCM12, 12}, {wire.EncrAESGCM8, 8}} {
+		}{{ipsec.EncrAESGCM12, 12}, {ipsec.EncrAESGCM8, 8}} {
 			t.Run(fmt.Sprintf("%s ICV %d", v.name, c.icv), func(t *testing.T) {
 				full := unhex(t, v.packet)
 				pkt := full[:len(full)-16+c.icv]
@@ -141,9 +140,9 @@ func TestGCMShortICVSeal(t *testing.T) {
 		if esn {
 			seq = 0x1_0000_0000 // the high half in the AAD (RFC 4106 §5)
 		}
-		o16, _ := NewOutbound(Config{SPI: 7, Encr: wire.EncrAESGCM16, EncrKey: key, ESN: esn, Seq: seq})
-		o12, _ := NewOutbound(Config{SPI: 7, Encr: wire.EncrAESGCM12, EncrKey: key, ESN: esn, Seq: seq})
-		o8, _ := NewOutbound(Config{SPI: 7, Encr: wire.EncrAESGCM8, EncrKey: key, ESN: esn, Seq: seq})
+		o16, _ := NewOutbound(Config{SPI: 7, Encr: ipsec.EncrAESGCM16, EncrKey: key, ESN: esn, Seq: seq})
+		o12, _ := NewOutbound(Config{SPI: 7, Encr: ipsec.EncrAESGCM12, EncrKey: key, ESN: esn, Seq: seq})
+		o8, _ := NewOutbound(Config{SPI: 7, Encr: ipsec.EncrAESGCM8, EncrKey: key, ESN: esn, Seq: seq})
 		for n := range 40 {
 			payload := seqKey(n, byte(n))
 			p16, p12, p8 := seal(t, o16, payload, NextIPv6), seal(t, o12, payload, NextIPv6), seal(t, o8, payload, NextIPv6)
@@ -160,7 +159,7 @@ func TestGCMShortICVSeal(t *testing.T) {
 // 0, P = 0^128): H, C and GHASH(H, {}, C) = (C·H ⊕ len)·H; and 1·H = H.
 func TestGHASHMultiply(t *testing.T) {
 	h := ghashKey{0x66e94bd4ef8a2c3b, 0x884cfa59ca342b2e}
-	if s, err := newSuite(&Config{Encr: wire.EncrAESGCM8, EncrKey: make([]byte, 20)}); err != nil || s.gh != h {
+	if s, err := newSuite(&Config{Encr: ipsec.EncrAESGCM8, EncrKey: make([]byte, 20)}); err != nil || s.gh != h {
 		t.Fatalf("H of the zero key: %x (%v), want %x", s.gh, err, h)
 	}
 	if hi, lo := h.mul(1<<63, 0); hi != h.hi || lo != h.lo {
@@ -178,27 +177,27 @@ func TestGHASHMultiply(t *testing.T) {
 // and the nonce of AES-CTR).
 func TestSupports(t *testing.T) {
 	for _, c := range []struct {
-		encr     wire.TransformID
+		encr     ipsec.TransformID
 		encrLen  int
-		integ    wire.TransformID
+		integ    ipsec.TransformID
 		integLen int
 		want     bool
 	}{
-		{wire.EncrAESGCM16, 36, wire.IntegNone, 0, true},
-		{wire.EncrAESGCM12, 28, wire.IntegNone, 0, true},
-		{wire.EncrAESGCM8, 20, wire.IntegNone, 0, true},
-		{wire.EncrAESGCM8, 16, wire.IntegNone, 0, false}, // no salt
-		{wire.EncrAESGCM16, 36, wire.IntegHMACSHA2_256_128, 32, false},
-		{wire.EncrChaCha20Poly1305, 36, wire.IntegNone, 0, true},
-		{wire.EncrChaCha20Poly1305, 20, wire.IntegNone, 0, false},
-		{wire.EncrAESCBC, 24, wire.IntegHMACSHA1_96, 20, true},
-		{wire.EncrAESCBC, 20, wire.IntegHMACSHA1_96, 20, false},
-		{wire.EncrAESCTR, 20, wire.IntegHMACSHA2_512_256, 64, true},
-		{wire.EncrAESCTR, 36, wire.IntegHMACSHA2_384_192, 48, true},
-		{wire.EncrAESCTR, 32, wire.IntegHMACSHA2_256_128, 32, false}, // no nonce
-		{wire.EncrAESCTR, 20, wire.IntegNone, 0, false},
-		{wire.EncrAESCTR, 20, wire.IntegHMACSHA1_96, 32, false},
-		{wire.EncrNull, 0, wire.IntegHMACSHA1_96, 20, false},
+		{ipsec.EncrAESGCM16, 36, ipsec.IntegNone, 0, true},
+		{ipsec.EncrAESGCM12, 28, ipsec.IntegNone, 0, true},
+		{ipsec.EncrAESGCM8, 20, ipsec.IntegNone, 0, true},
+		{ipsec.EncrAESGCM8, 16, ipsec.IntegNone, 0, false}, // no salt
+		{ipsec.EncrAESGCM16, 36, ipsec.IntegHMACSHA2_256_128, 32, false},
+		{ipsec.EncrChaCha20Poly1305, 36, ipsec.IntegNone, 0, true},
+		{ipsec.EncrChaCha20Poly1305, 20, ipsec.IntegNone, 0, false},
+		{ipsec.EncrAESCBC, 24, ipsec.IntegHMACSHA1_96, 20, true},
+		{ipsec.EncrAESCBC, 20, ipsec.IntegHMACSHA1_96, 20, false},
+		{ipsec.EncrAESCTR, 20, ipsec.IntegHMACSHA2_512_256, 64, true},
+		{ipsec.EncrAESCTR, 36, ipsec.IntegHMACSHA2_384_192, 48, true},
+		{ipsec.EncrAESCTR, 32, ipsec.IntegHMACSHA2_256_128, 32, false}, // no nonce
+		{ipsec.EncrAESCTR, 20, ipsec.IntegNone, 0, false},
+		{ipsec.EncrAESCTR, 20, ipsec.IntegHMACSHA1_96, 32, false},
+		{ipsec.EncrNull, 0, ipsec.IntegHMACSHA1_96, 20, false},
 	} {
 		if got := Supports(c.encr, c.encrLen, c.integ, c.integLen); got != c.want {
 			t.Errorf("Supports(%v, %d, %v, %d) = %v, want %v", c.encr, c.encrLen, c.integ, c.integLen, got, c.want)

@@ -12,19 +12,18 @@ import (
 	"errors"
 	"hash"
 	"math"
+	"secgw/internal/ipsec"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
-
-	"secgw/internal/ike/wire"
 )
 
 // testSuite is one suite with fixed test keys.
 type testSuite struct {
 	name     string
-	encr     wire.TransformID
+	encr     ipsec.TransformID
 	encrKey  []byte
-	integ    wire.TransformID
+	integ    ipsec.TransformID
 	integKey []byte
 }
 
@@ -38,19 +37,19 @@ func seqKey(n int, base byte) []byte {
 
 // suites are the suites of the package, with keys of every length.
 var suites = []testSuite{
-	{"aes128gcm16", wire.EncrAESGCM16, seqKey(20, 1), wire.IntegNone, nil},
-	{"aes256gcm16", wire.EncrAESGCM16, seqKey(36, 2), wire.IntegNone, nil},
-	{"chacha20poly1305", wire.EncrChaCha20Poly1305, seqKey(36, 3), wire.IntegNone, nil},
-	{"aes128-sha1_96", wire.EncrAESCBC, seqKey(16, 4), wire.IntegHMACSHA1_96, seqKey(20, 5)},
-	{"aes256-sha256_128", wire.EncrAESCBC, seqKey(32, 6), wire.IntegHMACSHA2_256_128, seqKey(32, 7)},
-	{"aes128-sha384_192", wire.EncrAESCBC, seqKey(16, 8), wire.IntegHMACSHA2_384_192, seqKey(48, 9)},
-	{"aes256-sha512_256", wire.EncrAESCBC, seqKey(32, 10), wire.IntegHMACSHA2_512_256, seqKey(64, 11)},
+	{"aes128gcm16", ipsec.EncrAESGCM16, seqKey(20, 1), ipsec.IntegNone, nil},
+	{"aes256gcm16", ipsec.EncrAESGCM16, seqKey(36, 2), ipsec.IntegNone, nil},
+	{"chacha20poly1305", ipsec.EncrChaCha20Poly1305, seqKey(36, 3), ipsec.IntegNone, nil},
+	{"aes128-sha1_96", ipsec.EncrAESCBC, seqKey(16, 4), ipsec.IntegHMACSHA1_96, seqKey(20, 5)},
+	{"aes256-sha256_128", ipsec.EncrAESCBC, seqKey(32, 6), ipsec.IntegHMACSHA2_256_128, seqKey(32, 7)},
+	{"aes128-sha384_192", ipsec.EncrAESCBC, seqKey(16, 8), ipsec.IntegHMACSHA2_384_192, seqKey(48, 9)},
+	{"aes256-sha512_256", ipsec.EncrAESCBC, seqKey(32, 10), ipsec.IntegHMACSHA2_512_256, seqKey(64, 11)},
 	// Issue 13: AES-GCM with 12- and 8-octet ICVs, AES-CTR.
-	{"aes128gcm12", wire.EncrAESGCM12, seqKey(20, 12), wire.IntegNone, nil},
-	{"aes256gcm8", wire.EncrAESGCM8, seqKey(36, 13), wire.IntegNone, nil},
-	{"aes192gcm8", wire.EncrAESGCM8, seqKey(28, 14), wire.IntegNone, nil},
-	{"aes128ctr-sha1_96", wire.EncrAESCTR, seqKey(20, 15), wire.IntegHMACSHA1_96, seqKey(20, 16)},
-	{"aes256ctr-sha256_128", wire.EncrAESCTR, seqKey(36, 17), wire.IntegHMACSHA2_256_128, seqKey(32, 18)},
+	{"aes128gcm12", ipsec.EncrAESGCM12, seqKey(20, 12), ipsec.IntegNone, nil},
+	{"aes256gcm8", ipsec.EncrAESGCM8, seqKey(36, 13), ipsec.IntegNone, nil},
+	{"aes192gcm8", ipsec.EncrAESGCM8, seqKey(28, 14), ipsec.IntegNone, nil},
+	{"aes128ctr-sha1_96", ipsec.EncrAESCTR, seqKey(20, 15), ipsec.IntegHMACSHA1_96, seqKey(20, 16)},
+	{"aes256ctr-sha256_128", ipsec.EncrAESCTR, seqKey(36, 17), ipsec.IntegHMACSHA2_256_128, seqKey(32, 18)},
 }
 
 func (s testSuite) config(spi uint32, esn bool, window uint32) Config {
@@ -102,16 +101,16 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 		aad = append(aad, pkt[4:8]...)
 	}
 	switch s.encr {
-	case wire.EncrAESGCM16, wire.EncrAESGCM12, wire.EncrChaCha20Poly1305:
+	case ipsec.EncrAESGCM16, ipsec.EncrAESGCM12, ipsec.EncrChaCha20Poly1305:
 		key, salt := s.encrKey[:len(s.encrKey)-4], s.encrKey[len(s.encrKey)-4:]
 		var a cipher.AEAD
 		var err error
-		if s.encr == wire.EncrChaCha20Poly1305 {
+		if s.encr == ipsec.EncrChaCha20Poly1305 {
 			a, err = chacha20poly1305.New(key)
 		} else {
 			var blk cipher.Block
 			blk, _ = aes.NewCipher(key)
-			a, err = cipher.NewGCMWithTagSize(blk, map[wire.TransformID]int{wire.EncrAESGCM16: 16, wire.EncrAESGCM12: 12}[s.encr])
+			a, err = cipher.NewGCMWithTagSize(blk, map[ipsec.TransformID]int{ipsec.EncrAESGCM16: 16, ipsec.EncrAESGCM12: 12}[s.encr])
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +121,7 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 			t.Fatalf("independent AEAD open: %v", err)
 		}
 		return pt
-	case wire.EncrAESGCM8:
+	case ipsec.EncrAESGCM8:
 		// crypto/cipher opens no 8-octet tag: decrypt with AES-CTR from
 		// inc32(J0), seal the plaintext again with the full tag and
 		// compare its first 8 octets (NIST SP 800-38D §7.1 step 6).
@@ -139,11 +138,11 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 		}
 		return pt
 	}
-	newHash, icvLen := map[wire.TransformID]func() hash.Hash{
-		wire.IntegHMACSHA1_96: sha1.New, wire.IntegHMACSHA2_256_128: sha256.New,
-		wire.IntegHMACSHA2_384_192: sha512.New384, wire.IntegHMACSHA2_512_256: sha512.New,
-	}[s.integ], map[wire.TransformID]int{
-		wire.IntegHMACSHA1_96: 12, wire.IntegHMACSHA2_256_128: 16, wire.IntegHMACSHA2_384_192: 24, wire.IntegHMACSHA2_512_256: 32,
+	newHash, icvLen := map[ipsec.TransformID]func() hash.Hash{
+		ipsec.IntegHMACSHA1_96: sha1.New, ipsec.IntegHMACSHA2_256_128: sha256.New,
+		ipsec.IntegHMACSHA2_384_192: sha512.New384, ipsec.IntegHMACSHA2_512_256: sha512.New,
+	}[s.integ], map[ipsec.TransformID]int{
+		ipsec.IntegHMACSHA1_96: 12, ipsec.IntegHMACSHA2_256_128: 16, ipsec.IntegHMACSHA2_384_192: 24, ipsec.IntegHMACSHA2_512_256: 32,
 	}[s.integ]
 	body, icv := pkt[:len(pkt)-icvLen], pkt[len(pkt)-icvLen:]
 	m := hmac.New(newHash, s.integKey)
@@ -154,7 +153,7 @@ func independentOpen(t *testing.T, s testSuite, pkt []byte, esn bool, seq uint64
 	if !bytes.Equal(m.Sum(nil)[:icvLen], icv) {
 		t.Fatal("independent HMAC check failed")
 	}
-	if s.encr == wire.EncrAESCTR {
+	if s.encr == ipsec.EncrAESCTR {
 		// RFC 3686 §4: counter block nonce | IV | 1.
 		key, nonce := s.encrKey[:len(s.encrKey)-4], s.encrKey[len(s.encrKey)-4:]
 		blk, _ := aes.NewCipher(key)
@@ -195,7 +194,7 @@ func TestSealOpen(t *testing.T) {
 				pt := independentOpen(t, s, pkt, esn, seq)
 				pad := int(pt[len(pt)-2])
 				align := 4
-				if s.encr == wire.EncrAESCBC {
+				if s.encr == ipsec.EncrAESCBC {
 					align = 16
 				}
 				// RFC 4303 §2.4: the least padding that aligns

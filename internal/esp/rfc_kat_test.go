@@ -7,10 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -28,7 +27,7 @@ func unhex(t testing.TB, s string) []byte {
 // trailer (padding, Pad Length, Next Header).
 type aeadKAT struct {
 	name      string
-	encr      wire.TransformID
+	encr      ipsec.TransformID
 	keymat    string
 	esn       bool
 	seq       uint64
@@ -41,7 +40,7 @@ type aeadKAT struct {
 // RFC 7634 Appendix A.
 var aeadKATs = []aeadKAT{
 	{
-		name: "gcm-test-01 case 2 AES-128", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 2 AES-128", encr: ipsec.EncrAESGCM16,
 		keymat: "feffe9928665731c6d6a8f9467308308 cafebabe", seq: 0x0a,
 		packet: `0000a5f80000000afacedbaddecaf888
 			deb22cd9b07c72c16e3a65beeb8df304 a5a5897d33ae530f1ba76d5d114d2a5c
@@ -51,7 +50,7 @@ var aeadKATs = []aeadKAT{
 			00010000000000000373697009637962 65726369747902646b00000100010001`,
 	},
 	{
-		name: "gcm-test-01 case 3 AES-256", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 3 AES-256", encr: ipsec.EncrAESGCM16,
 		keymat: "abbccddef00112233445566778899aababbccddef00112233445566778899aab 11223344", seq: 2,
 		packet: `4a2cbfe3000000020102030405060708
 			ff425c9b724599df7a3bcd510194e00d 6a78107f1b0b1cbf06efae9d65a5d763
@@ -60,7 +59,7 @@ var aeadKATs = []aeadKAT{
 			7002400020bf0000020405b401010402 01020201`,
 	},
 	{
-		name: "gcm-test-01 case 5 AES-128 ESN", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 5 AES-128 ESN", encr: ipsec.EncrAESGCM16,
 		keymat: "3de09874b388e6491988d0c3607eae1f 57690e43", esn: true, seq: 0x1010101010101010,
 		packet: `42f67e3f101010104e280000a2fca1a3
 			fba2caa4853cf9f0f22cb10d86dd83b0 fec75691cf1a04b00d1138ec9c357917
@@ -70,7 +69,7 @@ var aeadKATs = []aeadKAT{
 			65666768696a6b6c6d6e6f7071727374 75767761626364656667686901020201`,
 	},
 	{
-		name: "gcm-test-01 case 1 AES-128 ESN, low half zero", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 1 AES-128 ESN, low half zero", encr: ipsec.EncrAESGCM16,
 		keymat: "4c80cdefbb5d10da906ac73c3613a634 2e443b68", esn: true, seq: 0x8765432100000000,
 		packet: `00004321000000004956ed7e3b244cfe
 			fecf537e729d5b07dc30df528dd22b76 8d1b98736696a6fd348509fa13ceac34
@@ -81,7 +80,7 @@ var aeadKATs = []aeadKAT{
 			0021000101020201`,
 	},
 	{
-		name: "gcm-test-01 case 9 AES-256 ESN", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 9 AES-256 ESN", encr: ipsec.EncrAESGCM16,
 		keymat: "abbccddef00112233445566778899aababbccddef00112233445566778899aab 73616c74", esn: true,
 		seq: 0x156f3126dd0db99b,
 		packet: `17405e67dd0db99b616e640169766563
@@ -91,14 +90,14 @@ var aeadKATs = []aeadKAT{
 			50101f646d540001`,
 	},
 	{
-		name: "gcm-test-01 case 12 empty payload, seq 2^32-1", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 12 empty payload, seq 2^32-1", encr: ipsec.EncrAESGCM16,
 		keymat: "7d773d00c144c525ac619d18c84a3f47 d9664267", seq: 0xffffffff,
 		packet: `335467aeffffffff43457e9182443bc6
 			437f866bcb3f699fe9b0822bac961c45 04bef270`,
 		plaintext: `01020201`,
 	},
 	{
-		name: "gcm-test-01 case 14 AES-256 ESN, seq 2^64-1", encr: wire.EncrAESGCM16,
+		name: "gcm-test-01 case 14 AES-256 ESN, seq 2^64-1", encr: ipsec.EncrAESGCM16,
 		keymat: "6c6567616c697a656d6172696a75616e61616e64646f69746265666f72656961 7475726e", esn: true,
 		seq: 0xffffffffffffffff,
 		packet: `796b6963ffffffff333021696765746d
@@ -108,7 +107,7 @@ var aeadKATs = []aeadKAT{
 			65666768696a6b6c6d6e6f7071727374 01020201`,
 	},
 	{
-		name: "RFC 7634 Appendix A ChaCha20-Poly1305", encr: wire.EncrChaCha20Poly1305,
+		name: "RFC 7634 Appendix A ChaCha20-Poly1305", encr: ipsec.EncrChaCha20Poly1305,
 		keymat: `808182838485868788898a8b8c8d8e8f 909192939495969798999a9b9c9d9e9f a0a1a2a3`, seq: 5,
 		packet: `01020304 00000005 1011121314151617
 			24039428b97f417e3c13753a4f05087b 67c352e6a7fab1b982d466ef407ae5c6
@@ -181,23 +180,23 @@ func TestCBCKnownAnswer(t *testing.T) {
 	data := unhex(t, `08000ebd a70a0000 8e9c083d b95b0700 08090a0b 0c0d0e0f 10111213 14151617
 		18191a1b 1c1d1e1f 20212223 24252627 28292a2b 2c2d2e2f 30313233 34353637`)
 	for _, c := range []struct {
-		integ wire.TransformID
+		integ ipsec.TransformID
 		key   []byte
 		icv   func(k, m []byte) []byte
 	}{
-		{wire.IntegHMACSHA1_96, bytes.Repeat([]byte{0x11}, 20), func(k, m []byte) []byte {
+		{ipsec.IntegHMACSHA1_96, bytes.Repeat([]byte{0x11}, 20), func(k, m []byte) []byte {
 			h := hmac.New(sha1.New, k)
 			h.Write(m)
 			return h.Sum(nil)[:12]
 		}},
-		{wire.IntegHMACSHA2_256_128, bytes.Repeat([]byte{0x22}, 32), func(k, m []byte) []byte {
+		{ipsec.IntegHMACSHA2_256_128, bytes.Repeat([]byte{0x22}, 32), func(k, m []byte) []byte {
 			h := hmac.New(sha256.New, k)
 			h.Write(m)
 			return h.Sum(nil)[:16]
 		}},
 	} {
 		t.Run(fmt.Sprint(c.integ), func(t *testing.T) {
-			in, err := NewInbound(Config{SPI: 0x4321, Encr: wire.EncrAESCBC, EncrKey: key, Integ: c.integ, IntegKey: c.key, ReplayWindow: 32})
+			in, err := NewInbound(Config{SPI: 0x4321, Encr: ipsec.EncrAESCBC, EncrKey: key, Integ: c.integ, IntegKey: c.key, ReplayWindow: 32})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,14 +218,14 @@ func TestCBCKnownAnswer(t *testing.T) {
 // There": RFC 2404 §3 / RFC 2202 test case 1, RFC 4868 §2.7.2.1 AUTH256-1).
 func TestHMACTruncation(t *testing.T) {
 	for _, c := range []struct {
-		integ  wire.TransformID
+		integ  ipsec.TransformID
 		keyLen int
 		want   string
 	}{
-		{wire.IntegHMACSHA1_96, 20, "b617318655057264e28bc0b6"},
-		{wire.IntegHMACSHA2_256_128, 32, "198a607eb44bfbc69903a0f1cf2bbdc5"},
+		{ipsec.IntegHMACSHA1_96, 20, "b617318655057264e28bc0b6"},
+		{ipsec.IntegHMACSHA2_256_128, 32, "198a607eb44bfbc69903a0f1cf2bbdc5"},
 	} {
-		s, err := newSuite(&Config{Encr: wire.EncrAESCBC, EncrKey: make([]byte, 16), Integ: c.integ,
+		s, err := newSuite(&Config{Encr: ipsec.EncrAESCBC, EncrKey: make([]byte, 16), Integ: c.integ,
 			IntegKey: bytes.Repeat([]byte{0x0b}, c.keyLen)})
 		if err != nil {
 			t.Fatal(err)
@@ -237,9 +236,9 @@ func TestHMACTruncation(t *testing.T) {
 			t.Errorf("%v: %s, want %s", c.integ, got, c.want)
 		}
 	}
-	for integ, icv := range map[wire.TransformID]int{wire.IntegHMACSHA2_384_192: 24, wire.IntegHMACSHA2_512_256: 32} {
-		keyLen := map[wire.TransformID]int{wire.IntegHMACSHA2_384_192: 48, wire.IntegHMACSHA2_512_256: 64}[integ]
-		s, err := newSuite(&Config{Encr: wire.EncrAESCBC, EncrKey: make([]byte, 32), Integ: integ, IntegKey: make([]byte, keyLen)})
+	for integ, icv := range map[ipsec.TransformID]int{ipsec.IntegHMACSHA2_384_192: 24, ipsec.IntegHMACSHA2_512_256: 32} {
+		keyLen := map[ipsec.TransformID]int{ipsec.IntegHMACSHA2_384_192: 48, ipsec.IntegHMACSHA2_512_256: 64}[integ]
+		s, err := newSuite(&Config{Encr: ipsec.EncrAESCBC, EncrKey: make([]byte, 32), Integ: integ, IntegKey: make([]byte, keyLen)})
 		if err != nil || s.icvLen != icv {
 			t.Errorf("%v: ICV %d octets (%v), want %d (RFC 4868 §2.6)", integ, s.icvLen, err, icv)
 		}

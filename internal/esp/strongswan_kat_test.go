@@ -6,10 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"secgw/internal/ipsec"
 	"strconv"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
 // capture is the JSON written by test/espcapture: ESP-in-UDP payloads
@@ -57,8 +56,8 @@ func TestStrongSwanCaptures(t *testing.T) {
 				if in == nil {
 					ek, _ := hex.DecodeString(p.EncrKey)
 					ik, _ := hex.DecodeString(p.IntegKey)
-					in, err = NewInbound(Config{SPI: uint32(spi), Encr: wire.TransformID(c.Encr), EncrKey: ek,
-						Integ: wire.TransformID(c.Integ), IntegKey: ik, ESN: c.ESN, ReplayWindow: 64})
+					in, err = NewInbound(Config{SPI: uint32(spi), Encr: ipsec.TransformID(c.Encr), EncrKey: ek,
+						Integ: ipsec.TransformID(c.Integ), IntegKey: ik, ESN: c.ESN, ReplayWindow: 64})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -10,10 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"secgw/internal/ipsec"
 
 	"golang.org/x/crypto/chacha20poly1305"
-
-	"secgw/internal/ike/wire"
 )
 
 // Config is what both directions of an SA need. Keys are secrets: a
@@ -24,10 +23,10 @@ type Config struct {
 	// ENCR_AES_CBC or ENCR_AES_CTR. EncrKey of the AEADs ends with their
 	// 4-octet salt (RFC 4106 §8.1, RFC 7634 §2), that of AES-CTR with its
 	// 4-octet nonce (RFC 3686 §5.1).
-	Encr    wire.TransformID
+	Encr    ipsec.TransformID
 	EncrKey []byte
-	// Integ is wire.IntegNone with an AEAD, else one of the HMACs.
-	Integ    wire.TransformID
+	// Integ is ipsec.IntegNone with an AEAD, else one of the HMACs.
+	Integ    ipsec.TransformID
 	IntegKey []byte
 	// ESN selects 64-bit sequence numbers (RFC 4304).
 	ESN bool
@@ -70,33 +69,33 @@ type params struct {
 // check validates the transforms of an SA and the lengths of its keys
 // (encryption key material with its salt or nonce) without keying
 // anything. newSuite relies on it, and Supports answers with it.
-func check(encr wire.TransformID, encrKeyLen int, integ wire.TransformID, integKeyLen int) (params, error) {
+func check(encr ipsec.TransformID, encrKeyLen int, integ ipsec.TransformID, integKeyLen int) (params, error) {
 	var p params
 	saltLen := 0
 	switch encr {
-	case wire.EncrAESGCM16, wire.EncrAESGCM12, wire.EncrAESGCM8, wire.EncrChaCha20Poly1305:
+	case ipsec.EncrAESGCM16, ipsec.EncrAESGCM12, ipsec.EncrAESGCM8, ipsec.EncrChaCha20Poly1305:
 		// RFC 4106 §3, §6: the ICV is 16, 12 or 8 octets; RFC 7634 §2.
 		p.mode, p.tagLen, saltLen = modeAEAD, aeadTagLen, aeadSaltLen
 		switch encr {
-		case wire.EncrAESGCM12:
+		case ipsec.EncrAESGCM12:
 			p.tagLen = 12
-		case wire.EncrAESGCM8:
+		case ipsec.EncrAESGCM8:
 			p.mode, p.tagLen = modeGCM8, 8
 		}
-		if integ != wire.IntegNone {
+		if integ != ipsec.IntegNone {
 			return params{}, fmt.Errorf("esp: %s is an AEAD and takes no integrity transform (got %s)", encrName(encr), integName(integ))
 		}
-	case wire.EncrAESCBC:
+	case ipsec.EncrAESCBC:
 		p.mode = modeCBC
-	case wire.EncrAESCTR:
+	case ipsec.EncrAESCTR:
 		p.mode, saltLen = modeCTR, ctrNonceLen
 	default:
 		return params{}, fmt.Errorf("esp: unsupported encryption transform %s", encrName(encr))
 	}
 	p.keyLen = encrKeyLen - saltLen
 	switch {
-	case encr == wire.EncrChaCha20Poly1305 && p.keyLen != chacha20poly1305.KeySize,
-		encr != wire.EncrChaCha20Poly1305 && p.keyLen != 16 && p.keyLen != 24 && p.keyLen != 32:
+	case encr == ipsec.EncrChaCha20Poly1305 && p.keyLen != chacha20poly1305.KeySize,
+		encr != ipsec.EncrChaCha20Poly1305 && p.keyLen != 16 && p.keyLen != 24 && p.keyLen != 32:
 		return params{}, fmt.Errorf("esp: %d octets of key material for %s", encrKeyLen, encrName(encr))
 	}
 	if p.mode != modeCBC && p.mode != modeCTR {
@@ -104,13 +103,13 @@ func check(encr wire.TransformID, encrKeyLen int, integ wire.TransformID, integK
 	}
 	var keyLen int
 	switch integ {
-	case wire.IntegHMACSHA1_96: // RFC 2404 §2
+	case ipsec.IntegHMACSHA1_96: // RFC 2404 §2
 		p.newHash, keyLen, p.macLen = sha1.New, 20, 12
-	case wire.IntegHMACSHA2_256_128: // RFC 4868 §2.1.1, §2.6
+	case ipsec.IntegHMACSHA2_256_128: // RFC 4868 §2.1.1, §2.6
 		p.newHash, keyLen, p.macLen = sha256.New, 32, 16
-	case wire.IntegHMACSHA2_384_192:
+	case ipsec.IntegHMACSHA2_384_192:
 		p.newHash, keyLen, p.macLen = sha512.New384, 48, 24
-	case wire.IntegHMACSHA2_512_256:
+	case ipsec.IntegHMACSHA2_512_256:
 		p.newHash, keyLen, p.macLen = sha512.New, 64, 32
 	default:
 		return params{}, fmt.Errorf("esp: unsupported integrity transform %s with %s", integName(integ), encrName(encr))
@@ -124,8 +123,8 @@ func check(encr wire.TransformID, encrKeyLen int, integ wire.TransformID, integK
 // Supports reports whether NewOutbound and NewInbound accept an SA with
 // the encryption transform encr and encrKeyLen octets of its key material
 // (salt or nonce included), and the integrity transform integ with an
-// integKeyLen-octet key (wire.IntegNone and 0 with an AEAD).
-func Supports(encr wire.TransformID, encrKeyLen int, integ wire.TransformID, integKeyLen int) bool {
+// integKeyLen-octet key (ipsec.IntegNone and 0 with an AEAD).
+func Supports(encr ipsec.TransformID, encrKeyLen int, integ ipsec.TransformID, integKeyLen int) bool {
 	_, err := check(encr, encrKeyLen, integ, integKeyLen)
 	return err == nil
 }
@@ -176,7 +175,7 @@ func newSuite(c *Config) (*suite, error) {
 	key := c.EncrKey[:p.keyLen]
 	copy(s.salt[:], c.EncrKey[p.keyLen:])
 	switch {
-	case c.Encr == wire.EncrChaCha20Poly1305:
+	case c.Encr == ipsec.EncrChaCha20Poly1305:
 		if s.aead, err = chacha20poly1305.New(key); err != nil {
 			return nil, err
 		}
@@ -246,5 +245,5 @@ func (s *suite) headerLen() int { return HeaderLen + s.ivLen }
 // to the cipher's block (RFC 4303 §2.4).
 func (s *suite) padLen(n int) int { return (s.align - (n+2)%s.align) % s.align }
 
-func encrName(id wire.TransformID) string  { return wire.TransformName(wire.TransformEncr, id) }
-func integName(id wire.TransformID) string { return wire.TransformName(wire.TransformInteg, id) }
+func encrName(id ipsec.TransformID) string  { return ipsec.TransformName(ipsec.TransformEncr, id) }
+func integName(id ipsec.TransformID) string { return ipsec.TransformName(ipsec.TransformInteg, id) }

@@ -2,13 +2,13 @@ package ikesvc
 
 import (
 	"fmt"
+	"secgw/internal/ipsec"
 	"time"
 
 	"secgw/generated"
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // State returns the operational state of vrf main's ike container: ike-sa
@@ -163,7 +163,7 @@ func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwV
 
 // tsSubnet is the selector's range as the prefix it is (configured
 // selectors are prefixes), or else the smallest prefix that covers it.
-func tsSubnet(t wire.TrafficSelector) string {
+func tsSubnet(t ipsec.TrafficSelector) string {
 	ps, err := t.Prefixes()
 	switch {
 	case err != nil:
@@ -179,14 +179,14 @@ func tsSubnet(t wire.TrafficSelector) string {
 	return t.StartAddr.String()
 }
 
-func tsProto(t wire.TrafficSelector) *uint8 {
+func tsProto(t ipsec.TrafficSelector) *uint8 {
 	if t.IPProtocol == 0 {
 		return nil
 	}
 	return ptr(t.IPProtocol)
 }
 
-func tsPort(t wire.TrafficSelector) *uint16 {
+func tsPort(t ipsec.TrafficSelector) *uint16 {
 	if t.StartPort == t.EndPort {
 		return ptr(t.StartPort)
 	}

@@ -3,9 +3,8 @@ package loadtest
 import (
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strings"
-
-	"secgw/internal/ike/wire"
 )
 
 // maxAddrs bounds what ParseAddrs expands, against typos such as a /8.
@@ -58,7 +57,7 @@ func addrSpan(item string) (first, last netip.Addr, err error) {
 			return first, last, fmt.Errorf("loadtest: bad prefix %q", item)
 		}
 		p = p.Masked()
-		first, last = p.Addr(), wire.LastAddr(p)
+		first, last = p.Addr(), ipsec.LastAddr(p)
 		if first.Is4() && p.Bits() < 31 {
 			first, last = first.Next(), last.Prev()
 		}

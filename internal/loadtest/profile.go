@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -49,20 +50,20 @@ type Profile struct {
 // AES-GCM-256, no PFS, no ESN; identities user%d@load.test; inner addresses
 // from 10.200.0.0/16 towards 0.0.0.0/0.
 func DefaultProfile(psk []byte) Profile {
-	gcm := wire.Transform{Type: wire.TransformEncr, ID: wire.EncrAESGCM16,
+	gcm := wire.Transform{Type: ipsec.TransformEncr, ID: ipsec.EncrAESGCM16,
 		Attributes: []wire.TransformAttribute{wire.KeyLengthAttribute(256)}}
 	return Profile{
 		IKE: wire.Proposal{Number: 1, Protocol: wire.ProtocolIKE, Transforms: []wire.Transform{
 			gcm,
-			{Type: wire.TransformPRF, ID: wire.PRFHMACSHA2_256},
-			{Type: wire.TransformKE, ID: wire.GroupECP256},
+			{Type: ipsec.TransformPRF, ID: ipsec.PRFHMACSHA2_256},
+			{Type: ipsec.TransformKE, ID: ipsec.GroupECP256},
 		}},
-		Suite: ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupECP256},
+		Suite: ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupECP256},
 		ESP: wire.Proposal{Number: 1, Protocol: wire.ProtocolESP, Transforms: []wire.Transform{
 			gcm,
-			{Type: wire.TransformESN, ID: wire.ESNDisabled},
+			{Type: ipsec.TransformESN, ID: ipsec.ESNDisabled},
 		}},
-		ESPSuite: ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256},
+		ESPSuite: ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256},
 		PSK:      psk,
 		IDFormat: "user%d@load.test",
 		IDStart:  1,

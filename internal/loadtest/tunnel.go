@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"sync"
 	"time"
 
@@ -229,10 +230,10 @@ func (t *tunnel) authRequest(p *Profile) ([]byte, error) {
 		inner := p.innerAddr(t.idx)
 		ps = append(ps,
 			&wire.SA{Proposals: []wire.Proposal{esp}},
-			&wire.TrafficSelectors{Selectors: []wire.TrafficSelector{
-				wire.SelectorFromPrefix(netip.PrefixFrom(inner, inner.BitLen()), 0, 0, 65535)}},
-			&wire.TrafficSelectors{Responder: true, Selectors: []wire.TrafficSelector{
-				wire.SelectorFromPrefix(p.RemoteTS, 0, 0, 65535)}})
+			&wire.TrafficSelectors{Selectors: []ipsec.TrafficSelector{
+				ipsec.SelectorFromPrefix(netip.PrefixFrom(inner, inner.BitLen()), 0, 0, 65535)}},
+			&wire.TrafficSelectors{Responder: true, Selectors: []ipsec.TrafficSelector{
+				ipsec.SelectorFromPrefix(p.RemoteTS, 0, 0, 65535)}})
 	}
 	return t.seal(wire.ExchangeIKEAuth, 1, false, ps)
 }

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"crypto/rand"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 
 	"secgw/internal/ike/engine"
@@ -38,7 +39,7 @@ func TestTunnelEstablishes(t *testing.T) {
 		if len(c.RemoteTS) != 1 || c.RemoteTS[0].StartAddr != want || c.RemoteTS[0].EndAddr != want {
 			t.Errorf("child %d: remote TS %v, want %v/32", i, c.RemoteTS, want)
 		}
-		if c.Suite.Encr != wire.EncrAESGCM16 || c.Suite.KeyBits != 256 {
+		if c.Suite.Encr != ipsec.EncrAESGCM16 || c.Suite.KeyBits != 256 {
 			t.Errorf("child %d: suite %v", i, c.Suite)
 		}
 	}
@@ -55,8 +56,8 @@ func TestTunnelFailures(t *testing.T) {
 	}{
 		{"wrong PSK", nil, func(p *Profile) { p.PSK = []byte("not-the-secret") }, "IKE_AUTH: AUTHENTICATION_FAILED"},
 		{"other group", nil, func(p *Profile) {
-			p.IKE.Transforms[2].ID = wire.GroupECP384
-			p.Suite.Group = wire.GroupECP384
+			p.IKE.Transforms[2].ID = ipsec.GroupECP384
+			p.Suite.Group = ipsec.GroupECP384
 		}, "IKE_SA_INIT: NO_PROPOSAL_CHOSEN"},
 		{"selectors", func(o *ResponderOptions) { o.RemoteTS = "10.201.0.0/16" }, nil, "child: TS_UNACCEPTABLE"},
 	} {

@@ -2,9 +2,9 @@ package routes_test
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 
-	"secgw/internal/ike/wire"
 	"secgw/internal/routes"
 	"secgw/internal/routes/routestest"
 )
@@ -14,7 +14,7 @@ func children(n int) []routes.Child {
 	out := make([]routes.Child, n)
 	for i := range out {
 		c := child(uint32(i+1), "net")
-		c.RemoteTS = []wire.TrafficSelector{subnet(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(100 + i>>16), byte(i >> 8), byte(i)}), 32).String())}
+		c.RemoteTS = []ipsec.TrafficSelector{subnet(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(100 + i>>16), byte(i >> 8), byte(i)}), 32).String())}
 		out[i] = c
 	}
 	return out

@@ -2,12 +2,12 @@ package routes_test
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
 	"secgw/internal/dataplane/xfrm/xfrmtest"
 	"secgw/internal/ike/config"
-	"secgw/internal/ike/wire"
 	"secgw/internal/routes"
 )
 
@@ -39,7 +39,7 @@ func TestHostClearPolicies(t *testing.T) {
 	}
 	clearChild := func(name string, act config.ClearAction, remote string) routes.Child {
 		return routes.Child{VPN: "to-b", Policy: name, Clear: act,
-			LocalTS: []wire.TrafficSelector{subnet("10.1.0.0/16")}, RemoteTS: []wire.TrafficSelector{subnet(remote)}}
+			LocalTS: []ipsec.TrafficSelector{subnet("10.1.0.0/16")}, RemoteTS: []ipsec.TrafficSelector{subnet(remote)}}
 	}
 	pass, drop := clearChild("pass", config.ClearPass, "10.2.5.0/24"), clearChild("drop", config.ClearDrop, "10.9.0.0/24")
 	for _, c := range []routes.Child{pass, drop} {

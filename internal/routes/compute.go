@@ -2,9 +2,9 @@ package routes
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
-	"secgw/internal/ike/wire"
 )
 
 // mainVRF is the only vrf whose tables exist here (ikesvc.VRF; not
@@ -237,14 +237,14 @@ func usableSource(a netip.Addr) bool {
 // §3.13.1) as the fewest prefixes covering it exactly: a peer may narrow
 // to any range, routes are prefixes. Selectors of another type, or whose
 // addresses do not match their type or end before they start, give none.
-func tsPrefixes(ts wire.TrafficSelector) []netip.Prefix {
+func tsPrefixes(ts ipsec.TrafficSelector) []netip.Prefix {
 	s, e := ts.StartAddr, ts.EndAddr
 	switch ts.Type {
-	case wire.TSIPv4AddrRange:
+	case ipsec.TSIPv4AddrRange:
 		if !s.Is4() || !e.Is4() {
 			return nil
 		}
-	case wire.TSIPv6AddrRange:
+	case ipsec.TSIPv6AddrRange:
 		if !s.Is6() || !e.Is6() || s.Is4In6() || e.Is4In6() {
 			return nil
 		}

@@ -1,9 +1,9 @@
 package routes
 
-import "secgw/internal/ike/wire"
+import "secgw/internal/ipsec"
 
 // Exported for the tests of package routes_test.
 var (
 	TSPrefixes = tsPrefixes
-	LastAddr   = wire.LastAddr
+	LastAddr   = ipsec.LastAddr
 )

@@ -7,6 +7,7 @@ package routes_test
 import (
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,6 @@ import (
 
 	"secgw/internal/dataplane/xfrm/xfrmtest"
 	"secgw/internal/ike/config"
-	"secgw/internal/ike/wire"
 	"secgw/internal/routes"
 )
 
@@ -168,8 +168,8 @@ func viaDev(t *testing.T, h *netlink.Handle, dst, src string) string {
 func hostChild(spi uint32, policy string) routes.Child {
 	c := child(spi, policy)
 	c.Local, c.Remote = netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("192.0.2.2")
-	c.LocalTS = []wire.TrafficSelector{subnet("10.1.0.0/16"), subnet("2001:db8:1::/48")}
-	c.RemoteTS = []wire.TrafficSelector{subnet("10.2.0.0/16"), subnet("2001:db8:2::/48")}
+	c.LocalTS = []ipsec.TrafficSelector{subnet("10.1.0.0/16"), subnet("2001:db8:1::/48")}
+	c.RemoteTS = []ipsec.TrafficSelector{subnet("10.2.0.0/16"), subnet("2001:db8:2::/48")}
 	return c
 }
 
@@ -277,7 +277,7 @@ func TestHostKernelInstallRoutes(t *testing.T) {
 	}
 	c := hostChild(1, "net")
 	sv := hostChild(2, "svti")
-	sv.RemoteTS = []wire.TrafficSelector{subnet("10.6.0.0/16"), subnet("2001:db8:6::/48")}
+	sv.RemoteTS = []ipsec.TrafficSelector{subnet("10.6.0.0/16"), subnet("2001:db8:6::/48")}
 	for _, x := range []routes.Child{c, sv} {
 		if err := m.Add(x); err != nil {
 			t.Fatal(err)

@@ -4,25 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
 	"secgw/internal/ike/config"
-	"secgw/internal/ike/wire"
 	"secgw/internal/routes"
 	"secgw/internal/routes/routestest"
 )
 
-func ts(start, end string) wire.TrafficSelector {
+func ts(start, end string) ipsec.TrafficSelector {
 	s, e := netip.MustParseAddr(start), netip.MustParseAddr(end)
-	t := wire.TrafficSelector{Type: wire.TSIPv4AddrRange, StartAddr: s, EndAddr: e, EndPort: 0xffff}
+	t := ipsec.TrafficSelector{Type: ipsec.TSIPv4AddrRange, StartAddr: s, EndAddr: e, EndPort: 0xffff}
 	if s.Is6() {
-		t.Type = wire.TSIPv6AddrRange
+		t.Type = ipsec.TSIPv6AddrRange
 	}
 	return t
 }
 
-func subnet(p string) wire.TrafficSelector {
+func subnet(p string) ipsec.TrafficSelector {
 	pf := netip.MustParsePrefix(p)
 	b := pf.Addr().AsSlice()
 	for i := pf.Bits(); i < len(b)*8; i++ {
@@ -37,7 +37,7 @@ func subnet(p string) wire.TrafficSelector {
 func child(spi uint32, policy string) routes.Child {
 	return routes.Child{VPN: "to-b", Policy: policy, InSPI: spi,
 		Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.2"),
-		LocalTS: []wire.TrafficSelector{subnet("10.1.0.0/16")}, RemoteTS: []wire.TrafficSelector{subnet("10.2.0.0/16")}}
+		LocalTS: []ipsec.TrafficSelector{subnet("10.1.0.0/16")}, RemoteTS: []ipsec.TrafficSelector{subnet("10.2.0.0/16")}}
 }
 
 // host is a gateway: wan 192.0.2.1/24 towards the peer (default route via
@@ -97,8 +97,8 @@ func TestUserspaceGolden(t *testing.T) {
 	s.do("old child 1 deleted: the rekeyed one keeps the route", func() error { return m.Remove(c1) })
 
 	c2 := child(0xc3, "wide")
-	c2.LocalTS = []wire.TrafficSelector{subnet("10.8.0.0/16"), subnet("2001:db8:1::/48")}
-	c2.RemoteTS = []wire.TrafficSelector{subnet("0.0.0.0/0"), ts("10.9.0.1", "10.9.0.6"), subnet("2001:db8:2::/48")}
+	c2.LocalTS = []ipsec.TrafficSelector{subnet("10.8.0.0/16"), subnet("2001:db8:1::/48")}
+	c2.RemoteTS = []ipsec.TrafficSelector{subnet("0.0.0.0/0"), ts("10.9.0.1", "10.9.0.6"), subnet("2001:db8:2::/48")}
 	s.do("child 2: 0.0.0.0/0 holds the peer (not routed), a range becomes prefixes without src, IPv6 with the lan's IPv6 src",
 		func() error { return m.Add(c2) })
 
@@ -140,41 +140,41 @@ func TestKernelGolden(t *testing.T) {
 
 	transport := child(0xc2, "transport")
 	transport.Mode = config.ModeTransport
-	transport.LocalTS, transport.RemoteTS = []wire.TrafficSelector{subnet("192.0.2.1/32")}, []wire.TrafficSelector{subnet("192.0.2.2/32")}
+	transport.LocalTS, transport.RemoteTS = []ipsec.TrafficSelector{subnet("192.0.2.1/32")}, []ipsec.TrafficSelector{subnet("192.0.2.2/32")}
 	s.do("a transport-mode child: no route", func() error { return m.Add(transport) })
 
 	ports := child(0xc3, "ports")
-	ports.RemoteTS = []wire.TrafficSelector{{Type: wire.TSIPv4AddrRange, IPProtocol: 6, StartPort: 443, EndPort: 443,
+	ports.RemoteTS = []ipsec.TrafficSelector{{Type: ipsec.TSIPv4AddrRange, IPProtocol: 6, StartPort: 443, EndPort: 443,
 		StartAddr: netip.MustParseAddr("10.3.0.0"), EndAddr: netip.MustParseAddr("10.3.255.255")}}
 	s.do("a child whose selector has a protocol and port: no route", func() error { return m.Add(ports) })
 
 	nosrc := child(0xc4, "nosrc")
-	nosrc.LocalTS = []wire.TrafficSelector{subnet("10.99.0.0/16")}
-	nosrc.RemoteTS = []wire.TrafficSelector{subnet("10.4.0.0/16")}
+	nosrc.LocalTS = []ipsec.TrafficSelector{subnet("10.99.0.0/16")}
+	nosrc.RemoteTS = []ipsec.TrafficSelector{subnet("10.4.0.0/16")}
 	s.do("a child without a host address in its local selector: no route", func() error { return m.Add(nosrc) })
 
 	v6 := child(0xc5, "v6")
-	v6.LocalTS = []wire.TrafficSelector{subnet("2001:db8:1::/48"), subnet("10.1.0.0/24")}
-	v6.RemoteTS = []wire.TrafficSelector{subnet("2001:db8:5::/48"), subnet("0.0.0.0/0")}
+	v6.LocalTS = []ipsec.TrafficSelector{subnet("2001:db8:1::/48"), subnet("10.1.0.0/24")}
+	v6.RemoteTS = []ipsec.TrafficSelector{subnet("2001:db8:5::/48"), subnet("0.0.0.0/0")}
 	s.do("IPv6 in the IPv4 tunnel: on the device only; 0.0.0.0/0 holds the peer but takes its path: routed",
 		func() error { return m.Add(v6) })
 
 	sv := child(0xc6, "svti")
-	sv.RemoteTS = []wire.TrafficSelector{subnet("10.6.0.0/16")}
+	sv.RemoteTS = []ipsec.TrafficSelector{subnet("10.6.0.0/16")}
 	s.do("an SVTI child without inject-routes: no route", func() error { return m.Add(sv) })
 
 	inj := child(0xc7, "inject")
-	inj.RemoteTS = []wire.TrafficSelector{subnet("10.7.0.0/16"), subnet("192.0.2.0/24"), subnet("0.0.0.0/0")}
+	inj.RemoteTS = []ipsec.TrafficSelector{subnet("10.7.0.0/16"), subnet("192.0.2.0/24"), subnet("0.0.0.0/0")}
 	s.do("inject-routes next-hop svti100: into main, but not the prefixes holding the peer (they would loop)",
 		func() error { return m.Add(inj) })
 
 	injT := child(0xc8, "inject-t")
-	injT.RemoteTS = []wire.TrafficSelector{subnet("10.8.0.0/16"), subnet("0.0.0.0/0"), subnet("2001:db8:8::/48")}
+	injT.RemoteTS = []ipsec.TrafficSelector{subnet("10.8.0.0/16"), subnet("0.0.0.0/0"), subnet("2001:db8:8::/48")}
 	s.do("inject-routes next-hop 10.1.0.254 table 300: the peer's prefix too (not the main table); not IPv6 via an IPv4 gateway",
 		func() error { return m.Add(injT) })
 
 	ov := child(0xc9, "other-vrf")
-	ov.RemoteTS = []wire.TrafficSelector{subnet("10.9.0.0/16")}
+	ov.RemoteTS = []ipsec.TrafficSelector{subnet("10.9.0.0/16")}
 	s.do("inject-routes vrf trusted: not supported, no route", func() error { return m.Add(ov) })
 
 	cfg.Install = false
@@ -194,7 +194,7 @@ func TestForeignRouteConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := child(1, "net")
-	c.RemoteTS = []wire.TrafficSelector{subnet("172.16.0.0/12"), subnet("10.2.0.0/16")}
+	c.RemoteTS = []ipsec.TrafficSelector{subnet("172.16.0.0/12"), subnet("10.2.0.0/16")}
 	err := m.Add(c)
 	if err == nil || !strings.Contains(err.Error(), "172.16.0.0/12") {
 		t.Fatalf("Add over a foreign route: err %v, want one naming 172.16.0.0/12", err)
@@ -276,7 +276,7 @@ func TestSharedKeyTakeover(t *testing.T) {
 
 func TestTSPrefixes(t *testing.T) {
 	for _, c := range []struct {
-		ts   wire.TrafficSelector
+		ts   ipsec.TrafficSelector
 		want string
 	}{
 		{subnet("10.0.0.0/8"), "10.0.0.0/8"},
@@ -287,8 +287,8 @@ func TestTSPrefixes(t *testing.T) {
 		{ts("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), "::/0"},
 		{ts("2001:db8::1", "2001:db8::2"), "2001:db8::1/128 2001:db8::2/128"},
 		{ts("10.0.0.2", "10.0.0.1"), ""},
-		{wire.TrafficSelector{Type: wire.TSIPv4AddrRange, StartAddr: netip.MustParseAddr("::1"), EndAddr: netip.MustParseAddr("::2")}, ""},
-		{wire.TrafficSelector{Type: 99, StartAddr: netip.MustParseAddr("10.0.0.0"), EndAddr: netip.MustParseAddr("10.0.0.1")}, ""},
+		{ipsec.TrafficSelector{Type: ipsec.TSIPv4AddrRange, StartAddr: netip.MustParseAddr("::1"), EndAddr: netip.MustParseAddr("::2")}, ""},
+		{ipsec.TrafficSelector{Type: 99, StartAddr: netip.MustParseAddr("10.0.0.0"), EndAddr: netip.MustParseAddr("10.0.0.1")}, ""},
 	} {
 		var got []string
 		for _, p := range routes.TSPrefixes(c.ts) {

@@ -26,10 +26,10 @@ package routes
 import (
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strings"
 
 	"secgw/internal/ike/config"
-	"secgw/internal/ike/wire"
 )
 
 // Child is what routing needs of an established child SA (the daemon
@@ -44,7 +44,7 @@ type Child struct {
 	InSPI uint32
 	Mode  config.Mode
 	// LocalTS and RemoteTS are the negotiated selectors.
-	LocalTS, RemoteTS []wire.TrafficSelector
+	LocalTS, RemoteTS []ipsec.TrafficSelector
 	// Clear makes it a security policy of action pass or drop (with
 	// InSPI 0): routed only with the userspace dataplane, see
 	// Manager.clearRoutes.

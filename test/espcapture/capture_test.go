@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"secgw/internal/ipsec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,7 +23,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/esp"
-	"secgw/internal/ike/wire"
 	"secgw/internal/netnsutil"
 )
 
@@ -33,18 +33,18 @@ const testdata = "../../internal/esp/testdata"
 // suite is one ESP proposal of charon with our transform IDs.
 type suite struct {
 	file, proposal string
-	encr, integ    wire.TransformID
+	encr, integ    ipsec.TransformID
 	esn            bool
 }
 
 var suites = []suite{
-	{"strongswan-aes128gcm16.json", "aes128gcm16", wire.EncrAESGCM16, wire.IntegNone, false},
-	{"strongswan-aes256gcm16.json", "aes256gcm16", wire.EncrAESGCM16, wire.IntegNone, false},
-	{"strongswan-chacha20poly1305.json", "chacha20poly1305", wire.EncrChaCha20Poly1305, wire.IntegNone, false},
-	{"strongswan-aes128-sha1.json", "aes128-sha1", wire.EncrAESCBC, wire.IntegHMACSHA1_96, false},
-	{"strongswan-aes256-sha256.json", "aes256-sha256", wire.EncrAESCBC, wire.IntegHMACSHA2_256_128, false},
-	{"strongswan-aes128-sha384.json", "aes128-sha384", wire.EncrAESCBC, wire.IntegHMACSHA2_384_192, false},
-	{"strongswan-aes256-sha512.json", "aes256-sha512", wire.EncrAESCBC, wire.IntegHMACSHA2_512_256, false},
+	{"strongswan-aes128gcm16.json", "aes128gcm16", ipsec.EncrAESGCM16, ipsec.IntegNone, false},
+	{"strongswan-aes256gcm16.json", "aes256gcm16", ipsec.EncrAESGCM16, ipsec.IntegNone, false},
+	{"strongswan-chacha20poly1305.json", "chacha20poly1305", ipsec.EncrChaCha20Poly1305, ipsec.IntegNone, false},
+	{"strongswan-aes128-sha1.json", "aes128-sha1", ipsec.EncrAESCBC, ipsec.IntegHMACSHA1_96, false},
+	{"strongswan-aes256-sha256.json", "aes256-sha256", ipsec.EncrAESCBC, ipsec.IntegHMACSHA2_256_128, false},
+	{"strongswan-aes128-sha384.json", "aes128-sha384", ipsec.EncrAESCBC, ipsec.IntegHMACSHA2_384_192, false},
+	{"strongswan-aes256-sha512.json", "aes256-sha512", ipsec.EncrAESCBC, ipsec.IntegHMACSHA2_512_256, false},
 }
 
 // Vector is the JSON of one capture (internal/esp reads the same shape).
@@ -309,7 +309,7 @@ func (c *capturer) espDatagrams(d time.Duration) [][]byte {
 		if len(udp) < 8 || binary.BigEndian.Uint16(udp[2:]) != 4500 {
 			continue
 		}
-		if p := udp[8:]; wire.ClassifyNATT(p) == wire.PacketESP {
+		if p := udp[8:]; ipsec.ClassifyNATT(p) == ipsec.PacketESP {
 			out = append(out, append([]byte(nil), p...))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/dataplane/xfrm/xfrmtest"
-	"secgw/internal/ike/wire"
 )
 
 // The test binary stays clear of the IKE engine and the configuration
@@ -102,7 +102,7 @@ func setup(t *testing.T, tp topo) (a, b *side) {
 
 // child describes one child SA between A and B.
 type child struct {
-	encr, integ       wire.TransformID
+	encr, integ       ipsec.TransformID
 	encrLen, integLen int // key octets, salt included
 	esn               bool
 	window            uint32
@@ -114,7 +114,7 @@ type child struct {
 	spi, reqID        uint32
 }
 
-var gcm256 = child{encr: wire.EncrAESGCM16, encrLen: 36, window: 32}
+var gcm256 = child{encr: ipsec.EncrAESGCM16, encrLen: 36, window: 32}
 
 func keyBytes(seed byte, n int) []byte {
 	k := make([]byte, n)
@@ -245,17 +245,17 @@ func traffic(t *testing.T, a, b *side, c child, from, to netip.Addr) {
 }
 
 func TestSuites(t *testing.T) {
-	cbc := child{encr: wire.EncrAESCBC, encrLen: 32, window: 32}
+	cbc := child{encr: ipsec.EncrAESCBC, encrLen: 32, window: 32}
 	suites := map[string]child{
 		"aes-gcm-16-256":     gcm256,
-		"aes-gcm-16-128":     {encr: wire.EncrAESGCM16, encrLen: 20, window: 32},
-		"aes-gcm-8-128":      {encr: wire.EncrAESGCM8, encrLen: 20, window: 32},
-		"aes-cbc-256-sha256": with(cbc, func(c *child) { c.integ, c.integLen = wire.IntegHMACSHA2_256_128, 32 }),
-		"aes-cbc-128-sha1":   with(cbc, func(c *child) { c.encrLen, c.integ, c.integLen = 16, wire.IntegHMACSHA1_96, 20 }),
-		"aes-cbc-256-sha384": with(cbc, func(c *child) { c.integ, c.integLen = wire.IntegHMACSHA2_384_192, 48 }),
-		"aes-cbc-256-sha512": with(cbc, func(c *child) { c.integ, c.integLen = wire.IntegHMACSHA2_512_256, 64 }),
-		"chacha20-poly1305":  {encr: wire.EncrChaCha20Poly1305, encrLen: 36, window: 32},
-		"aes-ctr-256-sha256": {encr: wire.EncrAESCTR, encrLen: 36, integ: wire.IntegHMACSHA2_256_128, integLen: 32, window: 32},
+		"aes-gcm-16-128":     {encr: ipsec.EncrAESGCM16, encrLen: 20, window: 32},
+		"aes-gcm-8-128":      {encr: ipsec.EncrAESGCM8, encrLen: 20, window: 32},
+		"aes-cbc-256-sha256": with(cbc, func(c *child) { c.integ, c.integLen = ipsec.IntegHMACSHA2_256_128, 32 }),
+		"aes-cbc-128-sha1":   with(cbc, func(c *child) { c.encrLen, c.integ, c.integLen = 16, ipsec.IntegHMACSHA1_96, 20 }),
+		"aes-cbc-256-sha384": with(cbc, func(c *child) { c.integ, c.integLen = ipsec.IntegHMACSHA2_384_192, 48 }),
+		"aes-cbc-256-sha512": with(cbc, func(c *child) { c.integ, c.integLen = ipsec.IntegHMACSHA2_512_256, 64 }),
+		"chacha20-poly1305":  {encr: ipsec.EncrChaCha20Poly1305, encrLen: 36, window: 32},
+		"aes-ctr-256-sha256": {encr: ipsec.EncrAESCTR, encrLen: 36, integ: ipsec.IntegHMACSHA2_256_128, integLen: 32, window: 32},
 	}
 	for name, c := range suites {
 		t.Run(name, func(t *testing.T) {
@@ -276,7 +276,7 @@ func with(c child, f func(*child)) child {
 // window, with CBC+HMAC (authencesn) and GCM.
 func TestESN4096(t *testing.T) {
 	for name, c := range map[string]child{
-		"aes-cbc-256-sha256": {encr: wire.EncrAESCBC, encrLen: 32, integ: wire.IntegHMACSHA2_256_128, integLen: 32},
+		"aes-cbc-256-sha256": {encr: ipsec.EncrAESCBC, encrLen: 32, integ: ipsec.IntegHMACSHA2_256_128, integLen: 32},
 		"aes-gcm-16-256":     gcm256,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -420,7 +420,7 @@ func TestExpire(t *testing.T) {
 	}
 	// By time: an SA whose soft lifetime is one second; the hard one
 	// removes it two seconds later.
-	timed := dataplane.SA{Src: b.outer, Dst: a.outer, SPI: 0x8100, ReqID: dataplane.OwnedReqIDs.Min + 9, Encr: wire.EncrAESGCM16,
+	timed := dataplane.SA{Src: b.outer, Dst: a.outer, SPI: 0x8100, ReqID: dataplane.OwnedReqIDs.Min + 9, Encr: ipsec.EncrAESGCM16,
 		EncrKey: keyBytes(9, 36), Limits: dataplane.Limits{SoftAdd: time.Second, HardAdd: 3 * time.Second}}
 	if err := a.dp.Apply(context.Background(), []dataplane.Op{{Kind: dataplane.AddSA, SA: &timed}}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"secgw/internal/ipsec"
 	"testing"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -78,7 +79,7 @@ func ikeMessage(d engine.Datagram, local bool) ([]byte, bool) {
 		port = d.Local.Port()
 	}
 	if port == engine.PortNATT {
-		return wire.StripNonESPMarker(d.Data)
+		return ipsec.StripNonESPMarker(d.Data)
 	}
 	return d.Data, true
 }
@@ -204,8 +205,8 @@ func checkVector(t *testing.T, v vector) {
 	initReq, initResp, authReq := h("ike_sa_init_request", v.IKESAInitRequest), h("ike_sa_init_response", v.IKESAInitResponse),
 		h("ike_auth_request", v.IKEAuthRequest)
 	skei, skai, skpi := h("sk_ei", v.SKei), h("sk_ai", v.SKai), h("sk_pi", v.SKpi)
-	suite, err := ikecrypto.NewIKESuite(wire.TransformID(v.Encr), v.KeyBits, wire.TransformID(v.Integ),
-		wire.TransformID(v.PRF), wire.TransformID(v.Group))
+	suite, err := ikecrypto.NewIKESuite(ipsec.TransformID(v.Encr), v.KeyBits, ipsec.TransformID(v.Integ),
+		ipsec.TransformID(v.PRF), ipsec.TransformID(v.Group))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func checkTS(t *testing.T, name string, ts *wire.TrafficSelectors, prefix string
 	for a := p.Addr(); p.Contains(a); a = a.Next() {
 		last = a
 	}
-	if s.Type != wire.TSIPv4AddrRange || s.StartAddr != p.Addr() || s.EndAddr != last || s.IPProtocol != 0 ||
+	if s.Type != ipsec.TSIPv4AddrRange || s.StartAddr != p.Addr() || s.EndAddr != last || s.IPProtocol != 0 ||
 		s.StartPort != 0 || s.EndPort != 65535 {
 		t.Errorf("%s %+v, want %s", name, s, prefix)
 	}

@@ -3,13 +3,13 @@ package strongswan
 import (
 	"bytes"
 	"fmt"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 	"time"
 
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // suite is one algorithm suite in charon's and in our vsr syntax, with
@@ -24,27 +24,27 @@ type suite struct {
 var (
 	suiteGCM = suite{"aes256gcm16-prfsha256-ecp256", "aes256gcm16-prfsha256-ecp256", "aes256gcm16",
 		"aead-alg aes256-gcm-128 prf-alg hmac-sha256 dh-group ecp256", "aead-alg aes256-gcm-128",
-		ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupECP256},
-		ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256}}
+		ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupECP256},
+		ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256}}
 	suiteCBC = suite{"aes256-sha256-modp2048", "aes256-sha256-modp2048", "aes256-sha256",
 		"enc-alg aes256-cbc auth-alg hmac-sha256 prf-alg hmac-sha256 dh-group modp2048",
 		"enc-alg aes256-cbc auth-alg hmac-sha256",
-		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupMODP2048},
-		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128}}
+		ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupMODP2048},
+		ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_256_128}}
 	suiteCBC128 = suite{"aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha256",
 		"enc-alg aes128-cbc auth-alg hmac-sha256 prf-alg hmac-sha256 dh-group modp2048",
 		"enc-alg aes128-cbc auth-alg hmac-sha256",
-		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupMODP2048},
-		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128}}
+		ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupMODP2048},
+		ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128}}
 	suiteChaCha = suite{"chacha20poly1305-prfsha256-x25519", "chacha20poly1305-prfsha256-x25519", "chacha20poly1305",
 		"aead-alg chacha20-poly1305 prf-alg hmac-sha256 dh-group curve25519", "aead-alg chacha20-poly1305",
-		ikecrypto.Suite{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519},
-		ikecrypto.Suite{Encr: wire.EncrChaCha20Poly1305}}
+		ikecrypto.Suite{Encr: ipsec.EncrChaCha20Poly1305, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupCurve25519},
+		ikecrypto.Suite{Encr: ipsec.EncrChaCha20Poly1305}}
 	suiteCBC384 = suite{"aes256-sha384-ecp384", "aes256-sha384-ecp384", "aes256-sha384",
 		"enc-alg aes256-cbc auth-alg hmac-sha384 prf-alg hmac-sha384 dh-group ecp384",
 		"enc-alg aes256-cbc auth-alg hmac-sha384",
-		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_384_192, PRF: wire.PRFHMACSHA2_384, Group: wire.GroupECP384},
-		ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_384_192}}
+		ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_384_192, PRF: ipsec.PRFHMACSHA2_384, Group: ipsec.GroupECP384},
+		ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_384_192}}
 
 	// allSuites are the IKE and ESP suites of the interop acceptance, plus AES-CBC-256
 	// with SHA-256.

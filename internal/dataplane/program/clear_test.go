@@ -4,17 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/ike/config"
-	"secgw/internal/ike/wire"
 )
 
 // clearPolicy is a pass or drop security policy of vpn1 from
 // 10.1.0.0/16 to remote.
-func clearPolicy(name string, act config.ClearAction, remote wire.TrafficSelector) config.ClearPolicy {
+func clearPolicy(name string, act config.ClearAction, remote ipsec.TrafficSelector) config.ClearPolicy {
 	return config.ClearPolicy{VPN: "vpn1", Action: act,
 		SecurityPolicy: config.SecurityPolicy{Name: name, Local: ts4("10.1.0.0", "10.1.255.255"), Remote: remote}}
 }
@@ -41,7 +41,7 @@ func TestClearPoliciesGolden(t *testing.T) {
 	do("child 1: esp 10.1.0.0/16 <-> 10.2.0.0/16", func() error { return p.InstallChild(testChild(0xc1000001, 0xd1000001)) })
 
 	pass := clearPolicy("pass-5", config.ClearPass, ts4("10.2.5.0", "10.2.5.255"))
-	web := clearPolicy("drop-web", config.ClearDrop, wire.TrafficSelector{Type: wire.TSIPv4AddrRange, IPProtocol: 6,
+	web := clearPolicy("drop-web", config.ClearDrop, ipsec.TrafficSelector{Type: ipsec.TSIPv4AddrRange, IPProtocol: 6,
 		StartAddr: netip.MustParseAddr("10.2.6.0"), EndAddr: netip.MustParseAddr("10.2.6.255"), StartPort: 80, EndPort: 80})
 	prio := clearPolicy("drop-prio", config.ClearDrop, ts4("10.9.0.1", "10.9.0.6"))
 	prio.Priority = 10

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // ChildOptions are the per-security-policy settings a child SA's entries
@@ -294,7 +294,7 @@ func (p *Programmer) allocReqID() (uint32, error) {
 	}
 }
 
-func tsString(ts []wire.TrafficSelector) string {
+func tsString(ts []ipsec.TrafficSelector) string {
 	var b strings.Builder
 	for _, t := range ts {
 		fmt.Fprintf(&b, "%d/%d/%s-%s/%d-%d;", t.Type, t.IPProtocol, t.StartAddr, t.EndAddr, t.StartPort, t.EndPort)
@@ -387,7 +387,7 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 // between local and remote selectors (local to remote) and its mirror:
 // every pair of their prefixes of one family, with the protocol both
 // admit and the ports a selector can express.
-func selectorPairs(local, remote []wire.TrafficSelector, fn func(sel, mirror dataplane.Selector)) error {
+func selectorPairs(local, remote []ipsec.TrafficSelector, fn func(sel, mirror dataplane.Selector)) error {
 	for _, lts := range local {
 		lps, err := tsPrefixes(lts)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,10 @@ import (
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
-func ts4(start, end string) wire.TrafficSelector {
-	return wire.TrafficSelector{Type: wire.TSIPv4AddrRange, StartAddr: netip.MustParseAddr(start), EndAddr: netip.MustParseAddr(end), EndPort: 65535}
+func ts4(start, end string) ipsec.TrafficSelector {
+	return ipsec.TrafficSelector{Type: ipsec.TSIPv4AddrRange, StartAddr: netip.MustParseAddr(start), EndAddr: netip.MustParseAddr(end), EndPort: 65535}
 }
 
 // testChild is a child SA as the engine gives it: gateway 192.0.2.1
@@ -27,9 +27,9 @@ func testChild(in, out uint32) engine.ChildSA {
 		VPN: "vpn1", Policy: "sp1",
 		Local: netip.MustParseAddrPort("192.0.2.1:4500"), Remote: netip.MustParseAddrPort("192.0.2.2:4500"),
 		InSPI: in, OutSPI: out,
-		Suite: ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256},
+		Suite: ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256},
 		In:    engine.DirKeys{Encr: key(byte(in), 36)}, Out: engine.DirKeys{Encr: key(byte(out), 36)},
-		LocalTS: []wire.TrafficSelector{ts4("10.1.0.0", "10.1.255.255")}, RemoteTS: []wire.TrafficSelector{ts4("10.2.0.0", "10.2.255.255")},
+		LocalTS: []ipsec.TrafficSelector{ts4("10.1.0.0", "10.1.255.255")}, RemoteTS: []ipsec.TrafficSelector{ts4("10.2.0.0", "10.2.255.255")},
 		Mode:      config.ModeTunnel,
 		Lifetimes: config.ChildLifetimes{RekeyTime: 3000 * time.Second, LifeTime: 3600 * time.Second, ReplayWindow: 32},
 	}
@@ -73,23 +73,23 @@ func TestProgrammerGolden(t *testing.T) {
 	c2 := testChild(0xc2000001, 0xd2000001)
 	c2.Policy, c2.Encap = "svti", true
 	c2.Remote = netip.MustParseAddrPort("192.0.2.2:31000")
-	c2.Suite = ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_512_256}
+	c2.Suite = ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_512_256}
 	c2.In.Integ, c2.Out.Integ = key(0x40, 64), key(0x80, 64)
 	c2.In.Encr, c2.Out.Encr = key(1, 16), key(2, 16)
 	c2.ESN = true
-	c2.LocalTS = []wire.TrafficSelector{ts4("0.0.0.0", "255.255.255.255")}
-	c2.RemoteTS = []wire.TrafficSelector{ts4("0.0.0.0", "255.255.255.255")}
+	c2.LocalTS = []ipsec.TrafficSelector{ts4("0.0.0.0", "255.255.255.255")}
+	c2.RemoteTS = []ipsec.TrafficSelector{ts4("0.0.0.0", "255.255.255.255")}
 	do("child 2: SVTI if_ids, NAT-T encap, CBC+SHA512, ESN (no packet cap)", func() error { return p.InstallChild(c2) })
 
 	c3 := testChild(0xc3000001, 0xd3000001)
 	c3.Policy, c3.Mode = "prio", config.ModeTransport
-	c3.LocalTS = []wire.TrafficSelector{{Type: wire.TSIPv4AddrRange, IPProtocol: 6, StartAddr: gwA, EndAddr: gwA, StartPort: 179, EndPort: 179}}
-	c3.RemoteTS = []wire.TrafficSelector{{Type: wire.TSIPv4AddrRange, IPProtocol: 6, StartAddr: gwB, EndAddr: gwB, EndPort: 65535}}
+	c3.LocalTS = []ipsec.TrafficSelector{{Type: ipsec.TSIPv4AddrRange, IPProtocol: 6, StartAddr: gwA, EndAddr: gwA, StartPort: 179, EndPort: 179}}
+	c3.RemoteTS = []ipsec.TrafficSelector{{Type: ipsec.TSIPv4AddrRange, IPProtocol: 6, StartAddr: gwB, EndAddr: gwB, EndPort: 65535}}
 	do("child 3: transport mode, configured priority, marks, one port", func() error { return p.InstallChild(c3) })
 
 	c4 := testChild(0xc4000001, 0xd4000001)
 	c4.VPN = "vpn2"
-	c4.RemoteTS = []wire.TrafficSelector{ts4("10.9.0.1", "10.9.0.6")}
+	c4.RemoteTS = []ipsec.TrafficSelector{ts4("10.9.0.1", "10.9.0.6")}
 	do("child 4: a range becomes prefixes; same local TS as child 1, other reqid", func() error { return p.InstallChild(c4) })
 
 	do("child 2 deleted", func() error { return p.DeleteChild(c2) })
@@ -193,7 +193,7 @@ func TestProgrammerInstallFailureUndoes(t *testing.T) {
 func TestProgrammerRejects(t *testing.T) {
 	p := NewProgrammer(ProgrammerOptions{Dataplane: dataplane.NewFake()})
 	c := testChild(1, 2)
-	c.RemoteTS = []wire.TrafficSelector{{Type: wire.TSIPv6AddrRange, StartAddr: netip.MustParseAddr("::"), EndAddr: netip.MustParseAddr("::1")}}
+	c.RemoteTS = []ipsec.TrafficSelector{{Type: ipsec.TSIPv6AddrRange, StartAddr: netip.MustParseAddr("::"), EndAddr: netip.MustParseAddr("::1")}}
 	if err := p.InstallChild(c); err == nil {
 		t.Error("IPv4 local and IPv6 remote selectors gave policies")
 	}

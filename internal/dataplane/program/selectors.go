@@ -3,14 +3,14 @@ package program
 import (
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/ike/wire"
 )
 
-// tsPrefixes is wire.TrafficSelector.Prefixes with the package's error
+// tsPrefixes is ipsec.TrafficSelector.Prefixes with the package's error
 // prefix.
-func tsPrefixes(ts wire.TrafficSelector) ([]netip.Prefix, error) {
+func tsPrefixes(ts ipsec.TrafficSelector) ([]netip.Prefix, error) {
 	ps, err := ts.Prefixes()
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: %w", err)

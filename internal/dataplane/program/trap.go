@@ -3,10 +3,10 @@ package program
 import (
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // Trap policies (start-action, close-action and dpd-action trap): the
@@ -93,5 +93,5 @@ func (p *Programmer) RemoveTrap(t engine.Trap) error {
 func trapChild(t engine.Trap) engine.ChildSA {
 	port := func(a netip.Addr) netip.AddrPort { return netip.AddrPortFrom(a, engine.PortIKE) }
 	return engine.ChildSA{VPN: t.VPN, Policy: t.Policy, Local: port(t.Local), Remote: port(t.Remote),
-		LocalTS: []wire.TrafficSelector{t.LocalTS}, RemoteTS: []wire.TrafficSelector{t.RemoteTS}, Mode: t.Mode}
+		LocalTS: []ipsec.TrafficSelector{t.LocalTS}, RemoteTS: []ipsec.TrafficSelector{t.RemoteTS}, Mode: t.Mode}
 }

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"secgw/internal/dataplane/userspace/edge"
-	"secgw/internal/dataplane/userspace/edge/edgetest"
+	"secgw/internal/edge"
+	"secgw/internal/edge/edgetest"
 )
 
 // holdTUN is an edge.CoalescingDevice over a TUN twin: WriteCoalesced

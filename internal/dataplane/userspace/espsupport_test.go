@@ -1,13 +1,13 @@
 package userspace
 
 import (
+	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
 	"secgw/internal/dataplane"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // The daemon finds the capability by this interface (daemon/ike.go).
@@ -20,21 +20,21 @@ var _ engine.ESPSupport = (*Dataplane)(nil)
 // derivation gives it (RFC 7296 §2.17).
 func TestSupportsESP(t *testing.T) {
 	d := &Dataplane{}
-	integs := []wire.TransformID{wire.IntegHMACSHA1_96, wire.IntegHMACSHA2_256_128, wire.IntegHMACSHA2_384_192, wire.IntegHMACSHA2_512_256}
+	integs := []ipsec.TransformID{ipsec.IntegHMACSHA1_96, ipsec.IntegHMACSHA2_256_128, ipsec.IntegHMACSHA2_384_192, ipsec.IntegHMACSHA2_512_256}
 	var want []ikecrypto.Suite
 	for _, bits := range []int{128, 192, 256} {
-		for _, e := range []wire.TransformID{wire.EncrAESGCM16, wire.EncrAESGCM12, wire.EncrAESGCM8} {
+		for _, e := range []ipsec.TransformID{ipsec.EncrAESGCM16, ipsec.EncrAESGCM12, ipsec.EncrAESGCM8} {
 			want = append(want, ikecrypto.Suite{Encr: e, KeyBits: bits})
 		}
-		for _, e := range []wire.TransformID{wire.EncrAESCBC, wire.EncrAESCTR} {
+		for _, e := range []ipsec.TransformID{ipsec.EncrAESCBC, ipsec.EncrAESCTR} {
 			for _, i := range integs {
 				want = append(want, ikecrypto.Suite{Encr: e, KeyBits: bits, Integ: i})
 			}
 		}
 	}
-	want = append(want, ikecrypto.Suite{Encr: wire.EncrChaCha20Poly1305})
+	want = append(want, ikecrypto.Suite{Encr: ipsec.EncrChaCha20Poly1305})
 	for _, s := range want {
-		if _, err := ikecrypto.NewESPSuite(s.Encr, s.KeyBits, s.Integ, wire.GroupNone); err != nil {
+		if _, err := ikecrypto.NewESPSuite(s.Encr, s.KeyBits, s.Integ, ipsec.GroupNone); err != nil {
 			t.Fatalf("%v: %v", s, err)
 		}
 		if !d.SupportsESP(s) {
@@ -53,9 +53,9 @@ func TestSupportsESP(t *testing.T) {
 	// ENCR_NULL (RFC 2410) is negotiable but not carried here; what the
 	// IKE crypto refuses is not either.
 	for _, s := range []ikecrypto.Suite{
-		{Encr: wire.EncrNull, Integ: wire.IntegHMACSHA2_256_128},
-		{Encr: wire.EncrAESGCM16, KeyBits: 128, Integ: wire.IntegHMACSHA1_96},
-		{Encr: wire.EncrAESCTR, KeyBits: 64, Integ: wire.IntegHMACSHA1_96},
+		{Encr: ipsec.EncrNull, Integ: ipsec.IntegHMACSHA2_256_128},
+		{Encr: ipsec.EncrAESGCM16, KeyBits: 128, Integ: ipsec.IntegHMACSHA1_96},
+		{Encr: ipsec.EncrAESCTR, KeyBits: 64, Integ: ipsec.IntegHMACSHA1_96},
 	} {
 		if d.SupportsESP(s) {
 			t.Errorf("%v reported supported", s)

@@ -4,31 +4,31 @@ import (
 	"context"
 	"encoding/binary"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/userspace/edge"
-	"secgw/internal/dataplane/userspace/edge/edgetest"
+	"secgw/internal/edge"
+	"secgw/internal/edge/edgetest"
 	"secgw/internal/esp"
-	"secgw/internal/ike/wire"
 )
 
 // suite is one ESP suite with test keys.
 type suite struct {
 	name        string
-	encr, integ wire.TransformID
+	encr, integ ipsec.TransformID
 	ekey, ikey  int
 }
 
 var suites = []suite{
-	{"aes128gcm16", wire.EncrAESGCM16, wire.IntegNone, 20, 0},
-	{"aes256gcm16", wire.EncrAESGCM16, wire.IntegNone, 36, 0},
-	{"chacha20poly1305", wire.EncrChaCha20Poly1305, wire.IntegNone, 36, 0},
-	{"aes128-sha1_96", wire.EncrAESCBC, wire.IntegHMACSHA1_96, 16, 20},
-	{"aes256-sha256_128", wire.EncrAESCBC, wire.IntegHMACSHA2_256_128, 32, 32},
-	{"aes128-sha384_192", wire.EncrAESCBC, wire.IntegHMACSHA2_384_192, 16, 48},
-	{"aes256-sha512_256", wire.EncrAESCBC, wire.IntegHMACSHA2_512_256, 32, 64},
+	{"aes128gcm16", ipsec.EncrAESGCM16, ipsec.IntegNone, 20, 0},
+	{"aes256gcm16", ipsec.EncrAESGCM16, ipsec.IntegNone, 36, 0},
+	{"chacha20poly1305", ipsec.EncrChaCha20Poly1305, ipsec.IntegNone, 36, 0},
+	{"aes128-sha1_96", ipsec.EncrAESCBC, ipsec.IntegHMACSHA1_96, 16, 20},
+	{"aes256-sha256_128", ipsec.EncrAESCBC, ipsec.IntegHMACSHA2_256_128, 32, 32},
+	{"aes128-sha384_192", ipsec.EncrAESCBC, ipsec.IntegHMACSHA2_384_192, 16, 48},
+	{"aes256-sha512_256", ipsec.EncrAESCBC, ipsec.IntegHMACSHA2_512_256, 32, 64},
 }
 
 func key(n int, seed byte) []byte {

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"sync"
 
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/esp"
 )
 

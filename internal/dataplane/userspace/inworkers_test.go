@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/userspace/edge"
-	"secgw/internal/dataplane/userspace/edge/edgetest"
+	"secgw/internal/edge"
+	"secgw/internal/edge/edgetest"
 	"secgw/internal/esp"
 )
 

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/netnsutil"
 )
 

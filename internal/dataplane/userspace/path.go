@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"sync/atomic"
 	"time"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/esp"
-	"secgw/internal/ike/wire"
 )
 
 // stats counts what the packet paths drop, by reason.
@@ -316,7 +316,7 @@ func (d *Dataplane) HandleESP(local, remote netip.AddrPort, data []byte) {
 // the reader calls at the end of each batch. With Options.InboundWorkers
 // the datagram is queued for the worker of its SPI (inworkers.go).
 func (d *Dataplane) HandleESPBatched(local, remote netip.AddrPort, data []byte) {
-	if d.in != nil && wire.ClassifyNATT(data) == wire.PacketESP {
+	if d.in != nil && ipsec.ClassifyNATT(data) == ipsec.PacketESP {
 		d.in.queue(d, local, remote, data)
 		return
 	}
@@ -354,17 +354,17 @@ func (d *Dataplane) handleESP(local, remote netip.AddrPort, data []byte, coalesc
 func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote netip.AddrPort, coalesce bool) {
 	off, end := esp.Scratch, esp.Scratch+n
 	pkt := b[off:end]
-	switch wire.ClassifyNATT(pkt) {
-	case wire.PacketKeepalive:
+	switch ipsec.ClassifyNATT(pkt) {
+	case ipsec.PacketKeepalive:
 		d.stats.keepalive.Add(1)
 		return
-	case wire.PacketIKE:
+	case ipsec.PacketIKE:
 		d.stats.ike.Add(1)
 		if d.o.OnIKE != nil {
 			d.o.OnIKE(local, remote, pkt)
 		}
 		return
-	case wire.PacketInvalid:
+	case ipsec.PacketInvalid:
 		d.stats.malformed.Add(1)
 		return
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/userspace/edge/edgetest"
+	"secgw/internal/edge/edgetest"
 	"secgw/internal/esp"
 	"secgw/internal/ike/wire"
 )

@@ -50,7 +50,7 @@ import (
 	"time"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/esp"
 	"secgw/internal/logging/loglimit"
 )

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/ike/wire"
 )
 
 func key(seed byte, n int) []byte {
@@ -34,26 +34,26 @@ var (
 // testSAs covers each suite and option the encoder handles.
 func testSAs() map[string]dataplane.SA {
 	base := dataplane.SA{Src: gwA, Dst: gwB, SPI: 0x1000, Mode: dataplane.Tunnel, ReqID: dataplane.OwnedReqIDs.Min,
-		Encr: wire.EncrAESGCM16, EncrKey: key(1, 36), ReplayWindow: 32}
+		Encr: ipsec.EncrAESGCM16, EncrKey: key(1, 36), ReplayWindow: 32}
 	m := map[string]dataplane.SA{"gcm16": base}
 	sa := base
-	sa.Encr, sa.EncrKey = wire.EncrAESGCM8, key(2, 20)
+	sa.Encr, sa.EncrKey = ipsec.EncrAESGCM8, key(2, 20)
 	m["gcm8-128bit"] = sa
 	sa = base
-	sa.Encr, sa.EncrKey, sa.Integ, sa.IntegKey = wire.EncrAESCBC, key(3, 32), wire.IntegHMACSHA2_256_128, key(4, 32)
+	sa.Encr, sa.EncrKey, sa.Integ, sa.IntegKey = ipsec.EncrAESCBC, key(3, 32), ipsec.IntegHMACSHA2_256_128, key(4, 32)
 	m["cbc-sha256"] = sa
-	sa.Integ, sa.IntegKey = wire.IntegHMACSHA1_96, key(5, 20)
+	sa.Integ, sa.IntegKey = ipsec.IntegHMACSHA1_96, key(5, 20)
 	m["cbc-sha1"] = sa
-	sa.Integ, sa.IntegKey = wire.IntegHMACSHA2_384_192, key(6, 48)
+	sa.Integ, sa.IntegKey = ipsec.IntegHMACSHA2_384_192, key(6, 48)
 	m["cbc-sha384"] = sa
-	sa.Integ, sa.IntegKey = wire.IntegHMACSHA2_512_256, key(7, 64)
+	sa.Integ, sa.IntegKey = ipsec.IntegHMACSHA2_512_256, key(7, 64)
 	m["cbc-sha512"] = sa
 	sa = base
-	sa.Encr, sa.EncrKey = wire.EncrChaCha20Poly1305, key(8, 36)
+	sa.Encr, sa.EncrKey = ipsec.EncrChaCha20Poly1305, key(8, 36)
 	m["chacha"] = sa
 	sa = base
-	sa.Encr, sa.EncrKey = wire.EncrAESCTR, key(8, 20)
-	sa.Integ, sa.IntegKey = wire.IntegHMACSHA2_256_128, key(4, 32)
+	sa.Encr, sa.EncrKey = ipsec.EncrAESCTR, key(8, 20)
+	sa.Integ, sa.IntegKey = ipsec.IntegHMACSHA2_256_128, key(4, 32)
 	m["ctr"] = sa
 	sa = base
 	sa.ESN, sa.ReplayWindow = true, 4096
@@ -164,12 +164,12 @@ func TestEncodeSARejects(t *testing.T) {
 		"mixed families":    func(s *dataplane.SA) { s.Dst = gw6B },
 		"window 4097":       func(s *dataplane.SA) { s.ReplayWindow = 4097 },
 		"esn no window":     func(s *dataplane.SA) { s.ESN, s.ReplayWindow = true, 0 },
-		"aead with integ":   func(s *dataplane.SA) { s.Integ = wire.IntegHMACSHA1_96 },
-		"unknown cipher":    func(s *dataplane.SA) { s.Encr = wire.Encr3DES },
-		"null null":         func(s *dataplane.SA) { s.Encr, s.EncrKey = wire.EncrNull, nil },
+		"aead with integ":   func(s *dataplane.SA) { s.Integ = ipsec.IntegHMACSHA1_96 },
+		"unknown cipher":    func(s *dataplane.SA) { s.Encr = ipsec.Encr3DES },
+		"null null":         func(s *dataplane.SA) { s.Encr, s.EncrKey = ipsec.EncrNull, nil },
 		"half a selector":   func(s *dataplane.SA) { s.Sel.Src = netip.MustParsePrefix("10.0.0.0/8") },
 		"no src":            func(s *dataplane.SA) { s.Src = netip.Addr{} },
-		"unknown integrity": func(s *dataplane.SA) { s.Encr, s.Integ = wire.EncrAESCBC, 99 },
+		"unknown integrity": func(s *dataplane.SA) { s.Encr, s.Integ = ipsec.EncrAESCBC, 99 },
 	} {
 		sa := base
 		change(&sa)

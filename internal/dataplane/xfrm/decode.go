@@ -5,13 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/ike/wire"
 )
 
 // The decoders read what the kernel sends: dump replies, GETSA replies and
@@ -181,7 +181,7 @@ func decodeSA(p []byte) (dataplane.SA, saInfo, error) {
 		if err != nil {
 			return sa, info, err
 		}
-		if sa.Integ, _ = dataplane.IntegFromAlg(alg); sa.Integ == wire.IntegNone {
+		if sa.Integ, _ = dataplane.IntegFromAlg(alg); sa.Integ == ipsec.IntegNone {
 			sa.Integ = 0xffff // present but not ours: never equal to a wanted SA
 		}
 		sa.IntegKey, info.larval = key, false

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/ike/wire"
 )
 
 // Layout of the XFRM structures of linux/xfrm.h (x86-64 and every other
@@ -239,15 +239,15 @@ func encodeSA(m *msg, typ uint16, flags uint16, seq uint32, sa *dataplane.SA) er
 	}
 	var integ dataplane.KernelAlg
 	if !aead {
-		if sa.Integ == wire.IntegNone && sa.Encr == wire.EncrNull {
+		if sa.Integ == ipsec.IntegNone && sa.Encr == ipsec.EncrNull {
 			return errors.New("xfrm: ESP with neither encryption nor integrity")
 		}
-		if sa.Integ != wire.IntegNone {
+		if sa.Integ != ipsec.IntegNone {
 			if integ, err = dataplane.IntegAlg(sa.Integ); err != nil {
 				return err
 			}
 		}
-	} else if sa.Integ != wire.IntegNone {
+	} else if sa.Integ != ipsec.IntegNone {
 		return errors.New("xfrm: integrity algorithm with an AEAD")
 	}
 	if sa.Sel != (dataplane.Selector{}) {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"secgw/internal/ipsec"
 
 	"github.com/vishvananda/netns"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/ike/wire"
 )
 
 // ProbeESP reports whether the kernel can hold ESP SAs (nil) or why not:
@@ -30,7 +30,7 @@ func ProbeESP() error {
 	}
 	defer d.Close()
 	sa := dataplane.SA{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"), SPI: 0x100,
-		ReqID: dataplane.OwnedReqIDs.Min, Encr: wire.EncrAESGCM16, EncrKey: make([]byte, 36)}
+		ReqID: dataplane.OwnedReqIDs.Min, Encr: ipsec.EncrAESGCM16, EncrKey: make([]byte, 36)}
 	if err := d.Apply(context.Background(), []dataplane.Op{{Kind: dataplane.AddSA, SA: &sa}}); err != nil {
 		return fmt.Errorf("xfrm: the kernel cannot hold ESP SAs: %w", err)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"secgw/internal/ipsec"
 	"strings"
 
 	"secgw/generated"
@@ -17,15 +18,15 @@ import (
 func encrTransform(a generated.E_SecgwIke_EncryptionAlgorithm) (wire.Transform, error) {
 	switch a {
 	case generated.SecgwIke_EncryptionAlgorithm_aes128_cbc:
-		return keyed(wire.EncrAESCBC, 128), nil
+		return keyed(ipsec.EncrAESCBC, 128), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes192_cbc:
-		return keyed(wire.EncrAESCBC, 192), nil
+		return keyed(ipsec.EncrAESCBC, 192), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes256_cbc:
-		return keyed(wire.EncrAESCBC, 256), nil
+		return keyed(ipsec.EncrAESCBC, 256), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes128_ctr:
-		return keyed(wire.EncrAESCTR, 128), nil
+		return keyed(ipsec.EncrAESCTR, 128), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes256_ctr:
-		return keyed(wire.EncrAESCTR, 256), nil
+		return keyed(ipsec.EncrAESCTR, 256), nil
 	}
 	return wire.Transform{}, fmt.Errorf("config: unknown encryption algorithm %v", a)
 }
@@ -34,22 +35,22 @@ func encrTransform(a generated.E_SecgwIke_EncryptionAlgorithm) (wire.Transform, 
 // RFC 7634 §4: ChaCha20-Poly1305 has no Key Length attribute).
 func aeadTransform(a generated.E_SecgwIke_AeadAlgorithm) (wire.Transform, error) {
 	type gcm struct {
-		id   wire.TransformID
+		id   ipsec.TransformID
 		bits uint16
 	}
 	m := map[generated.E_SecgwIke_AeadAlgorithm]gcm{
-		generated.SecgwIke_AeadAlgorithm_aes128_gcm_64:  {wire.EncrAESGCM8, 128},
-		generated.SecgwIke_AeadAlgorithm_aes128_gcm_96:  {wire.EncrAESGCM12, 128},
-		generated.SecgwIke_AeadAlgorithm_aes128_gcm_128: {wire.EncrAESGCM16, 128},
-		generated.SecgwIke_AeadAlgorithm_aes192_gcm_64:  {wire.EncrAESGCM8, 192},
-		generated.SecgwIke_AeadAlgorithm_aes192_gcm_96:  {wire.EncrAESGCM12, 192},
-		generated.SecgwIke_AeadAlgorithm_aes192_gcm_128: {wire.EncrAESGCM16, 192},
-		generated.SecgwIke_AeadAlgorithm_aes256_gcm_64:  {wire.EncrAESGCM8, 256},
-		generated.SecgwIke_AeadAlgorithm_aes256_gcm_96:  {wire.EncrAESGCM12, 256},
-		generated.SecgwIke_AeadAlgorithm_aes256_gcm_128: {wire.EncrAESGCM16, 256},
+		generated.SecgwIke_AeadAlgorithm_aes128_gcm_64:  {ipsec.EncrAESGCM8, 128},
+		generated.SecgwIke_AeadAlgorithm_aes128_gcm_96:  {ipsec.EncrAESGCM12, 128},
+		generated.SecgwIke_AeadAlgorithm_aes128_gcm_128: {ipsec.EncrAESGCM16, 128},
+		generated.SecgwIke_AeadAlgorithm_aes192_gcm_64:  {ipsec.EncrAESGCM8, 192},
+		generated.SecgwIke_AeadAlgorithm_aes192_gcm_96:  {ipsec.EncrAESGCM12, 192},
+		generated.SecgwIke_AeadAlgorithm_aes192_gcm_128: {ipsec.EncrAESGCM16, 192},
+		generated.SecgwIke_AeadAlgorithm_aes256_gcm_64:  {ipsec.EncrAESGCM8, 256},
+		generated.SecgwIke_AeadAlgorithm_aes256_gcm_96:  {ipsec.EncrAESGCM12, 256},
+		generated.SecgwIke_AeadAlgorithm_aes256_gcm_128: {ipsec.EncrAESGCM16, 256},
 	}
 	if a == generated.SecgwIke_AeadAlgorithm_chacha20_poly1305 {
-		return wire.Transform{Type: wire.TransformEncr, ID: wire.EncrChaCha20Poly1305}, nil
+		return wire.Transform{Type: ipsec.TransformEncr, ID: ipsec.EncrChaCha20Poly1305}, nil
 	}
 	if g, ok := m[a]; ok {
 		return keyed(g.id, g.bits), nil
@@ -57,77 +58,77 @@ func aeadTransform(a generated.E_SecgwIke_AeadAlgorithm) (wire.Transform, error)
 	return wire.Transform{}, fmt.Errorf("config: unknown AEAD algorithm %v", a)
 }
 
-func keyed(id wire.TransformID, bits uint16) wire.Transform {
-	return wire.Transform{Type: wire.TransformEncr, ID: id, Attributes: []wire.TransformAttribute{wire.KeyLengthAttribute(bits)}}
+func keyed(id ipsec.TransformID, bits uint16) wire.Transform {
+	return wire.Transform{Type: ipsec.TransformEncr, ID: id, Attributes: []wire.TransformAttribute{wire.KeyLengthAttribute(bits)}}
 }
 
 // integID maps an integrity-algorithm to its INTEG transform ID (RFC 7296
 // §3.3.2, RFC 4868).
-func integID(a generated.E_SecgwIke_IntegrityAlgorithm) (wire.TransformID, error) {
+func integID(a generated.E_SecgwIke_IntegrityAlgorithm) (ipsec.TransformID, error) {
 	switch a {
 	case generated.SecgwIke_IntegrityAlgorithm_hmac_sha1:
-		return wire.IntegHMACSHA1_96, nil
+		return ipsec.IntegHMACSHA1_96, nil
 	case generated.SecgwIke_IntegrityAlgorithm_hmac_sha256:
-		return wire.IntegHMACSHA2_256_128, nil
+		return ipsec.IntegHMACSHA2_256_128, nil
 	case generated.SecgwIke_IntegrityAlgorithm_hmac_sha384:
-		return wire.IntegHMACSHA2_384_192, nil
+		return ipsec.IntegHMACSHA2_384_192, nil
 	case generated.SecgwIke_IntegrityAlgorithm_hmac_sha512:
-		return wire.IntegHMACSHA2_512_256, nil
+		return ipsec.IntegHMACSHA2_512_256, nil
 	}
 	return 0, fmt.Errorf("config: unknown integrity algorithm %v", a)
 }
 
 // prfForInteg is the PRF "of the same hash" used when an IKE proposal with
 // an auth-alg lists no prf-alg (secgw-ike-vpn.yang, prf-alg).
-func prfForInteg(id wire.TransformID) wire.TransformID {
+func prfForInteg(id ipsec.TransformID) ipsec.TransformID {
 	switch id {
-	case wire.IntegHMACSHA1_96:
-		return wire.PRFHMACSHA1
-	case wire.IntegHMACSHA2_384_192:
-		return wire.PRFHMACSHA2_384
-	case wire.IntegHMACSHA2_512_256:
-		return wire.PRFHMACSHA2_512
+	case ipsec.IntegHMACSHA1_96:
+		return ipsec.PRFHMACSHA1
+	case ipsec.IntegHMACSHA2_384_192:
+		return ipsec.PRFHMACSHA2_384
+	case ipsec.IntegHMACSHA2_512_256:
+		return ipsec.PRFHMACSHA2_512
 	}
-	return wire.PRFHMACSHA2_256
+	return ipsec.PRFHMACSHA2_256
 }
 
 // prfID maps a prf-algorithm to its PRF transform ID.
-func prfID(a generated.E_SecgwIke_PrfAlgorithm) (wire.TransformID, error) {
+func prfID(a generated.E_SecgwIke_PrfAlgorithm) (ipsec.TransformID, error) {
 	switch a {
 	case generated.SecgwIke_PrfAlgorithm_hmac_sha1:
-		return wire.PRFHMACSHA1, nil
+		return ipsec.PRFHMACSHA1, nil
 	case generated.SecgwIke_PrfAlgorithm_hmac_sha256:
-		return wire.PRFHMACSHA2_256, nil
+		return ipsec.PRFHMACSHA2_256, nil
 	case generated.SecgwIke_PrfAlgorithm_hmac_sha384:
-		return wire.PRFHMACSHA2_384, nil
+		return ipsec.PRFHMACSHA2_384, nil
 	case generated.SecgwIke_PrfAlgorithm_hmac_sha512:
-		return wire.PRFHMACSHA2_512, nil
+		return ipsec.PRFHMACSHA2_512, nil
 	}
 	return 0, fmt.Errorf("config: unknown PRF %v", a)
 }
 
 // groupID maps a dh-group to its Key Exchange Method ID; the YANG value is
 // the IANA number (secgw-types.yang, dh-group).
-func groupID(g generated.E_SecgwIke_DhGroup) (wire.TransformID, error) {
+func groupID(g generated.E_SecgwIke_DhGroup) (ipsec.TransformID, error) {
 	switch g {
 	case generated.SecgwIke_DhGroup_modp1024:
-		return wire.GroupMODP1024, nil
+		return ipsec.GroupMODP1024, nil
 	case generated.SecgwIke_DhGroup_modp1536:
-		return wire.GroupMODP1536, nil
+		return ipsec.GroupMODP1536, nil
 	case generated.SecgwIke_DhGroup_modp2048:
-		return wire.GroupMODP2048, nil
+		return ipsec.GroupMODP2048, nil
 	case generated.SecgwIke_DhGroup_modp3072:
-		return wire.GroupMODP3072, nil
+		return ipsec.GroupMODP3072, nil
 	case generated.SecgwIke_DhGroup_modp4096:
-		return wire.GroupMODP4096, nil
+		return ipsec.GroupMODP4096, nil
 	case generated.SecgwIke_DhGroup_ecp256:
-		return wire.GroupECP256, nil
+		return ipsec.GroupECP256, nil
 	case generated.SecgwIke_DhGroup_ecp384:
-		return wire.GroupECP384, nil
+		return ipsec.GroupECP384, nil
 	case generated.SecgwIke_DhGroup_ecp521:
-		return wire.GroupECP521, nil
+		return ipsec.GroupECP521, nil
 	case generated.SecgwIke_DhGroup_curve25519:
-		return wire.GroupCurve25519, nil
+		return ipsec.GroupCurve25519, nil
 	}
 	return 0, fmt.Errorf("config: unknown DH group %v", g)
 }
@@ -148,7 +149,7 @@ type algs struct {
 // configured order of preference (RFC 7296 §3.3.2).
 func (a algs) proposal(num uint8, p wire.ProtocolID) (wire.Proposal, error) {
 	out := wire.Proposal{Number: num, Protocol: p}
-	add := func(t wire.TransformType, id wire.TransformID) {
+	add := func(t ipsec.TransformType, id ipsec.TransformID) {
 		for _, x := range out.Transforms {
 			if x.Type == t && x.ID == id && len(x.Attributes) == 0 {
 				return
@@ -170,7 +171,7 @@ func (a algs) proposal(num uint8, p wire.ProtocolID) (wire.Proposal, error) {
 		}
 		out.Transforms = append(out.Transforms, t)
 	}
-	var integs []wire.TransformID
+	var integs []ipsec.TransformID
 	for _, e := range a.Auth {
 		id, err := integID(e)
 		if err != nil {
@@ -184,33 +185,33 @@ func (a algs) proposal(num uint8, p wire.ProtocolID) (wire.Proposal, error) {
 			if err != nil {
 				return out, err
 			}
-			add(wire.TransformPRF, id)
+			add(ipsec.TransformPRF, id)
 		}
 		if len(a.Prf) == 0 {
 			for _, id := range integs {
-				add(wire.TransformPRF, prfForInteg(id))
+				add(ipsec.TransformPRF, prfForInteg(id))
 			}
 		}
 	}
 	for _, id := range integs {
-		add(wire.TransformInteg, id)
+		add(ipsec.TransformInteg, id)
 	}
 	for _, g := range a.DH {
 		id, err := groupID(g)
 		if err != nil {
 			return out, err
 		}
-		add(wire.TransformKE, id)
+		add(ipsec.TransformKE, id)
 	}
 	if p == wire.ProtocolESP {
 		if len(a.ESN) == 0 {
-			add(wire.TransformESN, wire.ESNDisabled)
+			add(ipsec.TransformESN, ipsec.ESNDisabled)
 		}
 		for _, on := range a.ESN {
 			if on {
-				add(wire.TransformESN, wire.ESNEnabled)
+				add(ipsec.TransformESN, ipsec.ESNEnabled)
 			} else {
-				add(wire.TransformESN, wire.ESNDisabled)
+				add(ipsec.TransformESN, ipsec.ESNDisabled)
 			}
 		}
 	}

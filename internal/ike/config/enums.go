@@ -4,6 +4,7 @@ import (
 	"secgw/generated"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/wire"
+	"secgw/internal/ipsec"
 )
 
 // SuiteEnums are the YANG enums of a negotiated suite, as the operational
@@ -41,7 +42,7 @@ func EnumsOf(s ikecrypto.Suite) SuiteEnums {
 		}
 	}
 	for v := range generated.E_SecgwIke_IntegrityAlgorithm(n) {
-		if id, err := integID(v); err == nil && s.Integ != wire.IntegNone && id == s.Integ {
+		if id, err := integID(v); err == nil && s.Integ != ipsec.IntegNone && id == s.Integ {
 			out.Auth = v
 		}
 	}
@@ -51,7 +52,7 @@ func EnumsOf(s ikecrypto.Suite) SuiteEnums {
 		}
 	}
 	for v := range generated.E_SecgwIke_DhGroup(n) {
-		if id, err := groupID(v); err == nil && s.Group != wire.GroupNone && id == s.Group {
+		if id, err := groupID(v); err == nil && s.Group != ipsec.GroupNone && id == s.Group {
 			out.DH = v
 		}
 	}

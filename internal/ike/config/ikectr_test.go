@@ -1,6 +1,7 @@
 package config
 
 import (
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestIKEProposalESPOnlyEncr(t *testing.T) {
 	encs := func(p wire.Proposal) []string {
 		var out []string
 		for _, tr := range p.Transforms {
-			if tr.Type == wire.TransformEncr {
+			if tr.Type == ipsec.TransformEncr {
 				out = append(out, tr.String())
 			}
 		}

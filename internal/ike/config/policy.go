@@ -13,6 +13,7 @@ package config
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"time"
 
 	"secgw/internal/ike/wire"
@@ -305,7 +306,7 @@ type SecurityPolicy struct {
 	Name string
 	// Local and Remote are the configured selectors (RFC 7296 §3.13.1);
 	// an unset subnet is the whole address space of the VPN's family.
-	Local, Remote wire.TrafficSelector
+	Local, Remote ipsec.TrafficSelector
 	Mode          Mode
 	// Priority is the configured policy priority; 0 lets the dataplane
 	// compute it from the selectors' specificity.

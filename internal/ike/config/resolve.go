@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 	"strconv"
 	"strings"
@@ -446,7 +447,7 @@ func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*PPK, error) {
 // selector converts one side of a security policy into a traffic selector
 // (RFC 7296 §3.13.1). An unset subnet covers every address of the family of
 // the other side's subnet, or else of the VPN's addresses, or else IPv4.
-func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, family netip.Addr) (wire.TrafficSelector, error) {
+func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, family netip.Addr) (ipsec.TrafficSelector, error) {
 	var proto uint8
 	start, end := uint16(0), uint16(65535)
 	var pfx netip.Prefix
@@ -460,7 +461,7 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 		if ts.Subnet != nil {
 			var err error
 			if pfx, err = netip.ParsePrefix(*ts.Subnet); err != nil {
-				return wire.TrafficSelector{}, err
+				return ipsec.TrafficSelector{}, err
 			}
 		}
 	}
@@ -474,7 +475,7 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 			pfx = netip.MustParsePrefix("::/0")
 		}
 	}
-	return wire.SelectorFromPrefix(pfx, proto, start, end), nil
+	return ipsec.SelectorFromPrefix(pfx, proto, start, end), nil
 }
 
 // ParseDuration parses the sgt:duration syntax: a number followed by ms, s

@@ -8,11 +8,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"secgw/internal/ipsec"
 	"sync/atomic"
 
 	"golang.org/x/crypto/chacha20poly1305"
-
-	"secgw/internal/ike/wire"
 )
 
 const (
@@ -33,7 +32,7 @@ const (
 // recovered plaintext and compares the first 8 octets; the plaintext is
 // released only if they match.
 type aeadCipher struct {
-	id        wire.TransformID
+	id        ipsec.TransformID
 	aead      cipher.AEAD
 	block     cipher.Block // AES, for the ENCR_AES_GCM_8 decryption stream
 	salt      [aeadSaltSize]byte
@@ -44,7 +43,7 @@ type aeadCipher struct {
 
 // newAEADCipher builds the AEAD for an encryption transform from its key
 // material, the key followed by the 4-octet salt.
-func newAEADCipher(id wire.TransformID, keymat []byte) (*aeadCipher, error) {
+func newAEADCipher(id ipsec.TransformID, keymat []byte) (*aeadCipher, error) {
 	if len(keymat) <= aeadSaltSize {
 		return nil, fmt.Errorf("crypto: %d octets of key material for %s", len(keymat), encrName(id))
 	}
@@ -53,15 +52,15 @@ func newAEADCipher(id wire.TransformID, keymat []byte) (*aeadCipher, error) {
 	copy(c.salt[:], keymat[len(key):])
 	var err error
 	switch id {
-	case wire.EncrChaCha20Poly1305:
+	case ipsec.EncrChaCha20Poly1305:
 		c.icvSize = chacha20poly1305.Overhead
 		c.aead, err = chacha20poly1305.New(key)
-	case wire.EncrAESGCM8, wire.EncrAESGCM12, wire.EncrAESGCM16:
+	case ipsec.EncrAESGCM8, ipsec.EncrAESGCM12, ipsec.EncrAESGCM16:
 		// The transform ID fixes the ICV length (RFC 4106, RFC 5282).
 		c.icvSize = 16
-		if id == wire.EncrAESGCM8 {
+		if id == ipsec.EncrAESGCM8 {
 			c.icvSize = 8
-		} else if id == wire.EncrAESGCM12 {
+		} else if id == ipsec.EncrAESGCM12 {
 			c.icvSize = 12
 		}
 		if c.block, err = aes.NewCipher(key); err != nil {
@@ -89,7 +88,7 @@ func newAEADCipher(id wire.TransformID, keymat []byte) (*aeadCipher, error) {
 	return c, nil
 }
 
-func encrName(id wire.TransformID) string { return wire.TransformName(wire.TransformEncr, id) }
+func encrName(id ipsec.TransformID) string { return ipsec.TransformName(ipsec.TransformEncr, id) }
 
 // IVSize implements SKCipher.IVSize.
 func (c *aeadCipher) IVSize() int { return aeadIVSize }

@@ -2,17 +2,16 @@ package crypto
 
 import (
 	"fmt"
+	"secgw/internal/ipsec"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
 // BenchmarkDH measures one side of a key exchange: key generation and the
 // shared secret from a precomputed peer value.
 func BenchmarkDH(b *testing.B) {
-	for _, g := range []wire.TransformID{
-		wire.GroupMODP2048, wire.GroupMODP3072, wire.GroupMODP4096,
-		wire.GroupECP256, wire.GroupECP384, wire.GroupECP521, wire.GroupCurve25519,
+	for _, g := range []ipsec.TransformID{
+		ipsec.GroupMODP2048, ipsec.GroupMODP3072, ipsec.GroupMODP4096,
+		ipsec.GroupECP256, ipsec.GroupECP384, ipsec.GroupECP521, ipsec.GroupCurve25519,
 	} {
 		b.Run(groupName(g), func(b *testing.B) {
 			peer, err := NewDH(g, nil)
@@ -35,13 +34,13 @@ func BenchmarkDH(b *testing.B) {
 // benchSuites are the SK ciphers measured, one per construction and key
 // size class.
 var benchSuites = []Suite{
-	{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA1_96, PRF: wire.PRFHMACSHA2_256},
-	{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256},
-	{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_512_256, PRF: wire.PRFHMACSHA2_256},
-	{Encr: wire.EncrAESGCM8, KeyBits: 256, PRF: wire.PRFHMACSHA2_256},
-	{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2_256},
-	{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_256},
-	{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA1_96, PRF: ipsec.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_512_256, PRF: ipsec.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrAESGCM8, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrAESGCM16, KeyBits: 128, PRF: ipsec.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrAESGCM16, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_256},
+	{Encr: ipsec.EncrChaCha20Poly1305, PRF: ipsec.PRFHMACSHA2_256},
 }
 
 func benchName(s Suite) string {
@@ -89,7 +88,7 @@ func BenchmarkSKOpen(b *testing.B) {
 // BenchmarkPRFPlus expands the IKE SA key material of AES-CBC-256 with
 // HMAC-SHA2-256-128 and the given PRF: 3 PRF keys + 2 * 32 + 2 * 32 octets.
 func BenchmarkPRFPlus(b *testing.B) {
-	for _, id := range []wire.TransformID{wire.PRFHMACSHA1, wire.PRFHMACSHA2_256, wire.PRFHMACSHA2_384, wire.PRFHMACSHA2_512} {
+	for _, id := range []ipsec.TransformID{ipsec.PRFHMACSHA1, ipsec.PRFHMACSHA2_256, ipsec.PRFHMACSHA2_384, ipsec.PRFHMACSHA2_512} {
 		p := mustPRF(b, id)
 		n := 3*p.KeySize() + 4*32
 		b.Run(fmt.Sprintf("%s/%d", p, n), func(b *testing.B) {

@@ -6,8 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io"
-
-	"secgw/internal/ike/wire"
+	"secgw/internal/ipsec"
 )
 
 // DH is one side of an ephemeral key exchange (Transform Type 4, "Key
@@ -16,7 +15,7 @@ import (
 // need it). A DH is safe for concurrent use.
 type DH interface {
 	// Group returns the Key Exchange Method (Diffie-Hellman group) ID.
-	Group() wire.TransformID
+	Group() ipsec.TransformID
 	// PublicKey returns the Key Exchange Data of our KE payload, encoded
 	// as RFC 7296 §3.4 (MODP: big-endian, left-padded with zeros to the
 	// length of the prime), RFC 5903 §7 (ECP: x | y, each padded to the
@@ -37,7 +36,7 @@ type DH interface {
 // source for the MODP private exponent; nil means crypto/rand.Reader. For
 // the elliptic curve groups it is passed to crypto/ecdh, which since Go
 // 1.26 ignores it and always uses the system's secure source.
-func NewDH(group wire.TransformID, rand io.Reader) (DH, error) {
+func NewDH(group ipsec.TransformID, rand io.Reader) (DH, error) {
 	if m := modpGroupFor(group); m != nil {
 		return newMODP(m, rand)
 	}
@@ -52,25 +51,25 @@ func NewDH(group wire.TransformID, rand io.Reader) (DH, error) {
 }
 
 // SupportedGroup reports whether NewDH implements the group.
-func SupportedGroup(group wire.TransformID) bool {
+func SupportedGroup(group ipsec.TransformID) bool {
 	return modpGroupFor(group) != nil || curveFor(group) != nil
 }
 
 // KeyExchangeDataLen returns the length of the Key Exchange Data of the
 // group's KE payload, or 0 if the group is not supported. The engine can
 // check a received KE payload against it before computing (RFC 7296 §3.4).
-func KeyExchangeDataLen(group wire.TransformID) int {
+func KeyExchangeDataLen(group ipsec.TransformID) int {
 	if m := modpGroupFor(group); m != nil {
 		return m.size
 	}
 	switch group {
-	case wire.GroupECP256:
+	case ipsec.GroupECP256:
 		return 64
-	case wire.GroupECP384:
+	case ipsec.GroupECP384:
 		return 96
-	case wire.GroupECP521:
+	case ipsec.GroupECP521:
 		return 132
-	case wire.GroupCurve25519:
+	case ipsec.GroupCurve25519:
 		return 32
 	}
 	return 0
@@ -83,18 +82,18 @@ func randOrDefault(r io.Reader) io.Reader {
 	return r
 }
 
-func groupName(g wire.TransformID) string { return wire.TransformName(wire.TransformKE, g) }
+func groupName(g ipsec.TransformID) string { return ipsec.TransformName(ipsec.TransformKE, g) }
 
 // curveFor maps an elliptic curve group to its crypto/ecdh curve.
-func curveFor(group wire.TransformID) ecdh.Curve {
+func curveFor(group ipsec.TransformID) ecdh.Curve {
 	switch group {
-	case wire.GroupECP256:
+	case ipsec.GroupECP256:
 		return ecdh.P256()
-	case wire.GroupECP384:
+	case ipsec.GroupECP384:
 		return ecdh.P384()
-	case wire.GroupECP521:
+	case ipsec.GroupECP521:
 		return ecdh.P521()
-	case wire.GroupCurve25519:
+	case ipsec.GroupCurve25519:
 		return ecdh.X25519()
 	}
 	return nil
@@ -102,16 +101,16 @@ func curveFor(group wire.TransformID) ecdh.Curve {
 
 // ecdhKey implements DH for the ECP groups and Curve25519.
 type ecdhKey struct {
-	group wire.TransformID
+	group ipsec.TransformID
 	priv  *ecdh.PrivateKey
 	pub   []byte // Key Exchange Data
 }
 
 // newECDH wraps a crypto/ecdh private key; it is also the entry point for
 // known-answer tests with fixed private keys.
-func newECDH(group wire.TransformID, priv *ecdh.PrivateKey) *ecdhKey {
+func newECDH(group ipsec.TransformID, priv *ecdh.PrivateKey) *ecdhKey {
 	pub := priv.PublicKey().Bytes()
-	if group != wire.GroupCurve25519 {
+	if group != ipsec.GroupCurve25519 {
 		// SEC 1 uncompressed point 0x04 | x | y; RFC 5903 §7 drops the
 		// point-format octet.
 		pub = pub[1:]
@@ -120,7 +119,7 @@ func newECDH(group wire.TransformID, priv *ecdh.PrivateKey) *ecdhKey {
 }
 
 // Group implements DH.Group.
-func (k *ecdhKey) Group() wire.TransformID { return k.group }
+func (k *ecdhKey) Group() ipsec.TransformID { return k.group }
 
 // PublicKey implements DH.PublicKey.
 func (k *ecdhKey) PublicKey() []byte { return k.pub }
@@ -133,7 +132,7 @@ func (k *ecdhKey) SharedSecret(peer []byte) ([]byte, error) {
 			ErrInvalidPublicKey, groupName(k.group), len(peer), len(k.pub))
 	}
 	enc := peer
-	if k.group != wire.GroupCurve25519 {
+	if k.group != ipsec.GroupCurve25519 {
 		// RFC 5903 §7: x | y. crypto/ecdh wants the SEC 1 uncompressed
 		// form and checks that the coordinates are reduced and that the
 		// point is on the curve and not the point at infinity, which is
@@ -151,7 +150,7 @@ func (k *ecdhKey) SharedSecret(peer []byte) ([]byte, error) {
 		// crypto/ecdh refuses an all-zero X25519 output (low-order point).
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidPublicKey, groupName(k.group), err)
 	}
-	if k.group == wire.GroupCurve25519 && isAllZero(secret) {
+	if k.group == ipsec.GroupCurve25519 && isAllZero(secret) {
 		// RFC 8031 §2.2: an all-zero shared secret MUST be rejected.
 		return nil, fmt.Errorf("%w: %s: all-zero shared secret", ErrInvalidPublicKey, groupName(k.group))
 	}

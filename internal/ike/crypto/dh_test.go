@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"errors"
+	"secgw/internal/ipsec"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
 // ecdhFromPrivate builds a DH with a fixed private key.
-func ecdhFromPrivate(t *testing.T, group wire.TransformID, priv []byte) *ecdhKey {
+func ecdhFromPrivate(t *testing.T, group ipsec.TransformID, priv []byte) *ecdhKey {
 	t.Helper()
 	k, err := curveFor(group).NewPrivateKey(priv)
 	if err != nil {
@@ -24,12 +23,12 @@ func ecdhFromPrivate(t *testing.T, group wire.TransformID, priv []byte) *ecdhKey
 // secret is girx only.
 var ecpVectors = []struct {
 	section     string
-	group       wire.TransformID
+	group       ipsec.TransformID
 	i, gix, giy string
 	r, grx, gry string
 	girx        string
 }{
-	{"8.1", wire.GroupECP256,
+	{"8.1", ipsec.GroupECP256,
 		"C88F01F510D9AC3F70A292DAA2316DE544E9AAB8AFE84049C62A9C57862D1433",
 		"DAD0B65394221CF9B051E1FECA5787D098DFE637FC90B9EF945D0C3772581180",
 		"5271A0461CDB8252D61F1C456FA3E59AB1F45B33ACCF5F58389E0577B8990BB3",
@@ -37,7 +36,7 @@ var ecpVectors = []struct {
 		"D12DFB5289C8D4F81208B70270398C342296970A0BCCB74C736FC7554494BF63",
 		"56FBF3CA366CC23E8157854C13C58D6AAC23F046ADA30F8353E74F33039872AB",
 		"D6840F6B42F6EDAFD13116E0E12565202FEF8E9ECE7DCE03812464D04B9442DE"},
-	{"8.2", wire.GroupECP384,
+	{"8.2", ipsec.GroupECP384,
 		"099F3C7034D4A2C699884D73A375A67F7624EF7C6B3C0F160647B67414DCE655E35B538041E649EE3FAEF896783AB194",
 		"667842D7D180AC2CDE6F74F37551F55755C7645C20EF73E31634FE72B4C55EE6DE3AC808ACB4BDB4C88732AEE95F41AA",
 		"9482ED1FC0EEB9CAFC4984625CCFC23F65032149E0E144ADA024181535A0F38EEB9FCFF3C2C947DAE69B4C634573A81C",
@@ -45,7 +44,7 @@ var ecpVectors = []struct {
 		"E558DBEF53EECDE3D3FCCFC1AEA08A89A987475D12FD950D83CFA41732BC509D0D1AC43A0336DEF96FDA41D0774A3571",
 		"DCFBEC7AACF3196472169E838430367F66EEBE3C6E70C416DD5F0C68759DD1FFF83FA40142209DFF5EAAD96DB9E6386C",
 		"11187331C279962D93D604243FD592CB9D0A926F422E47187521287E7156C5C4D603135569B9E9D09CF5D4A270F59746"},
-	{"8.3", wire.GroupECP521,
+	{"8.3", ipsec.GroupECP521,
 		"0037ADE9319A89F4DABDB3EF411AACCCA5123C61ACAB57B5393DCE47608172A095AA85A30FE1C2952C6771D937BA9777F5957B2639BAB072462F68C27A57382D4A52",
 		"0015417E84DBF28C0AD3C278713349DC7DF153C897A1891BD98BAB4357C9ECBEE1E3BF42E00B8E380AEAE57C2D107564941885942AF5A7F4601723C4195D176CED3E",
 		"017CAE20B6641D2EEB695786D8C946146239D099E18E1D5A514C739D7CB4A10AD8A788015AC405D7799DC75E7B7D5B6CF2261A6A7F1507438BF01BEB6CA3926F9582",
@@ -108,11 +107,11 @@ func TestECPRejectsInvalidPoints(t *testing.T) {
 
 // ecdhFieldPrime returns the field prime of a NIST curve, padded to the
 // coordinate length.
-func ecdhFieldPrime(g wire.TransformID) []byte {
+func ecdhFieldPrime(g ipsec.TransformID) []byte {
 	switch g {
-	case wire.GroupECP256:
+	case ipsec.GroupECP256:
 		return unhex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff")
-	case wire.GroupECP384:
+	case ipsec.GroupECP384:
 		return unhex("ffffffffffffffffffffffffffffffffffffffffffffffffffffffff" +
 			"fffffffeffffffff0000000000000000ffffffff")
 	}
@@ -132,7 +131,7 @@ var x25519Vectors = []struct{ scalar, u, out string }{
 
 func TestX25519KnownAnswers(t *testing.T) {
 	for n, v := range x25519Vectors {
-		k := ecdhFromPrivate(t, wire.GroupCurve25519, unhex(v.scalar))
+		k := ecdhFromPrivate(t, ipsec.GroupCurve25519, unhex(v.scalar))
 		got, err := k.SharedSecret(unhex(v.u))
 		if err != nil || !bytes.Equal(got, unhex(v.out)) {
 			t.Errorf("RFC 7748 §5.2 vector %d: %x, %v", n+1, got, err)
@@ -153,8 +152,8 @@ func TestX25519KnownAnswers(t *testing.T) {
 			"0be7c1f5aad87d7e448662673298a443478b859745179eaf564c79c0ef6eee25",
 			"c74950607a12327f3204d94b6825bfb068b7f8319a9e3708ed3d43ce8130c950"},
 	} {
-		a := ecdhFromPrivate(t, wire.GroupCurve25519, unhex(v.a))
-		b := ecdhFromPrivate(t, wire.GroupCurve25519, unhex(v.b))
+		a := ecdhFromPrivate(t, ipsec.GroupCurve25519, unhex(v.a))
+		b := ecdhFromPrivate(t, ipsec.GroupCurve25519, unhex(v.b))
 		if !bytes.Equal(a.PublicKey(), unhex(v.aPub)) || !bytes.Equal(b.PublicKey(), unhex(v.bPub)) {
 			t.Errorf("%s: public keys %x %x", v.name, a.PublicKey(), b.PublicKey())
 		}
@@ -167,7 +166,7 @@ func TestX25519KnownAnswers(t *testing.T) {
 }
 
 func TestX25519RejectsLowOrder(t *testing.T) {
-	k, err := NewDH(wire.GroupCurve25519, nil)
+	k, err := NewDH(ipsec.GroupCurve25519, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +194,7 @@ func TestX25519RejectsLowOrder(t *testing.T) {
 }
 
 func TestNewDHAgreement(t *testing.T) {
-	for _, g := range []wire.TransformID{wire.GroupECP256, wire.GroupECP384, wire.GroupECP521, wire.GroupCurve25519} {
+	for _, g := range []ipsec.TransformID{ipsec.GroupECP256, ipsec.GroupECP384, ipsec.GroupECP521, ipsec.GroupCurve25519} {
 		a, err := NewDH(g, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +206,7 @@ func TestNewDHAgreement(t *testing.T) {
 		s1, err1 := a.SharedSecret(b.PublicKey())
 		s2, err2 := b.SharedSecret(a.PublicKey())
 		want := len(a.PublicKey()) / 2 // ECP: x only
-		if g == wire.GroupCurve25519 {
+		if g == ipsec.GroupCurve25519 {
 			want = 32
 		}
 		if err1 != nil || err2 != nil || !bytes.Equal(s1, s2) || len(s1) != want {
@@ -217,7 +216,7 @@ func TestNewDHAgreement(t *testing.T) {
 }
 
 func TestNewDHUnsupported(t *testing.T) {
-	for _, g := range []wire.TransformID{wire.GroupNone, 1, wire.GroupMODP6144, wire.GroupMODP8192, wire.GroupCurve448, 24} {
+	for _, g := range []ipsec.TransformID{ipsec.GroupNone, 1, ipsec.GroupMODP6144, ipsec.GroupMODP8192, ipsec.GroupCurve448, 24} {
 		if _, err := NewDH(g, nil); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("NewDH(%d): %v", g, err)
 		}
@@ -229,8 +228,8 @@ func TestNewDHUnsupported(t *testing.T) {
 
 // Make sure curveFor agrees with the curves' own key sizes.
 func TestCurveSizes(t *testing.T) {
-	for g, c := range map[wire.TransformID]ecdh.Curve{
-		wire.GroupECP256: ecdh.P256(), wire.GroupECP384: ecdh.P384(), wire.GroupECP521: ecdh.P521(),
+	for g, c := range map[ipsec.TransformID]ecdh.Curve{
+		ipsec.GroupECP256: ecdh.P256(), ipsec.GroupECP384: ecdh.P384(), ipsec.GroupECP521: ecdh.P521(),
 	} {
 		k, _ := c.GenerateKey(nil)
 		if got := len(k.PublicKey().Bytes()) - 1; got != KeyExchangeDataLen(g) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"secgw/internal/ipsec"
 
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/wire"
@@ -14,7 +15,7 @@ import (
 // peers: key exchange, key derivation, an SK payload from the initiator to
 // the responder, PSK authentication and the first Child SA's keys.
 func Example() {
-	suite, err := ikecrypto.NewIKESuite(wire.EncrAESGCM16, 256, wire.IntegNone, wire.PRFHMACSHA2_256, wire.GroupCurve25519)
+	suite, err := ikecrypto.NewIKESuite(ipsec.EncrAESGCM16, 256, ipsec.IntegNone, ipsec.PRFHMACSHA2_256, ipsec.GroupCurve25519)
 	if err != nil {
 		panic(err)
 	}
@@ -70,7 +71,7 @@ func Example() {
 	fmt.Println("AUTH verified:", ok)
 
 	// The Child SA created by IKE_AUTH (RFC 7296 §2.17).
-	esp, _ := ikecrypto.NewESPSuite(wire.EncrAESGCM16, 128, wire.IntegNone, wire.GroupNone)
+	esp, _ := ikecrypto.NewESPSuite(ipsec.EncrAESGCM16, 128, ipsec.IntegNone, ipsec.GroupNone)
 	childI, _ := ikecrypto.DeriveChildKeys(prf, keysI.SKd, esp, nil, ni, nr)
 	childR, _ := ikecrypto.DeriveChildKeys(prf, keysR.SKd, esp, nil, ni, nr)
 	fmt.Println("ESP keys agree:", bytes.Equal(childI.EncrI, childR.EncrI), len(childI.EncrI), "octets")
@@ -85,14 +86,14 @@ func Example() {
 // MODP values are as long as the prime, ECP values are x | y and X25519
 // values are 32 octets.
 func ExampleNewDH() {
-	for _, g := range []wire.TransformID{wire.GroupMODP2048, wire.GroupECP256, wire.GroupECP521, wire.GroupCurve25519} {
+	for _, g := range []ipsec.TransformID{ipsec.GroupMODP2048, ipsec.GroupECP256, ipsec.GroupECP521, ipsec.GroupCurve25519} {
 		dh, err := ikecrypto.NewDH(g, nil)
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(wire.TransformName(wire.TransformKE, g), len(dh.PublicKey()))
+		fmt.Println(ipsec.TransformName(ipsec.TransformKE, g), len(dh.PublicKey()))
 	}
-	_, err := ikecrypto.NewDH(wire.GroupCurve448, nil)
+	_, err := ikecrypto.NewDH(ipsec.GroupCurve448, nil)
 	fmt.Println(err)
 	// Output:
 	// MODP_2048 256
@@ -104,7 +105,7 @@ func ExampleNewDH() {
 
 // ExamplePRF_PlusExpand derives 40 octets with prf+ (RFC 7296 §2.13).
 func ExamplePRF_PlusExpand() {
-	prf, _ := ikecrypto.NewPRF(wire.PRFHMACSHA2_256)
+	prf, _ := ikecrypto.NewPRF(ipsec.PRFHMACSHA2_256)
 	out, err := prf.PlusExpand([]byte("key"), []byte("seed"), 40)
 	fmt.Println(len(out), err)
 	_, err = prf.PlusExpand([]byte("key"), []byte("seed"), 255*32+1)

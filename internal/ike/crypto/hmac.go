@@ -8,8 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-
-	"secgw/internal/ike/wire"
+	"secgw/internal/ipsec"
 )
 
 // maxPRFPlusBlocks is the number of prf outputs beyond which prf+ is not
@@ -21,29 +20,29 @@ const maxPRFPlusBlocks = 255
 // (RFC 4868 §2.1). The zero PRF is not usable; obtain one from NewPRF or
 // Suite.PRF. A PRF is a small value and safe for concurrent use.
 type PRF struct {
-	id   wire.TransformID
+	id   ipsec.TransformID
 	hash func() hash.Hash
 	size int
 }
 
 // NewPRF returns the PRF with the given Transform ID: PRF_HMAC_SHA1,
 // PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384 or PRF_HMAC_SHA2_512.
-func NewPRF(id wire.TransformID) (PRF, error) {
+func NewPRF(id ipsec.TransformID) (PRF, error) {
 	switch id {
-	case wire.PRFHMACSHA1:
+	case ipsec.PRFHMACSHA1:
 		return PRF{id, sha1.New, sha1.Size}, nil
-	case wire.PRFHMACSHA2_256:
+	case ipsec.PRFHMACSHA2_256:
 		return PRF{id, sha256.New, sha256.Size}, nil
-	case wire.PRFHMACSHA2_384:
+	case ipsec.PRFHMACSHA2_384:
 		return PRF{id, sha512.New384, sha512.Size384}, nil
-	case wire.PRFHMACSHA2_512:
+	case ipsec.PRFHMACSHA2_512:
 		return PRF{id, sha512.New, sha512.Size}, nil
 	}
-	return PRF{}, fmt.Errorf("%w: PRF %s", ErrUnsupported, wire.TransformName(wire.TransformPRF, id))
+	return PRF{}, fmt.Errorf("%w: PRF %s", ErrUnsupported, ipsec.TransformName(ipsec.TransformPRF, id))
 }
 
 // ID returns the PRF's Transform ID.
-func (p PRF) ID() wire.TransformID { return p.id }
+func (p PRF) ID() ipsec.TransformID { return p.id }
 
 // Size returns the length in octets of the PRF output.
 func (p PRF) Size() int { return p.size }
@@ -107,7 +106,7 @@ func (p PRF) PlusExpand(key, seed []byte, n int) ([]byte, error) {
 }
 
 // String returns the IANA name of the PRF, e.g. "HMAC_SHA2_256".
-func (p PRF) String() string { return wire.TransformName(wire.TransformPRF, p.id) }
+func (p PRF) String() string { return ipsec.TransformName(ipsec.TransformPRF, p.id) }
 
 // Integ is an integrity algorithm (Transform Type 3): HMAC truncated to the
 // first ICVSize octets. The supported algorithms and their key and ICV
@@ -121,7 +120,7 @@ func (p PRF) String() string { return wire.TransformName(wire.TransformPRF, p.id
 // The zero Integ is not usable; obtain one from NewInteg. An Integ is a
 // small value and safe for concurrent use.
 type Integ struct {
-	id      wire.TransformID
+	id      ipsec.TransformID
 	hash    func() hash.Hash
 	keySize int
 	icvSize int
@@ -129,22 +128,22 @@ type Integ struct {
 
 // NewInteg returns the integrity algorithm with the given Transform ID.
 // AUTH_NONE is not an algorithm and is rejected.
-func NewInteg(id wire.TransformID) (Integ, error) {
+func NewInteg(id ipsec.TransformID) (Integ, error) {
 	switch id {
-	case wire.IntegHMACSHA1_96:
+	case ipsec.IntegHMACSHA1_96:
 		return Integ{id, sha1.New, 20, 12}, nil
-	case wire.IntegHMACSHA2_256_128:
+	case ipsec.IntegHMACSHA2_256_128:
 		return Integ{id, sha256.New, 32, 16}, nil
-	case wire.IntegHMACSHA2_384_192:
+	case ipsec.IntegHMACSHA2_384_192:
 		return Integ{id, sha512.New384, 48, 24}, nil
-	case wire.IntegHMACSHA2_512_256:
+	case ipsec.IntegHMACSHA2_512_256:
 		return Integ{id, sha512.New, 64, 32}, nil
 	}
-	return Integ{}, fmt.Errorf("%w: integrity algorithm %s", ErrUnsupported, wire.TransformName(wire.TransformInteg, id))
+	return Integ{}, fmt.Errorf("%w: integrity algorithm %s", ErrUnsupported, ipsec.TransformName(ipsec.TransformInteg, id))
 }
 
 // ID returns the Transform ID.
-func (i Integ) ID() wire.TransformID { return i.id }
+func (i Integ) ID() ipsec.TransformID { return i.id }
 
 // KeySize returns the key length in octets, i.e. the length of SK_ai and
 // SK_ar (RFC 7296 §2.14) or of an ESP integrity key (RFC 7296 §2.17).
@@ -175,4 +174,4 @@ func (i Integ) Verify(key, data, icv []byte) bool {
 }
 
 // String returns the IANA name, e.g. "HMAC_SHA2_256_128".
-func (i Integ) String() string { return wire.TransformName(wire.TransformInteg, i.id) }
+func (i Integ) String() string { return ipsec.TransformName(ipsec.TransformInteg, i.id) }

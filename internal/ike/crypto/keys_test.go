@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/binary"
+	"secgw/internal/ipsec"
 	"testing"
 
 	"secgw/internal/ike/wire"
@@ -47,13 +48,13 @@ var (
 const testSPIi, testSPIr = 0x0102030405060708, 0x1112131415161718
 
 func TestSKEYSEED(t *testing.T) {
-	p := mustPRF(t, wire.PRFHMACSHA2_256)
+	p := mustPRF(t, ipsec.PRFHMACSHA2_256)
 	// RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir).
 	if got, want := SKEYSEED(p, testNi, testNr, testGir), refHMAC(p, cat(testNi, testNr), testGir); !bytes.Equal(got, want) {
 		t.Errorf("SKEYSEED = %x, want %x", got, want)
 	}
 	// RFC 7296 §2.18: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr).
-	old := mustPRF(t, wire.PRFHMACSHA1)
+	old := mustPRF(t, ipsec.PRFHMACSHA1)
 	skd := seq(0x33, 20)
 	if got, want := RekeySKEYSEED(old, skd, testGir, testNi, testNr), refHMAC(old, skd, testGir, testNi, testNr); !bytes.Equal(got, want) {
 		t.Errorf("rekey SKEYSEED = %x, want %x", got, want)
@@ -62,10 +63,10 @@ func TestSKEYSEED(t *testing.T) {
 
 func TestDeriveIKEKeys(t *testing.T) {
 	for _, s := range []Suite{
-		{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA1_96, PRF: wire.PRFHMACSHA1, Group: wire.GroupMODP2048},
-		{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_512_256, PRF: wire.PRFHMACSHA2_384, Group: wire.GroupECP384},
-		{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_512, Group: wire.GroupECP521},
-		{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519},
+		{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA1_96, PRF: ipsec.PRFHMACSHA1, Group: ipsec.GroupMODP2048},
+		{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_512_256, PRF: ipsec.PRFHMACSHA2_384, Group: ipsec.GroupECP384},
+		{Encr: ipsec.EncrAESGCM16, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_512, Group: ipsec.GroupECP521},
+		{Encr: ipsec.EncrChaCha20Poly1305, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupCurve25519},
 	} {
 		kl, _ := s.IKEKeyLengths()
 		p := mustPRF(t, s.PRF)
@@ -134,9 +135,9 @@ func TestIKEKeysBothSides(t *testing.T) {
 }
 
 func TestRekeyIKEKeys(t *testing.T) {
-	oldPRF := mustPRF(t, wire.PRFHMACSHA1)
+	oldPRF := mustPRF(t, ipsec.PRFHMACSHA1)
 	oldSKd := seq(0x5d, 20)
-	s := Suite{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_512, Group: wire.GroupCurve25519}
+	s := Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_512, Group: ipsec.GroupCurve25519}
 	keys, err := RekeyIKEKeys(oldPRF, oldSKd, s, testGir[:32], testNi, testNr, 0xaa, 0xbb)
 	if err != nil {
 		t.Fatal(err)
@@ -150,13 +151,13 @@ func TestRekeyIKEKeys(t *testing.T) {
 }
 
 func TestDeriveChildKeys(t *testing.T) {
-	p := mustPRF(t, wire.PRFHMACSHA2_256)
+	p := mustPRF(t, ipsec.PRFHMACSHA2_256)
 	skd := seq(0xd0, 32)
 	for _, esp := range []Suite{
-		{Encr: wire.EncrAESGCM16, KeyBits: 256},
-		{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128},
-		{Encr: wire.EncrChaCha20Poly1305, Group: wire.GroupCurve25519},
-		{Encr: wire.EncrNull, Integ: wire.IntegHMACSHA1_96},
+		{Encr: ipsec.EncrAESGCM16, KeyBits: 256},
+		{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128},
+		{Encr: ipsec.EncrChaCha20Poly1305, Group: ipsec.GroupCurve25519},
+		{Encr: ipsec.EncrNull, Integ: ipsec.IntegHMACSHA1_96},
 	} {
 		kl, _ := esp.ESPKeyLengths()
 		for _, gir := range [][]byte{nil, testGir[:32]} {
@@ -177,13 +178,13 @@ func TestDeriveChildKeys(t *testing.T) {
 			k.Clear()
 		}
 	}
-	if _, err := DeriveChildKeys(p, skd, Suite{Encr: wire.EncrAESCBC, KeyBits: 128}, nil, testNi, testNr); err == nil {
+	if _, err := DeriveChildKeys(p, skd, Suite{Encr: ipsec.EncrAESCBC, KeyBits: 128}, nil, testNi, testNr); err == nil {
 		t.Error("ESP AES-CBC without integrity accepted")
 	}
 }
 
 func TestApplyPPK(t *testing.T) {
-	s := Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_384, Group: wire.GroupECP256}
+	s := Suite{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_384, Group: ipsec.GroupECP256}
 	p := mustPRF(t, s.PRF)
 	keys, _ := NewIKEKeys(s, testGir, testNi, testNr, testSPIi, testSPIr)
 	orig, _ := NewIKEKeys(s, testGir, testNi, testNr, testSPIi, testSPIr)
@@ -206,7 +207,7 @@ func TestApplyPPK(t *testing.T) {
 }
 
 func TestAuthPSK(t *testing.T) {
-	for _, id := range []wire.TransformID{wire.PRFHMACSHA1, wire.PRFHMACSHA2_256, wire.PRFHMACSHA2_512} {
+	for _, id := range []ipsec.TransformID{ipsec.PRFHMACSHA1, ipsec.PRFHMACSHA2_256, ipsec.PRFHMACSHA2_512} {
 		p := mustPRF(t, id)
 		psk := []byte("correct horse battery staple")
 		skpi := seq(0x50, p.KeySize())

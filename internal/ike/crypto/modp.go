@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"secgw/internal/ipsec"
 	"sync"
-
-	"secgw/internal/ike/wire"
 )
 
 // The MODP primes. Each is p = 2^n - 2^(n-64) - 1 + 2^64 * ([2^(n-130) pi]
@@ -86,20 +85,20 @@ var modpGenerator = big.NewInt(2)
 
 // modpGroup is a MODP group: the prime, p-1 and the octet length of p.
 type modpGroup struct {
-	id      wire.TransformID
+	id      ipsec.TransformID
 	p       *big.Int
 	pMinus1 *big.Int
 	size    int
 }
 
-var modpGroups = sync.OnceValue(func() map[wire.TransformID]*modpGroup {
-	m := make(map[wire.TransformID]*modpGroup)
-	for id, hex := range map[wire.TransformID]string{
-		wire.GroupMODP1024: modp1024,
-		wire.GroupMODP1536: modp1536,
-		wire.GroupMODP2048: modp2048,
-		wire.GroupMODP3072: modp3072,
-		wire.GroupMODP4096: modp4096,
+var modpGroups = sync.OnceValue(func() map[ipsec.TransformID]*modpGroup {
+	m := make(map[ipsec.TransformID]*modpGroup)
+	for id, hex := range map[ipsec.TransformID]string{
+		ipsec.GroupMODP1024: modp1024,
+		ipsec.GroupMODP1536: modp1536,
+		ipsec.GroupMODP2048: modp2048,
+		ipsec.GroupMODP3072: modp3072,
+		ipsec.GroupMODP4096: modp4096,
 	} {
 		p, ok := new(big.Int).SetString(hex, 16)
 		if !ok {
@@ -116,7 +115,7 @@ var modpGroups = sync.OnceValue(func() map[wire.TransformID]*modpGroup {
 })
 
 // modpGroupFor returns the MODP group with the given ID, or nil.
-func modpGroupFor(id wire.TransformID) *modpGroup { return modpGroups()[id] }
+func modpGroupFor(id ipsec.TransformID) *modpGroup { return modpGroups()[id] }
 
 // modpKey implements DH for a MODP group.
 //
@@ -152,7 +151,7 @@ func newMODPFromExponent(g *modpGroup, x *big.Int) *modpKey {
 }
 
 // Group implements DH.Group.
-func (k *modpKey) Group() wire.TransformID { return k.g.id }
+func (k *modpKey) Group() ipsec.TransformID { return k.g.id }
 
 // PublicKey implements DH.PublicKey.
 func (k *modpKey) PublicKey() []byte { return k.pub }

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"math/big"
+	"secgw/internal/ipsec"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
-var modpIDs = []wire.TransformID{
-	wire.GroupMODP1024, wire.GroupMODP1536, wire.GroupMODP2048, wire.GroupMODP3072, wire.GroupMODP4096,
+var modpIDs = []ipsec.TransformID{
+	ipsec.GroupMODP1024, ipsec.GroupMODP1536, ipsec.GroupMODP2048, ipsec.GroupMODP3072, ipsec.GroupMODP4096,
 }
 
 // piFixed returns floor(pi * 2^prec), from Machin's formula
@@ -44,15 +43,15 @@ func piFixed(prec uint) *big.Int {
 func TestMODPPrimes(t *testing.T) {
 	pi := piFixed(4096)
 	for _, v := range []struct {
-		id wire.TransformID
+		id ipsec.TransformID
 		n  uint
 		k  int64
 	}{
-		{wire.GroupMODP1024, 1024, 129093},
-		{wire.GroupMODP1536, 1536, 741804},
-		{wire.GroupMODP2048, 2048, 124476},
-		{wire.GroupMODP3072, 3072, 1690314},
-		{wire.GroupMODP4096, 4096, 240904},
+		{ipsec.GroupMODP1024, 1024, 129093},
+		{ipsec.GroupMODP1536, 1536, 741804},
+		{ipsec.GroupMODP2048, 2048, 124476},
+		{ipsec.GroupMODP3072, 3072, 1690314},
+		{ipsec.GroupMODP4096, 4096, 240904},
 	} {
 		f := new(big.Int).Rsh(pi, 4096-(v.n-130))
 		f.Add(f, big.NewInt(v.k))
@@ -105,7 +104,7 @@ func TestMODPAgreement(t *testing.T) {
 // both the public value (RFC 7296 §3.4) and g^ir (RFC 7296 §2.14) must be
 // padded to the length of the prime.
 func TestMODPPadding(t *testing.T) {
-	g := modpGroupFor(wire.GroupMODP2048)
+	g := modpGroupFor(ipsec.GroupMODP2048)
 	k := newMODPFromExponent(g, big.NewInt(1))
 	want := append(make([]byte, g.size-1), 2)
 	if !bytes.Equal(k.PublicKey(), want) {
@@ -163,7 +162,7 @@ func TestMODPRejectsPeerValues(t *testing.T) {
 // caller's random source.
 func TestMODPExponent(t *testing.T) {
 	r := bytes.NewReader(bytes.Repeat([]byte{0xa5}, 2*modpExponentBits/8))
-	k, err := NewDH(wire.GroupMODP2048, r)
+	k, err := NewDH(ipsec.GroupMODP2048, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,13 +171,13 @@ func TestMODPExponent(t *testing.T) {
 		t.Errorf("exponent %x not read from the given source", x)
 	}
 	// An exhausted source is an error, not a weak key.
-	if _, err := NewDH(wire.GroupMODP2048, bytes.NewReader(make([]byte, 10))); err == nil {
+	if _, err := NewDH(ipsec.GroupMODP2048, bytes.NewReader(make([]byte, 10))); err == nil {
 		t.Error("short random source accepted")
 	}
 	// Zero and one are skipped.
 	src := append(make([]byte, 2*modpExponentBits/8), bytes.Repeat([]byte{7}, modpExponentBits/8)...)
 	src[modpExponentBits/8+modpExponentBits/8-1] = 1
-	k, err = NewDH(wire.GroupMODP2048, bytes.NewReader(src))
+	k, err = NewDH(ipsec.GroupMODP2048, bytes.NewReader(src))
 	if err != nil || k.(*modpKey).x.Cmp(big.NewInt(2)) < 0 {
 		t.Errorf("exponent below 2: %v", err)
 	}

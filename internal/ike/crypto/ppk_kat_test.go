@@ -3,9 +3,8 @@ package crypto
 import (
 	"bytes"
 	"encoding/hex"
+	"secgw/internal/ipsec"
 	"testing"
-
-	"secgw/internal/ike/wire"
 )
 
 // TestApplyPPKKnownAnswer checks SK_d' = prf+(PPK, SK_d), SK_pi' =
@@ -27,15 +26,15 @@ import (
 func TestApplyPPKKnownAnswer(t *testing.T) {
 	ppk := seq(0, 32)
 	for _, c := range []struct {
-		prf           wire.TransformID
+		prf           ipsec.TransformID
 		n             int
 		skd, spi, spr string
 	}{
-		{wire.PRFHMACSHA2_256, 32,
+		{ipsec.PRFHMACSHA2_256, 32,
 			"bbbb40f2c542c2c58846dc609224829eae0a8b9a5d31f500caff2964dc6bf9de",
 			"8d2f952e07a9c1cd3cea5b9b961cf91ff95cfedffe48886f85604d7874fbf953",
 			"cfc6b5ece5f7502dd7bb4343e0b41f73d4c413a3c8c304c89443c003ce248410"},
-		{wire.PRFHMACSHA2_512, 64,
+		{ipsec.PRFHMACSHA2_512, 64,
 			"f91b7d51ef2bf03ad1404a159a53e5f83e501c7469aee27ff5f9e675905b0b782e8229b2c9cb384da83b33eba77d956fae08e8d1662385faba09ec04d426844d",
 			"5a7ce100db7e7cb29a79bead06676c0b62bd63e5531651632882f8ab410a609a321dfb09f216b88abd94869c0814d8c26e7045c95368036ccc80ecc13c892883",
 			"de61745b71151f7d64d0f9167d0375ad4496dffdc78b681c613278d23062921bb49a6d8bcf4cea873a85d1c73cca0fbeb1144c92f3f3808f80dcd6d75472cd19"},
@@ -58,7 +57,7 @@ func TestApplyPPKKnownAnswer(t *testing.T) {
 		}
 	}
 	k := &IKEKeys{SKd: seq(0, 40), SKpi: seq(0, 32), SKpr: seq(0, 32)}
-	if err := k.ApplyPPK(mustPRF(t, wire.PRFHMACSHA2_256), ppk); err != nil {
+	if err := k.ApplyPPK(mustPRF(t, ipsec.PRFHMACSHA2_256), ppk); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := hex.EncodeToString(k.SKd), "08b14f4020efc9a12fae411f5bbc54af49dd9da823a38719e86a6f7e9296801f14e767e90a117181"; got != want {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"secgw/internal/ipsec"
 	"testing"
 
 	"secgw/internal/ike/wire"
@@ -17,14 +18,14 @@ import (
 func skSuites() []Suite {
 	var out []Suite
 	for _, bits := range aesKeyBits {
-		for _, integ := range []wire.TransformID{wire.IntegHMACSHA1_96, wire.IntegHMACSHA2_256_128, wire.IntegHMACSHA2_384_192, wire.IntegHMACSHA2_512_256} {
-			out = append(out, Suite{Encr: wire.EncrAESCBC, KeyBits: bits, Integ: integ, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519})
+		for _, integ := range []ipsec.TransformID{ipsec.IntegHMACSHA1_96, ipsec.IntegHMACSHA2_256_128, ipsec.IntegHMACSHA2_384_192, ipsec.IntegHMACSHA2_512_256} {
+			out = append(out, Suite{Encr: ipsec.EncrAESCBC, KeyBits: bits, Integ: integ, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupCurve25519})
 		}
-		for _, encr := range []wire.TransformID{wire.EncrAESGCM8, wire.EncrAESGCM12, wire.EncrAESGCM16} {
-			out = append(out, Suite{Encr: encr, KeyBits: bits, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519})
+		for _, encr := range []ipsec.TransformID{ipsec.EncrAESGCM8, ipsec.EncrAESGCM12, ipsec.EncrAESGCM16} {
+			out = append(out, Suite{Encr: encr, KeyBits: bits, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupCurve25519})
 		}
 	}
-	return append(out, Suite{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519})
+	return append(out, Suite{Encr: ipsec.EncrChaCha20Poly1305, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupCurve25519})
 }
 
 // newTestSKCipher returns a cipher for s with random keys.
@@ -221,7 +222,7 @@ func TestSKCBCKnownAnswer(t *testing.T) {
 			"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
 			"d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1"},
 	} {
-		s := Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256}
+		s := Suite{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256}
 		integKey := seq(0x20, 32)
 		c, err := NewSKCipher(s, unhex(v.key), integKey)
 		if err != nil {
@@ -252,7 +253,7 @@ func TestSKCBCKnownAnswer(t *testing.T) {
 // INFORMATIONAL request with a Notify payload (12 octets), no padding and
 // Pad Length 0, sealed through the public API and parsed by package wire.
 func TestSKChaChaRFC7634(t *testing.T) {
-	s, err := NewIKESuite(wire.EncrChaCha20Poly1305, 0, wire.IntegNone, wire.PRFHMACSHA2_256, wire.GroupCurve25519)
+	s, err := NewIKESuite(ipsec.EncrChaCha20Poly1305, 0, ipsec.IntegNone, ipsec.PRFHMACSHA2_256, ipsec.GroupCurve25519)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,7 @@ func TestSKChaChaRFC7634(t *testing.T) {
 // TestChaChaESPConstruction is RFC 7634 Appendix A (ESP): it checks the
 // salt | IV nonce layout of the AEAD; the AAD is SPI | Sequence Number.
 func TestChaChaESPConstruction(t *testing.T) {
-	c, err := newAEADCipher(wire.EncrChaCha20Poly1305, append(seq(0x80, 32), 0xa0, 0xa1, 0xa2, 0xa3))
+	c, err := newAEADCipher(ipsec.EncrChaCha20Poly1305, append(seq(0x80, 32), 0xa0, 0xa1, 0xa2, 0xa3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +324,7 @@ func TestSKGCMKnownAnswers(t *testing.T) {
 			"522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
 			"76fc6ece0f4e1768cddf8853bb2d551b"},
 	} {
-		for _, id := range []wire.TransformID{wire.EncrAESGCM8, wire.EncrAESGCM12, wire.EncrAESGCM16} {
+		for _, id := range []ipsec.TransformID{ipsec.EncrAESGCM8, ipsec.EncrAESGCM12, ipsec.EncrAESGCM16} {
 			c, err := newAEADCipher(id, unhex(v.key+"cafebabe"))
 			if err != nil {
 				t.Fatal(err)
@@ -344,25 +345,25 @@ func TestSKGCMKnownAnswers(t *testing.T) {
 }
 
 func TestNewSKCipherRejects(t *testing.T) {
-	cbc := Suite{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256}
-	gcm := Suite{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2_256}
+	cbc := Suite{Encr: ipsec.EncrAESCBC, KeyBits: 256, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256}
+	gcm := Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 128, PRF: ipsec.PRFHMACSHA2_256}
 	for _, tc := range []struct {
 		s          Suite
 		enc, integ int
 	}{
 		{cbc, 31, 32}, {cbc, 32, 31}, {cbc, 32, 0},
 		{gcm, 16, 0}, {gcm, 20, 16}, {gcm, 36, 0},
-		{Suite{Encr: wire.EncrAESCTR, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256}, 20, 32},
-		{Suite{Encr: wire.EncrAESGCM16, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256}, 20, 32},
+		{Suite{Encr: ipsec.EncrAESCTR, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256}, 20, 32},
+		{Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256}, 20, 32},
 	} {
 		if _, err := NewSKCipher(tc.s, make([]byte, tc.enc), make([]byte, tc.integ)); err == nil {
 			t.Errorf("%s with %d/%d-octet keys accepted", tc.s, tc.enc, tc.integ)
 		}
 	}
-	if _, err := newAEADCipher(wire.EncrAESCBC, make([]byte, 20)); !errors.Is(err, ErrUnsupported) {
+	if _, err := newAEADCipher(ipsec.EncrAESCBC, make([]byte, 20)); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("AES-CBC as AEAD: %v", err)
 	}
-	if _, err := newCBCCipher(make([]byte, 17), mustInteg(t, wire.IntegHMACSHA1_96), make([]byte, 20)); err == nil {
+	if _, err := newCBCCipher(make([]byte, 17), mustInteg(t, ipsec.IntegHMACSHA1_96), make([]byte, 20)); err == nil {
 		t.Error("17-octet AES key accepted")
 	}
 }

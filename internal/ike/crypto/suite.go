@@ -31,10 +31,9 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"secgw/internal/ipsec"
 	"strconv"
 	"strings"
-
-	"secgw/internal/ike/wire"
 )
 
 // ErrAuthFailed is returned (possibly wrapped) by SKCipher.Open when the
@@ -68,17 +67,17 @@ var ErrUnsupported = errors.New("crypto: unsupported algorithm")
 // functions that take a Suite validate it again.
 type Suite struct {
 	// Encr is the encryption algorithm (Transform Type 1).
-	Encr wire.TransformID
+	Encr ipsec.TransformID
 	// KeyBits is the Key Length attribute in bits (RFC 7296 §3.3.5), or 0
 	// when the transform carries none (ChaCha20-Poly1305, NULL).
 	KeyBits int
 	// Integ is the integrity algorithm (Transform Type 3); IntegNone with
 	// an AEAD.
-	Integ wire.TransformID
+	Integ ipsec.TransformID
 	// PRF is the pseudorandom function (Transform Type 2); IKE SAs only.
-	PRF wire.TransformID
+	PRF ipsec.TransformID
 	// Group is the key exchange method (Transform Type 4).
-	Group wire.TransformID
+	Group ipsec.TransformID
 }
 
 // KeyLengths are the lengths in octets of the keys a Suite needs from
@@ -110,20 +109,20 @@ type encrInfo struct {
 var aesKeyBits = []int{128, 192, 256}
 
 // encrTable lists the supported encryption transforms.
-var encrTable = map[wire.TransformID]encrInfo{
+var encrTable = map[ipsec.TransformID]encrInfo{
 	// RFC 4303 / RFC 2410: ESP with NULL encryption, integrity required.
-	wire.EncrNull: {keyBits: []int{0}, esp: true},
+	ipsec.EncrNull: {keyBits: []int{0}, esp: true},
 	// RFC 3602; IKEv2 SK payload RFC 7296 §3.14.
-	wire.EncrAESCBC: {keyBits: aesKeyBits, ike: true, esp: true},
+	ipsec.EncrAESCBC: {keyBits: aesKeyBits, ike: true, esp: true},
 	// RFC 3686 §5.1: the last 4 octets of KEYMAT are the nonce. ESP only
 	// here (RFC 5930 defines it for IKEv2 too; not implemented).
-	wire.EncrAESCTR: {keyBits: aesKeyBits, salt: 4, esp: true},
+	ipsec.EncrAESCTR: {keyBits: aesKeyBits, salt: 4, esp: true},
 	// RFC 4106 §8.1 (ESP), RFC 5282 §7.1 (IKEv2): key | 4-octet salt.
-	wire.EncrAESGCM8:  {aead: true, keyBits: aesKeyBits, salt: 4, ike: true, esp: true},
-	wire.EncrAESGCM12: {aead: true, keyBits: aesKeyBits, salt: 4, ike: true, esp: true},
-	wire.EncrAESGCM16: {aead: true, keyBits: aesKeyBits, salt: 4, ike: true, esp: true},
+	ipsec.EncrAESGCM8:  {aead: true, keyBits: aesKeyBits, salt: 4, ike: true, esp: true},
+	ipsec.EncrAESGCM12: {aead: true, keyBits: aesKeyBits, salt: 4, ike: true, esp: true},
+	ipsec.EncrAESGCM16: {aead: true, keyBits: aesKeyBits, salt: 4, ike: true, esp: true},
 	// RFC 7634 §2, §3: 256-bit key | 4-octet salt, no Key Length attribute.
-	wire.EncrChaCha20Poly1305: {aead: true, keyBits: []int{0}, fixed: 32, salt: 4, ike: true, esp: true},
+	ipsec.EncrChaCha20Poly1305: {aead: true, keyBits: []int{0}, fixed: 32, salt: 4, ike: true, esp: true},
 }
 
 // NewIKESuite validates the transforms negotiated for an IKE SA and returns
@@ -137,7 +136,7 @@ var encrTable = map[wire.TransformID]encrInfo{
 //     combined-mode ciphers offer no integrity algorithm); otherwise it
 //     must be one of the HMAC algorithms (RFC 7296 §3.3.3).
 //   - PRF is one of the HMAC PRFs; Group is supported by NewDH.
-func NewIKESuite(encr wire.TransformID, keyBits int, integ, prf, group wire.TransformID) (Suite, error) {
+func NewIKESuite(encr ipsec.TransformID, keyBits int, integ, prf, group ipsec.TransformID) (Suite, error) {
 	s := Suite{Encr: encr, KeyBits: keyBits, Integ: integ, PRF: prf, Group: group}
 	if _, err := s.IKEKeyLengths(); err != nil {
 		return Suite{}, err
@@ -154,12 +153,12 @@ func NewIKESuite(encr wire.TransformID, keyBits int, integ, prf, group wire.Tran
 // ENCR_NULL requires integrity (RFC 4303 §3.2, RFC 2410); so, by this
 // package's choice, does every other non-AEAD cipher, since ESP encryption
 // without integrity is NOT RECOMMENDED (RFC 8221).
-func NewESPSuite(encr wire.TransformID, keyBits int, integ, group wire.TransformID) (Suite, error) {
+func NewESPSuite(encr ipsec.TransformID, keyBits int, integ, group ipsec.TransformID) (Suite, error) {
 	s := Suite{Encr: encr, KeyBits: keyBits, Integ: integ, Group: group}
 	if _, err := s.ESPKeyLengths(); err != nil {
 		return Suite{}, err
 	}
-	if group != wire.GroupNone && !SupportedGroup(group) {
+	if group != ipsec.GroupNone && !SupportedGroup(group) {
 		return Suite{}, fmt.Errorf("%w: key exchange method %s", ErrUnsupported, groupName(group))
 	}
 	return s, nil
@@ -208,9 +207,9 @@ func (s Suite) lengths(info encrInfo) (KeyLengths, error) {
 	}
 	kl.Encr = s.KeyBits/8 + info.fixed + info.salt
 	if info.aead {
-		if s.Integ != wire.IntegNone {
+		if s.Integ != ipsec.IntegNone {
 			return KeyLengths{}, fmt.Errorf("%w: integrity algorithm %s with combined-mode %s",
-				ErrUnsupported, wire.TransformName(wire.TransformInteg, s.Integ), encrName(s.Encr))
+				ErrUnsupported, ipsec.TransformName(ipsec.TransformInteg, s.Integ), encrName(s.Encr))
 		}
 		return kl, nil
 	}
@@ -243,13 +242,13 @@ func (s Suite) String() string {
 	if s.KeyBits != 0 {
 		parts[0] += "/" + strconv.Itoa(s.KeyBits)
 	}
-	if s.Integ != wire.IntegNone {
-		parts = append(parts, wire.TransformName(wire.TransformInteg, s.Integ))
+	if s.Integ != ipsec.IntegNone {
+		parts = append(parts, ipsec.TransformName(ipsec.TransformInteg, s.Integ))
 	}
 	if s.PRF != 0 {
-		parts = append(parts, wire.TransformName(wire.TransformPRF, s.PRF))
+		parts = append(parts, ipsec.TransformName(ipsec.TransformPRF, s.PRF))
 	}
-	if s.Group != wire.GroupNone {
+	if s.Group != ipsec.GroupNone {
 		parts = append(parts, groupName(s.Group))
 	}
 	return strings.Join(parts, "-")

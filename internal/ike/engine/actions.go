@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 
 	"secgw/internal/ike/config"
@@ -19,7 +20,7 @@ type Packet struct {
 
 // selector is the single-address selector of the packet's source (src)
 // or destination, with its protocol and port (any port when zero).
-func (p Packet) selector(src bool) wire.TrafficSelector {
+func (p Packet) selector(src bool) ipsec.TrafficSelector {
 	a, port := p.Dst, p.DstPort
 	if src {
 		a, port = p.Src, p.SrcPort
@@ -28,7 +29,7 @@ func (p Packet) selector(src bool) wire.TrafficSelector {
 	if port == 0 {
 		end = 65535
 	}
-	return wire.SelectorFromPrefix(netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), p.Proto, start, end)
+	return ipsec.SelectorFromPrefix(netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), p.Proto, start, end)
 }
 
 // Trap is a trap policy: outbound traffic matching LocalTS -> RemoteTS
@@ -40,7 +41,7 @@ func (p Packet) selector(src bool) wire.TrafficSelector {
 type Trap struct {
 	VPN, Policy       string
 	Local, Remote     netip.Addr // the IKE endpoints
-	LocalTS, RemoteTS wire.TrafficSelector
+	LocalTS, RemoteTS ipsec.TrafficSelector
 	Mode              config.Mode
 }
 
@@ -191,7 +192,7 @@ func (e *Engine) trapFor(pkt Packet) string {
 	return ""
 }
 
-func covers(outer, inner wire.TrafficSelector) bool {
+func covers(outer, inner ipsec.TrafficSelector) bool {
 	return outer.Type == inner.Type && !inner.StartAddr.Less(outer.StartAddr) && !outer.EndAddr.Less(inner.EndAddr) &&
 		(outer.IPProtocol == 0 || outer.IPProtocol == inner.IPProtocol) &&
 		outer.StartPort <= inner.StartPort && inner.EndPort <= outer.EndPort

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -72,7 +73,7 @@ type childCore struct {
 	Mode                    config.Mode
 	Suite                   ikecrypto.Suite
 	In, Out                 DirKeys
-	LocalTS, RemoteTS       []wire.TrafficSelector
+	LocalTS, RemoteTS       []ipsec.TrafficSelector
 }
 
 // childSA returns the ChildSA of c, a child SA of sa, as the dataplane got
@@ -172,7 +173,7 @@ type childParams struct {
 	inSPI, outSPI uint32
 	// tsi and tsr are the selectors as the initiator of the exchange
 	// names them.
-	tsi, tsr []wire.TrafficSelector
+	tsi, tsr []ipsec.TrafficSelector
 	// gir is the shared secret of the exchange's KE payloads (PFS), or
 	// nil; ni and nr are its nonces.
 	gir, ni, nr []byte
@@ -186,12 +187,12 @@ type childParams struct {
 // prf+(SK_d, [g^ir (new) |] Ni | Nr)), gives the SA to the dataplane and
 // starts its lifetimes.
 func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
-	enc, _ := proposal.Transform(p.proposal, wire.TransformEncr)
-	integ, _ := proposal.Transform(p.proposal, wire.TransformInteg)
-	esn, _ := proposal.Transform(p.proposal, wire.TransformESN)
-	ke, _ := proposal.Transform(p.proposal, wire.TransformKE)
+	enc, _ := proposal.Transform(p.proposal, ipsec.TransformEncr)
+	integ, _ := proposal.Transform(p.proposal, ipsec.TransformInteg)
+	esn, _ := proposal.Transform(p.proposal, ipsec.TransformESN)
+	ke, _ := proposal.Transform(p.proposal, ipsec.TransformKE)
 	bits, _ := enc.KeyLength()
-	group := wire.GroupNone
+	group := ipsec.GroupNone
 	if p.gir != nil {
 		group = ke.ID
 	}
@@ -206,7 +207,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 	c := ChildSA{
 		VPN: sa.vpn.Name, Policy: p.policy.Name, IKESPIi: sa.spii, IKESPIr: sa.spir,
 		Local: sa.local, Remote: sa.remote, Encap: sa.natLocal || sa.natRemote,
-		UniqueID: sa.w.e.nextUID(), InSPI: p.inSPI, OutSPI: p.outSPI, Suite: suite, ESN: esn.ID == wire.ESNEnabled,
+		UniqueID: sa.w.e.nextUID(), InSPI: p.inSPI, OutSPI: p.outSPI, Suite: suite, ESN: esn.ID == ipsec.ESNEnabled,
 		Mode: p.policy.Mode, Lifetimes: sa.vpn.Child,
 	}
 	i, r := DirKeys{Encr: keys.EncrI, Integ: keys.IntegI}, DirKeys{Encr: keys.EncrR, Integ: keys.IntegR}
@@ -269,7 +270,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 // IKE_AUTH or CREATE_CHILD_SA.
 type childRequest struct {
 	sap       *wire.SA
-	tsi, tsr  []wire.TrafficSelector
+	tsi, tsr  []ipsec.TrafficSelector
 	transport bool
 	// ke is the initiator's KE payload (CREATE_CHILD_SA with PFS).
 	ke *wire.KE
@@ -315,7 +316,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 	}
 	var gir []byte
 	var myKE *wire.KE
-	if ke, has := proposal.Transform(chosen, wire.TransformKE); has && ke.ID != wire.GroupNone && !r.auth {
+	if ke, has := proposal.Transform(chosen, ipsec.TransformKE); has && ke.ID != ipsec.GroupNone && !r.auth {
 		if r.ke == nil || r.ke.Group != ke.ID {
 			// RFC 7296 §1.3: the initiator guessed another group, or
 			// none; name ours.

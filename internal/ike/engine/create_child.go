@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"secgw/internal/ipsec"
 	"slices"
 	"time"
 
@@ -53,10 +54,10 @@ type childCreateTask struct {
 
 	spi      uint32
 	offer    []wire.Proposal
-	group    wire.TransformID
+	group    ipsec.TransformID
 	dh       ikecrypto.DH
 	ni       []byte
-	tsi, tsr []wire.TrafficSelector
+	tsi, tsr []ipsec.TrafficSelector
 	tries    int
 }
 
@@ -120,7 +121,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if t.group == 0 {
 		t.group = pfsGroup(offer)
 	}
-	if t.group != wire.GroupNone && (t.dh == nil || t.dh.Group() != t.group) {
+	if t.group != ipsec.GroupNone && (t.dh == nil || t.dh.Group() != t.group) {
 		dh, err := ikecrypto.NewDH(t.group, sa.w.e.o.Rand)
 		if err != nil {
 			return nil, err
@@ -139,7 +140,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, wire.NewNotify(wire.NotifyUseTransportMode, nil))
 	}
 	ps = append(ps, &wire.SA{Proposals: t.offer}, &wire.Nonce{Data: t.ni})
-	if t.dh != nil && t.group != wire.GroupNone {
+	if t.dh != nil && t.group != ipsec.GroupNone {
 		ps = append(ps, &wire.KE{Group: t.group, Data: t.dh.PublicKey()})
 	}
 	ps = append(ps, &wire.TrafficSelectors{Selectors: t.tsi}, &wire.TrafficSelectors{Responder: true, Selectors: t.tsr})
@@ -147,22 +148,22 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if t.rekey != nil {
 		what = "rekeying"
 	}
-	sa.log().Info(what+" child SA", "subsystem", "child", "policy", t.policy.Name, "pfs", t.group != wire.GroupNone)
+	sa.log().Info(what+" child SA", "subsystem", "child", "policy", t.policy.Name, "pfs", t.group != ipsec.GroupNone)
 	return ps, nil
 }
 
 // pfsGroup is the KE group we send in CREATE_CHILD_SA: the first
 // dh-group of the first ESP proposal that has one (the "guess" of RFC
 // 7296 §1.3), or none.
-func pfsGroup(ps []wire.Proposal) wire.TransformID {
+func pfsGroup(ps []wire.Proposal) ipsec.TransformID {
 	for _, p := range ps {
 		for _, g := range proposal.Groups(p) {
-			if g != wire.GroupNone {
+			if g != ipsec.GroupNone {
 				return g
 			}
 		}
 	}
-	return wire.GroupNone
+	return ipsec.GroupNone
 }
 
 func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
@@ -171,7 +172,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		if g, ok := n.Group(); ok && g != t.group && offersGroup(t.offer, g) {
 			// RFC 7296 §1.3: a new exchange with the group the
 			// responder named.
-			sa.log().Debug("responder wants another PFS group", "group", wire.TransformName(wire.TransformKE, g))
+			sa.log().Debug("responder wants another PFS group", "group", ipsec.TransformName(ipsec.TransformKE, g))
 			t.group = g
 			return errAgain
 		}
@@ -193,8 +194,8 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 	ok = ok && len(chosen.SPI) == 4 && ts.Subset(tsi.Selectors, t.tsi) && ts.Subset(tsr.Selectors, t.tsr)
 	var gir []byte
 	if ok {
-		g, has := proposal.Transform(chosen, wire.TransformKE)
-		pfs := has && g.ID != wire.GroupNone
+		g, has := proposal.Transform(chosen, ipsec.TransformKE)
+		pfs := has && g.ID != ipsec.GroupNone
 		switch {
 		case pfs && (ke == nil || ke.Group != g.ID || t.dh == nil || t.dh.Group() != g.ID):
 			ok = false

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -223,7 +224,7 @@ func TestDPDActionTrap(t *testing.T) {
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // firstTS returns the selectors of the TSi (or TSr) payload of ps.
-func firstTS(ps []wire.Payload, responder bool) []wire.TrafficSelector {
+func firstTS(ps []wire.Payload, responder bool) []ipsec.TrafficSelector {
 	for _, p := range ps {
 		if ts, ok := p.(*wire.TrafficSelectors); ok && ts.Responder == responder {
 			return ts.Selectors

@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -228,10 +229,10 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	data := d.Data
 	if d.Local.Port() == PortNATT {
 		// RFC 3948 §2.2: IKE on port 4500 follows the Non-ESP Marker.
-		switch wire.ClassifyNATT(data) {
-		case wire.PacketIKE:
-			data, _ = wire.StripNonESPMarker(data)
-		case wire.PacketKeepalive:
+		switch ipsec.ClassifyNATT(data) {
+		case ipsec.PacketIKE:
+			data, _ = ipsec.StripNonESPMarker(data)
+		case ipsec.PacketKeepalive:
 			return // RFC 3948 §2.3: a NAT-keepalive is ignored
 		default:
 			return // ESP is the dataplane's; anything else is noise

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"secgw/internal/ipsec"
 	"slices"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -60,22 +61,22 @@ func filterESP(ps []wire.Proposal, ok func(ikecrypto.Suite) bool) []wire.Proposa
 
 func filterProposal(p wire.Proposal, ok func(ikecrypto.Suite) bool) []wire.Proposal {
 	var encrs []wire.Transform
-	var integs []wire.TransformID
+	var integs []ipsec.TransformID
 	for _, t := range p.Transforms {
 		switch {
-		case t.Type == wire.TransformEncr:
+		case t.Type == ipsec.TransformEncr:
 			encrs = append(encrs, t)
-		case t.Type == wire.TransformInteg && t.ID != wire.IntegNone:
+		case t.Type == ipsec.TransformInteg && t.ID != ipsec.IntegNone:
 			integs = append(integs, t.ID)
 		}
 	}
 	// takes[i] are the integrity algorithms of encrs[i] (nil for an
 	// AEAD, which takes none); kept[i] whether encrs[i] stays.
-	takes := make([][]wire.TransformID, len(encrs))
+	takes := make([][]ipsec.TransformID, len(encrs))
 	kept := make([]bool, len(encrs))
-	var union []wire.TransformID
+	var union []ipsec.TransformID
 	split := false
-	var first []wire.TransformID
+	var first []ipsec.TransformID
 	haveFirst := false
 	for i, enc := range encrs {
 		bits, _ := enc.KeyLength()
@@ -86,7 +87,7 @@ func filterProposal(p wire.Proposal, ok func(ikecrypto.Suite) bool) []wire.Propo
 		}
 		cands := integs
 		if len(cands) == 0 {
-			cands = []wire.TransformID{wire.IntegNone}
+			cands = []ipsec.TransformID{ipsec.IntegNone}
 		}
 		for _, in := range cands {
 			s.Integ = in
@@ -115,18 +116,18 @@ func filterProposal(p wire.Proposal, ok func(ikecrypto.Suite) bool) []wire.Propo
 	// build returns p with the ciphers for which keep says so and,
 	// unless integ is nil (only AEADs left: the INTEG transforms stay
 	// as configured), the integrity algorithms in integ.
-	build := func(keep func(i int) bool, integ []wire.TransformID) wire.Proposal {
+	build := func(keep func(i int) bool, integ []ipsec.TransformID) wire.Proposal {
 		q := wire.Proposal{Number: p.Number, Protocol: p.Protocol}
 		n := 0
 		for _, t := range p.Transforms {
 			switch {
-			case t.Type == wire.TransformEncr:
+			case t.Type == ipsec.TransformEncr:
 				if keep(n) {
 					q.Transforms = append(q.Transforms, t)
 				}
 				n++
-			case t.Type == wire.TransformInteg && integ != nil:
-				if t.ID == wire.IntegNone || slices.Contains(integ, t.ID) {
+			case t.Type == ipsec.TransformInteg && integ != nil:
+				if t.ID == ipsec.IntegNone || slices.Contains(integ, t.ID) {
 					q.Transforms = append(q.Transforms, t)
 				}
 			default:
@@ -155,8 +156,8 @@ func unsupportedChoice(ours, theirs []wire.Proposal, o proposal.Options) string 
 	if !ok {
 		return ""
 	}
-	enc, _ := proposal.Transform(chosen, wire.TransformEncr)
-	integ, _ := proposal.Transform(chosen, wire.TransformInteg)
+	enc, _ := proposal.Transform(chosen, ipsec.TransformEncr)
+	integ, _ := proposal.Transform(chosen, ipsec.TransformInteg)
 	bits, _ := enc.KeyLength()
 	return ikecrypto.Suite{Encr: enc.ID, KeyBits: int(bits), Integ: integ.ID}.String()
 }

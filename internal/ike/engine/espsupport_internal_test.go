@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
@@ -16,14 +17,14 @@ func render(ps []wire.Proposal) string {
 	for _, p := range ps {
 		var enc, integ, other []string
 		for _, t := range p.Transforms {
-			name := wire.TransformName(t.Type, t.ID)
+			name := ipsec.TransformName(t.Type, t.ID)
 			if bits, ok := t.KeyLength(); ok {
 				name += fmt.Sprint("/", bits)
 			}
 			switch t.Type {
-			case wire.TransformEncr:
+			case ipsec.TransformEncr:
 				enc = append(enc, name)
-			case wire.TransformInteg:
+			case ipsec.TransformInteg:
 				integ = append(integ, name)
 			default:
 				other = append(other, name)
@@ -34,29 +35,29 @@ func render(ps []wire.Proposal) string {
 	return strings.Join(lines, "\n")
 }
 
-func encr(id wire.TransformID, bits uint16) wire.Transform {
-	t := wire.Transform{Type: wire.TransformEncr, ID: id}
+func encr(id ipsec.TransformID, bits uint16) wire.Transform {
+	t := wire.Transform{Type: ipsec.TransformEncr, ID: id}
 	if bits != 0 {
 		t.Attributes = []wire.TransformAttribute{wire.KeyLengthAttribute(bits)}
 	}
 	return t
 }
 
-func integT(id wire.TransformID) wire.Transform {
-	return wire.Transform{Type: wire.TransformInteg, ID: id}
+func integT(id ipsec.TransformID) wire.Transform {
+	return wire.Transform{Type: ipsec.TransformInteg, ID: id}
 }
 
 // TestFilterESP: what a dataplane cannot carry leaves the proposals, and
 // whatever a peer picks from what is left (one transform of each type)
 // is carried.
 func TestFilterESP(t *testing.T) {
-	esn := wire.Transform{Type: wire.TransformESN, ID: wire.ESNDisabled}
-	ke := wire.Transform{Type: wire.TransformKE, ID: wire.GroupCurve25519}
+	esn := wire.Transform{Type: ipsec.TransformESN, ID: ipsec.ESNDisabled}
+	ke := wire.Transform{Type: ipsec.TransformKE, ID: ipsec.GroupCurve25519}
 	mixed := wire.Proposal{Number: 1, Protocol: wire.ProtocolESP, Transforms: []wire.Transform{
-		encr(wire.EncrAESCBC, 128), encr(wire.EncrAESCTR, 128),
-		integT(wire.IntegHMACSHA1_96), integT(wire.IntegHMACSHA2_256_128), ke, esn}}
+		encr(ipsec.EncrAESCBC, 128), encr(ipsec.EncrAESCTR, 128),
+		integT(ipsec.IntegHMACSHA1_96), integT(ipsec.IntegHMACSHA2_256_128), ke, esn}}
 	gcm := wire.Proposal{Number: 2, Protocol: wire.ProtocolESP, Transforms: []wire.Transform{
-		encr(wire.EncrAESGCM16, 256), encr(wire.EncrAESGCM8, 128), esn}}
+		encr(ipsec.EncrAESGCM16, 256), encr(ipsec.EncrAESGCM8, 128), esn}}
 	for _, c := range []struct {
 		name string
 		ok   func(ikecrypto.Suite) bool
@@ -64,15 +65,15 @@ func TestFilterESP(t *testing.T) {
 	}{
 		{"all", func(ikecrypto.Suite) bool { return true },
 			"1:AES_CBC/128,AES_CTR/128|HMAC_SHA1_96,HMAC_SHA2_256_128|CURVE25519,NO_ESN\n2:AES_GCM_16/256,AES_GCM_8/128||NO_ESN"},
-		{"no ctr", func(s ikecrypto.Suite) bool { return s.Encr != wire.EncrAESCTR },
+		{"no ctr", func(s ikecrypto.Suite) bool { return s.Encr != ipsec.EncrAESCTR },
 			"1:AES_CBC/128|HMAC_SHA1_96,HMAC_SHA2_256_128|CURVE25519,NO_ESN\n2:AES_GCM_16/256,AES_GCM_8/128||NO_ESN"},
-		{"no sha1: the integrity algorithm goes", func(s ikecrypto.Suite) bool { return s.Integ != wire.IntegHMACSHA1_96 },
+		{"no sha1: the integrity algorithm goes", func(s ikecrypto.Suite) bool { return s.Integ != ipsec.IntegHMACSHA1_96 },
 			"1:AES_CBC/128,AES_CTR/128|HMAC_SHA2_256_128|CURVE25519,NO_ESN\n2:AES_GCM_16/256,AES_GCM_8/128||NO_ESN"},
 		{"ctr only with sha256: split by cipher", func(s ikecrypto.Suite) bool {
-			return s.Encr != wire.EncrAESCTR || s.Integ == wire.IntegHMACSHA2_256_128
+			return s.Encr != ipsec.EncrAESCTR || s.Integ == ipsec.IntegHMACSHA2_256_128
 		}, "1:AES_CBC/128|HMAC_SHA1_96,HMAC_SHA2_256_128|CURVE25519,NO_ESN\n2:AES_CTR/128|HMAC_SHA2_256_128|CURVE25519,NO_ESN\n" +
 			"3:AES_GCM_16/256,AES_GCM_8/128||NO_ESN"},
-		{"no gcm8", func(s ikecrypto.Suite) bool { return s.Encr != wire.EncrAESGCM8 },
+		{"no gcm8", func(s ikecrypto.Suite) bool { return s.Encr != ipsec.EncrAESGCM8 },
 			"1:AES_CBC/128,AES_CTR/128|HMAC_SHA1_96,HMAC_SHA2_256_128|CURVE25519,NO_ESN\n2:AES_GCM_16/256||NO_ESN"},
 		{"no aes-256: by key length", func(s ikecrypto.Suite) bool { return s.KeyBits != 256 },
 			"1:AES_CBC/128,AES_CTR/128|HMAC_SHA1_96,HMAC_SHA2_256_128|CURVE25519,NO_ESN\n2:AES_GCM_8/128||NO_ESN"},
@@ -90,7 +91,7 @@ func TestFilterESP(t *testing.T) {
 			// Every combination left is carried.
 			for _, p := range got {
 				for _, e := range p.Transforms {
-					if e.Type != wire.TransformEncr {
+					if e.Type != ipsec.TransformEncr {
 						continue
 					}
 					bits, _ := e.KeyLength()
@@ -102,7 +103,7 @@ func TestFilterESP(t *testing.T) {
 						continue
 					}
 					for _, in := range p.Transforms {
-						if in.Type == wire.TransformInteg {
+						if in.Type == ipsec.TransformInteg {
 							s.Integ = in.ID
 							if !c.ok(s) {
 								t.Errorf("%v offered", s)

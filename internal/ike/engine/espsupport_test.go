@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ import (
 // refuseCBC makes a peer's dataplane refuse AES-CBC and tells its engine.
 func refuseCBC(o *engine.Options) {
 	dp := o.Dataplane.(*enginetest.Dataplane)
-	dp.Refuse = func(s ikecrypto.Suite) bool { return s.Encr == wire.EncrAESCBC }
+	dp.Refuse = func(s ikecrypto.Suite) bool { return s.Encr == ipsec.EncrAESCBC }
 	o.SupportsESP = dp.SupportsESP
 }
 
@@ -57,14 +58,14 @@ func espProposals(names ...string) func(*generated.SecgwVrf_Vrf_Ike) {
 
 // offered returns the ENCR transforms of the SA payload of a message, by
 // proposal.
-func offered(ps []wire.Payload) [][]wire.TransformID {
-	var out [][]wire.TransformID
+func offered(ps []wire.Payload) [][]ipsec.TransformID {
+	var out [][]ipsec.TransformID
 	for _, p := range ps {
 		if sa, ok := p.(*wire.SA); ok {
 			for _, pr := range sa.Proposals {
-				var ids []wire.TransformID
+				var ids []ipsec.TransformID
 				for _, t := range pr.Transforms {
-					if t.Type == wire.TransformEncr {
+					if t.Type == ipsec.TransformEncr {
 						ids = append(ids, t.ID)
 					}
 				}
@@ -120,7 +121,7 @@ func TestResponderPicksSupportedESP(t *testing.T) {
 	a, b := pairOpts(t, espProposals("cbc", "gcm"), espProposals("cbc", "gcm"), nil, refuseCBC)
 	establish(t, a, b)
 	ca, _ := checkChildPair(t, a, b)
-	if ca.Suite.Encr != wire.EncrAESGCM16 {
+	if ca.Suite.Encr != ipsec.EncrAESGCM16 {
 		t.Errorf("child SA %v, want AES-GCM-16", ca.Suite)
 	}
 }
@@ -137,7 +138,7 @@ func TestInitiatorOffersOnlySupportedESP(t *testing.T) {
 	deliver(t, a, b)                                                                // IKE_SA_INIT request
 	deliver(t, b, a)                                                                // IKE_SA_INIT response
 	ps := step(t, a, b, authX, false, "IDi IDr AUTH N(INITIAL_CONTACT) SA TSi TSr") // IKE_AUTH request
-	if got := offered(ps); len(got) != 1 || len(got[0]) != 1 || got[0][0] != wire.EncrAESGCM16 {
+	if got := offered(ps); len(got) != 1 || len(got[0]) != 1 || got[0][0] != ipsec.EncrAESGCM16 {
 		t.Errorf("offered %v, want one proposal of AES-GCM-16", got)
 	}
 	for _, p := range ps {
@@ -147,7 +148,7 @@ func TestInitiatorOffersOnlySupportedESP(t *testing.T) {
 	}
 	step(t, b, a, authX, true, "IDr AUTH SA TSi TSr") // IKE_AUTH response: AES-GCM accepted
 	ca, _ := checkChildPair(t, a, b)
-	if ca.Suite.Encr != wire.EncrAESGCM16 {
+	if ca.Suite.Encr != ipsec.EncrAESGCM16 {
 		t.Errorf("child SA %v, want AES-GCM-16", ca.Suite)
 	}
 }
@@ -241,14 +242,14 @@ func TestNegotiatedSuitesCarry(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		p    generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal
-		encr wire.TransformID
+		encr ipsec.TransformID
 	}{
 		{"aes256-ctr", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{EncAlg: []encAlg{generated.SecgwIke_EncryptionAlgorithm_aes256_ctr},
-			AuthAlg: []intAlg{generated.SecgwIke_IntegrityAlgorithm_hmac_sha256}}, wire.EncrAESCTR},
+			AuthAlg: []intAlg{generated.SecgwIke_IntegrityAlgorithm_hmac_sha256}}, ipsec.EncrAESCTR},
 		{"aes128-ctr", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{EncAlg: []encAlg{generated.SecgwIke_EncryptionAlgorithm_aes128_ctr},
-			AuthAlg: []intAlg{generated.SecgwIke_IntegrityAlgorithm_hmac_sha1}}, wire.EncrAESCTR},
-		{"aes128-gcm-64", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes128_gcm_64}}, wire.EncrAESGCM8},
-		{"aes256-gcm-96", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes256_gcm_96}}, wire.EncrAESGCM12},
+			AuthAlg: []intAlg{generated.SecgwIke_IntegrityAlgorithm_hmac_sha1}}, ipsec.EncrAESCTR},
+		{"aes128-gcm-64", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes128_gcm_64}}, ipsec.EncrAESGCM8},
+		{"aes256-gcm-96", generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes256_gcm_96}}, ipsec.EncrAESGCM12},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			set := func(ike *generated.SecgwVrf_Vrf_Ike) {

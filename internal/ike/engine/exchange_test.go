@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"secgw/internal/ipsec"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,7 +22,7 @@ func TestHappyPath(t *testing.T) {
 	}
 	ca, _ := checkChildPair(t, a, b)
 	// Default ESP proposal 1: aes256-gcm-128 without ESN.
-	if ca.Suite.Encr != wire.EncrAESGCM16 || ca.Suite.KeyBits != 256 || ca.ESN || ca.Encap {
+	if ca.Suite.Encr != ipsec.EncrAESGCM16 || ca.Suite.KeyBits != 256 || ca.ESN || ca.Encap {
 		t.Errorf("child SA suite %v esn %v encap %v", ca.Suite, ca.ESN, ca.Encap)
 	}
 	if ca.Lifetimes.RekeyTime != time.Hour || ca.Lifetimes.ReplayWindow != 32 {
@@ -129,12 +130,12 @@ func TestInvalidKEPayload(t *testing.T) {
 	deliver(t, a, b)      // IKE_SA_INIT request: KE(curve25519), A's first guess
 	d := deliver(t, b, a) // IKE_SA_INIT response: N(INVALID_KE_PAYLOAD, 19)
 	m, _ := wire.Parse(d.Data)
-	if g, ok := m.Find(wire.PayloadNotify).(*wire.Notify).Group(); !ok || g != wire.GroupECP256 {
+	if g, ok := m.Find(wire.PayloadNotify).(*wire.Notify).Group(); !ok || g != ipsec.GroupECP256 {
 		t.Fatalf("INVALID_KE_PAYLOAD names group %v", g)
 	}
 	d = deliver(t, a, b) // IKE_SA_INIT request again, message ID 0: KE(ecp256)
 	m, _ = wire.Parse(d.Data)
-	if ke := m.Find(wire.PayloadKE).(*wire.KE); ke.Group != wire.GroupECP256 || m.Header.MessageID != 0 {
+	if ke := m.Find(wire.PayloadKE).(*wire.KE); ke.Group != ipsec.GroupECP256 || m.Header.MessageID != 0 {
 		t.Fatalf("retry with group %v, message id %d", ke.Group, m.Header.MessageID)
 	}
 	deliver(t, b, a) // IKE_SA_INIT response

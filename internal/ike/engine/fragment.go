@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"secgw/internal/ipsec"
 	"time"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -136,7 +137,7 @@ func (sa *ikeSA) fragmentLimit() int {
 		n = size - ipv6HeaderLen - udpHeaderLen
 	}
 	if sa.natt {
-		n -= wire.NonESPMarkerLen
+		n -= ipsec.NonESPMarkerLen
 	}
 	return n
 }

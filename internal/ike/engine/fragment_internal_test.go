@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"secgw/internal/ipsec"
 	"testing"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -16,9 +17,9 @@ var fragSuites = []struct {
 	name string
 	s    ikecrypto.Suite
 }{
-	{"aes256gcm16", ikecrypto.Suite{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupECP256}},
-	{"aes128-sha256", ikecrypto.Suite{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2_256_128, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupECP256}},
-	{"chacha20poly1305", ikecrypto.Suite{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2_256, Group: wire.GroupCurve25519}},
+	{"aes256gcm16", ikecrypto.Suite{Encr: ipsec.EncrAESGCM16, KeyBits: 256, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupECP256}},
+	{"aes128-sha256", ikecrypto.Suite{Encr: ipsec.EncrAESCBC, KeyBits: 128, Integ: ipsec.IntegHMACSHA2_256_128, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupECP256}},
+	{"chacha20poly1305", ikecrypto.Suite{Encr: ipsec.EncrChaCha20Poly1305, PRF: ipsec.PRFHMACSHA2_256, Group: ipsec.GroupCurve25519}},
 }
 
 // keyedPair returns the two ends of one IKE SA with fragmentation

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"sync"
 	"testing"
 
@@ -98,7 +99,7 @@ func message(t testing.TB, d engine.Datagram) ([]byte, *wire.Message) {
 	b := d.Data
 	if d.Local.Port() == engine.PortNATT {
 		var ok bool
-		if b, ok = wire.StripNonESPMarker(b); !ok {
+		if b, ok = ipsec.StripNonESPMarker(b); !ok {
 			t.Fatalf("datagram on port 4500 without Non-ESP Marker: %x", d.Data)
 		}
 	}
@@ -114,7 +115,7 @@ func withMarker(d engine.Datagram, msg []byte) []byte {
 	if d.Local.Port() != engine.PortNATT {
 		return msg
 	}
-	return append(wire.AppendNonESPMarker(nil), msg...)
+	return append(ipsec.AppendNonESPMarker(nil), msg...)
 }
 
 // notifies lists the notify types among ps.

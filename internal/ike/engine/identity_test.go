@@ -2,11 +2,11 @@ package engine_test
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 
 	"secgw/generated"
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // TestIdentities runs IKE_AUTH with each identity type of RFC 7296 §3.5
@@ -97,7 +97,7 @@ func TestIPv6Outer(t *testing.T) {
 	establishFragmented(t, a, b, 170-40-8)
 	ca, _ := checkChildPair(t, a, b)
 	if ca.Local != netip.AddrPortFrom(a6, engine.PortIKE) || ca.Remote != netip.AddrPortFrom(b6, engine.PortIKE) ||
-		ca.LocalTS[0].Type != wire.TSIPv6AddrRange {
+		ca.LocalTS[0].Type != ipsec.TSIPv6AddrRange {
 		t.Errorf("child SA %v -> %v, selectors %v", ca.Local, ca.Remote, ca.LocalTS)
 	}
 	spi, _ := onlySA(t, b)

@@ -3,11 +3,11 @@ package engine
 import (
 	"context"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"time"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
-	"secgw/internal/ike/wire"
 )
 
 // Datagram is one UDP datagram with its addresses. On port 4500 Data starts
@@ -93,6 +93,6 @@ type ChildSA struct {
 	// level 4.
 	In, Out DirKeys
 	// LocalTS and RemoteTS are the negotiated selectors.
-	LocalTS, RemoteTS []wire.TrafficSelector
+	LocalTS, RemoteTS []ipsec.TrafficSelector
 	Lifetimes         config.ChildLifetimes
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -28,8 +29,8 @@ type authTask struct {
 	policy config.SecurityPolicy
 	spi    uint32
 	offer  []wire.Proposal
-	tsi    []wire.TrafficSelector
-	tsr    []wire.TrafficSelector
+	tsi    []ipsec.TrafficSelector
+	tsr    []ipsec.TrafficSelector
 	// ppk holds SK_d', SK_pi' and SK_pr' while the IKE_AUTH request
 	// authenticated with the PPK is outstanding (RFC 8784 §3); nil
 	// without PPK.
@@ -219,7 +220,7 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 // policySelectors are the TSi and TSr we propose for a policy: its
 // selectors, preceded by the addresses of the packet that triggered the
 // negotiation, if any (RFC 7296 §2.9).
-func policySelectors(p config.SecurityPolicy, hint *Packet) (tsi, tsr []wire.TrafficSelector) {
+func policySelectors(p config.SecurityPolicy, hint *Packet) (tsi, tsr []ipsec.TrafficSelector) {
 	if hint != nil && hint.Src.IsValid() && hint.Dst.IsValid() {
 		tsi = append(tsi, hint.selector(true))
 		tsr = append(tsr, hint.selector(false))
@@ -293,13 +294,13 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 // that a VPN picked by identity also accepts it.
 func (sa *ikeSA) acceptedIKE() wire.Proposal {
 	p := wire.Proposal{Number: 1, Protocol: wire.ProtocolIKE}
-	enc := wire.Transform{Type: wire.TransformEncr, ID: sa.suite.Encr}
+	enc := wire.Transform{Type: ipsec.TransformEncr, ID: sa.suite.Encr}
 	if sa.suite.KeyBits != 0 {
 		enc.Attributes = []wire.TransformAttribute{wire.KeyLengthAttribute(uint16(sa.suite.KeyBits))}
 	}
-	p.Transforms = append(p.Transforms, enc, wire.Transform{Type: wire.TransformPRF, ID: sa.suite.PRF})
-	if sa.suite.Integ != wire.IntegNone {
-		p.Transforms = append(p.Transforms, wire.Transform{Type: wire.TransformInteg, ID: sa.suite.Integ})
+	p.Transforms = append(p.Transforms, enc, wire.Transform{Type: ipsec.TransformPRF, ID: sa.suite.PRF})
+	if sa.suite.Integ != ipsec.IntegNone {
+		p.Transforms = append(p.Transforms, wire.Transform{Type: ipsec.TransformInteg, ID: sa.suite.Integ})
 	}
 	return p // KE is not checked: the group was agreed in IKE_SA_INIT
 }
@@ -322,8 +323,8 @@ func (sa *ikeSA) respondChild(ps []wire.Payload) []wire.Payload {
 // selector (RFC 7296 §2.9), without the selectors another one of the
 // result covers (the packet's addresses that an acquire put first, when
 // the whole policy is acceptable).
-func narrow(offered []wire.TrafficSelector, allowed wire.TrafficSelector) []wire.TrafficSelector {
-	n := ts.Narrow(offered, []wire.TrafficSelector{allowed})
+func narrow(offered []ipsec.TrafficSelector, allowed ipsec.TrafficSelector) []ipsec.TrafficSelector {
+	n := ts.Narrow(offered, []ipsec.TrafficSelector{allowed})
 	out := n[:0:0]
 	for i, x := range n {
 		covered := false

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -25,7 +26,7 @@ const nonceLen = 32
 //
 // It handles the COOKIE (§2.6) and INVALID_KE_PAYLOAD (§1.2) retries.
 type initTask struct {
-	group  wire.TransformID
+	group  ipsec.TransformID
 	dh     ikecrypto.DH
 	cookie []byte
 	tries  int
@@ -86,7 +87,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		if !ok || g == t.group || !offersGroup(sa.vpn.IKEProposals, g) {
 			return notifyErr(wire.NotifyInvalidKEPayload, "responder wants unacceptable group %d", g)
 		}
-		sa.log().Debug("responder wants another group", "group", wire.TransformName(wire.TransformKE, g))
+		sa.log().Debug("responder wants another group", "group", ipsec.TransformName(ipsec.TransformKE, g))
 		t.group = g
 		return errRestart
 	}
@@ -132,7 +133,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	return nil
 }
 
-func offersGroup(ps []wire.Proposal, g wire.TransformID) bool {
+func offersGroup(ps []wire.Proposal, g ipsec.TransformID) bool {
 	for _, p := range ps {
 		for _, x := range proposal.Groups(p) {
 			if x == g {
@@ -145,10 +146,10 @@ func offersGroup(ps []wire.Proposal, g wire.TransformID) bool {
 
 // ikeSuite turns an accepted IKE proposal into a crypto suite.
 func ikeSuite(p wire.Proposal) (ikecrypto.Suite, error) {
-	enc, _ := proposal.Transform(p, wire.TransformEncr)
-	prf, _ := proposal.Transform(p, wire.TransformPRF)
-	integ, _ := proposal.Transform(p, wire.TransformInteg)
-	ke, _ := proposal.Transform(p, wire.TransformKE)
+	enc, _ := proposal.Transform(p, ipsec.TransformEncr)
+	prf, _ := proposal.Transform(p, ipsec.TransformPRF)
+	integ, _ := proposal.Transform(p, ipsec.TransformInteg)
+	ke, _ := proposal.Transform(p, ipsec.TransformKE)
 	bits, _ := enc.KeyLength()
 	return ikecrypto.NewIKESuite(enc.ID, int(bits), integ.ID, prf.ID, ke.ID)
 }
@@ -273,7 +274,7 @@ func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
 // Marker; so does the answer (RFC 3948 §2.2, RFC 7296 §2.23).
 func (e *Engine) sendStateless(d Datagram, raw []byte) {
 	if d.Local.Port() == PortNATT || d.Remote.Port() == PortNATT {
-		raw = append(wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen)), raw...)
+		raw = append(ipsec.AppendNonESPMarker(make([]byte, 0, len(raw)+ipsec.NonESPMarkerLen)), raw...)
 	}
 	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw}); err != nil {
 		e.limit.Log(nil, e.log, slog.LevelWarn, "send failed", "remote", d.Remote, "err", err)

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"io"
+	"secgw/internal/ipsec"
 	"slices"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -20,7 +21,7 @@ import (
 // request (§2.18).
 type ikeRekeyTask struct {
 	spi     uint64
-	group   wire.TransformID
+	group   ipsec.TransformID
 	dh      ikecrypto.DH
 	ni      []byte
 	offer   []wire.Proposal

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -346,7 +347,7 @@ func (sa *ikeSA) open(m *wire.Message) ([]wire.Payload, error) {
 func (sa *ikeSA) send(raw []byte) {
 	data := raw
 	if sa.natt {
-		data = wire.AppendNonESPMarker(make([]byte, 0, len(raw)+wire.NonESPMarkerLen))
+		data = ipsec.AppendNonESPMarker(make([]byte, 0, len(raw)+ipsec.NonESPMarkerLen))
 		data = append(data, raw...)
 	}
 	sa.sentSinceKeepalive = true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"slices"
 	"testing"
 
@@ -310,7 +311,7 @@ func TestInvalidKEUnofferedGroup(t *testing.T) {
 	a, b := pair(t, nil, nil, nil)
 	d, m := initRequest(t, a)
 	resp := &wire.Message{Header: wire.Header{SPIi: m.Header.SPIi, MajorVersion: 2, Exchange: wire.ExchangeIKESAInit,
-		Flags: wire.FlagResponse}, Payloads: []wire.Payload{wire.InvalidKEPayload(wire.GroupMODP4096)}}
+		Flags: wire.FlagResponse}, Payloads: []wire.Payload{wire.InvalidKEPayload(ipsec.GroupMODP4096)}}
 	raw, _ := resp.Marshal()
 	a.e.HandleDatagram(engine.Datagram{Local: d.Local, Remote: d.Remote, Data: raw})
 	if a.net.Len() != 0 || len(a.e.IKESAs()) != 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"secgw/internal/ipsec"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -84,7 +85,7 @@ func TestChildRekey(t *testing.T) {
 		a, b := pairOpts(t, nil, nil, evA.hook(), nil)
 		establish(t, a, b)
 		_, cur := rekeyChild(t, a, b, "N(REKEY_SA) SA No TSi TSr", "SA No TSi TSr")
-		if cur.Suite.Group != wire.GroupNone {
+		if cur.Suite.Group != ipsec.GroupNone {
 			t.Errorf("child SA suite %v has a group without PFS", cur.Suite)
 		}
 		if got := evA.kinds(); got != "ike-up child-up child-rekeyed" {
@@ -103,11 +104,11 @@ func TestChildRekeyPFS(t *testing.T) {
 		g := pfs(generated.SecgwIke_DhGroup_ecp256)
 		a, b := pair(t, g, g, nil)
 		establish(t, a, b)
-		if c, _ := checkChildPair(t, a, b); c.Suite.Group != wire.GroupNone {
+		if c, _ := checkChildPair(t, a, b); c.Suite.Group != ipsec.GroupNone {
 			t.Fatalf("IKE_AUTH child SA has group %v", c.Suite.Group)
 		}
 		_, cur := rekeyChild(t, a, b, "N(REKEY_SA) SA No KE TSi TSr", "SA No KE TSi TSr")
-		if cur.Suite.Group != wire.GroupECP256 {
+		if cur.Suite.Group != ipsec.GroupECP256 {
 			t.Errorf("rekeyed child SA suite %v, want PFS with ecp256", cur.Suite)
 		}
 	})
@@ -125,18 +126,18 @@ func TestChildRekeyInvalidKE(t *testing.T) {
 		a.e.RekeyChild(onlyChildUID(t, a))
 		req := step(t, a, b, cc, false, "N(REKEY_SA) SA No KE TSi TSr") // KE ecp256
 		resp := step(t, b, a, cc, true, "N(INVALID_KE_PAYLOAD)")        // B names curve25519
-		if g, _ := findN(resp, wire.NotifyInvalidKEPayload).Group(); g != wire.GroupCurve25519 {
+		if g, _ := findN(resp, wire.NotifyInvalidKEPayload).Group(); g != ipsec.GroupCurve25519 {
 			t.Fatalf("INVALID_KE_PAYLOAD names %v", g)
 		}
 		req2 := step(t, a, b, cc, false, "N(REKEY_SA) SA No KE TSi TSr") // new message ID, KE curve25519
-		if findKE(req2).Group != wire.GroupCurve25519 || findKE(req).Group != wire.GroupECP256 {
+		if findKE(req2).Group != ipsec.GroupCurve25519 || findKE(req).Group != ipsec.GroupECP256 {
 			t.Fatal("KE groups of the two requests")
 		}
 		step(t, b, a, cc, true, "SA No KE TSi TSr")
 		step(t, a, b, info, false, "D(ESP)")
 		step(t, b, a, info, true, "D(ESP)")
 		cur, _ := checkChildPair(t, a, b)
-		if cur.InSPI == old.InSPI || cur.Suite.Group != wire.GroupCurve25519 {
+		if cur.InSPI == old.InSPI || cur.Suite.Group != ipsec.GroupCurve25519 {
 			t.Errorf("child SA after the retry: %v", cur.Suite)
 		}
 	})

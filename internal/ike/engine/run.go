@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"secgw/internal/ipsec"
 	"sync"
 
 	"secgw/internal/ike/wire"
@@ -125,10 +126,10 @@ func (r *runner) work(q workQueue, done chan struct{}) {
 func isInitRequest(d Datagram) bool {
 	data := d.Data
 	if d.Local.Port() == PortNATT {
-		if wire.ClassifyNATT(data) != wire.PacketIKE {
+		if ipsec.ClassifyNATT(data) != ipsec.PacketIKE {
 			return false
 		}
-		data, _ = wire.StripNonESPMarker(data)
+		data, _ = ipsec.StripNonESPMarker(data)
 	}
 	h, err := wire.ParseHeader(data)
 	return err == nil && h.Exchange == wire.ExchangeIKESAInit && !h.Flags.Response() && h.SPIr == 0

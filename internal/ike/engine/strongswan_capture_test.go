@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"os"
+	"secgw/internal/ipsec"
 	"testing"
 
 	"secgw/internal/ike/engine"
@@ -58,12 +59,12 @@ func TestStrongSwanIKESAInit(t *testing.T) {
 			if sa == nil || ke == nil || len(sa.Proposals) != 1 {
 				t.Fatalf("answer without one chosen proposal and KE: %v", m)
 			}
-			if ke.Group != wire.TransformID(v.Group) {
+			if ke.Group != ipsec.TransformID(v.Group) {
 				t.Errorf("KE group %v, want %d", ke.Group, v.Group)
 			}
 			found := false
 			for _, tr := range sa.Proposals[0].Transforms {
-				if kl, _ := tr.KeyLength(); tr.Type == wire.TransformEncr && tr.ID == wire.TransformID(v.Encr) && int(kl) == v.KeyBits {
+				if kl, _ := tr.KeyLength(); tr.Type == ipsec.TransformEncr && tr.ID == ipsec.TransformID(v.Encr) && int(kl) == v.KeyBits {
 					found = true
 				}
 			}

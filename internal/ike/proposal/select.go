@@ -12,6 +12,7 @@
 package proposal
 
 import (
+	"secgw/internal/ipsec"
 	"slices"
 
 	"secgw/internal/ike/wire"
@@ -22,7 +23,7 @@ type Options struct {
 	// PreferGroup is the group of the initiator's KE payload: when it is
 	// acceptable in a matching proposal it is chosen over our preferred
 	// group, which saves an INVALID_KE_PAYLOAD round trip (RFC 7296 §1.2).
-	PreferGroup wire.TransformID
+	PreferGroup ipsec.TransformID
 	// IgnoreKE drops Key Exchange transforms from both sides, for the
 	// Child SA created by IKE_AUTH, which has no KE payload (RFC 7296
 	// §1.2: the KE transforms of that SA offer are ignored).
@@ -45,7 +46,7 @@ func Select(ours, theirs []wire.Proposal, o Options) (wire.Proposal, bool) {
 }
 
 // typeOrder is the order of the transforms in a proposal we send.
-var typeOrder = []wire.TransformType{wire.TransformEncr, wire.TransformPRF, wire.TransformInteg, wire.TransformKE, wire.TransformESN}
+var typeOrder = []ipsec.TransformType{ipsec.TransformEncr, ipsec.TransformPRF, ipsec.TransformInteg, ipsec.TransformKE, ipsec.TransformESN}
 
 // match matches one of our proposals with one of theirs. Every transform
 // type present on either side must find a common algorithm, except that an
@@ -61,13 +62,13 @@ func match(our, their wire.Proposal, o Options) (wire.Proposal, bool) {
 		if !slices.Contains(typeOrder, t.Type) {
 			return wire.Proposal{}, false
 		}
-		if t.Type == wire.TransformPRF && their.Protocol != wire.ProtocolIKE {
+		if t.Type == ipsec.TransformPRF && their.Protocol != wire.ProtocolIKE {
 			return wire.Proposal{}, false
 		}
 	}
 	out := wire.Proposal{Number: their.Number, Protocol: their.Protocol}
 	for _, typ := range typeOrder {
-		if o.IgnoreKE && typ == wire.TransformKE {
+		if o.IgnoreKE && typ == ipsec.TransformKE {
 			continue
 		}
 		ourT := ofType(our.Transforms, typ)
@@ -90,8 +91,8 @@ func match(our, their wire.Proposal, o Options) (wire.Proposal, bool) {
 	return out, true
 }
 
-func pick(typ wire.TransformType, ours, theirs []wire.Transform, prefer wire.TransformID) (wire.Transform, bool) {
-	if typ == wire.TransformKE && prefer != 0 {
+func pick(typ ipsec.TransformType, ours, theirs []wire.Transform, prefer ipsec.TransformID) (wire.Transform, bool) {
+	if typ == ipsec.TransformKE && prefer != 0 {
 		for _, a := range ours {
 			if a.ID == prefer && containsTransform(theirs, a) {
 				return a, true
@@ -121,8 +122,8 @@ func containsTransform(ts []wire.Transform, a wire.Transform) bool {
 
 // onlyNone reports whether ts is empty or holds only the NONE value of an
 // optional transform type (INTEG NONE, KE NONE).
-func onlyNone(typ wire.TransformType, ts []wire.Transform) bool {
-	if typ != wire.TransformInteg && typ != wire.TransformKE {
+func onlyNone(typ ipsec.TransformType, ts []wire.Transform) bool {
+	if typ != ipsec.TransformInteg && typ != ipsec.TransformKE {
 		return false
 	}
 	for _, t := range ts {
@@ -133,7 +134,7 @@ func onlyNone(typ wire.TransformType, ts []wire.Transform) bool {
 	return true
 }
 
-func ofType(ts []wire.Transform, typ wire.TransformType) []wire.Transform {
+func ofType(ts []wire.Transform, typ ipsec.TransformType) []wire.Transform {
 	var out []wire.Transform
 	for _, t := range ts {
 		if t.Type == typ {
@@ -145,7 +146,7 @@ func ofType(ts []wire.Transform, typ wire.TransformType) []wire.Transform {
 
 // Transform returns the chosen transform of type typ in an accepted
 // proposal.
-func Transform(p wire.Proposal, typ wire.TransformType) (wire.Transform, bool) {
+func Transform(p wire.Proposal, typ ipsec.TransformType) (wire.Transform, bool) {
 	for _, t := range p.Transforms {
 		if t.Type == typ {
 			return t, true
@@ -155,9 +156,9 @@ func Transform(p wire.Proposal, typ wire.TransformType) (wire.Transform, bool) {
 }
 
 // Groups returns the Key Exchange transforms of p in order.
-func Groups(p wire.Proposal) []wire.TransformID {
-	var out []wire.TransformID
-	for _, t := range ofType(p.Transforms, wire.TransformKE) {
+func Groups(p wire.Proposal) []ipsec.TransformID {
+	var out []ipsec.TransformID
+	for _, t := range ofType(p.Transforms, ipsec.TransformKE) {
 		out = append(out, t.ID)
 	}
 	return out
@@ -168,7 +169,7 @@ func Groups(p wire.Proposal) []wire.TransformID {
 func WithoutKE(ps []wire.Proposal) []wire.Proposal {
 	out := make([]wire.Proposal, len(ps))
 	for i, p := range ps {
-		p.Transforms = slices.DeleteFunc(slices.Clone(p.Transforms), func(t wire.Transform) bool { return t.Type == wire.TransformKE })
+		p.Transforms = slices.DeleteFunc(slices.Clone(p.Transforms), func(t wire.Transform) bool { return t.Type == ipsec.TransformKE })
 		out[i] = p
 	}
 	return out
@@ -186,13 +187,13 @@ func Single(offered []wire.Proposal, resp []wire.Proposal) (wire.Proposal, bool)
 		if o.Number != r.Number || o.Protocol != r.Protocol {
 			continue
 		}
-		seen := map[wire.TransformType]bool{}
+		seen := map[ipsec.TransformType]bool{}
 		for _, t := range r.Transforms {
 			if seen[t.Type] {
 				return wire.Proposal{}, false
 			}
 			seen[t.Type] = true
-			if !containsTransform(o.Transforms, t) && !(t.ID == 0 && (t.Type == wire.TransformInteg || t.Type == wire.TransformKE)) {
+			if !containsTransform(o.Transforms, t) && !(t.ID == 0 && (t.Type == ipsec.TransformInteg || t.Type == ipsec.TransformKE)) {
 				return wire.Proposal{}, false
 			}
 		}

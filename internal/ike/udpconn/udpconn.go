@@ -30,9 +30,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"sync"
 
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -210,7 +211,7 @@ func (c *Conn) Send(d engine.Datagram) error {
 		return fmt.Errorf("udpconn: no socket bound to %v", d.Local)
 	}
 	if local.Port() == engine.PortNATT {
-		if k := wire.ClassifyNATT(d.Data); k != wire.PacketIKE && k != wire.PacketKeepalive {
+		if k := ipsec.ClassifyNATT(d.Data); k != ipsec.PacketIKE && k != ipsec.PacketKeepalive {
 			return errors.New("udpconn: datagram for port 4500 lacks the Non-ESP Marker")
 		}
 	}
@@ -235,7 +236,7 @@ func (c *Conn) SendESP(d engine.Datagram) error {
 	if s == nil || local.Port() != engine.PortNATT {
 		return fmt.Errorf("udpconn: no NAT-T socket bound to %v", d.Local)
 	}
-	if wire.ClassifyNATT(d.Data) != wire.PacketESP {
+	if ipsec.ClassifyNATT(d.Data) != ipsec.PacketESP {
 		return errors.New("udpconn: not an ESP datagram")
 	}
 	remote := netip.AddrPortFrom(d.Remote.Addr().Unmap(), c.toReal(d.Remote.Port()))
@@ -344,7 +345,7 @@ func (c *Conn) readBatches(key netip.AddrPort, rf edge.ReceiveFunc) {
 			// A GRO run is a sequence of datagrams, each sorted on
 			// its own (RFC 3948 §2).
 			for one := range ds[i].Datagrams() {
-				if wire.ClassifyNATT(one) == wire.PacketESP {
+				if ipsec.ClassifyNATT(one) == ipsec.PacketESP {
 					c.o.OnESPBorrow(key, remote, one)
 					lent = true
 					continue
@@ -373,17 +374,17 @@ const readBatch = 32
 // when the Conn is closing.
 func (c *Conn) dispatch(d engine.Datagram) bool {
 	if d.Local.Port() == engine.PortNATT {
-		switch wire.ClassifyNATT(d.Data) {
-		case wire.PacketKeepalive:
+		switch ipsec.ClassifyNATT(d.Data) {
+		case ipsec.PacketKeepalive:
 			return true
-		case wire.PacketESP:
+		case ipsec.PacketESP:
 			if c.o.OnESP != nil {
 				c.o.OnESP(d)
 			} else {
 				c.log.Debug("dropping ESP-in-UDP: no dataplane hook", "remote", d.Remote)
 			}
 			return true
-		case wire.PacketInvalid:
+		case ipsec.PacketInvalid:
 			c.log.Debug("dropping invalid datagram", "local", d.Local, "remote", d.Remote, "len", len(d.Data))
 			return true
 		}

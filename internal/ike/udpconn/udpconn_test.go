@@ -8,12 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
 	"secgw/generated"
 	"secgw/internal/configtest"
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
@@ -112,7 +113,7 @@ func TestReceiveSortsDatagrams(t *testing.T) {
 				}
 			}
 			msg := ikeHeader()
-			marked := append(wire.AppendNonESPMarker(nil), msg...)
+			marked := append(ipsec.AppendNonESPMarker(nil), msg...)
 			espPkt := []byte{0xc0, 0xff, 0xee, 0x01, 0, 0, 0, 1, 9, 9, 9, 9}
 
 			// In order: a keepalive and a bare marker (dropped), ESP (to
@@ -121,7 +122,7 @@ func TestReceiveSortsDatagrams(t *testing.T) {
 			// socket, and the IKE datagram on each port proves that the
 			// ones before it were consumed.
 			send(natt, []byte{0xff})
-			send(natt, wire.AppendNonESPMarker(nil))
+			send(natt, ipsec.AppendNonESPMarker(nil))
 			send(natt, espPkt)
 			send(natt, marked)
 			send(ike, []byte{1, 2, 3})
@@ -194,7 +195,7 @@ func TestReceiveGSORun(t *testing.T) {
 				copy(b, []byte{0xc0, 0xff, 0xee, byte(i + 1)})
 				return b
 			}
-			ike := append(wire.AppendNonESPMarker(nil), ikeHeader()...)
+			ike := append(ipsec.AppendNonESPMarker(nil), ikeHeader()...)
 			ike = append(ike, make([]byte, size-len(ike))...)
 			var run []edge.Datagram
 			for i := range 6 {
@@ -246,7 +247,7 @@ func TestSend(t *testing.T) {
 	local500 := netip.AddrPortFrom(ike.Addr(), engine.PortIKE)
 	local4500 := netip.AddrPortFrom(ike.Addr(), engine.PortNATT)
 	msg := ikeHeader()
-	marked := append(wire.AppendNonESPMarker(nil), msg...)
+	marked := append(ipsec.AppendNonESPMarker(nil), msg...)
 	for _, tc := range []struct {
 		local    netip.AddrPort
 		data     []byte

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"reflect"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 )
@@ -115,9 +116,9 @@ func TestKnownAnswerSAInit(t *testing.T) {
 		t.Fatalf("proposal %+v", p)
 	}
 	wantT := []struct {
-		typ TransformType
-		id  TransformID
-	}{{TransformEncr, EncrAESCBC}, {TransformPRF, PRFHMACSHA2_256}, {TransformInteg, IntegHMACSHA2_256_128}, {TransformDH, GroupCurve25519}}
+		typ ipsec.TransformType
+		id  ipsec.TransformID
+	}{{ipsec.TransformEncr, ipsec.EncrAESCBC}, {ipsec.TransformPRF, ipsec.PRFHMACSHA2_256}, {ipsec.TransformInteg, ipsec.IntegHMACSHA2_256_128}, {ipsec.TransformDH, ipsec.GroupCurve25519}}
 	for i, w := range wantT {
 		if tr := p.Transforms[i]; tr.Type != w.typ || tr.ID != w.id {
 			t.Errorf("transform %d = %v", i, tr)
@@ -134,7 +135,7 @@ func TestKnownAnswerSAInit(t *testing.T) {
 	}
 
 	ke := m.Payloads[1].(*KE)
-	if ke.Group != GroupCurve25519 || !bytes.Equal(ke.Data, seq(0, 32)) {
+	if ke.Group != ipsec.GroupCurve25519 || !bytes.Equal(ke.Data, seq(0, 32)) {
 		t.Errorf("KE %+v", ke)
 	}
 	if n := m.Payloads[2].(*Nonce); !bytes.Equal(n.Data, seq(0x40, 32)) {
@@ -213,7 +214,7 @@ func TestKnownAnswerTS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := ps[0].(*TrafficSelectors)
-	want := SelectorFromPrefix(netip.MustParsePrefix("10.0.0.0/16"), 6, 0, 65535)
+	want := ipsec.SelectorFromPrefix(netip.MustParsePrefix("10.0.0.0/16"), 6, 0, 65535)
 	if !ts.Responder || len(ts.Selectors) != 1 || !reflect.DeepEqual(ts.Selectors[0], want) {
 		t.Errorf("TS %+v, want %+v", ts, want)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"reflect"
+	"secgw/internal/ipsec"
 	"testing"
 )
 
@@ -33,25 +34,25 @@ func BenchmarkMarshalSAInit(b *testing.B) {
 
 func TestNATT(t *testing.T) {
 	msg := mustMarshal(t, saInitRequest())
-	dg := append(AppendNonESPMarker(nil), msg...)
-	if ClassifyNATT(dg) != PacketIKE {
+	dg := append(ipsec.AppendNonESPMarker(nil), msg...)
+	if ipsec.ClassifyNATT(dg) != ipsec.PacketIKE {
 		t.Error("IKE datagram not classified")
 	}
-	got, ok := StripNonESPMarker(dg)
+	got, ok := ipsec.StripNonESPMarker(dg)
 	if !ok || !bytes.Equal(got, msg) {
 		t.Error("StripNonESPMarker")
 	}
-	if _, ok := StripNonESPMarker([]byte{0, 0, 0, 1, 2}); ok {
+	if _, ok := ipsec.StripNonESPMarker([]byte{0, 0, 0, 1, 2}); ok {
 		t.Error("stripped an ESP packet")
 	}
-	cases := map[PacketKind][][]byte{
-		PacketKeepalive: {{0xff}},
-		PacketESP:       {{0, 0, 0, 1, 0, 0, 0, 1}},
-		PacketInvalid:   {nil, {0}, {0, 0, 0, 0}, {1, 2, 3}},
+	cases := map[ipsec.PacketKind][][]byte{
+		ipsec.PacketKeepalive: {{0xff}},
+		ipsec.PacketESP:       {{0, 0, 0, 1, 0, 0, 0, 1}},
+		ipsec.PacketInvalid:   {nil, {0}, {0, 0, 0, 0}, {1, 2, 3}},
 	}
 	for want, dgs := range cases {
 		for _, d := range dgs {
-			if got := ClassifyNATT(d); got != want {
+			if got := ipsec.ClassifyNATT(d); got != want {
 				t.Errorf("ClassifyNATT(% x) = %d, want %d", d, got, want)
 			}
 		}
@@ -100,11 +101,11 @@ func TestStrings(t *testing.T) {
 		{NotifyChildSANotFound.String(), "CHILD_SA_NOT_FOUND"},
 		{NotifyType(12345).String(), "NotifyType(12345)"},
 		{ProtocolESP.String(), "ESP"},
-		{TransformAddKE1.String(), "ADDKE1"},
+		{ipsec.TransformAddKE1.String(), "ADDKE1"},
 		{CFGReply.String(), "CFG_REPLY"},
 		{Flags(0).String(), "0"},
-		{TransformName(TransformKE, GroupMODP2048), "MODP_2048"},
-		{TransformName(TransformPRF, 99), "99"},
+		{ipsec.TransformName(ipsec.TransformKE, ipsec.GroupMODP2048), "MODP_2048"},
+		{ipsec.TransformName(ipsec.TransformPRF, 99), "99"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -129,7 +130,7 @@ func TestStrings(t *testing.T) {
 }
 
 func TestHelpers(t *testing.T) {
-	if g, ok := InvalidKEPayload(GroupECP256).Group(); !ok || g != GroupECP256 {
+	if g, ok := InvalidKEPayload(ipsec.GroupECP256).Group(); !ok || g != ipsec.GroupECP256 {
 		t.Errorf("Group = %v %v", g, ok)
 	}
 	n := NewNotify(NotifyAdditionalIP6Address, netip.MustParseAddr("2001:db8::1").AsSlice())
@@ -162,8 +163,8 @@ func TestHelpers(t *testing.T) {
 	if v := cp.Find(CPInternalIP4DNS); len(v) != 2 {
 		t.Errorf("Find = %v", v)
 	}
-	ts := SelectorFromPrefix(netip.MustParsePrefix("2001:db8:1::/47"), 0, 0, 65535)
-	if ts.Type != TSIPv6AddrRange || ts.EndAddr != netip.MustParseAddr("2001:db8:1:ffff:ffff:ffff:ffff:ffff") {
+	ts := ipsec.SelectorFromPrefix(netip.MustParsePrefix("2001:db8:1::/47"), 0, 0, 65535)
+	if ts.Type != ipsec.TSIPv6AddrRange || ts.EndAddr != netip.MustParseAddr("2001:db8:1:ffff:ffff:ffff:ffff:ffff") {
 		t.Errorf("selector %+v", ts)
 	}
 	if e := (&EAP{Message: []byte{2, 1, 0, 4}}); e.Code() != 2 {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"net/netip"
+	"secgw/internal/ipsec"
 	"strconv"
 )
 
@@ -193,17 +194,17 @@ func NewNotify(t NotifyType, data []byte) *Notify {
 // InvalidKEPayload returns the INVALID_KE_PAYLOAD notification naming the
 // group the responder wants, as a two-octet big-endian number (RFC 7296
 // §1.2, §3.10.1).
-func InvalidKEPayload(group TransformID) *Notify {
+func InvalidKEPayload(group ipsec.TransformID) *Notify {
 	return NewNotify(NotifyInvalidKEPayload, []byte{byte(group >> 8), byte(group)})
 }
 
 // Group returns the group number carried by an INVALID_KE_PAYLOAD
 // notification (RFC 7296 §3.10.1).
-func (n *Notify) Group() (TransformID, bool) {
+func (n *Notify) Group() (ipsec.TransformID, bool) {
 	if n.NotifyType != NotifyInvalidKEPayload || len(n.Data) != 2 {
 		return 0, false
 	}
-	return TransformID(n.Data[0])<<8 | TransformID(n.Data[1]), true
+	return ipsec.TransformID(n.Data[0])<<8 | ipsec.TransformID(n.Data[1]), true
 }
 
 // Addr returns the address carried by ADDITIONAL_IP4_ADDRESS (4 octets) or

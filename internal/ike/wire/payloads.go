@@ -1,13 +1,16 @@
 package wire
 
-import "net/netip"
+import (
+	"net/netip"
+	"secgw/internal/ipsec"
+)
 
 // KE is the Key Exchange payload (RFC 7296 §3.4).
 type KE struct {
 	CriticalFlag
 	// Group is the Diffie-Hellman Group Num, a Transform Type 4 ID
 	// (RFC 7296 §3.4).
-	Group TransformID
+	Group ipsec.TransformID
 	// Data is the Key Exchange Data, the sender's public value
 	// (RFC 7296 §3.4).
 	Data []byte
@@ -28,7 +31,7 @@ func parseKE(c CriticalFlag, r *reader) (*KE, error) {
 	if !r.u16(&g) || !r.u16(&reserved) {
 		return nil, r.fail(ErrBadLength, "KE body needs 4 octets")
 	}
-	return &KE{CriticalFlag: c, Group: TransformID(g), Data: r.rest()}, nil
+	return &KE{CriticalFlag: c, Group: ipsec.TransformID(g), Data: r.rest()}, nil
 }
 
 // IDType is the ID Type of an Identification payload (RFC 7296 §3.5).

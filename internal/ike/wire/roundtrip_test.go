@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 )
@@ -21,7 +22,7 @@ func everyPayload() []Payload {
 		&Nonce{CriticalFlag: CriticalFlag{Critical: true}, Data: seq(0, MaxNonceLen)},
 		&Nonce{Data: seq(0, MinNonceLen)},
 		&SA{Proposals: []Proposal{{Number: 1, Protocol: ProtocolIKE, SPI: seq(1, 8), Transforms: []Transform{
-			{Type: TransformEncr, ID: 99, Attributes: []TransformAttribute{
+			{Type: ipsec.TransformEncr, ID: 99, Attributes: []TransformAttribute{
 				{Type: 200, Data: []byte("tlv")}, {Type: 201}, KeyLengthAttribute(192),
 			}},
 		}}}},
@@ -165,8 +166,8 @@ func TestMarshalErrors(t *testing.T) {
 		{"SPI size 3", []Payload{&SA{Proposals: []Proposal{{SPI: []byte{1, 2, 3}}}}}},
 		{"short nonce", []Payload{&Nonce{Data: seq(0, 15)}}},
 		{"long nonce", []Payload{&Nonce{Data: seq(0, 257)}}},
-		{"v6 in v4 TS", []Payload{&TrafficSelectors{Selectors: []TrafficSelector{{Type: TSIPv4AddrRange, StartAddr: v6range("::1", "::2").StartAddr, EndAddr: v6range("::1", "::2").EndAddr}}}}},
-		{"TS missing address", []Payload{&TrafficSelectors{Selectors: []TrafficSelector{{Type: TSIPv6AddrRange}}}}},
+		{"v6 in v4 TS", []Payload{&TrafficSelectors{Selectors: []ipsec.TrafficSelector{{Type: ipsec.TSIPv4AddrRange, StartAddr: v6range("::1", "::2").StartAddr, EndAddr: v6range("::1", "::2").EndAddr}}}}},
+		{"TS missing address", []Payload{&TrafficSelectors{Selectors: []ipsec.TrafficSelector{{Type: ipsec.TSIPv6AddrRange}}}}},
 		{"delete size mismatch", []Payload{&Delete{Protocol: ProtocolESP, SPISize: 4, SPIs: [][]byte{{1}}}}},
 		{"delete size 0 with SPIs", []Payload{&Delete{Protocol: ProtocolESP, SPIs: [][]byte{nil}}}},
 		{"short EAP", []Payload{&EAP{Message: []byte{1}}}},

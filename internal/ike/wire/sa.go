@@ -1,5 +1,7 @@
 package wire
 
+import "secgw/internal/ipsec"
+
 // SA is the Security Association payload (RFC 7296 §3.3).
 type SA struct {
 	CriticalFlag
@@ -27,10 +29,10 @@ type Proposal struct {
 // Transform is a Transform Substructure (RFC 7296 §3.3.2).
 type Transform struct {
 	// Type is the Transform Type (RFC 7296 §3.3.2).
-	Type TransformType
+	Type ipsec.TransformType
 	// ID is the Transform ID, whose meaning depends on Type (RFC 7296
 	// §3.3.2; IANA "Transform Type n - ... IDs").
-	ID TransformID
+	ID ipsec.TransformID
 	// Attributes are the Transform Attributes (RFC 7296 §3.3.5); in
 	// practice only Key Length.
 	Attributes []TransformAttribute
@@ -250,7 +252,7 @@ func parseProposal(r *reader) (Proposal, error) {
 		tr.u8(&ttype)
 		tr.u8(&reserved2)
 		tr.u16(&id)
-		t := Transform{Type: TransformType(ttype), ID: TransformID(id)}
+		t := Transform{Type: ipsec.TransformType(ttype), ID: ipsec.TransformID(id)}
 		for tr.len() > 0 {
 			a, err := parseAttribute(&tr)
 			if err != nil {

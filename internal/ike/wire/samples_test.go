@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"reflect"
+	"secgw/internal/ipsec"
 	"testing"
 )
 
@@ -23,10 +24,10 @@ func ikeProposal() Proposal {
 	return Proposal{
 		Number: 1, Protocol: ProtocolIKE,
 		Transforms: []Transform{
-			{Type: TransformEncr, ID: EncrAESCBC, Attributes: []TransformAttribute{KeyLengthAttribute(256)}},
-			{Type: TransformPRF, ID: PRFHMACSHA2_256},
-			{Type: TransformInteg, ID: IntegHMACSHA2_256_128},
-			{Type: TransformKE, ID: GroupCurve25519},
+			{Type: ipsec.TransformEncr, ID: ipsec.EncrAESCBC, Attributes: []TransformAttribute{KeyLengthAttribute(256)}},
+			{Type: ipsec.TransformPRF, ID: ipsec.PRFHMACSHA2_256},
+			{Type: ipsec.TransformInteg, ID: ipsec.IntegHMACSHA2_256_128},
+			{Type: ipsec.TransformKE, ID: ipsec.GroupCurve25519},
 		},
 	}
 }
@@ -40,7 +41,7 @@ func saInitRequest() *Message {
 		},
 		Payloads: []Payload{
 			&SA{Proposals: []Proposal{ikeProposal()}},
-			&KE{Group: GroupCurve25519, Data: seq(0x00, 32)},
+			&KE{Group: ipsec.GroupCurve25519, Data: seq(0x00, 32)},
 			&Nonce{Data: seq(0x40, 32)},
 			NewNotify(NotifyNATDetectionSourceIP, rep(0x11, 20)),
 			NewNotify(NotifyNATDetectionDestinationIP, rep(0x22, 20)),
@@ -53,9 +54,9 @@ func saInitRequest() *Message {
 func saInitResponse() *Message {
 	p := ikeProposal()
 	p.Transforms = []Transform{
-		{Type: TransformEncr, ID: EncrAESGCM16, Attributes: []TransformAttribute{KeyLengthAttribute(256)}},
-		{Type: TransformPRF, ID: PRFHMACSHA2_384},
-		{Type: TransformKE, ID: GroupECP384},
+		{Type: ipsec.TransformEncr, ID: ipsec.EncrAESGCM16, Attributes: []TransformAttribute{KeyLengthAttribute(256)}},
+		{Type: ipsec.TransformPRF, ID: ipsec.PRFHMACSHA2_384},
+		{Type: ipsec.TransformKE, ID: ipsec.GroupECP384},
 	}
 	return &Message{
 		Header: Header{
@@ -64,7 +65,7 @@ func saInitResponse() *Message {
 		},
 		Payloads: []Payload{
 			&SA{Proposals: []Proposal{p}},
-			&KE{Group: GroupECP384, Data: seq(0x80, 96)},
+			&KE{Group: ipsec.GroupECP384, Data: seq(0x80, 96)},
 			&Nonce{Data: seq(0x10, 48)},
 			NewNotify(NotifyNATDetectionSourceIP, rep(0x33, 20)),
 			NewNotify(NotifyNATDetectionDestinationIP, rep(0x44, 20)),
@@ -83,7 +84,7 @@ func cookieResponse() *Message {
 		Header: Header{SPIi: 7, MajorVersion: 2, Exchange: ExchangeIKESAInit, Flags: FlagResponse},
 		Payloads: []Payload{
 			NewNotify(NotifyCookie, seq(0x90, 32)),
-			InvalidKEPayload(GroupMODP2048),
+			InvalidKEPayload(ipsec.GroupMODP2048),
 			&Unknown{PayloadType: 200, Body: []byte{1, 2, 3}},
 		},
 	}
@@ -94,34 +95,34 @@ func espProposals() []Proposal {
 		{
 			Number: 1, Protocol: ProtocolESP, SPI: []byte{0xc0, 0x01, 0x02, 0x03},
 			Transforms: []Transform{
-				{Type: TransformEncr, ID: EncrAESGCM16, Attributes: []TransformAttribute{KeyLengthAttribute(128)}},
-				{Type: TransformEncr, ID: EncrChaCha20Poly1305},
-				{Type: TransformESN, ID: ESNDisabled},
+				{Type: ipsec.TransformEncr, ID: ipsec.EncrAESGCM16, Attributes: []TransformAttribute{KeyLengthAttribute(128)}},
+				{Type: ipsec.TransformEncr, ID: ipsec.EncrChaCha20Poly1305},
+				{Type: ipsec.TransformESN, ID: ipsec.ESNDisabled},
 			},
 		},
 		{
 			Number: 2, Protocol: ProtocolESP, SPI: []byte{0xc0, 0x01, 0x02, 0x03},
 			Transforms: []Transform{
-				{Type: TransformEncr, ID: EncrAESCBC, Attributes: []TransformAttribute{KeyLengthAttribute(256)}},
-				{Type: TransformInteg, ID: IntegHMACSHA2_512_256},
-				{Type: TransformInteg, ID: IntegHMACSHA1_96},
-				{Type: TransformKE, ID: GroupMODP3072},
-				{Type: TransformESN, ID: ESNEnabled},
+				{Type: ipsec.TransformEncr, ID: ipsec.EncrAESCBC, Attributes: []TransformAttribute{KeyLengthAttribute(256)}},
+				{Type: ipsec.TransformInteg, ID: ipsec.IntegHMACSHA2_512_256},
+				{Type: ipsec.TransformInteg, ID: ipsec.IntegHMACSHA1_96},
+				{Type: ipsec.TransformKE, ID: ipsec.GroupMODP3072},
+				{Type: ipsec.TransformESN, ID: ipsec.ESNEnabled},
 			},
 		},
 	}
 }
 
-func v4range(proto uint8, a, z string) TrafficSelector {
-	return TrafficSelector{
-		Type: TSIPv4AddrRange, IPProtocol: proto, StartPort: 0, EndPort: 65535,
+func v4range(proto uint8, a, z string) ipsec.TrafficSelector {
+	return ipsec.TrafficSelector{
+		Type: ipsec.TSIPv4AddrRange, IPProtocol: proto, StartPort: 0, EndPort: 65535,
 		StartAddr: netip.MustParseAddr(a), EndAddr: netip.MustParseAddr(z),
 	}
 }
 
-func v6range(a, z string) TrafficSelector {
-	return TrafficSelector{
-		Type: TSIPv6AddrRange, StartPort: 500, EndPort: 4500,
+func v6range(a, z string) ipsec.TrafficSelector {
+	return ipsec.TrafficSelector{
+		Type: ipsec.TSIPv6AddrRange, StartPort: 500, EndPort: 4500,
 		StartAddr: netip.MustParseAddr(a), EndAddr: netip.MustParseAddr(z),
 	}
 }
@@ -142,10 +143,10 @@ func authInner() []Payload {
 		NewNotify(NotifyUseTransportMode, nil),
 		NewNotify(NotifyMOBIKESupported, nil),
 		&SA{Proposals: espProposals()},
-		&TrafficSelectors{Selectors: []TrafficSelector{
+		&TrafficSelectors{Selectors: []ipsec.TrafficSelector{
 			v4range(0, "10.0.0.0", "10.0.255.255"), v6range("2001:db8::", "2001:db8::ffff"),
 		}},
-		&TrafficSelectors{Responder: true, Selectors: []TrafficSelector{
+		&TrafficSelectors{Responder: true, Selectors: []ipsec.TrafficSelector{
 			v4range(6, "0.0.0.0", "255.255.255.255"),
 			{Type: 10, IPProtocol: 0, Data: []byte("seclabel")},
 		}},
@@ -168,8 +169,8 @@ func replyInner() []Payload {
 			{Type: CPSupportedAttributes, Value: []byte{0, 1, 0, 3}},
 		}},
 		&SA{Proposals: espProposals()[:1]},
-		&TrafficSelectors{Selectors: []TrafficSelector{SelectorFromPrefix(netip.MustParsePrefix("100.64.0.7/32"), 0, 0, 65535)}},
-		&TrafficSelectors{Responder: true, Selectors: []TrafficSelector{SelectorFromPrefix(netip.MustParsePrefix("0.0.0.0/0"), 0, 0, 65535)}},
+		&TrafficSelectors{Selectors: []ipsec.TrafficSelector{ipsec.SelectorFromPrefix(netip.MustParsePrefix("100.64.0.7/32"), 0, 0, 65535)}},
+		&TrafficSelectors{Responder: true, Selectors: []ipsec.TrafficSelector{ipsec.SelectorFromPrefix(netip.MustParsePrefix("0.0.0.0/0"), 0, 0, 65535)}},
 		&EAP{Message: []byte{1, 7, 0, 5, 1}},
 		NewNotify(NotifyAuthLifetime, []byte{0, 0, 0x0e, 0x10}),
 	}
@@ -181,9 +182,9 @@ func childInner() []Payload {
 		&Notify{Protocol: ProtocolESP, SPI: []byte{1, 2, 3, 4}, NotifyType: NotifyRekeySA},
 		&SA{Proposals: espProposals()},
 		&Nonce{Data: seq(0x20, 16)},
-		&KE{Group: GroupMODP3072, Data: seq(0x00, 200)},
-		&TrafficSelectors{Selectors: []TrafficSelector{v4range(17, "192.0.2.0", "192.0.2.255")}},
-		&TrafficSelectors{Responder: true, Selectors: []TrafficSelector{v4range(17, "198.51.100.0", "198.51.100.255")}},
+		&KE{Group: ipsec.GroupMODP3072, Data: seq(0x00, 200)},
+		&TrafficSelectors{Selectors: []ipsec.TrafficSelector{v4range(17, "192.0.2.0", "192.0.2.255")}},
+		&TrafficSelectors{Responder: true, Selectors: []ipsec.TrafficSelector{v4range(17, "198.51.100.0", "198.51.100.255")}},
 		NewNotify(NotifyESPTFCPaddingNotSupported, nil),
 		NewNotify(NotifyNonFirstFragmentsAlso, nil),
 	}

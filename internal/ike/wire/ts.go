@@ -1,15 +1,8 @@
 package wire
 
-import "net/netip"
-
-// TSType is the TS Type of a traffic selector (RFC 7296 §3.13.1, IANA
-// "IKEv2 Traffic Selector Types").
-type TSType uint8
-
-// Traffic selector types.
-const (
-	TSIPv4AddrRange TSType = 7 // TS_IPV4_ADDR_RANGE (RFC 7296 §3.13.1)
-	TSIPv6AddrRange TSType = 8 // TS_IPV6_ADDR_RANGE (RFC 7296 §3.13.1)
+import (
+	"net/netip"
+	"secgw/internal/ipsec"
 )
 
 // Selector lengths fixed by RFC 7296 §3.13.1.
@@ -19,30 +12,6 @@ const (
 	tsHdrLen  = 4
 )
 
-// TrafficSelector is one Traffic Selector substructure (RFC 7296 §3.13.1).
-type TrafficSelector struct {
-	// Type is the TS Type (RFC 7296 §3.13.1).
-	Type TSType
-	// IPProtocol is the IP Protocol ID, 0 for any (RFC 7296 §3.13.1). For
-	// other TS types it holds the second octet of the selector verbatim.
-	IPProtocol uint8
-	// StartPort is the Start Port; 0 means any, and for ICMP it carries
-	// type and code (RFC 7296 §3.13.1).
-	StartPort uint16
-	// EndPort is the End Port; 65535 means any (RFC 7296 §3.13.1).
-	EndPort uint16
-	// StartAddr is the Starting Address, IPv4 for TS_IPV4_ADDR_RANGE and
-	// IPv6 for TS_IPV6_ADDR_RANGE (RFC 7296 §3.13.1).
-	StartAddr netip.Addr
-	// EndAddr is the Ending Address (RFC 7296 §3.13.1).
-	EndAddr netip.Addr
-	// Data holds, for TS types other than 7 and 8, the selector octets that
-	// follow the four-octet TS Type / Selector Length header; ports and
-	// addresses are then unused (RFC 7296 §3.13.1 leaves the layout to the
-	// type, e.g. TS_SECLABEL of RFC 9478).
-	Data []byte
-}
-
 // TrafficSelectors is the TSi or TSr payload (RFC 7296 §3.13).
 type TrafficSelectors struct {
 	CriticalFlag
@@ -51,7 +20,7 @@ type TrafficSelectors struct {
 	Responder bool
 	// Selectors are the traffic selectors; their number is the Number of
 	// TSs field (RFC 7296 §3.13).
-	Selectors []TrafficSelector
+	Selectors []ipsec.TrafficSelector
 }
 
 // Type returns PayloadTSi or PayloadTSr.
@@ -70,20 +39,20 @@ func (ts *TrafficSelectors) AppendBody(b []byte) ([]byte, error) {
 	b = append(b, byte(len(ts.Selectors)), 0, 0, 0)
 	for i := range ts.Selectors {
 		var err error
-		if b, err = ts.Selectors[i].append(b); err != nil {
+		if b, err = appendSelector(b, &ts.Selectors[i]); err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
 }
 
-func (s *TrafficSelector) append(b []byte) ([]byte, error) {
+func appendSelector(b []byte, s *ipsec.TrafficSelector) ([]byte, error) {
 	start := len(b)
 	b = append(b, byte(s.Type), s.IPProtocol)
 	b, at := appendLen16(b)
 	switch s.Type {
-	case TSIPv4AddrRange, TSIPv6AddrRange:
-		want4 := s.Type == TSIPv4AddrRange
+	case ipsec.TSIPv4AddrRange, ipsec.TSIPv6AddrRange:
+		want4 := s.Type == ipsec.TSIPv4AddrRange
 		for _, a := range [2]netip.Addr{s.StartAddr, s.EndAddr} {
 			if !a.IsValid() || a.Is4() != want4 || a.Zone() != "" {
 				return nil, invalidf("address %v in %v selector", a, s.Type)
@@ -125,7 +94,7 @@ func parseTrafficSelectors(t PayloadType, c CriticalFlag, r *reader) (*TrafficSe
 	}
 	if n > 0 {
 		// Each selector needs at least 4 octets: bounded by the input.
-		ts.Selectors = make([]TrafficSelector, 0, min(int(n), r.len()/tsHdrLen))
+		ts.Selectors = make([]ipsec.TrafficSelector, 0, min(int(n), r.len()/tsHdrLen))
 	}
 	for i := 0; i < int(n); i++ {
 		start := r.off
@@ -134,12 +103,12 @@ func parseTrafficSelectors(t PayloadType, c CriticalFlag, r *reader) (*TrafficSe
 		if !r.u8(&typ) || !r.u8(&proto) || !r.u16(&slen) {
 			return nil, r.fail(ErrBadLength, "traffic selector %d of %d missing", i+1, n)
 		}
-		s := TrafficSelector{Type: TSType(typ), IPProtocol: proto}
+		s := ipsec.TrafficSelector{Type: ipsec.TSType(typ), IPProtocol: proto}
 		want := int(slen)
 		switch s.Type {
-		case TSIPv4AddrRange:
+		case ipsec.TSIPv4AddrRange:
 			want = tsIPv4Len
-		case TSIPv6AddrRange:
+		case ipsec.TSIPv6AddrRange:
 			want = tsIPv6Len
 		}
 		if int(slen) != want || slen < tsHdrLen {
@@ -150,7 +119,7 @@ func parseTrafficSelectors(t PayloadType, c CriticalFlag, r *reader) (*TrafficSe
 			return nil, &ParseError{Offset: start, Payload: t, Reason: "selector length " + utoa(uint32(slen)) + " exceeds payload", Err: ErrBadLength}
 		}
 		switch s.Type {
-		case TSIPv4AddrRange, TSIPv6AddrRange:
+		case ipsec.TSIPv4AddrRange, ipsec.TSIPv6AddrRange:
 			sr.u16(&s.StartPort)
 			sr.u16(&s.EndPort)
 			var a, z []byte
@@ -171,41 +140,4 @@ func parseTrafficSelectors(t PayloadType, c CriticalFlag, r *reader) (*TrafficSe
 		return nil, r.fail(ErrBadLength, "%d octets after the last traffic selector", r.len())
 	}
 	return ts, nil
-}
-
-// SelectorFromPrefix returns the address range selector covering p, for
-// IP protocol proto (0 for any) and the port range [startPort, endPort].
-func SelectorFromPrefix(p netip.Prefix, proto uint8, startPort, endPort uint16) TrafficSelector {
-	p = p.Masked()
-	first := p.Addr()
-	typ := TSIPv4AddrRange
-	if !first.Is4() {
-		typ = TSIPv6AddrRange
-	}
-	return TrafficSelector{
-		Type: typ, IPProtocol: proto, StartPort: startPort, EndPort: endPort,
-		StartAddr: first, EndAddr: LastAddr(p),
-	}
-}
-
-// LastAddr returns the highest address in the masked prefix p.
-func LastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr().As16()
-	bits := p.Bits()
-	if p.Addr().Is4() {
-		bits += 96
-	}
-	for i := range a {
-		switch {
-		case bits >= 8*(i+1):
-		case bits <= 8*i:
-			a[i] = 0xff
-		default:
-			a[i] |= 0xff >> (bits - 8*i)
-		}
-	}
-	if p.Addr().Is4() {
-		return netip.AddrFrom16(a).Unmap()
-	}
-	return netip.AddrFrom16(a)
 }

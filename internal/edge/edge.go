@@ -1,6 +1,7 @@
-// Package edge holds the OS edges of the userspace ESP dataplane: the TUN
-// device that carries inner packets and the UDP sockets that carry ESP in
-// UDP (RFC 3948), each behind a small interface. Linux implementations are
+// Package edge holds the OS edges shared by the IKE sockets and the
+// userspace ESP dataplane: the UDP sockets (with GSO/GRO batching) that
+// carry IKE and ESP in UDP (RFC 3948), and the TUN device that carries inner
+// packets, each behind a small interface. Linux implementations are
 // here; in-memory twins are in edgetest.
 package edge
 

@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"sync"
 
-	"secgw/internal/dataplane/userspace/edge"
+	"secgw/internal/edge"
 )
 
 // ErrClosed is returned by a closed TUN or Bind.
