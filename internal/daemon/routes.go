@@ -16,6 +16,7 @@ import (
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ikesvc"
 	"secgw/internal/routes"
 )
@@ -82,7 +83,7 @@ func routesOf(dev *generated.Device) config.Routes {
 	if dev != nil && dev.Vrf[ikesvc.VRF] != nil {
 		ike = dev.Vrf[ikesvc.VRF].Ike
 	}
-	return config.ResolveRoutes(ike)
+	return resolve.Routes(ike)
 }
 
 // start applies the running configuration, removes what a previous run

@@ -31,6 +31,7 @@ import (
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
 )
 
@@ -204,7 +205,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	}
 	if ike != nil {
 		var err error
-		if cfg, err = config.Resolve(ike); err != nil {
+		if cfg, err = resolve.Config(ike); err != nil {
 			return fmt.Errorf("ike: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 )
 
 // State returns the operational state of vrf main's ike container: ike-sa
@@ -94,7 +95,7 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 		e.RemoteId = ptr(sa.RemoteID.String())
 	}
 	if sa.Suite.Encr != 0 {
-		en := config.EnumsOf(sa.Suite)
+		en := resolve.EnumsOf(sa.Suite)
 		e.EncAlg, e.AuthAlg, e.AeadAlg, e.PrfAlg, e.DhGroup = en.Enc, en.Auth, en.Aead, en.Prf, en.DH
 	}
 	if !sa.Established.IsZero() {
@@ -125,7 +126,7 @@ func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwV
 	if c.Mode == config.ModeTransport {
 		cs.Mode = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Mode_transport
 	}
-	en := config.EnumsOf(ikecrypto.Suite{Encr: c.Suite.Encr, KeyBits: c.Suite.KeyBits, Integ: c.Suite.Integ, Group: c.Suite.Group})
+	en := resolve.EnumsOf(ikecrypto.Suite{Encr: c.Suite.Encr, KeyBits: c.Suite.KeyBits, Integ: c.Suite.Integ, Group: c.Suite.Group})
 	cs.EncAlg, cs.AuthAlg, cs.AeadAlg, cs.DhGroup = en.Enc, en.Auth, en.Aead, en.DH
 	switch c.State {
 	case "rekeying":

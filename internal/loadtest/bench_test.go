@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"secgw/generated"
-	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/wire"
 )
 
@@ -112,7 +112,7 @@ func initiatorEngine(b *testing.B) (*engine.Engine, *memConn) {
 			LocalTs:  &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs{Subnet: ptr("10.200.0.1/32")},
 			RemoteTs: &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_RemoteTs{Subnet: ptr("0.0.0.0/0")}}},
 	}
-	cfg, err := config.Resolve(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"to-load": v}})
+	cfg, err := resolve.Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"to-load": v}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
 )
 
@@ -147,7 +148,7 @@ func responderConfig(o ResponderOptions) (*config.Config, error) {
 		}
 	}
 	ike := &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
-	cfg, err := config.Resolve(ike)
+	cfg, err := resolve.Config(ike)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
 	}

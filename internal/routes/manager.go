@@ -93,7 +93,7 @@ func New(o Options) *Manager {
 	}
 	return &Manager{
 		os: o.OS, tun: o.TUN, log: log,
-		cfg:      config.ResolveRoutes(nil),
+		cfg:      config.DefaultRoutes(),
 		children: map[childKey]*child{},
 		want:     map[key][]use{},
 		have:     map[key]Route{},

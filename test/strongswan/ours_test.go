@@ -13,9 +13,9 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/configtest"
-	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
 	"secgw/internal/schema"
 )
@@ -95,7 +95,7 @@ func startOursWith(t *testing.T, ns string, addr netip.Addr, mod func(*engine.Op
 	for _, l := range lines {
 		configtest.Apply(t, testSchema, d, "/ vrf main ike "+l)
 	}
-	cfg, err := config.Resolve(d.Vrf["main"].Ike)
+	cfg, err := resolve.Config(d.Vrf["main"].Ike)
 	if err != nil {
 		t.Fatal(err)
 	}

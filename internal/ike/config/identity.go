@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -96,32 +95,4 @@ func (id Identity) String() string {
 		return "keyid:0x" + hex.EncodeToString(id.Data)
 	}
 	return fmt.Sprintf("ID(%d):%x", id.Type, id.Data)
-}
-
-// DecodePSK decodes a pre-shared-key leaf: plain text, "0x" followed by
-// hexadecimal digits, or "0s" followed by base64. The error never contains
-// the key.
-func DecodePSK(s string) ([]byte, error) { return decodeSecret("pre-shared key", s) }
-
-// decodeSecret decodes a secret leaf of the pre-shared-key syntax (a PSK,
-// a PPK secret); what names it in errors, which never contain the value.
-func decodeSecret(what, s string) ([]byte, error) {
-	switch {
-	case strings.HasPrefix(s, "0x"):
-		b, err := hex.DecodeString(s[2:])
-		if err != nil || len(b) == 0 {
-			return nil, fmt.Errorf("config: %s: bad hexadecimal encoding", what)
-		}
-		return b, nil
-	case strings.HasPrefix(s, "0s"):
-		b, err := base64.StdEncoding.DecodeString(s[2:])
-		if err != nil || len(b) == 0 {
-			return nil, fmt.Errorf("config: %s: bad base64 encoding", what)
-		}
-		return b, nil
-	}
-	if s == "" {
-		return nil, fmt.Errorf("config: empty %s", what)
-	}
-	return []byte(s), nil
 }

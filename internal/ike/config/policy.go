@@ -1,23 +1,63 @@
-// Package config resolves the IKE configuration of a vrf (the ygot structs
-// generated from yang/secgw-ike*.yang) into the effective, typed policies the
-// IKEv2 engine negotiates with: proposals as wire transforms, identities,
-// pre-shared keys, traffic selectors, lifetimes and the retransmission and
-// DoS-protection options.
+// Package config holds the IKE configuration of a vrf as the IKEv2 engine
+// negotiates with it: plain, typed values (proposals as wire transforms,
+// identities, pre-shared keys, traffic selectors, lifetimes, the
+// retransmission and DoS-protection options, the route options) and the
+// defaults of the YANG models as constants.
 //
-// A VPN leaf that is not set takes its template's value; a template leaf
-// that is not set takes the template default of secgw-ike.yang (the "refine
-// default" statements, which ygot does not apply). Those defaults are
-// repeated here as constants (see defaults.go) because internal/schema does
-// not yet expose a typed accessor for them.
+// It does not read the YANG structs: internal/ike/resolve builds a Config
+// from them on the daemon side, so that the engine, which imports only
+// this package, links neither the generated code nor ygot. A VPN leaf that
+// is not set takes its template's value; a template leaf that is not set
+// takes the template default of secgw-ike.yang (the "refine default"
+// statements, which ygot does not apply). Those defaults are repeated here
+// as constants (defaults.go), and a test keeps them equal to the models.
 package config
 
 import (
+	"bytes"
 	"net/netip"
 	"secgw/internal/ipsec"
 	"time"
 
 	"secgw/internal/ike/wire"
 )
+
+// Config is the resolved IKE configuration of one vrf.
+type Config struct {
+	Global Global
+	// VPNs are the enabled VPNs, sorted by name.
+	VPNs []*VPN
+	// PPKs are the ppk list, sorted by name: as responder, a PPK is
+	// used only when the peer names one of these identities (RFC 8784
+	// §3).
+	PPKs []*PPK
+	// Clear are the security policies of action pass and drop of the
+	// enabled VPNs, by VPN then policy name. They need no child SA: the
+	// dataplane installs them from the configuration. They are kept out
+	// of VPN so that adding or changing one does not make the engine
+	// tear the VPN's SAs down.
+	Clear []ClearPolicy
+}
+
+// VPN returns the VPN called name, or nil.
+func (c *Config) VPN(name string) *VPN {
+	for _, v := range c.VPNs {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// PPKByID returns the PPK whose identity is id, or nil.
+func (c *Config) PPKByID(id []byte) *PPK {
+	for _, p := range c.PPKs {
+		if bytes.Equal(p.ID, id) {
+			return p
+		}
+	}
+	return nil
+}
 
 // Global holds the vrf-wide options of global-options that the engine uses.
 type Global struct {

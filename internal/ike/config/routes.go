@@ -1,10 +1,6 @@
 package config
 
-import (
-	"net/netip"
-
-	"secgw/generated"
-)
+import "net/netip"
 
 // Route options of secgw-ike-global.yang (install-routes, routing-table,
 // routing-table-prio) and of secgw-ike-vpn.yang (security-policy
@@ -73,60 +69,9 @@ func (i *InjectRoutes) RouteTable() uint32 {
 	return i.Table
 }
 
-// ResolveRoutes computes the route configuration of a vrf's ike
-// container; nil gives the defaults. Disabled VPNs are included: they
-// have no child SAs to route.
-func ResolveRoutes(ike *generated.SecgwVrf_Vrf_Ike) Routes {
-	r := Routes{Table: DefaultRoutingTable, RulePriority: DefaultRoutingTablePrio}
-	if ike == nil {
-		return r
-	}
-	if g := ike.GlobalOptions; g != nil {
-		if g.InstallRoutes != nil {
-			r.Install = *g.InstallRoutes
-		}
-		if g.RoutingTable != nil {
-			r.Table = *g.RoutingTable
-		}
-		if g.RoutingTablePrio != nil {
-			r.RulePriority = *g.RoutingTablePrio
-		}
-	}
-	for vpn, v := range ike.Vpn {
-		for name, sp := range v.SecurityPolicy {
-			pr := PolicyRoutes{SVTI: sp.SvtiIdOut != nil}
-			if ir := sp.InjectRoutes; ir != nil && ir.NextHop != nil {
-				pr.Inject = parseInject(ir)
-			}
-			if !pr.SVTI && pr.Inject == nil {
-				continue
-			}
-			if r.Policies == nil {
-				r.Policies = map[PolicyRef]PolicyRoutes{}
-			}
-			r.Policies[PolicyRef{VPN: vpn, Policy: name}] = pr
-		}
-	}
-	return r
-}
-
-func parseInject(ir *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_InjectRoutes) *InjectRoutes {
-	in := &InjectRoutes{}
-	if a, err := netip.ParseAddr(*ir.NextHop); err == nil {
-		// A link-local next hop names its interface as its zone
-		// (fe80::1%eth0): a route carries it as the output device.
-		in.Gateway, in.Dev = a.WithZone(""), a.Zone()
-	} else {
-		in.Dev = *ir.NextHop
-	}
-	if ir.Vrf != nil {
-		in.VRF = *ir.Vrf
-	}
-	if ir.Table != nil {
-		in.Table = *ir.Table
-	}
-	if ir.L3Vrf != nil {
-		in.L3VRF = *ir.L3Vrf
-	}
-	return in
+// DefaultRoutes is the route configuration of a vrf whose global-options
+// set none of the route options: no install-routes, DefaultRoutingTable
+// and DefaultRoutingTablePrio.
+func DefaultRoutes() Routes {
+	return Routes{Table: DefaultRoutingTable, RulePriority: DefaultRoutingTablePrio}
 }

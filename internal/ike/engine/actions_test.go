@@ -8,6 +8,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 )
 
 // commitA applies A's configuration, changed by mod, as a commit would
@@ -18,7 +19,7 @@ func commitA(t *testing.T, a *peer, mod func(*generated.SecgwVrf_Vrf_Ike)) {
 	if mod != nil {
 		mod(ike)
 	}
-	c, err := config.Resolve(ike)
+	c, err := resolve.Config(ike)
 	if err != nil {
 		t.Fatal(err)
 	}

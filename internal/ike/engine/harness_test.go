@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"secgw/generated"
-	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/ike/resolve"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -51,7 +51,7 @@ func vpnConfig(name string, local, remote netip.Addr, localID, remoteID, psk, lo
 
 func newPeer(t testing.TB, ike *generated.SecgwVrf_Vrf_Ike, local netip.Addr, mod func(*engine.Options)) *peer {
 	t.Helper()
-	c, err := config.Resolve(ike)
+	c, err := resolve.Config(ike)
 	if err != nil {
 		t.Fatal(err)
 	}

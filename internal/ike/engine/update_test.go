@@ -7,6 +7,7 @@ import (
 
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/wire"
 )
 
@@ -19,7 +20,7 @@ func TestSetConfigKeepsOtherVPNs(t *testing.T) {
 	ikeA := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
 	other := vpnConfig("other", addrA, netip.MustParseAddr("10.0.0.9"), "a.example", "c.example", "x", "192.168.1.0/24", "192.168.9.0/24")
 	ikeA.Vpn["other"] = other.Vpn["other"]
-	c, err := config.Resolve(ikeA)
+	c, err := resolve.Config(ikeA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestSetConfigKeepsOtherVPNs(t *testing.T) {
 	}
 	// Changing to-b's PSK deletes its SA on both sides.
 	ikeA.Vpn["to-b"].IkePolicy.PreSharedKey = ptr("new secret")
-	if c, err = config.Resolve(ikeA); err != nil {
+	if c, err = resolve.Config(ikeA); err != nil {
 		t.Fatal(err)
 	}
 	if torn := a.e.SetConfig(c); !slices.Equal(torn, []string{"to-b"}) {
@@ -184,7 +185,7 @@ func TestSetConfigDeletedVPNThenOtherCommit(t *testing.T) {
 	establish(t, a, b)
 	a.e.SetConfig(&config.Config{}) // the VPN is deleted: D(IKE) queued
 	other := vpnConfig("other", addrA, netip.MustParseAddr("10.0.0.9"), "a.example", "c.example", "x", "192.168.1.0/24", "192.168.9.0/24")
-	c, err := config.Resolve(other)
+	c, err := resolve.Config(other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestSetConfigDeletedVPNThenOtherCommit(t *testing.T) {
 	}
 	// A third commit with the deleted VPN back brings it up again.
 	ike := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
-	if c, err = config.Resolve(ike); err != nil {
+	if c, err = resolve.Config(ike); err != nil {
 		t.Fatal(err)
 	}
 	a.e.SetConfig(c)

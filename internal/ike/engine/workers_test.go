@@ -13,6 +13,7 @@ import (
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/ike/resolve"
 )
 
 // switchNet is an in-memory network of engines that all run Run: a
@@ -84,7 +85,7 @@ func TestWorkersUnderLoad(t *testing.T) {
 		withDoS(&dosProtection{CookieThreshold: generated.UnionUint32(0)}, func(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) {
 			g.Threads, g.SaTableSize, g.SaTableSegments = ptr(uint32(4)), ptr(uint32(64)), ptr(uint32(8))
 		})(ikeB)
-		cb, err := config.Resolve(ikeB)
+		cb, err := resolve.Config(ikeB)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func TestWorkersUnderLoad(t *testing.T) {
 			ike := vpnConfig("to-b", addr, addrB, fmt.Sprintf("a%d.example", i), "b.example", "secret",
 				fmt.Sprintf("10.%d.0.0/16", 100+i), "192.168.2.0/24")
 			ike.Vpn["to-b"].IkePolicy.DpdDelay = ptr("10s")
-			c, err := config.Resolve(ike)
+			c, err := resolve.Config(ike)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +173,7 @@ func TestReshapeOnFirstConfig(t *testing.T) {
 			withDoS(nil, func(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) {
 				g.Threads, g.SaTableSize, g.SaTableSegments = ptr(threads), ptr(uint32(64)), ptr(uint32(8))
 			})(ike)
-			c, err := config.Resolve(ike)
+			c, err := resolve.Config(ike)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +184,7 @@ func TestReshapeOnFirstConfig(t *testing.T) {
 			t.Fatalf("%d workers after the first configuration, want 3", len(per))
 		}
 		ike := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "10.1.0.0/16", "192.168.2.0/24")
-		ca, _ := config.Resolve(ike)
+		ca, _ := resolve.Config(ike)
 		a := engine.New(engine.Options{Config: ca, LocalAddr: addrA, Conn: sw.port(addrA), Dataplane: enginetest.NewDataplane()})
 		go a.Run(ctx)
 		a.Initiate("to-b")

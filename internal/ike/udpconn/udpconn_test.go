@@ -15,9 +15,9 @@ import (
 	"secgw/generated"
 	"secgw/internal/configtest"
 	"secgw/internal/edge"
-	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
 	"secgw/internal/ike/wire"
 	"secgw/internal/schema"
@@ -314,7 +314,7 @@ func TestEnginesOverLoopback(t *testing.T) {
 		d := &generated.Device{}
 		configtest.Apply(t, s, d, "/ vrf main")
 		configtest.Apply(t, s, d, lines...)
-		cfg, err := config.Resolve(d.Vrf["main"].Ike)
+		cfg, err := resolve.Config(d.Vrf["main"].Ike)
 		if err != nil {
 			t.Fatal(err)
 		}

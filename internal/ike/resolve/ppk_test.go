@@ -1,4 +1,4 @@
-package config
+package resolve
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func TestResolvePPK(t *testing.T) {
 			"c": {Name: ptr("c")},
 		},
 	}
-	c, err := Resolve(ike)
+	c, err := Config(ike)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestResolvePPK(t *testing.T) {
 		t.Errorf("vpn c: ppk %v require %v", v.PPK, v.RequirePPK)
 	}
 	ike.Ppk["bad"] = &generated.SecgwVrf_Vrf_Ike_Ppk{Name: ptr("bad"), Id: ptr("x"), Secret: ptr("0xabc-secret")}
-	if _, err := Resolve(ike); err == nil || strings.Contains(err.Error(), "abc") || !strings.Contains(err.Error(), "ppk bad") {
+	if _, err := Config(ike); err == nil || strings.Contains(err.Error(), "abc") || !strings.Contains(err.Error(), "ppk bad") {
 		t.Errorf("bad secret: %v (must name the ppk, never the value)", err)
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package resolve
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"secgw/generated"
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/wire"
 )
 
@@ -18,15 +19,15 @@ import (
 func encrTransform(a generated.E_SecgwIke_EncryptionAlgorithm) (wire.Transform, error) {
 	switch a {
 	case generated.SecgwIke_EncryptionAlgorithm_aes128_cbc:
-		return keyed(ipsec.EncrAESCBC, 128), nil
+		return config.EncrTransform(ipsec.EncrAESCBC, 128), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes192_cbc:
-		return keyed(ipsec.EncrAESCBC, 192), nil
+		return config.EncrTransform(ipsec.EncrAESCBC, 192), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes256_cbc:
-		return keyed(ipsec.EncrAESCBC, 256), nil
+		return config.EncrTransform(ipsec.EncrAESCBC, 256), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes128_ctr:
-		return keyed(ipsec.EncrAESCTR, 128), nil
+		return config.EncrTransform(ipsec.EncrAESCTR, 128), nil
 	case generated.SecgwIke_EncryptionAlgorithm_aes256_ctr:
-		return keyed(ipsec.EncrAESCTR, 256), nil
+		return config.EncrTransform(ipsec.EncrAESCTR, 256), nil
 	}
 	return wire.Transform{}, fmt.Errorf("config: unknown encryption algorithm %v", a)
 }
@@ -53,13 +54,9 @@ func aeadTransform(a generated.E_SecgwIke_AeadAlgorithm) (wire.Transform, error)
 		return wire.Transform{Type: ipsec.TransformEncr, ID: ipsec.EncrChaCha20Poly1305}, nil
 	}
 	if g, ok := m[a]; ok {
-		return keyed(g.id, g.bits), nil
+		return config.EncrTransform(g.id, g.bits), nil
 	}
 	return wire.Transform{}, fmt.Errorf("config: unknown AEAD algorithm %v", a)
-}
-
-func keyed(id ipsec.TransformID, bits uint16) wire.Transform {
-	return wire.Transform{Type: ipsec.TransformEncr, ID: id, Attributes: []wire.TransformAttribute{wire.KeyLengthAttribute(bits)}}
 }
 
 // integID maps an integrity-algorithm to its INTEG transform ID (RFC 7296
@@ -217,6 +214,19 @@ func (a algs) proposal(num uint8, p wire.ProtocolID) (wire.Proposal, error) {
 	}
 	if len(out.Transforms) == 0 {
 		return out, fmt.Errorf("config: proposal %d has no algorithm", num)
+	}
+	return out, nil
+}
+
+// proposals builds the wire proposals of protocol p from a, numbered from 1.
+func proposals(a []algs, p wire.ProtocolID) ([]wire.Proposal, error) {
+	var out []wire.Proposal
+	for i, x := range a {
+		pr, err := x.proposal(uint8(i+1), p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pr)
 	}
 	return out, nil
 }

@@ -1,9 +1,10 @@
-package config
+package resolve
 
 import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/ike/config"
 )
 
 // TestResolvePassDropPolicies: security policies of action pass and drop
@@ -27,7 +28,7 @@ func TestResolvePassDropPolicies(t *testing.T) {
 			"drop2": {Name: ptr("drop2"), Action: generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_drop},
 		}},
 	}}
-	c, err := Resolve(ike)
+	c, err := Config(ike)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +43,11 @@ func TestResolvePassDropPolicies(t *testing.T) {
 		t.Fatalf("clear policies: %+v", c.Clear)
 	}
 	drop, pass := c.Clear[0], c.Clear[1] // by name
-	if drop.Name != "drop" || drop.Action != ClearDrop || drop.VPN != "v" || drop.Priority != 3 ||
+	if drop.Name != "drop" || drop.Action != config.ClearDrop || drop.VPN != "v" || drop.Priority != 3 ||
 		drop.Remote.StartAddr.String() != "10.2.6.0" || drop.Local.EndAddr.String() != "10.1.255.255" {
 		t.Errorf("drop policy: %+v", drop)
 	}
-	if pass.Name != "pass" || pass.Action != ClearPass || pass.Remote.EndAddr.String() != "10.2.5.255" {
+	if pass.Name != "pass" || pass.Action != config.ClearPass || pass.Remote.EndAddr.String() != "10.2.5.255" {
 		t.Errorf("pass policy: %+v", pass)
 	}
 }

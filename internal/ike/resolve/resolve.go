@@ -1,134 +1,38 @@
-package config
+// Package resolve is the daemon side of the IKE configuration: it reads a
+// vrf's ike container (the ygot structs generated from
+// yang/secgw-ike*.yang) and resolves it into the plain values of
+// internal/ike/config that the IKEv2 engine negotiates with (Config), the
+// route options (Routes), and maps negotiated suites back to the YANG
+// enums of the operational state (EnumsOf).
+//
+// It owns every mapping between the YANG enums and the IANA transform IDs
+// (algorithms.go), so the two directions cannot disagree. The engine never
+// imports it: only the daemon, ikesvc and tests do, and they hand the engine
+// a *config.Config.
+//
+// A VPN leaf that is not set takes its template's value; a template leaf
+// that is not set takes the template default (the constants of
+// internal/ike/config). Errors start with "config:": they are the reasons
+// given to a NETCONF client whose commit of the configuration is refused.
+package resolve
 
 import (
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"secgw/internal/ipsec"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"secgw/generated"
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/wire"
 )
 
-// Template defaults: the "refine default" statements of secgw-ike.yang and
-// the defaults of secgw-ike-global.yang, which ygot's getters do not apply to
-// templates.
-const (
-	DefaultIKERekeyTime   = 14400 * time.Second
-	DefaultChildRekeyTime = 3600 * time.Second
-	DefaultReplayWindow   = 32
-	DefaultFragmentation  = true
-
-	DefaultRetransmitTries   = 5
-	DefaultRetransmitTimeout = 4 * time.Second
-	DefaultRetransmitBase    = 1.8
-	DefaultCookieThreshold   = 10
-	DefaultBlockThreshold    = 5
-	DefaultThreads           = 16
-	DefaultSATableSize       = 1
-	DefaultSATableSegments   = 1
-	DefaultAcquireTimeout    = 30 * time.Second
-
-	// Template defaults of ipsec-policy-template start-action (trap),
-	// close-action (none) and dpd-action (restart).
-	DefaultStartAction = ActionTrap
-	DefaultCloseAction = ActionNone
-	DefaultDPDAction   = ActionStart
-)
-
-// Config is the resolved IKE configuration of one vrf.
-type Config struct {
-	Global Global
-	// VPNs are the enabled VPNs, sorted by name.
-	VPNs []*VPN
-	// PPKs are the ppk list, sorted by name: as responder, a PPK is
-	// used only when the peer names one of these identities (RFC 8784
-	// §3).
-	PPKs []*PPK
-	// Clear are the security policies of action pass and drop of the
-	// enabled VPNs, by VPN then policy name. They need no child SA: the
-	// dataplane installs them from the configuration. They are kept out
-	// of VPN so that adding or changing one does not make the engine
-	// tear the VPN's SAs down.
-	Clear []ClearPolicy
-}
-
-// VPN returns the VPN called name, or nil.
-func (c *Config) VPN(name string) *VPN {
-	for _, v := range c.VPNs {
-		if v.Name == name {
-			return v
-		}
-	}
-	return nil
-}
-
-// PPKByID returns the PPK whose identity is id, or nil.
-func (c *Config) PPKByID(id []byte) *PPK {
-	for _, p := range c.PPKs {
-		if bytes.Equal(p.ID, id) {
-			return p
-		}
-	}
-	return nil
-}
-
-// DefaultIKEProposals are the proposals used when neither a VPN nor its
-// template lists one (secgw-ike-vpn.yang, ike-proposal): aes256-gcm-128 with
-// prf hmac-sha256, then aes128-cbc/hmac-sha256, with curve25519, ecp256,
-// modp3072 (and modp2048 for the second).
-func DefaultIKEProposals() []wire.Proposal {
-	a := []algs{
-		{Aead: []generated.E_SecgwIke_AeadAlgorithm{generated.SecgwIke_AeadAlgorithm_aes256_gcm_128},
-			Prf: []generated.E_SecgwIke_PrfAlgorithm{generated.SecgwIke_PrfAlgorithm_hmac_sha256},
-			DH:  []generated.E_SecgwIke_DhGroup{generated.SecgwIke_DhGroup_curve25519, generated.SecgwIke_DhGroup_ecp256, generated.SecgwIke_DhGroup_modp3072}},
-		{Enc: []generated.E_SecgwIke_EncryptionAlgorithm{generated.SecgwIke_EncryptionAlgorithm_aes128_cbc},
-			Auth: []generated.E_SecgwIke_IntegrityAlgorithm{generated.SecgwIke_IntegrityAlgorithm_hmac_sha256},
-			DH:   []generated.E_SecgwIke_DhGroup{generated.SecgwIke_DhGroup_curve25519, generated.SecgwIke_DhGroup_ecp256, generated.SecgwIke_DhGroup_modp3072, generated.SecgwIke_DhGroup_modp2048}},
-	}
-	return mustProposals(a, wire.ProtocolIKE)
-}
-
-// DefaultESPProposals are the child SA proposals used when neither a VPN nor
-// its template lists one: aes256-gcm-128, then aes128-cbc/hmac-sha256,
-// without PFS and without ESN.
-func DefaultESPProposals() []wire.Proposal {
-	a := []algs{
-		{Aead: []generated.E_SecgwIke_AeadAlgorithm{generated.SecgwIke_AeadAlgorithm_aes256_gcm_128}},
-		{Enc: []generated.E_SecgwIke_EncryptionAlgorithm{generated.SecgwIke_EncryptionAlgorithm_aes128_cbc},
-			Auth: []generated.E_SecgwIke_IntegrityAlgorithm{generated.SecgwIke_IntegrityAlgorithm_hmac_sha256}},
-	}
-	return mustProposals(a, wire.ProtocolESP)
-}
-
-func mustProposals(a []algs, p wire.ProtocolID) []wire.Proposal {
-	ps, err := proposals(a, p)
-	if err != nil {
-		panic(err) // the defaults above are constants
-	}
-	return ps
-}
-
-func proposals(a []algs, p wire.ProtocolID) ([]wire.Proposal, error) {
-	var out []wire.Proposal
-	for i, x := range a {
-		pr, err := x.proposal(uint8(i+1), p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pr)
-	}
-	return out, nil
-}
-
-// Resolve computes the effective configuration of a vrf's ike container.
-func Resolve(ike *generated.SecgwVrf_Vrf_Ike) (*Config, error) {
-	c := &Config{Global: resolveGlobal(ike.GetGlobalOptions())}
+// Config computes the effective configuration of a vrf's ike container.
+func Config(ike *generated.SecgwVrf_Vrf_Ike) (*config.Config, error) {
+	c := &config.Config{Global: resolveGlobal(ike.GetGlobalOptions())}
 	ppks, err := resolvePPKs(ike)
 	if err != nil {
 		return nil, err
@@ -154,14 +58,14 @@ func Resolve(ike *generated.SecgwVrf_Vrf_Ike) (*Config, error) {
 	return c, nil
 }
 
-func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
-	out := Global{
-		Retransmit:     Retransmit{Tries: DefaultRetransmitTries, Timeout: DefaultRetransmitTimeout, Base: DefaultRetransmitBase},
-		Cookies:        CookiePolicy{Threshold: DefaultCookieThreshold},
-		DoS:            DoSLimits{BlockThreshold: DefaultBlockThreshold},
-		AcquireTimeout: DefaultAcquireTimeout,
-		Threads:        DefaultThreads,
-		SATableSize:    DefaultSATableSize, SATableSegments: DefaultSATableSegments,
+func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
+	out := config.Global{
+		Retransmit:     config.Retransmit{Tries: config.DefaultRetransmitTries, Timeout: config.DefaultRetransmitTimeout, Base: config.DefaultRetransmitBase},
+		Cookies:        config.CookiePolicy{Threshold: config.DefaultCookieThreshold},
+		DoS:            config.DoSLimits{BlockThreshold: config.DefaultBlockThreshold},
+		AcquireTimeout: config.DefaultAcquireTimeout,
+		Threads:        config.DefaultThreads,
+		SATableSize:    config.DefaultSATableSize, SATableSegments: config.DefaultSATableSegments,
 	}
 	if g == nil {
 		return out
@@ -224,7 +128,7 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) Global {
 }
 
 // resolveVPN resolves one enabled VPN, and its pass and drop policies.
-func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*PPK) (*VPN, []ClearPolicy, error) {
+func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*config.PPK) (*config.VPN, []config.ClearPolicy, error) {
 	ip := v.IkePolicy
 	if ip == nil {
 		ip = &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{}
@@ -249,7 +153,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	} else {
 		st = &generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate{}
 	}
-	out := &VPN{Name: v.GetName(), Fragmentation: DefaultFragmentation}
+	out := &config.VPN{Name: v.GetName(), Fragmentation: config.DefaultFragmentation}
 	var err error
 	if v.LocalAddress != nil {
 		if out.LocalAddr, err = netip.ParseAddr(*v.LocalAddress); err != nil {
@@ -262,17 +166,17 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	if v.LocalId != nil {
-		if out.LocalID, err = ParseIdentity(*v.LocalId); err != nil {
+		if out.LocalID, err = config.ParseIdentity(*v.LocalId); err != nil {
 			return nil, nil, err
 		}
 	}
 	if v.RemoteId != nil {
-		if out.RemoteID, err = ParseIdentity(*v.RemoteId); err != nil {
+		if out.RemoteID, err = config.ParseIdentity(*v.RemoteId); err != nil {
 			return nil, nil, err
 		}
 	}
 	if psk := pick(ip.PreSharedKey, it.PreSharedKey); psk != nil {
-		if out.PSK, err = DecodePSK(*psk); err != nil {
+		if out.PSK, err = config.DecodePSK(*psk); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -320,7 +224,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		return nil, nil, err
 	}
 	if len(out.IKEProposals) == 0 {
-		out.IKEProposals = DefaultIKEProposals()
+		out.IKEProposals = config.DefaultIKEProposals()
 	}
 	var ea []algs
 	for _, id := range sortedKeys(sp.EspProposal) {
@@ -337,13 +241,13 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		return nil, nil, err
 	}
 	if len(out.ESPProposals) == 0 {
-		out.ESPProposals = DefaultESPProposals()
+		out.ESPProposals = config.DefaultESPProposals()
 	}
 
-	out.IKE.RekeyTime = secs(pick(ip.RekeyTime, it.RekeyTime), DefaultIKERekeyTime)
+	out.IKE.RekeyTime = secs(pick(ip.RekeyTime, it.RekeyTime), config.DefaultIKERekeyTime)
 	out.IKE.ReauthTime = secs(pick(ip.ReauthTime, it.ReauthTime), 0)
 	if d := pick(ip.DpdDelay, it.DpdDelay); d != nil {
-		if out.IKE.DPDDelay, err = ParseDuration(*d); err != nil {
+		if out.IKE.DPDDelay, err = config.ParseDuration(*d); err != nil {
 			return nil, nil, fmt.Errorf("dpd-delay: %w", err)
 		}
 	}
@@ -356,13 +260,13 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	out.CloseAction = closeAction(pickEnum(sp.CloseAction, st.CloseAction))
 	out.DPDAction = dpdAction(pickEnum(sp.DpdAction, st.DpdAction))
 	ch := &out.Child
-	ch.RekeyTime = secs(pick(sp.RekeyTime, st.RekeyTime), DefaultChildRekeyTime)
+	ch.RekeyTime = secs(pick(sp.RekeyTime, st.RekeyTime), config.DefaultChildRekeyTime)
 	ch.LifeTime = secs(pick(sp.LifeTime, st.LifeTime), ch.RekeyTime+ch.RekeyTime/10)
 	ch.RekeyBytes = deref(pick(sp.RekeyBytes, st.RekeyBytes))
 	ch.LifeBytes = deref(pick(sp.LifeBytes, st.LifeBytes))
 	ch.RekeyPackets = deref(pick(sp.RekeyPackets, st.RekeyPackets))
 	ch.LifePackets = deref(pick(sp.LifePackets, st.LifePackets))
-	ch.ReplayWindow = DefaultReplayWindow
+	ch.ReplayWindow = config.DefaultReplayWindow
 	if w := pick(sp.ReplayWindow, st.ReplayWindow); w != nil {
 		ch.ReplayWindow = *w
 	}
@@ -376,12 +280,12 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		spNames = append(spNames, n)
 	}
 	slices.Sort(spNames)
-	var clear []ClearPolicy
+	var clear []config.ClearPolicy
 	for _, n := range spNames {
 		p := v.SecurityPolicy[n]
-		rp := SecurityPolicy{Name: n, Priority: p.GetPriority(), IfIDIn: p.GetSvtiIdIn(), IfIDOut: p.GetSvtiIdOut()}
+		rp := config.SecurityPolicy{Name: n, Priority: p.GetPriority(), IfIDIn: p.GetSvtiIdIn(), IfIDOut: p.GetSvtiIdOut()}
 		if p.Mode == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Mode_transport {
-			rp.Mode = ModeTransport
+			rp.Mode = config.ModeTransport
 		}
 		var lt, rt *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs
 		lt = p.LocalTs
@@ -396,9 +300,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 		switch p.Action {
 		case generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_pass:
-			clear = append(clear, ClearPolicy{VPN: out.Name, SecurityPolicy: rp, Action: ClearPass})
+			clear = append(clear, config.ClearPolicy{VPN: out.Name, SecurityPolicy: rp, Action: config.ClearPass})
 		case generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_Action_drop:
-			clear = append(clear, ClearPolicy{VPN: out.Name, SecurityPolicy: rp, Action: ClearDrop})
+			clear = append(clear, config.ClearPolicy{VPN: out.Name, SecurityPolicy: rp, Action: config.ClearDrop})
 		default:
 			out.Policies = append(out.Policies, rp)
 		}
@@ -409,16 +313,16 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 // resolvePPKs decodes the ppk list, sorted by name. id and id-hex name
 // the same kind of bytes: 'id-hex 626172' is 'id bar'. Errors never hold
 // the secret.
-func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*PPK, error) {
+func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*config.PPK, error) {
 	names := make([]string, 0, len(ike.Ppk))
 	for n := range ike.Ppk {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	out := make([]*PPK, 0, len(names))
+	out := make([]*config.PPK, 0, len(names))
 	for _, n := range names {
 		p := ike.Ppk[n]
-		r := &PPK{Name: n}
+		r := &config.PPK{Name: n}
 		switch {
 		case p.Id != nil:
 			r.ID = []byte(*p.Id)
@@ -434,7 +338,7 @@ func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*PPK, error) {
 		if p.Secret == nil {
 			return nil, fmt.Errorf("config: ppk %s: no secret", n)
 		}
-		b, err := decodeSecret("ppk "+n+" secret", *p.Secret)
+		b, err := config.DecodeSecret("ppk "+n+" secret", *p.Secret)
 		if err != nil {
 			return nil, err
 		}
@@ -478,27 +382,6 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 	return ipsec.SelectorFromPrefix(pfx, proto, start, end), nil
 }
 
-// ParseDuration parses the sgt:duration syntax: a number followed by ms, s
-// (the default unit), m, h or d.
-func ParseDuration(s string) (time.Duration, error) {
-	units := []struct {
-		suffix string
-		unit   time.Duration
-	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}}
-	unit := time.Second
-	for _, u := range units {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, unit = n, u.unit
-			break
-		}
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("config: bad duration %q", s)
-	}
-	return time.Duration(n) * unit, nil
-}
-
 func pick[T any](vpn, tmpl *T) *T {
 	if vpn != nil {
 		return vpn
@@ -514,57 +397,57 @@ func pickEnum[T ~int64](vpn, tmpl T) T {
 	return tmpl
 }
 
-func dpdMode(m generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode) DPDMode {
+func dpdMode(m generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode) config.DPDMode {
 	switch m {
 	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode_optimized:
-		return DPDOptimized
+		return config.DPDOptimized
 	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_DpdMode_always_send:
-		return DPDAlwaysSend
+		return config.DPDAlwaysSend
 	}
-	return DPDProbeIdle
+	return config.DPDProbeIdle
 }
 
 // uniquePolicy maps unique-sa; unset is the template default no.
-func uniquePolicy(u generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa) UniquePolicy {
+func uniquePolicy(u generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa) config.UniquePolicy {
 	switch u {
 	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_never:
-		return UniqueNever
+		return config.UniqueNever
 	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_keep:
-		return UniqueKeep
+		return config.UniqueKeep
 	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_UniqueSa_replace:
-		return UniqueReplace
+		return config.UniqueReplace
 	}
-	return UniqueNo
+	return config.UniqueNo
 }
 
-func startAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction) Action {
+func startAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction) config.Action {
 	switch a {
 	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction_none:
-		return ActionNone
+		return config.ActionNone
 	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_StartAction_start:
-		return ActionStart
+		return config.ActionStart
 	}
-	return DefaultStartAction
+	return config.DefaultStartAction
 }
 
-func closeAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction) Action {
+func closeAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction) config.Action {
 	switch a {
 	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction_trap:
-		return ActionTrap
+		return config.ActionTrap
 	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction_start:
-		return ActionStart
+		return config.ActionStart
 	}
-	return DefaultCloseAction
+	return config.DefaultCloseAction
 }
 
-func dpdAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction) Action {
+func dpdAction(a generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction) config.Action {
 	switch a {
 	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction_clear:
-		return ActionNone
+		return config.ActionNone
 	case generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_DpdAction_trap:
-		return ActionTrap
+		return config.ActionTrap
 	}
-	return DefaultDPDAction
+	return config.DefaultDPDAction
 }
 
 func secs(v *uint32, def time.Duration) time.Duration {

@@ -1,9 +1,10 @@
-package config
+package resolve
 
 import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/ike/config"
 )
 
 // TestResolveUniqueSA: unique-sa of the VPN's ike-policy wins over its
@@ -19,23 +20,23 @@ func TestResolveUniqueSA(t *testing.T) {
 	)
 	for _, c := range []struct {
 		vpn, tmpl enum
-		want      UniquePolicy
+		want      config.UniquePolicy
 	}{
-		{unset, unset, UniqueNo},
-		{unset, never, UniqueNever},
-		{unset, keep, UniqueKeep},
-		{unset, replace, UniqueReplace},
-		{no, replace, UniqueNo},
-		{keep, never, UniqueKeep},
-		{replace, unset, UniqueReplace},
-		{never, unset, UniqueNever},
+		{unset, unset, config.UniqueNo},
+		{unset, never, config.UniqueNever},
+		{unset, keep, config.UniqueKeep},
+		{unset, replace, config.UniqueReplace},
+		{no, replace, config.UniqueNo},
+		{keep, never, config.UniqueKeep},
+		{replace, unset, config.UniqueReplace},
+		{never, unset, config.UniqueNever},
 	} {
 		ike := &generated.SecgwVrf_Vrf_Ike{
 			IkePolicyTemplate: map[string]*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate{"t": {Name: ptr("t"), UniqueSa: c.tmpl}},
 			Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"v": {Name: ptr("v"),
 				IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{Template: ptr("t"), UniqueSa: c.vpn}}},
 		}
-		cfg, err := Resolve(ike)
+		cfg, err := Config(ike)
 		if err != nil {
 			t.Fatal(err)
 		}

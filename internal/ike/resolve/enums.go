@@ -1,4 +1,4 @@
-package config
+package resolve
 
 import (
 	"secgw/generated"

@@ -1,10 +1,11 @@
-package config
+package resolve
 
 import (
 	"testing"
 	"time"
 
 	"secgw/generated"
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/wire"
 )
 
@@ -26,7 +27,7 @@ func TestResolveDefaultsAndTemplates(t *testing.T) {
 		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{RetransmitLimit: ptr(uint8(40)), RetransmitJitter: ptr(uint8(20)),
 			DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{CookieThreshold: generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection_CookieThreshold_always}},
 	}
-	c, err := Resolve(ike)
+	c, err := Config(ike)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,24 +108,24 @@ func TestLifecycleKnobs(t *testing.T) {
 		},
 		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{AcquireTimeout: ptr(uint32(60)), MakeBeforeBreak: ptr(true)},
 	}
-	c, err := Resolve(ike)
+	c, err := Config(ike)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := c.VPN("a"), c.VPN("b")
-	if a.IKE.DPDMode != DPDOptimized || a.IKE.DPDThreshold != 3 {
+	if a.IKE.DPDMode != config.DPDOptimized || a.IKE.DPDThreshold != 3 {
 		t.Errorf("a: dpd %v threshold %d", a.IKE.DPDMode, a.IKE.DPDThreshold)
 	}
-	if a.StartAction != ActionStart || a.CloseAction != ActionTrap || a.DPDAction != ActionNone {
+	if a.StartAction != config.ActionStart || a.CloseAction != config.ActionTrap || a.DPDAction != config.ActionNone {
 		t.Errorf("a: start %v close %v dpd %v", a.StartAction, a.CloseAction, a.DPDAction)
 	}
-	if b.IKE.DPDMode != DPDProbeIdle || b.IKE.DPDThreshold != 0 || b.StartAction != ActionTrap || b.CloseAction != ActionNone || b.DPDAction != ActionStart {
+	if b.IKE.DPDMode != config.DPDProbeIdle || b.IKE.DPDThreshold != 0 || b.StartAction != config.ActionTrap || b.CloseAction != config.ActionNone || b.DPDAction != config.ActionStart {
 		t.Errorf("b defaults: %+v start %v close %v dpd %v", b.IKE, b.StartAction, b.CloseAction, b.DPDAction)
 	}
 	if c.Global.AcquireTimeout != time.Minute || !c.Global.MakeBeforeBreak {
 		t.Errorf("global %+v", c.Global)
 	}
-	if d, _ := Resolve(&generated.SecgwVrf_Vrf_Ike{}); d.Global.AcquireTimeout != 30*time.Second || d.Global.MakeBeforeBreak {
+	if d, _ := Config(&generated.SecgwVrf_Vrf_Ike{}); d.Global.AcquireTimeout != 30*time.Second || d.Global.MakeBeforeBreak {
 		t.Errorf("global defaults %+v", d.Global)
 	}
 }
@@ -137,14 +138,14 @@ func TestResolveScaleKnobs(t *testing.T) {
 		CookieThreshold: generated.UnionUint32(12), BlockThreshold: ptr(uint32(6)), InitLimitHalfOpen: ptr(uint32(100)),
 		InitLimitJobLoad: ptr(uint32(1)), IkeSaLimit: ptr(uint32(2000)),
 	}
-	c, err := Resolve(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
+	c, err := Config(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
 		DosProtection: dos, Threads: ptr(uint32(20)), SaTableSize: ptr(uint32(128)), SaTableSegments: ptr(uint32(16))}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := c.Global
-	want := DoSLimits{BlockThreshold: 6, InitLimitHalfOpen: 100, InitLimitJobLoad: 1, IKESALimit: 2000}
-	if g.DoS != want || g.Cookies != (CookiePolicy{Threshold: 12}) || g.Threads != 20 || g.SATableSize != 128 || g.SATableSegments != 16 {
+	want := config.DoSLimits{BlockThreshold: 6, InitLimitHalfOpen: 100, InitLimitJobLoad: 1, IKESALimit: 2000}
+	if g.DoS != want || g.Cookies != (config.CookiePolicy{Threshold: 12}) || g.Threads != 20 || g.SATableSize != 128 || g.SATableSegments != 16 {
 		t.Errorf("global %+v", g)
 	}
 	// cookie-threshold 12: cookies from the 12th half-open SA on.
@@ -153,12 +154,12 @@ func TestResolveScaleKnobs(t *testing.T) {
 	}
 	// 0 disables cookies, "always" demands them with no half-open SA.
 	dos.CookieThreshold = generated.UnionUint32(0)
-	c, _ = Resolve(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{DosProtection: dos}})
+	c, _ = Config(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{DosProtection: dos}})
 	if c.Global.Cookies.Required(1 << 20) {
 		t.Error("cookie-threshold 0 still demands cookies")
 	}
 	dos.CookieThreshold = generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection_CookieThreshold_always
-	c, _ = Resolve(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{DosProtection: dos}})
+	c, _ = Config(&generated.SecgwVrf_Vrf_Ike{GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{DosProtection: dos}})
 	if !c.Global.Cookies.Required(0) {
 		t.Error("cookie-threshold always does not demand a cookie at 0 half-open SAs")
 	}

@@ -1,4 +1,4 @@
-package config
+package resolve
 
 import (
 	"secgw/internal/ipsec"
@@ -66,7 +66,7 @@ func TestIKEProposalESPOnlyEncr(t *testing.T) {
 		{name: "cbc", enc: []generated.E_SecgwIke_EncryptionAlgorithm{cbc}, encr: "[ENCR:AES_CBC/256]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := Resolve(build(c.enc, c.aead, c.template))
+			cfg, err := Config(build(c.enc, c.aead, c.template))
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err %v, want %q", err, c.err)
