@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/childsa"
 	"secgw/internal/dataplane/userspace"
 	"secgw/internal/datastore"
 	"secgw/internal/ikesvc"
@@ -126,7 +126,7 @@ type Daemon struct {
 	ln        net.Listener
 
 	dataplane  dataplane.Dataplane
-	programmer *program.Programmer
+	programmer *childsa.Programmer
 	ike        *ikesvc.Service
 	// userspace is set with the userspace dataplane, routes with it and
 	// with the kernel one.

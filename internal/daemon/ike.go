@@ -11,7 +11,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/childsa"
 	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -47,7 +47,7 @@ func (d *Daemon) startIKE() error {
 	// Security policy priority and svti-id-in/out, from the
 	// configuration the engine runs.
 	opts := &childOptions{cfg: func() *config.Config { return d.ike.Engine().Config() }}
-	d.programmer = program.NewProgrammer(program.ProgrammerOptions{
+	d.programmer = childsa.NewProgrammer(childsa.ProgrammerOptions{
 		Dataplane: dp,
 		Options:   opts.options,
 		Logger:    d.cfg.Logger,

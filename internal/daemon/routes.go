@@ -12,7 +12,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"secgw/generated"
-	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/childsa"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
@@ -179,7 +179,7 @@ func (r *routing) Abort(tx *datastore.Tx) {
 // programmer, plus the routes of each child SA it installs (added after
 // its SAs and policies, removed before them).
 type routedProgrammer struct {
-	*program.Programmer
+	*childsa.Programmer
 	routes *routing
 }
 

@@ -23,7 +23,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/childsa"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -77,7 +77,7 @@ func TestRoutingGlue(t *testing.T) {
 	r := newRouting(f, "secgw0", slog.New(slog.DiscardHandler))
 	r.start(deviceWithRoutes(230, 220))
 	dp := dataplane.NewFake()
-	p := routedProgrammer{Programmer: program.NewProgrammer(program.ProgrammerOptions{Dataplane: dp}), routes: r}
+	p := routedProgrammer{Programmer: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), routes: r}
 
 	c := routeChild(0xc1)
 	if err := p.InstallChild(c); err != nil {

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 
 	"secgw/generated"
-	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/childsa"
 	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
@@ -27,22 +27,22 @@ type childOptions struct {
 
 type childOptionsCache struct {
 	cfg  *config.Config
-	bySP map[config.PolicyRef]program.ChildOptions
+	bySP map[config.PolicyRef]childsa.ChildOptions
 }
 
 // options implements ProgrammerOptions.Options.
-func (o *childOptions) options(vpn, policy string) program.ChildOptions {
+func (o *childOptions) options(vpn, policy string) childsa.ChildOptions {
 	cfg := o.cfg()
 	if cfg == nil {
-		return program.ChildOptions{}
+		return childsa.ChildOptions{}
 	}
 	c := o.cache.Load()
 	if c == nil || c.cfg != cfg {
-		c = &childOptionsCache{cfg: cfg, bySP: map[config.PolicyRef]program.ChildOptions{}}
+		c = &childOptionsCache{cfg: cfg, bySP: map[config.PolicyRef]childsa.ChildOptions{}}
 		for _, v := range cfg.VPNs {
 			for _, p := range v.Policies {
 				if p.Priority != 0 || p.IfIDIn != 0 || p.IfIDOut != 0 {
-					c.bySP[config.PolicyRef{VPN: v.Name, Policy: p.Name}] = program.ChildOptions{
+					c.bySP[config.PolicyRef{VPN: v.Name, Policy: p.Name}] = childsa.ChildOptions{
 						Priority: p.Priority, IfIDIn: p.IfIDIn, IfIDOut: p.IfIDOut}
 				}
 			}
@@ -86,7 +86,18 @@ func spdHashOf(dev *generated.Device) xfrm.SPDHash {
 	if dev != nil && dev.Vrf[ikesvc.VRF] != nil && dev.Vrf[ikesvc.VRF].Ike != nil {
 		g = dev.Vrf[ikesvc.VRF].Ike.GlobalOptions
 	}
-	return program.SPDHashFromConfig(g)
+	return spdHashFromConfig(g)
+}
+
+// spdHashFromConfig reads global-options sp-hash-ipv4 and sp-hash-ipv6
+// (their YANG defaults, the kernel's, when unset) for
+// xfrm.Dataplane.SetSPDHash: local is the local prefix length threshold,
+// remote the remote one.
+func spdHashFromConfig(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) xfrm.SPDHash {
+	return xfrm.SPDHash{
+		IPv4Local: g.GetSpHashIpv4().GetLocal(), IPv4Remote: g.GetSpHashIpv4().GetRemote(),
+		IPv6Local: g.GetSpHashIpv6().GetLocal(), IPv6Remote: g.GetSpHashIpv6().GetRemote(),
+	}
 }
 
 // start applies the running configuration's thresholds; a failure is

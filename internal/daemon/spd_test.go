@@ -8,7 +8,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/program"
+	"secgw/internal/dataplane/childsa"
 	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/dataplane/xfrm/xfrmtest"
 	"secgw/internal/datastore"
@@ -22,6 +22,19 @@ func deviceWithSPDHash(v4l, v4r, v6l, v6r uint8) *generated.Device {
 		GlobalOptions: &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
 			SpHashIpv4: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_SpHashIpv4{Local: &v4l, Remote: &v4r},
 			SpHashIpv6: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_SpHashIpv6{Local: &v6l, Remote: &v6r}}}}}}
+}
+
+func TestSPDHashFromConfig(t *testing.T) {
+	if got := spdHashFromConfig(nil); got != xfrm.DefaultSPDHash {
+		t.Errorf("defaults: %+v, want the kernel's %+v", got, xfrm.DefaultSPDHash)
+	}
+	g := &generated.SecgwVrf_Vrf_Ike_GlobalOptions{}
+	g.GetOrCreateSpHashIpv4().Local = new(uint8(16))
+	g.GetOrCreateSpHashIpv4().Remote = new(uint8(24))
+	g.GetOrCreateSpHashIpv6().Remote = new(uint8(64))
+	if got, want := spdHashFromConfig(g), (xfrm.SPDHash{IPv4Local: 16, IPv4Remote: 24, IPv6Local: 128, IPv6Remote: 64}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
 }
 
 // TestSPDHashWiring: sp-hash-ipv4/ipv6 reach the kernel dataplane's
@@ -77,14 +90,14 @@ func TestChildOptionsWiring(t *testing.T) {
 	cfg := &config.Config{VPNs: []*config.VPN{{Name: "to-b", Policies: []config.SecurityPolicy{
 		{Name: "net", Priority: 40, IfIDIn: 7, IfIDOut: 8}, {Name: "plain"}}}}}
 	o := &childOptions{cfg: func() *config.Config { return cfg }}
-	if got := o.options("to-b", "net"); got != (program.ChildOptions{Priority: 40, IfIDIn: 7, IfIDOut: 8}) {
+	if got := o.options("to-b", "net"); got != (childsa.ChildOptions{Priority: 40, IfIDIn: 7, IfIDOut: 8}) {
 		t.Errorf("net: %+v", got)
 	}
-	if got := o.options("to-b", "plain"); got != (program.ChildOptions{}) {
+	if got := o.options("to-b", "plain"); got != (childsa.ChildOptions{}) {
 		t.Errorf("plain: %+v", got)
 	}
 	dp := dataplane.NewFake()
-	p := program.NewProgrammer(program.ProgrammerOptions{Dataplane: dp, Options: o.options})
+	p := childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp, Options: o.options})
 	if err := p.InstallChild(routeChild(0xc1)); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +118,7 @@ func TestChildOptionsWiring(t *testing.T) {
 	}
 	// A new configuration (a commit) is read at once.
 	cfg = &config.Config{VPNs: []*config.VPN{{Name: "to-b", Policies: []config.SecurityPolicy{{Name: "net"}}}}}
-	if got := o.options("to-b", "net"); got != (program.ChildOptions{}) {
+	if got := o.options("to-b", "net"); got != (childsa.ChildOptions{}) {
 		t.Errorf("after a new configuration: %+v", got)
 	}
 }
@@ -122,7 +135,7 @@ func TestClearPolicyRoutes(t *testing.T) {
 	r := newRouting(f, "secgw0", slog.New(slog.DiscardHandler))
 	r.start(deviceWithRoutes(220, 220))
 	dp := dataplane.NewFake()
-	p := routedProgrammer{Programmer: program.NewProgrammer(program.ProgrammerOptions{Dataplane: dp}), routes: r}
+	p := routedProgrammer{Programmer: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), routes: r}
 	if err := p.InstallChild(routeChild(0xc1)); err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func tunnelPolicies(local, remote string, reqID uint32) []Policy {
 	l, r := netip.MustParsePrefix(local), netip.MustParsePrefix(remote)
 	out := Selector{Src: l, Dst: r}
 	in := Selector{Src: r, Dst: l}
-	prio := uint32(1<<18 - (out.Src.Bits()+out.Dst.Bits())<<3) // as program.PolicyPriority computes it
+	prio := uint32(1<<18 - (out.Src.Bits()+out.Dst.Bits())<<3) // as childsa.PolicyPriority computes it
 	return []Policy{
 		{Sel: out, Dir: Out, Priority: prio, Action: Protect, Tmpl: Template{Src: gwA, Dst: gwB, ReqID: reqID}},
 		{Sel: in, Dir: In, Priority: prio, Action: Protect, Tmpl: Template{Src: gwB, Dst: gwA, ReqID: reqID}},

@@ -86,7 +86,7 @@ type Options struct {
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
-// policies of action pass and drop (program.Programmer): the Service
+// policies of action pass and drop (childsa.Programmer): the Service
 // hands them config.Config.Clear at every commit that applies. Without
 // it, such policies are refused.
 type ClearDataplane interface {

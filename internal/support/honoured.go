@@ -138,7 +138,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/vpn/security-policy/remote-ts/subnet", "TestNarrowing", "internal/ike/engine/exchange_test.go"},
 		{"/vrf/ike/vpn/version", "", ""},
 		{"/vrf/ike/vpn/security-policy/action", "TestDropPolicyAndSVTIRefusal", "test/gateway/clear_test.go"},
-		{"/vrf/ike/vpn/security-policy/priority", "TestClearPolicyPriority", "internal/dataplane/program/clear_test.go"},
+		{"/vrf/ike/vpn/security-policy/priority", "TestClearPolicyPriority", "internal/dataplane/childsa/clear_test.go"},
 		{"/vrf/ike/vpn/security-policy/svti-id-in", "TestChildOptionsWiring", "internal/daemon/spd_test.go"},
 		{"/vrf/ike/vpn/security-policy/svti-id-out", "TestChildOptionsWiring", "internal/daemon/spd_test.go"},
 		{"/vrf/ike/global-options/sp-hash-ipv4/local", "TestSPDHashKernel", "internal/daemon/spd_test.go"},

@@ -12,7 +12,7 @@ import (
 )
 
 // clearPolicies are the policies of a pass (Bypass) or drop (Discard)
-// security policy on side s towards peer, as program.ClearEntries writes
+// security policy on side s towards peer, as childsa.ClearEntries writes
 // them: out from s's inner address to the peer's, in and fwd back, at a
 // priority better than the child's (100).
 func clearPolicies(s, peer *side, act dataplane.Action) []dataplane.Policy {

@@ -9,7 +9,7 @@ import (
 )
 
 // clearOps are the ops of a drop (Discard) or pass (Bypass) security
-// policy from local to remote, as program.ClearEntries writes them (out,
+// policy from local to remote, as childsa.ClearEntries writes them (out,
 // in, fwd), at a priority better than the tunnel's (100); del removes
 // them.
 func clearOps(local, remote netip.Prefix, act dataplane.Action, del bool) []dataplane.Op {

@@ -19,8 +19,8 @@ type SPDHash struct {
 }
 
 // DefaultSPDHash is the kernel's default: only host-to-host selectors are
-// hashed. (program.SPDHashFromConfig reads global-options sp-hash-ipv4
-// and sp-hash-ipv6; this package does not import the configuration.)
+// hashed. (The daemon reads global-options sp-hash-ipv4 and sp-hash-ipv6;
+// this package does not import the configuration.)
 var DefaultSPDHash = SPDHash{32, 32, 128, 128}
 
 // SetSPDHash sends XFRM_MSG_NEWSPDINFO with the thresholds (struct

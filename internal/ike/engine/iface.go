@@ -53,7 +53,7 @@ type Dataplane interface {
 }
 
 // ReqIDs is implemented by a dataplane that ties the policies of a child
-// SA to its SAs with a reqid (the programmer, internal/dataplane/program;
+// SA to its SAs with a reqid (the programmer, internal/dataplane/childsa;
 // 'ip xfrm state' shows it): the reqid the operational state reports for
 // a child SA, kept by its rekeys. ok is false for a child SA the
 // dataplane does not hold.
