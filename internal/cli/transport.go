@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"secgw/internal/netconf/framing"
 	"sync"
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
-
-	"secgw/internal/netconf/transport"
 )
 
 // framedTransport is the transport the CLI gives go-netconf's Session in
@@ -30,8 +29,8 @@ type framedTransport struct {
 	br      *bufio.Reader
 	w       io.Writer
 	closer  io.Closer
-	eom     *transport.EOMReader
-	chunked *transport.ChunkedReader
+	eom     *framing.EOMReader
+	chunked *framing.ChunkedReader
 	version string
 
 	mu       sync.Mutex
@@ -51,17 +50,17 @@ func newFramedTransport(r io.Reader, w io.Writer, closer io.Closer) *framedTrans
 	br := bufio.NewReaderSize(r, 64<<10)
 	return &framedTransport{
 		br: br, w: w, closer: closer,
-		eom:     transport.NewEOMReader(br, maxReply),
-		chunked: transport.NewChunkedReader(br, maxReply),
+		eom:     framing.NewEOMReader(br, maxReply),
+		chunked: framing.NewChunkedReader(br, maxReply),
 		version: "v1.0",
 	}
 }
 
 // Send frames and writes one message.
 func (t *framedTransport) Send(msg []byte) error {
-	var mw transport.MessageWriter = transport.NewEOMWriter(t.w)
+	var mw framing.MessageWriter = framing.NewEOMWriter(t.w)
 	if t.version == "v1.1" {
-		mw = transport.NewChunkedWriter(t.w)
+		mw = framing.NewChunkedWriter(t.w)
 	}
 	if err := mw.WriteMessage(msg); err != nil {
 		return fmt.Errorf("cli: netconf send: %w", err)
@@ -71,7 +70,7 @@ func (t *framedTransport) Send(msg []byte) error {
 
 // Receive reads one message in the session's framing.
 func (t *framedTransport) Receive() ([]byte, error) {
-	var mr transport.MessageReader = t.eom
+	var mr framing.MessageReader = t.eom
 	if t.version == "v1.1" {
 		mr = t.chunked
 	}
@@ -129,7 +128,7 @@ func (t *framedTransport) SendHello(h *gonetconf.HelloMessage) error {
 	if err != nil {
 		return err
 	}
-	return transport.NewEOMWriter(t.w).WriteMessage(append([]byte(xml.Header), b...))
+	return framing.NewEOMWriter(t.w).WriteMessage(append([]byte(xml.Header), b...))
 }
 
 // SetVersion switches framing: "v1.1" is chunked.

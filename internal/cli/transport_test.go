@@ -3,13 +3,12 @@ package cli
 import (
 	"io"
 	"net"
+	"secgw/internal/netconf/framing"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
-
-	"secgw/internal/netconf/transport"
 )
 
 // The reply the fake server sends: long enough to be split in chunks.
@@ -24,15 +23,15 @@ func fakeServer(t *testing.T, conn net.Conn, chunk int) {
 	go func() {
 		defer conn.Close()
 		hello := `<?xml version="1.0" encoding="UTF-8"?><hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability><capability>urn:ietf:params:netconf:base:1.1</capability></capabilities><session-id>7</session-id></hello>`
-		if err := transport.NewEOMWriter(conn).WriteMessage([]byte(hello)); err != nil {
+		if err := framing.NewEOMWriter(conn).WriteMessage([]byte(hello)); err != nil {
 			return
 		}
-		r := transport.NewEOMReader(conn, 0)
+		r := framing.NewEOMReader(conn, 0)
 		if _, err := r.ReadMessage(); err != nil {
 			return
 		}
-		cr := transport.NewChunkedReader(conn, 0)
-		w := transport.NewChunkedWriter(conn)
+		cr := framing.NewChunkedReader(conn, 0)
+		w := framing.NewChunkedWriter(conn)
 		w.MaxChunk = chunk
 		for {
 			req, err := cr.ReadMessage()

@@ -14,6 +14,7 @@ import (
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/netconf/framing"
 	"secgw/internal/netconf/transport"
 	"secgw/test/secgwdtest"
 )
@@ -193,7 +194,7 @@ type netconfSession struct {
 	client *ssh.Client
 	sess   *ssh.Session
 	in     interface{ Write([]byte) (int, error) }
-	r      transport.MessageReader
+	r      framing.MessageReader
 	br     *bufio.Reader
 }
 
@@ -218,17 +219,17 @@ func openRaw(addr, user, password string) (*netconfSession, error) {
 		return nil, fmt.Errorf("subsystem: %w", err)
 	}
 	ns := &netconfSession{client: c, sess: s, in: in, br: bufio.NewReaderSize(out, 64<<10)}
-	if _, err := transport.NewEOMReader(ns.br, 0).ReadMessage(); err != nil {
+	if _, err := framing.NewEOMReader(ns.br, 0).ReadMessage(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("server hello: %w", err)
 	}
 	hello := `<hello xmlns="` + transport.NSBase + `"><capabilities><capability>` + transport.CapBase11 +
 		`</capability></capabilities></hello>`
-	if err := transport.NewEOMWriter(in).WriteMessage([]byte(hello)); err != nil {
+	if err := framing.NewEOMWriter(in).WriteMessage([]byte(hello)); err != nil {
 		c.Close()
 		return nil, err
 	}
-	ns.r = transport.NewChunkedReader(ns.br, 0)
+	ns.r = framing.NewChunkedReader(ns.br, 0)
 	return ns, nil
 }
 
