@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/ncclient"
 	"secgw/internal/netconf/framing"
 	"secgw/internal/netconf/transport"
 	"secgw/test/secgwdtest"
@@ -43,7 +43,7 @@ func launch(t *testing.T, dir string, flags ...string) *secgwdtest.Daemon {
 // keeps the slowest answer and the failures, until stop.
 type prober struct {
 	t       *testing.T
-	s       *gonetconf.Session
+	s       *ncclient.Session
 	stopc   chan struct{}
 	done    chan struct{}
 	mu      sync.Mutex
