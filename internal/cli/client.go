@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"time"
 
-	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/ncclient"
 )
 
 // Backend is what the CLI asks of a NETCONF server. Filters are subtree
@@ -68,11 +68,9 @@ type DialConfig struct {
 	Timeout         time.Duration // connection and authentication; default 10s
 }
 
-// NetconfBackend is a NETCONF session over SSH run by
-// github.com/Juniper/go-netconf, with framedTransport under it.
+// NetconfBackend is a NETCONF session over SSH run by internal/ncclient.
 type NetconfBackend struct {
-	sess *gonetconf.Session
-	tr   *framedTransport
+	sess *ncclient.Session
 	// keep selects the top-level data elements the CLI decodes.
 	keep func(ns string) bool
 }
@@ -108,56 +106,11 @@ func Dial(cfg DialConfig, keep func(ns string) bool) (*NetconfBackend, error) {
 		HostKeyCallback: hk,
 		Timeout:         cfg.Timeout,
 	}
-	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	client, err := ssh.Dial("tcp", addr, sc)
+	sess, err := ncclient.Dial(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), sc, 0)
 	if err != nil {
-		return nil, fmt.Errorf("cli: connecting to %s as %s: %w", addr, cfg.User, err)
+		return nil, fmt.Errorf("cli: %w", err)
 	}
-	ss, err := client.NewSession()
-	if err != nil {
-		client.Close()
-		return nil, fmt.Errorf("cli: %s: %w", addr, err)
-	}
-	w, err := ss.StdinPipe()
-	if err != nil {
-		client.Close()
-		return nil, fmt.Errorf("cli: %s: %w", addr, err)
-	}
-	r, err := ss.StdoutPipe()
-	if err != nil {
-		client.Close()
-		return nil, fmt.Errorf("cli: %s: %w", addr, err)
-	}
-	if err := ss.RequestSubsystem("netconf"); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("cli: %s: the netconf subsystem: %w", addr, err)
-	}
-	return newNetconfBackend(r, w, closers{ss, client}, keep)
-}
-
-// closers closes each in turn.
-type closers []io.Closer
-
-// Close closes every closer, returning the first error.
-func (cs closers) Close() error {
-	var first error
-	for _, c := range cs {
-		if err := c.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// newNetconfBackend runs the hello exchange on an established channel.
-func newNetconfBackend(r io.Reader, w io.Writer, c io.Closer, keep func(ns string) bool) (*NetconfBackend, error) {
-	tr := newFramedTransport(r, w, c)
-	sess := gonetconf.NewSession(tr)
-	if tr.helloErr != nil {
-		tr.Close()
-		return nil, tr.helloErr
-	}
-	return &NetconfBackend{sess: sess, tr: tr, keep: keep}, nil
+	return &NetconfBackend{sess: sess, keep: keep}, nil
 }
 
 // SessionID returns the NETCONF session id the server gave.
@@ -165,14 +118,12 @@ func (nb *NetconfBackend) SessionID() int { return nb.sess.SessionID }
 
 // exec runs one operation and parses the reply.
 func (nb *NetconfBackend) exec(op string) (*reply, error) {
-	nb.tr.clearLast()
-	_, err := nb.sess.Exec(gonetconf.RawMethod(op))
-	msg := nb.tr.lastMessage()
+	msg, err := nb.sess.Do(op)
 	if err != nil && msg == nil {
 		return nil, fmt.Errorf("cli: %w", err)
 	}
 	// go-netconf returns only the first rpc-error, and no reply with
-	// it: the transport kept the message, which is parsed in full.
+	// it: the reply is parsed in full.
 	r, perr := parseReply(msg, nb.keep)
 	if perr != nil {
 		if err != nil {

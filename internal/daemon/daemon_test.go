@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"secgw/internal/dataplane"
+	"secgw/internal/ncclient"
 )
 
 // syncBuffer is a log destination safe for concurrent writers.
@@ -83,7 +84,7 @@ func TestFirstStartAndRestart(t *testing.T) {
 		t.Fatal("Addr has no port")
 	}
 	stop := run(t, d)
-	s, err := gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+	s, err := ncclient.Dial(d.Addr().String(), &ssh.ClientConfig{User: "admin",
 		Auth: []ssh.AuthMethod{ssh.Password(pw)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"secgw/internal/ncclient"
 	"secgw/internal/netconf"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ import (
 // gateway is an in-process daemon with a NETCONF session.
 type gateway struct {
 	d    *Daemon
-	s    *gonetconf.Session
+	s    *ncclient.Session
 	stop func() error
 }
 
@@ -32,7 +33,7 @@ func startGateway(t *testing.T, name string, port uint16) *gateway {
 		t.Fatal(err)
 	}
 	g := &gateway{d: d, stop: run(t, d)}
-	g.s, err = gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+	g.s, err = ncclient.Dial(d.Addr().String(), &ssh.ClientConfig{User: "admin",
 		Auth: []ssh.AuthMethod{ssh.Password(d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +179,7 @@ func TestLoggingLive(t *testing.T) {
 	defer stop()
 	log := slog.New(lh)
 	log.Debug("before", "subsystem", "ike")
-	s, err := gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+	s, err := ncclient.Dial(d.Addr().String(), &ssh.ClientConfig{User: "admin",
 		Auth: []ssh.AuthMethod{ssh.Password(d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

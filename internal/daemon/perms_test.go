@@ -3,6 +3,7 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"secgw/internal/ncclient"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestLooseSecretFilesRefused(t *testing.T) {
 	stop := run(t, d)
 	// A commit, so that running.json, the journal and a history file
 	// exist.
-	s, err := gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+	s, err := ncclient.Dial(d.Addr().String(), &ssh.ClientConfig{User: "admin",
 		Auth: []ssh.AuthMethod{ssh.Password(d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

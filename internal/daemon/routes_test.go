@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"secgw/internal/ipsec"
+	"secgw/internal/ncclient"
 	"slices"
 	"strconv"
 	"strings"
@@ -209,7 +210,7 @@ func TestDaemonRoutesNetns(t *testing.T) {
 	wantNS(t, "child SA", "rule 220 lookup 220 family 2", "rule 220 lookup 220 family 10",
 		"route 10.2.0.0/16 dev secgwrt0 src 10.1.0.1 table 220")
 
-	s, err := gonetconf.DialSSHTimeout(d.Addr().String(), &ssh.ClientConfig{User: "admin",
+	s, err := ncclient.Dial(d.Addr().String(), &ssh.ClientConfig{User: "admin",
 		Auth: []ssh.AuthMethod{ssh.Password(d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"secgw/internal/datastore"
+	"secgw/internal/ncclient"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 )
@@ -73,10 +74,10 @@ func start(t *testing.T, opts ...func(*Config)) *fixture {
 	return &fixture{addr: ln.Addr().String(), store: st, srv: srv}
 }
 
-func dial(t *testing.T, addr, user, pw string) *gonetconf.Session {
+func dial(t *testing.T, addr, user, pw string) *ncclient.Session {
 	t.Helper()
 	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}
-	sess, err := gonetconf.DialSSH(addr, cfg)
+	sess, err := ncclient.Dial(addr, cfg, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func dial(t *testing.T, addr, user, pw string) *gonetconf.Session {
 }
 
 // exec runs one RPC and returns the reply's XML, or the rpc-error text.
-func exec1(t *testing.T, sess *gonetconf.Session, rpc string) (string, error) {
+func exec1(t *testing.T, sess *ncclient.Session, rpc string) (string, error) {
 	t.Helper()
 	reply, err := sess.Exec(gonetconf.RawMethod(rpc))
 	if err != nil {

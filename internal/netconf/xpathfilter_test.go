@@ -10,13 +10,14 @@ import (
 
 	"secgw/internal/configtest"
 	"secgw/internal/datastore"
+	"secgw/internal/ncclient"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/xmlcodec"
 )
 
 // getXPath runs get-config of ds with an xpath filter.
-func getXPath(t *testing.T, s *gonetconf.Session, ds, sel string) (string, error) {
+func getXPath(t *testing.T, s *ncclient.Session, ds, sel string) (string, error) {
 	t.Helper()
 	return exec1(t, s, `<get-config><source><`+ds+`/></source><filter type="xpath" select="`+sel+`"/></get-config>`)
 }

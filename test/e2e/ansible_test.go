@@ -21,7 +21,7 @@ var recapRE = regexp.MustCompile(`(?m)^gw1\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unre
 //  1. vpn-configure.yml adds VPN branch1 with netconf_config (lock,
 //     edit-config of the candidate, commit, unlock), and vpn-show.yml
 //     reads it back with netconf_get, reads the commit history, and
-//     calls get-schema with netconf_rpc. A go-netconf session then finds
+//     calls get-schema with netconf_rpc. A NETCONF session (internal/ncclient) then finds
 //     the VPN in running, with the values the playbook was given, and the
 //     commit in the history under user admin.
 //  2. vpn-configure.yml again with the same values changes nothing

@@ -1,11 +1,10 @@
 package e2e
 
 import (
+	"secgw/internal/ncclient"
 	"strings"
 	"testing"
 	"time"
-
-	gonetconf "github.com/Juniper/go-netconf/netconf"
 )
 
 // TestDeleteVPNThenCommitThenShow replays the defect the product soak
@@ -50,7 +49,7 @@ func TestDeleteVPNThenCommitThenShow(t *testing.T) {
 }
 
 // ikeState returns the <get> of vrf main's IKE state, within 5 s.
-func ikeState(t *testing.T, s *gonetconf.Session) string {
+func ikeState(t *testing.T, s *ncclient.Session) string {
 	t.Helper()
 	type result struct {
 		data string
@@ -74,7 +73,7 @@ func ikeState(t *testing.T, s *gonetconf.Session) string {
 }
 
 // waitState polls the IKE state until cond holds, for up to 10 s.
-func waitState(t *testing.T, s *gonetconf.Session, cond func(string) bool) {
+func waitState(t *testing.T, s *ncclient.Session, cond func(string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

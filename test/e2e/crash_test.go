@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"secgw/internal/ncclient"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ type commitLoop struct {
 	done        chan error
 }
 
-func startCommitLoop(s *gonetconf.Session, from int64) *commitLoop {
+func startCommitLoop(s *ncclient.Session, from int64) *commitLoop {
 	l := &commitLoop{done: make(chan error, 1)}
 	l.acked.Store(from)
 	l.sent.Store(from)
@@ -222,7 +223,7 @@ func versionData(n int64) string {
 
 // recoveredVersion reads running from a restarted secgwd and returns its
 // version, after checking that running is exactly that version.
-func recoveredVersion(s *gonetconf.Session) (int64, error) {
+func recoveredVersion(s *ncclient.Session) (int64, error) {
 	reply, err := s.Exec(gonetconf.MethodGetConfig("running"))
 	if err != nil {
 		return 0, fmt.Errorf("get-config after restart: %w", err)

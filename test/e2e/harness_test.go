@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/ncclient"
 	"secgw/test/secgwdtest"
 )
 
@@ -38,11 +38,11 @@ const (
 	nsIKE          = secgwdtest.NsIKE
 )
 
-func repoRoot() string                                    { return secgwdtest.RepoRoot() }
-func newDataDir(t *testing.T) string                      { return secgwdtest.NewDataDir(t) }
-func hash(t *testing.T, pw string) string                 { return secgwdtest.Hash(t, pw) }
-func ikeConfig(ike string) string                         { return secgwdtest.IKEConfig(ike) }
-func rpc(s *gonetconf.Session, op string) (string, error) { return secgwdtest.RPC(s, op) }
+func repoRoot() string                                   { return secgwdtest.RepoRoot() }
+func newDataDir(t *testing.T) string                     { return secgwdtest.NewDataDir(t) }
+func hash(t *testing.T, pw string) string                { return secgwdtest.Hash(t, pw) }
+func ikeConfig(ike string) string                        { return secgwdtest.IKEConfig(ike) }
+func rpc(s secgwdtest.Execer, op string) (string, error) { return secgwdtest.RPC(s, op) }
 
 // startDaemon runs secgwd (fake dataplane) on dir and kills it when the
 // test ends.
@@ -54,20 +54,20 @@ func launch(dir, level string, flags ...string) (*daemon, error) {
 	return secgwdtest.Launch(secgwdBin, dir, level, flags...)
 }
 
-func dialNetconf(addr, user, password string) (*gonetconf.Session, error) {
+func dialNetconf(addr, user, password string) (*ncclient.Session, error) {
 	return secgwdtest.Dial(addr, user, password)
 }
 
-func dialNetconfAuth(addr, user string, auth ssh.AuthMethod) (*gonetconf.Session, error) {
+func dialNetconfAuth(addr, user string, auth ssh.AuthMethod) (*ncclient.Session, error) {
 	return secgwdtest.DialAuth(addr, user, auth)
 }
 
-func mustDial(t *testing.T, addr, user, password string) *gonetconf.Session {
+func mustDial(t *testing.T, addr, user, password string) *ncclient.Session {
 	t.Helper()
 	return secgwdtest.MustDial(t, addr, user, password)
 }
 
-func mustRPC(t *testing.T, s *gonetconf.Session, op string) string {
+func mustRPC(t *testing.T, s secgwdtest.Execer, op string) string {
 	t.Helper()
 	return secgwdtest.MustRPC(t, s, op)
 }

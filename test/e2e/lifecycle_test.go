@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/ncclient"
 	"secgw/internal/netconf"
 )
 
@@ -90,14 +90,14 @@ func TestFirstStart(t *testing.T) {
 	second.Stop(t)
 }
 
-// dialCapturingHostKey opens a go-netconf session and returns it with the
+// dialCapturingHostKey opens a NETCONF session and returns it with the
 // server's host key.
-func dialCapturingHostKey(t *testing.T, addr, user string, auth ssh.AuthMethod) (*gonetconf.Session, ssh.PublicKey) {
+func dialCapturingHostKey(t *testing.T, addr, user string, auth ssh.AuthMethod) (*ncclient.Session, ssh.PublicKey) {
 	t.Helper()
 	var key ssh.PublicKey
 	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{auth},
 		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error { key = k; return nil }}
-	s, err := gonetconf.DialSSHTimeout(addr, cfg, rpcTimeout)
+	s, err := ncclient.Dial(addr, cfg, rpcTimeout)
 	if err != nil {
 		t.Fatalf("dial %s as %s: %v", addr, user, err)
 	}

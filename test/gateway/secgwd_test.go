@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"secgw/internal/ncclient"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +24,7 @@ import (
 type gateway struct {
 	ns, dir, log string
 	password     string
-	nc           *gonetconf.Session
+	nc           *ncclient.Session
 }
 
 // netconfAddr is where secgwd listens, inside its namespace.
@@ -32,7 +33,7 @@ const netconfAddr = "127.0.0.1:830"
 var passwordRE = regexp.MustCompile(`created user admin with password (\S+) `)
 
 // startGateway starts secgwd in ns, with extra flags, and waits until it
-// serves NETCONF, then opens a go-netconf session to it. t.Cleanup stops
+// serves NETCONF, then opens a NETCONF session (internal/ncclient) to it. t.Cleanup stops
 // it (SIGTERM, SIGKILL after 5 s) and, if the test failed, logs the tail
 // of its log.
 func startGateway(t *testing.T, ns string, extra ...string) *gateway {
@@ -95,12 +96,11 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 	err = inNetns(ns, func() error {
 		cfg := &ssh.ClientConfig{User: "admin", Auth: []ssh.AuthMethod{ssh.Password(g.password)},
 			HostKeyCallback: ssh.InsecureIgnoreHostKey()}
-		s, err := gonetconf.DialSSHTimeout(netconfAddr, cfg, cmdTimeout)
+		s, err := ncclient.Dial(netconfAddr, cfg, cmdTimeout)
 		if err != nil {
 			return err
 		}
-		// go-netconf drops a failed hello: a session without an id
-		// is one.
+		// A session without a session-id is refused.
 		if s.SessionID == 0 {
 			s.Close()
 			return fmt.Errorf("no hello from secgwd")
@@ -109,7 +109,7 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("gateway: go-netconf session to secgwd in %s: %v", ns, err)
+		t.Fatalf("gateway: NETCONF session to secgwd in %s: %v", ns, err)
 	}
 	return g
 }
@@ -160,7 +160,7 @@ func (g *gateway) configure(t *testing.T, lines ...string) {
 	}
 }
 
-// rpc runs one NETCONF operation on the go-netconf session and returns
+// rpc runs one NETCONF operation on the NETCONF session and returns
 // the content of <rpc-reply>.
 func (g *gateway) rpc(t *testing.T, op string) string {
 	t.Helper()

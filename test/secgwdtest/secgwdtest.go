@@ -2,7 +2,7 @@
 // cross the process boundary (test/e2e, test/security, test/soak): build
 // it once, give it a data directory with an admin and a read-only
 // account, start it on a free loopback port (or in a network namespace),
-// read its log, and talk NETCONF to it with go-netconf.
+// read its log, and talk NETCONF to it with internal/ncclient.
 package secgwdtest
 
 import (
@@ -26,6 +26,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/ncclient"
 	"secgw/internal/netconf"
 )
 
@@ -264,43 +265,48 @@ func (d *Daemon) SessionFramings() []bool {
 	return out
 }
 
-// RPCTimeout bounds every read and write of a go-netconf session.
+// RPCTimeout bounds every read and write of a NETCONF session.
 const RPCTimeout = 20 * time.Second
 
-// Dial opens a go-netconf session with a password. go-netconf ignores a
-// failed hello (NewSession drops the error): a session without a
-// session-id is reported here instead.
-func Dial(addr, user, password string) (*gonetconf.Session, error) {
+// Dial opens a NETCONF session with a password. A session without a
+// session-id is refused.
+func Dial(addr, user, password string) (*ncclient.Session, error) {
 	return DialAuth(addr, user, ssh.Password(password))
 }
 
 // DialAuth is Dial with any SSH authentication method.
-func DialAuth(addr, user string, auth ssh.AuthMethod) (*gonetconf.Session, error) {
+func DialAuth(addr, user string, auth ssh.AuthMethod) (*ncclient.Session, error) {
 	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{auth}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}
-	s, err := gonetconf.DialSSHTimeout(addr, cfg, RPCTimeout)
+	s, err := ncclient.Dial(addr, cfg, RPCTimeout)
 	if err != nil {
 		return nil, err
 	}
 	if s.SessionID == 0 {
 		s.Close()
-		return nil, fmt.Errorf("go-netconf: no hello from %s", addr)
+		return nil, fmt.Errorf("netconf: no session-id in the hello from %s", addr)
 	}
 	return s, nil
 }
 
 // MustDial is Dial for a test, closing the session at its end.
-func MustDial(t testing.TB, addr, user, password string) *gonetconf.Session {
+func MustDial(t testing.TB, addr, user, password string) *ncclient.Session {
 	t.Helper()
 	s, err := Dial(addr, user, password)
 	if err != nil {
-		t.Fatalf("go-netconf dial %s as %s: %v", addr, user, err)
+		t.Fatalf("netconf dial %s as %s: %v", addr, user, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
+// Execer runs NETCONF operations: an *ncclient.Session, or go-netconf's
+// own Session where a test checks that library against secgwd.
+type Execer interface {
+	Exec(methods ...gonetconf.RPCMethod) (*gonetconf.RPCReply, error)
+}
+
 // RPC runs one operation and returns the content of <rpc-reply>.
-func RPC(s *gonetconf.Session, op string) (string, error) {
+func RPC(s Execer, op string) (string, error) {
 	reply, err := s.Exec(gonetconf.RawMethod(op))
 	if err != nil {
 		return "", err
@@ -309,7 +315,7 @@ func RPC(s *gonetconf.Session, op string) (string, error) {
 }
 
 // MustRPC is RPC for a test.
-func MustRPC(t testing.TB, s *gonetconf.Session, op string) string {
+func MustRPC(t testing.TB, s Execer, op string) string {
 	t.Helper()
 	data, err := RPC(s, op)
 	if err != nil {

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/ncclient"
+	"secgw/internal/netconf/framing"
 	"secgw/internal/netconf/transport"
 	"secgw/test/secgwdtest"
 )
@@ -42,7 +43,7 @@ func launch(t *testing.T, dir string, flags ...string) *secgwdtest.Daemon {
 // keeps the slowest answer and the failures, until stop.
 type prober struct {
 	t       *testing.T
-	s       *gonetconf.Session
+	s       *ncclient.Session
 	stopc   chan struct{}
 	done    chan struct{}
 	mu      sync.Mutex
@@ -193,7 +194,7 @@ type netconfSession struct {
 	client *ssh.Client
 	sess   *ssh.Session
 	in     interface{ Write([]byte) (int, error) }
-	r      transport.MessageReader
+	r      framing.MessageReader
 	br     *bufio.Reader
 }
 
@@ -218,17 +219,17 @@ func openRaw(addr, user, password string) (*netconfSession, error) {
 		return nil, fmt.Errorf("subsystem: %w", err)
 	}
 	ns := &netconfSession{client: c, sess: s, in: in, br: bufio.NewReaderSize(out, 64<<10)}
-	if _, err := transport.NewEOMReader(ns.br, 0).ReadMessage(); err != nil {
+	if _, err := framing.NewEOMReader(ns.br, 0).ReadMessage(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("server hello: %w", err)
 	}
 	hello := `<hello xmlns="` + transport.NSBase + `"><capabilities><capability>` + transport.CapBase11 +
 		`</capability></capabilities></hello>`
-	if err := transport.NewEOMWriter(in).WriteMessage([]byte(hello)); err != nil {
+	if err := framing.NewEOMWriter(in).WriteMessage([]byte(hello)); err != nil {
 		c.Close()
 		return nil, err
 	}
-	ns.r = transport.NewChunkedReader(ns.br, 0)
+	ns.r = framing.NewChunkedReader(ns.br, 0)
 	return ns, nil
 }
 

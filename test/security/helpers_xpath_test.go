@@ -9,6 +9,7 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 
+	"secgw/internal/ncclient"
 	"secgw/test/secgwdtest"
 )
 
@@ -17,13 +18,13 @@ const nsHA = "urn:secgw:yang:secgw-ha"
 
 // editCandidate runs edit-config of config (a <config> element) into the
 // candidate.
-func editCandidate(s *gonetconf.Session, config string) (string, error) {
+func editCandidate(s *ncclient.Session, config string) (string, error) {
 	return secgwdtest.RPC(s, `<edit-config><target><candidate/></target>`+config+`</edit-config>`)
 }
 
 // getConfigXPath runs get-config of ds with an xpath filter; op "get"
 // runs <get> (running and state) instead.
-func getXPath(s *gonetconf.Session, op, ds, sel string) (string, error) {
+func getXPath(s *ncclient.Session, op, ds, sel string) (string, error) {
 	if op == "get" {
 		return secgwdtest.RPC(s, `<get><filter type="xpath" select="`+sel+`"/></get>`)
 	}
@@ -41,7 +42,7 @@ func rpcError(err error) *gonetconf.RPCError {
 
 // loadVPNs commits n VPNs named vpn00000... with security policies
 // sp00000..., in edit-config batches of 1000.
-func loadVPNs(t *testing.T, admin *gonetconf.Session, n int) {
+func loadVPNs(t *testing.T, admin *ncclient.Session, n int) {
 	t.Helper()
 	start := time.Now()
 	for lo := 0; lo < n; lo += 1000 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"secgw/internal/netconf/framing"
 	"secgw/internal/netconf/transport"
 	"secgw/test/secgwdtest"
 )
@@ -47,7 +48,7 @@ func TestMemoryAmplification(t *testing.T) {
 	if !strings.Contains(string(reply), "<error-tag>too-big</error-tag>") || !strings.Contains(string(reply), `message-id="1"`) {
 		t.Errorf("reply to the message of unclosed tags: %.300s", reply)
 	}
-	if err := transport.NewChunkedWriter(s.in).WriteMessage([]byte(`<rpc message-id="2" xmlns="` + transport.NSBase + `"><get/></rpc>`)); err != nil {
+	if err := framing.NewChunkedWriter(s.in).WriteMessage([]byte(`<rpc message-id="2" xmlns="` + transport.NSBase + `"><get/></rpc>`)); err != nil {
 		t.Fatal(err)
 	}
 	if reply, err := s.r.ReadMessage(); err != nil || !strings.Contains(string(reply), "<data") {

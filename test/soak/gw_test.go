@@ -15,17 +15,18 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 
+	"secgw/internal/ncclient"
 	"secgw/test/gwtest"
 	"secgw/test/secgwdtest"
 )
 
 // gw is one secgwd in its namespace (userspace dataplane), with a
-// go-netconf session as admin.
+// NETCONF session (internal/ncclient) as admin.
 type gw struct {
 	name string // "A", "B"
 	ns   string
 	d    *secgwdtest.Daemon
-	nc   *gonetconf.Session
+	nc   *ncclient.Session
 	// logOff is how much of the log the panic scan has read.
 	logOff int
 }

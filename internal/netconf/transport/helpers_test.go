@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"secgw/internal/netconf/framing"
 	"strings"
 	"sync"
 	"testing"
@@ -135,8 +136,8 @@ type client struct {
 	sess   *ssh.Session
 	stdin  io.WriteCloser
 	br     *bufio.Reader
-	r      MessageReader
-	w      MessageWriter
+	r      framing.MessageReader
+	w      framing.MessageWriter
 	hello  serverHello
 	nextID int
 }
@@ -169,9 +170,9 @@ func startNetconf(t *testing.T, sc *ssh.Client) *client {
 	if err := sess.RequestSubsystem("netconf"); err != nil {
 		t.Fatalf("subsystem: %v", err)
 	}
-	c := &client{t: t, ssh: sc, sess: sess, stdin: stdin, br: bufio.NewReaderSize(stdout, readBufferSize)}
-	c.r = NewEOMReader(c.br, 0)
-	c.w = NewEOMWriter(stdin)
+	c := &client{t: t, ssh: sc, sess: sess, stdin: stdin, br: bufio.NewReaderSize(stdout, framing.ReadBufferSize)}
+	c.r = framing.NewEOMReader(c.br, 0)
+	c.w = framing.NewEOMWriter(stdin)
 	msg := c.recv()
 	if err := xml.Unmarshal([]byte(msg), &c.hello); err != nil {
 		t.Fatalf("server hello %q: %v", msg, err)
@@ -196,8 +197,8 @@ func (c *client) sendHello(caps ...string) {
 	c.t.Helper()
 	c.send(helloMsg(caps...))
 	if hasCap(caps, CapBase11) && hasCap(c.hello.Capabilities, CapBase11) {
-		c.r = NewChunkedReader(c.br, 0)
-		c.w = NewChunkedWriter(c.stdin)
+		c.r = framing.NewChunkedReader(c.br, 0)
+		c.w = framing.NewChunkedWriter(c.stdin)
 	}
 }
 

@@ -30,7 +30,7 @@ import (
 //     inside the XML and corrupt it. Checked by experiment: with the
 //     server's writer forced to 16-byte chunks, Exec fails with "XML syntax
 //     error on line 4: attribute name without = in element". That is why
-//     ChunkedWriter writes every message as one chunk unless MaxChunk is
+//     framing.ChunkedWriter writes every message as one chunk unless MaxChunk is
 //     set, and why the server never sets it.
 //   - NewSession ignores hello errors, and its Receive also loses a reply
 //     that follows a notification in the same read; neither matters for

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"secgw/internal/netconf/framing"
 	"slices"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func TestMaxMessageSize(t *testing.T) {
 			fmt.Fprintf(c.stdin, "\n#%d\n", limit+1)
 		}, TagMalformedMessage},
 		{"chunked total", []string{CapBase11}, func(c *client) {
-			w := c.w.(*ChunkedWriter)
+			w := c.w.(*framing.ChunkedWriter)
 			w.MaxChunk = 100
 			c.send(`<rpc message-id="1" xmlns="` + NSBase + `"><get>` + strings.Repeat(" ", limit) + `</get></rpc>`)
 		}, TagMalformedMessage},

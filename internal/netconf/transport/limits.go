@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"secgw/internal/netconf/framing"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,10 @@ const (
 	DefaultAuthForget                  = 15 * time.Minute
 	DefaultAuthQueueTimeout            = 5 * time.Second
 )
+
+// DefaultMaxMessageSize is the default Config.MaxMessageSize: the framing
+// readers' own default.
+const DefaultMaxMessageSize = framing.DefaultMaxMessageSize
 
 // DefaultMaxConcurrentAuth is the default Limits.MaxConcurrentAuth.
 func DefaultMaxConcurrentAuth() int { return max(2, runtime.NumCPU()) }
@@ -200,6 +205,15 @@ func (a *account) release(n int) {
 	a.held -= int64(n)
 }
 
+// Charge takes n bytes for the session's framing reader, or fails with
+// ErrBudgetExhausted when the shared budget cannot give its part.
+func (a *account) Charge(n int) error {
+	if !a.charge(n) {
+		return ErrBudgetExhausted
+	}
+	return nil
+}
+
 // close returns everything the session still holds.
 func (a *account) close() {
 	if a == nil {
@@ -216,25 +230,6 @@ func (a *account) holding() int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.held
-}
-
-// grow makes room for n more bytes in buf without raising its capacity
-// above limit (callers have checked len(buf)+n against it), charging the
-// capacity it adds to acct (nil: none).
-func grow(acct *account, buf []byte, n, limit int) ([]byte, error) {
-	need := len(buf) + n
-	if need <= cap(buf) {
-		return buf, nil
-	}
-	c := min(max(2*cap(buf), need, 512), limit)
-	// What the session holds is the capacity of its buffers; the old
-	// array, garbage after the copy, is not counted.
-	if !acct.charge(c - cap(buf)) {
-		return nil, ErrBudgetExhausted
-	}
-	nb := make([]byte, len(buf), c)
-	copy(nb, buf)
-	return nb, nil
 }
 
 // shapeError is a message that is too deep or has too many elements.

@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"io"
+	"secgw/internal/netconf/framing"
 	"strings"
 	"testing"
 )
@@ -117,8 +118,8 @@ func TestBufferedBudget(t *testing.T) {
 func TestChunkMemoryFollowsData(t *testing.T) {
 	pr, pw := io.Pipe()
 	acct := &account{b: &budget{limit: 1 << 30}}
-	r := NewChunkedReader(pr, 64<<20)
-	r.acct = acct
+	r := framing.NewChunkedReader(pr, 64<<20)
+	r.SetBudget(acct)
 	done := make(chan error, 1)
 	go func() { _, err := r.ReadMessage(); done <- err }()
 	if _, err := io.WriteString(pw, "\n#60000000\n"+strings.Repeat("z", 1000)); err != nil {

@@ -1,7 +1,8 @@
 // Package transport is the NETCONF transport layer of secgw: an SSH server
 // (RFC 6242) running the "netconf" subsystem, the <hello> exchange and
-// session-ids (RFC 6241 §8.1), both framings (end-of-message for
-// base:1.0, chunked for base:1.1), <rpc> parsing and <rpc-reply> wrapping
+// session-ids (RFC 6241 §8.1), the choice of framing (end-of-message for
+// base:1.0, chunked for base:1.1; the framing itself is
+// internal/netconf/framing, which the client shares), <rpc> parsing and <rpc-reply> wrapping
 // (RFC 6241 §4), message-level <rpc-error>s, and RFC 5277 notifications.
 //
 // Operations are not interpreted here: every well-formed <rpc>, including

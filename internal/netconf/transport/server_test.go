@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/xml"
 	"fmt"
+	"secgw/internal/netconf/framing"
 	"strings"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestHelloExchange(t *testing.T) {
 			c.sendHello(tc.caps...)
 			// The client's reader now expects the negotiated framing; the
 			// reply can only be read if the server switched too.
-			if _, ok := c.r.(*ChunkedReader); ok != tc.chunked {
+			if _, ok := c.r.(*framing.ChunkedReader); ok != tc.chunked {
 				t.Fatalf("client framing chunked=%v, want %v", ok, tc.chunked)
 			}
 			for i := 1; i <= 3; i++ {
@@ -57,7 +58,7 @@ func TestReplyEchoesAttributes(t *testing.T) {
 	_, addr := startServer(t, Config{})
 	c := dial(t, addr)
 	c.sendHello(CapBase10, CapBase11)
-	c.w.(*ChunkedWriter).MaxChunk = 7
+	c.w.(*framing.ChunkedWriter).MaxChunk = 7
 	c.send(`<rpc message-id="101" xmlns="` + NSBase + `" xmlns:ex="http://example.net/content/1.0" ex:user-id="fred"><lock/></rpc>`)
 	msg := c.recv()
 	want := `<rpc-reply xmlns="` + NSBase + `" message-id="101" xmlns:ex="http://example.net/content/1.0" ex:user-id="fred"><ok/></rpc-reply>`

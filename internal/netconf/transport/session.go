@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"secgw/internal/netconf/framing"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,9 +49,9 @@ type Session struct {
 	// being read or handled. terminate returns it.
 	acct *account
 
-	wmu sync.Mutex    // held while writing one whole message
-	bw  *bufio.Writer // over ch
-	w   MessageWriter // nil until the hellos are exchanged
+	wmu sync.Mutex            // held while writing one whole message
+	bw  *bufio.Writer         // over ch
+	w   framing.MessageWriter // nil until the hellos are exchanged
 
 	mu       sync.Mutex
 	caps     []string // client capabilities
@@ -187,19 +188,19 @@ func (s *Session) writeMessage(msg []byte) error {
 func (s *Session) run() {
 	reason := "client disconnected"
 	defer func() { s.terminate(reason) }()
-	br := bufio.NewReaderSize(s.ch, readBufferSize)
+	br := bufio.NewReaderSize(s.ch, framing.ReadBufferSize)
 	if err := s.handshake(br); err != nil {
 		reason = err.Error()
 		return
 	}
-	var r MessageReader
+	var r framing.MessageReader
 	if s.Base11() {
-		cr := NewChunkedReader(br, s.srv.cfg.MaxMessageSize)
-		cr.acct = s.acct
+		cr := framing.NewChunkedReader(br, s.srv.cfg.MaxMessageSize)
+		cr.SetBudget(s.acct)
 		r = cr
 	} else {
-		er := NewEOMReader(br, s.srv.cfg.MaxMessageSize)
-		er.acct = s.acct
+		er := framing.NewEOMReader(br, s.srv.cfg.MaxMessageSize)
+		er.SetBudget(s.acct)
 		r = er
 	}
 	msgs := make(chan readResult) // unbuffered: at most one message read ahead
@@ -229,7 +230,7 @@ type readResult struct {
 	err error
 }
 
-func (s *Session) readLoop(r MessageReader, out chan<- readResult) {
+func (s *Session) readLoop(r framing.MessageReader, out chan<- readResult) {
 	for {
 		msg, err := r.ReadMessage()
 		select {
@@ -256,7 +257,7 @@ func (s *Session) handshake(br *bufio.Reader) error {
 	defer timer.Stop()
 
 	s.wmu.Lock()
-	err := NewEOMWriter(s.bw).WriteMessage(helloMessage(s.id, s.srv.cfg.Capabilities))
+	err := framing.NewEOMWriter(s.bw).WriteMessage(helloMessage(s.id, s.srv.cfg.Capabilities))
 	if err == nil {
 		err = s.bw.Flush()
 	}
@@ -264,8 +265,8 @@ func (s *Session) handshake(br *bufio.Reader) error {
 	if err != nil {
 		return fmt.Errorf("netconf: sending hello: %w", err)
 	}
-	hr := NewEOMReader(br, s.srv.cfg.MaxMessageSize)
-	hr.acct = s.acct
+	hr := framing.NewEOMReader(br, s.srv.cfg.MaxMessageSize)
+	hr.SetBudget(s.acct)
 	msg, err := hr.ReadMessage()
 	if err != nil {
 		if errors.Is(err, ErrBudgetExhausted) {
@@ -290,9 +291,9 @@ func (s *Session) handshake(br *bufio.Reader) error {
 	s.mu.Unlock()
 	s.wmu.Lock()
 	if base11 {
-		s.w = NewChunkedWriter(s.bw)
+		s.w = framing.NewChunkedWriter(s.bw)
 	} else {
-		s.w = NewEOMWriter(s.bw)
+		s.w = framing.NewEOMWriter(s.bw)
 	}
 	s.wmu.Unlock()
 	s.log.Info("netconf session started", "base11", base11)
@@ -308,7 +309,7 @@ func (s *Session) readFailed(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "client closed the session"
-	case errors.Is(err, ErrMessageTooLarge):
+	case errors.Is(err, framing.ErrMessageTooLarge):
 		msg := fmt.Sprintf("message exceeds the maximum size of %d bytes", s.srv.cfg.MaxMessageSize)
 		_ = s.writeMessage(replyMessage(nil, s.malformedError(msg)))
 		return msg
@@ -322,7 +323,7 @@ func (s *Session) readFailed(err error) string {
 			"session_held", s.acct.holding())
 		_ = s.writeMessage(replyMessage(nil, BuildRPCError(ErrorTypeRPC, TagResourceDenied, SeverityError, "", "", msg, nil)))
 		return msg
-	case errors.Is(err, ErrMalformedFrame):
+	case errors.Is(err, framing.ErrMalformedFrame):
 		_ = s.writeMessage(replyMessage(nil, s.malformedError(err.Error())))
 		return err.Error()
 	}
@@ -349,7 +350,7 @@ func (s *Session) dispatch(msg []byte) bool {
 	}
 	reply := s.process(msg)
 	err := s.writeMessage(reply)
-	if errors.Is(err, ErrMarkerInMessage) {
+	if errors.Is(err, framing.ErrMarkerInMessage) {
 		s.log.Error("netconf reply contains the end-of-message marker", "len", len(reply))
 		body := BuildRPCError(ErrorTypeApplication, TagOperationFailed, SeverityError, "", "",
 			"reply cannot be framed", nil)

@@ -1,4 +1,9 @@
-package transport
+// Package framing reads and writes NETCONF messages in the two framings of
+// RFC 6242: end-of-message (base:1.0, §4.3) and chunked (base:1.1, §4.2).
+// It is the one implementation of both, shared by the server's sessions
+// (internal/netconf/transport) and the client (internal/ncclient), and
+// imports nothing of either.
+package framing
 
 import (
 	"bufio"
@@ -21,9 +26,10 @@ const (
 	// DefaultMaxMessageSize is the message size limit used when none is
 	// configured: 16 MiB.
 	DefaultMaxMessageSize = 16 << 20
-	// readBufferSize is the size of the bufio.Reader the framing readers
-	// wrap around a plain io.Reader.
-	readBufferSize = 32 << 10
+	// ReadBufferSize is the size of the bufio.Reader the framing readers
+	// wrap around a plain io.Reader; a *bufio.Reader at least this large
+	// is used as it is.
+	ReadBufferSize = 32 << 10
 )
 
 var (
@@ -51,6 +57,13 @@ type MessageReader interface {
 	ReadMessage() ([]byte, error)
 }
 
+// Budget is charged for the buffer capacity a reader allocates for a
+// message. An error from Charge fails the read with that error (the
+// server's memory for incoming messages is shared by its sessions).
+type Budget interface {
+	Charge(n int) error
+}
+
 // MessageWriter frames and writes one NETCONF message per call.
 type MessageWriter interface {
 	// WriteMessage writes msg, framed, as one message.
@@ -62,17 +75,17 @@ type MessageWriter interface {
 // its read-ahead (the switch from end-of-message to chunked framing after
 // the hellos, RFC 6242 §4.1, must not lose bytes the first reader buffered).
 func bufferedReader(r io.Reader) *bufio.Reader {
-	return bufio.NewReaderSize(r, readBufferSize)
+	return bufio.NewReaderSize(r, ReadBufferSize)
 }
 
 // EOMReader reads messages delimited by the base:1.0 end-of-message
 // marker ]]>]]> (RFC 6242 §4.3). The marker may arrive split across any
 // number of reads.
 type EOMReader struct {
-	br   *bufio.Reader
-	max  int
-	err  error
-	acct *account // the session's share of Limits.MaxBuffered; nil: none
+	br     *bufio.Reader
+	max    int
+	err    error
+	budget Budget // charged for what the reader allocates; nil: none
 }
 
 // NewEOMReader returns an EOMReader that rejects messages longer than
@@ -84,6 +97,9 @@ func NewEOMReader(r io.Reader, maxSize int) *EOMReader {
 	}
 	return &EOMReader{br: bufferedReader(r), max: maxSize}
 }
+
+// SetBudget makes the reader charge what it allocates to b.
+func (r *EOMReader) SetBudget(b Budget) { r.budget = b }
 
 // ReadMessage returns the next message without its marker. It consumes
 // input as it arrives and fails as soon as the message outgrows the limit,
@@ -121,7 +137,7 @@ func (r *EOMReader) ReadMessage() ([]byte, error) {
 			return nil, r.err
 		}
 		var err error
-		if msg, err = grow(r.acct, msg, take, limit); err != nil {
+		if msg, err = grow(r.budget, msg, take, limit); err != nil {
 			r.err = err
 			return nil, err
 		}
@@ -169,10 +185,10 @@ func (w *EOMWriter) WriteMessage(msg []byte) error {
 // A message may consist of any number of chunks and arrive split across
 // any number of reads.
 type ChunkedReader struct {
-	br   *bufio.Reader
-	max  int
-	err  error
-	acct *account // the session's share of Limits.MaxBuffered; nil: none
+	br     *bufio.Reader
+	max    int
+	err    error
+	budget Budget // charged for what the reader allocates; nil: none
 }
 
 // NewChunkedReader returns a ChunkedReader that rejects messages longer
@@ -184,6 +200,9 @@ func NewChunkedReader(r io.Reader, maxSize int) *ChunkedReader {
 	}
 	return &ChunkedReader{br: bufferedReader(r), max: maxSize}
 }
+
+// SetBudget makes the reader charge what it allocates to b.
+func (r *ChunkedReader) SetBudget(b Budget) { r.budget = b }
 
 // ReadMessage returns the concatenated chunk data of the next message.
 // The size limit is checked against each chunk header before its data is
@@ -221,8 +240,8 @@ func (r *ChunkedReader) readMessage() ([]byte, error) {
 		// Read the chunk as it arrives rather than allocating its
 		// declared size up front: memory follows the bytes received.
 		for n := int(size); n > 0; {
-			step := min(n, max(cap(msg)-len(msg), readBufferSize))
-			if msg, err = grow(r.acct, msg, step, r.max); err != nil {
+			step := min(n, max(cap(msg)-len(msg), ReadBufferSize))
+			if msg, err = grow(r.budget, msg, step, r.max); err != nil {
 				return nil, err
 			}
 			if _, err := io.ReadFull(r.br, msg[len(msg):len(msg)+step]); err != nil {
@@ -292,6 +311,27 @@ func unexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// grow makes room for n more bytes in buf without raising its capacity
+// above limit (callers have checked len(buf)+n against it), charging the
+// capacity it adds to b (nil: none).
+func grow(b Budget, buf []byte, n, limit int) ([]byte, error) {
+	need := len(buf) + n
+	if need <= cap(buf) {
+		return buf, nil
+	}
+	c := min(max(2*cap(buf), need, 512), limit)
+	// What the reader holds is the capacity of its buffers; the old
+	// array, garbage after the copy, is not counted.
+	if b != nil {
+		if err := b.Charge(c - cap(buf)); err != nil {
+			return nil, err
+		}
+	}
+	nb := make([]byte, len(buf), c)
+	copy(nb, buf)
+	return nb, nil
 }
 
 // maxChunkInt is MaxChunkSize as an int, or the largest int on platforms

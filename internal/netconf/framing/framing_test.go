@@ -1,4 +1,4 @@
-package transport
+package framing
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 	"testing/iotest"
 	"time"
 )
+
+// testTimeout guards against hangs; it is never reached.
+const testTimeout = 20 * time.Second
 
 // segments is a reader that returns data in the given pieces, one per Read.
 type segments struct{ parts [][]byte }
@@ -198,7 +201,7 @@ func TestEOMMaxSize(t *testing.T) {
 		if _, err := NewEOMReader(cr, limit).ReadMessage(); err != ErrMessageTooLarge {
 			t.Fatalf("endless stream: err = %v", err)
 		}
-		if cr.n > limit+len(EOMMarker)+readBufferSize {
+		if cr.n > limit+len(EOMMarker)+ReadBufferSize {
 			t.Fatalf("read %d bytes of an endless stream with limit %d", cr.n, limit)
 		}
 	}
@@ -362,7 +365,7 @@ func TestChunkedWriter(t *testing.T) {
 // both found when the readers share a *bufio.Reader.
 func TestFramingSwitchSharesBuffer(t *testing.T) {
 	in := "<hello/>" + EOMMarker + "\n#5\n<rpc>\n#6\n</rpc>\n##\n"
-	br := bufio.NewReaderSize(strings.NewReader(in), readBufferSize)
+	br := bufio.NewReaderSize(strings.NewReader(in), ReadBufferSize)
 	hello, err := NewEOMReader(br, 0).ReadMessage()
 	if err != nil || string(hello) != "<hello/>" {
 		t.Fatalf("hello: %q, %v", hello, err)
