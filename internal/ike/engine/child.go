@@ -233,9 +233,9 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 	} else {
 		sa.w.e.childUp(sa, child)
 	}
-	sa.log().Info("child SA installed", "subsystem", "child", "policy", p.policy.Name,
+	sa.childLog().Info("child SA installed", "policy", p.policy.Name,
 		"in", spi32(p.inSPI), "out", spi32(p.outSPI), "suite", suite.String())
-	sa.logKeys("child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
+	sa.childLog().Keys("child SA keys", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
 		"integ_in", c.In.Integ, "encr_out", c.Out.Encr, "integ_out", c.Out.Integ)
 	return child, nil
 }
@@ -243,7 +243,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 // removeChild takes a child SA out of the dataplane and of its IKE SA.
 func (sa *ikeSA) removeChild(c *childSA) {
 	if err := sa.w.e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
-		sa.log().Warn("dataplane delete failed", "subsystem", "child", "err", err)
+		sa.childLog().Warn("dataplane delete failed", "err", err)
 	}
 	c.at = [numChildTimers]int64{}
 	sa.w.e.dropSPI(c.InSPI, sa)
@@ -263,7 +263,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 		sa.children = nil
 	}
 	sa.resched()
-	sa.log().Info("child SA deleted", "subsystem", "child", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
+	sa.childLog().Info("child SA deleted", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
 }
 
 // childRequest is a child SA proposal as the responder receives it, in
@@ -360,7 +360,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		return out, c
 	}
 	sa.lastError = wire.NotifyTSUnacceptable
-	sa.log().Info("no security policy matches the proposed selectors", "subsystem", "child")
+	sa.childLog().Info("no security policy matches the proposed selectors")
 	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}, nil
 }
 
@@ -375,7 +375,7 @@ func (sa *ikeSA) refuseChild(r childRequest, level slog.Level, why string) []wir
 	if r.rekeyOf != nil {
 		policy = r.rekeyOf.Policy
 	}
-	sa.log().Log(context.Background(), level, "child SA refused", "subsystem", "child", "policy", policy,
+	sa.childLog().Log(context.Background(), level, "child SA refused", "policy", policy,
 		"notify", wire.NotifyNoProposalChosen.String(), "reason", why)
 	sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpnName(), Policy: policy,
 		Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})

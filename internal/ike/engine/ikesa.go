@@ -157,7 +157,11 @@ type handshake struct {
 }
 
 // log returns the SA's logger.
-func (sa *ikeSA) log() saLogger { return saLogger{sa} }
+func (sa *ikeSA) log() saLogger { return saLogger{sa, sa.w.e.log} }
+
+// childLog is the logger of the IKE SA's child SAs: log with subsystem
+// child.
+func (sa *ikeSA) childLog() saLogger { return saLogger{sa, sa.w.e.childLog} }
 
 // setKeys installs the IKE SA's keys and suite (keys is cleared); the SK
 // ciphers are built from them on use.
