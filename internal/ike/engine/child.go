@@ -13,25 +13,24 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// childState is where a child SA is in its life.
+// childState is where a child SA is in its life; String is in
+// childstate_string.go.
 type childState uint8
+
+//go:generate go tool stringer -type=childState -linecomment
 
 const (
 	// childInstalled: in the dataplane, carrying traffic.
-	childInstalled childState = iota
+	childInstalled childState = iota // installed
 	// childRekeying: our CREATE_CHILD_SA rekeying it is outstanding.
-	childRekeying
+	childRekeying // rekeying
 	// childRekeyed: a new child SA replaced it; its delete is due (ours
 	// after our rekey, the peer's after the peer's rekey).
-	childRekeyed
+	childRekeyed // rekeyed
 	// childDeleting: our INFORMATIONAL delete of it is outstanding or
 	// queued.
-	childDeleting
+	childDeleting // deleting
 )
-
-func (s childState) String() string {
-	return [...]string{"installed", "rekeying", "rekeyed", "deleting"}[s]
-}
 
 // childSA is a child SA installed in the dataplane. It belongs to one IKE
 // SA at a time (it moves to the new IKE SA when that one is rekeyed, RFC
