@@ -32,6 +32,8 @@ const (
 	Fwd                // forwarded traffic (kernel policies only)
 )
 
+// String is "in", "out" or "fwd". Written by hand, not by stringer: an
+// unknown value prints "dir(n)", not stringer's "Dir(n)".
 func (d Dir) String() string {
 	switch d {
 	case In:
@@ -52,6 +54,8 @@ const (
 	Transport
 )
 
+// String is "transport" or "tunnel": every value but Transport is tunnel
+// (not a name table, so not stringer's).
 func (m Mode) String() string {
 	if m == Transport {
 		return "transport"
