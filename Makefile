@@ -19,17 +19,21 @@ all: build
 build:
 	$(GO) build $(PKGS)
 
-# generated/ is ygot's output for yang/: never edit it by hand.
+# generated/ is ygot's output for yang/, and each *_string.go stringer's
+# for an enum (the //go:generate lines): never edit them by hand.
 generate:
 	$(GO) tool generator $(GENFLAGS) -output_file=generated/secgw.go $(YANG_SRC)
 	gofmt -w generated/secgw.go
+	$(GO) generate $(PKGS)
 
-# Regenerates into a temporary file and fails when generated/ is stale or
-# cannot be generated. The gzipped schema blob ygot embeds (ySchema)
-# differs from run to run for the same modules, so the comparison leaves
-# it out; everything else must match byte for byte.
+# Regenerates into a temporary directory and fails when generated/ or a
+# stringer file under STRINGROOT is stale or cannot be generated. The
+# gzipped schema blob ygot embeds (ySchema) differs from run to run for the
+# same modules, so the comparison leaves it out; everything else must match
+# byte for byte.
+STRINGROOT ?= .
 check-generated:
-	@./yang/check-generated.sh "$(GO)" "$(GENFLAGS)" "$(YANG_SRC)" $(GENFILE)
+	@./yang/check-generated.sh "$(GO)" "$(GENFLAGS)" "$(YANG_SRC)" $(GENFILE) $(STRINGROOT)
 
 # yanglint prints warnings on stderr and still exits 0: any output fails lint.
 yanglint:

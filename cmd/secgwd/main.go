@@ -50,7 +50,7 @@ func run(args []string) int {
 	ikePort := fs.Uint("ike-port", 0, "UDP port of IKE instead of 500 (NAT-T uses the next one instead of 4500); for tests, where peers must use the same")
 	noSyslog := fs.Bool("no-syslog", false, "do not send logs to syslog (only to stderr)")
 	logKeys := fs.Bool("log-keys", false, "log IKE and child SA keys, in hex, at level 4 (off: no level logs keys)")
-	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0 or 1: the socket readers decrypt; measure before raising it)")
+	espWorkers := fs.Int("esp-workers", 0, "goroutines that decrypt inbound ESP in the userspace dataplane, by SPI (0, the default, or 1: none, the socket readers decrypt; measure before raising it)")
 	snapshotEvery := fs.Int("snapshot-every", 0, "commits journaled between full writes of the running configuration (0: the datastore's default)")
 	xpathSteps := fs.Int64("xpath-max-steps", netconf.DefaultXPathMaxSteps, "work allowed to one NETCONF xpath filter, in steps (nodes visited, compared or evaluated); a filter needing more is refused with resource-denied; -1: no bound")
 	xpathTimeout := fs.Duration("xpath-timeout", netconf.DefaultXPathTimeout, "time allowed to one NETCONF xpath filter; a filter needing more is refused with resource-denied; -1s: no bound")

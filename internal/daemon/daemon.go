@@ -99,8 +99,9 @@ type Config struct {
 	// TUN names the userspace dataplane's TUN device; "" is DefaultTUN.
 	TUN string
 	// ESPWorkers is the number of goroutines of the userspace dataplane
-	// that open inbound ESP (userspace.Options.InboundWorkers); 0 is
-	// DefaultESPWorkers, 1 opens it in the socket readers.
+	// that open inbound ESP, by SPI (userspace.Options.InboundWorkers).
+	// InlineESP (0, the default) has none: the socket readers open it;
+	// so does 1, as one worker would only add a hand-over.
 	ESPWorkers int
 	// LogKeys lets IKE log key material, in hex, at level 4 (secgwd
 	// -log-keys); without it no level logs keys.

@@ -17,7 +17,6 @@ import (
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
-	"secgw/internal/logging"
 	"secgw/internal/netconf"
 )
 
@@ -90,7 +89,7 @@ func (d *Daemon) startIKE() error {
 	var startErr error
 	d.store.View(func(running *generated.Device) {
 		if d.cfg.LogHandler != nil {
-			d.cfg.LogHandler.Set(logging.FromModel(loggingOf(running)))
+			d.cfg.LogHandler.Set(logConfig(loggingOf(running)))
 		}
 		if d.routes != nil {
 			// Before IKE: no child SA is routed before a previous run's
@@ -110,7 +109,7 @@ func (d *Daemon) startIKE() error {
 		d.log.Error("IKE could not apply the running configuration", "err", startErr)
 	}
 	if d.cfg.LogHandler != nil {
-		d.store.Subscribe(&logging.Subscriber{H: d.cfg.LogHandler})
+		d.store.Subscribe(&logSubscriber{h: d.cfg.LogHandler})
 	}
 	if d.spdHash != nil {
 		d.store.Subscribe(d.spdHash)
@@ -219,13 +218,6 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
 		main: {Name: &main, Ike: ike},
 	}}
-}
-
-func loggingOf(dev *generated.Device) *generated.SecgwVrf_Vrf_Ike_Logging {
-	if dev == nil || dev.Vrf[ikesvc.VRF] == nil || dev.Vrf[ikesvc.VRF].Ike == nil {
-		return nil
-	}
-	return dev.Vrf[ikesvc.VRF].Ike.Logging
 }
 
 // saNotification is the sa-event notification of secgw-ike-rpc.yang.

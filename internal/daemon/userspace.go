@@ -28,15 +28,15 @@ const tunMTU = 1400
 // CPU, at least two, at most eight.
 var tunQueues = min(max(runtime.NumCPU(), 2), 8)
 
-// DefaultESPWorkers is the number of inbound ESP workers with
-// Config.ESPWorkers 0: none, the socket readers open ESP themselves. On
-// the 2-CPU machine this was measured on, two workers open the ESP of 8
-// SAs at 0.93x to 1.22x the reader alone (BenchmarkInboundWorkers, from
-// run to run: packets that cross to another CPU decrypt slower), and
-// bench-esp's single tunnel (one SA, one worker) runs 2-7 % slower with
-// them; workers are for machines with more CPUs and many SAs per local
-// address, where they must be measured first (secgwd -esp-workers).
-const DefaultESPWorkers = 1
+// InlineESP is the default of Config.ESPWorkers: no inbound ESP workers,
+// the IKE NAT-T socket readers open ESP themselves. On the 2-CPU machine
+// this was measured on, two workers open the ESP of 8 SAs at 0.93x to
+// 1.22x the reader alone (BenchmarkInboundWorkers, from run to run:
+// packets that cross to another CPU decrypt slower), and bench-esp's
+// single tunnel (one SA, one worker) runs 2-7 % slower with them; workers
+// are for machines with more CPUs and many SAs per local address, where
+// they must be measured first (secgwd -esp-workers).
+const InlineESP = 0
 
 // openUserspace creates the TUN device and the userspace dataplane, which
 // sends ESP from the IKE NAT-T sockets (ikeBind) and receives it from them
@@ -73,12 +73,8 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 	// Decrypted packets come out of the TUN with sources that are routed
 	// into it: strict reverse-path filtering would drop them.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/rp_filter", []byte("0"), 0o644)
-	workers := d.cfg.ESPWorkers
-	if workers <= 0 {
-		workers = DefaultESPWorkers
-	}
 	dp, err := userspace.New(userspace.Options{TUN: devs, Bind: newIKEBind(d), MTU: 1500,
-		InboundWorkers: workers, Logger: d.cfg.Logger})
+		InboundWorkers: d.cfg.ESPWorkers, Logger: d.cfg.Logger})
 	if err != nil {
 		for _, dev := range devs {
 			dev.Close()

@@ -32,6 +32,8 @@ const (
 	Fwd                // forwarded traffic (kernel policies only)
 )
 
+// String is "in", "out" or "fwd". Written by hand, not by stringer: an
+// unknown value prints "dir(n)", not stringer's "Dir(n)".
 func (d Dir) String() string {
 	switch d {
 	case In:
@@ -52,6 +54,8 @@ const (
 	Transport
 )
 
+// String is "transport" or "tunnel": every value but Transport is tunnel
+// (not a name table, so not stringer's).
 func (m Mode) String() string {
 	if m == Transport {
 		return "transport"
@@ -222,21 +226,21 @@ type State struct {
 	Policies []Policy
 }
 
-// OpKind is the kind of one change.
+// OpKind is the kind of one change; String is in opkind_string.go.
 type OpKind uint8
 
-const (
-	AddSA OpKind = iota + 1
-	UpdateSA
-	DeleteSA
-	AddPolicy
-	UpdatePolicy
-	DeletePolicy
-)
+//go:generate go tool stringer -type=OpKind -linecomment
 
-func (k OpKind) String() string {
-	return [...]string{"?", "add-sa", "update-sa", "delete-sa", "add-policy", "update-policy", "delete-policy"}[k]
-}
+const (
+	// noOp is the zero OpKind, no change.
+	noOp         OpKind = iota // ?
+	AddSA                      // add-sa
+	UpdateSA                   // update-sa
+	DeleteSA                   // delete-sa
+	AddPolicy                  // add-policy
+	UpdatePolicy               // update-policy
+	DeletePolicy               // delete-policy
+)
 
 // Op is one change; SA is set for the SA kinds, Policy for the policy
 // kinds (for deletes only the key fields matter).
@@ -259,25 +263,25 @@ type Counters struct {
 	Added, LastUsed time.Time
 }
 
-// EventKind is the kind of an Event.
+// EventKind is the kind of an Event; String is in eventkind_string.go.
 type EventKind uint8
 
+//go:generate go tool stringer -type=EventKind -linecomment
+
 const (
+	// noEvent is the zero EventKind, no event.
+	noEvent EventKind = iota // ?
 	// Acquire: outbound traffic matched a Protect policy that has no SA
 	// (a trap policy); Sel is the packet's selector and Policy the policy.
-	Acquire EventKind = iota + 1
+	Acquire // acquire
 	// SoftExpire: an SA reached a soft limit; rekey it.
-	SoftExpire
+	SoftExpire // soft-expire
 	// HardExpire: an SA reached a hard limit and was removed.
-	HardExpire
+	HardExpire // hard-expire
 	// SeqOverflow: an outbound SA used its last sequence number (RFC 4303
 	// §3.3.3) and no longer sends.
-	SeqOverflow
+	SeqOverflow // seq-overflow
 )
-
-func (k EventKind) String() string {
-	return [...]string{"?", "acquire", "soft-expire", "hard-expire", "seq-overflow"}[k]
-}
 
 // Event is something the dataplane tells the engine.
 type Event struct {

@@ -18,7 +18,8 @@ const (
 	Delete               // the node is gone, with its subtree
 )
 
-// String names the operation.
+// String names the operation. Written by hand, not by stringer: any other
+// value prints "?", not stringer's "Op(n)".
 func (o Op) String() string {
 	switch o {
 	case Create:

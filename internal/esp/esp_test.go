@@ -44,7 +44,7 @@ var suites = []testSuite{
 	{"aes256-sha256_128", ipsec.EncrAESCBC, seqKey(32, 6), ipsec.IntegHMACSHA2_256_128, seqKey(32, 7)},
 	{"aes128-sha384_192", ipsec.EncrAESCBC, seqKey(16, 8), ipsec.IntegHMACSHA2_384_192, seqKey(48, 9)},
 	{"aes256-sha512_256", ipsec.EncrAESCBC, seqKey(32, 10), ipsec.IntegHMACSHA2_512_256, seqKey(64, 11)},
-	// Issue 13: AES-GCM with 12- and 8-octet ICVs, AES-CTR.
+	// AES-GCM with 12- and 8-octet ICVs, AES-CTR.
 	{"aes128gcm12", ipsec.EncrAESGCM12, seqKey(20, 12), ipsec.IntegNone, nil},
 	{"aes256gcm8", ipsec.EncrAESGCM8, seqKey(36, 13), ipsec.IntegNone, nil},
 	{"aes192gcm8", ipsec.EncrAESGCM8, seqKey(28, 14), ipsec.IntegNone, nil},

@@ -3,45 +3,38 @@ package ipsec
 import "strconv"
 
 // TransformType is the Transform Type of a transform substructure
-// (RFC 7296 §3.3.2, IANA "Transform Type Values").
+// (RFC 7296 §3.3.2, IANA "Transform Type Values"). Its String method
+// (transformtype_string.go) returns "ENCR", "PRF", "INTEG", "KE", "ESN",
+// "ADDKEn" or "TransformType(n)".
 type TransformType uint8
+
+//go:generate go tool stringer -type=TransformType -linecomment
 
 // Transform types.
 const (
-	TransformEncr  TransformType = 1 // Encryption Algorithm (ENCR) (RFC 7296 §3.3.2)
-	TransformPRF   TransformType = 2 // Pseudorandom Function (PRF) (RFC 7296 §3.3.2)
-	TransformInteg TransformType = 3 // Integrity Algorithm (INTEG) (RFC 7296 §3.3.2)
+	// Encryption Algorithm (RFC 7296 §3.3.2).
+	TransformEncr TransformType = 1 // ENCR
+	// Pseudorandom Function (RFC 7296 §3.3.2).
+	TransformPRF TransformType = 2 // PRF
+	// Integrity Algorithm (RFC 7296 §3.3.2).
+	TransformInteg TransformType = 3 // INTEG
 	// TransformKE is the Key Exchange Method, "Diffie-Hellman group (D-H)"
 	// in RFC 7296 §3.3.2, renamed by RFC 9370.
-	TransformKE  TransformType = 4
-	TransformDH                = TransformKE // RFC 7296 name of TransformKE
-	TransformESN TransformType = 5           // Extended Sequence Numbers (RFC 7296 §3.3.2)
-	// TransformAddKE1 is the first Additional Key Exchange type; ADDKE1..7
-	// are 6..12 (RFC 9370 §2.2.1).
-	TransformAddKE1 TransformType = 6
-	TransformAddKE7 TransformType = 12 // last Additional Key Exchange type (RFC 9370)
+	TransformKE TransformType = 4 // KE
+	// TransformDH is the RFC 7296 name of TransformKE.
+	TransformDH = TransformKE
+	// Extended Sequence Numbers (RFC 7296 §3.3.2).
+	TransformESN TransformType = 5 // ESN
+	// The Additional Key Exchange types ADDKE1..7 are 6..12 (RFC 9370
+	// §2.2.1).
+	TransformAddKE1 TransformType = 6  // ADDKE1
+	TransformAddKE2 TransformType = 7  // ADDKE2
+	TransformAddKE3 TransformType = 8  // ADDKE3
+	TransformAddKE4 TransformType = 9  // ADDKE4
+	TransformAddKE5 TransformType = 10 // ADDKE5
+	TransformAddKE6 TransformType = 11 // ADDKE6
+	TransformAddKE7 TransformType = 12 // ADDKE7
 )
-
-// String returns "ENCR", "PRF", "INTEG", "KE", "ESN", "ADDKEn" or
-// "TransformType(n)".
-func (t TransformType) String() string {
-	switch t {
-	case TransformEncr:
-		return "ENCR"
-	case TransformPRF:
-		return "PRF"
-	case TransformInteg:
-		return "INTEG"
-	case TransformKE:
-		return "KE"
-	case TransformESN:
-		return "ESN"
-	}
-	if t >= TransformAddKE1 && t <= TransformAddKE7 {
-		return "ADDKE" + strconv.Itoa(int(t-TransformAddKE1)+1)
-	}
-	return "TransformType(" + strconv.Itoa(int(t)) + ")"
-}
 
 // TransformID is a Transform ID; its meaning depends on the TransformType
 // (RFC 7296 §3.3.2). Key exchange method IDs are also used in the KE

@@ -9,8 +9,11 @@
 //
 // The levels map onto log/slog levels: Level0 ... Level4 below. Code logs
 // with slog and a "subsystem" attribute (on the logger or the record); the
-// Handler routes each record by that attribute. The configuration changes
-// live (Handler.Set): a commit of the logging container applies at once.
+// Handler routes each record by that attribute. The configuration is a
+// plain Config value that Handler.Set replaces at any time, at once for
+// every logger derived from the Handler: the daemon reads the logging
+// container of the YANG configuration and sets it on each commit. This
+// package knows nothing of the datastore or the generated structs.
 package logging
 
 import (

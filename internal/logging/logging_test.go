@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-
-	"secgw/generated"
 )
 
 func lines(b *bytes.Buffer) []string {
@@ -55,21 +53,6 @@ func TestRouting(t *testing.T) {
 		if strings.Contains(l, "sk_ei") {
 			t.Errorf("IKE keys logged with ike at level 2: %s", l)
 		}
-	}
-}
-
-// TestFromModel reads the logging container, with its defaults.
-func TestFromModel(t *testing.T) {
-	if c := FromModel(nil); c.Daemon.Default != Level0 || c.Authpriv.Default != Disabled {
-		t.Errorf("defaults %+v", c)
-	}
-	l := &generated.SecgwVrf_Vrf_Ike_Logging{
-		Daemon:   &generated.SecgwVrf_Vrf_Ike_Logging_Daemon{Default: generated.UnionUint8(1), Ike: generated.UnionUint8(4)},
-		Authpriv: &generated.SecgwVrf_Vrf_Ike_Logging_Authpriv{Child: generated.UnionUint8(2)},
-	}
-	c := FromModel(l)
-	if c.Daemon.Default != Level1 || c.Daemon.Subsystems["ike"] != Level4 || c.Authpriv.Default != Disabled || c.Authpriv.Subsystems["child"] != Level2 {
-		t.Errorf("got %+v", c)
 	}
 }
 

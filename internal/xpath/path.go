@@ -35,7 +35,9 @@ var axisNames = [...]string{
 	AxisAncestorOrSelf:   "ancestor-or-self",
 }
 
-// String returns the axis name as written in XPath.
+// String returns the axis name as written in XPath. Written by hand, not
+// by stringer: the parser reads axis names from the same table, and an
+// unknown axis prints "axis?".
 func (a Axis) String() string {
 	if int(a) < len(axisNames) {
 		return axisNames[a]

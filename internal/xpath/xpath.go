@@ -116,31 +116,19 @@ type EnumNode interface {
 	EnumValue() (value int64, ok bool)
 }
 
-// Kind is the type of an XPath 1.0 value (XPath 1.0 §1).
+// Kind is the type of an XPath 1.0 value (XPath 1.0 §1). Its String
+// method (kind_string.go) returns the XPath name of the type.
 type Kind uint8
+
+//go:generate go tool stringer -type=Kind -linecomment
 
 // The four XPath 1.0 object types.
 const (
-	NodeSetKind Kind = iota
-	StringKind
-	NumberKind
-	BooleanKind
+	NodeSetKind Kind = iota // node-set
+	StringKind              // string
+	NumberKind              // number
+	BooleanKind             // boolean
 )
-
-// String returns the XPath name of the type.
-func (k Kind) String() string {
-	switch k {
-	case NodeSetKind:
-		return "node-set"
-	case StringKind:
-		return "string"
-	case NumberKind:
-		return "number"
-	case BooleanKind:
-		return "boolean"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
 
 // Value is the result of an XPath expression: a node-set (in document order,
 // without duplicates), a string, a number or a boolean. The zero Value is an

@@ -21,8 +21,9 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// Issue 22 item 4, against two real secgwd on loopback: A (127.0.0.1)
-// initiates to B (127.0.0.2), whose dos-protection has its defaults
+// An off-path attacker cannot lock a peer out (block-threshold), against
+// two real secgwd on loopback: A (127.0.0.1) initiates to B (127.0.0.2),
+// whose dos-protection has its defaults
 // (cookie-threshold 10, block-threshold 5). An attacker sends B
 // IKE_SA_INIT requests with A's address as source, from a socket it
 // binds to 127.0.0.1 and never reads: it is off-path for B's answers as

@@ -184,8 +184,12 @@ func New(o Options) (*Dataplane, error) {
 	}
 	d.wg.Add(1)
 	go d.expiry()
+	workers := 0 // the readers open inbound ESP themselves
+	if d.in != nil {
+		workers = len(d.in.workers)
+	}
 	d.log.Info("userspace ESP dataplane started", "tun-queues", len(o.TUN), "mtu", o.MTU,
-		"inbound-workers", max(o.InboundWorkers, 1))
+		"inbound-workers", workers)
 	return d, nil
 }
 

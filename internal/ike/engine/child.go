@@ -13,25 +13,24 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// childState is where a child SA is in its life.
+// childState is where a child SA is in its life; String is in
+// childstate_string.go.
 type childState uint8
+
+//go:generate go tool stringer -type=childState -linecomment
 
 const (
 	// childInstalled: in the dataplane, carrying traffic.
-	childInstalled childState = iota
+	childInstalled childState = iota // installed
 	// childRekeying: our CREATE_CHILD_SA rekeying it is outstanding.
-	childRekeying
+	childRekeying // rekeying
 	// childRekeyed: a new child SA replaced it; its delete is due (ours
 	// after our rekey, the peer's after the peer's rekey).
-	childRekeyed
+	childRekeyed // rekeyed
 	// childDeleting: our INFORMATIONAL delete of it is outstanding or
 	// queued.
-	childDeleting
+	childDeleting // deleting
 )
-
-func (s childState) String() string {
-	return [...]string{"installed", "rekeying", "rekeyed", "deleting"}[s]
-}
 
 // childSA is a child SA installed in the dataplane. It belongs to one IKE
 // SA at a time (it moves to the new IKE SA when that one is rekeyed, RFC
@@ -233,9 +232,9 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 	} else {
 		sa.w.e.childUp(sa, child)
 	}
-	sa.log().Info("child SA installed", "subsystem", "child", "policy", p.policy.Name,
+	sa.childLog().Info("child SA installed", "policy", p.policy.Name,
 		"in", spi32(p.inSPI), "out", spi32(p.outSPI), "suite", suite.String())
-	sa.logKeys("child SA keys", "subsystem", "child", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
+	sa.childLog().Keys("child SA keys", "in", spi32(p.inSPI), "encr_in", c.In.Encr,
 		"integ_in", c.In.Integ, "encr_out", c.Out.Encr, "integ_out", c.Out.Integ)
 	return child, nil
 }
@@ -243,7 +242,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 // removeChild takes a child SA out of the dataplane and of its IKE SA.
 func (sa *ikeSA) removeChild(c *childSA) {
 	if err := sa.w.e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
-		sa.log().Warn("dataplane delete failed", "subsystem", "child", "err", err)
+		sa.childLog().Warn("dataplane delete failed", "err", err)
 	}
 	c.at = [numChildTimers]int64{}
 	sa.w.e.dropSPI(c.InSPI, sa)
@@ -263,7 +262,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 		sa.children = nil
 	}
 	sa.resched()
-	sa.log().Info("child SA deleted", "subsystem", "child", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
+	sa.childLog().Info("child SA deleted", "in", spi32(c.InSPI), "out", spi32(c.OutSPI))
 }
 
 // childRequest is a child SA proposal as the responder receives it, in
@@ -360,7 +359,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		return out, c
 	}
 	sa.lastError = wire.NotifyTSUnacceptable
-	sa.log().Info("no security policy matches the proposed selectors", "subsystem", "child")
+	sa.childLog().Info("no security policy matches the proposed selectors")
 	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}, nil
 }
 
@@ -375,7 +374,7 @@ func (sa *ikeSA) refuseChild(r childRequest, level slog.Level, why string) []wir
 	if r.rekeyOf != nil {
 		policy = r.rekeyOf.Policy
 	}
-	sa.log().Log(context.Background(), level, "child SA refused", "subsystem", "child", "policy", policy,
+	sa.childLog().Log(context.Background(), level, "child SA refused", "policy", policy,
 		"notify", wire.NotifyNoProposalChosen.String(), "reason", why)
 	sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpnName(), Policy: policy,
 		Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})

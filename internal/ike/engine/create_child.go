@@ -148,7 +148,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if t.rekey != nil {
 		what = "rekeying"
 	}
-	sa.log().Info(what+" child SA", "subsystem", "child", "policy", t.policy.Name, "pfs", t.group != ipsec.GroupNone)
+	sa.childLog().Info(what+" child SA", "policy", t.policy.Name, "pfs", t.group != ipsec.GroupNone)
 	return ps, nil
 }
 
@@ -210,7 +210,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		// RFC 7296 §2.9, §3.3.6: an answer we did not offer. The peer
 		// may have installed it: delete its half.
 		sa.lastError = wire.NotifyNoProposalChosen
-		sa.log().Info("peer answered with an unacceptable child SA", "subsystem", "child", "policy", t.policy.Name)
+		sa.childLog().Info("peer answered with an unacceptable child SA", "policy", t.policy.Name)
 		if sap != nil {
 			sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
 		}
@@ -222,7 +222,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: tsi.Selectors, tsr: tsr.Selectors,
 		gir: gir, ni: t.ni, nr: nr.Data, initiator: true, rekeyOf: t.rekey})
 	if err != nil {
-		sa.log().Warn("cannot install child SA", "subsystem", "child", "err", err)
+		sa.childLog().Warn("cannot install child SA", "err", err)
 		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
 		t.failed(sa)
 		return nil
@@ -237,7 +237,7 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 // refused handles an error notification in the response.
 func (t *childCreateTask) refused(sa *ikeSA, n *wire.Notify) {
 	sa.lastError = n.NotifyType
-	sa.log().Info("peer refused the child SA", "subsystem", "child", "policy", t.policy.Name, "notify", n.NotifyType)
+	sa.childLog().Info("peer refused the child SA", "policy", t.policy.Name, "notify", n.NotifyType)
 	switch n.NotifyType {
 	case wire.NotifyTemporaryFailure:
 		// RFC 7296 §2.25: wait, then try again.
@@ -308,14 +308,14 @@ func (sa *ikeSA) rekeyed(old, c *childSA, ni, nr []byte) {
 	}
 	if p := old.peerRekey; p != nil && sa.child(p.InSPI) == p {
 		if lowestIsOurs(ni, nr, *old.peerNonces) {
-			sa.log().Info("simultaneous rekey: ours has the lowest nonce, deleting it", "subsystem", "child",
+			sa.childLog().Info("simultaneous rekey: ours has the lowest nonce, deleting it",
 				"policy", c.Policy, "in", spi32(c.InSPI))
 			old.state = childRekeyed // the peer deletes it
 			c.state = childDeleting
 			sa.queueFirst(&deleteTask{child: c.InSPI})
 			return
 		}
-		sa.log().Info("simultaneous rekey: the peer's has the lowest nonce, it deletes it", "subsystem", "child",
+		sa.childLog().Info("simultaneous rekey: the peer's has the lowest nonce, it deletes it",
 			"policy", c.Policy, "in", spi32(p.InSPI))
 	}
 	old.state = childDeleting

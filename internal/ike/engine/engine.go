@@ -123,9 +123,12 @@ type Options struct {
 // leaves. The configuration is read atomically and replaced by SetConfig
 // with every worker locked.
 type Engine struct {
-	o     Options
-	log   *slog.Logger
-	epoch time.Time
+	o Options
+	// log and childLog are Options.Logger with the vrf and the subsystem
+	// (ike; child for the records of child SAs): a record carries its
+	// subsystem once, from the logger it is logged on.
+	log, childLog *slog.Logger
+	epoch         time.Time
 	// limit rate-limits the log records a flood repeats per datagram.
 	limit *loglimit.Limiter
 
@@ -206,6 +209,7 @@ func New(o Options) *Engine {
 	e := &Engine{
 		o:        o,
 		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
+		childLog: o.Logger.With("subsystem", "child", "vrf", o.VRF),
 		limit:    loglimit.NewLimiter(0, 0),
 		epoch:    time.Now(),
 		spis:     map[uint32]*ikeSA{},
@@ -457,7 +461,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	for _, c := range sa.children {
 		e.dropSPI(c.InSPI, sa)
 		if err := e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
-			sa.log().Warn("dataplane delete failed", "subsystem", "child", "err", err)
+			sa.childLog().Warn("dataplane delete failed", "err", err)
 		}
 	}
 	sa.children = nil

@@ -168,7 +168,7 @@ func unsupportedChoice(ours, theirs []wire.Proposal, o proposal.Options) string 
 // statistics: no proposal can be chosen).
 func noESPOffer(sa *ikeSA, policy string) string {
 	const why = "the dataplane can carry none of the ESP proposals"
-	sa.log().Info("child SA not offered", "subsystem", "child", "policy", policy,
+	sa.childLog().Info("child SA not offered", "policy", policy,
 		"notify", wire.NotifyNoProposalChosen.String(), "reason", why)
 	return wire.NotifyNoProposalChosen.String() + ": " + why
 }

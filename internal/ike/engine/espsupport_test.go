@@ -13,7 +13,7 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// Issue 13: whatever the dataplane cannot carry is neither offered nor
+// Whatever the dataplane cannot carry is neither offered nor
 // accepted. The dataplanes of these tests refuse AES-CBC (enginetest's
 // Refuse: InstallChild fails for it, SupportsESP says so) and the engine
 // is told with Options.SupportsESP, as the daemon does for the userspace

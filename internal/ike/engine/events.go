@@ -1,37 +1,39 @@
 package engine
 
-// EventKind is what happened to an SA.
+// EventKind is what happened to an SA. Its String method
+// (eventkind_string.go) returns the event name of the sa-event
+// notification and of the log, e.g. "child-up".
 type EventKind uint8
+
+//go:generate go tool stringer -type=EventKind -linecomment
 
 // Event kinds.
 const (
+	// noEvent is the zero EventKind, no event.
+	noEvent EventKind = iota // ?
 	// IKEUp: an IKE SA was established (IKE_AUTH completed).
-	IKEUp EventKind = iota + 1
+	IKEUp // ike-up
 	// IKEDown: an established IKE SA was deleted, by us or by the peer,
 	// or expired.
-	IKEDown
+	IKEDown // ike-down
 	// IKEFailed: an IKE SA failed before it was established; Reason
 	// says why (a notify received or sent, or no response).
-	IKEFailed
+	IKEFailed // ike-failed
 	// ChildUp: a child SA was installed in the dataplane.
-	ChildUp
+	ChildUp // child-up
 	// ChildDown: a child SA was removed.
-	ChildDown
+	ChildDown // child-down
 	// IKERekeyed: a rekey (RFC 7296 §2.18) replaced the IKE SA Old by
 	// SA, which inherits its child SAs. No IKEUp/IKEDown pair is
 	// reported for a rekey.
-	IKERekeyed
+	IKERekeyed // ike-rekeyed
 	// ChildRekeyed: a rekey (RFC 7296 §1.3.3) replaced the child SA Old
 	// by Child. No ChildUp/ChildDown pair is reported for a rekey.
-	ChildRekeyed
+	ChildRekeyed // child-rekeyed
 	// ChildFailed: a child SA of Policy was not set up on an IKE SA that
 	// stays up (RFC 7296 §2.21.3); Reason says why.
-	ChildFailed
+	ChildFailed // child-failed
 )
-
-func (k EventKind) String() string {
-	return [...]string{"?", "ike-up", "ike-down", "ike-failed", "child-up", "child-down", "ike-rekeyed", "child-rekeyed", "child-failed"}[k]
-}
 
 // Event reports a change of an IKE or child SA to Options.Events (the
 // daemon turns them into NETCONF notifications and command output).

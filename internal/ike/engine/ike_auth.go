@@ -176,7 +176,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 	if n := wire.FirstError(ps); n != nil {
 		sa.lastError = n.NotifyType
-		sa.log().Info("first child SA refused", "subsystem", "child", "notify", n.NotifyType)
+		sa.childLog().Info("first child SA refused", "notify", n.NotifyType)
 		sa.w.e.childFailed(sa, t.policy.Name, n.NotifyType.String())
 		sa.w.e.releaseSPI(t.spi)
 		return
@@ -185,7 +185,7 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 	tsi := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return !x.Responder })
 	tsr := find[*wire.TrafficSelectors](ps, func(x *wire.TrafficSelectors) bool { return x.Responder })
 	if sap == nil || tsi == nil || tsr == nil {
-		sa.log().Info("IKE_AUTH response without child SA", "subsystem", "child")
+		sa.childLog().Info("IKE_AUTH response without child SA")
 		sa.w.e.childFailed(sa, t.policy.Name, "no child SA in the IKE_AUTH response")
 		sa.w.e.releaseSPI(t.spi)
 		return
@@ -194,7 +194,7 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 	if !ok || len(chosen.SPI) != 4 || !ts.Subset(tsi.Selectors, t.tsi) || !ts.Subset(tsr.Selectors, t.tsr) {
 		// RFC 7296 §2.9: the responder may only narrow.
 		sa.lastError = wire.NotifyTSUnacceptable
-		sa.log().Info("peer answered with an unacceptable child SA", "subsystem", "child")
+		sa.childLog().Info("peer answered with an unacceptable child SA")
 		sa.w.e.childFailed(sa, t.policy.Name, failureReason(0))
 		sa.w.e.releaseSPI(t.spi)
 		// The peer may have installed its half: delete it.
@@ -209,7 +209,7 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 		// the suite, say): not the peer's fault. The IKE SA stays up
 		// (RFC 7296 §2.21.3) and the peer is told to delete its half,
 		// so that it keeps no dead tunnel.
-		sa.log().Warn("cannot install the child SA of IKE_AUTH: deleting it on the peer", "subsystem", "child",
+		sa.childLog().Warn("cannot install the child SA of IKE_AUTH: deleting it on the peer",
 			"policy", t.policy.Name, "err", err)
 		sa.w.e.childFailed(sa, t.policy.Name, "cannot install: "+err.Error())
 		sa.w.e.releaseSPI(t.spi)

@@ -168,7 +168,7 @@ func (sa *ikeSA) deriveKeys(suite ikecrypto.Suite, dh ikecrypto.DH, peerKE []byt
 	sa.setKeys(suite, keys)
 	k := sa.keys()
 	keys = &k
-	sa.logKeys("IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
+	sa.log().Keys("IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
 		"sk_ai", keys.SKai, "sk_ar", keys.SKar)
 	return nil
 }

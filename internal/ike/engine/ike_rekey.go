@@ -245,7 +245,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	keys = &k
 	n.established, n.lastIn = e.mono(), e.mono()
 	n.log().Info("IKE SA rekeyed", "old-spii", spiString(old.spii), "old-spir", spiString(old.spir), "suite", suite.String())
-	n.logKeys("IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
+	n.log().Keys("IKE SA keys", "sk_d", keys.SKd, "sk_ei", keys.SKei, "sk_er", keys.SKer,
 		"sk_ai", keys.SKai, "sk_ar", keys.SKar)
 	if old.keepaliveOn {
 		n.startKeepalive()

@@ -13,18 +13,22 @@ import (
 	"secgw/internal/ike/wire"
 )
 
+// saState is where an IKE SA is in its life; String is in
+// sastate_string.go.
 type saState uint8
 
-const (
-	stateInit        saState = iota // IKE_SA_INIT in progress or done, not authenticated
-	stateAuth                       // IKE_AUTH in progress (initiator)
-	stateEstablished                // authenticated
-	stateDeleted                    // removed from the table
-)
+//go:generate go tool stringer -type=saState -linecomment
 
-func (s saState) String() string {
-	return [...]string{"init", "auth", "established", "deleted"}[s]
-}
+const (
+	// IKE_SA_INIT in progress or done, not authenticated.
+	stateInit saState = iota // init
+	// IKE_AUTH in progress (initiator).
+	stateAuth // auth
+	// Authenticated.
+	stateEstablished // established
+	// Removed from the table.
+	stateDeleted // deleted
+)
 
 // ikeSA is one IKE SA. It is checked out to its worker w (and w.e is its
 // Engine) for its whole life: every field is only read or written with
@@ -157,7 +161,11 @@ type handshake struct {
 }
 
 // log returns the SA's logger.
-func (sa *ikeSA) log() saLogger { return saLogger{sa} }
+func (sa *ikeSA) log() saLogger { return saLogger{sa, sa.w.e.log} }
+
+// childLog is the logger of the IKE SA's child SAs: log with subsystem
+// child.
+func (sa *ikeSA) childLog() saLogger { return saLogger{sa, sa.w.e.childLog} }
 
 // setKeys installs the IKE SA's keys and suite (keys is cleared); the SK
 // ciphers are built from them on use.

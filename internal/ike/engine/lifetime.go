@@ -179,7 +179,7 @@ func (sa *ikeSA) rekeyChild(c *childSA) bool {
 // at once (it must not carry more traffic), then an INFORMATIONAL delete
 // tells the peer (RFC 7296 §1.4.1).
 func (sa *ikeSA) expireChild(c *childSA) {
-	sa.log().Info("child SA reached its hard lifetime", "subsystem", "child", "policy", c.Policy, "in", spi32(c.InSPI))
+	sa.childLog().Info("child SA reached its hard lifetime", "policy", c.Policy, "in", spi32(c.InSPI))
 	deleting := c.state == childDeleting
 	sa.removeChild(c)
 	if !deleting && sa.state == stateEstablished && !sa.closing {
@@ -244,6 +244,6 @@ func (e *Engine) expire(sa *ikeSA, c *childSA, hard bool) {
 		sa.expireChild(c)
 		return
 	}
-	sa.log().Info("child SA reached a soft limit of the dataplane", "subsystem", "child", "in", spi32(c.InSPI))
+	sa.childLog().Info("child SA reached a soft limit of the dataplane", "in", spi32(c.InSPI))
 	sa.rekeyChild(c)
 }

@@ -23,7 +23,7 @@ import (
 	"secgw/internal/logging/loglimit"
 )
 
-// Issue 22 item 4: block-threshold must not be something an off-path
+// block-threshold must not be something an off-path
 // attacker can trigger against another address (dos.go), and the cookie
 // secret rotates (cookie.go).
 

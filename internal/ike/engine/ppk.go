@@ -63,7 +63,7 @@ func (sa *ikeSA) commitPPK(p *ikecrypto.IKEKeys, name string) {
 	p.Clear()
 	sa.ppkUsed = true
 	sa.log().Info("using PPK", "ppk", name)
-	sa.logKeys("IKE SA keys with PPK", "sk_d", k.SKd)
+	sa.log().Keys("IKE SA keys with PPK", "sk_d", k.SKd)
 }
 
 // ppkRequired is the failure of an SA whose policy requires a PPK that

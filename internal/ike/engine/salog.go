@@ -6,11 +6,15 @@ import (
 	"log/slog"
 )
 
-// saLogger is the logger of one IKE SA: the engine's logger with the SA's
-// vpn, SPIs and peer added. It is built when a message is logged, not
-// kept per SA (a *slog.Logger with its attributes costs ~300 octets, for
-// each of 100k SAs), and costs nothing for a level that is disabled.
-type saLogger struct{ sa *ikeSA }
+// saLogger is the logger of one IKE SA: one of the engine's loggers (ike
+// or child, Engine.log or Engine.childLog) with the SA's vpn, SPIs and
+// peer added. It is built when a message is logged, not kept per SA (a
+// *slog.Logger with its attributes costs ~300 octets, for each of 100k
+// SAs), and costs nothing for a level that is disabled.
+type saLogger struct {
+	sa  *ikeSA
+	log *slog.Logger
+}
 
 // Debug, Info and Warn log at their level with the SA's attributes.
 func (l saLogger) Debug(msg string, args ...any) {
@@ -29,24 +33,22 @@ func (l saLogger) Warn(msg string, args ...any) {
 
 // Log logs at any level (LevelKeys for key material).
 func (l saLogger) Log(ctx context.Context, level slog.Level, msg string, args ...any) {
-	e := l.sa.w.e
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if !e.log.Enabled(ctx, level) {
+	if !l.log.Enabled(ctx, level) {
 		return
 	}
-	e.log.Log(ctx, level, msg, l.attrs(args)...)
+	l.log.Log(ctx, level, msg, l.attrs(args)...)
 }
 
 // Limited logs at level, rate-limited by message (Engine.limit): for the
 // records a flood repeats once per datagram.
 func (l saLogger) Limited(level slog.Level, msg string, args ...any) {
-	e := l.sa.w.e
-	if !e.log.Enabled(context.Background(), level) {
+	if !l.log.Enabled(context.Background(), level) {
 		return
 	}
-	e.limit.Log(nil, e.log, level, msg, l.attrs(args)...)
+	l.sa.w.e.limit.Log(nil, l.log, level, msg, l.attrs(args)...)
 }
 
 // attrs returns the SA's attributes followed by args.
@@ -80,13 +82,12 @@ func (e *Engine) debugLimited(msg string, args ...any) {
 	}
 }
 
-// logKeys logs key material (the values of args that are []byte, in hex)
+// Keys logs key material (the values of args that are []byte, in hex)
 // at LevelKeys, and only when Options.LogKeys is set: level 4 of the
 // logging configuration alone logs no key (the model has no with-keys
 // switch for logs; secgwd -log-keys is it).
-func (sa *ikeSA) logKeys(msg string, args ...any) {
-	e := sa.w.e
-	if !e.o.LogKeys || !e.log.Enabled(context.Background(), LevelKeys) {
+func (l saLogger) Keys(msg string, args ...any) {
+	if !l.sa.w.e.o.LogKeys || !l.log.Enabled(context.Background(), LevelKeys) {
 		return
 	}
 	out := make([]any, len(args))
@@ -96,5 +97,5 @@ func (sa *ikeSA) logKeys(msg string, args ...any) {
 		}
 		out[i] = a
 	}
-	sa.log().Log(nil, LevelKeys, msg, out...)
+	l.Log(nil, LevelKeys, msg, out...)
 }

@@ -2,34 +2,22 @@ package wire
 
 import (
 	"net/netip"
-	"strconv"
 )
 
 // CFGType is the CFG Type of the Configuration payload (RFC 7296 §3.15).
+// Its String method (cfgtype_string.go) returns "CFG_REQUEST", ..., or
+// "CFGType(n)".
 type CFGType uint8
 
-// Configuration payload types.
-const (
-	CFGRequest CFGType = 1 // CFG_REQUEST (RFC 7296 §3.15)
-	CFGReply   CFGType = 2 // CFG_REPLY (RFC 7296 §3.15)
-	CFGSet     CFGType = 3 // CFG_SET (RFC 7296 §3.15)
-	CFGAck     CFGType = 4 // CFG_ACK (RFC 7296 §3.15)
-)
+//go:generate go tool stringer -type=CFGType -linecomment
 
-// String returns "CFG_REQUEST", ..., or "CFGType(n)".
-func (t CFGType) String() string {
-	switch t {
-	case CFGRequest:
-		return "CFG_REQUEST"
-	case CFGReply:
-		return "CFG_REPLY"
-	case CFGSet:
-		return "CFG_SET"
-	case CFGAck:
-		return "CFG_ACK"
-	}
-	return "CFGType(" + strconv.Itoa(int(t)) + ")"
-}
+// Configuration payload types (RFC 7296 §3.15).
+const (
+	CFGRequest CFGType = 1 // CFG_REQUEST
+	CFGReply   CFGType = 2 // CFG_REPLY
+	CFGSet     CFGType = 3 // CFG_SET
+	CFGAck     CFGType = 4 // CFG_ACK
+)
 
 // CPAttributeType is the 15-bit Attribute Type of a configuration attribute
 // (RFC 7296 §3.15.1, IANA "IKEv2 Configuration Payload Attribute Types").

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 	"secgw/internal/ipsec"
+	"strings"
 	"testing"
 )
 
@@ -117,7 +118,11 @@ func TestStrings(t *testing.T) {
 	}
 	// Every named notify type has a distinct name.
 	seen := map[string]bool{}
-	for _, s := range notifyNames {
+	for n := range 1 << 16 {
+		s := NotifyType(n).String()
+		if strings.HasPrefix(s, "NotifyType(") {
+			continue
+		}
 		if seen[s] {
 			t.Errorf("duplicate name %s", s)
 		}

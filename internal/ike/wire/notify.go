@@ -3,139 +3,100 @@ package wire
 import (
 	"net/netip"
 	"secgw/internal/ipsec"
-	"strconv"
 )
 
 // NotifyType is the Notify Message Type (RFC 7296 §3.10.1, IANA "IKEv2
 // Notify Message Types"). Values below 16384 are errors, the others status.
+// Its String method (notifytype_string.go) returns the IANA name, e.g.
+// "NAT_DETECTION_SOURCE_IP", or "NotifyType(n)".
 type NotifyType uint16
 
-// Error notify types (RFC 7296 §3.10.1 and later RFCs).
+//go:generate go tool stringer -type=NotifyType -linecomment
+
+// Error notify types (RFC 7296 §3.10.1, or the RFC above the line).
 const (
-	NotifyUnsupportedCriticalPayload NotifyType = 1  // UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296)
-	NotifyInvalidIKESPI              NotifyType = 4  // INVALID_IKE_SPI (RFC 7296)
-	NotifyInvalidMajorVersion        NotifyType = 5  // INVALID_MAJOR_VERSION (RFC 7296)
-	NotifyInvalidSyntax              NotifyType = 7  // INVALID_SYNTAX (RFC 7296)
-	NotifyInvalidMessageID           NotifyType = 9  // INVALID_MESSAGE_ID (RFC 7296)
-	NotifyInvalidSPI                 NotifyType = 11 // INVALID_SPI (RFC 7296)
-	NotifyNoProposalChosen           NotifyType = 14 // NO_PROPOSAL_CHOSEN (RFC 7296)
-	NotifyInvalidKEPayload           NotifyType = 17 // INVALID_KE_PAYLOAD (RFC 7296)
-	NotifyAuthenticationFailed       NotifyType = 24 // AUTHENTICATION_FAILED (RFC 7296)
-	NotifySinglePairRequired         NotifyType = 34 // SINGLE_PAIR_REQUIRED (RFC 7296)
-	NotifyNoAdditionalSAs            NotifyType = 35 // NO_ADDITIONAL_SAS (RFC 7296)
-	NotifyInternalAddressFailure     NotifyType = 36 // INTERNAL_ADDRESS_FAILURE (RFC 7296)
-	NotifyFailedCPRequired           NotifyType = 37 // FAILED_CP_REQUIRED (RFC 7296)
-	NotifyTSUnacceptable             NotifyType = 38 // TS_UNACCEPTABLE (RFC 7296)
-	NotifyInvalidSelectors           NotifyType = 39 // INVALID_SELECTORS (RFC 7296)
-	NotifyUnacceptableAddresses      NotifyType = 40 // UNACCEPTABLE_ADDRESSES (RFC 4555)
-	NotifyUnexpectedNATDetected      NotifyType = 41 // UNEXPECTED_NAT_DETECTED (RFC 4555)
-	NotifyUseAssignedHoA             NotifyType = 42 // USE_ASSIGNED_HoA (RFC 5026)
-	NotifyTemporaryFailure           NotifyType = 43 // TEMPORARY_FAILURE (RFC 7296)
-	NotifyChildSANotFound            NotifyType = 44 // CHILD_SA_NOT_FOUND (RFC 7296)
+	NotifyUnsupportedCriticalPayload NotifyType = 1  // UNSUPPORTED_CRITICAL_PAYLOAD
+	NotifyInvalidIKESPI              NotifyType = 4  // INVALID_IKE_SPI
+	NotifyInvalidMajorVersion        NotifyType = 5  // INVALID_MAJOR_VERSION
+	NotifyInvalidSyntax              NotifyType = 7  // INVALID_SYNTAX
+	NotifyInvalidMessageID           NotifyType = 9  // INVALID_MESSAGE_ID
+	NotifyInvalidSPI                 NotifyType = 11 // INVALID_SPI
+	NotifyNoProposalChosen           NotifyType = 14 // NO_PROPOSAL_CHOSEN
+	NotifyInvalidKEPayload           NotifyType = 17 // INVALID_KE_PAYLOAD
+	NotifyAuthenticationFailed       NotifyType = 24 // AUTHENTICATION_FAILED
+	NotifySinglePairRequired         NotifyType = 34 // SINGLE_PAIR_REQUIRED
+	NotifyNoAdditionalSAs            NotifyType = 35 // NO_ADDITIONAL_SAS
+	NotifyInternalAddressFailure     NotifyType = 36 // INTERNAL_ADDRESS_FAILURE
+	NotifyFailedCPRequired           NotifyType = 37 // FAILED_CP_REQUIRED
+	NotifyTSUnacceptable             NotifyType = 38 // TS_UNACCEPTABLE
+	NotifyInvalidSelectors           NotifyType = 39 // INVALID_SELECTORS
+	// RFC 4555.
+	NotifyUnacceptableAddresses NotifyType = 40 // UNACCEPTABLE_ADDRESSES
+	// RFC 4555.
+	NotifyUnexpectedNATDetected NotifyType = 41 // UNEXPECTED_NAT_DETECTED
+	// RFC 5026.
+	NotifyUseAssignedHoA   NotifyType = 42 // USE_ASSIGNED_HoA
+	NotifyTemporaryFailure NotifyType = 43 // TEMPORARY_FAILURE
+	NotifyChildSANotFound  NotifyType = 44 // CHILD_SA_NOT_FOUND
 )
 
-// Status notify types (RFC 7296 §3.10.1 and later RFCs).
+// Status notify types (RFC 7296 §3.10.1, or the RFC above the line).
 const (
-	NotifyInitialContact                NotifyType = 16384 // INITIAL_CONTACT (RFC 7296)
-	NotifySetWindowSize                 NotifyType = 16385 // SET_WINDOW_SIZE (RFC 7296)
-	NotifyAdditionalTSPossible          NotifyType = 16386 // ADDITIONAL_TS_POSSIBLE (RFC 7296)
-	NotifyIPCompSupported               NotifyType = 16387 // IPCOMP_SUPPORTED (RFC 7296)
-	NotifyNATDetectionSourceIP          NotifyType = 16388 // NAT_DETECTION_SOURCE_IP (RFC 7296)
-	NotifyNATDetectionDestinationIP     NotifyType = 16389 // NAT_DETECTION_DESTINATION_IP (RFC 7296)
-	NotifyCookie                        NotifyType = 16390 // COOKIE (RFC 7296)
-	NotifyUseTransportMode              NotifyType = 16391 // USE_TRANSPORT_MODE (RFC 7296)
-	NotifyHTTPCertLookupSupported       NotifyType = 16392 // HTTP_CERT_LOOKUP_SUPPORTED (RFC 7296)
-	NotifyRekeySA                       NotifyType = 16393 // REKEY_SA (RFC 7296)
-	NotifyESPTFCPaddingNotSupported     NotifyType = 16394 // ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296)
-	NotifyNonFirstFragmentsAlso         NotifyType = 16395 // NON_FIRST_FRAGMENTS_ALSO (RFC 7296)
-	NotifyMOBIKESupported               NotifyType = 16396 // MOBIKE_SUPPORTED (RFC 4555)
-	NotifyAdditionalIP4Address          NotifyType = 16397 // ADDITIONAL_IP4_ADDRESS (RFC 4555)
-	NotifyAdditionalIP6Address          NotifyType = 16398 // ADDITIONAL_IP6_ADDRESS (RFC 4555)
-	NotifyNoAdditionalAddresses         NotifyType = 16399 // NO_ADDITIONAL_ADDRESSES (RFC 4555)
-	NotifyUpdateSAAddresses             NotifyType = 16400 // UPDATE_SA_ADDRESSES (RFC 4555)
-	NotifyCookie2                       NotifyType = 16401 // COOKIE2 (RFC 4555)
-	NotifyNoNATsAllowed                 NotifyType = 16402 // NO_NATS_ALLOWED (RFC 4555)
-	NotifyAuthLifetime                  NotifyType = 16403 // AUTH_LIFETIME (RFC 4478)
-	NotifyMultipleAuthSupported         NotifyType = 16404 // MULTIPLE_AUTH_SUPPORTED (RFC 4739)
-	NotifyAnotherAuthFollows            NotifyType = 16405 // ANOTHER_AUTH_FOLLOWS (RFC 4739)
-	NotifyRedirectSupported             NotifyType = 16406 // REDIRECT_SUPPORTED (RFC 5685)
-	NotifyRedirect                      NotifyType = 16407 // REDIRECT (RFC 5685)
-	NotifyRedirectedFrom                NotifyType = 16408 // REDIRECTED_FROM (RFC 5685)
-	NotifyEAPOnlyAuthentication         NotifyType = 16417 // EAP_ONLY_AUTHENTICATION (RFC 5998)
-	NotifyChildlessIKEv2Supported       NotifyType = 16418 // CHILDLESS_IKEV2_SUPPORTED (RFC 6023)
-	NotifyIKEv2FragmentationSupported   NotifyType = 16430 // IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
-	NotifySignatureHashAlgorithms       NotifyType = 16431 // SIGNATURE_HASH_ALGORITHMS (RFC 7427)
-	NotifyUsePPK                        NotifyType = 16435 // USE_PPK (RFC 8784)
-	NotifyPPKIdentity                   NotifyType = 16436 // PPK_IDENTITY (RFC 8784)
-	NotifyNoPPKAuth                     NotifyType = 16437 // NO_PPK_AUTH (RFC 8784)
-	NotifyIntermediateExchangeSupported NotifyType = 16438 // INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242)
+	NotifyInitialContact            NotifyType = 16384 // INITIAL_CONTACT
+	NotifySetWindowSize             NotifyType = 16385 // SET_WINDOW_SIZE
+	NotifyAdditionalTSPossible      NotifyType = 16386 // ADDITIONAL_TS_POSSIBLE
+	NotifyIPCompSupported           NotifyType = 16387 // IPCOMP_SUPPORTED
+	NotifyNATDetectionSourceIP      NotifyType = 16388 // NAT_DETECTION_SOURCE_IP
+	NotifyNATDetectionDestinationIP NotifyType = 16389 // NAT_DETECTION_DESTINATION_IP
+	NotifyCookie                    NotifyType = 16390 // COOKIE
+	NotifyUseTransportMode          NotifyType = 16391 // USE_TRANSPORT_MODE
+	NotifyHTTPCertLookupSupported   NotifyType = 16392 // HTTP_CERT_LOOKUP_SUPPORTED
+	NotifyRekeySA                   NotifyType = 16393 // REKEY_SA
+	NotifyESPTFCPaddingNotSupported NotifyType = 16394 // ESP_TFC_PADDING_NOT_SUPPORTED
+	NotifyNonFirstFragmentsAlso     NotifyType = 16395 // NON_FIRST_FRAGMENTS_ALSO
+	// RFC 4555.
+	NotifyMOBIKESupported NotifyType = 16396 // MOBIKE_SUPPORTED
+	// RFC 4555.
+	NotifyAdditionalIP4Address NotifyType = 16397 // ADDITIONAL_IP4_ADDRESS
+	// RFC 4555.
+	NotifyAdditionalIP6Address NotifyType = 16398 // ADDITIONAL_IP6_ADDRESS
+	// RFC 4555.
+	NotifyNoAdditionalAddresses NotifyType = 16399 // NO_ADDITIONAL_ADDRESSES
+	// RFC 4555.
+	NotifyUpdateSAAddresses NotifyType = 16400 // UPDATE_SA_ADDRESSES
+	// RFC 4555.
+	NotifyCookie2 NotifyType = 16401 // COOKIE2
+	// RFC 4555.
+	NotifyNoNATsAllowed NotifyType = 16402 // NO_NATS_ALLOWED
+	// RFC 4478.
+	NotifyAuthLifetime NotifyType = 16403 // AUTH_LIFETIME
+	// RFC 4739.
+	NotifyMultipleAuthSupported NotifyType = 16404 // MULTIPLE_AUTH_SUPPORTED
+	// RFC 4739.
+	NotifyAnotherAuthFollows NotifyType = 16405 // ANOTHER_AUTH_FOLLOWS
+	// RFC 5685.
+	NotifyRedirectSupported NotifyType = 16406 // REDIRECT_SUPPORTED
+	// RFC 5685.
+	NotifyRedirect NotifyType = 16407 // REDIRECT
+	// RFC 5685.
+	NotifyRedirectedFrom NotifyType = 16408 // REDIRECTED_FROM
+	// RFC 5998.
+	NotifyEAPOnlyAuthentication NotifyType = 16417 // EAP_ONLY_AUTHENTICATION
+	// RFC 6023.
+	NotifyChildlessIKEv2Supported NotifyType = 16418 // CHILDLESS_IKEV2_SUPPORTED
+	// RFC 7383.
+	NotifyIKEv2FragmentationSupported NotifyType = 16430 // IKEV2_FRAGMENTATION_SUPPORTED
+	// RFC 7427.
+	NotifySignatureHashAlgorithms NotifyType = 16431 // SIGNATURE_HASH_ALGORITHMS
+	// RFC 8784.
+	NotifyUsePPK NotifyType = 16435 // USE_PPK
+	// RFC 8784.
+	NotifyPPKIdentity NotifyType = 16436 // PPK_IDENTITY
+	// RFC 8784.
+	NotifyNoPPKAuth NotifyType = 16437 // NO_PPK_AUTH
+	// RFC 9242.
+	NotifyIntermediateExchangeSupported NotifyType = 16438 // INTERMEDIATE_EXCHANGE_SUPPORTED
 )
-
-var notifyNames = map[NotifyType]string{
-	NotifyUnsupportedCriticalPayload: "UNSUPPORTED_CRITICAL_PAYLOAD",
-	NotifyInvalidIKESPI:              "INVALID_IKE_SPI",
-	NotifyInvalidMajorVersion:        "INVALID_MAJOR_VERSION",
-	NotifyInvalidSyntax:              "INVALID_SYNTAX",
-	NotifyInvalidMessageID:           "INVALID_MESSAGE_ID",
-	NotifyInvalidSPI:                 "INVALID_SPI",
-	NotifyNoProposalChosen:           "NO_PROPOSAL_CHOSEN",
-	NotifyInvalidKEPayload:           "INVALID_KE_PAYLOAD",
-	NotifyAuthenticationFailed:       "AUTHENTICATION_FAILED",
-	NotifySinglePairRequired:         "SINGLE_PAIR_REQUIRED",
-	NotifyNoAdditionalSAs:            "NO_ADDITIONAL_SAS",
-	NotifyInternalAddressFailure:     "INTERNAL_ADDRESS_FAILURE",
-	NotifyFailedCPRequired:           "FAILED_CP_REQUIRED",
-	NotifyTSUnacceptable:             "TS_UNACCEPTABLE",
-	NotifyInvalidSelectors:           "INVALID_SELECTORS",
-	NotifyUnacceptableAddresses:      "UNACCEPTABLE_ADDRESSES",
-	NotifyUnexpectedNATDetected:      "UNEXPECTED_NAT_DETECTED",
-	NotifyUseAssignedHoA:             "USE_ASSIGNED_HoA",
-	NotifyTemporaryFailure:           "TEMPORARY_FAILURE",
-	NotifyChildSANotFound:            "CHILD_SA_NOT_FOUND",
-
-	NotifyInitialContact:                "INITIAL_CONTACT",
-	NotifySetWindowSize:                 "SET_WINDOW_SIZE",
-	NotifyAdditionalTSPossible:          "ADDITIONAL_TS_POSSIBLE",
-	NotifyIPCompSupported:               "IPCOMP_SUPPORTED",
-	NotifyNATDetectionSourceIP:          "NAT_DETECTION_SOURCE_IP",
-	NotifyNATDetectionDestinationIP:     "NAT_DETECTION_DESTINATION_IP",
-	NotifyCookie:                        "COOKIE",
-	NotifyUseTransportMode:              "USE_TRANSPORT_MODE",
-	NotifyHTTPCertLookupSupported:       "HTTP_CERT_LOOKUP_SUPPORTED",
-	NotifyRekeySA:                       "REKEY_SA",
-	NotifyESPTFCPaddingNotSupported:     "ESP_TFC_PADDING_NOT_SUPPORTED",
-	NotifyNonFirstFragmentsAlso:         "NON_FIRST_FRAGMENTS_ALSO",
-	NotifyMOBIKESupported:               "MOBIKE_SUPPORTED",
-	NotifyAdditionalIP4Address:          "ADDITIONAL_IP4_ADDRESS",
-	NotifyAdditionalIP6Address:          "ADDITIONAL_IP6_ADDRESS",
-	NotifyNoAdditionalAddresses:         "NO_ADDITIONAL_ADDRESSES",
-	NotifyUpdateSAAddresses:             "UPDATE_SA_ADDRESSES",
-	NotifyCookie2:                       "COOKIE2",
-	NotifyNoNATsAllowed:                 "NO_NATS_ALLOWED",
-	NotifyAuthLifetime:                  "AUTH_LIFETIME",
-	NotifyMultipleAuthSupported:         "MULTIPLE_AUTH_SUPPORTED",
-	NotifyAnotherAuthFollows:            "ANOTHER_AUTH_FOLLOWS",
-	NotifyRedirectSupported:             "REDIRECT_SUPPORTED",
-	NotifyRedirect:                      "REDIRECT",
-	NotifyRedirectedFrom:                "REDIRECTED_FROM",
-	NotifyEAPOnlyAuthentication:         "EAP_ONLY_AUTHENTICATION",
-	NotifyChildlessIKEv2Supported:       "CHILDLESS_IKEV2_SUPPORTED",
-	NotifyIKEv2FragmentationSupported:   "IKEV2_FRAGMENTATION_SUPPORTED",
-	NotifySignatureHashAlgorithms:       "SIGNATURE_HASH_ALGORITHMS",
-	NotifyUsePPK:                        "USE_PPK",
-	NotifyPPKIdentity:                   "PPK_IDENTITY",
-	NotifyNoPPKAuth:                     "NO_PPK_AUTH",
-	NotifyIntermediateExchangeSupported: "INTERMEDIATE_EXCHANGE_SUPPORTED",
-}
-
-// String returns the IANA name, e.g. "NAT_DETECTION_SOURCE_IP", or
-// "NotifyType(n)".
-func (t NotifyType) String() string {
-	if s, ok := notifyNames[t]; ok {
-		return s
-	}
-	return "NotifyType(" + strconv.Itoa(int(t)) + ")"
-}
 
 // IsError reports whether t is in the error range 0..16383 (RFC 7296
 // §3.10.1). Unrecognized error types in a response mean the request failed.
