@@ -13,6 +13,8 @@
 // as constants (defaults.go), and a test keeps them equal to the models.
 package config
 
+//go:generate go tool stringer -type=Action,UniquePolicy,DPDMode -linecomment
+
 import (
 	"bytes"
 	"net/netip"
@@ -217,25 +219,14 @@ type Action uint8
 const (
 	// ActionNone does nothing (dpd-action clear: the child SAs are
 	// closed and nothing more happens).
-	ActionNone Action = iota
+	ActionNone Action = iota // none
 	// ActionTrap installs trap policies: matching traffic makes the
 	// dataplane raise an acquire, which negotiates the child SA.
-	ActionTrap
+	ActionTrap // trap
 	// ActionStart negotiates the child SA at once (dpd-action restart:
 	// under a fresh IKE SA).
-	ActionStart
+	ActionStart // start
 )
-
-// String returns none, trap or start.
-func (a Action) String() string {
-	switch a {
-	case ActionTrap:
-		return "trap"
-	case ActionStart:
-		return "start"
-	}
-	return "none"
-}
 
 // UniquePolicy is unique-sa: the uniqueness of IKE SAs per peer
 // identity (strongSwan's uniqueids).
@@ -245,30 +236,17 @@ type UniquePolicy uint8
 const (
 	// UniqueNo (the default) keeps the existing IKE SAs of a peer
 	// identity unless the peer sends INITIAL_CONTACT.
-	UniqueNo UniquePolicy = iota
+	UniqueNo UniquePolicy = iota // no
 	// UniqueNever keeps them even on INITIAL_CONTACT, and never sends
 	// INITIAL_CONTACT.
-	UniqueNever
+	UniqueNever // never
 	// UniqueKeep refuses a new IKE SA when one of the VPN with the
 	// same identities exists.
-	UniqueKeep
+	UniqueKeep // keep
 	// UniqueReplace deletes the existing IKE SA of the VPN with the
 	// same identities once a new one is established.
-	UniqueReplace
+	UniqueReplace // replace
 )
-
-// String returns the YANG enum name.
-func (u UniquePolicy) String() string {
-	switch u {
-	case UniqueNever:
-		return "never"
-	case UniqueKeep:
-		return "keep"
-	case UniqueReplace:
-		return "replace"
-	}
-	return "no"
-}
 
 // DPDMode is dpd-mode: when liveness checks are sent.
 type DPDMode uint8
@@ -277,24 +255,13 @@ type DPDMode uint8
 const (
 	// DPDProbeIdle (probe-idle-tunnel, the default) probes when nothing
 	// was received from the peer during dpd-delay (RFC 7296 §2.4).
-	DPDProbeIdle DPDMode = iota
+	DPDProbeIdle DPDMode = iota // probe-idle-tunnel
 	// DPDOptimized probes only when traffic was sent to the peer and
 	// none was received during dpd-delay.
-	DPDOptimized
+	DPDOptimized // optimized
 	// DPDAlwaysSend probes every dpd-delay, whatever the traffic.
-	DPDAlwaysSend
+	DPDAlwaysSend // always-send
 )
-
-// String returns the YANG enum name.
-func (m DPDMode) String() string {
-	switch m {
-	case DPDOptimized:
-		return "optimized"
-	case DPDAlwaysSend:
-		return "always-send"
-	}
-	return "probe-idle-tunnel"
-}
 
 // Initiator reports whether the VPN can initiate: it needs a peer address.
 func (v *VPN) Initiator() bool { return v.RemoteAddr.IsValid() }
@@ -332,7 +299,8 @@ const (
 	ModeTransport
 )
 
-// String returns "tunnel" or "transport".
+// String returns "tunnel" or "transport" (by hand: every value but
+// ModeTransport is a tunnel).
 func (m Mode) String() string {
 	if m == ModeTransport {
 		return "transport"
@@ -371,7 +339,8 @@ const (
 	ClearDrop
 )
 
-// String returns the YANG enum name, pass or drop.
+// String returns the YANG enum name, pass or drop (by hand: the zero
+// value, unset, prints as the default, pass).
 func (a ClearAction) String() string {
 	if a == ClearDrop {
 		return "drop"
