@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"secgw/internal/ipsec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,10 +21,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/esp"
+	"secgw/internal/golden"
+	"secgw/internal/ipsec"
 	"secgw/internal/netnsutil"
 )
-
-var update = flag.Bool("update", false, "write the captures to internal/esp/testdata")
 
 const testdata = "../../internal/esp/testdata"
 
@@ -446,7 +444,7 @@ func TestCapture(t *testing.T) {
 			if fwd < 2 || back < 2 {
 				t.Fatalf("captured %d packets initiator->responder and %d back, want at least 2 each way", fwd, back)
 			}
-			if *update {
+			if golden.Update() {
 				b, _ := json.MarshalIndent(v, "", "  ")
 				if err := os.WriteFile(filepath.Join(testdata, s.file), append(b, '\n'), 0o644); err != nil {
 					t.Fatal(err)

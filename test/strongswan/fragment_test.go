@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"secgw/internal/golden"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -65,7 +66,7 @@ func TestFragmentation(t *testing.T) {
 
 // checkFragmented checks that IKE_AUTH went as fragments both ways, each
 // within fragmentSize, and that charon says it reassembled ours and split
-// its own. With -update-capture the fragments charon sent become seeds of
+// its own. With -update the fragments charon sent become seeds of
 // wire.FuzzParse.
 func (st *setup) checkFragmented(t *testing.T, ours bool, s suite) {
 	t.Helper()
@@ -102,7 +103,7 @@ func (st *setup) checkFragmented(t *testing.T, ours bool, s suite) {
 		}
 	}
 	t.Logf("IKE_AUTH: ours in %d fragments, charon's in %d", nMine, nTheirs)
-	if *updateCapture && !ours && s.name == corpusSuite && !t.Failed() {
+	if golden.Update() && !ours && s.name == corpusSuite && !t.Failed() {
 		for i, d := range theirs[:nTheirs] {
 			msg, _ := ikeMessage(d, true)
 			writeFile(t, filepath.Join(wireTestdata, fmt.Sprintf("fuzz/FuzzParse/strongswan-ike-auth-skf-%d", i+1)), corpusFile(msg))
