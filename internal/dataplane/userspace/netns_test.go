@@ -18,7 +18,7 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/edge"
-	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // The real topology: namespaces A and B joined by a veth pair (outer
@@ -57,15 +57,6 @@ func requireNetns(t testing.TB) {
 	}
 }
 
-// inNetns runs fn on a thread moved into the named namespace
-// (netnsutil.RunNamed): sockets and TUN devices it creates stay there.
-func inNetns(t testing.TB, name string, fn func() error) {
-	t.Helper()
-	if err := netnsutil.RunNamed(name, fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // side is one namespace with its dataplane.
 type side struct {
 	ns   string
@@ -80,7 +71,7 @@ func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote
 	t.Helper()
 	var devs []edge.Device
 	var conns []*net.UDPConn
-	inNetns(t, ns, func() error {
+	netnstest.InNamed(t, ns, func() error {
 		var err error
 		create := edge.CreateTUN
 		if offload {
@@ -117,16 +108,8 @@ func newNetnsPair(t testing.TB) (a, b *side) {
 	requireNetns(t)
 	id := fmt.Sprintf("secgw-us%d-%d", os.Getpid(), nsSeq.Add(1))
 	na, nb := id+"-a", id+"-b"
-	for _, ns := range []string{na, nb} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", "veth-a", "netns", na, "type", "veth", "peer", "name", "veth-b", "netns", nb)
-	sh(t, "ip", "-n", na, "addr", "add", vethA.String()+"/24", "dev", "veth-a")
-	sh(t, "ip", "-n", nb, "addr", "add", vethB.String()+"/24", "dev", "veth-b")
-	sh(t, "ip", "-n", na, "link", "set", "veth-a", "up")
-	sh(t, "ip", "-n", nb, "link", "set", "veth-b", "up")
+	netnstest.Veth(t, netnstest.NewNamed(t, na), netnstest.NewNamed(t, nb), "veth-a", "veth-b",
+		netip.PrefixFrom(vethA, 24), netip.PrefixFrom(vethB, 24))
 	// A's TUN has offloads, B's has none: both kinds of queue, and
 	// their packets interoperate.
 	a = newSide(t, na, vethA, innerA, inA6, subB, subB6, tunMTU, true)
@@ -182,7 +165,7 @@ func tryPing(t *testing.T, ns string, dst netip.Addr, tries int) bool {
 		network, req = "ip6:ipv6-icmp", 128
 	}
 	var c net.PacketConn
-	inNetns(t, ns, func() (err error) {
+	netnstest.InNamed(t, ns, func() (err error) {
 		c, err = net.ListenPacket(network, "")
 		return err
 	})
@@ -220,7 +203,7 @@ func tryPing(t *testing.T, ns string, dst netip.Addr, tries int) bool {
 func tcpEcho(t *testing.T, from, to string, dst netip.Addr, n int) {
 	t.Helper()
 	var ln net.Listener
-	inNetns(t, to, func() (err error) {
+	netnstest.InNamed(t, to, func() (err error) {
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, 0).String())
 		return err
 	})
@@ -234,7 +217,7 @@ func tcpEcho(t *testing.T, from, to string, dst netip.Addr, n int) {
 		io.Copy(c, c)
 	}()
 	var c net.Conn
-	inNetns(t, from, func() (err error) {
+	netnstest.InNamed(t, from, func() (err error) {
 		c, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
 		return err
 	})
