@@ -23,7 +23,7 @@ import (
 	"secgw/internal/esp"
 	"secgw/internal/golden"
 	"secgw/internal/ipsec"
-	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 const testdata = "../../internal/esp/testdata"
@@ -98,14 +98,6 @@ func prerequisites(t *testing.T) {
 		if _, err := os.Stat(file); err != nil {
 			t.Fatalf("espcapture: %s missing: install %s (test/install-strongswan.sh)", file, pkg)
 		}
-	}
-}
-
-// inNetns runs fn on a thread in namespace name (netnsutil.RunNamed).
-func inNetns(t *testing.T, name string, fn func() error) {
-	t.Helper()
-	if err := netnsutil.RunNamed(name, fn); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -271,7 +263,7 @@ type capturer struct{ fd int }
 func newCapturer(t *testing.T, ns, ifname string) *capturer {
 	t.Helper()
 	c := &capturer{}
-	inNetns(t, ns, func() error {
+	netnstest.InNamed(t, ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -318,7 +310,7 @@ func (c *capturer) espDatagrams(d time.Duration) [][]byte {
 func icmpFrom(t *testing.T, ns string, src netip.Addr) net.PacketConn {
 	t.Helper()
 	var c net.PacketConn
-	inNetns(t, ns, func() (err error) {
+	netnstest.InNamed(t, ns, func() (err error) {
 		c, err = net.ListenPacket("ip4:icmp", src.String())
 		return err
 	})
@@ -369,18 +361,10 @@ func TestCapture(t *testing.T) {
 	prerequisites(t)
 	id := fmt.Sprintf("secgw-espcap%d", os.Getpid())
 	nl, nr := id+"-l", id+"-r"
-	for _, ns := range []string{nl, nr} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	run(t, "ip", "link", "add", "veth-l", "netns", nl, "type", "veth", "peer", "name", "veth-r", "netns", nr)
-	run(t, "ip", "-n", nl, "addr", "add", left.String()+"/24", "dev", "veth-l")
-	run(t, "ip", "-n", nr, "addr", "add", right.String()+"/24", "dev", "veth-r")
-	run(t, "ip", "-n", nl, "link", "set", "veth-l", "up")
-	run(t, "ip", "-n", nr, "link", "set", "veth-r", "up")
-	run(t, "ip", "-n", nl, "addr", "add", leftIn.String()+"/32", "dev", "lo")
-	run(t, "ip", "-n", nr, "addr", "add", rightIn.String()+"/32", "dev", "lo")
+	hl, hr := netnstest.NewNamed(t, nl), netnstest.NewNamed(t, nr)
+	netnstest.Veth(t, hl, hr, "veth-l", "veth-r", netip.PrefixFrom(left, 24), netip.PrefixFrom(right, 24))
+	netnstest.LoAddr(t, netnstest.Handle(t, hl), netip.PrefixFrom(leftIn, 32))
+	netnstest.LoAddr(t, netnstest.Handle(t, hr), netip.PrefixFrom(rightIn, 32))
 	cl, cr := startCharon(t, nl), startCharon(t, nr)
 	capt := newCapturer(t, nr, "veth-r")
 	pl, pr := icmpFrom(t, nl, leftIn), icmpFrom(t, nr, rightIn)

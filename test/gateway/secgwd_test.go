@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"secgw/internal/netnsutil"
+
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 )
@@ -92,7 +94,7 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 		t.Fatalf("gateway: secgwd printed no admin password on its first start:\n%s", tail(g.readLog(), 40))
 	}
 	g.password = m[1]
-	err = inNetns(ns, func() error {
+	err = netnsutil.RunNamed(ns, func() error {
 		cfg := &ssh.ClientConfig{User: "admin", Auth: []ssh.AuthMethod{ssh.Password(g.password)},
 			HostKeyCallback: ssh.InsecureIgnoreHostKey()}
 		s, err := gonetconf.DialSSHTimeout(netconfAddr, cfg, cmdTimeout)

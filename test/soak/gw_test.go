@@ -15,6 +15,7 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 
+	"secgw/internal/netnsutil"
 	"secgw/test/gwtest"
 	"secgw/test/secgwdtest"
 )
@@ -57,7 +58,7 @@ func startGW(t *testing.T, name, ns string) *gw {
 }
 
 func (g *gw) dial() error {
-	return gwtest.InNetns(g.ns, func() (err error) {
+	return netnsutil.RunNamed(g.ns, func() (err error) {
 		g.nc, err = secgwdtest.Dial(g.d.Addr, secgwdtest.AdminUser, secgwdtest.AdminPassword)
 		return err
 	})

@@ -3,10 +3,11 @@ package strongswan
 import (
 	"bytes"
 	"fmt"
-	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/ipsec"
 
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
