@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"secgw/test/charontest"
 	"secgw/test/gwtest"
 )
 
@@ -58,10 +59,10 @@ func repoRoot() string {
 }
 
 // requirePrerequisites fails the test, naming what is missing
-// (gwtest.RequirePrerequisites).
+// (charontest.RequirePrerequisites).
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	gwtest.RequirePrerequisites(t, "gateway")
+	charontest.RequirePrerequisites(t, "gateway", charontest.Ping)
 }
 
 // cmdTimeout bounds every command the tests run.

@@ -345,7 +345,7 @@ func (s *soak) opCharonRestart() string {
 	if err := s.ch.Start(); err != nil {
 		s.fail("%v", err)
 	}
-	if err := s.ch.Load(charonConf()); err != nil {
+	if err := s.ch.TryLoad(charonConf()); err != nil {
 		s.fail("%v", err)
 	}
 	s.charonUp = true

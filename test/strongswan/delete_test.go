@@ -47,11 +47,11 @@ func TestDelete(t *testing.T) {
 					t.Fatalf("DeleteIKE(%016x): %v", ourSPI, err)
 				}
 			case tc.child:
-				if out, err := st.ch.swanctl("--terminate", "--child", "net", "--timeout", "5"); err != nil {
+				if out, err := st.ch.Swanctl("--terminate", "--child", "net", "--timeout", "5"); err != nil {
 					t.Fatalf("swanctl --terminate --child net: %v\n%s", err, out)
 				}
 			default:
-				if out, err := st.ch.swanctl("--terminate", "--ike", "secgw", "--timeout", "5"); err != nil {
+				if out, err := st.ch.Swanctl("--terminate", "--ike", "secgw", "--timeout", "5"); err != nil {
 					t.Fatalf("swanctl --terminate --ike secgw: %v\n%s", err, out)
 				}
 			}
@@ -71,7 +71,7 @@ func (st *setup) waitDeleted(t *testing.T, c engine.ChildSA, ourSPI uint64, chil
 		ours   map[uint64]engine.IKESAInfo
 	)
 	done := func() bool {
-		raw, _ = st.ch.swanctl("--list-sas", "--raw")
+		raw, _ = st.ch.Swanctl("--list-sas", "--raw")
 		charon = listSAs(raw)
 		ours = st.us.e.IKESAs()
 		if child {

@@ -32,7 +32,7 @@ func newFragSetup(t *testing.T, s suite) *setup {
 	if fconf == conf {
 		t.Fatal("strongswan: no place for fragmentation = yes in swanctl.conf")
 	}
-	ch.load(t, fconf)
+	ch.Load(t, fconf)
 	us := startOursWith(t, top.ours, top.ourAddr, func(o *engine.Options) { o.FragmentSize = fragmentSize },
 		ourConf(s, "interop-secret", top)...)
 	return &setup{top: top, ch: ch, us: us}
@@ -93,7 +93,7 @@ func (st *setup) checkFragmented(t *testing.T, ours bool, s suite) {
 	// message (k bytes)" and "splitting IKE message (k bytes) into n
 	// fragments".
 	// charon's threads may handle the fragments in any order.
-	log := st.ch.readLog()
+	log := st.ch.ReadLog()
 	for _, want := range []string{
 		fmt.Sprintf(`received fragment #\d+ of %d, reassembled fragmented IKE message`, nMine),
 		fmt.Sprintf(`splitting IKE message \(\d+ bytes\) into %d fragments`, nTheirs),

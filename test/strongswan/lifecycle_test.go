@@ -28,7 +28,7 @@ func newLifecycleSetup(t *testing.T, charonExtra string, pfs bool, ourExtra ...s
 	}
 	top := newTopology(t)
 	ch := startCharonWith(t, top.charon, charonExtra)
-	ch.load(t, swanctlConf(s, "interop-secret", top))
+	ch.Load(t, swanctlConf(s, "interop-secret", top))
 	lines := append(ourConf(s, "interop-secret", top), ourExtra...)
 	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, lines...)}
 }
@@ -58,7 +58,7 @@ func (st *setup) ourSA() (engine.SAState, bool) {
 // charonSettled reports whether charon lists exactly one IKE SA,
 // ESTABLISHED, whose only CHILD_SA is INSTALLED with c's SPIs swapped.
 func (st *setup) charonSettled(c engine.ChildSA) bool {
-	raw, _ := st.ch.swanctl("--list-sas", "--raw")
+	raw, _ := st.ch.Swanctl("--list-sas", "--raw")
 	sas := listSAs(raw)
 	return len(sas) == 1 && sas[0].state == "ESTABLISHED" && sas[0].spii == fmt.Sprintf("%016x", c.IKESPIi) &&
 		len(sas[0].children) == 1 && sas[0].children[0].state == "INSTALLED" &&
@@ -70,7 +70,7 @@ func (st *setup) charonSettled(c engine.ChildSA) bool {
 // created c (its "initiator" keys are then our outbound ones).
 func (st *setup) checkChildKeys(t *testing.T, c engine.ChildSA, weInitiated bool) {
 	t.Helper()
-	logged := loggedAll(st.ch.readLog())
+	logged := loggedAll(st.ch.ReadLog())
 	for _, x := range st.us.dp.Children() { // the keys, which Snapshot(false) leaves out
 		if x.InSPI == c.InSPI {
 			c = x
@@ -97,7 +97,7 @@ func (st *setup) checkChildKeys(t *testing.T, c engine.ChildSA, weInitiated bool
 func (st *setup) checkIKEKeys(t *testing.T) {
 	t.Helper()
 	recs := st.us.logs.find("IKE SA keys")
-	logged := loggedAll(st.ch.readLog())
+	logged := loggedAll(st.ch.ReadLog())
 	if len(recs) < 2 {
 		t.Fatalf("%d IKE SA key records, want the first IKE SA's and the rekeyed one's", len(recs))
 	}
@@ -139,11 +139,11 @@ func TestRekeyInterop(t *testing.T) {
 					t.Fatal(err)
 				}
 			case tc.ike:
-				if out, err := st.ch.swanctl("--rekey", "--ike", "secgw"); err != nil {
+				if out, err := st.ch.Swanctl("--rekey", "--ike", "secgw"); err != nil {
 					t.Fatalf("swanctl --rekey --ike: %v\n%s", err, out)
 				}
 			default:
-				if out, err := st.ch.swanctl("--rekey", "--child", "net"); err != nil {
+				if out, err := st.ch.Swanctl("--rekey", "--child", "net"); err != nil {
 					t.Fatalf("swanctl --rekey --child: %v\n%s", err, out)
 				}
 			}
@@ -194,7 +194,7 @@ func TestReauthInterop(t *testing.T) {
 				if err := st.us.e.Reauth(sa.UniqueID); err != nil {
 					t.Fatal(err)
 				}
-			} else if out, err := st.ch.swanctl("--rekey", "--ike", "secgw", "--reauth"); err != nil {
+			} else if out, err := st.ch.Swanctl("--rekey", "--ike", "secgw", "--reauth"); err != nil {
 				t.Fatalf("swanctl --rekey --reauth: %v\n%s", err, out)
 			}
 			var cur engine.SAState
@@ -232,7 +232,7 @@ func TestDPDInterop(t *testing.T) {
 		t.Parallel()
 		st := newLifecycleSetup(t, "", false, append(dpdLines, "vpn v1 ipsec-policy dpd-action clear")...)
 		st.establish(t, true)
-		st.ch.cmd.Process.Kill() // the peer disappears
+		st.ch.Kill() // the peer disappears
 		waitUntil(t, 10*time.Second, "the peer declared dead", func() bool {
 			return len(st.us.e.IKESAs()) == 0 && len(st.us.dp.Children()) == 0
 		})
@@ -267,7 +267,7 @@ func TestDPDInterop(t *testing.T) {
 			cur, ok := st.ourSA()
 			return ok && cur.UniqueID == restarted.UniqueID
 		})
-		raw, _ := st.ch.swanctl("--list-sas", "--raw")
+		raw, _ := st.ch.Swanctl("--list-sas", "--raw")
 		found := false
 		for _, sa := range listSAs(raw) {
 			if sa.spii == fmt.Sprintf("%016x", restarted.SPIi) && sa.state == "ESTABLISHED" && len(sa.children) == 1 {

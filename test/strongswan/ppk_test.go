@@ -62,7 +62,7 @@ func newPPKSetup(t *testing.T, c ppkCase, charonInitiates bool) *setup {
 	requirePrerequisites(t)
 	top := newTopology(t)
 	ch := startCharon(t, top.charon)
-	ch.load(t, charonPPKConf(top, c, charonInitiates))
+	ch.Load(t, charonPPKConf(top, c, charonInitiates))
 	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, ourPPKConf(top, c)...)}
 }
 
@@ -70,7 +70,7 @@ func newPPKSetup(t *testing.T, c ppkCase, charonInitiates bool) *setup {
 func (st *setup) charonPPKLines(t *testing.T) string {
 	t.Helper()
 	var out []string
-	for _, l := range strings.Split(st.ch.readLog(), "\n") {
+	for _, l := range strings.Split(st.ch.ReadLog(), "\n") {
 		if strings.Contains(l, "PPK") {
 			out = append(out, l)
 			t.Logf("charon: %s", l)
@@ -129,7 +129,7 @@ func TestPPKInteropMismatch(t *testing.T) {
 		t.Parallel()
 		st := newPPKSetup(t, ppkCase{ourID: "bar", charonID: "baz"}, false)
 		st.checkPPKUp(t, true, false)
-		if !strings.Contains(st.ch.readLog(), "NO_PPK_AUTH") {
+		if !strings.Contains(st.ch.ReadLog(), "NO_PPK_AUTH") {
 			t.Error("charon did not fall back on NO_PPK_AUTH")
 		}
 	})
@@ -147,8 +147,8 @@ func TestPPKInteropMismatch(t *testing.T) {
 		if err := st.us.e.Initiate("v1"); err != nil {
 			t.Fatal(err)
 		}
-		if !st.ch.waitLog("N(AUTH_FAILED)", 10*time.Second) {
-			t.Fatalf("charon did not send AUTHENTICATION_FAILED\n%s", tail(st.ch.readLog(), 30))
+		if !st.ch.WaitLog("N(AUTH_FAILED)", 10*time.Second) {
+			t.Fatalf("charon did not send AUTHENTICATION_FAILED\n%s", tail(st.ch.ReadLog(), 30))
 		}
 		st.charonPPKLines(t)
 		st.checkFailed(t, "IKE SA failed", "AUTHENTICATION_FAILED")
@@ -156,12 +156,12 @@ func TestPPKInteropMismatch(t *testing.T) {
 	t.Run("required/charon-initiates", func(t *testing.T) {
 		t.Parallel()
 		st := newPPKSetup(t, ppkCase{ourID: "bar", charonID: "baz", charonRequire: true}, true)
-		out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10")
+		out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10")
 		if err == nil {
 			t.Errorf("swanctl --initiate succeeded with a PPK we do not have:\n%s", out)
 		}
-		if !st.ch.waitLog("received AUTHENTICATION_FAILED notify error", 5*time.Second) {
-			t.Fatalf("charon did not log AUTHENTICATION_FAILED\n%s", tail(st.ch.readLog(), 30))
+		if !st.ch.WaitLog("received AUTHENTICATION_FAILED notify error", 5*time.Second) {
+			t.Fatalf("charon did not log AUTHENTICATION_FAILED\n%s", tail(st.ch.ReadLog(), 30))
 		}
 		st.charonPPKLines(t)
 		st.checkFailed(t, "authentication of peer failed", "")

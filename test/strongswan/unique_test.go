@@ -16,11 +16,11 @@ import (
 // gone, and starts a fresh one with the same configuration.
 func (st *setup) restartCharon(t *testing.T) {
 	t.Helper()
-	pid := st.ch.cmd.Process.Pid
-	st.ch.cmd.Process.Kill()
+	pid := st.ch.PID()
+	st.ch.Kill()
 	waitUntil(t, 5*time.Second, "charon gone", func() bool { return syscall.Kill(pid, 0) != nil })
 	st.ch = startCharon(t, st.top.charon)
-	st.ch.load(t, swanctlConf(suiteGCM, "interop-secret", st.top))
+	st.ch.Load(t, swanctlConf(suiteGCM, "interop-secret", st.top))
 }
 
 // TestInitialContactCharonRestarts: charon crashes and, restarted,
@@ -35,11 +35,11 @@ func TestInitialContactCharonRestarts(t *testing.T) {
 			st := newSetup(t, suiteGCM, "interop-secret", "interop-secret")
 			old := st.establish(t, oursFirst)
 			st.restartCharon(t)
-			if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+			if out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 				t.Fatalf("swanctl --initiate: %v\n%s", err, out)
 			}
-			if !strings.Contains(st.ch.readLog(), "N(INIT_CONTACT)") {
-				t.Fatalf("the restarted charon sent no INITIAL_CONTACT\n%s", tail(st.ch.readLog(), 30))
+			if !strings.Contains(st.ch.ReadLog(), "N(INIT_CONTACT)") {
+				t.Fatalf("the restarted charon sent no INITIAL_CONTACT\n%s", tail(st.ch.ReadLog(), 30))
 			}
 			waitUntil(t, 5*time.Second, "only the new IKE SA and child SA on our side", func() bool {
 				cs := st.us.dp.Children()
@@ -67,8 +67,8 @@ func TestInitialContactWeRestart(t *testing.T) {
 			st.us.stop() // a crash: no DELETE
 			st.us = startOurs(t, st.top.ours, st.top.ourAddr, ourConf(suiteGCM, "interop-secret", st.top)...)
 			c := st.establish(t, true)
-			if !st.ch.waitLog("received INITIAL_CONTACT", 5*time.Second) {
-				t.Errorf("charon did not act on our INITIAL_CONTACT\n%s", tail(st.ch.readLog(), 30))
+			if !st.ch.WaitLog("received INITIAL_CONTACT", 5*time.Second) {
+				t.Errorf("charon did not act on our INITIAL_CONTACT\n%s", tail(st.ch.ReadLog(), 30))
 			}
 			waitUntil(t, 5*time.Second, "charon holding only the new IKE SA and child SA", func() bool {
 				return st.charonSettled(c)
@@ -87,7 +87,7 @@ func TestUniqueReplaceInterop(t *testing.T) {
 	t.Parallel()
 	st := newLifecycleSetup(t, "reuse_ikesa = no", false, "vpn v1 ike-policy unique-sa replace")
 	old := st.establish(t, false)
-	if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+	if out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
 	}
 	waitUntil(t, 10*time.Second, "only the second IKE SA on both sides", func() bool {
