@@ -11,14 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"secgw/internal/ipsec"
-	"secgw/internal/netnsutil"
-
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/ike/config"
+	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
 	"secgw/internal/routes"
 )

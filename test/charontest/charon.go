@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"secgw/internal/poll"
 	"secgw/internal/swanctl"
 	"secgw/test/gwtest"
 )
@@ -142,23 +143,29 @@ func (c *Charon) Start() error {
 	}
 	c.cmd, c.exited = cmd, make(chan error, 1)
 	go func() { c.exited <- cmd.Wait() }()
-	deadline := time.Now().Add(gwtest.CmdTimeout)
-	for {
+	var exitErr error
+	exited := false
+	answers := poll.Until(gwtest.CmdTimeout, func() bool {
 		if _, err := c.Swanctl("--stats"); err == nil {
-			return nil
+			return true
 		}
 		select {
-		case err := <-c.exited:
-			c.exited <- err
-			c.cmd = nil
-			b, _ := os.ReadFile(filepath.Join(c.Dir, "charon.out"))
-			return fmt.Errorf("charontest: charon exited: %v\n%s\n%s", err, b, gwtest.Tail(c.ReadLog(), 40))
-		case <-time.After(50 * time.Millisecond):
+		case exitErr = <-c.exited:
+			c.exited <- exitErr
+			exited = true
+		default:
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("charontest: charon's vici socket did not answer within %v\n%s", gwtest.CmdTimeout, gwtest.Tail(c.ReadLog(), 40))
-		}
+		return exited
+	})
+	switch {
+	case exited:
+		c.cmd = nil
+		b, _ := os.ReadFile(filepath.Join(c.Dir, "charon.out"))
+		return fmt.Errorf("charontest: charon exited: %v\n%s\n%s", exitErr, b, gwtest.Tail(c.ReadLog(), 40))
+	case !answers:
+		return fmt.Errorf("charontest: charon's vici socket did not answer within %v\n%s", gwtest.CmdTimeout, gwtest.Tail(c.ReadLog(), 40))
 	}
+	return nil
 }
 
 // Stop stops charon (SIGTERM, SIGKILL after 3 s) if it runs.
@@ -204,7 +211,7 @@ func (c *Charon) ReadLog() string {
 
 // WaitLog waits up to d for a log line containing s.
 func (c *Charon) WaitLog(s string, d time.Duration) bool {
-	return gwtest.Eventually(d, func() bool { return strings.Contains(c.ReadLog(), s) })
+	return poll.Until(d, func() bool { return strings.Contains(c.ReadLog(), s) })
 }
 
 // Swanctl runs a swanctl command against this charon.

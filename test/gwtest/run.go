@@ -26,16 +26,3 @@ func Tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-// Eventually polls cond every 50 ms for up to d and reports whether it
-// held.
-func Eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}

@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"time"
 
-	"secgw/internal/netnsutil"
-
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"secgw/internal/netnsutil"
 )
 
 // ping sends ICMP echo requests from src (inside ns) to dst and returns

@@ -9,14 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"secgw/internal/ipsec"
-	"secgw/internal/netnsutil"
-
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/xfrm"
+	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
 )
 

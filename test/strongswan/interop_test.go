@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"secgw/internal/ipsec"
+	"secgw/internal/poll"
 	"secgw/test/charontest"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -134,15 +135,12 @@ func newSetupFor(t *testing.T, s suite, ourPSK, charonPSK string, ipv6 bool) *se
 // waitChild waits up to d for our dataplane to hold exactly one child SA.
 func (st *setup) waitChild(t *testing.T, d time.Duration) engine.ChildSA {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if cs := st.us.dp.Children(); len(cs) == 1 {
-			return cs[0]
-		} else if len(cs) > 1 || time.Now().After(deadline) {
-			t.Fatalf("our dataplane has %d child SAs, want 1; our IKE SAs: %+v", len(cs), st.us.e.IKESAs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var cs []engine.ChildSA
+	poll.Until(d, func() bool { cs = st.us.dp.Children(); return len(cs) > 0 })
+	if len(cs) != 1 {
+		t.Fatalf("our dataplane has %d child SAs, want 1; our IKE SAs: %+v", len(cs), st.us.e.IKESAs())
 	}
+	return cs[0]
 }
 
 // checkCharonSAs checks that charon has one IKE SA, ESTABLISHED, with our
@@ -285,12 +283,8 @@ func (st *setup) logAuthLines(t *testing.T) {
 // IKE SA.
 func (st *setup) checkFailed(t *testing.T, msg, errText string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
 	var recs []record
-	for len(recs) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		recs = st.us.logs.find(msg)
-	}
+	poll.Until(5*time.Second, func() bool { recs = st.us.logs.find(msg); return len(recs) > 0 })
 	st.logAuthLines(t)
 	if len(recs) == 0 {
 		t.Fatalf("our engine did not log %q", msg)

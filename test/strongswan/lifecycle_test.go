@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/engine"
+	"secgw/internal/poll"
 )
 
 // Interop of the IKE lifecycle with charon: child SA and IKE SA
@@ -31,19 +32,6 @@ func newLifecycleSetup(t *testing.T, charonExtra string, pfs bool, ourExtra ...s
 	ch.Load(t, swanctlConf(s, "interop-secret", top))
 	lines := append(ourConf(s, "interop-secret", top), ourExtra...)
 	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, lines...)}
-}
-
-// waitUntil polls cond for up to d and fails the test with what if it
-// never holds.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // ourSA returns our only IKE SA if it is established with one child SA.
@@ -148,7 +136,7 @@ func TestRekeyInterop(t *testing.T) {
 				}
 			}
 			var cur engine.SAState
-			waitUntil(t, 10*time.Second, "the rekey on both sides", func() bool {
+			poll.Require(t, 10*time.Second, "the rekey on both sides", func() bool {
 				var ok bool
 				cur, ok = st.ourSA()
 				if !ok || (tc.ike && cur.SPIi == sa.SPIi) || (!tc.ike && cur.Children[0].InSPI == old.InSPI) {
@@ -198,7 +186,7 @@ func TestReauthInterop(t *testing.T) {
 				t.Fatalf("swanctl --rekey --reauth: %v\n%s", err, out)
 			}
 			var cur engine.SAState
-			waitUntil(t, 10*time.Second, "the reauthentication on both sides", func() bool {
+			poll.Require(t, 10*time.Second, "the reauthentication on both sides", func() bool {
 				var ok bool
 				cur, ok = st.ourSA()
 				return ok && cur.UniqueID != sa.UniqueID && cur.SPIi != sa.SPIi && st.charonSettled(cur.Children[0].ChildSA)
@@ -233,7 +221,7 @@ func TestDPDInterop(t *testing.T) {
 		st := newLifecycleSetup(t, "", false, append(dpdLines, "vpn v1 ipsec-policy dpd-action clear")...)
 		st.establish(t, true)
 		st.ch.Kill() // the peer disappears
-		waitUntil(t, 10*time.Second, "the peer declared dead", func() bool {
+		poll.Require(t, 10*time.Second, "the peer declared dead", func() bool {
 			return len(st.us.e.IKESAs()) == 0 && len(st.us.dp.Children()) == 0
 		})
 		if recs := st.us.logs.find("dpd-action clear: child SAs closed"); len(recs) != 1 {
@@ -251,7 +239,7 @@ func TestDPDInterop(t *testing.T) {
 		link := func(state string) { run(t, "ip", "-n", st.top.charon, "link", "set", "veth-charon", state) }
 		link("down")
 		var restarted engine.SAState
-		waitUntil(t, 10*time.Second, "the restart after the peer was declared dead", func() bool {
+		poll.Require(t, 10*time.Second, "the restart after the peer was declared dead", func() bool {
 			s := st.us.e.Snapshot(false)
 			if len(s) != 1 || s[0].SPIi == first.IKESPIi {
 				return false
@@ -263,7 +251,7 @@ func TestDPDInterop(t *testing.T) {
 			t.Fatalf("old child SA left: %d", n)
 		}
 		link("up")
-		waitUntil(t, 10*time.Second, "the restarted IKE SA and child SA", func() bool {
+		poll.Require(t, 10*time.Second, "the restarted IKE SA and child SA", func() bool {
 			cur, ok := st.ourSA()
 			return ok && cur.UniqueID == restarted.UniqueID
 		})

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // RFC 8784 (post-quantum preshared keys) against charon, which supports
@@ -185,7 +187,7 @@ func TestPPKInteropPeerWithout(t *testing.T) {
 		if err := st.us.e.Initiate("v1"); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 10*time.Second, "our SA to fail", func() bool { return len(st.us.logs.find("IKE SA failed")) > 0 })
+		poll.Require(t, 10*time.Second, "our SA to fail", func() bool { return len(st.us.logs.find("IKE SA failed")) > 0 })
 		if err := st.us.logs.find("IKE SA failed")[0].attrs["err"]; !strings.Contains(err.(error).Error(), "PPK required") {
 			t.Errorf("our SA failed with %v, want PPK required", err)
 		}

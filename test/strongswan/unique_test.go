@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // Interop of INITIAL_CONTACT (RFC 7296 §2.4) with charon, whose unique
@@ -18,7 +20,7 @@ func (st *setup) restartCharon(t *testing.T) {
 	t.Helper()
 	pid := st.ch.PID()
 	st.ch.Kill()
-	waitUntil(t, 5*time.Second, "charon gone", func() bool { return syscall.Kill(pid, 0) != nil })
+	poll.Require(t, 5*time.Second, "charon gone", func() bool { return syscall.Kill(pid, 0) != nil })
 	st.ch = startCharon(t, st.top.charon)
 	st.ch.Load(t, swanctlConf(suiteGCM, "interop-secret", st.top))
 }
@@ -41,7 +43,7 @@ func TestInitialContactCharonRestarts(t *testing.T) {
 			if !strings.Contains(st.ch.ReadLog(), "N(INIT_CONTACT)") {
 				t.Fatalf("the restarted charon sent no INITIAL_CONTACT\n%s", tail(st.ch.ReadLog(), 30))
 			}
-			waitUntil(t, 5*time.Second, "only the new IKE SA and child SA on our side", func() bool {
+			poll.Require(t, 5*time.Second, "only the new IKE SA and child SA on our side", func() bool {
 				cs := st.us.dp.Children()
 				return len(st.us.e.IKESAs()) == 1 && len(cs) == 1 && cs[0].InSPI != old.InSPI
 			})
@@ -70,7 +72,7 @@ func TestInitialContactWeRestart(t *testing.T) {
 			if !st.ch.WaitLog("received INITIAL_CONTACT", 5*time.Second) {
 				t.Errorf("charon did not act on our INITIAL_CONTACT\n%s", tail(st.ch.ReadLog(), 30))
 			}
-			waitUntil(t, 5*time.Second, "charon holding only the new IKE SA and child SA", func() bool {
+			poll.Require(t, 5*time.Second, "charon holding only the new IKE SA and child SA", func() bool {
 				return st.charonSettled(c)
 			})
 		})
@@ -90,7 +92,7 @@ func TestUniqueReplaceInterop(t *testing.T) {
 	if out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
 	}
-	waitUntil(t, 10*time.Second, "only the second IKE SA on both sides", func() bool {
+	poll.Require(t, 10*time.Second, "only the second IKE SA on both sides", func() bool {
 		cur, ok := st.ourSA()
 		cs := st.us.dp.Children()
 		return ok && len(cs) == 1 && cur.Children[0].InSPI != old.InSPI && st.charonSettled(cs[0])

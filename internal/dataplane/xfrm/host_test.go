@@ -21,6 +21,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
+	"secgw/internal/poll"
 )
 
 func newDP(t testing.TB, ns netns.NsHandle, events bool) *Dataplane {
@@ -311,16 +312,8 @@ func TestHostLarvalExpiry(t *testing.T) {
 	}
 	xh, _ := netlink.NewHandleAt(ns, unix.NETLINK_XFRM)
 	defer xh.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		states, _ := xh.XfrmStateList(unix.AF_UNSPEC)
-		if len(states) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("placeholder did not expire within 5 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !poll.Until(5*time.Second, func() bool { states, _ := xh.XfrmStateList(unix.AF_UNSPEC); return len(states) == 0 }) {
+		t.Fatal("placeholder did not expire within 5 s")
 	}
 	select {
 	case ev := <-d.Events():
