@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/engine"
+	"secgw/internal/poll"
 )
 
 // TestDelete deletes the IKE SA, or only the child SA, from one side and
@@ -79,9 +80,7 @@ func (st *setup) waitDeleted(t *testing.T, c engine.ChildSA, ourSPI uint64, chil
 		}
 		return len(charon) == 0 && len(ours) == 0 && len(st.us.dp.Children()) == 0
 	}
-	for i := 0; i < 50 && !done(); i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(5*time.Second, done)
 	if child {
 		if len(charon) != 1 || charon[0].state != "ESTABLISHED" || len(charon[0].children) != 0 {
 			t.Errorf("charon after the child SA delete, want the IKE SA ESTABLISHED without CHILD_SA:\n%s", raw)
