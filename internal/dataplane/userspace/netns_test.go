@@ -11,10 +11,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/edge"
@@ -33,15 +34,6 @@ var (
 )
 
 var nsSeq atomic.Uint32
-
-func sh(t testing.TB, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("userspace: %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
 
 // requireNetns fails (never skips) when the namespace tests cannot run.
 func requireNetns(t testing.TB) {
@@ -67,7 +59,7 @@ type side struct {
 // newSide creates namespace ns with the veth end and a TUN (with
 // offloads: TSO super-segments cut by the TUN, virtio-net headers), and
 // starts a dataplane on them.
-func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote6 netip.Prefix, mtu int, offload bool) *side {
+func newSide(t testing.TB, ns string, nsh netns.NsHandle, veth, in4, in6 netip.Addr, remote4, remote6 netip.Prefix, mtu int, offload bool) *side {
 	t.Helper()
 	var devs []edge.Device
 	var conns []*net.UDPConn
@@ -83,11 +75,21 @@ func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote
 		conns, err = edge.ListenUDP([]netip.Addr{veth}, 4500)
 		return err
 	})
-	sh(t, "ip", "-n", ns, "link", "set", "secgw0", "mtu", fmt.Sprint(mtu), "up")
-	sh(t, "ip", "-n", ns, "addr", "add", in4.String()+"/32", "dev", "secgw0")
-	sh(t, "ip", "-n", ns, "addr", "add", in6.String()+"/128", "dev", "secgw0", "nodad")
-	sh(t, "ip", "-n", ns, "route", "add", remote4.String(), "dev", "secgw0", "src", in4.String())
-	sh(t, "ip", "-n", ns, "route", "add", remote6.String(), "dev", "secgw0", "src", in6.String())
+	h := netnstest.Handle(t, nsh)
+	tun, err := h.LinkByName("secgw0")
+	if err == nil {
+		err = h.LinkSetMTU(tun, mtu)
+	}
+	if err == nil {
+		err = h.LinkSetUp(tun)
+	}
+	if err != nil {
+		t.Fatalf("userspace: secgw0 in %s: %v", ns, err)
+	}
+	netnstest.Addr(t, h, tun, netip.PrefixFrom(in4, 32))
+	netnstest.Addr(t, h, tun, netip.PrefixFrom(in6, 128))
+	netnstest.Route(t, h, remote4, netip.Addr{}, in4, tun)
+	netnstest.Route(t, h, remote6, netip.Addr{}, in6, tun)
 	bind, err := edge.NewUDPBind(conns, true)
 	if err != nil {
 		t.Fatal(err)
@@ -108,12 +110,12 @@ func newNetnsPair(t testing.TB) (a, b *side) {
 	requireNetns(t)
 	id := fmt.Sprintf("secgw-us%d-%d", os.Getpid(), nsSeq.Add(1))
 	na, nb := id+"-a", id+"-b"
-	netnstest.Veth(t, netnstest.NewNamed(t, na), netnstest.NewNamed(t, nb), "veth-a", "veth-b",
-		netip.PrefixFrom(vethA, 24), netip.PrefixFrom(vethB, 24))
+	ha, hb := netnstest.NewNamed(t, na), netnstest.NewNamed(t, nb)
+	netnstest.Veth(t, ha, hb, "veth-a", "veth-b", netip.PrefixFrom(vethA, 24), netip.PrefixFrom(vethB, 24))
 	// A's TUN has offloads, B's has none: both kinds of queue, and
 	// their packets interoperate.
-	a = newSide(t, na, vethA, innerA, inA6, subB, subB6, tunMTU, true)
-	b = newSide(t, nb, vethB, innerB, inB6, subA, subA6, tunMTU, false)
+	a = newSide(t, na, ha, vethA, innerA, inA6, subB, subB6, tunMTU, true)
+	b = newSide(t, nb, hb, vethB, innerB, inB6, subA, subA6, tunMTU, false)
 	return a, b
 }
 
