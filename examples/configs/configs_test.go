@@ -7,7 +7,6 @@ package configs
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,13 +15,12 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/cliedit"
+	"secgw/internal/golden"
 	"secgw/internal/schema"
 	"secgw/internal/support"
 	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
-
-var update = flag.Bool("update", false, "rewrite the .xml files from the .cli files")
 
 // TestExamples applies each .cli file as configuration-mode lines, checks
 // the result with the validator a commit runs and that it sets nothing
@@ -59,7 +57,7 @@ func TestExamples(t *testing.T) {
 			}
 			b.WriteString("\n</config>\n")
 			xmlFile := strings.TrimSuffix(f, ".cli") + ".xml"
-			if *update {
+			if golden.Update() {
 				if err := os.WriteFile(xmlFile, b.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}

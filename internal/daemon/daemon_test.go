@@ -18,6 +18,7 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/ncclient"
+	"secgw/internal/poll"
 )
 
 // syncBuffer is a log destination safe for concurrent writers.
@@ -172,12 +173,8 @@ func TestAcquiresNotLoggedPerPacket(t *testing.T) {
 		fake.Emit(dataplane.Event{Kind: dataplane.Acquire})
 	}
 	fake.Emit(dataplane.Event{Kind: dataplane.SoftExpire, Reason: "bytes"})
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "event=soft-expire") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the expiry was not logged:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll.Until(5*time.Second, func() bool { return strings.Contains(logs.String(), "event=soft-expire") }) {
+		t.Fatalf("the expiry was not logged:\n%s", logs.String())
 	}
 	if n := strings.Count(logs.String(), "event=acquire"); n != 0 {
 		t.Fatalf("%d acquires logged", n)

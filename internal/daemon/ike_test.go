@@ -15,6 +15,7 @@ import (
 
 	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/logging"
+	"secgw/internal/poll"
 )
 
 // gateway is an in-process daemon with a NETCONF session.
@@ -125,16 +126,12 @@ func TestTunnelThroughNETCONF(t *testing.T) {
 	a.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>`+
 		`<ike xmlns="urn:secgw:yang:secgw-ike"><vpn xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="delete"><name>to-b</name></vpn></ike></vrf></config></edit-config>`)
 	a.rpc(t, `<commit/>`)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		sa, sb := a.rpc(t, ikeSAFilter), b.rpc(t, ikeSAFilter)
-		if !strings.Contains(sa, "<ike-sa>") && !strings.Contains(sb, "<ike-sa>") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SAs left after deleting the VPN:\nA %s\nB %s", sa, sb)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var sa, sb string
+	if !poll.Until(5*time.Second, func() bool {
+		sa, sb = a.rpc(t, ikeSAFilter), b.rpc(t, ikeSAFilter)
+		return !strings.Contains(sa, "<ike-sa>") && !strings.Contains(sb, "<ike-sa>")
+	}) {
+		t.Fatalf("SAs left after deleting the VPN:\nA %s\nB %s", sa, sb)
 	}
 }
 

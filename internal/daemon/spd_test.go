@@ -10,9 +10,9 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/childsa"
 	"secgw/internal/dataplane/xfrm"
-	"secgw/internal/dataplane/xfrm/xfrmtest"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/config"
+	"secgw/internal/netnsutil/netnstest"
 	"secgw/internal/routes/routestest"
 )
 
@@ -177,7 +177,7 @@ func TestClearPolicyRoutes(t *testing.T) {
 // thresholds of the running configuration, then of a commit, are what
 // XFRM_MSG_GETSPDINFO reads back.
 func TestSPDHashKernel(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
+	ns := netnstest.NewNS(t)
 	dp, err := xfrm.New(xfrm.Options{NetNS: ns})
 	if err != nil {
 		t.Fatal(err)

@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
-	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // TestPrepareSendRuns: which datagrams share a UDP_SEGMENT message. A run
@@ -217,28 +215,21 @@ func TestUDPBindGSO(t *testing.T) {
 // datagram by datagram, fragmented, and arrives whole. GSO stays on for
 // the next batch. Loopback with MTU 1200 in a namespace of its own.
 func TestUDPBindGSOTooBig(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("edge: TestUDPBindGSOTooBig needs root (a network namespace)")
+	ns := netnstest.NewNS(t)
+	h := netnstest.Handle(t, ns)
+	l, err := h.LinkByName("lo")
+	if err == nil {
+		err = h.LinkSetMTU(l, 1200)
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatal("edge: TestUDPBindGSOTooBig needs ip(8) from the iproute2 package")
-	}
-	ns := fmt.Sprintf("secgw-edge-gso-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	defer exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "mtu", "1200", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo: %v %s", err, out)
+	if err != nil {
+		t.Fatalf("edge: loopback MTU 1200: %v", err)
 	}
 	var conns []*net.UDPConn
 	lo := netip.MustParseAddr("127.0.0.1")
-	if err := netnsutil.RunNamed(ns, func() (err error) {
+	netnstest.In(t, ns, func() (err error) {
 		conns, err = ListenUDP([]netip.Addr{lo, lo}, 0)
 		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	defer conns[0].Close()
 	defer conns[1].Close()
 	tx, err := NewUDPBind(conns[:1], false)

@@ -2,14 +2,13 @@ package esp
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzOpen seeds sealed with the test suites")
+	"secgw/internal/golden"
+)
 
 // fuzzInput is the fuzz input of one packet: the suite's index, then the
 // ESP packet.
@@ -69,14 +68,14 @@ func FuzzOpen(f *testing.F) {
 }
 
 // TestWriteFuzzCorpus writes the sealed seeds as checked-in corpus files
-// with -update-corpus; without it, it checks they are there.
+// with -update; without it, it checks they are there.
 func TestWriteFuzzCorpus(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzOpen")
 	seeds := fuzzSeeds(t)
 	for i, s := range seeds {
 		name := filepath.Join(dir, fmt.Sprintf("sealed-%02d", i))
 		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
-		if *updateCorpus {
+		if golden.Update() {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +85,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			continue
 		}
 		if _, err := os.Stat(name); err != nil {
-			t.Errorf("corpus file missing (go test ./internal/esp -run TestWriteFuzzCorpus -update-corpus): %v", err)
+			t.Errorf("corpus file missing (go test ./internal/esp -run TestWriteFuzzCorpus -update): %v", err)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 // Package golden compares test output with golden files: one helper for
-// every package whose tests render state as text. `go test -update`
-// rewrites the files from the current output.
+// every package whose tests render state as text. It owns the one flag
+// that rewrites checked-in expectations, -update: `go test -update`
+// rewrites the golden files from the current output, and the tests that
+// write fuzz seed corpora, captures from real peers or generated files
+// ask Update whether to rewrite them.
 package golden
 
 import (
@@ -13,7 +16,11 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files with the current output")
+var update = flag.Bool("update", false, "rewrite golden files, fuzz seed corpora and captures from the current output")
+
+// Update reports whether the run was asked (-update) to rewrite the
+// checked-in expectations instead of checking them.
+func Update() bool { return *update }
 
 // Check compares got with the file at path, or writes it with -update.
 // A difference is reported with the first line that differs.

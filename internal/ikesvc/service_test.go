@@ -12,6 +12,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/poll"
 )
 
 func ptr2[T any](v T) *T { return &v }
@@ -162,13 +163,7 @@ func TestPrepareRefuses(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for range 200 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition not reached in 2 s")
+	poll.Require(t, 2*time.Second, "the condition", cond)
 }
 
 // TestUnboundAddressIsNotFatal: a VPN whose local-address is not on the

@@ -2,22 +2,20 @@ package loadtest
 
 import (
 	"crypto/rand"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"secgw/internal/golden"
 	"secgw/internal/ike/wire"
 )
 
-var writeCorpus = flag.Bool("write-fuzz-corpus", false, "write the engine's responses as seeds of FuzzTunnelResponse")
-
-// TestWriteFuzzCorpus writes, with -write-fuzz-corpus, an IKE_SA_INIT
+// TestWriteFuzzCorpus writes, with -update, an IKE_SA_INIT
 // response, a COOKIE challenge and an IKE_AUTH response of the engine to
 // testdata/fuzz/FuzzTunnelResponse.
 func TestWriteFuzzCorpus(t *testing.T) {
-	if !*writeCorpus {
+	if !golden.Update() {
 		return
 	}
 	o := respOptions()

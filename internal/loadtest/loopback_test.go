@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // freePorts returns two UDP ports free on addr now (released again for
@@ -102,13 +104,7 @@ func TestLoopback(t *testing.T) {
 // another process's view: the network).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Require(t, 10*time.Second, what, cond)
 }
 
 // TestLoopbackSoak holds 10 SAs: the generator answers the engine's

@@ -2,12 +2,13 @@ package routes_test
 
 import (
 	"net/netip"
-	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 
-	"secgw/internal/dataplane/xfrm/xfrmtest"
+	"secgw/internal/ipsec"
+
 	"secgw/internal/ike/config"
+	"secgw/internal/netnsutil/netnstest"
 	"secgw/internal/routes"
 )
 
@@ -23,7 +24,7 @@ import (
 func TestHostClearPolicies(t *testing.T) {
 	ns, h := gatewayNS(t)
 	tunIn(t, ns, "secgwt0")
-	xfrmtest.Route(t, h, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("198.51.100.254"), netip.Addr{}, nil)
+	netnstest.Route(t, h, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("198.51.100.254"), netip.Addr{}, nil)
 	nl, err := routes.NewNetlink(ns)
 	if err != nil {
 		t.Fatal(err)

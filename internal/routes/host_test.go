@@ -7,7 +7,6 @@ package routes_test
 import (
 	"fmt"
 	"net/netip"
-	"secgw/internal/ipsec"
 	"slices"
 	"strings"
 	"testing"
@@ -16,8 +15,10 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"secgw/internal/dataplane/xfrm/xfrmtest"
 	"secgw/internal/ike/config"
+	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 	"secgw/internal/routes"
 )
 
@@ -40,9 +41,9 @@ func (c *counting) DelRule(r routes.Rule) error       { c.n++; return c.OS.DelRu
 // (proto static) in table 220.
 func gatewayNS(t *testing.T) (netns.NsHandle, *netlink.Handle) {
 	t.Helper()
-	ns, router := xfrmtest.NewNS(t), xfrmtest.NewNS(t)
-	xfrmtest.Veth(t, ns, router, "wan", "up", netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("198.51.100.254/24"))
-	h, hr := xfrmtest.Handle(t, ns), xfrmtest.Handle(t, router)
+	ns, router := netnstest.NewNS(t), netnstest.NewNS(t)
+	netnstest.Veth(t, ns, router, "wan", "up", netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("198.51.100.254/24"))
+	h, hr := netnstest.Handle(t, ns), netnstest.Handle(t, router)
 	// This kernel has no dummy links: lan and svti100 are veths whose
 	// other ends are in the router's namespace.
 	for _, name := range []string{"lan", "svti100"} {
@@ -64,10 +65,10 @@ func gatewayNS(t *testing.T) (netns.NsHandle, *netlink.Handle) {
 		}
 	}
 	lan, _ := h.LinkByName("lan")
-	xfrmtest.Addr(t, h, lan, netip.MustParsePrefix("10.1.0.1/24"))
-	xfrmtest.Addr(t, h, lan, netip.MustParsePrefix("2001:db8:1::1/64"))
-	xfrmtest.Route(t, h, netip.MustParsePrefix("192.0.2.0/24"), netip.MustParseAddr("198.51.100.254"), netip.Addr{}, nil)
-	foreign := &netlink.Route{Table: 220, Dst: xfrmtest.IPNet(netip.MustParsePrefix("172.16.0.0/12")), LinkIndex: lan.Attrs().Index,
+	netnstest.Addr(t, h, lan, netip.MustParsePrefix("10.1.0.1/24"))
+	netnstest.Addr(t, h, lan, netip.MustParsePrefix("2001:db8:1::1/64"))
+	netnstest.Route(t, h, netip.MustParsePrefix("192.0.2.0/24"), netip.MustParseAddr("198.51.100.254"), netip.Addr{}, nil)
+	foreign := &netlink.Route{Table: 220, Dst: netnsutil.IPNet(netip.MustParsePrefix("172.16.0.0/12")), LinkIndex: lan.Attrs().Index,
 		Scope: netlink.SCOPE_LINK, Protocol: unix.RTPROT_STATIC}
 	if err := h.RouteAdd(foreign); err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func tunIn(t *testing.T, ns netns.NsHandle, name string) { tunInB(t, ns, name) }
 
 func tunInB(t testing.TB, ns netns.NsHandle, name string) {
 	t.Helper()
-	err := xfrmtest.In(ns, func() error {
+	err := netnsutil.Run(ns, func() error {
 		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return err
@@ -91,7 +92,7 @@ func tunInB(t testing.TB, ns netns.NsHandle, name string) {
 	if err != nil {
 		t.Fatalf("TUN %s: %v", name, err)
 	}
-	h := xfrmtest.Handle(t, ns)
+	h := netnstest.Handle(t, ns)
 	l, err := h.LinkByName(name)
 	if err == nil {
 		err = h.LinkSetUp(l)
@@ -187,7 +188,7 @@ func TestHostUserspace(t *testing.T) {
 	tunIn(t, ns, "secgwt0")
 	// What a previous run left.
 	tun, _ := h.LinkByName("secgwt0")
-	if err := h.RouteAdd(&netlink.Route{Table: 230, Dst: xfrmtest.IPNet(netip.MustParsePrefix("10.7.0.0/16")), LinkIndex: tun.Attrs().Index,
+	if err := h.RouteAdd(&netlink.Route{Table: 230, Dst: netnsutil.IPNet(netip.MustParsePrefix("10.7.0.0/16")), LinkIndex: tun.Attrs().Index,
 		Scope: netlink.SCOPE_LINK, Protocol: routes.Protocol}); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func TestHostKernelInstallRoutes(t *testing.T) {
 // BenchmarkHostAddRemove: a child SA's route added and removed through
 // rtnetlink in a fresh namespace (userspace dataplane, one remote /16).
 func BenchmarkHostAddRemove(b *testing.B) {
-	ns := xfrmtest.NewNS(b)
+	ns := netnstest.NewNS(b)
 	tunInB(b, ns, "secgwt0")
 	nl, err := routes.NewNetlink(ns)
 	if err != nil {

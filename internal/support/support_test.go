@@ -2,7 +2,6 @@ package support
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"secgw/internal/cliedit"
 	"secgw/internal/datastore"
+	"secgw/internal/golden"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 )
@@ -250,8 +250,6 @@ func TestPresent(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite README.md's status table from Refused")
-
 // TestReadmeStatus: the README's Status table is Status() (-update
 // rewrites it).
 func TestReadmeStatus(t *testing.T) {
@@ -267,7 +265,7 @@ func TestReadmeStatus(t *testing.T) {
 		t.Fatalf("README.md has no status table between %q and %q", begin, end)
 	}
 	if got, want := readme[i+len(begin):j], Status(s); got != want {
-		if *update {
+		if golden.Update() {
 			readme = readme[:i+len(begin)] + want + readme[j:]
 			if err := os.WriteFile(filepath.Join(root(), "README.md"), []byte(readme), 0o644); err != nil {
 				t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // TestDeleteVPNThenCommitThenShow replays the defect the product soak
@@ -75,16 +77,9 @@ func ikeState(t *testing.T, s *ncclient.Session) string {
 // waitState polls the IKE state until cond holds, for up to 10 s.
 func waitState(t *testing.T, s *ncclient.Session, cond func(string) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := ikeState(t, s)
-		if cond(st) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("state not reached in 10 s:\n%s", st)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var st string
+	if !poll.Until(10*time.Second, func() bool { st = ikeState(t, s); return cond(st) }) {
+		t.Fatalf("state not reached in 10 s:\n%s", st)
 	}
 }
 

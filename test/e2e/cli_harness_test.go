@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/netconf"
+	"secgw/internal/poll"
 )
 
 // The CLI tests run the real secgw binary against a real secgwd: as
@@ -206,22 +207,23 @@ func (o *operator) mark() int {
 // waitFor waits until the output after from matches re, and returns it.
 func (o *operator) waitFor(from int, re *regexp.Regexp) string {
 	o.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s := o.text(from)
+	var s string
+	matched := poll.Until(30*time.Second, func() bool {
+		s = o.text(from)
 		if re.MatchString(s) {
-			return s
+			return true
 		}
 		select {
 		case <-o.done:
 			o.t.Fatalf("%s: secgw exited; the terminal showed:\n%s", o.name, o.text(0))
 		default:
 		}
-		if time.Now().After(deadline) {
-			o.t.Fatalf("%s: no %q after 30 s; the terminal showed:\n%s", o.name, re, s)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	})
+	if !matched {
+		o.t.Fatalf("%s: no %q after 30 s; the terminal showed:\n%s", o.name, re, s)
 	}
+	return s
 }
 
 // run types line and Enter, waits for the next prompt, and returns what

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // The safe change workflow of the secgw CLI, with two
@@ -25,16 +27,9 @@ func runningThreads(t *testing.T, d *daemon) string {
 // eventually retries check for up to 10 s, until it returns "".
 func eventually(t *testing.T, check func() string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var msg string
+	if !poll.Until(10*time.Second, func() bool { msg = check(); return msg == "" }) {
+		t.Fatal(msg)
 	}
 }
 

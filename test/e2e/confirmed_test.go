@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // TestConfirmedCommitKilled SIGKILLs secgwd while a confirmed commit is
@@ -97,16 +99,8 @@ func TestLockedChangesOfADeadSession(t *testing.T) {
 	dead.Close() // the connection drops, no close-session
 
 	s := mustDial(t, d.Addr, adminUser, adminPassword)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := rpc(s, `<lock><target><candidate/></target></lock>`)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lock after the holder's connection dropped: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !poll.Until(10*time.Second, func() bool { _, err = rpc(s, `<lock><target><candidate/></target></lock>`); return err == nil }) {
+		t.Fatalf("lock after the holder's connection dropped: %v", err)
 	}
 	if cand := mustRPC(t, s, `<get-config><source><candidate/></source></get-config>`); strings.Contains(cand, "<threads>7</threads>") {
 		t.Fatalf("the dead session's changes are still in the candidate: %s", cand)

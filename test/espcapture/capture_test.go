@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,20 +12,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"secgw/internal/ipsec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/esp"
-	"secgw/internal/netnsutil"
+	"secgw/internal/golden"
+	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil/netnstest"
+	"secgw/test/charontest"
 )
-
-var update = flag.Bool("update", false, "write the captures to internal/esp/testdata")
 
 const testdata = "../../internal/esp/testdata"
 
@@ -87,94 +85,14 @@ func run(t *testing.T, args ...string) string {
 
 func prerequisites(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("espcapture: needs root (network namespaces, AF_PACKET)")
-	}
-	for file, pkg := range map[string]string{
-		"/usr/lib/ipsec/charon": "strongswan-charon", "/usr/sbin/swanctl": "strongswan-swanctl",
-		"/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so": "libcharon-extra-plugins",
-		"/usr/lib/ipsec/plugins/libstrongswan-openssl.so":         "libstrongswan-standard-plugins",
-		"/usr/lib/ipsec/plugins/libstrongswan-curve25519.so":      "libstrongswan-extra-plugins",
-		"/usr/sbin/ip": "iproute2", "/dev/net/tun": "the kernel's TUN device",
-	} {
-		if _, err := os.Stat(file); err != nil {
-			t.Fatalf("espcapture: %s missing: install %s (test/install-strongswan.sh)", file, pkg)
-		}
-	}
+	charontest.RequirePrerequisites(t, "espcapture")
 }
 
-// inNetns runs fn on a thread in namespace name (netnsutil.RunNamed).
-func inNetns(t *testing.T, name string, fn func() error) {
+// startCharon starts charon in namespace ns (charontest.Start), logging
+// the child keys (chd=4) that decrypt the capture.
+func startCharon(t *testing.T, ns string) *charontest.Charon {
 	t.Helper()
-	if err := netnsutil.RunNamed(name, fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// charon is one running charon.
-type charon struct {
-	dir, uri, log string
-}
-
-func startCharon(t *testing.T, ns string) *charon {
-	t.Helper()
-	dir := t.TempDir()
-	c := &charon{dir: dir, uri: "unix://" + filepath.Join(dir, "charon.vici"), log: filepath.Join(dir, "charon.log")}
-	conf := fmt.Sprintf(`charon {
-	load_modular = no
-	load = random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici
-	retransmit_tries = 2
-	filelog {
-		test {
-			path = %s
-			default = 1
-			chd = 4
-			flush_line = yes
-		}
-	}
-	syslog {
-		daemon {
-			default = -1
-		}
-	}
-	plugins {
-		vici {
-			socket = %s
-		}
-	}
-}
-`, c.log, c.uri)
-	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	runDir := filepath.Join(dir, "run")
-	os.Mkdir(runDir, 0o755)
-	cmd := exec.Command("ip", "netns", "exec", ns, "sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", runDir, "/usr/lib/ipsec/charon")
-	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for i := 0; ; i++ {
-		if exec.Command("swanctl", "--stats", "--uri", c.uri).Run() == nil {
-			return c
-		}
-		if i > 200 {
-			t.Fatal("espcapture: charon's vici socket did not answer")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return charontest.Start(t, ns, charontest.Options{LogLevels: "chd = 4"})
 }
 
 func swanctlConf(local, remote, localTS, remoteTS netip.Addr, proposal string) string {
@@ -212,17 +130,10 @@ secrets {
 `, local, remote, local, remote, localTS, remoteTS, proposal, local, remote)
 }
 
-func (c *charon) load(t *testing.T, conf string) {
-	t.Helper()
-	f := filepath.Join(c.dir, "swanctl.conf")
-	os.WriteFile(f, []byte(conf), 0o600)
-	run(t, "swanctl", "--load-all", "--file", f, "--uri", c.uri)
-}
-
 // childSPIs returns the in and out SPIs of the single CHILD_SA.
-func (c *charon) childSPIs(t *testing.T) (in, out uint32) {
+func childSPIs(t *testing.T, c *charontest.Charon) (in, out uint32) {
 	t.Helper()
-	raw := run(t, "swanctl", "--list-sas", "--raw", "--uri", c.uri)
+	raw := run(t, "swanctl", "--list-sas", "--raw", "--uri", c.URI)
 	mi := regexp.MustCompile(`spi-in=([0-9a-f]{8})`).FindStringSubmatch(raw)
 	mo := regexp.MustCompile(`spi-out=([0-9a-f]{8})`).FindStringSubmatch(raw)
 	if mi == nil || mo == nil {
@@ -273,7 +184,7 @@ type capturer struct{ fd int }
 func newCapturer(t *testing.T, ns, ifname string) *capturer {
 	t.Helper()
 	c := &capturer{}
-	inNetns(t, ns, func() error {
+	netnstest.InNamed(t, ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -320,7 +231,7 @@ func (c *capturer) espDatagrams(d time.Duration) [][]byte {
 func icmpFrom(t *testing.T, ns string, src netip.Addr) net.PacketConn {
 	t.Helper()
 	var c net.PacketConn
-	inNetns(t, ns, func() (err error) {
+	netnstest.InNamed(t, ns, func() (err error) {
 		c, err = net.ListenPacket("ip4:icmp", src.String())
 		return err
 	})
@@ -371,34 +282,26 @@ func TestCapture(t *testing.T) {
 	prerequisites(t)
 	id := fmt.Sprintf("secgw-espcap%d", os.Getpid())
 	nl, nr := id+"-l", id+"-r"
-	for _, ns := range []string{nl, nr} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	run(t, "ip", "link", "add", "veth-l", "netns", nl, "type", "veth", "peer", "name", "veth-r", "netns", nr)
-	run(t, "ip", "-n", nl, "addr", "add", left.String()+"/24", "dev", "veth-l")
-	run(t, "ip", "-n", nr, "addr", "add", right.String()+"/24", "dev", "veth-r")
-	run(t, "ip", "-n", nl, "link", "set", "veth-l", "up")
-	run(t, "ip", "-n", nr, "link", "set", "veth-r", "up")
-	run(t, "ip", "-n", nl, "addr", "add", leftIn.String()+"/32", "dev", "lo")
-	run(t, "ip", "-n", nr, "addr", "add", rightIn.String()+"/32", "dev", "lo")
+	hl, hr := netnstest.NewNamed(t, nl), netnstest.NewNamed(t, nr)
+	netnstest.Veth(t, hl, hr, "veth-l", "veth-r", netip.PrefixFrom(left, 24), netip.PrefixFrom(right, 24))
+	netnstest.LoAddr(t, netnstest.Handle(t, hl), netip.PrefixFrom(leftIn, 32))
+	netnstest.LoAddr(t, netnstest.Handle(t, hr), netip.PrefixFrom(rightIn, 32))
 	cl, cr := startCharon(t, nl), startCharon(t, nr)
 	capt := newCapturer(t, nr, "veth-r")
 	pl, pr := icmpFrom(t, nl, leftIn), icmpFrom(t, nr, rightIn)
 	for _, s := range suites {
 		t.Run(s.proposal, func(t *testing.T) {
-			cl.load(t, swanctlConf(left, right, leftIn, rightIn, s.proposal))
-			cr.load(t, swanctlConf(right, left, rightIn, leftIn, s.proposal))
-			run(t, "swanctl", "--initiate", "--child", "net", "--timeout", "10", "--uri", cl.uri)
-			defer run(t, "swanctl", "--terminate", "--ike", "c", "--timeout", "10", "--uri", cl.uri)
-			spiIn, spiOut := cl.childSPIs(t) // the initiator's view
+			cl.Load(t, swanctlConf(left, right, leftIn, rightIn, s.proposal))
+			cr.Load(t, swanctlConf(right, left, rightIn, leftIn, s.proposal))
+			run(t, "swanctl", "--initiate", "--child", "net", "--timeout", "10", "--uri", cl.URI)
+			defer run(t, "swanctl", "--terminate", "--ike", "c", "--timeout", "10", "--uri", cl.URI)
+			spiIn, spiOut := childSPIs(t, cl) // the initiator's view
 			// Echo requests both ways (each charon's kernel also answers,
 			// but the requests alone cover both SAs).
 			go sendEchos(pl, rightIn, 3)
 			go sendEchos(pr, leftIn, 3)
 			pkts := capt.espDatagrams(time.Second)
-			keys := dumps(mustRead(t, cl.log))
+			keys := dumps(mustRead(t, cl.Log))
 			v := Vector{
 				Comment: "ESP in UDP captured on the wire between two strongSwan 5.9.8 charons (kernel-libipsec) pinging " +
 					"192.168.11.1 -> 192.168.12.1, with the child keys charon logged at chd=4; generated by go test ./test/espcapture -update",
@@ -446,7 +349,7 @@ func TestCapture(t *testing.T) {
 			if fwd < 2 || back < 2 {
 				t.Fatalf("captured %d packets initiator->responder and %d back, want at least 2 each way", fwd, back)
 			}
-			if *update {
+			if golden.Update() {
 				b, _ := json.MarshalIndent(v, "", "  ")
 				if err := os.WriteFile(filepath.Join(testdata, s.file), append(b, '\n'), 0o644); err != nil {
 					t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"secgw/internal/netnsutil"
 )
 
 // TestUnknownSPICounted: ESP in UDP with an SPI no SA has, sent to
@@ -16,7 +18,7 @@ func TestUnknownSPICounted(t *testing.T) {
 	t.Parallel()
 	st := newSetup(t, suiteGCM, policy4)
 	const sent = 5
-	err := inNetns(st.top.charon, func() error {
+	err := netnsutil.RunNamed(st.top.charon, func() error {
 		c, err := net.DialUDP("udp", &net.UDPAddr{IP: charonOuter.AsSlice()}, &net.UDPAddr{IP: gwOuter.AsSlice(), Port: 4500})
 		if err != nil {
 			return err

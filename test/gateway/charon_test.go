@@ -6,38 +6,25 @@ import (
 	"testing"
 
 	"secgw/internal/swanctl"
-	"secgw/test/gwtest"
+	"secgw/test/charontest"
 )
 
-// charon is one charon daemon running in a namespace (gwtest.Charon),
+// charon is one charon daemon running in a namespace (charontest.Charon),
 // with the methods the tests call.
-type charon struct{ *gwtest.Charon }
+type charon struct{ *charontest.Charon }
 
 // startCharon starts charon in ns and waits until its vici socket
 // answers. t.Cleanup stops it and, if the test failed, logs the tail of
 // its log.
 func startCharon(t *testing.T, ns string) *charon {
 	t.Helper()
-	return &charon{gwtest.StartCharon(t, ns)}
-}
-
-func (c *charon) readLog() string { return c.ReadLog() }
-
-// swanctl runs a swanctl command against this charon.
-func (c *charon) swanctl(args ...string) (string, error) { return c.Swanctl(args...) }
-
-// load writes swanctl.conf and loads it.
-func (c *charon) load(t *testing.T, conf string) {
-	t.Helper()
-	if err := c.Load(conf); err != nil {
-		t.Fatalf("gateway: %v", err)
-	}
+	return &charon{charontest.Start(t, ns, charontest.Options{})}
 }
 
 // initiate brings a child up from charon's side.
 func (c *charon) initiate(t *testing.T, child string) {
 	t.Helper()
-	if out, err := c.swanctl("--initiate", "--child", child, "--timeout", "15"); err != nil {
+	if out, err := c.Swanctl("--initiate", "--child", child, "--timeout", "15"); err != nil {
 		t.Fatalf("gateway: swanctl --initiate --child %s: %v\n%s", child, err, out)
 	}
 }
@@ -54,7 +41,7 @@ func (c *charon) listSAs(t *testing.T) []rawSection {
 
 // listSAsRaw returns the IKE SAs of `swanctl --list-sas --raw` output,
 // each named by its connection.
-func listSAsRaw(out string) []rawSection { return gwtest.ListSAsRaw(out) }
+func listSAsRaw(out string) []rawSection { return charontest.ListSAsRaw(out) }
 
 // child is charon's side of the tunnel: a swanctl child.
 type child struct {

@@ -66,7 +66,7 @@ func TestFlush(t *testing.T) {
 	if !eventually(5*time.Second, func() bool { return len(st.ch.listSAs(t)) == 0 }) {
 		t.Fatalf("charon keeps its SA after secgwd's flush:\n%v", viewsFromCharon(st.ch.listSAs(t)))
 	}
-	if log := st.ch.readLog(); !strings.Contains(log, "received DELETE for IKE_SA secgw[") {
+	if log := st.ch.ReadLog(); !strings.Contains(log, "received DELETE for IKE_SA secgw[") {
 		t.Errorf("charon logged no Delete of the IKE SA from secgwd:\n%s", tail(log, 20))
 	}
 	// The DELETE went out once: charon's answer finds no SA, and secgwd
@@ -78,7 +78,7 @@ func TestFlush(t *testing.T) {
 	if sas := st.ch.listSAs(t); len(sas) != 0 {
 		t.Fatalf("charon has SAs again after the flush:\n%v", viewsFromCharon(sas))
 	}
-	if n := strings.Count(st.ch.readLog(), "received DELETE for IKE_SA"); n != 1 {
+	if n := strings.Count(st.ch.ReadLog(), "received DELETE for IKE_SA"); n != 1 {
 		t.Errorf("charon received %d DELETEs of the IKE SA, want 1", n)
 	}
 }

@@ -88,7 +88,7 @@ func (st *setup) deleteVPN(t *testing.T) {
 	}
 	// RFC 7296 §1.4.1: the IKE SA is deleted with an INFORMATIONAL
 	// exchange, not left to time out.
-	if log := st.ch.readLog(); !strings.Contains(log, "received DELETE for IKE_SA secgw[") {
+	if log := st.ch.ReadLog(); !strings.Contains(log, "received DELETE for IKE_SA secgw[") {
 		t.Errorf("charon logged no Delete of the IKE SA from secgwd:\n%s", tail(log, 20))
 	}
 	if routes := run(t, "ip", "-n", st.top.gw, "route", "show", "table", "220"); strings.Contains(routes, charonNet4) {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"secgw/internal/poll"
+	"secgw/test/charontest"
 	"secgw/test/gwtest"
 )
 
@@ -58,10 +60,10 @@ func repoRoot() string {
 }
 
 // requirePrerequisites fails the test, naming what is missing
-// (gwtest.RequirePrerequisites).
+// (charontest.RequirePrerequisites).
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	gwtest.RequirePrerequisites(t, "gateway")
+	charontest.RequirePrerequisites(t, "gateway", charontest.Ping)
 }
 
 // cmdTimeout bounds every command the tests run.
@@ -87,4 +89,4 @@ func runErr(name string, args ...string) (string, error) {
 func tail(s string, n int) string { return gwtest.Tail(s, n) }
 
 // eventually polls cond for up to d and reports whether it held.
-func eventually(d time.Duration, cond func() bool) bool { return gwtest.Eventually(d, cond) }
+func eventually(d time.Duration, cond func() bool) bool { return poll.Until(d, cond) }

@@ -22,10 +22,10 @@ func TestPPK(t *testing.T) {
 	t.Parallel()
 	st := newSetup(t, suiteGCM, policy4)
 	conf := swanctlConf(suiteGCM, testPSK, charonChildren(policy4)...)
-	st.ch.load(t, strings.Replace(conf, "secrets {\n", "secrets {\n\tppk-1 {\n\t\tid = bar\n\t\tsecret = "+gwPPK+"\n\t}\n", 1))
+	st.ch.Load(t, strings.Replace(conf, "secrets {\n", "secrets {\n\tppk-1 {\n\t\tid = bar\n\t\tsecret = "+gwPPK+"\n\t}\n", 1))
 	st.gw.configure(t, "ppk k1 id bar secret "+gwPPK, "vpn "+ourVPNName+" ppk k1", "vpn "+ourVPNName+" ike-policy require-ppk true")
 	st.gwInitiate(t, policy4)
-	if !strings.Contains(st.ch.readLog(), "using PPK for PPK_ID 'bar'") {
+	if !strings.Contains(st.ch.ReadLog(), "using PPK for PPK_ID 'bar'") {
 		t.Errorf("charon did not log \"using PPK\"")
 	}
 	show := st.gw.mustCLI(t, "", "show", "ike", "ike-sa", "details")
@@ -45,8 +45,8 @@ func TestPPK(t *testing.T) {
 	// charon forgets its PPK: it no longer answers USE_PPK, and secgwd,
 	// which requires one, gives up after IKE_SA_INIT (RFC 8784 §3).
 	st.gw.mustCLI(t, "", "flush", "ike", "ike-sa", "vpn", ourVPNName)
-	st.ch.load(t, conf)
-	if out, err := st.ch.swanctl("--load-creds", "--clear", "--file", filepath.Join(st.ch.Dir, "swanctl.conf")); err != nil {
+	st.ch.Load(t, conf)
+	if out, err := st.ch.Swanctl("--load-creds", "--clear", "--file", filepath.Join(st.ch.Dir, "swanctl.conf")); err != nil {
 		t.Fatalf("swanctl --load-creds --clear: %v\n%s", err, out)
 	}
 	out, _ := st.gw.cli("", "cmd", "ike", "initiate", "child-sa", "security-policy", policy4.name)

@@ -35,7 +35,7 @@ func TestRekeyWithoutLoss(t *testing.T) {
 		if by == "secgwd" {
 			out := st.gw.mustCLI(t, "", "cmd", "ike", "rekey", "child-sa", "security-policy", policy4.name)
 			t.Logf("cmd ike rekey: %s", strings.TrimSpace(out))
-		} else if out, err := st.ch.swanctl("--rekey", "--child", policy4.name); err != nil {
+		} else if out, err := st.ch.Swanctl("--rekey", "--child", policy4.name); err != nil {
 			t.Fatalf("swanctl --rekey: %v\n%s", err, out)
 		}
 		out := <-done

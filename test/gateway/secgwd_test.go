@@ -16,6 +16,9 @@ import (
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/netnsutil"
+	"secgw/internal/poll"
 )
 
 // gateway is one secgwd running in a namespace with the userspace
@@ -76,24 +79,27 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 			t.Logf("secgwd log (%s), last lines:\n%s", g.log, tail(g.readLog(), 60))
 		}
 	})
-	deadline := time.Now().Add(cmdTimeout)
-	for !strings.Contains(g.readLog(), "secgwd running") {
+	running := poll.Until(cmdTimeout, func() bool {
+		if strings.Contains(g.readLog(), "secgwd running") {
+			return true
+		}
 		select {
 		case err := <-exited:
 			exited <- err
 			t.Fatalf("gateway: secgwd exited: %v\n%s", err, tail(g.readLog(), 40))
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway: secgwd not running after %v\n%s", cmdTimeout, tail(g.readLog(), 40))
-		}
+		return false
+	})
+	if !running {
+		t.Fatalf("gateway: secgwd not running after %v\n%s", cmdTimeout, tail(g.readLog(), 40))
 	}
 	m := passwordRE.FindStringSubmatch(g.readLog())
 	if m == nil {
 		t.Fatalf("gateway: secgwd printed no admin password on its first start:\n%s", tail(g.readLog(), 40))
 	}
 	g.password = m[1]
-	err = inNetns(ns, func() error {
+	err = netnsutil.RunNamed(ns, func() error {
 		cfg := &ssh.ClientConfig{User: "admin", Auth: []ssh.AuthMethod{ssh.Password(g.password)},
 			HostKeyCallback: ssh.InsecureIgnoreHostKey()}
 		s, err := ncclient.Dial(netconfAddr, cfg, cmdTimeout)

@@ -37,7 +37,7 @@ func newSetupArgs(t *testing.T, secgwdArgs []string, s suite, policies ...policy
 	top := newTopology(t)
 	st := &setup{top: top, gw: startGateway(t, top.gw, secgwdArgs...), ch: startCharon(t, top.charon), s: s, policies: policies}
 	st.gw.configure(t, ourVPN(ourVPNName, s, testPSK, policies...)...)
-	st.ch.load(t, swanctlConf(s, testPSK, charonChildren(policies...)...))
+	st.ch.Load(t, swanctlConf(s, testPSK, charonChildren(policies...)...))
 	return st
 }
 

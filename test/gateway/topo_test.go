@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"testing"
 
-	"secgw/test/gwtest"
+	"github.com/vishvananda/netns"
+
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // Addresses of the topology. The outer ones are the two ends of the veth
@@ -47,50 +47,23 @@ type topology struct{ gw, charon string }
 // later, are stopped before their namespace goes.
 func newTopology(t *testing.T) *topology {
 	t.Helper()
-	id := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), topoSeq.Add(1))
+	id := netnstest.Name(nsPrefix, topoSeq.Add(1))
 	top := &topology{gw: id + "-g", charon: id + "-c"}
-	for _, ns := range []string{top.gw, top.charon} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := runErr("ip", "netns", "del", ns); err != nil {
-				t.Errorf("gateway: ip netns del %s: %v %s", ns, err, out)
-			}
-		})
-	}
+	gw, ch := netnstest.NewNamed(t, top.gw), netnstest.NewNamed(t, top.charon)
 	// Created directly in their namespaces, the veth ends need unique
 	// names only there.
-	run(t, "ip", "link", "add", "veth-gw", "netns", top.gw, "type", "veth", "peer", "name", "veth-charon", "netns", top.charon)
+	netnstest.Veth(t, gw, ch, "veth-gw", "veth-charon", netip.PrefixFrom(gwOuter, 24), netip.PrefixFrom(charonOuter, 24))
 	for _, s := range []struct {
-		ns, dev         string
-		outer, in4, in6 netip.Addr
-	}{{top.gw, "veth-gw", gwOuter, gwInner4, gwInner6}, {top.charon, "veth-charon", charonOuter, charonIn4, charonIn6}} {
-		batch := fmt.Sprintf("link set lo up\naddr add %s/24 dev %s\nlink set %s up\n"+
-			"addr add %s/32 dev lo\naddr add %s/128 dev lo nodad\n", s.outer, s.dev, s.dev, s.in4, s.in6)
-		ipBatch(t, s.ns, batch)
+		ns       netns.NsHandle
+		in4, in6 netip.Addr
+	}{{gw, gwInner4, gwInner6}, {ch, charonIn4, charonIn6}} {
+		h := netnstest.Handle(t, s.ns)
+		netnstest.LoAddr(t, h, netip.PrefixFrom(s.in4, 32))
+		netnstest.LoAddr(t, h, netip.PrefixFrom(s.in6, 128))
 	}
 	return top
 }
 
-// ipBatch runs `ip -batch` in a namespace.
-func ipBatch(t *testing.T, ns, batch string) {
-	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "ip-batch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(batch); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	run(t, "ip", "-n", ns, "-batch", f.Name())
-}
-
 // sweepStale deletes the namespaces left by test binaries that died without
 // running their cleanups.
-func sweepStale() { gwtest.SweepStale(nsPrefix) }
-
-// inNetns runs fn on a thread in the named network namespace
-// (netnsutil.RunNamed): sockets created by fn stay there.
-func inNetns(name string, fn func() error) error {
-	return gwtest.InNetns(name, fn)
-}
+func sweepStale() { netnstest.SweepStale(nsPrefix) }

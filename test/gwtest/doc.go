@@ -1,6 +1,5 @@
 // Package gwtest holds what the tests that run secgwd against real peers
-// in network namespaces share (test/gateway, test/soak): commands with a
-// bounded time, strongSwan's charon in a namespace with its own
-// strongswan.conf, /run, vici socket and log, and traffic (ping, a TCP echo
-// transfer) between addresses inside the namespaces.
+// in network namespaces share (test/gateway, test/soak, and charontest):
+// commands with a bounded time and traffic (ping, a TCP echo transfer)
+// between addresses inside the namespaces. charontest starts the peer.
 package gwtest

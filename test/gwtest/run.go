@@ -2,7 +2,6 @@ package gwtest
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -26,38 +25,4 @@ func Tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// Eventually polls cond every 50 ms for up to d and reports whether it
-// held.
-func Eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}
-
-// SweepStale deletes the network namespaces named prefix<pid>-... whose
-// test binary (pid) died without running its cleanups (killed by go test
-// -timeout, say).
-func SweepStale(prefix string) {
-	out, err := Run("ip", "netns", "list")
-	if err != nil {
-		return
-	}
-	for _, l := range strings.Split(out, "\n") {
-		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
-		rest, ok := strings.CutPrefix(name, prefix)
-		if !ok {
-			continue
-		}
-		pid, _, _ := strings.Cut(rest, "-")
-		if _, err := os.Stat("/proc/" + pid); err != nil {
-			_, _ = Run("ip", "netns", "del", name)
-		}
-	}
 }

@@ -14,12 +14,6 @@ import (
 	"secgw/internal/netnsutil"
 )
 
-// InNetns runs fn on a thread in the named network namespace
-// (netnsutil.RunNamed): sockets created by fn stay there.
-func InNetns(name string, fn func() error) error {
-	return netnsutil.RunNamed(name, fn)
-}
-
 // lossRE reads ping's summary: "N packets transmitted, M received".
 var lossRE = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 
@@ -44,7 +38,7 @@ const TCPTimeout = 20 * time.Second
 // come back: data crosses the tunnel both ways on one connection.
 func TCPEcho(clientNS string, src netip.Addr, serverNS string, dst netip.Addr, size int) error {
 	var ln net.Listener
-	err := InNetns(serverNS, func() (err error) {
+	err := netnsutil.RunNamed(serverNS, func() (err error) {
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, 0).String())
 		return err
 	})
@@ -68,7 +62,7 @@ func TCPEcho(clientNS string, src netip.Addr, serverNS string, dst netip.Addr, s
 		served <- err
 	}()
 	var conn net.Conn
-	err = InNetns(clientNS, func() (err error) {
+	err = netnsutil.RunNamed(clientNS, func() (err error) {
 		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 5 * time.Second}
 		conn, err = d.Dial("tcp", ln.Addr().String())
 		return err

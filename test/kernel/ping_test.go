@@ -11,7 +11,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"secgw/internal/dataplane/xfrm/xfrmtest"
+	"secgw/internal/netnsutil"
 )
 
 // ping sends ICMP echo requests from src (inside ns) to dst and returns
@@ -22,7 +22,7 @@ func ping(ns netns.NsHandle, src, dst netip.Addr, count int) (int, error) {
 		fam, proto, req, rep = unix.AF_INET6, unix.IPPROTO_ICMPV6, 128, 129
 	}
 	var fd int
-	err := xfrmtest.In(ns, func() (err error) {
+	err := netnsutil.Run(ns, func() (err error) {
 		fd, err = unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 		return err
 	})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"secgw/internal/ipsec"
 	"testing"
 	"time"
 
@@ -15,7 +14,9 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/xfrm"
-	"secgw/internal/dataplane/xfrm/xfrmtest"
+	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // The test binary stays clear of the IKE engine and the configuration
@@ -46,8 +47,8 @@ func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // setup builds two gateways A and B.
 func setup(t *testing.T, tp topo) (a, b *side) {
-	a = &side{ns: xfrmtest.NewNS(t), outer: addr("192.0.2.1"), inner: addr("10.1.0.1")}
-	b = &side{ns: xfrmtest.NewNS(t), outer: addr("192.0.2.2"), inner: addr("10.2.0.1")}
+	a = &side{ns: netnstest.NewNS(t), outer: addr("192.0.2.1"), inner: addr("10.1.0.1")}
+	b = &side{ns: netnstest.NewNS(t), outer: addr("192.0.2.2"), inner: addr("10.2.0.1")}
 	bits := 24
 	if tp.v6outer {
 		a.outer, b.outer, bits = addr("2001:db8::1"), addr("2001:db8::2"), 64
@@ -55,14 +56,14 @@ func setup(t *testing.T, tp topo) (a, b *side) {
 	if tp.v6inner {
 		a.inner, b.inner = addr("fd00:1::1"), addr("fd00:2::1")
 	}
-	xfrmtest.Veth(t, a.ns, b.ns, "va", "vb", netip.PrefixFrom(a.outer, bits), netip.PrefixFrom(b.outer, bits))
+	netnstest.Veth(t, a.ns, b.ns, "va", "vb", netip.PrefixFrom(a.outer, bits), netip.PrefixFrom(b.outer, bits))
 	for _, s := range []*side{a, b} {
 		peer := b
 		if s == b {
 			peer = a
 		}
-		s.h = xfrmtest.Handle(t, s.ns)
-		xfrmtest.LoAddr(t, s.h, netip.PrefixFrom(s.inner, s.inner.BitLen()))
+		s.h = netnstest.Handle(t, s.ns)
+		netnstest.LoAddr(t, s.h, netip.PrefixFrom(s.inner, s.inner.BitLen()))
 		remoteNet := netip.PrefixFrom(peer.inner, 16).Masked()
 		if tp.v6inner {
 			remoteNet = netip.PrefixFrom(peer.inner, 32).Masked()
@@ -90,7 +91,7 @@ func setup(t *testing.T, tp topo) (a, b *side) {
 		if dev != nil {
 			gw = netip.Addr{}
 		}
-		xfrmtest.Route(t, s.h, remoteNet, gw, s.inner, dev)
+		netnstest.Route(t, s.h, remoteNet, gw, s.inner, dev)
 		if s.dp, err = xfrm.New(xfrm.Options{NetNS: s.ns, Events: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +301,7 @@ func TestUDPEncap(t *testing.T) {
 	a, b := setup(t, topo{})
 	for _, s := range []*side{a, b} {
 		var c *net.UDPConn
-		err := xfrmtest.In(s.ns, func() (err error) {
+		err := netnsutil.Run(s.ns, func() (err error) {
 			c, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IP(s.outer.AsSlice()), Port: 4500})
 			return err
 		})

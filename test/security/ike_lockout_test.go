@@ -18,6 +18,7 @@ import (
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/proposal"
 	"secgw/internal/ike/wire"
+	"secgw/internal/poll"
 	"secgw/test/secgwdtest"
 )
 
@@ -157,12 +158,10 @@ func TestSpoofedIKELockout(t *testing.T) {
 	// Five spoofed requests: B holds block-threshold half-open SAs for
 	// A's address.
 	spoof(5)
-	deadline := time.Now().Add(5 * time.Second)
-	for statistic(t, secgwdtest.MustRPC(t, reader, getStatistics), "ike-sa-half-open") < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("B does not hold the 5 spoofed half-open IKE SAs:\n%s", b.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Until(5*time.Second, func() bool {
+		return statistic(t, secgwdtest.MustRPC(t, reader, getStatistics), "ike-sa-half-open") >= 5
+	}) {
+		t.Fatalf("B does not hold the 5 spoofed half-open IKE SAs:\n%s", b.Logs())
 	}
 
 	// The attack goes on (1000 requests a second) while A connects and

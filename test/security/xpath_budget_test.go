@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"secgw/internal/poll"
 	"secgw/test/secgwdtest"
 )
 
@@ -123,12 +124,8 @@ func TestXPathStopsWhenClientLeaves(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond)
 	leaver.Close()
-	deadline := time.Now().Add(3 * time.Second)
-	for !contains(d.Logs(), `msg="netconf xpath filter refused"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("secgwd still evaluates the filter 3 s after its client left:\n%s", tail(d.Logs(), 2000))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !poll.Until(3*time.Second, func() bool { return contains(d.Logs(), `msg="netconf xpath filter refused"`) }) {
+		t.Fatalf("secgwd still evaluates the filter 3 s after its client left:\n%s", tail(d.Logs(), 2000))
 	}
 	if !contains(d.Logs(), `reason="context canceled"`) {
 		t.Errorf("the filter stopped, but not because the session ended:\n%s", tail(d.Logs(), 2000))

@@ -16,6 +16,7 @@ import (
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 
 	"secgw/internal/ncclient"
+	"secgw/internal/netnsutil"
 	"secgw/test/gwtest"
 	"secgw/test/secgwdtest"
 )
@@ -58,7 +59,7 @@ func startGW(t *testing.T, name, ns string) *gw {
 }
 
 func (g *gw) dial() error {
-	return gwtest.InNetns(g.ns, func() (err error) {
+	return netnsutil.RunNamed(g.ns, func() (err error) {
 		g.nc, err = secgwdtest.Dial(g.d.Addr, secgwdtest.AdminUser, secgwdtest.AdminPassword)
 		return err
 	})

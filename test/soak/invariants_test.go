@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"secgw/internal/poll"
 	"secgw/test/gwtest"
 )
 
@@ -33,7 +34,7 @@ func (s *soak) checkStep() {
 	stA := s.state(s.a)
 	s.checkConfigured(stA)
 	var dpErr string
-	if !gwtest.Eventually(5*time.Second, func() bool {
+	if !poll.Until(5*time.Second, func() bool {
 		dpErr = dataplaneErr(s.state(s.a))
 		if dpErr == "" {
 			dpErr = dataplaneErr(s.state(s.b))
@@ -220,7 +221,7 @@ func (s *soak) checkGrowth() {
 // dataplane agrees.
 func (s *soak) settle() {
 	var why string
-	if !gwtest.Eventually(settleTime, func() bool { why = s.settledErr(); return why == "" }) {
+	if !poll.Until(settleTime, func() bool { why = s.settledErr(); return why == "" }) {
 		s.fail("not settled after %v: %s", settleTime, why)
 	}
 }

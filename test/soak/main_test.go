@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"secgw/test/gwtest"
+	"secgw/test/charontest"
 	"secgw/test/secgwdtest"
 )
 
@@ -43,10 +43,10 @@ func TestMain(m *testing.M) {
 }
 
 // requirePrerequisites fails the test, naming what is missing
-// (gwtest.RequirePrerequisites).
+// (charontest.RequirePrerequisites).
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	gwtest.RequirePrerequisites(t, "soak")
+	charontest.RequirePrerequisites(t, "soak", charontest.Ping)
 }
 
 // Bounds of the invariants.

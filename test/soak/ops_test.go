@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // op is one kind of step: it acts, checks its immediate outcome, updates
@@ -123,12 +125,8 @@ func (s *soak) opConfirmedTimeout() string {
 	s.checkStep()
 	s.m = before
 	want := s.expectedRunning()
-	deadline := time.Now().Add(confirmTimeout*time.Second + rpcBound)
-	for s.running(s.a) != want {
-		if time.Now().After(deadline) {
-			s.fail("the confirmed commit (%s) was not reverted %v after its timeout", mu.desc, rpcBound)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !poll.Until(confirmTimeout*time.Second+rpcBound, func() bool { return s.running(s.a) == want }) {
+		s.fail("the confirmed commit (%s) was not reverted %v after its timeout", mu.desc, rpcBound)
 	}
 	s.m = mu.next
 	s.committed(before)
@@ -345,7 +343,7 @@ func (s *soak) opCharonRestart() string {
 	if err := s.ch.Start(); err != nil {
 		s.fail("%v", err)
 	}
-	if err := s.ch.Load(charonConf()); err != nil {
+	if err := s.ch.TryLoad(charonConf()); err != nil {
 		s.fail("%v", err)
 	}
 	s.charonUp = true

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"secgw/test/gwtest"
+	"secgw/test/charontest"
 )
 
 // soak is one run of the walk.
@@ -20,7 +20,7 @@ type soak struct {
 	r    *rand.Rand
 	top  *topology
 	a, b *gw
-	ch   *gwtest.Charon
+	ch   *charontest.Charon
 
 	charonUp bool
 	// m is A's expected running configuration; aInitial its running
@@ -87,9 +87,9 @@ func (s *soak) setup() {
 	s.top = newTopology(t)
 	s.a = startGW(t, "A", s.top.a)
 	s.b = startGW(t, "B", s.top.b)
-	s.ch = gwtest.StartCharon(t, s.top.c)
+	s.ch = charontest.Start(t, s.top.c, charontest.Options{})
 	s.charonUp = true
-	if err := s.ch.Load(charonConf()); err != nil {
+	if err := s.ch.TryLoad(charonConf()); err != nil {
 		t.Fatal(err)
 	}
 	s.mustRPC(s.b, editConfig(bConfig()))

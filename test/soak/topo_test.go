@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"testing"
 
-	"secgw/test/gwtest"
+	"github.com/vishvananda/netns"
+
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // Addresses of the topology (doc.go). inner(side, i) is side's address in
@@ -46,53 +47,21 @@ func newTopology(t *testing.T) *topology {
 	t.Helper()
 	id := fmt.Sprintf("%s%d", nsPrefix, os.Getpid())
 	top := &topology{a: id + "-a", b: id + "-b", c: id + "-c"}
-	for _, ns := range []string{top.a, top.b, top.c} {
-		mustRun(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := gwtest.Run("ip", "netns", "del", ns); err != nil {
-				t.Errorf("soak: ip netns del %s: %v %s", ns, err, out)
-			}
-		})
-	}
-	mustRun(t, "ip", "link", "add", "veth-ab", "netns", top.a, "type", "veth", "peer", "name", "veth-ba", "netns", top.b)
-	mustRun(t, "ip", "link", "add", "veth-ac", "netns", top.a, "type", "veth", "peer", "name", "veth-ca", "netns", top.c)
+	na, nb, nc := netnstest.NewNamed(t, top.a), netnstest.NewNamed(t, top.b), netnstest.NewNamed(t, top.c)
+	netnstest.Veth(t, na, nb, "veth-ab", "veth-ba", netip.PrefixFrom(aToB, 24), netip.PrefixFrom(bOuter, 24))
+	netnstest.Veth(t, na, nc, "veth-ac", "veth-ca", netip.PrefixFrom(aToC, 24), netip.PrefixFrom(cOuter, 24))
 	for _, s := range []struct {
-		ns   string
+		ns   netns.NsHandle
 		side byte
-		devs map[string]netip.Addr
-	}{
-		{top.a, 'a', map[string]netip.Addr{"veth-ab": aToB, "veth-ac": aToC}},
-		{top.b, 'b', map[string]netip.Addr{"veth-ba": bOuter}},
-		{top.c, 'c', map[string]netip.Addr{"veth-ca": cOuter}},
-	} {
-		var b strings.Builder
-		b.WriteString("link set lo up\n")
-		for dev, addr := range s.devs {
-			fmt.Fprintf(&b, "addr add %s/24 dev %s\nlink set %s up\n", addr, dev, dev)
-		}
+	}{{na, 'a'}, {nb, 'b'}, {nc, 'c'}} {
+		h := netnstest.Handle(t, s.ns)
 		for i := range nets {
-			fmt.Fprintf(&b, "addr add %s/32 dev lo\n", inner(s.side, i))
+			netnstest.LoAddr(t, h, netip.PrefixFrom(inner(s.side, i), 32))
 		}
-		f, err := os.CreateTemp(t.TempDir(), "ip-batch")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.WriteString(b.String())
-		f.Close()
-		mustRun(t, "ip", "-n", s.ns, "-batch", f.Name())
 	}
 	return top
 }
 
-func mustRun(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := gwtest.Run(name, args...)
-	if err != nil {
-		t.Fatalf("soak: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
 // sweepStale deletes the namespaces left by soak binaries that died without
 // running their cleanups.
-func sweepStale() { gwtest.SweepStale(nsPrefix) }
+func sweepStale() { netnstest.SweepStale(nsPrefix) }

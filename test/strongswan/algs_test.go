@@ -38,7 +38,7 @@ func charonSuite(kv map[string]string) string {
 // given to the dataplane.
 func (st *setup) checkAlgs(t *testing.T, s suite, c engine.ChildSA, initiator bool) {
 	t.Helper()
-	raw, err := st.ch.swanctl("--list-sas", "--raw")
+	raw, err := st.ch.Swanctl("--list-sas", "--raw")
 	if err != nil {
 		t.Fatalf("swanctl --list-sas: %v\n%s", err, raw)
 	}

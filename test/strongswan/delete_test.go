@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/engine"
+	"secgw/internal/poll"
 )
 
 // TestDelete deletes the IKE SA, or only the child SA, from one side and
@@ -47,11 +48,11 @@ func TestDelete(t *testing.T) {
 					t.Fatalf("DeleteIKE(%016x): %v", ourSPI, err)
 				}
 			case tc.child:
-				if out, err := st.ch.swanctl("--terminate", "--child", "net", "--timeout", "5"); err != nil {
+				if out, err := st.ch.Swanctl("--terminate", "--child", "net", "--timeout", "5"); err != nil {
 					t.Fatalf("swanctl --terminate --child net: %v\n%s", err, out)
 				}
 			default:
-				if out, err := st.ch.swanctl("--terminate", "--ike", "secgw", "--timeout", "5"); err != nil {
+				if out, err := st.ch.Swanctl("--terminate", "--ike", "secgw", "--timeout", "5"); err != nil {
 					t.Fatalf("swanctl --terminate --ike secgw: %v\n%s", err, out)
 				}
 			}
@@ -71,7 +72,7 @@ func (st *setup) waitDeleted(t *testing.T, c engine.ChildSA, ourSPI uint64, chil
 		ours   map[uint64]engine.IKESAInfo
 	)
 	done := func() bool {
-		raw, _ = st.ch.swanctl("--list-sas", "--raw")
+		raw, _ = st.ch.Swanctl("--list-sas", "--raw")
 		charon = listSAs(raw)
 		ours = st.us.e.IKESAs()
 		if child {
@@ -79,9 +80,7 @@ func (st *setup) waitDeleted(t *testing.T, c engine.ChildSA, ourSPI uint64, chil
 		}
 		return len(charon) == 0 && len(ours) == 0 && len(st.us.dp.Children()) == 0
 	}
-	for i := 0; i < 50 && !done(); i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(5*time.Second, done)
 	if child {
 		if len(charon) != 1 || charon[0].state != "ESTABLISHED" || len(charon[0].children) != 0 {
 			t.Errorf("charon after the child SA delete, want the IKE SA ESTABLISHED without CHILD_SA:\n%s", raw)

@@ -33,7 +33,7 @@
 // wait on charon and on protocol timers, so TestMain runs six at once
 // unless -test.parallel says otherwise. When charon initiates, the
 // datagrams it sent are decrypted with the keys it logged; `go test
-// ./test/strongswan -run 'TestInterop|TestFragmentation' -update-capture`
+// ./test/strongswan -run 'TestInterop|TestFragmentation' -update`
 // writes them as the known-answer vectors
 // internal/ike/engine/testdata/strongswan-ikeauth-*.json (checked by
 // TestCapturedVectors without charon) and as fuzz seeds of wire.FuzzParse

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"secgw/internal/golden"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -31,7 +32,7 @@ func newFragSetup(t *testing.T, s suite) *setup {
 	if fconf == conf {
 		t.Fatal("strongswan: no place for fragmentation = yes in swanctl.conf")
 	}
-	ch.load(t, fconf)
+	ch.Load(t, fconf)
 	us := startOursWith(t, top.ours, top.ourAddr, func(o *engine.Options) { o.FragmentSize = fragmentSize },
 		ourConf(s, "interop-secret", top)...)
 	return &setup{top: top, ch: ch, us: us}
@@ -65,7 +66,7 @@ func TestFragmentation(t *testing.T) {
 
 // checkFragmented checks that IKE_AUTH went as fragments both ways, each
 // within fragmentSize, and that charon says it reassembled ours and split
-// its own. With -update-capture the fragments charon sent become seeds of
+// its own. With -update the fragments charon sent become seeds of
 // wire.FuzzParse.
 func (st *setup) checkFragmented(t *testing.T, ours bool, s suite) {
 	t.Helper()
@@ -92,7 +93,7 @@ func (st *setup) checkFragmented(t *testing.T, ours bool, s suite) {
 	// message (k bytes)" and "splitting IKE message (k bytes) into n
 	// fragments".
 	// charon's threads may handle the fragments in any order.
-	log := st.ch.readLog()
+	log := st.ch.ReadLog()
 	for _, want := range []string{
 		fmt.Sprintf(`received fragment #\d+ of %d, reassembled fragmented IKE message`, nMine),
 		fmt.Sprintf(`splitting IKE message \(\d+ bytes\) into %d fragments`, nTheirs),
@@ -102,7 +103,7 @@ func (st *setup) checkFragmented(t *testing.T, ours bool, s suite) {
 		}
 	}
 	t.Logf("IKE_AUTH: ours in %d fragments, charon's in %d", nMine, nTheirs)
-	if *updateCapture && !ours && s.name == corpusSuite && !t.Failed() {
+	if golden.Update() && !ours && s.name == corpusSuite && !t.Failed() {
 		for i, d := range theirs[:nTheirs] {
 			msg, _ := ikeMessage(d, true)
 			writeFile(t, filepath.Join(wireTestdata, fmt.Sprintf("fuzz/FuzzParse/strongswan-ike-auth-skf-%d", i+1)), corpusFile(msg))

@@ -3,10 +3,13 @@ package strongswan
 import (
 	"bytes"
 	"fmt"
-	"secgw/internal/ipsec"
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/ipsec"
+	"secgw/internal/poll"
+	"secgw/test/charontest"
 
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
@@ -110,7 +113,7 @@ func ourConf(s suite, psk string, top *topology) []string {
 // setup is one test's topology, charon and engine.
 type setup struct {
 	top *topology
-	ch  *charon
+	ch  *charontest.Charon
 	us  *ours
 }
 
@@ -125,29 +128,26 @@ func newSetupFor(t *testing.T, s suite, ourPSK, charonPSK string, ipv6 bool) *se
 	requirePrerequisites(t)
 	top := newTopologyFor(t, ipv6)
 	ch := startCharon(t, top.charon)
-	ch.load(t, swanctlConf(s, charonPSK, top))
+	ch.Load(t, swanctlConf(s, charonPSK, top))
 	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, ourConf(s, ourPSK, top)...)}
 }
 
 // waitChild waits up to d for our dataplane to hold exactly one child SA.
 func (st *setup) waitChild(t *testing.T, d time.Duration) engine.ChildSA {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if cs := st.us.dp.Children(); len(cs) == 1 {
-			return cs[0]
-		} else if len(cs) > 1 || time.Now().After(deadline) {
-			t.Fatalf("our dataplane has %d child SAs, want 1; our IKE SAs: %+v", len(cs), st.us.e.IKESAs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var cs []engine.ChildSA
+	poll.Until(d, func() bool { cs = st.us.dp.Children(); return len(cs) > 0 })
+	if len(cs) != 1 {
+		t.Fatalf("our dataplane has %d child SAs, want 1; our IKE SAs: %+v", len(cs), st.us.e.IKESAs())
 	}
+	return cs[0]
 }
 
 // checkCharonSAs checks that charon has one IKE SA, ESTABLISHED, with our
 // SPIs, and one CHILD_SA, INSTALLED, whose SPIs are ours swapped.
 func (st *setup) checkCharonSAs(t *testing.T, c engine.ChildSA) {
 	t.Helper()
-	raw, err := st.ch.swanctl("--list-sas", "--raw")
+	raw, err := st.ch.Swanctl("--list-sas", "--raw")
 	if err != nil {
 		t.Fatalf("swanctl --list-sas: %v\n%s", err, raw)
 	}
@@ -233,7 +233,7 @@ func (st *setup) establish(t *testing.T, ours bool) engine.ChildSA {
 		}
 		return st.waitChild(t, 10*time.Second)
 	}
-	if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+	if out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
 	}
 	return st.waitChild(t, 5*time.Second)
@@ -249,20 +249,20 @@ func TestWrongPSK(t *testing.T) {
 			t.Fatal(err)
 		}
 		// charon as responder: MAC mismatch, answered with N(AUTH_FAILED).
-		if !st.ch.waitLog("N(AUTH_FAILED)", 10*time.Second) {
-			t.Fatalf("charon did not send AUTHENTICATION_FAILED\n%s", tail(st.ch.readLog(), 30))
+		if !st.ch.WaitLog("N(AUTH_FAILED)", 10*time.Second) {
+			t.Fatalf("charon did not send AUTHENTICATION_FAILED\n%s", tail(st.ch.ReadLog(), 30))
 		}
 		st.checkFailed(t, "IKE SA failed", "AUTHENTICATION_FAILED")
 	})
 	t.Run("charon-initiates", func(t *testing.T) {
 		t.Parallel()
 		st := newSetup(t, suiteGCM, "our-secret", "charon-secret")
-		out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10")
+		out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10")
 		if err == nil {
 			t.Errorf("swanctl --initiate succeeded with a wrong PSK:\n%s", out)
 		}
-		if !st.ch.waitLog("received AUTHENTICATION_FAILED notify error", 5*time.Second) {
-			t.Fatalf("charon did not log AUTHENTICATION_FAILED\n%s", tail(st.ch.readLog(), 30))
+		if !st.ch.WaitLog("received AUTHENTICATION_FAILED notify error", 5*time.Second) {
+			t.Fatalf("charon did not log AUTHENTICATION_FAILED\n%s", tail(st.ch.ReadLog(), 30))
 		}
 		st.checkFailed(t, "authentication of peer failed", "")
 	})
@@ -271,7 +271,7 @@ func TestWrongPSK(t *testing.T) {
 // logAuthLines logs charon's lines about the failed authentication.
 func (st *setup) logAuthLines(t *testing.T) {
 	t.Helper()
-	for _, l := range strings.Split(st.ch.readLog(), "\n") {
+	for _, l := range strings.Split(st.ch.ReadLog(), "\n") {
 		if strings.Contains(l, "AUTH_FAILED") || strings.Contains(l, "AUTHENTICATION_FAILED") || strings.Contains(l, "MAC mismatch") {
 			t.Logf("charon: %s", l)
 		}
@@ -283,12 +283,8 @@ func (st *setup) logAuthLines(t *testing.T) {
 // IKE SA.
 func (st *setup) checkFailed(t *testing.T, msg, errText string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
 	var recs []record
-	for len(recs) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		recs = st.us.logs.find(msg)
-	}
+	poll.Until(5*time.Second, func() bool { recs = st.us.logs.find(msg); return len(recs) > 0 })
 	st.logAuthLines(t)
 	if len(recs) == 0 {
 		t.Fatalf("our engine did not log %q", msg)
@@ -302,7 +298,7 @@ func (st *setup) checkFailed(t *testing.T, msg, errText string) {
 	if sas := st.us.e.IKESAs(); len(sas) != 0 {
 		t.Errorf("our engine kept IKE SAs %+v", sas)
 	}
-	raw, _ := st.ch.swanctl("--list-sas", "--raw")
+	raw, _ := st.ch.Swanctl("--list-sas", "--raw")
 	if sas := listSAs(raw); len(sas) != 0 {
 		t.Errorf("charon kept IKE SAs: %s", raw)
 	}
@@ -314,7 +310,7 @@ func (st *setup) checkFailed(t *testing.T, msg, errText string) {
 // recording dataplane. initiator says whether we initiated.
 func (st *setup) checkKeys(t *testing.T, c engine.ChildSA, initiator bool) {
 	t.Helper()
-	logged := loggedSecrets(st.ch.readLog())
+	logged := loggedSecrets(st.ch.ReadLog())
 	recs := st.us.logs.find("IKE SA keys")
 	if len(recs) != 1 {
 		t.Fatalf("our engine logged %d \"IKE SA keys\" records at level %v, want 1", len(recs), engine.LevelKeys)

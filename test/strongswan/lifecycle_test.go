@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/engine"
+	"secgw/internal/poll"
 )
 
 // Interop of the IKE lifecycle with charon: child SA and IKE SA
@@ -28,22 +29,9 @@ func newLifecycleSetup(t *testing.T, charonExtra string, pfs bool, ourExtra ...s
 	}
 	top := newTopology(t)
 	ch := startCharonWith(t, top.charon, charonExtra)
-	ch.load(t, swanctlConf(s, "interop-secret", top))
+	ch.Load(t, swanctlConf(s, "interop-secret", top))
 	lines := append(ourConf(s, "interop-secret", top), ourExtra...)
 	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, lines...)}
-}
-
-// waitUntil polls cond for up to d and fails the test with what if it
-// never holds.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // ourSA returns our only IKE SA if it is established with one child SA.
@@ -58,7 +46,7 @@ func (st *setup) ourSA() (engine.SAState, bool) {
 // charonSettled reports whether charon lists exactly one IKE SA,
 // ESTABLISHED, whose only CHILD_SA is INSTALLED with c's SPIs swapped.
 func (st *setup) charonSettled(c engine.ChildSA) bool {
-	raw, _ := st.ch.swanctl("--list-sas", "--raw")
+	raw, _ := st.ch.Swanctl("--list-sas", "--raw")
 	sas := listSAs(raw)
 	return len(sas) == 1 && sas[0].state == "ESTABLISHED" && sas[0].spii == fmt.Sprintf("%016x", c.IKESPIi) &&
 		len(sas[0].children) == 1 && sas[0].children[0].state == "INSTALLED" &&
@@ -70,7 +58,7 @@ func (st *setup) charonSettled(c engine.ChildSA) bool {
 // created c (its "initiator" keys are then our outbound ones).
 func (st *setup) checkChildKeys(t *testing.T, c engine.ChildSA, weInitiated bool) {
 	t.Helper()
-	logged := loggedAll(st.ch.readLog())
+	logged := loggedAll(st.ch.ReadLog())
 	for _, x := range st.us.dp.Children() { // the keys, which Snapshot(false) leaves out
 		if x.InSPI == c.InSPI {
 			c = x
@@ -97,7 +85,7 @@ func (st *setup) checkChildKeys(t *testing.T, c engine.ChildSA, weInitiated bool
 func (st *setup) checkIKEKeys(t *testing.T) {
 	t.Helper()
 	recs := st.us.logs.find("IKE SA keys")
-	logged := loggedAll(st.ch.readLog())
+	logged := loggedAll(st.ch.ReadLog())
 	if len(recs) < 2 {
 		t.Fatalf("%d IKE SA key records, want the first IKE SA's and the rekeyed one's", len(recs))
 	}
@@ -139,16 +127,16 @@ func TestRekeyInterop(t *testing.T) {
 					t.Fatal(err)
 				}
 			case tc.ike:
-				if out, err := st.ch.swanctl("--rekey", "--ike", "secgw"); err != nil {
+				if out, err := st.ch.Swanctl("--rekey", "--ike", "secgw"); err != nil {
 					t.Fatalf("swanctl --rekey --ike: %v\n%s", err, out)
 				}
 			default:
-				if out, err := st.ch.swanctl("--rekey", "--child", "net"); err != nil {
+				if out, err := st.ch.Swanctl("--rekey", "--child", "net"); err != nil {
 					t.Fatalf("swanctl --rekey --child: %v\n%s", err, out)
 				}
 			}
 			var cur engine.SAState
-			waitUntil(t, 10*time.Second, "the rekey on both sides", func() bool {
+			poll.Require(t, 10*time.Second, "the rekey on both sides", func() bool {
 				var ok bool
 				cur, ok = st.ourSA()
 				if !ok || (tc.ike && cur.SPIi == sa.SPIi) || (!tc.ike && cur.Children[0].InSPI == old.InSPI) {
@@ -194,11 +182,11 @@ func TestReauthInterop(t *testing.T) {
 				if err := st.us.e.Reauth(sa.UniqueID); err != nil {
 					t.Fatal(err)
 				}
-			} else if out, err := st.ch.swanctl("--rekey", "--ike", "secgw", "--reauth"); err != nil {
+			} else if out, err := st.ch.Swanctl("--rekey", "--ike", "secgw", "--reauth"); err != nil {
 				t.Fatalf("swanctl --rekey --reauth: %v\n%s", err, out)
 			}
 			var cur engine.SAState
-			waitUntil(t, 10*time.Second, "the reauthentication on both sides", func() bool {
+			poll.Require(t, 10*time.Second, "the reauthentication on both sides", func() bool {
 				var ok bool
 				cur, ok = st.ourSA()
 				return ok && cur.UniqueID != sa.UniqueID && cur.SPIi != sa.SPIi && st.charonSettled(cur.Children[0].ChildSA)
@@ -232,8 +220,8 @@ func TestDPDInterop(t *testing.T) {
 		t.Parallel()
 		st := newLifecycleSetup(t, "", false, append(dpdLines, "vpn v1 ipsec-policy dpd-action clear")...)
 		st.establish(t, true)
-		st.ch.cmd.Process.Kill() // the peer disappears
-		waitUntil(t, 10*time.Second, "the peer declared dead", func() bool {
+		st.ch.Kill() // the peer disappears
+		poll.Require(t, 10*time.Second, "the peer declared dead", func() bool {
 			return len(st.us.e.IKESAs()) == 0 && len(st.us.dp.Children()) == 0
 		})
 		if recs := st.us.logs.find("dpd-action clear: child SAs closed"); len(recs) != 1 {
@@ -251,7 +239,7 @@ func TestDPDInterop(t *testing.T) {
 		link := func(state string) { run(t, "ip", "-n", st.top.charon, "link", "set", "veth-charon", state) }
 		link("down")
 		var restarted engine.SAState
-		waitUntil(t, 10*time.Second, "the restart after the peer was declared dead", func() bool {
+		poll.Require(t, 10*time.Second, "the restart after the peer was declared dead", func() bool {
 			s := st.us.e.Snapshot(false)
 			if len(s) != 1 || s[0].SPIi == first.IKESPIi {
 				return false
@@ -263,11 +251,11 @@ func TestDPDInterop(t *testing.T) {
 			t.Fatalf("old child SA left: %d", n)
 		}
 		link("up")
-		waitUntil(t, 10*time.Second, "the restarted IKE SA and child SA", func() bool {
+		poll.Require(t, 10*time.Second, "the restarted IKE SA and child SA", func() bool {
 			cur, ok := st.ourSA()
 			return ok && cur.UniqueID == restarted.UniqueID
 		})
-		raw, _ := st.ch.swanctl("--list-sas", "--raw")
+		raw, _ := st.ch.Swanctl("--list-sas", "--raw")
 		found := false
 		for _, sa := range listSAs(raw) {
 			if sa.spii == fmt.Sprintf("%016x", restarted.SPIi) && sa.state == "ESTABLISHED" && len(sa.children) == 1 {

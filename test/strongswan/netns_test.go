@@ -2,18 +2,14 @@ package strongswan
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"secgw/internal/netnsutil"
-
-	"secgw/test/gwtest"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // The addresses of the two ends of the veth pair, ours and charon's, for
@@ -26,12 +22,12 @@ var (
 	charonInner = netip.MustParseAddr("192.168.2.1") // in charon's protected subnet charonNet
 )
 
-// prefixLenFor is the prefix length of the veth addresses: /24 or /64.
-func prefixLenFor(a netip.Addr) string {
+// prefixFor is a veth address with its prefix length: /24 or /64.
+func prefixFor(a netip.Addr) netip.Prefix {
 	if a.Is4() {
-		return "/24"
+		return netip.PrefixFrom(a, 24)
 	}
-	return "/64"
+	return netip.PrefixFrom(a, 64)
 }
 
 // nsPrefix starts the name of every namespace the tests create:
@@ -76,48 +72,24 @@ func newTopology(t *testing.T) *topology { return newTopologyFor(t, false) }
 // (started later) is killed before its namespace goes.
 func newTopologyFor(t *testing.T, ipv6 bool) *topology {
 	t.Helper()
-	id := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), topoSeq.Add(1))
+	id := netnstest.Name(nsPrefix, topoSeq.Add(1))
 	top := &topology{ours: id + "-o", charon: id + "-c", ourAddr: ourAddr, charonAddr: charonAddr}
 	if ipv6 {
 		top.ourAddr, top.charonAddr = ourAddr6, charonAddr6
 	}
+	ours, ch := netnstest.NewNamed(t, top.ours), netnstest.NewNamed(t, top.charon)
 	// Created directly in their namespaces, the veth ends need unique
-	// names only there.
-	vo, vc := "veth-ours", "veth-charon"
-	for _, ns := range []string{top.ours, top.charon} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := runErr("ip", "netns", "del", ns); err != nil {
-				t.Errorf("strongswan: ip netns del %s: %v %s", ns, err, out)
-			}
-		})
-	}
-	run(t, "ip", "link", "add", vo, "netns", top.ours, "type", "veth", "peer", "name", vc, "netns", top.charon)
-	for _, s := range []struct {
-		ns, dev string
-		addr    netip.Addr
-	}{{top.ours, vo, top.ourAddr}, {top.charon, vc, top.charonAddr}} {
-		run(t, "ip", "-n", s.ns, "link", "set", "lo", "up")
-		// nodad: an IPv6 address is usable at once, without waiting for
-		// duplicate address detection.
-		run(t, "ip", "-n", s.ns, "addr", "add", s.addr.String()+prefixLenFor(s.addr), "dev", s.dev, "nodad")
-		run(t, "ip", "-n", s.ns, "link", "set", s.dev, "up")
-	}
+	// names only there. An IPv6 address skips duplicate address
+	// detection: it is usable at once.
+	netnstest.Veth(t, ours, ch, "veth-ours", "veth-charon", prefixFor(top.ourAddr), prefixFor(top.charonAddr))
 	// charon installs a route for its child SA via the TUN device of
 	// kernel-libipsec, with a source address inside its local selector;
 	// without one the CHILD_SA fails ("no local address found in traffic
 	// selector").
-	run(t, "ip", "-n", top.charon, "addr", "add", charonInner.String()+"/32", "dev", "lo")
+	netnstest.LoAddr(t, netnstest.Handle(t, ch), netip.PrefixFrom(charonInner, 32))
 	return top
 }
 
 // sweepStale deletes the namespaces left by test binaries that died without
 // running their cleanups.
-func sweepStale() { gwtest.SweepStale(nsPrefix) }
-
-// inNetns runs fn on a thread in the named network namespace
-// (netnsutil.RunNamed): sockets created by fn stay there.
-func inNetns(t *testing.T, name string, fn func() error) error {
-	t.Helper()
-	return netnsutil.RunNamed(name, fn)
-}
+func sweepStale() { netnstest.SweepStale(nsPrefix) }

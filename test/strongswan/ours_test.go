@@ -17,6 +17,7 @@ import (
 	"secgw/internal/ike/engine/enginetest"
 	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
+	"secgw/internal/netnsutil"
 	"secgw/internal/schema"
 )
 
@@ -100,7 +101,7 @@ func startOursWith(t *testing.T, ns string, addr netip.Addr, mod func(*engine.Op
 		t.Fatal(err)
 	}
 	var conn *udpconn.Conn
-	if err := inNetns(t, ns, func() (err error) {
+	if err := netnsutil.RunNamed(ns, func() (err error) {
 		conn, err = udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{addr}})
 		return err
 	}); err != nil {

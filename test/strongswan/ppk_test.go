@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // RFC 8784 (post-quantum preshared keys) against charon, which supports
@@ -62,7 +64,7 @@ func newPPKSetup(t *testing.T, c ppkCase, charonInitiates bool) *setup {
 	requirePrerequisites(t)
 	top := newTopology(t)
 	ch := startCharon(t, top.charon)
-	ch.load(t, charonPPKConf(top, c, charonInitiates))
+	ch.Load(t, charonPPKConf(top, c, charonInitiates))
 	return &setup{top: top, ch: ch, us: startOurs(t, top.ours, top.ourAddr, ourPPKConf(top, c)...)}
 }
 
@@ -70,7 +72,7 @@ func newPPKSetup(t *testing.T, c ppkCase, charonInitiates bool) *setup {
 func (st *setup) charonPPKLines(t *testing.T) string {
 	t.Helper()
 	var out []string
-	for _, l := range strings.Split(st.ch.readLog(), "\n") {
+	for _, l := range strings.Split(st.ch.ReadLog(), "\n") {
 		if strings.Contains(l, "PPK") {
 			out = append(out, l)
 			t.Logf("charon: %s", l)
@@ -129,7 +131,7 @@ func TestPPKInteropMismatch(t *testing.T) {
 		t.Parallel()
 		st := newPPKSetup(t, ppkCase{ourID: "bar", charonID: "baz"}, false)
 		st.checkPPKUp(t, true, false)
-		if !strings.Contains(st.ch.readLog(), "NO_PPK_AUTH") {
+		if !strings.Contains(st.ch.ReadLog(), "NO_PPK_AUTH") {
 			t.Error("charon did not fall back on NO_PPK_AUTH")
 		}
 	})
@@ -147,8 +149,8 @@ func TestPPKInteropMismatch(t *testing.T) {
 		if err := st.us.e.Initiate("v1"); err != nil {
 			t.Fatal(err)
 		}
-		if !st.ch.waitLog("N(AUTH_FAILED)", 10*time.Second) {
-			t.Fatalf("charon did not send AUTHENTICATION_FAILED\n%s", tail(st.ch.readLog(), 30))
+		if !st.ch.WaitLog("N(AUTH_FAILED)", 10*time.Second) {
+			t.Fatalf("charon did not send AUTHENTICATION_FAILED\n%s", tail(st.ch.ReadLog(), 30))
 		}
 		st.charonPPKLines(t)
 		st.checkFailed(t, "IKE SA failed", "AUTHENTICATION_FAILED")
@@ -156,12 +158,12 @@ func TestPPKInteropMismatch(t *testing.T) {
 	t.Run("required/charon-initiates", func(t *testing.T) {
 		t.Parallel()
 		st := newPPKSetup(t, ppkCase{ourID: "bar", charonID: "baz", charonRequire: true}, true)
-		out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10")
+		out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10")
 		if err == nil {
 			t.Errorf("swanctl --initiate succeeded with a PPK we do not have:\n%s", out)
 		}
-		if !st.ch.waitLog("received AUTHENTICATION_FAILED notify error", 5*time.Second) {
-			t.Fatalf("charon did not log AUTHENTICATION_FAILED\n%s", tail(st.ch.readLog(), 30))
+		if !st.ch.WaitLog("received AUTHENTICATION_FAILED notify error", 5*time.Second) {
+			t.Fatalf("charon did not log AUTHENTICATION_FAILED\n%s", tail(st.ch.ReadLog(), 30))
 		}
 		st.charonPPKLines(t)
 		st.checkFailed(t, "authentication of peer failed", "")
@@ -185,7 +187,7 @@ func TestPPKInteropPeerWithout(t *testing.T) {
 		if err := st.us.e.Initiate("v1"); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 10*time.Second, "our SA to fail", func() bool { return len(st.us.logs.find("IKE SA failed")) > 0 })
+		poll.Require(t, 10*time.Second, "our SA to fail", func() bool { return len(st.us.logs.find("IKE SA failed")) > 0 })
 		if err := st.us.logs.find("IKE SA failed")[0].attrs["err"]; !strings.Contains(err.(error).Error(), "PPK required") {
 			t.Errorf("our SA failed with %v, want PPK required", err)
 		}

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"secgw/internal/poll"
 )
 
 // Interop of INITIAL_CONTACT (RFC 7296 §2.4) with charon, whose unique
@@ -16,11 +18,11 @@ import (
 // gone, and starts a fresh one with the same configuration.
 func (st *setup) restartCharon(t *testing.T) {
 	t.Helper()
-	pid := st.ch.cmd.Process.Pid
-	st.ch.cmd.Process.Kill()
-	waitUntil(t, 5*time.Second, "charon gone", func() bool { return syscall.Kill(pid, 0) != nil })
+	pid := st.ch.PID()
+	st.ch.Kill()
+	poll.Require(t, 5*time.Second, "charon gone", func() bool { return syscall.Kill(pid, 0) != nil })
 	st.ch = startCharon(t, st.top.charon)
-	st.ch.load(t, swanctlConf(suiteGCM, "interop-secret", st.top))
+	st.ch.Load(t, swanctlConf(suiteGCM, "interop-secret", st.top))
 }
 
 // TestInitialContactCharonRestarts: charon crashes and, restarted,
@@ -35,13 +37,13 @@ func TestInitialContactCharonRestarts(t *testing.T) {
 			st := newSetup(t, suiteGCM, "interop-secret", "interop-secret")
 			old := st.establish(t, oursFirst)
 			st.restartCharon(t)
-			if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+			if out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 				t.Fatalf("swanctl --initiate: %v\n%s", err, out)
 			}
-			if !strings.Contains(st.ch.readLog(), "N(INIT_CONTACT)") {
-				t.Fatalf("the restarted charon sent no INITIAL_CONTACT\n%s", tail(st.ch.readLog(), 30))
+			if !strings.Contains(st.ch.ReadLog(), "N(INIT_CONTACT)") {
+				t.Fatalf("the restarted charon sent no INITIAL_CONTACT\n%s", tail(st.ch.ReadLog(), 30))
 			}
-			waitUntil(t, 5*time.Second, "only the new IKE SA and child SA on our side", func() bool {
+			poll.Require(t, 5*time.Second, "only the new IKE SA and child SA on our side", func() bool {
 				cs := st.us.dp.Children()
 				return len(st.us.e.IKESAs()) == 1 && len(cs) == 1 && cs[0].InSPI != old.InSPI
 			})
@@ -67,10 +69,10 @@ func TestInitialContactWeRestart(t *testing.T) {
 			st.us.stop() // a crash: no DELETE
 			st.us = startOurs(t, st.top.ours, st.top.ourAddr, ourConf(suiteGCM, "interop-secret", st.top)...)
 			c := st.establish(t, true)
-			if !st.ch.waitLog("received INITIAL_CONTACT", 5*time.Second) {
-				t.Errorf("charon did not act on our INITIAL_CONTACT\n%s", tail(st.ch.readLog(), 30))
+			if !st.ch.WaitLog("received INITIAL_CONTACT", 5*time.Second) {
+				t.Errorf("charon did not act on our INITIAL_CONTACT\n%s", tail(st.ch.ReadLog(), 30))
 			}
-			waitUntil(t, 5*time.Second, "charon holding only the new IKE SA and child SA", func() bool {
+			poll.Require(t, 5*time.Second, "charon holding only the new IKE SA and child SA", func() bool {
 				return st.charonSettled(c)
 			})
 		})
@@ -87,10 +89,10 @@ func TestUniqueReplaceInterop(t *testing.T) {
 	t.Parallel()
 	st := newLifecycleSetup(t, "reuse_ikesa = no", false, "vpn v1 ike-policy unique-sa replace")
 	old := st.establish(t, false)
-	if out, err := st.ch.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+	if out, err := st.ch.Swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
 		t.Fatalf("swanctl --initiate: %v\n%s", err, out)
 	}
-	waitUntil(t, 10*time.Second, "only the second IKE SA on both sides", func() bool {
+	poll.Require(t, 10*time.Second, "only the second IKE SA on both sides", func() bool {
 		cur, ok := st.ourSA()
 		cs := st.us.dp.Children()
 		return ok && len(cs) == 1 && cur.Children[0].InSPI != old.InSPI && st.charonSettled(cs[0])

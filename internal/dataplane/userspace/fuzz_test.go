@@ -2,7 +2,6 @@ package userspace
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,9 +10,8 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/esp"
+	"secgw/internal/golden"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzPaths seeds")
 
 // fuzzDataplanes returns a sender with an outbound SA and policies and a
 // receiver with the matching inbound SA, on devices that drop everything.
@@ -84,12 +82,12 @@ func FuzzPaths(f *testing.F) {
 }
 
 // TestFuzzCorpus writes the seeds as checked-in corpus files with
-// -update-corpus, and otherwise checks that they are there.
+// -update, and otherwise checks that they are there.
 func TestFuzzCorpus(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzPaths")
 	for i, s := range fuzzSeeds(t) {
 		name := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
-		if *updateCorpus {
+		if golden.Update() {
 			os.MkdirAll(dir, 0o755)
 			if err := os.WriteFile(name, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)), 0o644); err != nil {
 				t.Fatal(err)
@@ -97,7 +95,7 @@ func TestFuzzCorpus(t *testing.T) {
 			continue
 		}
 		if _, err := os.Stat(name); err != nil {
-			t.Errorf("corpus file missing (go test ./internal/dataplane/userspace -run TestFuzzCorpus -update-corpus): %v", err)
+			t.Errorf("corpus file missing (go test ./internal/dataplane/userspace -run TestFuzzCorpus -update): %v", err)
 		}
 	}
 }

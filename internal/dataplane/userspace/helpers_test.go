@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"net/netip"
-	"secgw/internal/ipsec"
 	"testing"
 	"time"
+
+	"secgw/internal/ipsec"
+	"secgw/internal/poll"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/edge"
@@ -239,10 +241,5 @@ type (
 // other goroutines).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Require(t, 2*time.Second, what, cond)
 }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // BenchmarkNetnsTCP measures TCP throughput from namespace A to B through
@@ -16,7 +18,7 @@ func BenchmarkNetnsTCP(b *testing.B) {
 	a, bs := newNetnsPair(b)
 	installSuite(b, a, bs, suites[0], 0x100)
 	var ln net.Listener
-	inNetns(b, bs.ns, func() (err error) {
+	netnstest.InNamed(b, bs.ns, func() (err error) {
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(innerB, 0).String())
 		return err
 	})
@@ -31,7 +33,7 @@ func BenchmarkNetnsTCP(b *testing.B) {
 		}
 	}()
 	var c net.Conn
-	inNetns(b, a.ns, func() (err error) {
+	netnstest.InNamed(b, a.ns, func() (err error) {
 		c, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
 		return err
 	})
@@ -52,12 +54,12 @@ func BenchmarkNetnsUDP(b *testing.B) {
 	a, bs := newNetnsPair(b)
 	installSuite(b, a, bs, suites[0], 0x200)
 	var rx, tx net.PacketConn
-	inNetns(b, bs.ns, func() (err error) {
+	netnstest.InNamed(b, bs.ns, func() (err error) {
 		rx, err = net.ListenPacket("udp", netip.AddrPortFrom(innerB, 9000).String())
 		return err
 	})
 	defer rx.Close()
-	inNetns(b, a.ns, func() (err error) {
+	netnstest.InNamed(b, a.ns, func() (err error) {
 		tx, err = net.ListenPacket("udp", netip.AddrPortFrom(innerA, 0).String())
 		return err
 	})

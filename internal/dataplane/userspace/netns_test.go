@@ -11,14 +11,15 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
+
 	"secgw/internal/dataplane"
 	"secgw/internal/edge"
-	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // The real topology: namespaces A and B joined by a veth pair (outer
@@ -34,15 +35,6 @@ var (
 
 var nsSeq atomic.Uint32
 
-func sh(t testing.TB, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("userspace: %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // requireNetns fails (never skips) when the namespace tests cannot run.
 func requireNetns(t testing.TB) {
 	t.Helper()
@@ -57,15 +49,6 @@ func requireNetns(t testing.TB) {
 	}
 }
 
-// inNetns runs fn on a thread moved into the named namespace
-// (netnsutil.RunNamed): sockets and TUN devices it creates stay there.
-func inNetns(t testing.TB, name string, fn func() error) {
-	t.Helper()
-	if err := netnsutil.RunNamed(name, fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // side is one namespace with its dataplane.
 type side struct {
 	ns   string
@@ -76,11 +59,11 @@ type side struct {
 // newSide creates namespace ns with the veth end and a TUN (with
 // offloads: TSO super-segments cut by the TUN, virtio-net headers), and
 // starts a dataplane on them.
-func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote6 netip.Prefix, mtu int, offload bool) *side {
+func newSide(t testing.TB, ns string, nsh netns.NsHandle, veth, in4, in6 netip.Addr, remote4, remote6 netip.Prefix, mtu int, offload bool) *side {
 	t.Helper()
 	var devs []edge.Device
 	var conns []*net.UDPConn
-	inNetns(t, ns, func() error {
+	netnstest.InNamed(t, ns, func() error {
 		var err error
 		create := edge.CreateTUN
 		if offload {
@@ -92,11 +75,21 @@ func newSide(t testing.TB, ns string, veth, in4, in6 netip.Addr, remote4, remote
 		conns, err = edge.ListenUDP([]netip.Addr{veth}, 4500)
 		return err
 	})
-	sh(t, "ip", "-n", ns, "link", "set", "secgw0", "mtu", fmt.Sprint(mtu), "up")
-	sh(t, "ip", "-n", ns, "addr", "add", in4.String()+"/32", "dev", "secgw0")
-	sh(t, "ip", "-n", ns, "addr", "add", in6.String()+"/128", "dev", "secgw0", "nodad")
-	sh(t, "ip", "-n", ns, "route", "add", remote4.String(), "dev", "secgw0", "src", in4.String())
-	sh(t, "ip", "-n", ns, "route", "add", remote6.String(), "dev", "secgw0", "src", in6.String())
+	h := netnstest.Handle(t, nsh)
+	tun, err := h.LinkByName("secgw0")
+	if err == nil {
+		err = h.LinkSetMTU(tun, mtu)
+	}
+	if err == nil {
+		err = h.LinkSetUp(tun)
+	}
+	if err != nil {
+		t.Fatalf("userspace: secgw0 in %s: %v", ns, err)
+	}
+	netnstest.Addr(t, h, tun, netip.PrefixFrom(in4, 32))
+	netnstest.Addr(t, h, tun, netip.PrefixFrom(in6, 128))
+	netnstest.Route(t, h, remote4, netip.Addr{}, in4, tun)
+	netnstest.Route(t, h, remote6, netip.Addr{}, in6, tun)
 	bind, err := edge.NewUDPBind(conns, true)
 	if err != nil {
 		t.Fatal(err)
@@ -117,20 +110,12 @@ func newNetnsPair(t testing.TB) (a, b *side) {
 	requireNetns(t)
 	id := fmt.Sprintf("secgw-us%d-%d", os.Getpid(), nsSeq.Add(1))
 	na, nb := id+"-a", id+"-b"
-	for _, ns := range []string{na, nb} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", "veth-a", "netns", na, "type", "veth", "peer", "name", "veth-b", "netns", nb)
-	sh(t, "ip", "-n", na, "addr", "add", vethA.String()+"/24", "dev", "veth-a")
-	sh(t, "ip", "-n", nb, "addr", "add", vethB.String()+"/24", "dev", "veth-b")
-	sh(t, "ip", "-n", na, "link", "set", "veth-a", "up")
-	sh(t, "ip", "-n", nb, "link", "set", "veth-b", "up")
+	ha, hb := netnstest.NewNamed(t, na), netnstest.NewNamed(t, nb)
+	netnstest.Veth(t, ha, hb, "veth-a", "veth-b", netip.PrefixFrom(vethA, 24), netip.PrefixFrom(vethB, 24))
 	// A's TUN has offloads, B's has none: both kinds of queue, and
 	// their packets interoperate.
-	a = newSide(t, na, vethA, innerA, inA6, subB, subB6, tunMTU, true)
-	b = newSide(t, nb, vethB, innerB, inB6, subA, subA6, tunMTU, false)
+	a = newSide(t, na, ha, vethA, innerA, inA6, subB, subB6, tunMTU, true)
+	b = newSide(t, nb, hb, vethB, innerB, inB6, subA, subA6, tunMTU, false)
 	return a, b
 }
 
@@ -182,7 +167,7 @@ func tryPing(t *testing.T, ns string, dst netip.Addr, tries int) bool {
 		network, req = "ip6:ipv6-icmp", 128
 	}
 	var c net.PacketConn
-	inNetns(t, ns, func() (err error) {
+	netnstest.InNamed(t, ns, func() (err error) {
 		c, err = net.ListenPacket(network, "")
 		return err
 	})
@@ -220,7 +205,7 @@ func tryPing(t *testing.T, ns string, dst netip.Addr, tries int) bool {
 func tcpEcho(t *testing.T, from, to string, dst netip.Addr, n int) {
 	t.Helper()
 	var ln net.Listener
-	inNetns(t, to, func() (err error) {
+	netnstest.InNamed(t, to, func() (err error) {
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, 0).String())
 		return err
 	})
@@ -234,7 +219,7 @@ func tcpEcho(t *testing.T, from, to string, dst netip.Addr, n int) {
 		io.Copy(c, c)
 	}()
 	var c net.Conn
-	inNetns(t, from, func() (err error) {
+	netnstest.InNamed(t, from, func() (err error) {
 		c, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
 		return err
 	})

@@ -9,7 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/xfrm/xfrmtest"
+	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // BenchmarkPolicyOps measures the policy programming rate: each iteration
@@ -32,7 +33,7 @@ func BenchmarkPolicyOps(b *testing.B) {
 		{"batched/hash-24-24", &SPDHash{24, 24, 128, 128}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			d := newDP(b, xfrmtest.NewNS(b), false)
+			d := newDP(b, netnstest.NewNS(b), false)
 			if c.hash != nil {
 				if err := d.SetSPDHash(*c.hash); err != nil {
 					b.Fatal(err)
@@ -52,7 +53,7 @@ func BenchmarkPolicyOps(b *testing.B) {
 	}
 	// For comparison: the netlink library, one request and ack per op.
 	b.Run("library-per-op/hash-24-24", func(b *testing.B) {
-		ns := xfrmtest.NewNS(b)
+		ns := netnstest.NewNS(b)
 		d := newDP(b, ns, false)
 		d.SetSPDHash(SPDHash{24, 24, 128, 128})
 		h, err := netlink.NewHandleAt(ns, unix.NETLINK_XFRM)
@@ -62,7 +63,7 @@ func BenchmarkPolicyOps(b *testing.B) {
 		defer h.Close()
 		pols := make([]netlink.XfrmPolicy, n)
 		for i, p := range want.Policies {
-			pols[i] = netlink.XfrmPolicy{Src: xfrmtest.IPNet(p.Sel.Src), Dst: xfrmtest.IPNet(p.Sel.Dst), Dir: netlink.Dir(p.Dir - 1), Priority: int(p.Priority),
+			pols[i] = netlink.XfrmPolicy{Src: netnsutil.IPNet(p.Sel.Src), Dst: netnsutil.IPNet(p.Sel.Dst), Dir: netlink.Dir(p.Dir - 1), Priority: int(p.Priority),
 				Tmpls: []netlink.XfrmPolicyTmpl{{Src: net.IP(p.Tmpl.Src.AsSlice()), Dst: net.IP(p.Tmpl.Dst.AsSlice()), Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL, Reqid: int(p.Tmpl.ReqID)}}}
 		}
 		for b.Loop() {
@@ -85,7 +86,7 @@ func BenchmarkPolicyOps(b *testing.B) {
 // op) of 10k policies in the host kernel. This kernel has no ESP, so no
 // SAs; the VM test measures nothing of speed.
 func BenchmarkReconcileIdleKernel(b *testing.B) {
-	d := newDP(b, xfrmtest.NewNS(b), false)
+	d := newDP(b, netnstest.NewNS(b), false)
 	d.SetSPDHash(SPDHash{24, 24, 128, 128})
 	want := policyState(10000)
 	r := dataplane.NewReconciler(d, nil)

@@ -1,7 +1,6 @@
 package xfrm
 
 import (
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,9 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
+	"secgw/internal/golden"
 )
-
-var writeCorpus = flag.Bool("corpus", false, "rewrite testdata/fuzz/FuzzDecode from the test messages")
 
 // Decoder numbers of FuzzDecode.
 const (
@@ -119,11 +117,11 @@ func FuzzDecode(f *testing.F) {
 }
 
 // TestFuzzCorpus checks that the checked-in corpus holds a seed of every
-// decoder (go test -run TestFuzzCorpus -corpus rewrites it).
+// decoder (go test -run TestFuzzCorpus -update rewrites it).
 func TestFuzzCorpus(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
 	seeds := fuzzSeeds(t)
-	if *writeCorpus {
+	if golden.Update() {
 		os.MkdirAll(dir, 0o755)
 		for name, s := range seeds {
 			body := fmt.Sprintf("go test fuzz v1\nbyte(%q)\n[]byte(%q)\n", rune(s[0].(uint8)), s[1].([]byte))
@@ -134,7 +132,7 @@ func TestFuzzCorpus(t *testing.T) {
 	}
 	for name := range seeds {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Errorf("corpus entry %s missing (go test -run TestFuzzCorpus -corpus): %v", name, err)
+			t.Errorf("corpus entry %s missing (go test -run TestFuzzCorpus -update): %v", name, err)
 		}
 	}
 }

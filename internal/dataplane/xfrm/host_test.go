@@ -19,7 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secgw/internal/dataplane"
-	"secgw/internal/dataplane/xfrm/xfrmtest"
+	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
+	"secgw/internal/poll"
 )
 
 func newDP(t testing.TB, ns netns.NsHandle, events bool) *Dataplane {
@@ -46,7 +48,7 @@ func policySet() []dataplane.Policy {
 // Reconciler, lists them back equal, reconciles idle with no op, updates
 // and deletes, and leaves a foreign policy alone.
 func TestHostPoliciesReconcile(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
+	ns := netnstest.NewNS(t)
 	d := newDP(t, ns, false)
 	ctx := context.Background()
 
@@ -56,7 +58,7 @@ func TestHostPoliciesReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer xh.Close()
-	foreign := &netlink.XfrmPolicy{Src: xfrmtest.IPNet(netip.MustParsePrefix("172.16.0.0/12")), Dst: xfrmtest.IPNet(netip.MustParsePrefix("172.17.0.0/16")),
+	foreign := &netlink.XfrmPolicy{Src: netnsutil.IPNet(netip.MustParsePrefix("172.16.0.0/12")), Dst: netnsutil.IPNet(netip.MustParsePrefix("172.17.0.0/16")),
 		Dir: netlink.XFRM_DIR_OUT, Priority: 5}
 	if err := xh.XfrmPolicyAdd(foreign); err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ func TestHostPoliciesReconcile(t *testing.T) {
 // ops before it are applied, and (the kernel goes on within a batch) so
 // are the ops after it in the same batch.
 func TestHostBatchFailure(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
+	ns := netnstest.NewNS(t)
 	d := newDP(t, ns, false)
 	ctx := context.Background()
 	ps := policySet()
@@ -157,7 +159,7 @@ func TestHostBatchFailure(t *testing.T) {
 
 // TestHostLargeBatch: more ops than one buffer holds, in one Apply.
 func TestHostLargeBatch(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
+	ns := netnstest.NewNS(t)
 	d := newDP(t, ns, false)
 	ctx := context.Background()
 	want := policyState(1000)
@@ -199,7 +201,7 @@ func policyState(n int) dataplane.State {
 // TestHostAllocSPI: distinct SPIs >= 256, held by placeholders that List
 // leaves out.
 func TestHostAllocSPI(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
+	ns := netnstest.NewNS(t)
 	d := newDP(t, ns, false)
 	ctx := context.Background()
 	seen := map[uint32]bool{}
@@ -229,7 +231,7 @@ func TestHostAllocSPI(t *testing.T) {
 
 // TestHostSPDHash sets the hash thresholds and reads them back.
 func TestHostSPDHash(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
+	ns := netnstest.NewNS(t)
 	d := newDP(t, ns, false)
 	info, err := d.SPDInfo()
 	if err != nil || info.Hash != DefaultSPDHash {
@@ -250,12 +252,12 @@ func TestHostSPDHash(t *testing.T) {
 // TestHostAcquire: traffic matching a Protect policy without an SA raises
 // an acquire for our policy; one for a foreign policy is not delivered.
 func TestHostAcquire(t *testing.T) {
-	a, b := xfrmtest.NewNS(t), xfrmtest.NewNS(t)
-	xfrmtest.Veth(t, a, b, "va", "vb", netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("192.0.2.2/24"))
-	ha := xfrmtest.Handle(t, a)
-	xfrmtest.LoAddr(t, ha, netip.MustParsePrefix("10.1.0.1/32"))
-	xfrmtest.Route(t, ha, netip.MustParsePrefix("10.2.0.0/16"), gwB, netip.MustParseAddr("10.1.0.1"), nil)
-	xfrmtest.Route(t, ha, netip.MustParsePrefix("10.3.0.0/16"), gwB, netip.MustParseAddr("10.1.0.1"), nil)
+	a, b := netnstest.NewNS(t), netnstest.NewNS(t)
+	netnstest.Veth(t, a, b, "va", "vb", netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("192.0.2.2/24"))
+	ha := netnstest.Handle(t, a)
+	netnstest.LoAddr(t, ha, netip.MustParsePrefix("10.1.0.1/32"))
+	netnstest.Route(t, ha, netip.MustParsePrefix("10.2.0.0/16"), gwB, netip.MustParseAddr("10.1.0.1"), nil)
+	netnstest.Route(t, ha, netip.MustParsePrefix("10.3.0.0/16"), gwB, netip.MustParseAddr("10.1.0.1"), nil)
 	d := newDP(t, a, true)
 	ctx := context.Background()
 	pol := testPolicies()["out"]
@@ -264,13 +266,13 @@ func TestHostAcquire(t *testing.T) {
 	}
 	xh, _ := netlink.NewHandleAt(a, unix.NETLINK_XFRM)
 	defer xh.Close()
-	foreign := &netlink.XfrmPolicy{Src: xfrmtest.IPNet(netip.MustParsePrefix("10.1.0.0/16")), Dst: xfrmtest.IPNet(netip.MustParsePrefix("10.3.0.0/16")),
+	foreign := &netlink.XfrmPolicy{Src: netnsutil.IPNet(netip.MustParsePrefix("10.1.0.0/16")), Dst: netnsutil.IPNet(netip.MustParsePrefix("10.3.0.0/16")),
 		Dir: netlink.XFRM_DIR_OUT, Tmpls: []netlink.XfrmPolicyTmpl{{Src: net.IP(gwA.AsSlice()), Dst: net.IP(gwB.AsSlice()), Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL, Reqid: 7}}}
 	if err := xh.XfrmPolicyAdd(foreign); err != nil {
 		t.Fatal(err)
 	}
 	send := func(dst string) {
-		xfrmtest.In(a, func() error {
+		netnsutil.Run(a, func() error {
 			c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("10.1.0.1")}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 9})
 			if err != nil {
 				return err
@@ -302,24 +304,16 @@ func TestHostAcquire(t *testing.T) {
 // TestHostLarvalExpiry: the placeholder of an allocated SPI that is never
 // replaced expires silently (no event for an SA the engine never had).
 func TestHostLarvalExpiry(t *testing.T) {
-	ns := xfrmtest.NewNS(t)
-	xfrmtest.Sysctl(t, ns, "net/core/xfrm_acq_expires", "1")
+	ns := netnstest.NewNS(t)
+	netnstest.Sysctl(t, ns, "net/core/xfrm_acq_expires", "1")
 	d := newDP(t, ns, true)
 	if _, err := d.AllocSPI(context.Background(), gwB, gwA, dataplane.OwnedReqIDs.Min); err != nil {
 		t.Fatal(err)
 	}
 	xh, _ := netlink.NewHandleAt(ns, unix.NETLINK_XFRM)
 	defer xh.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		states, _ := xh.XfrmStateList(unix.AF_UNSPEC)
-		if len(states) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("placeholder did not expire within 5 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !poll.Until(5*time.Second, func() bool { states, _ := xh.XfrmStateList(unix.AF_UNSPEC); return len(states) == 0 }) {
+		t.Fatal("placeholder did not expire within 5 s")
 	}
 	select {
 	case ev := <-d.Events():
@@ -331,7 +325,7 @@ func TestHostLarvalExpiry(t *testing.T) {
 // TestHostCloseEndsEvents: Close unblocks the event reader and closes the
 // channel.
 func TestHostCloseEndsEvents(t *testing.T) {
-	d, err := New(Options{NetNS: xfrmtest.NewNS(t), Events: true})
+	d, err := New(Options{NetNS: netnstest.NewNS(t), Events: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +350,7 @@ func TestHostCloseEndsEvents(t *testing.T) {
 // namespace. (This machine's kernel has no ESP: the answer is an error
 // naming the failed add; in qemu, test/kernel expects nil.)
 func TestHostProbeESP(t *testing.T) {
-	xfrmtest.RequireRoot(t)
+	netnstest.RequireRoot(t)
 	err := ProbeESP()
 	t.Logf("ProbeESP: %v", err)
 	if err != nil && !strings.Contains(err.Error(), "cannot hold ESP SAs") {

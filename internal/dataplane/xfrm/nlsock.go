@@ -30,14 +30,6 @@ const (
 	rcvBuf = 8 << 20
 )
 
-// inNetns runs fn on a thread in network namespace ns (netnsutil.Run).
-func inNetns(ns netns.NsHandle, fn func() error) error {
-	if err := netnsutil.Run(ns, fn); err != nil {
-		return fmt.Errorf("xfrm: %w", err)
-	}
-	return nil
-}
-
 // conn is a NETLINK_XFRM socket for requests: one outstanding batch at a
 // time (its users serialize), replies read synchronously (the kernel
 // handles a request inside sendmsg, so its replies are queued when
@@ -50,7 +42,7 @@ type conn struct {
 
 func openConn(ns netns.NsHandle) (*conn, error) {
 	var fd int
-	err := inNetns(ns, func() (err error) {
+	err := netnsutil.Run(ns, func() (err error) {
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_XFRM)
 		return err
 	})
@@ -299,7 +291,7 @@ type eventConn struct {
 
 func openEvents(ns netns.NsHandle, groups ...uint32) (*eventConn, error) {
 	var fd int
-	err := inNetns(ns, func() (err error) {
+	err := netnsutil.Run(ns, func() (err error) {
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_XFRM)
 		return err
 	})

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"runtime"
-	"secgw/internal/ipsec"
-
-	"github.com/vishvananda/netns"
 
 	"secgw/internal/dataplane"
+	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil"
 )
 
 // ProbeESP reports whether the kernel can hold ESP SAs (nil) or why not:
@@ -19,9 +17,9 @@ import (
 // RNG it needs) fails here. The daemon uses it to choose between this
 // dataplane and the userspace one. It needs CAP_SYS_ADMIN.
 func ProbeESP() error {
-	ns, err := throwawayNetns()
+	ns, err := netnsutil.New()
 	if err != nil {
-		return err
+		return fmt.Errorf("xfrm: %w", err)
 	}
 	defer ns.Close()
 	d, err := New(Options{NetNS: ns})
@@ -35,26 +33,4 @@ func ProbeESP() error {
 		return fmt.Errorf("xfrm: the kernel cannot hold ESP SAs: %w", err)
 	}
 	return nil
-}
-
-// throwawayNetns creates a network namespace without entering it.
-func throwawayNetns() (netns.NsHandle, error) {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return netns.None(), fmt.Errorf("xfrm: current network namespace: %w", err)
-	}
-	defer orig.Close()
-	ns, err := netns.New()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return netns.None(), fmt.Errorf("xfrm: new network namespace: %w", err)
-	}
-	if err := netns.Set(orig); err != nil {
-		ns.Close()
-		return netns.None(), fmt.Errorf("xfrm: back to the network namespace: %w", err) // thread stays locked
-	}
-	runtime.UnlockOSThread()
-	return ns, nil
 }

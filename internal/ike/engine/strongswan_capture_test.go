@@ -14,7 +14,7 @@ import (
 
 // TestStrongSwanIKESAInit replays the IKE_SA_INIT request that charon
 // (strongSwan 5.9.8) sent in the interop test (testdata/strongswan-
-// ikeauth-*.json, written by test/strongswan with -update-capture) to a
+// ikeauth-*.json, written by test/strongswan with -update) to a
 // responder and checks that it answers with the suite charon proposed. The
 // decryption of the captured IKE_AUTH request with charon's keys is
 // TestCapturedVectors in test/strongswan.

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"secgw/internal/ipsec"
 	"testing"
 	"time"
+
+	"secgw/internal/ipsec"
+	"secgw/internal/poll"
 
 	"secgw/generated"
 	"secgw/internal/configtest"
@@ -346,12 +348,8 @@ func TestEnginesOverLoopback(t *testing.T) {
 	dpA := run(a, append(common("v1", "a.example", "b.example", "192.168.1.0/24", "192.168.2.0/24"),
 		"/ vrf main ike vpn v1 local-address 127.0.0.1", "/ vrf main ike vpn v1 remote-address 127.0.0.2")...)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for len(dpA.Children()) == 0 || len(dpB.Children()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no child SA pair: A %d, B %d", len(dpA.Children()), len(dpB.Children()))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll.Until(10*time.Second, func() bool { return len(dpA.Children()) > 0 && len(dpB.Children()) > 0 }) {
+		t.Fatalf("no child SA pair: A %d, B %d", len(dpA.Children()), len(dpB.Children()))
 	}
 	ca, cb := dpA.Children()[0], dpB.Children()[0]
 	if ca.InSPI != cb.OutSPI || ca.OutSPI != cb.InSPI || !bytes.Equal(ca.Out.Encr, cb.In.Encr) {

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
-)
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus in testdata/fuzz")
+	"secgw/internal/golden"
+)
 
 // checkErr asserts the error contract: *ParseError, "wire: " prefix and
 // one of the parse sentinels.
@@ -189,12 +188,12 @@ func messageSeeds(t testing.TB) map[string][]byte {
 }
 
 // TestWriteFuzzCorpus regenerates testdata/fuzz when run with
-// -update-corpus, and otherwise checks that the checked-in corpus exists.
+// -update, and otherwise checks that the checked-in corpus exists.
 func TestWriteFuzzCorpus(t *testing.T) {
 	write := func(target, name string, data []byte) {
 		path := filepath.Join("testdata", "fuzz", target, name)
 		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-		if *updateCorpus {
+		if golden.Update() {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +204,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || string(got) != content {
-			t.Errorf("seed %s/%s missing or stale; run go test -run TestWriteFuzzCorpus -update-corpus", target, name)
+			t.Errorf("seed %s/%s missing or stale; run go test -run TestWriteFuzzCorpus -update", target, name)
 		}
 	}
 	for name, data := range messageSeeds(t) {

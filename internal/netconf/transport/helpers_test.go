@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/poll"
 )
 
 const (
@@ -304,13 +306,7 @@ func wantError(t *testing.T, msg, errType, tag string) reply {
 // waitFor polls cond until it holds or testTimeout passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Require(t, testTimeout, what, cond)
 }
 
 // recorder records calls from handlers and hooks.

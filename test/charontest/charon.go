@@ -1,25 +1,45 @@
-package gwtest
+// Package charontest runs strongSwan's charon as a test peer: one daemon
+// per network namespace, each with a private strongswan.conf, /run, vici
+// socket and log in a directory of the test (NOTES.md says why each is
+// private). Start writes the configuration, starts charon, waits until
+// its vici socket answers, and registers a cleanup that stops it and,
+// when the test failed, logs the tail of charon's log. Every test package
+// that talks to charon (test/strongswan, test/gateway, test/soak,
+// test/espcapture) starts it here.
+package charontest
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"secgw/internal/poll"
 	"secgw/internal/swanctl"
+	"secgw/test/gwtest"
 )
 
-// CharonPath is Debian's charon.
-const CharonPath = "/usr/lib/ipsec/charon"
+// Path is Debian's charon.
+const Path = "/usr/lib/ipsec/charon"
 
-// CharonPlugins is the load list of NOTES.md: kernel-libipsec before
+// Plugins is the load list of NOTES.md: kernel-libipsec before
 // kernel-netlink, so that the userspace ESP backend wins and
 // kernel-netlink only serves addresses and routes.
-const CharonPlugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey " +
+const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey " +
 	"kernel-libipsec kernel-netlink socket-default vici counters"
+
+// Options are what differs between the tests' charons.
+type Options struct {
+	// Extra holds more settings of strongswan.conf's charon section.
+	Extra string
+	// LogLevels holds more filelog levels, one "group = level" a line
+	// (e.g. "ike = 4\nchd = 4": charon logs the IKE and child keys).
+	LogLevels string
+}
 
 // Charon is one charon daemon running in a namespace with a private
 // strongswan.conf, /run, vici socket and log, all in Dir. It may be
@@ -31,11 +51,19 @@ type Charon struct {
 	exited chan error
 }
 
-// CharonConf is the strongswan.conf of a charon whose files are in dir.
-func CharonConf(dir string) string {
+// Conf is the strongswan.conf of a charon whose files are in dir.
+func Conf(dir string, o Options) string {
+	var levels strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(o.LogLevels), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			fmt.Fprintf(&levels, "\t\t\t%s\n", l)
+		}
+	}
 	return fmt.Sprintf(`charon {
+%s
 	load_modular = no
 	load = %s
+	# Two tries are enough on a veth pair and keep failing tests short.
 	retransmit_tries = 2
 	retransmit_timeout = 1.0
 	filelog {
@@ -47,7 +75,7 @@ func CharonConf(dir string) string {
 			default = 1
 			knl = 2
 			cfg = 2
-		}
+%s		}
 	}
 	syslog {
 		daemon {
@@ -60,17 +88,17 @@ func CharonConf(dir string) string {
 		}
 	}
 }
-`, CharonPlugins, filepath.Join(dir, "charon.log"), filepath.Join(dir, "charon.vici"))
+`, o.Extra, Plugins, filepath.Join(dir, "charon.log"), levels.String(), filepath.Join(dir, "charon.vici"))
 }
 
-// StartCharon starts charon in ns and waits until its vici socket
-// answers. t.Cleanup stops it and, if the test failed, logs the tail of
-// its log.
-func StartCharon(t testing.TB, ns string) *Charon {
+// Start starts charon in namespace ns (a name of ip netns) and waits
+// until its vici socket answers. t.Cleanup stops it and, if the test
+// failed, logs the tail of its log.
+func Start(t testing.TB, ns string, o Options) *Charon {
 	t.Helper()
 	dir := t.TempDir()
 	c := &Charon{NS: ns, Dir: dir, URI: "unix://" + filepath.Join(dir, "charon.vici"), Log: filepath.Join(dir, "charon.log")}
-	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(CharonConf(dir)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(Conf(dir, o)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// swanctl --load-all also reads credentials from the directories next
@@ -84,7 +112,7 @@ func StartCharon(t testing.TB, ns string) *Charon {
 	t.Cleanup(func() {
 		c.Stop()
 		if t.Failed() {
-			t.Logf("charon log (%s), last lines:\n%s", c.Log, Tail(c.ReadLog(), 60))
+			t.Logf("charon log (%s), last lines:\n%s", c.Log, gwtest.Tail(c.ReadLog(), 80))
 		}
 	})
 	if err := c.Start(); err != nil {
@@ -104,31 +132,40 @@ func (c *Charon) Start() error {
 	// mount on /run (charon's pid file) stays private to this charon.
 	// Both ip and sh exec, so the pid is charon's.
 	cmd := exec.Command("ip", "netns", "exec", c.NS, "sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh",
-		filepath.Join(c.Dir, "run"), CharonPath)
+		filepath.Join(c.Dir, "run"), Path)
 	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(c.Dir, "strongswan.conf"))
 	cmd.Stdout, cmd.Stderr = out, out
+	// If the test binary dies without its cleanups, charon dies with it
+	// (ip and sh exec, so the signal setting reaches charon).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("gwtest: starting charon: %v", err)
+		return fmt.Errorf("charontest: starting charon: %v", err)
 	}
 	c.cmd, c.exited = cmd, make(chan error, 1)
 	go func() { c.exited <- cmd.Wait() }()
-	deadline := time.Now().Add(CmdTimeout)
-	for {
+	var exitErr error
+	exited := false
+	answers := poll.Until(gwtest.CmdTimeout, func() bool {
 		if _, err := c.Swanctl("--stats"); err == nil {
-			return nil
+			return true
 		}
 		select {
-		case err := <-c.exited:
-			c.exited <- err
-			b, _ := os.ReadFile(filepath.Join(c.Dir, "charon.out"))
-			return fmt.Errorf("gwtest: charon exited: %v\n%s\n%s", err, b, Tail(c.ReadLog(), 40))
-		case <-time.After(50 * time.Millisecond):
+		case exitErr = <-c.exited:
+			c.exited <- exitErr
+			exited = true
+		default:
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("gwtest: charon's vici socket did not answer within %v\n%s", CmdTimeout, Tail(c.ReadLog(), 40))
-		}
+		return exited
+	})
+	switch {
+	case exited:
+		c.cmd = nil
+		b, _ := os.ReadFile(filepath.Join(c.Dir, "charon.out"))
+		return fmt.Errorf("charontest: charon exited: %v\n%s\n%s", exitErr, b, gwtest.Tail(c.ReadLog(), 40))
+	case !answers:
+		return fmt.Errorf("charontest: charon's vici socket did not answer within %v\n%s", gwtest.CmdTimeout, gwtest.Tail(c.ReadLog(), 40))
 	}
+	return nil
 }
 
 // Stop stops charon (SIGTERM, SIGKILL after 3 s) if it runs.
@@ -147,6 +184,17 @@ func (c *Charon) Stop() {
 	c.cmd = nil
 }
 
+// Kill kills charon with SIGKILL (a crash: it sends no DELETE) and waits
+// until it has exited.
+func (c *Charon) Kill() {
+	if c.cmd == nil {
+		return
+	}
+	c.cmd.Process.Kill()
+	c.exited <- <-c.exited
+	c.cmd = nil
+}
+
 // PID is the running charon's process id, 0 if stopped.
 func (c *Charon) PID() int {
 	if c.cmd == nil {
@@ -161,21 +209,34 @@ func (c *Charon) ReadLog() string {
 	return string(b)
 }
 
-// Swanctl runs a swanctl command against this charon.
-func (c *Charon) Swanctl(args ...string) (string, error) {
-	return Run("swanctl", append(args, "--uri", c.URI)...)
+// WaitLog waits up to d for a log line containing s.
+func (c *Charon) WaitLog(s string, d time.Duration) bool {
+	return poll.Until(d, func() bool { return strings.Contains(c.ReadLog(), s) })
 }
 
-// Load writes swanctl.conf and loads it.
-func (c *Charon) Load(conf string) error {
+// Swanctl runs a swanctl command against this charon.
+func (c *Charon) Swanctl(args ...string) (string, error) {
+	return gwtest.Run("swanctl", append(args, "--uri", c.URI)...)
+}
+
+// TryLoad writes swanctl.conf and loads it.
+func (c *Charon) TryLoad(conf string) error {
 	f := filepath.Join(c.Dir, "swanctl.conf")
 	if err := os.WriteFile(f, []byte(conf), 0o600); err != nil {
 		return err
 	}
 	if out, err := c.Swanctl("--load-all", "--file", f); err != nil {
-		return fmt.Errorf("gwtest: swanctl --load-all: %v\n%s\n%s", err, conf, out)
+		return fmt.Errorf("charontest: swanctl --load-all: %v\n%s\n%s", err, conf, out)
 	}
 	return nil
+}
+
+// Load is TryLoad, failing the test on error.
+func (c *Charon) Load(t testing.TB, conf string) {
+	t.Helper()
+	if err := c.TryLoad(conf); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ListSAs returns charon's IKE SAs from `swanctl --list-sas --raw`, each
@@ -183,7 +244,7 @@ func (c *Charon) Load(conf string) error {
 func (c *Charon) ListSAs() ([]swanctl.Section, error) {
 	out, err := c.Swanctl("--list-sas", "--raw")
 	if err != nil {
-		return nil, fmt.Errorf("gwtest: swanctl --list-sas: %v\n%s", err, out)
+		return nil, fmt.Errorf("charontest: swanctl --list-sas: %v\n%s", err, out)
 	}
 	return ListSAsRaw(out), nil
 }
