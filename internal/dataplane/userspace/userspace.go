@@ -192,8 +192,10 @@ func New(o Options) (*Dataplane, error) {
 // Kind implements dataplane.Dataplane.
 func (d *Dataplane) Kind() string { return "userspace" }
 
-// Apply implements dataplane.Dataplane: the batch is applied to a copy of
-// the tables, which replaces the live ones at once, up to the failing op.
+// Apply implements dataplane.Dataplane: the batch is applied to a new
+// version of the tables, which replaces the live one at once, up to the
+// failing op. It costs what the ops touch (see tables), whatever is
+// installed.
 func (d *Dataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("userspace: %w", err)
@@ -205,21 +207,21 @@ func (d *Dataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
 		return errors.New("userspace: dataplane closed")
 	default:
 	}
-	t := d.tables.Load().clone()
+	t := *d.tables.Load()
+	e := new(edit)
 	now := time.Now()
 	var err error
 	for i, op := range ops {
 		d.nextSeq++
-		if e := t.apply(op, now, d.nextSeq); e != nil {
-			err = &dataplane.ApplyError{Index: i, Op: op, Err: e}
+		if err = t.apply(e, op, now, d.nextSeq); err != nil {
+			err = &dataplane.ApplyError{Index: i, Op: op, Err: err}
 			break
 		}
 		if op.SA != nil && op.Kind != dataplane.DeleteSA {
 			delete(d.reserved, op.SA.SPI)
 		}
 	}
-	t.index()
-	d.tables.Store(t)
+	d.tables.Store(&t)
 	return err
 }
 
@@ -227,10 +229,10 @@ func (d *Dataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
 func (d *Dataplane) List(ctx context.Context) (dataplane.State, error) {
 	t := d.tables.Load()
 	var st dataplane.State
-	for _, s := range t.sas {
+	for _, s := range t.sas.all() {
 		st.SAs = append(st.SAs, cloneSA(&s.cfg))
 	}
-	for _, p := range t.policies {
+	for _, p := range t.policies.all() {
 		st.Policies = append(st.Policies, p.cfg)
 	}
 	return st, nil
@@ -238,7 +240,7 @@ func (d *Dataplane) List(ctx context.Context) (dataplane.State, error) {
 
 // Counters implements dataplane.Dataplane.
 func (d *Dataplane) Counters(ctx context.Context, k dataplane.SAKey) (dataplane.Counters, error) {
-	s := d.tables.Load().sas[k]
+	s, _ := d.tables.Load().sas.get(k)
 	if s == nil {
 		return dataplane.Counters{}, fmt.Errorf("userspace: no SA %s", k)
 	}
@@ -257,7 +259,7 @@ func (d *Dataplane) AllocSPI(ctx context.Context, src, dst netip.Addr, reqID uin
 	t := d.tables.Load()
 	for range 1000 {
 		spi := rand.Uint32()
-		if spi < 256 || t.bySPI[spi] != nil {
+		if _, used := t.bySPI.get(spi); spi < 256 || used {
 			continue
 		}
 		if _, taken := d.reserved[spi]; taken {
@@ -312,12 +314,10 @@ func (d *Dataplane) emit(ev dataplane.Event) {
 // it too) and reports it.
 func (d *Dataplane) removeSA(s *sa, reason string) {
 	d.mu.Lock()
-	t := d.tables.Load()
-	if t.sas[s.cfg.Key()] == s {
-		t = t.clone()
-		t.apply(dataplane.Op{Kind: dataplane.DeleteSA, SA: &s.cfg}, time.Time{}, 0)
-		t.index()
-		d.tables.Store(t)
+	if cur, _ := d.tables.Load().sas.get(s.cfg.Key()); cur == s {
+		t := *d.tables.Load()
+		t.delSA(new(edit), s)
+		d.tables.Store(&t)
 	}
 	d.mu.Unlock()
 	d.emit(dataplane.Event{Kind: dataplane.HardExpire, SA: s.cfg.Key(), Reason: reason})
@@ -334,7 +334,7 @@ func (d *Dataplane) expiry() {
 		case <-d.done:
 			return
 		case now := <-tick.C:
-			for _, s := range d.tables.Load().sas {
+			for _, s := range d.tables.Load().sas.all() {
 				if reason, hard := s.expired(now); reason != "" {
 					if hard {
 						d.removeSA(s, reason)
