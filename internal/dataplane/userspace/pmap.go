@@ -40,9 +40,16 @@ type pnode[K comparable, V any] struct {
 	edit *edit
 }
 
-// pslot is a child node (sub non-nil) or one entry.
+// pslot is a child node or one entry. Entries sit behind a pointer so
+// that a node is small to copy (16 octets a slot, whatever K and V).
 type pslot[K comparable, V any] struct {
-	sub  *pnode[K, V]
+	sub *pnode[K, V]
+	e   *pentry[K, V]
+}
+
+// pentry is one key and value; never changed once in a node (a new value
+// is a new entry).
+type pentry[K comparable, V any] struct {
 	hash uint64
 	key  K
 	val  V
@@ -71,8 +78,8 @@ func (m *pmap[K, V]) get(k K) (V, bool) {
 	for shift := uint(0); n != nil; shift += pbits {
 		if shift >= 64 {
 			for i := range n.slots {
-				if n.slots[i].key == k {
-					return n.slots[i].val, true
+				if e := n.slots[i].e; e.key == k {
+					return e.val, true
 				}
 			}
 			break
@@ -86,8 +93,8 @@ func (m *pmap[K, V]) get(k K) (V, bool) {
 			n = s.sub
 			continue
 		}
-		if s.hash == h && s.key == k {
-			return s.val, true
+		if s.e.hash == h && s.e.key == k {
+			return s.e.val, true
 		}
 		break
 	}
@@ -129,7 +136,7 @@ func (n *pnode[K, V]) walk(yield func(K, V) bool) bool {
 			if !s.sub.walk(yield) {
 				return false
 			}
-		} else if !yield(s.key, s.val) {
+		} else if !yield(s.e.key, s.e.val) {
 			return false
 		}
 	}
@@ -151,20 +158,16 @@ func (n *pnode[K, V]) own(e *edit, extra int) *pnode[K, V] {
 // set returns n with k mapped to v; shift is the hash bit n's digit starts
 // at. n may be nil.
 func (n *pnode[K, V]) set(e *edit, shift uint, h uint64, k K, v V, added *bool) *pnode[K, V] {
-	leaf := pslot[K, V]{hash: h, key: k, val: v}
+	leaf := pslot[K, V]{e: &pentry[K, V]{hash: h, key: k, val: v}}
 	if n == nil {
 		*added = true
-		c := &pnode[K, V]{slots: []pslot[K, V]{leaf}, edit: e}
-		if shift < 64 {
-			c.bitmap = 1 << (h >> shift & pmask)
-		}
-		return c
+		return leafNode(e, shift, leaf)
 	}
 	if shift >= 64 {
 		for i := range n.slots {
-			if n.slots[i].key == k {
+			if n.slots[i].e.key == k {
 				c := n.own(e, 0)
-				c.slots[i].val = v
+				c.slots[i] = leaf
 				return c
 			}
 		}
@@ -192,19 +195,28 @@ func (n *pnode[K, V]) set(e *edit, shift uint, h uint64, k K, v V, added *bool) 
 		c := n.own(e, 0)
 		c.slots[i].sub = sub
 		return c
-	case s.hash == h && s.key == k:
+	case s.e.hash == h && s.e.key == k:
 		c := n.own(e, 0)
-		c.slots[i].val = v
+		c.slots[i] = leaf
 		return c
 	default:
 		// Two entries share this digit: both go one level down.
-		var sub *pnode[K, V]
-		sub = sub.set(e, shift+pbits, s.hash, s.key, s.val, new(bool))
+		sub := leafNode(e, shift+pbits, *s)
 		sub = sub.set(e, shift+pbits, h, k, v, added)
 		c := n.own(e, 0)
 		c.slots[i] = pslot[K, V]{sub: sub}
 		return c
 	}
+}
+
+// leafNode returns a new node, whose digit starts at shift, holding the
+// one entry leaf.
+func leafNode[K comparable, V any](e *edit, shift uint, leaf pslot[K, V]) *pnode[K, V] {
+	c := &pnode[K, V]{slots: []pslot[K, V]{leaf}, edit: e}
+	if shift < 64 {
+		c.bitmap = 1 << (leaf.e.hash >> shift & pmask)
+	}
+	return c
 }
 
 // del returns n without k (nil when empty). A child left with a single
@@ -216,7 +228,7 @@ func (n *pnode[K, V]) del(e *edit, shift uint, h uint64, k K, removed *bool) *pn
 	}
 	if shift >= 64 {
 		for i := range n.slots {
-			if n.slots[i].key == k {
+			if n.slots[i].e.key == k {
 				*removed = true
 				if len(n.slots) == 1 {
 					return nil
@@ -235,7 +247,7 @@ func (n *pnode[K, V]) del(e *edit, shift uint, h uint64, k K, removed *bool) *pn
 	i := bits.OnesCount32(n.bitmap & (bit - 1))
 	s := &n.slots[i]
 	if s.sub == nil {
-		if s.hash != h || s.key != k {
+		if s.e.hash != h || s.e.key != k {
 			return n
 		}
 		*removed = true
