@@ -28,7 +28,9 @@ type policy struct {
 // paths to the changed entries with the old one, and the derived indexes
 // are updated per op, so a batch costs what its ops touch, not the size of
 // the tables. A tables value is a handful of map headers; copying it
-// starts a new version.
+// starts a new version. The slices held by out and inSel are never changed
+// once published either: an op replaces them. They are short (the SAs of
+// one template: two while a rekey overlaps; the selectors of one reqid).
 type tables struct {
 	sas      pmap[dataplane.SAKey, *sa]
 	policies pmap[dataplane.PolicyKey, *policy]
@@ -44,10 +46,6 @@ type tables struct {
 	inSPD     spd
 	discardIn int
 }
-
-// The slices held by out and inSel are never changed once published: an
-// op replaces them. They are short (the SAs of one template: two while a
-// rekey overlaps; the selectors of one reqid).
 
 // outKey finds the outbound SA of a template (RFC 4301 §5.1.1: the SA is
 // found from the SPD entry): reqid and the peer's address.
@@ -176,10 +174,12 @@ func (t *tables) delPolicy(e *edit, p *policy) {
 	}
 }
 
-// Apply errors (wrapped in *dataplane.ApplyError).
+// Apply errors (wrapped in *dataplane.ApplyError), classified as every
+// implementation's are: a caller deleting an SA its hard lifetime already
+// removed tests for dataplane.ErrNotFound.
 var (
-	errExists   = errors.New("userspace: entry exists")
-	errNotFound = errors.New("userspace: no such entry")
+	errExists   = fmt.Errorf("userspace: %w", dataplane.ErrExist)
+	errNotFound = fmt.Errorf("userspace: %w", dataplane.ErrNotFound)
 )
 
 // apply performs one op on t (a private version) under the edit token e;

@@ -2,6 +2,8 @@ package userspace
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -280,4 +282,31 @@ func sameSelectors(a, b []dataplane.Selector) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
+}
+
+// TestApplyErrorKinds: a refused add or delete is classified with
+// dataplane.ErrExist and dataplane.ErrNotFound, as the kernel dataplane's
+// are.
+func TestApplyErrorKinds(t *testing.T) {
+	d := newScaleDP(t)
+	ctx := context.Background()
+	add := scaleChild(0)
+	if err := d.Apply(ctx, add); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(ctx, add[:1]); !errors.Is(err, dataplane.ErrExist) {
+		t.Errorf("add twice: %v, want ErrExist", err)
+	}
+	if err := d.Apply(ctx, add[2:3]); !errors.Is(err, dataplane.ErrExist) {
+		t.Errorf("add a policy twice: %v, want ErrExist", err)
+	}
+	gone := scaleChild(1)
+	for _, op := range []dataplane.Op{
+		{Kind: dataplane.DeleteSA, SA: gone[0].SA}, {Kind: dataplane.UpdateSA, SA: gone[0].SA},
+		{Kind: dataplane.DeletePolicy, Policy: gone[2].Policy},
+	} {
+		if err := d.Apply(ctx, []dataplane.Op{op}); !errors.Is(err, dataplane.ErrNotFound) {
+			t.Errorf("%s of a missing entry: %v, want ErrNotFound", op.Kind, err)
+		}
+	}
 }
