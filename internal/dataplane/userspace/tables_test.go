@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -308,5 +309,65 @@ func TestApplyErrorKinds(t *testing.T) {
 		if err := d.Apply(ctx, []dataplane.Op{op}); !errors.Is(err, dataplane.ErrNotFound) {
 			t.Errorf("%s of a missing entry: %v, want ErrNotFound", op.Kind, err)
 		}
+	}
+}
+
+// TestTablesReadersSeeWholeBatches: while batches install and remove
+// children, a reader of the live tables finds each child's policy only
+// together with its SAs, and never a torn index (run with -race: the
+// writer changes no node a published version holds).
+func TestTablesReadersSeeWholeBatches(t *testing.T) {
+	d := newScaleDP(t)
+	ctx := context.Background()
+	const children = 64
+	fillScale(t, d, children/2)
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		var err error
+		for n := 0; err == nil; n++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			tab := d.tables.Load()
+			i := n % children
+			f := scaleFlow(i)
+			p := tab.lookupOut(&f)
+			_, inSA := tab.bySPI.get(0x10000000 + uint32(i))
+			switch {
+			case p != nil && (tab.saFor(p) == nil || !inSA):
+				err = fmt.Errorf("child %d: policy without its SAs", i)
+			case p == nil && inSA:
+				err = fmt.Errorf("child %d: SAs without the policy", i)
+			}
+		}
+		<-stop
+		done <- err
+	}()
+	r := rand.New(rand.NewPCG(5, 6))
+	installed := map[int]bool{}
+	for i := range children / 2 {
+		installed[i] = true
+	}
+	for range 2000 {
+		i := r.IntN(children)
+		batch := scaleChild(i)
+		if installed[i] {
+			for j := range batch {
+				batch[j].Kind = map[dataplane.OpKind]dataplane.OpKind{
+					dataplane.AddSA: dataplane.DeleteSA, dataplane.AddPolicy: dataplane.DeletePolicy}[batch[j].Kind]
+			}
+		}
+		if err := d.Apply(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		installed[i] = !installed[i]
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }
