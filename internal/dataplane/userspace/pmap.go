@@ -1,6 +1,7 @@
 package userspace
 
 import (
+	"encoding/binary"
 	"iter"
 	"math/bits"
 	"net/netip"
@@ -55,8 +56,10 @@ type pentry[K comparable, V any] struct {
 	val  V
 }
 
-// edit is the token of one batch of updates (one Apply). Copied counts
-// the slots its updates copied from shared nodes: the work of the batch.
+// edit is the token of one batch of updates (one Apply), compared by
+// address (it must not be of size zero: such pointers may all be equal).
+// copied counts the slots its updates copied from shared nodes: the work
+// of the batch.
 type edit struct{ copied int }
 
 const (
@@ -123,7 +126,8 @@ func (m *pmap[K, V]) del(e *edit, k K) bool {
 
 // all yields every entry, in no particular order.
 func (m *pmap[K, V]) all() iter.Seq2[K, V] {
-	return func(yield func(K, V) bool) { m.root.walk(yield) }
+	root := m.root
+	return func(yield func(K, V) bool) { root.walk(yield) }
 }
 
 func (n *pnode[K, V]) walk(yield func(K, V) bool) bool {
@@ -302,10 +306,7 @@ func mix64(x uint64) uint64 {
 
 func hashAddr(a netip.Addr) uint64 {
 	b := a.As16()
-	hi := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
-	lo := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 |
-		uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	return mix64(hi^mix64(lo^uint64(a.BitLen()))) + uint64(a.BitLen())
 }
 
