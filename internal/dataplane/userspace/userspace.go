@@ -39,8 +39,9 @@
 // The tables scale to 100k tunnels (tables.go, pmap.go, spd.go): each map,
 // primary or derived, is a persistent hash trie, so an Apply copies only
 // the paths to the entries its ops touch (a few nodes of at most 32
-// slots) and updates the derived indexes per op; installing a child costs
-// the same with 10 or 100,000 installed. The outbound SPD, and the inbound
+// slots, log32 of the size: four at 100k) and updates the derived indexes
+// per op; installing a child costs about the same with 10 or 100,000
+// installed (BenchmarkApplyInstall). The outbound SPD, and the inbound
 // one that drop policies need, hash their policies by prefix lengths and
 // prefixes, so a lookup probes one bucket per combination of prefix
 // lengths in use instead of scanning the SPD; the first match is the one
