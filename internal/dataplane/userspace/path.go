@@ -369,7 +369,7 @@ func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote neti
 		return
 	}
 	t := d.tables.Load()
-	s := t.bySPI[esp.SPI(pkt)]
+	s, _ := t.bySPI.get(esp.SPI(pkt))
 	if s == nil || s.st.hardFired.Load() {
 		d.dropUnknownSPI(pkt, local, remote)
 		return
@@ -406,7 +406,8 @@ func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote neti
 	// RFC 4301 §5.2 step 4: the decrypted packet must be one the SA's
 	// policies admit.
 	allowed := false
-	for i, sels := 0, t.inSel[s.cfg.ReqID]; i < len(sels); i++ {
+	sels, _ := t.inSel.get(s.cfg.ReqID)
+	for i := range sels {
 		if matches(&sels[i], &f) {
 			allowed = true
 			break
@@ -416,7 +417,7 @@ func (d *Dataplane) inbound(dev edge.Device, b []byte, n int, local, remote neti
 		d.stats.selector.Add(1)
 		return
 	}
-	if t.inSPD != nil && t.dropIn(&f) {
+	if t.dropIn(&f) {
 		d.stats.discard.Add(1)
 		return
 	}

@@ -1,7 +1,6 @@
 package userspace
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 // policy is one installed SPD entry.
 type policy struct {
 	cfg dataplane.Policy
+	sel string // cfg.Sel.String(), the last key of comparePolicies
 	// lastAcquire is when an Acquire was last raised for it (UnixNano);
 	// shared between table versions.
 	lastAcquire *atomic.Int64
@@ -23,21 +23,28 @@ type policy struct {
 // tables is one immutable version of the SAD and SPD. Apply builds a new
 // version and publishes it with an atomic pointer swap (read-copy-update):
 // the packet path reads without locks and never sees half a batch.
+//
+// Every map is persistent (pmap, spd): the new version shares all but the
+// paths to the changed entries with the old one, and the derived indexes
+// are updated per op, so a batch costs what its ops touch, not the size of
+// the tables. A tables value is a handful of map headers; copying it
+// starts a new version. The slices held by out and inSel are never changed
+// once published either: an op replaces them. They are short (the SAs of
+// one template: two while a rekey overlaps; the selectors of one reqid).
 type tables struct {
-	sas      map[dataplane.SAKey]*sa
-	policies map[dataplane.PolicyKey]*policy
+	sas      pmap[dataplane.SAKey, *sa]
+	policies pmap[dataplane.PolicyKey, *policy]
 
-	// bySPI holds the inbound SAs; Apply keeps it up to date.
-	bySPI map[uint32]*sa
-
-	// Derived indexes, rebuilt by index() after each batch.
-	out   map[outKey][]*sa                // outbound SAs by template, oldest first
-	spd   []*policy                       // Out policies, in match order
-	inSel map[uint32][]dataplane.Selector // In/Fwd Protect selectors by reqid
-	// inSPD are the In policies in match order when one of them is a
-	// Discard (a drop security policy), else nil: decrypted packets are
-	// then checked against it, as the kernel's in policy lookup does.
-	inSPD []*policy
+	// Derived indexes, kept up to date by each op.
+	bySPI pmap[uint32, *sa]                  // the inbound SAs
+	out   pmap[outKey, []*sa]                // outbound SAs by template, oldest first
+	inSel pmap[uint32, []dataplane.Selector] // In/Fwd Protect selectors by reqid
+	spd   spd                                // the Out policies
+	// inSPD are the In policies; while one of them is a Discard (a drop
+	// security policy, discardIn counts them) decrypted packets are
+	// checked against it, as the kernel's in policy lookup does.
+	inSPD     spd
+	discardIn int
 }
 
 // outKey finds the outbound SA of a template (RFC 4301 §5.1.1: the SA is
@@ -48,126 +55,33 @@ type outKey struct {
 }
 
 func newTables() *tables {
-	t := &tables{sas: map[dataplane.SAKey]*sa{}, policies: map[dataplane.PolicyKey]*policy{}, bySPI: map[uint32]*sa{}}
-	t.index()
-	return t
-}
-
-// clone copies the primary maps; the derived ones are rebuilt by index.
-func (t *tables) clone() *tables {
-	c := &tables{
-		sas:      make(map[dataplane.SAKey]*sa, len(t.sas)),
-		policies: make(map[dataplane.PolicyKey]*policy, len(t.policies)),
+	return &tables{
+		sas:      newPMap[dataplane.SAKey, *sa](hashSAKey),
+		policies: newPMap[dataplane.PolicyKey, *policy](hashPolicyKey),
+		bySPI:    newPMap[uint32, *sa](hashU32),
+		out:      newPMap[outKey, []*sa](hashOutKey),
+		inSel:    newPMap[uint32, []dataplane.Selector](hashU32),
 	}
-	for k, v := range t.sas {
-		c.sas[k] = v
-	}
-	for k, v := range t.policies {
-		c.policies[k] = v
-	}
-	c.bySPI = make(map[uint32]*sa, len(t.bySPI))
-	for k, v := range t.bySPI {
-		c.bySPI[k] = v
-	}
-	return c
-}
-
-// specificity orders overlapping selectors: longer prefixes first, then a
-// protocol, then ports.
-func specificity(s *dataplane.Selector) int {
-	n := (s.Src.Bits() + s.Dst.Bits()) << 3
-	if s.Proto != 0 {
-		n += 4
-	}
-	if s.SrcPort != 0 {
-		n++
-	}
-	if s.DstPort != 0 {
-		n++
-	}
-	return n
-}
-
-// index rebuilds the derived lookups. SPD order (RFC 4301 §4.4.1: the
-// first matching entry of an ordered SPD wins): lower priority value first
-// (the kernel's convention), then the more specific selector, then the key
-// for a stable order.
-func (t *tables) index() {
-	t.out = make(map[outKey][]*sa)
-	t.inSel = make(map[uint32][]dataplane.Selector)
-	t.spd = t.spd[:0]
-	t.inSPD = t.inSPD[:0]
-	discardIn := false
-	for _, p := range t.policies {
-		switch p.cfg.Dir {
-		case dataplane.Out:
-			t.spd = append(t.spd, p)
-		case dataplane.In, dataplane.Fwd:
-			if p.cfg.Action == dataplane.Protect {
-				t.inSel[p.cfg.Tmpl.ReqID] = append(t.inSel[p.cfg.Tmpl.ReqID], p.cfg.Sel)
-			}
-			if p.cfg.Dir == dataplane.In {
-				t.inSPD = append(t.inSPD, p)
-				discardIn = discardIn || p.cfg.Action == dataplane.Discard
-			}
-		}
-	}
-	slices.SortFunc(t.spd, comparePolicies)
-	if discardIn {
-		slices.SortFunc(t.inSPD, comparePolicies)
-	} else {
-		t.inSPD = nil
-	}
-	for _, s := range t.sas {
-		switch s.cfg.Dir {
-		case dataplane.Out:
-			k := outKey{s.cfg.ReqID, s.cfg.Dst}
-			t.out[k] = append(t.out[k], s)
-		}
-	}
-	for k, list := range t.out {
-		slices.SortFunc(list, func(a, b *sa) int { return cmp.Compare(a.seq, b.seq) })
-		t.out[k] = list
-	}
-}
-
-// comparePolicies orders an SPD: see index.
-func comparePolicies(a, b *policy) int {
-	if c := cmp.Compare(a.cfg.Priority, b.cfg.Priority); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(specificity(&b.cfg.Sel), specificity(&a.cfg.Sel)); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.cfg.Sel.String(), b.cfg.Sel.String())
 }
 
 // dropIn reports whether the first In policy matching a decrypted packet
 // is a Discard (a drop security policy narrower than, or of a better
-// priority than, the esp policy of its SA). Without Discard policies
-// (inSPD nil) it costs nothing.
+// priority than, the esp policy of its SA). Without Discard policies it
+// costs nothing.
 func (t *tables) dropIn(f *flow) bool {
-	for _, p := range t.inSPD {
-		if matches(&p.cfg.Sel, f) {
-			return p.cfg.Action == dataplane.Discard
-		}
+	if t.discardIn == 0 {
+		return false
 	}
-	return false
+	p := t.inSPD.lookup(f)
+	return p != nil && p.cfg.Action == dataplane.Discard
 }
 
 // lookupOut returns the first Out policy matching f (nil if none).
-func (t *tables) lookupOut(f *flow) *policy {
-	for _, p := range t.spd {
-		if matches(&p.cfg.Sel, f) {
-			return p
-		}
-	}
-	return nil
-}
+func (t *tables) lookupOut(f *flow) *policy { return t.spd.lookup(f) }
 
 // saFor returns the newest outbound SA of a Protect policy's template.
 func (t *tables) saFor(p *policy) *sa {
-	list := t.out[outKey{p.cfg.Tmpl.ReqID, p.cfg.Tmpl.Dst}]
+	list, _ := t.out.get(outKey{p.cfg.Tmpl.ReqID, p.cfg.Tmpl.Dst})
 	for i := len(list) - 1; i >= 0; i-- {
 		if s := list[i]; !p.cfg.Tmpl.Src.IsValid() || s.cfg.Src == p.cfg.Tmpl.Src {
 			return s
@@ -176,21 +90,108 @@ func (t *tables) saFor(p *policy) *sa {
 	return nil
 }
 
-// Apply errors (wrapped in *dataplane.ApplyError).
+// addSA enters s into the SAD and its indexes.
+func (t *tables) addSA(e *edit, s *sa) {
+	t.sas.set(e, s.cfg.Key(), s)
+	switch s.cfg.Dir {
+	case dataplane.In:
+		t.bySPI.set(e, s.cfg.SPI, s)
+	case dataplane.Out:
+		k := outKey{s.cfg.ReqID, s.cfg.Dst}
+		old, _ := t.out.get(k)
+		i := len(old)
+		for i > 0 && old[i-1].seq > s.seq {
+			i--
+		}
+		t.out.set(e, k, slices.Concat(old[:i], []*sa{s}, old[i:]))
+	}
+}
+
+// delSA takes s (this very entry) out of the SAD and its indexes.
+func (t *tables) delSA(e *edit, s *sa) {
+	if cur, _ := t.sas.get(s.cfg.Key()); cur == s {
+		t.sas.del(e, s.cfg.Key())
+	}
+	switch s.cfg.Dir {
+	case dataplane.In:
+		if cur, _ := t.bySPI.get(s.cfg.SPI); cur == s {
+			t.bySPI.del(e, s.cfg.SPI)
+		}
+	case dataplane.Out:
+		k := outKey{s.cfg.ReqID, s.cfg.Dst}
+		old, _ := t.out.get(k)
+		switch i := slices.Index(old, s); {
+		case i < 0:
+		case len(old) == 1:
+			t.out.del(e, k)
+		default:
+			t.out.set(e, k, slices.Concat(old[:i], old[i+1:]))
+		}
+	}
+}
+
+// addPolicy enters p into the SPD and its indexes.
+func (t *tables) addPolicy(e *edit, p *policy) {
+	t.policies.set(e, p.cfg.Key(), p)
+	c := &p.cfg
+	if (c.Dir == dataplane.In || c.Dir == dataplane.Fwd) && c.Action == dataplane.Protect {
+		old, _ := t.inSel.get(c.Tmpl.ReqID)
+		t.inSel.set(e, c.Tmpl.ReqID, slices.Concat(old, []dataplane.Selector{c.Sel}))
+	}
+	switch c.Dir {
+	case dataplane.Out:
+		t.spd.insert(e, p)
+	case dataplane.In:
+		t.inSPD.insert(e, p)
+		if c.Action == dataplane.Discard {
+			t.discardIn++
+		}
+	}
+}
+
+// delPolicy takes p (this very entry) out of the SPD and its indexes.
+func (t *tables) delPolicy(e *edit, p *policy) {
+	t.policies.del(e, p.cfg.Key())
+	c := &p.cfg
+	if (c.Dir == dataplane.In || c.Dir == dataplane.Fwd) && c.Action == dataplane.Protect {
+		old, _ := t.inSel.get(c.Tmpl.ReqID)
+		switch i := slices.Index(old, c.Sel); {
+		case i < 0:
+		case len(old) == 1:
+			t.inSel.del(e, c.Tmpl.ReqID)
+		default:
+			t.inSel.set(e, c.Tmpl.ReqID, slices.Concat(old[:i], old[i+1:]))
+		}
+	}
+	switch c.Dir {
+	case dataplane.Out:
+		t.spd.remove(e, p)
+	case dataplane.In:
+		t.inSPD.remove(e, p)
+		if c.Action == dataplane.Discard {
+			t.discardIn--
+		}
+	}
+}
+
+// Apply errors (wrapped in *dataplane.ApplyError), classified as every
+// implementation's are: a caller deleting an SA its hard lifetime already
+// removed tests for dataplane.ErrNotFound.
 var (
-	errExists   = errors.New("userspace: entry exists")
-	errNotFound = errors.New("userspace: no such entry")
+	errExists   = fmt.Errorf("userspace: %w", dataplane.ErrExist)
+	errNotFound = fmt.Errorf("userspace: %w", dataplane.ErrNotFound)
 )
 
-// apply performs one op on t (a private clone). seq numbers new SAs.
-func (t *tables) apply(op dataplane.Op, now time.Time, seq uint64) error {
+// apply performs one op on t (a private version) under the edit token e;
+// seq numbers new SAs. An op that fails changes nothing.
+func (t *tables) apply(e *edit, op dataplane.Op, now time.Time, seq uint64) error {
 	switch op.Kind {
 	case dataplane.AddSA, dataplane.UpdateSA:
 		if op.SA == nil {
 			return errors.New("userspace: SA op without an SA")
 		}
 		c := cloneSA(op.SA)
-		old := t.sas[c.Key()]
+		old, _ := t.sas.get(c.Key())
 		if op.Kind == dataplane.AddSA && old != nil {
 			return errExists
 		}
@@ -202,12 +203,9 @@ func (t *tables) apply(op dataplane.Op, now time.Time, seq uint64) error {
 		}
 		if c.Dir == dataplane.In {
 			// SPIs index the inbound SAD: one SA per SPI.
-			if other := t.bySPI[c.SPI]; other != nil && other != old {
+			if other, _ := t.bySPI.get(c.SPI); other != nil && other != old {
 				return fmt.Errorf("userspace: SPI 0x%08x is in use by %s", c.SPI, other.cfg.Key())
 			}
-		}
-		if old != nil && old.cfg.Dir == dataplane.In && c.Dir != dataplane.In {
-			delete(t.bySPI, old.cfg.SPI)
 		}
 		n := &sa{cfg: c, seq: seq,
 			remote: netip.AddrPortFrom(c.Dst, c.Encap.DstPort),
@@ -221,28 +219,25 @@ func (t *tables) apply(op dataplane.Op, now time.Time, seq uint64) error {
 			}
 			n.st = st
 		}
-		t.sas[c.Key()] = n
-		if c.Dir == dataplane.In {
-			t.bySPI[c.SPI] = n
+		if old != nil {
+			t.delSA(e, old)
 		}
+		t.addSA(e, n)
 	case dataplane.DeleteSA:
 		if op.SA == nil {
 			return errors.New("userspace: SA op without an SA")
 		}
-		old := t.sas[op.SA.Key()]
+		old, _ := t.sas.get(op.SA.Key())
 		if old == nil {
 			return errNotFound
 		}
-		delete(t.sas, op.SA.Key())
-		if old.cfg.Dir == dataplane.In {
-			delete(t.bySPI, old.cfg.SPI)
-		}
+		t.delSA(e, old)
 	case dataplane.AddPolicy, dataplane.UpdatePolicy:
 		if op.Policy == nil {
 			return errors.New("userspace: policy op without a policy")
 		}
 		p := *op.Policy
-		old := t.policies[p.Key()]
+		old, _ := t.policies.get(p.Key())
 		if op.Kind == dataplane.AddPolicy && old != nil {
 			return errExists
 		}
@@ -252,19 +247,21 @@ func (t *tables) apply(op dataplane.Op, now time.Time, seq uint64) error {
 		if !p.Sel.Src.IsValid() || !p.Sel.Dst.IsValid() || p.Sel.Src.Addr().Is4() != p.Sel.Dst.Addr().Is4() {
 			return errors.New("userspace: policy selector needs source and destination prefixes of one family")
 		}
-		n := &policy{cfg: p, lastAcquire: new(atomic.Int64)}
+		n := &policy{cfg: p, sel: p.Sel.String(), lastAcquire: new(atomic.Int64)}
 		if old != nil {
 			n.lastAcquire = old.lastAcquire
+			t.delPolicy(e, old)
 		}
-		t.policies[p.Key()] = n
+		t.addPolicy(e, n)
 	case dataplane.DeletePolicy:
 		if op.Policy == nil {
 			return errors.New("userspace: policy op without a policy")
 		}
-		if t.policies[op.Policy.Key()] == nil {
+		old, _ := t.policies.get(op.Policy.Key())
+		if old == nil {
 			return errNotFound
 		}
-		delete(t.policies, op.Policy.Key())
+		t.delPolicy(e, old)
 	default:
 		return fmt.Errorf("userspace: unknown op %d", op.Kind)
 	}
