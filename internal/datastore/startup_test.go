@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"errors"
+	"secgw/internal/rpcerr"
 	"testing"
 )
 
@@ -50,7 +51,7 @@ func TestStartup(t *testing.T) {
 	if err := st.Lock(Startup, 2); err != nil {
 		t.Fatal(err)
 	}
-	var de *Error
+	var de *rpcerr.Error
 	if err := st.SaveStartup(1); !errors.As(err, &de) || de.Tag != "in-use" {
 		t.Fatalf("save while another session holds startup's lock: %v", err)
 	}

@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"errors"
+	"secgw/internal/rpcerr"
 	"testing"
 )
 
@@ -31,7 +32,7 @@ func TestPrepareErrorTag(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := st.Commit(CommitOptions{Session: 1})
-		var de *Error
+		var de *rpcerr.Error
 		if !errors.As(err, &de) || de.Tag != tc.want {
 			t.Errorf("commit refused with %v, want tag %s", err, tc.want)
 		}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/engine"
-	"secgw/internal/netconf"
+	"secgw/internal/rpcerr"
 )
 
 // NS is the namespace of the IKE RPCs (secgw-ike-rpc.yang).
@@ -60,7 +60,7 @@ func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte
 		count, err = s.reauth(&in)
 	case "ha-notify":
 		// Honour or refuse: HA is modelled, not built (README, Status).
-		return nil, &netconf.RPCError{Type: "application", Tag: "operation-not-supported",
+		return nil, &rpcerr.Error{Type: "application", Tag: "operation-not-supported",
 			Message: "ike: ha-notify is not supported by this release: high availability is not built yet (README, Status)"}
 	default:
 		return nil, fmt.Errorf("ike: unknown operation %s", name.Local)
@@ -398,11 +398,11 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 // missing is the rpc-error of an RPC input without its mandatory choice
 // (RFC 6241 Appendix A, missing-element).
 func missing(rpc, msg string) error {
-	return &netconf.RPCError{Type: "protocol", Tag: "missing-element", Message: msg, Info: map[string]string{"bad-element": rpc}}
+	return &rpcerr.Error{Type: "protocol", Tag: "missing-element", Message: msg, Info: map[string]string{"bad-element": rpc}}
 }
 
 // invalid is the rpc-error of an RPC input naming something that does not
 // exist.
 func invalid(elem, msg string) error {
-	return &netconf.RPCError{Type: "application", Tag: "invalid-value", Message: msg, Info: map[string]string{"bad-element": elem}}
+	return &rpcerr.Error{Type: "application", Tag: "invalid-value", Message: msg, Info: map[string]string{"bad-element": elem}}
 }

@@ -32,6 +32,7 @@ import (
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/udpconn"
+	"secgw/internal/rpcerr"
 )
 
 // VRF is the only vrf that runs IKE.
@@ -396,16 +397,12 @@ func (s *Service) supported(cfg *config.Config) error {
 	return nil
 }
 
-// UnsupportedError refuses a commit that asks for what the dataplane
-// cannot do: its rpc-error tag is operation-not-supported.
-type UnsupportedError struct{ Msg string }
-
-func (e *UnsupportedError) Error() string { return e.Msg }
-
-// ErrorTag implements datastore.ErrorTagger.
-func (e *UnsupportedError) ErrorTag() string { return "operation-not-supported" }
-
-func unsupported(msg string) error { return &UnsupportedError{Msg: msg} }
+// unsupported refuses a commit that asks for what the dataplane cannot
+// do: its rpc-error tag is operation-not-supported, which the datastore
+// gives the refused commit (datastore.ErrorTagger).
+func unsupported(msg string) error {
+	return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported, Message: msg}
+}
 
 // setClear installs the pass and drop policies of cfg.
 func (s *Service) setClear(cfg *config.Config) error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -148,7 +149,7 @@ func TestApply(t *testing.T) {
 			}
 			err = Apply(s, d, edits, tc.dflt)
 			if tc.tag != "" {
-				var xe *Error
+				var xe *rpcerr.Error
 				if !errors.As(err, &xe) || xe.Tag != tc.tag {
 					t.Fatalf("error %v, want %s", err, tc.tag)
 				}
@@ -167,7 +168,7 @@ func TestApply(t *testing.T) {
 func TestApplyBadArguments(t *testing.T) {
 	s := loadSchema(t)
 	d := smallTree(t, s)
-	var xe *Error
+	var xe *rpcerr.Error
 	if err := Apply(s, d, nil, "merge-all"); !errors.As(err, &xe) || xe.Tag != "invalid-value" {
 		t.Errorf("bad default-operation: %v", err)
 	}

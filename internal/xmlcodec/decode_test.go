@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -122,9 +123,9 @@ func TestDecodeErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := decodeApply(s, smallTree(t, s), tc.doc)
-			var xe *Error
+			var xe *rpcerr.Error
 			if !errors.As(err, &xe) {
-				t.Fatalf("error %v (%T), want an *Error", err, err)
+				t.Fatalf("error %v (%T), want an *rpcerr.Error", err, err)
 			}
 			if xe.Type != tc.typ || xe.Tag != tc.tag || xe.Path != tc.path {
 				t.Errorf("got %s/%s at %q, want %s/%s at %q (%v)", xe.Type, xe.Tag, xe.Path, tc.typ, tc.tag, tc.path, err)

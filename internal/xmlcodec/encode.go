@@ -73,7 +73,7 @@ func Append(dst []byte, s *schema.Schema, d *generated.Device, opts EncodeOption
 		e.mode = Explicit
 	case Explicit, ReportAll, ReportAllTagged, Trim:
 	default:
-		return dst, newError(typeProt, "invalid-value", "", "with-defaults mode %q is not one of report-all, report-all-tagged, trim, explicit", opts.WithDefaults).with("bad-element", "with-defaults")
+		return dst, newError(typeProt, "invalid-value", "", "with-defaults mode %q is not one of report-all, report-all-tagged, trim, explicit", opts.WithDefaults).WithInfo("bad-element", "with-defaults")
 	}
 	if opts.Config {
 		e.dflt = 0

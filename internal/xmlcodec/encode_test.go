@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -72,7 +73,7 @@ func TestEncodeProperties(t *testing.T) {
 		t.Errorf("Append = %.40s, %v", b, err)
 	}
 	// Bad mode.
-	var xe *Error
+	var xe *rpcerr.Error
 	if _, err := Append(nil, s, d, EncodeOptions{WithDefaults: "all"}); !errors.As(err, &xe) || xe.Tag != "invalid-value" {
 		t.Errorf("bad with-defaults mode: %v", err)
 	}

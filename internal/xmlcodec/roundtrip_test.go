@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -82,7 +83,7 @@ func TestRoundTripDefaults(t *testing.T) {
 }
 
 // FuzzDecode feeds arbitrary bytes to Decode. Whatever the input, Decode
-// and Apply return either no error or an *Error, never panic; and a tree
+// and Apply return either no error or an *rpcerr.Error, never panic; and a tree
 // that Apply built round-trips: encoding it, decoding and applying the
 // result onto an empty tree gives a tree that encodes the same. (Trees are
 // compared by their encoding: an empty non-presence container and an
@@ -95,11 +96,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(inMain(`<vpn><name>hq</name><enabled>true</enabled></vpn>`)))
 	f.Add(encode(f, s, smallTree(f, s), EncodeOptions{Secrets: true}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var xe *Error
+		var xe *rpcerr.Error
 		edits, err := Decode(bytes.NewReader(data), s, nil, DecodeOptions{AllowState: true})
 		if err != nil {
 			if !errors.As(err, &xe) {
-				t.Fatalf("Decode error %v is a %T, not an *Error", err, err)
+				t.Fatalf("Decode error %v is a %T, not an *rpcerr.Error", err, err)
 			}
 			return
 		}
@@ -107,7 +108,7 @@ func FuzzDecode(f *testing.F) {
 			d := &generated.Device{}
 			if err := Apply(s, d, edits, op); err != nil {
 				if !errors.As(err, &xe) {
-					t.Fatalf("Apply error %v is a %T, not an *Error", err, err)
+					t.Fatalf("Apply error %v is a %T, not an *rpcerr.Error", err, err)
 				}
 				continue
 			}

@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"io"
+	"secgw/internal/rpcerr"
 	"strings"
 	"testing"
 )
@@ -55,7 +56,7 @@ func TestUnclosedTagsTooBig(t *testing.T) {
 	c := dial(t, addr)
 	c.sendHello(CapBase11)
 	c.send(`<rpc message-id="7" xmlns="` + NSBase + `"><get>` + strings.Repeat("<a>", 5000))
-	r := wantError(t, c.recv(), ErrorTypeRPC, TagTooBig)
+	r := wantError(t, c.recv(), rpcerr.TypeRPC, rpcerr.TagTooBig)
 	if r.MessageID != "7" || !strings.Contains(r.Errors[0].Message, "deeper than 64") {
 		t.Fatalf("reply %+v", r)
 	}
@@ -69,7 +70,7 @@ func TestTooManyElements(t *testing.T) {
 	_, addr := startServer(t, Config{Limits: Limits{MaxElements: 100}})
 	c := dial(t, addr)
 	c.sendHello(CapBase10)
-	r := wantError(t, c.rpc("<get>"+strings.Repeat("<a/>", 200)+"</get>"), ErrorTypeRPC, TagTooBig)
+	r := wantError(t, c.rpc("<get>"+strings.Repeat("<a/>", 200)+"</get>"), rpcerr.TypeRPC, rpcerr.TagTooBig)
 	if r.MessageID != "1" {
 		t.Fatalf("reply %+v", r)
 	}
@@ -93,7 +94,7 @@ func TestBufferedBudget(t *testing.T) {
 
 	c := dial(t, addr)
 	c.sendHello(CapBase11)
-	r := wantError(t, c.rpc(big), ErrorTypeRPC, TagResourceDenied)
+	r := wantError(t, c.rpc(big), rpcerr.TypeRPC, rpcerr.TagResourceDenied)
 	if !strings.Contains(r.Errors[0].Message, "memory for incoming messages") {
 		t.Fatalf("error message %q", r.Errors[0].Message)
 	}
