@@ -80,6 +80,10 @@ type Options struct {
 	// svti-id-in or svti-id-out is refused (operation-not-supported)
 	// rather than run without them.
 	NoIfID bool
+	// InitiateTimeout bounds how long Initiate waits for the outcome of
+	// a negotiation before answering (it goes on after); 0 is
+	// DefaultInitiateTimeout.
+	InitiateTimeout time.Duration
 	// SupportsESP is engine.Options.SupportsESP: the ESP suites the
 	// dataplane can carry (engine.ESPSupport); nil means all of them.
 	SupportsESP func(ikecrypto.Suite) bool

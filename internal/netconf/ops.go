@@ -47,10 +47,10 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 			err = unsupported(op)
 		}
 	case NSIKE, NSHA:
-		if srv.cfg.Ops == nil {
-			err = unsupported(op)
+		if h := srv.cfg.RPCs[op.Local]; h != nil {
+			reply, err = h.call(ctx, srv, op, rpc.Body)
 		} else {
-			reply, err = srv.cfg.Ops.Call(ctx, op, rpc.Body)
+			err = unsupported(op)
 		}
 	default:
 		err = unsupported(op)
