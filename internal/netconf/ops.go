@@ -445,7 +445,7 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 			return nil, err
 		}
 	}
-	b, err := xmlcodec.Append([]byte("<data>"), srv.cfg.Schema, tree, opts)
+	b, err := srv.codec.Append([]byte("<data>"), tree, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +595,7 @@ func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, d
 	b.WriteByte('>')
 	b.Write(c.XML)
 	b.WriteString("</config>")
-	edits, err := xmlcodec.Decode(&b, srv.cfg.Schema, nil, xmlcodec.DecodeOptions{})
+	edits, err := srv.codec.Decode(&b, nil, xmlcodec.DecodeOptions{})
 	if err != nil {
 		return err
 	}

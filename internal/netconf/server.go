@@ -15,6 +15,7 @@ import (
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
+	"secgw/internal/xmlcodec"
 )
 
 // Namespaces of the operations and capabilities.
@@ -61,7 +62,9 @@ type Config struct {
 
 // Server serves NETCONF.
 type Server struct {
-	cfg    Config
+	cfg Config
+	// codec encodes and decodes the data tree of cfg.Schema.
+	codec  *xmlcodec.Codec
 	tr     *transport.Server
 	log    *slog.Logger
 	events notifier
@@ -106,7 +109,11 @@ func (srv *Server) capabilities() []string {
 
 // New builds a server; Serve or ListenAndServe runs it.
 func New(cfg Config) (*Server, error) {
-	srv := &Server{cfg: cfg, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
+	codec, err := xmlcodec.New(cfg.Schema)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{cfg: cfg, codec: codec, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
 	if srv.log == nil {
 		srv.log = slog.Default()
 	}

@@ -143,7 +143,7 @@ func TestApply(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := smallTree(t, s)
-			edits, err := Decode(strings.NewReader(tc.doc), s, d, DecodeOptions{})
+			edits, err := codecOf(s).Decode(strings.NewReader(tc.doc), d, DecodeOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

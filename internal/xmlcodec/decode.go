@@ -51,11 +51,7 @@ type element struct {
 // operation attributes, keys and the lexical form of values, and changes
 // nothing: Apply carries the edits out. d is not used today; it is there
 // for checks that need the target, like insert positions.
-func Decode(r io.Reader, s *schema.Schema, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
-	c, err := codecFor(s)
-	if err != nil {
-		return nil, err
-	}
+func (c *Codec) Decode(r io.Reader, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
 	top, count, err := parseElements(r)
 	if err != nil {
 		return nil, err
@@ -125,7 +121,7 @@ func parseElements(r io.Reader) (top []*element, count int, err error) {
 }
 
 type decoder struct {
-	c     *codec
+	c     *Codec
 	opts  DecodeOptions
 	edits []Edit
 	arena []schema.Elem // backing store of the edits' paths

@@ -25,7 +25,7 @@ func inMain(xml string) string {
 
 // decodeApply decodes doc and applies it to d with merge.
 func decodeApply(s *schema.Schema, d *generated.Device, doc string) error {
-	edits, err := Decode(strings.NewReader(doc), s, d, DecodeOptions{})
+	edits, err := codecOf(s).Decode(strings.NewReader(doc), d, DecodeOptions{})
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func TestDecodeEdits(t *testing.T) {
     </ike>
   </vrf>
 </config>`
-	edits, err := Decode(strings.NewReader(doc), s, nil, DecodeOptions{})
+	edits, err := codecOf(s).Decode(strings.NewReader(doc), nil, DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestDecodeEdits(t *testing.T) {
 	// Foreign and unqualified attributes are ignored; state is accepted
 	// with AllowState.
 	doc = inMain(`<enabled xmlns:x="urn:example" x:note="n" color="red">true</enabled><dataplane>kernel-xfrm</dataplane>`)
-	if _, err := Decode(strings.NewReader(doc), s, nil, DecodeOptions{AllowState: true}); err != nil {
+	if _, err := codecOf(s).Decode(strings.NewReader(doc), nil, DecodeOptions{AllowState: true}); err != nil {
 		t.Errorf("AllowState: %v", err)
 	}
 }
