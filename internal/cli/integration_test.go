@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"secgw/internal/netconf"
 	"strconv"
 	"strings"
 	"testing"
+
+	"secgw/internal/netconf"
 )
 
 // TestPromptMarkerFollowsGuide types the guide's configuration lines, in

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"secgw/internal/rpcerr"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 // CommitOptions are the parameters of a commit (RFC 6241 §8.3.4.1, §8.4).

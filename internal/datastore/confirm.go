@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"secgw/internal/rpcerr"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 // A confirmed commit (RFC 6241 §8.4) is durable in the journal: a process

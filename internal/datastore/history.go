@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"secgw/internal/rpcerr"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 // Record describes one commit of the history.

@@ -1,8 +1,9 @@
 package datastore
 
 import (
-	"secgw/internal/rpcerr"
 	"strconv"
+
+	"secgw/internal/rpcerr"
 )
 
 // Lock locks a datastore for session (RFC 6241 §7.5). A lock held by

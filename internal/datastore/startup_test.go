@@ -2,8 +2,9 @@ package datastore
 
 import (
 	"errors"
-	"secgw/internal/rpcerr"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 // TestStartup: running saved to startup is what the next boot runs

@@ -2,8 +2,9 @@ package datastore
 
 import (
 	"errors"
-	"secgw/internal/rpcerr"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 // tagged is a subscriber's refusal that names its rpc-error tag.

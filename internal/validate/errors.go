@@ -11,8 +11,9 @@ package validate
 
 import (
 	"fmt"
-	"secgw/internal/rpcerr"
 	"strings"
+
+	"secgw/internal/rpcerr"
 )
 
 // Kind names the constraint an Error violates.

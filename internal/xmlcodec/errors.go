@@ -14,8 +14,9 @@ package xmlcodec
 
 import (
 	"fmt"
-	"secgw/internal/rpcerr"
 	"strings"
+
+	"secgw/internal/rpcerr"
 )
 
 // Namespaces of the NETCONF protocol that the codec reads or writes.

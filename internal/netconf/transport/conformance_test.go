@@ -1,9 +1,10 @@
 package transport
 
 import (
-	"secgw/internal/rpcerr"
 	"strings"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 // TestConformanceXMLDeclaration: the XML declaration may only open a

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"secgw/internal/rpcerr"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/rpcerr"
 )
 
 // hookHandler registers an OnClose hook on <lock> and otherwise behaves

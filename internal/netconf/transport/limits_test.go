@@ -3,9 +3,10 @@ package transport
 import (
 	"fmt"
 	"io"
-	"secgw/internal/rpcerr"
 	"strings"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 func TestCheckShape(t *testing.T) {

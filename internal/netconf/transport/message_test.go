@@ -2,10 +2,11 @@ package transport
 
 import (
 	"encoding/xml"
-	"secgw/internal/rpcerr"
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 type parsedError struct {

@@ -3,11 +3,12 @@ package transport
 import (
 	"encoding/xml"
 	"fmt"
-	"secgw/internal/rpcerr"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/rpcerr"
 )
 
 func TestHelloExchange(t *testing.T) {

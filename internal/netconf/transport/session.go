@@ -10,13 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"secgw/internal/rpcerr"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/rpcerr"
 )
 
 // ErrSessionClosed is returned by Session.Notify once the session has
