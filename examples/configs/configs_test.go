@@ -50,9 +50,13 @@ func TestExamples(t *testing.T) {
 			if err := support.NewChecker(s).Present(d); err != nil {
 				t.Fatalf("%s sets what this release refuses: %v", f, err)
 			}
+			codec, err := xmlcodec.New(s)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var b bytes.Buffer
 			b.WriteString("<config xmlns=\"urn:ietf:params:xml:ns:netconf:base:1.0\">\n")
-			if err := xmlcodec.Encode(&b, s, d, xmlcodec.EncodeOptions{Config: true, Secrets: true, Indent: "  "}); err != nil {
+			if err := codec.Encode(&b, d, xmlcodec.EncodeOptions{Config: true, Secrets: true, Indent: "  "}); err != nil {
 				t.Fatal(err)
 			}
 			b.WriteString("\n</config>\n")
@@ -70,7 +74,7 @@ func TestExamples(t *testing.T) {
 				t.Fatalf("%s is not %s encoded (run go test ./examples/configs -update)", xmlFile, f)
 			}
 			back := &generated.Device{}
-			edits, err := xmlcodec.Decode(bytes.NewReader(want), s, back, xmlcodec.DecodeOptions{})
+			edits, err := codec.Decode(bytes.NewReader(want), back, xmlcodec.DecodeOptions{})
 			if err == nil {
 				err = xmlcodec.Apply(s, back, edits, xmlcodec.OpMerge)
 			}

@@ -36,7 +36,11 @@ func BenchmarkShowConfig10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := configtest.Concentrator(b, s, 10000)
-	data, err := xmlcodec.Append(nil, s, d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
+	codec, err := xmlcodec.New(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := codec.Append(nil, d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"secgw/internal/schema"
 	"secgw/internal/validate"
+	"secgw/internal/xmlcodec"
 )
 
 // ErrExit is returned by Run for a command that ends the shell.
@@ -25,6 +26,8 @@ type CLI struct {
 	out io.Writer
 	ed  *Editor
 	lay *layout
+	// codec reads the server's data replies; built on first use.
+	codec *xmlcodec.Codec
 	// Name starts the prompt ("secgw>").
 	Name string
 

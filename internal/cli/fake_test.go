@@ -22,6 +22,7 @@ import (
 type memBackend struct {
 	t                  testing.TB
 	s                  *schema.Schema
+	codec              *xmlcodec.Codec
 	v                  *validate.Validator // nil: everything validates
 	running, candidate *generated.Device
 	state              []byte // state XML merged into <get>
@@ -33,7 +34,11 @@ type memBackend struct {
 
 func newMem(t testing.TB, s *schema.Schema, config, state []byte) *memBackend {
 	t.Helper()
-	m := &memBackend{t: t, s: s, running: &generated.Device{}, state: state}
+	codec, err := xmlcodec.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &memBackend{t: t, s: s, codec: codec, running: &generated.Device{}, state: state}
 	m.running.GetOrCreateVrf("main")
 	if len(config) > 0 {
 		if err := m.merge(m.running, config, false); err != nil {
@@ -49,7 +54,7 @@ func (m *memBackend) merge(d *generated.Device, x []byte, state bool) error {
 	b.WriteString(`<config xmlns="` + NSBase + `">`)
 	b.Write(x)
 	b.WriteString(`</config>`)
-	edits, err := xmlcodec.Decode(&b, m.s, nil, xmlcodec.DecodeOptions{AllowState: state})
+	edits, err := m.codec.Decode(&b, nil, xmlcodec.DecodeOptions{AllowState: state})
 	if err != nil {
 		return err
 	}
@@ -65,7 +70,7 @@ func (m *memBackend) encode(d *generated.Device, filter []byte, defaults string,
 		}
 		opts.Filter = f
 	}
-	return xmlcodec.Append(nil, m.s, d, opts)
+	return m.codec.Append(nil, d, opts)
 }
 
 func (m *memBackend) Get(filter []byte, defaults string) ([]byte, error) {

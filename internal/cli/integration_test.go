@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"secgw/internal/netconf"
 )
 
 // TestPromptMarkerFollowsGuide types the guide's configuration lines, in
@@ -302,17 +304,40 @@ func TestGoldenConfigThroughServer(t *testing.T) {
 }
 
 // TestRPCsThroughServer runs the operational commands against a server
-// whose Operations answer as the guide shows: the RPC arrives as the
+// whose RPC handlers answer as the guide shows: the RPC arrives as the
 // model defines it and its output prints as the guide prints it.
 func TestRPCsThroughServer(t *testing.T) {
 	var got []string
-	ops := opsFunc(func(_ context.Context, name xml.Name, input []byte) ([]byte, error) {
-		got = append(got, name.Local+": "+string(input))
-		if name.Local == "rekey" {
-			return []byte(`<count xmlns="urn:secgw:yang:secgw-ike">2</count>`), nil
-		}
-		return []byte(`<message xmlns="urn:secgw:yang:secgw-ike">deleting IKE_SA vpn-hq[5] between 192.0.2.1[localgw]...198.51.100.1[remotegw]</message>`), nil
-	})
+	// The input as the server decoded it, written back as XML.
+	type selector struct {
+		VPN      string  `yang:"vpn" xml:"vpn,omitempty"`
+		UniqueID *uint32 `yang:"unique-id" xml:"unique-id,omitempty"`
+		Policy   string  `yang:"security-policy" xml:"security-policy,omitempty"`
+	}
+	type input struct {
+		VRF     string    `yang:"vrf" xml:"vrf,omitempty"`
+		IKESA   *selector `yang:"ike-sa" xml:"ike-sa"`
+		ChildSA *selector `yang:"child-sa" xml:"child-sa"`
+	}
+	type output struct {
+		Count    *uint32  `yang:"count"`
+		Messages []string `yang:"message"`
+	}
+	record := func(name string, in input) {
+		b, _ := xml.Marshal(in)
+		got = append(got, name+": "+string(b))
+	}
+	two := uint32(2)
+	ops := map[string]netconf.RPCHandler{
+		"rekey": netconf.RPC(func(_ context.Context, in input) (output, error) {
+			record("rekey", in)
+			return output{Count: &two}, nil
+		}),
+		"flush": netconf.RPC(func(_ context.Context, in input) (output, error) {
+			record("flush", in)
+			return output{Messages: []string{"deleting IKE_SA vpn-hq[5] between 192.0.2.1[localgw]...198.51.100.1[remotegw]"}}, nil
+		}),
+	}
 	sv := startServer(t, ops)
 	c, buf := sv.cli(t)
 	out := mustRun(t, c, buf, "cmd ike rekey child-sa security-policy trunk vrf main")

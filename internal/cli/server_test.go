@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"encoding/xml"
 	"io"
 	"log/slog"
 	"net"
@@ -28,14 +26,7 @@ type server struct {
 	s     *schema.Schema
 }
 
-// opsFunc adapts a function to netconf.Operations.
-type opsFunc func(ctx context.Context, name xml.Name, input []byte) ([]byte, error)
-
-func (f opsFunc) Call(ctx context.Context, name xml.Name, input []byte) ([]byte, error) {
-	return f(ctx, name, input)
-}
-
-func startServer(t testing.TB, ops netconf.Operations) *server {
+func startServer(t testing.TB, rpcs map[string]netconf.RPCHandler) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := loadSchema(t)
@@ -62,9 +53,7 @@ func startServer(t testing.TB, ops netconf.Operations) *server {
 	}
 	cfg := netconf.Config{Dir: dir, Store: st, Schema: s, Validator: v, Users: users,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if ops != nil {
-		cfg.Ops = ops
-	}
+	cfg.RPCs = rpcs
 	srv, err := netconf.New(cfg)
 	if err != nil {
 		t.Fatal(err)

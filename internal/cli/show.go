@@ -90,7 +90,14 @@ func (c *CLI) decode(data []byte) (*generated.Device, error) {
 	b.Write(data)
 	b.WriteString(`</data>`)
 	d := &generated.Device{}
-	edits, err := xmlcodec.Decode(&b, c.s, nil, xmlcodec.DecodeOptions{AllowState: true})
+	if c.codec == nil {
+		codec, err := xmlcodec.New(c.s)
+		if err != nil {
+			return nil, fmt.Errorf("cli: %w", err)
+		}
+		c.codec = codec
+	}
+	edits, err := c.codec.Decode(&b, nil, xmlcodec.DecodeOptions{AllowState: true})
 	if err != nil {
 		return nil, fmt.Errorf("cli: reading the server's data: %w", err)
 	}

@@ -229,7 +229,7 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
-		Ops:       d.ike,
+		RPCs:      ikeRPCs(d.ike),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
 

@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
 	"log/slog"
 	"net"
@@ -167,7 +165,9 @@ func (d *Daemon) onIKEEvent(ev engine.Event) {
 	}
 	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
 	if d.netconf != nil {
-		d.netconf.Notify(saNotification(ev))
+		if err := d.netconf.Notify("sa-event", ikesvc.NewSAEvent(ev)); err != nil {
+			d.log.Error("sa-event notification", "err", err)
+		}
 	}
 }
 
@@ -220,24 +220,18 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 	}}
 }
 
-// saNotification is the sa-event notification of secgw-ike-rpc.yang.
-func saNotification(ev engine.Event) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<sa-event xmlns="` + ikesvc.NS + `"><vrf>` + ikesvc.VRF + `</vrf><event>` + ev.Kind.String() + `</event><vpn>`)
-	_ = xml.EscapeText(&b, []byte(ev.VPN))
-	fmt.Fprintf(&b, `</vpn><unique-id>%d</unique-id>`, ev.SA)
-	if ev.Policy != "" {
-		b.WriteString(`<security-policy>`)
-		_ = xml.EscapeText(&b, []byte(ev.Policy))
-		fmt.Fprintf(&b, `</security-policy><child-unique-id>%d</child-unique-id>`, ev.Child)
+// ikeRPCs binds the model's RPCs to the IKE service's typed methods
+// (secgw-ike-rpc.yang's, and secgw-ha's ha-notify, refused until HA is
+// built); the NETCONF server decodes their input and encodes their
+// output.
+func ikeRPCs(s *ikesvc.Service) map[string]netconf.RPCHandler {
+	return map[string]netconf.RPCHandler{
+		"initiate":  netconf.RPC(s.Initiate),
+		"rekey":     netconf.RPC(s.Rekey),
+		"reauth":    netconf.RPC(s.Reauth),
+		"flush":     netconf.RPC(s.Flush),
+		"ha-notify": netconf.RPC(s.HANotify),
 	}
-	if ev.Reason != "" {
-		b.WriteString(`<reason>`)
-		_ = xml.EscapeText(&b, []byte(ev.Reason))
-		b.WriteString(`</reason>`)
-	}
-	b.WriteString(`</sa-event>`)
-	return b.Bytes()
 }
 
 // openKernel opens the kernel XFRM dataplane, subscribed to acquires and

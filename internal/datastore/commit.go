@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 // CommitOptions are the parameters of a commit (RFC 6241 §8.3.4.1, §8.4).
@@ -61,15 +63,15 @@ func (st *Store) Commit(opt CommitOptions) error {
 	c := st.confirm
 	switch {
 	case c != nil && c.persist != "" && opt.PersistID != c.persist:
-		return &Error{Tag: "invalid-value", Message: "a persistent confirmed commit is pending: give its persist-id to confirm it"}
+		return fail(rpcerr.Error{Tag: "invalid-value", Message: "a persistent confirmed commit is pending: give its persist-id to confirm it"})
 	case c != nil && c.persist == "" && opt.PersistID != "":
-		return &Error{Tag: "invalid-value", Message: "no persistent confirmed commit is pending for this persist-id"}
+		return fail(rpcerr.Error{Tag: "invalid-value", Message: "no persistent confirmed commit is pending for this persist-id"})
 	case c == nil && opt.PersistID != "":
-		return &Error{Tag: "invalid-value", Message: "no confirmed commit is pending for this persist-id"}
+		return fail(rpcerr.Error{Tag: "invalid-value", Message: "no confirmed commit is pending for this persist-id"})
 	case c != nil && c.persist == "" && c.session != opt.Session:
 		// RFC 6241 §8.4.1: only the session that issued a non-persistent
 		// confirmed commit can confirm it (or extend it).
-		return &Error{Tag: "in-use", Message: fmt.Sprintf("a confirmed commit of session %d is pending: only that session can confirm it", c.session)}
+		return fail(rpcerr.Error{Tag: "in-use", Message: fmt.Sprintf("a confirmed commit of session %d is pending: only that session can confirm it", c.session)})
 	}
 	rec, err := st.commitLocked(opt.User, opt.Comment, opt.Session, opt.Confirmed)
 	if err != nil && !errors.Is(err, errNoChanges) {
@@ -81,7 +83,7 @@ func (st *Store) Commit(opt CommitOptions) error {
 		// would revert what was just confirmed. Say it in the journal
 		// before answering.
 		if err := st.journalConfirmEnd("confirmed"); err != nil {
-			return &Error{Tag: "operation-failed", Message: "cannot persist the confirmation: " + err.Error(), Err: err}
+			return fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot persist the confirmation: " + err.Error(), Err: err})
 		}
 	}
 	if c != nil {
@@ -165,7 +167,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 	s := st.opt.Schema
 	fwd, inv, err := opsFor(s, s.RootNode(st.running), s.RootNode(st.candidate), changes)
 	if err != nil {
-		return nil, &Error{Tag: "operation-failed", Message: err.Error(), Err: err}
+		return nil, fail(rpcerr.Error{Tag: "operation-failed", Message: err.Error(), Err: err})
 	}
 	tx := &Tx{ID: st.commits + 1, Old: st.running, New: st.candidate, Changes: changes, User: user, Session: session, Comment: comment}
 	for i, sub := range st.subs {
@@ -179,7 +181,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			if et := ErrorTagger(nil); errors.As(err, &et) && et.ErrorTag() != "" {
 				tag = et.ErrorTag()
 			}
-			return nil, &Error{Tag: tag, Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err}
+			return nil, fail(rpcerr.Error{Tag: tag, Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err})
 		}
 	}
 	abortAll := func() {
@@ -194,7 +196,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 	}
 	if err != nil {
 		abortAll()
-		return nil, &Error{Tag: "operation-failed", Message: "cannot persist the configuration: " + err.Error(), Err: err}
+		return nil, fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot persist the configuration: " + err.Error(), Err: err})
 	}
 	for _, sub := range st.subs {
 		if err := sub.Apply(tx); err != nil {
@@ -215,7 +217,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			// nothing.
 			st.remember(rec)
 			st.remember(undo)
-			return nil, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err}
+			return nil, fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err})
 		}
 	}
 	if err := applyOps(s, s.RootNode(st.running), fwd); err != nil {

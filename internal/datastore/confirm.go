@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 // A confirmed commit (RFC 6241 §8.4) is durable in the journal: a process
@@ -119,13 +121,13 @@ func (st *Store) CancelCommit(session uint32, persistID string) error {
 	defer st.mu.Unlock()
 	c := st.confirm
 	if c == nil {
-		return &Error{Tag: "operation-failed", Message: "no confirmed commit is pending"}
+		return fail(rpcerr.Error{Tag: "operation-failed", Message: "no confirmed commit is pending"})
 	}
 	if c.persist != "" && persistID != c.persist {
-		return &Error{Tag: "invalid-value", Message: "the pending confirmed commit is persistent: give its persist-id"}
+		return fail(rpcerr.Error{Tag: "invalid-value", Message: "the pending confirmed commit is persistent: give its persist-id"})
 	}
 	if c.persist == "" && c.session != session {
-		return &Error{Tag: "operation-failed", Message: "the pending confirmed commit belongs to another session"}
+		return fail(rpcerr.Error{Tag: "operation-failed", Message: "the pending confirmed commit belongs to another session"})
 	}
 	return st.revertOrDrop(c, "cancel-commit")
 }
@@ -166,7 +168,7 @@ func (st *Store) revertLocked(c *pendingConfirm, why string) error {
 	for i := len(c.undo) - 1; i >= 0; i-- {
 		if err := applyOps(st.opt.Schema, root, c.undo[i]); err != nil {
 			st.discardLocked()
-			return &Error{Tag: "operation-failed", Message: "cannot revert the confirmed commit: " + err.Error(), Err: err}
+			return fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot revert the confirmed commit: " + err.Error(), Err: err})
 		}
 	}
 	_, err := st.commitLocked("", "rollback of a confirmed commit: "+why, 0, false)
@@ -176,7 +178,7 @@ func (st *Store) revertLocked(c *pendingConfirm, why string) error {
 		return nil
 	case errors.Is(err, errNoChanges):
 		if err := st.journalConfirmEnd(why); err != nil {
-			return &Error{Tag: "operation-failed", Message: "cannot persist the end of the confirmed commit: " + err.Error(), Err: err}
+			return fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot persist the end of the confirmed commit: " + err.Error(), Err: err})
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"secgw/internal/rpcerr"
 	"secgw/internal/validate"
 )
 
@@ -24,7 +25,7 @@ func TestLockRunningDuringConfirmedCommit(t *testing.T) {
 	}
 	wantDenied := func(what string, err error, holder string) {
 		t.Helper()
-		var de *Error
+		var de *rpcerr.Error
 		if !errors.As(err, &de) || de.Tag != "lock-denied" || de.Info["session-id"] != holder ||
 			!strings.Contains(de.Message, "confirmed commit") {
 			t.Fatalf("%s: %v, want lock-denied naming session %s and the confirmed commit", what, err, holder)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 // Record describes one commit of the history.
@@ -181,7 +183,7 @@ func (st *Store) Rollback(session uint32, id uint64) error {
 		return err
 	}
 	if id > st.commits {
-		return &Error{Tag: "invalid-value", Message: fmt.Sprintf("commit %d does not exist (the last is %d)", id, st.commits)}
+		return fail(rpcerr.Error{Tag: "invalid-value", Message: fmt.Sprintf("commit %d does not exist (the last is %d)", id, st.commits)})
 	}
 	// The records after id, which must all be kept.
 	var undo []*commitRecord
@@ -191,14 +193,14 @@ func (st *Store) Rollback(session uint32, id uint64) error {
 		}
 	}
 	if uint64(len(undo)) != st.commits-id {
-		return &Error{Tag: "data-missing", Message: st.missingMessage(id)}
+		return fail(rpcerr.Error{Tag: "data-missing", Message: st.missingMessage(id)})
 	}
 	st.discardLocked()
 	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
 	for i := len(undo) - 1; i >= 0; i-- {
 		if err := applyOps(st.opt.Schema, root, undo[i].Inverse); err != nil {
 			st.discardLocked()
-			return &Error{Tag: "operation-failed", Message: fmt.Sprintf("cannot roll back commit %d: %v", undo[i].ID, err), Err: err}
+			return fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("cannot roll back commit %d: %v", undo[i].ID, err), Err: err})
 		}
 	}
 	st.editor = session

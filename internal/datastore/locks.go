@@ -1,6 +1,10 @@
 package datastore
 
-import "strconv"
+import (
+	"strconv"
+
+	"secgw/internal/rpcerr"
+)
 
 // Lock locks a datastore for session (RFC 6241 §7.5). A lock held by
 // another session is refused with lock-denied naming the holder; a lock on
@@ -15,8 +19,8 @@ func (st *Store) Lock(ds Datastore, session uint32) error {
 	st.lockW()
 	defer st.mu.Unlock()
 	if holder, ok := st.locks[ds]; ok {
-		return &Error{Tag: "lock-denied", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
-			Info: map[string]string{"session-id": strconv.FormatUint(uint64(holder), 10)}}
+		return fail(rpcerr.Error{Tag: "lock-denied", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
+			Info: map[string]string{"session-id": strconv.FormatUint(uint64(holder), 10)}})
 	}
 	if c := st.confirm; ds == Running && c != nil && c.session != session {
 		id := strconv.FormatUint(uint64(c.session), 10)
@@ -25,11 +29,11 @@ func (st *Store) Lock(ds Datastore, session uint32) error {
 			id = "0"
 			msg = "a persistent confirmed commit is pending: running can be locked once it is confirmed or cancelled"
 		}
-		return &Error{Tag: "lock-denied", Message: msg, Info: map[string]string{"session-id": id}}
+		return fail(rpcerr.Error{Tag: "lock-denied", Message: msg, Info: map[string]string{"session-id": id}})
 	}
 	if ds == Candidate && st.journal.Len() > 0 && st.editor != session {
-		return &Error{Tag: "lock-denied", Message: "the candidate holds uncommitted changes of session " + strconv.FormatUint(uint64(st.editor), 10) + ": commit or discard them first",
-			Info: map[string]string{"session-id": "0"}}
+		return fail(rpcerr.Error{Tag: "lock-denied", Message: "the candidate holds uncommitted changes of session " + strconv.FormatUint(uint64(st.editor), 10) + ": commit or discard them first",
+			Info: map[string]string{"session-id": "0"}})
 	}
 	st.locks[ds] = session
 	return nil
@@ -42,7 +46,7 @@ func (st *Store) Unlock(ds Datastore, session uint32) error {
 	defer st.mu.Unlock()
 	holder, ok := st.locks[ds]
 	if !ok || holder != session {
-		return &Error{Tag: "operation-failed", Message: "the " + string(ds) + " datastore is not locked by this session"}
+		return fail(rpcerr.Error{Tag: "operation-failed", Message: "the " + string(ds) + " datastore is not locked by this session"})
 	}
 	st.releaseLocked(ds)
 	return nil
@@ -87,8 +91,8 @@ func (st *Store) releaseLocked(ds Datastore) {
 // while another does (error-tag in-use, RFC 6241 §7.2).
 func (st *Store) checkLock(ds Datastore, session uint32) error {
 	if holder, ok := st.locks[ds]; ok && holder != session {
-		return &Error{Tag: "in-use", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
-			Info: map[string]string{"session-id": strconv.FormatUint(uint64(holder), 10)}}
+		return fail(rpcerr.Error{Tag: "in-use", Message: "the " + string(ds) + " datastore is locked by session " + strconv.FormatUint(uint64(holder), 10),
+			Info: map[string]string{"session-id": strconv.FormatUint(uint64(holder), 10)}})
 	}
 	return nil
 }

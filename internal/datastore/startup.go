@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 )
 
 // The startup datastore (RFC 6241 §8.7, :startup): a copy of running that
@@ -45,7 +46,7 @@ func (st *Store) SaveStartup(session uint32) error {
 		err = writeAtomic(st.startupPath(), b, st.opt.crashPoint)
 	}
 	if err != nil {
-		return &Error{Tag: "operation-failed", Message: "cannot save running as startup: " + err.Error(), Err: err}
+		return fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot save running as startup: " + err.Error(), Err: err})
 	}
 	return nil
 }
@@ -63,11 +64,11 @@ func (st *Store) readStartup() (*generated.Device, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, &Error{Tag: "operation-failed", Message: "cannot read startup: " + err.Error(), Err: err}
+		return nil, false, fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot read startup: " + err.Error(), Err: err})
 	}
 	d, _, _, err := decodeSnapshot(st.opt.Schema, b)
 	if err != nil {
-		return nil, false, &Error{Tag: "operation-failed", Message: fmt.Sprintf("%s: %v", st.startupPath(), err), Err: err}
+		return nil, false, fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("%s: %v", st.startupPath(), err), Err: err})
 	}
 	return d, true, nil
 }
@@ -89,7 +90,7 @@ func (st *Store) DeleteStartup(session uint32) error {
 		err = syncDir(st.opt.Dir)
 	}
 	if err != nil {
-		return &Error{Tag: "operation-failed", Message: "cannot delete startup: " + err.Error(), Err: err}
+		return fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot delete startup: " + err.Error(), Err: err})
 	}
 	return nil
 }
@@ -117,7 +118,7 @@ func (st *Store) LoadStartup(session uint32) error {
 		return err
 	}
 	if !ok {
-		return &Error{Tag: "data-missing", Message: "there is no startup configuration: copy-config running to startup saves one"}
+		return fail(rpcerr.Error{Tag: "data-missing", Message: "there is no startup configuration: copy-config running to startup saves one"})
 	}
 	return st.loadLocked(session, d)
 }
@@ -133,7 +134,7 @@ func (st *Store) loadLocked(session uint32, d *generated.Device) error {
 	}
 	if err != nil {
 		st.discardLocked()
-		return &Error{Tag: "operation-failed", Message: "cannot load startup: " + err.Error(), Err: err}
+		return fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot load startup: " + err.Error(), Err: err})
 	}
 	if st.journal.Len() > 0 {
 		st.editor = session

@@ -3,6 +3,8 @@ package datastore
 import (
 	"errors"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 // TestStartup: running saved to startup is what the next boot runs
@@ -50,7 +52,7 @@ func TestStartup(t *testing.T) {
 	if err := st.Lock(Startup, 2); err != nil {
 		t.Fatal(err)
 	}
-	var de *Error
+	var de *rpcerr.Error
 	if err := st.SaveStartup(1); !errors.As(err, &de) || de.Tag != "in-use" {
 		t.Fatalf("save while another session holds startup's lock: %v", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 )
@@ -58,21 +59,19 @@ type Subscriber interface {
 	Abort(tx *Tx)
 }
 
-// Error is a datastore failure with its NETCONF error-tag (RFC 6241
-// Appendix A).
-type Error struct {
-	Tag     string // in-use, lock-denied, operation-failed, data-missing...
-	Message string
-	// Info holds error-info elements, e.g. session-id for lock-denied.
-	Info map[string]string
-	Err  error
+// fail is a datastore failure as an rpc-error (RFC 6241 Appendix A):
+// error-type protocol for the lock errors (lock-denied, in-use, whose
+// error-info names the holder's session-id), application for the others
+// (operation-failed, invalid-value, data-missing...). Error() prefixes
+// the message with "datastore: ".
+func fail(e rpcerr.Error) *rpcerr.Error {
+	e.Source = "datastore"
+	e.Type = rpcerr.TypeApplication
+	if e.Tag == rpcerr.TagLockDenied || e.Tag == rpcerr.TagInUse {
+		e.Type = rpcerr.TypeProtocol
+	}
+	return &e
 }
-
-// Error implements error.
-func (e *Error) Error() string { return "datastore: " + e.Message }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorTagger is an error of a subscriber's Prepare that names the
 // rpc-error tag of the refused commit (RFC 6241 Appendix A), instead of

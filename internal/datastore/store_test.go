@@ -12,6 +12,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/cliedit"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 )
@@ -244,7 +245,7 @@ func TestLocks(t *testing.T) {
 	if err := st.Lock(Candidate, 1); err != nil {
 		t.Fatal(err)
 	}
-	var de *Error
+	var de *rpcerr.Error
 	if err := st.Lock(Candidate, 2); !errors.As(err, &de) || de.Tag != "lock-denied" || de.Info["session-id"] != "1" {
 		t.Fatalf("second lock: %v", err)
 	}

@@ -3,6 +3,8 @@ package datastore
 import (
 	"errors"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 // tagged is a subscriber's refusal that names its rpc-error tag.
@@ -31,7 +33,7 @@ func TestPrepareErrorTag(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := st.Commit(CommitOptions{Session: 1})
-		var de *Error
+		var de *rpcerr.Error
 		if !errors.As(err, &de) || de.Tag != tc.want {
 			t.Errorf("commit refused with %v, want tag %s", err, tc.want)
 		}

@@ -1,85 +1,102 @@
 package ikesvc
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"secgw/internal/ike/engine"
-	"secgw/internal/netconf"
+	"secgw/internal/rpcerr"
 )
 
-// NS is the namespace of the IKE RPCs (secgw-ike-rpc.yang).
-const NS = "urn:secgw:yang:secgw-ike"
-
-// rpcInput is the input of initiate, rekey, reauth and flush: the vrf and
-// one of ike-sa / child-sa with its selector.
-type rpcInput struct {
-	VRF   string `xml:"vrf"`
-	IKESA *struct {
-		VPN      string  `xml:"vpn"`
-		UniqueID *uint32 `xml:"unique-id"`
-	} `xml:"ike-sa"`
-	ChildSA *struct {
-		Policy   string  `xml:"security-policy"`
-		UniqueID *uint32 `xml:"unique-id"`
-	} `xml:"child-sa"`
+// Target selects the SAs an operational command acts on: the input of
+// the RPCs of secgw-ike-rpc.yang (initiate, rekey, reauth, flush), the
+// vrf and one of ike-sa / child-sa with its selector. The yang tags name
+// the input's nodes for the NETCONF adapter (netconf.RPC); a node an
+// RPC's input lacks (unique-id of initiate) stays unset.
+type Target struct {
+	VRF     string         `yang:"vrf"`
+	IKESA   *IKESelector   `yang:"ike-sa"`
+	ChildSA *ChildSelector `yang:"child-sa"`
 }
 
-// InitiateTimeout bounds how long initiate waits for the outcome before
-// answering (the negotiation goes on after it).
-var InitiateTimeout = 30 * time.Second
-
-// Call implements netconf.Operations for the IKE RPCs. The reply carries
-// count and message lines, which the CLI prints as the vsr guide shows.
-func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte, error) {
-	var in rpcInput
-	if err := xml.Unmarshal(input, &in); err != nil {
-		return nil, fmt.Errorf("ike: malformed %s input: %v", name.Local, err)
-	}
-	if in.VRF != "" && in.VRF != VRF {
-		return nil, fmt.Errorf("ike: vrf %s: IKE runs in vrf %s only", in.VRF, VRF)
-	}
-	var (
-		msgs  []string
-		count int
-		err   error
-	)
-	switch name.Local {
-	case "initiate":
-		msgs, count, err = s.initiate(ctx, &in)
-	case "flush":
-		msgs, count, err = s.flush(&in)
-	case "rekey":
-		count, err = s.rekey(&in)
-	case "reauth":
-		count, err = s.reauth(&in)
-	case "ha-notify":
-		// Honour or refuse: HA is modelled, not built (README, Status).
-		return nil, &netconf.RPCError{Type: "application", Tag: "operation-not-supported",
-			Message: "ike: ha-notify is not supported by this release: high availability is not built yet (README, Status)"}
-	default:
-		return nil, fmt.Errorf("ike: unknown operation %s", name.Local)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return commandOutput(count, msgs), nil
+// IKESelector selects IKE SAs: those of a VPN, or the one with a
+// unique-id.
+type IKESelector struct {
+	VPN      string  `yang:"vpn"`
+	UniqueID *uint32 `yang:"unique-id"`
 }
 
-func commandOutput(count int, msgs []string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `<count xmlns="%s">%d</count>`, NS, count)
-	for _, m := range msgs {
-		b.WriteString(`<message xmlns="` + NS + `">`)
-		xml.EscapeText(&b, []byte(m))
-		b.WriteString(`</message>`)
+// ChildSelector selects child SAs: those of a security policy, or the one
+// with a unique-id.
+type ChildSelector struct {
+	Policy   string  `yang:"security-policy"`
+	UniqueID *uint32 `yang:"unique-id"`
+}
+
+// Result is what an operational command reports (command-output): the
+// number of SAs acted on and lines for the operator, which the CLI
+// prints as the vsr guide shows.
+type Result struct {
+	Count    uint32   `yang:"count"`
+	Messages []string `yang:"message"`
+}
+
+// DefaultInitiateTimeout is Options.InitiateTimeout when zero.
+const DefaultInitiateTimeout = 30 * time.Second
+
+// checkVRF refuses a vrf other than IKE's.
+func (t *Target) checkVRF() error {
+	if t.VRF != "" && t.VRF != VRF {
+		return fmt.Errorf("ike: vrf %s: IKE runs in vrf %s only", t.VRF, VRF)
 	}
-	return b.Bytes()
+	return nil
+}
+
+// Initiate negotiates the IKE SA or child SA t names and reports the
+// negotiation ('cmd ike initiate').
+func (s *Service) Initiate(ctx context.Context, t Target) (Result, error) {
+	if err := t.checkVRF(); err != nil {
+		return Result{}, err
+	}
+	msgs, count, err := s.initiate(ctx, &t)
+	return Result{Count: uint32(count), Messages: msgs}, err
+}
+
+// Rekey rekeys the SAs t selects ('cmd ike rekey').
+func (s *Service) Rekey(_ context.Context, t Target) (Result, error) {
+	if err := t.checkVRF(); err != nil {
+		return Result{}, err
+	}
+	count, err := s.rekey(&t)
+	return Result{Count: uint32(count)}, err
+}
+
+// Reauth reauthenticates the IKE SAs t selects ('cmd ike reauth').
+func (s *Service) Reauth(_ context.Context, t Target) (Result, error) {
+	if err := t.checkVRF(); err != nil {
+		return Result{}, err
+	}
+	count, err := s.reauth(&t)
+	return Result{Count: uint32(count)}, err
+}
+
+// Flush deletes the SAs t selects and reports each ('flush ike').
+func (s *Service) Flush(_ context.Context, t Target) (Result, error) {
+	if err := t.checkVRF(); err != nil {
+		return Result{}, err
+	}
+	msgs, count, err := s.flush(&t)
+	return Result{Count: uint32(count), Messages: msgs}, err
+}
+
+// HANotify answers secgw-ha's ha-notify, whose input it does not read:
+// operation-not-supported, as HA is modelled, not built (README, Status).
+func (s *Service) HANotify(context.Context, struct{}) (struct{}, error) {
+	return struct{}{}, &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported,
+		Message: "ike: ha-notify is not supported by this release: high availability is not built yet (README, Status)"}
 }
 
 // initiate negotiates a childless IKE SA of a VPN ('cmd ike initiate
@@ -87,7 +104,7 @@ func commandOutput(count int, msgs []string) []byte {
 // ike initiate child-sa security-policy NAME': on an IKE SA of its VPN
 // if one is up, else with a new one), then waits for the outcome and
 // reports the negotiation as the vsr guide shows it.
-func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, error) {
+func (s *Service) initiate(ctx context.Context, in *Target) ([]string, int, error) {
 	vpn, policy := "", ""
 	switch {
 	case in.IKESA != nil:
@@ -134,7 +151,7 @@ func (s *Service) initiate(ctx context.Context, in *rpcInput) ([]string, int, er
 		return nil, 0, fmt.Errorf("ike: initiating vpn %s: %w", vpn, err)
 	}
 	lines := initiateLog{vpn: vpn, uid: uid, remote: v.RemoteAddr.String(), newIKE: !existing[uid], policy: policy}
-	timeout := time.NewTimer(InitiateTimeout)
+	timeout := time.NewTimer(s.initiateTimeout())
 	defer timeout.Stop()
 	for {
 		select {
@@ -267,7 +284,7 @@ func lifetimeLines(sa engine.SAState, now time.Time) []string {
 // rekey rekeys the selected IKE SAs (their child SAs are inherited) or
 // child SAs. The reply is the count only: the CLI words it as the guide
 // does ("Initiated 1 IKE SA rekey.").
-func (s *Service) rekey(in *rpcInput) (int, error) {
+func (s *Service) rekey(in *Target) (int, error) {
 	n := 0
 	switch {
 	case in.IKESA != nil:
@@ -296,7 +313,7 @@ func (s *Service) rekey(in *rpcInput) (int, error) {
 
 // reauth reauthenticates the selected IKE SAs, in the order
 // make-before-break says.
-func (s *Service) reauth(in *rpcInput) (int, error) {
+func (s *Service) reauth(in *Target) (int, error) {
 	if in.IKESA == nil {
 		return 0, missing("reauth", "reauth needs ike-sa")
 	}
@@ -310,7 +327,7 @@ func (s *Service) reauth(in *rpcInput) (int, error) {
 }
 
 // selectIKE returns the established IKE SAs an ike-sa selector names.
-func (s *Service) selectIKE(in *rpcInput) []engine.SAState {
+func (s *Service) selectIKE(in *Target) []engine.SAState {
 	var out []engine.SAState
 	for _, sa := range s.eng.Snapshot(false) {
 		if sa.State != "established" || (in.IKESA.UniqueID != nil && *in.IKESA.UniqueID != sa.UniqueID) ||
@@ -352,7 +369,7 @@ func tsPair(c engine.ChildState) string {
 // unique-id. Each SA is reported as the guide shows it: an IKE SA with
 // its endpoints and identities, a child SA with its SPIs, the bytes each
 // carried and its selectors.
-func (s *Service) flush(in *rpcInput) ([]string, int, error) {
+func (s *Service) flush(in *Target) ([]string, int, error) {
 	if in.IKESA == nil && in.ChildSA == nil {
 		return nil, 0, missing("flush", "flush needs ike-sa or child-sa")
 	}
@@ -395,14 +412,23 @@ func (s *Service) flush(in *rpcInput) ([]string, int, error) {
 	return msgs, n, nil
 }
 
+// initiateTimeout bounds how long Initiate waits for the outcome before
+// answering (the negotiation goes on after it).
+func (s *Service) initiateTimeout() time.Duration {
+	if s.o.InitiateTimeout > 0 {
+		return s.o.InitiateTimeout
+	}
+	return DefaultInitiateTimeout
+}
+
 // missing is the rpc-error of an RPC input without its mandatory choice
 // (RFC 6241 Appendix A, missing-element).
 func missing(rpc, msg string) error {
-	return &netconf.RPCError{Type: "protocol", Tag: "missing-element", Message: msg, Info: map[string]string{"bad-element": rpc}}
+	return &rpcerr.Error{Type: rpcerr.TypeProtocol, Tag: rpcerr.TagMissingElement, Message: msg, Info: map[string]string{"bad-element": rpc}}
 }
 
 // invalid is the rpc-error of an RPC input naming something that does not
 // exist.
 func invalid(elem, msg string) error {
-	return &netconf.RPCError{Type: "application", Tag: "invalid-value", Message: msg, Info: map[string]string{"bad-element": elem}}
+	return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagInvalidValue, Message: msg, Info: map[string]string{"bad-element": elem}}
 }

@@ -11,7 +11,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/dataplane"
-	"secgw/internal/netconf"
+	"secgw/internal/rpcerr"
 )
 
 // call runs one IKE RPC and returns its reply.
@@ -106,7 +106,7 @@ func TestRekeyReauthRPC(t *testing.T) {
 		}
 	}
 	_, err := a.Call(context.Background(), xml.Name{Space: NS, Local: "reauth"}, []byte(`<reauth xmlns="urn:secgw:yang:secgw-ike"/>`))
-	var re *netconf.RPCError
+	var re *rpcerr.Error
 	if !errors.As(err, &re) || re.Tag != "missing-element" {
 		t.Errorf("reauth without ike-sa: %v", err)
 	}
@@ -164,7 +164,7 @@ func TestHANotifyNotSupported(t *testing.T) {
 	s, _ := newService(t, 15560)
 	_, err := s.Call(context.Background(), xml.Name{Space: "urn:secgw:yang:secgw-ha", Local: "ha-notify"},
 		[]byte(`<ha-notify xmlns="urn:secgw:yang:secgw-ha"><group>g1</group><state>MASTER</state></ha-notify>`))
-	var re *netconf.RPCError
+	var re *rpcerr.Error
 	if !errors.As(err, &re) || re.Tag != "operation-not-supported" || !strings.Contains(re.Message, "high availability") {
 		t.Fatalf("ha-notify: %v", err)
 	}

@@ -33,6 +33,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
+	"secgw/internal/rpcerr"
 )
 
 // VRF is the only vrf that runs IKE.
@@ -80,6 +81,10 @@ type Options struct {
 	// svti-id-in or svti-id-out is refused (operation-not-supported)
 	// rather than run without them.
 	NoIfID bool
+	// InitiateTimeout bounds how long Initiate waits for the outcome of
+	// a negotiation before answering (it goes on after); 0 is
+	// DefaultInitiateTimeout.
+	InitiateTimeout time.Duration
 	// SupportsESP is engine.Options.SupportsESP: the ESP suites the
 	// dataplane can carry (engine.ESPSupport); nil means all of them.
 	SupportsESP func(ikecrypto.Suite) bool
@@ -397,16 +402,12 @@ func (s *Service) supported(cfg *config.Config) error {
 	return nil
 }
 
-// UnsupportedError refuses a commit that asks for what the dataplane
-// cannot do: its rpc-error tag is operation-not-supported.
-type UnsupportedError struct{ Msg string }
-
-func (e *UnsupportedError) Error() string { return e.Msg }
-
-// ErrorTag implements datastore.ErrorTagger.
-func (e *UnsupportedError) ErrorTag() string { return "operation-not-supported" }
-
-func unsupported(msg string) error { return &UnsupportedError{Msg: msg} }
+// unsupported refuses a commit that asks for what the dataplane cannot
+// do: its rpc-error tag is operation-not-supported, which the datastore
+// gives the refused commit (datastore.ErrorTagger).
+func unsupported(msg string) error {
+	return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported, Message: msg}
+}
 
 // setClear installs the pass and drop policies of cfg.
 func (s *Service) setClear(cfg *config.Config) error {

@@ -29,7 +29,11 @@ func benchServer(b *testing.B) (*Server, *schema.Schema) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	return &Server{cfg: Config{Store: st, Schema: s, Validator: v}}, s
+	codec, err := xmlcodec.New(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &Server{cfg: Config{Store: st, Schema: s, Validator: v}, codec: codec}, s
 }
 
 // BenchmarkEditConfig10k is an edit-config of a 10k-VPN document into the
@@ -37,7 +41,7 @@ func benchServer(b *testing.B) (*Server, *schema.Schema) {
 // discarded.
 func BenchmarkEditConfig10k(b *testing.B) {
 	srv, s := benchServer(b)
-	doc, err := xmlcodec.Append(nil, s, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
+	doc, err := srv.codec.Append(nil, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,7 +65,7 @@ func BenchmarkEditConfig10k(b *testing.B) {
 // configuration.
 func BenchmarkGetConfig10k(b *testing.B) {
 	srv, s := benchServer(b)
-	doc, err := xmlcodec.Append(nil, s, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
+	doc, err := srv.codec.Append(nil, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +80,7 @@ func BenchmarkGetConfig10k(b *testing.B) {
 	var out []byte
 	for b.Loop() {
 		srv.cfg.Store.View(func(d *generated.Device) {
-			out, err = xmlcodec.Append(out[:0], s, d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
+			out, err = srv.codec.Append(out[:0], d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
 		})
 		if err != nil {
 			b.Fatal(err)

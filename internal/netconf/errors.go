@@ -2,84 +2,39 @@ package netconf
 
 import (
 	"bytes"
-	"errors"
 	"strconv"
 	"strings"
 
-	"secgw/internal/datastore"
 	"secgw/internal/netconf/transport"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
-	"secgw/internal/validate"
-	"secgw/internal/xmlcodec"
 )
 
 // opError is an rpc-error of this package (RFC 6241 §4.3).
-type opError struct {
-	Type    string // rpc, protocol, application
-	Tag     string
-	AppTag  string
-	Path    string
-	Message string
-	Info    map[string]string
+func opError(typ, tag, msg string, info map[string]string) *rpcerr.Error {
+	return &rpcerr.Error{Source: "netconf", Type: typ, Tag: tag, Message: msg, Info: info}
 }
 
-func (e *opError) Error() string { return "netconf: " + e.Message }
-
-// RPCError is an error a subsystem's RPC handler (Operations) returns to
-// choose the <rpc-error> fields (RFC 6241 Appendix A); any other error is
-// reported as application operation-failed with its message.
-type RPCError struct {
-	Type    string // protocol or application
-	Tag     string // e.g. missing-element, invalid-value, data-missing
-	Message string
-	Info    map[string]string // error-info, e.g. bad-element
-}
-
-func (e *RPCError) Error() string { return e.Message }
-
-// rpcError renders err as one or more <rpc-error> elements with the
-// error-type, error-tag, error-path and error-info the failure calls for.
+// rpcError renders err as one or more <rpc-error> elements (rpcerr.Of:
+// every layer returns *rpcerr.Error, the validator rpcerr.Errors, and
+// anything else is application operation-failed with its text). The
+// error-path gets its module prefixes, declared on it; an error naming a
+// session by its session-id (a lock held) names that session's user too.
 // Messages never carry secret values: the validator and the codec leave
 // them out of theirs.
 func (srv *Server) rpcError(err error) []byte {
 	var out []byte
-	add := func(typ, tag, appTag, path, msg string, info map[string]string) {
-		prefixed, decls := srv.prefixedString(path)
-		e := transport.BuildRPCError(typ, tag, "error", appTag, prefixed, msg, info)
+	for _, e := range rpcerr.Of(err) {
+		w := *e
+		var decls string
+		w.Path, decls = srv.prefixedString(e.Path)
+		w.Message += srv.holderUser(e.Info["session-id"])
+		b := transport.AppendRPCError(nil, &w)
 		if decls != "" {
 			// RFC 6241 §4.3: the prefixes of error-path are declared on it.
-			e = bytes.Replace(e, []byte("<error-path>"), []byte("<error-path"+decls+">"), 1)
+			b = bytes.Replace(b, []byte("<error-path>"), []byte("<error-path"+decls+">"), 1)
 		}
-		out = append(out, e...)
-	}
-	var oe *opError
-	var re *RPCError
-	var ve validate.Errors
-	var de *datastore.Error
-	var xe *xmlcodec.Error
-	switch {
-	case errors.As(err, &oe):
-		add(oe.Type, oe.Tag, oe.AppTag, oe.Path, oe.Message, oe.Info)
-	case errors.As(err, &re):
-		add(re.Type, re.Tag, "", "", re.Message, re.Info)
-	case errors.As(err, &ve):
-		for _, e := range ve {
-			add("application", e.ErrorTag(), e.AppTag(), e.Path, e.Message, nil)
-		}
-	case errors.As(err, &xe):
-		add(xe.Type, xe.Tag, "", xe.Path, xe.Message, xe.Info)
-	case errors.As(err, &de):
-		typ := "application"
-		if de.Tag == "lock-denied" || de.Tag == "in-use" {
-			typ = "protocol"
-		}
-		// A commit refused by validation carries the validator's errors.
-		if errors.As(de.Err, &ve) {
-			return srv.rpcError(ve)
-		}
-		add(typ, de.Tag, "", "", de.Message+srv.holderUser(de.Info["session-id"]), de.Info)
-	default:
-		add("application", "operation-failed", "", "", err.Error(), nil)
+		out = append(out, b...)
 	}
 	return out
 }

@@ -146,16 +146,16 @@ func (srv *Server) createSubscription(s *transport.Session, rpc *transport.RPC) 
 		return nil, malformed(err)
 	}
 	if st := strings.TrimSpace(p.Stream); st != "" && st != "NETCONF" {
-		return nil, &opError{Type: "application", Tag: "invalid-value", Message: "no stream " + st + " (the stream is NETCONF)", Info: map[string]string{"bad-element": "stream"}}
+		return nil, opError("application", "invalid-value", "no stream "+st+" (the stream is NETCONF)", map[string]string{"bad-element": "stream"})
 	}
 	if p.StartTime != "" || p.StopTime != "" {
-		return nil, &opError{Type: "application", Tag: "operation-not-supported", Message: "event replay is not supported: omit startTime and stopTime"}
+		return nil, opError("application", "operation-not-supported", "event replay is not supported: omit startTime and stopTime", nil)
 	}
 	if p.Filter != nil {
-		return nil, &opError{Type: "application", Tag: "operation-not-supported", Message: "event filters are not supported: every event is sent"}
+		return nil, opError("application", "operation-not-supported", "event filters are not supported: every event is sent", nil)
 	}
 	if !srv.events.add(s) {
-		return nil, &opError{Type: "protocol", Tag: "in-use", Message: "this session already has a subscription"}
+		return nil, opError("protocol", "in-use", "this session already has a subscription", nil)
 	}
 	id := s.ID()
 	s.OnClose(func() { srv.events.remove(id) })

@@ -21,8 +21,7 @@ import (
 func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *transport.RPC) []byte {
 	op := rpc.Operation
 	if s.Role() != RoleAdmin && !readOnlyAllowed(op) {
-		return srv.rpcError(&opError{Type: "application", Tag: "access-denied",
-			Message: "user " + s.User() + " (role " + s.Role() + ") may not run " + op.Local})
+		return srv.rpcError(opError("application", "access-denied", "user "+s.User()+" (role "+s.Role()+") may not run "+op.Local, nil))
 	}
 	var reply []byte
 	var err error
@@ -48,10 +47,10 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 			err = unsupported(op)
 		}
 	case NSIKE, NSHA:
-		if srv.cfg.Ops == nil {
-			err = unsupported(op)
+		if h := srv.cfg.RPCs[op.Local]; h != nil {
+			reply, err = h.call(ctx, srv, op, rpc.Body)
 		} else {
-			reply, err = srv.cfg.Ops.Call(ctx, op, rpc.Body)
+			err = unsupported(op)
 		}
 	default:
 		err = unsupported(op)
@@ -79,9 +78,7 @@ func readOnlyAllowed(op xml.Name) bool {
 }
 
 func unsupported(op xml.Name) error {
-	return &opError{Type: "protocol", Tag: "operation-not-supported",
-		Message: "operation " + op.Local + " (" + op.Space + ") is not supported",
-		Info:    map[string]string{"bad-element": op.Local}}
+	return opError("protocol", "operation-not-supported", "operation "+op.Local+" ("+op.Space+") is not supported", map[string]string{"bad-element": op.Local})
 }
 
 // datastoreRef is <source> or <target>: one of running, candidate,
@@ -157,22 +154,20 @@ func (d *datastoreRef) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) er
 // config.
 func (d *datastoreRef) one() error {
 	if d == nil {
-		return &opError{Type: "protocol", Tag: "missing-element", Message: "no datastore given", Info: map[string]string{"bad-element": "target"}}
+		return opError("protocol", "missing-element", "no datastore given", map[string]string{"bad-element": "target"})
 	}
 	if len(d.given) == 0 {
-		return &opError{Type: "protocol", Tag: "missing-element", Message: "no datastore given in " + d.elem, Info: map[string]string{"bad-element": d.elem}}
+		return opError("protocol", "missing-element", "no datastore given in "+d.elem, map[string]string{"bad-element": d.elem})
 	}
 	for _, g := range d.given {
 		switch g {
 		case "running", "candidate", "startup", "url", "config":
 		default:
-			return &opError{Type: "protocol", Tag: "unknown-element", Message: d.elem + " names " + g + ", which is not a datastore", Info: map[string]string{"bad-element": g}}
+			return opError("protocol", "unknown-element", d.elem+" names "+g+", which is not a datastore", map[string]string{"bad-element": g})
 		}
 	}
 	if len(d.given) > 1 {
-		return &opError{Type: "protocol", Tag: "bad-element",
-			Message: d.elem + " names " + strings.Join(d.given, " and ") + ": it takes exactly one datastore",
-			Info:    map[string]string{"bad-element": d.elem}}
+		return opError("protocol", "bad-element", d.elem+" names "+strings.Join(d.given, " and ")+": it takes exactly one datastore", map[string]string{"bad-element": d.elem})
 	}
 	return nil
 }
@@ -198,7 +193,7 @@ func (d *datastoreRef) name() (datastore.Datastore, error) {
 	case d.Startup != nil:
 		return datastore.Startup, nil
 	}
-	return "", &opError{Type: "protocol", Tag: "invalid-value", Message: "unsupported datastore (url is not supported)"}
+	return "", opError("protocol", "invalid-value", "unsupported datastore (url is not supported)", nil)
 }
 
 type filterParam struct {
@@ -306,13 +301,13 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		id, err := strconv.ParseUint(strings.TrimSpace(p.SessionID), 10, 32)
 		if err != nil || id == 0 {
-			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "kill-session needs a session-id", Info: map[string]string{"bad-element": "session-id"}}
+			return nil, opError("protocol", "invalid-value", "kill-session needs a session-id", map[string]string{"bad-element": "session-id"})
 		}
 		if uint32(id) == sid {
-			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "kill-session cannot kill the session that asks (use close-session)"}
+			return nil, opError("protocol", "invalid-value", "kill-session cannot kill the session that asks (use close-session)", nil)
 		}
 		if err := srv.killSession(sid, uint32(id)); err != nil {
-			return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "no session " + p.SessionID}
+			return nil, opError("protocol", "invalid-value", "no session "+p.SessionID, nil)
 		}
 		return nil, nil
 	case "commit":
@@ -321,13 +316,13 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 			return nil, malformed(err)
 		}
 		if len(p.Comment) > maxCommentLen {
-			return nil, &opError{Type: "application", Tag: "invalid-value", Message: "the commit comment is longer than " + strconv.Itoa(maxCommentLen) + " bytes", Info: map[string]string{"bad-element": "comment"}}
+			return nil, opError("application", "invalid-value", "the commit comment is longer than "+strconv.Itoa(maxCommentLen)+" bytes", map[string]string{"bad-element": "comment"})
 		}
 		opt := datastore.CommitOptions{Session: sid, User: s.User(), Comment: p.Comment, Confirmed: p.Confirmed != nil, Persist: p.Persist, PersistID: p.PersistID}
 		if p.ConfirmTimeout != "" {
 			secs, err := strconv.ParseUint(strings.TrimSpace(p.ConfirmTimeout), 10, 32)
 			if err != nil || secs == 0 {
-				return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "confirm-timeout must be a number of seconds from 1", Info: map[string]string{"bad-element": "confirm-timeout"}}
+				return nil, opError("protocol", "invalid-value", "confirm-timeout must be a number of seconds from 1", map[string]string{"bad-element": "confirm-timeout"})
 			}
 			opt.Timeout = time.Duration(secs) * time.Second
 		}
@@ -384,7 +379,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 }
 
 func malformed(err error) error {
-	return &opError{Type: "rpc", Tag: "malformed-message", Message: err.Error()}
+	return opError("rpc", "malformed-message", err.Error(), nil)
 }
 
 // get answers get (config and state) and get-config. It reads an
@@ -407,7 +402,7 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	case "report-all", "report-all-tagged", "trim":
 		opts.WithDefaults = xmlcodec.DefaultsMode(p.WithDefaults)
 	default:
-		return nil, &opError{Type: "application", Tag: "invalid-value", Message: "with-defaults " + p.WithDefaults + " is not supported", Info: map[string]string{"bad-element": "with-defaults"}}
+		return nil, opError("application", "invalid-value", "with-defaults "+p.WithDefaults+" is not supported", map[string]string{"bad-element": "with-defaults"})
 	}
 	if p.Filter != nil {
 		switch p.Filter.Type {
@@ -419,10 +414,10 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 			opts.Filter = f
 		case "xpath":
 			if p.Filter.Select == "" {
-				return nil, &opError{Type: "protocol", Tag: "missing-attribute", Message: "an xpath filter needs a select attribute", Info: map[string]string{"bad-attribute": "select", "bad-element": "filter"}}
+				return nil, opError("protocol", "missing-attribute", "an xpath filter needs a select attribute", map[string]string{"bad-attribute": "select", "bad-element": "filter"})
 			}
 		default:
-			return nil, &opError{Type: "protocol", Tag: "bad-attribute", Message: "filter type " + p.Filter.Type + " is not one of subtree, xpath", Info: map[string]string{"bad-attribute": "type", "bad-element": "filter"}}
+			return nil, opError("protocol", "bad-attribute", "filter type "+p.Filter.Type+" is not one of subtree, xpath", map[string]string{"bad-attribute": "type", "bad-element": "filter"})
 		}
 	}
 	var state *generated.Device
@@ -450,7 +445,7 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 			return nil, err
 		}
 	}
-	b, err := xmlcodec.Append([]byte("<data>"), srv.cfg.Schema, tree, opts)
+	b, err := srv.codec.Append([]byte("<data>"), tree, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -504,7 +499,7 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 		return err
 	}
 	if ds != datastore.Candidate {
-		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "edit-config targets the candidate: edit it, then commit (running is written only by commit)", Info: map[string]string{"bad-element": "target"}}
+		return opError("protocol", "operation-not-supported", "edit-config targets the candidate: edit it, then commit (running is written only by commit)", map[string]string{"bad-element": "target"})
 	}
 	defOp := xmlcodec.OpMerge
 	switch p.DefaultOperation {
@@ -512,12 +507,12 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	case "replace", "none":
 		defOp = xmlcodec.Operation(p.DefaultOperation)
 	default:
-		return &opError{Type: "protocol", Tag: "invalid-value", Message: "default-operation must be merge, replace or none", Info: map[string]string{"bad-element": "default-operation"}}
+		return opError("protocol", "invalid-value", "default-operation must be merge, replace or none", map[string]string{"bad-element": "default-operation"})
 	}
 	switch p.ErrorOption {
 	case "", "stop-on-error", "rollback-on-error":
 	default:
-		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "error-option " + p.ErrorOption + " is not supported: edits are all or nothing", Info: map[string]string{"bad-element": "error-option"}}
+		return opError("protocol", "operation-not-supported", "error-option "+p.ErrorOption+" is not supported: edits are all or nothing", map[string]string{"bad-element": "error-option"})
 	}
 	testOnly := false
 	switch p.TestOption {
@@ -525,10 +520,10 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	case "test-only":
 		testOnly = true
 	default:
-		return &opError{Type: "protocol", Tag: "invalid-value", Message: "test-option must be test-then-set, set or test-only", Info: map[string]string{"bad-element": "test-option"}}
+		return opError("protocol", "invalid-value", "test-option must be test-then-set, set or test-only", map[string]string{"bad-element": "test-option"})
 	}
 	if p.Config == nil {
-		return &opError{Type: "protocol", Tag: "missing-element", Message: "edit-config needs a config element", Info: map[string]string{"bad-element": "config"}}
+		return opError("protocol", "missing-element", "edit-config needs a config element", map[string]string{"bad-element": "config"})
 	}
 	if testOnly {
 		// The test of test-then-set, without the set.
@@ -600,7 +595,7 @@ func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, d
 	b.WriteByte('>')
 	b.Write(c.XML)
 	b.WriteString("</config>")
-	edits, err := xmlcodec.Decode(&b, srv.cfg.Schema, nil, xmlcodec.DecodeOptions{})
+	edits, err := srv.codec.Decode(&b, nil, xmlcodec.DecodeOptions{})
 	if err != nil {
 		return err
 	}
@@ -621,7 +616,7 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 	}
 	if p.Source.Config != nil {
 		if target != datastore.Candidate {
-			return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config of an inline config targets the candidate"}
+			return opError("protocol", "operation-not-supported", "copy-config of an inline config targets the candidate", nil)
 		}
 		return st.Edit(s.ID(), func(root schema.Node) error {
 			return srv.applyConfig(root, rpc, p.Source.Config, xmlcodec.OpReplace)
@@ -645,11 +640,11 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 	case source == datastore.Startup && target == datastore.Candidate:
 		return st.LoadStartup(s.ID())
 	case target == datastore.Startup:
-		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config to startup copies running: commit, then copy running to startup"}
+		return opError("protocol", "operation-not-supported", "copy-config to startup copies running: commit, then copy running to startup", nil)
 	case source == datastore.Startup:
-		return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from startup goes to the candidate: copy it there, then commit"}
+		return opError("protocol", "operation-not-supported", "copy-config from startup goes to the candidate: copy it there, then commit", nil)
 	}
-	return &opError{Type: "protocol", Tag: "operation-not-supported", Message: "copy-config from " + string(source) + " to " + string(target) + " is not supported"}
+	return opError("protocol", "operation-not-supported", "copy-config from "+string(source)+" to "+string(target)+" is not supported", nil)
 }
 
 // getSchema answers get-schema (RFC 6022 §3.1) with the YANG text.
@@ -663,7 +658,7 @@ func (srv *Server) getSchema(rpc *transport.RPC) ([]byte, error) {
 		return nil, malformed(err)
 	}
 	if f := strings.TrimSpace(p.Format); f != "" && !strings.HasSuffix(f, "yang") {
-		return nil, &opError{Type: "application", Tag: "invalid-value", Message: "only the yang format is available", Info: map[string]string{"bad-element": "format"}}
+		return nil, opError("application", "invalid-value", "only the yang format is available", map[string]string{"bad-element": "format"})
 	}
 	for _, src := range srv.cfg.Schema.Sources() {
 		if src.Name == strings.TrimSpace(p.Identifier) && (p.Version == "" || p.Version == src.Revision) {
@@ -674,7 +669,7 @@ func (srv *Server) getSchema(rpc *transport.RPC) ([]byte, error) {
 			return b.Bytes(), nil
 		}
 	}
-	return nil, &opError{Type: "protocol", Tag: "invalid-value", Message: "no schema " + p.Identifier + " " + p.Version, Info: map[string]string{"bad-element": "identifier"}}
+	return nil, opError("protocol", "invalid-value", "no schema "+p.Identifier+" "+p.Version, map[string]string{"bad-element": "identifier"})
 }
 
 // rollback loads a kept commit into the candidate (secgw-config rollback).
@@ -687,7 +682,7 @@ func (srv *Server) rollback(s *transport.Session, rpc *transport.RPC) error {
 	}
 	id, err := strconv.ParseUint(strings.TrimSpace(p.ID), 10, 64)
 	if err != nil {
-		return &opError{Type: "application", Tag: "invalid-value", Message: "commit-id must be a commit number", Info: map[string]string{"bad-element": "commit-id"}}
+		return opError("application", "invalid-value", "commit-id must be a commit number", map[string]string{"bad-element": "commit-id"})
 	}
 	return srv.cfg.Store.Rollback(s.ID(), id)
 }

@@ -1,13 +1,11 @@
 // Package netconf is secgw's NETCONF server (RFC 6241): the operations on
 // the datastores, over the SSH transport of internal/netconf/transport,
 // with the schema-driven XML codec of internal/xmlcodec. It is a thin
-// adapter: every operation is a call to the datastore or to an Operations
+// adapter: every operation is a call to the datastore or to a typed RPC
 // handler; the XML lives only here.
 package netconf
 
 import (
-	"context"
-	"encoding/xml"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
+	"secgw/internal/xmlcodec"
 )
 
 // Namespaces of the operations and capabilities.
@@ -28,13 +27,6 @@ const (
 	NSHA           = "urn:secgw:yang:secgw-ha"
 )
 
-// Operations carries out the model's RPCs (initiate, rekey, reauth, flush,
-// ha-notify). The daemon fills it in; input is the RPC element as
-// received, and the reply is the content of <rpc-reply> (nil for <ok/>).
-type Operations interface {
-	Call(ctx context.Context, name xml.Name, input []byte) ([]byte, error)
-}
-
 // Config configures a Server.
 type Config struct {
 	// Addr to listen on; default ":830".
@@ -45,7 +37,9 @@ type Config struct {
 	Schema    *schema.Schema
 	Validator *validate.Validator
 	Users     *Users
-	Ops       Operations // nil: the model's RPCs answer operation-not-supported
+	// RPCs carries out the model's RPCs, by RPC name; one without a
+	// handler answers operation-not-supported.
+	RPCs map[string]RPCHandler
 	// State, if set, gives the operational state that <get> returns
 	// beside running.
 	State  StateFunc
@@ -68,7 +62,9 @@ type Config struct {
 
 // Server serves NETCONF.
 type Server struct {
-	cfg    Config
+	cfg Config
+	// codec encodes and decodes the data tree of cfg.Schema.
+	codec  *xmlcodec.Codec
 	tr     *transport.Server
 	log    *slog.Logger
 	events notifier
@@ -113,7 +109,11 @@ func (srv *Server) capabilities() []string {
 
 // New builds a server; Serve or ListenAndServe runs it.
 func New(cfg Config) (*Server, error) {
-	srv := &Server{cfg: cfg, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
+	codec, err := xmlcodec.New(cfg.Schema)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{cfg: cfg, codec: codec, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
 	if srv.log == nil {
 		srv.log = slog.Default()
 	}

@@ -38,9 +38,7 @@ func (srv *Server) deleteConfig(s *transport.Session, p *lockParams) error {
 		return err
 	}
 	if ds != datastore.Startup {
-		return &opError{Type: "protocol", Tag: "operation-not-supported",
-			Message: "delete-config deletes startup only: running and candidate cannot be deleted (discard-changes drops the candidate's edits)",
-			Info:    map[string]string{"bad-element": string(ds)}}
+		return opError("protocol", "operation-not-supported", "delete-config deletes startup only: running and candidate cannot be deleted (discard-changes drops the candidate's edits)", map[string]string{"bad-element": string(ds)})
 	}
 	if err := srv.cfg.Store.DeleteStartup(s.ID()); err != nil {
 		return err

@@ -37,6 +37,9 @@ type User struct {
 type Users struct {
 	byName map[string]*User
 	keys   map[string][]ssh.PublicKey
+	// dummy is the bcrypt hash an unknown user's password is checked
+	// against, computed on first use.
+	dummy func() []byte
 }
 
 // LoadUsers reads the users file. When it does not exist, it is created
@@ -78,7 +81,7 @@ func ParseUsers(b []byte) (*Users, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("netconf: users file: %w", err)
 	}
-	u := &Users{byName: map[string]*User{}, keys: map[string][]ssh.PublicKey{}}
+	u := &Users{byName: map[string]*User{}, keys: map[string][]ssh.PublicKey{}, dummy: sync.OnceValue(dummyHash)}
 	for i := range f.Users {
 		usr := &f.Users[i]
 		if usr.Role != RoleAdmin && usr.Role != RoleReadOnly {
@@ -102,7 +105,7 @@ func (u *Users) PasswordAuth(user string, password []byte) (string, string, erro
 	if usr == nil || usr.Password == "" {
 		// Spend the time of a check anyway, so that timing does not tell
 		// which user names exist.
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), password)
+		_ = bcrypt.CompareHashAndPassword(u.dummy(), password)
 		return "", "", errors.New("netconf: authentication failed")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(usr.Password), password) != nil {
@@ -111,12 +114,12 @@ func (u *Users) PasswordAuth(user string, password []byte) (string, string, erro
 	return usr.Name, usr.Role, nil
 }
 
-var dummy = sync.OnceValue(func() []byte {
+// dummyHash is a bcrypt hash of a password nobody has, at the cost real
+// ones use.
+func dummyHash() []byte {
 	h, _ := bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
 	return h
-})
-
-func dummyHash() []byte { return dummy() }
+}
 
 // PublicKeyAuth checks a public key; it returns the user and role.
 func (u *Users) PublicKeyAuth(user string, key ssh.PublicKey) (string, string, error) {

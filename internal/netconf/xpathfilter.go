@@ -83,9 +83,9 @@ func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *gen
 		}
 		srv.log.Info("netconf xpath filter refused", "user", s.User(), "session", s.ID(), "steps", le.Steps,
 			"elapsed", time.Since(start).Round(time.Millisecond), "reason", le.Err.Error())
-		return nil, &opError{Type: "application", Tag: "resource-denied", Message: msg}
+		return nil, opError("application", "resource-denied", msg, nil)
 	case err != nil:
-		return nil, &opError{Type: "application", Tag: "invalid-value", Message: err.Error(), Info: map[string]string{"bad-attribute": "select", "bad-element": "filter"}}
+		return nil, opError("application", "invalid-value", err.Error(), map[string]string{"bad-attribute": "select", "bad-element": "filter"})
 	}
 	f := &xmlcodec.Filter{Nodes: []*xmlcodec.FilterNode{}}
 	whole := map[*xmlcodec.FilterNode]bool{}

@@ -81,7 +81,7 @@ func TestXPathFilterSecrets(t *testing.T) {
 // loadVPNs commits n VPNs of the concentrator into f's store.
 func loadVPNs(t *testing.T, f *fixture, n int) {
 	t.Helper()
-	doc, err := xmlcodec.Append(nil, f.srv.cfg.Schema, configtest.Concentrator(t, f.srv.cfg.Schema, n), xmlcodec.EncodeOptions{Config: true})
+	doc, err := f.srv.codec.Append(nil, configtest.Concentrator(t, f.srv.cfg.Schema, n), xmlcodec.EncodeOptions{Config: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ type Schema struct {
 	Modules map[string]*yang.Entry
 	// RPCs holds every RPC of every module, by RPC name.
 	RPCs map[string]*yang.Entry
+	// Notifications holds every notification of every module, by name.
+	Notifications map[string]*yang.Entry
 
 	sources map[string]Source
 	binding *binder
@@ -48,9 +50,10 @@ type Source struct {
 func Load() (*Schema, error) {
 	ms := yang.NewModules()
 	s := &Schema{
-		Modules: map[string]*yang.Entry{},
-		RPCs:    map[string]*yang.Entry{},
-		sources: map[string]Source{},
+		Modules:       map[string]*yang.Entry{},
+		RPCs:          map[string]*yang.Entry{},
+		Notifications: map[string]*yang.Entry{},
+		sources:       map[string]Source{},
 	}
 	files, err := fs.Glob(secgwyang.FS, "*.yang")
 	if err != nil {
@@ -102,6 +105,7 @@ func Load() (*Schema, error) {
 				continue
 			}
 			if c.Kind == yang.NotificationEntry {
+				s.Notifications[cname] = c
 				continue
 			}
 			s.Root.Dir[cname] = c

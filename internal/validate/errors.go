@@ -12,6 +12,8 @@ package validate
 import (
 	"fmt"
 	"strings"
+
+	"secgw/internal/rpcerr"
 )
 
 // Kind names the constraint an Error violates.
@@ -81,8 +83,39 @@ func (e *Error) ErrorTag() string {
 	return "operation-failed"
 }
 
+// RPCError is the violation as an rpc-error (RFC 6241 Appendix A, RFC
+// 7950 §15): error-type application, the tag and app-tag of its Kind, its
+// path and message. The violation is its cause.
+func (e *Error) RPCError() *rpcerr.Error {
+	return &rpcerr.Error{Source: "validate", Type: rpcerr.TypeApplication, Tag: e.ErrorTag(), AppTag: e.AppTag(),
+		Path: e.Path, Message: e.Message, Err: e}
+}
+
+// As lets errors.As see the violation as an *rpcerr.Error.
+func (e *Error) As(target any) bool {
+	if t, ok := target.(**rpcerr.Error); ok {
+		*t = e.RPCError()
+		return true
+	}
+	return false
+}
+
 // Errors is every violation found, in tree order. A nil Errors means valid.
 type Errors []*Error
+
+// As lets errors.As see the violations as rpcerr.Errors, one rpc-error
+// each: the reply of a refused validate or commit reports them all.
+func (es Errors) As(target any) bool {
+	t, ok := target.(*rpcerr.Errors)
+	if !ok || len(es) == 0 {
+		return false
+	}
+	*t = make(rpcerr.Errors, len(es))
+	for i, e := range es {
+		(*t)[i] = e.RPCError()
+	}
+	return true
+}
 
 // Error implements error: the first violations, one per line.
 func (es Errors) Error() string {

@@ -46,7 +46,7 @@ func ApplyNode(s *schema.Schema, root schema.Node, edits []Edit, defaultOp Opera
 		}
 		defaultOp = OpMerge
 	default:
-		return newError(typeProt, "invalid-value", "", "default-operation %q is not one of merge, replace, none", defaultOp).with("bad-element", "default-operation")
+		return newError(typeProt, "invalid-value", "", "default-operation %q is not one of merge, replace, none", defaultOp).WithInfo("bad-element", "default-operation")
 	}
 	a := &applier{s: s, root: root}
 	for i := 0; i < len(edits); i++ {
@@ -108,7 +108,7 @@ func (a *applier) resolve(p schema.DataPath, create bool) (schema.Node, bool, er
 	for _, el := range p[k:] {
 		f := n.B.Field(el.Name)
 		if f == nil {
-			return schema.Node{}, false, newError(typeApp, "unknown-element", a.path.Child(el).String(), "unknown node %q in %s", el.Name, a.path).with("bad-element", el.Name)
+			return schema.Node{}, false, newError(typeApp, "unknown-element", a.path.Child(el).String(), "unknown node %q in %s", el.Name, a.path).WithInfo("bad-element", el.Name)
 		}
 		var c schema.Node
 		var ok bool
@@ -118,10 +118,10 @@ func (a *applier) resolve(p schema.DataPath, create bool) (schema.Node, bool, er
 		case schema.KindList:
 			var err error
 			if c, ok, err = n.Entry(a.s, f, el.Key, create); err != nil {
-				return schema.Node{}, false, newError(typeApp, "invalid-value", a.path.Child(el).String(), "invalid key in %s: %v", a.path.Child(el), err).with("bad-element", el.KeyName)
+				return schema.Node{}, false, newError(typeApp, "invalid-value", a.path.Child(el).String(), "invalid key in %s: %v", a.path.Child(el), err).WithInfo("bad-element", el.KeyName)
 			}
 		default:
-			return schema.Node{}, false, newError(typeApp, "bad-element", a.path.Child(el).String(), "%s is a leaf, not a container or list", a.path.Child(el)).with("bad-element", el.Name)
+			return schema.Node{}, false, newError(typeApp, "bad-element", a.path.Child(el).String(), "%s is a leaf, not a container or list", a.path.Child(el)).WithInfo("bad-element", el.Name)
 		}
 		if !ok {
 			return schema.Node{}, false, nil
@@ -167,7 +167,7 @@ func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, er
 	}
 	f := parent.B.Field(last.Name)
 	if f == nil {
-		return false, newError(typeApp, "unknown-element", e.Path.String(), "unknown node %q in %s", last.Name, parentPath).with("bad-element", last.Name)
+		return false, newError(typeApp, "unknown-element", e.Path.String(), "unknown node %q in %s", last.Name, parentPath).WithInfo("bad-element", last.Name)
 	}
 	switch f.Kind {
 	case schema.KindLeaf, schema.KindLeafList:
@@ -179,7 +179,7 @@ func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, er
 	} else {
 		_, exists, err = parent.Entry(a.s, f, last.Key, false)
 		if err != nil {
-			return false, newError(typeApp, "invalid-value", e.Path.String(), "invalid key in %s: %v", e.Path, err).with("bad-element", last.KeyName)
+			return false, newError(typeApp, "invalid-value", e.Path.String(), "invalid key in %s: %v", e.Path, err).WithInfo("bad-element", last.KeyName)
 		}
 	}
 	switch op {
@@ -212,7 +212,7 @@ func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, er
 			return true, nil
 		}
 	default:
-		return false, newError(typeProt, "bad-attribute", e.Path.String(), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).with("bad-attribute", "operation", "bad-element", last.Name)
+		return false, newError(typeProt, "bad-attribute", e.Path.String(), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).WithInfo("bad-attribute", "operation", "bad-element", last.Name)
 	}
 	_, _, err = a.resolve(e.Path, op != OpNone)
 	return false, err
@@ -245,7 +245,7 @@ func (a *applier) leaf(parent schema.Node, f *schema.Field, e Edit, op Operation
 			return nil
 		}
 		path := leafPath(f, e)
-		return newError(typeApp, "bad-element", path, "%s is a key: it cannot be changed or removed", path).with("bad-element", f.Name)
+		return newError(typeApp, "bad-element", path, "%s is a key: it cannot be changed or removed", path).WithInfo("bad-element", f.Name)
 	}
 	exists := false
 	if f.Kind == schema.KindLeaf {
@@ -280,19 +280,19 @@ func (a *applier) leaf(parent schema.Node, f *schema.Field, e Edit, op Operation
 			return nil
 		}
 		if err := parent.DeleteLeaf(a.s, f, e.Value); err != nil {
-			return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %v", e.Path, err).with("bad-element", f.Name)
+			return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %v", e.Path, err).WithInfo("bad-element", f.Name)
 		}
 		return nil
 	case OpMerge, OpReplace:
 	default:
-		return newError(typeProt, "bad-attribute", leafPath(f, e), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).with("bad-attribute", "operation", "bad-element", f.Name)
+		return newError(typeProt, "bad-attribute", leafPath(f, e), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).WithInfo("bad-attribute", "operation", "bad-element", f.Name)
 	}
 	if err := parent.SetLeaf(a.s, f, e.Value); err != nil {
 		msg := err.Error()
 		if f.Secret {
 			msg = "the value is not valid"
 		}
-		return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %s", e.Path, msg).with("bad-element", f.Name)
+		return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %s", e.Path, msg).WithInfo("bad-element", f.Name)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -142,13 +143,13 @@ func TestApply(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := smallTree(t, s)
-			edits, err := Decode(strings.NewReader(tc.doc), s, d, DecodeOptions{})
+			edits, err := codecOf(s).Decode(strings.NewReader(tc.doc), d, DecodeOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			err = Apply(s, d, edits, tc.dflt)
 			if tc.tag != "" {
-				var xe *Error
+				var xe *rpcerr.Error
 				if !errors.As(err, &xe) || xe.Tag != tc.tag {
 					t.Fatalf("error %v, want %s", err, tc.tag)
 				}
@@ -167,7 +168,7 @@ func TestApply(t *testing.T) {
 func TestApplyBadArguments(t *testing.T) {
 	s := loadSchema(t)
 	d := smallTree(t, s)
-	var xe *Error
+	var xe *rpcerr.Error
 	if err := Apply(s, d, nil, "merge-all"); !errors.As(err, &xe) || xe.Tag != "invalid-value" {
 		t.Errorf("bad default-operation: %v", err)
 	}

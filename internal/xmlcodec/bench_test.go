@@ -16,14 +16,14 @@ func BenchmarkEncode10k(b *testing.B) {
 	s := loadSchema(b)
 	d := concentrator(b, s, 10000)
 	opts := EncodeOptions{Config: true, Secrets: true}
-	buf, err := Append(nil, s, d, opts)
+	buf, err := codecOf(s).Append(nil, d, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if buf, err = Append(buf[:0], s, d, opts); err != nil {
+		if buf, err = codecOf(s).Append(buf[:0], d, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -37,7 +37,7 @@ func BenchmarkEncodeReportAll10k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = Append(buf[:0], s, d, opts); err != nil {
+		if buf, err = codecOf(s).Append(buf[:0], d, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -55,7 +55,7 @@ func BenchmarkEncodeFilter10k(b *testing.B) {
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		if buf, err = Append(buf[:0], s, d, opts); err != nil {
+		if buf, err = codecOf(s).Append(buf[:0], d, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -67,7 +67,7 @@ func BenchmarkDecode10k(b *testing.B) {
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Decode(bytes.NewReader(doc), s, nil, DecodeOptions{}); err != nil {
+		if _, err := codecOf(s).Decode(bytes.NewReader(doc), nil, DecodeOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func BenchmarkDecode10k(b *testing.B) {
 func BenchmarkApply10k(b *testing.B) {
 	s := loadSchema(b)
 	doc := encode(b, s, concentrator(b, s, 10000), EncodeOptions{Config: true, Secrets: true})
-	edits, err := Decode(bytes.NewReader(doc), s, nil, DecodeOptions{})
+	edits, err := codecOf(s).Decode(bytes.NewReader(doc), nil, DecodeOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func BenchmarkEditOneVPN10k(b *testing.B) {
 </config>`)
 	b.ReportAllocs()
 	for b.Loop() {
-		edits, err := Decode(bytes.NewReader(doc), s, d, DecodeOptions{})
+		edits, err := codecOf(s).Decode(bytes.NewReader(doc), d, DecodeOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

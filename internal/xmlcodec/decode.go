@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -50,11 +51,7 @@ type element struct {
 // operation attributes, keys and the lexical form of values, and changes
 // nothing: Apply carries the edits out. d is not used today; it is there
 // for checks that need the target, like insert positions.
-func Decode(r io.Reader, s *schema.Schema, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
-	c, err := codecFor(s)
-	if err != nil {
-		return nil, err
-	}
+func (c *Codec) Decode(r io.Reader, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
 	top, count, err := parseElements(r)
 	if err != nil {
 		return nil, err
@@ -124,7 +121,7 @@ func parseElements(r io.Reader) (top []*element, count int, err error) {
 }
 
 type decoder struct {
-	c     *codec
+	c     *Codec
 	opts  DecodeOptions
 	edits []Edit
 	arena []schema.Elem // backing store of the edits' paths
@@ -147,7 +144,7 @@ func (dc *decoder) child(path schema.DataPath, el schema.Elem) schema.DataPath {
 // at path, whose effective operation is op.
 func (dc *decoder) walk(path schema.DataPath, p *plan, el *element, op Operation) error {
 	if len(el.text) > 0 && len(bytes.TrimSpace(el.text)) != 0 {
-		return newError(typeApp, "bad-element", path.String(), "%s is a container or list entry: it takes child elements, not text", path).with("bad-element", el.name.Local)
+		return newError(typeApp, "bad-element", path.String(), "%s is a container or list entry: it takes child elements, not text", path).WithInfo("bad-element", el.name.Local)
 	}
 	for _, ch := range el.children {
 		fp, err := dc.lookup(path, p, ch)
@@ -194,20 +191,20 @@ func (dc *decoder) lookup(path schema.DataPath, p *plan, ch *element) (*fieldPla
 	if fp != nil && fp.ns == ch.name.Space {
 		if !fp.f.Config && !dc.opts.AllowState {
 			epath := elemPath(path, name)
-			return nil, newError(typeApp, "unknown-element", epath, "%s is state data (config false), not configuration", epath).with("bad-element", name)
+			return nil, newError(typeApp, "unknown-element", epath, "%s is state data (config false), not configuration", epath).WithInfo("bad-element", name)
 		}
 		return fp, nil
 	}
 	where, epath := path.String(), elemPath(path, name)
 	switch {
 	case ch.name.Space == "":
-		return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has no namespace", name, where).with("bad-element", name, "bad-namespace", "")
+		return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has no namespace", name, where).WithInfo("bad-element", name, "bad-namespace", "")
 	case !dc.c.namespaces[ch.name.Space]:
-		return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has the unknown namespace %q", name, where, ch.name.Space).with("bad-element", name, "bad-namespace", ch.name.Space)
+		return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has the unknown namespace %q", name, where, ch.name.Space).WithInfo("bad-element", name, "bad-namespace", ch.name.Space)
 	case fp == nil:
-		return nil, newError(typeApp, "unknown-element", epath, "unknown element %q in %s", name, where).with("bad-element", name)
+		return nil, newError(typeApp, "unknown-element", epath, "unknown element %q in %s", name, where).WithInfo("bad-element", name)
 	}
-	return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has namespace %q, not %q", name, where, ch.name.Space, fp.ns).with("bad-element", name, "bad-namespace", ch.name.Space)
+	return nil, newError(typeApp, "unknown-namespace", epath, "element %q in %s has namespace %q, not %q", name, where, ch.name.Space, fp.ns).WithInfo("bad-element", name, "bad-namespace", ch.name.Space)
 }
 
 // elemPath is the path of child name of path, for errors.
@@ -229,15 +226,15 @@ func (dc *decoder) attrs(path schema.DataPath, ch *element, op Operation) (Opera
 		case a.Name.Space == NetconfNS && a.Name.Local == "operation":
 			o, ok := parseOperation(a.Value)
 			if !ok {
-				return "", false, newError(typeProt, "bad-attribute", epath, "operation %q of %s is not one of merge, replace, create, delete, remove", a.Value, epath).with("bad-attribute", "operation", "bad-element", name)
+				return "", false, newError(typeProt, "bad-attribute", epath, "operation %q of %s is not one of merge, replace, create, delete, remove", a.Value, epath).WithInfo("bad-attribute", "operation", "bad-element", name)
 			}
 			op = o
 		case a.Name.Space == NetconfNS:
-			return "", false, newError(typeProt, "unknown-attribute", epath, "unknown NETCONF attribute %q on %s", a.Name.Local, epath).with("bad-attribute", a.Name.Local, "bad-element", name)
+			return "", false, newError(typeProt, "unknown-attribute", epath, "unknown NETCONF attribute %q on %s", a.Name.Local, epath).WithInfo("bad-attribute", a.Name.Local, "bad-element", name)
 		case a.Name.Space == "" && a.Name.Local == "operation":
-			return "", false, newError(typeProt, "bad-attribute", epath, "the operation attribute of %s is not in the NETCONF namespace %s", epath, NetconfNS).with("bad-attribute", "operation", "bad-element", name)
+			return "", false, newError(typeProt, "bad-attribute", epath, "the operation attribute of %s is not in the NETCONF namespace %s", epath, NetconfNS).WithInfo("bad-attribute", "operation", "bad-element", name)
 		case a.Name.Space == YangNS || (a.Name.Space == "" && a.Name.Local == "insert"):
-			return "", false, newError(typeApp, "operation-not-supported", epath, "the %s attribute of %s is not supported: entries are inserted in document order", a.Name.Local, epath).with("bad-attribute", a.Name.Local, "bad-element", name)
+			return "", false, newError(typeApp, "operation-not-supported", epath, "the %s attribute of %s is not supported: entries are inserted in document order", a.Name.Local, epath).WithInfo("bad-attribute", a.Name.Local, "bad-element", name)
 		case a.Name.Space == WithDefaultsNS && a.Name.Local == "default":
 			wdDefault = a.Value == "true" || a.Value == "1"
 		}
@@ -252,7 +249,7 @@ func (dc *decoder) attrs(path schema.DataPath, ch *element, op Operation) (Opera
 func (dc *decoder) leaf(path schema.DataPath, fp *fieldPlan, ch *element, op Operation, wdDefault bool) error {
 	name := fp.f.Name
 	if len(ch.children) > 0 {
-		return newError(typeApp, "bad-element", path.String(), "%s is a leaf and cannot have child elements", path).with("bad-element", name)
+		return newError(typeApp, "bad-element", path.String(), "%s is a leaf and cannot have child elements", path).WithInfo("bad-element", name)
 	}
 	text := string(ch.text)
 	if fp.f.Kind == schema.KindLeaf && (op == OpDelete || op == OpRemove) {
@@ -267,7 +264,7 @@ func (dc *decoder) leaf(path schema.DataPath, fp *fieldPlan, ch *element, op Ope
 		// RFC 6243 §4.5.2: the leaf is set to its default, which it takes
 		// when it is not set.
 		if !fp.hasDflt || v != fp.dflt {
-			return newError(typeApp, "invalid-value", path.String(), "%s is tagged wd:default but is not its default value", path).with("bad-element", name)
+			return newError(typeApp, "invalid-value", path.String(), "%s is tagged wd:default but is not its default value", path).WithInfo("bad-element", name)
 		}
 		if op == "" || op.creates() {
 			op = OpRemove
@@ -278,7 +275,7 @@ func (dc *decoder) leaf(path schema.DataPath, fp *fieldPlan, ch *element, op Ope
 }
 
 // value parses the text of leaf fp and returns its canonical form; its
-// error is a plain error that valueError turns into an *Error.
+// error is a plain error that valueError turns into an *rpcerr.Error.
 func (dc *decoder) value(fp *fieldPlan, text string) (string, error) {
 	if fp.trim {
 		text = strings.TrimSpace(text)
@@ -292,12 +289,12 @@ func (dc *decoder) value(fp *fieldPlan, text string) (string, error) {
 }
 
 // valueError is the invalid-value error of leaf fp at path.
-func (dc *decoder) valueError(path schema.DataPath, fp *fieldPlan, err error) *Error {
+func (dc *decoder) valueError(path schema.DataPath, fp *fieldPlan, err error) *rpcerr.Error {
 	msg := err.Error()
 	if fp.secret {
 		msg = "the value is not valid" // never echo a secret
 	}
-	return newError(typeApp, "invalid-value", path.String(), "invalid value for %s: %s", path, msg).with("bad-element", fp.f.Name)
+	return newError(typeApp, "invalid-value", path.String(), "invalid value for %s: %s", path, msg).WithInfo("bad-element", fp.f.Name)
 }
 
 // key returns the canonical key of list entry element ch, checking the
@@ -317,7 +314,7 @@ func (dc *decoder) key(path schema.DataPath, fp *fieldPlan, ch *element, op Oper
 			return "", err // a key in the wrong namespace
 		}
 		if len(k.children) > 0 {
-			return "", newError(typeApp, "bad-element", kpath().String(), "%s is a leaf and cannot have child elements", kpath()).with("bad-element", kp.f.Name)
+			return "", newError(typeApp, "bad-element", kpath().String(), "%s is a leaf and cannot have child elements", kpath()).WithInfo("bad-element", kp.f.Name)
 		}
 		if len(k.attrs) > 0 {
 			kop, _, err := dc.attrs(lpath(), k, op)
@@ -325,7 +322,7 @@ func (dc *decoder) key(path schema.DataPath, fp *fieldPlan, ch *element, op Oper
 				return "", err
 			}
 			if kop != op {
-				return "", newError(typeProt, "bad-attribute", kpath().String(), "the key %s cannot have an operation other than its list entry's", kpath()).with("bad-attribute", "operation", "bad-element", kp.f.Name)
+				return "", newError(typeProt, "bad-attribute", kpath().String(), "the key %s cannot have an operation other than its list entry's", kpath()).WithInfo("bad-attribute", "operation", "bad-element", kp.f.Name)
 			}
 		}
 		v, err := dc.value(kp, string(k.text))
@@ -333,12 +330,12 @@ func (dc *decoder) key(path schema.DataPath, fp *fieldPlan, ch *element, op Oper
 			return "", dc.valueError(kpath(), kp, err)
 		}
 		if found && v != key {
-			return "", newError(typeApp, "bad-element", lpath().String(), "entry of %s has two keys %s, %q and %q", lpath(), kp.f.Name, key, v).with("bad-element", kp.f.Name)
+			return "", newError(typeApp, "bad-element", lpath().String(), "entry of %s has two keys %s, %q and %q", lpath(), kp.f.Name, key, v).WithInfo("bad-element", kp.f.Name)
 		}
 		key, found = v, true
 	}
 	if !found {
-		return "", newError(typeApp, "missing-element", lpath().String(), "entry of %s has no key %s", lpath(), kp.f.Name).with("bad-element", kp.f.Name)
+		return "", newError(typeApp, "missing-element", lpath().String(), "entry of %s has no key %s", lpath(), kp.f.Name).WithInfo("bad-element", kp.f.Name)
 	}
 	return key, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -24,7 +25,7 @@ func inMain(xml string) string {
 
 // decodeApply decodes doc and applies it to d with merge.
 func decodeApply(s *schema.Schema, d *generated.Device, doc string) error {
-	edits, err := Decode(strings.NewReader(doc), s, d, DecodeOptions{})
+	edits, err := codecOf(s).Decode(strings.NewReader(doc), d, DecodeOptions{})
 	if err != nil {
 		return err
 	}
@@ -122,9 +123,9 @@ func TestDecodeErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := decodeApply(s, smallTree(t, s), tc.doc)
-			var xe *Error
+			var xe *rpcerr.Error
 			if !errors.As(err, &xe) {
-				t.Fatalf("error %v (%T), want an *Error", err, err)
+				t.Fatalf("error %v (%T), want an *rpcerr.Error", err, err)
 			}
 			if xe.Type != tc.typ || xe.Tag != tc.tag || xe.Path != tc.path {
 				t.Errorf("got %s/%s at %q, want %s/%s at %q (%v)", xe.Type, xe.Tag, xe.Path, tc.typ, tc.tag, tc.path, err)
@@ -164,7 +165,7 @@ func TestDecodeEdits(t *testing.T) {
     </ike>
   </vrf>
 </config>`
-	edits, err := Decode(strings.NewReader(doc), s, nil, DecodeOptions{})
+	edits, err := codecOf(s).Decode(strings.NewReader(doc), nil, DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestDecodeEdits(t *testing.T) {
 	// Foreign and unqualified attributes are ignored; state is accepted
 	// with AllowState.
 	doc = inMain(`<enabled xmlns:x="urn:example" x:note="n" color="red">true</enabled><dataplane>kernel-xfrm</dataplane>`)
-	if _, err := Decode(strings.NewReader(doc), s, nil, DecodeOptions{AllowState: true}); err != nil {
+	if _, err := codecOf(s).Decode(strings.NewReader(doc), nil, DecodeOptions{AllowState: true}); err != nil {
 		t.Errorf("AllowState: %v", err)
 	}
 }

@@ -52,8 +52,8 @@ type EncodeOptions struct {
 
 // Encode writes the content of a <data> (or <config>) element for tree d:
 // one element per top-level node, each declaring its namespace.
-func Encode(w io.Writer, s *schema.Schema, d *generated.Device, opts EncodeOptions) error {
-	b, err := Append(nil, s, d, opts)
+func (c *Codec) Encode(w io.Writer, d *generated.Device, opts EncodeOptions) error {
+	b, err := c.Append(nil, d, opts)
 	if err != nil {
 		return err
 	}
@@ -62,18 +62,14 @@ func Encode(w io.Writer, s *schema.Schema, d *generated.Device, opts EncodeOptio
 }
 
 // Append is Encode appending to dst.
-func Append(dst []byte, s *schema.Schema, d *generated.Device, opts EncodeOptions) ([]byte, error) {
-	c, err := codecFor(s)
-	if err != nil {
-		return dst, err
-	}
+func (c *Codec) Append(dst []byte, d *generated.Device, opts EncodeOptions) ([]byte, error) {
 	e := &encoder{c: c, opts: opts, buf: dst, start: len(dst), mode: opts.WithDefaults}
 	switch e.mode {
 	case "":
 		e.mode = Explicit
 	case Explicit, ReportAll, ReportAllTagged, Trim:
 	default:
-		return dst, newError(typeProt, "invalid-value", "", "with-defaults mode %q is not one of report-all, report-all-tagged, trim, explicit", opts.WithDefaults).with("bad-element", "with-defaults")
+		return dst, newError(typeProt, "invalid-value", "", "with-defaults mode %q is not one of report-all, report-all-tagged, trim, explicit", opts.WithDefaults).WithInfo("bad-element", "with-defaults")
 	}
 	if opts.Config {
 		e.dflt = 0
@@ -83,7 +79,7 @@ func Append(dst []byte, s *schema.Schema, d *generated.Device, opts EncodeOption
 	if d == nil {
 		return dst, nil
 	}
-	root := s.RootNode(d)
+	root := c.s.RootNode(d)
 	if opts.Filter == nil {
 		e.children(root, c.root, "", true, nil)
 	} else if len(opts.Filter.Nodes) > 0 {
@@ -93,7 +89,7 @@ func Append(dst []byte, s *schema.Schema, d *generated.Device, opts EncodeOption
 }
 
 type encoder struct {
-	c     *codec
+	c     *Codec
 	opts  EncodeOptions
 	mode  DefaultsMode
 	dflt  int // index into plan.defaults

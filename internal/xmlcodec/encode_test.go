@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -67,13 +68,13 @@ func TestEncodeProperties(t *testing.T) {
 		}
 	}
 	// Append appends.
-	b, err := Append([]byte("<data>"), s, d, EncodeOptions{Config: true})
+	b, err := codecOf(s).Append([]byte("<data>"), d, EncodeOptions{Config: true})
 	if err != nil || !bytes.HasPrefix(b, []byte("<data><vrf ")) {
 		t.Errorf("Append = %.40s, %v", b, err)
 	}
 	// Bad mode.
-	var xe *Error
-	if _, err := Append(nil, s, d, EncodeOptions{WithDefaults: "all"}); !errors.As(err, &xe) || xe.Tag != "invalid-value" {
+	var xe *rpcerr.Error
+	if _, err := codecOf(s).Append(nil, d, EncodeOptions{WithDefaults: "all"}); !errors.As(err, &xe) || xe.Tag != "invalid-value" {
 		t.Errorf("bad with-defaults mode: %v", err)
 	}
 	// Empty tree, nil tree.
@@ -146,7 +147,7 @@ func TestEncodeState(t *testing.T) {
 // the YANG statements, so that no order falls back to names.
 func TestStatementOrder(t *testing.T) {
 	s := loadSchema(t)
-	c, err := codecFor(s)
+	c, err := New(s)
 	if err != nil {
 		t.Fatal(err)
 	}

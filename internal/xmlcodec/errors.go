@@ -15,6 +15,8 @@ package xmlcodec
 import (
 	"fmt"
 	"strings"
+
+	"secgw/internal/rpcerr"
 )
 
 // Namespaces of the NETCONF protocol that the codec reads or writes.
@@ -29,52 +31,23 @@ const (
 	WithDefaultsNS = "urn:ietf:params:xml:ns:netconf:default:1.0"
 )
 
-// Error is a NETCONF error (RFC 6241 §4.3, Appendix A), ready to become an
-// <rpc-error>.
-type Error struct {
-	// Type is the error-type: "rpc", "protocol" or "application".
-	Type string
-	// Tag is the error-tag: "unknown-element", "unknown-namespace",
-	// "bad-element", "bad-attribute", "unknown-attribute",
-	// "invalid-value", "missing-element", "data-exists", "data-missing",
-	// "operation-not-supported" or "malformed-message".
-	Tag string
-	// Path is the error-path: the instance identifier of the node, without
-	// prefixes, like /vrf[name='main']/ike/vpn[name='hq']/enabled. For an
-	// element that is not in the schema, it is the path of its parent
-	// followed by the element's name.
-	Path string
-	// Message is the error-message: what is wrong and where. It never
-	// holds the value of a secret leaf.
-	Message string
-	// Info is the error-info: bad-element, bad-attribute, bad-namespace as
-	// Appendix A of RFC 6241 gives them for each tag.
-	Info map[string]string
-}
-
-// Error returns the message prefixed by "xmlcodec: ".
-func (e *Error) Error() string { return "xmlcodec: " + e.Message }
-
 // Error types.
 const (
-	typeRPC  = "rpc"
-	typeProt = "protocol"
-	typeApp  = "application"
+	typeRPC  = rpcerr.TypeRPC
+	typeProt = rpcerr.TypeProtocol
+	typeApp  = rpcerr.TypeApplication
 )
 
-func newError(typ, tag, path, format string, args ...any) *Error {
-	return &Error{Type: typ, Tag: tag, Path: path, Message: fmt.Sprintf(format, args...)}
-}
-
-// with adds error-info entries (name, value pairs).
-func (e *Error) with(kv ...string) *Error {
-	if e.Info == nil {
-		e.Info = make(map[string]string, len(kv)/2)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		e.Info[kv[i]] = kv[i+1]
-	}
-	return e
+// newError is an rpc-error of the codec (RFC 6241 §4.3, Appendix A): its
+// error-path is the instance identifier of the node, without prefixes,
+// like /vrf[name='main']/ike/vpn[name='hq']/enabled (for an element that
+// is not in the schema, the path of its parent followed by the element's
+// name); its message says what is wrong and where, and never holds the
+// value of a secret leaf; error-info (added with WithInfo) holds
+// bad-element, bad-attribute, bad-namespace as Appendix A gives them for
+// each tag. Error() prefixes the message with "xmlcodec: ".
+func newError(typ, tag, path, format string, args ...any) *rpcerr.Error {
+	return &rpcerr.Error{Source: "xmlcodec", Type: typ, Tag: tag, Path: path, Message: fmt.Sprintf(format, args...)}
 }
 
 // Operation is the value of the NETCONF operation attribute (RFC 6241

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -98,9 +99,9 @@ func ParseFilter(r io.Reader) (*Filter, error) {
 			switch filterType {
 			case "subtree":
 			case "xpath":
-				return nil, newError(typeProt, "operation-not-supported", "", "XPath filters are not supported (no :xpath capability); use a subtree filter").with("bad-attribute", "type", "bad-element", "filter")
+				return nil, newError(typeProt, "operation-not-supported", "", "XPath filters are not supported (no :xpath capability); use a subtree filter").WithInfo("bad-attribute", "type", "bad-element", "filter")
 			default:
-				return nil, newError(typeProt, "bad-attribute", "", "filter type %q is neither subtree nor xpath", filterType).with("bad-attribute", "type", "bad-element", "filter")
+				return nil, newError(typeProt, "bad-attribute", "", "filter type %q is neither subtree nor xpath", filterType).WithInfo("bad-attribute", "type", "bad-element", "filter")
 			}
 		}
 		return &Filter{Nodes: top[0].Children}, nil
@@ -108,7 +109,7 @@ func ParseFilter(r io.Reader) (*Filter, error) {
 	return &Filter{Nodes: top}, nil
 }
 
-func malformed(err error) *Error {
+func malformed(err error) *rpcerr.Error {
 	return newError(typeRPC, "malformed-message", "", "malformed XML: %v", err)
 }
 

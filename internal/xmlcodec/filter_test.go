@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -105,7 +106,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{strings.Repeat("<a>", maxDepth+1), "malformed-message"},
 	} {
 		_, err := ParseFilter(strings.NewReader(tc.doc))
-		var xe *Error
+		var xe *rpcerr.Error
 		if !errors.As(err, &xe) || xe.Tag != tc.tag {
 			t.Errorf("%.40s: %v, want %s", tc.doc, err, tc.tag)
 		}

@@ -15,16 +15,29 @@ import (
 var (
 	schemaOnce sync.Once
 	testSchema *schema.Schema
+	testCodec  *Codec
 	schemaErr  error
 )
 
 func loadSchema(t testing.TB) *schema.Schema {
 	t.Helper()
-	schemaOnce.Do(func() { testSchema, schemaErr = schema.Load() })
+	schemaOnce.Do(func() {
+		if testSchema, schemaErr = schema.Load(); schemaErr == nil {
+			testCodec, schemaErr = New(testSchema)
+		}
+	})
 	if schemaErr != nil {
 		t.Fatal(schemaErr)
 	}
 	return testSchema
+}
+
+// codecOf is the codec of s, the tests' schema (built once with it).
+func codecOf(s *schema.Schema) *Codec {
+	if s != testSchema {
+		panic("xmlcodec tests: codecOf of another schema")
+	}
+	return testCodec
 }
 
 // apply runs configuration-mode lines on d, as the CLI would.
@@ -74,7 +87,7 @@ func str(s string) *string { return &s }
 func encode(t testing.TB, s *schema.Schema, d *generated.Device, opts EncodeOptions) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := Encode(&b, s, d, opts); err != nil {
+	if err := codecOf(s).Encode(&b, d, opts); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

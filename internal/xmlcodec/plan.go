@@ -4,17 +4,18 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"sync"
 
 	"github.com/openconfig/goyang/pkg/yang"
 
 	"secgw/internal/schema"
 )
 
-// codec holds what the encoder and the decoder need of one schema,
-// computed once: for each binding, its fields in document order with
-// their namespaces and canonical defaults.
-type codec struct {
+// Codec is the encoder and decoder of one schema's data tree. New
+// computes once what they need: for each binding, its fields in document
+// order with their namespaces and canonical defaults. It is immutable
+// and safe for concurrent use; its owner (the NETCONF server, the CLI)
+// builds it once and passes it.
+type Codec struct {
 	s          *schema.Schema
 	root       *plan
 	plans      map[*schema.Binding]*plan
@@ -45,27 +46,9 @@ type fieldPlan struct {
 	secret  bool
 }
 
-var codecs sync.Map // *schema.Schema -> *codec or error
-
-// codecFor returns the codec of s, building it on first use.
-func codecFor(s *schema.Schema) (*codec, error) {
-	if v, ok := codecs.Load(s); ok {
-		if err, isErr := v.(error); isErr {
-			return nil, err
-		}
-		return v.(*codec), nil
-	}
-	c, err := newCodec(s)
-	if err != nil {
-		codecs.Store(s, err)
-		return nil, err
-	}
-	v, _ := codecs.LoadOrStore(s, c)
-	return v.(*codec), nil
-}
-
-func newCodec(s *schema.Schema) (*codec, error) {
-	c := &codec{s: s, plans: map[*schema.Binding]*plan{}, namespaces: map[string]bool{}}
+// New builds the codec of s.
+func New(s *schema.Schema) (*Codec, error) {
+	c := &Codec{s: s, plans: map[*schema.Binding]*plan{}, namespaces: map[string]bool{}}
 	for _, m := range s.Modules {
 		if ns := m.Namespace(); ns != nil && ns.Name != "" {
 			c.namespaces[ns.Name] = true
@@ -79,7 +62,7 @@ func newCodec(s *schema.Schema) (*codec, error) {
 	return c, nil
 }
 
-func (c *codec) plan(b *schema.Binding) (*plan, error) {
+func (c *Codec) plan(b *schema.Binding) (*plan, error) {
 	if p, ok := c.plans[b]; ok {
 		return p, nil
 	}

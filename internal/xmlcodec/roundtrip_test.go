@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"secgw/generated"
+	"secgw/internal/rpcerr"
 	"secgw/internal/schema"
 )
 
@@ -15,7 +16,7 @@ import (
 func roundTrip(t testing.TB, s *schema.Schema, d *generated.Device, enc EncodeOptions, dec DecodeOptions) *generated.Device {
 	t.Helper()
 	doc := encode(t, s, d, enc)
-	edits, err := Decode(bytes.NewReader(doc), s, nil, dec)
+	edits, err := codecOf(s).Decode(bytes.NewReader(doc), nil, dec)
 	if err != nil {
 		t.Fatalf("decoding our own output: %v\n%s", err, doc)
 	}
@@ -82,7 +83,7 @@ func TestRoundTripDefaults(t *testing.T) {
 }
 
 // FuzzDecode feeds arbitrary bytes to Decode. Whatever the input, Decode
-// and Apply return either no error or an *Error, never panic; and a tree
+// and Apply return either no error or an *rpcerr.Error, never panic; and a tree
 // that Apply built round-trips: encoding it, decoding and applying the
 // result onto an empty tree gives a tree that encodes the same. (Trees are
 // compared by their encoding: an empty non-presence container and an
@@ -95,11 +96,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(inMain(`<vpn><name>hq</name><enabled>true</enabled></vpn>`)))
 	f.Add(encode(f, s, smallTree(f, s), EncodeOptions{Secrets: true}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var xe *Error
-		edits, err := Decode(bytes.NewReader(data), s, nil, DecodeOptions{AllowState: true})
+		var xe *rpcerr.Error
+		edits, err := codecOf(s).Decode(bytes.NewReader(data), nil, DecodeOptions{AllowState: true})
 		if err != nil {
 			if !errors.As(err, &xe) {
-				t.Fatalf("Decode error %v is a %T, not an *Error", err, err)
+				t.Fatalf("Decode error %v is a %T, not an *rpcerr.Error", err, err)
 			}
 			return
 		}
@@ -107,16 +108,16 @@ func FuzzDecode(f *testing.F) {
 			d := &generated.Device{}
 			if err := Apply(s, d, edits, op); err != nil {
 				if !errors.As(err, &xe) {
-					t.Fatalf("Apply error %v is a %T, not an *Error", err, err)
+					t.Fatalf("Apply error %v is a %T, not an *rpcerr.Error", err, err)
 				}
 				continue
 			}
 			opts := EncodeOptions{Secrets: true}
-			doc, err := Append(nil, s, d, opts)
+			doc, err := codecOf(s).Append(nil, d, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			edits2, err := Decode(bytes.NewReader(doc), s, nil, DecodeOptions{AllowState: true})
+			edits2, err := codecOf(s).Decode(bytes.NewReader(doc), nil, DecodeOptions{AllowState: true})
 			if err != nil {
 				t.Fatalf("our own output does not decode: %v\n%s", err, doc)
 			}
@@ -124,12 +125,12 @@ func FuzzDecode(f *testing.F) {
 			if err := Apply(s, d2, edits2, OpMerge); err != nil {
 				t.Fatalf("our own output does not apply: %v\n%s", err, doc)
 			}
-			if doc2, _ := Append(nil, s, d2, opts); !bytes.Equal(doc, doc2) {
+			if doc2, _ := codecOf(s).Append(nil, d2, opts); !bytes.Equal(doc, doc2) {
 				t.Fatalf("round trip changes the tree:\n%s\n%s", doc, doc2)
 			}
 			// The other encodings must not fail either.
 			for _, m := range []DefaultsMode{ReportAll, ReportAllTagged, Trim} {
-				if _, err := Append(nil, s, d, EncodeOptions{WithDefaults: m}); err != nil {
+				if _, err := codecOf(s).Append(nil, d, EncodeOptions{WithDefaults: m}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -46,7 +46,11 @@ func TestYanglint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := xmlcodec.Append(nil, sch, configtest.ReferenceAccepted(t, sch, support.NewChecker(sch).Present), xmlcodec.EncodeOptions{Config: true, Secrets: true})
+	codec, err := xmlcodec.New(sch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := codec.Append(nil, configtest.ReferenceAccepted(t, sch, support.NewChecker(sch).Present), xmlcodec.EncodeOptions{Config: true, Secrets: true})
 	if err != nil {
 		t.Fatal(err)
 	}

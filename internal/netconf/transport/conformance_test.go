@@ -3,6 +3,8 @@ package transport
 import (
 	"strings"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 // TestConformanceXMLDeclaration: the XML declaration may only open a
@@ -61,14 +63,14 @@ func TestConformanceXMLDeclarationReply(t *testing.T) {
 		caps []string
 		tag  string
 	}{
-		{"base 1.1", []string{CapBase10, CapBase11}, TagMalformedMessage},
-		{"base 1.0", []string{CapBase10}, TagOperationFailed},
+		{"base 1.1", []string{CapBase10, CapBase11}, rpcerr.TagMalformedMessage},
+		{"base 1.0", []string{CapBase10}, rpcerr.TagOperationFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, addr := startServer(t, Config{})
 			c := dial(t, addr)
 			c.sendHello(tc.caps...)
-			r := wantError(t, c.rpc(`<get><?xml version="1.0" encoding="UTF-8"?></get>`), ErrorTypeRPC, tc.tag)
+			r := wantError(t, c.rpc(`<get><?xml version="1.0" encoding="UTF-8"?></get>`), rpcerr.TypeRPC, tc.tag)
 			if r.Probe != nil || !strings.Contains(r.Errors[0].Message, "XML declaration") {
 				t.Errorf("reply %+v", r)
 			}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/rpcerr"
 )
 
 // hookHandler registers an OnClose hook on <lock> and otherwise behaves
@@ -165,15 +167,15 @@ func TestMaxMessageSize(t *testing.T) {
 	}{
 		{"chunked header", []string{CapBase11}, func(c *client) {
 			fmt.Fprintf(c.stdin, "\n#%d\n", limit+1)
-		}, TagMalformedMessage},
+		}, rpcerr.TagMalformedMessage},
 		{"chunked total", []string{CapBase11}, func(c *client) {
 			w := c.w.(*framing.ChunkedWriter)
 			w.MaxChunk = 100
 			c.send(`<rpc message-id="1" xmlns="` + NSBase + `"><get>` + strings.Repeat(" ", limit) + `</get></rpc>`)
-		}, TagMalformedMessage},
+		}, rpcerr.TagMalformedMessage},
 		{"end-of-message", []string{CapBase10}, func(c *client) {
 			_, _ = io.WriteString(c.stdin, strings.Repeat("x", 2*limit))
-		}, TagOperationFailed},
+		}, rpcerr.TagOperationFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, addr := startServer(t, Config{MaxMessageSize: limit})
@@ -185,7 +187,7 @@ func TestMaxMessageSize(t *testing.T) {
 				t.Fatalf("message of exactly the limit refused: %+v", r)
 			}
 			tc.send(c)
-			r := wantError(t, c.recv(), ErrorTypeRPC, tc.tag)
+			r := wantError(t, c.recv(), rpcerr.TypeRPC, tc.tag)
 			if !strings.Contains(r.Errors[0].Message, "maximum size") {
 				t.Fatalf("error-message %q", r.Errors[0].Message)
 			}
@@ -200,7 +202,7 @@ func TestMalformedChunkEndsSession(t *testing.T) {
 		c := dial(t, addr)
 		c.sendHello(CapBase11)
 		_, _ = io.WriteString(c.stdin, frame)
-		wantError(t, c.recv(), ErrorTypeRPC, TagMalformedMessage)
+		wantError(t, c.recv(), rpcerr.TypeRPC, rpcerr.TagMalformedMessage)
 		c.expectEOF()
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"secgw/internal/netconf/framing"
 	"strings"
 	"testing"
+
+	"secgw/internal/rpcerr"
 )
 
 func TestCheckShape(t *testing.T) {
@@ -56,7 +58,7 @@ func TestUnclosedTagsTooBig(t *testing.T) {
 	c := dial(t, addr)
 	c.sendHello(CapBase11)
 	c.send(`<rpc message-id="7" xmlns="` + NSBase + `"><get>` + strings.Repeat("<a>", 5000))
-	r := wantError(t, c.recv(), ErrorTypeRPC, TagTooBig)
+	r := wantError(t, c.recv(), rpcerr.TypeRPC, rpcerr.TagTooBig)
 	if r.MessageID != "7" || !strings.Contains(r.Errors[0].Message, "deeper than 64") {
 		t.Fatalf("reply %+v", r)
 	}
@@ -70,7 +72,7 @@ func TestTooManyElements(t *testing.T) {
 	_, addr := startServer(t, Config{Limits: Limits{MaxElements: 100}})
 	c := dial(t, addr)
 	c.sendHello(CapBase10)
-	r := wantError(t, c.rpc("<get>"+strings.Repeat("<a/>", 200)+"</get>"), ErrorTypeRPC, TagTooBig)
+	r := wantError(t, c.rpc("<get>"+strings.Repeat("<a/>", 200)+"</get>"), rpcerr.TypeRPC, rpcerr.TagTooBig)
 	if r.MessageID != "1" {
 		t.Fatalf("reply %+v", r)
 	}
@@ -94,7 +96,7 @@ func TestBufferedBudget(t *testing.T) {
 
 	c := dial(t, addr)
 	c.sendHello(CapBase11)
-	r := wantError(t, c.rpc(big), ErrorTypeRPC, TagResourceDenied)
+	r := wantError(t, c.rpc(big), rpcerr.TypeRPC, rpcerr.TagResourceDenied)
 	if !strings.Contains(r.Errors[0].Message, "memory for incoming messages") {
 		t.Fatalf("error message %q", r.Errors[0].Message)
 	}

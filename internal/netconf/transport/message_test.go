@@ -2,10 +2,11 @@ package transport
 
 import (
 	"encoding/xml"
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"secgw/internal/rpcerr"
 )
 
 type parsedError struct {
@@ -23,11 +24,11 @@ type parsedError struct {
 	} `xml:"error-info"`
 }
 
-func TestBuildRPCError(t *testing.T) {
+func TestAppendRPCError(t *testing.T) {
 	msg := "bad <value> & \"quotes\" 'single'\x01\xff end"
-	b := BuildRPCError(ErrorTypeApplication, TagInvalidValue, "", "ipsec-app-tag",
-		"/ipsec/sa[name='a&b']", msg,
-		map[string]string{"bad-element": "spi<1>", "bad-attribute": "x", "1bad": "dropped", "a:b": "dropped"})
+	b := AppendRPCError(nil, &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagInvalidValue, AppTag: "ipsec-app-tag",
+		Path: "/ipsec/sa[name='a&b']", Message: msg,
+		Info: map[string]string{"bad-element": "spi<1>", "bad-attribute": "x", "1bad": "dropped", "a:b": "dropped"}})
 	var e parsedError
 	if err := xml.Unmarshal(b, &e); err != nil {
 		t.Fatalf("%s: %v", b, err)
@@ -44,23 +45,19 @@ func TestBuildRPCError(t *testing.T) {
 		t.Fatalf("error-info %q, want %q", e.Info.Inner, want)
 	}
 	// Optional elements are omitted.
-	min := string(BuildRPCError(ErrorTypeProtocol, TagLockDenied, SeverityWarning, "", "", "", nil))
+	min := string(AppendRPCError(nil, &rpcerr.Error{Type: rpcerr.TypeProtocol, Tag: rpcerr.TagLockDenied, Severity: rpcerr.SeverityWarning}))
 	if want := "<rpc-error><error-type>protocol</error-type><error-tag>lock-denied</error-tag>" +
 		"<error-severity>warning</error-severity></rpc-error>"; min != want {
 		t.Fatalf("got %s\nwant %s", min, want)
 	}
 }
 
-func TestRPCErrorType(t *testing.T) {
-	e := &RPCError{Type: ErrorTypeProtocol, Tag: TagLockDenied, Message: "held", Info: map[string]string{"session-id": "4"},
+// TestRPCErrorInfoXML: error-info carries Info, then InfoXML verbatim.
+func TestRPCErrorInfoXML(t *testing.T) {
+	e := &rpcerr.Error{Type: rpcerr.TypeProtocol, Tag: rpcerr.TagLockDenied, Message: "held", Info: map[string]string{"session-id": "4"},
 		InfoXML: []byte(`<x xmlns="urn:x"/>`)}
-	var err error = e
-	var target *RPCError
-	if !errors.As(err, &target) || err.Error() != "netconf: protocol lock-denied: held" {
-		t.Fatalf("Error() = %q", err.Error())
-	}
-	if got := string(e.XML()); !strings.Contains(got, `<error-info><session-id>4</session-id><x xmlns="urn:x"/></error-info>`) {
-		t.Fatalf("XML() = %s", got)
+	if got := string(AppendRPCError(nil, e)); !strings.Contains(got, `<error-info><session-id>4</session-id><x xmlns="urn:x"/></error-info>`) {
+		t.Fatalf("AppendRPCError = %s", got)
 	}
 }
 

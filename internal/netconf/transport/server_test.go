@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/rpcerr"
 )
 
 func TestHelloExchange(t *testing.T) {
@@ -94,7 +96,7 @@ func TestMissingMessageID(t *testing.T) {
 	c := dial(t, addr)
 	c.sendHello(CapBase10, CapBase11)
 	c.send(`<rpc xmlns="` + NSBase + `" other="x"><get/></rpc>`)
-	r := wantError(t, c.recv(), ErrorTypeRPC, TagMissingAttribute)
+	r := wantError(t, c.recv(), rpcerr.TypeRPC, rpcerr.TagMissingAttribute)
 	if info := r.Errors[0].Info; info.BadAttribute != "message-id" || info.BadElement != "rpc" {
 		t.Fatalf("error-info %+v", info)
 	}
@@ -132,8 +134,8 @@ func TestMalformedMessages(t *testing.T) {
 		caps []string
 		tag  string
 	}{
-		{"base 1.1", []string{CapBase10, CapBase11}, TagMalformedMessage},
-		{"base 1.0", []string{CapBase10}, TagOperationFailed},
+		{"base 1.1", []string{CapBase10, CapBase11}, rpcerr.TagMalformedMessage},
+		{"base 1.0", []string{CapBase10}, rpcerr.TagOperationFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, addr := startServer(t, Config{})
@@ -141,7 +143,7 @@ func TestMalformedMessages(t *testing.T) {
 			c.sendHello(tc.caps...)
 			for _, bad := range badMessages {
 				c.send(bad.msg)
-				r := wantError(t, c.recv(), ErrorTypeRPC, tc.tag)
+				r := wantError(t, c.recv(), rpcerr.TypeRPC, tc.tag)
 				if r.MessageID != bad.echoedID {
 					t.Errorf("%s: message-id %q, want %q", bad.name, r.MessageID, bad.echoedID)
 				}
@@ -160,7 +162,7 @@ func TestHandlerPanicAndEmptyReply(t *testing.T) {
 	_, addr := startServer(t, Config{})
 	c := dial(t, addr)
 	c.sendHello(CapBase11)
-	r := wantError(t, c.rpc("<boom/>"), ErrorTypeApplication, TagOperationFailed)
+	r := wantError(t, c.rpc("<boom/>"), rpcerr.TypeApplication, rpcerr.TagOperationFailed)
 	if r.MessageID != "1" {
 		t.Fatalf("message-id %q", r.MessageID)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/rpcerr"
 )
 
 // ErrSessionClosed is returned by Session.Notify once the session has
@@ -321,7 +323,7 @@ func (s *Session) readFailed(err error) string {
 			"the message is refused and the session closed", s.srv.cfg.Limits.MaxBuffered)
 		s.log.Warn("netconf message refused: message memory exhausted", "limit", s.srv.cfg.Limits.MaxBuffered,
 			"session_held", s.acct.holding())
-		_ = s.writeMessage(replyMessage(nil, BuildRPCError(ErrorTypeRPC, TagResourceDenied, SeverityError, "", "", msg, nil)))
+		_ = s.writeMessage(replyMessage(nil, errorBody(rpcerr.TypeRPC, rpcerr.TagResourceDenied, msg, nil)))
 		return msg
 	case errors.Is(err, framing.ErrMalformedFrame):
 		_ = s.writeMessage(replyMessage(nil, s.malformedError(err.Error())))
@@ -335,11 +337,11 @@ func (s *Session) readFailed(err error) string {
 // sessions, to which RFC 6241 Appendix A forbids sending
 // malformed-message.
 func (s *Session) malformedError(detail string) []byte {
-	tag := TagMalformedMessage
+	tag := rpcerr.TagMalformedMessage
 	if !s.Base11() {
-		tag = TagOperationFailed
+		tag = rpcerr.TagOperationFailed
 	}
-	return BuildRPCError(ErrorTypeRPC, tag, SeverityError, "", "", detail, nil)
+	return errorBody(rpcerr.TypeRPC, tag, detail, nil)
 }
 
 // dispatch handles one message and writes its reply. It returns false when
@@ -352,8 +354,7 @@ func (s *Session) dispatch(msg []byte) bool {
 	err := s.writeMessage(reply)
 	if errors.Is(err, framing.ErrMarkerInMessage) {
 		s.log.Error("netconf reply contains the end-of-message marker", "len", len(reply))
-		body := BuildRPCError(ErrorTypeApplication, TagOperationFailed, SeverityError, "", "",
-			"reply cannot be framed", nil)
+		body := errorBody(rpcerr.TypeApplication, rpcerr.TagOperationFailed, "reply cannot be framed", nil)
 		err = s.writeMessage(replyMessage(requestAttrs(msg), body))
 	}
 	if err != nil {
@@ -372,8 +373,7 @@ func (s *Session) process(msg []byte) []byte {
 		// the implementation to handle". The message was read whole, so
 		// the session goes on.
 		s.log.Info("netconf message refused", "err", err, "len", len(msg))
-		return replyMessage(rootRPCAttrs(msg), BuildRPCError(ErrorTypeRPC, TagTooBig, SeverityError, "", "",
-			err.(*shapeError).detail, nil))
+		return replyMessage(rootRPCAttrs(msg), errorBody(rpcerr.TypeRPC, rpcerr.TagTooBig, err.(*shapeError).detail, nil))
 	}
 	rpc, perr := parseRPC(msg)
 	if perr != nil {
@@ -383,8 +383,7 @@ func (s *Session) process(msg []byte) []byte {
 		}
 		s.log.Debug("netconf bad message", "err", perr.detail)
 		if perr.missingID {
-			return replyMessage(attrs, BuildRPCError(ErrorTypeRPC, TagMissingAttribute, SeverityError,
-				"", "", perr.detail, map[string]string{"bad-attribute": "message-id", "bad-element": "rpc"}))
+			return replyMessage(attrs, errorBody(rpcerr.TypeRPC, rpcerr.TagMissingAttribute, perr.detail, map[string]string{"bad-attribute": "message-id", "bad-element": "rpc"}))
 		}
 		return replyMessage(attrs, s.malformedError(perr.detail))
 	}
@@ -410,8 +409,7 @@ func (s *Session) callHandler(rpc *RPC) (body []byte) {
 		if p := recover(); p != nil {
 			s.log.Error("netconf handler panicked", "op", rpc.Operation.Local, "panic", p,
 				"stack", string(debug.Stack()))
-			body = BuildRPCError(ErrorTypeApplication, TagOperationFailed, SeverityError, "", "",
-				"internal error", nil)
+			body = errorBody(rpcerr.TypeApplication, rpcerr.TagOperationFailed, "internal error", nil)
 		}
 	}()
 	return s.srv.cfg.Handler.HandleRPC(s.ctx, s, rpc)
@@ -520,4 +518,9 @@ func (s *Session) runHook(f func()) {
 		}
 	}()
 	f()
+}
+
+// errorBody is the <rpc-error> of a message the session refuses itself.
+func errorBody(typ, tag, msg string, info map[string]string) []byte {
+	return AppendRPCError(nil, &rpcerr.Error{Type: typ, Tag: tag, Message: msg, Info: info})
 }
