@@ -86,6 +86,13 @@ const (
 	GroupECP521     TransformID = 21 // 521-bit random ECP (RFC 5903)
 	GroupCurve25519 TransformID = 31 // Curve25519 (RFC 8031)
 	GroupCurve448   TransformID = 32 // Curve448 (RFC 8031)
+	// ML-KEM (FIPS 203) as a key exchange method, in the IANA registry
+	// through draft-ietf-ipsecme-ikev2-mlkem: the initiator's Key
+	// Exchange Data is the encapsulation key, the responder's the
+	// ciphertext.
+	GroupMLKEM512  TransformID = 35 // ML-KEM-512
+	GroupMLKEM768  TransformID = 36 // ML-KEM-768
+	GroupMLKEM1024 TransformID = 37 // ML-KEM-1024
 )
 
 // Extended Sequence Numbers IDs (Transform Type 5; RFC 7296 §3.3.2).
@@ -114,7 +121,8 @@ var transformNames = map[TransformType]map[TransformID]string{
 		GroupMODP2048: "MODP_2048", GroupMODP3072: "MODP_3072", GroupMODP4096: "MODP_4096",
 		GroupMODP6144: "MODP_6144", GroupMODP8192: "MODP_8192", GroupECP256: "ECP_256",
 		GroupECP384: "ECP_384", GroupECP521: "ECP_521", GroupCurve25519: "CURVE25519",
-		GroupCurve448: "CURVE448",
+		GroupCurve448: "CURVE448", GroupMLKEM512: "ML_KEM_512", GroupMLKEM768: "ML_KEM_768",
+		GroupMLKEM1024: "ML_KEM_1024",
 	},
 	TransformESN: {ESNDisabled: "NO_ESN", ESNEnabled: "ESN"},
 }

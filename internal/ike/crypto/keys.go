@@ -247,3 +247,33 @@ func SignedOctets(prf PRF, skp, realMessage, peerNonce, idBody []byte) []byte {
 	out = append(append(append(out, realMessage...), peerNonce...), mac...)
 	return out
 }
+
+// AdditionalKEKeys returns the keys of an IKE SA after an additional key
+// exchange n in an IKE_INTERMEDIATE exchange (RFC 9370 §2.2.2):
+//
+//	SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)
+//	{SK_d(n) | SK_ai(n) | SK_ar(n) | SK_ei(n) | SK_er(n) | SK_pi(n) | SK_pr(n)}
+//	        = prf+ (SKEYSEED(n), Ni | Nr | SPIi | SPIr)
+//
+// prf is the IKE SA's PRF, skd its SK_d(n-1), sk the shared secret of
+// key exchange n, and ni, nr, spii, spir those of IKE_SA_INIT. It is the
+// rekey derivation of RFC 7296 §2.18 with SK(n) for g^ir and the SA's own
+// SPIs.
+func AdditionalKEKeys(prf PRF, skd []byte, s Suite, sk, ni, nr []byte, spii, spir uint64) (*IKEKeys, error) {
+	return RekeyIKEKeys(prf, skd, s, sk, ni, nr, spii, spir)
+}
+
+// IntAuth returns one link of the IKE_INTERMEDIATE authentication chain
+// (RFC 9242 §3.3.2):
+//
+//	IntAuth_[i|r]1 = prf(SK_p[i|r]1,                 IntAuth_[i|r]1A [| IntAuth_[i|r]1P])
+//	IntAuth_[i|r]n = prf(SK_p[i|r]n, IntAuth_[i|r]n-1 | IntAuth_[i|r]nA [| IntAuth_[i|r]nP])
+//
+// skp is the SK_pi (initiator's messages) or SK_pr (responder's) of the
+// keys that protected the message, prev the previous link (nil for the
+// first), a the message's IKE header and SK payload header with the
+// lengths they would have unencrypted and unfragmented, and p its inner
+// payloads in clear.
+func IntAuth(prf PRF, skp, prev, a, p []byte) []byte {
+	return prf.sum(skp, prev, a, p)
+}
