@@ -24,9 +24,10 @@ type Options struct {
 	// acceptable in a matching proposal it is chosen over our preferred
 	// group, which saves an INVALID_KE_PAYLOAD round trip (RFC 7296 §1.2).
 	PreferGroup ipsec.TransformID
-	// IgnoreKE drops Key Exchange transforms from both sides, for the
-	// Child SA created by IKE_AUTH, which has no KE payload (RFC 7296
-	// §1.2: the KE transforms of that SA offer are ignored).
+	// IgnoreKE drops Key Exchange transforms, and the Additional Key
+	// Exchange ones, from both sides, for the Child SA created by
+	// IKE_AUTH, which has no KE payload (RFC 7296 §1.2: the KE transforms
+	// of that SA offer are ignored; RFC 9370 §2.2.3).
 	IgnoreKE bool
 }
 
@@ -46,7 +47,20 @@ func Select(ours, theirs []wire.Proposal, o Options) (wire.Proposal, bool) {
 }
 
 // typeOrder is the order of the transforms in a proposal we send.
-var typeOrder = []ipsec.TransformType{ipsec.TransformEncr, ipsec.TransformPRF, ipsec.TransformInteg, ipsec.TransformKE, ipsec.TransformESN}
+var typeOrder = []ipsec.TransformType{ipsec.TransformEncr, ipsec.TransformPRF, ipsec.TransformInteg, ipsec.TransformKE,
+	ipsec.TransformAddKE1, ipsec.TransformAddKE2, ipsec.TransformAddKE3, ipsec.TransformAddKE4,
+	ipsec.TransformAddKE5, ipsec.TransformAddKE6, ipsec.TransformAddKE7, ipsec.TransformESN}
+
+// isAddKE reports whether typ is one of the Additional Key Exchange types
+// ADDKE1..7 (RFC 9370 §2.2.1).
+func isAddKE(typ ipsec.TransformType) bool {
+	return typ >= ipsec.TransformAddKE1 && typ <= ipsec.TransformAddKE7
+}
+
+// noneTransform is the NONE value of an ADDKE type.
+func noneTransform(typ ipsec.TransformType) []wire.Transform {
+	return []wire.Transform{{Type: typ, ID: ipsec.GroupNone}}
+}
 
 // match matches one of our proposals with one of theirs. Every transform
 // type present on either side must find a common algorithm, except that an
@@ -68,13 +82,29 @@ func match(our, their wire.Proposal, o Options) (wire.Proposal, bool) {
 	}
 	out := wire.Proposal{Number: their.Number, Protocol: their.Protocol}
 	for _, typ := range typeOrder {
-		if o.IgnoreKE && typ == ipsec.TransformKE {
+		if o.IgnoreKE && (typ == ipsec.TransformKE || isAddKE(typ)) {
 			continue
 		}
 		ourT := ofType(our.Transforms, typ)
 		theirT := ofType(their.Transforms, typ)
 		if len(ourT) == 0 && len(theirT) == 0 {
 			continue
+		}
+		if isAddKE(typ) {
+			// RFC 9370 §2.2.1: an ADDKE type is negotiated like any
+			// other, NONE being one of its values; a side that does
+			// not list the type offers NONE only (a peer without RFC
+			// 9370, or a policy without that exchange). A type the
+			// initiator did not list stays out of the answer.
+			if len(ourT) == 0 {
+				ourT = noneTransform(typ)
+			}
+			if len(theirT) == 0 {
+				if !containsTransform(ourT, noneTransform(typ)[0]) {
+					return wire.Proposal{}, false
+				}
+				continue
+			}
 		}
 		if onlyNone(typ, ourT) && onlyNone(typ, theirT) {
 			if len(ourT) > 0 && len(theirT) > 0 {
@@ -164,12 +194,41 @@ func Groups(p wire.Proposal) []ipsec.TransformID {
 	return out
 }
 
-// WithoutKE returns copies of ps without Key Exchange transforms, for the SA
-// offer of IKE_AUTH (RFC 7296 §1.2).
+// AdditionalKEs returns the additional key exchanges of an accepted
+// proposal in the order they run (RFC 9370 §2.2.1: by transform type,
+// ADDKE1 first), without the NONE ones.
+func AdditionalKEs(p wire.Proposal) []ipsec.TransformID {
+	var out []ipsec.TransformID
+	for typ := ipsec.TransformAddKE1; typ <= ipsec.TransformAddKE7; typ++ {
+		if t, ok := Transform(p, typ); ok && t.ID != ipsec.GroupNone {
+			out = append(out, t.ID)
+		}
+	}
+	return out
+}
+
+// HasAdditionalKE reports whether any of ps lists an additional key
+// exchange other than NONE.
+func HasAdditionalKE(ps []wire.Proposal) bool {
+	for _, p := range ps {
+		for _, t := range p.Transforms {
+			if isAddKE(t.Type) && t.ID != ipsec.GroupNone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// WithoutKE returns copies of ps without Key Exchange and Additional Key
+// Exchange transforms, for the SA offer of IKE_AUTH (RFC 7296 §1.2, RFC
+// 9370 §2.2.3).
 func WithoutKE(ps []wire.Proposal) []wire.Proposal {
 	out := make([]wire.Proposal, len(ps))
 	for i, p := range ps {
-		p.Transforms = slices.DeleteFunc(slices.Clone(p.Transforms), func(t wire.Transform) bool { return t.Type == ipsec.TransformKE })
+		p.Transforms = slices.DeleteFunc(slices.Clone(p.Transforms), func(t wire.Transform) bool {
+			return t.Type == ipsec.TransformKE || isAddKE(t.Type)
+		})
 		out[i] = p
 	}
 	return out
@@ -194,6 +253,14 @@ func Single(offered []wire.Proposal, resp []wire.Proposal) (wire.Proposal, bool)
 			}
 			seen[t.Type] = true
 			if !containsTransform(o.Transforms, t) && !(t.ID == 0 && (t.Type == ipsec.TransformInteg || t.Type == ipsec.TransformKE)) {
+				return wire.Proposal{}, false
+			}
+		}
+		// RFC 9370 §2.2.1: an ADDKE type we offered without NONE is
+		// required; a responder that leaves it out did not accept it.
+		for typ := ipsec.TransformAddKE1; typ <= ipsec.TransformAddKE7; typ++ {
+			ot := ofType(o.Transforms, typ)
+			if len(ot) > 0 && !seen[typ] && !containsTransform(ot, noneTransform(typ)[0]) {
 				return wire.Proposal{}, false
 			}
 		}

@@ -2,6 +2,7 @@ package proposal
 
 import (
 	"secgw/internal/ipsec"
+	"slices"
 	"testing"
 
 	"secgw/internal/ike/wire"
@@ -60,5 +61,87 @@ func TestSelectESPIgnoresKEAndIntegNone(t *testing.T) {
 	}
 	if _, ok := Single(theirs, []wire.Proposal{p}); !ok {
 		t.Error("initiator rejects the selected proposal")
+	}
+}
+
+// withAddKE appends the values of one Additional Key Exchange type.
+func withAddKE(p wire.Proposal, typ ipsec.TransformType, ids ...ipsec.TransformID) wire.Proposal {
+	p.Transforms = append([]wire.Transform(nil), p.Transforms...)
+	for _, id := range ids {
+		p.Transforms = append(p.Transforms, wire.Transform{Type: typ, ID: id})
+	}
+	return p
+}
+
+// TestSelectAdditionalKE covers RFC 9370 §2.2.1: each ADDKE type is
+// negotiated like a transform type, NONE among its values; an absent type
+// offers NONE only.
+func TestSelectAdditionalKE(t *testing.T) {
+	base := ikeProp(1, ipsec.GroupCurve25519)
+	optional := withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM768, ipsec.GroupNone)
+	required := withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM768)
+	two := withAddKE(withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM768), ipsec.TransformAddKE3, ipsec.GroupMLKEM1024, ipsec.GroupNone)
+	for _, c := range []struct {
+		name        string
+		ours, their wire.Proposal
+		ok          bool
+		want        []ipsec.TransformID // AdditionalKEs of the answer
+		listed      bool                // ADDKE1 in the answer
+	}{
+		{"both ML-KEM", required, optional, true, []ipsec.TransformID{ipsec.GroupMLKEM768}, true},
+		{"classical peer, policy offers NONE", optional, base, true, nil, false},
+		{"classical peer, policy requires", required, base, false, nil, false},
+		{"peer requires, policy without", base, required, false, nil, false},
+		{"peer optional, policy without", base, optional, true, nil, true},
+		{"our order wins", withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupNone, ipsec.GroupMLKEM768), optional, true, nil, true},
+		{"two types", two, two, true, []ipsec.TransformID{ipsec.GroupMLKEM768, ipsec.GroupMLKEM1024}, true},
+		{"other method", withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM1024), required, false, nil, false},
+	} {
+		p, ok := Select([]wire.Proposal{c.ours}, []wire.Proposal{c.their}, Options{})
+		if ok != c.ok {
+			t.Errorf("%s: ok %v", c.name, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if got := AdditionalKEs(p); !slices.Equal(got, c.want) {
+			t.Errorf("%s: additional KEs %v, want %v", c.name, got, c.want)
+		}
+		if _, listed := Transform(p, ipsec.TransformAddKE1); listed != c.listed {
+			t.Errorf("%s: ADDKE1 in the answer %v", c.name, listed)
+		}
+		if _, ok := Single([]wire.Proposal{c.their}, []wire.Proposal{p}); !ok {
+			t.Errorf("%s: the initiator rejects the answer %+v", c.name, p)
+		}
+	}
+	// The child SA of IKE_AUTH ignores them (RFC 9370 §2.2.3).
+	if _, ok := Select([]wire.Proposal{base}, []wire.Proposal{required}, Options{IgnoreKE: true}); !ok {
+		t.Error("IgnoreKE: ADDKE not ignored")
+	}
+	if got := WithoutKE([]wire.Proposal{two})[0]; len(got.Transforms) != 2 {
+		t.Errorf("WithoutKE kept %v", got.Transforms)
+	}
+	if !HasAdditionalKE([]wire.Proposal{base, optional}) || HasAdditionalKE([]wire.Proposal{withAddKE(base, ipsec.TransformAddKE2, ipsec.GroupNone)}) {
+		t.Error("HasAdditionalKE")
+	}
+}
+
+// TestSingleRequiredAdditionalKE: a responder that answers without an
+// ADDKE type we required (or with NONE we did not offer) is refused.
+func TestSingleRequiredAdditionalKE(t *testing.T) {
+	base := ikeProp(1, ipsec.GroupCurve25519)
+	required := withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM768)
+	for name, answer := range map[string]wire.Proposal{
+		"left out": base,
+		"NONE":     withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupNone),
+		"other":    withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM1024),
+	} {
+		if _, ok := Single([]wire.Proposal{required}, []wire.Proposal{answer}); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, ok := Single([]wire.Proposal{required}, []wire.Proposal{required}); !ok {
+		t.Error("the required one refused")
 	}
 }

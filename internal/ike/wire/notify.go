@@ -96,6 +96,9 @@ const (
 	NotifyNoPPKAuth NotifyType = 16437 // NO_PPK_AUTH
 	// RFC 9242.
 	NotifyIntermediateExchangeSupported NotifyType = 16438 // INTERMEDIATE_EXCHANGE_SUPPORTED
+	// RFC 9370: links an IKE_FOLLOWUP_KE exchange to the CREATE_CHILD_SA
+	// or previous IKE_FOLLOWUP_KE exchange it continues.
+	NotifyAdditionalKeyExchange NotifyType = 16441 // ADDITIONAL_KEY_EXCHANGE
 )
 
 // IsError reports whether t is in the error range 0..16383 (RFC 7296
