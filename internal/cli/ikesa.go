@@ -176,6 +176,9 @@ func (c *CLI) saDetails(sas []*generated.SecgwVrf_Vrf_Ike_IkeSa, keys bool) stri
 		if sa.DhGroup != 0 {
 			algs = append(algs, c.enum(sa.DhGroup))
 		}
+		for _, k := range sa.AdditionalKeyExchange {
+			algs = append(algs, c.enum(k)) // RFC 9370, in the order they ran
+		}
 		if sa.PpkUsed != nil && *sa.PpkUsed {
 			algs = append(algs, "PPK")
 		}

@@ -97,6 +97,7 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 	if sa.Suite.Encr != 0 {
 		en := resolve.EnumsOf(sa.Suite)
 		e.EncAlg, e.AuthAlg, e.AeadAlg, e.PrfAlg, e.DhGroup = en.Enc, en.Auth, en.Aead, en.Prf, en.DH
+		e.AdditionalKeyExchange = resolve.KeyExchangeEnums(sa.AddKEs)
 	}
 	if !sa.Established.IsZero() {
 		e.EstablishedTime = ptr(uint64(now.Sub(sa.Established) / time.Second))

@@ -248,6 +248,7 @@ func (sa *ikeSA) openFragment(m *wire.Message, f *wire.EncryptedFragment, respon
 		sa.resetReassembly(dirIndex(response))
 		return nil, false, fmt.Errorf("%w: reassembled message exceeds %d octets", errFragDropped, maxReassembledLen)
 	}
+	sa.keepIntermediateFragment(m, f, response)
 	r.parts[f.FragmentNumber-1] = plain
 	r.have++
 	r.size += len(plain)
@@ -271,6 +272,7 @@ func (sa *ikeSA) openFragment(m *wire.Message, f *wire.EncryptedFragment, respon
 	if err := wire.CheckCritical(ps); err != nil {
 		return nil, true, err
 	}
+	sa.keepIntermediatePlain(m, next, buf)
 	return wire.SkipUnknown(ps), true, nil
 }
 
@@ -316,6 +318,9 @@ func (sa *ikeSA) expiredReassembly(dir int) {
 // ICV keeps a forged fragment from making us resend every fragment of the
 // response.
 func (sa *ikeSA) retransmittedFirstFragment(m *wire.Message, f *wire.EncryptedFragment) bool {
+	if sa.retransmittedIntermediate(m) {
+		return true // protected with the keys before the update
+	}
 	in := sa.cipherIn()
 	if f.FragmentNumber != 1 || in == nil {
 		return false

@@ -62,7 +62,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		}
 		skpi = t.ppk.SKpi
 	}
-	auth := ikecrypto.AuthPSK(sa.prf(), v.PSK, ikecrypto.SignedOctets(sa.prf(), skpi, sa.initRequest, sa.nr, body))
+	auth := ikecrypto.AuthPSK(sa.prf(), v.PSK, sa.signedOctets(skpi, sa.initRequest, sa.nr, body))
 	ps := []wire.Payload{t.idi}
 	if !v.RemoteID.IsZero() {
 		ps = append(ps, v.RemoteID.Payload(true))
@@ -74,7 +74,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 			// RFC 8784 §3: with an optional PPK, NO_PPK_AUTH carries
 			// the Authentication Data computed with SK_pi, for a
 			// responder that does not have this PPK.
-			noPPK := ikecrypto.AuthPSK(sa.prf(), v.PSK, ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, body))
+			noPPK := ikecrypto.AuthPSK(sa.prf(), v.PSK, sa.signedOctets(sa.keys().SKpi, sa.initRequest, sa.nr, body))
 			ps = append(ps, wire.NewNotify(wire.NotifyNoPPKAuth, noPPK))
 		}
 	}
@@ -142,7 +142,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 			ppk = nil
 		}
 	}
-	so := ikecrypto.SignedOctets(sa.prf(), skpr, sa.initResponse, sa.ni, idr.SignedOctets())
+	so := sa.signedOctets(skpr, sa.initResponse, sa.ni, idr.SignedOctets())
 	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
 	}
@@ -239,7 +239,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
-	so := ikecrypto.SignedOctets(sa.prf(), sa.keys().SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
+	so := sa.signedOctets(sa.keys().SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
 	vpn, ppk, ppkWhy := sa.authenticatePeer(ps, idi, idr, auth, so)
 	if vpn == nil {
 		// RFC 7296 §2.21.2: AUTHENTICATION_FAILED, and the IKE SA is gone.
@@ -269,7 +269,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if ppk != nil {
 		skpr = ppk.keys.SKpr // RFC 8784 §3: our AUTH with SK_pr'
 	}
-	myAuth := ikecrypto.AuthPSK(sa.prf(), vpn.PSK, ikecrypto.SignedOctets(sa.prf(), skpr, sa.initResponse, sa.ni, body))
+	myAuth := ikecrypto.AuthPSK(sa.prf(), vpn.PSK, sa.signedOctets(skpr, sa.initResponse, sa.ni, body))
 	if ppk != nil {
 		sa.commitPPK(ppk.keys, ppk.name)
 	}

@@ -64,6 +64,10 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if sa.vpn.Fragmentation {
 		ps = append(ps, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 	}
+	if proposal.HasAdditionalKE(sa.vpn.IKEProposals) {
+		// RFC 9242 §3: additional key exchanges run in IKE_INTERMEDIATE.
+		ps = append(ps, wire.NewNotify(wire.NotifyIntermediateExchangeSupported, nil))
+	}
 	if sa.vpn.PPK != nil {
 		// RFC 8784 §3: the initiator configured with a PPK for the
 		// responder announces it, again after a COOKIE.
@@ -108,12 +112,16 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	if err != nil || suite.Group != ke.Group || ke.Group != t.group {
 		return notifyErr(wire.NotifyInvalidSyntax, "bad suite or KE group in response")
 	}
+	if len(proposal.AdditionalKEs(chosen)) > 0 && wire.FindNotify(ps, wire.NotifyIntermediateExchangeSupported) == nil {
+		return notifyErr(wire.NotifyNoProposalChosen, "responder chose additional key exchanges without INTERMEDIATE_EXCHANGE_SUPPORTED")
+	}
 	sa.spir = m.Header.SPIr
 	sa.nr = bytes.Clone(nr.Data)
 	sa.initResponse = m.Raw
 	if err := sa.deriveKeys(suite, t.dh, ke.Data); err != nil {
 		return err
 	}
+	sa.startIntermediate(chosen) // intermediate.go
 	sa.detectNAT(ps)
 	// RFC 7383 §2.3: fragments only when both sides announced support.
 	sa.fragOK = sa.vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
@@ -129,7 +137,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		}
 	}
 	sa.state = stateAuth
-	sa.log().Info("IKE_SA_INIT done", "suite", suite.String(), "nat", sa.natt)
+	sa.log().Info("IKE_SA_INIT done", "suite", suite.String(), "ke", keList(suite.Group, sa.addKEs), "nat", sa.natt)
 	return nil
 }
 
@@ -380,6 +388,11 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		e.replyInit(d, m, wire.InvalidKEPayload(suite.Group))
 		return
 	}
+	if len(proposal.AdditionalKEs(chosen)) > 0 && wire.FindNotify(ps, wire.NotifyIntermediateExchangeSupported) == nil {
+		// RFC 9370 §2.2.1: additional key exchanges need IKE_INTERMEDIATE.
+		e.refuseInit(d, m, vpn.Name, "additional key exchanges offered without INTERMEDIATE_EXCHANGE_SUPPORTED")
+		return
+	}
 	dh, err := ikecrypto.NewDH(suite.Group, e.o.Rand)
 	if err != nil {
 		return
@@ -399,6 +412,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		return
 	}
 	sa.detectNAT(ps)
+	sa.startIntermediate(chosen) // intermediate.go
 	resp := []wire.Payload{
 		&wire.SA{Proposals: []wire.Proposal{chosen}},
 		&wire.KE{Group: suite.Group, Data: dh.PublicKey()},
@@ -408,6 +422,9 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	if vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil {
 		resp = append(resp, wire.NewNotify(wire.NotifyIKEv2FragmentationSupported, nil))
 		sa.fragOK = true
+	}
+	if len(sa.addKEs) > 0 {
+		resp = append(resp, wire.NewNotify(wire.NotifyIntermediateExchangeSupported, nil))
 	}
 	if wire.FindNotify(ps, wire.NotifyUsePPK) != nil && len(cfg.PPKs) > 0 {
 		// RFC 8784 §3: a responder with PPKs configured answers
@@ -424,7 +441,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	sa.lastResp, sa.haveLastResp, sa.expectID = [][]byte{raw}, true, 1
 	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi}, verified)
 	admitted = false // the SA holds the place now
-	sa.log().Info("IKE_SA_INIT answered", "suite", suite.String())
+	sa.log().Info("IKE_SA_INIT answered", "suite", suite.String(), "ke", keList(suite.Group, sa.addKEs))
 	sa.send(raw)
 }
 

@@ -92,6 +92,9 @@ type ikeSA struct {
 
 	local, remote netip.AddrPort
 	suite         ikecrypto.Suite
+	// addKEs are the additional key exchanges (RFC 9370) that went into
+	// the keys after suite.Group, in order (intermediate.go).
+	addKEs []ipsec.TransformID
 	// keymat holds the IKE SA's keys back to back, SK_d | SK_ai | SK_ar |
 	// SK_ei | SK_er, and SK_pi | SK_pr until the SA is established
 	// (RFC 7296 §2.14); keys() splits it.
@@ -158,6 +161,9 @@ type handshake struct {
 	// usePPK: both sides sent USE_PPK in IKE_SA_INIT (RFC 8784 §3), so
 	// IKE_AUTH carries PPK_IDENTITY (ppk.go).
 	usePPK bool
+	// intermediateState is that of the IKE_INTERMEDIATE exchanges
+	// (intermediate.go).
+	intermediateState
 }
 
 // log returns the SA's logger.
@@ -348,6 +354,7 @@ func (sa *ikeSA) open(m *wire.Message) ([]wire.Payload, error) {
 	if err := wire.CheckCritical(ps); err != nil {
 		return nil, err
 	}
+	sa.keepIntermediatePlain(m, sk.NextPayload, plain)
 	return wire.SkipUnknown(ps), nil
 }
 

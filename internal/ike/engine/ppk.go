@@ -137,7 +137,7 @@ func (sa *ikeSA) authenticatePeer(ps []wire.Payload, idi, idr *wire.Identificati
 			if err != nil {
 				continue
 			}
-			sop := ikecrypto.SignedOctets(prf, keys.SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
+			sop := sa.signedOctets(keys.SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
 			if ikecrypto.VerifyAuthPSK(prf, v.PSK, sop, auth.Data) {
 				return v, &chosenPPK{name: p.Name, keys: keys}, ""
 			}

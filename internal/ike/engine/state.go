@@ -8,6 +8,7 @@ import (
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
+	"secgw/internal/ipsec"
 )
 
 // SAState is the operational state of one IKE SA with its child SAs, as
@@ -26,6 +27,9 @@ type SAState struct {
 	RemoteID      config.Identity
 	// Suite is the negotiated IKE suite; zero before IKE_SA_INIT is done.
 	Suite ikecrypto.Suite
+	// AddKEs are the additional key exchanges (RFC 9370) that went into
+	// the keys after Suite.Group, in order.
+	AddKEs []ipsec.TransformID
 	// UDPEncap: a NAT was detected, ESP goes in UDP (RFC 3948).
 	UDPEncap bool
 	// PPKUsed: a PPK went into the keys (RFC 8784), or into those of the
@@ -67,6 +71,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 		s := SAState{
 			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
 			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,
+			AddKEs:   slices.Clone(sa.addKEs),
 			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, Established: e.timeAt(sa.established),
 			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
 			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),

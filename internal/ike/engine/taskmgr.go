@@ -233,10 +233,15 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	var resp []wire.Payload
 	switch m.Header.Exchange {
 	case wire.ExchangeIKEAuth:
-		if sa.state != stateInit {
-			return
+		if sa.state != stateInit || sa.handshake == nil || len(sa.addKE) > 0 {
+			return // RFC 9370 §2.2.1: after every IKE_INTERMEDIATE
 		}
 		resp = sa.respondAuth(d, ps)
+	case wire.ExchangeIKEIntermediate:
+		if sa.state != stateInit || sa.handshake == nil || len(sa.addKE) == 0 {
+			return
+		}
+		resp = sa.respondIntermediate(m, ps)
 	case wire.ExchangeInformational:
 		if sa.state != stateEstablished {
 			return

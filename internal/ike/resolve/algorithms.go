@@ -139,6 +139,8 @@ type algs struct {
 	Prf  []generated.E_SecgwIke_PrfAlgorithm
 	DH   []generated.E_SecgwIke_DhGroup
 	ESN  []bool
+	// AddKE are additional-key-exchange-1..7 (RFC 9370 ADDKE1..7).
+	AddKE [7][]generated.E_SecgwIke_KeyExchange
 }
 
 // proposal builds the wire proposal number num of protocol p from a: ENCR,
@@ -199,6 +201,15 @@ func (a algs) proposal(num uint8, p wire.ProtocolID) (wire.Proposal, error) {
 			return out, err
 		}
 		add(ipsec.TransformKE, id)
+	}
+	for i, list := range a.AddKE {
+		for _, k := range list {
+			id, err := keID(k)
+			if err != nil {
+				return out, err
+			}
+			add(ipsec.TransformAddKE1+ipsec.TransformType(i), id)
+		}
 	}
 	if p == wire.ProtocolESP {
 		if len(a.ESN) == 0 {
@@ -273,4 +284,71 @@ func (a *algs) dropESPOnly(where string) (warnings []string, err error) {
 	a.Enc = kept
 	return []string{fmt.Sprintf("config: %s %d: enc-alg %s is for ESP only (RFC 3686): left out of the IKE SA proposal",
 		where, a.ID, names)}, nil
+}
+
+// keID maps a key-exchange (additional-key-exchange-N) to its Key
+// Exchange Method ID; the YANG value is the IANA number
+// (secgw-types.yang, key-exchange), none is NONE (RFC 9370 §2.2.1).
+func keID(k generated.E_SecgwIke_KeyExchange) (ipsec.TransformID, error) {
+	switch k {
+	case generated.SecgwIke_KeyExchange_none:
+		return ipsec.GroupNone, nil
+	case generated.SecgwIke_KeyExchange_modp2048:
+		return ipsec.GroupMODP2048, nil
+	case generated.SecgwIke_KeyExchange_modp3072:
+		return ipsec.GroupMODP3072, nil
+	case generated.SecgwIke_KeyExchange_modp4096:
+		return ipsec.GroupMODP4096, nil
+	case generated.SecgwIke_KeyExchange_ecp256:
+		return ipsec.GroupECP256, nil
+	case generated.SecgwIke_KeyExchange_ecp384:
+		return ipsec.GroupECP384, nil
+	case generated.SecgwIke_KeyExchange_ecp521:
+		return ipsec.GroupECP521, nil
+	case generated.SecgwIke_KeyExchange_curve25519:
+		return ipsec.GroupCurve25519, nil
+	case generated.SecgwIke_KeyExchange_mlkem768:
+		return ipsec.GroupMLKEM768, nil
+	case generated.SecgwIke_KeyExchange_mlkem1024:
+		return ipsec.GroupMLKEM1024, nil
+	}
+	return 0, fmt.Errorf("config: unknown key exchange %v", k)
+}
+
+// addKESource is a proposal list entry of the model with
+// additional-key-exchange-1..7: the ike-proposal and esp-proposal of a
+// VPN and of a template.
+type addKESource interface {
+	GetAdditionalKeyExchange_1() []generated.E_SecgwIke_KeyExchange
+	GetAdditionalKeyExchange_2() []generated.E_SecgwIke_KeyExchange
+	GetAdditionalKeyExchange_3() []generated.E_SecgwIke_KeyExchange
+	GetAdditionalKeyExchange_4() []generated.E_SecgwIke_KeyExchange
+	GetAdditionalKeyExchange_5() []generated.E_SecgwIke_KeyExchange
+	GetAdditionalKeyExchange_6() []generated.E_SecgwIke_KeyExchange
+	GetAdditionalKeyExchange_7() []generated.E_SecgwIke_KeyExchange
+}
+
+// addKEOf returns the additional key exchanges of a proposal entry.
+func addKEOf(p addKESource) [7][]generated.E_SecgwIke_KeyExchange {
+	return [7][]generated.E_SecgwIke_KeyExchange{
+		p.GetAdditionalKeyExchange_1(), p.GetAdditionalKeyExchange_2(), p.GetAdditionalKeyExchange_3(),
+		p.GetAdditionalKeyExchange_4(), p.GetAdditionalKeyExchange_5(), p.GetAdditionalKeyExchange_6(),
+		p.GetAdditionalKeyExchange_7(),
+	}
+}
+
+// KeyExchangeEnums maps additional key exchange methods back to the YANG
+// enums (secgw-ike-state.yang, additional-key-exchange) through keID, as
+// EnumsOf does for a suite; unknown ones are left out.
+func KeyExchangeEnums(ids []ipsec.TransformID) []generated.E_SecgwIke_KeyExchange {
+	var out []generated.E_SecgwIke_KeyExchange
+	for _, id := range ids {
+		for v := range generated.E_SecgwIke_KeyExchange(64) {
+			if k, err := keID(v); err == nil && k == id && v != generated.SecgwIke_KeyExchange_none {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -202,7 +202,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	where := "ike-proposal"
 	for _, id := range sortedKeys(ip.IkeProposal) {
 		p := ip.IkeProposal[id]
-		ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup})
+		ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup, AddKE: addKEOf(p)})
 	}
 	if len(ia) == 0 {
 		if ip.Template != nil {
@@ -210,7 +210,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 		for _, id := range sortedKeys(it.IkeProposal) {
 			p := it.IkeProposal[id]
-			ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup})
+			ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup, AddKE: addKEOf(p)})
 		}
 	}
 	for i := range ia {
@@ -229,12 +229,12 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	var ea []algs
 	for _, id := range sortedKeys(sp.EspProposal) {
 		p := sp.EspProposal[id]
-		ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn})
+		ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn, AddKE: addKEOf(p)})
 	}
 	if len(ea) == 0 {
 		for _, id := range sortedKeys(st.EspProposal) {
 			p := st.EspProposal[id]
-			ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn})
+			ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn, AddKE: addKEOf(p)})
 		}
 	}
 	if out.ESPProposals, err = proposals(ea, wire.ProtocolESP); err != nil {
