@@ -283,6 +283,9 @@ type childRequest struct {
 	// rekeyOf is the child SA the request rekeys (REKEY_SA): only its
 	// security policy applies.
 	rekeyOf *childSA
+	// created, if set, is called with the child SA once installed: in
+	// the exchange, or after its IKE_FOLLOWUP_KE exchanges (RFC 9370).
+	created func(c *childSA)
 }
 
 // negotiateChild is the responder's child SA negotiation: proposal
@@ -343,11 +346,8 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		peerSPI := binary.BigEndian.Uint32(theirSPI(r.sap.Proposals, chosen.Number))
 		mySPI := sa.w.e.newChildSPI()
 		chosen.SPI = binary.BigEndian.AppendUint32(nil, mySPI)
-		c, err := sa.installChild(childParams{policy: pol, proposal: chosen, inSPI: mySPI, outSPI: peerSPI,
-			tsi: ni, tsr: nr, gir: gir, ni: r.ni, nr: r.nr, rekeyOf: r.rekeyOf})
-		if err != nil {
-			return sa.refuseChild(r, slog.LevelWarn, "cannot install: "+err.Error()), nil
-		}
+		p := childParams{policy: pol, proposal: chosen, inSPI: mySPI, outSPI: peerSPI,
+			tsi: ni, tsr: nr, gir: gir, ni: r.ni, nr: r.nr, rekeyOf: r.rekeyOf}
 		out := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}}}
 		if myKE != nil {
 			out = append(out, myKE)
@@ -355,6 +355,30 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		out = append(out, &wire.TrafficSelectors{Selectors: ni}, &wire.TrafficSelectors{Responder: true, Selectors: nr})
 		if r.transport {
 			out = append(out, wire.NewNotify(wire.NotifyUseTransportMode, nil))
+		}
+		if add := proposal.AdditionalKEs(chosen); len(add) > 0 && !r.auth {
+			// RFC 9370 §2.2.4: installed after the IKE_FOLLOWUP_KE
+			// exchanges (followup.go).
+			install := func(secrets []byte) []wire.Payload {
+				p.gir = secrets
+				c, err := sa.installChild(p)
+				if err != nil {
+					sa.w.e.releaseSPI(mySPI)
+					return sa.refuseChild(r, slog.LevelWarn, "cannot install: "+err.Error())
+				}
+				if r.created != nil {
+					r.created(c)
+				}
+				return nil
+			}
+			return append(out, sa.awaitFollowup(add, gir, install, func() { sa.w.e.releaseSPI(mySPI) })), nil
+		}
+		c, err := sa.installChild(p)
+		if err != nil {
+			return sa.refuseChild(r, slog.LevelWarn, "cannot install: "+err.Error()), nil
+		}
+		if r.created != nil {
+			r.created(c)
 		}
 		return out, c
 	}

@@ -218,20 +218,42 @@ func (t *childCreateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload)
 		return nil
 	}
 	defer clear(gir)
-	c, err := sa.installChild(childParams{policy: t.policy, proposal: chosen, inSPI: t.spi,
+	p := childParams{policy: t.policy, proposal: chosen, inSPI: t.spi,
 		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: tsi.Selectors, tsr: tsr.Selectors,
-		gir: gir, ni: t.ni, nr: nr.Data, initiator: true, rekeyOf: t.rekey})
+		gir: gir, ni: t.ni, nr: nr.Data, initiator: true, rekeyOf: t.rekey}
+	if add := proposal.AdditionalKEs(chosen); len(add) > 0 {
+		// RFC 9370 §2.2.4: the child SA comes after the
+		// IKE_FOLLOWUP_KE exchanges (followup.go); the responder has
+		// installed nothing yet.
+		install := func(sa *ikeSA, secrets []byte) error {
+			defer clear(secrets)
+			p.gir = secrets
+			t.install(sa, p)
+			return nil
+		}
+		if !sa.startFollowup(ps, add, gir, install, t.failed) {
+			sa.childLog().Info("peer answered without ADDITIONAL_KEY_EXCHANGE", "policy", t.policy.Name)
+			t.failed(sa)
+		}
+		return nil
+	}
+	t.install(sa, p)
+	return nil
+}
+
+// install installs the child SA the exchange agreed on.
+func (t *childCreateTask) install(sa *ikeSA, p childParams) {
+	c, err := sa.installChild(p)
 	if err != nil {
 		sa.childLog().Warn("cannot install child SA", "err", err)
 		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
 		t.failed(sa)
-		return nil
+		return
 	}
 	if t.rekey != nil {
-		sa.rekeyed(t.rekey, c, t.ni, nr.Data)
+		sa.rekeyed(t.rekey, c, t.ni, p.nr)
 	}
 	t.finish(sa)
-	return nil
 }
 
 // refused handles an error notification in the response.
@@ -388,21 +410,26 @@ func (sa *ikeSA) respondCreateChild(ps []wire.Payload) []wire.Payload {
 	}
 	req.nr = make([]byte, nonceLen)
 	io.ReadFull(sa.w.e.o.Rand, req.nr)
-	out, c := sa.negotiateChild(req)
-	if c == nil {
-		return out
-	}
-	if old != nil {
+	nonceI := bytes.Clone(ni.Data)
+	req.created = func(c *childSA) {
+		if old == nil {
+			return
+		}
 		old.replaced = true
 		if old.state == childRekeying {
 			// RFC 7296 §2.8.1: we are rekeying it too; answer as usual
 			// and let the nonces decide once ours completes.
-			old.peerRekey, old.peerNonces = c, &[2][]byte{bytes.Clone(ni.Data), req.nr}
+			old.peerRekey, old.peerNonces = c, &[2][]byte{nonceI, req.nr}
 		} else {
 			old.state = childRekeyed // the initiator deletes it (§2.8)
 		}
 	}
-	// SA, Nr, [KEr], TSi, TSr (RFC 7296 §1.3.1).
+	out, _ := sa.negotiateChild(req)
+	if _, agreed := out[0].(*wire.SA); !agreed {
+		return out
+	}
+	// SA, Nr, [KEr], TSi, TSr, [N(ADDITIONAL_KEY_EXCHANGE)] (RFC 7296
+	// §1.3.1, RFC 9370 §2.2.4).
 	return append([]wire.Payload{out[0], &wire.Nonce{Data: req.nr}}, out[1:]...)
 }
 

@@ -472,6 +472,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		abortTask(sa, t)
 	}
 	sa.tasks = nil
+	sa.dropFollowup() // followup.go
 	established := sa.state == stateEstablished
 	if established {
 		e.dos.established.Add(-1)
@@ -511,6 +512,8 @@ func abortTask(sa *ikeSA, t task) {
 		for _, p := range x.policies {
 			sa.w.e.childFailed(sa, p.Name, "")
 		}
+	case *followupTask:
+		x.fail(sa)
 	}
 }
 

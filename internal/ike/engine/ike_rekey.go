@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"secgw/internal/ipsec"
@@ -117,19 +118,39 @@ func (t *ikeRekeyTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) er
 	}
 	defer clear(gir)
 	peerSPI := binary.BigEndian.Uint64(chosen.SPI)
-	keys, err := ikecrypto.RekeyIKEKeys(sa.prf(), sa.keys().SKd, suite, gir, t.ni, nr.Data, t.spi, peerSPI)
+	add := proposal.AdditionalKEs(chosen)
+	finish := func(sa *ikeSA, secrets []byte) error {
+		defer clear(secrets)
+		return t.finish(sa, suite, add, secrets, nr.Data, peerSPI)
+	}
+	if len(add) > 0 {
+		// RFC 9370 §2.2.4: IKE_FOLLOWUP_KE exchanges first (followup.go).
+		if !sa.startFollowup(ps, add, gir, finish, t.abort) {
+			t.abort(sa)
+			return notifyErr(wire.NotifyInvalidSyntax, "IKE SA rekey response without ADDITIONAL_KEY_EXCHANGE")
+		}
+		return nil
+	}
+	return finish(sa, bytes.Clone(gir))
+}
+
+// finish creates the new IKE SA from the secrets of the exchange, g^ir
+// followed by those of the additional key exchanges add, if any.
+func (t *ikeRekeyTask) finish(sa *ikeSA, suite ikecrypto.Suite, add []ipsec.TransformID, secrets, nr []byte, peerSPI uint64) error {
+	keys, err := ikecrypto.RekeyIKEKeys(sa.prf(), sa.keys().SKd, suite, secrets, t.ni, nr, t.spi, peerSPI)
 	if err != nil {
 		t.abort(sa)
 		return err
 	}
 	n := sa.w.e.newRekeyedSA(sa, true, t.spi, peerSPI, suite, keys)
+	n.addKEs = add
 	t.spi = 0
 	if p := sa.peerRekey; p != nil && p.state == stateEstablished {
 		// RFC 7296 §2.8.2: both rekeyed; the new IKE SA with the lowest
 		// nonce is deleted by the peer that created it, the other one
 		// inherits the child SAs, and the old one is deleted by the
 		// winner.
-		if lowestIsOurs(t.ni, nr.Data, *sa.peerRekeyNonces) {
+		if lowestIsOurs(t.ni, nr, *sa.peerRekeyNonces) {
 			sa.log().Info("simultaneous IKE SA rekey: ours has the lowest nonce, deleting it")
 			sa.moveTo(p)
 			n.queue(&deleteTask{ike: true})
@@ -184,22 +205,39 @@ func (sa *ikeSA) respondRekeyIKE(sap *wire.SA, ni *wire.Nonce, ke *wire.KE) []wi
 	io.ReadFull(sa.w.e.o.Rand, nr)
 	mySPI := sa.w.e.set.Load().table.reserve(sa.w.e.o.Rand)
 	peerSPI := binary.BigEndian.Uint64(peer)
-	keys, err := ikecrypto.RekeyIKEKeys(sa.prf(), sa.keys().SKd, suite, gir, ni.Data, nr, peerSPI, mySPI)
-	if err != nil {
-		sa.w.e.set.Load().table.release(mySPI)
-		return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
-	}
-	n := sa.w.e.newRekeyedSA(sa, false, mySPI, peerSPI, suite, keys)
-	if _, ours := sa.pendingTask().(*ikeRekeyTask); ours {
-		// RFC 7296 §2.8.2: we are rekeying it too; answer as usual and
-		// let the nonces decide when ours completes.
-		sa.peerRekey, sa.peerRekeyNonces = n, &[2][]byte{ni.Data, nr}
-	} else {
-		sa.moveTo(n)
+	nonceI := bytes.Clone(ni.Data)
+	add := proposal.AdditionalKEs(chosen)
+	// complete creates the new IKE SA from g^ir and the secrets of the
+	// additional key exchanges, if any.
+	complete := func(secrets []byte) []wire.Payload {
+		keys, err := ikecrypto.RekeyIKEKeys(sa.prf(), sa.keys().SKd, suite, secrets, nonceI, nr, peerSPI, mySPI)
+		if err != nil {
+			sa.w.e.set.Load().table.release(mySPI)
+			return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}
+		}
+		n := sa.w.e.newRekeyedSA(sa, false, mySPI, peerSPI, suite, keys)
+		n.addKEs = add
+		if _, ours := sa.pendingTask().(*ikeRekeyTask); ours {
+			// RFC 7296 §2.8.2: we are rekeying it too; answer as usual
+			// and let the nonces decide when ours completes.
+			sa.peerRekey, sa.peerRekeyNonces = n, &[2][]byte{nonceI, nr}
+		} else {
+			sa.moveTo(n)
+		}
+		return nil
 	}
 	chosen.SPI = binary.BigEndian.AppendUint64(nil, mySPI)
-	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}}, &wire.Nonce{Data: nr},
+	resp := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{chosen}}, &wire.Nonce{Data: nr},
 		&wire.KE{Group: suite.Group, Data: dh.PublicKey()}}
+	if len(add) > 0 {
+		// RFC 9370 §2.2.4: the new IKE SA comes after the
+		// IKE_FOLLOWUP_KE exchanges (followup.go).
+		return append(resp, sa.awaitFollowup(add, gir, complete, func() { sa.w.e.set.Load().table.release(mySPI) }))
+	}
+	if refused := complete(gir); refused != nil {
+		return refused
+	}
+	return resp
 }
 
 // childExchange reports whether t creates, rekeys or deletes child SAs.

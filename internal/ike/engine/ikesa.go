@@ -95,6 +95,9 @@ type ikeSA struct {
 	// addKEs are the additional key exchanges (RFC 9370) that went into
 	// the keys after suite.Group, in order (intermediate.go).
 	addKEs []ipsec.TransformID
+	// followup is, on the responder, a CREATE_CHILD_SA exchange waiting
+	// for its IKE_FOLLOWUP_KE exchanges (followup.go); nil almost always.
+	followup *followupState
 	// keymat holds the IKE SA's keys back to back, SK_d | SK_ai | SK_ar |
 	// SK_ei | SK_er, and SK_pi | SK_pr until the SA is established
 	// (RFC 7296 §2.14); keys() splits it.

@@ -252,6 +252,11 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 			return
 		}
 		resp = sa.respondCreateChild(ps)
+	case wire.ExchangeIKEFollowupKE:
+		if sa.state != stateEstablished {
+			return
+		}
+		resp = sa.respondFollowup(ps) // followup.go
 	default:
 		return // RFC 7296 §2.21: an unknown exchange type is dropped
 	}

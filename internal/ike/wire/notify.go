@@ -38,6 +38,9 @@ const (
 	NotifyUseAssignedHoA   NotifyType = 42 // USE_ASSIGNED_HoA
 	NotifyTemporaryFailure NotifyType = 43 // TEMPORARY_FAILURE
 	NotifyChildSANotFound  NotifyType = 44 // CHILD_SA_NOT_FOUND
+	// RFC 9370: an IKE_FOLLOWUP_KE whose link the responder does not
+	// know.
+	NotifyStateNotFound NotifyType = 47 // STATE_NOT_FOUND
 )
 
 // Status notify types (RFC 7296 §3.10.1, or the RFC above the line).

@@ -1,0 +1,137 @@
+package engine_test
+
+import (
+	"bytes"
+	"net/netip"
+	"secgw/internal/ipsec"
+	"slices"
+	"testing"
+	"testing/synctest"
+
+	"secgw/generated"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ike/wire"
+)
+
+// hybridESP sets the gateway's one ESP proposal: AES-GCM-16/256, PFS with
+// Curve25519 and additional-key-exchange-1, -2, ...
+func hybridESP(add ...keList) func(*generated.SecgwVrf_Vrf_Ike) {
+	return func(ike *generated.SecgwVrf_Vrf_Ike) {
+		p := &generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{Id: ptr(uint8(1)),
+			AeadAlg: []aeadAlg{generated.SecgwIke_AeadAlgorithm_aes256_gcm_128},
+			DhGroup: []dhGroup{generated.SecgwIke_DhGroup_curve25519}}
+		for i, l := range add {
+			*[]*keList{&p.AdditionalKeyExchange_1, &p.AdditionalKeyExchange_2}[i] = l
+		}
+		for _, v := range ike.Vpn {
+			v.IpsecPolicy = &generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy{
+				EspProposal: map[uint8]*generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy_EspProposal{1: p}}
+		}
+	}
+}
+
+func allOf(fs ...func(*generated.SecgwVrf_Vrf_Ike)) func(*generated.SecgwVrf_Vrf_Ike) {
+	return func(ike *generated.SecgwVrf_Vrf_Ike) {
+		for _, f := range fs {
+			f(ike)
+		}
+	}
+}
+
+// TestHybridRekeys rekeys, after a hybrid IKE_SA_INIT, the child SA with
+// PFS and additional key exchanges, then the IKE SA from each side, all
+// with fragments: each CREATE_CHILD_SA is followed by one IKE_FOLLOWUP_KE
+// per additional key exchange (RFC 9370 §2.2.4), the new SAs' keys pair,
+// the new IKE SA inherits the child SA and the list of methods.
+func TestHybridRekeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := allOf(hybrid(generated.SecgwIke_DhGroup_curve25519, keList{mlkem768}), hybridESP(keList{mlkem768}, keList{mlkem1024}))
+		a, b := pairOpts(t, set, set, fragSize(576), fragSize(576))
+		if err := a.e.Initiate("to-b"); err != nil {
+			t.Fatal(err)
+		}
+		runUntilQuiet(t, a, b)
+		first, _ := checkChildPair(t, a, b)
+
+		// Child SA rekey: CREATE_CHILD_SA {N(REKEY_SA), SA, Ni, KEi, TSi, TSr}
+		// then IKE_FOLLOWUP_KE for ML-KEM-768 and ML-KEM-1024 (a new
+		// link each), then the INFORMATIONAL deleting the old child SA.
+		if err := a.e.RekeyChild(onlyChildUID(t, a)); err != nil {
+			t.Fatal(err)
+		}
+		ss := runUntilQuiet(t, a, b)
+		if got, want := exchanges(ss), []string{"CREATE_CHILD_SA#3", "IKE_FOLLOWUP_KE#4", "IKE_FOLLOWUP_KE#5", "INFORMATIONAL#6"}; !slices.Equal(got, want) {
+			t.Fatalf("child rekey exchanges %v, want %v", got, want)
+		}
+		c, _ := checkChildPair(t, a, b)
+		if c.InSPI == first.InSPI || bytes.Equal(c.In.Encr, first.In.Encr) || c.Suite.Group != ipsec.GroupCurve25519 {
+			t.Errorf("rekeyed child SA %+v", c)
+		}
+
+		// IKE SA rekey by A, then by B.
+		for i, x := range []*peer{a, b} {
+			y := map[*peer]*peer{a: b, b: a}[x]
+			old := saState(t, x)
+			if err := x.e.RekeyIKE(old.UniqueID); err != nil {
+				t.Fatal(err)
+			}
+			ss := runUntilQuiet(t, a, b)
+			want := []string{"CREATE_CHILD_SA#0", "IKE_FOLLOWUP_KE#1", "INFORMATIONAL#2"}
+			if i == 0 {
+				want = []string{"CREATE_CHILD_SA#7", "IKE_FOLLOWUP_KE#8", "INFORMATIONAL#9"}
+			}
+			if got := exchanges(ss); !slices.Equal(got, want) {
+				t.Fatalf("IKE rekey by %d: exchanges %v, want %v", i, got, want)
+			}
+			sx, sy := saState(t, x), saState(t, y)
+			if sx.SPIi == old.SPIi || sx.SPIi != sy.SPIi || !sx.Initiator || len(sx.Children) != 1 {
+				t.Fatalf("new IKE SA %+v", sx)
+			}
+			for _, s := range []engine.SAState{sx, sy} {
+				if !slices.Equal(s.AddKEs, []ipsec.TransformID{ipsec.GroupMLKEM768}) {
+					t.Errorf("new IKE SA's additional key exchanges %v", s.AddKEs)
+				}
+			}
+			kx, ky := x.e.Snapshot(true)[0].Keys, y.e.Snapshot(true)[0].Keys
+			if !bytes.Equal(kx.SKei, ky.SKei) || !bytes.Equal(kx.SKer, ky.SKer) {
+				t.Error("new IKE SA keys differ between the peers")
+			}
+		}
+		// The last IKE SA works: its SK_d makes a child SA that pairs.
+		if err := b.e.RekeyChild(onlyChildUID(t, b)); err != nil {
+			t.Fatal(err)
+		}
+		runUntilQuiet(t, a, b)
+		checkChildPair(t, a, b)
+	})
+}
+
+// TestFollowupUnknownLink: an IKE_FOLLOWUP_KE whose link data the
+// responder does not know is answered with STATE_NOT_FOUND (RFC 9370
+// §2.2.4) and changes nothing.
+func TestFollowupUnknownLink(t *testing.T) {
+	set := hybrid(generated.SecgwIke_DhGroup_curve25519, keList{mlkem768})
+	a, b := pair(t, set, set, nil)
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	runUntilQuiet(t, a, b)
+	spi, _ := onlySA(t, a)
+	msgs, err := a.e.EncodeForTest(spi, wire.ExchangeIKEFollowupKE, 3, false, []wire.Payload{
+		&wire.KE{Group: ipsec.GroupMLKEM768, Data: make([]byte, 1184)},
+		wire.NewNotify(wire.NotifyAdditionalKeyExchange, []byte("no-such-link"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		b.e.HandleDatagram(engine.Datagram{Local: netip.AddrPortFrom(addrB, 500), Remote: netip.AddrPortFrom(addrA, 500), Data: m})
+	}
+	d, ok := b.net.Next()
+	if !ok {
+		t.Fatal("no answer")
+	}
+	if _, ps := open(t, a, d); !has(ps, wire.NotifyStateNotFound) {
+		t.Errorf("answer %v, want STATE_NOT_FOUND", ps)
+	}
+	checkChildPair(t, a, b)
+}
