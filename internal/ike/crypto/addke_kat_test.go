@@ -143,3 +143,33 @@ func TestMLKEMDeterministic(t *testing.T) {
 		t.Errorf("tampered ciphertext: %x, %v", other, err)
 	}
 }
+
+// FuzzKEMPeerData feeds arbitrary Key Exchange Data to both sides of
+// ML-KEM: the responder's encapsulation to a received key and the
+// initiator's decapsulation of a received ciphertext. Neither may panic;
+// data of the wrong length is an invalid public value, and an accepted
+// encapsulation key gives a ciphertext the key's owner could decapsulate.
+func FuzzKEMPeerData(f *testing.F) {
+	k, _ := newKEMFromSeed(ipsec.GroupMLKEM768, seq(0, 64))
+	ct, _, _ := RespondKE(ipsec.GroupMLKEM768, k.PublicKey(), nil)
+	f.Add(k.PublicKey(), true)
+	f.Add(ct, false)
+	f.Add([]byte{1, 2, 3}, true)
+	f.Fuzz(func(t *testing.T, data []byte, large bool) {
+		g := ipsec.GroupMLKEM768
+		if large {
+			g = ipsec.GroupMLKEM1024
+		}
+		if ct, secret, err := RespondKE(g, data, nil); err == nil {
+			if len(data) != InitiatorKEDataLen(g) || len(ct) != kemCiphertextLen(g) || len(secret) != 32 {
+				t.Fatalf("accepted %d octets, ciphertext %d, secret %d", len(data), len(ct), len(secret))
+			}
+		} else if !errors.Is(err, ErrInvalidPublicKey) {
+			t.Fatalf("error %v", err)
+		}
+		i, _ := newKEMFromSeed(g, seq(1, 64))
+		if _, err := i.SharedSecret(data); (err == nil) != (len(data) == kemCiphertextLen(g)) {
+			t.Fatalf("decapsulating %d octets: %v", len(data), err)
+		}
+	})
+}
