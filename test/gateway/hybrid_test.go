@@ -99,23 +99,31 @@ var spiRE = regexp.MustCompile(`(?m)^    in  [0-9a-f]{8},`)
 func spis(show string) string { return strings.Join(spiRE.FindAllString(show, -1), "\n") }
 
 // TestHybridCharonClassical: charon 5.9.8, which has no RFC 9370, offers
-// no additional key exchange. Against an ike-proposal that lists none
-// among them the IKE SA comes up classically (no ML-KEM in the state) and
-// traffic passes; against one that requires ML-KEM-768 charon's
-// IKE_SA_INIT is answered NO_PROPOSAL_CHOSEN and secgwd says why.
+// no additional key exchange and refuses a proposal with transform types
+// it does not know. Against an ike-proposal that lists none among them
+// the IKE SA comes up classically (no ML-KEM in the state) and traffic
+// passes, whoever initiates (secgwd adds a copy of its proposal without
+// them); against one that requires ML-KEM-768 charon's IKE_SA_INIT is
+// answered NO_PROPOSAL_CHOSEN and secgwd says why.
 func TestHybridCharonClassical(t *testing.T) {
 	t.Parallel()
-	for _, required := range []bool{false, true} {
-		name := map[bool]string{false: "optional", true: "required"}[required]
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		required, gwInits bool
+	}{
+		{"optional-charon-initiates", false, false},
+		{"optional-secgwd-initiates", false, true},
+		{"required", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			st := newSetup(t, suiteChaCha, policy4)
 			p := "vpn " + ourVPNName + " ike-policy ike-proposal 1 "
 			lines := []string{p + "additional-key-exchange-1 mlkem768"}
-			if !required {
+			if !c.required {
 				lines = append(lines, p+"additional-key-exchange-1 none")
 			}
 			st.gw.configure(t, lines...)
-			if required {
+			if c.required {
 				out, err := st.ch.Swanctl("--initiate", "--child", policy4.name, "--timeout", "10")
 				if err == nil {
 					t.Fatalf("charon's initiate succeeded against a policy requiring ML-KEM:\n%s", out)
@@ -130,7 +138,11 @@ func TestHybridCharonClassical(t *testing.T) {
 				}
 				return
 			}
-			st.ch.initiate(t, policy4.name)
+			if c.gwInits {
+				st.gwInitiate(t, policy4)
+			} else {
+				st.ch.initiate(t, policy4.name)
+			}
 			show := st.gw.mustCLI(t, "", "show", "ike", "ike-sa", "details")
 			if !regexp.MustCompile(`(?m)^  `+regexp.QuoteMeta(suiteChaCha.ikeAlgs)+`$`).MatchString(show) || strings.Contains(show, "mlkem") {
 				t.Errorf("show ike ike-sa details, want %s without ML-KEM:\n%s", suiteChaCha.ikeAlgs, show)

@@ -84,7 +84,7 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 			return nil, errSkip // deleted or rekeyed by the peer meanwhile
 		}
 	}
-	offer := sa.w.e.espOffer(v.ESPProposals)
+	offer := sa.w.e.espOffer(proposal.WithClassicalFallback(v.ESPProposals))
 	if len(offer) == 0 {
 		// Nothing we could install: not offered (a rekeyed child SA
 		// lives on until its hard lifetime).

@@ -56,7 +56,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, wire.NewNotify(wire.NotifyCookie, t.cookie))
 	}
 	ps = append(ps,
-		&wire.SA{Proposals: sa.vpn.IKEProposals},
+		&wire.SA{Proposals: proposal.WithClassicalFallback(sa.vpn.IKEProposals)},
 		&wire.KE{Group: t.group, Data: t.dh.PublicKey()},
 		&wire.Nonce{Data: sa.ni},
 	)
@@ -104,7 +104,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	if sap == nil || ke == nil || nr == nil || m.Header.SPIr == 0 {
 		return notifyErr(wire.NotifyInvalidSyntax, "IKE_SA_INIT response lacks SA, KE or Nr")
 	}
-	chosen, ok := proposal.Single(sa.vpn.IKEProposals, sap.Proposals)
+	chosen, ok := proposal.Single(proposal.WithClassicalFallback(sa.vpn.IKEProposals), sap.Proposals)
 	if !ok {
 		return notifyErr(wire.NotifyNoProposalChosen, "responder chose a proposal we did not offer")
 	}

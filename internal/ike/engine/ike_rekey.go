@@ -58,7 +58,7 @@ func (t *ikeRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	t.ni = make([]byte, nonceLen)
 	io.ReadFull(sa.w.e.o.Rand, t.ni)
-	t.offer = slices.Clone(v.IKEProposals)
+	t.offer = slices.Clone(proposal.WithClassicalFallback(v.IKEProposals))
 	for i := range t.offer {
 		t.offer[i].SPI = binary.BigEndian.AppendUint64(nil, t.spi)
 	}

@@ -268,3 +268,37 @@ func Single(offered []wire.Proposal, resp []wire.Proposal) (wire.Proposal, bool)
 	}
 	return wire.Proposal{}, false
 }
+
+// WithClassicalFallback returns ps followed, for each proposal whose
+// additional key exchanges are all optional (every ADDKE type lists
+// NONE), by a copy without them, numbered after the others. A responder
+// without RFC 9370 rejects a proposal with transform types it does not
+// know (RFC 7296 §3.3.6) rather than ignore them, so the copy is what it
+// can accept; one with RFC 9370 picks the original first. ps is returned
+// as is when no proposal needs a copy.
+func WithClassicalFallback(ps []wire.Proposal) []wire.Proposal {
+	var extra []wire.Proposal
+	for _, p := range ps {
+		has, optional := false, true
+		for typ := ipsec.TransformAddKE1; typ <= ipsec.TransformAddKE7; typ++ {
+			if ts := ofType(p.Transforms, typ); len(ts) > 0 {
+				has = true
+				optional = optional && containsTransform(ts, noneTransform(typ)[0])
+			}
+		}
+		if !has || !optional {
+			continue
+		}
+		c := p
+		c.Transforms = slices.DeleteFunc(slices.Clone(p.Transforms), func(t wire.Transform) bool { return isAddKE(t.Type) })
+		extra = append(extra, c)
+	}
+	if len(extra) == 0 {
+		return ps
+	}
+	out := append(slices.Clone(ps), extra...)
+	for i := len(ps); i < len(out); i++ {
+		out[i].Number = uint8(i + 1)
+	}
+	return out
+}

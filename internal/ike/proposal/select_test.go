@@ -145,3 +145,26 @@ func TestSingleRequiredAdditionalKE(t *testing.T) {
 		t.Error("the required one refused")
 	}
 }
+
+// TestWithClassicalFallback: a proposal whose additional key exchanges are
+// all optional gets a copy without them, numbered last, which a responder
+// without RFC 9370 accepts; a required one gets none.
+func TestWithClassicalFallback(t *testing.T) {
+	base := ikeProp(1, ipsec.GroupCurve25519)
+	optional := withAddKE(base, ipsec.TransformAddKE1, ipsec.GroupMLKEM768, ipsec.GroupNone)
+	required := withAddKE(ikeProp(2, ipsec.GroupCurve25519), ipsec.TransformAddKE1, ipsec.GroupMLKEM768)
+	out := WithClassicalFallback([]wire.Proposal{optional, required})
+	if len(out) != 3 || out[2].Number != 3 || HasAdditionalKE(out[2:]) || len(out[2].Transforms) != len(base.Transforms) {
+		t.Fatalf("got %+v", out)
+	}
+	// A responder without RFC 9370 drops the proposals with types it
+	// does not know (RFC 7296 §3.3.6) and chooses among the rest.
+	legacy := slices.DeleteFunc(slices.Clone(out), func(p wire.Proposal) bool { return HasAdditionalKE([]wire.Proposal{p}) })
+	p, ok := Select([]wire.Proposal{base}, legacy, Options{})
+	if !ok || p.Number != 3 {
+		t.Errorf("a classical responder chose %+v %v", p, ok)
+	}
+	if got := WithClassicalFallback([]wire.Proposal{required}); len(got) != 1 {
+		t.Errorf("required: %+v", got)
+	}
+}
