@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/ike/engine"
@@ -134,4 +135,47 @@ func TestFollowupUnknownLink(t *testing.T) {
 		t.Errorf("answer %v, want STATE_NOT_FOUND", ps)
 	}
 	checkChildPair(t, a, b)
+}
+
+// TestIntermediateResponseLost: B's fragmented IKE_INTERMEDIATE response
+// is lost after B updated its keys (RFC 9370 §2.2.2). A resends every
+// fragment of its request, still protected with the keys before the
+// update; B recognizes fragment 1 as the request it answered and resends
+// its cached response (RFC 7383 §2.6.1), and the handshake completes.
+func TestIntermediateResponseLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := hybrid(generated.SecgwIke_DhGroup_ecp384, keList{mlkem1024})
+		a, b := pairOpts(t, set, set, fragSize(576), fragSize(576))
+		if err := a.e.Initiate("to-b"); err != nil {
+			t.Fatal(err)
+		}
+		deliver(t, a, b) // IKE_SA_INIT request
+		deliver(t, b, a) // IKE_SA_INIT response
+		req := takeAll(a) // IKE_INTERMEDIATE request: SKF fragments of SK{KEi(ML_KEM_1024)}
+		for _, d := range req {
+			inject(b, d, nil, a)
+		}
+		lost := takeAll(b) // IKE_INTERMEDIATE response fragments: lost
+		if len(req) < 2 || len(lost) < 2 {
+			t.Fatalf("%d request and %d response datagrams, want fragments", len(req), len(lost))
+		}
+		time.Sleep(4 * time.Second) // A's first retransmission
+		synctest.Wait()
+		again := takeAll(a)
+		if len(again) != len(req) {
+			t.Fatalf("A resent %d datagrams, want %d", len(again), len(req))
+		}
+		for _, d := range again {
+			inject(b, d, nil, a)
+		}
+		resent := takeAll(b)
+		if len(resent) != len(lost) {
+			t.Fatalf("B resent %d datagrams, want its %d response fragments", len(resent), len(lost))
+		}
+		for _, d := range resent {
+			inject(a, d, nil, b)
+		}
+		runUntilQuiet(t, a, b)
+		checkChildPair(t, a, b)
+	})
 }
