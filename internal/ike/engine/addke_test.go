@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"net/netip"
 	"secgw/internal/ipsec"
 	"slices"
 	"strings"
@@ -274,4 +275,31 @@ func payloadOf[T wire.Payload](ps []wire.Payload) T {
 		}
 	}
 	return zero
+}
+
+// TestHybridRequiredByIdentity: the responder accepts a classical IKE SA
+// under the proposal of a VPN that lists none among its additional key
+// exchanges (the first candidate by name), but the VPN the peer's
+// identity then selects requires ML-KEM-768: it refuses the peer with
+// AUTHENTICATION_FAILED rather than take an IKE SA without it.
+func TestHybridRequiredByIdentity(t *testing.T) {
+	classical := hybrid(generated.SecgwIke_DhGroup_curve25519)
+	modB := func(ike *generated.SecgwVrf_Vrf_Ike) {
+		hybrid(generated.SecgwIke_DhGroup_curve25519, keList{mlkem768})(ike)
+		other := vpnConfig("aaa-optional", addrB, netip.Addr{}, "b.example", "other.example", "secret", "192.168.2.0/24", "192.168.9.0/24").Vpn["aaa-optional"]
+		ike.Vpn["aaa-optional"] = other
+		hybrid(generated.SecgwIke_DhGroup_curve25519, keList{mlkem768, keNone})(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"x": other}})
+	}
+	logB, recB := recordLogs(t)
+	a, b := pairOpts(t, classical, modB, nil, recB)
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	runUntilQuiet(t, a, b)
+	if len(a.e.IKESAs()) != 0 || len(b.e.IKESAs()) != 0 {
+		t.Fatalf("an IKE SA without the required ML-KEM: A %v, B %v", a.e.IKESAs(), b.e.IKESAs())
+	}
+	if len(logB.find("authentication of peer failed")) != 1 {
+		t.Error("B did not refuse the peer's authentication")
+	}
 }

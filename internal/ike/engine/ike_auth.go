@@ -302,6 +302,10 @@ func (sa *ikeSA) acceptedIKE() wire.Proposal {
 	if sa.suite.Integ != ipsec.IntegNone {
 		p.Transforms = append(p.Transforms, wire.Transform{Type: ipsec.TransformInteg, ID: sa.suite.Integ})
 	}
+	// The additional key exchanges are checked (RFC 9370): a VPN that
+	// requires one does not take an IKE SA set up without it under
+	// another VPN's proposal.
+	p.Transforms = append(p.Transforms, sa.addKETransforms...)
 	return p // KE is not checked: the group was agreed in IKE_SA_INIT
 }
 

@@ -33,6 +33,9 @@ import (
 type intermediateState struct {
 	// addKE are the additional key exchanges still to run, in order.
 	addKE []ipsec.TransformID
+	// addKETransforms are the ADDKE transforms of the accepted IKE
+	// proposal, NONE included (acceptedIKE).
+	addKETransforms []wire.Transform
 	// intAuthI and intAuthR are the IntAuth chains of the initiator's and
 	// the responder's IKE_INTERMEDIATE messages (RFC 9242 §3.3.2), nil
 	// before the first exchange.
@@ -102,6 +105,11 @@ func (t *intermediateTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload
 func (sa *ikeSA) startIntermediate(chosen wire.Proposal) {
 	sa.addKEs = proposal.AdditionalKEs(chosen)
 	sa.addKE = sa.addKEs
+	for typ := ipsec.TransformAddKE1; typ <= ipsec.TransformAddKE7; typ++ {
+		if t, ok := proposal.Transform(chosen, typ); ok {
+			sa.addKETransforms = append(sa.addKETransforms, t)
+		}
+	}
 	if !sa.initiator || len(sa.addKEs) == 0 {
 		return
 	}

@@ -114,7 +114,7 @@ func (sa *ikeSA) authenticatePeer(ps []wire.Payload, idi, idr *wire.Identificati
 		if idr != nil && !v.LocalID.IsZero() && !v.LocalID.Matches(idr) {
 			continue
 		}
-		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true}); !ok {
+		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true}); !ok {
 			continue
 		}
 		if len(v.PSK) == 0 || auth.Method != wire.AuthSharedKeyMIC {

@@ -29,6 +29,10 @@ type Options struct {
 	// IKE_AUTH, which has no KE payload (RFC 7296 §1.2: the KE transforms
 	// of that SA offer are ignored; RFC 9370 §2.2.3).
 	IgnoreKE bool
+	// MatchAddKE keeps, with IgnoreKE, the Additional Key Exchange types:
+	// the additional key exchanges agreed in IKE_SA_INIT, which a VPN
+	// picked later by identity must accept too.
+	MatchAddKE bool
 }
 
 // Select returns the proposal the responder accepts: the initiator's
@@ -82,7 +86,7 @@ func match(our, their wire.Proposal, o Options) (wire.Proposal, bool) {
 	}
 	out := wire.Proposal{Number: their.Number, Protocol: their.Protocol}
 	for _, typ := range typeOrder {
-		if o.IgnoreKE && (typ == ipsec.TransformKE || isAddKE(typ)) {
+		if o.IgnoreKE && (typ == ipsec.TransformKE || isAddKE(typ) && !o.MatchAddKE) {
 			continue
 		}
 		ourT := ofType(our.Transforms, typ)

@@ -119,6 +119,11 @@ func TestSelectAdditionalKE(t *testing.T) {
 	if _, ok := Select([]wire.Proposal{base}, []wire.Proposal{required}, Options{IgnoreKE: true}); !ok {
 		t.Error("IgnoreKE: ADDKE not ignored")
 	}
+	// ...but not when checking the agreed IKE proposal against another
+	// VPN's: MatchAddKE.
+	if _, ok := Select([]wire.Proposal{required}, []wire.Proposal{base}, Options{IgnoreKE: true, MatchAddKE: true}); ok {
+		t.Error("MatchAddKE: a required ADDKE was ignored")
+	}
 	if got := WithoutKE([]wire.Proposal{two})[0]; len(got.Transforms) != 2 {
 		t.Errorf("WithoutKE kept %v", got.Transforms)
 	}
