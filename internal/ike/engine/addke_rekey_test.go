@@ -149,8 +149,8 @@ func TestIntermediateResponseLost(t *testing.T) {
 		if err := a.e.Initiate("to-b"); err != nil {
 			t.Fatal(err)
 		}
-		deliver(t, a, b) // IKE_SA_INIT request
-		deliver(t, b, a) // IKE_SA_INIT response
+		deliver(t, a, b)  // IKE_SA_INIT request
+		deliver(t, b, a)  // IKE_SA_INIT response
 		req := takeAll(a) // IKE_INTERMEDIATE request: SKF fragments of SK{KEi(ML_KEM_1024)}
 		for _, d := range req {
 			inject(b, d, nil, a)
