@@ -179,3 +179,44 @@ func TestIntermediateResponseLost(t *testing.T) {
 		checkChildPair(t, a, b)
 	})
 }
+
+// TestFollowupRekeyCollision: while A's child SA rekey waits for its
+// IKE_FOLLOWUP_KE, B's IKE SA rekey is answered TEMPORARY_FAILURE (the
+// new child SA does not exist yet, RFC 9370 §2.2.4, RFC 7296 §2.25); the
+// child SA rekey completes, and B's rekey succeeds when it tries again.
+func TestFollowupRekeyCollision(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pair(t, addKEConfig, addKEConfig, nil) // unfragmented, so the steps can be read
+		if err := a.e.Initiate("to-b"); err != nil {
+			t.Fatal(err)
+		}
+		runUntilQuiet(t, a, b)
+		if err := a.e.RekeyChild(onlyChildUID(t, a)); err != nil {
+			t.Fatal(err)
+		}
+		ppkStep(t, a, b) // CREATE_CHILD_SA request: SK{N(REKEY_SA), SA, Ni, KEi, TSi, TSr}
+		ppkStep(t, b, a) // CREATE_CHILD_SA response: SK{SA, Nr, KEr, TSi, TSr, N(ADDITIONAL_KEY_EXCHANGE)}
+		if err := b.e.RekeyIKE(saState(t, b).UniqueID); err != nil {
+			t.Fatal(err)
+		}
+		ppkStep(t, b, a)          // B's CREATE_CHILD_SA request: SK{SA(IKE), Ni, KEi}
+		_, ps := ppkStep(t, a, b) // IKE_FOLLOWUP_KE request of A, sent first
+		if !has(ps, wire.NotifyAdditionalKeyExchange) {
+			t.Fatalf("A's IKE_FOLLOWUP_KE: %v", ps)
+		}
+		_, ps = ppkStep(t, a, b) // A's answer to B: SK{N(TEMPORARY_FAILURE)}
+		if !has(ps, wire.NotifyTemporaryFailure) {
+			t.Fatalf("A answered B's IKE SA rekey with %v, want TEMPORARY_FAILURE", ps)
+		}
+		runUntilQuiet(t, a, b)
+		checkChildPair(t, a, b)
+		old := saState(t, a)
+		time.Sleep(time.Minute) // B tries its IKE SA rekey again
+		synctest.Wait()
+		runUntilQuiet(t, a, b)
+		if s := saState(t, a); s.SPIi == old.SPIi || len(s.AddKEs) != 1 {
+			t.Errorf("IKE SA not rekeyed on the second try: %+v", s)
+		}
+		checkChildPair(t, a, b)
+	})
+}

@@ -193,3 +193,16 @@ func (sa *ikeSA) respondFollowup(ps []wire.Payload) []wire.Payload {
 	}
 	return append(resp, extra...)
 }
+
+// followupQueued reports whether one of our IKE_FOLLOWUP_KE exchanges is
+// outstanding or next in the queue.
+func (sa *ikeSA) followupQueued() bool {
+	if _, ok := sa.pendingTask().(*followupTask); ok {
+		return true
+	}
+	if len(sa.tasks) > 0 {
+		_, ok := sa.tasks[0].(*followupTask)
+		return ok
+	}
+	return false
+}

@@ -177,6 +177,11 @@ func (sa *ikeSA) respondRekeyIKE(sap *wire.SA, ni *wire.Nonce, ke *wire.KE) []wi
 		// RFC 7296 §2.25: a child SA exchange of ours is outstanding on
 		// this IKE SA; the child SAs cannot move yet.
 		return tempFail
+	case sa.followup != nil || sa.followupQueued():
+		// RFC 9370 §2.2.4: a CREATE_CHILD_SA exchange with additional
+		// key exchanges, the peer's or ours, is not finished: its new SA
+		// does not exist yet.
+		return tempFail
 	case ke == nil:
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
