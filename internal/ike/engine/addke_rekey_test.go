@@ -220,3 +220,37 @@ func TestFollowupRekeyCollision(t *testing.T) {
 		checkChildPair(t, a, b)
 	})
 }
+
+// TestHybridSecondChild: a second security policy gets its child SA by
+// CREATE_CHILD_SA with PFS and an additional key exchange, then
+// IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+func TestHybridSecondChild(t *testing.T) {
+	setA := allOf(addKEConfig, addPolicy("net2", "10.1.0.0/16", "10.2.0.0/16"))
+	setB := allOf(addKEConfig, addPolicy("net2", "10.2.0.0/16", "10.1.0.0/16"))
+	a, b := pair(t, setA, setB, nil)
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	runUntilQuiet(t, a, b)
+	if _, err := a.e.InitiateChild("net2"); err != nil {
+		t.Fatal(err)
+	}
+	ss := runUntilQuiet(t, a, b)
+	want := []string{"CREATE_CHILD_SA#3", "IKE_FOLLOWUP_KE#4"}
+	if got := exchanges(ss); !slices.Equal(got, want) {
+		t.Fatalf("exchanges %v, want %v", got, want)
+	}
+	as, bs := a.dp.Children(), b.dp.Children()
+	if len(as) != 2 || len(bs) != 2 {
+		t.Fatalf("children: A %d, B %d", len(as), len(bs))
+	}
+	for _, c := range as {
+		found := false
+		for _, d := range bs {
+			found = found || c.InSPI == d.OutSPI && bytes.Equal(c.In.Encr, d.Out.Encr) && bytes.Equal(c.Out.Encr, d.In.Encr)
+		}
+		if !found {
+			t.Errorf("A's child SA %08x has no mirror on B", c.InSPI)
+		}
+	}
+}
