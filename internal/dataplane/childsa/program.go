@@ -58,7 +58,8 @@ type ProgrammerOptions struct {
 // gets the reqid of the one it replaces, so its policies are already in
 // place and only its SAs are added; while both exist the kernel sends on
 // the newest outbound SA of the reqid. Distinct children get distinct
-// reqids, from ReqIDs, lowest free first.
+// reqids, from ReqIDs, in O(1): the last one freed first (a free list),
+// else the lowest never used.
 //
 // Policies are refcounted by key too: the first child to install a key
 // owns it; another child with the same key (a duplicate child, or the same
@@ -83,7 +84,7 @@ type Programmer struct {
 	mu       sync.Mutex
 	children map[uint32]*child // by inbound SPI
 	reqIDs   map[reqKey]*reqEntry
-	usedReq  map[uint32]bool
+	reqPool  *reqIDPool
 	policies map[dataplane.PolicyKey]*policyUse
 	// traps are the trap policies, by security policy name (trap.go).
 	traps map[string]*child
@@ -130,7 +131,7 @@ func NewProgrammer(o ProgrammerOptions) *Programmer {
 		o: o, log: log.With("subsystem", "kernel"),
 		children: map[uint32]*child{},
 		reqIDs:   map[reqKey]*reqEntry{},
-		usedReq:  map[uint32]bool{},
+		reqPool:  newReqIDPool(o.ReqIDs),
 		policies: map[dataplane.PolicyKey]*policyUse{},
 	}
 }
@@ -283,17 +284,6 @@ func (p *Programmer) undo(ops []dataplane.Op, err error) {
 	}
 }
 
-func (p *Programmer) allocReqID() (uint32, error) {
-	for id := p.o.ReqIDs.Min; ; id++ {
-		if !p.usedReq[id] {
-			return id, nil
-		}
-		if id == p.o.ReqIDs.Max {
-			return 0, errors.New("dataplane: no free reqid")
-		}
-	}
-}
-
 func tsString(ts []ipsec.TrafficSelector) string {
 	var b strings.Builder
 	for _, t := range ts {
@@ -431,7 +421,7 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 	if re := p.reqIDs[rk]; re != nil {
 		return re, nil
 	}
-	id, err := p.allocReqID()
+	id, err := p.reqPool.peek()
 	if err != nil {
 		return nil, err
 	}
@@ -441,9 +431,11 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 // register records ch, whose entries were applied, as a user of its
 // reqid and of its policies.
 func (p *Programmer) register(ch *child, re *reqEntry) {
+	if re.refs == 0 {
+		p.reqPool.take(re.id)
+	}
 	re.refs++
 	p.reqIDs[ch.rk] = re
-	p.usedReq[re.id] = true
 	p.registerPolicies(ch)
 }
 
@@ -455,7 +447,7 @@ func (p *Programmer) unregister(ch *child) []dataplane.Op {
 	if re := p.reqIDs[ch.rk]; re != nil {
 		if re.refs--; re.refs == 0 {
 			delete(p.reqIDs, ch.rk)
-			delete(p.usedReq, re.id)
+			p.reqPool.release(re.id)
 		}
 	}
 	return ops
