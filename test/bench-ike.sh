@@ -41,7 +41,9 @@
 # configuration): threads 16, sa-table-size 16384, sa-table-segments 64,
 # dos-protection cookie-threshold 0 and block-threshold 0 (off), the other
 # limits 0 (off), log level warn. secgwd writes a CPU profile of its run
-# (go tool pprof OUT/secgwd OUT/secgwd.cpu).
+# (go tool pprof OUT/secgwd OUT/secgwd.cpu), and its heap and allocation
+# profiles with the SAs up are fetched from its -pprof (OUT/secgwd.heap,
+# OUT/secgwd.allocs).
 set -euo pipefail
 
 N=${N:-10000}
@@ -224,7 +226,7 @@ if runs secgwd; then
 		SECGW_PASSWORD=$pw ip netns exec "$ns_r" "$bin" "$cmd" -netconf 127.0.0.1:830 "$@"
 	}
 	ip netns exec "$ns_r" "$OUT/secgwd" -dir "$OUT/secgwd-data" -listen 127.0.0.1:830 -dataplane userspace \
-		-no-syslog -log-level warn -cpuprofile "$OUT/secgwd.cpu" >"$OUT/secgwd.log" 2>&1 &
+		-no-syslog -log-level warn -cpuprofile "$OUT/secgwd.cpu" -pprof 127.0.0.1:6060 >"$OUT/secgwd.log" 2>&1 &
 	secgwd=$! # ip execs: this is secgwd's pid
 	pids+=("$secgwd")
 	pw=
@@ -244,6 +246,9 @@ if runs secgwd; then
 	s1=$(stat "$secgwd")
 	nc secgwd-count >"$OUT/secgwd-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/secgwd-count.txt")"
 	counts secgwd "$(field established <"$OUT/secgwd-count.txt")" "$(field child_installed <"$OUT/secgwd-count.txt")"
+	for p in heap allocs; do
+		ip netns exec "$ns_r" curl -sf -o "$OUT/secgwd.$p" "http://127.0.0.1:6060/debug/pprof/$p" || true
+	done
 	kill -TERM "$secgwd"
 	wait "$secgwd" 2>/dev/null || true
 fi

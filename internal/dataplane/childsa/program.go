@@ -170,8 +170,10 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	}
 	p.register(ch, re)
 	p.children[c.InSPI] = ch
-	p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
-		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
+	if p.log.Enabled(context.Background(), slog.LevelInfo) {
+		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
+	}
 	return nil
 }
 
@@ -202,8 +204,10 @@ func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 		}
 		ops = ops[ae.Index+1:]
 	}
-	p.log.Info("child SA removed", "vpn", c.VPN, "policy", c.Policy,
-		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI))
+	if p.log.Enabled(context.Background(), slog.LevelInfo) {
+		p.log.Info("child SA removed", "vpn", c.VPN, "policy", c.Policy,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI))
+	}
 	return nil
 }
 
