@@ -158,15 +158,19 @@ func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
 // onIKEEvent logs SA events at level 0 (the guide's audit level) and
 // sends them as NETCONF notifications.
 func (d *Daemon) onIKEEvent(ev engine.Event) {
-	attrs := []any{"subsystem", "ike", "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
-	if ev.Policy != "" {
-		attrs = append(attrs, "policy", ev.Policy, "child-unique-id", ev.Child)
+	// Several per SA on the setup path: the record and the notification
+	// are built only when a log output or a subscribed session takes them.
+	if d.cfg.Logger.Enabled(context.Background(), slog.LevelInfo) {
+		attrs := []any{"subsystem", "ike", "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
+		if ev.Policy != "" {
+			attrs = append(attrs, "policy", ev.Policy, "child-unique-id", ev.Child)
+		}
+		if ev.Reason != "" {
+			attrs = append(attrs, "reason", ev.Reason)
+		}
+		d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
 	}
-	if ev.Reason != "" {
-		attrs = append(attrs, "reason", ev.Reason)
-	}
-	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
-	if d.netconf != nil {
+	if d.netconf != nil && d.netconf.Subscribed() {
 		d.netconf.Notify(saNotification(ev))
 	}
 }
