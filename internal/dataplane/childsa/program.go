@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"secgw/internal/ipsec"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -288,12 +288,26 @@ func (p *Programmer) undo(ops []dataplane.Op, err error) {
 	}
 }
 
+// tsString is the selectors as a string for reqKey, each as
+// "type/protocol/start-end address/start-end port;". It runs for every
+// child SA installed, so it appends rather than formats.
 func tsString(ts []ipsec.TrafficSelector) string {
-	var b strings.Builder
+	b := make([]byte, 0, 48*len(ts))
 	for _, t := range ts {
-		fmt.Fprintf(&b, "%d/%d/%s-%s/%d-%d;", t.Type, t.IPProtocol, t.StartAddr, t.EndAddr, t.StartPort, t.EndPort)
+		b = strconv.AppendUint(b, uint64(t.Type), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(t.IPProtocol), 10)
+		b = append(b, '/')
+		b = t.StartAddr.AppendTo(b)
+		b = append(b, '-')
+		b = t.EndAddr.AppendTo(b)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(t.StartPort), 10)
+		b = append(b, '-')
+		b = strconv.AppendUint(b, uint64(t.EndPort), 10)
+		b = append(b, ';')
 	}
-	return b.String()
+	return string(b)
 }
 
 // ChildEntries translates a child SA into its SAs (in, out) and policies
