@@ -158,19 +158,15 @@ func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
 // onIKEEvent logs SA events at level 0 (the guide's audit level) and
 // sends them as NETCONF notifications.
 func (d *Daemon) onIKEEvent(ev engine.Event) {
-	// Several per SA on the setup path: the record and the notification
-	// are built only when a log output or a subscribed session takes them.
-	if d.cfg.Logger.Enabled(context.Background(), slog.LevelInfo) {
-		attrs := []any{"subsystem", "ike", "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
-		if ev.Policy != "" {
-			attrs = append(attrs, "policy", ev.Policy, "child-unique-id", ev.Child)
-		}
-		if ev.Reason != "" {
-			attrs = append(attrs, "reason", ev.Reason)
-		}
-		d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
+	attrs := []any{"subsystem", "ike", "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
+	if ev.Policy != "" {
+		attrs = append(attrs, "policy", ev.Policy, "child-unique-id", ev.Child)
 	}
-	if d.netconf != nil && d.netconf.Subscribed() {
+	if ev.Reason != "" {
+		attrs = append(attrs, "reason", ev.Reason)
+	}
+	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
+	if d.netconf != nil {
 		d.netconf.Notify(saNotification(ev))
 	}
 }
