@@ -219,8 +219,8 @@ fi
 
 # ---- secgwd ----
 if runs secgwd; then
-	# nc runs a NETCONF subcommand of secgw-loadtest against secgwd.
-	nc() {
+	# netconf runs a NETCONF subcommand of secgw-loadtest against secgwd.
+	netconf() {
 		local cmd=$1
 		shift
 		SECGW_PASSWORD=$pw ip netns exec "$ns_r" "$bin" "$cmd" -netconf 127.0.0.1:830 "$@"
@@ -232,11 +232,11 @@ if runs secgwd; then
 	pw=
 	for _ in $(seq 200); do
 		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/secgwd.log")
-		[ -n "$pw" ] && nc secgwd-count >/dev/null 2>&1 && break
+		[ -n "$pw" ] && netconf secgwd-count >/dev/null 2>&1 && break
 		kill -0 "$secgwd" 2>/dev/null || die "secgwd exited: $(cat "$OUT/secgwd.log")"
 		sleep 0.1
 	done
-	nc secgwd-config -listen $RESP -psk $PSK -remote-ts $INNER -threads 16 -sa-table-size 16384 \
+	netconf secgwd-config -listen $RESP -psk $PSK -remote-ts $INNER -threads 16 -sa-table-size 16384 \
 		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 >"$OUT/secgwd-config.txt" 2>&1 ||
 		die "configuring secgwd: $(cat "$OUT/secgwd-config.txt")"
 	s0=$(stat "$secgwd")
@@ -244,7 +244,7 @@ if runs secgwd; then
 	generate secgwd
 	sleep 1
 	s1=$(stat "$secgwd")
-	nc secgwd-count >"$OUT/secgwd-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/secgwd-count.txt")"
+	netconf secgwd-count >"$OUT/secgwd-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/secgwd-count.txt")"
 	counts secgwd "$(field established <"$OUT/secgwd-count.txt")" "$(field child_installed <"$OUT/secgwd-count.txt")"
 	for p in heap allocs; do
 		ip netns exec "$ns_r" curl -sf -o "$OUT/secgwd.$p" "http://127.0.0.1:6060/debug/pprof/$p" || true
