@@ -8,12 +8,18 @@
 //	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
 //	               [-dpd-delay 0] [-liveness 0] [-gc-percent 100] [-cpuprofile f] [-memprofile f]
 //	secgw-loadtest stat PID
+//	secgw-loadtest secgwd-config [-netconf 127.0.0.1:830] [-user admin] [the responder's configuration flags]
+//	secgw-loadtest secgwd-count [-netconf 127.0.0.1:830] [-user admin]
 //
 // The responder prints "READY" once listening, a RESPONDER line of
 // statistics on SIGUSR1, the same after a garbage collection on SIGUSR2,
 // and a final one (and its profiles) on SIGTERM or SIGINT. stat prints the
 // CPU time and resident memory of any process, the way the benchmark
-// measures both charon and our responder.
+// measures both charon and our responder. secgwd-config gives a secgwd
+// the responder's configuration over NETCONF (password from
+// SECGW_PASSWORD), and secgwd-count prints a SECGWD line counting its IKE
+// SAs and child SAs by state, from its own state over NETCONF: the
+// benchmark of secgwd itself.
 package main
 
 import (
@@ -52,8 +58,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return respond(args, stdout, stderr)
 	case "stat":
 		return stat(args, stdout, stderr)
+	case "secgwd-config":
+		return secgwdConfig(args, stdout, stderr)
+	case "secgwd-count":
+		return secgwdCount(args, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat)\n", cmd)
+	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat, secgwd-config, secgwd-count)\n", cmd)
 	return 2
 }
 
@@ -174,25 +184,60 @@ func sourceFor(ra netip.AddrPort) (netip.Addr, error) {
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }
 
+// responderFlags are the flags of the responder's configuration, which
+// secgwd-config gives secgwd too.
+type responderFlags struct {
+	listen                                    *string
+	port, nattPort                            *uint
+	psk, id, localTS, remoteTS                *string
+	cookie, block, halfOpen, jobLoad, saLimit *uint
+	threads, tableSize, tableSegs             *uint
+	dpdDelay                                  *time.Duration
+}
+
+func newResponderFlags(fs *flag.FlagSet) *responderFlags {
+	return &responderFlags{
+		listen:    fs.String("listen", "", "local addresses (a, a-b, prefix, comma-separated)"),
+		port:      fs.Uint("port", 500, "IKE port"),
+		nattPort:  fs.Uint("natt-port", 4500, "NAT-T port"),
+		psk:       fs.String("psk", "load-test-secret", "pre-shared key"),
+		id:        fs.String("id", "gw.load.test", "our identity (local-id)"),
+		localTS:   fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet"),
+		remoteTS:  fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet"),
+		cookie:    fs.Uint("cookie-threshold", 0, "dos-protection cookie-threshold (0: never)"),
+		block:     fs.Uint("block-threshold", 0, "dos-protection block-threshold (0: no limit)"),
+		halfOpen:  fs.Uint("init-limit-half-open", 0, "dos-protection init-limit-half-open (0: no limit)"),
+		jobLoad:   fs.Uint("init-limit-job-load", 0, "dos-protection init-limit-job-load (0: no limit)"),
+		saLimit:   fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)"),
+		threads:   fs.Uint("threads", 16, "global-options threads (IKE workers)"),
+		tableSize: fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)"),
+		tableSegs: fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
+		dpdDelay:  fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
+	}
+}
+
+// options checks the flags and returns the responder's options.
+func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
+	addrs, err := loadtest.ParseAddrs(*f.listen)
+	u32 := []*uint{f.cookie, f.block, f.halfOpen, f.jobLoad, f.saLimit, f.threads, f.tableSize, f.tableSegs}
+	bad := err != nil || *f.port > 65535 || *f.nattPort > 65535 || *f.threads == 0 || *f.tableSize == 0 || *f.tableSegs == 0
+	for _, v := range u32 {
+		bad = bad || *v > 1<<32-1
+	}
+	if bad {
+		return loadtest.ResponderOptions{}, fmt.Errorf("-listen, a port, a dos-protection limit, -threads or -sa-table-* invalid")
+	}
+	return loadtest.ResponderOptions{Addrs: addrs, PortIKE: uint16(*f.port), PortNATT: uint16(*f.nattPort),
+		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
+		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
+		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
+		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay}, nil
+}
+
 func respond(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("secgw-loadtest responder", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "", "local addresses (a, a-b, prefix, comma-separated)")
-	port := fs.Uint("port", 500, "IKE port")
-	nattPort := fs.Uint("natt-port", 4500, "NAT-T port")
-	psk := fs.String("psk", "load-test-secret", "pre-shared key")
-	id := fs.String("id", "gw.load.test", "our identity (local-id)")
-	localTS := fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet")
-	remoteTS := fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet")
-	cookie := fs.Uint("cookie-threshold", 0, "dos-protection cookie-threshold (0: never)")
-	block := fs.Uint("block-threshold", 0, "dos-protection block-threshold (0: no limit)")
-	halfOpen := fs.Uint("init-limit-half-open", 0, "dos-protection init-limit-half-open (0: no limit)")
-	jobLoad := fs.Uint("init-limit-job-load", 0, "dos-protection init-limit-job-load (0: no limit)")
-	saLimit := fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)")
-	threads := fs.Uint("threads", 16, "global-options threads (IKE workers)")
-	tableSize := fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)")
-	tableSegs := fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)")
-	dpdDelay := fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)")
+	rf := newResponderFlags(fs)
 	liveness := fs.Duration("liveness", 0, "liveness check on every established SA at this interval through the API (0: none)")
 	gcPercent := fs.Int("gc-percent", 100, "the Go collector's GOGC (memory kept per live byte)")
 	level := fs.String("log-level", "warn", "engine log level: debug, info, warn, error, none")
@@ -201,14 +246,9 @@ func respond(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	addrs, err := loadtest.ParseAddrs(*listen)
-	u32 := []*uint{cookie, block, halfOpen, jobLoad, saLimit, threads, tableSize, tableSegs}
-	bad := err != nil || *port > 65535 || *nattPort > 65535 || *threads == 0 || *tableSize == 0 || *tableSegs == 0
-	for _, v := range u32 {
-		bad = bad || *v > 1<<32-1
-	}
-	if bad {
-		fmt.Fprintln(stderr, "secgw-loadtest responder: -listen, a port, a dos-protection limit, -threads or -sa-table-* invalid")
+	o, err := rf.options()
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
 		return 2
 	}
 	debug.SetGCPercent(*gcPercent)
@@ -217,11 +257,8 @@ func respond(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
 		return 2
 	}
-	r, err := loadtest.NewResponder(loadtest.ResponderOptions{Addrs: addrs, PortIKE: uint16(*port), PortNATT: uint16(*nattPort),
-		PSK: *psk, LocalID: *id, LocalTS: *localTS, RemoteTS: *remoteTS, CookieThreshold: uint32(*cookie),
-		BlockThreshold: uint32(*block), InitLimitHalfOpen: uint32(*halfOpen), InitLimitJobLoad: uint32(*jobLoad),
-		IKESALimit: uint32(*saLimit), Threads: uint32(*threads), SATableSize: uint32(*tableSize),
-		SATableSegments: uint32(*tableSegs), DPDDelay: *dpdDelay, Liveness: *liveness, Logger: logger})
+	o.Liveness, o.Logger = *liveness, logger
+	r, err := loadtest.NewResponder(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "secgw-loadtest responder:", err)
 		return 1

@@ -3,7 +3,7 @@
 //
 //	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
 //	       [-log-level info|0-4] [-log-keys] [-no-syslog] [-snapshot-every N] [-snapshot-bytes N]
-//	       [-xpath-max-steps N] [-xpath-timeout D]
+//	       [-xpath-max-steps N] [-xpath-timeout D] [-pprof 127.0.0.1:6060] [-cpuprofile FILE]
 //	       [limits of NETCONF: -max-sessions, -max-sessions-per-user, -idle-timeout,
 //	        -max-message-size, -max-buffered, -max-xml-depth, -max-xml-elements,
 //	        -max-unauth, -max-unauth-per-source, -busy-auth-timeout,
@@ -55,6 +55,8 @@ func run(args []string) int {
 	xpathSteps := fs.Int64("xpath-max-steps", netconf.DefaultXPathMaxSteps, "work allowed to one NETCONF xpath filter, in steps (nodes visited, compared or evaluated); a filter needing more is refused with resource-denied; -1: no bound")
 	xpathTimeout := fs.Duration("xpath-timeout", netconf.DefaultXPathTimeout, "time allowed to one NETCONF xpath filter; a filter needing more is refused with resource-denied; -1s: no bound")
 	snapshotBytes := fs.Int64("snapshot-bytes", datastore.DefaultSnapshotBytes, "journal size in bytes after which the running configuration is written in full (bounds the restart time; negative: by count only)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback host:port (none by default)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, at a clean exit")
 	lim := netconfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -112,6 +114,22 @@ func run(args []string) int {
 	}
 	if *ikePort != 0 {
 		cfg.IKEPort, cfg.NATTPort = uint16(*ikePort), uint16(*ikePort+1)
+	}
+	if *pprofAddr != "" {
+		addr, err := startPprof(*pprofAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "secgwd:", err)
+			return 2
+		}
+		logger.Info("pprof serving", "subsystem", "daemon", "listen", addr)
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "secgwd:", err)
+			return 1
+		}
+		defer stopProfile()
 	}
 	d, err := daemon.New(cfg)
 	if err != nil {

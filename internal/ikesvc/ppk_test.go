@@ -15,7 +15,7 @@ import (
 // words them).
 func TestPPKStateAndFailures(t *testing.T) {
 	for _, used := range []bool{false, true} {
-		e := ikeSAState(engine.SAState{UniqueID: 1, VPN: "vpn0", State: "established", PPKUsed: used}, time.Now(), false)
+		e := ikeSAState(engine.SAState{UniqueID: 1, VPN: "vpn0", State: "established", PPKUsed: used}, time.Now(), false, nil)
 		if e.PpkUsed == nil || *e.PpkUsed != used {
 			t.Errorf("ppk-used %v, want %v", e.PpkUsed, used)
 		}

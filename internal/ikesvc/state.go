@@ -28,10 +28,11 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	}
 	var established, halfOpen, children uint32
 	reqids, _ := s.o.Dataplane.(engine.ReqIDs)
+	enums := suiteEnums{}
 	for _, sa := range s.eng.Snapshot(keys) {
-		e := ikeSAState(sa, now, keys)
+		e := ikeSAState(sa, now, keys, enums)
 		for _, c := range sa.Children {
-			cs := childState(c, now, keys)
+			cs := childState(c, now, keys, enums)
 			if reqids != nil {
 				// The dataplane's reqid, which the child SA's rekeys
 				// keep (the guide's "reqid 1" of #3 and then #4).
@@ -61,7 +62,23 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	return ike
 }
 
-func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf_Vrf_Ike_IkeSa {
+// suiteEnums memoizes resolve.EnumsOf, which tries every enum value, for
+// the few suites of one State: one call per suite rather than per SA.
+// A nil suiteEnums memoizes nothing.
+type suiteEnums map[ikecrypto.Suite]resolve.SuiteEnums
+
+func (m suiteEnums) of(s ikecrypto.Suite) resolve.SuiteEnums {
+	if en, ok := m[s]; ok {
+		return en
+	}
+	en := resolve.EnumsOf(s)
+	if m != nil {
+		m[s] = en
+	}
+	return en
+}
+
+func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *generated.SecgwVrf_Vrf_Ike_IkeSa {
 	e := &generated.SecgwVrf_Vrf_Ike_IkeSa{
 		UniqueId: ptr(sa.UniqueID), Name: ptr(sa.VPN), Version: ptr(uint8(2)),
 		Initiator: ptr(sa.Initiator), UdpEncap: ptr(sa.UDPEncap), Mobike: ptr(false), PpkUsed: ptr(sa.PPKUsed),
@@ -95,7 +112,7 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 		e.RemoteId = ptr(sa.RemoteID.String())
 	}
 	if sa.Suite.Encr != 0 {
-		en := resolve.EnumsOf(sa.Suite)
+		en := enums.of(sa.Suite)
 		e.EncAlg, e.AuthAlg, e.AeadAlg, e.PrfAlg, e.DhGroup = en.Enc, en.Auth, en.Aead, en.Prf, en.DH
 		e.AdditionalKeyExchange = resolve.KeyExchangeEnums(sa.AddKEs)
 	}
@@ -115,7 +132,7 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool) *generated.SecgwVrf
 	return e
 }
 
-func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa {
+func childState(c engine.ChildState, now time.Time, keys bool, enums suiteEnums) *generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa {
 	cs := &generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{
 		UniqueId: ptr(c.UniqueID), Name: ptr(c.Policy),
 		State:    generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
@@ -127,7 +144,7 @@ func childState(c engine.ChildState, now time.Time, keys bool) *generated.SecgwV
 	if c.Mode == config.ModeTransport {
 		cs.Mode = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_Mode_transport
 	}
-	en := resolve.EnumsOf(ikecrypto.Suite{Encr: c.Suite.Encr, KeyBits: c.Suite.KeyBits, Integ: c.Suite.Integ, Group: c.Suite.Group})
+	en := enums.of(ikecrypto.Suite{Encr: c.Suite.Encr, KeyBits: c.Suite.KeyBits, Integ: c.Suite.Integ, Group: c.Suite.Group})
 	cs.EncAlg, cs.AuthAlg, cs.AeadAlg, cs.DhGroup = en.Enc, en.Auth, en.Aead, en.DH
 	switch c.State {
 	case "rekeying":

@@ -25,6 +25,8 @@
 // sa-table-size, sa-table-segments), the dos-protection limits and, for a
 // soak, the engine's own DPD (dpd-delay); it reports its CPU time and
 // resident memory from /proc (proc.go) and the engine's DoS counters.
-// test/bench-ike.sh compares it with charon; test/soak-ike.sh holds 100k
-// SAs with DPD running.
+// secgwd.go gives secgwd the same configuration over NETCONF
+// (ResponderIKE) and counts its IKE and child SAs from its state.
+// test/bench-ike.sh compares charon, secgwd and the engine-only
+// responder; test/soak-ike.sh holds 100k SAs with DPD running.
 package loadtest

@@ -100,11 +100,22 @@ func newResponder(o ResponderOptions, cfg *config.Config, conn engine.Conn) *Res
 
 func ptr[T any](v T) *T { return &v }
 
-// responderConfig resolves, through the same path as the daemon, a vrf
-// with one VPN "load": no remote-address and no remote-id (any peer that
-// proves the PSK), aes256-gcm-128 / hmac-sha256 / ecp256, esp
-// aes256-gcm-128, one security policy.
+// responderConfig resolves, through the same path as the daemon, the
+// configuration of ResponderIKE.
 func responderConfig(o ResponderOptions) (*config.Config, error) {
+	cfg, err := resolve.Config(ResponderIKE(o))
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// ResponderIKE is the ike container of vrf main the responder runs, and
+// secgwd is given in the benchmark (secgwd.go): one VPN "load" with no
+// remote-address and no remote-id (any peer that proves the PSK),
+// aes256-gcm-128 / hmac-sha256 / ecp256, esp aes256-gcm-128, one security
+// policy, and the scale knobs and dos-protection limits of o.
+func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 	aead := []generated.E_SecgwIke_AeadAlgorithm{generated.SecgwIke_AeadAlgorithm_aes256_gcm_128}
 	v := &generated.SecgwVrf_Vrf_Ike_Vpn{
 		Name:    ptr("load"),
@@ -147,12 +158,7 @@ func responderConfig(o ResponderOptions) (*config.Config, error) {
 			*k.dst = ptr(k.v)
 		}
 	}
-	ike := &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
-	cfg, err := resolve.Config(ike)
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
-	}
-	return cfg, nil
+	return &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
 }
 
 // discard is the dataplane: it counts child SAs and keeps nothing.

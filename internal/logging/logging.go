@@ -98,7 +98,7 @@ type Handler struct {
 	derived Outputs
 }
 
-// compiled is a Config with the lowest level of any subsystem, so that
+// compiled is a Config with the lowest level any output takes, so that
 // Enabled can answer without looking at attributes.
 type compiled struct {
 	Config
@@ -113,15 +113,24 @@ func New(out Outputs, cfg Config) *Handler {
 }
 
 // Set replaces the configuration; it applies to every derived handler at
-// once.
+// once. A facility that is not connected (its output nil, as with
+// secgwd -no-syslog) enables nothing: a record only it would take is
+// not built at all (the per-SA records of level 0 and more on the setup
+// path).
 func (h *Handler) Set(cfg Config) {
 	c := &compiled{Config: cfg, min: Disabled}
 	if h.out.Stderr != nil {
 		c.min = h.out.StderrLevel
 	}
-	for _, f := range []*Facility{&c.Daemon, &c.Authpriv} {
-		c.min = min(c.min, f.Default)
-		for _, l := range f.Subsystems {
+	for _, f := range []struct {
+		out slog.Handler
+		f   *Facility
+	}{{h.out.Daemon, &c.Daemon}, {h.out.Authpriv, &c.Authpriv}} {
+		if f.out == nil {
+			continue
+		}
+		c.min = min(c.min, f.f.Default)
+		for _, l := range f.f.Subsystems {
 			c.min = min(c.min, l)
 		}
 	}
@@ -131,13 +140,12 @@ func (h *Handler) Set(cfg Config) {
 // Config returns the configuration in use.
 func (h *Handler) Config() Config { return h.cfg.Load().Config }
 
-// Enabled implements slog.Handler.
+// Enabled implements slog.Handler:
+// The lowest level of the outputs (stderr, and each connected facility
+// over all its subsystems) answers for every subsystem: Handle routes
+// the record by its subsystem.
 func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
-	c := h.cfg.Load()
-	if h.sub != "" {
-		return l >= min(c.Daemon.level(h.sub), c.Authpriv.level(h.sub)) || l >= c.min
-	}
-	return l >= c.min
+	return l >= h.cfg.Load().min
 }
 
 // Handle implements slog.Handler: the record goes to each facility whose

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -69,5 +70,25 @@ func TestStderr(t *testing.T) {
 	}
 	if got := lines(&d); got != nil {
 		t.Errorf("daemon facility got %q", got)
+	}
+}
+
+// TestEnabledOnlyConnected: a facility without an output (secgwd
+// -no-syslog) enables nothing, so that records only it would take are
+// not built; stderr's level still does.
+func TestEnabledOnlyConnected(t *testing.T) {
+	var e bytes.Buffer
+	h := New(Outputs{Stderr: TextHandler(&e), StderrLevel: slog.LevelWarn}, DefaultConfig())
+	log := slog.New(h).With("subsystem", "ike")
+	if log.Enabled(context.Background(), slog.LevelInfo) {
+		t.Error("info enabled with syslog not connected and stderr at warn")
+	}
+	if !log.Enabled(context.Background(), slog.LevelWarn) {
+		t.Error("warn not enabled with stderr at warn")
+	}
+	var d bytes.Buffer
+	h = New(Outputs{Daemon: TextHandler(&d), Stderr: TextHandler(&e), StderrLevel: slog.LevelWarn}, DefaultConfig())
+	if !slog.New(h).With("subsystem", "ike").Enabled(context.Background(), slog.LevelInfo) {
+		t.Error("info not enabled with the daemon facility at level 0")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -13,9 +14,30 @@ import (
 )
 
 // Netlink is the OS of a Linux network namespace, over rtnetlink.
+//
+// Two lookups every child SA's routes needed are cached, as they cost a
+// netlink request each (a dump of every address for Addrs):
+//   - the host's addresses, kept while no address notification
+//     (RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR) arrives: each one
+//     empties the cache, and without the subscription nothing is cached;
+//   - device indexes by name, forgotten when a route using one is
+//     refused (the device may have been re-created) and at each Routes
+//     (the manager's reconcile lists the routes first).
 type Netlink struct {
-	mu sync.Mutex // serialises the requests on h
+	mu sync.Mutex // serialises the requests on h; guards links
 	h  *netlink.Handle
+	// links are the device indexes by name.
+	links map[string]int
+
+	// addrMu guards the address cache: addrs, when addrsValid; each
+	// notification empties it and counts in addrGen, so that a dump
+	// begun before a notification is not kept.
+	addrMu       sync.Mutex
+	addrs        []netip.Addr
+	addrsValid   bool
+	addrGen      uint64
+	subscribed   bool
+	stopAddrSubs chan struct{}
 }
 
 // NewNetlink opens rtnetlink in namespace ns; netns.None() is the
@@ -31,16 +53,54 @@ func NewNetlink(ns netns.NsHandle) (*Netlink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("routes: netlink: %w", err)
 	}
-	return &Netlink{h: h}, nil
+	n := &Netlink{h: h, links: map[string]int{}, stopAddrSubs: make(chan struct{})}
+	n.subscribeAddrs(ns)
+	return n, nil
 }
 
-// Close closes the netlink socket.
-func (n *Netlink) Close() { n.h.Close() }
+// subscribeAddrs follows the address notifications of ns, which
+// invalidate the address cache. Without them (the subscription failed
+// or broke) Addrs asks the kernel every time.
+func (n *Netlink) subscribeAddrs(ns netns.NsHandle) {
+	ch := make(chan netlink.AddrUpdate, 64)
+	opts := netlink.AddrSubscribeOptions{ErrorCallback: func(error) { n.addrEvent(false) }}
+	if ns != netns.None() {
+		opts.Namespace = &ns
+	}
+	if err := netlink.AddrSubscribeWithOptions(ch, n.stopAddrSubs, opts); err != nil {
+		return
+	}
+	n.subscribed = true
+	go func() {
+		for range ch {
+			n.addrEvent(true)
+		}
+		// The subscription ended: cache nothing from now on.
+		n.addrEvent(false)
+	}()
+}
+
+// addrEvent empties the address cache; with still false, the
+// subscription is gone and nothing is cached any more.
+func (n *Netlink) addrEvent(still bool) {
+	n.addrMu.Lock()
+	defer n.addrMu.Unlock()
+	n.addrGen++
+	n.addrs, n.addrsValid = nil, false
+	n.subscribed = n.subscribed && still
+}
+
+// Close closes the netlink sockets.
+func (n *Netlink) Close() {
+	close(n.stopAddrSubs)
+	n.h.Close()
+}
 
 // Routes implements OS.
 func (n *Netlink) Routes() ([]Route, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	clear(n.links)
 	names := map[int]string{}
 	var out []Route
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -100,13 +160,36 @@ func (n *Netlink) route(r Route) (*netlink.Route, error) {
 		nr.Src = r.Src.AsSlice()
 	}
 	if r.Dev != "" {
-		l, err := n.h.LinkByName(r.Dev)
-		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", r.Dev, err)
+		i, ok := n.links[r.Dev]
+		if !ok {
+			l, err := n.h.LinkByName(r.Dev)
+			if err != nil {
+				return nil, fmt.Errorf("device %s: %w", r.Dev, err)
+			}
+			i = l.Attrs().Index
+			n.links[r.Dev] = i
 		}
-		nr.LinkIndex = l.Attrs().Index
+		nr.LinkIndex = i
 	}
 	return nr, nil
+}
+
+// routeRequest runs add (RouteAdd or RouteReplace) on the netlink form
+// of r; refused with a cached device index, it looks the device up again
+// and retries once. n.mu is held.
+func (n *Netlink) routeRequest(r Route, add func(*netlink.Route) error) error {
+	_, cached := n.links[r.Dev]
+	nr, err := n.route(r)
+	if err != nil {
+		return err
+	}
+	if err = add(nr); err != nil && cached {
+		delete(n.links, r.Dev)
+		if nr, err = n.route(r); err == nil {
+			err = add(nr)
+		}
+	}
+	return err
 }
 
 // AddRoute implements OS (NLM_F_CREATE|NLM_F_EXCL: EEXIST when the key
@@ -114,22 +197,14 @@ func (n *Netlink) route(r Route) (*netlink.Route, error) {
 func (n *Netlink) AddRoute(r Route) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	nr, err := n.route(r)
-	if err == nil {
-		err = n.h.RouteAdd(nr)
-	}
-	return err
+	return n.routeRequest(r, n.h.RouteAdd)
 }
 
 // ReplaceRoute implements OS.
 func (n *Netlink) ReplaceRoute(r Route) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	nr, err := n.route(r)
-	if err == nil {
-		err = n.h.RouteReplace(nr)
-	}
-	return err
+	return n.routeRequest(r, n.h.RouteReplace)
 }
 
 // DelRoute implements OS. The request carries Protocol, so the kernel
@@ -213,11 +288,21 @@ func (n *Netlink) RouteTo(dst, src netip.Addr) (NextHop, error) {
 	return NextHop{Gateway: addrOf(rs[0].Gw), Dev: n.linkName(map[int]string{}, rs[0].LinkIndex)}, nil
 }
 
-// Addrs implements OS.
+// Addrs implements OS: from the cache while no address changed (see
+// Netlink), else from the kernel.
 func (n *Netlink) Addrs() ([]netip.Addr, error) {
+	n.addrMu.Lock()
+	if n.addrsValid {
+		out := slices.Clone(n.addrs)
+		n.addrMu.Unlock()
+		return out, nil
+	}
+	gen := n.addrGen
+	n.addrMu.Unlock()
+
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	as, err := n.h.AddrList(nil, netlink.FAMILY_ALL)
+	n.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("routes: netlink: %w", err)
 	}
@@ -227,6 +312,13 @@ func (n *Netlink) Addrs() ([]netip.Addr, error) {
 			out = append(out, ip)
 		}
 	}
+	n.addrMu.Lock()
+	// Kept only if no notification came since the dump began: it may
+	// predate that change.
+	if n.subscribed && n.addrGen == gen {
+		n.addrs, n.addrsValid = slices.Clone(out), true
+	}
+	n.addrMu.Unlock()
 	return out, nil
 }
 

@@ -148,6 +148,12 @@ func Launch(bin, dir, level string, flags ...string) (*Daemon, error) {
 // through ip netns exec (which execs: the pid is secgwd's). secgwd dies
 // with the test binary.
 func LaunchIn(ns, bin, dir, level string, flags ...string) (*Daemon, error) {
+	return LaunchInTimeout(ns, bin, dir, level, StartTimeout, flags...)
+}
+
+// LaunchInTimeout is LaunchIn waiting up to timeout for secgwd to serve,
+// for a start from a large stored configuration.
+func LaunchInTimeout(ns, bin, dir, level string, timeout time.Duration, flags ...string) (*Daemon, error) {
 	d := &Daemon{Dir: dir, NS: ns, exited: make(chan struct{})}
 	args := append([]string{"-dir", dir, "-listen", "127.0.0.1:0", "-log-level", level, "-dataplane", "fake", "-no-syslog"}, flags...)
 	if ns != "" {
@@ -178,9 +184,9 @@ func LaunchIn(ns, bin, dir, level string, flags ...string) (*Daemon, error) {
 		return d, nil
 	case <-d.exited:
 		return nil, fmt.Errorf("secgwd exited before serving (%v):\n%s", d.Cmd.ProcessState, d.Logs())
-	case <-time.After(StartTimeout):
+	case <-time.After(timeout):
 		d.Kill()
-		return nil, fmt.Errorf("secgwd not serving after %v:\n%s", StartTimeout, d.Logs())
+		return nil, fmt.Errorf("secgwd not serving after %v:\n%s", timeout, d.Logs())
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"secgw/internal/ipsec"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -58,7 +58,8 @@ type ProgrammerOptions struct {
 // gets the reqid of the one it replaces, so its policies are already in
 // place and only its SAs are added; while both exist the kernel sends on
 // the newest outbound SA of the reqid. Distinct children get distinct
-// reqids, from ReqIDs, lowest free first.
+// reqids, from ReqIDs, in O(1): the last one freed first (a free list),
+// else the lowest never used.
 //
 // Policies are refcounted by key too: the first child to install a key
 // owns it; another child with the same key (a duplicate child, or the same
@@ -83,7 +84,7 @@ type Programmer struct {
 	mu       sync.Mutex
 	children map[uint32]*child // by inbound SPI
 	reqIDs   map[reqKey]*reqEntry
-	usedReq  map[uint32]bool
+	reqPool  *reqIDPool
 	policies map[dataplane.PolicyKey]*policyUse
 	// traps are the trap policies, by security policy name (trap.go).
 	traps map[string]*child
@@ -130,7 +131,7 @@ func NewProgrammer(o ProgrammerOptions) *Programmer {
 		o: o, log: log.With("subsystem", "kernel"),
 		children: map[uint32]*child{},
 		reqIDs:   map[reqKey]*reqEntry{},
-		usedReq:  map[uint32]bool{},
+		reqPool:  newReqIDPool(o.ReqIDs),
 		policies: map[dataplane.PolicyKey]*policyUse{},
 	}
 }
@@ -169,8 +170,10 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	}
 	p.register(ch, re)
 	p.children[c.InSPI] = ch
-	p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
-		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
+	if p.log.Enabled(context.Background(), slog.LevelInfo) {
+		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
+	}
 	return nil
 }
 
@@ -201,8 +204,10 @@ func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 		}
 		ops = ops[ae.Index+1:]
 	}
-	p.log.Info("child SA removed", "vpn", c.VPN, "policy", c.Policy,
-		"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI))
+	if p.log.Enabled(context.Background(), slog.LevelInfo) {
+		p.log.Info("child SA removed", "vpn", c.VPN, "policy", c.Policy,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI))
+	}
 	return nil
 }
 
@@ -283,23 +288,26 @@ func (p *Programmer) undo(ops []dataplane.Op, err error) {
 	}
 }
 
-func (p *Programmer) allocReqID() (uint32, error) {
-	for id := p.o.ReqIDs.Min; ; id++ {
-		if !p.usedReq[id] {
-			return id, nil
-		}
-		if id == p.o.ReqIDs.Max {
-			return 0, errors.New("dataplane: no free reqid")
-		}
-	}
-}
-
+// tsString is the selectors as a string for reqKey, each as
+// "type/protocol/start-end address/start-end port;". It runs for every
+// child SA installed, so it appends rather than formats.
 func tsString(ts []ipsec.TrafficSelector) string {
-	var b strings.Builder
+	b := make([]byte, 0, 48*len(ts))
 	for _, t := range ts {
-		fmt.Fprintf(&b, "%d/%d/%s-%s/%d-%d;", t.Type, t.IPProtocol, t.StartAddr, t.EndAddr, t.StartPort, t.EndPort)
+		b = strconv.AppendUint(b, uint64(t.Type), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(t.IPProtocol), 10)
+		b = append(b, '/')
+		b = t.StartAddr.AppendTo(b)
+		b = append(b, '-')
+		b = t.EndAddr.AppendTo(b)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(t.StartPort), 10)
+		b = append(b, '-')
+		b = strconv.AppendUint(b, uint64(t.EndPort), 10)
+		b = append(b, ';')
 	}
-	return b.String()
+	return string(b)
 }
 
 // ChildEntries translates a child SA into its SAs (in, out) and policies
@@ -431,7 +439,7 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 	if re := p.reqIDs[rk]; re != nil {
 		return re, nil
 	}
-	id, err := p.allocReqID()
+	id, err := p.reqPool.peek()
 	if err != nil {
 		return nil, err
 	}
@@ -441,9 +449,11 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 // register records ch, whose entries were applied, as a user of its
 // reqid and of its policies.
 func (p *Programmer) register(ch *child, re *reqEntry) {
+	if re.refs == 0 {
+		p.reqPool.take(re.id)
+	}
 	re.refs++
 	p.reqIDs[ch.rk] = re
-	p.usedReq[re.id] = true
 	p.registerPolicies(ch)
 }
 
@@ -455,7 +465,7 @@ func (p *Programmer) unregister(ch *child) []dataplane.Op {
 	if re := p.reqIDs[ch.rk]; re != nil {
 		if re.refs--; re.refs == 0 {
 			delete(p.reqIDs, ch.rk)
-			delete(p.usedReq, re.id)
+			p.reqPool.release(re.id)
 		}
 	}
 	return ops

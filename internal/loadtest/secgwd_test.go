@@ -1,0 +1,38 @@
+package loadtest
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/schema"
+	"secgw/internal/xmlcodec"
+)
+
+// TestSecgwdConfig: the edit-config secgwd is given decodes to the very
+// configuration the engine-only responder runs.
+func TestSecgwdConfig(t *testing.T) {
+	o := respOptions()
+	o.Threads, o.DPDDelay = 16, 30*time.Second
+	b, err := SecgwdConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &generated.Device{}
+	edits, err := xmlcodec.Decode(bytes.NewReader(b), s, d, xmlcodec.DecodeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if err := xmlcodec.Apply(s, d, edits, xmlcodec.OpMerge); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Vrf["main"].Ike, ResponderIKE(o); !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded:\n%+v\nwant:\n%+v", got, want)
+	}
+}
