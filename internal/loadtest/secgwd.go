@@ -29,7 +29,11 @@ func SecgwdConfig(o ResponderOptions) ([]byte, error) {
 	}
 	d := &generated.Device{}
 	d.GetOrCreateVrf("main").Ike = ResponderIKE(o)
-	b, err := xmlcodec.Append(nil, s, d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
+	c, err := xmlcodec.New(s)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	b, err := c.Append(nil, d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: encoding the configuration of secgwd: %w", err)
 	}

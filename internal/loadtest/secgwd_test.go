@@ -25,7 +25,11 @@ func TestSecgwdConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &generated.Device{}
-	edits, err := xmlcodec.Decode(bytes.NewReader(b), s, d, xmlcodec.DecodeOptions{})
+	c, err := xmlcodec.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits, err := c.Decode(bytes.NewReader(b), d, xmlcodec.DecodeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}

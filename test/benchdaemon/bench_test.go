@@ -155,7 +155,11 @@ func editConfig(t *testing.T, s *schema.Schema, cfg *generated.Device, names []s
 	}
 	main := "main"
 	d := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{main: {Name: &main, Ike: &ike}}}
-	b, err := xmlcodec.Append([]byte("<edit-config><target><candidate/></target><config>"), s, d,
+	c, err := xmlcodec.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Append([]byte("<edit-config><target><candidate/></target><config>"), d,
 		xmlcodec.EncodeOptions{Config: true, Secrets: true})
 	if err != nil {
 		t.Fatal(err)
