@@ -125,8 +125,7 @@ func (st *Store) commitLocked(user, comment string, session uint32, pending bool
 	}
 	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
 	if len(changes) == 0 {
-		st.journal.Reset()
-		st.editor = 0
+		st.discardLocked()
 		return nil, errNoChanges
 	}
 	if err := st.validateChanges(changes); err != nil {
@@ -220,12 +219,14 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			return nil, fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err})
 		}
 	}
-	if err := applyOps(s, s.RootNode(st.running), fwd); err != nil {
-		// The journal has the commit: running in memory is what is wrong;
-		// reload it from what was persisted.
-		panic(fmt.Sprintf("datastore: commit %d could not be applied to running: %v", tx.ID, err))
-	}
+	// The candidate becomes running as it is: it differs from running in
+	// the changes just journaled, and shares every other node with it.
+	// From now on nobody writes into it: the next edit copies what it
+	// changes.
+	st.journal.Share()
+	st.running = st.candidate
 	st.commits = tx.ID
+	st.published.Store(st.running)
 	st.journaled++
 	st.remember(rec)
 	return rec, nil

@@ -196,7 +196,7 @@ func (st *Store) Rollback(session uint32, id uint64) error {
 		return fail(rpcerr.Error{Tag: "data-missing", Message: st.missingMessage(id)})
 	}
 	st.discardLocked()
-	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
+	root := st.editRoot()
 	for i := len(undo) - 1; i >= 0; i-- {
 		if err := applyOps(st.opt.Schema, root, undo[i].Inverse); err != nil {
 			st.discardLocked()

@@ -48,7 +48,7 @@ func (st *Store) recoverValid(cause error) error {
 		return fmt.Errorf("datastore: the stored configuration is not valid (%v), and going back to %s failed: %w", cause, what, err)
 	}
 	st.discardLocked()
-	if err := applyOps(s, s.JournaledRoot(st.candidate, st.journal), fwd); err != nil {
+	if err := applyOps(s, st.editRoot(), fwd); err != nil {
 		st.discardLocked()
 		return fmt.Errorf("datastore: the stored configuration is not valid (%v), and going back to %s failed: %w", cause, what, err)
 	}

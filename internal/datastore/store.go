@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"secgw/generated"
@@ -31,9 +32,11 @@ import (
 )
 
 // Tx is one commit, as subscribers see it. Old and New are the running
-// configuration before and after; they are valid only during the calls
-// (the store keeps editing its trees in place afterwards): a subscriber
-// copies what it keeps.
+// configuration before and after. Old is immutable; so is New once the
+// commit succeeded (it is then running, which nobody writes into: the
+// candidate's next edit copies what it changes). A subscriber may keep
+// them, but never modify them: they share their unchanged nodes with
+// every other version of the configuration.
 type Tx struct {
 	ID      uint64 // commit number
 	Old     *generated.Device
@@ -115,11 +118,18 @@ type Options struct {
 type Store struct {
 	opt Options
 
-	mu        sync.RWMutex
-	running   *generated.Device
-	candidate *generated.Device // equal to running when journal is empty
-	journal   *schema.Journal   // the candidate's changes since the last commit
-	editor    uint32            // session that modified the candidate
+	mu sync.RWMutex
+	// running is never written into once Open returns: a commit
+	// replaces it by the candidate (transact).
+	running *generated.Device
+	// published is running for the readers that must not wait for a
+	// commit (Snapshot, View): set when a commit is complete.
+	published atomic.Pointer[generated.Device]
+	// candidate is running itself when journal is empty; otherwise a
+	// tree that shares with running every node the edits did not touch.
+	candidate *generated.Device
+	journal   *schema.Journal // the candidate's changes since the last commit
+	editor    uint32          // session that modified the candidate
 	locks     map[Datastore]uint32
 	subs      []Subscriber
 	commits   uint64 // last commit id
@@ -212,7 +222,8 @@ func Open(opt Options) (*Store, error) {
 		w.close()
 		return nil, err
 	}
-	st.candidate = Clone(st.running)
+	st.candidate = st.running
+	st.published.Store(st.running)
 	if err := st.loadHistory(); err != nil {
 		w.close()
 		return nil, err
@@ -258,12 +269,11 @@ func (st *Store) Subscribe(s Subscriber) {
 	st.subs = append(st.subs, s)
 }
 
-// View calls fn with the running configuration, which fn must neither
-// modify nor keep: it changes in place at the next commit.
+// View calls fn with the running configuration of the last complete
+// commit, without waiting for one in progress. fn must not modify it;
+// it may keep it (see Snapshot).
 func (st *Store) View(fn func(running *generated.Device)) {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	fn(st.running)
+	fn(st.published.Load())
 }
 
 // ViewCandidate is View for the candidate.
@@ -273,11 +283,11 @@ func (st *Store) ViewCandidate(fn func(candidate *generated.Device)) {
 	fn(st.candidate)
 }
 
-// Running returns a copy of the running configuration.
+// Running returns a copy of the running configuration, which the caller
+// may modify: a Clone, whose cost is the size of the configuration.
+// Snapshot(Running) costs nothing, for a caller that only reads.
 func (st *Store) Running() *generated.Device {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return Clone(st.running)
+	return Clone(st.published.Load())
 }
 
 // Candidate returns a copy of the candidate configuration.
@@ -305,7 +315,7 @@ func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
 		return err
 	}
 	mark := st.journal.Mark()
-	if err := fn(st.opt.Schema.JournaledRoot(st.candidate, st.journal)); err != nil {
+	if err := fn(st.editRoot()); err != nil {
 		st.journal.Undo(mark)
 		return err
 	}
@@ -336,7 +346,7 @@ func (st *Store) EditAndCheck(session uint32, fn func(root schema.Node) error, r
 		return err
 	}
 	mark := st.journal.Mark()
-	if err := fn(st.opt.Schema.JournaledRoot(st.candidate, st.journal)); err != nil {
+	if err := fn(st.editRoot()); err != nil {
 		st.journal.Undo(mark)
 		return err
 	}
@@ -403,10 +413,22 @@ func (st *Store) Discard(session uint32) error {
 	return nil
 }
 
+// discardLocked makes the candidate running again: the candidate's
+// changes were made on copies of the nodes they touched (editRoot), which
+// are dropped; running was never written into.
 func (st *Store) discardLocked() {
-	st.journal.Undo(0)
 	st.journal.Reset()
+	st.candidate = st.running
 	st.editor = 0
+}
+
+// editRoot returns the candidate's root for an edit through the journal.
+// The candidate shares every node it has not changed with running and
+// with the snapshots readers hold; the journal copies a node before the
+// edit writes into it (schema's cow.go), starting with the root.
+func (st *Store) editRoot() schema.Node {
+	st.candidate = st.journal.Own(st.candidate)
+	return st.opt.Schema.JournaledRoot(st.candidate, st.journal)
 }
 
 // Validate validates the candidate (the validate operation).

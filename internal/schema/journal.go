@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"unsafe"
 
 	"secgw/generated"
 )
@@ -27,11 +28,13 @@ type Journal struct {
 	// touched set alone does not show (a replace by an empty node
 	// touches nothing inside it).
 	replaced map[string]DataPath
+	// owned holds the nodes this journal may write into (cow.go).
+	owned map[unsafe.Pointer]struct{}
 }
 
 // NewJournal returns an empty journal.
 func NewJournal() *Journal {
-	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}}
+	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}, owned: map[unsafe.Pointer]struct{}{}}
 }
 
 // Replaced returns the paths of the containers and list entries removed
@@ -63,7 +66,10 @@ func fieldOf(n Node, fv reflect.Value) *Field {
 	return nil
 }
 
-// JournaledRoot returns the root node of d with journal j.
+// JournaledRoot returns the root node of d with journal j. Every change
+// made through it copies the nodes it reaches (cow.go): d itself is
+// written into, so d must be one the journal owns (Journal.Own) if
+// others may read it.
 func (s *Schema) JournaledRoot(d *generated.Device, j *Journal) Node {
 	n := s.RootNode(d)
 	n.J = j
@@ -82,11 +88,13 @@ func (j *Journal) Undo(mark int) {
 	j.undo = j.undo[:mark]
 }
 
-// Reset forgets everything: the tree as it is becomes the base.
+// Reset forgets everything: the tree as it is becomes the base, and is
+// shared (Share).
 func (j *Journal) Reset() {
 	j.undo = j.undo[:0]
 	clear(j.touched)
 	clear(j.replaced)
+	clear(j.owned)
 }
 
 // Touched returns the paths of the nodes whose own fields changed (a leaf,
