@@ -19,7 +19,7 @@ cp "$here/bench_test.go" "$tmp/base/internal/datastore/"
 
 # field BIN BENCH TIMES UNIT: the value of UNIT that BENCH reports.
 field() {
-	(cd "$here" && "$1" -test.run '^$' -test.bench "^$2\$" -test.benchtime "$3") |
+	(cd "$here" && "$1" -test.run '^$' -test.bench "^Benchmark$2\$" -test.benchtime "$3") |
 		awk -v u="$4" '/^Benchmark/ { for (i = 3; i < NF; i++) if ($(i+1) == u) print $i }'
 }
 
