@@ -32,7 +32,7 @@ func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *
 		switch name {
 		case "data":
 			sawData = true
-			return decodeObject(s, sc, s.RootNode(d), nil, "")
+			return decodeObject(s, sc, s.RootNode(d), &trail{}, "")
 		case "format":
 			return sc.unmarshal(&f.Format)
 		case "commit":
@@ -66,31 +66,51 @@ func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *
 // left out.
 func decodeNodeJSON(s *schema.Schema, n schema.Node, data []byte, path schema.DataPath, skip string) error {
 	sc := &scanner{b: data}
-	if err := decodeObject(s, sc, n, path, skip); err != nil {
+	if err := decodeObject(s, sc, n, &trail{base: path}, skip); err != nil {
 		return err
 	}
 	return sc.end()
 }
 
-// decodeObject decodes the object at the scanner into node n: every
-// member a configuration node of n's, every leaf value a string.
-func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, path schema.DataPath, skip string) error {
+// trail is the path of a node being decoded, for error messages only: a
+// chain of steps on the stack, rendered when an error needs it.
+type trail struct {
+	up   *trail
+	e    schema.Elem
+	base schema.DataPath // at the top of the chain (nil at the root)
+}
+
+// path renders the trail as a data path.
+func (t *trail) path() schema.DataPath {
+	if t == nil {
+		return nil
+	}
+	if t.up == nil {
+		return t.base
+	}
+	return t.up.path().Child(t.e)
+}
+
+// decodeObject decodes the object at the scanner into node n at path at:
+// every member a configuration node of n's, every leaf value a string.
+func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip string) error {
 	return sc.object(func(name string) error {
+		path := at.path
 		if name == skip {
 			return sc.skip()
 		}
 		f := n.B.Field(name)
 		if f == nil || !f.Config {
-			return fmt.Errorf("datastore: %s: unknown node %q", path, name)
+			return fmt.Errorf("datastore: %s: unknown node %q", path(), name)
 		}
 		switch f.Kind {
 		case schema.KindLeaf:
 			v, err := sc.str()
 			if err != nil {
-				return fmt.Errorf("datastore: %s/%s: %w", path, name, err)
+				return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 			}
 			if err := n.SetLeaf(s, f, v); err != nil {
-				return fmt.Errorf("datastore: %s/%s: %w", path, name, err)
+				return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 			}
 		case schema.KindLeafList:
 			return sc.array(func() error {
@@ -99,25 +119,25 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, path schema.Data
 					err = n.SetLeaf(s, f, v)
 				}
 				if err != nil {
-					return fmt.Errorf("datastore: %s/%s: %w", path, name, err)
+					return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 				}
 				return nil
 			})
 		case schema.KindContainer:
 			c, _ := n.Container(f, true)
-			return decodeObject(s, sc, c, path.Child(schema.Elem{Name: name}), "")
+			return decodeObject(s, sc, c, &trail{up: at, e: schema.Elem{Name: name}}, "")
 		case schema.KindList:
 			keyName := schema.KeyNames(f.Entry)[0]
 			return sc.array(func() error {
 				key, err := sc.peekMember(keyName)
 				if err != nil {
-					return fmt.Errorf("datastore: %s/%s: %w", path, name, err)
+					return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 				}
 				e, _, err := n.Entry(s, f, key, true)
 				if err != nil {
-					return fmt.Errorf("datastore: %s/%s: %w", path, name, err)
+					return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 				}
-				return decodeObject(s, sc, e, path.Child(schema.Elem{Name: name, KeyName: keyName, Key: key}), keyName)
+				return decodeObject(s, sc, e, &trail{up: at, e: schema.Elem{Name: name, KeyName: keyName, Key: key}}, keyName)
 			})
 		}
 		return nil
@@ -130,6 +150,32 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, path schema.Data
 type scanner struct {
 	b []byte
 	i int
+	// seen interns the strings read: the member names, which need no
+	// allocation once seen, and the values that repeat (a template's
+	// name, a local address, identity or prefix in every VPN), which
+	// the tree then holds once. Bounded: a large configuration's many
+	// distinct values (names, peer addresses) would only grow it.
+	seen map[string]string
+}
+
+// maxInterned bounds scanner.seen. The member names and the values that
+// repeat come early in a configuration (its first VPNs).
+const maxInterned = 4096
+
+// intern returns b as a string, the same one for the same bytes while
+// seen has room.
+func (sc *scanner) intern(b []byte) string {
+	if v, ok := sc.seen[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if len(sc.seen) < maxInterned {
+		if sc.seen == nil {
+			sc.seen = make(map[string]string, 256)
+		}
+		sc.seen[v] = v
+	}
+	return v
 }
 
 func (sc *scanner) errorf(format string, a ...any) error {
@@ -248,7 +294,7 @@ func (sc *scanner) str() (string, error) {
 		case '"':
 			sc.i = j + 1
 			if !escaped {
-				return string(sc.b[start+1 : j]), nil
+				return sc.intern(sc.b[start+1 : j]), nil
 			}
 			var v string
 			if err := json.Unmarshal(sc.b[start:j+1], &v); err != nil {
