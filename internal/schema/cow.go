@@ -32,7 +32,7 @@ func (j *Journal) Own(d *generated.Device) *generated.Device {
 	}
 	c := new(generated.Device)
 	*c = *d
-	j.owned[unsafe.Pointer(c)] = struct{}{}
+	j.owned[unsafe.Pointer(c)] = copied
 	return c
 }
 
@@ -51,7 +51,7 @@ func (j *Journal) ownStruct(p reflect.Value) (reflect.Value, bool) {
 	}
 	c := reflect.New(p.Type().Elem())
 	c.Elem().Set(p.Elem())
-	j.owned[c.UnsafePointer()] = struct{}{}
+	j.owned[c.UnsafePointer()] = copied
 	return c, true
 }
 
@@ -66,11 +66,43 @@ func (j *Journal) ownMap(fv reflect.Value) {
 	}
 	c := cloneMap(fv)
 	fv.Set(c)
-	j.owned[c.UnsafePointer()] = struct{}{}
+	j.owned[c.UnsafePointer()] = copied
 }
 
-// owns records a struct or map that the journal allocated.
-func (j *Journal) owns(v reflect.Value) { j.owned[v.UnsafePointer()] = struct{}{} }
+// copied is the owned value of a copy of a shared struct, and of a map.
+const copied = -1
+
+// owns records a map the journal made.
+func (j *Journal) owns(m reflect.Value) { j.owned[m.UnsafePointer()] = copied }
+
+// create records struct p (a pointer) that the journal made at step e
+// below parent, after the undo records that take it away again. If no
+// node is at its path in the tree the journal started from (fresh), it
+// is recorded as created: its subtree is all new, and a commit's diff
+// reports it as one creation (see saveField).
+func (j *Journal) create(parent Node, p reflect.Value, e Elem) {
+	pos := copied
+	if j.fresh(parent, e) {
+		pos = len(j.undo)
+	}
+	j.owned[p.UnsafePointer()] = pos
+}
+
+// fresh reports whether the tree the journal started from has no node at
+// step e below parent: parent itself is new there, or nothing on the path
+// was removed by the journal (which alone can have made the path free).
+func (j *Journal) fresh(parent Node, e Elem) bool {
+	if created, _ := j.created(parent); created || len(j.replaced) == 0 {
+		return true
+	}
+	p := parent.P.Child(e)
+	for i := 1; i <= len(p); i++ {
+		if _, ok := j.replaced[p[:i].String()]; ok {
+			return false
+		}
+	}
+	return true
+}
 
 // cloneMap returns a copy of map m (pointer values shared). The maps of
 // the largest lists go through maps.Clone, which copies the table as it

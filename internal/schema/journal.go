@@ -28,13 +28,18 @@ type Journal struct {
 	// touched set alone does not show (a replace by an empty node
 	// touches nothing inside it).
 	replaced map[string]DataPath
-	// owned holds the nodes this journal may write into (cow.go).
-	owned map[unsafe.Pointer]struct{}
+	// owned holds the nodes this journal may write into (cow.go): for a
+	// struct the journal created, the length of undo when it did;
+	// copied for a copy of a shared struct, and for a map.
+	owned map[unsafe.Pointer]int
+	// mark is the last Mark: a struct created after it needs no undo of
+	// its fields, the undo of its creation takes it all away.
+	mark int
 }
 
 // NewJournal returns an empty journal.
 func NewJournal() *Journal {
-	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}, owned: map[unsafe.Pointer]struct{}{}}
+	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}, owned: map[unsafe.Pointer]int{}}
 }
 
 // Replaced returns the paths of the containers and list entries removed
@@ -76,8 +81,13 @@ func (s *Schema) JournaledRoot(d *generated.Device, j *Journal) Node {
 	return n
 }
 
-// Mark returns the position to undo back to.
-func (j *Journal) Mark() int { return len(j.undo) }
+// Mark returns the position to undo back to. Undo is exact back to the
+// last mark taken (or to the last Reset): the fields of a node created
+// after it are not recorded one by one.
+func (j *Journal) Mark() int {
+	j.mark = len(j.undo)
+	return j.mark
+}
 
 // Undo reverts every change made since mark, newest first. The touched set
 // keeps its entries: diffing an unchanged node finds nothing.
@@ -95,6 +105,7 @@ func (j *Journal) Reset() {
 	clear(j.touched)
 	clear(j.replaced)
 	clear(j.owned)
+	j.mark = 0
 }
 
 // Touched returns the paths of the nodes whose own fields changed (a leaf,
@@ -132,9 +143,31 @@ func (j *Journal) touch(n Node) {
 	}
 }
 
-// saveField records the current value of field fv of node n.
+// created reports whether the journal created node n since the last
+// Share where the tree it started from has none (fresh), and whether
+// after the last mark.
+func (j *Journal) created(n Node) (created, afterMark bool) {
+	pos, ok := j.owned[n.V.Addr().UnsafePointer()]
+	created = ok && pos != copied
+	return created, created && pos > j.mark
+}
+
+// saveField records the current value of field fv of node n. A node the
+// journal created lies in a subtree that a commit's diff reports as
+// created as a whole (DiffTouched): it is not touched, and after the
+// last mark, not recorded at all.
 func (j *Journal) saveField(n Node, fv reflect.Value) {
 	if j == nil {
+		return
+	}
+	created, afterMark := j.created(n)
+	if afterMark {
+		return
+	}
+	if created {
+		old := reflect.New(fv.Type()).Elem()
+		old.Set(fv)
+		j.undo = append(j.undo, func() { fv.Set(old) })
 		return
 	}
 	j.touch(n)
@@ -164,9 +197,15 @@ func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
 	if j == nil {
 		return
 	}
-	j.touch(n)
+	created, afterMark := j.created(n)
+	if afterMark {
+		return
+	}
+	if !created {
+		j.touch(n)
+	}
 	old := m.MapIndex(key)
-	if old.IsValid() {
+	if old.IsValid() && !created {
 		if f := fieldOf(n, m); f != nil && f.Kind == KindList {
 			if k, ok := formatKey(key); ok {
 				j.replace(n.P.Child(Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: k}))

@@ -76,7 +76,7 @@ func (n Node) Container(f *Field, create bool) (Node, bool) {
 		n.J.saveField(n, fv)
 		fv.Set(reflect.New(f.Type.Elem()))
 		if n.J != nil {
-			n.J.owns(fv)
+			n.J.create(n, fv, Elem{Name: f.Name})
 		}
 	} else if n.J != nil {
 		if c, copied := n.J.ownStruct(fv); copied {
@@ -120,7 +120,7 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 	n.J.saveMapEntry(n, m, mapKey)
 	e := reflect.New(f.Type.Elem().Elem())
 	if n.J != nil {
-		n.J.owns(e)
+		n.J.create(n, e, el)
 	}
 	e.Elem().Field(kf.Index).Set(kv)
 	m.SetMapIndex(mapKey, e)
