@@ -223,10 +223,9 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 	// the changes just journaled, and shares every other node with it.
 	// From now on nobody writes into it: the next edit copies what it
 	// changes.
-	st.journal.Share()
 	st.running = st.candidate
 	st.commits = tx.ID
-	st.published.Store(st.running)
+	st.publish()
 	st.journaled++
 	st.remember(rec)
 	return rec, nil

@@ -32,11 +32,10 @@ import (
 )
 
 // Tx is one commit, as subscribers see it. Old and New are the running
-// configuration before and after. Old is immutable; so is New once the
-// commit succeeded (it is then running, which nobody writes into: the
-// candidate's next edit copies what it changes). A subscriber may keep
-// them, but never modify them: they share their unchanged nodes with
-// every other version of the configuration.
+// configuration before and after; a subscriber reads them during the
+// calls only, and copies what it keeps: they share their nodes with the
+// other versions of the configuration, and once no reader holds Old,
+// the store reuses its maps for the candidate (schema's recycle.go).
 type Tx struct {
 	ID      uint64 // commit number
 	Old     *generated.Device
@@ -124,7 +123,15 @@ type Store struct {
 	running *generated.Device
 	// published is running for the readers that must not wait for a
 	// commit (Snapshot, View): set when a commit is complete.
-	published atomic.Pointer[generated.Device]
+	published atomic.Pointer[version]
+	// handedOut is the newest version of running that a reader was
+	// given (current): older versions may be reused once replaced.
+	handedOut atomic.Uint64
+	// versions counts the versions of running published.
+	versions uint64
+	// candShared is set when readers were given the candidate
+	// (Snapshot): the version it becomes at the next commit is theirs.
+	candShared bool
 	// candidate is running itself when journal is empty; otherwise a
 	// tree that shares with running every node the edits did not touch.
 	candidate *generated.Device
@@ -223,7 +230,7 @@ func Open(opt Options) (*Store, error) {
 		return nil, err
 	}
 	st.candidate = st.running
-	st.published.Store(st.running)
+	st.publish()
 	if err := st.loadHistory(); err != nil {
 		w.close()
 		return nil, err
@@ -273,7 +280,7 @@ func (st *Store) Subscribe(s Subscriber) {
 // commit, without waiting for one in progress. fn must not modify it;
 // it may keep it (see Snapshot).
 func (st *Store) View(fn func(running *generated.Device)) {
-	fn(st.published.Load())
+	fn(st.current())
 }
 
 // ViewCandidate is View for the candidate.
@@ -287,7 +294,7 @@ func (st *Store) ViewCandidate(fn func(candidate *generated.Device)) {
 // may modify: a Clone, whose cost is the size of the configuration.
 // Snapshot(Running) costs nothing, for a caller that only reads.
 func (st *Store) Running() *generated.Device {
-	return Clone(st.published.Load())
+	return Clone(st.current())
 }
 
 // Candidate returns a copy of the candidate configuration.
@@ -419,6 +426,7 @@ func (st *Store) Discard(session uint32) error {
 func (st *Store) discardLocked() {
 	st.journal.Reset()
 	st.candidate = st.running
+	st.candShared = false
 	st.editor = 0
 }
 

@@ -40,7 +40,10 @@ func (j *Journal) Own(d *generated.Device) *generated.Device {
 // be read by others, who keep it, and the next edit copies what it
 // reaches. The recorded changes stay (Undo is only safe back to a mark
 // taken after the last Share: before, it would write into shared nodes).
-func (j *Journal) Share() { clear(j.owned) }
+func (j *Journal) Share() {
+	clear(j.owned)
+	j.dropCopies()
+}
 
 // ownStruct makes the struct that pointer field (or map value) p points
 // to the journal's own, and returns the owned pointer: p itself, or a
@@ -64,7 +67,12 @@ func (j *Journal) ownMap(fv reflect.Value) {
 	if _, ok := j.owned[fv.UnsafePointer()]; ok {
 		return
 	}
-	c := cloneMap(fv)
+	src := reflect.ValueOf(fv.Interface())
+	c, ok := j.takeSpare(src)
+	if !ok {
+		c = cloneMap(src)
+	}
+	j.copiedMap(src, c)
 	fv.Set(c)
 	j.owned[c.UnsafePointer()] = copied
 }

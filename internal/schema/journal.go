@@ -35,6 +35,7 @@ type Journal struct {
 	// mark is the last Mark: a struct created after it needs no undo of
 	// its fields, the undo of its creation takes it all away.
 	mark int
+	rec  recycling // recycle.go
 }
 
 // NewJournal returns an empty journal.
@@ -106,6 +107,7 @@ func (j *Journal) Reset() {
 	clear(j.replaced)
 	clear(j.owned)
 	j.mark = 0
+	j.dropCopies()
 }
 
 // Touched returns the paths of the nodes whose own fields changed (a leaf,
@@ -204,6 +206,7 @@ func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
 	if !created {
 		j.touch(n)
 	}
+	j.wrote(m, key)
 	old := m.MapIndex(key)
 	if old.IsValid() && !created {
 		if f := fieldOf(n, m); f != nil && f.Kind == KindList {

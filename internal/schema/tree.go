@@ -157,6 +157,7 @@ func (n Node) ownEntry(m, k, e reflect.Value) reflect.Value {
 	c, copied := n.J.ownStruct(e)
 	if copied {
 		n.J.ownMap(m)
+		n.J.wrote(m, k)
 		m.SetMapIndex(k, c)
 	}
 	return c
