@@ -48,6 +48,13 @@ type commitRecord struct {
 	// failed (transact): the id of that commit, the record just before.
 	// The confirmed-commit state goes back to the one before that commit.
 	Aborts uint64 `json:"aborts,omitempty"`
+
+	// In the history kept in memory, a record whose file was written
+	// holds no ops (onDisk; changes counts them): a bulk commit's ops
+	// are the size of what it loaded, and rollback, which needs them,
+	// reads them back (Store.withOps).
+	onDisk  bool
+	changes int
 }
 
 var errNoChanges = errors.New("no changes")

@@ -20,8 +20,8 @@ func (st *Store) recoverValid(cause error) error {
 	cur := Clone(st.running)
 	id := st.commits
 	for i := len(st.history) - 1; i >= 0; i-- {
-		r := st.history[i]
-		if r.ID != id {
+		r, err := st.withOps(st.history[i])
+		if err != nil || r.ID != id {
 			break // a gap: older records do not apply to cur
 		}
 		if err := applyOps(s, s.RootNode(cur), r.Inverse); err != nil {
