@@ -37,4 +37,5 @@ CommitOneVPN1k 100x ns/op
 CommitOneVPN100k 100x ns/op
 Open100k 1x ns/op
 MemoryPerVPN100k 1x heap-B/VPN
+MemoryPerVPN100k 1x rss-MB
 LIST

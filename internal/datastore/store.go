@@ -9,11 +9,14 @@
 // exactly as it was.
 //
 // Every cost scales with the change, not with the configuration: the
-// candidate is a second tree edited through a schema.Journal (undo and
-// touched nodes), a commit diffs only the touched nodes, validates only
-// the changed subtrees, appends only the changed subtrees to a journal
-// file, and copies them into running. A snapshot of running is written
-// now and then, so that a restart replays a short journal.
+// candidate is edited through a schema.Journal (undo and touched nodes),
+// which copies the nodes an edit writes into and shares the others with
+// running (copy on write); a commit diffs only the touched nodes,
+// validates only the changed subtrees, appends only the changed subtrees
+// to a journal file, and makes the candidate running. Running is never
+// written into, so readers take it as it is, without a copy or a lock,
+// and keep it (Snapshot). A snapshot of running is written now and then,
+// so that a restart replays a short journal.
 package datastore
 
 import (
