@@ -130,7 +130,7 @@ func (st *Store) commitLocked(user, comment string, session uint32, pending bool
 	if st.journal.Len() == 0 {
 		return nil, errNoChanges
 	}
-	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+	changes := diffJournal(st.opt.Schema, st.running, st.candidate, st.journal)
 	if len(changes) == 0 {
 		st.discardLocked()
 		return nil, errNoChanges

@@ -360,7 +360,7 @@ func (st *Store) EditAndCheck(session uint32, fn func(root schema.Node) error, r
 		st.journal.Undo(mark)
 		return err
 	}
-	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+	changes := diffJournal(st.opt.Schema, st.running, st.candidate, st.journal)
 	var err error
 	if refuse == nil {
 		err = st.validateChanges(changes)
@@ -450,7 +450,7 @@ func (st *Store) Validate() error {
 		return err
 	}
 	if st.opt.Check != nil {
-		changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+		changes := diffJournal(st.opt.Schema, st.running, st.candidate, st.journal)
 		return st.opt.Check(st.candidate, changes)
 	}
 	return nil

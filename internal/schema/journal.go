@@ -36,11 +36,15 @@ type Journal struct {
 	// its fields, the undo of its creation takes it all away.
 	mark int
 	rec  recycling // recycle.go
+	// keys holds, per list of a node that the journal did not create,
+	// the keys of the entries added or removed (listKey); nil for a list
+	// set or cleared as a whole, whose entries are then all to compare.
+	keys map[string]map[string]bool
 }
 
 // NewJournal returns an empty journal.
 func NewJournal() *Journal {
-	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}, owned: map[unsafe.Pointer]int{}}
+	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}, owned: map[unsafe.Pointer]int{}, keys: map[string]map[string]bool{}}
 }
 
 // Replaced returns the paths of the containers and list entries removed
@@ -106,8 +110,27 @@ func (j *Journal) Reset() {
 	clear(j.touched)
 	clear(j.replaced)
 	clear(j.owned)
+	clear(j.keys)
 	j.mark = 0
 	j.dropCopies()
+}
+
+// listKey names list f of the node at path p in Journal.keys.
+func listKey(p DataPath, f string) string { return p.String() + "\x00" + f }
+
+// ListKeys returns the keys (lexical) of the entries that were added to
+// or removed from list f of the node at path p, as far as the journal
+// knows them: ok is false when the list was set or cleared as a whole,
+// and any entry may differ. A list the journal did not change has none.
+func (j *Journal) ListKeys(p DataPath, f string) (keys []string, ok bool) {
+	set, found := j.keys[listKey(p, f)]
+	if found && set == nil {
+		return nil, false
+	}
+	for k := range set {
+		keys = append(keys, k)
+	}
+	return keys, true
 }
 
 // Touched returns the paths of the nodes whose own fields changed (a leaf,
@@ -173,6 +196,11 @@ func (j *Journal) saveField(n Node, fv reflect.Value) {
 		return
 	}
 	j.touch(n)
+	if fv.Kind() == reflect.Map {
+		if f := fieldOf(n, fv); f != nil && f.Kind == KindList {
+			j.keys[listKey(n.P, f.Name)] = nil // replaced as a whole
+		}
+	}
 	if !fv.IsZero() && (fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Map) {
 		if f := fieldOf(n, fv); f != nil {
 			switch f.Kind {
@@ -208,10 +236,20 @@ func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
 	}
 	j.wrote(m, key)
 	old := m.MapIndex(key)
-	if old.IsValid() && !created {
+	if !created {
 		if f := fieldOf(n, m); f != nil && f.Kind == KindList {
 			if k, ok := formatKey(key); ok {
-				j.replace(n.P.Child(Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: k}))
+				if old.IsValid() {
+					j.replace(n.P.Child(Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: k}))
+				}
+				lk := listKey(n.P, f.Name)
+				set, found := j.keys[lk]
+				switch {
+				case !found:
+					j.keys[lk] = map[string]bool{k: true}
+				case set != nil:
+					set[k] = true
+				}
 			}
 		}
 	}
