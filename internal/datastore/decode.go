@@ -3,6 +3,7 @@ package datastore
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"secgw/generated"
 	"secgw/internal/schema"
@@ -105,13 +106,15 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 		}
 		switch f.Kind {
 		case schema.KindLeaf:
-			v, err := sc.str()
+			str, err := sc.str()
 			if err != nil {
 				return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 			}
-			if err := n.SetLeaf(s, f, v); err != nil {
+			v, err := sc.leafValue(s, f, str)
+			if err != nil {
 				return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 			}
+			n.SetLeafValue(f, v)
 		case schema.KindLeafList:
 			return sc.array(func() error {
 				v, err := sc.str()
@@ -156,6 +159,39 @@ type scanner struct {
 	// the tree then holds once. Bounded: a large configuration's many
 	// distinct values (names, peer addresses) would only grow it.
 	seen map[string]string
+	// values holds the parsed values of the leaves whose lexical value
+	// is in seen: the leaves with a repeated value then share it (one
+	// pointer, one string), which they may, as a leaf's value is
+	// replaced, never written into (schema.Node.SetLeafValue).
+	values map[leafText]reflect.Value
+}
+
+// leafText is a leaf and a lexical value of it.
+type leafText struct {
+	f   *schema.Field
+	str string
+}
+
+// leafValue parses str, the value of leaf f; a value seen before (while
+// seen has room) is parsed once.
+func (sc *scanner) leafValue(s *schema.Schema, f *schema.Field, str string) (reflect.Value, error) {
+	k := leafText{f, str}
+	if v, ok := sc.values[k]; ok {
+		return v, nil
+	}
+	v, err := s.ParseValue(f, str)
+	if err != nil {
+		return v, err
+	}
+	if len(sc.values) < maxInterned {
+		if _, interned := sc.seen[str]; interned {
+			if sc.values == nil {
+				sc.values = make(map[leafText]reflect.Value, 256)
+			}
+			sc.values[k] = v
+		}
+	}
+	return v, nil
 }
 
 // maxInterned bounds scanner.seen. The member names and the values that

@@ -227,6 +227,15 @@ func (n Node) SetLeaf(s *Schema, f *Field, str string) error {
 	return nil
 }
 
+// SetLeafValue stores v, a value ParseValue returned for leaf f (not a
+// leaf-list), in leaf f. A tree may hold one such value in many leaves:
+// a leaf's value is replaced, never written into.
+func (n Node) SetLeafValue(f *Field, v reflect.Value) {
+	fv := n.V.Field(f.Index)
+	n.J.saveField(n, fv)
+	fv.Set(v)
+}
+
 // DeleteLeaf clears leaf f, or removes str from leaf-list f (all of it when
 // str is empty).
 func (n Node) DeleteLeaf(s *Schema, f *Field, str string) error {
