@@ -185,7 +185,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	if err := checker.Present(d.store.Running()); err != nil {
+	if err := checker.Present(d.store.Snapshot(datastore.Running)); err != nil {
 		// Committed by a release that accepted them: they stay, unused,
 		// until changed; say so.
 		d.log.Error("running configuration holds nodes this release does not act on (they are ignored; a commit that changes them is refused)", "nodes", err.Error())

@@ -48,6 +48,13 @@ type commitRecord struct {
 	// failed (transact): the id of that commit, the record just before.
 	// The confirmed-commit state goes back to the one before that commit.
 	Aborts uint64 `json:"aborts,omitempty"`
+
+	// In the history kept in memory, a record whose file was written
+	// holds no ops (onDisk; changes counts them): a bulk commit's ops
+	// are the size of what it loaded, and rollback, which needs them,
+	// reads them back (Store.withOps).
+	onDisk  bool
+	changes int
 }
 
 var errNoChanges = errors.New("no changes")
@@ -123,10 +130,9 @@ func (st *Store) commitLocked(user, comment string, session uint32, pending bool
 	if st.journal.Len() == 0 {
 		return nil, errNoChanges
 	}
-	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+	changes := diffJournal(st.opt.Schema, st.running, st.candidate, st.journal)
 	if len(changes) == 0 {
-		st.journal.Reset()
-		st.editor = 0
+		st.discardLocked()
 		return nil, errNoChanges
 	}
 	if err := st.validateChanges(changes); err != nil {
@@ -220,12 +226,13 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			return nil, fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("%s could not apply the commit: %v", sub.Name(), err), Err: err})
 		}
 	}
-	if err := applyOps(s, s.RootNode(st.running), fwd); err != nil {
-		// The journal has the commit: running in memory is what is wrong;
-		// reload it from what was persisted.
-		panic(fmt.Sprintf("datastore: commit %d could not be applied to running: %v", tx.ID, err))
-	}
+	// The candidate becomes running as it is: it differs from running in
+	// the changes just journaled, and shares every other node with it.
+	// From now on nobody writes into it: the next edit copies what it
+	// changes.
+	st.running = st.candidate
 	st.commits = tx.ID
+	st.publish()
 	st.journaled++
 	st.remember(rec)
 	return rec, nil

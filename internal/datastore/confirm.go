@@ -164,7 +164,7 @@ func (st *Store) revertLocked(c *pendingConfirm, why string) error {
 	}
 	st.confirm = nil
 	st.discardLocked()
-	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
+	root := st.editRoot()
 	for i := len(c.undo) - 1; i >= 0; i-- {
 		if err := applyOps(st.opt.Schema, root, c.undo[i]); err != nil {
 			st.discardLocked()

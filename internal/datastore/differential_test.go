@@ -60,7 +60,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 					continue // refused by the edit itself (a type error)
 				}
 				st.mu.Lock()
-				changes := DiffTouched(tSchema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+				changes := diffJournal(tSchema, st.running, st.candidate, st.journal)
 				inc := st.validateChanges(changes)
 				st.mu.Unlock()
 				full := tValidator.Validate(st.Candidate())

@@ -30,15 +30,59 @@ func (st *Store) historyPath(id uint64) string {
 // forgets the oldest beyond the history size. Failing to write history
 // does not fail the commit: the journal has it.
 func (st *Store) remember(rec *commitRecord) {
-	if b, err := json.Marshal(rec); err == nil {
-		_ = writeAtomic(st.historyPath(rec.ID), b, st.opt.crashPoint)
-	}
-	st.history = append(st.history, rec)
+	st.history = append(st.history, st.persistRecord(rec))
 	for len(st.history) > st.opt.History {
 		st.opt.crashPoint.reached("remove history")
 		_ = os.Remove(st.historyPath(st.history[0].ID))
 		st.history = st.history[1:]
 	}
+}
+
+// persistRecord writes rec to the history directory and returns what the
+// history keeps in memory: rec without its ops once they are on disk,
+// rec itself if they could not be written.
+func (st *Store) persistRecord(rec *commitRecord) *commitRecord {
+	b, err := json.Marshal(rec)
+	if err == nil {
+		err = writeAtomic(st.historyPath(rec.ID), b, st.opt.crashPoint)
+	}
+	if err != nil {
+		return rec
+	}
+	light := *rec
+	light.Forward, light.Inverse = nil, nil
+	light.onDisk, light.changes = true, len(rec.Forward)
+	return &light
+}
+
+// withOps returns r with its ops, read back from its file if the history
+// keeps it without them.
+func (st *Store) withOps(r *commitRecord) (*commitRecord, error) {
+	if !r.onDisk {
+		return r, nil
+	}
+	b, err := os.ReadFile(st.historyPath(r.ID))
+	if err != nil {
+		return nil, fmt.Errorf("datastore: history of commit %d: %w", r.ID, err)
+	}
+	var full commitRecord
+	if err := json.Unmarshal(b, &full); err != nil || full.ID != r.ID {
+		return nil, fmt.Errorf("datastore: history of commit %d: damaged (%v)", r.ID, err)
+	}
+	return &full, nil
+}
+
+// recordHead is a commit record's file without the ops' contents: what
+// loadHistory keeps.
+type recordHead struct {
+	Kind    string     `json:"kind,omitempty"`
+	ID      uint64     `json:"id"`
+	Time    time.Time  `json:"time"`
+	User    string     `json:"user,omitempty"`
+	Comment string     `json:"comment,omitempty"`
+	Forward []struct{} `json:"forward"`
+	Pending bool       `json:"pending,omitempty"`
+	Aborts  uint64     `json:"aborts,omitempty"`
 }
 
 func (st *Store) loadHistory() error {
@@ -55,11 +99,12 @@ func (st *Store) loadHistory() error {
 		if err != nil {
 			continue
 		}
-		var r commitRecord
-		if json.Unmarshal(b, &r) != nil || r.ID > st.commits {
+		var h recordHead
+		if json.Unmarshal(b, &h) != nil || h.ID > st.commits {
 			continue // damaged, or a commit the journal lost: skipped, never fatal
 		}
-		st.history = append(st.history, &r)
+		st.history = append(st.history, &commitRecord{Kind: h.Kind, ID: h.ID, Time: h.Time, User: h.User, Comment: h.Comment,
+			Pending: h.Pending, Aborts: h.Aborts, onDisk: true, changes: len(h.Forward)})
 	}
 	st.restoreHistory()
 	return nil
@@ -83,11 +128,8 @@ func (st *Store) restoreHistory() {
 			continue
 		}
 		have[r.ID] = true
-		st.history = append(st.history, r)
+		st.history = append(st.history, st.persistRecord(r))
 		added = true
-		if b, err := json.Marshal(r); err == nil {
-			_ = writeAtomic(st.historyPath(r.ID), b, st.opt.crashPoint)
-		}
 	}
 	if !added {
 		return
@@ -169,6 +211,9 @@ func (st *Store) History() []Record {
 	out := make([]Record, len(st.history))
 	for i, r := range st.history {
 		out[i] = Record{ID: r.ID, Time: r.Time, User: r.User, Comment: r.Comment, Changes: len(r.Forward)}
+		if r.onDisk {
+			out[i].Changes = r.changes
+		}
 	}
 	return out
 }
@@ -195,8 +240,15 @@ func (st *Store) Rollback(session uint32, id uint64) error {
 	if uint64(len(undo)) != st.commits-id {
 		return fail(rpcerr.Error{Tag: "data-missing", Message: st.missingMessage(id)})
 	}
+	for i, r := range undo {
+		full, err := st.withOps(r)
+		if err != nil {
+			return fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("cannot roll back commit %d: %v", r.ID, err), Err: err})
+		}
+		undo[i] = full
+	}
 	st.discardLocked()
-	root := st.opt.Schema.JournaledRoot(st.candidate, st.journal)
+	root := st.editRoot()
 	for i := len(undo) - 1; i >= 0; i-- {
 		if err := applyOps(st.opt.Schema, root, undo[i].Inverse); err != nil {
 			st.discardLocked()

@@ -145,6 +145,10 @@ func TestDiffTouchedMatchesDiff(t *testing.T) {
 		if fmt.Sprint(changeSet(full)) != fmt.Sprint(changeSet(touched)) {
 			t.Fatalf("round %d:\nfull    %v\ntouched %v", round, changeSet(full), changeSet(touched))
 		}
+		// And with the keys the journal wrote in lists, as commit does.
+		if j := diffJournal(tSchema, st.running, st.candidate, st.journal); fmt.Sprint(changeSet(full)) != fmt.Sprint(changeSet(j)) {
+			t.Fatalf("round %d:\nfull    %v\njournal %v", round, changeSet(full), changeSet(j))
+		}
 		if rng.Intn(3) == 0 {
 			if err := st.Commit(CommitOptions{Session: 1}); err != nil {
 				t.Fatal(err)

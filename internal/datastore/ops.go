@@ -93,12 +93,6 @@ func applyOp(s *schema.Schema, root schema.Node, o op) error {
 	if f == nil {
 		return fmt.Errorf("datastore: %s: unknown node", p)
 	}
-	var obj map[string]any
-	if o.Op != Delete {
-		if err := json.Unmarshal(o.Data, &obj); err != nil {
-			return fmt.Errorf("datastore: %s: %w", p, err)
-		}
-	}
 	switch o.Op {
 	case Delete, Create:
 		if f.Kind == schema.KindList {
@@ -112,24 +106,26 @@ func applyOp(s *schema.Schema, root schema.Node, o op) error {
 			return nil
 		}
 		var n schema.Node
+		skip := ""
 		if f.Kind == schema.KindList {
 			n, _, err = parent.Entry(s, f, last.Key, true)
 			if err != nil {
 				return err
 			}
-			delete(obj, schema.KeyNames(f.Entry)[0])
+			skip = schema.KeyNames(f.Entry)[0]
 		} else {
 			n, _ = parent.Container(f, true)
 		}
-		return decodeNode(s, n, obj, p)
+		return decodeNodeJSON(s, n, o.Data, p, skip)
 	case Update:
 		var n schema.Node
+		skip := ""
 		if f.Kind == schema.KindList {
 			n, ok, err = parent.Entry(s, f, last.Key, false)
 			if err != nil {
 				return err
 			}
-			delete(obj, schema.KeyNames(f.Entry)[0])
+			skip = schema.KeyNames(f.Entry)[0]
 		} else {
 			n, ok = parent.Container(f, false)
 		}
@@ -142,7 +138,7 @@ func applyOp(s *schema.Schema, root schema.Node, o op) error {
 				n.ClearField(lf)
 			}
 		}
-		return decodeNode(s, n, obj, p)
+		return decodeNodeJSON(s, n, o.Data, p, skip)
 	}
 	return fmt.Errorf("datastore: %s: unknown operation %d", p, o.Op)
 }

@@ -20,8 +20,8 @@ func (st *Store) recoverValid(cause error) error {
 	cur := Clone(st.running)
 	id := st.commits
 	for i := len(st.history) - 1; i >= 0; i-- {
-		r := st.history[i]
-		if r.ID != id {
+		r, err := st.withOps(st.history[i])
+		if err != nil || r.ID != id {
 			break // a gap: older records do not apply to cur
 		}
 		if err := applyOps(s, s.RootNode(cur), r.Inverse); err != nil {
@@ -48,7 +48,7 @@ func (st *Store) recoverValid(cause error) error {
 		return fmt.Errorf("datastore: the stored configuration is not valid (%v), and going back to %s failed: %w", cause, what, err)
 	}
 	st.discardLocked()
-	if err := applyOps(s, s.JournaledRoot(st.candidate, st.journal), fwd); err != nil {
+	if err := applyOps(s, st.editRoot(), fwd); err != nil {
 		st.discardLocked()
 		return fmt.Errorf("datastore: the stored configuration is not valid (%v), and going back to %s failed: %w", cause, what, err)
 	}

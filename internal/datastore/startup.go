@@ -130,7 +130,7 @@ func (st *Store) loadLocked(session uint32, d *generated.Device) error {
 	s := st.opt.Schema
 	fwd, _, err := opsFor(s, s.RootNode(st.running), s.RootNode(d), Diff(s, st.running, d))
 	if err == nil {
-		err = applyOps(s, s.JournaledRoot(st.candidate, st.journal), fwd)
+		err = applyOps(s, st.editRoot(), fwd)
 	}
 	if err != nil {
 		st.discardLocked()

@@ -9,11 +9,14 @@
 // exactly as it was.
 //
 // Every cost scales with the change, not with the configuration: the
-// candidate is a second tree edited through a schema.Journal (undo and
-// touched nodes), a commit diffs only the touched nodes, validates only
-// the changed subtrees, appends only the changed subtrees to a journal
-// file, and copies them into running. A snapshot of running is written
-// now and then, so that a restart replays a short journal.
+// candidate is edited through a schema.Journal (undo and touched nodes),
+// which copies the nodes an edit writes into and shares the others with
+// running (copy on write); a commit diffs only the touched nodes,
+// validates only the changed subtrees, appends only the changed subtrees
+// to a journal file, and makes the candidate running. Running is never
+// written into, so readers take it as it is, without a copy or a lock,
+// and keep it (Snapshot). A snapshot of running is written now and then,
+// so that a restart replays a short journal.
 package datastore
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"secgw/generated"
@@ -31,9 +35,10 @@ import (
 )
 
 // Tx is one commit, as subscribers see it. Old and New are the running
-// configuration before and after; they are valid only during the calls
-// (the store keeps editing its trees in place afterwards): a subscriber
-// copies what it keeps.
+// configuration before and after; a subscriber reads them during the
+// calls only, and copies what it keeps: they share their nodes with the
+// other versions of the configuration, and once no reader holds Old,
+// the store reuses its maps for the candidate (schema's recycle.go).
 type Tx struct {
 	ID      uint64 // commit number
 	Old     *generated.Device
@@ -115,11 +120,26 @@ type Options struct {
 type Store struct {
 	opt Options
 
-	mu        sync.RWMutex
-	running   *generated.Device
-	candidate *generated.Device // equal to running when journal is empty
-	journal   *schema.Journal   // the candidate's changes since the last commit
-	editor    uint32            // session that modified the candidate
+	mu sync.RWMutex
+	// running is never written into once Open returns: a commit
+	// replaces it by the candidate (transact).
+	running *generated.Device
+	// published is running for the readers that must not wait for a
+	// commit (Snapshot, View): set when a commit is complete.
+	published atomic.Pointer[version]
+	// handedOut is the newest version of running that a reader was
+	// given (current): older versions may be reused once replaced.
+	handedOut atomic.Uint64
+	// versions counts the versions of running published.
+	versions uint64
+	// candShared is set when readers were given the candidate
+	// (Snapshot): the version it becomes at the next commit is theirs.
+	candShared bool
+	// candidate is running itself when journal is empty; otherwise a
+	// tree that shares with running every node the edits did not touch.
+	candidate *generated.Device
+	journal   *schema.Journal // the candidate's changes since the last commit
+	editor    uint32          // session that modified the candidate
 	locks     map[Datastore]uint32
 	subs      []Subscriber
 	commits   uint64 // last commit id
@@ -212,7 +232,8 @@ func Open(opt Options) (*Store, error) {
 		w.close()
 		return nil, err
 	}
-	st.candidate = Clone(st.running)
+	st.candidate = st.running
+	st.publish()
 	if err := st.loadHistory(); err != nil {
 		w.close()
 		return nil, err
@@ -258,12 +279,11 @@ func (st *Store) Subscribe(s Subscriber) {
 	st.subs = append(st.subs, s)
 }
 
-// View calls fn with the running configuration, which fn must neither
-// modify nor keep: it changes in place at the next commit.
+// View calls fn with the running configuration of the last complete
+// commit, without waiting for one in progress. fn must not modify it;
+// it may keep it (see Snapshot).
 func (st *Store) View(fn func(running *generated.Device)) {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	fn(st.running)
+	fn(st.current())
 }
 
 // ViewCandidate is View for the candidate.
@@ -273,11 +293,11 @@ func (st *Store) ViewCandidate(fn func(candidate *generated.Device)) {
 	fn(st.candidate)
 }
 
-// Running returns a copy of the running configuration.
+// Running returns a copy of the running configuration, which the caller
+// may modify: a Clone, whose cost is the size of the configuration.
+// Snapshot(Running) costs nothing, for a caller that only reads.
 func (st *Store) Running() *generated.Device {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return Clone(st.running)
+	return Clone(st.current())
 }
 
 // Candidate returns a copy of the candidate configuration.
@@ -305,7 +325,7 @@ func (st *Store) Edit(session uint32, fn func(root schema.Node) error) error {
 		return err
 	}
 	mark := st.journal.Mark()
-	if err := fn(st.opt.Schema.JournaledRoot(st.candidate, st.journal)); err != nil {
+	if err := fn(st.editRoot()); err != nil {
 		st.journal.Undo(mark)
 		return err
 	}
@@ -336,11 +356,11 @@ func (st *Store) EditAndCheck(session uint32, fn func(root schema.Node) error, r
 		return err
 	}
 	mark := st.journal.Mark()
-	if err := fn(st.opt.Schema.JournaledRoot(st.candidate, st.journal)); err != nil {
+	if err := fn(st.editRoot()); err != nil {
 		st.journal.Undo(mark)
 		return err
 	}
-	changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+	changes := diffJournal(st.opt.Schema, st.running, st.candidate, st.journal)
 	var err error
 	if refuse == nil {
 		err = st.validateChanges(changes)
@@ -403,10 +423,23 @@ func (st *Store) Discard(session uint32) error {
 	return nil
 }
 
+// discardLocked makes the candidate running again: the candidate's
+// changes were made on copies of the nodes they touched (editRoot), which
+// are dropped; running was never written into.
 func (st *Store) discardLocked() {
-	st.journal.Undo(0)
 	st.journal.Reset()
+	st.candidate = st.running
+	st.candShared = false
 	st.editor = 0
+}
+
+// editRoot returns the candidate's root for an edit through the journal.
+// The candidate shares every node it has not changed with running and
+// with the snapshots readers hold; the journal copies a node before the
+// edit writes into it (schema's cow.go), starting with the root.
+func (st *Store) editRoot() schema.Node {
+	st.candidate = st.journal.Own(st.candidate)
+	return st.opt.Schema.JournaledRoot(st.candidate, st.journal)
 }
 
 // Validate validates the candidate (the validate operation).
@@ -417,7 +450,7 @@ func (st *Store) Validate() error {
 		return err
 	}
 	if st.opt.Check != nil {
-		changes := DiffTouched(st.opt.Schema, st.running, st.candidate, st.journal.Touched(), st.journal.Replaced()...)
+		changes := diffJournal(st.opt.Schema, st.running, st.candidate, st.journal)
 		return st.opt.Check(st.candidate, changes)
 	}
 	return nil

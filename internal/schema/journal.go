@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"unsafe"
 
 	"secgw/generated"
 )
@@ -27,11 +28,23 @@ type Journal struct {
 	// touched set alone does not show (a replace by an empty node
 	// touches nothing inside it).
 	replaced map[string]DataPath
+	// owned holds the nodes this journal may write into (cow.go): for a
+	// struct the journal created, the length of undo when it did;
+	// copied for a copy of a shared struct, and for a map.
+	owned map[unsafe.Pointer]int
+	// mark is the last Mark: a struct created after it needs no undo of
+	// its fields, the undo of its creation takes it all away.
+	mark int
+	rec  recycling // recycle.go
+	// keys holds, per list of a node that the journal did not create,
+	// the keys of the entries added or removed (listKey); nil for a list
+	// set or cleared as a whole, whose entries are then all to compare.
+	keys map[string]map[string]bool
 }
 
 // NewJournal returns an empty journal.
 func NewJournal() *Journal {
-	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}}
+	return &Journal{touched: map[uintptr]DataPath{}, replaced: map[string]DataPath{}, owned: map[unsafe.Pointer]int{}, keys: map[string]map[string]bool{}}
 }
 
 // Replaced returns the paths of the containers and list entries removed
@@ -63,15 +76,23 @@ func fieldOf(n Node, fv reflect.Value) *Field {
 	return nil
 }
 
-// JournaledRoot returns the root node of d with journal j.
+// JournaledRoot returns the root node of d with journal j. Every change
+// made through it copies the nodes it reaches (cow.go): d itself is
+// written into, so d must be one the journal owns (Journal.Own) if
+// others may read it.
 func (s *Schema) JournaledRoot(d *generated.Device, j *Journal) Node {
 	n := s.RootNode(d)
 	n.J = j
 	return n
 }
 
-// Mark returns the position to undo back to.
-func (j *Journal) Mark() int { return len(j.undo) }
+// Mark returns the position to undo back to. Undo is exact back to the
+// last mark taken (or to the last Reset): the fields of a node created
+// after it are not recorded one by one.
+func (j *Journal) Mark() int {
+	j.mark = len(j.undo)
+	return j.mark
+}
 
 // Undo reverts every change made since mark, newest first. The touched set
 // keeps its entries: diffing an unchanged node finds nothing.
@@ -82,11 +103,34 @@ func (j *Journal) Undo(mark int) {
 	j.undo = j.undo[:mark]
 }
 
-// Reset forgets everything: the tree as it is becomes the base.
+// Reset forgets everything: the tree as it is becomes the base, and is
+// shared (Share).
 func (j *Journal) Reset() {
 	j.undo = j.undo[:0]
 	clear(j.touched)
 	clear(j.replaced)
+	clear(j.owned)
+	clear(j.keys)
+	j.mark = 0
+	j.dropCopies()
+}
+
+// listKey names list f of the node at path p in Journal.keys.
+func listKey(p DataPath, f string) string { return p.String() + "\x00" + f }
+
+// ListKeys returns the keys (lexical) of the entries that were added to
+// or removed from list f of the node at path p, as far as the journal
+// knows them: ok is false when the list was set or cleared as a whole,
+// and any entry may differ. A list the journal did not change has none.
+func (j *Journal) ListKeys(p DataPath, f string) (keys []string, ok bool) {
+	set, found := j.keys[listKey(p, f)]
+	if found && set == nil {
+		return nil, false
+	}
+	for k := range set {
+		keys = append(keys, k)
+	}
+	return keys, true
 }
 
 // Touched returns the paths of the nodes whose own fields changed (a leaf,
@@ -124,12 +168,39 @@ func (j *Journal) touch(n Node) {
 	}
 }
 
-// saveField records the current value of field fv of node n.
+// created reports whether the journal created node n since the last
+// Share where the tree it started from has none (fresh), and whether
+// after the last mark.
+func (j *Journal) created(n Node) (created, afterMark bool) {
+	pos, ok := j.owned[n.V.Addr().UnsafePointer()]
+	created = ok && pos != copied
+	return created, created && pos > j.mark
+}
+
+// saveField records the current value of field fv of node n. A node the
+// journal created lies in a subtree that a commit's diff reports as
+// created as a whole (DiffTouched): it is not touched, and after the
+// last mark, not recorded at all.
 func (j *Journal) saveField(n Node, fv reflect.Value) {
 	if j == nil {
 		return
 	}
+	created, afterMark := j.created(n)
+	if afterMark {
+		return
+	}
+	if created {
+		old := reflect.New(fv.Type()).Elem()
+		old.Set(fv)
+		j.undo = append(j.undo, func() { fv.Set(old) })
+		return
+	}
 	j.touch(n)
+	if fv.Kind() == reflect.Map {
+		if f := fieldOf(n, fv); f != nil && f.Kind == KindList {
+			j.keys[listKey(n.P, f.Name)] = nil // replaced as a whole
+		}
+	}
 	if !fv.IsZero() && (fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Map) {
 		if f := fieldOf(n, fv); f != nil {
 			switch f.Kind {
@@ -156,12 +227,29 @@ func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
 	if j == nil {
 		return
 	}
-	j.touch(n)
+	created, afterMark := j.created(n)
+	if afterMark {
+		return
+	}
+	if !created {
+		j.touch(n)
+	}
+	j.wrote(m, key)
 	old := m.MapIndex(key)
-	if old.IsValid() {
+	if !created {
 		if f := fieldOf(n, m); f != nil && f.Kind == KindList {
 			if k, ok := formatKey(key); ok {
-				j.replace(n.P.Child(Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: k}))
+				if old.IsValid() {
+					j.replace(n.P.Child(Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: k}))
+				}
+				lk := listKey(n.P, f.Name)
+				set, found := j.keys[lk]
+				switch {
+				case !found:
+					j.keys[lk] = map[string]bool{k: true}
+				case set != nil:
+					set[k] = true
+				}
 			}
 		}
 	}

@@ -75,6 +75,13 @@ func (n Node) Container(f *Field, create bool) (Node, bool) {
 		}
 		n.J.saveField(n, fv)
 		fv.Set(reflect.New(f.Type.Elem()))
+		if n.J != nil {
+			n.J.create(n, fv, Elem{Name: f.Name})
+		}
+	} else if n.J != nil {
+		if c, copied := n.J.ownStruct(fv); copied {
+			fv.Set(c)
+		}
 	}
 	return n.child(fv.Elem(), f.Elem, Elem{Name: f.Name}), true
 }
@@ -95,7 +102,7 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 	el := Elem{Name: f.Name, KeyName: kf.Name, Key: key}
 	if !m.IsNil() {
 		if e := m.MapIndex(mapKey); e.IsValid() {
-			return n.child(e.Elem(), f.Elem, el), true, nil
+			return n.child(n.ownEntry(m, mapKey, e).Elem(), f.Elem, el), true, nil
 		}
 	}
 	if !create {
@@ -104,9 +111,17 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 	if m.IsNil() {
 		n.J.saveField(n, m)
 		m.Set(reflect.MakeMap(f.Type))
+		if n.J != nil {
+			n.J.owns(m)
+		}
+	} else if n.J != nil {
+		n.J.ownMap(m)
 	}
 	n.J.saveMapEntry(n, m, mapKey)
 	e := reflect.New(f.Type.Elem().Elem())
+	if n.J != nil {
+		n.J.create(n, e, el)
+	}
 	e.Elem().Field(kf.Index).Set(kv)
 	m.SetMapIndex(mapKey, e)
 	return n.child(e.Elem(), f.Elem, el), true, nil
@@ -125,10 +140,27 @@ func (n Node) Entries(f *Field) []Node {
 	for i, k := range keys {
 		out[i] = Node{V: m.MapIndex(k).Elem(), B: f.Elem}
 		if n.J != nil {
-			out[i] = n.child(out[i].V, f.Elem, Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: out[i].Key0(f)})
+			e := n.ownEntry(m, k, m.MapIndex(k))
+			out[i] = n.child(e.Elem(), f.Elem, Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: out[i].Key0(f)})
 		}
 	}
 	return out
+}
+
+// ownEntry returns entry e (a pointer) of map field m of n at key k; with
+// a journal, the journal's own copy of it, stored in the journal's own
+// copy of the map (cow.go).
+func (n Node) ownEntry(m, k, e reflect.Value) reflect.Value {
+	if n.J == nil {
+		return e
+	}
+	c, copied := n.J.ownStruct(e)
+	if copied {
+		n.J.ownMap(m)
+		n.J.wrote(m, k)
+		m.SetMapIndex(k, c)
+	}
+	return c
 }
 
 // SortKeys sorts list keys: strings lexically, integers numerically.
@@ -160,6 +192,9 @@ func (n Node) DeleteEntry(s *Schema, f *Field, key string) (bool, error) {
 	if m.IsNil() || !m.MapIndex(kv).IsValid() {
 		return false, nil
 	}
+	if n.J != nil {
+		n.J.ownMap(m)
+	}
 	n.J.saveMapEntry(n, m, kv)
 	m.SetMapIndex(kv, reflect.Value{})
 	return true, nil
@@ -190,6 +225,15 @@ func (n Node) SetLeaf(s *Schema, f *Field, str string) error {
 	n.J.saveField(n, fv)
 	fv.Set(v)
 	return nil
+}
+
+// SetLeafValue stores v, a value ParseValue returned for leaf f (not a
+// leaf-list), in leaf f. A tree may hold one such value in many leaves:
+// a leaf's value is replaced, never written into.
+func (n Node) SetLeafValue(f *Field, v reflect.Value) {
+	fv := n.V.Field(f.Index)
+	n.J.saveField(n, fv)
+	fv.Set(v)
 }
 
 // DeleteLeaf clears leaf f, or removes str from leaf-list f (all of it when

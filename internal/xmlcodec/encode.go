@@ -211,7 +211,7 @@ func (e *encoder) children(n schema.Node, p *plan, ns string, all bool, insts []
 				continue
 			}
 			childAll := subAll || selectsAll(sub)
-			for _, c := range n.Entries(fp.f) {
+			for _, c := range e.entries(n, fp, childAll, sub) {
 				wrote = e.node(c, fp, ns, childAll, sub) || wrote
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 
 	"secgw/internal/rpcerr"
@@ -250,4 +251,54 @@ func selectsAll(sub []*FilterNode) bool {
 		}
 	}
 	return false
+}
+
+// entries returns the entries of list fp of n, in key order, that filter
+// elements sub (all: none) can select. When each of them matches the
+// list's key by content, those are the entries with these keys, looked up
+// by key: a filter for one VPN among 100k costs a lookup, not a walk of
+// the list. The filter is then applied to them as to any entry.
+func (e *encoder) entries(n schema.Node, fp *fieldPlan, all bool, sub []*FilterNode) []schema.Node {
+	if all {
+		return n.Entries(fp.f)
+	}
+	kf := &fp.f.Elem.Fields[fp.f.KeyIndex]
+	var keys []reflect.Value
+	for _, fe := range sub {
+		var key *FilterNode
+		var keyPlan *fieldPlan
+		for _, c := range fe.Children {
+			if kind, cp := classify(fp.elem, c); kind == contentMatchNode && cp != nil && cp.isKey {
+				key, keyPlan = c, cp
+				break
+			}
+		}
+		if key == nil {
+			return n.Entries(fp.f) // this element may select any entry
+		}
+		str, ok := e.canonical(keyPlan, key.Text)
+		if !ok {
+			continue // a value the key cannot have: it selects nothing
+		}
+		v, err := e.c.s.ParseValue(kf, str)
+		if err != nil {
+			continue
+		}
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		keys = append(keys, v)
+	}
+	schema.SortKeys(keys)
+	m := n.V.Field(fp.f.Index)
+	var out []schema.Node
+	for i, k := range keys {
+		if i > 0 && k.Equal(keys[i-1]) {
+			continue
+		}
+		if ev := m.MapIndex(k); ev.IsValid() {
+			out = append(out, schema.Node{V: ev.Elem(), B: fp.f.Elem})
+		}
+	}
+	return out
 }

@@ -80,6 +80,11 @@ func TestFilter(t *testing.T) {
 		{"empty filter", `<filter xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" type="subtree"/>`, cfg, ``},
 		{"sibling instances", `<vrf ` + nsVRF + `><name>main</name><description/></vrf><vrf ` + nsVRF + `><name>trusted</name></vrf>`, cfg,
 			vrfOpen + `<name>main</name><description>main &amp; &lt;only&gt;</description></vrf>` + vrfOpen + `<name>trusted</name><description>t</description></vrf>`},
+		{"sibling key matches: key order, once each, unknown keys select nothing", `<vrf ` + nsVRF + `><name>main</name><ike ` + nsIKE + `><vpn><name>hq</name></vpn><vpn><name>nope</name></vpn><vpn><name>branch</name><enabled/></vpn><vpn><name>hq</name></vpn></ike></vrf>`, cfg,
+			vrfOpen + `<name>main</name>` + ikeOpen + `<vpn><name>branch</name><enabled>true</enabled></vpn><vpn><name>hq</name><ike-policy><pre-shared-key>s3cr3t-psk</pre-shared-key></ike-policy><local-address>198.51.100.2</local-address><remote-address>198.51.100.1</remote-address><vip-pool>p2</vip-pool><vip-pool>p1</vip-pool>` +
+				`<security-policy><name>sp1</name><local-ts><subnet>10.0.0.0/24</subnet></local-ts><remote-ts><subnet>10.1.0.0/24</subnet></remote-ts><mode>tunnel</mode><svti-id-out>7</svti-id-out><inject-routes><next-hop>eth0</next-hop></inject-routes></security-policy></vpn></ike></vrf>`},
+		{"key match next to an element without one: every entry", `<vrf ` + nsVRF + `><name>main</name><ike ` + nsIKE + `><vpn><name>hq</name><remote-address/></vpn><vpn><enabled>true</enabled></vpn></ike></vrf>`, cfg,
+			vrfOpen + `<name>main</name>` + ikeOpen + `<vpn><name>branch</name><enabled>true</enabled><remote-address>203.0.113.7</remote-address><vip-pool>p1</vip-pool><vip-pool>p9</vip-pool></vpn><vpn><name>hq</name><remote-address>198.51.100.1</remote-address></vpn></ike></vrf>`},
 		{"secret content match without secrets", `<vrf ` + nsVRF + `><ike ` + nsIKE + `><vpn><ike-policy><pre-shared-key>s3cr3t-psk</pre-shared-key></ike-policy></vpn></ike></vrf>`, EncodeOptions{Config: true}, ``},
 		{"secret content match with secrets", `<vrf ` + nsVRF + `><ike ` + nsIKE + `><vpn><ike-policy><pre-shared-key>s3cr3t-psk</pre-shared-key></ike-policy></vpn></ike></vrf>`, cfg,
 			vrfOpen + `<name>main</name>` + ikeOpen + `<vpn><name>hq</name><ike-policy><pre-shared-key>s3cr3t-psk</pre-shared-key></ike-policy></vpn></ike></vrf>`},
