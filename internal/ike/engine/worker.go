@@ -46,6 +46,10 @@ type worker struct {
 	// head is the first of the worker's IKE SAs, a list through
 	// ikeSA.wprev and wnext, for the commands that visit every SA.
 	head *ikeSA
+	// byVPN is the first IKE SA of each VPN, a list through ikeSA.vprev
+	// and vnext (vpnindex.go): a commit visits the SAs of the VPNs it
+	// changes, not every SA.
+	byVPN map[string]*ikeSA
 
 	// halfOpen finds a responder SA by the initiator's address and SPI,
 	// to answer a retransmitted IKE_SA_INIT request from its cache (RFC
@@ -85,7 +89,8 @@ func (e *Engine) newWorkerSet(g config.Global) *workerSet {
 	}
 	s := &workerSet{table: newSATable(g.SATableSize, g.SATableSegments, e.log), threads: g.Threads, size: g.SATableSize, segments: g.SATableSegments}
 	for i := range n {
-		s.workers = append(s.workers, &worker{e: e, id: i, halfOpen: map[halfOpenKey]*ikeSA{}, perPeer: map[netip.Addr]peerHalfOpen{}})
+		s.workers = append(s.workers, &worker{e: e, id: i, halfOpen: map[halfOpenKey]*ikeSA{}, perPeer: map[netip.Addr]peerHalfOpen{},
+			byVPN: map[string]*ikeSA{}})
 	}
 	return s
 }
@@ -200,6 +205,7 @@ func (w *worker) add(sa *ikeSA) {
 		w.head.wprev = sa
 	}
 	w.head = sa
+	w.link(sa)
 }
 
 // drop takes an IKE SA off the worker's list and timers; w.mu is held.
@@ -213,6 +219,7 @@ func (w *worker) drop(sa *ikeSA) {
 		sa.wnext.wprev = sa.wprev
 	}
 	sa.wprev, sa.wnext = nil, nil
+	w.unlink(sa)
 	w.timers.remove(sa)
 }
 
