@@ -23,12 +23,13 @@ var (
 // TestUpdateMatchesFull is a differential test of the incremental
 // resolution a commit runs: random edits of a configuration (VPN leaves,
 // security policies, templates, ppks, global options, enabled, deletions
-// of entries, references to what does not exist), each resolved by
-// Update from the previous configuration and the commit's changes
+// of entries, references to what does not exist, route options), each
+// resolved by Update from the previous configuration and the commit's changes
 // (datastore.Diff, as the datastore hands them to subscribers) and by
 // Config from scratch. Both must refuse the same edits and, for the
 // others, give the same VPNs, ppks, pass and drop policies and global
-// options, and the same index answers. An accepted edit becomes the
+// options, and the same index answers; UpdateRoutes must agree with
+// Routes. An accepted edit becomes the
 // base of the next, a refused one is dropped, as a refused commit is.
 func TestUpdateMatchesFull(t *testing.T) {
 	s, err := schema.Load()
@@ -45,6 +46,7 @@ func TestUpdateMatchesFull(t *testing.T) {
 			dev := &generated.Device{}
 			set(t, s, dev, "/ vrf main")
 			prev := &config.Config{}
+			prevRoutes := Routes(nil)
 			var trail []string
 			accepted, incremental := 0, 0
 			for step := range *updSteps {
@@ -60,7 +62,14 @@ func TestUpdateMatchesFull(t *testing.T) {
 				if ike == nil {
 					full, ferr = &config.Config{}, nil
 				}
-				r, ierr := Update(prev, ike, ChangesOf("main", paths))
+				ch := ChangesOf("main", paths)
+				r, ierr := Update(prev, ike, ch)
+				// The routes follow every edit, refused or not: they
+				// are resolved from the tree, without checks.
+				routes, _ := UpdateRoutes(prevRoutes, dev.Vrf["main"].GetIke(), ike, ch)
+				if want := Routes(ike); !reflect.DeepEqual(want, routes) {
+					t.Fatalf("seed %d step %d: UpdateRoutes %+v, Routes %+v", seed, step, routes, want)
+				}
 				fail := func(f string, a ...any) {
 					t.Fatalf("seed %d step %d: %s\nlast edits:\n  %s", seed, step, fmt.Sprintf(f, a...),
 						strings.Join(trail[max(0, len(trail)-8):], "\n  "))
@@ -87,7 +96,7 @@ func TestUpdateMatchesFull(t *testing.T) {
 						fail("vpn %s was not resolved again but is not the previous one", v.Name)
 					}
 				}
-				dev, prev = next, r.Config
+				dev, prev, prevRoutes = next, r.Config, routes
 				accepted++
 			}
 			t.Logf("seed %d: %d of %d edits accepted, %d resolved incrementally", seed, accepted, *updSteps, incremental)
@@ -179,6 +188,11 @@ func randomEdit(t *testing.T, s *schema.Schema, rng *rand.Rand, d *generated.Dev
 		vpn + fmt.Sprintf("enabled %v", rng.IntN(2) == 0),
 		vpn + fmt.Sprintf("security-policy %s local-ts subnet 10.%d.0.0/16", sp(), n),
 		vpn + fmt.Sprintf("security-policy %s remote-ts subnet 10.%d.1.0/24", sp(), n),
+		vpn + fmt.Sprintf("security-policy %s svti-id-out %d", sp(), n),
+		vpn + fmt.Sprintf("security-policy %s inject-routes next-hop 192.0.2.%d", sp(), n),
+		vpn + fmt.Sprintf("security-policy %s inject-routes table %d", sp(), n),
+		"/ vrf main ike global-options " + fmt.Sprintf("routing-table %d", n),
+		"/ vrf main ike global-options install-routes true",
 		vpn + fmt.Sprintf("security-policy %s action %s", sp(), []string{"pass", "drop", "esp"}[rng.IntN(3)]),
 		"/ vrf main ike ike-policy-template " + it + " ike-proposal 1 enc-alg aes128-cbc",
 		"/ vrf main ike ike-policy-template " + it + " ike-proposal 1 auth-alg hmac-sha256",
