@@ -6,9 +6,10 @@
 //
 // A commit is applied in two phases. Prepare resolves the new IKE
 // configuration, only the VPNs the commit touches (refusing the commit
-// with the reason when it cannot be used; commit.go), and opens the UDP sockets of any new local address; Apply hands
-// the configuration to the engine, which tears down only the SAs of VPNs
-// that changed, and swaps the sockets; Abort closes what Prepare opened and
+// with the reason when it cannot be used; commit.go), and opens the UDP
+// sockets of any new local address; Apply hands the configuration to the
+// engine with the names of the VPNs that changed, whose SAs alone it
+// tears down, and swaps the sockets; Abort closes what Prepare opened and
 // restores the previous configuration if Apply ran.
 //
 // Only vrf main runs IKE for now: the VPNs of another vrf are accepted (the
@@ -308,7 +309,7 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 	p.oldCfg, p.oldAddrs, p.oldLocals = s.cfg, s.bound, s.locals
 	for _, a := range s.bound {
 		// Removed sockets drain: the SAs on them are deleted by
-		// SetConfig below, with exchanges that need them.
+		// setEngine below, with exchanges that need them.
 		if !slices.Contains(p.addrs, a) && s.conn.setDraining(a, true) {
 			p.drained = append(p.drained, a)
 		}

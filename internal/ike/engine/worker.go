@@ -28,8 +28,10 @@ import (
 // make-before-break reauthentication deleting the old IKE SA, close- and
 // dpd-action looking for a child SA of a policy of an initiating VPN,
 // whose IKE SAs all have the VPN's remote-address as peer) runs under one
-// lock. What spans workers (the operator's commands over all SAs,
-// SetConfig) takes the locks one by one, or all in index order (lockAll).
+// lock. What spans workers (the operator's commands over all SAs, a
+// configuration change) takes the locks one by one, or all in index
+// order (lockAll: a responder-only VPN's actions, the reshape of the
+// workers).
 // Work one worker must hand to another is queued on the first
 // (worker.later) and runs once its lock is released, so that a goroutine
 // never holds two worker locks but in lockAll.
