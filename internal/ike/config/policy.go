@@ -24,7 +24,8 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// Config is the resolved IKE configuration of one vrf.
+// Config is the resolved IKE configuration of one vrf. It is not modified
+// once in use: a commit derives the next one with Apply (index.go).
 type Config struct {
 	Global Global
 	// VPNs are the enabled VPNs, sorted by name.
