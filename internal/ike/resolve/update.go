@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"unique"
 
 	"secgw/generated"
 	"secgw/internal/ike/config"
@@ -72,17 +73,18 @@ func ikeTemplateKey(n string) string   { return "ike-policy-template " + n }
 func ipsecTemplateKey(n string) string { return "ipsec-policy-template " + n }
 func ppkKey(n string) string           { return "ppk " + n }
 
-// uses lists the dependency keys of a VPN.
+// uses lists the dependency keys of a VPN. The keys are interned: 100k
+// VPNs of one template hold one copy of its key.
 func uses(v *generated.SecgwVrf_Vrf_Ike_Vpn) []string {
 	var out []string
 	if v.IkePolicy != nil && v.IkePolicy.Template != nil {
-		out = append(out, ikeTemplateKey(*v.IkePolicy.Template))
+		out = append(out, unique.Make(ikeTemplateKey(*v.IkePolicy.Template)).Value())
 	}
 	if v.IpsecPolicy != nil && v.IpsecPolicy.Template != nil {
-		out = append(out, ipsecTemplateKey(*v.IpsecPolicy.Template))
+		out = append(out, unique.Make(ipsecTemplateKey(*v.IpsecPolicy.Template)).Value())
 	}
 	if v.Ppk != nil {
-		out = append(out, ppkKey(*v.Ppk))
+		out = append(out, unique.Make(ppkKey(*v.Ppk)).Value())
 	}
 	return out
 }
