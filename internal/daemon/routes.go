@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"secgw/internal/ipsec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -40,6 +41,10 @@ type routing struct {
 	every time.Duration
 	stop  chan struct{} // closed by close
 	done  chan struct{} // made by start, closed when its loop ends
+
+	// vpnsRead counts the VPNs whose route options commits read (the
+	// work of a commit, for tests).
+	vpnsRead atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[uint64]*routeTx
@@ -78,12 +83,14 @@ func newRouting(os routes.OS, tun string, logger *slog.Logger) *routing {
 }
 
 // routesOf is the route configuration of vrf main's IKE in dev.
-func routesOf(dev *generated.Device) config.Routes {
-	var ike *generated.SecgwVrf_Vrf_Ike
+func routesOf(dev *generated.Device) config.Routes { return resolve.Routes(ikeOf(dev)) }
+
+// ikeOf is the ike container of vrf main in dev, or nil.
+func ikeOf(dev *generated.Device) *generated.SecgwVrf_Vrf_Ike {
 	if dev != nil && dev.Vrf[ikesvc.VRF] != nil {
-		ike = dev.Vrf[ikesvc.VRF].Ike
+		return dev.Vrf[ikesvc.VRF].Ike
 	}
-	return resolve.Routes(ike)
+	return nil
 }
 
 // start applies the running configuration, removes what a previous run
@@ -140,7 +147,11 @@ func (r *routing) Prepare(tx *datastore.Tx) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.pending) // transactions never overlap: earlier ones are final
-	r.pending[tx.ID] = &routeTx{cfg: routesOf(tx.New)}
+	// Only the security policies of the VPNs the commit changed are
+	// read again (tx.Old is still the running configuration).
+	cfg, n := resolve.UpdateRoutes(r.m.Config(), ikeOf(tx.Old), ikeOf(tx.New), ikesvc.ChangesOf(tx))
+	r.vpnsRead.Add(uint64(n))
+	r.pending[tx.ID] = &routeTx{cfg: cfg}
 	return nil
 }
 

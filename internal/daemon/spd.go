@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"secgw/generated"
 	"secgw/internal/dataplane/childsa"
@@ -19,15 +18,10 @@ import (
 // configuration the engine runs (cfg returns it; the engine stores a
 // new one before it installs anything under it, so a child SA always
 // gets the settings of the configuration it was negotiated for). The
-// lookup table is rebuilt once per configuration.
+// VPN is found by name in the configuration's sorted list: no table is
+// built per configuration, which a commit of one VPN would pay for all.
 type childOptions struct {
-	cfg   func() *config.Config
-	cache atomic.Pointer[childOptionsCache]
-}
-
-type childOptionsCache struct {
-	cfg  *config.Config
-	bySP map[config.PolicyRef]childsa.ChildOptions
+	cfg func() *config.Config
 }
 
 // options implements ProgrammerOptions.Options.
@@ -36,20 +30,15 @@ func (o *childOptions) options(vpn, policy string) childsa.ChildOptions {
 	if cfg == nil {
 		return childsa.ChildOptions{}
 	}
-	c := o.cache.Load()
-	if c == nil || c.cfg != cfg {
-		c = &childOptionsCache{cfg: cfg, bySP: map[config.PolicyRef]childsa.ChildOptions{}}
-		for _, v := range cfg.VPNs {
-			for _, p := range v.Policies {
-				if p.Priority != 0 || p.IfIDIn != 0 || p.IfIDOut != 0 {
-					c.bySP[config.PolicyRef{VPN: v.Name, Policy: p.Name}] = childsa.ChildOptions{
-						Priority: p.Priority, IfIDIn: p.IfIDIn, IfIDOut: p.IfIDOut}
-				}
-			}
-		}
-		o.cache.Store(c)
+	v := cfg.VPN(vpn)
+	if v == nil {
+		return childsa.ChildOptions{}
 	}
-	return c.bySP[config.PolicyRef{VPN: vpn, Policy: policy}]
+	p := v.Policy(policy)
+	if p == nil {
+		return childsa.ChildOptions{}
+	}
+	return childsa.ChildOptions{Priority: p.Priority, IfIDIn: p.IfIDIn, IfIDOut: p.IfIDOut}
 }
 
 // spdHash applies global-options sp-hash-ipv4 and sp-hash-ipv6 to the

@@ -5,10 +5,11 @@
 // flush).
 //
 // A commit is applied in two phases. Prepare resolves the new IKE
-// configuration (refusing the commit with the reason when it cannot be
-// used) and opens the UDP sockets of any new local address; Apply hands
-// the configuration to the engine, which tears down only the SAs of VPNs
-// that changed, and swaps the sockets; Abort closes what Prepare opened and
+// configuration, only the VPNs the commit touches (refusing the commit
+// with the reason when it cannot be used; commit.go), and opens the UDP
+// sockets of any new local address; Apply hands the configuration to the
+// engine with the names of the VPNs that changed, whose SAs alone it
+// tears down, and swaps the sockets; Abort closes what Prepare opened and
 // restores the previous configuration if Apply ran.
 //
 // Only vrf main runs IKE for now: the VPNs of another vrf are accepted (the
@@ -111,6 +112,8 @@ type Service struct {
 	conn    *switchConn
 	bound   []netip.Addr // addresses of conn's current sockets
 	cfg     *config.Config
+	started bool       // cfg is the running configuration's (Start ran)
+	locals  localAddrs // the local addresses of cfg's VPNs
 	pending map[uint64]*prepared
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -119,11 +122,17 @@ type Service struct {
 	watchers map[chan engine.Event]bool
 
 	stats stats
+	work  commitWork
 }
 
 // prepared is what Prepare computed for one transaction.
 type prepared struct {
-	cfg    *config.Config
+	cfg *config.Config
+	// full: every VPN was resolved again; else names are the VPNs the
+	// commit resolved again or removed (the engine's ApplyConfig).
+	full   bool
+	names  []string
+	locals localAddrs
 	addrs  []netip.Addr
 	opened map[netip.Addr]*udpconn.Conn // sockets of new addresses
 	// reused are addresses whose sockets were draining and that this
@@ -131,10 +140,11 @@ type prepared struct {
 	reused []netip.Addr
 	// After Apply: what it replaced, for Abort. drained are the
 	// addresses whose sockets it set draining.
-	oldCfg   *config.Config
-	oldAddrs []netip.Addr
-	drained  []netip.Addr
-	applied  bool
+	oldCfg    *config.Config
+	oldLocals localAddrs
+	oldAddrs  []netip.Addr
+	drained   []netip.Addr
+	applied   bool
 }
 
 // drainPoll and drainMax bound how long the sockets of a local address
@@ -202,22 +212,42 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		}
 		ike = v.Ike
 	}
-	cfg := &config.Config{}
 	if ike != nil && ike.Enabled != nil && !*ike.Enabled {
 		// ike enabled false: the vrf runs no IKE; its SAs are deleted
 		// like those of removed VPNs, and its sockets drain.
 		ike = nil
 	}
-	if ike != nil {
-		var err error
-		if cfg, err = resolve.Config(ike); err != nil {
-			return fmt.Errorf("ike: %w", err)
+	s.mu.Lock()
+	prev, started, locals := s.cfg, s.started, s.locals
+	s.mu.Unlock()
+	// The commit's changes say which VPNs to resolve again; without
+	// them (the start, a test's transaction) everything is.
+	ch := resolve.Changes{All: true}
+	if started {
+		ch = ChangesOf(tx)
+	}
+	r, err := resolve.Update(prev, ike, ch)
+	if err != nil {
+		return fmt.Errorf("ike: %w", err)
+	}
+	s.work.resolved.Add(uint64(r.Resolved))
+	cfg := r.Config
+	// fresh are the VPNs resolved by this commit: new values, which
+	// nothing else holds yet.
+	var fresh []*config.VPN
+	if r.Full {
+		fresh = cfg.VPNs
+	} else {
+		for _, n := range r.Names {
+			if v := cfg.VPN(n); v != nil && v != prev.VPN(n) {
+				fresh = append(fresh, v)
+			}
 		}
 	}
-	if err := s.supported(cfg); err != nil {
+	if err := s.supported(cfg, fresh); err != nil {
 		return err
 	}
-	for _, v := range cfg.VPNs {
+	for _, v := range fresh {
 		for _, w := range v.Warnings {
 			s.log.Warn(w, "vpn", v.Name)
 		}
@@ -225,7 +255,17 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			v.LocalAddr = sourceAddr(v.RemoteAddr)
 		}
 	}
-	p := &prepared{cfg: cfg, addrs: s.wantAddrs(cfg), opened: map[netip.Addr]*udpconn.Conn{}}
+	if r.Full {
+		locals = countLocals(cfg.VPNs)
+	} else {
+		locals = locals.clone()
+		for _, n := range r.Names {
+			locals.add(prev.VPN(n), -1)
+			locals.add(cfg.VPN(n), 1)
+		}
+	}
+	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals,
+		addrs: locals.want(s.o.HostAddrs), opened: map[netip.Addr]*udpconn.Conn{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finalize()
@@ -266,10 +306,10 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 	if p == nil {
 		return errors.New("ike: apply without prepare")
 	}
-	p.oldCfg, p.oldAddrs = s.cfg, s.bound
+	p.oldCfg, p.oldAddrs, p.oldLocals = s.cfg, s.bound, s.locals
 	for _, a := range s.bound {
 		// Removed sockets drain: the SAs on them are deleted by
-		// SetConfig below, with exchanges that need them.
+		// setEngine below, with exchanges that need them.
 		if !slices.Contains(p.addrs, a) && s.conn.setDraining(a, true) {
 			p.drained = append(p.drained, a)
 		}
@@ -282,7 +322,7 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 	}
 	s.bound = p.addrs
 	restart := p.oldCfg != nil && p.oldCfg.Global.InitiatorOnly != p.cfg.Global.InitiatorOnly
-	s.cfg = p.cfg
+	s.cfg, s.locals, s.started = p.cfg, p.locals, true
 	if restart {
 		// The guide: changing initiator-only restarts the IKE daemon of
 		// the vrf and so terminates all existing tunnels. The engine
@@ -292,11 +332,11 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 			_ = s.eng.DeleteIKEByUID(sa.UniqueID)
 		}
 	}
-	if torn := s.eng.SetConfig(p.cfg); len(torn) > 0 {
+	if torn := s.setEngine(p, p.cfg); len(torn) > 0 {
 		s.log.Info("configuration applied: SAs of changed VPNs deleted", "vpns", torn)
 	}
 	p.applied = true
-	if err := s.setClear(p.cfg); err != nil {
+	if err := s.setClear(p.oldCfg, p.cfg); err != nil {
 		// Abort restores the previous configuration, its pass and drop
 		// policies included: a drop policy that is not in place must
 		// not look committed.
@@ -364,42 +404,11 @@ func (s *Service) Abort(tx *datastore.Tx) {
 		go s.drain(a)
 	}
 	s.bound = p.oldAddrs
-	s.cfg = p.oldCfg
-	s.eng.SetConfig(p.oldCfg)
-	if err := s.setClear(p.oldCfg); err != nil {
+	s.cfg, s.locals = p.oldCfg, p.oldLocals
+	s.setEngine(p, p.oldCfg)
+	if err := s.setClear(p.cfg, p.oldCfg); err != nil {
 		s.log.Error("the previous pass and drop policies could not be restored", "err", err)
 	}
-}
-
-// supported refuses what the dataplane cannot do: svti-id-in and
-// svti-id-out without XFRM interfaces, pass and drop policies without a
-// dataplane that installs them. Either would leave traffic unprotected
-// or in the wrong place while the configuration says otherwise.
-func (s *Service) supported(cfg *config.Config) error {
-	if s.o.NoIfID {
-		for _, v := range cfg.VPNs {
-			for _, p := range v.Policies {
-				if p.IfIDIn != 0 || p.IfIDOut != 0 {
-					return unsupported(fmt.Sprintf(
-						"ike: vpn %s security-policy %s: svti-id-in and svti-id-out need the kernel dataplane (XFRM interfaces); the %s dataplane cannot honour them",
-						v.Name, p.Name, s.o.DataplaneKind))
-				}
-			}
-		}
-		for _, c := range cfg.Clear {
-			if c.IfIDIn != 0 || c.IfIDOut != 0 {
-				return unsupported(fmt.Sprintf(
-					"ike: vpn %s security-policy %s: svti-id-in and svti-id-out need the kernel dataplane (XFRM interfaces); the %s dataplane cannot honour them",
-					c.VPN, c.Name, s.o.DataplaneKind))
-			}
-		}
-	}
-	if _, ok := s.o.Dataplane.(ClearDataplane); !ok && len(cfg.Clear) > 0 {
-		c := cfg.Clear[0]
-		return unsupported(fmt.Sprintf(
-			"ike: vpn %s security-policy %s: action %s is not supported by this dataplane", c.VPN, c.Name, c.Action))
-	}
-	return nil
 }
 
 // unsupported refuses a commit that asks for what the dataplane cannot
@@ -407,18 +416,6 @@ func (s *Service) supported(cfg *config.Config) error {
 // gives the refused commit (datastore.ErrorTagger).
 func unsupported(msg string) error {
 	return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported, Message: msg}
-}
-
-// setClear installs the pass and drop policies of cfg.
-func (s *Service) setClear(cfg *config.Config) error {
-	cd, ok := s.o.Dataplane.(ClearDataplane)
-	if !ok {
-		return nil
-	}
-	if err := cd.SetClearPolicies(cfg.Clear); err != nil {
-		return fmt.Errorf("ike: %w", err)
-	}
-	return nil
 }
 
 // finalize forgets the transactions applied so far; s.mu is held. Transactions never overlap, so a new Prepare means the
@@ -436,31 +433,6 @@ func (s *Service) Start(running *generated.Device) error {
 		return err
 	}
 	return s.Apply(tx)
-}
-
-// wantAddrs are the local addresses the sockets must be bound to: every
-// VPN's local-address, plus the host's addresses when a VPN has none.
-func (s *Service) wantAddrs(cfg *config.Config) []netip.Addr {
-	set := map[netip.Addr]bool{}
-	any := false
-	for _, v := range cfg.VPNs {
-		if v.LocalAddr.IsValid() {
-			set[v.LocalAddr.Unmap()] = true
-		} else {
-			any = true
-		}
-	}
-	if any {
-		for _, a := range s.o.HostAddrs() {
-			set[a.Unmap()] = true
-		}
-	}
-	out := make([]netip.Addr, 0, len(set))
-	for a := range set {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
-	return out
 }
 
 // hostAddrs returns the host's global unicast addresses.

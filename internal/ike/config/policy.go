@@ -16,15 +16,16 @@ package config
 //go:generate go tool stringer -type=Action,UniquePolicy,DPDMode -linecomment
 
 import (
-	"bytes"
 	"net/netip"
 	"secgw/internal/ipsec"
+	"sync/atomic"
 	"time"
 
 	"secgw/internal/ike/wire"
 )
 
-// Config is the resolved IKE configuration of one vrf.
+// Config is the resolved IKE configuration of one vrf. It is not modified
+// once in use: a commit derives the next one with Apply (index.go).
 type Config struct {
 	Global Global
 	// VPNs are the enabled VPNs, sorted by name.
@@ -39,26 +40,10 @@ type Config struct {
 	// of VPN so that adding or changing one does not make the engine
 	// tear the VPN's SAs down.
 	Clear []ClearPolicy
-}
 
-// VPN returns the VPN called name, or nil.
-func (c *Config) VPN(name string) *VPN {
-	for _, v := range c.VPNs {
-		if v.Name == name {
-			return v
-		}
-	}
-	return nil
-}
-
-// PPKByID returns the PPK whose identity is id, or nil.
-func (c *Config) PPKByID(id []byte) *PPK {
-	for _, p := range c.PPKs {
-		if bytes.Equal(p.ID, id) {
-			return p
-		}
-	}
-	return nil
+	// idx indexes the above (index.go): set by Apply, or built on first
+	// use for a Config written as a literal.
+	idx atomic.Pointer[index]
 }
 
 // Global holds the vrf-wide options of global-options that the engine uses.
@@ -196,17 +181,6 @@ func (v *VPN) Policy(name string) *SecurityPolicy {
 		}
 	}
 	return nil
-}
-
-// PolicyVPN returns the VPN that holds the security policy called name
-// (policy names are unique in a vrf) and the policy, or nils.
-func (c *Config) PolicyVPN(name string) (*VPN, *SecurityPolicy) {
-	for _, v := range c.VPNs {
-		if p := v.Policy(name); p != nil {
-			return v, p
-		}
-	}
-	return nil, nil
 }
 
 // Action is what happens to the child SAs of a security policy when the

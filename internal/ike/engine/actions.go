@@ -80,6 +80,7 @@ func (e *Engine) installTrap(v *config.VPN, pol config.SecurityPolicy) {
 		return
 	}
 	e.traps[pol.Name] = t
+	e.trapsOf[v.Name] = append(e.trapsOf[v.Name], pol.Name)
 	e.log.Info("trap policy installed", "vpn", v.Name, "policy", pol.Name)
 }
 
@@ -88,8 +89,11 @@ func (e *Engine) removeTraps(vpn string) {
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
 	td, _ := e.o.Dataplane.(TrapDataplane)
-	for name, t := range e.traps {
-		if t.VPN != vpn {
+	names := e.trapsOf[vpn]
+	delete(e.trapsOf, vpn)
+	for _, name := range names {
+		t, ok := e.traps[name]
+		if !ok || t.VPN != vpn {
 			continue
 		}
 		if td != nil {
@@ -326,8 +330,8 @@ func (sa *ikeSA) policiesOf() []config.SecurityPolicy {
 // startActions applies start-action to a VPN a commit added or changed:
 // trap installs its trap policies, start negotiates its child SAs at once
 // (one IKE SA with all of them). A VPN without remote-address only
-// responds: start-action does not apply to it. Every worker is locked
-// (SetConfig).
+// responds: start-action does not apply to it. It locks the worker of
+// the VPN's peer; no worker lock is held by the caller.
 func (e *Engine) startActions(v *config.VPN) {
 	if !v.Initiator() {
 		return
@@ -340,7 +344,9 @@ func (e *Engine) startActions(v *config.VPN) {
 	case config.ActionStart:
 		e.log.Info("start-action start: initiating", "vpn", v.Name)
 		local, remote := e.endpoints(v)
-		e.startIKE(e.workerFor(remote.Addr()), v, local, remote, false, v.Policies, nil)
+		w := e.lockPeer(remote.Addr())
+		defer w.unlock()
+		e.startIKE(w, v, local, remote, false, v.Policies, nil)
 	}
 }
 

@@ -121,7 +121,7 @@ type Options struct {
 // SA table (satable.go) has its own segment locks; the child SA SPIs
 // (spiMu) and the trap and acquire state (pmu) have theirs; all three are
 // leaves. The configuration is read atomically and replaced by SetConfig
-// with every worker locked.
+// or ApplyConfig, which then lock the workers one at a time (update.go).
 type Engine struct {
 	o Options
 	// log and childLog are Options.Logger with the vrf and the subsystem
@@ -133,6 +133,11 @@ type Engine struct {
 	limit *loglimit.Limiter
 
 	cfg atomic.Pointer[config.Config]
+	// cfgMu orders the configuration changes (SetConfig, ApplyConfig):
+	// one at a time, none holding a worker lock while it waits.
+	cfgMu sync.Mutex
+	// work counts what the configuration changes did (UpdateWork).
+	work updateWork
 	// set is the workers and the SA table (keyed by our own SPI: SPIi
 	// when we initiated, SPIr when we responded).
 	set atomic.Pointer[workerSet]
@@ -163,6 +168,9 @@ type Engine struct {
 	pmu sync.Mutex
 	// traps are the installed trap policies, by security policy name.
 	traps map[string]Trap
+	// trapsOf are the policy names of the traps of each VPN, so that a
+	// commit removes a VPN's traps without walking all of them.
+	trapsOf map[string][]string
 	// acquires holds, per security policy, until when a negotiation an
 	// acquire started makes further acquires wait (acquire-timeout).
 	acquires map[string]time.Time
@@ -214,6 +222,7 @@ func New(o Options) *Engine {
 		epoch:    time.Now(),
 		spis:     map[uint32]*ikeSA{},
 		traps:    map[string]Trap{},
+		trapsOf:  map[string][]string{},
 		acquires: map[string]time.Time{},
 	}
 	e.cfg.Store(o.Config)

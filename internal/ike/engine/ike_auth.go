@@ -262,7 +262,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
-	sa.vpn = vpn
+	sa.w.setVPN(sa, vpn)
 	myID := localIdentity(sa, vpn).Payload(true)
 	body, _ := myID.AppendBody(nil)
 	skpr := sa.keys().SKpr

@@ -328,8 +328,10 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	if cfg.Global.InitiatorOnly {
 		return
 	}
+	// The VPNs of the peer's address and those that accept any peer
+	// (config.Config.Candidates, an index: not a walk of every VPN).
 	var cands []*config.VPN
-	for _, v := range cfg.VPNs {
+	for _, v := range cfg.Candidates(d.Remote.Addr()) {
 		if matchesPeer(v, d) {
 			cands = append(cands, v)
 		}

@@ -50,6 +50,11 @@ type ikeSA struct {
 	// list; hidx and wake place it in the worker's timer heap.
 	tnext, wprev, wnext *ikeSA
 	hidx                int32
+	// vprev and vnext chain the SAs of one VPN on the worker, and
+	// vkey is that VPN's name ("" for a responder SA that has not
+	// picked one yet): worker.byVPN (vpnindex.go).
+	vprev, vnext *ikeSA
+	vkey         string
 	// uid is the unique-id of the operational state.
 	uid uint32
 	// at are the deadlines of the SA's timers (timers.go), 0 if not

@@ -3,36 +3,96 @@ package engine
 import (
 	"net/netip"
 	"reflect"
+	"slices"
+	"sync/atomic"
 
 	"secgw/internal/ike/config"
 )
 
-// SetConfig replaces the engine's configuration while it runs (a commit).
-// An IKE SA whose VPN is unchanged keeps running on the new VPN value; an
-// IKE SA whose VPN was removed, disabled or changed is deleted with an
-// INFORMATIONAL exchange (RFC 7296 §1.4.1) when established, or dropped
-// when still being set up, so that the next initiation uses the new
-// policy. SAs of other VPNs are never touched. The trap policies of
-// removed and changed VPNs go, and start-action applies to added and
-// changed ones (the first SetConfig of the daemon adds them all). It
-// returns the names of the VPNs whose SAs were torn down.
-//
-// threads, sa-table-size and sa-table-segments shape the workers and the
-// SA table: a change of them takes effect at once when no IKE SA exists
-// (the daemon's first commit), else when the engine is created again.
-// Every worker is locked while the configuration changes.
+// SetConfig replaces the engine's configuration while it runs: every VPN
+// whose value differs from the current one (another pointer) is compared,
+// as ApplyConfig does with the VPNs it is given. The daemon's start and
+// the tests use it; a commit uses ApplyConfig with the names of the VPNs
+// it changed, so that its cost follows the change.
 func (e *Engine) SetConfig(c *config.Config) []string {
 	if c == nil {
 		c = &config.Config{}
 	}
-	set := e.lockAll()
-	defer func() { set.unlockAll() }()
+	e.cfgMu.Lock()
+	defer e.cfgMu.Unlock()
 	old := e.config()
+	var names []string
+	i, j := 0, 0
+	for i < len(old.VPNs) || j < len(c.VPNs) {
+		switch {
+		case j == len(c.VPNs) || (i < len(old.VPNs) && old.VPNs[i].Name < c.VPNs[j].Name):
+			names = append(names, old.VPNs[i].Name)
+			i++
+		case i == len(old.VPNs) || c.VPNs[j].Name < old.VPNs[i].Name:
+			names = append(names, c.VPNs[j].Name)
+			j++
+		default:
+			if old.VPNs[i] != c.VPNs[j] {
+				names = append(names, c.VPNs[j].Name)
+			}
+			i++
+			j++
+		}
+	}
+	return e.applyConfig(old, c, names)
+}
+
+// ApplyConfig replaces the engine's configuration while it runs (a
+// commit); names are the VPNs the commit may have added, changed or
+// removed: the other VPNs of c must be those of the current
+// configuration (the same pointers, as config.Config.Apply shares them).
+// An IKE SA whose VPN is unchanged keeps running (a VPN resolved again
+// to an equal value counts as unchanged, and its SAs take the new
+// value); an IKE SA whose VPN was removed, disabled or changed is deleted
+// with an INFORMATIONAL exchange (RFC 7296 §1.4.1) when established, or
+// dropped when still being set up, so that the next initiation uses the
+// new policy. SAs of other VPNs are never touched, nor even visited. The
+// trap policies of removed and changed VPNs go, and start-action applies
+// to added and changed ones (the first SetConfig of the daemon adds them
+// all). It returns the names of the VPNs whose SAs were torn down.
+//
+// The workers keep serving meanwhile: each is locked in turn, only for
+// the time it takes to deal with the SAs of the named VPNs it holds and
+// to refresh the candidates of its half-open responder SAs. threads,
+// sa-table-size and sa-table-segments shape the workers and the SA
+// table: a change of them takes effect at once when no IKE SA exists
+// (the daemon's first commit; then every worker is locked), else when
+// the engine is created again.
+func (e *Engine) ApplyConfig(c *config.Config, names []string) []string {
+	if c == nil {
+		c = &config.Config{}
+	}
+	e.cfgMu.Lock()
+	defer e.cfgMu.Unlock()
+	return e.applyConfig(e.config(), c, names)
+}
+
+// applyConfig is ApplyConfig; e.cfgMu is held.
+func (e *Engine) applyConfig(old, c *config.Config, names []string) []string {
 	e.cfg.Store(c)
+	// changed: gone or different; renewed: resolved again to an equal
+	// value, or added (an SA still being deleted from an earlier
+	// removal of the name takes the new value, as it always did).
 	changed := map[string]bool{}
-	for _, ov := range old.VPNs {
-		if nv := c.VPN(ov.Name); nv == nil || !reflect.DeepEqual(ov, nv) {
-			changed[ov.Name] = true
+	renewed := map[string]*config.VPN{}
+	for _, n := range names {
+		ov, nv := old.VPN(n), c.VPN(n)
+		if ov == nv {
+			continue
+		}
+		e.work.vpnsCompared.Add(1)
+		switch {
+		case ov == nil:
+			renewed[n] = nv
+		case nv == nil || !reflect.DeepEqual(ov, nv):
+			changed[n] = true
+		default:
+			renewed[n] = nv
 		}
 	}
 	for name := range changed {
@@ -40,15 +100,18 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 	}
 	var torn []string
 	seen := map[string]bool{}
-	var all []*ikeSA
+	set := e.set.Load()
 	for _, w := range set.workers {
-		w.each(func(sa *ikeSA) bool { all = append(all, sa); return true })
-	}
-	for _, sa := range all {
-		if sa.state == stateDeleted {
-			continue // removed by the removal of another
+		w.mu.Lock()
+		if w.retired { // reshaped meanwhile: it holds no SA
+			w.mu.Unlock()
+			continue
 		}
-		if sa.vpn == nil && sa.handshake != nil {
+		for _, sa := range w.vpnSAs("") {
+			e.work.sasVisited.Add(1)
+			if sa.state == stateDeleted || sa.handshake == nil || len(changed)+len(renewed) == 0 {
+				continue
+			}
 			// A responder SA before IKE_AUTH picked its VPN: keep the
 			// candidates that still exist, in their new form.
 			kept := sa.candidates[:0]
@@ -58,44 +121,51 @@ func (e *Engine) SetConfig(c *config.Config) []string {
 				}
 			}
 			sa.candidates = kept
-			continue
 		}
-		name := sa.vpn.Name
-		if !changed[name] {
-			if nv := c.VPN(name); nv != nil {
+		for name, nv := range renewed {
+			for _, sa := range w.vpnSAs(name) {
+				e.work.sasVisited.Add(1)
 				sa.vpn = nv
 			}
-			// else the VPN went in an earlier commit and the SA's
-			// deletion is under way: it keeps the VPN it was made
-			// for, to report and to finish the deletion with.
-			continue
 		}
-		if !seen[name] {
-			seen[name] = true
-			torn = append(torn, name)
+		for name := range changed {
+			for _, sa := range w.vpnSAs(name) {
+				e.work.sasVisited.Add(1)
+				if sa.state == stateDeleted {
+					continue // removed by the removal of another
+				}
+				if !seen[name] {
+					seen[name] = true
+					torn = append(torn, name)
+				}
+				if sa.state == stateEstablished {
+					sa.log().Info("configuration changed: deleting IKE SA")
+					sa.queue(&deleteTask{ike: true})
+					sa.startNext()
+					continue
+				}
+				sa.log().Info("configuration changed: ending IKE SA being set up")
+				e.endUnestablished(sa)
+			}
 		}
-		if sa.state == stateEstablished {
-			sa.log().Info("configuration changed: deleting IKE SA")
-			sa.queue(&deleteTask{ike: true})
-			sa.startNext()
-			continue
-		}
-		sa.log().Info("configuration changed: ending IKE SA being set up")
-		e.endUnestablished(sa)
+		w.unlock()
 	}
 	if !set.sameShape(c.Global) {
-		if set.table.len() == 0 {
+		set := e.lockAll()
+		if !set.sameShape(c.Global) && set.table.len() == 0 {
 			set = e.reshape(set, c.Global)
-		} else {
+		} else if !set.sameShape(c.Global) {
 			e.log.Info("threads, sa-table-size and sa-table-segments apply when no IKE SA exists: keeping the current ones",
 				"ike-sas", set.table.len())
 		}
+		set.unlockAll()
 	}
-	for _, v := range c.VPNs {
-		if ov := old.VPN(v.Name); ov == nil || changed[v.Name] {
+	for _, n := range names {
+		if v := c.VPN(n); v != nil && (old.VPN(n) == nil || changed[n]) {
 			e.startActions(v)
 		}
 	}
+	slices.Sort(torn)
 	return torn
 }
 
@@ -174,4 +244,21 @@ func (e *Engine) UsesLocal(a netip.Addr) bool {
 		return !found
 	})
 	return found
+}
+
+// UpdateWork counts what the configuration changes of an engine did,
+// since it was created: the work of a commit, which must follow the
+// size of the change and not that of the configuration.
+type UpdateWork struct {
+	// VPNsCompared are the VPNs whose old and new values were compared.
+	VPNsCompared uint64
+	// SAsVisited are the IKE SAs looked at.
+	SAsVisited uint64
+}
+
+type updateWork struct{ vpnsCompared, sasVisited atomic.Uint64 }
+
+// UpdateWork returns the counts of the configuration changes so far.
+func (e *Engine) UpdateWork() UpdateWork {
+	return UpdateWork{VPNsCompared: e.work.vpnsCompared.Load(), SAsVisited: e.work.sasVisited.Load()}
 }

@@ -28,8 +28,10 @@ import (
 // make-before-break reauthentication deleting the old IKE SA, close- and
 // dpd-action looking for a child SA of a policy of an initiating VPN,
 // whose IKE SAs all have the VPN's remote-address as peer) runs under one
-// lock. What spans workers (the operator's commands over all SAs,
-// SetConfig) takes the locks one by one, or all in index order (lockAll).
+// lock. What spans workers (the operator's commands over all SAs, a
+// configuration change) takes the locks one by one, or all in index
+// order (lockAll: a responder-only VPN's actions, the reshape of the
+// workers).
 // Work one worker must hand to another is queued on the first
 // (worker.later) and runs once its lock is released, so that a goroutine
 // never holds two worker locks but in lockAll.
@@ -46,6 +48,10 @@ type worker struct {
 	// head is the first of the worker's IKE SAs, a list through
 	// ikeSA.wprev and wnext, for the commands that visit every SA.
 	head *ikeSA
+	// byVPN is the first IKE SA of each VPN, a list through ikeSA.vprev
+	// and vnext (vpnindex.go): a commit visits the SAs of the VPNs it
+	// changes, not every SA.
+	byVPN map[string]*ikeSA
 
 	// halfOpen finds a responder SA by the initiator's address and SPI,
 	// to answer a retransmitted IKE_SA_INIT request from its cache (RFC
@@ -85,7 +91,8 @@ func (e *Engine) newWorkerSet(g config.Global) *workerSet {
 	}
 	s := &workerSet{table: newSATable(g.SATableSize, g.SATableSegments, e.log), threads: g.Threads, size: g.SATableSize, segments: g.SATableSegments}
 	for i := range n {
-		s.workers = append(s.workers, &worker{e: e, id: i, halfOpen: map[halfOpenKey]*ikeSA{}, perPeer: map[netip.Addr]peerHalfOpen{}})
+		s.workers = append(s.workers, &worker{e: e, id: i, halfOpen: map[halfOpenKey]*ikeSA{}, perPeer: map[netip.Addr]peerHalfOpen{},
+			byVPN: map[string]*ikeSA{}})
 	}
 	return s
 }
@@ -200,6 +207,7 @@ func (w *worker) add(sa *ikeSA) {
 		w.head.wprev = sa
 	}
 	w.head = sa
+	w.link(sa)
 }
 
 // drop takes an IKE SA off the worker's list and timers; w.mu is held.
@@ -213,6 +221,7 @@ func (w *worker) drop(sa *ikeSA) {
 		sa.wnext.wprev = sa.wprev
 	}
 	sa.wprev, sa.wnext = nil, nil
+	w.unlink(sa)
 	w.timers.remove(sa)
 }
 

@@ -31,13 +31,14 @@ import (
 )
 
 // Config computes the effective configuration of a vrf's ike container.
+// It is the reference that Update, which a commit uses, is tested
+// against.
 func Config(ike *generated.SecgwVrf_Vrf_Ike) (*config.Config, error) {
-	c := &config.Config{Global: resolveGlobal(ike.GetGlobalOptions())}
 	ppks, err := resolvePPKs(ike)
 	if err != nil {
 		return nil, err
 	}
-	c.PPKs = ppks
+	d := config.Delta{Global: resolveGlobal(ike.GetGlobalOptions()), PPKs: ppks}
 	names := make([]string, 0, len(ike.Vpn))
 	for n := range ike.Vpn {
 		names = append(names, n)
@@ -48,14 +49,24 @@ func Config(ike *generated.SecgwVrf_Vrf_Ike) (*config.Config, error) {
 		if v.Enabled != nil && !*v.Enabled {
 			continue
 		}
-		rv, clear, err := resolveVPN(ike, v, ppks)
+		e, err := resolveEntry(ike, v, ppks)
 		if err != nil {
-			return nil, fmt.Errorf("config: vpn %s: %w", n, err)
+			return nil, err
 		}
-		c.VPNs = append(c.VPNs, rv)
-		c.Clear = append(c.Clear, clear...)
+		d.Put = append(d.Put, e)
 	}
-	return c, nil
+	return (&config.Config{}).Apply(d), nil
+}
+
+// resolveEntry resolves one enabled VPN into its entry of a
+// config.Delta: the VPN, its pass and drop policies, and the keys of
+// what it inherits from (uses).
+func resolveEntry(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*config.PPK) (config.Entry, error) {
+	rv, clear, err := resolveVPN(ike, v, ppks)
+	if err != nil {
+		return config.Entry{}, fmt.Errorf("config: vpn %s: %w", v.GetName(), err)
+	}
+	return config.Entry{VPN: rv, Clear: clear, Uses: uses(v)}, nil
 }
 
 func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {

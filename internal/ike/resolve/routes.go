@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"maps"
 	"net/netip"
 
 	"secgw/generated"
@@ -16,33 +17,96 @@ func Routes(ike *generated.SecgwVrf_Vrf_Ike) config.Routes {
 	if ike == nil {
 		return r
 	}
-	if g := ike.GlobalOptions; g != nil {
-		if g.InstallRoutes != nil {
-			r.Install = *g.InstallRoutes
-		}
-		if g.RoutingTable != nil {
-			r.Table = *g.RoutingTable
-		}
-		if g.RoutingTablePrio != nil {
-			r.RulePriority = *g.RoutingTablePrio
-		}
-	}
+	globalRoutes(&r, ike.GlobalOptions)
 	for vpn, v := range ike.Vpn {
-		for name, sp := range v.SecurityPolicy {
-			pr := config.PolicyRoutes{SVTI: sp.SvtiIdOut != nil}
-			if ir := sp.InjectRoutes; ir != nil && ir.NextHop != nil {
-				pr.Inject = parseInject(ir)
-			}
-			if !pr.SVTI && pr.Inject == nil {
-				continue
-			}
+		policyRoutes(vpn, v, func(ref config.PolicyRef, pr config.PolicyRoutes) {
 			if r.Policies == nil {
 				r.Policies = map[config.PolicyRef]config.PolicyRoutes{}
 			}
-			r.Policies[config.PolicyRef{VPN: vpn, Policy: name}] = pr
-		}
+			r.Policies[ref] = pr
+		})
 	}
 	return r
+}
+
+// UpdateRoutes is Routes of ike after the changes ch, from prev, the
+// route configuration of old, the ike container before them: the global
+// options are read again, the security policies only of the VPNs ch
+// names (in old, to forget, and in ike); the others are prev's. The
+// policies' map is prev's own when no policy of a changed VPN has route
+// options, before or after. It also returns the number of VPNs it read.
+func UpdateRoutes(prev config.Routes, old, ike *generated.SecgwVrf_Vrf_Ike, ch Changes) (config.Routes, int) {
+	if ch.All || old == nil || ike == nil {
+		n := 0
+		if ike != nil {
+			n = len(ike.Vpn)
+		}
+		return Routes(ike), n
+	}
+	r := config.DefaultRoutes()
+	globalRoutes(&r, ike.GlobalOptions)
+	r.Policies = prev.Policies
+	copied := false
+	write := func() {
+		if !copied {
+			copied = true
+			r.Policies = maps.Clone(prev.Policies)
+			if r.Policies == nil {
+				r.Policies = map[config.PolicyRef]config.PolicyRoutes{}
+			}
+		}
+	}
+	n := 0
+	for vpn := range ch.VPNs {
+		n++
+		policyRoutes(vpn, old.Vpn[vpn], func(ref config.PolicyRef, _ config.PolicyRoutes) {
+			write()
+			delete(r.Policies, ref)
+		})
+		policyRoutes(vpn, ike.Vpn[vpn], func(ref config.PolicyRef, pr config.PolicyRoutes) {
+			write()
+			r.Policies[ref] = pr
+		})
+	}
+	if copied && len(r.Policies) == 0 {
+		r.Policies = nil
+	}
+	return r, n
+}
+
+// globalRoutes reads install-routes, routing-table and
+// routing-table-prio into r.
+func globalRoutes(r *config.Routes, g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) {
+	if g == nil {
+		return
+	}
+	if g.InstallRoutes != nil {
+		r.Install = *g.InstallRoutes
+	}
+	if g.RoutingTable != nil {
+		r.Table = *g.RoutingTable
+	}
+	if g.RoutingTablePrio != nil {
+		r.RulePriority = *g.RoutingTablePrio
+	}
+}
+
+// policyRoutes calls f for each security policy of v (nil: none) with
+// route options: svti-id-out or inject-routes.
+func policyRoutes(vpn string, v *generated.SecgwVrf_Vrf_Ike_Vpn, f func(config.PolicyRef, config.PolicyRoutes)) {
+	if v == nil {
+		return
+	}
+	for name, sp := range v.SecurityPolicy {
+		pr := config.PolicyRoutes{SVTI: sp.SvtiIdOut != nil}
+		if ir := sp.InjectRoutes; ir != nil && ir.NextHop != nil {
+			pr.Inject = parseInject(ir)
+		}
+		if !pr.SVTI && pr.Inject == nil {
+			continue
+		}
+		f(config.PolicyRef{VPN: vpn, Policy: name}, pr)
+	}
 }
 
 func parseInject(ir *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_InjectRoutes) *config.InjectRoutes {
