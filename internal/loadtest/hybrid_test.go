@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"secgw/internal/ike/wire"
 	"secgw/internal/ipsec"
@@ -212,5 +213,75 @@ func TestParseKeyExchanges(t *testing.T) {
 	p := testProfile()
 	if err := p.SetKeyExchanges(ipsec.GroupMLKEM768, nil); err == nil {
 		t.Fatal("ML-KEM accepted as the IKE_SA_INIT key exchange")
+	}
+}
+
+// hybridLoopback is startLoopback and loopbackOptions with x25519 +
+// ML-KEM-768 on both sides.
+func hybridLoopback(t *testing.T, mod func(*ResponderOptions), n int) (*Responder, Options) {
+	t.Helper()
+	addKE := []ipsec.TransformID{ipsec.GroupMLKEM768}
+	r, remote := startLoopback(t, func(o *ResponderOptions) {
+		o.Group, o.AddKE = ipsec.GroupCurve25519, addKE
+		if mod != nil {
+			mod(o)
+		}
+	})
+	o := loopbackOptions(remote, n)
+	if err := o.Profile.SetKeyExchanges(ipsec.GroupCurve25519, addKE); err != nil {
+		t.Fatal(err)
+	}
+	return r, o
+}
+
+// TestLoopbackHybrid runs the generator with x25519 + ML-KEM-768 over
+// loopback UDP against the engine: every tunnel establishes through its
+// IKE_INTERMEDIATE exchange, and, held, the SAs answer the engine's
+// liveness checks and the engine answers ours, whose Message IDs follow
+// IKE_AUTH's (3 on: RFC 7296 §2.2).
+func TestLoopbackHybrid(t *testing.T) {
+	r, o := hybridLoopback(t, nil, 30)
+	o.Hold = time.Minute
+	o.Liveness = 50 * time.Millisecond
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reps := make(chan *Report, 1)
+	go func() { reps <- g.Run(ctx) }()
+	waitFor(t, "30 established SAs", func() bool { ok, failed := g.rec.Counts(); return ok+failed == 30 })
+	if ok, _ := g.rec.Counts(); ok != 30 {
+		cancel()
+		t.Fatalf("established %d of 30: %v", ok, (<-reps).Failures)
+	}
+	waitFor(t, "answers to our liveness checks", func() bool { return g.soak.probesAnswered.Load() >= 30 })
+	cancel()
+	rep := <-reps
+	if st := r.Stats(); st.IKEUp != 30 || st.Installs != 30 || st.IKEFailed != 0 {
+		t.Errorf("responder: %+v", st)
+	}
+	if s := rep.Soak; s == nil || s.Bad != 0 || s.ProbesDead != 0 {
+		t.Errorf("soak: %+v", s)
+	}
+}
+
+// TestLoopbackHybridFlood: the half-open flood of a hybrid profile
+// announces IKE_INTERMEDIATE as the tunnels do, so the responder answers
+// it (five in full, cookies for the rest) rather than refusing it.
+func TestLoopbackHybridFlood(t *testing.T) {
+	_, o := hybridLoopback(t, func(o *ResponderOptions) { o.CookieThreshold = 5 }, 0)
+	o.Flood = FloodOptions{Rate: 1000, Duration: 100 * time.Millisecond}
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := g.Run(context.Background()).Flood
+	if f == nil {
+		t.Fatal("no flood statistics")
+	}
+	if f.Sent < 50 || f.Answered != 5 || f.Answered+f.Cookies != f.Sent || len(f.Notifies) != 0 {
+		t.Errorf("flood: %+v", f)
 	}
 }
