@@ -37,7 +37,8 @@
 # both suites. charon 5.9.8 has no ML-KEM and is not part of this mode. The
 # generator does not announce IKE fragmentation (RFC 7383), so the
 # responders send their IKE_INTERMEDIATE responses whole (1,153 octets
-# with ML-KEM-768, below the veth's 1500-octet MTU): nothing is fragmented.
+# with ML-KEM-768: below the engine's 1,280-octet fragment size with the IP
+# and UDP headers, and the veth's 1500-octet MTU): nothing is fragmented.
 #
 # charon: kernel-libipsec with `policies = no` and `install_routes = no`:
 # child SAs are installed into libipsec's userspace SAD (this kernel has

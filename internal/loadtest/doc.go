@@ -18,7 +18,9 @@
 // before IKE_AUTH, with the IntAuth chain in the AUTH payloads. The
 // generator does not announce IKE fragmentation (RFC 7383), so the
 // responder sends its IKE_INTERMEDIATE responses whole (1,153 octets for
-// ML-KEM-768: below a 1500-octet MTU).
+// ML-KEM-768, below the engine's 1,280-octet fragment size even with the
+// IP and UDP headers, so it would not fragment them either way; the 1,633
+// octets of ML-KEM-1024 rely on IP fragmentation).
 //
 // After establishment the generator can hold the SAs for a soak (soak.go):
 // it answers the responder's liveness checks (RFC 7296 §1.4, DPD), deletes

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 	"secgw/internal/ipsec"
 )
@@ -66,8 +67,8 @@ func (l *logRecorder) count(sub string) int {
 // RFC 9242) against the engine configured for the same: every IKE SA and
 // child SA comes up, the engine ran the ML-KEM exchange on each, and its
 // IKE_INTERMEDIATE responses, for an initiator that does not announce
-// IKE fragmentation, are single unfragmented datagrams that fit an
-// Ethernet MTU (so the generator needs no reassembly).
+// IKE fragmentation, are single unfragmented datagrams, smaller than the
+// engine's fragment size (so the generator needs no reassembly).
 func TestTunnelHybrid(t *testing.T) {
 	const n = 20
 	o, p := hybridSetup(t, ipsec.GroupCurve25519, ipsec.GroupMLKEM768)
@@ -105,9 +106,12 @@ func TestTunnelHybrid(t *testing.T) {
 	t.Logf("IKE_INTERMEDIATE responses: %d octets", h.interSizes[0])
 	for _, size := range h.interSizes {
 		// 28 (IKE header) + 4 (SK) + 8 (IV) + 8 + 1,088 (KE with the
-		// ciphertext) + padding + 16 (ICV), plus 28 of IPv4 and UDP.
-		if size+28 > 1500 {
-			t.Errorf("IKE_INTERMEDIATE response of %d octets exceeds a 1500-octet MTU", size)
+		// ciphertext) + 1 (Pad Length) + 16 (ICV), plus 28 of IPv4 and
+		// UDP and, on port 4500, the 4-octet non-ESP marker: below the
+		// engine's fragment size, so that it would send the response
+		// whole on either port even had fragmentation been negotiated.
+		if size+28+4 > engine.DefaultFragmentSize {
+			t.Errorf("IKE_INTERMEDIATE response of %d octets exceeds the fragment size %d", size, engine.DefaultFragmentSize)
 		}
 	}
 }
