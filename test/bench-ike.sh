@@ -25,6 +25,21 @@
 # IKE machinery alone, without the child SA installs), ONLY (a subset of
 # "charon secgwd engine", space-separated; the ratios need all three).
 #
+# PQ=1 (make bench-ike-pq) measures the cost of going post-quantum instead:
+# in one run, on the same topology, the generator against secgwd and
+# against the engine-only responder with X25519 alone and with X25519 +
+# ML-KEM-768 (RFC 9370 ADDKE1 in one IKE_INTERMEDIATE exchange, RFC 9242),
+# both sides requiring what the other offers (secgw-loadtest -group/-addke,
+# secgwd-config and responder alike), each responder started afresh for
+# each suite. It prints the setup rate of each, the ratio hybrid/classical
+# of each responder (the cost of going post-quantum) and secgwd's RSS per
+# established SA (RSS after minus before, over the SAs established) for
+# both suites. charon 5.9.8 has no ML-KEM and is not part of this mode. The
+# generator does not announce IKE fragmentation (RFC 7383), so the
+# responders send their IKE_INTERMEDIATE responses whole (1,153 octets
+# with ML-KEM-768: below the engine's 1,280-octet fragment size with the IP
+# and UDP headers, and the veth's 1500-octet MTU): nothing is fragmented.
+#
 # charon: kernel-libipsec with `policies = no` and `install_routes = no`:
 # child SAs are installed into libipsec's userspace SAD (this kernel has
 # XFRM but no ESP, and Debian ships no load-tester plugin with a fake kernel
@@ -50,7 +65,9 @@ N=${N:-10000}
 CONC=${CONC:-128}
 SRCS=${SRCS:-250}
 CHILDLESS=${CHILDLESS:-0}
+PQ=${PQ:-0}
 ONLY=${ONLY:-charon secgwd engine}
+[ "$PQ" = 1 ] && ONLY=${ONLY/charon/}
 OUT=${OUT:-/tmp/secgw-bench-ike}
 PSK=load-test-secret
 RESP=10.98.0.2
@@ -61,9 +78,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "bench-ike: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, bind mounts)"
 [ "$SRCS" -ge 1 ] && [ "$SRCS" -le 250 ] || die "SRCS must be 1..250"
-"$root/test/install-strongswan.sh" >/dev/null
-for f in /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/sbin/ip \
-	/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so /dev/net/tun; do
+need=(/usr/sbin/ip /dev/net/tun)
+case " $ONLY " in *" charon "*)
+	"$root/test/install-strongswan.sh" >/dev/null
+	need+=(/usr/lib/ipsec/charon /usr/sbin/swanctl /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so)
+	;;
+esac
+for f in "${need[@]}"; do
 	[ -e "$f" ] || die "missing $f (test/install-strongswan.sh)"
 done
 
@@ -103,6 +124,9 @@ if [ "$CHILDLESS" = 1 ]; then
 	childless=-childless
 	what="PSK + ECP256/AES-GCM-256/PRF-SHA256, childless (RFC 6023, no child SA)"
 fi
+# ke: the key exchange flags of the generator and of the responders
+# (secgw-loadtest -group, -addke) for the run in progress.
+ke="-group ecp256"
 
 # stat PID prints "cpu_s=.. rss_kb=.." of a process.
 stat() { "$bin" stat "$1"; }
@@ -111,7 +135,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" | head -1; }
 # generate NAME runs the generator against RESP and keeps its report.
 generate() {
 	ip netns exec "$ns_g" "$bin" -remote $RESP -src "$srcs" -n "$N" -c "$CONC" \
-		-psk $PSK -inner $INNER -progress 0 $childless >"$OUT/gen-$1.txt" 2>&1 || true
+		-psk $PSK -inner $INNER -progress 0 $childless $ke >"$OUT/gen-$1.txt" 2>&1 || true
 	cat "$OUT/gen-$1.txt" >&2
 }
 
@@ -218,67 +242,91 @@ EOF
 fi
 
 # ---- secgwd ----
-if runs secgwd; then
+# bench_secgwd NAME: secgwd started afresh, configured with the suite of
+# $ke, against the generator; its CPU and RSS before and after in
+# OUT/stat-NAME-0 and -1.
+bench_secgwd() {
+	local name=$1
 	# netconf runs a NETCONF subcommand of secgw-loadtest against secgwd.
 	netconf() {
 		local cmd=$1
 		shift
 		SECGW_PASSWORD=$pw ip netns exec "$ns_r" "$bin" "$cmd" -netconf 127.0.0.1:830 "$@"
 	}
-	ip netns exec "$ns_r" "$OUT/secgwd" -dir "$OUT/secgwd-data" -listen 127.0.0.1:830 -dataplane userspace \
-		-no-syslog -log-level warn -cpuprofile "$OUT/secgwd.cpu" -pprof 127.0.0.1:6060 >"$OUT/secgwd.log" 2>&1 &
-	secgwd=$! # ip execs: this is secgwd's pid
+	ip netns exec "$ns_r" "$OUT/secgwd" -dir "$OUT/$name-data" -listen 127.0.0.1:830 -dataplane userspace \
+		-no-syslog -log-level warn -cpuprofile "$OUT/$name.cpu" -pprof 127.0.0.1:6060 >"$OUT/$name.log" 2>&1 &
+	local secgwd=$! # ip execs: this is secgwd's pid
 	pids+=("$secgwd")
 	pw=
 	for _ in $(seq 200); do
-		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/secgwd.log")
+		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/$name.log")
 		[ -n "$pw" ] && netconf secgwd-count >/dev/null 2>&1 && break
-		kill -0 "$secgwd" 2>/dev/null || die "secgwd exited: $(cat "$OUT/secgwd.log")"
+		kill -0 "$secgwd" 2>/dev/null || die "secgwd exited: $(cat "$OUT/$name.log")"
 		sleep 0.1
 	done
 	netconf secgwd-config -listen $RESP -psk $PSK -remote-ts $INNER -threads 16 -sa-table-size 16384 \
-		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 >"$OUT/secgwd-config.txt" 2>&1 ||
-		die "configuring secgwd: $(cat "$OUT/secgwd-config.txt")"
-	s0=$(stat "$secgwd")
-	echo "bench-ike: secgwd responder (userspace dataplane), $N tunnels" >&2
-	generate secgwd
+		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke >"$OUT/$name-config.txt" 2>&1 ||
+		die "configuring secgwd: $(cat "$OUT/$name-config.txt")"
+	stat "$secgwd" >"$OUT/stat-$name-0"
+	echo "bench-ike: secgwd responder (userspace dataplane), $N tunnels, $ke" >&2
+	generate "$name"
 	sleep 1
-	s1=$(stat "$secgwd")
-	netconf secgwd-count >"$OUT/secgwd-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/secgwd-count.txt")"
-	counts secgwd "$(field established <"$OUT/secgwd-count.txt")" "$(field child_installed <"$OUT/secgwd-count.txt")"
+	stat "$secgwd" >"$OUT/stat-$name-1"
+	netconf secgwd-count >"$OUT/$name-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/$name-count.txt")"
+	counts "$name" "$(field established <"$OUT/$name-count.txt")" "$(field child_installed <"$OUT/$name-count.txt")"
 	for p in heap allocs; do
-		ip netns exec "$ns_r" curl -sf -o "$OUT/secgwd.$p" "http://127.0.0.1:6060/debug/pprof/$p" || true
+		ip netns exec "$ns_r" curl -sf -o "$OUT/$name.$p" "http://127.0.0.1:6060/debug/pprof/$p" || true
 	done
 	kill -TERM "$secgwd"
 	wait "$secgwd" 2>/dev/null || true
-fi
+}
 
 # ---- the engine alone ----
-if runs engine; then
+# bench_engine NAME: the engine-only responder started afresh with the
+# suite of $ke, against the generator; stats as bench_secgwd, and its RSS
+# after a forced garbage collection in OUT/stat-NAME-gc.
+bench_engine() {
+	local name=$1 rf=$OUT/responder${1#engine}
 	ip netns exec "$ns_r" "$bin" responder -listen $RESP -psk $PSK -remote-ts $INNER \
-		-threads 16 -sa-table-size 16384 -sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 \
-		-cpuprofile "$OUT/responder.cpu" -memprofile "$OUT/responder.mem" >"$OUT/responder.txt" 2>"$OUT/responder.err" &
-	ours=$!
+		-threads 16 -sa-table-size 16384 -sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke \
+		-cpuprofile "$rf.cpu" -memprofile "$rf.mem" >"$rf.txt" 2>"$rf.err" &
+	local ours=$!
 	pids+=("$ours")
 	for _ in $(seq 100); do
-		grep -q READY "$OUT/responder.txt" 2>/dev/null && break
-		kill -0 "$ours" 2>/dev/null || die "responder exited: $(cat "$OUT/responder.err")"
+		grep -q READY "$rf.txt" 2>/dev/null && break
+		kill -0 "$ours" 2>/dev/null || die "responder exited: $(cat "$rf.err")"
 		sleep 0.1
 	done
-	o0=$(stat "$ours")
-	echo "bench-ike: engine-only responder, $N tunnels" >&2
-	generate engine
+	stat "$ours" >"$OUT/stat-$name-0"
+	echo "bench-ike: engine-only responder, $N tunnels, $ke" >&2
+	generate "$name"
 	sleep 1
-	o1=$(stat "$ours")
+	stat "$ours" >"$OUT/stat-$name-1"
 	kill -USR1 "$ours"
 	sleep 0.5
 	kill -USR2 "$ours" # after a garbage collection
 	sleep 1
 	kill -TERM "$ours"
 	wait "$ours" 2>/dev/null || true
-	counts engine "$(grep '^RESPONDER' "$OUT/responder.txt" | head -1 | field established)" \
-		"$(grep '^RESPONDER' "$OUT/responder.txt" | head -1 | field installs)"
-	o_gc_rss=$(grep '^RESPONDER' "$OUT/responder.txt" | sed -n 2p | field rss_kb)
+	counts "$name" "$(grep '^RESPONDER' "$rf.txt" | head -1 | field established)" \
+		"$(grep '^RESPONDER' "$rf.txt" | head -1 | field installs)"
+	grep '^RESPONDER' "$rf.txt" | sed -n 2p >"$OUT/stat-$name-gc"
+}
+
+# st NAME WHEN: the stat line of NAME taken at WHEN (0, 1, gc).
+st() { cat "$OUT/stat-$1-$2" 2>/dev/null || true; }
+
+if [ "$PQ" = 1 ]; then
+	for suite in "x25519:-group x25519" "hybrid:-group x25519 -addke mlkem768"; do
+		ke=${suite#*:}
+		if runs secgwd; then bench_secgwd "secgwd-${suite%%:*}"; fi
+		if runs engine; then bench_engine "engine-${suite%%:*}"; fi
+	done
+else
+	if runs secgwd; then bench_secgwd secgwd; fi
+	if runs engine; then bench_engine engine; fi
+	s0=$(st secgwd 0) s1=$(st secgwd 1) o0=$(st engine 0) o1=$(st engine 1)
+	o_gc_rss=$(st engine gc | field rss_kb)
 fi
 
 # ---- report ----
@@ -286,6 +334,45 @@ fi
 g() { if [ -f "$OUT/gen-$1.txt" ]; then field "$2" <"$OUT/gen-$1.txt"; fi; }
 # c NAME KEY: est or child of NAME in counts.txt.
 c() { grep "^$1 " "$OUT/counts.txt" | field "$2"; }
+# r NAME: what the report needs of NAME, "|"-separated: setup rate,
+# established IKE SAs, child SAs, latency p50/p99, the stat lines before,
+# after and after a GC.
+r() { echo "$(g "$1" rate)|$(c "$1" est)|$(c "$1" child)|$(g "$1" p50_ms)/$(g "$1" p99_ms)|$(st "$1" 0)|$(st "$1" 1)|$(st "$1" gc)"; }
+
+if [ "$PQ" = 1 ]; then
+	what="PSK + AES-GCM-256/PRF-SHA256 + first child SA (AES-GCM-256)"
+	[ "$CHILDLESS" = 1 ] && what="PSK + AES-GCM-256/PRF-SHA256, childless (RFC 6023, no child SA)"
+	awk -v n="$N" -v what="$what" -v sx="$(r secgwd-x25519)" -v sh="$(r secgwd-hybrid)" \
+		-v ex="$(r engine-x25519)" -v eh="$(r engine-hybrid)" '
+function kv(s, k,   a, i, m, p) { m = split(s, a, " "); for (i = 1; i <= m; i++) { split(a[i], p, "="); if (p[1] == k) return p[2] } return 0 }
+function div(a, b) { return b > 0 ? a / b : 0 }
+function load(k, s,   f) {
+	split(s, f, "|"); rate[k] = f[1] + 0; est[k] = f[2] + 0; child[k] = f[3] + 0; lat[k] = f[4]
+	cpu[k] = div((kv(f[6], "cpu_s") - kv(f[5], "cpu_s")) * 1000, est[k])
+	rss[k] = div(kv(f[6], "rss_kb") - kv(f[5], "rss_kb"), est[k])
+	rssgc[k] = f[7] == "" ? "" : sprintf("%.2f", div(kv(f[7], "rss_kb") - kv(f[5], "rss_kb"), est[k]))
+}
+function ratio(a, b) { return a > 0 && b > 0 ? sprintf("%.2fx", a / b) : "n/a (not run)" }
+BEGIN {
+	load("sx", sx); load("sh", sh); load("ex", ex); load("eh", eh)
+	printf "\nbench-ike PQ: %d tunnels per run, %s\n", n, what
+	printf "classical: X25519; hybrid: X25519 + ML-KEM-768 (RFC 9370 ADDKE1, one IKE_INTERMEDIATE exchange)\n"
+	printf "charon 5.9.8: not run (it has no ML-KEM)\n"
+	printf "%-34s %14s %14s %14s %14s\n", "", "secgwd x25519", "secgwd hybrid", "engine x25519", "engine hybrid"
+	printf "%-34s %14.1f %14.1f %14.1f %14.1f\n", "setups/s", rate["sx"], rate["sh"], rate["ex"], rate["eh"]
+	printf "%-34s %14d %14d %14d %14d\n", "established IKE SAs (responder)", est["sx"], est["sh"], est["ex"], est["eh"]
+	printf "%-34s %14d %14d %14d %14d\n", "child SAs installed (responder)", child["sx"], child["sh"], child["ex"], child["eh"]
+	printf "%-34s %14s %14s %14s %14s\n", "setup latency p50/p99 ms", lat["sx"], lat["sh"], lat["ex"], lat["eh"]
+	printf "%-34s %14.3f %14.3f %14.3f %14.3f\n", "responder CPU ms per SA", cpu["sx"], cpu["sh"], cpu["ex"], cpu["eh"]
+	printf "%-34s %14.2f %14.2f %14.2f %14.2f\n", "responder RSS KB per SA", rss["sx"], rss["sh"], rss["ex"], rss["eh"]
+	printf "%-34s %14s %14s %14s %14s\n", "  after a forced GC", "", "", rssgc["ex"], rssgc["eh"]
+	printf "cost of going post-quantum (setup rate hybrid/classical): secgwd %s, engine-only %s\n", ratio(rate["sh"], rate["sx"]), ratio(rate["eh"], rate["ex"])
+	printf "responder CPU per SA hybrid/classical: secgwd %s, engine-only %s (the generator shares the machine: the rates include its own ML-KEM work)\n", ratio(cpu["sh"], cpu["sx"]), ratio(cpu["eh"], cpu["ex"])
+	printf "secgwd RSS per established SA: x25519 %.2f KB, x25519+mlkem768 %.2f KB\n", rss["sx"], rss["sh"]
+	printf "BENCHPQ n=%d secgwd_x25519_rate=%.1f secgwd_hybrid_rate=%.1f secgwd_hybrid_classical=%.3f engine_x25519_rate=%.1f engine_hybrid_rate=%.1f engine_hybrid_classical=%.3f secgwd_x25519_rss_kb=%.2f secgwd_hybrid_rss_kb=%.2f secgwd_x25519_cpu_ms=%.3f secgwd_hybrid_cpu_ms=%.3f\n",
+		n, rate["sx"], rate["sh"], div(rate["sh"], rate["sx"]), rate["ex"], rate["eh"], div(rate["eh"], rate["ex"]), rss["sx"], rss["sh"], cpu["sx"], cpu["sh"]
+}'
+else
 awk -v n="$N" -v what="$what" -v childless="$CHILDLESS" \
 	-v crate="$(g charon rate)" -v srate="$(g secgwd rate)" -v orate="$(g engine rate)" \
 	-v ce="$(c charon est)" -v se="$(c secgwd est)" -v oe="$(c engine est)" \
@@ -318,7 +405,10 @@ BEGIN {
 	printf "BENCH n=%d childless=%s charon_rate=%.1f secgwd_rate=%.1f engine_rate=%.1f secgwd_charon=%.2f secgwd_engine=%.2f charon_cpu_ms=%.3f secgwd_cpu_ms=%.3f engine_cpu_ms=%.3f charon_rss_kb=%.2f secgwd_rss_kb=%.2f engine_rss_kb=%.2f\n",
 		n, childless, crate, srate, orate, div(srate, crate), div(srate, orate), ccpu, scpu, ocpu, crss, srss, orss
 }'
-echo "bench-ike: reports, logs and profiles (go tool pprof $OUT/secgwd $OUT/secgwd.cpu; go tool pprof $bin $OUT/responder.cpu) are in $OUT"
+fi
+sfx=
+[ "$PQ" = 1 ] && sfx=-hybrid
+echo "bench-ike: reports, logs and profiles (go tool pprof $OUT/secgwd $OUT/secgwd$sfx.cpu; go tool pprof $bin $OUT/responder$sfx.cpu) are in $OUT"
 if [ ${#fails[@]} -gt 0 ]; then
 	printf 'bench-ike: FAILED: %s\n' "${fails[@]}" >&2
 	exit 1

@@ -2,11 +2,13 @@
 // responder (internal/loadtest):
 //
 //	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
+//	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
 //	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
 //	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
 //	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
 //	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
 //	               [-dpd-delay 0] [-liveness 0] [-gc-percent 100] [-cpuprofile f] [-memprofile f]
+//	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
 //	secgw-loadtest stat PID
 //	secgw-loadtest secgwd-config [-netconf 127.0.0.1:830] [-user admin] [the responder's configuration flags]
 //	secgw-loadtest secgwd-count [-netconf 127.0.0.1:830] [-user admin]
@@ -39,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"secgw/internal/ipsec"
 	"secgw/internal/loadtest"
 )
 
@@ -93,6 +96,8 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	floodPer := fs.Int("flood-sockets-per-addr", 4, "flood sockets (source ports) per address")
 	progress := fs.Duration("progress", time.Second, "progress line interval on stderr (0: none)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
+	group := fs.String("group", "ecp256", "key exchange of IKE_SA_INIT: ecp256, ecp384, x25519")
+	addKE := fs.String("addke", "", "additional key exchanges (RFC 9370 ADDKE1.., one IKE_INTERMEDIATE each), comma-separated: mlkem768, mlkem1024")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -115,6 +120,14 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	}
 	p := loadtest.DefaultProfile([]byte(*psk))
 	p.IDFormat, p.IDStart, p.NATD, p.Childless = *idFormat, *idStart, !*noNATD, *childless
+	g0, add, err := keyExchanges(*group, *addKE)
+	if err == nil {
+		err = p.SetKeyExchanges(g0, add)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest:", err)
+		return 2
+	}
 	if p.Inner, err = netip.ParsePrefix(*inner); err != nil {
 		fmt.Fprintln(stderr, "secgw-loadtest: -inner:", err)
 		return 2
@@ -184,6 +197,24 @@ func sourceFor(ra netip.AddrPort) (netip.Addr, error) {
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }
 
+// keyExchanges parses -group and -addke, and checks them as the
+// generator's profile takes them.
+func keyExchanges(group, addKE string) (ipsec.TransformID, []ipsec.TransformID, error) {
+	g, err := loadtest.ParseKeyExchange(group)
+	if err != nil {
+		return 0, nil, fmt.Errorf("-group: %w", err)
+	}
+	add, err := loadtest.ParseKeyExchanges(addKE)
+	if err != nil {
+		return 0, nil, fmt.Errorf("-addke: %w", err)
+	}
+	p := loadtest.DefaultProfile([]byte("-"))
+	if err := p.SetKeyExchanges(g, add); err != nil {
+		return 0, nil, err
+	}
+	return g, add, nil
+}
+
 // responderFlags are the flags of the responder's configuration, which
 // secgwd-config gives secgwd too.
 type responderFlags struct {
@@ -193,6 +224,7 @@ type responderFlags struct {
 	cookie, block, halfOpen, jobLoad, saLimit *uint
 	threads, tableSize, tableSegs             *uint
 	dpdDelay                                  *time.Duration
+	group, addKE                              *string
 }
 
 func newResponderFlags(fs *flag.FlagSet) *responderFlags {
@@ -213,6 +245,8 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		tableSize: fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)"),
 		tableSegs: fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
 		dpdDelay:  fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
+		group:     fs.String("group", "ecp256", "the IKE proposal's dh-group: ecp256, ecp384, x25519"),
+		addKE:     fs.String("addke", "", "additional key exchanges required (additional-key-exchange-1..), comma-separated: mlkem768, mlkem1024, ..."),
 	}
 }
 
@@ -227,7 +261,11 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 	if bad {
 		return loadtest.ResponderOptions{}, fmt.Errorf("-listen, a port, a dos-protection limit, -threads or -sa-table-* invalid")
 	}
-	return loadtest.ResponderOptions{Addrs: addrs, PortIKE: uint16(*f.port), PortNATT: uint16(*f.nattPort),
+	group, addKE, err := keyExchanges(*f.group, *f.addKE)
+	if err != nil {
+		return loadtest.ResponderOptions{}, err
+	}
+	return loadtest.ResponderOptions{Group: group, AddKE: addKE, Addrs: addrs, PortIKE: uint16(*f.port), PortNATT: uint16(*f.nattPort),
 		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),

@@ -11,7 +11,16 @@
 // §1.2), from its own identity (user%d@load.test), spread over many source
 // addresses and ports, at a target rate (Pacer) or as fast as a
 // concurrency limit allows. The Report gives setups per second, latency
-// percentiles and failures by reason.
+// percentiles and failures by reason. The key exchange of IKE_SA_INIT is
+// ECP-256 unless the Profile names another (SetKeyExchanges), and a hybrid
+// profile adds post-quantum key exchanges (ML-KEM-768/1024) as RFC 9370
+// additional key exchanges, one IKE_INTERMEDIATE exchange (RFC 9242) each
+// before IKE_AUTH, with the IntAuth chain in the AUTH payloads. The
+// generator does not announce IKE fragmentation (RFC 7383), so the
+// responder sends its IKE_INTERMEDIATE responses whole (1,153 octets for
+// ML-KEM-768, below the engine's 1,280-octet fragment size even with the
+// IP and UDP headers, so it would not fragment them either way; the 1,633
+// octets of ML-KEM-1024 rely on IP fragmentation).
 //
 // After establishment the generator can hold the SAs for a soak (soak.go):
 // it answers the responder's liveness checks (RFC 7296 §1.4, DPD), deletes

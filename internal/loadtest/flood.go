@@ -149,6 +149,11 @@ func (f *flooder) request(rng *mrand.ChaCha8, local netip.AddrPort, ke []byte) (
 	}
 	ps := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{f.p.IKE}},
 		&wire.KE{Group: f.p.Suite.Group, Data: ke}, &wire.Nonce{Data: ni}}
+	if len(f.p.AddKE) > 0 {
+		// As initRequest: without it a responder refuses the additional
+		// key exchanges before it keeps any state (RFC 9370 §2.2.1).
+		ps = append(ps, wire.NewNotify(wire.NotifyIntermediateExchangeSupported, nil))
+	}
 	if f.p.NATD {
 		ps = append(ps, wire.NewNotify(wire.NotifyNATDetectionSourceIP, natdHash(spi, 0, local)),
 			wire.NewNotify(wire.NotifyNATDetectionDestinationIP, natdHash(spi, 0, f.remote)))

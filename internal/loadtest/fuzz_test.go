@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"secgw/internal/golden"
 	"secgw/internal/ike/wire"
+	"secgw/internal/ipsec"
 )
 
 // TestWriteFuzzCorpus writes, with -update, an IKE_SA_INIT
@@ -88,6 +90,76 @@ func FuzzTunnelResponse(f *testing.F) {
 			keys: auth.keys, initResp: auth.initResp, ni: auth.ni}
 		if err := a.handleAuthResponse(&p, m); err == nil {
 			t.Fatalf("an unauthenticated message established the tunnel: %x", data)
+		}
+	})
+}
+
+// intermediateTunnel returns a hybrid tunnel (x25519 + ML-KEM-768) that
+// completed IKE_SA_INIT with h and waits for its IKE_INTERMEDIATE
+// response, and that response.
+func intermediateTunnel(tb testing.TB, h *inproc, p *Profile) (*tunnel, []byte) {
+	tb.Helper()
+	tn, err := newTunnel(p, 1, genAddr, respAddr, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, _ := tn.initRequest(p)
+	m, err := wire.Parse(h.roundTrip(tb, genAddr, req))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if req, _, err = tn.handleInitResponse(p, m); err != nil {
+		tb.Fatal(err)
+	}
+	return tn, h.roundTrip(tb, genAddr, req)
+}
+
+// TestWriteIntermediateCorpus writes, with -update, an IKE_INTERMEDIATE
+// response of the engine carrying an ML-KEM-768 ciphertext to
+// testdata/fuzz/FuzzIntermediateResponse.
+func TestWriteIntermediateCorpus(t *testing.T) {
+	if !golden.Update() {
+		return
+	}
+	o, p := hybridSetup(t, ipsec.GroupCurve25519, ipsec.GroupMLKEM768)
+	_, resp := intermediateTunnel(t, newInproc(t, o), &p)
+	dir := filepath.Join("testdata", "fuzz", "FuzzIntermediateResponse")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", resp)
+	if err := os.WriteFile(filepath.Join(dir, "ike-intermediate-mlkem768"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzIntermediateResponse feeds arbitrary datagrams to a hybrid tunnel
+// waiting for its IKE_INTERMEDIATE response (RFC 9242, RFC 9370): nothing
+// may panic, and only the responder's genuine response (the seed added
+// here) may advance the tunnel to IKE_AUTH. The checked-in corpus holds a
+// real response of the engine (testdata/fuzz/FuzzIntermediateResponse),
+// which does not authenticate under this run's keys.
+func FuzzIntermediateResponse(f *testing.F) {
+	o, p := hybridSetup(f, ipsec.GroupCurve25519, ipsec.GroupMLKEM768)
+	tn, genuine := intermediateTunnel(f, newInproc(f, o), &p)
+	f.Add(genuine)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := wire.Parse(data)
+		if err != nil {
+			return
+		}
+		// Each input starts from the same state: the keys are copied, as
+		// a successful exchange clears them.
+		k := *tn.keys
+		for _, b := range []*[]byte{&k.SKd, &k.SKai, &k.SKar, &k.SKei, &k.SKer, &k.SKpi, &k.SKpr} {
+			*b = bytes.Clone(*b)
+		}
+		a := &tunnel{idx: tn.idx, spii: tn.spii, spir: tn.spir, in: tn.in, out: tn.out, prf: tn.prf, keys: &k,
+			ni: tn.ni, nr: tn.nr, initReq: tn.initReq, initResp: tn.initResp, childSPI: tn.childSPI,
+			mid: tn.mid, ke: tn.ke, interPlain: tn.interPlain, interFirst: tn.interFirst}
+		next, auth, err := a.handleIntermediateResponse(&p, m)
+		if err == nil && (!bytes.Equal(data, genuine) || !auth || next == nil) {
+			t.Fatalf("an unauthenticated message advanced the tunnel to IKE_AUTH: %x", data)
 		}
 	})
 }

@@ -319,7 +319,10 @@ func (g *Generator) expired(t *tunnel, gen int) {
 	}
 	if t.tries+1 >= g.o.Tries {
 		phase := "IKE_SA_INIT"
-		if t.phase == phaseAuth {
+		switch t.phase {
+		case phaseInter:
+			phase = "IKE_INTERMEDIATE"
+		case phaseAuth:
 			phase = "IKE_AUTH"
 		}
 		g.finish(t, failf(phase, "timeout"))
@@ -386,14 +389,40 @@ func (g *Generator) handleResponse(t *tunnel, h wire.Header, data []byte) {
 			g.finish(t, err)
 			return
 		}
-		if !restart {
+		switch {
+		case restart:
+		case len(p.AddKE) > 0:
+			t.phase = phaseInter
+		default:
+			t.phase = phaseAuth
+		}
+		t.req, t.tries = next, 0
+		g.send(t.sock, t.remote, next)
+		g.arm(t)
+	case phaseInter:
+		if h.Exchange != wire.ExchangeIKEIntermediate || h.MessageID != t.mid || h.SPIr != t.spir {
+			return
+		}
+		m, err := wire.Parse(data)
+		if err != nil {
+			return
+		}
+		next, auth, err := t.handleIntermediateResponse(p, m)
+		switch {
+		case err == errDrop:
+			return
+		case err != nil:
+			g.finish(t, err)
+			return
+		}
+		if auth {
 			t.phase = phaseAuth
 		}
 		t.req, t.tries = next, 0
 		g.send(t.sock, t.remote, next)
 		g.arm(t)
 	case phaseAuth:
-		if h.Exchange != wire.ExchangeIKEAuth || h.MessageID != 1 || h.SPIr != t.spir {
+		if h.Exchange != wire.ExchangeIKEAuth || h.MessageID != t.mid || h.SPIr != t.spir {
 			return
 		}
 		m, err := wire.Parse(data)

@@ -53,6 +53,9 @@ func (c *memConn) take() []engine.Datagram {
 type inproc struct {
 	r    *Responder
 	conn *memConn
+	// interSizes are the sizes of the IKE_INTERMEDIATE responses
+	// received.
+	interSizes []int
 }
 
 func respOptions() ResponderOptions {
@@ -116,6 +119,25 @@ func (h *inproc) establish(tb testing.TB, p *Profile, i int) (*tunnel, error) {
 		}
 		req = next
 		if !restart {
+			break
+		}
+	}
+	for range p.AddKE {
+		resp := h.roundTrip(tb, genAddr, req)
+		if resp == nil {
+			tb.Fatal("no IKE_INTERMEDIATE response")
+		}
+		h.interSizes = append(h.interSizes, len(resp))
+		m, err := wire.Parse(resp)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		next, auth, err := t.handleIntermediateResponse(p, m)
+		if err != nil {
+			return t, err
+		}
+		req = next
+		if auth {
 			break
 		}
 	}

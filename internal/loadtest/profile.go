@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"secgw/internal/ipsec"
+	"slices"
+	"strings"
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
@@ -39,6 +41,11 @@ type Profile struct {
 	// 7296 §2.23), as real initiators do. Without them the responder
 	// treats the initiator as not supporting NAT traversal.
 	NATD bool
+	// AddKE are the additional key exchanges (RFC 9370 ADDKE1.. in this
+	// order, none optional), each run in its own IKE_INTERMEDIATE exchange
+	// (RFC 9242) after IKE_SA_INIT; empty for a classical IKE SA. Set them
+	// with SetKeyExchanges, which also puts them in IKE.
+	AddKE []ipsec.TransformID
 	// Childless creates IKE SAs without the first child SA (RFC 6023:
 	// IKE_AUTH without SA, TSi and TSr), to measure the IKE machinery
 	// alone. The generator does not wait for CHILDLESS_IKEV2_SUPPORTED.
@@ -110,4 +117,66 @@ func AddrAdd(a netip.Addr, n uint64) netip.Addr {
 		return out.Unmap()
 	}
 	return out
+}
+
+// SetKeyExchanges makes the IKE proposal offer group as its key exchange
+// (Transform Type 4) and addKE as ADDKE1, ADDKE2, ... (RFC 9370 §2.2.1),
+// each required (no NONE), and records them in Suite and AddKE.
+func (p *Profile) SetKeyExchanges(group ipsec.TransformID, addKE []ipsec.TransformID) error {
+	if !ikecrypto.SupportedGroup(group) {
+		return fmt.Errorf("loadtest: unsupported key exchange group %s", ipsec.TransformName(ipsec.TransformKE, group))
+	}
+	if len(addKE) > int(ipsec.TransformAddKE7-ipsec.TransformAddKE1)+1 {
+		return fmt.Errorf("loadtest: %d additional key exchanges, at most 7", len(addKE))
+	}
+	ts := slices.DeleteFunc(slices.Clone(p.IKE.Transforms), func(t wire.Transform) bool {
+		return t.Type == ipsec.TransformKE || (t.Type >= ipsec.TransformAddKE1 && t.Type <= ipsec.TransformAddKE7)
+	})
+	ts = append(ts, wire.Transform{Type: ipsec.TransformKE, ID: group})
+	for i, g := range addKE {
+		if !ikecrypto.SupportedAdditionalKE(g) {
+			return fmt.Errorf("loadtest: unsupported additional key exchange %s", ipsec.TransformName(ipsec.TransformKE, g))
+		}
+		ts = append(ts, wire.Transform{Type: ipsec.TransformAddKE1 + ipsec.TransformType(i), ID: g})
+	}
+	p.IKE.Transforms = ts
+	p.Suite.Group = group
+	p.AddKE = slices.Clone(addKE)
+	return nil
+}
+
+// keNames are the key exchange methods the command line and the
+// benchmark name.
+var keNames = map[string]ipsec.TransformID{
+	"ecp256":    ipsec.GroupECP256,
+	"ecp384":    ipsec.GroupECP384,
+	"x25519":    ipsec.GroupCurve25519,
+	"mlkem768":  ipsec.GroupMLKEM768,
+	"mlkem1024": ipsec.GroupMLKEM1024,
+}
+
+// ParseKeyExchange returns the method named name: ecp256, ecp384, x25519,
+// mlkem768 or mlkem1024.
+func ParseKeyExchange(name string) (ipsec.TransformID, error) {
+	if g, ok := keNames[name]; ok {
+		return g, nil
+	}
+	return 0, fmt.Errorf("loadtest: unknown key exchange %q (ecp256, ecp384, x25519, mlkem768, mlkem1024)", name)
+}
+
+// ParseKeyExchanges parses a comma-separated list of ParseKeyExchange
+// names; "" is none.
+func ParseKeyExchanges(list string) ([]ipsec.TransformID, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var out []ipsec.TransformID
+	for _, name := range strings.Split(list, ",") {
+		g, err := ParseKeyExchange(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }

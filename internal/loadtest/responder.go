@@ -18,6 +18,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
+	"secgw/internal/ipsec"
 )
 
 // ResponderOptions configures the benchmark responder: our engine with a
@@ -50,6 +51,12 @@ type ResponderOptions struct {
 	// established IKE SA at this interval, spread evenly, through the
 	// engine's API (CheckLiveness), besides DPD.
 	Liveness time.Duration
+	// Group is the IKE proposal's key exchange (dh-group), 0 meaning
+	// ECP-256; AddKE its additional key exchanges
+	// (additional-key-exchange-1.. in order, each required): what the
+	// generator's Profile offers (Profile.SetKeyExchanges).
+	Group ipsec.TransformID
+	AddKE []ipsec.TransformID
 	// Logger is the engine's logger; nil discards.
 	Logger *slog.Logger
 }
@@ -113,8 +120,9 @@ func responderConfig(o ResponderOptions) (*config.Config, error) {
 // ResponderIKE is the ike container of vrf main the responder runs, and
 // secgwd is given in the benchmark (secgwd.go): one VPN "load" with no
 // remote-address and no remote-id (any peer that proves the PSK),
-// aes256-gcm-128 / hmac-sha256 / ecp256, esp aes256-gcm-128, one security
-// policy, and the scale knobs and dos-protection limits of o.
+// aes256-gcm-128 / hmac-sha256 / o.Group (ecp256 by default) with o.AddKE
+// as additional-key-exchange-1.., esp aes256-gcm-128, one security policy,
+// and the scale knobs and dos-protection limits of o.
 func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 	aead := []generated.E_SecgwIke_AeadAlgorithm{generated.SecgwIke_AeadAlgorithm_aes256_gcm_128}
 	v := &generated.SecgwVrf_Vrf_Ike_Vpn{
@@ -125,7 +133,7 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 			IkeProposal: map[uint8]*generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy_IkeProposal{1: {
 				Id: ptr(uint8(1)), AeadAlg: aead,
 				PrfAlg:  []generated.E_SecgwIke_PrfAlgorithm{generated.SecgwIke_PrfAlgorithm_hmac_sha256},
-				DhGroup: []generated.E_SecgwIke_DhGroup{generated.SecgwIke_DhGroup_ecp256},
+				DhGroup: []generated.E_SecgwIke_DhGroup{dhGroups[o.Group]},
 			}},
 		},
 		IpsecPolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy{
@@ -136,6 +144,13 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 			LocalTs:  &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs{Subnet: ptr(o.LocalTS)},
 			RemoteTs: &generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_RemoteTs{Subnet: ptr(o.RemoteTS)},
 		}},
+	}
+	ip := v.IkePolicy.IkeProposal[1]
+	lists := [...]*[]generated.E_SecgwIke_KeyExchange{&ip.AdditionalKeyExchange_1, &ip.AdditionalKeyExchange_2,
+		&ip.AdditionalKeyExchange_3, &ip.AdditionalKeyExchange_4, &ip.AdditionalKeyExchange_5,
+		&ip.AdditionalKeyExchange_6, &ip.AdditionalKeyExchange_7}
+	for i, g := range o.AddKE[:min(len(o.AddKE), len(lists))] {
+		*lists[i] = []generated.E_SecgwIke_KeyExchange{keyExchanges[g]}
 	}
 	if len(o.Addrs) == 1 {
 		v.LocalAddress = ptr(o.Addrs[0].String())
@@ -160,6 +175,24 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 	}
 	return &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
 }
+
+// dhGroups and keyExchanges are the model's names of the key exchange
+// methods the benchmark uses (ParseKeyExchange).
+var (
+	dhGroups = map[ipsec.TransformID]generated.E_SecgwIke_DhGroup{
+		0:                     generated.SecgwIke_DhGroup_ecp256,
+		ipsec.GroupECP256:     generated.SecgwIke_DhGroup_ecp256,
+		ipsec.GroupECP384:     generated.SecgwIke_DhGroup_ecp384,
+		ipsec.GroupCurve25519: generated.SecgwIke_DhGroup_curve25519,
+	}
+	keyExchanges = map[ipsec.TransformID]generated.E_SecgwIke_KeyExchange{
+		ipsec.GroupECP256:     generated.SecgwIke_KeyExchange_ecp256,
+		ipsec.GroupECP384:     generated.SecgwIke_KeyExchange_ecp384,
+		ipsec.GroupCurve25519: generated.SecgwIke_KeyExchange_curve25519,
+		ipsec.GroupMLKEM768:   generated.SecgwIke_KeyExchange_mlkem768,
+		ipsec.GroupMLKEM1024:  generated.SecgwIke_KeyExchange_mlkem1024,
+	}
+)
 
 // discard is the dataplane: it counts child SAs and keeps nothing.
 type discard struct{ r *Responder }

@@ -19,10 +19,11 @@ import (
 
 // Phases of a tunnel.
 const (
-	phaseInit = iota // IKE_SA_INIT request outstanding
-	phaseAuth        // IKE_AUTH request outstanding
-	phaseUp          // established, held for the soak
-	phaseDone        // finished (failed, or established and not held)
+	phaseInit  = iota // IKE_SA_INIT request outstanding
+	phaseInter        // an IKE_INTERMEDIATE request outstanding (RFC 9242)
+	phaseAuth         // IKE_AUTH request outstanding
+	phaseUp           // established, held for the soak
+	phaseDone         // finished (failed, or established and not held)
 )
 
 const nonceLen = 32
@@ -78,6 +79,20 @@ type tunnel struct {
 	prf          ikecrypto.PRF
 	out, in      ikecrypto.SKCipher
 	childSPI     uint32
+	// mid is the Message ID of the outstanding IKE_INTERMEDIATE or
+	// IKE_AUTH request.
+	mid uint32
+
+	// The additional key exchanges (RFC 9370): addKE is the index in
+	// Profile.AddKE of the one in progress, ke its initiator's side,
+	// interPlain and interFirst the inner payloads of its IKE_INTERMEDIATE
+	// request as sent, and intAuthI and intAuthR the IntAuth chains of the
+	// exchanges done (RFC 9242 §3.3.2), nil before the first.
+	addKE              int
+	ke                 ikecrypto.DH
+	interPlain         []byte
+	interFirst         wire.PayloadType
+	intAuthI, intAuthR []byte
 
 	// req is the outstanding request, resent on timeout; tries counts
 	// the retransmissions so far; timer is the pending retransmission.
@@ -112,10 +127,11 @@ func newTunnel(p *Profile, i int, local, remote netip.AddrPort, rand io.Reader) 
 	return t, nil
 }
 
-// initRequest builds the IKE_SA_INIT request (RFC 7296 §1.2):
+// initRequest builds the IKE_SA_INIT request (RFC 7296 §1.2, RFC 9242
+// §3.2):
 //
-//	HDR, [N(COOKIE)], SA, KEi, Ni, [N(NAT_DETECTION_SOURCE_IP),
-//	N(NAT_DETECTION_DESTINATION_IP)]  -->
+//	HDR, [N(COOKIE)], SA, KEi, Ni, [N(INTERMEDIATE_EXCHANGE_SUPPORTED)],
+//	[N(NAT_DETECTION_SOURCE_IP), N(NAT_DETECTION_DESTINATION_IP)]  -->
 //
 // and keeps it as sent, for AUTH.
 func (t *tunnel) initRequest(p *Profile) ([]byte, error) {
@@ -127,6 +143,11 @@ func (t *tunnel) initRequest(p *Profile) ([]byte, error) {
 	ps = append(ps, &wire.SA{Proposals: []wire.Proposal{p.IKE}},
 		&wire.KE{Group: p.Suite.Group, Data: t.dh.PublicKey()},
 		&wire.Nonce{Data: t.ni})
+	if len(p.AddKE) > 0 {
+		// RFC 9242 §3.2: the IKE_INTERMEDIATE exchanges the additional
+		// key exchanges need (RFC 9370 §2.2.1).
+		ps = append(ps, wire.NewNotify(wire.NotifyIntermediateExchangeSupported, nil))
+	}
 	if p.NATD {
 		ps = append(ps, wire.NewNotify(wire.NotifyNATDetectionSourceIP, natdHash(t.spii, 0, t.local)),
 			wire.NewNotify(wire.NotifyNATDetectionDestinationIP, natdHash(t.spii, 0, t.remote)))
@@ -208,8 +229,106 @@ func (t *tunnel) handleInitResponse(p *Profile, m *wire.Message) (next []byte, r
 	t.keys, t.out, t.in = keys, out, in
 	t.prf, _ = p.Suite.NewPRF()
 	t.dh = nil
+	if len(p.AddKE) > 0 {
+		// RFC 9370 §2.2.1: the additional key exchanges run in
+		// IKE_INTERMEDIATE exchanges, which both sides announce (RFC 9242
+		// §3.2).
+		if wire.FindNotify(ps, wire.NotifyIntermediateExchangeSupported) == nil {
+			return nil, false, failf(phase, "responder accepted additional key exchanges without INTERMEDIATE_EXCHANGE_SUPPORTED")
+		}
+		next, err = t.intermediateRequest(p)
+		return next, false, err
+	}
 	next, err = t.authRequest(p)
 	return next, false, err
+}
+
+// intermediateRequest builds the IKE_INTERMEDIATE request of additional
+// key exchange t.addKE (RFC 9370 §2.2.1), with Message ID 1, 2, ... (RFC
+// 9242 §3.1), protected with the keys of the exchange before:
+//
+//	HDR, SK {KEi(n)}  -->
+func (t *tunnel) intermediateRequest(p *Profile) ([]byte, error) {
+	group := p.AddKE[t.addKE]
+	ke, err := ikecrypto.NewKE(group, nil)
+	if err != nil {
+		return nil, failf("IKE_INTERMEDIATE", "%v", err)
+	}
+	t.ke = ke
+	t.mid = uint32(1 + t.addKE)
+	t.interPlain, t.interFirst, err = wire.AppendPayloadChain(nil, []wire.Payload{&wire.KE{Group: group, Data: ke.PublicKey()}})
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	return t.sealPlain(wire.ExchangeIKEIntermediate, t.mid, false, t.interPlain, t.interFirst)
+}
+
+// handleIntermediateResponse processes the IKE_INTERMEDIATE response of
+// additional key exchange t.addKE: it adds both messages to the IntAuth
+// chains with the SK_pi and SK_pr that protected them (RFC 9242 §3.3.2),
+// derives the keys of the new shared secret from SK_d (RFC 9370 §2.2.2)
+// and returns the next request: the next IKE_INTERMEDIATE (auth false) or
+// IKE_AUTH (auth true).
+func (t *tunnel) handleIntermediateResponse(p *Profile, m *wire.Message) (next []byte, auth bool, err error) {
+	const phase = "IKE_INTERMEDIATE"
+	if len(m.Payloads) > 0 {
+		if _, ok := m.Payloads[len(m.Payloads)-1].(*wire.EncryptedFragment); ok {
+			// RFC 7383 §2.3: the generator never announces
+			// IKEV2_FRAGMENTATION_SUPPORTED, so the responder must not
+			// fragment.
+			return nil, false, failf(phase, "fragmented response (fragmentation was not negotiated)")
+		}
+	}
+	ps, plain, first, err := openPlain(t.in, m)
+	if err != nil {
+		return nil, false, errDrop // RFC 7296 §2.21, as in handleAuthResponse
+	}
+	if n := wire.FirstError(ps); n != nil {
+		return nil, false, failf(phase, "%s", n.NotifyType)
+	}
+	group := p.AddKE[t.addKE]
+	ke := find[*wire.KE](ps)
+	if ke == nil || ke.Group != group {
+		return nil, false, failf(phase, "response without the KE payload of %s", ipsec.TransformName(ipsec.TransformKE, group))
+	}
+	secret, err := t.ke.SharedSecret(ke.Data)
+	if err != nil {
+		return nil, false, failf(phase, "bad KEr: %v", err)
+	}
+	req := wire.Header{SPIi: t.spii, SPIr: t.spir, MajorVersion: wire.MajorVersion,
+		Exchange: wire.ExchangeIKEIntermediate, Flags: wire.FlagInitiator, MessageID: t.mid}
+	t.intAuthI = ikecrypto.IntAuth(t.prf, t.keys.SKpi, t.intAuthI, ikecrypto.IntAuthA(req, t.interFirst, len(t.interPlain)), t.interPlain)
+	t.intAuthR = ikecrypto.IntAuth(t.prf, t.keys.SKpr, t.intAuthR, ikecrypto.IntAuthA(m.Header, first, len(plain)), plain)
+	keys, err := ikecrypto.AdditionalKEKeys(t.prf, t.keys.SKd, p.Suite, secret, t.ni, t.nr, t.spii, t.spir)
+	clear(secret)
+	if err != nil {
+		return nil, false, failf(phase, "keys: %v", err)
+	}
+	out, in, err := keys.Ciphers(p.Suite, true)
+	if err != nil {
+		return nil, false, failf(phase, "ciphers: %v", err)
+	}
+	t.keys.Clear()
+	t.keys, t.out, t.in = keys, out, in
+	t.ke, t.interPlain = nil, nil
+	t.addKE++
+	if t.addKE < len(p.AddKE) {
+		next, err = t.intermediateRequest(p)
+		return next, false, err
+	}
+	next, err = t.authRequest(p)
+	return next, true, err
+}
+
+// signedOctets returns the signed octets of an AUTH payload
+// (crypto.SignedOctets) followed, after IKE_INTERMEDIATE exchanges, by
+// IntAuth (RFC 9242 §3.3.2) with the Message ID of our IKE_AUTH request.
+func (t *tunnel) signedOctets(skp, realMessage, peerNonce, idBody []byte) []byte {
+	so := ikecrypto.SignedOctets(t.prf, skp, realMessage, peerNonce, idBody)
+	if t.intAuthI == nil {
+		return so
+	}
+	return ikecrypto.AppendIntAuth(so, t.intAuthI, t.intAuthR, t.mid)
 }
 
 // authRequest builds the IKE_AUTH request with the first child SA (RFC
@@ -221,8 +340,9 @@ func (t *tunnel) authRequest(p *Profile) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.mid = uint32(1 + len(p.AddKE))
 	body, _ := idi.AppendBody(nil)
-	auth := ikecrypto.AuthPSK(t.prf, p.PSK, ikecrypto.SignedOctets(t.prf, t.keys.SKpi, t.initReq, t.nr, body))
+	auth := ikecrypto.AuthPSK(t.prf, p.PSK, t.signedOctets(t.keys.SKpi, t.initReq, t.nr, body))
 	ps := []wire.Payload{idi, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth}}
 	if !p.Childless {
 		esp := p.ESP
@@ -235,7 +355,7 @@ func (t *tunnel) authRequest(p *Profile) ([]byte, error) {
 			&wire.TrafficSelectors{Responder: true, Selectors: []ipsec.TrafficSelector{
 				ipsec.SelectorFromPrefix(p.RemoteTS, 0, 0, 65535)}})
 	}
-	return t.seal(wire.ExchangeIKEAuth, 1, false, ps)
+	return t.seal(wire.ExchangeIKEAuth, t.mid, false, ps)
 }
 
 // handleAuthResponse verifies the responder's AUTH (RFC 7296 §2.15) and
@@ -257,7 +377,7 @@ func (t *tunnel) handleAuthResponse(p *Profile, m *wire.Message) error {
 		}
 		return failf(phase, "response lacks IDr or AUTH")
 	}
-	so := ikecrypto.SignedOctets(t.prf, t.keys.SKpr, t.initResp, t.ni, idr.SignedOctets())
+	so := t.signedOctets(t.keys.SKpr, t.initResp, t.ni, idr.SignedOctets())
 	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(t.prf, p.PSK, so, auth.Data) {
 		return failf(phase, "responder AUTH does not verify")
 	}
@@ -288,7 +408,10 @@ func (t *tunnel) settle() {
 		t.keys.Clear()
 	}
 	t.keys, t.dh, t.ni, t.nr, t.cookie, t.initReq, t.initResp, t.req = nil, nil, nil, nil, nil, nil, nil, nil
-	t.nextID = 2 // IKE_SA_INIT and IKE_AUTH used 0 and 1 (RFC 7296 §2.2)
+	t.ke, t.interPlain, t.intAuthI, t.intAuthR = nil, nil, nil, nil
+	// IKE_SA_INIT, the IKE_INTERMEDIATE exchanges and IKE_AUTH used 0 to
+	// t.mid (RFC 7296 §2.2).
+	t.nextID = t.mid + 1
 }
 
 // seal builds a protected message of the tunnel's IKE SA (RFC 7296
@@ -300,6 +423,12 @@ func (t *tunnel) seal(exch wire.ExchangeType, id uint32, response bool, ps []wir
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
+	return t.sealPlain(exch, id, response, plain, first)
+}
+
+// sealPlain is seal with the inner payloads already encoded: plain, whose
+// first payload has type first.
+func (t *tunnel) sealPlain(exch wire.ExchangeType, id uint32, response bool, plain []byte, first wire.PayloadType) ([]byte, error) {
 	flags := wire.FlagInitiator
 	if response {
 		flags |= wire.FlagResponse
@@ -318,26 +447,33 @@ func (t *tunnel) seal(exch wire.ExchangeType, id uint32, response bool, ps []wir
 // inner payloads without the unknown non-critical ones (RFC 7296 §3.14,
 // §2.5).
 func open(in ikecrypto.SKCipher, m *wire.Message) ([]wire.Payload, error) {
+	ps, _, _, err := openPlain(in, m)
+	return ps, err
+}
+
+// openPlain is open that also returns the inner payloads in clear and
+// the type of the first, for IntAuth (RFC 9242 §3.3.2).
+func openPlain(in ikecrypto.SKCipher, m *wire.Message) (ps []wire.Payload, plain []byte, first wire.PayloadType, err error) {
 	if len(m.Payloads) == 0 {
-		return nil, errors.New("not protected")
+		return nil, nil, 0, errors.New("not protected")
 	}
 	sk, ok := m.Payloads[len(m.Payloads)-1].(*wire.Encrypted)
 	off := m.EncryptedBodyOffset()
 	if !ok || off < 0 {
-		return nil, errors.New("not protected")
+		return nil, nil, 0, errors.New("not protected")
 	}
-	plain, err := in.Open(nil, m.Raw[:off], sk.Body)
+	plain, err = in.Open(nil, m.Raw[:off], sk.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
-	ps, err := wire.ParsePayloadChain(sk.NextPayload, plain)
+	ps, err = wire.ParsePayloadChain(sk.NextPayload, plain)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
 	if err := wire.CheckCritical(ps); err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
-	return wire.SkipUnknown(ps), nil
+	return wire.SkipUnknown(ps), plain, sk.NextPayload, nil
 }
 
 func find[T wire.Payload](ps []wire.Payload) T {

@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"encoding/binary"
 	"fmt"
+
+	"secgw/internal/ike/wire"
 )
 
 // IKEKeys are the seven secrets of an IKE SA (RFC 7296 §2.14):
@@ -276,4 +278,31 @@ func AdditionalKEKeys(prf PRF, skd []byte, s Suite, sk, ni, nr []byte, spii, spi
 // payloads in clear.
 func IntAuth(prf PRF, skp, prev, a, p []byte) []byte {
 	return prf.sum(skp, prev, a, p)
+}
+
+// IntAuthA returns IntAuth_[i|r]*A of an IKE_INTERMEDIATE message without
+// unprotected payloads (RFC 9242 §3.3.2): its IKE header and the header of
+// its Encrypted payload, with the lengths the message would have without
+// IV, padding and ICV and unfragmented: the Length of the IKE header counts
+// the headers and the inner payloads, the Payload Length of the SK payload
+// its header and the inner payloads, and the IKE header's Next Payload is
+// SK also for a message that was sent in SKF fragments. h is the message's
+// header as sent or received, first the type of its first inner payload
+// and plainLen the length of its inner payloads.
+func IntAuthA(h wire.Header, first wire.PayloadType, plainLen int) []byte {
+	const skHeaderLen = 4 // RFC 7296 §3.14
+	h.NextPayload = wire.PayloadSK
+	h.Length = uint32(wire.HeaderLen + skHeaderLen + plainLen)
+	b := h.Append(make([]byte, 0, wire.HeaderLen+skHeaderLen))
+	b = append(b, byte(first), 0)
+	return binary.BigEndian.AppendUint16(b, uint16(skHeaderLen+plainLen))
+}
+
+// AppendIntAuth appends to the signed octets of an AUTH payload
+// (SignedOctets), after IKE_INTERMEDIATE exchanges, IntAuth = IntAuth_iN |
+// IntAuth_rN | IKE_AUTH_MID (RFC 9242 §3.3.2): the last links of the two
+// chains and the Message ID of the IKE_AUTH request in four octets.
+func AppendIntAuth(so, intAuthI, intAuthR []byte, authMID uint32) []byte {
+	so = append(append(so, intAuthI...), intAuthR...)
+	return binary.BigEndian.AppendUint32(so, authMID)
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
 	"secgw/internal/ipsec"
 
 	ikecrypto "secgw/internal/ike/crypto"
@@ -169,24 +168,9 @@ func (sa *ikeSA) chainIntAuth(req wire.Header, reqFirst wire.PayloadType, reqPla
 	resp wire.Header, respFirst wire.PayloadType, respPlain []byte) {
 	k := sa.keys()
 	prf := sa.prf()
-	sa.intAuthI = ikecrypto.IntAuth(prf, k.SKpi, sa.intAuthI, intAuthA(req, reqFirst, len(reqPlain)), reqPlain)
-	sa.intAuthR = ikecrypto.IntAuth(prf, k.SKpr, sa.intAuthR, intAuthA(resp, respFirst, len(respPlain)), respPlain)
+	sa.intAuthI = ikecrypto.IntAuth(prf, k.SKpi, sa.intAuthI, ikecrypto.IntAuthA(req, reqFirst, len(reqPlain)), reqPlain)
+	sa.intAuthR = ikecrypto.IntAuth(prf, k.SKpr, sa.intAuthR, ikecrypto.IntAuthA(resp, respFirst, len(respPlain)), respPlain)
 	sa.intPlain = nil
-}
-
-// intAuthA is IntAuth_[i|r]*A of a message without unprotected payloads
-// (RFC 9242 §3.3.2): its IKE header and the header of its Encrypted
-// payload, with the lengths the message would have without IV, padding
-// and ICV and unfragmented: the Length of the IKE header counts the
-// headers and the inner payloads, the Payload Length of the SK payload its
-// header and the inner payloads, and the IKE header's Next Payload is SK
-// also for a message that was sent in SKF fragments.
-func intAuthA(h wire.Header, first wire.PayloadType, plainLen int) []byte {
-	h.NextPayload = wire.PayloadSK
-	h.Length = uint32(wire.HeaderLen + skHeaderLen + plainLen)
-	b := h.Append(make([]byte, 0, wire.HeaderLen+skHeaderLen))
-	b = append(b, byte(first), 0)
-	return binary.BigEndian.AppendUint16(b, uint16(skHeaderLen+plainLen))
 }
 
 // applyAdditionalKE derives the SA's keys after additional key exchange
@@ -220,8 +204,7 @@ func (sa *ikeSA) signedOctets(skp, realMessage, peerNonce, idBody []byte) []byte
 	if sa.initiator {
 		mid = sa.nextID
 	}
-	so = append(append(so, sa.intAuthI...), sa.intAuthR...)
-	return binary.BigEndian.AppendUint32(so, mid)
+	return ikecrypto.AppendIntAuth(so, sa.intAuthI, sa.intAuthR, mid)
 }
 
 // keepIntermediatePlain records the inner payloads of a received
