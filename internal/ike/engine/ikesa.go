@@ -142,6 +142,12 @@ type ikeSA struct {
 	// rekeyRetries the TEMPORARY_FAILURE answers to our IKE SA rekeys.
 	pendingChildren, rekeyRetries int32
 
+	// peerRedirect: the peer announced REDIRECT_SUPPORTED in its
+	// IKE_SA_INIT request; redirectedFrom is the gateway that redirected
+	// our IKE SA here, sent as REDIRECTED_FROM (redirect.go).
+	peerRedirect   bool
+	redirectedFrom wire.Gateway
+
 	taskManager
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// The Notification Data of REDIRECT and REDIRECTED_FROM (RFC 5685 §8):
+// The Notification Data of REDIRECT and REDIRECTED_FROM (RFC 5685, REDIRECT and REDIRECTED_FROM):
 //
 //	 0                   1                   2                   3
 //	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -21,11 +21,11 @@ import (
 // REDIRECT carries the Nonce Data (the initiator's Ni) only in an
 // IKE_SA_INIT response; REDIRECTED_FROM never does.
 
-// GatewayIdentityType is the GW Identity Type (RFC 5685 §8, IANA "IKEv2
+// GatewayIdentityType is the GW Identity Type (RFC 5685, IANA "IKEv2
 // Gateway Identity Types").
 type GatewayIdentityType uint8
 
-// Gateway identity types (RFC 5685 §8).
+// Gateway identity types (RFC 5685, REDIRECT and REDIRECTED_FROM).
 const (
 	GatewayIPv4 GatewayIdentityType = 1 // IPv4 address, 4 octets
 	GatewayIPv6 GatewayIdentityType = 2 // IPv6 address, 16 octets
@@ -133,7 +133,7 @@ func parseGateway(data []byte) (Gateway, []byte, error) {
 
 // NewRedirect returns the REDIRECT notification naming the new gateway,
 // with the initiator's nonce in an IKE_SA_INIT response and nil elsewhere
-// (RFC 5685 §8).
+// (RFC 5685, REDIRECT and REDIRECTED_FROM).
 func NewRedirect(g Gateway, nonce []byte) (*Notify, error) {
 	b, err := appendGateway(nil, g)
 	if err != nil {
@@ -143,7 +143,7 @@ func NewRedirect(g Gateway, nonce []byte) (*Notify, error) {
 }
 
 // NewRedirectedFrom returns the REDIRECTED_FROM notification naming the
-// gateway that redirected us (RFC 5685 §8).
+// gateway that redirected us (RFC 5685, REDIRECT and REDIRECTED_FROM).
 func NewRedirectedFrom(g Gateway) (*Notify, error) {
 	b, err := appendGateway(nil, g)
 	if err != nil {
@@ -153,7 +153,7 @@ func NewRedirectedFrom(g Gateway) (*Notify, error) {
 }
 
 // Redirect decodes the data of a REDIRECT notification: the new gateway
-// and the Nonce Data, empty when absent (RFC 5685 §8). A nonce, when
+// and the Nonce Data, empty when absent (RFC 5685, REDIRECT and REDIRECTED_FROM). A nonce, when
 // present, must have the length of a nonce (16..256 octets, RFC 7296
 // §3.9).
 func (n *Notify) Redirect() (Gateway, []byte, error) {
@@ -171,7 +171,7 @@ func (n *Notify) Redirect() (Gateway, []byte, error) {
 }
 
 // RedirectedFrom decodes the data of a REDIRECTED_FROM notification: the
-// gateway identity and nothing after it (RFC 5685 §8).
+// gateway identity and nothing after it (RFC 5685, REDIRECT and REDIRECTED_FROM).
 func (n *Notify) RedirectedFrom() (Gateway, error) {
 	if n.NotifyType != NotifyRedirectedFrom {
 		return Gateway{}, &ParseError{Payload: PayloadNotify, Reason: "not a REDIRECTED_FROM notification", Err: ErrSyntax}
