@@ -379,3 +379,63 @@ func TestRedirectFQDN(t *testing.T) {
 		t.Fatalf("looked up %v", asked)
 	}
 }
+
+// TestRedirectActiveThreshold: with an active threshold of 1, B serves
+// the first IKE SA and redirects the IKE_SA_INIT that comes once it is
+// established.
+func TestRedirectActiveThreshold(t *testing.T) {
+	load := func(o *engine.Options) {
+		o.Config.Global.Redirect = config.Redirect{To: wire.Gateway{Addr: addrC}, ActiveThreshold: 1}
+	}
+	a, b, c := redirectPeers(t, followRedirects, load, nil)
+	establish(t, a, b)
+	checkChildPair(t, a, b)
+	if _, err := a.e.InitiateChildless("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	ms := route(t, a, b, c)
+	if reqs := initRequests(ms); len(reqs) != 2 {
+		t.Fatalf("%d IKE_SA_INIT requests, want 2 (B, then C)", len(reqs))
+	} else {
+		checkRedirectedFrom(t, reqs[1], addrB)
+	}
+	if n := len(c.e.IKESAs()); n != 1 {
+		t.Fatalf("C has %d IKE SAs", n)
+	}
+	if s := b.e.RedirectStats(); s.Sent != 1 {
+		t.Fatalf("B sent %d redirects", s.Sent)
+	}
+}
+
+// TestRedirectLoopPeriod: max-redirects counts within loop-period only:
+// with one redirect per 100 ms, the second redirect at once is refused,
+// the third, after the period, followed.
+func TestRedirectLoopPeriod(t *testing.T) {
+	limit := func(o *engine.Options) {
+		o.Config.Global.Redirect.MaxRedirects = 1
+		o.Config.Global.Redirect.LoopPeriod = 100 * time.Millisecond
+	}
+	a, b, c := redirectPeers(t, both(followRedirects, limit), redirectTo(addrC), nil)
+	if _, err := a.e.InitiateChildless("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	route(t, a, b, c)
+	if _, err := a.e.InitiateChildless("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	route(t, a, b, c)
+	if s := a.e.RedirectStats(); s.Followed != 1 || s.LoopRefused != 1 {
+		t.Fatalf("A: %+v", s)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if _, err := a.e.InitiateChildless("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	route(t, a, b, c)
+	if s := a.e.RedirectStats(); s.Followed != 2 || s.LoopRefused != 1 {
+		t.Fatalf("A after the period: %+v", s)
+	}
+	if n := len(c.e.IKESAs()); n != 2 {
+		t.Fatalf("C has %d IKE SAs, want 2", n)
+	}
+}

@@ -33,6 +33,9 @@ import (
 // Config computes the effective configuration of a vrf's ike container.
 func Config(ike *generated.SecgwVrf_Vrf_Ike) (*config.Config, error) {
 	c := &config.Config{Global: resolveGlobal(ike.GetGlobalOptions())}
+	if err := resolveRedirect(ike.GetGlobalOptions().GetRedirect(), &c.Global.Redirect); err != nil {
+		return nil, fmt.Errorf("config: global-options redirect gateway: %w", err)
+	}
 	ppks, err := resolvePPKs(ike)
 	if err != nil {
 		return nil, err
@@ -195,6 +198,14 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	if b := pick(ip.RequirePpk, it.RequirePpk); b != nil {
 		out.RequirePPK = *b
+	}
+	if b := pick(ip.FollowRedirect, it.FollowRedirect); b != nil {
+		out.FollowRedirect = *b
+	}
+	if g := pick(ip.RedirectTo, it.RedirectTo); g != nil {
+		if out.RedirectTo, err = wire.ParseGateway(*g); err != nil {
+			return nil, nil, fmt.Errorf("redirect-to: %w", err)
+		}
 	}
 
 	// IKE proposals: the VPN's, else the template's, else the defaults.
@@ -472,4 +483,34 @@ func sortedKeys[V any](m map[uint8]V) []uint8 {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// resolveRedirect reads global-options redirect (RFC 5685).
+func resolveRedirect(r *generated.SecgwVrf_Vrf_Ike_GlobalOptions_Redirect, out *config.Redirect) error {
+	if r == nil {
+		return nil
+	}
+	if r.Gateway != nil {
+		g, err := wire.ParseGateway(*r.Gateway)
+		if err != nil {
+			return err
+		}
+		out.To = g
+	}
+	if r.Always != nil {
+		out.Always = *r.Always
+	}
+	if r.HalfOpenThreshold != nil {
+		out.HalfOpenThreshold = *r.HalfOpenThreshold
+	}
+	if r.ActiveThreshold != nil {
+		out.ActiveThreshold = *r.ActiveThreshold
+	}
+	if r.MaxRedirects != nil {
+		out.MaxRedirects = int(*r.MaxRedirects)
+	}
+	if r.LoopPeriod != nil {
+		out.LoopPeriod = time.Duration(*r.LoopPeriod) * time.Second
+	}
+	return nil
 }
