@@ -40,11 +40,11 @@ func TestRedirectRPC(t *testing.T) {
 		_, _, _, okC := onlyChild(c)
 		return okA && okC && len(b.State(false).IkeSa) == 0
 	})
-	if st := a.eng.RedirectStats(); st.Followed != 1 {
-		t.Errorf("A followed %d redirects", st.Followed)
+	if st := a.State(false).Statistics; st.GetRedirectsFollowed() != 1 {
+		t.Errorf("A followed %d redirects", st.GetRedirectsFollowed())
 	}
-	if st := b.eng.RedirectStats(); st.Sent != 1 {
-		t.Errorf("B sent %d redirects", st.Sent)
+	if st := b.State(false).Statistics; st.GetRedirectsSent() != 1 || st.GetRedirectsRefused() != 0 {
+		t.Errorf("B sent %d redirects", st.GetRedirectsSent())
 	}
 
 	for _, body := range []string{
