@@ -413,7 +413,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	sa.nr = make([]byte, nonceLen)
 	io.ReadFull(e.o.Rand, sa.nr)
 	sa.initRequest = m.Raw
-	sa.peerRedirect = wire.FindNotify(ps, wire.NotifyRedirectSupported) != nil
+	sa.peerRedirect = announcesRedirect(ps) // redirect.go
 	if err := sa.deriveKeys(suite, dh, ke.Data); err != nil {
 		e.removeSA(sa)
 		e.replyInit(d, m, wire.NewNotify(wire.NotifyInvalidSyntax, nil))

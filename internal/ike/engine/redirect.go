@@ -19,10 +19,11 @@ import (
 // Redirect (RFC 5685): a gateway sends its initiators to another gateway.
 //
 // Announcing. An initiator whose VPN has follow-redirect sends
-// N(REDIRECT_SUPPORTED) in its IKE_SA_INIT request; a responder only ever
-// redirects an initiator that did, and remembers it on the IKE SA
-// (ikeSA.peerRedirect) for the redirects of IKE_AUTH and of the
-// established SA.
+// N(REDIRECT_SUPPORTED) in its IKE_SA_INIT request, or, to the gateway it
+// was redirected to, N(REDIRECTED_FROM) instead (as charon does); a
+// responder only ever redirects an initiator that sent either, and
+// remembers it on the IKE SA (ikeSA.peerRedirect) for the redirects of
+// IKE_AUTH and of the established SA.
 //
 // As responder, three moments:
 //
@@ -119,7 +120,7 @@ func (e *Engine) allowRedirect(vpn string) bool {
 // global-options redirect says so; w is the peer's worker, locked.
 func (e *Engine) redirectInit(d Datagram, m *wire.Message, ps []wire.Payload, ni []byte) bool {
 	r := e.config().Global.Redirect
-	if r.To.IsZero() || wire.FindNotify(ps, wire.NotifyRedirectSupported) == nil {
+	if r.To.IsZero() || !announcesRedirect(ps) {
 		return false
 	}
 	if r.To.Addr.IsValid() && r.To.Addr.Unmap() == d.Local.Addr().Unmap() {
@@ -137,6 +138,13 @@ func (e *Engine) redirectInit(d Datagram, m *wire.Message, ps []wire.Payload, ni
 	e.limit.Log(nil, e.log, slog.LevelInfo, "IKE_SA_INIT redirected", "remote", d.Remote, "gateway", r.To.String())
 	e.replyInit(d, m, n)
 	return true
+}
+
+// announcesRedirect reports whether an IKE_SA_INIT request says its
+// initiator follows redirects: REDIRECT_SUPPORTED, or REDIRECTED_FROM,
+// which an initiator that was redirected sends instead.
+func announcesRedirect(ps []wire.Payload) bool {
+	return wire.FindNotify(ps, wire.NotifyRedirectSupported) != nil || wire.FindNotify(ps, wire.NotifyRedirectedFrom) != nil
 }
 
 // ignoreInitRedirect reports whether an IKE_SA_INIT response is a REDIRECT
@@ -166,16 +174,17 @@ func (sa *ikeSA) ignoreInitRedirect(ps []wire.Payload) bool {
 
 // redirectNotifies are the notifications of our IKE_SA_INIT request.
 func (sa *ikeSA) redirectNotifies() []wire.Payload {
-	var ps []wire.Payload
-	if sa.vpn.FollowRedirect {
-		ps = append(ps, wire.NewNotify(wire.NotifyRedirectSupported, nil))
+	if !sa.vpn.FollowRedirect {
+		return nil
 	}
 	if !sa.redirectedFrom.IsZero() {
+		// REDIRECTED_FROM stands for REDIRECT_SUPPORTED too (as
+		// charon sends it, and reads it).
 		if n, err := wire.NewRedirectedFrom(sa.redirectedFrom); err == nil {
-			ps = append(ps, n)
+			return []wire.Payload{n}
 		}
 	}
-	return ps
+	return []wire.Payload{wire.NewNotify(wire.NotifyRedirectSupported, nil)}
 }
 
 // followInitRedirect follows the REDIRECT of an IKE_SA_INIT response
