@@ -114,17 +114,33 @@ func TestRedirectCharon(t *testing.T) {
 }
 
 // TestRedirectSecgwd: secgwd as the initiator (follow-redirect) is
-// redirected by secgwd A in IKE_SA_INIT to secgwd B, sends REDIRECTED_FROM,
-// and its tunnel with B carries traffic.
+// redirected by secgwd A to secgwd B — in IKE_SA_INIT (global-options
+// redirect), and in IKE_AUTH (ike-policy redirect-to), where it deletes
+// its IKE SA with A — sends REDIRECTED_FROM, and its tunnel with B
+// carries traffic (the trap policy of start-action trap, with A in its
+// template, gives way to the child SA with B).
 func TestRedirectSecgwd(t *testing.T) {
-	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		redirect []string
+	}{
+		{"IKE_SA_INIT", []string{"global-options redirect gateway " + gwBOuter.String(), "global-options redirect always true"}},
+		{"IKE_AUTH", []string{"vpn " + ourVPNName + " ike-policy redirect-to " + gwBOuter.String()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			redirectSecgwd(t, c.redirect, c.name == "IKE_AUTH")
+		})
+	}
+}
+
+func redirectSecgwd(t *testing.T, redirect []string, inAuth bool) {
 	requirePrerequisites(t)
 	top := newTopology(t)
 	bNS := addGatewayB(t, top)
 	gwA, gwB := startGateway(t, top.gw), startGateway(t, bNS)
 	init := startGateway(t, top.charon)
-	gwA.configure(t, append(responderVPN(gwOuter),
-		"global-options redirect gateway "+gwBOuter.String(), "global-options redirect always true")...)
+	gwA.configure(t, append(responderVPN(gwOuter), redirect...)...)
 	gwB.configure(t, responderVPN(gwBOuter)...)
 	p := "vpn road "
 	init.configure(t,
@@ -148,6 +164,9 @@ func TestRedirectSecgwd(t *testing.T) {
 	}
 	if !strings.Contains(init.readLog(), "following redirect") {
 		t.Errorf("the initiator's log does not say it followed the redirect")
+	}
+	if inAuth && !eventually(10*time.Second, func() bool { return gwA.established(t) == "0" }) {
+		t.Errorf("A keeps the IKE SA it redirected in IKE_AUTH:\n%s", gwA.rpc(t, getStats))
 	}
 	ping(t, top.charon, charonIn4, gwInner4)
 	ping(t, bNS, gwInner4, charonIn4)
