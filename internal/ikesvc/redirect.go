@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"secgw/internal/ike/engine"
-	"secgw/internal/ike/wire"
 )
 
 // RedirectTarget is the input of the redirect RPC (secgw-ike-rpc.yang):
@@ -31,19 +30,17 @@ func (s *Service) Redirect(_ context.Context, t RedirectTarget) (Result, error) 
 	if t.Gateway == "" {
 		return Result{}, missing("redirect", "redirect needs gateway")
 	}
-	g, err := wire.ParseGateway(t.Gateway)
-	if err != nil {
-		return Result{}, invalid("gateway", fmt.Sprintf("gateway %q is neither an address nor a domain name", t.Gateway))
-	}
 	var res Result
 	for _, sa := range s.selectIKE(&Target{IKESA: t.IKESA}) {
-		switch err := s.eng.Redirect(sa.UniqueID, g); {
+		switch err := s.eng.Redirect(sa.UniqueID, t.Gateway); {
 		case err == nil:
 			res.Count++
+		case errors.Is(err, engine.ErrBadGateway):
+			return Result{}, invalid("gateway", fmt.Sprintf("gateway %q is neither an address nor a domain name", t.Gateway))
 		case errors.Is(err, engine.ErrRedirectUnsupported):
 			res.Messages = append(res.Messages, fmt.Sprintf("IKE SA #%d (vpn %s): not redirected, the peer did not announce REDIRECT_SUPPORTED", sa.UniqueID, sa.VPN))
 		}
 	}
-	res.Messages = append(res.Messages, fmt.Sprintf("Redirected %d IKE SA to %s.", res.Count, g))
+	res.Messages = append(res.Messages, fmt.Sprintf("Redirected %d IKE SA to %s.", res.Count, t.Gateway))
 	return res, nil
 }

@@ -343,14 +343,22 @@ func (e *Engine) resolveGateway(g wire.Gateway, local netip.Addr, then func(a ne
 	}()
 }
 
+// ErrBadGateway is returned by Redirect for a gateway that is neither an
+// address nor a domain name.
+var ErrBadGateway = errors.New("engine: the gateway is neither an address nor a domain name")
+
 // Redirect sends the peer of the established IKE SA with the given
-// unique-id to gateway g (RFC 5685): an INFORMATIONAL request with
-// N(REDIRECT); the peer then deletes this IKE SA and sets up a new one
-// there. Only an initiator that announced REDIRECT_SUPPORTED is
-// redirected.
-func (e *Engine) Redirect(uid uint32, g wire.Gateway) error {
+// unique-id to gateway (an address or a domain name, RFC 5685): an
+// INFORMATIONAL request with N(REDIRECT); the peer then deletes this IKE
+// SA and sets up a new one there. Only an initiator that announced
+// REDIRECT_SUPPORTED is redirected.
+func (e *Engine) Redirect(uid uint32, gateway string) error {
+	g, err := wire.ParseGateway(gateway)
+	if err != nil {
+		return ErrBadGateway
+	}
 	if _, err := wire.NewRedirect(g, nil); err != nil {
-		return err
+		return ErrBadGateway
 	}
 	sa, w := e.byUID(uid)
 	if sa == nil {

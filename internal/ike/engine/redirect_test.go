@@ -264,13 +264,13 @@ func TestRedirectEstablished(t *testing.T) {
 	if len(snap) != 1 {
 		t.Fatalf("B has %d SAs", len(snap))
 	}
-	if err := b.e.Redirect(snap[0].UniqueID, wire.Gateway{}); err == nil {
-		t.Fatal("redirect to no gateway accepted")
+	if err := b.e.Redirect(snap[0].UniqueID, "not a name"); !errors.Is(err, engine.ErrBadGateway) {
+		t.Fatalf("redirect to a bad gateway: %v", err)
 	}
-	if err := b.e.Redirect(snap[0].UniqueID+100, wire.Gateway{Addr: addrC}); !errors.Is(err, engine.ErrNoSA) {
+	if err := b.e.Redirect(snap[0].UniqueID+100, addrC.String()); !errors.Is(err, engine.ErrNoSA) {
 		t.Fatalf("unknown SA: %v", err)
 	}
-	if err := b.e.Redirect(snap[0].UniqueID, wire.Gateway{Addr: addrC}); err != nil {
+	if err := b.e.Redirect(snap[0].UniqueID, addrC.String()); err != nil {
 		t.Fatal(err)
 	}
 	d := deliver(t, b, a) // INFORMATIONAL request: SK{N(REDIRECT, C)}
@@ -295,7 +295,7 @@ func TestRedirectEstablishedUnsupported(t *testing.T) {
 	a, b, _ := redirectPeers(t, nil, nil, nil)
 	establish(t, a, b)
 	snap := b.e.Snapshot(false)
-	if err := b.e.Redirect(snap[0].UniqueID, wire.Gateway{Addr: addrC}); !errors.Is(err, engine.ErrRedirectUnsupported) {
+	if err := b.e.Redirect(snap[0].UniqueID, addrC.String()); !errors.Is(err, engine.ErrRedirectUnsupported) {
 		t.Fatalf("got %v", err)
 	}
 	if b.net.Len() != 0 {
