@@ -156,7 +156,12 @@ func redirectSecgwd(t *testing.T, redirect []string, inAuth bool) {
 	if !eventually(15*time.Second, func() bool { return gwB.established(t) == "1" && init.established(t) == "1" }) {
 		t.Fatalf("no IKE SA between the initiator and B:\n%s\n%s", out, gwB.rpc(t, getStats))
 	}
-	if st := init.rpc(t, getStats); !strings.Contains(st, "<redirects-followed>1</redirects-followed>") {
+	// The IKE SA keeps its unique-id at B: initiate reports it up.
+	if !strings.Contains(out, "CHILD_SA "+policy4.name+"{") || !strings.Contains(out, "established") {
+		t.Errorf("cmd ike initiate:\n%s", out)
+	}
+	if st := init.rpc(t, getStats); !strings.Contains(st, "<redirects-followed>1</redirects-followed>") ||
+		strings.Contains(st, "<failure>") {
 		t.Errorf("the initiator's statistics:\n%s", st)
 	}
 	if st := gwA.rpc(t, getStats); !strings.Contains(st, "<redirects-sent>1</redirects-sent>") {

@@ -147,6 +147,10 @@ type ikeSA struct {
 	// our IKE SA here, sent as REDIRECTED_FROM (redirect.go).
 	peerRedirect   bool
 	redirectedFrom wire.Gateway
+	// redirected: we followed a redirect of this IKE SA before it was
+	// established; its unique-id goes on in the IKE SA at the new
+	// gateway, and its removal is no failure (no event).
+	redirected bool
 
 	taskManager
 }

@@ -226,11 +226,14 @@ func (sa *ikeSA) follow(g wire.Gateway, during string, policies []config.Securit
 	}
 	sa.log().Info("following redirect", "during", during, "gateway", g.String())
 	sa.failure = "redirected to " + g.String() + " during " + during
+	sa.redirected = true
+	uid := sa.uid
 	drop()
 	cur := sa.w
 	e.resolveGateway(g, local.Addr(), func(a netip.Addr, locked bool) {
 		start := func(w *worker) {
 			n := e.startIKEFrom(w, v, local, netip.AddrPortFrom(a, PortIKE), false, policies, hint, from)
+			n.uid = uid // the same IKE SA for the operator, at another gateway
 			n.log().Info("IKE SA set up at the new gateway", "redirected-from", from.String())
 		}
 		if locked {

@@ -114,8 +114,11 @@ func checkRedirectedFrom(t *testing.T, m *wire.Message, from netip.Addr) {
 // REDIRECT_SUPPORTED, to C with N(REDIRECT, C, Ni) and no state; A sets
 // up its IKE SA and child SA at C with REDIRECTED_FROM(B).
 func TestRedirectInit(t *testing.T) {
-	a, b, c := redirectPeers(t, followRedirects, redirectTo(addrC), nil)
-	if err := a.e.Initiate("to-b"); err != nil {
+	var events []engine.Event
+	record := func(o *engine.Options) { o.Events = func(ev engine.Event) { events = append(events, ev) } }
+	a, b, c := redirectPeers(t, both(followRedirects, record), redirectTo(addrC), nil)
+	uid, err := a.e.InitiateSA("to-b")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// IKE_SA_INIT request to B: SA, KE, Ni, N(NAT_*), N(REDIRECT_SUPPORTED)
@@ -147,6 +150,15 @@ func TestRedirectInit(t *testing.T) {
 	}
 	checkRedirectedFrom(t, reqs[0], addrB)
 	checkAtC(t, a, b, c)
+	// The IKE SA keeps its unique-id at C, and the redirect is no failure.
+	if snap := a.e.Snapshot(false); len(snap) != 1 || snap[0].UniqueID != uid {
+		t.Errorf("A's IKE SA at C has unique-id %v, want %d", snap, uid)
+	}
+	for _, ev := range events {
+		if ev.Kind == engine.IKEFailed || ev.Kind == engine.IKEDown {
+			t.Errorf("event %+v", ev)
+		}
+	}
 	if s := b.e.RedirectStats(); s.Sent != 1 {
 		t.Errorf("B sent %d redirects", s.Sent)
 	}
