@@ -118,7 +118,7 @@ func (c *CLI) Run(line string) error {
 // operational lists the commands of operational mode, for errors and help.
 var operational = []Cand{
 	{Word: "show", Help: "Show configuration, state, IKE SAs, uncommitted changes (show config diff) or commits (show commits)"},
-	{Word: "cmd", Help: "Run an operational command (cmd ike initiate|rekey|reauth ...)"},
+	{Word: "cmd", Help: "Run an operational command (cmd ike initiate|rekey|reauth|redirect ...)"},
 	{Word: "flush", Help: "Delete SAs (flush ike ike-sa|child-sa ...)"},
 	{Word: "edit", Help: "Enter configuration mode (edit running): locks the candidate and running until exit"},
 	{Word: "discard", Help: "Drop the changes a NETCONF session left in the candidate without locking it (refused while anyone is in configuration mode)"},

@@ -229,6 +229,7 @@ func ikeRPCs(s *ikesvc.Service) map[string]netconf.RPCHandler {
 		"initiate":  netconf.RPC(s.Initiate),
 		"rekey":     netconf.RPC(s.Rekey),
 		"reauth":    netconf.RPC(s.Reauth),
+		"redirect":  netconf.RPC(s.Redirect),
 		"flush":     netconf.RPC(s.Flush),
 		"ha-notify": netconf.RPC(s.HANotify),
 	}

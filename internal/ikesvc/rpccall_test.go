@@ -38,6 +38,17 @@ func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte
 		}
 		return xmlcodec.AppendOutput(nil, rpc, out)
 	}
+	if name.Local == "redirect" {
+		var in RedirectTarget
+		if err := xmlcodec.DecodeInput(rpc, input, &in); err != nil {
+			return nil, err
+		}
+		out, err := s.Redirect(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return xmlcodec.AppendOutput(nil, rpc, out)
+	}
 	methods := map[string]func(context.Context, Target) (Result, error){
 		"initiate": s.Initiate, "rekey": s.Rekey, "reauth": s.Reauth, "flush": s.Flush}
 	var in Target

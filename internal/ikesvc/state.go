@@ -59,6 +59,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 		IkeSaEstablished: &established, IkeSaHalfOpen: &halfOpen, ChildSaInstalled: &children,
 	}
 	s.stats.fill(ike.Statistics)
+	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
+	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
+	ike.Statistics.RedirectsRefused = &r.LoopRefused
 	return ike
 }
 

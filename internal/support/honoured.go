@@ -181,6 +181,16 @@ func Honoured() []Honour {
 		{"/vrf/ike/vpn/ppk", "TestPPKUsed", "internal/ike/engine/ppk_test.go"},
 		{"/vrf/ike/vpn/ike-policy/require-ppk", "TestPPKPeerWithoutPPK", "internal/ike/engine/ppk_test.go"},
 		{"/vrf/ike/ike-policy-template/require-ppk", "TestPPKPeerWithoutPPK", "internal/ike/engine/ppk_test.go"},
+		{"/vrf/ike/global-options/redirect/gateway", "TestRedirectInit", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/global-options/redirect/always", "TestRedirectInit", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/global-options/redirect/half-open-threshold", "TestRedirectUnderLoad", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/global-options/redirect/active-threshold", "TestRedirectActiveThreshold", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/global-options/redirect/max-redirects", "TestRedirectLoop", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/global-options/redirect/loop-period", "TestRedirectLoopPeriod", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/vpn/ike-policy/follow-redirect", "TestRedirectInit", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/vpn/ike-policy/redirect-to", "TestRedirectAuth", "internal/ike/engine/redirect_test.go"},
+		{"/vrf/ike/ike-policy-template/follow-redirect", "TestResolveRedirect", "internal/ike/resolve/redirect_test.go"},
+		{"/vrf/ike/ike-policy-template/redirect-to", "TestResolveRedirect", "internal/ike/resolve/redirect_test.go"},
 	}
 }
 

@@ -99,6 +99,9 @@ type child struct {
 	pols []dataplane.Policy
 }
 
+// trap reports whether ch is a trap policy's (trap.go): no SAs.
+func (ch *child) trap() bool { return ch.c.InSPI == 0 && ch.sas[0].SPI == 0 }
+
 // reqKey is what children sharing a reqid have in common.
 type reqKey struct {
 	vpn, policy, local, remote string
@@ -159,16 +162,35 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	ch := &child{c: c, rk: rk, sas: [2]dataplane.SA{sas[0], sas[1]}, pols: pols}
 
 	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &ch.sas[0]}, {Kind: dataplane.AddSA, SA: &ch.sas[1]}}
+	// A trap policy stands for the child SA until it exists, with the
+	// VPN's endpoints in its template; the child SA may have others (it
+	// followed a redirect, RFC 5685): its own policy replaces the trap's
+	// while it lives (unregister puts the trap's back).
+	var takeover []dataplane.Op
 	for i := range ch.pols {
-		if p.policies[ch.pols[i].Key()] == nil {
+		k := ch.pols[i].Key()
+		switch u := p.policies[k]; {
+		case u == nil:
 			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
+		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &ch.pols[i]):
+			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &ch.pols[i]})
 		}
 	}
 	if err := p.apply(ops); err != nil {
 		p.undo(ops, err)
 		return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
 	}
+	if len(takeover) > 0 {
+		if err := p.apply(takeover); err != nil {
+			p.undo(ops, nil)
+			return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
+		}
+	}
 	p.register(ch, re)
+	for _, op := range takeover {
+		u := p.policies[op.Policy.Key()]
+		u.users = append([]*child{ch}, slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })...)
+	}
 	p.children[c.InSPI] = ch
 	if p.log.Enabled(context.Background(), slog.LevelInfo) {
 		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,

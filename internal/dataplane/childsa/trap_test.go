@@ -61,3 +61,43 @@ func TestTrap(t *testing.T) {
 		t.Fatalf("after removing the trap: %+v", st.Policies)
 	}
 }
+
+// TestTrapChildElsewhere: a child SA whose outer addresses are not the
+// trap's (it followed a redirect to another gateway, RFC 5685) takes
+// the out policy over with its own template while it lives, so that its
+// traffic finds its SA; once it is gone the trap's policy is back.
+func TestTrapChildElsewhere(t *testing.T) {
+	f := dataplane.NewFake()
+	p := NewProgrammer(ProgrammerOptions{Dataplane: f})
+	c := testChild(0x1001, 0x2001)
+	trap := engine.Trap{VPN: c.VPN, Policy: c.Policy, Local: c.Local.Addr(), Remote: netip.MustParseAddr("198.51.100.1"),
+		LocalTS: c.LocalTS[0], RemoteTS: c.RemoteTS[0], Mode: c.Mode}
+	if err := p.InstallTrap(trap); err != nil {
+		t.Fatal(err)
+	}
+	outTmpl := func() dataplane.Template {
+		t.Helper()
+		for _, pol := range f.All().Policies {
+			if pol.Dir == dataplane.Out {
+				return pol.Tmpl
+			}
+		}
+		t.Fatal("no out policy")
+		return dataplane.Template{}
+	}
+	if got := outTmpl(); got.Dst != trap.Remote {
+		t.Fatalf("trap template %+v", got)
+	}
+	if err := p.InstallChild(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := outTmpl(); got.Dst != c.Remote.Addr() {
+		t.Fatalf("with the child elsewhere, the out template is %+v, want dst %v", got, c.Remote.Addr())
+	}
+	if err := p.DeleteChild(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := outTmpl(); got.Dst != trap.Remote {
+		t.Fatalf("after the child, the out template is %+v, want the trap's", got)
+	}
+}

@@ -71,6 +71,60 @@ type Global struct {
 	// MakeBeforeBreak is make-before-break: a reauthentication sets up
 	// the new IKE and child SAs before it deletes the old ones.
 	MakeBeforeBreak bool
+	// Redirect is global-options redirect (RFC 5685): when the responder
+	// redirects IKE_SA_INIT requests to another gateway, and how many
+	// redirects an initiator follows.
+	Redirect Redirect
+}
+
+// Redirect is global-options redirect (RFC 5685).
+type Redirect struct {
+	// To is the gateway IKE_SA_INIT requests are redirected to
+	// (redirect-to); the zero value redirects nothing during IKE_SA_INIT.
+	To wire.Gateway
+	// Always redirects every IKE_SA_INIT request that announced
+	// REDIRECT_SUPPORTED (draining a gateway before maintenance).
+	Always bool
+	// HalfOpenThreshold and ActiveThreshold redirect while this many IKE
+	// SAs are half-open, or established (a gateway under load); zero
+	// disables each. A request that carries REDIRECTED_FROM was
+	// redirected already and is not redirected for load.
+	HalfOpenThreshold, ActiveThreshold uint32
+	// MaxRedirects is how many redirects an initiator follows for a VPN
+	// within LoopPeriod (RFC 5685: MAX_REDIRECTS and
+	// REDIRECT_LOOP_DETECT_PERIOD); zero means the RFC's 5 and 300 s.
+	MaxRedirects int
+	LoopPeriod   time.Duration
+}
+
+// Init reports whether an IKE_SA_INIT request is redirected while
+// halfOpen IKE SAs are half-open and active established; redirected says
+// the request carried REDIRECTED_FROM.
+func (r Redirect) Init(halfOpen, active int, redirected bool) bool {
+	if r.To.IsZero() {
+		return false
+	}
+	if r.Always {
+		return true
+	}
+	if redirected {
+		return false
+	}
+	return (r.HalfOpenThreshold > 0 && halfOpen >= int(r.HalfOpenThreshold)) ||
+		(r.ActiveThreshold > 0 && active >= int(r.ActiveThreshold))
+}
+
+// Limits returns MaxRedirects and LoopPeriod, with the RFC 5685
+// defaults for zero.
+func (r Redirect) Limits() (int, time.Duration) {
+	n, p := r.MaxRedirects, r.LoopPeriod
+	if n <= 0 {
+		n = 5
+	}
+	if p <= 0 {
+		p = 300 * time.Second
+	}
+	return n, p
 }
 
 // Retransmit holds the retransmission constants of global-options (vsr
@@ -149,6 +203,14 @@ type VPN struct {
 	Child ChildLifetimes
 	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
 	Fragmentation bool
+	// FollowRedirect is follow-redirect: as initiator, announce
+	// REDIRECT_SUPPORTED in IKE_SA_INIT and follow the REDIRECT of the
+	// responder (RFC 5685).
+	FollowRedirect bool
+	// RedirectTo is redirect-to: as responder, a peer authenticated
+	// under this VPN that announced REDIRECT_SUPPORTED is redirected
+	// there in the IKE_AUTH response (RFC 5685); zero: not redirected.
+	RedirectTo wire.Gateway
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy

@@ -250,10 +250,17 @@ func failureReason(n wire.NotifyType) string {
 // policies; none makes a childless IKE SA (RFC 6023). w is the worker of
 // remote's address, locked.
 func (e *Engine) startIKE(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
+	return e.startIKEFrom(w, v, local, remote, natt, policies, hint, wire.Gateway{})
+}
+
+// startIKEFrom is startIKE for an IKE SA that follows a redirect from
+// the gateway from (REDIRECTED_FROM, redirect.go); zero: none.
+func (e *Engine) startIKEFrom(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet, from wire.Gateway) *ikeSA {
 	sa := e.newSA(w, true, v)
 	sa.handshake = &handshake{}
 	sa.spii = sa.id
 	sa.local, sa.remote, sa.natt = local, remote, natt
+	sa.redirectedFrom = from
 	sa.queue(&initTask{})
 	sa.queue(&authTask{policies: policies, hint: hint})
 	sa.startNext()

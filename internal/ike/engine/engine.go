@@ -112,6 +112,9 @@ type Options struct {
 	// in hex) out at LevelKeys; without it nothing logs keys, whatever
 	// the level (secgwd -log-keys).
 	LogKeys bool
+	// LookupHost resolves the name of a gateway a REDIRECT names (RFC
+	// 5685); nil means the system resolver.
+	LookupHost func(ctx context.Context, name string) ([]netip.Addr, error)
 }
 
 // Engine is the IKEv2 engine of one vrf.
@@ -159,6 +162,8 @@ type Engine struct {
 	// contacts finds the established IKE SAs by peer identity, for
 	// INITIAL_CONTACT and unique-sa (unique.go).
 	contacts contactIndex
+	// redir counts redirects and bounds those we follow (redirect.go).
+	redir redirects
 
 	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
@@ -495,7 +500,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	case sa.reestablish != nil:
 		r := sa.reestablish
 		sa.log().Info("setting up the new IKE SA of the reauthentication")
-		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) { e.startIKE(w, r.v, r.local, r.remote, r.natt, r.policies, nil) })
+		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) { e.startIKEFrom(w, r.v, r.local, r.remote, r.natt, r.policies, nil, r.from) })
 	case sa.peerDead && established:
 		e.dpdAction(sa, policies)
 	case sa.closedByPeer:

@@ -58,8 +58,8 @@ func (e *Engine) emit(ev Event) {
 
 // emitDown reports the end of sa (and of its child SAs) as it is removed.
 func (e *Engine) emitDown(sa *ikeSA) {
-	if e.o.Events == nil {
-		return
+	if e.o.Events == nil || sa.redirected {
+		return // a redirected IKE SA lives on at the new gateway (redirect.go)
 	}
 	vpn := ""
 	if sa.vpn != nil {

@@ -146,6 +146,11 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
 		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
 	}
+	if n := wire.FindNotify(ps, wire.NotifyRedirect); n != nil && v.FollowRedirect {
+		if ok, err := t.authRedirect(sa, m, n); ok {
+			return err // RFC 5685 (redirect.go)
+		}
+	}
 	if ppk != nil {
 		sa.commitPPK(ppk, v.PPK.Name)
 		ppk = nil
@@ -285,7 +290,15 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		// RFC 8784 §3: an empty PPK_IDENTITY says the PPK was used.
 		resp = append(resp, wire.NewNotify(wire.NotifyPPKIdentity, nil))
 	}
-	resp = append(resp, sa.respondChild(ps)...)
+	if n := sa.authRedirectResponse(vpn); n != nil {
+		// RFC 5685: no child SA; the initiator deletes the IKE SA, or
+		// it goes after redirectGrace (redirect.go).
+		sa.stopIKETimers()
+		sa.armIKETimer(timerIKEExpire, redirectGrace)
+		resp = append(resp, n)
+	} else {
+		resp = append(resp, sa.respondChild(ps)...)
+	}
 	sa.authDone()
 	return resp
 }

@@ -73,11 +73,15 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		// responder announces it, again after a COOKIE.
 		ps = append(ps, wire.NewNotify(wire.NotifyUsePPK, nil))
 	}
+	ps = append(ps, sa.redirectNotifies()...) // RFC 5685 (redirect.go)
 	return ps, nil
 }
 
 func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error {
 	t.tries++
+	if n := wire.FindNotify(ps, wire.NotifyRedirect); n != nil {
+		return sa.followInitRedirect(n) // RFC 5685 (redirect.go)
+	}
 	// A COOKIE again, other than the one we returned: the responder
 	// replaced its secret meanwhile (RFC 7296 §2.6; or restarted), and
 	// the new cookie is what it wants now. tries bounds the rounds.
@@ -355,6 +359,9 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		e.replyInit(d, m, wire.NewNotify(wire.NotifyInvalidSyntax, nil))
 		return
 	}
+	if e.redirectInit(d, m, ps, ni.Data) {
+		return // RFC 5685: stateless, before the cookie (redirect.go)
+	}
 	// The cookie and the limits come before anything costly: no state,
 	// no Diffie-Hellman for a request that is refused (dos.go).
 	ok, verified := e.admitInit(w, d, m, ps, ni.Data)
@@ -408,6 +415,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	sa.nr = make([]byte, nonceLen)
 	io.ReadFull(e.o.Rand, sa.nr)
 	sa.initRequest = m.Raw
+	sa.peerRedirect = announcesRedirect(ps) // redirect.go
 	if err := sa.deriveKeys(suite, dh, ke.Data); err != nil {
 		e.removeSA(sa)
 		e.replyInit(d, m, wire.NewNotify(wire.NotifyInvalidSyntax, nil))

@@ -147,6 +147,16 @@ type ikeSA struct {
 	// rekeyRetries the TEMPORARY_FAILURE answers to our IKE SA rekeys.
 	pendingChildren, rekeyRetries int32
 
+	// peerRedirect: the peer announced REDIRECT_SUPPORTED in its
+	// IKE_SA_INIT request; redirectedFrom is the gateway that redirected
+	// our IKE SA here, sent as REDIRECTED_FROM (redirect.go).
+	peerRedirect   bool
+	redirectedFrom wire.Gateway
+	// redirected: we followed a redirect of this IKE SA before it was
+	// established; its unique-id goes on in the IKE SA at the new
+	// gateway, and its removal is no failure (no event).
+	redirected bool
+
 	taskManager
 }
 

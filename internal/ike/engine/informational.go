@@ -94,6 +94,9 @@ func (t *livenessTask) retransmitSchedule(*ikeSA) (int, time.Duration) {
 // SA with an empty response after which the SA is gone, anything else (a
 // liveness check) with an empty response (RFC 7296 §1.4.1).
 func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
+	if n := wire.FindNotify(ps, wire.NotifyRedirect); n != nil {
+		sa.informationalRedirect(n) // RFC 5685 (redirect.go)
+	}
 	var ours [][]byte
 	for _, p := range ps {
 		d, ok := p.(*wire.Delete)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"secgw/internal/ike/config"
+	"secgw/internal/ike/wire"
 )
 
 // reauth reauthenticates an IKE SA (RFC 7296 §2.8.3): a new IKE SA with
@@ -62,6 +63,8 @@ type reestablish struct {
 	local, remote netip.AddrPort
 	natt          bool
 	policies      []config.SecurityPolicy
+	// from is the gateway that redirected us here (redirect.go), or zero.
+	from wire.Gateway
 }
 
 // childrenDone is called when an IKE SA has set up the child SAs it was

@@ -160,6 +160,9 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	var ps []wire.Payload
 	if m.Header.Exchange == wire.ExchangeIKESAInit {
 		ps = wire.SkipUnknown(m.Payloads)
+		if sa.ignoreInitRedirect(ps) {
+			return // RFC 5685: not ours to follow (redirect.go)
+		}
 	} else {
 		var err error
 		var complete bool

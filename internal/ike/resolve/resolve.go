@@ -38,7 +38,11 @@ func Config(ike *generated.SecgwVrf_Vrf_Ike) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := config.Delta{Global: resolveGlobal(ike.GetGlobalOptions()), PPKs: ppks}
+	g, err := resolveGlobalOptions(ike.GetGlobalOptions())
+	if err != nil {
+		return nil, err
+	}
+	d := config.Delta{Global: g, PPKs: ppks}
 	names := make([]string, 0, len(ike.Vpn))
 	for n := range ike.Vpn {
 		names = append(names, n)
@@ -67,6 +71,15 @@ func resolveEntry(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike
 		return config.Entry{}, fmt.Errorf("config: vpn %s: %w", v.GetName(), err)
 	}
 	return config.Entry{VPN: rv, Clear: clear, Uses: uses(v)}, nil
+}
+
+// resolveGlobalOptions resolves global-options, redirect included.
+func resolveGlobalOptions(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) (config.Global, error) {
+	out := resolveGlobal(g)
+	if err := resolveRedirect(g.GetRedirect(), &out.Redirect); err != nil {
+		return config.Global{}, fmt.Errorf("config: global-options redirect gateway: %w", err)
+	}
+	return out, nil
 }
 
 func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
@@ -206,6 +219,14 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	if b := pick(ip.RequirePpk, it.RequirePpk); b != nil {
 		out.RequirePPK = *b
+	}
+	if b := pick(ip.FollowRedirect, it.FollowRedirect); b != nil {
+		out.FollowRedirect = *b
+	}
+	if g := pick(ip.RedirectTo, it.RedirectTo); g != nil {
+		if out.RedirectTo, err = wire.ParseGateway(*g); err != nil {
+			return nil, nil, fmt.Errorf("redirect-to: %w", err)
+		}
 	}
 
 	// IKE proposals: the VPN's, else the template's, else the defaults.
@@ -483,4 +504,34 @@ func sortedKeys[V any](m map[uint8]V) []uint8 {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// resolveRedirect reads global-options redirect (RFC 5685).
+func resolveRedirect(r *generated.SecgwVrf_Vrf_Ike_GlobalOptions_Redirect, out *config.Redirect) error {
+	if r == nil {
+		return nil
+	}
+	if r.Gateway != nil {
+		g, err := wire.ParseGateway(*r.Gateway)
+		if err != nil {
+			return err
+		}
+		out.To = g
+	}
+	if r.Always != nil {
+		out.Always = *r.Always
+	}
+	if r.HalfOpenThreshold != nil {
+		out.HalfOpenThreshold = *r.HalfOpenThreshold
+	}
+	if r.ActiveThreshold != nil {
+		out.ActiveThreshold = *r.ActiveThreshold
+	}
+	if r.MaxRedirects != nil {
+		out.MaxRedirects = int(*r.MaxRedirects)
+	}
+	if r.LoopPeriod != nil {
+		out.LoopPeriod = time.Duration(*r.LoopPeriod) * time.Second
+	}
+	return nil
 }

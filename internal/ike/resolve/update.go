@@ -119,7 +119,11 @@ func Update(prev *config.Config, ike *generated.SecgwVrf_Vrf_Ike, ch Changes) (R
 		}
 		return Result{Config: c, Full: true, Resolved: len(c.VPNs)}, nil
 	}
-	d := config.Delta{Global: resolveGlobal(ike.GetGlobalOptions()), PPKs: prev.PPKs}
+	g, err := resolveGlobalOptions(ike.GetGlobalOptions())
+	if err != nil {
+		return Result{}, err
+	}
+	d := config.Delta{Global: g, PPKs: prev.PPKs}
 	names := map[string]bool{}
 	for n := range ch.VPNs {
 		names[n] = true
