@@ -86,6 +86,10 @@ type Global struct {
 	// MakeBeforeBreak is make-before-break: a reauthentication sets up
 	// the new IKE and child SAs before it deletes the old ones.
 	MakeBeforeBreak bool
+	// WindowSize is window-size: the IKE window announced with
+	// SET_WINDOW_SIZE (RFC 7296 §2.3); 1 (or 0) keeps one exchange at a
+	// time.
+	WindowSize int
 }
 
 // Retransmit holds the retransmission constants of global-options (vsr

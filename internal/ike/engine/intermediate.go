@@ -218,7 +218,7 @@ func (sa *ikeSA) signedOctets(skp, realMessage, peerNonce, idBody []byte) []byte
 	}
 	mid := sa.expectID
 	if sa.initiator {
-		mid = sa.nextID
+		mid = sa.curID
 	}
 	so = append(append(so, sa.intAuthI...), sa.intAuthR...)
 	return binary.BigEndian.AppendUint32(so, mid)
