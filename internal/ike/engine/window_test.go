@@ -346,3 +346,33 @@ func TestWindowDefaultAnnouncesNothing(t *testing.T) {
 
 // netipPort is a on the IKE port.
 func netipPort(a netip.Addr) netip.AddrPort { return netip.AddrPortFrom(a, engine.PortIKE) }
+
+// TestWindowInformational: a SET_WINDOW_SIZE in an INFORMATIONAL request
+// after IKE_AUTH sets the peer's window (RFC 7296 §2.3 allows it in any
+// later exchange); one whose data is not four octets, or is zero, is
+// ignored with a log line, and the request is answered all the same.
+func TestWindowInformational(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec, logs := recordLogs(t)
+		a, b := pairOpts(t, nil, withWindow(4), nil, logs)
+		establish(t, a, b)
+		spi := mustSPI(t, a)
+		for i, data := range [][]byte{{0, 0, 4}, {0, 0, 0, 0}, {0, 0, 0, 4}} {
+			msgs, err := a.e.EncodeForTest(spi, wire.ExchangeInformational, uint32(2+i), false,
+				[]wire.Payload{wire.NewNotify(wire.NotifySetWindowSize, data)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.e.HandleDatagram(engine.Datagram{Local: netipPort(addrB), Remote: netipPort(addrA), Data: msgs[0]})
+			if got := msgIDs(t, takeAll(b)); !slices.Equal(got, []uint32{uint32(2 + i)}) {
+				t.Fatalf("B answered %v, want [%d]", got, 2+i)
+			}
+		}
+		if n := len(rec.find("ignoring malformed SET_WINDOW_SIZE")); n != 2 {
+			t.Errorf("%d malformed SET_WINDOW_SIZE logged, want 2", n)
+		}
+		if got := rec.find("peer window"); len(got) != 1 || got[0]["size"] != "4" {
+			t.Errorf("peer window records %v, want one of size 4", got)
+		}
+	})
+}
