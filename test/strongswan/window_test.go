@@ -59,17 +59,16 @@ func TestWindowInterop(t *testing.T) {
 		}
 	}
 	// settled reports whether both sides hold the same n installed child
-	// SAs on one IKE SA.
+	// SAs on one IKE SA. Charon keeps a child SA it rekeyed for
+	// delete_rekeyed_delay (REKEYED, DELETING): only its INSTALLED ones
+	// count.
 	var last string
 	settled := func() bool {
 		ours := us.dp.Children()
 		raw, _ := ch.Swanctl("--list-sas", "--raw")
 		sas := listSAs(raw)
-		if len(ours) != n || len(sas) != 1 || len(sas[0].children) != n {
-			last = fmt.Sprintf("ours %d, charon %d IKE SAs", len(ours), len(sas))
-			if len(sas) == 1 {
-				last += fmt.Sprintf(" with %d child SAs", len(sas[0].children))
-			}
+		if len(sas) != 1 {
+			last = fmt.Sprintf("charon has %d IKE SAs", len(sas))
 			return false
 		}
 		var in, out []string
@@ -77,16 +76,14 @@ func TestWindowInterop(t *testing.T) {
 			in = append(in, fmt.Sprintf("%08x", c.InSPI))
 		}
 		for _, c := range sas[0].children {
-			if c.state != "INSTALLED" {
-				last = "charon has a child SA " + c.state
-				return false
+			if c.state == "INSTALLED" {
+				out = append(out, c.spiOut)
 			}
-			out = append(out, c.spiOut)
 		}
 		slices.Sort(in)
 		slices.Sort(out)
-		last = fmt.Sprintf("ours %v, charon's %v", in, out)
-		return slices.Equal(in, out)
+		last = fmt.Sprintf("ours %v, charon's installed %v", in, out)
+		return len(in) == n && slices.Equal(in, out)
 	}
 	poll.Require(t, 15*time.Second, "the child SAs on both sides", settled)
 	var before []uint32
@@ -113,6 +110,7 @@ func TestWindowInterop(t *testing.T) {
 		}
 	}
 	log := ch.ReadLog()
+	t.Logf("charon initiated %d child SA rekeys", strings.Count(log, "activating CHILD_REKEY task"))
 	if strings.Contains(log, "expected") && strings.Contains(log, "ignored") {
 		for _, l := range strings.Split(log, "\n") {
 			if strings.Contains(l, "received message ID") {
