@@ -376,3 +376,79 @@ func TestWindowInformational(t *testing.T) {
 		}
 	})
 }
+
+// exchangeTypes returns the exchange types of datagrams, in order.
+func exchangeTypes(t testing.TB, ds []engine.Datagram) []wire.ExchangeType {
+	t.Helper()
+	var out []wire.ExchangeType
+	for _, d := range ds {
+		_, m := message(t, d)
+		out = append(out, m.Header.Exchange)
+	}
+	return out
+}
+
+// TestWindowIKERekeyAlone: with window 4, an IKE SA rekey queued behind
+// two child SA rekeys waits until they and the deletes of the old child
+// SAs are answered, goes alone, and a child SA rekey queued after it
+// waits behind it and runs on the new IKE SA (RFC 7296 §2.8: the child
+// SAs move to the new IKE SA; one IKE SA rekey at a time).
+func TestWindowIKERekeyAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pair(t, chain(withWindow(4), withPolicies(4)), chain(withWindow(4), withPolicies(4)), nil)
+		establishWindow(t, a, b)
+		initiateChildren(t, a, 4)
+		pumpWindow(t, a, b)
+		s := saState(t, a)
+		a.e.RekeyChild(s.Children[0].UniqueID)
+		a.e.RekeyChild(s.Children[1].UniqueID)
+		if err := a.e.RekeyIKE(s.UniqueID); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.e.RekeyIKE(s.UniqueID); err != nil { // queued once only
+			t.Fatal(err)
+		}
+		a.e.RekeyChild(s.Children[2].UniqueID)
+		cc, info := wire.ExchangeCreateChildSA, wire.ExchangeInformational
+		want := [][]wire.ExchangeType{
+			{cc, cc},     // the two child SA rekeys; the IKE SA rekey waits
+			{info, info}, // the deletes of the old child SAs, queued first
+			{cc},         // the IKE SA rekey, alone
+		}
+		for i, w := range want {
+			reqs := takeAll(a)
+			if got := exchangeTypes(t, reqs); !slices.Equal(got, w) {
+				t.Fatalf("round %d: A sent %v, want %v", i, got, w)
+			}
+			if i == 2 {
+				_, ps := open(t, b, reqs[0])
+				if summary(ps)[:7] != "SA(IKE)" {
+					t.Fatalf("round 2: %s, want the IKE SA rekey", summary(ps))
+				}
+			}
+			for _, d := range reqs {
+				inject(b, d, nil, a)
+			}
+			for _, d := range takeAll(b) {
+				inject(a, d, nil, b)
+			}
+		}
+		pumpWindow(t, a, b) // D(IKE) of the old IKE SA, the third child SA rekey on the new one
+		if na, nb := len(a.e.IKESAs()), len(b.e.IKESAs()); na != 1 || nb != 1 {
+			t.Fatalf("IKE SAs: A %d, B %d, want 1 each", na, nb)
+		}
+		n := saState(t, a)
+		if n.UniqueID == s.UniqueID || len(n.Children) != 4 || len(b.dp.Children()) != 4 {
+			t.Fatalf("after the rekeys: IKE SA %d (was %d), %d child SAs on A, %d on B", n.UniqueID, s.UniqueID, len(n.Children), len(b.dp.Children()))
+		}
+		rekeyed := 0
+		for _, c := range n.Children {
+			if !slices.ContainsFunc(s.Children, func(o engine.ChildState) bool { return o.InSPI == c.InSPI }) {
+				rekeyed++
+			}
+		}
+		if rekeyed != 3 {
+			t.Errorf("%d child SAs rekeyed, want 3", rekeyed)
+		}
+	})
+}
