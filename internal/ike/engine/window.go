@@ -16,15 +16,15 @@ import (
 // INFORMATIONAL request. An IKE SA created by a rekey inherits both
 // windows of the SA it replaces.
 
-// MaxWindowSize bounds the window we use as requester, whatever the peer
+// maxWindowSize bounds the window we use as requester, whatever the peer
 // announces, and the one we announce (the model's range).
-const MaxWindowSize = 64
+const maxWindowSize = 64
 
 // windowNotify returns the SET_WINDOW_SIZE notify of our IKE_AUTH message
 // (request or response) and records the window announced, or nothing with
 // a window of one.
 func (sa *ikeSA) windowNotify() []wire.Payload {
-	w := uint32(min(max(sa.w.e.config().Global.WindowSize, 1), MaxWindowSize))
+	w := uint32(min(max(sa.w.e.config().Global.WindowSize, 1), maxWindowSize))
 	if w <= 1 {
 		return nil
 	}
@@ -58,7 +58,7 @@ func (sa *ikeSA) sendWindow() uint32 {
 	if sa.state != stateEstablished || sa.peerWindow <= 1 {
 		return 1
 	}
-	return min(sa.peerWindow, max(sa.ourWindow, 1), MaxWindowSize)
+	return min(sa.peerWindow, max(sa.ourWindow, 1), maxWindowSize)
 }
 
 // recvWindow is how many requests we accept ahead of the first one not
