@@ -31,6 +31,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/global-options/sa-table-segments", "", ""},
 		{"/vrf/ike/global-options/sa-table-size", "", ""},
 		{"/vrf/ike/global-options/threads", "TestReshapeOnFirstConfig", "internal/ike/engine/workers_test.go"},
+		{"/vrf/ike/global-options/window-size", "TestWindowConcurrentRekeys", "internal/ike/engine/window_test.go"},
 		{"/vrf/ike/ike-policy-template/name", "TestSoak", "test/soak/soak_test.go"},
 		{"/vrf/ike/ike-policy-template/dpd-delay", "", ""},
 		{"/vrf/ike/ike-policy-template/dpd-mode", "", ""},

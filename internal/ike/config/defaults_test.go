@@ -38,6 +38,7 @@ func TestDefaultsMatchSchema(t *testing.T) {
 		{strconv.Itoa(DefaultThreads), def("vrf", "ike", "global-options", "threads")},
 		{strconv.Itoa(DefaultSATableSize), def("vrf", "ike", "global-options", "sa-table-size")},
 		{strconv.Itoa(DefaultSATableSegments), def("vrf", "ike", "global-options", "sa-table-segments")},
+		{strconv.Itoa(DefaultWindowSize), def("vrf", "ike", "global-options", "window-size")},
 	} {
 		if c.got != c.want {
 			t.Errorf("constant %s, schema default %s", c.got, c.want)

@@ -75,6 +75,10 @@ type Global struct {
 	// redirects IKE_SA_INIT requests to another gateway, and how many
 	// redirects an initiator follows.
 	Redirect Redirect
+	// WindowSize is window-size: the IKE window announced with
+	// SET_WINDOW_SIZE (RFC 7296 §2.3); 1 (or 0) keeps one exchange at a
+	// time.
+	WindowSize int
 }
 
 // Redirect is global-options redirect (RFC 5685).

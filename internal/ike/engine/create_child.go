@@ -474,7 +474,7 @@ func (sa *ikeSA) plansChild(policy string) bool {
 		}
 		return false
 	}
-	if sa.pending != nil && check(sa.pending.task) {
+	if sa.outstanding(check) {
 		return true
 	}
 	return slices.ContainsFunc(sa.tasks, check)

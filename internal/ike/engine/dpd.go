@@ -38,7 +38,7 @@ func (sa *ikeSA) dpdCheck() {
 	if delay <= 0 || sa.state != stateEstablished || sa.closing || sa.successor != nil {
 		return
 	}
-	if sa.pending != nil || sa.queuedLiveness() {
+	if sa.busy() || sa.queuedLiveness() {
 		sa.armIKETimer(timerDPD, delay)
 		return
 	}

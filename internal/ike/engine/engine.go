@@ -23,8 +23,9 @@
 // (satable.go); timers are per-worker heaps (timers.go); dos-protection
 // (dos.go) bounds what a flood of IKE_SA_INIT requests costs. Each IKE SA
 // has one task manager (taskmgr.go) that owns its
-// message IDs, the retransmission of its outstanding request (window of 1)
-// and the cache of its last response. Protected messages larger than the
+// message IDs, the retransmission of its outstanding requests and the cache
+// of its last responses: a window of 1 unless both peers announced more
+// with SET_WINDOW_SIZE (window.go, RFC 7296 §2.3). Protected messages larger than the
 // fragment size travel as IKE fragments (fragment.go, RFC 7383), and an SA
 // whose own address is behind a NAT sends NAT keepalives (keepalive.go,
 // RFC 3948); their timers are messages too.
@@ -479,9 +480,10 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		}
 	}
 	sa.children = nil
-	if p := sa.pending; p != nil {
-		abortTask(sa, p.task)
+	for _, r := range sa.out {
+		abortTask(sa, r.task)
 	}
+	sa.out = nil
 	for _, t := range sa.tasks {
 		abortTask(sa, t)
 	}

@@ -40,16 +40,18 @@ func (e *Engine) flush(sa *ikeSA) {
 	sa.log().Info("IKE SA flushed")
 	sa.closing = true
 	sa.peerDead, sa.closedByPeer, sa.reestablish = false, false, nil
-	if tell && sa.pending != nil {
+	if tell && sa.busy() {
 		for len(sa.children) > 0 {
 			sa.removeChild(sa.children[0])
 		}
 		sa.flushed = true
 		e.contacts.drop(sa) // gone for everyone: no contact (unique.go)
 		sa.tasks = []task{&deleteTask{ike: true, once: true}}
-		// No more retransmissions of the outstanding request: its
-		// answer is awaited one retransmission delay, no longer.
-		sa.pending.tries = sa.pending.try
+		// No more retransmissions of the outstanding requests: their
+		// answers are awaited one retransmission delay, no longer.
+		for _, r := range sa.out {
+			r.tries = r.try
+		}
 		return
 	}
 	if tell {

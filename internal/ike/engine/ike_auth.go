@@ -79,6 +79,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		}
 	}
 	ps = append(ps, sa.initialContact()...) // RFC 7296 §2.4 (unique.go)
+	ps = append(ps, sa.windowNotify()...)   // RFC 7296 §2.3 (window.go)
 	offer := sa.w.e.espOffer(proposal.WithoutKE(v.ESPProposals))
 	if len(t.policies) > 0 && len(offer) == 0 {
 		// Nothing we could install: no child SA is offered, the IKE SA
@@ -155,6 +156,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		sa.commitPPK(ppk, v.PPK.Name)
 		ppk = nil
 	}
+	sa.peerWindowFrom(ps) // window.go
 	sa.setEstablished()
 	sa.established, sa.peerID = sa.w.e.mono(), config.Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
 	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String())
@@ -286,6 +288,8 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	sa.startIKETimers()
 	sa.uniqueEstablished(ic) // unique.go
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
+	sa.peerWindowFrom(ps)                     // window.go
+	resp = append(resp, sa.windowNotify()...) // RFC 7296 §2.3
 	if ppk != nil {
 		// RFC 8784 §3: an empty PPK_IDENTITY says the PPK was used.
 		resp = append(resp, wire.NewNotify(wire.NotifyPPKIdentity, nil))

@@ -173,7 +173,7 @@ func (sa *ikeSA) respondRekeyIKE(sap *wire.SA, ni *wire.Nonce, ke *wire.KE) []wi
 		// RFC 7296 §2.25.2: an IKE SA we are closing (or have already
 		// replaced).
 		return tempFail
-	case sa.pending != nil && sa.pending.task != nil && childExchange(sa.pending.task):
+	case sa.outstanding(childExchange):
 		// RFC 7296 §2.25: a child SA exchange of ours is outstanding on
 		// this IKE SA; the child SAs cannot move yet.
 		return tempFail
@@ -256,13 +256,6 @@ func childExchange(t task) bool {
 	return false
 }
 
-func (sa *ikeSA) pendingTask() task {
-	if sa.pending == nil {
-		return nil
-	}
-	return sa.pending.task
-}
-
 // newRekeyedSA creates the IKE SA that a rekey of old produced, with our
 // SPI ours (reserved) and the peer's; initiator is true when we initiated
 // the rekey: we are then the original initiator of the new SA (RFC 7296
@@ -279,6 +272,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	e.set.Load().table.insert(n, ours) // takes the reservation
 	n.local, n.remote, n.natt, n.natLocal, n.natRemote = old.local, old.remote, old.natt, old.natLocal, old.natRemote
 	n.fragOK, n.peerID = old.fragOK, old.peerID
+	n.ourWindow, n.peerWindow = old.ourWindow, old.peerWindow // window.go
 	// The new SKEYSEED comes from the old SK_d, SK_d' with a PPK (RFC
 	// 8784 §3): the new SA still carries the PPK's protection.
 	n.ppkUsed = old.ppkUsed

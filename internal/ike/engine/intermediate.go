@@ -202,7 +202,7 @@ func (sa *ikeSA) signedOctets(skp, realMessage, peerNonce, idBody []byte) []byte
 	}
 	mid := sa.expectID
 	if sa.initiator {
-		mid = sa.nextID
+		mid = sa.curID
 	}
 	return ikecrypto.AppendIntAuth(so, sa.intAuthI, sa.intAuthR, mid)
 }

@@ -22,7 +22,7 @@ func TestSignedOctetsIntAuth(t *testing.T) {
 	plain := ikecrypto.SignedOctets(prf, skp, msg, nonce, id)
 	for _, initiator := range []bool{true, false} {
 		sa := &ikeSA{initiator: initiator, suite: suite, handshake: &handshake{}}
-		sa.nextID, sa.expectID = 3, 5
+		sa.curID, sa.expectID = 3, 5
 		if got := sa.signedOctets(skp, msg, nonce, id); !bytes.Equal(got, plain) {
 			t.Errorf("without IKE_INTERMEDIATE: %x, want %x", got, plain)
 		}

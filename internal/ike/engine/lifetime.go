@@ -112,7 +112,7 @@ func (sa *ikeSA) expireIKE() {
 		sa.w.e.removeSA(sa)
 		return
 	}
-	if sa.pending != nil {
+	if sa.busy() {
 		sa.log().Info("IKE SA reached its maximum lifetime with a request unanswered, dropping it")
 		sa.failure = "maximum lifetime reached"
 		sa.w.e.removeSA(sa)

@@ -124,9 +124,6 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 
 // deleting reports whether a delete of the IKE SA is outstanding.
 func (sa *ikeSA) deleting() bool {
-	if sa.pending == nil {
-		return false
-	}
-	d, ok := sa.pending.task.(*deleteTask)
+	d, ok := sa.pendingTask().(*deleteTask)
 	return ok && d.ike
 }

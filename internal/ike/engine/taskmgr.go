@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"log/slog"
+	"slices"
 	"time"
 
 	"secgw/internal/ike/wire"
@@ -9,8 +11,9 @@ import (
 
 // task is one concern of an exchange we initiate (strongSwan's task
 // model): build returns the payloads of the request, process consumes the
-// response's payloads. Tasks run one at a time: IKEv2 with a window of 1
-// (RFC 7296 §2.3) has at most one outstanding request per SA.
+// response's payloads. With a window of 1 (RFC 7296 §2.3) tasks run one at
+// a time; with a larger window agreed by SET_WINDOW_SIZE (window.go) the
+// independent ones (concurrent) run side by side.
 type task interface {
 	exchange() wire.ExchangeType
 	build(sa *ikeSA) ([]wire.Payload, error)
@@ -29,7 +32,7 @@ type retransmitter interface {
 	retransmitSchedule(sa *ikeSA) (tries int, delay time.Duration)
 }
 
-// request is the outstanding request of an SA.
+// request is an outstanding request of an SA.
 type request struct {
 	id uint32
 	// msgs are the datagrams of the request: one, or its fragments
@@ -41,20 +44,42 @@ type request struct {
 	// retransmission constants (see retransmitter).
 	tries int
 	fixed time.Duration
+	// due is when the request is retransmitted next (engine clock).
+	due int64
 }
 
-// taskManager owns the message IDs of one IKE SA (RFC 7296 §2.2): as
-// requester the next ID and the outstanding request with its retransmission
-// timer; as responder the next expected ID and the cached last response,
-// sent again when the request is retransmitted.
+// cachedResp is a response kept for the retransmission of its request.
+type cachedResp struct {
+	id   uint32
+	msgs [][]byte
+}
+
+// taskManager owns the message IDs of one IKE SA (RFC 7296 §2.2, §2.3):
+// as requester the next ID and the outstanding requests, each with its
+// own retransmission deadline; as responder the lowest ID not yet
+// answered and the cached responses, sent again when their request is
+// retransmitted.
 type taskManager struct {
-	tasks    []task
-	pending  *request
-	nextID   uint32
+	tasks []task
+	// out are the outstanding requests in message ID order: at most one
+	// in a window of 1.
+	out    []*request
+	nextID uint32
+	// curID is the message ID of our request being built or of the
+	// response being processed.
+	curID uint32
+	// expectID is the lowest message ID of the peer not yet answered.
 	expectID uint32
-	// lastResp is the last response sent, as its datagrams (fragments).
+	// lastResp is the last response sent (to request lastRespID), as
+	// its datagrams (fragments); older are the earlier responses still
+	// in our window (window.go), none in a window of 1.
 	lastResp     [][]byte
 	haveLastResp bool
+	lastRespID   uint32
+	older        []cachedResp
+	// ourWindow is the window we announced with SET_WINDOW_SIZE and
+	// peerWindow the peer's (0: none, a window of 1).
+	ourWindow, peerWindow uint32
 	// closeAfterResponse removes the SA once the response is sent
 	// (AUTHENTICATION_FAILED, RFC 7296 §2.21.2).
 	closeAfterResponse bool
@@ -62,62 +87,114 @@ type taskManager struct {
 
 func (sa *ikeSA) queue(t task) { sa.tasks = append(sa.tasks, t) }
 
-// startNext sends the request of the next queued task if none is
-// outstanding.
-func (sa *ikeSA) startNext() {
-	if sa.pending != nil || len(sa.tasks) == 0 || sa.state == stateDeleted {
-		return
+// busy reports whether a request of ours is outstanding.
+func (sa *ikeSA) busy() bool { return len(sa.out) > 0 }
+
+// pendingTask is the task of the oldest outstanding request, nil if none.
+// A task that is not concurrent is always alone.
+func (sa *ikeSA) pendingTask() task {
+	if len(sa.out) == 0 {
+		return nil
 	}
-	t := sa.tasks[0]
-	sa.tasks[0] = nil
-	sa.tasks = sa.tasks[1:]
-	if len(sa.tasks) == 0 {
-		sa.tasks = nil // free the array: most SAs idle with no task
-	}
-	sa.sendRequest(t, sa.nextID)
+	return sa.out[0].task
 }
 
-func (sa *ikeSA) sendRequest(t task, id uint32) {
+// outstanding reports whether the task of an outstanding request
+// satisfies f.
+func (sa *ikeSA) outstanding(f func(task) bool) bool {
+	return slices.ContainsFunc(sa.out, func(r *request) bool { return f(r.task) })
+}
+
+// startNext sends the requests of the queued tasks that the window
+// allows, in queue order: the head task goes when no request is
+// outstanding or, if it is concurrent, when every outstanding one is
+// too and its message ID is within the send window.
+func (sa *ikeSA) startNext() {
+	for len(sa.tasks) > 0 && sa.state != stateDeleted {
+		t := sa.tasks[0]
+		if len(sa.out) > 0 {
+			if !sa.concurrent(t) || !sa.outstanding(sa.concurrent) {
+				return
+			}
+			if w := sa.sendWindow(); sa.nextID-sa.out[0].id >= w {
+				// RFC 7296 §2.3: request X waits for the responses up
+				// through X-N.
+				return
+			}
+		}
+		sa.tasks[0] = nil
+		sa.tasks = sa.tasks[1:]
+		if len(sa.tasks) == 0 {
+			sa.tasks = nil // free the array: most SAs idle with no task
+		}
+		if !sa.sendRequest(t, sa.nextID) {
+			continue // skipped: try the next task
+		}
+	}
+}
+
+// sendRequest builds and sends the request of t with message ID id; it
+// returns false when the task had nothing to do or the SA failed.
+func (sa *ikeSA) sendRequest(t task, id uint32) bool {
+	sa.curID = id
 	ps, err := t.build(sa)
 	if errors.Is(err, errSkip) {
 		// The task has nothing to do any more (its child SA went away
 		// while it waited in the queue).
-		sa.startNext()
-		return
+		return false
 	}
 	if err != nil {
 		sa.fail(err)
-		return
+		return false
 	}
 	msgs, err := sa.encodeAll(t.exchange(), id, false, ps)
 	if err != nil {
 		sa.fail(err)
-		return
+		return false
 	}
 	if t.exchange() == wire.ExchangeIKESAInit {
 		sa.initRequest = msgs[0]
 	}
-	sa.pending = &request{id: id, msgs: msgs, task: t, tries: sa.w.e.config().Global.Retransmit.Tries}
-	if r, ok := t.(retransmitter); ok {
-		if tries, d := r.retransmitSchedule(sa); d > 0 {
-			sa.pending.tries, sa.pending.fixed = tries, d
+	r := &request{id: id, msgs: msgs, task: t, tries: sa.w.e.config().Global.Retransmit.Tries}
+	if rt, ok := t.(retransmitter); ok {
+		if tries, d := rt.retransmitSchedule(sa); d > 0 {
+			r.tries, r.fixed = tries, d
 		}
 	}
-	sa.log().Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs))
+	sa.nextID = max(sa.nextID, id+1)
+	i, _ := slices.BinarySearchFunc(sa.out, id, func(r *request, id uint32) int { return int(int64(r.id) - int64(id)) })
+	sa.out = slices.Insert(sa.out, i, r)
+	sa.log().Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs), "outstanding", len(sa.out))
 	sa.sendAll(msgs)
-	sa.armRetransmit()
+	sa.armRetransmit(r)
+	return true
 }
 
-// armRetransmit arms the retransmission timer of the outstanding request
-// (its timerRetransmit deadline: clearing it is stopping the timer).
-func (sa *ikeSA) armRetransmit() {
-	p := sa.pending
-	r := sa.w.e.config().Global.Retransmit
-	d := p.fixed
+// armRetransmit sets the retransmission deadline of request r and arms
+// the SA's timerRetransmit for the earliest one of its requests.
+func (sa *ikeSA) armRetransmit(r *request) {
+	c := sa.w.e.config().Global.Retransmit
+	d := r.fixed
 	if d == 0 {
-		d = RetransmitDelay(p.try, r.Tries, r.Timeout, r.Base, r.JitterPct, r.Limit, sa.w.e.o.Jitter)
+		d = RetransmitDelay(r.try, c.Tries, c.Timeout, c.Base, c.JitterPct, c.Limit, sa.w.e.o.Jitter)
 	}
-	sa.arm(timerRetransmit, d)
+	r.due = sa.w.e.deadline(d)
+	sa.rearmRetransmit()
+}
+
+// rearmRetransmit arms timerRetransmit for the earliest deadline of the
+// outstanding requests, or stops it when none is outstanding.
+func (sa *ikeSA) rearmRetransmit() {
+	var at int64
+	for _, r := range sa.out {
+		if at == 0 || r.due < at {
+			at = r.due
+		}
+	}
+	if sa.at[timerRetransmit] != at {
+		sa.at[timerRetransmit] = at
+		sa.resched()
+	}
 }
 
 func (sa *ikeSA) stopTimer() { sa.disarm(timerRetransmit) }
@@ -131,32 +208,44 @@ func (sa *ikeSA) stopTimers() {
 	sa.stopKeepalive()
 }
 
-// expiredRetransmit retransmits the outstanding request or, after the
-// last try, gives up on the IKE SA (RFC 7296 §2.4).
+// expiredRetransmit retransmits each outstanding request whose deadline
+// has come or, after its last try, gives up on the IKE SA (RFC 7296
+// §2.4).
 func (sa *ikeSA) expiredRetransmit() {
-	if sa.pending == nil {
-		return // answered meanwhile
+	now := sa.w.e.mono()
+	for _, r := range slices.Clone(sa.out) {
+		if r.due > now {
+			continue
+		}
+		if r.try >= r.tries {
+			// A flushed SA's end is the operator's, not a dead peer's:
+			// no dpd-action (flush.go).
+			sa.peerDead = sa.state == stateEstablished && !sa.flushed
+			sa.fail(errPeerDead)
+			return
+		}
+		r.try++
+		sa.log().Debug("retransmitting request", "msgid", r.id, "try", r.try)
+		sa.sendAll(r.msgs)
+		c := sa.w.e.config().Global.Retransmit
+		d := r.fixed
+		if d == 0 {
+			d = RetransmitDelay(r.try, c.Tries, c.Timeout, c.Base, c.JitterPct, c.Limit, sa.w.e.o.Jitter)
+		}
+		r.due = sa.w.e.deadline(d)
 	}
-	if sa.pending.try >= sa.pending.tries {
-		// A flushed SA's end is the operator's, not a dead peer's:
-		// no dpd-action (flush.go).
-		sa.peerDead = sa.state == stateEstablished && !sa.flushed
-		sa.fail(errPeerDead)
-		return
-	}
-	sa.pending.try++
-	sa.log().Debug("retransmitting request", "msgid", sa.pending.id, "try", sa.pending.try)
-	sa.sendAll(sa.pending.msgs)
-	sa.armRetransmit()
+	sa.rearmRetransmit()
 }
 
-// handleResponse matches a response with the outstanding request; anything
-// else is a stale or duplicate response and is dropped (RFC 7296 §2.2).
+// handleResponse matches a response with an outstanding request by
+// message ID, in any order; anything else is a stale or duplicate
+// response and is dropped (RFC 7296 §2.2).
 func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
-	p := sa.pending
-	if p == nil || m.Header.MessageID != p.id || m.Header.Exchange != p.task.exchange() {
+	i := slices.IndexFunc(sa.out, func(r *request) bool { return r.id == m.Header.MessageID })
+	if i < 0 || m.Header.Exchange != sa.out[i].task.exchange() {
 		return
 	}
+	p := sa.out[i]
 	var ps []wire.Payload
 	if m.Header.Exchange == wire.ExchangeIKESAInit {
 		ps = wire.SkipUnknown(m.Payloads)
@@ -173,23 +262,25 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 			return // more fragments to come (RFC 7383 §2.6)
 		}
 	}
-	sa.stopTimer()
-	sa.pending = nil
+	sa.out = slices.Delete(sa.out, i, i+1)
+	if len(sa.out) == 0 {
+		sa.out = nil
+	}
+	sa.rearmRetransmit()
 	sa.lastIn = sa.w.e.mono()
 	if sa.flushed {
 		// The answer the flush waited for: not acted on; the D(IKE)
-		// follows (flush.go).
-		sa.nextID = p.id + 1
+		// follows (flush.go) once nothing is outstanding.
 		sa.startNext()
 		return
 	}
+	sa.curID = p.id
 	err := p.task.process(sa, m, ps)
 	switch {
 	case errors.Is(err, errRestart):
 		sa.sendRequest(p.task, p.id)
 		return
 	case errors.Is(err, errAgain):
-		sa.nextID = p.id + 1
 		sa.tasks = append([]task{p.task}, sa.tasks...)
 		sa.startNext()
 		return
@@ -200,24 +291,29 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	if sa.state == stateDeleted {
 		return
 	}
-	sa.nextID = p.id + 1
 	sa.startNext()
 }
 
 // handleRequest runs the responder side of an exchange: a retransmitted
-// request gets the cached response, an unexpected message ID is dropped
-// (RFC 7296 §2.2, §2.3).
+// request gets its cached response, a new one within our window is
+// answered in any order, anything else is dropped (RFC 7296 §2.2, §2.3).
 func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	id := m.Header.MessageID
-	if sa.haveLastResp && id+1 == sa.expectID {
+	if msgs, ok := sa.cachedResponse(id); ok {
 		if f, ok := lastFragment(m); ok && !sa.retransmittedFirstFragment(m, f) {
 			return // RFC 7383 §2.6.1: only fragment 1 triggers the resend
 		}
 		sa.log().Debug("retransmitting cached response", "msgid", id)
-		sa.sendAll(sa.lastResp)
+		sa.sendAll(msgs)
 		return
 	}
-	if id != sa.expectID || m.Header.Exchange == wire.ExchangeIKESAInit {
+	if m.Header.Exchange == wire.ExchangeIKESAInit || id < sa.expectID {
+		return
+	}
+	if w := sa.recvWindow(); id-sa.expectID >= w {
+		if w > 1 {
+			sa.log().Limited(slog.LevelInfo, "dropping request beyond the window", "msgid", id, "expected", sa.expectID, "window", w)
+		}
 		return
 	}
 	ps, complete, err := sa.decrypt(m, false)
@@ -249,6 +345,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 		if sa.state != stateEstablished {
 			return
 		}
+		sa.peerWindowFrom(ps) // window.go
 		resp = sa.respondInformational(ps)
 	case wire.ExchangeCreateChildSA:
 		if sa.state != stateEstablished {
@@ -310,7 +407,6 @@ func (sa *ikeSA) respond(m *wire.Message, ps []wire.Payload) {
 		sa.log().Warn("cannot encode response", "err", err)
 		return
 	}
-	sa.lastResp, sa.haveLastResp = msgs, true
-	sa.expectID = m.Header.MessageID + 1
+	sa.cacheResponse(m.Header.MessageID, msgs) // window.go
 	sa.sendAll(msgs)
 }

@@ -90,6 +90,7 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 		AcquireTimeout: config.DefaultAcquireTimeout,
 		Threads:        config.DefaultThreads,
 		SATableSize:    config.DefaultSATableSize, SATableSegments: config.DefaultSATableSegments,
+		WindowSize: config.DefaultWindowSize,
 	}
 	if g == nil {
 		return out
@@ -102,6 +103,9 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 	}
 	if g.MakeBeforeBreak != nil {
 		out.MakeBeforeBreak = *g.MakeBeforeBreak
+	}
+	if g.WindowSize != nil {
+		out.WindowSize = int(*g.WindowSize)
 	}
 	r := &out.Retransmit
 	if g.RetransmitTries != nil {
