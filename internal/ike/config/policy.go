@@ -86,6 +86,10 @@ type Global struct {
 	// MakeBeforeBreak is make-before-break: a reauthentication sets up
 	// the new IKE and child SAs before it deletes the old ones.
 	MakeBeforeBreak bool
+	// ListenTCP is listen-tcp: accept IKE and ESP over TCP (RFC 9329);
+	// TCPPort is tcp-port, 0 for the default 4500.
+	ListenTCP bool
+	TCPPort   uint16
 }
 
 // Retransmit holds the retransmission constants of global-options (vsr
@@ -167,6 +171,9 @@ type VPN struct {
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy
+	// Transport is ike-policy transport: how an IKE SA we initiate
+	// reaches the peer (RFC 9329).
+	Transport Transport
 	// Policies are the security policies, sorted by name.
 	Policies []SecurityPolicy
 	// StartAction, CloseAction and DPDAction are the ipsec-policy
@@ -246,6 +253,17 @@ const (
 	// UniqueReplace deletes the existing IKE SA of the VPN with the
 	// same identities once a new one is established.
 	UniqueReplace // replace
+)
+
+// Transport is ike-policy transport: UDP, TCP (RFC 9329), or UDP first
+// and TCP once IKE_SA_INIT over UDP went unanswered.
+type Transport uint8
+
+// Transports (secgw-ike-vpn.yang transport).
+const (
+	TransportUDP        Transport = iota // udp
+	TransportTCP                         // tcp
+	TransportUDPThenTCP                  // udp-then-tcp
 )
 
 // DPDMode is dpd-mode: when liveness checks are sent.

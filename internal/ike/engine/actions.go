@@ -246,10 +246,19 @@ func failureReason(n wire.NotifyType) string {
 // policies; none makes a childless IKE SA (RFC 6023). w is the worker of
 // remote's address, locked.
 func (e *Engine) startIKE(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
+	return e.startIKEOver(w, v, local, remote, natt, v.Transport == config.TransportTCP, policies, hint)
+}
+
+// startIKEOver is startIKE over TCP (RFC 9329) when tcp: then the SA
+// speaks as on port 4500 from the start (tcp.go).
+func (e *Engine) startIKEOver(w *worker, v *config.VPN, local, remote netip.AddrPort, natt, tcp bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
 	sa := e.newSA(w, true, v)
 	sa.handshake = &handshake{}
 	sa.spii = sa.id
-	sa.local, sa.remote, sa.natt = local, remote, natt
+	if tcp {
+		local, remote, natt = netip.AddrPortFrom(local.Addr(), PortNATT), netip.AddrPortFrom(remote.Addr(), PortNATT), true
+	}
+	sa.local, sa.remote, sa.natt, sa.tcp = local, remote, natt, tcp
 	sa.queue(&initTask{})
 	sa.queue(&authTask{policies: policies, hint: hint})
 	sa.startNext()

@@ -478,6 +478,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		e.dos.established.Add(-1)
 	}
 	sa.state = stateDeleted
+	sa.releaseStream() // tcp.go
 	e.contacts.drop(sa)
 	e.set.Load().table.remove(sa)
 	sa.w.drop(sa)
