@@ -88,6 +88,12 @@ type Options struct {
 	// SupportsESP is engine.Options.SupportsESP: the ESP suites the
 	// dataplane can carry (engine.ESPSupport); nil means all of them.
 	SupportsESP func(ikecrypto.Suite) bool
+	// TCPStreams says that the dataplane carries ESP over the TCP
+	// streams of IKE (RFC 9329): it sends through SendESPStream and
+	// receives through OnESPBorrow or OnESP (the userspace dataplane).
+	// Without it, listen-tcp and transport tcp or udp-then-tcp are
+	// refused.
+	TCPStreams bool
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
@@ -161,6 +167,7 @@ func New(o Options) *Service {
 	s := &Service{o: o, log: o.Logger.With("subsystem", "manager"), pending: map[uint64]*prepared{},
 		ctx: ctx, cancel: cancel, cfg: &config.Config{}}
 	s.conn = newSwitchConn()
+	s.conn.tcp = s.newMux()
 	s.watchers = map[chan engine.Event]bool{}
 	dp := o.Dataplane
 	if o.Activity != nil {
@@ -215,6 +222,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		}
 	}
 	if err := s.supported(cfg); err != nil {
+		return err
+	}
+	if err := s.supportedTCP(cfg); err != nil {
 		return err
 	}
 	for _, v := range cfg.VPNs {
@@ -281,6 +291,7 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		s.conn.add(a, c)
 	}
 	s.bound = p.addrs
+	s.applyTCP(p.cfg)
 	restart := p.oldCfg != nil && p.oldCfg.Global.InitiatorOnly != p.cfg.Global.InitiatorOnly
 	s.cfg = p.cfg
 	if restart {
@@ -364,6 +375,7 @@ func (s *Service) Abort(tx *datastore.Tx) {
 		go s.drain(a)
 	}
 	s.bound = p.oldAddrs
+	s.applyTCP(p.oldCfg)
 	s.cfg = p.oldCfg
 	s.eng.SetConfig(p.oldCfg)
 	if err := s.setClear(p.oldCfg); err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,14 +56,21 @@ type Options struct {
 type Mux struct {
 	o   Options
 	log *slog.Logger
-	lns []net.Listener
 
 	mu      sync.Mutex
+	lns     map[netip.AddrPort]net.Listener
+	port    uint16 // connected to; o.Port until SetListeners
 	streams map[pair]*stream
-	// dialed are the pairs we connect, with whether their IKE SA still
-	// wants them (cleared by Release).
-	dialed map[pair]bool
-	closed bool
+	// dialed are the pairs we connect (until Release): their ESP and
+	// IKE reconnect a lost stream. accepted are the pairs a peer
+	// connected (until Release): their ESP waits for the peer to
+	// reconnect rather than go over UDP.
+	dialed, accepted map[pair]bool
+	closed           bool
+	// pairs counts the entries of streams, dialed and accepted, for
+	// Carries to answer without the lock when there are none (the
+	// dataplane asks for every ESP packet).
+	pairs atomic.Int32
 
 	wg sync.WaitGroup
 }
@@ -87,31 +95,70 @@ func Listen(o Options) (*Mux, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Mux{o: o, log: o.Logger.With("subsystem", "network"), streams: map[pair]*stream{}, dialed: map[pair]bool{}}
-	for _, a := range o.Addrs {
-		a = a.Unmap()
-		if !a.IsValid() || a.IsUnspecified() {
-			m.Close()
-			return nil, fmt.Errorf("tcpencap: cannot listen on %v: a specific address is needed", a)
-		}
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(a, o.Port).String())
-		if err != nil {
-			m.Close()
-			return nil, fmt.Errorf("tcpencap: %w", err)
-		}
-		m.lns = append(m.lns, ln)
-		m.wg.Add(1)
-		go m.accept(a, ln)
+	m := &Mux{o: o, log: o.Logger.With("subsystem", "network"), port: o.Port, lns: map[netip.AddrPort]net.Listener{},
+		streams: map[pair]*stream{}, dialed: map[pair]bool{}, accepted: map[pair]bool{}}
+	if err := m.SetListeners(o.Addrs, o.Port); err != nil {
+		m.Close()
+		return nil, err
 	}
 	return m, nil
 }
 
+// SetListeners makes the Mux listen on port of exactly the addresses
+// addrs (none: initiator only) and connect to port from now on. The
+// listeners of other addresses or ports close; their streams stay. It
+// opens what it can and returns the first error.
+func (m *Mux) SetListeners(addrs []netip.Addr, port uint16) error {
+	if port == 0 {
+		port = DefaultPort
+	}
+	want := map[netip.AddrPort]bool{}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.IsValid() || a.IsUnspecified() {
+			return fmt.Errorf("tcpencap: cannot listen on %v: a specific address is needed", a)
+		}
+		want[netip.AddrPortFrom(a, port)] = true
+	}
+	m.mu.Lock()
+	defer m.unlock()
+	if m.closed {
+		return net.ErrClosed
+	}
+	m.port = port
+	for ap, ln := range m.lns {
+		if !want[ap] {
+			ln.Close()
+			delete(m.lns, ap)
+		}
+	}
+	var first error
+	for ap := range want {
+		if m.lns[ap] != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", ap.String())
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("tcpencap: %w", err)
+			}
+			continue
+		}
+		m.lns[ap] = ln
+		m.wg.Add(1)
+		go m.accept(ap.Addr(), ln)
+	}
+	return first
+}
+
 // Addr returns the address of the listener of a, or an invalid one.
 func (m *Mux) Addr(a netip.Addr) netip.AddrPort {
-	for _, ln := range m.lns {
-		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		if ap.Addr().Unmap() == a.Unmap() {
-			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	m.mu.Lock()
+	defer m.unlock()
+	for ap, ln := range m.lns {
+		if ap.Addr() == a.Unmap() {
+			real := ln.Addr().(*net.TCPAddr).AddrPort()
+			return netip.AddrPortFrom(ap.Addr(), real.Port())
 		}
 	}
 	return netip.AddrPort{}
@@ -157,12 +204,15 @@ func (m *Mux) serve(local netip.Addr, c net.Conn) {
 func (m *Mux) install(s *stream) bool {
 	m.mu.Lock()
 	if m.closed {
-		m.mu.Unlock()
+		m.unlock()
 		return false
 	}
 	old := m.streams[s.key]
 	m.streams[s.key] = s
-	m.mu.Unlock()
+	if !s.initiator {
+		m.accepted[s.key] = true
+	}
+	m.unlock()
 	if old != nil {
 		m.log.Info("TCP stream replaced by a new one", "local", s.key.local, "remote", s.key.remote)
 		old.close(true)
@@ -192,7 +242,7 @@ func (m *Mux) lost(s *stream) {
 		delete(m.streams, s.key)
 	}
 	again := s.initiator && !s.isGone() && m.dialed[s.key] && !m.closed
-	m.mu.Unlock()
+	m.unlock()
 	if again {
 		m.log.Info("TCP stream lost, reconnecting", "local", s.key.local, "remote", s.key.remote, "after", m.o.Reconnect)
 		time.AfterFunc(m.o.Reconnect, func() { m.reconnect(s.key) })
@@ -204,7 +254,7 @@ func (m *Mux) lost(s *stream) {
 func (m *Mux) reconnect(k pair) {
 	m.mu.Lock()
 	want := m.dialed[k]
-	m.mu.Unlock()
+	m.unlock()
 	if want {
 		m.get(k, true)
 	}
@@ -214,7 +264,7 @@ func (m *Mux) reconnect(k pair) {
 // become its initiator).
 func (m *Mux) get(k pair, dial bool) *stream {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if s := m.streams[k]; s != nil || !dial || m.closed {
 		return s
 	}
@@ -237,7 +287,10 @@ func (m *Mux) connect(s *stream) {
 		}
 		cancel()
 	}()
-	to := net.JoinHostPort(s.key.remote.String(), strconv.Itoa(int(m.o.Port)))
+	m.mu.Lock()
+	port := m.port
+	m.unlock()
+	to := net.JoinHostPort(s.key.remote.String(), strconv.Itoa(int(port)))
 	c, err := d.DialContext(ctx, "tcp", to)
 	cancel()
 	if err != nil {
@@ -267,7 +320,7 @@ func (m *Mux) Send(local, remote netip.Addr, pkt []byte, dial bool) error {
 	if !dial {
 		m.mu.Lock()
 		dial = m.dialed[k]
-		m.mu.Unlock()
+		m.unlock()
 	}
 	s := m.get(k, dial)
 	if s == nil {
@@ -287,8 +340,27 @@ func (m *Mux) Send(local, remote netip.Addr, pkt []byte, dial bool) error {
 // remote.
 func (m *Mux) Has(local, remote netip.Addr) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	return m.streams[pair{local.Unmap(), remote.Unmap()}] != nil
+}
+
+// unlock releases m.mu after updating pairs.
+func (m *Mux) unlock() {
+	m.pairs.Store(int32(len(m.streams) + len(m.dialed) + len(m.accepted)))
+	m.mu.Unlock()
+}
+
+// Carries reports whether the traffic between local and remote belongs to
+// a stream, even one lost for the moment: the ESP of an IKE SA over TCP
+// goes over its stream or nowhere, never over UDP.
+func (m *Mux) Carries(local, remote netip.Addr) bool {
+	if m.pairs.Load() == 0 {
+		return false
+	}
+	k := pair{local.Unmap(), remote.Unmap()}
+	m.mu.Lock()
+	defer m.unlock()
+	return m.streams[k] != nil || m.dialed[k] || m.accepted[k]
 }
 
 // Release closes the stream of local and remote and stops reconnecting
@@ -299,7 +371,8 @@ func (m *Mux) Release(local, remote netip.Addr) {
 	s := m.streams[k]
 	delete(m.streams, k)
 	delete(m.dialed, k)
-	m.mu.Unlock()
+	delete(m.accepted, k)
+	m.unlock()
 	if s != nil {
 		m.log.Info("TCP stream closed: no IKE SA uses it", "local", k.local, "remote", k.remote)
 		s.close(true)
@@ -312,10 +385,10 @@ func (m *Mux) Close() error {
 	m.closed = true
 	ss := m.streams
 	m.streams = map[pair]*stream{}
-	m.mu.Unlock()
 	for _, ln := range m.lns {
 		ln.Close()
 	}
+	m.unlock()
 	for _, s := range ss {
 		s.close(true)
 	}
