@@ -7,7 +7,6 @@ import (
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/tcpencap"
-	"secgw/internal/ike/wire"
 	"secgw/internal/ipsec"
 )
 
@@ -98,15 +97,19 @@ func (s *Service) SendESPStream(local, remote netip.Addr, pkt []byte) (bool, err
 // connects a missing stream: the responder never does (RFC 9329 §6.2).
 func (s *switchConn) sendStream(d engine.Datagram) error {
 	msg, ok := ipsec.StripNonESPMarker(d.Data)
-	if !ok || len(msg) < wire.HeaderLen {
+	if !ok || len(msg) < ikeHeaderLen {
 		return fmt.Errorf("ike: not an IKE message for the TCP stream to %v", d.Remote.Addr())
 	}
-	h, err := wire.ParseHeader(msg)
-	if err != nil {
-		return fmt.Errorf("ike: %w", err)
-	}
-	return s.tcp.Send(d.Local.Addr(), d.Remote.Addr(), d.Data, h.Flags.Initiator())
+	return s.tcp.Send(d.Local.Addr(), d.Remote.Addr(), d.Data, msg[ikeFlagsOffset]&ikeFlagInitiator != 0)
 }
+
+// The IKE header (RFC 7296 §3.1): 28 octets, the Flags octet at offset
+// 19, its I (Initiator) bit 0x08.
+const (
+	ikeHeaderLen     = 28
+	ikeFlagsOffset   = 19
+	ikeFlagInitiator = 0x08
+)
 
 // ReleaseStream implements engine.StreamConn.
 func (s *switchConn) ReleaseStream(local, remote netip.Addr) { s.tcp.Release(local, remote) }

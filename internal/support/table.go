@@ -38,7 +38,6 @@ const (
 	featureVRF    = "IKE and routes in a vrf other than main"
 	featureMOBIKE = "MOBIKE (RFC 4555)"
 	featureSNMP   = "SNMP"
-	featureTCP    = "TCP encapsulation of IKE and ESP (RFC 9329)"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -76,9 +75,5 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/ike-policy/mobike", Allowed: []string{"false"}, Feature: featureMOBIKE, Example: []string{"/ vrf main ike vpn v1 ike-policy mobike true"}},
 		{Path: "/vrf/ike/global-options/mobike-prefer-best-path", Feature: featureMOBIKE, Example: []string{"/ vrf main ike global-options mobike-prefer-best-path true"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
-		{Path: "/vrf/ike/global-options/listen-tcp", Feature: featureTCP, Example: []string{"/ vrf main ike global-options listen-tcp true"}},
-		{Path: "/vrf/ike/global-options/tcp-port", Feature: featureTCP, Example: []string{"/ vrf main ike global-options tcp-port 4501"}},
-		{Path: "/vrf/ike/ike-policy-template/transport", Allowed: []string{"udp"}, Feature: featureTCP, Example: []string{"/ vrf main ike ike-policy-template it1 transport tcp"}},
-		{Path: "/vrf/ike/vpn/ike-policy/transport", Allowed: []string{"udp"}, Feature: featureTCP, Example: []string{"/ vrf main ike vpn v1 ike-policy transport udp-then-tcp"}},
 	}
 }
