@@ -369,13 +369,18 @@ func (m *Mux) Release(local, remote netip.Addr) {
 	k := pair{local.Unmap(), remote.Unmap()}
 	m.mu.Lock()
 	s := m.streams[k]
+	had := s != nil || m.dialed[k] || m.accepted[k]
 	delete(m.streams, k)
 	delete(m.dialed, k)
 	delete(m.accepted, k)
 	m.unlock()
-	if s != nil {
+	if had {
+		// Also when the stream is lost for the moment: it will not
+		// be reconnected.
 		m.log.Info("TCP stream closed: no IKE SA uses it", "local", k.local, "remote", k.remote)
-		s.close(true)
+	}
+	if s != nil {
+		s.closeFlushed()
 	}
 }
 
@@ -401,8 +406,10 @@ func (m *Mux) logReadError(k pair, c net.Conn, err error) {
 	switch {
 	case errors.Is(err, io.EOF):
 		m.log.Info("TCP stream closed by the peer", "local", k.local, "remote", c.RemoteAddr())
-	default:
+	case errors.Is(err, ErrShortFrame), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF):
 		m.log.Warn("TCP stream closed: bad input", "local", k.local, "remote", c.RemoteAddr(), "err", readErr(err))
+	default:
+		m.log.Warn("TCP stream failed", "local", k.local, "remote", c.RemoteAddr(), "err", err)
 	}
 }
 

@@ -131,6 +131,13 @@ func TestMuxExchange(t *testing.T) {
 		_, re := rr.counts()
 		return i == 1 && e == 1 && re == 1
 	})
+	// The responder's last answer (to a Delete) still goes out when its
+	// IKE SA releases the stream right after.
+	if err := resp.Send(respAddr, initAddr, ikePkt(70), false); err != nil {
+		t.Fatal(err)
+	}
+	resp.Release(respAddr, initAddr)
+	wait(t, "last answer", func() bool { i, _ := ir.counts(); return i == 2 })
 }
 
 // A stream the network kills is reconnected by the initiator, and the

@@ -72,6 +72,26 @@ func (s *stream) close(gone bool) {
 	}
 }
 
+// closeFlushed closes the stream for good once the frames queued before
+// are written (the last answer of its IKE SA, to a Delete, still goes
+// out), or at once if the queue is full or the stream not connected. The
+// nil frame is the writer's signal.
+func (s *stream) closeFlushed() {
+	s.mu.Lock()
+	s.gone = true
+	connected := s.c != nil
+	s.mu.Unlock()
+	if !connected {
+		s.close(true)
+		return
+	}
+	select {
+	case s.out <- nil:
+	default:
+		s.close(true)
+	}
+}
+
 // setConn gives a connecting stream its connection; false if the stream
 // was closed meanwhile.
 func (s *stream) setConn(c net.Conn) bool {
@@ -98,20 +118,27 @@ func (s *stream) writeLoop(c net.Conn) {
 		case <-s.done:
 			return
 		case f := <-s.out:
-			// Frames already queued go out together.
-			buf := f
-			for more := true; more && len(buf) < 64<<10; {
+			// Frames already queued go out together, up to the
+			// nil frame of closeFlushed.
+			buf, last := f, f == nil
+		more:
+			for !last && len(buf) < 64<<10 {
 				select {
 				case g := <-s.out:
+					last = g == nil
 					buf = append(buf, g...)
 				default:
-					more = false
+					break more
 				}
 			}
 			c.SetWriteDeadline(time.Now().Add(s.m.o.WriteTimeout))
 			if _, err := c.Write(buf); err != nil {
 				s.m.log.Warn("TCP stream write failed, closing it", "local", s.key.local, "remote", c.RemoteAddr(), "err", err)
 				s.m.lost(s)
+				return
+			}
+			if last {
+				s.close(true)
 				return
 			}
 		}
