@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,6 +86,9 @@ func pingUntil(ns string, src, dst netip.Addr, d time.Duration) bool {
 func TestTCPEncapSecgwd(t *testing.T) {
 	t.Parallel()
 	requirePrerequisites(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Fatal("gateway: nft missing: the middle namespace blocks UDP with nftables (apt-get install nftables, or test/install-deps.sh)")
+	}
 	top := newTCPTopology(t)
 	a := startGateway(t, top.a)
 	b := startGateway(t, top.b)
