@@ -35,4 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # strongSwan (charon, swanctl, kernel-libipsec) is the IKE interop peer.
 "$(dirname "$0")/install-strongswan.sh"
+# libreswan's pluto (unpacked, not installed) is the TCP encapsulation
+# interop peer.
+"$(dirname "$0")/install-libreswan.sh"
 go mod download
