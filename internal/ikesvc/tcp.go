@@ -100,7 +100,12 @@ func (s *switchConn) sendStream(d engine.Datagram) error {
 	if !ok || len(msg) < ikeHeaderLen {
 		return fmt.Errorf("ike: not an IKE message for the TCP stream to %v", d.Remote.Addr())
 	}
-	return s.tcp.Send(d.Local.Addr(), d.Remote.Addr(), d.Data, msg[ikeFlagsOffset]&ikeFlagInitiator != 0)
+	initiator := msg[ikeFlagsOffset]&ikeFlagInitiator != 0
+	if !initiator {
+		// The IKE SA answers on the peer's stream: its ESP goes there.
+		s.tcp.Claim(d.Local.Addr(), d.Remote.Addr())
+	}
+	return s.tcp.Send(d.Local.Addr(), d.Remote.Addr(), d.Data, initiator)
 }
 
 // The IKE header (RFC 7296 §3.1): 28 octets, the Flags octet at offset

@@ -62,10 +62,11 @@ type Mux struct {
 	port    uint16 // connected to; o.Port until SetListeners
 	streams map[pair]*stream
 	// dialed are the pairs we connect (until Release): their ESP and
-	// IKE reconnect a lost stream. accepted are the pairs a peer
-	// connected (until Release): their ESP waits for the peer to
-	// reconnect rather than go over UDP.
-	dialed, accepted map[pair]bool
+	// IKE reconnect a lost stream. claimed are the pairs whose stream a
+	// peer connected and an IKE SA answers on (Claim, until Release):
+	// their ESP waits for the peer to reconnect rather than go over UDP.
+	// A stream no IKE SA claimed carries nothing of ours.
+	dialed, claimed map[pair]bool
 	closed           bool
 	// pairs counts the entries of streams, dialed and accepted, for
 	// Carries to answer without the lock when there are none (the
@@ -96,7 +97,7 @@ func Listen(o Options) (*Mux, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Mux{o: o, log: o.Logger.With("subsystem", "network"), port: o.Port, lns: map[netip.AddrPort]net.Listener{},
-		streams: map[pair]*stream{}, dialed: map[pair]bool{}, accepted: map[pair]bool{}}
+		streams: map[pair]*stream{}, dialed: map[pair]bool{}, claimed: map[pair]bool{}}
 	if err := m.SetListeners(o.Addrs, o.Port); err != nil {
 		m.Close()
 		return nil, err
@@ -209,9 +210,6 @@ func (m *Mux) install(s *stream) bool {
 	}
 	old := m.streams[s.key]
 	m.streams[s.key] = s
-	if !s.initiator {
-		m.accepted[s.key] = true
-	}
 	m.unlock()
 	if old != nil {
 		m.log.Info("TCP stream replaced by a new one", "local", s.key.local, "remote", s.key.remote)
@@ -346,13 +344,14 @@ func (m *Mux) Has(local, remote netip.Addr) bool {
 
 // unlock releases m.mu after updating pairs.
 func (m *Mux) unlock() {
-	m.pairs.Store(int32(len(m.streams) + len(m.dialed) + len(m.accepted)))
+	m.pairs.Store(int32(len(m.streams) + len(m.dialed) + len(m.claimed)))
 	m.mu.Unlock()
 }
 
 // Carries reports whether the traffic between local and remote belongs to
-// a stream, even one lost for the moment: the ESP of an IKE SA over TCP
-// goes over its stream or nowhere, never over UDP.
+// a stream of an IKE SA (we connected it, or Claim), even one lost for
+// the moment: the ESP of an IKE SA over TCP goes over its stream or
+// nowhere, never over UDP.
 func (m *Mux) Carries(local, remote netip.Addr) bool {
 	if m.pairs.Load() == 0 {
 		return false
@@ -360,7 +359,19 @@ func (m *Mux) Carries(local, remote netip.Addr) bool {
 	k := pair{local.Unmap(), remote.Unmap()}
 	m.mu.Lock()
 	defer m.unlock()
-	return m.streams[k] != nil || m.dialed[k] || m.accepted[k]
+	return m.dialed[k] || m.claimed[k]
+}
+
+// Claim says that an IKE SA answers on the stream a peer connected from
+// remote to local: the traffic between them is the stream's from now on
+// (Carries), until Release.
+func (m *Mux) Claim(local, remote netip.Addr) {
+	k := pair{local.Unmap(), remote.Unmap()}
+	m.mu.Lock()
+	defer m.unlock()
+	if !m.dialed[k] {
+		m.claimed[k] = true
+	}
 }
 
 // Release closes the stream of local and remote and stops reconnecting
@@ -369,10 +380,10 @@ func (m *Mux) Release(local, remote netip.Addr) {
 	k := pair{local.Unmap(), remote.Unmap()}
 	m.mu.Lock()
 	s := m.streams[k]
-	had := s != nil || m.dialed[k] || m.accepted[k]
+	had := s != nil || m.dialed[k] || m.claimed[k]
 	delete(m.streams, k)
 	delete(m.dialed, k)
-	delete(m.accepted, k)
+	delete(m.claimed, k)
 	m.unlock()
 	if had {
 		// Also when the stream is lost for the moment: it will not

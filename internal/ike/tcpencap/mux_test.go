@@ -117,6 +117,15 @@ func TestMuxExchange(t *testing.T) {
 	if rr.from[0] != initAddr || !bytes.Equal(rr.ike[0], ikePkt(40)) {
 		t.Fatalf("responder got %x from %v", rr.ike[0], rr.from[0])
 	}
+	// The traffic of the addresses is the stream's once an IKE SA
+	// answers on it (Claim), and always for the stream's initiator.
+	if resp.Carries(respAddr, initAddr) || !init.Carries(initAddr, respAddr) {
+		t.Fatalf("before the claim: responder carries %v, initiator %v", resp.Carries(respAddr, initAddr), init.Carries(initAddr, respAddr))
+	}
+	resp.Claim(respAddr, initAddr)
+	if !resp.Carries(respAddr, initAddr) {
+		t.Fatal("a claimed stream does not carry its addresses' traffic")
+	}
 	if err := resp.Send(respAddr, initAddr, ikePkt(60), false); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +147,9 @@ func TestMuxExchange(t *testing.T) {
 	}
 	resp.Release(respAddr, initAddr)
 	wait(t, "last answer", func() bool { i, _ := ir.counts(); return i == 2 })
+	if resp.Carries(respAddr, initAddr) {
+		t.Fatal("a released stream still carries its addresses' traffic")
+	}
 }
 
 // A stream the network kills is reconnected by the initiator, and the
