@@ -67,7 +67,7 @@ type Mux struct {
 	// their ESP waits for the peer to reconnect rather than go over UDP.
 	// A stream no IKE SA claimed carries nothing of ours.
 	dialed, claimed map[pair]bool
-	closed           bool
+	closed          bool
 	// pairs counts the entries of streams, dialed and accepted, for
 	// Carries to answer without the lock when there are none (the
 	// dataplane asks for every ESP packet).
