@@ -68,7 +68,7 @@ type Mux struct {
 	// A stream no IKE SA claimed carries nothing of ours.
 	dialed, claimed map[pair]bool
 	closed          bool
-	// pairs counts the entries of streams, dialed and accepted, for
+	// pairs counts the entries of streams, dialed and claimed, for
 	// Carries to answer without the lock when there are none (the
 	// dataplane asks for every ESP packet).
 	pairs atomic.Int32
