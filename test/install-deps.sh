@@ -6,6 +6,8 @@ need=()
 command -v yanglint >/dev/null || need+=(libyang2-tools)
 # make demo pings through the tunnel.
 command -v ping >/dev/null || need+=(iputils-ping)
+# test/gateway's TCP encapsulation test blocks UDP with nftables.
+command -v nft >/dev/null || need+=(nftables)
 # make bench-esp measures TCP through the tunnel with iperf3.
 command -v iperf3 >/dev/null || need+=(iperf3)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
@@ -33,4 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # strongSwan (charon, swanctl, kernel-libipsec) is the IKE interop peer.
 "$(dirname "$0")/install-strongswan.sh"
+# libreswan's pluto (unpacked, not installed) is the TCP encapsulation
+# interop peer.
+"$(dirname "$0")/install-libreswan.sh"
 go mod download

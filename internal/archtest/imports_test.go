@@ -66,6 +66,7 @@ var layers = map[string]struct {
 	"internal/netconf":             {subsystem, "netconf"},
 	"internal/ikesvc":              {subsystem, "ikesvc"},
 	"internal/ike/udpconn":         {subsystem, "udpconn"},
+	"internal/ike/tcpencap":        {subsystem, "udpconn"}, // the TCP edge beside the UDP one
 	"internal/dataplane":           {subsystem, "dataplane"},
 	"internal/dataplane/childsa":   {subsystem, "dataplane"},
 	"internal/dataplane/userspace": {subsystem, "dataplane"},

@@ -80,6 +80,10 @@ func (d *Daemon) startIKE() error {
 		// and svti-id-out are refused there.
 		NoIfID:      d.userspace != nil,
 		SupportsESP: supportsESP,
+		// Only the userspace dataplane carries ESP over the TCP
+		// streams of RFC 9329 (ikeBind.Send); the kernel's would need
+		// espintcp.
+		TCPStreams: d.userspace != nil,
 	})
 	if x, ok := dp.(*xfrm.Dataplane); ok {
 		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)

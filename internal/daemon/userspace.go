@@ -116,6 +116,7 @@ func (*ikeBind) ReceiveFuncs() []edge.ReceiveFunc { return nil }
 // to the real ones, as udpconn does.
 func (b *ikeBind) Send(ds []edge.Datagram) error {
 	var first error
+	ds, first = b.sendStreams(ds)
 	for len(ds) > 0 {
 		run := 1
 		for run < len(ds) && ds[run].Local.Addr() == ds[0].Local.Addr() {
@@ -127,6 +128,33 @@ func (b *ikeBind) Send(ds []edge.Datagram) error {
 		ds = ds[run:]
 	}
 	return first
+}
+
+// sendStreams sends the datagrams whose addresses belong to a TCP stream
+// of IKE (RFC 9329) over it, and returns the others, in order: ds itself
+// when none does (the caller's slice is never rearranged).
+func (b *ikeBind) sendStreams(ds []edge.Datagram) ([]edge.Datagram, error) {
+	if b.d.ike == nil {
+		return ds, nil
+	}
+	var first error
+	var rest []edge.Datagram
+	for i, d := range ds {
+		sent, err := b.d.ike.SendESPStream(d.Local.Addr().Unmap(), d.Remote.Addr().Unmap(), d.Buf)
+		if err != nil && first == nil {
+			first = err
+		}
+		switch {
+		case sent && rest == nil:
+			rest = append(make([]edge.Datagram, 0, len(ds)), ds[:i]...)
+		case !sent && rest != nil:
+			rest = append(rest, d)
+		}
+	}
+	if rest == nil {
+		return ds, first
+	}
+	return rest, first
 }
 
 func (b *ikeBind) sendRun(ds []edge.Datagram) error {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/tcpencap"
 	"secgw/internal/ike/udpconn"
 )
 
@@ -24,6 +25,8 @@ type switchConn struct {
 	// Service.drain.
 	draining map[netip.Addr]bool
 	recv     chan engine.Datagram
+	// tcp holds the TCP streams of IKE and ESP (tcp.go).
+	tcp *tcpencap.Mux
 }
 
 func newSwitchConn() *switchConn {
@@ -97,6 +100,7 @@ func (s *switchConn) remove(a netip.Addr) *udpconn.Conn {
 }
 
 func (s *switchConn) closeAll() {
+	s.tcp.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for a, c := range s.conns {
@@ -108,6 +112,9 @@ func (s *switchConn) closeAll() {
 
 // Send implements engine.Conn.
 func (s *switchConn) Send(d engine.Datagram) error {
+	if d.Stream {
+		return s.sendStream(d)
+	}
 	s.mu.Lock()
 	c := s.conns[d.Local.Addr().Unmap()]
 	s.mu.Unlock()
@@ -127,8 +134,12 @@ func (s *switchConn) Receive(ctx context.Context) (engine.Datagram, error) {
 	}
 }
 
-// sendESP sends ESP-in-UDP from the NAT-T socket of d.Local.
+// sendESP sends ESP-in-UDP from the NAT-T socket of d.Local, or over the
+// TCP stream of the addresses when their traffic belongs to one.
 func (s *switchConn) sendESP(d engine.Datagram) error {
+	if s.tcp.Carries(d.Local.Addr(), d.Remote.Addr()) {
+		return s.tcp.Send(d.Local.Addr(), d.Remote.Addr(), d.Data, false)
+	}
 	s.mu.Lock()
 	c := s.conns[d.Local.Addr().Unmap()]
 	s.mu.Unlock()

@@ -89,6 +89,12 @@ type Options struct {
 	// SupportsESP is engine.Options.SupportsESP: the ESP suites the
 	// dataplane can carry (engine.ESPSupport); nil means all of them.
 	SupportsESP func(ikecrypto.Suite) bool
+	// TCPStreams says that the dataplane carries ESP over the TCP
+	// streams of IKE (RFC 9329): it sends through SendESPStream and
+	// receives through OnESPBorrow or OnESP (the userspace dataplane).
+	// Without it, listen-tcp and transport tcp or udp-then-tcp are
+	// refused.
+	TCPStreams bool
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
@@ -171,6 +177,7 @@ func New(o Options) *Service {
 	s := &Service{o: o, log: o.Logger.With("subsystem", "manager"), pending: map[uint64]*prepared{},
 		ctx: ctx, cancel: cancel, cfg: &config.Config{}}
 	s.conn = newSwitchConn()
+	s.conn.tcp = s.newMux()
 	s.watchers = map[chan engine.Event]bool{}
 	dp := o.Dataplane
 	if o.Activity != nil {
@@ -247,6 +254,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	if err := s.supported(cfg, fresh); err != nil {
 		return err
 	}
+	if err := s.supportedTCP(cfg, fresh); err != nil {
+		return err
+	}
 	for _, v := range fresh {
 		for _, w := range v.Warnings {
 			s.log.Warn(w, "vpn", v.Name)
@@ -321,6 +331,7 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		s.conn.add(a, c)
 	}
 	s.bound = p.addrs
+	s.applyTCP(p.cfg)
 	restart := p.oldCfg != nil && p.oldCfg.Global.InitiatorOnly != p.cfg.Global.InitiatorOnly
 	s.cfg, s.locals, s.started = p.cfg, p.locals, true
 	if restart {
@@ -404,6 +415,7 @@ func (s *Service) Abort(tx *datastore.Tx) {
 		go s.drain(a)
 	}
 	s.bound = p.oldAddrs
+	s.applyTCP(p.oldCfg)
 	s.cfg, s.locals = p.oldCfg, p.oldLocals
 	s.setEngine(p, p.oldCfg)
 	if err := s.setClear(p.cfg, p.oldCfg); err != nil {

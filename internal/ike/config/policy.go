@@ -79,6 +79,10 @@ type Global struct {
 	// SET_WINDOW_SIZE (RFC 7296 §2.3); 1 (or 0) keeps one exchange at a
 	// time.
 	WindowSize int
+	// ListenTCP is listen-tcp: accept IKE and ESP over TCP (RFC 9329);
+	// TCPPort is tcp-port, 0 for the default 4500.
+	ListenTCP bool
+	TCPPort   uint16
 }
 
 // Redirect is global-options redirect (RFC 5685).
@@ -218,6 +222,9 @@ type VPN struct {
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy
+	// Transport is ike-policy transport: how an IKE SA we initiate
+	// reaches the peer (RFC 9329).
+	Transport Transport
 	// Policies are the security policies, sorted by name.
 	Policies []SecurityPolicy
 	// StartAction, CloseAction and DPDAction are the ipsec-policy
@@ -286,6 +293,17 @@ const (
 	// UniqueReplace deletes the existing IKE SA of the VPN with the
 	// same identities once a new one is established.
 	UniqueReplace // replace
+)
+
+// Transport is ike-policy transport: UDP, TCP (RFC 9329), or UDP first
+// and TCP once IKE_SA_INIT over UDP went unanswered.
+type Transport uint8
+
+// Transports (secgw-ike-vpn.yang transport).
+const (
+	TransportUDP        Transport = iota // udp
+	TransportTCP                         // tcp
+	TransportUDPThenTCP                  // udp-then-tcp
 )
 
 // DPDMode is dpd-mode: when liveness checks are sent.

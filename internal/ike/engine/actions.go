@@ -250,17 +250,28 @@ func failureReason(n wire.NotifyType) string {
 // policies; none makes a childless IKE SA (RFC 6023). w is the worker of
 // remote's address, locked.
 func (e *Engine) startIKE(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet) *ikeSA {
-	return e.startIKEFrom(w, v, local, remote, natt, policies, hint, wire.Gateway{})
+	return e.startIKEVia(w, v, local, remote, natt, policies, hint, startVia{tcp: v.Transport == config.TransportTCP})
 }
 
-// startIKEFrom is startIKE for an IKE SA that follows a redirect from
-// the gateway from (REDIRECTED_FROM, redirect.go); zero: none.
-func (e *Engine) startIKEFrom(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet, from wire.Gateway) *ikeSA {
+// startVia says how a new IKE SA starts: over TCP (RFC 9329: the SA then
+// speaks as on port 4500 from the start, tcp.go), and following a
+// redirect from the gateway from (REDIRECTED_FROM, redirect.go; zero:
+// none).
+type startVia struct {
+	tcp  bool
+	from wire.Gateway
+}
+
+// startIKEVia is startIKE with the ways of via.
+func (e *Engine) startIKEVia(w *worker, v *config.VPN, local, remote netip.AddrPort, natt bool, policies []config.SecurityPolicy, hint *Packet, via startVia) *ikeSA {
 	sa := e.newSA(w, true, v)
 	sa.handshake = &handshake{}
 	sa.spii = sa.id
-	sa.local, sa.remote, sa.natt = local, remote, natt
-	sa.redirectedFrom = from
+	if via.tcp {
+		local, remote, natt = netip.AddrPortFrom(local.Addr(), PortNATT), netip.AddrPortFrom(remote.Addr(), PortNATT), true
+	}
+	sa.local, sa.remote, sa.natt, sa.tcp = local, remote, natt, via.tcp
+	sa.redirectedFrom = via.from
 	sa.queue(&initTask{})
 	sa.queue(&authTask{policies: policies, hint: hint})
 	sa.startNext()

@@ -494,6 +494,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		e.dos.established.Add(-1)
 	}
 	sa.state = stateDeleted
+	sa.releaseStream() // tcp.go
 	e.contacts.drop(sa)
 	e.set.Load().table.remove(sa)
 	sa.w.drop(sa)
@@ -502,7 +503,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	case sa.reestablish != nil:
 		r := sa.reestablish
 		sa.log().Info("setting up the new IKE SA of the reauthentication")
-		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) { e.startIKEFrom(w, r.v, r.local, r.remote, r.natt, r.policies, nil, r.from) })
+		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) { e.startIKEVia(w, r.v, r.local, r.remote, r.natt, r.policies, nil, startVia{tcp: r.v.Transport == config.TransportTCP, from: r.from}) })
 	case sa.peerDead && established:
 		e.dpdAction(sa, policies)
 	case sa.closedByPeer:

@@ -128,6 +128,12 @@ func (sa *ikeSA) encodeAll(exch wire.ExchangeType, id uint32, response bool, ps 
 // the fragment size: the IP and UDP headers and, on port 4500, the Non-ESP
 // Marker are not part of the message (RFC 7383 §2.5.1).
 func (sa *ikeSA) fragmentLimit() int {
+	if sa.tcp {
+		// The stream carries whole messages: the only limit is the
+		// frame's 16-bit Length (RFC 9329 §3), so IKE messages are
+		// not fragmented over TCP.
+		return tcpMaxMessage
+	}
 	size := sa.w.e.o.FragmentSize
 	if size <= 0 {
 		size = DefaultFragmentSize

@@ -15,6 +15,11 @@ import (
 type Datagram struct {
 	Local, Remote netip.AddrPort
 	Data          []byte
+	// Stream: the message goes or came over the TCP stream between the
+	// two addresses (RFC 9329) rather than UDP. Such a message is seen
+	// as one on port 4500: ports 4500 in Local and Remote, Data behind
+	// the Non-ESP Marker (RFC 9329 §3.1), whatever the TCP ports.
+	Stream bool
 }
 
 // Conn is the engine's UDP socket(s) on ports 500 and 4500. The in-memory

@@ -288,7 +288,7 @@ func (e *Engine) sendStateless(d Datagram, raw []byte) {
 	if d.Local.Port() == PortNATT || d.Remote.Port() == PortNATT {
 		raw = append(ipsec.AppendNonESPMarker(make([]byte, 0, len(raw)+ipsec.NonESPMarkerLen)), raw...)
 	}
-	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw}); err != nil {
+	if err := e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: raw, Stream: d.Stream}); err != nil {
 		e.limit.Log(nil, e.log, slog.LevelWarn, "send failed", "remote", d.Remote, "err", err)
 	}
 }
@@ -411,6 +411,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	sa.spii, sa.spir = h.SPIi, sa.id
 	sa.local, sa.remote = d.Local, d.Remote
 	sa.natt = d.Local.Port() == PortNATT
+	sa.tcp = d.Stream
 	sa.ni = bytes.Clone(ni.Data)
 	sa.nr = make([]byte, nonceLen)
 	io.ReadFull(e.o.Rand, sa.nr)

@@ -71,6 +71,9 @@ type ikeSA struct {
 	// natt is set once IKE moved to port 4500 (RFC 7296 §2.23);
 	// natLocal and natRemote say which side a NAT is in front of.
 	natt, natLocal, natRemote bool
+	// tcp: the SA's messages go over the TCP stream of its addresses
+	// (RFC 9329; natt is then set too, tcp.go).
+	tcp bool
 	// haveHalfOpen: the SA is a half-open responder SA (dos.go), under
 	// handshake.halfOpenKey.
 	haveHalfOpen bool
@@ -384,7 +387,7 @@ func (sa *ikeSA) send(raw []byte) {
 		data = append(data, raw...)
 	}
 	sa.sentSinceKeepalive = true
-	if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data}); err != nil {
+	if err := sa.w.e.o.Conn.Send(Datagram{Local: sa.local, Remote: sa.remote, Data: data, Stream: sa.tcp}); err != nil {
 		sa.log().Limited(slog.LevelWarn, "send failed", "err", err)
 	}
 }

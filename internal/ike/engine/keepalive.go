@@ -37,7 +37,9 @@ func (e *Engine) keepaliveInterval() time.Duration {
 // NAT keeps the mapping alive; RFC 3948 §2.3). It is idempotent. A
 // negative interval disables keepalives.
 func (sa *ikeSA) startKeepalive() {
-	if sa.keepaliveOn || sa.w.e.keepaliveInterval() < 0 {
+	if sa.keepaliveOn || sa.w.e.keepaliveInterval() < 0 || sa.tcp {
+		// Over TCP the stream's own traffic keeps a NAT's mapping
+		// and a one-octet keepalive is not a frame (RFC 9329 §3).
 		return
 	}
 	sa.keepaliveOn = true

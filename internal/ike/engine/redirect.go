@@ -232,7 +232,7 @@ func (sa *ikeSA) follow(g wire.Gateway, during string, policies []config.Securit
 	cur := sa.w
 	e.resolveGateway(g, local.Addr(), func(a netip.Addr, locked bool) {
 		start := func(w *worker) {
-			n := e.startIKEFrom(w, v, local, netip.AddrPortFrom(a, PortIKE), false, policies, hint, from)
+			n := e.startIKEVia(w, v, local, netip.AddrPortFrom(a, PortIKE), false, policies, hint, startVia{tcp: v.Transport == config.TransportTCP, from: from})
 			n.uid = uid // the same IKE SA for the operator, at another gateway
 			n.log().Info("IKE SA set up at the new gateway", "redirected-from", from.String())
 		}

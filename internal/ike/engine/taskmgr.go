@@ -218,6 +218,9 @@ func (sa *ikeSA) expiredRetransmit() {
 			continue
 		}
 		if r.try >= r.tries {
+			if sa.tcpFallback() { // tcp.go
+				return
+			}
 			// A flushed SA's end is the operator's, not a dead peer's:
 			// no dpd-action (flush.go).
 			sa.peerDead = sa.state == stateEstablished && !sa.flushed
@@ -329,6 +332,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 		// The initiator floated to port 4500 (RFC 7296 §2.23).
 		sa.natt, sa.local, sa.remote = true, d.Local, d.Remote
 	}
+	sa.streamRequest(d) // tcp.go
 	var resp []wire.Payload
 	switch m.Header.Exchange {
 	case wire.ExchangeIKEAuth:

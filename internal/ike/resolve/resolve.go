@@ -107,6 +107,10 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 	if g.WindowSize != nil {
 		out.WindowSize = int(*g.WindowSize)
 	}
+	out.ListenTCP = g.GetListenTcp()
+	if g.TcpPort != nil {
+		out.TCPPort = *g.TcpPort
+	}
 	r := &out.Retransmit
 	if g.RetransmitTries != nil {
 		r.Tries = int(*g.RetransmitTries)
@@ -289,6 +293,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	out.IKE.DPDMode = dpdMode(pickEnum(ip.DpdMode, it.DpdMode))
 	out.Unique = uniquePolicy(pickEnum(ip.UniqueSa, it.UniqueSa))
+	out.Transport = transport(pickEnum(ip.Transport, it.Transport))
 	if th := pick(ip.DpdThreshold, it.DpdThreshold); th != nil {
 		out.IKE.DPDThreshold = int(*th)
 	}
@@ -538,4 +543,15 @@ func resolveRedirect(r *generated.SecgwVrf_Vrf_Ike_GlobalOptions_Redirect, out *
 		out.LoopPeriod = time.Duration(*r.LoopPeriod) * time.Second
 	}
 	return nil
+}
+
+// transport maps ike-policy transport; unset is the template default udp.
+func transport(t generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_Transport) config.Transport {
+	switch t {
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_Transport_tcp:
+		return config.TransportTCP
+	case generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate_Transport_udp_then_tcp:
+		return config.TransportUDPThenTCP
+	}
+	return config.TransportUDP
 }
