@@ -164,6 +164,10 @@ type VPN struct {
 	Child ChildLifetimes
 	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
 	Fragmentation bool
+	// MOBIKE announces MOBIKE_SUPPORTED in IKE_AUTH and, once both sides
+	// did, lets the IKE SA and its child SAs move to new addresses by
+	// UPDATE_SA_ADDRESSES (RFC 4555; engine/mobike.go).
+	MOBIKE bool
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy

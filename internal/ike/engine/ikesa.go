@@ -82,6 +82,9 @@ type ikeSA struct {
 	// ppkUsed: a PPK went into SK_d (RFC 8784 §3; ppk.go), or into the
 	// SK_d of the IKE SA this one rekeyed.
 	ppkUsed bool
+	// mobike: both sides announced MOBIKE_SUPPORTED (RFC 4555 §3.3;
+	// mobike.go).
+	mobike bool
 	fragState
 	keepalive
 

@@ -226,8 +226,10 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 		return // more fragments to come (RFC 7383 §2.6)
 	}
 	sa.lastIn = sa.w.e.mono()
-	if d.Local.Port() == PortNATT && !sa.natt {
-		// The initiator floated to port 4500 (RFC 7296 §2.23).
+	if d.Local.Port() == PortNATT && !sa.natt && !sa.mobike {
+		// The initiator floated to port 4500 (RFC 7296 §2.23). With
+		// MOBIKE, addresses change by UPDATE_SA_ADDRESSES only (RFC
+		// 4555 §3.5; mobike.go).
 		sa.natt, sa.local, sa.remote = true, d.Local, d.Remote
 	}
 	var resp []wire.Payload
@@ -247,6 +249,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 			return
 		}
 		resp = sa.respondInformational(ps)
+		resp = append(resp, sa.respondUpdateAddresses(d, ps)...) // RFC 4555 (mobike.go)
 	case wire.ExchangeCreateChildSA:
 		if sa.state != stateEstablished {
 			return

@@ -183,6 +183,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	if b := pick(ip.Fragmentation, it.Fragmentation); b != nil {
 		out.Fragmentation = *b
 	}
+	if b := pick(ip.Mobike, it.Mobike); b != nil {
+		out.MOBIKE = *b
+	}
 	if v.Ppk != nil {
 		for _, p := range ppks {
 			if p.Name == *v.Ppk {

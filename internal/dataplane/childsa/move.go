@@ -1,0 +1,86 @@
+package childsa
+
+import (
+	"context"
+	"fmt"
+
+	"secgw/internal/dataplane"
+	"secgw/internal/ike/engine"
+)
+
+// seqMargin is added to the outbound sequence number a moved SA starts
+// from: packets still being sealed by the old SA while the move is applied
+// take numbers the new one must not reuse (RFC 4303 §3.3.3: a sequence
+// number is never sent twice under one SA).
+const seqMargin = 1024
+
+// MoveChild implements engine.ChildMover: the child SA keeps its SPIs,
+// keys, reqid and policies' selectors and gets new outer addresses and
+// UDP encapsulation (MOBIKE, RFC 4555 §3.5). An SA whose key (destination
+// and SPI) is unchanged is updated in place, which keeps its sequence
+// numbers and replay window; one whose key changes is replaced, the
+// outbound one starting after the old one's last sequence number. The
+// policies' templates follow the new addresses.
+func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := p.children[old.InSPI]
+	if ch == nil {
+		return fmt.Errorf("dataplane: child SA %08x not installed", old.InSPI)
+	}
+	var opts ChildOptions
+	if p.o.Options != nil {
+		opts = p.o.Options(moved.VPN, moved.Policy)
+	}
+	sas, pols, err := ChildEntries(moved, opts, ch.sas[0].ReqID)
+	if err != nil {
+		return err
+	}
+	if len(pols) != len(ch.pols) {
+		return fmt.Errorf("dataplane: child SA %08x: moved policies differ", old.InSPI)
+	}
+	for i := range pols {
+		if pols[i].Key() != ch.pols[i].Key() {
+			return fmt.Errorf("dataplane: child SA %08x: a transport-mode child SA cannot move (its selectors are its addresses)", old.InSPI)
+		}
+	}
+	newIn, newOut := sas[0], sas[1]
+	oldIn, oldOut := &ch.sas[0], &ch.sas[1]
+	var ops []dataplane.Op
+	if newIn.Key() == oldIn.Key() {
+		ops = append(ops, dataplane.Op{Kind: dataplane.UpdateSA, SA: &newIn})
+	} else {
+		// One inbound SA per SPI: the old one goes first.
+		ops = append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: oldIn}, dataplane.Op{Kind: dataplane.AddSA, SA: &newIn})
+	}
+	outReplaced := newOut.Key() != oldOut.Key()
+	if outReplaced {
+		ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
+		cnt, err := p.o.Dataplane.Counters(ctx, oldOut.Key())
+		cancel()
+		if err == nil {
+			newOut.OSeq = cnt.OSeq + seqMargin
+		} else {
+			p.log.Warn("moved child SA: outbound sequence number unknown, starting over", "out", fmt.Sprintf("%08x", old.OutSPI), "err", err)
+		}
+		ops = append(ops, dataplane.Op{Kind: dataplane.AddSA, SA: &newOut})
+	} else {
+		ops = append(ops, dataplane.Op{Kind: dataplane.UpdateSA, SA: &newOut})
+	}
+	for i := range pols {
+		if u := p.policies[pols[i].Key()]; u != nil && len(u.users) > 0 && u.users[0] == ch && !samePolicy(&ch.pols[i], &pols[i]) {
+			ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
+		}
+	}
+	if outReplaced {
+		ops = append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: oldOut})
+	}
+	if err := p.apply(ops); err != nil {
+		return fmt.Errorf("dataplane: move child %08x/%08x: %w", old.InSPI, old.OutSPI, err)
+	}
+	ch.c, ch.sas, ch.pols = moved, [2]dataplane.SA{newIn, newOut}, pols
+	p.log.Info("child SA moved", "vpn", moved.VPN, "policy", moved.Policy,
+		"in", fmt.Sprintf("%08x", moved.InSPI), "out", fmt.Sprintf("%08x", moved.OutSPI),
+		"local", moved.Local, "remote", moved.Remote)
+	return nil
+}
