@@ -36,7 +36,7 @@ const (
 	featureRA     = "remote access: virtual IP pools and the configuration payload"
 	featureCert   = "certificate and EAP/RADIUS authentication"
 	featureVRF    = "IKE and routes in a vrf other than main"
-	featureMOBIKE = "MOBIKE (RFC 4555)"
+	featureMOBIKE = "MOBIKE (RFC 4555): moving to a cheaper path while the current one works"
 	featureSNMP   = "SNMP"
 )
 
@@ -71,8 +71,6 @@ func Refused() []Row {
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/ike-policy-template/mobike", Feature: featureMOBIKE, Example: []string{"/ vrf main ike ike-policy-template it1 mobike true"}},
-		{Path: "/vrf/ike/vpn/ike-policy/mobike", Allowed: []string{"false"}, Feature: featureMOBIKE, Example: []string{"/ vrf main ike vpn v1 ike-policy mobike true"}},
 		{Path: "/vrf/ike/global-options/mobike-prefer-best-path", Feature: featureMOBIKE, Example: []string{"/ vrf main ike global-options mobike-prefer-best-path true"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}

@@ -3,6 +3,7 @@ package childsa
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/ike/engine"
@@ -67,8 +68,18 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 	} else {
 		ops = append(ops, dataplane.Op{Kind: dataplane.UpdateSA, SA: &newOut})
 	}
+	// The moved child SA takes over its policies: the installed ones
+	// must name its new addresses, also where another user (its trap,
+	// whose template has the configured remote address) owned them.
+	var owners [][]*child
 	for i := range pols {
-		if u := p.policies[pols[i].Key()]; u != nil && len(u.users) > 0 && u.users[0] == ch && !samePolicy(&ch.pols[i], &pols[i]) {
+		u := p.policies[pols[i].Key()]
+		if u == nil || len(u.users) == 0 {
+			owners = append(owners, nil)
+			continue
+		}
+		owners = append(owners, u.users)
+		if !samePolicy(u.users[0].policy(pols[i].Key()), &pols[i]) {
 			ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
 		}
 	}
@@ -79,6 +90,16 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 		return fmt.Errorf("dataplane: move child %08x/%08x: %w", old.InSPI, old.OutSPI, err)
 	}
 	ch.c, ch.sas, ch.pols = moved, [2]dataplane.SA{newIn, newOut}, pols
+	for i, users := range owners {
+		if users == nil {
+			continue
+		}
+		j := slices.Index(users, ch)
+		if j > 0 {
+			users = slices.Insert(slices.Delete(users, j, j+1), 0, ch)
+			p.policies[pols[i].Key()].users = users
+		}
+	}
 	p.log.Info("child SA moved", "vpn", moved.VPN, "policy", moved.Policy,
 		"in", fmt.Sprintf("%08x", moved.InSPI), "out", fmt.Sprintf("%08x", moved.OutSPI),
 		"local", moved.Local, "remote", moved.Remote)

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// charonMoved is charon's outer address after the move.
+var charonMoved = netip.MustParseAddr("192.0.2.3")
+
+// mobikeConf is swanctlConf with MOBIKE on and no fixed local address:
+// charon follows its addresses (RFC 4555).
+func mobikeConf(s suite, psk string, children ...child) string {
+	conf := swanctlConf(s, psk, children...)
+	return strings.Replace(conf, "local_addrs = "+charonOuter.String(), "local_addrs = %any\n\t\tmobike = yes", 1)
+}
+
+// TestCharonMOBIKE: charon, a road warrior with MOBIKE, changes its
+// address while it pings through the tunnel (the old address removed, a
+// new one added): it sends UPDATE_SA_ADDRESSES, secgwd (responder, VPN
+// with ike-policy mobike true) moves the IKE SA and the child SA to the
+// new address without renegotiation (the same IKE SPIs; secgwd's child SA
+// keeps its SPIs and keys, see below for charon's) and the ping resumes
+// within 2 s (RFC 4555 §3.5).
+func TestCharonMOBIKE(t *testing.T) {
+	t.Parallel()
+	requirePrerequisites(t)
+	top := newTopology(t)
+	st := &setup{top: top, gw: startGateway(t, top.gw), ch: startCharon(t, top.charon), s: suiteGCM, policies: []policy{policy4}}
+	st.gw.configure(t, append(ourVPN(ourVPNName, suiteGCM, testPSK, policy4), "vpn "+ourVPNName+" ike-policy mobike true")...)
+	st.ch.Load(t, mobikeConf(suiteGCM, testPSK, charonChildren(policy4)...))
+	st.ch.initiate(t, policy4.name)
+	before := st.checkAgree(t, policy4.name)
+	if get := st.gw.rpc(t, getFilter); !strings.Contains(get, "<mobike>true</mobike>") {
+		t.Errorf("<get> does not report MOBIKE on the IKE SA:\n%s", get)
+	}
+
+	pinger := startPing(t, top.charon, charonIn4, gwInner4, 80)
+	time.Sleep(1500 * time.Millisecond)
+	moved := time.Now()
+	run(t, "ip", "-n", top.charon, "addr", "del", netip.PrefixFrom(charonOuter, 24).String(), "dev", "veth-charon")
+	run(t, "ip", "-n", top.charon, "addr", "add", netip.PrefixFrom(charonMoved, 24).String(), "dev", "veth-charon")
+	replies := pinger.wait(t)
+
+	gap, after := maxGap(replies, moved)
+	t.Logf("ping: %d replies, %d after the move, largest gap %v", len(replies), after, gap)
+	if after == 0 {
+		t.Fatalf("no ping reply after the address change\ncharon:\n%s\nsecgwd:\n%s", tail(st.ch.ReadLog(), 30), tail(st.gw.readLog(), 30))
+	}
+	if gap >= 2*time.Second {
+		t.Errorf("ping gap %v across the move, want < 2 s", gap)
+	}
+	if !strings.Contains(st.ch.ReadLog(), "N(UPD_SA_ADDR)") {
+		t.Errorf("charon logged no UPDATE_SA_ADDRESSES:\n%s", tail(st.ch.ReadLog(), 30))
+	}
+
+	// The same IKE SA everywhere, at the new address.
+	wantEnd := fmt.Sprintf("%s[4500] %s[4500]", gwOuter, charonMoved)
+	var show, get, ch []saView
+	ok := eventually(5*time.Second, func() bool {
+		show, get, ch = st.views(t)
+		for _, vs := range [][]saView{show, get, ch} {
+			if len(vs) != 1 || vs[0].Endpoints != wantEnd || vs[0].SPIi != before.SPIi || vs[0].SPIr != before.SPIr ||
+				len(vs[0].Children) != 1 || !sameSPIs(vs[0], show[0]) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("after the move, want one IKE SA %s with the IKE SPIs of %v, the views agreeing\nshow %v\nget %v\ncharon %v",
+			wantEnd, before, show, get, ch)
+	}
+	// secgwd moved its child SA, SPIs and keys kept. charon with
+	// kernel-libipsec (the only ESP it has on a kernel without XFRM
+	// ESP) cannot update its SAs' addresses and rekeys the child SA
+	// instead (its child_sa update says not supported): the child SPIs
+	// then change by charon's CREATE_CHILD_SA, not by a new IKE SA.
+	in := before.Children[0].SPIIn
+	if log := st.gw.readLog(); !strings.Contains(log, "IKE SA moved (MOBIKE)") || !regexp.MustCompile(`msg="child SA moved".* in=`+in).MatchString(log) {
+		t.Errorf("secgwd did not move child SA %s:\n%s", in, tail(log, 30))
+	}
+	if !sameSPIs(show[0], before) {
+		if !strings.Contains(st.ch.ReadLog(), "generating CREATE_CHILD_SA request") {
+			t.Errorf("child SPIs changed from %v to %v without a rekey by charon", before.Children, show[0].Children)
+		}
+		t.Logf("charon rekeyed the child SA after the move (kernel-libipsec cannot update SAs): %s -> %s",
+			before.Children[0].SPIIn, show[0].Children[0].SPIIn)
+	}
+	ping(t, top.gw, gwInner4, charonIn4)
+}
+
+// sameSPIs reports whether v has the IKE and child SPIs of w.
+func sameSPIs(v, w saView) bool {
+	if v.SPIi != w.SPIi || v.SPIr != w.SPIr || len(v.Children) != len(w.Children) {
+		return false
+	}
+	for i := range v.Children {
+		if v.Children[i].SPIIn != w.Children[i].SPIIn || v.Children[i].SPIOut != w.Children[i].SPIOut {
+			return false
+		}
+	}
+	return true
+}
+
+// pinger is a ping running in the background.
+type pinger struct {
+	cmd    *exec.Cmd
+	out    strings.Builder
+	cancel context.CancelFunc
+}
+
+// startPing pings dst from src in ns count times, every 100 ms, with
+// the time of each reply printed (-D).
+func startPing(t *testing.T, ns string, src, dst netip.Addr, count int) *pinger {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count)*100*time.Millisecond+10*time.Second)
+	p := &pinger{cancel: cancel}
+	p.cmd = exec.CommandContext(ctx, "ip", "netns", "exec", ns, "ping", "-D", "-n", "-i", "0.1", "-W", "1",
+		"-c", strconv.Itoa(count), "-I", src.String(), dst.String())
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("gateway: ping: %v", err)
+	}
+	t.Cleanup(cancel)
+	return p
+}
+
+var replyRE = regexp.MustCompile(`^\[(\d+)\.(\d+)\] \d+ bytes from `)
+
+// wait waits for the ping to end and returns the times of its replies.
+func (p *pinger) wait(t *testing.T) []time.Time {
+	t.Helper()
+	p.cmd.Wait() // a lost reply makes ping exit 1
+	p.cancel()
+	var out []time.Time
+	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+	for sc.Scan() {
+		m := replyRE.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		sec, _ := strconv.ParseInt(m[1], 10, 64)
+		frac, _ := strconv.ParseFloat("0."+m[2], 64)
+		out = append(out, time.Unix(sec, int64(frac*1e9)))
+	}
+	if len(out) == 0 {
+		t.Fatalf("gateway: ping got no reply at all:\n%s", p.out.String())
+	}
+	return out
+}
+
+// maxGap returns the largest interval between consecutive replies
+// (counting from the move for the first reply after it) and the number
+// of replies after the move.
+func maxGap(replies []time.Time, moved time.Time) (gap time.Duration, after int) {
+	prev := replies[0]
+	for _, r := range replies[1:] {
+		gap = max(gap, r.Sub(prev))
+		prev = r
+	}
+	for _, r := range replies {
+		if r.After(moved) {
+			after++
+		}
+	}
+	if last := replies[len(replies)-1]; last.Before(moved) {
+		gap = max(gap, time.Since(moved))
+	}
+	return gap, after
+}
