@@ -110,6 +110,9 @@ type Service struct {
 	eng     *engine.Engine
 	conn    *switchConn
 	bound   []netip.Addr // addresses of conn's current sockets
+	// mobile are the addresses bound for MOBIKE moves, not for the
+	// configuration (mobike.go).
+	mobile map[netip.Addr]bool
 	cfg     *config.Config
 	pending map[uint64]*prepared
 	ctx     context.Context
@@ -229,6 +232,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finalize()
+	p.addrs = s.withMobile(p.addrs) // mobike.go
 	for _, a := range p.addrs {
 		if slices.Contains(s.bound, a) {
 			continue

@@ -178,3 +178,74 @@ func maxGap(replies []time.Time, moved time.Time) (gap time.Duration, after int)
 	}
 	return gap, after
 }
+
+// gwMoved is secgwd's outer address after its move.
+var gwMoved = netip.MustParseAddr("192.0.2.4")
+
+// TestSecgwdMOBIKE: secgwd is the mobile side. It initiates an IKE SA with
+// MOBIKE to charon (responder, mobike = yes), then its address changes
+// while it pings through the tunnel (old address removed, a new one
+// added): secgwd sees it through netlink, sends UPDATE_SA_ADDRESSES from
+// the new address with NAT detection and a COOKIE2, and moves its child
+// SA; the IKE SA keeps its SPIs and the ping resumes within 2 s (RFC 4555
+// §3.5).
+func TestSecgwdMOBIKE(t *testing.T) {
+	t.Parallel()
+	requirePrerequisites(t)
+	top := newTopology(t)
+	st := &setup{top: top, gw: startGateway(t, top.gw), ch: startCharon(t, top.charon), s: suiteGCM, policies: []policy{policy4}}
+	st.gw.configure(t, append(ourVPN(ourVPNName, suiteGCM, testPSK, policy4), "vpn "+ourVPNName+" ike-policy mobike true")...)
+	conf := swanctlConf(suiteGCM, testPSK, charonChildren(policy4)...)
+	conf = strings.Replace(conf, "remote_addrs = "+gwOuter.String(), "remote_addrs = %any\n\t\tmobike = yes", 1)
+	st.ch.Load(t, conf)
+	st.gwInitiate(t, policy4)
+	before := st.checkAgree(t, policy4.name)
+
+	pinger := startPing(t, top.gw, gwInner4, charonIn4, 80)
+	time.Sleep(1500 * time.Millisecond)
+	moved := time.Now()
+	run(t, "ip", "-n", top.gw, "addr", "del", netip.PrefixFrom(gwOuter, 24).String(), "dev", "veth-gw")
+	run(t, "ip", "-n", top.gw, "addr", "add", netip.PrefixFrom(gwMoved, 24).String(), "dev", "veth-gw")
+	replies := pinger.wait(t)
+
+	gap, after := maxGap(replies, moved)
+	t.Logf("ping: %d replies, %d after the move, largest gap %v", len(replies), after, gap)
+	if after == 0 {
+		t.Fatalf("no ping reply after the address change\nsecgwd:\n%s\ncharon:\n%s", tail(st.gw.readLog(), 30), tail(st.ch.ReadLog(), 30))
+	}
+	if gap >= 2*time.Second {
+		t.Errorf("ping gap %v across the move, want < 2 s", gap)
+	}
+	log := st.gw.readLog()
+	if !strings.Contains(log, "MOBIKE: moving IKE SA to a new local address") || !strings.Contains(log, "IKE SA moved (MOBIKE)") {
+		t.Errorf("secgwd did not move its IKE SA:\n%s", tail(log, 30))
+	}
+	in := before.Children[0].SPIIn
+	if !regexp.MustCompile(`msg="child SA moved".* in=` + in).MatchString(log) {
+		t.Errorf("secgwd did not move child SA %s:\n%s", in, tail(log, 30))
+	}
+	if !strings.Contains(st.ch.ReadLog(), "N(UPD_SA_ADDR)") {
+		t.Errorf("charon logged no UPDATE_SA_ADDRESSES:\n%s", tail(st.ch.ReadLog(), 30))
+	}
+	wantEnd := fmt.Sprintf("%s[4500] %s[4500]", gwMoved, charonOuter)
+	var show, get, ch []saView
+	ok := eventually(5*time.Second, func() bool {
+		show, get, ch = st.views(t)
+		for _, vs := range [][]saView{show, get, ch} {
+			if len(vs) != 1 || vs[0].Endpoints != wantEnd || vs[0].SPIi != before.SPIi || vs[0].SPIr != before.SPIr ||
+				len(vs[0].Children) != 1 || !sameSPIs(vs[0], show[0]) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("after the move, want one IKE SA %s with the IKE SPIs of %v, the views agreeing\nshow %v\nget %v\ncharon %v",
+			wantEnd, before, show, get, ch)
+	}
+	if !sameSPIs(show[0], before) {
+		t.Logf("charon rekeyed the child SA after the move (kernel-libipsec cannot update SAs): %s -> %s",
+			before.Children[0].SPIIn, show[0].Children[0].SPIIn)
+	}
+	ping(t, top.charon, charonIn4, gwInner4)
+}

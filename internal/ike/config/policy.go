@@ -86,6 +86,11 @@ type Global struct {
 	// MakeBeforeBreak is make-before-break: a reauthentication sets up
 	// the new IKE and child SAs before it deletes the old ones.
 	MakeBeforeBreak bool
+	// MOBIKEPreferBestPath is mobike-prefer-best-path: on a routing
+	// change an initiator's MOBIKE IKE SA moves to the path the routing
+	// now prefers even while its current one still works (without it,
+	// only when its local address goes away).
+	MOBIKEPreferBestPath bool
 }
 
 // Retransmit holds the retransmission constants of global-options (vsr

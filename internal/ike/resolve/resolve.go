@@ -79,6 +79,9 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 	if g.MakeBeforeBreak != nil {
 		out.MakeBeforeBreak = *g.MakeBeforeBreak
 	}
+	if g.MobikePreferBestPath != nil {
+		out.MOBIKEPreferBestPath = *g.MobikePreferBestPath
+	}
 	r := &out.Retransmit
 	if g.RetransmitTries != nil {
 		r.Tries = int(*g.RetransmitTries)
