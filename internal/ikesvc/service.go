@@ -106,13 +106,11 @@ type Service struct {
 	o   Options
 	log *slog.Logger
 
-	mu    sync.Mutex
-	eng   *engine.Engine
-	conn  *switchConn
-	bound []netip.Addr // addresses of conn's current sockets
-	// mobile are the addresses bound for MOBIKE moves, not for the
-	// configuration (mobike.go).
-	mobile  map[netip.Addr]bool
+	mu      sync.Mutex
+	eng     *engine.Engine
+	conn    *switchConn
+	bound   []netip.Addr        // addresses of conn's current sockets
+	mobile  map[netip.Addr]bool // of bound, those for MOBIKE moves (mobike.go)
 	cfg     *config.Config
 	pending map[uint64]*prepared
 	ctx     context.Context
