@@ -249,3 +249,54 @@ func TestSecgwdMOBIKE(t *testing.T) {
 	}
 	ping(t, top.charon, charonIn4, gwInner4)
 }
+
+// gwSecond is a second address of secgwd's, for a cheaper path.
+var gwSecond = netip.MustParseAddr("192.0.2.5")
+
+// TestSecgwdMOBIKEPreferBestPath: secgwd has a second address and a
+// route to charon through it appears with a better metric than the
+// connected route, while the current path still works. With
+// mobike-prefer-best-path (the vsr guide: "on routing change, if a
+// cheaper path exists, the SA will be updated") the IKE SA moves to it;
+// without, it stays where it works.
+func TestSecgwdMOBIKEPreferBestPath(t *testing.T) {
+	for _, prefer := range []bool{true, false} {
+		t.Run(fmt.Sprintf("prefer-best-path=%v", prefer), func(t *testing.T) {
+			t.Parallel()
+			requirePrerequisites(t)
+			top := newTopology(t)
+			st := &setup{top: top, gw: startGateway(t, top.gw), ch: startCharon(t, top.charon), s: suiteGCM, policies: []policy{policy4}}
+			st.gw.configure(t, append(ourVPN(ourVPNName, suiteGCM, testPSK, policy4), "vpn "+ourVPNName+" ike-policy mobike true",
+				fmt.Sprintf("global-options mobike-prefer-best-path %v", prefer))...)
+			conf := swanctlConf(suiteGCM, testPSK, charonChildren(policy4)...)
+			conf = strings.Replace(conf, "remote_addrs = "+gwOuter.String(), "remote_addrs = %any\n\t\tmobike = yes", 1)
+			st.ch.Load(t, conf)
+			st.gwInitiate(t, policy4)
+			before := st.checkAgree(t, policy4.name)
+
+			run(t, "ip", "-n", top.gw, "addr", "add", netip.PrefixFrom(gwSecond, 32).String(), "dev", "veth-gw")
+			run(t, "ip", "-n", top.gw, "route", "add", netip.PrefixFrom(charonOuter, 32).String(), "dev", "veth-gw",
+				"src", gwSecond.String(), "metric", "10")
+			want := fmt.Sprintf("%s[4500] %s[4500]", gwOuter, charonOuter)
+			if prefer {
+				want = fmt.Sprintf("%s[4500] %s[4500]", gwSecond, charonOuter)
+			}
+			var show []saView
+			ok := eventually(5*time.Second, func() bool {
+				show, _, _ = st.views(t)
+				return len(show) == 1 && show[0].Endpoints == want && show[0].SPIi == before.SPIi
+			})
+			if prefer && !ok {
+				t.Fatalf("with prefer-best-path the IKE SA did not move to %s: %v\n%s", want, show, tail(st.gw.readLog(), 20))
+			}
+			if !prefer {
+				time.Sleep(time.Second) // what a move would take
+				if show, _, _ = st.views(t); len(show) != 1 || show[0].Endpoints != want {
+					t.Fatalf("without prefer-best-path the IKE SA left its working path: %v", show)
+				}
+			}
+			ping(t, top.gw, gwInner4, charonIn4)
+			ping(t, top.charon, charonIn4, gwInner4)
+		})
+	}
+}
