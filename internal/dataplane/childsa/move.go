@@ -48,13 +48,17 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 	newIn, newOut := sas[0], sas[1]
 	oldIn, oldOut := &ch.sas[0], &ch.sas[1]
 	var ops []dataplane.Op
-	if newIn.Key() == oldIn.Key() {
+	if p.inPlace(oldIn, &newIn) {
 		ops = append(ops, dataplane.Op{Kind: dataplane.UpdateSA, SA: &newIn})
 	} else {
 		// One inbound SA per SPI: the old one goes first.
 		ops = append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: oldIn}, dataplane.Op{Kind: dataplane.AddSA, SA: &newIn})
 	}
-	outReplaced := newOut.Key() != oldOut.Key()
+	outReplaced := !p.inPlace(oldOut, &newOut)
+	if outReplaced && newOut.Key() == oldOut.Key() {
+		// Same key, new source: the old SA goes first.
+		ops = append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: oldOut})
+	}
 	if outReplaced {
 		ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
 		cnt, err := p.o.Dataplane.Counters(ctx, oldOut.Key())
@@ -83,7 +87,7 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 			ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
 		}
 	}
-	if outReplaced {
+	if outReplaced && newOut.Key() != oldOut.Key() {
 		ops = append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: oldOut})
 	}
 	if err := p.apply(ops); err != nil {
@@ -104,4 +108,17 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 		"in", fmt.Sprintf("%08x", moved.InSPI), "out", fmt.Sprintf("%08x", moved.OutSPI),
 		"local", moved.Local, "remote", moved.Remote)
 	return nil
+}
+
+// inPlace tells whether an SA can take its moved version by UpdateSA,
+// keeping its sequence numbers and replay window: its key must not
+// change, and in the kernel its addresses neither (XFRM_MSG_UPDSA takes
+// the new encapsulation and lifetimes but keeps the old source address,
+// which a tunnel-mode policy check compares with its template). The
+// userspace dataplane rebuilds the SA around its live state.
+func (p *Programmer) inPlace(old, moved *dataplane.SA) bool {
+	if old.Key() != moved.Key() {
+		return false
+	}
+	return p.o.Dataplane.Kind() != "kernel" || (old.Src == moved.Src && old.Dst == moved.Dst)
 }

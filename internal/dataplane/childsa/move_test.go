@@ -88,3 +88,48 @@ func TestMoveChild(t *testing.T) {
 		t.Error("moving a deleted child SA succeeded")
 	}
 }
+
+// kernelFake is the Fake reporting itself as the kernel dataplane.
+type kernelFake struct{ *dataplane.Fake }
+
+func (kernelFake) Kind() string { return "kernel" }
+
+// TestMoveChildKernelLocal: our own address changes (we are the mobile
+// side) with the kernel dataplane: the inbound SA, whose key is our
+// address, is replaced; the outbound one keeps its key but not its
+// source, which XFRM_MSG_UPDSA would not change, so it is replaced too,
+// after the old one's last sequence number.
+func TestMoveChildKernelLocal(t *testing.T) {
+	f := dataplane.NewFake()
+	p := NewProgrammer(ProgrammerOptions{Dataplane: kernelFake{f}})
+	c := testChild(0x1001, 0x2001)
+	if err := p.InstallChild(c); err != nil {
+		t.Fatal(err)
+	}
+	f.SetCounters(dataplane.SAKey{Dst: gwB, SPI: 0x2001}, dataplane.Counters{OSeq: 77})
+	newLocal := netip.MustParseAddr("198.51.100.7")
+	moved := c
+	moved.Local = netip.AddrPortFrom(newLocal, 4500)
+	f.ResetCounts()
+	if err := p.MoveChild(c, moved); err != nil {
+		t.Fatal(err)
+	}
+	if u := f.OpCount(dataplane.UpdateSA); u != 0 {
+		t.Errorf("%d SA updates in the kernel, want replacements", u)
+	}
+	for _, sa := range f.All().SAs {
+		switch sa.Dir {
+		case dataplane.In:
+			if sa.Dst != newLocal || sa.SPI != 0x1001 {
+				t.Errorf("inbound SA: %s", sa.String())
+			}
+		case dataplane.Out:
+			if sa.Src != newLocal || sa.SPI != 0x2001 || sa.OSeq != 77+seqMargin {
+				t.Errorf("outbound SA: %s oseq %d", sa.String(), sa.OSeq)
+			}
+		}
+	}
+	if n := len(f.All().SAs); n != 2 {
+		t.Errorf("%d SAs after the move, want 2", n)
+	}
+}
