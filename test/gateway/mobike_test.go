@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
+
+	"secgw/internal/netnsutil/netnstest"
 )
 
 // charonMoved is charon's outer address after the move.
@@ -299,4 +303,87 @@ func TestSecgwdMOBIKEPreferBestPath(t *testing.T) {
 			ping(t, top.charon, charonIn4, gwInner4)
 		})
 	}
+}
+
+// Addresses of the NATed path of TestCharonMOBIKEBehindNAT: charon's
+// private address behind the router, and the router's public one, which
+// masquerades it.
+var (
+	charonPrivate = netip.MustParseAddr("10.9.0.2")
+	routerPrivate = netip.MustParseAddr("10.9.0.1")
+	routerPublic  = netip.MustParseAddr("198.51.100.2")
+	gwToRouter    = netip.MustParseAddr("198.51.100.1")
+)
+
+// TestCharonMOBIKEBehindNAT: charon moves from its direct link to a
+// network behind a NAT (a router namespace masquerading it with
+// nftables): its UPDATE_SA_ADDRESSES arrives from the router's public
+// address, secgwd's NAT detection over the update finds the NAT, and the
+// IKE SA and child SA follow to the mapped address and port; the ping
+// resumes within 2 s (RFC 4555 §3.5, RFC 7296 §2.23).
+func TestCharonMOBIKEBehindNAT(t *testing.T) {
+	t.Parallel()
+	requirePrerequisites(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Fatal("gateway: nft (Debian package nftables) is needed for the NAT of this test")
+	}
+	top := newTopology(t)
+	router := strings.TrimSuffix(top.gw, "-g") + "-r"
+	rNS := netnstest.NewNamed(t, router)
+	gwNS, chNS := nsHandle(t, top.gw), nsHandle(t, top.charon)
+	netnstest.Veth(t, gwNS, rNS, "veth-gr", "veth-rg", netip.PrefixFrom(gwToRouter, 24), netip.PrefixFrom(routerPublic, 24))
+	netnstest.Veth(t, rNS, chNS, "veth-rc", "veth-cr", netip.PrefixFrom(routerPrivate, 24), netip.PrefixFrom(charonPrivate, 24))
+	// charon's private address comes with the move.
+	run(t, "ip", "-n", top.charon, "addr", "flush", "dev", "veth-cr")
+	netnstest.Sysctl(t, rNS, "net/ipv4/ip_forward", "1")
+	run(t, "ip", "-n", router, "route", "add", netip.PrefixFrom(gwOuter, 24).Masked().String(), "via", gwToRouter.String())
+	run(t, "ip", "netns", "exec", router, "nft",
+		"add table ip nat; add chain ip nat post { type nat hook postrouting priority 100 ; } ; add rule ip nat post oifname veth-rg masquerade")
+
+	st := &setup{top: top, gw: startGateway(t, top.gw), ch: startCharon(t, top.charon), s: suiteGCM, policies: []policy{policy4}}
+	st.gw.configure(t, append(ourVPN(ourVPNName, suiteGCM, testPSK, policy4), "vpn "+ourVPNName+" ike-policy mobike true")...)
+	st.ch.Load(t, mobikeConf(suiteGCM, testPSK, charonChildren(policy4)...))
+	st.ch.initiate(t, policy4.name)
+	before := st.checkAgree(t, policy4.name)
+
+	pinger := startPing(t, top.charon, charonIn4, gwInner4, 80)
+	time.Sleep(1500 * time.Millisecond)
+	moved := time.Now()
+	run(t, "ip", "-n", top.charon, "addr", "del", netip.PrefixFrom(charonOuter, 24).String(), "dev", "veth-charon")
+	run(t, "ip", "-n", top.charon, "addr", "add", netip.PrefixFrom(charonPrivate, 24).String(), "dev", "veth-cr")
+	run(t, "ip", "-n", top.charon, "route", "add", "default", "via", routerPrivate.String())
+	replies := pinger.wait(t)
+
+	gap, after := maxGap(replies, moved)
+	t.Logf("ping: %d replies, %d after the move, largest gap %v", len(replies), after, gap)
+	if after == 0 {
+		t.Fatalf("no ping reply after the move behind the NAT\ncharon:\n%s\nsecgwd:\n%s", tail(st.ch.ReadLog(), 30), tail(st.gw.readLog(), 30))
+	}
+	if gap >= 2*time.Second {
+		t.Errorf("ping gap %v across the move, want < 2 s", gap)
+	}
+	if log := st.gw.readLog(); !regexp.MustCompile(`msg="IKE SA moved \(MOBIKE\)".* remote=` + regexp.QuoteMeta(routerPublic.String()) + `:\d+ nat-local=\w+ nat-remote=true`).MatchString(log) {
+		t.Errorf("secgwd did not move the IKE SA behind the NAT (nat-remote=true):\n%s", tail(log, 30))
+	}
+	var show []saView
+	ok := eventually(5*time.Second, func() bool {
+		show, _, _ = st.views(t)
+		return len(show) == 1 && strings.HasPrefix(show[0].Endpoints, fmt.Sprintf("%s[4500] %s[", gwOuter, routerPublic)) &&
+			show[0].SPIi == before.SPIi && show[0].SPIr == before.SPIr
+	})
+	if !ok {
+		t.Fatalf("after the move, want the IKE SA of %v at the NAT's address %s: %v", before, routerPublic, show)
+	}
+	ping(t, top.gw, gwInner4, charonIn4)
+}
+
+// nsHandle opens the named namespace; t.Cleanup closes the handle.
+func nsHandle(t *testing.T, name string) netns.NsHandle {
+	t.Helper()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatalf("gateway: namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
 }
