@@ -122,7 +122,7 @@ func (m *mobility) check(host pathView) {
 	}
 	prefer := e.Config().Global.MOBIKEPreferBestPath
 	for _, sa := range e.Snapshot(false) {
-		if !sa.Initiator || !sa.MOBIKE || sa.State != "established" {
+		if !sa.MOBIKEInitiator || !sa.MOBIKE || sa.State != "established" {
 			continue
 		}
 		local, remote := sa.Local.Addr().Unmap(), sa.Remote.Addr().Unmap()

@@ -278,6 +278,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	old.w.add(n)
 	e.set.Load().table.insert(n, ours) // takes the reservation
 	n.local, n.remote, n.natt, n.natLocal, n.natRemote, n.mobike = old.local, old.remote, old.natt, old.natLocal, old.natRemote, old.mobike
+	n.mobikeInitiator = old.mobikeInitiator
 	n.fragOK, n.peerID = old.fragOK, old.peerID
 	// The new SKEYSEED comes from the old SK_d, SK_d' with a PPK (RFC
 	// 8784 §3): the new SA still carries the PPK's protection.

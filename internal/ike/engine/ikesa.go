@@ -83,8 +83,10 @@ type ikeSA struct {
 	// SK_d of the IKE SA this one rekeyed.
 	ppkUsed bool
 	// mobike: both sides announced MOBIKE_SUPPORTED (RFC 4555 §3.3;
-	// mobike.go).
-	mobike bool
+	// mobike.go); mobikeInitiator: we were the initiator of the IKE_AUTH
+	// that did, the side that decides moves (§3.1), which an IKE SA
+	// rekey, whoever starts it, does not change.
+	mobike, mobikeInitiator bool
 	fragState
 	keepalive
 

@@ -50,6 +50,7 @@ func (sa *ikeSA) mobikeNotify() []wire.Payload {
 // enables it and the peer's IKE_AUTH message announced it (RFC 4555 §3.3).
 func (sa *ikeSA) mobikeNegotiated(ps []wire.Payload) {
 	sa.mobike = sa.vpn != nil && sa.vpn.MOBIKE && wire.FindNotify(ps, wire.NotifyMOBIKESupported) != nil
+	sa.mobikeInitiator = sa.initiator
 	if sa.mobike {
 		sa.log().Debug("MOBIKE negotiated")
 	}
@@ -99,7 +100,7 @@ func (sa *ikeSA) respondUpdateAddresses(d Datagram, ps []wire.Payload) []wire.Pa
 	if wire.FindNotify(ps, wire.NotifyUpdateSAAddresses) == nil {
 		return resp // a return routability check (§3.5): COOKIE2 only
 	}
-	if !sa.mobike || sa.initiator {
+	if !sa.mobike || sa.mobikeInitiator {
 		sa.log().Info("ignoring UPDATE_SA_ADDRESSES: MOBIKE not negotiated on this IKE SA or the peer is not its initiator",
 			"remote", d.Remote)
 		return resp
@@ -237,7 +238,7 @@ func (e *Engine) MoveIKE(uid uint32, local netip.Addr) error {
 		return ErrNoSA
 	}
 	defer w.unlock()
-	if sa.state != stateEstablished || !sa.mobike || !sa.initiator {
+	if sa.state != stateEstablished || !sa.mobike || !sa.mobikeInitiator {
 		return ErrNoMOBIKE
 	}
 	sa.queueMove(local)

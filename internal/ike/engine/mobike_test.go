@@ -234,3 +234,39 @@ func hex8(v uint32) string {
 	}
 	return string(b)
 }
+
+// TestMOBIKEAfterResponderRekey: B, the responder, rekeys the IKE SA (it
+// initiates the CREATE_CHILD_SA); A stays the side that moves the SA
+// (RFC 4555 §3.1: the original initiator decides), and B still accepts
+// its updates.
+func TestMOBIKEAfterResponderRekey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b, _ := mobikePair(t)
+		if err := b.e.RekeyIKE(b.e.Snapshot(false)[0].UniqueID); err != nil {
+			t.Fatal(err)
+		}
+		runUntilQuiet(t, a, b)
+		as, bs := a.e.Snapshot(false), b.e.Snapshot(false)
+		if len(as) != 1 || len(bs) != 1 || as[0].SPIi == 0 || as[0].Initiator || !bs[0].Initiator {
+			t.Fatalf("after B's rekey: A %+v, B %+v", as, bs)
+		}
+		if !as[0].MOBIKE || !as[0].MOBIKEInitiator || bs[0].MOBIKEInitiator {
+			t.Fatalf("after B's rekey: A MOBIKE %v initiator %v, B initiator %v; want A to stay the mover",
+				as[0].MOBIKE, as[0].MOBIKEInitiator, bs[0].MOBIKEInitiator)
+		}
+		if err := b.e.MoveIKE(bs[0].UniqueID, addrB); !errors.Is(err, engine.ErrNoMOBIKE) {
+			t.Errorf("B moved an IKE SA it does not decide for: %v", err)
+		}
+		if err := a.e.MoveIKE(as[0].UniqueID, addrA2); err != nil {
+			t.Fatal(err)
+		}
+		runUntilQuiet(t, a, b)
+		want := netip.AddrPortFrom(addrA2, engine.PortNATT)
+		if s := b.e.Snapshot(false)[0]; s.Remote != want {
+			t.Errorf("B's IKE SA at %v -> %v, want the peer at %v", s.Local, s.Remote, want)
+		}
+		if c := b.dp.Children(); len(c) != 1 || c[0].Remote != want {
+			t.Errorf("B's child SAs %+v, want one at %v", c, want)
+		}
+	})
+}
