@@ -387,3 +387,75 @@ func nsHandle(t *testing.T, name string) netns.NsHandle {
 	t.Cleanup(func() { h.Close() })
 	return h
 }
+
+// TestSecgwdToSecgwdMOBIKE: two secgwd, both with MOBIKE; the initiator's
+// address changes mid-ping. Both dataplanes move their child SA in place:
+// the IKE SPIs and the child SPIs are the same on both sides after the
+// move (no rekey on either side), and the ping resumes within 2 s.
+func TestSecgwdToSecgwdMOBIKE(t *testing.T) {
+	t.Parallel()
+	requirePrerequisites(t)
+	top := newTopology(t)
+	mob, fixed := startGateway(t, top.gw), startGateway(t, top.charon)
+	mob.configure(t, append(ourVPN(ourVPNName, suiteGCM, testPSK, policy4), "vpn "+ourVPNName+" ike-policy mobike true")...)
+	p := "vpn from-mobile "
+	fixed.configure(t,
+		p+"local-address "+charonOuter.String(),
+		p+"local-id "+charonID+" remote-id "+gwID,
+		p+"ike-policy pre-shared-key "+testPSK,
+		p+"ike-policy ike-proposal 1 "+suiteGCM.ourIKE,
+		p+"ike-policy mobike true",
+		p+"ipsec-policy esp-proposal 1 "+suiteGCM.ourESP,
+		p+"security-policy "+policy4.name+" local-ts subnet "+policy4.remote,
+		p+"security-policy "+policy4.name+" remote-ts subnet "+policy4.local)
+	out := mob.mustCLI(t, "", "cmd", "ike", "initiate", "child-sa", "security-policy", policy4.name)
+	if !strings.Contains(out, "established") {
+		t.Fatalf("gateway: initiate:\n%s", out)
+	}
+	views := func(g *gateway) []saView {
+		text := g.mustCLI(t, "", "show", "ike", "ike-sa", "details")
+		v, err := viewsFromShow(text)
+		if err != nil {
+			t.Fatalf("gateway: %v\n%s", err, text)
+		}
+		return v
+	}
+	var before []saView
+	if !eventually(5*time.Second, func() bool { before = views(mob); return len(before) == 1 && len(before[0].Children) == 1 }) {
+		t.Fatalf("no tunnel: %v", before)
+	}
+	pinger := startPing(t, top.gw, gwInner4, charonIn4, 80)
+	time.Sleep(1500 * time.Millisecond)
+	moved := time.Now()
+	run(t, "ip", "-n", top.gw, "addr", "del", netip.PrefixFrom(gwOuter, 24).String(), "dev", "veth-gw")
+	run(t, "ip", "-n", top.gw, "addr", "add", netip.PrefixFrom(gwMoved, 24).String(), "dev", "veth-gw")
+	replies := pinger.wait(t)
+	gap, after := maxGap(replies, moved)
+	t.Logf("ping: %d replies, %d after the move, largest gap %v", len(replies), after, gap)
+	if after == 0 || gap >= 2*time.Second {
+		t.Fatalf("ping across the move: %d replies after it, gap %v; want replies within 2 s\nmobile:\n%s\nfixed:\n%s",
+			after, gap, tail(mob.readLog(), 30), tail(fixed.readLog(), 30))
+	}
+	var m, f []saView
+	ok := eventually(5*time.Second, func() bool {
+		m, f = views(mob), views(fixed)
+		return len(m) == 1 && len(f) == 1 && m[0].Endpoints == fmt.Sprintf("%s[4500] %s[4500]", gwMoved, charonOuter) &&
+			f[0].Endpoints == fmt.Sprintf("%s[4500] %s[4500]", charonOuter, gwMoved)
+	})
+	if !ok {
+		t.Fatalf("after the move: mobile %v, fixed %v", m, f)
+	}
+	if !sameSPIs(m[0], before[0]) {
+		t.Errorf("the mobile side's SPIs changed: before %v, after %v", before[0], m[0])
+	}
+	if f[0].SPIi != before[0].SPIi || f[0].SPIr != before[0].SPIr || f[0].Children[0].SPIIn != before[0].Children[0].SPIOut ||
+		f[0].Children[0].SPIOut != before[0].Children[0].SPIIn {
+		t.Errorf("the fixed side's SPIs do not match the mobile side's from before the move: %v vs %v", f[0], before[0])
+	}
+	for _, g := range []*gateway{mob, fixed} {
+		if log := g.readLog(); strings.Contains(log, "child-rekeyed") {
+			t.Errorf("a child SA was rekeyed in %s:\n%s", g.ns, tail(log, 20))
+		}
+	}
+	ping(t, top.charon, charonIn4, gwInner4)
+}
