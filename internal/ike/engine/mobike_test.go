@@ -270,3 +270,43 @@ func TestMOBIKEAfterResponderRekey(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateWithoutMOBIKE: an authenticated UPDATE_SA_ADDRESSES on an IKE
+// SA without MOBIKE (B does not enable it), from a new address, is
+// answered (its COOKIE2 copied, RFC 4555 §3.5) but moves nothing: the
+// IKE SA and the child SA stay at A's old address, and B logs why.
+func TestUpdateWithoutMOBIKE(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs, withLogs := recordLogs(t)
+		a := newPeer(t, vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24"), addrA, nil)
+		b := newPeer(t, vpnConfig("from-a", addrB, netip.Addr{}, "b.example", "a.example", "secret", "192.168.2.0/24", "192.168.1.0/24"), addrB, withLogs)
+		connect(t, a, b, authIC, authOK)
+		as := a.e.Snapshot(false)[0]
+		_, cb := checkChildPair(t, a, b)
+		from := netip.AddrPortFrom(addrA2, engine.PortIKE)
+		msgs, err := a.e.EncodeForTest(as.SPIi, infoX, 2, false, []wire.Payload{
+			wire.NewNotify(wire.NotifyUpdateSAAddresses, nil), wire.NewNotify(wire.NotifyCookie2, []byte("0123456789abcdef"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := engine.Datagram{Local: from, Remote: netip.AddrPortFrom(addrB, engine.PortIKE), Data: msgs[0]}
+		b.e.HandleDatagram(engine.Datagram{Local: d.Remote, Remote: d.Local, Data: withMarker(d, msgs[0])})
+		resp, ok := b.net.Next()
+		if !ok {
+			t.Fatal("B did not answer the INFORMATIONAL request")
+		}
+		if _, ps := open(t, a, resp); summary(ps) != "N(COOKIE2)" {
+			t.Errorf("B's answer {%s}, want {N(COOKIE2)}", summary(ps))
+		}
+		if resp.Remote != netip.AddrPortFrom(addrA, engine.PortIKE) {
+			t.Errorf("B answered at %v, want the IKE SA's peer address", resp.Remote)
+		}
+		childAddrs(t, b, "B", cb.InSPI, cb.OutSPI, netip.AddrPortFrom(addrB, 500), netip.AddrPortFrom(addrA, 500), false)
+		if s := b.e.Snapshot(false)[0]; s.Remote != netip.AddrPortFrom(addrA, engine.PortIKE) {
+			t.Errorf("B's IKE SA moved to %v without MOBIKE", s.Remote)
+		}
+		if len(logs.find("ignoring UPDATE_SA_ADDRESSES: MOBIKE not negotiated on this IKE SA or the peer is not its initiator")) != 1 {
+			t.Error("B did not log why it ignored the update")
+		}
+	})
+}
