@@ -175,8 +175,11 @@ func (e *Engine) moveChild(old, moved ChildSA) error {
 // peer at the new address).
 type updateAddressesTask struct {
 	local, remote netip.AddrPort
-	// prev are the addresses before the update, restored if it fails.
+	// prev are the addresses before the update, restored if it fails;
+	// from, if set, are those the child SAs are still at (the IKE SA
+	// already moved to retransmit a request, tryOtherPath).
 	prev [2]netip.AddrPort
+	from *[2]netip.AddrPort
 	// cookie2 is the COOKIE2 we sent (§3.5: 8 to 64 octets).
 	cookie2 []byte
 }
@@ -192,6 +195,9 @@ func (t *updateAddressesTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		return nil, err
 	}
 	t.prev = [2]netip.AddrPort{sa.local, sa.remote}
+	if t.from != nil {
+		t.prev = *t.from
+	}
 	// §3.5: the request goes from the new address; the retransmissions
 	// too.
 	sa.local, sa.remote = t.local, t.remote
@@ -261,4 +267,38 @@ func (sa *ikeSA) queueMove(local netip.Addr) {
 	}
 	sa.queue(t)
 	sa.startNext()
+}
+
+// mobikeSwitchTry is the retransmission from which an unanswered request
+// of a MOBIKE IKE SA we decide for makes it look for another path: the
+// first transmission and one retransmission went unanswered.
+const mobikeSwitchTry = 2
+
+// tryOtherPath moves a MOBIKE IKE SA whose request goes unanswered to the
+// local address routing now picks, if it is another (the vsr guide: the
+// path is changed when the current one stops working): the request is
+// retransmitted from there and an UPDATE_SA_ADDRESSES follows it, which
+// moves the child SAs (RFC 4555 §3.5: outstanding requests go on with the
+// new addresses).
+func (sa *ikeSA) tryOtherPath() {
+	path := sa.w.e.o.MOBIKEPath
+	if path == nil || !sa.mobike || !sa.mobikeInitiator || sa.state != stateEstablished || sa.pending == nil {
+		return
+	}
+	if _, ok := sa.pending.task.(*updateAddressesTask); ok {
+		return
+	}
+	for _, t := range sa.tasks {
+		if _, ok := t.(*updateAddressesTask); ok {
+			return // already moving
+		}
+	}
+	src, ok := path(sa.remote.Addr())
+	if !ok || !src.IsValid() || src == sa.local.Addr() {
+		return
+	}
+	from := [2]netip.AddrPort{sa.local, sa.remote}
+	sa.log().Info("MOBIKE: no answer on the current path, moving to another local address", "from", sa.local, "to", src)
+	sa.local, sa.remote, sa.natt = netip.AddrPortFrom(src, PortNATT), netip.AddrPortFrom(sa.remote.Addr(), PortNATT), true
+	sa.queueFirst(&updateAddressesTask{local: sa.local, remote: sa.remote, from: &from})
 }

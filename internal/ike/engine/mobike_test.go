@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/ike/engine"
@@ -307,6 +308,66 @@ func TestUpdateWithoutMOBIKE(t *testing.T) {
 		}
 		if len(logs.find("ignoring UPDATE_SA_ADDRESSES: MOBIKE not negotiated on this IKE SA or the peer is not its initiator")) != 1 {
 			t.Error("B did not log why it ignored the update")
+		}
+	})
+}
+
+// TestMOBIKEPathStopsWorking: a request of A (a child SA rekey) goes
+// unanswered on the current path; after its first retransmission A asks
+// routing for another local address (Options.MOBIKEPath), retransmits
+// from it, and once answered moves the SA there with
+// UPDATE_SA_ADDRESSES (the vsr guide: the path changes when the current
+// one stops working; RFC 4555 §3.5).
+func TestMOBIKEPathStopsWorking(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ikeA := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
+		ikeB := vpnConfig("from-a", addrB, netip.Addr{}, "b.example", "a.example", "secret", "192.168.2.0/24", "192.168.1.0/24")
+		mobike(true)(ikeA)
+		mobike(true)(ikeB)
+		a := newPeer(t, ikeA, addrA, func(o *engine.Options) {
+			o.MOBIKEPath = func(netip.Addr) (netip.Addr, bool) { return addrA2, true }
+		})
+		b := newPeer(t, ikeB, addrB, nil)
+		connect(t, a, b, authMOBIKE, authMOBIKEResp)
+		child := a.e.Snapshot(false)[0].Children[0]
+		if err := a.e.RekeyChild(child.UniqueID); err != nil {
+			t.Fatal(err)
+		}
+		var moved engine.Datagram
+		for i := 0; i < 120 && !moved.Local.IsValid(); i++ {
+			for _, d := range takeAll(a) {
+				if d.Local.Addr() == addrA2 {
+					moved = d
+				} // else lost on the dead path
+			}
+			if !moved.Local.IsValid() {
+				time.Sleep(time.Second)
+			}
+		}
+		if !moved.Local.IsValid() {
+			t.Fatal("A never retransmitted from another address")
+		}
+		if h, _ := open(t, b, moved); h.Exchange != wire.ExchangeCreateChildSA {
+			t.Fatalf("first from the new path: %v, want the CREATE_CHILD_SA retransmitted", h.Exchange)
+		}
+		inject(b, moved, nil, a)
+		runUntilQuiet(t, a, b)
+		want := netip.AddrPortFrom(addrA2, engine.PortNATT)
+		if s := b.e.Snapshot(false)[0]; s.Remote != want {
+			t.Errorf("B's IKE SA at %v, want the peer at %v", s.Remote, want)
+		}
+		for _, c := range b.dp.Children() {
+			if c.Remote != want {
+				t.Errorf("B's child SA %08x at %v, want %v", c.InSPI, c.Remote, want)
+			}
+		}
+		for _, c := range a.dp.Children() {
+			if c.Local != want {
+				t.Errorf("A's child SA %08x at %v, want %v", c.InSPI, c.Local, want)
+			}
+		}
+		if n := len(a.dp.Children()); n != 1 {
+			t.Errorf("A has %d child SAs after the rekey, want 1", n)
 		}
 	})
 }

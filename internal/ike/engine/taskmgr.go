@@ -147,6 +147,9 @@ func (sa *ikeSA) expiredRetransmit() {
 		return
 	}
 	sa.pending.try++
+	if sa.pending.try >= mobikeSwitchTry {
+		sa.tryOtherPath() // mobike.go
+	}
 	sa.log().Debug("retransmitting request", "msgid", sa.pending.id, "try", sa.pending.try)
 	sa.sendAll(sa.pending.msgs)
 	sa.armRetransmit()
