@@ -4,10 +4,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 )
 
@@ -120,7 +122,11 @@ func (m *mobility) check(host pathView) {
 	if e == nil {
 		return
 	}
-	prefer := e.Config().Global.MOBIKEPreferBestPath
+	cfg := e.Config()
+	if !slices.ContainsFunc(cfg.VPNs, func(v *config.VPN) bool { return v.MOBIKE && v.Initiator() }) {
+		return // no IKE SA of ours can move: no snapshot of every SA on each route change
+	}
+	prefer := cfg.Global.MOBIKEPreferBestPath
 	for _, sa := range e.Snapshot(false) {
 		if !sa.MOBIKEInitiator || !sa.MOBIKE || sa.State != "established" {
 			continue
