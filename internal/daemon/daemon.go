@@ -133,6 +133,9 @@ type Daemon struct {
 	// with the kernel one.
 	userspace *userspace.Dataplane
 	routes    *routing
+	// mobility moves the MOBIKE IKE SAs we initiated when the host's
+	// addresses or routes change (mobike.go).
+	mobility *mobility
 	// kernel is set with the kernel dataplane.
 	kernel bool
 	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
@@ -339,6 +342,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // programmed stay in a kernel dataplane until the next start reconciles
 // them).
 func (d *Daemon) stopIKE() {
+	if d.mobility != nil {
+		d.mobility.close()
+	}
 	if d.ike != nil {
 		_ = d.ike.Close()
 	}

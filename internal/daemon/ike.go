@@ -121,6 +121,7 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(d.routes)
 	}
 	go d.dataplaneEvents()
+	d.mobility = startMobility(d.ike, d.cfg.Logger)
 	return nil
 }
 

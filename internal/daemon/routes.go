@@ -216,6 +216,21 @@ func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
 	return p.Programmer.DeleteChild(c)
 }
 
+// MoveChild implements engine.ChildMover: the SAs move (MOBIKE), then
+// the routes, which name the outer addresses, follow them.
+func (p routedProgrammer) MoveChild(old, moved engine.ChildSA) error {
+	if err := p.Programmer.MoveChild(old, moved); err != nil {
+		return err
+	}
+	if err := p.routes.m.Remove(childOf(old)); err != nil {
+		p.routes.log.Debug("routes: cannot remove a moved child SA's routes", "vpn", old.VPN, "policy", old.Policy, "err", err)
+	}
+	if err := p.routes.m.Add(childOf(moved)); err != nil {
+		p.routes.log.Debug("routes: moved child SA without all its routes", "vpn", moved.VPN, "policy", moved.Policy, "err", err)
+	}
+	return nil
+}
+
 // childOf is what routing needs of a child SA.
 func childOf(c engine.ChildSA) routes.Child {
 	return routes.Child{VPN: c.VPN, Policy: c.Policy, Local: c.Local.Addr().Unmap(), Remote: c.Remote.Addr().Unmap(),

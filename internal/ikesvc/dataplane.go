@@ -46,6 +46,19 @@ type activityDataplane struct {
 // LastActivity implements engine.Activity.
 func (d activityDataplane) LastActivity(c engine.ChildSA) (in, out time.Time) { return d.activity(c) }
 
+// MoveChild implements engine.ChildMover over the daemon's dataplane:
+// passed through when it can move child SAs (MOBIKE), else the child SA
+// is reinstalled at its new addresses.
+func (d activityDataplane) MoveChild(old, moved engine.ChildSA) error {
+	if m, ok := d.Dataplane.(engine.ChildMover); ok {
+		return m.MoveChild(old, moved)
+	}
+	if err := d.Dataplane.DeleteChild(old); err != nil {
+		return err
+	}
+	return d.Dataplane.InstallChild(moved)
+}
+
 // trapActivityDataplane is activityDataplane over a dataplane that
 // installs trap policies: it passes them through. Only such a dataplane
 // gets the trap methods, so that the engine sees that the others cannot

@@ -116,7 +116,8 @@ type Service struct {
 	mu      sync.Mutex
 	eng     *engine.Engine
 	conn    *switchConn
-	bound   []netip.Addr // addresses of conn's current sockets
+	bound   []netip.Addr        // addresses of conn's current sockets
+	mobile  map[netip.Addr]bool // of bound, those for MOBIKE moves (mobike.go)
 	cfg     *config.Config
 	started bool       // cfg is the running configuration's (Start ran)
 	locals  localAddrs // the local addresses of cfg's VPNs
@@ -184,7 +185,7 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
-		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP})
+		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath})
 	go s.eng.Run(ctx)
 	return s
 }
@@ -279,6 +280,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finalize()
+	p.addrs = s.withMobile(p.addrs) // mobike.go
 	for _, a := range p.addrs {
 		if slices.Contains(s.bound, a) {
 			continue

@@ -33,6 +33,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 		e := ikeSAState(sa, now, keys, enums)
 		for _, c := range sa.Children {
 			cs := childState(c, now, keys, enums)
+			cs.Mobike = ptr(sa.MOBIKE) // the child SAs move with their IKE SA
 			if reqids != nil {
 				// The dataplane's reqid, which the child SA's rekeys
 				// keep (the guide's "reqid 1" of #3 and then #4).
@@ -84,7 +85,7 @@ func (m suiteEnums) of(s ikecrypto.Suite) resolve.SuiteEnums {
 func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *generated.SecgwVrf_Vrf_Ike_IkeSa {
 	e := &generated.SecgwVrf_Vrf_Ike_IkeSa{
 		UniqueId: ptr(sa.UniqueID), Name: ptr(sa.VPN), Version: ptr(uint8(2)),
-		Initiator: ptr(sa.Initiator), UdpEncap: ptr(sa.UDPEncap), Mobike: ptr(false), PpkUsed: ptr(sa.PPKUsed),
+		Initiator: ptr(sa.Initiator), UdpEncap: ptr(sa.UDPEncap), Mobike: ptr(sa.MOBIKE), PpkUsed: ptr(sa.PPKUsed),
 		InitiatorSpi: ptr(fmt.Sprintf("%016x", sa.SPIi)), ResponderSpi: ptr(fmt.Sprintf("%016x", sa.SPIr)),
 		ChildSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{},
 	}

@@ -241,12 +241,12 @@ func TestPresent(t *testing.T) {
 		t.Fatalf("base configuration: %v", err)
 	}
 	d := datastore.Clone(st.Running())
-	if err := set(s, "/ vrf main ike pool p1 address 10.8.0.0/24", "/ vrf main ike vpn v1 ike-policy mobike true")(s.RootNode(d)); err != nil {
+	if err := set(s, "/ vrf main ike pool p1 address 10.8.0.0/24", "/ vrf main ike global-options snmp true")(s.RootNode(d)); err != nil {
 		t.Fatal(err)
 	}
 	var ve validate.Errors
 	if err := c.Present(d); !errors.As(err, &ve) || len(ve) != 2 {
-		t.Fatalf("Present: %v, want the pool and mobike", err)
+		t.Fatalf("Present: %v, want the pool and snmp", err)
 	}
 }
 

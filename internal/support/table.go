@@ -32,12 +32,11 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA     = "high availability: VRRP groups, IKE HA, HA pools"
-	featureRA     = "remote access: virtual IP pools and the configuration payload"
-	featureCert   = "certificate and EAP/RADIUS authentication"
-	featureVRF    = "IKE and routes in a vrf other than main"
-	featureMOBIKE = "MOBIKE (RFC 4555)"
-	featureSNMP   = "SNMP"
+	featureHA   = "high availability: VRRP groups, IKE HA, HA pools"
+	featureRA   = "remote access: virtual IP pools and the configuration payload"
+	featureCert = "certificate and EAP/RADIUS authentication"
+	featureVRF  = "IKE and routes in a vrf other than main"
+	featureSNMP = "SNMP"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -71,9 +70,6 @@ func Refused() []Row {
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/ike-policy-template/mobike", Feature: featureMOBIKE, Example: []string{"/ vrf main ike ike-policy-template it1 mobike true"}},
-		{Path: "/vrf/ike/vpn/ike-policy/mobike", Allowed: []string{"false"}, Feature: featureMOBIKE, Example: []string{"/ vrf main ike vpn v1 ike-policy mobike true"}},
-		{Path: "/vrf/ike/global-options/mobike-prefer-best-path", Feature: featureMOBIKE, Example: []string{"/ vrf main ike global-options mobike-prefer-best-path true"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}
 }

@@ -509,6 +509,7 @@ func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 			delete(p.policies, k)
 			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
 		case owner:
+			preferChild(u.users)
 			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
 				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
 			}
@@ -516,3 +517,18 @@ func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 	}
 	return ops
 }
+
+// preferChild puts first, as the next owner of a policy, an installed
+// child SA rather than a trap: a child SA moved by MOBIKE has outer
+// addresses its trap's template does not have.
+func preferChild(users []*child) {
+	if isTrap(users[0]) {
+		if j := slices.IndexFunc(users, func(x *child) bool { return !isTrap(x) && x.sas[0].SPI != 0 }); j > 0 {
+			users[0], users[j] = users[j], users[0]
+		}
+	}
+}
+
+// isTrap tells a trap (a child with a VPN and no SA) from a child SA and
+// from a clear policy (no VPN).
+func isTrap(ch *child) bool { return ch.sas[0].SPI == 0 && ch.c.VPN != "" }

@@ -83,6 +83,11 @@ type Global struct {
 	// TCPPort is tcp-port, 0 for the default 4500.
 	ListenTCP bool
 	TCPPort   uint16
+	// MOBIKEPreferBestPath is mobike-prefer-best-path: on a routing
+	// change an initiator's MOBIKE IKE SA moves to the path the routing
+	// now prefers even while its current one still works (without it,
+	// only when its local address goes away).
+	MOBIKEPreferBestPath bool
 }
 
 // Redirect is global-options redirect (RFC 5685).
@@ -219,6 +224,10 @@ type VPN struct {
 	// under this VPN that announced REDIRECT_SUPPORTED is redirected
 	// there in the IKE_AUTH response (RFC 5685); zero: not redirected.
 	RedirectTo wire.Gateway
+	// MOBIKE announces MOBIKE_SUPPORTED in IKE_AUTH and, once both sides
+	// did, lets the IKE SA and its child SAs move to new addresses by
+	// UPDATE_SA_ADDRESSES (RFC 4555; engine/mobike.go).
+	MOBIKE bool
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy

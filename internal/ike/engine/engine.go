@@ -104,6 +104,10 @@ type Options struct {
 	// MaxChildSAs bounds the child SAs of one IKE SA; 0 means
 	// DefaultMaxChildSAs.
 	MaxChildSAs int
+	// MOBIKEPath, if set, is the local address routing now picks to reach
+	// remote, when the IKE sockets can send from it: a MOBIKE IKE SA we
+	// decide for whose requests go unanswered moves there (mobike.go).
+	MOBIKEPath func(remote netip.Addr) (netip.Addr, bool)
 	// SupportsESP, if set, tells which ESP suites the dataplane can
 	// carry (see ESPSupport): the others are neither offered nor
 	// accepted, so that no child SA is negotiated that cannot be

@@ -80,6 +80,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	ps = append(ps, sa.initialContact()...) // RFC 7296 §2.4 (unique.go)
 	ps = append(ps, sa.windowNotify()...)   // RFC 7296 §2.3 (window.go)
+	ps = append(ps, sa.mobikeNotify()...)   // RFC 4555 §3.3 (mobike.go)
 	offer := sa.w.e.espOffer(proposal.WithoutKE(v.ESPProposals))
 	if len(t.policies) > 0 && len(offer) == 0 {
 		// Nothing we could install: no child SA is offered, the IKE SA
@@ -163,6 +164,7 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
 	sa.uniqueEstablished(wire.FindNotify(ps, wire.NotifyInitialContact) != nil) // unique.go
+	sa.mobikeNegotiated(ps)                                                     // mobike.go
 	defer sa.authDone()                                                         // the child SA of IKE_AUTH still needs the nonces
 	if t.offer == nil {
 		sa.childrenDone()
@@ -290,6 +292,9 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
 	sa.peerWindowFrom(ps)                     // window.go
 	resp = append(resp, sa.windowNotify()...) // RFC 7296 §2.3
+	if sa.mobikeNegotiated(ps); sa.mobike {
+		resp = append(resp, sa.mobikeNotify()...) // RFC 4555 §3.3: only to an initiator that announced it
+	}
 	if ppk != nil {
 		// RFC 8784 §3: an empty PPK_IDENTITY says the PPK was used.
 		resp = append(resp, wire.NewNotify(wire.NotifyPPKIdentity, nil))

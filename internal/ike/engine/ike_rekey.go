@@ -270,7 +270,8 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	}
 	old.w.add(n)
 	e.set.Load().table.insert(n, ours) // takes the reservation
-	n.local, n.remote, n.natt, n.natLocal, n.natRemote = old.local, old.remote, old.natt, old.natLocal, old.natRemote
+	n.local, n.remote, n.natt, n.natLocal, n.natRemote, n.mobike = old.local, old.remote, old.natt, old.natLocal, old.natRemote, old.mobike
+	n.mobikeInitiator = old.mobikeInitiator
 	n.tcp = old.tcp // the new IKE SA stays on the stream (RFC 9329 §6.2)
 	n.fragOK, n.peerID = old.fragOK, old.peerID
 	n.ourWindow, n.peerWindow = old.ourWindow, old.peerWindow // window.go

@@ -90,6 +90,11 @@ type ikeSA struct {
 	// ppkUsed: a PPK went into SK_d (RFC 8784 §3; ppk.go), or into the
 	// SK_d of the IKE SA this one rekeyed.
 	ppkUsed bool
+	// mobike: both sides announced MOBIKE_SUPPORTED (RFC 4555 §3.3;
+	// mobike.go); mobikeInitiator: we were the initiator of the IKE_AUTH
+	// that did, the side that decides moves (§3.1), which an IKE SA
+	// rekey, whoever starts it, does not change.
+	mobike, mobikeInitiator bool
 	fragState
 	keepalive
 

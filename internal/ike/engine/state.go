@@ -34,7 +34,12 @@ type SAState struct {
 	UDPEncap bool
 	// PPKUsed: a PPK went into the keys (RFC 8784), or into those of the
 	// IKE SA this one rekeyed.
-	PPKUsed     bool
+	PPKUsed bool
+	// MOBIKE: both sides announced MOBIKE_SUPPORTED (RFC 4555 §3.3);
+	// MOBIKEInitiator: we are the side that moves the SA (the initiator
+	// of its first IKE SA, whoever rekeyed it since).
+	MOBIKE, MOBIKEInitiator bool
+
 	Established time.Time // zero until IKE_AUTH completes
 	// Keys holds SK_ei, SK_er, SK_ai, SK_ar when requested.
 	Keys *ikecrypto.IKEKeys
@@ -72,7 +77,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			UniqueID: sa.uid, Initiator: sa.initiator, SPIi: sa.spii, SPIr: sa.spir,
 			Local: sa.local, Remote: sa.remote, RemoteID: sa.peerID, Suite: sa.suite,
 			AddKEs:   slices.Clone(sa.addKEs),
-			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, Established: e.timeAt(sa.established),
+			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, MOBIKE: sa.mobike, MOBIKEInitiator: sa.mobikeInitiator, Established: e.timeAt(sa.established),
 			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
 			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"secgw/internal/ike/wire"
+	"secgw/internal/ipsec"
 )
 
 // task is one concern of an exchange we initiate (strongSwan's task
@@ -228,6 +229,9 @@ func (sa *ikeSA) expiredRetransmit() {
 			return
 		}
 		r.try++
+		if r.try >= mobikeSwitchTry {
+			sa.tryOtherPath() // mobike.go
+		}
 		sa.log().Debug("retransmitting request", "msgid", r.id, "try", r.try)
 		sa.sendAll(r.msgs)
 		c := sa.w.e.config().Global.Retransmit
@@ -307,7 +311,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 			return // RFC 7383 §2.6.1: only fragment 1 triggers the resend
 		}
 		sa.log().Debug("retransmitting cached response", "msgid", id)
-		sa.sendAll(msgs)
+		sa.sendResponse(d, msgs)
 		return
 	}
 	if m.Header.Exchange == wire.ExchangeIKESAInit || id < sa.expectID {
@@ -321,15 +325,17 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	}
 	ps, complete, err := sa.decrypt(m, false)
 	if err != nil {
-		sa.rejectRequest(m, err)
+		sa.rejectRequest(d, m, err)
 		return
 	}
 	if !complete {
 		return // more fragments to come (RFC 7383 §2.6)
 	}
 	sa.lastIn = sa.w.e.mono()
-	if d.Local.Port() == PortNATT && !sa.natt {
-		// The initiator floated to port 4500 (RFC 7296 §2.23).
+	if d.Local.Port() == PortNATT && !sa.natt && !sa.mobike {
+		// The initiator floated to port 4500 (RFC 7296 §2.23). With
+		// MOBIKE, addresses change by UPDATE_SA_ADDRESSES only (RFC
+		// 4555 §3.5; mobike.go).
 		sa.natt, sa.local, sa.remote = true, d.Local, d.Remote
 	}
 	sa.streamRequest(d) // tcp.go
@@ -351,6 +357,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 		}
 		sa.peerWindowFrom(ps) // window.go
 		resp = sa.respondInformational(ps)
+		resp = append(resp, sa.respondUpdateAddresses(d, ps)...) // RFC 4555 (mobike.go)
 	case wire.ExchangeCreateChildSA:
 		if sa.state != stateEstablished {
 			return
@@ -364,7 +371,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	default:
 		return // RFC 7296 §2.21: an unknown exchange type is dropped
 	}
-	sa.respond(m, resp)
+	sa.respond(d, m, resp)
 	if sa.state == stateDeleted || sa.closeAfterResponse {
 		sa.w.e.removeSA(sa)
 	}
@@ -383,7 +390,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 // answered with UNSUPPORTED_CRITICAL_PAYLOAD (§2.5) or INVALID_SYNTAX
 // (§3.10.1: only for an authenticated message); in IKE_AUTH the IKE SA is
 // then not created (§2.21.2).
-func (sa *ikeSA) rejectRequest(m *wire.Message, err error) {
+func (sa *ikeSA) rejectRequest(d Datagram, m *wire.Message, err error) {
 	var uc *wire.UnsupportedCriticalError
 	var pe *wire.ParseError
 	var n *wire.Notify
@@ -398,19 +405,43 @@ func (sa *ikeSA) rejectRequest(m *wire.Message, err error) {
 	}
 	sa.log().Info("rejecting request", "exchange", m.Header.Exchange, "msgid", m.Header.MessageID, "notify", n.NotifyType, "err", err)
 	sa.lastError = n.NotifyType
-	sa.respond(m, []wire.Payload{n})
+	sa.respond(d, m, []wire.Payload{n})
 	if sa.state != stateEstablished {
 		sa.w.e.removeSA(sa)
 	}
 }
 
-// respond encodes, caches and sends the response to request m.
-func (sa *ikeSA) respond(m *wire.Message, ps []wire.Payload) {
+// respond encodes, caches and sends the response to request m, which
+// came in d.
+func (sa *ikeSA) respond(d Datagram, m *wire.Message, ps []wire.Payload) {
 	msgs, err := sa.encodeAll(m.Header.Exchange, m.Header.MessageID, true, ps)
 	if err != nil {
 		sa.log().Warn("cannot encode response", "err", err)
 		return
 	}
 	sa.cacheResponse(m.Header.MessageID, msgs) // window.go
-	sa.sendAll(msgs)
+	sa.sendResponse(d, msgs)
+}
+
+// sendResponse sends the datagrams of a response to the request that
+// came in d. With MOBIKE the response goes back where the request came
+// from (RFC 7296 §2.11): the peer probes a new path with requests before
+// it moves the IKE SA there (RFC 4555 §3.5), and the SA's own addresses
+// change only by UPDATE_SA_ADDRESSES. Without MOBIKE it goes to the SA's
+// addresses, as every other message.
+func (sa *ikeSA) sendResponse(d Datagram, msgs [][]byte) {
+	if !sa.mobike || (d.Local == sa.local && d.Remote == sa.remote) || !d.Remote.IsValid() {
+		sa.sendAll(msgs)
+		return
+	}
+	for _, raw := range msgs {
+		data := raw
+		if d.Local.Port() == PortNATT {
+			data = ipsec.AppendNonESPMarker(make([]byte, 0, len(raw)+ipsec.NonESPMarkerLen))
+			data = append(data, raw...)
+		}
+		if err := sa.w.e.o.Conn.Send(Datagram{Local: d.Local, Remote: d.Remote, Data: data}); err != nil {
+			sa.log().Limited(slog.LevelWarn, "send failed", "err", err)
+		}
+	}
 }

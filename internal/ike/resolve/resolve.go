@@ -111,6 +111,9 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 	if g.TcpPort != nil {
 		out.TCPPort = *g.TcpPort
 	}
+	if g.MobikePreferBestPath != nil {
+		out.MOBIKEPreferBestPath = *g.MobikePreferBestPath
+	}
 	r := &out.Retransmit
 	if g.RetransmitTries != nil {
 		r.Tries = int(*g.RetransmitTries)
@@ -214,6 +217,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	if b := pick(ip.Fragmentation, it.Fragmentation); b != nil {
 		out.Fragmentation = *b
+	}
+	if b := pick(ip.Mobike, it.Mobike); b != nil {
+		out.MOBIKE = *b
 	}
 	if v.Ppk != nil {
 		for _, p := range ppks {

@@ -128,6 +128,19 @@ func (d *Dataplane) InstallChild(c engine.ChildSA) error {
 	return nil
 }
 
+// MoveChild implements engine.ChildMover: the installed child SA takes
+// moved's addresses and encapsulation (MOBIKE); Log gets "move SPI".
+func (d *Dataplane) MoveChild(old, moved engine.ChildSA) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.Installed[old.InSPI]; !ok || old.InSPI != moved.InSPI || old.OutSPI != moved.OutSPI {
+		return fmt.Errorf("enginetest: SPI %08x not installed or SPIs changed", old.InSPI)
+	}
+	d.Installed[old.InSPI] = moved
+	d.Log = append(d.Log, fmt.Sprintf("move %08x", old.InSPI))
+	return nil
+}
+
 // DeleteChild implements engine.Dataplane.
 func (d *Dataplane) DeleteChild(c engine.ChildSA) error {
 	d.mu.Lock()

@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"secgw/internal/ike/config"
+	"secgw/internal/ike/engine"
+)
+
+// MOBIKE as initiator (RFC 4555 §3.5): the daemon watches the host's
+// addresses and routes through netlink and, after each burst of changes,
+// asks the engine to move the IKE SAs it initiated with MOBIKE whose path
+// changed. The decision is movePath; the netlink side is mobility.
+
+// mobikeSettle is how long the watcher waits after an address or route
+// event for the burst to end (an address change is a delete and an add;
+// a new address brings its routes) before it decides.
+const mobikeSettle = 200 * time.Millisecond
+
+// pathView is what movePath needs of the host: whether an address is
+// still configured, and which source address routing now picks for a
+// destination.
+type pathView interface {
+	hasAddr(netip.Addr) bool
+	source(dst netip.Addr) (netip.Addr, bool)
+}
+
+// movePath decides where an initiator's MOBIKE IKE SA at local goes to
+// reach remote: the guide's mobike-prefer-best-path says whether a cheaper
+// path is taken while the current one still works; without it the SA
+// moves only when its local address is gone (the current path stopped
+// working). It returns the new local address, or false to stay.
+func movePath(local, remote netip.Addr, host pathView, preferBest bool) (netip.Addr, bool) {
+	src, ok := host.source(remote)
+	if !ok || src == local {
+		return netip.Addr{}, false
+	}
+	if host.hasAddr(local) && !preferBest {
+		return netip.Addr{}, false
+	}
+	return src, true
+}
+
+// mobileService is the IKE service as the watcher uses it
+// (ikesvc.Service).
+type mobileService interface {
+	Engine() *engine.Engine
+	MoveIKE(uid uint32, local netip.Addr) error
+}
+
+// mobility is the watcher: it holds the netlink subscriptions and the
+// goroutine that acts on them.
+type mobility struct {
+	svc  mobileService
+	log  *slog.Logger
+	done chan struct{}
+}
+
+// startMobility subscribes to address and route changes and starts the
+// watcher; close stops it. A host where netlink cannot be subscribed to
+// gets no watcher (logged): MOBIKE SAs then answer the peer's updates but
+// do not move on their own.
+func startMobility(svc mobileService, log *slog.Logger) *mobility {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &mobility{svc: svc, log: log.With("subsystem", "ike"), done: make(chan struct{})}
+	addrs := make(chan netlink.AddrUpdate, 64)
+	routes := make(chan netlink.RouteUpdate, 64)
+	if err := netlink.AddrSubscribe(addrs, m.done); err != nil {
+		m.log.Warn("MOBIKE: cannot watch addresses; IKE SAs will not follow address changes", "err", err)
+		return m
+	}
+	if err := netlink.RouteSubscribe(routes, m.done); err != nil {
+		m.log.Warn("MOBIKE: cannot watch routes; IKE SAs will not follow routing changes", "err", err)
+	}
+	go m.run(addrs, routes)
+	return m
+}
+
+func (m *mobility) close() {
+	select {
+	case <-m.done:
+	default:
+		close(m.done)
+	}
+}
+
+func (m *mobility) run(addrs <-chan netlink.AddrUpdate, routes <-chan netlink.RouteUpdate) {
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-m.done:
+			return
+		case _, ok := <-addrs:
+			if !ok {
+				return
+			}
+			settle = time.After(mobikeSettle)
+		case _, ok := <-routes:
+			if !ok {
+				routes = nil
+				continue
+			}
+			settle = time.After(mobikeSettle)
+		case <-settle:
+			settle = nil
+			m.check(hostPaths{})
+		}
+	}
+}
+
+// check moves every IKE SA movePath says should move.
+func (m *mobility) check(host pathView) {
+	e := m.svc.Engine()
+	if e == nil {
+		return
+	}
+	cfg := e.Config()
+	if !slices.ContainsFunc(cfg.VPNs, func(v *config.VPN) bool { return v.MOBIKE && v.Initiator() }) {
+		return // no IKE SA of ours can move: no snapshot of every SA on each route change
+	}
+	prefer := cfg.Global.MOBIKEPreferBestPath
+	for _, sa := range e.Snapshot(false) {
+		if !sa.MOBIKEInitiator || !sa.MOBIKE || sa.State != "established" {
+			continue
+		}
+		local, remote := sa.Local.Addr().Unmap(), sa.Remote.Addr().Unmap()
+		to, ok := movePath(local, remote, host, prefer)
+		if !ok {
+			continue
+		}
+		m.log.Info("MOBIKE: moving IKE SA to a new local address", "vpn", sa.VPN, "unique-id", sa.UniqueID,
+			"from", local, "to", to, "remote", remote, "prefer-best-path", prefer)
+		if err := m.svc.MoveIKE(sa.UniqueID, to); err != nil {
+			m.log.Warn("MOBIKE: cannot move IKE SA", "vpn", sa.VPN, "unique-id", sa.UniqueID, "err", err)
+		}
+	}
+}
+
+// hostPaths is pathView over the host's netlink.
+type hostPaths struct{}
+
+func (hostPaths) hasAddr(a netip.Addr) bool {
+	list, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return true // unknown: do not move on a guess
+	}
+	for _, x := range list {
+		if ip, ok := netip.AddrFromSlice(x.IP); ok && ip.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (hostPaths) source(dst netip.Addr) (netip.Addr, bool) {
+	rs, err := netlink.RouteGet(net.IP(dst.AsSlice()))
+	if err != nil || len(rs) == 0 || rs[0].Src == nil {
+		return netip.Addr{}, false
+	}
+	src, ok := netip.AddrFromSlice(rs[0].Src)
+	return src.Unmap(), ok
+}
