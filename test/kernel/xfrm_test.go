@@ -19,10 +19,12 @@ import (
 	"secgw/internal/netnsutil/netnstest"
 )
 
-// The test binary stays clear of the IKE engine and the configuration
-// (and so of the generated YANG code): it builds in seconds from a cold
-// cache. The Programmer's translation of child SAs is tested with the
-// Fake in internal/dataplane/childsa; here the entries are written out.
+// The test binary stays clear of the configuration (and so of the
+// generated YANG code): it builds in seconds from a cold cache. The
+// Programmer's translation of child SAs is tested with the Fake in
+// internal/dataplane/childsa; here the entries are written out, except in
+// move_test.go, which drives the Programmer's MoveChild (it imports the
+// engine for its ChildSA type).
 
 // side is one gateway: a network namespace with an outer address on a
 // veth to the other side, an inner address on its loopback, and secgw's
