@@ -108,6 +108,11 @@ type Options struct {
 	// remote, when the IKE sockets can send from it: a MOBIKE IKE SA we
 	// decide for whose requests go unanswered moves there (mobike.go).
 	MOBIKEPath func(remote netip.Addr) (netip.Addr, bool)
+	// MOBIKEAddrs, if set, are the local addresses the IKE sockets are
+	// bound to: a MOBIKE IKE SA advertises those of its family other than
+	// its own (ADDITIONAL_IP4/6_ADDRESS, RFC 4555 §3.6) and, as the side
+	// that decides, tries them when its path stops working (mobike.go).
+	MOBIKEAddrs func() []netip.Addr
 	// SupportsESP, if set, tells which ESP suites the dataplane can
 	// carry (see ESPSupport): the others are neither offered nor
 	// accepted, so that no child SA is negotiated that cannot be

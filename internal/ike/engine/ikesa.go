@@ -95,6 +95,10 @@ type ikeSA struct {
 	// that did, the side that decides moves (§3.1), which an IKE SA
 	// rekey, whoever starts it, does not change.
 	mobike, mobikeInitiator bool
+	// peerAddrs are the peer's additional addresses (RFC 4555 §3.6) and
+	// pathTry the next address pair tryOtherPath tries (mobike.go).
+	peerAddrs []netip.Addr
+	pathTry   int
 	fragState
 	keepalive
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 
 	"secgw/internal/ike/wire"
 )
@@ -43,7 +44,12 @@ func (sa *ikeSA) mobikeNotify() []wire.Payload {
 	if sa.vpn == nil || !sa.vpn.MOBIKE {
 		return nil
 	}
-	return []wire.Payload{wire.NewNotify(wire.NotifyMOBIKESupported, nil)}
+	ps := []wire.Payload{wire.NewNotify(wire.NotifyMOBIKESupported, nil)}
+	if addrs := sa.additionalAddresses(); len(addrs) > 0 {
+		// §3.4: the other addresses may come with MOBIKE_SUPPORTED.
+		ps = append(ps, addressNotifies(addrs)...)
+	}
+	return ps
 }
 
 // mobikeNegotiated records whether MOBIKE is on for the SA: the VPN
@@ -53,6 +59,7 @@ func (sa *ikeSA) mobikeNegotiated(ps []wire.Payload) {
 	sa.mobikeInitiator = sa.initiator
 	if sa.mobike {
 		sa.log().Debug("MOBIKE negotiated")
+		sa.recordPeerAddresses(ps)
 	}
 }
 
@@ -92,6 +99,9 @@ func natFromHashes(ps []wire.Payload, spii, spir uint64, local, remote netip.Add
 // when we are the original initiator, the notification is ignored (§3.1:
 // only the initiator sends it) and nothing moves.
 func (sa *ikeSA) respondUpdateAddresses(d Datagram, ps []wire.Payload) []wire.Payload {
+	if sa.mobike {
+		sa.recordPeerAddresses(ps) // §3.6: any INFORMATIONAL request may carry the list
+	}
 	var resp []wire.Payload
 	if c := wire.FindNotify(ps, wire.NotifyCookie2); c != nil {
 		// §3.5: the COOKIE2 is copied whatever else happens.
@@ -207,8 +217,8 @@ func (t *updateAddressesTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	ps := []wire.Payload{wire.NewNotify(wire.NotifyUpdateSAAddresses, nil)}
 	ps = append(ps, natdPayloads(sa.spii, sa.spir, t.local, t.remote, sa.w.e.o.ForceEncap)...)
 	ps = append(ps, wire.NewNotify(wire.NotifyCookie2, t.cookie2))
-	// §3.6: we have no other address to offer.
-	ps = append(ps, wire.NewNotify(wire.NotifyNoAdditionalAddresses, nil))
+	// §3.6: our other addresses, or NO_ADDITIONAL_ADDRESSES.
+	ps = append(ps, addressNotifies(sa.additionalAddresses())...)
 	return ps, nil
 }
 
@@ -222,6 +232,7 @@ func (t *updateAddressesTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payl
 		sa.local, sa.remote = t.prev[0], t.prev[1]
 		return notifyErr(wire.NotifyUnexpectedNATDetected, "peer refused the new addresses")
 	}
+	sa.recordPeerAddresses(ps)
 	natLocal, natRemote, found := natFromHashes(ps, sa.spii, sa.spir, t.local, t.remote)
 	if !found {
 		natLocal, natRemote = sa.natLocal, sa.natRemote
@@ -274,15 +285,17 @@ func (sa *ikeSA) queueMove(local netip.Addr) {
 // first transmission and one retransmission went unanswered.
 const mobikeSwitchTry = 2
 
-// tryOtherPath moves a MOBIKE IKE SA whose request goes unanswered to the
-// local address routing now picks, if it is another (the vsr guide: the
-// path is changed when the current one stops working): the request is
-// retransmitted from there and an UPDATE_SA_ADDRESSES follows it, which
-// moves the child SAs (RFC 4555 §3.5: outstanding requests go on with the
-// new addresses).
+// tryOtherPath moves a MOBIKE IKE SA whose request goes unanswered to
+// another path (the vsr guide: the path is changed when the current one
+// stops working): first to the local address routing now picks for the
+// peer's address, if it is another; else to the next pair of one of our
+// IKE-bound addresses and one of the peer's, its additional ones
+// included (RFC 4555 §3.6: the initiator decides which pair is used and
+// may try the others, §3.7). The request is retransmitted from there and
+// an UPDATE_SA_ADDRESSES follows it, which moves the child SAs (§3.5:
+// outstanding requests go on with the new addresses).
 func (sa *ikeSA) tryOtherPath() {
-	path := sa.w.e.o.MOBIKEPath
-	if path == nil || !sa.mobike || !sa.mobikeInitiator || sa.state != stateEstablished || !sa.busy() {
+	if !sa.mobike || !sa.mobikeInitiator || sa.state != stateEstablished || !sa.busy() {
 		return
 	}
 	if sa.outstanding(func(t task) bool { _, ok := t.(*updateAddressesTask); return ok }) {
@@ -293,12 +306,183 @@ func (sa *ikeSA) tryOtherPath() {
 			return // already moving
 		}
 	}
-	src, ok := path(sa.remote.Addr())
-	if !ok || !src.IsValid() || src == sa.local.Addr() {
+	src, remote, ok := sa.nextPath()
+	if !ok {
 		return
 	}
 	from := [2]netip.AddrPort{sa.local, sa.remote}
-	sa.log().Info("MOBIKE: no answer on the current path, moving to another local address", "from", sa.local, "to", src)
-	sa.local, sa.remote, sa.natt = netip.AddrPortFrom(src, PortNATT), netip.AddrPortFrom(sa.remote.Addr(), PortNATT), true
+	sa.log().Info("MOBIKE: no answer on the current path, trying another", "from-local", sa.local, "from-remote", sa.remote,
+		"local", src, "remote", remote)
+	sa.local, sa.remote, sa.natt = netip.AddrPortFrom(src, PortNATT), netip.AddrPortFrom(remote, PortNATT), true
 	sa.queueFirst(&updateAddressesTask{local: sa.local, remote: sa.remote, from: &from})
+}
+
+// nextPath picks the path tryOtherPath moves to: routing's source address
+// for the current peer address when it changed, else the next of the
+// pairs (local, remote) other than the current one, remote the peer's
+// current address then its additional ones, local routing's source for it
+// then our other IKE-bound addresses of its family, in turn (pathTry).
+func (sa *ikeSA) nextPath() (local, remote netip.Addr, ok bool) {
+	curL, curR := sa.local.Addr().Unmap(), sa.remote.Addr().Unmap()
+	path := sa.w.e.o.MOBIKEPath
+	if path != nil {
+		if src, ok := path(curR); ok && src.IsValid() && src.Unmap() != curL {
+			return src.Unmap(), curR, true
+		}
+	}
+	var own []netip.Addr
+	if f := sa.w.e.o.MOBIKEAddrs; f != nil {
+		own = f()
+	}
+	type pair struct{ l, r netip.Addr }
+	var pairs []pair
+	add := func(l, r netip.Addr) {
+		l, r = l.Unmap(), r.Unmap()
+		if !l.IsValid() || l.IsUnspecified() || l.Is4() != r.Is4() || (l == curL && r == curR) || slices.Contains(pairs, pair{l, r}) {
+			return
+		}
+		pairs = append(pairs, pair{l, r})
+	}
+	for _, r := range append([]netip.Addr{curR}, sa.peerAddrs...) {
+		if path != nil {
+			if src, ok := path(r); ok {
+				add(src, r)
+			}
+		}
+		for _, l := range own {
+			add(l, r)
+		}
+	}
+	if len(pairs) == 0 {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	p := pairs[sa.pathTry%len(pairs)]
+	sa.pathTry++
+	return p.l, p.r, true
+}
+
+// maxAdditionalAddresses bounds the addresses we send and keep of the
+// peer's (RFC 4555 §3.6 sets no limit; a message with more is cut).
+const maxAdditionalAddresses = 16
+
+// additionalAddresses are the addresses we advertise (RFC 4555 §3.6): the
+// IKE-bound local addresses of the SA's family other than its own.
+func (sa *ikeSA) additionalAddresses() []netip.Addr {
+	f := sa.w.e.o.MOBIKEAddrs
+	if f == nil {
+		return nil
+	}
+	cur := sa.local.Addr().Unmap()
+	var out []netip.Addr
+	for _, a := range f() {
+		a = a.Unmap()
+		if !a.IsValid() || a.IsUnspecified() || a == cur || a.Is4() != cur.Is4() || slices.Contains(out, a) {
+			continue
+		}
+		if len(out) == maxAdditionalAddresses {
+			break
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// addressNotifies are ADDITIONAL_IP4/6_ADDRESS for each address, or
+// NO_ADDITIONAL_ADDRESSES for none (RFC 4555 §3.6).
+func addressNotifies(addrs []netip.Addr) []wire.Payload {
+	if len(addrs) == 0 {
+		return []wire.Payload{wire.NewNotify(wire.NotifyNoAdditionalAddresses, nil)}
+	}
+	ps := make([]wire.Payload, 0, len(addrs))
+	for _, a := range addrs {
+		if a.Is4() {
+			b := a.As4()
+			ps = append(ps, wire.NewNotify(wire.NotifyAdditionalIP4Address, b[:]))
+		} else {
+			b := a.As16()
+			ps = append(ps, wire.NewNotify(wire.NotifyAdditionalIP6Address, b[:]))
+		}
+	}
+	return ps
+}
+
+// recordPeerAddresses takes the peer's additional addresses from a
+// message (RFC 4555 §3.6): a message with ADDITIONAL_IP4/6_ADDRESS or
+// NO_ADDITIONAL_ADDRESSES carries the whole list, which replaces the one
+// known; one with neither leaves it. Malformed or unusable addresses
+// (wrong length, unspecified, multicast, loopback) are dropped, logged.
+func (sa *ikeSA) recordPeerAddresses(ps []wire.Payload) {
+	var list []netip.Addr
+	seen := false
+	for _, p := range ps {
+		n, ok := p.(*wire.Notify)
+		if !ok {
+			continue
+		}
+		switch n.NotifyType {
+		case wire.NotifyNoAdditionalAddresses:
+			seen = true
+		case wire.NotifyAdditionalIP4Address, wire.NotifyAdditionalIP6Address:
+			seen = true
+			a, ok := n.Addr()
+			if !ok || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+				sa.log().Info("MOBIKE: ignoring an unusable additional address of the peer", "notify", n.NotifyType, "len", len(n.Data))
+				continue
+			}
+			if len(list) == maxAdditionalAddresses {
+				sa.log().Info("MOBIKE: ignoring additional addresses of the peer beyond the limit", "limit", maxAdditionalAddresses)
+				continue
+			}
+			if !slices.Contains(list, a) {
+				list = append(list, a)
+			}
+		}
+	}
+	if !seen {
+		return
+	}
+	if !slices.Equal(list, sa.peerAddrs) {
+		sa.log().Info("MOBIKE: peer's additional addresses", "addrs", list)
+	}
+	sa.peerAddrs, sa.pathTry = list, 0
+}
+
+// addressListTask is an INFORMATIONAL request with our current list of
+// additional addresses (RFC 4555 §3.6: sent when it changes).
+type addressListTask struct{}
+
+func (*addressListTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }
+
+func (*addressListTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	if sa.state != stateEstablished || !sa.mobike {
+		return nil, errSkip
+	}
+	return addressNotifies(sa.additionalAddresses()), nil
+}
+
+func (*addressListTask) process(sa *ikeSA, _ *wire.Message, ps []wire.Payload) error {
+	sa.recordPeerAddresses(ps)
+	return nil
+}
+
+// AnnounceAddresses sends the IKE SA with the given unique-id our new
+// list of additional addresses (RFC 4555 §3.6; the daemon calls it when
+// the host's addresses change). One not sent yet is replaced.
+func (e *Engine) AnnounceAddresses(uid uint32) error {
+	sa, w := e.byUID(uid)
+	if sa == nil {
+		return ErrNoSA
+	}
+	defer w.unlock()
+	if sa.state != stateEstablished || !sa.mobike {
+		return ErrNoMOBIKE
+	}
+	for _, t := range sa.tasks {
+		if _, ok := t.(*addressListTask); ok {
+			return nil // built when sent: it will carry the newest list
+		}
+	}
+	sa.queue(&addressListTask{})
+	sa.startNext()
+	return nil
 }
