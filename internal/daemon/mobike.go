@@ -25,10 +25,12 @@ const mobikeSettle = 200 * time.Millisecond
 
 // pathView is what movePath needs of the host: whether an address is
 // still configured, and which source address routing now picks for a
-// destination.
+// destination; and for the advertised addresses, the host's addresses.
 type pathView interface {
 	hasAddr(netip.Addr) bool
 	source(dst netip.Addr) (netip.Addr, bool)
+	// list lists the host's addresses, sorted; nil if unknown.
+	list() []netip.Addr
 }
 
 // movePath decides where an initiator's MOBIKE IKE SA at local goes to
@@ -52,6 +54,8 @@ func movePath(local, remote netip.Addr, host pathView, preferBest bool) (netip.A
 type mobileService interface {
 	Engine() *engine.Engine
 	MoveIKE(uid uint32, local netip.Addr) error
+	SetHostAddrs([]netip.Addr)
+	AnnounceAddresses(uid uint32) error
 }
 
 // mobility is the watcher: it holds the netlink subscriptions and the
@@ -60,6 +64,9 @@ type mobility struct {
 	svc  mobileService
 	log  *slog.Logger
 	done chan struct{}
+	// hostAddrs are the host's addresses at the last check, nil before
+	// the first (run's goroutine only).
+	hostAddrs []netip.Addr
 }
 
 // startMobility subscribes to address and route changes and starts the
@@ -116,32 +123,58 @@ func (m *mobility) run(addrs <-chan netlink.AddrUpdate, routes <-chan netlink.Ro
 	}
 }
 
-// check moves every IKE SA movePath says should move.
+// check moves every IKE SA movePath says should move and, when the
+// host's addresses changed, sends the other MOBIKE IKE SAs our new list
+// of additional addresses (RFC 4555 §3.6; a move's UPDATE_SA_ADDRESSES
+// carries it already).
 func (m *mobility) check(host pathView) {
 	e := m.svc.Engine()
 	if e == nil {
 		return
 	}
+	addrs := host.list()
+	changed := false
+	if addrs != nil {
+		changed = m.hostAddrs != nil && !slices.Equal(addrs, m.hostAddrs)
+		m.hostAddrs = addrs
+		m.svc.SetHostAddrs(addrs)
+	}
 	cfg := e.Config()
-	if !slices.ContainsFunc(cfg.VPNs, func(v *config.VPN) bool { return v.MOBIKE && v.Initiator() }) {
-		return // no IKE SA of ours can move: no snapshot of every SA on each route change
+	initiates := slices.ContainsFunc(cfg.VPNs, func(v *config.VPN) bool { return v.MOBIKE && v.Initiator() })
+	if !initiates && !(changed && slices.ContainsFunc(cfg.VPNs, func(v *config.VPN) bool { return v.MOBIKE })) {
+		return // no IKE SA of ours can move or announce: no snapshot of every SA on each route change
 	}
 	prefer := cfg.Global.MOBIKEPreferBestPath
 	for _, sa := range e.Snapshot(false) {
-		if !sa.MOBIKEInitiator || !sa.MOBIKE || sa.State != "established" {
+		if !sa.MOBIKE || sa.State != "established" {
 			continue
 		}
-		local, remote := sa.Local.Addr().Unmap(), sa.Remote.Addr().Unmap()
-		to, ok := movePath(local, remote, host, prefer)
-		if !ok {
+		if sa.MOBIKEInitiator && m.move(sa, host, prefer) {
 			continue
 		}
-		m.log.Info("MOBIKE: moving IKE SA to a new local address", "vpn", sa.VPN, "unique-id", sa.UniqueID,
-			"from", local, "to", to, "remote", remote, "prefer-best-path", prefer)
-		if err := m.svc.MoveIKE(sa.UniqueID, to); err != nil {
-			m.log.Warn("MOBIKE: cannot move IKE SA", "vpn", sa.VPN, "unique-id", sa.UniqueID, "err", err)
+		if changed {
+			if err := m.svc.AnnounceAddresses(sa.UniqueID); err != nil {
+				m.log.Warn("MOBIKE: cannot announce our addresses", "vpn", sa.VPN, "unique-id", sa.UniqueID, "err", err)
+			}
 		}
 	}
+}
+
+// move moves one IKE SA we initiated if movePath says so, and reports
+// whether it asked the engine to.
+func (m *mobility) move(sa engine.SAState, host pathView, prefer bool) bool {
+	local, remote := sa.Local.Addr().Unmap(), sa.Remote.Addr().Unmap()
+	to, ok := movePath(local, remote, host, prefer)
+	if !ok {
+		return false
+	}
+	m.log.Info("MOBIKE: moving IKE SA to a new local address", "vpn", sa.VPN, "unique-id", sa.UniqueID,
+		"from", local, "to", to, "remote", remote, "prefer-best-path", prefer)
+	if err := m.svc.MoveIKE(sa.UniqueID, to); err != nil {
+		m.log.Warn("MOBIKE: cannot move IKE SA", "vpn", sa.VPN, "unique-id", sa.UniqueID, "err", err)
+		return false
+	}
+	return true
 }
 
 // hostPaths is pathView over the host's netlink.
@@ -158,6 +191,22 @@ func (hostPaths) hasAddr(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+func (hostPaths) list() []netip.Addr {
+	list, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil
+	}
+	out := []netip.Addr{}
+	for _, x := range list {
+		ip, ok := netip.AddrFromSlice(x.IP)
+		if ip = ip.Unmap(); ok && ip.IsGlobalUnicast() && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 func (hostPaths) source(dst netip.Addr) (netip.Addr, bool) {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -13,6 +14,15 @@ type fakePaths struct {
 }
 
 func (f fakePaths) hasAddr(a netip.Addr) bool { return f.addrs[a] }
+
+func (f fakePaths) list() []netip.Addr {
+	var out []netip.Addr
+	for a := range f.addrs {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
 
 func (f fakePaths) source(dst netip.Addr) (netip.Addr, bool) {
 	s, ok := f.src[dst]

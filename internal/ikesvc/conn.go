@@ -27,6 +27,9 @@ type switchConn struct {
 	recv     chan engine.Datagram
 	// tcp holds the TCP streams of IKE and ESP (tcp.go).
 	tcp *tcpencap.Mux
+	// host are the host's addresses as the daemon last saw them, nil
+	// while unknown (mobike.go: SetHostAddrs).
+	host []netip.Addr
 }
 
 func newSwitchConn() *switchConn {

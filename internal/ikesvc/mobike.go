@@ -90,3 +90,36 @@ func (s *Service) withMobile(addrs []netip.Addr) []netip.Addr {
 	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
 	return addrs
 }
+
+// SetHostAddrs tells the service which addresses the host has now (the
+// daemon's netlink watcher): MOBIKE advertises the IKE-bound addresses
+// among them (mobikeAddrs). nil means unknown: all IKE-bound addresses.
+func (s *Service) SetHostAddrs(addrs []netip.Addr) {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	s.conn.host = slices.Clone(addrs)
+}
+
+// AnnounceAddresses sends the IKE SA with the given unique-id our current
+// list of additional addresses (RFC 4555 §3.6; the daemon calls it when
+// the host's addresses change).
+func (s *Service) AnnounceAddresses(uid uint32) error { return s.eng.AnnounceAddresses(uid) }
+
+// mobikeAddrs is the engine's Options.MOBIKEAddrs: the specific addresses
+// the IKE sockets are bound to, not draining, and still on the host when
+// the daemon said which it has. Called with an engine worker locked, it
+// takes only the sockets' lock.
+func (s *Service) mobikeAddrs() []netip.Addr {
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []netip.Addr
+	for a := range c.conns {
+		if a.IsUnspecified() || c.draining[a] || (c.host != nil && !slices.Contains(c.host, a)) {
+			continue
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}

@@ -185,7 +185,7 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
-		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath})
+		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs})
 	go s.eng.Run(ctx)
 	return s
 }
