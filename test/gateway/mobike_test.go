@@ -293,6 +293,11 @@ func TestSecgwdMOBIKEPreferBestPath(t *testing.T) {
 			if prefer && !ok {
 				t.Fatalf("with prefer-best-path the IKE SA did not move to %s: %v\n%s", want, show, tail(st.gw.readLog(), 20))
 			}
+			if prefer && !regexp.MustCompile(`parsed INFORMATIONAL request .*N\(UPD_SA_ADDR\).*N\(ADD_4_ADDR\)`).MatchString(st.ch.ReadLog()) {
+				// RFC 4555 §3.6: the update lists secgwd's other IKE-bound
+				// address, the configured one it left.
+				t.Errorf("charon got no UPDATE_SA_ADDRESSES with ADDITIONAL_IP4_ADDRESS:\n%s", tail(st.ch.ReadLog(), 30))
+			}
 			if !prefer {
 				time.Sleep(time.Second) // what a move would take
 				if show, _, _ = st.views(t); len(show) != 1 || show[0].Endpoints != want {
