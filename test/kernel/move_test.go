@@ -12,17 +12,19 @@ import (
 
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/childsa"
+	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ipsec"
+	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
 )
 
 // engineChild is the child SA as the IKE engine gives it to the
 // Programmer on side s (A when isA): the SPIs and keys of c, outer
 // addresses local and remote, selectors the two inner /16s.
-func engineChild(c child, s, peer *side, isA bool, local, remote netip.Addr) engine.ChildSA {
+func engineChild(c child, s, peer *side, isA bool, local, remote netip.Addr, encap bool) engine.ChildSA {
 	toA := engine.DirKeys{Encr: keyBytes(1, c.encrLen)}
 	toB := engine.DirKeys{Encr: keyBytes(3, c.encrLen)}
 	inSPI, outSPI, in, out := c.spi+1, c.spi+2, toA, toB
@@ -31,7 +33,7 @@ func engineChild(c child, s, peer *side, isA bool, local, remote netip.Addr) eng
 	}
 	return engine.ChildSA{
 		VPN: "mobile", Policy: "p", UniqueID: 1, InSPI: inSPI, OutSPI: outSPI,
-		Mode: config.ModeTunnel, IKESPIi: 1, IKESPIr: 2,
+		Mode: config.ModeTunnel, IKESPIi: 1, IKESPIr: 2, Encap: encap,
 		Local: netip.AddrPortFrom(local, 4500), Remote: netip.AddrPortFrom(remote, 4500),
 		Suite: ikecrypto.Suite{Encr: c.encr, KeyBits: (c.encrLen - 4) * 8},
 		In:    in, Out: out,
@@ -47,8 +49,32 @@ func engineChild(c child, s, peer *side, isA bool, local, remote netip.Addr) eng
 // the child as the engine does after UPDATE_SA_ADDRESSES; ESP passes again
 // under the same SPIs, the kernel's SAs and policy templates name the new
 // addresses, and A's outbound sequence number went on from where it was.
+// With encap, a NAT appears with the move: the moved SAs use UDP
+// encapsulation on port 4500 (RFC 3948).
 func TestMoveChild(t *testing.T) {
+	for name, encap := range map[string]bool{"plain": false, "udp-encap-after": true} {
+		t.Run(name, func(t *testing.T) { testMoveChild(t, encap) })
+	}
+}
+
+func testMoveChild(t *testing.T, encap bool) {
 	a, b := setup(t, topo{})
+	if encap {
+		for _, s := range []*side{a, b} {
+			var c *net.UDPConn
+			err := netnsutil.Run(s.ns, func() (err error) {
+				c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 4500})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := xfrm.EnableESPInUDP(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	c := with(gcm256, func(c *child) { c.spi = 0x9000 })
 	progs := map[*side]*childsa.Programmer{}
 	chs := map[*side]engine.ChildSA{}
@@ -58,7 +84,7 @@ func TestMoveChild(t *testing.T) {
 			peer = a
 		}
 		progs[s] = childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: s.dp})
-		chs[s] = engineChild(c, s, peer, s == a, s.outer, peer.outer)
+		chs[s] = engineChild(c, s, peer, s == a, s.outer, peer.outer, false)
 		if err := progs[s].InstallChild(chs[s]); err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +133,7 @@ func TestMoveChild(t *testing.T) {
 		if s == b {
 			peer = a
 		}
-		moved := engineChild(c, s, peer, s == a, s.outer, peer.outer)
+		moved := engineChild(c, s, peer, s == a, s.outer, peer.outer, encap)
 		if err := progs[s].MoveChild(chs[s], moved); err != nil {
 			t.Fatalf("move on %s: %v", map[bool]string{true: "A", false: "B"}[s == a], err)
 		}
@@ -147,7 +173,11 @@ func TestMoveChild(t *testing.T) {
 			if sa.SPI != c.spi+1 && sa.SPI != c.spi+2 {
 				t.Errorf("SA with a new SPI: %s", sa.String())
 			}
-			if sa.Src == oldA || sa.Dst == oldA || (sa.Src != newA && sa.Dst != newA) {
+			wantEncap := dataplane.Encap{}
+			if encap {
+				wantEncap = dataplane.Encap{SrcPort: 4500, DstPort: 4500}
+			}
+			if sa.Src == oldA || sa.Dst == oldA || (sa.Src != newA && sa.Dst != newA) || sa.Encap != wantEncap {
 				t.Errorf("SA not moved to %s: %s", newA, sa.String())
 			}
 		}
