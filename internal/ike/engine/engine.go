@@ -512,7 +512,9 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	case sa.reestablish != nil:
 		r := sa.reestablish
 		sa.log().Info("setting up the new IKE SA of the reauthentication")
-		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) { e.startIKEVia(w, r.v, r.local, r.remote, r.natt, r.policies, nil, startVia{tcp: r.v.Transport == config.TransportTCP, from: r.from}) })
+		e.onPeer(sa.w, r.remote.Addr(), func(w *worker) {
+			e.startIKEVia(w, r.v, r.local, r.remote, r.natt, r.policies, nil, startVia{tcp: r.v.Transport == config.TransportTCP, from: r.from})
+		})
 	case sa.peerDead && established:
 		e.dpdAction(sa, policies)
 	case sa.closedByPeer:
