@@ -15,7 +15,7 @@ import (
 )
 
 // benchServer is a server without transport, over a store holding nothing.
-func benchServer(b *testing.B) (*Server, *schema.Schema) {
+func benchServer(b testing.TB) (*Server, *schema.Schema) {
 	s, err := schema.Load()
 	if err != nil {
 		b.Fatal(err)
@@ -37,7 +37,7 @@ func benchServer(b *testing.B) (*Server, *schema.Schema) {
 }
 
 // BenchmarkEditConfig10k is an edit-config of a 10k-VPN document into the
-// candidate, checked as test-then-set checks it (refusedAtEdit), then
+// candidate, checked as test-then-set checks it (checkWritten), then
 // discarded.
 func BenchmarkEditConfig10k(b *testing.B) {
 	srv, s := benchServer(b)
@@ -47,9 +47,11 @@ func BenchmarkEditConfig10k(b *testing.B) {
 	}
 	rpc := &transport.RPC{}
 	for b.Loop() {
-		if err := srv.cfg.Store.EditAndCheck(1, func(root schema.Node) error {
-			return srv.applyConfig(root, rpc, &inner{XML: doc}, xmlcodec.OpMerge)
-		}, refusedAtEdit); err != nil {
+		edits, err := srv.decodeConfig(rpc, &inner{XML: doc})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.cfg.Store.Edit(1, srv.applyEdits(edits, xmlcodec.OpMerge, true)); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -491,7 +490,7 @@ func wrap(name string, inner []byte) []byte {
 // candidate untouched on error (the edit is applied to a copy);
 // continue-on-error is refused. test-then-set (the default) and
 // test-only check what the payload gets wrong, not the references
-// between nodes, which validate and commit check (refusedAtEdit); set
+// between nodes, which validate and commit check (checkWritten); set
 // checks nothing.
 func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editParams) error {
 	ds, err := p.Target.name()
@@ -525,58 +524,101 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	if p.Config == nil {
 		return opError("protocol", "missing-element", "edit-config needs a config element", map[string]string{"bad-element": "config"})
 	}
+	edits, err := srv.decodeConfig(rpc, p.Config)
+	if err != nil {
+		return err
+	}
+	apply := srv.applyEdits(edits, defOp, p.TestOption != "set")
 	if testOnly {
 		// The test of test-then-set, without the set.
 		d := srv.cfg.Store.Candidate()
-		if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Config, defOp); err != nil {
+		return apply(srv.cfg.Schema.RootNode(d))
+	}
+	return srv.cfg.Store.Edit(s.ID(), apply)
+}
+
+// applyEdits returns the function that applies edits to a tree with
+// default operation defOp and, when check is set (test-then-set, the
+// default of RFC 6241 §7.2, and test-only), refuses an edit whose values
+// do not fit their types (checkWritten). The rest of the validation waits
+// for validate or commit (RFC 7950 §8.3.3), so that a VPN may arrive
+// before the template it names.
+func (srv *Server) applyEdits(edits []xmlcodec.Edit, defOp xmlcodec.Operation, check bool) func(root schema.Node) error {
+	return func(root schema.Node) error {
+		if err := xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp); err != nil {
 			return err
 		}
-		return editTimeErrors(srv.validator().Validate(d))
+		if !check {
+			return nil
+		}
+		return srv.checkWritten(edits, defOp)
 	}
-	apply := func(root schema.Node) error { return srv.applyConfig(root, rpc, p.Config, defOp) }
-	if p.TestOption == "set" {
-		return srv.cfg.Store.Edit(s.ID(), apply)
-	}
-	// test-then-set, the default (RFC 6241 §7.2): an edit whose values do
-	// not fit their types is refused and undone. The rest of the
-	// validation waits for validate or commit (RFC 7950 §8.3.3), so that
-	// a VPN may arrive before the template it names.
-	return srv.cfg.Store.EditAndCheck(s.ID(), apply, refusedAtEdit)
 }
 
-// refusedAtEdit says which validation errors test-then-set refuses an
-// edit of the candidate for: the value of a leaf outside its type
-// (range, length, pattern; RFC 7950 §8.3.1, payload parsing, as the
-// codec's own type errors). Constraints between nodes — leafref, must,
-// when, mandatory, unique, min- and max-elements, secgw's cross
-// references — hold for the datastore as a whole, and on the candidate
-// "the constraint enforcement is delayed until a <commit> or <validate>
-// operation takes place" (RFC 7950 §8.3.3): an operator may build a
-// configuration in any order, over several edit-configs.
-func refusedAtEdit(e *validate.Error) bool { return e.Kind == validate.KindType }
-
-// editTimeErrors keeps the errors of a full validation that refusedAtEdit
-// refuses; nil when none.
-func editTimeErrors(err error) error {
-	var ve validate.Errors
-	if !errors.As(err, &ve) {
-		return err
-	}
-	var kept validate.Errors
-	for _, e := range ve {
-		if refusedAtEdit(e) {
-			kept = append(kept, e)
+// checkWritten checks the type of every value that edits write with
+// default operation defOp — leaves and leaf-list values merged, replaced
+// or created, and the keys of the list entries they create — and returns
+// the type errors (validate.Errors, as validate reports them), or nil.
+// These are the errors test-then-set refuses an edit of the candidate
+// for: the value of a leaf outside its type (range, length, pattern; RFC
+// 7950 §8.3.1, payload parsing, as the codec's own type errors).
+// Constraints between nodes — leafref, must, when, mandatory, unique,
+// min- and max-elements, secgw's cross references — hold for the
+// datastore as a whole, and on the candidate "the constraint enforcement
+// is delayed until a <commit> or <validate> operation takes place" (RFC
+// 7950 §8.3.3): an operator may build a configuration in any order, over
+// several edit-configs. A type depends on the value alone, so checking
+// what the edit writes costs the edit, not the candidate.
+func (srv *Server) checkWritten(edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
+	v := srv.validator()
+	var errs validate.Errors
+	var seen map[string]bool
+	check := func(p schema.DataPath, val string) {
+		e := v.CheckLeaf(p, val)
+		if e == nil {
+			return
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		if k := e.Path + "\x00" + val; !seen[k] {
+			seen[k] = true
+			errs = append(errs, e)
 		}
 	}
-	if kept == nil {
+	for _, e := range edits {
+		op := e.Op
+		if op == "" {
+			op = defOp
+		}
+		if op != xmlcodec.OpMerge && op != xmlcodec.OpReplace && op != xmlcodec.OpCreate || len(e.Path) == 0 {
+			continue
+		}
+		last := e.Path[len(e.Path)-1]
+		if last.KeyName != "" {
+			check(e.Path.Child(schema.Elem{Name: last.KeyName}), last.Key)
+			continue
+		}
+		check(e.Path, e.Value)
+	}
+	if errs == nil {
 		return nil
 	}
-	return kept
+	return errs
 }
 
-// applyConfig decodes a <config> element and applies it to d. Namespace
-// declarations of <rpc> stay in scope for the config's content.
+// applyConfig decodes a <config> element and applies it to root.
 func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, defOp xmlcodec.Operation) error {
+	edits, err := srv.decodeConfig(rpc, c)
+	if err != nil {
+		return err
+	}
+	return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp)
+}
+
+// decodeConfig decodes a <config> element into its edits. Namespace
+// declarations of <rpc> stay in scope for the config's content.
+func (srv *Server) decodeConfig(rpc *transport.RPC, c *inner) ([]xmlcodec.Edit, error) {
 	var b bytes.Buffer
 	b.WriteString(`<config xmlns="` + NSBase + `"`)
 	seen := map[string]bool{}
@@ -595,11 +637,7 @@ func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, d
 	b.WriteByte('>')
 	b.Write(c.XML)
 	b.WriteString("</config>")
-	edits, err := srv.codec.Decode(&b, nil, xmlcodec.DecodeOptions{})
-	if err != nil {
-		return err
-	}
-	return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp)
+	return srv.codec.Decode(&b, nil, xmlcodec.DecodeOptions{})
 }
 
 // copyConfig supports copying an inline config or running into the
