@@ -2,13 +2,13 @@ package netconf
 
 import (
 	"bytes"
+	"encoding/xml"
 	"path/filepath"
 	"testing"
 
 	"secgw/generated"
 	"secgw/internal/configtest"
 	"secgw/internal/datastore"
-	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
@@ -36,6 +36,23 @@ func benchServer(b testing.TB) (*Server, *schema.Schema) {
 	return &Server{cfg: Config{Store: st, Schema: s, Validator: v}, codec: codec}, s
 }
 
+// configOf parses doc, the content of a <config> element, as an inline
+// <config> parameter.
+func configOf(t testing.TB, doc []byte) *configContent {
+	t.Helper()
+	msg := append(append([]byte(`<config xmlns="`+NSBase+`">`), doc...), "</config>"...)
+	dec := xml.NewDecoder(bytes.NewReader(msg))
+	tok, err := dec.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c configContent
+	if err := c.UnmarshalXML(dec, tok.(xml.StartElement)); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
 // BenchmarkEditConfig10k is an edit-config of a 10k-VPN document into the
 // candidate, checked as test-then-set checks it (checkWritten), then
 // discarded.
@@ -45,9 +62,8 @@ func BenchmarkEditConfig10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rpc := &transport.RPC{}
 	for b.Loop() {
-		edits, err := srv.decodeConfig(rpc, &inner{XML: doc})
+		edits, err := srv.decodeConfig(configOf(b, doc))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -72,7 +88,7 @@ func BenchmarkGetConfig10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	if err := srv.cfg.Store.Edit(1, func(root schema.Node) error {
-		return srv.applyConfig(root, &transport.RPC{}, &inner{XML: doc}, xmlcodec.OpMerge)
+		return srv.applyConfig(root, configOf(b, doc), xmlcodec.OpMerge)
 	}); err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/configtest"
-	"secgw/internal/netconf/transport"
 	"secgw/internal/xmlcodec"
 )
 
@@ -42,7 +41,7 @@ func TestEditConfigAllocatesByEdit(t *testing.T) {
 		cfg := configtest.Concentrator(t, s, n+edit*edits)
 		names := slices.Sorted(maps.Keys(cfg.Vrf["main"].Ike.Vpn))
 		load := func(names []string) {
-			edits, err := srv.decodeConfig(&transport.RPC{}, &inner{XML: vpnDocs(t, srv, cfg, names)})
+			edits, err := srv.decodeConfig(configOf(t, vpnDocs(t, srv, cfg, names)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +57,7 @@ func TestEditConfigAllocatesByEdit(t *testing.T) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		for _, doc := range docs {
-			es, err := srv.decodeConfig(&transport.RPC{}, &inner{XML: doc})
+			es, err := srv.decodeConfig(configOf(t, doc))
 			if err != nil {
 				t.Fatal(err)
 			}

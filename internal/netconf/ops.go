@@ -90,14 +90,26 @@ type datastoreRef struct {
 	Candidate *struct{}
 	Startup   *struct{}
 	URL       *string
-	Config    *inner
+	Config    *configContent
 	elem      string   // source or target
 	given     []string // the child elements, in order
 }
 
-type inner struct {
-	Attrs []xml.Attr `xml:",any,attr"`
-	XML   []byte     `xml:",innerxml"`
+// configContent is an inline <config> parameter (edit-config, copy-config
+// and validate sources), parsed where the operation is decoded: one pass
+// over the message, with the namespaces declared on <rpc> and <config>
+// in scope (xmlcodec.ParseElements). An error in its content is kept in
+// err and reported when the configuration is decoded, after the checks of
+// the other parameters.
+type configContent struct {
+	els *xmlcodec.Elements
+	err error
+}
+
+// UnmarshalXML parses the content of <config> with xmlcodec.ParseElements.
+func (c *configContent) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
+	c.els, c.err = xmlcodec.ParseElements(dec)
+	return nil
 }
 
 // UnmarshalXML records every child element, so that two datastores are
@@ -135,7 +147,7 @@ func (d *datastoreRef) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) er
 				d.URL = &u
 				continue
 			case "config":
-				var c inner
+				var c configContent
 				if err := dec.DecodeElement(&c, &t); err != nil {
 					return err
 				}
@@ -210,11 +222,11 @@ type getParams struct {
 }
 
 type editParams struct {
-	Target           *datastoreRef `xml:"target"`
-	DefaultOperation string        `xml:"default-operation"`
-	TestOption       string        `xml:"test-option"`
-	ErrorOption      string        `xml:"error-option"`
-	Config           *inner        `xml:"config"`
+	Target           *datastoreRef  `xml:"target"`
+	DefaultOperation string         `xml:"default-operation"`
+	TestOption       string         `xml:"test-option"`
+	ErrorOption      string         `xml:"error-option"`
+	Config           *configContent `xml:"config"`
 }
 
 type commitParams struct {
@@ -351,7 +363,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		if p.Source.Config != nil {
 			d := &generated.Device{}
-			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Source.Config, xmlcodec.OpMerge); err != nil {
+			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), p.Source.Config, xmlcodec.OpMerge); err != nil {
 				return nil, err
 			}
 			return nil, srv.validator().Validate(d)
@@ -524,7 +536,7 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	if p.Config == nil {
 		return opError("protocol", "missing-element", "edit-config needs a config element", map[string]string{"bad-element": "config"})
 	}
-	edits, err := srv.decodeConfig(rpc, p.Config)
+	edits, err := srv.decodeConfig(p.Config)
 	if err != nil {
 		return err
 	}
@@ -608,36 +620,20 @@ func (srv *Server) checkWritten(edits []xmlcodec.Edit, defOp xmlcodec.Operation)
 }
 
 // applyConfig decodes a <config> element and applies it to root.
-func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, defOp xmlcodec.Operation) error {
-	edits, err := srv.decodeConfig(rpc, c)
+func (srv *Server) applyConfig(root schema.Node, c *configContent, defOp xmlcodec.Operation) error {
+	edits, err := srv.decodeConfig(c)
 	if err != nil {
 		return err
 	}
 	return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp)
 }
 
-// decodeConfig decodes a <config> element into its edits. Namespace
-// declarations of <rpc> stay in scope for the config's content.
-func (srv *Server) decodeConfig(rpc *transport.RPC, c *inner) ([]xmlcodec.Edit, error) {
-	var b bytes.Buffer
-	b.WriteString(`<config xmlns="` + NSBase + `"`)
-	seen := map[string]bool{}
-	attrs := append(append([]xml.Attr(nil), c.Attrs...), rpc.Attrs...)
-	for _, a := range attrs {
-		// Prefixed declarations only: the default namespace of <config>
-		// is the base one, and its children declare their own.
-		if a.Name.Space != "xmlns" || seen[a.Name.Local] {
-			continue
-		}
-		seen[a.Name.Local] = true
-		b.WriteString(" xmlns:" + a.Name.Local + `="`)
-		_ = xml.EscapeText(&b, []byte(a.Value))
-		b.WriteByte('"')
+// decodeConfig decodes a <config> element into its edits.
+func (srv *Server) decodeConfig(c *configContent) ([]xmlcodec.Edit, error) {
+	if c.err != nil {
+		return nil, c.err
 	}
-	b.WriteByte('>')
-	b.Write(c.XML)
-	b.WriteString("</config>")
-	return srv.codec.Decode(&b, nil, xmlcodec.DecodeOptions{})
+	return srv.codec.DecodeElements(c.els, nil, xmlcodec.DecodeOptions{})
 }
 
 // copyConfig supports copying an inline config or running into the
@@ -657,7 +653,7 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 			return opError("protocol", "operation-not-supported", "copy-config of an inline config targets the candidate", nil)
 		}
 		return st.Edit(s.ID(), func(root schema.Node) error {
-			return srv.applyConfig(root, rpc, p.Source.Config, xmlcodec.OpReplace)
+			return srv.applyConfig(root, p.Source.Config, xmlcodec.OpReplace)
 		})
 	}
 	source, err := p.Source.name()
