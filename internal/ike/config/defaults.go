@@ -25,6 +25,7 @@ const (
 	DefaultSATableSize       = 1
 	DefaultSATableSegments   = 1
 	DefaultAcquireTimeout    = 30 * time.Second
+	DefaultInitiateRate      = 500
 
 	// Template defaults of ipsec-policy-template start-action (trap),
 	// close-action (none) and dpd-action (restart).
