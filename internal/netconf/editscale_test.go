@@ -41,11 +41,7 @@ func TestEditConfigAllocatesByEdit(t *testing.T) {
 		cfg := configtest.Concentrator(t, s, n+edit*edits)
 		names := slices.Sorted(maps.Keys(cfg.Vrf["main"].Ike.Vpn))
 		load := func(names []string) {
-			edits, err := srv.decodeConfig(configOf(t, vpnDocs(t, srv, cfg, names)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.cfg.Store.Edit(1, srv.applyEdits(edits, xmlcodec.OpMerge, true)); err != nil {
+			if err := srv.cfg.Store.Edit(1, srv.applyEdits(configOf(t, vpnDocs(t, srv, cfg, names)), xmlcodec.OpMerge, true)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -57,11 +53,7 @@ func TestEditConfigAllocatesByEdit(t *testing.T) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		for _, doc := range docs {
-			es, err := srv.decodeConfig(configOf(t, doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.cfg.Store.Edit(1, srv.applyEdits(es, xmlcodec.OpMerge, true)); err != nil {
+			if err := srv.cfg.Store.Edit(1, srv.applyEdits(configOf(t, doc), xmlcodec.OpMerge, true)); err != nil {
 				t.Fatal(err)
 			}
 		}

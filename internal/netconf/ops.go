@@ -536,11 +536,7 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	if p.Config == nil {
 		return opError("protocol", "missing-element", "edit-config needs a config element", map[string]string{"bad-element": "config"})
 	}
-	edits, err := srv.decodeConfig(p.Config)
-	if err != nil {
-		return err
-	}
-	apply := srv.applyEdits(edits, defOp, p.TestOption != "set")
+	apply := srv.applyEdits(p.Config, defOp, p.TestOption != "set")
 	if testOnly {
 		// The test of test-then-set, without the set.
 		d := srv.cfg.Store.Candidate()
@@ -549,14 +545,18 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	return srv.cfg.Store.Edit(s.ID(), apply)
 }
 
-// applyEdits returns the function that applies edits to a tree with
-// default operation defOp and, when check is set (test-then-set, the
-// default of RFC 6241 §7.2, and test-only), refuses an edit whose values
-// do not fit their types (checkWritten). The rest of the validation waits
-// for validate or commit (RFC 7950 §8.3.3), so that a VPN may arrive
-// before the template it names.
-func (srv *Server) applyEdits(edits []xmlcodec.Edit, defOp xmlcodec.Operation, check bool) func(root schema.Node) error {
+// applyEdits returns the function that decodes the <config> element c
+// and applies it to a tree with default operation defOp and, when check
+// is set (test-then-set, the default of RFC 6241 §7.2, and test-only),
+// refuses an edit whose values do not fit their types (checkWritten).
+// The rest of the validation waits for validate or commit (RFC 7950
+// §8.3.3), so that a VPN may arrive before the template it names.
+func (srv *Server) applyEdits(c *configContent, defOp xmlcodec.Operation, check bool) func(root schema.Node) error {
 	return func(root schema.Node) error {
+		edits, err := srv.decodeConfig(c)
+		if err != nil {
+			return err
+		}
 		if err := xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp); err != nil {
 			return err
 		}
@@ -621,11 +621,7 @@ func (srv *Server) checkWritten(edits []xmlcodec.Edit, defOp xmlcodec.Operation)
 
 // applyConfig decodes a <config> element and applies it to root.
 func (srv *Server) applyConfig(root schema.Node, c *configContent, defOp xmlcodec.Operation) error {
-	edits, err := srv.decodeConfig(c)
-	if err != nil {
-		return err
-	}
-	return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp)
+	return srv.applyEdits(c, defOp, false)(root)
 }
 
 // decodeConfig decodes a <config> element into its edits.
