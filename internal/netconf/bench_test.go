@@ -2,20 +2,20 @@ package netconf
 
 import (
 	"bytes"
+	"encoding/xml"
 	"path/filepath"
 	"testing"
 
 	"secgw/generated"
 	"secgw/internal/configtest"
 	"secgw/internal/datastore"
-	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
 
 // benchServer is a server without transport, over a store holding nothing.
-func benchServer(b *testing.B) (*Server, *schema.Schema) {
+func benchServer(b testing.TB) (*Server, *schema.Schema) {
 	s, err := schema.Load()
 	if err != nil {
 		b.Fatal(err)
@@ -36,8 +36,25 @@ func benchServer(b *testing.B) (*Server, *schema.Schema) {
 	return &Server{cfg: Config{Store: st, Schema: s, Validator: v}, codec: codec}, s
 }
 
+// configOf parses doc, the content of a <config> element, as an inline
+// <config> parameter.
+func configOf(t testing.TB, doc []byte) *configContent {
+	t.Helper()
+	msg := append(append([]byte(`<config xmlns="`+NSBase+`">`), doc...), "</config>"...)
+	dec := xml.NewDecoder(bytes.NewReader(msg))
+	tok, err := dec.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c configContent
+	if err := c.UnmarshalXML(dec, tok.(xml.StartElement)); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
 // BenchmarkEditConfig10k is an edit-config of a 10k-VPN document into the
-// candidate, checked as test-then-set checks it (refusedAtEdit), then
+// candidate, checked as test-then-set checks it (checkWritten), then
 // discarded.
 func BenchmarkEditConfig10k(b *testing.B) {
 	srv, s := benchServer(b)
@@ -45,11 +62,8 @@ func BenchmarkEditConfig10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rpc := &transport.RPC{}
 	for b.Loop() {
-		if err := srv.cfg.Store.EditAndCheck(1, func(root schema.Node) error {
-			return srv.applyConfig(root, rpc, &inner{XML: doc}, xmlcodec.OpMerge)
-		}, refusedAtEdit); err != nil {
+		if err := srv.cfg.Store.Edit(1, srv.applyEdits(configOf(b, doc), xmlcodec.OpMerge, true)); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -70,7 +84,7 @@ func BenchmarkGetConfig10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	if err := srv.cfg.Store.Edit(1, func(root schema.Node) error {
-		return srv.applyConfig(root, &transport.RPC{}, &inner{XML: doc}, xmlcodec.OpMerge)
+		return srv.applyConfig(root, configOf(b, doc), xmlcodec.OpMerge)
 	}); err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -91,14 +90,26 @@ type datastoreRef struct {
 	Candidate *struct{}
 	Startup   *struct{}
 	URL       *string
-	Config    *inner
+	Config    *configContent
 	elem      string   // source or target
 	given     []string // the child elements, in order
 }
 
-type inner struct {
-	Attrs []xml.Attr `xml:",any,attr"`
-	XML   []byte     `xml:",innerxml"`
+// configContent is an inline <config> parameter (edit-config, copy-config
+// and validate sources), parsed where the operation is decoded: one pass
+// over the message, with the namespaces declared on <rpc> and <config>
+// in scope (xmlcodec.ParseElements). An error in its content is kept in
+// err and reported when the configuration is decoded, after the checks of
+// the other parameters.
+type configContent struct {
+	els *xmlcodec.Elements
+	err error
+}
+
+// UnmarshalXML parses the content of <config> with xmlcodec.ParseElements.
+func (c *configContent) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
+	c.els, c.err = xmlcodec.ParseElements(dec)
+	return nil
 }
 
 // UnmarshalXML records every child element, so that two datastores are
@@ -136,7 +147,7 @@ func (d *datastoreRef) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) er
 				d.URL = &u
 				continue
 			case "config":
-				var c inner
+				var c configContent
 				if err := dec.DecodeElement(&c, &t); err != nil {
 					return err
 				}
@@ -211,11 +222,11 @@ type getParams struct {
 }
 
 type editParams struct {
-	Target           *datastoreRef `xml:"target"`
-	DefaultOperation string        `xml:"default-operation"`
-	TestOption       string        `xml:"test-option"`
-	ErrorOption      string        `xml:"error-option"`
-	Config           *inner        `xml:"config"`
+	Target           *datastoreRef  `xml:"target"`
+	DefaultOperation string         `xml:"default-operation"`
+	TestOption       string         `xml:"test-option"`
+	ErrorOption      string         `xml:"error-option"`
+	Config           *configContent `xml:"config"`
 }
 
 type commitParams struct {
@@ -352,7 +363,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		if p.Source.Config != nil {
 			d := &generated.Device{}
-			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Source.Config, xmlcodec.OpMerge); err != nil {
+			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), p.Source.Config, xmlcodec.OpMerge); err != nil {
 				return nil, err
 			}
 			return nil, srv.validator().Validate(d)
@@ -491,7 +502,7 @@ func wrap(name string, inner []byte) []byte {
 // candidate untouched on error (the edit is applied to a copy);
 // continue-on-error is refused. test-then-set (the default) and
 // test-only check what the payload gets wrong, not the references
-// between nodes, which validate and commit check (refusedAtEdit); set
+// between nodes, which validate and commit check (checkWritten); set
 // checks nothing.
 func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editParams) error {
 	ds, err := p.Target.name()
@@ -525,81 +536,100 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	if p.Config == nil {
 		return opError("protocol", "missing-element", "edit-config needs a config element", map[string]string{"bad-element": "config"})
 	}
+	apply := srv.applyEdits(p.Config, defOp, p.TestOption != "set")
 	if testOnly {
 		// The test of test-then-set, without the set.
 		d := srv.cfg.Store.Candidate()
-		if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), rpc, p.Config, defOp); err != nil {
+		return apply(srv.cfg.Schema.RootNode(d))
+	}
+	return srv.cfg.Store.Edit(s.ID(), apply)
+}
+
+// applyEdits returns the function that decodes the <config> element c
+// and applies it to a tree with default operation defOp and, when check
+// is set (test-then-set, the default of RFC 6241 §7.2, and test-only),
+// refuses an edit whose values do not fit their types (checkWritten).
+// The rest of the validation waits for validate or commit (RFC 7950
+// §8.3.3), so that a VPN may arrive before the template it names.
+func (srv *Server) applyEdits(c *configContent, defOp xmlcodec.Operation, check bool) func(root schema.Node) error {
+	return func(root schema.Node) error {
+		edits, err := srv.decodeConfig(c)
+		if err != nil {
 			return err
 		}
-		return editTimeErrors(srv.validator().Validate(d))
+		if err := xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp); err != nil {
+			return err
+		}
+		if !check {
+			return nil
+		}
+		return srv.checkWritten(edits, defOp)
 	}
-	apply := func(root schema.Node) error { return srv.applyConfig(root, rpc, p.Config, defOp) }
-	if p.TestOption == "set" {
-		return srv.cfg.Store.Edit(s.ID(), apply)
-	}
-	// test-then-set, the default (RFC 6241 §7.2): an edit whose values do
-	// not fit their types is refused and undone. The rest of the
-	// validation waits for validate or commit (RFC 7950 §8.3.3), so that
-	// a VPN may arrive before the template it names.
-	return srv.cfg.Store.EditAndCheck(s.ID(), apply, refusedAtEdit)
 }
 
-// refusedAtEdit says which validation errors test-then-set refuses an
-// edit of the candidate for: the value of a leaf outside its type
-// (range, length, pattern; RFC 7950 §8.3.1, payload parsing, as the
-// codec's own type errors). Constraints between nodes — leafref, must,
-// when, mandatory, unique, min- and max-elements, secgw's cross
-// references — hold for the datastore as a whole, and on the candidate
-// "the constraint enforcement is delayed until a <commit> or <validate>
-// operation takes place" (RFC 7950 §8.3.3): an operator may build a
-// configuration in any order, over several edit-configs.
-func refusedAtEdit(e *validate.Error) bool { return e.Kind == validate.KindType }
-
-// editTimeErrors keeps the errors of a full validation that refusedAtEdit
-// refuses; nil when none.
-func editTimeErrors(err error) error {
-	var ve validate.Errors
-	if !errors.As(err, &ve) {
-		return err
-	}
-	var kept validate.Errors
-	for _, e := range ve {
-		if refusedAtEdit(e) {
-			kept = append(kept, e)
+// checkWritten checks the type of every value that edits write with
+// default operation defOp — leaves and leaf-list values merged, replaced
+// or created, and the keys of the list entries they create — and returns
+// the type errors (validate.Errors, as validate reports them), or nil.
+// These are the errors test-then-set refuses an edit of the candidate
+// for: the value of a leaf outside its type (range, length, pattern; RFC
+// 7950 §8.3.1, payload parsing, as the codec's own type errors).
+// Constraints between nodes — leafref, must, when, mandatory, unique,
+// min- and max-elements, secgw's cross references — hold for the
+// datastore as a whole, and on the candidate "the constraint enforcement
+// is delayed until a <commit> or <validate> operation takes place" (RFC
+// 7950 §8.3.3): an operator may build a configuration in any order, over
+// several edit-configs. A type depends on the value alone, so checking
+// what the edit writes costs the edit, not the candidate.
+func (srv *Server) checkWritten(edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
+	v := srv.validator()
+	var errs validate.Errors
+	var seen map[string]bool
+	check := func(p schema.DataPath, val string) {
+		e := v.CheckLeaf(p, val)
+		if e == nil {
+			return
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		if k := e.Path + "\x00" + val; !seen[k] {
+			seen[k] = true
+			errs = append(errs, e)
 		}
 	}
-	if kept == nil {
-		return nil
-	}
-	return kept
-}
-
-// applyConfig decodes a <config> element and applies it to d. Namespace
-// declarations of <rpc> stay in scope for the config's content.
-func (srv *Server) applyConfig(root schema.Node, rpc *transport.RPC, c *inner, defOp xmlcodec.Operation) error {
-	var b bytes.Buffer
-	b.WriteString(`<config xmlns="` + NSBase + `"`)
-	seen := map[string]bool{}
-	attrs := append(append([]xml.Attr(nil), c.Attrs...), rpc.Attrs...)
-	for _, a := range attrs {
-		// Prefixed declarations only: the default namespace of <config>
-		// is the base one, and its children declare their own.
-		if a.Name.Space != "xmlns" || seen[a.Name.Local] {
+	for _, e := range edits {
+		op := e.Op
+		if op == "" {
+			op = defOp
+		}
+		if op != xmlcodec.OpMerge && op != xmlcodec.OpReplace && op != xmlcodec.OpCreate || len(e.Path) == 0 {
 			continue
 		}
-		seen[a.Name.Local] = true
-		b.WriteString(" xmlns:" + a.Name.Local + `="`)
-		_ = xml.EscapeText(&b, []byte(a.Value))
-		b.WriteByte('"')
+		last := e.Path[len(e.Path)-1]
+		if last.KeyName != "" {
+			check(e.Path.Child(schema.Elem{Name: last.KeyName}), last.Key)
+			continue
+		}
+		check(e.Path, e.Value)
 	}
-	b.WriteByte('>')
-	b.Write(c.XML)
-	b.WriteString("</config>")
-	edits, err := srv.codec.Decode(&b, nil, xmlcodec.DecodeOptions{})
-	if err != nil {
-		return err
+	if errs == nil {
+		return nil
 	}
-	return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp)
+	return errs
+}
+
+// applyConfig decodes a <config> element and applies it to root.
+func (srv *Server) applyConfig(root schema.Node, c *configContent, defOp xmlcodec.Operation) error {
+	return srv.applyEdits(c, defOp, false)(root)
+}
+
+// decodeConfig decodes a <config> element into its edits.
+func (srv *Server) decodeConfig(c *configContent) ([]xmlcodec.Edit, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	return srv.codec.DecodeElements(c.els, nil, xmlcodec.DecodeOptions{})
 }
 
 // copyConfig supports copying an inline config or running into the
@@ -619,7 +649,7 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 			return opError("protocol", "operation-not-supported", "copy-config of an inline config targets the candidate", nil)
 		}
 		return st.Edit(s.ID(), func(root schema.Node) error {
-			return srv.applyConfig(root, rpc, p.Source.Config, xmlcodec.OpReplace)
+			return srv.applyConfig(root, p.Source.Config, xmlcodec.OpReplace)
 		})
 	}
 	source, err := p.Source.name()

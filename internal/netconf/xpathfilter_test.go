@@ -11,7 +11,6 @@ import (
 	"secgw/internal/configtest"
 	"secgw/internal/datastore"
 	"secgw/internal/ncclient"
-	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/xmlcodec"
 )
@@ -86,7 +85,7 @@ func loadVPNs(t *testing.T, f *fixture, n int) {
 		t.Fatal(err)
 	}
 	if err := f.store.Edit(1, func(root schema.Node) error {
-		return f.srv.applyConfig(root, &transport.RPC{}, &inner{XML: doc}, xmlcodec.OpMerge)
+		return f.srv.applyConfig(root, configOf(t, doc), xmlcodec.OpMerge)
 	}); err != nil {
 		t.Fatal(err)
 	}

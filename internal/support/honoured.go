@@ -18,6 +18,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/global-options/dos-protection/ike-sa-limit", "TestIKESALimit", "internal/ike/engine/dos_test.go"},
 		{"/vrf/ike/global-options/dos-protection/init-limit-half-open", "TestInitLimitHalfOpen", "internal/ike/engine/dos_test.go"},
 		{"/vrf/ike/global-options/dos-protection/init-limit-job-load", "TestRunJobLoadAndPriority", "internal/ike/engine/run_test.go"},
+		{"/vrf/ike/global-options/initiate-rate", "TestInitiateRate", "internal/ike/engine/pacer_test.go"},
 		{"/vrf/ike/global-options/initiator-only", "TestInitiatorOnly", "internal/ike/engine/malformed_test.go"},
 		{"/vrf/ike/global-options/install-routes", "TestResolveRoutes", "internal/ike/resolve/routes_test.go"},
 		{"/vrf/ike/global-options/make-before-break", "TestReauthMakeBeforeBreak", "internal/ike/engine/reauth_test.go"},

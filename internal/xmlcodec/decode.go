@@ -52,45 +52,80 @@ type element struct {
 // nothing: Apply carries the edits out. d is not used today; it is there
 // for checks that need the target, like insert positions.
 func (c *Codec) Decode(r io.Reader, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
-	top, count, err := parseElements(r)
-	if err != nil {
+	var els Elements
+	if err := els.parse(xml.NewDecoder(r), false); err != nil {
 		return nil, err
 	}
-	if len(top) == 1 && top[0].name.Space == NetconfNS && (top[0].name.Local == "config" || top[0].name.Local == "data") {
-		top = top[0].children
+	if len(els.top) == 1 && els.top[0].name.Space == NetconfNS && (els.top[0].name.Local == "config" || els.top[0].name.Local == "data") {
+		els.top = els.top[0].children
 	}
-	dc := &decoder{c: c, opts: opts, edits: make([]Edit, 0, count)}
-	root := &element{children: top}
+	return c.DecodeElements(&els, d, opts)
+}
+
+// DecodeElements is Decode of the content of a <config> element that
+// ParseElements read.
+func (c *Codec) DecodeElements(els *Elements, d *generated.Device, opts DecodeOptions) ([]Edit, error) {
+	dc := &decoder{c: c, opts: opts, edits: make([]Edit, 0, els.count)}
+	root := &element{children: els.top}
 	if err := dc.walk(nil, c.root, root, ""); err != nil {
 		return nil, err
 	}
 	return dc.edits, nil
 }
 
-// parseElements reads the elements of r; count is their number.
-func parseElements(r io.Reader) (top []*element, count int, err error) {
-	dec := xml.NewDecoder(r)
+// Elements is the parsed content of a <config> element, for
+// DecodeElements: the elements and their text, with the namespaces
+// resolved, and not yet checked against the schema.
+type Elements struct {
+	top   []*element
+	count int // the number of elements
+}
+
+// ParseElements reads the content of the element whose start tag dec has
+// just returned, through its end tag: an edit-config's <config> is read
+// in one pass over the message, with the namespaces declared around it
+// in scope, and no copy of its text. On an error in the content (nesting
+// too deep, a directive) it still reads through the end tag, so that dec
+// may go on with what follows.
+func ParseElements(dec *xml.Decoder) (*Elements, error) {
+	els := &Elements{}
+	if err := els.parse(dec, true); err != nil {
+		return nil, err
+	}
+	return els, nil
+}
+
+// parse reads elements from dec into els: until the end tag of the
+// element dec is in when inside is set, else until the end of the input.
+func (els *Elements) parse(dec *xml.Decoder, inside bool) error {
 	var stack []*element
 	var slab []element // elements are allocated by the hundred
+	var failed error
+	depth := 0 // elements open, counting those below maxDepth not kept
 	for {
 		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
+		if !inside && errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, 0, malformed(err)
+			return malformed(err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			depth++
+			if failed != nil {
+				continue
+			}
 			if len(stack) >= maxDepth {
-				return nil, 0, newError(typeRPC, "malformed-message", "", "XML nested deeper than %d elements", maxDepth)
+				failed = newError(typeRPC, "malformed-message", "", "XML nested deeper than %d elements", maxDepth)
+				continue
 			}
 			if len(slab) == 0 {
 				slab = make([]element, 256)
 			}
 			el := &slab[0]
 			slab = slab[1:]
-			count++
+			els.count++
 			el.name = t.Name
 			for _, a := range t.Attr {
 				if a.Name.Space != "xmlns" && !(a.Name.Space == "" && a.Name.Local == "xmlns") {
@@ -98,26 +133,41 @@ func parseElements(r io.Reader) (top []*element, count int, err error) {
 				}
 			}
 			if len(stack) == 0 {
-				top = append(top, el)
+				els.top = append(els.top, el)
 			} else {
 				p := stack[len(stack)-1]
 				p.children = append(p.children, el)
 			}
 			stack = append(stack, el)
 		case xml.EndElement:
-			stack = stack[:len(stack)-1]
+			if depth == 0 {
+				return failed // the end tag of the element read (inside)
+			}
+			depth--
+			if failed == nil {
+				stack = stack[:len(stack)-1]
+			}
 		case xml.CharData:
-			if len(stack) > 0 {
+			switch {
+			case failed != nil:
+			case len(stack) > 0:
 				el := stack[len(stack)-1]
 				el.text = append(el.text, t...)
-			} else if len(bytes.TrimSpace(t)) != 0 {
-				return nil, 0, newError(typeRPC, "malformed-message", "", "text outside of any element")
+			case !inside && len(bytes.TrimSpace(t)) != 0:
+				// Text directly inside the element read (inside) is not
+				// configuration, and ignored.
+				failed = newError(typeRPC, "malformed-message", "", "text outside of any element")
 			}
 		case xml.Directive:
-			return nil, 0, newError(typeRPC, "malformed-message", "", "XML directives (DTD) are not accepted")
+			if failed == nil {
+				failed = newError(typeRPC, "malformed-message", "", "XML directives (DTD) are not accepted")
+			}
+		}
+		if failed != nil && !inside {
+			return failed
 		}
 	}
-	return top, count, nil
+	return failed
 }
 
 type decoder struct {

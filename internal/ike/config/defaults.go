@@ -26,6 +26,7 @@ const (
 	DefaultSATableSegments   = 1
 	DefaultAcquireTimeout    = 30 * time.Second
 	DefaultWindowSize        = 1
+	DefaultInitiateRate      = 500
 
 	// Template defaults of ipsec-policy-template start-action (trap),
 	// close-action (none) and dpd-action (restart).

@@ -69,6 +69,7 @@ func TestActionDefaultsMatchSchema(t *testing.T) {
 		{UniqueNo.String(), def("vrf", "ike", "ike-policy-template", "unique-sa")},
 		{strconv.Itoa(int(DefaultAcquireTimeout / time.Second)), def("vrf", "ike", "global-options", "acquire-timeout")},
 		{"false", def("vrf", "ike", "global-options", "make-before-break")},
+		{strconv.Itoa(DefaultInitiateRate), def("vrf", "ike", "global-options", "initiate-rate")},
 	} {
 		if c.got != c.want {
 			t.Errorf("constant %s, schema default %s", c.got, c.want)

@@ -68,6 +68,10 @@ type Global struct {
 	// policy suppresses further acquires while the negotiation it
 	// started runs.
 	AcquireTimeout time.Duration
+	// InitiateRate is initiate-rate: the most IKE SAs start-action start,
+	// close-action start and dpd-action restart initiate per second; 0
+	// does not pace them.
+	InitiateRate int
 	// MakeBeforeBreak is make-before-break: a reauthentication sets up
 	// the new IKE and child SAs before it deletes the old ones.
 	MakeBeforeBreak bool

@@ -346,8 +346,9 @@ func (sa *ikeSA) policiesOf() []config.SecurityPolicy {
 }
 
 // startActions applies start-action to a VPN a commit added or changed:
-// trap installs its trap policies, start negotiates its child SAs at once
-// (one IKE SA with all of them). A VPN without remote-address only
+// trap installs its trap policies, start negotiates its child SAs (one
+// IKE SA with all of them) at once or, when many start together, at
+// initiate-rate's pace (pacer.go). A VPN without remote-address only
 // responds: start-action does not apply to it. It locks the worker of
 // the VPN's peer; no worker lock is held by the caller.
 func (e *Engine) startActions(v *config.VPN) {
@@ -360,17 +361,23 @@ func (e *Engine) startActions(v *config.VPN) {
 			e.installTrap(v, p)
 		}
 	case config.ActionStart:
-		e.log.Info("start-action start: initiating", "vpn", v.Name)
 		local, remote := e.endpoints(v)
-		w := e.lockPeer(remote.Addr())
-		defer w.unlock()
-		e.startIKE(w, v, local, remote, false, v.Policies, nil)
+		e.pace(nil, remote.Addr(), func(w *worker) {
+			// The VPN as configured when its turn comes: a later commit
+			// may have removed it or changed its start-action.
+			if cur := e.config().VPN(v.Name); cur == nil || cur.StartAction != config.ActionStart || !cur.Initiator() {
+				return
+			}
+			e.log.Info("start-action start: initiating", "vpn", v.Name)
+			e.startIKE(w, v, local, remote, false, v.Policies, nil)
+		})
 	}
 }
 
 // closeAction applies close-action after the peer closed a child SA of
 // the policy (RFC 7296 §1.4.1 delete, its own or of its IKE SA): start
-// negotiates it again, trap installs its trap policy. Nothing happens
+// negotiates it again (at initiate-rate's pace), trap installs its trap
+// policy. Nothing happens
 // while another child SA of the policy lives (a rekey or a
 // reauthentication replaced it). cur is the worker whose lock is held;
 // the work runs on the worker of the VPN's remote-address.
@@ -386,15 +393,19 @@ func (e *Engine) closeAction(cur *worker, v *config.VPN, policy string) {
 	if pol == nil {
 		return
 	}
-	e.onPeer(cur, v.RemoteAddr, func(w *worker) {
-		ws := []*worker{w}
-		if e.liveChild(ws, policy) {
-			return
-		}
-		if v.CloseAction == config.ActionStart {
+	if v.CloseAction == config.ActionStart {
+		e.pace(cur, v.RemoteAddr, func(w *worker) {
+			ws := []*worker{w}
+			if e.liveChild(ws, policy) {
+				return
+			}
 			e.log.Info("close-action start: negotiating again", "vpn", v.Name, "policy", policy)
 			e.initiateChild(ws, v, *pol, nil)
-		} else {
+		})
+		return
+	}
+	e.onPeer(cur, v.RemoteAddr, func(w *worker) {
+		if !e.liveChild([]*worker{w}, policy) {
 			e.installTrap(v, *pol)
 		}
 	})
@@ -418,7 +429,7 @@ func (e *Engine) dpdAction(sa *ikeSA, policies []config.SecurityPolicy) {
 			local, remote, natt = sa.local, sa.remote, sa.natt
 		}
 		sa.log().Info("dpd-action restart: negotiating a new IKE SA")
-		e.onPeer(sa.w, remote.Addr(), func(w *worker) { e.startIKE(w, v, local, remote, natt, policies, nil) })
+		e.pace(sa.w, remote.Addr(), func(w *worker) { e.startIKE(w, v, local, remote, natt, policies, nil) })
 	case config.ActionTrap:
 		if !v.Initiator() {
 			return

@@ -151,6 +151,9 @@ type Engine struct {
 	cfgMu sync.Mutex
 	// work counts what the configuration changes did (UpdateWork).
 	work updateWork
+	// pacer spaces out the initiations of start-action start,
+	// close-action start and dpd-action restart (initiate-rate).
+	pacer pacer
 	// set is the workers and the SA table (keyed by our own SPI: SPIi
 	// when we initiated, SPIr when we responded).
 	set atomic.Pointer[workerSet]

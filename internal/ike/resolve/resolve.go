@@ -88,6 +88,7 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 		Cookies:        config.CookiePolicy{Threshold: config.DefaultCookieThreshold},
 		DoS:            config.DoSLimits{BlockThreshold: config.DefaultBlockThreshold},
 		AcquireTimeout: config.DefaultAcquireTimeout,
+		InitiateRate:   config.DefaultInitiateRate,
 		Threads:        config.DefaultThreads,
 		SATableSize:    config.DefaultSATableSize, SATableSegments: config.DefaultSATableSegments,
 		WindowSize: config.DefaultWindowSize,
@@ -100,6 +101,9 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 	}
 	if g.AcquireTimeout != nil {
 		out.AcquireTimeout = time.Duration(*g.AcquireTimeout) * time.Second
+	}
+	if g.InitiateRate != nil {
+		out.InitiateRate = int(*g.InitiateRate)
 	}
 	if g.MakeBeforeBreak != nil {
 		out.MakeBeforeBreak = *g.MakeBeforeBreak
