@@ -139,7 +139,7 @@ type suite struct {
 	// gh is the GHASH key H of AES-GCM-8 (gcm8.go); a secret.
 	gh ghashKey
 
-	block   cipher.Block     // modeCBC, modeCTR, modeGCM8
+	block   cipher.Block     // modeCBC, modeCTR, modeGCM8 (nil with modeAEAD)
 	newHash func() hash.Hash // HMAC's hash
 	macKey  []byte
 	icvLen  int
@@ -197,6 +197,12 @@ func newSuite(c *Config) (*suite, error) {
 			}
 			if s.aead, err = cipher.NewGCMWithTagSize(s.block, tag); err != nil {
 				return nil, err
+			}
+			if p.mode == modeAEAD {
+				// The AEAD keeps its own copy of the expanded key:
+				// AES-GCM needs no block cipher of its own (~400 octets
+				// an SA).
+				s.block = nil
 			}
 		}
 		s.ivLen, s.icvLen, s.align = aeadIVLen, p.tagLen, aeadAlign
