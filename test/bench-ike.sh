@@ -54,7 +54,9 @@
 # the generator still holds all N (none lost). The generator answers no
 # IKE SA rekey (it refuses them with NO_ADDITIONAL_SAS), so the IKE SAs
 # keep the model's rekey-time. INNER defaults to 10.200.0.0/14 here
-# (room for 100k inner addresses).
+# (room for 100k inner addresses). SECGWD_ENV is put in secgwd's
+# environment, e.g. SECGWD_ENV="GOGC=50" (the Go collector's memory kept
+# per live byte: RSS is about live heap x (1 + GOGC/100)).
 #
 # charon: kernel-libipsec with `policies = no` and `install_routes = no`:
 # child SAs are installed into libipsec's userspace SAD (this kernel has
@@ -83,6 +85,7 @@ SRCS=${SRCS:-250}
 CHILDLESS=${CHILDLESS:-0}
 PQ=${PQ:-0}
 HOLD=${HOLD:-}
+SECGWD_ENV=${SECGWD_ENV:-}
 DPD=${DPD:-30s}
 REKEY=${REKEY:-60s}
 ONLY=${ONLY:-charon secgwd engine}
@@ -283,9 +286,9 @@ bench_secgwd() {
 		shift
 		SECGW_PASSWORD=$pw ip netns exec "$ns_r" "$bin" "$cmd" -netconf 127.0.0.1:830 "$@"
 	}
-	ip netns exec "$ns_r" "$OUT/secgwd" -dir "$OUT/$name-data" -listen 127.0.0.1:830 -dataplane userspace \
+	ip netns exec "$ns_r" env $SECGWD_ENV "$OUT/secgwd" -dir "$OUT/$name-data" -listen 127.0.0.1:830 -dataplane userspace \
 		-no-syslog -log-level warn -cpuprofile "$OUT/$name.cpu" -pprof 127.0.0.1:6060 >"$OUT/$name.log" 2>&1 &
-	local secgwd=$! # ip execs: this is secgwd's pid
+	local secgwd=$! # ip and env exec: this is secgwd's pid
 	pids+=("$secgwd")
 	pw=
 	for _ in $(seq 200); do
