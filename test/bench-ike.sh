@@ -40,6 +40,26 @@
 # with ML-KEM-768: below the engine's 1,280-octet fragment size with the IP
 # and UDP headers, and the veth's 1500-octet MTU): nothing is fragmented.
 #
+# HOLD=D (make bench-sa) measures secgwd holding N established SAs
+# instead: the generator establishes N tunnels against secgwd alone, then
+# holds them for D (secgw-loadtest -hold) while secgwd runs DPD on every
+# IKE SA (dpd-delay DPD, 30s) and rekeys every child SA (rekey-time REKEY,
+# 60s, life-time 10 percent later; keep REKEY below D so that each child
+# rekeys at least once), the generator answering the probes, the child
+# rekeys and the deletes of the SAs they replaced. secgwd's RSS is sampled
+# every 5 s during the hold. It prints secgwd's RSS per SA after the setups
+# and its peak during the hold, the RSS projected to 100k SAs against the
+# target (<= 1 GB), the rekeys answered, and fails unless secgwd still
+# holds N established IKE SAs with (at least) N child SAs (installed, or
+# in a rekey) at
+# 90 % of the hold (while the generator still answers) and
+# the generator still holds all N (none lost). The generator answers no
+# IKE SA rekey (it refuses them with NO_ADDITIONAL_SAS), so the IKE SAs
+# keep the model's rekey-time. INNER defaults to 10.200.0.0/14 here
+# (room for 100k inner addresses). SECGWD_ENV is put in secgwd's
+# environment, e.g. SECGWD_ENV="GOGC=50" (the Go collector's memory kept
+# per live byte: RSS is about live heap x (1 + GOGC/100)).
+#
 # charon: kernel-libipsec with `policies = no` and `install_routes = no`:
 # child SAs are installed into libipsec's userspace SAD (this kernel has
 # XFRM but no ESP, and Debian ships no load-tester plugin with a fake kernel
@@ -66,13 +86,36 @@ CONC=${CONC:-128}
 SRCS=${SRCS:-250}
 CHILDLESS=${CHILDLESS:-0}
 PQ=${PQ:-0}
+HOLD=${HOLD:-}
+SECGWD_ENV=${SECGWD_ENV:-}
+DPD=${DPD:-30s}
+REKEY=${REKEY:-60s}
 ONLY=${ONLY:-charon secgwd engine}
 [ "$PQ" = 1 ] && ONLY=${ONLY/charon/}
+INNER=${INNER:-10.200.0.0/16}
+hold=
+# progress: the generator's progress interval (its "hold:" line says
+# when the setups are over).
+progress=0
+if [ -n "$HOLD" ]; then
+	ONLY=secgwd
+	INNER=${INNER/%\/16//14}
+	hold="-hold $HOLD"
+	progress=24h
+fi
+# seconds D: the duration D (as 90s, 10m, 1h) in seconds.
+seconds() {
+	case $1 in
+	*h) echo $((${1%h} * 3600)) ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*s) echo "${1%s}" ;;
+	*) echo "$1" ;;
+	esac
+}
 OUT=${OUT:-/tmp/secgw-bench-ike}
 PSK=load-test-secret
 RESP=10.98.0.2
 GEN=10.98.0.1
-INNER=10.200.0.0/16
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "bench-ike: $*" >&2; exit 1; }
@@ -135,7 +178,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" | head -1; }
 # generate NAME runs the generator against RESP and keeps its report.
 generate() {
 	ip netns exec "$ns_g" "$bin" -remote $RESP -src "$srcs" -n "$N" -c "$CONC" \
-		-psk $PSK -inner $INNER -progress 0 $childless $ke >"$OUT/gen-$1.txt" 2>&1 || true
+		-psk $PSK -inner $INNER -progress $progress $childless $ke $hold >"$OUT/gen-$1.txt" 2>&1 || true
 	cat "$OUT/gen-$1.txt" >&2
 }
 
@@ -149,7 +192,12 @@ counts() {
 	[ "$CHILDLESS" = 1 ] && want_child=0
 	echo "$1 est=${2:-0} child=${3:-0}" >>"$OUT/counts.txt"
 	[ "${2:-0}" -eq "$N" ] || fails+=("$1 established ${2:-0} IKE SAs of $N")
-	[ "${3:-0}" -eq "$want_child" ] || fails+=("$1 installed ${3:-0} child SAs, want $want_child")
+	if [ -n "$HOLD" ]; then
+		# A child rekey in progress holds the old child SA and the new.
+		[ "${3:-0}" -ge "$want_child" ] || fails+=("$1 holds ${3:-0} child SAs, want at least $want_child")
+	else
+		[ "${3:-0}" -eq "$want_child" ] || fails+=("$1 installed ${3:-0} child SAs, want $want_child")
+	fi
 }
 : >"$OUT/counts.txt"
 
@@ -253,9 +301,9 @@ bench_secgwd() {
 		shift
 		SECGW_PASSWORD=$pw ip netns exec "$ns_r" "$bin" "$cmd" -netconf 127.0.0.1:830 "$@"
 	}
-	ip netns exec "$ns_r" "$OUT/secgwd" -dir "$OUT/$name-data" -listen 127.0.0.1:830 -dataplane userspace \
+	ip netns exec "$ns_r" env $SECGWD_ENV "$OUT/secgwd" -dir "$OUT/$name-data" -listen 127.0.0.1:830 -dataplane userspace \
 		-no-syslog -log-level warn -cpuprofile "$OUT/$name.cpu" -pprof 127.0.0.1:6060 >"$OUT/$name.log" 2>&1 &
-	local secgwd=$! # ip execs: this is secgwd's pid
+	local secgwd=$! # ip and env exec: this is secgwd's pid
 	pids+=("$secgwd")
 	pw=
 	for _ in $(seq 200); do
@@ -264,16 +312,50 @@ bench_secgwd() {
 		kill -0 "$secgwd" 2>/dev/null || die "secgwd exited: $(cat "$OUT/$name.log")"
 		sleep 0.1
 	done
+	local lifetimes=
+	[ -n "$HOLD" ] && lifetimes="-dpd-delay $DPD -child-rekey-time $REKEY"
 	netconf secgwd-config -listen $RESP -psk $PSK -remote-ts $INNER -threads 16 -sa-table-size 16384 \
-		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke >"$OUT/$name-config.txt" 2>&1 ||
+		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke $lifetimes >"$OUT/$name-config.txt" 2>&1 ||
 		die "configuring secgwd: $(cat "$OUT/$name-config.txt")"
 	stat "$secgwd" >"$OUT/stat-$name-0"
-	echo "bench-ike: secgwd responder (userspace dataplane), $N tunnels, $ke" >&2
-	generate "$name"
-	sleep 1
-	stat "$secgwd" >"$OUT/stat-$name-1"
-	netconf secgwd-count >"$OUT/$name-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/$name-count.txt")"
-	counts "$name" "$(field established <"$OUT/$name-count.txt")" "$(field child_installed <"$OUT/$name-count.txt")"
+	echo "bench-ike: secgwd responder (userspace dataplane), $N tunnels, $ke${HOLD:+, held $HOLD (DPD $DPD, child rekey $REKEY)}" >&2
+	local sampler=
+	if [ -n "$HOLD" ]; then
+		# RSS every 5 s while the generator runs: the setups, then the hold.
+		(while kill -0 "$secgwd" 2>/dev/null; do
+			echo "$(date +%s) $(stat "$secgwd")"
+			sleep 5
+		done) >"$OUT/$name-rss.txt" 2>/dev/null &
+		sampler=$!
+		pids+=("$sampler")
+	fi
+	date +%s >"$OUT/$name-t0"
+	if [ -n "$HOLD" ]; then
+		# secgwd's SAs are counted at 90 % of the hold, while the
+		# generator still answers: once it stops, the child SAs whose
+		# rekey comes next expire and DPD gives its peers up.
+		generate "$name" &
+		local gen=$!
+		pids+=("$gen")
+		while kill -0 "$gen" 2>/dev/null && ! grep -q '^hold:' "$OUT/gen-$name.txt" 2>/dev/null; do
+			sleep 1
+		done
+		sleep "$(($(seconds "$HOLD") * 9 / 10))"
+		stat "$secgwd" >"$OUT/stat-$name-1"
+		netconf secgwd-count >"$OUT/$name-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/$name-count.txt")"
+		wait "$gen" || true
+		[ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
+	else
+		generate "$name"
+		sleep 1
+		stat "$secgwd" >"$OUT/stat-$name-1"
+		netconf secgwd-count >"$OUT/$name-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/$name-count.txt")"
+	fi
+	# Held SAs rekey: a child SA in the middle of its rekey (rekeying,
+	# or replaced and waiting for its delete) counts in any state.
+	local children=child_installed
+	[ -n "$HOLD" ] && children=child_sas
+	counts "$name" "$(field established <"$OUT/$name-count.txt")" "$(field $children <"$OUT/$name-count.txt")"
 	for p in heap allocs; do
 		ip netns exec "$ns_r" curl -sf -o "$OUT/$name.$p" "http://127.0.0.1:6060/debug/pprof/$p" || true
 	done
@@ -339,7 +421,39 @@ c() { grep "^$1 " "$OUT/counts.txt" | field "$2"; }
 # after and after a GC.
 r() { echo "$(g "$1" rate)|$(c "$1" est)|$(c "$1" child)|$(g "$1" p50_ms)/$(g "$1" p99_ms)|$(st "$1" 0)|$(st "$1" 1)|$(st "$1" gc)"; }
 
-if [ "$PQ" = 1 ]; then
+if [ -n "$HOLD" ]; then
+	soak=$(grep '^soak: held' "$OUT/gen-secgwd.txt" || true)
+	held=$(echo "$soak" | sed -n 's/^soak: held \([0-9]*\) SAs.*/\1/p')
+	rekeys=$(sed -n 's/^soak: child rekeys answered \([0-9]*\).*/\1/p' "$OUT/gen-secgwd.txt")
+	dead=$(sed -n 's/.*SAs given up \([0-9]*\).*/\1/p' "$OUT/gen-secgwd.txt")
+	[ "${held:-0}" -eq "$N" ] || fails+=("the generator holds ${held:-0} SAs of $N at the end")
+	[ "${rekeys:-0}" -ge "$N" ] || fails+=("the generator answered ${rekeys:-0} child rekeys, fewer than N=$N (REKEY below HOLD?)")
+	awk -v n="$N" -v hold="$HOLD" -v dpd="$DPD" -v rekey="$REKEY" -v s0="$(st secgwd 0)" -v s1="$(st secgwd 1)" \
+		-v t0="$(cat "$OUT/secgwd-t0")" -v setup="$(g secgwd elapsed_s)" -v rate="$(g secgwd rate)" \
+		-v est="$(c secgwd est)" -v child="$(c secgwd child)" -v held="${held:-0}" -v rekeys="${rekeys:-0}" \
+		-v soak="$soak" -v rssf="$OUT/secgwd-rss.txt" '
+function kv(s, k,   a, i, m, p) { m = split(s, a, " "); for (i = 1; i <= m; i++) { split(a[i], p, "="); if (p[1] == k) return p[2] } return 0 }
+function div(a, b) { return b > 0 ? a / b : 0 }
+BEGIN {
+	base = kv(s0, "rss_kb"); peak = 0; after = 0
+	while ((getline line < rssf) > 0) {
+		split(line, f, " "); r = kv(line, "rss_kb")
+		if (r > peak) peak = r
+		if (after == 0 && f[1] >= t0 + setup) after = r
+	}
+	end = kv(s1, "rss_kb")
+	per_after = div(after - base, n); per_peak = div(peak - base, n); per_end = div(end - base, n)
+	proj = (base + per_peak * 100000) / 1024 / 1024
+	printf "\nbench-sa: %d SAs through secgwd (userspace dataplane), held %s with DPD %s and child rekey-time %s\n", n, hold, dpd, rekey
+	printf "setups/s %.1f; secgwd holds %d established IKE SAs, %d child SAs (installed or in a rekey); the generator holds %d\n", rate, est, child, held
+	printf "%s; child rekeys answered %d\n", soak, rekeys
+	printf "secgwd RSS: before %.0f MB, after the setups %.0f MB, peak during the hold %.0f MB, at 90 %% of the hold %.0f MB\n", base / 1024, after / 1024, peak / 1024, end / 1024
+	printf "secgwd RSS per SA: after the setups %.2f KB, peak %.2f KB, at 90 %% of the hold %.2f KB\n", per_after, per_peak, per_end
+	printf "secgwd RSS at 100k SAs (projected from the peak): %.2f GB  target <= 1 GB  %s\n", proj, proj <= 1 ? "MET" : "NOT MET"
+	printf "BENCHSA n=%d hold=%s est=%d child=%d held=%d rekeys=%d rss_before_kb=%d rss_after_setup_kb=%d rss_peak_kb=%d rss_end_kb=%d rss_kb_per_sa=%.2f rss_peak_kb_per_sa=%.2f\n",
+		n, hold, est, child, held, rekeys, base, after, peak, end, per_after, per_peak
+}'
+elif [ "$PQ" = 1 ]; then
 	what="PSK + AES-GCM-256/PRF-SHA256 + first child SA (AES-GCM-256)"
 	[ "$CHILDLESS" = 1 ] && what="PSK + AES-GCM-256/PRF-SHA256, childless (RFC 6023, no child SA)"
 	awk -v n="$N" -v what="$what" -v sx="$(r secgwd-x25519)" -v sh="$(r secgwd-hybrid)" \

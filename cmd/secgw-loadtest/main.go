@@ -7,7 +7,7 @@
 //	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
 //	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
 //	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
-//	               [-dpd-delay 0] [-liveness 0] [-gc-percent 100] [-cpuprofile f] [-memprofile f]
+//	               [-dpd-delay 0] [-child-rekey-time 0] [-liveness 0] [-gc-percent 100] [-cpuprofile f] [-memprofile f]
 //	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
 //	secgw-loadtest stat PID
 //	secgw-loadtest secgwd-config [-netconf 127.0.0.1:830] [-user admin] [the responder's configuration flags]
@@ -223,30 +223,31 @@ type responderFlags struct {
 	psk, id, localTS, remoteTS                *string
 	cookie, block, halfOpen, jobLoad, saLimit *uint
 	threads, tableSize, tableSegs             *uint
-	dpdDelay                                  *time.Duration
+	dpdDelay, childRekey                      *time.Duration
 	group, addKE                              *string
 }
 
 func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 	return &responderFlags{
-		listen:    fs.String("listen", "", "local addresses (a, a-b, prefix, comma-separated)"),
-		port:      fs.Uint("port", 500, "IKE port"),
-		nattPort:  fs.Uint("natt-port", 4500, "NAT-T port"),
-		psk:       fs.String("psk", "load-test-secret", "pre-shared key"),
-		id:        fs.String("id", "gw.load.test", "our identity (local-id)"),
-		localTS:   fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet"),
-		remoteTS:  fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet"),
-		cookie:    fs.Uint("cookie-threshold", 0, "dos-protection cookie-threshold (0: never)"),
-		block:     fs.Uint("block-threshold", 0, "dos-protection block-threshold (0: no limit)"),
-		halfOpen:  fs.Uint("init-limit-half-open", 0, "dos-protection init-limit-half-open (0: no limit)"),
-		jobLoad:   fs.Uint("init-limit-job-load", 0, "dos-protection init-limit-job-load (0: no limit)"),
-		saLimit:   fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)"),
-		threads:   fs.Uint("threads", 16, "global-options threads (IKE workers)"),
-		tableSize: fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)"),
-		tableSegs: fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
-		dpdDelay:  fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
-		group:     fs.String("group", "ecp256", "the IKE proposal's dh-group: ecp256, ecp384, x25519"),
-		addKE:     fs.String("addke", "", "additional key exchanges required (additional-key-exchange-1..), comma-separated: mlkem768, mlkem1024, ..."),
+		listen:     fs.String("listen", "", "local addresses (a, a-b, prefix, comma-separated)"),
+		port:       fs.Uint("port", 500, "IKE port"),
+		nattPort:   fs.Uint("natt-port", 4500, "NAT-T port"),
+		psk:        fs.String("psk", "load-test-secret", "pre-shared key"),
+		id:         fs.String("id", "gw.load.test", "our identity (local-id)"),
+		localTS:    fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet"),
+		remoteTS:   fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet"),
+		cookie:     fs.Uint("cookie-threshold", 0, "dos-protection cookie-threshold (0: never)"),
+		block:      fs.Uint("block-threshold", 0, "dos-protection block-threshold (0: no limit)"),
+		halfOpen:   fs.Uint("init-limit-half-open", 0, "dos-protection init-limit-half-open (0: no limit)"),
+		jobLoad:    fs.Uint("init-limit-job-load", 0, "dos-protection init-limit-job-load (0: no limit)"),
+		saLimit:    fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)"),
+		threads:    fs.Uint("threads", 16, "global-options threads (IKE workers)"),
+		tableSize:  fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)"),
+		tableSegs:  fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
+		dpdDelay:   fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
+		childRekey: fs.Duration("child-rekey-time", 0, "the child SAs' rekey-time, life-time 10 percent later (0: the model's default)"),
+		group:      fs.String("group", "ecp256", "the IKE proposal's dh-group: ecp256, ecp384, x25519"),
+		addKE:      fs.String("addke", "", "additional key exchanges required (additional-key-exchange-1..), comma-separated: mlkem768, mlkem1024, ..."),
 	}
 }
 
@@ -269,7 +270,7 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
-		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay}, nil
+		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey}, nil
 }
 
 func respond(args []string, stdout, stderr io.Writer) int {

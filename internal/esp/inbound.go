@@ -18,7 +18,7 @@ type Inbound struct {
 
 // NewInbound keys the receiving side of an SA.
 func NewInbound(c Config) (*Inbound, error) {
-	s, err := newSuite(&c)
+	s, err := newIdleSuite(&c)
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +53,9 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 	}
 	if binary.BigEndian.Uint32(b[off:]) != in.spi {
 		return nil, 0, 0, ErrSPI
+	}
+	if err := s.ready(); err != nil {
+		return nil, 0, 0, err
 	}
 	seqLow := binary.BigEndian.Uint32(b[off+4:])
 	in.mu.Lock()

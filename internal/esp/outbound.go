@@ -17,7 +17,7 @@ type Outbound struct {
 
 // NewOutbound keys the sending side of an SA.
 func NewOutbound(c Config) (*Outbound, error) {
-	s, err := newSuite(&c)
+	s, err := newIdleSuite(&c)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,9 @@ func (o *Outbound) Seal(b []byte, off, n int, next byte) ([]byte, error) {
 	h := off - s.headerLen()
 	if h < Scratch || n < 0 || off+n+MaxTrailer > cap(b) {
 		return nil, ErrBuffer
+	}
+	if err := s.ready(); err != nil {
+		return nil, err
 	}
 	seq := o.seq.Add(1)
 	if seq > o.limit() || seq == 0 {

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"runtime"
 	"secgw/internal/ipsec"
+	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -132,6 +133,15 @@ func Supports(encr ipsec.TransformID, encrKeyLen int, integ ipsec.TransformID, i
 // suite is the keyed transform of one SA direction.
 type suite struct {
 	mode mode
+	encr ipsec.TransformID
+	// tagLen is the AEAD's ICV length (modeAEAD, modeGCM8).
+	tagLen uint8
+	// key is the cipher key until ready expands it into aead or block;
+	// once guards that, and err is its outcome.
+	key  []byte
+	once sync.Once
+	err  error
+
 	aead cipher.AEAD // modeAEAD, modeGCM8 (with a 16-octet tag)
 	// salt is the AEAD's salt (RFC 4106 §4) or AES-CTR's nonce (RFC
 	// 3686 §4): the first octets of every nonce or counter block.
@@ -139,7 +149,7 @@ type suite struct {
 	// gh is the GHASH key H of AES-GCM-8 (gcm8.go); a secret.
 	gh ghashKey
 
-	block   cipher.Block     // modeCBC, modeCTR, modeGCM8
+	block   cipher.Block     // modeCBC, modeCTR, modeGCM8 (nil with modeAEAD)
 	newHash func() hash.Hash // HMAC's hash
 	macKey  []byte
 	icvLen  int
@@ -167,38 +177,27 @@ type cbcMode interface {
 
 // newSuite checks the transforms and key lengths of c and keys them.
 func newSuite(c *Config) (*suite, error) {
+	s, err := newIdleSuite(c)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.ready()
+}
+
+// newIdleSuite checks the transforms and key lengths of c and keeps the
+// cipher key for ready, which expands it on the SA's first packet: the
+// AES key schedule and GCM tables (~600 octets a direction) are not held
+// by the SAs that carry no traffic, most of a concentrator's.
+func newIdleSuite(c *Config) (*suite, error) {
 	p, err := check(c.Encr, len(c.EncrKey), c.Integ, len(c.IntegKey))
 	if err != nil {
 		return nil, err
 	}
-	s := &suite{mode: p.mode}
-	key := c.EncrKey[:p.keyLen]
+	s := &suite{mode: p.mode, encr: c.Encr, tagLen: uint8(p.tagLen)}
+	s.key = append([]byte(nil), c.EncrKey[:p.keyLen]...)
 	copy(s.salt[:], c.EncrKey[p.keyLen:])
-	switch {
-	case c.Encr == ipsec.EncrChaCha20Poly1305:
-		if s.aead, err = chacha20poly1305.New(key); err != nil {
-			return nil, err
-		}
-	default:
-		if s.block, err = aes.NewCipher(key); err != nil {
-			return nil, err
-		}
-	}
 	switch p.mode {
 	case modeAEAD, modeGCM8:
-		if s.aead == nil {
-			// AES-GCM-8 seals with the full tag and sends its first 8
-			// octets (NIST SP 800-38D §7.1 step 6, RFC 4106 §6); crypto/
-			// cipher makes no tag shorter than 12.
-			tag := p.tagLen
-			if p.mode == modeGCM8 {
-				tag = aeadTagLen
-				s.gh = newGHASHKey(s.block)
-			}
-			if s.aead, err = cipher.NewGCMWithTagSize(s.block, tag); err != nil {
-				return nil, err
-			}
-		}
 		s.ivLen, s.icvLen, s.align = aeadIVLen, p.tagLen, aeadAlign
 	case modeCBC, modeCTR:
 		s.ivLen, s.align = aes.BlockSize, aes.BlockSize
@@ -212,6 +211,50 @@ func newSuite(c *Config) (*suite, error) {
 		s.states = make(chan *cbcState, 4*runtime.GOMAXPROCS(0))
 	}
 	return s, nil
+}
+
+// ready keys the suite on first use (newIdleSuite); safe for concurrent
+// use.
+func (s *suite) ready() error {
+	s.once.Do(func() { s.err = s.expand() })
+	return s.err
+}
+
+// expand builds the ciphers of the suite from its key, then drops the key.
+func (s *suite) expand() error {
+	key := s.key
+	defer clear(key)
+	s.key = nil
+	var err error
+	switch {
+	case s.encr == ipsec.EncrChaCha20Poly1305:
+		if s.aead, err = chacha20poly1305.New(key); err != nil {
+			return err
+		}
+	default:
+		if s.block, err = aes.NewCipher(key); err != nil {
+			return err
+		}
+	}
+	if (s.mode == modeAEAD || s.mode == modeGCM8) && s.aead == nil {
+		// AES-GCM-8 seals with the full tag and sends its first 8
+		// octets (NIST SP 800-38D §7.1 step 6, RFC 4106 §6); crypto/
+		// cipher makes no tag shorter than 12.
+		tag := int(s.tagLen)
+		if s.mode == modeGCM8 {
+			tag = aeadTagLen
+			s.gh = newGHASHKey(s.block)
+		}
+		if s.aead, err = cipher.NewGCMWithTagSize(s.block, tag); err != nil {
+			return err
+		}
+		if s.mode == modeAEAD {
+			// The AEAD keeps its own copy of the expanded key: AES-GCM
+			// needs no block cipher of its own (~400 octets an SA).
+			s.block = nil
+		}
+	}
+	return nil
 }
 
 // getState takes an HMAC (and CBC) state from the free list, or makes one.

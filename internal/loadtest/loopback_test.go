@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,58 @@ func TestLoopbackSoak(t *testing.T) {
 		t.Fatal("no soak statistics")
 	}
 	if s.Held != 9 || s.DeletesIKE != 1 || s.Liveness != 10 || s.Bad != 0 || s.ProbesDead != 0 {
+		t.Errorf("soak: %+v", s)
+	}
+}
+
+// TestLoopbackSoakRekey holds 5 SAs and has the engine rekey each child
+// SA (RFC 7296 §1.3.3): the generator answers the rekeys and the deletes
+// of the child SAs they replaced, and every IKE SA is still held with one
+// installed child SA.
+func TestLoopbackSoakRekey(t *testing.T) {
+	r, remote := startLoopback(t, nil)
+	o := loopbackOptions(remote, 5)
+	o.Hold = time.Minute
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reps := make(chan *Report, 1)
+	go func() { reps <- g.Run(ctx) }()
+	waitFor(t, "5 established SAs", func() bool { ok, _ := g.rec.Counts(); return ok == 5 })
+	var uids []uint32
+	for _, sa := range r.Engine().Snapshot(false) {
+		for _, c := range sa.Children {
+			uids = append(uids, c.UniqueID)
+		}
+	}
+	if len(uids) != 5 {
+		t.Fatalf("responder has %d child SAs", len(uids))
+	}
+	for _, uid := range uids {
+		if err := r.Engine().RekeyChild(uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "5 child rekeys and the deletes of the old child SAs", func() bool {
+		return g.soak.childRekeys.Load() == 5 && g.soak.deletesChild.Load() == 5
+	})
+	waitFor(t, "one installed child SA on each IKE SA", func() bool {
+		n := 0
+		for _, sa := range r.Engine().Snapshot(false) {
+			for _, c := range sa.Children {
+				if c.State == "installed" && !slices.Contains(uids, c.UniqueID) {
+					n++
+				}
+			}
+		}
+		return n == 5
+	})
+	cancel()
+	s := (<-reps).Soak
+	if s == nil || s.Held != 5 || s.ChildRekeys != 5 || s.DeletesChild != 5 || s.ChildRefused != 0 || s.Bad != 0 {
 		t.Errorf("soak: %+v", s)
 	}
 }

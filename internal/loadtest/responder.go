@@ -47,6 +47,9 @@ type ResponderOptions struct {
 	// DPDDelay is the VPN's dpd-delay: the engine's own DPD
 	// (probe-idle-tunnel) on every IKE SA; 0 disables it.
 	DPDDelay time.Duration
+	// ChildRekeyTime is the child SAs' rekey-time (the life-time follows
+	// it, 10 percent later); 0 takes the model's default (3600 s).
+	ChildRekeyTime time.Duration
 	// Liveness, if set, sends a liveness check (RFC 7296 §1.4) on every
 	// established IKE SA at this interval, spread evenly, through the
 	// engine's API (CheckLiveness), besides DPD.
@@ -157,6 +160,9 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 	}
 	if o.DPDDelay > 0 {
 		v.IkePolicy.DpdDelay = ptr(fmt.Sprintf("%ds", max(1, int(o.DPDDelay/time.Second))))
+	}
+	if o.ChildRekeyTime > 0 {
+		v.IpsecPolicy.RekeyTime = ptr(uint32(max(1, o.ChildRekeyTime/time.Second)))
 	}
 	g := &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
 		DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{

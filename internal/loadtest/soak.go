@@ -21,8 +21,12 @@ type soakState struct {
 	// lastResp is our last response, sent again when the responder
 	// retransmits its request (RFC 7296 §2.1).
 	lastResp []byte
-	// peerChildSPI is the responder's inbound SPI of the first child SA.
+	// peerChildSPI is the responder's inbound SPI of the child SA (the
+	// first one, or the one that rekeyed it); rekeyed are the SPI pairs
+	// (the responder's, ours) of the child SAs a rekey replaced, until
+	// the responder deletes them (RFC 7296 §2.8).
 	peerChildSPI uint32
+	rekeyed      [][2]uint32
 	// probe is our outstanding liveness request, probeID its Message ID
 	// and misses how many intervals it went unanswered.
 	probe   []byte
@@ -32,8 +36,8 @@ type soakState struct {
 
 // soakCounters are the soak's tallies, updated from any goroutine.
 type soakCounters struct {
-	liveness, deletesIKE, deletesChild, childRefused, retransmits, bad atomic.Int64
-	probesSent, probesAnswered, probesMissed, probesDead               atomic.Int64
+	liveness, deletesIKE, deletesChild, childRefused, childRekeys, retransmits, bad atomic.Int64
+	probesSent, probesAnswered, probesMissed, probesDead                            atomic.Int64
 }
 
 // SoakStats summarizes the hold phase.
@@ -42,11 +46,13 @@ type SoakStats struct {
 	Held     int
 	Duration time.Duration
 	// Answered requests of the responder: empty INFORMATIONAL (liveness,
-	// RFC 7296 §1.4), deletes of the IKE SA or of the child SA, and
-	// CREATE_CHILD_SA refused with NO_ADDITIONAL_SAS (the generator does
-	// not rekey). Retransmits are requests answered from the cache; Bad
-	// are requests that did not decrypt or parse.
-	Liveness, DeletesIKE, DeletesChild, ChildRefused, Retransmits, Bad int64
+	// RFC 7296 §1.4), deletes of the IKE SA or of a child SA, rekeys of
+	// the child SA (CREATE_CHILD_SA with REKEY_SA, without PFS), and the
+	// other CREATE_CHILD_SA requests, refused with NO_ADDITIONAL_SAS (the
+	// generator does not rekey IKE SAs nor add child SAs). Retransmits
+	// are requests answered from the cache; Bad are requests that did not
+	// decrypt or parse.
+	Liveness, DeletesIKE, DeletesChild, ChildRekeys, ChildRefused, Retransmits, Bad int64
 	// Our liveness checks: sent, answered, intervals without an answer,
 	// and SAs given up after Tries missed intervals.
 	ProbesSent, ProbesAnswered, ProbesMissed, ProbesDead int64
@@ -55,6 +61,9 @@ type SoakStats struct {
 func (s *SoakStats) format(b *strings.Builder) {
 	fmt.Fprintf(b, "soak: held %d SAs for %.0f s; answered liveness %d, IKE deletes %d, child deletes %d, CREATE_CHILD_SA refused %d, cached %d, bad %d\n",
 		s.Held, s.Duration.Seconds(), s.Liveness, s.DeletesIKE, s.DeletesChild, s.ChildRefused, s.Retransmits, s.Bad)
+	if s.ChildRekeys > 0 {
+		fmt.Fprintf(b, "soak: child rekeys answered %d\n", s.ChildRekeys)
+	}
 	if s.ProbesSent > 0 {
 		fmt.Fprintf(b, "soak: our liveness checks sent %d, answered %d, missed %d, SAs given up %d\n",
 			s.ProbesSent, s.ProbesAnswered, s.ProbesMissed, s.ProbesDead)
@@ -122,7 +131,7 @@ func (g *Generator) runSoak(ctx context.Context) *SoakStats {
 	c := &g.soak
 	return &SoakStats{Held: g.held.up(), Duration: time.Since(start),
 		Liveness: c.liveness.Load(), DeletesIKE: c.deletesIKE.Load(), DeletesChild: c.deletesChild.Load(),
-		ChildRefused: c.childRefused.Load(), Retransmits: c.retransmits.Load(), Bad: c.bad.Load(),
+		ChildRekeys: c.childRekeys.Load(), ChildRefused: c.childRefused.Load(), Retransmits: c.retransmits.Load(), Bad: c.bad.Load(),
 		ProbesSent: c.probesSent.Load(), ProbesAnswered: c.probesAnswered.Load(),
 		ProbesMissed: c.probesMissed.Load(), ProbesDead: c.probesDead.Load()}
 }
@@ -263,10 +272,13 @@ func (g *Generator) answer(t *tunnel, exch wire.ExchangeType, ps []wire.Payload)
 				// RFC 7296 §1.4.1: answer with the delete of our inbound SA
 				// of the pair.
 				for _, spi := range d.SPIs {
-					if len(spi) == 4 && binary.BigEndian.Uint32(spi) == t.peerChildSPI {
+					if len(spi) != 4 {
+						continue
+					}
+					if ours, ok := t.deleteChild(binary.BigEndian.Uint32(spi)); ok {
 						g.soak.deletesChild.Add(1)
 						resp = append(resp, &wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4,
-							SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, t.childSPI)}})
+							SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, ours)}})
 					}
 				}
 			}
@@ -276,8 +288,12 @@ func (g *Generator) answer(t *tunnel, exch wire.ExchangeType, ps []wire.Payload)
 		}
 		return resp, false, true
 	case wire.ExchangeCreateChildSA:
+		if resp, ok := g.answerChildRekey(t, ps); ok {
+			g.soak.childRekeys.Add(1)
+			return resp, false, true
+		}
 		// RFC 7296 §1.3: a responder may refuse; the generator does not
-		// implement rekeying.
+		// rekey IKE SAs nor take additional child SAs.
 		g.soak.childRefused.Add(1)
 		return []wire.Payload{wire.NewNotify(wire.NotifyNoAdditionalSAs, nil)}, false, true
 	}

@@ -78,10 +78,14 @@ type child struct {
 	routes []Route
 }
 
+// use is a child SA's need of a route: ch.routes[i] (an index rather
+// than a copy of the route: one less Route per child SA).
 type use struct {
 	ch *child
-	r  Route
+	i  int
 }
+
+func (u use) route() Route { return u.ch.routes[u.i] }
 
 // New returns a Manager with the default configuration (routing-table
 // and routing-table-prio 220, no install-routes) and no child SA. Call
@@ -152,8 +156,8 @@ func (m *Manager) Add(c Child) error {
 	}
 	ch.routes = m.childRoutes(c, addrs, m.log.Warn)
 	var errs []error
-	for _, r := range ch.routes {
-		m.want[r.key()] = append(m.want[r.key()], use{ch, r})
+	for i, r := range ch.routes {
+		m.want[r.key()] = append(m.want[r.key()], use{ch, i})
 		errs = append(errs, m.sync(r.key()))
 	}
 	return errors.Join(errs...)
@@ -259,8 +263,8 @@ func (m *Manager) recompute() error {
 	clear(m.want)
 	for _, ch := range chs {
 		ch.routes = m.childRoutes(ch.c, addrs, m.log.Debug)
-		for _, r := range ch.routes {
-			m.want[r.key()] = append(m.want[r.key()], use{ch, r})
+		for i, r := range ch.routes {
+			m.want[r.key()] = append(m.want[r.key()], use{ch, i})
 		}
 	}
 	var keep, drop []key
@@ -309,7 +313,7 @@ func (m *Manager) sync(k key) error {
 		m.log.Debug("route deleted", "route", h.String())
 		return nil
 	case !installed:
-		w := us[0].r
+		w := us[0].route()
 		if err := m.os.AddRoute(w); err != nil {
 			m.log.Warn("cannot install a route (retried at the next reconcile)", "route", w.String(), "err", err)
 			return fmt.Errorf("routes: add %s: %w", w, err)
@@ -318,7 +322,7 @@ func (m *Manager) sync(k key) error {
 		m.log.Debug("route added", "route", w.String())
 		return nil
 	}
-	w := us[0].r
+	w := us[0].route()
 	if sameRoute(w, h) {
 		return nil
 	}

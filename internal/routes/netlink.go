@@ -103,24 +103,33 @@ func (n *Netlink) Routes() ([]Route, error) {
 	clear(n.links)
 	names := map[int]string{}
 	var out []Route
+	var links []int32 // the link index of each route of out
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		rs, err := n.h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: Protocol},
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+		// One route at a time: a listing of netlink.Route values would
+		// hold ~2 KB for each of the (one per child SA) routes at once.
+		// Link names are looked up after the dump (one request at a
+		// time on the handle).
+		err := n.h.RouteListFilteredIter(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: Protocol},
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL, func(r netlink.Route) bool {
+				dst, ok := prefixOf(r.Dst)
+				if !ok || len(r.MultiPath) > 0 {
+					return true // not a route of ours
+				}
+				if r.Type == unix.RTN_THROW {
+					out = append(out, Route{Table: uint32(r.Table), Dst: dst, Throw: true})
+					links = append(links, 0)
+					return true
+				}
+				out = append(out, Route{Table: uint32(r.Table), Dst: dst, Gateway: addrOf(r.Gw), Src: addrOf(r.Src)})
+				links = append(links, int32(r.LinkIndex))
+				return true
+			})
 		if err != nil {
 			return nil, fmt.Errorf("routes: netlink: %w", err)
 		}
-		for _, r := range rs {
-			dst, ok := prefixOf(r.Dst)
-			if !ok || len(r.MultiPath) > 0 {
-				continue // not a route of ours
-			}
-			if r.Type == unix.RTN_THROW {
-				out = append(out, Route{Table: uint32(r.Table), Dst: dst, Throw: true})
-				continue
-			}
-			out = append(out, Route{Table: uint32(r.Table), Dst: dst, Gateway: addrOf(r.Gw), Src: addrOf(r.Src),
-				Dev: n.linkName(names, r.LinkIndex)})
-		}
+	}
+	for i, l := range links {
+		out[i].Dev = n.linkName(names, int(l))
 	}
 	return out, nil
 }

@@ -204,7 +204,7 @@ func (d *Dataplane) protect(dev edge.Device, buf *buffer, n int) (edge.Datagram,
 		return edge.Datagram{}, false
 	}
 	d.account(s, n)
-	return edge.Datagram{Buf: out, Local: s.local, Remote: s.remote}, true
+	return edge.Datagram{Buf: out, Local: s.local(), Remote: s.remote()}, true
 }
 
 // innerMTU is the largest inner packet that an outbound SA carries within

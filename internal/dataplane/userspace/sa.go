@@ -17,12 +17,14 @@ import (
 type sa struct {
 	cfg dataplane.SA
 	st  *saState
-	// remote is where an outbound SA sends (peer address, encap port).
-	remote netip.AddrPort
-	local  netip.AddrPort
 	// seq orders outbound SAs of one template: the newest wins.
 	seq uint64
 }
+
+// remote is where an outbound SA sends (peer address, encap port), local
+// where from: derived from cfg rather than kept (64 octets an SA).
+func (s *sa) remote() netip.AddrPort { return netip.AddrPortFrom(s.cfg.Dst, s.cfg.Encap.DstPort) }
+func (s *sa) local() netip.AddrPort  { return netip.AddrPortFrom(s.cfg.Src, s.cfg.Encap.SrcPort) }
 
 // saState is what the hot path changes: crypto state and counters. All
 // fields are atomic or set once.

@@ -207,9 +207,7 @@ func (t *tables) apply(e *edit, op dataplane.Op, now time.Time, seq uint64) erro
 				return fmt.Errorf("userspace: SPI 0x%08x is in use by %s", c.SPI, other.cfg.Key())
 			}
 		}
-		n := &sa{cfg: c, seq: seq,
-			remote: netip.AddrPortFrom(c.Dst, c.Encap.DstPort),
-			local:  netip.AddrPortFrom(c.Src, c.Encap.SrcPort)}
+		n := &sa{cfg: c, seq: seq}
 		if old != nil && sameKeys(&old.cfg, &c) {
 			n.st, n.seq = old.st, old.seq
 		} else {
