@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"context"
+	"math"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// Memory limits of the Go runtime (Config.MemoryLimit).
+//
+// With the default GOGC of 100 the runtime lets the heap grow to twice
+// what is live before it collects, and returns freed pages to the system
+// slowly: at 100k configured VPNs that reserve, and the garbage of the
+// start (the stored configuration decoded, validated and resolved), were
+// half of secgwd's resident memory. A soft limit (debug.SetMemoryLimit)
+// makes the runtime collect earlier and return pages down to the limit.
+const (
+	// MemoryLimitAuto (the default) follows the live heap: once started,
+	// and then every memoryLimitEvery, the limit is the live heap plus a
+	// quarter of it, at least memoryLimitHeadroom more. It rises as SAs
+	// accumulate (the runtime collects more often until the next step
+	// raises it, never below its own GC CPU cap) and falls when they go.
+	MemoryLimitAuto = 0
+	// MemoryLimitOff leaves the runtime's default (GOMEMLIMIT, or none).
+	MemoryLimitOff = -1
+)
+
+const (
+	// memoryLimitHeadroom is the least the limit allows over the live
+	// heap: room for a commit's or a burst of setups' garbage.
+	memoryLimitHeadroom = 64 << 20
+	// memoryLimitEvery is how often the automatic limit follows the heap.
+	memoryLimitEvery = time.Second
+)
+
+// autoMemoryLimit is the automatic limit for a live heap of live bytes.
+func autoMemoryLimit(live uint64) int64 {
+	room := max(live/4, memoryLimitHeadroom)
+	if live > math.MaxInt64-room {
+		return math.MaxInt64
+	}
+	return int64(live + room)
+}
+
+// liveHeap returns the heap bytes marked live by the last collection.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// limitMemory applies limit (Config.MemoryLimit) until ctx ends: a fixed
+// limit once, the automatic one after a collection that returns the
+// start's garbage to the system, then every memoryLimitEvery.
+func limitMemory(ctx context.Context, limit int64) {
+	switch {
+	case limit == MemoryLimitOff:
+		return
+	case limit > 0:
+		debug.SetMemoryLimit(limit)
+		return
+	}
+	// The start is over: collect its garbage and return it, so that the
+	// resident memory starts from what the configuration holds.
+	debug.FreeOSMemory()
+	debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+	t := time.NewTicker(memoryLimitEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+		}
+	}
+}
