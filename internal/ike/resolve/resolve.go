@@ -256,7 +256,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		return nil, nil, err
 	}
 	if len(out.IKEProposals) == 0 {
-		out.IKEProposals = config.DefaultIKEProposals()
+		out.IKEProposals = defaultIKEProposals
+	} else {
+		out.IKEProposals = share(out.IKEProposals)
 	}
 	var ea []algs
 	for _, id := range sortedKeys(sp.EspProposal) {
@@ -273,7 +275,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		return nil, nil, err
 	}
 	if len(out.ESPProposals) == 0 {
-		out.ESPProposals = config.DefaultESPProposals()
+		out.ESPProposals = defaultESPProposals
+	} else {
+		out.ESPProposals = share(out.ESPProposals)
 	}
 
 	out.IKE.RekeyTime = secs(pick(ip.RekeyTime, it.RekeyTime), config.DefaultIKERekeyTime)
