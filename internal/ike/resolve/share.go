@@ -15,16 +15,44 @@ import (
 // a list before changing it (SPIs, fallbacks), so a shared list is never
 // written after it is made.
 
-// maxShared bounds the distinct proposal lists kept for sharing; past it
-// the table starts again (lists already handed out stay valid, only the
+// So do their dependency keys (config.Entry.Uses): the VPNs of one pair
+// of templates hold one list.
+
+// maxShared bounds the distinct values a sharing table keeps; past it
+// the table starts again (values already handed out stay valid, only the
 // sharing of later ones with earlier ones is lost).
 const maxShared = 4096
 
-var shared struct {
+// sharing hands out one value for equal values, by a key that two values
+// have alike exactly when they are equal.
+type sharing[V any] struct {
 	sync.Mutex
-	lists map[string][]wire.Proposal
-	key   []byte
+	m map[string]V
 }
+
+// get returns the value of key that earlier calls returned, or v, which
+// later calls with key then get. The caller holds t's lock.
+func (t *sharing[V]) get(key []byte, v V) V {
+	if got, ok := t.m[string(key)]; ok {
+		return got
+	}
+	if t.m == nil || len(t.m) >= maxShared {
+		t.m = make(map[string]V)
+	}
+	t.m[string(key)] = v
+	return v
+}
+
+var (
+	sharedProposals struct {
+		sharing[[]wire.Proposal]
+		key []byte
+	}
+	sharedUses struct {
+		sharing[[]string]
+		key []byte
+	}
+)
 
 // Default proposal lists, made once: VPNs and templates without
 // proposals of their own all hold these.
@@ -39,17 +67,28 @@ func share(ps []wire.Proposal) []wire.Proposal {
 	if len(ps) == 0 {
 		return ps
 	}
-	shared.Lock()
-	defer shared.Unlock()
-	shared.key = proposalKey(shared.key[:0], ps)
-	if got, ok := shared.lists[string(shared.key)]; ok {
-		return got
+	t := &sharedProposals
+	t.Lock()
+	defer t.Unlock()
+	t.key = proposalKey(t.key[:0], ps)
+	return t.get(t.key, ps)
+}
+
+// shareUses returns the list of dependency keys equal to uses that
+// earlier calls returned, or uses. An empty uses is returned as it is.
+func shareUses(uses []string) []string {
+	if len(uses) == 0 {
+		return uses
 	}
-	if shared.lists == nil || len(shared.lists) >= maxShared {
-		shared.lists = make(map[string][]wire.Proposal)
+	t := &sharedUses
+	t.Lock()
+	defer t.Unlock()
+	t.key = t.key[:0]
+	for _, u := range uses {
+		t.key = binary.AppendUvarint(t.key, uint64(len(u)))
+		t.key = append(t.key, u...)
 	}
-	shared.lists[string(shared.key)] = ps
-	return ps
+	return t.get(t.key, uses)
 }
 
 // proposalKey appends to b an encoding of ps that two lists have alike

@@ -45,3 +45,13 @@ func TestProposalsShared(t *testing.T) {
 		t.Errorf("the template's IKE proposals are the defaults' list")
 	}
 }
+
+// TestUsesShared: equal lists of dependency keys are one list.
+func TestUsesShared(t *testing.T) {
+	a := shareUses([]string{"ike-policy-template t", "ipsec-policy-template p"})
+	b := shareUses([]string{"ike-policy-template t", "ipsec-policy-template p"})
+	c := shareUses([]string{"ike-policy-template t"})
+	if &a[0] != &b[0] || len(c) != 1 || &c[0] == &a[0] {
+		t.Errorf("shareUses: %p %p %p", &a[0], &b[0], &c[0])
+	}
+}
