@@ -162,6 +162,7 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger.With("subsystem", "daemon")}
+	defer startMemory(cfg.MemoryLimit)()
 	if err := makeDataDir(cfg.Dir); err != nil {
 		return nil, err
 	}
