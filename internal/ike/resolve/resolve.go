@@ -317,6 +317,8 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	slices.Sort(spNames)
 	var clear []config.ClearPolicy
+	// Most policies are esp ones: one allocation, not one per doubling.
+	out.Policies = make([]config.SecurityPolicy, 0, len(spNames))
 	for _, n := range spNames {
 		p := v.SecurityPolicy[n]
 		rp := config.SecurityPolicy{Name: n, Priority: p.GetPriority(), IfIDIn: p.GetSvtiIdIn(), IfIDOut: p.GetSvtiIdOut()}
@@ -342,6 +344,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		default:
 			out.Policies = append(out.Policies, rp)
 		}
+	}
+	if len(out.Policies) == 0 {
+		out.Policies = nil // none is nil, as in a VPN without policies
 	}
 	return out, clear, nil
 }
