@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -41,14 +42,34 @@ const (
 	startGCPercent = 400
 )
 
+// starting counts the daemons of the process that are starting (tests
+// start several at once): the first sets startGCPercent, the last puts
+// back what was before it.
+var starting struct {
+	sync.Mutex
+	n    int
+	prev int
+}
+
 // startMemory prepares the runtime for the start under limit
 // (Config.MemoryLimit) and returns what ends it, once started.
 func startMemory(limit int64) (started func()) {
 	if limit != MemoryLimitAuto {
 		return func() {}
 	}
-	prev := debug.SetGCPercent(startGCPercent)
-	return func() { debug.SetGCPercent(prev) }
+	starting.Lock()
+	if starting.n == 0 {
+		starting.prev = debug.SetGCPercent(startGCPercent)
+	}
+	starting.n++
+	starting.Unlock()
+	return func() {
+		starting.Lock()
+		defer starting.Unlock()
+		if starting.n--; starting.n == 0 {
+			debug.SetGCPercent(starting.prev)
+		}
+	}
 }
 
 // autoMemoryLimit is the automatic limit for a live heap of live bytes.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"math"
+	"runtime/debug"
 	"testing"
 )
 
@@ -17,5 +18,25 @@ func TestAutoMemoryLimit(t *testing.T) {
 		if got := autoMemoryLimit(live); got != want {
 			t.Errorf("autoMemoryLimit(%d) = %d, want %d", live, got, want)
 		}
+	}
+}
+
+// TestStartMemory: GOGC is startGCPercent while any daemon starts, and
+// what it was once the last has started.
+func TestStartMemory(t *testing.T) {
+	before := debug.SetGCPercent(77)
+	defer debug.SetGCPercent(before)
+	endA := startMemory(MemoryLimitAuto)
+	endB := startMemory(MemoryLimitAuto)
+	endOff := startMemory(MemoryLimitOff)
+	endA()
+	if got := debug.SetGCPercent(-1); got != startGCPercent {
+		t.Errorf("GOGC while one still starts = %d, want %d", got, startGCPercent)
+	}
+	debug.SetGCPercent(startGCPercent)
+	endB()
+	endOff()
+	if got := debug.SetGCPercent(77); got != 77 {
+		t.Errorf("GOGC once started = %d, want 77", got)
 	}
 }
