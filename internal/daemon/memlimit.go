@@ -22,7 +22,8 @@ const (
 	// and then every memoryLimitEvery, the limit is the live heap plus a
 	// quarter of it, at least memoryLimitHeadroom more. It rises as SAs
 	// accumulate (the runtime collects more often until the next step
-	// raises it, never below its own GC CPU cap) and falls when they go.
+	// raises it; its GC CPU cap bounds what that costs) and falls when
+	// they go.
 	MemoryLimitAuto = 0
 	// MemoryLimitOff leaves the runtime's default (GOMEMLIMIT, or none).
 	MemoryLimitOff = -1
@@ -55,8 +56,12 @@ var starting struct {
 }
 
 // startMemory prepares the runtime for the start under limit
-// (Config.MemoryLimit) and returns what ends it, once started.
+// (Config.MemoryLimit) and returns what ends it, once started. A fixed
+// limit holds from the start on.
 func startMemory(limit int64) (started func()) {
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	if limit != MemoryLimitAuto {
 		return func() {}
 	}
@@ -98,18 +103,14 @@ func liveHeap() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// limitMemory applies limit (Config.MemoryLimit) until ctx ends: a fixed
-// limit once, the automatic one after a collection that returns the
-// start's garbage to the system, then every memoryLimitEvery.
+// limitMemory applies limit (Config.MemoryLimit) until ctx ends, once
+// started: the automatic one at once (startMemory returned the start's
+// garbage), then every memoryLimitEvery. A fixed limit is startMemory's.
 func limitMemory(ctx context.Context, limit int64) {
 	switch {
-	case limit == MemoryLimitOff:
-		return
-	case limit > 0:
-		debug.SetMemoryLimit(limit)
+	case limit != MemoryLimitAuto:
 		return
 	}
-	// startMemory returned the start's garbage: the live heap is known.
 	debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
 	t := time.NewTicker(memoryLimitEvery)
 	defer t.Stop()
