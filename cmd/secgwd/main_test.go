@@ -35,6 +35,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-no-such-flag"},
 		{"extra-argument"},
 		{"-dataplane", "magic"},
+		{"-memory-limit", "lots"},
 	} {
 		if code := run(append([]string{"-dir", t.TempDir()}, args...)); code != 2 {
 			t.Errorf("run %q = %d, want 2", args, code)
@@ -42,6 +43,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	}
 }
 
+// TestParseMemoryLimit reads auto, off and sizes, and refuses the rest.
 func TestParseMemoryLimit(t *testing.T) {
 	for in, want := range map[string]int64{
 		"auto": daemon.MemoryLimitAuto, "off": daemon.MemoryLimitOff,
