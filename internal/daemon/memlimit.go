@@ -19,13 +19,13 @@ import (
 // makes the runtime collect earlier and return pages down to the limit.
 const (
 	// MemoryLimitAuto (the default) follows the live heap: once started,
-	// and then every memoryLimitEvery, the limit is the live heap plus a
+	// and then every memoryLimitEvery, the limit is the live heap plus
 	// half of it, at least memoryLimitHeadroom more. It rises as SAs
 	// accumulate (the runtime collects more often until the next step
 	// raises it; its GC CPU cap bounds what that costs) and falls when
 	// they go. Half, not less: each collection marks the whole live heap
-	// (330 MB at 100k VPNs), and a smaller room made commits at 100k
-	// collect during their work.
+	// (330 MB at 100k VPNs), and less room makes the garbage of commits
+	// collect it more often.
 	MemoryLimitAuto = 0
 	// MemoryLimitOff leaves the runtime's default (GOMEMLIMIT, or none).
 	MemoryLimitOff = -1
