@@ -4,6 +4,7 @@
 //	secgwd [-dir /var/lib/secgw] [-listen 127.0.0.1:830] [-dataplane auto|kernel|userspace|fake]
 //	       [-log-level info|0-4] [-log-keys] [-no-syslog] [-snapshot-every N] [-snapshot-bytes N]
 //	       [-xpath-max-steps N] [-xpath-timeout D] [-pprof 127.0.0.1:6060] [-cpuprofile FILE]
+//	       [-memory-limit auto|off|SIZE]
 //	       [limits of NETCONF: -max-sessions, -max-sessions-per-user, -idle-timeout,
 //	        -max-message-size, -max-buffered, -max-xml-depth, -max-xml-elements,
 //	        -max-unauth, -max-unauth-per-source, -busy-auth-timeout,
@@ -25,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -57,6 +59,7 @@ func run(args []string) int {
 	snapshotBytes := fs.Int64("snapshot-bytes", datastore.DefaultSnapshotBytes, "journal size in bytes after which the running configuration is written in full (bounds the restart time; negative: by count only)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback host:port (none by default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, at a clean exit")
+	memLimit := fs.String("memory-limit", "auto", "soft memory limit of the Go runtime: auto (follows the live heap: live plus half, at least 64 MiB more), off (the runtime's default, or GOMEMLIMIT), or a size in bytes with an optional KiB, MiB or GiB suffix")
 	lim := netconfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -105,9 +108,14 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "secgwd: -snapshot-bytes must not be 0 (negative disables it)")
 		return 2
 	}
+	memoryLimit, err := parseMemoryLimit(*memLimit)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secgwd:", err)
+		return 2
+	}
 	cfg := daemon.Config{Dir: *dir, Listen: *listen, Logger: logger, LogHandler: lh,
 		SnapshotEvery: *snapshotEvery, SnapshotBytes: *snapshotBytes, Dataplane: *dp, ESPWorkers: *espWorkers,
-		LogKeys: *logKeys, XPathMaxSteps: *xpathSteps, XPathTimeout: *xpathTimeout}
+		LogKeys: *logKeys, XPathMaxSteps: *xpathSteps, XPathTimeout: *xpathTimeout, MemoryLimit: memoryLimit}
 	if err := lim.apply(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "secgwd:", err)
 		return 2
@@ -163,4 +171,30 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("bad -log-level %q: want debug, info, warn, error or 0-4", s)
 	}
 	return l, nil
+}
+
+// parseMemoryLimit reads -memory-limit: auto, off, or bytes with an
+// optional KiB, MiB or GiB suffix.
+func parseMemoryLimit(s string) (int64, error) {
+	switch s {
+	case "auto":
+		return daemon.MemoryLimitAuto, nil
+	case "off":
+		return daemon.MemoryLimitOff, nil
+	}
+	num, mult := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad -memory-limit %q: want auto, off or a positive size (bytes, KiB, MiB, GiB)", s)
+	}
+	return n * mult, nil
 }

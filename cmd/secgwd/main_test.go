@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"secgw/internal/daemon"
 	"secgw/internal/logging"
 )
 
@@ -34,9 +35,27 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-no-such-flag"},
 		{"extra-argument"},
 		{"-dataplane", "magic"},
+		{"-memory-limit", "lots"},
 	} {
 		if code := run(append([]string{"-dir", t.TempDir()}, args...)); code != 2 {
 			t.Errorf("run %q = %d, want 2", args, code)
+		}
+	}
+}
+
+// TestParseMemoryLimit reads auto, off and sizes, and refuses the rest.
+func TestParseMemoryLimit(t *testing.T) {
+	for in, want := range map[string]int64{
+		"auto": daemon.MemoryLimitAuto, "off": daemon.MemoryLimitOff,
+		"1000": 1000, "300MiB": 300 << 20, "2GiB": 2 << 30, "64KiB": 64 << 10,
+	} {
+		if got, err := parseMemoryLimit(in); err != nil || got != want {
+			t.Errorf("parseMemoryLimit(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1", "1MB", "MiB", "9999999999GiB"} {
+		if _, err := parseMemoryLimit(bad); err == nil {
+			t.Errorf("parseMemoryLimit(%q) accepted", bad)
 		}
 	}
 }

@@ -111,6 +111,10 @@ type Config struct {
 	// negative value removes the bound.
 	XPathMaxSteps int64
 	XPathTimeout  time.Duration
+	// MemoryLimit is the Go runtime's soft memory limit in bytes, or
+	// MemoryLimitAuto (0, the default: it follows the live heap, see
+	// memlimit.go) or MemoryLimitOff (the runtime's default, GOMEMLIMIT).
+	MemoryLimit int64
 }
 
 // Daemon owns the subsystems of secgwd. Build it with New, run it with Run;
@@ -161,6 +165,7 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger.With("subsystem", "daemon")}
+	defer startMemory(cfg.MemoryLimit)()
 	if err := makeDataDir(cfg.Dir); err != nil {
 		return nil, err
 	}
@@ -317,6 +322,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("secgwd running", "listen", d.Addr().String(), "dir", d.cfg.Dir)
 	served := make(chan error, 1)
 	go func() { served <- d.netconf.Serve(d.ln) }()
+	memCtx, memStop := context.WithCancel(ctx)
+	defer memStop()
+	go limitMemory(memCtx, d.cfg.MemoryLimit)
 	var err error
 	select {
 	case <-ctx.Done():

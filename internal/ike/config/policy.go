@@ -205,10 +205,6 @@ type VPN struct {
 	// nil: proposed when initiating, and as responder the only one
 	// accepted (RFC 8784 §3).
 	PPK *PPK
-	// RequirePPK is require-ppk (the VPN's, else its template's): fail
-	// the negotiation rather than proceed without a PPK (RFC 8784 §3,
-	// mandatory_or_not).
-	RequirePPK bool
 	// IKEProposals are offered in order, each a wire proposal of protocol
 	// IKE numbered from 1 (RFC 7296 §3.3).
 	IKEProposals []wire.Proposal
@@ -218,16 +214,27 @@ type VPN struct {
 	IKE IKETimers
 	// Child holds the child SA lifetimes and replay window.
 	Child ChildLifetimes
+	// RedirectTo is redirect-to: as responder, a peer authenticated
+	// under this VPN that announced REDIRECT_SUPPORTED is redirected
+	// there in the IKE_AUTH response (RFC 5685); zero: not redirected.
+	RedirectTo wire.Gateway
+	// Policies are the security policies, sorted by name.
+	Policies []SecurityPolicy
+	// StartAction, CloseAction and DPDAction are the ipsec-policy
+	// start-action, close-action and dpd-action of the VPN's child SAs.
+	StartAction, CloseAction, DPDAction Action
+	// The one-byte fields are together: one word, not one each with
+	// padding (a VPN is kept per configured VPN, 100k of them).
+	// RequirePPK is require-ppk (the VPN's, else its template's): fail
+	// the negotiation rather than proceed without a PPK (RFC 8784 §3,
+	// mandatory_or_not).
+	RequirePPK bool
 	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
 	Fragmentation bool
 	// FollowRedirect is follow-redirect: as initiator, announce
 	// REDIRECT_SUPPORTED in IKE_SA_INIT and follow the REDIRECT of the
 	// responder (RFC 5685).
 	FollowRedirect bool
-	// RedirectTo is redirect-to: as responder, a peer authenticated
-	// under this VPN that announced REDIRECT_SUPPORTED is redirected
-	// there in the IKE_AUTH response (RFC 5685); zero: not redirected.
-	RedirectTo wire.Gateway
 	// MOBIKE announces MOBIKE_SUPPORTED in IKE_AUTH and, once both sides
 	// did, lets the IKE SA and its child SAs move to new addresses by
 	// UPDATE_SA_ADDRESSES (RFC 4555; engine/mobike.go).
@@ -238,11 +245,6 @@ type VPN struct {
 	// Transport is ike-policy transport: how an IKE SA we initiate
 	// reaches the peer (RFC 9329).
 	Transport Transport
-	// Policies are the security policies, sorted by name.
-	Policies []SecurityPolicy
-	// StartAction, CloseAction and DPDAction are the ipsec-policy
-	// start-action, close-action and dpd-action of the VPN's child SAs.
-	StartAction, CloseAction, DPDAction Action
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string

@@ -274,7 +274,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		return nil, nil, err
 	}
 	if len(out.IKEProposals) == 0 {
-		out.IKEProposals = config.DefaultIKEProposals()
+		out.IKEProposals = defaultIKEProposals
+	} else {
+		out.IKEProposals = share(out.IKEProposals)
 	}
 	var ea []algs
 	for _, id := range sortedKeys(sp.EspProposal) {
@@ -291,7 +293,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		return nil, nil, err
 	}
 	if len(out.ESPProposals) == 0 {
-		out.ESPProposals = config.DefaultESPProposals()
+		out.ESPProposals = defaultESPProposals
+	} else {
+		out.ESPProposals = share(out.ESPProposals)
 	}
 
 	out.IKE.RekeyTime = secs(pick(ip.RekeyTime, it.RekeyTime), config.DefaultIKERekeyTime)
@@ -332,6 +336,8 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	}
 	slices.Sort(spNames)
 	var clear []config.ClearPolicy
+	// Most policies are esp ones: one allocation, not one per doubling.
+	out.Policies = make([]config.SecurityPolicy, 0, len(spNames))
 	for _, n := range spNames {
 		p := v.SecurityPolicy[n]
 		rp := config.SecurityPolicy{Name: n, Priority: p.GetPriority(), IfIDIn: p.GetSvtiIdIn(), IfIDOut: p.GetSvtiIdOut()}
@@ -357,6 +363,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		default:
 			out.Policies = append(out.Policies, rp)
 		}
+	}
+	if len(out.Policies) == 0 {
+		out.Policies = nil // none is nil, as in a VPN without policies
 	}
 	return out, clear, nil
 }

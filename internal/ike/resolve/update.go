@@ -73,8 +73,8 @@ func ikeTemplateKey(n string) string   { return "ike-policy-template " + n }
 func ipsecTemplateKey(n string) string { return "ipsec-policy-template " + n }
 func ppkKey(n string) string           { return "ppk " + n }
 
-// uses lists the dependency keys of a VPN. The keys are interned: 100k
-// VPNs of one template hold one copy of its key.
+// uses lists the dependency keys of a VPN. The keys are interned, and so
+// is the list (shareUses): 100k VPNs of one template hold one copy.
 func uses(v *generated.SecgwVrf_Vrf_Ike_Vpn) []string {
 	var out []string
 	if v.IkePolicy != nil && v.IkePolicy.Template != nil {
@@ -86,7 +86,7 @@ func uses(v *generated.SecgwVrf_Vrf_Ike_Vpn) []string {
 	if v.Ppk != nil {
 		out = append(out, unique.Make(ppkKey(*v.Ppk)).Value())
 	}
-	return out
+	return shareUses(out)
 }
 
 // Result is what Update made of a commit.
