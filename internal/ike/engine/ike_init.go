@@ -217,27 +217,12 @@ func natdPayloads(spii, spir uint64, local, remote netip.AddrPort, force bool) [
 // floats to port 4500 from the next exchange on and ESP is encapsulated in
 // UDP (RFC 3948).
 func (sa *ikeSA) detectNAT(ps []wire.Payload) {
-	var src, dst bool
-	srcFound, dstFound := false, false
-	for _, p := range ps {
-		n, ok := p.(*wire.Notify)
-		if !ok {
-			continue
-		}
-		switch n.NotifyType {
-		case wire.NotifyNATDetectionSourceIP:
-			srcFound = true
-			src = src || bytes.Equal(n.Data, natdHash(sa.spii, sa.spirForNATD(), sa.remote))
-		case wire.NotifyNATDetectionDestinationIP:
-			dstFound = true
-			dst = dst || bytes.Equal(n.Data, natdHash(sa.spii, sa.spirForNATD(), sa.local))
-		}
-	}
-	if !srcFound || !dstFound {
+	natLocal, natRemote, found := natFromHashes(ps, sa.spii, sa.spirForNATD(), sa.local, sa.remote)
+	if !found {
 		return // peer does not support NAT-T
 	}
-	sa.natRemote, sa.natLocal = !src, !dst || sa.w.e.o.ForceEncap
-	if !dst {
+	sa.natRemote, sa.natLocal = natRemote, natLocal || sa.w.e.o.ForceEncap
+	if natLocal {
 		// Only a NAT really in front of us has a mapping to keep alive;
 		// ForceEncap pretends one to get ESP in UDP, and keepalives
 		// then are noise.

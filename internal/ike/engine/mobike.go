@@ -63,10 +63,11 @@ func (sa *ikeSA) mobikeNegotiated(ps []wire.Payload) {
 	}
 }
 
-// natFromHashes compares NAT_DETECTION_* hashes computed with the IKE
-// SA's two SPIs (RFC 4555 §3.5: in an INFORMATIONAL exchange both are
-// known) with the addresses a datagram carried. found is false when the
-// message had none.
+// natFromHashes compares the NAT_DETECTION_* hashes of ps, computed
+// with spii and spir (RFC 7296 §2.23: spir is zero in IKE_SA_INIT's
+// request; RFC 4555 §3.5: in an INFORMATIONAL exchange both are known),
+// with the addresses a datagram carried. found is false when the message
+// had none (a peer without NAT-T).
 func natFromHashes(ps []wire.Payload, spii, spir uint64, local, remote netip.AddrPort) (natLocal, natRemote, found bool) {
 	src, dst := false, false
 	srcFound, dstFound := false, false
