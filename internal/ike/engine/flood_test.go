@@ -73,7 +73,7 @@ func TestFloodWhileEstablished(t *testing.T) {
 		// Info, not debug: 30,000 "asking for a cookie" lines would be
 		// kept in the test's log.
 		quiet := func(o *engine.Options) {
-			o.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			o.Logger = slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
 		}
 		a := newPeer(t, manyVPNs(tunnels+1, withDPD), addrA, both(evA.hook(), quiet))
 		ikeB := anyConfig()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"sync"
 	"testing"
 
 	"secgw/generated"
@@ -57,7 +58,7 @@ func newPeer(t testing.TB, ike *generated.SecgwVrf_Vrf_Ike, local netip.Addr, mo
 	}
 	p := &peer{net: enginetest.NewNetwork(), dp: enginetest.NewDataplane()}
 	o := engine.Options{VRF: "main", Config: c, LocalAddr: local, Conn: p.net, Dataplane: p.dp,
-		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Logger: slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if mod != nil {
 		mod(&o)
 	}
@@ -154,10 +155,33 @@ func establish(t testing.TB, a, b *peer) {
 }
 
 // tWriter sends log lines to the test log.
-type tWriter struct{ t testing.TB }
+// tWriter sends log lines to the test's log until the test ends. The
+// engines of a test are not closed and run real timers: one may fire, and
+// log, after the test returned, when t.Log panics; those lines are
+// dropped.
+type tWriter struct {
+	t  testing.TB
+	mu *sync.Mutex
+	// done is set, under mu, by the test's cleanup.
+	done *bool
+}
+
+func newTWriter(t testing.TB) tWriter {
+	w := tWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		*w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
 
 func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(bytes.TrimRight(b, "\n")))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Helper()
+		w.t.Log(string(bytes.TrimRight(b, "\n")))
+	}
 	return len(b), nil
 }
