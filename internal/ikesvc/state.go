@@ -100,6 +100,9 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeying
 	case "rekeyed":
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeyed
+	case "passive":
+		// Held by the HA standby (engine/ha.go), not active here.
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_passive
 	default:
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_deleting
 	}
@@ -157,6 +160,10 @@ func childState(c engine.ChildState, now time.Time, keys bool, enums suiteEnums)
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_rekeyed
 	case "deleting":
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_deleting
+	case "passive":
+		// Of a passive IKE SA (HA standby): in no dataplane, and the
+		// model has no child SA state for that; its IKE SA says passive.
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_UNSET
 	}
 	if !c.Installed.IsZero() {
 		cs.InstalledTime = ptr(uint64(now.Sub(c.Installed) / time.Second))

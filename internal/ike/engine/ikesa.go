@@ -170,6 +170,7 @@ type ikeSA struct {
 	redirected bool
 
 	taskManager
+	haSA
 }
 
 // handshake is the state of IKE_SA_INIT and IKE_AUTH (RFC 7296 §1.2).
