@@ -291,7 +291,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	}
 	n.startIKETimers()
 	e.contacts.add(n) // same identities as old (unique.go)
-	n.syncLater()      // a record of its own (ha.go)
+	n.syncLater()     // a record of its own (ha.go)
 	e.emit(Event{Kind: IKERekeyed, SA: n.uid, Old: old.uid, VPN: n.vpn.Name})
 	return n
 }
