@@ -137,7 +137,7 @@ func (r *saRecord) ours() uint64 {
 
 // marshal encodes the record (version 1).
 func (r *saRecord) marshal() []byte {
-	b := cryptobyte.NewFixedBuilder(make([]byte, 0, r.sizeHint()))
+	b := cryptobyte.NewBuilder(make([]byte, 0, r.sizeHint()))
 	b.AddUint8(recordVersion)
 	b.AddUint64(r.spii)
 	b.AddUint64(r.spir)
