@@ -42,8 +42,8 @@ func testRecord() *saRecord {
 		vpn:   "branch-42", local: netip.MustParseAddrPort("10.0.0.1:4500"), remote: netip.MustParseAddrPort("[2001:db8::2]:4500"),
 		suite: ike, addKEs: []ipsec.TransformID{ipsec.GroupMLKEM768}, keymat: keyBytes(0x20, 5*32),
 		lastIV: 0xfffffffffffffff0, nextID: 7, expectID: 9, ourWindow: 4, peerWindow: 8,
-		peerID:    config.Identity{Type: wire.IDFQDN, Data: []byte("peer.example")},
-		peerAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")},
+		peerID:      config.Identity{Type: wire.IDFQDN, Data: []byte("peer.example")},
+		peerAddrs:   []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")},
 		established: 1_700_000_000_000_000_000, lastIn: 1_700_000_100_000_000_000,
 		rekeyAt: 1_700_014_000_000_000_000, expireAt: 1_700_015_000_000_000_000, dpdAt: 1_700_000_130_000_000_000,
 		children: []childRecord{
