@@ -46,7 +46,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
 			}
 			e.ChildSa[c.UniqueID] = cs
-			children++
+			if sa.State != "passive" { // the HA standby's: installed nowhere
+				children++
+			}
 		}
 		switch sa.State {
 		case "established":
