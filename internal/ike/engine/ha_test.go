@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -447,5 +448,30 @@ func TestHASyncSnapshot(t *testing.T) {
 	b.e.SyncRemove(sa.SPIi, sa.SPIr)
 	if b.e.HAStats().Passive != 0 {
 		t.Error("SyncRemove kept the SA")
+	}
+}
+
+// TestHAStartActionAtTakeover: start-action start is not applied by a
+// standby's commit; the takeover applies it to the VPNs without an IKE
+// SA.
+func TestHAStartActionAtTakeover(t *testing.T) {
+	s, _ := pair(t, nil, nil, nil)
+	if err := s.e.SetRole(false, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.e.SetConfig(&config.Config{})
+	commitA(t, s, startAction(startStart))
+	if s.net.Len() != 0 {
+		t.Fatal("a standby applied start-action start")
+	}
+	if err := s.e.SetRole(true, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := s.net.Next()
+	if !ok {
+		t.Fatal("the takeover did not apply start-action start")
+	}
+	if _, m := message(t, d); m.Header.Exchange != wire.ExchangeIKESAInit {
+		t.Fatalf("sent %v, want IKE_SA_INIT", m.Header.Exchange)
 	}
 }
