@@ -106,10 +106,13 @@ type haState struct {
 	sink    atomic.Pointer[sinkBox]
 	// roleMu orders SetRole calls.
 	roleMu sync.Mutex
-	// mu guards passive, a leaf lock.
+	// mu guards passive and closed, a leaf lock.
 	mu sync.Mutex
 	// passive are the records held while standby, by (SPIi, SPIr).
 	passive map[[2]uint64]*saRecord
+	// closed: a takeover took the records; SyncImport takes no more
+	// until the engine is standby again.
+	closed bool
 
 	dropped, imported, rejected, takenOver, notTakenOver atomic.Uint64
 }
@@ -200,6 +203,11 @@ func (e *Engine) SyncImport(rec []byte) error {
 	}
 	key := [2]uint64{r.spii, r.spir}
 	e.ha.mu.Lock()
+	if e.ha.closed {
+		e.ha.mu.Unlock()
+		r.clearKeys()
+		return ErrActive
+	}
 	if e.ha.passive == nil {
 		e.ha.passive = map[[2]uint64]*saRecord{}
 	}
@@ -207,6 +215,9 @@ func (e *Engine) SyncImport(rec []byte) error {
 	r.keepUIDs(old, e.nextUID)
 	e.ha.passive[key] = r
 	e.ha.mu.Unlock()
+	if old != nil {
+		old.clearKeys()
+	}
 	e.ha.imported.Add(1)
 	if old == nil && e.config().VPN(r.vpn) == nil {
 		e.limit.Log(context.Background(), e.log, slog.LevelWarn, "HA: synced IKE SA of a VPN this node does not have: kept, dropped at a takeover unless the VPN is added",
@@ -243,9 +254,14 @@ func (r *saRecord) keepUIDs(old *saRecord, next func() uint32) {
 // SyncRemove forgets the passive IKE SA with these SPIs (the active
 // deleted it); nothing when there is none.
 func (e *Engine) SyncRemove(spiI, spiR uint64) {
+	key := [2]uint64{spiI, spiR}
 	e.ha.mu.Lock()
-	delete(e.ha.passive, [2]uint64{spiI, spiR})
+	r := e.ha.passive[key]
+	delete(e.ha.passive, key)
 	e.ha.mu.Unlock()
+	if r != nil {
+		r.clearKeys()
+	}
 }
 
 // syncable reports whether the SA is one the standby should hold: an

@@ -26,6 +26,12 @@ import (
 //     as DPD sends) answers ours as well as the old one. This holds until
 //     a response of ours has been processed (ikeSA.haFirstReq).
 //
+// The first request after the takeover is always a liveness check (an
+// empty INFORMATIONAL, livenessFirst): a cached response of the same
+// exchange type as a request with real content (a CREATE_CHILD_SA) would
+// otherwise be taken for the answer to it, with the peer's nonce and
+// SPI of another exchange, and give keys the peer does not have.
+//
 // What the old active did in exchanges after its last sync is lost to
 // the new active: a child SA it created then is unknown here (the peer
 // deletes it when it expires, or never uses it); a rekey it completed is
@@ -53,4 +59,18 @@ func (sa *ikeSA) cachedAnswer(i int, m *wire.Message) {
 	sa.tasks = append([]task{r.task}, sa.tasks...)
 	sa.startNext()
 	sa.syncLater()
+}
+
+// livenessFirst makes sure, on an IKE SA just taken over, that the first
+// request is a liveness check and goes alone: it queues one ahead of the
+// other tasks if needed, and reports whether the next queued task may be
+// sent now (no request outstanding). sa.w.mu is held.
+func (sa *ikeSA) livenessFirst() bool {
+	if len(sa.out) > 0 {
+		return false // the first request: the others wait for its answer
+	}
+	if _, ok := sa.tasks[0].(*livenessTask); !ok {
+		sa.tasks = append([]task{&livenessTask{}}, sa.tasks...)
+	}
+	return true
 }

@@ -124,6 +124,21 @@ func (r *saRecord) String() string {
 // GoString is String, for %#v.
 func (r *saRecord) GoString() string { return r.String() }
 
+// clearKeys wipes the keys of a record that is replaced or removed,
+// rather than leave them in memory until the garbage collector reuses
+// it. A record shares its child SAs' keys only with an SA that is gone
+// (passivate) or that it became (restore, after which it is dropped
+// uncleared).
+func (r *saRecord) clearKeys() {
+	clear(r.keymat)
+	for i := range r.children {
+		c := &r.children[i]
+		for _, k := range [][]byte{c.in.Encr, c.in.Integ, c.out.Encr, c.out.Integ} {
+			clear(k)
+		}
+	}
+}
+
 // initiator reports whether we are the original initiator of the SA.
 func (r *saRecord) initiator() bool { return r.flags&recInitiator != 0 }
 

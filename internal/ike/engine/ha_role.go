@@ -50,6 +50,9 @@ func (e *Engine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint6
 		return nil
 	}
 	if !active {
+		e.ha.mu.Lock()
+		e.ha.closed = false
+		e.ha.mu.Unlock()
 		e.ha.standby.Store(true)
 		n := e.passivate()
 		e.log.Info("HA: standby: IKE SAs kept passive, their child SAs removed from the dataplane", "ike-sas", n)
@@ -152,7 +155,7 @@ func (e *Engine) dropQuietly(sa *ikeSA) {
 func (e *Engine) takeover(seqs func(SeqKey) (Seq, bool), shift uint64) (int, int) {
 	e.ha.mu.Lock()
 	recs := e.ha.passive
-	e.ha.passive = nil
+	e.ha.passive, e.ha.closed = nil, true
 	e.ha.mu.Unlock()
 	cfg := e.config()
 	set := e.set.Load()
@@ -239,8 +242,11 @@ func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN, seqs func(SeqKey
 		sa.startKeepalive() // RFC 3948 §2.3: we are behind the NAT
 	}
 	sa.resched()
+	// The other node may hold the SA (it synced it to us): its end is
+	// reported to the sink. The sink gets the records of a new active
+	// from SyncSnapshot when its HA side asks.
+	sa.haSynced = true
 	sa.startNext() // the deletes of child SAs the old active had replaced
-	sa.syncLater()
 	sa.log().Debug("HA: IKE SA taken over", "children", len(sa.children), "next-msgid", sa.nextID, "expected-msgid", sa.expectID)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
@@ -282,13 +283,13 @@ func TestHATakeoverInitiator(t *testing.T) {
 	checkChildPair(t, b, c)
 }
 
-// TestHATakeoverCachedResponse: the old active sent a request after its
-// last sync (a DPD C answered, the answer lost with A); B's first request
-// reuses its message ID and C answers with its cached response of
-// another exchange: B takes it as proof of liveness and sends its
-// request again with the next ID (HA design decision 3), which C
-// processes.
-func TestHATakeoverCachedResponse(t *testing.T) {
+// TestHATakeoverCachedDPD: the old active sent a request after its last
+// sync (a DPD C answered, the answer lost with A). B's first request is
+// a liveness check whatever it has to do (here a child SA rekey), with
+// the synced message ID, which C takes for a retransmission: C's cached
+// answer proves it alive, and the rekey follows with the next ID (HA
+// design decision 3).
+func TestHATakeoverCachedDPD(t *testing.T) {
 	a, c := pair(t, nil, nil, nil)
 	b := newPeer(t, vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24"), addrA, standby)
 	a.e.SetSyncSink(&haSink{t: t, to: b.e})
@@ -307,7 +308,7 @@ func TestHATakeoverCachedResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := converse(t, b, c)
-	want := []string{"CREATE_CHILD_SA/I", "INFORMATIONAL/R", "CREATE_CHILD_SA/I", "CREATE_CHILD_SA/R", "INFORMATIONAL/I", "INFORMATIONAL/R"}
+	want := append(slices.Clone(dpdExchange), rekeyExchanges...)
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Fatalf("exchanges %v, want %v", seen, want)
 	}
@@ -474,4 +475,39 @@ func TestHAStartActionAtTakeover(t *testing.T) {
 	if _, m := message(t, d); m.Header.Exchange != wire.ExchangeIKESAInit {
 		t.Fatalf("sent %v, want IKE_SA_INIT", m.Header.Exchange)
 	}
+}
+
+// TestHATakeoverCachedCreate: the old active created a child SA after
+// its last sync (C answered, the answer lost with A). B's liveness check
+// gets C's cached CREATE_CHILD_SA response for that message ID: B takes
+// it as proof of liveness and sends its check again with the next ID,
+// which C answers; B's own requests go on from there.
+func TestHATakeoverCachedCreate(t *testing.T) {
+	a, c := pair(t, addPolicy("net2", "192.168.11.0/24", "192.168.12.0/24"), addPolicy("net2", "192.168.12.0/24", "192.168.11.0/24"), nil)
+	ikeB := vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
+	addPolicy("net2", "192.168.11.0/24", "192.168.12.0/24")(ikeB)
+	b := newPeer(t, ikeB, addrA, standby)
+	a.e.SetSyncSink(&haSink{t: t, to: b.e})
+	establish(t, a, c)
+	if _, err := a.e.InitiateChild("net2"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, c) // CREATE_CHILD_SA, message ID 2: C installs net2
+	drop(t, c)       // its answer is lost with A
+	if err := b.e.SetRole(true, nil, 100); err != nil {
+		t.Fatal(err)
+	}
+	spiB, _ := onlySA(t, b)
+	if err := b.e.CheckLiveness(spiB); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"INFORMATIONAL/I", "CREATE_CHILD_SA/R", "INFORMATIONAL/I", "INFORMATIONAL/R"}
+	exchanged(t, "B's first DPD", converse(t, b, c), want)
+	if s := saState(t, b); s.State != "established" || len(s.Children) != 1 {
+		t.Fatalf("B after its DPD: %s with %d child SAs", s.State, len(s.Children))
+	}
+	if err := b.e.RekeyChild(onlyChild(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	exchanged(t, "B's child rekey", converse(t, b, c), rekeyExchanges)
 }
