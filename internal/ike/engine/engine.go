@@ -28,7 +28,10 @@
 // with SET_WINDOW_SIZE (window.go, RFC 7296 §2.3). Protected messages larger than the
 // fragment size travel as IKE fragments (fragment.go, RFC 7383), and an SA
 // whose own address is behind a NAT sends NAT keepalives (keepalive.go,
-// RFC 3948); their timers are messages too.
+// RFC 3948); their timers are messages too. For high availability
+// (ha.go) the engine reports its established IKE SAs as records to a
+// SyncSink, and in the standby role holds the records of the other node
+// passive and drops every datagram until SetRole makes it take them over.
 package engine
 
 import (
