@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -150,125 +151,184 @@ func (r *saRecord) ours() uint64 {
 	return r.spir
 }
 
-// marshal encodes the record (version 1).
+// marshal encodes the record (version 1), or returns nil when a field
+// does not fit its length prefix (a VPN name over 255 octets: never one
+// of a live SA). It appends to one buffer of the right size, patching
+// the lengths of the lists after them: the active pays it under a
+// worker lock after every exchange, where cryptobyte.Builder's closures
+// would cost an allocation per field. parseRecord reads it with
+// cryptobyte.
 func (r *saRecord) marshal() []byte {
-	b := cryptobyte.NewBuilder(make([]byte, 0, r.sizeHint()))
-	b.AddUint8(recordVersion)
-	b.AddUint64(r.spii)
-	b.AddUint64(r.spir)
-	b.AddUint16(r.flags)
-	addString8(b, r.vpn)
-	addAddrPort(b, r.local)
-	addAddrPort(b, r.remote)
-	addSuite(b, r.suite)
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, t := range r.addKEs {
-			b.AddUint16(uint16(t))
-		}
-	})
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.keymat) })
-	b.AddUint64(r.lastIV)
-	b.AddUint32(r.nextID)
-	b.AddUint32(r.expectID)
-	b.AddUint32(r.ourWindow)
-	b.AddUint32(r.peerWindow)
-	b.AddUint8(uint8(r.peerID.Type))
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.peerID.Data) })
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, a := range r.peerAddrs {
-			addAddr(b, a)
-		}
-	})
-	for _, t := range []int64{r.established, r.lastIn, r.rekeyAt, r.reauthAt, r.expireAt, r.dpdAt} {
-		b.AddUint64(uint64(t))
+	e := recEncoder{b: make([]byte, 0, r.sizeHint())}
+	e.u8(recordVersion)
+	e.u64(r.spii)
+	e.u64(r.spir)
+	e.u16(r.flags)
+	e.bytes8([]byte(r.vpn))
+	e.addrPort(r.local)
+	e.addrPort(r.remote)
+	e.suite(r.suite)
+	at := e.open8()
+	for _, t := range r.addKEs {
+		e.u16(uint16(t))
 	}
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		for i := range r.children {
-			c := &r.children[i]
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { c.marshal(b) })
-		}
-	})
-	out, err := b.Bytes()
-	if err != nil {
-		// Only a field beyond its length prefix (a VPN name over 255
-		// octets, over 255 additional addresses): a record never built
-		// from a live SA.
-		return nil
+	e.close8(at)
+	e.bytes16(r.keymat)
+	e.u64(r.lastIV)
+	e.u32(r.nextID)
+	e.u32(r.expectID)
+	e.u32(r.ourWindow)
+	e.u32(r.peerWindow)
+	e.u8(uint8(r.peerID.Type))
+	e.bytes16(r.peerID.Data)
+	at = e.open8()
+	for _, a := range r.peerAddrs {
+		e.addr(a)
 	}
-	return out
-}
-
-// sizeHint is the record's approximate encoded size, so that marshal
-// allocates once.
-func (r *saRecord) sizeHint() int {
-	n := 128 + len(r.vpn) + len(r.keymat) + len(r.peerID.Data) + 17*len(r.peerAddrs)
+	e.close8(at)
+	for _, t := range [...]int64{r.established, r.lastIn, r.rekeyAt, r.reauthAt, r.expireAt, r.dpdAt} {
+		e.u64(uint64(t))
+	}
+	at = e.open16()
 	for i := range r.children {
 		c := &r.children[i]
-		n += 96 + len(c.policy) + len(c.in.Encr) + len(c.in.Integ) + len(c.out.Encr) + len(c.out.Integ) +
-			48*(len(c.localTS)+len(c.remoteTS))
+		ac := e.open16()
+		c.marshal(&e)
+		e.close16(ac)
+	}
+	e.close16(at)
+	if e.bad {
+		return nil
+	}
+	return e.b
+}
+
+// sizeHint is the record's encoded size or a little more, so that
+// marshal allocates once.
+func (r *saRecord) sizeHint() int {
+	n := 128 + len(r.vpn) + len(r.keymat) + len(r.peerID.Data) + 17*len(r.peerAddrs) + 2*len(r.addKEs)
+	for i := range r.children {
+		c := &r.children[i]
+		n += 96 + len(c.policy) + len(c.in.Encr) + len(c.in.Integ) + len(c.out.Encr) + len(c.out.Integ)
+		for _, t := range c.localTS {
+			n += 48 + len(t.Data)
+		}
+		for _, t := range c.remoteTS {
+			n += 48 + len(t.Data)
+		}
 	}
 	return n
 }
 
-func (c *childRecord) marshal(b *cryptobyte.Builder) {
-	addString8(b, c.policy)
-	b.AddUint32(c.inSPI)
-	b.AddUint32(c.outSPI)
+func (c *childRecord) marshal(e *recEncoder) {
+	e.bytes8([]byte(c.policy))
+	e.u32(c.inSPI)
+	e.u32(c.outSPI)
 	var f uint8
 	if c.esn {
 		f |= recChildESN
 	}
-	b.AddUint8(f)
-	b.AddUint8(uint8(c.mode))
-	b.AddUint8(uint8(c.state))
-	addSuite(b, c.suite)
-	for _, k := range [][]byte{c.in.Encr, c.in.Integ, c.out.Encr, c.out.Integ} {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(k) })
+	e.u8(f)
+	e.u8(uint8(c.mode))
+	e.u8(uint8(c.state))
+	e.suite(c.suite)
+	e.bytes8(c.in.Encr)
+	e.bytes8(c.in.Integ)
+	e.bytes8(c.out.Encr)
+	e.bytes8(c.out.Integ)
+	e.selectors(c.localTS)
+	e.selectors(c.remoteTS)
+	for _, t := range [...]int64{c.installed, c.rekeyAt, c.expireAt} {
+		e.u64(uint64(t))
 	}
-	addSelectors(b, c.localTS)
-	addSelectors(b, c.remoteTS)
-	for _, t := range []int64{c.installed, c.rekeyAt, c.expireAt} {
-		b.AddUint64(uint64(t))
+}
+
+// recEncoder appends the fields of a record; bad is set when a length
+// does not fit its prefix.
+type recEncoder struct {
+	b   []byte
+	bad bool
+}
+
+func (e *recEncoder) u8(v uint8)   { e.b = append(e.b, v) }
+func (e *recEncoder) u16(v uint16) { e.b = binary.BigEndian.AppendUint16(e.b, v) }
+func (e *recEncoder) u32(v uint32) { e.b = binary.BigEndian.AppendUint32(e.b, v) }
+func (e *recEncoder) u64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
+
+// open8 and open16 reserve a length prefix; close8 and close16 set it to
+// what was appended since.
+func (e *recEncoder) open8() int  { e.b = append(e.b, 0); return len(e.b) }
+func (e *recEncoder) open16() int { e.b = append(e.b, 0, 0); return len(e.b) }
+
+func (e *recEncoder) close8(at int) {
+	n := len(e.b) - at
+	if n > 0xff {
+		e.bad = true
 	}
+	e.b[at-1] = uint8(n)
 }
 
-func addString8(b *cryptobyte.Builder, s string) {
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
+func (e *recEncoder) close16(at int) {
+	n := len(e.b) - at
+	if n > 0xffff {
+		e.bad = true
+	}
+	binary.BigEndian.PutUint16(e.b[at-2:], uint16(n))
 }
 
-func addAddr(b *cryptobyte.Builder, a netip.Addr) {
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		if a.IsValid() {
-			b.AddBytes(a.AsSlice())
-		}
-	})
+func (e *recEncoder) bytes8(v []byte) {
+	at := e.open8()
+	e.b = append(e.b, v...)
+	e.close8(at)
 }
 
-func addAddrPort(b *cryptobyte.Builder, ap netip.AddrPort) {
-	addAddr(b, ap.Addr())
-	b.AddUint16(ap.Port())
+func (e *recEncoder) bytes16(v []byte) {
+	at := e.open16()
+	e.b = append(e.b, v...)
+	e.close16(at)
 }
 
-func addSuite(b *cryptobyte.Builder, s ikecrypto.Suite) {
-	b.AddUint16(uint16(s.Encr))
-	b.AddUint16(uint16(s.KeyBits))
-	b.AddUint16(uint16(s.Integ))
-	b.AddUint16(uint16(s.PRF))
-	b.AddUint16(uint16(s.Group))
+func (e *recEncoder) addr(a netip.Addr) {
+	if !a.IsValid() {
+		e.u8(0)
+		return
+	}
+	if a.Is4() {
+		x := a.As4()
+		e.u8(4)
+		e.b = append(e.b, x[:]...)
+		return
+	}
+	x := a.As16() // a zone is not carried
+	e.u8(16)
+	e.b = append(e.b, x[:]...)
 }
 
-func addSelectors(b *cryptobyte.Builder, ts []ipsec.TrafficSelector) {
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, t := range ts {
-			b.AddUint8(uint8(t.Type))
-			b.AddUint8(t.IPProtocol)
-			b.AddUint16(t.StartPort)
-			b.AddUint16(t.EndPort)
-			addAddr(b, t.StartAddr)
-			addAddr(b, t.EndAddr)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(t.Data) })
-		}
-	})
+func (e *recEncoder) addrPort(ap netip.AddrPort) {
+	e.addr(ap.Addr())
+	e.u16(ap.Port())
+}
+
+func (e *recEncoder) suite(s ikecrypto.Suite) {
+	e.u16(uint16(s.Encr))
+	e.u16(uint16(s.KeyBits))
+	e.u16(uint16(s.Integ))
+	e.u16(uint16(s.PRF))
+	e.u16(uint16(s.Group))
+}
+
+func (e *recEncoder) selectors(ts []ipsec.TrafficSelector) {
+	at := e.open16()
+	for _, t := range ts {
+		e.u8(uint8(t.Type))
+		e.u8(t.IPProtocol)
+		e.u16(t.StartPort)
+		e.u16(t.EndPort)
+		e.addr(t.StartAddr)
+		e.addr(t.EndAddr)
+		e.bytes16(t.Data)
+	}
+	e.close16(at)
 }
 
 // parseRecord decodes a record and checks what the engine relies on: a

@@ -162,3 +162,26 @@ func FuzzSARecord(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRecordMarshal is the active's cost of one record (two child
+// SAs), paid under the worker lock after each completed exchange.
+func BenchmarkRecordMarshal(b *testing.B) {
+	r := testRecord()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.marshal()
+	}
+}
+
+// BenchmarkRecordParse is the standby's cost of one record (SyncImport
+// less the map).
+func BenchmarkRecordParse(b *testing.B) {
+	raw := testRecord().marshal()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := parseRecord(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
