@@ -100,9 +100,9 @@ type ChildSA struct {
 	// LocalTS and RemoteTS are the negotiated selectors.
 	LocalTS, RemoteTS []ipsec.TrafficSelector
 	Lifetimes         config.ChildLifetimes
-	// OSeq and ISeq are set at an HA takeover (ha_role.go), zero
-	// otherwise: the first outbound sequence number minus one; the
-	// highest inbound sequence number already seen (the replay window
-	// resumes there, RFC 4303 §3.4.3).
+	// OSeq and ISeq are set at an HA takeover: the first outbound sequence
+	// number minus one; the highest inbound sequence number already seen
+	// (the dataplane's SA.OSeq and SA.ISeq). Zero for a child SA this node
+	// negotiated.
 	OSeq, ISeq uint64
 }
