@@ -9,8 +9,8 @@ import (
 )
 
 // TestPassiveState: a passive IKE SA of the HA standby (engine/ha.go) is
-// reported with the state passive, and its child SAs, in no dataplane,
-// with no state rather than installed.
+// reported with the state passive, and so are its child SAs, in no
+// dataplane (not installed).
 func TestPassiveState(t *testing.T) {
 	now := time.Now()
 	sa := engine.SAState{UniqueID: 7, VPN: "v", State: "passive", SPIi: 1, SPIr: 2,
@@ -20,7 +20,7 @@ func TestPassiveState(t *testing.T) {
 		t.Errorf("IKE SA state %v, want passive", e.State)
 	}
 	c := childState(sa.Children[0], now, false, nil)
-	if c.State != generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_UNSET {
-		t.Errorf("child SA state %v, want none", c.State)
+	if c.State != generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_passive {
+		t.Errorf("child SA state %v, want passive", c.State)
 	}
 }

@@ -163,9 +163,9 @@ func childState(c engine.ChildState, now time.Time, keys bool, enums suiteEnums)
 	case "deleting":
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_deleting
 	case "passive":
-		// Of a passive IKE SA (HA standby): in no dataplane, and the
-		// model has no child SA state for that; its IKE SA says passive.
-		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_UNSET
+		// Of a passive IKE SA (HA standby, engine/ha.go): in no
+		// dataplane.
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_passive
 	}
 	if !c.Installed.IsZero() {
 		cs.InstalledTime = ptr(uint64(now.Sub(c.Installed) / time.Second))
