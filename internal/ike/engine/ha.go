@@ -201,6 +201,7 @@ func (e *Engine) SyncImport(rec []byte) error {
 		e.ha.rejected.Add(1)
 		return err
 	}
+	e.seeUIDs(r)
 	key := [2]uint64{r.spii, r.spir}
 	e.ha.mu.Lock()
 	if e.ha.closed {
@@ -212,7 +213,6 @@ func (e *Engine) SyncImport(rec []byte) error {
 		e.ha.passive = map[[2]uint64]*saRecord{}
 	}
 	old := e.ha.passive[key]
-	r.keepUIDs(old, e.nextUID)
 	e.ha.passive[key] = r
 	e.ha.mu.Unlock()
 	if old != nil {
@@ -226,28 +226,26 @@ func (e *Engine) SyncImport(rec []byte) error {
 	return nil
 }
 
-// keepUIDs gives the record the unique-ids of the record it replaces
-// (the IKE SA's, those of its child SAs by inbound SPI), new ones from
-// next for the rest: the standby's operational state names an SA the
-// same way from one update to the next.
-func (r *saRecord) keepUIDs(old *saRecord, next func() uint32) {
-	if old != nil {
-		r.uid = old.uid
-	} else {
-		r.uid = next()
-	}
-	for i := range r.children {
-		c := &r.children[i]
-		if old != nil {
-			for _, o := range old.children {
-				if o.inSPI == c.inSPI {
-					c.uid = o.uid
-				}
+// seeUIDs makes the engine's unique-ids of new SAs follow those of the
+// record: the active's numbering carries over, so that both nodes name
+// an SA alike and those the node creates after a takeover come after the
+// ones it took over. A record without them (0) gets new ones.
+func (e *Engine) seeUIDs(r *saRecord) {
+	see := func(u *uint32) {
+		if *u == 0 {
+			*u = e.nextUID()
+			return
+		}
+		for {
+			cur := e.uids.Load()
+			if int32(*u-cur) <= 0 || e.uids.CompareAndSwap(cur, *u) {
+				return
 			}
 		}
-		if c.uid == 0 {
-			c.uid = next()
-		}
+	}
+	see(&r.uid)
+	for i := range r.children {
+		see(&r.children[i].uid)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 //	u8  version (1)
 //	u64 SPIi, u64 SPIr                       RFC 7296 §3.1
 //	u16 flags (recFlag*)
+//	u32 unique-id
 //	u8<> VPN name
 //	addrport local, addrport remote          u8<> address octets, u16 port
 //	suite                                    u16 encr, keybits, integ, prf, group
@@ -36,7 +37,7 @@ import (
 //	u8<> peer's additional addresses         u8<> each (RFC 4555 §3.6)
 //	u64 established, last-in, rekey, reauth, expire, DPD: Unix ns, 0 none
 //	u16<> child SAs, each u16<>:
-//	  u8<> policy, u32 inbound SPI, u32 outbound SPI
+//	  u8<> policy, u32 unique-id, u32 inbound SPI, u32 outbound SPI
 //	  u8 flags (ESN), u8 mode, u8 state
 //	  suite
 //	  u8<> encr in, u8<> integ in, u8<> encr out, u8<> integ out (§2.17)
@@ -95,7 +96,8 @@ type saRecord struct {
 	// Wall-clock Unix nanoseconds, 0 for none.
 	established, lastIn, rekeyAt, reauthAt, expireAt, dpdAt int64
 	children                                                []childRecord
-	// uid is the unique-id the standby gives the SA (not on the wire).
+	// uid is the unique-id of the SA in the operational state: both
+	// nodes name it alike (SyncImport).
 	uid uint32
 }
 
@@ -113,7 +115,7 @@ type childRecord struct {
 	installed     int64
 	rekeyAt       int64
 	expireAt      int64
-	// uid is the unique-id the standby gives the child SA.
+	// uid is the unique-id of the child SA.
 	uid uint32
 }
 
@@ -164,6 +166,7 @@ func (r *saRecord) marshal() []byte {
 	e.u64(r.spii)
 	e.u64(r.spir)
 	e.u16(r.flags)
+	e.u32(r.uid)
 	e.bytes8([]byte(r.vpn))
 	e.addrPort(r.local)
 	e.addrPort(r.remote)
@@ -222,6 +225,7 @@ func (r *saRecord) sizeHint() int {
 
 func (c *childRecord) marshal(e *recEncoder) {
 	e.bytes8([]byte(c.policy))
+	e.u32(c.uid)
 	e.u32(c.inSPI)
 	e.u32(c.outSPI)
 	var f uint8
@@ -347,7 +351,7 @@ func parseRecord(data []byte) (*saRecord, error) {
 	}
 	var idType uint8
 	var keymat, idData, addKEs, addrs, children cryptobyte.String
-	ok := s.ReadUint64(&r.spii) && s.ReadUint64(&r.spir) && s.ReadUint16(&r.flags) &&
+	ok := s.ReadUint64(&r.spii) && s.ReadUint64(&r.spir) && s.ReadUint16(&r.flags) && s.ReadUint32(&r.uid) &&
 		readString8(&s, &r.vpn) && readAddrPort(&s, &r.local) && readAddrPort(&s, &r.remote) &&
 		readSuite(&s, &r.suite) && s.ReadUint8LengthPrefixed(&addKEs) &&
 		s.ReadUint16LengthPrefixed(&keymat) && s.ReadUint64(&r.lastIV) &&
@@ -415,7 +419,7 @@ func (r *saRecord) check() error {
 func (c *childRecord) parse(s cryptobyte.String) bool {
 	var flags, mode, state uint8
 	var keys [4]cryptobyte.String
-	ok := readString8(&s, &c.policy) && s.ReadUint32(&c.inSPI) && s.ReadUint32(&c.outSPI) &&
+	ok := readString8(&s, &c.policy) && s.ReadUint32(&c.uid) && s.ReadUint32(&c.inSPI) && s.ReadUint32(&c.outSPI) &&
 		s.ReadUint8(&flags) && s.ReadUint8(&mode) && s.ReadUint8(&state) && readSuite(&s, &c.suite)
 	for i := range keys {
 		ok = ok && s.ReadUint8LengthPrefixed(&keys[i])

@@ -37,7 +37,7 @@ func testRecord() *saRecord {
 	v6 := ipsec.SelectorFromPrefix(netip.MustParsePrefix("2001:db8::/64"), 6, 443, 443)
 	label := ipsec.TrafficSelector{Type: 10, IPProtocol: 1, Data: []byte("system_u:object_r")}
 	return &saRecord{
-		spii: 0x0102030405060708, spir: 0x1112131415161718,
+		spii: 0x0102030405060708, spir: 0x1112131415161718, uid: 41,
 		flags: recInitiator | recNATT | recNATLocal | recMOBIKE | recMOBIKEInitiator | recFragOK | recPPK,
 		vpn:   "branch-42", local: netip.MustParseAddrPort("10.0.0.1:4500"), remote: netip.MustParseAddrPort("[2001:db8::2]:4500"),
 		suite: ike, addKEs: []ipsec.TransformID{ipsec.GroupMLKEM768}, keymat: keyBytes(0x20, 5*32),
@@ -47,11 +47,11 @@ func testRecord() *saRecord {
 		established: 1_700_000_000_000_000_000, lastIn: 1_700_000_100_000_000_000,
 		rekeyAt: 1_700_014_000_000_000_000, expireAt: 1_700_015_000_000_000_000, dpdAt: 1_700_000_130_000_000_000,
 		children: []childRecord{
-			{policy: "net", inSPI: 0xc0000001, outSPI: 0xd0000001, esn: true, mode: config.ModeTunnel, state: childInstalled,
+			{policy: "net", uid: 42, inSPI: 0xc0000001, outSPI: 0xd0000001, esn: true, mode: config.ModeTunnel, state: childInstalled,
 				suite: gcm, in: DirKeys{Encr: keyBytes(0x40, 36)}, out: DirKeys{Encr: keyBytes(0x80, 36)},
 				localTS: []ipsec.TrafficSelector{v4}, remoteTS: []ipsec.TrafficSelector{v4, label},
 				installed: 1_700_000_000_000_000_000, rekeyAt: 1_700_003_000_000_000_000, expireAt: 1_700_003_600_000_000_000},
-			{policy: "v6", inSPI: 0xc0000002, outSPI: 0xd0000002, mode: config.ModeTransport, state: childRekeying,
+			{policy: "v6", uid: 43, inSPI: 0xc0000002, outSPI: 0xd0000002, mode: config.ModeTransport, state: childRekeying,
 				suite: cbc, in: DirKeys{Encr: keyBytes(1, 16), Integ: keyBytes(2, 32)}, out: DirKeys{Encr: keyBytes(3, 16), Integ: keyBytes(4, 32)},
 				localTS: []ipsec.TrafficSelector{v6}, remoteTS: []ipsec.TrafficSelector{v6}, installed: 1_700_000_500_000_000_000},
 		},

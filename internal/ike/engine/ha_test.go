@@ -129,7 +129,8 @@ func TestHATakeoverResponder(t *testing.T) {
 	t.Logf("record of a PSK IKE SA with one child SA: %d bytes", sink.last)
 	st := saState(t, b)
 	as := saState(t, a)
-	if st.State != "passive" || st.SPIi != as.SPIi || st.SPIr != as.SPIr || len(st.Children) != 1 || st.Children[0].State != "passive" {
+	if st.State != "passive" || st.SPIi != as.SPIi || st.SPIr != as.SPIr || st.UniqueID != as.UniqueID ||
+		len(st.Children) != 1 || st.Children[0].State != "passive" || st.Children[0].UniqueID != as.Children[0].UniqueID {
 		t.Fatalf("B after IKE_AUTH: %+v, want A's SA passive", st)
 	}
 	if len(b.dp.Children()) != 0 || len(b.dp.Ops()) != 0 {
