@@ -33,6 +33,9 @@ import (
 //	u64 last AEAD IV                         RFC 5282 §3
 //	u32 next request ID, u32 next expected ID (§2.2)
 //	u32 our window, u32 peer's window        (§2.3)
+//	u32 ID of the last response, u16<> its datagrams, each u16<>, as sent
+//	                                         (§2.1: resent to a retransmitted
+//	                                         request; none with no flag)
 //	u8 ID type, u16<> ID data                the peer's proven identity
 //	u8<> peer's additional addresses         u8<> each (RFC 4555 §3.6)
 //	u64 established, last-in, rekey, reauth, expire, DPD: Unix ns, 0 none
@@ -66,6 +69,8 @@ const (
 	recMOBIKEInitiator
 	recFragOK
 	recPeerRedirect
+	// recLastResp: the record carries the last response sent.
+	recLastResp
 )
 
 // recChildESN is the child SA flag of ESN (RFC 4303 §2.2.1).
@@ -91,6 +96,11 @@ type saRecord struct {
 	expectID   uint32
 	ourWindow  uint32
 	peerWindow uint32
+	// lastRespID and lastResp are the last response sent, with
+	// recLastResp: the peer may not have got it and retransmit its
+	// request to the node that took over (RFC 7296 §2.1).
+	lastRespID uint32
+	lastResp   [][]byte
 	peerID     config.Identity
 	peerAddrs  []netip.Addr
 	// Wall-clock Unix nanoseconds, 0 for none.
@@ -182,6 +192,12 @@ func (r *saRecord) marshal() []byte {
 	e.u32(r.expectID)
 	e.u32(r.ourWindow)
 	e.u32(r.peerWindow)
+	e.u32(r.lastRespID)
+	at = e.open16()
+	for _, m := range r.lastResp {
+		e.bytes16(m)
+	}
+	e.close16(at)
 	e.u8(uint8(r.peerID.Type))
 	e.bytes16(r.peerID.Data)
 	at = e.open8()
@@ -210,6 +226,9 @@ func (r *saRecord) marshal() []byte {
 // marshal allocates once.
 func (r *saRecord) sizeHint() int {
 	n := 128 + len(r.vpn) + len(r.keymat) + len(r.peerID.Data) + 17*len(r.peerAddrs) + 2*len(r.addKEs)
+	for _, m := range r.lastResp {
+		n += 2 + len(m)
+	}
 	for i := range r.children {
 		c := &r.children[i]
 		n += 96 + len(c.policy) + len(c.in.Encr) + len(c.in.Integ) + len(c.out.Encr) + len(c.out.Integ)
@@ -350,13 +369,13 @@ func parseRecord(data []byte) (*saRecord, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", errRecord, ver, recordVersion)
 	}
 	var idType uint8
-	var keymat, idData, addKEs, addrs, children cryptobyte.String
+	var keymat, idData, addKEs, addrs, resp, children cryptobyte.String
 	ok := s.ReadUint64(&r.spii) && s.ReadUint64(&r.spir) && s.ReadUint16(&r.flags) && s.ReadUint32(&r.uid) &&
 		readString8(&s, &r.vpn) && readAddrPort(&s, &r.local) && readAddrPort(&s, &r.remote) &&
 		readSuite(&s, &r.suite) && s.ReadUint8LengthPrefixed(&addKEs) &&
 		s.ReadUint16LengthPrefixed(&keymat) && s.ReadUint64(&r.lastIV) &&
 		s.ReadUint32(&r.nextID) && s.ReadUint32(&r.expectID) && s.ReadUint32(&r.ourWindow) && s.ReadUint32(&r.peerWindow) &&
-		s.ReadUint8(&idType) && s.ReadUint16LengthPrefixed(&idData) && s.ReadUint8LengthPrefixed(&addrs)
+		s.ReadUint32(&r.lastRespID) && s.ReadUint16LengthPrefixed(&resp) && s.ReadUint8(&idType) && s.ReadUint16LengthPrefixed(&idData) && s.ReadUint8LengthPrefixed(&addrs)
 	for _, t := range []*int64{&r.established, &r.lastIn, &r.rekeyAt, &r.reauthAt, &r.expireAt, &r.dpdAt} {
 		ok = ok && readInt64(&s, t)
 	}
@@ -371,6 +390,16 @@ func parseRecord(data []byte) (*saRecord, error) {
 		var t uint16
 		addKEs.ReadUint16(&t)
 		r.addKEs = append(r.addKEs, ipsec.TransformID(t))
+	}
+	for !resp.Empty() {
+		var m cryptobyte.String
+		if !resp.ReadUint16LengthPrefixed(&m) || len(m) == 0 {
+			return nil, fmt.Errorf("%w: last response", errRecord)
+		}
+		r.lastResp = append(r.lastResp, append([]byte(nil), m...))
+	}
+	if (r.flags&recLastResp != 0) != (len(r.lastResp) > 0) || (len(r.lastResp) == 0 && r.lastRespID != 0) {
+		return nil, fmt.Errorf("%w: last response flag", errRecord)
 	}
 	r.keymat = append([]byte(nil), keymat...)
 	r.peerID = config.Identity{Type: wire.IDType(idType), Data: append([]byte(nil), idData...)}

@@ -38,10 +38,11 @@ func testRecord() *saRecord {
 	label := ipsec.TrafficSelector{Type: 10, IPProtocol: 1, Data: []byte("system_u:object_r")}
 	return &saRecord{
 		spii: 0x0102030405060708, spir: 0x1112131415161718, uid: 41,
-		flags: recInitiator | recNATT | recNATLocal | recMOBIKE | recMOBIKEInitiator | recFragOK | recPPK,
+		flags: recInitiator | recNATT | recNATLocal | recMOBIKE | recMOBIKEInitiator | recFragOK | recPPK | recLastResp,
 		vpn:   "branch-42", local: netip.MustParseAddrPort("10.0.0.1:4500"), remote: netip.MustParseAddrPort("[2001:db8::2]:4500"),
 		suite: ike, addKEs: []ipsec.TransformID{ipsec.GroupMLKEM768}, keymat: keyBytes(0x20, 5*32),
 		lastIV: 0xfffffffffffffff0, nextID: 7, expectID: 9, ourWindow: 4, peerWindow: 8,
+		lastRespID: 8, lastResp: [][]byte{keyBytes(0xa0, 60), keyBytes(0xb0, 20)},
 		peerID:      config.Identity{Type: wire.IDFQDN, Data: []byte("peer.example")},
 		peerAddrs:   []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")},
 		established: 1_700_000_000_000_000_000, lastIn: 1_700_000_100_000_000_000,
@@ -62,7 +63,7 @@ func testRecord() *saRecord {
 func TestRecordRoundTrip(t *testing.T) {
 	for _, r := range []*saRecord{testRecord(), func() *saRecord {
 		r := testRecord() // responder, no child SA, no peer address
-		r.flags, r.children, r.peerAddrs, r.addKEs = 0, nil, nil, nil
+		r.flags, r.children, r.peerAddrs, r.addKEs, r.lastResp, r.lastRespID = 0, nil, nil, nil, nil, 0
 		return r
 	}()} {
 		b := r.marshal()
@@ -107,6 +108,8 @@ func TestRecordGarbage(t *testing.T) {
 		"child keys":       func(r *saRecord, _ []byte) []byte { r.children[1].in.Integ = nil; return r.marshal() },
 		"child mode":       func(r *saRecord, _ []byte) []byte { r.children[0].mode = 7; return r.marshal() },
 		"child state":      func(r *saRecord, _ []byte) []byte { r.children[0].state = 9; return r.marshal() },
+		"response no flag": func(r *saRecord, _ []byte) []byte { r.flags &^= recLastResp; return r.marshal() },
+		"flag no response": func(r *saRecord, _ []byte) []byte { r.lastResp = nil; return r.marshal() },
 		"child suite":      func(r *saRecord, _ []byte) []byte { r.children[0].suite.Encr = 99; return r.marshal() },
 	} {
 		r := testRecord()

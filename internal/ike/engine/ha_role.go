@@ -219,6 +219,9 @@ func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN, seqs func(SeqKey
 	sa.packKeys([][]byte{r.keymat})
 	sa.lastIV = r.lastIV + ivMargin
 	sa.nextID, sa.expectID, sa.ourWindow, sa.peerWindow = r.nextID, r.expectID, r.ourWindow, r.peerWindow
+	if f&recLastResp != 0 {
+		sa.lastResp, sa.haveLastResp, sa.lastRespID = r.lastResp, true, r.lastRespID
+	}
 	sa.haResync, sa.haFirstReq = true, true
 	sa.peerID = r.peerID
 	sa.setEstablished()

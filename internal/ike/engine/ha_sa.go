@@ -29,6 +29,11 @@ func (e *Engine) recordOf(sa *ikeSA) *saRecord {
 			r.flags |= f.flag
 		}
 	}
+	if sa.haveLastResp && len(sa.lastResp) > 0 {
+		// Shared, not copied: a cached response is never modified.
+		r.flags |= recLastResp
+		r.lastRespID, r.lastResp = sa.lastRespID, sa.lastResp
+	}
 	now := e.wall(e.mono())
 	if r.rekeyAt == 0 && sa.plansIKERekey() {
 		// The rekey timer fired and the rekey is under way: the node

@@ -512,3 +512,32 @@ func TestHATakeoverCachedCreate(t *testing.T) {
 	}
 	exchanged(t, "B's child rekey", converse(t, b, c), rekeyExchanges)
 }
+
+// TestHATakeoverLostResponse: A answered C's DPD and synced, but the
+// answer was lost with A; C's retransmission reaches B, which sends the
+// response A cached (the record carries it, RFC 7296 §2.1), and the
+// next exchange goes on normally.
+func TestHATakeoverLostResponse(t *testing.T) {
+	c, a, b, _ := haTrio(t)
+	establish(t, c, a)
+	spiC, _ := onlySA(t, c)
+	if err := c.e.CheckLiveness(spiC); err != nil {
+		t.Fatal(err)
+	}
+	req := deliver(t, c, a)
+	lost := drop(t, a)
+	if err := b.e.SetRole(true, nil, 100); err != nil {
+		t.Fatal(err)
+	}
+	b.e.HandleDatagram(engine.Datagram{Local: req.Remote, Remote: req.Local, Data: req.Data}) // C's retransmission
+	resent, ok := b.net.Next()
+	if !ok || !bytes.Equal(resent.Data, lost.Data) {
+		t.Fatal("B did not resend A's cached response")
+	}
+	c.e.HandleDatagram(engine.Datagram{Local: resent.Remote, Remote: resent.Local, Data: resent.Data})
+	silent(t, c, b)
+	if err := c.e.CheckLiveness(spiC); err != nil {
+		t.Fatal(err)
+	}
+	exchanged(t, "the next DPD", converse(t, c, b), dpdExchange)
+}
