@@ -126,7 +126,7 @@ func TestHATakeoverResponder(t *testing.T) {
 	if sink.updates == 0 {
 		t.Fatal("IKE_AUTH: no record synced")
 	}
-	t.Logf("record of a PSK IKE SA with one child SA: %d bytes", sink.last)
+	t.Logf("record of a PSK IKE SA with one child SA after IKE_AUTH (its response cached): %d bytes", sink.last)
 	st := saState(t, b)
 	as := saState(t, a)
 	if st.State != "passive" || st.SPIi != as.SPIi || st.SPIr != as.SPIr || st.UniqueID != as.UniqueID ||
@@ -518,7 +518,7 @@ func TestHATakeoverCachedCreate(t *testing.T) {
 // response A cached (the record carries it, RFC 7296 §2.1), and the
 // next exchange goes on normally.
 func TestHATakeoverLostResponse(t *testing.T) {
-	c, a, b, _ := haTrio(t)
+	c, a, b, sink := haTrio(t)
 	establish(t, c, a)
 	spiC, _ := onlySA(t, c)
 	if err := c.e.CheckLiveness(spiC); err != nil {
@@ -526,6 +526,7 @@ func TestHATakeoverLostResponse(t *testing.T) {
 	}
 	req := deliver(t, c, a)
 	lost := drop(t, a)
+	t.Logf("record of a PSK IKE SA with one child SA after a DPD: %d bytes", sink.last)
 	if err := b.e.SetRole(true, nil, 100); err != nil {
 		t.Fatal(err)
 	}
