@@ -3,6 +3,7 @@ package esp
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"math"
 	"sync"
 )
 
@@ -22,7 +23,14 @@ func NewInbound(c Config) (*Inbound, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Inbound{spi: c.SPI, esn: c.ESN, suite: s, win: NewWindow(c.ReplayWindow)}, nil
+	in := &Inbound{spi: c.SPI, esn: c.ESN, suite: s, win: NewWindow(c.ReplayWindow)}
+	iseq := c.ISeq
+	if !c.ESN {
+		// Without ESN only 32 bits are ever received (RFC 4303 §2.2).
+		iseq = min(iseq, math.MaxUint32)
+	}
+	in.win.Resume(iseq)
+	return in, nil
 }
 
 // SPI returns the SA's SPI.
