@@ -92,15 +92,15 @@ func (s *sa) counters() dataplane.Counters {
 	return c
 }
 
-// seqState reads the SA's sequence numbers: an atomic load outbound, the
-// replay window's mutex (held for a compare on the packet path) inbound.
-func (s *sa) seqState() dataplane.SeqState {
-	st := dataplane.SeqState{Key: s.cfg.Key(), Dir: s.cfg.Dir}
-	if s.st.out != nil {
-		st.OSeq = s.st.out.Seq()
-	}
-	if s.st.in != nil {
-		st.ISeq = s.st.in.Top()
+// seqState reads the sequence numbers of the SA under k: one atomic load
+// (the direction is told by which side of the state exists, so that the
+// walk does not touch the configuration).
+func (s *sa) seqState(k dataplane.SAKey) dataplane.SeqState {
+	st := dataplane.SeqState{Key: k}
+	if out := s.st.out; out != nil {
+		st.Dir, st.OSeq = dataplane.Out, out.Seq()
+	} else {
+		st.Dir, st.ISeq = dataplane.In, s.st.in.Top()
 	}
 	return st
 }

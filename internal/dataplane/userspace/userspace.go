@@ -276,8 +276,8 @@ func (d *Dataplane) SeqStates(ctx context.Context) ([]dataplane.SeqState, error)
 	}
 	t := d.tables.Load()
 	out := make([]dataplane.SeqState, 0, t.sas.len())
-	for _, s := range t.sas.all() {
-		out = append(out, s.seqState())
+	for k, s := range t.sas.all() {
+		out = append(out, s.seqState(k))
 	}
 	return out, nil
 }
