@@ -204,7 +204,7 @@ func decodeSA(p []byte) (dataplane.SA, saInfo, error) {
 		}
 		sa.IfID = ne.Uint32(v)
 	}
-	if info.oseq, info.iseq, err = getReplay(&a, &sa.ReplayWindow); err != nil {
+	if info.oseq, info.iseq, err = getReplay(&a, sa.ESN, &sa.ReplayWindow); err != nil {
 		return sa, info, err
 	}
 	// The numbers the SA stands at: re-added with them, it goes on
@@ -215,15 +215,19 @@ func decodeSA(p []byte) (dataplane.SA, saInfo, error) {
 
 // getReplay reads the sequence numbers of an SA's replay state (struct
 // xfrm_replay_state_esn or xfrm_replay_state, see putReplay) and, from the
-// former, the window.
-func getReplay(a *attrs, window *uint32) (oseq, iseq uint64, err error) {
+// former, the window. The high halves count only with ESN: without it the
+// kernel's bitmap mode uses the low ones alone.
+func getReplay(a *attrs, esn bool, window *uint32) (oseq, iseq uint64, err error) {
 	if v := a[nl.XFRMA_REPLAY_ESN_VAL]; v != nil {
 		if len(v) < sizeReplayESN {
 			return 0, 0, errShort
 		}
 		*window = ne.Uint32(v[20:])
-		oseq = uint64(ne.Uint32(v[12:]))<<32 | uint64(ne.Uint32(v[4:]))
-		iseq = uint64(ne.Uint32(v[16:]))<<32 | uint64(ne.Uint32(v[8:]))
+		oseq, iseq = uint64(ne.Uint32(v[4:])), uint64(ne.Uint32(v[8:]))
+		if esn {
+			oseq |= uint64(ne.Uint32(v[12:])) << 32
+			iseq |= uint64(ne.Uint32(v[16:])) << 32
+		}
 		return oseq, iseq, nil
 	}
 	if v := a[nl.XFRMA_REPLAY_VAL]; v != nil {
@@ -253,7 +257,7 @@ func decodeSeq(p []byte) (k dataplane.SAKey, reqID uint32, oseq, iseq uint64, la
 	parseAttrs(p[sizeUsersaInfo:], &a)
 	larval = a[nl.XFRMA_ALG_AEAD] == nil && a[nl.XFRMA_ALG_CRYPT] == nil && a[nl.XFRMA_ALG_AUTH_TRUNC] == nil
 	var w uint32
-	oseq, iseq, err = getReplay(&a, &w)
+	oseq, iseq, err = getReplay(&a, p[saFlags]&xfrmStateESN != 0, &w)
 	return k, ne.Uint32(p[saReqid:]), oseq, iseq, larval, err
 }
 
@@ -301,8 +305,14 @@ func decodePolicy(p []byte) (pol dataplane.Policy, index uint32, ok bool, err er
 		if v[48] == xfrmModeTransport {
 			t.Mode = dataplane.Transport
 		}
+		// No address (transport mode) is all zero in the family's
+		// length: octets beyond an IPv4 address are not part of it.
 		var zero [16]byte
-		if !bytes.Equal(v[0:16], zero[:]) || !bytes.Equal(v[28:44], zero[:]) {
+		n := 16
+		if fam == unix.AF_INET {
+			n = 4
+		}
+		if !bytes.Equal(v[0:n], zero[:n]) || !bytes.Equal(v[28:28+n], zero[:n]) {
 			if t.Dst, err = getAddr(v[0:], fam); err != nil {
 				return pol, index, false, err
 			}
