@@ -100,8 +100,8 @@ func connectVIP(t testing.TB, a, b *peer, wantResp string) []wire.Payload {
 	if err := a.e.Initiate("to-b"); err != nil {
 		t.Fatal(err)
 	}
-	deliver(t, a, b)                                                           // IKE_SA_INIT request
-	deliver(t, b, a)                                                           // IKE_SA_INIT response
+	deliver(t, a, b) // IKE_SA_INIT request
+	deliver(t, b, a) // IKE_SA_INIT response
 	// IKE_AUTH request: SK{IDi, IDr, AUTH, [N(INITIAL_CONTACT)], CP(CFG_REQUEST), SA, TSi, TSr}
 	d, _ := a.net.Next()
 	if _, ps := open(t, b, d); !strings.HasSuffix(summary(ps), "AUTH CP SA TSi TSr") && !strings.HasSuffix(summary(ps), "N(INITIAL_CONTACT) CP SA TSi TSr") {
