@@ -151,6 +151,9 @@ func (sa *ikeSA) respondCP(ps []wire.Payload) (out []wire.Payload, child bool) {
 			sa.lastError = wire.NotifyInternalAddressFailure
 			sa.log().Warn("no virtual IP for the peer: INTERNAL_ADDRESS_FAILURE, no child SA",
 				"peer-id", id, "pools", sa.vpn.VIPPools(), "err", err)
+			// Counted in the statistics as internal-address-failure.
+			sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpn.Name,
+				Reason: "INTERNAL_ADDRESS_FAILURE sent: no virtual IP left in the pools"})
 			return []wire.Payload{wire.NewNotify(wire.NotifyInternalAddressFailure, nil)}, false
 		}
 		got = append(got, l)
