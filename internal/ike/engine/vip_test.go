@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -46,7 +47,8 @@ func newPoolVIPs(t testing.TB, addrs ...string) *poolVIPs {
 
 func (v *poolVIPs) Assign(pools []string, id string, v6 bool) (engine.VIPLease, error) {
 	l, err := v.m.Acquire(pools, id, v6)
-	return engine.VIPLease{Pool: l.Pool, Identity: id, Addr: l.Addr, DNS: l.DNS}, err
+	return engine.VIPLease{Pool: l.Pool, Identity: id, Addr: l.Addr, DNS: l.DNS, NBNS: l.NBNS, DHCP: l.DHCP,
+		Subnets: l.Subnets, Netmasks: l.Netmasks}, err
 }
 
 func (v *poolVIPs) Release(l engine.VIPLease) { v.m.Release(l.Pool, l.Identity, l.Addr) }
@@ -242,5 +244,28 @@ func TestVIPFollowsIKERekey(t *testing.T) {
 	}
 	if !slices.Equal(vipsA.installed, vip) || vipsB.held(t) != 1 {
 		t.Errorf("after the rekey: A installed %v, B's pool holds %d", vipsA.installed, vipsB.held(t))
+	}
+}
+
+// TestVIPAttributes: the pool's attributes go in the CFG_REPLY, each with
+// its type and encoding (RFC 7296 §3.15.1): INTERNAL_IP4_SUBNET as
+// address and netmask, INTERNAL_IP6_SUBNET as address and prefix length.
+func TestVIPAttributes(t *testing.T) {
+	vipsB := newPoolVIPs(t, "10.8.0.1", "fd00:8::1")
+	vipsB.m.Set([]pool.Config{{Name: "rw", Ranges: []pool.Range{{First: netip.MustParseAddr("10.8.0.1"), Last: netip.MustParseAddr("10.8.0.1")},
+		{First: netip.MustParseAddr("fd00:8::1"), Last: netip.MustParseAddr("fd00:8::1")}},
+		Attributes: pool.Attributes{NBNS: []netip.Addr{netip.MustParseAddr("10.9.0.4")}, DHCP: []netip.Addr{netip.MustParseAddr("10.9.0.5"), netip.MustParseAddr("fd00:9::5")},
+			Subnets:  []netip.Prefix{netip.MustParsePrefix("10.100.0.0/16"), netip.MustParsePrefix("fd00:100::/64")},
+			Netmasks: []netip.Addr{netip.MustParseAddr("255.255.0.0")}}}})
+	a, b := roadWarriors(t, &poolVIPs{}, vipsB, "0.0.0.0", "::")
+	resp := connectVIP(t, a, b, authWithVIP)
+	var got []string
+	for _, at := range resp[2].(*wire.Configuration).Attributes {
+		got = append(got, fmt.Sprintf("%d:%x", at.Type, at.Value))
+	}
+	want := []string{"1:0a080001", "8:fd00000800000000000000000000000180", "4:0a090004", "6:0a090005", "12:fd000009000000000000000000000005",
+		"2:ffff0000", "13:0a640000ffff0000", "15:fd00010000000000000000000000000040"}
+	if !slices.Equal(got, want) {
+		t.Errorf("CFG_REPLY attributes\n%v, want\n%v", got, want)
 	}
 }
