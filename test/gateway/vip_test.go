@@ -166,7 +166,7 @@ func TestSecgwdRoadWarriors(t *testing.T) {
 		t.Errorf("statistics do not count one internal-address-failure:\n%s", st)
 	}
 	out := gw.mustCLI(t, "", "show", "ike", "pool", "rwpool")
-	for _, want := range []string{"rwpool  ike  2    2      2    1", "10.8.0.1 rw1.example held by 1 IKE SA", "10.8.0.2 rw2.example held by 1 IKE SA"} {
+	for _, want := range []string{"rwpool ike  2    2      2    1", "10.8.0.1 rw1.example held by 1 IKE SA", "10.8.0.2 rw2.example held by 1 IKE SA"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show ike pool rwpool lacks %q:\n%s", want, out)
 		}
