@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +68,22 @@ type Manager struct {
 	// exhausted counts the requests each pool could not serve.
 	exhausted map[string]uint64
 	buf       []byte
+}
+
+// maxIdentity bounds the identities kept as they are: an IKE identity
+// may be up to 64 KiB (a KEY_ID shown in hex twice that), more than a
+// lease record holds and more than a state listing wants.
+const maxIdentity = 512
+
+// leaseKey is the identity a lease is kept under: the identity itself,
+// or for a longer one "sha256:" and its SHA-256 in hex (still one key per
+// identity).
+func leaseKey(identity string) string {
+	if len(identity) <= maxIdentity {
+		return identity
+	}
+	h := sha256.Sum256([]byte(identity))
+	return "sha256:" + hex.EncodeToString(h[:])
 }
 
 // Open reads the lease file (if any) and returns a Manager with no pools:
@@ -296,6 +314,7 @@ func (m *Manager) appendRecord(r Record) {
 // reserved lease to take back. Names of pools that do not exist are
 // skipped. When none has an address, the error wraps ErrExhausted.
 func (m *Manager) Acquire(pools []string, identity string, v6 bool) (Lease, error) {
+	identity = leaseKey(identity)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, n := range pools {
@@ -344,6 +363,7 @@ func (m *Manager) Acquire(pools []string, identity string, v6 bool) (Lease, erro
 // Release drops one holder of identity's lease of addr in pool; with none
 // left the address stays reserved for identity (see the package comment).
 func (m *Manager) Release(pool, identity string, addr netip.Addr) {
+	identity = leaseKey(identity)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if p := m.pools[pool]; p != nil {
@@ -356,6 +376,7 @@ func (m *Manager) Release(pool, identity string, addr netip.Addr) {
 // when the pool does not exist, does not have the address, or one of our
 // IKE SAs holds it for another identity.
 func (m *Manager) Inject(pool, identity string, addr netip.Addr) bool {
+	identity = leaseKey(identity)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.pools[pool]

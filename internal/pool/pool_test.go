@@ -284,3 +284,22 @@ func BenchmarkAcquireRelease10k(b *testing.B) {
 		m.Release("p", id, l.Addr)
 	}
 }
+
+// TestLongIdentity: an identity longer than a record holds is kept under
+// its hash, the same each time, and survives the lease file.
+func TestLongIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases")
+	long := string(make([]byte, 70000))
+	m := open(t, path, cfg(t, "p", "10.0.0.1-10.0.0.2"))
+	a := acquire(t, m, long, false, "p")
+	m.Release("p", long, a)
+	if s := m.State(true)[0]; s.Held != 0 || len(s.Leases[0].Identity) != len("sha256:")+64 {
+		t.Fatalf("state %+v", s.Leases)
+	}
+	m.Close()
+	m = open(t, path, cfg(t, "p", "10.0.0.1-10.0.0.2"))
+	acquire(t, m, "other", false, "p")
+	if got := acquire(t, m, long, false, "p"); got != a {
+		t.Fatalf("the long identity got %s after a restart, want %s", got, a)
+	}
+}
