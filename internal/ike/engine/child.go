@@ -340,7 +340,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		}
 		// RFC 7296 §2.19: a side with virtual IPs is narrowed to them
 		// (vip.go).
-		ni := narrowToVIPs(narrow(r.tsi, pol.Remote), sa.remoteVIPs())
+		ni := narrowToVIPs(narrow(r.tsi, pol.Remote), sa.peerInner())
 		nr := narrowToVIPs(narrow(r.tsr, pol.Local), sa.localVIPs())
 		if len(ni) == 0 || len(nr) == 0 {
 			continue

@@ -284,6 +284,22 @@ func (sa *ikeSA) remoteVIPs() []netip.Addr {
 	return out
 }
 
+// peerInner are the addresses the peer's side of a child SA is narrowed
+// to: the virtual IPs we gave it; for a peer of a VPN with vip-pool that
+// got none (it did not ask), its IKE address, as strongSwan's "dynamic"
+// selector does, so that a road warrior cannot claim the whole space
+// that an unset remote-ts leaves open; else nothing (the policy's
+// selectors alone).
+func (sa *ikeSA) peerInner() []netip.Addr {
+	if v := sa.remoteVIPs(); len(v) > 0 {
+		return v
+	}
+	if len(sa.vpn.VIPPools()) > 0 {
+		return []netip.Addr{sa.remote.Addr().Unmap()}
+	}
+	return nil
+}
+
 // releaseVIPs gives back what the SA holds as it goes: the leases to the
 // pools, the received addresses to the host. An SA replaced by a rekey
 // handed them to its successor (moveTo) and holds none.

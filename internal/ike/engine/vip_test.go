@@ -269,3 +269,18 @@ func TestVIPAttributes(t *testing.T) {
 		t.Errorf("CFG_REPLY attributes\n%v, want\n%v", got, want)
 	}
 }
+
+// TestVIPNotAskedNarrowedToPeer: a peer of a VPN with vip-pool that asks
+// for no address gets a child SA narrowed to its IKE address, not the
+// whole space the unset remote-ts leaves open.
+func TestVIPNotAskedNarrowedToPeer(t *testing.T) {
+	a, b := roadWarriors(t, &poolVIPs{}, newPoolVIPs(t, "10.8.0.1"))
+	establish(t, a, b)
+	_, cb := checkChildPair(t, a, b)
+	if cb.RemoteTS[0].StartAddr != addrA || cb.RemoteTS[0].EndAddr != addrA {
+		t.Errorf("B's remote TS %v, want A's address %s only", cb.RemoteTS, addrA)
+	}
+	if s := saState(t, b); len(s.RemoteVIPs) != 0 {
+		t.Errorf("B gave %v to a peer that did not ask", s.RemoteVIPs)
+	}
+}
