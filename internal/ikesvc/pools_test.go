@@ -52,7 +52,7 @@ func concentrator() *generated.Device {
 // vip-pool list in order and the ha pool working like an ike pool on a
 // single node; what cannot be served is refused at commit.
 func TestPoolAttributes(t *testing.T) {
-	s := newPoolService(t, 15600, t.TempDir())
+	s := newPoolService(t, 15620, t.TempDir())
 	if err := s.Start(concentrator()); err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +118,11 @@ func indexOf(s, sub string) int {
 // the concentrator's lease store keeps the lease for the identity.
 func TestVIPOverLoopback(t *testing.T) {
 	dir := t.TempDir()
-	b := newPoolService(t, 15610, dir)
+	b := newPoolService(t, 15630, dir)
 	if err := b.Start(concentrator()); err != nil {
 		t.Fatal(err)
 	}
-	a := newPoolService(t, 15610, t.TempDir())
+	a := newPoolService(t, 15630, t.TempDir())
 	ra := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
 	ra.Vrf["main"].Ike.Vpn["to-b"].VipRequest = []string{"0.0.0.0"}
 	ra.Vrf["main"].Ike.Vpn["to-b"].SecurityPolicy["net"].LocalTs.Subnet = nil
