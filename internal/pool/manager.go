@@ -68,6 +68,10 @@ type Manager struct {
 	// exhausted counts the requests each pool could not serve.
 	exhausted map[string]uint64
 	buf       []byte
+	// appended counts the records appended since the last rewrite:
+	// past twice the leases (and a floor), the file is rewritten, so
+	// that reconnections without commits do not grow it for ever.
+	appended int
 }
 
 // maxIdentity bounds the identities kept as they are: an IKE identity
@@ -290,9 +294,12 @@ func (m *Manager) rewrite() error {
 	if m.f, err = os.OpenFile(m.o.Path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return fmt.Errorf("pool: %w", err)
 	}
-	m.dirty = false
+	m.dirty, m.appended = false, 0
 	return nil
 }
+
+// compactAfter is the floor of appended records before a rewrite.
+const compactAfter = 4096
 
 // appendRecord appends one record to the lease file.
 func (m *Manager) appendRecord(r Record) {
@@ -305,6 +312,22 @@ func (m *Manager) appendRecord(r Record) {
 		return
 	}
 	m.dirty = true
+	if m.appended++; m.appended > compactAfter && m.appended > 2*m.leaseCount() {
+		// Amortized O(1): a rewrite of n leases after at least 2n
+		// appends.
+		if err := m.rewrite(); err != nil {
+			m.o.Logger.Warn("pool: cannot compact the lease file", "err", err)
+		}
+	}
+}
+
+// leaseCount is the number of leases of all pools.
+func (m *Manager) leaseCount() int {
+	n := len(m.pending)
+	for _, p := range m.pools {
+		n += len(p.byAddr)
+	}
+	return n
 }
 
 // Acquire gives identity an address of the family (IPv6 when v6) from

@@ -303,3 +303,26 @@ func TestLongIdentity(t *testing.T) {
 		t.Fatalf("the long identity got %s after a restart, want %s", got, a)
 	}
 }
+
+// TestLeaseFileCompacted: reconnections without commits append records;
+// the file is rewritten before it holds more than about twice the
+// leases, and keeps them.
+func TestLeaseFileCompacted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases")
+	m := open(t, path, cfg(t, "p", "10.0.0.0/24"))
+	a := acquire(t, m, "alice", false, "p")
+	for range 3 * compactAfter {
+		m.Release("p", "alice", a)
+		acquire(t, m, "alice", false, "p")
+	}
+	b, _ := os.ReadFile(path)
+	recs, _, _ := DecodeLeases(b)
+	if len(recs) > compactAfter+1 {
+		t.Fatalf("the lease file holds %d records for one lease", len(recs))
+	}
+	m.Close()
+	m = open(t, path, cfg(t, "p", "10.0.0.0/24"))
+	if got := acquire(t, m, "alice", false, "p"); got != a {
+		t.Fatalf("alice got %s after compactions, want %s", got, a)
+	}
+}
