@@ -68,6 +68,9 @@ type ResponderOptions struct {
 	// remote selector is its virtual IP, RFC 7296 §2.19). Only secgwd
 	// serves it: the engine-only responder has no pools.
 	Pool string
+	// VIPs serves the Pool's addresses in the engine-only responder
+	// (tests); nil answers no configuration request.
+	VIPs engine.VIPs
 }
 
 // Responder is the engine on real UDP sockets with a discarding
@@ -110,7 +113,7 @@ func NewResponder(o ResponderOptions) (*Responder, error) {
 func newResponder(o ResponderOptions, cfg *config.Config, conn engine.Conn) *Responder {
 	r := &Responder{o: o, failures: map[string]int64{}}
 	r.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: o.Addrs[0], Conn: conn,
-		Dataplane: discard{r}, Logger: o.Logger, Events: r.event})
+		Dataplane: discard{r}, Logger: o.Logger, Events: r.event, VIPs: o.VIPs})
 	return r
 }
 
