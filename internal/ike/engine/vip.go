@@ -20,8 +20,8 @@ import (
 // first of its pools that has one, leased to the peer's identity, and the
 // pool's attributes; the child SAs' TSi are narrowed to the address.
 // When no pool has one, the response carries INTERNAL_ADDRESS_FAILURE and
-// no child SA (RFC 7296 §3.10.1), and the IKE SA stays (the initiator
-// decides: strongSwan deletes it). As initiator, a VPN with vip-request
+// no child SA (RFC 7296 §3.10.1), and the IKE SA stays (§3.15.4: it is
+// still created; the initiator decides, strongSwan deletes it). As initiator, a VPN with vip-request
 // asks for them; the addresses received are installed on the host
 // (VIPs.Install) and the child SAs' TSi narrowed to them. An initiator
 // that asked and got none deletes the IKE SA: its traffic selectors
@@ -125,9 +125,9 @@ func (sa *ikeSA) respondCP(ps []wire.Payload) (out []wire.Payload, child bool) {
 	if cp == nil || len(sa.vpn.VIPPools()) == 0 || vips == nil {
 		return nil, true
 	}
-	// At most one address per family: RFC 7296 §3.15.4 allows one per
-	// requested attribute, and the same identity gets one lease of each
-	// family anyway.
+	// At most one address per family: the responder sends no more
+	// addresses than were requested (RFC 7296 §3.15.1), and an identity
+	// holds one lease of each family anyway.
 	var want4, want6 bool
 	for _, a := range cp.Attributes {
 		want4 = want4 || a.Type == wire.CPInternalIP4Address
