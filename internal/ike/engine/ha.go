@@ -73,6 +73,17 @@ type SeqKey struct {
 // last outbound number used, ISeq the highest inbound number seen.
 type Seq struct{ OSeq, ISeq uint64 }
 
+// VIPClaimer is implemented by a VIPs (Options.VIPs) that can take over
+// the lease of a virtual IP the HA peer gave (the IKE service, over its
+// pools): at a takeover Claim makes the pool count the IKE SA as a
+// holder of l (identity l.Identity holds l.Addr of pool l.Pool), so that
+// the address is not handed to another peer; false when the pool cannot
+// (no such pool or address, or another identity holds it). It is called
+// with a worker's lock held and must not call the Engine.
+type VIPClaimer interface {
+	Claim(l VIPLease) bool
+}
+
 // ErrStandby is returned for an initiation asked of an engine in the HA
 // standby (or init) role: the active node of the pair does that.
 var ErrStandby = errors.New("engine: this node is the HA standby: it initiates nothing (the active node does)")

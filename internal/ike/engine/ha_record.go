@@ -39,6 +39,10 @@ import (
 //	u8 ID type, u16<> ID data                the peer's proven identity
 //	u8<> peer's additional addresses         u8<> each (RFC 4555 §3.6)
 //	u64 established, last-in, rekey, reauth, expire, DPD: Unix ns, 0 none
+//	virtual IPs (RFC 7296 §2.19; vip.go):
+//	  u16<> leases we gave the peer, each u8<> pool, u16<> identity, address
+//	  u8<> addresses the peer gave us, address they are installed on,
+//	  u8<> DNS servers it named
 //	u16<> child SAs, each u16<>:
 //	  u8<> policy, u32 unique-id, u32 inbound SPI, u32 outbound SPI
 //	  u8 flags (ESN), u8 mode, u8 state
@@ -105,7 +109,14 @@ type saRecord struct {
 	peerAddrs  []netip.Addr
 	// Wall-clock Unix nanoseconds, 0 for none.
 	established, lastIn, rekeyAt, reauthAt, expireAt, dpdAt int64
-	children                                                []childRecord
+	// leases are the virtual IPs we gave the peer (pool, identity and
+	// address; the pool's attributes went in IKE_AUTH's CFG_REPLY);
+	// vips those the peer gave us, installed on vipsOn, and dns the DNS
+	// servers it named.
+	leases    []VIPLease
+	vips, dns []netip.Addr
+	vipsOn    netip.Addr
+	children  []childRecord
 	// uid is the unique-id of the SA in the operational state: both
 	// nodes name it alike (SyncImport).
 	uid uint32
@@ -209,6 +220,16 @@ func (r *saRecord) marshal() []byte {
 		e.u64(uint64(t))
 	}
 	at = e.open16()
+	for _, l := range r.leases {
+		e.bytes8([]byte(l.Pool))
+		e.bytes16([]byte(l.Identity))
+		e.addr(l.Addr)
+	}
+	e.close16(at)
+	e.addrs8(r.vips)
+	e.addr(r.vipsOn)
+	e.addrs8(r.dns)
+	at = e.open16()
 	for i := range r.children {
 		c := &r.children[i]
 		ac := e.open16()
@@ -225,7 +246,10 @@ func (r *saRecord) marshal() []byte {
 // sizeHint is the record's encoded size or a little more, so that
 // marshal allocates once.
 func (r *saRecord) sizeHint() int {
-	n := 128 + len(r.vpn) + len(r.keymat) + len(r.peerID.Data) + 17*len(r.peerAddrs) + 2*len(r.addKEs)
+	n := 128 + len(r.vpn) + len(r.keymat) + len(r.peerID.Data) + 17*(len(r.peerAddrs)+len(r.vips)+len(r.dns)) + 2*len(r.addKEs)
+	for _, l := range r.leases {
+		n += 20 + len(l.Pool) + len(l.Identity)
+	}
 	for _, m := range r.lastResp {
 		n += 2 + len(m)
 	}
@@ -327,6 +351,14 @@ func (e *recEncoder) addr(a netip.Addr) {
 	e.b = append(e.b, x[:]...)
 }
 
+func (e *recEncoder) addrs8(as []netip.Addr) {
+	at := e.open8()
+	for _, a := range as {
+		e.addr(a)
+	}
+	e.close8(at)
+}
+
 func (e *recEncoder) addrPort(ap netip.AddrPort) {
 	e.addr(ap.Addr())
 	e.u16(ap.Port())
@@ -369,7 +401,7 @@ func parseRecord(data []byte) (*saRecord, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", errRecord, ver, recordVersion)
 	}
 	var idType uint8
-	var keymat, idData, addKEs, addrs, resp, children cryptobyte.String
+	var keymat, idData, addKEs, addrs, resp, leases, vips, dns, children cryptobyte.String
 	ok := s.ReadUint64(&r.spii) && s.ReadUint64(&r.spir) && s.ReadUint16(&r.flags) && s.ReadUint32(&r.uid) &&
 		readString8(&s, &r.vpn) && readAddrPort(&s, &r.local) && readAddrPort(&s, &r.remote) &&
 		readSuite(&s, &r.suite) && s.ReadUint8LengthPrefixed(&addKEs) &&
@@ -379,7 +411,8 @@ func parseRecord(data []byte) (*saRecord, error) {
 	for _, t := range []*int64{&r.established, &r.lastIn, &r.rekeyAt, &r.reauthAt, &r.expireAt, &r.dpdAt} {
 		ok = ok && readInt64(&s, t)
 	}
-	ok = ok && s.ReadUint16LengthPrefixed(&children)
+	ok = ok && s.ReadUint16LengthPrefixed(&leases) && s.ReadUint8LengthPrefixed(&vips) && readAddr(&s, &r.vipsOn) &&
+		s.ReadUint8LengthPrefixed(&dns) && s.ReadUint16LengthPrefixed(&children)
 	if !ok || !s.Empty() {
 		return nil, fmt.Errorf("%w: truncated or trailing octets", errRecord)
 	}
@@ -409,6 +442,25 @@ func parseRecord(data []byte) (*saRecord, error) {
 			return nil, fmt.Errorf("%w: peer address", errRecord)
 		}
 		r.peerAddrs = append(r.peerAddrs, a)
+	}
+	for !leases.Empty() {
+		var l VIPLease
+		if !readString8(&leases, &l.Pool) || !readString16(&leases, &l.Identity) || !readAddr(&leases, &l.Addr) || !l.Addr.IsValid() {
+			return nil, fmt.Errorf("%w: virtual IP lease", errRecord)
+		}
+		r.leases = append(r.leases, l)
+	}
+	for _, l := range []struct {
+		s   *cryptobyte.String
+		out *[]netip.Addr
+	}{{&vips, &r.vips}, {&dns, &r.dns}} {
+		for !l.s.Empty() {
+			var a netip.Addr
+			if !readAddr(l.s, &a) || !a.IsValid() {
+				return nil, fmt.Errorf("%w: virtual IP", errRecord)
+			}
+			*l.out = append(*l.out, a)
+		}
 	}
 	for !children.Empty() {
 		var body cryptobyte.String
@@ -496,6 +548,15 @@ func readInt64(s *cryptobyte.String, v *int64) bool {
 		return false
 	}
 	*v = int64(u)
+	return true
+}
+
+func readString16(s *cryptobyte.String, v *string) bool {
+	var b cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&b) {
+		return false
+	}
+	*v = string(b)
 	return true
 }
 

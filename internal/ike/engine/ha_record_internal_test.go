@@ -47,6 +47,10 @@ func testRecord() *saRecord {
 		peerAddrs:   []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")},
 		established: 1_700_000_000_000_000_000, lastIn: 1_700_000_100_000_000_000,
 		rekeyAt: 1_700_014_000_000_000_000, expireAt: 1_700_015_000_000_000_000, dpdAt: 1_700_000_130_000_000_000,
+		leases: []VIPLease{{Pool: "rw", Identity: "alice@example.com", Addr: netip.MustParseAddr("10.9.0.7")},
+			{Pool: "rw6", Identity: "alice@example.com", Addr: netip.MustParseAddr("fd00::7")}},
+		vips: []netip.Addr{netip.MustParseAddr("10.8.0.2")}, vipsOn: netip.MustParseAddr("10.0.0.1"),
+		dns: []netip.Addr{netip.MustParseAddr("10.8.0.53")},
 		children: []childRecord{
 			{policy: "net", uid: 42, inSPI: 0xc0000001, outSPI: 0xd0000001, esn: true, mode: config.ModeTunnel, state: childInstalled,
 				suite: gcm, in: DirKeys{Encr: keyBytes(0x40, 36)}, out: DirKeys{Encr: keyBytes(0x80, 36)},
@@ -64,6 +68,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, r := range []*saRecord{testRecord(), func() *saRecord {
 		r := testRecord() // responder, no child SA, no peer address
 		r.flags, r.children, r.peerAddrs, r.addKEs, r.lastResp, r.lastRespID = 0, nil, nil, nil, nil, 0
+		r.leases, r.vips, r.vipsOn, r.dns = nil, nil, netip.Addr{}, nil
 		return r
 	}()} {
 		b := r.marshal()

@@ -138,6 +138,7 @@ func (e *Engine) dropQuietly(sa *ikeSA) {
 	}
 	sa.tasks = nil
 	sa.dropFollowup()
+	sa.releaseVIPs() // the other node holds them now (vip.go)
 	if sa.state == stateEstablished {
 		e.dos.established.Add(-1)
 	}
@@ -227,6 +228,7 @@ func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN, seqs func(SeqKey
 	sa.setEstablished()
 	sa.established, sa.lastIn = e.monoOf(r.established), e.monoOf(r.lastIn)
 	e.contacts.add(sa)
+	e.restoreVIPs(sa, r)
 	for _, cr := range r.children {
 		e.restoreChild(sa, cr, seqs, shift)
 	}
@@ -293,6 +295,37 @@ func (e *Engine) restoreChild(sa *ikeSA, cr childRecord, seqs func(SeqKey) (Seq,
 		c.state = childDeleting
 		sa.queue(&deleteTask{child: c.InSPI})
 	}
+}
+
+// restoreVIPs gives the IKE SA being taken over the virtual IPs of its
+// record (RFC 7296 §2.19): the leases it gave the peer are claimed from
+// the pools (VIPClaimer; one the pool cannot give is kept, and logged:
+// the peer uses the address), the addresses the peer gave us are
+// installed on the host again (VIPs.Install), as passivate took them
+// away. sa.w.mu is held.
+func (e *Engine) restoreVIPs(sa *ikeSA, r *saRecord) {
+	if len(r.leases) == 0 && len(r.vips) == 0 && len(r.dns) == 0 {
+		return
+	}
+	st := &vipState{local: r.vips, installedOn: r.vipsOn, dns: r.dns}
+	vips := e.o.VIPs
+	claimer, _ := vips.(VIPClaimer)
+	for _, l := range r.leases {
+		if vips != nil && (claimer == nil || !claimer.Claim(l)) {
+			sa.log().Warn("HA takeover: the pool cannot hold the virtual IP the peer uses: it may be handed to another peer",
+				"pool", l.Pool, "vip", l.Addr)
+		}
+		st.remote = append(st.remote, l)
+	}
+	for _, v := range r.vips {
+		if vips == nil {
+			break
+		}
+		if err := vips.Install(sa.vpn.Name, r.vipsOn, v); err != nil {
+			sa.log().Warn("HA takeover: cannot install the virtual IP", "vip", v, "err", err)
+		}
+	}
+	sa.vip = st
 }
 
 // wall turns an engine clock value into wall-clock Unix nanoseconds for a

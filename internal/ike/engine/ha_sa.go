@@ -29,6 +29,12 @@ func (e *Engine) recordOf(sa *ikeSA) *saRecord {
 			r.flags |= f.flag
 		}
 	}
+	if v := sa.vip; v != nil {
+		for _, l := range v.remote {
+			r.leases = append(r.leases, VIPLease{Pool: l.Pool, Identity: l.Identity, Addr: l.Addr})
+		}
+		r.vips, r.vipsOn, r.dns = slices.Clone(v.local), v.installedOn, slices.Clone(v.dns)
+	}
 	if sa.haveLastResp && len(sa.lastResp) > 0 {
 		// Shared, not copied: a cached response is never modified.
 		r.flags |= recLastResp
@@ -91,6 +97,10 @@ func (e *Engine) passiveStates(keys bool) []SAState {
 			UDPEncap: f&(recNATLocal|recNATRemote) != 0, PPKUsed: f&recPPK != 0, MOBIKE: f&recMOBIKE != 0,
 			MOBIKEInitiator: f&recMOBIKEInitiator != 0, Established: at(r.established),
 			RekeyAt: at(r.rekeyAt), ReauthAt: at(r.reauthAt), ExpireAt: at(r.expireAt)}
+		s.LocalVIPs, s.DNS = slices.Clone(r.vips), slices.Clone(r.dns)
+		for _, l := range r.leases {
+			s.RemoteVIPs = append(s.RemoteVIPs, l.Addr)
+		}
 		v := cfg.VPN(r.vpn)
 		if v != nil {
 			s.LocalID = localIdentity(&ikeSA{local: r.local}, v)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"secgw/generated"
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
@@ -541,4 +542,73 @@ func TestHATakeoverLostResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchanged(t, "the next DPD", converse(t, c, b), dpdExchange)
+}
+
+// claimingVIPs is poolVIPs that can take over a lease (engine.VIPClaimer),
+// as the IKE service's adapter does.
+type claimingVIPs struct{ *poolVIPs }
+
+func (v claimingVIPs) Claim(l engine.VIPLease) bool {
+	if !v.m.Inject(l.Pool, l.Identity, l.Addr) {
+		return false
+	}
+	got, err := v.m.Acquire([]string{l.Pool}, l.Identity, l.Addr.Is6())
+	return err == nil && got.Addr == l.Addr
+}
+
+// TestHAVirtualIPs: the virtual IP A's pool gave road warrior C is held
+// by B's pool after B took over (the next peer gets another address),
+// and the one C received moves from C's host to its twin D's when C
+// goes standby and D takes over; B and D then carry on.
+func TestHAVirtualIPs(t *testing.T) {
+	rwConfig := func() (ikeC, ikeA *generated.SecgwVrf_Vrf_Ike) {
+		ikeC = vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24")
+		ikeC.Vpn["to-b"].VipRequest = []string{"0.0.0.0"}
+		ikeC.Vpn["to-b"].SecurityPolicy["net"].LocalTs.Subnet = nil
+		ikeA = vpnConfig("from-a", addrB, netip.Addr{}, "b.example", "a.example", "secret", "192.168.2.0/24", "192.168.1.0/24")
+		ikeA.Vpn["from-a"].VipPool = []string{"rw"}
+		ikeA.Vpn["from-a"].RemoteId = nil
+		ikeA.Vpn["from-a"].SecurityPolicy["net"].RemoteTs.Subnet = nil
+		return ikeC, ikeA
+	}
+	vipsC, vipsA := &poolVIPs{}, newPoolVIPs(t, "10.8.0.1-10.8.0.2")
+	c, a := roadWarriors(t, vipsC, vipsA, "0.0.0.0")
+	ikeD, ikeB := rwConfig()
+	vipsB, vipsD := claimingVIPs{newPoolVIPs(t, "10.8.0.1-10.8.0.2")}, &poolVIPs{}
+	b := newPeer(t, ikeB, addrB, both(standby, func(o *engine.Options) { o.VIPs = vipsB }))
+	d := newPeer(t, ikeD, addrA, both(standby, func(o *engine.Options) { o.VIPs = vipsD }))
+	a.e.SetSyncSink(&haSink{t: t, to: b.e})
+	c.e.SetSyncSink(&haSink{t: t, to: d.e})
+	connectVIP(t, c, a, authWithVIP)
+	vip := []netip.Addr{netip.MustParseAddr("10.8.0.1")}
+	if sb, sd := saState(t, b), saState(t, d); !slices.Equal(sb.RemoteVIPs, vip) || !slices.Equal(sd.LocalVIPs, vip) {
+		t.Fatalf("passive: B gave %v, D received %v; want %v", sb.RemoteVIPs, sd.LocalVIPs, vip)
+	}
+	if err := b.e.SetRole(true, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if vipsB.held(t) != 1 {
+		t.Fatalf("B's pool holds %d leases after the takeover, want C's", vipsB.held(t))
+	}
+	if l, err := vipsB.m.Acquire([]string{"rw"}, "another.example", false); err != nil || l.Addr == vip[0] {
+		t.Fatalf("B's pool gives the next peer %v (%v): C's address again", l.Addr, err)
+	}
+	if err := c.e.SetRole(false, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(vipsC.installed) != 0 {
+		t.Fatalf("C, standby, still has %v on its host", vipsC.installed)
+	}
+	if err := d.e.SetRole(true, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(vipsD.installed, vip) {
+		t.Fatalf("D installed %v after its takeover, want %v", vipsD.installed, vip)
+	}
+	spiD, _ := onlySA(t, d)
+	if err := d.e.CheckLiveness(spiD); err != nil {
+		t.Fatal(err)
+	}
+	exchanged(t, "D's DPD to B", converse(t, d, b), dpdExchange)
+	checkChildPair(t, d, b)
 }
