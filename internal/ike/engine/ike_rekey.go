@@ -320,7 +320,7 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 	sa.tasks = nil
 	sa.successor = n
 	n.vip, sa.vip = sa.vip, nil // the leases and addresses go with the SA (vip.go)
-	sa.syncLater() // its SADelete: its child SAs are n's now (ha.go)
+	sa.syncLater()              // its SADelete: its child SAs are n's now (ha.go)
 	n.syncLater()
 	n.pendingChildren, sa.pendingChildren = n.pendingChildren+sa.pendingChildren, 0
 	n.replaces, sa.replaces = sa.replaces, 0
