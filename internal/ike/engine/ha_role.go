@@ -20,10 +20,11 @@ const ivMargin = 1 << 32
 // active false (BACKUP, FAULT, STOP; split brain lost): the engine goes
 // standby. Every established IKE SA becomes a passive record, as the
 // standby got it from the sync, and its child SAs leave the dataplane
-// (Dataplane.DeleteChild); IKE SAs being set up are dropped; no timer of
-// them runs; nothing is sent to the peers (the other node now holds the
-// SAs and syncs them here). No SA event is reported: the SAs live on, at
-// the other node.
+// (Dataplane.DeleteChild), its virtual IPs go back (leases to the pools,
+// received addresses off the host: VIPs); IKE SAs being set up are
+// dropped; no timer of them runs; nothing is sent to the peers (the
+// other node now holds the SAs and syncs them here). No SA event is
+// reported: the SAs live on, at the other node.
 //
 // active true (MASTER: takeover): every passive record whose VPN this
 // node has becomes an IKE SA of the engine again: its child SAs are
@@ -36,7 +37,9 @@ const ivMargin = 1 << 32
 // once: an IKE SA or child SA whose rekey was under way at the old
 // active is rekeyed again); its message IDs go on from the synced ones
 // with the safe margin of decision 3 (handleRequest, handleResponse);
-// its AEAD IV counter moves by ivMargin. Records of VPNs this node does
+// its AEAD IV counter moves by ivMargin; the last response the old
+// active sent is resent to a retransmitted request; its virtual IPs are
+// claimed and installed (restoreVIPs). Records of VPNs this node does
 // not have, whose SPIs are in use, are dropped, logged and counted
 // (HAStats.NotTakenOver). Then the VPNs with start-action start that have
 // no IKE SA are started, and the engine answers again.
