@@ -112,11 +112,10 @@ func (sa *ikeSA) outstanding(f func(task) bool) bool {
 // too and its message ID is within the send window.
 func (sa *ikeSA) startNext() {
 	for len(sa.tasks) > 0 && sa.state != stateDeleted {
-		t := sa.tasks[0]
 		if sa.haFirstReq && !sa.livenessFirst() {
-			return // ha_msgid.go
+			return // the first request after an HA takeover goes alone (ha_msgid.go)
 		}
-		t = sa.tasks[0]
+		t := sa.tasks[0]
 		if len(sa.out) > 0 {
 			if !sa.concurrent(t) || !sa.outstanding(sa.concurrent) {
 				return
