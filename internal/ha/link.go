@@ -325,17 +325,23 @@ func (n *Node) snapshot(s *session) error {
 	if err := n.write(s, SnapshotBegin{}); err != nil {
 		return err
 	}
-	sent := map[saID]struct{}{}
-	var werr error
-	n.eng.Snapshot(func(spiI, spiR uint64, rec []byte) {
-		if werr != nil {
-			return
-		}
-		werr = n.write(s, SAUpdate{SPIi: spiI, SPIr: spiR, Record: rec})
-		sent[saID{spiI, spiR}] = struct{}{}
+	// The records are copied out first: the engine's locks are not held
+	// while a slow peer's socket blocks.
+	type rec struct {
+		id  saID
+		rec []byte
+	}
+	var recs []rec
+	n.eng.Snapshot(func(spiI, spiR uint64, b []byte) {
+		recs = append(recs, rec{saID{spiI, spiR}, append([]byte(nil), b...)})
 	})
-	if werr != nil {
-		return werr
+	sent := make(map[saID]struct{}, len(recs))
+	for i, r := range recs {
+		if err := n.write(s, SAUpdate{SPIi: r.id.i, SPIr: r.id.r, Record: r.rec}); err != nil {
+			return err
+		}
+		recs[i].rec = nil
+		sent[r.id] = struct{}{}
 	}
 	entries := n.readSeqs()
 	for len(entries) > 0 {

@@ -135,6 +135,8 @@ type Stats struct {
 	Sent, Received, Rejected         uint64
 	Transitions, SplitBrains, Resync uint64
 	Overflows                        uint64
+	// Queued is the bytes waiting in the send queue.
+	Queued int
 	// LastSync is when the last SA or sequence number update was sent
 	// (active) or received (standby); zero if never.
 	LastSync time.Time
@@ -142,10 +144,10 @@ type Stats struct {
 
 // Node is one node of the pair. Its methods are safe for concurrent use.
 type Node struct {
-	cfg  Config
-	eng  Engine
-	src  SeqSource
-	log  *slog.Logger
+	cfg Config
+	eng Engine
+	src SeqSource
+	log *slog.Logger
 
 	// roleMu serializes role transitions (the engine's SetRole runs
 	// under it, never under mu: the engine calls SAUpdate back).
@@ -290,6 +292,7 @@ func (n *Node) Stats() Stats {
 		s.PeerRole, s.PeerSynced = n.peerRole, n.peerSync
 	}
 	s.IKESAs = uint32(len(n.sas))
+	s.Queued = n.queued
 	for _, e := range n.store {
 		if e.Out {
 			s.ChildSAs++
