@@ -116,6 +116,12 @@ type Carry struct {
 // Role is the role the carried node had.
 func (c *Carry) Role() Role { return c.role }
 
+// Seqs looks up the sequence numbers the carried node held.
+func (c *Carry) Seqs(k SeqKey) (Seq, bool) {
+	e, ok := c.seqs[k]
+	return e.Seq, ok
+}
+
 type saID struct{ i, r uint64 }
 
 // Stats is the subsystem's state (secgw-ha.yang, state).
