@@ -157,4 +157,3 @@ func TestDataplaneEvents(t *testing.T) {
 	}
 	waitFor(t, func() bool { _, _, _, ok := onlyChild(a); return ok })
 }
-
