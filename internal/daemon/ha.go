@@ -65,6 +65,7 @@ type haConfig struct {
 // haIKE is `vrf main ike ha`.
 type haIKE struct {
 	listen  string
+	iface   string
 	nodeID  uint8
 	local   netip.Addr
 	remote  netip.Addr
@@ -91,7 +92,7 @@ func resolveHA(running *generated.Device) (haConfig, error) {
 	if h == nil {
 		return c, nil
 	}
-	i := &haIKE{listen: h.GetListenHaGroup(), nodeID: h.GetNodeId(), port: h.GetPort()}
+	i := &haIKE{listen: h.GetListenHaGroup(), iface: h.GetInterface(), nodeID: h.GetNodeId(), port: h.GetPort()}
 	var err error
 	if i.local, err = netip.ParseAddr(h.GetLocalAddress()); err != nil {
 		return c, fmt.Errorf("ha: local-address: %w", err)
@@ -217,7 +218,7 @@ func (h *haSub) apply(c haConfig) error {
 	}
 	n := ha.New(ha.Config{
 		NodeID: c.ike.nodeID, Local: c.ike.local, Remote: c.ike.remote, Port: c.ike.port,
-		Secret: c.ike.secret, OSeqShift: c.ike.shift, SyncPeriod: c.ike.period, SyncPackets: c.ike.packets,
+		Interface: c.ike.iface, Secret: c.ike.secret, OSeqShift: c.ike.shift, SyncPeriod: c.ike.period, SyncPackets: c.ike.packets,
 		OnRole: h.onRole, Logger: h.d.cfg.Logger, Carry: carry,
 	}, haEngine{h.engine()}, haSeqs{h.d.dataplane})
 	if err := n.Start(); err != nil {

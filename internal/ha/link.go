@@ -59,7 +59,7 @@ func (n *Node) dial() (net.Conn, error) {
 	if n.cfg.Dial != nil {
 		return n.cfg.Dial(ctx)
 	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: n.cfg.Local.AsSlice()}}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: n.cfg.Local.AsSlice()}, Control: bindDevice(n.cfg.Interface)}
 	return d.DialContext(ctx, "tcp", net.JoinHostPort(n.cfg.Remote.String(), strconv.Itoa(int(n.cfg.Port))))
 }
 

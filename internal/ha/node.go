@@ -78,6 +78,8 @@ type Config struct {
 	// port (DefaultPort if 0).
 	Local, Remote netip.Addr
 	Port          uint16
+	// Interface, if set, binds the link's sockets to that device.
+	Interface string
 	// Secret is the HA secret (decoded). It is never logged.
 	Secret []byte
 	// OSeqShift is added to the last synced outbound sequence number at
@@ -252,7 +254,8 @@ func (n *Node) listen() (net.Listener, error) {
 		return n.cfg.Listen()
 	}
 	addr := net.JoinHostPort(n.cfg.Local.String(), strconv.Itoa(int(n.cfg.Port)))
-	ln, err := net.Listen("tcp", addr)
+	lc := net.ListenConfig{Control: bindDevice(n.cfg.Interface)}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ha: listen: %w", err)
 	}
