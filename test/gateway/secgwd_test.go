@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"secgw/internal/ncclient"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +29,19 @@ type gateway struct {
 	ns, dir, log string
 	password     string
 	nc           *ncclient.Session
+	// cmd is secgwd's process; killed is set by kill (a SIGKILL the
+	// test meant: the cleanup expects no clean exit then).
+	cmd    *exec.Cmd
+	killed atomic.Bool
+}
+
+// kill sends secgwd SIGKILL, as a crash would end it.
+func (g *gateway) kill(t *testing.T) {
+	t.Helper()
+	g.killed.Store(true)
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatalf("gateway: kill secgwd: %v", err)
+	}
 }
 
 // netconfAddr is where secgwd listens, inside its namespace.
@@ -58,11 +72,19 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("gateway: starting secgwd: %v", err)
 	}
+	g.cmd = cmd
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		if g.nc != nil {
 			g.nc.Close()
+		}
+		if g.killed.Load() {
+			<-exited
+			if t.Failed() {
+				t.Logf("secgwd log (%s), last lines:\n%s", g.log, tail(g.readLog(), 60))
+			}
+			return
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
