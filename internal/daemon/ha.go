@@ -385,31 +385,18 @@ func (h *haSub) bindNetconf(srv *netconf.Server) {
 // haSeqs is the active's SeqSource over the dataplane (decision 6).
 type haSeqs struct{ dp dataplane.Dataplane }
 
-// Seqs lists the SAs the dataplane owns and reads each one's outbound
-// sequence number (Counters.OSeq).
-//
-// MERGE: with slice ha-seq's Dataplane.SeqStates (one bulk read, inbound
-// highest number included), this becomes one SeqStates call mapped to
-// ha.SeqEntry{Key, Out: s.Dir == dataplane.Out, Seq{s.OSeq, s.ISeq}}.
-// Until then the inbound highest number is not known here (ISeq 0: the
-// new active's replay window starts from the bottom).
+// Seqs reads the sequence numbers of every SA the dataplane owns in one
+// bulk read (Dataplane.SeqStates): the last outbound number of the
+// outbound SAs, the highest inbound one accepted of the inbound SAs.
 func (s haSeqs) Seqs(ctx context.Context) ([]ha.SeqEntry, error) {
-	st, err := s.dp.List(ctx)
+	states, err := s.dp.SeqStates(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ha.SeqEntry, 0, len(st.SAs))
-	for i := range st.SAs {
-		sa := &st.SAs[i]
-		e := ha.SeqEntry{Key: ha.SeqKey{Dst: sa.Dst, SPI: sa.SPI}, Out: sa.Dir == dataplane.Out}
-		if e.Out {
-			k, err := s.dp.Counters(ctx, sa.Key())
-			if err != nil {
-				continue // gone meanwhile
-			}
-			e.OSeq = k.OSeq
-		}
-		out = append(out, e)
+	out := make([]ha.SeqEntry, 0, len(states))
+	for _, st := range states {
+		out = append(out, ha.SeqEntry{Key: ha.SeqKey{Dst: st.Key.Dst, SPI: st.Key.SPI}, Out: st.Dir == dataplane.Out,
+			Seq: ha.Seq{OSeq: st.OSeq, ISeq: st.ISeq}})
 	}
 	return out, nil
 }
