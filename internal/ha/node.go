@@ -335,6 +335,9 @@ func (n *Node) reevaluate(cause string) (Role, error) {
 	}
 	if to == from {
 		n.mu.Unlock()
+		if split {
+			n.log.Error("HA split brain: both nodes active with the link up; node 1 stays active", "node-id", n.cfg.NodeID, "role", to.String())
+		}
 		return to, nil
 	}
 	var seqs map[SeqKey]SeqEntry
