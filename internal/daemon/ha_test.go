@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -216,5 +217,45 @@ func TestHASeqnumSync(t *testing.T) {
 	if _, err := resolveHA(dev(strings.Replace(haXML(1, 4600, haSecret, ""), "<sync-period-packets>10<", "<sync-period-packets>100<", 1))); err == nil ||
 		!strings.Contains(err.Error(), "oseq-shift") {
 		t.Fatalf("sync-period-packets 100 thousand with oseq-shift 100000: %v", err)
+	}
+}
+
+// TestHARoleChangeNotification: a NETCONF client subscribed with
+// create-subscription (ncclient) receives ha-role-change when its
+// ha-notify makes the node active.
+func TestHARoleChangeNotification(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import ncclient").Run(); err != nil {
+		t.Fatal("python3-ncclient missing: apt-get install python3-ncclient")
+	}
+	g := startGateway(t, "node1", 17620)
+	if msg := g.configureVRF(t, haXML(1, freeTCPPort(t), haSecret, "")); msg != "" {
+		t.Fatal(msg)
+	}
+	host, port, _ := net.SplitHostPort(g.d.Addr().String())
+	script := `
+import sys
+from ncclient import manager
+from ncclient.xml_ import to_ele
+m = manager.connect(host=sys.argv[1], port=int(sys.argv[2]), username="admin", password=sys.argv[3],
+                    hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=20)
+m.create_subscription()
+m.dispatch(to_ele('<ha-notify xmlns="urn:secgw:yang:secgw-ha"><group>g1</group><state>master</state></ha-notify>'))
+while True:
+    n = m.take_notification(timeout=10)
+    if n is None:
+        print("NONE")
+        break
+    if "ha-role-change" in n.notification_xml:
+        print("EVENT", n.notification_xml.replace("\n", ""))
+        break
+m.close_session()
+`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, host, port, g.d.CreatedPassword()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ncclient: %v\n%s", err, out)
+	}
+	want := `<ha-role-change xmlns="urn:secgw:yang:secgw-ha"><vrf>main</vrf><role>active</role><previous-role>init</previous-role><reason>vrrp master</reason></ha-role-change>`
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("no ha-role-change notification:\n%s\nwant %s", out, want)
 	}
 }
