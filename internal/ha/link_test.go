@@ -30,8 +30,21 @@ func freePort(t *testing.T) uint16 {
 	return uint16(ln.Addr().(*net.TCPAddr).Port)
 }
 
+type tcpListener struct {
+	net.Listener
+	port uint16
+}
+
+func netListen() (*tcpListener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	return &tcpListener{ln, uint16(ln.Addr().(*net.TCPAddr).Port)}, nil
+}
+
 func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
+	if t != nil && testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
 	return nil
