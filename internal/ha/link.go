@@ -102,10 +102,10 @@ func (n *Node) acceptLoop() {
 }
 
 func (n *Node) reject(conn net.Conn, why string) {
-	_ = conn.Close()
 	n.mu.Lock()
 	n.stats.Rejected++
 	n.mu.Unlock()
+	_ = conn.Close()
 	n.log.Warn("HA connection refused", "reason", why)
 }
 
