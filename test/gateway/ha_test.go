@@ -162,7 +162,8 @@ func charonSPIs(t *testing.T, ch *charon) string {
 // ha-notify master makes node 2 take over: charon keeps its IKE SA and
 // child SPIs (no renegotiation), traffic through the tunnel resumes, and
 // charon drops no ESP packet as a replay (node 2's outbound numbers
-// start oseq-shift above the last synced ones).
+// start oseq-shift above the last synced ones). Node 1 then restarts from
+// empty as standby and node 2 resyncs it, the tunnel untouched.
 func TestHAFailover(t *testing.T) {
 	t.Parallel()
 	requirePrerequisites(t)
@@ -215,5 +216,19 @@ func TestHAFailover(t *testing.T) {
 	// node 2 serves the SA: it shows it established.
 	if out := n2.mustCLI(t, "", "show", "ike", "ike-sa"); !strings.Contains(out, "established") {
 		t.Errorf("gateway: node 2's IKE SAs after the takeover:\n%s", out)
+	}
+
+	// Node 1 comes back from empty, as standby: node 2 resyncs it while
+	// it keeps serving.
+	n1 = startGateway(t, top.node1)
+	n1.configure(t, ourVPN(ourVPNName, suiteGCM, testPSK, policy4)...)
+	n1.configureVRF(t, haConfig(1)...)
+	n1.haNotify(t, "g-wan", "backup")
+	n1.waitHA(t, "node 1 resynced", "Role:             standby", "Peer role:        active",
+		"IKE SAs synced:   1", "Child SAs synced: 1")
+	n2.waitHA(t, "node 2 sees its standby", "Role:             active", "Peer role:        standby", "Resyncs:          1")
+	ping(t, top.charon, charonIn4, gwInner4)
+	if after := charonSPIs(t, ch); after != before {
+		t.Errorf("gateway: charon renegotiated during the resync:\nbefore %s\nafter  %s", before, after)
 	}
 }
