@@ -265,6 +265,9 @@ func (n *Node) writer(s *session) {
 		case <-t.C:
 			hello = true
 		case <-s.kick:
+			n.mu.Lock()
+			hello, n.helloDue = n.helloDue, false
+			n.mu.Unlock()
 		}
 	}
 }

@@ -172,6 +172,8 @@ type Node struct {
 	queue  [][]byte
 	queued int
 	resync bool
+	// helloDue asks the writer for a hello now (a role change).
+	helloDue bool
 	// sas are the IKE SAs synced; seqs the ESP SAs' numbers (held by
 	// the standby, last sent by the active).
 	sas   map[saID]struct{}
@@ -368,6 +370,9 @@ func (n *Node) reevaluate(cause string) (Role, error) {
 	n.mu.Lock()
 	n.role = to
 	n.stats.Transitions++
+	// The peer learns the new role at once, not at the next tick.
+	n.helloDue = true
+	n.kickLocked()
 	switch to {
 	case RoleActive:
 		// What we hold is now ours to sync: the peer gets a full

@@ -12,12 +12,17 @@ func (n *Node) handle(m Message) {
 	n.mu.Lock()
 	n.stats.Received++
 	if h, ok := m.(Hello); ok {
-		changed := n.peerRole != h.Role
+		old := n.peerRole
+		changed := old != h.Role
 		n.peerRole, n.peerSync = h.Role, h.Synced
-		if changed && h.Role != RoleActive {
-			// A peer that (re)becomes passive gets a full snapshot
-			// from an active node.
+		if old == RoleActive && h.Role != RoleActive {
+			// A peer that was active (split brain, or a takeover back)
+			// held its own SAs: it gets a full snapshot. One that was
+			// init already took the snapshot of the link's start.
 			n.resync = true
+		}
+		if changed {
+			// A snapshot may now be due (the peer's role is known).
 			n.kickLocked()
 		}
 		n.mu.Unlock()
