@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"secgw/generated"
@@ -50,7 +51,9 @@ type haSub struct {
 	applied            bool
 	node               *ha.Node
 	// notify sends a NETCONF notification (set once the server exists).
-	notify func(name string, v any)
+	// Not under mu: a role change reports while a reconfiguration, which
+	// holds mu, waits for the node to stop.
+	notify atomic.Pointer[func(name string, v any)]
 }
 
 // haConfig is the resolved HA configuration of vrf main.
@@ -241,11 +244,7 @@ func (h *haSub) close() {
 }
 
 // setNotify sets how role changes become NETCONF notifications.
-func (h *haSub) setNotify(fn func(name string, v any)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.notify = fn
-}
+func (h *haSub) setNotify(fn func(name string, v any)) { h.notify.Store(&fn) }
 
 // haRoleChange is secgw-ha's ha-role-change notification.
 type haRoleChange struct {
@@ -258,11 +257,8 @@ type haRoleChange struct {
 // onRole logs a role change at level 0 and notifies it.
 func (h *haSub) onRole(c ha.RoleChange) {
 	h.log.Info("HA role change", "from", c.From.String(), "to", c.To.String(), "reason", c.Reason)
-	h.mu.Lock()
-	notify := h.notify
-	h.mu.Unlock()
-	if notify != nil {
-		notify("ha-role-change", haRoleChange{VRF: ikesvc.VRF, Role: c.To.String(), Previous: c.From.String(), Reason: c.Reason})
+	if notify := h.notify.Load(); notify != nil {
+		(*notify)("ha-role-change", haRoleChange{VRF: ikesvc.VRF, Role: c.To.String(), Previous: c.From.String(), Reason: c.Reason})
 	}
 }
 
