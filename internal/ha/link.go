@@ -165,7 +165,7 @@ func (n *Node) serve(conn net.Conn) {
 		return
 	}
 	old := n.sess
-	n.sess, n.peerRole, n.peerSync = s, peerUnknown, false
+	n.sess, n.peerRole, n.peerSync, n.synced = s, peerUnknown, false, false
 	// The active sends a snapshot on every (re)connect, once the peer's
 	// hello says it is not active.
 	n.resync, n.queue, n.queued = true, nil, 0
@@ -294,7 +294,7 @@ func (n *Node) next() ([]byte, bool) {
 func (n *Node) hello() Hello {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return Hello{NodeID: n.cfg.NodeID, Role: n.role, Synced: n.snap == nil && n.stats.Received > 0}
+	return Hello{NodeID: n.cfg.NodeID, Role: n.role, Synced: n.synced}
 }
 
 func (n *Node) write(s *session, m Message) error {

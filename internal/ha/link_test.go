@@ -132,7 +132,7 @@ func TestLinkSnapshotIncremental(t *testing.T) {
 	})
 
 	st1, st2 := n1.Stats(), n2.Stats()
-	if !st1.PeerConnected || !st2.PeerConnected || st1.PeerRole != RoleStandby || st2.PeerRole != RoleActive {
+	if !st1.PeerConnected || !st2.PeerConnected || st1.PeerRole != RoleStandby || st2.PeerRole != RoleActive || !st1.PeerSynced {
 		t.Fatalf("peer state: %+v / %+v", st1, st2)
 	}
 	if st2.IKESAs != 2 || st1.IKESAs != 2 || st2.Received == 0 || st1.Sent == 0 || st2.Rejected != 0 {

@@ -178,9 +178,11 @@ type Node struct {
 	// the standby, last sent by the active).
 	sas   map[saID]struct{}
 	store map[SeqKey]SeqEntry
-	// snap is the standby's bookkeeping of a snapshot being received.
-	snap  *snapSeen
-	stats Stats
+	// snap is the standby's bookkeeping of a snapshot being received;
+	// synced is set once one was received on the current link.
+	snap   *snapSeen
+	synced bool
+	stats  Stats
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -91,7 +91,10 @@ func (n *Node) handle(m Message) {
 				delete(n.store, k)
 			}
 		}
-		n.snap = nil
+		n.snap, n.synced = nil, true
+		// The active learns at once that its standby caught up.
+		n.helloDue = true
+		n.kickLocked()
 		n.mu.Unlock()
 		for _, id := range gone {
 			n.eng.Remove(id.i, id.r)
