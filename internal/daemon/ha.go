@@ -50,6 +50,10 @@ type haSub struct {
 	cur, prev, pending haConfig
 	applied            bool
 	node               *ha.Node
+	// carry is what a node that could not start inherited, for the next
+	// one; shift the oseq-shift of the last node started.
+	carry *ha.Carry
+	shift uint64
 	// notify sends a NETCONF notification (set once the server exists).
 	// Not under mu: a role change reports while a reconfiguration, which
 	// holds mu, waits for the node to stop.
@@ -202,18 +206,25 @@ func (h *haSub) apply(c haConfig) error {
 	if reflect.DeepEqual(old.ike, c.ike) && (h.node != nil) == (c.ike != nil) {
 		return nil
 	}
-	var carry *ha.Carry
+	// What the node being replaced held, or one that could not start
+	// left: a reconfiguration keeps the role and what was synced.
+	carry := h.carry
+	h.carry = nil
 	if h.node != nil {
 		h.engine().SetSyncSink(nil)
 		carry = h.node.Close()
 		h.node = nil
 	}
 	if c.ike == nil {
-		if carry != nil && carry.Role() != ha.RoleActive {
+		if !h.engine().Role() {
 			// Without HA the engine is always active (today's
 			// behaviour): it takes over what it holds.
 			h.log.Warn("HA unconfigured: the engine takes over the SAs it holds")
-			if err := h.engine().SetRole(true, engineSeqs(carry.Seqs), old.ike.shift); err != nil {
+			var seqs func(ha.SeqKey) (ha.Seq, bool)
+			if carry != nil {
+				seqs = carry.Seqs
+			}
+			if err := h.engine().SetRole(true, engineSeqs(seqs), h.shift); err != nil {
 				return fmt.Errorf("ha: %w", err)
 			}
 		}
@@ -225,10 +236,11 @@ func (h *haSub) apply(c haConfig) error {
 		OnRole: h.onRole, Logger: h.d.cfg.Logger, Carry: carry,
 	}, haEngine{h.engine()}, haSeqs{h.d.dataplane})
 	if err := n.Start(); err != nil {
+		h.carry = carry
 		return err
 	}
 	h.engine().SetSyncSink(n)
-	h.node = n
+	h.node, h.shift = n, c.ike.shift
 	return nil
 }
 

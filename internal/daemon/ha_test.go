@@ -152,6 +152,9 @@ func TestHAPairNETCONF(t *testing.T) {
 	if msg := a.configureVRF(t, haXML(1, port2, haSecret, "nosuchif0")); !strings.Contains(msg, "nosuchif0") {
 		t.Fatalf("commit with a missing interface: %q", msg)
 	}
+	// The aborted commit left node 1 as it was: active, on its port.
+	b.configureVRF(t, haXML(2, port2, haSecret, ""))
+	waitState(t, a, "after the refused commit", "<role>active</role>", "<peer-connected>true</peer-connected>", "<transitions>1</transitions>")
 }
 
 // TestHARoleChangeEncoding: the ha-role-change notification as the

@@ -229,15 +229,16 @@ func (n *Node) Start() error {
 	if n.cfg.NodeID != 1 && n.cfg.NodeID != 2 {
 		return fmt.Errorf("ha: node-id %d (1 or 2)", n.cfg.NodeID)
 	}
-	if n.role != RoleActive {
-		// Init and standby hold SAs passively (decision 1).
-		if err := n.eng.SetRole(false, nil, 0); err != nil {
-			return fmt.Errorf("ha: engine to passive: %w", err)
-		}
-	}
 	ln, err := n.listen()
 	if err != nil {
 		return err
+	}
+	if n.role != RoleActive {
+		// Init and standby hold SAs passively (decision 1).
+		if err := n.eng.SetRole(false, nil, 0); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("ha: engine to passive: %w", err)
+		}
 	}
 	n.ln = ln
 	n.ctx, n.cancel = context.WithCancel(context.Background())
