@@ -318,6 +318,7 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 	}
 	sa.tasks = nil
 	sa.successor = n
+	n.vip, sa.vip = sa.vip, nil // the leases and addresses go with the SA (vip.go)
 	n.pendingChildren, sa.pendingChildren = n.pendingChildren+sa.pendingChildren, 0
 	n.replaces, sa.replaces = sa.replaces, 0
 	sa.stopIKETimers()
