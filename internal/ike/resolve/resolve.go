@@ -238,6 +238,9 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	if b := pick(ip.RequirePpk, it.RequirePpk); b != nil {
 		out.RequirePPK = *b
 	}
+	if err := resolveAuth(out, ip, it); err != nil {
+		return nil, nil, err
+	}
 	if b := pick(ip.FollowRedirect, it.FollowRedirect); b != nil {
 		out.FollowRedirect = *b
 	}
