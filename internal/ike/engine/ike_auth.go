@@ -313,10 +313,11 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String())
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
-	sa.uniqueEstablished(ic)                        // unique.go
-	resp := append([]wire.Payload{myID}, myAuth...) // IDr, [CERT,] AUTH (RFC 7296 §1.2)
-	sa.peerWindowFrom(ps)                           // window.go
-	resp = append(resp, sa.windowNotify()...)       // RFC 7296 §2.3
+	sa.uniqueEstablished(ic) // unique.go
+	// IDr, [CERT,] AUTH (RFC 7296 §1.2)
+	resp := append([]wire.Payload{myID}, myAuth...)
+	sa.peerWindowFrom(ps)                     // window.go
+	resp = append(resp, sa.windowNotify()...) // RFC 7296 §2.3
 	if sa.mobikeNegotiated(ps); sa.mobike {
 		resp = append(resp, sa.mobikeNotify()...) // RFC 4555 §3.3: only to an initiator that announced it
 	}
