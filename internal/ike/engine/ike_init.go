@@ -73,8 +73,9 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		// responder announces it, again after a COOKIE.
 		ps = append(ps, wire.NewNotify(wire.NotifyUsePPK, nil))
 	}
-	ps = append(ps, sa.certInitPayloads(false, sa.vpn)...) // RFC 7427 §4 (auth_cert.go)
-	ps = append(ps, sa.redirectNotifies()...)              // RFC 5685 (redirect.go)
+	// RFC 7427 §4 (auth_cert.go)
+	ps = append(ps, sa.certInitPayloads(false, sa.vpn)...)
+	ps = append(ps, sa.redirectNotifies()...) // RFC 5685 (redirect.go)
 	return ps, nil
 }
 
