@@ -34,7 +34,7 @@ type Row struct {
 const (
 	featureHA   = "high availability: VRRP groups, IKE HA, HA pools"
 	featureRA   = "remote access: virtual IP pools and the configuration payload"
-	featureCert = "certificate and EAP/RADIUS authentication"
+	featureCert = "EAP/RADIUS authentication"
 	featureVRF  = "IKE and routes in a vrf other than main"
 	featureSNMP = "SNMP"
 )
@@ -58,17 +58,13 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/vip-pool", Feature: featureRA, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
 		{Path: "/vrf/ike/vpn/vip-request", Feature: featureRA, Example: []string{"/ vrf main ike vpn v1 vip-request 0.0.0.0"}},
 		{Path: "/vrf/ike/global-options/install-vip-on", Feature: featureRA, Example: []string{"/ vrf main ike global-options install-vip-on lo"}},
-		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
-		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
-		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method certificate"}},
-		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method eap-radius"}},
+		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy certificate gw"}},
-		{Path: "/vrf/ike/vpn/ike-policy/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy ca-certificate ca"}},
-		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}

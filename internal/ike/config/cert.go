@@ -36,10 +36,6 @@ type PKI struct {
 	Certs map[string]*Credential
 	// CAs are the trust anchors, by name.
 	CAs map[string]*CA
-	// Revocation answers whether a certificate is revoked beyond the
-	// CRLs of its CA (a CRL fetched from a distribution point); nil:
-	// the CAs' CRLs only.
-	Revocation Revocation
 	// NearExpiry is how long before its end a certificate is logged as
 	// near expiry (and shown so in the state).
 	NearExpiry time.Duration
@@ -67,6 +63,10 @@ type CA struct {
 	// CRLs are the revocation lists of this CA (crl-file), their
 	// signatures checked at load.
 	CRLs []*x509.RevocationList
+	// Revocation answers whether a certificate of this CA's chains is
+	// revoked beyond CRLs (a CRL fetched from a distribution point,
+	// fetch-crl); nil: CRLs only.
+	Revocation Revocation
 }
 
 // NewCA returns the trust anchor of cert with its CERTREQ hash.

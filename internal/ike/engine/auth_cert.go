@@ -250,7 +250,7 @@ func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Iden
 	if len(path) > maxChainLen {
 		return nil, fmt.Errorf("certificate %q: chain of %d certificates, at most %d", leaf.Subject.String(), len(path), maxChainLen)
 	}
-	if err := revoked(pki, ca, path); err != nil {
+	if err := revoked(ca, path); err != nil {
 		return nil, err
 	}
 	if !certNames(leaf, id) {
@@ -301,10 +301,10 @@ func shortest(paths [][]*x509.Certificate) []*x509.Certificate {
 }
 
 // revoked checks every certificate of path but the anchor: against the
-// CRLs of the anchor (for the one it issued), and against the PKI's
-// Revocation (distribution points). An unknown status passes, as with
+// CRLs of the anchor (for the one it issued), and against the anchor's
+// Revocation (distribution points, fetch-crl). An unknown status passes, as with
 // strongSwan's default: only a certificate known to be revoked fails.
-func revoked(pki *config.PKI, ca *config.CA, path []*x509.Certificate) error {
+func revoked(ca *config.CA, path []*x509.Certificate) error {
 	for i := 0; i+1 < len(path); i++ {
 		c, issuer := path[i], path[i+1]
 		if bytes.Equal(issuer.Raw, ca.Cert.Raw) {
@@ -316,8 +316,8 @@ func revoked(pki *config.PKI, ca *config.CA, path []*x509.Certificate) error {
 				}
 			}
 		}
-		if pki.Revocation != nil {
-			if r, known := pki.Revocation.Revoked(c, issuer); known && r {
+		if ca.Revocation != nil {
+			if r, known := ca.Revocation.Revoked(c, issuer); known && r {
 				return fmt.Errorf("certificate %q (serial %s) is revoked by its distribution point's CRL", c.Subject.String(), c.SerialNumber)
 			}
 		}
