@@ -2,8 +2,8 @@ package ikesvc
 
 import (
 	"context"
-	"log/slog"
 	"encoding/xml"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
