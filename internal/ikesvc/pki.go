@@ -1,6 +1,7 @@
 package ikesvc
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -249,8 +250,12 @@ func (s *Service) readCRL(name string, ca *x509.Certificate) (*x509.RevocationLi
 	if err != nil {
 		return nil, fmt.Errorf("crl-file %s: %v", name, err)
 	}
-	if err := crl.CheckSignatureFrom(ca); err != nil {
-		return nil, fmt.Errorf("crl-file %s: not signed by the CA: %v", name, err)
+	// The CA's own CRL is checked now; an intermediate CA's (another
+	// issuer) when a path through it is verified.
+	if bytes.Equal(crl.RawIssuer, ca.RawSubject) {
+		if err := crl.CheckSignatureFrom(ca); err != nil {
+			return nil, fmt.Errorf("crl-file %s: not signed by the CA: %v", name, err)
+		}
 	}
 	return crl, nil
 }

@@ -108,7 +108,8 @@ func TestPKIServices(t *testing.T) {
 			pkitest.Write(t, filepath.Join(dirA, "gw.key"), certB.KeyPEM(t), 0o600)
 		}, "private-key-file gw.key is not the key of gw.crt"},
 		{"crl of another CA", func(d *generated.Device) {
-			pkitest.Write(t, filepath.Join(dirA, "other.crl"), pkitest.CRLPEM(root.CRL(t)), 0o644)
+			// The CA's name, another key.
+			pkitest.Write(t, filepath.Join(dirA, "other.crl"), pkitest.CRLPEM(pkitest.NewCA(t, "ca-b", pkitest.P256).CRL(t)), 0o644)
 			d.Vrf["main"].Ike.Pki.CaCertificate["ca"].CrlFile = []string{"other.crl"}
 		}, "crl-file other.crl: not signed by the CA"},
 	} {

@@ -60,8 +60,9 @@ type CA struct {
 	// KeyHash is the SHA-1 hash of the CA's SubjectPublicKeyInfo, as a
 	// CERTREQ names it (RFC 7296 §3.7).
 	KeyHash [sha1.Size]byte
-	// CRLs are the revocation lists of this CA (crl-file), their
-	// signatures checked at load.
+	// CRLs are the revocation lists of crl-file: this CA's (signature
+	// checked at load) or an intermediate CA's below it (checked against
+	// the issuer of a verified path).
 	CRLs []*x509.RevocationList
 	// Revocation answers whether a certificate of this CA's chains is
 	// revoked beyond CRLs (a CRL fetched from a distribution point,

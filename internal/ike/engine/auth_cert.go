@@ -301,18 +301,23 @@ func shortest(paths [][]*x509.Certificate) []*x509.Certificate {
 }
 
 // revoked checks every certificate of path but the anchor: against the
-// CRLs of the anchor (for the one it issued), and against the anchor's
-// Revocation (distribution points, fetch-crl). An unknown status passes, as with
+// CRLs of the anchor's crl-file list that its issuer signed (the
+// anchor's, or an intermediate CA's of the verified path), and against
+// the anchor's Revocation (distribution points, fetch-crl). An unknown status passes, as with
 // strongSwan's default: only a certificate known to be revoked fails.
 func revoked(ca *config.CA, path []*x509.Certificate) error {
 	for i := 0; i+1 < len(path); i++ {
 		c, issuer := path[i], path[i+1]
-		if bytes.Equal(issuer.Raw, ca.Cert.Raw) {
-			for _, crl := range ca.CRLs {
-				for _, e := range crl.RevokedCertificateEntries {
-					if e.SerialNumber.Cmp(c.SerialNumber) == 0 {
-						return fmt.Errorf("certificate %q (serial %s) is revoked by the CRL of %s", c.Subject.String(), c.SerialNumber, ca.Name)
-					}
+		for _, crl := range ca.CRLs {
+			if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
+				continue
+			}
+			if !bytes.Equal(issuer.Raw, ca.Cert.Raw) && crl.CheckSignatureFrom(issuer) != nil {
+				continue // the anchor's own CRLs were checked at load
+			}
+			for _, e := range crl.RevokedCertificateEntries {
+				if e.SerialNumber.Cmp(c.SerialNumber) == 0 {
+					return fmt.Errorf("certificate %q (serial %s) is revoked by the CRL of %s", c.Subject.String(), c.SerialNumber, ca.Name)
 				}
 			}
 		}

@@ -270,3 +270,21 @@ func TestCertAuthTooLongChain(t *testing.T) {
 	r := runCerts(t, certSide{me: a, inter: inter, trust: sa.trust}, sb, nil, nil)
 	r.refused(t, "more than 6 CERT payloads")
 }
+
+// TestCertAuthRevokedByIntermediate: the CRL that lists A's certificate
+// is its intermediate CA's, loaded beside B's trust anchor.
+func TestCertAuthRevokedByIntermediate(t *testing.T) {
+	root := pkitest.NewCA(t, "root", pkitest.P256)
+	inter := root.Issue(t, "inter", pkitest.P256, pkitest.Options{CA: true})
+	a := inter.Issue(t, "a", pkitest.P256, pkitest.Options{DNS: []string{"a.example"}})
+	sa, sb := twoCAs(t, pkitest.P256)
+	sa.me, sa.inter = a, []*pkitest.Cert{inter}
+	sb.trust, sb.crls = root, [][]byte{inter.CRL(t, a)}
+	runCerts(t, sa, sb, nil, nil).refused(t, "is revoked by the CRL of ca")
+	// A CRL in the intermediate's name that another key signed is not
+	// believed.
+	fake := pkitest.NewCA(t, "inter", pkitest.P256)
+	fake.Cert.RawSubject = inter.Cert.RawSubject
+	sb.crls = [][]byte{fake.CRL(t, a)}
+	runCerts(t, sa, sb, nil, nil).up(t)
+}
