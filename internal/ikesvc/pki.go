@@ -108,10 +108,10 @@ func (s *Service) loadPKI(p *generated.SecgwVrf_Vrf_Ike_Pki) (*config.PKI, error
 func (s *Service) logExpiry(what string, c *x509.Certificate, near time.Duration) {
 	switch v := validity(c, time.Now(), near); v {
 	case "expired":
-		s.log.Warn("pki: certificate expired or not yet valid", "entry", what, "subject", c.Subject.String(),
+		s.log.Warn("pki: certificate expired or not yet valid", "entry", what, "subject", config.DNString(c.RawSubject),
 			"not-before", c.NotBefore.UTC().Format(time.RFC3339), "not-after", c.NotAfter.UTC().Format(time.RFC3339))
 	case "near-expiry":
-		s.log.Warn("pki: certificate near expiry", "entry", what, "subject", c.Subject.String(),
+		s.log.Warn("pki: certificate near expiry", "entry", what, "subject", config.DNString(c.RawSubject),
 			"not-after", c.NotAfter.UTC().Format(time.RFC3339))
 	}
 }
@@ -325,8 +325,8 @@ func pkiState(cfg *config.Config, now time.Time) *generated.SecgwVrf_Vrf_Ike_Pki
 	out := &generated.SecgwVrf_Vrf_Ike_Pki{CertificateState: map[string]*generated.SecgwVrf_Vrf_Ike_Pki_CertificateState{}}
 	add := func(name string, c *x509.Certificate) {
 		v := validity(c, now, cfg.PKI.NearExpiry)
-		st := &generated.SecgwVrf_Vrf_Ike_Pki_CertificateState{Name: ptr(name), Subject: ptr(c.Subject.String()),
-			Issuer: ptr(c.Issuer.String()), NotBefore: ptr(c.NotBefore.UTC().Format(time.RFC3339)),
+		st := &generated.SecgwVrf_Vrf_Ike_Pki_CertificateState{Name: ptr(name), Subject: ptr(config.DNString(c.RawSubject)),
+			Issuer: ptr(config.DNString(c.RawIssuer)), NotBefore: ptr(c.NotBefore.UTC().Format(time.RFC3339)),
 			NotAfter: ptr(c.NotAfter.UTC().Format(time.RFC3339)), UsedBy: users[name]}
 		switch v {
 		case "expired":

@@ -88,11 +88,11 @@ func TestPKIServices(t *testing.T) {
 	if gw == nil || ca == nil {
 		t.Fatalf("certificate-state %v", st)
 	}
-	if *gw.Subject != "CN=b,O=secgw test" || *gw.Issuer != "CN=ca-b,O=secgw test" || strings.Join(gw.UsedBy, ",") != "from-a" ||
+	if *gw.Subject != "O=secgw test, CN=b" || *gw.Issuer != "O=secgw test, CN=ca-b" || strings.Join(gw.UsedBy, ",") != "from-a" ||
 		gw.Validity != generated.SecgwVrf_Vrf_Ike_Pki_CertificateState_Validity_near_expiry {
 		t.Errorf("certificate gw state: subject %s issuer %s used-by %v validity %v", *gw.Subject, *gw.Issuer, gw.UsedBy, gw.Validity)
 	}
-	if *ca.Subject != "CN=root,O=secgw test" || ca.Validity != generated.SecgwVrf_Vrf_Ike_Pki_CertificateState_Validity_valid {
+	if *ca.Subject != "O=secgw test, CN=root" || ca.Validity != generated.SecgwVrf_Vrf_Ike_Pki_CertificateState_Validity_valid {
 		t.Errorf("ca state: %s %v", *ca.Subject, ca.Validity)
 	}
 

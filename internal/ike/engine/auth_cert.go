@@ -94,7 +94,7 @@ func (sa *ikeSA) certReq(vpns ...*config.VPN) []wire.Payload {
 		if ca := pki.CAs[v.Certs.CACertificate]; ca != nil && !seen[ca.KeyHash] {
 			seen[ca.KeyHash] = true
 			hashes = append(hashes, ca.KeyHash[:]...)
-			sa.log().Debug("sending cert request", "ca", ca.Cert.Subject.String())
+			sa.log().Debug("sending cert request", "ca", config.DNString(ca.Cert.RawSubject))
 		}
 	}
 	if hashes == nil {
@@ -174,7 +174,7 @@ func (sa *ikeSA) localAuth(v *config.VPN, octets []byte) ([]wire.Payload, error)
 	for _, x := range c.Chain {
 		ps = append(ps, &wire.Certificate{Encoding: wire.CertX509Signature, Data: x.Raw})
 	}
-	sa.log().Info("authentication of myself with a certificate", "subject", c.Chain[0].Subject.String(), "method", int(m))
+	sa.log().Info("authentication of myself with a certificate", "subject", config.DNString(c.Chain[0].RawSubject), "method", int(m))
 	return append(ps, &wire.Auth{Method: m, Data: data}), nil
 }
 
@@ -196,8 +196,8 @@ func (sa *ikeSA) verifyPeerAuth(v *config.VPN, ps []wire.Payload, id *wire.Ident
 	if err := ikecrypto.VerifyAuth(leaf.PublicKey, auth.Method, auth.Data, octets); err != nil {
 		return err
 	}
-	sa.log().Info("authentication of peer with a certificate successful", "subject", leaf.Subject.String(),
-		"issuer", leaf.Issuer.String(), "method", int(auth.Method))
+	sa.log().Info("authentication of peer with a certificate successful", "subject", config.DNString(leaf.RawSubject),
+		"issuer", config.DNString(leaf.RawIssuer), "method", int(auth.Method))
 	return nil
 }
 
@@ -225,10 +225,10 @@ func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Iden
 	now := time.Now()
 	for _, c := range chain {
 		if now.After(c.NotAfter) {
-			return nil, fmt.Errorf("%w: %q ended %s", ErrCertExpired, c.Subject.String(), c.NotAfter.UTC().Format(time.RFC3339))
+			return nil, fmt.Errorf("%w: %q ended %s", ErrCertExpired, config.DNString(c.RawSubject), c.NotAfter.UTC().Format(time.RFC3339))
 		}
 		if now.Before(c.NotBefore) {
-			return nil, fmt.Errorf("certificate %q not valid before %s", c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339))
+			return nil, fmt.Errorf("certificate %q not valid before %s", config.DNString(c.RawSubject), c.NotBefore.UTC().Format(time.RFC3339))
 		}
 	}
 	roots := x509.NewCertPool()
@@ -242,22 +242,22 @@ func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Iden
 	if err != nil {
 		var ua x509.UnknownAuthorityError
 		if errors.As(err, &ua) {
-			return nil, fmt.Errorf("certificate %q does not chain to ca-certificate %s (%q)", leaf.Subject.String(), ca.Name, ca.Cert.Subject.String())
+			return nil, fmt.Errorf("certificate %q does not chain to ca-certificate %s (%q)", config.DNString(leaf.RawSubject), ca.Name, config.DNString(ca.Cert.RawSubject))
 		}
-		return nil, fmt.Errorf("certificate %q: %v", leaf.Subject.String(), err)
+		return nil, fmt.Errorf("certificate %q: %v", config.DNString(leaf.RawSubject), err)
 	}
 	path := shortest(paths)
 	if len(path) > maxChainLen {
-		return nil, fmt.Errorf("certificate %q: chain of %d certificates, at most %d", leaf.Subject.String(), len(path), maxChainLen)
+		return nil, fmt.Errorf("certificate %q: chain of %d certificates, at most %d", config.DNString(leaf.RawSubject), len(path), maxChainLen)
 	}
 	if err := revoked(ca, path); err != nil {
 		return nil, err
 	}
 	if !certNames(leaf, id) {
-		return nil, fmt.Errorf("identity %s is not in certificate %q", config.Identity{Type: id.IDType, Data: id.Data}, leaf.Subject.String())
+		return nil, fmt.Errorf("identity %s is not in certificate %q", config.Identity{Type: id.IDType, Data: id.Data}, config.DNString(leaf.RawSubject))
 	}
 	if pki.NearExpiry > 0 && leaf.NotAfter.Sub(now) < pki.NearExpiry {
-		sa.log().Warn("peer certificate near expiry", "subject", leaf.Subject.String(), "not-after", leaf.NotAfter.UTC().Format(time.RFC3339))
+		sa.log().Warn("peer certificate near expiry", "subject", config.DNString(leaf.RawSubject), "not-after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return leaf, nil
 }
@@ -317,13 +317,13 @@ func revoked(ca *config.CA, path []*x509.Certificate) error {
 			}
 			for _, e := range crl.RevokedCertificateEntries {
 				if e.SerialNumber.Cmp(c.SerialNumber) == 0 {
-					return fmt.Errorf("certificate %q (serial %s) is revoked by the CRL of %s", c.Subject.String(), c.SerialNumber, ca.Name)
+					return fmt.Errorf("certificate %q (serial %s) is revoked by the CRL of %s", config.DNString(c.RawSubject), c.SerialNumber, ca.Name)
 				}
 			}
 		}
 		if ca.Revocation != nil {
 			if r, known := ca.Revocation.Revoked(c, issuer); known && r {
-				return fmt.Errorf("certificate %q (serial %s) is revoked by its distribution point's CRL", c.Subject.String(), c.SerialNumber)
+				return fmt.Errorf("certificate %q (serial %s) is revoked by its distribution point's CRL", config.DNString(c.RawSubject), c.SerialNumber)
 			}
 		}
 	}
