@@ -175,3 +175,64 @@ func tailLines(s string, n int) string {
 	l := strings.Split(s, "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
+
+// certVPN is the certificate VPN of one of two secgwd (local and remote
+// swapped on the other): its store holds its certificate with its
+// intermediate, its key and the root.
+func certVPN(t *testing.T, g *gateway, me, inter, root *pkitest.Cert, local, remote, localID, remoteID, localNet, remoteNet string) {
+	t.Helper()
+	g.loadPKIFile(t, "me.crt", append(me.CertPEM(), inter.CertPEM()...))
+	g.loadPKIFile(t, "me.key", me.KeyPEM(t))
+	g.loadPKIFile(t, "root.crt", root.CertPEM())
+	p := "vpn site "
+	g.configure(t,
+		"pki certificate me certificate-file me.crt private-key-file me.key",
+		"pki ca-certificate root certificate-file root.crt",
+		p+"local-address "+local+" remote-address "+remote,
+		p+"local-id "+localID+" remote-id "+remoteID,
+		p+"ike-policy local-auth-method certificate remote-auth-method certificate certificate me ca-certificate root",
+		p+"ike-policy ike-proposal 1 "+suiteGCM.ourIKE,
+		p+"ipsec-policy esp-proposal 1 "+suiteGCM.ourESP,
+		p+"security-policy "+policy4.name+" local-ts subnet "+localNet,
+		p+"security-policy "+policy4.name+" remote-ts subnet "+remoteNet)
+}
+
+// TestCertificatesSecgwd: two secgwd authenticate each other with
+// certificates of one root CA through an intermediate each, of different
+// key types (RSA, signing with RSASSA-PSS, and Ed25519), configured over
+// NETCONF: the site-to-site tunnel comes up, ping and TCP pass both
+// ways, and an IKE SA rekey keeps it.
+func TestCertificatesSecgwd(t *testing.T) {
+	t.Parallel()
+	requirePrerequisites(t)
+	root := pkitest.NewCA(t, "secgw test root", pkitest.P384)
+	interA := root.Issue(t, "site a intermediate", pkitest.P384, pkitest.Options{CA: true})
+	interB := root.Issue(t, "site b intermediate", pkitest.P384, pkitest.Options{CA: true})
+	a := interA.Issue(t, gwID, pkitest.RSA, pkitest.Options{DNS: []string{gwID}})
+	b := interB.Issue(t, charonID, pkitest.Ed25519, pkitest.Options{DNS: []string{charonID}})
+	top := newTopology(t)
+	gw := startGateway(t, top.gw)
+	peer := startGateway(t, top.charon)
+	certVPN(t, gw, a, interA, root, gwOuter.String(), charonOuter.String(), gwID, charonID, gwNet4, charonNet4)
+	certVPN(t, peer, b, interB, root, charonOuter.String(), gwOuter.String(), charonID, gwID, charonNet4, gwNet4)
+	out := gw.mustCLI(t, "", "cmd", "ike", "initiate", "child-sa", "security-policy", policy4.name)
+	if !strings.Contains(out, "established") {
+		t.Fatalf("cmd ike initiate:\n%s", out)
+	}
+	ping(t, top.gw, gwInner4, charonIn4)
+	tcpEcho(t, top.gw, gwInner4, top.charon, charonIn4)
+	ping(t, top.charon, charonIn4, gwInner4)
+	for name, g := range map[string]*gateway{"initiator": gw, "responder": peer} {
+		if !strings.Contains(g.readLog(), `msg="authentication of peer with a certificate successful"`) ||
+			!strings.Contains(g.readLog(), "method=14") {
+			t.Errorf("%s did not log the peer's certificate authentication with method 14", name)
+		}
+	}
+	peer.mustCLI(t, "", "cmd", "ike", "rekey", "ike-sa", "vpn", "site")
+	if !eventually(10*time.Second, func() bool {
+		return strings.Contains(peer.readLog(), "IKE SA rekeyed") && strings.Contains(gw.readLog(), "IKE SA rekeyed")
+	}) {
+		t.Fatalf("IKE SA not rekeyed")
+	}
+	ping(t, top.charon, charonIn4, gwInner4)
+}
