@@ -99,7 +99,8 @@ func (c *CLI) showCands(words []string) []Cand {
 		return append(out, c.pathCands(base, rest, words[0] == "config", false)...)
 	case "ike":
 		if len(words) == 1 {
-			return []Cand{{Word: "ike-sa", Help: "IKE SAs and their child SAs"}}
+			return []Cand{{Word: "ike-sa", Help: "IKE SAs and their child SAs"},
+				{Word: "certificates", Help: "The certificate store: subject, issuer, validity, users"}}
 		}
 		if words[1] != "ike-sa" {
 			return nil

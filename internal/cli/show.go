@@ -26,6 +26,9 @@ func (c *CLI) show(words []string) error {
 	case "state":
 		return c.showTree(true, words[1:])
 	case "ike":
+		if len(words) >= 2 && words[1] == "certificates" {
+			return c.showCertificates(words[2:]) // certs.go
+		}
 		if len(words) < 2 || words[1] != "ike-sa" {
 			return fmt.Errorf("cli: show ike: expected ike-sa")
 		}

@@ -133,6 +133,11 @@ func TestCertificates(t *testing.T) {
 					t.Errorf("certificate-state lacks %s:\n%s", want, state)
 				}
 			}
+			show := st.gw.mustCLI(t, "", "show", "ike", "certificates")
+			if !strings.Contains(show, "certificate gw\n  subject  \"O=secgw test, CN="+gwID+"\"\n  issuer   \"O=secgw test, CN=gw intermediate\"\n") ||
+				!strings.Contains(show, ", valid\n  used by  "+ourVPNName+"\n") {
+				t.Errorf("show ike certificates:\n%s", show)
+			}
 			cfg := st.gw.rpc(t, `<get-config><source><running/></source></get-config>`)
 			key := string(p.gw.KeyPEM(t))
 			if strings.Contains(cfg, "PRIVATE KEY") || strings.Contains(cfg, strings.Split(key, "\n")[1]) {
