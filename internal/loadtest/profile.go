@@ -50,6 +50,9 @@ type Profile struct {
 	// IKE_AUTH without SA, TSi and TSr), to measure the IKE machinery
 	// alone. The generator does not wait for CHILDLESS_IKEV2_SUPPORTED.
 	Childless bool
+	// Cert, if set, authenticates with certificates instead of the PSK
+	// (cert.go).
+	Cert *CertAuth
 }
 
 // DefaultProfile is the benchmark's suite: IKE with
