@@ -344,7 +344,7 @@ bench_secgwd() {
 	pids+=("$secgwd")
 	pw=
 	for _ in $(seq 200); do
-		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/$name.log")
+		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/$name.log" 2>/dev/null || true)
 		[ -n "$pw" ] && netconf secgwd-count >/dev/null 2>&1 && break
 		kill -0 "$secgwd" 2>/dev/null || die "secgwd exited: $(cat "$OUT/$name.log")"
 		sleep 0.1
