@@ -55,6 +55,11 @@ type certHandshake struct {
 	// why is the last reason a certificate did not authenticate the
 	// peer, for the log and the failure counters.
 	why error
+	// checked memoizes the outcome of the checks against one trust
+	// anchor (chain, revocation, validity, identity, signature: all the
+	// same whatever VPN names the anchor), so that a responder trying
+	// many candidate VPNs verifies each anchor once.
+	checked map[*config.CA]error
 }
 
 // usesCerts reports whether v authenticates either side by certificate.
@@ -189,6 +194,28 @@ func (sa *ikeSA) verifyPeerAuth(v *config.VPN, ps []wire.Payload, id *wire.Ident
 		}
 		return nil
 	}
+	pki := sa.w.e.config().PKI
+	var ca *config.CA
+	if pki != nil && v.Certs != nil {
+		ca = pki.CAs[v.Certs.CACertificate]
+	}
+	if ca != nil {
+		if err, ok := sa.cert.checked[ca]; ok {
+			return err
+		}
+	}
+	err := sa.verifyCert(v, ps, id, auth, octets)
+	if ca != nil {
+		if sa.cert.checked == nil {
+			sa.cert.checked = map[*config.CA]error{}
+		}
+		sa.cert.checked[ca] = err
+	}
+	return err
+}
+
+// verifyCert is verifyPeerAuth's certificate check, once per anchor.
+func (sa *ikeSA) verifyCert(v *config.VPN, ps []wire.Payload, id *wire.Identification, auth *wire.Auth, octets []byte) error {
 	leaf, err := sa.peerCertificate(v, ps, id)
 	if err != nil {
 		return err
