@@ -44,6 +44,10 @@ type CertAuth struct {
 	Root  *x509.Certificate
 	// rootHash is the root's CERTREQ hash (RFC 7296 §3.7).
 	rootHash [sha1.Size]byte
+	// Classic plays a peer without RFC 7427: no SIGNATURE_HASH_ALGORITHMS
+	// sent, and the classic ECDSA method (9, RFC 4754) whatever the
+	// responder announced.
+	Classic bool
 }
 
 // WritePKI makes the test PKI of a certificate run in dir.
@@ -187,6 +191,9 @@ func (c *CertAuth) PKI() *config.PKI {
 // initPayloads is what the generator's IKE_SA_INIT request adds:
 // SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4).
 func (c *CertAuth) initPayloads() []wire.Payload {
+	if c.Classic {
+		return nil
+	}
 	return []wire.Payload{wire.SignatureHashAlgorithms(ikecrypto.OurHashAlgorithms...)}
 }
 
@@ -197,6 +204,9 @@ func (c *CertAuth) initPayloads() []wire.Payload {
 func (c *CertAuth) authPayloads(t *tunnel, peerHashes []wire.HashAlgorithm) ([]wire.Payload, error) {
 	idi := &wire.Identification{IDType: wire.IDDERASN1DN, Data: c.Chain[0].RawSubject}
 	body, _ := idi.AppendBody(nil)
+	if c.Classic {
+		peerHashes = nil
+	}
 	m, data, err := ikecrypto.SignAuth(c.Key, peerHashes, t.signedOctets(t.keys.SKpi, t.initReq, t.nr, body), nil)
 	if err != nil {
 		return nil, err
@@ -233,6 +243,9 @@ func (c *CertAuth) verify(ps []wire.Payload, auth *wire.Auth, so []byte) error {
 	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return err
+	}
+	if c.Classic && auth.Method != wire.AuthECDSASHA256P256 {
+		return fmt.Errorf("AUTH method %d to a peer without SIGNATURE_HASH_ALGORITHMS, want 9", auth.Method)
 	}
 	return ikecrypto.VerifyAuth(certs[0].PublicKey, auth.Method, auth.Data, so)
 }

@@ -39,6 +39,13 @@ func TestInprocCertificates(t *testing.T) {
 	if s := h.r.Stats(); s.IKEUp != 3 {
 		t.Errorf("responder: %d IKE SAs up, want 3", s.IKEUp)
 	}
+	// A peer without RFC 7427: both sides use the classic ECDSA method
+	// 9 (RFC 4754), the engine to sign as to verify.
+	p.Cert.Classic = true
+	if _, err := h.establish(t, &p, 5); err != nil {
+		t.Fatalf("classic methods: %v", err)
+	}
+	p.Cert.Classic = false
 	other, _ := certRun(t)
 	p.Cert.Root = other.Cert.Root
 	if _, err := h.establish(t, &p, 9); err == nil || !strings.Contains(err.Error(), "certificate") {
