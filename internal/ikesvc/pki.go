@@ -30,9 +30,12 @@ import (
 // maxPKIFile bounds what one file of the store may hold.
 const maxPKIFile = 1 << 20
 
-// preparePKI loads the store of ike into cfg.PKI and checks that every
-// VPN's certificate and ca-certificate names a loaded entry.
-func (s *Service) preparePKI(ike *generated.SecgwVrf_Vrf_Ike, cfg *config.Config) error {
+// preparePKI loads the store of ike into cfg.PKI and checks that the
+// certificate and ca-certificate of the VPNs name loaded entries: the
+// fresh VPNs (those the commit resolved) when the store has the same
+// names as prev's, every VPN when they changed, so that a commit costs
+// what it changes.
+func (s *Service) preparePKI(ike *generated.SecgwVrf_Vrf_Ike, cfg *config.Config, prev *config.PKI, fresh []*config.VPN) error {
 	cfg.PKI = nil
 	var p *generated.SecgwVrf_Vrf_Ike_Pki
 	if ike != nil {
@@ -45,7 +48,11 @@ func (s *Service) preparePKI(ike *generated.SecgwVrf_Vrf_Ike, cfg *config.Config
 		}
 		cfg.PKI = pki
 	}
-	for _, v := range cfg.VPNs {
+	vpns := fresh
+	if !sameNames(prev, cfg.PKI) {
+		vpns = cfg.VPNs
+	}
+	for _, v := range vpns {
 		if v.Certs == nil {
 			continue
 		}
@@ -57,6 +64,27 @@ func (s *Service) preparePKI(ike *generated.SecgwVrf_Vrf_Ike, cfg *config.Config
 		}
 	}
 	return nil
+}
+
+// sameNames reports whether two stores have the same entry names.
+func sameNames(a, b *config.PKI) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(a.Certs) != len(b.Certs) || len(a.CAs) != len(b.CAs) {
+		return false
+	}
+	for n := range a.Certs {
+		if b.Certs[n] == nil {
+			return false
+		}
+	}
+	for n := range a.CAs {
+		if b.CAs[n] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Service) loadPKI(p *generated.SecgwVrf_Vrf_Ike_Pki) (*config.PKI, error) {

@@ -258,7 +258,11 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			}
 		}
 	}
-	if err := s.preparePKI(ike, cfg); err != nil { // pki.go
+	var prevPKI *config.PKI
+	if prev != nil {
+		prevPKI = prev.PKI
+	}
+	if err := s.preparePKI(ike, cfg, prevPKI, fresh); err != nil { // pki.go
 		return err
 	}
 	if err := s.supported(cfg, fresh); err != nil {
