@@ -77,6 +77,7 @@ var layers = map[string]struct {
 	"internal/logging":             {subsystem, "logging"},
 	"internal/ike/resolve":         {core, "resolve"},
 	"internal/loadtest":            {subsystem, "loadtest"},
+	"internal/metrics":             {subsystem, "metrics"},
 
 	"internal/daemon":     {program, "daemon"},
 	"internal/cli":        {program, "cli"},

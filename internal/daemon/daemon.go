@@ -148,6 +148,9 @@ type Daemon struct {
 	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
 	spdHash *spdHash
 
+	// metrics is the Prometheus endpoint (metrics.go).
+	metrics *metricsEndpoint
+
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.
 	createdPassword string
@@ -223,6 +226,7 @@ func New(cfg Config) (*Daemon, error) {
 		_ = d.store.Close()
 		return nil, err
 	}
+	d.startMetrics()
 	return d, nil
 }
 
@@ -338,6 +342,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.netconf.Close()
 		err = fmt.Errorf("netconf server stopped: %w", serr)
 	}
+	d.metrics.close()
 	d.stopIKE()
 	if cerr := d.store.Close(); err == nil {
 		err = cerr

@@ -52,6 +52,7 @@ func Refused() []Row {
 			"/ vrf main vrrp group group1 instance vrrp0 notify-ha-group ha-group1",
 			"/ vrf main ike ha listen-ha-group ha-group1 node-id 1 local-address 10.9.0.1 remote-address 10.9.0.2 secret 0123456789abcdef0123456789abcdef"}},
 		{Path: "/vrf/ike", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike global-options threads 2"}},
+		{Path: "/vrf/kpi", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red kpi prometheus enabled true"}},
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
 			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 vrf trusted"}},
