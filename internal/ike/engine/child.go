@@ -389,7 +389,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 	for _, pol := range sa.vpn.Policies {
 		configured = append(configured, pol.Remote, pol.Local)
 	}
-	sa.w.e.refused(slog.LevelInfo, wire.NotifyTSUnacceptable, sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(),
+	sa.w.e.refused(slog.LevelInfo, wire.NotifyTSUnacceptable, "no security policy matches the proposed selectors", sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(),
 		"reason", "no security policy matches the proposed selectors",
 		"received", "TSi "+selectorsString(r.tsi)+"; TSr "+selectorsString(r.tsr),
 		"configured", "remote, local of each policy: "+selectorsString(configured))
@@ -415,7 +415,7 @@ func (sa *ikeSA) refuseChild(r childRequest, level slog.Level, why string) []wir
 	if r.sap != nil {
 		received = r.sap.Proposals
 	}
-	sa.w.e.refused(level, wire.NotifyNoProposalChosen, sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(), "policy", policy,
+	sa.w.e.refused(level, wire.NotifyNoProposalChosen, "child SA refused", sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(), "policy", policy,
 		"reason", why, "received", proposalsString(received), "configured", proposalsString(configured))
 	sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpnName(), Policy: policy,
 		Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})

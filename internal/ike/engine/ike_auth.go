@@ -299,7 +299,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 			sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: PPK required: " + ppkWhy
 			reason = "PPK required: " + ppkWhy
 		}
-		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, sa.remote, "exchange", "IKE_AUTH",
+		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "authentication of peer failed", sa.remote, "exchange", "IKE_AUTH",
 			"unique-id", sa.uid, "peer-id", peer, "auth-method", authMethodName(auth.Method), "reason", reason)
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
@@ -308,8 +308,8 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if sa.uniqueRefuses(vpn, config.Identity{Type: idi.IDType, Data: idi.Data}, ic) {
 		// unique-sa keep (unique.go); RFC 7296 §2.21.2.
 		sa.lastError = wire.NotifyAuthenticationFailed
-		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, sa.remote, "exchange", "IKE_AUTH", "unique-id", sa.uid,
-			"vpn", vpn.Name, "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String(),
+		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "IKE SA refused by unique-sa keep", sa.remote, "exchange", "IKE_AUTH",
+			"unique-id", sa.uid, "vpn", vpn.Name, "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String(),
 			"auth-method", authMethodName(auth.Method), "reason", "unique-sa keep: the identity has an IKE SA")
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}

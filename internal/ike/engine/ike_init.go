@@ -251,7 +251,7 @@ func (sa *ikeSA) spirForNATD() uint64 {
 // the statistics' failures), so that an operator sees why a peer cannot
 // connect.
 func (e *Engine) refuseInit(d Datagram, m *wire.Message, vpn, why string, received, configured []wire.Proposal) {
-	e.refused(slog.LevelInfo, wire.NotifyNoProposalChosen, d.Remote, "exchange", "IKE_SA_INIT", "vpn", vpn, "reason", why,
+	e.refused(slog.LevelInfo, wire.NotifyNoProposalChosen, "IKE_SA_INIT refused", d.Remote, "exchange", "IKE_SA_INIT", "vpn", vpn, "reason", why,
 		"received", proposalsString(received), "configured", proposalsString(configured))
 	e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
 	e.emit(Event{Kind: IKEFailed, VPN: vpn, Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})
@@ -380,7 +380,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	if ke.Group != suite.Group {
 		// RFC 7296 §1.2: the initiator guessed wrong; name our group.
-		e.refused(slog.LevelInfo, wire.NotifyInvalidKEPayload, d.Remote, "exchange", "IKE_SA_INIT", "vpn", vpn.Name,
+		e.refused(slog.LevelInfo, wire.NotifyInvalidKEPayload, "IKE_SA_INIT refused", d.Remote, "exchange", "IKE_SA_INIT", "vpn", vpn.Name,
 			"received", ipsec.TransformName(ipsec.TransformKE, ke.Group), "configured", ipsec.TransformName(ipsec.TransformKE, suite.Group))
 		e.replyInit(d, m, wire.InvalidKEPayload(suite.Group))
 		return

@@ -98,8 +98,9 @@ func (sa *ikeSA) countDPDTimeout(r *request) {
 // the reason, so that an operator sees why a peer cannot connect without
 // raising the log level; rate-limited per message (a peer that retries
 // in a loop, or a flood, writes Burst lines and a summary per interval).
-// args name what was received against what is configured.
-func (e *Engine) refused(level slog.Level, n wire.NotifyType, remote any, args ...any) {
+// msg is a constant per call site (the rate limit's key); args name
+// what was received against what is configured.
+func (e *Engine) refused(level slog.Level, n wire.NotifyType, msg string, remote any, args ...any) {
 	i := len(refusalTypes)
 	for j, t := range refusalTypes {
 		if t == n {
@@ -108,7 +109,7 @@ func (e *Engine) refused(level slog.Level, n wire.NotifyType, remote any, args .
 	}
 	e.ops.refusals[i].Add(1)
 	attrs := append([]any{"notify", n.String(), "remote", remote}, args...)
-	e.limit.Log(context.Background(), e.log, max(level, slog.LevelInfo), "refused as responder", attrs...)
+	e.limit.Log(context.Background(), e.log, max(level, slog.LevelInfo), msg, attrs...)
 }
 
 // maxListed bounds what a refusal's log line lists of proposals and
