@@ -170,7 +170,10 @@ func (d *Daemon) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		VRF: ikesvc.VRF,
 		State: func() *generated.SecgwVrf_Vrf_Ike {
-			dev := d.state(netconf.StateRequest{})
+			// Not the diagnostics (the dataplane's whole table).
+			dev := d.state(netconf.StateRequest{Wants: func(path ...string) bool {
+				return len(path) < 3 || path[2] != "diagnostics"
+			}})
 			return dev.Vrf[ikesvc.VRF].Ike
 		},
 		Extra: d.metricsExtra,
