@@ -147,6 +147,8 @@ type Daemon struct {
 	kernel bool
 	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
 	spdHash *spdHash
+	// ha is IKE HA (ha.go).
+	ha *haSub
 
 	// metrics is the Prometheus endpoint (metrics.go).
 	metrics *metricsEndpoint
@@ -244,7 +246,7 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
-		RPCs:      ikeRPCs(d.ike),
+		RPCs:      ikeRPCs(d.ike, d.ha),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
 
@@ -258,6 +260,7 @@ func (d *Daemon) startNetconf() error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	d.ha.bindNetconf(d.netconf)
 	if d.ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {
 		_ = d.netconf.Close()
 		return fmt.Errorf("daemon: netconf: %w", err)
@@ -360,6 +363,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) stopIKE() {
 	if d.mobility != nil {
 		d.mobility.close()
+	}
+	if d.ha != nil {
+		d.ha.close()
 	}
 	if d.ike != nil {
 		_ = d.ike.Close()

@@ -46,7 +46,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
 			}
 			e.ChildSa[c.UniqueID] = cs
-			children++
+			if sa.State != "passive" { // the HA standby's: installed nowhere
+				children++
+			}
 		}
 		switch sa.State {
 		case "established":
@@ -104,6 +106,9 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeying
 	case "rekeyed":
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeyed
+	case "passive":
+		// Held by the HA standby (engine/ha.go), not active here.
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_passive
 	default:
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_deleting
 	}
@@ -172,6 +177,10 @@ func childState(c engine.ChildState, now time.Time, keys bool, enums suiteEnums)
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_rekeyed
 	case "deleting":
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_deleting
+	case "passive":
+		// Of a passive IKE SA (HA standby, engine/ha.go): in no
+		// dataplane.
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_passive
 	}
 	if !c.Installed.IsZero() {
 		cs.InstalledTime = ptr(uint64(now.Sub(c.Installed) / time.Second))

@@ -225,6 +225,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 		installed: sa.w.e.mono()}
 	sa.children = append(sa.children, child)
 	sa.w.e.setSPIOwner(c.InSPI, sa)
+	sa.syncLater() // ha.go
 	sa.armChildTimers(child, c.Lifetimes)
 	if p.rekeyOf != nil {
 		sa.ops.childRekeys++
@@ -246,6 +247,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 	}
 	c.at = [numChildTimers]int64{}
 	sa.w.e.dropSPI(c.InSPI, sa)
+	sa.syncLater() // ha.go
 	if !c.replaced {
 		sa.w.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: sa.vpnName(), Policy: c.Policy})
 	}

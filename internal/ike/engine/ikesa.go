@@ -174,6 +174,7 @@ type ikeSA struct {
 	vip *vipState
 
 	taskManager
+	haSA
 }
 
 // handshake is the state of IKE_SA_INIT and IKE_AUTH (RFC 7296 §1.2).

@@ -17,7 +17,7 @@ import (
 type SAState struct {
 	UniqueID   uint32
 	VPN        string
-	State      string // created, connecting, established, rekeying, rekeyed, deleting
+	State      string // created, connecting, established, passive (HA standby), rekeying, rekeyed, deleting
 	Initiator  bool
 	SPIi, SPIr uint64
 	// Local and Remote are the current IKE endpoints (port 4500 after
@@ -61,7 +61,8 @@ type ChildState struct {
 	ChildSA
 	Installed time.Time
 	// State is installed, rekeying, rekeyed (replaced, waiting for its
-	// delete) or deleting.
+	// delete), deleting, or passive (held by the HA standby, not in the
+	// dataplane).
 	State string
 	// RekeyAt and ExpireAt are when the child SA is due to be rekeyed and
 	// deleted (zero: never, or no longer).
@@ -133,6 +134,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 		out = append(out, s)
 		return true
 	})
+	out = append(out, e.passiveStates(keys)...) // HA standby (ha_sa.go)
 	slices.SortFunc(out, func(a, b SAState) int { return int(a.UniqueID) - int(b.UniqueID) })
 	return out
 }
