@@ -2,7 +2,7 @@
 // (github.com/prometheus/client_golang): IKE and child SAs by state,
 // setups, rekeys and failures by reason, DoS counters, DPD and
 // retransmissions, ESP traffic and drops by cause, the IKE workers' load,
-// commits and NETCONF sessions.
+// commits, NETCONF sessions and the IKE HA role.
 //
 // Nothing here counts: at each scrape the Collector reads the same
 // sources the YANG operational state reads (the vrf's ike container as
@@ -110,6 +110,12 @@ var (
 	dCommits      = desc("commits_total", "Commits to the running datastore.")
 	dCommitSecs   = desc("commit_seconds_total", "Time commits to running took.")
 	dSessions     = desc("netconf_sessions", "NETCONF sessions open now.")
+	dHARole       = desc("ha_role", "1 for the IKE HA role this node has now (ike ha state role), 0 for the others.", "role")
+	dHAPeer       = desc("ha_peer_connected", "1 while the HA synchronization link is up.")
+	dHASynced     = desc("ha_sas_synced", "SAs synchronized with the HA peer, by kind (ike, child).", "kind")
+	dHAMessages   = desc("ha_messages_total", "HA synchronization messages, by direction (sent, received, rejected).", "direction")
+	dHATrans      = desc("ha_transitions_total", "HA role changes since start.")
+	dHASplit      = desc("ha_split_brains_total", "Times both HA nodes were found active with the link up.")
 	dTunnelBytes  = desc("child_sa_bytes_total", "Bytes of one child SA (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "direction")
 	dTunnelPacket = desc("child_sa_packets_total", "Packets of one child SA (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "direction")
 )
@@ -118,7 +124,8 @@ var (
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dIKESAs, dChildSAs, dHalfOpen, dIKESetups, dChildSetups, dIKERekeys,
 		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects,
-		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dCommits, dCommitSecs, dSessions} {
+		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dCommits, dCommitSecs, dSessions,
+		dHARole, dHAPeer, dHASynced, dHAMessages, dHATrans, dHASplit} {
 		ch <- d
 	}
 	if c.perTunnel {
@@ -215,6 +222,9 @@ func (c *Collector) collectState(ike *generated.SecgwVrf_Vrf_Ike, gauge, counter
 	counter(dESPPackets, float64(now[2]), "in")
 	counter(dESPPackets, float64(now[3]), "out")
 
+	if ike.Ha != nil && ike.Ha.State != nil {
+		collectHA(ike.Ha.State, gauge, counter)
+	}
 	s := ike.Statistics
 	if s == nil {
 		return
@@ -232,6 +242,30 @@ func (c *Collector) collectState(ike *generated.SecgwVrf_Vrf_Ike, gauge, counter
 	for r, f := range s.Failure {
 		counter(dFailures, float64(u64(f.Count)), r.String())
 	}
+}
+
+// collectHA exports ike ha state (only with IKE HA configured).
+func collectHA(h *generated.SecgwVrf_Vrf_Ike_Ha_State, gauge, counter emit) {
+	role := h.Role.String()
+	for _, r := range []string{"init", "active", "standby"} {
+		v := 0.0
+		if r == role {
+			v = 1
+		}
+		gauge(dHARole, v, r)
+	}
+	peer := 0.0
+	if h.PeerConnected != nil && *h.PeerConnected {
+		peer = 1
+	}
+	gauge(dHAPeer, peer)
+	gauge(dHASynced, float64(u32(h.IkeSaSynced)), "ike")
+	gauge(dHASynced, float64(u32(h.ChildSaSynced)), "child")
+	counter(dHAMessages, float64(u64(h.MessagesSent)), "sent")
+	counter(dHAMessages, float64(u64(h.MessagesReceived)), "received")
+	counter(dHAMessages, float64(u64(h.MessagesRejected)), "rejected")
+	counter(dHATrans, float64(u64(h.Transitions)))
+	counter(dHASplit, float64(u64(h.SplitBrains)))
 }
 
 func u64(p *uint64) uint64 {

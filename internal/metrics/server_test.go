@@ -43,6 +43,10 @@ func state() *generated.SecgwVrf_Vrf_Ike {
 				BytesIn: ptr(uint64(1000)), BytesOut: ptr(uint64(2000)), PacketsIn: ptr(uint64(10)), PacketsOut: ptr(uint64(20)),
 			}},
 		}},
+		Ha: &generated.SecgwVrf_Vrf_Ike_Ha{State: &generated.SecgwVrf_Vrf_Ike_Ha_State{
+			Role: generated.SecgwHa_HaRole_active, PeerConnected: ptr(true), IkeSaSynced: ptr(uint32(1)),
+			MessagesSent: ptr(uint64(12)), Transitions: ptr(uint64(2)),
+		}},
 		Statistics: &generated.SecgwVrf_Vrf_Ike_Statistics{
 			IkeSaSetups: ptr(uint64(3)), CookiesSent: ptr(uint64(7)), DpdSent: ptr(uint64(5)),
 			Failure: map[generated.E_SecgwVrf_Vrf_Ike_Statistics_Failure_Reason]*generated.SecgwVrf_Vrf_Ike_Statistics_Failure{
@@ -114,6 +118,12 @@ func TestExposition(t *testing.T) {
 		`secgw_ike_worker_queue_depth{vrf="main",worker="0"} 1`,
 		`secgw_commits_total{vrf="main"} 2`,
 		`secgw_netconf_sessions{vrf="main"} 1`,
+		`secgw_ha_role{role="active",vrf="main"} 1`,
+		`secgw_ha_role{role="standby",vrf="main"} 0`,
+		`secgw_ha_peer_connected{vrf="main"} 1`,
+		`secgw_ha_sas_synced{kind="ike",vrf="main"} 1`,
+		`secgw_ha_messages_total{direction="sent",vrf="main"} 12`,
+		`secgw_ha_transitions_total{vrf="main"} 2`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("exposition lacks %s", want)
