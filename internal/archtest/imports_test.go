@@ -78,6 +78,7 @@ var layers = map[string]struct {
 	"internal/logging":             {subsystem, "logging"},
 	"internal/ike/resolve":         {core, "resolve"},
 	"internal/loadtest":            {subsystem, "loadtest"},
+	"internal/metrics":             {subsystem, "metrics"},
 	"internal/ha":                  {subsystem, "ha"}, // imports neither the engine nor the dataplane: the daemon glues them
 
 	"internal/daemon":     {program, "daemon"},

@@ -150,6 +150,9 @@ type Daemon struct {
 	// ha is IKE HA (ha.go).
 	ha *haSub
 
+	// metrics is the Prometheus endpoint (metrics.go).
+	metrics *metricsEndpoint
+
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.
 	createdPassword string
@@ -225,6 +228,7 @@ func New(cfg Config) (*Daemon, error) {
 		_ = d.store.Close()
 		return nil, err
 	}
+	d.startMetrics()
 	return d, nil
 }
 
@@ -341,6 +345,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.netconf.Close()
 		err = fmt.Errorf("netconf server stopped: %w", serr)
 	}
+	d.metrics.close()
 	d.stopIKE()
 	if cerr := d.store.Close(); err == nil {
 		err = cerr

@@ -68,6 +68,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
 	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
+	ops := s.eng.OpStats() // engine/opstats.go
+	ike.Statistics.DpdTimeouts = &ops.DPDTimeouts
+	ike.Statistics.DpdSent, ike.Statistics.Retransmissions = &ops.DPDSent, &ops.Retransmissions
 	s.poolState(ike) // pools.go
 	return ike
 }
@@ -143,6 +146,11 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 	}
 	if !sa.ReauthAt.IsZero() {
 		e.ReauthTime = ptr(uint64(max(sa.ReauthAt.Sub(now), 0) / time.Second))
+	}
+	// The SA's own counters (engine/opstats.go).
+	e.Statistics = &generated.SecgwVrf_Vrf_Ike_IkeSa_Statistics{
+		RequestsSent: ptr(sa.Stats.Requests), Retransmissions: ptr(sa.Stats.Retransmissions),
+		ChildRekeys: ptr(sa.Stats.ChildRekeys), DpdSent: ptr(sa.Stats.DPDSent),
 	}
 	if keys && sa.Keys != nil {
 		e.SkEi, e.SkEr = hexPtr(sa.Keys.SKei), hexPtr(sa.Keys.SKer)

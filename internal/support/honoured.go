@@ -239,6 +239,14 @@ func Honoured() []Honour {
 		{"/vrf/ike/vpn/ike-policy/redirect-to", "TestRedirectAuth", "internal/ike/engine/redirect_test.go"},
 		{"/vrf/ike/ike-policy-template/follow-redirect", "TestResolveRedirect", "internal/ike/resolve/redirect_test.go"},
 		{"/vrf/ike/ike-policy-template/redirect-to", "TestResolveRedirect", "internal/ike/resolve/redirect_test.go"},
+		{"/vrf/kpi/prometheus/enabled", "TestMetricsEndpointCommit", "internal/daemon/metrics_test.go"},
+		{"/vrf/kpi/prometheus/listen-address", "TestMetricsEndpointCommit", "internal/daemon/metrics_test.go"},
+		{"/vrf/kpi/prometheus/port", "TestPrometheusScrapesSecgwd", "test/gateway/metrics_test.go"},
+		{"/vrf/kpi/prometheus/per-tunnel", "TestPrometheusScrapesSecgwd", "test/gateway/metrics_test.go"},
+		{"/vrf/kpi/prometheus/basic-auth/user", "TestServerBasicAuth", "internal/metrics/server_test.go"},
+		{"/vrf/kpi/prometheus/basic-auth/password-hash", "TestServerBasicAuth", "internal/metrics/server_test.go"},
+		{"/vrf/kpi/prometheus/tls/certificate-file", "TestServerTLS", "internal/metrics/server_test.go"},
+		{"/vrf/kpi/prometheus/tls/key-file", "TestServerTLS", "internal/metrics/server_test.go"},
 	}
 }
 

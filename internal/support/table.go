@@ -55,6 +55,7 @@ func Refused() []Row {
 		// another vrf would notify nothing.
 		{Path: "/vrf/vrrp", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red vrrp group g1 instance i1"}},
 		{Path: "/vrf/ike", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike global-options threads 2"}},
+		{Path: "/vrf/kpi", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red kpi prometheus enabled true"}},
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
 			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 vrf trusted"}},

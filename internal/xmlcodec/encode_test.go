@@ -163,7 +163,7 @@ func TestStatementOrder(t *testing.T) {
 	for _, fp := range c.plans[s.RootBinding().Field("vrf").Elem].fields {
 		names = append(names, fp.f.Name)
 	}
-	if got := strings.Join(names, " "); got != "name description vrrp ike" {
+	if got := strings.Join(names, " "); got != "name description vrrp ike kpi" {
 		t.Errorf("vrf children in order %s", got)
 	}
 }

@@ -184,6 +184,10 @@ type Engine struct {
 	// panics counts the panics recovered at the roots of the
 	// engine's goroutines (recoverPanic).
 	panics atomic.Uint64
+	// ops counts requests, retransmissions, DPD and refusals; running
+	// is Run's dispatcher, for WorkerStats (opstats.go).
+	ops     opCounters
+	running atomic.Pointer[runner]
 
 	// contacts finds the established IKE SAs by peer identity, for
 	// INITIAL_CONTACT and unique-sa (unique.go).

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
@@ -302,18 +303,19 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		// RFC 7296 §2.21.2: AUTHENTICATION_FAILED, and the IKE SA is gone.
 		sa.lastError = wire.NotifyAuthenticationFailed
 		peer := config.Identity{Type: idi.IDType, Data: idi.Data}.String()
+		reason := "no VPN of the peer's address accepts its identity and AUTH"
 		if ppkWhy != "" {
 			// RFC 8784 §3: a PPK was required and not used.
 			sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: PPK required: " + ppkWhy
-			sa.log().Info("authentication of peer failed", "peer-id", peer, "reason", "PPK required: "+ppkWhy)
+			reason = "PPK required: " + ppkWhy
 		} else if why := sa.cert.why; why != nil {
 			// auth_cert.go: the certificate's reason, counted apart
 			// when it expired.
 			sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: " + why.Error()
-			sa.log().Info("authentication of peer failed", "peer-id", peer, "reason", why.Error())
-		} else {
-			sa.log().Info("authentication of peer failed", "peer-id", peer)
+			reason = why.Error()
 		}
+		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "authentication of peer failed", sa.remote, "exchange", "IKE_AUTH",
+			"unique-id", sa.uid, "peer-id", peer, "auth-method", authMethodName(auth.Method), "reason", reason)
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
@@ -321,6 +323,9 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if sa.uniqueRefuses(vpn, config.Identity{Type: idi.IDType, Data: idi.Data}, ic) {
 		// unique-sa keep (unique.go); RFC 7296 §2.21.2.
 		sa.lastError = wire.NotifyAuthenticationFailed
+		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "IKE SA refused by unique-sa keep", sa.remote, "exchange", "IKE_AUTH",
+			"unique-id", sa.uid, "vpn", vpn.Name, "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String(),
+			"auth-method", authMethodName(auth.Method), "reason", "unique-sa keep: the identity has an IKE SA")
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}

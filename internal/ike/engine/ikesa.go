@@ -68,6 +68,8 @@ type ikeSA struct {
 	initiator bool
 	state     saState
 	lastError wire.NotifyType
+	// ops are the SA's counters of the state (opstats.go).
+	ops saOps
 	// natt is set once IKE moved to port 4500 (RFC 7296 §2.23);
 	// natLocal and natRemote say which side a NAT is in front of.
 	natt, natLocal, natRemote bool

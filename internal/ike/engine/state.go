@@ -51,6 +51,9 @@ type SAState struct {
 	// rekeyed, reauthenticated and deleted (zero: never).
 	RekeyAt, ReauthAt, ExpireAt time.Time
 	Children                    []ChildState
+	// Stats are the SA's counters (requests, retransmissions, child
+	// rekeys, liveness checks sent).
+	Stats SAStats
 }
 
 // ChildState is one child SA of an SAState.
@@ -84,7 +87,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			AddKEs:   slices.Clone(sa.addKEs),
 			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, MOBIKE: sa.mobike, MOBIKEInitiator: sa.mobikeInitiator, Established: e.timeAt(sa.established),
 			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
-			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),
+			ExpireAt: e.timeAt(sa.at[timerIKEExpire]), Stats: sa.ops.stats(),
 		}
 		if sa.vip != nil {
 			s.LocalVIPs, s.RemoteVIPs, s.DNS = slices.Clone(sa.vip.local), sa.remoteVIPs(), slices.Clone(sa.vip.dns)

@@ -169,6 +169,7 @@ func (sa *ikeSA) sendRequest(t task, id uint32) bool {
 	i, _ := slices.BinarySearchFunc(sa.out, id, func(r *request, id uint32) int { return int(int64(r.id) - int64(id)) })
 	sa.out = slices.Insert(sa.out, i, r)
 	sa.log().Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs), "outstanding", len(sa.out))
+	sa.countRequest(t)
 	sa.sendAll(msgs)
 	sa.armRetransmit(r)
 	return true
@@ -228,6 +229,9 @@ func (sa *ikeSA) expiredRetransmit() {
 			// A flushed SA's end is the operator's, not a dead peer's:
 			// no dpd-action (flush.go).
 			sa.peerDead = sa.state == stateEstablished && !sa.flushed
+			if sa.peerDead {
+				sa.countDPDTimeout(r)
+			}
 			sa.fail(errPeerDead)
 			return
 		}
@@ -236,6 +240,7 @@ func (sa *ikeSA) expiredRetransmit() {
 			sa.tryOtherPath() // mobike.go
 		}
 		sa.log().Debug("retransmitting request", "msgid", r.id, "try", r.try)
+		sa.countRetransmit()
 		sa.sendAll(r.msgs)
 		c := sa.w.e.config().Global.Retransmit
 		d := r.fixed
