@@ -68,6 +68,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
 	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
+	bs := s.eng.BadSPIStats() // respond-bad-spi (engine/badspi.go)
+	ike.Statistics.UnknownSpiReported, ike.Statistics.InvalidSpiSent = &bs.Reported, &bs.Sent
+	ike.Statistics.InvalidSpiLimited = &bs.Limited
 	ops := s.eng.OpStats() // engine/opstats.go
 	ike.Statistics.DpdTimeouts = &ops.DPDTimeouts
 	ike.Statistics.DpdSent, ike.Statistics.Retransmissions = &ops.DPDSent, &ops.Retransmissions

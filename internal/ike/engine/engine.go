@@ -197,6 +197,9 @@ type Engine struct {
 	vipFailures atomic.Uint64
 	// redir counts redirects and bounds those we follow (redirect.go).
 	redir redirects
+	// badSPI counts and rate-limits the INVALID_SPI notifications of
+	// respond-bad-spi (badspi.go).
+	badSPI badSPIState
 
 	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
