@@ -77,6 +77,7 @@ func (d *Daemon) startIKE() error {
 		PortNATT:      d.cfg.NATTPort,
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
+		OnDebug:       d.onIKEDebug,
 		ForceEncap:    d.userspace != nil,
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
@@ -173,6 +174,17 @@ func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
 	return in, out
 }
 
+// onIKEDebug sends a debug trace record (the engine logged it) as the
+// ike-debug NETCONF notification, for 'monitor ike'. The server drops it
+// for a session that does not read: the engine never waits.
+func (d *Daemon) onIKEDebug(r engine.DebugRecord) {
+	if d.netconf != nil {
+		if err := d.netconf.Notify("ike-debug", ikesvc.NewDebugRecord(r)); err != nil {
+			d.log.Error("ike-debug notification", "err", err)
+		}
+	}
+}
+
 // onIKEEvent logs SA events at level 0 (the guide's audit level) and
 // sends them as NETCONF notifications.
 func (d *Daemon) onIKEEvent(ev engine.Event) {
@@ -253,6 +265,7 @@ func ikeRPCs(s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandler {
 		"flush":         netconf.RPC(s.Flush),
 		"load-pki-file": netconf.RPC(s.LoadPKIFile),
 		"ha-notify":     netconf.RPC(h.HANotify),
+		"debug-ike":     netconf.RPC(s.DebugIKE),
 	}
 }
 

@@ -78,6 +78,9 @@ type Options struct {
 	Activity func(c engine.ChildSA) (in, out time.Time)
 	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
 	LogKeys bool
+	// OnDebug is engine.Options.OnDebug: the debug trace records (the
+	// daemon's ike-debug notifications); it must not block.
+	OnDebug func(engine.DebugRecord)
 	// PKIDir is the directory of the certificate store's files
 	// (pki.go): the data directory's pki/.
 	PKIDir string
@@ -208,7 +211,7 @@ func New(o Options) *Service {
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
-		VIPs: vipAdapter{s}})
+		VIPs: vipAdapter{s}, OnDebug: o.OnDebug})
 	go s.eng.Run(ctx)
 	return s
 }
