@@ -17,6 +17,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/netconf"
+	"secgw/internal/vpnmon"
 )
 
 // Dataplane choices of Config.Dataplane.
@@ -93,6 +94,10 @@ func (d *Daemon) startIKE() error {
 		TCPStreams: d.userspace != nil,
 		Pools:      d.pools,
 		VIPHost:    d.vips,
+		// The VPN monitor's echoes go through raw ICMP sockets: the
+		// host routes them into the child SA.
+		NewProber: func(reply func(id, seq uint16)) vpnmon.Prober { return vpnmon.NewICMP(reply) },
+		OnSAEvent: d.onSAEvent,
 	})
 	d.ha = newHASub(d)
 	if x, ok := dp.(*xfrm.Dataplane); ok {
@@ -172,6 +177,25 @@ func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
 		out = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
 	}
 	return in, out
+}
+
+// onSAEvent logs an sa-event of the IKE service (the VPN monitor's) at
+// level 0 and sends it as a NETCONF notification, as onIKEEvent does the
+// engine's.
+func (d *Daemon) onSAEvent(e ikesvc.SAEvent) {
+	attrs := []any{"subsystem", "ike", "event", e.Event, "vpn", e.VPN}
+	if e.Policy != nil {
+		attrs = append(attrs, "policy", *e.Policy, "child-unique-id", *e.ChildUniqueID)
+	}
+	if e.Reason != nil {
+		attrs = append(attrs, "reason", *e.Reason)
+	}
+	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
+	if d.netconf != nil {
+		if err := d.netconf.Notify("sa-event", e); err != nil {
+			d.log.Error("sa-event notification", "err", err)
+		}
+	}
 }
 
 // onIKEDebug sends a debug trace record (the engine logged it) as the

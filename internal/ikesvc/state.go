@@ -45,6 +45,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 				in, out := s.o.Counters(c.ChildSA)
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
 			}
+			cs.VpnMonitor = s.mon.monitorState(c.UniqueID) // vpnmon.go
 			e.ChildSa[c.UniqueID] = cs
 			if sa.State != "passive" { // the HA standby's: installed nowhere
 				children++

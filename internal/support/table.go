@@ -36,11 +36,12 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA     = "high availability: HA pools (synced virtual IP leases)"
-	featureCert   = "EAP/RADIUS authentication"
-	featureVRF    = "IKE and routes in a vrf other than main"
-	featureSNMP   = "SNMP"
-	featureRADIUS = "RADIUS: the pool built from the RADIUS attributes of each SA"
+	featureHA      = "high availability: HA pools (synced virtual IP leases)"
+	featureCert    = "EAP/RADIUS authentication"
+	featureVRF     = "IKE and routes in a vrf other than main"
+	featureSNMP    = "SNMP"
+	featureRADIUS  = "RADIUS: the pool built from the RADIUS attributes of each SA"
+	featureMonDown = "VPN monitor action down and datapath verification (routes withheld or withdrawn per child SA)"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -72,5 +73,9 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
+		{Path: "/vrf/ike/vpn/security-policy/vpn-monitor/action", Allowed: []string{"restart"}, Feature: featureMonDown,
+			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 vpn-monitor destination-ip 10.2.0.1 source-address 10.1.0.1 action down"}},
+		{Path: "/vrf/ike/vpn/security-policy/vpn-monitor/verify-path", Feature: featureMonDown,
+			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 vpn-monitor destination-ip 10.2.0.1 source-address 10.1.0.1 verify-path true"}},
 	}
 }

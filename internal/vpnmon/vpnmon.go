@@ -273,3 +273,6 @@ func (m *Monitor) Reply(id, seq uint16) {
 		m.h.Up(k)
 	}
 }
+
+// Prober returns the Prober the monitor sends through.
+func (m *Monitor) Prober() Prober { return m.p }
