@@ -23,7 +23,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/global-options/install-routes", "TestResolveRoutes", "internal/ike/resolve/routes_test.go"},
 		{"/vrf/ike/global-options/make-before-break", "TestReauthMakeBeforeBreak", "internal/ike/engine/reauth_test.go"},
 		{"/vrf/ike/global-options/mobike-prefer-best-path", "TestSecgwdMOBIKEPreferBestPath", "test/gateway/mobike_test.go"},
-		{"/vrf/ike/global-options/respond-bad-spi/max-responses", "TestBadSPIResponse", "internal/ike/engine/badspi_test.go"},
+		{"/vrf/ike/global-options/respond-bad-spi/max-responses", "TestRespondBadSPIToCharon", "test/gateway/badspi_respond_test.go"},
 		{"/vrf/ike/global-options/retransmit-base", "TestAcquireTimeout", "internal/ike/engine/actions_test.go"},
 		{"/vrf/ike/global-options/retransmit-jitter", "", ""},
 		{"/vrf/ike/global-options/retransmit-limit", "", ""},
