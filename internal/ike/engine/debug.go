@@ -260,8 +260,8 @@ func (e *Engine) traceHex(peer netip.AddrPort, raw [][]byte) {
 }
 
 // traceStateless traces a message that has no IKE SA: an IKE_SA_INIT
-// request received, or a stateless response to one.
-func (e *Engine) traceStateless(sent bool, d Datagram, h wire.Header, ps []wire.Payload) {
+// request received, or a stateless response to one; raw is the message.
+func (e *Engine) traceStateless(sent bool, d Datagram, h wire.Header, ps []wire.Payload, raw []byte) {
 	if e.dbg.filters.Load() == nil {
 		return
 	}
@@ -273,6 +273,7 @@ func (e *Engine) traceStateless(sent bool, d Datagram, h wire.Header, ps []wire.
 		from, to = d.Local, d.Remote
 	}
 	e.debugRecord(d.Remote, "", 0, messageTrace(sent, from, to, h, ps))
+	e.traceHex(d.Remote, [][]byte{raw})
 }
 
 // traceRefusal traces a refusal the engine logs (refused): its reason

@@ -1,6 +1,10 @@
 package engine_test
 
 import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -9,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"secgw/generated"
 	"secgw/internal/golden"
 	"secgw/internal/ike/engine"
 )
@@ -144,4 +149,79 @@ func TestDebugBounded(t *testing.T) {
 			t.Fatal("a filter selecting nothing was accepted")
 		}
 	})
+}
+
+// TestDebugWithKeys: at level 4, a filter with with-keys lets the key
+// records of the SAs it selects out (as -log-keys does for all), one
+// without does not, and the other SAs' keys stay out; the trace's hex
+// dump, at level 4 only, never holds a key.
+func TestDebugWithKeys(t *testing.T) {
+	for _, withKeys := range []bool{false, true} {
+		t.Run(fmt.Sprint("with-keys=", withKeys), func(t *testing.T) {
+			var out bytes.Buffer
+			opt := func(o *engine.Options) {
+				o.Logger = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: engine.LevelKeys}))
+			}
+			a, b := pairOpts(t, nil, nil, nil, opt)
+			b.e.AddDebugFilter(engine.DebugFilter{Peer: addrA, WithKeys: withKeys})
+			establish(t, a, b)
+			_, cb := checkChildPair(t, a, b)
+			log := out.String()
+			if has := strings.Contains(log, hex.EncodeToString(cb.In.Encr)); has != withKeys {
+				t.Errorf("child key in B's log: %v, want %v", has, withKeys)
+			}
+			if n := strings.Count(log, `msg="IKE SA keys"`); withKeys != (n == 1) {
+				t.Errorf("%d IKE SA keys records", n)
+			}
+			dumps := strings.Count(log, `msg="ike debug hex"`)
+			if dumps != 4 {
+				t.Errorf("%d hex dumps at level 4, want one per message (4)", dumps)
+			}
+		})
+	}
+	// Level 3: the traces, no hex dump.
+	var out bytes.Buffer
+	a, b := pairOpts(t, nil, nil, nil, func(o *engine.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	b.e.AddDebugFilter(engine.DebugFilter{Peer: addrA, WithKeys: true})
+	establish(t, a, b)
+	if log := out.String(); strings.Contains(log, "ike debug hex") || strings.Contains(log, "IKE SA keys") || strings.Count(log, `msg="ike debug"`) != 4 {
+		t.Errorf("level 3: want 4 traces, no hex dump, no key:\n%s", log)
+	}
+}
+
+// TestDebugAuthFailedTrace: a filter on the peer's address traces the
+// AUTHENTICATION_FAILED sent with the identity the peer claimed and its
+// authentication method.
+func TestDebugAuthFailedTrace(t *testing.T) {
+	var sink debugSink
+	a, b := pairOpts(t, nil, func(ike *generated.SecgwVrf_Vrf_Ike) {
+		ike.Vpn["from-a"].IkePolicy.PreSharedKey = ptr("other")
+	}, nil, withDebugSink(&sink))
+	b.e.AddDebugFilter(engine.DebugFilter{Peer: addrA})
+	establish(t, a, b)
+	got := sink.text()
+	for _, want := range []string{
+		"Sending AUTHENTICATION_FAILED: authentication of peer failed; exchange: IKE_AUTH; unique-id: 1; peer-id: a.example; auth-method: pre-shared-key; reason: ",
+		"Message id: 1 IKE_AUTH Exchange RESPONSE Payload contents: NOTIFY(AUTHENTICATION_FAILED)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in the trace:\n%s", want, got)
+		}
+	}
+}
+
+// TestDebugIdentityFilter: a filter on the peer's identity selects the
+// IKE SA once IKE_AUTH proved it: the IKE_SA_INIT exchange is not traced
+// (no identity yet), the IKE_AUTH response and later messages are.
+func TestDebugIdentityFilter(t *testing.T) {
+	var sink debugSink
+	a, b := pairOpts(t, nil, nil, nil, withDebugSink(&sink))
+	b.e.AddDebugFilter(engine.DebugFilter{Identity: "a.example"})
+	establish(t, a, b)
+	got := sink.text()
+	if strings.Contains(got, "IKE_SA_INIT") || !strings.Contains(got, "Sending Packet [From 10.0.0.2:500/To 10.0.0.1:500] Initiator SPI : <spi> - Responder SPI : <spi> Message id: 1 IKE_AUTH Exchange RESPONSE") {
+		t.Errorf("trace:\n%s", got)
+	}
 }

@@ -319,7 +319,7 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	if h.Exchange == wire.ExchangeIKESAInit && !h.Flags.Response() {
 		w := e.lockPeer(d.Remote.Addr())
 		defer w.unlock()
-		e.traceStateless(false, d, h, m.Payloads) // debug.go
+		e.traceStateless(false, d, h, m.Payloads, data) // debug.go
 		e.handleInitRequest(w, d, m)
 		return
 	}

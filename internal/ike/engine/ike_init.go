@@ -267,7 +267,7 @@ func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
 	if err != nil {
 		return
 	}
-	e.traceStateless(true, d, h, []wire.Payload{n}) // debug.go
+	e.traceStateless(true, d, h, []wire.Payload{n}, raw) // debug.go
 	e.sendStateless(d, raw)
 }
 
