@@ -68,7 +68,7 @@ func TestVPNMonitorRestart(t *testing.T) {
 	var evMu sync.Mutex
 	var events []string
 	dpA := enginetest.NewDataplane()
-	a := New(Options{Dataplane: dpA, DataplaneKind: "userspace", PortIKE: 15600, PortNATT: 15601,
+	a := New(Options{Dataplane: dpA, DataplaneKind: "userspace", PortIKE: 15660, PortNATT: 15661,
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		NewProber: path.new,
 		OnSAEvent: func(e SAEvent) {
@@ -81,7 +81,7 @@ func TestVPNMonitorRestart(t *testing.T) {
 			events = append(events, e.Event+r)
 		}})
 	t.Cleanup(func() { a.Close() })
-	b, _ := newService(t, 15600)
+	b, _ := newService(t, 15660)
 	if err := b.Start(device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")); err != nil {
 		t.Fatal(err)
 	}
