@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,21 @@ type App struct {
 // command failed (a script stops at its first failed line, whose number
 // the message gives), 2 when secgwd could not be reached.
 func (a *App) Run(args []string) int {
+	var line string
+	if len(args) > 0 && args[0] == "ha-notify" {
+		// keepalived's notify command (hanotify.go): checked before
+		// anything is dialled, so that a bad notify line in
+		// keepalived.conf fails at once, with status 2.
+		l, err := HANotifyLine(args[1:], a.Err)
+		if err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
+				fmt.Fprintln(a.Err, HANotifyUsage)
+			}
+			return 2
+		}
+		line = l
+	}
 	var script io.Reader
 	if a.Script != "" {
 		if len(args) > 0 {
@@ -98,7 +114,10 @@ func (a *App) Run(args []string) int {
 	}()
 	switch {
 	case len(args) > 0:
-		if err := c.Run(JoinWords(args)); err != nil && !errors.Is(err, ErrExit) {
+		if line == "" {
+			line = JoinWords(args)
+		}
+		if err := c.Run(line); err != nil && !errors.Is(err, ErrExit) {
 			fmt.Fprintln(a.Err, ErrorText(err))
 			return 1
 		}
