@@ -175,8 +175,9 @@ func TestFailover(t *testing.T) {
 		}
 	})
 	r.failover(t, "keepalived stopped on the active", 0, func(t *testing.T) {
-		n1.KA.Stop()
+		n1.KA.Terminate()
 	}, func(t *testing.T) {
+		n1.KA.Stop()
 		if err := n1.KA.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -163,6 +163,15 @@ func (k *Keepalived) Start() error {
 	return nil
 }
 
+// Terminate sends keepalived SIGTERM and returns at once: its shutdown
+// (priority-0 adverts, STOP notify) runs while the caller measures the
+// failover; Stop waits for it.
+func (k *Keepalived) Terminate() {
+	if k.cmd != nil {
+		k.cmd.Process.Signal(syscall.SIGTERM)
+	}
+}
+
 // Stop stops keepalived with SIGTERM (it sends priority-0 adverts so
 // that the backup takes over at once, RFC 5798 §6.4.3, and notifies
 // STOP) and waits for it, SIGKILL after 5 s.
