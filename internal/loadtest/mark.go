@@ -15,6 +15,11 @@ import (
 // tunnels work again through the new node; an SA whose checks go
 // unanswered Tries times is given up (SoakStats.ProbesDead), what a real
 // peer would renegotiate.
+//
+// The checks still unanswered are sent again every markResend for
+// markSpan (the periodic checks of -liveness, if any, go on besides):
+// the first ones may reach the old node, or nothing, while the address
+// moves.
 func (g *Generator) Mark() {
 	now := time.Now()
 	g.mark.Store(now.UnixNano())
@@ -32,7 +37,28 @@ func (g *Generator) Mark() {
 		}
 		t.mu.Unlock()
 	}
+	go func() {
+		for range int(markSpan / markResend) {
+			time.Sleep(markResend)
+			if g.closed.Load() {
+				return
+			}
+			for _, t := range ts {
+				t.mu.Lock()
+				if t.phase == phaseUp && t.probe != nil {
+					g.send(t.sock, t.remote, t.probe)
+				}
+				t.mu.Unlock()
+			}
+		}
+	}()
 }
+
+// markResend and markSpan pace the resends of Mark's liveness checks.
+const (
+	markResend = 250 * time.Millisecond
+	markSpan   = 10 * time.Second
+)
 
 // answeredSinceMark counts the held SAs up whose liveness check was
 // answered after the mark, and those up.

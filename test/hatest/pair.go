@@ -31,8 +31,7 @@ func ExampleConfig(t testing.TB, id int) string {
 // WithoutHA removes the vrrp and ike ha containers from a configuration:
 // the VPNs alone, for the runs that compare with no HA.
 func WithoutHA(config string) string {
-	config = regexp.MustCompile(`(?s)<vrrp xmlns.*?</vrrp>`).ReplaceAllString(config, "")
-	return regexp.MustCompile(`(?s)<ha xmlns.*?</ha>`).ReplaceAllString(config, "")
+	return haRE.ReplaceAllString(vrrpRE.ReplaceAllString(config, ""), "")
 }
 
 // PairOptions tune StartPair.
@@ -137,4 +136,24 @@ func (n *Node) WaitState(d time.Duration, ok func(HAState) bool) (HAState, bool)
 		return ok(s)
 	})
 	return last, held
+}
+
+var (
+	vrrpRE = regexp.MustCompile(`(?s)<vrrp xmlns.*?</vrrp>`)
+	haRE   = regexp.MustCompile(`(?s)<ha xmlns.*?</ha>`)
+)
+
+// WithHA adds examples/ha's vrrp group and ike ha of node id to config,
+// a <vrf> of vrf main with an <ike> (loadtest.SecgwdConfig's shape): the
+// HA part of the example on another set of VPNs.
+func WithHA(t testing.TB, config string, id int) string {
+	t.Helper()
+	ex := ExampleConfig(t, id)
+	vrrp, ha := vrrpRE.FindString(ex), haRE.FindString(ex)
+	const name, end = "<name>main</name>", "</ike></vrf>"
+	if vrrp == "" || ha == "" || !strings.Contains(config, name) || !strings.HasSuffix(config, end) {
+		t.Fatalf("hatest: cannot add the HA configuration to %.200s", config)
+	}
+	config = strings.Replace(config, name, name+vrrp, 1)
+	return strings.TrimSuffix(config, end) + ha + end
 }
