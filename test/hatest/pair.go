@@ -82,8 +82,9 @@ func StartPair(t testing.TB, secgwd, secgw string, o PairOptions) *Pair {
 
 // HAState is secgwd's vrf main ike ha state.
 type HAState struct {
-	Role                           string
+	Role, PeerRole                 string
 	PeerConnected                  bool
+	SplitBrains, Resyncs           uint64
 	IKESynced, ChildSynced         uint64
 	Sent, Received, Rejected, Trns uint64
 	Raw                            string
@@ -104,6 +105,12 @@ func (n *Node) State() (HAState, error) {
 		switch m[1] {
 		case "role":
 			s.Role = m[2]
+		case "peer-role":
+			s.PeerRole = m[2]
+		case "split-brains":
+			s.SplitBrains = u(m[2])
+		case "resyncs":
+			s.Resyncs = u(m[2])
 		case "peer-connected":
 			s.PeerConnected = m[2] == "true"
 		case "ike-sa-synced":
