@@ -148,6 +148,7 @@ func TestFailover(t *testing.T) {
 		hatest.IP(t, n1.NS, "link set lan down")
 	}, func(t *testing.T) {
 		hatest.IP(t, n1.NS, "link set lan up")
+		hatest.LANRoutes(t, n1.NS)
 		// No preemption (the reference's preempt false): node 1 comes
 		// back as the backup.
 		if got, ok := n1.KA.WaitState("BACKUP", 5*time.Second); !ok || got.RC != "0" {

@@ -38,6 +38,7 @@ func TestSyncLinkLossAndSplitBrain(t *testing.T) {
 		hatest.IP(t, n1.NS, "link set lan down")
 	}, func(t *testing.T) {
 		hatest.IP(t, n1.NS, "link set lan up")
+		hatest.LANRoutes(t, n1.NS)
 		if got, ok := n1.KA.WaitState("BACKUP", 5*time.Second); !ok || got.RC != "0" {
 			t.Fatalf("ha: node 1 not back as backup: %q", got.Line)
 		}

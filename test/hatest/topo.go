@@ -134,11 +134,7 @@ func New(t testing.TB) *Topology {
 		port(ns, "lan", fmt.Sprintf("n%d-lan", i+1), "br-lan")
 		IP(t, ns, "addr add "+a.WAN.String()+"/24 dev wan")
 		IP(t, ns, "addr add "+a.LAN.String()+"/24 dev lan")
-		// The concentrator's sites are behind the LAN host (the
-		// reference routes them via 172.32.0.250; through its LAN
-		// address here, so that the standby, without the internal VIP's
-		// subnet, has the route too).
-		IP(t, ns, "route add 172.24.0.0/13 via "+LANHost.String())
+		LANRoutes(t, ns)
 		for _, kv := range [][2]string{
 			{"net/ipv4/ip_forward", "1"},
 			// secgwd binds the public VIP's IKE sockets on both nodes,
@@ -156,6 +152,18 @@ func New(t testing.TB) *Topology {
 		IP(t, ns, "link set sync01 up")
 	}
 	return top
+}
+
+// LANRoutes (re)installs a node's route to the concentrator's sites,
+// behind the LAN host (the reference routes them via 172.32.0.250;
+// through the LAN host's LAN address here, so that the standby, without
+// the internal VIP's subnet, has the route too). Taking the LAN link
+// down deletes it (the kernel flushes the routes of a link that goes
+// down): a test that brings the link back up installs it again, as the
+// node's network configuration would.
+func LANRoutes(t testing.TB, ns string) {
+	t.Helper()
+	IP(t, ns, "route replace 172.24.0.0/13 via "+LANHost.String())
 }
 
 // IP runs `ip -n ns ARGS` (ARGS split on spaces) and fails the test on
