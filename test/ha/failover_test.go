@@ -129,6 +129,9 @@ func (r *rig) failover(t *testing.T, what string, from int, act, restore func(t 
 	}
 	r.checkSites(t)
 	if t.Failed() {
+		for _, n := range r.p.Nodes {
+			t.Logf("ha: node %d's HA log:\n%s", n.ID, haLines(n.Logs()))
+		}
 		t.FailNow()
 	}
 	restore(t)
@@ -137,44 +140,16 @@ func (r *rig) failover(t *testing.T, what string, from int, act, restore func(t 
 }
 
 // TestFailover is the reference's failover and two more, in a row on one
-// pair with the peer's SAs and traffic up: the active node's LAN link
-// down (then up again), SIGKILL of the active secgwd (then restarted
-// from empty: it catches up from the new active while that one serves),
-// keepalived stopped on the active (then started again).
+// pair with the peer's SAs and traffic up: keepalived stopped on the
+// active (node 1; then started again), the active's LAN link down (node
+// 2; then up again), SIGKILL of the active secgwd (node 1; then started
+// again from empty: it catches up from the new active while that one
+// serves). The order makes node 1 the one killed: the node-id the
+// split-brain rule favours (ha-design decision 5) dies while its peer
+// last saw it active, and node 2 must take over all the same.
 func TestFailover(t *testing.T) {
 	r := newRig(t)
 	n1, n2 := r.p.Nodes[0], r.p.Nodes[1]
-	r.failover(t, "LAN link of the active down", 0, func(t *testing.T) {
-		hatest.IP(t, n1.NS, "link set lan down")
-	}, func(t *testing.T) {
-		hatest.IP(t, n1.NS, "link set lan up")
-		hatest.LANRoutes(t, n1.NS)
-		// No preemption (the reference's preempt false): node 1 comes
-		// back as the backup.
-		if got, ok := n1.KA.WaitState("BACKUP", 5*time.Second); !ok || got.RC != "0" {
-			t.Fatalf("ha: node 1 not back as backup: %q", got.Line)
-		}
-	})
-	r.failover(t, "SIGKILL of the active secgwd", 1, func(t *testing.T) {
-		n2.Kill()
-	}, func(t *testing.T) {
-		// secgwd starts again with its configuration and no SA: its
-		// TUN device is back, keepalived's group leaves FAULT for
-		// BACKUP, and the new active sends it every SA.
-		ping, err := hatest.StartPing(r.p.Top.Peer, hatest.Sites[2].Peer, hatest.Sites[2].Local)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n2.Start(t)
-		if got, ok := n2.KA.WaitState("BACKUP", 10*time.Second); !ok || got.RC != "0" {
-			t.Fatalf("ha: node 2 not back as backup: %q", got.Line)
-		}
-		r.waitSynced(t, 1)
-		// The active kept serving during the resync.
-		if res := ping.Stop(); res.Received == 0 || res.Received < res.Sent-1 {
-			t.Errorf("ha: traffic lost while the restarted standby resynced: %v", res)
-		}
-	})
 	r.failover(t, "keepalived stopped on the active", 0, func(t *testing.T) {
 		n1.KA.Terminate()
 	}, func(t *testing.T) {
@@ -186,6 +161,37 @@ func TestFailover(t *testing.T) {
 			t.Fatalf("ha: node 1 not back as backup: %q", got.Line)
 		}
 	})
+	r.failover(t, "LAN link of the active down", 1, func(t *testing.T) {
+		hatest.IP(t, n2.NS, "link set lan down")
+	}, func(t *testing.T) {
+		hatest.IP(t, n2.NS, "link set lan up")
+		hatest.LANRoutes(t, n2.NS)
+		// No preemption (the reference's preempt false): node 2 comes
+		// back as the backup.
+		if got, ok := n2.KA.WaitState("BACKUP", 5*time.Second); !ok || got.RC != "0" {
+			t.Fatalf("ha: node 2 not back as backup: %q", got.Line)
+		}
+	})
+	r.failover(t, "SIGKILL of the active secgwd", 0, func(t *testing.T) {
+		n1.Kill()
+	}, func(t *testing.T) {
+		// secgwd starts again with its configuration and no SA: its
+		// TUN device is back, keepalived's group leaves FAULT for
+		// BACKUP, and the new active sends it every SA.
+		ping, err := hatest.StartPing(r.p.Top.Peer, hatest.Sites[2].Peer, hatest.Sites[2].Local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n1.Start(t)
+		if got, ok := n1.KA.WaitState("BACKUP", 10*time.Second); !ok || got.RC != "0" {
+			t.Fatalf("ha: node 1 not back as backup: %q", got.Line)
+		}
+		r.waitSynced(t, 0)
+		// The active kept serving during the resync.
+		if res := ping.Stop(); res.Received == 0 || res.Received < res.Sent-1 {
+			t.Errorf("ha: traffic lost while the restarted standby resynced: %v", res)
+		}
+	})
 	// The notify log holds each transition, and secgwd took each one.
 	for _, n := range r.p.Nodes {
 		var states []string
@@ -194,4 +200,15 @@ func TestFailover(t *testing.T) {
 		}
 		t.Logf("ha: node %d notifications: %s", n.ID, strings.Join(states, " "))
 	}
+}
+
+// haLines returns secgwd's log lines of subsystem ha.
+func haLines(log string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "subsystem=ha") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
