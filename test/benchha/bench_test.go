@@ -285,6 +285,25 @@ func TestBenchHA(t *testing.T) {
 		}
 	}
 	t.Logf("generator:\n%s", gen.output())
+	// The logs, for a look at what the figures hide.
+	out := os.Getenv("OUT")
+	if out == "" {
+		out = "/tmp/secgw-bench-ha"
+	}
+	if err := os.MkdirAll(out, 0o755); err == nil {
+		for _, n := range p.Nodes {
+			os.WriteFile(filepath.Join(out, fmt.Sprintf("secgwd-node%d.log", n.ID)), []byte(n.Logs()), 0o644)
+			os.WriteFile(filepath.Join(out, fmt.Sprintf("notify-node%d.log", n.ID)), []byte(n.KA.NotifyLog()), 0o644)
+		}
+		gen.mu.Lock()
+		var b strings.Builder
+		for _, l := range gen.lines {
+			fmt.Fprintf(&b, "%s %s\n", l.at.Format("15:04:05.000"), l.text)
+		}
+		gen.mu.Unlock()
+		os.WriteFile(filepath.Join(out, "generator.log"), []byte(b.String()), 0o644)
+		fmt.Fprintf(w, "bench-ha: logs in %s\n", out)
+	}
 }
 
 // timeOf reads the time stamp of a notify log line (date +%s.%N).

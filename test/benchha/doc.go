@@ -24,5 +24,7 @@
 // with its target and MET or NOT MET. It is a test only to share
 // test/hatest; TestMain skips it unless SECGW_BENCH_HA=1, so `go test
 // ./...` does not run it (root; about 2 minutes at 10k). Environment: N
-// (10000), CONC (128), STRICT=1 (fail when a target is not met).
+// (10000), CONC (128), STRICT=1 (fail when a target is not met), OUT
+// (where both secgwd logs, the notify logs and the generator's output
+// go; /tmp/secgw-bench-ha).
 package benchha
