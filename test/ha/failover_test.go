@@ -2,6 +2,7 @@ package ha
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -36,6 +37,14 @@ func newRig(t *testing.T) *rig {
 	r.spis = spis
 	r.checkSites(t)
 	r.waitSynced(t, 1)
+	// The operator's view (examples/ha/README.md): secgw show ike ha.
+	for i, want := range []string{`Role:\s+active\n`, `Role:\s+standby\n(.*\n)*IKE SAs synced:\s+2\nChild SAs synced:\s+4\n`} {
+		out, err := r.p.Nodes[i].Secgw("show", "ike", "ha")
+		if err != nil || !regexp.MustCompile(want).MatchString(out) || !strings.Contains(out, "Peer link:         up") {
+			t.Fatalf("ha: secgw show ike ha on node %d: %v\n%s", i+1, err, out)
+		}
+		t.Logf("ha: node %d: secgw show ike ha\n%s", i+1, out)
+	}
 	return r
 }
 
