@@ -40,7 +40,7 @@ func newRig(t *testing.T) *rig {
 	// The operator's view (examples/ha/README.md): secgw show ike ha.
 	for i, want := range []string{`Role:\s+active\n`, `Role:\s+standby\n(.*\n)*IKE SAs synced:\s+2\nChild SAs synced:\s+4\n`} {
 		out, err := r.p.Nodes[i].Secgw("show", "ike", "ha")
-		if err != nil || !regexp.MustCompile(want).MatchString(out) || !strings.Contains(out, "Peer link:         up") {
+		if err != nil || !regexp.MustCompile(want).MatchString(out) || !regexp.MustCompile(`Peer link:\s+up\n`).MatchString(out) {
 			t.Fatalf("ha: secgw show ike ha on node %d: %v\n%s", i+1, err, out)
 		}
 		t.Logf("ha: node %d: secgw show ike ha\n%s", i+1, out)
