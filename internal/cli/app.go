@@ -7,12 +7,16 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/term"
 
 	"secgw/internal/schema"
 )
+
+// haNotifyRedial is the pause between two dials of ha-notify --retry.
+const haNotifyRedial = 200 * time.Millisecond
 
 // App is the secgw command: connect to secgwd, then run one command
 // (the words after the flags), the shell on a terminal, or the lines of
@@ -40,11 +44,15 @@ type App struct {
 // the message gives), 2 when secgwd could not be reached.
 func (a *App) Run(args []string) int {
 	var line string
+	var notify *HANotify
 	if len(args) > 0 && args[0] == "ha-notify" {
 		// keepalived's notify command (hanotify.go): checked before
 		// anything is dialled, so that a bad notify line in
 		// keepalived.conf fails at once, with status 2.
-		l, err := HANotifyLine(args[1:], a.Err)
+		n, err := ParseHANotify(args[1:], a.Err)
+		if err == nil {
+			err = n.Record()
+		}
 		if err != nil {
 			if !errors.Is(err, flag.ErrHelp) {
 				fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
@@ -52,7 +60,7 @@ func (a *App) Run(args []string) int {
 			}
 			return 2
 		}
-		line = l
+		line, notify = n.Line, n
 	}
 	var script io.Reader
 	if a.Script != "" {
@@ -93,9 +101,28 @@ func (a *App) Run(args []string) int {
 		a.Dial.HostKeyCallback = cb
 	}
 	be, err := Dial(a.Dial, Keep(s))
+	if notify != nil && notify.Retry > 0 {
+		// secgwd may be starting (hanotify.go): dial again until it
+		// answers, the time is up, or a later notification took over.
+		deadline := time.Now().Add(notify.Retry)
+		for err != nil && time.Now().Before(deadline) {
+			time.Sleep(haNotifyRedial)
+			if notify.Superseded() {
+				fmt.Fprintln(a.Err, "secgw: ha-notify: superseded by a later notification of the group")
+				return 0
+			}
+			be, err = Dial(a.Dial, Keep(s))
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
 		return 2
+	}
+	if notify.Superseded() {
+		// A later notification went first: this one is stale.
+		be.Close()
+		fmt.Fprintln(a.Err, "secgw: ha-notify: superseded by a later notification of the group")
+		return 0
 	}
 	defer be.Close()
 	c := New(s, be, a.Out)

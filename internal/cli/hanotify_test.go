@@ -3,10 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"secgw/internal/netconf"
 	"secgw/internal/rpcerr"
@@ -106,5 +109,106 @@ func TestHANotifyUsage(t *testing.T) {
 	line, err := HANotifyLine([]string{"GROUP", "group 1", "MASTER"}, &bytes.Buffer{})
 	if err != nil || line != `cmd ha ha-notify vrf main group "group 1" state master` {
 		t.Errorf("line %q, %v", line, err)
+	}
+}
+
+// TestHANotifyRetry: secgwd starts listening only after keepalived ran
+// the notify (it saw secgwd's process or TUN first): with --retry the
+// notification still arrives.
+func TestHANotifyRetry(t *testing.T) {
+	var got []haNotifyInput
+	var mu sync.Mutex
+	sv := startServer(t, map[string]netconf.RPCHandler{
+		"ha-notify": netconf.RPC(func(_ context.Context, in haNotifyInput) (struct{}, error) {
+			mu.Lock()
+			got = append(got, in)
+			mu.Unlock()
+			return struct{}{}, nil
+		}),
+	})
+	// A port where nothing listens yet; a forwarder to the server opens
+	// there 600 ms after the notify started.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	go func() {
+		time.Sleep(600 * time.Millisecond)
+		fwd, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { fwd.Close() })
+		for {
+			c, err := fwd.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := net.Dial("tcp", sv.addr)
+				if err != nil {
+					c.Close()
+					return
+				}
+				go func() { io.Copy(s, c); s.Close() }()
+				io.Copy(c, s)
+				c.Close()
+			}()
+		}
+	}()
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	var out, errOut bytes.Buffer
+	app := &App{Dial: DialConfig{Host: host, Port: p, User: "admin", Password: "test-admin-pw"}, Out: &out, Err: &errOut}
+	start := time.Now()
+	code := app.Run([]string{"ha-notify", "--retry", "5s", "--state-dir", t.TempDir(), "GROUP", "group1", "BACKUP", "100"})
+	mu.Lock()
+	defer mu.Unlock()
+	if code != 0 || len(got) != 1 || got[0] != (haNotifyInput{"main", "group1", "backup"}) {
+		t.Fatalf("exit %d after %v, stderr %q, the RPC got %+v", code, time.Since(start), errOut.String(), got)
+	}
+	// Without --retry, the same gives up at once (status 2).
+	app = &App{Dial: DialConfig{Host: "127.0.0.1", Port: 1, User: "admin", Password: "x"}, Out: &out, Err: &errOut}
+	if code := app.Run([]string{"ha-notify", "GROUP", "group1", "BACKUP"}); code != 2 {
+		t.Errorf("no --retry, nothing listening: exit %d", code)
+	}
+}
+
+// TestHANotifySuperseded: two notifications of one group retry while
+// secgwd is away (keepalived runs each notify in its own process); the
+// earlier one gives up once the later one is recorded, so that secgwd
+// ends with the group's last state.
+func TestHANotifySuperseded(t *testing.T) {
+	dir := t.TempDir()
+	var errOut bytes.Buffer
+	app := &App{Dial: DialConfig{Host: "127.0.0.1", Port: 1, User: "admin", Password: "x"}, Out: io.Discard, Err: &errOut}
+	done := make(chan int, 1)
+	go func() {
+		done <- app.Run([]string{"ha-notify", "--retry", "10s", "--state-dir", dir, "GROUP", "g1", "BACKUP"})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	later, err := ParseHANotify([]string{"--state-dir", dir, "GROUP", "g1", "MASTER"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := later.Record(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(errOut.String(), "superseded by a later notification") {
+			t.Errorf("exit %d, stderr %q", code, errOut.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the superseded notification kept retrying")
+	}
+	// Another group's notification supersedes nothing.
+	other, _ := ParseHANotify([]string{"--state-dir", dir, "GROUP", "g2", "MASTER"}, io.Discard)
+	other.Record()
+	if later.Superseded() {
+		t.Error("g1's notification superseded by g2's")
 	}
 }

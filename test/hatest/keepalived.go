@@ -95,12 +95,14 @@ vrrp_sync_group %s {
 		inst("vrrp1", "lan", 11, me.LAN.String(), other.LAN.String(), InternalVIP.String()+"/24")
 }
 
-// NotifyScript is the notify script of the test: it logs the
-// notification and secgw's answer to notify.log, one line each:
+// NotifyScript is the notify script of the test: examples/ha's
+// secgw-ha-notify (secgw ha-notify --retry 10s --state-dir: a
+// notification keepalived sends while secgwd starts is not lost) that
+// logs the notification and secgw's answer to notify.log, one line each:
 // "TIME TYPE NAME STATE PRIO rc=N OUTPUT".
 func NotifyScript(secgw, dir string) string {
 	return fmt.Sprintf(`#!/bin/sh
-out=$(SECGW_PASSWORD_FILE=%[2]s/password %[1]s -host 127.0.0.1 -port 830 -history "" ha-notify "$@" 2>&1)
+out=$(SECGW_PASSWORD_FILE=%[2]s/password %[1]s -host 127.0.0.1 -port 830 -history "" ha-notify --retry 10s --state-dir %[2]s "$@" 2>&1)
 rc=$?
 echo "$(date +%%s.%%N) $* rc=$rc $(echo $out)" >> %[2]s/notify.log
 exit $rc
