@@ -205,7 +205,8 @@ type Notification struct {
 	Line  string
 }
 
-// Notifications parses the notify log.
+// Notifications parses the notify log: the notifications delivered or
+// refused, in the order their secgw ended.
 func (k *Keepalived) Notifications() []Notification {
 	var ns []Notification
 	sc := bufio.NewScanner(strings.NewReader(k.NotifyLog()))
@@ -221,6 +222,12 @@ func (k *Keepalived) Notifications() []Notification {
 				rc, out = strings.TrimPrefix(w, "rc="), strings.Join(f[j+1:], " ")
 				break
 			}
+		}
+		if strings.Contains(out, "superseded by a later notification") {
+			// Not delivered: a later notification of the group took
+			// over (secgw ha-notify --state-dir); its line may come
+			// after the later one's.
+			continue
 		}
 		ns = append(ns, Notification{State: f[3], RC: rc, Out: out, Line: sc.Text()})
 	}
