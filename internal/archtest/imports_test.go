@@ -62,6 +62,7 @@ var layers = map[string]struct {
 	"internal/ncclient":              {core, "ncclient"},
 	"internal/netconf/transport":     {core, "transport"},
 	"internal/cliedit":               {core, "cliedit"},
+	"internal/pool":                  {core, "pool"},
 
 	"internal/netconf":             {subsystem, "netconf"},
 	"internal/ikesvc":              {subsystem, "ikesvc"},
@@ -76,6 +77,7 @@ var layers = map[string]struct {
 	"internal/logging":             {subsystem, "logging"},
 	"internal/ike/resolve":         {core, "resolve"},
 	"internal/loadtest":            {subsystem, "loadtest"},
+	"internal/ha":                  {subsystem, "ha"}, // imports neither the engine nor the dataplane: the daemon glues them
 
 	"internal/daemon":     {program, "daemon"},
 	"internal/cli":        {program, "cli"},

@@ -46,7 +46,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
 			}
 			e.ChildSa[c.UniqueID] = cs
-			children++
+			if sa.State != "passive" { // the HA standby's: installed nowhere
+				children++
+			}
 		}
 		switch sa.State {
 		case "established":
@@ -63,6 +65,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
 	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
+	s.poolState(ike) // pools.go
 	return ike
 }
 
@@ -100,6 +103,9 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeying
 	case "rekeyed":
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeyed
+	case "passive":
+		// Held by the HA standby (engine/ha.go), not active here.
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_passive
 	default:
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_deleting
 	}
@@ -114,6 +120,12 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 	}
 	if !sa.RemoteID.IsZero() {
 		e.RemoteId = ptr(sa.RemoteID.String())
+	}
+	for _, a := range sa.LocalVIPs {
+		e.LocalVip = append(e.LocalVip, a.String())
+	}
+	for _, a := range sa.RemoteVIPs {
+		e.RemoteVip = append(e.RemoteVip, a.String())
 	}
 	if sa.Suite.Encr != 0 {
 		en := enums.of(sa.Suite)
@@ -157,6 +169,10 @@ func childState(c engine.ChildState, now time.Time, keys bool, enums suiteEnums)
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_rekeyed
 	case "deleting":
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_deleting
+	case "passive":
+		// Of a passive IKE SA (HA standby, engine/ha.go): in no
+		// dataplane.
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_passive
 	}
 	if !c.Installed.IsZero() {
 		cs.InstalledTime = ptr(uint64(now.Sub(c.Installed) / time.Second))

@@ -226,6 +226,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 		installed: sa.w.e.mono()}
 	sa.children = append(sa.children, child)
 	sa.w.e.setSPIOwner(c.InSPI, sa)
+	sa.syncLater() // ha.go
 	sa.armChildTimers(child, c.Lifetimes)
 	if p.rekeyOf != nil {
 		sa.w.e.emit(Event{Kind: ChildRekeyed, SA: sa.uid, Child: c.UniqueID, Old: p.rekeyOf.UniqueID, VPN: c.VPN, Policy: c.Policy})
@@ -246,6 +247,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 	}
 	c.at = [numChildTimers]int64{}
 	sa.w.e.dropSPI(c.InSPI, sa)
+	sa.syncLater() // ha.go
 	if !c.replaced {
 		sa.w.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: sa.vpnName(), Policy: c.Policy})
 	}
@@ -338,8 +340,10 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		if (pol.Mode == config.ModeTransport) != r.transport || (r.rekeyOf != nil && pol.Name != r.rekeyOf.Policy) {
 			continue
 		}
-		ni := narrow(r.tsi, pol.Remote)
-		nr := narrow(r.tsr, pol.Local)
+		// RFC 7296 §2.19: a side with virtual IPs is narrowed to them
+		// (vip.go).
+		ni := narrowToVIPs(narrow(r.tsi, pol.Remote), sa.peerInner())
+		nr := narrowToVIPs(narrow(r.tsr, pol.Local), sa.localVIPs())
 		if len(ni) == 0 || len(nr) == 0 {
 			continue
 		}
