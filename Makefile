@@ -12,7 +12,7 @@ GENFLAGS  := $(GENIGNORE) -path=yang -generate_fakeroot -fakeroot_name=device -g
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \
 	-generate_populate_defaults -package_name=generated
 
-.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-pq bench-sa bench-vip bench-esp bench-daemon bench-ha deps demo demo-strongswan soak
+.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-cert bench-ike-pq bench-sa bench-vip bench-esp bench-daemon deps demo demo-strongswan soak
 
 all: build
 
@@ -92,6 +92,12 @@ bench:
 bench-ike:
 	./test/bench-ike.sh
 
+# bench-ike-cert is bench-ike with ECDSA P-256 certificates instead of
+# the PSK: every side verifies a chain of two (certificate and
+# intermediate CA) to a test root; prints secgwd/charon (target >= 3).
+bench-ike-cert:
+	CERT=1 ./test/bench-ike.sh
+
 # bench-ike-pq is bench-ike's cost of going post-quantum: secgwd and the
 # engine alone, X25519 against X25519 + ML-KEM-768 (RFC 9370, RFC 9242) in
 # one run; prints the setup rates, their ratio hybrid/classical and
@@ -134,6 +140,7 @@ bench-daemon:
 # target 0); prints each figure with its target and MET/NOT MET. Root
 # only, not part of `make test`; N, CONC and STRICT=1 tune it (see
 # test/benchha/doc.go).
+.PHONY: bench-ha
 bench-ha:
 	SECGW_BENCH_HA=1 $(GO) test -count=1 -timeout 15m -v -run '^TestBenchHA$$' ./test/benchha
 

@@ -48,6 +48,7 @@ var layers = map[string]struct {
 	"internal/netnsutil/netnstest": {leaf, "netnsutil"},
 	"internal/netnsutil":           {leaf, "netnsutil"},
 	"internal/golden":              {leaf, "golden"},
+	"internal/pkitest":             {leaf, "pkitest"},
 	"internal/swanctl":             {leaf, "swanctl"},
 	"internal/archtest":            {leaf, "archtest"},
 	"yang":                         {leaf, "yang"},

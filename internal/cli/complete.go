@@ -101,9 +101,10 @@ func (c *CLI) showCands(words []string) []Cand {
 		if len(words) == 1 {
 			return []Cand{{Word: "ike-sa", Help: "IKE SAs and their child SAs"},
 				{Word: "pool", Help: "Usage of the virtual IP pools; with a pool name, its leases"},
-				{Word: "ha", Help: "IKE HA: role, sync link, peer role, synced SAs [vrf NAME]"}}
+				{Word: "ha", Help: "IKE HA: role, sync link, peer role, synced SAs [vrf NAME]"},
+				{Word: "certificates", Help: "The certificate store: subject, issuer, validity, users"}}
 		}
-		if words[1] == "ha" {
+		if words[1] == "ha" || words[1] == "certificates" {
 			return nil
 		}
 		if words[1] == "pool" {

@@ -32,8 +32,11 @@ func (c *CLI) show(words []string) error {
 		if len(words) >= 2 && words[1] == "pool" {
 			return c.showPool(words[2:]) // pool.go
 		}
+		if len(words) >= 2 && words[1] == "certificates" {
+			return c.showCertificates(words[2:]) // certs.go
+		}
 		if len(words) < 2 || words[1] != "ike-sa" {
-			return fmt.Errorf("cli: show ike: expected ike-sa, pool or ha")
+			return fmt.Errorf("cli: show ike: expected ike-sa, pool, ha or certificates")
 		}
 		return c.showIkeSA(words[2:])
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"secgw/generated"
@@ -80,6 +81,7 @@ func (d *Daemon) startIKE() error {
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
 		LogKeys:       d.cfg.LogKeys,
+		PKIDir:        filepath.Join(d.cfg.Dir, "pki"),
 		// The userspace dataplane has no XFRM interfaces: svti-id-in
 		// and svti-id-out are refused there.
 		NoIfID:      d.userspace != nil,
@@ -244,12 +246,13 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 // the NETCONF server decodes their input and encodes their output.
 func ikeRPCs(s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandler {
 	return map[string]netconf.RPCHandler{
-		"initiate":  netconf.RPC(s.Initiate),
-		"rekey":     netconf.RPC(s.Rekey),
-		"reauth":    netconf.RPC(s.Reauth),
-		"redirect":  netconf.RPC(s.Redirect),
-		"flush":     netconf.RPC(s.Flush),
-		"ha-notify": netconf.RPC(h.HANotify),
+		"initiate":      netconf.RPC(s.Initiate),
+		"rekey":         netconf.RPC(s.Rekey),
+		"reauth":        netconf.RPC(s.Reauth),
+		"redirect":      netconf.RPC(s.Redirect),
+		"flush":         netconf.RPC(s.Flush),
+		"load-pki-file": netconf.RPC(s.LoadPKIFile),
+		"ha-notify":     netconf.RPC(h.HANotify),
 	}
 }
 

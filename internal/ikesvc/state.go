@@ -58,6 +58,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 		}
 		ike.IkeSa[sa.UniqueID] = e
 	}
+	s.mu.Lock()
+	ike.Pki = pkiState(s.cfg, now) // pki.go
+	s.mu.Unlock()
 	ike.Statistics = &generated.SecgwVrf_Vrf_Ike_Statistics{
 		IkeSaEstablished: &established, IkeSaHalfOpen: &halfOpen, ChildSaInstalled: &children,
 	}

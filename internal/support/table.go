@@ -37,7 +37,7 @@ type Row struct {
 // The features refused nodes wait for.
 const (
 	featureHA     = "high availability: HA pools (synced virtual IP leases)"
-	featureCert   = "certificate and EAP/RADIUS authentication"
+	featureCert   = "EAP/RADIUS authentication"
 	featureVRF    = "IKE and routes in a vrf other than main"
 	featureSNMP   = "SNMP"
 	featureRADIUS = "RADIUS: the pool built from the RADIUS attributes of each SA"
@@ -62,17 +62,13 @@ func Refused() []Row {
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
 		{Path: "/vrf/ike/vpn/vip-pool", Denied: []string{"radius"}, Feature: featureRADIUS, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
-		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
-		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
-		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method certificate"}},
-		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method eap-radius"}},
+		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy certificate gw"}},
-		{Path: "/vrf/ike/vpn/ike-policy/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy ca-certificate ca"}},
-		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}

@@ -73,6 +73,8 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		// responder announces it, again after a COOKIE.
 		ps = append(ps, wire.NewNotify(wire.NotifyUsePPK, nil))
 	}
+	// RFC 7427 §4 (auth_cert.go)
+	ps = append(ps, sa.certInitPayloads(false, sa.vpn)...)
 	ps = append(ps, sa.redirectNotifies()...) // RFC 5685 (redirect.go)
 	return ps, nil
 }
@@ -127,6 +129,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	}
 	sa.startIntermediate(chosen) // intermediate.go
 	sa.detectNAT(ps)
+	sa.certReceived(ps) // auth_cert.go
 	// RFC 7383 §2.3: fragments only when both sides announced support.
 	sa.fragOK = sa.vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
 	if sa.vpn.PPK != nil {
@@ -393,6 +396,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	sa := e.newSA(w, false, vpn)
 	sa.handshake = &handshake{candidates: cands}
+	sa.certReceived(ps) // auth_cert.go
 	sa.spii, sa.spir = h.SPIi, sa.id
 	sa.local, sa.remote = d.Local, d.Remote
 	sa.natt = d.Local.Port() == PortNATT
@@ -428,6 +432,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		resp = append(resp, wire.NewNotify(wire.NotifyUsePPK, nil))
 		sa.usePPK = true
 	}
+	resp = append(resp, sa.certInitPayloads(true, cands...)...) // RFC 7427 §4, RFC 7296 §1.2 (auth_cert.go)
 	raw, err := sa.encode(wire.ExchangeIKESAInit, 0, true, resp)
 	if err != nil {
 		e.removeSA(sa)

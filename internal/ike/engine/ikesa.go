@@ -197,6 +197,8 @@ type handshake struct {
 	// intermediateState is that of the IKE_INTERMEDIATE exchanges
 	// (intermediate.go).
 	intermediateState
+	// cert is the certificate authentication state (auth_cert.go).
+	cert certHandshake
 }
 
 // log returns the SA's logger.
