@@ -57,7 +57,7 @@ func (g *Generator) Mark() {
 // markResend and markSpan pace the resends of Mark's liveness checks.
 const (
 	markResend = 250 * time.Millisecond
-	markSpan   = 10 * time.Second
+	markSpan   = 30 * time.Second
 )
 
 // answeredSinceMark counts the held SAs up whose liveness check was

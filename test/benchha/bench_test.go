@@ -36,6 +36,12 @@ func TestMain(m *testing.M) {
 	}, "secgwd", "secgw", "secgw-loadtest")
 }
 
+// lostAfter is how long after the failover a tunnel that has not
+// answered counts as lost (to be renegotiated): strongSwan gives a
+// request up after about 165 s of retransmissions by default; 30 s keeps
+// the run short and still tells a slow takeover from a lost SA.
+const lostAfter = 30 * time.Second
+
 // The targets of the benchmark.
 const (
 	targetRecover      = time.Second // 99 % of the tunnels answer again
@@ -244,9 +250,12 @@ func TestBenchHA(t *testing.T) {
 		if !recovered && answered*100 >= up*99 {
 			recover, recovered = l.at.Sub(mark), true
 		}
-		if l.at.Sub(mark) > 10*time.Second {
+		if unanswered == 0 || l.at.Sub(mark) > lostAfter {
 			break
 		}
+	}
+	if at1s < 0 && unanswered == 0 {
+		at1s = 100 // all answered within the first second
 	}
 	sas, err := loadtest.CountSecgwdSAs(n2.NC)
 	if err != nil {
@@ -272,10 +281,10 @@ func TestBenchHA(t *testing.T) {
 	if recovered {
 		fmt.Fprintf(w, "  99 %% of tunnels answer again            %.3f s  target < %.0f s  %s\n", recover.Seconds(), targetRecover.Seconds(), verdict(recover < targetRecover))
 	} else {
-		fmt.Fprintf(w, "  99 %% of tunnels answer again            never within 10 s  target < %.0f s  %s\n", targetRecover.Seconds(), verdict(false))
+		fmt.Fprintf(w, "  99 %% of tunnels answer again            never within %.0f s  target < %.0f s  %s\n", lostAfter.Seconds(), targetRecover.Seconds(), verdict(false))
 	}
 	fmt.Fprintf(w, "  tunnels answered 1 s after the failover   %.1f %%\n", at1s)
-	fmt.Fprintf(w, "  tunnels unanswered 10 s after            %d  target %d  %s\n", unanswered, targetRenegotiated, verdict(unanswered >= 0 && unanswered <= targetRenegotiated))
+	fmt.Fprintf(w, "  tunnels unanswered %.0f s after            %d  target %d  %s\n", lostAfter.Seconds(), unanswered, targetRenegotiated, verdict(unanswered >= 0 && unanswered <= targetRenegotiated))
 	fmt.Fprintf(w, "  node 2's SAs after the failover          IKE %v, child %v\n", sas.IKE, sas.Child)
 	fmt.Fprintf(w, "  replay drops                             not measured here (the generator sends no ESP; test/ha counts charon's)\n")
 	if !synced {

@@ -15,7 +15,7 @@
 //     generator sends a liveness check (RFC 7296 §1.4) on every held SA
 //     (loadtest.Generator.Mark, SIGUSR1), resent every 250 ms: the time
 //     until 99 % of the tunnels answered through node 2 (target < 1 s),
-//     and the tunnels still unanswered after 10 s, which a real peer
+//     and the tunnels still unanswered after 30 s, which a real peer
 //     would renegotiate (target 0), beside node 2's IKE SA count.
 //
 // "Pass traffic" is IKE traffic here: the generator carries no ESP, so
