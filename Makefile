@@ -132,6 +132,18 @@ bench-sa:
 bench-daemon:
 	./test/bench-daemon.sh
 
+# bench-ha measures the HA pair of examples/ha (test/hatest: two secgwd
+# with keepalived in namespaces) under N (10000) tunnels from
+# secgw-loadtest through the public VIP: the time for the standby to hold
+# them all, the sync link's bytes per SA, and a failover under load (time
+# until 99 % of the tunnels answer again, target < 1 s; tunnels lost,
+# target 0); prints each figure with its target and MET/NOT MET. Root
+# only, not part of `make test`; N, CONC and STRICT=1 tune it (see
+# test/benchha/doc.go).
+.PHONY: bench-ha
+bench-ha:
+	SECGW_BENCH_HA=1 $(GO) test -count=1 -timeout 15m -v -run '^TestBenchHA$$' ./test/benchha
+
 # bench-esp compares the ESP throughput (iperf3 TCP through the tunnel) of
 # secgwd's userspace dataplane with strongSwan's kernel-libipsec on the
 # same topology, prints the ratio (target >= 5), and runs internal/esp's
