@@ -213,7 +213,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/ha/seqnum-sync/sync-period-time", "TestSeqSyncPeriods", "internal/ha/seq_test.go"},
 		{"/vrf/ike/ha/seqnum-sync/sync-period-packets", "TestSeqSyncPeriods", "internal/ha/seq_test.go"},
 		{"/vrf/ike/ha/pool/name", "TestHAPoolLeases", "internal/daemon/hapool_test.go"},
-		{"/vrf/ike/ha/pool/address", "TestHAPoolLeases", "internal/daemon/hapool_test.go"},
+		{"/vrf/ike/ha/pool/address", "TestHAPoolFailover", "test/gateway/hapool_test.go"},
 		{"/vrf/ike/ha/pool/dns", "TestPoolAttributes", "internal/ikesvc/pools_test.go"},
 		{"/vrf/ike/ha/pool/nbns", "TestPoolAttributes", "internal/ikesvc/pools_test.go"},
 		{"/vrf/ike/ha/pool/dhcp", "TestPoolAttributes", "internal/ikesvc/pools_test.go"},
