@@ -60,7 +60,8 @@ unit:
 # binary of ./test/kernel, which programs SAs and policies through
 # internal/dataplane/xfrm in two network namespaces and pings through them
 # (each suite, ESN with a 4096 window, UDP encapsulation, an XFRM
-# interface). Root; installs qemu-system-x86 if missing; downloads are
+# interface, an HA takeover by IKE engines with shifted sequence numbers).
+# Root; installs qemu-system-x86 if missing; downloads are
 # cached in ~/.cache/secgw. It fails, never skips.
 test-kernel:
 	./test/kernel/run.sh
