@@ -33,7 +33,7 @@ func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *
 		switch name {
 		case "data":
 			sawData = true
-			return decodeObject(s, sc, s.RootNode(d), &trail{}, "")
+			return decodeObject(s, sc, s.RootNode(d), "")
 		case "format":
 			return sc.unmarshal(&f.Format)
 		case "commit":
@@ -66,37 +66,24 @@ func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *
 // member named skip (a list entry's key, which the entry has already) is
 // left out.
 func decodeNodeJSON(s *schema.Schema, n schema.Node, data []byte, path schema.DataPath, skip string) error {
-	sc := &scanner{b: data}
-	if err := decodeObject(s, sc, n, &trail{base: path}, skip); err != nil {
+	sc := &scanner{b: data, base: path}
+	if err := decodeObject(s, sc, n, skip); err != nil {
 		return err
 	}
 	return sc.end()
 }
 
-// trail is the path of a node being decoded, for error messages only: a
-// chain of steps on the stack, rendered when an error needs it.
-type trail struct {
-	up   *trail
-	e    schema.Elem
-	base schema.DataPath // at the top of the chain (nil at the root)
+// path renders the path of the node being decoded, for error messages.
+func (sc *scanner) path() schema.DataPath {
+	return append(append(schema.DataPath{}, sc.base...), sc.at...)
 }
 
-// path renders the trail as a data path.
-func (t *trail) path() schema.DataPath {
-	if t == nil {
-		return nil
-	}
-	if t.up == nil {
-		return t.base
-	}
-	return t.up.path().Child(t.e)
-}
-
-// decodeObject decodes the object at the scanner into node n at path at:
-// every member a configuration node of n's, every leaf value a string.
-func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip string) error {
+// decodeObject decodes the object at the scanner into node n at the
+// scanner's path: every member a configuration node of n's, every leaf
+// value a string.
+func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, skip string) error {
 	return sc.object(func(name string) error {
-		path := at.path
+		path := sc.path
 		if name == skip {
 			return sc.skip()
 		}
@@ -128,7 +115,7 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 			})
 		case schema.KindContainer:
 			c, _ := n.Container(f, true)
-			return decodeObject(s, sc, c, &trail{up: at, e: schema.Elem{Name: name}}, "")
+			return sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") })
 		case schema.KindList:
 			keyName := schema.KeyNames(f.Entry)[0]
 			return sc.array(func() error {
@@ -140,11 +127,19 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 				if err != nil {
 					return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 				}
-				return decodeObject(s, sc, e, &trail{up: at, e: schema.Elem{Name: name, KeyName: keyName, Key: key}}, keyName)
+				return sc.within(schema.Elem{Name: name, KeyName: keyName, Key: key}, func() error { return decodeObject(s, sc, e, keyName) })
 			})
 		}
 		return nil
 	})
+}
+
+// within runs fn with e pushed on the scanner's path.
+func (sc *scanner) within(e schema.Elem, fn func() error) error {
+	sc.at = append(sc.at, e)
+	err := fn()
+	sc.at = sc.at[:len(sc.at)-1]
+	return err
 }
 
 // scanner reads the JSON of the on-disk form: objects, arrays and strings
@@ -153,6 +148,12 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 type scanner struct {
 	b []byte
 	i int
+	// base and at are the path of the node being decoded, for error
+	// messages: where the decoded object lies, and the steps taken in
+	// it, pushed and popped as the decoder goes down and up (a stack
+	// reused by every node, rather than a step allocated for each).
+	base schema.DataPath
+	at   []schema.Elem
 	// seen interns the strings read: the member names, which need no
 	// allocation once seen, and the values that repeat (a template's
 	// name, a local address, identity or prefix in every VPN), which
