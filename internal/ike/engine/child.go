@@ -338,8 +338,8 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		if (pol.Mode == config.ModeTransport) != r.transport || (r.rekeyOf != nil && pol.Name != r.rekeyOf.Policy) {
 			continue
 		}
-		ni := narrow(r.tsi, pol.Remote)
-		nr := narrow(r.tsr, pol.Local)
+		ni := narrow(r.tsi, pol.Remote.TS())
+		nr := narrow(r.tsr, pol.Local.TS())
 		if len(ni) == 0 || len(nr) == 0 {
 			continue
 		}

@@ -451,7 +451,7 @@ func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*config.PPK, error) {
 // selector converts one side of a security policy into a traffic selector
 // (RFC 7296 §3.13.1). An unset subnet covers every address of the family of
 // the other side's subnet, or else of the VPN's addresses, or else IPv4.
-func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, family netip.Addr) (ipsec.TrafficSelector, error) {
+func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, family netip.Addr) (config.Selector, error) {
 	var proto uint8
 	start, end := uint16(0), uint16(65535)
 	var pfx netip.Prefix
@@ -465,7 +465,7 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 		if ts.Subnet != nil {
 			var err error
 			if pfx, err = netip.ParsePrefix(*ts.Subnet); err != nil {
-				return ipsec.TrafficSelector{}, err
+				return config.Selector{}, err
 			}
 		}
 	}
@@ -479,7 +479,7 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 			pfx = netip.MustParsePrefix("::/0")
 		}
 	}
-	return ipsec.SelectorFromPrefix(pfx, proto, start, end), nil
+	return config.NewSelector(ipsec.SelectorFromPrefix(pfx, proto, start, end))
 }
 
 func pick[T any](vpn, tmpl *T) *T {
