@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -347,8 +348,7 @@ func (sc *scanner) str() (string, error) {
 func (sc *scanner) skip() error {
 	switch c := sc.next(); c {
 	case '"':
-		_, err := sc.str()
-		return err
+		return sc.skipStr()
 	case '{':
 		return sc.object(func(string) error { return sc.skip() })
 	case '[':
@@ -371,6 +371,24 @@ func (sc *scanner) skip() error {
 	return nil
 }
 
+// skipStr passes over the string at the scanner as str would read it,
+// without making it: a list entry's key, which the decoder read before
+// (peekMember), is skipped in every entry.
+func (sc *scanner) skipStr() error {
+	start := sc.i
+	for j := start + 1; j < len(sc.b); j++ {
+		switch sc.b[j] {
+		case '\\':
+			_, err := sc.str() // escapes: checked by str
+			return err
+		case '"':
+			sc.i = j + 1
+			return nil
+		}
+	}
+	return sc.errorf("unterminated string")
+}
+
 // unmarshal decodes one value of any kind into v with encoding/json.
 func (sc *scanner) unmarshal(v any) error {
 	sc.ws()
@@ -388,12 +406,15 @@ func (sc *scanner) unmarshal(v any) error {
 // the scanner, without moving: a list entry's key, which must be known
 // before the entry is made. The encoder writes it first, where it is
 // found at once; elsewhere the object is scanned for it.
+// errFound stops peekMember's scan of an object at the member it looks
+// for: made once, not for every list entry.
+var errFound = errors.New("found")
+
 func (sc *scanner) peekMember(name string) (string, error) {
 	save := sc.i
 	defer func() { sc.i = save }()
 	var key string
 	found := false
-	errFound := fmt.Errorf("found")
 	err := sc.object(func(m string) error {
 		if m != name {
 			return sc.skip()
