@@ -2,7 +2,7 @@
 GO        ?= go
 YANGLINT  ?= yanglint
 PKGS      := ./...
-YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang
+YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang yang/secgw-kpi.yang
 YANG_ALL  := yang/ietf-inet-types.yang yang/ietf-yang-types.yang yang/secgw-types.yang $(YANG_SRC)
 # -ignore_unsupported: ygot cannot generate notifications (sa-event) and
 # fails on them without it.
@@ -12,7 +12,7 @@ GENFLAGS  := $(GENIGNORE) -path=yang -generate_fakeroot -fakeroot_name=device -g
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \
 	-generate_populate_defaults -package_name=generated
 
-.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-pq bench-sa bench-esp bench-daemon deps demo demo-strongswan soak
+.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-cert bench-ike-pq bench-sa bench-vip bench-esp bench-daemon deps demo demo-strongswan soak
 
 all: build
 
@@ -92,6 +92,12 @@ bench:
 bench-ike:
 	./test/bench-ike.sh
 
+# bench-ike-cert is bench-ike with ECDSA P-256 certificates instead of
+# the PSK: every side verifies a chain of two (certificate and
+# intermediate CA) to a test root; prints secgwd/charon (target >= 3).
+bench-ike-cert:
+	CERT=1 ./test/bench-ike.sh
+
 # bench-ike-pq is bench-ike's cost of going post-quantum: secgwd and the
 # engine alone, X25519 against X25519 + ML-KEM-768 (RFC 9370, RFC 9242) in
 # one run; prints the setup rates, their ratio hybrid/classical and
@@ -99,6 +105,13 @@ bench-ike:
 # SRCS, CHILDLESS, ONLY and OUT as for bench-ike.
 bench-ike-pq:
 	PQ=1 ./test/bench-ike.sh
+
+# bench-vip: N (10000) road warriors of secgw-loadtest -vip get distinct
+# virtual IPs from one pool of secgwd, and the same ones after secgwd
+# restarts (the leases are kept in its data directory). Root. N, CONC,
+# SRCS, POOL, OUT: see test/bench-vip.sh.
+bench-vip:
+	./test/bench-vip.sh
 
 # bench-sa holds N SAs (100000) established through secgwd (userspace
 # dataplane) for HOLD (10m) while secgwd runs DPD (DPD, 30s) and rekeys
@@ -118,6 +131,18 @@ bench-sa:
 # tune it (SIZES="1000 10000" is a quick run; see the script).
 bench-daemon:
 	./test/bench-daemon.sh
+
+# bench-ha measures the HA pair of examples/ha (test/hatest: two secgwd
+# with keepalived in namespaces) under N (10000) tunnels from
+# secgw-loadtest through the public VIP: the time for the standby to hold
+# them all, the sync link's bytes per SA, and a failover under load (time
+# until 99 % of the tunnels answer again, target < 1 s; tunnels lost,
+# target 0); prints each figure with its target and MET/NOT MET. Root
+# only, not part of `make test`; N, CONC and STRICT=1 tune it (see
+# test/benchha/doc.go).
+.PHONY: bench-ha
+bench-ha:
+	SECGW_BENCH_HA=1 $(GO) test -count=1 -timeout 15m -v -run '^TestBenchHA$$' ./test/benchha
 
 # bench-esp compares the ESP throughput (iperf3 TCP through the tunnel) of
 # secgwd's userspace dataplane with strongSwan's kernel-libipsec on the

@@ -4,6 +4,7 @@
 //	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
 //	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
 //	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
+//	               (SIGUSR1 during -hold: Generator.Mark, the failover probe of make bench-ha)
 //	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
 //	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
 //	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
@@ -38,6 +39,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,8 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return secgwdConfig(args, stdout, stderr)
 	case "secgwd-count":
 		return secgwdCount(args, stdout, stderr)
+	case "pki":
+		return pki(args, stderr)
 	}
-	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat, secgwd-config, secgwd-count)\n", cmd)
+	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat, secgwd-config, secgwd-count, pki)\n", cmd)
 	return 2
 }
 
@@ -80,6 +84,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 0, "tunnel starts per second (0: as fast as -c allows)")
 	conc := fs.Int("c", 128, "tunnels in flight at most")
 	psk := fs.String("psk", "load-test-secret", "pre-shared key of every tunnel")
+	certDir := fs.String("cert", "", "authenticate with the client certificate of this PKI directory (secgw-loadtest pki) instead of the PSK")
 	idFormat := fs.String("id", "user%d@load.test", "identity format (fmt verb for the tunnel number)")
 	idStart := fs.Int("id-start", 1, "number of the first identity")
 	inner := fs.String("inner", "10.200.0.0/16", "prefix of the tunnels' inner addresses (TSi, one /32 each)")
@@ -98,6 +103,8 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
 	group := fs.String("group", "ecp256", "key exchange of IKE_SA_INIT: ecp256, ecp384, x25519")
 	addKE := fs.String("addke", "", "additional key exchanges (RFC 9370 ADDKE1.., one IKE_INTERMEDIATE each), comma-separated: mlkem768, mlkem1024")
+	vip := fs.Bool("vip", false, "ask for a virtual IP (CFG_REQUEST) and propose TSi 0.0.0.0/0; prints how many distinct addresses the tunnels got")
+	vipOut := fs.String("vip-out", "", "with -vip, write 'identity address' of every established tunnel to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -119,7 +126,13 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	p := loadtest.DefaultProfile([]byte(*psk))
-	p.IDFormat, p.IDStart, p.NATD, p.Childless = *idFormat, *idStart, !*noNATD, *childless
+	p.IDFormat, p.IDStart, p.NATD, p.Childless, p.VIP = *idFormat, *idStart, !*noNATD, *childless, *vip
+	if *certDir != "" {
+		if p.Cert, err = loadtest.LoadCertAuth(*certDir, loadtest.PKIClient); err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return 2
+		}
+	}
 	g0, add, err := keyExchanges(*group, *addKE)
 	if err == nil {
 		err = p.SetKeyExchanges(g0, add)
@@ -163,12 +176,52 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGUSR1 during -hold marks a failover (make bench-ha): a liveness
+	// check on every held SA at once, then progress lines counting the
+	// SAs answered since (loadtest.Generator.Mark).
+	marks := make(chan os.Signal, 1)
+	signal.Notify(marks, syscall.SIGUSR1)
+	defer signal.Stop(marks)
+	go func() {
+		for range marks {
+			g.Mark()
+		}
+	}()
 	rep := g.Run(ctx)
 	rep.Format(stdout)
+	if *vip && !reportVIPs(g, p, *vipOut, stdout, stderr) {
+		return 1
+	}
 	if rep.Failed() > 0 {
 		return 1
 	}
 	return 0
+}
+
+// reportVIPs prints a VIPS line, the virtual IPs the tunnels got (how
+// many, how many distinct), writes them to file if named, and reports
+// whether they are all distinct.
+func reportVIPs(g *loadtest.Generator, p loadtest.Profile, file string, stdout, stderr io.Writer) bool {
+	vips := g.VIPs()
+	seen := map[netip.Addr]bool{}
+	got := 0
+	var b strings.Builder
+	for i, a := range vips {
+		if !a.IsValid() {
+			continue
+		}
+		got++
+		seen[a] = true
+		fmt.Fprintf(&b, p.IDFormat+" %s\n", p.IDStart+i, a)
+	}
+	fmt.Fprintf(stdout, "VIPS got=%d distinct=%d\n", got, len(seen))
+	if file != "" {
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return false
+		}
+	}
+	return got == len(seen)
 }
 
 // parseRemote accepts an address or address:port; the port defaults to 500.
@@ -220,11 +273,12 @@ func keyExchanges(group, addKE string) (ipsec.TransformID, []ipsec.TransformID, 
 type responderFlags struct {
 	listen                                    *string
 	port, nattPort                            *uint
-	psk, id, localTS, remoteTS                *string
+	psk, id, localTS, remoteTS, cert          *string
 	cookie, block, halfOpen, jobLoad, saLimit *uint
 	threads, tableSize, tableSegs             *uint
 	dpdDelay, childRekey                      *time.Duration
 	group, addKE                              *string
+	pool                                      *string
 }
 
 func newResponderFlags(fs *flag.FlagSet) *responderFlags {
@@ -233,6 +287,7 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		port:       fs.Uint("port", 500, "IKE port"),
 		nattPort:   fs.Uint("natt-port", 4500, "NAT-T port"),
 		psk:        fs.String("psk", "load-test-secret", "pre-shared key"),
+		cert:       fs.String("cert", "", "authenticate with the gw certificate of this PKI directory (secgw-loadtest pki) instead of the PSK"),
 		id:         fs.String("id", "gw.load.test", "our identity (local-id)"),
 		localTS:    fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet"),
 		remoteTS:   fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet"),
@@ -243,6 +298,7 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		saLimit:    fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)"),
 		threads:    fs.Uint("threads", 16, "global-options threads (IKE workers)"),
 		tableSize:  fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)"),
+		pool:       fs.String("pool", "", "an ike pool of this address item (prefix, range) given to road warriors (vip-pool; remote-ts unset)"),
 		tableSegs:  fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
 		dpdDelay:   fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
 		childRekey: fs.Duration("child-rekey-time", 0, "the child SAs' rekey-time, life-time 10 percent later (0: the model's default)"),
@@ -267,10 +323,10 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 		return loadtest.ResponderOptions{}, err
 	}
 	return loadtest.ResponderOptions{Group: group, AddKE: addKE, Addrs: addrs, PortIKE: uint16(*f.port), PortNATT: uint16(*f.nattPort),
-		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
+		PSK: *f.psk, Cert: *f.cert, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
-		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey}, nil
+		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey, Pool: *f.pool}, nil
 }
 
 func respond(args []string, stdout, stderr io.Writer) int {
@@ -401,5 +457,20 @@ func stat(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "cpu_s=%.2f rss_kb=%d\n", ps.CPU.Seconds(), ps.RSS/1024)
+	return 0
+}
+
+// pki writes the PKI of a certificate run (bench-ike CERT=1) to -out.
+func pki(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("secgw-loadtest pki", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory to write root.crt, gw.*, client.* to")
+	if err := fs.Parse(args); err != nil || *out == "" {
+		return 2
+	}
+	if err := loadtest.WritePKI(*out); err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest pki:", err)
+		return 1
+	}
 	return 0
 }

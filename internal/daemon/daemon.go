@@ -28,6 +28,7 @@ import (
 	"secgw/internal/logging"
 	"secgw/internal/netconf"
 	"secgw/internal/netconf/transport"
+	"secgw/internal/pool"
 	"secgw/internal/schema"
 	"secgw/internal/support"
 	"secgw/internal/validate"
@@ -134,6 +135,8 @@ type Daemon struct {
 	dataplane  dataplane.Dataplane
 	programmer *childsa.Programmer
 	ike        *ikesvc.Service
+	pools      *pool.Manager // the leases of the virtual IP pools (vip.go)
+	vips       *vipHost
 	// userspace is set with the userspace dataplane, routes with it and
 	// with the kernel one.
 	userspace *userspace.Dataplane
@@ -145,6 +148,11 @@ type Daemon struct {
 	kernel bool
 	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
 	spdHash *spdHash
+	// ha is IKE HA (ha.go).
+	ha *haSub
+
+	// metrics is the Prometheus endpoint (metrics.go).
+	metrics *metricsEndpoint
 
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.
@@ -230,6 +238,7 @@ func New(cfg Config) (*Daemon, error) {
 		_ = d.store.Close()
 		return nil, err
 	}
+	d.startMetrics()
 	return d, nil
 }
 
@@ -247,7 +256,7 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
-		RPCs:      ikeRPCs(d.ike),
+		RPCs:      ikeRPCs(d.ike, d.ha),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
 
@@ -261,6 +270,7 @@ func (d *Daemon) startNetconf() error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	d.ha.bindNetconf(d.netconf)
 	if d.ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {
 		_ = d.netconf.Close()
 		return fmt.Errorf("daemon: netconf: %w", err)
@@ -345,6 +355,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.netconf.Close()
 		err = fmt.Errorf("netconf server stopped: %w", serr)
 	}
+	d.metrics.close()
 	d.stopIKE()
 	if cerr := d.store.Close(); err == nil {
 		err = cerr
@@ -363,8 +374,19 @@ func (d *Daemon) stopIKE() {
 	if d.mobility != nil {
 		d.mobility.close()
 	}
+	if d.ha != nil {
+		d.ha.close()
+	}
 	if d.ike != nil {
 		_ = d.ike.Close()
+	}
+	if d.vips != nil {
+		d.vips.closeVIPs()
+	}
+	if d.pools != nil {
+		if err := d.pools.Close(); err != nil {
+			d.log.Warn("closing the lease file", "err", err)
+		}
 	}
 	if d.dataplane != nil {
 		_ = d.dataplane.Close()

@@ -151,9 +151,20 @@ type SA struct {
 	Limits Limits
 	// Sel restricts what a transport-mode SA carries; zero in tunnel mode.
 	Sel Selector
-	// OSeq is the first outbound sequence number minus one (0 for a new
-	// SA; HA sync, once built, sets it on the standby's takeover).
+	// OSeq (Out SAs) is the first outbound sequence number minus one: 0
+	// for a new SA; an HA takeover sets the last synced value plus
+	// oseq-shift so that no number is sent twice under one key (RFC 4303
+	// §3.3.3). With ESN its high half counts too; without ESN an OSeq of
+	// 2^32-1 or more leaves the SA nothing to send.
 	OSeq uint64
+	// ISeq (In SAs) resumes the anti-replay window (RFC 4303 §3.4.3) as if
+	// ISeq were the highest sequence number received so far and every
+	// number at or below it (within the window) had been seen: an HA
+	// takeover sets the active's last synced value, so that a packet the
+	// old active already accepted is not accepted twice. With ESN the high
+	// half is the starting subspace (RFC 4303 Appendix A2). 0: a new
+	// window.
+	ISeq uint64
 }
 
 // Key returns the SA's identity.
@@ -258,9 +269,25 @@ type Counters struct {
 	ReplayDrops, AuthDrops uint64
 	// OSeq is the last outbound sequence number used.
 	OSeq uint64
+	// ISeq is the highest inbound sequence number accepted (the right
+	// edge of the replay window), or the SA's ISeq before any packet.
+	ISeq uint64
 	// Added and LastUsed are when the SA was installed and last carried a
 	// packet (zero if never).
 	Added, LastUsed time.Time
+}
+
+// SeqState is where an SA's sequence numbers stand: what an HA standby
+// needs to take the SA over without reusing an outbound number or
+// accepting a replayed inbound one.
+type SeqState struct {
+	Key SAKey
+	// Dir is In or Out; the kernel dataplane reports 0 for an SA it did
+	// not install itself in this process and whose numbers do not tell.
+	Dir Dir
+	// OSeq is the last outbound sequence number used (Out SAs), ISeq the
+	// highest inbound one accepted (In SAs); as in Counters.
+	OSeq, ISeq uint64
 }
 
 // EventKind is the kind of an Event; String is in eventkind_string.go.
@@ -312,6 +339,11 @@ type Dataplane interface {
 	List(ctx context.Context) (State, error)
 	// Counters returns an SA's statistics.
 	Counters(ctx context.Context, k SAKey) (Counters, error)
+	// SeqStates returns the sequence numbers of every SA this dataplane
+	// owns, in no particular order, in one call that does not stop the
+	// traffic (HA sync reads them every sync-period-time: it must stay
+	// cheap at 10k SAs).
+	SeqStates(ctx context.Context) ([]SeqState, error)
 	// AllocSPI reserves an unused inbound SPI for an SA from src to dst.
 	AllocSPI(ctx context.Context, src, dst netip.Addr, reqID uint32) (uint32, error)
 	// Events delivers acquires and expiries; it is closed by Close.

@@ -180,14 +180,44 @@ func (f *Fake) List(ctx context.Context) (State, error) {
 	return State{SAs: slices.Clone(f.sas), Policies: slices.Clone(f.pols)}, nil
 }
 
-// Counters implements Dataplane with the values set by SetCounters.
+// Counters implements Dataplane with the values set by SetCounters; an
+// SA without them reports its installed OSeq and ISeq, as a real
+// dataplane does before the SA carries traffic.
 func (f *Fake) Counters(ctx context.Context, k SAKey) (Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.saPos[k]; !ok {
+	i, ok := f.saPos[k]
+	if !ok {
 		return Counters{}, fmt.Errorf("dataplane: fake: counters of %s: %w", k, ErrNotFound)
 	}
-	return f.counters[k], nil
+	c, set := f.counters[k]
+	if !set {
+		c.OSeq, c.ISeq = f.sas[i].OSeq, f.sas[i].ISeq
+	}
+	return c, nil
+}
+
+// SeqStates implements Dataplane: every owned SA with the sequence
+// numbers Counters reports for it.
+func (f *Fake) SeqStates(ctx context.Context) ([]SeqState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("dataplane: fake: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	out := make([]SeqState, len(f.sas))
+	for i := range f.sas {
+		sa := &f.sas[i]
+		st := SeqState{Key: sa.Key(), Dir: sa.Dir, OSeq: sa.OSeq, ISeq: sa.ISeq}
+		if c, ok := f.counters[st.Key]; ok {
+			st.OSeq, st.ISeq = c.OSeq, c.ISeq
+		}
+		out[i] = st
+	}
+	return out, nil
 }
 
 // AllocSPI implements Dataplane with a predictable sequence of SPIs.
@@ -243,7 +273,7 @@ func (f *Fake) FailWith(fn func(i int, op Op) error) {
 	f.fail = fn
 }
 
-// FailList makes List fail with err (nil: succeed again).
+// FailList makes List and SeqStates fail with err (nil: succeed again).
 func (f *Fake) FailList(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,81 @@ func TestRenderKeys(t *testing.T) {
 	}
 	if out := Render(s, RenderOptions{Keys: true}); !strings.Contains(out, "0xdeadbeef") {
 		t.Errorf("with Keys:\n%s", out)
+	}
+}
+
+// TestFakeSeqStates: the fake reports the installed OSeq/ISeq of every
+// owned SA until a test sets its counters, and SeqStates follows
+// SetCounters and FailList, so the HA code above it can be tested
+// without a real dataplane.
+func TestFakeSeqStates(t *testing.T) {
+	ctx := context.Background()
+	f := NewFake()
+	in, out := gcmPair(1, 2, 1)
+	in.ISeq, out.OSeq = 1000, 1<<20
+	if err := f.Apply(ctx, []Op{{Kind: AddSA, SA: &in}, {Kind: AddSA, SA: &out}}); err != nil {
+		t.Fatal(err)
+	}
+	f.AddForeign(State{SAs: []SA{{Src: gwA, Dst: gwB, SPI: 99, Dir: Out, OSeq: 5}}})
+	got := seqMap(t, f)
+	want := map[SAKey]SeqState{
+		in.Key():  {Key: in.Key(), Dir: In, ISeq: 1000},
+		out.Key(): {Key: out.Key(), Dir: Out, OSeq: 1 << 20},
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("SeqStates = %v, want %v", got, want)
+	}
+	if c, err := f.Counters(ctx, in.Key()); err != nil || c.ISeq != 1000 {
+		t.Errorf("Counters(in) = %+v, %v; want ISeq 1000", c, err)
+	}
+	f.SetCounters(out.Key(), Counters{OSeq: 1<<20 + 7})
+	if got := seqMap(t, f)[out.Key()].OSeq; got != 1<<20+7 {
+		t.Errorf("OSeq after SetCounters = %d, want %d", got, 1<<20+7)
+	}
+	f.FailList(errors.New("boom"))
+	if _, err := f.SeqStates(ctx); err == nil {
+		t.Error("SeqStates succeeded while FailList is set")
+	}
+}
+
+func seqMap(t *testing.T, f *Fake) map[SAKey]SeqState {
+	t.Helper()
+	list, err := f.SeqStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[SAKey]SeqState{}
+	for _, s := range list {
+		m[s.Key] = s
+	}
+	if len(m) != len(list) {
+		t.Fatalf("SeqStates lists an SA twice: %v", list)
+	}
+	return m
+}
+
+// TestReconcileIgnoresSeq: OSeq and ISeq are where an SA starts, not
+// state a dataplane lists back; an SA whose numbers have moved on (or a
+// kernel that does not report them) must not be replaced, which would
+// reset its replay window and its counter.
+func TestReconcileIgnoresSeq(t *testing.T) {
+	ctx := context.Background()
+	f := NewFake()
+	r := NewReconciler(f, nil)
+	in, out := gcmPair(1, 2, OwnedReqIDs.Min)
+	in.ISeq, out.OSeq = 1000, 1<<20
+	if _, err := r.Reconcile(ctx, State{SAs: []SA{in, out}}); err != nil {
+		t.Fatal(err)
+	}
+	f.Edit(func(sas map[SAKey]SA, _ map[PolicyKey]Policy) {
+		for k, sa := range sas {
+			sa.OSeq, sa.ISeq = 0, 0
+			sas[k] = sa
+		}
+	})
+	f.ResetCounts()
+	rep, err := r.Reconcile(ctx, State{SAs: []SA{in, out}})
+	if err != nil || f.Ops() != 0 {
+		t.Errorf("reconcile after the numbers moved: %d ops (%v), %v; want none", f.Ops(), rep.Changes, err)
 	}
 }

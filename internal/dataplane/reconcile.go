@@ -62,9 +62,9 @@ type Report struct {
 // (for instance left by an earlier process) are deleted.
 //
 // What is compared: every field of SAs and policies, keys included, except
-// SA.OSeq (an initial value, not state) and SA.Dir when the dataplane does
-// not report it (the kernel does not keep it); lifetimes are compared at
-// the kernel's one-second resolution. An SA whose lifetimes or UDP
+// SA.OSeq and SA.ISeq (initial values, not state) and SA.Dir when the
+// dataplane does not report it (the kernel does not keep it); lifetimes
+// are compared at the kernel's one-second resolution. An SA whose lifetimes or UDP
 // encapsulation ports differ is updated in place (what XFRM_MSG_UPDSA can
 // change); any other difference replaces it (delete, then add: the kernel
 // cannot change keys, algorithms or addresses of an SA). Policies are

@@ -131,6 +131,9 @@ func renderSA(b *strings.Builder, sa *SA, o RenderOptions) {
 	if sa.OSeq != 0 {
 		fmt.Fprintf(b, "\toseq 0x%x\n", sa.OSeq)
 	}
+	if sa.ISeq != 0 {
+		fmt.Fprintf(b, "\tiseq 0x%x\n", sa.ISeq)
+	}
 }
 
 func limits(bytes, packets uint64, add time.Duration) string {

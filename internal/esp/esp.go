@@ -8,7 +8,10 @@
 // HMAC-SHA2-256-128/-384-192/-512-256 (RFC 4868), and ChaCha20-Poly1305
 // (RFC 7634); Supports tells which. Extended sequence numbers
 // (RFC 4303 §2.2.1, RFC 4304) and an anti-replay window of up to 4096
-// packets (an RFC 6479 bitmap) are supported on every suite.
+// packets (an RFC 6479 bitmap) are supported on every suite. Both
+// directions can start where another node left an SA (HA takeover):
+// Config.Seq is the last outbound number already used, Config.ISeq the
+// highest inbound one already received (Window.Resume).
 //
 // Buffers: Seal and Open work on a caller's buffer b. The ESP packet
 // starts at an offset h inside b, and the Scratch octets b[h-Scratch:h]

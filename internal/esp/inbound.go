@@ -3,7 +3,9 @@ package esp
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // Inbound is the receiving side of an SA.
@@ -14,6 +16,9 @@ type Inbound struct {
 
 	mu  sync.Mutex // guards win
 	win *Window
+	// top mirrors win.Top(), written under mu, so that Top is one atomic
+	// load: HA sync reads it for every SA each period.
+	top atomic.Uint64
 }
 
 // NewInbound keys the receiving side of an SA.
@@ -22,18 +27,23 @@ func NewInbound(c Config) (*Inbound, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Inbound{spi: c.SPI, esn: c.ESN, suite: s, win: NewWindow(c.ReplayWindow)}, nil
+	in := &Inbound{spi: c.SPI, esn: c.ESN, suite: s, win: NewWindow(c.ReplayWindow)}
+	iseq := c.ISeq
+	if !c.ESN {
+		// Without ESN only 32 bits are ever received (RFC 4303 §2.2).
+		iseq = min(iseq, math.MaxUint32)
+	}
+	in.win.Resume(iseq)
+	in.top.Store(in.win.Top())
+	return in, nil
 }
 
 // SPI returns the SA's SPI.
 func (in *Inbound) SPI() uint32 { return in.spi }
 
-// Top returns the highest sequence number accepted so far.
-func (in *Inbound) Top() uint64 {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.win.Top()
-}
+// Top returns the highest sequence number accepted so far (or ISeq). It
+// takes no lock.
+func (in *Inbound) Top() uint64 { return in.top.Load() }
 
 // Open authenticates and decrypts the ESP packet b[off:end] in place and
 // returns its payload (a subslice of b), Next Header and full sequence
@@ -106,6 +116,7 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 	}
 	in.mu.Lock()
 	err = in.win.Update(seq)
+	in.top.Store(in.win.Top())
 	in.mu.Unlock()
 	if err != nil {
 		return nil, 0, seq, err

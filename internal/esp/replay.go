@@ -38,6 +38,28 @@ func NewWindow(size uint32) *Window {
 	return w
 }
 
+// Resume sets the window as if top were the highest sequence number
+// accepted and every number at or below it had been seen: a standby
+// taking an SA over (HA) continues from the old active's synced state and
+// must not accept again what that node may already have accepted. Numbers
+// above top are accepted; the next one slides the window as usual. Only
+// on a new window (it forgets what was recorded).
+func (w *Window) Resume(top uint64) {
+	w.top = top
+	if w.size == 0 || top == 0 {
+		clear(w.blocks)
+		return
+	}
+	// Every block but top's holds numbers below top's block (the ring
+	// covers at least W+64 numbers ending in it); in top's block only the
+	// bits up to top are seen, those above must stay free for the packets
+	// that arrive out of order after the window slides within the block.
+	for i := range w.blocks {
+		w.blocks[i] = ^uint64(0)
+	}
+	w.blocks[w.blockOf(top)] = ^uint64(0) >> (63 - top&63)
+}
+
 // Size returns W.
 func (w *Window) Size() uint32 { return uint32(w.size) }
 

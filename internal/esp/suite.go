@@ -35,8 +35,15 @@ type Config struct {
 	// the check off), at most MaxWindow.
 	ReplayWindow uint32
 	// Seq is, outbound, the last sequence number already used (0 for a
-	// new SA; a standby taking over continues from the active's).
+	// new SA; a standby taking over continues from the active's). The
+	// first packet carries Seq+1; with ESN its high half goes into the ICV
+	// (RFC 4303 §2.2.1).
 	Seq uint64
+	// ISeq is, inbound, the highest sequence number already received (0
+	// for a new SA): the replay window starts there with every number up
+	// to it taken as seen (Window.Resume). With ESN its high half is the
+	// subspace the window starts in (RFC 4303 Appendix A2).
+	ISeq uint64
 }
 
 const (

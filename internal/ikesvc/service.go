@@ -34,6 +34,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
+	"secgw/internal/pool"
 	"secgw/internal/rpcerr"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	Activity func(c engine.ChildSA) (in, out time.Time)
 	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
 	LogKeys bool
+	// PKIDir is the directory of the certificate store's files
+	// (pki.go): the data directory's pki/.
+	PKIDir string
 	// NoIfID says that the dataplane cannot bind SAs and policies to an
 	// XFRM interface (the userspace dataplane): a configuration with
 	// svti-id-in or svti-id-out is refused (operation-not-supported)
@@ -95,6 +99,12 @@ type Options struct {
 	// Without it, listen-tcp and transport tcp or udp-then-tcp are
 	// refused.
 	TCPStreams bool
+	// Pools holds the leases of the virtual IP pools (the daemon opens
+	// it on its data directory); nil refuses configurations with pools.
+	Pools *pool.Manager
+	// VIPHost installs the virtual IPs received as initiator
+	// (vip-request); nil leaves the host alone.
+	VIPHost VIPHost
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
@@ -112,6 +122,9 @@ type Counters struct{ Bytes, Packets uint64 }
 type Service struct {
 	o   Options
 	log *slog.Logger
+	// cdp is the CRL cache of fetch-crl (cdp.go), made once.
+	cdpOnce sync.Once
+	cdp     *cdpCache
 
 	mu      sync.Mutex
 	eng     *engine.Engine
@@ -130,6 +143,13 @@ type Service struct {
 
 	stats stats
 	work  commitWork
+
+	// vmu guards pools (those last given to Options.Pools) and
+	// installOn (global-options install-vip-on); a leaf lock, taken by
+	// the engine's workers through vipAdapter (pools.go).
+	vmu       sync.Mutex
+	pools     []pool.Config
+	installOn string
 }
 
 // prepared is what Prepare computed for one transaction.
@@ -145,6 +165,8 @@ type prepared struct {
 	// reused are addresses whose sockets were draining and that this
 	// configuration wants again.
 	reused []netip.Addr
+	// pools is the pool part; oldPools what Apply replaced (pools.go).
+	pools, oldPools poolsPrepared
 	// After Apply: what it replaced, for Abort. drained are the
 	// addresses whose sockets it set draining.
 	oldCfg    *config.Config
@@ -185,7 +207,8 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
-		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs})
+		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
+		VIPs: vipAdapter{s}})
 	go s.eng.Run(ctx)
 	return s
 }
@@ -252,10 +275,21 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			}
 		}
 	}
+	var prevPKI *config.PKI
+	if prev != nil {
+		prevPKI = prev.PKI
+	}
+	if err := s.preparePKI(ike, cfg, prevPKI, fresh); err != nil { // pki.go
+		return err
+	}
 	if err := s.supported(cfg, fresh); err != nil {
 		return err
 	}
 	if err := s.supportedTCP(cfg, fresh); err != nil {
+		return err
+	}
+	pools, err := s.preparePools(ike, cfg, fresh)
+	if err != nil {
 		return err
 	}
 	for _, v := range fresh {
@@ -275,7 +309,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			locals.add(cfg.VPN(n), 1)
 		}
 	}
-	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals,
+	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals, pools: pools,
 		addrs: locals.want(s.o.HostAddrs), opened: map[netip.Addr]*udpconn.Conn{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,6 +353,12 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		return errors.New("ike: apply without prepare")
 	}
 	p.oldCfg, p.oldAddrs, p.oldLocals = s.cfg, s.bound, s.locals
+	s.vmu.Lock()
+	p.oldPools = poolsPrepared{pools: s.pools, installOn: s.installOn, changed: p.pools.changed}
+	s.vmu.Unlock()
+	if err := s.applyPools(p.pools); err != nil {
+		return err // nothing else changed yet
+	}
 	for _, a := range s.bound {
 		// Removed sockets drain: the SAs on them are deleted by
 		// setEngine below, with exchanges that need them.
@@ -418,6 +458,9 @@ func (s *Service) Abort(tx *datastore.Tx) {
 	}
 	s.bound = p.oldAddrs
 	s.applyTCP(p.oldCfg)
+	if err := s.applyPools(p.oldPools); err != nil {
+		s.log.Error("the previous pools could not be restored", "err", err)
+	}
 	s.cfg, s.locals = p.oldCfg, p.oldLocals
 	s.setEngine(p, p.oldCfg)
 	if err := s.setClear(p.cfg, p.oldCfg); err != nil {

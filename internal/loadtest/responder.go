@@ -60,8 +60,21 @@ type ResponderOptions struct {
 	// generator's Profile offers (Profile.SetKeyExchanges).
 	Group ipsec.TransformID
 	AddKE []ipsec.TransformID
+	// Cert, if set, is the directory of a certificate run's PKI
+	// (WritePKI): the VPN authenticates both ways with certificates,
+	// its own the "gw" side's, the peer's verified to the root.
+	Cert string
 	// Logger is the engine's logger; nil discards.
 	Logger *slog.Logger
+	// Pool, if set, is the address item of an ike pool "load" the VPN
+	// gives virtual IPs from (vip-pool), for road warriors asking for
+	// one (Profile.VIP); RemoteTS is then left unset (each child SA's
+	// remote selector is its virtual IP, RFC 7296 §2.19). Only secgwd
+	// serves it: the engine-only responder has no pools.
+	Pool string
+	// VIPs serves the Pool's addresses in the engine-only responder
+	// (tests); nil answers no configuration request.
+	VIPs engine.VIPs
 }
 
 // Responder is the engine on real UDP sockets with a discarding
@@ -104,7 +117,7 @@ func NewResponder(o ResponderOptions) (*Responder, error) {
 func newResponder(o ResponderOptions, cfg *config.Config, conn engine.Conn) *Responder {
 	r := &Responder{o: o, failures: map[string]int64{}}
 	r.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: o.Addrs[0], Conn: conn,
-		Dataplane: discard{r}, Logger: o.Logger, Events: r.event})
+		Dataplane: discard{r}, Logger: o.Logger, Events: r.event, VIPs: o.VIPs})
 	return r
 }
 
@@ -116,6 +129,13 @@ func responderConfig(o ResponderOptions) (*config.Config, error) {
 	cfg, err := resolve.Config(ResponderIKE(o))
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
+	}
+	if o.Cert != "" {
+		c, err := LoadCertAuth(o.Cert, PKIGW)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PKI = c.PKI()
 	}
 	return cfg, nil
 }
@@ -179,7 +199,28 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 			*k.dst = ptr(k.v)
 		}
 	}
-	return &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
+	ike := &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
+	if o.Pool != "" {
+		ike.Pool = map[string]*generated.SecgwVrf_Vrf_Ike_Pool{"load": {Name: ptr("load"), Address: []string{o.Pool}}}
+		v.VipPool = []string{"load"}
+		v.SecurityPolicy["net"].RemoteTs = nil
+	}
+	if o.Cert != "" {
+		// The certificate store of the files secgwd gets by
+		// load-pki-file (secgwd.go); the engine responder's PKI is set
+		// from the same files (responderConfig).
+		v.LocalId, v.IkePolicy.PreSharedKey = nil, nil
+		v.IkePolicy.LocalAuthMethod = generated.SecgwIke_AuthMethod_certificate
+		v.IkePolicy.RemoteAuthMethod = generated.SecgwIke_AuthMethod_certificate
+		v.IkePolicy.Certificate, v.IkePolicy.CaCertificate = ptr(PKIGW), ptr("root")
+		ike.Pki = &generated.SecgwVrf_Vrf_Ike_Pki{
+			Certificate: map[string]*generated.SecgwVrf_Vrf_Ike_Pki_Certificate{PKIGW: {
+				Name: ptr(PKIGW), CertificateFile: ptr(PKIGW + ".crt"), PrivateKeyFile: ptr(PKIGW + ".key")}},
+			CaCertificate: map[string]*generated.SecgwVrf_Vrf_Ike_Pki_CaCertificate{"root": {
+				Name: ptr("root"), CertificateFile: ptr(PKIRoot)}},
+		}
+	}
+	return ike
 }
 
 // dhGroups and keyExchanges are the model's names of the key exchange

@@ -29,7 +29,7 @@ const Path = "/usr/lib/ipsec/charon"
 // Plugins is the load list of NOTES.md: kernel-libipsec before
 // kernel-netlink, so that the userspace ESP backend wins and
 // kernel-netlink only serves addresses and routes.
-const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey " +
+const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 pkcs8 x509 pubkey " +
 	"kernel-libipsec kernel-netlink socket-default vici counters"
 
 // Options are what differs between the tests' charons.
@@ -39,6 +39,12 @@ type Options struct {
 	// LogLevels holds more filelog levels, one "group = level" a line
 	// (e.g. "ike = 4\nchd = 4": charon logs the IKE and child keys).
 	LogLevels string
+	// Plugins are loaded after the Plugins list (e.g. "attr resolve"
+	// for a road warrior that writes the DNS servers it receives).
+	Plugins string
+	// PluginConf holds more settings of the plugins section (e.g.
+	// "resolve { file = ... }").
+	PluginConf string
 }
 
 // Charon is one charon daemon running in a namespace with a private
@@ -86,9 +92,11 @@ func Conf(dir string, o Options) string {
 		vici {
 			socket = unix://%s
 		}
+%s
 	}
 }
-`, o.Extra, Plugins, filepath.Join(dir, "charon.log"), levels.String(), filepath.Join(dir, "charon.vici"))
+`, o.Extra, strings.TrimSpace(Plugins+" "+o.Plugins), filepath.Join(dir, "charon.log"), levels.String(),
+		filepath.Join(dir, "charon.vici"), o.PluginConf)
 }
 
 // Start starts charon in namespace ns (a name of ip netns) and waits

@@ -20,7 +20,8 @@ const seqMargin = 1024
 // UDP encapsulation (MOBIKE, RFC 4555 §3.5). An SA whose key (destination
 // and SPI) is unchanged is updated in place, which keeps its sequence
 // numbers and replay window; one whose key changes is replaced, the
-// outbound one starting after the old one's last sequence number. The
+// outbound one starting after the old one's last sequence number, the
+// inbound one's replay window resumed at the old one's highest. The
 // policies' templates follow the new addresses.
 func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 	p.mu.Lock()
@@ -51,6 +52,13 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 	if p.inPlace(oldIn, &newIn) {
 		ops = append(ops, dataplane.Op{Kind: dataplane.UpdateSA, SA: &newIn})
 	} else {
+		// The replacement resumes the old SA's replay window (RFC 4303
+		// §3.4.3) instead of accepting again what it already received.
+		ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
+		if cnt, err := p.o.Dataplane.Counters(ctx, oldIn.Key()); err == nil {
+			newIn.ISeq = max(newIn.ISeq, cnt.ISeq)
+		}
+		cancel()
 		// One inbound SA per SPI: the old one goes first.
 		ops = append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: oldIn}, dataplane.Op{Kind: dataplane.AddSA, SA: &newIn})
 	}

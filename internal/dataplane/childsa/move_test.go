@@ -107,6 +107,7 @@ func TestMoveChildKernelLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.SetCounters(dataplane.SAKey{Dst: gwB, SPI: 0x2001}, dataplane.Counters{OSeq: 77})
+	f.SetCounters(dataplane.SAKey{Dst: gwA, SPI: 0x1001}, dataplane.Counters{ISeq: 66})
 	newLocal := netip.MustParseAddr("198.51.100.7")
 	moved := c
 	moved.Local = netip.AddrPortFrom(newLocal, 4500)
@@ -120,8 +121,8 @@ func TestMoveChildKernelLocal(t *testing.T) {
 	for _, sa := range f.All().SAs {
 		switch sa.Dir {
 		case dataplane.In:
-			if sa.Dst != newLocal || sa.SPI != 0x1001 {
-				t.Errorf("inbound SA: %s", sa.String())
+			if sa.Dst != newLocal || sa.SPI != 0x1001 || sa.ISeq != 66 {
+				t.Errorf("inbound SA: %s iseq %d, want the old window's 66", sa.String(), sa.ISeq)
 			}
 		case dataplane.Out:
 			if sa.Src != newLocal || sa.SPI != 0x2001 || sa.OSeq != 77+seqMargin {

@@ -357,6 +357,10 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 	out := in
 	out.Src, out.Dst, out.SPI, out.Dir = local, remote, c.OutSPI, dataplane.Out
 	out.EncrKey, out.IntegKey = c.Out.Encr, c.Out.Integ
+	// An HA takeover resumes the numbers (RFC 4303 §3.3.3, §3.4.3): the
+	// outbound SA goes on after the shifted last-synced number, the
+	// inbound window from the highest one the old active received.
+	in.ISeq, out.OSeq = c.ISeq, c.OSeq
 	out.Mark, out.IfID = o.MarkOut, o.IfIDOut
 	if c.Encap {
 		in.Encap = dataplane.Encap{SrcPort: c.Remote.Port(), DstPort: c.Local.Port()}

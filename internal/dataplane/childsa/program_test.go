@@ -240,3 +240,37 @@ func TestPolicyPriority(t *testing.T) {
 		t.Errorf("configured priority: %d", p)
 	}
 }
+
+// TestChildEntriesSeq: a child SA taken over by an HA standby carries its
+// resumed numbers; the outbound SA gets OSeq, the inbound SA ISeq, and
+// the dataplane reports them back (SeqStates).
+func TestChildEntriesSeq(t *testing.T) {
+	c := testChild(0xc1000001, 0xd1000001)
+	c.OSeq, c.ISeq = 1<<20+4096, 777
+	sas, _, err := ChildEntries(c, ChildOptions{}, dataplane.OwnedReqIDs.Min)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := sas[0], sas[1]
+	if in.Dir != dataplane.In || in.ISeq != 777 || in.OSeq != 0 {
+		t.Errorf("inbound SA: %s oseq %d iseq %d, want iseq 777 only", in.String(), in.OSeq, in.ISeq)
+	}
+	if out.Dir != dataplane.Out || out.OSeq != 1<<20+4096 || out.ISeq != 0 {
+		t.Errorf("outbound SA: %s oseq %d iseq %d, want oseq %d only", out.String(), out.OSeq, out.ISeq, 1<<20+4096)
+	}
+	f := dataplane.NewFake()
+	p := NewProgrammer(ProgrammerOptions{Dataplane: f})
+	if err := p.InstallChild(c); err != nil {
+		t.Fatal(err)
+	}
+	got := map[dataplane.SAKey]dataplane.SeqState{}
+	for _, st := range must(f.SeqStates(context.Background())) {
+		got[st.Key] = st
+	}
+	if st := got[in.Key()]; st.Dir != dataplane.In || st.ISeq != 777 {
+		t.Errorf("SeqStates of the inbound SA: %+v", st)
+	}
+	if st := got[out.Key()]; st.Dir != dataplane.Out || st.OSeq != 1<<20+4096 {
+		t.Errorf("SeqStates of the outbound SA: %+v", st)
+	}
+}

@@ -43,7 +43,7 @@ type saState struct {
 func newSAState(c *dataplane.SA, now time.Time) (*saState, error) {
 	ec := esp.Config{
 		SPI: c.SPI, Encr: c.Encr, EncrKey: c.EncrKey, Integ: c.Integ, IntegKey: c.IntegKey,
-		ESN: c.ESN, ReplayWindow: c.ReplayWindow, Seq: c.OSeq,
+		ESN: c.ESN, ReplayWindow: c.ReplayWindow, Seq: c.OSeq, ISeq: c.ISeq,
 	}
 	st := &saState{added: now}
 	var err error
@@ -65,7 +65,9 @@ func newSAState(c *dataplane.SA, now time.Time) (*saState, error) {
 }
 
 // sameKeys tells whether an update keeps the crypto state: same
-// direction, transforms, keys and ESN.
+// direction, transforms, keys and ESN. The live sequence numbers are kept
+// then: an update's OSeq and ISeq, like the kernel's XFRM_MSG_UPDSA
+// without replay attributes, do not move them.
 func sameKeys(a, b *dataplane.SA) bool {
 	return a.Dir == b.Dir && a.Encr == b.Encr && a.Integ == b.Integ && a.ESN == b.ESN &&
 		a.ReplayWindow == b.ReplayWindow && bytes.Equal(a.EncrKey, b.EncrKey) && bytes.Equal(a.IntegKey, b.IntegKey)
@@ -81,10 +83,26 @@ func (s *sa) counters() dataplane.Counters {
 	if s.st.out != nil {
 		c.OSeq = s.st.out.Seq()
 	}
+	if s.st.in != nil {
+		c.ISeq = s.st.in.Top()
+	}
 	if t := s.st.lastUsed.Load(); t != 0 {
 		c.LastUsed = time.Unix(0, t)
 	}
 	return c
+}
+
+// seqState reads the sequence numbers of the SA under k: one atomic load
+// (the direction is told by which side of the state exists, so that the
+// walk does not touch the configuration).
+func (s *sa) seqState(k dataplane.SAKey) dataplane.SeqState {
+	st := dataplane.SeqState{Key: k}
+	if out := s.st.out; out != nil {
+		st.Dir, st.OSeq = dataplane.Out, out.Seq()
+	} else {
+		st.Dir, st.ISeq = dataplane.In, s.st.in.Top()
+	}
+	return st
 }
 
 // account counts one packet of n octets (the inner packet, as the

@@ -266,6 +266,22 @@ func (d *Dataplane) Counters(ctx context.Context, k dataplane.SAKey) (dataplane.
 	return s.counters(), nil
 }
 
+// SeqStates implements dataplane.Dataplane: it walks one version of the
+// SAD (an atomic load: no lock against Apply or the packet paths) and
+// reads each SA's numbers as the packets move them; an SA installed or
+// removed by a concurrent Apply may be missing or listed.
+func (d *Dataplane) SeqStates(ctx context.Context) ([]dataplane.SeqState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("userspace: %w", err)
+	}
+	t := d.tables.Load()
+	out := make([]dataplane.SeqState, 0, t.sas.len())
+	for k, s := range t.sas.all() {
+		out = append(out, s.seqState(k))
+	}
+	return out, nil
+}
+
 // spiReservation is how long an SPI from AllocSPI stays reserved without
 // an SA (the kernel's larval SAs live as long).
 const spiReservation = time.Minute

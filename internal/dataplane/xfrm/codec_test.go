@@ -2,11 +2,13 @@ package xfrm
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/netip"
 	"reflect"
 	"secgw/internal/ipsec"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +77,16 @@ func testSAs() map[string]dataplane.SA {
 	sa = base
 	sa.Src, sa.Dst = gw6A, gw6B
 	m["ipv6"] = sa
+	// HA takeover: resumed sequence numbers in each replay state.
+	sa = base
+	sa.OSeq, sa.ISeq = 1<<20, 1000
+	m["seq-legacy"] = sa
+	sa = base
+	sa.ReplayWindow, sa.ISeq = 100, 70000
+	m["seq-window-100-no-esn"] = sa
+	sa = base
+	sa.ESN, sa.ReplayWindow, sa.OSeq, sa.ISeq = true, 128, 5<<32|9, 3<<32|7
+	m["seq-esn"] = sa
 	return m
 }
 
@@ -137,6 +149,89 @@ func TestSAEncodingKnownAnswer(t *testing.T) {
 	// (the kernel checks the attribute holds it).
 	if len(esn) != 24+128*4 || ne.Uint32(esn) != 128 || ne.Uint32(esn[20:]) != 4096 {
 		t.Errorf("replay_esn attribute: len %d bmp_len %d window %d", len(esn), ne.Uint32(esn), ne.Uint32(esn[20:]))
+	}
+}
+
+// TestReplayEncodingKnownAnswer pins the replay state of each kind to
+// its bytes (linux/xfrm.h: struct xfrm_replay_state {oseq, seq, bitmap};
+// struct xfrm_replay_state_esn {bmp_len, oseq, seq, oseq_hi, seq_hi,
+// replay_window, bmp[]}), in host order. Inbound, the bitmap is all ones:
+// every number of the window at or below seq is taken as seen.
+func TestReplayEncodingKnownAnswer(t *testing.T) {
+	h := func(s string) []byte {
+		t.Helper()
+		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ones := strings.Repeat("ffffffff", 4)
+	for _, c := range []struct {
+		name   string
+		change func(*dataplane.SA)
+		typ    uint16
+		want   []byte // nil: no attribute
+	}{
+		{"new SA: no replay attribute", func(*dataplane.SA) {}, nl.XFRMA_REPLAY_VAL, nil},
+		{"legacy outbound", func(s *dataplane.SA) { s.OSeq = 0x100000 }, nl.XFRMA_REPLAY_VAL,
+			h("00001000 00000000 00000000")},
+		{"legacy inbound, window 32", func(s *dataplane.SA) { s.ISeq = 1000 }, nl.XFRMA_REPLAY_VAL,
+			h("00000000 e8030000 ffffffff")},
+		{"legacy inbound, window 8", func(s *dataplane.SA) { s.ISeq, s.ReplayWindow = 1000, 8 }, nl.XFRMA_REPLAY_VAL,
+			h("00000000 e8030000 ff000000")},
+		{"legacy: no ESN, numbers clamped to 32 bits", func(s *dataplane.SA) { s.OSeq, s.ISeq = 1<<33, 1<<32+1 }, nl.XFRMA_REPLAY_VAL,
+			h("ffffffff ffffffff ffffffff")},
+		{"ESN outbound", func(s *dataplane.SA) { s.ESN, s.ReplayWindow, s.OSeq = true, 128, 5<<32|9 }, nl.XFRMA_REPLAY_ESN_VAL,
+			h("04000000 09000000 00000000 05000000 00000000 80000000" + strings.Repeat("00000000", 4))},
+		{"ESN inbound", func(s *dataplane.SA) { s.ESN, s.ReplayWindow, s.ISeq = true, 128, 3<<32|7 }, nl.XFRMA_REPLAY_ESN_VAL,
+			h("04000000 00000000 07000000 00000000 03000000 80000000" + ones)},
+		{"window 100 without ESN, inbound", func(s *dataplane.SA) { s.ReplayWindow, s.ISeq = 100, 70000 }, nl.XFRMA_REPLAY_ESN_VAL,
+			h("04000000 00000000 70110100 00000000 00000000 64000000" + ones)},
+	} {
+		sa := testSAs()["gcm16"]
+		c.change(&sa)
+		var a attrs
+		parseAttrs(encodedPayload(t, &sa)[sizeUsersaInfo:], &a)
+		if a[nl.XFRMA_REPLAY_VAL] != nil && a[nl.XFRMA_REPLAY_ESN_VAL] != nil {
+			t.Errorf("%s: both replay attributes", c.name)
+		}
+		if got := a[c.typ]; !bytes.Equal(got, c.want) {
+			t.Errorf("%s: attribute %d\n got %x\nwant %x", c.name, c.typ, got, c.want)
+		}
+	}
+}
+
+// TestDecodeSeq: what SeqStates reads of a dump reply matches the full
+// decoder, placeholders are told apart, and truncations are rejected.
+func TestDecodeSeq(t *testing.T) {
+	for name, sa := range testSAs() {
+		p := encodedPayload(t, &sa)
+		k, reqID, oseq, iseq, larval, err := decodeSeq(p)
+		if err != nil || k != sa.Key() || reqID != sa.ReqID || oseq != sa.OSeq || iseq != sa.ISeq || larval {
+			t.Errorf("%s: %v reqid %d oseq %#x iseq %#x larval %v err %v", name, k, reqID, oseq, iseq, larval, err)
+		}
+		for n := range sizeUsersaInfo {
+			if _, _, _, _, _, err := decodeSeq(p[:n]); err == nil {
+				t.Fatalf("%s: prefix of %d bytes decoded", name, n)
+			}
+		}
+	}
+	sa := testSAs()["gcm16"]
+	if _, _, _, _, larval, _ := decodeSeq(encodedPayload(t, &sa)[:sizeUsersaInfo]); !larval {
+		t.Error("an SA without algorithms is not a placeholder")
+	}
+	sa = testSAs()["seq-esn"]
+	p := encodedPayload(t, &sa)
+	var a attrs
+	parseAttrs(p[sizeUsersaInfo:], &a)
+	short := append(p[:sizeUsersaInfo:sizeUsersaInfo], p[sizeUsersaInfo:]...)
+	// Cut the replay attribute's payload below its fixed part: its
+	// length field then claims less than struct xfrm_replay_state_esn.
+	off := len(short) - (4 + len(a[nl.XFRMA_REPLAY_ESN_VAL]))
+	ne.PutUint16(short[off:], 4+sizeReplayESN-4)
+	if _, _, _, _, _, err := decodeSeq(short[:off+4+sizeReplayESN-4]); err == nil {
+		t.Error("a truncated replay state decoded")
 	}
 }
 

@@ -114,8 +114,8 @@ type saInfo struct {
 	replayWindowDrop uint32
 	replayDrop       uint32
 	authFail         uint32
-	oseq             uint64
-	larval           bool // no algorithm: an allocspi or acquire placeholder
+	oseq, iseq       uint64 // last sent, highest received
+	larval           bool   // no algorithm: an allocspi or acquire placeholder
 }
 
 // decodeSA decodes a struct xfrm_usersa_info and its attributes (the
@@ -204,19 +204,61 @@ func decodeSA(p []byte) (dataplane.SA, saInfo, error) {
 		}
 		sa.IfID = ne.Uint32(v)
 	}
+	if info.oseq, info.iseq, err = getReplay(&a, sa.ESN, &sa.ReplayWindow); err != nil {
+		return sa, info, err
+	}
+	// The numbers the SA stands at: re-added with them, it goes on
+	// without reusing one (the bitmap is not kept: resumed as all seen).
+	sa.OSeq, sa.ISeq = info.oseq, info.iseq
+	return sa, info, nil
+}
+
+// getReplay reads the sequence numbers of an SA's replay state (struct
+// xfrm_replay_state_esn or xfrm_replay_state, see putReplay) and, from the
+// former, the window. The high halves count only with ESN: without it the
+// kernel's bitmap mode uses the low ones alone.
+func getReplay(a *attrs, esn bool, window *uint32) (oseq, iseq uint64, err error) {
 	if v := a[nl.XFRMA_REPLAY_ESN_VAL]; v != nil {
 		if len(v) < sizeReplayESN {
-			return sa, info, errShort
+			return 0, 0, errShort
 		}
-		sa.ReplayWindow = ne.Uint32(v[20:])
-		info.oseq = uint64(ne.Uint32(v[12:]))<<32 | uint64(ne.Uint32(v[4:]))
-	} else if v := a[nl.XFRMA_REPLAY_VAL]; v != nil {
-		if len(v) < sizeReplay {
-			return sa, info, errShort
+		*window = ne.Uint32(v[20:])
+		oseq, iseq = uint64(ne.Uint32(v[4:])), uint64(ne.Uint32(v[8:]))
+		if esn {
+			oseq |= uint64(ne.Uint32(v[12:])) << 32
+			iseq |= uint64(ne.Uint32(v[16:])) << 32
 		}
-		info.oseq = uint64(ne.Uint32(v))
+		return oseq, iseq, nil
 	}
-	return sa, info, nil
+	if v := a[nl.XFRMA_REPLAY_VAL]; v != nil {
+		if len(v) < sizeReplay {
+			return 0, 0, errShort
+		}
+		return uint64(ne.Uint32(v)), uint64(ne.Uint32(v[4:])), nil
+	}
+	return 0, 0, nil
+}
+
+// decodeSeq reads what SeqStates needs of a struct xfrm_usersa_info and
+// its attributes, without copying the keys: the SA's key and reqid, its
+// sequence numbers, and whether it is a placeholder (no algorithm).
+func decodeSeq(p []byte) (k dataplane.SAKey, reqID uint32, oseq, iseq uint64, larval bool, err error) {
+	if len(p) < sizeUsersaInfo {
+		return k, 0, 0, 0, false, errShort
+	}
+	if p[saID+20] != unix.IPPROTO_ESP {
+		return k, 0, 0, 0, false, errors.New("xfrm: not an ESP SA")
+	}
+	if k.Dst, err = getAddr(p[saID:], ne.Uint16(p[saFamily:])); err != nil {
+		return k, 0, 0, 0, false, err
+	}
+	k.SPI = binary.BigEndian.Uint32(p[saID+16:])
+	var a attrs
+	parseAttrs(p[sizeUsersaInfo:], &a)
+	larval = a[nl.XFRMA_ALG_AEAD] == nil && a[nl.XFRMA_ALG_CRYPT] == nil && a[nl.XFRMA_ALG_AUTH_TRUNC] == nil
+	var w uint32
+	oseq, iseq, err = getReplay(&a, p[saFlags]&xfrmStateESN != 0, &w)
+	return k, ne.Uint32(p[saReqid:]), oseq, iseq, larval, err
 }
 
 // decodePolicy decodes a struct xfrm_userpolicy_info and its attributes
@@ -263,8 +305,14 @@ func decodePolicy(p []byte) (pol dataplane.Policy, index uint32, ok bool, err er
 		if v[48] == xfrmModeTransport {
 			t.Mode = dataplane.Transport
 		}
+		// No address (transport mode) is all zero in the family's
+		// length: octets beyond an IPv4 address are not part of it.
 		var zero [16]byte
-		if !bytes.Equal(v[0:16], zero[:]) || !bytes.Equal(v[28:44], zero[:]) {
+		n := 16
+		if fam == unix.AF_INET {
+			n = 4
+		}
+		if !bytes.Equal(v[0:n], zero[:n]) || !bytes.Equal(v[28:28+n], zero[:n]) {
 			if t.Dst, err = getAddr(v[0:], fam); err != nil {
 				return pol, index, false, err
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"secgw/internal/ipsec"
 	"time"
@@ -304,21 +305,54 @@ func encodeSA(m *msg, typ uint16, flags uint16, seq uint32, sa *dataplane.SA) er
 	if sa.IfID != 0 {
 		m.attrU32(nl.XFRMA_IF_ID, sa.IfID)
 	}
+	putReplay(m, sa, esnState)
+	m.end()
+	return nil
+}
+
+// putReplay writes the SA's replay state: XFRMA_REPLAY_ESN_VAL (struct
+// xfrm_replay_state_esn) with ESN or a window above 32, else
+// XFRMA_REPLAY_VAL (struct xfrm_replay_state) when a sequence number is
+// set. Outbound, oseq (and oseq_hi) is the last number sent: the kernel
+// sends oseq+1 first. Inbound, seq (and seq_hi) is the highest number
+// received and the bitmap marks every number of the window at or below it
+// as seen (all ones: the kernel's bitmaps hold one bit per number behind
+// seq), so the window resumes where the HA peer left it (RFC 4303
+// §3.4.3). The kernel copies both into the new SA (xfrm_update_ae_params).
+// Without ESN the counters are 32-bit: a larger value is clamped to
+// 2^32-1, which leaves an outbound SA nothing to send rather than
+// wrapping around to numbers already used (RFC 4303 §3.3.3).
+func putReplay(m *msg, sa *dataplane.SA, esnState bool) {
+	oseq, iseq := sa.OSeq, sa.ISeq
+	if !sa.ESN {
+		oseq, iseq = min(oseq, math.MaxUint32), min(iseq, math.MaxUint32)
+	}
 	if esnState {
-		// Replay windows above 32 and ESN (RFC 4304) take the bitmap
-		// state; its length is the window rounded up to 32-bit words.
+		// The bitmap's length is the window rounded up to 32-bit words.
 		words := (sa.ReplayWindow + 31) / 32
 		r := m.attr(nl.XFRMA_REPLAY_ESN_VAL, sizeReplayESN+int(words)*4)
 		ne.PutUint32(r[0:], words)
-		ne.PutUint32(r[4:], uint32(sa.OSeq))
-		ne.PutUint32(r[12:], uint32(sa.OSeq>>32))
+		ne.PutUint32(r[4:], uint32(oseq))
+		ne.PutUint32(r[8:], uint32(iseq))
+		ne.PutUint32(r[12:], uint32(oseq>>32))
+		ne.PutUint32(r[16:], uint32(iseq>>32))
 		ne.PutUint32(r[20:], sa.ReplayWindow)
-	} else if sa.OSeq != 0 {
-		r := m.attr(nl.XFRMA_REPLAY_VAL, sizeReplay)
-		ne.PutUint32(r[0:], uint32(sa.OSeq))
+		if iseq != 0 {
+			for i := range words {
+				ne.PutUint32(r[sizeReplayESN+4*i:], math.MaxUint32)
+			}
+		}
+		return
 	}
-	m.end()
-	return nil
+	if oseq == 0 && iseq == 0 {
+		return
+	}
+	r := m.attr(nl.XFRMA_REPLAY_VAL, sizeReplay)
+	ne.PutUint32(r[0:], uint32(oseq))
+	ne.PutUint32(r[4:], uint32(iseq))
+	if iseq != 0 && sa.ReplayWindow != 0 {
+		ne.PutUint32(r[8:], math.MaxUint32>>(legacyReplayMax-sa.ReplayWindow))
+	}
 }
 
 func putMark(m *msg, mk dataplane.Mark) {

@@ -66,8 +66,9 @@ func fuzzSeeds(t testing.TB) map[string][2]any {
 	return seeds
 }
 
-// FuzzDecode feeds every decoder arbitrary bytes: none may panic, and an
-// SA that decodes and re-encodes must decode the same again.
+// FuzzDecode feeds every decoder arbitrary bytes: none may panic, an SA
+// that decodes and re-encodes must decode the same again, and SeqStates'
+// decoder agrees with the full one.
 func FuzzDecode(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s[0].(uint8), s[1].([]byte))
@@ -76,9 +77,16 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind uint8, p []byte) {
 		switch kind % fuzzKinds {
 		case fuzzSA:
-			sa, _, err := decodeSA(p)
+			// decodeSeq (SeqStates) reads a subset of what decodeSA
+			// does: where the full decoder succeeds it must agree.
+			k, reqID, oseq, iseq, _, serr := decodeSeq(p)
+			sa, info, err := decodeSA(p)
 			if err != nil {
 				return
+			}
+			if serr != nil || k != sa.Key() || reqID != sa.ReqID || oseq != info.oseq || iseq != info.iseq {
+				t.Fatalf("decodeSeq disagrees with decodeSA: %v %d %#x %#x %v; %v %d %#x %#x", k, reqID, oseq, iseq, serr,
+					sa.Key(), sa.ReqID, info.oseq, info.iseq)
 			}
 			var m msg
 			if encodeSA(&m, nl.XFRM_MSG_NEWSA, 0, 1, &sa) != nil {

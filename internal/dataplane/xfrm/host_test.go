@@ -8,6 +8,7 @@ package xfrm
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"strings"
@@ -355,5 +356,69 @@ func TestHostProbeESP(t *testing.T) {
 	t.Logf("ProbeESP: %v", err)
 	if err != nil && !strings.Contains(err.Error(), "cannot hold ESP SAs") {
 		t.Errorf("unexpected failure: %v", err)
+	}
+}
+
+// TestHostSeqStates: SeqStates over the host kernel's real dump replies:
+// placeholders (allocspi) and SAs of another daemon are left out, without
+// error. Then an SA with resumed numbers of each replay-state kind is
+// added. The host kernel has no ESP (NOTES.md): the add must then fail
+// at the algorithm lookup (ENOSYS), which the kernel makes after it has
+// verified the replay attribute (verify_newsa_info/verify_replay: a
+// malformed one fails first, with EINVAL), and change nothing. Where the
+// kernel has ESP (test/kernel runs the traffic) the numbers read back.
+func TestHostSeqStates(t *testing.T) {
+	ns := netnstest.NewNS(t)
+	d := newDP(t, ns, false)
+	ctx := context.Background()
+	var spis []uint32
+	for range 3 {
+		spi, err := d.AllocSPI(ctx, gwB, gwA, dataplane.OwnedReqIDs.Min)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spis = append(spis, spi)
+	}
+	// Another daemon's placeholder: a reqid outside the owned range.
+	other, err := New(Options{NetNS: ns, ReqIDs: dataplane.ReqIDRange{Min: 1, Max: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.AllocSPI(ctx, gwB, gwA, 7); err != nil {
+		t.Fatalf("foreign placeholder: %v", err)
+	}
+	if states, err := d.SeqStates(ctx); err != nil || len(states) != 0 {
+		t.Fatalf("SeqStates with placeholders only: %v, %v", states, err)
+	}
+
+	probe := ProbeESP()
+	want := map[dataplane.SAKey]dataplane.SeqState{}
+	for i, name := range []string{"seq-legacy", "seq-window-100-no-esn", "seq-esn"} {
+		sa := testSAs()[name]
+		sa.Src, sa.Dst, sa.SPI, sa.Dir = gwB, gwA, spis[i], dataplane.In
+		err := d.Apply(ctx, []dataplane.Op{{Kind: dataplane.AddSA, SA: &sa}})
+		if probe != nil {
+			t.Logf("%s: host kernel without ESP: the add fails with %v", name, err)
+			if !errors.Is(err, unix.ENOSYS) {
+				t.Errorf("%s: add on a kernel without ESP: %v, want ENOSYS from the algorithm lookup", name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want[sa.Key()] = dataplane.SeqState{Key: sa.Key(), Dir: dataplane.In, OSeq: sa.OSeq, ISeq: sa.ISeq}
+	}
+	states, err := d.SeqStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[dataplane.SAKey]dataplane.SeqState{}
+	for _, st := range states {
+		got[st.Key] = st
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("SeqStates %v, want %v", got, want)
 	}
 }

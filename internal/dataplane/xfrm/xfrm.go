@@ -39,8 +39,12 @@
 //
 // # What the kernel does not keep
 //
-// An SA's direction (listed SAs have Dir 0; the Reconciler ignores it)
-// and its initial sequence number. Lifetimes are whole seconds.
+// An SA's direction (listed SAs have Dir 0; the Reconciler ignores it;
+// SeqStates reports the direction of the SAs this process installed, and
+// infers the others' from their counters). Lifetimes are whole seconds.
+// An SA's sequence numbers are kept (its replay state: last sent, highest
+// received and the window's bitmap); List reports where they stand as the
+// SA's OSeq and ISeq.
 package xfrm
 
 import (
@@ -105,6 +109,10 @@ type Dataplane struct {
 	// saMark remembers the non-zero mark of owned SAs: the kernel needs it
 	// to find the SA (Counters).
 	saMark map[dataplane.SAKey]dataplane.Mark
+	// saDir remembers the direction of the SAs added or updated here, which
+	// the kernel does not keep (SeqStates reports it); List drops the SAs
+	// that are gone.
+	saDir map[dataplane.SAKey]dataplane.Dir
 	// larval holds SPIs reserved by AllocSPI and not yet added: their SA
 	// is added with XFRM_MSG_UPDSA, which replaces the placeholder.
 	larval map[dataplane.SAKey]bool
@@ -134,6 +142,7 @@ func New(o Options) (*Dataplane, error) {
 		o: o, log: log.With("subsystem", "kernel"), c: c,
 		usedIdx: map[uint32]bool{},
 		saMark:  map[dataplane.SAKey]dataplane.Mark{}, larval: map[dataplane.SAKey]bool{},
+		saDir:  map[dataplane.SAKey]dataplane.Dir{},
 		events: make(chan dataplane.Event, 256), done: make(chan struct{}),
 	}
 	if o.Events {
@@ -357,8 +366,12 @@ func (d *Dataplane) committed(op *dataplane.Op) {
 		} else {
 			delete(d.saMark, op.SA.Key())
 		}
+		if op.SA.Dir == dataplane.In || op.SA.Dir == dataplane.Out {
+			d.saDir[op.SA.Key()] = op.SA.Dir
+		}
 	case dataplane.DeleteSA:
 		delete(d.saMark, op.SA.Key())
+		delete(d.saDir, op.SA.Key())
 	}
 }
 
@@ -389,9 +402,14 @@ func (d *Dataplane) List(ctx context.Context) (dataplane.State, error) {
 		return dataplane.State{}, fmt.Errorf("xfrm: list SAs: %w", err)
 	}
 	saMark := map[dataplane.SAKey]dataplane.Mark{}
+	saDir := make(map[dataplane.SAKey]dataplane.Dir, len(s.SAs))
 	for i := range s.SAs {
+		k := s.SAs[i].Key()
 		if s.SAs[i].Mark != (dataplane.Mark{}) {
-			saMark[s.SAs[i].Key()] = s.SAs[i].Mark
+			saMark[k] = s.SAs[i].Mark
+		}
+		if dir, ok := d.saDir[k]; ok {
+			saDir[k] = dir
 		}
 	}
 	usedIdx := make(map[uint32]bool, len(d.usedIdx))
@@ -413,8 +431,49 @@ func (d *Dataplane) List(ctx context.Context) (dataplane.State, error) {
 	if err != nil {
 		return dataplane.State{}, fmt.Errorf("xfrm: list policies: %w", err)
 	}
-	d.saMark, d.usedIdx = saMark, usedIdx
+	d.saMark, d.usedIdx, d.saDir = saMark, usedIdx, saDir
 	return s, nil
+}
+
+// SeqStates implements dataplane.Dataplane with one dump of the SAD
+// (XFRM_MSG_GETSA with NLM_F_DUMP): the kernel walks its SAs under its
+// state lock a batch of replies at a time, and the packet path takes
+// each SA's own lock, so traffic does not stop. Only the owned SAs
+// (reqid) are reported, placeholders left out; keys are not copied.
+func (d *Dataplane) SeqStates(ctx context.Context) ([]dataplane.SeqState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errors.New("xfrm: closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("xfrm: %w", err)
+	}
+	out := make([]dataplane.SeqState, 0, len(d.saDir))
+	err := d.c.dump(nl.XFRM_MSG_GETSA, nl.XFRM_MSG_NEWSA, func(p []byte) error {
+		k, reqID, oseq, iseq, larval, err := decodeSeq(p)
+		if err != nil || larval || !d.o.ReqIDs.Contains(reqID) {
+			return nil
+		}
+		st := dataplane.SeqState{Key: k, Dir: d.saDir[k], OSeq: oseq, ISeq: iseq}
+		if st.Dir == 0 {
+			// Installed by an earlier process: an SA that sent is
+			// outbound, one that received inbound (the kernel keeps
+			// the other counter at 0).
+			switch {
+			case oseq != 0 && iseq == 0:
+				st.Dir = dataplane.Out
+			case iseq != 0 && oseq == 0:
+				st.Dir = dataplane.In
+			}
+		}
+		out = append(out, st)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("xfrm: sequence numbers: %w", err)
+	}
+	return out, nil
 }
 
 // Counters implements dataplane.Dataplane from the SA's lifetime counters
@@ -442,7 +501,7 @@ func (d *Dataplane) Counters(ctx context.Context, k dataplane.SAKey) (dataplane.
 	c := dataplane.Counters{
 		Bytes: info.bytes, Packets: info.packets,
 		ReplayDrops: uint64(info.replayWindowDrop) + uint64(info.replayDrop), AuthDrops: uint64(info.authFail),
-		OSeq: info.oseq, Added: time.Unix(int64(info.addTime), 0),
+		OSeq: info.oseq, ISeq: info.iseq, Added: time.Unix(int64(info.addTime), 0),
 	}
 	if info.useTime != 0 {
 		c.LastUsed = time.Unix(int64(info.useTime), 0)

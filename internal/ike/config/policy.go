@@ -33,6 +33,9 @@ type Config struct {
 	// used only when the peer names one of these identities (RFC 8784
 	// §3).
 	PPKs []*PPK
+	// PKI is the certificate store of certificate authentication
+	// (cert.go); nil without certificates.
+	PKI *PKI
 	// Clear are the security policies of action pass and drop of the
 	// enabled VPNs, by VPN then policy name. They need no child SA: the
 	// dataplane installs them from the configuration. They are kept out
@@ -200,10 +203,18 @@ type VPN struct {
 	RemoteID Identity
 	// PSK is the decoded pre-shared key (RFC 7296 §2.15). Never log it.
 	PSK []byte
+	// Certs names the certificates of certificate authentication in
+	// Config.PKI; nil when neither side uses certificates (one pointer:
+	// a VPN is kept per configured VPN).
+	Certs *CertNames
 	// PPK is the post-quantum preshared key the VPN names (vpn ppk), or
 	// nil: proposed when initiating, and as responder the only one
 	// accepted (RFC 8784 §3).
 	PPK *PPK
+	// VIP is the VPN's vip-pool and vip-request, nil with neither (a
+	// pointer: most VPNs have none, and one VPN is kept per configured
+	// VPN).
+	VIP *VIP
 	// IKEProposals are offered in order, each a wire proposal of protocol
 	// IKE numbered from 1 (RFC 7296 §3.3).
 	IKEProposals []wire.Proposal
@@ -215,8 +226,9 @@ type VPN struct {
 	Child ChildLifetimes
 	// RedirectTo is redirect-to: as responder, a peer authenticated
 	// under this VPN that announced REDIRECT_SUPPORTED is redirected
-	// there in the IKE_AUTH response (RFC 5685); zero: not redirected.
-	RedirectTo wire.Gateway
+	// there in the IKE_AUTH response (RFC 5685); nil: not redirected (a
+	// pointer: few VPNs have one, and one VPN is kept per configured VPN).
+	RedirectTo *wire.Gateway
 	// Policies are the security policies, sorted by name.
 	Policies []SecurityPolicy
 	// StartAction, CloseAction and DPDAction are the ipsec-policy
@@ -241,12 +253,41 @@ type VPN struct {
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy
+	// LocalAuth and RemoteAuth are local-auth-method and
+	// remote-auth-method (cert.go).
+	LocalAuth, RemoteAuth AuthMethod
 	// Transport is ike-policy transport: how an IKE SA we initiate
 	// reaches the peer (RFC 9329).
 	Transport Transport
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string
+}
+
+// VIP is what a VPN does with virtual IPs (RFC 7296 §2.19, §3.15).
+type VIP struct {
+	// Pools is vip-pool: as responder, the pools whose addresses answer
+	// a configuration request, the first with one free first.
+	Pools []string
+	// Request is vip-request: as initiator, the virtual IPs asked for in
+	// IKE_AUTH (0.0.0.0 and :: for any of the family).
+	Request []netip.Addr
+}
+
+// VIPPools returns the VPN's vip-pool list.
+func (v *VPN) VIPPools() []string {
+	if v.VIP == nil {
+		return nil
+	}
+	return v.VIP.Pools
+}
+
+// VIPRequest returns the VPN's vip-request list.
+func (v *VPN) VIPRequest() []netip.Addr {
+	if v.VIP == nil {
+		return nil
+	}
+	return v.VIP.Request
 }
 
 // PPK is one entry of the ppk list: a post-quantum preshared key and its

@@ -100,4 +100,9 @@ type ChildSA struct {
 	// LocalTS and RemoteTS are the negotiated selectors.
 	LocalTS, RemoteTS []ipsec.TrafficSelector
 	Lifetimes         config.ChildLifetimes
+	// OSeq and ISeq are set at an HA takeover: the first outbound sequence
+	// number minus one; the highest inbound sequence number already seen
+	// (the dataplane's SA.OSeq and SA.ISeq). Zero for a child SA this node
+	// negotiated.
+	OSeq, ISeq uint64
 }

@@ -68,6 +68,8 @@ type ikeSA struct {
 	initiator bool
 	state     saState
 	lastError wire.NotifyType
+	// ops are the SA's counters of the state (opstats.go).
+	ops saOps
 	// natt is set once IKE moved to port 4500 (RFC 7296 §2.23);
 	// natLocal and natRemote say which side a NAT is in front of.
 	natt, natLocal, natRemote bool
@@ -168,8 +170,11 @@ type ikeSA struct {
 	// established; its unique-id goes on in the IKE SA at the new
 	// gateway, and its removal is no failure (no event).
 	redirected bool
+	// vip holds the virtual IPs of the SA, nil without (vip.go).
+	vip *vipState
 
 	taskManager
+	haSA
 }
 
 // handshake is the state of IKE_SA_INIT and IKE_AUTH (RFC 7296 §1.2).
@@ -194,6 +199,8 @@ type handshake struct {
 	// intermediateState is that of the IKE_INTERMEDIATE exchanges
 	// (intermediate.go).
 	intermediateState
+	// cert is the certificate authentication state (auth_cert.go).
+	cert certHandshake
 }
 
 // log returns the SA's logger.
