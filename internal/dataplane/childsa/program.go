@@ -92,15 +92,56 @@ type Programmer struct {
 	clear map[clearKey]*clearEntry
 }
 
+// child is one user of the Programmer's entries: a child SA, a trap
+// (trap.go) or a clear policy (clear.go).
+//
+// A child SA keeps what its entries are derived from (the engine's child
+// SA, its reqid key with the options, its reqid) and not the entries: its
+// two SAs and three policies are about 1 KB at 100k child SAs, and
+// ChildEntries derives them again, the same, when a delete, a move or
+// State needs them. Traps and clear policies keep their policies (pols).
 type child struct {
-	c    engine.ChildSA
-	rk   reqKey
-	sas  [2]dataplane.SA // in, out
+	c     engine.ChildSA
+	rk    reqKey
+	reqID uint32
+	// oseq is the outbound SA's OSeq when a move replaced it (move.go),
+	// 0 otherwise.
+	oseq uint64
+	// pols are a trap's or a clear policy's policies; nil for a child SA.
 	pols []dataplane.Policy
 }
 
+// isSA tells a child SA (it has an inbound SPI) from a trap or a clear
+// policy.
+func (ch *child) isSA() bool { return ch.c.InSPI != 0 }
+
+// entries returns the SAs (in, out) and policies of ch: derived again for
+// a child SA (they were derived the same at its install, which checked
+// them), pols for the others.
+func (ch *child) entries() ([2]dataplane.SA, []dataplane.Policy) {
+	if !ch.isSA() {
+		return [2]dataplane.SA{}, ch.pols
+	}
+	sas, pols, err := ChildEntries(ch.c, ch.rk.opts, ch.reqID)
+	if err != nil {
+		// Unreachable: the install derived them from the same input.
+		panic(fmt.Sprintf("childsa: entries of installed child SA %08x: %v", ch.c.InSPI, err))
+	}
+	sas[1].OSeq = ch.oseq
+	return [2]dataplane.SA{sas[0], sas[1]}, pols
+}
+
+// policies returns ch's policies (entries).
+func (ch *child) policies() []dataplane.Policy {
+	if !ch.isSA() {
+		return ch.pols
+	}
+	_, pols := ch.entries()
+	return pols
+}
+
 // trap reports whether ch is a trap policy's (trap.go): no SAs.
-func (ch *child) trap() bool { return ch.c.InSPI == 0 && ch.sas[0].SPI == 0 }
+func (ch *child) trap() bool { return !ch.isSA() }
 
 // reqKey is what children sharing a reqid have in common.
 type reqKey struct {
@@ -159,21 +200,21 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	if err != nil {
 		return err
 	}
-	ch := &child{c: c, rk: rk, sas: [2]dataplane.SA{sas[0], sas[1]}, pols: pols}
+	ch := &child{c: c, rk: rk, reqID: re.id}
 
-	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &ch.sas[0]}, {Kind: dataplane.AddSA, SA: &ch.sas[1]}}
+	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &sas[0]}, {Kind: dataplane.AddSA, SA: &sas[1]}}
 	// A trap policy stands for the child SA until it exists, with the
 	// VPN's endpoints in its template; the child SA may have others (it
 	// followed a redirect, RFC 5685): its own policy replaces the trap's
 	// while it lives (unregister puts the trap's back).
 	var takeover []dataplane.Op
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
+	for i := range pols {
+		k := pols[i].Key()
 		switch u := p.policies[k]; {
 		case u == nil:
-			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
-		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &ch.pols[i]):
-			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &ch.pols[i]})
+			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &pols[i]})
+		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &pols[i]):
+			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
 		}
 	}
 	if err := p.apply(ops); err != nil {
@@ -186,7 +227,7 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 			return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
 		}
 	}
-	p.register(ch, re)
+	p.register(ch, re, pols)
 	for _, op := range takeover {
 		u := p.policies[op.Policy.Key()]
 		u.users = append([]*child{ch}, slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })...)
@@ -209,12 +250,13 @@ func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 		return fmt.Errorf("dataplane: child SA %08x not installed", c.InSPI)
 	}
 	delete(p.children, c.InSPI)
-	polOps := p.unregister(ch)
+	sas, pols := ch.entries()
+	polOps := p.unregister(ch, pols)
 	// Out policies first: stop sending into the SAs before removing them.
 	slices.SortStableFunc(polOps, func(x, y dataplane.Op) int {
 		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
 	})
-	ops := append(polOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[0]})
+	ops := append(polOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[0]})
 	for len(ops) > 0 {
 		err := p.apply(ops)
 		var ae *dataplane.ApplyError
@@ -241,7 +283,8 @@ func (p *Programmer) State() dataplane.State {
 	defer p.mu.Unlock()
 	var s dataplane.State
 	for _, ch := range p.children {
-		s.SAs = append(s.SAs, ch.sas[0], ch.sas[1])
+		sas, _ := ch.entries()
+		s.SAs = append(s.SAs, sas[0], sas[1])
 	}
 	for k, u := range p.policies {
 		s.Policies = append(s.Policies, *u.users[0].policy(k))
@@ -257,13 +300,15 @@ func (p *Programmer) ReqID(inSPI uint32) (uint32, bool) {
 	if ch == nil {
 		return 0, false
 	}
-	return ch.sas[0].ReqID, true
+	return ch.reqID, true
 }
 
+// policy returns ch's policy of key k (nil if none).
 func (ch *child) policy(k dataplane.PolicyKey) *dataplane.Policy {
-	for i := range ch.pols {
-		if ch.pols[i].Key() == k {
-			return &ch.pols[i]
+	pols := ch.policies()
+	for i := range pols {
+		if pols[i].Key() == k {
+			return &pols[i]
 		}
 	}
 	return nil
@@ -468,22 +513,23 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 	return &reqEntry{id: id}, nil
 }
 
-// register records ch, whose entries were applied, as a user of its
-// reqid and of its policies.
-func (p *Programmer) register(ch *child, re *reqEntry) {
+// register records ch, whose entries (policies pols) were applied, as a
+// user of its reqid and of its policies.
+func (p *Programmer) register(ch *child, re *reqEntry, pols []dataplane.Policy) {
 	if re.refs == 0 {
 		p.reqPool.take(re.id)
 	}
 	re.refs++
 	p.reqIDs[ch.rk] = re
-	p.registerPolicies(ch)
+	p.registerPolicies(ch, pols)
 }
 
-// unregister forgets ch as a user of its policies and reqid and returns
-// the policy ops that follow: a delete when it was the last user, an
-// update when the next user's policy differs from the one it owned.
-func (p *Programmer) unregister(ch *child) []dataplane.Op {
-	ops := p.unregisterPolicies(ch)
+// unregister forgets ch (policies pols) as a user of its policies and
+// reqid and returns the policy ops that follow: a delete when it was the
+// last user, an update when the next user's policy differs from the one
+// it owned.
+func (p *Programmer) unregister(ch *child, pols []dataplane.Policy) []dataplane.Op {
+	ops := p.unregisterPolicies(ch, pols)
 	if re := p.reqIDs[ch.rk]; re != nil {
 		if re.refs--; re.refs == 0 {
 			delete(p.reqIDs, ch.rk)
@@ -494,10 +540,10 @@ func (p *Programmer) unregister(ch *child) []dataplane.Op {
 }
 
 // unregisterPolicies is the policy part of unregister.
-func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
+func (p *Programmer) unregisterPolicies(ch *child, pols []dataplane.Policy) []dataplane.Op {
 	var ops []dataplane.Op
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
+	for i := range pols {
+		k := pols[i].Key()
 		u := p.policies[k]
 		if u == nil {
 			continue
@@ -507,10 +553,10 @@ func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 		switch {
 		case len(u.users) == 0:
 			delete(p.policies, k)
-			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
+			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &pols[i]})
 		case owner:
 			preferChild(u.users)
-			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
+			if next := u.users[0].policy(k); !samePolicy(&pols[i], next) {
 				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
 			}
 		}
@@ -523,7 +569,7 @@ func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 // addresses its trap's template does not have.
 func preferChild(users []*child) {
 	if isTrap(users[0]) {
-		if j := slices.IndexFunc(users, func(x *child) bool { return !isTrap(x) && x.sas[0].SPI != 0 }); j > 0 {
+		if j := slices.IndexFunc(users, func(x *child) bool { return x.isSA() }); j > 0 {
 			users[0], users[j] = users[j], users[0]
 		}
 	}
@@ -531,4 +577,4 @@ func preferChild(users []*child) {
 
 // isTrap tells a trap (a child with a VPN and no SA) from a child SA and
 // from a clear policy (no VPN).
-func isTrap(ch *child) bool { return ch.sas[0].SPI == 0 && ch.c.VPN != "" }
+func isTrap(ch *child) bool { return !ch.isSA() && ch.c.VPN != "" }

@@ -63,7 +63,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 			return fmt.Errorf("dataplane: install trap %s: %w", t.Policy, err)
 		}
 	}
-	p.register(ch, re)
+	p.register(ch, re, ch.pols)
 	p.traps[t.Policy] = ch
 	p.log.Info("trap policy programmed", "vpn", t.VPN, "policy", t.Policy, "reqid", re.id, "policies", len(ch.pols))
 	return nil
@@ -78,7 +78,7 @@ func (p *Programmer) RemoveTrap(t engine.Trap) error {
 		return nil
 	}
 	delete(p.traps, t.Policy)
-	ops := p.unregister(ch)
+	ops := p.unregister(ch, ch.pols)
 	if len(ops) == 0 {
 		return nil
 	}
