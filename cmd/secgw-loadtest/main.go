@@ -3,7 +3,7 @@
 //
 //	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
 //	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
-//	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
+//	               [-hold 10m [-liveness 30s] [-ike-rekey 3m]] [-flood-rate 2000 [-flood-duration 30s]]
 //	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
 //	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
 //	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
@@ -90,6 +90,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	tries := fs.Int("tries", 4, "transmissions of a request before the tunnel fails")
 	hold := fs.Duration("hold", 0, "keep the SAs up this long after the setups, answering the responder")
 	liveness := fs.Duration("liveness", 0, "during -hold, send a liveness check on every SA at this interval")
+	ikeRekey := fs.Duration("ike-rekey", 0, "during -hold, rekey every IKE SA this long after it was set up or last rekeyed, then delete the old one (0: never)")
 	floodRate := fs.Float64("flood-rate", 0, "half-open IKE_SA_INIT requests per second (0: no flood)")
 	floodDur := fs.Duration("flood-duration", 0, "flood duration (0: the whole run)")
 	floodSrc := fs.String("flood-src", "", "flood source addresses (default: -src)")
@@ -137,7 +138,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := loadtest.Options{Remote: ra, Sources: srcs, SocketsPerAddr: *perAddr, Count: *n, Rate: *rate,
-		Concurrency: *conc, Profile: p, Timeout: *timeout, Tries: *tries, Hold: *hold, Liveness: *liveness,
+		Concurrency: *conc, Profile: p, Timeout: *timeout, Tries: *tries, Hold: *hold, Liveness: *liveness, IKERekey: *ikeRekey,
 		Flood: loadtest.FloodOptions{Rate: *floodRate, Duration: *floodDur, SocketsPerAddr: *floodPer}}
 	if *floodSrc != "" {
 		if o.Flood.Sources, err = loadtest.ParseAddrs(*floodSrc); err != nil {
