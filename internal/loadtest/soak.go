@@ -47,7 +47,7 @@ type soakState struct {
 type soakCounters struct {
 	liveness, deletesIKE, deletesChild, childRefused, childRekeys, retransmits, bad atomic.Int64
 	probesSent, probesAnswered, probesMissed, probesDead                            atomic.Int64
-	ikeRekeys, ikeRekeysRefused, oldDeleted, oldUnanswered                         atomic.Int64
+	ikeRekeys, ikeRekeysRefused, oldDeleted, oldUnanswered                          atomic.Int64
 	// lateTicks counts the sweeper's ticks that found it a whole tick
 	// behind, and maxLagNs its largest delay: a generator that fell
 	// behind (its CPU share on a loaded machine) answers late, and the
