@@ -48,6 +48,9 @@ func (d *Daemon) startIKE() error {
 		Dataplane: dp,
 		Options:   opts.options,
 		Logger:    d.cfg.Logger,
+		// The userspace dataplane checks decrypted packets against
+		// the in policies: fwd policies would only take memory.
+		NoFwd: dp.Kind() == DataplaneUserspace,
 	})
 	kind := dp.Kind()
 	if kind == DataplaneFake {

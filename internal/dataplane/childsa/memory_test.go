@@ -85,3 +85,30 @@ func render(s dataplane.State) string {
 	}
 	return out
 }
+
+// TestNoFwd: with NoFwd (the userspace dataplane) a tunnel-mode child SA
+// has its out and in policies and no fwd policy; without it, all three.
+func TestNoFwd(t *testing.T) {
+	for _, noFwd := range []bool{false, true} {
+		f := dataplane.NewFake()
+		p := NewProgrammer(ProgrammerOptions{Dataplane: f, NoFwd: noFwd})
+		if err := p.InstallChild(testChild(0x1001, 0x2001)); err != nil {
+			t.Fatal(err)
+		}
+		dirs := map[dataplane.Dir]int{}
+		for _, pol := range f.All().Policies {
+			dirs[pol.Dir]++
+		}
+		want := map[dataplane.Dir]int{dataplane.Out: 1, dataplane.In: 1, dataplane.Fwd: 1}
+		if noFwd {
+			delete(want, dataplane.Fwd)
+		}
+		if fmt.Sprint(dirs) != fmt.Sprint(want) {
+			t.Errorf("NoFwd %v: policies by direction %v, want %v", noFwd, dirs, want)
+		}
+		same := render(f.All()) == render(p.State())
+		if !same {
+			t.Errorf("NoFwd %v: State differs from the dataplane", noFwd)
+		}
+	}
+}

@@ -29,6 +29,9 @@ type ChildOptions struct {
 	IfIDIn, IfIDOut uint32
 	// MarkIn and MarkOut mark the inbound and outbound entries.
 	MarkIn, MarkOut dataplane.Mark
+	// NoFwd leaves out the fwd policies of tunnel mode
+	// (ProgrammerOptions.NoFwd).
+	NoFwd bool
 }
 
 // ProgrammerOptions configure a Programmer.
@@ -42,7 +45,14 @@ type ProgrammerOptions struct {
 	ReqIDs dataplane.ReqIDRange
 	// Timeout bounds each Apply; zero means 10 s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// NoFwd: the dataplane applies no fwd policy (dataplane.Fwd is the
+	// kernel's, for traffic it forwards after decryption); the userspace
+	// dataplane checks decrypted packets against the in policies alone,
+	// so a child SA's fwd policies would only be kept, a third of its
+	// SPD entries (about 550 octets a child SA in the Programmer and
+	// the userspace tables).
+	NoFwd  bool
+	Logger *slog.Logger
 }
 
 // Programmer implements the IKE engine's Dataplane (engine.Dataplane): it
@@ -180,6 +190,17 @@ func NewProgrammer(o ProgrammerOptions) *Programmer {
 	}
 }
 
+// childOptions are the options of a VPN's security policy, with the
+// Programmer's NoFwd.
+func (p *Programmer) childOptions(vpn, policy string) ChildOptions {
+	var opts ChildOptions
+	if p.o.Options != nil {
+		opts = p.o.Options(vpn, policy)
+	}
+	opts.NoFwd = p.o.NoFwd
+	return opts
+}
+
 // InstallChild implements engine.Dataplane.
 func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	p.mu.Lock()
@@ -187,10 +208,7 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	if _, ok := p.children[c.InSPI]; ok {
 		return fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
 	}
-	var opts ChildOptions
-	if p.o.Options != nil {
-		opts = p.o.Options(c.VPN, c.Policy)
-	}
+	opts := p.childOptions(c.VPN, c.Policy)
 	rk := childReqKey(c, opts)
 	re, err := p.reqEntry(rk)
 	if err != nil {
@@ -441,7 +459,7 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		prio := PolicyPriority(sel, o.Priority)
 		addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, Mark: o.MarkOut, IfID: o.IfIDOut, Priority: prio, Action: dataplane.Protect, Tmpl: tmplOut})
 		addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
-		if mode == dataplane.Tunnel {
+		if mode == dataplane.Tunnel && !o.NoFwd {
 			addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.Fwd, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
 		}
 	})

@@ -32,10 +32,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 		return nil
 	}
 	c := trapChild(t)
-	var opts ChildOptions
-	if p.o.Options != nil {
-		opts = p.o.Options(c.VPN, c.Policy)
-	}
+	opts := p.childOptions(c.VPN, c.Policy)
 	rk := childReqKey(c, opts)
 	re, err := p.reqEntry(rk)
 	if err != nil {
