@@ -7,12 +7,14 @@ import (
 )
 
 // TestAutoMemoryLimit: the live heap plus half of it, at least the
-// headroom more, saturating.
+// headroom and at most memoryLimitRoomMax more, saturating.
 func TestAutoMemoryLimit(t *testing.T) {
 	for live, want := range map[uint64]int64{
 		0:              memoryLimitHeadroom,
 		100 << 20:      100<<20 + memoryLimitHeadroom,
-		400 << 20:      600 << 20,
+		300 << 20:      450 << 20,
+		384 << 20:      576 << 20,
+		650 << 20:      650<<20 + memoryLimitRoomMax,
 		math.MaxUint64: math.MaxInt64,
 	} {
 		if got := autoMemoryLimit(live); got != want {

@@ -441,11 +441,13 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		out.Sel = dataplane.Selector{Src: netip.PrefixFrom(local, bits), Dst: netip.PrefixFrom(remote, bits)}
 	}
 
-	var pols []dataplane.Policy
-	seen := map[dataplane.PolicyKey]bool{}
+	// A child SA has few policies (three a selector pair): duplicates
+	// are found by a scan rather than a map, which entries (a delete, a
+	// move) would build again each time.
+	pols := make([]dataplane.Policy, 0, 3) // out, in, fwd of one pair
 	addPol := func(p dataplane.Policy) {
-		if !seen[p.Key()] {
-			seen[p.Key()] = true
+		k := p.Key()
+		if !slices.ContainsFunc(pols, func(q dataplane.Policy) bool { return q.Key() == k }) {
 			pols = append(pols, p)
 		}
 	}
