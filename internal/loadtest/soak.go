@@ -95,7 +95,10 @@ func (s *SoakStats) format(b *strings.Builder) {
 		fmt.Fprintf(b, "soak: IKE SA rekeys done %d, refused %d; old IKE SAs deleted %d, deletes unanswered %d\n",
 			s.IKERekeys, s.IKERekeysRefused, s.OldDeleted, s.OldUnanswered)
 	}
-	fmt.Fprintf(b, "soak: generator sweep late ticks %d, max lag %d ms\n", s.LateTicks, s.MaxLag.Milliseconds())
+	if s.MaxLag > 0 {
+		// The sweeper ran (liveness checks or IKE SA rekeys).
+		fmt.Fprintf(b, "soak: generator sweep late ticks %d, max lag %d ms\n", s.LateTicks, s.MaxLag.Milliseconds())
+	}
 }
 
 // heldList is the list of held tunnels the liveness sweeper walks.
