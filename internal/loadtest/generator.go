@@ -367,10 +367,19 @@ func (g *Generator) dispatch(data []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h.SPIi != t.spii {
-		// The IKE SA a rekey replaced: only its delete's answer counts;
-		// requests on it are not answered any more.
+		// The IKE SA a rekey replaced (ikerekey.go).
 		if h.Flags.Response() {
 			g.oldResponse(t, h)
+		} else if o := t.old; o != nil && h.SPIi == o.spii {
+			resp, deleted := o.request(h, data)
+			if resp != nil {
+				g.send(t.sock, t.remote, resp)
+			}
+			if deleted {
+				g.soak.oldDeleted.Add(1)
+				g.table.del(o.spii)
+				t.old = nil
+			}
 		}
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"time"
 
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/proposal"
@@ -23,11 +24,18 @@ type ikeRekey struct {
 // oldIKESA is the IKE SA a rekey replaced, until the responder answers
 // its delete (RFC 7296 §2.18: the initiator of the rekey deletes the old
 // IKE SA): its SPIs, the delete request as sent, and how many times it
-// went unanswered.
+// went unanswered. Until then the responder's requests on it are still
+// answered (a DPD probe that crossed the rekey, RFC 7296 §2.4), with its
+// SK ciphers, Message ID and last response.
 type oldIKESA struct {
 	spii, spir uint64
 	del        []byte
 	misses     int
+	out, in    ikecrypto.SKCipher
+	expectID   uint32
+	lastResp   []byte
+	// sent is when del was first sent.
+	sent time.Time
 }
 
 // ikeRekeyRequest starts an IKE SA rekey of t with the profile's suite
@@ -115,10 +123,58 @@ func (t *tunnel) handleIKERekeyResponse(p *Profile, ps []wire.Payload) (del []by
 	if err != nil {
 		return nil, false, err
 	}
-	t.old = &oldIKESA{spii: t.spii, spir: t.spir, del: del}
+	t.old = &oldIKESA{spii: t.spii, spir: t.spir, del: del, out: t.out, in: t.in, expectID: t.expectID, lastResp: t.lastResp}
 	clear(t.skd)
 	t.skd = append([]byte(nil), keys.SKd...)
 	t.spii, t.spir, t.out, t.in = r.spii, spir, out, in
 	t.nextID, t.expectID, t.lastResp = 0, 0, nil
 	return del, false, nil
+}
+
+// oldRequest answers a request of the responder on the IKE SA o that a
+// rekey replaced (RFC 7296 §2.18: it lives until deleted): a liveness
+// check or a delete gets an empty INFORMATIONAL response, anything else
+// NO_ADDITIONAL_SAS (its child SA moved to the new IKE SA). A
+// retransmitted request gets the cached response (§2.1). It returns the
+// response to send, nil for none, and whether the request deleted o.
+func (o *oldIKESA) request(h wire.Header, data []byte) (resp []byte, deleted bool) {
+	if h.SPIr != o.spir {
+		return nil, false
+	}
+	if o.lastResp != nil && h.MessageID+1 == o.expectID {
+		return o.lastResp, false
+	}
+	if h.MessageID != o.expectID {
+		return nil, false
+	}
+	m, err := wire.Parse(data)
+	if err != nil {
+		return nil, false
+	}
+	ps, err := open(o.in, m)
+	if err != nil {
+		return nil, false
+	}
+	var answer []wire.Payload
+	switch h.Exchange {
+	case wire.ExchangeInformational:
+		for _, p := range ps {
+			if d, ok := p.(*wire.Delete); ok && d.Protocol == wire.ProtocolIKE {
+				deleted = true
+			}
+		}
+	default:
+		answer = []wire.Payload{wire.NewNotify(wire.NotifyNoAdditionalSAs, nil)}
+	}
+	plain, first, err := wire.AppendPayloadChain(nil, answer)
+	if err != nil {
+		return nil, false
+	}
+	raw, err := sealSA(o.out, o.spii, o.spir, h.Exchange, h.MessageID, true, plain, first)
+	if err != nil {
+		return nil, false
+	}
+	o.lastResp = raw
+	o.expectID++
+	return raw, deleted
 }

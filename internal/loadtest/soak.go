@@ -32,6 +32,8 @@ type soakState struct {
 	probe   []byte
 	probeID uint32
 	misses  int
+	// probeSent is when probe was first sent.
+	probeSent time.Time
 	// With Options.IKERekey (ikerekey.go): skd is the IKE SA's SK_d, which
 	// the keys of its successor derive from (RFC 7296 §2.18); ikeSince
 	// when the IKE SA was set up; rekey the rekey in progress (its request
@@ -100,6 +102,12 @@ func (s *SoakStats) format(b *strings.Builder) {
 		fmt.Fprintf(b, "soak: generator sweep late ticks %d, max lag %d ms\n", s.LateTicks, s.MaxLag.Milliseconds())
 	}
 }
+
+// heldGiveUp is the least time a held SA's request goes unanswered
+// before the generator gives the SA up (besides Tries visits): RFC 7296
+// §2.4 has a peer retransmit for minutes before it deems the other dead,
+// and a responder busy with its rekeys answers late, not never.
+const heldGiveUp = time.Minute
 
 // heldList is the list of held tunnels the liveness sweeper walks.
 type heldList struct {
@@ -231,7 +239,7 @@ func (g *Generator) probe(t *tunnel) {
 		return
 	}
 	if o := t.old; o != nil {
-		if o.misses++; o.misses >= g.o.Tries {
+		if o.misses++; o.misses >= g.o.Tries && time.Since(o.sent) >= heldGiveUp {
 			g.soak.oldUnanswered.Add(1)
 			g.table.del(o.spii)
 			t.old = nil
@@ -242,7 +250,7 @@ func (g *Generator) probe(t *tunnel) {
 	if t.probe != nil {
 		g.soak.probesMissed.Add(1)
 		t.misses++
-		if t.misses >= g.o.Tries {
+		if t.misses >= g.o.Tries && time.Since(t.probeSent) >= heldGiveUp {
 			g.soak.probesDead.Add(1)
 			g.drop(t)
 			return
@@ -255,7 +263,7 @@ func (g *Generator) probe(t *tunnel) {
 		if err != nil {
 			return
 		}
-		t.probe, t.probeID = raw, t.nextID
+		t.probe, t.probeID, t.probeSent = raw, t.nextID, time.Now()
 		g.send(t.sock, t.remote, raw)
 		return
 	}
@@ -267,7 +275,7 @@ func (g *Generator) probe(t *tunnel) {
 	if err != nil {
 		return
 	}
-	t.probe, t.probeID = raw, t.nextID
+	t.probe, t.probeID, t.probeSent = raw, t.nextID, time.Now()
 	g.soak.probesSent.Add(1)
 	g.send(t.sock, t.remote, raw)
 }
@@ -319,7 +327,7 @@ func (g *Generator) probeResponse(t *tunnel, h wire.Header, data []byte) {
 		t.nextID++
 	default:
 		g.soak.ikeRekeys.Add(1)
-		t.ikeSince = time.Now()
+		t.ikeSince, t.old.sent = time.Now(), time.Now()
 		g.table.put(t)
 		g.send(t.sock, t.remote, del)
 	}
