@@ -44,8 +44,11 @@
 # instead: the generator establishes N tunnels against secgwd alone, then
 # holds them for D (secgw-loadtest -hold) while secgwd runs DPD on every
 # IKE SA (dpd-delay DPD, 30s) and rekeys every child SA (rekey-time REKEY,
-# 60s, life-time 10 percent later; keep REKEY below D so that each child
-# rekeys at least once), the generator answering the probes, the child
+# 60s; keep REKEY below D so that each child rekeys at least once;
+# life-time LIFE, REKEY plus half by default: the model's default of 10
+# percent more is 6 minutes of room for a rekey at the default hour, but
+# 6 s at 60 s, less than one retransmission schedule of a loaded
+# machine), the generator answering the probes, the child
 # rekeys and the deletes of the SAs they replaced, and rekeying every IKE
 # SA itself (secgw-loadtest -ike-rekey IKE_REKEY, default 2/5 of D: each
 # IKE SA rekeys twice; 0 turns it off) and deleting the IKE SA each rekey
@@ -105,6 +108,7 @@ HOLD=${HOLD:-}
 SECGWD_ENV=${SECGWD_ENV:-}
 DPD=${DPD:-30s}
 REKEY=${REKEY:-60s}
+LIFE=${LIFE:-}
 ONLY=${ONLY:-charon secgwd engine}
 [ "$PQ" = 1 ] && ONLY=${ONLY/charon/}
 INNER=${INNER:-10.200.0.0/16}
@@ -125,6 +129,7 @@ if [ -n "$HOLD" ]; then
 	ONLY=secgwd
 	INNER=${INNER/%\/16//14}
 	IKE_REKEY=${IKE_REKEY:-$(($(seconds "$HOLD") * 2 / 5))s}
+	LIFE=${LIFE:-$(($(seconds "$REKEY") * 3 / 2))s}
 	hold="-hold $HOLD -ike-rekey $IKE_REKEY"
 	progress=24h
 	NICE=${NICE:--5}
@@ -332,12 +337,12 @@ bench_secgwd() {
 		sleep 0.1
 	done
 	local lifetimes=
-	[ -n "$HOLD" ] && lifetimes="-dpd-delay $DPD -child-rekey-time $REKEY"
+	[ -n "$HOLD" ] && lifetimes="-dpd-delay $DPD -child-rekey-time $REKEY -child-life-time $LIFE"
 	netconf secgwd-config -listen $RESP -psk $PSK -remote-ts $INNER -threads 16 -sa-table-size 16384 \
 		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke $lifetimes >"$OUT/$name-config.txt" 2>&1 ||
 		die "configuring secgwd: $(cat "$OUT/$name-config.txt")"
 	stat "$secgwd" >"$OUT/stat-$name-0"
-	echo "bench-ike: secgwd responder (userspace dataplane), $N tunnels, $ke${HOLD:+, held $HOLD (DPD $DPD, child rekey $REKEY, IKE SA rekey by the generator $IKE_REKEY)}" >&2
+	echo "bench-ike: secgwd responder (userspace dataplane), $N tunnels, $ke${HOLD:+, held $HOLD (DPD $DPD, child rekey $REKEY life $LIFE, IKE SA rekey by the generator $IKE_REKEY)}" >&2
 	local sampler=
 	if [ -n "$HOLD" ]; then
 		# RSS every 5 s while the generator runs: the setups, then the hold.
@@ -460,7 +465,7 @@ if [ -n "$HOLD" ]; then
 	if [ "$(seconds "$IKE_REKEY")" -gt 0 ]; then
 		[ "${ikerekeys:-0}" -ge "$N" ] || fails+=("the generator rekeyed ${ikerekeys:-0} IKE SAs, fewer than N=$N (IKE_REKEY below HOLD?)")
 	fi
-	awk -v n="$N" -v hold="$HOLD" -v dpd="$DPD" -v rekey="$REKEY" -v ikerekey="$IKE_REKEY" -v s0="$(st secgwd 0)" -v s1="$(st secgwd 1)" \
+	awk -v n="$N" -v hold="$HOLD" -v dpd="$DPD" -v rekey="$REKEY" -v life="$LIFE" -v ikerekey="$IKE_REKEY" -v s0="$(st secgwd 0)" -v s1="$(st secgwd 1)" \
 		-v t0="$(cat "$OUT/secgwd-t0")" -v t1="$(cat "$OUT/secgwd-t1")" -v t2="$(cat "$OUT/secgwd-t2")" -v rate="$(g secgwd rate)" \
 		-v est="$(c secgwd est)" -v child="$(c secgwd child)" -v held="${held:-0}" -v rekeys="${rekeys:-0}" \
 		-v ikerekeys="${ikerekeys:-0}" -v ikerefused="${ikerefused:-0}" -v cached="${cached:-0}" -v lag="${lag:-0}" -v late="${late:-0}" \
@@ -486,7 +491,7 @@ BEGIN {
 	lost_secgwd = n - est; if (lost_secgwd < 0) lost_secgwd = 0
 	lost_gen = n - held; if (lost_gen < 0) lost_gen = 0
 	behind = lag >= 1000
-	printf "\nbench-sa: %d SAs through secgwd (userspace dataplane), held %s with DPD %s, child rekey-time %s, IKE SA rekeys by the generator every %s\n", n, hold, dpd, rekey, ikerekey
+	printf "\nbench-sa: %d SAs through secgwd (userspace dataplane), held %s with DPD %s, child rekey-time %s (life-time %s), IKE SA rekeys by the generator every %s\n", n, hold, dpd, rekey, life, ikerekey
 	printf "setups/s %.1f; at 90 %% of the hold secgwd'"'"'s peers hold %d IKE SAs (established or rekeying, with a child SA) and %d child SAs (installed or in a rekey); the generator holds %d at the end\n", rate, est, child, held
 	printf "%s; child rekeys answered %d; IKE SA rekeys done %d (refused %d)\n", soak, rekeys, ikerekeys, ikerefused
 	printf "generator: sweep max lag %d ms, late ticks %d, secgwd requests answered from its cache %d: %s\n", lag, late, cached,

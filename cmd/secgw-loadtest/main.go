@@ -224,7 +224,7 @@ type responderFlags struct {
 	psk, id, localTS, remoteTS                *string
 	cookie, block, halfOpen, jobLoad, saLimit *uint
 	threads, tableSize, tableSegs             *uint
-	dpdDelay, childRekey                      *time.Duration
+	dpdDelay, childRekey, childLife           *time.Duration
 	group, addKE                              *string
 }
 
@@ -247,6 +247,7 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		tableSegs:  fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
 		dpdDelay:   fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
 		childRekey: fs.Duration("child-rekey-time", 0, "the child SAs' rekey-time, life-time 10 percent later (0: the model's default)"),
+		childLife:  fs.Duration("child-life-time", 0, "the child SAs' life-time (0: rekey-time plus 10 percent)"),
 		group:      fs.String("group", "ecp256", "the IKE proposal's dh-group: ecp256, ecp384, x25519"),
 		addKE:      fs.String("addke", "", "additional key exchanges required (additional-key-exchange-1..), comma-separated: mlkem768, mlkem1024, ..."),
 	}
@@ -271,7 +272,7 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
-		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey}, nil
+		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey, ChildLifeTime: *f.childLife}, nil
 }
 
 func respond(args []string, stdout, stderr io.Writer) int {
