@@ -30,9 +30,9 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 		return fmt.Errorf("dataplane: child SA %08x not installed", old.InSPI)
 	}
 	// The child's entries with the options it was installed with (its
-	// reqid key holds them): what entries derives once it has moved.
+	// reqid entry holds them): what entries derives once it has moved.
 	oldSAs, oldPols := ch.entries()
-	sas, pols, err := ChildEntries(moved, ch.rk.opts, ch.reqID)
+	sas, pols, err := ChildEntries(moved, ch.re.rk.opts, ch.re.id)
 	if err != nil {
 		return err
 	}

@@ -106,14 +106,15 @@ type Programmer struct {
 // (trap.go) or a clear policy (clear.go).
 //
 // A child SA keeps what its entries are derived from (the engine's child
-// SA, its reqid key with the options, its reqid) and not the entries: its
+// SA, its reqid entry with the options and the reqid) and not the entries: its
 // two SAs and three policies are about 1 KB at 100k child SAs, and
 // ChildEntries derives them again, the same, when a delete, a move or
 // State needs them. Traps and clear policies keep their policies (pols).
 type child struct {
-	c     engine.ChildSA
-	rk    reqKey
-	reqID uint32
+	c engine.ChildSA
+	// re is the reqid entry of a child SA or a trap (its key and
+	// reqid, shared by the children of one key), nil for a clear policy.
+	re *reqEntry
 	// oseq is the outbound SA's OSeq when a move replaced it (move.go),
 	// 0 otherwise.
 	oseq uint64
@@ -132,7 +133,7 @@ func (ch *child) entries() ([2]dataplane.SA, []dataplane.Policy) {
 	if !ch.isSA() {
 		return [2]dataplane.SA{}, ch.pols
 	}
-	sas, pols, err := ChildEntries(ch.c, ch.rk.opts, ch.reqID)
+	sas, pols, err := ChildEntries(ch.c, ch.re.rk.opts, ch.re.id)
 	if err != nil {
 		// Unreachable: the install derived them from the same input.
 		panic(fmt.Sprintf("childsa: entries of installed child SA %08x: %v", ch.c.InSPI, err))
@@ -161,6 +162,7 @@ type reqKey struct {
 }
 
 type reqEntry struct {
+	rk   reqKey
 	id   uint32
 	refs int
 }
@@ -218,7 +220,7 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	if err != nil {
 		return err
 	}
-	ch := &child{c: c, rk: rk, reqID: re.id}
+	ch := &child{c: c, re: re}
 
 	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &sas[0]}, {Kind: dataplane.AddSA, SA: &sas[1]}}
 	// A trap policy stands for the child SA until it exists, with the
@@ -318,7 +320,7 @@ func (p *Programmer) ReqID(inSPI uint32) (uint32, bool) {
 	if ch == nil {
 		return 0, false
 	}
-	return ch.reqID, true
+	return ch.re.id, true
 }
 
 // policy returns ch's policy of key k (nil if none).
@@ -530,7 +532,7 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reqEntry{id: id}, nil
+	return &reqEntry{rk: rk, id: id}, nil
 }
 
 // register records ch, whose entries (policies pols) were applied, as a
@@ -540,7 +542,7 @@ func (p *Programmer) register(ch *child, re *reqEntry, pols []dataplane.Policy) 
 		p.reqPool.take(re.id)
 	}
 	re.refs++
-	p.reqIDs[ch.rk] = re
+	p.reqIDs[re.rk] = re
 	p.registerPolicies(ch, pols)
 }
 
@@ -550,9 +552,9 @@ func (p *Programmer) register(ch *child, re *reqEntry, pols []dataplane.Policy) 
 // it owned.
 func (p *Programmer) unregister(ch *child, pols []dataplane.Policy) []dataplane.Op {
 	ops := p.unregisterPolicies(ch, pols)
-	if re := p.reqIDs[ch.rk]; re != nil {
+	if re := ch.re; re != nil && p.reqIDs[re.rk] == re {
 		if re.refs--; re.refs == 0 {
-			delete(p.reqIDs, ch.rk)
+			delete(p.reqIDs, re.rk)
 			p.reqPool.release(re.id)
 		}
 	}

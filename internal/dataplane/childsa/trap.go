@@ -42,7 +42,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 	if err != nil {
 		return err
 	}
-	ch := &child{c: c, rk: rk}
+	ch := &child{c: c, re: re}
 	for _, pol := range pols {
 		if pol.Dir == dataplane.Out {
 			ch.pols = append(ch.pols, pol)
