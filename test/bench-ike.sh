@@ -163,6 +163,7 @@ ns_g=secgw-bench-$$-g
 ns_r=secgw-bench-$$-r
 pids=()
 cleanup() {
+	for f in "$OUT"/gen-*.pid; do [ -f "$f" ] && pids+=("$(cat "$f")"); done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	ip netns del "$ns_g" 2>/dev/null || true
@@ -199,9 +200,13 @@ stat() { "$bin" stat "$1"; }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" | head -1; }
 
 # generate NAME runs the generator against RESP and keeps its report.
+# Its pid goes to OUT/gen-NAME.pid for cleanup: in a hold run generate
+# runs in a background subshell, whose kill does not reach it.
 generate() {
 	ip netns exec "$ns_g" nice -n "$NICE" "$bin" -remote $RESP -src "$srcs" -n "$N" -c "$CONC" \
-		-psk $PSK -inner $INNER -progress $progress $childless $ke $hold >"$OUT/gen-$1.txt" 2>&1 || true
+		-psk $PSK -inner $INNER -progress $progress $childless $ke $hold >"$OUT/gen-$1.txt" 2>&1 &
+	echo $! >"$OUT/gen-$1.pid"
+	wait $! || true
 	cat "$OUT/gen-$1.txt" >&2
 }
 
@@ -370,7 +375,8 @@ bench_secgwd() {
 		# every SA's state builds a reply as large as the SAs' records.
 		date +%s >"$OUT/$name-t2"
 		stat "$secgwd" >"$OUT/stat-$name-1"
-		netconf secgwd-count >"$OUT/$name-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/$name-count.txt")"
+		# The <get> of 100k SAs' state takes long on a loaded machine.
+		netconf secgwd-count -timeout 10m >"$OUT/$name-count.txt" 2>&1 || die "counting the SAs of secgwd: $(cat "$OUT/$name-count.txt")"
 		wait "$gen" || true
 		[ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
 	else
