@@ -59,7 +59,7 @@ func run(args []string) int {
 	snapshotBytes := fs.Int64("snapshot-bytes", datastore.DefaultSnapshotBytes, "journal size in bytes after which the running configuration is written in full (bounds the restart time; negative: by count only)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback host:port (none by default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, at a clean exit")
-	memLimit := fs.String("memory-limit", "auto", "soft memory limit of the Go runtime: auto (follows the live heap: live plus half, at least 64 MiB and at most 192 MiB more), off (the runtime's default, or GOMEMLIMIT), or a size in bytes with an optional KiB, MiB or GiB suffix")
+	memLimit := fs.String("memory-limit", "auto", "soft memory limit of the Go runtime: auto (follows the live heap: live plus half, at least 64 MiB more), off (the runtime's default, or GOMEMLIMIT), or a size in bytes with an optional KiB, MiB or GiB suffix")
 	lim := netconfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -25,11 +25,7 @@ const (
 	// raises it; its GC CPU cap bounds what that costs) and falls when
 	// they go. Half, not less: each collection marks the whole live heap
 	// (330 MB at 100k VPNs), and less room makes the garbage of commits
-	// collect it more often. The room stops growing at
-	// memoryLimitRoomMax: at 100k established SAs (a live heap of
-	// ~650 MB) half would be another 325 MB of RSS for garbage that a
-	// held SA's DPD and rekeys make slowly (a collection every few
-	// seconds then, its marking bounded by the runtime's GC CPU cap).
+	// collect it more often.
 	MemoryLimitAuto = 0
 	// MemoryLimitOff leaves the runtime's default (GOMEMLIMIT, or none).
 	MemoryLimitOff = -1
@@ -39,9 +35,6 @@ const (
 	// memoryLimitHeadroom is the least the limit allows over the live
 	// heap: room for a commit's or a burst of setups' garbage.
 	memoryLimitHeadroom = 64 << 20
-	// memoryLimitRoomMax is the most the automatic limit allows over the
-	// live heap (MemoryLimitAuto).
-	memoryLimitRoomMax = 192 << 20
 	// memoryLimitEvery is how often the automatic limit follows the heap.
 	memoryLimitEvery = time.Second
 	// startGCPercent is GOGC while secgwd starts with the automatic
@@ -93,11 +86,9 @@ func startMemory(limit int64) (started func()) {
 	}
 }
 
-// autoMemoryLimit is the automatic limit for a live heap of live bytes:
-// live plus half of it, at least memoryLimitHeadroom and at most
-// memoryLimitRoomMax more.
+// autoMemoryLimit is the automatic limit for a live heap of live bytes.
 func autoMemoryLimit(live uint64) int64 {
-	room := min(max(live/2, memoryLimitHeadroom), memoryLimitRoomMax)
+	room := max(live/2, memoryLimitHeadroom)
 	if live > math.MaxInt64-room {
 		return math.MaxInt64
 	}

@@ -7,14 +7,12 @@ import (
 )
 
 // TestAutoMemoryLimit: the live heap plus half of it, at least the
-// headroom and at most memoryLimitRoomMax more, saturating.
+// headroom more, saturating.
 func TestAutoMemoryLimit(t *testing.T) {
 	for live, want := range map[uint64]int64{
 		0:              memoryLimitHeadroom,
 		100 << 20:      100<<20 + memoryLimitHeadroom,
-		300 << 20:      450 << 20,
-		384 << 20:      576 << 20,
-		650 << 20:      650<<20 + memoryLimitRoomMax,
+		400 << 20:      600 << 20,
 		math.MaxUint64: math.MaxInt64,
 	} {
 		if got := autoMemoryLimit(live); got != want {
