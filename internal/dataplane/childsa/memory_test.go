@@ -112,3 +112,29 @@ func TestNoFwd(t *testing.T) {
 		}
 	}
 }
+
+// TestInTimeLimits: with InTimeLimits (the userspace dataplane) the
+// outbound SA has no time limits (its byte, packet and sequence number
+// limits stay), the inbound SA has rekey-time and life-time; without it
+// both have them.
+func TestInTimeLimits(t *testing.T) {
+	for _, in := range []bool{false, true} {
+		f := dataplane.NewFake()
+		p := NewProgrammer(ProgrammerOptions{Dataplane: f, InTimeLimits: in})
+		if err := p.InstallChild(testChild(0x1001, 0x2001)); err != nil {
+			t.Fatal(err)
+		}
+		for _, sa := range f.All().SAs {
+			timed := sa.Limits.SoftAdd != 0 && sa.Limits.HardAdd != 0
+			if want := sa.Dir == dataplane.In || !in; timed != want {
+				t.Errorf("InTimeLimits %v: %s SA limits %+v, want time limits %v", in, sa.Dir, sa.Limits, want)
+			}
+			if sa.Dir == dataplane.Out && sa.Limits.HardPackets == 0 {
+				t.Errorf("InTimeLimits %v: the outbound SA lost its sequence number limit: %+v", in, sa.Limits)
+			}
+		}
+		if render(f.All()) != render(p.State()) {
+			t.Errorf("InTimeLimits %v: State differs from the dataplane", in)
+		}
+	}
+}

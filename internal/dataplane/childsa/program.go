@@ -32,6 +32,9 @@ type ChildOptions struct {
 	// NoFwd leaves out the fwd policies of tunnel mode
 	// (ProgrammerOptions.NoFwd).
 	NoFwd bool
+	// InTimeLimits puts the time limits on the inbound SA only
+	// (ProgrammerOptions.InTimeLimits).
+	InTimeLimits bool
 }
 
 // ProgrammerOptions configure a Programmer.
@@ -51,8 +54,18 @@ type ProgrammerOptions struct {
 	// so a child SA's fwd policies would only be kept, a third of its
 	// SPD entries (about 550 octets a child SA in the Programmer and
 	// the userspace tables).
-	NoFwd  bool
-	Logger *slog.Logger
+	NoFwd bool
+	// InTimeLimits: the time limits of a child SA (rekey-time,
+	// life-time: SoftAdd, HardAdd) go on its inbound SA only. Both SAs
+	// are installed together with the same limits, so the inbound SA's
+	// expiry alone has the engine rekey or delete the child SA, which it
+	// finds by the inbound SPI at once; an outbound SA's expiry it finds
+	// by a walk of every IKE SA (at 100k SAs and a rekey every 180 s,
+	// a tenth of secgwd's CPU). For a dataplane that lives in secgwd
+	// (userspace): the kernel's limits on both SAs are a safety net for
+	// a secgwd that is gone, which an SA in secgwd's memory needs not.
+	InTimeLimits bool
+	Logger       *slog.Logger
 }
 
 // Programmer implements the IKE engine's Dataplane (engine.Dataplane): it
@@ -199,7 +212,7 @@ func (p *Programmer) childOptions(vpn, policy string) ChildOptions {
 	if p.o.Options != nil {
 		opts = p.o.Options(vpn, policy)
 	}
-	opts.NoFwd = p.o.NoFwd
+	opts.NoFwd, opts.InTimeLimits = p.o.NoFwd, p.o.InTimeLimits
 	return opts
 }
 
@@ -423,6 +436,9 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 	out.Src, out.Dst, out.SPI, out.Dir = local, remote, c.OutSPI, dataplane.Out
 	out.EncrKey, out.IntegKey = c.Out.Encr, c.Out.Integ
 	out.Mark, out.IfID = o.MarkOut, o.IfIDOut
+	if o.InTimeLimits {
+		out.Limits.SoftAdd, out.Limits.HardAdd = 0, 0
+	}
 	if c.Encap {
 		in.Encap = dataplane.Encap{SrcPort: c.Remote.Port(), DstPort: c.Local.Port()}
 		out.Encap = dataplane.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
