@@ -85,7 +85,7 @@ func (p *Programmer) SetClearPolicies(list []config.ClearPolicy) error {
 		if cp, ok := want[k]; ok && reflect.DeepEqual(cp, e.cp) {
 			continue
 		}
-		dels = append(dels, p.unregisterPolicies(e.ch)...)
+		dels = append(dels, p.unregisterPolicies(e.ch, e.ch.pols)...)
 		delete(p.clear, k)
 	}
 	var adds []dataplane.Op
@@ -106,7 +106,7 @@ func (p *Programmer) SetClearPolicies(list []config.ClearPolicy) error {
 				adds = append(adds, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
 			}
 		}
-		p.registerPolicies(ch)
+		p.registerPolicies(ch, ch.pols)
 		p.clear[k] = &clearEntry{cp: cp, ch: ch}
 	}
 	ops := mergeReplaced(adds, dels)
@@ -165,11 +165,11 @@ func mergeReplaced(adds, dels []dataplane.Op) []dataplane.Op {
 	return append(adds, rest...)
 }
 
-// registerPolicies records ch as a user of its policies (a clear policy:
-// no reqid).
-func (p *Programmer) registerPolicies(ch *child) {
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
+// registerPolicies records ch as a user of its policies pols (a clear
+// policy: no reqid).
+func (p *Programmer) registerPolicies(ch *child, pols []dataplane.Policy) {
+	for i := range pols {
+		k := pols[i].Key()
 		u := p.policies[k]
 		if u == nil {
 			u = &policyUse{}
