@@ -40,6 +40,10 @@ type Config struct {
 	// of VPN so that adding or changing one does not make the engine
 	// tear the VPN's SAs down.
 	Clear []ClearPolicy
+	// RADIUS is ike radius (aaa.go): the AAA servers of remote-auth-method
+	// eap-radius, and accounting. The daemon's RADIUS client uses it; the
+	// engine does not.
+	RADIUS RADIUS
 
 	// idx indexes the above (index.go): set by Apply, or built on first
 	// use for a Config written as a literal.
@@ -245,6 +249,9 @@ type VPN struct {
 	// Transport is ike-policy transport: how an IKE SA we initiate
 	// reaches the peer (RFC 9329).
 	Transport Transport
+	// RemoteAAA is a remote-auth-method served by the RADIUS servers
+	// (aaa.go): the peer's AUTH is not verified with PSK.
+	RemoteAAA AAAMethod
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string

@@ -125,6 +125,9 @@ type Options struct {
 	// LookupHost resolves the name of a gateway a REDIRECT names (RFC
 	// 5685); nil means the system resolver.
 	LookupHost func(ctx context.Context, name string) ([]netip.Addr, error)
+	// AAA, if set, is the AAA server of remote-auth-method eap-radius
+	// (eap.go); without it EAP peers are refused.
+	AAA AAA
 }
 
 // Engine is the IKEv2 engine of one vrf.
@@ -481,6 +484,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	sa.stopIKETimers()
 	sa.endHalfOpen()
 	e.emitDown(sa)
+	sa.aaaStop() // eap_acct.go: with the counters of the child SAs still installed
 	var policies []config.SecurityPolicy
 	if sa.vpn != nil && sa.state == stateEstablished {
 		policies = sa.policiesOf()

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// aaaSession is the accounting session of an IKE SA the AAA server
+// authenticated (RFC 2866): Start when it is established, Stop when it
+// goes. An IKE SA rekey hands it to the new IKE SA (moveTo): the session
+// is the peer's, not one IKE SA's.
+type aaaSession struct {
+	id    string
+	vpn   string
+	user  string
+	attrs AAAAttrs
+	start int64 // mono
+}
+
+// aaaStart opens the accounting session of an SA that EAP authenticated.
+func (sa *ikeSA) aaaStart(st *eapState) {
+	var b [8]byte
+	rand.Read(b[:])
+	sa.aaa = &aaaSession{id: hex.EncodeToString(b[:]), vpn: st.vpn.Name, user: st.user, attrs: st.attrs, start: sa.w.e.mono()}
+	if a := sa.w.e.o.AAA; a != nil {
+		a.Account(AcctRecord{Status: AcctStart, SessionID: sa.aaa.id, VPN: st.vpn.Name, UserName: st.user, SA: sa.uid,
+			Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: st.attrs})
+	}
+}
+
+// aaaStop closes the accounting session of an SA that goes, with its
+// child SAs (still installed: the AAA reads their counters).
+func (sa *ikeSA) aaaStop() {
+	s := sa.aaa
+	if s == nil {
+		return
+	}
+	sa.aaa = nil
+	a := sa.w.e.o.AAA
+	if a == nil {
+		return
+	}
+	r := AcctRecord{Status: AcctStop, SessionID: s.id, VPN: s.vpn, UserName: s.user, SA: sa.uid,
+		Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: s.attrs, Reason: sa.failure}
+	r.Duration = sa.w.e.timeAt(sa.w.e.mono()).Sub(sa.w.e.timeAt(s.start))
+	for _, c := range sa.children {
+		r.Children = append(r.Children, sa.childSA(c))
+	}
+	a.Account(r)
+}
