@@ -36,6 +36,9 @@ const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519
 type Options struct {
 	// Extra holds more settings of strongswan.conf's charon section.
 	Extra string
+	// Plugins are more plugins to load after Plugins (e.g.
+	// "eap-mschapv2 eap-tls" for the EAP road warriors).
+	Plugins string
 	// LogLevels holds more filelog levels, one "group = level" a line
 	// (e.g. "ike = 4\nchd = 4": charon logs the IKE and child keys).
 	LogLevels string
@@ -88,7 +91,7 @@ func Conf(dir string, o Options) string {
 		}
 	}
 }
-`, o.Extra, Plugins, filepath.Join(dir, "charon.log"), levels.String(), filepath.Join(dir, "charon.vici"))
+`, o.Extra, strings.TrimSpace(Plugins+" "+o.Plugins), filepath.Join(dir, "charon.log"), levels.String(), filepath.Join(dir, "charon.vici"))
 }
 
 // Start starts charon in namespace ns (a name of ip netns) and waits

@@ -40,10 +40,6 @@ type Config struct {
 	// of VPN so that adding or changing one does not make the engine
 	// tear the VPN's SAs down.
 	Clear []ClearPolicy
-	// RADIUS is ike radius (aaa.go): the AAA servers of remote-auth-method
-	// eap-radius, and accounting. The daemon's RADIUS client uses it; the
-	// engine does not.
-	RADIUS RADIUS
 
 	// idx indexes the above (index.go): set by Apply, or built on first
 	// use for a Config written as a literal.
