@@ -12,7 +12,7 @@ GENFLAGS  := $(GENIGNORE) -path=yang -generate_fakeroot -fakeroot_name=device -g
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \
 	-generate_populate_defaults -package_name=generated
 
-.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-pq bench-sa bench-esp bench-daemon deps demo demo-strongswan soak
+.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-pq bench-sa bench-vip bench-esp bench-daemon deps demo demo-strongswan soak
 
 all: build
 
@@ -99,6 +99,13 @@ bench-ike:
 # SRCS, CHILDLESS, ONLY and OUT as for bench-ike.
 bench-ike-pq:
 	PQ=1 ./test/bench-ike.sh
+
+# bench-vip: N (10000) road warriors of secgw-loadtest -vip get distinct
+# virtual IPs from one pool of secgwd, and the same ones after secgwd
+# restarts (the leases are kept in its data directory). Root. N, CONC,
+# SRCS, POOL, OUT: see test/bench-vip.sh.
+bench-vip:
+	./test/bench-vip.sh
 
 # bench-sa holds N SAs (100000) established through secgwd (userspace
 # dataplane) for HOLD (10m) while secgwd runs DPD (DPD, 30s) and rekeys

@@ -38,6 +38,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -98,6 +99,8 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
 	group := fs.String("group", "ecp256", "key exchange of IKE_SA_INIT: ecp256, ecp384, x25519")
 	addKE := fs.String("addke", "", "additional key exchanges (RFC 9370 ADDKE1.., one IKE_INTERMEDIATE each), comma-separated: mlkem768, mlkem1024")
+	vip := fs.Bool("vip", false, "ask for a virtual IP (CFG_REQUEST) and propose TSi 0.0.0.0/0; prints how many distinct addresses the tunnels got")
+	vipOut := fs.String("vip-out", "", "with -vip, write 'identity address' of every established tunnel to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -119,7 +122,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	p := loadtest.DefaultProfile([]byte(*psk))
-	p.IDFormat, p.IDStart, p.NATD, p.Childless = *idFormat, *idStart, !*noNATD, *childless
+	p.IDFormat, p.IDStart, p.NATD, p.Childless, p.VIP = *idFormat, *idStart, !*noNATD, *childless, *vip
 	g0, add, err := keyExchanges(*group, *addKE)
 	if err == nil {
 		err = p.SetKeyExchanges(g0, add)
@@ -165,10 +168,39 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	rep := g.Run(ctx)
 	rep.Format(stdout)
+	if *vip && !reportVIPs(g, p, *vipOut, stdout, stderr) {
+		return 1
+	}
 	if rep.Failed() > 0 {
 		return 1
 	}
 	return 0
+}
+
+// reportVIPs prints a VIPS line, the virtual IPs the tunnels got (how
+// many, how many distinct), writes them to file if named, and reports
+// whether they are all distinct.
+func reportVIPs(g *loadtest.Generator, p loadtest.Profile, file string, stdout, stderr io.Writer) bool {
+	vips := g.VIPs()
+	seen := map[netip.Addr]bool{}
+	got := 0
+	var b strings.Builder
+	for i, a := range vips {
+		if !a.IsValid() {
+			continue
+		}
+		got++
+		seen[a] = true
+		fmt.Fprintf(&b, p.IDFormat+" %s\n", p.IDStart+i, a)
+	}
+	fmt.Fprintf(stdout, "VIPS got=%d distinct=%d\n", got, len(seen))
+	if file != "" {
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return false
+		}
+	}
+	return got == len(seen)
 }
 
 // parseRemote accepts an address or address:port; the port defaults to 500.
@@ -225,6 +257,7 @@ type responderFlags struct {
 	threads, tableSize, tableSegs             *uint
 	dpdDelay, childRekey                      *time.Duration
 	group, addKE                              *string
+	pool                                      *string
 }
 
 func newResponderFlags(fs *flag.FlagSet) *responderFlags {
@@ -243,6 +276,7 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		saLimit:    fs.Uint("ike-sa-limit", 0, "dos-protection ike-sa-limit (0: no limit)"),
 		threads:    fs.Uint("threads", 16, "global-options threads (IKE workers)"),
 		tableSize:  fs.Uint("sa-table-size", 16384, "global-options sa-table-size (buckets of the IKE SA table)"),
+		pool:       fs.String("pool", "", "an ike pool of this address item (prefix, range) given to road warriors (vip-pool; remote-ts unset)"),
 		tableSegs:  fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
 		dpdDelay:   fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
 		childRekey: fs.Duration("child-rekey-time", 0, "the child SAs' rekey-time, life-time 10 percent later (0: the model's default)"),
@@ -270,7 +304,7 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
-		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey}, nil
+		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey, Pool: *f.pool}, nil
 }
 
 func respond(args []string, stdout, stderr io.Writer) int {

@@ -62,6 +62,7 @@ var layers = map[string]struct {
 	"internal/ncclient":              {core, "ncclient"},
 	"internal/netconf/transport":     {core, "transport"},
 	"internal/cliedit":               {core, "cliedit"},
+	"internal/pool":                  {core, "pool"},
 
 	"internal/netconf":             {subsystem, "netconf"},
 	"internal/ikesvc":              {subsystem, "ikesvc"},

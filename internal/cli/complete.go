@@ -99,7 +99,14 @@ func (c *CLI) showCands(words []string) []Cand {
 		return append(out, c.pathCands(base, rest, words[0] == "config", false)...)
 	case "ike":
 		if len(words) == 1 {
-			return []Cand{{Word: "ike-sa", Help: "IKE SAs and their child SAs"}}
+			return []Cand{{Word: "ike-sa", Help: "IKE SAs and their child SAs"},
+				{Word: "pool", Help: "Usage of the virtual IP pools; with a pool name, its leases"}}
+		}
+		if words[1] == "pool" {
+			if len(words) == 2 {
+				return []Cand{{Word: "<pool>", Help: "A pool name: its leases", Value: true}, {Word: "vrf", Help: "The vrf (default main) <name>"}}
+			}
+			return nil
 		}
 		if words[1] != "ike-sa" {
 			return nil

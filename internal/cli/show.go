@@ -26,8 +26,11 @@ func (c *CLI) show(words []string) error {
 	case "state":
 		return c.showTree(true, words[1:])
 	case "ike":
+		if len(words) >= 2 && words[1] == "pool" {
+			return c.showPool(words[2:]) // pool.go
+		}
 		if len(words) < 2 || words[1] != "ike-sa" {
-			return fmt.Errorf("cli: show ike: expected ike-sa")
+			return fmt.Errorf("cli: show ike: expected ike-sa or pool")
 		}
 		return c.showIkeSA(words[2:])
 	}

@@ -27,6 +27,7 @@ import (
 	"secgw/internal/logging"
 	"secgw/internal/netconf"
 	"secgw/internal/netconf/transport"
+	"secgw/internal/pool"
 	"secgw/internal/schema"
 	"secgw/internal/support"
 	"secgw/internal/validate"
@@ -133,6 +134,8 @@ type Daemon struct {
 	dataplane  dataplane.Dataplane
 	programmer *childsa.Programmer
 	ike        *ikesvc.Service
+	pools      *pool.Manager // the leases of the virtual IP pools (vip.go)
+	vips       *vipHost
 	// userspace is set with the userspace dataplane, routes with it and
 	// with the kernel one.
 	userspace *userspace.Dataplane
@@ -355,6 +358,14 @@ func (d *Daemon) stopIKE() {
 	}
 	if d.ike != nil {
 		_ = d.ike.Close()
+	}
+	if d.vips != nil {
+		d.vips.closeVIPs()
+	}
+	if d.pools != nil {
+		if err := d.pools.Close(); err != nil {
+			d.log.Warn("closing the lease file", "err", err)
+		}
 	}
 	if d.dataplane != nil {
 		_ = d.dataplane.Close()

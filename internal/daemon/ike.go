@@ -35,6 +35,10 @@ const (
 // applies the running configuration to them and subscribes them (and the
 // logging configuration) to the datastore.
 func (d *Daemon) startIKE() error {
+	if err := d.openPools(); err != nil {
+		return err
+	}
+	d.vips = newVIPHost(d.cfg.Logger.With("subsystem", "ike"))
 	dp, err := d.openDataplane()
 	if err != nil {
 		return err
@@ -84,6 +88,8 @@ func (d *Daemon) startIKE() error {
 		// streams of RFC 9329 (ikeBind.Send); the kernel's would need
 		// espintcp.
 		TCPStreams: d.userspace != nil,
+		Pools:      d.pools,
+		VIPHost:    d.vips,
 	})
 	if x, ok := dp.(*xfrm.Dataplane); ok {
 		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)

@@ -31,7 +31,7 @@ type aaa struct {
 	// undo is what apply replaced, for an abort after apply (another
 	// subscriber refused the commit).
 	undo map[uint64]config.RADIUS
-	acct    chan radius.Record
+	acct chan radius.Record
 }
 
 // acctQueue bounds the accounting records waiting for the servers: past

@@ -34,6 +34,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/resolve"
 	"secgw/internal/ike/udpconn"
+	"secgw/internal/pool"
 	"secgw/internal/rpcerr"
 )
 
@@ -95,6 +96,12 @@ type Options struct {
 	// Without it, listen-tcp and transport tcp or udp-then-tcp are
 	// refused.
 	TCPStreams bool
+	// Pools holds the leases of the virtual IP pools (the daemon opens
+	// it on its data directory); nil refuses configurations with pools.
+	Pools *pool.Manager
+	// VIPHost installs the virtual IPs received as initiator
+	// (vip-request); nil leaves the host alone.
+	VIPHost VIPHost
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
@@ -131,6 +138,13 @@ type Service struct {
 
 	stats stats
 	work  commitWork
+
+	// vmu guards pools (those last given to Options.Pools) and
+	// installOn (global-options install-vip-on); a leaf lock, taken by
+	// the engine's workers through vipAdapter (pools.go).
+	vmu       sync.Mutex
+	pools     []pool.Config
+	installOn string
 }
 
 // prepared is what Prepare computed for one transaction.
@@ -146,6 +160,8 @@ type prepared struct {
 	// reused are addresses whose sockets were draining and that this
 	// configuration wants again.
 	reused []netip.Addr
+	// pools is the pool part; oldPools what Apply replaced (pools.go).
+	pools, oldPools poolsPrepared
 	// After Apply: what it replaced, for Abort. drained are the
 	// addresses whose sockets it set draining.
 	oldCfg    *config.Config
@@ -188,7 +204,7 @@ func New(o Options) *Service {
 	s.aaa = newAAA(ctx, o.Logger.With("subsystem", "ike"), o.Counters) // aaa.go
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
-		AAA: s.aaa})
+		VIPs: vipAdapter{s}, AAA: s.aaa})
 	go s.eng.Run(ctx)
 	return s
 }
@@ -261,6 +277,10 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	if err := s.supportedTCP(cfg, fresh); err != nil {
 		return err
 	}
+	pools, err := s.preparePools(ike, cfg, fresh)
+	if err != nil {
+		return err
+	}
 	if err := s.aaa.prepare(tx.ID, ike, cfg); err != nil { // aaa.go
 		return err
 	}
@@ -281,7 +301,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			locals.add(cfg.VPN(n), 1)
 		}
 	}
-	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals,
+	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals, pools: pools,
 		addrs: locals.want(s.o.HostAddrs), opened: map[netip.Addr]*udpconn.Conn{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,6 +345,12 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 		return errors.New("ike: apply without prepare")
 	}
 	p.oldCfg, p.oldAddrs, p.oldLocals = s.cfg, s.bound, s.locals
+	s.vmu.Lock()
+	p.oldPools = poolsPrepared{pools: s.pools, installOn: s.installOn, changed: p.pools.changed}
+	s.vmu.Unlock()
+	if err := s.applyPools(p.pools); err != nil {
+		return err // nothing else changed yet
+	}
 	s.aaa.apply(tx.ID) // aaa.go
 	for _, a := range s.bound {
 		// Removed sockets drain: the SAs on them are deleted by
@@ -426,6 +452,9 @@ func (s *Service) Abort(tx *datastore.Tx) {
 	}
 	s.bound = p.oldAddrs
 	s.applyTCP(p.oldCfg)
+	if err := s.applyPools(p.oldPools); err != nil {
+		s.log.Error("the previous pools could not be restored", "err", err)
+	}
 	s.cfg, s.locals = p.oldCfg, p.oldLocals
 	s.setEngine(p, p.oldCfg)
 	if err := s.setClear(p.cfg, p.oldCfg); err != nil {

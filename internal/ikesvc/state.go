@@ -63,6 +63,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
 	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
+	s.poolState(ike) // pools.go
 	return ike
 }
 
@@ -114,6 +115,12 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 	}
 	if !sa.RemoteID.IsZero() {
 		e.RemoteId = ptr(sa.RemoteID.String())
+	}
+	for _, a := range sa.LocalVIPs {
+		e.LocalVip = append(e.LocalVip, a.String())
+	}
+	for _, a := range sa.RemoteVIPs {
+		e.RemoteVip = append(e.RemoteVip, a.String())
 	}
 	if sa.Suite.Encr != 0 {
 		en := enums.of(sa.Suite)

@@ -86,6 +86,19 @@ type Generator struct {
 	flood *flooder
 
 	readers sync.WaitGroup
+
+	// vips are the virtual IPs of the established tunnels, by index
+	// (Profile.VIP); vmu guards it.
+	vmu  sync.Mutex
+	vips []netip.Addr
+}
+
+// VIPs returns the virtual IP each tunnel got, by tunnel index (invalid
+// for a tunnel that failed), once Run returned; nil without Profile.VIP.
+func (g *Generator) VIPs() []netip.Addr {
+	g.vmu.Lock()
+	defer g.vmu.Unlock()
+	return g.vips
 }
 
 // New checks o, fills in defaults and binds the sockets.
@@ -444,6 +457,16 @@ func (g *Generator) finish(t *tunnel, err error) {
 	}
 	t.gen++
 	latency := time.Since(t.start)
+	if err == nil && t.vip.IsValid() {
+		g.vmu.Lock()
+		if g.vips == nil {
+			g.vips = make([]netip.Addr, g.o.Count)
+		}
+		if t.idx < len(g.vips) {
+			g.vips[t.idx] = t.vip
+		}
+		g.vmu.Unlock()
+	}
 	switch {
 	case err != nil:
 		g.rec.Failure(reason(err))

@@ -50,6 +50,12 @@ type Profile struct {
 	// IKE_AUTH without SA, TSi and TSr), to measure the IKE machinery
 	// alone. The generator does not wait for CHILDLESS_IKEV2_SUPPORTED.
 	Childless bool
+	// VIP asks for a virtual IP in IKE_AUTH (CFG_REQUEST with an empty
+	// INTERNAL_IP4_ADDRESS, RFC 7296 §3.15) and proposes TSi 0.0.0.0/0
+	// for the responder to narrow to it (§2.19), as a road warrior does;
+	// a tunnel that gets no address fails. Generator.VIPs returns what
+	// each tunnel got.
+	VIP bool
 }
 
 // DefaultProfile is the benchmark's suite: IKE with
@@ -87,6 +93,16 @@ func (p *Profile) identity(i int) (*wire.Identification, error) {
 		return nil, fmt.Errorf("loadtest: identity of tunnel %d: %w", i, err)
 	}
 	return id.Payload(false), nil
+}
+
+// tsi is the TSi tunnel i proposes: its inner address, or with VIP the
+// whole IPv4 space (narrowed to the virtual IP by the responder).
+func (p *Profile) tsi(i int) ipsec.TrafficSelector {
+	if p.VIP {
+		return ipsec.SelectorFromPrefix(netip.MustParsePrefix("0.0.0.0/0"), 0, 0, 65535)
+	}
+	inner := p.innerAddr(i)
+	return ipsec.SelectorFromPrefix(netip.PrefixFrom(inner, inner.BitLen()), 0, 0, 65535)
 }
 
 // innerAddr returns the i-th host address of Inner, skipping the network

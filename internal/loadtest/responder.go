@@ -62,6 +62,15 @@ type ResponderOptions struct {
 	AddKE []ipsec.TransformID
 	// Logger is the engine's logger; nil discards.
 	Logger *slog.Logger
+	// Pool, if set, is the address item of an ike pool "load" the VPN
+	// gives virtual IPs from (vip-pool), for road warriors asking for
+	// one (Profile.VIP); RemoteTS is then left unset (each child SA's
+	// remote selector is its virtual IP, RFC 7296 §2.19). Only secgwd
+	// serves it: the engine-only responder has no pools.
+	Pool string
+	// VIPs serves the Pool's addresses in the engine-only responder
+	// (tests); nil answers no configuration request.
+	VIPs engine.VIPs
 }
 
 // Responder is the engine on real UDP sockets with a discarding
@@ -104,7 +113,7 @@ func NewResponder(o ResponderOptions) (*Responder, error) {
 func newResponder(o ResponderOptions, cfg *config.Config, conn engine.Conn) *Responder {
 	r := &Responder{o: o, failures: map[string]int64{}}
 	r.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: o.Addrs[0], Conn: conn,
-		Dataplane: discard{r}, Logger: o.Logger, Events: r.event})
+		Dataplane: discard{r}, Logger: o.Logger, Events: r.event, VIPs: o.VIPs})
 	return r
 }
 
@@ -179,7 +188,13 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 			*k.dst = ptr(k.v)
 		}
 	}
-	return &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
+	ike := &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"load": v}, GlobalOptions: g}
+	if o.Pool != "" {
+		ike.Pool = map[string]*generated.SecgwVrf_Vrf_Ike_Pool{"load": {Name: ptr("load"), Address: []string{o.Pool}}}
+		v.VipPool = []string{"load"}
+		v.SecurityPolicy["net"].RemoteTs = nil
+	}
+	return ike
 }
 
 // dhGroups and keyExchanges are the model's names of the key exchange

@@ -66,7 +66,9 @@ type tunnel struct {
 
 	spii, spir    uint64
 	local, remote netip.AddrPort
-	sock          *socket
+	// vip is the virtual IP the responder gave (Profile.VIP).
+	vip  netip.Addr
+	sock *socket
 
 	dh     ikecrypto.DH
 	ni, nr []byte
@@ -344,14 +346,16 @@ func (t *tunnel) authRequest(p *Profile) ([]byte, error) {
 	body, _ := idi.AppendBody(nil)
 	auth := ikecrypto.AuthPSK(t.prf, p.PSK, t.signedOctets(t.keys.SKpi, t.initReq, t.nr, body))
 	ps := []wire.Payload{idi, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth}}
+	if p.VIP {
+		ps = append(ps, &wire.Configuration{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{
+			{Type: wire.CPInternalIP4Address}, {Type: wire.CPInternalIP4DNS}}})
+	}
 	if !p.Childless {
 		esp := p.ESP
 		esp.SPI = binary.BigEndian.AppendUint32(nil, t.childSPI)
-		inner := p.innerAddr(t.idx)
 		ps = append(ps,
 			&wire.SA{Proposals: []wire.Proposal{esp}},
-			&wire.TrafficSelectors{Selectors: []ipsec.TrafficSelector{
-				ipsec.SelectorFromPrefix(netip.PrefixFrom(inner, inner.BitLen()), 0, 0, 65535)}},
+			&wire.TrafficSelectors{Selectors: []ipsec.TrafficSelector{p.tsi(t.idx)}},
 			&wire.TrafficSelectors{Responder: true, Selectors: []ipsec.TrafficSelector{
 				ipsec.SelectorFromPrefix(p.RemoteTS, 0, 0, 65535)}})
 	}
@@ -380,6 +384,22 @@ func (t *tunnel) handleAuthResponse(p *Profile, m *wire.Message) error {
 	so := t.signedOctets(t.keys.SKpr, t.initResp, t.ni, idr.SignedOctets())
 	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(t.prf, p.PSK, so, auth.Data) {
 		return failf(phase, "responder AUTH does not verify")
+	}
+	if p.VIP {
+		if n := wire.FindNotify(ps, wire.NotifyInternalAddressFailure); n != nil {
+			return failf(phase, "%s", n.NotifyType)
+		}
+		cp := find[*wire.Configuration](ps)
+		if cp != nil && cp.CFGType == wire.CFGReply {
+			for _, a := range cp.Attributes {
+				if v, ok := a.Addr(); ok && a.Type == wire.CPInternalIP4Address {
+					t.vip = v
+				}
+			}
+		}
+		if !t.vip.IsValid() {
+			return failf(phase, "no virtual IP in the response")
+		}
 	}
 	if p.Childless {
 		return nil

@@ -22,12 +22,12 @@ const (
 
 // Terminate causes (RFC 2866 §5.10) secgw reports.
 const (
-	CauseUserRequest  = 1
-	CauseLostService  = 3
-	CauseIdleTimeout  = 4
-	CauseAdminReset   = 6
-	CauseNASRequest   = 10
-	CauseNASReboot    = 11
+	CauseUserRequest    = 1
+	CauseLostService    = 3
+	CauseIdleTimeout    = 4
+	CauseAdminReset     = 6
+	CauseNASRequest     = 10
+	CauseNASReboot      = 11
 	CauseSessionTimeout = 5
 )
 

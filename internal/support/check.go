@@ -166,6 +166,9 @@ func (w *checkWalk) refusedValue(row *Row, f *schema.Field, v string) bool {
 	if row.Allowed != nil {
 		return !slices.Contains(row.Allowed, v)
 	}
+	if row.Denied != nil {
+		return slices.Contains(row.Denied, v)
+	}
 	if len(f.Entry.Default) == 0 {
 		return true
 	}

@@ -23,6 +23,8 @@ func Status(s *schema.Schema) string {
 			what = "the whole node"
 		case r.Allowed != nil:
 			what = "values other than " + strings.Join(r.Allowed, ", ")
+		case r.Denied != nil:
+			what = "the value " + strings.Join(r.Denied, ", ")
 		case e != nil && len(e.Default) == 0:
 			what = "any value"
 		}

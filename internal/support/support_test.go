@@ -221,6 +221,8 @@ func TestAllowedValuesCommit(t *testing.T) {
 		"/ vrf main ike ike-policy-template it1 mobike false",
 		"/ vrf main ike global-options snmp false",
 		"/ vrf main ike global-options sp-hash-ipv4 local 32 remote 32",
+		"/ vrf main ike pool p1 address 10.8.0.0/24",
+		"/ vrf main ike vpn v1 vip-pool p1",
 		"/ vrf trusted",
 	}
 	if err := st.Edit(1, set(s, lines...)); err != nil {
@@ -241,12 +243,12 @@ func TestPresent(t *testing.T) {
 		t.Fatalf("base configuration: %v", err)
 	}
 	d := datastore.Clone(st.Running())
-	if err := set(s, "/ vrf main ike pool p1 address 10.8.0.0/24", "/ vrf main ike global-options snmp true")(s.RootNode(d)); err != nil {
+	if err := set(s, "/ vrf main ike vpn v1 vip-pool radius", "/ vrf main ike global-options snmp true")(s.RootNode(d)); err != nil {
 		t.Fatal(err)
 	}
 	var ve validate.Errors
 	if err := c.Present(d); !errors.As(err, &ve) || len(ve) != 2 {
-		t.Fatalf("Present: %v, want the pool and snmp", err)
+		t.Fatalf("Present: %v, want vip-pool radius and snmp", err)
 	}
 }
 

@@ -19,6 +19,10 @@ type Row struct {
 	// other is refused. Empty: any value but the leaf's default is
 	// refused (a leaf without default: any value).
 	Allowed []string
+	// Denied, for a leaf or leaf-list, lists the values that are
+	// refused; any other is honoured (vip-pool radius, while local
+	// pools work).
+	Denied []string
 	// NonMainVRF limits the row to vrfs other than main.
 	NonMainVRF bool
 	// Feature names what the node waits for, in the refusal's message.
@@ -32,11 +36,11 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA   = "high availability: VRRP groups, IKE HA, HA pools"
-	featureRA   = "remote access: virtual IP pools and the configuration payload"
-	featureCert = "certificate and EAP/RADIUS authentication"
-	featureVRF  = "IKE and routes in a vrf other than main"
-	featureSNMP = "SNMP"
+	featureHA     = "high availability: VRRP groups, IKE HA, HA pools"
+	featureCert   = "certificate and EAP/RADIUS authentication"
+	featureVRF    = "IKE and routes in a vrf other than main"
+	featureSNMP   = "SNMP"
+	featureRADIUS = "RADIUS: the pool built from the RADIUS attributes of each SA"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -54,10 +58,7 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
-		{Path: "/vrf/ike/pool", Feature: featureRA, Example: []string{"/ vrf main ike pool p1 address 10.8.0.0/24"}},
-		{Path: "/vrf/ike/vpn/vip-pool", Feature: featureRA, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
-		{Path: "/vrf/ike/vpn/vip-request", Feature: featureRA, Example: []string{"/ vrf main ike vpn v1 vip-request 0.0.0.0"}},
-		{Path: "/vrf/ike/global-options/install-vip-on", Feature: featureRA, Example: []string{"/ vrf main ike global-options install-vip-on lo"}},
+		{Path: "/vrf/ike/vpn/vip-pool", Denied: []string{"radius"}, Feature: featureRADIUS, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
 		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
 		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
 		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,

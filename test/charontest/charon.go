@@ -36,12 +36,15 @@ const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519
 type Options struct {
 	// Extra holds more settings of strongswan.conf's charon section.
 	Extra string
-	// Plugins are more plugins to load after Plugins (e.g.
-	// "eap-mschapv2 eap-tls" for the EAP road warriors).
-	Plugins string
 	// LogLevels holds more filelog levels, one "group = level" a line
 	// (e.g. "ike = 4\nchd = 4": charon logs the IKE and child keys).
 	LogLevels string
+	// Plugins are loaded after the Plugins list (e.g. "attr resolve"
+	// for a road warrior that writes the DNS servers it receives).
+	Plugins string
+	// PluginConf holds more settings of the plugins section (e.g.
+	// "resolve { file = ... }").
+	PluginConf string
 }
 
 // Charon is one charon daemon running in a namespace with a private
@@ -89,9 +92,11 @@ func Conf(dir string, o Options) string {
 		vici {
 			socket = unix://%s
 		}
+%s
 	}
 }
-`, o.Extra, strings.TrimSpace(Plugins+" "+o.Plugins), filepath.Join(dir, "charon.log"), levels.String(), filepath.Join(dir, "charon.vici"))
+`, o.Extra, strings.TrimSpace(Plugins+" "+o.Plugins), filepath.Join(dir, "charon.log"), levels.String(),
+		filepath.Join(dir, "charon.vici"), o.PluginConf)
 }
 
 // Start starts charon in namespace ns (a name of ip netns) and waits

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"secgw/internal/ncclient"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +29,10 @@ type gateway struct {
 	ns, dir, log string
 	password     string
 	nc           *ncclient.Session
+	// stop stops secgwd (once; the test's cleanup calls it too).
+	stop func()
+	// extra are the flags it was started with, for restart.
+	extra []string
 }
 
 // netconfAddr is where secgwd listens, inside its namespace.
@@ -41,9 +46,24 @@ var passwordRE = regexp.MustCompile(`created user admin with password (\S+) `)
 // of its log.
 func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 	t.Helper()
-	dir := t.TempDir()
-	g := &gateway{ns: ns, dir: dir, log: filepath.Join(dir, "secgwd.log")}
-	out, err := os.Create(g.log)
+	return startGatewayIn(t, ns, t.TempDir(), "", extra...)
+}
+
+// restart stops secgwd and starts it again on the same data directory:
+// its configuration, users and leases are what it finds there.
+func (g *gateway) restart(t *testing.T) *gateway {
+	t.Helper()
+	g.stop()
+	return startGatewayIn(t, g.ns, g.dir, g.password, g.extra...)
+}
+
+// startGatewayIn is startGateway on data directory dir; password is the
+// admin password of a previous start there ("" on the first: secgwd
+// prints it).
+func startGatewayIn(t *testing.T, ns, dir, password string, extra ...string) *gateway {
+	t.Helper()
+	g := &gateway{ns: ns, dir: dir, log: filepath.Join(dir, "secgwd.log"), password: password, extra: extra}
+	out, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,27 +80,35 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if g.nc != nil {
-			g.nc.Close()
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("gateway: secgwd did not exit cleanly on SIGTERM: %v", err)
+	var once sync.Once
+	g.stop = func() {
+		once.Do(func() {
+			if g.nc != nil {
+				g.nc.Close()
 			}
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("gateway: secgwd did not exit within 5 s of SIGTERM")
-		}
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-exited:
+				exited <- err
+				if err != nil {
+					t.Errorf("gateway: secgwd did not exit cleanly on SIGTERM: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				exited <- <-exited
+				t.Errorf("gateway: secgwd did not exit within 5 s of SIGTERM")
+			}
+		})
+	}
+	t.Cleanup(func() {
+		g.stop()
 		if t.Failed() {
 			t.Logf("secgwd log (%s), last lines:\n%s", g.log, tail(g.readLog(), 60))
 		}
 	})
+	logStart := len(g.readLog()) // a restart appends to the log
 	running := poll.Until(cmdTimeout, func() bool {
-		if strings.Contains(g.readLog(), "secgwd running") {
+		if strings.Contains(g.readLog()[logStart:], "secgwd running") {
 			return true
 		}
 		select {
@@ -94,11 +122,13 @@ func startGateway(t *testing.T, ns string, extra ...string) *gateway {
 	if !running {
 		t.Fatalf("gateway: secgwd not running after %v\n%s", cmdTimeout, tail(g.readLog(), 40))
 	}
-	m := passwordRE.FindStringSubmatch(g.readLog())
-	if m == nil {
-		t.Fatalf("gateway: secgwd printed no admin password on its first start:\n%s", tail(g.readLog(), 40))
+	if g.password == "" {
+		m := passwordRE.FindStringSubmatch(g.readLog())
+		if m == nil {
+			t.Fatalf("gateway: secgwd printed no admin password on its first start:\n%s", tail(g.readLog(), 40))
+		}
+		g.password = m[1]
 	}
-	g.password = m[1]
 	err = netnsutil.RunNamed(ns, func() error {
 		cfg := &ssh.ClientConfig{User: "admin", Auth: []ssh.AuthMethod{ssh.Password(g.password)},
 			HostKeyCallback: ssh.InsecureIgnoreHostKey()}

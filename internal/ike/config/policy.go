@@ -205,6 +205,10 @@ type VPN struct {
 	// nil: proposed when initiating, and as responder the only one
 	// accepted (RFC 8784 §3).
 	PPK *PPK
+	// VIP is the VPN's vip-pool and vip-request, nil with neither (a
+	// pointer: most VPNs have none, and one VPN is kept per configured
+	// VPN).
+	VIP *VIP
 	// IKEProposals are offered in order, each a wire proposal of protocol
 	// IKE numbered from 1 (RFC 7296 §3.3).
 	IKEProposals []wire.Proposal
@@ -251,6 +255,32 @@ type VPN struct {
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string
+}
+
+// VIP is what a VPN does with virtual IPs (RFC 7296 §2.19, §3.15).
+type VIP struct {
+	// Pools is vip-pool: as responder, the pools whose addresses answer
+	// a configuration request, the first with one free first.
+	Pools []string
+	// Request is vip-request: as initiator, the virtual IPs asked for in
+	// IKE_AUTH (0.0.0.0 and :: for any of the family).
+	Request []netip.Addr
+}
+
+// VIPPools returns the VPN's vip-pool list.
+func (v *VPN) VIPPools() []string {
+	if v.VIP == nil {
+		return nil
+	}
+	return v.VIP.Pools
+}
+
+// VIPRequest returns the VPN's vip-request list.
+func (v *VPN) VIPRequest() []netip.Addr {
+	if v.VIP == nil {
+		return nil
+	}
+	return v.VIP.Request
 }
 
 // PPK is one entry of the ppk list: a post-quantum preshared key and its

@@ -338,8 +338,10 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		if (pol.Mode == config.ModeTransport) != r.transport || (r.rekeyOf != nil && pol.Name != r.rekeyOf.Policy) {
 			continue
 		}
-		ni := narrow(r.tsi, pol.Remote)
-		nr := narrow(r.tsr, pol.Local)
+		// RFC 7296 §2.19: a side with virtual IPs is narrowed to them
+		// (vip.go).
+		ni := narrowToVIPs(narrow(r.tsi, pol.Remote), sa.peerInner())
+		nr := narrowToVIPs(narrow(r.tsr, pol.Local), sa.localVIPs())
 		if len(ni) == 0 || len(nr) == 0 {
 			continue
 		}

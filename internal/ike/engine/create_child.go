@@ -114,6 +114,9 @@ func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 			return nil, errSkip // set up meanwhile (a duplicate request)
 		}
 		t.tsi, t.tsr = policySelectors(t.policy, t.hint)
+		if mine := narrowToVIPs(t.tsi, sa.localVIPs()); len(mine) > 0 {
+			t.tsi = mine // RFC 7296 §2.19: our side is our virtual IP (vip.go)
+		}
 	}
 	if t.spi == 0 {
 		t.spi = sa.w.e.newChildSPI()

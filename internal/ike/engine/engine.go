@@ -128,6 +128,11 @@ type Options struct {
 	// AAA, if set, is the AAA server of remote-auth-method eap-radius
 	// (eap.go); without it EAP peers are refused.
 	AAA AAA
+	// VIPs, if set, serves the virtual IPs of the configuration payload
+	// (vip.go): leases from the pools as responder, the addresses
+	// received installed on the host as initiator. nil: no CFG_REPLY is
+	// sent and received addresses are not installed.
+	VIPs VIPs
 }
 
 // Engine is the IKEv2 engine of one vrf.
@@ -178,6 +183,9 @@ type Engine struct {
 	// contacts finds the established IKE SAs by peer identity, for
 	// INITIAL_CONTACT and unique-sa (unique.go).
 	contacts contactIndex
+	// vipFailures counts the INTERNAL_ADDRESS_FAILURE notifies sent
+	// (vip.go).
+	vipFailures atomic.Uint64
 	// redir counts redirects and bounds those we follow (redirect.go).
 	redir redirects
 
@@ -505,6 +513,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	}
 	sa.tasks = nil
 	sa.dropFollowup() // followup.go
+	sa.releaseVIPs()  // vip.go
 	established := sa.state == stateEstablished
 	if established {
 		e.dos.established.Add(-1)

@@ -81,6 +81,9 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	ps = append(ps, sa.initialContact()...) // RFC 7296 §2.4 (unique.go)
 	ps = append(ps, sa.windowNotify()...)   // RFC 7296 §2.3 (window.go)
 	ps = append(ps, sa.mobikeNotify()...)   // RFC 4555 §3.3 (mobike.go)
+	if len(v.VIPRequest()) > 0 {
+		ps = append(ps, cpRequest(v.VIPRequest())) // RFC 7296 §2.19 (vip.go)
+	}
 	offer := sa.w.e.espOffer(proposal.WithoutKE(v.ESPProposals))
 	if len(t.policies) > 0 && len(offer) == 0 {
 		// Nothing we could install: no child SA is offered, the IKE SA
@@ -166,6 +169,30 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	sa.uniqueEstablished(wire.FindNotify(ps, wire.NotifyInitialContact) != nil) // unique.go
 	sa.mobikeNegotiated(ps)                                                     // mobike.go
 	defer sa.authDone()                                                         // the child SA of IKE_AUTH still needs the nonces
+	if !sa.processCPReply(ps) {
+		// We asked for a virtual IP and got none (vip.go): the child
+		// SAs would name no address of ours. RFC 7296 §3.15.4 leaves
+		// it to us; like strongSwan, the IKE SA is deleted.
+		why := "no virtual IP received"
+		if n := wire.FindNotify(ps, wire.NotifyInternalAddressFailure); n != nil {
+			why += ": INTERNAL_ADDRESS_FAILURE"
+			sa.lastError = wire.NotifyInternalAddressFailure
+		}
+		sa.log().Warn("deleting the IKE SA: " + why)
+		sa.failure = why
+		for _, p := range t.policies {
+			sa.w.e.childFailed(sa, p.Name, why)
+		}
+		if t.offer != nil {
+			sa.w.e.releaseSPI(t.spi)
+			if find[*wire.SA](ps, nil) != nil {
+				sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
+			}
+		}
+		sa.queue(&deleteTask{ike: true})
+		sa.childrenDone()
+		return nil
+	}
 	if t.offer == nil {
 		sa.childrenDone()
 		return nil
@@ -210,8 +237,19 @@ func (t *authTask) processChild(sa *ikeSA, ps []wire.Payload) {
 		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
 		return
 	}
+	// RFC 7296 §2.19: our side of the child SA is the virtual IP we
+	// received, whatever wider TSi the responder left (vip.go).
+	mine := narrowToVIPs(tsi.Selectors, sa.localVIPs())
+	if len(mine) == 0 {
+		sa.lastError = wire.NotifyTSUnacceptable
+		sa.childLog().Info("the responder's TSi does not cover our virtual IP")
+		sa.w.e.childFailed(sa, t.policy.Name, "TSi does not cover the virtual IP")
+		sa.w.e.releaseSPI(t.spi)
+		sa.queueFirst(&deleteTask{child: t.spi, orphan: true})
+		return
+	}
 	_, err := sa.installChild(childParams{policy: t.policy, proposal: chosen, inSPI: t.spi,
-		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: tsi.Selectors, tsr: tsr.Selectors,
+		outSPI: binary.BigEndian.Uint32(chosen.SPI), tsi: mine, tsr: tsr.Selectors,
 		ni: sa.ni, nr: sa.nr, initiator: true})
 	if err != nil {
 		// Our side cannot carry what was agreed (the dataplane refused
@@ -305,7 +343,10 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.stopIKETimers()
 		sa.armIKETimer(timerIKEExpire, redirectGrace)
 		resp = append(resp, n)
+	} else if cp, child := sa.respondCP(ps); !child {
+		resp = append(resp, cp...) // INTERNAL_ADDRESS_FAILURE: no child SA (RFC 7296 §3.10.1)
 	} else {
+		resp = append(resp, cp...) // the CFG_REPLY (vip.go)
 		resp = append(resp, sa.respondChild(ps)...)
 	}
 	sa.authDone()

@@ -307,7 +307,7 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 	}
 	sa.children = nil
 	n.aaa, sa.aaa = sa.aaa, nil // the accounting session too (eap_acct.go)
-	n.resched() // the child SAs' timers come along
+	n.resched()                 // the child SAs' timers come along
 	for _, t := range sa.tasks {
 		if d, ok := t.(*deleteTask); ok && d.ike {
 			continue
@@ -319,6 +319,7 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 	}
 	sa.tasks = nil
 	sa.successor = n
+	n.vip, sa.vip = sa.vip, nil // the leases and addresses go with the SA (vip.go)
 	n.pendingChildren, sa.pendingChildren = n.pendingChildren+sa.pendingChildren, 0
 	n.replaces, sa.replaces = sa.replaces, 0
 	sa.stopIKETimers()

@@ -173,6 +173,8 @@ type ikeSA struct {
 	// established; its unique-id goes on in the IKE SA at the new
 	// gateway, and its removal is no failure (no event).
 	redirected bool
+	// vip holds the virtual IPs of the SA, nil without (vip.go).
+	vip *vipState
 
 	taskManager
 }

@@ -39,6 +39,10 @@ type SAState struct {
 	// MOBIKEInitiator: we are the side that moves the SA (the initiator
 	// of its first IKE SA, whoever rekeyed it since).
 	MOBIKE, MOBIKEInitiator bool
+	// LocalVIPs are the virtual IPs the peer gave us, RemoteVIPs those
+	// we gave the peer (RFC 7296 §2.19); DNS the DNS servers the peer
+	// named with ours.
+	LocalVIPs, RemoteVIPs, DNS []netip.Addr
 
 	Established time.Time // zero until IKE_AUTH completes
 	// Keys holds SK_ei, SK_er, SK_ai, SK_ar when requested.
@@ -80,6 +84,9 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, MOBIKE: sa.mobike, MOBIKEInitiator: sa.mobikeInitiator, Established: e.timeAt(sa.established),
 			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
 			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),
+		}
+		if sa.vip != nil {
+			s.LocalVIPs, s.RemoteVIPs, s.DNS = slices.Clone(sa.vip.local), sa.remoteVIPs(), slices.Clone(sa.vip.dns)
 		}
 		if sa.vpn != nil {
 			s.VPN = sa.vpn.Name

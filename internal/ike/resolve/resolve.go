@@ -247,6 +247,19 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 			return nil, nil, fmt.Errorf("redirect-to: %w", err)
 		}
 	}
+	if len(v.VipPool) > 0 || len(v.VipRequest) > 0 {
+		// RFC 7296 §2.19: the names are looked up in the pools at each
+		// request (the IKE service owns them), so that a change of a
+		// pool does not touch the VPNs naming it.
+		out.VIP = &config.VIP{Pools: slices.Clone(v.VipPool)}
+		for _, s := range v.VipRequest {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, nil, fmt.Errorf("vip-request: %w", err)
+			}
+			out.VIP.Request = append(out.VIP.Request, a)
+		}
+	}
 
 	// IKE proposals: the VPN's, else the template's, else the defaults.
 	var ia []algs
