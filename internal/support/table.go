@@ -40,7 +40,7 @@ const (
 	featureCert   = "certificate and EAP/RADIUS authentication"
 	featureVRF    = "IKE and routes in a vrf other than main"
 	featureSNMP   = "SNMP"
-	featureRADIUS = "RADIUS: the pool built from the RADIUS attributes of each SA"
+	featureRADIUS = "RADIUS: pre-shared keys from RADIUS, Interim-Update accounting"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -58,19 +58,19 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
-		{Path: "/vrf/ike/vpn/vip-pool", Denied: []string{"radius"}, Feature: featureRADIUS, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
+		{Path: "/vrf/ike/radius/interim-interval", Feature: featureRADIUS, Example: []string{"/ vrf main ike radius interim-interval 600"}},
 		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
 		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
 		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method certificate"}},
-		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius"}},
+		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "eap-radius"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/vpn/ike-policy/certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy certificate gw"}},
 		{Path: "/vrf/ike/vpn/ike-policy/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy ca-certificate ca"}},
 		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
+		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "eap-radius"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}
 }

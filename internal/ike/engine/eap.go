@@ -298,14 +298,13 @@ func (sa *ikeSA) finishEAP(ps []wire.Payload) []wire.Payload {
 	body, _ := st.myID.AppendBody(nil)
 	myAuth := ikecrypto.AuthPSK(sa.prf(), keyR, sa.signedOctets(sa.keys().SKpr, sa.initResponse, sa.ni, body))
 	first := st.first
-	sa.aaaStart(st) // accounting (eap_acct.go)
 	st.clear()
 	sa.eap = nil
 	sa.w.setVPN(sa, vpn)
 	sa.setEstablished()
 	sa.endHalfOpen()
 	sa.established, sa.peerID = sa.w.e.mono(), config.Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
-	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String(), "eap-identity", sa.aaa.user)
+	sa.log().Info("IKE SA established", "peer-id", sa.peerID.String(), "eap-identity", st.user)
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: vpn.Name})
 	sa.startIKETimers()
 	sa.uniqueEstablished(ic) // unique.go
@@ -315,7 +314,13 @@ func (sa *ikeSA) finishEAP(ps []wire.Payload) []wire.Payload {
 	if sa.mobikeNegotiated(first); sa.mobike {
 		resp = append(resp, sa.mobikeNotify()...)
 	}
-	resp = append(resp, sa.respondChild(first)...)
+	if cp, child := sa.respondCPAAA(first, st.attrs); !child {
+		resp = append(resp, cp...) // INTERNAL_ADDRESS_FAILURE: no child SA (RFC 7296 §3.10.1)
+	} else {
+		resp = append(resp, cp...) // the CFG_REPLY (eap_vip.go)
+		resp = append(resp, sa.respondChild(first)...)
+	}
+	sa.aaaStart(st) // accounting (eap_acct.go), with the virtual IPs given
 	sa.authDone()
 	return resp
 }

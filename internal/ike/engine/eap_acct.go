@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/netip"
 )
 
 // aaaSession is the accounting session of an IKE SA the AAA server
@@ -22,9 +23,20 @@ func (sa *ikeSA) aaaStart(st *eapState) {
 	var b [8]byte
 	rand.Read(b[:])
 	sa.aaa = &aaaSession{id: hex.EncodeToString(b[:]), vpn: st.vpn.Name, user: st.user, attrs: st.attrs, start: sa.w.e.mono()}
+	// The accounting records name the virtual IPs the SA gave (RFC 2866
+	// §5: Framed-IP-Address of the session), not those the server
+	// proposed: the first of each family.
+	sa.aaa.attrs.FramedIP, sa.aaa.attrs.FramedIPv6 = netip.Addr{}, netip.Addr{}
+	for _, v := range sa.remoteVIPs() {
+		if v.Is4() && !sa.aaa.attrs.FramedIP.IsValid() {
+			sa.aaa.attrs.FramedIP = v
+		} else if v.Is6() && !sa.aaa.attrs.FramedIPv6.IsValid() {
+			sa.aaa.attrs.FramedIPv6 = v
+		}
+	}
 	if a := sa.w.e.o.AAA; a != nil {
 		a.Account(AcctRecord{Status: AcctStart, SessionID: sa.aaa.id, VPN: st.vpn.Name, UserName: st.user, SA: sa.uid,
-			Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: st.attrs})
+			Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: sa.aaa.attrs})
 	}
 }
 

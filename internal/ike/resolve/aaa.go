@@ -1,7 +1,10 @@
 package resolve
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"net/netip"
 	"time"
 
@@ -33,10 +36,11 @@ func RADIUS(ike *generated.SecgwVrf_Vrf_Ike) (config.RADIUS, error) {
 	if r.InterimInterval != nil {
 		out.InterimInterval = time.Duration(*r.InterimInterval) * time.Second
 	}
-	if r.Server == nil {
-		return out, nil
-	}
-	for _, s := range r.Server.Values() {
+	// By priority, then address (the list's key order).
+	servers := slices.SortedFunc(maps.Values(r.Server), func(a, b *generated.SecgwVrf_Vrf_Ike_Radius_Server) int {
+		return cmp.Or(cmp.Compare(prio(a.Priority), prio(b.Priority)), cmp.Compare(a.GetAddress(), b.GetAddress()))
+	})
+	for _, s := range servers {
 		a, err := netip.ParseAddr(s.GetAddress())
 		if err != nil {
 			return out, fmt.Errorf("config: radius server %q: %w", s.GetAddress(), err)
@@ -60,4 +64,12 @@ func RADIUS(ike *generated.SecgwVrf_Vrf_Ike) (config.RADIUS, error) {
 		out.Servers = append(out.Servers, rs)
 	}
 	return out, nil
+}
+
+// prio is a server's priority, 100 when unset (the model's default).
+func prio(p *uint8) int {
+	if p == nil {
+		return 100
+	}
+	return int(*p)
 }
