@@ -128,7 +128,7 @@ func TestWrongSecretDropped(t *testing.T) {
 		}},
 		{"message authenticator", func(req *lr.Packet) []byte {
 			b := reply(req, lr.CodeAccessAccept, []byte("secret"), lr.Attributes{{Type: typeEAPMessage, Attribute: []byte{3, 1, 0, 4}}}, true)
-			b[25] ^= 1 // inside the Message-Authenticator...
+			b[25] ^= 1                                               // inside the Message-Authenticator...
 			return resign(b, req.Authenticator[:], []byte("secret")) // ...with a valid Response Authenticator
 		}},
 		{"no message authenticator with EAP", func(req *lr.Packet) []byte {
