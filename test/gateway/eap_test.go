@@ -90,7 +90,7 @@ func newEAPSetup(t *testing.T, n int) (gwNS string, gw *gateway, rws []*eapWarri
 		ns := netnstest.NewNamed(t, r.ns)
 		netnstest.Veth(t, gwh, ns, fmt.Sprintf("veth-rw%d", i), "veth-gw",
 			netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i), 1}), 24), netip.PrefixFrom(r.addr, 24))
-		r.Charon = charontest.Start(t, r.ns, charontest.Options{Plugins: "eap-mschapv2 eap-tls eap-md5"})
+		r.Charon = charontest.Start(t, r.ns, charontest.Options{Plugins: "eap-identity eap-mschapv2 eap-tls eap-md5"})
 		rws = append(rws, r)
 	}
 	return gwNS, startGateway(t, gwNS), rws

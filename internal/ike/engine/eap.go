@@ -24,9 +24,10 @@ import (
 //	HDR, SK {AUTH}  -->                                (AUTH with the MSK)
 //	                 <--  HDR, SK {AUTH, SAr2, TSi, TSr}
 //
-// With EAP_ONLY_AUTHENTICATION from the peer (RFC 5998) our first
-// response has no AUTH, and the EAP method must be one that
-// authenticates the server too (eapOnlyMethods).
+// With EAP_ONLY_AUTHENTICATION from the peer (RFC 5998), to a VPN
+// without a pre-shared-key of ours, our first response has no AUTH, and
+// the EAP method must be one that authenticates the server too
+// (eapOnlyMethods).
 //
 // The AAA server is never waited for on a worker: the request goes to
 // AAA.EAP and the IKE_AUTH request stays unanswered (eapState.pending);
@@ -160,7 +161,7 @@ func (sa *ikeSA) startEAP(ps []wire.Payload) []wire.Payload {
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
-	eapOnly := wire.FindNotify(ps, wire.NotifyEAPOnlyAuthentication) != nil
+	peerEAPOnly := wire.FindNotify(ps, wire.NotifyEAPOnlyAuthentication) != nil
 	var vpn *config.VPN
 	for _, v := range sa.candidates {
 		if v.RemoteAAA != config.AAAEAP {
@@ -175,12 +176,17 @@ func (sa *ikeSA) startEAP(ps []wire.Payload) []wire.Payload {
 		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true}); !ok {
 			continue
 		}
-		if len(v.PSK) == 0 && !eapOnly {
+		if len(v.PSK) == 0 && !peerEAPOnly {
 			continue // nothing to authenticate ourselves with
 		}
 		vpn = v
 		break
 	}
+	// RFC 5998 §2: EAP-only is the responder's choice when the peer
+	// offers it. We take it only when we have no key of our own to
+	// authenticate with (the VPN has no pre-shared-key): our AUTH is
+	// always the safer way, whatever the EAP method.
+	eapOnly := peerEAPOnly && vpn != nil && len(vpn.PSK) == 0
 	peer := config.Identity{Type: idi.IDType, Data: idi.Data}.String()
 	if vpn == nil {
 		sa.lastError = wire.NotifyAuthenticationFailed
