@@ -90,7 +90,7 @@ func newEAPSetup(t *testing.T, n int) (gwNS string, gw *gateway, rws []*eapWarri
 		ns := netnstest.NewNamed(t, r.ns)
 		netnstest.Veth(t, gwh, ns, fmt.Sprintf("veth-rw%d", i), "veth-gw",
 			netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i), 1}), 24), netip.PrefixFrom(r.addr, 24))
-		r.Charon = charontest.Start(t, r.ns, charontest.Options{Plugins: "eap-identity eap-mschapv2 eap-tls eap-md5"})
+		r.Charon = charontest.Start(t, r.ns, charontest.Options{Plugins: "eap-identity eap-mschapv2 eap-tls eap-md5", LogLevels: "ike = 2\ntls = 2"})
 		rws = append(rws, r)
 	}
 	return gwNS, startGateway(t, gwNS), rws
@@ -236,7 +236,7 @@ func TestSecgwdEAPTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rw.load(t, "eap-tls", "carol", "\t\t\tcerts = carol.pem\n", "\t\t\taaa_id = radius.example\n", "")
+	rw.load(t, "eap-tls", "carol", "\t\t\tcerts = carol.pem\n\t\t\taaa_id = radius.example\n", "", "")
 	if vip := rw.connect(t); vip != netip.MustParseAddr("10.9.0.7") {
 		t.Errorf("virtual IP %s, want the Framed-IP-Address 10.9.0.7", vip)
 	}
