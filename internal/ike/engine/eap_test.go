@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"errors"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 type fakeAAA struct {
 	password string
 	msk      []byte
+	attrs    engine.AAAAttrs
 	fail     error
 	hold     bool
 
@@ -58,7 +60,7 @@ func (f *fakeAAA) answer(r engine.AAARequest) engine.AAAReply {
 	case m[4] == 4 && string(r.State) == "st": // MD5-Challenge response
 		h := md5.Sum(append(append([]byte{m[1]}, f.password...), f.challeng...))
 		if len(m) >= 22 && bytes.Equal(m[6:22], h[:]) && r.UserName == "alice" {
-			return engine.AAAReply{Outcome: engine.AAAAccept, EAP: []byte{3, m[1], 0, 4}, MSK: bytes.Clone(f.msk)}
+			return engine.AAAReply{Outcome: engine.AAAAccept, EAP: []byte{3, m[1], 0, 4}, MSK: bytes.Clone(f.msk), Attrs: f.attrs}
 		}
 	}
 	return engine.AAAReply{Outcome: engine.AAAReject, EAP: []byte{4, m[1], 0, 4}}
@@ -391,4 +393,59 @@ func establishTry(t *testing.T, a, b *peer) {
 	deliver(t, b, a) // IKE_SA_INIT response
 	deliver(t, a, b) // IKE_AUTH request with AUTH (PSK)
 	takeAll(b)
+}
+
+// TestEAPRadiusPool: vip-pool radius (the vsr guide's "from a RADIUS
+// server"): the CFG_REQUEST of the first IKE_AUTH is answered in the
+// last one with the Access-Accept's Framed-IP-Address and DNS server,
+// and the accounting Start names that address.
+func TestEAPRadiusPool(t *testing.T) {
+	vip, dns := netip.MustParseAddr("10.9.0.5"), netip.MustParseAddr("10.9.0.53")
+	aaa := &fakeAAA{password: "alice-pw", attrs: engine.AAAAttrs{FramedIP: vip, DNS: []netip.Addr{dns}}}
+	a, b := pair(t, nil, func(ike *generated.SecgwVrf_Vrf_Ike) {
+		v := ike.Vpn["from-a"]
+		v.IkePolicy.RemoteAuthMethod = generated.SecgwIke_AuthMethod_eap_radius
+		v.VipPool = []string{"radius"}
+		v.SecurityPolicy["net"].RemoteTs = nil
+	}, func(o *engine.Options) { o.AAA = aaa })
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b)
+	deliver(t, b, a)
+	d := drop(t, a)
+	aspi, _ := onlySA(t, a)
+	raw, _ := message(t, d)
+	ps, err := a.e.OpenForTest(aspi, raw, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []wire.Payload
+	for _, p := range ps {
+		if _, ok := p.(*wire.Auth); !ok {
+			first = append(first, p)
+		}
+	}
+	first = append(first, &wire.Configuration{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{
+		{Type: wire.CPInternalIP4Address}, {Type: wire.CPInternalIP4DNS}}})
+	req := eapOf(t, exchange(t, a, b, aspi, d, 1, first))
+	send(t, a, b, aspi, d, 2, []wire.Payload{&wire.EAP{Message: append([]byte{2, req[1], 0, 10, 1}, "alice"...)}})
+	chal := eapOf(t, waitResponse(t, a, b, aspi))
+	h := md5.Sum(append(append([]byte{chal[1]}, "alice-pw"...), chal[6:22]...))
+	send(t, a, b, aspi, d, 3, []wire.Payload{&wire.EAP{Message: append([]byte{2, chal[1], 0, 22, 4, 16}, h[:]...)}})
+	waitResponse(t, a, b, aspi)
+	idiBody, _ := findP[*wire.Identification](first).AppendBody(nil)
+	last := exchange(t, a, b, aspi, d, 4, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: a.e.AuthForTest(aspi, false, nil, idiBody)}})
+	cp := findP[*wire.Configuration](last)
+	if cp == nil || cp.CFGType != wire.CFGReply {
+		t.Fatalf("last response %v without CFG_REPLY", last)
+	}
+	want := []wire.CPAttribute{wire.CPAddr(wire.CPInternalIP4Address, vip), wire.CPAddr(wire.CPInternalIP4DNS, dns)}
+	if len(cp.Attributes) != 2 || !bytes.Equal(cp.Attributes[0].Value, want[0].Value) || cp.Attributes[0].Type != want[0].Type ||
+		!bytes.Equal(cp.Attributes[1].Value, want[1].Value) || cp.Attributes[1].Type != want[1].Type {
+		t.Errorf("CFG_REPLY %v, want %v", cp.Attributes, want)
+	}
+	if len(aaa.acct) != 1 || aaa.acct[0].Attrs.FramedIP != vip {
+		t.Errorf("accounting %+v, want a Start with Framed-IP-Address %s", aaa.acct, vip)
+	}
 }
