@@ -98,9 +98,22 @@ func (st *eapState) clear() {
 // wantsEAP reports whether an IKE_AUTH request starts or continues EAP:
 // an SA in the middle of EAP, or a first request without AUTH (RFC 7296
 // §2.16: "the Initiator indicates a desire to use EAP by leaving out the
-// AUTH payload").
+// AUTH payload") to a peer address with a VPN of remote-auth-method
+// eap-radius. Without such a VPN, a request without AUTH is malformed
+// for us (respondAuth: INVALID_SYNTAX).
 func (sa *ikeSA) wantsEAP(ps []wire.Payload) bool {
-	return sa.eap != nil || find[*wire.Auth](ps, nil) == nil
+	if sa.eap != nil {
+		return true
+	}
+	if find[*wire.Auth](ps, nil) != nil {
+		return false
+	}
+	for _, v := range sa.candidates {
+		if v.RemoteAAA == config.AAAEAP {
+			return true
+		}
+	}
+	return false
 }
 
 // respondEAP handles an IKE_AUTH request of EAP. ok false means no

@@ -41,8 +41,15 @@ func (sa *ikeSA) aaaStart(st *eapState) {
 }
 
 // aaaStop closes the accounting session of an SA that goes, with its
-// child SAs (still installed: the AAA reads their counters).
+// child SAs (still installed: the AAA reads their counters). removeSA
+// calls it for every SA.
 func (sa *ikeSA) aaaStop() {
+	if sa.eap != nil {
+		// An SA that goes in the middle of EAP (refused, timed out
+		// half-open) drops its MSK now.
+		sa.eap.clear()
+		sa.eap = nil
+	}
 	s := sa.aaa
 	if s == nil {
 		return
