@@ -114,3 +114,38 @@ func FuzzDecode(f *testing.F) {
 		checkMessageAuthenticator(b, wire[4:20], []byte("k"))
 	})
 }
+
+// TestRFC2865Example: the Access-Request and Access-Accept of RFC 2865
+// §7.1 (secret "xyzzy5461"): the reply's Response Authenticator
+// verifies against the request, and not with another secret; the
+// request's User-Password decrypts to "arctangent" (§5.2).
+func TestRFC2865Example(t *testing.T) {
+	request := []byte{
+		0x01, 0x00, 0x00, 0x38, 0x0f, 0x40, 0x3f, 0x94, 0x73, 0x97, 0x80, 0x57, 0xbd, 0x83, 0xd5, 0xcb,
+		0x98, 0xf4, 0x22, 0x7a, 0x01, 0x06, 0x6e, 0x65, 0x6d, 0x6f, 0x02, 0x12, 0x0d, 0xbe, 0x70, 0x8d,
+		0x93, 0xd4, 0x13, 0xce, 0x31, 0x96, 0xe4, 0x3f, 0x78, 0x2a, 0x0a, 0xee, 0x04, 0x06, 0xc0, 0xa8,
+		0x01, 0x10, 0x05, 0x06, 0x00, 0x00, 0x00, 0x03,
+	}
+	response := []byte{
+		0x02, 0x00, 0x00, 0x26, 0x86, 0xfe, 0x22, 0x0e, 0x76, 0x24, 0xba, 0x2a, 0x10, 0x05, 0xf6, 0xbf,
+		0x9b, 0x55, 0xe0, 0xb2, 0x06, 0x06, 0x00, 0x00, 0x00, 0x01, 0x0f, 0x06, 0x00, 0x00, 0x00, 0x00,
+		0x0e, 0x06, 0xc0, 0xa8, 0x01, 0x03,
+	}
+	secret := []byte("xyzzy5461")
+	c := New(Config{}, nil)
+	p, err := c.checkReply(response, request, secret, "rfc")
+	if err != nil || p.Code != lr.CodeAccessAccept {
+		t.Fatalf("RFC 2865 §7.1 reply refused: %v", err)
+	}
+	if _, err := c.checkReply(response, request, []byte("xyzzy5462"), "rfc"); err == nil {
+		t.Error("the reply verifies with another secret")
+	}
+	if h := responseAuth(append(append(append([]byte(nil), response[:4]...), request[4:20]...), response[20:]...), secret); !bytes.Equal(h, response[4:20]) {
+		t.Errorf("Response Authenticator %x, RFC says %x", h, response[4:20])
+	}
+	off, n := findAttr(request, typeUserPassword)
+	pw, err := lr.UserPassword(request[off:off+n], secret, request[4:20])
+	if err != nil || string(pw) != "arctangent" {
+		t.Errorf("User-Password %q, %v", pw, err)
+	}
+}
