@@ -45,17 +45,21 @@ func newAAA(ctx context.Context, log *slog.Logger, counters func(engine.ChildSA)
 	return a
 }
 
-// prepare resolves the radius container of a commit and refuses a VPN
-// with remote-auth-method eap-radius when no server is configured.
-func (a *aaa) prepare(tx uint64, ike *generated.SecgwVrf_Vrf_Ike, cfg *config.Config) error {
+// prepare resolves the radius container of a commit. A VPN with
+// remote-auth-method eap-radius and no server is accepted (the servers
+// may come in a later commit) and warned about: its peers are refused,
+// each with a log line saying that no server is configured.
+func (a *aaa) prepare(tx uint64, ike *generated.SecgwVrf_Vrf_Ike, fresh []*config.VPN) error {
 	r, err := resolve.RADIUS(ike)
 	if err != nil {
 		return fmt.Errorf("ike: %w", err)
 	}
-	if len(r.Servers) == 0 && cfg != nil {
-		for _, v := range cfg.VPNs {
+	if len(r.Servers) == 0 {
+		// The VPNs this commit resolved: a commit costs what it changes.
+		for _, v := range fresh {
 			if v.RemoteAAA == config.AAAEAP {
-				return fmt.Errorf("ike: vpn %s: remote-auth-method eap-radius needs a RADIUS server (ike radius server)", v.Name)
+				a.log.Warn("remote-auth-method eap-radius without a RADIUS server (ike radius server): its peers will be refused", "vpn", v.Name)
+				break
 			}
 		}
 	}

@@ -281,7 +281,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.aaa.prepare(tx.ID, ike, cfg); err != nil { // aaa.go
+	if err := s.aaa.prepare(tx.ID, ike, fresh); err != nil { // aaa.go
 		return err
 	}
 	for _, v := range fresh {
