@@ -134,7 +134,10 @@ func (sa *ikeSA) respondEAP(d Datagram, m *wire.Message, ps []wire.Payload) (res
 		return sa.finishEAP(ps), true
 	}
 	e := find[*wire.EAP](ps, nil)
-	if e == nil || len(e.Message) < 5 || e.Message[0] != eapResponse || e.Message[1] != st.ident {
+	if e == nil || len(e.Message) < 5 || e.Message[0] != eapResponse || e.Message[1] != st.ident ||
+		int(e.Message[2])<<8|int(e.Message[3]) != len(e.Message) {
+		// RFC 3748 §4.1: Code Response, the Identifier of our request,
+		// Length the message's.
 		return sa.eapFail("IKE_AUTH request without the EAP response expected"), true
 	}
 	if st.user == "" {

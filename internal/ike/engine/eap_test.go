@@ -317,6 +317,23 @@ func TestEAPRefusals(t *testing.T) {
 			t.Error("B kept the IKE SA")
 		}
 	})
+	t.Run("malformed EAP", func(t *testing.T) {
+		// RFC 3748 §4.1: a Length that is not the message's, or an
+		// Identifier that is not our request's: refused, nothing relayed.
+		for _, bad := range [][]byte{
+			{2, 0, 0, 99, 1, 'a'},
+			{1, 0, 0, 6, 1, 'a'},
+		} {
+			aaa := &fakeAAA{password: "alice-pw"}
+			a, b, aspi, first, d := eapPair(t, aaa, true)
+			req := eapOf(t, exchange(t, a, b, aspi, d, 1, first))
+			bad[1] = req[1]
+			got := exchange(t, a, b, aspi, d, 2, []wire.Payload{&wire.EAP{Message: bad}})
+			if !slices.Contains(notifies(got), wire.NotifyAuthenticationFailed) || len(aaa.reqs) != 0 || len(b.e.IKESAs()) != 0 {
+				t.Errorf("EAP %x: response %v, %d AAA requests, %d SAs", bad, got, len(aaa.reqs), len(b.e.IKESAs()))
+			}
+		}
+	})
 	t.Run("no AAA server", func(t *testing.T) {
 		aaa := &fakeAAA{fail: errors.New("radius: no server answered (tried 127.0.0.1:1812)")}
 		a, b, aspi, first, d := eapPair(t, aaa, true)
