@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/ike/config"
@@ -139,7 +140,7 @@ func (a *aaa) EAP(r engine.AAARequest, done func(engine.AAAReply)) {
 
 // Account implements engine.AAA: under the SA's worker lock, it reads
 // the counters of a Stop's child SAs (still installed) and queues the
-// record.
+// record, without waiting: a full queue drops it (logged).
 func (a *aaa) Account(r engine.AcctRecord) {
 	a.mu.Lock()
 	on := a.cfg.Accounting
@@ -147,6 +148,16 @@ func (a *aaa) Account(r engine.AcctRecord) {
 	if !on {
 		return
 	}
+	select {
+	case a.acct <- a.record(r):
+	default:
+		a.log.Warn("radius: accounting queue full: record dropped", "user", r.UserName, "session", r.SessionID)
+	}
+}
+
+// record is the RADIUS form of an accounting record, with the counters
+// of its child SAs read now.
+func (a *aaa) record(r engine.AcctRecord) radius.Record {
 	rec := radius.Record{SessionID: r.SessionID, UserName: r.UserName, FramedIP: r.Attrs.FramedIP,
 		FramedIPv6: r.Attrs.FramedIPv6, Calling: r.Peer, Called: r.Local, Class: r.Attrs.Class, Duration: r.Duration}
 	switch r.Status {
@@ -170,10 +181,44 @@ func (a *aaa) Account(r engine.AcctRecord) {
 			rec.OutPackets += out.Packets
 		}
 	}
-	select {
-	case a.acct <- rec:
-	default:
-		a.log.Warn("radius: accounting queue full: record dropped", "user", r.UserName, "session", r.SessionID)
+	return rec
+}
+
+// interim sends Interim-Update records (RFC 2869 §5.1) of every
+// accounting session every radius interim-interval, from the sessions
+// sessions returns (Engine.AcctInterim), as tick fires (every second:
+// the interval is checked at each). It waits for room in the queue
+// rather than drop: no worker waits on it.
+func (a *aaa) interim(sessions func() []engine.AcctRecord, tick <-chan time.Time) {
+	var last time.Time
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case now := <-tick:
+			a.mu.Lock()
+			every, on := a.cfg.InterimInterval, a.cfg.Accounting
+			a.mu.Unlock()
+			if !on || every <= 0 {
+				last = time.Time{}
+				continue
+			}
+			if last.IsZero() {
+				last = now
+				continue
+			}
+			if now.Sub(last) < every {
+				continue
+			}
+			last = now
+			for _, r := range sessions() {
+				select {
+				case a.acct <- a.record(r):
+				case <-a.ctx.Done():
+					return
+				}
+			}
+		}
 	}
 }
 

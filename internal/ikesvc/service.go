@@ -205,6 +205,7 @@ func New(o Options) *Service {
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
 		VIPs: vipAdapter{s}, AAA: s.aaa})
+	go s.aaa.interim(s.eng.AcctInterim, time.Tick(time.Second)) // aaa.go
 	go s.eng.Run(ctx)
 	return s
 }

@@ -202,6 +202,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/radius/server/retries", "TestTimeoutThenFailover", "internal/radius/radius_test.go"},
 		{"/vrf/ike/radius/nas-identifier", "TestEAPRelay", "internal/radius/radius_test.go"},
 		{"/vrf/ike/radius/accounting", "TestSecgwdEAPMSCHAPv2", "test/gateway/eap_test.go"},
+		{"/vrf/ike/radius/interim-interval", "TestAccountingInterim", "internal/ikesvc/aaa_test.go"},
 		{"/vrf/ike/ppk/name", "TestPPKResponderRequires", "internal/ike/engine/ppk_test.go"},
 		{"/vrf/ike/ppk/id", "TestPPKMismatchedID", "internal/ike/engine/ppk_test.go"},
 		{"/vrf/ike/ppk/id-hex", "TestPPKUsed", "internal/ike/engine/ppk_test.go"},

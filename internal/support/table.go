@@ -40,7 +40,6 @@ const (
 	featureCert   = "certificate and EAP/RADIUS authentication"
 	featureVRF    = "IKE and routes in a vrf other than main"
 	featureSNMP   = "SNMP"
-	featureRADIUS = "RADIUS: pre-shared keys from RADIUS, Interim-Update accounting"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -58,7 +57,6 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
-		{Path: "/vrf/ike/radius/interim-interval", Feature: featureRADIUS, Example: []string{"/ vrf main ike radius interim-interval 600"}},
 		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
 		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
 		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,

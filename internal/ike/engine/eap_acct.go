@@ -59,11 +59,36 @@ func (sa *ikeSA) aaaStop() {
 	if a == nil {
 		return
 	}
-	r := AcctRecord{Status: AcctStop, SessionID: s.id, VPN: s.vpn, UserName: s.user, SA: sa.uid,
-		Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: s.attrs, Reason: sa.failure}
+	r := sa.acctRecord(s, AcctStop)
+	r.Reason = sa.failure
+	a.Account(r)
+}
+
+// acctRecord is the accounting record of status of the session s of
+// sa, with the SA's child SAs for their counters; the worker's lock is
+// held.
+func (sa *ikeSA) acctRecord(s *aaaSession, status AcctStatus) AcctRecord {
+	r := AcctRecord{Status: status, SessionID: s.id, VPN: s.vpn, UserName: s.user, SA: sa.uid,
+		Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: s.attrs}
 	r.Duration = sa.w.e.timeAt(sa.w.e.mono()).Sub(sa.w.e.timeAt(s.start))
 	for _, c := range sa.children {
 		r.Children = append(r.Children, sa.childSA(c))
 	}
-	a.Account(r)
+	return r
+}
+
+// AcctInterim returns an Interim-Update record (RFC 2869 §5.1) for every
+// established IKE SA with an accounting session, with its child SAs as
+// they are now, visiting one worker at a time. The caller reads the
+// counters and sends the records (ikesvc, every radius
+// interim-interval).
+func (e *Engine) AcctInterim() []AcctRecord {
+	var out []AcctRecord
+	e.eachSA(func(sa *ikeSA) bool {
+		if sa.aaa != nil && sa.state == stateEstablished {
+			out = append(out, sa.acctRecord(sa.aaa, AcctInterim))
+		}
+		return true
+	})
+	return out
 }

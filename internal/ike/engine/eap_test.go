@@ -259,6 +259,30 @@ func TestEAPRelay(t *testing.T) {
 	if len(aaa.acct) != 1 || aaa.acct[0].Status != engine.AcctStart || aaa.acct[0].UserName != "alice" {
 		t.Errorf("accounting %+v, want one Start for alice", aaa.acct)
 	}
+	// Interim-Update: the session, same id, with its child SA.
+	if in := b.e.AcctInterim(); len(in) != 1 || in[0].Status != engine.AcctInterim || len(in[0].Children) != 1 ||
+		in[0].SessionID != aaa.acct[0].SessionID || in[0].UserName != "alice" {
+		t.Errorf("AcctInterim %+v, want alice's session with its child SA", in)
+	}
+	if in := a.e.AcctInterim(); len(in) != 0 {
+		t.Errorf("A, authenticated by no AAA, reports %d sessions", len(in))
+	}
+	// The Stop, as the SA goes, with the child SA still there to count.
+	if err := b.e.FlushIKE(onlyUID(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	if len(aaa.acct) != 2 || aaa.acct[1].Status != engine.AcctStop || aaa.acct[1].SessionID != aaa.acct[0].SessionID || len(aaa.acct[1].Children) != 1 {
+		t.Errorf("accounting %+v, want the Start then a Stop with the child SA", aaa.acct)
+	}
+}
+
+func onlyUID(t *testing.T, p *peer) uint32 {
+	t.Helper()
+	sas := p.e.Snapshot(false)
+	if len(sas) != 1 {
+		t.Fatalf("%d IKE SAs, want 1", len(sas))
+	}
+	return sas[0].UniqueID
 }
 
 // TestEAPWithMSK: a key-generating method: both AUTH payloads of the last
