@@ -51,7 +51,9 @@ func TestAccountingInterim(t *testing.T) {
 	ap, got := acctServer(t, "k")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	counters := func(engine.ChildSA) (in, out Counters) { return Counters{Bytes: 1000, Packets: 10}, Counters{Bytes: 500, Packets: 5} }
+	counters := func(engine.ChildSA) (in, out Counters) {
+		return Counters{Bytes: 1000, Packets: 10}, Counters{Bytes: 500, Packets: 5}
+	}
 	a := newAAA(ctx, slog.New(slog.DiscardHandler), counters)
 	set := func(every time.Duration) {
 		a.mu.Lock()
