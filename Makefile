@@ -2,7 +2,7 @@
 GO        ?= go
 YANGLINT  ?= yanglint
 PKGS      := ./...
-YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang
+YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang yang/secgw-kpi.yang
 YANG_ALL  := yang/ietf-inet-types.yang yang/ietf-yang-types.yang yang/secgw-types.yang $(YANG_SRC)
 # -ignore_unsupported: ygot cannot generate notifications (sa-event) and
 # fails on them without it.
@@ -12,7 +12,7 @@ GENFLAGS  := $(GENIGNORE) -path=yang -generate_fakeroot -fakeroot_name=device -g
 	-generate_append -generate_delete -generate_leaf_getters -generate_simple_unions \
 	-generate_populate_defaults -package_name=generated
 
-.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-pq bench-sa bench-vip bench-esp bench-daemon deps demo demo-strongswan soak
+.PHONY: all build generate check-generated lint yanglint test unit test-kernel bench bench-ike bench-ike-cert bench-ike-pq bench-sa bench-vip bench-esp bench-daemon deps demo demo-strongswan soak
 
 all: build
 
@@ -91,6 +91,12 @@ bench:
 # script).
 bench-ike:
 	./test/bench-ike.sh
+
+# bench-ike-cert is bench-ike with ECDSA P-256 certificates instead of
+# the PSK: every side verifies a chain of two (certificate and
+# intermediate CA) to a test root; prints secgwd/charon (target >= 3).
+bench-ike-cert:
+	CERT=1 ./test/bench-ike.sh
 
 # bench-ike-pq is bench-ike's cost of going post-quantum: secgwd and the
 # engine alone, X25519 against X25519 + ML-KEM-768 (RFC 9370, RFC 9242) in

@@ -40,6 +40,15 @@
 # with ML-KEM-768: below the engine's 1,280-octet fragment size with the IP
 # and UDP headers, and the veth's 1500-octet MTU): nothing is fragmented.
 #
+# CERT=1 (make bench-ike-cert) authenticates with certificates instead of
+# the PSK, on every responder and the generator alike: ECDSA P-256
+# certificates of one test root (secgw-loadtest pki), each side's issued
+# by its own intermediate CA and sent with it (two CERT payloads), each
+# side verifying the other's chain of two to the root; signatures with
+# RFC 7427's method 14 (ECDSA with SHA-256). charon gets the files in
+# its swanctl directories (pkcs8 added to its plugins), secgwd by the
+# load-pki-file RPC, the engine-only responder from the files.
+#
 # HOLD=D (make bench-sa) measures secgwd holding N established SAs
 # instead: the generator establishes N tunnels against secgwd alone, then
 # holds them for D (secgw-loadtest -hold) while secgwd runs DPD on every
@@ -85,6 +94,7 @@ N=${N:-10000}
 CONC=${CONC:-128}
 SRCS=${SRCS:-250}
 CHILDLESS=${CHILDLESS:-0}
+CERT=${CERT:-0}
 PQ=${PQ:-0}
 HOLD=${HOLD:-}
 SECGWD_ENV=${SECGWD_ENV:-}
@@ -135,6 +145,19 @@ rm -rf "$OUT"
 mkdir -p "$OUT/run"
 bin=$OUT/secgw-loadtest
 (cd "$root" && go build -o "$OUT/" ./cmd/secgw-loadtest ./cmd/secgwd)
+# gen_auth and resp_auth: how the generator and our responders
+# authenticate (CERT: the PKI of secgw-loadtest pki).
+gen_auth="-psk $PSK"
+resp_auth="-psk $PSK"
+auth=PSK
+charon_plugins=
+if [ "$CERT" = 1 ]; then
+	"$bin" pki -out "$OUT/pki" || die "secgw-loadtest pki failed"
+	gen_auth="-cert $OUT/pki"
+	resp_auth="-cert $OUT/pki"
+	auth="ECDSA P-256 certificates (chains of 2 verified both sides)"
+	charon_plugins=" pkcs8"
+fi
 
 ns_g=secgw-bench-$$-g
 ns_r=secgw-bench-$$-r
@@ -162,10 +185,10 @@ ip -n "$ns_r" link set veth-r up
 srcs=10.98.1.1-10.98.1.$SRCS
 
 childless=
-what="PSK + ECP256/AES-GCM-256/PRF-SHA256 + first child SA (AES-GCM-256)"
+what="$auth + ECP256/AES-GCM-256/PRF-SHA256 + first child SA (AES-GCM-256)"
 if [ "$CHILDLESS" = 1 ]; then
 	childless=-childless
-	what="PSK + ECP256/AES-GCM-256/PRF-SHA256, childless (RFC 6023, no child SA)"
+	what="$auth + ECP256/AES-GCM-256/PRF-SHA256, childless (RFC 6023, no child SA)"
 fi
 # ke: the key exchange flags of the generator and of the responders
 # (secgw-loadtest -group, -addke) for the run in progress.
@@ -178,7 +201,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" | head -1; }
 # generate NAME runs the generator against RESP and keeps its report.
 generate() {
 	ip netns exec "$ns_g" "$bin" -remote $RESP -src "$srcs" -n "$N" -c "$CONC" \
-		-psk $PSK -inner $INNER -progress $progress $childless $ke $hold >"$OUT/gen-$1.txt" 2>&1 || true
+		$gen_auth -inner $INNER -progress $progress $childless $ke $hold >"$OUT/gen-$1.txt" 2>&1 || true
 	cat "$OUT/gen-$1.txt" >&2
 }
 
@@ -206,7 +229,7 @@ if runs charon; then
 	cat >"$OUT/strongswan.conf" <<EOF
 charon {
 	load_modular = no
-	load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici
+	load = random nonce drbg openssl aes sha1 sha2 hmac gcm kdf pem pkcs1$charon_plugins x509 pubkey kernel-libipsec kernel-netlink socket-default vici
 	threads = 16
 	ikesa_table_size = 16384
 	ikesa_table_segments = 64
@@ -234,6 +257,23 @@ charon {
 	}
 }
 EOF
+	local_auth="auth = psk
+			id = gw.load.test"
+	remote_auth="auth = psk"
+	secrets="ike-load {
+		secret = \"$PSK\"
+	}"
+	if [ "$CERT" = 1 ]; then
+		# swanctl --load-all reads the credentials next to swanctl.conf.
+		mkdir -p "$OUT/x509" "$OUT/x509ca" "$OUT/private"
+		cp "$OUT/pki/gw-leaf.crt" "$OUT/x509/"
+		cp "$OUT/pki/gw-inter.crt" "$OUT/pki/root.crt" "$OUT/x509ca/"
+		cp "$OUT/pki/gw.key" "$OUT/private/"
+		local_auth="auth = pubkey
+			certs = gw-leaf.crt"
+		remote_auth="auth = pubkey"
+		secrets=
+	fi
 	cat >"$OUT/swanctl.conf" <<EOF
 connections {
 	load {
@@ -242,11 +282,10 @@ connections {
 		proposals = aes256gcm16-prfsha256-ecp256
 		unique = no
 		local {
-			auth = psk
-			id = gw.load.test
+			$local_auth
 		}
 		remote {
-			auth = psk
+			$remote_auth
 		}
 		children {
 			net {
@@ -260,9 +299,7 @@ connections {
 	}
 }
 secrets {
-	ike-load {
-		secret = "$PSK"
-	}
+	$secrets
 }
 EOF
 	uri=unix://$OUT/charon.vici
@@ -307,14 +344,14 @@ bench_secgwd() {
 	pids+=("$secgwd")
 	pw=
 	for _ in $(seq 200); do
-		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/$name.log")
+		pw=$(sed -n 's/.*created user admin with password \(\S*\) .*/\1/p' "$OUT/$name.log" 2>/dev/null || true)
 		[ -n "$pw" ] && netconf secgwd-count >/dev/null 2>&1 && break
 		kill -0 "$secgwd" 2>/dev/null || die "secgwd exited: $(cat "$OUT/$name.log")"
 		sleep 0.1
 	done
 	local lifetimes=
 	[ -n "$HOLD" ] && lifetimes="-dpd-delay $DPD -child-rekey-time $REKEY"
-	netconf secgwd-config -listen $RESP -psk $PSK -remote-ts $INNER -threads 16 -sa-table-size 16384 \
+	netconf secgwd-config -listen $RESP $resp_auth -remote-ts $INNER -threads 16 -sa-table-size 16384 \
 		-sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke $lifetimes >"$OUT/$name-config.txt" 2>&1 ||
 		die "configuring secgwd: $(cat "$OUT/$name-config.txt")"
 	stat "$secgwd" >"$OUT/stat-$name-0"
@@ -369,7 +406,7 @@ bench_secgwd() {
 # after a forced garbage collection in OUT/stat-NAME-gc.
 bench_engine() {
 	local name=$1 rf=$OUT/responder${1#engine}
-	ip netns exec "$ns_r" "$bin" responder -listen $RESP -psk $PSK -remote-ts $INNER \
+	ip netns exec "$ns_r" "$bin" responder -listen $RESP $resp_auth -remote-ts $INNER \
 		-threads 16 -sa-table-size 16384 -sa-table-segments 64 -cookie-threshold 0 -block-threshold 0 $ke \
 		-cpuprofile "$rf.cpu" -memprofile "$rf.mem" >"$rf.txt" 2>"$rf.err" &
 	local ours=$!

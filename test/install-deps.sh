@@ -13,6 +13,9 @@ command -v iperf3 >/dev/null || need+=(iperf3)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
 # /usr/bin/python3 (another python3 may come first on PATH).
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
+# test/metrics scrapes secgwd with a real Prometheus and checks the
+# exposition with promtool (both in Debian's prometheus package).
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 # test/e2e drives secgwd with yuma123's yangcli, which loads the modules
 # through the yang-library and get-schema.
 command -v yangcli >/dev/null || need+=(yangcli)

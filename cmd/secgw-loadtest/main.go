@@ -66,8 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return secgwdConfig(args, stdout, stderr)
 	case "secgwd-count":
 		return secgwdCount(args, stdout, stderr)
+	case "pki":
+		return pki(args, stderr)
 	}
-	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat, secgwd-config, secgwd-count)\n", cmd)
+	fmt.Fprintf(stderr, "secgw-loadtest: unknown command %q (initiate, responder, stat, secgwd-config, secgwd-count, pki)\n", cmd)
 	return 2
 }
 
@@ -81,6 +83,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 0, "tunnel starts per second (0: as fast as -c allows)")
 	conc := fs.Int("c", 128, "tunnels in flight at most")
 	psk := fs.String("psk", "load-test-secret", "pre-shared key of every tunnel")
+	certDir := fs.String("cert", "", "authenticate with the client certificate of this PKI directory (secgw-loadtest pki) instead of the PSK")
 	idFormat := fs.String("id", "user%d@load.test", "identity format (fmt verb for the tunnel number)")
 	idStart := fs.Int("id-start", 1, "number of the first identity")
 	inner := fs.String("inner", "10.200.0.0/16", "prefix of the tunnels' inner addresses (TSi, one /32 each)")
@@ -123,6 +126,12 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	}
 	p := loadtest.DefaultProfile([]byte(*psk))
 	p.IDFormat, p.IDStart, p.NATD, p.Childless, p.VIP = *idFormat, *idStart, !*noNATD, *childless, *vip
+	if *certDir != "" {
+		if p.Cert, err = loadtest.LoadCertAuth(*certDir, loadtest.PKIClient); err != nil {
+			fmt.Fprintln(stderr, "secgw-loadtest:", err)
+			return 2
+		}
+	}
 	g0, add, err := keyExchanges(*group, *addKE)
 	if err == nil {
 		err = p.SetKeyExchanges(g0, add)
@@ -252,7 +261,7 @@ func keyExchanges(group, addKE string) (ipsec.TransformID, []ipsec.TransformID, 
 type responderFlags struct {
 	listen                                    *string
 	port, nattPort                            *uint
-	psk, id, localTS, remoteTS                *string
+	psk, id, localTS, remoteTS, cert          *string
 	cookie, block, halfOpen, jobLoad, saLimit *uint
 	threads, tableSize, tableSegs             *uint
 	dpdDelay, childRekey                      *time.Duration
@@ -266,6 +275,7 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		port:       fs.Uint("port", 500, "IKE port"),
 		nattPort:   fs.Uint("natt-port", 4500, "NAT-T port"),
 		psk:        fs.String("psk", "load-test-secret", "pre-shared key"),
+		cert:       fs.String("cert", "", "authenticate with the gw certificate of this PKI directory (secgw-loadtest pki) instead of the PSK"),
 		id:         fs.String("id", "gw.load.test", "our identity (local-id)"),
 		localTS:    fs.String("local-ts", "0.0.0.0/0", "security policy local-ts subnet"),
 		remoteTS:   fs.String("remote-ts", "10.200.0.0/16", "security policy remote-ts subnet"),
@@ -301,7 +311,7 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 		return loadtest.ResponderOptions{}, err
 	}
 	return loadtest.ResponderOptions{Group: group, AddKE: addKE, Addrs: addrs, PortIKE: uint16(*f.port), PortNATT: uint16(*f.nattPort),
-		PSK: *f.psk, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
+		PSK: *f.psk, Cert: *f.cert, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
 		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey, Pool: *f.pool}, nil
@@ -435,5 +445,20 @@ func stat(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "cpu_s=%.2f rss_kb=%d\n", ps.CPU.Seconds(), ps.RSS/1024)
+	return 0
+}
+
+// pki writes the PKI of a certificate run (bench-ike CERT=1) to -out.
+func pki(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("secgw-loadtest pki", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory to write root.crt, gw.*, client.* to")
+	if err := fs.Parse(args); err != nil || *out == "" {
+		return 2
+	}
+	if err := loadtest.WritePKI(*out); err != nil {
+		fmt.Fprintln(stderr, "secgw-loadtest pki:", err)
+		return 1
+	}
 	return 0
 }

@@ -48,6 +48,7 @@ var layers = map[string]struct {
 	"internal/netnsutil/netnstest": {leaf, "netnsutil"},
 	"internal/netnsutil":           {leaf, "netnsutil"},
 	"internal/golden":              {leaf, "golden"},
+	"internal/pkitest":             {leaf, "pkitest"},
 	"internal/swanctl":             {leaf, "swanctl"},
 	"internal/archtest":            {leaf, "archtest"},
 	"yang":                         {leaf, "yang"},
@@ -78,6 +79,8 @@ var layers = map[string]struct {
 	"internal/logging":             {subsystem, "logging"},
 	"internal/ike/resolve":         {core, "resolve"},
 	"internal/loadtest":            {subsystem, "loadtest"},
+	"internal/metrics":             {subsystem, "metrics"},
+	"internal/ha":                  {subsystem, "ha"}, // imports neither the engine nor the dataplane: the daemon glues them
 
 	"internal/daemon":     {program, "daemon"},
 	"internal/cli":        {program, "cli"},

@@ -72,7 +72,7 @@ func (c *CLI) showCands(words []string) []Cand {
 		return []Cand{
 			{Word: "config", Help: "The configuration (the candidate in configuration mode) [nodefault] [path]"},
 			{Word: "state", Help: "Configuration and operational state [path]"},
-			{Word: "ike", Help: "IKE SAs (show ike ike-sa [details|with-keys])"},
+			{Word: "ike", Help: "IKE SAs (show ike ike-sa [details|with-keys]), pools (show ike pool), IKE HA (show ike ha)"},
 			{Word: "commits", Help: "The kept commits: id (for rollback), time, user, comment"},
 		}
 	}
@@ -100,7 +100,12 @@ func (c *CLI) showCands(words []string) []Cand {
 	case "ike":
 		if len(words) == 1 {
 			return []Cand{{Word: "ike-sa", Help: "IKE SAs and their child SAs"},
-				{Word: "pool", Help: "Usage of the virtual IP pools; with a pool name, its leases"}}
+				{Word: "pool", Help: "Usage of the virtual IP pools; with a pool name, its leases"},
+				{Word: "ha", Help: "IKE HA: role, sync link, peer role, synced SAs [vrf NAME]"},
+				{Word: "certificates", Help: "The certificate store: subject, issuer, validity, users"}}
+		}
+		if words[1] == "ha" || words[1] == "certificates" {
+			return nil
 		}
 		if words[1] == "pool" {
 			if len(words) == 2 {

@@ -26,11 +26,17 @@ func (c *CLI) show(words []string) error {
 	case "state":
 		return c.showTree(true, words[1:])
 	case "ike":
+		if len(words) >= 2 && words[1] == "ha" {
+			return c.showIkeHA(words[2:]) // ha.go
+		}
 		if len(words) >= 2 && words[1] == "pool" {
 			return c.showPool(words[2:]) // pool.go
 		}
+		if len(words) >= 2 && words[1] == "certificates" {
+			return c.showCertificates(words[2:]) // certs.go
+		}
 		if len(words) < 2 || words[1] != "ike-sa" {
-			return fmt.Errorf("cli: show ike: expected ike-sa or pool")
+			return fmt.Errorf("cli: show ike: expected ike-sa, pool, ha or certificates")
 		}
 		return c.showIkeSA(words[2:])
 	}

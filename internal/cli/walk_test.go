@@ -151,7 +151,7 @@ func TestConcentratorBlocks(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"system", "interface", "interface", "routing", "kpi", "system"}
+	want := []string{"system", "interface", "interface", "routing", "telegraf", "system"}
 	if strings.Join(unsupported, ",") != strings.Join(want, ",") {
 		t.Errorf("not supported: %v, want %v", unsupported, want)
 	}

@@ -58,7 +58,9 @@ var vsrOnly = map[string]map[string]string{
 	"/vrf": {
 		"interface": "interfaces in a vrf: secgw uses the host's interfaces",
 		"routing":   "static routing: configure routes on the host",
-		"kpi":       "KPI export (telegraf/influxdb): not available in this release",
+	},
+	"/vrf/kpi": {
+		"telegraf": "KPI export to telegraf/influxdb: secgw serves its KPIs to Prometheus (kpi prometheus)",
 	},
 }
 

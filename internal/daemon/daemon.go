@@ -147,6 +147,11 @@ type Daemon struct {
 	kernel bool
 	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
 	spdHash *spdHash
+	// ha is IKE HA (ha.go).
+	ha *haSub
+
+	// metrics is the Prometheus endpoint (metrics.go).
+	metrics *metricsEndpoint
 
 	// createdPassword is the admin password generated on first start, or
 	// empty when the users file already existed.
@@ -223,6 +228,7 @@ func New(cfg Config) (*Daemon, error) {
 		_ = d.store.Close()
 		return nil, err
 	}
+	d.startMetrics()
 	return d, nil
 }
 
@@ -240,7 +246,7 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
-		RPCs:      ikeRPCs(d.ike),
+		RPCs:      ikeRPCs(d.ike, d.ha),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
 
@@ -254,6 +260,7 @@ func (d *Daemon) startNetconf() error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	d.ha.bindNetconf(d.netconf)
 	if d.ln, err = net.Listen("tcp", d.cfg.Listen); err != nil {
 		_ = d.netconf.Close()
 		return fmt.Errorf("daemon: netconf: %w", err)
@@ -338,6 +345,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.netconf.Close()
 		err = fmt.Errorf("netconf server stopped: %w", serr)
 	}
+	d.metrics.close()
 	d.stopIKE()
 	if cerr := d.store.Close(); err == nil {
 		err = cerr
@@ -355,6 +363,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) stopIKE() {
 	if d.mobility != nil {
 		d.mobility.close()
+	}
+	if d.ha != nil {
+		d.ha.close()
 	}
 	if d.ike != nil {
 		_ = d.ike.Close()

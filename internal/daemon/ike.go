@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"secgw/generated"
@@ -80,6 +81,7 @@ func (d *Daemon) startIKE() error {
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
 		LogKeys:       d.cfg.LogKeys,
+		PKIDir:        filepath.Join(d.cfg.Dir, "pki"),
 		// The userspace dataplane has no XFRM interfaces: svti-id-in
 		// and svti-id-out are refused there.
 		NoIfID:      d.userspace != nil,
@@ -91,6 +93,7 @@ func (d *Daemon) startIKE() error {
 		Pools:      d.pools,
 		VIPHost:    d.vips,
 	})
+	d.ha = newHASub(d)
 	if x, ok := dp.(*xfrm.Dataplane); ok {
 		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)
 	}
@@ -108,7 +111,11 @@ func (d *Daemon) startIKE() error {
 			// Before IKE: the policies it installs are hashed at once.
 			d.spdHash.start(running)
 		}
+		d.ha.passiveAtStart(running)
 		startErr = d.ike.Start(running)
+		if err := d.ha.start(running); err != nil {
+			d.log.Error("IKE HA could not apply the running configuration", "err", err)
+		}
 	})
 	if startErr != nil {
 		// The running configuration was valid when committed; a failure
@@ -123,6 +130,8 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(d.spdHash)
 	}
 	d.store.Subscribe(d.ike)
+	// After IKE: a role change finds the engine configured.
+	d.store.Subscribe(d.ha)
 	if d.routes != nil {
 		d.store.Subscribe(d.routes)
 	}
@@ -222,6 +231,7 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 			ike.Statistics.EspUnknownSpi = &unknown
 		}
 	}
+	d.ha.state(ike)
 	if r.Wants("vrf", "ike", "diagnostics") {
 		// The dataplane's whole table: only when asked for.
 		ike.Diagnostics = d.diagnostics()
@@ -232,17 +242,17 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 }
 
 // ikeRPCs binds the model's RPCs to the IKE service's typed methods
-// (secgw-ike-rpc.yang's, and secgw-ha's ha-notify, refused until HA is
-// built); the NETCONF server decodes their input and encodes their
-// output.
-func ikeRPCs(s *ikesvc.Service) map[string]netconf.RPCHandler {
+// (secgw-ike-rpc.yang's) and secgw-ha's ha-notify to the HA subsystem;
+// the NETCONF server decodes their input and encodes their output.
+func ikeRPCs(s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandler {
 	return map[string]netconf.RPCHandler{
-		"initiate":  netconf.RPC(s.Initiate),
-		"rekey":     netconf.RPC(s.Rekey),
-		"reauth":    netconf.RPC(s.Reauth),
-		"redirect":  netconf.RPC(s.Redirect),
-		"flush":     netconf.RPC(s.Flush),
-		"ha-notify": netconf.RPC(s.HANotify),
+		"initiate":      netconf.RPC(s.Initiate),
+		"rekey":         netconf.RPC(s.Rekey),
+		"reauth":        netconf.RPC(s.Reauth),
+		"redirect":      netconf.RPC(s.Redirect),
+		"flush":         netconf.RPC(s.Flush),
+		"load-pki-file": netconf.RPC(s.LoadPKIFile),
+		"ha-notify":     netconf.RPC(h.HANotify),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"secgw/internal/rpcerr"
@@ -170,6 +171,8 @@ func (st *Store) validateChanges(changes []Change) error {
 // candidate, then brings running up to date; on any failure it aborts in
 // reverse order and running (in memory and on disk) stays as it was.
 func (st *Store) transact(changes []Change, user, comment string, session uint32, pending bool) (*commitRecord, error) {
+	start := time.Now()
+	defer func() { st.stats.add(time.Since(start)) }()
 	s := st.opt.Schema
 	fwd, inv, err := opsFor(s, s.RootNode(st.running), s.RootNode(st.candidate), changes)
 	if err != nil {
@@ -260,4 +263,22 @@ func (st *Store) snapshotIfDue() {
 	if st.wal.reset() == nil {
 		st.journaled = 0
 	}
+}
+
+// commitStats count the transactions to running and their time, for the
+// metrics (CommitStats).
+type commitStats struct {
+	n, ns atomic.Uint64
+}
+
+func (c *commitStats) add(d time.Duration) {
+	c.n.Add(1)
+	c.ns.Add(uint64(d))
+}
+
+// CommitStats returns how many transactions to running were attempted
+// (commits, confirmed-commit reverts, rollbacks, loads of startup;
+// refused ones included) and the time they took in all. It takes no lock.
+func (st *Store) CommitStats() (n uint64, total time.Duration) {
+	return st.stats.n.Load(), time.Duration(st.stats.ns.Load())
 }

@@ -118,6 +118,9 @@ type Options struct {
 // Store holds the datastores. Its methods are safe for concurrent use;
 // commits and edits are serialized, reads (View) run in parallel.
 type Store struct {
+	// stats count the transactions to running (CommitStats).
+	stats commitStats
+
 	opt Options
 
 	mu sync.RWMutex

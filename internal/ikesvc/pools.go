@@ -200,6 +200,25 @@ func (v vipAdapter) Assign(pools []string, identity string, v6 bool) (engine.VIP
 		DHCP: l.DHCP, Subnets: l.Subnets, Netmasks: l.Netmasks}, nil
 }
 
+// Claim implements engine.VIPClaimer for an HA takeover: the peer's
+// lease is recorded (Inject, as the HA pool sync does) and the IKE SA
+// counted as its holder (Acquire finds identity's address).
+func (v vipAdapter) Claim(l engine.VIPLease) bool {
+	m := v.s.o.Pools
+	if m == nil || !m.Inject(l.Pool, l.Identity, l.Addr) {
+		return false
+	}
+	got, err := m.Acquire([]string{l.Pool}, l.Identity, l.Addr.Is6())
+	if err != nil {
+		return false
+	}
+	if got.Addr != l.Addr {
+		m.Release(got.Pool, l.Identity, got.Addr)
+		return false
+	}
+	return true
+}
+
 func (v vipAdapter) Release(l engine.VIPLease) {
 	if m := v.s.o.Pools; m != nil {
 		m.Release(l.Pool, l.Identity, l.Addr)

@@ -92,13 +92,6 @@ func (s *Service) Flush(_ context.Context, t Target) (Result, error) {
 	return Result{Count: uint32(count), Messages: msgs}, err
 }
 
-// HANotify answers secgw-ha's ha-notify, whose input it does not read:
-// operation-not-supported, as HA is modelled, not built (README, Status).
-func (s *Service) HANotify(context.Context, struct{}) (struct{}, error) {
-	return struct{}{}, &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported,
-		Message: "ike: ha-notify is not supported by this release: high availability is not built yet (README, Status)"}
-}
-
 // initiate negotiates a childless IKE SA of a VPN ('cmd ike initiate
 // ike-sa vpn NAME', RFC 6023) or a child SA of a security policy ('cmd
 // ike initiate child-sa security-policy NAME': on an IKE SA of its VPN

@@ -157,15 +157,3 @@ func TestDataplaneEvents(t *testing.T) {
 	}
 	waitFor(t, func() bool { _, _, _, ok := onlyChild(a); return ok })
 }
-
-// TestHANotifyNotSupported: the ha-notify RPC answers
-// operation-not-supported, naming the feature, until HA runs.
-func TestHANotifyNotSupported(t *testing.T) {
-	s, _ := newService(t, 15560)
-	_, err := s.Call(context.Background(), xml.Name{Space: "urn:secgw:yang:secgw-ha", Local: "ha-notify"},
-		[]byte(`<ha-notify xmlns="urn:secgw:yang:secgw-ha"><group>g1</group><state>MASTER</state></ha-notify>`))
-	var re *rpcerr.Error
-	if !errors.As(err, &re) || re.Tag != "operation-not-supported" || !strings.Contains(re.Message, "high availability") {
-		t.Fatalf("ha-notify: %v", err)
-	}
-}

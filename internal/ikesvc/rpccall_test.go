@@ -27,17 +27,6 @@ func (s *Service) Call(ctx context.Context, name xml.Name, input []byte) ([]byte
 	if rpc == nil {
 		return nil, fmt.Errorf("no RPC %s", name.Local)
 	}
-	if name.Local == "ha-notify" {
-		var in struct{}
-		if err := xmlcodec.DecodeInput(rpc, input, &in); err != nil {
-			return nil, err
-		}
-		out, err := s.HANotify(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		return xmlcodec.AppendOutput(nil, rpc, out)
-	}
 	if name.Local == "redirect" {
 		var in RedirectTarget
 		if err := xmlcodec.DecodeInput(rpc, input, &in); err != nil {

@@ -78,6 +78,9 @@ type Options struct {
 	Activity func(c engine.ChildSA) (in, out time.Time)
 	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
 	LogKeys bool
+	// PKIDir is the directory of the certificate store's files
+	// (pki.go): the data directory's pki/.
+	PKIDir string
 	// NoIfID says that the dataplane cannot bind SAs and policies to an
 	// XFRM interface (the userspace dataplane): a configuration with
 	// svti-id-in or svti-id-out is refused (operation-not-supported)
@@ -119,6 +122,9 @@ type Counters struct{ Bytes, Packets uint64 }
 type Service struct {
 	o   Options
 	log *slog.Logger
+	// cdp is the CRL cache of fetch-crl (cdp.go), made once.
+	cdpOnce sync.Once
+	cdp     *cdpCache
 
 	mu      sync.Mutex
 	eng     *engine.Engine
@@ -271,6 +277,13 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 				fresh = append(fresh, v)
 			}
 		}
+	}
+	var prevPKI *config.PKI
+	if prev != nil {
+		prevPKI = prev.PKI
+	}
+	if err := s.preparePKI(ike, cfg, prevPKI, fresh); err != nil { // pki.go
+		return err
 	}
 	if err := s.supported(cfg, fresh); err != nil {
 		return err

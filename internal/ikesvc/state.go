@@ -46,7 +46,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
 			}
 			e.ChildSa[c.UniqueID] = cs
-			children++
+			if sa.State != "passive" { // the HA standby's: installed nowhere
+				children++
+			}
 		}
 		switch sa.State {
 		case "established":
@@ -56,6 +58,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 		}
 		ike.IkeSa[sa.UniqueID] = e
 	}
+	s.mu.Lock()
+	ike.Pki = pkiState(s.cfg, now) // pki.go
+	s.mu.Unlock()
 	ike.Statistics = &generated.SecgwVrf_Vrf_Ike_Statistics{
 		IkeSaEstablished: &established, IkeSaHalfOpen: &halfOpen, ChildSaInstalled: &children,
 	}
@@ -63,6 +68,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
 	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
+	ops := s.eng.OpStats() // engine/opstats.go
+	ike.Statistics.DpdTimeouts = &ops.DPDTimeouts
+	ike.Statistics.DpdSent, ike.Statistics.Retransmissions = &ops.DPDSent, &ops.Retransmissions
 	s.poolState(ike) // pools.go
 	return ike
 }
@@ -101,6 +109,9 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeying
 	case "rekeyed":
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_rekeyed
+	case "passive":
+		// Held by the HA standby (engine/ha.go), not active here.
+		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_passive
 	default:
 		e.State = generated.SecgwVrf_Vrf_Ike_IkeSa_State_deleting
 	}
@@ -136,6 +147,11 @@ func ikeSAState(sa engine.SAState, now time.Time, keys bool, enums suiteEnums) *
 	if !sa.ReauthAt.IsZero() {
 		e.ReauthTime = ptr(uint64(max(sa.ReauthAt.Sub(now), 0) / time.Second))
 	}
+	// The SA's own counters (engine/opstats.go).
+	e.Statistics = &generated.SecgwVrf_Vrf_Ike_IkeSa_Statistics{
+		RequestsSent: ptr(sa.Stats.Requests), Retransmissions: ptr(sa.Stats.Retransmissions),
+		ChildRekeys: ptr(sa.Stats.ChildRekeys), DpdSent: ptr(sa.Stats.DPDSent),
+	}
 	if keys && sa.Keys != nil {
 		e.SkEi, e.SkEr = hexPtr(sa.Keys.SKei), hexPtr(sa.Keys.SKer)
 		e.SkAi, e.SkAr = hexPtr(sa.Keys.SKai), hexPtr(sa.Keys.SKar)
@@ -164,6 +180,10 @@ func childState(c engine.ChildState, now time.Time, keys bool, enums suiteEnums)
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_rekeyed
 	case "deleting":
 		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_deleting
+	case "passive":
+		// Of a passive IKE SA (HA standby, engine/ha.go): in no
+		// dataplane.
+		cs.State = generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_passive
 	}
 	if !c.Installed.IsZero() {
 		cs.InstalledTime = ptr(uint64(now.Sub(c.Installed) / time.Second))

@@ -61,6 +61,7 @@ func failureReason(reason string) generated.E_SecgwVrf_Vrf_Ike_Statistics_Failur
 		// First: a PPK failure is also an AUTHENTICATION_FAILED (RFC
 		// 8784 §3), and the more telling reason.
 		{"PPK required", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_ppk_required},
+		{"certificate expired", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_certificate_expired},
 		{"NO_PROPOSAL_CHOSEN", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_no_proposal_chosen},
 		{"AUTHENTICATION_FAILED", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_authentication_failed},
 		{"TS_UNACCEPTABLE", generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_ts_unacceptable},

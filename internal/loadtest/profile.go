@@ -56,6 +56,10 @@ type Profile struct {
 	// a tunnel that gets no address fails. Generator.VIPs returns what
 	// each tunnel got.
 	VIP bool
+
+	// Cert, if set, authenticates with certificates instead of the PSK
+	// (cert.go).
+	Cert *CertAuth
 }
 
 // DefaultProfile is the benchmark's suite: IKE with

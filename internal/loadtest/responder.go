@@ -60,6 +60,10 @@ type ResponderOptions struct {
 	// generator's Profile offers (Profile.SetKeyExchanges).
 	Group ipsec.TransformID
 	AddKE []ipsec.TransformID
+	// Cert, if set, is the directory of a certificate run's PKI
+	// (WritePKI): the VPN authenticates both ways with certificates,
+	// its own the "gw" side's, the peer's verified to the root.
+	Cert string
 	// Logger is the engine's logger; nil discards.
 	Logger *slog.Logger
 	// Pool, if set, is the address item of an ike pool "load" the VPN
@@ -125,6 +129,13 @@ func responderConfig(o ResponderOptions) (*config.Config, error) {
 	cfg, err := resolve.Config(ResponderIKE(o))
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: responder configuration: %w", err)
+	}
+	if o.Cert != "" {
+		c, err := LoadCertAuth(o.Cert, PKIGW)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PKI = c.PKI()
 	}
 	return cfg, nil
 }
@@ -193,6 +204,21 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 		ike.Pool = map[string]*generated.SecgwVrf_Vrf_Ike_Pool{"load": {Name: ptr("load"), Address: []string{o.Pool}}}
 		v.VipPool = []string{"load"}
 		v.SecurityPolicy["net"].RemoteTs = nil
+	}
+	if o.Cert != "" {
+		// The certificate store of the files secgwd gets by
+		// load-pki-file (secgwd.go); the engine responder's PKI is set
+		// from the same files (responderConfig).
+		v.LocalId, v.IkePolicy.PreSharedKey = nil, nil
+		v.IkePolicy.LocalAuthMethod = generated.SecgwIke_AuthMethod_certificate
+		v.IkePolicy.RemoteAuthMethod = generated.SecgwIke_AuthMethod_certificate
+		v.IkePolicy.Certificate, v.IkePolicy.CaCertificate = ptr(PKIGW), ptr("root")
+		ike.Pki = &generated.SecgwVrf_Vrf_Ike_Pki{
+			Certificate: map[string]*generated.SecgwVrf_Vrf_Ike_Pki_Certificate{PKIGW: {
+				Name: ptr(PKIGW), CertificateFile: ptr(PKIGW + ".crt"), PrivateKeyFile: ptr(PKIGW + ".key")}},
+			CaCertificate: map[string]*generated.SecgwVrf_Vrf_Ike_Pki_CaCertificate{"root": {
+				Name: ptr("root"), CertificateFile: ptr(PKIRoot)}},
+		}
 	}
 	return ike
 }

@@ -3,6 +3,9 @@ package loadtest
 import (
 	"encoding/xml"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"secgw/generated"
 	"secgw/internal/ncclient"
@@ -46,6 +49,20 @@ func ConfigureSecgwd(s *ncclient.Session, o ResponderOptions) error {
 	cfg, err := SecgwdConfig(o)
 	if err != nil {
 		return err
+	}
+	if o.Cert != "" {
+		// The store's files, by the load-pki-file RPC.
+		for _, f := range []string{PKIGW + ".crt", PKIGW + ".key", PKIRoot} {
+			b, err := os.ReadFile(filepath.Join(o.Cert, f))
+			if err != nil {
+				return fmt.Errorf("loadtest: %w", err)
+			}
+			var esc strings.Builder
+			xml.EscapeText(&esc, b)
+			if msg, err := s.Do(`<load-pki-file xmlns="` + nsIKE + `"><file>` + f + `</file><content>` + esc.String() + `</content></load-pki-file>`); err != nil {
+				return fmt.Errorf("loadtest: load-pki-file %s: %v\n%s", f, err, msg)
+			}
+		}
 	}
 	if msg, err := s.Do("<edit-config><target><candidate/></target><config>" + string(cfg) + "</config></edit-config>"); err != nil {
 		return fmt.Errorf("loadtest: edit-config: %v\n%s", err, msg)

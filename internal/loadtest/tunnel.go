@@ -95,6 +95,9 @@ type tunnel struct {
 	interPlain         []byte
 	interFirst         wire.PayloadType
 	intAuthI, intAuthR []byte
+	// peerHashes are the responder's SIGNATURE_HASH_ALGORITHMS (RFC
+	// 7427 §4), for a certificate run.
+	peerHashes []wire.HashAlgorithm
 
 	// req is the outstanding request, resent on timeout; tries counts
 	// the retransmissions so far; timer is the pending retransmission.
@@ -149,6 +152,9 @@ func (t *tunnel) initRequest(p *Profile) ([]byte, error) {
 		// RFC 9242 §3.2: the IKE_INTERMEDIATE exchanges the additional
 		// key exchanges need (RFC 9370 §2.2.1).
 		ps = append(ps, wire.NewNotify(wire.NotifyIntermediateExchangeSupported, nil))
+	}
+	if p.Cert != nil {
+		ps = append(ps, p.Cert.initPayloads()...) // cert.go
 	}
 	if p.NATD {
 		ps = append(ps, wire.NewNotify(wire.NotifyNATDetectionSourceIP, natdHash(t.spii, 0, t.local)),
@@ -214,6 +220,9 @@ func (t *tunnel) handleInitResponse(p *Profile, m *wire.Message) (next []byte, r
 	}
 	t.spir = m.Header.SPIr
 	t.nr = bytes.Clone(nr.Data)
+	if n := wire.FindNotify(ps, wire.NotifySignatureHashAlgorithms); n != nil {
+		t.peerHashes, _ = n.HashAlgorithms()
+	}
 	t.initResp = m.Raw
 	gir, err := t.dh.SharedSecret(ke.Data)
 	if err != nil {
@@ -344,8 +353,15 @@ func (t *tunnel) authRequest(p *Profile) ([]byte, error) {
 	}
 	t.mid = uint32(1 + len(p.AddKE))
 	body, _ := idi.AppendBody(nil)
-	auth := ikecrypto.AuthPSK(t.prf, p.PSK, t.signedOctets(t.keys.SKpi, t.initReq, t.nr, body))
-	ps := []wire.Payload{idi, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth}}
+	var ps []wire.Payload
+	if p.Cert != nil {
+		if ps, err = p.Cert.authPayloads(t, t.peerHashes); err != nil { // cert.go
+			return nil, err
+		}
+	} else {
+		auth := ikecrypto.AuthPSK(t.prf, p.PSK, t.signedOctets(t.keys.SKpi, t.initReq, t.nr, body))
+		ps = []wire.Payload{idi, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth}}
+	}
 	if p.VIP {
 		ps = append(ps, &wire.Configuration{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{
 			{Type: wire.CPInternalIP4Address}, {Type: wire.CPInternalIP4DNS}}})
@@ -382,7 +398,11 @@ func (t *tunnel) handleAuthResponse(p *Profile, m *wire.Message) error {
 		return failf(phase, "response lacks IDr or AUTH")
 	}
 	so := t.signedOctets(t.keys.SKpr, t.initResp, t.ni, idr.SignedOctets())
-	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(t.prf, p.PSK, so, auth.Data) {
+	if p.Cert != nil {
+		if err := p.Cert.verify(ps, auth, so); err != nil { // cert.go
+			return failf(phase, "responder certificate or AUTH: %v", err)
+		}
+	} else if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(t.prf, p.PSK, so, auth.Data) {
 		return failf(phase, "responder AUTH does not verify")
 	}
 	if p.VIP {

@@ -89,19 +89,20 @@ func TestReferenceDefaults(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	s := load(t)
 	want := map[string]bool{
-		"/vrf/ike/ike-policy-template/pre-shared-key": true,
-		"/vrf/ike/vpn/ike-policy/pre-shared-key":      true,
-		"/vrf/ike/ppk/secret":                         true,
-		"/vrf/ike/radius/server/secret":               true,
-		"/vrf/ike/ha/secret":                          true,
-		"/vrf/ike/ike-sa/sk-ei":                       true,
-		"/vrf/ike/ike-sa/sk-er":                       true,
-		"/vrf/ike/ike-sa/sk-ai":                       true,
-		"/vrf/ike/ike-sa/sk-ar":                       true,
-		"/vrf/ike/ike-sa/child-sa/encr-key-in":        true,
-		"/vrf/ike/ike-sa/child-sa/encr-key-out":       true,
-		"/vrf/ike/ike-sa/child-sa/integ-key-in":       true,
-		"/vrf/ike/ike-sa/child-sa/integ-key-out":      true,
+		"/vrf/ike/ike-policy-template/pre-shared-key":  true,
+		"/vrf/ike/vpn/ike-policy/pre-shared-key":       true,
+		"/vrf/ike/ppk/secret":                          true,
+		"/vrf/ike/radius/server/secret":                true,
+		"/vrf/ike/ha/secret":                           true,
+		"/vrf/ike/ike-sa/sk-ei":                        true,
+		"/vrf/ike/ike-sa/sk-er":                        true,
+		"/vrf/ike/ike-sa/sk-ai":                        true,
+		"/vrf/ike/ike-sa/sk-ar":                        true,
+		"/vrf/ike/ike-sa/child-sa/encr-key-in":         true,
+		"/vrf/ike/ike-sa/child-sa/encr-key-out":        true,
+		"/vrf/ike/ike-sa/child-sa/integ-key-in":        true,
+		"/vrf/ike/ike-sa/child-sa/integ-key-out":       true,
+		"/vrf/kpi/prometheus/basic-auth/password-hash": true,
 	}
 	got := map[string]bool{}
 	var walk func(b *Binding)

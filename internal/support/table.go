@@ -36,38 +36,38 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA   = "high availability: VRRP groups, IKE HA, HA pools"
-	featureCert = "certificate and EAP/RADIUS authentication"
-	featureVRF  = "IKE and routes in a vrf other than main"
-	featureSNMP = "SNMP"
+	featureHA     = "high availability: HA pools (synced virtual IP leases)"
+	featureCert   = "EAP/RADIUS authentication"
+	featureVRF    = "IKE and routes in a vrf other than main"
+	featureSNMP   = "SNMP"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
 // on yet. Keep one row per node or subtree.
 func Refused() []Row {
 	return []Row{
-		{Path: "/vrf/vrrp", Feature: featureHA, Example: []string{"/ vrf main vrrp group g1 instance i1"}},
-		{Path: "/vrf/ike/ha", Feature: featureHA, Example: []string{
+		{Path: "/vrf/ike/ha/pool", Feature: featureHA, Example: []string{
 			"/ vrf main vrrp group group1 instance vrrp0 notify-ha-group ha-group1",
-			"/ vrf main ike ha listen-ha-group ha-group1 node-id 1 local-address 10.9.0.1 remote-address 10.9.0.2 secret 0123456789abcdef0123456789abcdef"}},
+			"/ vrf main ike ha listen-ha-group ha-group1 node-id 1 local-address 10.9.0.1 remote-address 10.9.0.2 secret 0123456789abcdef0123456789abcdef",
+			"/ vrf main ike ha pool hp1 address 10.8.0.0/24"}},
+		// IKE (and so IKE HA) runs in vrf main only: the VRRP groups of
+		// another vrf would notify nothing.
+		{Path: "/vrf/vrrp", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red vrrp group g1 instance i1"}},
 		{Path: "/vrf/ike", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike global-options threads 2"}},
+		{Path: "/vrf/kpi", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red kpi prometheus enabled true"}},
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
 			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 vrf trusted"}},
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
-		{Path: "/vrf/ike/ike-policy-template/certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 certificate gw"}},
-		{Path: "/vrf/ike/ike-policy-template/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike ike-policy-template it1 ca-certificate ca"}},
-		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method certificate"}},
-		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "eap-radius"}, Feature: featureCert,
+		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method eap-radius"}},
+		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate", "eap-radius"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy certificate gw"}},
-		{Path: "/vrf/ike/vpn/ike-policy/ca-certificate", Feature: featureCert, Example: []string{"/ vrf main ike vpn v1 ike-policy ca-certificate ca"}},
-		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "eap-radius"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate", "eap-radius"}, Feature: featureCert,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}

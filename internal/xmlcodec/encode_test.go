@@ -94,7 +94,7 @@ func stateTree(t testing.TB, s *schema.Schema) *generated.Device {
 	sa.SkEi = str("00ff00ff")
 	sa.LocalVip = []string{"10.9.0.1"}
 	sa.GetOrCreateChildSa(9).EncrKeyIn = str("abcd")
-	ike.Ha.GetOrCreateState().Role = generated.SecgwVrf_Vrf_Ike_Ha_State_Role_active
+	ike.Ha.GetOrCreateState().Role = generated.SecgwHa_HaRole_active
 	return d
 }
 
@@ -163,7 +163,7 @@ func TestStatementOrder(t *testing.T) {
 	for _, fp := range c.plans[s.RootBinding().Field("vrf").Elem].fields {
 		names = append(names, fp.f.Name)
 	}
-	if got := strings.Join(names, " "); got != "name description vrrp ike" {
+	if got := strings.Join(names, " "); got != "name description vrrp ike kpi" {
 		t.Errorf("vrf children in order %s", got)
 	}
 }

@@ -234,53 +234,82 @@ func StatementOrder(e *yang.Entry) map[string]int {
 		}
 		return order
 	}
-	augs := append([]*yang.Entry(nil), e.Augmented...)
-	depth := map[*yang.Module]int{}
-	rankOf := func(a *yang.Entry) (int, string) {
+	// The augmenting modules in libyang's order: a module before the
+	// modules it imports (directly or not), and otherwise by name
+	// (secgw-ha, which imports secgw-ike, before it; secgw-kpi, which
+	// does not, after it).
+	modOf := func(a *yang.Entry) *yang.Module {
 		m := yang.RootNode(a.Node)
-		if m == nil {
-			return 0, ""
-		}
-		if m.Kind() == "submodule" && m.Modules != nil && m.BelongsTo != nil {
+		if m != nil && m.Kind() == "submodule" && m.Modules != nil && m.BelongsTo != nil {
 			if mm := m.Modules.Modules[m.BelongsTo.Name]; mm != nil {
 				m = mm
 			}
 		}
-		return importDepth(m, depth, 0), m.Name
+		return m
 	}
-	sort.SliceStable(augs, func(i, j int) bool {
-		di, ni := rankOf(augs[i])
-		dj, nj := rankOf(augs[j])
-		if di != dj {
-			return di > dj
+	byMod := map[*yang.Module][]*yang.Entry{}
+	var mods []*yang.Module
+	for _, a := range e.Augmented {
+		m := modOf(a)
+		if _, ok := byMod[m]; !ok {
+			mods = append(mods, m)
 		}
-		return ni < nj
-	})
-	for _, a := range augs {
-		if a.Node != nil {
-			walk(a.Node, a.Node.Statement(), 0)
+		byMod[m] = append(byMod[m], a)
+	}
+	memo := map[[2]*yang.Module]bool{}
+	for len(mods) > 0 {
+		best := -1
+		for i, m := range mods {
+			needed := false // another remaining module imports m
+			for j, n := range mods {
+				if i != j && m != nil && n != nil && imports(n, m, memo, 0) {
+					needed = true
+					break
+				}
+			}
+			if needed {
+				continue
+			}
+			if best < 0 || modName(m) < modName(mods[best]) {
+				best = i
+			}
 		}
+		if best < 0 {
+			best = 0 // an import cycle (not valid YANG)
+		}
+		for _, a := range byMod[mods[best]] {
+			if a.Node != nil {
+				walk(a.Node, a.Node.Statement(), 0)
+			}
+		}
+		mods = append(mods[:best], mods[best+1:]...)
 	}
 	return order
 }
 
-// importDepth is the length of the longest chain of imports from m.
-func importDepth(m *yang.Module, memo map[*yang.Module]int, guard int) int {
-	if d, ok := memo[m]; ok {
-		return d
+func modName(m *yang.Module) string {
+	if m == nil {
+		return ""
+	}
+	return m.Name
+}
+
+// imports reports whether module a imports b, directly or not.
+func imports(a, b *yang.Module, memo map[[2]*yang.Module]bool, guard int) bool {
+	if r, ok := memo[[2]*yang.Module{a, b}]; ok {
+		return r
 	}
 	if guard > 64 {
-		return 0
+		return false
 	}
-	memo[m] = 0 // cycles (not valid YANG) end here
-	d := 0
-	for _, im := range m.Import {
-		if im.Module != nil {
-			if x := importDepth(im.Module, memo, guard+1) + 1; x > d {
-				d = x
-			}
+	memo[[2]*yang.Module{a, b}] = false // cycles end here
+	r := false
+	for _, im := range a.Import {
+		if im.Module != nil && (im.Module == b || imports(im.Module, b, memo, guard+1)) {
+			r = true
+			break
 		}
 	}
-	memo[m] = d
-	return d
+	memo[[2]*yang.Module{a, b}] = r
+	return r
 }

@@ -29,7 +29,7 @@ const Path = "/usr/lib/ipsec/charon"
 // Plugins is the load list of NOTES.md: kernel-libipsec before
 // kernel-netlink, so that the userspace ESP backend wins and
 // kernel-netlink only serves addresses and routes.
-const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey " +
+const Plugins = "random nonce drbg openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 pkcs8 x509 pubkey " +
 	"kernel-libipsec kernel-netlink socket-default vici counters"
 
 // Options are what differs between the tests' charons.

@@ -21,7 +21,7 @@ const nsYangLibrary = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 // are built into libyang.
 var yangModules = []string{
 	"yang/ietf-inet-types.yang", "yang/ietf-yang-types.yang", "yang/secgw-types.yang",
-	"yang/secgw-vrf.yang", "yang/secgw-ike.yang", "yang/secgw-ha.yang", "yang/secgw-config.yang",
+	"yang/secgw-vrf.yang", "yang/secgw-ike.yang", "yang/secgw-ha.yang", "yang/secgw-config.yang", "yang/secgw-kpi.yang",
 }
 
 // TestYanglint loads the vsr guide's reference configuration (what of it

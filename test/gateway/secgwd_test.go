@@ -11,6 +11,7 @@ import (
 	"secgw/internal/ncclient"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +34,19 @@ type gateway struct {
 	stop func()
 	// extra are the flags it was started with, for restart.
 	extra []string
+	// cmd is secgwd's process; killed is set by kill (a SIGKILL the
+	// test meant: stop expects no clean exit then).
+	cmd    *exec.Cmd
+	killed atomic.Bool
+}
+
+// kill sends secgwd SIGKILL, as a crash would end it.
+func (g *gateway) kill(t *testing.T) {
+	t.Helper()
+	g.killed.Store(true)
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatalf("gateway: kill secgwd: %v", err)
+	}
 }
 
 // netconfAddr is where secgwd listens, inside its namespace.
@@ -78,6 +92,7 @@ func startGatewayIn(t *testing.T, ns, dir, password string, extra ...string) *ga
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("gateway: starting secgwd: %v", err)
 	}
+	g.cmd = cmd
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var once sync.Once
@@ -85,6 +100,10 @@ func startGatewayIn(t *testing.T, ns, dir, password string, extra ...string) *ga
 		once.Do(func() {
 			if g.nc != nil {
 				g.nc.Close()
+			}
+			if g.killed.Load() {
+				exited <- <-exited
+				return
 			}
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {

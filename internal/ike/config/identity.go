@@ -23,7 +23,9 @@ func (id Identity) IsZero() bool { return id.Type == 0 }
 // ParseIdentity parses the local-id / remote-id syntax of secgw-ike-vpn.yang:
 // an IPv4 or IPv6 address (ID_IPV4_ADDR, ID_IPV6_ADDR), "keyid:" followed by
 // the key id (ID_KEY_ID; "keyid:0x..." for binary), an e-mail address
-// (ID_RFC822_ADDR, any string with '@'), otherwise an FQDN (ID_FQDN).
+// (ID_RFC822_ADDR, any string with '@' and no '='), a distinguished name
+// (ID_DER_ASN1_DN, "C=FR, O=secgw, CN=gw": any string with '='; dn.go),
+// otherwise an FQDN (ID_FQDN).
 func ParseIdentity(s string) (Identity, error) {
 	if s == "" {
 		return Identity{}, fmt.Errorf("config: empty identity")
@@ -43,6 +45,9 @@ func ParseIdentity(s string) (Identity, error) {
 			return Identity{}, fmt.Errorf("config: empty key id")
 		}
 		return Identity{Type: wire.IDKeyID, Data: []byte(k)}, nil
+	}
+	if strings.Contains(s, "=") {
+		return parseDN(s)
 	}
 	if strings.Contains(s, "@") {
 		return Identity{Type: wire.IDRFC822Addr, Data: []byte(s)}, nil
@@ -76,6 +81,8 @@ func (id Identity) Matches(p *wire.Identification) bool {
 	switch id.Type {
 	case wire.IDFQDN, wire.IDRFC822Addr:
 		return strings.EqualFold(string(p.Data), string(id.Data))
+	case wire.IDDERASN1DN:
+		return bytes.Equal(p.Data, id.Data) || DNEqual(p.Data, id.Data)
 	}
 	return bytes.Equal(p.Data, id.Data)
 }
@@ -91,6 +98,10 @@ func (id Identity) String() string {
 		}
 	case wire.IDFQDN, wire.IDRFC822Addr:
 		return string(id.Data)
+	case wire.IDDERASN1DN:
+		if dn := DNString(id.Data); dn != "" {
+			return dn
+		}
 	case wire.IDKeyID:
 		return "keyid:0x" + hex.EncodeToString(id.Data)
 	}

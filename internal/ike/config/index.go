@@ -246,7 +246,7 @@ func (c *Config) Apply(d Delta) *Config {
 		}
 	}
 	byName := func(v *VPN) string { return v.Name }
-	n := &Config{Global: d.Global, PPKs: d.PPKs}
+	n := &Config{Global: d.Global, PPKs: d.PPKs, PKI: c.PKI}
 	n.VPNs = splice(c.VPNs, byName, names, vpns)
 	x.anyRemote = splice(old.anyRemote, byName, names, anyRemote)
 	n.Clear = splice(c.Clear, func(p ClearPolicy) string { return p.VPN }, names, slices.Concat(clears...))

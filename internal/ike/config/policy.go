@@ -34,6 +34,9 @@ type Config struct {
 	// used only when the peer names one of these identities (RFC 8784
 	// §3).
 	PPKs []*PPK
+	// PKI is the certificate store of certificate authentication
+	// (cert.go); nil without certificates.
+	PKI *PKI
 	// Clear are the security policies of action pass and drop of the
 	// enabled VPNs, by VPN then policy name. They need no child SA: the
 	// dataplane installs them from the configuration. They are kept out
@@ -201,6 +204,10 @@ type VPN struct {
 	RemoteID Identity
 	// PSK is the decoded pre-shared key (RFC 7296 §2.15). Never log it.
 	PSK []byte
+	// Certs names the certificates of certificate authentication in
+	// Config.PKI; nil when neither side uses certificates (one pointer:
+	// a VPN is kept per configured VPN).
+	Certs *CertNames
 	// PPK is the post-quantum preshared key the VPN names (vpn ppk), or
 	// nil: proposed when initiating, and as responder the only one
 	// accepted (RFC 8784 §3).
@@ -220,8 +227,9 @@ type VPN struct {
 	Child ChildLifetimes
 	// RedirectTo is redirect-to: as responder, a peer authenticated
 	// under this VPN that announced REDIRECT_SUPPORTED is redirected
-	// there in the IKE_AUTH response (RFC 5685); zero: not redirected.
-	RedirectTo wire.Gateway
+	// there in the IKE_AUTH response (RFC 5685); nil: not redirected (a
+	// pointer: few VPNs have one, and one VPN is kept per configured VPN).
+	RedirectTo *wire.Gateway
 	// Policies are the security policies, sorted by name.
 	Policies []SecurityPolicy
 	// StartAction, CloseAction and DPDAction are the ipsec-policy
@@ -246,6 +254,9 @@ type VPN struct {
 	// Unique is unique-sa: what a new IKE SA with the peer identity of
 	// existing ones does to them (engine/unique.go).
 	Unique UniquePolicy
+	// LocalAuth and RemoteAuth are local-auth-method and
+	// remote-auth-method (cert.go).
+	LocalAuth, RemoteAuth AuthMethod
 	// Transport is ike-policy transport: how an IKE SA we initiate
 	// reaches the peer (RFC 9329).
 	Transport Transport

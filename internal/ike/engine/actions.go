@@ -143,6 +143,9 @@ func (e *Engine) Acquire(policy string, pkt Packet) error {
 	if v == nil {
 		return ErrUnknownPolicy
 	}
+	if e.standby() {
+		return ErrStandby // HA: the active node negotiates (ha.go)
+	}
 	var hint *Packet
 	if pkt.Src.IsValid() && pkt.Dst.IsValid() {
 		hint = &pkt
@@ -361,6 +364,9 @@ func (e *Engine) startActions(v *config.VPN) {
 			e.installTrap(v, p)
 		}
 	case config.ActionStart:
+		if e.standby() {
+			return // HA: applied at the takeover (SetRole)
+		}
 		local, remote := e.endpoints(v)
 		e.pace(nil, remote.Addr(), func(w *worker) {
 			// The VPN as configured when its turn comes: a later commit

@@ -12,6 +12,9 @@ func (e *Engine) InitiateChildless(vpn string) (uint32, error) {
 	if v == nil || !v.Initiator() {
 		return 0, ErrUnknownVPN
 	}
+	if e.standby() {
+		return 0, ErrStandby
+	}
 	return e.initiateOn(v, nil), nil
 }
 
@@ -25,6 +28,9 @@ func (e *Engine) InitiateChild(policy string) (uint32, error) {
 	v, pol := e.config().PolicyVPN(policy)
 	if v == nil {
 		return 0, ErrUnknownPolicy
+	}
+	if e.standby() {
+		return 0, ErrStandby
 	}
 	var uid uint32
 	var err error

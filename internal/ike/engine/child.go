@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -226,8 +225,10 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 		installed: sa.w.e.mono()}
 	sa.children = append(sa.children, child)
 	sa.w.e.setSPIOwner(c.InSPI, sa)
+	sa.syncLater() // ha.go
 	sa.armChildTimers(child, c.Lifetimes)
 	if p.rekeyOf != nil {
+		sa.ops.childRekeys++
 		sa.w.e.emit(Event{Kind: ChildRekeyed, SA: sa.uid, Child: c.UniqueID, Old: p.rekeyOf.UniqueID, VPN: c.VPN, Policy: c.Policy})
 	} else {
 		sa.w.e.childUp(sa, child)
@@ -246,6 +247,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 	}
 	c.at = [numChildTimers]int64{}
 	sa.w.e.dropSPI(c.InSPI, sa)
+	sa.syncLater() // ha.go
 	if !c.replaced {
 		sa.w.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: sa.vpnName(), Policy: c.Policy})
 	}
@@ -385,7 +387,14 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		return out, c
 	}
 	sa.lastError = wire.NotifyTSUnacceptable
-	sa.childLog().Info("no security policy matches the proposed selectors")
+	var configured []ipsec.TrafficSelector
+	for _, pol := range sa.vpn.Policies {
+		configured = append(configured, pol.Remote, pol.Local)
+	}
+	sa.w.e.refused(slog.LevelInfo, wire.NotifyTSUnacceptable, "no security policy matches the proposed selectors", sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(),
+		"reason", "no security policy matches the proposed selectors",
+		"received", "TSi "+selectorsString(r.tsi)+"; TSr "+selectorsString(r.tsr),
+		"configured", "remote, local of each policy: "+selectorsString(configured))
 	return []wire.Payload{wire.NewNotify(wire.NotifyTSUnacceptable, nil)}, nil
 }
 
@@ -400,8 +409,16 @@ func (sa *ikeSA) refuseChild(r childRequest, level slog.Level, why string) []wir
 	if r.rekeyOf != nil {
 		policy = r.rekeyOf.Policy
 	}
-	sa.childLog().Log(context.Background(), level, "child SA refused", "policy", policy,
-		"notify", wire.NotifyNoProposalChosen.String(), "reason", why)
+	var configured []wire.Proposal
+	if sa.vpn != nil {
+		configured = sa.vpn.ESPProposals
+	}
+	var received []wire.Proposal
+	if r.sap != nil {
+		received = r.sap.Proposals
+	}
+	sa.w.e.refused(level, wire.NotifyNoProposalChosen, "child SA refused", sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(), "policy", policy,
+		"reason", why, "received", proposalsString(received), "configured", proposalsString(configured))
 	sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpnName(), Policy: policy,
 		Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})
 	return []wire.Payload{wire.NewNotify(wire.NotifyNoProposalChosen, nil)}

@@ -192,7 +192,7 @@ func (sa *ikeSA) startEAP(ps []wire.Payload) []wire.Payload {
 		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true}); !ok {
 			continue
 		}
-		if len(v.PSK) == 0 && !peerEAPOnly {
+		if !ownCredential(v) && !peerEAPOnly {
 			continue // nothing to authenticate ourselves with
 		}
 		vpn = v
@@ -202,7 +202,7 @@ func (sa *ikeSA) startEAP(ps []wire.Payload) []wire.Payload {
 	// offers it. We take it only when we have no key of our own to
 	// authenticate with (the VPN has no pre-shared-key): our AUTH is
 	// always the safer way, whatever the EAP method.
-	eapOnly := peerEAPOnly && vpn != nil && len(vpn.PSK) == 0
+	eapOnly := peerEAPOnly && vpn != nil && !ownCredential(vpn)
 	peer := config.Identity{Type: idi.IDType, Data: idi.Data}.String()
 	if vpn == nil {
 		sa.lastError = wire.NotifyAuthenticationFailed
@@ -220,9 +220,18 @@ func (sa *ikeSA) startEAP(ps []wire.Payload) []wire.Payload {
 	sa.log().Info("starting EAP with the AAA server", "peer-id", peer, "vpn", vpn.Name, "eap-only", eapOnly)
 	resp := []wire.Payload{st.myID}
 	if !eapOnly {
+		// Our AUTH by local-auth-method: the PSK, or CERTs and a
+		// signature (auth_cert.go).
 		body, _ := st.myID.AppendBody(nil)
-		resp = append(resp, &wire.Auth{Method: wire.AuthSharedKeyMIC,
-			Data: ikecrypto.AuthPSK(sa.prf(), vpn.PSK, sa.signedOctets(sa.keys().SKpr, sa.initResponse, sa.ni, body))})
+		auth, err := sa.localAuth(vpn, sa.signedOctets(sa.keys().SKpr, sa.initResponse, sa.ni, body))
+		if err != nil {
+			sa.eap = nil
+			sa.lastError = wire.NotifyAuthenticationFailed
+			sa.log().Warn("cannot authenticate ourselves to an EAP peer", "vpn", vpn.Name, "err", err)
+			sa.closeAfterResponse = true
+			return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
+		}
+		resp = append(resp, auth...)
 	}
 	// RFC 3748 §5.1: the Identity request; its answer names the user
 	// for the AAA server (RFC 3579 §2.1).
@@ -368,4 +377,10 @@ func (sa *ikeSA) eapFailWith(why string, eapMsg []byte) []wire.Payload {
 		resp = append(resp, &wire.EAP{Message: eapMsg})
 	}
 	return append(resp, wire.NewNotify(wire.NotifyAuthenticationFailed, nil))
+}
+
+// ownCredential reports whether v has a way to authenticate us with
+// AUTH: a pre-shared-key, or a certificate (local-auth-method).
+func ownCredential(v *config.VPN) bool {
+	return v.LocalAuth == config.AuthCert || len(v.PSK) > 0
 }

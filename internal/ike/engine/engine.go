@@ -28,7 +28,10 @@
 // with SET_WINDOW_SIZE (window.go, RFC 7296 §2.3). Protected messages larger than the
 // fragment size travel as IKE fragments (fragment.go, RFC 7383), and an SA
 // whose own address is behind a NAT sends NAT keepalives (keepalive.go,
-// RFC 3948); their timers are messages too.
+// RFC 3948); their timers are messages too. For high availability
+// (ha.go) the engine reports its established IKE SAs as records to a
+// SyncSink, and in the standby role holds the records of the other node
+// passive and drops every datagram until SetRole makes it take them over.
 package engine
 
 import (
@@ -128,6 +131,11 @@ type Options struct {
 	// AAA, if set, is the AAA server of remote-auth-method eap-radius
 	// (eap.go); without it EAP peers are refused.
 	AAA AAA
+	// HAStandby starts the engine in the HA standby role (the HA
+	// design's "init": the node with ike ha configured answers and
+	// initiates nothing until its VRRP group is known); SetRole moves
+	// it. false, the default: active from the start (ha.go).
+	HAStandby bool
 	// VIPs, if set, serves the virtual IPs of the configuration payload
 	// (vip.go): leases from the pools as responder, the addresses
 	// received installed on the host as initiator. nil: no CFG_REPLY is
@@ -179,6 +187,10 @@ type Engine struct {
 	// panics counts the panics recovered at the roots of the
 	// engine's goroutines (recoverPanic).
 	panics atomic.Uint64
+	// ops counts requests, retransmissions, DPD and refusals; running
+	// is Run's dispatcher, for WorkerStats (opstats.go).
+	ops     opCounters
+	running atomic.Pointer[runner]
 
 	// contacts finds the established IKE SAs by peer identity, for
 	// INITIAL_CONTACT and unique-sa (unique.go).
@@ -205,6 +217,9 @@ type Engine struct {
 	acquires map[string]time.Time
 	// warnedNoTraps: the dataplane's lack of trap policies was logged.
 	warnedNoTraps bool
+
+	// ha is the HA role, the passive SAs and the SyncSink (ha.go).
+	ha haState
 }
 
 // config returns the configuration in use.
@@ -255,6 +270,7 @@ func New(o Options) *Engine {
 		acquires: map[string]time.Time{},
 	}
 	e.cfg.Store(o.Config)
+	e.ha.standby.Store(o.HAStandby)
 	e.set.Store(e.newWorkerSet(o.Config.Global))
 	e.initCookies()
 	return e
@@ -268,6 +284,11 @@ func New(o Options) *Engine {
 // is taken.
 func (e *Engine) HandleDatagram(d Datagram) {
 	defer e.recoverPanic("datagram")
+	if e.standby() {
+		// HA standby: the active node answers (ha.go).
+		e.ha.dropped.Add(1)
+		return
+	}
 	data := d.Data
 	if d.Local.Port() == PortNATT {
 		// RFC 3948 §2.2: IKE on port 4500 follows the Non-ESP Marker.
@@ -340,6 +361,9 @@ func (e *Engine) InitiateSA(vpn string) (uint32, error) {
 	v := e.config().VPN(vpn)
 	if v == nil || !v.Initiator() {
 		return 0, ErrUnknownVPN
+	}
+	if e.standby() {
+		return 0, ErrStandby
 	}
 	return e.initiateOn(v, v.Policies[:min(1, len(v.Policies))]), nil
 }
@@ -488,6 +512,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	if sa.state == stateDeleted {
 		return
 	}
+	sa.syncLater() // an SADelete (ha.go)
 	sa.stopTimers()
 	sa.stopIKETimers()
 	sa.endHalfOpen()

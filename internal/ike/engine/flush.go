@@ -38,6 +38,7 @@ func (e *Engine) flush(sa *ikeSA) {
 	}
 	tell := sa.hasKeys() && (sa.state == stateEstablished || (sa.state == stateAuth && sa.initiator))
 	sa.log().Info("IKE SA flushed")
+	sa.syncLater() // gone for the standby too (ha.go)
 	sa.closing = true
 	sa.peerDead, sa.closedByPeer, sa.reestablish = false, false, nil
 	if tell && sa.busy() {

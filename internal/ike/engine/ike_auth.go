@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
@@ -43,6 +44,9 @@ func localIdentity(sa *ikeSA, v *config.VPN) config.Identity {
 	if !v.LocalID.IsZero() {
 		return v.LocalID
 	}
+	if id, ok := sa.certIdentity(v); ok {
+		return id // auth_cert.go
+	}
 	return config.AddrIdentity(sa.local.Addr())
 }
 
@@ -62,12 +66,18 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		}
 		skpi = t.ppk.SKpi
 	}
-	auth := ikecrypto.AuthPSK(sa.prf(), v.PSK, sa.signedOctets(skpi, sa.initRequest, sa.nr, body))
+	auth, err := sa.localAuth(v, sa.signedOctets(skpi, sa.initRequest, sa.nr, body)) // CERTs and AUTH (auth_cert.go)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 7296 §1.2: IDi, [CERT,] [CERTREQ,] [IDr,] AUTH.
 	ps := []wire.Payload{t.idi}
+	ps = append(ps, auth[:len(auth)-1]...)
+	ps = append(ps, sa.certReq(v)...)
 	if !v.RemoteID.IsZero() {
 		ps = append(ps, v.RemoteID.Payload(true))
 	}
-	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: auth})
+	ps = append(ps, auth[len(auth)-1])
 	if sa.usePPK {
 		ps = append(ps, wire.NewNotify(wire.NotifyPPKIdentity, ppkIdentity(v.PPK.ID)))
 		if !v.RequirePPK {
@@ -148,8 +158,8 @@ func (t *authTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 		}
 	}
 	so := sa.signedOctets(skpr, sa.initResponse, sa.ni, idr.SignedOctets())
-	if auth.Method != wire.AuthSharedKeyMIC || !ikecrypto.VerifyAuthPSK(sa.prf(), v.PSK, so, auth.Data) {
-		return notifyErr(wire.NotifyAuthenticationFailed, "peer AUTH does not verify")
+	if err := sa.verifyPeerAuth(v, ps, idr, auth, so); err != nil { // auth_cert.go
+		return notifyErr(wire.NotifyAuthenticationFailed, "%v", err)
 	}
 	if n := wire.FindNotify(ps, wire.NotifyRedirect); n != nil && v.FollowRedirect {
 		if ok, err := t.authRedirect(sa, m, n); ok {
@@ -286,19 +296,26 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
 	}
+	sa.certReceived(ps) // auth_cert.go
 	so := sa.signedOctets(sa.keys().SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
 	vpn, ppk, ppkWhy := sa.authenticatePeer(ps, idi, idr, auth, so)
 	if vpn == nil {
 		// RFC 7296 §2.21.2: AUTHENTICATION_FAILED, and the IKE SA is gone.
 		sa.lastError = wire.NotifyAuthenticationFailed
 		peer := config.Identity{Type: idi.IDType, Data: idi.Data}.String()
+		reason := "no VPN of the peer's address accepts its identity and AUTH"
 		if ppkWhy != "" {
 			// RFC 8784 §3: a PPK was required and not used.
 			sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: PPK required: " + ppkWhy
-			sa.log().Info("authentication of peer failed", "peer-id", peer, "reason", "PPK required: "+ppkWhy)
-		} else {
-			sa.log().Info("authentication of peer failed", "peer-id", peer)
+			reason = "PPK required: " + ppkWhy
+		} else if why := sa.cert.why; why != nil {
+			// auth_cert.go: the certificate's reason, counted apart
+			// when it expired.
+			sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: " + why.Error()
+			reason = why.Error()
 		}
+		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "authentication of peer failed", sa.remote, "exchange", "IKE_AUTH",
+			"unique-id", sa.uid, "peer-id", peer, "auth-method", authMethodName(auth.Method), "reason", reason)
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
@@ -306,6 +323,9 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if sa.uniqueRefuses(vpn, config.Identity{Type: idi.IDType, Data: idi.Data}, ic) {
 		// unique-sa keep (unique.go); RFC 7296 §2.21.2.
 		sa.lastError = wire.NotifyAuthenticationFailed
+		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "IKE SA refused by unique-sa keep", sa.remote, "exchange", "IKE_AUTH",
+			"unique-id", sa.uid, "vpn", vpn.Name, "peer-id", config.Identity{Type: idi.IDType, Data: idi.Data}.String(),
+			"auth-method", authMethodName(auth.Method), "reason", "unique-sa keep: the identity has an IKE SA")
 		sa.closeAfterResponse = true
 		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
 	}
@@ -316,7 +336,17 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if ppk != nil {
 		skpr = ppk.keys.SKpr // RFC 8784 §3: our AUTH with SK_pr'
 	}
-	myAuth := ikecrypto.AuthPSK(sa.prf(), vpn.PSK, sa.signedOctets(skpr, sa.initResponse, sa.ni, body))
+	myAuth, err := sa.localAuth(vpn, sa.signedOctets(skpr, sa.initResponse, sa.ni, body)) // CERTs and AUTH (auth_cert.go)
+	if err != nil {
+		sa.log().Warn("cannot authenticate ourselves", "err", err)
+		sa.lastError = wire.NotifyAuthenticationFailed
+		sa.failure = wire.NotifyAuthenticationFailed.String() + " sent: " + err.Error()
+		sa.closeAfterResponse = true
+		if ppk != nil {
+			ppk.keys.Clear()
+		}
+		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
+	}
 	if ppk != nil {
 		sa.commitPPK(ppk.keys, ppk.name)
 	}
@@ -327,7 +357,8 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	sa.w.e.emit(Event{Kind: IKEUp, SA: sa.uid, VPN: sa.vpn.Name})
 	sa.startIKETimers()
 	sa.uniqueEstablished(ic) // unique.go
-	resp := []wire.Payload{myID, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: myAuth}}
+	// IDr, [CERT,] AUTH (RFC 7296 §1.2)
+	resp := append([]wire.Payload{myID}, myAuth...)
 	sa.peerWindowFrom(ps)                     // window.go
 	resp = append(resp, sa.windowNotify()...) // RFC 7296 §2.3
 	if sa.mobikeNegotiated(ps); sa.mobike {

@@ -73,6 +73,8 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		// responder announces it, again after a COOKIE.
 		ps = append(ps, wire.NewNotify(wire.NotifyUsePPK, nil))
 	}
+	// RFC 7427 §4 (auth_cert.go)
+	ps = append(ps, sa.certInitPayloads(false, sa.vpn)...)
 	ps = append(ps, sa.redirectNotifies()...) // RFC 5685 (redirect.go)
 	return ps, nil
 }
@@ -127,6 +129,7 @@ func (t *initTask) process(sa *ikeSA, m *wire.Message, ps []wire.Payload) error 
 	}
 	sa.startIntermediate(chosen) // intermediate.go
 	sa.detectNAT(ps)
+	sa.certReceived(ps) // auth_cert.go
 	// RFC 7383 §2.3: fragments only when both sides announced support.
 	sa.fragOK = sa.vpn.Fragmentation && wire.FindNotify(ps, wire.NotifyIKEv2FragmentationSupported) != nil
 	if sa.vpn.PPK != nil {
@@ -250,8 +253,9 @@ func (sa *ikeSA) spirForNATD() uint64 {
 // why in the log and reports an IKEFailed event without an SA (counted in
 // the statistics' failures), so that an operator sees why a peer cannot
 // connect.
-func (e *Engine) refuseInit(d Datagram, m *wire.Message, vpn, why string) {
-	e.log.Info("IKE_SA_INIT refused", "remote", d.Remote, "vpn", vpn, "notify", wire.NotifyNoProposalChosen.String(), "reason", why)
+func (e *Engine) refuseInit(d Datagram, m *wire.Message, vpn, why string, received, configured []wire.Proposal) {
+	e.refused(slog.LevelInfo, wire.NotifyNoProposalChosen, "IKE_SA_INIT refused", d.Remote, "exchange", "IKE_SA_INIT", "vpn", vpn, "reason", why,
+		"received", proposalsString(received), "configured", proposalsString(configured))
 	e.replyInit(d, m, wire.NewNotify(wire.NotifyNoProposalChosen, nil))
 	e.emit(Event{Kind: IKEFailed, VPN: vpn, Reason: wire.NotifyNoProposalChosen.String() + " sent: " + why})
 }
@@ -369,22 +373,24 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		}
 	}
 	if vpn == nil {
-		e.refuseInit(d, m, cands[0].Name, "no IKE proposal of the peer is acceptable")
+		e.refuseInit(d, m, cands[0].Name, "no IKE proposal of the peer is acceptable", sap.Proposals, cands[0].IKEProposals)
 		return
 	}
 	suite, err := ikeSuite(chosen)
 	if err != nil {
-		e.refuseInit(d, m, vpn.Name, err.Error())
+		e.refuseInit(d, m, vpn.Name, err.Error(), sap.Proposals, vpn.IKEProposals)
 		return
 	}
 	if ke.Group != suite.Group {
 		// RFC 7296 §1.2: the initiator guessed wrong; name our group.
+		e.refused(slog.LevelInfo, wire.NotifyInvalidKEPayload, "IKE_SA_INIT refused", d.Remote, "exchange", "IKE_SA_INIT", "vpn", vpn.Name,
+			"received", ipsec.TransformName(ipsec.TransformKE, ke.Group), "configured", ipsec.TransformName(ipsec.TransformKE, suite.Group))
 		e.replyInit(d, m, wire.InvalidKEPayload(suite.Group))
 		return
 	}
 	if len(proposal.AdditionalKEs(chosen)) > 0 && wire.FindNotify(ps, wire.NotifyIntermediateExchangeSupported) == nil {
 		// RFC 9370 §2.2.1: additional key exchanges need IKE_INTERMEDIATE.
-		e.refuseInit(d, m, vpn.Name, "additional key exchanges offered without INTERMEDIATE_EXCHANGE_SUPPORTED")
+		e.refuseInit(d, m, vpn.Name, "additional key exchanges offered without INTERMEDIATE_EXCHANGE_SUPPORTED", sap.Proposals, vpn.IKEProposals)
 		return
 	}
 	dh, err := ikecrypto.NewDH(suite.Group, e.o.Rand)
@@ -393,6 +399,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	}
 	sa := e.newSA(w, false, vpn)
 	sa.handshake = &handshake{candidates: cands}
+	sa.certReceived(ps) // auth_cert.go
 	sa.spii, sa.spir = h.SPIi, sa.id
 	sa.local, sa.remote = d.Local, d.Remote
 	sa.natt = d.Local.Port() == PortNATT
@@ -428,6 +435,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 		resp = append(resp, wire.NewNotify(wire.NotifyUsePPK, nil))
 		sa.usePPK = true
 	}
+	resp = append(resp, sa.certInitPayloads(true, cands...)...) // RFC 7427 §4, RFC 7296 §1.2 (auth_cert.go)
 	raw, err := sa.encode(wire.ExchangeIKESAInit, 0, true, resp)
 	if err != nil {
 		e.removeSA(sa)

@@ -291,6 +291,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 	}
 	n.startIKETimers()
 	e.contacts.add(n) // same identities as old (unique.go)
+	n.syncLater()     // a record of its own (ha.go)
 	e.emit(Event{Kind: IKERekeyed, SA: n.uid, Old: old.uid, VPN: n.vpn.Name})
 	return n
 }
@@ -320,6 +321,8 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 	sa.tasks = nil
 	sa.successor = n
 	n.vip, sa.vip = sa.vip, nil // the leases and addresses go with the SA (vip.go)
+	sa.syncLater()              // its SADelete: its child SAs are n's now (ha.go)
+	n.syncLater()
 	n.pendingChildren, sa.pendingChildren = n.pendingChildren+sa.pendingChildren, 0
 	n.replaces, sa.replaces = sa.replaces, 0
 	sa.stopIKETimers()

@@ -68,6 +68,8 @@ type ikeSA struct {
 	initiator bool
 	state     saState
 	lastError wire.NotifyType
+	// ops are the SA's counters of the state (opstats.go).
+	ops saOps
 	// natt is set once IKE moved to port 4500 (RFC 7296 §2.23);
 	// natLocal and natRemote say which side a NAT is in front of.
 	natt, natLocal, natRemote bool
@@ -177,6 +179,7 @@ type ikeSA struct {
 	vip *vipState
 
 	taskManager
+	haSA
 }
 
 // handshake is the state of IKE_SA_INIT and IKE_AUTH (RFC 7296 §1.2).
@@ -201,6 +204,8 @@ type handshake struct {
 	// intermediateState is that of the IKE_INTERMEDIATE exchanges
 	// (intermediate.go).
 	intermediateState
+	// cert is the certificate authentication state (auth_cert.go).
+	cert certHandshake
 }
 
 // log returns the SA's logger.

@@ -34,6 +34,12 @@ type pacedInit struct {
 // allows it now, else once its turn comes. cur is the worker whose lock
 // the caller holds (nil for none), as for onPeer.
 func (e *Engine) pace(cur *worker, a netip.Addr, f func(w *worker)) {
+	g := f
+	f = func(w *worker) {
+		if !e.standby() { // HA: a standby initiates nothing (ha.go)
+			g(w)
+		}
+	}
 	p := &e.pacer
 	p.mu.Lock()
 	interval, paced := e.initiateInterval()

@@ -117,6 +117,15 @@ func (sa *ikeSA) authenticatePeer(ps []wire.Payload, idi, idr *wire.Identificati
 		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true}); !ok {
 			continue
 		}
+		if v.RemoteAuth == config.AuthCert {
+			// auth_cert.go; a PPK is refused with certificates at
+			// commit.
+			if err := sa.verifyPeerAuth(v, ps, idi, auth, so); err != nil {
+				sa.cert.why = err
+				continue
+			}
+			return v, nil, ""
+		}
 		if len(v.PSK) == 0 || auth.Method != wire.AuthSharedKeyMIC {
 			continue
 		}

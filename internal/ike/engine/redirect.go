@@ -405,10 +405,10 @@ func (t *redirectTask) process(sa *ikeSA, _ *wire.Message, _ []wire.Payload) err
 // announced REDIRECT_SUPPORTED; nil otherwise. The IKE SA then carries
 // no child SA and lives redirectGrace at most.
 func (sa *ikeSA) authRedirectResponse(v *config.VPN) *wire.Notify {
-	if v.RedirectTo.IsZero() || !sa.peerRedirect {
+	if v.RedirectTo == nil || v.RedirectTo.IsZero() || !sa.peerRedirect {
 		return nil
 	}
-	n, err := wire.NewRedirect(v.RedirectTo, nil)
+	n, err := wire.NewRedirect(*v.RedirectTo, nil)
 	if err != nil {
 		return nil
 	}

@@ -240,7 +240,7 @@ func TestRedirectIgnored(t *testing.T) {
 // nonce and without child SA; A deletes that IKE SA with one D(IKE) and
 // sets up its tunnel at C with REDIRECTED_FROM(B).
 func TestRedirectAuth(t *testing.T) {
-	toC := func(o *engine.Options) { o.Config.VPNs[0].RedirectTo = wire.Gateway{Addr: addrC} }
+	toC := func(o *engine.Options) { o.Config.VPNs[0].RedirectTo = &wire.Gateway{Addr: addrC} }
 	a, b, c := redirectPeers(t, followRedirects, toC, nil)
 	if err := a.e.Initiate("to-b"); err != nil {
 		t.Fatal(err)

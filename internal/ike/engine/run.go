@@ -4,6 +4,8 @@ import (
 	"context"
 	"secgw/internal/ipsec"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"secgw/internal/ike/wire"
 )
@@ -29,6 +31,7 @@ const (
 // twice at once.
 func (e *Engine) Run(ctx context.Context) error {
 	r := &runner{e: e}
+	e.running.Store(r)
 	defer r.stop()
 	for {
 		d, err := e.o.Conn.Receive(ctx)
@@ -45,21 +48,28 @@ type runner struct {
 	e      *Engine
 	set    *workerSet
 	queues []workQueue
-	done   chan struct{}
-	wg     sync.WaitGroup
+	// view is queues for WorkerStats, read from other goroutines.
+	view atomic.Pointer[[]workQueue]
+	done chan struct{}
+	wg   sync.WaitGroup
 }
 
-type workQueue struct{ hi, lo chan Datagram }
+type workQueue struct {
+	hi, lo chan Datagram
+	load   *workerLoad // opstats.go
+}
 
 func (r *runner) start(s *workerSet) {
 	r.set, r.done = s, make(chan struct{})
 	r.queues = make([]workQueue, len(s.workers))
 	for i := range r.queues {
-		q := workQueue{hi: make(chan Datagram, workerQueueLen), lo: make(chan Datagram, initQueueLen)}
+		q := workQueue{hi: make(chan Datagram, workerQueueLen), lo: make(chan Datagram, initQueueLen), load: &workerLoad{}}
 		r.queues[i] = q
 		r.wg.Add(1)
 		go r.work(q, r.done)
 	}
+	qs := r.queues
+	r.view.Store(&qs)
 }
 
 func (r *runner) stop() {
@@ -116,7 +126,10 @@ func (r *runner) work(q workQueue, done chan struct{}) {
 			}
 		}
 		r.e.jobs.Add(-1)
+		start := time.Now()
 		r.e.HandleDatagram(d)
+		q.load.jobs.Add(1)
+		q.load.busyNs.Add(uint64(time.Since(start)))
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 type SAState struct {
 	UniqueID   uint32
 	VPN        string
-	State      string // created, connecting, established, rekeying, rekeyed, deleting
+	State      string // created, connecting, established, passive (HA standby), rekeying, rekeyed, deleting
 	Initiator  bool
 	SPIi, SPIr uint64
 	// Local and Remote are the current IKE endpoints (port 4500 after
@@ -51,6 +51,9 @@ type SAState struct {
 	// rekeyed, reauthenticated and deleted (zero: never).
 	RekeyAt, ReauthAt, ExpireAt time.Time
 	Children                    []ChildState
+	// Stats are the SA's counters (requests, retransmissions, child
+	// rekeys, liveness checks sent).
+	Stats SAStats
 }
 
 // ChildState is one child SA of an SAState.
@@ -58,7 +61,8 @@ type ChildState struct {
 	ChildSA
 	Installed time.Time
 	// State is installed, rekeying, rekeyed (replaced, waiting for its
-	// delete) or deleting.
+	// delete), deleting, or passive (held by the HA standby, not in the
+	// dataplane).
 	State string
 	// RekeyAt and ExpireAt are when the child SA is due to be rekeyed and
 	// deleted (zero: never, or no longer).
@@ -83,7 +87,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 			AddKEs:   slices.Clone(sa.addKEs),
 			UDPEncap: sa.natLocal || sa.natRemote, PPKUsed: sa.ppkUsed, MOBIKE: sa.mobike, MOBIKEInitiator: sa.mobikeInitiator, Established: e.timeAt(sa.established),
 			RekeyAt: e.timeAt(sa.at[timerIKERekey]), ReauthAt: e.timeAt(sa.at[timerIKEReauth]),
-			ExpireAt: e.timeAt(sa.at[timerIKEExpire]),
+			ExpireAt: e.timeAt(sa.at[timerIKEExpire]), Stats: sa.ops.stats(),
 		}
 		if sa.vip != nil {
 			s.LocalVIPs, s.RemoteVIPs, s.DNS = slices.Clone(sa.vip.local), sa.remoteVIPs(), slices.Clone(sa.vip.dns)
@@ -130,6 +134,7 @@ func (e *Engine) Snapshot(keys bool) []SAState {
 		out = append(out, s)
 		return true
 	})
+	out = append(out, e.passiveStates(keys)...) // HA standby (ha_sa.go)
 	slices.SortFunc(out, func(a, b SAState) int { return int(a.UniqueID) - int(b.UniqueID) })
 	return out
 }

@@ -112,6 +112,9 @@ func (sa *ikeSA) outstanding(f func(task) bool) bool {
 // too and its message ID is within the send window.
 func (sa *ikeSA) startNext() {
 	for len(sa.tasks) > 0 && sa.state != stateDeleted {
+		if sa.haFirstReq && !sa.livenessFirst() {
+			return // the first request after an HA takeover goes alone (ha_msgid.go)
+		}
 		t := sa.tasks[0]
 		if len(sa.out) > 0 {
 			if !sa.concurrent(t) || !sa.outstanding(sa.concurrent) {
@@ -166,6 +169,7 @@ func (sa *ikeSA) sendRequest(t task, id uint32) bool {
 	i, _ := slices.BinarySearchFunc(sa.out, id, func(r *request, id uint32) int { return int(int64(r.id) - int64(id)) })
 	sa.out = slices.Insert(sa.out, i, r)
 	sa.log().Debug("sending request", "exchange", t.exchange(), "msgid", id, "fragments", len(msgs), "outstanding", len(sa.out))
+	sa.countRequest(t)
 	sa.sendAll(msgs)
 	sa.armRetransmit(r)
 	return true
@@ -225,6 +229,9 @@ func (sa *ikeSA) expiredRetransmit() {
 			// A flushed SA's end is the operator's, not a dead peer's:
 			// no dpd-action (flush.go).
 			sa.peerDead = sa.state == stateEstablished && !sa.flushed
+			if sa.peerDead {
+				sa.countDPDTimeout(r)
+			}
 			sa.fail(errPeerDead)
 			return
 		}
@@ -233,6 +240,7 @@ func (sa *ikeSA) expiredRetransmit() {
 			sa.tryOtherPath() // mobike.go
 		}
 		sa.log().Debug("retransmitting request", "msgid", r.id, "try", r.try)
+		sa.countRetransmit()
 		sa.sendAll(r.msgs)
 		c := sa.w.e.config().Global.Retransmit
 		d := r.fixed
@@ -249,6 +257,10 @@ func (sa *ikeSA) expiredRetransmit() {
 // response and is dropped (RFC 7296 §2.2).
 func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	i := slices.IndexFunc(sa.out, func(r *request) bool { return r.id == m.Header.MessageID })
+	if i >= 0 && m.Header.Exchange != sa.out[i].task.exchange() && sa.haFirstReq {
+		sa.cachedAnswer(i, m) // ha_msgid.go
+		return
+	}
 	if i < 0 || m.Header.Exchange != sa.out[i].task.exchange() {
 		return
 	}
@@ -275,6 +287,8 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 	}
 	sa.rearmRetransmit()
 	sa.lastIn = sa.w.e.mono()
+	sa.haFirstReq = false
+	defer sa.syncLater() // the message IDs moved (ha.go)
 	if sa.flushed {
 		// The answer the flush waited for: not acted on; the D(IKE)
 		// follows (flush.go) once nothing is outstanding.
@@ -317,7 +331,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	if m.Header.Exchange == wire.ExchangeIKESAInit || id < sa.expectID {
 		return
 	}
-	if w := sa.recvWindow(); id-sa.expectID >= w {
+	if w := sa.recvWindow(); id-sa.expectID >= w && !sa.haResync {
 		if w > 1 {
 			sa.log().Limited(slog.LevelInfo, "dropping request beyond the window", "msgid", id, "expected", sa.expectID, "window", w)
 		}
@@ -331,6 +345,13 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	if !complete {
 		return // more fragments to come (RFC 7383 §2.6)
 	}
+	if sa.haResync {
+		// Taken over (HA design decision 3): the old active may have
+		// answered requests after its last sync; the first
+		// authenticated request sets the expected message ID.
+		sa.haResync, sa.expectID = false, id
+	}
+	defer sa.syncLater() // the message IDs moved (ha.go)
 	sa.lastIn = sa.w.e.mono()
 	if d.Local.Port() == PortNATT && !sa.natt && !sa.mobike {
 		// The initiator floated to port 4500 (RFC 7296 §2.23). With

@@ -233,7 +233,10 @@ func (sa *ikeSA) uniqueEstablished(ic bool) {
 	e := sa.w.e
 	e.contacts.add(sa)
 	v := sa.vpn
-	if v.Unique == config.UniqueNever {
+	if v.Unique == config.UniqueNever || (v.Unique == config.UniqueNo && !ic) {
+		// unique-sa no without INITIAL_CONTACT touches no other SA: no
+		// need to list them (a linear walk of every SA of the identity,
+		// which many clients sharing one certificate make long).
 		return
 	}
 	others := e.contacts.others(sa.contactKey, sa)

@@ -70,6 +70,9 @@ type worker struct {
 	// once the response is sent (handleRequest): a worker answers one
 	// request at a time.
 	afterResponse []func()
+	// haDirty are the IKE SAs changed under the lock, reported to the
+	// SyncSink when it is released (ha.go).
+	haDirty []*ikeSA
 }
 
 // workerSet is the engine's workers and SA table, replaced as a whole
@@ -144,6 +147,9 @@ func (e *Engine) lockSA(sa *ikeSA) (*worker, bool) {
 
 // unlock releases the worker, then runs the work it queued for others.
 func (w *worker) unlock() {
+	if len(w.haDirty) > 0 {
+		w.flushSync()
+	}
 	later := w.later
 	w.later = nil
 	w.mu.Unlock()
@@ -172,6 +178,9 @@ func (e *Engine) lockAll() *workerSet {
 func (s *workerSet) unlockAll() {
 	var later []func()
 	for _, w := range s.workers {
+		if len(w.haDirty) > 0 {
+			w.flushSync()
+		}
 		later = append(later, w.later...)
 		w.later = nil
 	}

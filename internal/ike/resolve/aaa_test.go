@@ -53,6 +53,14 @@ func TestResolveRADIUS(t *testing.T) {
 		remoteAAA(generated.SecgwIke_AuthMethod_pre_shared_key, generated.SecgwIke_AuthMethod_eap_radius) != config.AAANone {
 		t.Error("remote-auth-method eap-radius not resolved, or the VPN's own value not first")
 	}
+	cfg, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"x": {Name: ptrTo("x"),
+		IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{RemoteAuthMethod: generated.SecgwIke_AuthMethod_eap_radius}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := cfg.VPN("x"); v.RemoteAuth != config.AuthEAP || v.RemoteAAA != config.AAAEAP || v.LocalAuth != config.AuthPSK {
+		t.Errorf("eap-radius VPN: remote %v (AAA %v), local %v", v.RemoteAuth, v.RemoteAAA, v.LocalAuth)
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -44,7 +44,11 @@ func TestResolveRedirect(t *testing.T) {
 		{false, wire.Gateway{Addr: netip.MustParseAddr("2001:db8::9")}},
 		{false, wire.Gateway{}},
 	} {
-		if v := cfg.VPNs[i]; v.FollowRedirect != w.follow || v.RedirectTo != w.to {
+		var to wire.Gateway
+		if v := cfg.VPNs[i]; v.RedirectTo != nil {
+			to = *v.RedirectTo
+		}
+		if v := cfg.VPNs[i]; v.FollowRedirect != w.follow || to != w.to {
 			t.Errorf("vpn %s: follow %v, redirect-to %v", v.Name, v.FollowRedirect, v.RedirectTo)
 		}
 	}

@@ -239,13 +239,18 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	if b := pick(ip.RequirePpk, it.RequirePpk); b != nil {
 		out.RequirePPK = *b
 	}
+	if err := resolveAuth(out, ip, it); err != nil {
+		return nil, nil, err
+	}
 	if b := pick(ip.FollowRedirect, it.FollowRedirect); b != nil {
 		out.FollowRedirect = *b
 	}
 	if g := pick(ip.RedirectTo, it.RedirectTo); g != nil {
-		if out.RedirectTo, err = wire.ParseGateway(*g); err != nil {
+		gw, err := wire.ParseGateway(*g)
+		if err != nil {
 			return nil, nil, fmt.Errorf("redirect-to: %w", err)
 		}
+		out.RedirectTo = &gw
 	}
 	if len(v.VipPool) > 0 || len(v.VipRequest) > 0 {
 		// RFC 7296 §2.19: the names are looked up in the pools at each

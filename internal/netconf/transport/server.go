@@ -444,11 +444,16 @@ type Stats struct {
 	Buffered int64
 	Preauth  PreauthStats
 	Auth     AuthStats
+	// Sessions is the NETCONF sessions open now.
+	Sessions int
 }
 
 // Stats returns the counters of the limits.
 func (s *Server) Stats() Stats {
-	return Stats{Buffered: s.budget.used.Load(), Preauth: s.pre.stats(), Auth: s.guard.snapshot()}
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	return Stats{Buffered: s.budget.used.Load(), Preauth: s.pre.stats(), Auth: s.guard.snapshot(), Sessions: n}
 }
 
 func (s *Server) removeSession(sess *Session) {

@@ -1,0 +1,290 @@
+// Package metrics exports secgw's operational state to Prometheus
+// (github.com/prometheus/client_golang): IKE and child SAs by state,
+// setups, rekeys and failures by reason, DoS counters, DPD and
+// retransmissions, ESP traffic and drops by cause, the IKE workers' load,
+// commits, NETCONF sessions and the IKE HA role.
+//
+// Nothing here counts: at each scrape the Collector reads the same
+// sources the YANG operational state reads (the vrf's ike container as
+// <get> serves it, and the few figures the model has no leaf for, in
+// Extra), so that a value scraped and the state read over NETCONF at the
+// same instant agree. The per-tunnel series (one per child SA) are off
+// unless asked for: at 100k tunnels they are hundreds of thousands of
+// series per scrape.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"secgw/generated"
+)
+
+// Sources are what the Collector reads at each scrape.
+type Sources struct {
+	// VRF is the vrf label of every series.
+	VRF string
+	// State returns the vrf's ike container as <get> serves it, without
+	// secrets (nil: no IKE service).
+	State func() *generated.SecgwVrf_Vrf_Ike
+	// Extra returns the figures the model has no leaf for.
+	Extra func() Extra
+}
+
+// Extra are the figures of a scrape that are not in the YANG state.
+type Extra struct {
+	// Blocked counts IKE_SA_INIT requests refused by block-threshold.
+	Blocked uint64
+	// Refusals counts the error notifications sent as responder, by
+	// notify type (engine.OpStats.Refusals).
+	Refusals map[string]uint64
+	// ESPDrops counts dropped ESP and clear packets by cause (nil: the
+	// dataplane does not count them, the kernel's).
+	ESPDrops map[string]uint64
+	// Workers are the IKE workers' load.
+	Workers []Worker
+	// Commits counts the commits to running, CommitSeconds the time
+	// they took in all.
+	Commits       uint64
+	CommitSeconds float64
+	// Sessions is the NETCONF sessions open now.
+	Sessions int
+}
+
+// Worker is one IKE worker's load.
+type Worker struct {
+	Queued      int
+	Jobs        uint64
+	BusySeconds float64
+}
+
+// Collector is the prometheus.Collector of secgw's metrics.
+type Collector struct {
+	src       Sources
+	perTunnel bool
+
+	// mu guards retired and last: the ESP totals are the counters of
+	// the child SAs installed now plus the last seen of those gone, so
+	// that the totals never decrease when a child SA is deleted.
+	mu      sync.Mutex
+	retired [4]uint64            // bytes in, bytes out, packets in, packets out
+	last    map[uint32][4]uint64 // by child SA unique-id
+}
+
+// NewCollector returns a Collector over src; perTunnel adds one series
+// per child SA.
+func NewCollector(src Sources, perTunnel bool) *Collector {
+	return &Collector{src: src, perTunnel: perTunnel, last: map[uint32][4]uint64{}}
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("secgw_"+name, help, append([]string{"vrf"}, labels...), nil)
+}
+
+// The series. Names follow Prometheus' conventions: _total for
+// counters, base units (bytes, seconds).
+var (
+	dIKESAs       = desc("ike_sas", "IKE SAs now, by state (the ike-sa list of the state).", "state")
+	dChildSAs     = desc("child_sas", "Child SAs now, by state.", "state")
+	dHalfOpen     = desc("ike_sa_half_open", "Half-open responder IKE SAs now (statistics ike-sa-half-open).")
+	dIKESetups    = desc("ike_sa_setups_total", "IKE SAs established (statistics ike-sa-setups).")
+	dChildSetups  = desc("child_sa_setups_total", "Child SAs installed (statistics child-sa-setups).")
+	dIKERekeys    = desc("ike_rekeys_total", "IKE SA rekeys (statistics ike-rekeys).")
+	dChildRekeys  = desc("child_rekeys_total", "Child SA rekeys (statistics child-rekeys).")
+	dFailures     = desc("ike_failures_total", "Failed negotiations by reason (statistics failure).", "reason")
+	dRefusals     = desc("ike_refusals_total", "Error notifications sent as responder, by notify type.", "notify")
+	dCookies      = desc("ike_cookies_sent_total", "COOKIE challenges sent (statistics cookies-sent).")
+	dBlocked      = desc("ike_blocked_total", "IKE_SA_INIT requests refused by block-threshold.")
+	dDPDSent      = desc("ike_dpd_sent_total", "Liveness checks sent (statistics dpd-sent).")
+	dDPDTimeouts  = desc("ike_dpd_timeouts_total", "IKE SAs closed because DPD went unanswered (statistics dpd-timeouts).")
+	dRetransmits  = desc("ike_retransmissions_total", "IKE requests retransmitted (statistics retransmissions).")
+	dRedirects    = desc("ike_redirects_sent_total", "REDIRECT notifications sent (statistics redirects-sent).")
+	dESPBytes     = desc("esp_bytes_total", "Bytes through child SAs (the child-sa bytes-in/out, those of deleted child SAs included).", "direction")
+	dESPPackets   = desc("esp_packets_total", "Packets through child SAs (the child-sa packets-in/out, those of deleted child SAs included).", "direction")
+	dESPDrops     = desc("esp_drops_total", "Packets the dataplane dropped, by cause.", "cause")
+	dQueue        = desc("ike_worker_queue_depth", "Datagrams waiting for an IKE worker now.", "worker")
+	dJobs         = desc("ike_worker_jobs_total", "Datagrams an IKE worker handled.", "worker")
+	dBusy         = desc("ike_worker_busy_seconds_total", "Time an IKE worker spent handling datagrams (mean job latency: its rate over jobs').", "worker")
+	dCommits      = desc("commits_total", "Commits to the running datastore.")
+	dCommitSecs   = desc("commit_seconds_total", "Time commits to running took.")
+	dSessions     = desc("netconf_sessions", "NETCONF sessions open now.")
+	dHARole       = desc("ha_role", "1 for the IKE HA role this node has now (ike ha state role), 0 for the others.", "role")
+	dHAPeer       = desc("ha_peer_connected", "1 while the HA synchronization link is up.")
+	dHASynced     = desc("ha_sas_synced", "SAs synchronized with the HA peer, by kind (ike, child).", "kind")
+	dHAMessages   = desc("ha_messages_total", "HA synchronization messages, by direction (sent, received, rejected).", "direction")
+	dHATrans      = desc("ha_transitions_total", "HA role changes since start.")
+	dHASplit      = desc("ha_split_brains_total", "Times both HA nodes were found active with the link up.")
+	dTunnelBytes  = desc("child_sa_bytes_total", "Bytes of one child SA (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "direction")
+	dTunnelPacket = desc("child_sa_packets_total", "Packets of one child SA (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "direction")
+)
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dIKESAs, dChildSAs, dHalfOpen, dIKESetups, dChildSetups, dIKERekeys,
+		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects,
+		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dCommits, dCommitSecs, dSessions,
+		dHARole, dHAPeer, dHASynced, dHAMessages, dHATrans, dHASplit} {
+		ch <- d
+	}
+	if c.perTunnel {
+		ch <- dTunnelBytes
+		ch <- dTunnelPacket
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	vrf := c.src.VRF
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{vrf}, l...)...)
+	}
+	counter := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{vrf}, l...)...)
+	}
+	if c.src.State != nil {
+		if ike := c.src.State(); ike != nil {
+			c.collectState(ike, gauge, counter)
+		}
+	}
+	if c.src.Extra == nil {
+		return
+	}
+	x := c.src.Extra()
+	counter(dBlocked, float64(x.Blocked))
+	for n, v := range x.Refusals {
+		counter(dRefusals, float64(v), n)
+	}
+	for cause, v := range x.ESPDrops {
+		counter(dESPDrops, float64(v), cause)
+	}
+	for i, w := range x.Workers {
+		id := strconv.Itoa(i)
+		gauge(dQueue, float64(w.Queued), id)
+		counter(dJobs, float64(w.Jobs), id)
+		counter(dBusy, w.BusySeconds, id)
+	}
+	counter(dCommits, float64(x.Commits))
+	counter(dCommitSecs, x.CommitSeconds)
+	gauge(dSessions, float64(x.Sessions))
+}
+
+type emit func(d *prometheus.Desc, v float64, labels ...string)
+
+func (c *Collector) collectState(ike *generated.SecgwVrf_Vrf_Ike, gauge, counter emit) {
+	ikeStates, childStates := map[string]int{}, map[string]int{}
+	var now [4]uint64
+	seen := make(map[uint32][4]uint64, len(c.last))
+	for _, sa := range ike.IkeSa {
+		ikeStates[sa.State.String()]++
+		for _, cs := range sa.ChildSa {
+			childStates[cs.State.String()]++
+			v := [4]uint64{u64(cs.BytesIn), u64(cs.BytesOut), u64(cs.PacketsIn), u64(cs.PacketsOut)}
+			for i := range v {
+				now[i] += v[i]
+			}
+			if cs.UniqueId != nil {
+				seen[*cs.UniqueId] = v
+			}
+			if c.perTunnel {
+				l := []string{str(sa.Name), str(cs.Name), strconv.FormatUint(uint64(u32(cs.UniqueId)), 10), str(cs.SpiIn), str(cs.SpiOut)}
+				counter(dTunnelBytes, float64(v[0]), append(l, "in")...)
+				counter(dTunnelBytes, float64(v[1]), append(l, "out")...)
+				counter(dTunnelPacket, float64(v[2]), append(l, "in")...)
+				counter(dTunnelPacket, float64(v[3]), append(l, "out")...)
+			}
+		}
+	}
+	// Every state is exported, zero included, so that a dashboard's sum
+	// has a series to start from.
+	for _, st := range []string{"created", "connecting", "established", "rekeying", "rekeyed", "deleting"} {
+		gauge(dIKESAs, float64(ikeStates[st]), st)
+	}
+	for _, st := range []string{"installed", "rekeying", "rekeyed", "deleting"} {
+		gauge(dChildSAs, float64(childStates[st]), st)
+	}
+	c.mu.Lock()
+	for id, v := range c.last {
+		if _, ok := seen[id]; !ok {
+			for i := range v {
+				c.retired[i] += v[i]
+			}
+		}
+	}
+	c.last = seen
+	for i := range now {
+		now[i] += c.retired[i]
+	}
+	c.mu.Unlock()
+	counter(dESPBytes, float64(now[0]), "in")
+	counter(dESPBytes, float64(now[1]), "out")
+	counter(dESPPackets, float64(now[2]), "in")
+	counter(dESPPackets, float64(now[3]), "out")
+
+	if ike.Ha != nil && ike.Ha.State != nil {
+		collectHA(ike.Ha.State, gauge, counter)
+	}
+	s := ike.Statistics
+	if s == nil {
+		return
+	}
+	gauge(dHalfOpen, float64(u32(s.IkeSaHalfOpen)))
+	counter(dIKESetups, float64(u64(s.IkeSaSetups)))
+	counter(dChildSetups, float64(u64(s.ChildSaSetups)))
+	counter(dIKERekeys, float64(u64(s.IkeRekeys)))
+	counter(dChildRekeys, float64(u64(s.ChildRekeys)))
+	counter(dCookies, float64(u64(s.CookiesSent)))
+	counter(dDPDSent, float64(u64(s.DpdSent)))
+	counter(dDPDTimeouts, float64(u64(s.DpdTimeouts)))
+	counter(dRetransmits, float64(u64(s.Retransmissions)))
+	counter(dRedirects, float64(u64(s.RedirectsSent)))
+	for r, f := range s.Failure {
+		counter(dFailures, float64(u64(f.Count)), r.String())
+	}
+}
+
+// collectHA exports ike ha state (only with IKE HA configured).
+func collectHA(h *generated.SecgwVrf_Vrf_Ike_Ha_State, gauge, counter emit) {
+	role := h.Role.String()
+	for _, r := range []string{"init", "active", "standby"} {
+		v := 0.0
+		if r == role {
+			v = 1
+		}
+		gauge(dHARole, v, r)
+	}
+	peer := 0.0
+	if h.PeerConnected != nil && *h.PeerConnected {
+		peer = 1
+	}
+	gauge(dHAPeer, peer)
+	gauge(dHASynced, float64(u32(h.IkeSaSynced)), "ike")
+	gauge(dHASynced, float64(u32(h.ChildSaSynced)), "child")
+	counter(dHAMessages, float64(u64(h.MessagesSent)), "sent")
+	counter(dHAMessages, float64(u64(h.MessagesReceived)), "received")
+	counter(dHAMessages, float64(u64(h.MessagesRejected)), "rejected")
+	counter(dHATrans, float64(u64(h.Transitions)))
+	counter(dHASplit, float64(u64(h.SplitBrains)))
+}
+
+func u64(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func u32(p *uint32) uint32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
