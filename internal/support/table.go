@@ -36,10 +36,10 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA     = "high availability: HA pools (synced virtual IP leases)"
-	featureCert   = "EAP/RADIUS authentication"
-	featureVRF    = "IKE and routes in a vrf other than main"
-	featureSNMP   = "SNMP"
+	featureHA   = "high availability: HA pools (synced virtual IP leases)"
+	featureCert = "EAP/RADIUS authentication"
+	featureVRF  = "IKE and routes in a vrf other than main"
+	featureSNMP = "SNMP"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
