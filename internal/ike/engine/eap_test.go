@@ -13,6 +13,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
+	"secgw/internal/pkitest"
 )
 
 // fakeAAA is an EAP-MD5 server (RFC 3748 §5.4) behind the engine's AAA
@@ -488,5 +489,64 @@ func TestEAPRadiusPool(t *testing.T) {
 	}
 	if len(aaa.acct) != 1 || aaa.acct[0].Attrs.FramedIP != vip {
 		t.Errorf("accounting %+v, want a Start with Framed-IP-Address %s", aaa.acct, vip)
+	}
+}
+
+// TestEAPCertificateGateway: the usual remote access: the gateway
+// authenticates itself with its certificate (local-auth-method
+// certificate: CERT and a signature AUTH in the first response, RFC 7296
+// §2.16 message 4), the road warrior with EAP; the last AUTH payloads
+// are shared-key MICs all the same.
+func TestEAPCertificateGateway(t *testing.T) {
+	sa, sb := twoCAs(t, pkitest.P256)
+	aaa := &fakeAAA{password: "alice-pw"}
+	a, b := pairOpts(t, useCerts, func(ike *generated.SecgwVrf_Vrf_Ike) {
+		useCerts(ike)
+		v := ike.Vpn["from-a"]
+		v.IkePolicy.RemoteAuthMethod = generated.SecgwIke_AuthMethod_eap_radius
+		v.IkePolicy.CaCertificate = nil
+	}, func(o *engine.Options) { o.Config.PKI = sa.pki(t) }, func(o *engine.Options) {
+		o.Config.PKI = sb.pki(t)
+		o.AAA = aaa
+	})
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b)
+	deliver(t, b, a)
+	d := drop(t, a)
+	aspi, _ := onlySA(t, a)
+	raw, _ := message(t, d)
+	ps, err := a.e.OpenForTest(aspi, raw, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []wire.Payload
+	for _, p := range ps {
+		switch p.(type) {
+		case *wire.Auth, *wire.Certificate:
+		default:
+			first = append(first, p)
+		}
+	}
+	resp := exchange(t, a, b, aspi, d, 1, first)
+	auth := findP[*wire.Auth](resp)
+	if findP[*wire.Certificate](resp) == nil || auth == nil || auth.Method == wire.AuthSharedKeyMIC {
+		t.Fatalf("first response %v, want B's CERT and a signature AUTH", resp)
+	}
+	req := eapOf(t, resp)
+	send(t, a, b, aspi, d, 2, []wire.Payload{&wire.EAP{Message: append([]byte{2, req[1], 0, 10, 1}, "alice"...)}})
+	chal := eapOf(t, waitResponse(t, a, b, aspi))
+	h := md5.Sum(append(append([]byte{chal[1]}, "alice-pw"...), chal[6:22]...))
+	send(t, a, b, aspi, d, 3, []wire.Payload{&wire.EAP{Message: append([]byte{2, chal[1], 0, 22, 4, 16}, h[:]...)}})
+	waitResponse(t, a, b, aspi)
+	idiBody, _ := findP[*wire.Identification](first).AppendBody(nil)
+	idrBody, _ := findP[*wire.Identification](resp).AppendBody(nil)
+	last := exchange(t, a, b, aspi, d, 4, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: a.e.AuthForTest(aspi, false, nil, idiBody)}})
+	if auth := findP[*wire.Auth](last); auth == nil || !bytes.Equal(auth.Data, a.e.AuthForTest(aspi, true, nil, idrBody)) {
+		t.Fatalf("last response %v: B's shared-key AUTH missing or wrong", last)
+	}
+	if n := len(b.dp.Children()); n != 1 {
+		t.Errorf("B installed %d child SAs, want 1", n)
 	}
 }
