@@ -315,3 +315,70 @@ func newTestPKI(t *testing.T) testPKI {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestSecgwdEAPOnlyTLS: RFC 5998 with charon, which always offers
+// EAP_ONLY_AUTHENTICATION: to a VPN without a credential of its own
+// (no pre-shared-key, no certificate), secgwd sends no AUTH in its
+// first response, and EAP-TLS, which authenticates FreeRADIUS to the
+// road warrior, carries the whole authentication.
+func TestSecgwdEAPOnlyTLS(t *testing.T) {
+	t.Parallel()
+	gwNS, gw, rws := newEAPSetup(t, 1)
+	pki := newTestPKI(t)
+	radiustest.Start(t, gwNS, radiustest.Options{Secret: radiusSecret, Users: radiusUsers, EAPType: "tls",
+		TLS: &radiustest.TLSFiles{ServerCert: pki.serverCert, ServerKey: pki.serverKey, CA: pki.ca}})
+	var lines []string
+	for _, l := range eapLines("radius server 127.0.0.1 secret " + radiusSecret) {
+		if !strings.Contains(l, "pre-shared-key") {
+			lines = append(lines, l)
+		}
+	}
+	gw.configure(t, lines...)
+	rw := rws[0]
+	for n, data := range map[string][]byte{"x509ca/ca.pem": pki.ca, "x509/carol.pem": pki.clientCert, "pkcs8/carol.key": pki.clientKey} {
+		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rw.loadEAPOnly(t)
+	if vip := rw.connect(t); vip != netip.MustParseAddr("10.9.0.7") {
+		t.Errorf("virtual IP %s, want 10.9.0.7", vip)
+	}
+	if !strings.Contains(gw.readLog(), "eap-only=true") {
+		t.Errorf("secgwd did not run EAP-only:\n%s", tail(gw.readLog(), 20))
+	}
+}
+
+// loadEAPOnly is carol's EAP-TLS connection that accepts a gateway
+// authenticated by EAP alone.
+func (r *eapWarrior) loadEAPOnly(t *testing.T) {
+	t.Helper()
+	r.Load(t, fmt.Sprintf(`connections {
+	rw {
+		version = 2
+		local_addrs = %s
+		remote_addrs = 198.18.%d.1
+		vips = 0.0.0.0
+		proposals = %s
+		local {
+			auth = eap-tls
+			id = carol
+			eap_id = carol
+			certs = carol.pem
+			aaa_id = radius.example
+		}
+		remote {
+			auth = eap-tls
+			id = %s
+		}
+		children {
+			net {
+				remote_ts = %s
+				esp_proposals = %s
+				start_action = none
+			}
+		}
+	}
+}
+`, r.addr, r.n, suiteGCM.charonIKE, gwID, gwNet4, suiteGCM.charonESP))
+}
