@@ -8,8 +8,12 @@ command -v yanglint >/dev/null || need+=(libyang2-tools)
 command -v ping >/dev/null || need+=(iputils-ping)
 # test/gateway's TCP encapsulation test blocks UDP with nftables.
 command -v nft >/dev/null || need+=(nftables)
-# make bench-esp measures TCP through the tunnel with iperf3.
+# make bench-esp measures TCP through the tunnel with iperf3, test/ha keeps
+# a TCP flow through a failover with it.
 command -v iperf3 >/dev/null || need+=(iperf3)
+# test/ha and make bench-ha run keepalived (the VRRP engine of the HA
+# pair) in the node namespaces.
+command -v keepalived >/dev/null || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
 # The NETCONF interop tests drive the server with Debian's ncclient, through
 # /usr/bin/python3 (another python3 may come first on PATH).
 /usr/bin/python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)

@@ -4,6 +4,7 @@
 //	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
 //	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
 //	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
+//	               (SIGUSR1 during -hold: Generator.Mark, the failover probe of make bench-ha)
 //	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
 //	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
 //	               [-threads 16] [-sa-table-size 16384] [-sa-table-segments 64]
@@ -175,6 +176,17 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGUSR1 during -hold marks a failover (make bench-ha): a liveness
+	// check on every held SA at once, then progress lines counting the
+	// SAs answered since (loadtest.Generator.Mark).
+	marks := make(chan os.Signal, 1)
+	signal.Notify(marks, syscall.SIGUSR1)
+	defer signal.Stop(marks)
+	go func() {
+		for range marks {
+			g.Mark()
+		}
+	}()
 	rep := g.Run(ctx)
 	rep.Format(stdout)
 	if *vip && !reportVIPs(g, p, *vipOut, stdout, stderr) {

@@ -81,8 +81,10 @@ type Generator struct {
 	sendErrors        atomic.Int64
 	closed            atomic.Bool
 
-	soak  soakCounters
-	held  heldList
+	soak soakCounters
+	held heldList
+	// mark is when Mark was called (unix nanoseconds), 0 before.
+	mark  atomic.Int64
 	flood *flooder
 
 	readers sync.WaitGroup

@@ -32,6 +32,9 @@ type soakState struct {
 	probe   []byte
 	probeID uint32
 	misses  int
+	// answeredAt is when a liveness check was last answered (unix
+	// nanoseconds), for Mark (mark.go).
+	answeredAt int64
 }
 
 // soakCounters are the soak's tallies, updated from any goroutine.
@@ -124,6 +127,9 @@ func (g *Generator) runSoak(ctx context.Context) *SoakStats {
 		// test/soak-ike.sh reads this line: the setups are over.
 		fmt.Fprintf(g.o.Progress, "hold: %d SAs up, holding them for %v\n", g.held.up(), g.o.Hold)
 	}
+	if g.o.Progress != nil && g.o.ProgressEvery > 0 {
+		go g.holdProgress(ctx, start)
+	}
 	if g.o.Liveness > 0 {
 		g.sweep(ctx)
 	}
@@ -204,6 +210,7 @@ func (g *Generator) probeResponse(t *tunnel, h wire.Header, data []byte) {
 		return
 	}
 	t.probe, t.misses = nil, 0
+	t.answeredAt = time.Now().UnixNano()
 	t.nextID++
 	g.soak.probesAnswered.Add(1)
 }

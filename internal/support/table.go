@@ -36,7 +36,6 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA   = "high availability: HA pools (synced virtual IP leases)"
 	featureCert = "EAP/RADIUS authentication"
 	featureVRF  = "IKE and routes in a vrf other than main"
 	featureSNMP = "SNMP"
@@ -46,10 +45,6 @@ const (
 // on yet. Keep one row per node or subtree.
 func Refused() []Row {
 	return []Row{
-		{Path: "/vrf/ike/ha/pool", Feature: featureHA, Example: []string{
-			"/ vrf main vrrp group group1 instance vrrp0 notify-ha-group ha-group1",
-			"/ vrf main ike ha listen-ha-group ha-group1 node-id 1 local-address 10.9.0.1 remote-address 10.9.0.2 secret 0123456789abcdef0123456789abcdef",
-			"/ vrf main ike ha pool hp1 address 10.8.0.0/24"}},
 		// IKE (and so IKE HA) runs in vrf main only: the VRRP groups of
 		// another vrf would notify nothing.
 		{Path: "/vrf/vrrp", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red vrrp group g1 instance i1"}},

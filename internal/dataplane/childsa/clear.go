@@ -46,7 +46,7 @@ func ClearEntries(cp config.ClearPolicy) ([]dataplane.Policy, error) {
 			pols = append(pols, p)
 		}
 	}
-	err := selectorPairs([]ipsec.TrafficSelector{cp.Local}, []ipsec.TrafficSelector{cp.Remote}, func(sel, mirror dataplane.Selector) {
+	err := selectorPairs([]ipsec.TrafficSelector{cp.Local.TS()}, []ipsec.TrafficSelector{cp.Remote.TS()}, func(sel, mirror dataplane.Selector) {
 		prio := PolicyPriority(sel, cp.Priority)
 		addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, IfID: cp.IfIDOut, Priority: prio, Action: act})
 		addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, IfID: cp.IfIDIn, Priority: prio, Action: act})

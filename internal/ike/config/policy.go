@@ -17,7 +17,6 @@ package config
 
 import (
 	"net/netip"
-	"secgw/internal/ipsec"
 	"sync/atomic"
 	"time"
 
@@ -431,7 +430,8 @@ type SecurityPolicy struct {
 	Name string
 	// Local and Remote are the configured selectors (RFC 7296 §3.13.1);
 	// an unset subnet is the whole address space of the VPN's family.
-	Local, Remote ipsec.TrafficSelector
+	// Compact (Selector); their TS method gives the wire's form.
+	Local, Remote Selector
 	Mode          Mode
 	// Priority is the configured policy priority; 0 lets the dataplane
 	// compute it from the selectors' specificity.

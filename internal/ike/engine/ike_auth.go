@@ -282,7 +282,7 @@ func policySelectors(p config.SecurityPolicy, hint *Packet) (tsi, tsr []ipsec.Tr
 		tsi = append(tsi, hint.selector(true))
 		tsr = append(tsr, hint.selector(false))
 	}
-	return append(tsi, p.Local), append(tsr, p.Remote)
+	return append(tsi, p.Local.TS()), append(tsr, p.Remote.TS())
 }
 
 // respondAuth is the responder's IKE_AUTH: pick the VPN by identity among
