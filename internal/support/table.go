@@ -20,8 +20,8 @@ type Row struct {
 	// refused (a leaf without default: any value).
 	Allowed []string
 	// Denied, for a leaf or leaf-list, lists the values that are
-	// refused; any other is honoured (vip-pool radius, while local
-	// pools work).
+	// refused; any other is honoured (e.g. a value of a leaf-list that
+	// waits for a feature while the others work).
 	Denied []string
 	// NonMainVRF limits the row to vrfs other than main.
 	NonMainVRF bool
