@@ -259,6 +259,9 @@ type VPN struct {
 	// Transport is ike-policy transport: how an IKE SA we initiate
 	// reaches the peer (RFC 9329).
 	Transport Transport
+	// RemoteAAA is a remote-auth-method served by the RADIUS servers
+	// (aaa.go): the peer's AUTH is not verified with PSK.
+	RemoteAAA AAAMethod
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string

@@ -138,6 +138,11 @@ type ikeSA struct {
 	contactKey string
 	// failure is why the SA failed, for the Events hook.
 	failure string
+	// eap is the EAP conversation of a responder SA in IKE_AUTH, aaa
+	// the accounting session of an SA the AAA server authenticated
+	// (eap.go, eap_acct.go); nil otherwise.
+	eap *eapState
+	aaa *aaaSession
 
 	// lastIn is when an authenticated message of the peer last arrived
 	// (engine clock): the IKE part of DPD's proof of liveness (RFC 7296

@@ -24,6 +24,10 @@ func resolveAuth(out *config.VPN, ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, 
 			return config.AuthPSK, nil
 		case generated.SecgwIke_AuthMethod_certificate:
 			return config.AuthCert, nil
+		case generated.SecgwIke_AuthMethod_eap_radius:
+			if leaf == "remote-auth-method" { // aaa.go: RemoteAAA
+				return config.AuthEAP, nil
+			}
 		}
 		return 0, fmt.Errorf("config: %s %s is not supported", leaf, m.String())
 	}

@@ -49,8 +49,11 @@ func TestResolveAuth(t *testing.T) {
 		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) { p.LocalAuthMethod = cert }, "local-auth-method certificate needs certificate"},
 		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) { p.RemoteAuthMethod = cert }, "remote-auth-method certificate needs ca-certificate"},
 		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) {
-			p.RemoteAuthMethod = generated.SecgwIke_AuthMethod_eap_radius
-		}, "remote-auth-method eap-radius is not supported"},
+			p.LocalAuthMethod = generated.SecgwIke_AuthMethod_eap_radius // remote only (the eap branch)
+		}, "local-auth-method eap-radius is not supported"},
+		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) {
+			p.RemoteAuthMethod = generated.SecgwIke_AuthMethod_pre_shared_key_radius
+		}, "remote-auth-method pre-shared-key-radius is not supported"},
 	} {
 		v := &generated.SecgwVrf_Vrf_Ike_Vpn{Name: ptr("x"), IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{}}
 		bad.mod(v.IkePolicy)

@@ -259,6 +259,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 			return nil, nil, err
 		}
 	}
+	out.RemoteAAA = remoteAAA(ip.RemoteAuthMethod, it.RemoteAuthMethod) // aaa.go
 	if b := pick(ip.Fragmentation, it.Fragmentation); b != nil {
 		out.Fragmentation = *b
 	}
