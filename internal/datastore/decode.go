@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"unicode/utf8"
 
 	"secgw/generated"
 	"secgw/internal/schema"
@@ -331,6 +332,13 @@ func (sc *scanner) str() (string, error) {
 			j++
 		case '"':
 			sc.i = j + 1
+			// The stored configuration was written from committed
+			// values, which are UTF-8 (XML, RFC 7950 §9.4); other
+			// bytes mean a damaged file, and encoding/json would turn
+			// them into U+FFFD, another value than the one read.
+			if !utf8.Valid(sc.b[start+1 : j]) {
+				return "", sc.errorf("string is not UTF-8")
+			}
 			if !escaped {
 				return sc.intern(sc.b[start+1 : j]), nil
 			}
