@@ -28,6 +28,14 @@ func resolveAuth(out *config.VPN, ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, 
 			if leaf == "remote-auth-method" { // aaa.go: RemoteAAA
 				return config.AuthEAP, nil
 			}
+		case generated.SecgwIke_AuthMethod_pre_shared_key_radius:
+			// The peer's AUTH is a shared-key one, its key from the
+			// RADIUS servers (aaa.go: RemoteAAA). As a local method it
+			// means nothing: we have no RADIUS server to ask our own
+			// key from (support.Refused refuses it at commit).
+			if leaf == "remote-auth-method" {
+				return config.AuthPSK, nil
+			}
 		}
 		return 0, fmt.Errorf("config: %s %s is not supported", leaf, m.String())
 	}
