@@ -37,8 +37,8 @@ type Row struct {
 // The features refused nodes wait for.
 const (
 	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
-	featureVRF  = "IKE and routes in a vrf other than main"
-	featureSNMP = "SNMP"
+	featureVRF      = "IKE and routes in a vrf other than main"
+	featureSNMP     = "SNMP"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
