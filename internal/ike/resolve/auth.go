@@ -46,6 +46,11 @@ func resolveAuth(out *config.VPN, ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, 
 	if out.RemoteAuth, err = method(ip.RemoteAuthMethod, it.RemoteAuthMethod, "remote-auth-method"); err != nil {
 		return err
 	}
+	if out.RemoteAAA == config.AAAPSK && (out.PPK != nil || out.RequirePPK) {
+		// RFC 8784 with a key from RADIUS (SK_pi' over the key of the
+		// Access-Accept) is not built: refused rather than ignored.
+		return fmt.Errorf("config: vpn %s: a ppk with remote-auth-method pre-shared-key-radius is not supported", out.Name)
+	}
 	cert, ca := pick(ip.Certificate, it.Certificate), pick(ip.CaCertificate, it.CaCertificate)
 	if out.LocalAuth != config.AuthCert && out.RemoteAuth != config.AuthCert {
 		return nil

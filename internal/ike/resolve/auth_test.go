@@ -70,6 +70,11 @@ func TestResolveAuth(t *testing.T) {
 	} else if r := c.VPN("r"); r.RemoteAuth != config.AuthPSK || r.RemoteAAA != config.AAAPSK || r.LocalAuth != config.AuthPSK {
 		t.Errorf("pre-shared-key-radius: %v %v %v", r.LocalAuth, r.RemoteAuth, r.RemoteAAA)
 	}
+	v.IkePolicy.RequirePpk = ptr(true)
+	if _, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"r": v}}); err == nil ||
+		!strings.Contains(err.Error(), "a ppk with remote-auth-method pre-shared-key-radius is not supported") {
+		t.Errorf("require-ppk with pre-shared-key-radius: %v", err)
+	}
 	ike.Ppk = map[string]*generated.SecgwVrf_Vrf_Ike_Ppk{"k": {Name: ptr("k"), Id: ptr("k"), Secret: ptr("0x0102")}}
 	ike.Vpn["a"].Ppk = ptr("k")
 	if _, err := Config(ike); err == nil || !strings.Contains(err.Error(), "a ppk with certificate authentication is not supported") {
