@@ -91,10 +91,10 @@ secrets {
 // FreeRADIUS holds for their identities (one entry accepting any
 // User-Password, one checking secgwd's): each gets the Framed-IP-Address
 // of its Access-Accept as virtual IP and passes traffic from it, and
-// FreeRADIUS's detail file records the accounting Start. With a wrong
-// key, and with an identity FreeRADIUS does not know, a road warrior is
-// refused (AUTHENTICATION_FAILED), secgwd saying why. No key or secret
-// appears in secgwd's log.
+// FreeRADIUS's detail file records the accounting Start and Stop. With a
+// wrong key, with an identity FreeRADIUS does not know, and with
+// FreeRADIUS stopped, a road warrior is refused (AUTHENTICATION_FAILED),
+// secgwd saying why. No key or secret appears in secgwd's log.
 func TestSecgwdPSKRadius(t *testing.T) {
 	t.Parallel()
 	gwNS, gw, rws := newEAPSetup(t, 2)
@@ -128,6 +128,9 @@ func TestSecgwdPSKRadius(t *testing.T) {
 	if out, err := carol.Swanctl("--terminate", "--ike", "rw", "--timeout", "10"); err != nil {
 		t.Fatalf("swanctl --terminate: %v\n%s", err, out)
 	}
+	if !eventually(10*time.Second, func() bool { return strings.Contains(fr.Detail(), "Acct-Status-Type = Stop") }) {
+		t.Errorf("no accounting Stop of carol in FreeRADIUS's detail file:\n%s", fr.Detail())
+	}
 	carol.loadPSK(t, "carol@vpn.example", "not-carol-psk")
 	carol.refused(t)
 	if log := gw.readLog(); !strings.Contains(log, "does not verify with the pre-shared key of the AAA server") {
@@ -138,6 +141,15 @@ func TestSecgwdPSKRadius(t *testing.T) {
 	carol.refused(t)
 	if log := gw.readLog(); !strings.Contains(log, "pre-shared-key-radius: the AAA server rejected the identity") {
 		t.Errorf("secgwd did not log the rejection:\n%s", tail(log, 20))
+	}
+	// RADIUS down (FreeRADIUS stopped, one try of one second): refused,
+	// secgwd saying that no server answered.
+	gw.configure(t, "radius server 127.0.0.1 timeout 1 retries 0")
+	fr.Stop()
+	carol.loadPSK(t, "carol@vpn.example", "carol-psk-from-radius")
+	carol.refused(t)
+	if log := gw.readLog(); !strings.Contains(log, "pre-shared-key-radius: no AAA server answered") {
+		t.Errorf("secgwd did not log the silent server:\n%s", tail(log, 20))
 	}
 	for _, s := range []string{radiusSecret, "carol-psk-from-radius", "dave-psk-from-radius"} {
 		if strings.Contains(gw.readLog(), s) {
