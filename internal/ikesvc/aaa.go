@@ -2,6 +2,7 @@ package ikesvc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -47,7 +48,7 @@ func newAAA(ctx context.Context, log *slog.Logger, counters func(engine.ChildSA)
 }
 
 // prepare resolves the radius container of a commit. A VPN with
-// remote-auth-method eap-radius and no server is accepted (the servers
+// remote-auth-method eap-radius or pre-shared-key-radius and no server is accepted (the servers
 // may come in a later commit) and warned about: its peers are refused,
 // each with a log line saying that no server is configured.
 func (a *aaa) prepare(tx uint64, ike *generated.SecgwVrf_Vrf_Ike, fresh []*config.VPN) error {
@@ -58,8 +59,8 @@ func (a *aaa) prepare(tx uint64, ike *generated.SecgwVrf_Vrf_Ike, fresh []*confi
 	if len(r.Servers) == 0 {
 		// The VPNs this commit resolved: a commit costs what it changes.
 		for _, v := range fresh {
-			if v.RemoteAAA == config.AAAEAP {
-				a.log.Warn("remote-auth-method eap-radius without a RADIUS server (ike radius server): its peers will be refused", "vpn", v.Name)
+			if v.RemoteAAA != config.AAANone {
+				a.log.Warn("remote-auth-method eap-radius or pre-shared-key-radius without a RADIUS server (ike radius server): its peers will be refused", "vpn", v.Name)
 				break
 			}
 		}
@@ -135,6 +136,30 @@ func (a *aaa) EAP(r engine.AAARequest, done func(engine.AAAReply)) {
 			}
 		}
 		done(out)
+	}()
+}
+
+// PSK implements engine.AAA: the key of the peer identity r.UserName
+// (pre-shared-key-radius) is asked from the servers on its own
+// goroutine, with radius.PSKPassword as User-Password. An Access-Reject
+// is AAAReject; an Access-Accept without Tunnel-Password an AAAAccept
+// without PSK (the engine refuses the peer, saying so).
+func (a *aaa) PSK(r engine.AAARequest, done func(engine.AAAReply)) {
+	go func() {
+		psk, attrs, err := a.client.PSK(a.ctx, r.UserName, radius.PSKPassword, r.Peer, r.Local)
+		switch {
+		case errors.Is(err, radius.ErrRejected):
+			a.log.Info("radius: Access-Reject for a pre-shared-key-radius identity", "user", r.UserName, "err", err)
+			done(engine.AAAReply{Outcome: engine.AAAReject})
+		case errors.Is(err, radius.ErrNoPSK):
+			a.log.Warn("radius: Access-Accept for a pre-shared-key-radius identity without its key", "user", r.UserName, "err", err)
+			done(engine.AAAReply{Outcome: engine.AAAAccept})
+		case err != nil:
+			done(engine.AAAReply{Err: err})
+		default:
+			done(engine.AAAReply{Outcome: engine.AAAAccept, PSK: psk,
+				Attrs: engine.AAAAttrs{FramedIP: attrs.FramedIP, FramedIPv6: attrs.FramedIPv6, DNS: attrs.DNS, Class: attrs.Class}})
+		}
 	}()
 }
 

@@ -117,8 +117,8 @@ func checkVIPPools(vpns []*config.VPN, pools []pool.Config) error {
 			if n == engine.RADIUSPool {
 				// Not a pool of the model: the SA's own, from the
 				// RADIUS attributes of its Access-Accept (eap_vip.go).
-				if v.RemoteAAA != config.AAAEAP {
-					return fmt.Errorf("ike: vpn %s vip-pool radius: needs remote-auth-method eap-radius (the addresses come from the RADIUS server's Access-Accept)", v.Name)
+				if v.RemoteAAA == config.AAANone {
+					return fmt.Errorf("ike: vpn %s vip-pool radius: needs remote-auth-method eap-radius or pre-shared-key-radius (the addresses come from the RADIUS server's Access-Accept)", v.Name)
 				}
 				continue
 			}

@@ -133,11 +133,31 @@ func (c *Client) EAP(ctx context.Context, r EAPRequest) (EAPReply, error) {
 	return out, nil
 }
 
+// PSKPassword is the User-Password of a pre-shared-key-radius
+// Access-Request. RFC 2865 §4.1 wants User-Password, CHAP-Password or
+// State in every Access-Request; the peer has no password of its own to
+// give (it proved nothing yet: its AUTH is checked with the key the
+// server returns), so a fixed one is sent, which a server's users entry
+// either checks (Cleartext-Password := "secgw") or ignores (Auth-Type :=
+// Accept). It is not a secret.
+const PSKPassword = "secgw"
+
+// ErrRejected is the error of a PSK lookup the server answered with an
+// Access-Reject; ErrNoPSK of one it accepted without a usable
+// Tunnel-Password. Both are verdicts, unlike a server that does not
+// answer.
+var (
+	ErrRejected = errors.New("radius: Access-Reject for the identity")
+	ErrNoPSK    = errors.New("radius: Access-Accept without a usable Tunnel-Password: no PSK for the identity")
+)
+
 // PSK asks the servers for the pre-shared key of a peer identity
 // (pre-shared-key-radius): an Access-Request with User-Name the identity
-// and User-Password password, answered by an Access-Accept carrying the
-// key in Tunnel-Password (RFC 2868 §3.5). An Access-Reject, or an
-// Access-Accept without Tunnel-Password, is an error.
+// and User-Password password (PSKPassword), answered by an Access-Accept
+// carrying the key in Tunnel-Password (RFC 2868 §3.5). An Access-Reject
+// is ErrRejected, an Access-Accept without Tunnel-Password ErrNoPSK
+// (wrapped: test with errors.Is). The key is the caller's to clear;
+// never log it.
 func (c *Client) PSK(ctx context.Context, identity, password string, calling, called netip.Addr) ([]byte, Attributes, error) {
 	reply, reqAuth, err := c.exchange(ctx, lr.CodeAccessRequest, func(p *lr.Packet) error {
 		if err := c.identify(p, identity, calling, called); err != nil {
@@ -153,20 +173,28 @@ func (c *Client) PSK(ctx context.Context, identity, password string, calling, ca
 	if err != nil {
 		return nil, Attributes{}, err
 	}
-	if reply.Code != lr.CodeAccessAccept {
-		return nil, Attributes{}, fmt.Errorf("radius: %v for the identity's PSK", reply.Code)
+	switch reply.Code {
+	case lr.CodeAccessAccept:
+	case lr.CodeAccessReject:
+		if m := reply.Attributes.Get(typeReplyMessage); len(m) > 0 {
+			return nil, Attributes{}, fmt.Errorf("%w (Reply-Message %q)", ErrRejected, m)
+		}
+		return nil, Attributes{}, ErrRejected
+	default:
+		return nil, Attributes{}, fmt.Errorf("radius: unexpected %v for the identity's PSK", reply.Code)
 	}
 	tp, ok := reply.Attributes.Lookup(typeTunnelPassword)
 	if !ok || len(tp) < 1 {
-		return nil, Attributes{}, errors.New("radius: Access-Accept without Tunnel-Password: no PSK for the identity")
+		return nil, Attributes{}, ErrNoPSK
 	}
-	// RFC 2868 §3.5: a Tag octet, then the salt-encrypted string.
+	// RFC 2868 §3.5: a Tag octet (0 here: one tunnel), then the
+	// salt-encrypted string.
 	psk, err := decryptSalted(tp[1:], reply.Secret, reqAuth)
 	if err != nil {
-		return nil, Attributes{}, err
+		return nil, Attributes{}, fmt.Errorf("%w: %w", ErrNoPSK, err)
 	}
 	if len(psk) == 0 {
-		return nil, Attributes{}, errors.New("radius: empty Tunnel-Password")
+		return nil, Attributes{}, fmt.Errorf("%w: empty Tunnel-Password", ErrNoPSK)
 	}
 	return psk, attributes(reply), nil
 }

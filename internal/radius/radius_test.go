@@ -275,7 +275,8 @@ func TestAccounting(t *testing.T) {
 
 // TestPSK: pre-shared key lookup: User-Password encrypted (RFC 2865
 // §5.2), the key from the Access-Accept's Tunnel-Password (RFC 2868
-// §3.5); an Access-Reject is an error.
+// §3.5); an Access-Reject is ErrRejected, an Access-Accept without
+// Tunnel-Password ErrNoPSK.
 func TestPSK(t *testing.T) {
 	f := newFake(t, "k", func(req *lr.Packet, raw []byte) []byte {
 		pw, err := lr.UserPassword(req.Attributes.Get(typeUserPassword), []byte("k"), req.Authenticator[:])
@@ -284,6 +285,9 @@ func TestPSK(t *testing.T) {
 		}
 		if string(req.Attributes.Get(typeUserName)) == "nobody" {
 			return reply(req, lr.CodeAccessReject, []byte("k"), nil, true)
+		}
+		if string(req.Attributes.Get(typeUserName)) == "notp" {
+			return reply(req, lr.CodeAccessAccept, []byte("k"), lr.Attributes{{Type: typeFramedIPAddress, Attribute: addr4("10.0.0.1")}}, true)
 		}
 		tp, err := lr.NewTunnelPassword([]byte("the-psk-of-alice"), []byte{0x80, 9}, []byte("k"), req.Authenticator[:])
 		if err != nil {
@@ -296,7 +300,10 @@ func TestPSK(t *testing.T) {
 	if err != nil || string(psk) != "the-psk-of-alice" {
 		t.Fatalf("PSK %q, %v", psk, err)
 	}
-	if _, _, err := c.PSK(context.Background(), "nobody", "pw", netip.Addr{}, netip.Addr{}); err == nil {
-		t.Error("Access-Reject: no error")
+	if _, _, err := c.PSK(context.Background(), "nobody", "pw", netip.Addr{}, netip.Addr{}); !errors.Is(err, ErrRejected) {
+		t.Errorf("Access-Reject: %v, want ErrRejected", err)
+	}
+	if _, _, err := c.PSK(context.Background(), "notp", "pw", netip.Addr{}, netip.Addr{}); !errors.Is(err, ErrNoPSK) {
+		t.Errorf("Access-Accept without Tunnel-Password: %v, want ErrNoPSK", err)
 	}
 }

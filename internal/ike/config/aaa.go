@@ -18,6 +18,11 @@ const (
 	// with EAP (RFC 7296 §2.16), relayed to the RADIUS servers (RFC
 	// 3579); its AUTH is computed with the MSK.
 	AAAEAP
+	// AAAPSK is remote-auth-method pre-shared-key-radius: the peer
+	// authenticates with a shared-key AUTH (RFC 7296 §2.15) whose key is
+	// the Tunnel-Password (RFC 2868 §3.5) of the Access-Accept the
+	// RADIUS servers give for its identity (engine/psk_aaa.go).
+	AAAPSK
 )
 
 // RADIUSServer is one entry of ike radius server, in the order tried.

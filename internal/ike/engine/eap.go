@@ -351,7 +351,7 @@ func (sa *ikeSA) finishEAP(ps []wire.Payload) []wire.Payload {
 		resp = append(resp, cp...) // the CFG_REPLY (eap_vip.go)
 		resp = append(resp, sa.respondChild(first)...)
 	}
-	sa.aaaStart(st) // accounting (eap_acct.go), with the virtual IPs given
+	sa.aaaStart(st.vpn, st.user, st.attrs) // accounting (eap_acct.go), with the virtual IPs given
 	sa.authDone()
 	return resp
 }

@@ -5,14 +5,19 @@ import (
 	"time"
 )
 
-// AAA is the authentication backend of remote-auth-method eap-radius:
-// the daemon's RADIUS client (internal/radius, adapted in ikesvc). The
-// engine never waits for it: EAP hands it one message and goes on, and
-// done, called once from any goroutine when the server answered or gave
-// up, resumes the IKE SA under its worker's lock (eap.go).
+// AAA is the authentication backend of remote-auth-method eap-radius
+// and pre-shared-key-radius: the daemon's RADIUS client
+// (internal/radius, adapted in ikesvc). The engine never waits for it:
+// EAP hands it one message, PSK one identity, and goes on, and done,
+// called once from any goroutine when the server answered or gave up,
+// resumes the IKE SA under its worker's lock (eap.go, psk_aaa.go).
 type AAA interface {
 	// EAP relays one EAP message of a peer to the server.
 	EAP(r AAARequest, done func(AAAReply))
+	// PSK asks the server for the pre-shared key of the peer identity
+	// r.UserName (r.EAP and r.State are nil): an Accept carries it in
+	// AAAReply.PSK.
+	PSK(r AAARequest, done func(AAAReply))
 	// Account reports an accounting record (RFC 2866). It is called with
 	// the lock of the SA's worker held: it must not block (queue the
 	// record) and must not call the Engine.
@@ -50,6 +55,10 @@ type AAAReply struct {
 	// MSK is the Master Session Key of an accepted key-generating method
 	// (RFC 3748 §7.10), nil for others. Never logged.
 	MSK []byte
+	// PSK is the peer's pre-shared key of an Accept to a PSK request
+	// (RADIUS Tunnel-Password); nil when the server gave none. The
+	// engine clears it once the peer's AUTH is checked. Never logged.
+	PSK []byte
 	// Attrs are the session attributes of an Accept.
 	Attrs AAAAttrs
 	// Err says why there is no verdict (no server answered); it never

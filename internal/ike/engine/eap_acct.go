@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/netip"
+
+	"secgw/internal/ike/config"
 )
 
 // aaaSession is the accounting session of an IKE SA the AAA server
@@ -18,11 +20,13 @@ type aaaSession struct {
 	start int64 // mono
 }
 
-// aaaStart opens the accounting session of an SA that EAP authenticated.
-func (sa *ikeSA) aaaStart(st *eapState) {
+// aaaStart opens the accounting session of an SA that the AAA server
+// authenticated (EAP, or pre-shared-key-radius): vpn, the user name the
+// server knows the peer by, the attributes of its Access-Accept.
+func (sa *ikeSA) aaaStart(vpn *config.VPN, user string, attrs AAAAttrs) {
 	var b [8]byte
 	rand.Read(b[:])
-	sa.aaa = &aaaSession{id: hex.EncodeToString(b[:]), vpn: st.vpn.Name, user: st.user, attrs: st.attrs, start: sa.w.e.mono()}
+	sa.aaa = &aaaSession{id: hex.EncodeToString(b[:]), vpn: vpn.Name, user: user, attrs: attrs, start: sa.w.e.mono()}
 	// The accounting records name the virtual IPs the SA gave (RFC 2866
 	// §5: Framed-IP-Address of the session), not those the server
 	// proposed: the first of each family.
@@ -35,7 +39,7 @@ func (sa *ikeSA) aaaStart(st *eapState) {
 		}
 	}
 	if a := sa.w.e.o.AAA; a != nil {
-		a.Account(AcctRecord{Status: AcctStart, SessionID: sa.aaa.id, VPN: st.vpn.Name, UserName: st.user, SA: sa.uid,
+		a.Account(AcctRecord{Status: AcctStart, SessionID: sa.aaa.id, VPN: vpn.Name, UserName: user, SA: sa.uid,
 			Peer: sa.remote.Addr(), Local: sa.local.Addr(), Attrs: sa.aaa.attrs})
 	}
 }
@@ -50,6 +54,9 @@ func (sa *ikeSA) aaaStop() {
 		sa.eap.clear()
 		sa.eap = nil
 	}
+	// An SA that goes while its key is asked for: the answer, when it
+	// comes, finds no request (resumePSKAAA).
+	sa.pskAAA = nil
 	s := sa.aaa
 	if s == nil {
 		return

@@ -28,6 +28,13 @@ type fakeAAA struct {
 	fail     error
 	hold     bool
 
+	// psks are the pre-shared keys by identity (pre-shared-key-radius):
+	// a known identity is accepted with its key (an empty one: without
+	// Tunnel-Password), another rejected.
+	psks map[string]string
+	// given are the keys handed to the engine, to check it cleared them.
+	given [][]byte
+
 	mu       sync.Mutex
 	reqs     []engine.AAARequest
 	held     []func()
@@ -39,6 +46,28 @@ func (f *fakeAAA) EAP(r engine.AAARequest, done func(engine.AAAReply)) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, r)
 	rep := f.answer(r)
+	if f.hold {
+		f.held = append(f.held, func() { done(rep) })
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	go done(rep)
+}
+
+func (f *fakeAAA) PSK(r engine.AAARequest, done func(engine.AAAReply)) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r)
+	rep := engine.AAAReply{Outcome: engine.AAAReject}
+	if f.fail != nil {
+		rep = engine.AAAReply{Err: f.fail}
+	} else if k, ok := f.psks[r.UserName]; ok {
+		rep = engine.AAAReply{Outcome: engine.AAAAccept, Attrs: f.attrs}
+		if k != "" {
+			rep.PSK = []byte(k)
+			f.given = append(f.given, rep.PSK)
+		}
+	}
 	if f.hold {
 		f.held = append(f.held, func() { done(rep) })
 		f.mu.Unlock()

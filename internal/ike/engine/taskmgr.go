@@ -372,7 +372,10 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 				return // answered when the AAA server is (eap.go)
 			}
 		} else {
-			resp = sa.respondAuth(d, ps)
+			var ok bool
+			if resp, ok = sa.respondAuth(d, m, ps); !ok {
+				return // answered when the AAA server is (psk_aaa.go)
+			}
 		}
 	case wire.ExchangeIKEIntermediate:
 		if sa.state != stateInit || sa.handshake == nil || len(sa.addKE) == 0 {

@@ -15,8 +15,11 @@ import (
 // remoteAAA is the VPN's remote-auth-method (its own, else its
 // template's) when the RADIUS servers serve it.
 func remoteAAA(vpn, tmpl generated.E_SecgwIke_AuthMethod) config.AAAMethod {
-	if pickEnum(vpn, tmpl) == generated.SecgwIke_AuthMethod_eap_radius {
+	switch pickEnum(vpn, tmpl) {
+	case generated.SecgwIke_AuthMethod_eap_radius:
 		return config.AAAEAP
+	case generated.SecgwIke_AuthMethod_pre_shared_key_radius:
+		return config.AAAPSK
 	}
 	return config.AAANone
 }
