@@ -46,10 +46,15 @@ func resolveAuth(out *config.VPN, ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, 
 	if out.RemoteAuth, err = method(ip.RemoteAuthMethod, it.RemoteAuthMethod, "remote-auth-method"); err != nil {
 		return err
 	}
-	if out.RemoteAAA == config.AAAPSK && (out.PPK != nil || out.RequirePPK) {
+	if out.RemoteAAA != config.AAANone && (out.PPK != nil || out.RequirePPK) {
 		// RFC 8784 with a key from RADIUS (SK_pi' over the key of the
-		// Access-Accept) is not built: refused rather than ignored.
-		return fmt.Errorf("config: vpn %s: a ppk with remote-auth-method pre-shared-key-radius is not supported", out.Name)
+		// Access-Accept) or with EAP (the AUTH over the MSK) is not
+		// built: refused rather than ignored.
+		m := "pre-shared-key-radius"
+		if out.RemoteAAA == config.AAAEAP {
+			m = "eap-radius"
+		}
+		return fmt.Errorf("config: vpn %s: a ppk with remote-auth-method %s is not supported", out.Name, m)
 	}
 	cert, ca := pick(ip.Certificate, it.Certificate), pick(ip.CaCertificate, it.CaCertificate)
 	if out.LocalAuth != config.AuthCert && out.RemoteAuth != config.AuthCert {

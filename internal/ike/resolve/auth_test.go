@@ -75,6 +75,13 @@ func TestResolveAuth(t *testing.T) {
 		!strings.Contains(err.Error(), "a ppk with remote-auth-method pre-shared-key-radius is not supported") {
 		t.Errorf("require-ppk with pre-shared-key-radius: %v", err)
 	}
+	// eap-radius: the AUTH is over the MSK; a PPK (RFC 8784) there is not
+	// built either, and refused rather than ignored.
+	v.IkePolicy.RemoteAuthMethod = generated.SecgwIke_AuthMethod_eap_radius
+	if _, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"r": v}}); err == nil ||
+		!strings.Contains(err.Error(), "a ppk with remote-auth-method eap-radius is not supported") {
+		t.Errorf("require-ppk with eap-radius: %v", err)
+	}
 	ike.Ppk = map[string]*generated.SecgwVrf_Vrf_Ike_Ppk{"k": {Name: ptr("k"), Id: ptr("k"), Secret: ptr("0x0102")}}
 	ike.Vpn["a"].Ppk = ptr("k")
 	if _, err := Config(ike); err == nil || !strings.Contains(err.Error(), "a ppk with certificate authentication is not supported") {
