@@ -13,6 +13,7 @@ require (
 	golang.org/x/net v0.60.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
+	layeh.com/radius v0.0.0-20231213012653-1006025d24f8
 )
 
 require (

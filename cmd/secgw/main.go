@@ -7,6 +7,7 @@
 //	secgw                                  the shell (edit running, commit...)
 //	secgw < lines.txt                      each line as typed in the shell
 //	secgw -f lines.txt                     the same
+//	secgw ha-notify GROUP group1 MASTER    keepalived's notify (ha-notify RPC)
 //
 // A script stops at its first bad line (secgw exits 1 and names it). Its
 // lines run dry first, so that a line the CLI refuses stops it before
@@ -16,9 +17,18 @@
 // commit meanwhile, and is told which NETCONF session holds the lock.
 //
 // The connection comes from the flags, else from SECGW_HOST, SECGW_PORT,
-// SECGW_USER, SECGW_PASSWORD and SECGW_KNOWN_HOSTS. Without a password
-// the shell asks for one on the terminal; prefer SECGW_PASSWORD to
-// -password, which other users can read in the process list.
+// SECGW_USER, SECGW_PASSWORD_FILE, SECGW_PASSWORD and SECGW_KNOWN_HOSTS.
+// Without a password the shell asks for one on the terminal; prefer
+// SECGW_PASSWORD or -password-file to -password, which other users can
+// read in the process list.
+//
+// keepalived's notify runs, with no terminal and no environment of the
+// operator's:
+//
+//	secgw -user ha -password-file /etc/secgw/ha-notify.password ha-notify GROUP NAME STATE
+//
+// (examples/ha/README.md): the file, readable by root only, holds the
+// password of a NETCONF account; its first line is the password.
 package main
 
 import (
@@ -28,6 +38,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"secgw/internal/cli"
 )
@@ -61,6 +72,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer, getenv func(st
 	// The environment's password is not the flag's default, which -h
 	// would print.
 	fs.StringVar(&app.Dial.Password, "password", "", "password (SECGW_PASSWORD; asked on a terminal when empty)")
+	passwordFile := fs.String("password-file", getenv("SECGW_PASSWORD_FILE"), "file whose first line is the password (SECGW_PASSWORD_FILE), for scripts such as keepalived's notify")
 	fs.StringVar(&app.KnownHosts, "known-hosts", getenv("SECGW_KNOWN_HOSTS"), "known_hosts file to check secgwd's host key against (SECGW_KNOWN_HOSTS; unchecked when empty)")
 	fs.StringVar(&app.History, "history", history, "the shell's history file (empty: none)")
 	fs.StringVar(&app.Name, "name", "secgw", "the name the prompt starts with")
@@ -68,8 +80,31 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer, getenv func(st
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if app.Dial.Password == "" && *passwordFile != "" {
+		pw, err := readPasswordFile(*passwordFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "secgw:", err)
+			return 2
+		}
+		app.Dial.Password = pw
+	}
 	if app.Dial.Password == "" {
 		app.Dial.Password = getenv("SECGW_PASSWORD")
 	}
 	return app.Run(fs.Args())
+}
+
+// readPasswordFile returns the first line of file, without its line end.
+// The error names the file, never its content.
+func readPasswordFile(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("password file %s: the first line is empty", file)
+	}
+	return line, nil
 }

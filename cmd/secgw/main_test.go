@@ -148,3 +148,31 @@ func TestHelpHidesPassword(t *testing.T) {
 		t.Errorf("exit %d, help %q", code, errOut)
 	}
 }
+
+// TestPasswordFile: -password-file (or SECGW_PASSWORD_FILE) gives the
+// password non-interactively, as keepalived's notify needs; flags still
+// win over the environment, and an unreadable file fails without
+// dialling.
+func TestPasswordFile(t *testing.T) {
+	host, port := startServer(t)
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	os.WriteFile(good, []byte("pw-admin\nignored second line\n"), 0o600)
+	os.WriteFile(bad, []byte("wrong\n"), 0o600)
+	env := map[string]string{"SECGW_HOST": host, "SECGW_PORT": port}
+	show := []string{"show", "config", "nodefault", "/", "vrf", "main", "ike", "global-options"}
+	if code, _, errOut := secgw(t, "", env, append([]string{"-password-file", good}, show...)...); code != 0 {
+		t.Errorf("-password-file: exit %d, stderr %q", code, errOut)
+	}
+	env["SECGW_PASSWORD_FILE"] = good
+	if code, _, errOut := secgw(t, "", env, show...); code != 0 {
+		t.Errorf("SECGW_PASSWORD_FILE: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := secgw(t, "", env, append([]string{"-password-file", bad}, show...)...); code != 2 || !strings.Contains(errOut, "unable to authenticate") {
+		t.Errorf("the flag's file did not win: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut := secgw(t, "", env, append([]string{"-password-file", filepath.Join(dir, "none")}, show...)...)
+	if code != 2 || !strings.Contains(errOut, "password file") {
+		t.Errorf("missing file: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -54,6 +54,7 @@ var layers = map[string]struct {
 	"yang":                         {leaf, "yang"},
 
 	"internal/ike/engine":            {core, "ike"},
+	"internal/radius":                {core, "radius"}, // the RADIUS client ikesvc adapts to the engine's AAA
 	"internal/ike/engine/enginetest": {core, "ike"},
 	"internal/datastore":             {core, "datastore"},
 	"internal/validate":              {core, "datastore"},

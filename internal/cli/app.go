@@ -2,16 +2,21 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/term"
 
 	"secgw/internal/schema"
 )
+
+// haNotifyRedial is the pause between two dials of ha-notify --retry.
+const haNotifyRedial = 200 * time.Millisecond
 
 // App is the secgw command: connect to secgwd, then run one command
 // (the words after the flags), the shell on a terminal, or the lines of
@@ -38,6 +43,25 @@ type App struct {
 // command failed (a script stops at its first failed line, whose number
 // the message gives), 2 when secgwd could not be reached.
 func (a *App) Run(args []string) int {
+	var line string
+	var notify *HANotify
+	if len(args) > 0 && args[0] == "ha-notify" {
+		// keepalived's notify command (hanotify.go): checked before
+		// anything is dialled, so that a bad notify line in
+		// keepalived.conf fails at once, with status 2.
+		n, err := ParseHANotify(args[1:], a.Err)
+		if err == nil {
+			err = n.Record()
+		}
+		if err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
+				fmt.Fprintln(a.Err, HANotifyUsage)
+			}
+			return 2
+		}
+		line, notify = n.Line, n
+	}
 	var script io.Reader
 	if a.Script != "" {
 		if len(args) > 0 {
@@ -77,9 +101,28 @@ func (a *App) Run(args []string) int {
 		a.Dial.HostKeyCallback = cb
 	}
 	be, err := Dial(a.Dial, Keep(s))
+	if notify != nil && notify.Retry > 0 {
+		// secgwd may be starting (hanotify.go): dial again until it
+		// answers, the time is up, or a later notification took over.
+		deadline := time.Now().Add(notify.Retry)
+		for err != nil && time.Now().Before(deadline) {
+			time.Sleep(haNotifyRedial)
+			if notify.Superseded() {
+				fmt.Fprintln(a.Err, "secgw: ha-notify: superseded by a later notification of the group")
+				return 0
+			}
+			be, err = Dial(a.Dial, Keep(s))
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
 		return 2
+	}
+	if notify.Superseded() {
+		// A later notification went first: this one is stale.
+		be.Close()
+		fmt.Fprintln(a.Err, "secgw: ha-notify: superseded by a later notification of the group")
+		return 0
 	}
 	defer be.Close()
 	c := New(s, be, a.Out)
@@ -98,7 +141,10 @@ func (a *App) Run(args []string) int {
 	}()
 	switch {
 	case len(args) > 0:
-		if err := c.Run(JoinWords(args)); err != nil && !errors.Is(err, ErrExit) {
+		if line == "" {
+			line = JoinWords(args)
+		}
+		if err := c.Run(line); err != nil && !errors.Is(err, ErrExit) {
 			fmt.Fprintln(a.Err, ErrorText(err))
 			return 1
 		}

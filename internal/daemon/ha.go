@@ -18,6 +18,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/netconf"
+	"secgw/internal/pool"
 	"secgw/internal/rpcerr"
 )
 
@@ -31,7 +32,10 @@ import (
 //     (SyncImport, SyncRemove); a (re)connection brings a SyncSnapshot;
 //   - a role change (ha-notify, split brain) is engine.SetRole, with the
 //     sequence numbers the standby holds and oseq-shift;
-//   - the active's sequence numbers come from the dataplane (haSeqs).
+//   - the active's sequence numbers come from the dataplane (haSeqs);
+//   - the leases of the HA pools (`ike ha pool`): each one the active's
+//     pool manager makes goes to the peer (onLease), and the standby's
+//     manager records them (haLeases).
 //
 // Configuration: `vrf main vrrp group G notify-ha-group H` and `vrf main
 // ike ha listen-ha-group H ...`; IKE HA in another vrf is refused at
@@ -58,6 +62,11 @@ type haSub struct {
 	// Not under mu: a role change reports while a reconfiguration, which
 	// holds mu, waits for the node to stop.
 	notify atomic.Pointer[func(name string, v any)]
+	// sink is the running node, for the pool manager's lease hook, which
+	// cannot take mu (it runs under the manager's lock, which a
+	// takeover's Claim takes under the engine's SetRole, under the
+	// node's role lock).
+	sink atomic.Pointer[ha.Node]
 }
 
 // haConfig is the resolved HA configuration of vrf main.
@@ -212,6 +221,7 @@ func (h *haSub) apply(c haConfig) error {
 	h.carry = nil
 	if h.node != nil {
 		h.engine().SetSyncSink(nil)
+		h.sink.Store(nil)
 		carry = h.node.Close()
 		h.node = nil
 	}
@@ -233,13 +243,14 @@ func (h *haSub) apply(c haConfig) error {
 	n := ha.New(ha.Config{
 		NodeID: c.ike.nodeID, Local: c.ike.local, Remote: c.ike.remote, Port: c.ike.port,
 		Interface: c.ike.iface, Secret: c.ike.secret, OSeqShift: c.ike.shift, SyncPeriod: c.ike.period, SyncPackets: c.ike.packets,
-		OnRole: h.onRole, Logger: h.d.cfg.Logger, Carry: carry,
+		OnRole: h.onRole, Logger: h.d.cfg.Logger, Carry: carry, Leases: h.leaseStore(),
 	}, haEngine{h.engine()}, haSeqs{h.d.dataplane})
 	if err := n.Start(); err != nil {
 		h.carry = carry
 		return err
 	}
 	h.engine().SetSyncSink(n)
+	h.sink.Store(n)
 	h.node, h.shift = n, c.ike.shift
 	return nil
 }
@@ -250,6 +261,7 @@ func (h *haSub) close() {
 	defer h.mu.Unlock()
 	if h.node != nil {
 		h.engine().SetSyncSink(nil)
+		h.sink.Store(nil)
 		h.node.Close()
 		h.node = nil
 	}
@@ -407,4 +419,40 @@ func (s haSeqs) Seqs(ctx context.Context) ([]ha.SeqEntry, error) {
 			Seq: ha.Seq{OSeq: st.OSeq, ISeq: st.ISeq}})
 	}
 	return out, nil
+}
+
+// leaseStore is the HA pools for the node, nil without a lease store.
+func (h *haSub) leaseStore() ha.LeaseStore {
+	if h.d.pools == nil {
+		return nil
+	}
+	return haLeases{h.d.pools}
+}
+
+// onLease is the pool manager's hook (Options.OnLease, called with its
+// lock held): a lease made in an HA pool goes to the peer if this node is
+// active (ha.Node.LeaseMade drops it otherwise). A lease lost needs no
+// message (internal/pool/ha.go says why).
+func (h *haSub) onLease(ev pool.Event) {
+	if !ev.Leased || !ev.HA {
+		return
+	}
+	if n := h.sink.Load(); n != nil {
+		n.LeaseMade(ha.Lease{Pool: ev.Pool, Identity: ev.Identity, Addr: ev.Addr})
+	}
+}
+
+// haLeases is ha.LeaseStore over the pool manager: the HA pools' leases
+// for a snapshot (active), recorded as the peer's (standby), and those a
+// snapshot did not name dropped.
+type haLeases struct{ m *pool.Manager }
+
+func (s haLeases) LeaseSnapshot(fn func(ha.Lease)) {
+	s.m.HALeases(func(e pool.Event) { fn(ha.Lease{Pool: e.Pool, Identity: e.Identity, Addr: e.Addr}) })
+}
+
+func (s haLeases) ApplyLease(l ha.Lease) bool { return s.m.InjectHA(l.Pool, l.Identity, l.Addr) }
+
+func (s haLeases) RetainLeases(keep func(ha.Lease) bool) int {
+	return s.m.RetainHA(func(p, id string, a netip.Addr) bool { return keep(ha.Lease{Pool: p, Identity: id, Addr: a}) })
 }

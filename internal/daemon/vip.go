@@ -21,12 +21,22 @@ const LeaseFile = "pools/leases"
 // openPools opens the lease store of the pools.
 func (d *Daemon) openPools() error {
 	m, err := pool.Open(pool.Options{Path: filepath.Join(d.cfg.Dir, LeaseFile),
-		Logger: d.cfg.Logger.With("subsystem", "ike")})
+		Logger: d.cfg.Logger.With("subsystem", "ike"), OnLease: d.onLease})
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	d.pools = m
 	return nil
+}
+
+// onLease hands a lease event of the pools to HA (the HA pools' sync).
+// d.ha is set before IKE runs, so before any lease is made; the events of
+// the first Set (leases lost to a changed pool) find it nil and need no
+// sync.
+func (d *Daemon) onLease(ev pool.Event) {
+	if h := d.ha; h != nil {
+		h.onLease(ev)
+	}
 }
 
 // vipHost puts the virtual IPs secgwd receives as a road warrior

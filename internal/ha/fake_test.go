@@ -123,3 +123,80 @@ func (s *fakeSeqs) drop(k SeqKey) {
 	defer s.mu.Unlock()
 	delete(s.entries, k)
 }
+
+// fakeLeases is a LeaseStore: the leases of HA pools by address, those an
+// IKE SA holds marked held (RetainLeases keeps them), and the pools it has.
+type fakeLeases struct {
+	mu     sync.Mutex
+	pools  map[string]bool
+	leases map[Lease]bool // lease → held
+}
+
+func newFakeLeases(pools ...string) *fakeLeases {
+	f := &fakeLeases{pools: map[string]bool{}, leases: map[Lease]bool{}}
+	for _, p := range pools {
+		f.pools[p] = true
+	}
+	return f
+}
+
+func (f *fakeLeases) LeaseSnapshot(fn func(Lease)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for l := range f.leases {
+		fn(l)
+	}
+}
+
+func (f *fakeLeases) ApplyLease(l Lease) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.pools[l.Pool] {
+		return false
+	}
+	for o := range f.leases { // an address or an identity has one lease
+		if o.Pool == l.Pool && (o.Addr == l.Addr || o.Identity == l.Identity) && o != l {
+			delete(f.leases, o)
+		}
+	}
+	f.leases[l] = f.leases[l]
+	return true
+}
+
+func (f *fakeLeases) RetainLeases(keep func(Lease) bool) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for l, held := range f.leases {
+		if !held && !keep(l) {
+			delete(f.leases, l)
+			n++
+		}
+	}
+	return n
+}
+
+// make records a lease held by an IKE SA and tells the node, as the pool
+// manager's hook does.
+func (f *fakeLeases) make(n *Node, l Lease) {
+	f.mu.Lock()
+	f.leases[l] = true
+	f.mu.Unlock()
+	n.LeaseMade(l)
+}
+
+// list renders the leases, sorted.
+func (f *fakeLeases) list() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for l, held := range f.leases {
+		s := l.Pool + " " + l.Addr.String() + " " + l.Identity
+		if held {
+			s += " held"
+		}
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return fmt.Sprint(out)
+}

@@ -354,6 +354,9 @@ func (n *Node) snapshot(s *session) error {
 		}
 		entries = entries[k:]
 	}
+	if err := n.snapshotLeases(s); err != nil {
+		return err
+	}
 	if err := n.write(s, SnapshotEnd{SAs: uint32(len(sent))}); err != nil {
 		return err
 	}
@@ -372,6 +375,34 @@ func (n *Node) snapshot(s *session) error {
 	n.log.Info("HA snapshot sent", "ike-sas", len(sent))
 	return nil
 }
+
+// snapshotLeases sends every lease of the HA pools, in messages of at
+// most maxLeases leases and about leaseBatchBytes bytes. The leases are
+// copied out first: the pools' lock is not held while the socket blocks.
+func (n *Node) snapshotLeases(s *session) error {
+	if n.cfg.Leases == nil {
+		return nil
+	}
+	var all []Lease
+	n.cfg.Leases.LeaseSnapshot(func(l Lease) { all = append(all, l) })
+	var batch []Lease
+	size := 0
+	for i, l := range all {
+		batch = append(batch, l)
+		size += 24 + len(l.Pool) + len(l.Identity)
+		if size >= leaseBatchBytes || len(batch) == maxLeases || i == len(all)-1 {
+			if err := n.write(s, Leases{Leases: batch}); err != nil {
+				return err
+			}
+			batch, size = batch[:0], 0
+		}
+	}
+	return nil
+}
+
+// leaseBatchBytes is the size a snapshot's lease message stays near (far
+// below maxRecord: one lease is at most 64 KiB + 280 bytes).
+const leaseBatchBytes = 256 << 10
 
 // readSeqs reads the numbers of every installed ESP SA and records them
 // as sent.

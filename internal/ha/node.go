@@ -61,6 +61,22 @@ type SeqSource interface {
 	Seqs(ctx context.Context) ([]SeqEntry, error)
 }
 
+// LeaseStore is the node's HA pools (`ike ha pool`; the daemon implements
+// it over its pool manager). Its methods are called without the node's
+// lock held; the store may call Node.LeaseMade with its own lock held.
+type LeaseStore interface {
+	// LeaseSnapshot calls fn for every lease of the HA pools, for a full
+	// resync (active).
+	LeaseSnapshot(fn func(Lease))
+	// ApplyLease records a lease the active made (standby); false when
+	// refused (no such HA pool here, or an address it lacks).
+	ApplyLease(l Lease) bool
+	// RetainLeases drops the leases of the HA pools, not held by an IKE
+	// SA of this node, that keep rejects (the active's snapshot did not
+	// name them), and returns how many went.
+	RetainLeases(keep func(Lease) bool) int
+}
+
 // RoleChange reports a change of role, for the log, the state and a
 // NETCONF notification.
 type RoleChange struct {
@@ -94,6 +110,8 @@ type Config struct {
 	QueueBytes int
 	// OnRole, if set, is called after each role change, in order.
 	OnRole func(RoleChange)
+	// Leases, if set, are the HA pools whose leases are synced.
+	Leases LeaseStore
 	// Logger receives the subsystem's logs.
 	Logger *slog.Logger
 	// Carry is the state of the node this one replaces (Close returns
@@ -191,8 +209,9 @@ type Node struct {
 }
 
 type snapSeen struct {
-	sas  map[saID]struct{}
-	seqs map[SeqKey]struct{}
+	sas    map[saID]struct{}
+	seqs   map[SeqKey]struct{}
+	leases map[Lease]struct{}
 }
 
 // New returns a node; Start runs it.
@@ -407,6 +426,18 @@ func (n *Node) SAUpdate(spiI, spiR uint64, rec []byte) {
 	}
 	n.sas[saID{spiI, spiR}] = struct{}{}
 	n.enqueueLocked(SAUpdate{SPIi: spiI, SPIr: spiR, Record: rec})
+}
+
+// LeaseMade queues a lease of an HA pool for the peer (the pool manager's
+// hook, on the active node; it may hold the manager's lock: this takes
+// only the node's).
+func (n *Node) LeaseMade(l Lease) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.role != RoleActive {
+		return
+	}
+	n.enqueueLocked(Leases{Leases: []Lease{l}})
 }
 
 // SADelete queues an IKE SA's deletion for the peer (engine.SyncSink).

@@ -21,6 +21,8 @@ import (
 //	key       = family(1: 4 or 6) address(4|16) spi(4)
 //	snapshot-begin = (empty)
 //	snapshot-end   = sa-count(4)
+//	leases    = count(4) lease*count
+//	lease     = pool-len(1) pool identity-len(2) identity family(1) address(4|16)
 const protoVersion = 1
 
 // MsgType is the type of a sync message.
@@ -44,11 +46,18 @@ const (
 	// standby holds and was not named between them is dropped at the end.
 	MsgSnapshotBegin
 	MsgSnapshotEnd
+	// MsgLeases carries leases of the HA pools made on the active node
+	// (Leases): one as it is made, or all of them in a snapshot.
+	MsgLeases
 )
 
 // maxRecord bounds one SA record; larger is refused by the decoder (and
 // by the sender), so that a corrupt length cannot make us allocate.
 const maxRecord = 1 << 20
+
+// maxLeases bounds the leases of one message; the sender also keeps a
+// message under maxRecord bytes.
+const maxLeases = 1 << 16
 
 // maxSeqEntries bounds the entries of one seq batch (the sender splits).
 const maxSeqEntries = 1 << 16
@@ -111,6 +120,18 @@ type SnapshotBegin struct{}
 // SnapshotEnd ends a full resync that carried SAs IKE SA records.
 type SnapshotEnd struct{ SAs uint32 }
 
+// Lease is a lease of an HA pool (`ike ha pool`): Identity (the IKE
+// identity, as the pool keys it) holds Addr of Pool, through an IKE SA or
+// reserved after its release. The standby records it so that, after a
+// takeover, it gives the address to no other identity.
+type Lease struct {
+	Pool, Identity string
+	Addr           netip.Addr
+}
+
+// Leases carries leases of HA pools.
+type Leases struct{ Leases []Lease }
+
 // Message is one of the message types above.
 type Message interface{ msgType() MsgType }
 
@@ -120,6 +141,7 @@ func (SADelete) msgType() MsgType      { return MsgSADelete }
 func (SeqBatch) msgType() MsgType      { return MsgSeqBatch }
 func (SnapshotBegin) msgType() MsgType { return MsgSnapshotBegin }
 func (SnapshotEnd) msgType() MsgType   { return MsgSnapshotEnd }
+func (Leases) msgType() MsgType        { return MsgLeases }
 
 // AppendMessage appends m's encoding to b.
 func AppendMessage(b []byte, m Message) ([]byte, error) {
@@ -170,6 +192,24 @@ func AppendMessage(b []byte, m Message) ([]byte, error) {
 	case SnapshotBegin:
 	case SnapshotEnd:
 		b = binary.BigEndian.AppendUint32(b, m.SAs)
+	case Leases:
+		if len(m.Leases) > maxLeases {
+			return nil, fmt.Errorf("ha: %d leases in a message (at most %d)", len(m.Leases), maxLeases)
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(m.Leases)))
+		for _, l := range m.Leases {
+			if len(l.Pool) == 0 || len(l.Pool) > 255 || len(l.Identity) > 0xffff {
+				return nil, fmt.Errorf("ha: lease with a pool name of %d bytes or an identity of %d", len(l.Pool), len(l.Identity))
+			}
+			b = append(b, byte(len(l.Pool)))
+			b = append(b, l.Pool...)
+			b = binary.BigEndian.AppendUint16(b, uint16(len(l.Identity)))
+			b = append(b, l.Identity...)
+			var err error
+			if b, err = appendAddr(b, l.Addr); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("ha: unknown message %T", m)
 	}
@@ -177,19 +217,26 @@ func AppendMessage(b []byte, m Message) ([]byte, error) {
 }
 
 func appendKey(b []byte, k SeqKey) ([]byte, error) {
-	switch {
-	case k.Dst.Is4():
-		a := k.Dst.As4()
-		b = append(b, 4)
-		b = append(b, a[:]...)
-	case k.Dst.Is6():
-		a := k.Dst.As16()
-		b = append(b, 6)
-		b = append(b, a[:]...)
-	default:
-		return nil, fmt.Errorf("ha: ESP SA key without address")
+	b, err := appendAddr(b, k.Dst)
+	if err != nil {
+		return nil, fmt.Errorf("ha: ESP SA key: %w", err)
 	}
 	return binary.BigEndian.AppendUint32(b, k.SPI), nil
+}
+
+// appendAddr appends family(1: 4 or 6) and the address.
+func appendAddr(b []byte, a netip.Addr) ([]byte, error) {
+	switch {
+	case a.Is4():
+		v := a.As4()
+		b = append(b, 4)
+		return append(b, v[:]...), nil
+	case a.Is6():
+		v := a.As16()
+		b = append(b, 6)
+		return append(b, v[:]...), nil
+	}
+	return nil, fmt.Errorf("ha: address %v cannot be sent", a)
 }
 
 // reader consumes a message; the first shortfall sticks in err.
@@ -230,23 +277,41 @@ func (r *reader) u64() uint64 {
 }
 
 func (r *reader) key() SeqKey {
-	var k SeqKey
+	k := SeqKey{Dst: r.addr()}
+	k.SPI = r.u32()
+	return k
+}
+
+func (r *reader) addr() netip.Addr {
+	var a netip.Addr
 	switch fam := r.u8(); fam {
 	case 4:
 		if v := r.take(4); v != nil {
-			k.Dst = netip.AddrFrom4([4]byte(v))
+			a = netip.AddrFrom4([4]byte(v))
 		}
 	case 6:
 		if v := r.take(16); v != nil {
-			k.Dst = netip.AddrFrom16([16]byte(v))
+			a = netip.AddrFrom16([16]byte(v))
 		}
 	default:
 		if r.err == nil {
 			r.err = fmt.Errorf("ha: address family %d", fam)
 		}
 	}
-	k.SPI = r.u32()
-	return k
+	return a
+}
+
+// str reads a string after its length, of 2 bytes when wide, else 1.
+func (r *reader) str(wide bool) string {
+	var n int
+	if wide {
+		if v := r.take(2); v != nil {
+			n = int(binary.BigEndian.Uint16(v))
+		}
+	} else {
+		n = int(r.u8())
+	}
+	return string(r.take(n))
 }
 
 // count reads a count of items of at least min bytes each, refusing one
@@ -311,6 +376,22 @@ func ParseMessage(b []byte) (Message, error) {
 		m = SnapshotBegin{}
 	case MsgSnapshotEnd:
 		m = SnapshotEnd{SAs: r.u32()}
+	case MsgLeases:
+		var ls Leases
+		// A lease is at least 9 bytes: pool of 1, no identity, IPv4.
+		if n := r.count(maxLeases, 9); n > 0 {
+			ls.Leases = make([]Lease, n)
+			for i := range ls.Leases {
+				l := &ls.Leases[i]
+				l.Pool = r.str(false)
+				l.Identity = r.str(true)
+				l.Addr = r.addr()
+				if l.Pool == "" && r.err == nil {
+					r.err = errors.New("ha: lease without a pool name")
+				}
+			}
+		}
+		m = ls
 	default:
 		return nil, fmt.Errorf("ha: message type %d", typ)
 	}

@@ -23,6 +23,10 @@ func messages() []Message {
 		},
 		SnapshotBegin{},
 		SnapshotEnd{SAs: 10000},
+		Leases{Leases: []Lease{
+			{Pool: "hp1", Identity: "rw1.example", Addr: netip.MustParseAddr("10.8.0.1")},
+			{Pool: "hp6", Identity: "", Addr: netip.MustParseAddr("fd00:8::2")},
+		}},
 	}
 }
 
@@ -69,6 +73,9 @@ func TestMessageRefused(t *testing.T) {
 		"role 7":          {1, byte(MsgHello), 1, 7, 0},
 		"family 5":        {1, byte(MsgSeqBatch), 0, 0, 0, 1, 5, 1, 2, 3, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 		"record too long": {1, byte(MsgSAUpdate), 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff},
+		"lease no pool":   {1, byte(MsgLeases), 0, 0, 0, 1, 0, 0, 0, 4, 10, 8, 0, 1},
+		"lease family 5":  {1, byte(MsgLeases), 0, 0, 0, 1, 1, 'h', 0, 0, 5, 10, 8, 0, 1},
+		"leases too many": {1, byte(MsgLeases), 0, 1, 0, 0, 1, 'h', 0, 0, 4, 10, 8, 0, 1},
 	} {
 		if _, err := ParseMessage(b); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -76,6 +83,12 @@ func TestMessageRefused(t *testing.T) {
 	}
 	if _, err := AppendMessage(nil, SAUpdate{Record: make([]byte, maxRecord+1)}); err == nil {
 		t.Error("an SA record over maxRecord was encoded")
+	}
+	if _, err := AppendMessage(nil, Leases{Leases: []Lease{{Identity: "x", Addr: netip.MustParseAddr("10.0.0.1")}}}); err == nil {
+		t.Error("a lease without a pool name was encoded")
+	}
+	if _, err := AppendMessage(nil, Leases{Leases: []Lease{{Pool: "p"}}}); err == nil {
+		t.Error("a lease without an address was encoded")
 	}
 }
 

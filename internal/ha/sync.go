@@ -72,8 +72,17 @@ func (n *Node) handle(m Message) {
 		for _, k := range m.Gone {
 			delete(n.store, k)
 		}
+	case Leases:
+		if n.snap != nil {
+			for _, l := range m.Leases {
+				n.snap.leases[l] = struct{}{}
+			}
+		}
+		n.mu.Unlock()
+		n.applyLeases(m.Leases)
+		return
 	case SnapshotBegin:
-		n.snap = &snapSeen{sas: map[saID]struct{}{}, seqs: map[SeqKey]struct{}{}}
+		n.snap = &snapSeen{sas: map[saID]struct{}{}, seqs: map[SeqKey]struct{}{}, leases: map[Lease]struct{}{}}
 	case SnapshotEnd:
 		if n.snap == nil {
 			break
@@ -91,6 +100,7 @@ func (n *Node) handle(m Message) {
 				delete(n.store, k)
 			}
 		}
+		leases := n.snap.leases
 		n.snap, n.synced = nil, true
 		// The active learns at once that its standby caught up.
 		n.helloDue = true
@@ -99,10 +109,44 @@ func (n *Node) handle(m Message) {
 		for _, id := range gone {
 			n.eng.Remove(id.i, id.r)
 		}
-		n.log.Info("HA snapshot received", "ike-sas", m.SAs, "dropped", len(gone))
+		dropped := 0
+		if n.cfg.Leases != nil {
+			// The reservations the active no longer has went while the
+			// link was down (or were never its: a former active's own).
+			dropped = n.cfg.Leases.RetainLeases(func(l Lease) bool {
+				_, ok := leases[l]
+				return ok
+			})
+		}
+		n.log.Info("HA snapshot received", "ike-sas", m.SAs, "dropped", len(gone), "leases", len(leases), "leases-dropped", dropped)
 		return
 	}
 	n.mu.Unlock()
+}
+
+// applyLeases records the active's leases in the HA pools (standby). A
+// lease refused (a pool this node does not have as an HA pool, or without
+// the address: the two configurations differ) is counted and logged: the
+// new active could give that address twice.
+func (n *Node) applyLeases(ls []Lease) {
+	if n.cfg.Leases == nil {
+		return
+	}
+	refused := 0
+	for _, l := range ls {
+		if !n.cfg.Leases.ApplyLease(l) {
+			refused++
+			if refused == 1 {
+				n.log.Error("HA: lease of an HA pool not recorded: is the pool configured alike on both nodes?",
+					"pool", l.Pool, "vip", l.Addr.String())
+			}
+		}
+	}
+	if refused > 0 {
+		n.mu.Lock()
+		n.stats.Rejected += uint64(refused)
+		n.mu.Unlock()
+	}
 }
 
 // seqLoop sends the active's changed sequence numbers every

@@ -24,6 +24,8 @@ type Event struct {
 	Pool, Identity string
 	Addr           netip.Addr
 	Leased         bool
+	// HA: the pool is an ha pool, whose leases the HA peer mirrors.
+	HA bool
 }
 
 // Options configure a Manager.
@@ -192,7 +194,7 @@ func (m *Manager) Set(cfgs []Config) error {
 				if p.contains(l.addr) {
 					p.add(l.identity, l.addr, l.holders)
 				} else {
-					m.lost(c.Name, l.identity, l.addr)
+					m.lost(p, l.identity, l.addr)
 				}
 			}
 		}
@@ -201,7 +203,7 @@ func (m *Manager) Set(cfgs []Config) error {
 	for name, old := range m.pools {
 		if next[name] == nil {
 			for _, l := range old.ordered() {
-				m.lost(name, l.identity, l.addr)
+				m.lost(old, l.identity, l.addr)
 			}
 		}
 	}
@@ -215,9 +217,9 @@ func (m *Manager) Set(cfgs []Config) error {
 	return m.rewrite()
 }
 
-func (m *Manager) lost(pool, identity string, a netip.Addr) {
+func (m *Manager) lost(p *pool, identity string, a netip.Addr) {
 	if m.o.OnLease != nil {
-		m.o.OnLease(Event{Pool: pool, Identity: identity, Addr: a})
+		m.o.OnLease(Event{Pool: p.cfg.Name, Identity: identity, Addr: a, HA: p.cfg.HA})
 	}
 }
 
@@ -362,11 +364,11 @@ func (m *Manager) Acquire(pools []string, identity string, v6 bool) (Lease, erro
 			}
 			if lost != "" {
 				m.o.Logger.Info("pool: address taken back from a released lease", "pool", n, "address", a, "from", lost)
-				m.lost(n, lost, a)
+				m.lost(p, lost, a)
 			}
 			m.appendRecord(Record{Pool: n, Identity: identity, Addr: a})
 			if m.o.OnLease != nil {
-				m.o.OnLease(Event{Pool: n, Identity: identity, Addr: a, Leased: true})
+				m.o.OnLease(Event{Pool: n, Identity: identity, Addr: a, Leased: true, HA: p.cfg.HA})
 			}
 			return Lease{Pool: n, Addr: a, Attributes: p.cfg.Attributes}, nil
 		}

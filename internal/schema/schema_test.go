@@ -92,6 +92,7 @@ func TestSecrets(t *testing.T) {
 		"/vrf/ike/ike-policy-template/pre-shared-key":  true,
 		"/vrf/ike/vpn/ike-policy/pre-shared-key":       true,
 		"/vrf/ike/ppk/secret":                          true,
+		"/vrf/ike/radius/server/secret":                true,
 		"/vrf/ike/ha/secret":                           true,
 		"/vrf/ike/ike-sa/sk-ei":                        true,
 		"/vrf/ike/ike-sa/sk-er":                        true,

@@ -20,8 +20,8 @@ type Row struct {
 	// refused (a leaf without default: any value).
 	Allowed []string
 	// Denied, for a leaf or leaf-list, lists the values that are
-	// refused; any other is honoured (vip-pool radius, while local
-	// pools work).
+	// refused; any other is honoured (e.g. a value of a leaf-list that
+	// waits for a feature while the others work).
 	Denied []string
 	// NonMainVRF limits the row to vrfs other than main.
 	NonMainVRF bool
@@ -36,22 +36,16 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureHA      = "high availability: HA pools (synced virtual IP leases)"
-	featureCert    = "EAP/RADIUS authentication"
-	featureVRF     = "IKE and routes in a vrf other than main"
-	featureSNMP    = "SNMP"
-	featureRADIUS  = "RADIUS: the pool built from the RADIUS attributes of each SA"
-	featureMonDown = "VPN monitor action down and datapath verification (routes withheld or withdrawn per child SA)"
+	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
+	featureVRF      = "IKE and routes in a vrf other than main"
+	featureSNMP     = "SNMP"
+	featureMonDown  = "VPN monitor action down and datapath verification (routes withheld or withdrawn per child SA)"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
 // on yet. Keep one row per node or subtree.
 func Refused() []Row {
 	return []Row{
-		{Path: "/vrf/ike/ha/pool", Feature: featureHA, Example: []string{
-			"/ vrf main vrrp group group1 instance vrrp0 notify-ha-group ha-group1",
-			"/ vrf main ike ha listen-ha-group ha-group1 node-id 1 local-address 10.9.0.1 remote-address 10.9.0.2 secret 0123456789abcdef0123456789abcdef",
-			"/ vrf main ike ha pool hp1 address 10.8.0.0/24"}},
 		// IKE (and so IKE HA) runs in vrf main only: the VRRP groups of
 		// another vrf would notify nothing.
 		{Path: "/vrf/vrrp", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red vrrp group g1 instance i1"}},
@@ -63,15 +57,13 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
-		{Path: "/vrf/ike/vpn/vip-pool", Denied: []string{"radius"}, Feature: featureRADIUS, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
-		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+		// RADIUS authenticates peers: as the way we authenticate
+		// ourselves, eap-radius and pre-shared-key-radius mean nothing
+		// (we have no RADIUS server to prove our identity to a peer).
+		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureLocalAAA,
 			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method eap-radius"}},
-		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureLocalAAA,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 		{Path: "/vrf/ike/vpn/security-policy/vpn-monitor/action", Allowed: []string{"restart"}, Feature: featureMonDown,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 vpn-monitor destination-ip 10.2.0.1 source-address 10.1.0.1 action down"}},

@@ -24,7 +24,9 @@ import (
 // Programmer's translation of child SAs is tested with the Fake in
 // internal/dataplane/childsa; here the entries are written out, except in
 // move_test.go, which drives the Programmer's MoveChild (it imports the
-// engine for its ChildSA type).
+// engine for its ChildSA type), and takeover_test.go, which runs IKE
+// engines over the Programmer (with a configuration written as a
+// literal, not resolved from the YANG tree).
 
 // side is one gateway: a network namespace with an outer address on a
 // veth to the other side, an inner address on its loopback, and secgw's
