@@ -75,6 +75,10 @@ func (d *Daemon) startIKE() error {
 	if s, ok := dp.(engine.ESPSupport); ok {
 		supportsESP = s.SupportsESP
 	}
+	var monitorRoutes func(engine.ChildSA, bool)
+	if d.routes != nil {
+		monitorRoutes = d.routes.monitorRoutes
+	}
 	d.ike = ikesvc.New(ikesvc.Options{
 		Logger:        d.cfg.Logger,
 		Dataplane:     eng,
@@ -104,6 +108,8 @@ func (d *Daemon) startIKE() error {
 		// host routes them into the child SA.
 		NewProber: func(reply func(id, seq uint16)) vpnmon.Prober { return vpnmon.NewICMP(reply) },
 		OnSAEvent: d.onSAEvent,
+		// vpn-monitor action down withdraws the child SA's routes.
+		OnMonitorRoutes: monitorRoutes,
 	})
 	d.ha = newHASub(d)
 	if x, ok := dp.(*xfrm.Dataplane); ok {

@@ -83,6 +83,10 @@ type Options struct {
 	// (vpnmon.NewICMP in secgwd), handing it the function that takes
 	// the echo replies; without it vpn-monitor is refused at commit.
 	NewProber func(reply func(id, seq uint16)) vpnmon.Prober
+	// OnMonitorRoutes, if set, withdraws (up false) or restores (up
+	// true) the routes of a child SA (the VPN monitor's action down);
+	// without it action down is refused at commit.
+	OnMonitorRoutes func(c engine.ChildSA, up bool)
 	// OnSAEvent, if set, hears the VPN monitor's sa-events
 	// (vpn-monitor-down, vpn-monitor-up); it must not block.
 	OnSAEvent func(SAEvent)

@@ -22,6 +22,10 @@ import (
 // monitorPolicy is the vpn-monitor of one security policy.
 type monitorPolicy struct {
 	cfg vpnmon.Config
+	// down: action down, the routes of a child SA found down are
+	// withdrawn (Options.OnMonitorRoutes) rather than the child SA
+	// restarted.
+	down bool
 }
 
 // vpnMonitor is the service's VPN monitor; nil without Options.NewProber.
@@ -32,6 +36,8 @@ type vpnMonitor struct {
 	mu       sync.Mutex
 	policies map[string]monitorPolicy      // by security policy name
 	children map[vpnmon.Key]engine.ChildSA // the monitored child SAs
+	// withdrawn are the child SAs whose routes action down withdrew.
+	withdrawn map[vpnmon.Key]bool
 }
 
 // monitorTick is how often the monitor looks for child SAs and runs the
@@ -40,7 +46,8 @@ const monitorTick = time.Second
 
 // newVPNMonitor starts the monitor with the prober newProber makes.
 func (s *Service) newVPNMonitor(ctx context.Context, newProber func(reply func(id, seq uint16)) vpnmon.Prober) *vpnMonitor {
-	v := &vpnMonitor{s: s, policies: map[string]monitorPolicy{}, children: map[vpnmon.Key]engine.ChildSA{}}
+	v := &vpnMonitor{s: s, policies: map[string]monitorPolicy{}, children: map[vpnmon.Key]engine.ChildSA{},
+		withdrawn: map[vpnmon.Key]bool{}}
 	var m *vpnmon.Monitor
 	p := newProber(func(id, seq uint16) { m.Reply(id, seq) })
 	m = vpnmon.New(p, vpnmon.Hooks{LastInbound: v.lastInbound, Down: v.down, Up: v.up})
@@ -50,9 +57,10 @@ func (s *Service) newVPNMonitor(ctx context.Context, newProber func(reply func(i
 }
 
 // monitorPolicies reads the vpn-monitor of every security policy of ike,
-// refusing what this release does not run: action down and verify-path
-// (they need the routes withheld or withdrawn per child SA), and
-// vpn-monitor itself when secgwd has no ICMP prober (a test service).
+// refusing what this release does not run: verify-path (the routes of a
+// new child SA withheld until an echo is answered), action down without
+// a routing to withdraw routes from, and vpn-monitor itself when secgwd
+// has no ICMP prober (a test service).
 func (s *Service) monitorPolicies(ike *generated.SecgwVrf_Vrf_Ike) (map[string]monitorPolicy, error) {
 	out := map[string]monitorPolicy{}
 	if ike == nil {
@@ -68,8 +76,9 @@ func (s *Service) monitorPolicies(ike *generated.SecgwVrf_Vrf_Ike) (map[string]m
 			if s.o.NewProber == nil {
 				return nil, unsupported(where + ": this secgwd has no ICMP prober")
 			}
-			if vm.GetAction() == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down {
-				return nil, unsupported(where + " action down: not in this release (restart is)")
+			down := vm.GetAction() == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
+			if down && s.o.OnMonitorRoutes == nil {
+				return nil, unsupported(where + " action down: this secgwd has no routes to withdraw")
 			}
 			if vm.GetVerifyPath() {
 				return nil, unsupported(where + " verify-path: not in this release")
@@ -81,7 +90,7 @@ func (s *Service) monitorPolicies(ike *generated.SecgwVrf_Vrf_Ike) (map[string]m
 			}
 			out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
 				Interval:  time.Duration(vm.GetInterval()) * time.Second,
-				Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized()}}
+				Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized()}, down: down}
 		}
 	}
 	return out, nil
@@ -138,6 +147,11 @@ func (v *vpnMonitor) sync(now time.Time) {
 	}
 	v.mu.Lock()
 	v.children = seen
+	for k := range v.withdrawn {
+		if _, ok := seen[k]; !ok {
+			delete(v.withdrawn, k) // gone: its routes went with it
+		}
+	}
 	v.mu.Unlock()
 	for _, k := range v.m.Keys() {
 		if _, ok := seen[k]; !ok {
@@ -164,12 +178,25 @@ func (v *vpnMonitor) lastInbound(k vpnmon.Key) time.Time {
 	return in
 }
 
-// down runs the action on a child SA found down: restart (the only
-// action this release runs) deletes it with the peer and negotiates a
-// new one for its policy.
+// down runs the action on a child SA found down: restart deletes it
+// with the peer and negotiates a new one for its policy; down withdraws
+// its routes (inject-routes, install-routes) until it answers again, so
+// that the traffic takes another path.
 func (v *vpnMonitor) down(k vpnmon.Key, st vpnmon.Status) {
 	c, ok := v.child(k)
 	if !ok {
+		return
+	}
+	v.mu.Lock()
+	p := v.policies[c.Policy]
+	if p.down {
+		v.withdrawn[k] = true
+	}
+	v.mu.Unlock()
+	if p.down {
+		v.s.log.Warn("VPN monitor: child SA down", "vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID, "failures", st.Failures, "action", "down")
+		v.event("vpn-monitor-down", c, fmt.Sprintf("%d echoes to the monitored destination unanswered: routes withdrawn", st.Failures))
+		v.s.o.OnMonitorRoutes(c, false)
 		return
 	}
 	reason := fmt.Sprintf("%d echoes to the monitored destination unanswered: child SA restarted", st.Failures)
@@ -185,7 +212,14 @@ func (v *vpnMonitor) down(k vpnmon.Key, st vpnmon.Status) {
 
 // up reports a child SA that answered (its first echo, or after down).
 func (v *vpnMonitor) up(k vpnmon.Key) {
+	v.mu.Lock()
+	restore := v.withdrawn[k]
+	delete(v.withdrawn, k)
+	v.mu.Unlock()
 	if c, ok := v.child(k); ok {
+		if restore {
+			v.s.o.OnMonitorRoutes(c, true) // action down: the routes come back
+		}
 		v.s.log.Info("VPN monitor: child SA up", "vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID)
 		v.event("vpn-monitor-up", c, "")
 	}

@@ -2,6 +2,7 @@ package ikesvc
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/datastore"
+	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
 	"secgw/internal/vpnmon"
 )
@@ -142,9 +144,10 @@ func TestVPNMonitorRestart(t *testing.T) {
 	}
 }
 
-// TestVPNMonitorRefused: action down, verify-path, and vpn-monitor on a
-// service without prober are refused at commit with
-// operation-not-supported; mixed address families with invalid-value.
+// TestVPNMonitorRefused: verify-path, action down on a service without
+// routes to withdraw, and vpn-monitor on a service without prober are
+// refused at commit with operation-not-supported; mixed address
+// families with invalid-value.
 func TestVPNMonitorRefused(t *testing.T) {
 	base := func() *generated.Device {
 		return withMonitor(device("v", "127.0.0.1", "", "a", "b", "10.1.0.0/16", "10.2.0.0/16"), "10.1.0.1", "10.2.0.1", 10, 10)
@@ -180,5 +183,86 @@ func TestVPNMonitorRefused(t *testing.T) {
 				t.Fatalf("Prepare: %v, want %s", err, tc.tag)
 			}
 		})
+	}
+}
+
+// TestVPNMonitorActionDown: with action down the child SA found down is
+// kept (same unique-id, no restart) and its routes are withdrawn
+// (OnMonitorRoutes up=false) with a vpn-monitor-down sa-event; when the
+// echoes are answered again the routes are restored (up=true) and the
+// state says up.
+func TestVPNMonitorActionDown(t *testing.T) {
+	path := &fakePath{}
+	path.alive.Store(true)
+	var mu sync.Mutex
+	var events, routes []string
+	a := New(Options{Dataplane: enginetest.NewDataplane(), DataplaneKind: "userspace", PortIKE: 15670, PortNATT: 15671,
+		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		NewProber: path.new,
+		OnSAEvent: func(e SAEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			r := ""
+			if e.Reason != nil {
+				r = " " + *e.Reason
+			}
+			events = append(events, e.Event+r)
+		},
+		OnMonitorRoutes: func(c engine.ChildSA, up bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			routes = append(routes, fmt.Sprintf("%s %d up=%v", c.Policy, c.UniqueID, up))
+		}})
+	t.Cleanup(func() { a.Close() })
+	b, _ := newService(t, 15670)
+	if err := b.Start(device("from-a", "127.0.0.2", "", "b.example", "a.example", "10.2.0.0/16", "10.1.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	dev := withMonitor(device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"), "10.1.0.1", "10.2.0.1", 2, 2)
+	dev.Vrf["main"].Ike.Vpn["to-b"].SecurityPolicy["net"].VpnMonitor.Action = generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
+	if err := a.Start(dev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.eng.InitiateChild("net"); err != nil {
+		t.Fatal(err)
+	}
+	state := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) {
+		for _, sa := range a.State(false).IkeSa {
+			for u, c := range sa.ChildSa {
+				return u, c.VpnMonitor
+			}
+		}
+		return 0, 0
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("no %s in 20 s; events %q routes %q", what, events, routes)
+			}
+		}
+	}
+	var uid uint32
+	wait("up", func() bool {
+		u, s := state()
+		uid = u
+		return s == generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_up
+	})
+	path.alive.Store(false)
+	wait("down", func() bool { _, s := state(); return s == generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_down })
+	path.alive.Store(true)
+	wait("up again", func() bool { _, s := state(); return s == generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_up })
+	if u, _ := state(); u != uid {
+		t.Errorf("child SA %d after action down, want %d kept", u, uid)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(routes, "\n"), fmt.Sprintf("net %d up=false\nnet %d up=true", uid, uid); got != want {
+		t.Errorf("routes:\n%s\nwant:\n%s", got, want)
+	}
+	if got := strings.Join(events, "\n"); got != "vpn-monitor-up\nvpn-monitor-down 2 echoes to the monitored destination unanswered: routes withdrawn\nvpn-monitor-up" {
+		t.Errorf("events:\n%s", got)
 	}
 }
