@@ -114,19 +114,20 @@ type Dataplane struct {
 	reserved map[uint32]time.Time
 	nextSeq  uint64
 
-	events chan dataplane.Event
+	events   chan dataplane.Event
+	in       *inWorkers // nil: HandleESPBatched opens in the caller
+	stats    stats
+	limit    *loglimit.Limiter // the records the packet paths repeat
+	bufs     sync.Pool         // *buffer, for HandleESP
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closeErr error
+	closed   sync.Once
+	evMu     sync.RWMutex // held for writing when events is closed
+	evClosed bool
+
 	// spiEvents bounds the unknown-SPI events (spievents.go).
 	spiEvents spiEventLimit
-	in        *inWorkers // nil: HandleESPBatched opens in the caller
-	stats     stats
-	limit     *loglimit.Limiter // the records the packet paths repeat
-	bufs      sync.Pool         // *buffer, for HandleESP
-	done      chan struct{}
-	wg        sync.WaitGroup
-	closeErr  error
-	closed    sync.Once
-	evMu      sync.RWMutex // held for writing when events is closed
-	evClosed  bool
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
