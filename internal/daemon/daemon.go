@@ -107,6 +107,9 @@ type Config struct {
 	// LogKeys lets IKE log key material, in hex, at level 4 (secgwd
 	// -log-keys); without it no level logs keys.
 	LogKeys bool
+	// InitialPassword is the admin password of a first start (no users
+	// file yet); empty generates a random one (CreatedPassword).
+	InitialPassword string
 	// XPathMaxSteps and XPathTimeout bound the evaluation of one NETCONF
 	// xpath filter (netconf.Config); 0 takes the netconf defaults, a
 	// negative value removes the bound.
@@ -236,7 +239,7 @@ func New(cfg Config) (*Daemon, error) {
 // server over the store and binds its listener.
 func (d *Daemon) startNetconf() error {
 	var err error
-	if d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile()); err != nil {
+	if d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile(), d.cfg.InitialPassword); err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	d.netconf, err = netconf.New(netconf.Config{
