@@ -25,6 +25,10 @@ if ! command -v ansible-playbook >/dev/null ||
 	! [ -d /usr/lib/python3/dist-packages/ansible_collections/ansible/netcommon ]; then
 	need+=(ansible)
 fi
+# test/access logs in with ssh-keygen keys through ssh, ssh-agent and ssh-add.
+command -v ssh-keygen >/dev/null && command -v ssh-agent >/dev/null || need+=(openssh-client)
+# test/access builds the Debian package (make deb) and installs it.
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
