@@ -249,6 +249,7 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
+		UsersFile: d.UsersFile(),
 		RPCs:      ikeRPCs(d.ike, d.ha),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),

@@ -45,6 +45,12 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 		} else {
 			err = unsupported(op)
 		}
+	case NSAAA:
+		if op.Local == "set-password" {
+			err = srv.setPassword(s, rpc)
+		} else {
+			err = unsupported(op)
+		}
 	case NSIKE, NSHA:
 		if h := srv.cfg.RPCs[op.Local]; h != nil {
 			reply, err = h.call(ctx, srv, op, rpc.Body)

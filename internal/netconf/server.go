@@ -37,6 +37,9 @@ type Config struct {
 	Schema    *schema.Schema
 	Validator *validate.Validator
 	Users     *Users
+	// UsersFile is the file Users was read from, which set-password
+	// rewrites; empty makes set-password unsupported.
+	UsersFile string
 	// RPCs carries out the model's RPCs, by RPC name; one without a
 	// handler answers operation-not-supported.
 	RPCs map[string]RPCHandler

@@ -39,6 +39,8 @@ type User struct {
 // never a mix of the old and the new.
 type Users struct {
 	set atomic.Pointer[userSet]
+	// fileMu serialises the rewrites of the users file (set-password).
+	fileMu sync.Mutex
 	// dummy is the bcrypt hash an unknown user's password is checked
 	// against, computed on first use.
 	dummy func() []byte
