@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -152,3 +153,15 @@ func TestIdentityEncrypted(t *testing.T) {
 }
 
 func pemEncode(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
+
+// TestRPCSecretNotInHistory: a set-password line carries a secret (the
+// RPC input's password leaf is sgt:secret), so the history file skips it.
+func TestRPCSecretNotInHistory(t *testing.T) {
+	c := New(loadSchema(t), nil, io.Discard)
+	if !c.HasSecret("cmd aaa set-password user reader password s3cr3t-pw") {
+		t.Error("set-password's line is not private")
+	}
+	if c.HasSecret("cmd ike flush vrf main") {
+		t.Error("a flush line is private")
+	}
+}

@@ -60,7 +60,16 @@ func TestSetPassword(t *testing.T) {
 		}
 	}
 	secgwdtest.MustDial(t, d.Addr, secgwdtest.ReaderUser, newPW)
-	for _, secret := range []string{newPW, "reader-takes-over", "long-enough-1"} {
+
+	// The CLI: cmd aaa set-password, one RPC like any other.
+	const cliPW = "set-by-the-CLI-1"
+	code, out := cliRun(t, []string{"SECGW_PASSWORD=" + secgwdtest.AdminPassword}, "-host", d.Host, "-port", d.Port,
+		"cmd", "aaa", "set-password", "user", secgwdtest.ReaderUser, "password", cliPW)
+	if code != 0 {
+		t.Fatalf("secgw cmd aaa set-password: exit %d\n%s", code, out)
+	}
+	secgwdtest.MustDial(t, d.Addr, secgwdtest.ReaderUser, cliPW)
+	for _, secret := range []string{newPW, cliPW, "reader-takes-over", "long-enough-1"} {
 		if strings.Contains(d.Logs(), secret) {
 			t.Errorf("secgwd's level-4 log holds the password %q", secret)
 		}
