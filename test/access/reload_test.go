@@ -175,3 +175,38 @@ func runTimeout(cmd *exec.Cmd, d time.Duration) (string, error) {
 		return buf.String(), errors.New("timed out")
 	}
 }
+
+// TestSIGHUPRoleChange: a session keeps the role it logged in with, so
+// a reload that changes a user's role ends that user's sessions (a
+// demoted admin must not keep admin rights); the user logs in again with
+// the new role. Sessions of unchanged users go on.
+func TestSIGHUPRoleChange(t *testing.T) {
+	dir := secgwdtest.NewDataDir(t)
+	d := secgwdtest.Start(t, filepath.Join(bin, "secgwd"), dir)
+	admin := netconf.User{Name: secgwdtest.AdminUser, Role: netconf.RoleAdmin, Password: secgwdtest.Hash(t, secgwdtest.AdminPassword)}
+	boss := netconf.User{Name: "boss", Role: netconf.RoleAdmin, Password: secgwdtest.Hash(t, "boss-secret-1")}
+	writeUsers(t, dir, admin, boss)
+	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, d, `msg="users file reloaded"`)
+	adminSess := secgwdtest.MustDial(t, d.Addr, secgwdtest.AdminUser, secgwdtest.AdminPassword)
+	bossSess := secgwdtest.MustDial(t, d.Addr, "boss", "boss-secret-1")
+	edit := `<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name></vrf></config></edit-config>`
+	secgwdtest.MustRPC(t, bossSess, edit)
+
+	boss.Role = netconf.RoleReadOnly
+	writeUsers(t, dir, admin, boss)
+	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, d, `user=boss role=admin`)
+	if _, err := secgwdtest.RPC(bossSess, edit); err == nil {
+		t.Error("the demoted user's admin session still edits after SIGHUP")
+	}
+	secgwdtest.MustRPC(t, adminSess, edit) // unchanged: goes on
+	again := secgwdtest.MustDial(t, d.Addr, "boss", "boss-secret-1")
+	if _, err := secgwdtest.RPC(again, edit); err == nil || !strings.Contains(err.Error(), "may not run edit-config") {
+		t.Errorf("the demoted user's new session: %v, want refused as read-only", err)
+	}
+}
