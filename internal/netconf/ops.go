@@ -635,7 +635,14 @@ func (srv *Server) decodeConfig(c *configContent) ([]xmlcodec.Edit, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	return srv.codec.DecodeElements(c.els, nil, xmlcodec.DecodeOptions{})
+	edits, err := srv.codec.DecodeElements(c.els, nil, xmlcodec.DecodeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := hashPasswords(edits); err != nil {
+		return nil, err
+	}
+	return edits, nil
 }
 
 // copyConfig supports copying an inline config or running into the

@@ -20,14 +20,15 @@ func (srv *Server) ReloadUsers(file string) ([]uint32, error) {
 }
 
 // endStaleSessions ends each session whose user is gone or has another
-// role than the session's.
+// role than the session's, gracefully: a session running an RPC (the
+// commit that removed its user) ends once its reply is written.
 func (srv *Server) endStaleSessions() []uint32 {
 	var ended []uint32
 	for _, si := range srv.tr.Sessions() {
 		if role, ok := srv.cfg.Users.Role(si.User); ok && role == si.Role {
 			continue
 		}
-		if err := srv.tr.Kill(si.ID); err == nil {
+		if err := srv.tr.End(si.ID); err == nil {
 			ended = append(ended, si.ID)
 			srv.log.Info("netconf session ended: its user was removed or changed role",
 				"session-id", si.ID, "user", si.User, "role", si.Role)

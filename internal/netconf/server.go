@@ -139,6 +139,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.tr = tr
 	cfg.Store.Subscribe(configChange{srv})
+	if err := srv.startAccounts(); err != nil {
+		_ = tr.Close()
+		return nil, err
+	}
 	return srv, nil
 }
 

@@ -39,6 +39,12 @@ func (srv *Server) setPassword(s *transport.Session, rpc *transport.RPC) error {
 	if err := xmlcodec.DecodeInput(entry, rpc.Body, &in); err != nil {
 		return err
 	}
+	if srv.cfg.Users.FromModel() {
+		// The configuration's accounts change by commit, as the rest of
+		// it: a password outside it would be lost at the next commit.
+		return opError("application", "operation-not-supported",
+			"set-password: the accounts are in the configuration (/aaa): set aaa user "+in.User+" password ... and commit", nil)
+	}
 	// The codec checks types, not mandatory or length: done here, as
 	// the module says (RFC 6241 Appendix A missing-element and
 	// invalid-value). bcrypt reads at most 72 bytes where YANG's length

@@ -38,7 +38,10 @@ type User struct {
 // set at once (SIGHUP re-reads the file): a login checks against one set,
 // never a mix of the old and the new.
 type Users struct {
-	set atomic.Pointer[userSet]
+	// set is the users file's accounts; model, when not nil, the
+	// configuration's (/aaa), which then are the accounts in use.
+	set   atomic.Pointer[userSet]
+	model atomic.Pointer[userSet]
 	// fileMu serialises the rewrites of the users file (set-password).
 	fileMu sync.Mutex
 	// dummy is the bcrypt hash an unknown user's password is checked
@@ -95,27 +98,37 @@ func ParseUsers(b []byte) (*Users, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("netconf: users file: %w", err)
 	}
-	u := &userSet{byName: map[string]*User{}, keys: map[string][]ssh.PublicKey{}}
-	for i := range f.Users {
-		usr := &f.Users[i]
-		if usr.Role != RoleAdmin && usr.Role != RoleReadOnly {
-			return nil, fmt.Errorf("netconf: users file: user %q: role %q is neither %s nor %s", usr.Name, usr.Role, RoleAdmin, RoleReadOnly)
-		}
-		for _, k := range usr.Keys {
-			pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
-			if err != nil {
-				return nil, fmt.Errorf("netconf: users file: user %q: %w", usr.Name, err)
-			}
-			u.keys[usr.Name] = append(u.keys[usr.Name], pk)
-		}
-		if _, dup := u.byName[usr.Name]; dup {
-			return nil, fmt.Errorf("netconf: users file: user %q appears twice", usr.Name)
-		}
-		u.byName[usr.Name] = usr
+	u, err := newUserSet(f.Users, "users file")
+	if err != nil {
+		return nil, err
 	}
 	users := &Users{dummy: sync.OnceValue(dummyHash)}
 	users.set.Store(u)
 	return users, nil
+}
+
+// newUserSet checks and indexes accounts; where names the source in
+// errors.
+func newUserSet(users []User, where string) (*userSet, error) {
+	u := &userSet{byName: map[string]*User{}, keys: map[string][]ssh.PublicKey{}}
+	for i := range users {
+		usr := &users[i]
+		if usr.Role != RoleAdmin && usr.Role != RoleReadOnly {
+			return nil, fmt.Errorf("netconf: %s: user %q: role %q is neither %s nor %s", where, usr.Name, usr.Role, RoleAdmin, RoleReadOnly)
+		}
+		for _, k := range usr.Keys {
+			pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
+			if err != nil {
+				return nil, fmt.Errorf("netconf: %s: user %q: authorized key: %w", where, usr.Name, err)
+			}
+			u.keys[usr.Name] = append(u.keys[usr.Name], pk)
+		}
+		if _, dup := u.byName[usr.Name]; dup {
+			return nil, fmt.Errorf("netconf: %s: user %q appears twice", where, usr.Name)
+		}
+		u.byName[usr.Name] = usr
+	}
+	return u, nil
 }
 
 // ReloadUsers re-reads the users file into u (SIGHUP). A file that does
@@ -138,10 +151,22 @@ func (u *Users) ReloadUsers(file string) error {
 // already open are the caller's to end (see Server.EndSessionsOf).
 func (u *Users) Replace(n *Users) { u.set.Store(n.set.Load()) }
 
+// current is the set logins check: the configuration's when it has
+// accounts, else the users file's.
+func (u *Users) current() *userSet {
+	if m := u.model.Load(); m != nil {
+		return m
+	}
+	return u.set.Load()
+}
+
+// FromModel reports whether the accounts in use are the configuration's.
+func (u *Users) FromModel() bool { return u.model.Load() != nil }
+
 // Role returns the role of user name, and false when there is no such
 // user.
 func (u *Users) Role(name string) (string, bool) {
-	usr := u.set.Load().byName[name]
+	usr := u.current().byName[name]
 	if usr == nil {
 		return "", false
 	}
@@ -150,7 +175,7 @@ func (u *Users) Role(name string) (string, bool) {
 
 // PasswordAuth checks a password; it returns the user and role.
 func (u *Users) PasswordAuth(user string, password []byte) (string, string, error) {
-	usr := u.set.Load().byName[user]
+	usr := u.current().byName[user]
 	if usr == nil || usr.Password == "" {
 		// Spend the time of a check anyway, so that timing does not tell
 		// which user names exist.
@@ -172,7 +197,7 @@ func dummyHash() []byte {
 
 // PublicKeyAuth checks a public key; it returns the user and role.
 func (u *Users) PublicKeyAuth(user string, key ssh.PublicKey) (string, string, error) {
-	set := u.set.Load()
+	set := u.current()
 	for _, k := range set.keys[user] {
 		if bytes.Equal(k.Marshal(), key.Marshal()) {
 			return user, set.byName[user].Role, nil
