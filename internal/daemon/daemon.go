@@ -239,7 +239,16 @@ func New(cfg Config) (*Daemon, error) {
 // server over the store and binds its listener.
 func (d *Daemon) startNetconf() error {
 	var err error
-	if d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile(), d.cfg.InitialPassword); err != nil {
+	if aaa := d.store.Snapshot(datastore.Running).GetAaa(); aaa != nil && len(aaa.User) > 0 {
+		// The configuration holds the accounts: no admin is created
+		// (its password would be shown for an account that cannot log
+		// in); a users file present is read for set-password and
+		// migrate-users only.
+		d.users, err = netconf.LoadUsersIfPresent(d.UsersFile())
+	} else {
+		d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile(), d.cfg.InitialPassword)
+	}
+	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	d.netconf, err = netconf.New(netconf.Config{

@@ -46,9 +46,12 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 			err = unsupported(op)
 		}
 	case NSAAA:
-		if op.Local == "set-password" {
+		switch op.Local {
+		case "set-password":
 			err = srv.setPassword(s, rpc)
-		} else {
+		case "migrate-users":
+			err = srv.migrateUsers(s)
+		default:
 			err = unsupported(op)
 		}
 	case NSIKE, NSHA:

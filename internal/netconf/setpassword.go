@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
 	"secgw/internal/xmlcodec"
 )
 
@@ -136,4 +137,38 @@ func writeFileAtomic(file string, data []byte) error {
 		_ = d.Close()
 	}
 	return nil
+}
+
+// migrateUsers is secgw-aaa's migrate-users: the users file's accounts
+// merged into the candidate as /aaa users, through the session's edit
+// (its candidate lock rules apply), for the operator to review and
+// commit. The hashes move as they are; no password is involved.
+func (srv *Server) migrateUsers(s *transport.Session) error {
+	if srv.cfg.UsersFile == "" || srv.cfg.Users == nil {
+		return opError("application", "operation-not-supported", "migrate-users: no users file", nil)
+	}
+	set := srv.cfg.Users.set.Load()
+	var edits []xmlcodec.Edit
+	names := make([]string, 0, len(set.byName))
+	for n := range set.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		u := set.byName[n]
+		entry := schema.DataPath{{Name: "aaa"}, {Name: "user", KeyName: "name", Key: n}}
+		leaf := func(name, v string) {
+			edits = append(edits, xmlcodec.Edit{Path: append(entry[:2:2], schema.Elem{Name: name}), Op: xmlcodec.OpMerge, Value: v})
+		}
+		leaf("role", u.Role)
+		if u.Password != "" {
+			leaf("password-hash", u.Password)
+		}
+		for _, k := range u.Keys {
+			leaf("authorized-key", k)
+		}
+	}
+	return srv.cfg.Store.Edit(s.ID(), func(root schema.Node) error {
+		return xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, xmlcodec.OpMerge)
+	})
 }

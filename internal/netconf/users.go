@@ -88,6 +88,18 @@ func LoadUsers(file, initial string) (*Users, string, error) {
 	return u, created, err
 }
 
+// LoadUsersIfPresent reads the users file, or gives no accounts when
+// there is none: the configuration's (/aaa) are in use.
+func LoadUsersIfPresent(file string) (*Users, error) {
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		b = []byte(`{"users": []}`)
+	} else if err != nil {
+		return nil, fmt.Errorf("netconf: %w", err)
+	}
+	return ParseUsers(b)
+}
+
 // ParseUsers parses the content of a users file.
 func ParseUsers(b []byte) (*Users, error) {
 	var f struct {

@@ -1,14 +1,17 @@
 package access
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"secgw/internal/netconf"
 	"secgw/test/secgwdtest"
 )
 
@@ -127,6 +130,16 @@ func TestModelUsers(t *testing.T) {
 	if _, err := secgwdtest.Dial(d.Addr, secgwdtest.AdminUser, secgwdtest.AdminPassword); err == nil {
 		t.Error("after a restart the users file's admin logs in again")
 	}
+	// Without a users file, a start creates no admin: /aaa has one.
+	d.Stop(t)
+	if err := os.Remove(filepath.Join(dir, "users.json")); err != nil {
+		t.Fatal(err)
+	}
+	d = secgwdtest.Start(t, filepath.Join(bin, "secgwd"), dir)
+	if _, err := os.Stat(filepath.Join(dir, "users.json")); !os.IsNotExist(err) || d.Password != "" {
+		t.Errorf("a start with /aaa accounts created a users file (%v) or a password (%q)", err, d.Password)
+	}
+	secgwdtest.MustDial(t, d.Addr, "alice", alicePW)
 }
 
 // TestModelUsersHashAndKey: an account given as a bcrypt hash (as
@@ -164,4 +177,51 @@ func TestModelUsersHashAndKey(t *testing.T) {
 	if code, out := cliRun(t, nil, "-host", d.Host, "-port", d.Port, "-user", "ops", "-i", k.priv, "show", "config"); code != 0 {
 		t.Errorf("secgw -i as ops: exit %d\n%s", code, out)
 	}
+}
+
+// TestMigrateUsers: migrate-users puts the users file's accounts into
+// the candidate (hashes and keys as they are); once committed they are
+// the accounts: the same passwords and keys log in, open sessions of
+// unchanged users go on, and the file no longer matters (a SIGHUP after
+// emptying it changes nothing).
+func TestMigrateUsers(t *testing.T) {
+	dir := secgwdtest.NewDataDir(t)
+	k := sshKeygen(t)
+	writeUsers(t, dir,
+		netconf.User{Name: secgwdtest.AdminUser, Role: netconf.RoleAdmin, Password: secgwdtest.Hash(t, secgwdtest.AdminPassword)},
+		netconf.User{Name: secgwdtest.ReaderUser, Role: netconf.RoleReadOnly, Password: secgwdtest.Hash(t, secgwdtest.ReaderPassword), Keys: []string{k.pub}})
+	d := secgwdtest.Start(t, filepath.Join(bin, "secgwd"), dir)
+	admin := secgwdtest.MustDial(t, d.Addr, secgwdtest.AdminUser, secgwdtest.AdminPassword)
+	reader := secgwdtest.MustDial(t, d.Addr, secgwdtest.ReaderUser, secgwdtest.ReaderPassword)
+	if _, err := secgwdtest.RPC(reader, `<migrate-users xmlns="urn:secgw:yang:secgw-aaa"/>`); err == nil {
+		t.Error("a read-only user ran migrate-users")
+	}
+	secgwdtest.MustRPC(t, admin, `<migrate-users xmlns="urn:secgw:yang:secgw-aaa"/>`)
+	cand := secgwdtest.MustRPC(t, admin, `<get-config><source><candidate/></source><filter type="subtree"><aaa xmlns="urn:secgw:yang:secgw-aaa"/></filter></get-config>`)
+	for _, want := range []string{"<name>admin</name>", "<role>admin</role>", "<name>reader</name>", "<role>read-only</role>",
+		"<authorized-key>" + k.pub + "</authorized-key>", "<password-hash>$2a$04$"} {
+		if !strings.Contains(cand, want) {
+			t.Errorf("the candidate after migrate-users lacks %s:\n%s", want, cand)
+		}
+	}
+	secgwdtest.MustRPC(t, admin, `<commit/>`)
+	time.Sleep(200 * time.Millisecond) // the stale-session sweep runs after the commit
+	secgwdtest.MustRPC(t, admin, `<get-config><source><running/></source></get-config>`)
+	secgwdtest.MustRPC(t, reader, `<get-config><source><running/></source></get-config>`)
+
+	writeUsers(t, dir) // an empty file: ignored now
+	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, d, `msg="users file reloaded"`)
+	secgwdtest.MustDial(t, d.Addr, secgwdtest.ReaderUser, secgwdtest.ReaderPassword)
+	signer, err := ssh.ParsePrivateKey(k.privPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := secgwdtest.DialAuth(d.Addr, secgwdtest.ReaderUser, ssh.PublicKeys(signer))
+	if err != nil {
+		t.Fatalf("the migrated key: %v", err)
+	}
+	s.Close()
 }
