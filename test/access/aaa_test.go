@@ -225,3 +225,32 @@ func TestMigrateUsers(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestModelUsersCLI: the CLI's configuration mode sets an account like
+// any node (the password hashed by secgwd), and show config prints the
+// account with its hash to an admin, without it to a read-only user. The
+// operator keeps an account of its own name and role in /aaa, so that
+// its session goes on after the commit (a commit that drops the
+// committer's own account ends its session after the reply).
+func TestModelUsersCLI(t *testing.T) {
+	dir := secgwdtest.NewDataDir(t)
+	d := secgwdtest.Start(t, filepath.Join(bin, "secgwd"), dir)
+	script := filepath.Join(t.TempDir(), "lines")
+	lines := "edit running\n/ aaa user admin role admin password " + secgwdtest.AdminPassword + "\n" +
+		"/ aaa user root role admin password root-Secret-1\n/ aaa user dave role read-only password dave-Secret-1\ncommit\nshow config / aaa\n"
+	if err := os.WriteFile(script, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn := []string{"-host", d.Host, "-port", d.Port}
+	if code, out := cliRun(t, []string{"SECGW_PASSWORD=" + secgwdtest.AdminPassword}, append(conn, "-f", script)...); code != 0 || strings.Contains(out, "Secret-1") {
+		t.Fatalf("secgw -f: exit %d (or a password shown)\n%s", code, out)
+	}
+	code, out := cliRun(t, []string{"SECGW_PASSWORD=root-Secret-1"}, append(conn, "-user", "root", "show", "config", "/", "aaa")...)
+	if code != 0 || !strings.Contains(out, "user dave") || !strings.Contains(out, "$2a$10$") || strings.Contains(out, "Secret-1") {
+		t.Errorf("admin show config / aaa: exit %d\n%s", code, out)
+	}
+	code, out = cliRun(t, []string{"SECGW_PASSWORD=dave-Secret-1"}, append(conn, "-user", "dave", "show", "config", "/", "aaa")...)
+	if code != 0 || !strings.Contains(out, "user root") || strings.Contains(out, "$2a$") {
+		t.Errorf("read-only show config / aaa: exit %d\n%s", code, out)
+	}
+}
