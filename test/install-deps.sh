@@ -29,6 +29,10 @@ if ! command -v ansible-playbook >/dev/null ||
 	! [ -d /usr/lib/python3/dist-packages/ansible_collections/ansible/netcommon ]; then
 	need+=(ansible)
 fi
+# test/access logs in with ssh-keygen keys through ssh, ssh-agent and ssh-add.
+command -v ssh-keygen >/dev/null && command -v ssh-agent >/dev/null || need+=(openssh-client)
+# test/access builds the Debian package (make deb) and installs it.
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 
 # test/gateway's EAP road warriors authenticate against Debian's
 # FreeRADIUS, which the tests start in a namespace with their own

@@ -51,6 +51,7 @@ var layers = map[string]struct {
 	"internal/pkitest":             {leaf, "pkitest"},
 	"internal/swanctl":             {leaf, "swanctl"},
 	"internal/archtest":            {leaf, "archtest"},
+	"internal/version":             {leaf, "version"},
 	"yang":                         {leaf, "yang"},
 
 	"internal/ike/engine":            {core, "ike"},

@@ -108,6 +108,9 @@ type Config struct {
 	// LogKeys lets IKE log key material, in hex, at level 4 (secgwd
 	// -log-keys); without it no level logs keys.
 	LogKeys bool
+	// InitialPassword is the admin password of a first start (no users
+	// file yet); empty generates a random one (CreatedPassword).
+	InitialPassword string
 	// XPathMaxSteps and XPathTimeout bound the evaluation of one NETCONF
 	// xpath filter (netconf.Config); 0 takes the netconf defaults, a
 	// negative value removes the bound.
@@ -246,7 +249,16 @@ func New(cfg Config) (*Daemon, error) {
 // server over the store and binds its listener.
 func (d *Daemon) startNetconf() error {
 	var err error
-	if d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile()); err != nil {
+	if aaa := d.store.Snapshot(datastore.Running).GetAaa(); aaa != nil && len(aaa.User) > 0 {
+		// The configuration holds the accounts: no admin is created
+		// (its password would be shown for an account that cannot log
+		// in); a users file present is read for set-password and
+		// migrate-users only.
+		d.users, err = netconf.LoadUsersIfPresent(d.UsersFile())
+	} else {
+		d.users, d.createdPassword, err = netconf.LoadUsers(d.UsersFile(), d.cfg.InitialPassword)
+	}
+	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	d.netconf, err = netconf.New(netconf.Config{
@@ -256,6 +268,7 @@ func (d *Daemon) startNetconf() error {
 		Schema:    d.schema,
 		Validator: d.validator,
 		Users:     d.users,
+		UsersFile: d.UsersFile(),
 		RPCs:      ikeRPCs(d.ike, d.ha),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),

@@ -89,6 +89,8 @@ func TestReferenceDefaults(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	s := load(t)
 	want := map[string]bool{
+		"/aaa/user/password":                           true,
+		"/aaa/user/password-hash":                      true,
 		"/vrf/ike/ike-policy-template/pre-shared-key":  true,
 		"/vrf/ike/vpn/ike-policy/pre-shared-key":       true,
 		"/vrf/ike/ppk/secret":                          true,
