@@ -106,7 +106,7 @@ show config nodefault / vrf main ike global-options
 `
 	// The bad last line stops the script before any line ran.
 	code, out, errOut := secgw(t, script, env, "-host", host, "-port", port)
-	if code != 1 || out != "" || errOut != "line 6: Error: unknown command \"/\": expected one of show, cmd, flush, edit, discard, exit\n"+
+	if code != 1 || out != "" || errOut != "line 6: Error: unknown command \"/\": expected one of show, cmd, flush, debug, no, monitor, edit, discard, exit\n"+
 		"secgw: stopped at line 6 before running any line: nothing was changed\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

@@ -66,6 +66,7 @@ var layers = map[string]struct {
 	"internal/netconf/transport":     {core, "transport"},
 	"internal/cliedit":               {core, "cliedit"},
 	"internal/pool":                  {core, "pool"},
+	"internal/vpnmon":                {core, "vpnmon"},
 
 	"internal/netconf":             {subsystem, "netconf"},
 	"internal/ikesvc":              {subsystem, "ikesvc"},

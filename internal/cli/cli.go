@@ -120,6 +120,9 @@ var operational = []Cand{
 	{Word: "show", Help: "Show configuration, state, IKE SAs, uncommitted changes (show config diff) or commits (show commits)"},
 	{Word: "cmd", Help: "Run an operational command (cmd ike initiate|rekey|reauth|redirect ...)"},
 	{Word: "flush", Help: "Delete SAs (flush ike ike-sa|child-sa ...)"},
+	{Word: "debug", Help: "Trace the IKE messages of a peer, VPN or identity (debug ike peer ADDRESS|vpn NAME|identity ID [with-keys])"},
+	{Word: "no", Help: "Stop a debug filter (no debug ike peer ADDRESS|vpn NAME|identity ID)"},
+	{Word: "monitor", Help: "Stream the IKE debug traces (monitor ike [count N])"},
 	{Word: "edit", Help: "Enter configuration mode (edit running): locks the candidate and running until exit"},
 	{Word: "discard", Help: "Drop the changes a NETCONF session left in the candidate without locking it (refused while anyone is in configuration mode)"},
 	{Word: "exit", Help: "Leave the shell"},
@@ -149,6 +152,15 @@ func (c *CLI) runOper(words []string) error {
 			return fmt.Errorf("cli: flush: expected ike, as in: flush ike ike-sa vpn NAME")
 		}
 		return c.rpc("flush ike", "ike", append([]string{"flush"}, words[2:]...))
+	case "debug":
+		return c.debugCommand(words[1:], false) // debug.go
+	case "no":
+		if len(words) < 2 || words[1] != "debug" {
+			return fmt.Errorf("cli: no: expected debug, as in: no debug ike peer 198.51.100.1")
+		}
+		return c.debugCommand(words[2:], true)
+	case "monitor":
+		return c.monitor(words[1:])
 	case "edit":
 		if len(words) != 2 || words[1] != "running" {
 			return fmt.Errorf("cli: edit takes one word: running (edits go to the candidate until commit)")
@@ -174,7 +186,7 @@ func (c *CLI) runOper(words []string) error {
 		_, err := io.WriteString(c.out, formatHelp(operational))
 		return err
 	}
-	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, edit, discard, exit", words[0])
+	return fmt.Errorf("cli: unknown command %q: expected one of show, cmd, flush, debug, no, monitor, edit, discard, exit", words[0])
 }
 
 func (c *CLI) runConfig(words []string) error {

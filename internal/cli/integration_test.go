@@ -247,7 +247,7 @@ func TestConfigErrors(t *testing.T) {
 		{"cmd ike initiate", `needs one of child-sa, ike-sa`},
 		{"cmd ike initiate ike-sa", `needs vpn`},
 		{"cmd ike rekey ike-sa unique-id x", `bad value "x"`},
-		{"cmd ike frobnicate", `unknown word "frobnicate" after cmd ike: expected one of flush, initiate, load-pki-file, reauth, redirect, rekey`},
+		{"cmd ike frobnicate", `unknown word "frobnicate" after cmd ike: expected one of debug-ike, flush, initiate, load-pki-file, reauth, redirect, rekey`},
 	}
 	for _, cs := range cases {
 		_, err := run(c, buf, cs.line)

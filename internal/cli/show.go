@@ -23,6 +23,8 @@ func (c *CLI) show(words []string) error {
 		return c.showTree(false, words[1:])
 	case "commits":
 		return c.showCommits(words[1:])
+	case "debug":
+		return c.showDebug(words[1:]) // debug.go
 	case "state":
 		return c.showTree(true, words[1:])
 	case "ike":

@@ -17,6 +17,7 @@ import (
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
 	"secgw/internal/netconf"
+	"secgw/internal/vpnmon"
 )
 
 // Dataplane choices of Config.Dataplane.
@@ -74,6 +75,10 @@ func (d *Daemon) startIKE() error {
 	if s, ok := dp.(engine.ESPSupport); ok {
 		supportsESP = s.SupportsESP
 	}
+	var monitorRoutes func(engine.ChildSA, bool)
+	if d.routes != nil {
+		monitorRoutes = d.routes.monitorRoutes
+	}
 	d.ike = ikesvc.New(ikesvc.Options{
 		Logger:        d.cfg.Logger,
 		Dataplane:     eng,
@@ -83,6 +88,7 @@ func (d *Daemon) startIKE() error {
 		PortNATT:      d.cfg.NATTPort,
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
+		OnDebug:       d.onIKEDebug,
 		ForceEncap:    d.userspace != nil,
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
@@ -98,6 +104,12 @@ func (d *Daemon) startIKE() error {
 		TCPStreams: d.userspace != nil,
 		Pools:      d.pools,
 		VIPHost:    d.vips,
+		// The VPN monitor's echoes go through raw ICMP sockets: the
+		// host routes them into the child SA.
+		NewProber: func(reply func(id, seq uint16)) vpnmon.Prober { return vpnmon.NewICMP(reply) },
+		OnSAEvent: d.onSAEvent,
+		// vpn-monitor action down withdraws the child SA's routes.
+		OnMonitorRoutes: monitorRoutes,
 	})
 	d.ha = newHASub(d)
 	if x, ok := dp.(*xfrm.Dataplane); ok {
@@ -177,6 +189,36 @@ func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
 		out = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
 	}
 	return in, out
+}
+
+// onSAEvent logs an sa-event of the IKE service (the VPN monitor's) at
+// level 0 and sends it as a NETCONF notification, as onIKEEvent does the
+// engine's.
+func (d *Daemon) onSAEvent(e ikesvc.SAEvent) {
+	attrs := []any{"subsystem", "ike", "event", e.Event, "vpn", e.VPN}
+	if e.Policy != nil {
+		attrs = append(attrs, "policy", *e.Policy, "child-unique-id", *e.ChildUniqueID)
+	}
+	if e.Reason != nil {
+		attrs = append(attrs, "reason", *e.Reason)
+	}
+	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
+	if d.netconf != nil {
+		if err := d.netconf.Notify("sa-event", e); err != nil {
+			d.log.Error("sa-event notification", "err", err)
+		}
+	}
+}
+
+// onIKEDebug sends a debug trace record (the engine logged it) as the
+// ike-debug NETCONF notification, for 'monitor ike'. The server drops it
+// for a session that does not read: the engine never waits.
+func (d *Daemon) onIKEDebug(r engine.DebugRecord) {
+	if d.netconf != nil {
+		if err := d.netconf.Notify("ike-debug", ikesvc.NewDebugRecord(r)); err != nil {
+			d.log.Error("ike-debug notification", "err", err)
+		}
+	}
 }
 
 // onIKEEvent logs SA events at level 0 (the guide's audit level) and
@@ -259,6 +301,7 @@ func ikeRPCs(s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandler {
 		"flush":         netconf.RPC(s.Flush),
 		"load-pki-file": netconf.RPC(s.LoadPKIFile),
 		"ha-notify":     netconf.RPC(h.HANotify),
+		"debug-ike":     netconf.RPC(s.DebugIKE),
 	}
 }
 

@@ -307,3 +307,20 @@ func trapOf(t engine.Trap) routes.Child {
 	return routes.Child{VPN: t.VPN, Policy: t.Policy, Local: t.Local.Unmap(), Remote: t.Remote.Unmap(), Mode: t.Mode,
 		LocalTS: []ipsec.TrafficSelector{t.LocalTS}, RemoteTS: []ipsec.TrafficSelector{t.RemoteTS}}
 }
+
+// monitorRoutes withdraws (up false) or restores (up true) the routes of
+// a child SA: the VPN monitor's action down, so that while the child SA
+// does not carry traffic the traffic takes another path. The manager
+// forgets a withdrawn child SA (its reconcile does not bring the routes
+// back); its DeleteChild later finds nothing to remove.
+func (r *routing) monitorRoutes(c engine.ChildSA, up bool) {
+	var err error
+	if up {
+		err = r.m.Add(childOf(c))
+	} else {
+		err = r.m.Remove(childOf(c))
+	}
+	if err != nil {
+		r.log.Warn("routes: VPN monitor could not change a child SA's routes", "vpn", c.VPN, "policy", c.Policy, "up", up, "err", err)
+	}
+}

@@ -308,6 +308,12 @@ const (
 	// SeqOverflow: an outbound SA used its last sequence number (RFC 4303
 	// §3.3.3) and no longer sends.
 	SeqOverflow // seq-overflow
+	// UnknownSPI: inbound ESP arrived with an SPI no SA has (RFC 4303
+	// §3.4.2); Src is its source, SA.Dst its destination and SA.SPI its
+	// SPI. Only the userspace dataplane reports it (the kernel drops
+	// such packets without telling), rate-limited: the engine answers
+	// with INVALID_SPI (respond-bad-spi).
+	UnknownSPI // unknown-spi
 )
 
 // Event is something the dataplane tells the engine.
@@ -318,6 +324,8 @@ type Event struct {
 	Sel    Selector  // acquire: the packet that triggered it
 	// Reason says which limit expired ("bytes", "packets", "time").
 	Reason string
+	// Src is the source of an unknown-SPI packet.
+	Src netip.Addr
 }
 
 // Dataplane is implemented by the kernel and the userspace dataplanes and

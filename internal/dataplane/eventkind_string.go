@@ -13,11 +13,12 @@ func _() {
 	_ = x[SoftExpire-2]
 	_ = x[HardExpire-3]
 	_ = x[SeqOverflow-4]
+	_ = x[UnknownSPI-5]
 }
 
-const _EventKind_name = "?acquiresoft-expirehard-expireseq-overflow"
+const _EventKind_name = "?acquiresoft-expirehard-expireseq-overflowunknown-spi"
 
-var _EventKind_index = [...]uint8{0, 1, 8, 19, 30, 42}
+var _EventKind_index = [...]uint8{0, 1, 8, 19, 30, 42, 53}
 
 func (i EventKind) String() string {
 	idx := int(i) - 0

@@ -60,6 +60,11 @@ func (s *Service) supported(cfg *config.Config, fresh []*config.VPN) error {
 			}
 		}
 	}
+	if cfg.Global.RespondBadSPI > 0 && s.o.DataplaneKind == "kernel" {
+		// XFRM drops ESP with an unknown SPI without telling anyone:
+		// only the userspace dataplane reports it (dataplane.UnknownSPI).
+		return unsupported("ike: global-options respond-bad-spi needs the userspace dataplane: the kernel dataplane does not report ESP with an unknown SPI")
+	}
 	if _, ok := s.o.Dataplane.(ClearDataplane); !ok && len(cfg.Clear) > 0 {
 		c := cfg.Clear[0]
 		return unsupported(fmt.Sprintf(

@@ -17,7 +17,9 @@ import (
 //   - a soft expiry (a rekey-bytes or rekey-packets limit, or a time
 //     limit) rekeys the child SA;
 //   - a hard expiry (life-*) means the SA is gone: the child SA is
-//     deleted with the peer.
+//     deleted with the peer;
+//   - ESP with an unknown SPI is answered with INVALID_SPI under
+//     respond-bad-spi.
 //
 // Sequence number overflows are hard expiries of the outbound SA (RFC
 // 4303 §3.3.3: it must not send any more). It returns the engine's
@@ -33,6 +35,11 @@ func (s *Service) DataplaneEvent(ev dataplane.Event) error {
 		return s.eng.ExpireSA(ev.SA.Dst, ev.SA.SPI, false)
 	case dataplane.HardExpire, dataplane.SeqOverflow:
 		return s.eng.ExpireSA(ev.SA.Dst, ev.SA.SPI, true)
+	case dataplane.UnknownSPI:
+		// respond-bad-spi: INVALID_SPI over the IKE SA with the
+		// packet's source, if any (engine.UnknownSPI).
+		s.eng.UnknownSPI(ev.SA.Dst, ev.Src, ev.SA.SPI)
+		return nil
 	}
 	return errors.New("ike: unknown dataplane event " + ev.Kind.String())
 }

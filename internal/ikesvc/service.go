@@ -36,6 +36,7 @@ import (
 	"secgw/internal/ike/udpconn"
 	"secgw/internal/pool"
 	"secgw/internal/rpcerr"
+	"secgw/internal/vpnmon"
 )
 
 // VRF is the only vrf that runs IKE.
@@ -78,6 +79,20 @@ type Options struct {
 	Activity func(c engine.ChildSA) (in, out time.Time)
 	// LogKeys is engine.Options.LogKeys (secgwd -log-keys).
 	LogKeys bool
+	// NewProber, if set, makes the ICMP prober of the VPN monitor
+	// (vpnmon.NewICMP in secgwd), handing it the function that takes
+	// the echo replies; without it vpn-monitor is refused at commit.
+	NewProber func(reply func(id, seq uint16)) vpnmon.Prober
+	// OnMonitorRoutes, if set, withdraws (up false) or restores (up
+	// true) the routes of a child SA (the VPN monitor's action down);
+	// without it action down is refused at commit.
+	OnMonitorRoutes func(c engine.ChildSA, up bool)
+	// OnSAEvent, if set, hears the VPN monitor's sa-events
+	// (vpn-monitor-down, vpn-monitor-up); it must not block.
+	OnSAEvent func(SAEvent)
+	// OnDebug is engine.Options.OnDebug: the debug trace records (the
+	// daemon's ike-debug notifications); it must not block.
+	OnDebug func(engine.DebugRecord)
 	// PKIDir is the directory of the certificate store's files
 	// (pki.go): the data directory's pki/.
 	PKIDir string
@@ -139,6 +154,9 @@ type Service struct {
 	aaa     *aaa // the RADIUS client (aaa.go)
 	cancel  context.CancelFunc
 
+	// mon is the VPN monitor (vpnmon.go), nil without NewProber.
+	mon *vpnMonitor
+
 	wmu      sync.Mutex
 	watchers map[chan engine.Event]bool
 
@@ -168,6 +186,9 @@ type prepared struct {
 	reused []netip.Addr
 	// pools is the pool part; oldPools what Apply replaced (pools.go).
 	pools, oldPools poolsPrepared
+	// monitors are the vpn-monitor of the security policies, and
+	// oldMonitors those Apply replaced (vpnmon.go).
+	monitors, oldMonitors map[string]monitorPolicy
 	// After Apply: what it replaced, for Abort. drained are the
 	// addresses whose sockets it set draining.
 	oldCfg    *config.Config
@@ -210,9 +231,12 @@ func New(o Options) *Service {
 	s.aaa = newAAA(ctx, o.Logger.With("subsystem", "ike"), o.Counters) // aaa.go
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
-		VIPs: vipAdapter{s}, AAA: s.aaa})
+		VIPs: vipAdapter{s}, AAA: s.aaa, OnDebug: o.OnDebug})
 	go s.aaa.interim(s.eng.AcctInterim, time.Tick(time.Second)) // aaa.go
 	go s.eng.Run(ctx)
+	if o.NewProber != nil {
+		s.mon = s.newVPNMonitor(ctx, o.NewProber)
+	}
 	return s
 }
 
@@ -291,6 +315,10 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	if err := s.supportedTCP(cfg, fresh); err != nil {
 		return err
 	}
+	monitors, err := s.monitorPolicies(ike) // vpnmon.go
+	if err != nil {
+		return err
+	}
 	pools, err := s.preparePools(ike, cfg, fresh)
 	if err != nil {
 		return err
@@ -315,7 +343,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			locals.add(cfg.VPN(n), 1)
 		}
 	}
-	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals, pools: pools,
+	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals, pools: pools, monitors: monitors,
 		addrs: locals.want(s.o.HostAddrs), opened: map[netip.Addr]*udpconn.Conn{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -383,6 +411,12 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 	s.applyTCP(p.cfg)
 	restart := p.oldCfg != nil && p.oldCfg.Global.InitiatorOnly != p.cfg.Global.InitiatorOnly
 	s.cfg, s.locals, s.started = p.cfg, p.locals, true
+	if s.mon != nil {
+		s.mon.mu.Lock()
+		p.oldMonitors = s.mon.policies
+		s.mon.mu.Unlock()
+		s.mon.set(p.monitors)
+	}
 	if restart {
 		// The guide: changing initiator-only restarts the IKE daemon of
 		// the vrf and so terminates all existing tunnels. The engine
@@ -470,6 +504,9 @@ func (s *Service) Abort(tx *datastore.Tx) {
 		s.log.Error("the previous pools could not be restored", "err", err)
 	}
 	s.cfg, s.locals = p.oldCfg, p.oldLocals
+	if s.mon != nil && p.oldMonitors != nil {
+		s.mon.set(p.oldMonitors)
+	}
 	s.setEngine(p, p.oldCfg)
 	if err := s.setClear(p.cfg, p.oldCfg); err != nil {
 		s.log.Error("the previous pass and drop policies could not be restored", "err", err)

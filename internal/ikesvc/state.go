@@ -45,6 +45,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 				in, out := s.o.Counters(c.ChildSA)
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
 			}
+			cs.VpnMonitor = s.mon.monitorState(c.UniqueID) // vpnmon.go
 			e.ChildSa[c.UniqueID] = cs
 			if sa.State != "passive" { // the HA standby's: installed nowhere
 				children++
@@ -68,6 +69,9 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	r := s.eng.RedirectStats() // RFC 5685 (engine/redirect.go)
 	ike.Statistics.RedirectsSent, ike.Statistics.RedirectsFollowed = &r.Sent, &r.Followed
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
+	bs := s.eng.BadSPIStats() // respond-bad-spi (engine/badspi.go)
+	ike.Statistics.UnknownSpiReported, ike.Statistics.InvalidSpiSent = &bs.Reported, &bs.Sent
+	ike.Statistics.InvalidSpiLimited = &bs.Limited
 	ops := s.eng.OpStats() // engine/opstats.go
 	ike.Statistics.DpdTimeouts = &ops.DPDTimeouts
 	ike.Statistics.DpdSent, ike.Statistics.Retransmissions = &ops.DPDSent, &ops.Retransmissions

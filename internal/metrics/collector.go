@@ -101,6 +101,8 @@ var (
 	dDPDTimeouts  = desc("ike_dpd_timeouts_total", "IKE SAs closed because DPD went unanswered (statistics dpd-timeouts).")
 	dRetransmits  = desc("ike_retransmissions_total", "IKE requests retransmitted (statistics retransmissions).")
 	dRedirects    = desc("ike_redirects_sent_total", "REDIRECT notifications sent (statistics redirects-sent).")
+	dInvalidSPI   = desc("ike_invalid_spi_sent_total", "INVALID_SPI notifications sent for ESP with an unknown SPI (statistics invalid-spi-sent).")
+	dInvalidLim   = desc("ike_invalid_spi_limited_total", "Unknown-SPI reports left unanswered by respond-bad-spi max-responses (statistics invalid-spi-limited).")
 	dESPBytes     = desc("esp_bytes_total", "Bytes through child SAs (the child-sa bytes-in/out, those of deleted child SAs included).", "direction")
 	dESPPackets   = desc("esp_packets_total", "Packets through child SAs (the child-sa packets-in/out, those of deleted child SAs included).", "direction")
 	dESPDrops     = desc("esp_drops_total", "Packets the dataplane dropped, by cause.", "cause")
@@ -123,7 +125,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dIKESAs, dChildSAs, dHalfOpen, dIKESetups, dChildSetups, dIKERekeys,
-		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects,
+		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects, dInvalidSPI, dInvalidLim,
 		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dCommits, dCommitSecs, dSessions,
 		dHARole, dHAPeer, dHASynced, dHAMessages, dHATrans, dHASplit} {
 		ch <- d
@@ -239,6 +241,8 @@ func (c *Collector) collectState(ike *generated.SecgwVrf_Vrf_Ike, gauge, counter
 	counter(dDPDTimeouts, float64(u64(s.DpdTimeouts)))
 	counter(dRetransmits, float64(u64(s.Retransmissions)))
 	counter(dRedirects, float64(u64(s.RedirectsSent)))
+	counter(dInvalidSPI, float64(u64(s.InvalidSpiSent)))
+	counter(dInvalidLim, float64(u64(s.InvalidSpiLimited)))
 	for r, f := range s.Failure {
 		counter(dFailures, float64(u64(f.Count)), r.String())
 	}

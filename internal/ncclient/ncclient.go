@@ -14,9 +14,9 @@
 // Replacing go-netconf altogether would mean rewriting the RPC and
 // error types every test asserts on, for no behaviour the CLI lacks.
 //
-// Neither the CLI nor the Go test clients subscribe to notifications
-// (RFC 5277); a <notification> that arrives between replies is skipped
-// rather than taken for the reply.
+// A <notification> (RFC 5277) that arrives between replies is skipped
+// rather than taken for the reply; a session that subscribed (Subscribe,
+// 'secgw monitor ike') reads them with NextNotification (notify.go).
 package ncclient
 
 import (

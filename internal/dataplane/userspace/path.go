@@ -487,6 +487,10 @@ func (d *Dataplane) transportInner(b []byte, p []byte, next byte, s *sa) []byte 
 // counter each and DefaultBurst lines per interval (loglimit).
 func (d *Dataplane) dropUnknownSPI(pkt []byte, local, remote netip.AddrPort) {
 	n := d.stats.unknownSPI.Add(1)
+	if len(pkt) >= esp.HeaderLen && d.spiEvents.allow(time.Now().Unix()) && len(d.events) < cap(d.events)/2 {
+		d.emit(dataplane.Event{Kind: dataplane.UnknownSPI, Src: remote.Addr(),
+			SA: dataplane.SAKey{Dst: local.Addr(), SPI: esp.SPI(pkt)}})
+	}
 	if !d.log.Enabled(context.Background(), slog.LevelInfo) || len(pkt) < esp.HeaderLen {
 		return
 	}

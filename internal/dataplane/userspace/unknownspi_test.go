@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"secgw/internal/dataplane"
 	"secgw/internal/logging/loglimit"
 )
 
@@ -65,5 +66,33 @@ func TestUnknownSPI(t *testing.T) {
 	}
 	if n := d.limit.Suppressed("dropping ESP with unknown SPI"); n != 1000-loglimit.DefaultBurst {
 		t.Errorf("%d records wait for the summary", n)
+	}
+}
+
+// TestUnknownSPIEvent: an unknown-SPI packet is reported to the engine
+// as a dataplane.UnknownSPI event with its source, destination and SPI
+// (respond-bad-spi answers it); a flood yields at most
+// maxSPIEventsPerSecond events a second, and never fills the event queue
+// past half (the expiries keep their room).
+func TestUnknownSPIEvent(t *testing.T) {
+	d, err := New(Options{TUN: []edgeDevice{newDiscard()}, Bind: newDiscard(), Events: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	local, remote := netip.AddrPortFrom(gwB, 4500), netip.AddrPortFrom(gwA, 4500)
+	pkt := make([]byte, 64)
+	binary.BigEndian.PutUint32(pkt, 0xdeadbeef)
+	for range 1000 {
+		d.HandleESP(local, remote, pkt)
+	}
+	n := len(d.events)
+	if n < 1 || n > 2*maxSPIEventsPerSecond {
+		t.Fatalf("%d events for 1000 packets, want 1..%d", n, 2*maxSPIEventsPerSecond)
+	}
+	ev := <-d.Events()
+	want := dataplane.Event{Kind: dataplane.UnknownSPI, Src: gwA, SA: dataplane.SAKey{Dst: gwB, SPI: 0xdeadbeef}}
+	if ev != want {
+		t.Fatalf("event %+v, want %+v", ev, want)
 	}
 }

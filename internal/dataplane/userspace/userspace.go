@@ -125,6 +125,9 @@ type Dataplane struct {
 	closed   sync.Once
 	evMu     sync.RWMutex // held for writing when events is closed
 	evClosed bool
+
+	// spiEvents bounds the unknown-SPI events (spievents.go).
+	spiEvents spiEventLimit
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)

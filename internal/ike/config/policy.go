@@ -94,6 +94,10 @@ type Global struct {
 	// now prefers even while its current one still works (without it,
 	// only when its local address goes away).
 	MOBIKEPreferBestPath bool
+	// RespondBadSPI is respond-bad-spi max-responses: the most
+	// INVALID_SPI notifications sent to one peer address per minute
+	// for ESP with an unknown SPI (RFC 7296 §1.5); 0 sends none.
+	RespondBadSPI int
 }
 
 // Redirect is global-options redirect (RFC 5685).

@@ -125,6 +125,10 @@ type Options struct {
 	// in hex) out at LevelKeys; without it nothing logs keys, whatever
 	// the level (secgwd -log-keys).
 	LogKeys bool
+	// OnDebug, if set, receives the debug trace records (debug.go) as
+	// they are logged, for the operators streaming them; called with a
+	// worker's lock held: it must not block.
+	OnDebug func(DebugRecord)
 	// LookupHost resolves the name of a gateway a REDIRECT names (RFC
 	// 5685); nil means the system resolver.
 	LookupHost func(ctx context.Context, name string) ([]netip.Addr, error)
@@ -200,6 +204,11 @@ type Engine struct {
 	vipFailures atomic.Uint64
 	// redir counts redirects and bounds those we follow (redirect.go).
 	redir redirects
+	// badSPI counts and rate-limits the INVALID_SPI notifications of
+	// respond-bad-spi (badspi.go).
+	badSPI badSPIState
+	// dbg holds the debug filters and bounds the traces (debug.go).
+	dbg debugState
 
 	spiMu sync.Mutex
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
@@ -313,6 +322,7 @@ func (e *Engine) HandleDatagram(d Datagram) {
 	if h.Exchange == wire.ExchangeIKESAInit && !h.Flags.Response() {
 		w := e.lockPeer(d.Remote.Addr())
 		defer w.unlock()
+		e.traceStateless(false, d, h, m.Payloads, data) // debug.go
 		e.handleInitRequest(w, d, m)
 		return
 	}

@@ -267,6 +267,7 @@ func (e *Engine) replyInit(d Datagram, m *wire.Message, n *wire.Notify) {
 	if err != nil {
 		return
 	}
+	e.traceStateless(true, d, h, []wire.Payload{n}, raw) // debug.go
 	e.sendStateless(d, raw)
 }
 
@@ -446,6 +447,7 @@ func (e *Engine) handleInitRequest(w *worker, d Datagram, m *wire.Message) {
 	sa.startHalfOpen(halfOpenKey{remote: d.Remote, spii: h.SPIi}, verified)
 	admitted = false // the SA holds the place now
 	sa.log().Info("IKE_SA_INIT answered", "suite", suite.String(), "ke", keList(suite.Group, sa.addKEs))
+	sa.traceMessage(true, sa.header(wire.ExchangeIKESAInit, 0, true), resp, [][]byte{raw}) // debug.go
 	sa.send(raw)
 }
 

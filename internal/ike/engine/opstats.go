@@ -110,6 +110,7 @@ func (e *Engine) refused(level slog.Level, n wire.NotifyType, msg string, remote
 	e.ops.refusals[i].Add(1)
 	attrs := append([]any{"notify", n.String(), "remote", remote}, args...)
 	e.limit.Log(context.Background(), e.log, max(level, slog.LevelInfo), msg, attrs...)
+	e.traceRefusal(n, msg, remote, args) // debug.go
 }
 
 // maxListed bounds what a refusal's log line lists of proposals and

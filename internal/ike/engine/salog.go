@@ -87,7 +87,12 @@ func (e *Engine) debugLimited(msg string, args ...any) {
 // logging configuration alone logs no key (the model has no with-keys
 // switch for logs; secgwd -log-keys is it).
 func (l saLogger) Keys(msg string, args ...any) {
-	if !l.sa.w.e.o.LogKeys || !l.log.Enabled(context.Background(), LevelKeys) {
+	if !l.log.Enabled(context.Background(), LevelKeys) {
+		return
+	}
+	if _, withKeys := l.sa.saDebug(); !l.sa.w.e.o.LogKeys && !withKeys {
+		// debug ike ... with-keys opens the key records of the SAs
+		// it selects (debug.go), as -log-keys does for all.
 		return
 	}
 	out := make([]any, len(args))

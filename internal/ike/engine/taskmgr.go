@@ -159,6 +159,7 @@ func (sa *ikeSA) sendRequest(t task, id uint32) bool {
 	if t.exchange() == wire.ExchangeIKESAInit {
 		sa.initRequest = msgs[0]
 	}
+	sa.traceMessage(true, sa.header(t.exchange(), id, false), ps, msgs) // debug.go
 	r := &request{id: id, msgs: msgs, task: t, tries: sa.w.e.config().Global.Retransmit.Tries}
 	if rt, ok := t.(retransmitter); ok {
 		if tries, d := rt.retransmitSchedule(sa); d > 0 {
@@ -281,6 +282,7 @@ func (sa *ikeSA) handleResponse(d Datagram, m *wire.Message) {
 			return // more fragments to come (RFC 7383 §2.6)
 		}
 	}
+	sa.traceMessage(false, m.Header, ps, [][]byte{d.Data}) // debug.go
 	sa.out = slices.Delete(sa.out, i, i+1)
 	if len(sa.out) == 0 {
 		sa.out = nil
@@ -345,6 +347,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	if !complete {
 		return // more fragments to come (RFC 7383 §2.6)
 	}
+	sa.traceMessage(false, m.Header, ps, [][]byte{d.Data}) // debug.go
 	if sa.haResync {
 		// Taken over (HA design decision 3): the old active may have
 		// answered requests after its last sync; the first
@@ -451,6 +454,7 @@ func (sa *ikeSA) respond(d Datagram, m *wire.Message, ps []wire.Payload) {
 		return
 	}
 	sa.cacheResponse(m.Header.MessageID, msgs) // window.go
+	sa.traceMessage(true, sa.header(m.Header.Exchange, m.Header.MessageID, true), ps, msgs)
 	sa.sendResponse(d, msgs)
 }
 

@@ -158,6 +158,9 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 	if g.MobikePreferBestPath != nil {
 		out.MOBIKEPreferBestPath = *g.MobikePreferBestPath
 	}
+	if r := g.GetRespondBadSpi(); r != nil {
+		out.RespondBadSPI = int(r.GetMaxResponses())
+	}
 	r := &out.Retransmit
 	if g.RetransmitTries != nil {
 		r.Tries = int(*g.RetransmitTries)

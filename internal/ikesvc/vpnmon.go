@@ -1,0 +1,259 @@
+package ikesvc
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"secgw/generated"
+	"secgw/internal/ike/engine"
+	"secgw/internal/vpnmon"
+)
+
+// VPN monitor (security-policy vpn-monitor, Juniper's vpn-monitor): the
+// service finds the installed child SAs of the security policies that
+// configure it, hands them to a vpnmon.Monitor, drives it every second
+// and runs the action on a child SA found down: restart deletes it and
+// negotiates a new one. The state's child-sa vpn-monitor leaf and the
+// vpn-monitor-down / vpn-monitor-up sa-events say what it sees.
+
+// monitorPolicy is the vpn-monitor of one security policy.
+type monitorPolicy struct {
+	cfg vpnmon.Config
+	// down: action down, the routes of a child SA found down are
+	// withdrawn (Options.OnMonitorRoutes) rather than the child SA
+	// restarted.
+	down bool
+}
+
+// vpnMonitor is the service's VPN monitor; nil without Options.NewProber.
+type vpnMonitor struct {
+	s *Service
+	m *vpnmon.Monitor
+
+	mu       sync.Mutex
+	policies map[string]monitorPolicy      // by security policy name
+	children map[vpnmon.Key]engine.ChildSA // the monitored child SAs
+	// withdrawn are the child SAs whose routes action down withdrew.
+	withdrawn map[vpnmon.Key]bool
+}
+
+// monitorTick is how often the monitor looks for child SAs and runs the
+// intervals that ended: the intervals are whole seconds.
+const monitorTick = time.Second
+
+// newVPNMonitor starts the monitor with the prober newProber makes.
+func (s *Service) newVPNMonitor(ctx context.Context, newProber func(reply func(id, seq uint16)) vpnmon.Prober) *vpnMonitor {
+	v := &vpnMonitor{s: s, policies: map[string]monitorPolicy{}, children: map[vpnmon.Key]engine.ChildSA{},
+		withdrawn: map[vpnmon.Key]bool{}}
+	var m *vpnmon.Monitor
+	p := newProber(func(id, seq uint16) { m.Reply(id, seq) })
+	m = vpnmon.New(p, vpnmon.Hooks{LastInbound: v.lastInbound, Down: v.down, Up: v.up})
+	v.m = m
+	go v.run(ctx)
+	return v
+}
+
+// monitorPolicies reads the vpn-monitor of every security policy of ike,
+// refusing what this release does not run: verify-path (the routes of a
+// new child SA withheld until an echo is answered), action down without
+// a routing to withdraw routes from, and vpn-monitor itself when secgwd
+// has no ICMP prober (a test service).
+func (s *Service) monitorPolicies(ike *generated.SecgwVrf_Vrf_Ike) (map[string]monitorPolicy, error) {
+	out := map[string]monitorPolicy{}
+	if ike == nil {
+		return out, nil
+	}
+	for vname, vpn := range ike.Vpn {
+		for pname, sp := range vpn.SecurityPolicy {
+			vm := sp.VpnMonitor
+			if vm == nil {
+				continue
+			}
+			where := fmt.Sprintf("ike: vpn %s security-policy %s vpn-monitor", vname, pname)
+			if s.o.NewProber == nil {
+				return nil, unsupported(where + ": this secgwd has no ICMP prober")
+			}
+			down := vm.GetAction() == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
+			if down && s.o.OnMonitorRoutes == nil {
+				return nil, unsupported(where + " action down: this secgwd has no routes to withdraw")
+			}
+			if vm.GetVerifyPath() {
+				return nil, unsupported(where + " verify-path: not in this release")
+			}
+			src, err1 := netip.ParseAddr(vm.GetSourceAddress())
+			dst, err2 := netip.ParseAddr(vm.GetDestinationIp())
+			if err1 != nil || err2 != nil || src.Is4() != dst.Is4() {
+				return nil, invalid("vpn-monitor", where+": source-address and destination-ip must be addresses of one family")
+			}
+			out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
+				Interval:  time.Duration(vm.GetInterval()) * time.Second,
+				Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized()}, down: down}
+		}
+	}
+	return out, nil
+}
+
+// set replaces the monitored policies (Apply, Abort).
+func (v *vpnMonitor) set(p map[string]monitorPolicy) {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.policies = p
+}
+
+// run syncs and ticks the monitor every monitorTick until ctx ends.
+func (v *vpnMonitor) run(ctx context.Context) {
+	t := time.NewTicker(monitorTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if c, ok := v.m.Prober().(interface{ Close() error }); ok {
+				c.Close()
+			}
+			return
+		case now := <-t.C:
+			v.sync(now)
+			v.m.Tick(now)
+		}
+	}
+}
+
+// sync makes the monitored child SAs the installed ones of the
+// monitored policies. It reads the engine's state only while a policy
+// has vpn-monitor: it costs nothing otherwise.
+func (v *vpnMonitor) sync(now time.Time) {
+	v.mu.Lock()
+	policies := v.policies
+	v.mu.Unlock()
+	seen := map[vpnmon.Key]engine.ChildSA{}
+	if len(policies) > 0 {
+		for _, sa := range v.s.eng.Snapshot(false) {
+			for _, c := range sa.Children {
+				p, ok := policies[c.Policy]
+				if !ok || c.State != "installed" {
+					continue
+				}
+				k := vpnmon.Key(c.UniqueID)
+				seen[k] = c.ChildSA
+				v.m.Set(k, p.cfg, now)
+			}
+		}
+	}
+	v.mu.Lock()
+	v.children = seen
+	for k := range v.withdrawn {
+		if _, ok := seen[k]; !ok {
+			delete(v.withdrawn, k) // gone: its routes went with it
+		}
+	}
+	v.mu.Unlock()
+	for _, k := range v.m.Keys() {
+		if _, ok := seen[k]; !ok {
+			v.m.Remove(k)
+		}
+	}
+}
+
+// child returns the monitored child SA k.
+func (v *vpnMonitor) child(k vpnmon.Key) (engine.ChildSA, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, ok := v.children[k]
+	return c, ok
+}
+
+// lastInbound is when child SA k last received traffic (optimized).
+func (v *vpnMonitor) lastInbound(k vpnmon.Key) time.Time {
+	c, ok := v.child(k)
+	if !ok || v.s.o.Activity == nil {
+		return time.Time{}
+	}
+	in, _ := v.s.o.Activity(c)
+	return in
+}
+
+// down runs the action on a child SA found down: restart deletes it
+// with the peer and negotiates a new one for its policy; down withdraws
+// its routes (inject-routes, install-routes) until it answers again, so
+// that the traffic takes another path.
+func (v *vpnMonitor) down(k vpnmon.Key, st vpnmon.Status) {
+	c, ok := v.child(k)
+	if !ok {
+		return
+	}
+	v.mu.Lock()
+	p := v.policies[c.Policy]
+	if p.down {
+		v.withdrawn[k] = true
+	}
+	v.mu.Unlock()
+	if p.down {
+		v.s.log.Warn("VPN monitor: child SA down", "vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID, "failures", st.Failures, "action", "down")
+		v.event("vpn-monitor-down", c, fmt.Sprintf("%d echoes to the monitored destination unanswered: routes withdrawn", st.Failures))
+		v.s.o.OnMonitorRoutes(c, false)
+		return
+	}
+	reason := fmt.Sprintf("%d echoes to the monitored destination unanswered: child SA restarted", st.Failures)
+	v.s.log.Warn("VPN monitor: child SA down", "vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID, "failures", st.Failures, "action", "restart")
+	v.event("vpn-monitor-down", c, reason)
+	if err := v.s.eng.DeleteChildByUID(c.UniqueID); err != nil {
+		v.s.log.Warn("VPN monitor: cannot delete the child SA", "unique-id", c.UniqueID, "err", err)
+	}
+	if _, err := v.s.eng.InitiateChild(c.Policy); err != nil {
+		v.s.log.Warn("VPN monitor: cannot negotiate a new child SA", "policy", c.Policy, "err", err)
+	}
+}
+
+// up reports a child SA that answered (its first echo, or after down).
+func (v *vpnMonitor) up(k vpnmon.Key) {
+	v.mu.Lock()
+	restore := v.withdrawn[k]
+	delete(v.withdrawn, k)
+	v.mu.Unlock()
+	if c, ok := v.child(k); ok {
+		if restore {
+			v.s.o.OnMonitorRoutes(c, true) // action down: the routes come back
+		}
+		v.s.log.Info("VPN monitor: child SA up", "vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID)
+		v.event("vpn-monitor-up", c, "")
+	}
+}
+
+// event sends an sa-event through Options.OnSAEvent.
+func (v *vpnMonitor) event(kind string, c engine.ChildSA, reason string) {
+	f := v.s.o.OnSAEvent
+	if f == nil {
+		return
+	}
+	policy, child := c.Policy, c.UniqueID
+	e := SAEvent{VRF: VRF, Event: kind, VPN: c.VPN, Policy: &policy, ChildUniqueID: &child}
+	if reason != "" {
+		e.Reason = &reason
+	}
+	f(e)
+}
+
+// monitorState is the vpn-monitor leaf of child SA uid, 0 (absent) when
+// it is not monitored.
+func (v *vpnMonitor) monitorState(uid uint32) generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor {
+	if v == nil {
+		return 0
+	}
+	st, ok := v.m.Status(vpnmon.Key(uid))
+	if !ok {
+		return 0
+	}
+	switch st.State {
+	case vpnmon.Up:
+		return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_up
+	case vpnmon.Down:
+		return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_down
+	}
+	return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_verifying
+}
