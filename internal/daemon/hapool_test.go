@@ -136,6 +136,9 @@ func TestHAPoolLeases(t *testing.T) {
 	// The standby holds both as reservations: no IKE SA of its own.
 	want := vip1 + " rw1.example 0, " + vip2 + " rw2.example 0"
 	waitLeases(t, b, "incremental", want)
+	// rw2's IKE SA reached node 2 too (its record, not only its lease),
+	// before node 1 goes.
+	waitState(t, b, "rw2's IKE SA synced", "<ike-sa-synced>1</ike-sa-synced>")
 
 	// Node 1 dies; node 2 takes over (master with the link down).
 	if err := a.stop(); err != nil {
