@@ -216,6 +216,34 @@ func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
 	return p.Programmer.DeleteChild(c)
 }
 
+// InstallChildren implements engine.BatchDataplane: the child SAs in one
+// batch, then the routes of those installed (the host's addresses read
+// once).
+func (p routedProgrammer) InstallChildren(cs []engine.ChildSA) []error {
+	errs := p.Programmer.InstallChildren(cs)
+	rs := make([]routes.Child, 0, len(cs))
+	for i, c := range cs {
+		if errs == nil || errs[i] == nil {
+			rs = append(rs, childOf(c))
+		}
+	}
+	if err := p.routes.m.AddAll(rs); err != nil {
+		p.routes.log.Debug("routes: child SAs installed without all their routes", "children", len(rs), "err", err)
+	}
+	return errs
+}
+
+// DeleteChildren implements engine.BatchDataplane: the routes first, then
+// the child SAs in one batch.
+func (p routedProgrammer) DeleteChildren(cs []engine.ChildSA) []error {
+	for _, c := range cs {
+		if err := p.routes.m.Remove(childOf(c)); err != nil {
+			p.routes.log.Warn("routes: cannot remove a child SA's routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
+		}
+	}
+	return p.Programmer.DeleteChildren(cs)
+}
+
 // MoveChild implements engine.ChildMover: the SAs move (MOBIKE), then
 // the routes, which name the outer addresses, follow them.
 func (p routedProgrammer) MoveChild(old, moved engine.ChildSA) error {

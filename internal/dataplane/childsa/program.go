@@ -143,38 +143,14 @@ func NewProgrammer(o ProgrammerOptions) *Programmer {
 func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.children[c.InSPI]; ok {
-		return fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
-	}
-	var opts ChildOptions
-	if p.o.Options != nil {
-		opts = p.o.Options(c.VPN, c.Policy)
-	}
-	rk := childReqKey(c, opts)
-	re, err := p.reqEntry(rk)
-	if err != nil {
-		return err
-	}
-	sas, pols, err := ChildEntries(c, opts, re.id)
-	if err != nil {
-		return err
-	}
-	ch := &child{c: c, rk: rk, sas: [2]dataplane.SA{sas[0], sas[1]}, pols: pols}
+	return p.install(c)
+}
 
-	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &ch.sas[0]}, {Kind: dataplane.AddSA, SA: &ch.sas[1]}}
-	// A trap policy stands for the child SA until it exists, with the
-	// VPN's endpoints in its template; the child SA may have others (it
-	// followed a redirect, RFC 5685): its own policy replaces the trap's
-	// while it lives (unregister puts the trap's back).
-	var takeover []dataplane.Op
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
-		switch u := p.policies[k]; {
-		case u == nil:
-			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
-		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &ch.pols[i]):
-			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &ch.pols[i]})
-		}
+// install is InstallChild with p.mu held.
+func (p *Programmer) install(c engine.ChildSA) error {
+	ch, re, ops, takeover, err := p.prepare(c)
+	if err != nil {
+		return err
 	}
 	if err := p.apply(ops); err != nil {
 		p.undo(ops, err)
@@ -186,17 +162,60 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 			return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
 		}
 	}
+	p.commit(ch, re, takeover)
+	if p.log.Enabled(context.Background(), slog.LevelInfo) {
+		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(ch.pols))
+	}
+	return nil
+}
+
+// prepare computes the entries of child SA c and the ops that install
+// them: ops adds its SAs and the policies no other child holds, takeover
+// updates the policies a trap holds (applied after ops). p.mu is held.
+func (p *Programmer) prepare(c engine.ChildSA) (ch *child, re *reqEntry, ops, takeover []dataplane.Op, err error) {
+	if _, ok := p.children[c.InSPI]; ok {
+		return nil, nil, nil, nil, fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
+	}
+	var opts ChildOptions
+	if p.o.Options != nil {
+		opts = p.o.Options(c.VPN, c.Policy)
+	}
+	rk := childReqKey(c, opts)
+	if re, err = p.reqEntry(rk); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sas, pols, err := ChildEntries(c, opts, re.id)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ch = &child{c: c, rk: rk, sas: [2]dataplane.SA{sas[0], sas[1]}, pols: pols}
+	ops = []dataplane.Op{{Kind: dataplane.AddSA, SA: &ch.sas[0]}, {Kind: dataplane.AddSA, SA: &ch.sas[1]}}
+	// A trap policy stands for the child SA until it exists, with the
+	// VPN's endpoints in its template; the child SA may have others (it
+	// followed a redirect, RFC 5685): its own policy replaces the trap's
+	// while it lives (unregister puts the trap's back).
+	for i := range ch.pols {
+		k := ch.pols[i].Key()
+		switch u := p.policies[k]; {
+		case u == nil:
+			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
+		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &ch.pols[i]):
+			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &ch.pols[i]})
+		}
+	}
+	return ch, re, ops, takeover, nil
+}
+
+// commit records ch, whose ops (and takeover) were applied. p.mu is
+// held.
+func (p *Programmer) commit(ch *child, re *reqEntry, takeover []dataplane.Op) {
 	p.register(ch, re)
 	for _, op := range takeover {
 		u := p.policies[op.Policy.Key()]
 		u.users = append([]*child{ch}, slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })...)
 	}
-	p.children[c.InSPI] = ch
-	if p.log.Enabled(context.Background(), slog.LevelInfo) {
-		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
-			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
-	}
-	return nil
+	p.children[ch.c.InSPI] = ch
 }
 
 // DeleteChild implements engine.Dataplane. Entries already gone (an SA
@@ -204,6 +223,11 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.delete(c)
+}
+
+// delete is DeleteChild with p.mu held.
+func (p *Programmer) delete(c engine.ChildSA) error {
 	ch := p.children[c.InSPI]
 	if ch == nil {
 		return fmt.Errorf("dataplane: child SA %08x not installed", c.InSPI)

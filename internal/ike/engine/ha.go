@@ -117,6 +117,12 @@ type haState struct {
 	sink    atomic.Pointer[sinkBox]
 	// roleMu orders SetRole calls.
 	roleMu sync.Mutex
+	// importMu is held by SetRole(false) while it turns the SAs into
+	// passive records, and by SyncImport and SyncRemove: the new active
+	// (told at once that this node is standby) may sync an SA it already
+	// changed, or remove one, before passivate stored this node's older
+	// record of it; the peer's messages wait and then win.
+	importMu sync.Mutex
 	// mu guards passive and closed, a leaf lock.
 	mu sync.Mutex
 	// passive are the records held while standby, by (SPIi, SPIr).
@@ -214,6 +220,8 @@ func (e *Engine) SyncImport(rec []byte) error {
 	}
 	e.seeUIDs(r)
 	key := [2]uint64{r.spii, r.spir}
+	e.ha.importMu.Lock()
+	defer e.ha.importMu.Unlock()
 	e.ha.mu.Lock()
 	if e.ha.closed {
 		e.ha.mu.Unlock()
@@ -264,6 +272,8 @@ func (e *Engine) seeUIDs(r *saRecord) {
 // deleted it); nothing when there is none.
 func (e *Engine) SyncRemove(spiI, spiR uint64) {
 	key := [2]uint64{spiI, spiR}
+	e.ha.importMu.Lock()
+	defer e.ha.importMu.Unlock()
 	e.ha.mu.Lock()
 	r := e.ha.passive[key]
 	delete(e.ha.passive, key)
