@@ -406,11 +406,29 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		out.Sel = dataplane.Selector{Src: netip.PrefixFrom(local, bits), Dst: netip.PrefixFrom(remote, bits)}
 	}
 
-	var pols []dataplane.Policy
-	seen := map[dataplane.PolicyKey]bool{}
+	// Out, in and fwd of each selector pair (one pair most often).
+	pols := make([]dataplane.Policy, 0, 3*len(c.LocalTS)*len(c.RemoteTS))
+	// Duplicates are looked for in the list while it is short, in a map
+	// beyond: a map for three policies was one more allocation per child
+	// SA (10k at an HA takeover).
+	var seen map[dataplane.PolicyKey]bool
 	addPol := func(p dataplane.Policy) {
-		if !seen[p.Key()] {
-			seen[p.Key()] = true
+		k := p.Key()
+		if seen == nil && len(pols) < 16 {
+			if slices.ContainsFunc(pols, func(q dataplane.Policy) bool { return q.Key() == k }) {
+				return
+			}
+			pols = append(pols, p)
+			return
+		}
+		if seen == nil {
+			seen = make(map[dataplane.PolicyKey]bool, 2*len(pols))
+			for i := range pols {
+				seen[pols[i].Key()] = true
+			}
+		}
+		if !seen[k] {
+			seen[k] = true
 			pols = append(pols, p)
 		}
 	}
