@@ -86,6 +86,44 @@ func startMemory(limit int64) (started func()) {
 	}
 }
 
+// burstMemory prepares the runtime, under the automatic limit, for a
+// burst of allocation that ends within the second: an HA role change
+// builds or drops every SA of the dataplane at once (10k child SAs: about
+// 130 MB in the userspace dataplane's tables, BenchmarkInstall10k). Under
+// a limit of the live heap plus half, the takeover's allocation ran into
+// it and the runtime collected again and again while the peers waited;
+// the burst gets startGCPercent and no limit, as the start does, and the
+// limit follows the live heap again once it ends. A fixed limit, or none,
+// is the operator's and stays. It returns what ends the burst.
+func burstMemory(limit int64) (done func()) {
+	if limit != MemoryLimitAuto {
+		return func() {}
+	}
+	starting.Lock()
+	if starting.n == 0 {
+		starting.prev = debug.SetGCPercent(startGCPercent)
+	}
+	starting.n++
+	debug.SetMemoryLimit(math.MaxInt64)
+	starting.Unlock()
+	return func() {
+		starting.Lock()
+		defer starting.Unlock()
+		if starting.n--; starting.n == 0 {
+			debug.SetGCPercent(starting.prev)
+			debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+		}
+	}
+}
+
+// bursting reports whether a start or a burst (burstMemory) is under way:
+// the automatic limit waits for its end.
+func bursting() bool {
+	starting.Lock()
+	defer starting.Unlock()
+	return starting.n > 0
+}
+
 // autoMemoryLimit is the automatic limit for a live heap of live bytes.
 func autoMemoryLimit(live uint64) int64 {
 	room := max(live/2, memoryLimitHeadroom)
@@ -121,7 +159,9 @@ func limitMemory(ctx context.Context, limit int64) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			if !bursting() {
+				debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			}
 		}
 	}
 }
