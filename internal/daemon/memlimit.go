@@ -55,6 +55,8 @@ var starting struct {
 	sync.Mutex
 	n    int
 	prev int
+	// burstEnd is when the last burst ended (burstMemory).
+	burstEnd time.Time
 }
 
 // startMemory prepares the runtime for the start under limit
@@ -111,17 +113,39 @@ func burstMemory(limit int64) (done func()) {
 		defer starting.Unlock()
 		if starting.n--; starting.n == 0 {
 			debug.SetGCPercent(starting.prev)
-			debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			// The live heap of the last collection is the one before
+			// the burst: a limit from it would sit below what the burst
+			// left live and the runtime collect without end (a second
+			// of a takeover's CPU at 10k went to it). The heap as it is
+			// bounds it from above until a collection and the settle
+			// time have passed.
+			debug.SetMemoryLimit(autoMemoryLimit(max(liveHeap(), heapObjects())))
+			starting.burstEnd = time.Now()
 		}
 	}
 }
 
-// bursting reports whether a start or a burst (burstMemory) is under way:
-// the automatic limit waits for its end.
+// burstSettle is how long after a burst the automatic limit stays as the
+// burst's end set it, so that a collection has measured the new live
+// heap first.
+const burstSettle = 5 * time.Second
+
+// bursting reports whether a start or a burst (burstMemory) is under way,
+// or ended less than burstSettle ago: the automatic limit waits.
 func bursting() bool {
 	starting.Lock()
 	defer starting.Unlock()
-	return starting.n > 0
+	return starting.n > 0 || time.Since(starting.burstEnd) < burstSettle
+}
+
+// heapObjects returns the bytes of the heap's objects, live or not.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // autoMemoryLimit is the automatic limit for a live heap of live bytes.
