@@ -14,8 +14,8 @@ import (
 // InstallChildren implements engine.BatchDataplane: the child SAs are
 // installed as InstallChild installs each, in one Apply (one version of
 // the userspace tables, one netlink batch): an HA takeover installs every
-// child SA of the node at once, and 10k Applies of five ops cost seconds
-// where one of 50k ops costs tens of milliseconds (BenchmarkInstallChildren).
+// child SA of the node at once (BenchmarkInstall10k, userspace: 441 ms
+// and 227 MB for 10k one by one, 213 ms and 134 MB in 16 batches).
 // A child SA that takes over a trap's policy is installed alone after the
 // batch (its policy update must follow its SAs). When the batch fails,
 // it is undone and each child SA installed alone, so that each gets its
