@@ -8,6 +8,7 @@ import (
 	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/engine/enginetest"
+	"secgw/internal/ike/wire"
 )
 
 // batchDataplane is the recording dataplane with batches, counted.
@@ -75,5 +76,58 @@ func TestHARoleBatches(t *testing.T) {
 	}
 	if st := s.e.HAStats(); st.Passive != n {
 		t.Errorf("standby holds %d passive IKE SAs, want %d", st.Passive, n)
+	}
+}
+
+// hookDataplane calls during from InstallChildren: something that
+// happens while a takeover installs its child SAs.
+type hookDataplane struct {
+	*enginetest.Dataplane
+	during func()
+}
+
+func (d *hookDataplane) InstallChildren(cs []engine.ChildSA) []error {
+	if d.during != nil {
+		d.during()
+		d.during = nil
+	}
+	return engine.InstallChildren(d.Dataplane, cs)
+}
+
+func (d *hookDataplane) DeleteChildren(cs []engine.ChildSA) []error {
+	return engine.DeleteChildren(d.Dataplane, cs)
+}
+
+// TestHATakeoverHoldsDatagrams: C's liveness check (RFC 7296 §1.4) that
+// reaches B while B's takeover installs the SAs is not dropped as a
+// standby's: B answers it as soon as the SAs are in, so C does not wait
+// for its next retransmission.
+func TestHATakeoverHoldsDatagrams(t *testing.T) {
+	c, a := pair(t, nil, nil, nil)
+	ikeB := vpnConfig("from-a", addrB, netip.Addr{}, "b.example", "a.example", "secret", "192.168.2.0/24", "192.168.1.0/24")
+	dp := &hookDataplane{Dataplane: enginetest.NewDataplane()}
+	b := newPeer(t, ikeB, addrB, both(standby, func(o *engine.Options) { o.Dataplane = dp }))
+	a.e.SetSyncSink(&haSink{t: t, to: b.e})
+	establish(t, c, a)
+	spiC, _ := onlySA(t, c)
+	if err := c.e.CheckLiveness(spiC); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := c.net.Next()
+	dp.during = func() {
+		b.e.HandleDatagram(engine.Datagram{Local: d.Remote, Remote: d.Local, Data: d.Data})
+		if b.net.Len() != 0 {
+			t.Errorf("B answered before its SAs were in")
+		}
+	}
+	if err := b.e.SetRole(true, nil, 1<<16); err != nil {
+		t.Fatal(err)
+	}
+	if b.net.Len() != 1 || b.e.HAStats().Dropped != 0 {
+		t.Fatalf("after the takeover: %d datagrams sent, %d dropped; want the answer and 0", b.net.Len(), b.e.HAStats().Dropped)
+	}
+	_, m := message(t, deliver(t, b, c))
+	if m.Header.Exchange != wire.ExchangeInformational || !m.Header.Flags.Response() {
+		t.Fatalf("B sent %v (response %v), want the INFORMATIONAL response", m.Header.Exchange, m.Header.Flags.Response())
 	}
 }

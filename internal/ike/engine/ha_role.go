@@ -69,10 +69,17 @@ func (e *Engine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint6
 		seqs = func(SeqKey) (Seq, bool) { return Seq{}, false }
 	}
 	start := time.Now()
+	e.ha.taking.Store(true)
 	n, dropped := e.takeover(seqs, shift)
 	e.ha.standby.Store(false)
+	// What arrived during the takeover, first: mostly the peers'
+	// retransmitted requests and liveness checks.
+	held := e.takeHeld()
+	for _, d := range held {
+		e.HandleDatagram(d)
+	}
 	e.log.Info("HA: active: passive IKE SAs taken over", "ike-sas", n, "dropped", dropped,
-		"oseq-shift", shift, "took", time.Since(start))
+		"oseq-shift", shift, "held-datagrams", len(held), "took", time.Since(start))
 	for _, v := range e.config().VPNs {
 		if v.StartAction == config.ActionStart && v.Initiator() && !e.hasSAOf(v) {
 			e.startActions(v)
