@@ -46,8 +46,12 @@ const ivMargin = 1 << 32
 // (HAStats.NotTakenOver). Then the VPNs with start-action start that have
 // no IKE SA are started, and the engine answers again.
 //
-// Both directions are O(SAs): one lock section per worker. SetRole calls
-// are serialised; one with the current role changes nothing.
+// Both directions are O(SAs): one lock section per worker, and the child
+// SAs move in batches (BatchDataplane: one per worker at a takeover, one
+// for all going standby). The datagrams that arrive during a takeover are
+// held and handled once the SAs are in (holdDatagram), before SetRole
+// returns. SetRole calls are serialised; one with the current role
+// changes nothing.
 func (e *Engine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint64) error {
 	e.ha.roleMu.Lock()
 	defer e.ha.roleMu.Unlock()
