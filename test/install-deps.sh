@@ -29,6 +29,15 @@ if ! command -v ansible-playbook >/dev/null ||
 	! [ -d /usr/lib/python3/dist-packages/ansible_collections/ansible/netcommon ]; then
 	need+=(ansible)
 fi
+# test/access logs in with ssh-keygen keys through ssh, ssh-agent and ssh-add.
+command -v ssh-keygen >/dev/null && command -v ssh-agent >/dev/null || need+=(openssh-client)
+# test/access builds the Debian package (make deb) and installs it.
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+
+# test/gateway's EAP road warriors authenticate against Debian's
+# FreeRADIUS, which the tests start in a namespace with their own
+# configuration (test/radiustest); the package's own service is not used.
+[ -x /usr/sbin/freeradius ] || need+=(freeradius)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
@@ -39,6 +48,12 @@ if [ ${#need[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	# The freeradius postinst may have started the system daemon: the
+	# tests run their own, and want ports 1812/1813 of the host free.
+	if printf '%s\n' "${need[@]}" | grep -qx freeradius; then
+		invoke-rc.d freeradius stop >/dev/null 2>&1 || true
+		update-rc.d freeradius disable >/dev/null 2>&1 || true
+	fi
 fi
 # strongSwan (charon, swanctl, kernel-libipsec) is the IKE interop peer.
 "$(dirname "$0")/install-strongswan.sh"

@@ -20,6 +20,8 @@ checks=(
 	"libstrongswan-extra-plugins:/usr/lib/ipsec/plugins/libstrongswan-curve25519.so"
 	# kernel-libipsec, counters
 	"libcharon-extra-plugins:/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"
+	# eap-mschapv2 (EAP road warriors against FreeRADIUS, test/gateway)
+	"libcharon-extauth-plugins:/usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so"
 	"iproute2:/usr/sbin/ip"
 )
 

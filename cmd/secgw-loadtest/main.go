@@ -3,7 +3,7 @@
 //
 //	secgw-loadtest [initiate] -remote 10.98.0.2 -src 10.98.1.1-10.98.1.250 -n 10000 [-rate 0] [-c 128]
 //	               [-group ecp256|ecp384|x25519] [-addke mlkem768[,mlkem1024]]
-//	               [-hold 10m [-liveness 30s]] [-flood-rate 2000 [-flood-duration 30s]]
+//	               [-hold 10m [-liveness 30s] [-ike-rekey 3m]] [-flood-rate 2000 [-flood-duration 30s]]
 //	               (SIGUSR1 during -hold: Generator.Mark, the failover probe of make bench-ha)
 //	secgw-loadtest responder -listen 10.98.0.2 [-cookie-threshold 0] [-block-threshold 0]
 //	               [-init-limit-half-open 0] [-init-limit-job-load 0] [-ike-sa-limit 0]
@@ -95,6 +95,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 	tries := fs.Int("tries", 4, "transmissions of a request before the tunnel fails")
 	hold := fs.Duration("hold", 0, "keep the SAs up this long after the setups, answering the responder")
 	liveness := fs.Duration("liveness", 0, "during -hold, send a liveness check on every SA at this interval")
+	ikeRekey := fs.Duration("ike-rekey", 0, "during -hold, rekey every IKE SA this long after it was set up or last rekeyed, then delete the old one (0: never)")
 	floodRate := fs.Float64("flood-rate", 0, "half-open IKE_SA_INIT requests per second (0: no flood)")
 	floodDur := fs.Duration("flood-duration", 0, "flood duration (0: the whole run)")
 	floodSrc := fs.String("flood-src", "", "flood source addresses (default: -src)")
@@ -150,7 +151,7 @@ func initiate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := loadtest.Options{Remote: ra, Sources: srcs, SocketsPerAddr: *perAddr, Count: *n, Rate: *rate,
-		Concurrency: *conc, Profile: p, Timeout: *timeout, Tries: *tries, Hold: *hold, Liveness: *liveness,
+		Concurrency: *conc, Profile: p, Timeout: *timeout, Tries: *tries, Hold: *hold, Liveness: *liveness, IKERekey: *ikeRekey,
 		Flood: loadtest.FloodOptions{Rate: *floodRate, Duration: *floodDur, SocketsPerAddr: *floodPer}}
 	if *floodSrc != "" {
 		if o.Flood.Sources, err = loadtest.ParseAddrs(*floodSrc); err != nil {
@@ -276,7 +277,7 @@ type responderFlags struct {
 	psk, id, localTS, remoteTS, cert          *string
 	cookie, block, halfOpen, jobLoad, saLimit *uint
 	threads, tableSize, tableSegs             *uint
-	dpdDelay, childRekey                      *time.Duration
+	dpdDelay, childRekey, childLife           *time.Duration
 	group, addKE                              *string
 	pool                                      *string
 }
@@ -302,6 +303,7 @@ func newResponderFlags(fs *flag.FlagSet) *responderFlags {
 		tableSegs:  fs.Uint("sa-table-segments", 64, "global-options sa-table-segments (locked segments of the table)"),
 		dpdDelay:   fs.Duration("dpd-delay", 0, "the VPN's dpd-delay: the engine's DPD on every SA (0: none)"),
 		childRekey: fs.Duration("child-rekey-time", 0, "the child SAs' rekey-time, life-time 10 percent later (0: the model's default)"),
+		childLife:  fs.Duration("child-life-time", 0, "the child SAs' life-time (0: rekey-time plus 10 percent)"),
 		group:      fs.String("group", "ecp256", "the IKE proposal's dh-group: ecp256, ecp384, x25519"),
 		addKE:      fs.String("addke", "", "additional key exchanges required (additional-key-exchange-1..), comma-separated: mlkem768, mlkem1024, ..."),
 	}
@@ -326,7 +328,7 @@ func (f *responderFlags) options() (loadtest.ResponderOptions, error) {
 		PSK: *f.psk, Cert: *f.cert, LocalID: *f.id, LocalTS: *f.localTS, RemoteTS: *f.remoteTS, CookieThreshold: uint32(*f.cookie),
 		BlockThreshold: uint32(*f.block), InitLimitHalfOpen: uint32(*f.halfOpen), InitLimitJobLoad: uint32(*f.jobLoad),
 		IKESALimit: uint32(*f.saLimit), Threads: uint32(*f.threads), SATableSize: uint32(*f.tableSize),
-		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey, Pool: *f.pool}, nil
+		SATableSegments: uint32(*f.tableSegs), DPDDelay: *f.dpdDelay, ChildRekeyTime: *f.childRekey, ChildLifeTime: *f.childLife, Pool: *f.pool}, nil
 }
 
 func respond(args []string, stdout, stderr io.Writer) int {

@@ -64,8 +64,8 @@ func secgwdConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 // secgwdCount prints one SECGWD line: secgwd's IKE SAs established and in
-// all, and their child SAs installed and in all, from its state over
-// NETCONF.
+// all, their child SAs installed and in all, and the IKE SAs its peers
+// hold (SecgwdSAs.Held), from its state over NETCONF.
 func secgwdCount(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("secgw-loadtest secgwd-count", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -90,7 +90,7 @@ func secgwdCount(args []string, stdout, stderr io.Writer) int {
 		}
 		return t
 	}
-	fmt.Fprintf(stdout, "SECGWD established=%d ike_sas=%d child_installed=%d child_sas=%d\n",
-		n.IKE["established"], total(n.IKE), n.Child["installed"], total(n.Child))
+	fmt.Fprintf(stdout, "SECGWD established=%d ike_sas=%d child_installed=%d child_sas=%d held=%d\n",
+		n.IKE["established"], total(n.IKE), n.Child["installed"], total(n.Child), n.Held)
 	return 0
 }

@@ -16,9 +16,17 @@
 // logging container has no with-keys switch, and level 4 alone must not
 // write keys to syslog.
 //
-// On first start it creates the users file with an admin account and prints
-// the generated password once on standard error. SIGTERM and SIGINT shut it
-// down cleanly.
+// On first start it creates the users file with an admin account. Its
+// password is the first line of the file SECGW_INITIAL_PASSWORD_FILE names
+// when set (for systemd: LoadCredential=admin-password:/etc/secgw/admin-password
+// and Environment=SECGW_INITIAL_PASSWORD_FILE=%d/admin-password), else a
+// generated one, printed once on standard error, unless standard error is
+// the journal (JOURNAL_STREAM): then it goes to DIR/initial-password (mode
+// 0600) and the log names only that file. SIGTERM and SIGINT shut it down
+// cleanly. SIGHUP re-reads the users file (the sessions of removed users,
+// or of users whose role changed, end) and the metrics endpoint's TLS
+// files, logs what it did, and keeps running whatever fails.
+// -version prints the build and exits.
 package main
 
 import (
@@ -37,6 +45,7 @@ import (
 	"secgw/internal/datastore"
 	"secgw/internal/logging"
 	"secgw/internal/netconf"
+	"secgw/internal/version"
 )
 
 func main() {
@@ -60,9 +69,14 @@ func run(args []string) int {
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback host:port (none by default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, at a clean exit")
 	memLimit := fs.String("memory-limit", "auto", "soft memory limit of the Go runtime: auto (follows the live heap: live plus half, at least 64 MiB more), off (the runtime's default, or GOMEMLIMIT), or a size in bytes with an optional KiB, MiB or GiB suffix")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	lim := netconfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *showVersion {
+		fmt.Println(version.String("secgwd"))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "secgwd: unexpected argument %q\n", fs.Arg(0))
@@ -139,16 +153,35 @@ func run(args []string) int {
 		}
 		defer stopProfile()
 	}
+	// SIGHUP reloads; without a handler it would end the process, even
+	// while starting.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if cfg.InitialPassword, err = readInitialPassword(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "secgwd:", err)
+		return 2
+	}
 	d, err := daemon.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "secgwd:", err)
 		return 1
 	}
-	if pw := d.CreatedPassword(); pw != "" {
-		fmt.Fprintf(os.Stderr, "secgwd: created user admin with password %s (stored hashed in %s)\n", pw, d.UsersFile())
+	if err := showInitialPassword(d.CreatedPassword(), d.UsersFile(), *dir, cfg.InitialPassword != "", os.Stderr, os.Getenv, logger); err != nil {
+		logger.Error("initial password not shown", "subsystem", "daemon", "err", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = d.Reload() // logs what failed
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	if err := d.Run(ctx); err != nil {
 		logger.Error("secgwd failed", "subsystem", "daemon", "err", err)
 		return 1

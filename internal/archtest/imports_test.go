@@ -51,9 +51,11 @@ var layers = map[string]struct {
 	"internal/pkitest":             {leaf, "pkitest"},
 	"internal/swanctl":             {leaf, "swanctl"},
 	"internal/archtest":            {leaf, "archtest"},
+	"internal/version":             {leaf, "version"},
 	"yang":                         {leaf, "yang"},
 
 	"internal/ike/engine":            {core, "ike"},
+	"internal/radius":                {core, "radius"}, // the RADIUS client ikesvc adapts to the engine's AAA
 	"internal/ike/engine/enginetest": {core, "ike"},
 	"internal/datastore":             {core, "datastore"},
 	"internal/validate":              {core, "datastore"},

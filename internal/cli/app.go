@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/term"
 
 	"secgw/internal/schema"
@@ -23,9 +22,16 @@ const haNotifyRedial = 200 * time.Millisecond
 // a script on standard input.
 type App struct {
 	Dial DialConfig
-	// KnownHosts, when set, is an OpenSSH known_hosts file the server's
-	// host key must be in; otherwise the key is not checked.
+	// KnownHosts is the OpenSSH known_hosts file the server's host key
+	// is checked against (HostKeyConfig.File).
 	KnownHosts string
+	// HostKeyCheck is a HostKey* mode; "" is HostKeyAsk on a terminal,
+	// HostKeyIfKnown otherwise.
+	HostKeyCheck string
+	// HostKey pins the server's key (HostKeyConfig.Pin).
+	HostKey string
+	// Keys are the SSH keys tried before the password.
+	Keys Keys
 	// History is the shell's history file ("" keeps none).
 	History string
 	// Name starts the prompt.
@@ -82,24 +88,12 @@ func (a *App) Run(args []string) int {
 		return 2
 	}
 	tty := script == nil && a.In != nil && term.IsTerminal(int(a.In.Fd()))
-	if a.Dial.Password == "" && tty {
-		fmt.Fprintf(a.Err, "%s@%s's password: ", a.Dial.User, a.Dial.Host)
-		pw, err := term.ReadPassword(int(a.In.Fd()))
-		fmt.Fprintln(a.Err)
-		if err != nil {
-			fmt.Fprintln(a.Err, "secgw:", err)
-			return 2
-		}
-		a.Dial.Password = string(pw)
+	closeAgent, err := a.login(tty)
+	if err != nil {
+		fmt.Fprintln(a.Err, "secgw:", strings.TrimPrefix(err.Error(), "cli: "))
+		return 2
 	}
-	if a.KnownHosts != "" {
-		cb, err := knownhosts.New(a.KnownHosts)
-		if err != nil {
-			fmt.Fprintln(a.Err, "secgw:", err)
-			return 2
-		}
-		a.Dial.HostKeyCallback = cb
-	}
+	defer closeAgent()
 	be, err := Dial(a.Dial, Keep(s))
 	if notify != nil && notify.Retry > 0 {
 		// secgwd may be starting (hanotify.go): dial again until it

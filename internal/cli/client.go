@@ -63,6 +63,12 @@ type DialConfig struct {
 	Port     int    // default 830
 	User     string
 	Password string
+	// PasswordPrompt, when set and Password is empty, asks for the
+	// password when the server asks for one: after the keys failed.
+	PasswordPrompt func() (string, error)
+	// Signers are tried first (SSH publickey authentication, RFC 4252
+	// §7): the keys of -i files and of the SSH agent.
+	Signers func() ([]ssh.Signer, error)
 	// HostKeyCallback checks the server's host key; nil accepts any key.
 	HostKeyCallback ssh.HostKeyCallback
 	Timeout         time.Duration // connection and authentication; default 10s
@@ -90,19 +96,9 @@ func Dial(cfg DialConfig, keep func(ns string) bool) (*NetconfBackend, error) {
 	if hk == nil {
 		hk = ssh.InsecureIgnoreHostKey()
 	}
-	pw := cfg.Password
 	sc := &ssh.ClientConfig{
-		User: cfg.User,
-		Auth: []ssh.AuthMethod{
-			ssh.Password(pw),
-			ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
-				ans := make([]string, len(qs))
-				for i := range qs {
-					ans[i] = pw
-				}
-				return ans, nil
-			}),
-		},
+		User:            cfg.User,
+		Auth:            authMethods(cfg),
 		HostKeyCallback: hk,
 		Timeout:         cfg.Timeout,
 	}
@@ -111,6 +107,41 @@ func Dial(cfg DialConfig, keep func(ns string) bool) (*NetconfBackend, error) {
 		return nil, fmt.Errorf("cli: %w", err)
 	}
 	return &NetconfBackend{sess: sess, keep: keep}, nil
+}
+
+// authMethods are the keys first, then the password (asked once, at
+// most, whichever of password and keyboard-interactive the server
+// offers).
+func authMethods(cfg DialConfig) []ssh.AuthMethod {
+	var methods []ssh.AuthMethod
+	if cfg.Signers != nil {
+		methods = append(methods, ssh.PublicKeysCallback(cfg.Signers))
+	}
+	var asked bool
+	password := func() (string, error) {
+		if cfg.Password == "" && cfg.PasswordPrompt != nil && !asked {
+			asked = true
+			pw, err := cfg.PasswordPrompt()
+			if err != nil {
+				return "", err
+			}
+			cfg.Password = pw
+		}
+		return cfg.Password, nil
+	}
+	return append(methods,
+		ssh.PasswordCallback(password),
+		ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+			pw, err := password()
+			if err != nil {
+				return nil, err
+			}
+			ans := make([]string, len(qs))
+			for i := range qs {
+				ans[i] = pw
+			}
+			return ans, nil
+		}))
 }
 
 // SessionID returns the NETCONF session id the server gave.

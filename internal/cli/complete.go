@@ -26,7 +26,7 @@ func (c *CLI) Candidates(words []string) []Cand {
 		return c.showCands(words[1:])
 	case "cmd":
 		if len(words) == 1 {
-			return []Cand{{Word: "ike", Help: "IKE operational commands"}, {Word: "config", Help: "Configuration commands (rollback)"}}
+			return []Cand{{Word: "ike", Help: "IKE operational commands"}, {Word: "config", Help: "Configuration commands (rollback)"}, {Word: "aaa", Help: "Account commands (set-password)"}}
 		}
 		return c.rpcCands(words[1], words[2:])
 	case "flush":

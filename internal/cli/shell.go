@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openconfig/goyang/pkg/yang"
 	"golang.org/x/term"
 
 	"secgw/internal/schema"
@@ -230,6 +231,21 @@ func (c *CLI) HasSecret(line string) bool {
 			}
 		}
 		walk(c.s.RootBinding())
+		// And the secret leaves of RPC inputs (set-password's password).
+		var input func(e *yang.Entry)
+		input = func(e *yang.Entry) {
+			for _, ch := range e.Dir {
+				if schema.IsSecret(ch) {
+					c.secretWords[ch.Name] = true
+				}
+				input(ch)
+			}
+		}
+		for _, r := range c.s.RPCs {
+			if r.RPC != nil && r.RPC.Input != nil {
+				input(r.RPC.Input)
+			}
+		}
 	}
 	for _, w := range Fields(line) {
 		if c.secretWords[w] {

@@ -53,6 +53,12 @@ func (d *Daemon) startIKE() error {
 		Dataplane: dp,
 		Options:   opts.options,
 		Logger:    d.cfg.Logger,
+		// The userspace dataplane checks decrypted packets against
+		// the in policies: fwd policies would only take memory. Its
+		// SAs live in secgwd: the inbound SA's time limits expire a
+		// child SA (childsa.ProgrammerOptions.InTimeLimits).
+		NoFwd:        dp.Kind() == DataplaneUserspace,
+		InTimeLimits: dp.Kind() == DataplaneUserspace,
 	})
 	kind := dp.Kind()
 	if kind == DataplaneFake {

@@ -354,7 +354,7 @@ func (r *routing) setClear(list []config.ClearPolicy) {
 	want := make(map[config.PolicyRef]routes.Child, len(list))
 	for _, cp := range list {
 		want[config.PolicyRef{VPN: cp.VPN, Policy: cp.Name}] = routes.Child{VPN: cp.VPN, Policy: cp.Name, Clear: cp.Action,
-			LocalTS: []ipsec.TrafficSelector{cp.Local}, RemoteTS: []ipsec.TrafficSelector{cp.Remote}}
+			LocalTS: []ipsec.TrafficSelector{cp.Local.TS()}, RemoteTS: []ipsec.TrafficSelector{cp.Remote.TS()}}
 	}
 	for ref, c := range r.clear {
 		if w, ok := want[ref]; ok && reflect.DeepEqual(w, c) {

@@ -141,7 +141,7 @@ func TestClearPolicyRoutes(t *testing.T) {
 	}
 	cp := func(name string, act config.ClearAction, remote string) config.ClearPolicy {
 		return config.ClearPolicy{VPN: "to-b", Action: act, SecurityPolicy: config.SecurityPolicy{Name: name,
-			Local: sel4("10.1.0.0/16"), Remote: sel4(remote)}}
+			Local: config.MustSelector(sel4("10.1.0.0/16")), Remote: config.MustSelector(sel4(remote))}}
 	}
 	if err := p.SetClearPolicies([]config.ClearPolicy{cp("pass", config.ClearPass, "10.2.5.0/24"), cp("drop", config.ClearDrop, "10.9.0.0/24")}); err != nil {
 		t.Fatal(err)

@@ -262,6 +262,9 @@ func (st *Store) snapshotIfDue() {
 	}
 	if st.wal.reset() == nil {
 		st.journaled = 0
+		// running came from validated commits: sealed (seal.go). A
+		// failed write leaves an older seal, which does not match.
+		_ = writeSeal(st.opt.Dir, st.opt.RulesID, b, nil)
 	}
 }
 

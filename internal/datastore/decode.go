@@ -2,8 +2,10 @@ package datastore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"unicode/utf8"
 
 	"secgw/generated"
 	"secgw/internal/schema"
@@ -33,7 +35,7 @@ func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *
 		switch name {
 		case "data":
 			sawData = true
-			return decodeObject(s, sc, s.RootNode(d), &trail{}, "")
+			return decodeObject(s, sc, s.RootNode(d), "")
 		case "format":
 			return sc.unmarshal(&f.Format)
 		case "commit":
@@ -66,37 +68,24 @@ func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *
 // member named skip (a list entry's key, which the entry has already) is
 // left out.
 func decodeNodeJSON(s *schema.Schema, n schema.Node, data []byte, path schema.DataPath, skip string) error {
-	sc := &scanner{b: data}
-	if err := decodeObject(s, sc, n, &trail{base: path}, skip); err != nil {
+	sc := &scanner{b: data, base: path}
+	if err := decodeObject(s, sc, n, skip); err != nil {
 		return err
 	}
 	return sc.end()
 }
 
-// trail is the path of a node being decoded, for error messages only: a
-// chain of steps on the stack, rendered when an error needs it.
-type trail struct {
-	up   *trail
-	e    schema.Elem
-	base schema.DataPath // at the top of the chain (nil at the root)
+// path renders the path of the node being decoded, for error messages.
+func (sc *scanner) path() schema.DataPath {
+	return append(append(schema.DataPath{}, sc.base...), sc.at...)
 }
 
-// path renders the trail as a data path.
-func (t *trail) path() schema.DataPath {
-	if t == nil {
-		return nil
-	}
-	if t.up == nil {
-		return t.base
-	}
-	return t.up.path().Child(t.e)
-}
-
-// decodeObject decodes the object at the scanner into node n at path at:
-// every member a configuration node of n's, every leaf value a string.
-func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip string) error {
+// decodeObject decodes the object at the scanner into node n at the
+// scanner's path: every member a configuration node of n's, every leaf
+// value a string.
+func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, skip string) error {
 	return sc.object(func(name string) error {
-		path := at.path
+		path := sc.path
 		if name == skip {
 			return sc.skip()
 		}
@@ -128,7 +117,7 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 			})
 		case schema.KindContainer:
 			c, _ := n.Container(f, true)
-			return decodeObject(s, sc, c, &trail{up: at, e: schema.Elem{Name: name}}, "")
+			return sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") })
 		case schema.KindList:
 			keyName := schema.KeyNames(f.Entry)[0]
 			return sc.array(func() error {
@@ -140,11 +129,19 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 				if err != nil {
 					return fmt.Errorf("datastore: %s/%s: %w", path(), name, err)
 				}
-				return decodeObject(s, sc, e, &trail{up: at, e: schema.Elem{Name: name, KeyName: keyName, Key: key}}, keyName)
+				return sc.within(schema.Elem{Name: name, KeyName: keyName, Key: key}, func() error { return decodeObject(s, sc, e, keyName) })
 			})
 		}
 		return nil
 	})
+}
+
+// within runs fn with e pushed on the scanner's path.
+func (sc *scanner) within(e schema.Elem, fn func() error) error {
+	sc.at = append(sc.at, e)
+	err := fn()
+	sc.at = sc.at[:len(sc.at)-1]
+	return err
 }
 
 // scanner reads the JSON of the on-disk form: objects, arrays and strings
@@ -153,6 +150,12 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, at *trail, skip 
 type scanner struct {
 	b []byte
 	i int
+	// base and at are the path of the node being decoded, for error
+	// messages: where the decoded object lies, and the steps taken in
+	// it, pushed and popped as the decoder goes down and up (a stack
+	// reused by every node, rather than a step allocated for each).
+	base schema.DataPath
+	at   []schema.Elem
 	// seen interns the strings read: the member names, which need no
 	// allocation once seen, and the values that repeat (a template's
 	// name, a local address, identity or prefix in every VPN), which
@@ -329,6 +332,13 @@ func (sc *scanner) str() (string, error) {
 			j++
 		case '"':
 			sc.i = j + 1
+			// The stored configuration was written from committed
+			// values, which are UTF-8 (XML, RFC 7950 §9.4); other
+			// bytes mean a damaged file, and encoding/json would turn
+			// them into U+FFFD, another value than the one read.
+			if !utf8.Valid(sc.b[start+1 : j]) {
+				return "", sc.errorf("string is not UTF-8")
+			}
 			if !escaped {
 				return sc.intern(sc.b[start+1 : j]), nil
 			}
@@ -346,8 +356,7 @@ func (sc *scanner) str() (string, error) {
 func (sc *scanner) skip() error {
 	switch c := sc.next(); c {
 	case '"':
-		_, err := sc.str()
-		return err
+		return sc.skipStr()
 	case '{':
 		return sc.object(func(string) error { return sc.skip() })
 	case '[':
@@ -370,6 +379,24 @@ func (sc *scanner) skip() error {
 	return nil
 }
 
+// skipStr passes over the string at the scanner as str would read it,
+// without making it: a list entry's key, which the decoder read before
+// (peekMember), is skipped in every entry.
+func (sc *scanner) skipStr() error {
+	start := sc.i
+	for j := start + 1; j < len(sc.b); j++ {
+		switch sc.b[j] {
+		case '\\':
+			_, err := sc.str() // escapes: checked by str
+			return err
+		case '"':
+			sc.i = j + 1
+			return nil
+		}
+	}
+	return sc.errorf("unterminated string")
+}
+
 // unmarshal decodes one value of any kind into v with encoding/json.
 func (sc *scanner) unmarshal(v any) error {
 	sc.ws()
@@ -387,12 +414,15 @@ func (sc *scanner) unmarshal(v any) error {
 // the scanner, without moving: a list entry's key, which must be known
 // before the entry is made. The encoder writes it first, where it is
 // found at once; elsewhere the object is scanned for it.
+// errFound stops peekMember's scan of an object at the member it looks
+// for: made once, not for every list entry.
+var errFound = errors.New("found")
+
 func (sc *scanner) peekMember(name string) (string, error) {
 	save := sc.i
 	defer func() { sc.i = save }()
 	var key string
 	found := false
-	errFound := fmt.Errorf("found")
 	err := sc.object(func(m string) error {
 		if m != name {
 			return sc.skip()

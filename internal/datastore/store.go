@@ -110,6 +110,12 @@ type Options struct {
 	// (internal/support); it sees only the changes, so a node committed
 	// before it existed stays until changed.
 	Check func(d *generated.Device, changes []Change) error
+	// RulesID names the validation rules: the build of the validator
+	// and of its schema (secgwd passes its executable's build ID). When
+	// set, Open skips the full validation of a stored configuration
+	// that a seal written under the same RulesID proves valid (seal.go);
+	// empty, Open always validates.
+	RulesID string
 
 	// crashPoint is set by this package's crash tests only.
 	crashPoint crashPoint
@@ -215,22 +221,26 @@ func Open(opt Options) (*Store, error) {
 	st := &Store{opt: opt, locks: map[Datastore]uint32{}, journal: schema.NewJournal()}
 	var pending *pendingConfirm
 	b, err := os.ReadFile(filepath.Join(opt.Dir, runningFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		st.running = &generated.Device{}
-		st.running.GetOrCreateVrf("main")
-	case err != nil:
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("datastore: %w", err)
-	default:
-		if st.running, st.commits, pending, err = decodeSnapshot(opt.Schema, b); err != nil {
-			return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)
-		}
 	}
 	w, recs, err := openWAL(filepath.Join(opt.Dir, walFile), opt.crashPoint)
 	if err != nil {
 		return nil, err
 	}
 	st.wal = w
+	// Whether a seal proves what was read valid (seal.go): its digest is
+	// computed on the other CPU while this one decodes.
+	isSealed := make(chan bool, 1)
+	go func() { isSealed <- sealed(opt.Dir, opt.RulesID, b, recs) }()
+	if b == nil {
+		st.running = &generated.Device{}
+		st.running.GetOrCreateVrf("main")
+	} else if st.running, st.commits, pending, err = decodeSnapshot(opt.Schema, b); err != nil {
+		<-isSealed
+		w.close()
+		return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)
+	}
 	if pending, err = st.replay(recs, pending); err != nil {
 		w.close()
 		return nil, err
@@ -241,7 +251,24 @@ func Open(opt Options) (*Store, error) {
 		w.close()
 		return nil, err
 	}
-	if err := opt.Validator.Validate(st.running); err != nil {
+	var invalid error
+	if !<-isSealed {
+		invalid = opt.Validator.Validate(st.running)
+		// Sealed (with these rules) once valid; unsealed otherwise, so
+		// that no seal of other rules covers what this process journals
+		// (a recovery or a revert below is a commit).
+		var serr error
+		if invalid == nil && pending == nil {
+			serr = writeSeal(opt.Dir, opt.RulesID, b, recs)
+		} else {
+			serr = removeSeal(opt.Dir)
+		}
+		if serr != nil {
+			w.close()
+			return nil, serr
+		}
+	}
+	if invalid != nil {
 		if pending != nil {
 			// Going back to a valid configuration ends it.
 			if pending.timer != nil {
@@ -250,7 +277,7 @@ func Open(opt Options) (*Store, error) {
 			pending = nil
 			st.confirm = nil
 		}
-		if err := st.recoverValid(err); err != nil {
+		if err := st.recoverValid(invalid); err != nil {
 			w.close()
 			return nil, err
 		}

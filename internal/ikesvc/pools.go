@@ -114,6 +114,14 @@ func sortedNames[V any](m map[string]V) []string {
 func checkVIPPools(vpns []*config.VPN, pools []pool.Config) error {
 	for _, v := range vpns {
 		for _, n := range v.VIPPools() {
+			if n == engine.RADIUSPool {
+				// Not a pool of the model: the SA's own, from the
+				// RADIUS attributes of its Access-Accept (eap_vip.go).
+				if v.RemoteAAA == config.AAANone {
+					return fmt.Errorf("ike: vpn %s vip-pool radius: needs remote-auth-method eap-radius or pre-shared-key-radius (the addresses come from the RADIUS server's Access-Accept)", v.Name)
+				}
+				continue
+			}
 			if !slices.ContainsFunc(pools, func(c pool.Config) bool { return c.Name == n }) {
 				return fmt.Errorf("ike: vpn %s vip-pool %s: no ike pool or ha pool of that name", v.Name, n)
 			}

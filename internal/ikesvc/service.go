@@ -136,6 +136,7 @@ type Service struct {
 	locals  localAddrs // the local addresses of cfg's VPNs
 	pending map[uint64]*prepared
 	ctx     context.Context
+	aaa     *aaa // the RADIUS client (aaa.go)
 	cancel  context.CancelFunc
 
 	wmu      sync.Mutex
@@ -206,9 +207,11 @@ func New(o Options) *Service {
 	if o.Activity != nil {
 		dp = withActivity(dp, o.Activity)
 	}
+	s.aaa = newAAA(ctx, o.Logger.With("subsystem", "ike"), o.Counters) // aaa.go
 	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
-		VIPs: vipAdapter{s}})
+		VIPs: vipAdapter{s}, AAA: s.aaa})
+	go s.aaa.interim(s.eng.AcctInterim, time.Tick(time.Second)) // aaa.go
 	go s.eng.Run(ctx)
 	return s
 }
@@ -292,6 +295,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.aaa.prepare(tx.ID, ike, fresh); err != nil { // aaa.go
+		return err
+	}
 	for _, v := range fresh {
 		for _, w := range v.Warnings {
 			s.log.Warn(w, "vpn", v.Name)
@@ -371,6 +377,7 @@ func (s *Service) Apply(tx *datastore.Tx) error {
 	if err := s.applyPools(p.pools); err != nil {
 		return err // nothing else changed yet
 	}
+	s.aaa.apply(tx.ID) // aaa.go
 	for _, a := range s.bound {
 		// Removed sockets drain: the SAs on them are deleted by
 		// setEngine below, with exchanges that need them.
@@ -449,6 +456,7 @@ func (s *Service) Abort(tx *datastore.Tx) {
 	defer s.mu.Unlock()
 	p := s.pending[tx.ID]
 	delete(s.pending, tx.ID)
+	s.aaa.abort(tx.ID) // aaa.go
 	if p == nil {
 		return
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	// liveness check (RFC 7296 §1.4) on each held SA at that interval.
 	Hold     time.Duration
 	Liveness time.Duration
+	// IKERekey, during Hold, rekeys each held IKE SA (RFC 7296 §1.3.2,
+	// ikerekey.go) this long after it was set up or last rekeyed, then
+	// deletes the old one; 0 never.
+	IKERekey time.Duration
 	// Flood, with a Rate, sends half-open IKE_SA_INIT requests during the
 	// run (flood.go).
 	Flood FloodOptions
@@ -377,6 +381,23 @@ func (g *Generator) dispatch(data []byte) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if h.SPIi != t.spii {
+		// The IKE SA a rekey replaced (ikerekey.go).
+		if h.Flags.Response() {
+			g.oldResponse(t, h)
+		} else if o := t.old; o != nil && h.SPIi == o.spii {
+			resp, deleted := o.request(h, data)
+			if resp != nil {
+				g.send(t.sock, t.remote, resp)
+			}
+			if deleted {
+				g.soak.oldDeleted.Add(1)
+				g.table.del(o.spii)
+				t.old = nil
+			}
+		}
+		return
+	}
 	if h.Flags.Response() {
 		g.handleResponse(t, h, data)
 	} else {
@@ -480,6 +501,9 @@ func (g *Generator) finish(t *tunnel, err error) {
 	case g.o.Hold > 0:
 		g.rec.Success(latency)
 		t.phase = phaseUp
+		if g.o.IKERekey > 0 && t.keys != nil {
+			t.skd, t.ikeSince = append([]byte(nil), t.keys.SKd...), time.Now()
+		}
 		t.settle()
 		g.held.add(t)
 	default:

@@ -244,3 +244,50 @@ func TestLoopbackCookies(t *testing.T) {
 		t.Fatalf("established %d of 30, failures %v", rep.Established, rep.Failures)
 	}
 }
+
+// TestLoopbackSoakIKERekey holds 5 SAs with IKE SA rekeys every 2 s
+// (Options.IKERekey, RFC 7296 §1.3.2) and liveness checks: the engine
+// accepts each rekey, moves the child SA to the new IKE SA and deletes
+// the old one when asked; afterwards the engine still has 5 established
+// IKE SAs with one installed child SA each, none of them the first, and
+// the liveness checks on the new IKE SAs are answered.
+func TestLoopbackSoakIKERekey(t *testing.T) {
+	r, remote := startLoopback(t, nil)
+	o := loopbackOptions(remote, 5)
+	o.Hold, o.IKERekey, o.Liveness = time.Minute, 2*time.Second, time.Second
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reps := make(chan *Report, 1)
+	go func() { reps <- g.Run(ctx) }()
+	waitFor(t, "5 established SAs", func() bool { ok, _ := g.rec.Counts(); return ok == 5 })
+	first := map[uint64]bool{}
+	for _, sa := range r.Engine().Snapshot(false) {
+		first[sa.SPIr] = true
+	}
+	waitFor(t, "10 IKE SA rekeys and the deletes of the old IKE SAs", func() bool {
+		return g.soak.ikeRekeys.Load() >= 10 && g.soak.oldDeleted.Load() >= 10
+	})
+	answered := g.soak.probesAnswered.Load()
+	waitFor(t, "liveness checks answered on the rekeyed IKE SAs", func() bool { return g.soak.probesAnswered.Load() >= answered+5 })
+	waitFor(t, "5 IKE SAs, none the first, each with one installed child SA", func() bool {
+		sas := r.Engine().Snapshot(false)
+		if len(sas) != 5 {
+			return false
+		}
+		for _, sa := range sas {
+			if first[sa.SPIr] || sa.State != "established" || len(sa.Children) != 1 || sa.Children[0].State != "installed" {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	s := (<-reps).Soak
+	if s == nil || s.Held != 5 || s.IKERekeys < 10 || s.Bad != 0 || s.ProbesDead != 0 || s.OldUnanswered != 0 {
+		t.Errorf("soak: %+v", s)
+	}
+}

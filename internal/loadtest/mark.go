@@ -32,7 +32,7 @@ func (g *Generator) Mark() {
 			if t.probe != nil {
 				g.send(t.sock, t.remote, t.probe)
 			} else {
-				g.probe(t)
+				g.livenessCheck(t)
 			}
 		}
 		t.mu.Unlock()

@@ -50,6 +50,10 @@ type ResponderOptions struct {
 	// ChildRekeyTime is the child SAs' rekey-time (the life-time follows
 	// it, 10 percent later); 0 takes the model's default (3600 s).
 	ChildRekeyTime time.Duration
+	// ChildLifeTime is the child SAs' life-time (RFC 7296 §2.8: the hard
+	// limit a rekey must beat); 0 leaves the model's default, rekey-time
+	// plus 10 percent.
+	ChildLifeTime time.Duration
 	// Liveness, if set, sends a liveness check (RFC 7296 §1.4) on every
 	// established IKE SA at this interval, spread evenly, through the
 	// engine's API (CheckLiveness), besides DPD.
@@ -183,6 +187,9 @@ func ResponderIKE(o ResponderOptions) *generated.SecgwVrf_Vrf_Ike {
 	}
 	if o.ChildRekeyTime > 0 {
 		v.IpsecPolicy.RekeyTime = ptr(uint32(max(1, o.ChildRekeyTime/time.Second)))
+	}
+	if o.ChildLifeTime > 0 {
+		v.IpsecPolicy.LifeTime = ptr(uint32(max(1, o.ChildLifeTime/time.Second)))
 	}
 	g := &generated.SecgwVrf_Vrf_Ike_GlobalOptions{
 		DosProtection: &generated.SecgwVrf_Vrf_Ike_GlobalOptions_DosProtection{

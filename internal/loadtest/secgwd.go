@@ -77,6 +77,11 @@ func ConfigureSecgwd(s *ncclient.Session, o ResponderOptions) error {
 // state, from the ike-sa list of vrf main.
 type SecgwdSAs struct {
 	IKE, Child map[string]int
+	// Held counts the IKE SAs a peer holds: established or in a rekey
+	// (rekeying), with at least one child SA in any state. An IKE SA a
+	// rekey replaced (rekeyed, deleting) is not counted: while an IKE SA
+	// rekey overlaps, the peer holds one.
+	Held int
 }
 
 // CountSecgwdSAs reads the state of secgwd's IKE SAs and their child SAs
@@ -106,6 +111,9 @@ func CountSecgwdSAs(s *ncclient.Session) (SecgwdSAs, error) {
 	for _, v := range reply.VRF {
 		for _, sa := range v.IKE.SA {
 			n.IKE[sa.State]++
+			if (sa.State == "established" || sa.State == "rekeying") && len(sa.Child) > 0 {
+				n.Held++
+			}
 			for _, c := range sa.Child {
 				n.Child[c.State]++
 			}

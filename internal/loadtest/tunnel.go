@@ -469,18 +469,24 @@ func (t *tunnel) seal(exch wire.ExchangeType, id uint32, response bool, ps []wir
 // sealPlain is seal with the inner payloads already encoded: plain, whose
 // first payload has type first.
 func (t *tunnel) sealPlain(exch wire.ExchangeType, id uint32, response bool, plain []byte, first wire.PayloadType) ([]byte, error) {
+	return sealSA(t.out, t.spii, t.spir, exch, id, response, plain, first)
+}
+
+// sealSA is sealPlain for the IKE SA of SPIs spii, spir whose outbound
+// SK cipher is out.
+func sealSA(out ikecrypto.SKCipher, spii, spir uint64, exch wire.ExchangeType, id uint32, response bool, plain []byte, first wire.PayloadType) ([]byte, error) {
 	flags := wire.FlagInitiator
 	if response {
 		flags |= wire.FlagResponse
 	}
-	h := wire.Header{SPIi: t.spii, SPIr: t.spir, MajorVersion: wire.MajorVersion, Exchange: exch, Flags: flags, MessageID: id}
-	n := t.out.SealedLen(len(plain))
+	h := wire.Header{SPIi: spii, SPIr: spir, MajorVersion: wire.MajorVersion, Exchange: exch, Flags: flags, MessageID: id}
+	n := out.SealedLen(len(plain))
 	raw, err := (&wire.Message{Header: h, Payloads: []wire.Payload{&wire.Encrypted{NextPayload: first, Body: make([]byte, n)}}}).Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
 	aad := raw[:len(raw)-n]
-	return t.out.Seal(aad, aad, plain)
+	return out.Seal(aad, aad, plain)
 }
 
 // open authenticates and decrypts a protected message and returns its

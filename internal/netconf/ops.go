@@ -45,6 +45,15 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 		} else {
 			err = unsupported(op)
 		}
+	case NSAAA:
+		switch op.Local {
+		case "set-password":
+			err = srv.setPassword(s, rpc)
+		case "migrate-users":
+			err = srv.migrateUsers(s)
+		default:
+			err = unsupported(op)
+		}
 	case NSIKE, NSHA:
 		if h := srv.cfg.RPCs[op.Local]; h != nil {
 			reply, err = h.call(ctx, srv, op, rpc.Body)
@@ -629,7 +638,14 @@ func (srv *Server) decodeConfig(c *configContent) ([]xmlcodec.Edit, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	return srv.codec.DecodeElements(c.els, nil, xmlcodec.DecodeOptions{})
+	edits, err := srv.codec.DecodeElements(c.els, nil, xmlcodec.DecodeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := hashPasswords(edits); err != nil {
+		return nil, err
+	}
+	return edits, nil
 }
 
 // copyConfig supports copying an inline config or running into the

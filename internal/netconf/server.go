@@ -37,6 +37,9 @@ type Config struct {
 	Schema    *schema.Schema
 	Validator *validate.Validator
 	Users     *Users
+	// UsersFile is the file Users was read from, which set-password
+	// rewrites; empty makes set-password unsupported.
+	UsersFile string
 	// RPCs carries out the model's RPCs, by RPC name; one without a
 	// handler answers operation-not-supported.
 	RPCs map[string]RPCHandler
@@ -136,6 +139,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.tr = tr
 	cfg.Store.Subscribe(configChange{srv})
+	if err := srv.startAccounts(); err != nil {
+		_ = tr.Close()
+		return nil, err
+	}
 	return srv, nil
 }
 

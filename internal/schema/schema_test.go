@@ -89,9 +89,12 @@ func TestReferenceDefaults(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	s := load(t)
 	want := map[string]bool{
+		"/aaa/user/password":                           true,
+		"/aaa/user/password-hash":                      true,
 		"/vrf/ike/ike-policy-template/pre-shared-key":  true,
 		"/vrf/ike/vpn/ike-policy/pre-shared-key":       true,
 		"/vrf/ike/ppk/secret":                          true,
+		"/vrf/ike/radius/server/secret":                true,
 		"/vrf/ike/ha/secret":                           true,
 		"/vrf/ike/ike-sa/sk-ei":                        true,
 		"/vrf/ike/ike-sa/sk-er":                        true,

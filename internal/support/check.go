@@ -15,25 +15,27 @@ type Checker struct {
 	s    *schema.Schema
 	rows map[string]*Row // by schema path
 	// toward holds, by the schema path of a node, the names of its
-	// children that are rows or lie on the way to one: the walk visits
-	// only those, so that its cost follows the refused paths, not the
-	// whole configuration (at 100k VPNs Present walked every leaf).
-	toward map[string]map[string]bool
+	// children that are rows or lie on the way to one, each with its
+	// schema path: the walk visits only those, so that its cost follows
+	// the refused paths, not the whole configuration (at 100k VPNs
+	// Present walked every leaf), and makes no path string as it goes.
+	toward map[string]map[string]string
 }
 
 // NewChecker returns a Checker of the rows of Refused.
 func NewChecker(s *schema.Schema) *Checker {
-	c := &Checker{s: s, rows: map[string]*Row{}, toward: map[string]map[string]bool{}}
+	c := &Checker{s: s, rows: map[string]*Row{}, toward: map[string]map[string]string{}}
 	rows := Refused()
 	for i := range rows {
 		c.rows[rows[i].Path] = &rows[i]
 		parent := ""
 		for _, name := range strings.Split(strings.TrimPrefix(rows[i].Path, "/"), "/") {
 			if c.toward[parent] == nil {
-				c.toward[parent] = map[string]bool{}
+				c.toward[parent] = map[string]string{}
 			}
-			c.toward[parent][name] = true
-			parent += "/" + name
+			child := parent + "/" + name
+			c.toward[parent][name] = child
+			parent = child
 		}
 	}
 	return c
@@ -96,49 +98,60 @@ func (w *checkWalk) refusedSubtree(p schema.DataPath) bool {
 // Only the children on the way to a row are visited: no other can be
 // refused or hold a refused node.
 func (w *checkWalk) node(n schema.Node, p schema.DataPath, deep bool) {
-	sp := schemaPath(p)
+	// Clipped: the walk appends to p the steps below it, which must not
+	// write into the caller's array.
+	w.walk(n, slices.Clip(p), schemaPath(p), deep)
+}
+
+// walk is node with sp, the schema path of p. The data paths of the
+// nodes below are appended to p in place, each overwriting its
+// sibling's (nothing keeps one: refuse renders it at once), so that a
+// walk of 100k VPNs makes no path per VPN.
+func (w *checkWalk) walk(n schema.Node, p schema.DataPath, sp string, deep bool) {
 	toward := w.c.toward[sp]
 	if toward == nil {
 		return
 	}
 	for i := range n.B.Fields {
 		f := &n.B.Fields[i]
-		if !toward[f.Name] || !f.Config || !n.Has(f) {
+		csp := toward[f.Name]
+		if csp == "" || !f.Config || !n.Has(f) {
 			continue
 		}
 		switch f.Kind {
 		case schema.KindLeaf, schema.KindLeafList:
-			if row := w.c.rows[sp+"/"+f.Name]; row != nil && w.applies(row, p) {
+			if row := w.c.rows[csp]; row != nil && w.applies(row, p) {
 				for _, v := range w.values(n, f) {
 					if w.refusedValue(row, f, v) {
 						if f.Secret {
 							v = "" // never in a message
 						}
-						w.refuse(p.Child(schema.Elem{Name: f.Name}), row, v)
+						w.refuse(append(p, schema.Elem{Name: f.Name}), row, v)
 						break
 					}
 				}
 			}
 		case schema.KindContainer:
-			cp := p.Child(schema.Elem{Name: f.Name})
-			if row := w.c.rows[schemaPath(cp)]; row != nil && w.applies(row, cp) {
+			cp := append(p, schema.Elem{Name: f.Name})
+			if row := w.c.rows[csp]; row != nil && w.applies(row, cp) {
 				w.refuse(cp, row, "")
 				continue
 			}
 			if deep {
 				c, _ := n.Container(f, false)
-				w.node(c, cp, true)
+				w.walk(c, cp, csp, true)
 			}
 		case schema.KindList:
 			kn := schema.KeyNames(f.Entry)[0]
+			row := w.c.rows[csp]
 			for _, e := range n.Entries(f) {
-				ep := p.Child(schema.Elem{Name: f.Name, KeyName: kn, Key: e.Key(w.c.s, f)})
-				if row := w.c.rows[schemaPath(ep)]; row != nil && w.applies(row, ep) {
+				ep := append(p, schema.Elem{Name: f.Name, KeyName: kn, Key: e.Key(w.c.s, f)})
+				if row != nil && w.applies(row, ep) {
 					w.refuse(ep, row, "")
 					continue
 				}
 				if deep {
-					w.node(e, ep, true)
+					w.walk(e, ep, csp, true)
 				}
 			}
 		}

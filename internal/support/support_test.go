@@ -215,7 +215,10 @@ func TestAllowedValuesCommit(t *testing.T) {
 		"/ vrf main ike vpn v1 security-policy sp1 action esp",
 		"/ vrf main ike vpn v1 security-policy sp1 priority 0",
 		"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key",
-		"/ vrf main ike vpn v1 ike-policy remote-auth-method pre-shared-key",
+		"/ vrf main ike vpn v1 ike-policy remote-auth-method pre-shared-key-radius",
+		"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius",
+		"/ vrf main ike radius server 127.0.0.1 secret s3cret",
+		"/ vrf main ike radius interim-interval 600",
 		"/ vrf main ike vpn v1 ike-policy mobike false",
 		"/ vrf main ike vpn v1 ike-policy require-ppk false",
 		"/ vrf main ike ike-policy-template it1 mobike false",
@@ -243,12 +246,12 @@ func TestPresent(t *testing.T) {
 		t.Fatalf("base configuration: %v", err)
 	}
 	d := datastore.Clone(st.Running())
-	if err := set(s, "/ vrf main ike vpn v1 vip-pool radius", "/ vrf main ike global-options snmp true")(s.RootNode(d)); err != nil {
+	if err := set(s, "/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius", "/ vrf main ike global-options snmp true")(s.RootNode(d)); err != nil {
 		t.Fatal(err)
 	}
 	var ve validate.Errors
 	if err := c.Present(d); !errors.As(err, &ve) || len(ve) != 2 {
-		t.Fatalf("Present: %v, want vip-pool radius and snmp", err)
+		t.Fatalf("Present: %v, want local-auth-method pre-shared-key-radius and snmp", err)
 	}
 }
 

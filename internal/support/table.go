@@ -20,8 +20,8 @@ type Row struct {
 	// refused (a leaf without default: any value).
 	Allowed []string
 	// Denied, for a leaf or leaf-list, lists the values that are
-	// refused; any other is honoured (vip-pool radius, while local
-	// pools work).
+	// refused; any other is honoured (e.g. a value of a leaf-list that
+	// waits for a feature while the others work).
 	Denied []string
 	// NonMainVRF limits the row to vrfs other than main.
 	NonMainVRF bool
@@ -36,10 +36,9 @@ type Row struct {
 
 // The features refused nodes wait for.
 const (
-	featureCert   = "EAP/RADIUS authentication"
-	featureVRF    = "IKE and routes in a vrf other than main"
-	featureSNMP   = "SNMP"
-	featureRADIUS = "RADIUS: the pool built from the RADIUS attributes of each SA"
+	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
+	featureVRF      = "IKE and routes in a vrf other than main"
+	featureSNMP     = "SNMP"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -57,15 +56,13 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
 				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
-		{Path: "/vrf/ike/vpn/vip-pool", Denied: []string{"radius"}, Feature: featureRADIUS, Example: []string{"/ vrf main ike vpn v1 vip-pool radius"}},
-		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+		// RADIUS authenticates peers: as the way we authenticate
+		// ourselves, eap-radius and pre-shared-key-radius mean nothing
+		// (we have no RADIUS server to prove our identity to a peer).
+		{Path: "/vrf/ike/ike-policy-template/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureLocalAAA,
 			Example: []string{"/ vrf main ike ike-policy-template it1 local-auth-method eap-radius"}},
-		{Path: "/vrf/ike/ike-policy-template/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike ike-policy-template it1 remote-auth-method eap-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
+		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureLocalAAA,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
-		{Path: "/vrf/ike/vpn/ike-policy/remote-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureCert,
-			Example: []string{"/ vrf main ike vpn v1 ike-policy remote-auth-method eap-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 	}
 }

@@ -135,7 +135,11 @@ func (w *walker) checkPolicyNames(vrf, base string, ike *generated.SecgwVrf_Vrf_
 // last full validation went through ValidateChange — the datastore's
 // contract (it validates its running tree in full at start, then each
 // change of the candidate, whose content differs from running only by
-// those changes).
+// those changes). A start that skips the full validation (a stored
+// configuration sealed as valid, datastore's seal.go) leaves the index
+// to names, which builds it from that tree at the first incremental
+// check: a valid tree has no duplicate, so the index is the one a full
+// validation would have built.
 type policyIndex struct {
 	mu    sync.Mutex
 	byVRF map[string]policyNames

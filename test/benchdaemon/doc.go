@@ -9,7 +9,9 @@
 //     candidate, then commit), median and p90 of COMMITS (20): target
 //     median <= 10 ms at 100k, and the 100k median <= 3x the 1k one;
 //   - the start of secgwd from the stored configuration to serving
-//     NETCONF (a NETCONF session open): target <= 5 s at 100k;
+//     NETCONF (a NETCONF session open): target <= 5 s at 100k; printed
+//     with the CPU time secgwd used until then (user+system), which a
+//     loaded machine does not inflate as it does the wall time;
 //   - secgwd's resident memory once started, no SAs: target <= 300 MB at
 //     100k.
 //

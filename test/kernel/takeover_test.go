@@ -56,7 +56,7 @@ func newHAEngine(t *testing.T, name string, dp dataplane.Dataplane, local, remot
 		IKEProposals: config.DefaultIKEProposals(), ESPProposals: config.DefaultESPProposals(),
 		Child: config.ChildLifetimes{ReplayWindow: config.DefaultReplayWindow},
 		Policies: []config.SecurityPolicy{{Name: "net", Mode: config.ModeTunnel,
-			Local: ipsec.SelectorFromPrefix(localNet, 0, 0, 65535), Remote: ipsec.SelectorFromPrefix(remoteNet, 0, 0, 65535)}}}
+			Local: config.MustSelector(ipsec.SelectorFromPrefix(localNet, 0, 0, 65535)), Remote: config.MustSelector(ipsec.SelectorFromPrefix(remoteNet, 0, 0, 65535))}}}
 	cfg := &config.Config{Global: config.Global{Retransmit: config.Retransmit{Tries: config.DefaultRetransmitTries,
 		Timeout: config.DefaultRetransmitTimeout, Base: config.DefaultRetransmitBase}}, VPNs: []*config.VPN{vpn}}
 	var w io.Writer = io.Discard

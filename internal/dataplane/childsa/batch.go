@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"secgw/internal/dataplane"
 	"secgw/internal/ike/engine"
@@ -34,14 +33,15 @@ func (p *Programmer) InstallChildren(cs []engine.ChildSA) []error {
 		errs[i] = err
 	}
 	type staged struct {
-		i  int
-		ch *child
+		i    int
+		ch   *child
+		pols []dataplane.Policy
 	}
 	var done []staged
 	var ops []dataplane.Op
 	var alone []int
 	for i, c := range cs {
-		ch, re, chOps, takeover, err := p.prepare(c)
+		ch, pols, chOps, takeover, err := p.prepare(c)
 		if err != nil {
 			fail(i, err)
 			continue
@@ -53,8 +53,8 @@ func (p *Programmer) InstallChildren(cs []engine.ChildSA) []error {
 		ops = append(ops, chOps...)
 		// Registered now: the next child SAs of the batch share its
 		// reqid and policies as they would after an InstallChild.
-		p.commit(ch, re, nil)
-		done = append(done, staged{i, ch})
+		p.commit(ch, pols, nil)
+		done = append(done, staged{i, ch, pols})
 	}
 	if len(ops) > 0 {
 		if err := p.apply(ops); err != nil {
@@ -62,7 +62,7 @@ func (p *Programmer) InstallChildren(cs []engine.ChildSA) []error {
 			p.undoBatch(ops, err)
 			for j := len(done) - 1; j >= 0; j-- {
 				delete(p.children, done[j].ch.c.InSPI)
-				p.unregister(done[j].ch)
+				p.unregister(done[j].ch, done[j].pols)
 			}
 			for _, d := range done {
 				fail(d.i, p.install(cs[d.i]))
@@ -78,8 +78,8 @@ func (p *Programmer) InstallChildren(cs []engine.ChildSA) []error {
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
 			for _, d := range done {
 				c := d.ch.c
-				p.log.Debug("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", d.ch.sas[0].ReqID,
-					"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(d.ch.pols))
+				p.log.Debug("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", d.ch.re.id,
+					"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(d.pols))
 			}
 		}
 	}
@@ -113,12 +113,7 @@ func (p *Programmer) DeleteChildren(cs []engine.ChildSA) []error {
 		}
 		n++
 		delete(p.children, c.InSPI)
-		chOps := p.unregister(ch)
-		// Out policies first: stop sending into the SAs before removing them.
-		slices.SortStableFunc(chOps, func(x, y dataplane.Op) int {
-			return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
-		})
-		chOps = append(chOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[0]})
+		chOps := p.deleteOps(ch)
 		ops = append(ops, chOps...)
 		for range chOps {
 			owner = append(owner, i)

@@ -46,7 +46,7 @@ func ClearEntries(cp config.ClearPolicy) ([]dataplane.Policy, error) {
 			pols = append(pols, p)
 		}
 	}
-	err := selectorPairs([]ipsec.TrafficSelector{cp.Local}, []ipsec.TrafficSelector{cp.Remote}, func(sel, mirror dataplane.Selector) {
+	err := selectorPairs([]ipsec.TrafficSelector{cp.Local.TS()}, []ipsec.TrafficSelector{cp.Remote.TS()}, func(sel, mirror dataplane.Selector) {
 		prio := PolicyPriority(sel, cp.Priority)
 		addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, IfID: cp.IfIDOut, Priority: prio, Action: act})
 		addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, IfID: cp.IfIDIn, Priority: prio, Action: act})
@@ -85,7 +85,7 @@ func (p *Programmer) SetClearPolicies(list []config.ClearPolicy) error {
 		if cp, ok := want[k]; ok && reflect.DeepEqual(cp, e.cp) {
 			continue
 		}
-		dels = append(dels, p.unregisterPolicies(e.ch)...)
+		dels = append(dels, p.unregisterPolicies(e.ch, e.ch.pols)...)
 		delete(p.clear, k)
 	}
 	var adds []dataplane.Op
@@ -106,7 +106,7 @@ func (p *Programmer) SetClearPolicies(list []config.ClearPolicy) error {
 				adds = append(adds, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
 			}
 		}
-		p.registerPolicies(ch)
+		p.registerPolicies(ch, ch.pols)
 		p.clear[k] = &clearEntry{cp: cp, ch: ch}
 	}
 	ops := mergeReplaced(adds, dels)
@@ -165,11 +165,11 @@ func mergeReplaced(adds, dels []dataplane.Op) []dataplane.Op {
 	return append(adds, rest...)
 }
 
-// registerPolicies records ch as a user of its policies (a clear policy:
-// no reqid).
-func (p *Programmer) registerPolicies(ch *child) {
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
+// registerPolicies records ch as a user of its policies pols (a clear
+// policy: no reqid).
+func (p *Programmer) registerPolicies(ch *child, pols []dataplane.Policy) {
+	for i := range pols {
+		k := pols[i].Key()
 		u := p.policies[k]
 		if u == nil {
 			u = &policyUse{}

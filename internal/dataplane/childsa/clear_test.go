@@ -16,7 +16,7 @@ import (
 // 10.1.0.0/16 to remote.
 func clearPolicy(name string, act config.ClearAction, remote ipsec.TrafficSelector) config.ClearPolicy {
 	return config.ClearPolicy{VPN: "vpn1", Action: act,
-		SecurityPolicy: config.SecurityPolicy{Name: name, Local: ts4("10.1.0.0", "10.1.255.255"), Remote: remote}}
+		SecurityPolicy: config.SecurityPolicy{Name: name, Local: config.MustSelector(ts4("10.1.0.0", "10.1.255.255")), Remote: config.MustSelector(remote)}}
 }
 
 // TestClearPoliciesGolden: pass and drop security policies become allow

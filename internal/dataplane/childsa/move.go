@@ -30,24 +30,23 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 	if ch == nil {
 		return fmt.Errorf("dataplane: child SA %08x not installed", old.InSPI)
 	}
-	var opts ChildOptions
-	if p.o.Options != nil {
-		opts = p.o.Options(moved.VPN, moved.Policy)
-	}
-	sas, pols, err := ChildEntries(moved, opts, ch.sas[0].ReqID)
+	// The child's entries with the options it was installed with (its
+	// reqid entry holds them): what entries derives once it has moved.
+	oldSAs, oldPols := ch.entries()
+	sas, pols, err := ChildEntries(moved, ch.re.rk.opts, ch.re.id)
 	if err != nil {
 		return err
 	}
-	if len(pols) != len(ch.pols) {
+	if len(pols) != len(oldPols) {
 		return fmt.Errorf("dataplane: child SA %08x: moved policies differ", old.InSPI)
 	}
 	for i := range pols {
-		if pols[i].Key() != ch.pols[i].Key() {
+		if pols[i].Key() != oldPols[i].Key() {
 			return fmt.Errorf("dataplane: child SA %08x: a transport-mode child SA cannot move (its selectors are its addresses)", old.InSPI)
 		}
 	}
 	newIn, newOut := sas[0], sas[1]
-	oldIn, oldOut := &ch.sas[0], &ch.sas[1]
+	oldIn, oldOut := &oldSAs[0], &oldSAs[1]
 	var ops []dataplane.Op
 	if p.inPlace(oldIn, &newIn) {
 		ops = append(ops, dataplane.Op{Kind: dataplane.UpdateSA, SA: &newIn})
@@ -101,7 +100,7 @@ func (p *Programmer) MoveChild(old, moved engine.ChildSA) error {
 	if err := p.apply(ops); err != nil {
 		return fmt.Errorf("dataplane: move child %08x/%08x: %w", old.InSPI, old.OutSPI, err)
 	}
-	ch.c, ch.sas, ch.pols = moved, [2]dataplane.SA{newIn, newOut}, pols
+	ch.c, ch.oseq = moved, newOut.OSeq
 	for i, users := range owners {
 		if users == nil {
 			continue

@@ -29,6 +29,12 @@ type ChildOptions struct {
 	IfIDIn, IfIDOut uint32
 	// MarkIn and MarkOut mark the inbound and outbound entries.
 	MarkIn, MarkOut dataplane.Mark
+	// NoFwd leaves out the fwd policies of tunnel mode
+	// (ProgrammerOptions.NoFwd).
+	NoFwd bool
+	// InTimeLimits puts the time limits on the inbound SA only
+	// (ProgrammerOptions.InTimeLimits).
+	InTimeLimits bool
 }
 
 // ProgrammerOptions configure a Programmer.
@@ -42,7 +48,24 @@ type ProgrammerOptions struct {
 	ReqIDs dataplane.ReqIDRange
 	// Timeout bounds each Apply; zero means 10 s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// NoFwd: the dataplane applies no fwd policy (dataplane.Fwd is the
+	// kernel's, for traffic it forwards after decryption); the userspace
+	// dataplane checks decrypted packets against the in policies alone,
+	// so a child SA's fwd policies would only be kept, a third of its
+	// SPD entries (about 550 octets a child SA in the Programmer and
+	// the userspace tables).
+	NoFwd bool
+	// InTimeLimits: the time limits of a child SA (rekey-time,
+	// life-time: SoftAdd, HardAdd) go on its inbound SA only. Both SAs
+	// are installed together with the same limits, so the inbound SA's
+	// expiry alone has the engine rekey or delete the child SA, which it
+	// finds by the inbound SPI at once; an outbound SA's expiry it finds
+	// by a walk of every IKE SA (at 100k SAs and a rekey every 180 s,
+	// a tenth of secgwd's CPU). For a dataplane that lives in secgwd
+	// (userspace): the kernel's limits on both SAs are a safety net for
+	// a secgwd that is gone, which an SA in secgwd's memory needs not.
+	InTimeLimits bool
+	Logger       *slog.Logger
 }
 
 // Programmer implements the IKE engine's Dataplane (engine.Dataplane): it
@@ -92,15 +115,57 @@ type Programmer struct {
 	clear map[clearKey]*clearEntry
 }
 
+// child is one user of the Programmer's entries: a child SA, a trap
+// (trap.go) or a clear policy (clear.go).
+//
+// A child SA keeps what its entries are derived from (the engine's child
+// SA, its reqid entry with the options and the reqid) and not the entries: its
+// two SAs and three policies are about 1 KB at 100k child SAs, and
+// ChildEntries derives them again, the same, when a delete, a move or
+// State needs them. Traps and clear policies keep their policies (pols).
 type child struct {
-	c    engine.ChildSA
-	rk   reqKey
-	sas  [2]dataplane.SA // in, out
+	c engine.ChildSA
+	// re is the reqid entry of a child SA or a trap (its key and
+	// reqid, shared by the children of one key), nil for a clear policy.
+	re *reqEntry
+	// oseq is the outbound SA's OSeq when a move replaced it (move.go),
+	// 0 otherwise.
+	oseq uint64
+	// pols are a trap's or a clear policy's policies; nil for a child SA.
 	pols []dataplane.Policy
 }
 
+// isSA tells a child SA (it has an inbound SPI) from a trap or a clear
+// policy.
+func (ch *child) isSA() bool { return ch.c.InSPI != 0 }
+
+// entries returns the SAs (in, out) and policies of ch: derived again for
+// a child SA (they were derived the same at its install, which checked
+// them), pols for the others.
+func (ch *child) entries() ([2]dataplane.SA, []dataplane.Policy) {
+	if !ch.isSA() {
+		return [2]dataplane.SA{}, ch.pols
+	}
+	sas, pols, err := ChildEntries(ch.c, ch.re.rk.opts, ch.re.id)
+	if err != nil {
+		// Unreachable: the install derived them from the same input.
+		panic(fmt.Sprintf("childsa: entries of installed child SA %08x: %v", ch.c.InSPI, err))
+	}
+	sas[1].OSeq = ch.oseq
+	return [2]dataplane.SA{sas[0], sas[1]}, pols
+}
+
+// policies returns ch's policies (entries).
+func (ch *child) policies() []dataplane.Policy {
+	if !ch.isSA() {
+		return ch.pols
+	}
+	_, pols := ch.entries()
+	return pols
+}
+
 // trap reports whether ch is a trap policy's (trap.go): no SAs.
-func (ch *child) trap() bool { return ch.c.InSPI == 0 && ch.sas[0].SPI == 0 }
+func (ch *child) trap() bool { return !ch.isSA() }
 
 // reqKey is what children sharing a reqid have in common.
 type reqKey struct {
@@ -110,6 +175,7 @@ type reqKey struct {
 }
 
 type reqEntry struct {
+	rk   reqKey
 	id   uint32
 	refs int
 }
@@ -139,6 +205,17 @@ func NewProgrammer(o ProgrammerOptions) *Programmer {
 	}
 }
 
+// childOptions are the options of a VPN's security policy, with the
+// Programmer's NoFwd.
+func (p *Programmer) childOptions(vpn, policy string) ChildOptions {
+	var opts ChildOptions
+	if p.o.Options != nil {
+		opts = p.o.Options(vpn, policy)
+	}
+	opts.NoFwd, opts.InTimeLimits = p.o.NoFwd, p.o.InTimeLimits
+	return opts
+}
+
 // InstallChild implements engine.Dataplane.
 func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	p.mu.Lock()
@@ -148,7 +225,7 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 
 // install is InstallChild with p.mu held.
 func (p *Programmer) install(c engine.ChildSA) error {
-	ch, re, ops, takeover, err := p.prepare(c)
+	ch, pols, ops, takeover, err := p.prepare(c)
 	if err != nil {
 		return err
 	}
@@ -162,55 +239,53 @@ func (p *Programmer) install(c engine.ChildSA) error {
 			return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
 		}
 	}
-	p.commit(ch, re, takeover)
+	p.commit(ch, pols, takeover)
 	if p.log.Enabled(context.Background(), slog.LevelInfo) {
-		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
-			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(ch.pols))
+		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", ch.re.id,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
 	}
 	return nil
 }
 
-// prepare computes the entries of child SA c and the ops that install
+// prepare derives the entries of child SA c and the ops that install
 // them: ops adds its SAs and the policies no other child holds, takeover
 // updates the policies a trap holds (applied after ops). p.mu is held.
-func (p *Programmer) prepare(c engine.ChildSA) (ch *child, re *reqEntry, ops, takeover []dataplane.Op, err error) {
+func (p *Programmer) prepare(c engine.ChildSA) (ch *child, pols []dataplane.Policy, ops, takeover []dataplane.Op, err error) {
 	if _, ok := p.children[c.InSPI]; ok {
 		return nil, nil, nil, nil, fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
 	}
-	var opts ChildOptions
-	if p.o.Options != nil {
-		opts = p.o.Options(c.VPN, c.Policy)
-	}
+	opts := p.childOptions(c.VPN, c.Policy)
 	rk := childReqKey(c, opts)
-	if re, err = p.reqEntry(rk); err != nil {
+	re, err := p.reqEntry(rk)
+	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	sas, pols, err := ChildEntries(c, opts, re.id)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	ch = &child{c: c, rk: rk, sas: [2]dataplane.SA{sas[0], sas[1]}, pols: pols}
-	ops = []dataplane.Op{{Kind: dataplane.AddSA, SA: &ch.sas[0]}, {Kind: dataplane.AddSA, SA: &ch.sas[1]}}
+	ch = &child{c: c, re: re}
+	ops = []dataplane.Op{{Kind: dataplane.AddSA, SA: &sas[0]}, {Kind: dataplane.AddSA, SA: &sas[1]}}
 	// A trap policy stands for the child SA until it exists, with the
 	// VPN's endpoints in its template; the child SA may have others (it
 	// followed a redirect, RFC 5685): its own policy replaces the trap's
 	// while it lives (unregister puts the trap's back).
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
+	for i := range pols {
+		k := pols[i].Key()
 		switch u := p.policies[k]; {
 		case u == nil:
-			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &ch.pols[i]})
-		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &ch.pols[i]):
-			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &ch.pols[i]})
+			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &pols[i]})
+		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &pols[i]):
+			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
 		}
 	}
-	return ch, re, ops, takeover, nil
+	return ch, pols, ops, takeover, nil
 }
 
 // commit records ch, whose ops (and takeover) were applied. p.mu is
 // held.
-func (p *Programmer) commit(ch *child, re *reqEntry, takeover []dataplane.Op) {
-	p.register(ch, re)
+func (p *Programmer) commit(ch *child, pols []dataplane.Policy, takeover []dataplane.Op) {
+	p.register(ch, ch.re, pols)
 	for _, op := range takeover {
 		u := p.policies[op.Policy.Key()]
 		u.users = append([]*child{ch}, slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })...)
@@ -223,22 +298,12 @@ func (p *Programmer) commit(ch *child, re *reqEntry, takeover []dataplane.Op) {
 func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.delete(c)
-}
-
-// delete is DeleteChild with p.mu held.
-func (p *Programmer) delete(c engine.ChildSA) error {
 	ch := p.children[c.InSPI]
 	if ch == nil {
 		return fmt.Errorf("dataplane: child SA %08x not installed", c.InSPI)
 	}
 	delete(p.children, c.InSPI)
-	polOps := p.unregister(ch)
-	// Out policies first: stop sending into the SAs before removing them.
-	slices.SortStableFunc(polOps, func(x, y dataplane.Op) int {
-		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
-	})
-	ops := append(polOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &ch.sas[0]})
+	ops := p.deleteOps(ch)
 	for len(ops) > 0 {
 		err := p.apply(ops)
 		var ae *dataplane.ApplyError
@@ -257,6 +322,19 @@ func (p *Programmer) delete(c engine.ChildSA) error {
 	return nil
 }
 
+// deleteOps unregisters ch (taken out of p.children) and returns the ops
+// that remove its entries: the out policies first (stop sending into
+// the SAs before removing them), the other policies, then its SAs. p.mu
+// is held.
+func (p *Programmer) deleteOps(ch *child) []dataplane.Op {
+	sas, pols := ch.entries()
+	ops := p.unregister(ch, pols)
+	slices.SortStableFunc(ops, func(x, y dataplane.Op) int {
+		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
+	})
+	return append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[0]})
+}
+
 // State returns the desired state of all installed children: what a
 // Reconciler should make the dataplane hold. The SAs share key slices with
 // the Programmer.
@@ -265,7 +343,8 @@ func (p *Programmer) State() dataplane.State {
 	defer p.mu.Unlock()
 	var s dataplane.State
 	for _, ch := range p.children {
-		s.SAs = append(s.SAs, ch.sas[0], ch.sas[1])
+		sas, _ := ch.entries()
+		s.SAs = append(s.SAs, sas[0], sas[1])
 	}
 	for k, u := range p.policies {
 		s.Policies = append(s.Policies, *u.users[0].policy(k))
@@ -281,13 +360,15 @@ func (p *Programmer) ReqID(inSPI uint32) (uint32, bool) {
 	if ch == nil {
 		return 0, false
 	}
-	return ch.sas[0].ReqID, true
+	return ch.re.id, true
 }
 
+// policy returns ch's policy of key k (nil if none).
 func (ch *child) policy(k dataplane.PolicyKey) *dataplane.Policy {
-	for i := range ch.pols {
-		if ch.pols[i].Key() == k {
-			return &ch.pols[i]
+	pols := ch.policies()
+	for i := range pols {
+		if pols[i].Key() == k {
+			return &pols[i]
 		}
 	}
 	return nil
@@ -386,6 +467,9 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 	// inbound window from the highest one the old active received.
 	in.ISeq, out.OSeq = c.ISeq, c.OSeq
 	out.Mark, out.IfID = o.MarkOut, o.IfIDOut
+	if o.InTimeLimits {
+		out.Limits.SoftAdd, out.Limits.HardAdd = 0, 0
+	}
 	if c.Encap {
 		in.Encap = dataplane.Encap{SrcPort: c.Remote.Port(), DstPort: c.Local.Port()}
 		out.Encap = dataplane.Encap{SrcPort: c.Local.Port(), DstPort: c.Remote.Port()}
@@ -406,29 +490,13 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		out.Sel = dataplane.Selector{Src: netip.PrefixFrom(local, bits), Dst: netip.PrefixFrom(remote, bits)}
 	}
 
-	// Out, in and fwd of each selector pair (one pair most often).
-	pols := make([]dataplane.Policy, 0, 3*len(c.LocalTS)*len(c.RemoteTS))
-	// Duplicates are looked for in the list while it is short, in a map
-	// beyond: a map for three policies was one more allocation per child
-	// SA (10k at an HA takeover).
-	var seen map[dataplane.PolicyKey]bool
+	// A child SA has few policies (three a selector pair): duplicates
+	// are found by a scan rather than a map, which entries (a delete, a
+	// move) would build again each time.
+	pols := make([]dataplane.Policy, 0, 3) // out, in, fwd of one pair
 	addPol := func(p dataplane.Policy) {
 		k := p.Key()
-		if seen == nil && len(pols) < 16 {
-			if slices.ContainsFunc(pols, func(q dataplane.Policy) bool { return q.Key() == k }) {
-				return
-			}
-			pols = append(pols, p)
-			return
-		}
-		if seen == nil {
-			seen = make(map[dataplane.PolicyKey]bool, 2*len(pols))
-			for i := range pols {
-				seen[pols[i].Key()] = true
-			}
-		}
-		if !seen[k] {
-			seen[k] = true
+		if !slices.ContainsFunc(pols, func(q dataplane.Policy) bool { return q.Key() == k }) {
 			pols = append(pols, p)
 		}
 	}
@@ -442,7 +510,7 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		prio := PolicyPriority(sel, o.Priority)
 		addPol(dataplane.Policy{Sel: sel, Dir: dataplane.Out, Mark: o.MarkOut, IfID: o.IfIDOut, Priority: prio, Action: dataplane.Protect, Tmpl: tmplOut})
 		addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.In, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
-		if mode == dataplane.Tunnel {
+		if mode == dataplane.Tunnel && !o.NoFwd {
 			addPol(dataplane.Policy{Sel: mirror, Dir: dataplane.Fwd, Mark: o.MarkIn, IfID: o.IfIDIn, Priority: prio, Action: dataplane.Protect, Tmpl: tmplIn})
 		}
 	})
@@ -511,28 +579,29 @@ func (p *Programmer) reqEntry(rk reqKey) (*reqEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reqEntry{id: id}, nil
+	return &reqEntry{rk: rk, id: id}, nil
 }
 
-// register records ch, whose entries were applied, as a user of its
-// reqid and of its policies.
-func (p *Programmer) register(ch *child, re *reqEntry) {
+// register records ch, whose entries (policies pols) were applied, as a
+// user of its reqid and of its policies.
+func (p *Programmer) register(ch *child, re *reqEntry, pols []dataplane.Policy) {
 	if re.refs == 0 {
 		p.reqPool.take(re.id)
 	}
 	re.refs++
-	p.reqIDs[ch.rk] = re
-	p.registerPolicies(ch)
+	p.reqIDs[re.rk] = re
+	p.registerPolicies(ch, pols)
 }
 
-// unregister forgets ch as a user of its policies and reqid and returns
-// the policy ops that follow: a delete when it was the last user, an
-// update when the next user's policy differs from the one it owned.
-func (p *Programmer) unregister(ch *child) []dataplane.Op {
-	ops := p.unregisterPolicies(ch)
-	if re := p.reqIDs[ch.rk]; re != nil {
+// unregister forgets ch (policies pols) as a user of its policies and
+// reqid and returns the policy ops that follow: a delete when it was the
+// last user, an update when the next user's policy differs from the one
+// it owned.
+func (p *Programmer) unregister(ch *child, pols []dataplane.Policy) []dataplane.Op {
+	ops := p.unregisterPolicies(ch, pols)
+	if re := ch.re; re != nil && p.reqIDs[re.rk] == re {
 		if re.refs--; re.refs == 0 {
-			delete(p.reqIDs, ch.rk)
+			delete(p.reqIDs, re.rk)
 			p.reqPool.release(re.id)
 		}
 	}
@@ -540,10 +609,10 @@ func (p *Programmer) unregister(ch *child) []dataplane.Op {
 }
 
 // unregisterPolicies is the policy part of unregister.
-func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
+func (p *Programmer) unregisterPolicies(ch *child, pols []dataplane.Policy) []dataplane.Op {
 	var ops []dataplane.Op
-	for i := range ch.pols {
-		k := ch.pols[i].Key()
+	for i := range pols {
+		k := pols[i].Key()
 		u := p.policies[k]
 		if u == nil {
 			continue
@@ -553,10 +622,10 @@ func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 		switch {
 		case len(u.users) == 0:
 			delete(p.policies, k)
-			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &ch.pols[i]})
+			ops = append(ops, dataplane.Op{Kind: dataplane.DeletePolicy, Policy: &pols[i]})
 		case owner:
 			preferChild(u.users)
-			if next := u.users[0].policy(k); !samePolicy(&ch.pols[i], next) {
+			if next := u.users[0].policy(k); !samePolicy(&pols[i], next) {
 				ops = append(ops, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: next})
 			}
 		}
@@ -569,7 +638,7 @@ func (p *Programmer) unregisterPolicies(ch *child) []dataplane.Op {
 // addresses its trap's template does not have.
 func preferChild(users []*child) {
 	if isTrap(users[0]) {
-		if j := slices.IndexFunc(users, func(x *child) bool { return !isTrap(x) && x.sas[0].SPI != 0 }); j > 0 {
+		if j := slices.IndexFunc(users, func(x *child) bool { return x.isSA() }); j > 0 {
 			users[0], users[j] = users[j], users[0]
 		}
 	}
@@ -577,4 +646,4 @@ func preferChild(users []*child) {
 
 // isTrap tells a trap (a child with a VPN and no SA) from a child SA and
 // from a clear policy (no VPN).
-func isTrap(ch *child) bool { return ch.sas[0].SPI == 0 && ch.c.VPN != "" }
+func isTrap(ch *child) bool { return !ch.isSA() && ch.c.VPN != "" }

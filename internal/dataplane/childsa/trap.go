@@ -32,10 +32,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 		return nil
 	}
 	c := trapChild(t)
-	var opts ChildOptions
-	if p.o.Options != nil {
-		opts = p.o.Options(c.VPN, c.Policy)
-	}
+	opts := p.childOptions(c.VPN, c.Policy)
 	rk := childReqKey(c, opts)
 	re, err := p.reqEntry(rk)
 	if err != nil {
@@ -45,7 +42,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 	if err != nil {
 		return err
 	}
-	ch := &child{c: c, rk: rk}
+	ch := &child{c: c, re: re}
 	for _, pol := range pols {
 		if pol.Dir == dataplane.Out {
 			ch.pols = append(ch.pols, pol)
@@ -63,7 +60,7 @@ func (p *Programmer) InstallTrap(t engine.Trap) error {
 			return fmt.Errorf("dataplane: install trap %s: %w", t.Policy, err)
 		}
 	}
-	p.register(ch, re)
+	p.register(ch, re, ch.pols)
 	p.traps[t.Policy] = ch
 	p.log.Info("trap policy programmed", "vpn", t.VPN, "policy", t.Policy, "reqid", re.id, "policies", len(ch.pols))
 	return nil
@@ -78,7 +75,7 @@ func (p *Programmer) RemoveTrap(t engine.Trap) error {
 		return nil
 	}
 	delete(p.traps, t.Policy)
-	ops := p.unregister(ch)
+	ops := p.unregister(ch, ch.pols)
 	if len(ops) == 0 {
 		return nil
 	}

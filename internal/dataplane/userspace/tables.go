@@ -14,7 +14,6 @@ import (
 // policy is one installed SPD entry.
 type policy struct {
 	cfg dataplane.Policy
-	sel string // cfg.Sel.String(), the last key of comparePolicies
 	// lastAcquire is when an Acquire was last raised for it (UnixNano);
 	// shared between table versions.
 	lastAcquire *atomic.Int64
@@ -245,7 +244,7 @@ func (t *tables) apply(e *edit, op dataplane.Op, now time.Time, seq uint64) erro
 		if !p.Sel.Src.IsValid() || !p.Sel.Dst.IsValid() || p.Sel.Src.Addr().Is4() != p.Sel.Dst.Addr().Is4() {
 			return errors.New("userspace: policy selector needs source and destination prefixes of one family")
 		}
-		n := &policy{cfg: p, sel: p.Sel.String(), lastAcquire: new(atomic.Int64)}
+		n := &policy{cfg: p, lastAcquire: new(atomic.Int64)}
 		if old != nil {
 			n.lastAcquire = old.lastAcquire
 			t.delPolicy(e, old)

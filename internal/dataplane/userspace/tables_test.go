@@ -268,7 +268,7 @@ func polName(p *policy) string {
 	if p == nil {
 		return "none"
 	}
-	return p.cfg.Dir.String() + " " + p.sel
+	return p.cfg.Dir.String() + " " + p.cfg.Sel.String()
 }
 
 func sameSelectors(a, b []dataplane.Selector) bool {

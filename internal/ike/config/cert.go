@@ -18,6 +18,9 @@ const (
 	// AuthCert is certificate: an X.509 certificate in CERT payloads and
 	// a signature AUTH (methods 1, 9, 10, 11, 14).
 	AuthCert
+	// AuthEAP is remote-auth-method eap-radius: the peer authenticates by
+	// EAP relayed to the RADIUS servers (VPN.RemoteAAA, engine/eap.go).
+	AuthEAP
 )
 
 // CertNames are a VPN's certificate and ca-certificate: the names of its

@@ -17,7 +17,6 @@ package config
 
 import (
 	"net/netip"
-	"secgw/internal/ipsec"
 	"sync/atomic"
 	"time"
 
@@ -260,6 +259,9 @@ type VPN struct {
 	// Transport is ike-policy transport: how an IKE SA we initiate
 	// reaches the peer (RFC 9329).
 	Transport Transport
+	// RemoteAAA is a remote-auth-method served by the RADIUS servers
+	// (aaa.go): the peer's AUTH is not verified with PSK.
+	RemoteAAA AAAMethod
 	// Warnings say what of the configuration resolution left out (an
 	// ESP-only algorithm in an IKE proposal), for the log.
 	Warnings []string
@@ -428,7 +430,8 @@ type SecurityPolicy struct {
 	Name string
 	// Local and Remote are the configured selectors (RFC 7296 §3.13.1);
 	// an unset subnet is the whole address space of the VPN's family.
-	Local, Remote ipsec.TrafficSelector
+	// Compact (Selector); their TS method gives the wire's form.
+	Local, Remote Selector
 	Mode          Mode
 	// Priority is the configured policy priority; 0 lets the dataplane
 	// compute it from the selectors' specificity.

@@ -74,7 +74,7 @@ func (e *Engine) installTrap(v *config.VPN, pol config.SecurityPolicy) {
 	if !local.IsValid() {
 		local = e.o.LocalAddr
 	}
-	t := Trap{VPN: v.Name, Policy: pol.Name, Local: local, Remote: v.RemoteAddr, LocalTS: pol.Local, RemoteTS: pol.Remote, Mode: pol.Mode}
+	t := Trap{VPN: v.Name, Policy: pol.Name, Local: local, Remote: v.RemoteAddr, LocalTS: pol.Local.TS(), RemoteTS: pol.Remote.TS(), Mode: pol.Mode}
 	if err := td.InstallTrap(t); err != nil {
 		e.log.Warn("installing trap policy failed", "vpn", v.Name, "policy", pol.Name, "err", err)
 		return

@@ -342,8 +342,8 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 		}
 		// RFC 7296 §2.19: a side with virtual IPs is narrowed to them
 		// (vip.go).
-		ni := narrowToVIPs(narrow(r.tsi, pol.Remote), sa.peerInner())
-		nr := narrowToVIPs(narrow(r.tsr, pol.Local), sa.localVIPs())
+		ni := narrowToVIPs(narrow(r.tsi, pol.Remote.TS()), sa.peerInner())
+		nr := narrowToVIPs(narrow(r.tsr, pol.Local.TS()), sa.localVIPs())
 		if len(ni) == 0 || len(nr) == 0 {
 			continue
 		}
@@ -389,7 +389,7 @@ func (sa *ikeSA) negotiateChild(r childRequest) ([]wire.Payload, *childSA) {
 	sa.lastError = wire.NotifyTSUnacceptable
 	var configured []ipsec.TrafficSelector
 	for _, pol := range sa.vpn.Policies {
-		configured = append(configured, pol.Remote, pol.Local)
+		configured = append(configured, pol.Remote.TS(), pol.Local.TS())
 	}
 	sa.w.e.refused(slog.LevelInfo, wire.NotifyTSUnacceptable, "no security policy matches the proposed selectors", sa.remote, "unique-id", sa.uid, "vpn", sa.vpnName(),
 		"reason", "no security policy matches the proposed selectors",

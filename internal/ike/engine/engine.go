@@ -128,6 +128,9 @@ type Options struct {
 	// LookupHost resolves the name of a gateway a REDIRECT names (RFC
 	// 5685); nil means the system resolver.
 	LookupHost func(ctx context.Context, name string) ([]netip.Addr, error)
+	// AAA, if set, is the AAA server of remote-auth-method eap-radius
+	// (eap.go); without it EAP peers are refused.
+	AAA AAA
 	// HAStandby starts the engine in the HA standby role (the HA
 	// design's "init": the node with ike ha configured answers and
 	// initiates nothing until its VRRP group is known); SetRole moves
@@ -520,6 +523,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 	sa.stopIKETimers()
 	sa.endHalfOpen()
 	e.emitDown(sa)
+	sa.aaaStop() // eap_acct.go: with the counters of the child SAs still installed
 	var policies []config.SecurityPolicy
 	if sa.vpn != nil && sa.state == stateEstablished {
 		policies = sa.policiesOf()

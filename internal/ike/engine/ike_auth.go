@@ -282,23 +282,35 @@ func policySelectors(p config.SecurityPolicy, hint *Packet) (tsi, tsr []ipsec.Tr
 		tsi = append(tsi, hint.selector(true))
 		tsr = append(tsr, hint.selector(false))
 	}
-	return append(tsi, p.Local), append(tsr, p.Remote)
+	return append(tsi, p.Local.TS()), append(tsr, p.Remote.TS())
 }
 
 // respondAuth is the responder's IKE_AUTH: pick the VPN by identity among
 // those matching the peer's address, verify AUTH, answer with ours, then
-// try to create the first child SA.
-func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
+// try to create the first child SA. ok false means no response now: the
+// peer's key was asked from the AAA server (psk_aaa.go: resumePSKAAA
+// answers), or the request is a retransmission of one that waits for it.
+func (sa *ikeSA) respondAuth(d Datagram, m *wire.Message, ps []wire.Payload) (resp []wire.Payload, ok bool) {
+	if sa.pskAAAWaiting(m) {
+		return nil, false
+	}
 	idi := find[*wire.Identification](ps, func(id *wire.Identification) bool { return !id.Responder })
 	idr := find[*wire.Identification](ps, func(id *wire.Identification) bool { return id.Responder })
 	auth := find[*wire.Auth](ps, nil)
 	if idi == nil || auth == nil {
 		sa.closeAfterResponse = true
-		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}
+		return []wire.Payload{wire.NewNotify(wire.NotifyInvalidSyntax, nil)}, true
 	}
 	sa.certReceived(ps) // auth_cert.go
 	so := sa.signedOctets(sa.keys().SKpi, sa.initRequest, sa.nr, idi.SignedOctets())
 	vpn, ppk, ppkWhy := sa.authenticatePeer(ps, idi, idr, auth, so)
+	if vpn == nil {
+		// No VPN of our own keys: one whose keys the RADIUS servers
+		// hold, if any (pre-shared-key-radius).
+		if v := sa.pskAAAVPN(idi, idr, auth); v != nil {
+			return sa.startPSKAAA(d, m, v, ps, idi, auth)
+		}
+	}
 	if vpn == nil {
 		// RFC 7296 §2.21.2: AUTHENTICATION_FAILED, and the IKE SA is gone.
 		sa.lastError = wire.NotifyAuthenticationFailed
@@ -317,8 +329,16 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.w.e.refused(slog.LevelInfo, wire.NotifyAuthenticationFailed, "authentication of peer failed", sa.remote, "exchange", "IKE_AUTH",
 			"unique-id", sa.uid, "peer-id", peer, "auth-method", authMethodName(auth.Method), "reason", reason)
 		sa.closeAfterResponse = true
-		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}
+		return []wire.Payload{wire.NewNotify(wire.NotifyAuthenticationFailed, nil)}, true
 	}
+	return sa.acceptPeer(vpn, ppk, ps, idi, auth, nil), true
+}
+
+// acceptPeer establishes the IKE SA of a peer authenticated for vpn (with
+// the PPK ppk, nil: none; by the AAA server's key, via, nil: by the
+// VPN's own credentials) and answers its IKE_AUTH request ps: our
+// identity and AUTH, then the configuration reply and the first child SA.
+func (sa *ikeSA) acceptPeer(vpn *config.VPN, ppk *chosenPPK, ps []wire.Payload, idi *wire.Identification, auth *wire.Auth, via *pskAAAAuth) []wire.Payload {
 	ic := wire.FindNotify(ps, wire.NotifyInitialContact) != nil
 	if sa.uniqueRefuses(vpn, config.Identity{Type: idi.IDType, Data: idi.Data}, ic) {
 		// unique-sa keep (unique.go); RFC 7296 §2.21.2.
@@ -336,7 +356,7 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 	if ppk != nil {
 		skpr = ppk.keys.SKpr // RFC 8784 §3: our AUTH with SK_pr'
 	}
-	myAuth, err := sa.localAuth(vpn, sa.signedOctets(skpr, sa.initResponse, sa.ni, body)) // CERTs and AUTH (auth_cert.go)
+	myAuth, err := sa.localAuth(via.ourVPN(vpn), sa.signedOctets(skpr, sa.initResponse, sa.ni, body)) // CERTs and AUTH (auth_cert.go)
 	if err != nil {
 		sa.log().Warn("cannot authenticate ourselves", "err", err)
 		sa.lastError = wire.NotifyAuthenticationFailed
@@ -374,11 +394,14 @@ func (sa *ikeSA) respondAuth(d Datagram, ps []wire.Payload) []wire.Payload {
 		sa.stopIKETimers()
 		sa.armIKETimer(timerIKEExpire, redirectGrace)
 		resp = append(resp, n)
-	} else if cp, child := sa.respondCP(ps); !child {
+	} else if cp, child := sa.respondCPVia(ps, via); !child {
 		resp = append(resp, cp...) // INTERNAL_ADDRESS_FAILURE: no child SA (RFC 7296 §3.10.1)
 	} else {
 		resp = append(resp, cp...) // the CFG_REPLY (vip.go)
 		resp = append(resp, sa.respondChild(ps)...)
+	}
+	if via != nil {
+		sa.aaaStart(vpn, via.user, via.attrs) // accounting (eap_acct.go), with the virtual IPs given
 	}
 	sa.authDone()
 	return resp

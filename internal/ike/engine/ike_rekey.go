@@ -307,7 +307,8 @@ func (sa *ikeSA) moveTo(n *ikeSA) {
 		n.children = append(n.children, c)
 	}
 	sa.children = nil
-	n.resched() // the child SAs' timers come along
+	n.aaa, sa.aaa = sa.aaa, nil // the accounting session too (eap_acct.go)
+	n.resched()                 // the child SAs' timers come along
 	for _, t := range sa.tasks {
 		if d, ok := t.(*deleteTask); ok && d.ike {
 			continue

@@ -138,6 +138,14 @@ type ikeSA struct {
 	contactKey string
 	// failure is why the SA failed, for the Events hook.
 	failure string
+	// eap is the EAP conversation of a responder SA in IKE_AUTH, aaa
+	// the accounting session of an SA the AAA server authenticated
+	// (eap.go, eap_acct.go); nil otherwise. pskAAA is the IKE_AUTH
+	// request of a pre-shared-key-radius peer waiting for its key
+	// (psk_aaa.go).
+	eap    *eapState
+	aaa    *aaaSession
+	pskAAA *pskAAAState
 
 	// lastIn is when an authenticated message of the peer last arrived
 	// (engine clock): the IKE part of DPD's proof of liveness (RFC 7296

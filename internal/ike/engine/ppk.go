@@ -129,6 +129,11 @@ func (sa *ikeSA) authenticatePeer(ps []wire.Payload, idi, idr *wire.Identificati
 		if len(v.PSK) == 0 || auth.Method != wire.AuthSharedKeyMIC {
 			continue
 		}
+		if v.RemoteAAA != config.AAANone {
+			// The AAA server authenticates this VPN's peers (eap.go):
+			// its pre-shared-key is ours, not a credential for them.
+			continue
+		}
 		var p *config.PPK
 		if idOK {
 			// The guide: a VPN that names a ppk accepts no other.

@@ -366,7 +366,17 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 		if sa.state != stateInit || sa.handshake == nil || len(sa.addKE) > 0 {
 			return // RFC 9370 §2.2.1: after every IKE_INTERMEDIATE
 		}
-		resp = sa.respondAuth(d, ps)
+		if sa.wantsEAP(ps) {
+			var ok bool
+			if resp, ok = sa.respondEAP(d, m, ps); !ok {
+				return // answered when the AAA server is (eap.go)
+			}
+		} else {
+			var ok bool
+			if resp, ok = sa.respondAuth(d, m, ps); !ok {
+				return // answered when the AAA server is (psk_aaa.go)
+			}
+		}
 	case wire.ExchangeIKEIntermediate:
 		if sa.state != stateInit || sa.handshake == nil || len(sa.addKE) == 0 {
 			return

@@ -24,6 +24,18 @@ func resolveAuth(out *config.VPN, ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, 
 			return config.AuthPSK, nil
 		case generated.SecgwIke_AuthMethod_certificate:
 			return config.AuthCert, nil
+		case generated.SecgwIke_AuthMethod_eap_radius:
+			if leaf == "remote-auth-method" { // aaa.go: RemoteAAA
+				return config.AuthEAP, nil
+			}
+		case generated.SecgwIke_AuthMethod_pre_shared_key_radius:
+			// The peer's AUTH is a shared-key one, its key from the
+			// RADIUS servers (aaa.go: RemoteAAA). As a local method it
+			// means nothing: we have no RADIUS server to ask our own
+			// key from (support.Refused refuses it at commit).
+			if leaf == "remote-auth-method" {
+				return config.AuthPSK, nil
+			}
 		}
 		return 0, fmt.Errorf("config: %s %s is not supported", leaf, m.String())
 	}
@@ -33,6 +45,16 @@ func resolveAuth(out *config.VPN, ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, 
 	}
 	if out.RemoteAuth, err = method(ip.RemoteAuthMethod, it.RemoteAuthMethod, "remote-auth-method"); err != nil {
 		return err
+	}
+	if out.RemoteAAA != config.AAANone && (out.PPK != nil || out.RequirePPK) {
+		// RFC 8784 with a key from RADIUS (SK_pi' over the key of the
+		// Access-Accept) or with EAP (the AUTH over the MSK) is not
+		// built: refused rather than ignored.
+		m := "pre-shared-key-radius"
+		if out.RemoteAAA == config.AAAEAP {
+			m = "eap-radius"
+		}
+		return fmt.Errorf("config: vpn %s: a ppk with remote-auth-method %s is not supported", out.Name, m)
 	}
 	cert, ca := pick(ip.Certificate, it.Certificate), pick(ip.CaCertificate, it.CaCertificate)
 	if out.LocalAuth != config.AuthCert && out.RemoteAuth != config.AuthCert {

@@ -49,14 +49,38 @@ func TestResolveAuth(t *testing.T) {
 		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) { p.LocalAuthMethod = cert }, "local-auth-method certificate needs certificate"},
 		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) { p.RemoteAuthMethod = cert }, "remote-auth-method certificate needs ca-certificate"},
 		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) {
-			p.RemoteAuthMethod = generated.SecgwIke_AuthMethod_eap_radius
-		}, "remote-auth-method eap-radius is not supported"},
+			p.LocalAuthMethod = generated.SecgwIke_AuthMethod_eap_radius // remote only (the eap branch)
+		}, "local-auth-method eap-radius is not supported"},
+		{func(p *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy) {
+			p.LocalAuthMethod = generated.SecgwIke_AuthMethod_pre_shared_key_radius // remote only
+		}, "local-auth-method pre-shared-key-radius is not supported"},
 	} {
 		v := &generated.SecgwVrf_Vrf_Ike_Vpn{Name: ptr("x"), IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{}}
 		bad.mod(v.IkePolicy)
 		if _, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"x": v}}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("error %v, want %q", err, bad.want)
 		}
+	}
+	// pre-shared-key-radius: a shared-key AUTH, its key from the RADIUS
+	// servers.
+	v := &generated.SecgwVrf_Vrf_Ike_Vpn{Name: ptr("r"), IkePolicy: &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{
+		RemoteAuthMethod: generated.SecgwIke_AuthMethod_pre_shared_key_radius}}
+	if c, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"r": v}}); err != nil {
+		t.Errorf("pre-shared-key-radius: %v", err)
+	} else if r := c.VPN("r"); r.RemoteAuth != config.AuthPSK || r.RemoteAAA != config.AAAPSK || r.LocalAuth != config.AuthPSK {
+		t.Errorf("pre-shared-key-radius: %v %v %v", r.LocalAuth, r.RemoteAuth, r.RemoteAAA)
+	}
+	v.IkePolicy.RequirePpk = ptr(true)
+	if _, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"r": v}}); err == nil ||
+		!strings.Contains(err.Error(), "a ppk with remote-auth-method pre-shared-key-radius is not supported") {
+		t.Errorf("require-ppk with pre-shared-key-radius: %v", err)
+	}
+	// eap-radius: the AUTH is over the MSK; a PPK (RFC 8784) there is not
+	// built either, and refused rather than ignored.
+	v.IkePolicy.RemoteAuthMethod = generated.SecgwIke_AuthMethod_eap_radius
+	if _, err := Config(&generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{"r": v}}); err == nil ||
+		!strings.Contains(err.Error(), "a ppk with remote-auth-method eap-radius is not supported") {
+		t.Errorf("require-ppk with eap-radius: %v", err)
 	}
 	ike.Ppk = map[string]*generated.SecgwVrf_Vrf_Ike_Ppk{"k": {Name: ptr("k"), Id: ptr("k"), Secret: ptr("0x0102")}}
 	ike.Vpn["a"].Ppk = ptr("k")

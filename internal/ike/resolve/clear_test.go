@@ -44,10 +44,10 @@ func TestResolvePassDropPolicies(t *testing.T) {
 	}
 	drop, pass := c.Clear[0], c.Clear[1] // by name
 	if drop.Name != "drop" || drop.Action != config.ClearDrop || drop.VPN != "v" || drop.Priority != 3 ||
-		drop.Remote.StartAddr.String() != "10.2.6.0" || drop.Local.EndAddr.String() != "10.1.255.255" {
+		drop.Remote.TS().StartAddr.String() != "10.2.6.0" || drop.Local.TS().EndAddr.String() != "10.1.255.255" {
 		t.Errorf("drop policy: %+v", drop)
 	}
-	if pass.Name != "pass" || pass.Action != config.ClearPass || pass.Remote.EndAddr.String() != "10.2.5.255" {
+	if pass.Name != "pass" || pass.Action != config.ClearPass || pass.Remote.TS().EndAddr.String() != "10.2.5.255" {
 		t.Errorf("pass policy: %+v", pass)
 	}
 }

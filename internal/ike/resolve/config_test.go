@@ -51,7 +51,7 @@ func TestResolveDefaultsAndTemplates(t *testing.T) {
 		t.Errorf("child lifetimes %+v", v.Child)
 	}
 	sp := v.Policies[0]
-	if sp.Local.StartAddr.String() != "10.1.0.0" || sp.Local.IPProtocol != 6 || sp.Local.StartPort != 80 || sp.Remote.EndAddr.String() != "255.255.255.255" {
+	if sp.Local.TS().StartAddr.String() != "10.1.0.0" || sp.Local.TS().IPProtocol != 6 || sp.Local.TS().StartPort != 80 || sp.Remote.TS().EndAddr.String() != "255.255.255.255" {
 		t.Errorf("selectors %+v %+v", sp.Local, sp.Remote)
 	}
 	g := c.Global

@@ -20,10 +20,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"secgw/internal/ipsec"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"secgw/internal/ipsec"
 
 	"secgw/generated"
 	"secgw/internal/ike/config"
@@ -48,18 +51,55 @@ func Config(ike *generated.SecgwVrf_Vrf_Ike) (*config.Config, error) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	for _, n := range names {
-		v := ike.Vpn[n]
-		if v.Enabled != nil && !*v.Enabled {
-			continue
-		}
-		e, err := resolveEntry(ike, v, ppks)
-		if err != nil {
-			return nil, err
-		}
-		d.Put = append(d.Put, e)
+	entries, err := resolveEntries(ike, names, ppks)
+	if err != nil {
+		return nil, err
 	}
+	d.Put = entries
 	return (&config.Config{}).Apply(d), nil
+}
+
+// parallelFrom is the number of VPNs from which resolveEntries spreads
+// the work over the CPUs: a start with 100k VPNs, not a commit's few.
+const parallelFrom = 4096
+
+// resolveEntries resolves the enabled VPNs of names, in that order. Each
+// VPN is resolved on its own (from its tree, its templates and ppks,
+// which nothing writes into meanwhile; the sharing tables lock), so
+// large configurations are cut into one run of names per CPU. The error
+// is that of the first VPN in names that fails, as one after the other.
+func resolveEntries(ike *generated.SecgwVrf_Vrf_Ike, names []string, ppks []*config.PPK) ([]config.Entry, error) {
+	entries := make([]config.Entry, len(names))
+	errs := make([]error, len(names))
+	run := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := ike.Vpn[names[i]]
+			if v.Enabled != nil && !*v.Enabled {
+				continue // VPN nil: left out below
+			}
+			if entries[i], errs[i] = resolveEntry(ike, v, ppks); errs[i] != nil {
+				return // the error of a later VPN would not be the first
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(names)/parallelFrom+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := len(names)*w/workers, len(names)*(w+1)/workers
+		wg.Add(1)
+		go func() { defer wg.Done(); run(lo, hi) }()
+	}
+	wg.Wait()
+	out := entries[:0]
+	for i, e := range entries {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if e.VPN != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // resolveEntry resolves one enabled VPN into its entry of a
@@ -219,6 +259,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 			return nil, nil, err
 		}
 	}
+	out.RemoteAAA = remoteAAA(ip.RemoteAuthMethod, it.RemoteAuthMethod) // aaa.go
 	if b := pick(ip.Fragmentation, it.Fragmentation); b != nil {
 		out.Fragmentation = *b
 	}
@@ -429,7 +470,7 @@ func resolvePPKs(ike *generated.SecgwVrf_Vrf_Ike) ([]*config.PPK, error) {
 // selector converts one side of a security policy into a traffic selector
 // (RFC 7296 §3.13.1). An unset subnet covers every address of the family of
 // the other side's subnet, or else of the VPN's addresses, or else IPv4.
-func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, family netip.Addr) (ipsec.TrafficSelector, error) {
+func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, family netip.Addr) (config.Selector, error) {
 	var proto uint8
 	start, end := uint16(0), uint16(65535)
 	var pfx netip.Prefix
@@ -443,7 +484,7 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 		if ts.Subnet != nil {
 			var err error
 			if pfx, err = netip.ParsePrefix(*ts.Subnet); err != nil {
-				return ipsec.TrafficSelector{}, err
+				return config.Selector{}, err
 			}
 		}
 	}
@@ -457,7 +498,7 @@ func selector(ts, other *generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_LocalTs, 
 			pfx = netip.MustParsePrefix("::/0")
 		}
 	}
-	return ipsec.SelectorFromPrefix(pfx, proto, start, end), nil
+	return config.NewSelector(ipsec.SelectorFromPrefix(pfx, proto, start, end))
 }
 
 func pick[T any](vpn, tmpl *T) *T {

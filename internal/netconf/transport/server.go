@@ -383,6 +383,20 @@ func (s *Server) Kill(id uint32) error {
 	return nil
 }
 
+// End ends session id gracefully (Session.Close): right after the reply
+// to the RPC it is running, if any, else at once. The accounts use it when
+// a session's user is removed: the commit that removes it may come from
+// that very session, whose reply must still go out.
+func (s *Server) End(id uint32) error {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil {
+		return fmt.Errorf("netconf: no session with id %d", id)
+	}
+	return sess.Close()
+}
+
 // newSession allocates a session-id and registers a session for ch.
 func (s *Server) newSession(c *serverConn, ch ssh.Channel) (*Session, error) {
 	s.mu.Lock()
