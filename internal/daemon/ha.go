@@ -244,7 +244,7 @@ func (h *haSub) apply(c haConfig) error {
 		NodeID: c.ike.nodeID, Local: c.ike.local, Remote: c.ike.remote, Port: c.ike.port,
 		Interface: c.ike.iface, Secret: c.ike.secret, OSeqShift: c.ike.shift, SyncPeriod: c.ike.period, SyncPackets: c.ike.packets,
 		OnRole: h.onRole, Logger: h.d.cfg.Logger, Carry: carry, Leases: h.leaseStore(),
-	}, haEngine{h.engine()}, haSeqs{h.d.dataplane})
+	}, haEngine{e: h.engine(), limit: h.d.cfg.MemoryLimit, routes: h.d.routes}, haSeqs{h.d.dataplane})
 	if err := n.Start(); err != nil {
 		h.carry = carry
 		return err
@@ -371,14 +371,25 @@ func haRoleEnum(r ha.Role) generated.E_SecgwHa_HaRole {
 	return generated.SecgwHa_HaRole_init
 }
 
-// haEngine is the engine as ha.Engine sees it.
-type haEngine struct{ e *engine.Engine }
+// haEngine is the engine as ha.Engine sees it; limit is the daemon's
+// MemoryLimit, lifted for a role change (burstMemory).
+type haEngine struct {
+	e      *engine.Engine
+	limit  int64
+	routes *routing // nil without
+}
 
 func (g haEngine) Snapshot(fn func(spiI, spiR uint64, rec []byte)) { g.e.SyncSnapshot(fn) }
 func (g haEngine) Import(rec []byte) error                         { return g.e.SyncImport(rec) }
 func (g haEngine) Remove(spiI, spiR uint64)                        { g.e.SyncRemove(spiI, spiR) }
 
 func (g haEngine) SetRole(active bool, seqs func(ha.SeqKey) (ha.Seq, bool), shift uint64) error {
+	defer burstMemory(g.limit)()
+	if active && g.routes != nil {
+		// The routes of the child SAs taken over follow once the
+		// engine answers: liveness checks first (routing.hold).
+		defer g.routes.hold()()
+	}
 	return g.e.SetRole(active, engineSeqs(seqs), shift)
 }
 

@@ -55,6 +55,8 @@ var starting struct {
 	sync.Mutex
 	n    int
 	prev int
+	// burstEnd is when the last burst ended (burstMemory).
+	burstEnd time.Time
 }
 
 // startMemory prepares the runtime for the start under limit
@@ -84,6 +86,66 @@ func startMemory(limit int64) (started func()) {
 		// configuration holds.
 		debug.FreeOSMemory()
 	}
+}
+
+// burstMemory prepares the runtime, under the automatic limit, for a
+// burst of allocation that ends within the second: an HA role change
+// builds or drops every SA of the dataplane at once (10k child SAs: about
+// 130 MB in the userspace dataplane's tables, BenchmarkInstall10k). Under
+// a limit of the live heap plus half, the takeover's allocation ran into
+// it and the runtime collected again and again while the peers waited;
+// the burst gets startGCPercent and no limit, as the start does, and the
+// limit follows the live heap again once it ends. A fixed limit, or none,
+// is the operator's and stays. It returns what ends the burst.
+func burstMemory(limit int64) (done func()) {
+	if limit != MemoryLimitAuto {
+		return func() {}
+	}
+	starting.Lock()
+	if starting.n == 0 {
+		starting.prev = debug.SetGCPercent(startGCPercent)
+	}
+	starting.n++
+	debug.SetMemoryLimit(math.MaxInt64)
+	starting.Unlock()
+	return func() {
+		starting.Lock()
+		defer starting.Unlock()
+		if starting.n--; starting.n == 0 {
+			debug.SetGCPercent(starting.prev)
+			// The live heap of the last collection is the one before
+			// the burst: a limit from it would sit below what the burst
+			// left live and the runtime collect without end (a second
+			// of a takeover's CPU at 10k went to it). The heap as it is
+			// bounds it from above until a collection and the settle
+			// time have passed.
+			debug.SetMemoryLimit(autoMemoryLimit(max(liveHeap(), heapObjects())))
+			starting.burstEnd = time.Now()
+		}
+	}
+}
+
+// burstSettle is how long after a burst the automatic limit stays as the
+// burst's end set it, so that a collection has measured the new live
+// heap first.
+const burstSettle = 5 * time.Second
+
+// bursting reports whether a start or a burst (burstMemory) is under way,
+// or ended less than burstSettle ago: the automatic limit waits.
+func bursting() bool {
+	starting.Lock()
+	defer starting.Unlock()
+	return starting.n > 0 || time.Since(starting.burstEnd) < burstSettle
+}
+
+// heapObjects returns the bytes of the heap's objects, live or not.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // autoMemoryLimit is the automatic limit for a live heap of live bytes.
@@ -121,7 +183,9 @@ func limitMemory(ctx context.Context, limit int64) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			if !bursting() {
+				debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"secgw/internal/ipsec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,65 @@ type routing struct {
 	// clear are the pass and drop policies told to the manager, by
 	// policy (setClear; guarded by mu).
 	clear map[config.PolicyRef]routes.Child
+
+	// holdMu guards holding and held: while an HA takeover installs its
+	// child SAs (hold), their routes wait in held, in order, so that
+	// the engine answers its peers' liveness checks first; a child SA
+	// removed meanwhile leaves held without ever getting its routes.
+	holdMu  sync.Mutex
+	holding bool
+	held    []routes.Child
+}
+
+// hold keeps back the routes of the child SAs installed from now on and
+// returns what installs them (an HA takeover: SetRole). The routes steer
+// the protected sites' traffic into the tunnels; they follow the SAs by
+// the time of the batch (tens of milliseconds at 10k), while the IKE SAs
+// already answer.
+func (r *routing) hold() (release func()) {
+	r.holdMu.Lock()
+	r.holding = true
+	r.holdMu.Unlock()
+	return func() {
+		r.holdMu.Lock()
+		defer r.holdMu.Unlock()
+		held := r.held
+		r.holding, r.held = false, nil
+		if err := r.m.AddAll(held); err != nil {
+			r.log.Debug("routes: child SAs installed without all their routes", "children", len(held), "err", err)
+		}
+	}
+}
+
+// add installs the routes of child SAs, or holds them back (hold).
+func (r *routing) add(cs []routes.Child) {
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
+	if r.holding {
+		r.held = append(r.held, cs...)
+		return
+	}
+	if err := r.m.AddAll(cs); err != nil {
+		// The SAs are up; a missing route is the host's (logged by the
+		// manager, retried by the next reconcile), not a reason to fail
+		// the child SA.
+		r.log.Debug("routes: child SAs installed without all their routes", "children", len(cs), "err", err)
+	}
+}
+
+// remove removes the routes of a child SA, or forgets them if held.
+func (r *routing) remove(c routes.Child) {
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
+	if r.holding {
+		if i := slices.IndexFunc(r.held, func(h routes.Child) bool { return h.InSPI == c.InSPI && h.Local == c.Local }); i >= 0 {
+			r.held = slices.Delete(r.held, i, i+1)
+			return
+		}
+	}
+	if err := r.m.Remove(c); err != nil {
+		r.log.Warn("routes: cannot remove a child SA's routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
+	}
 }
 
 // routeReconcileEvery is the period of routing's reconcile.
@@ -199,21 +259,38 @@ func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
 	if err := p.Programmer.InstallChild(c); err != nil {
 		return err
 	}
-	if err := p.routes.m.Add(childOf(c)); err != nil {
-		// The SAs are up; a missing route is the host's (logged by the
-		// manager, retried by the next reconcile), not a reason to fail
-		// the child SA.
-		p.routes.log.Debug("routes: child SA installed without all its routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
-	}
+	p.routes.add([]routes.Child{childOf(c)})
 	return nil
 }
 
 // DeleteChild implements engine.Dataplane.
 func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
-	if err := p.routes.m.Remove(childOf(c)); err != nil {
-		p.routes.log.Warn("routes: cannot remove a child SA's routes", "vpn", c.VPN, "policy", c.Policy, "err", err)
-	}
+	p.routes.remove(childOf(c))
 	return p.Programmer.DeleteChild(c)
+}
+
+// InstallChildren implements engine.BatchDataplane: the child SAs in one
+// batch, then the routes of those installed (the host's addresses read
+// once).
+func (p routedProgrammer) InstallChildren(cs []engine.ChildSA) []error {
+	errs := p.Programmer.InstallChildren(cs)
+	rs := make([]routes.Child, 0, len(cs))
+	for i, c := range cs {
+		if errs == nil || errs[i] == nil {
+			rs = append(rs, childOf(c))
+		}
+	}
+	p.routes.add(rs)
+	return errs
+}
+
+// DeleteChildren implements engine.BatchDataplane: the routes first, then
+// the child SAs in one batch.
+func (p routedProgrammer) DeleteChildren(cs []engine.ChildSA) []error {
+	for _, c := range cs {
+		p.routes.remove(childOf(c))
+	}
+	return p.Programmer.DeleteChildren(cs)
 }
 
 // MoveChild implements engine.ChildMover: the SAs move (MOBIKE), then

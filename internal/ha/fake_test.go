@@ -17,6 +17,9 @@ type fakeEngine struct {
 	// seqs and shift are what the last SetRole(true) was given.
 	seqs  func(SeqKey) (Seq, bool)
 	shift uint64
+	// passivating, if set, is what SetRole(false) waits on (a teardown
+	// of many SAs), outside mu.
+	passivating chan struct{}
 }
 
 func newFakeEngine() *fakeEngine { return &fakeEngine{sas: map[saID][]byte{}, active: true} }
@@ -49,6 +52,12 @@ func (e *fakeEngine) Remove(spiI, spiR uint64) {
 }
 
 func (e *fakeEngine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint64) error {
+	e.mu.Lock()
+	wait := e.passivating
+	e.mu.Unlock()
+	if !active && wait != nil {
+		<-wait
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.active = active

@@ -371,6 +371,43 @@ func TestLinkSplitBrain(t *testing.T) {
 	}
 }
 
+// TestLinkStandbyFirst: the active told STOP says "standby" to its peer
+// before its engine has taken its SAs out (a teardown of 10k took 3 s),
+// so the peer, told MASTER, takes over at once instead of yielding to a
+// node 1 still active by the split-brain rule.
+func TestLinkStandbyFirst(t *testing.T) {
+	port := freePort(t)
+	e1, e2 := newFakeEngine(), newFakeEngine()
+	n1 := start(t, nodeConfig(t, 1, port), e1, nil)
+	n2 := start(t, nodeConfig(t, 2, port), e2, nil)
+	notify(t, n1, VRRPMaster, RoleActive)
+	notify(t, n2, VRRPBackup, RoleStandby)
+	waitFor(t, "node 2 sees node 1 active", func() bool { s := n2.Stats(); return s.PeerKnown && s.PeerRole == RoleActive })
+	release := make(chan struct{})
+	e1.mu.Lock()
+	e1.passivating = release
+	e1.mu.Unlock()
+	stopped := make(chan error, 1)
+	go func() { _, err := n1.Notify(VRRPStop); stopped <- err }()
+	waitFor(t, "node 2 hears node 1 standby during its teardown", func() bool { s := n2.Stats(); return s.PeerKnown && s.PeerRole == RoleStandby })
+	notify(t, n2, VRRPMaster, RoleActive)
+	if st := n2.Stats(); st.SplitBrains != 0 || !e2.isActive() {
+		t.Errorf("node 2: split brains %d, engine active %v; want 0 and true", st.SplitBrains, e2.isActive())
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("node 1's STOP returned (%v) before its engine's teardown ended", err)
+	default:
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if n1.Role() != RoleStandby || e1.isActive() {
+		t.Errorf("node 1: %s, engine active %v", n1.Role(), e1.isActive())
+	}
+}
+
 // TestLinkRefusesStranger: node 2 accepts the link only from the remote
 // address.
 func TestLinkRefusesStranger(t *testing.T) {

@@ -383,29 +383,26 @@ func (n *Node) reevaluate(cause string) (Role, error) {
 			e, ok := seqs[k]
 			return e.Seq, ok
 		}, n.cfg.OSeqShift)
-	} else if from == RoleActive {
-		err = n.eng.SetRole(false, nil, 0)
+		if err != nil {
+			n.log.Error("HA role change: the engine failed", "from", from.String(), "to", to.String(), "err", err)
+		}
+		n.setRole(to)
+	} else {
+		// Leaving active: the peer hears "standby" first, then the
+		// engine takes its SAs out of the dataplane. The peer, told
+		// MASTER by VRRP meanwhile, holds back while this node says it
+		// is active (split brain, node 1 stays active): with 10k SAs
+		// the teardown took seconds it waited. The engine stops
+		// answering at the start of SetRole, within microseconds of the
+		// hello being queued, long before the peer has taken over.
+		n.setRole(to)
+		if from == RoleActive {
+			err = n.eng.SetRole(false, nil, 0)
+		}
+		if err != nil {
+			n.log.Error("HA role change: the engine failed", "from", from.String(), "to", to.String(), "err", err)
+		}
 	}
-	if err != nil {
-		n.log.Error("HA role change: the engine failed", "from", from.String(), "to", to.String(), "err", err)
-	}
-	n.mu.Lock()
-	n.role = to
-	n.stats.Transitions++
-	// The peer learns the new role at once, not at the next tick.
-	n.helloDue = true
-	n.kickLocked()
-	switch to {
-	case RoleActive:
-		// What we hold is now ours to sync: the peer gets a full
-		// snapshot (it may have missed what we received last).
-		n.resync = true
-		n.store = map[SeqKey]SeqEntry{}
-		n.kickLocked()
-	default:
-		n.queue, n.queued, n.resync = nil, 0, false
-	}
-	n.mu.Unlock()
 	n.log.Warn("HA role changed", "from", from.String(), "to", to.String(), "reason", cause)
 	if n.cfg.OnRole != nil {
 		n.cfg.OnRole(RoleChange{From: from, To: to, Reason: cause})
@@ -414,6 +411,26 @@ func (n *Node) reevaluate(cause string) (Role, error) {
 		return to, fmt.Errorf("ha: role %s: %w", to, err)
 	}
 	return to, nil
+}
+
+// setRole makes to the node's role and sends a hello with it at once,
+// not at the next tick.
+func (n *Node) setRole(to Role) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.role = to
+	n.stats.Transitions++
+	n.helloDue = true
+	switch to {
+	case RoleActive:
+		// What we hold is now ours to sync: the peer gets a full
+		// snapshot (it may have missed what we received last).
+		n.resync = true
+		n.store = map[SeqKey]SeqEntry{}
+	default:
+		n.queue, n.queued, n.resync = nil, 0, false
+	}
+	n.kickLocked()
 }
 
 // SAUpdate queues an IKE SA's record for the peer (engine.SyncSink, on

@@ -53,6 +53,17 @@ type activityDataplane struct {
 // LastActivity implements engine.Activity.
 func (d activityDataplane) LastActivity(c engine.ChildSA) (in, out time.Time) { return d.activity(c) }
 
+// InstallChildren implements engine.BatchDataplane: passed through in
+// one batch when the daemon's dataplane batches.
+func (d activityDataplane) InstallChildren(cs []engine.ChildSA) []error {
+	return engine.InstallChildren(d.Dataplane, cs)
+}
+
+// DeleteChildren implements engine.BatchDataplane as InstallChildren.
+func (d activityDataplane) DeleteChildren(cs []engine.ChildSA) []error {
+	return engine.DeleteChildren(d.Dataplane, cs)
+}
+
 // MoveChild implements engine.ChildMover over the daemon's dataplane:
 // passed through when it can move child SAs (MOBIKE), else the child SA
 // is reinstalled at its new addresses.

@@ -357,11 +357,16 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			p.reused = append(p.reused, a)
 			continue
 		}
+		// FreeBind: a configured local address the host does not hold
+		// yet (an HA pair's VRRP address, which keepalived moves to
+		// this node at a takeover) is bound now and receives once it
+		// arrives, with no ip_nonlocal_bind sysctl and no new commit.
 		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
-			OnESP: s.o.OnESP, OnESPBorrow: s.o.OnESPBorrow, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger})
+			OnESP: s.o.OnESP, OnESPBorrow: s.o.OnESPBorrow, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger, FreeBind: true,
+			RecvBuffer: ikeSocketBuffer})
 		if err != nil {
 			// Not a reason to refuse the commit: the address may not be
-			// configured yet. The next commit tries again.
+			// usable yet. The next commit tries again.
 			s.log.Warn("cannot open the IKE sockets of a local address", "addr", a, "err", err)
 			continue
 		}
@@ -377,6 +382,13 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	s.pending[tx.ID] = p
 	return nil
 }
+
+// ikeSocketBuffer is the receive buffer of the IKE sockets. At an HA
+// takeover every peer's retransmitted request (10k in make bench-ha)
+// arrives within the same moment, a burst the default (rmem_default,
+// about 200 KiB: a few hundred small datagrams at their kernel size)
+// dropped most of, each drop a peer waiting for its next retransmission.
+const ikeSocketBuffer = 8 << 20
 
 // Apply implements datastore.Subscriber.
 func (s *Service) Apply(tx *datastore.Tx) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,16 +168,17 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestUnboundAddressIsNotFatal: a VPN whose local-address is not on the
-// host is accepted (the address may come later); the next commit tries
-// to bind it again.
+// host is accepted, its IKE sockets bound all the same (IP_FREEBIND: the
+// address may come later, as an HA standby's VRRP address does, and the
+// sockets receive then).
 func TestUnboundAddressIsNotFatal(t *testing.T) {
 	s, _ := newService(t, 15700)
 	// 192.0.2.1 (TEST-NET-1) is on no interface here.
 	if err := s.Start(device("v", "192.0.2.1", "192.0.2.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")); err != nil {
 		t.Fatalf("a missing local address refused the configuration: %v", err)
 	}
-	if len(s.bound) != 0 {
-		t.Errorf("bound %v", s.bound)
+	if want := []netip.Addr{netip.MustParseAddr("192.0.2.1")}; !slices.Equal(s.bound, want) {
+		t.Errorf("bound %v, want %v (free-bound)", s.bound, want)
 	}
 }
 

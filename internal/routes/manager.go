@@ -163,6 +163,39 @@ func (m *Manager) Add(c Child) error {
 	return errors.Join(errs...)
 }
 
+// AddAll is Add of each child SA, reading the host's addresses once
+// rather than once per child SA (an HA takeover adds 10k at once).
+func (m *Manager) AddAll(cs []Child) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var addrs []netip.Addr
+	read := false
+	var errs []error
+	for _, c := range cs {
+		k := childKey{c.Local.Unmap(), c.InSPI, trapName(c)}
+		if m.children[k] != nil || m.closed {
+			continue
+		}
+		m.seq++
+		ch := &child{seq: m.seq, c: c}
+		m.children[k] = ch
+		if len(c.RemoteTS) > 0 && !read {
+			var err error
+			if addrs, err = m.addrs(ch); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			read = true
+		}
+		ch.routes = m.childRoutes(c, addrs, m.log.Warn)
+		for i, r := range ch.routes {
+			m.want[r.key()] = append(m.want[r.key()], use{ch, i})
+			errs = append(errs, m.sync(r.key()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Remove removes the routes of a child SA that no other child SA needs.
 // Removing an unknown child SA changes nothing.
 func (m *Manager) Remove(c Child) error {

@@ -194,7 +194,13 @@ func TestBenchHA(t *testing.T) {
 		c := strings.Replace(string(vpn), "<vpn><name>load</name>", "<vpn><name>load</name><local-address>"+hatest.PublicVIP.String()+"</local-address>", 1)
 		return hatest.WithHA(t, c, id)
 	}
-	p := hatest.StartPair(t, secgwdBin, secgwBin, hatest.PairOptions{Config: config})
+	var flags []string
+	profile := os.Getenv("PROFILE") == "1"
+	if profile {
+		// Each node is in its own namespace: the same loopback port.
+		flags = []string{"-pprof", pprofAddr}
+	}
+	p := hatest.StartPair(t, secgwdBin, secgwBin, hatest.PairOptions{Config: config, Flags: flags})
 	n1, n2 := p.Nodes[0], p.Nodes[1]
 	for i := range srcCount {
 		hatest.IP(t, p.Top.Peer, fmt.Sprintf("addr add 203.0.113.%d/24 dev wan", srcFirst+i))
@@ -227,6 +233,10 @@ func TestBenchHA(t *testing.T) {
 	// adverts: node 2 takes the VIPs at once) and the generator checks
 	// every tunnel at the same instant.
 	from := gen.count()
+	var profs []*exec.Cmd
+	if profile {
+		profs = startProfiles(t, p, outDir())
+	}
 	mark := time.Now()
 	n1.KA.Terminate()
 	gen.cmd.Process.Signal(syscall.SIGUSR1)
@@ -263,6 +273,9 @@ func TestBenchHA(t *testing.T) {
 	}
 	gen.stop()
 	n1.KA.Stop()
+	for _, c := range profs {
+		_ = c.Wait()
+	}
 
 	ok = true
 	verdict := func(met bool) string {
@@ -300,10 +313,7 @@ func TestBenchHA(t *testing.T) {
 	}
 	t.Logf("generator:\n%s", gen.output())
 	// The logs, for a look at what the figures hide.
-	out := os.Getenv("OUT")
-	if out == "" {
-		out = "/tmp/secgw-bench-ha"
-	}
+	out := outDir()
 	if err := os.MkdirAll(out, 0o755); err == nil {
 		for _, n := range p.Nodes {
 			os.WriteFile(filepath.Join(out, fmt.Sprintf("secgwd-node%d.log", n.ID)), []byte(n.Logs()), 0o644)
@@ -331,4 +341,37 @@ func timeOf(l string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, int64(sec*1e9))
+}
+
+// outDir is where the logs (and profiles) go: OUT, or /tmp/secgw-bench-ha.
+func outDir() string {
+	if out := os.Getenv("OUT"); out != "" {
+		return out
+	}
+	return "/tmp/secgw-bench-ha"
+}
+
+// pprofAddr is secgwd's -pprof address with PROFILE=1, inside each node's
+// namespace.
+const pprofAddr = "127.0.0.1:6060"
+
+// startProfiles starts a 10 s CPU profile of both nodes' secgwd (PROFILE=1),
+// into OUT/cpu-nodeN.pprof, to see where a failover's time goes (go tool
+// pprof -focus SetRole ...).
+func startProfiles(t *testing.T, p *hatest.Pair, dir string) []*exec.Cmd {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	for _, n := range p.Nodes {
+		c := exec.Command("ip", "netns", "exec", n.NS, "curl", "-s", "-o", filepath.Join(dir, fmt.Sprintf("cpu-node%d.pprof", n.ID)),
+			"http://"+pprofAddr+"/debug/pprof/profile?seconds=10")
+		if err := c.Start(); err != nil {
+			t.Fatalf("benchha: profile of node %d: %v", n.ID, err)
+		}
+		cmds = append(cmds, c)
+	}
+	time.Sleep(200 * time.Millisecond) // the profiles run before the failover
+	return cmds
 }

@@ -26,5 +26,6 @@
 // ./...` does not run it (root; about 2 minutes at 10k). Environment: N
 // (10000), CONC (128), STRICT=1 (fail when a target is not met), OUT
 // (where both secgwd logs, the notify logs and the generator's output
-// go; /tmp/secgw-bench-ha).
+// go; /tmp/secgw-bench-ha), PROFILE=1 (secgwd with -pprof, and a 10 s CPU
+// profile of each node from the failover on, into OUT/cpu-nodeN.pprof).
 package benchha

@@ -22,9 +22,9 @@ import (
 //	node 1 10.9.0.1 ------- sync ------- 10.9.0.2 node 2
 //
 // Both nodes hold the protected host 10.1.0.1 on loopback: charon's ping
-// from 10.2.0.1 is answered by whichever node is active. Both set
-// ip_nonlocal_bind, as keepalived deployments do, so that the standby's
-// IKE sockets are bound to the service address before it arrives.
+// from 10.2.0.1 is answered by whichever node is active. Neither sets
+// ip_nonlocal_bind: secgwd binds the standby's IKE sockets to the service
+// address before it arrives with IP_FREEBIND.
 var (
 	haNode1WAN = netip.MustParseAddr("192.0.2.11")
 	haNode2WAN = netip.MustParseAddr("192.0.2.12")
@@ -64,7 +64,6 @@ func newHATopology(t *testing.T) *haTopology {
 	netnstest.Veth(t, n1, n2, "sync", "sync", netip.PrefixFrom(haSync1, 24), netip.PrefixFrom(haSync2, 24))
 	for _, ns := range []string{top.node1, top.node2} {
 		run(t, "ip", "-n", ns, "addr", "add", gwInner4.String()+"/32", "dev", "lo")
-		run(t, "ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1")
 	}
 	run(t, "ip", "-n", top.charon, "addr", "add", charonIn4.String()+"/32", "dev", "lo")
 	return top

@@ -137,9 +137,9 @@ func New(t testing.TB) *Topology {
 		LANRoutes(t, ns)
 		for _, kv := range [][2]string{
 			{"net/ipv4/ip_forward", "1"},
-			// secgwd binds the public VIP's IKE sockets on both nodes,
-			// whoever holds the VIP (examples/ha/README.md).
-			{"net/ipv4/ip_nonlocal_bind", "1"},
+			// No ip_nonlocal_bind: secgwd binds the public VIP's IKE
+			// sockets on both nodes, whoever holds the VIP, with
+			// IP_FREEBIND (examples/ha/README.md).
 			{"net/ipv4/conf/all/rp_filter", "0"},
 			{"net/ipv4/conf/default/rp_filter", "0"},
 		} {

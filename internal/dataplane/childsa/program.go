@@ -220,35 +220,14 @@ func (p *Programmer) childOptions(vpn, policy string) ChildOptions {
 func (p *Programmer) InstallChild(c engine.ChildSA) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.children[c.InSPI]; ok {
-		return fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
-	}
-	opts := p.childOptions(c.VPN, c.Policy)
-	rk := childReqKey(c, opts)
-	re, err := p.reqEntry(rk)
-	if err != nil {
-		return err
-	}
-	sas, pols, err := ChildEntries(c, opts, re.id)
-	if err != nil {
-		return err
-	}
-	ch := &child{c: c, re: re}
+	return p.install(c)
+}
 
-	ops := []dataplane.Op{{Kind: dataplane.AddSA, SA: &sas[0]}, {Kind: dataplane.AddSA, SA: &sas[1]}}
-	// A trap policy stands for the child SA until it exists, with the
-	// VPN's endpoints in its template; the child SA may have others (it
-	// followed a redirect, RFC 5685): its own policy replaces the trap's
-	// while it lives (unregister puts the trap's back).
-	var takeover []dataplane.Op
-	for i := range pols {
-		k := pols[i].Key()
-		switch u := p.policies[k]; {
-		case u == nil:
-			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &pols[i]})
-		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &pols[i]):
-			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
-		}
+// install is InstallChild with p.mu held.
+func (p *Programmer) install(c engine.ChildSA) error {
+	ch, pols, ops, takeover, err := p.prepare(c)
+	if err != nil {
+		return err
 	}
 	if err := p.apply(ops); err != nil {
 		p.undo(ops, err)
@@ -260,17 +239,58 @@ func (p *Programmer) InstallChild(c engine.ChildSA) error {
 			return fmt.Errorf("dataplane: install child %08x/%08x: %w", c.InSPI, c.OutSPI, err)
 		}
 	}
-	p.register(ch, re, pols)
+	p.commit(ch, pols, takeover)
+	if p.log.Enabled(context.Background(), slog.LevelInfo) {
+		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", ch.re.id,
+			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
+	}
+	return nil
+}
+
+// prepare derives the entries of child SA c and the ops that install
+// them: ops adds its SAs and the policies no other child holds, takeover
+// updates the policies a trap holds (applied after ops). p.mu is held.
+func (p *Programmer) prepare(c engine.ChildSA) (ch *child, pols []dataplane.Policy, ops, takeover []dataplane.Op, err error) {
+	if _, ok := p.children[c.InSPI]; ok {
+		return nil, nil, nil, nil, fmt.Errorf("dataplane: child SA %08x already installed", c.InSPI)
+	}
+	opts := p.childOptions(c.VPN, c.Policy)
+	rk := childReqKey(c, opts)
+	re, err := p.reqEntry(rk)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sas, pols, err := ChildEntries(c, opts, re.id)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ch = &child{c: c, re: re}
+	ops = []dataplane.Op{{Kind: dataplane.AddSA, SA: &sas[0]}, {Kind: dataplane.AddSA, SA: &sas[1]}}
+	// A trap policy stands for the child SA until it exists, with the
+	// VPN's endpoints in its template; the child SA may have others (it
+	// followed a redirect, RFC 5685): its own policy replaces the trap's
+	// while it lives (unregister puts the trap's back).
+	for i := range pols {
+		k := pols[i].Key()
+		switch u := p.policies[k]; {
+		case u == nil:
+			ops = append(ops, dataplane.Op{Kind: dataplane.AddPolicy, Policy: &pols[i]})
+		case len(u.users) > 0 && u.users[0].trap() && !samePolicy(u.users[0].policy(k), &pols[i]):
+			takeover = append(takeover, dataplane.Op{Kind: dataplane.UpdatePolicy, Policy: &pols[i]})
+		}
+	}
+	return ch, pols, ops, takeover, nil
+}
+
+// commit records ch, whose ops (and takeover) were applied. p.mu is
+// held.
+func (p *Programmer) commit(ch *child, pols []dataplane.Policy, takeover []dataplane.Op) {
+	p.register(ch, ch.re, pols)
 	for _, op := range takeover {
 		u := p.policies[op.Policy.Key()]
 		u.users = append([]*child{ch}, slices.DeleteFunc(u.users, func(x *child) bool { return x == ch })...)
 	}
-	p.children[c.InSPI] = ch
-	if p.log.Enabled(context.Background(), slog.LevelInfo) {
-		p.log.Info("child SA programmed", "vpn", c.VPN, "policy", c.Policy, "reqid", re.id,
-			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI), "policies", len(pols))
-	}
-	return nil
+	p.children[ch.c.InSPI] = ch
 }
 
 // DeleteChild implements engine.Dataplane. Entries already gone (an SA
@@ -283,13 +303,7 @@ func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 		return fmt.Errorf("dataplane: child SA %08x not installed", c.InSPI)
 	}
 	delete(p.children, c.InSPI)
-	sas, pols := ch.entries()
-	polOps := p.unregister(ch, pols)
-	// Out policies first: stop sending into the SAs before removing them.
-	slices.SortStableFunc(polOps, func(x, y dataplane.Op) int {
-		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
-	})
-	ops := append(polOps, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[0]})
+	ops := p.deleteOps(ch)
 	for len(ops) > 0 {
 		err := p.apply(ops)
 		var ae *dataplane.ApplyError
@@ -306,6 +320,19 @@ func (p *Programmer) DeleteChild(c engine.ChildSA) error {
 			"in", fmt.Sprintf("%08x", c.InSPI), "out", fmt.Sprintf("%08x", c.OutSPI))
 	}
 	return nil
+}
+
+// deleteOps unregisters ch (taken out of p.children) and returns the ops
+// that remove its entries: the out policies first (stop sending into
+// the SAs before removing them), the other policies, then its SAs. p.mu
+// is held.
+func (p *Programmer) deleteOps(ch *child) []dataplane.Op {
+	sas, pols := ch.entries()
+	ops := p.unregister(ch, pols)
+	slices.SortStableFunc(ops, func(x, y dataplane.Op) int {
+		return boolRank(x.Policy.Dir != dataplane.Out) - boolRank(y.Policy.Dir != dataplane.Out)
+	})
+	return append(ops, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[1]}, dataplane.Op{Kind: dataplane.DeleteSA, SA: &sas[0]})
 }
 
 // State returns the desired state of all installed children: what a

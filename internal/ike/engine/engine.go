@@ -294,9 +294,15 @@ func New(o Options) *Engine {
 func (e *Engine) HandleDatagram(d Datagram) {
 	defer e.recoverPanic("datagram")
 	if e.standby() {
-		// HA standby: the active node answers (ha.go).
-		e.ha.dropped.Add(1)
-		return
+		// HA standby: the active node answers (ha.go); during a
+		// takeover the datagram waits for the SAs (holdDatagram).
+		if e.holdDatagram(d) {
+			return
+		}
+		if e.standby() {
+			e.ha.dropped.Add(1)
+			return
+		}
 	}
 	data := d.Data
 	if d.Local.Port() == PortNATT {

@@ -117,6 +117,12 @@ type haState struct {
 	sink    atomic.Pointer[sinkBox]
 	// roleMu orders SetRole calls.
 	roleMu sync.Mutex
+	// importMu is held by SetRole(false) while it turns the SAs into
+	// passive records, and by SyncImport and SyncRemove: the new active
+	// (told at once that this node is standby) may sync an SA it already
+	// changed, or remove one, before passivate stored this node's older
+	// record of it; the peer's messages wait and then win.
+	importMu sync.Mutex
 	// mu guards passive and closed, a leaf lock.
 	mu sync.Mutex
 	// passive are the records held while standby, by (SPIi, SPIr).
@@ -124,6 +130,14 @@ type haState struct {
 	// closed: a takeover took the records; SyncImport takes no more
 	// until the engine is standby again.
 	closed bool
+	// taking is set while a takeover installs the passive SAs: the
+	// datagrams that arrive meanwhile are held (up to heldMax bytes)
+	// and handled once the SAs are in, rather than dropped: a peer's
+	// retransmission that came during the takeover is answered then,
+	// not at its next retransmission (seconds later: RFC 7296 §2.1).
+	taking    atomic.Bool
+	held      []Datagram
+	heldBytes int
 
 	dropped, imported, rejected, takenOver, notTakenOver atomic.Uint64
 }
@@ -166,6 +180,37 @@ func (e *Engine) Role() (active bool) { return !e.ha.standby.Load() }
 
 // standby reports whether the engine is in the standby (or init) role.
 func (e *Engine) standby() bool { return e.ha.standby.Load() }
+
+// heldMax bounds the bytes of the datagrams held during a takeover (10k
+// liveness checks are about 1 MB).
+const heldMax = 16 << 20
+
+// holdDatagram keeps d, received during a takeover, for replayHeld; false
+// when no takeover is under way or the bound is reached.
+func (e *Engine) holdDatagram(d Datagram) bool {
+	if !e.ha.taking.Load() {
+		return false
+	}
+	e.ha.mu.Lock()
+	defer e.ha.mu.Unlock()
+	if !e.ha.taking.Load() || e.ha.heldBytes+len(d.Data) > heldMax {
+		return false
+	}
+	d.Data = append([]byte(nil), d.Data...) // the caller may reuse its buffer
+	e.ha.held = append(e.ha.held, d)
+	e.ha.heldBytes += len(d.Data)
+	return true
+}
+
+// takeHeld ends the holding of datagrams and returns those held.
+func (e *Engine) takeHeld() []Datagram {
+	e.ha.mu.Lock()
+	defer e.ha.mu.Unlock()
+	e.ha.taking.Store(false)
+	held := e.ha.held
+	e.ha.held, e.ha.heldBytes = nil, 0
+	return held
+}
 
 // HAStats returns the counters of the HA side.
 func (e *Engine) HAStats() HAStats {
@@ -214,6 +259,8 @@ func (e *Engine) SyncImport(rec []byte) error {
 	}
 	e.seeUIDs(r)
 	key := [2]uint64{r.spii, r.spir}
+	e.ha.importMu.Lock()
+	defer e.ha.importMu.Unlock()
 	e.ha.mu.Lock()
 	if e.ha.closed {
 		e.ha.mu.Unlock()
@@ -264,6 +311,8 @@ func (e *Engine) seeUIDs(r *saRecord) {
 // deleted it); nothing when there is none.
 func (e *Engine) SyncRemove(spiI, spiR uint64) {
 	key := [2]uint64{spiI, spiR}
+	e.ha.importMu.Lock()
+	defer e.ha.importMu.Unlock()
 	e.ha.mu.Lock()
 	r := e.ha.passive[key]
 	delete(e.ha.passive, key)

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -44,8 +46,12 @@ const ivMargin = 1 << 32
 // (HAStats.NotTakenOver). Then the VPNs with start-action start that have
 // no IKE SA are started, and the engine answers again.
 //
-// Both directions are O(SAs): one lock section per worker. SetRole calls
-// are serialised; one with the current role changes nothing.
+// Both directions are O(SAs): one lock section per worker, and the child
+// SAs move in batches (BatchDataplane: one per worker at a takeover, one
+// for all going standby). The datagrams that arrive during a takeover are
+// held and handled once the SAs are in (holdDatagram), before SetRole
+// returns. SetRole calls are serialised; one with the current role
+// changes nothing.
 func (e *Engine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint64) error {
 	e.ha.roleMu.Lock()
 	defer e.ha.roleMu.Unlock()
@@ -57,7 +63,9 @@ func (e *Engine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint6
 		e.ha.closed = false
 		e.ha.mu.Unlock()
 		e.ha.standby.Store(true)
+		e.ha.importMu.Lock()
 		n := e.passivate()
+		e.ha.importMu.Unlock()
 		e.log.Info("HA: standby: IKE SAs kept passive, their child SAs removed from the dataplane", "ike-sas", n)
 		return nil
 	}
@@ -65,10 +73,17 @@ func (e *Engine) SetRole(active bool, seqs func(SeqKey) (Seq, bool), shift uint6
 		seqs = func(SeqKey) (Seq, bool) { return Seq{}, false }
 	}
 	start := time.Now()
+	e.ha.taking.Store(true)
 	n, dropped := e.takeover(seqs, shift)
 	e.ha.standby.Store(false)
+	// What arrived during the takeover, first: mostly the peers'
+	// retransmitted requests and liveness checks.
+	held := e.takeHeld()
+	for _, d := range held {
+		e.HandleDatagram(d)
+	}
 	e.log.Info("HA: active: passive IKE SAs taken over", "ike-sas", n, "dropped", dropped,
-		"oseq-shift", shift, "took", time.Since(start))
+		"oseq-shift", shift, "held-datagrams", len(held), "took", time.Since(start))
 	for _, v := range e.config().VPNs {
 		if v.StartAction == config.ActionStart && v.Initiator() && !e.hasSAOf(v) {
 			e.startActions(v)
@@ -86,9 +101,14 @@ func (e *Engine) hasSAOf(v *config.VPN) bool {
 }
 
 // passivate turns the engine's IKE SAs into passive records (SetRole
-// false) and returns how many it kept.
+// false) and returns how many it kept. The child SAs leave the dataplane
+// in one batch (BatchDataplane) after every worker let go of its SAs:
+// one by one, 10k of them held the old active for seconds, during which
+// its peer waited for it to say standby (ha.Node announces the role
+// before it passivates; the engine already answers nothing).
 func (e *Engine) passivate() int {
 	kept := 0
+	var gone []ChildSA
 	for _, w := range e.set.Load().workers {
 		w.mu.Lock()
 		var recs []*saRecord
@@ -101,7 +121,7 @@ func (e *Engine) passivate() int {
 			if sa.syncable() {
 				recs = append(recs, e.recordOf(sa))
 			}
-			e.dropQuietly(sa)
+			gone = e.dropQuietly(sa, gone)
 		}
 		w.unlock()
 		e.ha.mu.Lock()
@@ -114,22 +134,29 @@ func (e *Engine) passivate() int {
 		e.ha.mu.Unlock()
 		kept += len(recs)
 	}
+	if len(gone) > 0 {
+		for i, err := range DeleteChildren(e.o.Dataplane, gone) {
+			if err != nil {
+				e.log.Warn("HA standby: dataplane delete failed", "vpn", gone[i].VPN, "policy", gone[i].Policy,
+					"in", spi32(gone[i].InSPI), "err", err)
+			}
+		}
+	}
 	return kept
 }
 
 // dropQuietly removes an IKE SA as removeSA does, but as the standby
-// hands its SAs over: its child SAs leave the dataplane, nothing is sent,
-// no event is reported and no dpd-, close-action or reauthentication
-// follows. sa.w.mu is held.
-func (e *Engine) dropQuietly(sa *ikeSA) {
+// hands its SAs over: nothing is sent, no event is reported and no dpd-,
+// close-action or reauthentication follows. Its child SAs are appended
+// to gone, for the caller to take out of the dataplane in one batch.
+// sa.w.mu is held.
+func (e *Engine) dropQuietly(sa *ikeSA, gone []ChildSA) []ChildSA {
 	sa.stopTimers()
 	sa.stopIKETimers()
 	sa.endHalfOpen()
 	for _, c := range sa.children {
 		e.dropSPI(c.InSPI, sa)
-		if err := e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
-			sa.childLog().Warn("dataplane delete failed", "err", err)
-		}
+		gone = append(gone, sa.childSA(c))
 	}
 	sa.children = nil
 	for _, r := range sa.out {
@@ -152,6 +179,7 @@ func (e *Engine) dropQuietly(sa *ikeSA) {
 	e.set.Load().table.remove(sa)
 	sa.w.drop(sa)
 	clear(sa.keymat)
+	return gone
 }
 
 // takeover installs the passive records (SetRole true); it returns how
@@ -185,34 +213,69 @@ func (e *Engine) takeover(seqs func(SeqKey) (Seq, bool), shift uint64) (int, int
 		slices.SortFunc(rs, func(a, b *saRecord) int { return int(int64(a.uid) - int64(b.uid)) })
 		w := set.workers[i]
 		w.mu.Lock()
-		for _, r := range rs {
-			if err := e.restore(w, r, cfg.VPN(r.vpn), seqs, shift); err != nil {
-				e.log.Warn("HA takeover: dropping synced IKE SA", "spi-i", spiString(r.spii), "spi-r", spiString(r.spir), "err", err)
-				dropped++
-				continue
-			}
-			taken++
-		}
+		taken += e.restoreWorker(w, rs, cfg, seqs, shift)
 		w.unlock()
 	}
+	dropped = len(recs) - taken
 	e.ha.takenOver.Add(uint64(taken))
 	e.ha.notTakenOver.Add(uint64(dropped))
 	return taken, dropped
 }
 
+// restoreWorker takes over the records rs of worker w (locked) and
+// returns how many IKE SAs it restored. Their child SAs go into the
+// dataplane in one batch (BatchDataplane: one Apply per worker, not one
+// per child SA), then each IKE SA resumes its timers and queued work.
+func (e *Engine) restoreWorker(w *worker, rs []*saRecord, cfg *config.Config, seqs func(SeqKey) (Seq, bool), shift uint64) int {
+	type restored struct {
+		sa *ikeSA
+		r  *saRecord
+	}
+	var sas []restored
+	var pend []pendingChild
+	for _, r := range rs {
+		sa, err := e.restore(w, r, cfg.VPN(r.vpn))
+		if err != nil {
+			e.log.Warn("HA takeover: dropping synced IKE SA", "spi-i", spiString(r.spii), "spi-r", spiString(r.spir), "err", err)
+			continue
+		}
+		sas = append(sas, restored{sa, r})
+		for _, cr := range r.children {
+			pend = append(pend, e.pendingChildOf(sa, cr, seqs, shift))
+		}
+	}
+	cs := make([]ChildSA, len(pend))
+	for i := range pend {
+		cs[i] = pend[i].cs
+	}
+	errs := InstallChildren(e.o.Dataplane, cs)
+	for i := range pend {
+		var err error
+		if errs != nil {
+			err = errs[i]
+		}
+		e.restoreChild(pend[i], err)
+	}
+	for _, x := range sas {
+		e.resume(x.sa, x.r)
+	}
+	return len(sas)
+}
+
 // restore makes the IKE SA of record r, of VPN v, an SA of worker w
-// (locked) and installs its child SAs (see SetRole).
-func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN, seqs func(SeqKey) (Seq, bool), shift uint64) error {
+// (locked); its child SAs follow (restoreChild), then its timers
+// (resume). See SetRole.
+func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN) (*ikeSA, error) {
 	for _, c := range r.children {
 		if e.spiOwner(c.inSPI) != nil {
-			return fmt.Errorf("engine: child SA SPI %08x in use", c.inSPI)
+			return nil, fmt.Errorf("engine: child SA SPI %08x in use", c.inSPI)
 		}
 	}
 	sa := &ikeSA{initiator: r.initiator(), vpn: v, uid: r.uid, spii: r.spii, spir: r.spir, id: r.ours()}
 	w.add(sa)
 	if !e.set.Load().table.insert(sa, sa.id) {
 		w.drop(sa)
-		return fmt.Errorf("engine: IKE SPI %s in use", spiString(sa.id))
+		return nil, fmt.Errorf("engine: IKE SPI %s in use", spiString(sa.id))
 	}
 	f := r.flags
 	sa.natt, sa.natLocal, sa.natRemote, sa.tcp = f&recNATT != 0, f&recNATLocal != 0, f&recNATRemote != 0, f&recTCP != 0
@@ -232,9 +295,13 @@ func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN, seqs func(SeqKey
 	sa.established, sa.lastIn = e.monoOf(r.established), e.monoOf(r.lastIn)
 	e.contacts.add(sa)
 	e.restoreVIPs(sa, r)
-	for _, cr := range r.children {
-		e.restoreChild(sa, cr, seqs, shift)
-	}
+	return sa, nil
+}
+
+// resume starts the timers of the IKE SA sa restored from r, once its
+// child SAs are in (see SetRole). sa.w.mu is held.
+func (e *Engine) resume(sa *ikeSA, r *saRecord) {
+	v := sa.vpn
 	for _, t := range []struct {
 		k    timerKind
 		wall int64
@@ -255,19 +322,31 @@ func (e *Engine) restore(w *worker, r *saRecord, v *config.VPN, seqs func(SeqKey
 	// from SyncSnapshot when its HA side asks.
 	sa.haSynced = true
 	sa.startNext() // the deletes of child SAs the old active had replaced
-	sa.log().Debug("HA: IKE SA taken over", "children", len(sa.children), "next-msgid", sa.nextID, "expected-msgid", sa.expectID)
-	return nil
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		sa.log().Debug("HA: IKE SA taken over", "children", len(sa.children), "next-msgid", sa.nextID, "expected-msgid", sa.expectID)
+	}
 }
 
-// restoreChild installs child SA cr of the IKE SA sa being taken over,
-// with its sequence numbers (see SetRole). One the dataplane refuses is
-// left out and the peer told to delete its half. A child SA the old
-// active had replaced by a rekey, or was deleting, is installed (the
-// peer may still send on it) and deleted with an INFORMATIONAL exchange.
-func (e *Engine) restoreChild(sa *ikeSA, cr childRecord, seqs func(SeqKey) (Seq, bool), shift uint64) {
+// pendingChild is a child SA of a record being taken over, on its way
+// into the dataplane.
+type pendingChild struct {
+	sa *ikeSA
+	c  *childSA
+	cs ChildSA
+}
+
+// pendingChildOf builds child SA cr of the IKE SA sa being taken over,
+// with its sequence numbers (see SetRole).
+func (e *Engine) pendingChildOf(sa *ikeSA, cr childRecord, seqs func(SeqKey) (Seq, bool), shift uint64) pendingChild {
 	c := &childSA{childCore: childCore{Policy: cr.policy, UniqueID: cr.uid, InSPI: cr.inSPI, OutSPI: cr.outSPI,
 		ESN: cr.esn, Mode: cr.mode, Suite: cr.suite, In: cr.in, Out: cr.out, LocalTS: cr.localTS, RemoteTS: cr.remoteTS},
 		installed: e.monoOf(cr.installed), state: cr.state}
+	if cr.rekeyAt != 0 {
+		c.at[timerChildRekey] = e.deadlineOf(cr.rekeyAt)
+	}
+	if cr.expireAt != 0 {
+		c.at[timerChildExpire] = e.deadlineOf(cr.expireAt)
+	}
 	cs := sa.childSA(c)
 	cs.OSeq = shift
 	if s, ok := seqs(SeqKey{Dst: sa.remote.Addr().Unmap(), SPI: cr.outSPI}); ok {
@@ -276,20 +355,24 @@ func (e *Engine) restoreChild(sa *ikeSA, cr childRecord, seqs func(SeqKey) (Seq,
 	if s, ok := seqs(SeqKey{Dst: sa.local.Addr().Unmap(), SPI: cr.inSPI}); ok {
 		cs.ISeq = s.ISeq
 	}
-	if err := e.o.Dataplane.InstallChild(cs); err != nil {
+	return pendingChild{sa: sa, c: c, cs: cs}
+}
+
+// restoreChild makes the child SA p, whose install ended with err, a
+// child SA of its IKE SA. One the dataplane refused is left out and the
+// peer told to delete its half. A child SA the old active had replaced
+// by a rekey, or was deleting, is installed (the peer may still send on
+// it) and deleted with an INFORMATIONAL exchange.
+func (e *Engine) restoreChild(p pendingChild, err error) {
+	sa, c := p.sa, p.c
+	if err != nil {
 		sa.childLog().Warn("HA takeover: the dataplane refused a child SA: the peer is told to delete it",
-			"policy", cr.policy, "in", spi32(cr.inSPI), "err", err)
-		sa.queue(&deleteTask{child: cr.inSPI, orphan: true})
+			"policy", c.Policy, "in", spi32(c.InSPI), "err", err)
+		sa.queue(&deleteTask{child: c.InSPI, orphan: true})
 		return
 	}
 	sa.children = append(sa.children, c)
 	e.setSPIOwner(c.InSPI, sa)
-	if cr.rekeyAt != 0 {
-		c.at[timerChildRekey] = e.deadlineOf(cr.rekeyAt)
-	}
-	if cr.expireAt != 0 {
-		c.at[timerChildExpire] = e.deadlineOf(cr.expireAt)
-	}
 	switch c.state {
 	case childRekeying:
 		c.state = childInstalled // its rekey starts again (rekeyAt)

@@ -32,6 +32,9 @@ import (
 	"net/netip"
 	"secgw/internal/ipsec"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"secgw/internal/edge"
 	"secgw/internal/ike/engine"
@@ -70,6 +73,15 @@ type Options struct {
 	// Queue is the number of received IKE datagrams held for Receive;
 	// 0 means 256. A reader blocks while the queue is full.
 	Queue int
+	// FreeBind binds an address the host does not hold (yet), with
+	// IP_FREEBIND / IPV6_FREEBIND (ip(7), ipv6(7)): the sockets receive
+	// once the address arrives. An HA standby binds the VRRP virtual
+	// address keepalived gives it only at a takeover, without the
+	// host-wide net.ipv4.ip_nonlocal_bind sysctl.
+	FreeBind bool
+	// RecvBuffer, if not 0, is each socket's receive buffer in bytes
+	// (SO_RCVBUFFORCE, else as far as net.core.rmem_max allows).
+	RecvBuffer int
 	// Logger receives drop reasons at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -127,10 +139,15 @@ func Listen(o Options) (*Conn, error) {
 			if c.socks[key] != nil {
 				continue
 			}
-			s, err := net.ListenUDP(network(a), net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, p[1])))
+			s, err := listenUDP(a, p[1], o.FreeBind)
 			if err != nil {
 				c.closeSockets()
 				return nil, fmt.Errorf("udpconn: %w", err)
+			}
+			if o.RecvBuffer > 0 {
+				if err := setRecvBuffer(s, o.RecvBuffer); err != nil {
+					c.log.Warn("udpconn: receive buffer not set", "addr", a, "err", err)
+				}
 			}
 			if p[0] == engine.PortNATT && o.OnNATTSocket != nil {
 				if err := o.OnNATTSocket(s); err != nil {
@@ -160,6 +177,56 @@ func Listen(o Options) (*Conn, error) {
 		go c.read(key, s)
 	}
 	return c, nil
+}
+
+// listenUDP binds a UDP socket on a:port, with IP_FREEBIND (or
+// IPV6_FREEBIND) when free.
+func listenUDP(a netip.Addr, port uint16, free bool) (*net.UDPConn, error) {
+	addr := netip.AddrPortFrom(a, port).String()
+	if !free {
+		return net.ListenUDP(network(a), net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if a.Is4() {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+			} else {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_FREEBIND, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("IP_FREEBIND: %w", serr)
+		}
+		return nil
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network(a), addr)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// setRecvBuffer sets s's receive buffer to n bytes: forced when the
+// process has CAP_NET_ADMIN, else within rmem_max.
+func setRecvBuffer(s *net.UDPConn, n int) error {
+	rc, err := s.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var forced error
+	if err := rc.Control(func(fd uintptr) {
+		forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	if forced != nil {
+		return s.SetReadBuffer(n)
+	}
+	return nil
 }
 
 func network(a netip.Addr) string {
