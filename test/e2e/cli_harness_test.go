@@ -148,6 +148,10 @@ func startOperator(t *testing.T, d *daemon, user, password string) *operator {
 	}
 	o := &operator{t: t, name: user, pty: master, done: make(chan struct{})}
 	o.cmd = cliCommand(t, d, user, password)
+	// On a terminal secgw asks about an unknown host key (the daemon's
+	// is new each run): a known_hosts of the test's own with
+	// accept-new records it, as an operator's first "yes" does.
+	o.cmd.Env = append(o.cmd.Env, "SECGW_KNOWN_HOSTS="+filepath.Join(t.TempDir(), "known_hosts"), "SECGW_HOST_KEY_CHECK=accept-new")
 	o.cmd.Stdin, o.cmd.Stdout, o.cmd.Stderr = slave, slave, slave
 	if err := o.cmd.Start(); err != nil {
 		t.Fatal(err)
