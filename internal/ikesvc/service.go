@@ -354,6 +354,12 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			continue
 		}
 		if s.conn.isDraining(a) {
+			// Taken back now, under s.mu, not at Apply: a drain that
+			// ran in between would close the sockets this commit
+			// counts on (the soak saw "no socket" after a confirmed
+			// commit's rollback re-added a VPN). Abort drains them
+			// again.
+			s.conn.setDraining(a, false)
 			p.reused = append(p.reused, a)
 			continue
 		}
@@ -497,6 +503,10 @@ func (s *Service) Abort(tx *datastore.Tx) {
 	if !p.applied {
 		for _, c := range p.opened {
 			c.Close()
+		}
+		for _, a := range p.reused {
+			s.conn.setDraining(a, true)
+			go s.drain(a)
 		}
 		return
 	}

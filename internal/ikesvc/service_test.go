@@ -299,3 +299,48 @@ func TestIKEDisabled(t *testing.T) {
 	commit(t, a, 2, off, runA)
 	initiate()
 }
+
+// TestReusedAddressSurvivesDrain: a commit removes the last VPN of a
+// local address (its sockets drain) and the next takes the address back.
+// A drain that runs between that commit's Prepare and Apply must not
+// close the sockets the commit counts on (the soak saw a confirmed
+// commit's rollback re-add a VPN whose sends then found no socket); an
+// aborted commit lets the address drain again.
+func TestReusedAddressSurvivesDrain(t *testing.T) {
+	a, _ := newService(t, 15660)
+	run := device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16")
+	if err := a.Start(run); err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.MustParseAddr("127.0.0.1")
+	empty := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{"main": {Name: ptr2("main"), Ike: &generated.SecgwVrf_Vrf_Ike{}}}}
+	commit(t, a, 1, run, empty)
+	if !a.conn.isDraining(addr) {
+		t.Fatal("the address of the removed VPN is not draining")
+	}
+	tx := &datastore.Tx{ID: 2, Old: empty, New: run}
+	if err := a.Prepare(tx); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	closed := a.conn.closeDrained(addr) // the drain, between Prepare and Apply
+	a.mu.Unlock()
+	if closed {
+		t.Fatal("a drain closed the sockets a prepared commit takes back")
+	}
+	if err := a.Apply(tx); err != nil {
+		t.Fatal(err)
+	}
+	if a.NATTSocket(addr) == nil {
+		t.Fatal("no socket on the address after the commit that took it back")
+	}
+	// Removed again, then a re-adding commit aborted before Apply: the
+	// address drains (and closes: no SA uses it).
+	commit(t, a, 3, run, empty)
+	tx = &datastore.Tx{ID: 4, Old: empty, New: run}
+	if err := a.Prepare(tx); err != nil {
+		t.Fatal(err)
+	}
+	a.Abort(tx)
+	waitFor(t, func() bool { return a.NATTSocket(addr) == nil })
+}
