@@ -52,6 +52,7 @@ var layers = map[string]struct {
 	"internal/swanctl":             {leaf, "swanctl"},
 	"internal/archtest":            {leaf, "archtest"},
 	"internal/version":             {leaf, "version"},
+	"internal/nacm":                {leaf, "nacm"},
 	"yang":                         {leaf, "yang"},
 
 	"internal/ike/engine":            {core, "ike"},

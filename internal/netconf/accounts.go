@@ -11,6 +11,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/datastore"
+	"secgw/internal/nacm"
 	"secgw/internal/xmlcodec"
 )
 
@@ -56,9 +57,11 @@ func lockoutCheck(users []User) error {
 type accounts struct {
 	srv *Server
 
-	mu   sync.Mutex
-	next *userSet            // prepared for the commit in progress
-	prev map[uint64]*userSet // before Apply, for Abort; nil entry: none
+	mu       sync.Mutex
+	next     *userSet            // prepared for the commit in progress
+	prev     map[uint64]*userSet // before Apply, for Abort; nil entry: none
+	nextNACM *nacm.Policy        // prepared /aaa/nacm
+	prevNACM map[uint64]*nacm.Policy
 }
 
 // Name implements datastore.Subscriber.
@@ -73,6 +76,21 @@ func (a *accounts) Prepare(tx *datastore.Tx) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.next = nil
+	pol, err := policyOf(tx.New)
+	if err != nil {
+		return err
+	}
+	a.nextNACM = nil
+	if tx.New.GetAaa().GetNacm() != nil {
+		a.nextNACM = pol
+		check := users
+		if check == nil {
+			check = a.srv.cfg.Users.fileUsers()
+		}
+		if err := nacmLockout(pol, check); err != nil {
+			return err
+		}
+	}
 	if users == nil {
 		if modelUsers(tx.Old) != nil {
 			return errors.New("aaa: the commit removes every account of /aaa (the users file would be in use again); keep at least one admin")
@@ -102,6 +120,12 @@ func (a *accounts) Apply(tx *datastore.Tx) error {
 	clear(a.prev)
 	a.prev[tx.ID] = a.srv.cfg.Users.model.Load()
 	a.srv.cfg.Users.model.Store(a.next)
+	if a.prevNACM == nil {
+		a.prevNACM = map[uint64]*nacm.Policy{}
+	}
+	clear(a.prevNACM)
+	a.prevNACM[tx.ID] = a.srv.nacm.Load()
+	a.srv.nacm.Store(a.nextNACM)
 	a.mu.Unlock()
 	// Not here: ending a session runs its hooks, which release its
 	// datastore locks, and the commit holds the store.
@@ -117,7 +141,12 @@ func (a *accounts) Abort(tx *datastore.Tx) {
 		a.srv.cfg.Users.model.Store(prev)
 		delete(a.prev, tx.ID)
 	}
+	if prev, ok := a.prevNACM[tx.ID]; ok {
+		a.srv.nacm.Store(prev)
+		delete(a.prevNACM, tx.ID)
+	}
 	a.next = nil
+	a.nextNACM = nil
 }
 
 // startAccounts takes the accounts of running and subscribes to the
@@ -126,7 +155,15 @@ func (srv *Server) startAccounts() error {
 	if srv.cfg.Store == nil || srv.cfg.Users == nil {
 		return nil
 	}
-	if users := modelUsers(srv.cfg.Store.Snapshot(datastore.Running)); users != nil {
+	running := srv.cfg.Store.Snapshot(datastore.Running)
+	pol, err := policyOf(running)
+	if err != nil {
+		return err
+	}
+	if running.GetAaa().GetNacm() != nil {
+		srv.nacm.Store(pol)
+	}
+	if users := modelUsers(running); users != nil {
 		set, err := newUserSet(users, "aaa")
 		if err != nil {
 			return err

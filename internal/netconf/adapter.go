@@ -58,6 +58,10 @@ func (srv *Server) Notify(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("netconf: notification %s: %w", name, err)
 	}
-	srv.events.publish(event)
+	module := ""
+	if ns := n.Namespace(); ns != nil {
+		module = srv.moduleOf(ns.Name)
+	}
+	srv.events.publish(module, name, event)
 	return nil
 }

@@ -63,7 +63,7 @@ func BenchmarkEditConfig10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if err := srv.cfg.Store.Edit(1, srv.applyEdits(configOf(b, doc), xmlcodec.OpMerge, true)); err != nil {
+		if err := srv.cfg.Store.Edit(1, srv.applyEdits(nil, configOf(b, doc), xmlcodec.OpMerge, true)); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -84,7 +84,7 @@ func BenchmarkGetConfig10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	if err := srv.cfg.Store.Edit(1, func(root schema.Node) error {
-		return srv.applyConfig(root, configOf(b, doc), xmlcodec.OpMerge)
+		return srv.applyConfig(nil, root, configOf(b, doc), xmlcodec.OpMerge)
 	}); err != nil {
 		b.Fatal(err)
 	}

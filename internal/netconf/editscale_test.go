@@ -41,7 +41,7 @@ func TestEditConfigAllocatesByEdit(t *testing.T) {
 		cfg := configtest.Concentrator(t, s, n+edit*edits)
 		names := slices.Sorted(maps.Keys(cfg.Vrf["main"].Ike.Vpn))
 		load := func(names []string) {
-			if err := srv.cfg.Store.Edit(1, srv.applyEdits(configOf(t, vpnDocs(t, srv, cfg, names)), xmlcodec.OpMerge, true)); err != nil {
+			if err := srv.cfg.Store.Edit(1, srv.applyEdits(nil, configOf(t, vpnDocs(t, srv, cfg, names)), xmlcodec.OpMerge, true)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -53,7 +53,7 @@ func TestEditConfigAllocatesByEdit(t *testing.T) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		for _, doc := range docs {
-			if err := srv.cfg.Store.Edit(1, srv.applyEdits(configOf(t, doc), xmlcodec.OpMerge, true)); err != nil {
+			if err := srv.cfg.Store.Edit(1, srv.applyEdits(nil, configOf(t, doc), xmlcodec.OpMerge, true)); err != nil {
 				t.Fatal(err)
 			}
 		}

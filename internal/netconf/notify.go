@@ -31,6 +31,9 @@ type notifier struct {
 	// killers maps a session that <kill-session> is ending to the session
 	// that asked, for the killed-by of its netconf-session-end.
 	killers map[uint32]uint32
+	// allow, when not nil, says whether a session may receive
+	// notification name of module (RFC 8341 §3.4.6).
+	allow func(s *transport.Session, module, name string) bool
 }
 
 // setKiller records that killer is ending session id; a kill already
@@ -114,9 +117,10 @@ func (n *notifier) remove(id uint32) {
 	}
 }
 
-// publish queues an event for every subscriber, in order, stamped with
+// publish queues an event, notification name of module, for every
+// subscriber the access control lets receive it, in order, stamped with
 // the time it happened: now.
-func (n *notifier) publish(xml []byte) {
+func (n *notifier) publish(module, name string, xml []byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	ev := event{xml: xml}
@@ -126,6 +130,9 @@ func (n *notifier) publish(xml []byte) {
 		ev.at = time.Now()
 	}
 	for _, sub := range n.subs {
+		if n.allow != nil && !n.allow(sub.s, module, name) {
+			continue
+		}
 		select {
 		case sub.queue <- ev:
 		default:
@@ -181,7 +188,7 @@ func (srv *Server) sessionStart(s *transport.Session) {
 	b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(s.ID()), 10) + `</session-id><source-host>`)
 	_ = xml.EscapeText(&b, []byte(host(s.RemoteAddr())))
 	b.WriteString(`</source-host></netconf-session-start>`)
-	srv.events.publish(b.Bytes())
+	srv.events.publish("ietf-netconf-notifications", "netconf-session-start", b.Bytes())
 }
 
 // sessionEnd publishes netconf-session-end (RFC 6470 §2.2.3). A session
@@ -211,7 +218,7 @@ func (srv *Server) sessionEnd(s *transport.Session, reason string) {
 		b.WriteString(`<killed-by>` + strconv.FormatUint(uint64(killer), 10) + `</killed-by>`)
 	}
 	b.WriteString(`<termination-reason>` + why + `</termination-reason></netconf-session-end>`)
-	srv.events.publish(b.Bytes())
+	srv.events.publish("ietf-netconf-notifications", "netconf-session-end", b.Bytes())
 }
 
 // configChange is the datastore subscriber that publishes
@@ -246,7 +253,7 @@ func (c configChange) Apply(tx *datastore.Tx) error {
 		b.WriteString(`</target><operation>` + op + `</operation></edit>`)
 	}
 	b.WriteString(`</netconf-config-change>`)
-	c.srv.events.publish(b.Bytes())
+	c.srv.events.publish("ietf-netconf-notifications", "netconf-config-change", b.Bytes())
 	return nil
 }
 

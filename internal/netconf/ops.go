@@ -10,6 +10,7 @@ import (
 
 	"secgw/generated"
 	"secgw/internal/datastore"
+	"secgw/internal/nacm"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
@@ -19,8 +20,9 @@ import (
 // HandleRPC implements transport.Handler: one operation, one reply.
 func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *transport.RPC) []byte {
 	op := rpc.Operation
-	if s.Role() != RoleAdmin && !readOnlyAllowed(op) {
-		return srv.rpcError(opError("application", "access-denied", "user "+s.User()+" (role "+s.Role()+") may not run "+op.Local, nil))
+	// RFC 8341 §3.4.4: every operation is checked before it runs.
+	if srv.policy().Exec(nacmUser(s), srv.moduleOf(op.Space), op.Local, false) != nacm.Permit {
+		return srv.rpcError(accessDenied(s, "run "+op.Local, nil))
 	}
 	var reply []byte
 	var err error
@@ -67,22 +69,6 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 		return srv.rpcError(err)
 	}
 	return reply
-}
-
-// readOnlyAllowed lists what a read-only user may do.
-func readOnlyAllowed(op xml.Name) bool {
-	switch op.Space {
-	case NSBase:
-		switch op.Local {
-		case "get", "get-config", "close-session":
-			return true
-		}
-	case NSMonitoring:
-		return op.Local == "get-schema"
-	case NSNotification:
-		return op.Local == "create-subscription"
-	}
-	return false
 }
 
 func unsupported(op xml.Name) error {
@@ -372,7 +358,7 @@ func (srv *Server) base(ctx context.Context, s *transport.Session, rpc *transpor
 		}
 		if p.Source.Config != nil {
 			d := &generated.Device{}
-			if err := srv.applyConfig(srv.cfg.Schema.RootNode(d), p.Source.Config, xmlcodec.OpMerge); err != nil {
+			if err := srv.applyConfig(nil, srv.cfg.Schema.RootNode(d), p.Source.Config, xmlcodec.OpMerge); err != nil {
 				return nil, err
 			}
 			return nil, srv.validator().Validate(d)
@@ -416,7 +402,13 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 			return nil, err
 		}
 	}
-	opts := xmlcodec.EncodeOptions{Config: !withState, Secrets: s.Role() == RoleAdmin}
+	secrets := s.Role() == RoleAdmin
+	opts := xmlcodec.EncodeOptions{Config: !withState, Secrets: secrets}
+	if srv.nacm.Load() != nil {
+		// Configured rules decide node by node, secret leaves included
+		// (RFC 8341 §3.4.5: read access, denied nodes silently left out).
+		opts.Secrets, opts.Read = true, srv.readFilter(s)
+	}
 	switch p.WithDefaults {
 	case "", "explicit":
 	case "report-all", "report-all-tagged", "trim":
@@ -442,7 +434,7 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	}
 	var state *generated.Device
 	if withState && srv.cfg.State != nil {
-		req := StateRequest{Secrets: opts.Secrets, Wants: wantsAll}
+		req := StateRequest{Secrets: secrets, Wants: wantsAll}
 		if opts.Filter != nil {
 			req.Wants = subtreeWants(opts.Filter)
 		}
@@ -461,7 +453,7 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	if p.Filter != nil && p.Filter.Type == "xpath" {
 		var err error
 		ns := namespaces(rpc.Attrs, p.Attrs, p.Filter.Attrs)
-		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, ns, opts.Secrets); err != nil {
+		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, ns, secrets); err != nil {
 			return nil, err
 		}
 	}
@@ -545,7 +537,7 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 	if p.Config == nil {
 		return opError("protocol", "missing-element", "edit-config needs a config element", map[string]string{"bad-element": "config"})
 	}
-	apply := srv.applyEdits(p.Config, defOp, p.TestOption != "set")
+	apply := srv.applyEdits(s, p.Config, defOp, p.TestOption != "set")
 	if testOnly {
 		// The test of test-then-set, without the set.
 		d := srv.cfg.Store.Candidate()
@@ -560,11 +552,16 @@ func (srv *Server) editConfig(s *transport.Session, rpc *transport.RPC, p *editP
 // refuses an edit whose values do not fit their types (checkWritten).
 // The rest of the validation waits for validate or commit (RFC 7950
 // §8.3.3), so that a VPN may arrive before the template it names.
-func (srv *Server) applyEdits(c *configContent, defOp xmlcodec.Operation, check bool) func(root schema.Node) error {
+func (srv *Server) applyEdits(s *transport.Session, c *configContent, defOp xmlcodec.Operation, check bool) func(root schema.Node) error {
 	return func(root schema.Node) error {
 		edits, err := srv.decodeConfig(c)
 		if err != nil {
 			return err
+		}
+		if s != nil {
+			if err := srv.checkWrite(s, root, edits, defOp); err != nil {
+				return err
+			}
 		}
 		if err := xmlcodec.ApplyNode(srv.cfg.Schema, root, edits, defOp); err != nil {
 			return err
@@ -628,9 +625,10 @@ func (srv *Server) checkWritten(edits []xmlcodec.Edit, defOp xmlcodec.Operation)
 	return errs
 }
 
-// applyConfig decodes a <config> element and applies it to root.
-func (srv *Server) applyConfig(root schema.Node, c *configContent, defOp xmlcodec.Operation) error {
-	return srv.applyEdits(c, defOp, false)(root)
+// applyConfig decodes a <config> element and applies it to root; s,
+// when not nil, is the session whose write access is checked.
+func (srv *Server) applyConfig(s *transport.Session, root schema.Node, c *configContent, defOp xmlcodec.Operation) error {
+	return srv.applyEdits(s, c, defOp, false)(root)
 }
 
 // decodeConfig decodes a <config> element into its edits.
@@ -664,8 +662,13 @@ func (srv *Server) copyConfig(s *transport.Session, rpc *transport.RPC, p *copyP
 		if target != datastore.Candidate {
 			return opError("protocol", "operation-not-supported", "copy-config of an inline config targets the candidate", nil)
 		}
+		// Replacing the whole candidate deletes what the config leaves
+		// out: only a session that may write every node may do it.
+		if err := srv.checkWriteAll(s); err != nil {
+			return err
+		}
 		return st.Edit(s.ID(), func(root schema.Node) error {
-			return srv.applyConfig(root, p.Source.Config, xmlcodec.OpReplace)
+			return srv.applyConfig(s, root, p.Source.Config, xmlcodec.OpReplace)
 		})
 	}
 	source, err := p.Source.name()

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"secgw/internal/datastore"
+	"secgw/internal/nacm"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
@@ -71,6 +73,12 @@ type Server struct {
 	tr     *transport.Server
 	log    *slog.Logger
 	events notifier
+	// nacm is the access control of running's /aaa/nacm (nil: the
+	// predefined groups alone), swapped by the aaa subscriber's Apply.
+	nacm atomic.Pointer[nacm.Policy]
+	// modules maps each namespace of the schema to its module, for
+	// the module-name of RFC 8341 rules.
+	modules map[string]string
 	// libraryID is the module-set-id of modules-state and the
 	// content-id of yang-library (libraryID), fixed for the process.
 	libraryID string
@@ -117,6 +125,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	srv := &Server{cfg: cfg, codec: codec, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
+	srv.modules = srv.moduleNames()
+	srv.events.allow = func(s *transport.Session, module, name string) bool {
+		return srv.policy().Notify(nacmUser(s), module, name) == nacm.Permit
+	}
 	if srv.log == nil {
 		srv.log = slog.Default()
 	}

@@ -56,5 +56,5 @@ func (srv *Server) startupChanged(s *transport.Session) {
 	_ = xml.EscapeText(&b, []byte(s.User()))
 	b.WriteString(`</username><session-id>` + strconv.FormatUint(uint64(s.ID()), 10) + `</session-id></changed-by>`)
 	b.WriteString(`<datastore>startup</datastore></netconf-config-change>`)
-	srv.events.publish(b.Bytes())
+	srv.events.publish("ietf-netconf-notifications", "netconf-config-change", b.Bytes())
 }

@@ -85,7 +85,7 @@ func loadVPNs(t *testing.T, f *fixture, n int) {
 		t.Fatal(err)
 	}
 	if err := f.store.Edit(1, func(root schema.Node) error {
-		return f.srv.applyConfig(root, configOf(t, doc), xmlcodec.OpMerge)
+		return f.srv.applyConfig(nil, root, configOf(t, doc), xmlcodec.OpMerge)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,11 @@ type EncodeOptions struct {
 	Secrets bool
 	// Filter, when not nil, is a subtree filter (RFC 6241 §6).
 	Filter *Filter
+	// Read, when not nil, is the read access control (RFC 8341 §3.4.5):
+	// a node, of namespace ns at schema path (node names from the root),
+	// for which it returns false is left out with its descendants. Secret
+	// leaves are then written when Secrets is set and Read grants them.
+	Read func(ns string, path []string, secret bool) bool
 	// Indent, when not empty, puts each element on its own line, indented
 	// by this string per level.
 	Indent string
@@ -96,6 +101,7 @@ type encoder struct {
 	buf   []byte
 	start int
 	depth int
+	path  []string // schema path of the node being written, for Read
 }
 
 // hidden reports whether the options leave node fp out.
@@ -157,6 +163,9 @@ func (e *encoder) children(n schema.Node, p *plan, ns string, all bool, insts []
 	for i := range p.fields {
 		fp := &p.fields[i]
 		if e.hidden(fp) {
+			continue
+		}
+		if e.opts.Read != nil && !e.opts.Read(fp.ns, append(e.path, fp.f.Name), fp.secret) {
 			continue
 		}
 		if all && fp.secret && !fp.f.Config {
@@ -229,7 +238,9 @@ func (e *encoder) node(c schema.Node, fp *fieldPlan, parentNS string, all bool, 
 	e.open(fp, parentNS, false)
 	inner := len(e.buf)
 	e.depth++
+	e.path = append(e.path, fp.f.Name)
 	got := e.children(c, fp.elem, fp.ns, all, sub)
+	e.path = e.path[:len(e.path)-1]
 	e.depth--
 	empty := len(e.buf) == inner
 	if (!all && !got) || (empty && fp.f.Kind == schema.KindContainer && !fp.elem.presence) {

@@ -1,0 +1,302 @@
+// Package nacm decides NETCONF access the way RFC 8341 (NETCONF Access
+// Control Model) does: rule-lists of the user's groups, taken in order,
+// each rule matching a protocol operation, a notification or a data node
+// and granting or denying some access operations; when no rule matches,
+// the defaults of §3.4 (read-default, write-default, exec-default, and
+// the nodes marked default-deny-all) decide.
+//
+// The two roles of an account are predefined groups with built-in
+// rule-lists, taken after the configured ones: "admin" may do
+// everything, "read-only" may read everything but secrets and run only
+// get, get-config, get-schema, close-session and create-subscription.
+// With no rules configured a Policy decides as the roles always did.
+//
+// The package is pure: the NETCONF server builds a Policy from /aaa/nacm
+// at each commit and asks it; nothing here reads the datastore.
+package nacm
+
+import (
+	"slices"
+	"strings"
+)
+
+// Action is what a rule (or a default) decides: RFC 8341 action-type.
+type Action uint8
+
+// The two actions.
+const (
+	Deny Action = iota
+	Permit
+)
+
+func (a Action) String() string {
+	if a == Permit {
+		return "permit"
+	}
+	return "deny"
+}
+
+// Ops is a set of access operations (RFC 8341 access-operations-type).
+type Ops uint8
+
+// The access operations of RFC 8341 §2.3.
+const (
+	Create Ops = 1 << iota
+	Read
+	Update
+	Delete
+	Exec
+	// All is "*": every operation.
+	All = Create | Read | Update | Delete | Exec
+)
+
+// ParseOps parses access-operations: "*" or names separated by spaces.
+func ParseOps(s string) (Ops, bool) {
+	s = strings.TrimSpace(s)
+	if s == "*" || s == "" {
+		return All, true
+	}
+	var o Ops
+	for _, f := range strings.Fields(s) {
+		switch f {
+		case "create":
+			o |= Create
+		case "read":
+			o |= Read
+		case "update":
+			o |= Update
+		case "delete":
+			o |= Delete
+		case "exec":
+			o |= Exec
+		default:
+			return 0, false
+		}
+	}
+	return o, true
+}
+
+// Kind is the rule-type choice of a rule (RFC 8341 §3.5.2, rule/rule-type).
+type Kind uint8
+
+// The rule types. A rule without rule-type matches every operation,
+// notification and data node (RFC 8341 §3.4.4-3.4.6: "any").
+const (
+	Any Kind = iota
+	Operation
+	Notification
+	DataNode
+)
+
+// Rule is one rule of a rule-list.
+type Rule struct {
+	Name string
+	// Module is module-name: a YANG module name, or "*" (or empty) for
+	// any module.
+	Module string
+	Kind   Kind
+	// Name of the rpc (Operation) or notification (Notification), or
+	// "*".
+	Target string
+	// Path, for DataNode, is the schema path of the node the rule
+	// covers with its descendants: node names from the root (prefixes
+	// and keys are not part of it; /aaa/nacm refuses paths with key
+	// predicates, which would otherwise match more than written). An
+	// empty Path is "/": every node.
+	Path   []string
+	Ops    Ops
+	Action Action
+}
+
+// RuleList is one rule-list: the groups it applies to ("*": every
+// group) and its rules in order.
+type RuleList struct {
+	Name   string
+	Groups []string
+	Rules  []Rule
+}
+
+// Policy is the access control in force.
+type Policy struct {
+	// Disabled is enable-nacm false: everything is permitted (RFC 8341
+	// §3.2.1). The roles still apply: Disabled turns the configured
+	// rules off, not the predefined groups, so that a read-only user
+	// never gains more by it.
+	Disabled bool
+	// Defaults of RFC 8341 §3.2.1 (read permit, write deny, exec permit).
+	ReadDefault, WriteDefault, ExecDefault Action
+	// Groups maps a configured group to its user names.
+	Groups map[string][]string
+	// RuleLists are the configured rule-lists, in order.
+	RuleLists []RuleList
+}
+
+// The predefined groups: the roles of /aaa/user.
+const (
+	GroupAdmin    = "admin"
+	GroupReadOnly = "read-only"
+)
+
+// Default returns the policy with no configured rules: RFC 8341's
+// defaults and the predefined groups only.
+func Default() *Policy {
+	return &Policy{ReadDefault: Permit, WriteDefault: Deny, ExecDefault: Permit}
+}
+
+// builtin are the rule-lists of the predefined groups, taken after the
+// configured ones. read-only's exec list is the set of operations a
+// read-only account always had.
+var builtin = []RuleList{
+	{Name: "predefined-admin", Groups: []string{GroupAdmin}, Rules: []Rule{
+		{Name: "admin-all", Module: "*", Kind: Any, Ops: All, Action: Permit},
+	}},
+	{Name: "predefined-read-only", Groups: []string{GroupReadOnly}, Rules: []Rule{
+		{Name: "get", Module: "ietf-netconf", Kind: Operation, Target: "get", Ops: Exec, Action: Permit},
+		{Name: "get-config", Module: "ietf-netconf", Kind: Operation, Target: "get-config", Ops: Exec, Action: Permit},
+		{Name: "get-schema", Module: "ietf-netconf-monitoring", Kind: Operation, Target: "get-schema", Ops: Exec, Action: Permit},
+		{Name: "create-subscription", Module: "notifications", Kind: Operation, Target: "create-subscription", Ops: Exec, Action: Permit},
+		{Name: "no-other-rpc", Module: "*", Kind: Operation, Target: "*", Ops: Exec, Action: Deny},
+		{Name: "no-write", Module: "*", Kind: DataNode, Ops: Create | Update | Delete, Action: Deny},
+	}},
+}
+
+// User is who asks: the account name and its role (a predefined group).
+type User struct {
+	Name string
+	Role string
+}
+
+// groups returns the groups of u: its role and the configured groups
+// naming it (RFC 8341 §3.2.2, group/user-name).
+func (p *Policy) groups(u User) []string {
+	gs := []string{u.Role}
+	for g, users := range p.Groups {
+		if slices.Contains(users, u.Name) {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+// match returns the action of the first rule that matches, in the
+// rule-lists of u's groups (configured first, unless Disabled, then the
+// predefined), RFC 8341 §3.4.4 steps 5-6.
+func (p *Policy) match(u User, want func(*Rule) bool) (Action, bool) {
+	gs := p.groups(u)
+	lists := builtin
+	if !p.Disabled {
+		lists = append(slices.Clip(p.RuleLists), builtin...)
+	}
+	for i := range lists {
+		rl := &lists[i]
+		if !slices.ContainsFunc(rl.Groups, func(g string) bool { return g == "*" || slices.Contains(gs, g) }) {
+			continue
+		}
+		for j := range rl.Rules {
+			if r := &rl.Rules[j]; want(r) {
+				return r.Action, true
+			}
+		}
+	}
+	return Deny, false
+}
+
+func moduleMatch(r *Rule, module string) bool {
+	return r.Module == "" || r.Module == "*" || r.Module == module
+}
+
+func targetMatch(r *Rule, k Kind, name string) bool {
+	return r.Kind == Any || (r.Kind == k && (r.Target == "*" || r.Target == name))
+}
+
+// Exec decides whether u may run rpc name of module (RFC 8341 §3.4.4).
+// close-session is always permitted (step 2). denyAll is set for an
+// operation the server treats as nacm:default-deny-all.
+func (p *Policy) Exec(u User, module, name string, denyAll bool) Action {
+	if module == "ietf-netconf" && name == "close-session" {
+		return Permit
+	}
+	if a, ok := p.match(u, func(r *Rule) bool {
+		return r.Ops&Exec != 0 && moduleMatch(r, module) && targetMatch(r, Operation, name)
+	}); ok {
+		return a
+	}
+	// Step 8: kill-session and delete-config are default-deny-all.
+	if denyAll || (module == "ietf-netconf" && (name == "kill-session" || name == "delete-config")) {
+		return Deny
+	}
+	if p.Disabled {
+		return Permit
+	}
+	return p.ExecDefault
+}
+
+// Notify decides whether u receives notification name of module (RFC
+// 8341 §3.4.6): a notification rule with read, else read-default.
+func (p *Policy) Notify(u User, module, name string) Action {
+	if module == "notifications" && (name == "replayComplete" || name == "notificationComplete") {
+		return Permit
+	}
+	if a, ok := p.match(u, func(r *Rule) bool {
+		return r.Ops&Read != 0 && moduleMatch(r, module) && targetMatch(r, Notification, name)
+	}); ok {
+		return a
+	}
+	if p.Disabled {
+		return Permit
+	}
+	return p.ReadDefault
+}
+
+// Data decides whether u may perform op (one of Create, Read, Update,
+// Delete) on the data node at path, of module (RFC 8341 §3.4.5). secret
+// marks a node carrying secgw-types:secret, which this server treats as
+// nacm:default-deny-all: only a rule that matches it grants it.
+func (p *Policy) Data(u User, module string, path []string, op Ops, secret bool) Action {
+	if a, ok := p.match(u, func(r *Rule) bool {
+		return r.Ops&op != 0 && moduleMatch(r, module) && (r.Kind == Any || (r.Kind == DataNode && pathMatch(r.Path, path)))
+	}); ok {
+		return a
+	}
+	if secret {
+		return Deny
+	}
+	if p.Disabled {
+		return Permit
+	}
+	if op == Read {
+		return p.ReadDefault
+	}
+	return p.WriteDefault
+}
+
+// pathMatch reports whether rule path rp covers node path: the rule
+// names the node or one of its ancestors (RFC 8341 §3.2.2, node-instance-
+// identifier: "the data node and all its descendants").
+func pathMatch(rp, path []string) bool {
+	return len(rp) <= len(path) && slices.Equal(rp, path[:len(rp)])
+}
+
+// ParsePath parses a rule's path: "/" or "/a/b/c" with optional module
+// prefixes ("/aaa:aaa/aaa:user"). Key predicates are refused (false):
+// matching by schema node alone would grant every entry.
+func ParsePath(s string) ([]string, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "[]*") {
+		return nil, false
+	}
+	if s == "/" {
+		return nil, true
+	}
+	var out []string
+	for _, step := range strings.Split(s[1:], "/") {
+		if i := strings.IndexByte(step, ':'); i >= 0 {
+			step = step[i+1:]
+		}
+		if step == "" {
+			return nil, false
+		}
+		out = append(out, step)
+	}
+	return out, true
+}

@@ -1,0 +1,189 @@
+package nacm
+
+import "testing"
+
+var (
+	admin  = User{Name: "root", Role: GroupAdmin}
+	reader = User{Name: "ro", Role: GroupReadOnly}
+	alice  = User{Name: "alice", Role: GroupReadOnly}
+)
+
+// custom is a policy where alice (role read-only) is in group ops, which
+// may edit /vrf/ike but not /aaa, run edit-config and commit, read the
+// PSKs of /vrf/ike, and gets no sa-event notification.
+func custom() *Policy {
+	p := Default()
+	p.Groups = map[string][]string{"ops": {"alice"}}
+	p.RuleLists = []RuleList{{Name: "ops", Groups: []string{"ops"}, Rules: []Rule{
+		{Name: "no-aaa", Module: "*", Kind: DataNode, Path: []string{"aaa"}, Ops: All, Action: Deny},
+		{Name: "ike", Module: "secgw-ike", Kind: DataNode, Path: []string{"vrf", "ike"}, Ops: Create | Read | Update | Delete, Action: Permit},
+		{Name: "edit", Module: "ietf-netconf", Kind: Operation, Target: "edit-config", Ops: Exec, Action: Permit},
+		{Name: "commit", Module: "ietf-netconf", Kind: Operation, Target: "commit", Ops: Exec, Action: Permit},
+		{Name: "no-events", Module: "*", Kind: Notification, Target: "sa-event", Ops: Read, Action: Deny},
+	}}}
+	return p
+}
+
+// TestPredefinedRoles: without rules the groups decide as the roles did.
+func TestPredefinedRoles(t *testing.T) {
+	p := Default()
+	for _, c := range []struct {
+		u      User
+		module string
+		rpc    string
+		want   Action
+	}{
+		{admin, "ietf-netconf", "edit-config", Permit},
+		{admin, "ietf-netconf", "kill-session", Permit},
+		{admin, "secgw-aaa", "set-password", Permit},
+		{reader, "ietf-netconf", "get", Permit},
+		{reader, "ietf-netconf", "get-config", Permit},
+		{reader, "ietf-netconf", "close-session", Permit},
+		{reader, "ietf-netconf-monitoring", "get-schema", Permit},
+		{reader, "notifications", "create-subscription", Permit},
+		{reader, "ietf-netconf", "edit-config", Deny},
+		{reader, "ietf-netconf", "lock", Deny},
+		{reader, "secgw-ike", "clear-ike-sa", Deny},
+		{reader, "secgw-aaa", "set-password", Deny},
+	} {
+		if got := p.Exec(c.u, c.module, c.rpc, false); got != c.want {
+			t.Errorf("Exec(%s, %s:%s) = %v, want %v", c.u.Role, c.module, c.rpc, got, c.want)
+		}
+	}
+	psk := []string{"vrf", "ike", "vpn", "pre-shared-key"}
+	if p.Data(admin, "secgw-ike", psk, Read, true) != Permit {
+		t.Error("admin cannot read a secret")
+	}
+	if p.Data(reader, "secgw-ike", psk, Read, true) != Deny {
+		t.Error("read-only reads a secret")
+	}
+	if p.Data(reader, "secgw-ike", psk[:3], Read, false) != Permit {
+		t.Error("read-only cannot read a vpn")
+	}
+	for _, op := range []Ops{Create, Update, Delete} {
+		if p.Data(reader, "secgw-ike", psk[:3], op, false) != Deny {
+			t.Errorf("read-only may %v", op)
+		}
+		if p.Data(admin, "secgw-aaa", []string{"aaa", "user"}, op, false) != Permit {
+			t.Errorf("admin may not %v /aaa/user", op)
+		}
+	}
+	if p.Notify(reader, "secgw-ike", "sa-event") != Permit {
+		t.Error("read-only gets no notification")
+	}
+}
+
+// TestOperationRules: protocol-operation rules, before the predefined.
+func TestOperationRules(t *testing.T) {
+	p := custom()
+	if p.Exec(alice, "ietf-netconf", "edit-config", false) != Permit {
+		t.Error("alice may not edit-config")
+	}
+	if p.Exec(alice, "ietf-netconf", "delete-config", false) != Deny {
+		t.Error("alice may delete-config")
+	}
+	if p.Exec(reader, "ietf-netconf", "edit-config", false) != Deny {
+		t.Error("a rule of group ops applies to a user outside it")
+	}
+	if p.Exec(alice, "ietf-netconf", "close-session", false) != Permit {
+		t.Error("close-session is denied")
+	}
+	deny := Default()
+	deny.RuleLists = []RuleList{{Name: "x", Groups: []string{"*"}, Rules: []Rule{{Name: "x", Module: "*", Kind: Operation, Target: "close-session", Ops: Exec, Action: Deny}}}}
+	if deny.Exec(admin, "ietf-netconf", "close-session", false) != Permit {
+		t.Error("close-session can be denied (RFC 8341 §3.4.4 step 2)")
+	}
+}
+
+// TestDataNodeRules: path rules cover the node and its descendants; the
+// first match decides; secrets need a matching rule.
+func TestDataNodeRules(t *testing.T) {
+	p := custom()
+	vpn := []string{"vrf", "ike", "vpn"}
+	for _, op := range []Ops{Create, Read, Update, Delete} {
+		if p.Data(alice, "secgw-ike", vpn, op, false) != Permit {
+			t.Errorf("alice may not %v a vpn", op)
+		}
+		if p.Data(alice, "secgw-aaa", []string{"aaa", "user", "role"}, op, false) != Deny {
+			t.Errorf("alice may %v /aaa", op)
+		}
+	}
+	if p.Data(alice, "secgw-ike", append(vpn, "pre-shared-key"), Read, true) != Permit {
+		t.Error("the rule over /vrf/ike does not grant its secret")
+	}
+	if p.Data(alice, "secgw-vrf", []string{"vrf", "interface"}, Update, false) != Deny {
+		t.Error("alice may write outside /vrf/ike (write-default is deny)")
+	}
+	if p.Data(alice, "secgw-vrf", []string{"vrf", "interface"}, Read, false) != Permit {
+		t.Error("alice may not read outside her rules (read-default is permit)")
+	}
+	if p.Data(alice, "secgw-ha", []string{"ha", "secret"}, Read, true) != Deny {
+		t.Error("alice reads a secret no rule grants")
+	}
+	// module-name must match too.
+	if p.Data(alice, "other", vpn, Update, false) != Deny {
+		t.Error("a rule of module secgw-ike matched another module")
+	}
+}
+
+// TestNotificationRules: notification rules and read-default.
+func TestNotificationRules(t *testing.T) {
+	p := custom()
+	if p.Notify(alice, "secgw-ike", "sa-event") != Deny {
+		t.Error("alice gets sa-event")
+	}
+	if p.Notify(alice, "secgw-ike", "peer-event") != Permit {
+		t.Error("alice misses another notification")
+	}
+	if p.Notify(alice, "notifications", "replayComplete") != Permit {
+		t.Error("replayComplete is filtered")
+	}
+	p.ReadDefault = Deny
+	if p.Notify(reader, "secgw-ike", "peer-event") != Deny {
+		t.Error("read-default deny does not filter notifications")
+	}
+}
+
+// TestDefaults: exec-default, write-default, enable-nacm false.
+func TestDefaults(t *testing.T) {
+	p := custom()
+	p.ExecDefault = Deny
+	other := User{Name: "x", Role: "custom-only"}
+	if p.Exec(other, "secgw-ike", "clear-ike-sa", false) != Deny {
+		t.Error("exec-default deny ignored")
+	}
+	p.ExecDefault = Permit
+	if p.Exec(other, "secgw-ike", "clear-ike-sa", false) != Permit {
+		t.Error("exec-default permit ignored")
+	}
+	if p.Exec(other, "ietf-netconf", "kill-session", false) != Deny {
+		t.Error("kill-session is not default-deny-all")
+	}
+	p.Disabled = true
+	if p.Data(alice, "secgw-aaa", []string{"aaa"}, Read, false) != Permit {
+		t.Error("enable-nacm false keeps the configured rules")
+	}
+	if p.Exec(reader, "ietf-netconf", "edit-config", false) != Deny {
+		t.Error("enable-nacm false gives read-only more than its role")
+	}
+}
+
+func TestParse(t *testing.T) {
+	if o, ok := ParseOps("read update"); !ok || o != Read|Update {
+		t.Errorf("ParseOps = %v %v", o, ok)
+	}
+	if _, ok := ParseOps("read write"); ok {
+		t.Error("ParseOps accepts write")
+	}
+	if p, ok := ParsePath("/sv:vrf/ike"); !ok || len(p) != 2 || p[0] != "vrf" || p[1] != "ike" {
+		t.Errorf("ParsePath = %v %v", p, ok)
+	}
+	for _, bad := range []string{"vrf", "/vrf[name='x']", "//x", "/vrf/*"} {
+		if _, ok := ParsePath(bad); ok {
+			t.Errorf("ParsePath(%q) accepted", bad)
+		}
+	}
+	if p, ok := ParsePath("/"); !ok || p != nil {
+		t.Error("ParsePath(/)")
+	}
+}

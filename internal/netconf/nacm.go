@@ -1,0 +1,303 @@
+package netconf
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"secgw/generated"
+	"secgw/internal/nacm"
+	"secgw/internal/netconf/transport"
+	"secgw/internal/schema"
+	"secgw/internal/xmlcodec"
+)
+
+// policyOf builds the access control of /aaa/nacm in d (RFC 8341
+// semantics, the defaults in code: see secgw-aaa.yang). With no
+// /aaa/nacm, the predefined groups alone decide, as the roles did.
+func policyOf(d *generated.Device) (*nacm.Policy, error) {
+	p := nacm.Default()
+	n := d.GetAaa().GetNacm()
+	if n == nil {
+		return p, nil
+	}
+	p.Disabled = n.EnableNacm != nil && !*n.EnableNacm
+	act := func(a generated.E_SecgwAaa_ActionType, dflt nacm.Action) nacm.Action {
+		switch a {
+		case generated.SecgwAaa_ActionType_permit:
+			return nacm.Permit
+		case generated.SecgwAaa_ActionType_deny:
+			return nacm.Deny
+		}
+		return dflt
+	}
+	p.ReadDefault = act(n.ReadDefault, nacm.Permit)
+	p.WriteDefault = act(n.WriteDefault, nacm.Deny)
+	p.ExecDefault = act(n.ExecDefault, nacm.Permit)
+	if len(n.Group) > 0 {
+		p.Groups = map[string][]string{}
+		for name, g := range n.Group {
+			p.Groups[name] = slices.Clone(g.UserName)
+		}
+	}
+	// In the order of their names: see secgw-aaa.yang rule-list.
+	for _, ln := range slices.Sorted(maps.Keys(n.RuleList)) {
+		rl := n.RuleList[ln]
+		list := nacm.RuleList{Name: rl.GetName(), Groups: slices.Clone(rl.Group)}
+		for _, rn := range slices.Sorted(maps.Keys(rl.Rule)) {
+			r := rl.Rule[rn]
+			rule := nacm.Rule{Name: r.GetName(), Module: r.GetModuleName(), Action: act(r.Action, nacm.Deny)}
+			var ok bool
+			if rule.Ops, ok = nacm.ParseOps(r.GetAccessOperations()); !ok {
+				return nil, fmt.Errorf("aaa: nacm rule %s/%s: access-operations %q", list.Name, rule.Name, r.GetAccessOperations())
+			}
+			switch {
+			case r.RpcName != nil:
+				rule.Kind, rule.Target = nacm.Operation, *r.RpcName
+			case r.NotificationName != nil:
+				rule.Kind, rule.Target = nacm.Notification, *r.NotificationName
+			case r.Path != nil:
+				rule.Kind = nacm.DataNode
+				if rule.Path, ok = nacm.ParsePath(*r.Path); !ok {
+					return nil, fmt.Errorf("aaa: nacm rule %s/%s: path %q is not a schema path without key predicates", list.Name, rule.Name, *r.Path)
+				}
+			}
+			list.Rules = append(list.Rules, rule)
+		}
+		p.RuleLists = append(p.RuleLists, list)
+	}
+	return p, nil
+}
+
+// nacmLockout refuses rules that leave no admin able to change the
+// accounts and rules: some admin who can log in must be permitted
+// edit-config and commit, and create, update and delete on /aaa and
+// /aaa/nacm. Otherwise the gateway could only be recovered through its
+// data directory.
+func nacmLockout(p *nacm.Policy, users []User) error {
+	for _, u := range users {
+		if u.Role != RoleAdmin || (u.Password == "" && len(u.Keys) == 0) {
+			continue
+		}
+		nu := nacm.User{Name: u.Name, Role: u.Role}
+		ok := p.Exec(nu, "ietf-netconf", "edit-config", false) == nacm.Permit &&
+			p.Exec(nu, "ietf-netconf", "commit", false) == nacm.Permit
+		for _, path := range [][]string{{"aaa"}, {"aaa", "user"}, {"aaa", "nacm"}, {"aaa", "nacm", "rule-list"}} {
+			for _, op := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
+				ok = ok && p.Data(nu, "secgw-aaa", path, op, false) == nacm.Permit
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
+	return errors.New("aaa: the nacm rules would leave no admin able to edit-config, commit and write /aaa; refused")
+}
+
+// policy returns the access control in force.
+func (srv *Server) policy() *nacm.Policy {
+	if p := srv.nacm.Load(); p != nil {
+		return p
+	}
+	return defaultPolicy
+}
+
+var defaultPolicy = nacm.Default()
+
+// nacmUser is the session's account for the policy.
+func nacmUser(s *transport.Session) nacm.User { return nacm.User{Name: s.User(), Role: s.Role()} }
+
+// moduleOf returns the name of the YANG module of namespace ns. The
+// protocol namespaces are those RFC 8341 names: ietf-netconf for the
+// base operations, notifications for create-subscription.
+func (srv *Server) moduleOf(ns string) string {
+	switch ns {
+	case NSBase:
+		return "ietf-netconf"
+	case NSNotification:
+		return "notifications"
+	case NSMonitoring:
+		return "ietf-netconf-monitoring"
+	case NSNCNotif:
+		return "ietf-netconf-notifications"
+	}
+	if m, ok := srv.modules[ns]; ok {
+		return m
+	}
+	return ns
+}
+
+// moduleNames maps each namespace of the schema to its module.
+func (srv *Server) moduleNames() map[string]string {
+	out := map[string]string{}
+	if srv.cfg.Schema == nil {
+		return out
+	}
+	for name, m := range srv.cfg.Schema.Modules {
+		if ns := m.Namespace(); ns != nil && ns.Name != "" {
+			out[ns.Name] = name
+		}
+	}
+	return out
+}
+
+// accessDenied is the access-denied rpc-error (RFC 8341 §3.4.5, RFC 6241
+// appendix A), with the node refused as error-path when there is one.
+func accessDenied(s *transport.Session, what string, path schema.DataPath) error {
+	err := opError("application", "access-denied", "user "+s.User()+" (role "+s.Role()+") may not "+what, nil)
+	if path != nil {
+		err.Path = path.String()
+	}
+	return err
+}
+
+// nodeModule returns the module of the data node at path (schema node
+// names): the module that defines it, an augmenting one included.
+func (srv *Server) nodeModule(path schema.DataPath) string {
+	if srv.cfg.Schema == nil || srv.cfg.Schema.Root == nil {
+		return ""
+	}
+	e := srv.cfg.Schema.Root
+	for _, el := range path {
+		c := e.Dir[el.Name]
+		if c == nil {
+			break
+		}
+		e = c
+	}
+	if ns := e.Namespace(); ns != nil {
+		return srv.moduleOf(ns.Name)
+	}
+	return ""
+}
+
+// checkWrite refuses the first edit the session's policy does not
+// permit (RFC 8341 §3.4.5), looking at the tree it applies to (root):
+// create for a node created (create, or a merge or replace of a node
+// that does not exist), update for a leaf a merge or replace changes,
+// delete for delete and remove, and update and delete for a replace of
+// an existing container or list entry (it may delete what it leaves
+// out). A merge passing through an existing container or list entry
+// changes nothing there: its edits below are checked instead.
+func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
+	p := srv.policy()
+	u := nacmUser(s)
+	for _, e := range edits {
+		if len(e.Path) == 0 {
+			continue
+		}
+		op := e.Op
+		if op == "" {
+			op = defOp
+		}
+		var want nacm.Ops
+		switch op {
+		case xmlcodec.OpNone:
+			continue
+		case xmlcodec.OpCreate:
+			want = nacm.Create
+		case xmlcodec.OpDelete, xmlcodec.OpRemove:
+			want = nacm.Delete
+		default:
+			exists, leaf := srv.exists(root, e.Path)
+			switch {
+			case !exists:
+				want = nacm.Create
+			case leaf:
+				want = nacm.Update
+			case op == xmlcodec.OpReplace:
+				want = nacm.Update | nacm.Delete
+			default:
+				continue
+			}
+		}
+		names := make([]string, len(e.Path))
+		for i, el := range e.Path {
+			names[i] = el.Name
+		}
+		secret := srv.isSecret(e.Path)
+		module := srv.nodeModule(e.Path)
+		for _, o := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
+			if want&o != 0 && p.Data(u, module, names, o, secret) != nacm.Permit {
+				return accessDenied(s, "write "+names[len(names)-1], e.Path)
+			}
+		}
+	}
+	return nil
+}
+
+// exists reports whether the node at path is in the tree at root, and
+// whether it is a leaf or leaf-list.
+func (srv *Server) exists(root schema.Node, path schema.DataPath) (exists, leaf bool) {
+	parent, ok, err := srv.cfg.Schema.ResolveFrom(root, path[:len(path)-1], false)
+	if err != nil || !ok {
+		return false, false
+	}
+	last := path[len(path)-1]
+	f := parent.B.Field(last.Name)
+	if f == nil {
+		return false, false
+	}
+	switch f.Kind {
+	case schema.KindLeaf, schema.KindLeafList:
+		return parent.Has(f), true
+	}
+	_, ok, err = srv.cfg.Schema.ResolveFrom(parent, path[len(path)-1:], false)
+	return err == nil && ok, false
+}
+
+// isSecret reports whether the node at path carries secgw-types:secret.
+func (srv *Server) isSecret(path schema.DataPath) bool {
+	if srv.cfg.Schema == nil || srv.cfg.Schema.Root == nil {
+		return false
+	}
+	e := srv.cfg.Schema.Root
+	for _, el := range path {
+		if e = e.Dir[el.Name]; e == nil {
+			return false
+		}
+	}
+	return schema.IsSecret(e)
+}
+
+// readFilter is the xmlcodec read check of the session: whether its
+// policy lets it read the node at path, of namespace ns.
+func (srv *Server) readFilter(s *transport.Session) func(ns string, path []string, secret bool) bool {
+	p := srv.policy()
+	u := nacmUser(s)
+	return func(ns string, path []string, secret bool) bool {
+		return p.Data(u, srv.moduleOf(ns), path, nacm.Read, secret) == nacm.Permit
+	}
+}
+
+// fileUsers returns the accounts of the users file, for the lockout
+// check of rules committed while the file holds the accounts.
+func (u *Users) fileUsers() []User {
+	if u == nil {
+		return nil
+	}
+	set := u.set.Load()
+	if set == nil {
+		return nil
+	}
+	out := make([]User, 0, len(set.byName))
+	for _, usr := range set.byName {
+		out = append(out, *usr)
+	}
+	return out
+}
+
+// checkWriteAll refuses a session that may not create, update and
+// delete every node: copy-config of an inline config replaces the whole
+// candidate, deleting nodes its edits do not name.
+func (srv *Server) checkWriteAll(s *transport.Session) error {
+	p := srv.policy()
+	u := nacmUser(s)
+	for _, o := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
+		if p.Data(u, "*", nil, o, true) != nacm.Permit {
+			return accessDenied(s, "replace the whole configuration", nil)
+		}
+	}
+	return nil
+}
