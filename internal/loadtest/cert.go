@@ -103,7 +103,9 @@ func WritePKI(dir string) error {
 var pkiSerial = big.NewInt(time.Now().UnixNano())
 
 // issue makes a P-256 certificate "CN=cn" signed by parent (self-signed
-// when nil).
+// when nil), valid for a year: beyond secgwd's default near-expiry-days
+// (30), which would otherwise log a warning for every tunnel of a run,
+// a cost that a gateway's ordinary certificates do not have.
 func issue(cn string, parent *x509.Certificate, parentKey crypto.Signer, ca bool) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -111,7 +113,7 @@ func issue(cn string, parent *x509.Certificate, parentKey crypto.Signer, ca bool
 	}
 	pkiSerial.Add(pkiSerial, big.NewInt(1))
 	tmpl := &x509.Certificate{SerialNumber: new(big.Int).Set(pkiSerial), Subject: pkix.Name{CommonName: cn, Organization: []string{"secgw load"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(30 * 24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: ca, IsCA: ca}
 	if ca {
 		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
