@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -14,6 +15,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"secgw/internal/ike/config"
@@ -44,6 +47,8 @@ type CertAuth struct {
 	Root  *x509.Certificate
 	// rootHash is the root's CERTREQ hash (RFC 7296 §3.7).
 	rootHash [sha1.Size]byte
+	// chains are the responder chains verified (verify).
+	chains verifiedChains
 	// Classic plays a peer without RFC 7427: no SIGNATURE_HASH_ALGORITHMS
 	// sent, and the classic ECDSA method (9, RFC 4754) whatever the
 	// responder announced.
@@ -98,7 +103,9 @@ func WritePKI(dir string) error {
 var pkiSerial = big.NewInt(time.Now().UnixNano())
 
 // issue makes a P-256 certificate "CN=cn" signed by parent (self-signed
-// when nil).
+// when nil), valid for a year: beyond secgwd's default near-expiry-days
+// (30), which would otherwise log a warning for every tunnel of a run,
+// a cost that a gateway's ordinary certificates do not have.
 func issue(cn string, parent *x509.Certificate, parentKey crypto.Signer, ca bool) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -106,7 +113,7 @@ func issue(cn string, parent *x509.Certificate, parentKey crypto.Signer, ca bool
 	}
 	pkiSerial.Add(pkiSerial, big.NewInt(1))
 	tmpl := &x509.Certificate{SerialNumber: new(big.Int).Set(pkiSerial), Subject: pkix.Name{CommonName: cn, Organization: []string{"secgw load"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(30 * 24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: ca, IsCA: ca}
 	if ca {
 		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
@@ -220,32 +227,103 @@ func (c *CertAuth) authPayloads(t *tunnel, peerHashes []wire.HashAlgorithm) ([]w
 }
 
 // verify checks the responder's chain to the root (crypto/x509) and its
-// AUTH signature over so.
+// AUTH signature over so. The chain is parsed and verified once per
+// distinct chain and root (verifiedChains): the generator shares the
+// CPUs with the responder it measures, and a responder sends the same
+// chain to every tunnel; the AUTH signature is verified every time.
 func (c *CertAuth) verify(ps []wire.Payload, auth *wire.Auth, so []byte) error {
-	var certs []*x509.Certificate
+	var ders [][]byte
 	for _, p := range ps {
-		if cp, ok := p.(*wire.Certificate); ok && cp.Encoding == wire.CertX509Signature && len(certs) < 6 {
-			x, err := x509.ParseCertificate(cp.Data)
-			if err != nil {
-				return err
-			}
-			certs = append(certs, x)
+		if cp, ok := p.(*wire.Certificate); ok && cp.Encoding == wire.CertX509Signature && len(ders) < 6 {
+			ders = append(ders, cp.Data)
 		}
 	}
-	if len(certs) == 0 {
+	if len(ders) == 0 {
 		return errors.New("no CERT from the responder")
 	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(c.Root)
-	for _, x := range certs[1:] {
-		inter.AddCert(x)
-	}
-	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	pub, err := c.chains.verify(ders, c.Root, time.Now())
+	if err != nil {
 		return err
 	}
 	if c.Classic && auth.Method != wire.AuthECDSASHA256P256 {
 		return fmt.Errorf("AUTH method %d to a peer without SIGNATURE_HASH_ALGORITHMS, want 9", auth.Method)
 	}
-	return ikecrypto.VerifyAuth(certs[0].PublicKey, auth.Method, auth.Data, so)
+	return ikecrypto.VerifyAuth(pub, auth.Method, auth.Data, so)
+}
+
+// verifiedChains remembers the chains a generator verified: by the
+// SHA-256 of their certificates' DER and of the root, the leaf's public
+// key, while every certificate of the verified path is valid.
+type verifiedChains struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]verifiedChain
+	// verifies counts the calls of x509.Certificate.Verify.
+	verifies atomic.Uint64
+}
+
+type verifiedChain struct {
+	pub                 crypto.PublicKey
+	notBefore, notAfter time.Time
+}
+
+// maxVerifiedChains bounds the cache (a generator meets a few chains).
+const maxVerifiedChains = 64
+
+// verify returns the public key of ders[0] once the chain ders verifies
+// to root at now.
+func (v *verifiedChains) verify(ders [][]byte, root *x509.Certificate, now time.Time) (crypto.PublicKey, error) {
+	h := sha256.New()
+	for _, d := range append(ders, root.Raw) {
+		s := sha256.Sum256(d)
+		h.Write(s[:])
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	v.mu.Lock()
+	e, ok := v.m[key]
+	v.mu.Unlock()
+	if ok && !now.Before(e.notBefore) && !now.After(e.notAfter) {
+		return e.pub, nil
+	}
+	certs := make([]*x509.Certificate, 0, len(ders))
+	for _, d := range ders {
+		x, err := x509.ParseCertificate(d)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, x)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, x := range certs[1:] {
+		inter.AddCert(x)
+	}
+	v.verifies.Add(1)
+	paths, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return nil, err
+	}
+	e = verifiedChain{pub: certs[0].PublicKey, notBefore: certs[0].NotBefore, notAfter: certs[0].NotAfter}
+	for _, x := range paths[0] {
+		if x.NotBefore.After(e.notBefore) {
+			e.notBefore = x.NotBefore
+		}
+		if x.NotAfter.Before(e.notAfter) {
+			e.notAfter = x.NotAfter
+		}
+	}
+	v.mu.Lock()
+	if v.m == nil {
+		v.m = map[[sha256.Size]byte]verifiedChain{}
+	}
+	if len(v.m) >= maxVerifiedChains {
+		for k := range v.m {
+			delete(v.m, k)
+			break
+		}
+	}
+	v.m[key] = e
+	v.mu.Unlock()
+	return e.pub, nil
 }

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // certRun is a PKI directory and the profile and responder options of a
@@ -39,6 +40,10 @@ func TestInprocCertificates(t *testing.T) {
 	if s := h.r.Stats(); s.IKEUp != 3 {
 		t.Errorf("responder: %d IKE SAs up, want 3", s.IKEUp)
 	}
+	// The responder's chain is verified once, then remembered.
+	if n := p.Cert.chains.verifies.Load(); n != 1 {
+		t.Errorf("generator verified the responder's chain %d times for 3 tunnels, want 1", n)
+	}
 	// A peer without RFC 7427: both sides use the classic ECDSA method
 	// 9 (RFC 4754), the engine to sign as to verify.
 	p.Cert.Classic = true
@@ -50,6 +55,9 @@ func TestInprocCertificates(t *testing.T) {
 	p.Cert.Root = other.Cert.Root
 	if _, err := h.establish(t, &p, 9); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("another root: %v", err)
+	}
+	if n := p.Cert.chains.verifies.Load(); n != 2 {
+		t.Errorf("another root: %d chain verifications in all, want 2 (a miss)", n)
 	}
 }
 
@@ -73,5 +81,25 @@ func benchSetup(b *testing.B, p Profile, o ResponderOptions) {
 		if _, err := h.establish(b, &p, i); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifiedChainsExpiry: past the chain's validity the cache misses
+// and the verification fails as without it.
+func TestVerifiedChainsExpiry(t *testing.T) {
+	p, _ := certRun(t)
+	ders := [][]byte{p.Cert.Chain[0].Raw, p.Cert.Chain[1].Raw}
+	var v verifiedChains
+	now := time.Now()
+	for range 2 {
+		if _, err := v.verify(ders, p.Cert.Root, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.verify(ders, p.Cert.Root, now.Add(400*24*time.Hour)); err == nil {
+		t.Error("chain verified 400 days on, past its one-year validity")
+	}
+	if n := v.verifies.Load(); n != 2 {
+		t.Errorf("%d Verify calls, want 2 (one, a hit, then the expired miss)", n)
 	}
 }

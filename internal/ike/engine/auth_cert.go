@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ type certHandshake struct {
 	// while the responder tries its candidate VPNs; chainErr why they
 	// do not decode.
 	chain    []*x509.Certificate
+	chainKey [sha256.Size]byte
 	chainErr error
 	parsed   bool
 	// why is the last reason a certificate did not authenticate the
@@ -234,7 +236,7 @@ func (sa *ikeSA) verifyCert(v *config.VPN, ps []wire.Payload, id *wire.Identific
 func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Identification) (*x509.Certificate, error) {
 	if !sa.cert.parsed {
 		sa.cert.parsed = true
-		sa.cert.chain, sa.cert.chainErr = decodeCerts(ps)
+		sa.cert.chain, sa.cert.chainKey, sa.cert.chainErr = sa.w.e.decodeCerts(ps)
 	}
 	if sa.cert.chainErr != nil {
 		return nil, sa.cert.chainErr
@@ -258,14 +260,7 @@ func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Iden
 			return nil, fmt.Errorf("certificate %q not valid before %s", config.DNString(c.RawSubject), c.NotBefore.UTC().Format(time.RFC3339))
 		}
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	paths, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	path, err := sa.w.e.certs.verify(sa.cert.chainKey, ca, chain, now)
 	if err != nil {
 		var ua x509.UnknownAuthorityError
 		if errors.As(err, &ua) {
@@ -273,7 +268,6 @@ func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Iden
 		}
 		return nil, fmt.Errorf("certificate %q: %v", config.DNString(leaf.RawSubject), err)
 	}
-	path := shortest(paths)
 	if len(path) > maxChainLen {
 		return nil, fmt.Errorf("certificate %q: chain of %d certificates, at most %d", config.DNString(leaf.RawSubject), len(path), maxChainLen)
 	}
@@ -291,30 +285,27 @@ func (sa *ikeSA) peerCertificate(v *config.VPN, ps []wire.Payload, id *wire.Iden
 
 // decodeCerts decodes the X.509 CERT payloads of a message, leaf first
 // (RFC 7296 §3.6: "the first certificate provided MUST contain the public
-// key used to verify the AUTH field").
-func decodeCerts(ps []wire.Payload) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
+// key used to verify the AUTH field"), through the engine's cache of
+// parsed chains (certcache.go); the key is that of the chain's DER.
+func (e *Engine) decodeCerts(ps []wire.Payload) ([]*x509.Certificate, [sha256.Size]byte, error) {
+	var ders [][]byte
 	for _, p := range ps {
 		c, ok := p.(*wire.Certificate)
 		if !ok {
 			continue
 		}
 		if c.Encoding != wire.CertX509Signature {
-			return nil, fmt.Errorf("CERT encoding %d is not supported (only X.509 signature, 4)", c.Encoding)
+			return nil, [sha256.Size]byte{}, fmt.Errorf("CERT encoding %d is not supported (only X.509 signature, 4)", c.Encoding)
 		}
-		if len(out) == maxCertPayloads {
-			return nil, fmt.Errorf("more than %d CERT payloads", maxCertPayloads)
+		if len(ders) == maxCertPayloads {
+			return nil, [sha256.Size]byte{}, fmt.Errorf("more than %d CERT payloads", maxCertPayloads)
 		}
-		x, err := x509.ParseCertificate(c.Data)
-		if err != nil {
-			return nil, fmt.Errorf("malformed certificate in CERT payload %d: %v", len(out)+1, err)
-		}
-		out = append(out, x)
+		ders = append(ders, c.Data)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no certificate (CERT payload) from the peer")
+	if len(ders) == 0 {
+		return nil, [sha256.Size]byte{}, errors.New("no certificate (CERT payload) from the peer")
 	}
-	return out, nil
+	return e.certs.parse(ders)
 }
 
 func shortest(paths [][]*x509.Certificate) []*x509.Certificate {

@@ -288,3 +288,33 @@ func TestCertAuthRevokedByIntermediate(t *testing.T) {
 	sb.crls = [][]byte{fake.CRL(t, a)}
 	runCerts(t, sa, sb, nil, nil).up(t)
 }
+
+// TestCertAuthCachedChain: a second IKE SA from A with the same chain
+// authenticates on B from the verified-chain cache (no second Verify),
+// and both ends verify the peer's chain once.
+func TestCertAuthCachedChain(t *testing.T) {
+	root := pkitest.NewCA(t, "root", pkitest.P256)
+	inter := root.Issue(t, "inter", pkitest.P256, pkitest.Options{CA: true})
+	a := inter.Issue(t, "a", pkitest.P256, pkitest.Options{DNS: []string{"a.example"}})
+	caA := pkitest.NewCA(t, "ca-a", pkitest.P256)
+	b := caA.Issue(t, "b", pkitest.P256, pkitest.Options{DNS: []string{"b.example"}})
+	r := runCerts(t, certSide{me: a, inter: []*pkitest.Cert{inter}, trust: caA}, certSide{me: b, trust: root}, nil, nil)
+	r.up(t)
+	if err := r.a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40 && (r.a.net.Len() > 0 || r.b.net.Len() > 0); i++ {
+		for r.a.net.Len() > 0 {
+			deliver(t, r.a, r.b)
+		}
+		for r.b.net.Len() > 0 {
+			deliver(t, r.b, r.a)
+		}
+	}
+	if n := len(r.logB.find("authentication of peer with a certificate successful")); n != 2 {
+		t.Fatalf("B authenticated A %d times, want 2", n)
+	}
+	if va, vb := r.a.e.ChainVerifies(), r.b.e.ChainVerifies(); va != 1 || vb != 1 {
+		t.Errorf("chain verifications: A %d, B %d; want 1 each (the second SA from the cache)", va, vb)
+	}
+}

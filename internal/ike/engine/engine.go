@@ -229,6 +229,8 @@ type Engine struct {
 
 	// ha is the HA role, the passive SAs and the SyncSink (ha.go).
 	ha haState
+	// certs are the peers' chains parsed and verified (certcache.go).
+	certs certCache
 }
 
 // config returns the configuration in use.

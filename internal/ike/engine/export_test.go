@@ -135,3 +135,7 @@ func (e *Engine) CheckWorkersForTest() ([]int, error) {
 
 // SACount is the number of IKE SAs in the table, flushed ones included.
 func (e *Engine) SACount() int { return e.set.Load().table.len() }
+
+// ChainVerifies is how many times the engine called
+// x509.Certificate.Verify on a peer's chain (certcache.go).
+func (e *Engine) ChainVerifies() uint64 { return e.certs.verifies.Load() }
