@@ -17,7 +17,7 @@ GENFLAGS  := $(GENIGNORE) -path=yang -generate_fakeroot -fakeroot_name=device -g
 all: build
 
 # The version linked into secgwd and secgw (-version): git describe, else
-# devel. The Debian version is made from it by packaging/deb/build.sh.
+# devel. The Debian version is made from it by cmd/secgwd/packaging/deb/build.sh.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS     := -s -w -X secgw/internal/version.Version=$(VERSION)
 PREFIX      ?= /usr/local
@@ -40,8 +40,8 @@ install: binaries
 		$(DESTDIR)$(PREFIX)/share/doc/secgw $(DESTDIR)$(SYSCONFDIR)/default
 	install -m 0755 $(BINDIR)/secgwd $(DESTDIR)$(PREFIX)/sbin/secgwd
 	install -m 0755 $(BINDIR)/secgw $(DESTDIR)$(PREFIX)/bin/secgw
-	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|/etc/default/secgwd|$(SYSCONFDIR)/default/secgwd|' packaging/secgwd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/secgwd.service
-	install -m 0644 packaging/secgwd.default $(DESTDIR)$(SYSCONFDIR)/default/secgwd
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|/etc/default/secgwd|$(SYSCONFDIR)/default/secgwd|' cmd/secgwd/packaging/secgwd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/secgwd.service
+	install -m 0644 cmd/secgwd/packaging/secgwd.default $(DESTDIR)$(SYSCONFDIR)/default/secgwd
 	$(BINDIR)/secgw -completion bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/secgw
 	install -m 0644 yang/*.yang $(DESTDIR)$(PREFIX)/share/secgw/yang/
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/secgw/README.md
@@ -52,7 +52,7 @@ install: binaries
 # /var/lib/secgw (0700) and enables the unit; purge removes the data.
 deb: binaries
 	@command -v dpkg-deb >/dev/null || { echo "dpkg-deb missing: apt-get install dpkg"; exit 1; }
-	./packaging/deb/build.sh $(BINDIR) '$(VERSION)' $(DEB_OUT)
+	./cmd/secgwd/packaging/deb/build.sh $(BINDIR) '$(VERSION)' $(DEB_OUT)
 
 build:
 	$(GO) build $(PKGS)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the Debian package of secgw with dpkg-deb (no debhelper):
-#   packaging/deb/build.sh BINDIR VERSION OUTDIR
+#   cmd/secgwd/packaging/deb/build.sh BINDIR VERSION OUTDIR
 # BINDIR holds secgwd and secgw built for the package (make deb builds
 # them with the version linked in). VERSION is git describe's; a Debian
 # version must start with a digit: v1.2.3 gives 1.2.3, 1.2.3-4-gHASH
@@ -14,7 +14,7 @@ case $version in
 esac
 version=${version//-/\~}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+root=$(cd "$here/../../../.." && pwd)
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -25,9 +25,9 @@ install -d -m 0755 "$stage/DEBIAN" "$stage/usr/sbin" "$stage/usr/bin" "$stage/li
 	"$stage/usr/share/secgw/yang"
 install -m 0755 "$bindir/secgwd" "$stage/usr/sbin/secgwd"
 install -m 0755 "$bindir/secgw" "$stage/usr/bin/secgw"
-sed 's|@SBINDIR@|/usr/sbin|' "$root/packaging/secgwd.service" >"$stage/lib/systemd/system/secgwd.service"
+sed 's|@SBINDIR@|/usr/sbin|' "$root/cmd/secgwd/packaging/secgwd.service" >"$stage/lib/systemd/system/secgwd.service"
 chmod 0644 "$stage/lib/systemd/system/secgwd.service"
-install -m 0644 "$root/packaging/secgwd.default" "$stage/etc/default/secgwd"
+install -m 0644 "$root/cmd/secgwd/packaging/secgwd.default" "$stage/etc/default/secgwd"
 "$bindir/secgw" -completion bash >"$stage/usr/share/bash-completion/completions/secgw"
 install -m 0644 "$root/README.md" "$stage/usr/share/doc/secgw/README.md"
 install -m 0644 "$root"/yang/*.yang "$stage/usr/share/secgw/yang/"
