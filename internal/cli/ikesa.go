@@ -84,25 +84,9 @@ func (c *CLI) showIkeSA(words []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := c.ed.Resolve(nil, []string{"vrf", q.vrf, "ike", "ike-sa"}, false)
-	if err != nil {
-		return err
-	}
 	// The keys come only when asked: the server sends them to a filter
 	// that names them.
-	build := subtreeFilter
-	if q.keys {
-		build = keysFilter
-	}
-	filter, err := build(c.s, t)
-	if err != nil {
-		return err
-	}
-	data, err := c.be.Get(filter, "explicit")
-	if err != nil {
-		return err
-	}
-	d, err := c.decode(data)
+	d, err := c.getState([]string{"vrf", q.vrf, "ike", "ike-sa"}, q.keys)
 	if err != nil {
 		return err
 	}
