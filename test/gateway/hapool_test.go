@@ -57,15 +57,9 @@ func TestHAPoolFailover(t *testing.T) {
 	t.Parallel()
 	requirePrerequisites(t)
 	top := newHATopology(t)
-	top.moveServiceAddress(t, "", top.node1)
-	n1, n2 := startGateway(t, top.node1), startGateway(t, top.node2)
-	for i, g := range []*gateway{n1, n2} {
-		g.configureVRF(t, append(haConfig(i+1), haPoolLines...)...)
-	}
-	n1.waitHA(t, "sync link up", "Peer link:        up")
-	n1.haNotify(t, "g-wan", "master")
-	n2.haNotify(t, "g-wan", "backup")
-	n1.waitHA(t, "node 1 active", "Role:             active", "Peer role:        standby")
+	n1, n2 := top.startPair(t, func(g *gateway, node int) {
+		g.configureVRF(t, append(haConfig(node), haPoolLines...)...)
+	})
 	var rws []*roadWarrior
 	for i := 1; i <= 3; i++ {
 		rws = append(rws, haRoadWarrior(t, top, i))
