@@ -240,18 +240,7 @@ func (e *Engine) resumeEAP(sa *ikeSA, gen uint64, d Datagram, r AAAReply) {
 		return
 	}
 	st.pending = false
-	m := &wire.Message{Header: st.pendingMsg}
-	resp := sa.eapReply(r)
-	sa.respond(d, m, resp)
-	if sa.state == stateDeleted || sa.closeAfterResponse {
-		e.removeSA(sa)
-	}
-	// As handleRequest: what the request leads to comes after our answer.
-	after := w.afterResponse
-	w.afterResponse = nil
-	for _, f := range after {
-		f()
-	}
+	sa.answer(d, &wire.Message{Header: st.pendingMsg}, sa.eapReply(r))
 }
 
 // eapReply turns the AAA server's answer into our IKE_AUTH response.

@@ -160,17 +160,7 @@ func (e *Engine) resumePSKAAA(sa *ikeSA, st *pskAAAState, d Datagram, r AAAReply
 		return
 	}
 	sa.pskAAA = nil
-	resp := sa.pskAAAReply(st, r)
-	sa.respond(d, &wire.Message{Header: st.msg}, resp)
-	if sa.state == stateDeleted || sa.closeAfterResponse {
-		e.removeSA(sa)
-	}
-	// As handleRequest: what the request leads to comes after our answer.
-	after := w.afterResponse
-	w.afterResponse = nil
-	for _, f := range after {
-		f()
-	}
+	sa.answer(d, &wire.Message{Header: st.msg}, sa.pskAAAReply(st, r))
 }
 
 // pskAAAReply checks the peer's AUTH with the key of the server's answer
