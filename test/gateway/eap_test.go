@@ -156,11 +156,7 @@ func TestSecgwdEAPTLS(t *testing.T) {
 		TLS: &radiustest.TLSFiles{ServerCert: pki.serverCert, ServerKey: pki.serverKey, CA: pki.ca}})
 	gw.configure(t, eapLines("radius server 127.0.0.1 secret "+radiusSecret)...)
 	rw := rws[0]
-	for n, data := range map[string][]byte{"x509ca/ca.pem": pki.ca, "x509/carol.pem": pki.clientCert, "pkcs8/carol.key": pki.clientKey} {
-		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pki.giveCarol(t, rw)
 	rw.loadEAP(t, "eap-tls", "carol", "certs = carol.pem\naaa_id = radius.example")
 	if vip := rw.connect(t); vip != netip.MustParseAddr("10.9.0.7") {
 		t.Errorf("virtual IP %s, want the Framed-IP-Address 10.9.0.7", vip)
@@ -239,6 +235,17 @@ func newTestPKI(t *testing.T) testPKI {
 	return p
 }
 
+// giveCarol puts carol's certificate and key, and the CA, in rw's
+// swanctl directories, for an EAP-TLS connection as carol.
+func (p testPKI) giveCarol(t *testing.T, rw *roadWarrior) {
+	t.Helper()
+	for n, data := range map[string][]byte{"x509ca/ca.pem": p.ca, "x509/carol.pem": p.clientCert, "pkcs8/carol.key": p.clientKey} {
+		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
 
 // TestSecgwdEAPOnlyTLS: RFC 5998 with charon, which always offers
@@ -260,11 +267,7 @@ func TestSecgwdEAPOnlyTLS(t *testing.T) {
 	}
 	gw.configure(t, lines...)
 	rw := rws[0]
-	for n, data := range map[string][]byte{"x509ca/ca.pem": pki.ca, "x509/carol.pem": pki.clientCert, "pkcs8/carol.key": pki.clientKey} {
-		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pki.giveCarol(t, rw)
 	rw.loadEAPOnly(t)
 	if vip := rw.connect(t); vip != netip.MustParseAddr("10.9.0.7") {
 		t.Errorf("virtual IP %s, want 10.9.0.7", vip)
