@@ -24,9 +24,18 @@ type Conn struct {
 	// LocalTS and RemoteTS are the child's traffic selectors; empty
 	// leaves charon's default (dynamic).
 	LocalTS, RemoteTS string
+	// Children, if any, replace the one child "net" of LocalTS,
+	// RemoteTS and ESPProposals.
+	Children []Child
 	// Secrets are the secrets section's entries (PSK, EAP), as written
 	// by PSKSecret and EAPSecret; none leaves the section out.
 	Secrets []string
+}
+
+// Child is one child of a connection, initiated by the test
+// (start_action = none).
+type Child struct {
+	Name, LocalTS, RemoteTS, ESPProposals string
 }
 
 // Auth is one authentication round of a connection.
@@ -79,11 +88,18 @@ func (c Conn) String() string {
 	fmt.Fprintf(&b, "\t\tproposals = %s\n", c.Proposals)
 	c.Local.write(&b, "local")
 	c.Remote.write(&b, "remote")
-	b.WriteString("\t\tchildren {\n\t\t\tnet {\n")
-	setting(&b, "\t\t\t\t", "local_ts", c.LocalTS)
-	setting(&b, "\t\t\t\t", "remote_ts", c.RemoteTS)
-	fmt.Fprintf(&b, "\t\t\t\tesp_proposals = %s\n\t\t\t\tstart_action = none\n", c.ESPProposals)
-	b.WriteString("\t\t\t}\n\t\t}\n\t}\n}\n")
+	children := c.Children
+	if len(children) == 0 {
+		children = []Child{{Name: "net", LocalTS: c.LocalTS, RemoteTS: c.RemoteTS, ESPProposals: c.ESPProposals}}
+	}
+	b.WriteString("\t\tchildren {\n")
+	for _, ch := range children {
+		fmt.Fprintf(&b, "\t\t\t%s {\n", ch.Name)
+		setting(&b, "\t\t\t\t", "local_ts", ch.LocalTS)
+		setting(&b, "\t\t\t\t", "remote_ts", ch.RemoteTS)
+		fmt.Fprintf(&b, "\t\t\t\tesp_proposals = %s\n\t\t\t\tstart_action = none\n\t\t\t}\n", ch.ESPProposals)
+	}
+	b.WriteString("\t\t}\n\t}\n}\n")
 	if len(c.Secrets) > 0 {
 		b.WriteString("secrets {\n")
 		for _, s := range c.Secrets {

@@ -1,6 +1,9 @@
 package charontest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestConnString: a road warrior's PSK connection renders as the
 // swanctl.conf text the tests wrote by hand before (one child "net",
@@ -52,6 +55,11 @@ secrets {
 `
 	if got := c.String(); got != want {
 		t.Errorf("Conn.String:\n%s\nwant\n%s", got, want)
+	}
+	two := Conn{Name: "s", Children: []Child{{Name: "a", LocalTS: "1", RemoteTS: "2", ESPProposals: "e"}, {Name: "b", ESPProposals: "f"}}}.String()
+	if want := "\t\tchildren {\n\t\t\ta {\n\t\t\t\tlocal_ts = 1\n\t\t\t\tremote_ts = 2\n\t\t\t\tesp_proposals = e\n\t\t\t\tstart_action = none\n\t\t\t}\n" +
+		"\t\t\tb {\n\t\t\t\tesp_proposals = f\n\t\t\t\tstart_action = none\n\t\t\t}\n\t\t}\n"; !strings.Contains(two, want) {
+		t.Errorf("Conn.String with two children:\n%s\nwant\n%s", two, want)
 	}
 	if got := (Conn{Name: "c", LocalTS: "a", RemoteTS: "b"}).String(); got != "connections {\n\tc {\n\t\tversion = 2\n\t\tlocal_addrs = \n\t\tremote_addrs = \n\t\tproposals = \n\t\tlocal {\n\t\t}\n\t\tremote {\n\t\t}\n\t\tchildren {\n\t\t\tnet {\n\t\t\t\tlocal_ts = a\n\t\t\t\tremote_ts = b\n\t\t\t\tesp_proposals = \n\t\t\t\tstart_action = none\n\t\t\t}\n\t\t}\n\t}\n}\n" {
 		t.Errorf("Conn.String without secrets or vips:\n%s", got)
