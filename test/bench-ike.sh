@@ -150,6 +150,7 @@ PSK=load-test-secret
 RESP=10.98.0.2
 GEN=10.98.0.1
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/test/lib-bench.sh"
 
 die() { echo "bench-ike: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, bind mounts)"
@@ -196,16 +197,7 @@ trap cleanup EXIT
 
 # Topology: generator namespace with GEN and SRCS source addresses,
 # responder namespace with RESP, one veth pair.
-ip netns add "$ns_g"
-ip netns add "$ns_r"
-ip link add veth-g netns "$ns_g" type veth peer name veth-r netns "$ns_r"
-ip -n "$ns_g" link set lo up
-ip -n "$ns_r" link set lo up
-ip -n "$ns_g" addr add $GEN/16 dev veth-g
-ip -n "$ns_r" addr add $RESP/16 dev veth-r
-for i in $(seq 1 "$SRCS"); do echo "addr add 10.98.1.$i/16 dev veth-g"; done | ip -n "$ns_g" -batch -
-ip -n "$ns_g" link set veth-g up
-ip -n "$ns_r" link set veth-r up
+two_namespaces "$ns_g" "$ns_r" $GEN $RESP 10.98.1 "$SRCS"
 srcs=10.98.1.1-10.98.1.$SRCS
 
 childless=
@@ -220,7 +212,6 @@ ke="-group ecp256"
 
 # stat PID prints "cpu_s=.. rss_kb=.." of a process.
 stat() { "$bin" stat "$1"; }
-field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" | head -1; }
 
 # generate NAME runs the generator against RESP and keeps its report.
 # Its pid goes to OUT/gen-NAME.pid for cleanup: in a hold run generate

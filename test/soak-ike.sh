@@ -32,6 +32,7 @@ RESP=10.97.0.2
 GEN=10.97.0.1
 INNER=10.200.0.0/14
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/test/lib-bench.sh"
 
 die() { echo "soak-ike: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
@@ -54,19 +55,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$ns_g"
-ip netns add "$ns_r"
-ip link add veth-g netns "$ns_g" type veth peer name veth-r netns "$ns_r"
-ip -n "$ns_g" link set lo up
-ip -n "$ns_r" link set lo up
-ip -n "$ns_g" addr add $GEN/16 dev veth-g
-ip -n "$ns_r" addr add $RESP/16 dev veth-r
-for i in $(seq 1 "$SRCS"); do echo "addr add 10.97.1.$i/16 dev veth-g"; done | ip -n "$ns_g" -batch -
+two_namespaces "$ns_g" "$ns_r" $GEN $RESP 10.97.1 "$SRCS"
 for i in $(seq 1 250); do echo "addr add 10.97.2.$i/16 dev veth-g"; done | ip -n "$ns_g" -batch - # for floods
-ip -n "$ns_g" link set veth-g up
-ip -n "$ns_r" link set veth-r up
 
-field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" | head -1; }
 
 # shellcheck disable=SC2086 # the FLAGS are split on purpose
 ip netns exec "$ns_r" "$bin" responder -listen $RESP -psk $PSK -remote-ts $INNER -dpd-delay "$DPD" $RESP_FLAGS \

@@ -44,6 +44,7 @@ var layers = map[string]struct {
 	"internal/schema":              {vocabulary, "schema"},
 	"internal/logging/loglimit":    {leaf, "loglimit"},
 	"internal/poll":                {leaf, "poll"},
+	"internal/ptr":                 {leaf, "ptr"}, // nil-safe reads of the generated structs' optional leaves
 	"internal/rpcerr":              {leaf, "rpcerr"},
 	"internal/netnsutil/netnstest": {leaf, "netnsutil"},
 	"internal/netnsutil":           {leaf, "netnsutil"},

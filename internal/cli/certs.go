@@ -15,26 +15,11 @@ import (
 // --list-certs' shows them: subject, issuer, validity and the VPNs that
 // use it.
 func (c *CLI) showCertificates(words []string) error {
-	vrf := "main"
-	switch {
-	case len(words) == 2 && words[0] == "vrf":
-		vrf = words[1]
-	case len(words) != 0:
-		return fmt.Errorf("cli: show ike certificates: expected nothing or vrf NAME")
-	}
-	t, err := c.ed.Resolve(nil, []string{"vrf", vrf, "ike", "pki", "certificate-state"}, false)
+	vrf, err := vrfWord(words, "show ike certificates")
 	if err != nil {
 		return err
 	}
-	filter, err := subtreeFilter(c.s, t)
-	if err != nil {
-		return err
-	}
-	data, err := c.be.Get(filter, "explicit")
-	if err != nil {
-		return err
-	}
-	d, err := c.decode(data)
+	d, err := c.getState([]string{"vrf", vrf, "ike", "pki", "certificate-state"}, false)
 	if err != nil {
 		return err
 	}

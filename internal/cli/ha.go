@@ -13,26 +13,11 @@ import (
 // this node's role, the sync link and the peer's role, what is synced
 // and when it last was, and the counters of role changes and of the link.
 func (c *CLI) showIkeHA(words []string) error {
-	vrf := "main"
-	switch {
-	case len(words) == 2 && words[0] == "vrf":
-		vrf = words[1]
-	case len(words) != 0:
-		return fmt.Errorf("cli: show ike ha: expected nothing, or vrf NAME")
-	}
-	t, err := c.ed.Resolve(nil, []string{"vrf", vrf, "ike", "ha", "state"}, false)
+	vrf, err := vrfWord(words, "show ike ha")
 	if err != nil {
 		return err
 	}
-	filter, err := subtreeFilter(c.s, t)
-	if err != nil {
-		return err
-	}
-	data, err := c.be.Get(filter, "explicit")
-	if err != nil {
-		return err
-	}
-	d, err := c.decode(data)
+	d, err := c.getState([]string{"vrf", vrf, "ike", "ha", "state"}, false)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"secgw/generated"
+	"secgw/internal/ptr"
 )
 
 // ikeSAOptions are the words 'show ike ike-sa' takes: a view, and
@@ -84,25 +85,9 @@ func (c *CLI) showIkeSA(words []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := c.ed.Resolve(nil, []string{"vrf", q.vrf, "ike", "ike-sa"}, false)
-	if err != nil {
-		return err
-	}
 	// The keys come only when asked: the server sends them to a filter
 	// that names them.
-	build := subtreeFilter
-	if q.keys {
-		build = keysFilter
-	}
-	filter, err := build(c.s, t)
-	if err != nil {
-		return err
-	}
-	data, err := c.be.Get(filter, "explicit")
-	if err != nil {
-		return err
-	}
-	d, err := c.decode(data)
+	d, err := c.getState([]string{"vrf", q.vrf, "ike", "ike-sa"}, q.keys)
 	if err != nil {
 		return err
 	}
@@ -348,37 +333,12 @@ func vips(vs []string) string {
 }
 
 // str returns a string leaf for display (see printable).
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return printable(*p)
-}
+func str(p *string) string { return printable(ptr.Val(p)) }
 
-func u8(p *uint8) uint8 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func u16(p *uint16) uint16 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func u32(p *uint32) uint32 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func u64(p *uint64) uint64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
+// The optional leaves of the state tree, nil read as zero.
+var (
+	u8  = ptr.Val[uint8]
+	u16 = ptr.Val[uint16]
+	u32 = ptr.Val[uint32]
+	u64 = ptr.Val[uint64]
+)

@@ -33,19 +33,7 @@ func (c *CLI) showPool(words []string) error {
 	if name != "" {
 		path = append(path, name)
 	}
-	t, err := c.ed.Resolve(nil, path, false)
-	if err != nil {
-		return err
-	}
-	filter, err := subtreeFilter(c.s, t)
-	if err != nil {
-		return err
-	}
-	data, err := c.be.Get(filter, "explicit")
-	if err != nil {
-		return err
-	}
-	d, err := c.decode(data)
+	d, err := c.getState(path, false)
 	if err != nil {
 		return err
 	}

@@ -10,20 +10,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"secgw/generated"
+	"secgw/internal/ptr"
 )
 
 // bigState is an ike container with n IKE SAs of one child SA each.
 func bigState(n int) *generated.SecgwVrf_Vrf_Ike {
 	ike := &generated.SecgwVrf_Vrf_Ike{IkeSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa{},
-		Statistics: &generated.SecgwVrf_Vrf_Ike_Statistics{IkeSaSetups: ptr(uint64(n))}}
+		Statistics: &generated.SecgwVrf_Vrf_Ike_Statistics{IkeSaSetups: ptr.To(uint64(n))}}
 	for i := range n {
 		id := uint32(2*i + 1)
-		ike.IkeSa[id] = &generated.SecgwVrf_Vrf_Ike_IkeSa{UniqueId: ptr(id), Name: ptr(fmt.Sprintf("vpn%d", i)),
+		ike.IkeSa[id] = &generated.SecgwVrf_Vrf_Ike_IkeSa{UniqueId: ptr.To(id), Name: ptr.To(fmt.Sprintf("vpn%d", i)),
 			State: generated.SecgwVrf_Vrf_Ike_IkeSa_State_established,
 			ChildSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{id + 1: {
-				UniqueId: ptr(id + 1), Name: ptr("sp"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
-				SpiIn: ptr(fmt.Sprintf("%08x", id)), SpiOut: ptr(fmt.Sprintf("%08x", id+1)),
-				BytesIn: ptr(uint64(i)), BytesOut: ptr(uint64(i)), PacketsIn: ptr(uint64(i)), PacketsOut: ptr(uint64(i)),
+				UniqueId: ptr.To(id + 1), Name: ptr.To("sp"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
+				SpiIn: ptr.To(fmt.Sprintf("%08x", id)), SpiOut: ptr.To(fmt.Sprintf("%08x", id+1)),
+				BytesIn: ptr.To(uint64(i)), BytesOut: ptr.To(uint64(i)), PacketsIn: ptr.To(uint64(i)), PacketsOut: ptr.To(uint64(i)),
 			}}}
 	}
 	return ike

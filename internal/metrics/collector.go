@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"secgw/generated"
+	"secgw/internal/ptr"
 )
 
 // Sources are what the Collector reads at each scrape.
@@ -272,23 +273,9 @@ func collectHA(h *generated.SecgwVrf_Vrf_Ike_Ha_State, gauge, counter emit) {
 	counter(dHASplit, float64(u64(h.SplitBrains)))
 }
 
-func u64(p *uint64) uint64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func u32(p *uint32) uint32 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
+// The optional leaves of the state tree, nil read as zero.
+var (
+	u64 = ptr.Val[uint64]
+	u32 = ptr.Val[uint32]
+	str = ptr.Val[string]
+)

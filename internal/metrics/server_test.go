@@ -27,31 +27,30 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"secgw/generated"
+	"secgw/internal/ptr"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 // state is an ike container with one established IKE SA carrying one
 // child SA, and statistics.
 func state() *generated.SecgwVrf_Vrf_Ike {
 	return &generated.SecgwVrf_Vrf_Ike{
 		IkeSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa{1: {
-			UniqueId: ptr(uint32(1)), Name: ptr("hq"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_State_established,
+			UniqueId: ptr.To(uint32(1)), Name: ptr.To("hq"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_State_established,
 			ChildSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{2: {
-				UniqueId: ptr(uint32(2)), Name: ptr("sp1"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
-				SpiIn: ptr("c0000001"), SpiOut: ptr("c0000002"),
-				BytesIn: ptr(uint64(1000)), BytesOut: ptr(uint64(2000)), PacketsIn: ptr(uint64(10)), PacketsOut: ptr(uint64(20)),
+				UniqueId: ptr.To(uint32(2)), Name: ptr.To("sp1"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
+				SpiIn: ptr.To("c0000001"), SpiOut: ptr.To("c0000002"),
+				BytesIn: ptr.To(uint64(1000)), BytesOut: ptr.To(uint64(2000)), PacketsIn: ptr.To(uint64(10)), PacketsOut: ptr.To(uint64(20)),
 			}},
 		}},
 		Ha: &generated.SecgwVrf_Vrf_Ike_Ha{State: &generated.SecgwVrf_Vrf_Ike_Ha_State{
-			Role: generated.SecgwHa_HaRole_active, PeerConnected: ptr(true), IkeSaSynced: ptr(uint32(1)),
-			MessagesSent: ptr(uint64(12)), Transitions: ptr(uint64(2)),
+			Role: generated.SecgwHa_HaRole_active, PeerConnected: ptr.To(true), IkeSaSynced: ptr.To(uint32(1)),
+			MessagesSent: ptr.To(uint64(12)), Transitions: ptr.To(uint64(2)),
 		}},
 		Statistics: &generated.SecgwVrf_Vrf_Ike_Statistics{
-			IkeSaSetups: ptr(uint64(3)), CookiesSent: ptr(uint64(7)), DpdSent: ptr(uint64(5)),
+			IkeSaSetups: ptr.To(uint64(3)), CookiesSent: ptr.To(uint64(7)), DpdSent: ptr.To(uint64(5)),
 			Failure: map[generated.E_SecgwVrf_Vrf_Ike_Statistics_Failure_Reason]*generated.SecgwVrf_Vrf_Ike_Statistics_Failure{
 				generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_no_proposal_chosen: {
-					Reason: generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_no_proposal_chosen, Count: ptr(uint64(4))},
+					Reason: generated.SecgwVrf_Vrf_Ike_Statistics_Failure_Reason_no_proposal_chosen, Count: ptr.To(uint64(4))},
 			},
 		},
 	}

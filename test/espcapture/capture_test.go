@@ -96,38 +96,10 @@ func startCharon(t *testing.T, ns string) *charontest.Charon {
 }
 
 func swanctlConf(local, remote, localTS, remoteTS netip.Addr, proposal string) string {
-	return fmt.Sprintf(`connections {
-	c {
-		version = 2
-		local_addrs = %s
-		remote_addrs = %s
-		proposals = aes256-sha256-x25519
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-			net {
-				local_ts = %s/32
-				remote_ts = %s/32
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-secrets {
-	ike-c {
-		id-1 = %s
-		id-2 = %s
-		secret = "capture-psk"
-	}
-}
-`, local, remote, local, remote, localTS, remoteTS, proposal, local, remote)
+	return charontest.Conn{Name: "c", LocalAddrs: local.String(), RemoteAddrs: remote.String(), Proposals: "aes256-sha256-x25519",
+		ESPProposals: proposal, LocalTS: localTS.String() + "/32", RemoteTS: remoteTS.String() + "/32",
+		Local: charontest.Auth{Method: "psk", ID: local.String()}, Remote: charontest.Auth{Method: "psk", ID: remote.String()},
+		Secrets: []string{charontest.PSKSecret("c", "capture-psk", local.String(), remote.String())}}.String()
 }
 
 // childSPIs returns the in and out SPIs of the single CHILD_SA.

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"secgw/internal/swanctl"
@@ -52,42 +50,13 @@ type child struct {
 // swanctlConf is charon's connection "secgw" with the given children and
 // proposals, and the PSK.
 func swanctlConf(s suite, psk string, children ...child) string {
-	var cs strings.Builder
+	c := charontest.Conn{Name: "secgw", LocalAddrs: charonOuter.String(), RemoteAddrs: gwOuter.String(), Proposals: s.charonIKE,
+		Local: charontest.Auth{Method: "psk", ID: charonID}, Remote: charontest.Auth{Method: "psk", ID: gwID},
+		Secrets: []string{charontest.PSKSecret("secgw", psk, charonID, gwID)}}
 	for _, ch := range children {
-		fmt.Fprintf(&cs, `			%s {
-				local_ts = %s
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-`, ch.name, ch.local, ch.remote, s.charonESP)
+		c.Children = append(c.Children, charontest.Child{Name: ch.name, LocalTS: ch.local, RemoteTS: ch.remote, ESPProposals: s.charonESP})
 	}
-	return fmt.Sprintf(`connections {
-	secgw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = %s
-		proposals = %s
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-%s		}
-	}
-}
-secrets {
-	ike-secgw {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, charonOuter, gwOuter, s.charonIKE, charonID, gwID, cs.String(), charonID, gwID, psk)
+	return c.String()
 }
 
 // The IKE identities of the two sides.

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net/netip"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"secgw/internal/netnsutil/netnstest"
 	"secgw/test/charontest"
 	"secgw/test/radiustest"
 )
@@ -61,18 +59,9 @@ func eapLines(radius ...string) []string {
 		"vpn rw security-policy net local-ts subnet "+gwNet4)
 }
 
-// eapWarrior is one charon with the EAP plugins, in its own namespace.
-type eapWarrior struct {
-	*charontest.Charon
-	ns   string
-	addr netip.Addr
-	n    int
-}
-
-// newEAPSetup creates secgwd's namespace (10.1.0.1 on loopback) and n
-// road warrior namespaces, starts a charon with the EAP plugins in each,
-// and secgwd.
-func newEAPSetup(t *testing.T, n int) (gwNS string, gw *gateway, rws []*eapWarrior) {
+// newEAPSetup creates secgwd's namespace and n road warriors
+// (newWarriors) with the EAP plugins, and starts secgwd.
+func newEAPSetup(t *testing.T, n int) (gwNS string, gw *gateway, rws []*roadWarrior) {
 	t.Helper()
 	requirePrerequisites(t)
 	radiustest.RequirePrerequisites(t)
@@ -81,84 +70,20 @@ func newEAPSetup(t *testing.T, n int) (gwNS string, gw *gateway, rws []*eapWarri
 			t.Fatalf("gateway: charon's %s plugin is missing: run test/install-strongswan.sh (libcharon-extauth-plugins, libcharon-extra-plugins)", p)
 		}
 	}
-	id := netnstest.Name(nsPrefix, topoSeq.Add(1))
-	gwNS = id + "-g"
-	gwh := netnstest.NewNamed(t, gwNS)
-	netnstest.LoAddr(t, netnstest.Handle(t, gwh), netip.PrefixFrom(gwInner4, 32))
-	for i := 1; i <= n; i++ {
-		r := &eapWarrior{ns: fmt.Sprintf("%s-r%d", id, i), addr: netip.AddrFrom4([4]byte{198, 18, byte(i), 2}), n: i}
-		ns := netnstest.NewNamed(t, r.ns)
-		netnstest.Veth(t, gwh, ns, fmt.Sprintf("veth-rw%d", i), "veth-gw",
-			netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i), 1}), 24), netip.PrefixFrom(r.addr, 24))
-		r.Charon = charontest.Start(t, r.ns, charontest.Options{Plugins: "eap-identity eap-mschapv2 eap-tls eap-md5", LogLevels: "ike = 2\ntls = 2"})
-		rws = append(rws, r)
-	}
+	gwNS, rws = newWarriors(t, n, func(*roadWarrior) charontest.Options {
+		return charontest.Options{Plugins: "eap-identity eap-mschapv2 eap-tls eap-md5", LogLevels: "ike = 2\ntls = 2"}
+	})
 	return gwNS, startGateway(t, gwNS), rws
 }
 
-// load gives the road warrior its connection "rw": local authentication
-// by auth (eap-mschapv2 or eap-tls) as eapID, secgwd authenticated by
-// the PSK; secrets are more entries of the secrets section.
-func (r *eapWarrior) load(t *testing.T, auth, eapID, localExtra, remoteExtra, secrets string) {
+// loadEAP gives the road warrior its connection "rw": local
+// authentication by auth (eap-mschapv2 or eap-tls) as eapID with the
+// settings extra, secgwd authenticated by the PSK; secrets are more
+// entries of the secrets section.
+func (r *roadWarrior) loadEAP(t *testing.T, auth, eapID, extra string, secrets ...string) {
 	t.Helper()
-	r.Load(t, fmt.Sprintf(`connections {
-	rw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = 198.18.%d.1
-		vips = 0.0.0.0
-		proposals = %s
-		local {
-			auth = %s
-			id = %s
-			eap_id = %s
-%s		}
-		remote {
-			auth = psk
-			id = %s
-%s		}
-		children {
-			net {
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-secrets {
-	ike-gw {
-		id = %s
-		secret = "%s"
-	}
-%s}
-`, r.addr, r.n, suiteGCM.charonIKE, auth, eapID, eapID, localExtra, gwID, remoteExtra, gwNet4, suiteGCM.charonESP, gwID, testPSK, secrets))
-}
-
-// connect initiates the tunnel and returns the virtual IP charon got.
-func (r *eapWarrior) connect(t *testing.T) netip.Addr {
-	t.Helper()
-	if out, err := r.Swanctl("--initiate", "--child", "net", "--timeout", "20"); err != nil {
-		t.Fatalf("rw%d: swanctl --initiate: %v\n%s", r.n, err, out)
-	}
-	out, _ := r.Swanctl("--list-sas", "--raw")
-	m := vipRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("rw%d: no virtual IP in swanctl --list-sas --raw:\n%s", r.n, out)
-	}
-	return netip.MustParseAddr(m[1])
-}
-
-// refused initiates the tunnel, which must fail with
-// AUTHENTICATION_FAILED from secgwd.
-func (r *eapWarrior) refused(t *testing.T) {
-	t.Helper()
-	if out, err := r.Swanctl("--initiate", "--child", "net", "--timeout", "30"); err == nil {
-		t.Fatalf("rw%d: connected, want a refusal:\n%s", r.n, out)
-	}
-	if log := r.ReadLog(); !strings.Contains(log, "AUTHENTICATION_FAILED") {
-		t.Errorf("rw%d: charon did not log AUTHENTICATION_FAILED:\n%s", r.n, tail(log, 30))
-	}
+	r.Load(t, r.conn(charontest.Auth{Method: auth, ID: eapID, EAPID: eapID, Extra: extra}, charontest.Auth{Method: "psk", ID: gwID},
+		append([]string{charontest.PSKSecret("gw", testPSK, gwID)}, secrets...)...).String())
 }
 
 // TestSecgwdEAPMSCHAPv2: a road warrior authenticates with
@@ -173,7 +98,7 @@ func TestSecgwdEAPMSCHAPv2(t *testing.T) {
 	fr := radiustest.Start(t, gwNS, radiustest.Options{Secret: radiusSecret, Users: radiusUsers, EAPType: "mschapv2"})
 	gw.configure(t, eapLines("radius server 127.0.0.1 secret "+radiusSecret)...)
 	rw := rws[0]
-	rw.load(t, "eap-mschapv2", "alice", "", "", "\teap-alice {\n\t\tid = alice\n\t\tsecret = \"alice-password\"\n\t}\n")
+	rw.loadEAP(t, "eap-mschapv2", "alice", "", charontest.EAPSecret("alice", "alice", "alice-password"))
 
 	vip := rw.connect(t)
 	if vip != netip.MustParseAddr("10.9.0.5") {
@@ -213,7 +138,7 @@ func TestSecgwdEAPMSCHAPv2(t *testing.T) {
 	}
 
 	// A wrong password: FreeRADIUS rejects, secgwd refuses.
-	rw.load(t, "eap-mschapv2", "alice", "", "", "\teap-alice {\n\t\tid = alice\n\t\tsecret = \"not-her-password\"\n\t}\n")
+	rw.loadEAP(t, "eap-mschapv2", "alice", "", charontest.EAPSecret("alice", "alice", "not-her-password"))
 	rw.refused(t)
 	if log := gw.readLog(); !strings.Contains(log, "rejected the peer") {
 		t.Errorf("secgwd did not log the rejection:\n%s", tail(log, 20))
@@ -231,12 +156,8 @@ func TestSecgwdEAPTLS(t *testing.T) {
 		TLS: &radiustest.TLSFiles{ServerCert: pki.serverCert, ServerKey: pki.serverKey, CA: pki.ca}})
 	gw.configure(t, eapLines("radius server 127.0.0.1 secret "+radiusSecret)...)
 	rw := rws[0]
-	for n, data := range map[string][]byte{"x509ca/ca.pem": pki.ca, "x509/carol.pem": pki.clientCert, "pkcs8/carol.key": pki.clientKey} {
-		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rw.load(t, "eap-tls", "carol", "\t\t\tcerts = carol.pem\n\t\t\taaa_id = radius.example\n", "", "")
+	pki.giveCarol(t, rw)
+	rw.loadEAP(t, "eap-tls", "carol", "certs = carol.pem\naaa_id = radius.example")
 	if vip := rw.connect(t); vip != netip.MustParseAddr("10.9.0.7") {
 		t.Errorf("virtual IP %s, want the Framed-IP-Address 10.9.0.7", vip)
 	}
@@ -258,7 +179,7 @@ func TestSecgwdRADIUSFailover(t *testing.T) {
 		"radius server 127.0.0.2 priority 1 auth-port 1912 acct-port 1913 timeout 1 retries 1 secret "+radiusSecret,
 		"radius server 127.0.0.1 priority 2 secret "+radiusSecret)...)
 	rw := rws[0]
-	rw.load(t, "eap-mschapv2", "alice", "", "", "\teap-alice {\n\t\tid = alice\n\t\tsecret = \"alice-password\"\n\t}\n")
+	rw.loadEAP(t, "eap-mschapv2", "alice", "", charontest.EAPSecret("alice", "alice", "alice-password"))
 	rw.connect(t)
 	if log := gw.readLog(); !strings.Contains(log, "failed over") || !strings.Contains(log, "127.0.0.2:1912") {
 		t.Errorf("secgwd did not log the failover from 127.0.0.2:1912:\n%s", tail(log, 30))
@@ -314,6 +235,17 @@ func newTestPKI(t *testing.T) testPKI {
 	return p
 }
 
+// giveCarol puts carol's certificate and key, and the CA, in rw's
+// swanctl directories, for an EAP-TLS connection as carol.
+func (p testPKI) giveCarol(t *testing.T, rw *roadWarrior) {
+	t.Helper()
+	for n, data := range map[string][]byte{"x509ca/ca.pem": p.ca, "x509/carol.pem": p.clientCert, "pkcs8/carol.key": p.clientKey} {
+		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
 
 // TestSecgwdEAPOnlyTLS: RFC 5998 with charon, which always offers
@@ -335,11 +267,7 @@ func TestSecgwdEAPOnlyTLS(t *testing.T) {
 	}
 	gw.configure(t, lines...)
 	rw := rws[0]
-	for n, data := range map[string][]byte{"x509ca/ca.pem": pki.ca, "x509/carol.pem": pki.clientCert, "pkcs8/carol.key": pki.clientKey} {
-		if err := os.WriteFile(filepath.Join(rw.Dir, n), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pki.giveCarol(t, rw)
 	rw.loadEAPOnly(t)
 	if vip := rw.connect(t); vip != netip.MustParseAddr("10.9.0.7") {
 		t.Errorf("virtual IP %s, want 10.9.0.7", vip)
@@ -351,34 +279,8 @@ func TestSecgwdEAPOnlyTLS(t *testing.T) {
 
 // loadEAPOnly is carol's EAP-TLS connection that accepts a gateway
 // authenticated by EAP alone.
-func (r *eapWarrior) loadEAPOnly(t *testing.T) {
+func (r *roadWarrior) loadEAPOnly(t *testing.T) {
 	t.Helper()
-	r.Load(t, fmt.Sprintf(`connections {
-	rw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = 198.18.%d.1
-		vips = 0.0.0.0
-		proposals = %s
-		local {
-			auth = eap-tls
-			id = carol
-			eap_id = carol
-			certs = carol.pem
-			aaa_id = radius.example
-		}
-		remote {
-			auth = eap-tls
-			id = %s
-		}
-		children {
-			net {
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-`, r.addr, r.n, suiteGCM.charonIKE, gwID, gwNet4, suiteGCM.charonESP))
+	r.Load(t, r.conn(charontest.Auth{Method: "eap-tls", ID: "carol", EAPID: "carol", Extra: "certs = carol.pem\naaa_id = radius.example"},
+		charontest.Auth{Method: "eap-tls", ID: gwID}).String())
 }

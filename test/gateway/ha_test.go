@@ -138,6 +138,24 @@ func (g *gateway) waitHA(t *testing.T, what string, want ...string) {
 	}
 }
 
+// startPair starts secgwd on both nodes, the service address on node 1,
+// has configure configure each (node 1 or 2), and makes node 1 active and
+// node 2 standby by ha-notify once their sync link is up.
+func (top *haTopology) startPair(t *testing.T, configure func(g *gateway, node int)) (n1, n2 *gateway) {
+	t.Helper()
+	top.moveServiceAddress(t, "", top.node1)
+	n1, n2 = startGateway(t, top.node1), startGateway(t, top.node2)
+	for i, g := range []*gateway{n1, n2} {
+		configure(g, i+1)
+	}
+	n1.waitHA(t, "sync link up", "Role:             init", "Peer link:        up")
+	n1.haNotify(t, "g-wan", "master")
+	n2.haNotify(t, "g-wan", "backup")
+	n1.waitHA(t, "node 1 active", "Role:             active", "Peer role:        standby")
+	n2.waitHA(t, "node 2 standby", "Role:             standby", "Peer role:        active")
+	return n1, n2
+}
+
 // charonSPIs is what charon holds: the IKE SA's SPIs and the child SAs'.
 func charonSPIs(t *testing.T, ch *charon) string {
 	t.Helper()
@@ -167,18 +185,11 @@ func TestHAFailover(t *testing.T) {
 	t.Parallel()
 	requirePrerequisites(t)
 	top := newHATopology(t)
-	top.moveServiceAddress(t, "", top.node1)
-	n1, n2 := startGateway(t, top.node1), startGateway(t, top.node2)
-	ch := startCharon(t, top.charon)
-	for i, g := range []*gateway{n1, n2} {
+	n1, n2 := top.startPair(t, func(g *gateway, node int) {
 		g.configure(t, ourVPN(ourVPNName, suiteGCM, testPSK, policy4)...)
-		g.configureVRF(t, haConfig(i+1)...)
-	}
-	n1.waitHA(t, "sync link up", "Role:             init", "Peer link:        up")
-	n1.haNotify(t, "g-wan", "master")
-	n2.haNotify(t, "g-wan", "backup")
-	n1.waitHA(t, "node 1 active", "Role:             active", "Peer role:        standby")
-	n2.waitHA(t, "node 2 standby", "Role:             standby", "Peer role:        active")
+		g.configureVRF(t, haConfig(node)...)
+	})
+	ch := startCharon(t, top.charon)
 
 	ch.Load(t, swanctlConf(suiteGCM, testPSK, charonChildren(policy4)...))
 	ch.initiate(t, policy4.name)

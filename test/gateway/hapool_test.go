@@ -34,8 +34,8 @@ var haPoolLines = []string{
 // address.
 func haRoadWarrior(t *testing.T, top *haTopology, i int) *roadWarrior {
 	t.Helper()
-	r := &roadWarrior{ns: fmt.Sprintf("%s-r%d", top.hub, i), id: fmt.Sprintf("rw%d.example", i),
-		addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(20 + i)})}
+	r := &roadWarrior{ns: fmt.Sprintf("%s-r%d", top.hub, i), id: fmt.Sprintf("rw%d.example", i), n: i,
+		addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(20 + i)}), gw: gwOuter}
 	netnstest.NewNamed(t, r.ns)
 	port := fmt.Sprintf("r%d", i)
 	run(t, "ip", "-n", top.hub, "link", "add", port, "type", "veth", "peer", "name", "wan", "netns", r.ns)
@@ -43,38 +43,7 @@ func haRoadWarrior(t *testing.T, top *haTopology, i int) *roadWarrior {
 	run(t, "ip", "-n", r.ns, "addr", "add", r.addr.String()+"/24", "dev", "wan")
 	run(t, "ip", "-n", r.ns, "link", "set", "wan", "up")
 	r.Charon = charontest.Start(t, r.ns, charontest.Options{})
-	r.Load(t, fmt.Sprintf(`connections {
-	rw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = %s
-		vips = 0.0.0.0
-		proposals = %s
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-			net {
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-secrets {
-	ike-rw {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, r.addr, gwOuter, suiteGCM.charonIKE, r.id, gwID, gwNet4, suiteGCM.charonESP, r.id, gwID, testPSK))
+	r.loadPSK(t, r.id, testPSK)
 	return r
 }
 
@@ -88,15 +57,9 @@ func TestHAPoolFailover(t *testing.T) {
 	t.Parallel()
 	requirePrerequisites(t)
 	top := newHATopology(t)
-	top.moveServiceAddress(t, "", top.node1)
-	n1, n2 := startGateway(t, top.node1), startGateway(t, top.node2)
-	for i, g := range []*gateway{n1, n2} {
-		g.configureVRF(t, append(haConfig(i+1), haPoolLines...)...)
-	}
-	n1.waitHA(t, "sync link up", "Peer link:        up")
-	n1.haNotify(t, "g-wan", "master")
-	n2.haNotify(t, "g-wan", "backup")
-	n1.waitHA(t, "node 1 active", "Role:             active", "Peer role:        standby")
+	n1, n2 := top.startPair(t, func(g *gateway, node int) {
+		g.configureVRF(t, append(haConfig(node), haPoolLines...)...)
+	})
 	var rws []*roadWarrior
 	for i := 1; i <= 3; i++ {
 		rws = append(rws, haRoadWarrior(t, top, i))

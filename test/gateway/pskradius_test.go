@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -49,44 +48,6 @@ func pskRadiusLines(radius ...string) []string {
 		"vpn rw security-policy net local-ts subnet "+gwNet4)
 }
 
-// loadPSK gives the road warrior its connection "rw": PSK both ways as
-// id, with key.
-func (r *eapWarrior) loadPSK(t *testing.T, id, key string) {
-	t.Helper()
-	r.Load(t, fmt.Sprintf(`connections {
-	rw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = 198.18.%d.1
-		vips = 0.0.0.0
-		proposals = %s
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-			net {
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-secrets {
-	ike-rw {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, r.addr, r.n, suiteGCM.charonIKE, id, gwID, gwNet4, suiteGCM.charonESP, id, gwID, key))
-}
-
 // TestSecgwdPSKRadius: two road warriors authenticate with the PSKs
 // FreeRADIUS holds for their identities (one entry accepting any
 // User-Password, one checking secgwd's): each gets the Framed-IP-Address
@@ -105,7 +66,7 @@ func TestSecgwdPSKRadius(t *testing.T) {
 	dave.loadPSK(t, "dave.example", "dave-psk-from-radius")
 
 	for _, c := range []struct {
-		rw  *eapWarrior
+		rw  *roadWarrior
 		vip netip.Addr
 	}{{carol, netip.MustParseAddr("10.9.0.7")}, {dave, netip.MustParseAddr("10.9.0.8")}} {
 		if vip := c.rw.connect(t); vip != c.vip {

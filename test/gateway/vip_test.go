@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,14 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"secgw/internal/netnsutil/netnstest"
 	"secgw/test/charontest"
 )
 
 // Remote access (RFC 7296 §2.19, §3.15): secgwd as the concentrator of
-// road warriors that ask for a virtual IP.
-//
-//	10.1.0.1 [secgwd] 198.18.N.1 --veth-- 198.18.N.2 [charon rwN, vips = 0.0.0.0]
+// road warriors (roadwarrior_test.go) that ask for a virtual IP.
 
 // rwPoolLines configure secgwd's VPN "rw": any identity with the PSK, an
 // address of pool rwpool (two addresses, a DNS server), the protected
@@ -34,93 +30,19 @@ var rwPoolLines = []string{
 	"vpn rw security-policy net local-ts subnet " + gwNet4,
 }
 
-// roadWarrior is one charon asking for a virtual IP, in its own
-// namespace; resolv is the file its resolve plugin writes the DNS
-// servers it receives to.
-type roadWarrior struct {
-	*charontest.Charon
-	ns, id, resolv string
-	addr           netip.Addr
-}
-
-// newRoadWarriors creates secgwd's namespace (10.1.0.1 on loopback) and
-// n road warrior namespaces, each on its own veth pair, and starts a
-// charon in each with a connection "rw" to secgwd.
+// newRoadWarriors creates secgwd's namespace and n road warriors
+// (newWarriors) with the resolve plugin, each with a connection "rw" to
+// secgwd by PSK.
 func newRoadWarriors(t *testing.T, n int) (gwNS string, rws []*roadWarrior) {
 	t.Helper()
-	requirePrerequisites(t)
-	id := netnstest.Name(nsPrefix, topoSeq.Add(1))
-	gwNS = id + "-g"
-	gw := netnstest.NewNamed(t, gwNS)
-	netnstest.LoAddr(t, netnstest.Handle(t, gw), netip.PrefixFrom(gwInner4, 32))
-	for i := 1; i <= n; i++ {
-		r := &roadWarrior{ns: fmt.Sprintf("%s-r%d", id, i), id: fmt.Sprintf("rw%d.example", i),
-			addr: netip.AddrFrom4([4]byte{198, 18, byte(i), 2}), resolv: filepath.Join(t.TempDir(), "resolv.conf")}
-		ns := netnstest.NewNamed(t, r.ns)
-		netnstest.Veth(t, gw, ns, fmt.Sprintf("veth-rw%d", i), "veth-gw",
-			netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i), 1}), 24), netip.PrefixFrom(r.addr, 24))
-		r.Charon = charontest.Start(t, r.ns, charontest.Options{Plugins: "attr resolve",
-			PluginConf: "\t\tresolve {\n\t\t\tfile = " + r.resolv + "\n\t\t}"})
-		r.Load(t, fmt.Sprintf(`connections {
-	rw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = 198.18.%d.1
-		vips = 0.0.0.0
-		proposals = %s
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-			net {
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-secrets {
-	ike-rw {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, r.addr, i, suiteGCM.charonIKE, r.id, gwID, gwNet4, suiteGCM.charonESP, r.id, gwID, testPSK))
-		rws = append(rws, r)
+	gwNS, rws = newWarriors(t, n, func(r *roadWarrior) charontest.Options {
+		r.resolv = filepath.Join(t.TempDir(), "resolv.conf")
+		return charontest.Options{Plugins: "attr resolve", PluginConf: "\t\tresolve {\n\t\t\tfile = " + r.resolv + "\n\t\t}"}
+	})
+	for _, r := range rws {
+		r.loadPSK(t, r.id, testPSK)
 	}
 	return gwNS, rws
-}
-
-var vipRE = regexp.MustCompile(`local-vips=\[([0-9a-f.:]+)\]`)
-
-// connect initiates the road warrior's tunnel and returns the virtual
-// IP charon got (swanctl --list-sas).
-func (r *roadWarrior) connect(t *testing.T) netip.Addr {
-	t.Helper()
-	if out, err := r.Swanctl("--initiate", "--child", "net", "--timeout", "15"); err != nil {
-		t.Fatalf("%s: swanctl --initiate: %v\n%s", r.id, err, out)
-	}
-	out, _ := r.Swanctl("--list-sas", "--raw")
-	m := vipRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("%s: no virtual IP in swanctl --list-sas --raw:\n%s", r.id, out)
-	}
-	return netip.MustParseAddr(m[1])
-}
-
-// disconnect deletes the road warrior's IKE SA (secgwd is told).
-func (r *roadWarrior) disconnect(t *testing.T) {
-	t.Helper()
-	if out, err := r.Swanctl("--terminate", "--ike", "rw", "--timeout", "10"); err != nil {
-		t.Fatalf("%s: swanctl --terminate: %v\n%s", r.id, err, out)
-	}
 }
 
 // TestSecgwdRoadWarriors: charon road warriors (vips = 0.0.0.0) get an

@@ -2,6 +2,7 @@ package soak
 
 import (
 	"fmt"
+	"secgw/test/charontest"
 	"strings"
 )
 
@@ -25,40 +26,13 @@ func bConfig() string {
 // child per policy of A's to-c, proposals that accept A's defaults and
 // templates (AES-CTR included: A may propose it), start_action none.
 func charonConf() string {
-	var cs strings.Builder
+	c := charontest.Conn{Name: "secgw", LocalAddrs: cOuter.String(), RemoteAddrs: aToC.String(),
+		Proposals: "aes256gcm16-prfsha256-ecp256-curve25519-modp3072,aes128-sha256-modp2048-curve25519-ecp256-modp3072",
+		Local:     charontest.Auth{Method: "psk", ID: idC}, Remote: charontest.Auth{Method: "psk", ID: idA},
+		Secrets: []string{charontest.PSKSecret("secgw", psk, idC, idA)}}
 	for i := range nets {
-		fmt.Fprintf(&cs, `			%s {
-				local_ts = %s
-				remote_ts = %s
-				esp_proposals = aes256gcm16,aes128-sha256,aes128ctr-sha256
-				start_action = none
-			}
-`, policyName("to-c", i), subnet('c', i), subnet('a', i))
+		c.Children = append(c.Children, charontest.Child{Name: policyName("to-c", i), LocalTS: subnet('c', i), RemoteTS: subnet('a', i),
+			ESPProposals: "aes256gcm16,aes128-sha256,aes128ctr-sha256"})
 	}
-	return fmt.Sprintf(`connections {
-	secgw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = %s
-		proposals = aes256gcm16-prfsha256-ecp256-curve25519-modp3072,aes128-sha256-modp2048-curve25519-ecp256-modp3072
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-%s		}
-	}
-}
-secrets {
-	ike-secgw {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, cOuter, aToC, idC, idA, cs.String(), idC, idA, psk)
+	return c.String()
 }

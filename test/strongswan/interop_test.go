@@ -62,38 +62,10 @@ const (
 
 // swanctlConf is charon's side: connection "secgw", child "net", one PSK.
 func swanctlConf(s suite, psk string, top *topology) string {
-	return fmt.Sprintf(`connections {
-	secgw {
-		version = 2
-		local_addrs = %s
-		remote_addrs = %s
-		proposals = %s
-		local {
-			auth = psk
-			id = %s
-		}
-		remote {
-			auth = psk
-			id = %s
-		}
-		children {
-			net {
-				local_ts = %s
-				remote_ts = %s
-				esp_proposals = %s
-				start_action = none
-			}
-		}
-	}
-}
-secrets {
-	ike-secgw {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, top.charonAddr, top.ourAddr, s.charonIKE, charonID, ourID, charonNet, ourNet, s.charonESP, charonID, ourID, psk)
+	return charontest.Conn{Name: "secgw", LocalAddrs: top.charonAddr.String(), RemoteAddrs: top.ourAddr.String(),
+		Proposals: s.charonIKE, ESPProposals: s.charonESP, LocalTS: charonNet, RemoteTS: ourNet,
+		Local: charontest.Auth{Method: "psk", ID: charonID}, Remote: charontest.Auth{Method: "psk", ID: ourID},
+		Secrets: []string{charontest.PSKSecret("secgw", psk, charonID, ourID)}}.String()
 }
 
 // ourConf is our side, VPN "v1", in vsr CLI lines under "/ vrf main ike".

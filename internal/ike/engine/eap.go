@@ -7,7 +7,6 @@ import (
 
 	"secgw/internal/ike/config"
 	ikecrypto "secgw/internal/ike/crypto"
-	"secgw/internal/ike/proposal"
 	"secgw/internal/ike/wire"
 )
 
@@ -180,16 +179,7 @@ func (sa *ikeSA) startEAP(ps []wire.Payload) []wire.Payload {
 	peerEAPOnly := wire.FindNotify(ps, wire.NotifyEAPOnlyAuthentication) != nil
 	var vpn *config.VPN
 	for _, v := range sa.candidates {
-		if v.RemoteAAA != config.AAAEAP {
-			continue
-		}
-		if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idi) {
-			continue
-		}
-		if idr != nil && !v.LocalID.IsZero() && !v.LocalID.Matches(idr) {
-			continue
-		}
-		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true}); !ok {
+		if !sa.aaaVPNMatches(v, config.AAAEAP, idi, idr) {
 			continue
 		}
 		if !ownCredential(v) && !peerEAPOnly {
@@ -250,18 +240,7 @@ func (e *Engine) resumeEAP(sa *ikeSA, gen uint64, d Datagram, r AAAReply) {
 		return
 	}
 	st.pending = false
-	m := &wire.Message{Header: st.pendingMsg}
-	resp := sa.eapReply(r)
-	sa.respond(d, m, resp)
-	if sa.state == stateDeleted || sa.closeAfterResponse {
-		e.removeSA(sa)
-	}
-	// As handleRequest: what the request leads to comes after our answer.
-	after := w.afterResponse
-	w.afterResponse = nil
-	for _, f := range after {
-		f()
-	}
+	sa.answer(d, &wire.Message{Header: st.pendingMsg}, sa.eapReply(r))
 }
 
 // eapReply turns the AAA server's answer into our IKE_AUTH response.
@@ -345,7 +324,7 @@ func (sa *ikeSA) finishEAP(ps []wire.Payload) []wire.Payload {
 	if sa.mobikeNegotiated(first); sa.mobike {
 		resp = append(resp, sa.mobikeNotify()...)
 	}
-	if cp, child := sa.respondCPAAA(first, st.attrs); !child {
+	if cp, child := sa.respondCPWith(first, st.attrs); !child {
 		resp = append(resp, cp...) // INTERNAL_ADDRESS_FAILURE: no child SA (RFC 7296 §3.10.1)
 	} else {
 		resp = append(resp, cp...) // the CFG_REPLY (eap_vip.go)

@@ -126,24 +126,23 @@ func eapPair(t *testing.T, aaa *fakeAAA, ownPSK bool) (a, b *peer, aspi uint64, 
 			v.IkePolicy.PreSharedKey = nil
 		}
 	}, func(o *engine.Options) { o.AAA = aaa })
-	if err := a.e.Initiate("to-b"); err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, a, b) // IKE_SA_INIT request
-	deliver(t, b, a) // IKE_SA_INIT response
-	d = drop(t, a)   // A's own IKE_AUTH (with AUTH): we play the EAP initiator
-	aspi, _ = onlySA(t, a)
-	raw, _ := message(t, d)
-	ps, err := a.e.OpenForTest(aspi, raw, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A's own IKE_AUTH (with AUTH) is not delivered: we play the EAP
+	// initiator with its payloads.
+	aspi, d, ps := authRequest(t, a, b)
+	return a, b, aspi, withoutAuth(ps), d
+}
+
+// withoutAuth is the payloads of A's IKE_AUTH request without its AUTH
+// and CERT: the first request of an EAP initiator (RFC 7296 §2.16).
+func withoutAuth(ps []wire.Payload) (first []wire.Payload) {
 	for _, p := range ps {
-		if _, ok := p.(*wire.Auth); !ok {
+		switch p.(type) {
+		case *wire.Auth, *wire.Certificate:
+		default:
 			first = append(first, p)
 		}
 	}
-	return a, b, aspi, first, d
+	return first
 }
 
 // exchange sends ps as A's IKE_AUTH request id and returns B's response,
@@ -479,24 +478,8 @@ func TestEAPRadiusPool(t *testing.T) {
 		v.VipPool = []string{"radius"}
 		v.SecurityPolicy["net"].RemoteTs = nil
 	}, func(o *engine.Options) { o.AAA = aaa })
-	if err := a.e.Initiate("to-b"); err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, a, b)
-	deliver(t, b, a)
-	d := drop(t, a)
-	aspi, _ := onlySA(t, a)
-	raw, _ := message(t, d)
-	ps, err := a.e.OpenForTest(aspi, raw, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var first []wire.Payload
-	for _, p := range ps {
-		if _, ok := p.(*wire.Auth); !ok {
-			first = append(first, p)
-		}
-	}
+	aspi, d, ps := authRequest(t, a, b)
+	first := withoutAuth(ps)
 	first = append(first, &wire.Configuration{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{
 		{Type: wire.CPInternalIP4Address}, {Type: wire.CPInternalIP4DNS}}})
 	req := eapOf(t, exchange(t, a, b, aspi, d, 1, first))
@@ -538,26 +521,8 @@ func TestEAPCertificateGateway(t *testing.T) {
 		o.Config.PKI = sb.pki(t)
 		o.AAA = aaa
 	})
-	if err := a.e.Initiate("to-b"); err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, a, b)
-	deliver(t, b, a)
-	d := drop(t, a)
-	aspi, _ := onlySA(t, a)
-	raw, _ := message(t, d)
-	ps, err := a.e.OpenForTest(aspi, raw, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var first []wire.Payload
-	for _, p := range ps {
-		switch p.(type) {
-		case *wire.Auth, *wire.Certificate:
-		default:
-			first = append(first, p)
-		}
-	}
+	aspi, d, ps := authRequest(t, a, b)
+	first := withoutAuth(ps)
 	resp := exchange(t, a, b, aspi, d, 1, first)
 	auth := findP[*wire.Auth](resp)
 	if findP[*wire.Certificate](resp) == nil || auth == nil || auth.Method == wire.AuthSharedKeyMIC {

@@ -138,7 +138,9 @@ func TestInitMalformed(t *testing.T) {
 // delivered, with its decrypted payloads.
 func authRequest(t *testing.T, a, b *peer) (aspi uint64, d engine.Datagram, ps []wire.Payload) {
 	t.Helper()
-	a.e.Initiate("to-b")
+	if err := a.e.Initiate("to-b"); err != nil {
+		t.Fatal(err)
+	}
 	deliver(t, a, b) // IKE_SA_INIT request
 	deliver(t, b, a) // IKE_SA_INIT response
 	aspi, _ = onlySA(t, a)

@@ -96,21 +96,29 @@ func (sa *ikeSA) pskAAAVPN(idi, idr *wire.Identification, auth *wire.Auth) *conf
 		return nil
 	}
 	for _, v := range sa.candidates {
-		if v.RemoteAAA != config.AAAPSK {
-			continue
+		if sa.aaaVPNMatches(v, config.AAAPSK, idi, idr) {
+			return v
 		}
-		if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idi) {
-			continue
-		}
-		if idr != nil && !v.LocalID.IsZero() && !v.LocalID.Matches(idr) {
-			continue
-		}
-		if _, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true}); !ok {
-			continue
-		}
-		return v
 	}
 	return nil
+}
+
+// aaaVPNMatches reports whether candidate v authenticates its peers by
+// the AAA method m and matches the IKE_AUTH request: the peer's identity
+// idi, the identity idr it asked us for (if any, RFC 7296 §3.5), and the
+// IKE proposal the SA accepted (a later KE may differ: IgnoreKE).
+func (sa *ikeSA) aaaVPNMatches(v *config.VPN, m config.AAAMethod, idi, idr *wire.Identification) bool {
+	if v.RemoteAAA != m {
+		return false
+	}
+	if !v.RemoteID.IsZero() && !v.RemoteID.Matches(idi) {
+		return false
+	}
+	if idr != nil && !v.LocalID.IsZero() && !v.LocalID.Matches(idr) {
+		return false
+	}
+	_, ok := proposal.Select(v.IKEProposals, []wire.Proposal{sa.acceptedIKE()}, proposal.Options{IgnoreKE: true, MatchAddKE: true})
+	return ok
 }
 
 // startPSKAAA asks the AAA server for the key of the peer of request m
@@ -152,17 +160,7 @@ func (e *Engine) resumePSKAAA(sa *ikeSA, st *pskAAAState, d Datagram, r AAAReply
 		return
 	}
 	sa.pskAAA = nil
-	resp := sa.pskAAAReply(st, r)
-	sa.respond(d, &wire.Message{Header: st.msg}, resp)
-	if sa.state == stateDeleted || sa.closeAfterResponse {
-		e.removeSA(sa)
-	}
-	// As handleRequest: what the request leads to comes after our answer.
-	after := w.afterResponse
-	w.afterResponse = nil
-	for _, f := range after {
-		f()
-	}
+	sa.answer(d, &wire.Message{Header: st.msg}, sa.pskAAAReply(st, r))
 }
 
 // pskAAAReply checks the peer's AUTH with the key of the server's answer
@@ -200,11 +198,11 @@ func (sa *ikeSA) pskAAAFail(st *pskAAAState, level slog.Level, why string) []wir
 }
 
 // respondCPVia is respondCP (vip.go), or, for a peer the AAA server
-// authenticated (via), respondCPAAA with the pool 'radius' of its
-// Access-Accept (eap_vip.go).
+// authenticated (via), respondCPWith the attributes of its
+// Access-Accept (pool 'radius', eap_vip.go).
 func (sa *ikeSA) respondCPVia(ps []wire.Payload, via *pskAAAAuth) ([]wire.Payload, bool) {
 	if via == nil {
 		return sa.respondCP(ps)
 	}
-	return sa.respondCPAAA(ps, via.attrs)
+	return sa.respondCPWith(ps, via.attrs)
 }

@@ -405,6 +405,15 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	default:
 		return // RFC 7296 §2.21: an unknown exchange type is dropped
 	}
+	sa.answer(d, m, resp)
+}
+
+// answer sends resp, the response to request m, removes the SA if the
+// exchange ended it, then runs what the request leads to: for
+// handleRequest, and for a request parked for the AAA server
+// (resumeEAP, resumePSKAAA) once the server answered. The worker's lock
+// is held.
+func (sa *ikeSA) answer(d Datagram, m *wire.Message, resp []wire.Payload) {
 	sa.respond(d, m, resp)
 	if sa.state == stateDeleted || sa.closeAfterResponse {
 		sa.w.e.removeSA(sa)

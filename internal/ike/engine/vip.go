@@ -120,9 +120,21 @@ func cpRequest(req []netip.Addr) *wire.Configuration {
 // without an address attribute, gets no reply (RFC 7296 §3.15: the
 // responder need not honour it); the child SA then goes as usual.
 func (sa *ikeSA) respondCP(ps []wire.Payload) (out []wire.Payload, child bool) {
+	if sa.w.e.o.VIPs == nil {
+		return nil, true
+	}
+	return sa.respondCPWith(ps, AAAAttrs{})
+}
+
+// respondCPWith is respondCP for a peer whose AAA server sent attrs (zero
+// for one it did not authenticate): the VPN's pools in order, where
+// 'radius' is the SA's own pool of the Access-Accept's addresses
+// (eap_vip.go). A requested family that no pool can serve is
+// INTERNAL_ADDRESS_FAILURE.
+func (sa *ikeSA) respondCPWith(ps []wire.Payload, attrs AAAAttrs) (out []wire.Payload, child bool) {
 	cp := find[*wire.Configuration](ps, func(c *wire.Configuration) bool { return c.CFGType == wire.CFGRequest })
-	vips := sa.w.e.o.VIPs
-	if cp == nil || len(sa.vpn.VIPPools()) == 0 || vips == nil {
+	pools := sa.vpn.VIPPools()
+	if cp == nil || len(pools) == 0 {
 		return nil, true
 	}
 	// At most one address per family: the responder sends no more
@@ -136,21 +148,24 @@ func (sa *ikeSA) respondCP(ps []wire.Payload) (out []wire.Payload, child bool) {
 	if !want4 && !want6 {
 		return nil, true
 	}
+	vips := sa.w.e.o.VIPs
 	id := sa.peerID.String()
 	var got []VIPLease
 	for _, v6 := range []bool{false, true} {
 		if (v6 && !want6) || (!v6 && !want4) {
 			continue
 		}
-		l, err := vips.Assign(sa.vpn.VIPPools(), id, v6)
+		l, err := sa.leaseFrom(pools, id, v6, attrs)
 		if err != nil {
 			for _, g := range got {
-				vips.Release(g)
+				if g.Pool != RADIUSPool && vips != nil {
+					vips.Release(g)
+				}
 			}
 			sa.w.e.vipFailures.Add(1)
 			sa.lastError = wire.NotifyInternalAddressFailure
 			sa.log().Warn("no virtual IP for the peer: INTERNAL_ADDRESS_FAILURE, no child SA",
-				"peer-id", id, "pools", sa.vpn.VIPPools(), "err", err)
+				"peer-id", id, "pools", pools, "ipv6", v6, "err", err)
 			// Counted in the statistics as internal-address-failure.
 			sa.w.e.emit(Event{Kind: ChildFailed, SA: sa.uid, VPN: sa.vpn.Name,
 				Reason: "INTERNAL_ADDRESS_FAILURE sent: no virtual IP left in the pools"})
@@ -158,6 +173,9 @@ func (sa *ikeSA) respondCP(ps []wire.Payload) (out []wire.Payload, child bool) {
 		}
 		got = append(got, l)
 	}
+	// The radius leases ride along with the others: releaseVIPs hands
+	// them to VIPs.Release, which knows no pool of that name (the model
+	// forbids one) and leaves them.
 	sa.vip = &vipState{remote: got}
 	reply := &wire.Configuration{CFGType: wire.CFGReply}
 	for _, l := range got {
