@@ -102,7 +102,7 @@ type ikeBind struct {
 	ike               func() *ikesvc.Service
 	ikePort, nattPort uint16
 	mu                sync.Mutex
-	binds map[netip.Addr]sendBind
+	binds             map[netip.Addr]sendBind
 }
 
 // sendBind is the send-only UDPBind over one NAT-T socket.
