@@ -141,7 +141,7 @@ type Daemon struct {
 	dataplane  dataplane.Dataplane
 	programmer *childsa.Programmer
 	ike        *ikesvc.Service
-	vrfs       *vrfs // the IKE instances of the vrfs other than main
+	vrfs       *vrfs         // the IKE instances of the vrfs other than main
 	pools      *pool.Manager // the leases of the virtual IP pools (vip.go)
 	vips       *vipHost
 	// userspace is set with the userspace dataplane, routes with it and
