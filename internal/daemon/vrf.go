@@ -267,9 +267,10 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		supportsESP = s.SupportsESP
 	}
 	in.ike = ikesvc.New(ikesvc.Options{
-		VRF:           name,
-		InVRF:         enter,
-		Logger:        logger,
+		VRF:   name,
+		InVRF: enter,
+		// The engine and the manager name the vrf themselves.
+		Logger:        d.cfg.Logger,
 		Dataplane:     eng,
 		DataplaneKind: kind,
 		OnESPBorrow:   in.onESP,
