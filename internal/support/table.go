@@ -37,7 +37,7 @@ type Row struct {
 // The features refused nodes wait for.
 const (
 	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
-	featureVRF      = "IKE and routes in a vrf other than main"
+	featureVRF      = "vrf main only in this release (the IKE instance of another vrf runs without it; routes go only to the IKE vrf)"
 	featureSNMP     = "SNMP"
 	featureVerify   = "VPN monitor datapath verification (a new child SA's routes withheld until an echo through it is answered)"
 )
