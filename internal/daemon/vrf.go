@@ -396,7 +396,14 @@ func (v *vrfs) state(dev *generated.Device, secrets bool) {
 	defer v.mu.Unlock()
 	for name, in := range v.inst {
 		n := name
-		dev.Vrf[n] = &generated.SecgwVrf_Vrf{Name: &n, Ike: in.ike.State(secrets)}
+		ike := in.ike.State(secrets)
+		ike.Namespace = generated.SecgwVrf_Vrf_Ike_Namespace_present
+		dev.Vrf[n] = &generated.SecgwVrf_Vrf{Name: &n, Ike: ike}
+	}
+	for name := range v.missing {
+		n := name
+		dev.Vrf[n] = &generated.SecgwVrf_Vrf{Name: &n,
+			Ike: &generated.SecgwVrf_Vrf_Ike{Namespace: generated.SecgwVrf_Vrf_Ike_Namespace_missing}}
 	}
 }
 

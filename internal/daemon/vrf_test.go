@@ -101,6 +101,11 @@ func TestVRFInstances(t *testing.T) {
 	}) {
 		t.Fatalf("vrf %s's SAs outlived its namespace:\n%s", cust, a.rpc(t, ikeSAFilterIn(cust)))
 	}
+	nsFilter := `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>` + cust +
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><namespace/></ike></vrf></filter></get>`
+	if !poll.Until(5*time.Second, func() bool { return strings.Contains(a.rpc(t, nsFilter), "<namespace>missing</namespace>") }) {
+		t.Errorf("vrf %s's state does not report its namespace missing:\n%s", cust, a.rpc(t, nsFilter))
+	}
 	if !established(a, "main") {
 		t.Errorf("vrf main's SA went down with vrf %s's namespace", cust)
 	}
@@ -115,5 +120,8 @@ func TestVRFInstances(t *testing.T) {
 	}
 	if !poll.Until(15*time.Second, func() bool { return established(a, cust) && established(b, cust) }) {
 		t.Fatalf("vrf %s: no IKE SA after its namespace came back:\nA %s", cust, a.rpc(t, ikeSAFilterIn(cust)))
+	}
+	if st := a.rpc(t, nsFilter); !strings.Contains(st, "<namespace>present</namespace>") {
+		t.Errorf("vrf %s's state after its namespace came back:\n%s", cust, st)
 	}
 }
