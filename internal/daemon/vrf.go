@@ -411,10 +411,21 @@ func (v *vrfs) state(dev *generated.Device, secrets bool) {
 func (v *vrfs) Name() string { return "vrfs" }
 
 // Prepare implements datastore.Subscriber: every running instance
-// prepares the commit (each reads only its vrf's changes).
+// prepares the commit (each reads only its vrf's changes), and the vrfs
+// that run no instance yet (added by the commit, or whose namespace is
+// missing) are checked by a dry run, so that what their instance would
+// refuse (svti-id-in/out, TCP encapsulation, an ESP suite the userspace
+// dataplane lacks) is refused now rather than ignored when it starts.
 func (v *vrfs) Prepare(tx *datastore.Tx) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	for _, name := range wantedVRFs(tx.New) {
+		if v.inst[name] == nil {
+			if err := v.dryPrepare(name, tx); err != nil {
+				return fmt.Errorf("vrf %s: %w", name, err)
+			}
+		}
+	}
 	var done []*vrfInstance
 	for _, in := range v.inst {
 		if err := in.prepare(tx); err != nil {
@@ -456,6 +467,32 @@ func (v *vrfs) Abort(tx *datastore.Tx) {
 	for _, in := range v.inst {
 		in.abort(tx)
 	}
+}
+
+// errDryRun is what a dry run's InVRF answers: it opens no socket.
+var errDryRun = errors.New("daemon: dry run")
+
+// dryPrepare prepares tx on a throwaway IKE service with the options of
+// vrf name's instance (open), without sockets, and aborts it.
+func (v *vrfs) dryPrepare(name string, tx *datastore.Tx) error {
+	var us *userspace.Dataplane // SupportsESP reads no instance
+	var supportsESP func(ikecrypto.Suite) bool
+	kind := DataplaneUserspace
+	if v.d.cfg.Dataplane == DataplaneFake {
+		kind = ""
+	} else {
+		supportsESP = us.SupportsESP
+	}
+	s := ikesvc.New(ikesvc.Options{VRF: name, DataplaneKind: kind, SupportsESP: supportsESP, NoIfID: true,
+		Dataplane: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dataplane.NewFake()}),
+		InVRF:     func(func() error) error { return errDryRun }, HostAddrs: func() []netip.Addr { return nil },
+		OtherVRFsRun: true, TCPStreams: false})
+	defer s.Close()
+	if err := s.Prepare(tx); err != nil {
+		return err
+	}
+	s.Abort(tx)
+	return nil
 }
 
 func (in *vrfInstance) prepare(tx *datastore.Tx) error {

@@ -125,3 +125,31 @@ func TestVRFInstances(t *testing.T) {
 		t.Errorf("vrf %s's state after its namespace came back:\n%s", cust, st)
 	}
 }
+
+// TestVRFRefusedBeforeItRuns: a commit that adds a vrf whose namespace
+// does not exist yet is accepted (the vrf starts when it appears), but
+// what its instance would refuse is refused at once: listen-tcp (ESP
+// over TCP needs the userspace dataplane's streams, which an instance of
+// another vrf does not carry), svti-id-out (no XFRM interfaces).
+func TestVRFRefusedBeforeItRuns(t *testing.T) {
+	a := startGateway(t, "a", 17560)
+	vrf := netnstest.Name("vrfr", 1) // no such namespace
+	a.configureIn(t, vrf, vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.3.0.0/16"))
+	nsFilter := `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>` + vrf +
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><namespace/></ike></vrf></filter></get>`
+	if st := a.rpc(t, nsFilter); !strings.Contains(st, "<namespace>missing</namespace>") {
+		t.Errorf("vrf %s without its namespace:\n%s", vrf, st)
+	}
+	for _, body := range []string{
+		`<global-options><listen-tcp>true</listen-tcp></global-options>`,
+		`<vpn><name>v</name><security-policy><name>net</name><svti-id-out>100</svti-id-out></security-policy></vpn>`,
+	} {
+		a.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+vrf+
+			`</name><ike xmlns="urn:secgw:yang:secgw-ike">`+body+`</ike></vrf></config></edit-config>`)
+		_, err := a.s.Exec(gonetconf.RawMethod(`<commit/>`))
+		if err == nil || !strings.Contains(err.Error(), "vrf "+vrf) {
+			t.Errorf("commit of %s in vrf %s: %v, want a refusal naming the vrf", body, vrf, err)
+		}
+		a.rpc(t, `<discard-changes/>`)
+	}
+}
