@@ -27,6 +27,7 @@ import (
 	"secgw/internal/ikesvc"
 	"secgw/internal/netnsutil"
 	"secgw/internal/routes"
+	"secgw/internal/rpcerr"
 )
 
 // NetnsDir is where ip netns keeps the named network namespaces: vrf
@@ -420,6 +421,9 @@ func (v *vrfs) Prepare(tx *datastore.Tx) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, name := range wantedVRFs(tx.New) {
+		if err := checkInject(name, tx.New); err != nil {
+			return err
+		}
 		if v.inst[name] == nil {
 			if err := v.dryPrepare(name, tx); err != nil {
 				return fmt.Errorf("vrf %s: %w", name, err)
@@ -467,6 +471,29 @@ func (v *vrfs) Abort(tx *datastore.Tx) {
 	for _, in := range v.inst {
 		in.abort(tx)
 	}
+}
+
+// checkInject refuses, in vrf name (not main), inject-routes with a vrf:
+// the instance installs a child SA's routes in its own namespace only,
+// and support's table lets vrf main through (in main, its own vrf), which
+// here would name another vrf. (inject-routes needs svti-id-out, which
+// the userspace dataplane of another vrf refuses today: this guards the
+// day a vrf gets XFRM interfaces.)
+func checkInject(name string, dev *generated.Device) error {
+	ike := ikeOfVRF(name, dev)
+	if ike == nil {
+		return nil
+	}
+	for vn, vpn := range ike.Vpn {
+		for pn, p := range vpn.SecurityPolicy {
+			if ir := p.InjectRoutes; ir != nil && ir.Vrf != nil {
+				return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported,
+					Message: fmt.Sprintf("vrf %s: vpn %s security-policy %s inject-routes vrf %s: routes go only to the IKE vrf in this release (leave vrf unset)",
+						name, vn, pn, *ir.Vrf)}
+			}
+		}
+	}
+	return nil
 }
 
 // errDryRun is what a dry run's InVRF answers: it opens no socket.

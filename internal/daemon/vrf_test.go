@@ -130,7 +130,8 @@ func TestVRFInstances(t *testing.T) {
 // does not exist yet is accepted (the vrf starts when it appears), but
 // what its instance would refuse is refused at once: listen-tcp (ESP
 // over TCP needs the userspace dataplane's streams, which an instance of
-// another vrf does not carry), svti-id-out (no XFRM interfaces).
+// another vrf does not carry), svti-id-out (no XFRM interfaces; and
+// with it inject-routes, which needs svti-id-out).
 func TestVRFRefusedBeforeItRuns(t *testing.T) {
 	a := startGateway(t, "a", 17560)
 	vrf := netnstest.Name("vrfr", 1) // no such namespace
