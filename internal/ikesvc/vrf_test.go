@@ -2,14 +2,19 @@ package ikesvc
 
 import (
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"testing"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/datastore"
 	"secgw/internal/ike/engine/enginetest"
 	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
+	"secgw/internal/pkitest"
+	"secgw/internal/poll"
 	"secgw/internal/schema"
 )
 
@@ -105,5 +110,36 @@ func TestVRFInstances(t *testing.T) {
 	}
 	if _, err := cust.Flush(t.Context(), Target{VRF: "cust1", IKESA: &IKESelector{VPN: "v"}}); err != nil {
 		t.Errorf("flush vrf cust1: %v", err)
+	}
+}
+
+// TestCRLFetchInVRF: the CRL of a Service in another vrf is fetched from
+// inside the vrf's namespace: the distribution point listens on
+// 127.0.0.1 there only, where the host's loopback has nothing.
+func TestCRLFetchInVRF(t *testing.T) {
+	netnstest.RequireRoot(t)
+	ns := netnstest.NewNS(t)
+	if err := netnsutil.LinkUp(netnstest.Handle(t, ns), "lo"); err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	netnstest.In(t, ns, func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return err })
+	ca := pkitest.NewCA(t, "ca", pkitest.P256)
+	var crl []byte
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(crl) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/ca.crl"
+	revoked := ca.Issue(t, "r", pkitest.P256, pkitest.Options{CRL: url})
+	crl = ca.CRL(t, revoked)
+	s := newServiceOn(t, Options{VRF: "cust1", InVRF: func(fn func() error) error { return netnsutil.Run(ns, fn) },
+		Dataplane: enginetest.NewDataplane()})
+	c := s.crlFetcher()
+	c.Revoked(revoked.Cert, ca.Cert) // starts the fetch
+	if !poll.Until(5*time.Second, func() bool { _, known := c.Revoked(revoked.Cert, ca.Cert); return known }) {
+		t.Fatal("CRL never fetched from inside the vrf")
+	}
+	if r, _ := c.Revoked(revoked.Cert, ca.Cert); !r {
+		t.Error("listed certificate not revoked")
 	}
 }
