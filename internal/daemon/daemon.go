@@ -116,6 +116,9 @@ type Config struct {
 	// negative value removes the bound.
 	XPathMaxSteps int64
 	XPathTimeout  time.Duration
+	// NetnsDir is where the named network namespaces of the vrfs other
+	// than main are bound; "" is NetnsDir (/run/netns, ip netns's).
+	NetnsDir string
 	// MemoryLimit is the Go runtime's soft memory limit in bytes, or
 	// MemoryLimitAuto (0, the default: it follows the live heap, see
 	// memlimit.go) or MemoryLimitOff (the runtime's default, GOMEMLIMIT).
@@ -138,6 +141,7 @@ type Daemon struct {
 	dataplane  dataplane.Dataplane
 	programmer *childsa.Programmer
 	ike        *ikesvc.Service
+	vrfs       *vrfs         // the IKE instances of the vrfs other than main
 	pools      *pool.Manager // the leases of the virtual IP pools (vip.go)
 	vips       *vipHost
 	// userspace is set with the userspace dataplane, routes with it and
@@ -269,7 +273,7 @@ func (d *Daemon) startNetconf() error {
 		Validator: d.validator,
 		Users:     d.users,
 		UsersFile: d.UsersFile(),
-		RPCs:      ikeRPCs(d.ike, d.ha),
+		RPCs:      ikeRPCs(vrfRPCs{d}, d.ike, d.ha),
 		State:     d.state,
 		Logger:    d.cfg.Logger.With("subsystem", "config"),
 
@@ -384,6 +388,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // programmed stay in a kernel dataplane until the next start reconciles
 // them).
 func (d *Daemon) stopIKE() {
+	if d.vrfs != nil {
+		d.vrfs.close()
+	}
 	if d.mobility != nil {
 		d.mobility.close()
 	}

@@ -110,8 +110,11 @@ func (d *Daemon) startIKE() error {
 		OnSAEvent: d.onSAEvent,
 		// vpn-monitor action down withdraws the child SA's routes.
 		OnMonitorRoutes: monitorRoutes,
+		// The other vrfs run an IKE instance each (vrf.go).
+		OtherVRFsRun: true,
 	})
 	d.ha = newHASub(d)
+	d.vrfs = newVRFs(d, d.netnsDir())
 	if x, ok := dp.(*xfrm.Dataplane); ok {
 		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)
 	}
@@ -131,6 +134,7 @@ func (d *Daemon) startIKE() error {
 		}
 		d.ha.passiveAtStart(running)
 		startErr = d.ike.Start(running)
+		d.vrfs.start(running)
 		if err := d.ha.start(running); err != nil {
 			d.log.Error("IKE HA could not apply the running configuration", "err", err)
 		}
@@ -148,6 +152,7 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(d.spdHash)
 	}
 	d.store.Subscribe(d.ike)
+	d.store.Subscribe(d.vrfs)
 	// After IKE: a role change finds the engine configured.
 	d.store.Subscribe(d.ha)
 	if d.routes != nil {
@@ -195,7 +200,7 @@ func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
 // level 0 and sends it as a NETCONF notification, as onIKEEvent does the
 // engine's.
 func (d *Daemon) onSAEvent(e ikesvc.SAEvent) {
-	attrs := []any{"subsystem", "ike", "event", e.Event, "vpn", e.VPN}
+	attrs := []any{"subsystem", "ike", "vrf", e.VRF, "event", e.Event, "vpn", e.VPN}
 	if e.Policy != nil {
 		attrs = append(attrs, "policy", *e.Policy, "child-unique-id", *e.ChildUniqueID)
 	}
@@ -223,8 +228,11 @@ func (d *Daemon) onIKEDebug(r engine.DebugRecord) {
 
 // onIKEEvent logs SA events at level 0 (the guide's audit level) and
 // sends them as NETCONF notifications.
-func (d *Daemon) onIKEEvent(ev engine.Event) {
-	attrs := []any{"subsystem", "ike", "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
+func (d *Daemon) onIKEEvent(ev engine.Event) { d.onIKEEventIn(ikesvc.VRF, ev) }
+
+// onIKEEventIn is onIKEEvent for the IKE instance of vrf.
+func (d *Daemon) onIKEEventIn(vrf string, ev engine.Event) {
+	attrs := []any{"subsystem", "ike", "vrf", vrf, "event", ev.Kind.String(), "vpn", ev.VPN, "unique-id", ev.SA}
 	if ev.Policy != "" {
 		attrs = append(attrs, "policy", ev.Policy, "child-unique-id", ev.Child)
 	}
@@ -233,7 +241,9 @@ func (d *Daemon) onIKEEvent(ev engine.Event) {
 	}
 	d.cfg.Logger.Log(context.Background(), slog.LevelInfo, "SA event", attrs...)
 	if d.netconf != nil {
-		if err := d.netconf.Notify("sa-event", ikesvc.NewSAEvent(ev)); err != nil {
+		e := ikesvc.NewSAEvent(ev)
+		e.VRF = vrf
+		if err := d.netconf.Notify("sa-event", e); err != nil {
 			d.log.Error("sa-event notification", "err", err)
 		}
 	}
@@ -284,24 +294,30 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 		// The dataplane's whole table: only when asked for.
 		ike.Diagnostics = d.diagnostics()
 	}
-	return &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
+	dev := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
 		main: {Name: &main, Ike: ike},
 	}}
+	if d.vrfs != nil {
+		d.vrfs.state(dev, r.Secrets)
+	}
+	return dev
 }
 
-// ikeRPCs binds the model's RPCs to the IKE service's typed methods
-// (secgw-ike-rpc.yang's) and secgw-ha's ha-notify to the HA subsystem;
-// the NETCONF server decodes their input and encodes their output.
-func ikeRPCs(s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandler {
+// ikeRPCs binds the model's RPCs to the IKE services' typed methods
+// (secgw-ike-rpc.yang's) through v, which picks the instance of the vrf
+// the input names, and secgw-ha's ha-notify to the HA subsystem; the
+// NETCONF server decodes their input and encodes their output.
+// load-pki-file writes the PKI directory all vrfs share: main's service.
+func ikeRPCs(v vrfRPCs, s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandler {
 	return map[string]netconf.RPCHandler{
-		"initiate":      netconf.RPC(s.Initiate),
-		"rekey":         netconf.RPC(s.Rekey),
-		"reauth":        netconf.RPC(s.Reauth),
-		"redirect":      netconf.RPC(s.Redirect),
-		"flush":         netconf.RPC(s.Flush),
+		"initiate":      netconf.RPC(v.Initiate),
+		"rekey":         netconf.RPC(v.Rekey),
+		"reauth":        netconf.RPC(v.Reauth),
+		"redirect":      netconf.RPC(v.Redirect),
+		"flush":         netconf.RPC(v.Flush),
 		"load-pki-file": netconf.RPC(s.LoadPKIFile),
 		"ha-notify":     netconf.RPC(h.HANotify),
-		"debug-ike":     netconf.RPC(s.DebugIKE),
+		"debug-ike":     netconf.RPC(v.DebugIKE),
 	}
 }
 

@@ -36,6 +36,9 @@ import (
 // and the next hop to a peer changes; charon follows routing events for
 // that, a periodic reconcile is the simple form.
 type routing struct {
+	// vrf is the vrf whose ike container's route options this routing
+	// follows ("" is main); its routes live in that vrf's namespace.
+	vrf   string
 	m     *routes.Manager
 	os    *routes.Netlink // nil with another OS (tests)
 	log   *slog.Logger
@@ -146,11 +149,22 @@ func newRouting(os routes.OS, tun string, logger *slog.Logger) *routing {
 func routesOf(dev *generated.Device) config.Routes { return resolve.Routes(ikeOf(dev)) }
 
 // ikeOf is the ike container of vrf main in dev, or nil.
-func ikeOf(dev *generated.Device) *generated.SecgwVrf_Vrf_Ike {
-	if dev != nil && dev.Vrf[ikesvc.VRF] != nil {
-		return dev.Vrf[ikesvc.VRF].Ike
+func ikeOf(dev *generated.Device) *generated.SecgwVrf_Vrf_Ike { return ikeOfVRF(ikesvc.VRF, dev) }
+
+// ikeOfVRF is the ike container of vrf in dev, or nil.
+func ikeOfVRF(vrf string, dev *generated.Device) *generated.SecgwVrf_Vrf_Ike {
+	if dev != nil && dev.Vrf[vrf] != nil {
+		return dev.Vrf[vrf].Ike
 	}
 	return nil
+}
+
+// vrfName is r's vrf, main when unset.
+func (r *routing) vrfName() string {
+	if r.vrf == "" {
+		return ikesvc.VRF
+	}
+	return r.vrf
 }
 
 // start applies the running configuration, removes what a previous run
@@ -158,7 +172,7 @@ func ikeOf(dev *generated.Device) *generated.SecgwVrf_Vrf_Ike {
 // are the host's (logged): the daemon serves on, and the next commit or
 // reconcile retries.
 func (r *routing) start(running *generated.Device) {
-	if err := r.m.SetConfig(routesOf(running)); err != nil {
+	if err := r.m.SetConfig(resolve.Routes(ikeOfVRF(r.vrfName(), running))); err != nil {
 		r.log.Warn("routes: cannot apply the running configuration", "err", err)
 	}
 	if err := r.m.Start(); err != nil {
@@ -209,7 +223,8 @@ func (r *routing) Prepare(tx *datastore.Tx) error {
 	clear(r.pending) // transactions never overlap: earlier ones are final
 	// Only the security policies of the VPNs the commit changed are
 	// read again (tx.Old is still the running configuration).
-	cfg, n := resolve.UpdateRoutes(r.m.Config(), ikeOf(tx.Old), ikeOf(tx.New), ikesvc.ChangesOf(tx))
+	cfg, n := resolve.UpdateRoutes(r.m.Config(), ikeOfVRF(r.vrfName(), tx.Old), ikeOfVRF(r.vrfName(), tx.New),
+		ikesvc.ChangesOfVRF(r.vrfName(), tx))
 	r.vpnsRead.Add(uint64(n))
 	r.pending[tx.ID] = &routeTx{cfg: cfg}
 	return nil

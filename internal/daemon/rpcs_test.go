@@ -15,7 +15,7 @@ func TestIKERPCsInSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name := range ikeRPCs(nil, nil) {
+	for name := range ikeRPCs(vrfRPCs{}, nil, nil) {
 		if s.RPCs[name] == nil {
 			t.Errorf("the daemon binds %s, which the schema does not have", name)
 		}

@@ -15,6 +15,7 @@ import (
 	"secgw/internal/dataplane/userspace"
 	"secgw/internal/edge"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ikesvc"
 )
 
 // DefaultTUN is the name of the userspace dataplane's TUN device.
@@ -96,9 +97,12 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 // address that a commit removes and adds back, so the socket is looked up
 // for every batch and the UDPBind rebuilt when it changed.
 type ikeBind struct {
-	d     *Daemon
-	mu    sync.Mutex
-	binds map[netip.Addr]sendBind
+	// ike is the IKE service whose sockets carry the ESP (nil before
+	// it starts); ikePort and nattPort are Config.IKEPort and NATTPort.
+	ike               func() *ikesvc.Service
+	ikePort, nattPort uint16
+	mu                sync.Mutex
+	binds             map[netip.Addr]sendBind
 }
 
 // sendBind is the send-only UDPBind over one NAT-T socket.
@@ -107,7 +111,10 @@ type sendBind struct {
 	bind *edge.UDPBind
 }
 
-func newIKEBind(d *Daemon) *ikeBind { return &ikeBind{d: d, binds: map[netip.Addr]sendBind{}} }
+func newIKEBind(d *Daemon) *ikeBind {
+	return &ikeBind{ike: func() *ikesvc.Service { return d.ike }, ikePort: d.cfg.IKEPort, nattPort: d.cfg.NATTPort,
+		binds: map[netip.Addr]sendBind{}}
+}
 
 func (*ikeBind) ReceiveFuncs() []edge.ReceiveFunc { return nil }
 
@@ -134,13 +141,14 @@ func (b *ikeBind) Send(ds []edge.Datagram) error {
 // of IKE (RFC 9329) over it, and returns the others, in order: ds itself
 // when none does (the caller's slice is never rearranged).
 func (b *ikeBind) sendStreams(ds []edge.Datagram) ([]edge.Datagram, error) {
-	if b.d.ike == nil {
+	ike := b.ike()
+	if ike == nil {
 		return ds, nil
 	}
 	var first error
 	var rest []edge.Datagram
 	for i, d := range ds {
-		sent, err := b.d.ike.SendESPStream(d.Local.Addr().Unmap(), d.Remote.Addr().Unmap(), d.Buf)
+		sent, err := ike.SendESPStream(d.Local.Addr().Unmap(), d.Remote.Addr().Unmap(), d.Buf)
 		if err != nil && first == nil {
 			first = err
 		}
@@ -158,11 +166,12 @@ func (b *ikeBind) sendStreams(ds []edge.Datagram) ([]edge.Datagram, error) {
 }
 
 func (b *ikeBind) sendRun(ds []edge.Datagram) error {
-	if b.d.ike == nil {
+	ike := b.ike()
+	if ike == nil {
 		return errors.New("daemon: IKE not running")
 	}
 	a := ds[0].Local.Addr().Unmap()
-	sock := b.d.ike.NATTSocket(a)
+	sock := ike.NATTSocket(a)
 	if sock == nil {
 		return fmt.Errorf("daemon: no NAT-T socket on %s", a)
 	}
@@ -188,10 +197,10 @@ func (b *ikeBind) sendRun(ds []edge.Datagram) error {
 // realPort maps an engine port (500, 4500) to the one configured.
 func (b *ikeBind) realPort(p uint16) uint16 {
 	switch {
-	case p == engine.PortNATT && b.d.cfg.NATTPort != 0:
-		return b.d.cfg.NATTPort
-	case p == engine.PortIKE && b.d.cfg.IKEPort != 0:
-		return b.d.cfg.IKEPort
+	case p == engine.PortNATT && b.nattPort != 0:
+		return b.nattPort
+	case p == engine.PortIKE && b.ikePort != 0:
+		return b.ikePort
 	}
 	return p
 }

@@ -1,9 +1,11 @@
 package ikesvc
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -48,8 +50,23 @@ type cdpEntry struct {
 // crlFetcher returns the service's CRL cache, made on first use.
 func (s *Service) crlFetcher() *cdpCache {
 	s.cdpOnce.Do(func() {
-		s.cdp = &cdpCache{client: &http.Client{Timeout: cdpTimeout}, log: s.log.Info, now: time.Now,
-			entries: map[string]*cdpEntry{}}
+		client := &http.Client{Timeout: cdpTimeout}
+		if s.o.VRF != VRF {
+			// The CRL distribution points are reached from the vrf:
+			// the connection is opened inside its namespace (InVRF).
+			// Name resolution, done by the resolver's own threads, is
+			// the host's.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.DialContext = func(ctx context.Context, network, addr string) (c net.Conn, err error) {
+				var d net.Dialer
+				if e := s.o.InVRF(func() error { c, err = d.DialContext(ctx, network, addr); return nil }); e != nil {
+					return nil, e
+				}
+				return c, err
+			}
+			client.Transport = tr
+		}
+		s.cdp = &cdpCache{client: client, log: s.log.Info, now: time.Now, entries: map[string]*cdpEntry{}}
 	})
 	return s.cdp
 }

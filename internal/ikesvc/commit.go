@@ -23,7 +23,11 @@ import (
 // ChangesOf says what tx changed in the ike container of vrf main, for
 // resolve.Update and resolve.UpdateRoutes; a transaction without its
 // changes (the start, a test's) changed everything.
-func ChangesOf(tx *datastore.Tx) resolve.Changes {
+func ChangesOf(tx *datastore.Tx) resolve.Changes { return ChangesOfVRF(VRF, tx) }
+
+// ChangesOfVRF is ChangesOf for the ike container of vrf: a commit that
+// changed only another vrf's changes nothing here.
+func ChangesOfVRF(vrf string, tx *datastore.Tx) resolve.Changes {
 	if tx.Changes == nil {
 		return resolve.Changes{All: true}
 	}
@@ -31,7 +35,7 @@ func ChangesOf(tx *datastore.Tx) resolve.Changes {
 	for i, c := range tx.Changes {
 		paths[i] = c.Path
 	}
-	return resolve.ChangesOf(VRF, paths)
+	return resolve.ChangesOf(vrf, paths)
 }
 
 // supported refuses what the dataplane cannot do: svti-id-in and

@@ -43,7 +43,7 @@ func NewDebugRecord(r engine.DebugRecord) DebugRecord {
 // DebugIKE adds, removes or lists the debug filters ('debug ike peer
 // 198.51.100.1', 'no debug ike peer ...', 'show debug').
 func (s *Service) DebugIKE(_ context.Context, in DebugInput) (DebugOutput, error) {
-	if err := (&Target{VRF: in.VRF}).checkVRF(); err != nil {
+	if err := s.checkVRF(in.VRF); err != nil {
 		return DebugOutput{}, err
 	}
 	f := engine.DebugFilter{VPN: in.VPN, Identity: in.Identity, WithKeys: in.WithKeys}

@@ -29,7 +29,7 @@ func (s *Service) mobileSocket(local netip.Addr) error {
 		s.conn.setDraining(local, false)
 		return nil
 	}
-	c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{local}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
+	c, err := s.listen(udpconn.Options{Addrs: []netip.Addr{local}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
 		OnESP: s.o.OnESP, OnESPBorrow: s.o.OnESPBorrow, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger})
 	if err != nil {
 		return fmt.Errorf("ike: MOBIKE: cannot open the IKE sockets of %v: %w", local, err)
@@ -51,7 +51,7 @@ func (s *Service) mobileSocket(local netip.Addr) error {
 // address are opened in the background, and the engine asks again at its
 // next retransmission.
 func (s *Service) mobikePath(remote netip.Addr) (netip.Addr, bool) {
-	src := sourceAddr(remote)
+	src := s.sourceAddr(remote)
 	if !src.IsValid() {
 		return netip.Addr{}, false
 	}

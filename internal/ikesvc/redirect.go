@@ -21,7 +21,7 @@ type RedirectTarget struct {
 // IKE SAs redirected; a message names each one whose initiator did not
 // announce REDIRECT_SUPPORTED.
 func (s *Service) Redirect(_ context.Context, t RedirectTarget) (Result, error) {
-	if err := (&Target{VRF: t.VRF}).checkVRF(); err != nil {
+	if err := s.checkVRF(t.VRF); err != nil {
 		return Result{}, err
 	}
 	if t.IKESA == nil {

@@ -47,10 +47,11 @@ type Result struct {
 // DefaultInitiateTimeout is Options.InitiateTimeout when zero.
 const DefaultInitiateTimeout = 30 * time.Second
 
-// checkVRF refuses a vrf other than IKE's.
-func (t *Target) checkVRF() error {
-	if t.VRF != "" && t.VRF != VRF {
-		return fmt.Errorf("ike: vrf %s: IKE runs in vrf %s only", t.VRF, VRF)
+// checkVRF refuses a vrf other than the Service's: the daemon hands an
+// RPC to the Service of the vrf in its input.
+func (s *Service) checkVRF(vrf string) error {
+	if vrf != "" && vrf != s.o.VRF {
+		return fmt.Errorf("ike: vrf %s: this IKE instance runs vrf %s", vrf, s.o.VRF)
 	}
 	return nil
 }
@@ -58,7 +59,7 @@ func (t *Target) checkVRF() error {
 // Initiate negotiates the IKE SA or child SA t names and reports the
 // negotiation ('cmd ike initiate').
 func (s *Service) Initiate(ctx context.Context, t Target) (Result, error) {
-	if err := t.checkVRF(); err != nil {
+	if err := s.checkVRF(t.VRF); err != nil {
 		return Result{}, err
 	}
 	msgs, count, err := s.initiate(ctx, &t)
@@ -67,7 +68,7 @@ func (s *Service) Initiate(ctx context.Context, t Target) (Result, error) {
 
 // Rekey rekeys the SAs t selects ('cmd ike rekey').
 func (s *Service) Rekey(_ context.Context, t Target) (Result, error) {
-	if err := t.checkVRF(); err != nil {
+	if err := s.checkVRF(t.VRF); err != nil {
 		return Result{}, err
 	}
 	count, err := s.rekey(&t)
@@ -76,7 +77,7 @@ func (s *Service) Rekey(_ context.Context, t Target) (Result, error) {
 
 // Reauth reauthenticates the IKE SAs t selects ('cmd ike reauth').
 func (s *Service) Reauth(_ context.Context, t Target) (Result, error) {
-	if err := t.checkVRF(); err != nil {
+	if err := s.checkVRF(t.VRF); err != nil {
 		return Result{}, err
 	}
 	count, err := s.reauth(&t)
@@ -85,7 +86,7 @@ func (s *Service) Reauth(_ context.Context, t Target) (Result, error) {
 
 // Flush deletes the SAs t selects and reports each ('flush ike').
 func (s *Service) Flush(_ context.Context, t Target) (Result, error) {
-	if err := t.checkVRF(); err != nil {
+	if err := s.checkVRF(t.VRF); err != nil {
 		return Result{}, err
 	}
 	msgs, count, err := s.flush(&t)

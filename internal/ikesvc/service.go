@@ -39,12 +39,24 @@ import (
 	"secgw/internal/vpnmon"
 )
 
-// VRF is the only vrf that runs IKE.
+// VRF is the vrf a Service runs in when Options.VRF is empty: the
+// namespace secgwd starts in.
 const VRF = "main"
 
 // Options configures a Service.
 type Options struct {
 	Logger *slog.Logger
+	// VRF names the vrf whose ike container this Service runs (one
+	// Service per vrf, each with its own engine, sockets and SA table);
+	// empty is VRF (main). Events, debug records and logs carry it.
+	VRF string
+	// InVRF, if set, runs fn inside the vrf's network namespace (a
+	// locked OS thread that entered it, netnsutil.RunNamed): the IKE
+	// sockets, the host-address and source-address lookups are made
+	// there. A socket keeps the namespace it was created in after the
+	// thread leaves, so the readers need nothing more. Nil runs fn in
+	// the current namespace.
+	InVRF func(fn func() error) error
 	// Dataplane receives the child SAs (the daemon's dataplane
 	// programmer). Required.
 	Dataplane engine.Dataplane
@@ -73,6 +85,10 @@ type Options struct {
 	// OnEvent, if set, hears every SA event (the daemon's NETCONF
 	// notifications); called from the engine: it must not block.
 	OnEvent func(engine.Event)
+	// OtherVRFsRun says the daemon runs the ike containers of the other
+	// vrfs (a Service each): the Service of vrf main stops warning that
+	// their VPNs are not run.
+	OtherVRFsRun bool
 	// Activity, if set, returns when a child SA last received and sent
 	// traffic: DPD takes inbound ESP as proof of liveness and dpd-mode
 	// optimized probes only after outbound traffic (engine.Activity).
@@ -215,11 +231,20 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.VRF == "" {
+		o.VRF = VRF
+	}
+	if o.InVRF == nil {
+		o.InVRF = func(fn func() error) error { return fn() }
+	}
 	if o.HostAddrs == nil {
-		o.HostAddrs = hostAddrs
+		o.HostAddrs = func() (out []netip.Addr) {
+			_ = o.InVRF(func() error { out = hostAddrs(); return nil })
+			return out
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{o: o, log: o.Logger.With("subsystem", "manager"), pending: map[uint64]*prepared{},
+	s := &Service{o: o, log: o.Logger.With("subsystem", "manager", "vrf", o.VRF), pending: map[uint64]*prepared{},
 		ctx: ctx, cancel: cancel, cfg: &config.Config{}}
 	s.conn = newSwitchConn()
 	s.conn.tcp = s.newMux()
@@ -229,7 +254,7 @@ func New(o Options) *Service {
 		dp = withActivity(dp, o.Activity)
 	}
 	s.aaa = newAAA(ctx, o.Logger.With("subsystem", "ike"), o.Counters) // aaa.go
-	s.eng = engine.New(engine.Options{VRF: VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
+	s.eng = engine.New(engine.Options{VRF: o.VRF, Conn: s.conn, Dataplane: dp, Logger: o.Logger, Events: s.onEvent,
 		ForceEncap: o.ForceEncap, LogKeys: o.LogKeys, SupportsESP: o.SupportsESP, MOBIKEPath: s.mobikePath, MOBIKEAddrs: s.mobikeAddrs,
 		VIPs: vipAdapter{s}, AAA: s.aaa, OnDebug: o.OnDebug})
 	go s.aaa.interim(s.eng.AcctInterim, time.Tick(time.Second)) // aaa.go
@@ -240,7 +265,10 @@ func New(o Options) *Service {
 	return s
 }
 
-// Engine returns the engine of vrf main.
+// VRF names the vrf the Service runs (Options.VRF).
+func (s *Service) VRF() string { return s.o.VRF }
+
+// Engine returns the engine of the Service's vrf.
 func (s *Service) Engine() *engine.Engine { return s.eng }
 
 // Close stops the engine and closes the sockets.
@@ -262,8 +290,8 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		if v.Ike == nil {
 			continue
 		}
-		if name != VRF {
-			if len(v.Ike.Vpn) > 0 {
+		if name != s.o.VRF {
+			if s.o.VRF == VRF && !s.o.OtherVRFsRun && len(v.Ike.Vpn) > 0 {
 				s.log.Warn("IKE runs in vrf main only in this release: the VPNs of this vrf are not run", "vrf", name)
 			}
 			continue
@@ -282,7 +310,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	// them (the start, a test's transaction) everything is.
 	ch := resolve.Changes{All: true}
 	if started {
-		ch = ChangesOf(tx)
+		ch = ChangesOfVRF(s.o.VRF, tx)
 	}
 	r, err := resolve.Update(prev, ike, ch)
 	if err != nil {
@@ -331,7 +359,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			s.log.Warn(w, "vpn", v.Name)
 		}
 		if v.Initiator() && !v.LocalAddr.IsValid() {
-			v.LocalAddr = sourceAddr(v.RemoteAddr)
+			v.LocalAddr = s.sourceAddr(v.RemoteAddr)
 		}
 	}
 	if r.Full {
@@ -367,7 +395,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 		// yet (an HA pair's VRRP address, which keepalived moves to
 		// this node at a takeover) is bound now and receives once it
 		// arrives, with no ip_nonlocal_bind sysctl and no new commit.
-		c, err := udpconn.Listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
+		c, err := s.listen(udpconn.Options{Addrs: []netip.Addr{a}, PortIKE: s.o.PortIKE, PortNATT: s.o.PortNATT,
 			OnESP: s.o.OnESP, OnESPBorrow: s.o.OnESPBorrow, OnNATTSocket: s.o.OnNATTSocket, Logger: s.o.Logger, FreeBind: true,
 			RecvBuffer: ikeSocketBuffer})
 		if err != nil {
@@ -557,6 +585,20 @@ func (s *Service) Start(running *generated.Device) error {
 		return err
 	}
 	return s.Apply(tx)
+}
+
+// listen opens IKE sockets inside the Service's vrf (Options.InVRF).
+func (s *Service) listen(o udpconn.Options) (c *udpconn.Conn, err error) {
+	if e := s.o.InVRF(func() error { c, err = udpconn.Listen(o); return nil }); e != nil {
+		return nil, fmt.Errorf("ike: vrf %s: %w", s.o.VRF, e)
+	}
+	return c, err
+}
+
+// sourceAddr is sourceAddr inside the Service's vrf.
+func (s *Service) sourceAddr(dst netip.Addr) (a netip.Addr) {
+	_ = s.o.InVRF(func() error { a = sourceAddr(dst); return nil })
+	return a
 }
 
 // hostAddrs returns the host's global unicast addresses.

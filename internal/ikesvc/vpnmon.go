@@ -232,7 +232,7 @@ func (v *vpnMonitor) event(kind string, c engine.ChildSA, reason string) {
 		return
 	}
 	policy, child := c.Policy, c.UniqueID
-	e := SAEvent{VRF: VRF, Event: kind, VPN: c.VPN, Policy: &policy, ChildUniqueID: &child}
+	e := SAEvent{VRF: v.s.o.VRF, Event: kind, VPN: c.VPN, Policy: &policy, ChildUniqueID: &child}
 	if reason != "" {
 		e.Reason = &reason
 	}

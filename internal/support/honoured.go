@@ -7,7 +7,10 @@ package support
 // checks that every named test exists in its file). A leaf is either
 // here or refused (Refused) — TestEveryConfigLeafClassified walks the
 // schema. A feature that starts honouring a refused node moves it here,
-// with its test.
+// with its test. The leaves under /vrf/ike are honoured in every vrf,
+// each running its own IKE instance (issue 18: TestVRFs in
+// test/gateway/vrf_test.go, TestVRFInstances in internal/daemon), except
+// the rows of Refused marked NonMainVRF.
 func Honoured() []Honour {
 	return []Honour{
 		{"/vrf/name", "", ""},

@@ -15,9 +15,11 @@ func Status(s *schema.Schema) string {
 	for _, r := range Refused() {
 		path, what := r.Path, "any value but the default"
 		e := s.Find(strings.Split(strings.TrimPrefix(r.Path, "/"), "/")...)
-		switch {
-		case r.NonMainVRF:
+		if r.NonMainVRF {
 			path = strings.Replace(path, "/vrf/", "/vrf[name!='main']/", 1)
+		}
+		switch {
+		case r.NonMainVRF && r.Allowed == nil:
 			what = "the whole node"
 		case e != nil && !e.IsLeaf() && !e.IsLeafList():
 			what = "the whole node"

@@ -285,3 +285,18 @@ func TestReadmeStatus(t *testing.T) {
 func schemaPathOf(p string) string {
 	return regexp.MustCompile(`\[[^\]]*\]`).ReplaceAllString(p, "")
 }
+
+// TestNonMainVRFCommits: a vrf other than main runs IKE (issue 18): a
+// VPN there, with its global options, commits, the same VPN name as
+// main's.
+func TestNonMainVRFCommits(t *testing.T) {
+	s, v := load(t)
+	st := openStore(t, s, v)
+	lines := append(redVPN(), "/ vrf red ike global-options threads 2", "/ vrf red ike vpn v1 ike-policy mobike false")
+	if err := st.Edit(1, set(s, lines...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(datastore.CommitOptions{Session: 1}); err != nil {
+		t.Fatalf("a VPN in vrf red: %v", err)
+	}
+}

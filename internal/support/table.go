@@ -37,7 +37,7 @@ type Row struct {
 // The features refused nodes wait for.
 const (
 	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
-	featureVRF      = "IKE and routes in a vrf other than main"
+	featureVRF      = "vrf main only in this release (the IKE instance of another vrf runs without it; routes go only to the IKE vrf)"
 	featureSNMP     = "SNMP"
 	featureVerify   = "VPN monitor datapath verification (a new child SA's routes withheld until an echo through it is answered)"
 )
@@ -49,7 +49,23 @@ func Refused() []Row {
 		// IKE (and so IKE HA) runs in vrf main only: the VRRP groups of
 		// another vrf would notify nothing.
 		{Path: "/vrf/vrrp", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red vrrp group g1 instance i1"}},
-		{Path: "/vrf/ike", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike global-options threads 2"}},
+		// Another vrf runs its own IKE instance (userspace dataplane,
+		// sockets and routes in the vrf's namespace); what the daemon
+		// still runs for vrf main only is refused there: IKE HA, the
+		// logging configuration (one syslog handler, main's), RADIUS
+		// (its sockets would be main's), the VPN monitor's probes and
+		// MOBIKE (main's address watcher).
+		{Path: "/vrf/ike/ha", NonMainVRF: true, Feature: featureVRF,
+			Example: []string{"/ vrf red vrrp group g1 instance vrrp0 notify-ha-group hg",
+				"/ vrf red ike ha listen-ha-group hg node-id 1 local-address 192.168.100.1 remote-address 192.168.100.2 secret 0123456789abcdef0123"}},
+		{Path: "/vrf/ike/logging", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike logging daemon ike 2"}},
+		{Path: "/vrf/ike/radius", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red ike radius server 192.0.2.9 secret s3cret-radius"}},
+		{Path: "/vrf/ike/vpn/security-policy/vpn-monitor", NonMainVRF: true, Feature: featureVRF, Example: append(redVPN(),
+			"/ vrf red ike vpn v1 security-policy sp1 vpn-monitor destination-ip 10.2.0.1 source-address 10.1.0.1")},
+		{Path: "/vrf/ike/vpn/ike-policy/mobike", NonMainVRF: true, Allowed: []string{"false"}, Feature: featureVRF,
+			Example: append(redVPN(), "/ vrf red ike vpn v1 ike-policy mobike true")},
+		{Path: "/vrf/ike/ike-policy-template/mobike", NonMainVRF: true, Allowed: []string{"false"}, Feature: featureVRF,
+			Example: []string{"/ vrf red ike ike-policy-template it1 mobike true"}},
 		{Path: "/vrf/kpi", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red kpi prometheus enabled true"}},
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
 			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
@@ -67,5 +83,16 @@ func Refused() []Row {
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
 		{Path: "/vrf/ike/vpn/security-policy/vpn-monitor/verify-path", Feature: featureVerify,
 			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 vpn-monitor destination-ip 10.2.0.1 source-address 10.1.0.1 verify-path true"}},
+	}
+}
+
+// redVPN is a VPN v1 in vrf red, for the examples of the rows refused
+// in vrfs other than main.
+func redVPN() []string {
+	return []string{
+		"/ vrf red ike vpn v1 ike-policy pre-shared-key red-secret-1",
+		"/ vrf red ike vpn v1 local-address 192.0.2.1 remote-address 198.51.100.1",
+		"/ vrf red ike vpn v1 security-policy sp1 local-ts subnet 10.1.0.0/24",
+		"/ vrf red ike vpn v1 security-policy sp1 remote-ts subnet 10.2.0.0/24",
 	}
 }

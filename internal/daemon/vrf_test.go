@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	gonetconf "github.com/Juniper/go-netconf/netconf"
+
+	"secgw/internal/netnsutil"
+	"secgw/internal/netnsutil/netnstest"
+	"secgw/internal/poll"
+)
+
+// configureIn edits the candidate with the vpn elements given in vrf
+// and commits.
+func (g *gateway) configureIn(t *testing.T, vrf, vpns string) {
+	t.Helper()
+	g.rpc(t, `<edit-config><target><candidate/></target><config>`+
+		`<vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+vrf+`</name><ike xmlns="urn:secgw:yang:secgw-ike">`+vpns+
+		`</ike></vrf></config></edit-config>`)
+	g.rpc(t, `<commit/>`)
+}
+
+func ikeSAFilterIn(vrf string) string {
+	return `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>` + vrf +
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><ike-sa/></ike></vrf></filter></get>`
+}
+
+var uniqueIDRe = regexp.MustCompile(`<unique-id>(\d+)</unique-id>`)
+
+// TestVRFInstances (issue 18): two daemons each run vrf main and vrf
+// cust (a named namespace the test creates, ip netns style), with the
+// same VPN name and the same addresses (127.0.0.1 -> 127.0.0.2) in both:
+// the sockets of each vrf live in its namespace, so they do not clash.
+// An initiate RPC naming the vrf sets up that vrf's IKE SA only; the
+// state is per vrf; a commit in vrf main leaves vrf cust's SA as it was;
+// deleting cust's namespace takes its instance and SAs down, and
+// recreating it brings them back (start-action start), with no commit.
+func TestVRFInstances(t *testing.T) {
+	netnstest.RequireRoot(t)
+	cust := netnstest.Name("vrfd", 1)
+	netnstest.NewNamed(t, cust)
+	a := startGateway(t, "a", 17540)
+	b := startGateway(t, "b", 17540)
+	for vrf, ts := range map[string]string{"main": "10.2.0.0/16", cust: "10.3.0.0/16"} {
+		b.configureIn(t, vrf, vpnXML("v", "net", "127.0.0.2", "", "b.example", "a.example", ts, "10.1.0.0/16"))
+	}
+	a.configureIn(t, "main", vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.2.0.0/16"))
+	custVPN := strings.Replace(vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.3.0.0/16"),
+		"<security-policy>", "<ipsec-policy><start-action>start</start-action></ipsec-policy><security-policy>", 1)
+	a.configureIn(t, cust, custVPN)
+
+	// cust's VPN starts by itself; main's waits for the RPC.
+	established := func(g *gateway, vrf string) bool {
+		return strings.Contains(g.rpc(t, ikeSAFilterIn(vrf)), "<state>established</state>")
+	}
+	if !poll.Until(10*time.Second, func() bool { return established(a, cust) && established(b, cust) }) {
+		t.Fatalf("vrf %s: no IKE SA:\nA %s\nB %s", cust, a.rpc(t, ikeSAFilterIn(cust)), b.rpc(t, ikeSAFilterIn(cust)))
+	}
+	if st := a.rpc(t, ikeSAFilterIn("main")); strings.Contains(st, "<ike-sa>") {
+		t.Fatalf("vrf main has an IKE SA before its initiate:\n%s", st)
+	}
+	out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><vrf>main</vrf><child-sa><security-policy>net</security-policy></child-sa></initiate>`)
+	if !strings.Contains(out, "IKE_SA v[1] established") {
+		t.Fatalf("initiate in vrf main:\n%s", out)
+	}
+	// Each vrf's SA carries its own selectors.
+	if st := b.rpc(t, `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+cust+
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><ike-sa><child-sa/></ike-sa></ike></vrf></filter></get>`); !strings.Contains(st, "10.3.0.0/16") || strings.Contains(st, "10.2.0.0/16") {
+		t.Errorf("B's vrf %s child SA:\n%s", cust, st)
+	}
+	before := uniqueIDRe.FindString(a.rpc(t, ikeSAFilterIn(cust)))
+
+	// A commit in vrf main (a VPN added, main's VPN changed): cust's SA
+	// is the same one.
+	a.configureIn(t, "main", vpnXML("w", "other", "127.0.0.1", "127.0.0.9", "a.example", "c.example", "10.1.0.0/16", "10.9.0.0/16"))
+	a.configureIn(t, "main", vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.4.0.0/16"))
+	if after := uniqueIDRe.FindString(a.rpc(t, ikeSAFilterIn(cust))); after != before || before == "" {
+		t.Errorf("vrf %s's IKE SA %q became %q after commits in vrf main", cust, before, after)
+	}
+	// An RPC naming a vrf without IKE is refused.
+	if _, err := a.s.Exec(gonetconf.RawMethod(`<flush xmlns="urn:secgw:yang:secgw-ike"><vrf>nosuch</vrf><ike-sa><vpn>v</vpn></ike-sa></flush>`)); err == nil {
+		t.Error("flush in a vrf without IKE succeeded")
+	}
+
+	// vrf main's VPN v changed (and its SA with it): up again before
+	// cust's namespace goes.
+	a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><vrf>main</vrf><ike-sa><vpn>v</vpn></ike-sa></initiate>`)
+	if !established(a, "main") {
+		t.Fatalf("vrf main: no IKE SA:\n%s", a.rpc(t, ikeSAFilterIn("main")))
+	}
+
+	// The namespace goes: cust's instances close on both sides.
+	if err := netnsutil.DeleteNamed(cust); err != nil {
+		t.Fatal(err)
+	}
+	if !poll.Until(10*time.Second, func() bool {
+		return !strings.Contains(a.rpc(t, ikeSAFilterIn(cust)), "<ike-sa>") && !strings.Contains(b.rpc(t, ikeSAFilterIn(cust)), "<ike-sa>")
+	}) {
+		t.Fatalf("vrf %s's SAs outlived its namespace:\n%s", cust, a.rpc(t, ikeSAFilterIn(cust)))
+	}
+	nsFilter := `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>` + cust +
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><namespace/></ike></vrf></filter></get>`
+	if !poll.Until(5*time.Second, func() bool { return strings.Contains(a.rpc(t, nsFilter), "<namespace>missing</namespace>") }) {
+		t.Errorf("vrf %s's state does not report its namespace missing:\n%s", cust, a.rpc(t, nsFilter))
+	}
+	if !established(a, "main") {
+		t.Errorf("vrf main's SA went down with vrf %s's namespace", cust)
+	}
+	// It comes back: so do the instances and cust's SA.
+	ns, err := netnsutil.NewNamed(cust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := netnsutil.LinkUp(netnstest.Handle(t, ns), "lo"); err != nil {
+		t.Fatal(err)
+	}
+	if !poll.Until(15*time.Second, func() bool { return established(a, cust) && established(b, cust) }) {
+		t.Fatalf("vrf %s: no IKE SA after its namespace came back:\nA %s", cust, a.rpc(t, ikeSAFilterIn(cust)))
+	}
+	if st := a.rpc(t, nsFilter); !strings.Contains(st, "<namespace>present</namespace>") {
+		t.Errorf("vrf %s's state after its namespace came back:\n%s", cust, st)
+	}
+}
+
+// TestVRFRefusedBeforeItRuns: a commit that adds a vrf whose namespace
+// does not exist yet is accepted (the vrf starts when it appears), but
+// what its instance would refuse is refused at once: listen-tcp (ESP
+// over TCP needs the userspace dataplane's streams, which an instance of
+// another vrf does not carry), svti-id-out (no XFRM interfaces; and
+// with it inject-routes, which needs svti-id-out).
+func TestVRFRefusedBeforeItRuns(t *testing.T) {
+	a := startGateway(t, "a", 17560)
+	vrf := netnstest.Name("vrfr", 1) // no such namespace
+	a.configureIn(t, vrf, vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.3.0.0/16"))
+	nsFilter := `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>` + vrf +
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><namespace/></ike></vrf></filter></get>`
+	if st := a.rpc(t, nsFilter); !strings.Contains(st, "<namespace>missing</namespace>") {
+		t.Errorf("vrf %s without its namespace:\n%s", vrf, st)
+	}
+	for _, body := range []string{
+		`<global-options><listen-tcp>true</listen-tcp></global-options>`,
+		`<vpn><name>v</name><security-policy><name>net</name><svti-id-out>100</svti-id-out></security-policy></vpn>`,
+	} {
+		a.rpc(t, `<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+vrf+
+			`</name><ike xmlns="urn:secgw:yang:secgw-ike">`+body+`</ike></vrf></config></edit-config>`)
+		_, err := a.s.Exec(gonetconf.RawMethod(`<commit/>`))
+		if err == nil || !strings.Contains(err.Error(), "vrf "+vrf) {
+			t.Errorf("commit of %s in vrf %s: %v, want a refusal naming the vrf", body, vrf, err)
+		}
+		a.rpc(t, `<discard-changes/>`)
+	}
+}
