@@ -506,7 +506,7 @@ func (v *vrfs) dryPrepare(name string, tx *datastore.Tx) error {
 	var supportsESP func(ikecrypto.Suite) bool
 	kind := DataplaneUserspace
 	if v.d.cfg.Dataplane == DataplaneFake {
-		kind = ""
+		kind = DataplaneFake
 	} else {
 		supportsESP = us.SupportsESP
 	}

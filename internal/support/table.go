@@ -66,6 +66,16 @@ func Refused() []Row {
 			Example: append(redVPN(), "/ vrf red ike vpn v1 ike-policy mobike true")},
 		{Path: "/vrf/ike/ike-policy-template/mobike", NonMainVRF: true, Allowed: []string{"false"}, Feature: featureVRF,
 			Example: []string{"/ vrf red ike ike-policy-template it1 mobike true"}},
+		// A vrf other than main runs the userspace dataplane, which has
+		// no XFRM interfaces (ikesvc refuses them too; this row keeps
+		// the reason in the Status table).
+		{Path: "/vrf/ike/vpn/security-policy/svti-id-in", NonMainVRF: true, Feature: featureVRF,
+			Example: append(redVPN(), "/ vrf red ike vpn v1 security-policy sp1 svti-id-in 100")},
+		{Path: "/vrf/ike/vpn/security-policy/svti-id-out", NonMainVRF: true, Feature: featureVRF,
+			Example: append(redVPN(), "/ vrf red ike vpn v1 security-policy sp1 svti-id-out 100")},
+		{Path: "/vrf/ike/vpn/security-policy/inject-routes", NonMainVRF: true, Feature: featureVRF,
+			Example: append(redVPN(), "/ vrf red ike vpn v1 security-policy sp1 svti-id-out 100",
+				"/ vrf red ike vpn v1 security-policy sp1 inject-routes next-hop svti100")},
 		{Path: "/vrf/kpi", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red kpi prometheus enabled true"}},
 		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
 			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
