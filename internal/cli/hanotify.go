@@ -12,7 +12,7 @@ import (
 )
 
 // 'secgw ha-notify' is the command keepalived's notify script runs at
-// each transition of a VRRP sync group (ha-design decision 1: VRRP is
+// each transition of a VRRP sync group (VRRP is
 // keepalived's, secgwd only hears its verdict). It calls secgw-ha's
 // ha-notify RPC over NETCONF like every other command, so that it is the
 // same operation an operator or Ansible can run with netconf_rpc:

@@ -22,7 +22,7 @@ import (
 	"secgw/internal/rpcerr"
 )
 
-// High availability (issue 15): the daemon glues the HA subsystem
+// High availability: the daemon glues the HA subsystem
 // (internal/ha: the sync link, the role state machine) to the IKE engine
 // and the dataplane, which ha imports neither of:
 //

@@ -32,7 +32,7 @@ import (
 
 // NetnsDir is where ip netns keeps the named network namespaces: vrf
 // NAME other than main is the namespace bound at NetnsDir/NAME, as on
-// the vSR (issue 18).
+// the vSR.
 const NetnsDir = "/run/netns"
 
 // vrfPollEvery is how often the vrfs look for namespaces that appeared,

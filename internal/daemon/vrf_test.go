@@ -30,7 +30,7 @@ func ikeSAFilterIn(vrf string) string {
 
 var uniqueIDRe = regexp.MustCompile(`<unique-id>(\d+)</unique-id>`)
 
-// TestVRFInstances (issue 18): two daemons each run vrf main and vrf
+// TestVRFInstances: two daemons each run vrf main and vrf
 // cust (a named namespace the test creates, ip netns style), with the
 // same VPN name and the same addresses (127.0.0.1 -> 127.0.0.2) in both:
 // the sockets of each vrf live in its namespace, so they do not clash.

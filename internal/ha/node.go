@@ -1,8 +1,7 @@
 // Package ha is the high-availability subsystem of secgwd: the sync link
 // between the two nodes of an active/standby pair, its protocol, the role
 // state machine fed by keepalived's VRRP notifications, and the sequence
-// numbers the standby keeps for a takeover without reuse (issue 15, HA
-// design). It knows IKE SAs only as opaque records with their SPIs and ESP
+// numbers the standby keeps for a takeover without reuse. It knows IKE SAs only as opaque records with their SPIs and ESP
 // SAs only as keys with numbers: the daemon glues it to the IKE engine
 // (Engine) and the dataplane (SeqSource), so that it imports neither.
 package ha

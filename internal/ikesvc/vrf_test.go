@@ -20,7 +20,7 @@ import (
 
 // twoVRFs is a running configuration with a VPN called v in vrf main
 // and one of the same name, same local address and another peer in vrf
-// cust1: the same VPN name may exist in two vrfs (issue 18).
+// cust1: the same VPN name may exist in two vrfs.
 func twoVRFs() *generated.Device {
 	dev := device("v", "127.0.0.1", "127.0.0.2", "a", "b", "10.1.0.0/16", "10.2.0.0/16")
 	cust := device("v", "127.0.0.1", "127.0.0.3", "a", "c", "10.1.0.0/16", "10.2.0.0/16").Vrf["main"]

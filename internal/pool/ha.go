@@ -4,7 +4,7 @@ import "net/netip"
 
 // HA pools (`vrf main ike ha pool`): their leases are mirrored on the HA
 // peer, so that a node taking over never hands out an address the other
-// one gave, to an IKE SA or as a reservation (issue 15). The active node
+// one gave, to an IKE SA or as a reservation. The active node
 // reports each lease it makes through Options.OnLease (Event.HA set) and
 // lists them all for a full resync (HALeases); the standby records them
 // (InjectHA) and, at the end of a resync, drops what the active no longer

@@ -8,7 +8,7 @@ package support
 // here or refused (Refused) — TestEveryConfigLeafClassified walks the
 // schema. A feature that starts honouring a refused node moves it here,
 // with its test. The leaves under /vrf/ike are honoured in every vrf,
-// each running its own IKE instance (issue 18: TestVRFs in
+// each running its own IKE instance (TestVRFs in
 // test/gateway/vrf_test.go, TestVRFInstances in internal/daemon), except
 // the rows of Refused marked NonMainVRF.
 func Honoured() []Honour {
@@ -219,7 +219,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/ppk/id", "TestPPKMismatchedID", "internal/ike/engine/ppk_test.go"},
 		{"/vrf/ike/ppk/id-hex", "TestPPKUsed", "internal/ike/engine/ppk_test.go"},
 		{"/vrf/ike/ppk/secret", "TestPPKWrongSecret", "internal/ike/engine/ppk_test.go"},
-		// IKE HA (issue 15). The vrrp group's instances name keepalived's
+		// IKE HA. The vrrp group's instances name keepalived's
 		// instances for the operator (keepalived runs VRRP): free text.
 		{"/vrf/vrrp/group/name", "TestHAPairNETCONF", "internal/daemon/ha_test.go"},
 		{"/vrf/vrrp/group/instance", "", ""},
@@ -234,7 +234,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/ha/seqnum-sync/oseq-shift", "TestHASeqnumSync", "internal/daemon/ha_test.go"},
 		{"/vrf/ike/ha/seqnum-sync/sync-period-time", "TestSeqSyncPeriods", "internal/ha/seq_test.go"},
 		{"/vrf/ike/ha/seqnum-sync/sync-period-packets", "TestSeqSyncPeriods", "internal/ha/seq_test.go"},
-		// Certificate authentication (issue 16): the store, the VPNs'
+		// Certificate authentication: the store, the VPNs'
 		// names of its entries.
 		{"/vrf/ike/pki/near-expiry-days", "TestPKIServices", "internal/ikesvc/pki_test.go"},
 		{"/vrf/ike/pki/certificate/name", "TestCertificates", "test/gateway/cert_test.go"},

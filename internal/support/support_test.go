@@ -286,7 +286,7 @@ func schemaPathOf(p string) string {
 	return regexp.MustCompile(`\[[^\]]*\]`).ReplaceAllString(p, "")
 }
 
-// TestNonMainVRFCommits: a vrf other than main runs IKE (issue 18): a
+// TestNonMainVRFCommits: a vrf other than main runs IKE: a
 // VPN there, with its global options, commits, the same VPN name as
 // main's.
 func TestNonMainVRFCommits(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"secgw/internal/netnsutil/netnstest"
 )
 
-// The HA pair's topology (issue 15): two secgwd nodes and charon on one
+// The HA pair's topology: two secgwd nodes and charon on one
 // WAN segment (a bridge in a hub namespace), the service address gwOuter
 // held by the active node (the test moves it, standing in for keepalived),
 // and a dedicated sync link between the nodes.

@@ -11,7 +11,7 @@ import (
 	"secgw/test/charontest"
 )
 
-// HA pools end to end (issue 15): the HA pair of ha_test.go as the
+// HA pools end to end: the HA pair of ha_test.go as the
 // concentrator of charon road warriors (vips = 0.0.0.0), each in its own
 // namespace on the WAN bridge, asking the service address for an address
 // of the HA pool hp.

@@ -94,7 +94,7 @@ func (g *gateway) configureIn(t *testing.T, vrf string, lines ...string) {
 	}
 }
 
-// TestVRFs (issue 18): one secgwd runs vrf main (its own namespace) and
+// TestVRFs: one secgwd runs vrf main (its own namespace) and
 // vrf cust (a named namespace, ip netns style), each with a VPN of the
 // same name to its own charon, over the same outer addresses and the
 // same inner networks. Each vrf's IKE instance negotiates with its own

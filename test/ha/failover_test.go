@@ -154,7 +154,7 @@ func (r *rig) failover(t *testing.T, what string, from int, act, restore func(t 
 // 2; then up again), SIGKILL of the active secgwd (node 1; then started
 // again from empty: it catches up from the new active while that one
 // serves). The order makes node 1 the one killed: the node-id the
-// split-brain rule favours (ha-design decision 5) dies while its peer
+// split-brain rule favours (node 1 stays active) dies while its peer
 // last saw it active, and node 2 must take over all the same.
 func TestFailover(t *testing.T) {
 	r := newRig(t)

@@ -1,4 +1,4 @@
-// Package ha tests the HA pair end to end (issue 15): the reference
+// Package ha tests the HA pair end to end: the reference
 // topology of test/hatest, keepalived in each node namespace, charon
 // (kernel-libipsec) as the uCPEs, and failovers through keepalived with
 // traffic flowing.

@@ -9,7 +9,8 @@ import (
 	"secgw/test/hatest"
 )
 
-// TestSyncLinkLossAndSplitBrain is ha-design decision 5 on the pair with
+// TestSyncLinkLossAndSplitBrain is the split-brain rule (with the link up node
+// 1 stays active; without it each node obeys VRRP) on the pair with
 // the peer's SAs up:
 //
 //   - the sync link goes down: both nodes see it (peer-connected false)

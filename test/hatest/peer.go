@@ -20,7 +20,7 @@ const LocalID = "vpnc.6wind.com"
 // and 3), in the reference's suites (IKE AES-GCM-96 / PRF-HMAC-SHA1 /
 // MODP1024, ESP AES-GCM-128 with ESN). dpd_delay makes charon probe the
 // gateway every 2 s: a failover must answer its INFORMATIONAL requests
-// at the message IDs it expects (ha-design decision 3), or charon
+// at the message IDs it expects (engine/ha_msgid.go), or charon
 // declares the gateway dead and renegotiates.
 func PeerConns() string {
 	var b strings.Builder

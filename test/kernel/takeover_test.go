@@ -22,8 +22,8 @@ import (
 	"secgw/internal/netnsutil/netnstest"
 )
 
-// The HA takeover on the kernel dataplane (issue 15, HA design decision
-// 2), through the product's code path: three IKE engines (peer C, active
+// The HA takeover on the kernel dataplane (the standby
+// installs nothing before it), through the product's code path: three IKE engines (peer C, active
 // node 1, standby node 2, each engine's dataplane a childsa.Programmer
 // over the XFRM dataplane of its own network namespace) exchange IKE over
 // an in-memory network; ESP goes through the guest's kernel. The HA sync

@@ -9,8 +9,7 @@ import (
 	"sync/atomic"
 )
 
-// High availability, the engine's side (issue 15; the decisions of the HA
-// design): an active/standby pair where the active's IKE SAs, with their
+// High availability, the engine's side: an active/standby pair where the active's IKE SAs, with their
 // keys, message IDs and child SAs, are copied to the standby as records
 // (ha_record.go) that the standby holds passive: not in its SA table,
 // not in its dataplane, no timer running, nothing sent or answered. At a
@@ -154,7 +153,7 @@ type haSA struct {
 	// (handleRequest). haFirstReq: taken over, no response to our
 	// requests processed yet: a response of another exchange to our
 	// request is the peer's cached answer to the old active's request
-	// with that ID (handleResponse). HA design decision 3.
+	// with that ID (handleResponse); ha_msgid.go says why.
 	haResync, haFirstReq bool
 }
 

@@ -31,7 +31,7 @@ func (d *batchDataplane) DeleteChildren(cs []engine.ChildSA) []error {
 // TestHARoleBatches: a takeover of n passive IKE SAs installs their
 // child SAs in at most one batch per worker (BatchDataplane), never one
 // by one; going standby removes them all in one batch. The work of a
-// failover at 10k tunnels (issue 15: < 1 s for 99 %), counted, not timed.
+// failover at 10k tunnels (whose target is < 1 s for 99 %), counted, not timed.
 func TestHARoleBatches(t *testing.T) {
 	const n = 500
 	c, a := pair(t, nil, nil, nil)

@@ -6,7 +6,7 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// IKE message IDs across an HA takeover (HA design decision 3, the "safe
+// IKE message IDs across an HA takeover (the "safe
 // margin"). RFC 6311 defines an exchange that resynchronises the message
 // IDs of a cluster member that took over, but strongSwan 5.9, our test
 // peer, does not implement it; so the record carries the IDs as of the

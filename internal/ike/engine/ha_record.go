@@ -14,7 +14,7 @@ import (
 	"secgw/internal/ipsec"
 )
 
-// The HA record of an IKE SA (issue 15, ha-design decision 8): what the
+// The HA record of an IKE SA: what the
 // standby needs to take the SA and its child SAs over without a new
 // IKE_SA_INIT. It is engine-private bytes: the sync channel (internal/ha)
 // carries them sealed and never looks inside.

@@ -32,7 +32,8 @@ const ivMargin = 1 << 32
 // node has becomes an IKE SA of the engine again: its child SAs are
 // installed in the dataplane with ChildSA.OSeq = the last synced
 // outbound sequence number + shift (shift when none was synced) and
-// ChildSA.ISeq = the highest synced inbound one (HA design decision 2),
+// ChildSA.ISeq = the highest synced inbound one (the standby installs
+// nothing before),
 // seqs naming them by ESP SA: {peer's address, outbound SPI} for OSeq,
 // {our address, inbound SPI} for ISeq (either may be missing); its
 // timers restart from the synced deadlines (a deadline passed fires at

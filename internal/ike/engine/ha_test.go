@@ -15,7 +15,7 @@ import (
 	"secgw/internal/ike/wire"
 )
 
-// The HA tests (issue 15, engine side): A is the active node, B the
+// The HA tests, engine side: A is the active node, B the
 // standby, configured alike and with the same address (the VRRP virtual
 // address moves between them), C the remote peer. A's SyncSink feeds B's
 // SyncImport with the records' bytes, as the sync channel does.
@@ -158,7 +158,7 @@ func TestHATakeoverResponder(t *testing.T) {
 	}
 	// The last exchange A answers never reaches B (A dies before it
 	// syncs): B must accept C's next request one message ID further on
-	// (HA design decision 3).
+	// (the message-ID margin of ha_msgid.go).
 	a.e.SetSyncSink(nil)
 	spiC, _ := onlySA(t, c)
 	if err := c.e.CheckLiveness(spiC); err != nil {
@@ -289,8 +289,8 @@ func TestHATakeoverInitiator(t *testing.T) {
 // sync (a DPD C answered, the answer lost with A). B's first request is
 // a liveness check whatever it has to do (here a child SA rekey), with
 // the synced message ID, which C takes for a retransmission: C's cached
-// answer proves it alive, and the rekey follows with the next ID (HA
-// design decision 3).
+// answer proves it alive, and the rekey follows with the next ID (the
+// message-ID margin of ha_msgid.go).
 func TestHATakeoverCachedDPD(t *testing.T) {
 	a, c := pair(t, nil, nil, nil)
 	b := newPeer(t, vpnConfig("to-b", addrA, addrB, "a.example", "b.example", "secret", "192.168.1.0/24", "192.168.2.0/24"), addrA, standby)

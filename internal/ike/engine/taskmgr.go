@@ -349,7 +349,7 @@ func (sa *ikeSA) handleRequest(d Datagram, m *wire.Message) {
 	}
 	sa.traceMessage(false, m.Header, ps, [][]byte{d.Data}) // debug.go
 	if sa.haResync {
-		// Taken over (HA design decision 3): the old active may have
+		// Taken over (ha_msgid.go): the old active may have
 		// answered requests after its last sync; the first
 		// authenticated request sets the expected message ID.
 		sa.haResync, sa.expectID = false, id
