@@ -42,7 +42,7 @@ func TestCommitWorkFollowsTheChange(t *testing.T) {
 	if work[10] != work[10000] {
 		t.Errorf("the work of one-VPN commits grows with the configuration: %+v with 10 VPNs, %+v with 10,000", work[10], work[10000])
 	}
-	if w := work[10000]; w.ike.VPNsResolved > 2 || w.ike.VPNsCompared > 3 || w.routeVPNs > 3 {
+	if w := work[10000]; w.ike.VPNsResolved > 2 || w.ike.VPNsCompared > 3 || w.ike.MonitorVPNsRead > 3 || w.routeVPNs > 3 {
 		t.Errorf("three one-VPN commits did %+v", w)
 	}
 }

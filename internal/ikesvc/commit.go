@@ -166,13 +166,15 @@ func (l localAddrs) want(host func() []netip.Addr) []netip.Addr {
 type CommitWork struct {
 	// VPNsResolved are the VPNs resolved from the YANG configuration.
 	VPNsResolved uint64
+	// MonitorVPNsRead are the VPNs whose vpn-monitor was read.
+	MonitorVPNsRead uint64
 	// The engine's share (SAs visited, VPNs compared).
 	engine.UpdateWork
 }
 
-type commitWork struct{ resolved atomic.Uint64 }
+type commitWork struct{ resolved, monitorRead atomic.Uint64 }
 
 // CommitWork returns the counts of the commits so far.
 func (s *Service) CommitWork() CommitWork {
-	return CommitWork{VPNsResolved: s.work.resolved.Load(), UpdateWork: s.eng.UpdateWork()}
+	return CommitWork{VPNsResolved: s.work.resolved.Load(), MonitorVPNsRead: s.work.monitorRead.Load(), UpdateWork: s.eng.UpdateWork()}
 }

@@ -343,7 +343,7 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 	if err := s.supportedTCP(cfg, fresh); err != nil {
 		return err
 	}
-	monitors, err := s.monitorPolicies(ike) // vpnmon.go
+	monitors, err := s.monitorPolicies(ike, prev, r) // vpnmon.go
 	if err != nil {
 		return err
 	}

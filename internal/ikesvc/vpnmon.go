@@ -3,12 +3,15 @@ package ikesvc
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sync"
 	"time"
 
 	"secgw/generated"
+	"secgw/internal/ike/config"
 	"secgw/internal/ike/engine"
+	"secgw/internal/ike/resolve"
 	"secgw/internal/vpnmon"
 )
 
@@ -56,44 +59,105 @@ func (s *Service) newVPNMonitor(ctx context.Context, newProber func(reply func(i
 	return v
 }
 
-// monitorPolicies reads the vpn-monitor of every security policy of ike,
-// refusing what this release does not run: verify-path (the routes of a
-// new child SA withheld until an echo is answered), action down without
-// a routing to withdraw routes from, and vpn-monitor itself when secgwd
-// has no ICMP prober (a test service).
-func (s *Service) monitorPolicies(ike *generated.SecgwVrf_Vrf_Ike) (map[string]monitorPolicy, error) {
-	out := map[string]monitorPolicy{}
+// monitorPolicies returns the vpn-monitor of every security policy of
+// ike once the commit r (from the configuration prev) applies: a full
+// resolve reads every VPN; otherwise only the VPNs r names are read again
+// and the rest is the running map's (a commit of one VPN reads one VPN).
+// It refuses what this service cannot run.
+func (s *Service) monitorPolicies(ike *generated.SecgwVrf_Vrf_Ike, prev *config.Config, r resolve.Result) (map[string]monitorPolicy, error) {
 	if ike == nil {
+		return map[string]monitorPolicy{}, nil
+	}
+	if r.Full || prev == nil {
+		out := map[string]monitorPolicy{}
+		for vname, vpn := range ike.Vpn {
+			s.work.monitorRead.Add(1)
+			if err := s.vpnMonitors(out, vname, vpn); err != nil {
+				return nil, err
+			}
+		}
 		return out, nil
 	}
-	for vname, vpn := range ike.Vpn {
-		for pname, sp := range vpn.SecurityPolicy {
-			vm := sp.VpnMonitor
-			if vm == nil {
-				continue
+	cur := s.mon.current()
+	out, cloned := cur, false
+	own := func() {
+		if !cloned {
+			out, cloned = maps.Clone(cur), true
+			if out == nil {
+				out = map[string]monitorPolicy{}
 			}
-			where := fmt.Sprintf("ike: vpn %s security-policy %s vpn-monitor", vname, pname)
-			if s.o.NewProber == nil {
-				return nil, unsupported(where + ": this secgwd has no ICMP prober")
-			}
-			down := vm.GetAction() == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
-			if down && s.o.OnMonitorRoutes == nil {
-				return nil, unsupported(where + " action down: this secgwd has no routes to withdraw")
-			}
-			if vm.GetVerifyPath() {
-				return nil, unsupported(where + " verify-path: not in this release")
-			}
-			src, err1 := netip.ParseAddr(vm.GetSourceAddress())
-			dst, err2 := netip.ParseAddr(vm.GetDestinationIp())
-			if err1 != nil || err2 != nil || src.Is4() != dst.Is4() {
-				return nil, invalid("vpn-monitor", where+": source-address and destination-ip must be addresses of one family")
-			}
-			out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
-				Interval:  time.Duration(vm.GetInterval()) * time.Second,
-				Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized()}, down: down}
 		}
 	}
+	for _, n := range r.Names {
+		if pv := prev.VPN(n); pv != nil {
+			for i := range pv.Policies {
+				if _, ok := out[pv.Policies[i].Name]; ok {
+					own()
+					delete(out, pv.Policies[i].Name)
+				}
+			}
+		}
+		vpn := ike.Vpn[n]
+		if vpn == nil {
+			continue
+		}
+		s.work.monitorRead.Add(1)
+		for _, sp := range vpn.SecurityPolicy {
+			if sp.VpnMonitor != nil {
+				own()
+				break
+			}
+		}
+		if err := s.vpnMonitors(out, n, vpn); err != nil {
+			return nil, err
+		}
+	}
+	if out == nil {
+		out = map[string]monitorPolicy{}
+	}
 	return out, nil
+}
+
+// vpnMonitors adds the vpn-monitor of the security policies of VPN vname
+// to out (which the caller owns whenever one of them has one).
+func (s *Service) vpnMonitors(out map[string]monitorPolicy, vname string, vpn *generated.SecgwVrf_Vrf_Ike_Vpn) error {
+	for pname, sp := range vpn.SecurityPolicy {
+		vm := sp.VpnMonitor
+		if vm == nil {
+			continue
+		}
+		where := fmt.Sprintf("ike: vpn %s security-policy %s vpn-monitor", vname, pname)
+		if s.o.NewProber == nil {
+			return unsupported(where + ": this secgwd has no ICMP prober")
+		}
+		down := vm.GetAction() == generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
+		if down && s.o.OnMonitorRoutes == nil {
+			return unsupported(where + " action down: this secgwd has no routes to withdraw")
+		}
+		if vm.GetVerifyPath() {
+			return unsupported(where + " verify-path: not in this release")
+		}
+		src, err1 := netip.ParseAddr(vm.GetSourceAddress())
+		dst, err2 := netip.ParseAddr(vm.GetDestinationIp())
+		if err1 != nil || err2 != nil || src.Is4() != dst.Is4() {
+			return invalid("vpn-monitor", where+": source-address and destination-ip must be addresses of one family")
+		}
+		out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
+			Interval:  time.Duration(vm.GetInterval()) * time.Second,
+			Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized()}, down: down}
+	}
+	return nil
+}
+
+// current returns the monitored policies (read only: a commit clones
+// before it changes them); nil without a monitor.
+func (v *vpnMonitor) current() map[string]monitorPolicy {
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.policies
 }
 
 // set replaces the monitored policies (Apply, Abort).

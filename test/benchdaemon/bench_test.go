@@ -117,7 +117,7 @@ func measure(t *testing.T, s *schema.Schema, n, commits, chunk int) figures {
 
 	// Start from the stored configuration.
 	t1 := time.Now()
-	d = launch(t, ns, dir)
+	d = launch(t, ns, dir, profileArgs(n)...)
 	sess = dial(t, ns, d.Addr)
 	f.startup = time.Since(t1)
 	defer stop(t, d)
@@ -171,10 +171,10 @@ func editConfig(t *testing.T, s *schema.Schema, cfg *generated.Device, names []s
 
 // launch starts secgwd on dir in ns with the userspace dataplane and a
 // message size limit that takes the load's chunks.
-func launch(t *testing.T, ns, dir string) *secgwdtest.Daemon {
+func launch(t *testing.T, ns, dir string, extra ...string) *secgwdtest.Daemon {
 	t.Helper()
-	d, err := secgwdtest.LaunchInTimeout(ns, secgwdBin, dir, "info", startTimeout,
-		"-dataplane", "userspace", "-max-message-size", strconv.Itoa(256<<20), "-max-buffered", "-1")
+	args := append([]string{"-dataplane", "userspace", "-max-message-size", strconv.Itoa(256 << 20), "-max-buffered", "-1"}, extra...)
+	d, err := secgwdtest.LaunchInTimeout(ns, secgwdBin, dir, "info", startTimeout, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,4 +347,15 @@ func report(w io.Writer, all []figures, anchor map[int]float64) bool {
 	fmt.Fprintf(w, "start at 100k to serving NETCONF:  %-10s target <= %v      %s (secgwd's CPU: %.2f s)\n", fmt.Sprintf("%.2f s", large.startup.Seconds()), targetStartup, verdict(large.startup <= targetStartup), large.startCPU.Seconds())
 	fmt.Fprintf(w, "RSS at 100k, no SAs:               %-10s target <= %d MB %s\n", fmt.Sprintf("%.0f MB", float64(large.rss)/(1<<20)), targetRSS>>20, verdict(large.rss <= targetRSS))
 	return ok
+}
+
+// profileArgs asks the restarted secgwd of the n-VPN run for a CPU
+// profile of its start and commits in $CPUPROFILE.n, when CPUPROFILE is
+// set (the file is written at its clean exit).
+func profileArgs(n int) []string {
+	p := os.Getenv("CPUPROFILE")
+	if p == "" {
+		return nil
+	}
+	return []string{"-cpuprofile", fmt.Sprintf("%s.%d", p, n)}
 }
