@@ -1,14 +1,15 @@
 package routes
 
 import (
+	"fmt"
 	"net/netip"
 	"secgw/internal/ipsec"
 
 	"secgw/internal/ike/config"
 )
 
-// mainVRF is the only vrf whose tables exist here (ikesvc.VRF; not
-// imported, to keep this package below ikesvc).
+// mainVRF is the vrf secgwd starts in (ikesvc.VRF; not imported, to
+// keep this package below ikesvc).
 const mainVRF = "main"
 
 // logFunc is slog.Logger.Warn or Debug: a child SA's problems are warned
@@ -167,21 +168,33 @@ func (m *Manager) installRoutes(c Child, addrs []netip.Addr, warn logFunc) []Rou
 }
 
 // injectRoutes are the routes of a security policy's inject-routes: every
-// remote selector via the configured next hop, in the configured table.
-// Only vrf main exists here; routes for another vrf or an l3vrf are not
-// installed (SetConfig warns once). A prefix holding the peer is not
-// injected into the main table: the host's IKE and ESP to the peer are
+// remote selector via the configured next hop, in the configured vrf
+// (the IKE vrf's namespace, or another vrf's through Options.OSOf) and
+// table, or in the table of the configured l3vrf (a Linux VRF device of
+// that vrf, looked up at each computation: created later, it is found
+// by the next reconcile). A prefix holding the peer is not injected into
+// the IKE vrf's main table: the host's IKE and ESP to the peer are
 // looked up there.
 func (m *Manager) injectRoutes(c Child, in *config.InjectRoutes, warn logFunc) []Route {
-	if (in.VRF != "" && in.VRF != mainVRF) || in.L3VRF != "" {
-		return nil
+	vrf := in.VRF
+	if vrf == m.vrf {
+		vrf = ""
+	}
+	table := in.RouteTable()
+	if in.L3VRF != "" {
+		t, err := m.l3vrfTable(vrf, in.L3VRF)
+		if err != nil {
+			warn("inject-routes: no table for the l3vrf: routes not injected (retried at the next reconcile)",
+				"vpn", c.VPN, "policy", c.Policy, "vrf", in.VRF, "l3vrf", in.L3VRF, "err", err)
+			return nil
+		}
+		table = t
 	}
 	peer := c.Remote.Unmap()
-	table := in.RouteTable()
 	var out []Route
 	for _, ts := range c.RemoteTS {
 		for _, p := range tsPrefixes(ts) {
-			if table == config.MainTable && p.Contains(peer) {
+			if vrf == "" && table == config.MainTable && p.Contains(peer) {
 				warn("inject-routes: remote selector holds the IKE peer: not injected into the main table (it would loop)",
 					"vpn", c.VPN, "policy", c.Policy, "prefix", p, "peer", peer)
 				continue
@@ -189,10 +202,24 @@ func (m *Manager) injectRoutes(c Child, in *config.InjectRoutes, warn logFunc) [
 			if in.Gateway.IsValid() && in.Gateway.Is4() != p.Addr().Is4() {
 				continue // a next hop of the other family cannot route it
 			}
-			out = append(out, Route{Table: table, Dst: p, Gateway: in.Gateway, Dev: in.Dev})
+			out = append(out, Route{VRF: vrf, Table: table, Dst: p, Gateway: in.Gateway, Dev: in.Dev})
 		}
 	}
 	return out
+}
+
+// l3vrfTable is the table of the VRF device name in vrf ("" the
+// Manager's own). m.mu is held.
+func (m *Manager) l3vrfTable(vrf, name string) (uint32, error) {
+	os, err := m.osFor(vrf)
+	if err != nil {
+		return 0, err
+	}
+	t, ok := os.(L3VRFTables)
+	if !ok {
+		return 0, fmt.Errorf("routes: this host cannot look up l3vrf %s", name)
+	}
+	return t.L3VRFTable(name)
 }
 
 // localSource picks the host address that the host's own packets to the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -23,6 +24,14 @@ type Options struct {
 	// Logger receives warnings (routes that cannot be installed) and,
 	// at debug level, every change.
 	Logger *slog.Logger
+	// VRF is the vrf of OS (the IKE vrf); "" means main. inject-routes
+	// naming it installs into OS.
+	VRF string
+	// OSOf opens the routing of another vrf, for inject-routes vrf: the
+	// Manager calls it for each request there (the caller caches and
+	// follows a namespace that was replaced). nil: routes for another
+	// vrf are not installed (logged).
+	OSOf func(vrf string) (OS, error)
 }
 
 // Manager keeps the routes of the child SAs it is told of, and the rules
@@ -49,9 +58,11 @@ type Options struct {
 // Reconcile; the child SA stays up. Methods are safe for concurrent use;
 // each holds the Manager's lock while it talks to the OS.
 type Manager struct {
-	os  OS
-	tun string
-	log *slog.Logger
+	os   OS
+	tun  string
+	log  *slog.Logger
+	vrf  string
+	osOf func(vrf string) (OS, error)
 
 	mu       sync.Mutex
 	cfg      config.Routes
@@ -95,8 +106,12 @@ func New(o Options) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	vrf := o.VRF
+	if vrf == "" {
+		vrf = mainVRF
+	}
 	return &Manager{
-		os: o.OS, tun: o.TUN, log: log,
+		os: o.OS, tun: o.TUN, log: log, vrf: vrf, osOf: o.OSOf,
 		cfg:      config.DefaultRoutes(),
 		children: map[childKey]*child{},
 		want:     map[key][]use{},
@@ -120,12 +135,6 @@ func (m *Manager) SetConfig(cfg config.Routes) error {
 	defer m.mu.Unlock()
 	if reflect.DeepEqual(cfg, m.cfg) {
 		return nil
-	}
-	for ref, pr := range cfg.Policies {
-		if in := pr.Inject; in != nil && ((in.VRF != "" && in.VRF != mainVRF) || in.L3VRF != "") {
-			m.log.Warn("inject-routes into another vrf or an l3vrf is not supported: no routes injected",
-				"vpn", ref.VPN, "policy", ref.Policy, "vrf", in.VRF, "l3vrf", in.L3VRF)
-		}
 	}
 	m.cfg = cfg
 	return m.recompute()
@@ -235,9 +244,23 @@ func (m *Manager) Reconcile() error {
 	if err != nil {
 		return fmt.Errorf("routes: list rules: %w", err)
 	}
+	// The routes of other vrfs (inject-routes vrf) are not listed for
+	// cleanup: that vrf's own Manager, or another vrf's, installs routes
+	// of protocol Protocol there too. Of those the Manager installed,
+	// the ones gone from the host are forgotten, so that they are added
+	// again.
+	foreign := map[key]Route{}
+	for k, r := range m.have {
+		if k.vrf != "" {
+			foreign[k] = r
+		}
+	}
 	clear(m.have)
 	for _, r := range listed {
 		m.have[r.key()] = r
+	}
+	for k, r := range m.foreignPresent(foreign) {
+		m.have[k] = r
 	}
 	clear(m.rules)
 	for _, r := range rules {
@@ -331,15 +354,76 @@ func (m *Manager) addrs(ch *child) ([]netip.Addr, error) {
 	return a, nil
 }
 
+// foreignPresent is the part of have (routes in other vrfs) still on
+// their hosts: a vrf whose routing cannot be listed keeps its entries.
+// m.mu is held.
+func (m *Manager) foreignPresent(have map[key]Route) map[key]Route {
+	byVRF := map[string]map[key]Route{}
+	for k, r := range have {
+		if byVRF[k.vrf] == nil {
+			byVRF[k.vrf] = map[key]Route{}
+		}
+		byVRF[k.vrf][k] = r
+	}
+	out := map[key]Route{}
+	for vrf, rs := range byVRF {
+		os, err := m.osFor(vrf)
+		var listed []Route
+		if err == nil {
+			listed, err = os.Routes()
+		}
+		if err != nil {
+			maps.Copy(out, rs)
+			continue
+		}
+		there := map[key]bool{}
+		for _, r := range listed {
+			r.VRF = vrf
+			there[r.key()] = true
+		}
+		for k, r := range rs {
+			if there[k] {
+				out[k] = r
+			}
+		}
+	}
+	return out
+}
+
+// osFor is the routing of vrf: the Manager's own for "", else OSOf's.
+// m.mu is held.
+func (m *Manager) osFor(vrf string) (OS, error) {
+	if vrf == "" {
+		return m.os, nil
+	}
+	if m.osOf == nil {
+		return nil, fmt.Errorf("routes: no routing of vrf %s", vrf)
+	}
+	return m.osOf(vrf)
+}
+
+// onHost is r as its vrf's OS sees it: the vrf is the OS itself.
+func onHost(r Route) Route {
+	r.VRF = ""
+	return r
+}
+
 // sync makes the installed route of k the wanted one. m.mu is held.
 func (m *Manager) sync(k key) error {
 	us := m.want[k]
 	h, installed := m.have[k]
+	os, err := m.osFor(k.vrf)
+	if err != nil {
+		if len(us) > 0 {
+			m.log.Warn("cannot install a route (retried at the next reconcile)", "route", us[0].route().String(), "err", err)
+		}
+		return err
+	}
 	switch {
 	case len(us) == 0 && !installed:
 		return nil
 	case len(us) == 0:
-		if err := m.os.DelRoute(h); err != nil {
+		if err := os.DelRoute(onHost(h)); err != nil {
 			return fmt.Errorf("routes: delete %s: %w", h, err)
 		}
 		delete(m.have, k)
@@ -347,7 +431,7 @@ func (m *Manager) sync(k key) error {
 		return nil
 	case !installed:
 		w := us[0].route()
-		if err := m.os.AddRoute(w); err != nil {
+		if err := os.AddRoute(onHost(w)); err != nil {
 			m.log.Warn("cannot install a route (retried at the next reconcile)", "route", w.String(), "err", err)
 			return fmt.Errorf("routes: add %s: %w", w, err)
 		}
@@ -359,7 +443,7 @@ func (m *Manager) sync(k key) error {
 	if sameRoute(w, h) {
 		return nil
 	}
-	if err := m.os.ReplaceRoute(w); err != nil {
+	if err := os.ReplaceRoute(onHost(w)); err != nil {
 		m.log.Warn("cannot replace a route (retried at the next reconcile)", "route", w.String(), "err", err)
 		return fmt.Errorf("routes: replace %s: %w", w, err)
 	}
@@ -442,6 +526,9 @@ func sortedRules(set map[Rule]bool) []Rule {
 }
 
 func compareKeys(a, b key) int {
+	if a.vrf != b.vrf {
+		return cmp.Compare(a.vrf, b.vrf)
+	}
 	if a.table != b.table {
 		return cmp.Compare(a.table, b.table)
 	}

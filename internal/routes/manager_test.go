@@ -175,7 +175,7 @@ func TestKernelGolden(t *testing.T) {
 
 	ov := child(0xc9, "other-vrf")
 	ov.RemoteTS = []ipsec.TrafficSelector{subnet("10.9.0.0/16")}
-	s.do("inject-routes vrf trusted: not supported, no route", func() error { return m.Add(ov) })
+	s.do("inject-routes vrf trusted without the routing of other vrfs (Options.OSOf): no route, an error", func() error { return m.Add(ov) })
 
 	cfg.Install = false
 	s.do("install-routes false: its routes and the rules go, injected routes stay", func() error { return m.SetConfig(cfg) })

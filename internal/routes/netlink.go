@@ -354,3 +354,18 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// L3VRFTable implements L3VRFTables: the table of the VRF device name.
+func (n *Netlink) L3VRFTable(name string) (uint32, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("routes: l3vrf %s: %w", name, err)
+	}
+	v, ok := l.(*netlink.Vrf)
+	if !ok {
+		return 0, fmt.Errorf("routes: l3vrf %s: a %s device, not a vrf", name, l.Type())
+	}
+	return v.Table, nil
+}

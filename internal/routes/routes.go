@@ -60,6 +60,10 @@ const Protocol = 211
 // Route is one route: a destination prefix in a table, via a gateway or
 // directly on a device, with an optional preferred source address.
 type Route struct {
+	// VRF is the vrf (network namespace) the route lives in: "" is the
+	// Manager's own (its OS); another names the vrf whose OS
+	// Options.OSOf opens (inject-routes vrf).
+	VRF   string
 	Table uint32
 	Dst   netip.Prefix
 	// Gateway is the next hop; invalid means Dst is on Dev.
@@ -77,11 +81,12 @@ type Route struct {
 // key is what identifies a route in the kernel (with metric 0 and tos 0,
 // which is all the Manager installs).
 type key struct {
+	vrf   string
 	table uint32
 	dst   netip.Prefix
 }
 
-func (r Route) key() key { return key{r.Table, r.Dst} }
+func (r Route) key() key { return key{r.VRF, r.Table, r.Dst} }
 
 // String renders r as ip route does.
 func (r Route) String() string {
@@ -100,6 +105,9 @@ func (r Route) String() string {
 		b.WriteString(" src " + r.Src.String())
 	}
 	fmt.Fprintf(&b, " table %d", r.Table)
+	if r.VRF != "" {
+		b.WriteString(" vrf " + r.VRF)
+	}
 	return b.String()
 }
 
@@ -154,4 +162,11 @@ type OS interface {
 	RouteTo(dst, src netip.Addr) (NextHop, error)
 	// Addrs lists the host's addresses.
 	Addrs() ([]netip.Addr, error)
+}
+
+// L3VRFTables is what an OS implements when it can name the routing
+// table of a Linux VRF device (an l3vrf of inject-routes): the table
+// the device's routes go to ("ip -d link show NAME": vrf table N).
+type L3VRFTables interface {
+	L3VRFTable(name string) (uint32, error)
 }

@@ -30,6 +30,7 @@ type Fake struct {
 	nexthops map[netip.Addr]routes.NextHop
 	routes   map[rkey]entry
 	rules    map[ruleEntry]bool
+	l3vrfs   map[string]uint32
 	ops      int
 	// Fail, when set, is asked before each change (op is "add",
 	// "replace", "delete", "add-rule" or "delete-rule"); an error it
@@ -55,7 +56,26 @@ type ruleEntry struct {
 // New returns an empty Fake: no link, no route, no rule.
 func New() *Fake {
 	return &Fake{links: map[string][]netip.Prefix{}, nexthops: map[netip.Addr]routes.NextHop{},
-		routes: map[rkey]entry{}, rules: map[ruleEntry]bool{}}
+		routes: map[rkey]entry{}, rules: map[ruleEntry]bool{}, l3vrfs: map[string]uint32{}}
+}
+
+// AddL3VRF adds a Linux VRF device whose routes go to table.
+func (f *Fake) AddL3VRF(name string, table uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.l3vrfs[name] = table
+	f.links[name] = nil
+}
+
+// L3VRFTable implements routes.L3VRFTables.
+func (f *Fake) L3VRFTable(name string) (uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.l3vrfs[name]
+	if !ok {
+		return 0, fmt.Errorf("routestest: no vrf device %s", name)
+	}
+	return t, nil
 }
 
 // AddLink adds a link with addresses (each with the prefix of its
