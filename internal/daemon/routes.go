@@ -40,6 +40,9 @@ type routing struct {
 	// follows ("" is main); its routes live in that vrf's namespace.
 	vrf   string
 	m     *routes.Manager
+	// others is the routing of the other vrfs inject-routes names (nil
+	// in tests without namespaces).
+	others *vrfRouting
 	os    *routes.Netlink // nil with another OS (tests)
 	log   *slog.Logger
 	every time.Duration
@@ -133,14 +136,24 @@ func (d *Daemon) openRouting(tun string) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	d.routes = newRouting(nl, tun, d.cfg.Logger)
+	d.routes = newRoutingIn(nl, tun, d.cfg.Logger, ikesvc.VRF, newVRFRouting(d.netnsDir()))
 	d.routes.os = nl
 	return nil
 }
 
 func newRouting(os routes.OS, tun string, logger *slog.Logger) *routing {
+	return newRoutingIn(os, tun, logger, "", nil)
+}
+
+// newRoutingIn is newRouting for the IKE instance of vrf, whose
+// inject-routes vrf reach the other vrfs through others (may be nil).
+func newRoutingIn(os routes.OS, tun string, logger *slog.Logger, vrf string, others *vrfRouting) *routing {
 	log := logger.With("subsystem", "kernel")
-	return &routing{m: routes.New(routes.Options{OS: os, TUN: tun, Logger: log}), log: log,
+	o := routes.Options{OS: os, TUN: tun, Logger: log, VRF: vrf}
+	if others != nil {
+		o.OSOf = others.os
+	}
+	return &routing{m: routes.New(o), log: log, vrf: vrf, others: others,
 		every: routeReconcileEvery, stop: make(chan struct{}),
 		pending: map[uint64]*routeTx{}}
 }
@@ -209,6 +222,9 @@ func (r *routing) close() {
 	}
 	if r.os != nil {
 		r.os.Close()
+	}
+	if r.others != nil {
+		r.others.close()
 	}
 }
 

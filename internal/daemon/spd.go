@@ -50,6 +50,9 @@ func (o *childOptions) options(vpn, policy string) childsa.ChildOptions {
 // The thresholds are per network namespace: the last value set wins,
 // also over other software of the namespace that sets them.
 type spdHash struct {
+	// vrf is the vrf whose global-options apply ("" is main): each vrf
+	// on the kernel dataplane has its own namespace and thresholds.
+	vrf string
 	set func(xfrm.SPDHash) error
 	log *slog.Logger
 
@@ -69,13 +72,13 @@ func newSPDHash(set func(xfrm.SPDHash) error, log *slog.Logger) *spdHash {
 	return &spdHash{set: set, log: log.With("subsystem", "kernel"), pending: map[uint64]*spdHashTx{}}
 }
 
-// spdHashOf reads the thresholds of vrf main's global-options in dev.
-func spdHashOf(dev *generated.Device) xfrm.SPDHash {
-	var g *generated.SecgwVrf_Vrf_Ike_GlobalOptions
-	if dev != nil && dev.Vrf[ikesvc.VRF] != nil && dev.Vrf[ikesvc.VRF].Ike != nil {
-		g = dev.Vrf[ikesvc.VRF].Ike.GlobalOptions
+// spdHashOf reads the thresholds of h's vrf's global-options in dev.
+func (h *spdHash) spdHashOf(dev *generated.Device) xfrm.SPDHash {
+	vrf := h.vrf
+	if vrf == "" {
+		vrf = ikesvc.VRF
 	}
-	return spdHashFromConfig(g)
+	return spdHashFromConfig(ikeOfVRF(vrf, dev).GetGlobalOptions())
 }
 
 // spdHashFromConfig reads global-options sp-hash-ipv4 and sp-hash-ipv6
@@ -95,7 +98,7 @@ func spdHashFromConfig(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) xfrm.SPDHash
 func (h *spdHash) start(running *generated.Device) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	want := spdHashOf(running)
+	want := h.spdHashOf(running)
 	if err := h.set(want); err != nil {
 		h.log.Warn("SPD hash thresholds not applied", "err", err)
 		return
@@ -113,7 +116,7 @@ func (h *spdHash) Prepare(tx *datastore.Tx) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	clear(h.pending) // transactions never overlap: earlier ones are final
-	h.pending[tx.ID] = &spdHashTx{want: spdHashOf(tx.New)}
+	h.pending[tx.ID] = &spdHashTx{want: h.spdHashOf(tx.New)}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/childsa"
 	"secgw/internal/dataplane/userspace"
+	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/datastore"
 	"secgw/internal/edge"
 	"secgw/internal/ike/config"
@@ -27,7 +29,6 @@ import (
 	"secgw/internal/ikesvc"
 	"secgw/internal/netnsutil"
 	"secgw/internal/routes"
-	"secgw/internal/rpcerr"
 )
 
 // NetnsDir is where ip netns keeps the named network namespaces: vrf
@@ -71,8 +72,12 @@ type vrfInstance struct {
 	ns   netns.NsHandle
 	id   fileID // the namespace file it was opened from
 	dp   dataplane.Dataplane
-	us   *userspace.Dataplane // nil with the fake dataplane
-	rt   *routing             // nil with the fake dataplane
+	us   *userspace.Dataplane // nil with the fake and kernel dataplanes
+	// kernel is set when dp is the kernel XFRM dataplane of the vrf's
+	// namespace (main runs the kernel dataplane).
+	kernel bool
+	rt     *routing // nil with the fake dataplane
+	spd    *spdHash // with the kernel dataplane
 	ike  *ikesvc.Service
 }
 
@@ -217,9 +222,26 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 	if tun == "" {
 		tun = DefaultTUN
 	}
-	if d.cfg.Dataplane == DataplaneFake {
+	switch {
+	case d.cfg.Dataplane == DataplaneFake:
 		in.dp = dataplane.NewFake()
-	} else {
+	case d.kernel:
+		// With main on the kernel dataplane, every vrf programs XFRM
+		// in its own namespace: states, policies, acquires and expiries
+		// through netlink sockets opened there.
+		x, err := xfrm.New(xfrm.Options{NetNS: ns, Events: true, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("daemon: vrf %s: kernel dataplane: %w", name, err)
+		}
+		in.dp, in.kernel = x, true
+		// The vrf's sp-hash thresholds, before IKE installs policies.
+		in.spd = newSPDHash(x.SetSPDHash, logger)
+		in.spd.vrf = name
+		in.spd.start(v.running)
+		if err := in.openRouting(v.dir, "", logger); err != nil {
+			return nil, err
+		}
+	default:
 		// Another vrf runs the userspace dataplane whatever main's is:
 		// its TUN device and routes live in the vrf's namespace, its
 		// ESP goes through the vrf's IKE sockets.
@@ -243,12 +265,9 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 			return nil, fmt.Errorf("daemon: vrf %s: userspace dataplane: %w", name, err)
 		}
 		in.dp, in.us = us, us
-		nl, err := routes.NewNetlink(ns)
-		if err != nil {
-			return nil, fmt.Errorf("daemon: vrf %s: %w", name, err)
+		if err := in.openRouting(v.dir, tun, logger); err != nil {
+			return nil, err
 		}
-		in.rt = newRouting(nl, tun, logger)
-		in.rt.vrf, in.rt.os = name, nl
 	}
 	opts := &childOptions{cfg: func() *config.Config {
 		if in.ike == nil {
@@ -261,7 +280,11 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 	var eng engine.Dataplane = prog
 	kind := ""
 	if in.rt != nil {
-		eng, kind = routedProgrammer{Programmer: prog, routes: in.rt}, DataplaneUserspace
+		eng, kind = routedProgrammer{Programmer: prog, routes: in.rt}, in.dp.Kind()
+	}
+	onNATT := setESPBuffers
+	if in.kernel {
+		onNATT = func(c *net.UDPConn) error { return xfrm.EnableESPInUDP(c) }
 	}
 	var supportsESP func(ikecrypto.Suite) bool
 	if s, ok := in.dp.(engine.ESPSupport); ok {
@@ -281,11 +304,14 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		OnEvent:       func(ev engine.Event) { d.onIKEEventIn(name, ev) },
 		OnSAEvent:     func(e ikesvc.SAEvent) { e.VRF = name; d.onSAEvent(e) },
 		ForceEncap:    in.us != nil,
-		OnNATTSocket:  setESPBuffers,
+		OnNATTSocket:  onNATT,
 		LogKeys:       d.cfg.LogKeys,
 		PKIDir:        filepath.Join(d.cfg.Dir, "pki"),
-		NoIfID:        true,
-		SupportsESP:   supportsESP,
+		// The userspace dataplane has no XFRM interfaces; the kernel's
+		// binds SAs and policies to the if_id of svti-id-in/out in the
+		// vrf's namespace, whatever namespace the interface was moved to.
+		NoIfID:      !in.kernel,
+		SupportsESP: supportsESP,
 		TCPStreams:    in.us != nil,
 		OtherVRFsRun:  true,
 	})
@@ -298,6 +324,19 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		}
 	}()
 	return in, nil
+}
+
+// openRouting opens the routing of the instance's namespace (tun is the
+// userspace dataplane's TUN device, "" with the kernel dataplane); its
+// inject-routes reach other vrfs' namespaces under dir.
+func (in *vrfInstance) openRouting(dir, tun string, logger *slog.Logger) error {
+	nl, err := routes.NewNetlink(in.ns)
+	if err != nil {
+		return fmt.Errorf("daemon: vrf %s: %w", in.name, err)
+	}
+	in.rt = newRoutingIn(nl, tun, logger, in.name, newVRFRouting(dir))
+	in.rt.os = nl
+	return nil
 }
 
 // openTUN creates and sets up the userspace dataplane's TUN device in
@@ -421,9 +460,6 @@ func (v *vrfs) Prepare(tx *datastore.Tx) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, name := range wantedVRFs(tx.New) {
-		if err := checkInject(name, tx.New); err != nil {
-			return err
-		}
 		if v.inst[name] == nil {
 			if err := v.dryPrepare(name, tx); err != nil {
 				return fmt.Errorf("vrf %s: %w", name, err)
@@ -458,6 +494,11 @@ func (v *vrfs) Apply(tx *datastore.Tx) error {
 				errs = append(errs, fmt.Errorf("vrf %s: %w", in.name, err))
 			}
 		}
+		if in.spd != nil {
+			if err := in.spd.Apply(tx); err != nil {
+				errs = append(errs, fmt.Errorf("vrf %s: %w", in.name, err))
+			}
+		}
 	}
 	v.running = tx.New
 	v.reconcile()
@@ -473,29 +514,6 @@ func (v *vrfs) Abort(tx *datastore.Tx) {
 	}
 }
 
-// checkInject refuses, in vrf name (not main), inject-routes with a vrf:
-// the instance installs a child SA's routes in its own namespace only,
-// and support's table lets vrf main through (in main, its own vrf), which
-// here would name another vrf. (inject-routes needs svti-id-out, which
-// the userspace dataplane of another vrf refuses today: this guards the
-// day a vrf gets XFRM interfaces.)
-func checkInject(name string, dev *generated.Device) error {
-	ike := ikeOfVRF(name, dev)
-	if ike == nil {
-		return nil
-	}
-	for vn, vpn := range ike.Vpn {
-		for pn, p := range vpn.SecurityPolicy {
-			if ir := p.InjectRoutes; ir != nil && ir.Vrf != nil {
-				return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagOperationNotSupported,
-					Message: fmt.Sprintf("vrf %s: vpn %s security-policy %s inject-routes vrf %s: routes go only to the IKE vrf in this release (leave vrf unset)",
-						name, vn, pn, *ir.Vrf)}
-			}
-		}
-	}
-	return nil
-}
-
 // errDryRun is what a dry run's InVRF answers: it opens no socket.
 var errDryRun = errors.New("daemon: dry run")
 
@@ -505,12 +523,15 @@ func (v *vrfs) dryPrepare(name string, tx *datastore.Tx) error {
 	var us *userspace.Dataplane // SupportsESP reads no instance
 	var supportsESP func(ikecrypto.Suite) bool
 	kind := DataplaneUserspace
-	if v.d.cfg.Dataplane == DataplaneFake {
+	switch {
+	case v.d.cfg.Dataplane == DataplaneFake:
 		kind = DataplaneFake
-	} else {
+	case v.d.kernel:
+		kind = DataplaneKernel
+	default:
 		supportsESP = us.SupportsESP
 	}
-	s := ikesvc.New(ikesvc.Options{VRF: name, DataplaneKind: kind, SupportsESP: supportsESP, NoIfID: true,
+	s := ikesvc.New(ikesvc.Options{VRF: name, DataplaneKind: kind, SupportsESP: supportsESP, NoIfID: kind != DataplaneKernel,
 		Dataplane: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dataplane.NewFake()}),
 		InVRF:     func(func() error) error { return errDryRun }, HostAddrs: func() []netip.Addr { return nil },
 		OtherVRFsRun: true, TCPStreams: false})
@@ -532,10 +553,22 @@ func (in *vrfInstance) prepare(tx *datastore.Tx) error {
 			return err
 		}
 	}
+	if in.spd != nil {
+		if err := in.spd.Prepare(tx); err != nil {
+			if in.rt != nil {
+				in.rt.Abort(tx)
+			}
+			in.ike.Abort(tx)
+			return err
+		}
+	}
 	return nil
 }
 
 func (in *vrfInstance) abort(tx *datastore.Tx) {
+	if in.spd != nil {
+		in.spd.Abort(tx)
+	}
 	if in.rt != nil {
 		in.rt.Abort(tx)
 	}
