@@ -38,16 +38,16 @@ import (
 type routing struct {
 	// vrf is the vrf whose ike container's route options this routing
 	// follows ("" is main); its routes live in that vrf's namespace.
-	vrf   string
-	m     *routes.Manager
+	vrf string
+	m   *routes.Manager
 	// others is the routing of the other vrfs inject-routes names (nil
 	// in tests without namespaces).
 	others *vrfRouting
-	os    *routes.Netlink // nil with another OS (tests)
-	log   *slog.Logger
-	every time.Duration
-	stop  chan struct{} // closed by close
-	done  chan struct{} // made by start, closed when its loop ends
+	os     *routes.Netlink // nil with another OS (tests)
+	log    *slog.Logger
+	every  time.Duration
+	stop   chan struct{} // closed by close
+	done   chan struct{} // made by start, closed when its loop ends
 
 	// vpnsRead counts the VPNs whose route options commits read (the
 	// work of a commit, for tests).

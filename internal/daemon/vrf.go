@@ -78,7 +78,7 @@ type vrfInstance struct {
 	kernel bool
 	rt     *routing // nil with the fake dataplane
 	spd    *spdHash // with the kernel dataplane
-	ike  *ikesvc.Service
+	ike    *ikesvc.Service
 }
 
 // fileID identifies the namespace bound at a path: ip netns del and add
@@ -310,10 +310,10 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		// The userspace dataplane has no XFRM interfaces; the kernel's
 		// binds SAs and policies to the if_id of svti-id-in/out in the
 		// vrf's namespace, whatever namespace the interface was moved to.
-		NoIfID:      !in.kernel,
-		SupportsESP: supportsESP,
-		TCPStreams:    in.us != nil,
-		OtherVRFsRun:  true,
+		NoIfID:       !in.kernel,
+		SupportsESP:  supportsESP,
+		TCPStreams:   in.us != nil,
+		OtherVRFsRun: true,
 	})
 	if in.rt != nil {
 		in.rt.start(v.running)
