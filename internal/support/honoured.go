@@ -178,6 +178,8 @@ func Honoured() []Honour {
 		{"/vrf/ike/vpn/security-policy/vpn-monitor/action", "TestVPNMonitorActionDown", "internal/ikesvc/vpnmon_test.go"},
 		{"/vrf/ike/vpn/security-policy/inject-routes/next-hop", "TestResolveRoutes", "internal/ike/resolve/routes_test.go"},
 		{"/vrf/ike/vpn/security-policy/inject-routes/table", "TestResolveRoutes", "internal/ike/resolve/routes_test.go"},
+		{"/vrf/ike/vpn/security-policy/inject-routes/vrf", "TestInjectRoutesOtherVRF", "internal/daemon/vrfroutes_test.go"},
+		{"/vrf/ike/vpn/security-policy/inject-routes/l3vrf", "TestInjectVRFGolden", "internal/routes/vrf_test.go"},
 		{"/vrf/ike/vpn/security-policy/local-ts/port", "", ""},
 		{"/vrf/ike/vpn/security-policy/local-ts/protocol", "", ""},
 		{"/vrf/ike/vpn/security-policy/local-ts/subnet", "TestTunnelThroughNETCONF", "internal/daemon/ike_test.go"},

@@ -37,7 +37,7 @@ type Row struct {
 // The features refused nodes wait for.
 const (
 	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
-	featureVRF      = "vrf main only in this release (the IKE instance of another vrf runs without it; routes go only to the IKE vrf)"
+	featureVRF      = "vrf main only in this release (the IKE instance of another vrf runs without it)"
 	featureSNMP     = "SNMP"
 	featureVerify   = "VPN monitor datapath verification (a new child SA's routes withheld until an echo through it is answered)"
 )
@@ -49,8 +49,10 @@ func Refused() []Row {
 		// IKE (and so IKE HA) runs in vrf main only: the VRRP groups of
 		// another vrf would notify nothing.
 		{Path: "/vrf/vrrp", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red vrrp group g1 instance i1"}},
-		// Another vrf runs its own IKE instance (userspace dataplane,
-		// sockets and routes in the vrf's namespace); what the daemon
+		// Another vrf runs its own IKE instance (sockets, dataplane and
+		// routes in the vrf's namespace: the kernel XFRM dataplane when
+		// main runs it, else the userspace one, whose lack of XFRM
+		// interfaces ikesvc refuses); what the daemon
 		// still runs for vrf main only is refused there: IKE HA, the
 		// logging configuration (one syslog handler, main's), RADIUS
 		// (its sockets would be main's), the VPN monitor's probes and
@@ -66,23 +68,7 @@ func Refused() []Row {
 			Example: append(redVPN(), "/ vrf red ike vpn v1 ike-policy mobike true")},
 		{Path: "/vrf/ike/ike-policy-template/mobike", NonMainVRF: true, Allowed: []string{"false"}, Feature: featureVRF,
 			Example: []string{"/ vrf red ike ike-policy-template it1 mobike true"}},
-		// A vrf other than main runs the userspace dataplane, which has
-		// no XFRM interfaces (ikesvc refuses them too; this row keeps
-		// the reason in the Status table).
-		{Path: "/vrf/ike/vpn/security-policy/svti-id-in", NonMainVRF: true, Feature: featureVRF,
-			Example: append(redVPN(), "/ vrf red ike vpn v1 security-policy sp1 svti-id-in 100")},
-		{Path: "/vrf/ike/vpn/security-policy/svti-id-out", NonMainVRF: true, Feature: featureVRF,
-			Example: append(redVPN(), "/ vrf red ike vpn v1 security-policy sp1 svti-id-out 100")},
-		{Path: "/vrf/ike/vpn/security-policy/inject-routes", NonMainVRF: true, Feature: featureVRF,
-			Example: append(redVPN(), "/ vrf red ike vpn v1 security-policy sp1 svti-id-out 100",
-				"/ vrf red ike vpn v1 security-policy sp1 inject-routes next-hop svti100")},
 		{Path: "/vrf/kpi", NonMainVRF: true, Feature: featureVRF, Example: []string{"/ vrf red kpi prometheus enabled true"}},
-		{Path: "/vrf/ike/vpn/security-policy/inject-routes/vrf", Allowed: []string{"main"}, Feature: featureVRF,
-			Example: []string{"/ vrf trusted", "/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
-				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 vrf trusted"}},
-		{Path: "/vrf/ike/vpn/security-policy/inject-routes/l3vrf", Feature: featureVRF,
-			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 svti-id-out 100",
-				"/ vrf main ike vpn v1 security-policy sp1 inject-routes next-hop svti100 l3vrf blue"}},
 		// RADIUS authenticates peers: as the way we authenticate
 		// ourselves, eap-radius and pre-shared-key-radius mean nothing
 		// (we have no RADIUS server to prove our identity to a peer).
