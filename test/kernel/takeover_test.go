@@ -44,6 +44,14 @@ type haEngine struct {
 func newHAEngine(t *testing.T, name string, dp dataplane.Dataplane, local, remote netip.Addr, localID, remoteID string,
 	localNet, remoteNet netip.Prefix, standby bool) *haEngine {
 	t.Helper()
+	return newEngine(t, name, childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), local, remote, localID, remoteID,
+		localNet, remoteNet, standby)
+}
+
+// newEngine is newHAEngine over the engine dataplane eng.
+func newEngine(t *testing.T, name string, eng engine.Dataplane, local, remote netip.Addr, localID, remoteID string,
+	localNet, remoteNet netip.Prefix, standby bool) *haEngine {
+	t.Helper()
 	lid, err := config.ParseIdentity(localID)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +73,7 @@ func newHAEngine(t *testing.T, name string, dp dataplane.Dataplane, local, remot
 	}
 	h := &haEngine{net: enginetest.NewNetwork()}
 	h.e = engine.New(engine.Options{VRF: "main", Config: cfg, LocalAddr: local, Conn: h.net, HAStandby: standby,
-		Dataplane: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}),
+		Dataplane: eng,
 		Logger:    slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)})
 	return h
 }
