@@ -107,7 +107,17 @@ func ourRoutes(t *testing.T, h *netlink.Handle) []string {
 //     replies come back through svti100 to H;
 //   - the IKE SA deleted, the route leaves trusted's table 300 and H's
 //     pings no longer pass.
+//
+// With l3vrf, trusted holds a Linux VRF device blue (table 1001) with
+// svti100 and H's link enslaved, no PBR rule (the kernel's l3mdev rule
+// looks the VRF's table up), and inject-routes l3vrf blue instead of
+// table 300: the route goes to table 1001.
 func TestCrossVRFSVTI(t *testing.T) {
+	t.Run("table 300", func(t *testing.T) { testCrossVRFSVTI(t, false) })
+	t.Run("l3vrf blue", func(t *testing.T) { testCrossVRFSVTI(t, true) })
+}
+
+func testCrossVRFSVTI(t *testing.T, l3vrf bool) {
 	ctx := context.Background()
 	aU, aT, b, host := netnstest.NewNS(t), netnstest.NewNS(t), netnstest.NewNS(t), netnstest.NewNS(t)
 	aOuter, bOuter := addr("192.0.2.1"), addr("192.0.2.2")
@@ -144,10 +154,38 @@ func TestCrossVRFSVTI(t *testing.T) {
 	if err := hT.LinkSetUp(svti); err != nil {
 		t.Fatal(err)
 	}
-	rule := netlink.NewRule()
-	rule.Src, rule.Table, rule.Priority = netnsutil.IPNet(netip.MustParsePrefix("192.168.0.0/16")), 300, 100
-	if err := hT.RuleAdd(rule); err != nil {
-		t.Fatalf("ip rule add from 192.168.0.0/16 lookup 300 (trusted): %v", err)
+	inject := &config.InjectRoutes{Dev: "svti100", VRF: "trusted", Table: 300}
+	wantRoute := "10.0.0.0/8 dev svti100 table 300"
+	if l3vrf {
+		// ip link add blue type vrf table 1001; ip link set blue up;
+		// ip link set svti100 master blue; ip link set vkt0 master blue
+		if err := hT.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: "blue"}, Table: 1001}); err != nil {
+			t.Fatalf("ip link add blue type vrf table 1001: %v", err)
+		}
+		blue, err := hT.LinkByName("blue")
+		if err == nil {
+			err = hT.LinkSetUp(blue)
+		}
+		for _, name := range []string{"svti100", "vkt0"} {
+			var l netlink.Link
+			if err == nil {
+				l, err = hT.LinkByName(name)
+			}
+			if err == nil {
+				err = hT.LinkSetMasterByIndex(l, blue.Attrs().Index)
+			}
+		}
+		if err != nil {
+			t.Fatalf("VRF device blue: %v", err)
+		}
+		inject = &config.InjectRoutes{Dev: "svti100", VRF: "trusted", L3VRF: "blue"}
+		wantRoute = "10.0.0.0/8 dev svti100 table 1001"
+	} else {
+		rule := netlink.NewRule()
+		rule.Src, rule.Table, rule.Priority = netnsutil.IPNet(netip.MustParsePrefix("192.168.0.0/16")), 300, 100
+		if err := hT.RuleAdd(rule); err != nil {
+			t.Fatalf("ip rule add from 192.168.0.0/16 lookup 300 (trusted): %v", err)
+		}
 	}
 
 	// A's dataplane and routing in untrusted, reaching trusted.
@@ -180,7 +218,7 @@ func TestCrossVRFSVTI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := m.SetConfig(config.Routes{Table: 220, RulePriority: 220, Policies: map[config.PolicyRef]config.PolicyRoutes{
-		{VPN: "to-b", Policy: "net"}: {SVTI: true, Inject: &config.InjectRoutes{Dev: "svti100", VRF: "trusted", Table: 300}},
+		{VPN: "to-b", Policy: "net"}: {SVTI: true, Inject: inject},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +233,7 @@ func TestCrossVRFSVTI(t *testing.T) {
 		t.Fatal(err)
 	}
 	converse(t, a, peer)
-	if got, want := ourRoutes(t, hT), []string{"10.0.0.0/8 dev svti100 table 300"}; !slices.Equal(got, want) {
+	if got, want := ourRoutes(t, hT), []string{wantRoute}; !slices.Equal(got, want) {
 		t.Fatalf("trusted's routes of ours: %q, want %q", got, want)
 	}
 	if got := ourRoutes(t, hU); len(got) != 0 {
