@@ -236,6 +236,40 @@ func TestAllowedValuesCommit(t *testing.T) {
 	}
 }
 
+// TestCrossVRFCommits: the vsr guide's cross-vrf SVTI example (the
+// README's walkthrough) commits: svti-id-in/out and inject-routes in a
+// vrf other than main, inject-routes vrf trusted with a table, and
+// another policy's l3vrf. (The dataplane of the vrf decides whether it
+// runs them: ikesvc refuses svti-id without XFRM interfaces.)
+func TestCrossVRFCommits(t *testing.T) {
+	s, v := load(t)
+	st := openStore(t, s, v)
+	p := "/ vrf untrusted ike vpn myvpn "
+	lines := []string{
+		"/ vrf trusted",
+		p + "local-address 192.0.2.1 remote-address 198.51.100.1",
+		p + "ike-policy pre-shared-key MYVPN-KEY",
+		p + "ipsec-policy start-action start",
+		p + "security-policy mytunnel local-ts subnet 192.168.0.0/16",
+		p + "security-policy mytunnel remote-ts subnet 10.0.0.0/8",
+		p + "security-policy mytunnel svti-id-out 100",
+		p + "security-policy mytunnel svti-id-in 100",
+		p + "security-policy mytunnel inject-routes next-hop svti100",
+		p + "security-policy mytunnel inject-routes vrf trusted",
+		p + "security-policy mytunnel inject-routes table 300",
+		p + "security-policy blue local-ts subnet 192.168.2.0/24",
+		p + "security-policy blue remote-ts subnet 10.1.0.0/16",
+		p + "security-policy blue svti-id-out 101",
+		p + "security-policy blue inject-routes next-hop svti101 vrf trusted l3vrf blue",
+	}
+	if err := st.Edit(1, set(s, lines...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(datastore.CommitOptions{Session: 1}); err != nil {
+		t.Fatalf("commit of the cross-vrf example: %v", err)
+	}
+}
+
 // TestPresent: Present finds the refused nodes of a whole tree (what an
 // older release committed), none in the base configuration.
 func TestPresent(t *testing.T) {
