@@ -69,6 +69,7 @@ type vrfs struct {
 // vrfInstance is the IKE subsystem of one vrf other than main.
 type vrfInstance struct {
 	name string
+	log  *slog.Logger
 	ns   netns.NsHandle
 	id   fileID // the namespace file it was opened from
 	dp   dataplane.Dataplane
@@ -157,16 +158,20 @@ func (v *vrfs) reconcile() {
 	}
 	for name, in := range v.inst {
 		id, ok := statID(filepath.Join(v.dir, name))
+		flush := false
 		switch {
 		case !want[name]:
 			v.log.Info("vrf no longer runs IKE: instance closed", "vrf", name)
+			// Its namespace stays: the kernel SAs and policies it
+			// installed there go with it.
+			flush = ok && id == in.id
 		case !ok || id != in.id:
 			v.log.Warn("vrf namespace gone: its IKE instance is closed until it is back", "vrf", name,
 				"namespace", filepath.Join(v.dir, name))
 		default:
 			continue
 		}
-		in.close()
+		in.close(flush)
 		delete(v.inst, name)
 	}
 	for name := range v.missing {
@@ -209,10 +214,10 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: vrf %s: %w", name, err)
 	}
-	in := &vrfInstance{name: name, ns: ns, id: id}
+	in := &vrfInstance{name: name, ns: ns, id: id, log: v.d.cfg.Logger.With("subsystem", "daemon", "vrf", name)}
 	defer func() {
 		if err != nil {
-			in.close()
+			in.close(false)
 		}
 	}()
 	d := v.d
@@ -391,10 +396,18 @@ func (in *vrfInstance) counters(c engine.ChildSA) (i, o ikesvc.Counters) {
 
 // close stops the instance: engine and sockets, dataplane (its TUN),
 // routes, and the namespace handle (the last reference of a namespace
-// ip netns del removed).
-func (in *vrfInstance) close() {
+// ip netns del removed). With flush, the kernel dataplane's SAs and
+// policies (those of secgw's reqids) are deleted first.
+func (in *vrfInstance) close(flush bool) {
 	if in.ike != nil {
 		_ = in.ike.Close()
+	}
+	if flush && in.kernel {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := dataplane.NewReconciler(in.dp, nil).Reconcile(ctx, dataplane.State{}); err != nil {
+			in.log.Warn("vrf: kernel SAs and policies not all removed", "err", err)
+		}
+		cancel()
 	}
 	if in.dp != nil {
 		_ = in.dp.Close()
@@ -412,7 +425,7 @@ func (v *vrfs) close() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for name, in := range v.inst {
-		in.close()
+		in.close(false)
 		delete(v.inst, name)
 	}
 }
