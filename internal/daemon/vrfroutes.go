@@ -17,7 +17,10 @@ import (
 // kept, one per vrf, and reopened when the namespace was replaced (ip
 // netns del and add), so that the manager's next reconcile finds its
 // routes gone and adds them to the new one. A missing namespace is an
-// error: the routes wait for the reconcile after it appears.
+// error: the routes wait for the reconcile after it appears. The routes
+// are of protocol routes.ProtocolOtherVRF ("proto 212"): the routing of
+// that vrf's own IKE instance, which cleans up its protocol 211, leaves
+// them alone.
 type vrfRouting struct {
 	dir string
 
@@ -43,7 +46,7 @@ func (v *vrfRouting) os(vrf string) (routes.OS, error) {
 		if ok {
 			return cur.nl, nil
 		}
-		nl, err := routes.NewNetlink(netns.None())
+		nl, err := routes.NewNetlinkProto(netns.None(), routes.ProtocolOtherVRF)
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +71,7 @@ func (v *vrfRouting) os(vrf string) (routes.OS, error) {
 		return nil, fmt.Errorf("daemon: vrf %s: %w", vrf, err)
 	}
 	defer ns.Close() // the sockets keep the namespace
-	nl, err := routes.NewNetlink(ns)
+	nl, err := routes.NewNetlinkProto(ns, routes.ProtocolOtherVRF)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: vrf %s: %w", vrf, err)
 	}

@@ -16,13 +16,13 @@ import (
 	"secgw/internal/routes"
 )
 
-// injectedIn lists the routes of protocol routes.Protocol in table of the
-// namespace called name, as "dst dev".
+// injectedIn lists the routes of protocol routes.ProtocolOtherVRF in
+// table of the namespace called name, as "dst dev".
 func injectedIn(t *testing.T, name string, table int) []string {
 	t.Helper()
 	var out []string
 	netnstest.InNamed(t, name, func() error {
-		rs, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table, Protocol: routes.Protocol},
+		rs, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table, Protocol: routes.ProtocolOtherVRF},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 		if err != nil {
 			return err
@@ -44,7 +44,8 @@ func injectedIn(t *testing.T, name string, table int) []string {
 // injects a child SA's remote selector "next-hop svti100 vrf trusted
 // table 300" into table 300 of trusted's namespace, where svti100 lives
 // (a veth stands in for the XFRM interface: routing needs only a
-// device), none into its own; when trusted's namespace is replaced (ip
+// device), none into its own; the routing of trusted's own IKE instance
+// leaves it there (another protocol); when trusted's namespace is replaced (ip
 // netns del and add) the reconcile puts the route into the new one; the
 // child SA's deletion removes it.
 func TestInjectRoutesOtherVRF(t *testing.T) {
@@ -86,11 +87,35 @@ func TestInjectRoutesOtherVRF(t *testing.T) {
 		}
 	}
 
+	// trusted runs an IKE instance of its own: its routing's start and
+	// reconcile clean up their protocol, never untrusted's routes.
+	tns, err := netns.GetFromName(trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tnl, err := routes.NewNetlink(tns)
+	tns.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := newRoutingIn(tnl, "", slog.New(slog.DiscardHandler), trusted, nil)
+	own.os = tnl
+	if err := own.m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.m.Reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	own.close()
+	if got := injectedIn(t, trusted, 300); len(got) != 1 || got[0] != want {
+		t.Fatalf("trusted's table 300 after trusted's own routing started and reconciled: %q, want [%s]", got, want)
+	}
+
 	// ip netns del trusted; ip netns add trusted: a new namespace.
 	if err := netnsutil.DeleteNamed(trusted); err != nil {
 		t.Fatal(err)
 	}
-	tns, err := netnsutil.NewNamed(trusted)
+	tns, err = netnsutil.NewNamed(trusted)
 	if err != nil {
 		t.Fatal(err)
 	}

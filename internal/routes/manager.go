@@ -245,10 +245,10 @@ func (m *Manager) Reconcile() error {
 		return fmt.Errorf("routes: list rules: %w", err)
 	}
 	// The routes of other vrfs (inject-routes vrf) are not listed for
-	// cleanup: that vrf's own Manager, or another vrf's, installs routes
-	// of protocol Protocol there too. Of those the Manager installed,
-	// the ones gone from the host are forgotten, so that they are added
-	// again.
+	// cleanup: the Manager of a third vrf may inject routes there too
+	// (OSOf's protocol, ProtocolOtherVRF in the daemon, is shared). Of
+	// those the Manager installed, the ones gone from the host are
+	// forgotten, so that they are added again.
 	foreign := map[key]Route{}
 	for k, r := range m.have {
 		if k.vrf != "" {

@@ -26,6 +26,9 @@ import (
 type Netlink struct {
 	mu sync.Mutex // serialises the requests on h; guards links
 	h  *netlink.Handle
+	// proto is the routing protocol of the routes and rules it lists,
+	// adds and deletes: Protocol, or ProtocolOtherVRF.
+	proto int
 	// links are the device indexes by name.
 	links map[string]int
 
@@ -42,7 +45,12 @@ type Netlink struct {
 
 // NewNetlink opens rtnetlink in namespace ns; netns.None() is the
 // namespace of the calling thread.
-func NewNetlink(ns netns.NsHandle) (*Netlink, error) {
+func NewNetlink(ns netns.NsHandle) (*Netlink, error) { return NewNetlinkProto(ns, Protocol) }
+
+// NewNetlinkProto is NewNetlink for the routes of protocol proto: the
+// routing of another vrf uses ProtocolOtherVRF, so that the routes
+// injected there and that vrf's own routes never list each other.
+func NewNetlinkProto(ns netns.NsHandle, proto int) (*Netlink, error) {
 	var h *netlink.Handle
 	var err error
 	if ns == netns.None() {
@@ -53,7 +61,7 @@ func NewNetlink(ns netns.NsHandle) (*Netlink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("routes: netlink: %w", err)
 	}
-	n := &Netlink{h: h, links: map[string]int{}, stopAddrSubs: make(chan struct{})}
+	n := &Netlink{h: h, proto: proto, links: map[string]int{}, stopAddrSubs: make(chan struct{})}
 	n.subscribeAddrs(ns)
 	return n, nil
 }
@@ -109,7 +117,7 @@ func (n *Netlink) Routes() ([]Route, error) {
 		// hold ~2 KB for each of the (one per child SA) routes at once.
 		// Link names are looked up after the dump (one request at a
 		// time on the handle).
-		err := n.h.RouteListFilteredIter(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: Protocol},
+		err := n.h.RouteListFilteredIter(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: netlink.RouteProtocol(n.proto)},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL, func(r netlink.Route) bool {
 				dst, ok := prefixOf(r.Dst)
 				if !ok || len(r.MultiPath) > 0 {
@@ -153,7 +161,7 @@ func (n *Netlink) linkName(cache map[int]string, i int) string {
 
 // route is the netlink form of r. n.mu is held.
 func (n *Netlink) route(r Route) (*netlink.Route, error) {
-	nr := &netlink.Route{Table: int(r.Table), Dst: ipNet(r.Dst), Protocol: Protocol}
+	nr := &netlink.Route{Table: int(r.Table), Dst: ipNet(r.Dst), Protocol: netlink.RouteProtocol(n.proto)}
 	if r.Throw {
 		// "ip route add throw P table T": no next hop, scope universe.
 		nr.Type = unix.RTN_THROW
@@ -216,12 +224,12 @@ func (n *Netlink) ReplaceRoute(r Route) error {
 	return n.routeRequest(r, n.h.RouteReplace)
 }
 
-// DelRoute implements OS. The request carries Protocol, so the kernel
+// DelRoute implements OS. The request carries n's protocol, so the kernel
 // deletes only a route of ours; and scope "nowhere", which matches any.
 func (n *Netlink) DelRoute(r Route) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	err := n.h.RouteDel(&netlink.Route{Table: int(r.Table), Dst: ipNet(r.Dst), Protocol: Protocol, Scope: netlink.SCOPE_NOWHERE})
+	err := n.h.RouteDel(&netlink.Route{Table: int(r.Table), Dst: ipNet(r.Dst), Protocol: netlink.RouteProtocol(n.proto), Scope: netlink.SCOPE_NOWHERE})
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
 		return nil
 	}
@@ -239,7 +247,7 @@ func (n *Netlink) Rules() ([]Rule, error) {
 			return nil, fmt.Errorf("routes: netlink: %w", err)
 		}
 		for _, r := range rs {
-			if r.Protocol != Protocol || r.Table <= 0 || r.Priority < 0 {
+			if int(r.Protocol) != n.proto || r.Table <= 0 || r.Priority < 0 {
 				continue
 			}
 			out = append(out, Rule{V6: fam == netlink.FAMILY_V6, Table: uint32(r.Table), Priority: uint32(r.Priority)})
@@ -248,13 +256,13 @@ func (n *Netlink) Rules() ([]Rule, error) {
 	return out, nil
 }
 
-func nlRule(r Rule) *netlink.Rule {
+func (n *Netlink) nlRule(r Rule) *netlink.Rule {
 	nr := netlink.NewRule()
 	nr.Family = netlink.FAMILY_V4
 	if r.V6 {
 		nr.Family = netlink.FAMILY_V6
 	}
-	nr.Table, nr.Priority, nr.Protocol = int(r.Table), int(r.Priority), Protocol
+	nr.Table, nr.Priority, nr.Protocol = int(r.Table), int(r.Priority), uint8(n.proto)
 	return nr
 }
 
@@ -262,7 +270,7 @@ func nlRule(r Rule) *netlink.Rule {
 func (n *Netlink) AddRule(r Rule) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.h.RuleAdd(nlRule(r)); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := n.h.RuleAdd(n.nlRule(r)); err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}
 	return nil
@@ -273,7 +281,7 @@ func (n *Netlink) AddRule(r Rule) error {
 func (n *Netlink) DelRule(r Rule) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.h.RuleDel(nlRule(r)); err != nil && !errors.Is(err, unix.ENOENT) {
+	if err := n.h.RuleDel(n.nlRule(r)); err != nil && !errors.Is(err, unix.ENOENT) {
 		return err
 	}
 	return nil

@@ -20,7 +20,9 @@
 // The host's routing is behind the OS interface: NewNetlink in production,
 // routestest.Fake in tests. The Manager recognises its routes and rules by
 // their protocol field (Protocol), removes those a previous run left at
-// Start, and never touches any other.
+// Start, and never touches any other. The routes it injects into another
+// vrf (through Options.OSOf, of protocol ProtocolOtherVRF in the daemon)
+// it tracks itself: it removes them with their child SAs and at Close.
 package routes
 
 import (
@@ -56,6 +58,13 @@ type Child struct {
 // finds the ones a previous run left. 211 is not assigned in iproute2's
 // rt_protos.
 const Protocol = 211
+
+// ProtocolOtherVRF is the protocol of the routes a Manager injects into
+// another vrf's namespace (inject-routes vrf): that vrf's own Manager
+// lists, and so cleans up, only Protocol's, and the injecting Manager
+// removes only the routes it installed itself. 212 is not assigned in
+// iproute2's rt_protos either.
+const ProtocolOtherVRF = 212
 
 // Route is one route: a destination prefix in a table, via a gateway or
 // directly on a device, with an optional preferred source address.

@@ -29,7 +29,8 @@ import (
 // for a vrf (internal/daemon/vrf.go): an IKE engine whose dataplane is a
 // childsa.Programmer over the XFRM dataplane of untrusted's namespace
 // (if_id 100 from svti-id-in/out), and a routes.Manager of untrusted
-// whose inject-routes reach trusted's namespace (Options.OSOf).
+// whose inject-routes reach trusted's namespace (Options.OSOf, protocol
+// routes.ProtocolOtherVRF there).
 
 // vrfRouted is the daemon's routedProgrammer: a child SA's routes follow
 // its SAs and policies.
@@ -72,11 +73,21 @@ func (p vrfRouted) DeleteChildren(cs []engine.ChildSA) []error {
 	return p.Programmer.DeleteChildren(cs)
 }
 
-// ourRoutes lists the routes of protocol routes.Protocol in h's
-// namespace, "dst dev table N".
+// ourRoutes lists the routes of protocol routes.Protocol and
+// routes.ProtocolOtherVRF in h's namespace, "dst dev table N proto P".
 func ourRoutes(t *testing.T, h *netlink.Handle) []string {
 	t.Helper()
-	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: routes.Protocol},
+	var out []string
+	for _, proto := range []netlink.RouteProtocol{routes.Protocol, routes.ProtocolOtherVRF} {
+		out = append(out, routesOf(t, h, proto)...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func routesOf(t *testing.T, h *netlink.Handle, proto netlink.RouteProtocol) []string {
+	t.Helper()
+	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: proto},
 		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 	if err != nil {
 		t.Fatal(err)
@@ -87,9 +98,8 @@ func ourRoutes(t *testing.T, h *netlink.Handle) []string {
 		if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
 			dev = l.Attrs().Name
 		}
-		out = append(out, fmt.Sprintf("%s dev %s table %d", r.Dst, dev, r.Table))
+		out = append(out, fmt.Sprintf("%s dev %s table %d proto %d", r.Dst, dev, r.Table, r.Protocol))
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -155,7 +165,7 @@ func testCrossVRFSVTI(t *testing.T, l3vrf bool) {
 		t.Fatal(err)
 	}
 	inject := &config.InjectRoutes{Dev: "svti100", VRF: "trusted", Table: 300}
-	wantRoute := "10.0.0.0/8 dev svti100 table 300"
+	wantRoute := "10.0.0.0/8 dev svti100 table 300 proto 212"
 	if l3vrf {
 		// ip link add blue type vrf table 1001; ip link set blue up;
 		// ip link set svti100 master blue; ip link set vkt0 master blue
@@ -179,7 +189,7 @@ func testCrossVRFSVTI(t *testing.T, l3vrf bool) {
 			t.Fatalf("VRF device blue: %v", err)
 		}
 		inject = &config.InjectRoutes{Dev: "svti100", VRF: "trusted", L3VRF: "blue"}
-		wantRoute = "10.0.0.0/8 dev svti100 table 1001"
+		wantRoute = "10.0.0.0/8 dev svti100 table 1001 proto 212"
 	} else {
 		rule := netlink.NewRule()
 		rule.Src, rule.Table, rule.Priority = netnsutil.IPNet(netip.MustParsePrefix("192.168.0.0/16")), 300, 100
@@ -203,7 +213,7 @@ func testCrossVRFSVTI(t *testing.T, l3vrf bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tOS, err := routes.NewNetlink(aT)
+	tOS, err := routes.NewNetlinkProto(aT, routes.ProtocolOtherVRF)
 	if err != nil {
 		t.Fatal(err)
 	}
