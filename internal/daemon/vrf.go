@@ -43,8 +43,9 @@ const NetnsDir = "/run/netns"
 const vrfPollEvery = time.Second
 
 // vrfs runs the ike containers of the vrfs other than main, one
-// vrfInstance each (its own engine, sockets, SA table, userspace
-// dataplane and routes, all inside the vrf's namespace). It subscribes
+// vrfInstance each (its own engine, sockets, SA table, dataplane and
+// routes, all inside the vrf's namespace: the kernel XFRM dataplane when
+// main runs it, else the userspace one). It subscribes
 // to the datastore after the IKE service of main: a commit's delta goes
 // to every instance, each of which reads only its own vrf's changes
 // (ikesvc.ChangesOfVRF), so a commit in vrf A never touches vrf B's SAs.
@@ -247,9 +248,9 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 			return nil, err
 		}
 	default:
-		// Another vrf runs the userspace dataplane whatever main's is:
-		// its TUN device and routes live in the vrf's namespace, its
-		// ESP goes through the vrf's IKE sockets.
+		// With main on the userspace dataplane, so is the vrf: its TUN
+		// device and routes live in the vrf's namespace, its ESP goes
+		// through the vrf's IKE sockets.
 		bind := &ikeBind{ike: func() *ikesvc.Service { return in.ike }, ikePort: d.cfg.IKEPort, nattPort: d.cfg.NATTPort,
 			binds: map[netip.Addr]sendBind{}}
 		var devs []edge.Device
@@ -467,8 +468,9 @@ func (v *vrfs) Name() string { return "vrfs" }
 // prepares the commit (each reads only its vrf's changes), and the vrfs
 // that run no instance yet (added by the commit, or whose namespace is
 // missing) are checked by a dry run, so that what their instance would
-// refuse (svti-id-in/out, TCP encapsulation, an ESP suite the userspace
-// dataplane lacks) is refused now rather than ignored when it starts.
+// refuse (svti-id-in/out without the kernel dataplane, TCP
+// encapsulation, an ESP suite the userspace dataplane lacks) is refused
+// now rather than ignored when it starts.
 func (v *vrfs) Prepare(tx *datastore.Tx) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
