@@ -10,13 +10,16 @@ import (
 	"secgw/internal/nacm"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
+	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
 
 // policyOf builds the access control of /aaa/nacm in d (RFC 8341
 // semantics, the defaults in code: see secgw-aaa.yang). With no
-// /aaa/nacm, the predefined groups alone decide, as the roles did.
-func policyOf(d *generated.Device) (*nacm.Policy, error) {
+// /aaa/nacm, the predefined groups alone decide, as the roles did. v
+// resolves the rules' paths against the schema (validate.RulePath),
+// which validate and commit have checked already.
+func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) {
 	p := nacm.Default()
 	n := d.GetAaa().GetNacm()
 	if n == nil {
@@ -59,8 +62,9 @@ func policyOf(d *generated.Device) (*nacm.Policy, error) {
 				rule.Kind, rule.Target = nacm.Notification, *r.NotificationName
 			case r.Path != nil:
 				rule.Kind = nacm.DataNode
-				if rule.Path, ok = nacm.ParsePath(*r.Path); !ok {
-					return nil, fmt.Errorf("aaa: nacm rule %s/%s: path %q is not a schema path without key predicates", list.Name, rule.Name, *r.Path)
+				var err error
+				if rule.Path, err = v.RulePath(*r.Path); err != nil {
+					return nil, fmt.Errorf("aaa: nacm rule %s/%s: %w", list.Name, rule.Name, err)
 				}
 			}
 			list.Rules = append(list.Rules, rule)
@@ -83,7 +87,7 @@ func nacmLockout(p *nacm.Policy, users []User) error {
 		nu := nacm.User{Name: u.Name, Role: u.Role}
 		ok := p.Exec(nu, "ietf-netconf", "edit-config", false) == nacm.Permit &&
 			p.Exec(nu, "ietf-netconf", "commit", false) == nacm.Permit
-		for _, path := range [][]string{{"aaa"}, {"aaa", "user"}, {"aaa", "nacm"}, {"aaa", "nacm", "rule-list"}} {
+		for _, path := range [][]nacm.Step{nacm.Names("aaa"), nacm.Names("aaa", "user"), nacm.Names("aaa", "nacm"), nacm.Names("aaa", "nacm", "rule-list")} {
 			for _, op := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
 				ok = ok && p.Data(nu, "secgw-aaa", path, op, false) == nacm.Permit
 			}
@@ -181,8 +185,8 @@ func (srv *Server) nodeModule(path schema.DataPath) string {
 // out). A merge passing through an existing container or list entry
 // changes nothing there: its edits below are checked instead.
 func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
-	p := srv.policy()
-	u := nacmUser(s)
+	a := srv.policy().For(nacmUser(s))
+	var steps []nacm.Step
 	for _, e := range edits {
 		if len(e.Path) == 0 {
 			continue
@@ -212,15 +216,12 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 				continue
 			}
 		}
-		names := make([]string, len(e.Path))
-		for i, el := range e.Path {
-			names[i] = el.Name
-		}
+		steps = nacmSteps(steps[:0], e.Path)
 		secret := srv.isSecret(e.Path)
 		module := srv.nodeModule(e.Path)
 		for _, o := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
-			if want&o != 0 && p.Data(u, module, names, o, secret) != nacm.Permit {
-				return accessDenied(s, "write "+names[len(names)-1], e.Path)
+			if want&o != 0 && a.Data(module, steps, o, secret) != nacm.Permit {
+				return accessDenied(s, "write "+e.Path[len(e.Path)-1].Name, e.Path)
 			}
 		}
 	}
@@ -261,14 +262,25 @@ func (srv *Server) isSecret(path schema.DataPath) bool {
 	return schema.IsSecret(e)
 }
 
-// readFilter is the xmlcodec read check of the session: whether its
-// policy lets it read the node at path, of namespace ns.
-func (srv *Server) readFilter(s *transport.Session) func(ns string, path []string, secret bool) bool {
-	p := srv.policy()
-	u := nacmUser(s)
-	return func(ns string, path []string, secret bool) bool {
-		return p.Data(u, srv.moduleOf(ns), path, nacm.Read, secret) == nacm.Permit
+// readFilter is the read check of the session, for the encoder and the
+// xpath filter: whether its policy lets it read the node at path (list
+// entries with their keys), of namespace ns. Each call returns a check
+// with its own buffer: one encoding or one evaluation uses it at a time.
+func (srv *Server) readFilter(s *transport.Session) validate.ReadFunc {
+	a := srv.policy().For(nacmUser(s))
+	var steps []nacm.Step
+	return func(ns string, path schema.DataPath, secret bool) bool {
+		steps = nacmSteps(steps[:0], path)
+		return a.Data(srv.moduleOf(ns), steps, nacm.Read, secret) == nacm.Permit
 	}
+}
+
+// nacmSteps appends the steps of data path p to dst.
+func nacmSteps(dst []nacm.Step, p schema.DataPath) []nacm.Step {
+	for _, e := range p {
+		dst = append(dst, nacm.Step{Name: e.Name, Key: e.Key, Keyed: e.KeyName != ""})
+	}
+	return dst
 }
 
 // fileUsers returns the accounts of the users file, for the lockout
