@@ -267,7 +267,11 @@ func (srv *Server) isSecret(path schema.DataPath) bool {
 // entries with their keys), of namespace ns. Each call returns a check
 // with its own buffer: one encoding or one evaluation uses it at a time.
 func (srv *Server) readFilter(s *transport.Session) validate.ReadFunc {
-	a := srv.policy().For(nacmUser(s))
+	return srv.readCheck(srv.policy().For(nacmUser(s)))
+}
+
+// readCheck is readFilter for the access a.
+func (srv *Server) readCheck(a *nacm.Access) validate.ReadFunc {
 	var steps []nacm.Step
 	return func(ns string, path schema.DataPath, secret bool) bool {
 		steps = nacmSteps(steps[:0], path)
