@@ -183,10 +183,15 @@ func (srv *Server) nodeModule(path schema.DataPath) string {
 // delete for delete and remove, and update and delete for a replace of
 // an existing container or list entry (it may delete what it leaves
 // out). A merge passing through an existing container or list entry
-// changes nothing there: its edits below are checked instead.
+// changes nothing there: its edits below are checked instead. With
+// configured rules, deleting or replacing an existing container or list
+// entry also needs delete access to each node below it that it deletes
+// (checkBelow): a rule of its own, a keyed one, may deny one of them.
 func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
 	a := srv.policy().For(nacmUser(s))
+	configured := srv.nacm.Load() != nil
 	var steps []nacm.Step
+	var restated map[string]bool // the paths a replace states, built once
 	for _, e := range edits {
 		if len(e.Path) == 0 {
 			continue
@@ -224,8 +229,85 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 				return accessDenied(s, "write "+e.Path[len(e.Path)-1].Name, e.Path)
 			}
 		}
+		if !configured || want&nacm.Delete == 0 {
+			continue
+		}
+		n, ok, err := srv.cfg.Schema.ResolveFrom(root, e.Path, false)
+		if err != nil || !ok {
+			continue // a leaf, or nothing to delete
+		}
+		var keep map[string]bool
+		if op == xmlcodec.OpReplace {
+			if restated == nil {
+				restated = map[string]bool{}
+				for _, r := range edits {
+					restated[r.Path.String()] = true
+				}
+			}
+			keep = restated
+		}
+		// Read without the journal: this walk changes nothing.
+		if !srv.checkBelow(a, schema.Node{V: n.V, B: n.B}, e.Path, keep) {
+			// The node named is the edit's own: the one below that is
+			// denied may be one the session may not even read.
+			return accessDenied(s, "delete "+e.Path[len(e.Path)-1].Name+" with what it holds", e.Path)
+		}
 	}
 	return nil
+}
+
+// checkBelow reports whether a may delete every node below n, at path,
+// that exists (RFC 8341 §3.2.5: "If the protocol operation would result
+// in the deletion of a datastore node and the user does not have
+// 'delete' access permission for that node, the protocol operation is
+// rejected"). The nodes whose path is in keep (those a replace states
+// again) are not deleted: their edits are checked on their own, and
+// what is below them still is here.
+func (srv *Server) checkBelow(a *nacm.Access, n schema.Node, path schema.DataPath, keep map[string]bool) bool {
+	var steps []nacm.Step
+	may := func(f *schema.Field, p schema.DataPath) bool {
+		if keep != nil && keep[p.String()] {
+			return true
+		}
+		module := ""
+		if ns := f.Entry.Namespace(); ns != nil {
+			module = srv.moduleOf(ns.Name)
+		}
+		steps = nacmSteps(steps[:0], p)
+		return a.Data(module, steps, nacm.Delete, f.Secret) == nacm.Permit
+	}
+	var walk func(n schema.Node, path schema.DataPath) bool
+	walk = func(n schema.Node, path schema.DataPath) bool {
+		for i := range n.B.Fields {
+			f := &n.B.Fields[i]
+			if !f.Config {
+				continue
+			}
+			switch f.Kind {
+			case schema.KindLeaf, schema.KindLeafList:
+				if n.Has(f) && !may(f, path.Child(schema.Elem{Name: f.Name})) {
+					return false
+				}
+			case schema.KindContainer:
+				if c, ok := n.Container(f, false); ok {
+					p := path.Child(schema.Elem{Name: f.Name})
+					if !may(f, p) || !walk(c, p) {
+						return false
+					}
+				}
+			case schema.KindList:
+				kn := f.Elem.Fields[f.KeyIndex].Name
+				for _, c := range n.Entries(f) {
+					p := path.Child(schema.Elem{Name: f.Name, KeyName: kn, Key: c.Key(srv.cfg.Schema, f)})
+					if !may(f, p) || !walk(c, p) {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	}
+	return walk(n, path)
 }
 
 // exists reports whether the node at path is in the tree at root, and

@@ -186,3 +186,39 @@ func TestNACMRulePathRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestNACMDeleteBelow: deleting or replacing a container needs delete
+// access to what it holds (RFC 8341 §3.2.5): with /vrf/ike writable but
+// VPN acme denied by a keyed rule, the reader may delete hq, not the ike
+// container that holds acme, nor replace it by one without acme; the
+// error names the edited node, not acme.
+func TestNACMDeleteBelow(t *testing.T) {
+	f := start(t)
+	twoVPNs(t, f)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	for _, rpc := range []string{editNACM(
+		`<rule><name>edit</name><module-name>ietf-netconf</module-name><rpc-name>edit-config</rpc-name><access-operations>exec</access-operations><action>permit</action></rule>` +
+			ruleXML("a-no-acme", "/vrf[name='main']/ike/vpn[name='acme']", "*", "deny") +
+			ruleXML("b-ike", "/vrf/ike", "*", "permit")),
+		`<commit/>`} {
+		if _, err := exec1(t, admin, rpc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := dial(t, f.addr, "reader", "secret-reader")
+	const nc = `xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"`
+	del := `<edit-config><target><candidate/></target><config><vrf ` + vrfNS + ` ` + nc + `><name>main</name><ike ` + ikeNS + ` nc:operation="delete"/></vrf></config></edit-config>`
+	_, err := exec1(t, reader, del)
+	wantRPCError(t, "delete of ike holding acme", err, "application", "access-denied", "/vrf:vrf[vrf:name='main']/ike:ike", "may not delete ike with what it holds", "")
+	_, err = exec1(t, reader, `<edit-config><target><candidate/></target><config><vrf `+vrfNS+` `+nc+`><name>main</name><ike `+ikeNS+` nc:operation="replace"><vpn><name>hq</name></vpn></ike></vrf></config></edit-config>`)
+	wantRPCError(t, "replace of ike without acme", err, "application", "access-denied", "/vrf:vrf[vrf:name='main']/ike:ike", "with what it holds", "")
+	if _, err := exec1(t, reader, `<edit-config><target><candidate/></target><config><vrf `+vrfNS+` `+nc+`><name>main</name><ike `+ikeNS+`><vpn nc:operation="delete"><name>hq</name></vpn></ike></vrf></config></edit-config>`); err != nil {
+		t.Errorf("delete of hq: %v", err)
+	}
+	if _, err := exec1(t, reader, `<edit-config><target><candidate/></target><config><vrf `+vrfNS+` `+nc+`><name>main</name><ike `+ikeNS+`><vpn nc:operation="replace"><name>hq</name><remote-address>198.51.100.7</remote-address></vpn></ike></vrf></config></edit-config>`); err != nil {
+		t.Errorf("replace of hq: %v", err)
+	}
+	if f.store.Candidate().Vrf["main"].Ike.Vpn["acme"] == nil {
+		t.Error("acme is gone from the candidate")
+	}
+}
