@@ -310,6 +310,41 @@ func (a *Access) Data(module string, path []Step, op Ops, secret bool) Action {
 	return p.WriteDefault
 }
 
+// Uniform reports whether op on every descendant of the node at path,
+// of module, is decided as on the node itself: a rule matches the node
+// (not a default, which secret descendants escape), and no rule before
+// it could match a descendant instead — one whose path goes below the
+// node's, or one that did not match the node for its module-name only
+// (a descendant may be of another module, an augmenting one). The
+// caller may then skip checking the descendants one by one.
+func (a *Access) Uniform(module string, path []Step, op Ops) bool {
+	for _, rl := range a.lists {
+		for j := range rl.Rules {
+			r := &rl.Rules[j]
+			if r.Ops&op == 0 || (r.Kind != Any && r.Kind != DataNode) {
+				continue
+			}
+			if r.Kind == DataNode && !prefixCompatible(r.Path, path) {
+				continue // matches neither the node nor anything below it
+			}
+			deeper := r.Kind == DataNode && len(r.Path) > len(path)
+			if !deeper && moduleMatch(r, module) {
+				return true // the first rule matching the node
+			}
+			return false // may match a descendant before that rule
+		}
+	}
+	return false
+}
+
+// prefixCompatible reports whether rule path rp and node path agree on
+// the steps they both have: the rule matches the node, or (longer) some
+// of its descendants.
+func prefixCompatible(rp, path []Step) bool {
+	n := min(len(rp), len(path))
+	return pathMatch(rp[:n], path[:n])
+}
+
 // pathMatch reports whether rule path rp covers the node at path: the
 // rule names the node or one of its ancestors (RFC 8341 §3.4.5 step 6:
 // "the requested node is the node specified by the path, or is a

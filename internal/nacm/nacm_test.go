@@ -241,3 +241,42 @@ func TestAccessOrder(t *testing.T) {
 		t.Error("rule-list z (first in order) does not decide")
 	}
 }
+
+// TestUniform: a delete of a subtree may skip its descendants only when
+// the rule deciding the node decides them all.
+func TestUniform(t *testing.T) {
+	p := Default()
+	p.Groups = map[string][]string{"ops": {"alice"}}
+	acme := []Step{entry("vrf", "main"), {Name: "ike"}, entry("vpn", "acme")}
+	p.RuleLists = []RuleList{{Name: "ops", Groups: []string{"ops"}, Rules: []Rule{
+		{Name: "no-acme", Module: "*", Kind: DataNode, Path: acme, Ops: Delete, Action: Deny},
+		{Name: "no-red", Module: "*", Kind: DataNode, Path: []Step{entry("vrf", "red")}, Ops: All, Action: Deny},
+		{Name: "ike-mod", Module: "secgw-ike", Kind: DataNode, Path: Names("vrf"), Ops: All, Action: Deny},
+		{Name: "vrf", Module: "*", Kind: DataNode, Path: Names("vrf"), Ops: All, Action: Permit},
+	}}}
+	a := p.For(alice)
+	for _, c := range []struct {
+		what   string
+		module string
+		path   []Step
+		want   bool
+	}{
+		{"ike of vrf main holds acme", "secgw-ike", acme[:2], false},
+		{"vrf main holds acme", "secgw-vrf", acme[:1], false},
+		{"vrf blue: a secgw-ike rule may match below", "secgw-vrf", []Step{entry("vrf", "blue")}, false},
+		{"acme itself", "secgw-ike", acme, true},
+		{"ike of vrf blue", "secgw-ike", []Step{entry("vrf", "blue"), {Name: "ike"}}, true},
+		{"vrf red", "secgw-vrf", []Step{entry("vrf", "red")}, true},
+		{"aaa: read-only's predefined no-write decides", "secgw-aaa", Names("aaa"), true},
+	} {
+		if got := a.Uniform(c.module, c.path, Delete); got != c.want {
+			t.Errorf("%s: Uniform = %v, want %v", c.what, got, c.want)
+		}
+	}
+	if !Default().For(admin).Uniform("secgw-vrf", Names("vrf"), Delete) {
+		t.Error("the admin's predefined rule decides everything below")
+	}
+	if Default().For(User{Name: "x", Role: "custom"}).Uniform("secgw-vrf", Names("vrf"), Delete) {
+		t.Error("no rule matches: write-default decides the node, and a secret below is default-deny-all")
+	}
+}

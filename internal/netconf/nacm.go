@@ -186,7 +186,8 @@ func (srv *Server) nodeModule(path schema.DataPath) string {
 // changes nothing there: its edits below are checked instead. With
 // configured rules, deleting or replacing an existing container or list
 // entry also needs delete access to each node below it that it deletes
-// (checkBelow): a rule of its own, a keyed one, may deny one of them.
+// (checkBelow): a rule of its own, a keyed one, may deny one of them,
+// unless the rule that decided the node decides them all (Uniform).
 func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
 	a := srv.policy().For(nacmUser(s))
 	configured := srv.nacm.Load() != nil
@@ -229,7 +230,7 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 				return accessDenied(s, "write "+e.Path[len(e.Path)-1].Name, e.Path)
 			}
 		}
-		if !configured || want&nacm.Delete == 0 {
+		if !configured || want&nacm.Delete == 0 || a.Uniform(module, steps, nacm.Delete) {
 			continue
 		}
 		n, ok, err := srv.cfg.Schema.ResolveFrom(root, e.Path, false)
