@@ -357,9 +357,25 @@ func (srv *Server) readFilter(s *transport.Session) validate.ReadFunc {
 func (srv *Server) readCheck(a *nacm.Access) validate.ReadFunc {
 	var steps []nacm.Step
 	return func(ns string, path schema.DataPath, secret bool) bool {
-		steps = nacmSteps(steps[:0], path)
+		steps = syncSteps(steps, path)
 		return a.Data(srv.moduleOf(ns), steps, nacm.Read, secret) == nacm.Permit
 	}
+}
+
+// syncSteps makes steps the steps of p, rewriting only the elements that
+// differ: an encoder asks for one node after another, whose paths share
+// their ancestors' steps.
+func syncSteps(steps []nacm.Step, p schema.DataPath) []nacm.Step {
+	for i, e := range p {
+		if i == len(steps) {
+			steps = append(steps, nacm.Step{})
+		}
+		st := &steps[i]
+		if st.Name != e.Name || st.Key != e.Key || st.Keyed != (e.KeyName != "") {
+			*st = nacm.Step{Name: e.Name, Key: e.Key, Keyed: e.KeyName != ""}
+		}
+	}
+	return steps[:len(p)]
 }
 
 // nacmSteps appends the steps of data path p to dst.
