@@ -62,6 +62,9 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 				rule.Kind, rule.Target = nacm.Notification, *r.NotificationName
 			case r.Path != nil:
 				rule.Kind = nacm.DataNode
+				if v == nil {
+					return nil, fmt.Errorf("aaa: nacm rule %s/%s: no schema to resolve its path with", list.Name, rule.Name)
+				}
 				var err error
 				if rule.Path, err = v.RulePath(*r.Path); err != nil {
 					return nil, fmt.Errorf("aaa: nacm rule %s/%s: %w", list.Name, rule.Name, err)
