@@ -98,14 +98,22 @@ type Rule struct {
 	// Name of the rpc (Operation) or notification (Notification), or
 	// "*".
 	Target string
-	// Path, for DataNode, is the schema path of the node the rule
-	// covers with its descendants: node names from the root (prefixes
-	// and keys are not part of it; /aaa/nacm refuses paths with key
-	// predicates, which would otherwise match more than written). An
-	// empty Path is "/": every node.
-	Path   []string
+	// Path, for DataNode, is the node the rule covers with its
+	// descendants (RFC 8341 node-instance-identifier): its steps from the
+	// root, a list step with a key naming one entry, without a key every
+	// entry. An empty Path is "/": every node.
+	Path   []Step
 	Ops    Ops
 	Action Action
+}
+
+// Step is one step of a data node's path from the root: the schema node
+// name and, for a list entry, its key value in canonical form (Keyed).
+// In a rule's Path, a list step without a key stands for every entry.
+type Step struct {
+	Name  string
+	Key   string
+	Keyed bool
 }
 
 // RuleList is one rule-list: the groups it applies to ("*": every
@@ -166,32 +174,46 @@ type User struct {
 	Role string
 }
 
-// groups returns the groups of u: its role and the configured groups
-// naming it (RFC 8341 §3.2.2, group/user-name).
-func (p *Policy) groups(u User) []string {
+// Access is the policy as it applies to one user: the rule-lists of its
+// groups, configured first (unless Disabled), then the predefined. It is
+// computed once per request, so that a get checking every node of a
+// large tree does not look up the groups at each node. Immutable, like
+// its Policy.
+type Access struct {
+	p     *Policy
+	lists []*RuleList
+}
+
+// For returns the access of u: its groups are its role and the
+// configured groups naming it (RFC 8341 §3.2.2, group/user-name; §3.4.4
+// step 5, the rule-lists of these groups in order).
+func (p *Policy) For(u User) *Access {
 	gs := []string{u.Role}
 	for g, users := range p.Groups {
 		if slices.Contains(users, u.Name) {
 			gs = append(gs, g)
 		}
 	}
-	return gs
+	a := &Access{p: p}
+	add := func(lists []RuleList) {
+		for i := range lists {
+			rl := &lists[i]
+			if slices.ContainsFunc(rl.Groups, func(g string) bool { return g == "*" || slices.Contains(gs, g) }) {
+				a.lists = append(a.lists, rl)
+			}
+		}
+	}
+	if !p.Disabled {
+		add(p.RuleLists)
+	}
+	add(builtin)
+	return a
 }
 
 // match returns the action of the first rule that matches, in the
-// rule-lists of u's groups (configured first, unless Disabled, then the
-// predefined), RFC 8341 §3.4.4 steps 5-6.
-func (p *Policy) match(u User, want func(*Rule) bool) (Action, bool) {
-	gs := p.groups(u)
-	lists := builtin
-	if !p.Disabled {
-		lists = append(slices.Clip(p.RuleLists), builtin...)
-	}
-	for i := range lists {
-		rl := &lists[i]
-		if !slices.ContainsFunc(rl.Groups, func(g string) bool { return g == "*" || slices.Contains(gs, g) }) {
-			continue
-		}
+// rule-lists of the user's groups, RFC 8341 §3.4.4 steps 5-6.
+func (a *Access) match(want func(*Rule) bool) (Action, bool) {
+	for _, rl := range a.lists {
 		for j := range rl.Rules {
 			if r := &rl.Rules[j]; want(r) {
 				return r.Action, true
@@ -213,13 +235,19 @@ func targetMatch(r *Rule, k Kind, name string) bool {
 // close-session is always permitted (step 2). denyAll is set for an
 // operation the server treats as nacm:default-deny-all.
 func (p *Policy) Exec(u User, module, name string, denyAll bool) Action {
+	return p.For(u).Exec(module, name, denyAll)
+}
+
+// Exec is Policy.Exec for the user of a.
+func (a *Access) Exec(module, name string, denyAll bool) Action {
+	p := a.p
 	if module == "ietf-netconf" && name == "close-session" {
 		return Permit
 	}
-	if a, ok := p.match(u, func(r *Rule) bool {
+	if act, ok := a.match(func(r *Rule) bool {
 		return r.Ops&Exec != 0 && moduleMatch(r, module) && targetMatch(r, Operation, name)
 	}); ok {
-		return a
+		return act
 	}
 	// Step 8: kill-session and delete-config are default-deny-all.
 	if denyAll || (module == "ietf-netconf" && (name == "kill-session" || name == "delete-config")) {
@@ -234,13 +262,19 @@ func (p *Policy) Exec(u User, module, name string, denyAll bool) Action {
 // Notify decides whether u receives notification name of module (RFC
 // 8341 §3.4.6): a notification rule with read, else read-default.
 func (p *Policy) Notify(u User, module, name string) Action {
+	return p.For(u).Notify(module, name)
+}
+
+// Notify is Policy.Notify for the user of a.
+func (a *Access) Notify(module, name string) Action {
+	p := a.p
 	if module == "notifications" && (name == "replayComplete" || name == "notificationComplete") {
 		return Permit
 	}
-	if a, ok := p.match(u, func(r *Rule) bool {
+	if act, ok := a.match(func(r *Rule) bool {
 		return r.Ops&Read != 0 && moduleMatch(r, module) && targetMatch(r, Notification, name)
 	}); ok {
-		return a
+		return act
 	}
 	if p.Disabled {
 		return Permit
@@ -252,11 +286,17 @@ func (p *Policy) Notify(u User, module, name string) Action {
 // Delete) on the data node at path, of module (RFC 8341 §3.4.5). secret
 // marks a node carrying secgw-types:secret, which this server treats as
 // nacm:default-deny-all: only a rule that matches it grants it.
-func (p *Policy) Data(u User, module string, path []string, op Ops, secret bool) Action {
-	if a, ok := p.match(u, func(r *Rule) bool {
+func (p *Policy) Data(u User, module string, path []Step, op Ops, secret bool) Action {
+	return p.For(u).Data(module, path, op, secret)
+}
+
+// Data is Policy.Data for the user of a.
+func (a *Access) Data(module string, path []Step, op Ops, secret bool) Action {
+	p := a.p
+	if act, ok := a.match(func(r *Rule) bool {
 		return r.Ops&op != 0 && moduleMatch(r, module) && (r.Kind == Any || (r.Kind == DataNode && pathMatch(r.Path, path)))
 	}); ok {
-		return a
+		return act
 	}
 	if secret {
 		return Deny
@@ -270,33 +310,67 @@ func (p *Policy) Data(u User, module string, path []string, op Ops, secret bool)
 	return p.WriteDefault
 }
 
-// pathMatch reports whether rule path rp covers node path: the rule
-// names the node or one of its ancestors (RFC 8341 §3.2.2, node-instance-
-// identifier: "the data node and all its descendants").
-func pathMatch(rp, path []string) bool {
-	return len(rp) <= len(path) && slices.Equal(rp, path[:len(rp)])
+// Uniform reports whether op on every descendant of the node at path,
+// of module, is decided as on the node itself: a rule matches the node
+// (not a default, which secret descendants escape), and no rule before
+// it could match a descendant instead — one whose path goes below the
+// node's, or one that did not match the node for its module-name only
+// (a descendant may be of another module, an augmenting one). The
+// caller may then skip checking the descendants one by one.
+func (a *Access) Uniform(module string, path []Step, op Ops) bool {
+	for _, rl := range a.lists {
+		for j := range rl.Rules {
+			r := &rl.Rules[j]
+			if r.Ops&op == 0 || (r.Kind != Any && r.Kind != DataNode) {
+				continue
+			}
+			if r.Kind == DataNode && !prefixCompatible(r.Path, path) {
+				continue // matches neither the node nor anything below it
+			}
+			deeper := r.Kind == DataNode && len(r.Path) > len(path)
+			if !deeper && moduleMatch(r, module) {
+				return true // the first rule matching the node
+			}
+			return false // may match a descendant before that rule
+		}
+	}
+	return false
 }
 
-// ParsePath parses a rule's path: "/" or "/a/b/c" with optional module
-// prefixes ("/aaa:aaa/aaa:user"). Key predicates are refused (false):
-// matching by schema node alone would grant every entry.
-func ParsePath(s string) ([]string, bool) {
-	s = strings.TrimSpace(s)
-	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "[]*") {
-		return nil, false
+// prefixCompatible reports whether rule path rp and node path agree on
+// the steps they both have: the rule matches the node, or (longer) some
+// of its descendants.
+func prefixCompatible(rp, path []Step) bool {
+	n := min(len(rp), len(path))
+	return pathMatch(rp[:n], path[:n])
+}
+
+// pathMatch reports whether rule path rp covers the node at path: the
+// rule names the node or one of its ancestors (RFC 8341 §3.4.5 step 6:
+// "the requested node is the node specified by the path, or is a
+// descendant node of the path"). A keyed rule step matches only the
+// entry of that key (node-instance-identifier: "If a key predicate is
+// missing, then [it] represents all possible server instances for that
+// key"); a node step without a key (a list as a whole) matches only
+// rule steps without one.
+func pathMatch(rp, path []Step) bool {
+	if len(rp) > len(path) {
+		return false
 	}
-	if s == "/" {
-		return nil, true
-	}
-	var out []string
-	for _, step := range strings.Split(s[1:], "/") {
-		if i := strings.IndexByte(step, ':'); i >= 0 {
-			step = step[i+1:]
+	for i := range rp {
+		r, n := &rp[i], &path[i]
+		if r.Name != n.Name || (r.Keyed && (!n.Keyed || r.Key != n.Key)) {
+			return false
 		}
-		if step == "" {
-			return nil, false
-		}
-		out = append(out, step)
 	}
-	return out, true
+	return true
+}
+
+// Names returns the path of schema node names as steps without keys.
+func Names(names ...string) []Step {
+	out := make([]Step, len(names))
+	for i, n := range names {
+		out[i].Name = n
+	}
+	return out
 }

@@ -76,7 +76,7 @@ func (a *accounts) Prepare(tx *datastore.Tx) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.next = nil
-	pol, err := policyOf(tx.New)
+	pol, err := policyOf(tx.New, a.srv.validator())
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (srv *Server) startAccounts() error {
 		return nil
 	}
 	running := srv.cfg.Store.Snapshot(datastore.Running)
-	pol, err := policyOf(running)
+	pol, err := policyOf(running, srv.validator())
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"secgw/generated"
 	"secgw/internal/configtest"
 	"secgw/internal/datastore"
+	"secgw/internal/nacm"
 	"secgw/internal/schema"
 	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
@@ -77,7 +78,23 @@ func BenchmarkEditConfig10k(b *testing.B) {
 
 // BenchmarkGetConfig10k answers get-config for a 10k-VPN running
 // configuration.
-func BenchmarkGetConfig10k(b *testing.B) {
+func BenchmarkGetConfig10k(b *testing.B) { benchGetConfig(b, nil) }
+
+// BenchmarkGetConfigNACM10k is BenchmarkGetConfig10k for a user whose
+// group has three read rules (one VPN denied by a keyed path, a leaf of
+// every VPN denied, the pre-shared keys granted): every node is checked.
+func BenchmarkGetConfigNACM10k(b *testing.B) {
+	p := nacm.Default()
+	p.Groups = map[string][]string{"ops": {"alice"}}
+	p.RuleLists = []nacm.RuleList{{Name: "ops", Groups: []string{"ops"}, Rules: []nacm.Rule{
+		{Name: "a", Module: "*", Kind: nacm.DataNode, Path: []nacm.Step{{Name: "vrf", Key: "main", Keyed: true}, {Name: "ike"}, {Name: "vpn", Key: "vpn00042", Keyed: true}}, Ops: nacm.Read, Action: nacm.Deny},
+		{Name: "b", Module: "*", Kind: nacm.DataNode, Path: nacm.Names("vrf", "ike", "vpn", "remote-id"), Ops: nacm.Read, Action: nacm.Deny},
+		{Name: "c", Module: "*", Kind: nacm.DataNode, Path: nacm.Names("vrf", "ike", "vpn", "ike-policy", "pre-shared-key"), Ops: nacm.Read, Action: nacm.Permit},
+	}}}
+	benchGetConfig(b, p.For(nacm.User{Name: "alice", Role: RoleReadOnly}))
+}
+
+func benchGetConfig(b *testing.B, a *nacm.Access) {
 	srv, s := benchServer(b)
 	doc, err := srv.codec.Append(nil, configtest.Concentrator(b, s, 10000), xmlcodec.EncodeOptions{Config: true})
 	if err != nil {
@@ -92,9 +109,13 @@ func BenchmarkGetConfig10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	var out []byte
+	opts := xmlcodec.EncodeOptions{Config: true, Secrets: true}
+	if a != nil {
+		opts.Read = srv.readCheck(a)
+	}
 	for b.Loop() {
 		srv.cfg.Store.View(func(d *generated.Device) {
-			out, err = srv.codec.Append(out[:0], d, xmlcodec.EncodeOptions{Config: true, Secrets: true})
+			out, err = srv.codec.Append(out[:0], d, opts)
 		})
 		if err != nil {
 			b.Fatal(err)

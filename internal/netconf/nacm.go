@@ -10,13 +10,16 @@ import (
 	"secgw/internal/nacm"
 	"secgw/internal/netconf/transport"
 	"secgw/internal/schema"
+	"secgw/internal/validate"
 	"secgw/internal/xmlcodec"
 )
 
 // policyOf builds the access control of /aaa/nacm in d (RFC 8341
 // semantics, the defaults in code: see secgw-aaa.yang). With no
-// /aaa/nacm, the predefined groups alone decide, as the roles did.
-func policyOf(d *generated.Device) (*nacm.Policy, error) {
+// /aaa/nacm, the predefined groups alone decide, as the roles did. v
+// resolves the rules' paths against the schema (validate.RulePath),
+// which validate and commit have checked already.
+func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) {
 	p := nacm.Default()
 	n := d.GetAaa().GetNacm()
 	if n == nil {
@@ -59,8 +62,12 @@ func policyOf(d *generated.Device) (*nacm.Policy, error) {
 				rule.Kind, rule.Target = nacm.Notification, *r.NotificationName
 			case r.Path != nil:
 				rule.Kind = nacm.DataNode
-				if rule.Path, ok = nacm.ParsePath(*r.Path); !ok {
-					return nil, fmt.Errorf("aaa: nacm rule %s/%s: path %q is not a schema path without key predicates", list.Name, rule.Name, *r.Path)
+				if v == nil {
+					return nil, fmt.Errorf("aaa: nacm rule %s/%s: no schema to resolve its path with", list.Name, rule.Name)
+				}
+				var err error
+				if rule.Path, err = v.RulePath(*r.Path); err != nil {
+					return nil, fmt.Errorf("aaa: nacm rule %s/%s: %w", list.Name, rule.Name, err)
 				}
 			}
 			list.Rules = append(list.Rules, rule)
@@ -83,7 +90,7 @@ func nacmLockout(p *nacm.Policy, users []User) error {
 		nu := nacm.User{Name: u.Name, Role: u.Role}
 		ok := p.Exec(nu, "ietf-netconf", "edit-config", false) == nacm.Permit &&
 			p.Exec(nu, "ietf-netconf", "commit", false) == nacm.Permit
-		for _, path := range [][]string{{"aaa"}, {"aaa", "user"}, {"aaa", "nacm"}, {"aaa", "nacm", "rule-list"}} {
+		for _, path := range [][]nacm.Step{nacm.Names("aaa"), nacm.Names("aaa", "user"), nacm.Names("aaa", "nacm"), nacm.Names("aaa", "nacm", "rule-list")} {
 			for _, op := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
 				ok = ok && p.Data(nu, "secgw-aaa", path, op, false) == nacm.Permit
 			}
@@ -179,10 +186,16 @@ func (srv *Server) nodeModule(path schema.DataPath) string {
 // delete for delete and remove, and update and delete for a replace of
 // an existing container or list entry (it may delete what it leaves
 // out). A merge passing through an existing container or list entry
-// changes nothing there: its edits below are checked instead.
+// changes nothing there: its edits below are checked instead. With
+// configured rules, deleting or replacing an existing container or list
+// entry also needs delete access to each node below it that it deletes
+// (checkBelow): a rule of its own, a keyed one, may deny one of them,
+// unless the rule that decided the node decides them all (Uniform).
 func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xmlcodec.Edit, defOp xmlcodec.Operation) error {
-	p := srv.policy()
-	u := nacmUser(s)
+	a := srv.policy().For(nacmUser(s))
+	configured := srv.nacm.Load() != nil
+	var steps []nacm.Step
+	var restated map[string]bool // the paths a replace states, built once
 	for _, e := range edits {
 		if len(e.Path) == 0 {
 			continue
@@ -212,19 +225,93 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 				continue
 			}
 		}
-		names := make([]string, len(e.Path))
-		for i, el := range e.Path {
-			names[i] = el.Name
-		}
+		steps = nacmSteps(steps[:0], e.Path)
 		secret := srv.isSecret(e.Path)
 		module := srv.nodeModule(e.Path)
 		for _, o := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
-			if want&o != 0 && p.Data(u, module, names, o, secret) != nacm.Permit {
-				return accessDenied(s, "write "+names[len(names)-1], e.Path)
+			if want&o != 0 && a.Data(module, steps, o, secret) != nacm.Permit {
+				return accessDenied(s, "write "+e.Path[len(e.Path)-1].Name, e.Path)
 			}
+		}
+		if !configured || want&nacm.Delete == 0 || a.Uniform(module, steps, nacm.Delete) {
+			continue
+		}
+		n, ok, err := srv.cfg.Schema.ResolveFrom(root, e.Path, false)
+		if err != nil || !ok {
+			continue // a leaf, or nothing to delete
+		}
+		var keep map[string]bool
+		if op == xmlcodec.OpReplace {
+			if restated == nil {
+				restated = map[string]bool{}
+				for _, r := range edits {
+					restated[r.Path.String()] = true
+				}
+			}
+			keep = restated
+		}
+		// Read without the journal: this walk changes nothing.
+		if !srv.checkBelow(a, schema.Node{V: n.V, B: n.B}, e.Path, keep) {
+			// The node named is the edit's own: the one below that is
+			// denied may be one the session may not even read.
+			return accessDenied(s, "delete "+e.Path[len(e.Path)-1].Name+" with what it holds", e.Path)
 		}
 	}
 	return nil
+}
+
+// checkBelow reports whether a may delete every node below n, at path,
+// that exists (RFC 8341 §3.2.5: "If the protocol operation would result
+// in the deletion of a datastore node and the user does not have
+// 'delete' access permission for that node, the protocol operation is
+// rejected"). The nodes whose path is in keep (those a replace states
+// again) are not deleted: their edits are checked on their own, and
+// what is below them still is here.
+func (srv *Server) checkBelow(a *nacm.Access, n schema.Node, path schema.DataPath, keep map[string]bool) bool {
+	var steps []nacm.Step
+	may := func(f *schema.Field, p schema.DataPath) bool {
+		if keep != nil && keep[p.String()] {
+			return true
+		}
+		module := ""
+		if ns := f.Entry.Namespace(); ns != nil {
+			module = srv.moduleOf(ns.Name)
+		}
+		steps = nacmSteps(steps[:0], p)
+		return a.Data(module, steps, nacm.Delete, f.Secret) == nacm.Permit
+	}
+	var walk func(n schema.Node, path schema.DataPath) bool
+	walk = func(n schema.Node, path schema.DataPath) bool {
+		for i := range n.B.Fields {
+			f := &n.B.Fields[i]
+			if !f.Config {
+				continue
+			}
+			switch f.Kind {
+			case schema.KindLeaf, schema.KindLeafList:
+				if n.Has(f) && !may(f, path.Child(schema.Elem{Name: f.Name})) {
+					return false
+				}
+			case schema.KindContainer:
+				if c, ok := n.Container(f, false); ok {
+					p := path.Child(schema.Elem{Name: f.Name})
+					if !may(f, p) || !walk(c, p) {
+						return false
+					}
+				}
+			case schema.KindList:
+				kn := f.Elem.Fields[f.KeyIndex].Name
+				for _, c := range n.Entries(f) {
+					p := path.Child(schema.Elem{Name: f.Name, KeyName: kn, Key: c.Key(srv.cfg.Schema, f)})
+					if !may(f, p) || !walk(c, p) {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	}
+	return walk(n, path)
 }
 
 // exists reports whether the node at path is in the tree at root, and
@@ -261,14 +348,45 @@ func (srv *Server) isSecret(path schema.DataPath) bool {
 	return schema.IsSecret(e)
 }
 
-// readFilter is the xmlcodec read check of the session: whether its
-// policy lets it read the node at path, of namespace ns.
-func (srv *Server) readFilter(s *transport.Session) func(ns string, path []string, secret bool) bool {
-	p := srv.policy()
-	u := nacmUser(s)
-	return func(ns string, path []string, secret bool) bool {
-		return p.Data(u, srv.moduleOf(ns), path, nacm.Read, secret) == nacm.Permit
+// readFilter is the read check of the session, for the encoder and the
+// xpath filter: whether its policy lets it read the node at path (list
+// entries with their keys), of namespace ns. Each call returns a check
+// with its own buffer: one encoding or one evaluation uses it at a time.
+func (srv *Server) readFilter(s *transport.Session) validate.ReadFunc {
+	return srv.readCheck(srv.policy().For(nacmUser(s)))
+}
+
+// readCheck is readFilter for the access a.
+func (srv *Server) readCheck(a *nacm.Access) validate.ReadFunc {
+	var steps []nacm.Step
+	return func(ns string, path schema.DataPath, secret bool) bool {
+		steps = syncSteps(steps, path)
+		return a.Data(srv.moduleOf(ns), steps, nacm.Read, secret) == nacm.Permit
 	}
+}
+
+// syncSteps makes steps the steps of p, rewriting only the elements that
+// differ: an encoder asks for one node after another, whose paths share
+// their ancestors' steps.
+func syncSteps(steps []nacm.Step, p schema.DataPath) []nacm.Step {
+	for i, e := range p {
+		if i == len(steps) {
+			steps = append(steps, nacm.Step{})
+		}
+		st := &steps[i]
+		if st.Name != e.Name || st.Key != e.Key || st.Keyed != (e.KeyName != "") {
+			*st = nacm.Step{Name: e.Name, Key: e.Key, Keyed: e.KeyName != ""}
+		}
+	}
+	return steps[:len(p)]
+}
+
+// nacmSteps appends the steps of data path p to dst.
+func nacmSteps(dst []nacm.Step, p schema.DataPath) []nacm.Step {
+	for _, e := range p {
+		dst = append(dst, nacm.Step{Name: e.Name, Key: e.Key, Keyed: e.KeyName != ""})
+	}
+	return dst
 }
 
 // fileUsers returns the accounts of the users file, for the lockout

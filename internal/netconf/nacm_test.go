@@ -2,11 +2,34 @@ package netconf
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"secgw/generated"
 	"secgw/internal/nacm"
+	"secgw/internal/schema"
+	"secgw/internal/validate"
 )
+
+var (
+	testValidatorOnce sync.Once
+	testValidatorV    *validate.Validator
+)
+
+// testValidator is a validator of the schema, built once.
+func testValidator(t *testing.T) *validate.Validator {
+	t.Helper()
+	testValidatorOnce.Do(func() {
+		s, err := schema.Load()
+		if err != nil {
+			panic(err)
+		}
+		if testValidatorV, err = validate.New(s); err != nil {
+			panic(err)
+		}
+	})
+	return testValidatorV
+}
 
 // nacmDevice is a tree with /aaa/nacm: group ops {alice}, and rule-list
 // r of group ops with rules named so that their name order decides.
@@ -28,22 +51,23 @@ func nacmDevice(t *testing.T, rules map[string]*generated.SecgwAaa_Aaa_Nacm_Rule
 func str(s string) *string { return &s }
 
 // TestPolicyOf: /aaa/nacm becomes the policy: rules in the order of
-// their names, the defaults of RFC 8341 for unset leaves, and paths with
-// key predicates refused.
+// their names, the defaults of RFC 8341 for unset leaves, paths with key
+// predicates naming one entry (keys in canonical form), and paths that
+// name no node refused.
 func TestPolicyOf(t *testing.T) {
 	alice := nacm.User{Name: "alice", Role: RoleReadOnly}
 	d := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
 		"20-deny":  {Path: str("/vrf"), Action: generated.SecgwAaa_ActionType_deny},
 		"10-allow": {Path: str("/sv:vrf/ike"), AccessOperations: str("update create"), Action: generated.SecgwAaa_ActionType_permit},
 	})
-	p, err := policyOf(d)
+	p, err := policyOf(d, testValidator(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Data(alice, "secgw-ike", []string{"vrf", "ike", "vpn"}, nacm.Update, false) != nacm.Permit {
+	if p.Data(alice, "secgw-ike", nacm.Names("vrf", "ike", "vpn"), nacm.Update, false) != nacm.Permit {
 		t.Error("10-allow is not taken before 20-deny")
 	}
-	if p.Data(alice, "secgw-vrf", []string{"vrf", "description"}, nacm.Read, false) != nacm.Deny {
+	if p.Data(alice, "secgw-vrf", nacm.Names("vrf", "description"), nacm.Read, false) != nacm.Deny {
 		t.Error("20-deny (access-operations unset: *) does not deny read")
 	}
 	if p.Disabled || p.ReadDefault != nacm.Permit || p.WriteDefault != nacm.Deny || p.ExecDefault != nacm.Permit {
@@ -51,14 +75,25 @@ func TestPolicyOf(t *testing.T) {
 	}
 	d.Aaa.Nacm.ExecDefault = generated.SecgwAaa_ActionType_deny
 	d.Aaa.Nacm.EnableNacm = new(bool)
-	if p, _ = policyOf(d); !p.Disabled || p.ExecDefault != nacm.Deny {
+	if p, _ = policyOf(d, testValidator(t)); !p.Disabled || p.ExecDefault != nacm.Deny {
 		t.Errorf("enable-nacm false, exec-default deny: %+v", p)
 	}
-	bad := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
-		"k": {Path: str("/vrf[name='main']/ike"), Action: generated.SecgwAaa_ActionType_permit},
+	keyed := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
+		"k": {Path: str("/vrf[name='main']/ike/vpn[name=\"acme\"]"), Action: generated.SecgwAaa_ActionType_permit},
 	})
-	if _, err := policyOf(bad); err == nil || !strings.Contains(err.Error(), "key predicates") {
-		t.Errorf("a path with a key predicate: %v, want refused", err)
+	p, err = policyOf(keyed, testValidator(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []nacm.Step{{Name: "vrf", Key: "main", Keyed: true}, {Name: "ike"}, {Name: "vpn", Key: "acme", Keyed: true}}
+	if got := p.RuleLists[0].Rules[0].Path; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("keyed path: %+v, want %+v", got, want)
+	}
+	bad := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
+		"k": {Path: str("/vrf[name='main']/ike/vpnx"), Action: generated.SecgwAaa_ActionType_permit},
+	})
+	if _, err := policyOf(bad, testValidator(t)); err == nil || !strings.Contains(err.Error(), "no node vpnx under /vrf[name='main']/ike") {
+		t.Errorf("a path naming no node: %v, want refused", err)
 	}
 }
 
@@ -70,7 +105,7 @@ func TestNACMLockout(t *testing.T) {
 		t.Errorf("the predefined groups: %v", err)
 	}
 	for name, rule := range map[string]nacm.Rule{
-		"aaa":    {Module: "*", Kind: nacm.DataNode, Path: []string{"aaa"}, Ops: nacm.Update, Action: nacm.Deny},
+		"aaa":    {Module: "*", Kind: nacm.DataNode, Path: nacm.Names("aaa"), Ops: nacm.Update, Action: nacm.Deny},
 		"commit": {Module: "*", Kind: nacm.Operation, Target: "commit", Ops: nacm.Exec, Action: nacm.Deny},
 		"edit":   {Module: "ietf-netconf", Kind: nacm.Operation, Target: "edit-config", Ops: nacm.All, Action: nacm.Deny},
 	} {

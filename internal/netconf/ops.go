@@ -404,10 +404,15 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	}
 	secrets := s.Role() == RoleAdmin
 	opts := xmlcodec.EncodeOptions{Config: !withState, Secrets: secrets}
+	var xpathRead validate.ReadFunc
 	if srv.nacm.Load() != nil {
 		// Configured rules decide node by node, secret leaves included
-		// (RFC 8341 §3.4.5: read access, denied nodes silently left out).
+		// (RFC 8341 §3.4.5: read access, denied nodes silently left out),
+		// and the filters see only what the rules let the session read
+		// (§3.2.4): a denied node matches no content match node and no
+		// xpath predicate.
 		opts.Secrets, opts.Read = true, srv.readFilter(s)
+		xpathRead = srv.readFilter(s)
 	}
 	switch p.WithDefaults {
 	case "", "explicit":
@@ -453,7 +458,7 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 	if p.Filter != nil && p.Filter.Type == "xpath" {
 		var err error
 		ns := namespaces(rpc.Attrs, p.Attrs, p.Filter.Attrs)
-		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, ns, secrets); err != nil {
+		if opts.Filter, err = srv.xpathFilter(ctx, s, tree, p.Filter.Select, ns, secrets, xpathRead); err != nil {
 			return nil, err
 		}
 	}

@@ -53,14 +53,16 @@ func (srv *Server) xpathLimits() (steps int64, timeout time.Duration) {
 // error (XPath 1.0 §2.3), and a prefixed name selects only the nodes of
 // the module whose namespace it is bound to.
 //
-// The tree is the one the session's role may see (secrets says whether
-// secret leaves exist in it), and the evaluation is bounded by a step
-// budget and a deadline (xpathLimits), and stops when the session ends
+// The tree is the one the session may see: secrets says whether secret
+// leaves exist in it, and read, when set, is the session's NACM read
+// check, which hides the nodes it denies from the expression (RFC 8341
+// §3.2.4) and then decides secrets too. The evaluation is bounded by a
+// step budget and a deadline (xpathLimits), and stops when the session ends
 // (ctx): a filter over the limits is refused with resource-denied (RFC
 // 6241 Appendix A, "request could not be completed because of
 // insufficient resources"). The expression is never logged: an admin's
 // may hold a key it compares with.
-func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *generated.Device, expr string, ns func(string) (string, bool), secrets bool) (*xmlcodec.Filter, error) {
+func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *generated.Device, expr string, ns func(string) (string, bool), secrets bool, read validate.ReadFunc) (*xmlcodec.Filter, error) {
 	steps, timeout := srv.xpathLimits()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -68,7 +70,7 @@ func (srv *Server) xpathFilter(ctx context.Context, s *transport.Session, d *gen
 		defer cancel()
 	}
 	start := time.Now()
-	sels, err := srv.validator().Select(ctx, d, expr, validate.SelectOptions{Secrets: secrets, MaxSteps: steps, Namespaces: ns})
+	sels, err := srv.validator().Select(ctx, d, expr, validate.SelectOptions{Secrets: secrets || read != nil, Read: read, MaxSteps: steps, Namespaces: ns})
 	var le *xpath.LimitError
 	switch {
 	case errors.As(err, &le):

@@ -287,7 +287,7 @@ func Honoured() []Honour {
 		{"/aaa/nacm/rule-list/rule/module-name", "TestNACM", "test/access/nacm_test.go"},
 		{"/aaa/nacm/rule-list/rule/rpc-name", "TestNACM", "test/access/nacm_test.go"},
 		{"/aaa/nacm/rule-list/rule/notification-name", "TestNACM", "test/access/nacm_test.go"},
-		{"/aaa/nacm/rule-list/rule/path", "TestNACM", "test/access/nacm_test.go"},
+		{"/aaa/nacm/rule-list/rule/path", "TestNACMNcclient", "test/access/nacm_ncclient_test.go"},
 		{"/aaa/nacm/rule-list/rule/access-operations", "TestNACM", "test/access/nacm_test.go"},
 		{"/aaa/nacm/rule-list/rule/action", "TestNACM", "test/access/nacm_test.go"},
 		{"/vrf/kpi/prometheus/enabled", "TestMetricsEndpointCommit", "internal/daemon/metrics_test.go"},

@@ -20,6 +20,9 @@ type scope struct {
 
 // crossChecks verifies the references YANG cannot express.
 func (w *walker) crossChecks(d *generated.Device, sc *scope) {
+	if sc == nil {
+		w.checkNACM(d)
+	}
 	// Whatever the scope: a change can be the deletion of vrf main.
 	if d.Vrf["main"] == nil {
 		w.errs = append(w.errs, &Error{Path: "/vrf[name='main']", Kind: KindMandatory, Message: "vrf main must exist: it holds the gateway's default routing domain"})

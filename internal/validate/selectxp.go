@@ -27,6 +27,14 @@ type SelectOptions struct {
 	// function arguments too: a reader who may not see a secret cannot
 	// test it either.
 	Secrets bool
+	// Read, when set, is the reader's access control (RFC 8341 §3.2.4:
+	// "the selection criteria is applied to the subset of nodes that the
+	// user is authorized to read"): a node it denies does not exist for
+	// the expression, with its descendants, in predicates and function
+	// arguments too, so that a filter cannot learn whether it exists or
+	// what it holds. It decides secret leaves as well: set Secrets with
+	// it.
+	Read ReadFunc
 	// MaxSteps bounds the work of the evaluation (see xpath.EvalWithin);
 	// 0 means no bound.
 	MaxSteps int64
@@ -35,6 +43,11 @@ type SelectOptions struct {
 	// prefixes are ignored.
 	Namespaces func(prefix string) (uri string, ok bool)
 }
+
+// ReadFunc is a read access check: whether the node at path (a list
+// entry's with its key), of the module of namespace ns, may be read;
+// secret marks a leaf carrying secgw-types:secret.
+type ReadFunc func(ns string, path schema.DataPath, secret bool) bool
 
 // ErrLimit is the cause of a Select that its step budget or its context
 // stopped; errors.As finds the *xpath.LimitError with the details.
@@ -62,7 +75,7 @@ func (v *Validator) Select(ctx context.Context, d *generated.Device, expr string
 	if opt.Secrets {
 		plan = v.root
 	}
-	root := &xnode{plan: plan, v: reflect.ValueOf(d).Elem()}
+	root := &xnode{plan: plan, v: reflect.ValueOf(d).Elem(), read: opt.Read}
 	val, err := x.EvalWithin(ctx, root, root, opt.MaxSteps)
 	var le *xpath.LimitError
 	switch {

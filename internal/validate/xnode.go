@@ -22,6 +22,10 @@ type xnode struct {
 	fp     *fieldPlan // the field of the parent this node is; nil at the root
 	v      reflect.Value
 	value  string // leaf value
+	// read, when set (Select with SelectOptions.Read), is the reader's
+	// access control: a node it denies, with its descendants, is not in
+	// the tree the expression sees.
+	read ReadFunc
 }
 
 // xnode1 allocates a node together with the one-element slice that returns
@@ -76,10 +80,14 @@ func (x *xnode) Children(name string) []xpath.Node {
 	if x.plan == nil {
 		return nil
 	}
+	var base schema.DataPath
+	if x.read != nil {
+		base = x.dataPath()
+	}
 	if name == "*" {
 		var out []xpath.Node
 		for i := range x.plan.fields {
-			out = x.appendChildren(out, &x.plan.fields[i])
+			out = x.appendChildren(out, &x.plan.fields[i], base)
 		}
 		return out
 	}
@@ -87,25 +95,50 @@ func (x *xnode) Children(name string) []xpath.Node {
 	if !ok {
 		return nil
 	}
-	return x.appendChildren(nil, &x.plan.fields[i])
+	return x.appendChildren(nil, &x.plan.fields[i], base)
 }
 
-func (x *xnode) appendChildren(out []xpath.Node, fp *fieldPlan) []xpath.Node {
+// readable reports whether the reader may read child fp of x, whose path
+// is base (a list entry's is checked by readableEntry instead).
+func (x *xnode) readable(fp *fieldPlan, base schema.DataPath) bool {
+	if x.read == nil || fp.f.Kind == schema.KindList {
+		return true
+	}
+	return x.read(fp.ns, append(base[:len(base):len(base)], schema.Elem{Name: fp.f.Name}), fp.f.Secret)
+}
+
+// readableEntry reports whether the reader may read list entry e of list
+// fp, and its key: an entry whose key is denied is denied as a whole, its
+// key being its identity.
+func (x *xnode) readableEntry(fp *fieldPlan, e schema.Node, base schema.DataPath) bool {
+	if x.read == nil {
+		return true
+	}
+	kf := &fp.f.Elem.Fields[fp.f.KeyIndex]
+	p := append(base[:len(base):len(base)], schema.Elem{Name: fp.f.Name, KeyName: kf.Name, Key: e.Key(fp.s, fp.f)})
+	return x.read(fp.ns, p, false) && x.read(fp.ns, append(p, schema.Elem{Name: kf.Name}), kf.Secret)
+}
+
+func (x *xnode) appendChildren(out []xpath.Node, fp *fieldPlan, base schema.DataPath) []xpath.Node {
 	if fp.hidden {
 		return out // a secret, in the view of a reader who may not see it
 	}
+	if !x.readable(fp, base) {
+		return out
+	}
 	f := fp.f
 	s := fp.s
+	r := x.read
 	if !x.v.IsValid() {
 		// Virtual container: only defaults and virtual containers.
 		switch f.Kind {
 		case schema.KindLeaf:
 			if fp.hasDflt {
-				out = appendOne(out, xnode{parent: x, fp: fp, value: fp.dflt})
+				out = appendOne(out, xnode{parent: x, fp: fp, value: fp.dflt, read: r})
 			}
 		case schema.KindContainer:
 			if !fp.elem.presence {
-				out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem})
+				out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem, read: r})
 			}
 		}
 		return out
@@ -114,26 +147,29 @@ func (x *xnode) appendChildren(out []xpath.Node, fp *fieldPlan) []xpath.Node {
 	switch f.Kind {
 	case schema.KindLeaf:
 		if v, ok := n.Leaf(s, f); ok {
-			out = appendOne(out, xnode{parent: x, fp: fp, value: v})
+			out = appendOne(out, xnode{parent: x, fp: fp, value: v, read: r})
 		} else if fp.hasDflt {
-			out = appendOne(out, xnode{parent: x, fp: fp, value: fp.dflt})
+			out = appendOne(out, xnode{parent: x, fp: fp, value: fp.dflt, read: r})
 		}
 	case schema.KindLeafList:
 		for _, v := range n.LeafList(s, f) {
-			out = append(out, &xnode{parent: x, fp: fp, value: v})
+			out = append(out, &xnode{parent: x, fp: fp, value: v, read: r})
 		}
 	case schema.KindContainer:
 		if c, ok := n.Container(f, false); ok {
-			out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem, v: c.V})
+			out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem, v: c.V, read: r})
 		} else if !fp.elem.presence {
-			out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem})
+			out = appendOne(out, xnode{parent: x, fp: fp, plan: fp.elem, read: r})
 		}
 	case schema.KindList:
 		entries := n.Entries(f)
-		xs := make([]xnode, len(entries))
-		for i, e := range entries {
-			xs[i] = xnode{parent: x, fp: fp, plan: fp.elem, v: e.V}
-			out = append(out, &xs[i])
+		xs := make([]xnode, 0, len(entries))
+		for _, e := range entries {
+			if !x.readableEntry(fp, e, base) {
+				continue
+			}
+			xs = append(xs, xnode{parent: x, fp: fp, plan: fp.elem, v: e.V, read: r})
+			out = append(out, &xs[len(xs)-1])
 		}
 	}
 	return out
@@ -149,7 +185,7 @@ func appendOne(out []xpath.Node, x xnode) []xpath.Node {
 }
 
 func (x *xnode) child(fp *fieldPlan, v reflect.Value) *xnode {
-	return &xnode{parent: x, fp: fp, plan: fp.elem, v: v}
+	return &xnode{parent: x, fp: fp, plan: fp.elem, v: v, read: x.read}
 }
 
 // path renders the instance identifier of x.

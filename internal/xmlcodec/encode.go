@@ -46,10 +46,13 @@ type EncodeOptions struct {
 	// Filter, when not nil, is a subtree filter (RFC 6241 §6).
 	Filter *Filter
 	// Read, when not nil, is the read access control (RFC 8341 §3.4.5):
-	// a node, of namespace ns at schema path (node names from the root),
-	// for which it returns false is left out with its descendants. Secret
-	// leaves are then written when Secrets is set and Read grants them.
-	Read func(ns string, path []string, secret bool) bool
+	// a node, of namespace ns at path (list entries with their keys), for
+	// which it returns false is left out with its descendants, and does
+	// not exist for the subtree filter either: a content match node on it
+	// matches nothing (RFC 8341 §3.2.4: the filter applies to what the
+	// user may read). A list entry whose key it denies is left out. Secret
+	// leaves are written when Secrets is set and Read grants them.
+	Read func(ns string, path schema.DataPath, secret bool) bool
 	// Indent, when not empty, puts each element on its own line, indented
 	// by this string per level.
 	Indent string
@@ -101,7 +104,7 @@ type encoder struct {
 	buf   []byte
 	start int
 	depth int
-	path  []string // schema path of the node being written, for Read
+	path  schema.DataPath // path of the node being written, for Read
 }
 
 // hidden reports whether the options leave node fp out.
@@ -165,7 +168,7 @@ func (e *encoder) children(n schema.Node, p *plan, ns string, all bool, insts []
 		if e.hidden(fp) {
 			continue
 		}
-		if e.opts.Read != nil && !e.opts.Read(fp.ns, append(e.path, fp.f.Name), fp.secret) {
+		if !e.readable(fp) {
 			continue
 		}
 		if all && fp.secret && !fp.f.Config {
@@ -221,6 +224,9 @@ func (e *encoder) children(n schema.Node, p *plan, ns string, all bool, insts []
 			}
 			childAll := subAll || selectsAll(sub)
 			for _, c := range e.entries(n, fp, childAll, sub) {
+				if e.opts.Read != nil && !e.readableEntry(c, fp) {
+					continue
+				}
 				wrote = e.node(c, fp, ns, childAll, sub) || wrote
 			}
 		}
@@ -238,7 +244,7 @@ func (e *encoder) node(c schema.Node, fp *fieldPlan, parentNS string, all bool, 
 	e.open(fp, parentNS, false)
 	inner := len(e.buf)
 	e.depth++
-	e.path = append(e.path, fp.f.Name)
+	e.path = append(e.path, e.elem(c, fp))
 	got := e.children(c, fp.elem, fp.ns, all, sub)
 	e.path = e.path[:len(e.path)-1]
 	e.depth--
@@ -249,6 +255,38 @@ func (e *encoder) node(c schema.Node, fp *fieldPlan, parentNS string, all bool, 
 	}
 	e.close(fp, !empty)
 	return true
+}
+
+// readable reports whether Read lets the node of field fp, a child of
+// the node at e.path, be written or matched. A list is checked entry by
+// entry (readableEntry), whose keys a rule may name.
+func (e *encoder) readable(fp *fieldPlan) bool {
+	if e.opts.Read == nil || fp.f.Kind == schema.KindList {
+		return true
+	}
+	return e.opts.Read(fp.ns, append(e.path, schema.Elem{Name: fp.f.Name}), fp.secret)
+}
+
+// readableEntry reports whether Read lets list entry c of fp be written:
+// the entry, and its key, which is its identity.
+func (e *encoder) readableEntry(c schema.Node, fp *fieldPlan) bool {
+	p := append(e.path, e.elem(c, fp))
+	if !e.opts.Read(fp.ns, p, false) {
+		return false
+	}
+	kp := fp.elem.key
+	return e.opts.Read(kp.ns, append(p, schema.Elem{Name: kp.f.Name}), kp.secret)
+}
+
+// elem returns the path step of node c of field fp: with its key for a
+// list entry. Keys are only needed by Read.
+func (e *encoder) elem(c schema.Node, fp *fieldPlan) schema.Elem {
+	el := schema.Elem{Name: fp.f.Name}
+	if fp.f.Kind == schema.KindList && e.opts.Read != nil {
+		el.KeyName = fp.f.Elem.Fields[fp.f.KeyIndex].Name
+		el.Key = c.Key(e.c.s, fp.f)
+	}
+	return el
 }
 
 // open writes the start tag of fp, with its namespace when it differs

@@ -178,7 +178,9 @@ func (e *encoder) contentMatch(n schema.Node, p *plan, fe *FilterNode) (ok, some
 			continue
 		}
 		some = true
-		if fp == nil || e.hidden(fp) {
+		// A node the reader may not read is not there to match (RFC 8341
+		// §3.2.4), whatever its value.
+		if fp == nil || e.hidden(fp) || !e.readable(fp) {
 			return false, some, false
 		}
 		want, valid := e.canonical(fp, c.Text)

@@ -117,3 +117,35 @@ func TestParseFilterErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterRead: with a Read check, list entries are checked with their
+// keys (an entry whose key is denied is left out), and the subtree filter
+// sees only what Read grants: a content match on a denied leaf matches
+// nothing, so the entry it would select is not revealed.
+func TestFilterRead(t *testing.T) {
+	s := loadSchema(t)
+	d := filterTree(t, s)
+	var seen []string
+	read := func(ns string, p schema.DataPath, secret bool) bool {
+		seen = append(seen, p.String())
+		ps := p.String()
+		return !strings.HasSuffix(ps, "/remote-address") && ps != "/vrf[name='trusted']/name" &&
+			!strings.HasPrefix(ps, "/vrf[name='main']/ike/vpn[name='hq']")
+	}
+	opts := EncodeOptions{Config: true, Secrets: true, Read: read}
+	for _, tc := range []struct{ name, filter, want string }{
+		{"content match on a denied leaf", `<vrf ` + nsVRF + `><name>main</name><ike ` + nsIKE + `><vpn><remote-address>203.0.113.7</remote-address></vpn></ike></vrf>`,
+			vrfOpen + `<name>main</name></vrf>`},
+		{"an entry denied by its key", `<vrf ` + nsVRF + `><name>main</name><ike ` + nsIKE + `><vpn><name/></vpn></ike></vrf>`,
+			vrfOpen + `<name>main</name>` + ikeOpen + `<vpn><name>branch</name></vpn></ike></vrf>`},
+		{"an entry whose key leaf is denied", `<vrf ` + nsVRF + `><description/></vrf>`,
+			vrfOpen + `<name>main</name><description>main &amp; &lt;only&gt;</description></vrf>`},
+	} {
+		if got := filtered(t, s, d, tc.filter, opts); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	if !strings.Contains(strings.Join(seen, " "), "/vrf[name='main']/ike/vpn[name='branch']/remote-address") {
+		t.Errorf("Read was not asked with the entries' keys: %v", seen)
+	}
+}
