@@ -33,7 +33,7 @@ func (f *fakePath) new(reply func(id, seq uint16)) vpnmon.Prober {
 	return f
 }
 
-func (f *fakePath) Echo(src, dst netip.Addr, id, seq uint16) error {
+func (f *fakePath) Echo(src, dst netip.Addr, _ string, id, seq uint16) error {
 	f.mu.Lock()
 	f.sent = append(f.sent, src.String()+">"+dst.String())
 	f.mu.Unlock()
@@ -144,9 +144,9 @@ func TestVPNMonitorRestart(t *testing.T) {
 	}
 }
 
-// TestVPNMonitorRefused: verify-path, action down on a service without
-// routes to withdraw, and vpn-monitor on a service without prober are
-// refused at commit with operation-not-supported; mixed address
+// TestVPNMonitorRefused: verify-path and action down on a service
+// without routes to withhold or withdraw, and vpn-monitor on a service
+// without prober are refused at commit with operation-not-supported; mixed address
 // families with invalid-value.
 func TestVPNMonitorRefused(t *testing.T) {
 	base := func() *generated.Device {
@@ -166,7 +166,7 @@ func TestVPNMonitorRefused(t *testing.T) {
 			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.Action = generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
 			return d
 		}, "operation-not-supported"},
-		{"verify-path", with, func() *generated.Device {
+		{"verify-path without routes", with, func() *generated.Device {
 			d := base()
 			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.VerifyPath = ptr2(true)
 			return d
