@@ -296,6 +296,12 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 		if d.userspace != nil {
 			unknown := d.userspace.Stats().UnknownSPI
 			ike.Statistics.EspUnknownSpi = &unknown
+		} else if x, ok := d.dataplane.(*xfrm.Dataplane); ok {
+			// The kernel's count of its namespace (metrics.go).
+			if st, err := x.Stats(); err == nil {
+				unknown := st["XfrmInNoStates"]
+				ike.Statistics.EspUnknownSpi = &unknown
+			}
 		}
 	}
 	d.ha.state(ike)
