@@ -120,6 +120,8 @@ func (d *Daemon) startIKE() error {
 		ProbeDevice: d.probeDevice(),
 		// The other vrfs run an IKE instance each (vrf.go).
 		OtherVRFsRun: true,
+		// badspi.go samples the kernel dataplane's unknown-SPI ESP.
+		KernelBadSPI: kind == DataplaneKernel,
 	})
 	verify.s = d.ike
 	d.ha = newHASub(d)
@@ -168,6 +170,9 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(d.routes)
 	}
 	go d.dataplaneEvents()
+	if x, ok := dp.(*xfrm.Dataplane); ok {
+		d.stopBadSPI = d.startBadSPIWatch(x)
+	}
 	d.mobility = startMobility(d.ike, d.cfg.Logger)
 	return nil
 }

@@ -60,6 +60,11 @@ type Options struct {
 	// Dataplane receives the child SAs (the daemon's dataplane
 	// programmer). Required.
 	Dataplane engine.Dataplane
+	// KernelBadSPI says that the daemon samples the kernel dataplane's
+	// ESP with an unknown SPI and hands it to DataplaneEvent (the
+	// daemon's badspi.go): respond-bad-spi is then honoured with the
+	// kernel dataplane, refused without.
+	KernelBadSPI bool
 	// DataplaneKind is reported as ike dataplane in the state
 	// ("kernel" or "userspace").
 	DataplaneKind string
