@@ -14,6 +14,7 @@ import (
 	"secgw/internal/dataplane"
 	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
+	"secgw/internal/poll"
 )
 
 var (
@@ -194,18 +195,27 @@ func TestHostSampleUnknownSPI(t *testing.T) {
 			}
 		}
 	}()
-	evs, err := d.SampleUnknownSPI(context.Background(), 500*time.Millisecond, 8)
+	// A new veth pair carries nothing until the kernel's link watch
+	// activates it (up to a second, more on a loaded machine): sample
+	// until A's packets arrive, each sample reporting an SPI once.
+	got := map[uint32]bool{}
+	var err error
+	poll.Until(10*time.Second, func() bool {
+		var evs []dataplane.Event
+		evs, err = d.SampleUnknownSPI(context.Background(), 300*time.Millisecond, 8)
+		once := map[uint32]bool{}
+		for _, ev := range evs {
+			if ev.Kind != dataplane.UnknownSPI || ev.Src != sampleSrc4 || ev.SA.Dst != sampleDst4 || once[ev.SA.SPI] {
+				t.Errorf("event %+v", ev)
+			}
+			once[ev.SA.SPI], got[ev.SA.SPI] = true, true
+		}
+		return err != nil || len(got) >= 2
+	})
 	close(stop)
 	<-done
 	if err != nil {
 		t.Fatal(err)
-	}
-	got := map[uint32]bool{}
-	for _, ev := range evs {
-		if ev.Kind != dataplane.UnknownSPI || ev.Src != sampleSrc4 || ev.SA.Dst != sampleDst4 || got[ev.SA.SPI] {
-			t.Errorf("event %+v", ev)
-		}
-		got[ev.SA.SPI] = true
 	}
 	if len(got) != 2 || !got[0x5eed0001] || !got[0x5eed0002] {
 		t.Errorf("sampled SPIs %v, want 5eed0001 (ESP) and 5eed0002 (ESP in UDP) only", got)
