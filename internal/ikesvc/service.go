@@ -113,7 +113,8 @@ type Options struct {
 	// ProbeDevice, if set, is the device the VPN monitor's echoes leave
 	// by whatever the routes say (vpnmon.Config.Dev): the userspace
 	// dataplane's TUN device, so that a child SA whose routes wait for
-	// datapath verification is probed through it.
+	// datapath verification is probed through it. IPv4 echoes only:
+	// Linux sends an IPv6 one out of a device only by a route.
 	ProbeDevice string
 	// OnSAEvent, if set, hears the VPN monitor's sa-events
 	// (vpn-monitor-down, vpn-monitor-up); it must not block.

@@ -149,9 +149,20 @@ func (s *Service) vpnMonitors(out map[string]monitorPolicy, vname string, vpn *g
 		if err1 != nil || err2 != nil || src.Is4() != dst.Is4() {
 			return invalid("vpn-monitor", where+": source-address and destination-ip must be addresses of one family")
 		}
+		// Linux sends an IPv4 echo bound to a device with no route
+		// there as if the destination were on the link; an IPv6 one
+		// it refuses (network unreachable). So IPv6 echoes go by the
+		// routes, which verify-path withholds on the TUN device.
+		dev := s.o.ProbeDevice
+		if !src.Unmap().Is4() {
+			dev = ""
+			if verify && s.o.ProbeDevice != "" {
+				return unsupported(where + " verify-path: IPv6 echoes cannot reach the userspace dataplane's TUN device before its routes are installed")
+			}
+		}
 		out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
 			Interval:  time.Duration(vm.GetInterval()) * time.Second,
-			Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized(), Dev: s.o.ProbeDevice, Verify: verify},
+			Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized(), Dev: dev, Verify: verify},
 			down: down, verify: verify}
 	}
 	return nil

@@ -145,8 +145,9 @@ func TestVPNMonitorRestart(t *testing.T) {
 }
 
 // TestVPNMonitorRefused: verify-path and action down on a service
-// without routes to withhold or withdraw, and vpn-monitor on a service
-// without prober are refused at commit with operation-not-supported; mixed address
+// without routes to withhold or withdraw, verify-path with IPv6 echoes
+// through a TUN device, and vpn-monitor on a service without prober are
+// refused at commit with operation-not-supported; mixed address
 // families with invalid-value.
 func TestVPNMonitorRefused(t *testing.T) {
 	base := func() *generated.Device {
@@ -171,6 +172,12 @@ func TestVPNMonitorRefused(t *testing.T) {
 			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.VerifyPath = ptr2(true)
 			return d
 		}, "operation-not-supported"},
+		{"verify-path IPv6 through a TUN device", Options{Dataplane: enginetest.NewDataplane(), DataplaneKind: "userspace", NewProber: path.new,
+			OnMonitorRoutes: func(engine.ChildSA, bool) {}, ProbeDevice: "secgw0"}, func() *generated.Device {
+			d := withMonitor(device("v", "127.0.0.1", "", "a", "b", "fd01::/64", "fd02::/64"), "fd01::1", "fd02::1", 10, 10)
+			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.VerifyPath = ptr2(true)
+			return d
+		}, "operation-not-supported"},
 		{"families", with, func() *generated.Device {
 			return withMonitor(device("v", "127.0.0.1", "", "a", "b", "10.1.0.0/16", "10.2.0.0/16"), "10.1.0.1", "2001:db8::1", 10, 10)
 		}, "invalid-value"},
@@ -181,6 +188,9 @@ func TestVPNMonitorRefused(t *testing.T) {
 			var et datastore.ErrorTagger
 			if !errors.As(err, &et) || et.ErrorTag() != tc.tag {
 				t.Fatalf("Prepare: %v, want %s", err, tc.tag)
+			}
+			if strings.Contains(tc.name, "IPv6") && !strings.Contains(err.Error(), "IPv6 echoes") {
+				t.Fatalf("Prepare: %v, want the IPv6 refusal", err)
 			}
 		})
 	}
