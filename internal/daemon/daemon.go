@@ -151,6 +151,9 @@ type Daemon struct {
 	// mobility moves the MOBIKE IKE SAs we initiated when the host's
 	// addresses or routes change (mobike.go).
 	mobility *mobility
+	// stopBadSPI stops the kernel dataplane's unknown-SPI watch
+	// (badspi.go); nil with another dataplane.
+	stopBadSPI func()
 	// kernel is set with the kernel dataplane.
 	kernel bool
 	// spdHash applies sp-hash-ipv4/ipv6 with the kernel dataplane.
@@ -396,6 +399,9 @@ func (d *Daemon) stopIKE() {
 	}
 	if d.ha != nil {
 		d.ha.close()
+	}
+	if d.stopBadSPI != nil {
+		d.stopBadSPI()
 	}
 	if d.ike != nil {
 		_ = d.ike.Close()

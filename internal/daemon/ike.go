@@ -66,8 +66,12 @@ func (d *Daemon) startIKE() error {
 		kind = ""
 	}
 	var eng engine.Dataplane = d.programmer
+	// The IKE service decides which child SAs' routes wait for
+	// datapath verification; it exists once ikesvc.New returns, before
+	// any child SA is installed.
+	verify := &lateVerifier{}
 	if d.routes != nil {
-		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes}
+		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes, verify: verify}
 	}
 	// A dataplane that cannot carry every ESP suite (userspace) says
 	// which it can: the engine offers and accepts only those.
@@ -108,11 +112,18 @@ func (d *Daemon) startIKE() error {
 		// host routes them into the child SA.
 		NewProber: func(reply func(id, seq uint16)) vpnmon.Prober { return vpnmon.NewICMP(reply) },
 		OnSAEvent: d.onSAEvent,
-		// vpn-monitor action down withdraws the child SA's routes.
+		// vpn-monitor action down withdraws the child SA's routes;
+		// verify-path installs those that waited.
 		OnMonitorRoutes: monitorRoutes,
+		// The userspace dataplane's echoes leave by its TUN device,
+		// routed or not (verify-path withholds the routes).
+		ProbeDevice: d.probeDevice(),
 		// The other vrfs run an IKE instance each (vrf.go).
 		OtherVRFsRun: true,
+		// badspi.go samples the kernel dataplane's unknown-SPI ESP.
+		KernelBadSPI: kind == DataplaneKernel,
 	})
+	verify.s = d.ike
 	d.ha = newHASub(d)
 	d.vrfs = newVRFs(d, d.netnsDir())
 	if x, ok := dp.(*xfrm.Dataplane); ok {
@@ -159,6 +170,9 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(d.routes)
 	}
 	go d.dataplaneEvents()
+	if x, ok := dp.(*xfrm.Dataplane); ok {
+		d.stopBadSPI = d.startBadSPIWatch(x)
+	}
 	d.mobility = startMobility(d.ike, d.cfg.Logger)
 	return nil
 }
@@ -287,6 +301,12 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 		if d.userspace != nil {
 			unknown := d.userspace.Stats().UnknownSPI
 			ike.Statistics.EspUnknownSpi = &unknown
+		} else if x, ok := d.dataplane.(*xfrm.Dataplane); ok {
+			// The kernel's count of its namespace (metrics.go).
+			if st, err := x.Stats(); err == nil {
+				unknown := st["XfrmInNoStates"]
+				ike.Statistics.EspUnknownSpi = &unknown
+			}
 		}
 	}
 	d.ha.state(ike)
@@ -345,4 +365,19 @@ func (d *Daemon) onNATTSocket(c *net.UDPConn) error {
 		return setESPBuffers(c)
 	}
 	return xfrm.EnableESPInUDP(c)
+}
+
+// lateVerifier is the IKE service's datapath verification for the
+// routed programmer, which is made before the service: s is set once,
+// right after ikesvc.New, before the service installs any child SA.
+type lateVerifier struct{ s *ikesvc.Service }
+
+// WithholdRoutes implements verifier.
+func (v *lateVerifier) WithholdRoutes(c engine.ChildSA) bool {
+	return v.s != nil && v.s.WithholdRoutes(c)
+}
+
+// RoutesWithheld implements verifier.
+func (v *lateVerifier) RoutesWithheld(c engine.ChildSA) bool {
+	return v.s != nil && v.s.RoutesWithheld(c)
 }

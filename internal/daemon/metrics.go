@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"secgw/generated"
+	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/datastore"
 	"secgw/internal/ikesvc"
 	"secgw/internal/metrics"
@@ -196,6 +197,15 @@ func (d *Daemon) metricsExtra() metrics.Extra {
 			"malformed": s.Malformed + s.BadInner, "no_sa": s.NoSA, "selector": s.Selector,
 			"no_policy": s.NoPolicy, "discard": s.Discard, "too_big": s.TooBig,
 			"seq_overflow": s.SeqOverflow, "send_error": s.SendErrors, "tun_error": s.TUNErrors,
+		}
+	} else if k, ok := d.dataplane.(*xfrm.Dataplane); ok {
+		// The kernel's XFRM counters of secgwd's namespace (all its SAs,
+		// secgwd's or not), summed into the same causes
+		// (xfrm.Stats.Drops says which counter goes where).
+		if st, err := k.Stats(); err == nil {
+			x.ESPDrops = st.Drops()
+		} else {
+			d.log.Debug("metrics: kernel XFRM counters", "err", err)
 		}
 	}
 	n, total := d.store.CommitStats()

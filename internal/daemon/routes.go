@@ -66,6 +66,10 @@ type routing struct {
 	holdMu  sync.Mutex
 	holding bool
 	held    []routes.Child
+
+	// wait holds the trap routes of the security policies whose child
+	// SAs wait for datapath verification (verifyroutes.go).
+	wait waitRoutes
 }
 
 // hold keeps back the routes of the child SAs installed from now on and
@@ -283,12 +287,28 @@ func (r *routing) Abort(tx *datastore.Tx) {
 type routedProgrammer struct {
 	*childsa.Programmer
 	routes *routing
+	// verify, if set, is the IKE service's datapath verification: the
+	// routes of a new child SA it withholds (ikesvc.Service.
+	// WithholdRoutes) are installed later, by routing.monitorRoutes,
+	// once an echo through the child SA was answered.
+	verify verifier
+}
+
+// verifier is what routedProgrammer asks the IKE service (ikesvc's
+// verifypath.go).
+type verifier interface {
+	WithholdRoutes(c engine.ChildSA) bool
+	RoutesWithheld(c engine.ChildSA) bool
 }
 
 // InstallChild implements engine.Dataplane.
 func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
 	if err := p.Programmer.InstallChild(c); err != nil {
 		return err
+	}
+	if p.verify != nil && p.verify.WithholdRoutes(c) {
+		p.routes.withhold(childOf(c))
+		return nil
 	}
 	p.routes.add([]routes.Child{childOf(c)})
 	return nil
@@ -297,6 +317,7 @@ func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
 // DeleteChild implements engine.Dataplane.
 func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
 	p.routes.remove(childOf(c))
+	p.routes.release(childOf(c))
 	return p.Programmer.DeleteChild(c)
 }
 
@@ -320,6 +341,7 @@ func (p routedProgrammer) InstallChildren(cs []engine.ChildSA) []error {
 func (p routedProgrammer) DeleteChildren(cs []engine.ChildSA) []error {
 	for _, c := range cs {
 		p.routes.remove(childOf(c))
+		p.routes.release(childOf(c))
 	}
 	return p.Programmer.DeleteChildren(cs)
 }
@@ -332,6 +354,9 @@ func (p routedProgrammer) MoveChild(old, moved engine.ChildSA) error {
 	}
 	if err := p.routes.m.Remove(childOf(old)); err != nil {
 		p.routes.log.Debug("routes: cannot remove a moved child SA's routes", "vpn", old.VPN, "policy", old.Policy, "err", err)
+	}
+	if p.verify != nil && p.verify.RoutesWithheld(moved) {
+		return nil // still waiting for datapath verification
 	}
 	if err := p.routes.m.Add(childOf(moved)); err != nil {
 		p.routes.log.Debug("routes: moved child SA without all its routes", "vpn", moved.VPN, "policy", moved.Policy, "err", err)
@@ -352,7 +377,7 @@ func (p routedProgrammer) InstallTrap(t engine.Trap) error {
 	if err := p.Programmer.InstallTrap(t); err != nil {
 		return err
 	}
-	if err := p.routes.m.Add(trapOf(t)); err != nil {
+	if err := p.routes.addTrap(trapOf(t)); err != nil {
 		p.routes.log.Debug("routes: trap installed without all its routes", "vpn", t.VPN, "policy", t.Policy, "err", err)
 	}
 	return nil
@@ -360,7 +385,7 @@ func (p routedProgrammer) InstallTrap(t engine.Trap) error {
 
 // RemoveTrap implements engine.TrapDataplane.
 func (p routedProgrammer) RemoveTrap(t engine.Trap) error {
-	if err := p.routes.m.Remove(trapOf(t)); err != nil {
+	if err := p.routes.removeTrap(trapOf(t)); err != nil {
 		p.routes.log.Warn("routes: cannot remove a trap's routes", "vpn", t.VPN, "policy", t.Policy, "err", err)
 	}
 	return p.Programmer.RemoveTrap(t)
@@ -418,13 +443,15 @@ func trapOf(t engine.Trap) routes.Child {
 
 // monitorRoutes withdraws (up false) or restores (up true) the routes of
 // a child SA: the VPN monitor's action down, so that while the child SA
-// does not carry traffic the traffic takes another path. The manager
+// does not carry traffic the traffic takes another path; up also
+// installs those that waited for datapath verification. The manager
 // forgets a withdrawn child SA (its reconcile does not bring the routes
 // back); its DeleteChild later finds nothing to remove.
 func (r *routing) monitorRoutes(c engine.ChildSA, up bool) {
 	var err error
 	if up {
 		err = r.m.Add(childOf(c))
+		r.release(childOf(c)) // after: a trap's routes come back to a routed policy
 	} else {
 		err = r.m.Remove(childOf(c))
 	}

@@ -221,3 +221,17 @@ func (d *Daemon) onESP(local, remote netip.AddrPort, data []byte) {
 	}
 	d.userspace.HandleESPBatched(local, remote, data)
 }
+
+// probeDevice is the device the VPN monitor's echoes leave by: the
+// userspace dataplane's TUN device, where its child SAs are; "" with the
+// kernel dataplane, whose XFRM policies take the echoes whatever route
+// the host gives them.
+func (d *Daemon) probeDevice() string {
+	if d.userspace == nil {
+		return ""
+	}
+	if d.cfg.TUN == "" {
+		return DefaultTUN
+	}
+	return d.cfg.TUN
+}

@@ -310,9 +310,11 @@ const (
 	SeqOverflow // seq-overflow
 	// UnknownSPI: inbound ESP arrived with an SPI no SA has (RFC 4303
 	// §3.4.2); Src is its source, SA.Dst its destination and SA.SPI its
-	// SPI. Only the userspace dataplane reports it (the kernel drops
-	// such packets without telling), rate-limited: the engine answers
-	// with INVALID_SPI (respond-bad-spi).
+	// SPI. The userspace dataplane reports it, rate-limited; the kernel
+	// drops such packets and only counts them, so with it the daemon
+	// samples the inbound ESP when the count grows
+	// (xfrm.Dataplane.SampleUnknownSPI). The engine answers with
+	// INVALID_SPI (respond-bad-spi).
 	UnknownSPI // unknown-spi
 )
 

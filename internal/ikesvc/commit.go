@@ -64,10 +64,11 @@ func (s *Service) supported(cfg *config.Config, fresh []*config.VPN) error {
 			}
 		}
 	}
-	if cfg.Global.RespondBadSPI > 0 && s.o.DataplaneKind == "kernel" {
-		// XFRM drops ESP with an unknown SPI without telling anyone:
-		// only the userspace dataplane reports it (dataplane.UnknownSPI).
-		return unsupported("ike: global-options respond-bad-spi needs the userspace dataplane: the kernel dataplane does not report ESP with an unknown SPI")
+	if cfg.Global.RespondBadSPI > 0 && s.o.DataplaneKind == "kernel" && !s.o.KernelBadSPI {
+		// XFRM drops ESP with an unknown SPI and only counts it: without
+		// the daemon's sampling (Options.KernelBadSPI) nothing reports
+		// it (dataplane.UnknownSPI).
+		return unsupported("ike: global-options respond-bad-spi needs the userspace dataplane, or the kernel one with secgwd's unknown-SPI sampling (vrf main): nothing reports ESP with an unknown SPI here")
 	}
 	if _, ok := s.o.Dataplane.(ClearDataplane); !ok && len(cfg.Clear) > 0 {
 		c := cfg.Clear[0]

@@ -60,6 +60,11 @@ type Options struct {
 	// Dataplane receives the child SAs (the daemon's dataplane
 	// programmer). Required.
 	Dataplane engine.Dataplane
+	// KernelBadSPI says that the daemon samples the kernel dataplane's
+	// ESP with an unknown SPI and hands it to DataplaneEvent (the
+	// daemon's badspi.go): respond-bad-spi is then honoured with the
+	// kernel dataplane, refused without.
+	KernelBadSPI bool
 	// DataplaneKind is reported as ike dataplane in the state
 	// ("kernel" or "userspace").
 	DataplaneKind string
@@ -100,9 +105,17 @@ type Options struct {
 	// the echo replies; without it vpn-monitor is refused at commit.
 	NewProber func(reply func(id, seq uint16)) vpnmon.Prober
 	// OnMonitorRoutes, if set, withdraws (up false) or restores (up
-	// true) the routes of a child SA (the VPN monitor's action down);
-	// without it action down is refused at commit.
+	// true) the routes of a child SA (the VPN monitor's action down),
+	// and installs those that waited for datapath verification (up
+	// true; Service.WithholdRoutes); without it action down and
+	// verify-path are refused at commit.
 	OnMonitorRoutes func(c engine.ChildSA, up bool)
+	// ProbeDevice, if set, is the device the VPN monitor's echoes leave
+	// by whatever the routes say (vpnmon.Config.Dev): the userspace
+	// dataplane's TUN device, so that a child SA whose routes wait for
+	// datapath verification is probed through it. IPv4 echoes only:
+	// Linux sends an IPv6 one out of a device only by a route.
+	ProbeDevice string
 	// OnSAEvent, if set, hears the VPN monitor's sa-events
 	// (vpn-monitor-down, vpn-monitor-up); it must not block.
 	OnSAEvent func(SAEvent)
@@ -632,6 +645,7 @@ func sourceAddr(dst netip.Addr) netip.Addr {
 // events rather than stalling the engine.
 func (s *Service) onEvent(ev engine.Event) {
 	s.stats.count(ev)
+	s.mon.childGone(ev) // verifypath.go
 	s.wmu.Lock()
 	for w := range s.watchers {
 		select {

@@ -29,6 +29,9 @@ type monitorPolicy struct {
 	// withdrawn (Options.OnMonitorRoutes) rather than the child SA
 	// restarted.
 	down bool
+	// verify: verify-path, a new child SA's routes wait for its first
+	// answered echo (verifypath.go).
+	verify bool
 }
 
 // vpnMonitor is the service's VPN monitor; nil without Options.NewProber.
@@ -41,6 +44,9 @@ type vpnMonitor struct {
 	children map[vpnmon.Key]engine.ChildSA // the monitored child SAs
 	// withdrawn are the child SAs whose routes action down withdrew.
 	withdrawn map[vpnmon.Key]bool
+	// unverified are the child SAs whose routes wait for datapath
+	// verification (verifypath.go), with the child SA as installed.
+	unverified map[vpnmon.Key]engine.ChildSA
 }
 
 // monitorTick is how often the monitor looks for child SAs and runs the
@@ -50,7 +56,7 @@ const monitorTick = time.Second
 // newVPNMonitor starts the monitor with the prober newProber makes.
 func (s *Service) newVPNMonitor(ctx context.Context, newProber func(reply func(id, seq uint16)) vpnmon.Prober) *vpnMonitor {
 	v := &vpnMonitor{s: s, policies: map[string]monitorPolicy{}, children: map[vpnmon.Key]engine.ChildSA{},
-		withdrawn: map[vpnmon.Key]bool{}}
+		withdrawn: map[vpnmon.Key]bool{}, unverified: map[vpnmon.Key]engine.ChildSA{}}
 	var m *vpnmon.Monitor
 	p := newProber(func(id, seq uint16) { m.Reply(id, seq) })
 	m = vpnmon.New(p, vpnmon.Hooks{LastInbound: v.lastInbound, Down: v.down, Up: v.up})
@@ -134,17 +140,30 @@ func (s *Service) vpnMonitors(out map[string]monitorPolicy, vname string, vpn *g
 		if down && s.o.OnMonitorRoutes == nil {
 			return unsupported(where + " action down: this secgwd has no routes to withdraw")
 		}
-		if vm.GetVerifyPath() {
-			return unsupported(where + " verify-path: not in this release")
+		verify := vm.GetVerifyPath()
+		if verify && s.o.OnMonitorRoutes == nil {
+			return unsupported(where + " verify-path: this secgwd has no routes to withhold")
 		}
 		src, err1 := netip.ParseAddr(vm.GetSourceAddress())
 		dst, err2 := netip.ParseAddr(vm.GetDestinationIp())
 		if err1 != nil || err2 != nil || src.Is4() != dst.Is4() {
 			return invalid("vpn-monitor", where+": source-address and destination-ip must be addresses of one family")
 		}
+		// Linux sends an IPv4 echo bound to a device with no route
+		// there as if the destination were on the link; an IPv6 one
+		// it refuses (network unreachable). So IPv6 echoes go by the
+		// routes, which verify-path withholds on the TUN device.
+		dev := s.o.ProbeDevice
+		if !src.Unmap().Is4() {
+			dev = ""
+			if verify && s.o.ProbeDevice != "" {
+				return unsupported(where + " verify-path: IPv6 echoes cannot reach the userspace dataplane's TUN device before its routes are installed")
+			}
+		}
 		out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
 			Interval:  time.Duration(vm.GetInterval()) * time.Second,
-			Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized()}, down: down}
+			Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized(), Dev: dev, Verify: verify},
+			down: down, verify: verify}
 	}
 	return nil
 }
@@ -216,7 +235,11 @@ func (v *vpnMonitor) sync(now time.Time) {
 			delete(v.withdrawn, k) // gone: its routes went with it
 		}
 	}
+	release := v.unverifiedWithout(policies) // verifypath.go
 	v.mu.Unlock()
+	for _, c := range release {
+		v.verified(c, "verify-path no longer configured: routes installed")
+	}
 	for _, k := range v.m.Keys() {
 		if _, ok := seen[k]; !ok {
 			v.m.Remove(k)
@@ -251,6 +274,9 @@ func (v *vpnMonitor) down(k vpnmon.Key, st vpnmon.Status) {
 	if !ok {
 		return
 	}
+	if v.verifyFailed(k, c, st) { // verifypath.go
+		return
+	}
 	v.mu.Lock()
 	p := v.policies[c.Policy]
 	if p.down {
@@ -276,6 +302,10 @@ func (v *vpnMonitor) down(k vpnmon.Key, st vpnmon.Status) {
 
 // up reports a child SA that answered (its first echo, or after down).
 func (v *vpnMonitor) up(k vpnmon.Key) {
+	if c, ok := v.takeUnverified(k); ok { // verifypath.go
+		v.verified(c, "datapath verified: routes installed")
+		return
+	}
 	v.mu.Lock()
 	restore := v.withdrawn[k]
 	delete(v.withdrawn, k)
@@ -314,6 +344,10 @@ func (v *vpnMonitor) monitorState(uid uint32) generated.E_SecgwVrf_Vrf_Ike_IkeSa
 		return 0
 	}
 	switch st.State {
+	case vpnmon.Verifying:
+		if v.withheld(uid) {
+			return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_verifying_path
+		}
 	case vpnmon.Up:
 		return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_up
 	case vpnmon.Down:

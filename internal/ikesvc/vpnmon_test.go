@@ -33,7 +33,7 @@ func (f *fakePath) new(reply func(id, seq uint16)) vpnmon.Prober {
 	return f
 }
 
-func (f *fakePath) Echo(src, dst netip.Addr, id, seq uint16) error {
+func (f *fakePath) Echo(src, dst netip.Addr, _ string, id, seq uint16) error {
 	f.mu.Lock()
 	f.sent = append(f.sent, src.String()+">"+dst.String())
 	f.mu.Unlock()
@@ -144,8 +144,9 @@ func TestVPNMonitorRestart(t *testing.T) {
 	}
 }
 
-// TestVPNMonitorRefused: verify-path, action down on a service without
-// routes to withdraw, and vpn-monitor on a service without prober are
+// TestVPNMonitorRefused: verify-path and action down on a service
+// without routes to withhold or withdraw, verify-path with IPv6 echoes
+// through a TUN device, and vpn-monitor on a service without prober are
 // refused at commit with operation-not-supported; mixed address
 // families with invalid-value.
 func TestVPNMonitorRefused(t *testing.T) {
@@ -166,8 +167,14 @@ func TestVPNMonitorRefused(t *testing.T) {
 			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.Action = generated.SecgwVrf_Vrf_Ike_Vpn_SecurityPolicy_VpnMonitor_Action_down
 			return d
 		}, "operation-not-supported"},
-		{"verify-path", with, func() *generated.Device {
+		{"verify-path without routes", with, func() *generated.Device {
 			d := base()
+			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.VerifyPath = ptr2(true)
+			return d
+		}, "operation-not-supported"},
+		{"verify-path IPv6 through a TUN device", Options{Dataplane: enginetest.NewDataplane(), DataplaneKind: "userspace", NewProber: path.new,
+			OnMonitorRoutes: func(engine.ChildSA, bool) {}, ProbeDevice: "secgw0"}, func() *generated.Device {
+			d := withMonitor(device("v", "127.0.0.1", "", "a", "b", "fd01::/64", "fd02::/64"), "fd01::1", "fd02::1", 10, 10)
 			d.Vrf["main"].Ike.Vpn["v"].SecurityPolicy["net"].VpnMonitor.VerifyPath = ptr2(true)
 			return d
 		}, "operation-not-supported"},
@@ -181,6 +188,9 @@ func TestVPNMonitorRefused(t *testing.T) {
 			var et datastore.ErrorTagger
 			if !errors.As(err, &et) || et.ErrorTag() != tc.tag {
 				t.Fatalf("Prepare: %v, want %s", err, tc.tag)
+			}
+			if strings.Contains(tc.name, "IPv6") && !strings.Contains(err.Error(), "IPv6 echoes") {
+				t.Fatalf("Prepare: %v, want the IPv6 refusal", err)
 			}
 		})
 	}

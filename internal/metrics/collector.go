@@ -42,7 +42,9 @@ type Extra struct {
 	// notify type (engine.OpStats.Refusals).
 	Refusals map[string]uint64
 	// ESPDrops counts dropped ESP and clear packets by cause (nil: the
-	// dataplane does not count them, the kernel's).
+	// dataplane does not count them, the fake one). The kernel
+	// dataplane's are its namespace's XFRM counters summed into the
+	// same causes (xfrm.Stats.Drops), plus expired and other.
 	ESPDrops map[string]uint64
 	// Workers are the IKE workers' load.
 	Workers []Worker

@@ -39,7 +39,6 @@ const (
 	featureLocalAAA = "RADIUS authentication of ourselves (eap-radius and pre-shared-key-radius are remote-auth-method values: RADIUS authenticates peers)"
 	featureVRF      = "vrf main only in this release (the IKE instance of another vrf runs without it)"
 	featureSNMP     = "SNMP"
-	featureVerify   = "VPN monitor datapath verification (a new child SA's routes withheld until an echo through it is answered)"
 )
 
 // Refused is the table of configuration nodes the runtime does not act
@@ -77,8 +76,6 @@ func Refused() []Row {
 		{Path: "/vrf/ike/vpn/ike-policy/local-auth-method", Allowed: []string{"pre-shared-key", "certificate"}, Feature: featureLocalAAA,
 			Example: []string{"/ vrf main ike vpn v1 ike-policy local-auth-method pre-shared-key-radius"}},
 		{Path: "/vrf/ike/global-options/snmp", Feature: featureSNMP, Example: []string{"/ vrf main ike global-options snmp true"}},
-		{Path: "/vrf/ike/vpn/security-policy/vpn-monitor/verify-path", Feature: featureVerify,
-			Example: []string{"/ vrf main ike vpn v1 security-policy sp1 vpn-monitor destination-ip 10.2.0.1 source-address 10.1.0.1 verify-path true"}},
 	}
 }
 

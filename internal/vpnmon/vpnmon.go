@@ -36,6 +36,15 @@ type Config struct {
 	// Optimized sends no echo in an interval in which the child SA
 	// received traffic: inbound ESP proves the path as well.
 	Optimized bool
+	// Dev, if set, is the device the echoes leave by whatever the
+	// routes say (the userspace dataplane's TUN device): a child SA
+	// whose routes wait for datapath verification is probed all the
+	// same.
+	Dev string
+	// Verify is datapath verification (verify-path): until its first
+	// echo is answered the child SA stays Verifying, inbound traffic
+	// notwithstanding (Optimized counts only once it is Up).
+	Verify bool
 }
 
 // State is where a monitored child SA stands.
@@ -72,9 +81,10 @@ type Status struct {
 }
 
 // Prober sends one ICMP echo request from src to dst with the
-// identifier and sequence number given.
+// identifier and sequence number given, out of device dev when dev is
+// not empty (Config.Dev).
 type Prober interface {
-	Echo(src, dst netip.Addr, id, seq uint16) error
+	Echo(src, dst netip.Addr, dev string, id, seq uint16) error
 }
 
 // Hooks are what the monitor tells its owner; each is called without
@@ -180,6 +190,7 @@ func (m *Monitor) Status(k Key) (Status, bool) {
 
 type echo struct {
 	src, dst netip.Addr
+	dev      string
 	id, seq  uint16
 }
 
@@ -213,7 +224,8 @@ func (m *Monitor) Tick(now time.Time) {
 			continue
 		}
 		t.next = now.Add(t.cfg.Interval)
-		if t.cfg.Optimized && !t.probedAt.IsZero() && in.After(t.probedAt) {
+		verifying := t.cfg.Verify && t.st.State == Verifying
+		if t.cfg.Optimized && !verifying && !t.probedAt.IsZero() && in.After(t.probedAt) {
 			// Traffic came in during the interval: the path works.
 			t.waiting, t.st.Failures, t.probedAt = false, 0, now
 			if t.st.State != Up {
@@ -233,7 +245,7 @@ func (m *Monitor) Tick(now time.Time) {
 		t.seq++
 		t.waiting, t.probedAt = true, now
 		t.st.Sent++
-		out = append(out, echo{t.cfg.Src, t.cfg.Dst, t.id, t.seq})
+		out = append(out, echo{t.cfg.Src, t.cfg.Dst, t.cfg.Dev, t.id, t.seq})
 		m.mu.Unlock()
 	}
 	for i, k := range downs {
@@ -249,7 +261,7 @@ func (m *Monitor) Tick(now time.Time) {
 	for _, e := range out {
 		// A send error (no route yet) is an echo that goes
 		// unanswered: it counts at the end of the interval.
-		_ = m.p.Echo(e.src, e.dst, e.id, e.seq)
+		_ = m.p.Echo(e.src, e.dst, e.dev, e.id, e.seq)
 	}
 }
 

@@ -17,8 +17,12 @@ type recorder struct {
 	inbound time.Time
 }
 
-func (r *recorder) Echo(src, dst netip.Addr, id, seq uint16) error {
-	r.log = append(r.log, fmt.Sprintf("echo %s>%s id %d seq %d", src, dst, id, seq))
+func (r *recorder) Echo(src, dst netip.Addr, dev string, id, seq uint16) error {
+	if dev != "" {
+		r.log = append(r.log, fmt.Sprintf("echo %s>%s dev %s id %d seq %d", src, dst, dev, id, seq))
+	} else {
+		r.log = append(r.log, fmt.Sprintf("echo %s>%s id %d seq %d", src, dst, id, seq))
+	}
 	if r.answer {
 		defer r.m.Reply(id, seq)
 	}
@@ -119,5 +123,29 @@ func TestMonitorRepliesMatched(t *testing.T) {
 	m.Tick(t0.Add(time.Second)) // child SA 2's echo 1 was answered: no failure
 	if got := strings.Join(r.log, "\n"); !strings.HasSuffix(got, "echo 10.1.0.1>10.2.0.1 id 2 seq 2") || strings.Contains(got, "down") {
 		t.Fatalf("log:\n%s", got)
+	}
+}
+
+// TestMonitorVerifyIgnoresTraffic: with Verify (verify-path) and
+// optimized, inbound traffic does not verify the path: only an answered
+// echo does, and the echoes leave by Dev. Once up, optimized counts
+// traffic as usual.
+func TestMonitorVerifyIgnoresTraffic(t *testing.T) {
+	r, m := newRecorder()
+	m.Set(1, Config{Src: src, Dst: dst, Dev: "tun9", Interval: 10 * time.Second, Threshold: 5, Optimized: true, Verify: true}, t0)
+	m.Tick(t0) // echo 1, unanswered
+	r.inbound = t0.Add(3 * time.Second)
+	m.Tick(t0.Add(10 * time.Second)) // traffic came in, but unverified: echo 2
+	if s, _ := m.Status(1); s.State != Verifying || s.Failures != 1 {
+		t.Fatalf("status %+v after traffic while verifying, want verifying with 1 failure", s)
+	}
+	r.answer = true
+	m.Tick(t0.Add(20 * time.Second)) // echo 3 answered: up
+	r.inbound = t0.Add(25 * time.Second)
+	m.Tick(t0.Add(30 * time.Second)) // up, traffic came in: no echo
+	want := "echo 10.1.0.1>10.2.0.1 dev tun9 id 1 seq 1\necho 10.1.0.1>10.2.0.1 dev tun9 id 1 seq 2\n" +
+		"echo 10.1.0.1>10.2.0.1 dev tun9 id 1 seq 3\nup 1"
+	if got := strings.Join(r.log, "\n"); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

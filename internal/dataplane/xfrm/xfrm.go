@@ -122,6 +122,10 @@ type Dataplane struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	closed bool
+
+	// statMu guards stat, the namespace's xfrm_stat (stats.go).
+	statMu sync.Mutex
+	stat   *statReader
 }
 
 // New opens a Dataplane. With o.Events it subscribes to the acquire and
@@ -175,7 +179,7 @@ func (d *Dataplane) Close() error {
 	}
 	d.wg.Wait()
 	close(d.events)
-	return err
+	return errors.Join(err, d.closeStats())
 }
 
 // Events implements dataplane.Dataplane.

@@ -208,6 +208,9 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 		UniqueID: sa.w.e.nextUID(), InSPI: p.inSPI, OutSPI: p.outSPI, Suite: suite, ESN: esn.ID == ipsec.ESNEnabled,
 		Mode: p.policy.Mode, Lifetimes: sa.vpn.Child,
 	}
+	if p.rekeyOf != nil {
+		c.RekeyOf = p.rekeyOf.UniqueID
+	}
 	i, r := DirKeys{Encr: keys.EncrI, Integ: keys.IntegI}, DirKeys{Encr: keys.EncrR, Integ: keys.IntegR}
 	if p.initiator {
 		c.Out, c.In = i, r

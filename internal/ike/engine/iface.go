@@ -126,6 +126,10 @@ type ChildSA struct {
 	// (unique-id); a rekey gives a new one. It is not the reqid, which
 	// the dataplane assigns (ReqIDs).
 	UniqueID uint32
+	// RekeyOf is the unique-id of the child SA this one replaces (RFC
+	// 7296 §2.8: a rekey), 0 for a new child SA: the VPN monitor's
+	// datapath verification runs for new child SAs only.
+	RekeyOf uint32
 	// InSPI is the SPI we chose (inbound SA), OutSPI the peer's.
 	InSPI, OutSPI uint32
 	// Encap is UDP encapsulation of ESP, used when a NAT was detected
