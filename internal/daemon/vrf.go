@@ -61,6 +61,7 @@ type vrfs struct {
 	running *generated.Device
 	inst    map[string]*vrfInstance
 	missing map[string]bool // configured vrfs without their namespace
+	checks  vrfChecks       // of the vrfs without an instance (vrf_check.go)
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -191,6 +192,7 @@ func (v *vrfs) reconcile() {
 		delete(v.missing, name)
 		v.inst[name] = in
 	}
+	v.syncChecks(want)
 }
 
 // open builds the instance of vrf name inside its namespace.
@@ -376,6 +378,7 @@ func (v *vrfs) close() {
 		in.close()
 		delete(v.inst, name)
 	}
+	v.syncChecks(nil)
 }
 
 // service is the IKE service of vrf name, or an error naming why not.
@@ -414,19 +417,23 @@ func (v *vrfs) Name() string { return "vrfs" }
 // Prepare implements datastore.Subscriber: every running instance
 // prepares the commit (each reads only its vrf's changes), and the vrfs
 // that run no instance yet (added by the commit, or whose namespace is
-// missing) are checked by a dry run, so that what their instance would
-// refuse (svti-id-in/out, TCP encapsulation, an ESP suite the userspace
-// dataplane lacks) is refused now rather than ignored when it starts.
+// missing) are checked by their checker (vrf_check.go), so that what
+// their instance would refuse (svti-id-in/out, an ESP suite the
+// userspace dataplane lacks) is refused now rather than ignored when it
+// starts, and nothing it would accept is refused.
 func (v *vrfs) Prepare(tx *datastore.Tx) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.checks.prepared = nil
 	for _, name := range wantedVRFs(tx.New) {
 		if err := checkInject(name, tx.New); err != nil {
+			v.abortChecks(tx)
 			return err
 		}
 		if v.inst[name] == nil {
-			if err := v.dryPrepare(name, tx); err != nil {
-				return fmt.Errorf("vrf %s: %w", name, err)
+			if err := v.prepareCheck(name, tx); err != nil {
+				v.abortChecks(tx)
+				return err
 			}
 		}
 	}
@@ -436,6 +443,7 @@ func (v *vrfs) Prepare(tx *datastore.Tx) error {
 			for _, p := range done {
 				p.abort(tx)
 			}
+			v.abortChecks(tx)
 			return fmt.Errorf("vrf %s: %w", in.name, err)
 		}
 		done = append(done, in)
@@ -459,6 +467,7 @@ func (v *vrfs) Apply(tx *datastore.Tx) error {
 			}
 		}
 	}
+	v.applyChecks(tx)
 	v.running = tx.New
 	v.reconcile()
 	return errors.Join(errs...)
@@ -471,6 +480,7 @@ func (v *vrfs) Abort(tx *datastore.Tx) {
 	for _, in := range v.inst {
 		in.abort(tx)
 	}
+	v.abortChecks(tx)
 }
 
 // checkInject refuses, in vrf name (not main), inject-routes with a vrf:
@@ -493,32 +503,6 @@ func checkInject(name string, dev *generated.Device) error {
 			}
 		}
 	}
-	return nil
-}
-
-// errDryRun is what a dry run's InVRF answers: it opens no socket.
-var errDryRun = errors.New("daemon: dry run")
-
-// dryPrepare prepares tx on a throwaway IKE service with the options of
-// vrf name's instance (open), without sockets, and aborts it.
-func (v *vrfs) dryPrepare(name string, tx *datastore.Tx) error {
-	var us *userspace.Dataplane // SupportsESP reads no instance
-	var supportsESP func(ikecrypto.Suite) bool
-	kind := DataplaneUserspace
-	if v.d.cfg.Dataplane == DataplaneFake {
-		kind = DataplaneFake
-	} else {
-		supportsESP = us.SupportsESP
-	}
-	s := ikesvc.New(ikesvc.Options{VRF: name, DataplaneKind: kind, SupportsESP: supportsESP, NoIfID: true,
-		Dataplane: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dataplane.NewFake()}),
-		InVRF:     func(func() error) error { return errDryRun }, HostAddrs: func() []netip.Addr { return nil },
-		OtherVRFsRun: true, TCPStreams: false})
-	defer s.Close()
-	if err := s.Prepare(tx); err != nil {
-		return err
-	}
-	s.Abort(tx)
 	return nil
 }
 

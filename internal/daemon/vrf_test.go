@@ -128,10 +128,12 @@ func TestVRFInstances(t *testing.T) {
 
 // TestVRFRefusedBeforeItRuns: a commit that adds a vrf whose namespace
 // does not exist yet is accepted (the vrf starts when it appears), but
-// what its instance would refuse is refused at once: listen-tcp (ESP
-// over TCP needs the userspace dataplane's streams, which an instance of
-// another vrf does not carry), svti-id-out (no XFRM interfaces; and
-// with it inject-routes, which needs svti-id-out).
+// what its instance would refuse is refused at once, as that instance
+// would: here (the fake dataplane, which carries no ESP over TCP)
+// listen-tcp, and svti-id-out (no XFRM interfaces; and with it
+// inject-routes, which needs svti-id-out). With the userspace dataplane,
+// whose instances carry ESP over TCP, listen-tcp is accepted
+// (TestVRFMissingAcceptsWhatItsInstanceRuns).
 func TestVRFRefusedBeforeItRuns(t *testing.T) {
 	a := startGateway(t, "a", 17560)
 	vrf := netnstest.Name("vrfr", 1) // no such namespace
