@@ -75,6 +75,7 @@ type vrfInstance struct {
 	us   *userspace.Dataplane // nil with the fake dataplane
 	rt   *routing             // nil with the fake dataplane
 	ike  *ikesvc.Service
+	host vrfHost // pools and virtual IPs (vrf_host.go)
 }
 
 // fileID identifies the namespace bound at a path: ip netns del and add
@@ -252,6 +253,9 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		in.rt = newRouting(nl, tun, logger)
 		in.rt.vrf, in.rt.os = name, nl
 	}
+	if err := in.openHost(d.cfg.Dir, logger); err != nil {
+		return nil, err
+	}
 	opts := &childOptions{cfg: func() *config.Config {
 		if in.ike == nil {
 			return nil
@@ -290,6 +294,9 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		SupportsESP:   supportsESP,
 		TCPStreams:    in.us != nil,
 		OtherVRFsRun:  true,
+		Activity:      activityOf(in.dp),
+		Pools:         in.host.pools,
+		VIPHost:       in.host.vips,
 	})
 	if in.rt != nil {
 		in.rt.start(v.running)
@@ -365,6 +372,7 @@ func (in *vrfInstance) close() {
 	if in.rt != nil {
 		in.rt.close()
 	}
+	in.host.close()
 	_ = in.ns.Close()
 }
 
