@@ -280,15 +280,7 @@ func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
 func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 	main := ikesvc.VRF
 	ike := d.ike.State(r.Secrets)
-	if ike.Statistics != nil {
-		// cookies-sent: the COOKIE challenges of the DoS protection.
-		cookies := d.ike.Engine().DoSStats().Cookies
-		ike.Statistics.CookiesSent = &cookies
-		if d.userspace != nil {
-			unknown := d.userspace.Stats().UnknownSPI
-			ike.Statistics.EspUnknownSpi = &unknown
-		}
-	}
+	fillStatistics(ike, d.ike, d.userspace)
 	d.ha.state(ike)
 	if r.Wants("vrf", "ike", "diagnostics") {
 		// The dataplane's whole table: only when asked for.
@@ -298,7 +290,7 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 		main: {Name: &main, Ike: ike},
 	}}
 	if d.vrfs != nil {
-		d.vrfs.state(dev, r.Secrets)
+		d.vrfs.state(dev, r)
 	}
 	return dev
 }

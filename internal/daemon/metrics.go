@@ -177,27 +177,18 @@ func (d *Daemon) metricsSources() metrics.Sources {
 			return dev.Vrf[ikesvc.VRF].Ike
 		},
 		Extra: d.metricsExtra,
+		// The vrfs other than main that run IKE, each with its label.
+		Others: func() map[string]metrics.VRFSource {
+			if d.vrfs == nil {
+				return nil
+			}
+			return d.vrfs.metrics()
+		},
 	}
 }
 
 func (d *Daemon) metricsExtra() metrics.Extra {
-	eng := d.ike.Engine()
-	ops := eng.OpStats()
-	x := metrics.Extra{Blocked: eng.DoSStats().Blocked, Refusals: ops.Refusals}
-	for _, w := range eng.WorkerStats() {
-		x.Workers = append(x.Workers, metrics.Worker{Queued: w.Queued, Jobs: w.Jobs, BusySeconds: w.Busy.Seconds()})
-	}
-	if d.userspace != nil {
-		s := d.userspace.Stats()
-		// The causes of the list first: auth failure, replay,
-		// bad SPI, malformed, no SA; then the dataplane's others.
-		x.ESPDrops = map[string]uint64{
-			"auth_failure": s.Auth, "replay": s.Replay, "bad_spi": s.UnknownSPI,
-			"malformed": s.Malformed + s.BadInner, "no_sa": s.NoSA, "selector": s.Selector,
-			"no_policy": s.NoPolicy, "discard": s.Discard, "too_big": s.TooBig,
-			"seq_overflow": s.SeqOverflow, "send_error": s.SendErrors, "tun_error": s.TUNErrors,
-		}
-	}
+	x := extraOf(d.ike.Engine(), d.userspace)
 	n, total := d.store.CommitStats()
 	x.Commits, x.CommitSeconds = n, total.Seconds()
 	if d.netconf != nil {

@@ -25,6 +25,7 @@ import (
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
+	"secgw/internal/netconf"
 	"secgw/internal/netnsutil"
 	"secgw/internal/routes"
 	"secgw/internal/rpcerr"
@@ -402,14 +403,20 @@ func (v *vrfs) service(name string) (*ikesvc.Service, error) {
 	return nil, fmt.Errorf("daemon: vrf %s runs no IKE", name)
 }
 
-// state adds the state of each instance's vrf to dev.
-func (v *vrfs) state(dev *generated.Device, secrets bool) {
+// state adds the state of each instance's vrf to dev, as main's:
+// statistics the service does not count (fillStatistics), and the
+// diagnostics of its dataplane when asked for.
+func (v *vrfs) state(dev *generated.Device, r netconf.StateRequest) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for name, in := range v.inst {
 		n := name
-		ike := in.ike.State(secrets)
+		ike := in.ike.State(r.Secrets)
 		ike.Namespace = generated.SecgwVrf_Vrf_Ike_Namespace_present
+		fillStatistics(ike, in.ike, in.us)
+		if r.Wants("vrf", "ike", "diagnostics") {
+			ike.Diagnostics = diagnosticsOf(in.dp)
+		}
 		dev.Vrf[n] = &generated.SecgwVrf_Vrf{Name: &n, Ike: ike}
 	}
 	for name := range v.missing {

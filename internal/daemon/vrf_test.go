@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -156,5 +157,62 @@ func TestVRFRefusedBeforeItRuns(t *testing.T) {
 			t.Errorf("commit of %s in vrf %s: %v, want a refusal naming the vrf", body, vrf, err)
 		}
 		a.rpc(t, `<discard-changes/>`)
+	}
+}
+
+// TestVRFCommitInOtherVRF is TestVRFInstances the other way round, with
+// what another vrf reports: vrf main and vrf cust each run a tunnel
+// (start-action start); cust's state has the statistics and the
+// diagnostics main's has (cookies-sent, its own dataplane's SAs), and
+// the metrics endpoint exports its SAs with its vrf label; commits in
+// cust (a VPN added, cust's VPN changed) leave main's IKE SA as it was.
+func TestVRFCommitInOtherVRF(t *testing.T) {
+	netnstest.RequireRoot(t)
+	cust := netnstest.Name("vrfops", 2)
+	netnstest.NewNamed(t, cust)
+	a := startGateway(t, "a", 17580)
+	b := startGateway(t, "b", 17580)
+	start := func(x string) string {
+		return strings.Replace(x, "<security-policy>", "<ipsec-policy><start-action>start</start-action></ipsec-policy><security-policy>", 1)
+	}
+	for vrf, ts := range map[string]string{"main": "10.2.0.0/16", cust: "10.3.0.0/16"} {
+		b.configureIn(t, vrf, vpnXML("v", "net", "127.0.0.2", "", "b.example", "a.example", ts, "10.1.0.0/16"))
+		a.configureIn(t, vrf, start(vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", ts)))
+	}
+	established := func(vrf string) bool {
+		return strings.Contains(a.rpc(t, ikeSAFilterIn(vrf)), "<state>established</state>")
+	}
+	if !poll.Until(10*time.Second, func() bool { return established("main") && established(cust) }) {
+		t.Fatalf("no IKE SAs:\nmain %s\n%s %s", a.rpc(t, ikeSAFilterIn("main")), cust, a.rpc(t, ikeSAFilterIn(cust)))
+	}
+	// The child SA is installed with its IKE SA: its dataplane holds it.
+	st := a.rpc(t, `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+cust+
+		`</name><ike xmlns="urn:secgw:yang:secgw-ike"><statistics/><diagnostics/></ike></vrf></filter></get>`)
+	if !strings.Contains(st, "<cookies-sent>0</cookies-sent>") || !strings.Contains(st, "<dataplane-sa>") {
+		t.Errorf("vrf %s's statistics and diagnostics:\n%s", cust, st)
+	}
+	port := freePort(t)
+	a.rpc(t, kpiXML(true, port))
+	a.rpc(t, `<commit/>`)
+	body, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`secgw_ike_sas{state="established",vrf="main"} 1`,
+		`secgw_ike_sas{state="established",vrf="` + cust + `"} 1`,
+		`secgw_child_sas{state="installed",vrf="` + cust + `"} 1`,
+		`secgw_ike_sa_setups_total{vrf="` + cust + `"} 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+
+	before := uniqueIDRe.FindString(a.rpc(t, ikeSAFilterIn("main")))
+	a.configureIn(t, cust, vpnXML("w", "other", "127.0.0.1", "127.0.0.9", "a.example", "c.example", "10.1.0.0/16", "10.9.0.0/16"))
+	a.configureIn(t, cust, start(vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.4.0.0/16")))
+	if after := uniqueIDRe.FindString(a.rpc(t, ikeSAFilterIn("main"))); after != before || before == "" {
+		t.Errorf("vrf main's IKE SA %q became %q after commits in vrf %s", before, after, cust)
 	}
 }

@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"secgw/generated"
+	"secgw/internal/dataplane/userspace"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ikesvc"
+	"secgw/internal/metrics"
+)
+
+// fillStatistics adds to the statistics of a vrf's ike state what its
+// service does not count: cookies-sent, the COOKIE challenges of its
+// engine's DoS protection, and esp-unknown-spi, the ESP its userspace
+// dataplane (us, nil with another) received for an unknown SPI.
+func fillStatistics(ike *generated.SecgwVrf_Vrf_Ike, s *ikesvc.Service, us *userspace.Dataplane) {
+	if ike.Statistics == nil {
+		return
+	}
+	cookies := s.Engine().DoSStats().Cookies
+	ike.Statistics.CookiesSent = &cookies
+	if us != nil {
+		unknown := us.Stats().UnknownSPI
+		ike.Statistics.EspUnknownSpi = &unknown
+	}
+}
+
+// extraOf are the figures of a vrf's metrics that its state has no leaf
+// for: those of its engine and of its userspace dataplane (us, nil with
+// another, which does not count its drops).
+func extraOf(eng *engine.Engine, us *userspace.Dataplane) metrics.Extra {
+	ops := eng.OpStats()
+	x := metrics.Extra{Blocked: eng.DoSStats().Blocked, Refusals: ops.Refusals}
+	for _, w := range eng.WorkerStats() {
+		x.Workers = append(x.Workers, metrics.Worker{Queued: w.Queued, Jobs: w.Jobs, BusySeconds: w.Busy.Seconds()})
+	}
+	if us != nil {
+		s := us.Stats()
+		// The causes of the list first: auth failure, replay,
+		// bad SPI, malformed, no SA; then the dataplane's others.
+		x.ESPDrops = map[string]uint64{
+			"auth_failure": s.Auth, "replay": s.Replay, "bad_spi": s.UnknownSPI,
+			"malformed": s.Malformed + s.BadInner, "no_sa": s.NoSA, "selector": s.Selector,
+			"no_policy": s.NoPolicy, "discard": s.Discard, "too_big": s.TooBig,
+			"seq_overflow": s.SeqOverflow, "send_error": s.SendErrors, "tun_error": s.TUNErrors,
+		}
+	}
+	return x
+}
+
+// metrics are the metrics sources of the vrfs whose instance runs: each
+// one's state as <get> serves it (without secrets or diagnostics) and
+// its extra figures.
+func (v *vrfs) metrics() map[string]metrics.VRFSource {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]metrics.VRFSource, len(v.inst))
+	for name, in := range v.inst {
+		ike := in.ike.State(false)
+		fillStatistics(ike, in.ike, in.us)
+		out[name] = metrics.VRFSource{State: ike, Extra: extraOf(in.ike.Engine(), in.us)}
+	}
+	return out
+}
