@@ -40,7 +40,7 @@ func (d *Daemon) startIKE() error {
 	if err := d.openPools(); err != nil {
 		return err
 	}
-	d.vips = newVIPHost(d.cfg.Logger.With("subsystem", "ike"))
+	d.vips = newVIPHost(d.mainLogger().With("subsystem", "ike"))
 	dp, err := d.openDataplane()
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (d *Daemon) startIKE() error {
 	d.programmer = childsa.NewProgrammer(childsa.ProgrammerOptions{
 		Dataplane: dp,
 		Options:   opts.options,
-		Logger:    d.cfg.Logger,
+		Logger:    d.mainLogger(),
 		// The userspace dataplane checks decrypted packets against
 		// the in policies: fwd policies would only take memory. Its
 		// SAs live in secgwd: the inbound SA's time limits expire a
@@ -116,7 +116,7 @@ func (d *Daemon) startIKE() error {
 	d.ha = newHASub(d)
 	d.vrfs = newVRFs(d, d.netnsDir())
 	if x, ok := dp.(*xfrm.Dataplane); ok {
-		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)
+		d.spdHash = newSPDHash(x.SetSPDHash, d.mainLogger())
 	}
 	var startErr error
 	d.store.View(func(running *generated.Device) {
@@ -159,7 +159,7 @@ func (d *Daemon) startIKE() error {
 		d.store.Subscribe(d.routes)
 	}
 	go d.dataplaneEvents()
-	d.mobility = startMobility(d.ike, d.cfg.Logger)
+	d.mobility = startMobility(d.ike, d.mainLogger())
 	return nil
 }
 
@@ -316,7 +316,7 @@ func ikeRPCs(v vrfRPCs, s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandl
 // openKernel opens the kernel XFRM dataplane, subscribed to acquires and
 // expiries, and the routing of install-routes and inject-routes.
 func (d *Daemon) openKernel() (dataplane.Dataplane, error) {
-	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.cfg.Logger})
+	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.mainLogger()})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: kernel dataplane: %w", err)
 	}

@@ -133,7 +133,7 @@ func (d *Daemon) openRouting(tun string) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	d.routes = newRouting(nl, tun, d.cfg.Logger)
+	d.routes = newRouting(nl, tun, d.mainLogger())
 	d.routes.os = nl
 	return nil
 }

@@ -21,7 +21,7 @@ const LeaseFile = "pools/leases"
 // openPools opens the lease store of the pools.
 func (d *Daemon) openPools() error {
 	m, err := pool.Open(pool.Options{Path: filepath.Join(d.cfg.Dir, LeaseFile),
-		Logger: d.cfg.Logger.With("subsystem", "ike"), OnLease: d.onLease})
+		Logger: d.mainLogger().With("subsystem", "ike"), OnLease: d.onLease})
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}

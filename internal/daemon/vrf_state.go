@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"log/slog"
+
 	"secgw/generated"
 	"secgw/internal/dataplane/userspace"
 	"secgw/internal/ike/engine"
@@ -61,3 +63,10 @@ func (v *vrfs) metrics() map[string]metrics.VRFSource {
 	}
 	return out
 }
+
+// mainLogger is the logger of what runs for vrf main beside its IKE
+// service (which names its vrf itself): the dataplane, its child SA
+// programmer, routes, sp-hash, virtual IPs and pools, MOBIKE and HA.
+// Their lines name vrf main as those of another vrf's instance name
+// theirs.
+func (d *Daemon) mainLogger() *slog.Logger { return d.cfg.Logger.With("vrf", ikesvc.VRF) }
