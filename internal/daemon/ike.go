@@ -88,7 +88,7 @@ func (d *Daemon) startIKE() error {
 		PortNATT:      d.cfg.NATTPort,
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
-		OnDebug:       d.onIKEDebug,
+		OnDebug:       func(r engine.DebugRecord) { d.onIKEDebugIn(ikesvc.VRF, r) },
 		ForceEncap:    d.userspace != nil,
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
@@ -215,12 +215,13 @@ func (d *Daemon) onSAEvent(e ikesvc.SAEvent) {
 	}
 }
 
-// onIKEDebug sends a debug trace record (the engine logged it) as the
-// ike-debug NETCONF notification, for 'monitor ike'. The server drops it
-// for a session that does not read: the engine never waits.
-func (d *Daemon) onIKEDebug(r engine.DebugRecord) {
+// onIKEDebugIn sends a debug trace record of the engine of vrf (the
+// engine logged it) as the ike-debug NETCONF notification, for 'monitor
+// ike'. The server drops it for a session that does not read: the
+// engine never waits.
+func (d *Daemon) onIKEDebugIn(vrf string, r engine.DebugRecord) {
 	if d.netconf != nil {
-		if err := d.netconf.Notify("ike-debug", ikesvc.NewDebugRecord(r)); err != nil {
+		if err := d.netconf.Notify("ike-debug", ikesvc.NewDebugRecord(vrf, r)); err != nil {
 			d.log.Error("ike-debug notification", "err", err)
 		}
 	}

@@ -287,6 +287,7 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		Counters:      in.counters,
 		OnEvent:       func(ev engine.Event) { d.onIKEEventIn(name, ev) },
 		OnSAEvent:     func(e ikesvc.SAEvent) { e.VRF = name; d.onSAEvent(e) },
+		OnDebug:       func(r engine.DebugRecord) { d.onIKEDebugIn(name, r) },
 		ForceEncap:    in.us != nil,
 		OnNATTSocket:  setESPBuffers,
 		LogKeys:       d.cfg.LogKeys,

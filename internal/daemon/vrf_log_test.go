@@ -3,12 +3,20 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"secgw/internal/ncclient"
 	"secgw/internal/netnsutil/netnstest"
 )
+
+// debugVRFRe finds the vrf of an ike-debug notification.
+var debugVRFRe = regexp.MustCompile(`<ike-debug[^>]*>.*?<vrf>([^<]*)</vrf>`)
 
 // recordLog keeps every record with the attributes of its logger.
 type recordLog struct {
@@ -53,7 +61,9 @@ var tunnelSubsystems = map[string]bool{"ike": true, "child": true, "kernel": tru
 
 // TestLogsNameTheirVRF: every record of a tunnel's life, at every level
 // (set up by an initiate, torn down by a flush), in vrf main and in vrf
-// cust, names its vrf.
+// cust, names its vrf; with a debug filter set in each vrf (debug-ike
+// with its vrf), the ike-debug notifications of both engines come, each
+// naming its vrf.
 func TestLogsNameTheirVRF(t *testing.T) {
 	netnstest.RequireRoot(t)
 	cust := netnstest.Name("vrfopsl", 1)
@@ -65,12 +75,52 @@ func TestLogsNameTheirVRF(t *testing.T) {
 		b.configureIn(t, vrf, vpnXML("v", "net", "127.0.0.2", "", "b.example", "a.example", ts, "10.1.0.0/16"))
 		a.configureIn(t, vrf, vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", ts))
 	}
+	mon, err := ncclient.Dial(a.d.Addr().String(), &ssh.ClientConfig{User: "admin",
+		Auth: []ssh.AuthMethod{ssh.Password(a.d.CreatedPassword())}, HostKeyCallback: ssh.InsecureIgnoreHostKey()}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	if err := mon.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	debugVRFs := make(chan string, 100)
+	go func() {
+		for {
+			msg, err := mon.NextNotification()
+			if err != nil {
+				close(debugVRFs)
+				return
+			}
+			if m := debugVRFRe.FindSubmatch(msg); m != nil {
+				select {
+				case debugVRFs <- string(m[1]):
+				default:
+				}
+			}
+		}
+	}()
+	for _, vrf := range []string{"main", cust} {
+		a.rpc(t, `<debug-ike xmlns="urn:secgw:yang:secgw-ike"><vrf>`+vrf+`</vrf><vpn>v</vpn></debug-ike>`)
+	}
 	for _, vrf := range []string{"main", cust} {
 		out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><vrf>`+vrf+`</vrf><child-sa><security-policy>net</security-policy></child-sa></initiate>`)
 		if !strings.Contains(out, "established") {
 			t.Fatalf("initiate in vrf %s:\n%s", vrf, out)
 		}
 		a.rpc(t, `<flush xmlns="urn:secgw:yang:secgw-ike"><vrf>`+vrf+`</vrf><ike-sa><vpn>v</vpn></ike-sa></flush>`)
+	}
+	traced := map[string]bool{}
+	for timeout := time.After(10 * time.Second); !traced["main"] || !traced[cust]; {
+		select {
+		case v, ok := <-debugVRFs:
+			if !ok {
+				t.Fatal("the notification session ended")
+			}
+			traced[v] = true
+		case <-timeout:
+			t.Fatalf("ike-debug notifications came from the vrfs %v, want main and %s", traced, cust)
+		}
 	}
 	seen := map[string]int{}
 	for _, r := range la.records() {
