@@ -47,7 +47,9 @@ func (v *vrfs) newChecker(name string) *ikesvc.Service {
 	} else {
 		supportsESP = us.SupportsESP
 	}
-	return ikesvc.New(ikesvc.Options{VRF: name, Logger: v.d.cfg.Logger, DataplaneKind: kind, SupportsESP: supportsESP,
+	// No logger: the checker's warnings (a VPN's, at each start of a
+	// checker) are the instance's to log when it runs the VPNs.
+	return ikesvc.New(ikesvc.Options{VRF: name, DataplaneKind: kind, SupportsESP: supportsESP,
 		NoIfID:    true,
 		Dataplane: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dataplane.NewFake()}),
 		InVRF:     func(func() error) error { return errDryRun }, HostAddrs: func() []netip.Addr { return nil },
