@@ -2,13 +2,16 @@ package daemon
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	gonetconf "github.com/Juniper/go-netconf/netconf"
 
+	"secgw/internal/dataplane"
 	"secgw/internal/netnsutil"
 	"secgw/internal/netnsutil/netnstest"
 	"secgw/internal/poll"
@@ -214,5 +217,53 @@ func TestVRFCommitInOtherVRF(t *testing.T) {
 	a.configureIn(t, cust, start(vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.4.0.0/16")))
 	if after := uniqueIDRe.FindString(a.rpc(t, ikeSAFilterIn("main"))); after != before || before == "" {
 		t.Errorf("vrf main's IKE SA %q became %q after commits in vrf %s", before, after, cust)
+	}
+}
+
+// TestVRFDPDOptimized: in vrf cust, dpd-mode optimized probes a peer
+// once traffic was sent through the child SA and none came back for
+// dpd-delay (the vrf's dataplane says when its SAs last carried
+// traffic); before any traffic was sent, it does not.
+func TestVRFDPDOptimized(t *testing.T) {
+	netnstest.RequireRoot(t)
+	cust := netnstest.Name("vrfopsd", 1)
+	netnstest.NewNamed(t, cust)
+	a := startGateway(t, "a", 17620)
+	b := startGateway(t, "b", 17620)
+	b.configureIn(t, cust, vpnXML("v", "net", "127.0.0.2", "", "b.example", "a.example", "10.3.0.0/16", "10.1.0.0/16"))
+	a.configureIn(t, cust, strings.Replace(vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.3.0.0/16"),
+		"<ike-policy>", "<ike-policy><dpd-delay>1s</dpd-delay><dpd-mode>optimized</dpd-mode>", 1))
+	out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><vrf>`+cust+`</vrf><child-sa><security-policy>net</security-policy></child-sa></initiate>`)
+	if !strings.Contains(out, "established") {
+		t.Fatalf("initiate in vrf %s:\n%s", cust, out)
+	}
+	dpdSent := func() string {
+		st := a.rpc(t, `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+cust+
+			`</name><ike xmlns="urn:secgw:yang:secgw-ike"><statistics><dpd-sent/></statistics></ike></vrf></filter></get>`)
+		m := regexp.MustCompile(`<dpd-sent>(\d+)</dpd-sent>`).FindStringSubmatch(st)
+		if m == nil {
+			t.Fatalf("no dpd-sent in vrf %s's state:\n%s", cust, st)
+		}
+		return m[1]
+	}
+	time.Sleep(2500 * time.Millisecond) // over two dpd-delays, no traffic sent
+	if n := dpdSent(); n != "0" {
+		t.Fatalf("vrf %s probed %s times without traffic sent", cust, n)
+	}
+	spi := regexp.MustCompile(`<spi-out>([0-9a-f]+)</spi-out>`).FindStringSubmatch(a.rpc(t, `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+
+		cust+`</name><ike xmlns="urn:secgw:yang:secgw-ike"><ike-sa><child-sa><spi-out/></child-sa></ike-sa></ike></vrf></filter></get>`))
+	if spi == nil {
+		t.Fatal("no child SA spi-out")
+	}
+	n, err := strconv.ParseUint(spi[1], 16, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.d.vrfs.mu.Lock()
+	fake := a.d.vrfs.inst[cust].dp.(*dataplane.Fake)
+	a.d.vrfs.mu.Unlock()
+	fake.SetCounters(dataplane.SAKey{Dst: netip.MustParseAddr("127.0.0.2"), SPI: uint32(n)}, dataplane.Counters{Packets: 1, LastUsed: time.Now()})
+	if !poll.Until(5*time.Second, func() bool { return dpdSent() != "0" }) {
+		t.Errorf("vrf %s sent no DPD probe after traffic went out and none came back", cust)
 	}
 }
