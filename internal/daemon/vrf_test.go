@@ -220,11 +220,14 @@ func TestVRFCommitInOtherVRF(t *testing.T) {
 	}
 }
 
-// TestVRFDPDOptimized: in vrf cust, dpd-mode optimized probes a peer
-// once traffic was sent through the child SA and none came back for
-// dpd-delay (the vrf's dataplane says when its SAs last carried
-// traffic); before any traffic was sent, it does not.
-func TestVRFDPDOptimized(t *testing.T) {
+// TestVRFDataplaneFeedback: what the dataplane of vrf cust reports
+// reaches cust's engine. dpd-mode optimized probes a peer once traffic
+// was sent through the child SA and none came back for dpd-delay (the
+// vrf's dataplane says when its SAs last carried traffic); before any
+// traffic was sent, it does not. ESP with an unknown SPI from the peer
+// (the dataplane's unknown-SPI event) is answered with INVALID_SPI
+// (respond-bad-spi).
+func TestVRFDataplaneFeedback(t *testing.T) {
 	netnstest.RequireRoot(t)
 	cust := netnstest.Name("vrfopsd", 1)
 	netnstest.NewNamed(t, cust)
@@ -232,7 +235,8 @@ func TestVRFDPDOptimized(t *testing.T) {
 	b := startGateway(t, "b", 17620)
 	b.configureIn(t, cust, vpnXML("v", "net", "127.0.0.2", "", "b.example", "a.example", "10.3.0.0/16", "10.1.0.0/16"))
 	a.configureIn(t, cust, strings.Replace(vpnXML("v", "net", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", "10.3.0.0/16"),
-		"<ike-policy>", "<ike-policy><dpd-delay>1s</dpd-delay><dpd-mode>optimized</dpd-mode>", 1))
+		"<ike-policy>", "<ike-policy><dpd-delay>1s</dpd-delay><dpd-mode>optimized</dpd-mode>", 1)+
+		`<global-options><respond-bad-spi/></global-options>`)
 	out := a.rpc(t, `<initiate xmlns="urn:secgw:yang:secgw-ike"><vrf>`+cust+`</vrf><child-sa><security-policy>net</security-policy></child-sa></initiate>`)
 	if !strings.Contains(out, "established") {
 		t.Fatalf("initiate in vrf %s:\n%s", cust, out)
@@ -265,5 +269,15 @@ func TestVRFDPDOptimized(t *testing.T) {
 	fake.SetCounters(dataplane.SAKey{Dst: netip.MustParseAddr("127.0.0.2"), SPI: uint32(n)}, dataplane.Counters{Packets: 1, LastUsed: time.Now()})
 	if !poll.Until(5*time.Second, func() bool { return dpdSent() != "0" }) {
 		t.Errorf("vrf %s sent no DPD probe after traffic went out and none came back", cust)
+	}
+
+	fake.Emit(dataplane.Event{Kind: dataplane.UnknownSPI, SA: dataplane.SAKey{Dst: netip.MustParseAddr("127.0.0.1"), SPI: 0xdead},
+		Src: netip.MustParseAddr("127.0.0.2")})
+	invalid := regexp.MustCompile(`<invalid-spi-sent>1</invalid-spi-sent>`)
+	if !poll.Until(5*time.Second, func() bool {
+		return invalid.MatchString(a.rpc(t, `<get><filter type="subtree"><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>`+cust+
+			`</name><ike xmlns="urn:secgw:yang:secgw-ike"><statistics/></ike></vrf></filter></get>`))
+	}) {
+		t.Errorf("vrf %s sent no INVALID_SPI for ESP with an unknown SPI from its peer", cust)
 	}
 }
