@@ -32,8 +32,14 @@ func vrfLeaseFile(dir, name string) string {
 	return filepath.Join(dir, "pools", "vrf", name, "leases")
 }
 
-// openHost opens in's lease store and VIP host.
+// openHost opens in's lease store and VIP host. The vrf name is a
+// directory name there: "." and ".." (which the model's pattern lets
+// through, and which name no namespace of their own) are refused, or
+// the vrf would share another's lease file.
 func (in *vrfInstance) openHost(dataDir string, logger *slog.Logger) error {
+	if in.name == "." || in.name == ".." || filepath.Base(in.name) != in.name {
+		return fmt.Errorf("daemon: vrf %q is not a namespace name", in.name)
+	}
 	m, err := pool.Open(pool.Options{Path: vrfLeaseFile(dataDir, in.name), Logger: logger.With("subsystem", "ike")})
 	if err != nil {
 		return fmt.Errorf("daemon: vrf %s: %w", in.name, err)

@@ -97,3 +97,20 @@ func TestVRFInstanceHost(t *testing.T) {
 		t.Errorf("vrf %s's outbound activity %v, want %v from its dataplane", name, out, sent)
 	}
 }
+
+// TestVRFHostNames: a vrf named . or .. (the model's pattern lets them
+// through; /run/netns/.. is a directory, no namespace) opens no lease
+// store: it would be another vrf's file.
+func TestVRFHostNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{".", ".."} {
+		in := &vrfInstance{name: name}
+		if err := in.openHost(dir, slog.New(slog.DiscardHandler)); err == nil {
+			in.host.close()
+			t.Errorf("vrf %q opened its host", name)
+		}
+	}
+	if _, err := os.Stat(dir + "/" + LeaseFile); err == nil {
+		t.Errorf("a vrf named .. wrote main's lease file")
+	}
+}
