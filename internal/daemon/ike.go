@@ -280,6 +280,17 @@ func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
 // state is the operational state <get> returns beside running.
 func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 	main := ikesvc.VRF
+	dev := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
+		main: {Name: &main, Ike: d.mainState(r)},
+	}}
+	if d.vrfs != nil {
+		d.vrfs.state(dev, r)
+	}
+	return dev
+}
+
+// mainState is the ike state of vrf main.
+func (d *Daemon) mainState(r netconf.StateRequest) *generated.SecgwVrf_Vrf_Ike {
 	ike := d.ike.State(r.Secrets)
 	fillStatistics(ike, d.ike, d.userspace)
 	d.ha.state(ike)
@@ -287,13 +298,7 @@ func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 		// The dataplane's whole table: only when asked for.
 		ike.Diagnostics = d.diagnostics()
 	}
-	dev := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
-		main: {Name: &main, Ike: ike},
-	}}
-	if d.vrfs != nil {
-		d.vrfs.state(dev, r)
-	}
-	return dev
+	return ike
 }
 
 // ikeRPCs binds the model's RPCs to the IKE services' typed methods

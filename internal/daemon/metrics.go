@@ -170,11 +170,11 @@ func (d *Daemon) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		VRF: ikesvc.VRF,
 		State: func() *generated.SecgwVrf_Vrf_Ike {
-			// Not the diagnostics (the dataplane's whole table).
-			dev := d.state(netconf.StateRequest{Wants: func(path ...string) bool {
+			// Not the diagnostics (the dataplane's whole table), nor
+			// the other vrfs (Others).
+			return d.mainState(netconf.StateRequest{Wants: func(path ...string) bool {
 				return len(path) < 3 || path[2] != "diagnostics"
 			}})
-			return dev.Vrf[ikesvc.VRF].Ike
 		},
 		Extra: d.metricsExtra,
 		// The vrfs other than main that run IKE, each with its label.
