@@ -10,9 +10,11 @@ import (
 )
 
 // Per-peer debug tracing, as Cisco's "debug crypto ikev2" with a peer
-// condition: 'debug ike peer 198.51.100.1 [with-keys]' (or vpn NAME,
-// identity ID), 'no debug ike peer ...', 'show debug', and 'monitor ike
-// [count N]', which streams the traces. Each is the debug-ike RPC or the
+// condition: 'debug ike [vrf NAME] peer 198.51.100.1 [with-keys]' (or
+// vpn NAME, identity ID), 'no debug ike [vrf NAME] peer ...', 'show debug
+// [vrf NAME]', and 'monitor ike [vrf NAME] [count N]', which streams the
+// traces, each naming its vrf. Filters are per vrf (each vrf's engine
+// has its own); without vrf, main's. Each is the debug-ike RPC or the
 // ike-debug notifications of secgw-ike-debug.yang: nothing the CLI does
 // here is out of Ansible's reach.
 
@@ -23,7 +25,7 @@ func (c *CLI) debugCommand(words []string, remove bool) error {
 		verb = "no debug"
 	}
 	if len(words) < 3 || words[0] != "ike" {
-		return fmt.Errorf("cli: %s: expected ike peer ADDRESS|vpn NAME|identity ID [with-keys], as in: %s ike peer 198.51.100.1", verb, verb)
+		return fmt.Errorf("cli: %s: expected ike [vrf NAME] peer ADDRESS|vpn NAME|identity ID [with-keys], as in: %s ike peer 198.51.100.1", verb, verb)
 	}
 	in := []string{"debug-ike"}
 	if remove {
@@ -31,7 +33,7 @@ func (c *CLI) debugCommand(words []string, remove bool) error {
 	}
 	for i := 1; i < len(words); i++ {
 		switch w := words[i]; w {
-		case "peer", "vpn", "identity":
+		case "vrf", "peer", "vpn", "identity":
 			if i+1 >= len(words) {
 				return fmt.Errorf("cli: %s ike %s: missing its value", verb, w)
 			}
@@ -40,18 +42,22 @@ func (c *CLI) debugCommand(words []string, remove bool) error {
 		case "with-keys":
 			in = append(in, "with-keys", "true")
 		default:
-			return fmt.Errorf("cli: %s ike: unexpected word %q: expected peer, vpn, identity or with-keys", verb, w)
+			return fmt.Errorf("cli: %s ike: unexpected word %q: expected vrf, peer, vpn, identity or with-keys", verb, w)
 		}
 	}
 	return c.debugRPC(verb+" ike", in)
 }
 
-// showDebug runs 'show debug': the filters set.
+// showDebug runs 'show debug [vrf NAME]': the filters set in the vrf.
 func (c *CLI) showDebug(words []string) error {
-	if len(words) > 0 {
-		return fmt.Errorf("cli: show debug: unexpected word %q", words[0])
+	in := []string{"debug-ike", "operation", "list"}
+	switch {
+	case len(words) == 2 && words[0] == "vrf":
+		in = append(in, "vrf", words[1])
+	case len(words) > 0:
+		return fmt.Errorf("cli: show debug: unexpected word %q: expected nothing or vrf NAME", words[0])
 	}
-	return c.debugRPC("show debug", []string{"debug-ike", "operation", "list"})
+	return c.debugRPC("show debug", in)
 }
 
 // debugOutput is the output of debug-ike.
@@ -116,6 +122,7 @@ func (nb *NetconfBackend) NextNotification() ([]byte, error) { return nb.sess.Ne
 type ikeDebugNotification struct {
 	EventTime string `xml:"eventTime"`
 	Debug     *struct {
+		VRF      string `xml:"vrf"`
 		Peer     string `xml:"peer"`
 		VPN      string `xml:"vpn"`
 		UniqueID string `xml:"unique-id"`
@@ -123,24 +130,32 @@ type ikeDebugNotification struct {
 	} `xml:"ike-debug"`
 }
 
-// monitor runs 'monitor ike [count N]': it subscribes to the
-// notifications and prints each ike-debug trace as it comes, N of them
-// or until the session ends (interrupt secgw to stop). The other
-// notifications (sa-event...) are skipped.
+// monitor runs 'monitor ike [vrf NAME] [count N]': it subscribes to the
+// notifications and prints each ike-debug trace as it comes (of vrf NAME
+// only, when given), with its vrf, N of them or until the session ends
+// (interrupt secgw to stop). The other notifications (sa-event...) are
+// skipped.
 func (c *CLI) monitor(words []string) error {
 	if len(words) == 0 || words[0] != "ike" {
-		return fmt.Errorf("cli: monitor: expected ike [count N]")
+		return fmt.Errorf("cli: monitor: expected ike [vrf NAME] [count N]")
 	}
-	count := -1
-	switch {
-	case len(words) == 3 && words[1] == "count":
-		n, err := strconv.Atoi(words[2])
-		if err != nil || n < 1 {
-			return fmt.Errorf("cli: monitor ike count: %q is not a positive number", words[2])
+	count, vrf := -1, ""
+	for i := 1; i < len(words); i += 2 {
+		if i+1 >= len(words) {
+			return fmt.Errorf("cli: monitor ike %s: missing its value", words[i])
 		}
-		count = n
-	case len(words) != 1:
-		return fmt.Errorf("cli: monitor ike: expected nothing or count N after ike")
+		switch words[i] {
+		case "count":
+			n, err := strconv.Atoi(words[i+1])
+			if err != nil || n < 1 {
+				return fmt.Errorf("cli: monitor ike count: %q is not a positive number", words[i+1])
+			}
+			count = n
+		case "vrf":
+			vrf = words[i+1]
+		default:
+			return fmt.Errorf("cli: monitor ike: unexpected word %q: expected vrf NAME or count N", words[i])
+		}
 	}
 	if _, dry := c.be.(dryBackend); dry {
 		return nil // a script's dry run streams nothing
@@ -161,10 +176,11 @@ func (c *CLI) monitor(words []string) error {
 			return fmt.Errorf("cli: monitor ike: %w", err)
 		}
 		var n ikeDebugNotification
-		if xml.Unmarshal(msg, &n) != nil || n.Debug == nil {
+		if xml.Unmarshal(msg, &n) != nil || n.Debug == nil || vrf != "" && n.Debug.VRF != vrf {
 			continue
 		}
-		line := fmt.Sprintf("%s %s vpn %s ike-sa %s: %s\n", n.EventTime, n.Debug.Peer, n.Debug.VPN, n.Debug.UniqueID, printable(n.Debug.Trace))
+		line := fmt.Sprintf("%s vrf %s %s vpn %s ike-sa %s: %s\n", n.EventTime, printable(n.Debug.VRF), n.Debug.Peer, n.Debug.VPN,
+			n.Debug.UniqueID, printable(n.Debug.Trace))
 		if _, err := io.WriteString(c.out, line); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"secgw/internal/netconf"
 )
@@ -14,6 +15,7 @@ import (
 // returns; a malformed line is refused before anything is sent.
 func TestDebugCommands(t *testing.T) {
 	type input struct {
+		VRF       string `yang:"vrf"`
 		Operation string `yang:"operation"`
 		Peer      string `yang:"peer"`
 		VPN       string `yang:"vpn"`
@@ -59,8 +61,13 @@ func TestDebugCommands(t *testing.T) {
 	if out := mustRun(t, c, buf, "show debug"); !strings.HasPrefix(out, "No IKE debug filter is set.\n") {
 		t.Errorf("show debug after no debug: %q", out)
 	}
+	// The filters of another vrf's engine.
+	mustRun(t, c, buf, "debug ike vrf cust vpn road")
+	mustRun(t, c, buf, "show debug vrf cust")
+	mustRun(t, c, buf, "no debug ike vrf cust vpn road")
 	want := []input{{Peer: "198.51.100.1", WithKeys: true}, {VPN: "road"}, {Operation: "list"},
-		{Operation: "remove", Peer: "198.51.100.1"}, {Operation: "remove", VPN: "road"}, {Operation: "list"}}
+		{Operation: "remove", Peer: "198.51.100.1"}, {Operation: "remove", VPN: "road"}, {Operation: "list"},
+		{VRF: "cust", VPN: "road"}, {VRF: "cust", Operation: "list"}, {VRF: "cust", Operation: "remove", VPN: "road"}}
 	if len(got) != len(want) {
 		t.Fatalf("the server received %+v", got)
 	}
@@ -69,12 +76,58 @@ func TestDebugCommands(t *testing.T) {
 			t.Errorf("request %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	for _, bad := range []string{"debug ike", "debug ike peer", "debug ike color red", "no debug", "no frobnicate", "monitor ike count 0", "monitor ipsec"} {
+	for _, bad := range []string{"debug ike", "debug ike peer", "debug ike color red", "no debug", "no frobnicate", "monitor ike count 0", "monitor ipsec",
+		"debug ike vrf", "show debug vrf", "show debug cust", "monitor ike vrf", "monitor ike color red"} {
 		if err := c.Run(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
 	if len(got) != len(want) {
 		t.Errorf("a refused line reached the server: %+v", got[len(want):])
+	}
+}
+
+// TestMonitorVRF: 'monitor ike' prints each ike-debug trace with its
+// vrf; 'monitor ike vrf NAME' prints that vrf's only.
+func TestMonitorVRF(t *testing.T) {
+	type record struct {
+		VRF      string `yang:"vrf"`
+		Peer     string `yang:"peer"`
+		VPN      string `yang:"vpn"`
+		UniqueID uint32 `yang:"unique-id"`
+		Trace    string `yang:"trace"`
+	}
+	sv := startServer(t, nil)
+	for _, c := range []struct{ line, want, not string }{
+		{"monitor ike count 2", " vrf main 192.0.2.1:500 vpn v ike-sa 1: main's trace\n", ""},
+		{"monitor ike vrf cust count 2", " vrf cust 192.0.2.2:500 vpn w ike-sa 2: cust's trace\n", "main's trace"},
+	} {
+		cl, buf := sv.cli(t)
+		done := make(chan error, 1)
+		go func() { done <- cl.Run(c.line) }()
+		// Sent until the monitor has read its count: it subscribes
+		// after the command starts.
+		tick := time.NewTicker(20 * time.Millisecond)
+		deadline := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s: %v", c.line, err)
+				}
+				break wait
+			case <-deadline:
+				t.Fatalf("%s: still running", c.line)
+			case <-tick.C:
+				_ = sv.srv.Notify("ike-debug", record{VRF: "main", Peer: "192.0.2.1:500", VPN: "v", UniqueID: 1, Trace: "main's trace"})
+				_ = sv.srv.Notify("ike-debug", record{VRF: "cust", Peer: "192.0.2.2:500", VPN: "w", UniqueID: 2, Trace: "cust's trace"})
+			}
+		}
+		tick.Stop()
+		out := buf.String()
+		if !strings.Contains(out, c.want) || c.not != "" && strings.Contains(out, c.not) {
+			t.Errorf("%s:\n%s", c.line, out)
+		}
 	}
 }

@@ -24,6 +24,7 @@ type server struct {
 	addr  string
 	store *datastore.Store
 	s     *schema.Schema
+	srv   *netconf.Server
 }
 
 func startServer(t testing.TB, rpcs map[string]netconf.RPCHandler) *server {
@@ -64,7 +65,7 @@ func startServer(t testing.TB, rpcs map[string]netconf.RPCHandler) *server {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close(); st.Close() })
-	return &server{addr: ln.Addr().String(), store: st, s: s}
+	return &server{addr: ln.Addr().String(), store: st, s: s, srv: srv}
 }
 
 // dial connects a NetconfBackend as user.

@@ -19,14 +19,20 @@ const diagnosticsTimeout = 2 * time.Second
 // child SAs through NETCONF. A failed List leaves the lists empty and
 // says why in a dataplane-sa entry, which a comparison then reports.
 func (d *Daemon) diagnostics() *generated.SecgwVrf_Vrf_Ike_Diagnostics {
+	return diagnosticsOf(d.dataplane)
+}
+
+// diagnosticsOf is the diagnostics container of the vrf whose dataplane
+// is dp (nil: none); the goroutines are the daemon's.
+func diagnosticsOf(dp dataplane.Dataplane) *generated.SecgwVrf_Vrf_Ike_Diagnostics {
 	n := uint32(runtime.NumGoroutine())
 	diag := &generated.SecgwVrf_Vrf_Ike_Diagnostics{Goroutines: &n}
-	if d.dataplane == nil {
+	if dp == nil {
 		return diag
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
-	st, err := d.dataplane.List(ctx)
+	st, err := dp.List(ctx)
 	if err != nil {
 		diag.DataplaneSa = []string{"error: " + err.Error()}
 		return diag

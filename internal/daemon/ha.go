@@ -144,7 +144,7 @@ func resolveHA(running *generated.Device) (haConfig, error) {
 
 // newHASub builds the HA subsystem (nothing runs until start).
 func newHASub(d *Daemon) *haSub {
-	return &haSub{d: d, log: d.cfg.Logger.With("subsystem", "ha")}
+	return &haSub{d: d, log: d.mainLogger().With("subsystem", "ha")}
 }
 
 // engine is the IKE engine.
@@ -243,7 +243,7 @@ func (h *haSub) apply(c haConfig) error {
 	n := ha.New(ha.Config{
 		NodeID: c.ike.nodeID, Local: c.ike.local, Remote: c.ike.remote, Port: c.ike.port,
 		Interface: c.ike.iface, Secret: c.ike.secret, OSeqShift: c.ike.shift, SyncPeriod: c.ike.period, SyncPackets: c.ike.packets,
-		OnRole: h.onRole, Logger: h.d.cfg.Logger, Carry: carry, Leases: h.leaseStore(),
+		OnRole: h.onRole, Logger: h.d.mainLogger(), Carry: carry, Leases: h.leaseStore(),
 	}, haEngine{e: h.engine(), limit: h.d.cfg.MemoryLimit, routes: h.d.routes}, haSeqs{h.d.dataplane})
 	if err := n.Start(); err != nil {
 		h.carry = carry

@@ -40,7 +40,7 @@ func (d *Daemon) startIKE() error {
 	if err := d.openPools(); err != nil {
 		return err
 	}
-	d.vips = newVIPHost(d.cfg.Logger.With("subsystem", "ike"))
+	d.vips = newVIPHost(d.mainLogger().With("subsystem", "ike"))
 	dp, err := d.openDataplane()
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (d *Daemon) startIKE() error {
 	d.programmer = childsa.NewProgrammer(childsa.ProgrammerOptions{
 		Dataplane: dp,
 		Options:   opts.options,
-		Logger:    d.cfg.Logger,
+		Logger:    d.mainLogger(),
 		// The userspace dataplane checks decrypted packets against
 		// the in policies: fwd policies would only take memory. Its
 		// SAs live in secgwd: the inbound SA's time limits expire a
@@ -92,7 +92,7 @@ func (d *Daemon) startIKE() error {
 		PortNATT:      d.cfg.NATTPort,
 		Counters:      d.childCounters,
 		OnEvent:       d.onIKEEvent,
-		OnDebug:       d.onIKEDebug,
+		OnDebug:       func(r engine.DebugRecord) { d.onIKEDebugIn(ikesvc.VRF, r) },
 		ForceEncap:    d.userspace != nil,
 		OnNATTSocket:  d.onNATTSocket,
 		Activity:      d.childActivity,
@@ -127,7 +127,7 @@ func (d *Daemon) startIKE() error {
 	d.ha = newHASub(d)
 	d.vrfs = newVRFs(d, d.netnsDir())
 	if x, ok := dp.(*xfrm.Dataplane); ok {
-		d.spdHash = newSPDHash(x.SetSPDHash, d.cfg.Logger)
+		d.spdHash = newSPDHash(x.SetSPDHash, d.mainLogger())
 	}
 	var startErr error
 	d.store.View(func(running *generated.Device) {
@@ -173,7 +173,7 @@ func (d *Daemon) startIKE() error {
 	if x, ok := dp.(*xfrm.Dataplane); ok {
 		d.stopBadSPI = d.startBadSPIWatch(x)
 	}
-	d.mobility = startMobility(d.ike, d.cfg.Logger)
+	d.mobility = startMobility(d.ike, d.mainLogger())
 	return nil
 }
 
@@ -229,12 +229,13 @@ func (d *Daemon) onSAEvent(e ikesvc.SAEvent) {
 	}
 }
 
-// onIKEDebug sends a debug trace record (the engine logged it) as the
-// ike-debug NETCONF notification, for 'monitor ike'. The server drops it
-// for a session that does not read: the engine never waits.
-func (d *Daemon) onIKEDebug(r engine.DebugRecord) {
+// onIKEDebugIn sends a debug trace record of the engine of vrf (the
+// engine logged it) as the ike-debug NETCONF notification, for 'monitor
+// ike'. The server drops it for a session that does not read: the
+// engine never waits.
+func (d *Daemon) onIKEDebugIn(vrf string, r engine.DebugRecord) {
 	if d.netconf != nil {
-		if err := d.netconf.Notify("ike-debug", ikesvc.NewDebugRecord(r)); err != nil {
+		if err := d.netconf.Notify("ike-debug", ikesvc.NewDebugRecord(vrf, r)); err != nil {
 			d.log.Error("ike-debug notification", "err", err)
 		}
 	}
@@ -293,34 +294,25 @@ func (d *Daemon) childActivity(c engine.ChildSA) (in, out time.Time) {
 // state is the operational state <get> returns beside running.
 func (d *Daemon) state(r netconf.StateRequest) *generated.Device {
 	main := ikesvc.VRF
-	ike := d.ike.State(r.Secrets)
-	if ike.Statistics != nil {
-		// cookies-sent: the COOKIE challenges of the DoS protection.
-		cookies := d.ike.Engine().DoSStats().Cookies
-		ike.Statistics.CookiesSent = &cookies
-		if d.userspace != nil {
-			unknown := d.userspace.Stats().UnknownSPI
-			ike.Statistics.EspUnknownSpi = &unknown
-		} else if x, ok := d.dataplane.(*xfrm.Dataplane); ok {
-			// The kernel's count of its namespace (metrics.go).
-			if st, err := x.Stats(); err == nil {
-				unknown := st["XfrmInNoStates"]
-				ike.Statistics.EspUnknownSpi = &unknown
-			}
-		}
+	dev := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
+		main: {Name: &main, Ike: d.mainState(r)},
+	}}
+	if d.vrfs != nil {
+		d.vrfs.state(dev, r)
 	}
+	return dev
+}
+
+// mainState is the ike state of vrf main.
+func (d *Daemon) mainState(r netconf.StateRequest) *generated.SecgwVrf_Vrf_Ike {
+	ike := d.ike.State(r.Secrets)
+	fillStatistics(ike, d.ike, d.userspace, kernelOf(d.dataplane))
 	d.ha.state(ike)
 	if r.Wants("vrf", "ike", "diagnostics") {
 		// The dataplane's whole table: only when asked for.
 		ike.Diagnostics = d.diagnostics()
 	}
-	dev := &generated.Device{Vrf: map[string]*generated.SecgwVrf_Vrf{
-		main: {Name: &main, Ike: ike},
-	}}
-	if d.vrfs != nil {
-		d.vrfs.state(dev, r.Secrets)
-	}
-	return dev
+	return ike
 }
 
 // ikeRPCs binds the model's RPCs to the IKE services' typed methods
@@ -344,7 +336,7 @@ func ikeRPCs(v vrfRPCs, s *ikesvc.Service, h *haSub) map[string]netconf.RPCHandl
 // openKernel opens the kernel XFRM dataplane, subscribed to acquires and
 // expiries, and the routing of install-routes and inject-routes.
 func (d *Daemon) openKernel() (dataplane.Dataplane, error) {
-	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.cfg.Logger})
+	dp, err := xfrm.New(xfrm.Options{Events: true, Logger: d.mainLogger()})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: kernel dataplane: %w", err)
 	}

@@ -27,9 +27,14 @@ type gateway struct {
 
 func startGateway(t *testing.T, name string, port uint16) *gateway {
 	t.Helper()
+	return startGatewayLog(t, name, port, slog.NewTextHandler(testLog{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// startGatewayLog is startGateway logging to h.
+func startGatewayLog(t *testing.T, name string, port uint16, h slog.Handler) *gateway {
+	t.Helper()
 	d, err := New(Config{Dir: filepath.Join(t.TempDir(), name), Listen: "127.0.0.1:0", Dataplane: DataplaneFake,
-		IKEPort: port, NATTPort: port + 1,
-		Logger: slog.New(slog.NewTextHandler(testLog{t, name}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		IKEPort: port, NATTPort: port + 1, Logger: slog.New(h)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"secgw/generated"
-	"secgw/internal/dataplane/xfrm"
 	"secgw/internal/datastore"
 	"secgw/internal/ikesvc"
 	"secgw/internal/metrics"
@@ -171,43 +170,25 @@ func (d *Daemon) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		VRF: ikesvc.VRF,
 		State: func() *generated.SecgwVrf_Vrf_Ike {
-			// Not the diagnostics (the dataplane's whole table).
-			dev := d.state(netconf.StateRequest{Wants: func(path ...string) bool {
+			// Not the diagnostics (the dataplane's whole table), nor
+			// the other vrfs (Others).
+			return d.mainState(netconf.StateRequest{Wants: func(path ...string) bool {
 				return len(path) < 3 || path[2] != "diagnostics"
 			}})
-			return dev.Vrf[ikesvc.VRF].Ike
 		},
 		Extra: d.metricsExtra,
+		// The vrfs other than main that run IKE, each with its label.
+		Others: func() map[string]metrics.VRFSource {
+			if d.vrfs == nil {
+				return nil
+			}
+			return d.vrfs.metrics()
+		},
 	}
 }
 
 func (d *Daemon) metricsExtra() metrics.Extra {
-	eng := d.ike.Engine()
-	ops := eng.OpStats()
-	x := metrics.Extra{Blocked: eng.DoSStats().Blocked, Refusals: ops.Refusals}
-	for _, w := range eng.WorkerStats() {
-		x.Workers = append(x.Workers, metrics.Worker{Queued: w.Queued, Jobs: w.Jobs, BusySeconds: w.Busy.Seconds()})
-	}
-	if d.userspace != nil {
-		s := d.userspace.Stats()
-		// The causes of the list first: auth failure, replay,
-		// bad SPI, malformed, no SA; then the dataplane's others.
-		x.ESPDrops = map[string]uint64{
-			"auth_failure": s.Auth, "replay": s.Replay, "bad_spi": s.UnknownSPI,
-			"malformed": s.Malformed + s.BadInner, "no_sa": s.NoSA, "selector": s.Selector,
-			"no_policy": s.NoPolicy, "discard": s.Discard, "too_big": s.TooBig,
-			"seq_overflow": s.SeqOverflow, "send_error": s.SendErrors, "tun_error": s.TUNErrors,
-		}
-	} else if k, ok := d.dataplane.(*xfrm.Dataplane); ok {
-		// The kernel's XFRM counters of secgwd's namespace (all its SAs,
-		// secgwd's or not), summed into the same causes
-		// (xfrm.Stats.Drops says which counter goes where).
-		if st, err := k.Stats(); err == nil {
-			x.ESPDrops = st.Drops()
-		} else {
-			d.log.Debug("metrics: kernel XFRM counters", "err", err)
-		}
-	}
+	x := extraOf(d.ike.Engine(), d.userspace, kernelOf(d.dataplane))
 	n, total := d.store.CommitStats()
 	x.Commits, x.CommitSeconds = n, total.Seconds()
 	if d.netconf != nil {

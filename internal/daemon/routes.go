@@ -140,7 +140,7 @@ func (d *Daemon) openRouting(tun string) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	d.routes = newRoutingIn(nl, tun, d.cfg.Logger, ikesvc.VRF, newVRFRouting(d.netnsDir()))
+	d.routes = newRoutingIn(nl, tun, d.mainLogger(), ikesvc.VRF, newVRFRouting(d.netnsDir()))
 	d.routes.os = nl
 	return nil
 }

@@ -75,7 +75,7 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 	// into it: strict reverse-path filtering would drop them.
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/rp_filter", []byte("0"), 0o644)
 	dp, err := userspace.New(userspace.Options{TUN: devs, Bind: newIKEBind(d), MTU: 1500,
-		InboundWorkers: d.cfg.ESPWorkers, Logger: d.cfg.Logger})
+		InboundWorkers: d.cfg.ESPWorkers, Logger: d.mainLogger()})
 	if err != nil {
 		for _, dev := range devs {
 			dev.Close()

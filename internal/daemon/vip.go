@@ -21,7 +21,7 @@ const LeaseFile = "pools/leases"
 // openPools opens the lease store of the pools.
 func (d *Daemon) openPools() error {
 	m, err := pool.Open(pool.Options{Path: filepath.Join(d.cfg.Dir, LeaseFile),
-		Logger: d.cfg.Logger.With("subsystem", "ike"), OnLease: d.onLease})
+		Logger: d.mainLogger().With("subsystem", "ike"), OnLease: d.onLease})
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
@@ -51,7 +51,10 @@ func (d *Daemon) onLease(ev pool.Event) {
 // logged and shown in the state; an operator who wants them configures
 // the resolver (secgwd does not own /etc/resolv.conf).
 type vipHost struct {
-	log  *slog.Logger
+	log *slog.Logger
+	// nl reaches the interfaces of the vrf's namespace (another vrf's
+	// instance); nil is the daemon's own namespace.
+	nl   *netlink.Handle
 	mu   sync.Mutex
 	refs map[netip.Addr]*vipRef
 }
@@ -73,7 +76,7 @@ func (h *vipHost) AddVIP(dev string, local, vip netip.Addr) error {
 		r.n++
 		return nil
 	}
-	link, err := vipLink(dev, local)
+	link, err := h.link(dev, local)
 	if err != nil {
 		return err
 	}
@@ -81,7 +84,7 @@ func (h *vipHost) AddVIP(dev string, local, vip netip.Addr) error {
 	if vip.Is6() {
 		a.Flags = 0x02 // IFA_F_NODAD: usable at once, as charon does
 	}
-	if err := netlink.AddrReplace(link, a); err != nil {
+	if err := h.handle().AddrReplace(link, a); err != nil {
 		return fmt.Errorf("daemon: adding virtual IP %s on %s: %w", vip, link.Attrs().Name, err)
 	}
 	h.refs[vip] = &vipRef{n: 1, link: link}
@@ -102,30 +105,39 @@ func (h *vipHost) RemoveVIP(dev string, local, vip netip.Addr) {
 	}
 	delete(h.refs, vip)
 	a := &netlink.Addr{IPNet: &net.IPNet{IP: vip.AsSlice(), Mask: net.CIDRMask(vip.BitLen(), vip.BitLen())}}
-	if err := netlink.AddrDel(r.link, a); err != nil {
+	if err := h.handle().AddrDel(r.link, a); err != nil {
 		h.log.Warn("cannot remove the virtual IP", "vip", vip, "dev", r.link.Attrs().Name, "err", err)
 		return
 	}
 	h.log.Info("virtual IP removed", "vip", vip, "dev", r.link.Attrs().Name)
 }
 
-// vipLink is the interface named dev, or without a name the one holding
+// handle is h.nl, or the daemon's namespace's.
+func (h *vipHost) handle() *netlink.Handle {
+	if h.nl == nil {
+		return &netlink.Handle{}
+	}
+	return h.nl
+}
+
+// link is the interface named dev, or without a name the one holding
 // local.
-func vipLink(dev string, local netip.Addr) (netlink.Link, error) {
+func (h *vipHost) link(dev string, local netip.Addr) (netlink.Link, error) {
+	nl := h.handle()
 	if dev != "" {
-		l, err := netlink.LinkByName(dev)
+		l, err := nl.LinkByName(dev)
 		if err != nil {
 			return nil, fmt.Errorf("daemon: install-vip-on %s: %w", dev, err)
 		}
 		return l, nil
 	}
-	as, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	as, err := nl.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	for _, a := range as {
 		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == local.Unmap() {
-			return netlink.LinkByIndex(a.LinkIndex)
+			return nl.LinkByIndex(a.LinkIndex)
 		}
 	}
 	return nil, fmt.Errorf("daemon: no interface holds the local address %s to put the virtual IP on", local)
@@ -138,7 +150,7 @@ func (h *vipHost) closeVIPs() {
 	defer h.mu.Unlock()
 	for vip, r := range h.refs {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: vip.AsSlice(), Mask: net.CIDRMask(vip.BitLen(), vip.BitLen())}}
-		_ = netlink.AddrDel(r.link, a)
+		_ = h.handle().AddrDel(r.link, a)
 		delete(h.refs, vip)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	ikecrypto "secgw/internal/ike/crypto"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ikesvc"
+	"secgw/internal/netconf"
 	"secgw/internal/netnsutil"
 	"secgw/internal/routes"
 )
@@ -63,6 +64,7 @@ type vrfs struct {
 	running *generated.Device
 	inst    map[string]*vrfInstance
 	missing map[string]bool // configured vrfs without their namespace
+	checks  vrfChecks       // of the vrfs without an instance (vrf_check.go)
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -81,6 +83,7 @@ type vrfInstance struct {
 	rt     *routing // nil with the fake dataplane
 	spd    *spdHash // with the kernel dataplane
 	ike    *ikesvc.Service
+	host   vrfHost // pools and virtual IPs (vrf_host.go)
 }
 
 // fileID identifies the namespace bound at a path: ip netns del and add
@@ -202,6 +205,7 @@ func (v *vrfs) reconcile() {
 		delete(v.missing, name)
 		v.inst[name] = in
 	}
+	v.syncChecks(want)
 }
 
 // open builds the instance of vrf name inside its namespace.
@@ -275,6 +279,9 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 			return nil, err
 		}
 	}
+	if err := in.openHost(d.cfg.Dir, logger); err != nil {
+		return nil, err
+	}
 	opts := &childOptions{cfg: func() *config.Config {
 		if in.ike == nil {
 			return nil
@@ -309,6 +316,7 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		Counters:      in.counters,
 		OnEvent:       func(ev engine.Event) { d.onIKEEventIn(name, ev) },
 		OnSAEvent:     func(e ikesvc.SAEvent) { e.VRF = name; d.onSAEvent(e) },
+		OnDebug:       func(r engine.DebugRecord) { d.onIKEDebugIn(name, r) },
 		ForceEncap:    in.us != nil,
 		OnNATTSocket:  onNATT,
 		LogKeys:       d.cfg.LogKeys,
@@ -320,6 +328,9 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 		SupportsESP:  supportsESP,
 		TCPStreams:   in.us != nil,
 		OtherVRFsRun: true,
+		Activity:     activityOf(in.dp),
+		Pools:        in.host.pools,
+		VIPHost:      in.host.vips,
 	})
 	if in.rt != nil {
 		in.rt.start(v.running)
@@ -416,6 +427,7 @@ func (in *vrfInstance) close(flush bool) {
 	if in.rt != nil {
 		in.rt.close()
 	}
+	in.host.close()
 	_ = in.ns.Close()
 }
 
@@ -429,6 +441,7 @@ func (v *vrfs) close() {
 		in.close(false)
 		delete(v.inst, name)
 	}
+	v.syncChecks(nil)
 }
 
 // service is the IKE service of vrf name, or an error naming why not.
@@ -444,14 +457,20 @@ func (v *vrfs) service(name string) (*ikesvc.Service, error) {
 	return nil, fmt.Errorf("daemon: vrf %s runs no IKE", name)
 }
 
-// state adds the state of each instance's vrf to dev.
-func (v *vrfs) state(dev *generated.Device, secrets bool) {
+// state adds the state of each instance's vrf to dev, as main's:
+// statistics the service does not count (fillStatistics), and the
+// diagnostics of its dataplane when asked for.
+func (v *vrfs) state(dev *generated.Device, r netconf.StateRequest) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for name, in := range v.inst {
 		n := name
-		ike := in.ike.State(secrets)
+		ike := in.ike.State(r.Secrets)
 		ike.Namespace = generated.SecgwVrf_Vrf_Ike_Namespace_present
+		fillStatistics(ike, in.ike, in.us, kernelOf(in.dp))
+		if r.Wants("vrf", "ike", "diagnostics") {
+			ike.Diagnostics = diagnosticsOf(in.dp)
+		}
 		dev.Vrf[n] = &generated.SecgwVrf_Vrf{Name: &n, Ike: ike}
 	}
 	for name := range v.missing {
@@ -467,17 +486,20 @@ func (v *vrfs) Name() string { return "vrfs" }
 // Prepare implements datastore.Subscriber: every running instance
 // prepares the commit (each reads only its vrf's changes), and the vrfs
 // that run no instance yet (added by the commit, or whose namespace is
-// missing) are checked by a dry run, so that what their instance would
-// refuse (svti-id-in/out without the kernel dataplane, TCP
-// encapsulation, an ESP suite the userspace dataplane lacks) is refused
-// now rather than ignored when it starts.
+// missing) are checked by their checker (vrf_check.go), so that what
+// their instance would refuse (svti-id-in/out without the kernel
+// dataplane, an ESP suite the userspace dataplane lacks) is refused now
+// rather than ignored when it starts, and nothing it would accept is
+// refused.
 func (v *vrfs) Prepare(tx *datastore.Tx) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.checks.prepared = nil
 	for _, name := range wantedVRFs(tx.New) {
 		if v.inst[name] == nil {
-			if err := v.dryPrepare(name, tx); err != nil {
-				return fmt.Errorf("vrf %s: %w", name, err)
+			if err := v.prepareCheck(name, tx); err != nil {
+				v.abortChecks(tx)
+				return err
 			}
 		}
 	}
@@ -487,6 +509,7 @@ func (v *vrfs) Prepare(tx *datastore.Tx) error {
 			for _, p := range done {
 				p.abort(tx)
 			}
+			v.abortChecks(tx)
 			return fmt.Errorf("vrf %s: %w", in.name, err)
 		}
 		done = append(done, in)
@@ -515,6 +538,7 @@ func (v *vrfs) Apply(tx *datastore.Tx) error {
 			}
 		}
 	}
+	v.applyChecks(tx)
 	v.running = tx.New
 	v.reconcile()
 	return errors.Join(errs...)
@@ -527,35 +551,7 @@ func (v *vrfs) Abort(tx *datastore.Tx) {
 	for _, in := range v.inst {
 		in.abort(tx)
 	}
-}
-
-// errDryRun is what a dry run's InVRF answers: it opens no socket.
-var errDryRun = errors.New("daemon: dry run")
-
-// dryPrepare prepares tx on a throwaway IKE service with the options of
-// vrf name's instance (open), without sockets, and aborts it.
-func (v *vrfs) dryPrepare(name string, tx *datastore.Tx) error {
-	var us *userspace.Dataplane // SupportsESP reads no instance
-	var supportsESP func(ikecrypto.Suite) bool
-	kind := DataplaneUserspace
-	switch {
-	case v.d.cfg.Dataplane == DataplaneFake:
-		kind = DataplaneFake
-	case v.d.kernel:
-		kind = DataplaneKernel
-	default:
-		supportsESP = us.SupportsESP
-	}
-	s := ikesvc.New(ikesvc.Options{VRF: name, DataplaneKind: kind, SupportsESP: supportsESP, NoIfID: kind != DataplaneKernel,
-		Dataplane: childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dataplane.NewFake()}),
-		InVRF:     func(func() error) error { return errDryRun }, HostAddrs: func() []netip.Addr { return nil },
-		OtherVRFsRun: true, TCPStreams: false})
-	defer s.Close()
-	if err := s.Prepare(tx); err != nil {
-		return err
-	}
-	s.Abort(tx)
-	return nil
+	v.abortChecks(tx)
 }
 
 func (in *vrfInstance) prepare(tx *datastore.Tx) error {

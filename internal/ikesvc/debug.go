@@ -35,9 +35,13 @@ type DebugRecord struct {
 	Trace    string `yang:"trace"`
 }
 
-// NewDebugRecord is the ike-debug notification of an engine record.
-func NewDebugRecord(r engine.DebugRecord) DebugRecord {
-	return DebugRecord{VRF: VRF, Peer: r.Peer.String(), VPN: r.VPN, UniqueID: r.IKESA, Trace: r.Text}
+// NewDebugRecord is the ike-debug notification of a record of the
+// engine of vrf (empty: main).
+func NewDebugRecord(vrf string, r engine.DebugRecord) DebugRecord {
+	if vrf == "" {
+		vrf = VRF
+	}
+	return DebugRecord{VRF: vrf, Peer: r.Peer.String(), VPN: r.VPN, UniqueID: r.IKESA, Trace: r.Text}
 }
 
 // DebugIKE adds, removes or lists the debug filters ('debug ike peer

@@ -160,7 +160,7 @@ func (s *Service) preparePools(ike *generated.SecgwVrf_Vrf_Ike, cfg *config.Conf
 	if err := checkVIPPools(check, p.pools); err != nil {
 		return p, err
 	}
-	if len(p.pools) > 0 && s.o.Pools == nil {
+	if len(p.pools) > 0 && s.o.Pools == nil && !s.o.CheckOnly {
 		return p, unsupported("ike: pools need the daemon's lease store, which this service was started without")
 	}
 	return p, nil

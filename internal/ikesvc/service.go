@@ -149,6 +149,11 @@ type Options struct {
 	// VIPHost installs the virtual IPs received as initiator
 	// (vip-request); nil leaves the host alone.
 	VIPHost VIPHost
+	// CheckOnly makes a Service that only checks the commits of its
+	// vrf, as the Service of a vrf that cannot run yet would (check.go):
+	// it opens no socket, runs no SA, and accepts pools without a lease
+	// store (Pools nil).
+	CheckOnly bool
 }
 
 // ClearDataplane is implemented by dataplanes that install the security
@@ -384,6 +389,9 @@ func (s *Service) Prepare(tx *datastore.Tx) error {
 			locals.add(cfg.VPN(n), 1)
 		}
 	}
+	if s.o.CheckOnly {
+		return s.keepCheck(tx, &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals, pools: pools})
+	}
 	p := &prepared{cfg: cfg, full: r.Full, names: r.Names, locals: locals, pools: pools, monitors: monitors,
 		addrs: locals.want(s.o.HostAddrs), opened: map[netip.Addr]*udpconn.Conn{}}
 	s.mu.Lock()
@@ -441,6 +449,9 @@ const ikeSocketBuffer = 8 << 20
 func (s *Service) Apply(tx *datastore.Tx) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.o.CheckOnly {
+		return s.applyCheck(tx)
+	}
 	p := s.pending[tx.ID]
 	if p == nil {
 		return errors.New("ike: apply without prepare")
@@ -535,6 +546,10 @@ func (s *Service) drain(a netip.Addr) {
 func (s *Service) Abort(tx *datastore.Tx) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.o.CheckOnly {
+		s.abortCheck(tx)
+		return
+	}
 	p := s.pending[tx.ID]
 	delete(s.pending, tx.ID)
 	s.aaa.abort(tx.ID) // aaa.go

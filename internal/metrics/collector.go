@@ -25,13 +25,23 @@ import (
 
 // Sources are what the Collector reads at each scrape.
 type Sources struct {
-	// VRF is the vrf label of every series.
+	// VRF is the vrf label of the series of State and Extra.
 	VRF string
 	// State returns the vrf's ike container as <get> serves it, without
 	// secrets (nil: no IKE service).
 	State func() *generated.SecgwVrf_Vrf_Ike
 	// Extra returns the figures the model has no leaf for.
 	Extra func() Extra
+	// Others, if set, returns the other vrfs that run IKE now, by name:
+	// each one's series carry its name as their vrf label. The daemon's
+	// own figures (commits, NETCONF sessions) are VRF's only.
+	Others func() map[string]VRFSource
+}
+
+// VRFSource is what a scrape reads of a vrf of Sources.Others.
+type VRFSource struct {
+	State *generated.SecgwVrf_Vrf_Ike
+	Extra Extra
 }
 
 // Extra are the figures of a scrape that are not in the YANG state.
@@ -68,10 +78,15 @@ type Collector struct {
 	src       Sources
 	perTunnel bool
 
-	// mu guards retired and last: the ESP totals are the counters of
-	// the child SAs installed now plus the last seen of those gone, so
-	// that the totals never decrease when a child SA is deleted.
-	mu      sync.Mutex
+	// mu guards esp, the ESP totals of each vrf.
+	mu  sync.Mutex
+	esp map[string]*espTotals
+}
+
+// espTotals are the ESP totals of a vrf: the counters of the child SAs
+// installed now plus the last seen of those gone, so that the totals
+// never decrease when a child SA is deleted.
+type espTotals struct {
 	retired [4]uint64            // bytes in, bytes out, packets in, packets out
 	last    map[uint32][4]uint64 // by child SA unique-id
 }
@@ -79,7 +94,7 @@ type Collector struct {
 // NewCollector returns a Collector over src; perTunnel adds one series
 // per child SA.
 func NewCollector(src Sources, perTunnel bool) *Collector {
-	return &Collector{src: src, perTunnel: perTunnel, last: map[uint32][4]uint64{}}
+	return &Collector{src: src, perTunnel: perTunnel, esp: map[string]*espTotals{}}
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -141,22 +156,42 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	vrf := c.src.VRF
+	var ike *generated.SecgwVrf_Vrf_Ike
+	if c.src.State != nil {
+		ike = c.src.State()
+	}
+	var x *Extra
+	if c.src.Extra != nil {
+		e := c.src.Extra()
+		x = &e
+	}
+	c.collectVRF(ch, c.src.VRF, ike, x, true)
+	if c.src.Others == nil {
+		return
+	}
+	for name, o := range c.src.Others() {
+		if name == c.src.VRF {
+			continue
+		}
+		c.collectVRF(ch, name, o.State, &o.Extra, false)
+	}
+}
+
+// collectVRF sends the series of vrf; daemon adds the daemon's own
+// figures of x (commits, sessions).
+func (c *Collector) collectVRF(ch chan<- prometheus.Metric, vrf string, ike *generated.SecgwVrf_Vrf_Ike, x *Extra, daemon bool) {
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{vrf}, l...)...)
 	}
 	counter := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{vrf}, l...)...)
 	}
-	if c.src.State != nil {
-		if ike := c.src.State(); ike != nil {
-			c.collectState(ike, gauge, counter)
-		}
+	if ike != nil {
+		c.collectState(vrf, ike, gauge, counter)
 	}
-	if c.src.Extra == nil {
+	if x == nil {
 		return
 	}
-	x := c.src.Extra()
 	counter(dBlocked, float64(x.Blocked))
 	for n, v := range x.Refusals {
 		counter(dRefusals, float64(v), n)
@@ -170,6 +205,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dJobs, float64(w.Jobs), id)
 		counter(dBusy, w.BusySeconds, id)
 	}
+	if !daemon {
+		return
+	}
 	counter(dCommits, float64(x.Commits))
 	counter(dCommitSecs, x.CommitSeconds)
 	gauge(dSessions, float64(x.Sessions))
@@ -177,10 +215,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 type emit func(d *prometheus.Desc, v float64, labels ...string)
 
-func (c *Collector) collectState(ike *generated.SecgwVrf_Vrf_Ike, gauge, counter emit) {
+func (c *Collector) collectState(vrf string, ike *generated.SecgwVrf_Vrf_Ike, gauge, counter emit) {
+	c.mu.Lock()
+	t := c.esp[vrf]
+	if t == nil {
+		t = &espTotals{}
+		c.esp[vrf] = t
+	}
+	c.mu.Unlock()
 	ikeStates, childStates := map[string]int{}, map[string]int{}
 	var now [4]uint64
-	seen := make(map[uint32][4]uint64, len(c.last))
+	seen := make(map[uint32][4]uint64, len(t.last))
 	for _, sa := range ike.IkeSa {
 		ikeStates[sa.State.String()]++
 		for _, cs := range sa.ChildSa {
@@ -210,16 +255,16 @@ func (c *Collector) collectState(ike *generated.SecgwVrf_Vrf_Ike, gauge, counter
 		gauge(dChildSAs, float64(childStates[st]), st)
 	}
 	c.mu.Lock()
-	for id, v := range c.last {
+	for id, v := range t.last {
 		if _, ok := seen[id]; !ok {
 			for i := range v {
-				c.retired[i] += v[i]
+				t.retired[i] += v[i]
 			}
 		}
 	}
-	c.last = seen
+	t.last = seen
 	for i := range now {
-		now[i] += c.retired[i]
+		now[i] += t.retired[i]
 	}
 	c.mu.Unlock()
 	counter(dESPBytes, float64(now[0]), "in")

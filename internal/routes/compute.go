@@ -185,7 +185,7 @@ func (m *Manager) injectRoutes(c Child, in *config.InjectRoutes, warn logFunc) [
 		t, err := m.l3vrfTable(vrf, in.L3VRF)
 		if err != nil {
 			warn("inject-routes: no table for the l3vrf: routes not injected (retried at the next reconcile)",
-				"vpn", c.VPN, "policy", c.Policy, "vrf", in.VRF, "l3vrf", in.L3VRF, "err", err)
+				"vpn", c.VPN, "policy", c.Policy, "inject-vrf", in.VRF, "l3vrf", in.L3VRF, "err", err)
 			return nil
 		}
 		table = t

@@ -10,7 +10,10 @@ package support
 // with its test. The leaves under /vrf/ike are honoured in every vrf,
 // each running its own IKE instance (TestVRFs in
 // test/gateway/vrf_test.go, TestVRFInstances in internal/daemon), except
-// the rows of Refused marked NonMainVRF.
+// the rows of Refused marked NonMainVRF, which say what runs in vrf main
+// only; TestHonouredInOtherVRF (internal/daemon) commits the guide's
+// configuration in another vrf, running or waiting for its namespace,
+// and fails on a leaf let through here that the vrf's instance refuses.
 func Honoured() []Honour {
 	return []Honour{
 		{"/vrf/name", "", ""},
