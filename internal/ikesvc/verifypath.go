@@ -36,8 +36,12 @@ func (s *Service) WithholdRoutes(c engine.ChildSA) bool {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if p, ok := v.policies[c.Policy]; !ok || !p.verify {
+	p, ok := v.policies[c.Policy]
+	if !ok || !p.verify {
 		return false
+	}
+	if _, ok := peerInner(c, p.cfg.Src); !p.cfg.Dst.IsValid() && !ok {
+		return false // nothing to verify with (sync logs it)
 	}
 	if c.RekeyOf != 0 {
 		if _, waiting := v.unverified[vpnmon.Key(c.RekeyOf)]; !waiting {

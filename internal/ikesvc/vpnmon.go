@@ -44,6 +44,9 @@ type vpnMonitor struct {
 	children map[vpnmon.Key]engine.ChildSA // the monitored child SAs
 	// withdrawn are the child SAs whose routes action down withdrew.
 	withdrawn map[vpnmon.Key]bool
+	// noDst are the child SAs of a policy without destination-ip whose
+	// remote selector is not one address: not monitored (logged once).
+	noDst map[vpnmon.Key]bool
 	// unverified are the child SAs whose routes wait for datapath
 	// verification (verifypath.go), with the child SA as installed.
 	unverified map[vpnmon.Key]engine.ChildSA
@@ -145,8 +148,14 @@ func (s *Service) vpnMonitors(out map[string]monitorPolicy, vname string, vpn *g
 			return unsupported(where + " verify-path: this secgwd has no routes to withhold")
 		}
 		src, err1 := netip.ParseAddr(vm.GetSourceAddress())
-		dst, err2 := netip.ParseAddr(vm.GetDestinationIp())
-		if err1 != nil || err2 != nil || src.Is4() != dst.Is4() {
+		// destination-ip unset: the peer's inner address, the child
+		// SA's remote selector when that is one address (peerInner).
+		var dst netip.Addr
+		var err2 error
+		if vm.DestinationIp != nil {
+			dst, err2 = netip.ParseAddr(*vm.DestinationIp)
+		}
+		if err1 != nil || err2 != nil || dst.IsValid() && src.Is4() != dst.Is4() {
 			return invalid("vpn-monitor", where+": source-address and destination-ip must be addresses of one family")
 		}
 		// Linux sends an IPv4 echo bound to a device with no route
@@ -215,6 +224,7 @@ func (v *vpnMonitor) sync(now time.Time) {
 	policies := v.policies
 	v.mu.Unlock()
 	seen := map[vpnmon.Key]engine.ChildSA{}
+	noDst := map[vpnmon.Key]bool{}
 	if len(policies) > 0 {
 		for _, sa := range v.s.eng.Snapshot(false) {
 			for _, c := range sa.Children {
@@ -223,13 +233,26 @@ func (v *vpnMonitor) sync(now time.Time) {
 					continue
 				}
 				k := vpnmon.Key(c.UniqueID)
+				cfg := p.cfg
+				if !cfg.Dst.IsValid() {
+					dst, ok := peerInner(c.ChildSA, cfg.Src)
+					if !ok {
+						noDst[k] = true
+						if !v.noDst[k] {
+							v.s.log.Warn("VPN monitor: no destination-ip and the child SA's remote selector is not one address: not monitored",
+								"vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID)
+						}
+						continue
+					}
+					cfg.Dst = dst
+				}
 				seen[k] = c.ChildSA
-				v.m.Set(k, p.cfg, now)
+				v.m.Set(k, cfg, now)
 			}
 		}
 	}
 	v.mu.Lock()
-	v.children = seen
+	v.children, v.noDst = seen, noDst
 	for k := range v.withdrawn {
 		if _, ok := seen[k]; !ok {
 			delete(v.withdrawn, k) // gone: its routes went with it
@@ -354,4 +377,20 @@ func (v *vpnMonitor) monitorState(uid uint32) generated.E_SecgwVrf_Vrf_Ike_IkeSa
 		return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_down
 	}
 	return generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_verifying
+}
+
+// peerInner is the peer's inner address of child SA c, the destination
+// of a vpn-monitor without destination-ip: its remote traffic selector
+// when that is a single address of src's family (a road warrior's
+// virtual IP, a host-to-host tunnel).
+func peerInner(c engine.ChildSA, src netip.Addr) (netip.Addr, bool) {
+	if len(c.RemoteTS) != 1 {
+		return netip.Addr{}, false
+	}
+	ts := c.RemoteTS[0]
+	a := ts.StartAddr.Unmap()
+	if !a.IsValid() || a != ts.EndAddr.Unmap() || a.Is4() != src.Unmap().Is4() {
+		return netip.Addr{}, false
+	}
+	return a, true
 }

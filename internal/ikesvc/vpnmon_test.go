@@ -276,3 +276,73 @@ func TestVPNMonitorActionDown(t *testing.T) {
 		t.Errorf("events:\n%s", got)
 	}
 }
+
+// TestVPNMonitorPeerInner: a vpn-monitor without destination-ip echoes
+// to the peer's inner address, the child SA's remote selector when it is
+// one address (host-to-host here); a child SA whose remote selector is a
+// subnet is not monitored (no vpn-monitor state, no echo).
+func TestVPNMonitorPeerInner(t *testing.T) {
+	for _, tc := range []struct {
+		name, remoteTS string
+		want           string // the first echo, "" for none
+	}{
+		{"host", "10.2.0.9/32", "10.1.0.1>10.2.0.9"},
+		{"subnet", "10.2.0.0/16", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := &fakePath{}
+			path.alive.Store(true)
+			port := uint16(15740)
+			if tc.want == "" {
+				port = 15742
+			}
+			a := New(Options{Dataplane: enginetest.NewDataplane(), DataplaneKind: "userspace", PortIKE: port, PortNATT: port + 1,
+				Logger: slog.New(slog.DiscardHandler), NewProber: path.new})
+			t.Cleanup(func() { a.Close() })
+			b, _ := newService(t, port)
+			if err := b.Start(device("from-a", "127.0.0.2", "", "b.example", "a.example", tc.remoteTS, "10.1.0.0/16")); err != nil {
+				t.Fatal(err)
+			}
+			d := withMonitor(device("to-b", "127.0.0.1", "127.0.0.2", "a.example", "b.example", "10.1.0.0/16", tc.remoteTS),
+				"10.1.0.1", "", 2, 2)
+			d.Vrf["main"].Ike.Vpn["to-b"].SecurityPolicy["net"].VpnMonitor.DestinationIp = nil
+			if err := a.Start(d); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.eng.InitiateChild("net"); err != nil {
+				t.Fatal(err)
+			}
+			state := func() (bool, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) {
+				for _, sa := range a.State(false).IkeSa {
+					for _, c := range sa.ChildSa {
+						return true, c.VpnMonitor
+					}
+				}
+				return false, 0
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				ok, st := state()
+				if tc.want != "" && st == generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor_up {
+					break
+				}
+				if tc.want == "" && ok {
+					time.Sleep(3 * monitorTick) // a few syncs and ticks
+					if _, st := state(); st != 0 {
+						t.Fatalf("a subnet's child SA is monitored: %v", st)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("child SA state %v, %v after 15 s", ok, st)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			path.mu.Lock()
+			defer path.mu.Unlock()
+			if tc.want == "" && len(path.sent) != 0 || tc.want != "" && (len(path.sent) == 0 || path.sent[0] != tc.want) {
+				t.Errorf("echoes %q, want first %q", path.sent, tc.want)
+			}
+		})
+	}
+}
