@@ -14,10 +14,13 @@ import (
 // what is due, O(k log n), not the size of the SAD. Byte and packet
 // limits stay checked where the packets are counted (sa.account).
 //
-// The heap holds exactly the SAs of the live tables that have an unfired
-// time limit: the table ops enter an SA when it is added and take it out
-// when it is deleted or replaced (tables.addSA and delSA, through the
-// edit's deadlines), so a removed SA leaves nothing behind. It and the
+// The heap holds the SAs of the live tables that had a time limit to fire
+// when they were entered or last popped: the table ops enter an SA when
+// it is added and take it out when it is deleted or replaced
+// (tables.addSA and delSA, through the edit's deadlines), so a removed SA
+// leaves nothing behind. A limit the packet path fired meanwhile (a byte
+// or packet limit sets the same flags) is found fired when the SA is
+// popped, which then goes back at its next limit or leaves. It and the
 // SAs' hidx fields are guarded by Dataplane.mu, which every table writer
 // holds.
 
