@@ -117,6 +117,13 @@ func (n *notifier) remove(id uint32) {
 	}
 }
 
+// subscribed reports whether a session is subscribed.
+func (n *notifier) subscribed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.subs) > 0
+}
+
 // publish queues an event, notification name of module, for every
 // subscriber the access control lets receive it, in order, stamped with
 // the time it happened: now.

@@ -59,8 +59,12 @@ type pentry[K comparable, V any] struct {
 // edit is the token of one batch of updates (one Apply), compared by
 // address (it must not be of size zero: such pointers may all be equal).
 // copied counts the slots its updates copied from shared nodes: the work
-// of the batch.
-type edit struct{ copied int }
+// of the batch. deadlines, when set, is the heap of time limits the
+// batch's SA adds and deletes keep up to date (deadlines.go).
+type edit struct {
+	copied    int
+	deadlines *deadlines
+}
 
 const (
 	pbits = 5

@@ -19,6 +19,9 @@ type sa struct {
 	st  *saState
 	// seq orders outbound SAs of one template: the newest wins.
 	seq uint64
+	// hidx is the SA's index in the deadlines heap, -1 when it is not
+	// in it; guarded by Dataplane.mu.
+	hidx int32
 }
 
 // remote is where an outbound SA sends (peer address, encap port), local

@@ -89,9 +89,13 @@ func (t *tables) saFor(p *policy) *sa {
 	return nil
 }
 
-// addSA enters s into the SAD and its indexes.
+// addSA enters s into the SAD and its indexes, and into the edit's
+// deadlines when it has some.
 func (t *tables) addSA(e *edit, s *sa) {
 	t.sas.set(e, s.cfg.Key(), s)
+	if e.deadlines != nil {
+		e.deadlines.add(s)
+	}
 	switch s.cfg.Dir {
 	case dataplane.In:
 		t.bySPI.set(e, s.cfg.SPI, s)
@@ -106,10 +110,14 @@ func (t *tables) addSA(e *edit, s *sa) {
 	}
 }
 
-// delSA takes s (this very entry) out of the SAD and its indexes.
+// delSA takes s (this very entry) out of the SAD, its indexes and the
+// edit's deadlines.
 func (t *tables) delSA(e *edit, s *sa) {
 	if cur, _ := t.sas.get(s.cfg.Key()); cur == s {
 		t.sas.del(e, s.cfg.Key())
+	}
+	if e.deadlines != nil {
+		e.deadlines.remove(s)
 	}
 	switch s.cfg.Dir {
 	case dataplane.In:
@@ -206,7 +214,7 @@ func (t *tables) apply(e *edit, op dataplane.Op, now time.Time, seq uint64) erro
 				return fmt.Errorf("userspace: SPI 0x%08x is in use by %s", c.SPI, other.cfg.Key())
 			}
 		}
-		n := &sa{cfg: c, seq: seq}
+		n := &sa{cfg: c, seq: seq, hidx: -1}
 		if old != nil && sameKeys(&old.cfg, &c) {
 			n.st, n.seq = old.st, old.seq
 		} else {

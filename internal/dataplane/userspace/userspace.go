@@ -109,7 +109,10 @@ type Dataplane struct {
 	log *slog.Logger
 
 	tables atomic.Pointer[tables]
-	mu     sync.Mutex // serializes table writers (Apply, expiry) and guards reserved, nextSeq
+	mu     sync.Mutex // serializes table writers (Apply, expiry) and guards reserved, nextSeq, deadlines
+	// deadlines are the SAs of the live tables with a time limit to
+	// fire, by due time (deadlines.go).
+	deadlines *deadlines
 	// reserved holds SPIs handed out by AllocSPI and not yet installed.
 	reserved map[uint32]time.Time
 	nextSeq  uint64
@@ -173,12 +176,13 @@ func New(o Options) (*Dataplane, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Dataplane{
-		o:        o,
-		log:      o.Logger.With("subsystem", "ipsec"),
-		limit:    loglimit.NewLimiter(0, 0),
-		reserved: map[uint32]time.Time{},
-		events:   make(chan dataplane.Event, o.Events),
-		done:     make(chan struct{}),
+		o:         o,
+		log:       o.Logger.With("subsystem", "ipsec"),
+		limit:     loglimit.NewLimiter(0, 0),
+		reserved:  map[uint32]time.Time{},
+		deadlines: newDeadlines(time.Now()),
+		events:    make(chan dataplane.Event, o.Events),
+		done:      make(chan struct{}),
 	}
 	d.bufs.New = func() any { return new(buffer) }
 	d.tables.Store(newTables())
@@ -230,7 +234,7 @@ func (d *Dataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
 	default:
 	}
 	t := *d.tables.Load()
-	e := new(edit)
+	e := &edit{deadlines: d.deadlines}
 	now := time.Now()
 	var err error
 	for i, op := range ops {
@@ -354,40 +358,55 @@ func (d *Dataplane) removeSA(s *sa, reason string) {
 	d.mu.Lock()
 	if cur, _ := d.tables.Load().sas.get(s.cfg.Key()); cur == s {
 		t := *d.tables.Load()
-		t.delSA(new(edit), s)
+		t.delSA(&edit{deadlines: d.deadlines}, s)
 		d.tables.Store(&t)
 	}
 	d.mu.Unlock()
 	d.emit(dataplane.Event{Kind: dataplane.HardExpire, SA: s.cfg.Key(), Reason: reason})
 }
 
-// expiry checks the time limits of every SA each Tick and forgets old
-// SPI reservations.
+// expiry runs the time limits each Tick and forgets old SPI
+// reservations.
 func (d *Dataplane) expiry() {
 	defer d.wg.Done()
 	tick := time.NewTicker(d.o.Tick)
 	defer tick.Stop()
+	var evs []dataplane.Event
 	for {
 		select {
 		case <-d.done:
 			return
 		case now := <-tick.C:
-			for _, s := range d.tables.Load().sas.all() {
-				if reason, hard := s.expired(now); reason != "" {
-					if hard {
-						d.removeSA(s, reason)
-					} else {
-						d.emit(dataplane.Event{Kind: dataplane.SoftExpire, SA: s.cfg.Key(), Reason: reason})
-					}
-				}
-			}
-			d.mu.Lock()
-			for spi, at := range d.reserved {
-				if now.Sub(at) > spiReservation {
-					delete(d.reserved, spi)
-				}
-			}
-			d.mu.Unlock()
+			evs = d.expire(now, evs[:0])
 		}
 	}
+}
+
+// expire fires the time limits due at now: the SAs a hard limit ended
+// leave the tables in one new version, then the events are raised. Its
+// work is the SAs due (deadlines.go), not the SAD. evs is reused for
+// the events, which it returns.
+func (d *Dataplane) expire(now time.Time, evs []dataplane.Event) []dataplane.Event {
+	d.mu.Lock()
+	evs, hard := d.deadlines.expired(now, evs)
+	if len(hard) > 0 {
+		t := *d.tables.Load()
+		e := &edit{deadlines: d.deadlines}
+		for _, s := range hard {
+			if cur, _ := t.sas.get(s.cfg.Key()); cur == s {
+				t.delSA(e, s)
+			}
+		}
+		d.tables.Store(&t)
+	}
+	for spi, at := range d.reserved {
+		if now.Sub(at) > spiReservation {
+			delete(d.reserved, spi)
+		}
+	}
+	d.mu.Unlock()
+	for _, ev := range evs {
+		d.emit(ev)
+	}
+	return evs
 }

@@ -227,7 +227,7 @@ func (sa *ikeSA) installChild(p childParams) (*childSA, error) {
 		ESN: c.ESN, Mode: c.Mode, Suite: c.Suite, In: c.In, Out: c.Out, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS},
 		installed: sa.w.e.mono()}
 	sa.children = append(sa.children, child)
-	sa.w.e.setSPIOwner(c.InSPI, sa)
+	sa.w.e.setSPIOwner(child, sa)
 	sa.syncLater() // ha.go
 	sa.armChildTimers(child, c.Lifetimes)
 	if p.rekeyOf != nil {
@@ -249,7 +249,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 		sa.childLog().Warn("dataplane delete failed", "err", err)
 	}
 	c.at = [numChildTimers]int64{}
-	sa.w.e.dropSPI(c.InSPI, sa)
+	sa.w.e.dropSPI(c, sa)
 	sa.syncLater() // ha.go
 	if !c.replaced {
 		sa.w.e.emit(Event{Kind: ChildDown, SA: sa.uid, Child: c.UniqueID, VPN: sa.vpnName(), Policy: c.Policy})

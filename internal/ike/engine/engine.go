@@ -214,6 +214,14 @@ type Engine struct {
 	// spis finds a child SA's IKE SA by the child's inbound SPI; a nil
 	// value reserves an SPI offered in a negotiation under way.
 	spis map[uint32]*ikeSA
+	// outSPIs finds it by the child's outbound SPI (the peer's choice:
+	// the SPIs of several peers may coincide, and then the value is
+	// outShared, outspi.go).
+	outSPIs   map[uint32]*ikeSA
+	outShared *ikeSA
+	// outScanned counts the IKE SAs ExpireSA visited for outbound SPIs
+	// the index could not tell: the work it does beyond the index.
+	outScanned atomic.Uint64
 
 	pmu sync.Mutex
 	// traps are the installed trap policies, by security policy name.
@@ -270,15 +278,17 @@ func New(o Options) *Engine {
 		o.Config = &config.Config{}
 	}
 	e := &Engine{
-		o:        o,
-		log:      o.Logger.With("subsystem", "ike", "vrf", o.VRF),
-		childLog: o.Logger.With("subsystem", "child", "vrf", o.VRF),
-		limit:    loglimit.NewLimiter(0, 0),
-		epoch:    time.Now(),
-		spis:     map[uint32]*ikeSA{},
-		traps:    map[string]Trap{},
-		trapsOf:  map[string][]string{},
-		acquires: map[string]time.Time{},
+		o:         o,
+		log:       o.Logger.With("subsystem", "ike", "vrf", o.VRF),
+		childLog:  o.Logger.With("subsystem", "child", "vrf", o.VRF),
+		limit:     loglimit.NewLimiter(0, 0),
+		epoch:     time.Now(),
+		spis:      map[uint32]*ikeSA{},
+		outSPIs:   map[uint32]*ikeSA{},
+		outShared: &ikeSA{},
+		traps:     map[string]Trap{},
+		trapsOf:   map[string][]string{},
+		acquires:  map[string]time.Time{},
 	}
 	e.cfg.Store(o.Config)
 	e.ha.standby.Store(o.HAStandby)
@@ -541,7 +551,7 @@ func (e *Engine) removeSA(sa *ikeSA) {
 		policies = sa.policiesOf()
 	}
 	for _, c := range sa.children {
-		e.dropSPI(c.InSPI, sa)
+		e.dropSPI(c, sa)
 		if err := e.o.Dataplane.DeleteChild(sa.childSA(c)); err != nil {
 			sa.childLog().Warn("dataplane delete failed", "err", err)
 		}
@@ -611,19 +621,30 @@ func (e *Engine) spiOwner(spi uint32) *ikeSA {
 	return e.spis[spi]
 }
 
-// setSPIOwner records sa as the IKE SA of the child SA with inbound SPI
-// spi.
-func (e *Engine) setSPIOwner(spi uint32, sa *ikeSA) {
+// setSPIOwner records sa as the IKE SA of child SA c, by its inbound and
+// its outbound SPI.
+func (e *Engine) setSPIOwner(c *childSA, sa *ikeSA) {
 	e.spiMu.Lock()
-	e.spis[spi] = sa
+	e.spis[c.InSPI] = sa
+	e.setOutOwner(c.OutSPI, sa)
 	e.spiMu.Unlock()
 }
 
-// dropSPI forgets the child SA with inbound SPI spi if sa owns it.
-func (e *Engine) dropSPI(spi uint32, sa *ikeSA) {
+// moveSPIOwner records n as the IKE SA of child SA c in place of sa,
+// which n replaces (moveTo).
+func (e *Engine) moveSPIOwner(c *childSA, sa, n *ikeSA) {
 	e.spiMu.Lock()
-	if e.spis[spi] == sa {
-		delete(e.spis, spi)
+	e.spis[c.InSPI] = n
+	e.moveOutOwner(c.OutSPI, sa, n)
+	e.spiMu.Unlock()
+}
+
+// dropSPI forgets child SA c if sa owns it.
+func (e *Engine) dropSPI(c *childSA, sa *ikeSA) {
+	e.spiMu.Lock()
+	if e.spis[c.InSPI] == sa {
+		delete(e.spis, c.InSPI)
 	}
+	e.dropOutOwner(c.OutSPI, sa)
 	e.spiMu.Unlock()
 }

@@ -139,3 +139,7 @@ func (e *Engine) SACount() int { return e.set.Load().table.len() }
 // ChainVerifies is how many times the engine called
 // x509.Certificate.Verify on a peer's chain (certcache.go).
 func (e *Engine) ChainVerifies() uint64 { return e.certs.verifies.Load() }
+
+// OutScannedForTest is the number of IKE SAs ExpireSA visited looking
+// for an outbound SPI.
+func (e *Engine) OutScannedForTest() uint64 { return e.outScanned.Load() }

@@ -156,7 +156,7 @@ func (e *Engine) dropQuietly(sa *ikeSA, gone []ChildSA) []ChildSA {
 	sa.stopIKETimers()
 	sa.endHalfOpen()
 	for _, c := range sa.children {
-		e.dropSPI(c.InSPI, sa)
+		e.dropSPI(c, sa)
 		gone = append(gone, sa.childSA(c))
 	}
 	sa.children = nil
@@ -373,7 +373,7 @@ func (e *Engine) restoreChild(p pendingChild, err error) {
 		return
 	}
 	sa.children = append(sa.children, c)
-	e.setSPIOwner(c.InSPI, sa)
+	e.setSPIOwner(c, sa)
 	switch c.state {
 	case childRekeying:
 		c.state = childInstalled // its rekey starts again (rekeyAt)

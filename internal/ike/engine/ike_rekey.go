@@ -303,7 +303,7 @@ func (e *Engine) newRekeyedSA(old *ikeSA, initiator bool, ours, peer uint64, sui
 // retransmitting it.
 func (sa *ikeSA) moveTo(n *ikeSA) {
 	for _, c := range sa.children {
-		sa.w.e.setSPIOwner(c.InSPI, n)
+		sa.w.e.moveSPIOwner(c, sa, n)
 		n.children = append(n.children, c)
 	}
 	sa.children = nil

@@ -210,8 +210,9 @@ func (e *Engine) Expire(inSPI uint32, hard bool) error {
 
 // ExpireSA is Expire for an SA named as the dataplane names it, by
 // destination address and SPI: the inbound (destination ours) or the
-// outbound (destination the peer's) SA of a child SA. An outbound SPI is
-// looked for on the workers one at a time.
+// outbound (destination the peer's) SA of a child SA. Both are found by
+// SPI in an index (outspi.go for the outbound ones); an outbound SPI that
+// several peers chose is looked for on the workers one at a time.
 func (e *Engine) ExpireSA(dst netip.Addr, spi uint32, hard bool) error {
 	dst = dst.Unmap()
 	if sa, w := e.lookupChild(spi); sa != nil && func() bool {
@@ -225,8 +226,21 @@ func (e *Engine) ExpireSA(dst netip.Addr, spi uint32, hard bool) error {
 	}() {
 		return nil
 	}
+	sa, w, shared := e.lookupOut(spi)
+	if sa != nil {
+		defer w.unlock()
+		if c := sa.childByOut(spi); c != nil && sa.remote.Addr().Unmap() == dst {
+			e.expire(sa, c, hard)
+			return nil
+		}
+		return ErrNoSA
+	}
+	if !shared {
+		return ErrNoSA
+	}
 	found := false
 	e.eachSA(func(sa *ikeSA) bool {
+		e.outScanned.Add(1)
 		if c := sa.childByOut(spi); c != nil && sa.remote.Addr().Unmap() == dst {
 			e.expire(sa, c, hard)
 			found = true

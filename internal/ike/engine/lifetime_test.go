@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -184,6 +185,68 @@ func TestExpireFromDataplane(t *testing.T) {
 		}
 		if err := a.e.ExpireSA(addrA, 12345, true); err != engine.ErrNoSA {
 			t.Errorf("unknown SA: %v", err)
+		}
+	})
+}
+
+// TestExpireSAIndexed: ExpireSA finds an outbound SA by the engine's
+// index of outbound SPIs, through an IKE SA rekey that moves the child SA
+// to the new IKE SA, and answers an expiry of an SA no child SA holds
+// (the dataplane's late report of one already deleted) with ErrNoSA
+// without visiting the IKE SAs: OutScannedForTest stays 0 (visiting
+// them counts one per IKE SA and call).
+func TestExpireSAIndexed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pair(t, nil, nil, nil)
+		establish(t, a, b)
+		old, _ := checkChildPair(t, a, b)
+		unknown := func(when string) {
+			t.Helper()
+			for _, spi := range []uint32{12345, old.InSPI ^ 1, old.OutSPI ^ 1} {
+				for _, dst := range []netip.Addr{addrA, addrB} {
+					if err := a.e.ExpireSA(dst, spi, true); err != engine.ErrNoSA {
+						t.Errorf("%s: expiry of unknown SA %s spi %08x: %v", when, dst, spi, err)
+					}
+				}
+			}
+		}
+		unknown("established")
+		if old.InSPI != old.OutSPI {
+			if err := a.e.ExpireSA(addrB, old.InSPI, true); err != engine.ErrNoSA {
+				t.Errorf("inbound SPI named with the peer's address: %v", err)
+			}
+		}
+		// The IKE SA rekey moves the child SA: its outbound SPI now
+		// names the new IKE SA.
+		if err := a.e.RekeyIKE(saState(t, a).UniqueID); err != nil {
+			t.Fatal(err)
+		}
+		pump(t, a, b, nil)
+		if got, _ := checkChildPair(t, a, b); got.OutSPI != old.OutSPI {
+			t.Fatalf("the IKE SA rekey changed the child SA: out %08x, was %08x", got.OutSPI, old.OutSPI)
+		}
+		unknown("after the IKE SA rekey")
+		if err := a.e.ExpireSA(addrB, old.OutSPI, false); err != nil { // soft, outbound SA
+			t.Fatal(err)
+		}
+		pump(t, a, b, nil)
+		cur, _ := checkChildPair(t, a, b)
+		if cur.OutSPI == old.OutSPI {
+			t.Fatal("the soft expiry of the outbound SA did not rekey the child SA")
+		}
+		// The replaced child SA is gone from the index, the new one in it.
+		if err := a.e.ExpireSA(addrB, old.OutSPI, true); err != engine.ErrNoSA {
+			t.Errorf("expiry of the replaced outbound SA: %v", err)
+		}
+		if err := a.e.ExpireSA(addrB, cur.OutSPI, true); err != nil {
+			t.Fatalf("hard expiry of the new outbound SA: %v", err)
+		}
+		pump(t, a, b, nil)
+		if len(a.dp.Children()) != 0 || len(b.dp.Children()) != 0 {
+			t.Errorf("child SAs left after the hard expiry: A %d, B %d", len(a.dp.Children()), len(b.dp.Children()))
+		}
+		if n := a.e.OutScannedForTest(); n != 0 {
+			t.Errorf("ExpireSA visited %d IKE SAs; the index tells every SPI here", n)
 		}
 	})
 }
