@@ -372,43 +372,59 @@ func profileArgs(n int) []string {
 const heapPprofAddr = "127.0.0.1:6060"
 
 // heapProfile saves the restarted secgwd's heap profile (after a GC) in
-// $HEAPPROFILE.n, taken once the start's RSS is read, when HEAPPROFILE is
-// set: `go tool pprof -sample_index=inuse_space` reads it.
+// $HEAPPROFILE.n, taken once the start's RSS is read, and the same in
+// text with the runtime's memory statistics in $HEAPPROFILE.n.txt, when
+// HEAPPROFILE is set: `go tool pprof -sample_index=inuse_space` reads
+// the first.
 func heapProfile(t *testing.T, ns string, n int) {
 	t.Helper()
 	p := os.Getenv("HEAPPROFILE")
 	if p == "" {
 		return
 	}
-	// The socket is opened in the namespace (net/http's client would dial
-	// from another goroutine, possibly on a thread outside it).
+	for _, f := range []struct{ query, file string }{
+		{"gc=1", fmt.Sprintf("%s.%d", p, n)},
+		{"debug=1", fmt.Sprintf("%s.%d.txt", p, n)},
+	} {
+		b, err := httpGetIn(ns, "http://"+heapPprofAddr+"/debug/pprof/heap?"+f.query)
+		if err == nil {
+			err = os.WriteFile(f.file, b, 0o644)
+		}
+		if err != nil {
+			t.Fatalf("HEAPPROFILE: %v", err)
+		}
+	}
+}
+
+// httpGetIn gets url from a server in network namespace ns. The socket is
+// opened in the namespace (net/http's client would dial from another
+// goroutine, possibly on a thread outside it).
+func httpGetIn(ns, url string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
 	var conn net.Conn
-	err := netnsutil.RunNamed(ns, func() error {
+	err = netnsutil.RunNamed(ns, func() error {
 		var err error
-		conn, err = net.Dial("tcp", heapPprofAddr)
+		conn, err = net.Dial("tcp", req.URL.Host)
 		return err
 	})
 	if err != nil {
-		t.Fatalf("HEAPPROFILE: %v", err)
+		return nil, err
 	}
 	defer conn.Close()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+heapPprofAddr+"/debug/pprof/heap?gc=1", nil)
 	if err := req.Write(conn); err != nil {
-		t.Fatalf("HEAPPROFILE: %v", err)
+		return nil, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		t.Fatalf("HEAPPROFILE: %v", err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s", resp.Status)
+		err = fmt.Errorf("%s: %s", url, resp.Status)
 	}
-	if err == nil {
-		err = os.WriteFile(fmt.Sprintf("%s.%d", p, n), b, 0o644)
-	}
-	if err != nil {
-		t.Fatalf("HEAPPROFILE: %v", err)
-	}
+	return b, err
 }

@@ -371,7 +371,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	out.Unique = uniquePolicy(pickEnum(ip.UniqueSa, it.UniqueSa))
 	out.Transport = transport(pickEnum(ip.Transport, it.Transport))
 	if th := pick(ip.DpdThreshold, it.DpdThreshold); th != nil {
-		out.IKE.DPDThreshold = int(*th)
+		out.IKE.DPDThreshold = *th
 	}
 	out.StartAction = startAction(pickEnum(sp.StartAction, st.StartAction))
 	out.CloseAction = closeAction(pickEnum(sp.CloseAction, st.CloseAction))
