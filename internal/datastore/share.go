@@ -37,31 +37,36 @@ import (
 const maxSharedText = 256
 
 // containerSharing is the decoder's table of the containers it handed
-// out, by binding and text. Bounded like scanner.seen: past maxInterned
-// distinct texts it starts again (the containers handed out stay shared,
-// only later equal texts no longer find them).
+// out, by binding and text. The containers that repeat are those of few
+// distinct texts (template names, a handful of local subnets), which the
+// first VPNs show: each binding keeps the first maxSharedTexts texts it
+// meets, and a binding of many distinct texts (a remote-ts per VPN)
+// stops adding there, rather than copying every text it decodes.
 type containerSharing struct {
 	byText map[*schema.Binding]map[string]reflect.Value
-	n      int
 }
 
+// maxSharedTexts bounds the texts kept per binding.
+const maxSharedTexts = 256
+
 // share returns the container decoded from text earlier for binding b,
-// or records c (a pointer to a flat struct) as the one for text.
+// or records c (a pointer to a flat struct) as the one for text while b
+// has room.
 func (t *containerSharing) share(b *schema.Binding, text []byte, c reflect.Value) reflect.Value {
 	m := t.byText[b]
 	if v, ok := m[string(text)]; ok {
 		return v
 	}
-	if t.byText == nil || t.n >= maxInterned {
-		t.byText, t.n = map[*schema.Binding]map[string]reflect.Value{}, 0
-		m = nil
-	}
 	if m == nil {
+		if t.byText == nil {
+			t.byText = map[*schema.Binding]map[string]reflect.Value{}
+		}
 		m = map[string]reflect.Value{}
 		t.byText[b] = m
 	}
-	m[string(text)] = c
-	t.n++
+	if len(m) < maxSharedTexts {
+		m[string(text)] = c
+	}
 	return c
 }
 
