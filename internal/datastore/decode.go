@@ -125,14 +125,20 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, skip string) err
 				c, _ := n.Container(f, true)
 				return sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") })
 			}
-			unshareContainer(n, f)
+			if sc.sharedContainer(n, f) {
+				return nil
+			}
+			// A container named twice in one object (a damaged file)
+			// is merged into a copy, and its text is not its content.
+			fresh := unshareContainer(n, f)
 			c, _ := n.Container(f, true)
-			sc.next()
 			start := sc.i
 			if err := sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") }); err != nil {
 				return err
 			}
-			sc.shareContainer(n, f, sc.b[start:sc.i])
+			if fresh {
+				sc.shareContainer(n, f, sc.b[start:sc.i])
+			}
 		case schema.KindList:
 			keyName := schema.KeyNames(f.Entry)[0]
 			return sc.array(func() error {

@@ -49,14 +49,10 @@ type containerSharing struct {
 // maxSharedTexts bounds the texts kept per binding.
 const maxSharedTexts = 256
 
-// share returns the container decoded from text earlier for binding b,
-// or records c (a pointer to a flat struct) as the one for text while b
-// has room.
-func (t *containerSharing) share(b *schema.Binding, text []byte, c reflect.Value) reflect.Value {
+// record records c (a pointer to a flat struct) as the container of
+// text for binding b, while b has room.
+func (t *containerSharing) record(b *schema.Binding, text []byte, c reflect.Value) {
 	m := t.byText[b]
-	if v, ok := m[string(text)]; ok {
-		return v
-	}
 	if m == nil {
 		if t.byText == nil {
 			t.byText = map[*schema.Binding]map[string]reflect.Value{}
@@ -67,32 +63,60 @@ func (t *containerSharing) share(b *schema.Binding, text []byte, c reflect.Value
 	if len(m) < maxSharedTexts {
 		m[string(text)] = c
 	}
-	return c
 }
 
-// shareContainer replaces container f of n, just decoded from text, with
-// the equal one handed out before, when it is flat and small.
+// sharedContainer gives n, which has no container f yet, the one decoded
+// before from the same text as the object at the scanner, and moves past
+// the object; it reports whether there was one. Nothing is decoded then,
+// and no struct made only to be dropped. It leaves the scanner at the
+// object (white space skipped) otherwise.
+func (sc *scanner) sharedContainer(n schema.Node, f *schema.Field) bool {
+	sc.next()
+	fv := n.V.Field(f.Index)
+	m := sc.containers.byText[f.Elem]
+	if len(m) == 0 || !fv.IsNil() {
+		return false
+	}
+	// The object's end, looked for no further than maxSharedText: a
+	// larger object is not in the table (vrf's ike is the whole
+	// configuration, not to be scanned twice).
+	start, all := sc.i, sc.b
+	sc.b = sc.b[:min(len(sc.b), start+maxSharedText)]
+	err := sc.skip()
+	sc.b = all
+	if err == nil {
+		if c, ok := m[string(sc.b[start:sc.i])]; ok {
+			fv.Set(c)
+			return true
+		}
+	}
+	sc.i = start
+	return false
+}
+
+// shareContainer records container f of n, just decoded from text (and
+// from nothing else), as the one for text, when it is flat and small.
 func (sc *scanner) shareContainer(n schema.Node, f *schema.Field, text []byte) {
 	fv := n.V.Field(f.Index)
 	if len(text) > maxSharedText || fv.IsNil() || !flat(fv.Elem()) {
 		return
 	}
-	if c := sc.containers.share(f.Elem, text, fv); c.Pointer() != fv.Pointer() {
-		fv.Set(c)
-	}
+	sc.containers.record(f.Elem, text, fv)
 }
 
 // unshareContainer gives n a copy of its container f, if it has one,
 // before the decoder writes into it: it may be shared. Only a file that
-// names a container twice in one object gets here.
-func unshareContainer(n schema.Node, f *schema.Field) {
+// names a container twice in one object has one. It reports whether n
+// had none.
+func unshareContainer(n schema.Node, f *schema.Field) (fresh bool) {
 	fv := n.V.Field(f.Index)
 	if fv.IsNil() {
-		return
+		return true
 	}
 	c := reflect.New(fv.Type().Elem())
 	c.Elem().Set(fv.Elem())
 	fv.Set(c)
+	return false
 }
 
 // flat reports whether struct v holds leaves only: each field a scalar,

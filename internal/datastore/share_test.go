@@ -91,12 +91,15 @@ func TestSharedContainerEditIsolated(t *testing.T) {
 
 // TestDecodeDuplicateContainerUnshared: a file naming a container twice
 // in one VPN (damaged, or written by hand) merges both into that VPN's
-// container, and leaves the struct other VPNs share with it as it was.
+// container, and leaves the struct other VPNs share with it as it was;
+// the merged container is no other text's.
 func TestDecodeDuplicateContainerUnshared(t *testing.T) {
 	open(t, t.TempDir()) // loads the schema
 	data := []byte(`{"format":"` + formatName + `","commit":1,"data":{"vrf":[{"name":"main","ike":{"vpn":[
 		{"name":"a","ike-policy":{"template":"t"}},
-		{"name":"b","ike-policy":{"template":"t"},"ike-policy":{"rekey-time":"60"}}]}}]}}`)
+		{"name":"b","ike-policy":{"template":"t"},"ike-policy":{"rekey-time":"60"}},
+		{"name":"c","ike-policy":{"rekey-time":"60"}},
+		{"name":"d","ike-policy":{"template":"t"}}]}}]}}`)
 	d, _, _, err := decodeSnapshot(tSchema, data, true)
 	if err != nil {
 		t.Fatal(err)
@@ -107,5 +110,11 @@ func TestDecodeDuplicateContainerUnshared(t *testing.T) {
 	}
 	if b.GetRekeyTime() != 60 || b.GetTemplate() != "t" {
 		t.Errorf("vpn b ike-policy %+v, want template t and rekey-time 60", *b)
+	}
+	if c := d.Vrf["main"].Ike.Vpn["c"].IkePolicy; c.GetRekeyTime() != 60 || c.Template != nil {
+		t.Errorf("vpn c ike-policy %+v, want rekey-time 60 alone", *c)
+	}
+	if dp := d.Vrf["main"].Ike.Vpn["d"].IkePolicy; dp != a {
+		t.Errorf("vpn d does not share vpn a's ike-policy")
 	}
 }
