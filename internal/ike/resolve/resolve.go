@@ -249,7 +249,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	if v.LocalId != nil {
-		if out.LocalID, err = config.ParseIdentity(*v.LocalId); err != nil {
+		if out.LocalID, err = memo.localID(*v.LocalId); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -635,15 +635,37 @@ type templateProposals struct {
 // VPNs of one template, building the same lists again for each made a
 // hundred megabytes of garbage. It lives as long as that resolution, on
 // one tree, which nothing writes into: a template's proposals do not
-// change under it. Not safe for concurrent use.
+// change under it. It also hands out one identity per local-id (the
+// engine never writes into an Identity's Data). Not safe for
+// concurrent use.
 type proposalMemo struct {
-	ike map[*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate]templateProposals
-	esp map[*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate]templateProposals
+	ike      map[*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate]templateProposals
+	esp      map[*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate]templateProposals
+	localIDs map[string]config.Identity
 }
 
 func newProposalMemo() *proposalMemo {
 	return &proposalMemo{ike: map[*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate]templateProposals{},
-		esp: map[*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate]templateProposals{}}
+		esp: map[*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate]templateProposals{}, localIDs: map[string]config.Identity{}}
+}
+
+// maxLocalIDs bounds the local-ids a memo keeps: a gateway has few.
+const maxLocalIDs = 256
+
+// localID parses local-id s, the identity parsed before for the same s
+// when m has it (m may be nil).
+func (m *proposalMemo) localID(s string) (config.Identity, error) {
+	if m == nil {
+		return config.ParseIdentity(s)
+	}
+	if id, ok := m.localIDs[s]; ok {
+		return id, nil
+	}
+	id, err := config.ParseIdentity(s)
+	if err == nil && len(m.localIDs) < maxLocalIDs {
+		m.localIDs[s] = id
+	}
+	return id, err
 }
 
 // resolveIKEProposals resolves the IKE proposals of a VPN's ike-policy

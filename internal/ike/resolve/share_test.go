@@ -122,3 +122,25 @@ func TestProposalMemoPerTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalIDShared: the VPNs of one resolution with the same local-id
+// hold one identity; another local-id is its own.
+func TestLocalIDShared(t *testing.T) {
+	vpn := func(name, local string) *generated.SecgwVrf_Vrf_Ike_Vpn {
+		return &generated.SecgwVrf_Vrf_Ike_Vpn{Name: ptr(name), RemoteAddress: ptr("192.0.2.1"), LocalId: ptr(local)}
+	}
+	ike := &generated.SecgwVrf_Vrf_Ike{Vpn: map[string]*generated.SecgwVrf_Vrf_Ike_Vpn{
+		"a": vpn("a", "gw.example"), "b": vpn("b", "gw.example"), "c": vpn("c", "other.example"),
+	}}
+	c, err := Config(ike)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, o := c.VPN("a").LocalID, c.VPN("b").LocalID, c.VPN("c").LocalID
+	if &a.Data[0] != &b.Data[0] || string(a.Data) != "gw.example" {
+		t.Errorf("a and b: local ids %q and %q, not one", a.Data, b.Data)
+	}
+	if string(o.Data) != "other.example" || &o.Data[0] == &a.Data[0] {
+		t.Errorf("c: local id %q", o.Data)
+	}
+}
