@@ -1,10 +1,13 @@
 package datastore
 
 import (
+	"strings"
 	"testing"
 
 	"secgw/generated"
 	"secgw/internal/configtest"
+	"secgw/internal/schema"
+	"secgw/internal/xmlcodec"
 )
 
 // TestSharedContainerEditIsolated: running decoded from the stored file
@@ -85,7 +88,38 @@ func TestSharedContainerEditIsolated(t *testing.T) {
 	check("after the journal's replay", st.Snapshot(Running))
 	r = st.Snapshot(Running)
 	if b, c := vpn(r, "vpn00001"), vpn(r, "vpn00002"); b.IkePolicy != c.IkePolicy {
-		t.Error("after the replay, the VPNs it did not change no longer share their ike-policy")
+		t.Fatal("after the replay, the VPNs it did not change no longer share their ike-policy")
+	}
+
+	// An <edit-config> (the NETCONF path: xmlcodec's edits on the
+	// journaled candidate) of vpn00001's shared containers, merge and
+	// replace.
+	codec, err := xmlcodec.New(tSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits, err := codec.Decode(strings.NewReader(`<vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>`+
+		`<ike xmlns="urn:secgw:yang:secgw-ike"><vpn><name>vpn00001</name>`+
+		`<ike-policy><dpd-threshold>5</dpd-threshold></ike-policy>`+
+		`<ipsec-policy xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="replace"><template>vpnc_esp</template><life-time>7200</life-time></ipsec-policy>`+
+		`</vpn></ike></vrf>`), nil, xmlcodec.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Edit(1, func(root schema.Node) error { return xmlcodec.ApplyNode(tSchema, root, edits, xmlcodec.OpMerge) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(CommitOptions{Session: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r = st.Snapshot(Running)
+	b = vpn(r, "vpn00001")
+	if b.GetIkePolicy().GetDpdThreshold() != 5 || b.GetIkePolicy().GetTemplate() != "vpnc_ike" || b.GetIpsecPolicy().GetLifeTime() != 7200 {
+		t.Errorf("vpn00001 after the edit-config: ike-policy %+v, ipsec-policy %+v", *b.GetIkePolicy(), *b.GetIpsecPolicy())
+	}
+	c := vpn(r, "vpn00002")
+	if c.GetIkePolicy().DpdThreshold != nil || c.GetIpsecPolicy().LifeTime != nil {
+		t.Errorf("vpn00002 changed by vpn00001's edit-config: ike-policy %+v, ipsec-policy %+v", *c.GetIkePolicy(), *c.GetIpsecPolicy())
 	}
 }
 
