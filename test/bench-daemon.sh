@@ -13,7 +13,9 @@
 # Needs root (network namespaces, TUN). Environment: SIZES (VPNs,
 # space-separated, "1000 10000 100000"; "1000 10000" is a quick run of
 # about a minute), COMMITS (20), CHUNK (VPNs per edit-config while loading,
-# 2000), STRICT=1 (exit 1 when a target is not met).
+# 2000), STRICT=1 (exit 1 when a target is not met), CPUPROFILE=FILE (CPU
+# profile of the restarted secgwd in FILE.n), HEAPPROFILE=FILE (its heap
+# profile once started, after a GC, in FILE.n).
 set -euo pipefail
 
 SIZES=${SIZES:-1000 10000 100000}

@@ -85,12 +85,16 @@ func TestDecodeTruncated(t *testing.T) {
 	}
 }
 
-// FuzzDecodeConfig checks that the decoder never panics, and that what it
-// accepts encodes to a form it decodes to the same tree.
+// FuzzDecodeConfig checks that the decoder never panics, that what it
+// accepts encodes to a form it decodes to the same tree, and that
+// running's decoding, which shares equal containers (share.go), gives the
+// same tree as the plain one.
 func FuzzDecodeConfig(f *testing.F) {
 	f.Add([]byte(`{"format":"secgw-config/1","commit":3,"data":{"vrf":[{"name":"main","ike":{"vpn":[{"name":"a","remote-address":"192.0.2.1"}]}}]}}`))
 	f.Add([]byte(`{"format":"secgw-config/1","data":{"vrf":[{"ike":{"vpn":[{"remote-id":"x\u0041","name":"b"}]},"name":"main"}]}}`))
 	f.Add([]byte(`{"format":"secgw-config/1","data":{},"confirm":{"undo":[]}}`))
+	f.Add([]byte(`{"format":"secgw-config/1","data":{"vrf":[{"name":"main","ike":{"vpn":[{"name":"a","ike-policy":{"template":"t"}},` +
+		`{"name":"b","ike-policy":{"template":"t"},"ike-policy":{"rekey-time":"60"}},{"name":"c","ike-policy":{"rekey-time":"60"}}]}}]}}`))
 	open(f, f.TempDir())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, id, err := decodeConfig(tSchema, b)
@@ -100,6 +104,10 @@ func FuzzDecodeConfig(f *testing.F) {
 		back, id2, err := decodeConfig(tSchema, encodeConfig(tSchema, d, id))
 		if err != nil || id2 != id || len(Diff(tSchema, d, back)) != 0 {
 			t.Fatalf("re-encoding %s: %v, %v", b, err, Diff(tSchema, d, back))
+		}
+		shared, _, _, err := decodeSnapshot(tSchema, b, true)
+		if err != nil || len(Diff(tSchema, d, shared)) != 0 {
+			t.Fatalf("decoding %s with sharing: %v, %v", b, err, Diff(tSchema, d, shared))
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"secgw/internal/rpcerr"
+	"secgw/internal/schema"
 )
 
 // A confirmed commit (RFC 6241 §8.4) is durable in the journal: a process
@@ -60,9 +61,17 @@ func (st *Store) journalConfirmEnd(why string) error {
 // confirm-end record with the snapshot's id came after the snapshot:
 // snapshotIfDue runs in the call that journaled that commit, and a
 // confirm-end is only ever journaled by a later call.
+//
+// The records are carried out through a journal of their own, which
+// copies each node it writes into (schema's cow.go): the decoded running
+// shares equal containers among its VPNs (share.go), and a record that
+// changes one VPN's must not change the others'.
 func (st *Store) replay(recs [][]byte, pending *pendingConfirm) (*pendingConfirm, error) {
 	snap := st.commits
-	root := st.opt.Schema.RootNode(st.running)
+	j := schema.NewJournal()
+	st.running = j.Own(st.running)
+	root := st.opt.Schema.JournaledRoot(st.running, j)
+	defer j.Reset()
 	var before *pendingConfirm // the state before the last commit replayed
 	for _, payload := range recs {
 		var r commitRecord

@@ -14,20 +14,25 @@ import (
 // decodeConfig parses what encodeConfig wrote. Unknown nodes are an error:
 // a file from a newer model must not be half-loaded.
 func decodeConfig(s *schema.Schema, data []byte) (*generated.Device, uint64, error) {
-	d, commit, _, err := decodeSnapshot(s, data)
+	d, commit, _, err := decodeSnapshot(s, data, false)
 	return d, commit, err
 }
 
 // decodeSnapshot is decodeConfig that also returns the pending confirmed
-// commit the snapshot holds (nil: none).
+// commit the snapshot holds (nil: none). With share, equal small
+// containers are one struct (share.go): for running, whose nodes are
+// never written into.
 //
 // The configuration is decoded straight into the tree, in one pass over
 // the bytes (scanner): a restart with a large configuration pays neither
 // for a generic JSON tree (maps of interfaces, every value boxed) nor
 // for a second scan of the data. The other members of the file are few
 // and small, and go through encoding/json.
-func decodeSnapshot(s *schema.Schema, data []byte) (*generated.Device, uint64, *pendingConfirm, error) {
+func decodeSnapshot(s *schema.Schema, data []byte, share bool) (*generated.Device, uint64, *pendingConfirm, error) {
 	sc := &scanner{b: data}
+	if share {
+		sc.containers = &containerSharing{}
+	}
 	var f fileForm
 	d := &generated.Device{}
 	sawData := false
@@ -116,8 +121,24 @@ func decodeObject(s *schema.Schema, sc *scanner, n schema.Node, skip string) err
 				return nil
 			})
 		case schema.KindContainer:
+			if sc.containers == nil {
+				c, _ := n.Container(f, true)
+				return sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") })
+			}
+			if sc.sharedContainer(n, f) {
+				return nil
+			}
+			// A container named twice in one object (a damaged file)
+			// is merged into a copy, and its text is not its content.
+			fresh := unshareContainer(n, f)
 			c, _ := n.Container(f, true)
-			return sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") })
+			start := sc.i
+			if err := sc.within(schema.Elem{Name: name}, func() error { return decodeObject(s, sc, c, "") }); err != nil {
+				return err
+			}
+			if fresh {
+				sc.shareContainer(n, f, sc.b[start:sc.i])
+			}
 		case schema.KindList:
 			keyName := schema.KeyNames(f.Entry)[0]
 			return sc.array(func() error {
@@ -167,6 +188,8 @@ type scanner struct {
 	// pointer, one string), which they may, as a leaf's value is
 	// replaced, never written into (schema.Node.SetLeafValue).
 	values map[leafText]reflect.Value
+	// containers, when set, shares equal containers (share.go).
+	containers *containerSharing
 }
 
 // leafText is a leaf and a lexical value of it.

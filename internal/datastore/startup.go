@@ -66,7 +66,7 @@ func (st *Store) readStartup() (*generated.Device, bool, error) {
 	if err != nil {
 		return nil, false, fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot read startup: " + err.Error(), Err: err})
 	}
-	d, _, _, err := decodeSnapshot(st.opt.Schema, b)
+	d, _, _, err := decodeSnapshot(st.opt.Schema, b, false)
 	if err != nil {
 		return nil, false, fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("%s: %v", st.startupPath(), err), Err: err})
 	}

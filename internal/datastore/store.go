@@ -236,7 +236,7 @@ func Open(opt Options) (*Store, error) {
 	if b == nil {
 		st.running = &generated.Device{}
 		st.running.GetOrCreateVrf("main")
-	} else if st.running, st.commits, pending, err = decodeSnapshot(opt.Schema, b); err != nil {
+	} else if st.running, st.commits, pending, err = decodeSnapshot(opt.Schema, b, true); err != nil {
 		<-isSealed
 		w.close()
 		return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)

@@ -1,8 +1,11 @@
 package benchdaemon
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,6 +128,7 @@ func measure(t *testing.T, s *schema.Schema, n, commits, chunk int) figures {
 	pid := d.Cmd.Process.Pid
 	f.startCPU = procCPU(t, pid)
 	f.rss = procStatus(t, pid, "VmRSS")
+	heapProfile(t, ns, n)
 
 	// One new VPN per commit.
 	for _, name := range names[n:] {
@@ -353,9 +357,74 @@ func report(w io.Writer, all []figures, anchor map[int]float64) bool {
 // profile of its start and commits in $CPUPROFILE.n, when CPUPROFILE is
 // set (the file is written at its clean exit).
 func profileArgs(n int) []string {
-	p := os.Getenv("CPUPROFILE")
-	if p == "" {
-		return nil
+	var args []string
+	if p := os.Getenv("CPUPROFILE"); p != "" {
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", p, n))
 	}
-	return []string{"-cpuprofile", fmt.Sprintf("%s.%d", p, n)}
+	if os.Getenv("HEAPPROFILE") != "" {
+		args = append(args, "-pprof", heapPprofAddr)
+	}
+	return args
+}
+
+// heapPprofAddr is where the restarted secgwd serves net/http/pprof when
+// HEAPPROFILE is set (inside the run's own network namespace).
+const heapPprofAddr = "127.0.0.1:6060"
+
+// heapProfile saves the restarted secgwd's heap profile (after a GC) in
+// $HEAPPROFILE.n, taken once the start's RSS is read, and the same in
+// text with the runtime's memory statistics in $HEAPPROFILE.n.txt, when
+// HEAPPROFILE is set: `go tool pprof -sample_index=inuse_space` reads
+// the first.
+func heapProfile(t *testing.T, ns string, n int) {
+	t.Helper()
+	p := os.Getenv("HEAPPROFILE")
+	if p == "" {
+		return
+	}
+	for _, f := range []struct{ query, file string }{
+		{"gc=1", fmt.Sprintf("%s.%d", p, n)},
+		{"debug=1", fmt.Sprintf("%s.%d.txt", p, n)},
+	} {
+		b, err := httpGetIn(ns, "http://"+heapPprofAddr+"/debug/pprof/heap?"+f.query)
+		if err == nil {
+			err = os.WriteFile(f.file, b, 0o644)
+		}
+		if err != nil {
+			t.Fatalf("HEAPPROFILE: %v", err)
+		}
+	}
+}
+
+// httpGetIn gets url from a server in network namespace ns. The socket is
+// opened in the namespace (net/http's client would dial from another
+// goroutine, possibly on a thread outside it).
+func httpGetIn(ns, url string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	var conn net.Conn
+	err = netnsutil.RunNamed(ns, func() error {
+		var err error
+		conn, err = net.Dial("tcp", req.URL.Host)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := req.Write(conn); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return b, err
 }

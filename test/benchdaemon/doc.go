@@ -21,5 +21,10 @@
 // test helpers; TestMain skips it unless SECGW_BENCH_DAEMON=1, so `go
 // test ./...` does not run it (it needs root, and takes minutes at 100k).
 // Environment: SIZES (VPNs, space-separated; "1000 10000 100000"),
-// COMMITS (20), CHUNK (2000), STRICT=1 (fail when a target is not met).
+// COMMITS (20), CHUNK (2000), STRICT=1 (fail when a target is not met),
+// CPUPROFILE=FILE (a CPU profile of each restarted secgwd in FILE.n),
+// HEAPPROFILE=FILE (its heap profile once started, after a GC, in
+// FILE.n, and the text form with the runtime's memory statistics in
+// FILE.n.txt; through secgwd's -pprof on 127.0.0.1:6060 in the run's
+// network namespace).
 package benchdaemon

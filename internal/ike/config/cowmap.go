@@ -2,6 +2,7 @@ package config
 
 import (
 	"hash/maphash"
+	"iter"
 	"maps"
 )
 
@@ -22,13 +23,12 @@ type cowMap[K comparable, V any] struct {
 	s [nShards]map[K]V
 	// owned marks the shards this copy cloned (or made) and may write.
 	owned [nShards / 64]uint64
-	n     int
 }
 
 func shardOf[K comparable](k K) int { return int(maphash.Comparable(shardSeed, k) % nShards) }
 
 // derive returns a copy of m sharing all its shards.
-func (m *cowMap[K, V]) derive() *cowMap[K, V] { return &cowMap[K, V]{s: m.s, n: m.n} }
+func (m *cowMap[K, V]) derive() *cowMap[K, V] { return &cowMap[K, V]{s: m.s} }
 
 func (m *cowMap[K, V]) get(k K) (V, bool) {
 	v, ok := m.s[shardOf(k)][k]
@@ -47,11 +47,7 @@ func (m *cowMap[K, V]) writable(i int) map[K]V {
 }
 
 func (m *cowMap[K, V]) set(k K, v V) {
-	s := m.writable(shardOf(k))
-	if _, ok := s[k]; !ok {
-		m.n++
-	}
-	s[k] = v
+	m.writable(shardOf(k))[k] = v
 }
 
 func (m *cowMap[K, V]) del(k K) {
@@ -60,19 +56,17 @@ func (m *cowMap[K, V]) del(k K) {
 		return
 	}
 	delete(m.writable(i), k)
-	m.n--
 }
 
-// len returns the number of entries.
-func (m *cowMap[K, V]) len() int { return m.n }
-
-// keys returns the keys, in no order.
-func (m *cowMap[K, V]) keys() []K {
-	out := make([]K, 0, m.n)
-	for _, s := range m.s {
-		for k := range s {
-			out = append(out, k)
+// all yields the entries, in no order.
+func (m *cowMap[K, V]) all() iter.Seq2[K, V] {
+	return func(yield func(K, V) bool) {
+		for _, s := range m.s {
+			for k, v := range s {
+				if !yield(k, v) {
+					return
+				}
+			}
 		}
 	}
-	return out
 }

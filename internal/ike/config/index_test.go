@@ -107,3 +107,20 @@ func vpnNames(l []*VPN) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// BenchmarkUsers100k finds the VPNs of a template among 100k VPNs of
+// two templates (what a commit that changes a template asks).
+func BenchmarkUsers100k(b *testing.B) {
+	const n = 100000
+	uses := []string{"ike-policy-template t", "ipsec-policy-template p"}
+	d := Delta{Put: make([]Entry, n)}
+	for i := range d.Put {
+		d.Put[i] = Entry{VPN: &VPN{Name: fmt.Sprintf("vpn%06d", i)}, Uses: uses}
+	}
+	c := (&Config{}).Apply(d)
+	for b.Loop() {
+		if got := c.Users(uses[0]); len(got) != n {
+			b.Fatalf("%d users", len(got))
+		}
+	}
+}

@@ -394,8 +394,10 @@ type IKETimers struct {
 	DPDMode    DPDMode
 	// DPDThreshold is dpd-threshold: the number of unanswered probes,
 	// sent every DPDDelay, after which the peer is dead; 0 (unset) means
-	// a probe is retransmitted like any request.
-	DPDThreshold int
+	// a probe is retransmitted like any request. A byte, as in the
+	// model (uint8), beside DPDMode: one word for both (a VPN is kept
+	// per configured VPN).
+	DPDThreshold uint8
 }
 
 // ChildLifetimes are the child SA lifetimes (ipsec-policy) given to the

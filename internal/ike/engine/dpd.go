@@ -70,7 +70,7 @@ func (sa *ikeSA) dpdCheck() {
 	}
 	if probe {
 		sa.log().Debug("DPD: checking liveness", "mode", v.DPDMode.String(), "idle", idle)
-		sa.queue(&livenessTask{interval: delay, threshold: v.DPDThreshold})
+		sa.queue(&livenessTask{interval: delay, threshold: int(v.DPDThreshold)})
 		sa.startNext()
 	}
 	sa.armIKETimer(timerDPD, next)

@@ -72,12 +72,13 @@ func resolveEntries(ike *generated.SecgwVrf_Vrf_Ike, names []string, ppks []*con
 	entries := make([]config.Entry, len(names))
 	errs := make([]error, len(names))
 	run := func(lo, hi int) {
+		memo := newProposalMemo() // one per worker: not shared
 		for i := lo; i < hi; i++ {
 			v := ike.Vpn[names[i]]
 			if v.Enabled != nil && !*v.Enabled {
 				continue // VPN nil: left out below
 			}
-			if entries[i], errs[i] = resolveEntry(ike, v, ppks); errs[i] != nil {
+			if entries[i], errs[i] = resolveEntry(ike, v, ppks, memo); errs[i] != nil {
 				return // the error of a later VPN would not be the first
 			}
 		}
@@ -105,8 +106,8 @@ func resolveEntries(ike *generated.SecgwVrf_Vrf_Ike, names []string, ppks []*con
 // resolveEntry resolves one enabled VPN into its entry of a
 // config.Delta: the VPN, its pass and drop policies, and the keys of
 // what it inherits from (uses).
-func resolveEntry(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*config.PPK) (config.Entry, error) {
-	rv, clear, err := resolveVPN(ike, v, ppks)
+func resolveEntry(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*config.PPK, memo *proposalMemo) (config.Entry, error) {
+	rv, clear, err := resolveVPN(ike, v, ppks, memo)
 	if err != nil {
 		return config.Entry{}, fmt.Errorf("config: vpn %s: %w", v.GetName(), err)
 	}
@@ -210,7 +211,7 @@ func resolveGlobal(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) config.Global {
 }
 
 // resolveVPN resolves one enabled VPN, and its pass and drop policies.
-func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*config.PPK) (*config.VPN, []config.ClearPolicy, error) {
+func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_Vpn, ppks []*config.PPK, memo *proposalMemo) (*config.VPN, []config.ClearPolicy, error) {
 	ip := v.IkePolicy
 	if ip == nil {
 		ip = &generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy{}
@@ -248,7 +249,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 	if v.LocalId != nil {
-		if out.LocalID, err = config.ParseIdentity(*v.LocalId); err != nil {
+		if out.LocalID, err = memo.localID(*v.LocalId); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -309,56 +310,39 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 		}
 	}
 
-	// IKE proposals: the VPN's, else the template's, else the defaults.
-	var ia []algs
-	where := "ike-proposal"
-	for _, id := range sortedKeys(ip.IkeProposal) {
-		p := ip.IkeProposal[id]
-		ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup, AddKE: addKEOf(p)})
-	}
-	if len(ia) == 0 {
-		if ip.Template != nil {
-			where = fmt.Sprintf("ike-policy-template %s ike-proposal", *ip.Template)
+	// IKE and ESP proposals: the VPN's, else the template's, else the
+	// defaults. A template's are resolved once per memo.
+	var ike2 templateProposals
+	if len(ip.IkeProposal) == 0 && memo != nil && ip.Template != nil {
+		if r, ok := memo.ike[it]; ok {
+			ike2 = r
+		} else {
+			ike2 = resolveIKEProposals(ip, it)
+			memo.ike[it] = ike2
 		}
-		for _, id := range sortedKeys(it.IkeProposal) {
-			p := it.IkeProposal[id]
-			ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup, AddKE: addKEOf(p)})
-		}
-	}
-	for i := range ia {
-		w, err := ia[i].dropESPOnly(where)
-		if err != nil {
-			return nil, nil, err
-		}
-		out.Warnings = append(out.Warnings, w...)
-	}
-	if out.IKEProposals, err = proposals(ia, wire.ProtocolIKE); err != nil {
-		return nil, nil, err
-	}
-	if len(out.IKEProposals) == 0 {
-		out.IKEProposals = defaultIKEProposals
 	} else {
-		out.IKEProposals = share(out.IKEProposals)
+		ike2 = resolveIKEProposals(ip, it)
 	}
-	var ea []algs
-	for _, id := range sortedKeys(sp.EspProposal) {
-		p := sp.EspProposal[id]
-		ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn, AddKE: addKEOf(p)})
+	if ike2.err != nil {
+		return nil, nil, ike2.err
 	}
-	if len(ea) == 0 {
-		for _, id := range sortedKeys(st.EspProposal) {
-			p := st.EspProposal[id]
-			ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn, AddKE: addKEOf(p)})
+	out.IKEProposals = ike2.ps
+	out.Warnings = append(out.Warnings, ike2.warnings...)
+	var esp templateProposals
+	if len(sp.EspProposal) == 0 && memo != nil && sp.Template != nil {
+		if r, ok := memo.esp[st]; ok {
+			esp = r
+		} else {
+			esp = resolveESPProposals(sp, st)
+			memo.esp[st] = esp
 		}
-	}
-	if out.ESPProposals, err = proposals(ea, wire.ProtocolESP); err != nil {
-		return nil, nil, err
-	}
-	if len(out.ESPProposals) == 0 {
-		out.ESPProposals = defaultESPProposals
 	} else {
-		out.ESPProposals = share(out.ESPProposals)
+		esp = resolveESPProposals(sp, st)
 	}
+	if esp.err != nil {
+		return nil, nil, esp.err
+	}
+	out.ESPProposals = esp.ps
 
 	out.IKE.RekeyTime = secs(pick(ip.RekeyTime, it.RekeyTime), config.DefaultIKERekeyTime)
 	out.IKE.ReauthTime = secs(pick(ip.ReauthTime, it.ReauthTime), 0)
@@ -371,7 +355,7 @@ func resolveVPN(ike *generated.SecgwVrf_Vrf_Ike, v *generated.SecgwVrf_Vrf_Ike_V
 	out.Unique = uniquePolicy(pickEnum(ip.UniqueSa, it.UniqueSa))
 	out.Transport = transport(pickEnum(ip.Transport, it.Transport))
 	if th := pick(ip.DpdThreshold, it.DpdThreshold); th != nil {
-		out.IKE.DPDThreshold = int(*th)
+		out.IKE.DPDThreshold = *th
 	}
 	out.StartAction = startAction(pickEnum(sp.StartAction, st.StartAction))
 	out.CloseAction = closeAction(pickEnum(sp.CloseAction, st.CloseAction))
@@ -635,4 +619,113 @@ func transport(t generated.E_SecgwVrf_Vrf_Ike_IkePolicyTemplate_Transport) confi
 		return config.TransportUDPThenTCP
 	}
 	return config.TransportUDP
+}
+
+// templateProposals are the resolved proposals of an ike-policy or
+// ipsec-policy (shared lists, see share), the warnings of their
+// resolution, or its error.
+type templateProposals struct {
+	ps       []wire.Proposal
+	warnings []string
+	err      error
+}
+
+// proposalMemo holds the proposals of the templates resolved so far by
+// one resolution of many VPNs, for the VPNs that inherit them: at 100k
+// VPNs of one template, building the same lists again for each made a
+// hundred megabytes of garbage. It lives as long as that resolution, on
+// one tree, which nothing writes into: a template's proposals do not
+// change under it. It also hands out one identity per local-id (the
+// engine never writes into an Identity's Data). Not safe for
+// concurrent use.
+type proposalMemo struct {
+	ike      map[*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate]templateProposals
+	esp      map[*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate]templateProposals
+	localIDs map[string]config.Identity
+}
+
+func newProposalMemo() *proposalMemo {
+	return &proposalMemo{ike: map[*generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate]templateProposals{},
+		esp: map[*generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate]templateProposals{}, localIDs: map[string]config.Identity{}}
+}
+
+// maxLocalIDs bounds the local-ids a memo keeps: a gateway has few.
+const maxLocalIDs = 256
+
+// localID parses local-id s, the identity parsed before for the same s
+// when m has it (m may be nil).
+func (m *proposalMemo) localID(s string) (config.Identity, error) {
+	if m == nil {
+		return config.ParseIdentity(s)
+	}
+	if id, ok := m.localIDs[s]; ok {
+		return id, nil
+	}
+	id, err := config.ParseIdentity(s)
+	if err == nil && len(m.localIDs) < maxLocalIDs {
+		m.localIDs[s] = id
+	}
+	return id, err
+}
+
+// resolveIKEProposals resolves the IKE proposals of a VPN's ike-policy
+// ip: its own, else those of its template it, else the defaults.
+func resolveIKEProposals(ip *generated.SecgwVrf_Vrf_Ike_Vpn_IkePolicy, it *generated.SecgwVrf_Vrf_Ike_IkePolicyTemplate) templateProposals {
+	var out templateProposals
+	var ia []algs
+	where := "ike-proposal"
+	for _, id := range sortedKeys(ip.IkeProposal) {
+		p := ip.IkeProposal[id]
+		ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup, AddKE: addKEOf(p)})
+	}
+	if len(ia) == 0 {
+		if ip.Template != nil {
+			where = fmt.Sprintf("ike-policy-template %s ike-proposal", *ip.Template)
+		}
+		for _, id := range sortedKeys(it.IkeProposal) {
+			p := it.IkeProposal[id]
+			ia = append(ia, algs{ID: id, Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, Prf: p.PrfAlg, DH: p.DhGroup, AddKE: addKEOf(p)})
+		}
+	}
+	for i := range ia {
+		w, err := ia[i].dropESPOnly(where)
+		if err != nil {
+			return templateProposals{err: err}
+		}
+		out.warnings = append(out.warnings, w...)
+	}
+	ps, err := proposals(ia, wire.ProtocolIKE)
+	switch {
+	case err != nil:
+		return templateProposals{err: err}
+	case len(ps) == 0:
+		out.ps = defaultIKEProposals
+	default:
+		out.ps = share(ps)
+	}
+	return out
+}
+
+// resolveESPProposals resolves the ESP proposals of a VPN's ipsec-policy
+// sp: its own, else those of its template st, else the defaults.
+func resolveESPProposals(sp *generated.SecgwVrf_Vrf_Ike_Vpn_IpsecPolicy, st *generated.SecgwVrf_Vrf_Ike_IpsecPolicyTemplate) templateProposals {
+	var ea []algs
+	for _, id := range sortedKeys(sp.EspProposal) {
+		p := sp.EspProposal[id]
+		ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn, AddKE: addKEOf(p)})
+	}
+	if len(ea) == 0 {
+		for _, id := range sortedKeys(st.EspProposal) {
+			p := st.EspProposal[id]
+			ea = append(ea, algs{Enc: p.EncAlg, Auth: p.AuthAlg, Aead: p.AeadAlg, DH: p.DhGroup, ESN: p.Esn, AddKE: addKEOf(p)})
+		}
+	}
+	ps, err := proposals(ea, wire.ProtocolESP)
+	switch {
+	case err != nil:
+		return templateProposals{err: err}
+	case len(ps) == 0:
+		return templateProposals{ps: defaultESPProposals}
+	}
+	return templateProposals{ps: share(ps)}
 }

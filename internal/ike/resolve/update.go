@@ -170,6 +170,7 @@ func Update(prev *config.Config, ike *generated.SecgwVrf_Vrf_Ike, ch Changes) (R
 		r.Names = append(r.Names, n)
 	}
 	slices.Sort(r.Names)
+	memo := newProposalMemo()
 	for _, n := range r.Names {
 		v := ike.Vpn[n]
 		if v == nil || (v.Enabled != nil && !*v.Enabled) {
@@ -178,7 +179,7 @@ func Update(prev *config.Config, ike *generated.SecgwVrf_Vrf_Ike, ch Changes) (R
 			}
 			continue
 		}
-		e, err := resolveEntry(ike, v, d.PPKs)
+		e, err := resolveEntry(ike, v, d.PPKs, memo)
 		if err != nil {
 			return Result{}, err
 		}
