@@ -24,12 +24,11 @@ type index struct {
 	// byPolicy is the VPN of each esp security policy (policy names
 	// are unique in a vrf).
 	byPolicy *cowMap[string, *VPN]
-	// uses are the dependency keys of each VPN (Entry.Uses). The VPNs
-	// of a key are found by going through them (Users): only a commit
-	// that changes a template or a ppk asks, and it resolves again every
-	// VPN found, which costs far more than the walk; a set of VPN names
-	// per key held 200k names at 100k VPNs of two templates.
-	uses *cowMap[string, []string]
+	// uses are the dependency keys of each VPN (Entry.Uses), users the
+	// VPNs of each key (a template's change finds its VPNs without going
+	// through every VPN: Users).
+	uses  *cowMap[string, []string]
+	users map[string]*cowMap[string, struct{}]
 	// ppkByID is the PPK of each identity (the ppk list is short: it is
 	// rebuilt by every Apply).
 	ppkByID map[string]*PPK
@@ -37,7 +36,7 @@ type index struct {
 
 func newIndex() *index {
 	return &index{byRemote: &cowMap[netip.Addr, []*VPN]{}, byPolicy: &cowMap[string, *VPN]{},
-		uses: &cowMap[string, []string]{}, ppkByID: map[string]*PPK{}}
+		uses: &cowMap[string, []string]{}, users: map[string]*cowMap[string, struct{}]{}, ppkByID: map[string]*PPK{}}
 }
 
 // ix returns the index of c, built from VPNs and PPKs the first time for
@@ -82,6 +81,14 @@ func (x *index) link(v *VPN, uses []string) {
 	if len(uses) > 0 {
 		x.uses.set(v.Name, uses)
 	}
+	for _, k := range uses {
+		u := x.users[k]
+		if u == nil {
+			u = &cowMap[string, struct{}]{}
+			x.users[k] = u
+		}
+		u.set(v.Name, struct{}{})
+	}
 }
 
 // unlink forgets v.
@@ -100,7 +107,13 @@ func (x *index) unlink(v *VPN) {
 			x.byPolicy.del(v.Policies[i].Name)
 		}
 	}
+	uses, _ := x.uses.get(v.Name)
 	x.uses.del(v.Name)
+	for _, k := range uses {
+		if u := x.users[k]; u != nil {
+			u.del(v.Name)
+		}
+	}
 }
 
 func insertByName(l []*VPN, v *VPN) []*VPN {
@@ -148,15 +161,16 @@ func (c *Config) Candidates(remote netip.Addr) []*VPN {
 }
 
 // Users returns the names of the VPNs that Apply was told use the
-// dependency key (Entry.Uses), in no order. It goes through every VPN's
-// keys (index.uses): about 10 ms at 100k VPNs (BenchmarkUsers100k), which
-// the commit that asks then spends many times over resolving them again.
+// dependency key (Entry.Uses), in no order: from the index of each key's
+// VPNs, so that a template's change costs what it touches.
 func (c *Config) Users(key string) []string {
+	u := c.ix().users[key]
+	if u == nil {
+		return nil
+	}
 	var out []string
-	for name, uses := range c.ix().uses.all() {
-		if slices.Contains(uses, key) {
-			out = append(out, name)
-		}
+	for name := range u.all() {
+		out = append(out, name)
 	}
 	return out
 }
@@ -205,7 +219,11 @@ type Entry struct {
 func (c *Config) Apply(d Delta) *Config {
 	old := c.ix()
 	x := &index{byRemote: old.byRemote.derive(), byPolicy: old.byPolicy.derive(), uses: old.uses.derive(),
+		users: make(map[string]*cowMap[string, struct{}], len(old.users)),
 		ppkByID: map[string]*PPK{}}
+	for k, u := range old.users {
+		x.users[k] = u.derive()
+	}
 	x.indexPPKs(d.PPKs)
 	put := slices.Clone(d.Put)
 	slices.SortFunc(put, func(a, b Entry) int { return strings.Compare(a.VPN.Name, b.VPN.Name) })
