@@ -147,7 +147,9 @@ commit
 //   - H's pings to 10.2.0.1 are answered, and A's outbound and inbound
 //     SAs in untrusted count them;
 //   - after `flush ike ike-sa vpn myvpn vrf untrusted` the route leaves
-//     table 300, the SAs leave untrusted and H's pings no longer pass.
+//     table 300, the SAs leave untrusted and H's pings no longer pass;
+//   - initiated again (`cmd ike initiate child-sa`), the route comes
+//     back, and leaves with the SAs when a commit deletes the VPN.
 func TestCrossVRFSecgwd(t *testing.T) {
 	ctx := context.Background()
 	untrusted, trusted := netnstest.NewNamed(t, "untrusted"), netnstest.NewNamed(t, "trusted")
@@ -277,4 +279,24 @@ func TestCrossVRFSecgwd(t *testing.T) {
 	if n, _ := ping(host, hostAddr, bInner, 1); n != 0 {
 		t.Errorf("H's ping passed with no SA and no route")
 	}
+
+	// Initiated again, then the VPN deleted by a commit: the route
+	// comes back, then leaves with the VPN.
+	a.cli(t, "", "cmd", "ike", "initiate", "child-sa", "security-policy", "mytunnel", "vrf", "untrusted")
+	eventually(t, "the route back in trusted's table 300 after initiate", func() (bool, string) {
+		got := ourRoutes(t, hT)
+		return slices.Equal(got, []string{wantRoute}), fmt.Sprintf("%q", got)
+	})
+	a.cli(t, "edit running\ndel / vrf untrusted ike vpn myvpn\ncommit\n")
+	eventually(t, "the route gone from trusted after the VPN's deletion", func() (bool, string) {
+		got := ourRoutes(t, hT)
+		return len(got) == 0, fmt.Sprintf("%q", got)
+	})
+	eventually(t, "the SAs gone from untrusted after the VPN's deletion", func() (bool, string) {
+		st, err := obs.List(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(st.SAs) == 0, fmt.Sprintf("%d SAs", len(st.SAs))
+	})
 }
