@@ -45,7 +45,8 @@ type vmGW struct {
 
 // startVMGW starts secgwd in ns: the process is forked from an OS thread
 // inside ns, so that ns is its own. It is stopped (SIGTERM, checked to
-// exit cleanly) when the test ends, and its log tail shown on failure.
+// exit cleanly, its log free of panics) when the test ends, and its log
+// tail shown on failure.
 func startVMGW(t *testing.T, name string, ns netns.NsHandle) *vmGW {
 	t.Helper()
 	bin := filepath.Join(binDir(), "secgwd")
@@ -66,6 +67,11 @@ func startVMGW(t *testing.T, name string, ns netns.NsHandle) *vmGW {
 			t.Logf("secgwd %s log, last lines:\n%s", name, gwtest.Tail(g.d.Logs(), 60))
 		}
 		g.d.Stop(t)
+		for _, l := range strings.Split(g.d.Logs(), "\n") {
+			if ll := strings.ToLower(l); strings.Contains(ll, "panic") || strings.Contains(ll, "internal error") {
+				t.Errorf("secgwd %s logged: %s", name, l)
+			}
+		}
 	})
 	return g
 }
@@ -150,7 +156,17 @@ commit
 //     table 300, the SAs leave untrusted and H's pings no longer pass;
 //   - initiated again (`cmd ike initiate child-sa`), the route comes
 //     back, and leaves with the SAs when a commit deletes the VPN.
+//
+// With l3vrf, trusted holds a Linux VRF device blue (table 1001) with
+// svti100 and eth2 enslaved and no PBR rule, and the walkthrough's
+// "inject-routes table 300" is "inject-routes l3vrf blue": the route
+// goes to table 1001.
 func TestCrossVRFSecgwd(t *testing.T) {
+	t.Run("table 300", func(t *testing.T) { testCrossVRFSecgwd(t, false) })
+	t.Run("l3vrf blue", func(t *testing.T) { testCrossVRFSecgwd(t, true) })
+}
+
+func testCrossVRFSecgwd(t *testing.T, l3vrf bool) {
 	ctx := context.Background()
 	untrusted, trusted := netnstest.NewNamed(t, "untrusted"), netnstest.NewNamed(t, "trusted")
 	aMain, b, host := netnstest.NewNS(t), netnstest.NewNS(t), netnstest.NewNS(t)
@@ -194,20 +210,47 @@ func TestCrossVRFSecgwd(t *testing.T) {
 	if err := netnsutil.LinkUp(hT, "svti100"); err != nil {
 		t.Fatalf("ip -n trusted link set svti100 up: %v", err)
 	}
-	// ip -n trusted rule add from 192.168.0.0/16 lookup 300
-	rule := netlink.NewRule()
-	rule.Src, rule.Table = netnsutil.IPNet(netip.MustParsePrefix("192.168.0.0/16")), 300
-	if err := hT.RuleAdd(rule); err != nil {
-		t.Fatalf("ip -n trusted rule add from 192.168.0.0/16 lookup 300: %v", err)
+	config, wantRoute := walkthroughA, "10.0.0.0/8 dev svti100 table 300 proto 212"
+	if l3vrf {
+		// ip -n trusted link add blue type vrf table 1001; ip -n trusted
+		// link set blue up; ip -n trusted link set svti100 master blue;
+		// ip -n trusted link set eth2 master blue
+		if err := hT.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: "blue"}, Table: 1001}); err != nil {
+			t.Fatalf("ip -n trusted link add blue type vrf table 1001: %v", err)
+		}
+		blue, err := hT.LinkByName("blue")
+		if err == nil {
+			err = hT.LinkSetUp(blue)
+		}
+		for _, name := range []string{"svti100", "eth2"} {
+			var l netlink.Link
+			if err == nil {
+				l, err = hT.LinkByName(name)
+			}
+			if err == nil {
+				err = hT.LinkSetMasterByIndex(l, blue.Attrs().Index)
+			}
+		}
+		if err != nil {
+			t.Fatalf("VRF device blue in trusted: %v", err)
+		}
+		config = strings.Replace(config, "inject-routes table 300", "inject-routes l3vrf blue", 1)
+		wantRoute = "10.0.0.0/8 dev svti100 table 1001 proto 212"
+	} else {
+		// ip -n trusted rule add from 192.168.0.0/16 lookup 300
+		rule := netlink.NewRule()
+		rule.Src, rule.Table = netnsutil.IPNet(netip.MustParsePrefix("192.168.0.0/16")), 300
+		if err := hT.RuleAdd(rule); err != nil {
+			t.Fatalf("ip -n trusted rule add from 192.168.0.0/16 lookup 300: %v", err)
+		}
 	}
 
 	a := startVMGW(t, "A", aMain)
 	peer := startVMGW(t, "B", b)
 	peer.cli(t, peerB)
-	a.cli(t, walkthroughA)
+	a.cli(t, config)
 
-	const wantRoute = "10.0.0.0/8 dev svti100 table 300 proto 212"
-	eventually(t, "the injected route in trusted's table 300", func() (bool, string) {
+	eventually(t, "the injected route in trusted", func() (bool, string) {
 		got := ourRoutes(t, hT)
 		return slices.Equal(got, []string{wantRoute}), fmt.Sprintf("%q", got)
 	})
@@ -283,7 +326,7 @@ func TestCrossVRFSecgwd(t *testing.T) {
 	// Initiated again, then the VPN deleted by a commit: the route
 	// comes back, then leaves with the VPN.
 	a.cli(t, "", "cmd", "ike", "initiate", "child-sa", "security-policy", "mytunnel", "vrf", "untrusted")
-	eventually(t, "the route back in trusted's table 300 after initiate", func() (bool, string) {
+	eventually(t, "the route back in trusted after initiate", func() (bool, string) {
 		got := ourRoutes(t, hT)
 		return slices.Equal(got, []string{wantRoute}), fmt.Sprintf("%q", got)
 	})
