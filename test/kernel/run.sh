@@ -2,13 +2,17 @@
 # make test-kernel: proves the kernel dataplane (internal/dataplane/xfrm) on
 # a real kernel with ESP. It boots Debian's stock kernel (linux-image, from
 # apt, unpacked with dpkg-deb, not installed) in qemu with TCG, from an
-# initramfs holding busybox-static, the ESP/XFRM modules and a static
-# `go test -c` binary of ./test/kernel (tag vmtest), and reads the verdict
-# line the guest prints (qemu exits 0 on a guest panic too).
+# initramfs holding busybox-static, the ESP/XFRM modules, a static
+# `go test -c` binary of ./test/kernel (tag vmtest) and static secgwd and
+# secgw binaries (in /secgw-bin, for TestCrossVRFSecgwd), and reads the
+# verdict line the guest prints (qemu exits 0 on a guest panic too).
+# SECGW_KERNEL_RUN, a go test -run pattern, runs some tests only.
 #
 # Downloads are cached in $SECGW_CACHE (default ~/.cache/secgw), outside
-# the repository. Anything missing is installed (root) or named; it never
-# skips.
+# the repository, shared by concurrent runs: the kernel is unpacked under
+# a lock, and each run keeps its own serial log (copied to
+# last-run.log at the end). Anything missing is installed (root) or
+# named; it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
