@@ -106,7 +106,7 @@ kernel_job=$!
 # initramfs needs no libc; stripped, to keep the initramfs small.
 say "building the kernel test binary, secgwd and secgw"
 CGO_ENABLED=0 go test -c -tags vmtest -o "$work/xfrm.test" ./test/kernel || die "go test -c ./test/kernel failed"
-CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/bin/" ./cmd/secgwd ./cmd/secgw || die "go build ./cmd/secgwd ./cmd/secgw failed"
+CGO_ENABLED=0 go build -ldflags='-s -w' -o "$work/bin/" ./cmd/secgwd ./cmd/secgw || die "go build ./cmd/secgwd ./cmd/secgw failed"
 wait $qemu_job || { cat "$work/qemu.log"; die "qemu install failed"; }
 wait $kernel_job || { cat "$work/kernel.log"; die "kernel download or unpack failed"; }
 cat "$work/qemu.log" "$work/kernel.log"
