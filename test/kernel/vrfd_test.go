@@ -150,8 +150,8 @@ commit
 //   - "10.0.0.0/8 dev svti100 proto 212" is in trusted's table 300, and
 //     no route of secgwd's is in untrusted, A's main or another table;
 //   - A's child SAs are in untrusted's XFRM state with if_id 100;
-//   - H's pings to 10.2.0.1 are answered, and A's outbound and inbound
-//     SAs in untrusted count them;
+//   - H's pings to 10.2.0.1 are answered, A's outbound and inbound SAs
+//     in untrusted count them, and so does B's inbound SA;
 //   - after `flush ike ike-sa vpn myvpn vrf untrusted` the route leaves
 //     table 300, the SAs leave untrusted and H's pings no longer pass;
 //   - initiated again (`cmd ike initiate child-sa`), the route comes
@@ -301,9 +301,20 @@ func testCrossVRFSecgwd(t *testing.T, l3vrf bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("A's SAs in untrusted: outbound %d packets, inbound %d packets (%d auth drops)", out.Packets, in.Packets, in.AuthDrops)
-	if out.Packets < pings || in.Packets < pings || in.AuthDrops != 0 {
-		t.Errorf("the pings were not encrypted and decrypted in untrusted: out %+v, in %+v", out, in)
+	// A's outbound SA is B's inbound one, in B's namespace.
+	obsB, err := xfrm.New(xfrm.Options{NetNS: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obsB.Close() })
+	bIn, err := obsB.Counters(ctx, outSA)
+	if err != nil {
+		t.Fatalf("B's inbound SA %v: %v", outSA, err)
+	}
+	t.Logf("A's SAs in untrusted: outbound %d packets, inbound %d packets (%d auth drops); B's inbound: %d packets",
+		out.Packets, in.Packets, in.AuthDrops, bIn.Packets)
+	if out.Packets < pings || in.Packets < pings || in.AuthDrops != 0 || bIn.Packets < pings {
+		t.Errorf("the pings were not encrypted in untrusted and decrypted by B: A out %+v, A in %+v, B in %+v", out, in, bIn)
 	}
 
 	// The IKE SA deleted: the route leaves trusted, the SAs untrusted.
