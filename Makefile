@@ -98,9 +98,12 @@ unit:
 # binary of ./test/kernel, which programs SAs and policies through
 # internal/dataplane/xfrm in two network namespaces and pings through them
 # (each suite, ESN with a 4096 window, UDP encapsulation, an XFRM
-# interface, an HA takeover by IKE engines with shifted sequence numbers).
+# interface, an HA takeover by IKE engines with shifted sequence numbers),
+# and with static secgwd and secgw binaries runs README's cross-vrf SVTI
+# walkthrough between two secgwd processes (-dataplane kernel).
 # Root; installs qemu-system-x86 if missing; downloads are
-# cached in ~/.cache/secgw. It fails, never skips.
+# cached in ~/.cache/secgw. It fails, never skips. SECGW_KERNEL_RUN (a
+# go test -run pattern) runs some tests only.
 test-kernel:
 	./test/kernel/run.sh
 

@@ -2,13 +2,17 @@
 # make test-kernel: proves the kernel dataplane (internal/dataplane/xfrm) on
 # a real kernel with ESP. It boots Debian's stock kernel (linux-image, from
 # apt, unpacked with dpkg-deb, not installed) in qemu with TCG, from an
-# initramfs holding busybox-static, the ESP/XFRM modules and a static
-# `go test -c` binary of ./test/kernel (tag vmtest), and reads the verdict
-# line the guest prints (qemu exits 0 on a guest panic too).
+# initramfs holding busybox-static, the ESP/XFRM modules, a static
+# `go test -c` binary of ./test/kernel (tag vmtest) and static secgwd and
+# secgw binaries (in /secgw-bin, for TestCrossVRFSecgwd), and reads the
+# verdict line the guest prints (qemu exits 0 on a guest panic too).
+# SECGW_KERNEL_RUN, a go test -run pattern, runs some tests only.
 #
 # Downloads are cached in $SECGW_CACHE (default ~/.cache/secgw), outside
-# the repository. Anything missing is installed (root) or named; it never
-# skips.
+# the repository, shared by concurrent runs: the kernel is unpacked under
+# a lock, and each run keeps its own serial log (copied to
+# last-run.log at the end). Anything missing is installed (root) or
+# named; it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -93,12 +97,16 @@ unpack_kernel() {
 
 install_qemu >"$work/qemu.log" 2>&1 &
 qemu_job=$!
-unpack_kernel >"$work/kernel.log" 2>&1 &
+# Runs share the cache: one unpacks at a time (flock), the others wait.
+(flock 9 && unpack_kernel) 9>"$cache/.lock" >"$work/kernel.log" 2>&1 &
 kernel_job=$!
 
-# 3. The test binary: static, so the initramfs needs no libc.
-say "building the kernel test binary"
+# 3. The test binary and the secgwd and secgw binaries (TestCrossVRFSecgwd
+# runs two secgwd processes configured with the CLI): static, so the
+# initramfs needs no libc; stripped, to keep the initramfs small.
+say "building the kernel test binary, secgwd and secgw"
 CGO_ENABLED=0 go test -c -tags vmtest -o "$work/xfrm.test" ./test/kernel || die "go test -c ./test/kernel failed"
+CGO_ENABLED=0 go build -ldflags='-s -w' -o "$work/bin/" ./cmd/secgwd ./cmd/secgw || die "go build ./cmd/secgwd ./cmd/secgw failed"
 wait $qemu_job || { cat "$work/qemu.log"; die "qemu install failed"; }
 wait $kernel_job || { cat "$work/kernel.log"; die "kernel download or unpack failed"; }
 cat "$work/qemu.log" "$work/kernel.log"
@@ -135,7 +143,7 @@ done
 
 # 5. The initramfs: busybox as /bin/sh, the modules, the binary, /init.
 ir=$work/root
-mkdir -p "$ir"/{bin,proc,sys,dev,tmp,modules}
+mkdir -p "$ir"/{bin,proc,sys,dev,tmp,run,modules,secgw-bin}
 cp "$busybox" "$ir/bin/busybox"
 ln -s busybox "$ir/bin/sh"
 i=0
@@ -144,6 +152,9 @@ for m in $order; do
 	cp "$mods/$m" "$ir/modules/$(printf %02d $i)-$(basename "$m")"
 done
 cp "$work/xfrm.test" "$ir/xfrm.test"
+cp "$work/bin/secgwd" "$work/bin/secgw" "$ir/secgw-bin/"
+# SECGW_KERNEL_RUN (a go test -run pattern) picks tests, when working on one.
+echo "${SECGW_KERNEL_RUN:-.}" >"$ir/run-pattern"
 cat >"$ir/init" <<'EOF'
 #!/bin/sh
 /bin/busybox --install -s /bin
@@ -154,7 +165,7 @@ for m in /modules/*.ko; do
 	insmod "$m" || echo "SECGW-MODULE-FAILED $m"
 done
 echo "SECGW-TESTS-BEGIN $(uname -r)"
-/xfrm.test -test.v -test.timeout 150s
+/xfrm.test -test.v -test.timeout 150s -test.run "$(cat /run-pattern)"
 rc=$?
 if [ $rc -eq 0 ]; then echo "SECGW-VERDICT: PASS"; else echo "SECGW-VERDICT: FAIL (exit $rc)"; fi
 poweroff -f
@@ -165,7 +176,10 @@ chmod +x "$ir/init"
 # 6. Boot. TCG: this machine has no KVM; guest time runs slower than
 # host time, hence the generous limit.
 say "booting $kver in qemu (TCG), $(du -h "$work/initramfs.gz" | cut -f1) initramfs"
-log=$cache/last-run.log
+# The serial log is this run's own (runs may overlap); a copy is left as
+# $cache/last-run.log.
+log=$work/serial.log
+trap 'cp "$log" "$cache/last-run.log.$$" 2>/dev/null && mv -f "$cache/last-run.log.$$" "$cache/last-run.log"; rm -rf "$work"' EXIT
 timeout 300 qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 768M \
 	-kernel "$root/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic rdinit=/init quiet loglevel=3" \
@@ -173,13 +187,13 @@ timeout 300 qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 768M \
 	say "qemu exited with $?"
 tr -d '\r' <"$log" | grep -E '^( *--- (PASS|FAIL|SKIP)| +[a-z_]+\.go:[0-9]+|PASS$|FAIL$|panic:|SECGW-)' || true
 if grep -q 'SECGW-MODULE-FAILED' "$log"; then
-	die "a kernel module did not load (log: $log)"
+	die "a kernel module did not load (log: $cache/last-run.log)"
 fi
 if grep -q -- '--- SKIP' "$log"; then
-	die "a kernel test skipped (log: $log)"
+	die "a kernel test skipped (log: $cache/last-run.log)"
 fi
 if ! grep -q '^SECGW-VERDICT: PASS' <(tr -d '\r' <"$log"); then
-	die "no PASS verdict from the guest (log: $log)"
+	die "no PASS verdict from the guest (log: $cache/last-run.log)"
 fi
 passed=$(grep -c -- '--- PASS' "$log" || true)
 say "PASS: $passed tests on kernel $kver in $(($(date +%s) - start)) s"
