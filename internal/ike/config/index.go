@@ -219,7 +219,7 @@ type Entry struct {
 func (c *Config) Apply(d Delta) *Config {
 	old := c.ix()
 	x := &index{byRemote: old.byRemote.derive(), byPolicy: old.byPolicy.derive(), uses: old.uses.derive(),
-		users: make(map[string]*cowMap[string, struct{}], len(old.users)),
+		users:   make(map[string]*cowMap[string, struct{}], len(old.users)),
 		ppkByID: map[string]*PPK{}}
 	for k, u := range old.users {
 		x.users[k] = u.derive()
