@@ -74,9 +74,9 @@ type Manager struct {
 	// place: a recompute gives the child a new slice), so that the
 	// installed routes cost a pointer each rather than a copy (128
 	// octets; one a child SA).
-	have map[key]*Route
-	rules    map[Rule]bool // installed
-	closed   bool
+	have   map[key]*Route
+	rules  map[Rule]bool // installed
+	closed bool
 }
 
 // childKey identifies a child SA: its inbound SA.
