@@ -452,7 +452,8 @@ func (m *Manager) sync(k key) error {
 		if w == *h {
 			// The same route: point at the wanted one, so that a
 			// Reconcile's listing is not kept alive by the entries
-			// it set.
+			// it set (one that differs in what sameRoute ignores,
+			// the device the host chose, keeps the listed route).
 			m.have[k] = us[0].ptr()
 		}
 		return nil
