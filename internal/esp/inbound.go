@@ -57,7 +57,7 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 		return nil, 0, 0, ErrBuffer
 	}
 	ctStart := off + s.headerLen()
-	ctEnd := end - s.icvLen
+	ctEnd := end - int(s.icvLen)
 	if ctEnd-ctStart < 2 {
 		return nil, 0, 0, ErrShort
 	}
@@ -97,12 +97,12 @@ func (in *Inbound) Open(b []byte, off, end int) (payload []byte, next byte, seq 
 		}
 	default:
 		// RFC 4303 §3.4.4: verify the ICV before decrypting.
-		if (ctEnd-ctStart)%s.align != 0 {
+		if (ctEnd-ctStart)%int(s.align) != 0 {
 			return nil, 0, seq, ErrLength
 		}
 		st := s.getState()
 		sum := s.mac(st, b[off:ctEnd], scratch, in.esn, seq)
-		if subtle.ConstantTimeCompare(sum[:s.icvLen], b[ctEnd:end]) != 1 {
+		if subtle.ConstantTimeCompare(sum[:int(s.icvLen)], b[ctEnd:end]) != 1 {
 			s.putState(st)
 			return nil, 0, seq, ErrAuth
 		}

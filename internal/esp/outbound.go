@@ -35,7 +35,7 @@ func (o *Outbound) HeaderLen() int { return o.suite.headerLen() }
 
 // Overhead returns the length of the ESP packet sealing n payload octets.
 func (o *Outbound) Overhead(n int) int {
-	return o.suite.headerLen() + o.suite.padLen(n) + 2 + o.suite.icvLen
+	return o.suite.headerLen() + o.suite.padLen(n) + 2 + int(o.suite.icvLen)
 }
 
 // Seq returns the last sequence number used.
@@ -102,7 +102,7 @@ func (o *Outbound) Seal(b []byte, off, n int, next byte) ([]byte, error) {
 		// AES-GCM-8 writes the full 16-octet tag (within MaxTrailer)
 		// and sends its first 8 octets (RFC 4106 §6).
 		s.aead.Seal(b[off:off], nonce, b[off:end], aad)
-		return b[h : end+s.icvLen], nil
+		return b[h : end+int(s.icvLen)], nil
 	}
 	st := s.getState()
 	if s.mode == modeCTR {
@@ -124,8 +124,8 @@ func (o *Outbound) Seal(b []byte, off, n int, next byte) ([]byte, error) {
 	}
 	icv := s.mac(st, b[h:end], scratch, o.esn, seq)
 	s.putState(st)
-	copy(b[end:], icv[:s.icvLen])
-	return b[h : end+s.icvLen], nil
+	copy(b[end:], icv[:int(s.icvLen)])
+	return b[h : end+int(s.icvLen)], nil
 }
 
 // aad writes the additional authenticated data of an AEAD into dst: SPI

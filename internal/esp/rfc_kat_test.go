@@ -239,7 +239,7 @@ func TestHMACTruncation(t *testing.T) {
 	for integ, icv := range map[ipsec.TransformID]int{ipsec.IntegHMACSHA2_384_192: 24, ipsec.IntegHMACSHA2_512_256: 32} {
 		keyLen := map[ipsec.TransformID]int{ipsec.IntegHMACSHA2_384_192: 48, ipsec.IntegHMACSHA2_512_256: 64}[integ]
 		s, err := newSuite(&Config{Encr: ipsec.EncrAESCBC, EncrKey: make([]byte, 32), Integ: integ, IntegKey: make([]byte, keyLen)})
-		if err != nil || s.icvLen != icv {
+		if err != nil || int(s.icvLen) != icv {
 			t.Errorf("%v: ICV %d octets (%v), want %d (RFC 4868 §2.6)", integ, s.icvLen, err, icv)
 		}
 	}

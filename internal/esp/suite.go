@@ -138,11 +138,17 @@ func Supports(encr ipsec.TransformID, encrKeyLen int, integ ipsec.TransformID, i
 }
 
 // suite is the keyed transform of one SA direction.
+//
+// An SA holds one suite: its fields are ordered and sized (the lengths in
+// octets, all below 256) so that it fits the 160-octet size class.
 type suite struct {
 	mode mode
 	encr ipsec.TransformID
 	// tagLen is the AEAD's ICV length (modeAEAD, modeGCM8).
 	tagLen uint8
+	icvLen uint8
+	ivLen  uint8
+	align  uint8 // padding boundary: the cipher's block (RFC 4303 §2.4)
 	// key is the cipher key until ready expands it into aead or block;
 	// once guards that, and err is its outcome.
 	key  []byte
@@ -159,9 +165,6 @@ type suite struct {
 	block   cipher.Block     // modeCBC, modeCTR, modeGCM8 (nil with modeAEAD)
 	newHash func() hash.Hash // HMAC's hash
 	macKey  []byte
-	icvLen  int
-	ivLen   int
-	align   int // padding boundary: the cipher's block (RFC 4303 §2.4)
 	// states is a free list of HMAC states, with the CBC modes for
 	// modeCBC (a channel rather than a sync.Pool, which drops entries at
 	// random under the race detector and at every GC).
@@ -205,7 +208,7 @@ func newIdleSuite(c *Config) (*suite, error) {
 	copy(s.salt[:], c.EncrKey[p.keyLen:])
 	switch p.mode {
 	case modeAEAD, modeGCM8:
-		s.ivLen, s.icvLen, s.align = aeadIVLen, p.tagLen, aeadAlign
+		s.ivLen, s.icvLen, s.align = aeadIVLen, uint8(p.tagLen), aeadAlign
 	case modeCBC, modeCTR:
 		s.ivLen, s.align = aes.BlockSize, aes.BlockSize
 		if p.mode == modeCTR {
@@ -213,7 +216,7 @@ func newIdleSuite(c *Config) (*suite, error) {
 			// beyond ESP's 4 octets.
 			s.ivLen, s.align = ctrIVLen, aeadAlign
 		}
-		s.newHash, s.icvLen = p.newHash, p.macLen
+		s.newHash, s.icvLen = p.newHash, uint8(p.macLen)
 		s.macKey = append([]byte(nil), c.IntegKey...)
 		s.states = make(chan *cbcState, 4*runtime.GOMAXPROCS(0))
 	}
@@ -289,11 +292,11 @@ func (s *suite) putState(st *cbcState) {
 }
 
 // headerLen is the ESP header and IV: where the payload starts.
-func (s *suite) headerLen() int { return HeaderLen + s.ivLen }
+func (s *suite) headerLen() int { return HeaderLen + int(s.ivLen) }
 
 // padLen is the padding that aligns payload, Pad Length and Next Header
 // to the cipher's block (RFC 4303 §2.4).
-func (s *suite) padLen(n int) int { return (s.align - (n+2)%s.align) % s.align }
+func (s *suite) padLen(n int) int { a := int(s.align); return (a - (n+2)%a) % a }
 
 func encrName(id ipsec.TransformID) string  { return ipsec.TransformName(ipsec.TransformEncr, id) }
 func integName(id ipsec.TransformID) string { return ipsec.TransformName(ipsec.TransformInteg, id) }

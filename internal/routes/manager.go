@@ -69,9 +69,14 @@ type Manager struct {
 	seq      uint64
 	children map[childKey]*child
 	want     map[key][]use // uses in child order: [0] is installed
-	have     map[key]Route
-	rules    map[Rule]bool // installed
-	closed   bool
+	// have is what is installed under each key. A route installed as a
+	// child SA wants it points at that child's routes (never changed in
+	// place: a recompute gives the child a new slice), so that the
+	// installed routes cost a pointer each rather than a copy (128
+	// octets; one a child SA).
+	have   map[key]*Route
+	rules  map[Rule]bool // installed
+	closed bool
 }
 
 // childKey identifies a child SA: its inbound SA.
@@ -98,6 +103,9 @@ type use struct {
 
 func (u use) route() Route { return u.ch.routes[u.i] }
 
+// ptr is the route of u where the child keeps it.
+func (u use) ptr() *Route { return &u.ch.routes[u.i] }
+
 // New returns a Manager with the default configuration (routing-table
 // and routing-table-prio 220, no install-routes) and no child SA. Call
 // Start before use.
@@ -115,7 +123,7 @@ func New(o Options) *Manager {
 		cfg:      config.DefaultRoutes(),
 		children: map[childKey]*child{},
 		want:     map[key][]use{},
-		have:     map[key]Route{},
+		have:     map[key]*Route{},
 		rules:    map[Rule]bool{},
 	}
 }
@@ -249,15 +257,15 @@ func (m *Manager) Reconcile() error {
 	// (OSOf's protocol, ProtocolOtherVRF in the daemon, is shared). Of
 	// those the Manager installed, the ones gone from the host are
 	// forgotten, so that they are added again.
-	foreign := map[key]Route{}
+	foreign := map[key]*Route{}
 	for k, r := range m.have {
 		if k.vrf != "" {
 			foreign[k] = r
 		}
 	}
 	clear(m.have)
-	for _, r := range listed {
-		m.have[r.key()] = r
+	for i := range listed {
+		m.have[listed[i].key()] = &listed[i]
 	}
 	for k, r := range m.foreignPresent(foreign) {
 		m.have[k] = r
@@ -292,7 +300,7 @@ func (m *Manager) Installed() []Route {
 	defer m.mu.Unlock()
 	out := make([]Route, 0, len(m.have))
 	for _, r := range m.have {
-		out = append(out, r)
+		out = append(out, *r)
 	}
 	slices.SortFunc(out, compareRoutes)
 	return out
@@ -357,15 +365,15 @@ func (m *Manager) addrs(ch *child) ([]netip.Addr, error) {
 // foreignPresent is the part of have (routes in other vrfs) still on
 // their hosts: a vrf whose routing cannot be listed keeps its entries.
 // m.mu is held.
-func (m *Manager) foreignPresent(have map[key]Route) map[key]Route {
-	byVRF := map[string]map[key]Route{}
+func (m *Manager) foreignPresent(have map[key]*Route) map[key]*Route {
+	byVRF := map[string]map[key]*Route{}
 	for k, r := range have {
 		if byVRF[k.vrf] == nil {
-			byVRF[k.vrf] = map[key]Route{}
+			byVRF[k.vrf] = map[key]*Route{}
 		}
 		byVRF[k.vrf][k] = r
 	}
-	out := map[key]Route{}
+	out := map[key]*Route{}
 	for vrf, rs := range byVRF {
 		os, err := m.osFor(vrf)
 		var listed []Route
@@ -423,7 +431,7 @@ func (m *Manager) sync(k key) error {
 	case len(us) == 0 && !installed:
 		return nil
 	case len(us) == 0:
-		if err := os.DelRoute(onHost(h)); err != nil {
+		if err := os.DelRoute(onHost(*h)); err != nil {
 			return fmt.Errorf("routes: delete %s: %w", h, err)
 		}
 		delete(m.have, k)
@@ -435,19 +443,26 @@ func (m *Manager) sync(k key) error {
 			m.log.Warn("cannot install a route (retried at the next reconcile)", "route", w.String(), "err", err)
 			return fmt.Errorf("routes: add %s: %w", w, err)
 		}
-		m.have[k] = w
+		m.have[k] = us[0].ptr()
 		m.log.Debug("route added", "route", w.String())
 		return nil
 	}
 	w := us[0].route()
-	if sameRoute(w, h) {
+	if sameRoute(w, *h) {
+		if w == *h {
+			// The same route: point at the wanted one, so that a
+			// Reconcile's listing is not kept alive by the entries
+			// it set (one that differs in what sameRoute ignores,
+			// the device the host chose, keeps the listed route).
+			m.have[k] = us[0].ptr()
+		}
 		return nil
 	}
 	if err := os.ReplaceRoute(onHost(w)); err != nil {
 		m.log.Warn("cannot replace a route (retried at the next reconcile)", "route", w.String(), "err", err)
 		return fmt.Errorf("routes: replace %s: %w", w, err)
 	}
-	m.have[k] = w
+	m.have[k] = us[0].ptr()
 	m.log.Debug("route replaced", "route", w.String(), "was", h.String())
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"unsafe"
@@ -136,5 +137,32 @@ func TestInTimeLimits(t *testing.T) {
 		if render(f.All()) != render(p.State()) {
 			t.Errorf("InTimeLimits %v: State differs from the dataplane", in)
 		}
+	}
+}
+
+// TestEntriesAllocation: deriving a record's entries again (each delete,
+// move and State of a child SA) allocates its policies and selector
+// prefixes, not a copy of its two SAs: measured 544 octets a call, 1,120
+// when the SAs came back in a slice.
+func TestEntriesAllocation(t *testing.T) {
+	p := NewProgrammer(ProgrammerOptions{Dataplane: dataplane.NewFake()})
+	if err := p.InstallChild(testChild(0x1001, 0x2001)); err != nil {
+		t.Fatal(err)
+	}
+	ch := p.children[0x1001]
+	const n = 1000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		sas, pols := ch.entries()
+		if sas[0].SPI != 0x1001 || len(pols) != 3 {
+			t.Fatalf("entries: SPI %08x, %d policies", sas[0].SPI, len(pols))
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("%d octets a call", per)
+	if per > 800 {
+		t.Errorf("entries allocates %d octets a call, want at most 800", per)
 	}
 }

@@ -146,13 +146,14 @@ func (ch *child) entries() ([2]dataplane.SA, []dataplane.Policy) {
 	if !ch.isSA() {
 		return [2]dataplane.SA{}, ch.pols
 	}
-	sas, pols, err := ChildEntries(ch.c, ch.re.rk.opts, ch.re.id)
+	var sas [2]dataplane.SA
+	pols, err := childEntries(ch.c, ch.re.rk.opts, ch.re.id, &sas)
 	if err != nil {
 		// Unreachable: the install derived them from the same input.
 		panic(fmt.Sprintf("childsa: entries of installed child SA %08x: %v", ch.c.InSPI, err))
 	}
 	sas[1].OSeq = ch.oseq
-	return [2]dataplane.SA{sas[0], sas[1]}, pols
+	return sas, pols
 }
 
 // policies returns ch's policies (entries).
@@ -440,9 +441,22 @@ func tsString(ts []ipsec.TrafficSelector) string {
 // ChildEntries translates a child SA into its SAs (in, out) and policies
 // with the given options and reqid; see Programmer.
 func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.SA, []dataplane.Policy, error) {
+	var sas [2]dataplane.SA
+	pols, err := childEntries(c, o, reqID, &sas)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sas[:], pols, nil
+}
+
+// childEntries is ChildEntries writing the SAs (in, out) into sas: the
+// Programmer derives a record's entries again for each delete, move and
+// State, and an array of the caller's saves a copy of both SAs (560
+// octets) each time.
+func childEntries(c engine.ChildSA, o ChildOptions, reqID uint32, sas *[2]dataplane.SA) ([]dataplane.Policy, error) {
 	local, remote := c.Local.Addr(), c.Remote.Addr()
 	if !local.IsValid() || !remote.IsValid() || local.Is4() != remote.Is4() {
-		return nil, nil, errors.New("dataplane: child SA without outer addresses of one family")
+		return nil, errors.New("dataplane: child SA without outer addresses of one family")
 	}
 	mode := dataplane.Tunnel
 	if c.Mode == config.ModeTransport {
@@ -515,16 +529,17 @@ func ChildEntries(c engine.ChildSA, o ChildOptions, reqID uint32) ([]dataplane.S
 		}
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(pols) == 0 {
-		return nil, nil, errors.New("dataplane: child SA traffic selectors give no policy")
+		return nil, errors.New("dataplane: child SA traffic selectors give no policy")
 	}
 	// In and fwd before out: receive before sending.
 	slices.SortStableFunc(pols, func(x, y dataplane.Policy) int {
 		return boolRank(x.Dir == dataplane.Out) - boolRank(y.Dir == dataplane.Out)
 	})
-	return []dataplane.SA{in, out}, pols, nil
+	sas[0], sas[1] = in, out
+	return pols, nil
 }
 
 // selectorPairs calls fn with each policy selector of the traffic
