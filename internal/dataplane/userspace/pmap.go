@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
-	"unsafe"
 
 	"secgw/internal/dataplane"
 )
@@ -17,7 +16,7 @@ import (
 // hashes agree on all 64 bits share a collision node at the bottom.
 //
 // An update copies the nodes on the path to its entry (about log32 n of
-// them, each at most 32 slots of 8 octets) and shares every other node with the map
+// them, each at most 32 slots) and shares every other node with the map
 // it came from, which stays valid and unchanged: a reader that loaded a
 // version of the tables keeps a consistent view without locks while the
 // writer builds the next one. Updates made under one edit token change
@@ -34,22 +33,19 @@ type pmap[K comparable, V any] struct {
 
 // pnode is one node of a pmap. Nodes reachable from a published table
 // are never changed.
-//
-// A slot is one pointer, to a child node or to an entry, and subs tells
-// which: 8 octets a slot rather than 16 for a pair of typed pointers
-// with one of them nil. An update copies the slots of every node on its
-// path, and each index of the userspace tables is one map: this halves
-// what an install or a delete copies (the garbage of a rekey) and the
-// slots every entry costs.
 type pnode[K comparable, V any] struct {
 	bitmap uint32 // the digits with a slot; 0 in a collision node
-	subs   uint32 // of those, the digits whose slot is a child node
-	// slots, in digit order, hold a *pnode[K, V] for a digit in subs and
-	// a *pentry[K, V] otherwise (every slot of a collision node).
-	slots []unsafe.Pointer
+	slots  []pslot[K, V]
 	// edit is the token of the batch that created the node: that batch
 	// may change it in place.
 	edit *edit
+}
+
+// pslot is a child node or one entry. Entries sit behind a pointer so
+// that a node is small to copy (16 octets a slot, whatever K and V).
+type pslot[K comparable, V any] struct {
+	sub *pnode[K, V]
+	e   *pentry[K, V]
 }
 
 // pentry is one key and value; never changed once in a node (a new value
@@ -59,12 +55,6 @@ type pentry[K comparable, V any] struct {
 	key  K
 	val  V
 }
-
-// entryAt is the entry in slot i (not a child node).
-func (n *pnode[K, V]) entryAt(i int) *pentry[K, V] { return (*pentry[K, V])(n.slots[i]) }
-
-// subAt is the child node in slot i (its digit is in subs).
-func (n *pnode[K, V]) subAt(i int) *pnode[K, V] { return (*pnode[K, V])(n.slots[i]) }
 
 // edit is the token of one batch of updates (one Apply), compared by
 // address (it must not be of size zero: such pointers may all be equal).
@@ -95,7 +85,7 @@ func (m *pmap[K, V]) get(k K) (V, bool) {
 	for shift := uint(0); n != nil; shift += pbits {
 		if shift >= 64 {
 			for i := range n.slots {
-				if e := n.entryAt(i); e.key == k {
+				if e := n.slots[i].e; e.key == k {
 					return e.val, true
 				}
 			}
@@ -105,13 +95,13 @@ func (m *pmap[K, V]) get(k K) (V, bool) {
 		if n.bitmap&bit == 0 {
 			break
 		}
-		i := bits.OnesCount32(n.bitmap & (bit - 1))
-		if n.subs&bit != 0 {
-			n = n.subAt(i)
+		s := &n.slots[bits.OnesCount32(n.bitmap&(bit-1))]
+		if s.sub != nil {
+			n = s.sub
 			continue
 		}
-		if e := n.entryAt(i); e.hash == h && e.key == k {
-			return e.val, true
+		if s.e.hash == h && s.e.key == k {
+			return s.e.val, true
 		}
 		break
 	}
@@ -148,15 +138,13 @@ func (n *pnode[K, V]) walk(yield func(K, V) bool) bool {
 	if n == nil {
 		return true
 	}
-	rest := n.bitmap // 0 in a collision node: every slot an entry
 	for i := range n.slots {
-		bit := rest & -rest
-		rest &^= bit
-		if n.subs&bit != 0 {
-			if !n.subAt(i).walk(yield) {
+		s := &n.slots[i]
+		if s.sub != nil {
+			if !s.sub.walk(yield) {
 				return false
 			}
-		} else if e := n.entryAt(i); !yield(e.key, e.val) {
+		} else if !yield(s.e.key, s.e.val) {
 			return false
 		}
 	}
@@ -170,7 +158,7 @@ func (n *pnode[K, V]) own(e *edit, extra int) *pnode[K, V] {
 		return n
 	}
 	e.copied += len(n.slots)
-	c := &pnode[K, V]{bitmap: n.bitmap, subs: n.subs, edit: e, slots: make([]unsafe.Pointer, len(n.slots), len(n.slots)+extra)}
+	c := &pnode[K, V]{bitmap: n.bitmap, edit: e, slots: make([]pslot[K, V], len(n.slots), len(n.slots)+extra)}
 	copy(c.slots, n.slots)
 	return c
 }
@@ -178,22 +166,22 @@ func (n *pnode[K, V]) own(e *edit, extra int) *pnode[K, V] {
 // set returns n with k mapped to v; shift is the hash bit n's digit starts
 // at. n may be nil.
 func (n *pnode[K, V]) set(e *edit, shift uint, h uint64, k K, v V, added *bool) *pnode[K, V] {
-	leaf := &pentry[K, V]{hash: h, key: k, val: v}
+	leaf := pslot[K, V]{e: &pentry[K, V]{hash: h, key: k, val: v}}
 	if n == nil {
 		*added = true
 		return leafNode(e, shift, leaf)
 	}
 	if shift >= 64 {
 		for i := range n.slots {
-			if n.entryAt(i).key == k {
+			if n.slots[i].e.key == k {
 				c := n.own(e, 0)
-				c.slots[i] = unsafe.Pointer(leaf)
+				c.slots[i] = leaf
 				return c
 			}
 		}
 		*added = true
 		c := n.own(e, 1)
-		c.slots = append(c.slots, unsafe.Pointer(leaf))
+		c.slots = append(c.slots, leaf)
 		return c
 	}
 	bit := uint32(1) << (h >> shift & pmask)
@@ -201,40 +189,40 @@ func (n *pnode[K, V]) set(e *edit, shift uint, h uint64, k K, v V, added *bool) 
 	if n.bitmap&bit == 0 {
 		*added = true
 		c := n.own(e, 1)
-		c.slots = slices.Insert(c.slots, i, unsafe.Pointer(leaf))
+		c.slots = slices.Insert(c.slots, i, leaf)
 		c.bitmap |= bit
 		return c
 	}
-	if n.subs&bit != 0 {
-		old := n.subAt(i)
-		sub := old.set(e, shift+pbits, h, k, v, added)
-		if sub == old {
+	s := &n.slots[i]
+	switch {
+	case s.sub != nil:
+		sub := s.sub.set(e, shift+pbits, h, k, v, added)
+		if sub == s.sub {
 			return n // changed in place
 		}
 		c := n.own(e, 0)
-		c.slots[i] = unsafe.Pointer(sub)
+		c.slots[i].sub = sub
 		return c
-	}
-	if s := n.entryAt(i); s.hash != h || s.key != k {
+	case s.e.hash == h && s.e.key == k:
+		c := n.own(e, 0)
+		c.slots[i] = leaf
+		return c
+	default:
 		// Two entries share this digit: both go one level down.
-		sub := leafNode(e, shift+pbits, s)
+		sub := leafNode(e, shift+pbits, *s)
 		sub = sub.set(e, shift+pbits, h, k, v, added)
 		c := n.own(e, 0)
-		c.slots[i] = unsafe.Pointer(sub)
-		c.subs |= bit
+		c.slots[i] = pslot[K, V]{sub: sub}
 		return c
 	}
-	c := n.own(e, 0)
-	c.slots[i] = unsafe.Pointer(leaf)
-	return c
 }
 
 // leafNode returns a new node, whose digit starts at shift, holding the
 // one entry leaf.
-func leafNode[K comparable, V any](e *edit, shift uint, leaf *pentry[K, V]) *pnode[K, V] {
-	c := &pnode[K, V]{slots: []unsafe.Pointer{unsafe.Pointer(leaf)}, edit: e}
+func leafNode[K comparable, V any](e *edit, shift uint, leaf pslot[K, V]) *pnode[K, V] {
+	c := &pnode[K, V]{slots: []pslot[K, V]{leaf}, edit: e}
 	if shift < 64 {
-		c.bitmap = 1 << (leaf.hash >> shift & pmask)
+		c.bitmap = 1 << (leaf.e.hash >> shift & pmask)
 	}
 	return c
 }
@@ -248,7 +236,7 @@ func (n *pnode[K, V]) del(e *edit, shift uint, h uint64, k K, removed *bool) *pn
 	}
 	if shift >= 64 {
 		for i := range n.slots {
-			if n.entryAt(i).key == k {
+			if n.slots[i].e.key == k {
 				*removed = true
 				if len(n.slots) == 1 {
 					return nil
@@ -265,8 +253,9 @@ func (n *pnode[K, V]) del(e *edit, shift uint, h uint64, k K, removed *bool) *pn
 		return n
 	}
 	i := bits.OnesCount32(n.bitmap & (bit - 1))
-	if n.subs&bit == 0 {
-		if s := n.entryAt(i); s.hash != h || s.key != k {
+	s := &n.slots[i]
+	if s.sub == nil {
+		if s.e.hash != h || s.e.key != k {
 			return n
 		}
 		*removed = true
@@ -278,8 +267,7 @@ func (n *pnode[K, V]) del(e *edit, shift uint, h uint64, k K, removed *bool) *pn
 		c.bitmap &^= bit
 		return c
 	}
-	old := n.subAt(i)
-	sub := old.del(e, shift+pbits, h, k, removed)
+	sub := s.sub.del(e, shift+pbits, h, k, removed)
 	if !*removed {
 		return n
 	}
@@ -291,19 +279,16 @@ func (n *pnode[K, V]) del(e *edit, shift uint, h uint64, k K, removed *bool) *pn
 		c := n.own(e, 0)
 		c.slots = slices.Delete(c.slots, i, i+1)
 		c.bitmap &^= bit
-		c.subs &^= bit
 		return c
-	case len(sub.slots) == 1 && sub.subs == 0:
-		// One entry left below: it moves up into this slot.
+	case len(sub.slots) == 1 && sub.slots[0].sub == nil:
 		c := n.own(e, 0)
 		c.slots[i] = sub.slots[0]
-		c.subs &^= bit
 		return c
-	case sub == old:
+	case sub == s.sub:
 		return n // changed in place
 	default:
 		c := n.own(e, 0)
-		c.slots[i] = unsafe.Pointer(sub)
+		c.slots[i].sub = sub
 		return c
 	}
 }
