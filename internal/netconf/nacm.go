@@ -230,7 +230,7 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 		module := srv.nodeModule(e.Path)
 		for _, o := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
 			if want&o != 0 && a.Data(module, steps, o, secret) != nacm.Permit {
-				return accessDenied(s, "write "+e.Path[len(e.Path)-1].Name, e.Path)
+				return srv.deniedWrite(s, "write "+e.Path[len(e.Path)-1].Name, e.Path)
 			}
 		}
 		if !configured || want&nacm.Delete == 0 || a.Uniform(module, steps, nacm.Delete) {
@@ -254,7 +254,7 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 		if !srv.checkBelow(a, schema.Node{V: n.V, B: n.B}, e.Path, keep) {
 			// The node named is the edit's own: the one below that is
 			// denied may be one the session may not even read.
-			return accessDenied(s, "delete "+e.Path[len(e.Path)-1].Name+" with what it holds", e.Path)
+			return srv.deniedWrite(s, "delete "+e.Path[len(e.Path)-1].Name+" with what it holds", e.Path)
 		}
 	}
 	return nil
@@ -414,8 +414,33 @@ func (srv *Server) checkWriteAll(s *transport.Session) error {
 	u := nacmUser(s)
 	for _, o := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
 		if p.Data(u, "*", nil, o, true) != nacm.Permit {
-			return accessDenied(s, "replace the whole configuration", nil)
+			return srv.deniedWrite(s, "replace the whole configuration", nil)
 		}
 	}
 	return nil
+}
+
+// deniedWrite is accessDenied for a request to alter a datastore,
+// counted as RFC 8341's denied-data-writes.
+func (srv *Server) deniedWrite(s *transport.Session, what string, path schema.DataPath) error {
+	srv.denied.writes.Add(1)
+	return accessDenied(s, what, path)
+}
+
+// nacmState adds RFC 8341's counters of denials to state (a new tree
+// when nil) under /aaa/nacm.
+func (srv *Server) nacmState(state *generated.Device) *generated.Device {
+	if state == nil {
+		state = &generated.Device{}
+	}
+	if state.Aaa == nil {
+		state.Aaa = &generated.SecgwAaa_Aaa{}
+	}
+	if state.Aaa.Nacm == nil {
+		state.Aaa.Nacm = &generated.SecgwAaa_Aaa_Nacm{}
+	}
+	ops, writes, notifs := srv.denied.ops.Load(), srv.denied.writes.Load(), srv.denied.notifications.Load()
+	n := state.Aaa.Nacm
+	n.DeniedOperations, n.DeniedDataWrites, n.DeniedNotifications = &ops, &writes, &notifs
+	return state
 }

@@ -22,6 +22,7 @@ func (srv *Server) HandleRPC(ctx context.Context, s *transport.Session, rpc *tra
 	op := rpc.Operation
 	// RFC 8341 §3.4.4: every operation is checked before it runs.
 	if srv.policy().Exec(nacmUser(s), srv.moduleOf(op.Space), op.Local, false) != nacm.Permit {
+		srv.denied.ops.Add(1)
 		return srv.rpcError(accessDenied(s, "run "+op.Local, nil))
 	}
 	var reply []byte
@@ -444,6 +445,9 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 			req.Wants = subtreeWants(opts.Filter)
 		}
 		state = srv.cfg.State(req)
+	}
+	if withState {
+		state = srv.nacmState(state)
 	}
 	var tree *generated.Device
 	if ds == datastore.Startup {

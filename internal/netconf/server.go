@@ -76,6 +76,10 @@ type Server struct {
 	// nacm is the access control of running's /aaa/nacm (nil: the
 	// predefined groups alone), swapped by the aaa subscriber's Apply.
 	nacm atomic.Pointer[nacm.Policy]
+	// denied counts the requests and notifications NACM denied (RFC
+	// 8341's denied-operations, denied-data-writes and
+	// denied-notifications, in <get>).
+	denied struct{ ops, writes, notifications atomic.Uint32 }
 	// modules maps each namespace of the schema to its module, for
 	// the module-name of RFC 8341 rules.
 	modules map[string]string
@@ -127,7 +131,11 @@ func New(cfg Config) (*Server, error) {
 	srv := &Server{cfg: cfg, codec: codec, log: cfg.Logger, libraryID: libraryID(cfg.Schema)}
 	srv.modules = srv.moduleNames()
 	srv.events.allow = func(s *transport.Session, module, name string) bool {
-		return srv.policy().Notify(nacmUser(s), module, name) == nacm.Permit
+		if srv.policy().Notify(nacmUser(s), module, name) == nacm.Permit {
+			return true
+		}
+		srv.denied.notifications.Add(1)
+		return false
 	}
 	if srv.log == nil {
 		srv.log = slog.Default()
