@@ -25,6 +25,8 @@ import (
 // monitorPolicy is the vpn-monitor of one security policy.
 type monitorPolicy struct {
 	cfg vpnmon.Config
+	// vpn is the VPN of the security policy.
+	vpn string
 	// down: action down, the routes of a child SA found down are
 	// withdrawn (Options.OnMonitorRoutes) rather than the child SA
 	// restarted.
@@ -172,7 +174,7 @@ func (s *Service) vpnMonitors(out map[string]monitorPolicy, vname string, vpn *g
 		out[pname] = monitorPolicy{cfg: vpnmon.Config{Src: src.Unmap(), Dst: dst.Unmap(),
 			Interval:  time.Duration(vm.GetInterval()) * time.Second,
 			Threshold: int(vm.GetThreshold()), Optimized: vm.GetOptimized(), Dev: dev, Verify: verify},
-			down: down, verify: verify}
+			vpn: vname, down: down, verify: verify}
 	}
 	return nil
 }
@@ -226,29 +228,37 @@ func (v *vpnMonitor) sync(now time.Time) {
 	seen := map[vpnmon.Key]engine.ChildSA{}
 	noDst := map[vpnmon.Key]bool{}
 	if len(policies) > 0 {
-		for _, sa := range v.s.eng.Snapshot(false) {
-			for _, c := range sa.Children {
-				p, ok := policies[c.Policy]
-				if !ok || c.State != "installed" {
+		// Only the SAs of the VPNs whose policies are monitored are
+		// read (the engine's index of SAs by VPN), not every SA.
+		var vpns []string
+		named := map[string]bool{}
+		for _, p := range policies {
+			if !named[p.vpn] {
+				named[p.vpn] = true
+				vpns = append(vpns, p.vpn)
+			}
+		}
+		for _, c := range v.s.eng.InstalledChildren(vpns) {
+			p, ok := policies[c.Policy]
+			if !ok {
+				continue
+			}
+			k := vpnmon.Key(c.UniqueID)
+			cfg := p.cfg
+			if !cfg.Dst.IsValid() {
+				dst, ok := peerInner(c.ChildSA, cfg.Src)
+				if !ok {
+					noDst[k] = true
+					if !v.noDst[k] {
+						v.s.log.Warn("VPN monitor: no destination-ip and the child SA's remote selector is not one address: not monitored",
+							"vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID)
+					}
 					continue
 				}
-				k := vpnmon.Key(c.UniqueID)
-				cfg := p.cfg
-				if !cfg.Dst.IsValid() {
-					dst, ok := peerInner(c.ChildSA, cfg.Src)
-					if !ok {
-						noDst[k] = true
-						if !v.noDst[k] {
-							v.s.log.Warn("VPN monitor: no destination-ip and the child SA's remote selector is not one address: not monitored",
-								"vpn", c.VPN, "policy", c.Policy, "unique-id", c.UniqueID)
-						}
-						continue
-					}
-					cfg.Dst = dst
-				}
-				seen[k] = c.ChildSA
-				v.m.Set(k, cfg, now)
+				cfg.Dst = dst
 			}
+			seen[k] = c.ChildSA
+			v.m.Set(k, cfg, now)
 		}
 	}
 	v.mu.Lock()
