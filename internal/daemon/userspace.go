@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/vishvananda/netlink"
-
 	"secgw/internal/dataplane"
 	"secgw/internal/dataplane/userspace"
 	"secgw/internal/edge"
@@ -49,27 +47,9 @@ func (d *Daemon) openUserspace() (dataplane.Dataplane, error) {
 	if name == "" {
 		name = DefaultTUN
 	}
-	devs, err := edge.CreateOffloadTUN(name, tunQueues)
+	devs, err := openTUN(name)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: userspace dataplane: %w", err)
-	}
-	link, err := netlink.LinkByName(name)
-	if err == nil {
-		err = netlink.LinkSetMTU(link, tunMTU)
-	}
-	if err == nil {
-		// A TUN device starts with txqueuelen 500; a burst of TCP
-		// super-segments overruns it.
-		err = netlink.LinkSetTxQLen(link, 1000)
-	}
-	if err == nil {
-		err = netlink.LinkSetUp(link)
-	}
-	if err != nil {
-		for _, dev := range devs {
-			dev.Close()
-		}
-		return nil, fmt.Errorf("daemon: userspace dataplane: %s: %w", name, err)
 	}
 	// Decrypted packets come out of the TUN with sources that are routed
 	// into it: strict reverse-path filtering would drop them.

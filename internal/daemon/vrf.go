@@ -357,7 +357,7 @@ func (in *vrfInstance) openRouting(dir, tun string, logger *slog.Logger) error {
 }
 
 // openTUN creates and sets up the userspace dataplane's TUN device in
-// the calling thread's namespace (openUserspace's steps).
+// the calling thread's namespace (vrf main's and every other vrf's).
 func openTUN(name string) ([]edge.Device, error) {
 	devs, err := edge.CreateOffloadTUN(name, tunQueues)
 	if err != nil {
@@ -368,6 +368,8 @@ func openTUN(name string) ([]edge.Device, error) {
 		err = netlink.LinkSetMTU(link, tunMTU)
 	}
 	if err == nil {
+		// A TUN device starts with txqueuelen 500; a burst of TCP
+		// super-segments overruns it.
 		err = netlink.LinkSetTxQLen(link, 1000)
 	}
 	if err == nil {

@@ -80,14 +80,7 @@ func TestVerifyPath(t *testing.T) {
 	if _, err := a.eng.InitiateChild("net"); err != nil {
 		t.Fatal(err)
 	}
-	state := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) {
-		for _, sa := range a.State(false).IkeSa {
-			for u, c := range sa.ChildSa {
-				return u, c.VpnMonitor
-			}
-		}
-		return 0, 0
-	}
+	state := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) { return childMonitor(a) }
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {

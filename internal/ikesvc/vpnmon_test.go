@@ -94,14 +94,7 @@ func TestVPNMonitorRestart(t *testing.T) {
 	if _, err := a.eng.InitiateChild("net"); err != nil {
 		t.Fatal(err)
 	}
-	monitorOf := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) {
-		for _, sa := range a.State(false).IkeSa {
-			for uid, c := range sa.ChildSa {
-				return uid, c.VpnMonitor
-			}
-		}
-		return 0, 0
-	}
+	monitorOf := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) { return childMonitor(a) }
 	waitLong := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
@@ -236,14 +229,7 @@ func TestVPNMonitorActionDown(t *testing.T) {
 	if _, err := a.eng.InitiateChild("net"); err != nil {
 		t.Fatal(err)
 	}
-	state := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) {
-		for _, sa := range a.State(false).IkeSa {
-			for u, c := range sa.ChildSa {
-				return u, c.VpnMonitor
-			}
-		}
-		return 0, 0
-	}
+	state := func() (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) { return childMonitor(a) }
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
@@ -345,4 +331,15 @@ func TestVPNMonitorPeerInner(t *testing.T) {
 			}
 		})
 	}
+}
+
+// childMonitor is the unique-id and vpn-monitor state of s's first child
+// SA (0, 0 without one).
+func childMonitor(s *Service) (uint32, generated.E_SecgwVrf_Vrf_Ike_IkeSa_ChildSa_VpnMonitor) {
+	for _, sa := range s.State(false).IkeSa {
+		for uid, c := range sa.ChildSa {
+			return uid, c.VpnMonitor
+		}
+	}
+	return 0, 0
 }

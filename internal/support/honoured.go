@@ -181,7 +181,7 @@ func Honoured() []Honour {
 		{"/vrf/ike/vpn/security-policy/vpn-monitor/action", "TestVPNMonitorActionDown", "internal/ikesvc/vpnmon_test.go"},
 		{"/vrf/ike/vpn/security-policy/vpn-monitor/verify-path", "TestVerifyPathWithCharon", "test/gateway/verifypath_test.go"},
 		{"/vrf/ike/vpn/security-policy/inject-routes/next-hop", "TestResolveRoutes", "internal/ike/resolve/routes_test.go"},
-		{"/vrf/ike/vpn/security-policy/inject-routes/table", "TestResolveRoutes", "internal/ike/resolve/routes_test.go"},
+		{"/vrf/ike/vpn/security-policy/inject-routes/table", "TestInjectVRFGolden", "internal/routes/vrf_test.go"},
 		{"/vrf/ike/vpn/security-policy/inject-routes/vrf", "TestInjectRoutesOtherVRF", "internal/daemon/vrfroutes_test.go"},
 		{"/vrf/ike/vpn/security-policy/inject-routes/l3vrf", "TestInjectVRFGolden", "internal/routes/vrf_test.go"},
 		{"/vrf/ike/vpn/security-policy/local-ts/port", "", ""},
