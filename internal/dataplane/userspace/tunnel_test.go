@@ -233,6 +233,9 @@ func TestNonESP(t *testing.T) {
 	ike := append([]byte{0, 0, 0, 0}, bytes.Repeat([]byte{0x21}, wire.HeaderLen)...)
 	from, to := netip.AddrPortFrom(gwA, 4500), netip.AddrPortFrom(gwB, 4500)
 	tw.bindB.Deliver(from, to, []byte{0xff})
+	// Several readers share the Bind: the keepalive is counted before the
+	// IKE datagram goes out, so the two cannot overtake each other.
+	waitFor(t, "keepalive counted", func() bool { return tw.b.Stats().Keepalive == 1 })
 	tw.bindB.Deliver(from, to, ike)
 	<-done
 	if !bytes.Equal(got, ike) {
