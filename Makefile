@@ -40,7 +40,7 @@ install: binaries
 		$(DESTDIR)$(PREFIX)/share/doc/secgw $(DESTDIR)$(SYSCONFDIR)/default
 	install -m 0755 $(BINDIR)/secgwd $(DESTDIR)$(PREFIX)/sbin/secgwd
 	install -m 0755 $(BINDIR)/secgw $(DESTDIR)$(PREFIX)/bin/secgw
-	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|/etc/default/secgwd|$(SYSCONFDIR)/default/secgwd|' cmd/secgwd/packaging/secgwd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/secgwd.service
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|file:///usr/share/doc/secgw|file://$(PREFIX)/share/doc/secgw|' -e 's|/etc/default/secgwd|$(SYSCONFDIR)/default/secgwd|' cmd/secgwd/packaging/secgwd.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/secgwd.service
 	install -m 0644 cmd/secgwd/packaging/secgwd.default $(DESTDIR)$(SYSCONFDIR)/default/secgwd
 	$(BINDIR)/secgw -completion bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/secgw
 	install -m 0644 yang/*.yang $(DESTDIR)$(PREFIX)/share/secgw/yang/
