@@ -231,6 +231,13 @@ func (c *CLI) childDetails(b *strings.Builder, ch *generated.SecgwVrf_Vrf_Ike_Ik
 		}
 		b.WriteByte('\n')
 		fmt.Fprintf(b, "    in  %s, %d bytes, %d packets\n", str(ch.SpiIn), u64(ch.BytesIn), u64(ch.PacketsIn))
+		// The inbound drops only when there are some: the guide's
+		// layout (swanctl's, which has no such line) stays as it is for
+		// a healthy SA, and a line appears when the SA is attacked or
+		// the path corrupts packets.
+		if replay, integ := u64(ch.ReplayErrorsIn), u64(ch.IntegrityErrorsIn); replay != 0 || integ != 0 {
+			fmt.Fprintf(b, "    in  errors %d replay, %d integrity\n", replay, integ)
+		}
 		fmt.Fprintf(b, "    out %s, %d bytes, %d packets\n", str(ch.SpiOut), u64(ch.BytesOut), u64(ch.PacketsOut))
 		if keys {
 			for _, k := range []struct {

@@ -198,13 +198,21 @@ func (d *Daemon) openDataplane() (dataplane.Dataplane, error) {
 	return nil, fmt.Errorf("daemon: unknown dataplane %q (auto, kernel, userspace, fake)", d.cfg.Dataplane)
 }
 
-// childCounters reads a child SA's counters from the dataplane.
+// childCounters reads a child SA's counters from vrf main's dataplane.
 func (d *Daemon) childCounters(c engine.ChildSA) (in, out ikesvc.Counters) {
+	return childCountersOf(d.dataplane, c)
+}
+
+// childCountersOf reads a child SA's counters from dp: the same figures
+// feed the child-sa state leaves (bytes-in ... integrity-errors-in), the
+// metrics, which read that state, and the flush replies. An SA the
+// dataplane does not know reads as zero.
+func childCountersOf(dp dataplane.Dataplane, c engine.ChildSA) (in, out ikesvc.Counters) {
 	ctx := context.Background()
-	if k, err := d.dataplane.Counters(ctx, dataplane.SAKey{Dst: c.Local.Addr(), SPI: c.InSPI}); err == nil {
-		in = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
+	if k, err := dp.Counters(ctx, dataplane.SAKey{Dst: c.Local.Addr(), SPI: c.InSPI}); err == nil {
+		in = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets, ReplayErrors: k.ReplayDrops, IntegrityErrors: k.AuthDrops}
 	}
-	if k, err := d.dataplane.Counters(ctx, dataplane.SAKey{Dst: c.Remote.Addr(), SPI: c.OutSPI}); err == nil {
+	if k, err := dp.Counters(ctx, dataplane.SAKey{Dst: c.Remote.Addr(), SPI: c.OutSPI}); err == nil {
 		out = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
 	}
 	return in, out

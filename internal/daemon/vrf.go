@@ -398,14 +398,7 @@ func (in *vrfInstance) onESP(local, remote netip.AddrPort, data []byte) {
 
 // counters is Daemon.childCounters for the instance's dataplane.
 func (in *vrfInstance) counters(c engine.ChildSA) (i, o ikesvc.Counters) {
-	ctx := context.Background()
-	if k, err := in.dp.Counters(ctx, dataplane.SAKey{Dst: c.Local.Addr(), SPI: c.InSPI}); err == nil {
-		i = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
-	}
-	if k, err := in.dp.Counters(ctx, dataplane.SAKey{Dst: c.Remote.Addr(), SPI: c.OutSPI}); err == nil {
-		o = ikesvc.Counters{Bytes: k.Bytes, Packets: k.Packets}
-	}
-	return i, o
+	return childCountersOf(in.dp, c)
 }
 
 // close stops the instance: engine and sockets, dataplane (its TUN),

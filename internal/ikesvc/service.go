@@ -164,8 +164,15 @@ type ClearDataplane interface {
 	SetClearPolicies(list []config.ClearPolicy) error
 }
 
-// Counters are the bytes and packets of one direction of a child SA.
-type Counters struct{ Bytes, Packets uint64 }
+// Counters are the bytes and packets of one direction of a child SA and,
+// inbound, the packets its anti-replay and integrity checks dropped.
+type Counters struct {
+	Bytes, Packets uint64
+	// ReplayErrors and IntegrityErrors count the packets the dataplane
+	// dropped by the anti-replay check and the ICV check (RFC 4303
+	// §3.4.3, §3.4.4): inbound SAs only, zero for an outbound one.
+	ReplayErrors, IntegrityErrors uint64
+}
 
 // Service is the IKE subsystem. Its methods are safe for concurrent use.
 type Service struct {

@@ -44,6 +44,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 			if s.o.Counters != nil {
 				in, out := s.o.Counters(c.ChildSA)
 				cs.BytesIn, cs.PacketsIn, cs.BytesOut, cs.PacketsOut = &in.Bytes, &in.Packets, &out.Bytes, &out.Packets
+				cs.ReplayErrorsIn, cs.IntegrityErrorsIn = &in.ReplayErrors, &in.IntegrityErrors
 			}
 			cs.VpnMonitor = s.mon.monitorState(c.UniqueID) // vpnmon.go
 			e.ChildSa[c.UniqueID] = cs

@@ -138,6 +138,7 @@ var (
 	dHASplit      = desc("ha_split_brains_total", "Times both HA nodes were found active with the link up.")
 	dTunnelBytes  = desc("child_sa_bytes_total", "Bytes of one child SA (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "direction")
 	dTunnelPacket = desc("child_sa_packets_total", "Packets of one child SA (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "direction")
+	dTunnelDrops  = desc("child_sa_drops_total", "Inbound packets of one child SA dropped by the anti-replay check (cause replay) or the integrity check (cause auth_failure): the child-sa replay-errors-in and integrity-errors-in (per-tunnel).", "vpn", "policy", "unique_id", "spi_in", "spi_out", "cause")
 )
 
 // Describe implements prometheus.Collector.
@@ -151,6 +152,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.perTunnel {
 		ch <- dTunnelBytes
 		ch <- dTunnelPacket
+		ch <- dTunnelDrops
 	}
 }
 
@@ -243,6 +245,9 @@ func (c *Collector) collectState(vrf string, ike *generated.SecgwVrf_Vrf_Ike, ga
 				counter(dTunnelBytes, float64(v[1]), append(l, "out")...)
 				counter(dTunnelPacket, float64(v[2]), append(l, "in")...)
 				counter(dTunnelPacket, float64(v[3]), append(l, "out")...)
+				// The causes of esp_drops_total, for one SA.
+				counter(dTunnelDrops, float64(u64(cs.ReplayErrorsIn)), append(l, "replay")...)
+				counter(dTunnelDrops, float64(u64(cs.IntegrityErrorsIn)), append(l, "auth_failure")...)
 			}
 		}
 	}

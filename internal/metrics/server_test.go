@@ -40,6 +40,7 @@ func state() *generated.SecgwVrf_Vrf_Ike {
 				UniqueId: ptr.To(uint32(2)), Name: ptr.To("sp1"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
 				SpiIn: ptr.To("c0000001"), SpiOut: ptr.To("c0000002"),
 				BytesIn: ptr.To(uint64(1000)), BytesOut: ptr.To(uint64(2000)), PacketsIn: ptr.To(uint64(10)), PacketsOut: ptr.To(uint64(20)),
+				ReplayErrorsIn: ptr.To(uint64(3)), IntegrityErrorsIn: ptr.To(uint64(1)),
 			}},
 		}},
 		Ha: &generated.SecgwVrf_Vrf_Ike_Ha{State: &generated.SecgwVrf_Vrf_Ike_Ha_State{
@@ -143,13 +144,33 @@ func TestExposition(t *testing.T) {
 	}
 }
 
-// TestServerPerTunnel: per-tunnel adds the child SA's own series.
+// TestServerPerTunnel: per-tunnel adds each child SA's own series, its
+// replay and integrity drops (replay-errors-in, integrity-errors-in)
+// included: sp1's, not sp2's.
 func TestServerPerTunnel(t *testing.T) {
 	s := serve(t, Config{PerTunnel: true})
 	_, body := get(t, http.DefaultClient, "http://"+s.Addr().String()+"/metrics", "", "")
 	want := `secgw_child_sa_bytes_total{direction="in",policy="sp1",spi_in="c0000001",spi_out="c0000002",unique_id="2",vpn="hq",vrf="main"} 1000`
 	if !strings.Contains(body, want+"\n") {
 		t.Errorf("exposition lacks %s", want)
+	}
+
+	st := state()
+	st.IkeSa[1].ChildSa[4] = &generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{
+		UniqueId: ptr.To(uint32(4)), Name: ptr.To("sp2"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_installed,
+		SpiIn: ptr.To("c0000003"), SpiOut: ptr.To("c0000004"),
+		ReplayErrorsIn: ptr.To(uint64(0)), IntegrityErrorsIn: ptr.To(uint64(0)),
+	}
+	body = collectText(t, NewCollector(Sources{VRF: "main", State: func() *generated.SecgwVrf_Vrf_Ike { return st }}, true))
+	for _, want := range []string{
+		`secgw_child_sa_drops_total{cause="replay",policy="sp1",spi_in="c0000001",spi_out="c0000002",unique_id="2",vpn="hq",vrf="main"} 3`,
+		`secgw_child_sa_drops_total{cause="auth_failure",policy="sp1",spi_in="c0000001",spi_out="c0000002",unique_id="2",vpn="hq",vrf="main"} 1`,
+		`secgw_child_sa_drops_total{cause="replay",policy="sp2",spi_in="c0000003",spi_out="c0000004",unique_id="4",vpn="hq",vrf="main"} 0`,
+		`secgw_child_sa_drops_total{cause="auth_failure",policy="sp2",spi_in="c0000003",spi_out="c0000004",unique_id="4",vpn="hq",vrf="main"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("exposition lacks %s", want)
+		}
 	}
 }
 
