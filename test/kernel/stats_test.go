@@ -105,6 +105,20 @@ func TestKernelESPErrorCounters(t *testing.T) {
 	if err != nil || !delta(k) {
 		t.Errorf("B's inbound SA: %+v %v, want a replay and an integrity drop", k, err)
 	}
+	// Exactly those, and on that SA only: these per-SA figures are what
+	// secgwd's child-sa replay-errors-in and integrity-errors-in read
+	// (daemon childCountersOf).
+	if k.ReplayDrops != 1 || k.AuthDrops != 1 {
+		t.Errorf("B's inbound SA: %d replay and %d integrity drops, want 1 and 1 (one replayed, one corrupted packet)", k.ReplayDrops, k.AuthDrops)
+	}
+	for _, o := range []struct {
+		who string
+		s   *side
+	}{{"B's outbound SA", b}, {"A's inbound SA", a}} {
+		if k, err := o.s.dp.Counters(ctx, c.inSA(a)); err != nil || k.ReplayDrops != 0 || k.AuthDrops != 0 {
+			t.Errorf("%s: %+v %v, want no drops (B's inbound SA had them)", o.who, k, err)
+		}
+	}
 	aAfter, _ := a.dp.Stats()
 	for _, n := range []string{"XfrmInStateSeqError", "XfrmInStateProtoError", "XfrmInNoStates"} {
 		if aAfter[n] != aBefore[n] {
