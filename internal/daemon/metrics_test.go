@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,24 @@ func TestMetricsEndpointCommit(t *testing.T) {
 	}
 	if !regexp.MustCompile(`secgw_commits_total\{vrf="main"\} [1-9]`).MatchString(body) {
 		t.Error("no commit counted")
+	}
+	// The workers' latency histograms count every job the workers did
+	// (the initiator's workers took the IKE_SA_INIT and IKE_AUTH
+	// responses), each in its +Inf bucket too.
+	sum := func(re string) (n int) {
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(body, -1) {
+			v, _ := strconv.Atoi(m[1])
+			n += v
+		}
+		return n
+	}
+	jobs := sum(`(?m)^secgw_ike_worker_jobs_total\{vrf="main",worker="\d+"\} (\d+)$`)
+	for _, h := range []string{"queue_wait", "handling"} {
+		count := sum(`(?m)^secgw_ike_worker_` + h + `_seconds_count\{vrf="main",worker="\d+"\} (\d+)$`)
+		inf := sum(`(?m)^secgw_ike_worker_` + h + `_seconds_bucket\{vrf="main",worker="\d+",le="\+Inf"\} (\d+)$`)
+		if jobs < 2 || count != jobs || inf != jobs {
+			t.Errorf("secgw_ike_worker_%s_seconds: count %d, +Inf bucket %d; want the %d jobs (at least 2)", h, count, inf, jobs)
+		}
 	}
 	// The IKE SA's own counters: IKE_SA_INIT and IKE_AUTH sent.
 	if !strings.Contains(st, "<requests-sent>2</requests-sent>") || !strings.Contains(st, "<retransmissions>0</retransmissions>") ||

@@ -48,7 +48,8 @@ func extraOf(eng *engine.Engine, us *userspace.Dataplane, kx *xfrm.Dataplane) me
 	ops := eng.OpStats()
 	x := metrics.Extra{Blocked: eng.DoSStats().Blocked, Refusals: ops.Refusals}
 	for _, w := range eng.WorkerStats() {
-		x.Workers = append(x.Workers, metrics.Worker{Queued: w.Queued, Jobs: w.Jobs, BusySeconds: w.Busy.Seconds()})
+		x.Workers = append(x.Workers, metrics.Worker{Queued: w.Queued, Jobs: w.Jobs, BusySeconds: w.Busy.Seconds(),
+			Wait: latencyOf(w.Wait), Handling: latencyOf(w.Handling)})
 	}
 	if us != nil {
 		s := us.Stats()
@@ -92,3 +93,13 @@ func (v *vrfs) metrics() map[string]metrics.VRFSource {
 // Their lines name vrf main as those of another vrf's instance name
 // theirs.
 func (d *Daemon) mainLogger() *slog.Logger { return d.cfg.Logger.With("vrf", ikesvc.VRF) }
+
+// latencyOf is a worker's latency histogram for the metrics, its bounds
+// engine.LatencyBounds in seconds.
+func latencyOf(l engine.Latency) metrics.Histogram {
+	b := make([]float64, len(engine.LatencyBounds))
+	for i, d := range engine.LatencyBounds {
+		b[i] = d.Seconds()
+	}
+	return metrics.Histogram{Bounds: b, Counts: l.Counts[:], Sum: l.Sum.Seconds()}
+}

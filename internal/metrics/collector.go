@@ -71,6 +71,20 @@ type Worker struct {
 	Queued      int
 	Jobs        uint64
 	BusySeconds float64
+	// Wait is how long datagrams waited in the worker's queue, Handling
+	// how long the worker then spent on each (the engine's
+	// WorkerStat.Wait and Handling).
+	Wait, Handling Histogram
+}
+
+// Histogram is a distribution of durations: Counts[i] counts those up to
+// Bounds[i] seconds and above Bounds[i-1] (not cumulative), the one more
+// Counts than Bounds those above the last bound; Sum is their total in
+// seconds. A Histogram without Bounds is not exported.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Sum    float64
 }
 
 // Collector is the prometheus.Collector of secgw's metrics.
@@ -127,6 +141,8 @@ var (
 	dQueue        = desc("ike_worker_queue_depth", "Datagrams waiting for an IKE worker now.", "worker")
 	dJobs         = desc("ike_worker_jobs_total", "Datagrams an IKE worker handled.", "worker")
 	dBusy         = desc("ike_worker_busy_seconds_total", "Time an IKE worker spent handling datagrams (mean job latency: its rate over jobs').", "worker")
+	dWait         = desc("ike_worker_queue_wait_seconds", "Time each datagram waited in an IKE worker's queue before the worker took it.", "worker")
+	dHandling     = desc("ike_worker_handling_seconds", "Time an IKE worker spent handling each datagram (after its queue wait).", "worker")
 	dCommits      = desc("commits_total", "Commits to the running datastore.")
 	dCommitSecs   = desc("commit_seconds_total", "Time commits to running took.")
 	dSessions     = desc("netconf_sessions", "NETCONF sessions open now.")
@@ -145,7 +161,7 @@ var (
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dIKESAs, dChildSAs, dHalfOpen, dIKESetups, dChildSetups, dIKERekeys,
 		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects, dInvalidSPI, dInvalidLim,
-		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dCommits, dCommitSecs, dSessions,
+		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dWait, dHandling, dCommits, dCommitSecs, dSessions,
 		dHARole, dHAPeer, dHASynced, dHAMessages, dHATrans, dHASplit} {
 		ch <- d
 	}
@@ -206,6 +222,8 @@ func (c *Collector) collectVRF(ch chan<- prometheus.Metric, vrf string, ike *gen
 		gauge(dQueue, float64(w.Queued), id)
 		counter(dJobs, float64(w.Jobs), id)
 		counter(dBusy, w.BusySeconds, id)
+		histogram(ch, dWait, w.Wait, vrf, id)
+		histogram(ch, dHandling, w.Handling, vrf, id)
 	}
 	if !daemon {
 		return
@@ -216,6 +234,21 @@ func (c *Collector) collectVRF(ch chan<- prometheus.Metric, vrf string, ike *gen
 }
 
 type emit func(d *prometheus.Desc, v float64, labels ...string)
+
+// histogram sends h as a Prometheus histogram (cumulative buckets).
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h Histogram, labels ...string) {
+	if len(h.Bounds) == 0 || len(h.Counts) != len(h.Bounds)+1 {
+		return
+	}
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	var n uint64
+	for i, b := range h.Bounds {
+		n += h.Counts[i]
+		buckets[b] = n
+	}
+	n += h.Counts[len(h.Bounds)]
+	ch <- prometheus.MustNewConstHistogram(d, n, h.Sum, buckets, labels...)
+}
 
 func (c *Collector) collectState(vrf string, ike *generated.SecgwVrf_Vrf_Ike, gauge, counter emit) {
 	c.mu.Lock()

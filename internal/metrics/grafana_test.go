@@ -9,7 +9,9 @@ import (
 
 // TestGrafanaDashboard: examples/grafana/secgw.json is valid JSON, every
 // panel has a query, and every metric its queries name is one secgwd
-// exports (a renamed series would leave a panel empty without a word).
+// exports (a renamed series would leave a panel empty without a word),
+// a histogram's through its _bucket, _sum and _count samples; the job
+// latency panel takes quantiles of the worker histograms.
 func TestGrafanaDashboard(t *testing.T) {
 	raw, err := os.ReadFile("../../examples/grafana/secgw.json")
 	if err != nil {
@@ -29,8 +31,13 @@ func TestGrafanaDashboard(t *testing.T) {
 	exposition := collectText(t, c)
 	name := regexp.MustCompile(`secgw_[a-z0-9_]+`)
 	exported := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^# TYPE (secgw_[a-z0-9_]+) `).FindAllStringSubmatch(exposition, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (secgw_[a-z0-9_]+) ([a-z]+)$`).FindAllStringSubmatch(exposition, -1) {
 		exported[m[1]] = true
+		if m[2] == "histogram" { // queried through its samples
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				exported[m[1]+s] = true
+			}
+		}
 	}
 	if len(dash.Panels) == 0 {
 		t.Fatal("no panels")
@@ -46,6 +53,18 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	for _, v := range dash.Templating.List {
 		exprs = append(exprs, v.Query)
+	}
+	quantiles := map[string]bool{}
+	for _, e := range exprs {
+		if m := regexp.MustCompile(`^histogram_quantile\((0\.\d+), sum by \(le\) \(rate\((secgw_ike_worker_[a-z_]+_seconds)_bucket`).FindStringSubmatch(e); m != nil {
+			quantiles[m[2]+" "+m[1]] = true
+		}
+	}
+	for _, want := range []string{"secgw_ike_worker_queue_wait_seconds 0.5", "secgw_ike_worker_queue_wait_seconds 0.99",
+		"secgw_ike_worker_handling_seconds 0.5", "secgw_ike_worker_handling_seconds 0.99"} {
+		if !quantiles[want] {
+			t.Errorf("no panel query for the quantile %s", want)
+		}
 	}
 	for _, e := range exprs {
 		names := name.FindAllString(e, -1)

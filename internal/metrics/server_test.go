@@ -60,7 +60,9 @@ func state() *generated.SecgwVrf_Vrf_Ike {
 func testSources() Sources {
 	return Sources{VRF: "main", State: state, Extra: func() Extra {
 		return Extra{Blocked: 2, Refusals: map[string]uint64{"NO_PROPOSAL_CHOSEN": 4},
-			ESPDrops: map[string]uint64{"replay": 1, "bad_spi": 9}, Workers: []Worker{{Queued: 1, Jobs: 5, BusySeconds: 0.5}},
+			ESPDrops: map[string]uint64{"replay": 1, "bad_spi": 9}, Workers: []Worker{{Queued: 1, Jobs: 5, BusySeconds: 0.5,
+				Wait:     Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{2, 2, 1}, Sum: 1.5},
+				Handling: Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{4, 1, 0}, Sum: 0.5}}},
 			Commits: 2, CommitSeconds: 0.01, Sessions: 1}
 	}}
 }
@@ -116,6 +118,14 @@ func TestExposition(t *testing.T) {
 		`secgw_esp_packets_total{direction="out",vrf="main"} 20`,
 		`secgw_esp_drops_total{cause="bad_spi",vrf="main"} 9`,
 		`secgw_ike_worker_queue_depth{vrf="main",worker="0"} 1`,
+		// The histograms: cumulative buckets, the last one above 10 ms.
+		`secgw_ike_worker_queue_wait_seconds_bucket{vrf="main",worker="0",le="0.001"} 2`,
+		`secgw_ike_worker_queue_wait_seconds_bucket{vrf="main",worker="0",le="0.01"} 4`,
+		`secgw_ike_worker_queue_wait_seconds_bucket{vrf="main",worker="0",le="+Inf"} 5`,
+		`secgw_ike_worker_queue_wait_seconds_sum{vrf="main",worker="0"} 1.5`,
+		`secgw_ike_worker_queue_wait_seconds_count{vrf="main",worker="0"} 5`,
+		`secgw_ike_worker_handling_seconds_bucket{vrf="main",worker="0",le="0.01"} 5`,
+		`secgw_ike_worker_handling_seconds_count{vrf="main",worker="0"} 5`,
 		`secgw_commits_total{vrf="main"} 2`,
 		`secgw_netconf_sessions{vrf="main"} 1`,
 		`secgw_ha_role{role="active",vrf="main"} 1`,

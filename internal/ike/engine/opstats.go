@@ -168,11 +168,19 @@ type WorkerStat struct {
 	// handling them (Busy/Jobs is the mean job latency).
 	Jobs uint64
 	Busy time.Duration
+	// Wait is the time each datagram waited in the worker's queues
+	// (from Run's dispatch to the worker taking it), Handling the time
+	// the worker then spent on it (HandleDatagram): a long Wait says the
+	// workers are saturated or flooded, a long Handling that the work
+	// itself is slow (signatures, DH); their sum is the datagram's
+	// latency in the engine.
+	Wait, Handling Latency
 }
 
 // workerLoad counts one worker's jobs in Run.
 type workerLoad struct {
-	jobs, busyNs atomic.Uint64
+	jobs, busyNs   atomic.Uint64
+	wait, handling latencyHist // latency.go
 }
 
 // WorkerStats returns the load of each worker of the running Run (nil
@@ -185,7 +193,8 @@ func (e *Engine) WorkerStats() []WorkerStat {
 	qs := *r.view.Load()
 	out := make([]WorkerStat, len(qs))
 	for i, q := range qs {
-		out[i] = WorkerStat{Queued: len(q.hi) + len(q.lo), Jobs: q.load.jobs.Load(), Busy: time.Duration(q.load.busyNs.Load())}
+		out[i] = WorkerStat{Queued: len(q.hi) + len(q.lo), Jobs: q.load.jobs.Load(), Busy: time.Duration(q.load.busyNs.Load()),
+			Wait: q.load.wait.snapshot(), Handling: q.load.handling.snapshot()}
 	}
 	return out
 }

@@ -55,15 +55,22 @@ type runner struct {
 }
 
 type workQueue struct {
-	hi, lo chan Datagram
+	hi, lo chan queued
 	load   *workerLoad // opstats.go
+}
+
+// queued is a datagram in a worker's queue and when Run queued it (for
+// WorkerStat.Wait).
+type queued struct {
+	d  Datagram
+	at time.Time
 }
 
 func (r *runner) start(s *workerSet) {
 	r.set, r.done = s, make(chan struct{})
 	r.queues = make([]workQueue, len(s.workers))
 	for i := range r.queues {
-		q := workQueue{hi: make(chan Datagram, workerQueueLen), lo: make(chan Datagram, initQueueLen), load: &workerLoad{}}
+		q := workQueue{hi: make(chan queued, workerQueueLen), lo: make(chan queued, initQueueLen), load: &workerLoad{}}
 		r.queues[i] = q
 		r.wg.Add(1)
 		go r.work(q, r.done)
@@ -100,7 +107,7 @@ func (r *runner) dispatch(d Datagram) {
 	}
 	e.jobs.Add(1)
 	select {
-	case ch <- d:
+	case ch <- queued{d, time.Now()}:
 	default:
 		e.jobs.Add(-1)
 		e.dos.queueFull.Add(1)
@@ -113,13 +120,13 @@ func (r *runner) dispatch(d Datagram) {
 func (r *runner) work(q workQueue, done chan struct{}) {
 	defer r.wg.Done()
 	for {
-		var d Datagram
+		var j queued
 		select {
-		case d = <-q.hi:
+		case j = <-q.hi:
 		default:
 			select {
-			case d = <-q.hi:
-			case d = <-q.lo:
+			case j = <-q.hi:
+			case j = <-q.lo:
 			case <-done:
 				r.e.jobs.Add(-int64(len(q.hi) + len(q.lo)))
 				return
@@ -127,9 +134,12 @@ func (r *runner) work(q workQueue, done chan struct{}) {
 		}
 		r.e.jobs.Add(-1)
 		start := time.Now()
-		r.e.HandleDatagram(d)
+		r.e.HandleDatagram(j.d)
+		busy := time.Since(start)
 		q.load.jobs.Add(1)
-		q.load.busyNs.Add(uint64(time.Since(start)))
+		q.load.busyNs.Add(uint64(busy))
+		q.load.wait.observe(start.Sub(j.at))
+		q.load.handling.observe(busy)
 	}
 }
 

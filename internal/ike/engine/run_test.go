@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"secgw/generated"
 	"secgw/internal/ike/engine"
@@ -119,3 +120,53 @@ func TestRunJobLoadAndPriority(t *testing.T) {
 
 // addrPort is a on the IKE port.
 func addrPort(a netip.Addr) netip.AddrPort { return netip.AddrPortFrom(a, engine.PortIKE) }
+
+// TestRunWorkerLatency: the worker's Wait and Handling histograms (the
+// metrics' per-worker job latency). On synctest's clock, with the worker
+// held 30 ms inside the Send of its answer to a first IKE_SA_INIT
+// request, that request's handling takes 30 ms and a second request,
+// queued meanwhile, waits 30 ms and is handled at once.
+func TestRunWorkerLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gc := &gateConn{Network: enginetest.NewNetwork()}
+		opts := withDoS(&dosProtection{CookieThreshold: generated.UnionUint32(0)},
+			func(g *generated.SecgwVrf_Vrf_Ike_GlobalOptions) { g.Threads = ptr(uint32(1)) })
+		_, b := pairOpts(t, nil, opts, nil, func(o *engine.Options) { o.Conn = gc })
+		b.net = gc.Network
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- b.e.Run(ctx) }()
+
+		gc.hold()
+		gc.Inject(engine.Datagram{Local: addrPort(addrB), Remote: spoofed(1), Data: floodInit(t)})
+		synctest.Wait() // the worker is in Send
+		gc.Inject(engine.Datagram{Local: addrPort(addrB), Remote: spoofed(2), Data: floodInit(t)})
+		synctest.Wait()
+		time.Sleep(30 * time.Millisecond)
+		gc.release()
+		synctest.Wait()
+
+		ws := b.e.WorkerStats()
+		if len(ws) != 1 || ws[0].Jobs != 2 {
+			t.Fatalf("worker stats %+v, want one worker with 2 jobs", ws)
+		}
+		const at30ms = 11 // LatencyBounds[11] is 50 ms, [10] 25 ms
+		if engine.LatencyBounds[at30ms] != 50*time.Millisecond || engine.LatencyBounds[at30ms-1] != 25*time.Millisecond {
+			t.Fatalf("LatencyBounds %v", engine.LatencyBounds)
+		}
+		for _, h := range []struct {
+			name string
+			l    engine.Latency
+		}{{"wait", ws[0].Wait}, {"handling", ws[0].Handling}} {
+			var want [len(engine.LatencyBounds) + 1]uint64
+			want[0], want[at30ms] = 1, 1 // one at once, one after 30 ms
+			if h.l.Counts != want || h.l.Sum != 30*time.Millisecond || h.l.Count() != 2 {
+				t.Errorf("%s: counts %v sum %v, want %v and 30ms", h.name, h.l.Counts, h.l.Sum, want)
+			}
+		}
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}
