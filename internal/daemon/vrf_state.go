@@ -97,8 +97,8 @@ func (d *Daemon) mainLogger() *slog.Logger { return d.cfg.Logger.With("vrf", ike
 // latencyOf is a worker's latency histogram for the metrics, its bounds
 // engine.LatencyBounds in seconds.
 func latencyOf(l engine.Latency) metrics.Histogram {
-	b := make([]float64, len(engine.LatencyBounds))
-	for i, d := range engine.LatencyBounds {
+	b := make([]float64, engine.LatencyBuckets)
+	for i, d := range engine.LatencyBounds() {
 		b[i] = d.Seconds()
 	}
 	return metrics.Histogram{Bounds: b, Counts: l.Counts[:], Sum: l.Sum.Seconds()}

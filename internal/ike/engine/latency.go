@@ -5,13 +5,19 @@ import (
 	"time"
 )
 
-// LatencyBounds are the upper bounds of the buckets of a worker's latency
-// histograms (WorkerStat.Wait, WorkerStat.Handling), 10 µs to 1 s in
-// 1-2.5-5 steps: a datagram of an established IKE SA is handled in tens
-// of microseconds, an IKE_AUTH with a signature in milliseconds, and a
-// queue behind a flood waits up to seconds. Longer ones fall in the
-// last, unbounded bucket.
-var LatencyBounds = [...]time.Duration{
+// LatencyBuckets is the number of bounded buckets of a Latency.
+const LatencyBuckets = len(latencyBounds)
+
+// LatencyBounds returns the upper bounds of the buckets of a worker's
+// latency histograms (WorkerStat.Wait, WorkerStat.Handling), 10 µs to
+// 1 s in 1-2.5-5 steps: a datagram of an established IKE SA is handled
+// in tens of microseconds, an IKE_AUTH with a signature in milliseconds,
+// and a queue behind a flood waits up to seconds. Longer ones fall in
+// the last, unbounded bucket.
+func LatencyBounds() [LatencyBuckets]time.Duration { return latencyBounds }
+
+// latencyBounds is LatencyBounds' table, read only.
+var latencyBounds = [...]time.Duration{
 	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
 	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
@@ -22,10 +28,10 @@ var LatencyBounds = [...]time.Duration{
 
 // Latency is a histogram of durations over LatencyBounds.
 type Latency struct {
-	// Counts[i] counts the durations d with LatencyBounds[i-1] < d <=
-	// LatencyBounds[i] (not cumulative); the last one those above
-	// LatencyBounds' last.
-	Counts [len(LatencyBounds) + 1]uint64
+	// Counts[i] counts the durations d with LatencyBounds()[i-1] < d <=
+	// LatencyBounds()[i] (not cumulative); the last one those above the
+	// last bound.
+	Counts [LatencyBuckets + 1]uint64
 	// Sum is the total of the durations.
 	Sum time.Duration
 }
@@ -44,7 +50,7 @@ func (l Latency) Count() uint64 {
 // allocation on the worker's path. A reader may see a count without its
 // sum, or the reverse: one job apart, which a scrape tolerates.
 type latencyHist struct {
-	counts [len(LatencyBounds) + 1]atomic.Uint64
+	counts [LatencyBuckets + 1]atomic.Uint64
 	sumNs  atomic.Uint64
 }
 
@@ -52,7 +58,7 @@ type latencyHist struct {
 func (h *latencyHist) observe(d time.Duration) {
 	d = max(d, 0)
 	i := 0
-	for i < len(LatencyBounds) && d > LatencyBounds[i] {
+	for i < LatencyBuckets && d > latencyBounds[i] {
 		i++
 	}
 	h.counts[i].Add(1)

@@ -150,15 +150,15 @@ func TestRunWorkerLatency(t *testing.T) {
 		if len(ws) != 1 || ws[0].Jobs != 2 {
 			t.Fatalf("worker stats %+v, want one worker with 2 jobs", ws)
 		}
-		const at30ms = 11 // LatencyBounds[11] is 50 ms, [10] 25 ms
-		if engine.LatencyBounds[at30ms] != 50*time.Millisecond || engine.LatencyBounds[at30ms-1] != 25*time.Millisecond {
-			t.Fatalf("LatencyBounds %v", engine.LatencyBounds)
+		const at30ms = 11 // LatencyBounds()[11] is 50 ms, [10] 25 ms
+		if b := engine.LatencyBounds(); b[at30ms] != 50*time.Millisecond || b[at30ms-1] != 25*time.Millisecond {
+			t.Fatalf("LatencyBounds %v", b)
 		}
 		for _, h := range []struct {
 			name string
 			l    engine.Latency
 		}{{"wait", ws[0].Wait}, {"handling", ws[0].Handling}} {
-			var want [len(engine.LatencyBounds) + 1]uint64
+			var want [engine.LatencyBuckets + 1]uint64
 			want[0], want[at30ms] = 1, 1 // one at once, one after 30 ms
 			if h.l.Counts != want || h.l.Sum != 30*time.Millisecond || h.l.Count() != 2 {
 				t.Errorf("%s: counts %v sum %v, want %v and 30ms", h.name, h.l.Counts, h.l.Sum, want)
