@@ -3,7 +3,6 @@ package netconf
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"secgw/generated"
@@ -44,12 +43,11 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 			p.Groups[name] = slices.Clone(g.UserName)
 		}
 	}
-	// In the order of their names: see secgw-aaa.yang rule-list.
-	for _, ln := range slices.Sorted(maps.Keys(n.RuleList)) {
-		rl := n.RuleList[ln]
+	// In the order the operator wrote them (ordered-by user, RFC 8341
+	// §3.4.5): the first rule that matches decides.
+	for _, rl := range n.RuleList.Values() {
 		list := nacm.RuleList{Name: rl.GetName(), Groups: slices.Clone(rl.Group)}
-		for _, rn := range slices.Sorted(maps.Keys(rl.Rule)) {
-			r := rl.Rule[rn]
+		for _, r := range rl.Rule.Values() {
 			rule := nacm.Rule{Name: r.GetName(), Module: r.GetModuleName(), Action: act(r.Action, nacm.Deny)}
 			var ok bool
 			if rule.Ops, ok = nacm.ParseOps(r.GetAccessOperations()); !ok {
