@@ -17,34 +17,32 @@ import (
 
 // orderedChanges compares ordered maps av and bv (schema.OrderedEntries):
 // the entries of av gone from bv (in av's order), those of bv new to it
-// and those present in both that moved (in bv's order), each with its
-// entries in av and bv. An entry moved when it is not in a longest
-// common subsequence of the two orders: the fewest moves that explain
-// the new order.
+// and those present in both that moved (schema.Moved), in bv's order,
+// each with its entries in av and bv.
 func orderedChanges(av, bv reflect.Value) (deleted, created, moved []orderedChange) {
 	ka, ea := schema.OrderedEntries(av)
 	kb, eb := schema.OrderedEntries(bv)
-	inB := make(map[any]int, len(kb))
+	sa, sb := make([]string, len(ka)), make([]string, len(kb))
+	inB := make(map[string]bool, len(kb))
 	for i, k := range kb {
-		inB[k.Interface()] = i
+		sb[i] = fmt.Sprint(k.Interface())
+		inB[sb[i]] = true
 	}
-	inA := make(map[any]int, len(ka))
-	var common []int // positions in b of the entries of a kept, in a's order
+	inA := make(map[string]int, len(ka))
 	for i, k := range ka {
-		inA[k.Interface()] = i
-		if j, ok := inB[k.Interface()]; ok {
-			common = append(common, j)
-		} else {
+		sa[i] = fmt.Sprint(k.Interface())
+		inA[sa[i]] = i
+		if !inB[sa[i]] {
 			deleted = append(deleted, orderedChange{key: k, a: ea[i]})
 		}
 	}
-	stay := lisMembers(common)
+	mv := schema.Moved(sa, sb)
 	for j, k := range kb {
-		i, ok := inA[k.Interface()]
+		i, ok := inA[sb[j]]
 		switch {
 		case !ok:
 			created = append(created, orderedChange{key: k, b: eb[j]})
-		case !stay[j]:
+		case mv[sb[j]]:
 			moved = append(moved, orderedChange{key: k, a: ea[i], b: eb[j]})
 		}
 	}
@@ -55,41 +53,6 @@ func orderedChanges(av, bv reflect.Value) (deleted, created, moved []orderedChan
 // its entries (pointers) in the old and new trees, invalid when absent.
 type orderedChange struct {
 	key, a, b reflect.Value
-}
-
-// lisMembers returns the members of a longest increasing subsequence of
-// seq (distinct values): the entries kept in their relative order.
-// Patience sorting, O(n log n).
-func lisMembers(seq []int) map[int]bool {
-	tails := []int{}              // tails[l]: index in seq of the smallest tail of a run of length l+1
-	prev := make([]int, len(seq)) // predecessor of seq[i] in its run
-	for i, v := range seq {
-		lo, hi := 0, len(tails)
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if seq[tails[mid]] < v {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		prev[i] = -1
-		if lo > 0 {
-			prev[i] = tails[lo-1]
-		}
-		if lo == len(tails) {
-			tails = append(tails, i)
-		} else {
-			tails[lo] = i
-		}
-	}
-	out := make(map[int]bool, len(tails))
-	if len(tails) > 0 {
-		for i := tails[len(tails)-1]; i >= 0; i = prev[i] {
-			out[seq[i]] = true
-		}
-	}
-	return out
 }
 
 // diffOrdered is diffList for an ordered-by user list: deletions, then

@@ -338,3 +338,55 @@ func (s *Schema) parseKey(kf *Field, str string) (reflect.Value, error) {
 	}
 	return kv, nil
 }
+
+// Moved returns the keys present in both orders old and new whose place
+// among them changed: those outside a longest common subsequence of the
+// two, the fewest moves that turn old into new. Keys are distinct.
+// Patience sorting, O(n log n).
+func Moved(old, new []string) map[string]bool {
+	at := make(map[string]int, len(new))
+	for j, k := range new {
+		at[k] = j
+	}
+	var seq []int // positions in new of the keys of old kept, in old's order
+	for _, k := range old {
+		if j, ok := at[k]; ok {
+			seq = append(seq, j)
+		}
+	}
+	tails := []int{}              // tails[l]: index in seq of the smallest tail of a run of length l+1
+	prev := make([]int, len(seq)) // the predecessor of seq[i] in its run
+	for i, v := range seq {
+		lo, hi := 0, len(tails)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if seq[tails[mid]] < v {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		prev[i] = -1
+		if lo > 0 {
+			prev[i] = tails[lo-1]
+		}
+		if lo == len(tails) {
+			tails = append(tails, i)
+		} else {
+			tails[lo] = i
+		}
+	}
+	stay := make(map[int]bool, len(tails))
+	if len(tails) > 0 {
+		for i := tails[len(tails)-1]; i >= 0; i = prev[i] {
+			stay[seq[i]] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, j := range seq {
+		if !stay[j] {
+			out[new[j]] = true
+		}
+	}
+	return out
+}
