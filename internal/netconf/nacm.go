@@ -184,7 +184,9 @@ func (srv *Server) nodeModule(path schema.DataPath) string {
 // delete for delete and remove, and update and delete for a replace of
 // an existing container or list entry (it may delete what it leaves
 // out). A merge passing through an existing container or list entry
-// changes nothing there: its edits below are checked instead. With
+// changes nothing there: its edits below are checked instead; but one
+// that moves an entry of an ordered-by user list (the insert attribute)
+// needs update access to it, the order being configuration. With
 // configured rules, deleting or replacing an existing container or list
 // entry also needs delete access to each node below it that it deletes
 // (checkBelow): a rule of its own, a keyed one, may deny one of them,
@@ -219,6 +221,8 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 				want = nacm.Update
 			case op == xmlcodec.OpReplace:
 				want = nacm.Update | nacm.Delete
+			case e.Insert.Set:
+				want = nacm.Update // a move changes the list's order
 			default:
 				continue
 			}

@@ -17,7 +17,8 @@ func editRuleList(rules string) string {
 // not the one whose name sorts first; an edit-config that only moves a
 // rule with the insert attribute (RFC 7950 §7.8.6) is a commit that
 // flips the outcome, and get-config shows the rules in their order. An
-// insert next to a rule that does not exist is refused (RFC 7950 §15.7).
+// insert next to a rule that does not exist is refused (RFC 7950 §15.7),
+// and a move needs write access to the rule.
 func TestNACMRuleOrder(t *testing.T) {
 	f := start(t)
 	twoVPNs(t, f)
@@ -68,4 +69,11 @@ func TestNACMRuleOrder(t *testing.T) {
 	_, err = exec1(t, admin, editRuleList(`<rule yang:insert="before" yang:key="[name='nope']"><name>z-permit</name></rule>`))
 	wantRPCError(t, "insert before a missing rule", err, "application", "missing-attribute",
 		"/aaa:aaa/aaa:nacm/aaa:rule-list[aaa:name='ops']/aaa:rule[aaa:name='z-permit']", "names no entry", "key")
+
+	// A move is a write of the rule (update): a session permitted
+	// edit-config but not to write /aaa may not reorder the rules.
+	run(editRuleList(`<rule><name>edit</name><module-name>ietf-netconf</module-name><rpc-name>edit-config</rpc-name>`+
+		`<access-operations>exec</access-operations><action>permit</action></rule>`), `<commit/>`)
+	_, err = exec1(t, reader, editRuleList(`<rule yang:insert="first"><name>a-deny</name></rule>`))
+	wantRPCError(t, "reader moves a rule", err, "application", "access-denied", "aaa:rule[aaa:name='a-deny']", "may not write rule", "")
 }
