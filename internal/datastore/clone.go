@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"reflect"
+	"strings"
 
 	"secgw/generated"
 	"secgw/internal/schema"
@@ -66,12 +67,13 @@ func clone(v reflect.Value) reflect.Value {
 }
 
 // isOrdered reports whether pointer type t is a ygot ordered map (an
-// ordered-by user list, schema.IsOrderedMap). Every generated struct
-// but those has exported fields only: the test of the first field is the
-// cheap one, that a walk of a whole tree can afford.
+// ordered-by user list, schema.IsOrderedMap). ygot names those types
+// X_OrderedMap, structs of two fields: the tests of the field count and
+// the name, which allocate nothing, are those a walk of a whole tree
+// can afford at every pointer.
 func isOrdered(t reflect.Type) bool {
 	e := t.Elem()
-	return e.Kind() == reflect.Struct && e.NumField() > 0 && !e.Field(0).IsExported() && schema.IsOrderedMap(t)
+	return e.Kind() == reflect.Struct && e.NumField() == 2 && strings.HasSuffix(e.Name(), "_OrderedMap") && schema.IsOrderedMap(t)
 }
 
 func copyStruct(dst, src reflect.Value) {

@@ -177,8 +177,8 @@ func (n Node) setOrdered(f *Field, entries []reflect.Value, gone []reflect.Value
 	fv.Set(m)
 }
 
-// orderedAppend adds entry e with key k at the end of ordered list f.
-func (n Node) orderedAppend(f *Field, k, e reflect.Value) {
+// orderedAppend adds entry e (its key set) at the end of ordered list f.
+func (n Node) orderedAppend(f *Field, e reflect.Value) {
 	fv := n.V.Field(f.Index)
 	if !fv.IsNil() && n.inPlace(fv) {
 		if err := call(fv, "Append", e)[0]; !err.IsNil() {

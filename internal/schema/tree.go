@@ -111,7 +111,7 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 	if f.Ordered {
 		e = reflect.New(f.Elem.Type)
 		e.Elem().Field(kf.Index).Set(kv)
-		n.orderedAppend(f, mapKey, e) // records its undo first
+		n.orderedAppend(f, e) // records its undo first
 		if n.J != nil {
 			n.J.create(n, e, el)
 		}
