@@ -274,6 +274,76 @@ func (n Node) MoveEntry(s *Schema, f *Field, key string, pos Position, anchor st
 	return true, nil
 }
 
+// MoveValue moves value str of ordered-by user leaf-list f, which holds
+// it, to position pos; for Before and After, next to value anchor (RFC
+// 7950 §7.7.9). ok is false when the value or the anchor is not in the
+// leaf-list; an error says one does not parse, or that f is not an
+// ordered-by user leaf-list.
+func (n Node) MoveValue(s *Schema, f *Field, str string, pos Position, anchor string) (ok bool, err error) {
+	if f.Kind != KindLeafList || !f.Ordered {
+		return false, fmt.Errorf("%s is not an ordered-by user leaf-list", f.Name)
+	}
+	v, err := s.ParseValue(f, str)
+	if err != nil {
+		return false, err
+	}
+	var a reflect.Value
+	if pos == Before || pos == After {
+		if a, err = s.ParseValue(f, anchor); err != nil {
+			return false, err
+		}
+	}
+	fv := n.V.Field(f.Index)
+	index := func(vals []reflect.Value, x reflect.Value) int {
+		for i, y := range vals {
+			if reflect.DeepEqual(y.Interface(), x.Interface()) {
+				return i
+			}
+		}
+		return -1
+	}
+	vals := make([]reflect.Value, fv.Len())
+	for i := range vals {
+		vals[i] = fv.Index(i)
+	}
+	i := index(vals, v)
+	if i < 0 {
+		return false, nil
+	}
+	e := vals[i]
+	rest := append(vals[:i:i], vals[i+1:]...)
+	at := len(rest)
+	switch pos {
+	case First:
+		at = 0
+	case Before, After:
+		if reflect.DeepEqual(a.Interface(), v.Interface()) {
+			return true, nil // next to itself: where it is
+		}
+		if at = index(rest, a); at < 0 {
+			return false, nil
+		}
+		if pos == After {
+			at++
+		}
+	}
+	if at == i {
+		return true, nil
+	}
+	// A fresh slice: an undo restores the old one, which must not change.
+	out := reflect.MakeSlice(fv.Type(), 0, len(vals))
+	for _, x := range rest[:at] {
+		out = reflect.Append(out, x)
+	}
+	out = reflect.Append(out, e)
+	for _, x := range rest[at:] {
+		out = reflect.Append(out, x)
+	}
+	n.J.saveField(n, fv)
+	fv.Set(out)
+	return true, nil
+}
+
 // Order returns the keys (lexical) of the entries of list f in the order
 // Entries walks them.
 func (n Node) Order(f *Field) []string {

@@ -28,8 +28,8 @@ import (
 // rollback-on-error. Keys cannot be changed. A new entry of an
 // ordered-by user list goes last, an existing one (even replaced) stays
 // where it is, unless the edit's insert attribute places it (RFC 7950
-// §7.8.6; ignored by delete and remove); ordered-by user leaf-lists take
-// their values in document order.
+// §7.8.6; ignored by delete and remove); so do the values of an
+// ordered-by user leaf-list (§7.7.9).
 func Apply(s *schema.Schema, d *generated.Device, edits []Edit, defaultOp Operation) error {
 	return ApplyNode(s, s.RootNode(d), edits, defaultOp)
 }
@@ -232,7 +232,7 @@ func stayPut(parent schema.Node, f *schema.Field, key string) Insert {
 	order := parent.Order(f)
 	for i, k := range order {
 		if k == key && i+1 < len(order) {
-			return Insert{Set: true, Where: schema.Before, Key: order[i+1]}
+			return Insert{Set: true, Where: schema.Before, Anchor: order[i+1]}
 		}
 	}
 	return Insert{} // last, where a new entry goes
@@ -244,12 +244,12 @@ func stayPut(parent schema.Node, f *schema.Field, key string) Insert {
 // §15.7: missing-attribute, error-app-tag missing-instance.
 func (a *applier) insert(parent schema.Node, f *schema.Field, e Edit) error {
 	last := e.Path[len(e.Path)-1]
-	ok, err := parent.MoveEntry(a.s, f, last.Key, e.Insert.Where, e.Insert.Key)
+	ok, err := parent.MoveEntry(a.s, f, last.Key, e.Insert.Where, e.Insert.Anchor)
 	if err != nil {
 		return newError(typeApp, "bad-attribute", e.Path.String(), "insert on %s: %v", e.Path, err).WithInfo("bad-attribute", "key", "bad-element", last.Name)
 	}
 	if !ok {
-		err := newError(typeApp, "missing-attribute", e.Path.String(), "insert on %s: the key attribute names no entry of %s: [%s=%s]", e.Path, last.Name, last.KeyName, quoteXPath(e.Insert.Key)).WithInfo("bad-attribute", "key", "bad-element", last.Name)
+		err := newError(typeApp, "missing-attribute", e.Path.String(), "insert on %s: the key attribute names no entry of %s: [%s=%s]", e.Path, last.Name, last.KeyName, quoteXPath(e.Insert.Anchor)).WithInfo("bad-attribute", "key", "bad-element", last.Name)
 		err.AppTag = "missing-instance"
 		return err
 	}
@@ -332,6 +332,18 @@ func (a *applier) leaf(parent schema.Node, f *schema.Field, e Edit, op Operation
 			msg = "the value is not valid"
 		}
 		return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %s", e.Path, msg).WithInfo("bad-element", f.Name)
+	}
+	if !e.Insert.Set {
+		return nil
+	}
+	ok, err := parent.MoveValue(a.s, f, e.Value, e.Insert.Where, e.Insert.Anchor)
+	if err != nil {
+		return newError(typeApp, "bad-attribute", leafPath(f, e), "insert on %s: %v", leafPath(f, e), err).WithInfo("bad-attribute", "value", "bad-element", f.Name)
+	}
+	if !ok {
+		err := newError(typeApp, "missing-attribute", leafPath(f, e), "insert on %s: the value attribute names no value of %s: %s", leafPath(f, e), f.Name, quoteXPath(e.Insert.Anchor)).WithInfo("bad-attribute", "value", "bad-element", f.Name)
+		err.AppTag = "missing-instance"
+		return err
 	}
 	return nil
 }

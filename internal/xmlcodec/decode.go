@@ -213,15 +213,27 @@ func (dc *decoder) walk(path schema.DataPath, p *plan, el *element, op Operation
 			return err
 		}
 		cpath := dc.child(path, schema.Elem{Name: fp.f.Name})
-		if fp.f.Kind != schema.KindList {
+		if fp.f.Kind == schema.KindLeaf || fp.f.Kind == schema.KindContainer {
 			if err := y.forNonList(elemPath(path, fp.f.Name), fp); err != nil {
 				return err
 			}
 		}
 		switch fp.f.Kind {
-		case schema.KindLeaf, schema.KindLeafList:
+		case schema.KindLeaf:
 			if err := dc.leaf(cpath, fp, ch, cop, wdDefault); err != nil {
 				return err
+			}
+		case schema.KindLeafList:
+			in, err := dc.forLeafList(elemPath(path, fp.f.Name), fp, &y)
+			if err != nil {
+				return err
+			}
+			n := len(dc.edits)
+			if err := dc.leaf(cpath, fp, ch, cop, wdDefault); err != nil {
+				return err
+			}
+			if len(dc.edits) > n {
+				dc.edits[n].Insert = in
 			}
 		case schema.KindContainer:
 			dc.edits = append(dc.edits, Edit{Path: cpath, Op: cop})

@@ -7,14 +7,14 @@ import (
 	"secgw/internal/schema"
 )
 
-// The insert attribute (RFC 7950 §7.8.6). An <edit-config> places an
-// entry of an ordered-by user list with yang:insert="first", "last",
-// "before" or "after"; before and after name the entry it goes next to
-// with yang:key, the key predicates of that entry's instance identifier
-// ("[name='r1']"). Without the attribute a new entry goes last and an
-// existing one stays where it is. The attributes of an ordered-by user
-// leaf-list (insert with yang:value, RFC 7950 §7.7.9) are refused with
-// operation-not-supported: its values go in document order.
+// The insert attribute (RFC 7950 §7.8.6, §7.7.9). An <edit-config>
+// places an entry of an ordered-by user list with yang:insert="first",
+// "last", "before" or "after"; before and after name the entry it goes
+// next to with yang:key, the key predicates of that entry's instance
+// identifier ("[name='r1']"). A value of an ordered-by user leaf-list is
+// placed the same way, yang:value naming the value it goes next to.
+// Without the attribute a new entry or value goes last and an existing
+// one stays where it is.
 
 // Insert is where an edit of an entry of an ordered-by user list puts it.
 type Insert struct {
@@ -23,16 +23,17 @@ type Insert struct {
 	Set bool
 	// Where is the position named by the attribute.
 	Where schema.Position
-	// Key is the canonical key value of the entry that yang:key names,
-	// for Before and After.
-	Key string
+	// Anchor is, for Before and After, the canonical key value of the
+	// entry that yang:key names, or for a leaf-list the canonical value
+	// that yang:value names.
+	Anchor string
 }
 
 // yangAttrs are the RFC 7950 attributes of one element.
 type yangAttrs struct {
-	insert, key, value string
-	hasInsert, hasKey  bool
-	other              string // the name of another attribute in YangNS
+	insert, key, value          string
+	hasInsert, hasKey, hasValue bool
+	other                       string // the name of another attribute in YangNS
 }
 
 // read collects attribute a if it is one of RFC 7950's; it reports
@@ -44,8 +45,7 @@ func (y *yangAttrs) read(a xml.Attr) bool {
 	case a.Name.Space == YangNS && a.Name.Local == "key":
 		y.key, y.hasKey = a.Value, true
 	case a.Name.Space == YangNS && a.Name.Local == "value":
-		y.value = a.Value
-		y.other = "value"
+		y.value, y.hasValue = a.Value, true
 	case a.Name.Space == YangNS:
 		y.other = a.Name.Local
 	default:
@@ -55,19 +55,15 @@ func (y *yangAttrs) read(a xml.Attr) bool {
 }
 
 // any reports whether the element had one of RFC 7950's attributes.
-func (y *yangAttrs) any() bool { return y.hasInsert || y.hasKey || y.other != "" }
+func (y *yangAttrs) any() bool { return y.hasInsert || y.hasKey || y.hasValue || y.other != "" }
 
-// forNonList refuses RFC 7950's attributes on an element that is not a
-// list entry: a leaf-list's are not supported (its values go in document
-// order), and a container or leaf has no position to give.
+// forNonList refuses RFC 7950's attributes on a container or a leaf,
+// which have no position to give.
 func (y *yangAttrs) forNonList(epath string, fp *fieldPlan) error {
 	if !y.any() {
 		return nil
 	}
 	name := y.name()
-	if fp.f.Kind == schema.KindLeafList {
-		return newError(typeApp, "operation-not-supported", epath, "the %s attribute of %s is not supported: leaf-list values are inserted in document order", name, epath).WithInfo("bad-attribute", name, "bad-element", fp.f.Name)
-	}
 	return newError(typeApp, "bad-attribute", epath, "the %s attribute of %s applies to an ordered-by user list or leaf-list only", name, epath).WithInfo("bad-attribute", name, "bad-element", fp.f.Name)
 }
 
@@ -78,6 +74,8 @@ func (y *yangAttrs) name() string {
 		return "insert"
 	case y.hasKey:
 		return "key"
+	case y.hasValue:
+		return "value"
 	}
 	return y.other
 }
@@ -90,8 +88,12 @@ func (y *yangAttrs) name() string {
 // that is not the list's key predicate is bad-attribute.
 func (dc *decoder) forList(epath string, fp *fieldPlan, y *yangAttrs) (Insert, error) {
 	name := fp.f.Name
-	if y.other != "" {
-		return Insert{}, newError(typeApp, "unknown-attribute", epath, "the %s attribute does not apply to a list entry (%s)", y.other, epath).WithInfo("bad-attribute", y.other, "bad-element", name)
+	if y.other != "" || y.hasValue {
+		other := y.other
+		if y.hasValue {
+			other = "value"
+		}
+		return Insert{}, newError(typeApp, "unknown-attribute", epath, "the %s attribute does not apply to a list entry (%s)", other, epath).WithInfo("bad-attribute", other, "bad-element", name)
 	}
 	if !y.hasInsert {
 		return Insert{}, nil // a key attribute alone says nothing
@@ -115,11 +117,47 @@ func (dc *decoder) forList(epath string, fp *fieldPlan, y *yangAttrs) (Insert, e
 	if ok {
 		v, err := dc.value(kp, text)
 		if err == nil {
-			in.Key = v
+			in.Anchor = v
 			return in, nil
 		}
 	}
 	return Insert{}, newError(typeApp, "bad-attribute", epath, "key attribute %q of %s is not a key predicate [%s='value'] of the list", y.key, epath, kp.f.Name).WithInfo("bad-attribute", "key", "bad-element", name)
+}
+
+// forLeafList is forList for a value of leaf-list fp: yang:value names
+// the value that before and after refer to (RFC 7950 §7.7.9).
+func (dc *decoder) forLeafList(epath string, fp *fieldPlan, y *yangAttrs) (Insert, error) {
+	name := fp.f.Name
+	if y.other != "" || y.hasKey {
+		other := y.other
+		if y.hasKey {
+			other = "key"
+		}
+		return Insert{}, newError(typeApp, "unknown-attribute", epath, "the %s attribute does not apply to a leaf-list value (%s)", other, epath).WithInfo("bad-attribute", other, "bad-element", name)
+	}
+	if !y.hasInsert {
+		return Insert{}, nil
+	}
+	if !fp.f.Ordered {
+		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert on %s: the leaf-list is not ordered-by user", epath).WithInfo("bad-attribute", "insert", "bad-element", name)
+	}
+	where, ok := schema.ParsePosition(y.insert)
+	if !ok {
+		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert %q of %s is not one of first, last, before, after", y.insert, epath).WithInfo("bad-attribute", "insert", "bad-element", name)
+	}
+	in := Insert{Set: true, Where: where}
+	if where != schema.Before && where != schema.After {
+		return in, nil
+	}
+	if !y.hasValue {
+		return Insert{}, newError(typeApp, "missing-attribute", epath, "insert %q of %s needs a value attribute naming the value", y.insert, epath).WithInfo("bad-attribute", "value", "bad-element", name)
+	}
+	v, err := dc.value(fp, y.value)
+	if err != nil {
+		return Insert{}, newError(typeApp, "bad-attribute", epath, "value attribute of %s: not a value of %s", epath, name).WithInfo("bad-attribute", "value", "bad-element", name)
+	}
+	in.Anchor = v
+	return in, nil
 }
 
 // keyPredicate reads the key predicate of a single-key list, as in an

@@ -63,7 +63,8 @@ func TestInsert(t *testing.T) {
 		{"unqualified insert", ruleList("a", `insert="first"`), "bad-attribute", "", "insert"},
 		{"value on a list", ruleList("a", `yang:value="x"`), "unknown-attribute", "", "value"},
 		{"insert on a list not ordered-by user", `<group yang:insert="first"><name>g</name></group>`, "bad-attribute", "", "insert"},
-		{"insert on a leaf-list", `<rule-list><name>d</name><group yang:insert="first">g</group></rule-list>`, "operation-not-supported", "", "insert"},
+		{"insert on a leaf-list not ordered-by user", `<rule-list><name>d</name><group yang:insert="first">g</group></rule-list>`, "bad-attribute", "", "insert"},
+		{"insert on a container", `<rule-list><name>d</name></rule-list></nacm><nacm yang:insert="first">`, "bad-attribute", "", "insert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &generated.Device{}
@@ -116,5 +117,48 @@ func TestOrderedEncode(t *testing.T) {
 	}
 	if got := ruleListOrder(back); got != "z a m" {
 		t.Errorf("read back in order %q, want z a m", got)
+	}
+}
+
+// TestInsertLeafList checks the insert attribute on an ordered-by user
+// leaf-list (RFC 7950 §7.7.9), vip-pool of VPN hq holding p2 then p1:
+// yang:value names the value before and after refer to.
+func TestInsertLeafList(t *testing.T) {
+	s := loadSchema(t)
+	const y = `xmlns:yang="urn:ietf:params:xml:ns:yang:1"`
+	pool := func(attrs, v string) string {
+		return inMain(`<vpn><name>hq</name><vip-pool ` + y + ` ` + attrs + `>` + v + `</vip-pool></vpn>`)
+	}
+	for _, tc := range []struct {
+		name, doc, want, appTag, info string
+	}{
+		{"new goes last", pool("", "p0"), "p2 p1 p0", "", ""},
+		{"new first", pool(`yang:insert="first"`, "p0"), "p0 p2 p1", "", ""},
+		{"new before", pool(`yang:insert="before" yang:value="p1"`, "p0"), "p2 p0 p1", "", ""},
+		{"new after", pool(`yang:insert="after" yang:value="p2"`, "p0"), "p2 p0 p1", "", ""},
+		{"existing first", pool(`yang:insert="first"`, "p1"), "p1 p2", "", ""},
+		{"existing after", pool(`yang:insert="after" yang:value="p1"`, "p2"), "p1 p2", "", ""},
+		{"existing stays", pool("", "p2"), "p2 p1", "", ""},
+		{"before a missing value", pool(`yang:insert="before" yang:value="p9"`, "p0"), "missing-attribute", "missing-instance", "value"},
+		{"after without value", pool(`yang:insert="after"`, "p0"), "missing-attribute", "", "value"},
+		{"key on a leaf-list", pool(`yang:insert="after" yang:key="[name='p1']"`, "p0"), "unknown-attribute", "", "key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := smallTree(t, s)
+			err := decodeApply(s, d, tc.doc)
+			if strings.Contains(tc.want, "-") {
+				var xe *rpcerr.Error
+				if !errors.As(err, &xe) || xe.Tag != tc.want || xe.AppTag != tc.appTag || !hasInfo(xe, "bad-attribute", tc.info) {
+					t.Fatalf("error %v, want %s (app tag %q, bad-attribute %s)", err, tc.want, tc.appTag, tc.info)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(d.Vrf["main"].Ike.Vpn["hq"].VipPool, " "); got != tc.want {
+				t.Errorf("vip-pool %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
