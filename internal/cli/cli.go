@@ -136,6 +136,7 @@ var configuration = []Cand{
 	{Word: "rollback", Help: "Load commit ID (see show commits) into the candidate and show what it changes"},
 	{Word: "discard", Help: "Drop the uncommitted changes"},
 	{Word: "del", Help: "Delete a node, leaf or leaf-list value"},
+	{Word: "move", Help: "Move an entry of an ordered-by user list (the access rules): move PATH first|last|before KEY|after KEY"},
 	{Word: "..", Help: "Go up one level"},
 	{Word: "/", Help: "Go to the top, or start an absolute path"},
 	{Word: "exit", Help: "Leave configuration mode"},
@@ -242,6 +243,8 @@ func (c *CLI) runConfig(words []string) error {
 		return nil
 	case "del":
 		return c.del(words[1:])
+	case "move":
+		return c.move(words[1:])
 	case "edit":
 		return fmt.Errorf("cli: already in configuration mode")
 	}

@@ -61,7 +61,7 @@ func (c *CLI) Candidates(words []string) []Cand {
 		return nil
 	case "validate", "discard", "..", "help", "compare":
 		return nil
-	case "del":
+	case "del", "move":
 		return c.pathCands(c.ctx, words[1:], true, false)
 	}
 	return c.pathCands(c.ctx, words, true, true)

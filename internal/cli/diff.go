@@ -152,8 +152,12 @@ func (d *differ) leafList(f *schema.Field, va, vb []string, depth int) string {
 
 // list returns the differences of the entries of list f: entries only
 // in a are removed whole, entries only in b added whole, entries in both
-// compared child by child.
+// compared child by child. An ordered-by user list is read in its new
+// order (orderedList).
 func (d *differ) list(f *schema.Field, ea, eb []schema.Node, depth int) string {
+	if f.Ordered {
+		return d.orderedList(f, ea, eb, depth)
+	}
 	byKey := make(map[string]schema.Node, len(eb))
 	for _, e := range eb {
 		byKey[e.Key(d.s, f)] = e
@@ -167,19 +171,64 @@ func (d *differ) list(f *schema.Field, ea, eb []schema.Node, depth int) string {
 		switch {
 		case !ok:
 			out.WriteString(d.whole("- ", func(r *renderer) { r.entry(f, e, depth) }))
-		case d.lay.inline(f):
-			r := &renderer{s: d.s, lay: d.lay}
-			if r.inlineLeaves(e) != r.inlineLeaves(other) {
-				out.WriteString(d.whole("- ", func(r *renderer) { r.entry(f, e, depth) }))
-				out.WriteString(d.whole("+ ", func(r *renderer) { r.entry(f, other, depth) }))
-			}
 		default:
-			out.WriteString(d.context(d.entryHeader(f, e), depth, d.children(e, other, depth+1)))
+			out.WriteString(d.common(f, e, other, depth))
 		}
 	}
 	for _, e := range eb {
 		if !inA[e.Key(d.s, f)] {
 			out.WriteString(d.whole("+ ", func(r *renderer) { r.entry(f, e, depth) }))
+		}
+	}
+	return out.String()
+}
+
+// common returns the differences of entry a of list f and entry b, of
+// the same key.
+func (d *differ) common(f *schema.Field, a, b schema.Node, depth int) string {
+	if d.lay.inline(f) {
+		r := &renderer{s: d.s, lay: d.lay}
+		if r.inlineLeaves(a) == r.inlineLeaves(b) {
+			return ""
+		}
+		return d.whole("- ", func(r *renderer) { r.entry(f, a, depth) }) + d.whole("+ ", func(r *renderer) { r.entry(f, b, depth) })
+	}
+	return d.context(d.entryHeader(f, a), depth, d.children(a, b, depth+1))
+}
+
+// orderedList is list for an ordered-by user list, whose order is
+// configuration: the entries removed first, then in the new order the
+// entries added, the entries that moved (schema.Moved) removed whole
+// and added whole at their new place, and the others compared.
+func (d *differ) orderedList(f *schema.Field, ea, eb []schema.Node, depth int) string {
+	ka, kb := make([]string, len(ea)), make([]string, len(eb))
+	byKey := make(map[string]schema.Node, len(ea))
+	for i, e := range ea {
+		ka[i] = e.Key(d.s, f)
+		byKey[ka[i]] = e
+	}
+	inB := make(map[string]bool, len(eb))
+	for i, e := range eb {
+		kb[i] = e.Key(d.s, f)
+		inB[kb[i]] = true
+	}
+	moved := schema.Moved(ka, kb)
+	var out strings.Builder
+	for i, e := range ea {
+		if !inB[ka[i]] {
+			out.WriteString(d.whole("- ", func(r *renderer) { r.entry(f, e, depth) }))
+		}
+	}
+	for i, e := range eb {
+		old, ok := byKey[kb[i]]
+		switch {
+		case !ok:
+			out.WriteString(d.whole("+ ", func(r *renderer) { r.entry(f, e, depth) }))
+		case moved[kb[i]]:
+			out.WriteString(d.whole("- ", func(r *renderer) { r.entry(f, old, depth) }))
+			out.WriteString(d.whole("+ ", func(r *renderer) { r.entry(f, e, depth) }))
+		default:
+			out.WriteString(d.common(f, old, e, depth))
 		}
 	}
 	return out.String()

@@ -18,7 +18,10 @@ type xnode struct {
 	name, ns string
 	text     *string // leaf value; nil for an inner or empty element
 	op       string  // edit-config operation attribute, "" for none
-	children []*xnode
+	// insert and insertKey are the insert and key attributes of an
+	// entry of an ordered-by user list (RFC 7950 §7.8.6), "" for none.
+	insert, insertKey string
+	children          []*xnode
 }
 
 // child returns the child element named name with key child keyName =
@@ -67,6 +70,14 @@ func (x *xnode) write(b *bytes.Buffer, parentNS string) {
 	}
 	if x.op != "" {
 		b.WriteString(` xmlns:nc="` + NSBase + `" nc:operation="` + x.op + `"`)
+	}
+	if x.insert != "" {
+		b.WriteString(` xmlns:yang="` + NSYang + `" yang:insert="` + x.insert + `"`)
+		if x.insertKey != "" {
+			b.WriteString(` yang:key="`)
+			_ = xml.EscapeText(b, []byte(x.insertKey))
+			b.WriteByte('"')
+		}
 	}
 	if x.text == nil && len(x.children) == 0 {
 		b.WriteString("/>")

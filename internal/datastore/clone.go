@@ -2,8 +2,10 @@ package datastore
 
 import (
 	"reflect"
+	"strings"
 
 	"secgw/generated"
+	"secgw/internal/schema"
 )
 
 // Clone returns a deep copy of a configuration tree. Generated structs hold
@@ -22,6 +24,13 @@ func clone(v reflect.Value) reflect.Value {
 	case reflect.Pointer:
 		if v.IsNil() {
 			return v
+		}
+		if isOrdered(v.Type()) {
+			_, entries := schema.OrderedEntries(v)
+			for i, e := range entries {
+				entries[i] = clone(e)
+			}
+			return schema.NewOrdered(v.Type(), entries)
 		}
 		out := reflect.New(v.Type().Elem())
 		if v.Elem().Kind() == reflect.Struct {
@@ -57,6 +66,16 @@ func clone(v reflect.Value) reflect.Value {
 	return v
 }
 
+// isOrdered reports whether pointer type t is a ygot ordered map (an
+// ordered-by user list, schema.IsOrderedMap). ygot names those types
+// X_OrderedMap, structs of two fields: the tests of the field count and
+// the name, which allocate nothing, are those a walk of a whole tree
+// can afford at every pointer.
+func isOrdered(t reflect.Type) bool {
+	e := t.Elem()
+	return e.Kind() == reflect.Struct && e.NumField() == 2 && strings.HasSuffix(e.Name(), "_OrderedMap") && schema.IsOrderedMap(t)
+}
+
 func copyStruct(dst, src reflect.Value) {
 	for i := 0; i < src.NumField(); i++ {
 		f := src.Field(i)
@@ -80,6 +99,19 @@ func equal(a, b reflect.Value) bool {
 			return a.IsNil() == b.IsNil()
 		}
 		if a.Pointer() == b.Pointer() {
+			return true
+		}
+		if isOrdered(a.Type()) {
+			ka, ea := schema.OrderedEntries(a)
+			kb, eb := schema.OrderedEntries(b)
+			if len(ka) != len(kb) {
+				return false
+			}
+			for i := range ka {
+				if !ka[i].Equal(kb[i]) || !equal(ea[i], eb[i]) {
+					return false
+				}
+			}
 			return true
 		}
 		return equal(a.Elem(), b.Elem())

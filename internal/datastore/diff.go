@@ -16,6 +16,10 @@ const (
 	Create Op = iota + 1 // the node is new
 	Update               // some leaf of the node itself changed
 	Delete               // the node is gone, with its subtree
+	// Move: the entry of an ordered-by user list took another place
+	// among the entries it had before (its own changes are reported
+	// apart). As a durable op on the list itself: the list's order.
+	Move
 )
 
 // String names the operation. Written by hand, not by stringer: any other
@@ -28,6 +32,8 @@ func (o Op) String() string {
 		return "update"
 	case Delete:
 		return "delete"
+	case Move:
+		return "move"
 	}
 	return "?"
 }
@@ -104,10 +110,15 @@ func diffNode(s *schema.Schema, a, b schema.Node, path schema.DataPath, out *[]C
 
 func diffList(s *schema.Schema, a, b schema.Node, f *schema.Field, path schema.DataPath, out *[]Change) {
 	ma, mb := a.V.Field(f.Index), b.V.Field(f.Index)
-	if ma.Len() == 0 && mb.Len() == 0 {
+	la, lb := schema.ListLen(ma), schema.ListLen(mb)
+	if la == 0 && lb == 0 {
 		return
 	}
-	if ma.Len() == mb.Len() && ma.Pointer() == mb.Pointer() {
+	if la == lb && ma.Pointer() == mb.Pointer() {
+		return
+	}
+	if f.Ordered {
+		diffOrdered(s, a, b, f, path, out)
 		return
 	}
 	keyName := schema.KeyNames(f.Entry)[0]
@@ -185,6 +196,9 @@ func diffTouched(s *schema.Schema, old, new *generated.Device, touched, replaced
 	seen := map[string]bool{}
 	add := func(c Change) {
 		k := c.Path.String()
+		if c.Op == Move {
+			k += "\x00move"
+		}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, c)
@@ -230,6 +244,10 @@ func diffTouched(s *schema.Schema, old, new *generated.Device, touched, replaced
 				}
 			case schema.KindList:
 				keyName := schema.KeyNames(f.Entry)[0]
+				if f.Ordered {
+					touchedOrdered(s, f, p, av, bv, add)
+					continue
+				}
 				if listKeys != nil {
 					if written, ok := listKeys(p, f.Name); ok {
 						kf := &f.Elem.Fields[f.KeyIndex]

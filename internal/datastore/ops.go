@@ -53,7 +53,13 @@ func opsFor(s *schema.Schema, oldRoot, newRoot schema.Node, changes []Change) (f
 	for i, j := 0, len(inv)-1; i < j; i, j = i+1, j-1 {
 		inv[i], inv[j] = inv[j], inv[i]
 	}
-	return fwd, inv, nil
+	// The orders of the ordered-by user lists last, each way: a created
+	// entry goes last until its list's order places it (order.go).
+	fo, io, err := orderOps(s, oldRoot, newRoot, changes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(fwd, fo...), append(inv, io...), nil
 }
 
 func encodeAt(s *schema.Schema, root schema.Node, p schema.DataPath, leavesOnly bool) ([]byte, error) {
@@ -80,6 +86,9 @@ func applyOp(s *schema.Schema, root schema.Node, o op) error {
 	p := schema.DataPath(o.Path)
 	if len(p) == 0 {
 		return fmt.Errorf("datastore: an operation on the root")
+	}
+	if o.Op == Move {
+		return applyOrder(s, root, o)
 	}
 	parent, ok, err := s.ResolveFrom(root, p[:len(p)-1], o.Op == Create)
 	if err != nil {

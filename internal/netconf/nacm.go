@@ -3,7 +3,6 @@ package netconf
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"secgw/generated"
@@ -44,12 +43,11 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 			p.Groups[name] = slices.Clone(g.UserName)
 		}
 	}
-	// In the order of their names: see secgw-aaa.yang rule-list.
-	for _, ln := range slices.Sorted(maps.Keys(n.RuleList)) {
-		rl := n.RuleList[ln]
+	// In the order the operator wrote them (ordered-by user, RFC 8341
+	// §3.4.5): the first rule that matches decides.
+	for _, rl := range n.RuleList.Values() {
 		list := nacm.RuleList{Name: rl.GetName(), Groups: slices.Clone(rl.Group)}
-		for _, rn := range slices.Sorted(maps.Keys(rl.Rule)) {
-			r := rl.Rule[rn]
+		for _, r := range rl.Rule.Values() {
 			rule := nacm.Rule{Name: r.GetName(), Module: r.GetModuleName(), Action: act(r.Action, nacm.Deny)}
 			var ok bool
 			if rule.Ops, ok = nacm.ParseOps(r.GetAccessOperations()); !ok {
@@ -186,7 +184,9 @@ func (srv *Server) nodeModule(path schema.DataPath) string {
 // delete for delete and remove, and update and delete for a replace of
 // an existing container or list entry (it may delete what it leaves
 // out). A merge passing through an existing container or list entry
-// changes nothing there: its edits below are checked instead. With
+// changes nothing there: its edits below are checked instead; but one
+// that moves an entry of an ordered-by user list (the insert attribute)
+// needs update access to it, the order being configuration. With
 // configured rules, deleting or replacing an existing container or list
 // entry also needs delete access to each node below it that it deletes
 // (checkBelow): a rule of its own, a keyed one, may deny one of them,
@@ -221,6 +221,8 @@ func (srv *Server) checkWrite(s *transport.Session, root schema.Node, edits []xm
 				want = nacm.Update
 			case op == xmlcodec.OpReplace:
 				want = nacm.Update | nacm.Delete
+			case e.Insert.Set:
+				want = nacm.Update // a move changes the list's order
 			default:
 				continue
 			}

@@ -32,43 +32,46 @@ func testValidator(t *testing.T) *validate.Validator {
 }
 
 // nacmDevice is a tree with /aaa/nacm: group ops {alice}, and rule-list
-// r of group ops with rules named so that their name order decides.
-func nacmDevice(t *testing.T, rules map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule) *generated.Device {
+// r of group ops with rules, in the order given (each named by its Name).
+func nacmDevice(t *testing.T, rules ...*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule) *generated.Device {
 	t.Helper()
 	d := &generated.Device{}
 	n := d.GetOrCreateAaa().GetOrCreateNacm()
 	n.GetOrCreateGroup("ops").UserName = []string{"alice"}
-	rl := n.GetOrCreateRuleList("r")
+	rl, err := n.AppendNewRuleList("r")
+	if err != nil {
+		t.Fatal(err)
+	}
 	rl.Group = []string{"ops"}
-	rl.Rule = map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{}
-	for name, r := range rules {
-		r.Name = &name
-		rl.Rule[name] = r
+	for _, r := range rules {
+		if err := rl.AppendRule(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return d
 }
 
 func str(s string) *string { return &s }
 
-// TestPolicyOf: /aaa/nacm becomes the policy: rules in the order of
-// their names, the defaults of RFC 8341 for unset leaves, paths with key
+// TestPolicyOf: /aaa/nacm becomes the policy: rules in the order the
+// operator wrote them (not their names'), the defaults of RFC 8341 for unset leaves, paths with key
 // predicates naming one entry (keys in canonical form), and paths that
 // name no node refused.
 func TestPolicyOf(t *testing.T) {
 	alice := nacm.User{Name: "alice", Role: RoleReadOnly}
-	d := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
-		"20-deny":  {Path: str("/vrf"), Action: generated.SecgwAaa_ActionType_deny},
-		"10-allow": {Path: str("/sv:vrf/ike"), AccessOperations: str("update create"), Action: generated.SecgwAaa_ActionType_permit},
-	})
+	d := nacmDevice(t,
+		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("20-allow"), Path: str("/sv:vrf/ike"), AccessOperations: str("update create"), Action: generated.SecgwAaa_ActionType_permit},
+		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("10-deny"), Path: str("/vrf"), Action: generated.SecgwAaa_ActionType_deny},
+	)
 	p, err := policyOf(d, testValidator(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Data(alice, "secgw-ike", nacm.Names("vrf", "ike", "vpn"), nacm.Update, false) != nacm.Permit {
-		t.Error("10-allow is not taken before 20-deny")
+		t.Error("20-allow, written first, is not taken before 10-deny")
 	}
 	if p.Data(alice, "secgw-vrf", nacm.Names("vrf", "description"), nacm.Read, false) != nacm.Deny {
-		t.Error("20-deny (access-operations unset: *) does not deny read")
+		t.Error("10-deny (access-operations unset: *) does not deny read")
 	}
 	if p.Disabled || p.ReadDefault != nacm.Permit || p.WriteDefault != nacm.Deny || p.ExecDefault != nacm.Permit {
 		t.Errorf("unset defaults: %+v", p)
@@ -78,9 +81,8 @@ func TestPolicyOf(t *testing.T) {
 	if p, _ = policyOf(d, testValidator(t)); !p.Disabled || p.ExecDefault != nacm.Deny {
 		t.Errorf("enable-nacm false, exec-default deny: %+v", p)
 	}
-	keyed := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
-		"k": {Path: str("/vrf[name='main']/ike/vpn[name=\"acme\"]"), Action: generated.SecgwAaa_ActionType_permit},
-	})
+	keyed := nacmDevice(t,
+		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("k"), Path: str("/vrf[name='main']/ike/vpn[name=\"acme\"]"), Action: generated.SecgwAaa_ActionType_permit})
 	p, err = policyOf(keyed, testValidator(t))
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +91,8 @@ func TestPolicyOf(t *testing.T) {
 	if got := p.RuleLists[0].Rules[0].Path; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 		t.Errorf("keyed path: %+v, want %+v", got, want)
 	}
-	bad := nacmDevice(t, map[string]*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{
-		"k": {Path: str("/vrf[name='main']/ike/vpnx"), Action: generated.SecgwAaa_ActionType_permit},
-	})
+	bad := nacmDevice(t,
+		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("k"), Path: str("/vrf[name='main']/ike/vpnx"), Action: generated.SecgwAaa_ActionType_permit})
 	if _, err := policyOf(bad, testValidator(t)); err == nil || !strings.Contains(err.Error(), "no node vpnx under /vrf[name='main']/ike") {
 		t.Errorf("a path naming no node: %v, want refused", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"secgw/generated"
+	"secgw/internal/schema"
 	"secgw/internal/xmlcodec"
 )
 
@@ -88,6 +89,11 @@ func merge(a, b reflect.Value) reflect.Value {
 	case reflect.Pointer:
 		if a.Elem().Kind() != reflect.Struct {
 			return b
+		}
+		if schema.IsOrderedMap(a.Type()) {
+			// An ordered-by user list holds configuration only (the
+			// access rules): the configuration's is the list.
+			return a
 		}
 		cp := reflect.New(a.Elem().Type())
 		cp.Elem().Set(a.Elem())

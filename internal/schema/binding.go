@@ -19,7 +19,7 @@ const (
 	KindLeaf      FieldKind = iota // *T scalar, enum (int64 type) or union interface
 	KindLeafList                   // []T
 	KindContainer                  // *Struct
-	KindList                       // map[Key]*Struct, single key
+	KindList                       // map[Key]*Struct, or an ordered map (Field.Ordered); single key
 )
 
 // Field binds one YANG child node to one field of a generated struct.
@@ -37,6 +37,10 @@ type Field struct {
 	Secret bool
 	// Config is false for state nodes (config false).
 	Config bool
+	// Ordered is set for a list or leaf-list that is ordered-by user
+	// (RFC 7950 §7.7.7): a list is then a ygot ordered map, kept in the
+	// operator's order (ordered.go), not a Go map walked in key order.
+	Ordered bool
 
 	enums []reflect.Type // enum Go types a leaf or union member may take
 }
@@ -111,20 +115,27 @@ func (b *binder) bind(t reflect.Type, e *yang.Entry) (*Binding, error) {
 		}
 		f := Field{Name: name, Index: i, Entry: ce, Type: sf.Type, Secret: IsSecret(ce), Config: IsConfig(ce)}
 		switch {
-		case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct:
+		case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct && !IsOrderedMap(sf.Type):
 			f.Kind = KindContainer
 			eb, err := b.bind(sf.Type.Elem(), ce)
 			if err != nil {
 				return nil, err
 			}
 			f.Elem = eb
-		case sf.Type.Kind() == reflect.Map:
+		case sf.Type.Kind() == reflect.Map || IsOrderedMap(sf.Type):
 			f.Kind = KindList
+			f.Ordered = sf.Type.Kind() != reflect.Map
 			keys := KeyNames(ce)
 			if len(keys) != 1 {
 				return nil, fmt.Errorf("schema: %s: only single-key lists are supported", Path(ce))
 			}
-			eb, err := b.bind(sf.Type.Elem().Elem(), ce)
+			var et reflect.Type // the entry struct
+			if f.Ordered {
+				et = sf.Type.Method(mustMethod(sf.Type, "Get")).Type.Out(0).Elem()
+			} else {
+				et = sf.Type.Elem().Elem() // map[K]*Entry
+			}
+			eb, err := b.bind(et, ce)
 			if err != nil {
 				return nil, err
 			}
@@ -136,6 +147,7 @@ func (b *binder) bind(t reflect.Type, e *yang.Entry) (*Binding, error) {
 			f.KeyIndex = eb.byName[keys[0]]
 		case sf.Type.Kind() == reflect.Slice && sf.Type != reflect.TypeOf(generated.Binary(nil)):
 			f.Kind = KindLeafList
+			f.Ordered = ce.ListAttr != nil && ce.ListAttr.OrderedByUser
 		default:
 			f.Kind = KindLeaf
 		}
@@ -175,6 +187,16 @@ func (b *binder) bind(t reflect.Type, e *yang.Entry) (*Binding, error) {
 		}
 	}
 	return bd, nil
+}
+
+// mustMethod returns the index of method name of t; the generated
+// ordered maps all have it.
+func mustMethod(t reflect.Type, name string) int {
+	m, ok := t.MethodByName(name)
+	if !ok {
+		panic(fmt.Sprintf("schema: %s has no method %s", t, name))
+	}
+	return m.Index
 }
 
 func (b *binder) addEnum(t reflect.Type) {

@@ -196,7 +196,7 @@ func (j *Journal) saveField(n Node, fv reflect.Value) {
 		return
 	}
 	j.touch(n)
-	if fv.Kind() == reflect.Map {
+	if fv.Kind() == reflect.Map || fv.Kind() == reflect.Pointer {
 		if f := fieldOf(n, fv); f != nil && f.Kind == KindList {
 			j.keys[listKey(n.P, f.Name)] = nil // replaced as a whole
 		}
@@ -207,12 +207,7 @@ func (j *Journal) saveField(n Node, fv reflect.Value) {
 			case KindContainer:
 				j.replace(n.P.Child(Elem{Name: f.Name}))
 			case KindList:
-				kn := KeyNames(f.Entry)[0]
-				for it := fv.MapRange(); it.Next(); {
-					if k, ok := formatKey(it.Key()); ok {
-						j.replace(n.P.Child(Elem{Name: f.Name, KeyName: kn, Key: k}))
-					}
-				}
+				j.replaceEntries(n, f, ListKeys(fv))
 			}
 		}
 	}
@@ -260,6 +255,40 @@ func (j *Journal) saveMapEntry(n Node, m, key reflect.Value) {
 			m.SetMapIndex(key, reflect.Value{})
 		}
 	})
+}
+
+// replaceEntries records that the entries at keys of list f of node n
+// were removed.
+func (j *Journal) replaceEntries(n Node, f *Field, keys []reflect.Value) {
+	kn := KeyNames(f.Entry)[0]
+	for _, kv := range keys {
+		if k, ok := formatKey(kv); ok {
+			j.replace(n.P.Child(Elem{Name: f.Name, KeyName: kn, Key: k}))
+		}
+	}
+}
+
+// saveOrdered records the current value of ordered list field fv (list
+// f) of node n, before it takes a new ordered map (ordered.go); gone
+// are the keys of the entries the change removes. The list's entries are
+// then all compared by a commit's diff (ListKeys says so): their order
+// may have changed.
+func (j *Journal) saveOrdered(n Node, f *Field, fv reflect.Value, gone []reflect.Value) {
+	if j == nil {
+		return
+	}
+	created, afterMark := j.created(n)
+	if afterMark {
+		return
+	}
+	if !created {
+		j.touch(n)
+		j.keys[listKey(n.P, f.Name)] = nil
+		j.replaceEntries(n, f, gone)
+	}
+	old := reflect.New(fv.Type()).Elem()
+	old.Set(fv)
+	j.undo = append(j.undo, func() { fv.Set(old) })
 }
 
 // formatKey renders a list key value (strings and integers are the key

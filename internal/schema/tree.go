@@ -87,7 +87,8 @@ func (n Node) Container(f *Field, create bool) (Node, bool) {
 }
 
 // Entry returns the list entry of list f with key value key, creating it
-// when create is set.
+// when create is set. A new entry of an ordered-by user list goes last
+// (RFC 7950 §7.8.6: insert defaults to "last").
 func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, error) {
 	kf := &f.Elem.Fields[f.KeyIndex]
 	kv, err := s.ParseValue(kf, key)
@@ -100,13 +101,21 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 	}
 	m := n.V.Field(f.Index)
 	el := Elem{Name: f.Name, KeyName: kf.Name, Key: key}
-	if !m.IsNil() {
-		if e := m.MapIndex(mapKey); e.IsValid() {
-			return n.child(n.ownEntry(m, mapKey, e).Elem(), f.Elem, el), true, nil
-		}
+	if e := ListGet(m, mapKey); e.IsValid() {
+		return n.child(n.ownEntry(f, m, mapKey, e).Elem(), f.Elem, el), true, nil
 	}
 	if !create {
 		return Node{}, false, nil
+	}
+	var e reflect.Value
+	if f.Ordered {
+		e = reflect.New(f.Elem.Type)
+		e.Elem().Field(kf.Index).Set(kv)
+		n.orderedAppend(f, e) // records its undo first
+		if n.J != nil {
+			n.J.create(n, e, el)
+		}
+		return n.child(e.Elem(), f.Elem, el), true, nil
 	}
 	if m.IsNil() {
 		n.J.saveField(n, m)
@@ -118,7 +127,7 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 		n.J.ownMap(m)
 	}
 	n.J.saveMapEntry(n, m, mapKey)
-	e := reflect.New(f.Type.Elem().Elem())
+	e = reflect.New(f.Type.Elem().Elem())
 	if n.J != nil {
 		n.J.create(n, e, el)
 	}
@@ -127,22 +136,49 @@ func (n Node) Entry(s *Schema, f *Field, key string, create bool) (Node, bool, e
 	return n.child(e.Elem(), f.Elem, el), true, nil
 }
 
-// Entries returns the entries of list f sorted by key (numerically for
-// integer keys), so that every walk sees the same order.
+// Entries returns the entries of list f: an ordered-by user list's in
+// their order, another's sorted by key (numerically for integer keys),
+// so that every walk sees the same order.
 func (n Node) Entries(f *Field) []Node {
 	m := n.V.Field(f.Index)
-	if m.Len() == 0 {
+	if ListLen(m) == 0 {
 		return nil
 	}
-	keys := m.MapKeys()
-	SortKeys(keys)
-	out := make([]Node, len(keys))
-	for i, k := range keys {
-		out[i] = Node{V: m.MapIndex(k).Elem(), B: f.Elem}
-		if n.J != nil {
-			e := n.ownEntry(m, k, m.MapIndex(k))
-			out[i] = n.child(e.Elem(), f.Elem, Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: out[i].Key0(f)})
+	var keys, vals []reflect.Value
+	if f.Ordered {
+		keys, vals = OrderedEntries(m)
+	} else {
+		keys = m.MapKeys()
+		SortKeys(keys)
+		vals = make([]reflect.Value, len(keys))
+		for i, k := range keys {
+			vals[i] = m.MapIndex(k)
 		}
+	}
+	out := make([]Node, len(keys))
+	var copies map[int]reflect.Value // ordered: the entries copied
+	for i, k := range keys {
+		out[i] = Node{V: vals[i].Elem(), B: f.Elem}
+		if n.J == nil {
+			continue
+		}
+		var e reflect.Value
+		if f.Ordered {
+			c, copied := n.J.ownStruct(vals[i])
+			if copied {
+				if copies == nil {
+					copies = map[int]reflect.Value{}
+				}
+				copies[i] = c
+			}
+			e = c
+		} else {
+			e = n.ownEntry(f, m, k, vals[i])
+		}
+		out[i] = n.child(e.Elem(), f.Elem, Elem{Name: f.Name, KeyName: KeyNames(f.Entry)[0], Key: out[i].Key0(f)})
+	}
+	if copies != nil {
+		n.orderedOwn(f, copies)
 	}
 	return out
 }
@@ -150,12 +186,17 @@ func (n Node) Entries(f *Field) []Node {
 // ownEntry returns entry e (a pointer) of map field m of n at key k; with
 // a journal, the journal's own copy of it, stored in the journal's own
 // copy of the map (cow.go).
-func (n Node) ownEntry(m, k, e reflect.Value) reflect.Value {
+func (n Node) ownEntry(f *Field, m, k, e reflect.Value) reflect.Value {
 	if n.J == nil {
 		return e
 	}
 	c, copied := n.J.ownStruct(e)
 	if copied {
+		if f.Ordered {
+			keys := ListKeys(m)
+			n.orderedOwn(f, map[int]reflect.Value{orderedIndex(keys, k): c})
+			return c
+		}
 		n.J.ownMap(m)
 		n.J.wrote(m, k)
 		m.SetMapIndex(k, c)
@@ -189,8 +230,12 @@ func (n Node) DeleteEntry(s *Schema, f *Field, key string) (bool, error) {
 		kv = kv.Elem()
 	}
 	m := n.V.Field(f.Index)
-	if m.IsNil() || !m.MapIndex(kv).IsValid() {
+	if !ListGet(m, kv).IsValid() {
 		return false, nil
+	}
+	if f.Ordered {
+		n.orderedDelete(f, kv)
+		return true, nil
 	}
 	if n.J != nil {
 		n.J.ownMap(m)
@@ -309,6 +354,9 @@ func (n Node) LeafList(s *Schema, f *Field) []string {
 // leaf-list or list, an existing container).
 func (n Node) Has(f *Field) bool {
 	fv := n.V.Field(f.Index)
+	if f.Kind == KindList {
+		return ListLen(fv) > 0
+	}
 	switch fv.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		return !fv.IsNil()
@@ -364,4 +412,19 @@ func (s *Schema) ResolveFrom(n Node, p DataPath, create bool) (Node, bool, error
 }
 
 // Len returns the number of entries of list f, or of values of leaf-list f.
-func (n Node) Len(f *Field) int { return n.V.Field(f.Index).Len() }
+func (n Node) Len(f *Field) int {
+	if f.Kind == KindList {
+		return ListLen(n.V.Field(f.Index))
+	}
+	return n.V.Field(f.Index).Len()
+}
+
+// Lookup returns the entry of list f whose key is k (the key's Go value,
+// not a pointer), for reading: without n's journal.
+func (n Node) Lookup(f *Field, k reflect.Value) (Node, bool) {
+	e := ListGet(n.V.Field(f.Index), k)
+	if !e.IsValid() {
+		return Node{}, false
+	}
+	return Node{V: e.Elem(), B: f.Elem}, true
+}

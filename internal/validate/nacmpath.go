@@ -84,10 +84,10 @@ func (w *walker) checkNACM(d *generated.Device) {
 	if n == nil {
 		return
 	}
-	for _, ln := range sortedKeys(n.RuleList) {
-		rl := n.RuleList[ln]
-		for _, rn := range sortedKeys(rl.Rule) {
-			r := rl.Rule[rn]
+	for _, rl := range n.RuleList.Values() {
+		ln := rl.GetName()
+		for _, r := range rl.Rule.Values() {
+			rn := r.GetName()
 			if r.Path == nil {
 				continue
 			}

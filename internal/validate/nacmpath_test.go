@@ -45,8 +45,8 @@ func TestValidateRefusesRulePath(t *testing.T) {
 	_, v := setup(t)
 	d := &generated.Device{}
 	d.GetOrCreateVrf("main")
-	rl := d.GetOrCreateAaa().GetOrCreateNacm().GetOrCreateRuleList("it's")
-	r := rl.GetOrCreateRule("r")
+	rl, _ := d.GetOrCreateAaa().GetOrCreateNacm().AppendNewRuleList("it's")
+	r, _ := rl.AppendNewRule("r")
 	p := "/vrf/ike/vpnx"
 	r.Path = &p
 	r.Action = generated.SecgwAaa_ActionType_deny

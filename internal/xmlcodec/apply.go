@@ -25,8 +25,11 @@ import (
 //
 // Apply stops at the first error, leaving the edits before it applied:
 // the datastore applies edits to a copy (candidate) and drops it for
-// rollback-on-error. Keys cannot be changed; ordered-by user nodes take
-// their values in document order (no insert attribute).
+// rollback-on-error. Keys cannot be changed. A new entry of an
+// ordered-by user list goes last, an existing one (even replaced) stays
+// where it is, unless the edit's insert attribute places it (RFC 7950
+// §7.8.6; ignored by delete and remove); so do the values of an
+// ordered-by user leaf-list (§7.7.9).
 func Apply(s *schema.Schema, d *generated.Device, edits []Edit, defaultOp Operation) error {
 	return ApplyNode(s, s.RootNode(d), edits, defaultOp)
 }
@@ -203,6 +206,9 @@ func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, er
 			break
 		}
 		a.forget(len(parentPath))
+		if op == OpReplace && f.Ordered && !e.Insert.Set {
+			e.Insert = stayPut(parent, f, last.Key) // its place, not last
+		}
 		if f.Kind == schema.KindContainer {
 			parent.ClearField(f)
 		} else if _, err := parent.DeleteEntry(a.s, f, last.Key); err != nil {
@@ -214,8 +220,41 @@ func (a *applier) apply(edits []Edit, i int, defaultOp Operation) (skip bool, er
 	default:
 		return false, newError(typeProt, "bad-attribute", e.Path.String(), "operation %q of %s is not one of merge, replace, create, delete, remove", op, e.Path).WithInfo("bad-attribute", "operation", "bad-element", last.Name)
 	}
-	_, _, err = a.resolve(e.Path, op != OpNone)
-	return false, err
+	if _, _, err = a.resolve(e.Path, op != OpNone); err != nil || !e.Insert.Set {
+		return false, err
+	}
+	return false, a.insert(parent, f, e)
+}
+
+// stayPut returns the Insert that puts entry key of ordered list f of
+// parent back where it is: before the entry that follows it.
+func stayPut(parent schema.Node, f *schema.Field, key string) Insert {
+	order := parent.Order(f)
+	for i, k := range order {
+		if k == key && i+1 < len(order) {
+			return Insert{Set: true, Where: schema.Before, Anchor: order[i+1]}
+		}
+	}
+	return Insert{} // last, where a new entry goes
+}
+
+// insert moves the entry of edit e, an entry of list f of parent that
+// exists, where its insert attribute says (RFC 7950 §7.8.6). An insert
+// before or after an entry that does not exist is the error of RFC 7950
+// §15.7: missing-attribute, error-app-tag missing-instance.
+func (a *applier) insert(parent schema.Node, f *schema.Field, e Edit) error {
+	last := e.Path[len(e.Path)-1]
+	ok, err := parent.MoveEntry(a.s, f, last.Key, e.Insert.Where, e.Insert.Anchor)
+	if err != nil {
+		return newError(typeApp, "bad-attribute", e.Path.String(), "insert on %s: %v", e.Path, err).WithInfo("bad-attribute", "key", "bad-element", last.Name)
+	}
+	if !ok {
+		err := newError(typeApp, "missing-attribute", e.Path.String(), "insert on %s: the key attribute names no entry of %s: [%s=%s]", e.Path, last.Name, last.KeyName, quoteXPath(e.Insert.Anchor)).WithInfo("bad-attribute", "key", "bad-element", last.Name)
+		err.AppTag = "missing-instance"
+		return err
+	}
+	a.forget(len(e.Path) - 1) // the list took a new ordered map
+	return nil
 }
 
 // navigate handles a container or entry that does not exist, reached with
@@ -293,6 +332,18 @@ func (a *applier) leaf(parent schema.Node, f *schema.Field, e Edit, op Operation
 			msg = "the value is not valid"
 		}
 		return newError(typeApp, "invalid-value", leafPath(f, e), "invalid value for %s: %s", e.Path, msg).WithInfo("bad-element", f.Name)
+	}
+	if !e.Insert.Set {
+		return nil
+	}
+	ok, err := parent.MoveValue(a.s, f, e.Value, e.Insert.Where, e.Insert.Anchor)
+	if err != nil {
+		return newError(typeApp, "bad-attribute", leafPath(f, e), "insert on %s: %v", leafPath(f, e), err).WithInfo("bad-attribute", "value", "bad-element", f.Name)
+	}
+	if !ok {
+		err := newError(typeApp, "missing-attribute", leafPath(f, e), "insert on %s: the value attribute names no value of %s: %s", leafPath(f, e), f.Name, quoteXPath(e.Insert.Anchor)).WithInfo("bad-attribute", "value", "bad-element", f.Name)
+		err.AppTag = "missing-instance"
+		return err
 	}
 	return nil
 }

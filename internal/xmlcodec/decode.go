@@ -25,6 +25,9 @@ type Edit struct {
 	// Value is the value of a leaf or leaf-list (empty for delete and
 	// remove on a leaf, whose content does not matter).
 	Value string
+	// Insert is where the insert attribute puts an entry of an
+	// ordered-by user list (insert.go).
+	Insert Insert
 }
 
 // DecodeOptions says what Decode accepts.
@@ -204,15 +207,33 @@ func (dc *decoder) walk(path schema.DataPath, p *plan, el *element, op Operation
 		if fp.isKey {
 			continue // checked by the list entry
 		}
-		cop, wdDefault, err := dc.attrs(path, ch, op)
+		var y yangAttrs
+		cop, wdDefault, err := dc.attrs(path, ch, op, &y)
 		if err != nil {
 			return err
 		}
 		cpath := dc.child(path, schema.Elem{Name: fp.f.Name})
+		if fp.f.Kind == schema.KindLeaf || fp.f.Kind == schema.KindContainer {
+			if err := y.forNonList(elemPath(path, fp.f.Name), fp); err != nil {
+				return err
+			}
+		}
 		switch fp.f.Kind {
-		case schema.KindLeaf, schema.KindLeafList:
+		case schema.KindLeaf:
 			if err := dc.leaf(cpath, fp, ch, cop, wdDefault); err != nil {
 				return err
+			}
+		case schema.KindLeafList:
+			in, err := dc.forLeafList(elemPath(path, fp.f.Name), fp, &y)
+			if err != nil {
+				return err
+			}
+			n := len(dc.edits)
+			if err := dc.leaf(cpath, fp, ch, cop, wdDefault); err != nil {
+				return err
+			}
+			if len(dc.edits) > n {
+				dc.edits[n].Insert = in
 			}
 		case schema.KindContainer:
 			dc.edits = append(dc.edits, Edit{Path: cpath, Op: cop})
@@ -225,7 +246,11 @@ func (dc *decoder) walk(path schema.DataPath, p *plan, el *element, op Operation
 				return err
 			}
 			cpath[len(cpath)-1] = schema.Elem{Name: fp.f.Name, KeyName: fp.elem.key.f.Name, Key: key}
-			dc.edits = append(dc.edits, Edit{Path: cpath, Op: cop})
+			in, err := dc.forList(cpath.String(), fp, &y)
+			if err != nil {
+				return err
+			}
+			dc.edits = append(dc.edits, Edit{Path: cpath, Op: cop, Insert: in})
 			if err := dc.walk(cpath, fp.elem, ch, cop); err != nil {
 				return err
 			}
@@ -263,13 +288,17 @@ func elemPath(path schema.DataPath, name string) string {
 }
 
 // attrs reads the attributes of ch: its operation (or the inherited op),
-// and the with-defaults default attribute.
-func (dc *decoder) attrs(path schema.DataPath, ch *element, op Operation) (Operation, bool, error) {
+// the with-defaults default attribute, and into y those of RFC 7950
+// (insert.go), which its caller checks against the node.
+func (dc *decoder) attrs(path schema.DataPath, ch *element, op Operation, y *yangAttrs) (Operation, bool, error) {
 	name := ch.name.Local
 	wdDefault := false
 	for _, a := range ch.attrs {
 		if a.Name.Space != NetconfNS && a.Name.Space != YangNS && a.Name.Space != WithDefaultsNS && a.Name.Space != "" {
 			continue // attributes of other namespaces are ignored
+		}
+		if y.read(a) {
+			continue
 		}
 		epath := elemPath(path, name)
 		switch {
@@ -281,10 +310,10 @@ func (dc *decoder) attrs(path schema.DataPath, ch *element, op Operation) (Opera
 			op = o
 		case a.Name.Space == NetconfNS:
 			return "", false, newError(typeProt, "unknown-attribute", epath, "unknown NETCONF attribute %q on %s", a.Name.Local, epath).WithInfo("bad-attribute", a.Name.Local, "bad-element", name)
+		case a.Name.Space == "" && a.Name.Local == "insert":
+			return "", false, newError(typeApp, "bad-attribute", epath, "the insert attribute of %s is not in the YANG namespace %s", epath, YangNS).WithInfo("bad-attribute", "insert", "bad-element", name)
 		case a.Name.Space == "" && a.Name.Local == "operation":
 			return "", false, newError(typeProt, "bad-attribute", epath, "the operation attribute of %s is not in the NETCONF namespace %s", epath, NetconfNS).WithInfo("bad-attribute", "operation", "bad-element", name)
-		case a.Name.Space == YangNS || (a.Name.Space == "" && a.Name.Local == "insert"):
-			return "", false, newError(typeApp, "operation-not-supported", epath, "the %s attribute of %s is not supported: entries are inserted in document order", a.Name.Local, epath).WithInfo("bad-attribute", a.Name.Local, "bad-element", name)
 		case a.Name.Space == WithDefaultsNS && a.Name.Local == "default":
 			wdDefault = a.Value == "true" || a.Value == "1"
 		}
@@ -367,8 +396,12 @@ func (dc *decoder) key(path schema.DataPath, fp *fieldPlan, ch *element, op Oper
 			return "", newError(typeApp, "bad-element", kpath().String(), "%s is a leaf and cannot have child elements", kpath()).WithInfo("bad-element", kp.f.Name)
 		}
 		if len(k.attrs) > 0 {
-			kop, _, err := dc.attrs(lpath(), k, op)
+			var y yangAttrs
+			kop, _, err := dc.attrs(lpath(), k, op, &y)
 			if err != nil {
+				return "", err
+			}
+			if err := y.forNonList(kpath().String(), kp); err != nil {
 				return "", err
 			}
 			if kop != op {

@@ -255,13 +255,15 @@ func selectsAll(sub []*FilterNode) bool {
 	return false
 }
 
-// entries returns the entries of list fp of n, in key order, that filter
+// entries returns the entries of list fp of n, in key order (an
+// ordered-by user list's: in its order), that filter
 // elements sub (all: none) can select. When each of them matches the
 // list's key by content, those are the entries with these keys, looked up
 // by key: a filter for one VPN among 100k costs a lookup, not a walk of
 // the list. The filter is then applied to them as to any entry.
 func (e *encoder) entries(n schema.Node, fp *fieldPlan, all bool, sub []*FilterNode) []schema.Node {
-	if all {
+	if all || fp.f.Ordered {
+		// An ordered-by user list is short, and read in its order.
 		return n.Entries(fp.f)
 	}
 	kf := &fp.f.Elem.Fields[fp.f.KeyIndex]
@@ -292,14 +294,13 @@ func (e *encoder) entries(n schema.Node, fp *fieldPlan, all bool, sub []*FilterN
 		keys = append(keys, v)
 	}
 	schema.SortKeys(keys)
-	m := n.V.Field(fp.f.Index)
 	var out []schema.Node
 	for i, k := range keys {
 		if i > 0 && k.Equal(keys[i-1]) {
 			continue
 		}
-		if ev := m.MapIndex(k); ev.IsValid() {
-			out = append(out, schema.Node{V: ev.Elem(), B: fp.f.Elem})
+		if en, ok := n.Lookup(fp.f, k); ok {
+			out = append(out, en)
 		}
 	}
 	return out

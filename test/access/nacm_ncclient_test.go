@@ -16,8 +16,8 @@ import (
 const python3 = "/usr/bin/python3"
 
 // minNACMChecks is fewer than the checks testdata/nacm_ncclient.py makes
-// (31): a run that stops early fails even without a FAIL line.
-const minNACMChecks = 30
+// (37): a run that stops early fails even without a FAIL line.
+const minNACMChecks = 36
 
 // TestNACMNcclient runs testdata/nacm_ncclient.py through Debian's
 // ncclient against secgwd, with the admin root and the read-only alice
@@ -27,7 +27,10 @@ const minNACMChecks = 30
 // alice's group (data-node rules with key predicates and without,
 // operation rules) and what she reads (get and get-config with subtree
 // and xpath filters that must not reveal what the rules deny), writes
-// (access-denied with the error-path) and runs.
+// (access-denied with the error-path) and runs; then the rules' order:
+// a rule inserted first decides, moved after another with the insert
+// attribute it no longer does, and an insert next to a missing rule is
+// missing-attribute.
 func TestNACMNcclient(t *testing.T) {
 	if _, err := os.Stat(python3); err != nil {
 		t.Fatal("/usr/bin/python3 missing: apt-get install python3-ncclient")

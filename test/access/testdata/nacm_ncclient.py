@@ -22,6 +22,7 @@ ncssh.TICK = 0.005
 NS_VRF = "urn:secgw:yang:secgw-vrf"
 NS_IKE = "urn:secgw:yang:secgw-ike"
 NS_AAA = "urn:secgw:yang:secgw-aaa"
+NS_YANG = "urn:ietf:params:xml:ns:yang:1"
 NSMAP = {"v": NS_VRF, "i": NS_IKE, "a": NS_AAA}
 
 passed = 0
@@ -151,8 +152,9 @@ def main():
     rpc_error("commit refuses a key predicate on a container", root.commit, "invalid-value", "rule[name='no-nacm']/path", "/aaa is not a list")
     root.discard_changes()
 
-    # One rule of each type for group ops (alice), in the order of their
-    # names: keyed data-node rules, a schema-path one, operation rules.
+    # One rule of each type for group ops (alice), in the order written
+    # (ordered-by user): keyed data-node rules, a schema-path one,
+    # operation rules.
     rules = (rule("10-no-acme", path("/vrf[name='main']/ike/vpn[name='acme']"), "read create update delete", "deny")
              + rule("20-no-remote", path("/vrf/ike/vpn/remote-address"), "read", "deny")
              + rule("30-hq", path("/sv:vrf[sv:name='main']/ike:ike/vpn[name=\"hq\"]"), "create read update delete", "permit")
@@ -206,6 +208,31 @@ def main():
 
     # Operation rule: get-schema denied.
     rpc_error("get-schema denied", lambda: alice.get_schema("secgw-aaa"), "access-denied", None, "may not")
+
+    # Rule order (RFC 8341 section 3.4.5, rules ordered-by user): a rule
+    # named to sort last but inserted first decides before 20-no-remote;
+    # moved after it with the insert attribute (RFC 7950 section 7.8.6),
+    # it no longer does.
+    def place(attrs):
+        return nacm('<rule-list xmlns:yang="%s"><name>ops</name><rule %s><name>99-remote</name>'
+                    '<path>/vrf/ike/vpn/remote-address</path><access-operations>read</access-operations>'
+                    '<action>permit</action></rule></rule-list>' % (NS_YANG, attrs))
+
+    def alice_reads_remote():
+        data = alice.get_config(source="running", filter=subtree("<vpn><name>hq</name></vpn>")).data_xml
+        return texts(data, "//i:remote-address/text()") == ["198.51.100.9"]
+
+    call("admin inserts 99-remote first", lambda: (root.edit_config(target="candidate", config=place('yang:insert="first"')), root.commit()))
+    check("99-remote, first, permits hq's remote-address", alice_reads_remote())
+    data = root.get_config(source="running", filter=("subtree", '<aaa xmlns="%s"><nacm><rule-list/></nacm></aaa>' % NS_AAA)).data_xml
+    order = texts(data, "//a:rule-list[a:name='ops']/a:rule/a:name/text()")
+    check("get-config lists the rules in their order", order[:2] == ["99-remote", "10-no-acme"], order)
+    call("admin moves 99-remote after 20-no-remote", lambda: (root.edit_config(target="candidate", config=place(
+        'yang:insert="after" yang:key="[name=\'20-no-remote\']"')), root.commit()))
+    check("99-remote, after 20-no-remote, no longer decides", not alice_reads_remote())
+    rpc_error("insert before a rule that does not exist", lambda: root.edit_config(target="candidate", config=place(
+        'yang:insert="before" yang:key="[name=\'nope\']"')), "missing-attribute", "rule[name='99-remote']", "names no entry")
+    root.discard_changes()
 
     alice.close_session()
     root.close_session()
