@@ -292,6 +292,15 @@ type routedProgrammer struct {
 	// WithholdRoutes) are installed later, by routing.monitorRoutes,
 	// once an echo through the child SA was answered.
 	verify verifier
+	// group gathers concurrent installs into batches (installGroup);
+	// nil installs each child SA alone.
+	group *installGroup
+}
+
+// newRoutedProgrammer returns the routed programmer of prog and rt with
+// its group commit; verify may be nil.
+func newRoutedProgrammer(prog *childsa.Programmer, rt *routing, verify verifier) routedProgrammer {
+	return routedProgrammer{Programmer: prog, routes: rt, verify: verify, group: &installGroup{}}
 }
 
 // verifier is what routedProgrammer asks the IKE service (ikesvc's
@@ -301,17 +310,45 @@ type verifier interface {
 	RoutesWithheld(c engine.ChildSA) bool
 }
 
-// InstallChild implements engine.Dataplane.
+// InstallChild implements engine.Dataplane: with a group, in one batch
+// with the installs that arrive while another batch is applied.
 func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
-	if err := p.Programmer.InstallChild(c); err != nil {
-		return err
+	if p.group != nil {
+		return p.group.install(c, p.installBatch)
 	}
-	if p.verify != nil && p.verify.WithholdRoutes(c) {
-		p.routes.withhold(childOf(c))
-		return nil
+	return p.installBatch([]engine.ChildSA{c})[0]
+}
+
+// installBatch installs cs (one Apply when more than one), then routes
+// those installed, but for the routes datapath verification withholds.
+// It returns an error for each child SA (never nil: installGroup and
+// InstallChild index it).
+func (p routedProgrammer) installBatch(cs []engine.ChildSA) []error {
+	var errs []error
+	if len(cs) == 1 {
+		// Alone: as InstallChild always did (its error, its log).
+		errs = []error{p.Programmer.InstallChild(cs[0])}
+	} else {
+		errs = p.Programmer.InstallChildren(cs)
 	}
-	p.routes.add([]routes.Child{childOf(c)})
-	return nil
+	if errs == nil {
+		errs = make([]error, len(cs))
+	}
+	rs := make([]routes.Child, 0, len(cs))
+	for i, c := range cs {
+		if errs[i] != nil {
+			continue
+		}
+		if p.verify != nil && p.verify.WithholdRoutes(c) {
+			p.routes.withhold(childOf(c))
+			continue
+		}
+		rs = append(rs, childOf(c))
+	}
+	if len(rs) > 0 {
+		p.routes.add(rs)
+	}
+	return errs
 }
 
 // DeleteChild implements engine.Dataplane.

@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"secgw/internal/dataplane"
+	"secgw/internal/dataplane/childsa"
+	"secgw/internal/ike/engine"
+	"secgw/internal/ipsec"
+	"secgw/internal/routes/routestest"
+)
+
+// gatedDataplane is a fake dataplane whose first Apply waits for release
+// (after closing entered): the installs asked for meanwhile queue up.
+type gatedDataplane struct {
+	*dataplane.Fake
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (d *gatedDataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
+	d.once.Do(func() {
+		close(d.entered)
+		<-d.release
+	})
+	return d.Fake.Apply(ctx, ops)
+}
+
+// groupChild is routeChild with its own SPIs and remote selector
+// 10.2.N.0/24.
+func groupChild(n uint32) engine.ChildSA {
+	c := routeChild(0xc0 + n)
+	c.RemoteTS = []ipsec.TrafficSelector{sel4(fmt.Sprintf("10.2.%d.0/24", n))}
+	return c
+}
+
+// TestInstallGroup: the child SA installs that arrive while another is
+// applied wait and are applied together in the next batch (one Apply of
+// the dataplane), each with its own outcome (a duplicate fails alone),
+// and each installed child SA gets its routes.
+func TestInstallGroup(t *testing.T) {
+	f := routestest.New()
+	f.AddLink("secgw0")
+	f.AddLink("lan", "10.1.0.1/24")
+	r := newRouting(f, "secgw0", slog.New(slog.DiscardHandler))
+	r.start(deviceWithRoutes(230, 220))
+	defer r.close()
+	dp := &gatedDataplane{Fake: dataplane.NewFake(), entered: make(chan struct{}), release: make(chan struct{})}
+	p := newRoutedProgrammer(childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), r, nil)
+
+	// The first install alone: its Apply waits at the gate.
+	errs := make([]error, 5)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = p.InstallChild(groupChild(0)) })
+	<-dp.entered
+	// Three more, and a duplicate of the second: they queue behind it,
+	// in this order.
+	for i := 1; i < 5; i++ {
+		n := uint32(i)
+		if i == 4 {
+			n = 1
+		}
+		wg.Go(func() { errs[i] = p.InstallChild(groupChild(n)) })
+		for {
+			p.group.mu.Lock()
+			queued := len(p.group.queue)
+			p.group.mu.Unlock()
+			if queued == i {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	close(dp.release)
+	wg.Wait()
+
+	for i, err := range errs[:4] {
+		if err != nil {
+			t.Errorf("install %d: %v", i, err)
+		}
+	}
+	if errs[4] == nil || !strings.Contains(errs[4].Error(), "already installed") {
+		t.Errorf("the duplicate install: err %v, want already installed", errs[4])
+	}
+	if b, n := p.group.stats(); b != 2 || n != 5 {
+		t.Errorf("group: %d batches of %d installs, want 2 of 5", b, n)
+	}
+	if got := dp.Batches(); got != 2 {
+		t.Errorf("dataplane Applies: %d, want 2 (the first install, then the 3 queued ones)", got)
+	}
+	got := f.Render()
+	for i := range 4 {
+		if want := fmt.Sprintf("route 10.2.%d.0/24 dev secgw0", i); !strings.Contains(got, want) {
+			t.Errorf("routes lack %q:\n%s", want, got)
+		}
+	}
+	st := p.State()
+	if len(st.SAs) != 8 {
+		t.Errorf("installed SAs: %d, want 8", len(st.SAs))
+	}
+}
+
+// TestInstallGroupAlone: an install with none waiting is applied at once
+// in a batch of its own, with InstallChild's error when it fails.
+func TestInstallGroupAlone(t *testing.T) {
+	f := routestest.New()
+	f.AddLink("secgw0")
+	f.AddLink("lan", "10.1.0.1/24")
+	r := newRouting(f, "secgw0", slog.New(slog.DiscardHandler))
+	r.start(deviceWithRoutes(230, 220))
+	defer r.close()
+	dp := dataplane.NewFake()
+	p := newRoutedProgrammer(childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), r, nil)
+	for i := range 3 {
+		if err := p.InstallChild(groupChild(uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.InstallChild(groupChild(2)); err == nil || !strings.Contains(err.Error(), "already installed") {
+		t.Fatalf("a duplicate: %v", err)
+	}
+	if b, n := p.group.stats(); b != 4 || n != 4 {
+		t.Errorf("group: %d batches of %d installs, want 4 of 4", b, n)
+	}
+	if got := dp.Batches(); got != 3 {
+		t.Errorf("dataplane Applies: %d, want 3", got)
+	}
+}
