@@ -40,10 +40,18 @@ func groupChild(n uint32) engine.ChildSA {
 	return c
 }
 
+// withholdOne is a verifier that withholds the routes of one child SA
+// (by unique id) for datapath verification.
+type withholdOne struct{ uid uint32 }
+
+func (w withholdOne) WithholdRoutes(c engine.ChildSA) bool { return c.UniqueID == w.uid }
+func (w withholdOne) RoutesWithheld(c engine.ChildSA) bool { return c.UniqueID == w.uid }
+
 // TestInstallGroup: the child SA installs that arrive while another is
 // applied wait and are applied together in the next batch (one Apply of
 // the dataplane), each with its own outcome (a duplicate fails alone),
-// and each installed child SA gets its routes.
+// and each installed child SA gets its routes but the one datapath
+// verification withholds.
 func TestInstallGroup(t *testing.T) {
 	f := routestest.New()
 	f.AddLink("secgw0")
@@ -52,7 +60,7 @@ func TestInstallGroup(t *testing.T) {
 	r.start(deviceWithRoutes(230, 220))
 	defer r.close()
 	dp := &gatedDataplane{Fake: dataplane.NewFake(), entered: make(chan struct{}), release: make(chan struct{})}
-	p := newRoutedProgrammer(childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), r, nil)
+	p := newRoutedProgrammer(childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), r, withholdOne{groupChild(3).UniqueID})
 
 	// The first install alone: its Apply waits at the gate.
 	errs := make([]error, 5)
@@ -95,10 +103,13 @@ func TestInstallGroup(t *testing.T) {
 		t.Errorf("dataplane Applies: %d, want 2 (the first install, then the 3 queued ones)", got)
 	}
 	got := f.Render()
-	for i := range 4 {
+	for i := range 3 {
 		if want := fmt.Sprintf("route 10.2.%d.0/24 dev secgw0", i); !strings.Contains(got, want) {
 			t.Errorf("routes lack %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "10.2.3.0/24") {
+		t.Errorf("the route withheld for datapath verification is installed:\n%s", got)
 	}
 	st := p.State()
 	if len(st.SAs) != 8 {
