@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"secgw/internal/dataplane"
@@ -16,20 +17,38 @@ import (
 	"secgw/internal/routes/routestest"
 )
 
-// gatedDataplane is a fake dataplane whose first Apply waits for release
-// (after closing entered): the installs asked for meanwhile queue up.
+// gatedDataplane is a fake dataplane whose first Apply once armed waits
+// for release (after closing entered): the calls made meanwhile queue
+// up.
 type gatedDataplane struct {
 	*dataplane.Fake
-	once             sync.Once
+	armed            atomic.Bool
 	entered, release chan struct{}
 }
 
+func newGatedDataplane() *gatedDataplane {
+	return &gatedDataplane{Fake: dataplane.NewFake(), entered: make(chan struct{}), release: make(chan struct{})}
+}
+
 func (d *gatedDataplane) Apply(ctx context.Context, ops []dataplane.Op) error {
-	d.once.Do(func() {
+	if d.armed.CompareAndSwap(true, false) {
 		close(d.entered)
 		<-d.release
-	})
+	}
 	return d.Fake.Apply(ctx, ops)
+}
+
+// waitQueued waits until g holds n calls in its queue.
+func waitQueued(g *childGroup, n int) {
+	for {
+		g.mu.Lock()
+		queued := len(g.queue)
+		g.mu.Unlock()
+		if queued == n {
+			return
+		}
+		runtime.Gosched()
+	}
 }
 
 // groupChild is routeChild with its own SPIs and remote selector
@@ -59,7 +78,8 @@ func TestInstallGroup(t *testing.T) {
 	r := newRouting(f, "secgw0", slog.New(slog.DiscardHandler))
 	r.start(deviceWithRoutes(230, 220))
 	defer r.close()
-	dp := &gatedDataplane{Fake: dataplane.NewFake(), entered: make(chan struct{}), release: make(chan struct{})}
+	dp := newGatedDataplane()
+	dp.armed.Store(true)
 	p := newRoutedProgrammer(childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), r, withholdOne{groupChild(3).UniqueID})
 
 	// The first install alone: its Apply waits at the gate.
@@ -75,15 +95,7 @@ func TestInstallGroup(t *testing.T) {
 			n = 1
 		}
 		wg.Go(func() { errs[i] = p.InstallChild(groupChild(n)) })
-		for {
-			p.group.mu.Lock()
-			queued := len(p.group.queue)
-			p.group.mu.Unlock()
-			if queued == i {
-				break
-			}
-			runtime.Gosched()
-		}
+		waitQueued(p.installs, i)
 	}
 	close(dp.release)
 	wg.Wait()
@@ -96,7 +108,7 @@ func TestInstallGroup(t *testing.T) {
 	if errs[4] == nil || !strings.Contains(errs[4].Error(), "already installed") {
 		t.Errorf("the duplicate install: err %v, want already installed", errs[4])
 	}
-	if b, n := p.group.stats(); b != 2 || n != 5 {
+	if b, n := p.installs.stats(); b != 2 || n != 5 {
 		t.Errorf("group: %d batches of %d installs, want 2 of 5", b, n)
 	}
 	if got := dp.Batches(); got != 2 {
@@ -136,10 +148,73 @@ func TestInstallGroupAlone(t *testing.T) {
 	if err := p.InstallChild(groupChild(2)); err == nil || !strings.Contains(err.Error(), "already installed") {
 		t.Fatalf("a duplicate: %v", err)
 	}
-	if b, n := p.group.stats(); b != 4 || n != 4 {
+	if b, n := p.installs.stats(); b != 4 || n != 4 {
 		t.Errorf("group: %d batches of %d installs, want 4 of 4", b, n)
 	}
 	if got := dp.Batches(); got != 3 {
 		t.Errorf("dataplane Applies: %d, want 3", got)
+	}
+}
+
+// TestDeleteGroup: deletes that arrive while another is applied go in
+// one batch too, routes first, each with its own outcome (a child SA
+// not installed fails alone).
+func TestDeleteGroup(t *testing.T) {
+	f := routestest.New()
+	f.AddLink("secgw0")
+	f.AddLink("lan", "10.1.0.1/24")
+	r := newRouting(f, "secgw0", slog.New(slog.DiscardHandler))
+	r.start(deviceWithRoutes(230, 220))
+	defer r.close()
+	dp := newGatedDataplane()
+	p := newRoutedProgrammer(childsa.NewProgrammer(childsa.ProgrammerOptions{Dataplane: dp}), r, nil)
+	for i := range 4 {
+		if err := p.InstallChild(groupChild(uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dp.ResetCounts()
+	dp.armed.Store(true)
+
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = p.DeleteChild(groupChild(0)) })
+	<-dp.entered
+	for i := 1; i < 4; i++ {
+		n := uint32(i)
+		if i == 3 {
+			n = 9 // never installed
+		}
+		wg.Go(func() { errs[i] = p.DeleteChild(groupChild(n)) })
+		waitQueued(p.deletes, i)
+	}
+	close(dp.release)
+	wg.Wait()
+
+	for i, err := range errs[:3] {
+		if err != nil {
+			t.Errorf("delete %d: %v", i, err)
+		}
+	}
+	if errs[3] == nil || !strings.Contains(errs[3].Error(), "not installed") {
+		t.Errorf("the delete of a child SA never installed: err %v, want not installed", errs[3])
+	}
+	if b, n := p.deletes.stats(); b != 2 || n != 4 {
+		t.Errorf("group: %d batches of %d deletes, want 2 of 4", b, n)
+	}
+	if got := dp.Batches(); got != 2 {
+		t.Errorf("dataplane Applies: %d, want 2 (the first delete, then the 2 queued ones)", got)
+	}
+	got := f.Render()
+	for i := range 3 {
+		if s := fmt.Sprintf("10.2.%d.0/24", i); strings.Contains(got, s) {
+			t.Errorf("the route of deleted child SA %d is left:\n%s", i, got)
+		}
+	}
+	if !strings.Contains(got, "route 10.2.3.0/24 dev secgw0") {
+		t.Errorf("the route of the child SA left lacks:\n%s", got)
+	}
+	if st := p.State(); len(st.SAs) != 2 {
+		t.Errorf("installed SAs: %d, want 2", len(st.SAs))
 	}
 }

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"sync"
+
+	"secgw/internal/ike/engine"
+)
+
+// childGroup is a group commit of child SA installs (or of deletes: one
+// group each): the calls that the engine's workers make while one batch
+// is being applied wait, and the first of them to run next applies them
+// all in one batch. With the userspace dataplane a batch is one version
+// of its copy-on-write tables (the paths to the entries copied once for
+// all of them, not once each) and the routes of its child SAs change
+// under one lock of the route manager; the product asks that installs be
+// batched across a worker's SAs where the dataplane allows.
+//
+// A call alone applies at once, as it did without the group: only calls
+// that would have waited for the Programmer's lock are gathered, so none
+// waits longer than one batch ahead of it. Each call gets its own outcome
+// (the batch function's errs, childsa.Programmer.InstallChildren: a
+// failed batch of installs is retried one child SA at a time).
+//
+// The zero childGroup is ready to use; it must not be copied.
+type childGroup struct {
+	mu   sync.Mutex
+	cond sync.Cond // on mu: a batch has been applied
+	// busy: a batch is being applied (its installs are out of queue).
+	busy  bool
+	queue []*groupedCall
+	// batches and calls count the batches applied and the calls they
+	// held (for tests; guarded by mu).
+	batches, calls int
+}
+
+// groupedCall is one call waiting in a childGroup.
+type groupedCall struct {
+	c    engine.ChildSA
+	err  error
+	done bool
+}
+
+// do applies c, with the calls waiting alongside, through batch, which
+// returns an error for each child SA of its argument or nil when all
+// went well (engine.BatchDataplane's contract).
+func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) error {
+	w := &groupedCall{c: c}
+	g.mu.Lock()
+	if g.cond.L == nil {
+		g.cond.L = &g.mu
+	}
+	g.queue = append(g.queue, w)
+	for g.busy && !w.done {
+		g.cond.Wait()
+	}
+	if w.done {
+		// Applied in another install's batch.
+		g.mu.Unlock()
+		return w.err
+	}
+	// Not busy and not done: w is still queued; this call applies
+	// the queue (w and whatever arrived while the last batch ran).
+	q := g.queue
+	g.queue = nil
+	g.busy = true
+	g.batches++
+	g.calls += len(q)
+	g.mu.Unlock()
+
+	var errs []error
+	defer func() {
+		// Deferred so that a panic in batch does not leave the others
+		// waiting for ever.
+		g.mu.Lock()
+		for i, x := range q {
+			x.done = true
+			if errs != nil {
+				x.err = errs[i]
+			}
+		}
+		g.busy = false
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	}()
+	cs := make([]engine.ChildSA, len(q))
+	for i, x := range q {
+		cs[i] = x.c
+	}
+	errs = batch(cs)
+	return errOf(errs, q, w)
+}
+
+// errOf is w's error among the batch q's errs.
+func errOf(errs []error, q []*groupedCall, w *groupedCall) error {
+	if errs == nil {
+		return nil
+	}
+	for i, x := range q {
+		if x == w {
+			return errs[i]
+		}
+	}
+	return nil
+}
+
+// stats returns the batches applied and the calls they held.
+func (g *childGroup) stats() (batches, calls int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.batches, g.calls
+}
