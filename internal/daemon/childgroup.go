@@ -28,6 +28,9 @@ type childGroup struct {
 	// busy: a batch is being applied (its installs are out of queue).
 	busy  bool
 	queue []*groupedCall
+	// cs is the batch's argument, kept for the next one (the leader's
+	// alone: it is busy's).
+	cs []engine.ChildSA
 	// batches and calls count the batches applied and the calls they
 	// held (for tests; guarded by mu).
 	batches, calls int
@@ -40,11 +43,22 @@ type groupedCall struct {
 	done bool
 }
 
+// groupedCalls recycles groupedCalls: one for each install and delete
+// of a child SA (416 octets each, with the engine's child SA in it).
+var groupedCalls = sync.Pool{New: func() any { return new(groupedCall) }}
+
 // do applies c, with the calls waiting alongside, through batch, which
 // returns an error for each child SA of its argument or nil when all
 // went well (engine.BatchDataplane's contract).
 func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) error {
-	w := &groupedCall{c: c}
+	w := groupedCalls.Get().(*groupedCall)
+	w.c = c
+	defer func() {
+		// Nothing references w once done but the leader's queue,
+		// which only compares it (errOf).
+		*w = groupedCall{}
+		groupedCalls.Put(w)
+	}()
 	g.mu.Lock()
 	if g.cond.L == nil {
 		g.cond.L = &g.mu
@@ -82,11 +96,14 @@ func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) 
 		g.cond.Broadcast()
 		g.mu.Unlock()
 	}()
-	cs := make([]engine.ChildSA, len(q))
-	for i, x := range q {
-		cs[i] = x.c
+	cs := g.cs[:0]
+	for _, x := range q {
+		cs = append(cs, x.c)
 	}
 	errs = batch(cs)
+	// Kept without the child SAs (their keys) until the next batch.
+	clear(cs)
+	g.cs = cs[:0]
 	return errOf(errs, q, w)
 }
 
