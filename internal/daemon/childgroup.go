@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"sync"
 
 	"secgw/internal/ike/engine"
@@ -43,6 +44,10 @@ type groupedCall struct {
 	done bool
 }
 
+// errBatchPanicked is the error of the calls of a batch that panicked
+// in another call's goroutine.
+var errBatchPanicked = errors.New("dataplane: the batch of child SAs this one was in failed")
+
 // groupedCalls recycles groupedCalls: one for each install and delete
 // of a child SA (416 octets each, with the engine's child SA in it).
 var groupedCalls = sync.Pool{New: func() any { return new(groupedCall) }}
@@ -82,13 +87,17 @@ func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) 
 	g.mu.Unlock()
 
 	var errs []error
+	applied := false
 	defer func() {
 		// Deferred so that a panic in batch does not leave the others
-		// waiting for ever.
+		// waiting for ever, nor tell them that their child SAs went in.
 		g.mu.Lock()
 		for i, x := range q {
 			x.done = true
-			if errs != nil {
+			switch {
+			case !applied:
+				x.err = errBatchPanicked
+			case errs != nil:
 				x.err = errs[i]
 			}
 		}
@@ -101,6 +110,7 @@ func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) 
 		cs = append(cs, x.c)
 	}
 	errs = batch(cs)
+	applied = true
 	// Kept without the child SAs (their keys) until the next batch.
 	clear(cs)
 	g.cs = cs[:0]

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -216,5 +217,48 @@ func TestDeleteGroup(t *testing.T) {
 	}
 	if st := p.State(); len(st.SAs) != 2 {
 		t.Errorf("installed SAs: %d, want 2", len(st.SAs))
+	}
+}
+
+// TestGroupPanic: a batch that panics (in its leader's goroutine) does
+// not leave the other calls of the batch waiting, nor tell them their
+// child SAs went in; the group takes the next calls.
+func TestGroupPanic(t *testing.T) {
+	var g childGroup
+	started, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	// A first batch holds the group while two calls queue up.
+	wg.Go(func() {
+		g.do(groupChild(0), func(cs []engine.ChildSA) []error {
+			close(started)
+			<-release
+			return nil
+		})
+	})
+	<-started
+	var panicked [2]bool
+	var errs [2]error
+	for i := range 2 {
+		wg.Go(func() {
+			defer func() { panicked[i] = recover() != nil }()
+			errs[i] = g.do(groupChild(uint32(i+1)), func(cs []engine.ChildSA) []error { panic("batch") })
+		})
+		waitQueued(&g, i+1)
+	}
+	close(release)
+	wg.Wait()
+	// One of the two led their batch and panicked; the other was told.
+	if panicked[0] == panicked[1] {
+		t.Fatalf("panicked %v: want one leader of the second batch", panicked)
+	}
+	other := 0
+	if panicked[0] {
+		other = 1
+	}
+	if !errors.Is(errs[other], errBatchPanicked) {
+		t.Errorf("the other call of the batch that panicked: err %v, want errBatchPanicked", errs[other])
+	}
+	if err := g.do(groupChild(3), func(cs []engine.ChildSA) []error { return nil }); err != nil {
+		t.Errorf("the next call: %v", err)
 	}
 }
