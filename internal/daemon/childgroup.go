@@ -29,6 +29,9 @@ type childGroup struct {
 	// busy: a batch is being applied (its installs are out of queue).
 	busy  bool
 	queue []*groupedCall
+	// spare is the queue of the last batch, emptied, for the next one
+	// to fill (the two alternate).
+	spare []*groupedCall
 	// cs is the batch's argument, kept for the next one (the leader's
 	// alone: it is busy's).
 	cs []engine.ChildSA
@@ -80,7 +83,7 @@ func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) 
 	// Not busy and not done: w is still queued; this call applies
 	// the queue (w and whatever arrived while the last batch ran).
 	q := g.queue
-	g.queue = nil
+	g.queue, g.spare = g.spare, nil
 	g.busy = true
 	g.batches++
 	g.calls += len(q)
@@ -101,6 +104,10 @@ func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) 
 				x.err = errs[i]
 			}
 		}
+		// errOf has run (a return value is evaluated before the
+		// deferred calls): nothing reads q any more.
+		clear(q)
+		g.spare = q[:0]
 		g.busy = false
 		g.cond.Broadcast()
 		g.mu.Unlock()

@@ -262,3 +262,20 @@ func TestGroupPanic(t *testing.T) {
 		t.Errorf("the next call: %v", err)
 	}
 }
+
+// TestGroupAllocs: the group itself allocates nothing for a call once
+// warm (its waiting call is recycled, its queue and batch slices kept):
+// the garbage of an install is the dataplane's.
+func TestGroupAllocs(t *testing.T) {
+	var g childGroup
+	c := groupChild(1)
+	batch := func(cs []engine.ChildSA) []error { return nil }
+	g.do(c, batch)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := g.do(c, batch); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%.1f allocations a call, want 0", n)
+	}
+}
