@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 
 	"secgw/internal/ike/engine"
@@ -16,17 +17,24 @@ import (
 // under one lock of the route manager; the product asks that installs be
 // batched across a worker's SAs where the dataplane allows.
 //
-// A call alone applies at once, as it did without the group: only calls
-// that would have waited for the Programmer's lock are gathered, so none
-// waits longer than one batch ahead of it. Each call gets its own outcome
-// (the batch function's errs, childsa.Programmer.InstallChildren: a
-// failed batch of installs is retried one child SA at a time).
+// The call that leads a batch first yields its processor once
+// (runtime.Gosched), so that the workers ready to run reach their own
+// installs and join it: at bench-ike's 10k setups with 16 workers on 2
+// CPUs, 5 installs a batch instead of 1.5, the userspace Apply's CPU
+// 0.31 s instead of 0.50 s and the routes' 0.28 s instead of 0.39 s,
+// secgwd's setup latency about the same (p50 50-55 ms both ways, p99
+// 212-245 ms against 190-225). Otherwise a call waits for at
+// most the batch ahead of it, as it waited for the Programmer's lock
+// without the group. Each call gets its own outcome (the batch
+// function's errs, childsa.Programmer.InstallChildren: a failed batch of
+// installs is retried one child SA at a time).
 //
 // The zero childGroup is ready to use; it must not be copied.
 type childGroup struct {
 	mu   sync.Mutex
 	cond sync.Cond // on mu: a batch has been applied
-	// busy: a batch is being applied (its installs are out of queue).
+	// busy: a call leads a batch: it yields, then takes the queue
+	// and applies it.
 	busy  bool
 	queue []*groupedCall
 	// spare is the queue of the last batch, emptied, for the next one
@@ -80,11 +88,16 @@ func (g *childGroup) do(c engine.ChildSA, batch func([]engine.ChildSA) []error) 
 		g.mu.Unlock()
 		return w.err
 	}
-	// Not busy and not done: w is still queued; this call applies
-	// the queue (w and whatever arrived while the last batch ran).
+	// Not busy and not done: w is still queued; this call leads the
+	// next batch: busy at once, so that the calls that arrive while it
+	// yields queue up behind it, then the queue (w and whatever arrived
+	// while the last batch ran, and while it yielded).
+	g.busy = true
+	g.mu.Unlock()
+	runtime.Gosched()
+	g.mu.Lock()
 	q := g.queue
 	g.queue, g.spare = g.spare, nil
-	g.busy = true
 	g.batches++
 	g.calls += len(q)
 	g.mu.Unlock()
