@@ -321,7 +321,7 @@ func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
 
 // installBatch installs cs (one Apply when more than one), then routes
 // those installed, but for the routes datapath verification withholds.
-// It returns an error for each child SA (never nil: installGroup and
+// It returns an error for each child SA (never nil: childGroup and
 // InstallChild index it).
 func (p routedProgrammer) installBatch(cs []engine.ChildSA) []error {
 	var errs []error
