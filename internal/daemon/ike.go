@@ -71,7 +71,7 @@ func (d *Daemon) startIKE() error {
 	// any child SA is installed.
 	verify := &lateVerifier{}
 	if d.routes != nil {
-		eng = routedProgrammer{Programmer: d.programmer, routes: d.routes, verify: verify}
+		eng = newRoutedProgrammer(d.programmer, d.routes, verify)
 	}
 	// A dataplane that cannot carry every ESP suite (userspace) says
 	// which it can: the engine offers and accepts only those.

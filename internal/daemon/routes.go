@@ -292,6 +292,15 @@ type routedProgrammer struct {
 	// WithholdRoutes) are installed later, by routing.monitorRoutes,
 	// once an echo through the child SA was answered.
 	verify verifier
+	// installs and deletes gather concurrent installs and deletes into
+	// batches (childGroup); nil applies each child SA alone.
+	installs, deletes *childGroup
+}
+
+// newRoutedProgrammer returns the routed programmer of prog and rt with
+// its group commits; verify may be nil.
+func newRoutedProgrammer(prog *childsa.Programmer, rt *routing, verify verifier) routedProgrammer {
+	return routedProgrammer{Programmer: prog, routes: rt, verify: verify, installs: &childGroup{}, deletes: &childGroup{}}
 }
 
 // verifier is what routedProgrammer asks the IKE service (ikesvc's
@@ -301,24 +310,72 @@ type verifier interface {
 	RoutesWithheld(c engine.ChildSA) bool
 }
 
-// InstallChild implements engine.Dataplane.
+// InstallChild implements engine.Dataplane: with a group, in one batch
+// with the installs that arrive while another batch is applied.
 func (p routedProgrammer) InstallChild(c engine.ChildSA) error {
-	if err := p.Programmer.InstallChild(c); err != nil {
-		return err
+	if p.installs != nil {
+		return p.installs.do(c, p.installBatch)
 	}
-	if p.verify != nil && p.verify.WithholdRoutes(c) {
-		p.routes.withhold(childOf(c))
-		return nil
-	}
-	p.routes.add([]routes.Child{childOf(c)})
-	return nil
+	return p.installBatch([]engine.ChildSA{c})[0]
 }
 
-// DeleteChild implements engine.Dataplane.
+// installBatch installs cs (one Apply when more than one), then routes
+// those installed, but for the routes datapath verification withholds.
+// It returns an error for each child SA (never nil: childGroup and
+// InstallChild index it).
+func (p routedProgrammer) installBatch(cs []engine.ChildSA) []error {
+	var errs []error
+	if len(cs) == 1 {
+		// Alone: as InstallChild always did (its error, its log).
+		errs = []error{p.Programmer.InstallChild(cs[0])}
+	} else {
+		errs = p.Programmer.InstallChildren(cs)
+	}
+	if errs == nil {
+		errs = make([]error, len(cs))
+	}
+	rs := make([]routes.Child, 0, len(cs))
+	for i, c := range cs {
+		if errs[i] != nil {
+			continue
+		}
+		if p.verify != nil && p.verify.WithholdRoutes(c) {
+			p.routes.withhold(childOf(c))
+			continue
+		}
+		rs = append(rs, childOf(c))
+	}
+	if len(rs) > 0 {
+		p.routes.add(rs)
+	}
+	return errs
+}
+
+// DeleteChild implements engine.Dataplane: with a group, in one batch
+// with the deletes that arrive while another batch is applied (a wave of
+// child SA rekeys deletes as many as it installs).
 func (p routedProgrammer) DeleteChild(c engine.ChildSA) error {
-	p.routes.remove(childOf(c))
-	p.routes.release(childOf(c))
-	return p.Programmer.DeleteChild(c)
+	if p.deletes != nil {
+		return p.deletes.do(c, p.deleteBatch)
+	}
+	return p.deleteBatch([]engine.ChildSA{c})[0]
+}
+
+// deleteBatch removes the routes of cs, then cs (one Apply when more
+// than one). It returns an error for each child SA (never nil).
+func (p routedProgrammer) deleteBatch(cs []engine.ChildSA) []error {
+	for _, c := range cs {
+		p.routes.remove(childOf(c))
+		p.routes.release(childOf(c))
+	}
+	if len(cs) == 1 {
+		// Alone: as DeleteChild always did (its error, its log).
+		return []error{p.Programmer.DeleteChild(cs[0])}
+	}
+	if errs := p.Programmer.DeleteChildren(cs); errs != nil {
+		return errs
+	}
+	return make([]error, len(cs))
 }
 
 // InstallChildren implements engine.BatchDataplane: the child SAs in one

@@ -293,7 +293,7 @@ func (v *vrfs) open(name string) (_ *vrfInstance, err error) {
 	var eng engine.Dataplane = prog
 	kind := ""
 	if in.rt != nil {
-		eng, kind = routedProgrammer{Programmer: prog, routes: in.rt}, in.dp.Kind()
+		eng, kind = newRoutedProgrammer(prog, in.rt, nil), in.dp.Kind()
 	}
 	onNATT := setESPBuffers
 	if in.kernel {
