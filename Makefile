@@ -2,7 +2,7 @@
 GO        ?= go
 YANGLINT  ?= yanglint
 PKGS      := ./...
-YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang yang/secgw-kpi.yang yang/secgw-aaa.yang
+YANG_SRC  := yang/secgw-vrf.yang yang/secgw-ike.yang yang/secgw-ha.yang yang/secgw-config.yang yang/secgw-kpi.yang yang/secgw-aaa.yang yang/ietf-netconf-acm.yang
 YANG_ALL  := yang/ietf-inet-types.yang yang/ietf-yang-types.yang yang/secgw-types.yang $(YANG_SRC)
 # -ignore_unsupported: ygot cannot generate notifications (sa-event) and
 # fails on them without it.

@@ -12,4 +12,4 @@ var FS embed.FS
 
 // Modules lists the modules that define secgw's data, in dependency order.
 // The ietf modules are imported by them and are in FS too.
-var Modules = []string{"secgw-types", "secgw-vrf", "secgw-ike", "secgw-ha", "secgw-config", "secgw-kpi", "secgw-aaa"}
+var Modules = []string{"secgw-types", "secgw-vrf", "secgw-ike", "secgw-ha", "secgw-config", "secgw-kpi", "secgw-aaa", "ietf-netconf-acm"}

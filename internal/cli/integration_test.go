@@ -142,7 +142,7 @@ func TestConfigMode(t *testing.T) {
 	// The whole tree, with state (NACM's counters, the commit history):
 	// the server's monitoring data (ietf-netconf-monitoring) is left out.
 	whole := mustRun(t, c, buf, "show state")
-	if !strings.HasPrefix(whole, "aaa\n    nacm\n        denied-operations 0\n") || !strings.Contains(whole, "\nconfig-history\n    commit 1\n") || !strings.Contains(whole, "\nvrf main\n    ike\n") ||
+	if !strings.HasPrefix(whole, "nacm\n    denied-operations 0\n") || !strings.Contains(whole, "\nconfig-history\n    commit 1\n") || !strings.Contains(whole, "\nvrf main\n    ike\n") ||
 		strings.Contains(whole, "netconf-state") || strings.Contains(whole, "session") || !strings.Contains(whole, "        vpn hq\n") {
 		t.Errorf("show state:\n%s", whole)
 	}

@@ -226,6 +226,10 @@ func New(cfg Config) (*Daemon, error) {
 			d.log.Error("running configuration holds nodes this release does not act on (they are ignored; a commit that changes them is refused)", "nodes", err.Error())
 		}
 	}()
+	if msg := d.store.Migrated(); msg != "" {
+		// An upgrade from a release with /aaa/nacm: said once, at start.
+		d.log.Warn("stored configuration upgraded", "what", msg)
+	}
 	if msg := d.store.Recovered(); msg != "" {
 		// Started, but not with what was committed last: an operator
 		// must look (show the commit history, fix, commit).

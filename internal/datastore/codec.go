@@ -33,6 +33,8 @@ type confirmForm struct {
 	// Undo holds the inverse operations of the commits made since the
 	// confirmed commit began, oldest first.
 	Undo [][]op `json:"undo"`
+	// Model is commitRecord's Model of the ops.
+	Model int `json:"model,omitempty"`
 }
 
 // encodeConfig serializes the configuration nodes of d.
@@ -48,7 +50,7 @@ func encodeSnapshot(s *schema.Schema, d *generated.Device, commit uint64, c *pen
 	b.WriteString(`{"format":"` + formatName + `","commit":` + strconv.FormatUint(commit, 10) + `,"data":`)
 	encodeNode(s, &b, s.RootNode(d))
 	if c != nil {
-		undo, err := json.Marshal(confirmForm{Undo: c.undo})
+		undo, err := json.Marshal(confirmForm{Undo: c.undo, Model: modelNACM})
 		if err != nil {
 			return nil, fmt.Errorf("datastore: encoding the pending confirmed commit: %w", err)
 		}

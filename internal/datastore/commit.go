@@ -49,6 +49,9 @@ type commitRecord struct {
 	// failed (transact): the id of that commit, the record just before.
 	// The confirmed-commit state goes back to the one before that commit.
 	Aborts uint64 `json:"aborts,omitempty"`
+	// Model is the layout of the ops' paths: 0 for a record written
+	// before access control moved to /nacm (legacy.go), modelNACM since.
+	Model int `json:"model,omitempty"`
 
 	// In the history kept in memory, a record whose file was written
 	// holds no ops (onDisk; changes counts them): a bulk commit's ops
@@ -198,7 +201,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			st.subs[j].Abort(tx)
 		}
 	}
-	rec := &commitRecord{ID: tx.ID, Time: st.opt.Now().UTC(), User: user, Comment: comment, Forward: fwd, Inverse: inv, Pending: pending}
+	rec := &commitRecord{ID: tx.ID, Time: st.opt.Now().UTC(), User: user, Comment: comment, Forward: fwd, Inverse: inv, Pending: pending, Model: modelNACM}
 	payload, err := json.Marshal(rec)
 	if err == nil {
 		err = st.wal.append(payload)
@@ -215,7 +218,7 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 			// restart does not bring it back, nor the confirmed-commit
 			// state it carried (Aborts).
 			undo := &commitRecord{ID: tx.ID + 1, Time: rec.Time, Comment: fmt.Sprintf("abort of commit %d", tx.ID), Forward: inv, Inverse: fwd,
-				Aborts: tx.ID}
+				Aborts: tx.ID, Model: modelNACM}
 			if p, err2 := json.Marshal(undo); err2 == nil {
 				_ = st.wal.append(p)
 			}
@@ -253,6 +256,12 @@ func (st *Store) snapshotIfDue() {
 	if st.journaled < st.opt.SnapshotEvery && !bySize {
 		return
 	}
+	st.snapshot()
+}
+
+// snapshot writes running to the snapshot file and empties the journal;
+// a failure leaves the journal holding everything.
+func (st *Store) snapshot() {
 	b, err := encodeSnapshot(st.opt.Schema, st.running, st.commits, st.confirm)
 	if err != nil {
 		return // the journal still holds everything

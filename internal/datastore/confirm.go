@@ -78,6 +78,14 @@ func (st *Store) replay(recs [][]byte, pending *pendingConfirm) (*pendingConfirm
 		if err := json.Unmarshal(payload, &r); err != nil {
 			return nil, fmt.Errorf("datastore: journal: %w", err)
 		}
+		if r.Model < modelNACM {
+			var m1, m2 bool
+			r.Forward, m1 = migrateOps(r.Forward)
+			r.Inverse, m2 = migrateOps(r.Inverse)
+			if (m1 || m2) && r.ID > snap {
+				st.migrated = legacyNACM
+			}
+		}
 		switch r.Kind {
 		case "":
 			if r.ID <= snap {

@@ -69,6 +69,10 @@ func (st *Store) withOps(r *commitRecord) (*commitRecord, error) {
 	if err := json.Unmarshal(b, &full); err != nil || full.ID != r.ID {
 		return nil, fmt.Errorf("datastore: history of commit %d: damaged (%v)", r.ID, err)
 	}
+	if full.Model < modelNACM {
+		full.Forward, _ = migrateOps(full.Forward)
+		full.Inverse, _ = migrateOps(full.Inverse)
+	}
 	return &full, nil
 }
 

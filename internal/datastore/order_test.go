@@ -9,14 +9,14 @@ import (
 	"secgw/internal/schema"
 )
 
-var nacmPath = schema.DataPath{{Name: "aaa"}, {Name: "nacm"}}
+var nacmPath = schema.DataPath{{Name: "nacm"}}
 
 // ruleLists returns the edit creating rule-lists names, in that order,
 // each with a rule.
 func ruleLists(names ...string) func(schema.Node) error {
 	var lines []string
 	for _, n := range names {
-		lines = append(lines, "/ aaa nacm rule-list "+n+" rule r action permit")
+		lines = append(lines, "/ nacm rule-list "+n+" rule r action permit")
 	}
 	return set(lines...)
 }
@@ -27,7 +27,7 @@ func moveRuleList(t testing.TB, key string, pos schema.Position, anchor string) 
 	return func(root schema.Node) error {
 		n, ok, err := tSchema.ResolveFrom(root, nacmPath, false)
 		if err != nil || !ok {
-			t.Fatalf("no /aaa/nacm: %v", err)
+			t.Fatalf("no /nacm: %v", err)
 		}
 		if ok, err := n.MoveEntry(tSchema, n.B.Field("rule-list"), key, pos, anchor); err != nil || !ok {
 			t.Fatalf("move %s: %v %v", key, ok, err)
@@ -38,7 +38,7 @@ func moveRuleList(t testing.TB, key string, pos schema.Position, anchor string) 
 
 // order returns the rule-list names of d in order.
 func order(d *generated.Device) string {
-	return strings.Join(d.GetAaa().GetNacm().RuleList.Keys(), " ")
+	return strings.Join(d.GetNacm().RuleList.Keys(), " ")
 }
 
 // TestOrderCloneAndDiff: a clone keeps an ordered-by user list's order;
@@ -47,8 +47,8 @@ func order(d *generated.Device) string {
 func TestOrderCloneAndDiff(t *testing.T) {
 	open(t, t.TempDir()) // loads the schema
 	a := &generated.Device{}
-	if err := setTree(a, "/ aaa nacm rule-list c rule r action permit", "/ aaa nacm rule-list a rule r action permit",
-		"/ aaa nacm rule-list b rule r action permit", "/ aaa nacm rule-list d rule r action permit"); err != nil {
+	if err := setTree(a, "/ nacm rule-list c rule r action permit", "/ nacm rule-list a rule r action permit",
+		"/ nacm rule-list b rule r action permit", "/ nacm rule-list d rule r action permit"); err != nil {
 		t.Fatal(err)
 	}
 	b := Clone(a)
@@ -65,7 +65,7 @@ func TestOrderCloneAndDiff(t *testing.T) {
 		t.Fatalf("orders %q and %q", order(a), order(b))
 	}
 	got := Diff(tSchema, a, b)
-	if len(got) != 1 || got[0].Op != Move || got[0].Path.String() != "/aaa/nacm/rule-list[name='d']" {
+	if len(got) != 1 || got[0].Op != Move || got[0].Path.String() != "/nacm/rule-list[name='d']" {
 		t.Errorf("diff %v, want one move of d", got)
 	}
 	if equal(reflectOf(a), reflectOf(b)) {
@@ -99,7 +99,7 @@ func TestOrderCommitPersistRollback(t *testing.T) {
 			}
 			log = nil
 			commit(moveRuleList(t, "b", schema.First, ""))
-			if got := strings.Join(log, "|"); got != "aaa prepare move /aaa/nacm/rule-list[name='b']|aaa apply" {
+			if got := strings.Join(log, "|"); got != "aaa prepare move /nacm/rule-list[name='b']|aaa apply" {
 				t.Errorf("a reorder reached the subscriber as %q", got)
 			}
 			commit(func(root schema.Node) error {

@@ -66,7 +66,10 @@ func (st *Store) readStartup() (*generated.Device, bool, error) {
 	if err != nil {
 		return nil, false, fail(rpcerr.Error{Tag: "operation-failed", Message: "cannot read startup: " + err.Error(), Err: err})
 	}
-	d, _, _, err := decodeSnapshot(st.opt.Schema, b, false)
+	var d *generated.Device
+	if b, _, err = migrateSnapshot(b); err == nil { // an earlier release's startup (legacy.go)
+		d, _, _, err = decodeSnapshot(st.opt.Schema, b, false)
+	}
 	if err != nil {
 		return nil, false, fail(rpcerr.Error{Tag: "operation-failed", Message: fmt.Sprintf("%s: %v", st.startupPath(), err), Err: err})
 	}

@@ -159,6 +159,8 @@ type Store struct {
 	// recovered says what Open did about an invalid stored
 	// configuration (recover.go).
 	recovered string
+	// migrated says what Open carried from an earlier model (Migrated).
+	migrated string
 	// gen counts the write locks taken (lockW): the version of the
 	// candidate for the copies that Snapshot caches.
 	gen  uint64
@@ -224,6 +226,10 @@ func Open(opt Options) (*Store, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("datastore: %w", err)
 	}
+	b, migrated, err := migrateSnapshot(b)
+	if err != nil {
+		return nil, fmt.Errorf("datastore: %s: %w", filepath.Join(opt.Dir, runningFile), err)
+	}
 	w, recs, err := openWAL(filepath.Join(opt.Dir, walFile), opt.crashPoint)
 	if err != nil {
 		return nil, err
@@ -245,6 +251,9 @@ func Open(opt Options) (*Store, error) {
 		w.close()
 		return nil, err
 	}
+	if migrated || st.migrated != "" {
+		st.migrated = legacyNACM
+	}
 	st.candidate = st.running
 	st.publish()
 	if err := st.loadHistory(); err != nil {
@@ -252,7 +261,9 @@ func Open(opt Options) (*Store, error) {
 		return nil, err
 	}
 	var invalid error
-	if !<-isSealed {
+	// A configuration carried from an earlier model is validated
+	// again, whatever its seal says.
+	if isValid := <-isSealed; !isValid || st.migrated != "" {
 		invalid = opt.Validator.Validate(st.running)
 		// Sealed (with these rules) once valid; unsealed otherwise, so
 		// that no seal of other rules covers what this process journals
@@ -287,6 +298,11 @@ func Open(opt Options) (*Store, error) {
 			w.close()
 			return nil, fmt.Errorf("datastore: a confirmed commit was pending at the last stop and cannot be reverted: %w", err)
 		}
+	}
+	if st.migrated != "" {
+		// Stored in the current form once (legacy.go): the next start
+		// carries nothing.
+		st.snapshot()
 	}
 	return st, nil
 }

@@ -11,7 +11,7 @@
 // get, get-config, get-schema, close-session and create-subscription.
 // With no rules configured a Policy decides as the roles always did.
 //
-// The package is pure: the NETCONF server builds a Policy from /aaa/nacm
+// The package is pure: the NETCONF server builds a Policy from /nacm
 // at each commit and asks it; nothing here reads the datastore.
 package nacm
 
@@ -282,10 +282,16 @@ func (a *Access) Notify(module, name string) Action {
 	return p.ReadDefault
 }
 
+// ModuleNACM is the module of the access control's own data, /nacm,
+// whose top container RFC 8341 §3.5 marks nacm:default-deny-all: every
+// node of it is as a secret one, granted by a matching rule only.
+const ModuleNACM = "ietf-netconf-acm"
+
 // Data decides whether u may perform op (one of Create, Read, Update,
 // Delete) on the data node at path, of module (RFC 8341 §3.4.5). secret
 // marks a node carrying secgw-types:secret, which this server treats as
-// nacm:default-deny-all: only a rule that matches it grants it.
+// nacm:default-deny-all: only a rule that matches it grants it; so are
+// the nodes of ModuleNACM.
 func (p *Policy) Data(u User, module string, path []Step, op Ops, secret bool) Action {
 	return p.For(u).Data(module, path, op, secret)
 }
@@ -298,7 +304,7 @@ func (a *Access) Data(module string, path []Step, op Ops, secret bool) Action {
 	}); ok {
 		return act
 	}
-	if secret {
+	if secret || module == ModuleNACM {
 		return Deny
 	}
 	if p.Disabled {

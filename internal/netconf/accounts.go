@@ -60,7 +60,7 @@ type accounts struct {
 	mu       sync.Mutex
 	next     *userSet            // prepared for the commit in progress
 	prev     map[uint64]*userSet // before Apply, for Abort; nil entry: none
-	nextNACM *nacm.Policy        // prepared /aaa/nacm
+	nextNACM *nacm.Policy        // prepared /nacm
 	prevNACM map[uint64]*nacm.Policy
 }
 
@@ -81,7 +81,7 @@ func (a *accounts) Prepare(tx *datastore.Tx) error {
 		return err
 	}
 	a.nextNACM = nil
-	if tx.New.GetAaa().GetNacm() != nil {
+	if tx.New.GetNacm() != nil {
 		a.nextNACM = pol
 		check := users
 		if check == nil {
@@ -160,7 +160,7 @@ func (srv *Server) startAccounts() error {
 	if err != nil {
 		return err
 	}
-	if running.GetAaa().GetNacm() != nil {
+	if running.GetNacm() != nil {
 		srv.nacm.Store(pol)
 	}
 	if users := modelUsers(running); users != nil {

@@ -13,23 +13,24 @@ import (
 	"secgw/internal/xmlcodec"
 )
 
-// policyOf builds the access control of /aaa/nacm in d (RFC 8341
-// semantics, the defaults in code: see secgw-aaa.yang). With no
-// /aaa/nacm, the predefined groups alone decide, as the roles did. v
+// policyOf builds the access control of /nacm in d (ietf-netconf-acm,
+// RFC 8341; an unset leaf has its YANG default, which the nil checks
+// here give). With no /nacm, the predefined groups alone decide, as the
+// roles did. v
 // resolves the rules' paths against the schema (validate.RulePath),
 // which validate and commit have checked already.
 func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) {
 	p := nacm.Default()
-	n := d.GetAaa().GetNacm()
+	n := d.GetNacm()
 	if n == nil {
 		return p, nil
 	}
 	p.Disabled = n.EnableNacm != nil && !*n.EnableNacm
-	act := func(a generated.E_SecgwAaa_ActionType, dflt nacm.Action) nacm.Action {
+	act := func(a generated.E_IETFNetconfAcm_ActionType, dflt nacm.Action) nacm.Action {
 		switch a {
-		case generated.SecgwAaa_ActionType_permit:
+		case generated.IETFNetconfAcm_ActionType_permit:
 			return nacm.Permit
-		case generated.SecgwAaa_ActionType_deny:
+		case generated.IETFNetconfAcm_ActionType_deny:
 			return nacm.Deny
 		}
 		return dflt
@@ -37,9 +38,9 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 	p.ReadDefault = act(n.ReadDefault, nacm.Permit)
 	p.WriteDefault = act(n.WriteDefault, nacm.Deny)
 	p.ExecDefault = act(n.ExecDefault, nacm.Permit)
-	if len(n.Group) > 0 {
+	if g := n.GetGroups(); g != nil && len(g.Group) > 0 {
 		p.Groups = map[string][]string{}
-		for name, g := range n.Group {
+		for name, g := range g.Group {
 			p.Groups[name] = slices.Clone(g.UserName)
 		}
 	}
@@ -51,7 +52,7 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 			rule := nacm.Rule{Name: r.GetName(), Module: r.GetModuleName(), Action: act(r.Action, nacm.Deny)}
 			var ok bool
 			if rule.Ops, ok = nacm.ParseOps(r.GetAccessOperations()); !ok {
-				return nil, fmt.Errorf("aaa: nacm rule %s/%s: access-operations %q", list.Name, rule.Name, r.GetAccessOperations())
+				return nil, fmt.Errorf("nacm: rule %s/%s: access-operations %q", list.Name, rule.Name, r.GetAccessOperations())
 			}
 			switch {
 			case r.RpcName != nil:
@@ -61,11 +62,11 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 			case r.Path != nil:
 				rule.Kind = nacm.DataNode
 				if v == nil {
-					return nil, fmt.Errorf("aaa: nacm rule %s/%s: no schema to resolve its path with", list.Name, rule.Name)
+					return nil, fmt.Errorf("nacm: rule %s/%s: no schema to resolve its path with", list.Name, rule.Name)
 				}
 				var err error
 				if rule.Path, err = v.RulePath(*r.Path); err != nil {
-					return nil, fmt.Errorf("aaa: nacm rule %s/%s: %w", list.Name, rule.Name, err)
+					return nil, fmt.Errorf("nacm: rule %s/%s: %w", list.Name, rule.Name, err)
 				}
 			}
 			list.Rules = append(list.Rules, rule)
@@ -77,8 +78,8 @@ func policyOf(d *generated.Device, v *validate.Validator) (*nacm.Policy, error) 
 
 // nacmLockout refuses rules that leave no admin able to change the
 // accounts and rules: some admin who can log in must be permitted
-// edit-config and commit, and create, update and delete on /aaa and
-// /aaa/nacm. Otherwise the gateway could only be recovered through its
+// edit-config and commit, and create, update and delete on /aaa,
+// /aaa/user, /nacm and /nacm/rule-list. Otherwise the gateway could only be recovered through its
 // data directory.
 func nacmLockout(p *nacm.Policy, users []User) error {
 	for _, u := range users {
@@ -88,16 +89,22 @@ func nacmLockout(p *nacm.Policy, users []User) error {
 		nu := nacm.User{Name: u.Name, Role: u.Role}
 		ok := p.Exec(nu, "ietf-netconf", "edit-config", false) == nacm.Permit &&
 			p.Exec(nu, "ietf-netconf", "commit", false) == nacm.Permit
-		for _, path := range [][]nacm.Step{nacm.Names("aaa"), nacm.Names("aaa", "user"), nacm.Names("aaa", "nacm"), nacm.Names("aaa", "nacm", "rule-list")} {
+		for _, at := range []struct {
+			module string
+			path   []nacm.Step
+		}{
+			{"secgw-aaa", nacm.Names("aaa")}, {"secgw-aaa", nacm.Names("aaa", "user")},
+			{"ietf-netconf-acm", nacm.Names("nacm")}, {"ietf-netconf-acm", nacm.Names("nacm", "rule-list")},
+		} {
 			for _, op := range []nacm.Ops{nacm.Create, nacm.Update, nacm.Delete} {
-				ok = ok && p.Data(nu, "secgw-aaa", path, op, false) == nacm.Permit
+				ok = ok && p.Data(nu, at.module, at.path, op, false) == nacm.Permit
 			}
 		}
 		if ok {
 			return nil
 		}
 	}
-	return errors.New("aaa: the nacm rules would leave no admin able to edit-config, commit and write /aaa; refused")
+	return errors.New("nacm: the rules would leave no admin able to edit-config, commit and write /aaa and /nacm; refused")
 }
 
 // policy returns the access control in force.
@@ -430,19 +437,16 @@ func (srv *Server) deniedWrite(s *transport.Session, what string, path schema.Da
 }
 
 // nacmState adds RFC 8341's counters of denials to state (a new tree
-// when nil) under /aaa/nacm.
+// when nil) under /nacm.
 func (srv *Server) nacmState(state *generated.Device) *generated.Device {
 	if state == nil {
 		state = &generated.Device{}
 	}
-	if state.Aaa == nil {
-		state.Aaa = &generated.SecgwAaa_Aaa{}
-	}
-	if state.Aaa.Nacm == nil {
-		state.Aaa.Nacm = &generated.SecgwAaa_Aaa_Nacm{}
+	if state.Nacm == nil {
+		state.Nacm = &generated.IETFNetconfAcm_Nacm{}
 	}
 	ops, writes, notifs := srv.denied.ops.Load(), srv.denied.writes.Load(), srv.denied.notifications.Load()
-	n := state.Aaa.Nacm
+	n := state.Nacm
 	n.DeniedOperations, n.DeniedDataWrites, n.DeniedNotifications = &ops, &writes, &notifs
 	return state
 }

@@ -31,13 +31,13 @@ func testValidator(t *testing.T) *validate.Validator {
 	return testValidatorV
 }
 
-// nacmDevice is a tree with /aaa/nacm: group ops {alice}, and rule-list
+// nacmDevice is a tree with /nacm: group ops {alice}, and rule-list
 // r of group ops with rules, in the order given (each named by its Name).
-func nacmDevice(t *testing.T, rules ...*generated.SecgwAaa_Aaa_Nacm_RuleList_Rule) *generated.Device {
+func nacmDevice(t *testing.T, rules ...*generated.IETFNetconfAcm_Nacm_RuleList_Rule) *generated.Device {
 	t.Helper()
 	d := &generated.Device{}
-	n := d.GetOrCreateAaa().GetOrCreateNacm()
-	n.GetOrCreateGroup("ops").UserName = []string{"alice"}
+	n := d.GetOrCreateNacm()
+	n.GetOrCreateGroups().GetOrCreateGroup("ops").UserName = []string{"alice"}
 	rl, err := n.AppendNewRuleList("r")
 	if err != nil {
 		t.Fatal(err)
@@ -53,15 +53,15 @@ func nacmDevice(t *testing.T, rules ...*generated.SecgwAaa_Aaa_Nacm_RuleList_Rul
 
 func str(s string) *string { return &s }
 
-// TestPolicyOf: /aaa/nacm becomes the policy: rules in the order the
+// TestPolicyOf: /nacm becomes the policy: rules in the order the
 // operator wrote them (not their names'), the defaults of RFC 8341 for unset leaves, paths with key
 // predicates naming one entry (keys in canonical form), and paths that
 // name no node refused.
 func TestPolicyOf(t *testing.T) {
 	alice := nacm.User{Name: "alice", Role: RoleReadOnly}
 	d := nacmDevice(t,
-		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("20-allow"), Path: str("/sv:vrf/ike"), AccessOperations: str("update create"), Action: generated.SecgwAaa_ActionType_permit},
-		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("10-deny"), Path: str("/vrf"), Action: generated.SecgwAaa_ActionType_deny},
+		&generated.IETFNetconfAcm_Nacm_RuleList_Rule{Name: str("20-allow"), Path: str("/sv:vrf/ike"), AccessOperations: str("update create"), Action: generated.IETFNetconfAcm_ActionType_permit},
+		&generated.IETFNetconfAcm_Nacm_RuleList_Rule{Name: str("10-deny"), Path: str("/vrf"), Action: generated.IETFNetconfAcm_ActionType_deny},
 	)
 	p, err := policyOf(d, testValidator(t))
 	if err != nil {
@@ -76,13 +76,13 @@ func TestPolicyOf(t *testing.T) {
 	if p.Disabled || p.ReadDefault != nacm.Permit || p.WriteDefault != nacm.Deny || p.ExecDefault != nacm.Permit {
 		t.Errorf("unset defaults: %+v", p)
 	}
-	d.Aaa.Nacm.ExecDefault = generated.SecgwAaa_ActionType_deny
-	d.Aaa.Nacm.EnableNacm = new(bool)
+	d.Nacm.ExecDefault = generated.IETFNetconfAcm_ActionType_deny
+	d.Nacm.EnableNacm = new(bool)
 	if p, _ = policyOf(d, testValidator(t)); !p.Disabled || p.ExecDefault != nacm.Deny {
 		t.Errorf("enable-nacm false, exec-default deny: %+v", p)
 	}
 	keyed := nacmDevice(t,
-		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("k"), Path: str("/vrf[name='main']/ike/vpn[name=\"acme\"]"), Action: generated.SecgwAaa_ActionType_permit})
+		&generated.IETFNetconfAcm_Nacm_RuleList_Rule{Name: str("k"), Path: str("/vrf[name='main']/ike/vpn[name=\"acme\"]"), Action: generated.IETFNetconfAcm_ActionType_permit})
 	p, err = policyOf(keyed, testValidator(t))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPolicyOf(t *testing.T) {
 		t.Errorf("keyed path: %+v, want %+v", got, want)
 	}
 	bad := nacmDevice(t,
-		&generated.SecgwAaa_Aaa_Nacm_RuleList_Rule{Name: str("k"), Path: str("/vrf[name='main']/ike/vpnx"), Action: generated.SecgwAaa_ActionType_permit})
+		&generated.IETFNetconfAcm_Nacm_RuleList_Rule{Name: str("k"), Path: str("/vrf[name='main']/ike/vpnx"), Action: generated.IETFNetconfAcm_ActionType_permit})
 	if _, err := policyOf(bad, testValidator(t)); err == nil || !strings.Contains(err.Error(), "no node vpnx under /vrf[name='main']/ike") {
 		t.Errorf("a path naming no node: %v, want refused", err)
 	}

@@ -3,10 +3,12 @@ package netconf
 import (
 	"strings"
 	"testing"
+
+	"secgw/internal/ncclient"
 )
 
 // TestNACMDeniedCounters: RFC 8341's denied-operations and
-// denied-data-writes in <get> under /aaa/nacm count the operations and
+// denied-data-writes in <get> under /nacm count the operations and
 // the datastore writes the rules denied (a kill-session without a rule;
 // two edits of a VPN the reader may not write), once each.
 func TestNACMDeniedCounters(t *testing.T) {
@@ -15,7 +17,7 @@ func TestNACMDeniedCounters(t *testing.T) {
 	admin := dial(t, f.addr, "admin", "secret-admin")
 	counters := func() string {
 		t.Helper()
-		out, err := exec1(t, admin, `<get><filter type="subtree"><aaa `+aaaNS+`><nacm><denied-operations/><denied-data-writes/><denied-notifications/></nacm></aaa></filter></get>`)
+		out, err := exec1(t, admin, `<get><filter type="subtree"><nacm `+nacmNS+`><denied-operations/><denied-data-writes/><denied-notifications/></nacm></filter></get>`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,5 +43,48 @@ func TestNACMDeniedCounters(t *testing.T) {
 	wantRPCError(t, "reader kills a session", err, "application", "access-denied", "", "may not run kill-session", "")
 	if got := counters(); !strings.Contains(got, "<denied-operations>1</denied-operations><denied-data-writes>2</denied-data-writes>") {
 		t.Errorf("counters after one denied operation and two denied writes:\n%s", got)
+	}
+}
+
+// TestNACMDefaultDenyAll: /nacm is default-deny-all (RFC 8341 §3.5): the
+// read-only reader reads neither its counters (no rules configured) nor
+// its rules (rules configured, none matching /nacm), and may not write
+// it; the admin reads both. A configured rule that matches /nacm grants
+// the reader read access to it.
+func TestNACMDefaultDenyAll(t *testing.T) {
+	f := start(t)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	reader := dial(t, f.addr, "reader", "secret-reader")
+	get := func(s string, who string) string {
+		t.Helper()
+		out, err := exec1(t, map[string]*ncclient.Session{"admin": admin, "reader": reader}[who], s)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		return out
+	}
+	if got := get(`<get/>`, "reader"); strings.Contains(got, "denied-operations") {
+		t.Errorf("reader's get, no rules: shows /nacm's counters:\n%s", got)
+	}
+	if got := get(`<get/>`, "admin"); !strings.Contains(got, "<denied-operations>") {
+		t.Errorf("admin's get, no rules: no /nacm counters:\n%s", got)
+	}
+	for _, rpc := range []string{editNACM(ruleXML("ike", "/vrf/ike", "read", "permit")), `<commit/>`} {
+		get(rpc, "admin")
+	}
+	if got := get(`<get-config><source><running/></source></get-config>`, "reader"); strings.Contains(got, "<nacm") {
+		t.Errorf("reader's get-config shows /nacm, which no rule grants:\n%s", got)
+	}
+	if got := get(`<get/>`, "reader"); strings.Contains(got, "<nacm") {
+		t.Errorf("reader's get shows /nacm, which no rule grants:\n%s", got)
+	}
+	if got := get(`<get-config><source><running/></source></get-config>`, "admin"); !strings.Contains(got, "<rule-list><name>ops</name>") {
+		t.Errorf("admin's get-config lacks /nacm:\n%s", got)
+	}
+	for _, rpc := range []string{editNACM(ruleXML("nacm", "/nacm", "read", "permit")), `<commit/>`} {
+		get(rpc, "admin")
+	}
+	if got := get(`<get-config><source><running/></source></get-config>`, "reader"); !strings.Contains(got, "<rule-list><name>ops</name>") {
+		t.Errorf("reader's get-config, a rule granting /nacm: no rules shown:\n%s", got)
 	}
 }

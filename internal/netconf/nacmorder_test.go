@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// editRuleList is an edit-config of rule-list ops of /aaa/nacm holding
+// editRuleList is an edit-config of rule-list ops of /nacm holding
 // rules (XML), with the YANG attribute namespace declared as yang.
 func editRuleList(rules string) string {
-	return `<edit-config><target><candidate/></target><config><aaa ` + aaaNS + ` xmlns:yang="urn:ietf:params:xml:ns:yang:1"><nacm>` +
-		`<rule-list><name>ops</name>` + rules + `</rule-list></nacm></aaa></config></edit-config>`
+	return `<edit-config><target><candidate/></target><config><nacm ` + nacmNS + ` xmlns:yang="urn:ietf:params:xml:ns:yang:1">` +
+		`<rule-list><name>ops</name>` + rules + `</rule-list></nacm></config></edit-config>`
 }
 
 // TestNACMRuleOrder: of two rules that match the same node, the one the
@@ -45,7 +45,7 @@ func TestNACMRuleOrder(t *testing.T) {
 	if !readsAddress() {
 		t.Fatal("z-permit, written first, does not decide: a-deny (first by name) did")
 	}
-	got, err := exec1(t, admin, getConfig(`<filter type="subtree"><aaa `+aaaNS+`><nacm><rule-list/></nacm></aaa></filter>`))
+	got, err := exec1(t, admin, getConfig(`<filter type="subtree"><nacm `+nacmNS+`><rule-list/></nacm></filter>`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +68,12 @@ func TestNACMRuleOrder(t *testing.T) {
 
 	_, err = exec1(t, admin, editRuleList(`<rule yang:insert="before" yang:key="[name='nope']"><name>z-permit</name></rule>`))
 	wantRPCError(t, "insert before a missing rule", err, "application", "missing-attribute",
-		"/aaa:aaa/aaa:nacm/aaa:rule-list[aaa:name='ops']/aaa:rule[aaa:name='z-permit']", "names no entry", "key")
+		"/ietf-netconf-acm:nacm/ietf-netconf-acm:rule-list[ietf-netconf-acm:name='ops']/ietf-netconf-acm:rule[ietf-netconf-acm:name='z-permit']", "names no entry", "key")
 
 	// A move is a write of the rule (update): a session permitted
-	// edit-config but not to write /aaa may not reorder the rules.
+	// edit-config but not to write /nacm may not reorder the rules.
 	run(editRuleList(`<rule><name>edit</name><module-name>ietf-netconf</module-name><rpc-name>edit-config</rpc-name>`+
 		`<access-operations>exec</access-operations><action>permit</action></rule>`), `<commit/>`)
 	_, err = exec1(t, reader, editRuleList(`<rule yang:insert="first"><name>a-deny</name></rule>`))
-	wantRPCError(t, "reader moves a rule", err, "application", "access-denied", "aaa:rule[aaa:name='a-deny']", "may not write rule", "")
+	wantRPCError(t, "reader moves a rule", err, "application", "access-denied", "ietf-netconf-acm:rule[ietf-netconf-acm:name='a-deny']", "may not write rule", "")
 }

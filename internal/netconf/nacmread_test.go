@@ -7,14 +7,15 @@ import (
 	"secgw/internal/ncclient"
 )
 
-const aaaNS = `xmlns="urn:secgw:yang:secgw-aaa"`
+// nacmNS declares ietf-netconf-acm's namespace (RFC 8341) as the default.
+const nacmNS = `xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm"`
 
-// editNACM is an edit-config of /aaa/nacm with group ops {reader} and
+// editNACM is an edit-config of /nacm with group ops {reader} and
 // the rule-list ops holding rules (XML).
 func editNACM(rules string) string {
-	return `<edit-config><target><candidate/></target><config><aaa ` + aaaNS + `><nacm>` +
-		`<group><name>ops</name><user-name>reader</user-name></group>` +
-		`<rule-list><name>ops</name><group>ops</group>` + rules + `</rule-list></nacm></aaa></config></edit-config>`
+	return `<edit-config><target><candidate/></target><config><nacm ` + nacmNS + `>` +
+		`<groups><group><name>ops</name><user-name>reader</user-name></group></groups>` +
+		`<rule-list><name>ops</name><group>ops</group>` + rules + `</rule-list></nacm></config></edit-config>`
 }
 
 // ruleXML is one rule of a rule-list.
@@ -176,7 +177,7 @@ func TestNACMRulePathRefused(t *testing.T) {
 		if _, err := exec1(t, admin, editNACM(ruleXML("bad", path, "read", "deny"))); err != nil {
 			t.Fatalf("%s: edit-config: %v", path, err)
 		}
-		const where = "/aaa:aaa/aaa:nacm/aaa:rule-list[aaa:name='ops']/aaa:rule[aaa:name='bad']/aaa:path"
+		const where = "/ietf-netconf-acm:nacm/ietf-netconf-acm:rule-list[ietf-netconf-acm:name='ops']/ietf-netconf-acm:rule[ietf-netconf-acm:name='bad']/ietf-netconf-acm:path"
 		_, err := exec1(t, admin, `<validate><source><candidate/></source></validate>`)
 		wantRPCError(t, "validate "+path, err, "application", "invalid-value", where, msg, "")
 		_, err = exec1(t, admin, `<commit/>`)

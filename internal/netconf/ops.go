@@ -446,7 +446,10 @@ func (srv *Server) get(ctx context.Context, s *transport.Session, rpc *transport
 		}
 		state = srv.cfg.State(req)
 	}
-	if withState {
+	if withState && (srv.nacm.Load() != nil || s.Role() == RoleAdmin) {
+		// /nacm is default-deny-all (RFC 8341 §3.5): without
+		// configured rules, which decide node by node, only the admin
+		// role reads its counters.
 		state = srv.nacmState(state)
 	}
 	var tree *generated.Device

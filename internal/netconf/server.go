@@ -73,7 +73,7 @@ type Server struct {
 	tr     *transport.Server
 	log    *slog.Logger
 	events notifier
-	// nacm is the access control of running's /aaa/nacm (nil: the
+	// nacm is the access control of running's /nacm (nil: the
 	// predefined groups alone), swapped by the aaa subscriber's Apply.
 	nacm atomic.Pointer[nacm.Policy]
 	// denied counts the requests and notifications NACM denied (RFC

@@ -31,7 +31,13 @@ type fixture struct {
 // opts may change its Config.
 func start(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
-	dir := t.TempDir()
+	return startIn(t, t.TempDir(), opts...)
+}
+
+// startIn is start with the data directory dir, whose config
+// subdirectory may hold a stored configuration already.
+func startIn(t *testing.T, dir string, opts ...func(*Config)) *fixture {
+	t.Helper()
 	s, err := schema.Load()
 	if err != nil {
 		t.Fatal(err)

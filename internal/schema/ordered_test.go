@@ -7,7 +7,7 @@ import (
 	"secgw/generated"
 )
 
-var nacmPath = DataPath{{Name: "aaa"}, {Name: "nacm"}}
+var nacmPath = DataPath{{Name: "nacm"}}
 
 // ruleListAt is the path of rule-list name.
 func ruleListAt(name string) DataPath {
@@ -15,7 +15,7 @@ func ruleListAt(name string) DataPath {
 }
 
 func ruleListOrder(d *generated.Device) string {
-	return strings.Join(d.GetAaa().GetNacm().RuleList.Keys(), " ")
+	return strings.Join(d.GetNacm().RuleList.Keys(), " ")
 }
 
 // TestOrderedJournal: entries of an ordered-by user list go last, in the
@@ -59,7 +59,7 @@ func TestOrderedJournal(t *testing.T) {
 	if got := ruleListOrder(d); got != "b z a" {
 		t.Errorf("edited order %q, want b z a", got)
 	}
-	if got := ruleListOrder(base); got != "c a b" || base.Aaa.Nacm.RuleList.Get("a").Group[0] != "*" {
+	if got := ruleListOrder(base); got != "c a b" || base.Nacm.RuleList.Get("a").Group[0] != "*" {
 		t.Errorf("the base tree was written into: order %q", got)
 	}
 	if len(j.Touched()) == 0 {

@@ -76,11 +76,11 @@ func orRoot(at string) string {
 	return at
 }
 
-// checkNACM refuses the data-node rules of /aaa/nacm whose path does not
+// checkNACM refuses the data-node rules of /nacm whose path does not
 // parse or names no node of the schema (RulePath), at the rule's path
 // leaf: the server could not apply them as written.
 func (w *walker) checkNACM(d *generated.Device) {
-	n := d.GetAaa().GetNacm()
+	n := d.GetNacm()
 	if n == nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (w *walker) checkNACM(d *generated.Device) {
 				continue
 			}
 			if _, err := w.v.RulePath(*r.Path); err != nil {
-				path := "/aaa/nacm/rule-list[name=" + quoteKey(ln) + "]/rule[name=" + quoteKey(rn) + "]/path"
+				path := "/nacm/rule-list[name=" + quoteKey(ln) + "]/rule[name=" + quoteKey(rn) + "]/path"
 				w.add(path, KindType, "%v", err)
 			}
 		}

@@ -45,17 +45,17 @@ func TestValidateRefusesRulePath(t *testing.T) {
 	_, v := setup(t)
 	d := &generated.Device{}
 	d.GetOrCreateVrf("main")
-	rl, _ := d.GetOrCreateAaa().GetOrCreateNacm().AppendNewRuleList("it's")
+	rl, _ := d.GetOrCreateNacm().AppendNewRuleList("it's")
 	r, _ := rl.AppendNewRule("r")
 	p := "/vrf/ike/vpnx"
 	r.Path = &p
-	r.Action = generated.SecgwAaa_ActionType_deny
+	r.Action = generated.IETFNetconfAcm_ActionType_deny
 	err := v.Validate(d)
 	errs, ok := err.(Errors)
 	if !ok || len(errs) != 1 {
 		t.Fatalf("Validate: %v, want one error", err)
 	}
-	if e := errs[0]; e.Path != `/aaa/nacm/rule-list[name="it's"]/rule[name='r']/path` || e.ErrorTag() != "invalid-value" || !strings.Contains(e.Message, "no node vpnx") {
+	if e := errs[0]; e.Path != `/nacm/rule-list[name="it's"]/rule[name='r']/path` || e.ErrorTag() != "invalid-value" || !strings.Contains(e.Message, "no node vpnx") {
 		t.Errorf("got %s (%s), want invalid-value at the rule's path", e, e.ErrorTag())
 	}
 	p = "/vrf/ike/vpn"

@@ -77,8 +77,13 @@ func TestEncodeProperties(t *testing.T) {
 	if _, err := codecOf(s).Append(nil, d, EncodeOptions{WithDefaults: "all"}); !errors.As(err, &xe) || xe.Tag != "invalid-value" {
 		t.Errorf("bad with-defaults mode: %v", err)
 	}
-	// Empty tree, nil tree.
-	if out := encode(t, s, &generated.Device{}, EncodeOptions{WithDefaults: ReportAll}); len(out) != 0 {
+	// Empty tree, nil tree: of an empty tree, report-all gives the
+	// defaults of the non-presence container /nacm alone (RFC 7950
+	// §7.6.1: they exist without it), explicit nothing.
+	if out := string(encode(t, s, &generated.Device{}, EncodeOptions{WithDefaults: ReportAll, Config: true})); !strings.HasPrefix(out, `<nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm"><enable-nacm>true</enable-nacm>`) || strings.Contains(out, "<vrf") || strings.Contains(out, "denied") {
+		t.Errorf("empty tree, report-all, gives %q", out)
+	}
+	if out := encode(t, s, &generated.Device{}, EncodeOptions{Config: true}); len(out) != 0 {
 		t.Errorf("empty tree gives %q", out)
 	}
 }

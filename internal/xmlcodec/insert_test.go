@@ -9,10 +9,10 @@ import (
 	"secgw/internal/rpcerr"
 )
 
-// inNACM wraps rule-list elements in /aaa/nacm, with the NETCONF and
+// inNACM wraps rule-list elements in /nacm, with the NETCONF and
 // YANG attribute namespaces declared.
 func inNACM(xml string) string {
-	return `<aaa xmlns="urn:secgw:yang:secgw-aaa" ` + nsNC + ` xmlns:yang="urn:ietf:params:xml:ns:yang:1"><nacm>` + xml + `</nacm></aaa>`
+	return `<nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm" ` + nsNC + ` xmlns:yang="urn:ietf:params:xml:ns:yang:1">` + xml + `</nacm>`
 }
 
 // ruleList is the element of rule-list name with attributes attrs.
@@ -22,7 +22,7 @@ func ruleList(name, attrs string) string {
 
 // ruleListOrder returns the names of the rule-lists of d in order.
 func ruleListOrder(d *generated.Device) string {
-	return strings.Join(d.GetAaa().GetNacm().RuleList.Keys(), " ")
+	return strings.Join(d.GetNacm().RuleList.Keys(), " ")
 }
 
 // TestInsert checks the insert attribute of RFC 7950 §7.8.6 on an
@@ -62,9 +62,9 @@ func TestInsert(t *testing.T) {
 		{"key of another leaf", ruleList("a", `yang:insert="after" yang:key="[group='d']"`), "bad-attribute", "", "key"},
 		{"unqualified insert", ruleList("a", `insert="first"`), "bad-attribute", "", "insert"},
 		{"value on a list", ruleList("a", `yang:value="x"`), "unknown-attribute", "", "value"},
-		{"insert on a list not ordered-by user", `<group yang:insert="first"><name>g</name></group>`, "bad-attribute", "", "insert"},
+		{"insert on a list not ordered-by user", `<groups><group yang:insert="first"><name>g</name></group></groups>`, "bad-attribute", "", "insert"},
 		{"insert on a leaf-list not ordered-by user", `<rule-list><name>d</name><group yang:insert="first">g</group></rule-list>`, "bad-attribute", "", "insert"},
-		{"insert on a container", `<rule-list><name>d</name></rule-list></nacm><nacm yang:insert="first">`, "bad-attribute", "", "insert"},
+		{"insert on a container", `<rule-list><name>d</name></rule-list><groups yang:insert="first"/>`, "bad-attribute", "", "insert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &generated.Device{}

@@ -16,6 +16,7 @@ import (
 var yangModules = []string{
 	"yang/ietf-inet-types.yang", "yang/ietf-yang-types.yang", "yang/secgw-types.yang",
 	"yang/secgw-vrf.yang", "yang/secgw-ike.yang", "yang/secgw-ha.yang", "yang/secgw-kpi.yang",
+	"yang/ietf-netconf-acm.yang",
 }
 
 // yanglint runs yanglint from the repository root on doc with the given

@@ -16,8 +16,8 @@ import (
 const python3 = "/usr/bin/python3"
 
 // minNACMChecks is fewer than the checks testdata/nacm_ncclient.py makes
-// (37): a run that stops early fails even without a FAIL line.
-const minNACMChecks = 36
+// (43): a run that stops early fails even without a FAIL line.
+const minNACMChecks = 42
 
 // TestNACMNcclient runs testdata/nacm_ncclient.py through Debian's
 // ncclient against secgwd, with the admin root and the read-only alice
@@ -30,7 +30,10 @@ const minNACMChecks = 36
 // (access-denied with the error-path) and runs; then the rules' order:
 // a rule inserted first decides, moved after another with the insert
 // attribute it no longer does, and an insert next to a missing rule is
-// missing-attribute.
+// missing-attribute; then the module as standard tooling sees it: the
+// hello and get-schema list ietf-netconf-acm, and an RFC 8341 Appendix
+// A.2-style configuration (groups, a rule-list with a data-node rule)
+// written in its namespace is enforced.
 func TestNACMNcclient(t *testing.T) {
 	if _, err := os.Stat(python3); err != nil {
 		t.Fatal("/usr/bin/python3 missing: apt-get install python3-ncclient")

@@ -10,9 +10,11 @@ import (
 	"secgw/test/secgwdtest"
 )
 
-// nacmEdit is an edit-config of the candidate with /aaa/nacm content.
+// nacmEdit is an edit-config of the candidate with /nacm content
+// (ietf-netconf-acm, RFC 8341).
 func nacmEdit(nacm string) string {
-	return aaaEdit(`<nacm>` + nacm + `</nacm>`)
+	return `<edit-config><target><candidate/></target><config><nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm">` +
+		nacm + `</nacm></config></edit-config>`
 }
 
 // nacmRule is one rule: name, module-name, the rule-type leaf (rpc-name,
@@ -92,8 +94,8 @@ func TestNACM(t *testing.T) {
 	}
 
 	secgwdtest.MustRPC(t, root, nacmEdit(
-		`<group><name>ops</name><user-name>alice</user-name></group>`+
-			`<group><name>auditors</name><user-name>bob</user-name></group>`+
+		`<groups><group><name>ops</name><user-name>alice</user-name></group>`+
+			`<group><name>auditors</name><user-name>bob</user-name></group></groups>`+
 			`<rule-list><name>ops</name><group>ops</group>`+
 			nacmRule("no-aaa", "*", "<path>/aaa</path>", "*", "deny")+
 			nacmRule("ike", "secgw-ike", "<path>/vrf/ike</path>", "create read update delete", "permit")+

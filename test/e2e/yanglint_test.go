@@ -24,6 +24,7 @@ const nsYangLibrary = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 var yangModules = []string{
 	"yang/ietf-inet-types.yang", "yang/ietf-yang-types.yang", "yang/secgw-types.yang",
 	"yang/secgw-vrf.yang", "yang/secgw-ike.yang", "yang/secgw-ha.yang", "yang/secgw-config.yang", "yang/secgw-kpi.yang",
+	"yang/ietf-netconf-acm.yang",
 }
 
 // TestYanglint loads the vsr guide's reference configuration (what of it

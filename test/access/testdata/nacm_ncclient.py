@@ -1,5 +1,6 @@
-"""RFC 8341 access control through Debian's ncclient, against a secgwd
-whose /aaa has the admin root and the read-only alice (set up by
+"""RFC 8341 access control (ietf-netconf-acm, /nacm) through Debian's
+ncclient, against a secgwd whose /aaa has the admin root and the
+read-only alice (set up by
 nacm_ncclient_test.go, which runs this with /usr/bin/python3).
 
 Each check prints "PASS name" or "FAIL name: why"; the Go test fails on
@@ -21,9 +22,9 @@ ncssh.TICK = 0.005
 
 NS_VRF = "urn:secgw:yang:secgw-vrf"
 NS_IKE = "urn:secgw:yang:secgw-ike"
-NS_AAA = "urn:secgw:yang:secgw-aaa"
+NS_NACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
 NS_YANG = "urn:ietf:params:xml:ns:yang:1"
-NSMAP = {"v": NS_VRF, "i": NS_IKE, "a": NS_AAA}
+NSMAP = {"v": NS_VRF, "i": NS_IKE, "n": NS_NACM}
 
 passed = 0
 failed = 0
@@ -90,7 +91,7 @@ def vpn(name, remote, psk):
 
 
 def nacm(content):
-    return '<config><aaa xmlns="%s"><nacm>%s</nacm></aaa></config>' % (NS_AAA, content)
+    return '<config><nacm xmlns="%s">%s</nacm></config>' % (NS_NACM, content)
 
 
 def rule(name, kind, ops, action, module="*"):
@@ -132,7 +133,7 @@ def main():
              vpn("hq", "198.51.100.1", "hq-key-1") + vpn("acme", "198.51.100.2", "acme-key-1"))), root.commit()))
 
     # Bad input: each refused at commit with the right rpc-error.
-    where = "/aaa/nacm/rule-list[name='bad']/rule[name='r']/path"
+    where = "/nacm/rule-list[name='bad']/rule[name='r']/path"
     for p, msg in [("/vrf[name='main'", "does not parse"),
                    ("/vrf[name='main']/ike/vpnx", "no node vpnx under /vrf[name='main']/ike"),
                    ("/vrf/ike[name='x']", "is not a list"),
@@ -162,7 +163,7 @@ def main():
              + rule("41-commit", "<rpc-name>commit</rpc-name>", "exec", "permit", "ietf-netconf")
              + rule("50-no-schema", "<rpc-name>get-schema</rpc-name>", "exec", "deny"))
     call("admin commits the rules", lambda: (root.edit_config(target="candidate", config=nacm(
-        "<group><name>ops</name><user-name>%s</user-name></group>"
+        "<groups><group><name>ops</name><user-name>%s</user-name></group></groups>"
         "<rule-list><name>ops</name><group>ops</group>%s</rule-list>" % (args.user, rules))), root.commit()))
 
     alice = connect(args, args.user, args.user_password)
@@ -224,8 +225,8 @@ def main():
 
     call("admin inserts 99-remote first", lambda: (root.edit_config(target="candidate", config=place('yang:insert="first"')), root.commit()))
     check("99-remote, first, permits hq's remote-address", alice_reads_remote())
-    data = root.get_config(source="running", filter=("subtree", '<aaa xmlns="%s"><nacm><rule-list/></nacm></aaa>' % NS_AAA)).data_xml
-    order = texts(data, "//a:rule-list[a:name='ops']/a:rule/a:name/text()")
+    data = root.get_config(source="running", filter=("subtree", '<nacm xmlns="%s"><rule-list/></nacm>' % NS_NACM)).data_xml
+    order = texts(data, "//n:rule-list[n:name='ops']/n:rule/n:name/text()")
     check("get-config lists the rules in their order", order[:2] == ["99-remote", "10-no-acme"], order)
     call("admin moves 99-remote after 20-no-remote", lambda: (root.edit_config(target="candidate", config=place(
         'yang:insert="after" yang:key="[name=\'20-no-remote\']"')), root.commit()))
@@ -233,6 +234,30 @@ def main():
     rpc_error("insert before a rule that does not exist", lambda: root.edit_config(target="candidate", config=place(
         'yang:insert="before" yang:key="[name=\'nope\']"')), "missing-attribute", "rule[name='99-remote']", "names no entry")
     root.discard_changes()
+
+    # The module itself: the hello lists ietf-netconf-acm at RFC 8341's
+    # revision, and get-schema returns it.
+    cap = NS_NACM + "?module=ietf-netconf-acm&revision=2018-02-14"
+    check("hello lists ietf-netconf-acm", cap in list(root.server_capabilities), cap)
+    text = call("get-schema ietf-netconf-acm", lambda: root.get_schema("ietf-netconf-acm").data)
+    check("get-schema returns the module", text is not None and "module ietf-netconf-acm" in text, text)
+
+    # RFC 8341 Appendix A.2-style configuration, as standard NACM tooling
+    # writes it: a groups entry and a rule-list with a data-node rule
+    # (and a comment), at the top level in the ietf namespace, placed
+    # before the ops rule-list. It denies alice hq, which 30-hq granted.
+    example = ('<nacm xmlns="%s" xmlns:yang="%s">'
+               '<groups><group><name>limited</name><user-name>%s</user-name></group></groups>'
+               '<rule-list yang:insert="first"><name>limited-acl</name><group>limited</group>'
+               '<rule><name>deny-hq</name><module-name>secgw-ike</module-name>'
+               "<path>/vrf/ike/vpn[name='hq']</path><access-operations>*</access-operations>"
+               '<action>deny</action><comment>No VPN hq for the limited group.</comment></rule>'
+               '</rule-list></nacm>' % (NS_NACM, NS_YANG, args.user))
+    call("admin commits the RFC 8341 example", lambda: (root.edit_config(target="candidate", config="<config>%s</config>" % example), root.commit()))
+    data = alice.get_config(source="running").data_xml
+    check("the example's rule is enforced: alice reads no vpn", names(data) == [], data)
+    rpc_error("the example's rule is enforced: alice may not write hq", lambda: alice.edit_config(target="candidate", config=ike(
+        "<vpn><name>hq</name><remote-address>198.51.100.8</remote-address></vpn>")), "access-denied", None, "may not write")
 
     alice.close_session()
     root.close_session()

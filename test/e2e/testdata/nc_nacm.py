@@ -1,4 +1,4 @@
-"""NETCONF access control (RFC 8341, /aaa/nacm) through Debian's
+"""NETCONF access control (RFC 8341, ietf-netconf-acm /nacm) through Debian's
 ncclient: run by test/e2e/nacm_test.go against a fresh secgwd whose users
 file has an admin and a read-only reader. Prints PASS/FAIL lines.
 
@@ -16,6 +16,7 @@ from ncclient.operations import RPCError
 from nclib import NS_NC, cfg, go, values, vpn
 
 NS_AAA = "urn:secgw:yang:secgw-aaa"
+NS_NACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
 failed = 0
 
 
@@ -48,7 +49,7 @@ def rule(name, kind, ops, action, module="*"):
 
 
 def nacm(inner):
-    return '<config><aaa xmlns="%s"><nacm>%s</nacm></aaa></config>' % (NS_AAA, inner)
+    return '<config><nacm xmlns="%s">%s</nacm></config>' % (NS_NACM, inner)
 
 
 def main():
@@ -74,7 +75,7 @@ def main():
     check("read-only edit denied", e is not None and e.tag == "access-denied", "edit: %r" % e)
 
     admin.edit_config(target="candidate", config=nacm(
-        "<group><name>ops</name><user-name>%s</user-name></group>" % args.reader_user +
+        "<groups><group><name>ops</name><user-name>%s</user-name></group></groups>" % args.reader_user +
         "<rule-list><name>ops</name><group>ops</group>" +
         rule("10-ike", "<path>/vrf/ike</path>", "create read update delete", "permit", "secgw-ike") +
         rule("20-edit", "<rpc-name>edit-config</rpc-name>", "exec", "permit", "ietf-netconf") +
@@ -100,6 +101,7 @@ def main():
     data = reader.get_config(source="running").data_xml
     check("ops reads /vrf/ike", values(data, "//i:global-options/i:threads") == ["2"], data)
     check("ops does not read /aaa", NS_AAA not in data, data)
+    check("ops does not read /nacm (default-deny-all)", NS_NACM not in data, data)
 
     # A denied rpc.
     e = error_of(lambda: reader.get_schema("secgw-aaa"))
@@ -124,7 +126,7 @@ def main():
     later.close_session()
 
     # Rules gone, the secret is hidden again: read-only sees no PSK.
-    admin.edit_config(target="candidate", config='<config><aaa xmlns="%s" xmlns:nc="%s"><nacm nc:operation="delete"/></aaa></config>' % (NS_AAA, NS_NC))
+    admin.edit_config(target="candidate", config='<config><nacm xmlns="%s" xmlns:nc="%s" nc:operation="delete"/></config>' % (NS_NACM, NS_NC))
     admin.commit()
     admin.edit_config(target="candidate", config=vpn("nacm2"))
     data = reader.get_config(source="candidate").data_xml
