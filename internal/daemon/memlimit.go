@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"math"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -170,57 +169,23 @@ func liveHeap() uint64 {
 
 // limitMemory applies limit (Config.MemoryLimit) until ctx ends, once
 // started: the automatic one at once (startMemory returned the start's
-// garbage), then after every collection (gcDone) and every
-// memoryLimitEvery. A fixed limit is startMemory's.
-//
-// After every collection, not only every second: while SAs are set up
-// the live heap grows by tens of MB a second, and a limit from the last
-// second's live heap left far less room than half of it over what was
-// live by then (at 10k setups in 3 s, 25 to 30 %); the runtime collected
-// every 200 ms and spent a seventh of secgwd's CPU on it. The limit from
-// each collection's own live heap keeps the room the policy means.
+// garbage), then every memoryLimitEvery. A fixed limit is startMemory's.
 func limitMemory(ctx context.Context, limit int64) {
 	switch {
 	case limit != MemoryLimitAuto:
 		return
 	}
 	debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
-	gcs := make(chan struct{}, 1)
-	gcDone(ctx, gcs)
 	t := time.NewTicker(memoryLimitEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-gcs:
 		case <-t.C:
-		}
-		if !bursting() {
-			debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			if !bursting() {
+				debug.SetMemoryLimit(autoMemoryLimit(liveHeap()))
+			}
 		}
 	}
-}
-
-// gcSentinel is an object nothing references, whose cleanup tells of a
-// collection (gcDone). Not of size zero: those may share an address and
-// never be collected.
-type gcSentinel struct{ _ [16]byte }
-
-// gcDone sends to ch (without blocking: one pending is enough) after
-// each collection, until ctx ends: a sentinel's cleanup runs once a
-// collection found it unreachable, and arms the next one. The live heap
-// of that collection (/gc/heap/live:bytes) is known by then.
-func gcDone(ctx context.Context, ch chan<- struct{}) {
-	s := &gcSentinel{}
-	runtime.AddCleanup(s, func(struct{}) {
-		if ctx.Err() != nil {
-			return
-		}
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-		gcDone(ctx, ch)
-	}, struct{}{})
 }
