@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"secgw/generated"
 	"secgw/internal/ike/engine"
 	"secgw/internal/ike/wire"
 )
@@ -78,27 +79,37 @@ func TestInvalidSPIResync(t *testing.T) {
 	})
 }
 
-// TestInvalidSPICloseNone: with close-action none the child SA the peer
-// lost is deleted (D(ESP) to the peer) and nothing is negotiated.
-func TestInvalidSPICloseNone(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a, b := pair(t, closeAction(closeNone), respondBadSPI(2), nil)
-		establish(t, a, b)
-		old, _ := checkChildPair(t, a, b)
-		loseDataplane(t, b)
-		b.e.UnknownSPI(addrB, addrA, old.OutSPI)
-		step(t, b, a, info, false, "N(INVALID_SPI)")
-		step(t, a, b, info, true, "")
-		step(t, a, b, info, false, "D(ESP)")
-		step(t, b, a, info, true, "D(ESP)")
-		silent(t, a, b)
-		if len(a.dp.Children()) != 0 || len(b.dp.Children()) != 0 || len(a.dp.Traps()) != 0 {
-			t.Fatalf("children A %d B %d, traps %d, want none", len(a.dp.Children()), len(b.dp.Children()), len(a.dp.Traps()))
-		}
-		if n := len(a.e.IKESAs()); n != 1 {
-			t.Fatalf("A has %d IKE SAs, want the IKE SA kept", n)
-		}
-	})
+// TestInvalidSPICloseAction: with close-action none the child SA the
+// peer lost is deleted (D(ESP) to the peer) and nothing is negotiated;
+// with trap a trap policy takes its place.
+func TestInvalidSPICloseAction(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		action generated.E_SecgwVrf_Vrf_Ike_IpsecPolicyTemplate_CloseAction
+		traps  int
+	}{{"none", closeNone, 0}, {"trap", closeTrap, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := pair(t, closeAction(tc.action), respondBadSPI(2), nil)
+				establish(t, a, b)
+				old, _ := checkChildPair(t, a, b)
+				loseDataplane(t, b)
+				b.e.UnknownSPI(addrB, addrA, old.OutSPI)
+				step(t, b, a, info, false, "N(INVALID_SPI)")
+				step(t, a, b, info, true, "")
+				step(t, a, b, info, false, "D(ESP)")
+				step(t, b, a, info, true, "D(ESP)")
+				silent(t, a, b)
+				if len(a.dp.Children()) != 0 || len(b.dp.Children()) != 0 || len(a.dp.Traps()) != tc.traps {
+					t.Fatalf("children A %d B %d, traps %d, want none, none, %d",
+						len(a.dp.Children()), len(b.dp.Children()), len(a.dp.Traps()), tc.traps)
+				}
+				if n := len(a.e.IKESAs()); n != 1 {
+					t.Fatalf("A has %d IKE SAs, want the IKE SA kept", n)
+				}
+			})
+		})
+	}
 }
 
 // TestInvalidSPIUnknown: N(INVALID_SPI) naming an SPI that is not one of
