@@ -72,7 +72,7 @@ func (s *Service) State(keys bool) *generated.SecgwVrf_Vrf_Ike {
 	ike.Statistics.RedirectsRefused = &r.LoopRefused
 	bs := s.eng.BadSPIStats() // respond-bad-spi (engine/badspi.go)
 	ike.Statistics.UnknownSpiReported, ike.Statistics.InvalidSpiSent = &bs.Reported, &bs.Sent
-	ike.Statistics.InvalidSpiLimited = &bs.Limited
+	ike.Statistics.InvalidSpiLimited, ike.Statistics.InvalidSpiReceived = &bs.Limited, &bs.Received
 	ops := s.eng.OpStats() // engine/opstats.go
 	ike.Statistics.DpdTimeouts = &ops.DPDTimeouts
 	ike.Statistics.DpdSent, ike.Statistics.Retransmissions = &ops.DPDSent, &ops.Retransmissions

@@ -135,6 +135,7 @@ var (
 	dRedirects    = desc("ike_redirects_sent_total", "REDIRECT notifications sent (statistics redirects-sent).")
 	dInvalidSPI   = desc("ike_invalid_spi_sent_total", "INVALID_SPI notifications sent for ESP with an unknown SPI (statistics invalid-spi-sent).")
 	dInvalidLim   = desc("ike_invalid_spi_limited_total", "Unknown-SPI reports left unanswered by respond-bad-spi max-responses (statistics invalid-spi-limited).")
+	dInvalidRecv  = desc("ike_invalid_spi_received_total", "INVALID_SPI notifications received that named a child SA's outbound SPI and deleted it (statistics invalid-spi-received).")
 	dESPBytes     = desc("esp_bytes_total", "Bytes through child SAs (the child-sa bytes-in/out, those of deleted child SAs included).", "direction")
 	dESPPackets   = desc("esp_packets_total", "Packets through child SAs (the child-sa packets-in/out, those of deleted child SAs included).", "direction")
 	dESPDrops     = desc("esp_drops_total", "Packets the dataplane dropped, by cause.", "cause")
@@ -160,7 +161,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dIKESAs, dChildSAs, dHalfOpen, dIKESetups, dChildSetups, dIKERekeys,
-		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects, dInvalidSPI, dInvalidLim,
+		dChildRekeys, dFailures, dRefusals, dCookies, dBlocked, dDPDSent, dDPDTimeouts, dRetransmits, dRedirects, dInvalidSPI, dInvalidLim, dInvalidRecv,
 		dESPBytes, dESPPackets, dESPDrops, dQueue, dJobs, dBusy, dWait, dHandling, dCommits, dCommitSecs, dSessions,
 		dHARole, dHAPeer, dHASynced, dHAMessages, dHATrans, dHASplit} {
 		ch <- d
@@ -329,6 +330,7 @@ func (c *Collector) collectState(vrf string, ike *generated.SecgwVrf_Vrf_Ike, ga
 	counter(dRedirects, float64(u64(s.RedirectsSent)))
 	counter(dInvalidSPI, float64(u64(s.InvalidSpiSent)))
 	counter(dInvalidLim, float64(u64(s.InvalidSpiLimited)))
+	counter(dInvalidRecv, float64(u64(s.InvalidSpiReceived)))
 	for r, f := range s.Failure {
 		counter(dFailures, float64(u64(f.Count)), r.String())
 	}

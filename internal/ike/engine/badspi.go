@@ -38,8 +38,10 @@ type badSPIState struct {
 	peers map[netip.Addr]badSPIPeer
 	// reported counts the unknown-SPI packets reported by the
 	// dataplane, sent the notifications sent, limited those not sent
-	// because the peer's window was full.
-	reported, sent, limited atomic.Uint64
+	// because the peer's window was full; received the INVALID_SPI
+	// notifications received that named an outbound SPI of ours and
+	// deleted its child SA (invalidspi.go).
+	reported, sent, limited, received atomic.Uint64
 }
 
 // badSPIPeer is one peer address's window: when it started and how
@@ -83,14 +85,18 @@ func (b *badSPIState) allow(peer netip.Addr, now time.Time, max int) bool {
 type BadSPIStats struct {
 	// Reported counts the ESP packets with an unknown SPI the dataplane
 	// reported; Sent the INVALID_SPI notifications sent; Limited the
-	// reports not answered because the peer had max-responses already.
-	Reported, Sent, Limited uint64
+	// reports not answered because the peer had max-responses already;
+	// Received the INVALID_SPI notifications received in an IKE SA that
+	// named one of its child SAs' outbound SPIs, each of which deleted
+	// that child SA.
+	Reported, Sent, Limited, Received uint64
 }
 
 // BadSPIStats returns the counters of the bad-SPI response.
 func (e *Engine) BadSPIStats() BadSPIStats {
 	b := &e.badSPI
-	return BadSPIStats{Reported: b.reported.Load(), Sent: b.sent.Load(), Limited: b.limited.Load()}
+	return BadSPIStats{Reported: b.reported.Load(), Sent: b.sent.Load(), Limited: b.limited.Load(),
+		Received: b.received.Load()}
 }
 
 // UnknownSPI is the dataplane's report of an inbound ESP packet from

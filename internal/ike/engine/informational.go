@@ -97,6 +97,7 @@ func (sa *ikeSA) respondInformational(ps []wire.Payload) []wire.Payload {
 	if n := wire.FindNotify(ps, wire.NotifyRedirect); n != nil {
 		sa.informationalRedirect(n) // RFC 5685 (redirect.go)
 	}
+	sa.invalidSPIs(ps) // RFC 7296 §1.5 (invalidspi.go)
 	var ours [][]byte
 	for _, p := range ps {
 		d, ok := p.(*wire.Delete)

@@ -16,7 +16,8 @@ import (
 
 // lifecycleSeeds are the inner payload chains of the requests the
 // lifecycle sends, as B receives them after IKE_AUTH: child SA rekey
-// with and without PFS, IKE SA rekey, new child SA, deletes.
+// with and without PFS, IKE SA rekey, new child SA, deletes,
+// INVALID_SPI.
 func lifecycleSeeds(t testing.TB) map[string]fuzzSeed {
 	seeds := map[string]fuzzSeed{}
 	g := chain(pfs(generated.SecgwIke_DhGroup_ecp256), addPolicy("net2", "10.1.0.0/16", "10.2.0.0/16"))
@@ -34,6 +35,9 @@ func lifecycleSeeds(t testing.TB) map[string]fuzzSeed {
 		{"new-child", [2]func(*generated.SecgwVrf_Vrf_Ike){g, gB}, func(a *peer) { a.e.InitiateChild("net2") }},
 		{"delete-child", [2]func(*generated.SecgwVrf_Vrf_Ike){}, func(a *peer) { a.e.DeleteChildByUID(onlyChildUID(t, a)) }},
 		{"delete-ike", [2]func(*generated.SecgwVrf_Vrf_Ike){}, func(a *peer) { a.e.DeleteIKE(mustSPI(t, a)) }},
+		{"invalid-spi", [2]func(*generated.SecgwVrf_Vrf_Ike){respondBadSPI(1), nil}, func(a *peer) {
+			a.e.UnknownSPI(addrA, addrB, a.dp.Children()[0].InSPI)
+		}},
 	} {
 		// A clock that never fires: the seeds' engines are left with a
 		// request outstanding, whose retransmission must not run.
