@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -174,5 +175,38 @@ func TestPasswordFile(t *testing.T) {
 	code, _, errOut := secgw(t, "", env, append([]string{"-password-file", filepath.Join(dir, "none")}, show...)...)
 	if code != 2 || !strings.Contains(errOut, "password file") {
 		t.Errorf("missing file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestHelpListsEveryMode: 'secgw --help' shows every way to run secgw
+// that the command's documentation (the synopsis lines of this
+// package's doc comment) names, so that a mode added there and not to
+// the help fails here.
+func TestHelpListsEveryMode(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, help := secgw(t, "", nil, "--help")
+	if code != 2 {
+		t.Errorf("--help: exit %d, want 2", code)
+	}
+	// The synopsis is the doc comment's first indented block.
+	doc := string(src)
+	doc = doc[strings.Index(doc, "\n//\tsecgw"):]
+	doc = doc[:strings.Index(doc[1:], "\n//\n")+1]
+	synopsis := regexp.MustCompile(`(?m)^//\tsecgw( \[flags\])?( (\S+))?`)
+	modes := synopsis.FindAllStringSubmatch(doc, -1)
+	if len(modes) < 6 {
+		t.Fatalf("%d synopsis lines in main.go's doc comment, want the 6 or more modes", len(modes))
+	}
+	for _, m := range modes {
+		// The mode is its first word: "<" for the script on standard
+		// input, "-f", "-version", "ha-notify", "COMMAND...", or none
+		// for the shell.
+		want := "secgw" + m[1] + m[2]
+		if !strings.Contains(help, "  "+want+" ") && !strings.Contains(help, "  "+want+"\n") {
+			t.Errorf("--help lacks the mode %q (%s):\n%s", want, strings.TrimSpace(m[0]), help)
+		}
 	}
 }

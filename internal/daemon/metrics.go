@@ -13,6 +13,7 @@ import (
 	"secgw/internal/ikesvc"
 	"secgw/internal/metrics"
 	"secgw/internal/netconf"
+	"secgw/internal/rpcerr"
 )
 
 // metricsEndpoint runs the Prometheus endpoint of vrf main's kpi
@@ -62,13 +63,24 @@ func metricsConfig(dev *generated.Device) (*metrics.Config, error) {
 	return c, nil
 }
 
+// metricsAddrPath is the error-path of vrf main's kpi prometheus
+// listen-address.
+const metricsAddrPath = "/vrf[name='main']/kpi/prometheus/listen-address"
+
 // Prepare implements datastore.Subscriber: what can be checked before
 // the endpoint restarts is (the hash, the TLS key pair), so that a bad
-// one refuses the commit.
+// one refuses the commit. An endpoint off loopback must be protected:
+// with neither basic-auth nor tls anyone who reaches the address would
+// read the gateway's peers and counters, so the commit is refused.
 func (m *metricsEndpoint) Prepare(tx *datastore.Tx) error {
 	c, err := metricsConfig(tx.New)
 	if err != nil || c == nil {
 		return err
+	}
+	if !c.Addr.Addr().IsLoopback() && c.User == "" && c.CertFile == "" {
+		return &rpcerr.Error{Type: rpcerr.TypeApplication, Tag: rpcerr.TagInvalidValue, Path: metricsAddrPath,
+			Message: fmt.Sprintf("kpi prometheus listen-address %s is not loopback: set basic-auth or tls, or listen on 127.0.0.1 or ::1",
+				c.Addr.Addr())}
 	}
 	if c.User != "" {
 		if _, err := bcrypt.Cost([]byte(c.PasswordHash)); err != nil {

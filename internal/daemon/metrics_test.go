@@ -1,15 +1,20 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	gonetconf "github.com/Juniper/go-netconf/netconf"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // freePort returns a TCP port of 127.0.0.1 nobody listens on now.
@@ -47,7 +52,7 @@ func scrape(url string) (string, error) {
 // kpi prometheus enabled starts it on the address and port given, its
 // series agree with the state read over NETCONF (IKE SAs, setups, the
 // per-SA counters that used to stay empty), and a commit that disables
-// it stops it.
+// it stops it. Off loopback it must have basic-auth or tls.
 func TestMetricsEndpointCommit(t *testing.T) {
 	a := startGateway(t, "a", 17520)
 	b := startGateway(t, "b", 17520)
@@ -114,4 +119,52 @@ func TestMetricsEndpointCommit(t *testing.T) {
 	if _, err := scrape(url); err == nil {
 		t.Error("the endpoint still serves once disabled")
 	}
+	metricsProtection(t, a)
+}
+
+// metricsProtection: an endpoint off loopback needs basic-auth or tls;
+// without either the commit is refused with invalid-value on
+// listen-address.
+func metricsProtection(t *testing.T, a *gateway) {
+	tmp := t.TempDir()
+	certFile, keyFile := filepath.Join(tmp, "cert.pem"), filepath.Join(tmp, "key.pem")
+	writeCert(t, certFile, keyFile, 1)
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := `<basic-auth><user>prom</user><password-hash>` + string(hash) + `</password-hash></basic-auth>`
+	tls := `<tls><certificate-file>` + certFile + `</certificate-file><key-file>` + keyFile + `</key-file></tls>`
+	for _, c := range []struct {
+		addr, protection string
+		ok               bool
+	}{
+		{"127.0.0.1", "", true},
+		{"::1", "", true},
+		{"0.0.0.0", "", false},
+		{"::", "", false},
+		{"192.0.2.1", "", false},
+		{"0.0.0.0", auth, true},
+		{"::", tls, true},
+	} {
+		a.rpc(t, fmt.Sprintf(`<edit-config><target><candidate/></target><config><vrf xmlns="urn:secgw:yang:secgw-vrf"><name>main</name>`+
+			`<kpi xmlns="urn:secgw:yang:secgw-kpi"><prometheus xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:operation="replace">`+
+			`<enabled>true</enabled><listen-address>%s</listen-address><port>%d</port>%s</prometheus></kpi></vrf></config></edit-config>`,
+			c.addr, freePort(t), c.protection))
+		_, err := a.s.Exec(gonetconf.RawMethod(`<commit/>`))
+		var re *gonetconf.RPCError
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("listen-address %s with %.12q: commit refused: %v", c.addr, c.protection, err)
+		case !c.ok && !errors.As(err, &re):
+			t.Errorf("listen-address %s without protection: commit %v, want an rpc-error", c.addr, err)
+		case !c.ok && (re.Tag != "invalid-value" || !regexp.MustCompile(`prometheus/(\w+:)?listen-address$`).MatchString(re.Path) ||
+			!strings.Contains(re.Message, "set basic-auth or tls")):
+			t.Errorf("listen-address %s without protection: tag %q path %q message %q, want invalid-value on listen-address saying what to set",
+				c.addr, re.Tag, re.Path, re.Message)
+		}
+		a.rpc(t, `<discard-changes/>`)
+	}
+	a.rpc(t, kpiXML(false, freePort(t)))
+	a.rpc(t, `<commit/>`)
 }

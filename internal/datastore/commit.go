@@ -188,12 +188,17 @@ func (st *Store) transact(changes []Change, user, comment string, session uint32
 				st.subs[j].Abort(tx)
 			}
 			// A subscriber may name the rpc-error tag (ErrorTagger, e.g.
-			// operation-not-supported for what its backend cannot do).
-			tag := "operation-failed"
+			// operation-not-supported for what its backend cannot do),
+			// and, with an *rpcerr.Error, the error-path of the node it
+			// refuses.
+			tag, path := "operation-failed", ""
 			if et := ErrorTagger(nil); errors.As(err, &et) && et.ErrorTag() != "" {
 				tag = et.ErrorTag()
 			}
-			return nil, fail(rpcerr.Error{Tag: tag, Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err})
+			if re := (*rpcerr.Error)(nil); errors.As(err, &re) {
+				path = re.Path
+			}
+			return nil, fail(rpcerr.Error{Tag: tag, Path: path, Message: fmt.Sprintf("%s refused the commit: %v", sub.Name(), err), Err: err})
 		}
 	}
 	abortAll := func() {

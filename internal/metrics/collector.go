@@ -14,9 +14,13 @@
 package metrics
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/openconfig/ygot/ygot"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"secgw/generated"
@@ -234,6 +238,31 @@ func (c *Collector) collectVRF(ch chan<- prometheus.Metric, vrf string, ike *gen
 	gauge(dSessions, float64(x.Sessions))
 }
 
+// ikeSAStates and childSAStates are the values of the state leaves of
+// ike-sa and child-sa, from the YANG enums, in the module's order: every
+// state <get> can show is exported, an HA standby's passive SAs
+// included, and a value added to the model is exported without an edit
+// here.
+var (
+	ikeSAStates   = enumNames(generated.SecgwVrf_Vrf_Ike_IkeSa_State_UNSET)
+	childSAStates = enumNames(generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_UNSET)
+)
+
+// enumNames returns the names of e's type's values, ordered by value.
+func enumNames(e ygot.GoEnum) []string {
+	defs := e.ΛMap()[strings.TrimPrefix(fmt.Sprintf("%T", e), "generated.")]
+	vals := make([]int64, 0, len(defs))
+	for v := range defs {
+		vals = append(vals, v)
+	}
+	slices.Sort(vals)
+	names := make([]string, len(vals))
+	for i, v := range vals {
+		names[i] = defs[v].Name
+	}
+	return names
+}
+
 type emit func(d *prometheus.Desc, v float64, labels ...string)
 
 // histogram sends h as a Prometheus histogram (cumulative buckets).
@@ -287,10 +316,10 @@ func (c *Collector) collectState(vrf string, ike *generated.SecgwVrf_Vrf_Ike, ga
 	}
 	// Every state is exported, zero included, so that a dashboard's sum
 	// has a series to start from.
-	for _, st := range []string{"created", "connecting", "established", "rekeying", "rekeyed", "deleting"} {
+	for _, st := range ikeSAStates {
 		gauge(dIKESAs, float64(ikeStates[st]), st)
 	}
-	for _, st := range []string{"installed", "rekeying", "rekeyed", "deleting"} {
+	for _, st := range childSAStates {
 		gauge(dChildSAs, float64(childStates[st]), st)
 	}
 	c.mu.Lock()

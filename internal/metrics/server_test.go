@@ -31,7 +31,8 @@ import (
 )
 
 // state is an ike container with one established IKE SA carrying one
-// child SA, and statistics.
+// child SA, one passive IKE SA (an HA standby's) with a passive child,
+// and statistics.
 func state() *generated.SecgwVrf_Vrf_Ike {
 	return &generated.SecgwVrf_Vrf_Ike{
 		IkeSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa{1: {
@@ -41,6 +42,13 @@ func state() *generated.SecgwVrf_Vrf_Ike {
 				SpiIn: ptr.To("c0000001"), SpiOut: ptr.To("c0000002"),
 				BytesIn: ptr.To(uint64(1000)), BytesOut: ptr.To(uint64(2000)), PacketsIn: ptr.To(uint64(10)), PacketsOut: ptr.To(uint64(20)),
 				ReplayErrorsIn: ptr.To(uint64(3)), IntegrityErrorsIn: ptr.To(uint64(1)),
+			}},
+		}, 3: {
+			// An HA standby's copy of the peer's SA: passive, and so
+			// is its child.
+			UniqueId: ptr.To(uint32(3)), Name: ptr.To("branch"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_State_passive,
+			ChildSa: map[uint32]*generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa{4: {
+				UniqueId: ptr.To(uint32(4)), Name: ptr.To("sp2"), State: generated.SecgwVrf_Vrf_Ike_IkeSa_ChildSa_State_passive,
 			}},
 		}},
 		Ha: &generated.SecgwVrf_Vrf_Ike_Ha{State: &generated.SecgwVrf_Vrf_Ike_Ha_State{
@@ -108,6 +116,9 @@ func TestExposition(t *testing.T) {
 		`secgw_ike_sas{state="established",vrf="main"} 1`,
 		`secgw_ike_sas{state="connecting",vrf="main"} 0`,
 		`secgw_child_sas{state="installed",vrf="main"} 1`,
+		`secgw_ike_sas{state="passive",vrf="main"} 1`,
+		`secgw_child_sas{state="passive",vrf="main"} 1`,
+		`secgw_child_sas{state="deleted",vrf="main"} 0`,
 		`secgw_ike_sa_setups_total{vrf="main"} 3`,
 		`secgw_ike_cookies_sent_total{vrf="main"} 7`,
 		`secgw_ike_dpd_sent_total{vrf="main"} 5`,

@@ -109,11 +109,16 @@ func TestNACMLockout(t *testing.T) {
 		"aaa":    {Module: "*", Kind: nacm.DataNode, Path: nacm.Names("aaa"), Ops: nacm.Update, Action: nacm.Deny},
 		"commit": {Module: "*", Kind: nacm.Operation, Target: "commit", Ops: nacm.Exec, Action: nacm.Deny},
 		"edit":   {Module: "ietf-netconf", Kind: nacm.Operation, Target: "edit-config", Ops: nacm.All, Action: nacm.Deny},
+		// Writing the rules themselves is guarded too: an admin who
+		// cannot update /nacm or one of its rule-lists cannot undo a
+		// bad rule.
+		"nacm":      {Module: "*", Kind: nacm.DataNode, Path: nacm.Names("nacm"), Ops: nacm.Update, Action: nacm.Deny},
+		"rule-list": {Module: "ietf-netconf-acm", Kind: nacm.DataNode, Path: nacm.Names("nacm", "rule-list"), Ops: nacm.Update, Action: nacm.Deny},
 	} {
 		p := nacm.Default()
 		p.RuleLists = []nacm.RuleList{{Name: "x", Groups: []string{"admin"}, Rules: []nacm.Rule{rule}}}
-		if err := nacmLockout(p, users); err == nil {
-			t.Errorf("rule %s locks the admins out: not refused", name)
+		if err := nacmLockout(p, users); err == nil || !strings.Contains(err.Error(), "no admin able") {
+			t.Errorf("rule %s locks the admins out: got %v, want the lockout error", name, err)
 		}
 		// Another admin, in a group the rule does not name, keeps access.
 		p.Groups = map[string][]string{"locked": {"root"}}

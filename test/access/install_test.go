@@ -72,6 +72,11 @@ func TestMakeInstall(t *testing.T) {
 			if strings.Contains(string(unit), "@SBINDIR@") {
 				t.Errorf("the unit keeps @SBINDIR@:\n%s", unit)
 			}
+			// No man page is shipped: a Documentation=man: entry would
+			// point systemctl help at nothing.
+			if strings.Contains(string(unit), "man:") {
+				t.Errorf("the unit names a man page, which is not installed:\n%s", unit)
+			}
 
 			def, err := os.ReadFile(root("/etc/default/secgwd"))
 			if err != nil || !strings.Contains(string(def), "SECGWD_OPTS=") {

@@ -148,6 +148,10 @@ def main():
     rpc_error("commit refuses rules locking the last admin out", root.commit, "operation-failed", None, "no admin able")
     root.discard_changes()
     root.edit_config(target="candidate", config=nacm(
+        "<rule-list><name>oops</name><group>admin</group>%s</rule-list>" % rule("no-rules", path("/nacm"), "update", "deny")))
+    rpc_error("commit refuses rules that stop the admins updating /nacm", root.commit, "operation-failed", None, "no admin able")
+    root.discard_changes()
+    root.edit_config(target="candidate", config=nacm(
         "<rule-list><name>oops</name><group>*</group>%s</rule-list>"
         % rule("no-nacm", path("/aaa[name='x']"), "*", "deny")))
     rpc_error("commit refuses a key predicate on a container", root.commit, "invalid-value", "rule[name='no-nacm']/path", "/aaa is not a list")
