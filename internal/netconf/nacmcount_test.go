@@ -88,3 +88,42 @@ func TestNACMDefaultDenyAll(t *testing.T) {
 		t.Errorf("reader's get-config, a rule granting /nacm: no rules shown:\n%s", got)
 	}
 }
+
+// TestNACMExternalGroups: secgwd's SSH transport reports no groups, so
+// enable-external-groups changes nothing either way: a user's groups are
+// those of /nacm/groups (reader in ops, whose rule denies /vrf/ike) and
+// the predefined one of its role (admin keeps every right).
+func TestNACMExternalGroups(t *testing.T) {
+	f := start(t)
+	twoVPNs(t, f)
+	admin := dial(t, f.addr, "admin", "secret-admin")
+	reader := dial(t, f.addr, "reader", "secret-reader")
+	run := func(s *ncclient.Session, who, rpc string) string {
+		t.Helper()
+		out, err := exec1(t, s, rpc)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		return out
+	}
+	setExt := func(v string) {
+		t.Helper()
+		run(admin, "admin", `<edit-config><target><candidate/></target><config><nacm `+nacmNS+`>`+
+			`<enable-external-groups>`+v+`</enable-external-groups></nacm></config></edit-config>`)
+		run(admin, "admin", `<commit/>`)
+	}
+	run(admin, "admin", editNACM(ruleXML("no-ike", "/vrf/ike", "read", "deny")))
+	run(admin, "admin", `<commit/>`)
+	for _, v := range []string{"false", "true"} {
+		setExt(v)
+		if got := run(reader, "reader", `<get-config><source><running/></source></get-config>`); strings.Contains(got, "<ike") {
+			t.Errorf("enable-external-groups %s: reader (group ops from /nacm/groups) reads /vrf/ike:\n%s", v, got)
+		}
+		if got := run(reader, "reader", `<get-config><source><running/></source></get-config>`); !strings.Contains(got, "<vrf") {
+			t.Errorf("enable-external-groups %s: reader (predefined read-only) reads nothing:\n%s", v, got)
+		}
+		if got := run(admin, "admin", `<get-config><source><running/></source></get-config>`); !strings.Contains(got, "<enable-external-groups>"+v) || !strings.Contains(got, "<ike") {
+			t.Errorf("enable-external-groups %s: admin (predefined admin) cannot read /nacm and /vrf/ike:\n%s", v, got)
+		}
+	}
+}

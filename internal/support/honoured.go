@@ -285,7 +285,7 @@ func Honoured() []Honour {
 		{"/nacm/exec-default", "TestPolicyOf", "internal/netconf/nacm_test.go"},
 		// No transport of secgwd reports groups (SSH gives none): either
 		// value has the same effect, the configured and predefined groups.
-		{"/nacm/enable-external-groups", "", ""},
+		{"/nacm/enable-external-groups", "TestNACMExternalGroups", "internal/netconf/nacmcount_test.go"},
 		{"/nacm/groups/group/name", "TestNACM", "test/access/nacm_test.go"},
 		{"/nacm/groups/group/user-name", "TestNACM", "test/access/nacm_test.go"},
 		{"/nacm/rule-list/name", "TestNACM", "test/access/nacm_test.go"},
