@@ -98,16 +98,9 @@ func (dc *decoder) forList(epath string, fp *fieldPlan, y *yangAttrs) (Insert, e
 	if !y.hasInsert {
 		return Insert{}, nil // a key attribute alone says nothing
 	}
-	if !fp.f.Ordered {
-		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert on %s: the list is not ordered-by user", epath).WithInfo("bad-attribute", "insert", "bad-element", name)
-	}
-	where, ok := schema.ParsePosition(y.insert)
-	if !ok {
-		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert %q of %s is not one of first, last, before, after", y.insert, epath).WithInfo("bad-attribute", "insert", "bad-element", name)
-	}
-	in := Insert{Set: true, Where: where}
-	if where != schema.Before && where != schema.After {
-		return in, nil
+	in, err := y.position(epath, name, "list", fp.f.Ordered)
+	if err != nil || !in.anchored() {
+		return in, err
 	}
 	if !y.hasKey {
 		return Insert{}, newError(typeApp, "missing-attribute", epath, "insert %q of %s needs a key attribute naming the entry", y.insert, epath).WithInfo("bad-attribute", "key", "bad-element", name)
@@ -138,22 +131,15 @@ func (dc *decoder) forLeafList(epath string, fp *fieldPlan, y *yangAttrs) (Inser
 	if !y.hasInsert {
 		return Insert{}, nil
 	}
-	if !fp.f.Ordered {
-		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert on %s: the leaf-list is not ordered-by user", epath).WithInfo("bad-attribute", "insert", "bad-element", name)
-	}
-	where, ok := schema.ParsePosition(y.insert)
-	if !ok {
-		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert %q of %s is not one of first, last, before, after", y.insert, epath).WithInfo("bad-attribute", "insert", "bad-element", name)
-	}
-	in := Insert{Set: true, Where: where}
-	if where != schema.Before && where != schema.After {
-		return in, nil
+	in, err := y.position(epath, name, "leaf-list", fp.f.Ordered)
+	if err != nil || !in.anchored() {
+		return in, err
 	}
 	if !y.hasValue {
 		return Insert{}, newError(typeApp, "missing-attribute", epath, "insert %q of %s needs a value attribute naming the value", y.insert, epath).WithInfo("bad-attribute", "value", "bad-element", name)
 	}
-	v, err := dc.value(fp, y.value)
-	if err != nil {
+	v, verr := dc.value(fp, y.value)
+	if verr != nil {
 		return Insert{}, newError(typeApp, "bad-attribute", epath, "value attribute of %s: not a value of %s", epath, name).WithInfo("bad-attribute", "value", "bad-element", name)
 	}
 	in.Anchor = v
@@ -188,3 +174,19 @@ func keyPredicate(s, keyName string) (string, bool) {
 	}
 	return inner, true
 }
+
+// position reads the insert attribute of an entry of an ordered-by user
+// kind ("list" or "leaf-list") named name.
+func (y *yangAttrs) position(epath, name, kind string, ordered bool) (Insert, error) {
+	if !ordered {
+		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert on %s: the %s is not ordered-by user", epath, kind).WithInfo("bad-attribute", "insert", "bad-element", name)
+	}
+	where, ok := schema.ParsePosition(y.insert)
+	if !ok {
+		return Insert{}, newError(typeApp, "bad-attribute", epath, "insert %q of %s is not one of first, last, before, after", y.insert, epath).WithInfo("bad-attribute", "insert", "bad-element", name)
+	}
+	return Insert{Set: true, Where: where}, nil
+}
+
+// anchored reports whether the position needs an anchor (before, after).
+func (in Insert) anchored() bool { return in.Where == schema.Before || in.Where == schema.After }
